@@ -1,0 +1,75 @@
+/*
+ * policy.h - the Hgs_* attestation policies and their evaluation from a
+ * host's TCG log.
+ *
+ * The table (hgs_policy_defs) is the set HGS ships, with the state
+ * Initialize-HgsServer gives each one and whether it is locked (a locked
+ * policy cannot be disabled).  The node stores only which are enabled.
+ *
+ * Evaluation (hgs_policy_evaluate) reads a TCG log that the caller has
+ * already proven genuine (parsed, data-checked and replayed to the PCR digest
+ * of a verified quote: the log is trusted only through that replay).  It
+ * matches the host's SecureBootSettings measurements (PCRs 0-7) against the
+ * registered TPM baselines and its measured code integrity policy against the
+ * registered CI policies, then evaluates every enabled policy from the
+ * hgslab boot-configuration events (lib/wbcl.h), and sets one sub-status bit
+ * per failed policy.
+ */
+#ifndef HGSLAB_HGS_POLICY_H
+#define HGSLAB_HGS_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hgs/attest.h"
+#include "lib/tcglog.h"
+
+struct hgs_policy_def {
+	const char *name;          /* "Hgs_SecureBootEnabled" */
+	uint32_t substatus;        /* the HGS_SUB_* bit set when it fails */
+	int default_enabled;       /* state after `hgs init` */
+	int locked;                /* cannot be disabled */
+	const char *description;   /* one line for get-attestation-policy */
+};
+
+/* The policy table, NULL-name terminated, in HGS's order. */
+extern const struct hgs_policy_def hgs_policy_defs[];
+
+/* Find a policy by name (exact); NULL when unknown. */
+const struct hgs_policy_def *hgs_policy_find(const char *name);
+
+/* A registered TPM baseline (add-tpm-policy): a TCG log from a known-good host. */
+struct hgs_baseline {
+	const char *name;
+	const unsigned char *tcglog;
+	size_t len;
+};
+
+/* A registered code integrity policy (add-ci-policy): the policy file's bytes. */
+struct hgs_ci_policy {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* What the evaluation is given. */
+struct hgs_policy_input {
+	const struct hl_tcglog *log;               /* the host's genuine, replayed log */
+	const struct hgs_baseline *baselines;      /* registered baselines */
+	size_t n_baselines;
+	const struct hgs_ci_policy *ci_policies;   /* registered CI policies */
+	size_t n_ci_policies;
+	const char *const *enabled;                /* names of the enabled policies */
+	size_t n_enabled;
+};
+
+/*
+ * Evaluate.  Fills OUT: Passed, or InsecureHostConfiguration with one
+ * sub-status bit per failed policy and a reason sentence naming each failure
+ * (e.g. "boot debugging is enabled (PCR 12)").  Returns -1 only on an
+ * internal error (a registered baseline that does not parse, out of memory),
+ * with hl_error set.
+ */
+int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *out);
+
+#endif

@@ -1,0 +1,1926 @@
+/*
+ * crypto.c - hgslab's cryptography over OpenSSL 3 (see crypto.h for the
+ * contract): owned buffers, randomness, digests, hex and base64, RSA and
+ * P-256 keys, SHA-256 signatures, RSA-OAEP key wrapping, AES-256-GCM, and
+ * X.509 issuance, parsing and chain verification.
+ *
+ * Nothing here implements a primitive: every operation is an EVP, PEM, X509
+ * or RAND call.  OpenSSL's error queue is emptied at the start of each
+ * operation that reports OpenSSL errors, and ossl_fail() turns the first
+ * queued error into the reason part of the hl_error() message.
+ */
+#include "lib/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "lib/err.h"
+
+/* Largest private key file hl_key_priv_load_file reads. */
+#define KEY_FILE_MAX (1024 * 1024)
+
+/* Longest CN (or subject text) used in messages. */
+#define NAME_MAX_LEN 256
+
+static int ossl_fail(const char *fmt, ...) HL_PRINTF(1, 2);
+
+/* Describe OpenSSL error E ("lib: reason") into BUF. */
+static void ossl_reason(unsigned long e, char *buf, size_t size)
+{
+	const char *lib, *reason;
+
+	if (!e) {
+		snprintf(buf, size, "no detail from openssl");
+		return;
+	}
+	lib = ERR_lib_error_string(e);
+	reason = ERR_reason_error_string(e);
+	if (reason)
+		snprintf(buf, size, "%s%s%s", lib ? lib : "", lib ? ": " : "", reason);
+	else
+		ERR_error_string_n(e, buf, size);
+}
+
+/* Set "<message>: <first openssl error>", empty the queue; returns -1. */
+static int ossl_fail(const char *fmt, ...)
+{
+	char what[HL_ERROR_MAX], why[256];
+	unsigned long e = ERR_get_error();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	ossl_reason(e, why, sizeof(why));
+	ERR_clear_error();
+	return hl_error("%s: %s", what, why);
+}
+
+/* Set B to the empty buffer. */
+static void buf_reset(struct hl_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+}
+
+/* Allocate LEN bytes plus a trailing NUL into B. */
+static int buf_alloc(struct hl_buf *b, size_t len)
+{
+	if (len == SIZE_MAX)
+		return hl_error("cannot allocate %zu bytes: too large", len);
+	b->data = malloc(len + 1);
+	if (!b->data) {
+		b->len = 0;
+		return hl_error("cannot allocate %zu bytes: out of memory", len);
+	}
+	b->data[len] = '\0';
+	b->len = len;
+	return 0;
+}
+
+/* Fill B with a copy of the LEN bytes at P. */
+static int buf_set(struct hl_buf *b, const void *p, size_t len)
+{
+	if (buf_alloc(b, len) < 0)
+		return -1;
+	if (len)
+		memcpy(b->data, p, len);
+	return 0;
+}
+
+/* Copy the contents of memory BIO into B. */
+static int bio_to_buf(BIO *bio, struct hl_buf *b)
+{
+	char *p = NULL;
+	long n = BIO_get_mem_data(bio, &p);
+
+	if (n < 0 || (n > 0 && !p))
+		return hl_error("cannot read openssl memory buffer");
+	return buf_set(b, p, (size_t)n);
+}
+
+/* A read-only memory BIO over PEM text (LEN bytes at P), or NULL with an error. */
+static BIO *bio_from(const void *p, size_t len, const char *what)
+{
+	BIO *bio;
+
+	if (len > INT_MAX) {
+		hl_error("cannot read %s: %zu bytes is too large", what, len);
+		return NULL;
+	}
+	if (!len || !memmem(p, len, "-----BEGIN ", 11)) {
+		hl_error("cannot read %s: no '-----BEGIN' line in %zu bytes", what, len);
+		return NULL;
+	}
+	bio = BIO_new_mem_buf(len ? p : "", (int)len);
+	if (!bio)
+		ossl_fail("cannot read %s", what);
+	return bio;
+}
+
+/* PEM password callback that refuses: encrypted PEM is never prompted for. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* Format T as 2026-01-01T00:00:00Z into BUF. */
+static void fmt_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "@%lld", (long long)t);
+}
+
+/* Cleanse and free an owned buffer. */
+void hl_buf_free(struct hl_buf *b)
+{
+	if (!b)
+		return;
+	if (b->data) {
+		OPENSSL_cleanse(b->data, b->len);
+		free(b->data);
+	}
+	buf_reset(b);
+}
+
+/* ---- randomness, digests, comparison, encodings ---- */
+
+/* Draw LEN random bytes into BUF, in chunks RAND_bytes accepts. */
+int hl_crypto_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	ERR_clear_error();
+	while (len > 0) {
+		int chunk = len > INT_MAX ? INT_MAX : (int)len;
+
+		if (RAND_bytes(p, chunk) != 1)
+			return ossl_fail("cannot draw %d random bytes", chunk);
+		p += chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}
+
+/* The OpenSSL digest for ALG, or NULL. */
+static const EVP_MD *digest_md(enum hl_digest alg)
+{
+	switch (alg) {
+	case HL_DIGEST_SHA1:
+		return EVP_sha1();
+	case HL_DIGEST_SHA256:
+		return EVP_sha256();
+	case HL_DIGEST_SHA384:
+		return EVP_sha384();
+	}
+	return NULL;
+}
+
+/* Output size of ALG. */
+size_t hl_crypto_digest_len(enum hl_digest alg)
+{
+	switch (alg) {
+	case HL_DIGEST_SHA1:
+		return HL_SHA1_LEN;
+	case HL_DIGEST_SHA256:
+		return HL_SHA256_LEN;
+	case HL_DIGEST_SHA384:
+		return HL_SHA384_LEN;
+	}
+	return 0;
+}
+
+/* One-shot digest of DATA with ALG into OUT; returns the length. */
+int hl_crypto_digest(enum hl_digest alg, const void *data, size_t len, unsigned char *out)
+{
+	const EVP_MD *md = digest_md(alg);
+	unsigned int n = 0;
+
+	if (!md)
+		return hl_error("cannot hash: unknown digest algorithm %d", (int)alg);
+	ERR_clear_error();
+	if (EVP_Digest(len ? data : "", len, out, &n, md, NULL) != 1)
+		return ossl_fail("cannot compute %s digest", EVP_MD_get0_name(md));
+	return (int)n;
+}
+
+/* One-shot SHA-256 of DATA into OUT. */
+int hl_crypto_sha256(const void *data, size_t len, unsigned char out[HL_SHA256_LEN])
+{
+	return hl_crypto_digest(HL_DIGEST_SHA256, data, len, out) < 0 ? -1 : 0;
+}
+
+/* Constant-time equality of two byte ranges (CRYPTO_memcmp). */
+int hl_crypto_ct_equal(const void *a, const void *b, size_t len)
+{
+	if (len == 0)
+		return 1;
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+/* Wipe LEN bytes at P (OPENSSL_cleanse). */
+void hl_crypto_cleanse(void *p, size_t len)
+{
+	if (p && len)
+		OPENSSL_cleanse(p, len);
+}
+
+/* Uppercase hex of DATA into OUT (OPENSSL_buf2hexstr_ex). */
+int hl_crypto_hex_encode(const void *data, size_t len, char *out, size_t out_size)
+{
+	size_t n = 0;
+
+	if (len > (SIZE_MAX - 1) / 2 || out_size < 2 * len + 1)
+		return hl_error("cannot write %zu bytes as hex: buffer of %zu bytes is too small", len,
+				out_size);
+	if (len == 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	ERR_clear_error();
+	if (OPENSSL_buf2hexstr_ex(out, out_size, &n, data, len, '\0') != 1)
+		return ossl_fail("cannot write %zu bytes as hex", len);
+	return 0;
+}
+
+/* Bytes of hex TEXT into OUT (OPENSSL_hexstr2buf_ex). */
+int hl_crypto_hex_decode(const char *text, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	size_t len = strlen(text), n = 0, i;
+
+	buf_reset(out);
+	if (len % 2)
+		return hl_error("cannot decode hex: odd number of digits (%zu)", len);
+	for (i = 0; i < len; i++)
+		if (!strchr("0123456789abcdefABCDEF", text[i]))
+			return hl_error("cannot decode hex: invalid character at offset %zu", i);
+	if (buf_alloc(&b, len / 2) < 0)
+		return -1;
+	if (len) {
+		ERR_clear_error();
+		if (OPENSSL_hexstr2buf_ex(b.data, b.len, &n, text, '\0') != 1 || n != len / 2) {
+			hl_buf_free(&b);
+			return ossl_fail("cannot decode hex");
+		}
+	}
+	*out = b;
+	return 0;
+}
+
+/* Padded base64 of DATA into OUT (EVP_EncodeBlock). */
+int hl_crypto_base64_encode(const void *data, size_t len, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	size_t enc_len;
+	int n;
+
+	buf_reset(out);
+	if (len > (size_t)INT_MAX / 4 * 3)
+		return hl_error("cannot base64-encode %zu bytes: too large", len);
+	enc_len = (len + 2) / 3 * 4;
+	if (buf_alloc(&b, enc_len) < 0)
+		return -1;
+	n = len ? EVP_EncodeBlock(b.data, data, (int)len) : 0;
+	if (n < 0 || (size_t)n != enc_len) {
+		hl_buf_free(&b);
+		return hl_error("cannot base64-encode %zu bytes", len);
+	}
+	*out = b;
+	return 0;
+}
+
+/* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
+int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct hl_buf b = { NULL, 0 };
+	size_t i, pad = 0;
+	int n;
+
+	buf_reset(out);
+	if (len % 4)
+		return hl_error("cannot decode base64: length %zu is not a multiple of 4", len);
+	if (len > INT_MAX)
+		return hl_error("cannot decode base64: %zu bytes is too large", len);
+	for (i = 0; i < len; i++) {
+		if (text[i] == '=' && i >= len - 2) {
+			pad++;
+			continue;
+		}
+		if (text[i] == '\0' || !strchr(alphabet, text[i]) || pad)
+			return hl_error("cannot decode base64: invalid character at offset %zu", i);
+	}
+	if (buf_alloc(&b, len / 4 * 3) < 0)
+		return -1;
+	n = len ? EVP_DecodeBlock(b.data, (const unsigned char *)text, (int)len) : 0;
+	if (n < 0 || (size_t)n != b.len) {
+		hl_buf_free(&b);
+		return hl_error("cannot decode base64: malformed input");
+	}
+	b.len -= pad;
+	b.data[b.len] = '\0';
+	*out = b;
+	return 0;
+}
+
+/* ---- keys ---- */
+
+/* Name of a key type for messages. */
+const char *hl_key_type_name(enum hl_key_type type)
+{
+	switch (type) {
+	case HL_KEY_RSA2048:
+		return "rsa-2048";
+	case HL_KEY_RSA3072:
+		return "rsa-3072";
+	case HL_KEY_EC_P256:
+		return "ec-p256";
+	}
+	return "unknown";
+}
+
+/* A fresh RSA or P-256 key pair (EVP_PKEY_Q_keygen). */
+int hl_key_generate(enum hl_key_type type, EVP_PKEY **out)
+{
+	EVP_PKEY *key = NULL;
+
+	*out = NULL;
+	ERR_clear_error();
+	switch (type) {
+	case HL_KEY_RSA2048:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		break;
+	case HL_KEY_RSA3072:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+		break;
+	case HL_KEY_EC_P256:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		break;
+	default:
+		return hl_error("cannot generate a key: unknown key type %d", (int)type);
+	}
+	if (!key)
+		return ossl_fail("cannot generate %s key", hl_key_type_name(type));
+	*out = key;
+	return 0;
+}
+
+/* Release a key. */
+void hl_key_free(EVP_PKEY *key)
+{
+	EVP_PKEY_free(key);
+}
+
+/* Short description of KEY for messages ("rsa-2048", "ec-p256", "rsa-1024"...). */
+static const char *key_desc(const EVP_PKEY *key, char *buf, size_t size)
+{
+	enum hl_key_type t;
+
+	if (hl_key_type_of(key, &t) == 0)
+		return hl_key_type_name(t);
+	snprintf(buf, size, "%s-%d", EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) :
+				     "unknown", EVP_PKEY_get_bits(key));
+	return buf;
+}
+
+/* Classify KEY as one of the supported types. */
+int hl_key_type_of(const EVP_PKEY *key, enum hl_key_type *out)
+{
+	char group[64];
+	size_t glen = 0;
+	int bits, nid;
+
+	if (!key)
+		return hl_error("no key given");
+	bits = EVP_PKEY_get_bits(key);
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		if (bits == 2048) {
+			*out = HL_KEY_RSA2048;
+			return 0;
+		}
+		if (bits == 3072) {
+			*out = HL_KEY_RSA3072;
+			return 0;
+		}
+		return hl_error("unsupported rsa key size %d bits; use 2048 or 3072", bits);
+	}
+	if (EVP_PKEY_is_a(key, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof(group), &glen) != 1) {
+			ERR_clear_error();
+			return hl_error("unsupported ec key: unknown curve");
+		}
+		nid = OBJ_txt2nid(group);
+		if (nid == NID_undef)
+			nid = EC_curve_nist2nid(group);
+		if (nid == NID_X9_62_prime256v1) {
+			*out = HL_KEY_EC_P256;
+			return 0;
+		}
+		return hl_error("unsupported ec curve '%s'; use p-256", group);
+	}
+	return hl_error("unsupported key algorithm '%s'",
+			EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown");
+}
+
+/* Private key as unencrypted PKCS#8 PEM, through a cleansing secure-memory BIO. */
+int hl_key_priv_to_pem(const EVP_PKEY *key, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	BIO *bio = NULL;
+	int rc = -1;
+
+	buf_reset(out);
+	ERR_clear_error();
+	bio = BIO_new(BIO_s_secmem());
+	if (!bio) {
+		ossl_fail("cannot write private key pem");
+		goto out;
+	}
+	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
+		ossl_fail("cannot write private key pem");
+		goto out;
+	}
+	if (bio_to_buf(bio, &b) < 0)
+		goto out;
+	*out = b;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* Private key from PEM bytes; encrypted PEM is refused. */
+int hl_key_priv_from_pem(const void *pem, size_t len, EVP_PKEY **out)
+{
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	*out = NULL;
+	ERR_clear_error();
+	bio = bio_from(pem, len, "private key pem");
+	if (!bio)
+		return -1;
+	key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
+	BIO_free(bio);
+	if (!key)
+		return ossl_fail("cannot read private key pem (%zu bytes)", len);
+	*out = key;
+	return 0;
+}
+
+/* Private key from a PEM file, read into a buffer that is cleansed afterwards. */
+int hl_key_priv_load_file(const char *path, EVP_PKEY **out)
+{
+	struct hl_buf b = { NULL, 0 };
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hl_error_errno("cannot open private key '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		hl_error_errno("cannot stat private key '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > KEY_FILE_MAX) {
+		hl_error("cannot load private key '%s': not a regular file of at most %d bytes", path,
+			 KEY_FILE_MAX);
+		goto out;
+	}
+	if (buf_alloc(&b, (size_t)st.st_size) < 0)
+		goto out;
+	while (got < b.len) {
+		n = read(fd, b.data + got, b.len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			hl_error_errno("cannot read private key '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (hl_key_priv_from_pem(b.data, got, out) < 0) {
+		hl_error_wrap("cannot load private key '%s'", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	close(fd);
+	return rc;
+}
+
+/* Public key as SubjectPublicKeyInfo PEM. */
+int hl_key_pub_to_pem(const EVP_PKEY *key, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	BIO *bio = NULL;
+	int rc = -1;
+
+	buf_reset(out);
+	ERR_clear_error();
+	bio = BIO_new(BIO_s_mem());
+	if (!bio || PEM_write_bio_PUBKEY(bio, key) != 1) {
+		ossl_fail("cannot write public key pem");
+		goto out;
+	}
+	if (bio_to_buf(bio, &b) < 0)
+		goto out;
+	*out = b;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* Public key as DER SubjectPublicKeyInfo (i2d_PUBKEY). */
+int hl_key_pub_to_der(const EVP_PKEY *key, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	unsigned char *p;
+	int n;
+
+	buf_reset(out);
+	ERR_clear_error();
+	n = i2d_PUBKEY(key, NULL);
+	if (n <= 0)
+		return ossl_fail("cannot encode public key");
+	if (buf_alloc(&b, (size_t)n) < 0)
+		return -1;
+	p = b.data;
+	if (i2d_PUBKEY(key, &p) != n) {
+		hl_buf_free(&b);
+		return ossl_fail("cannot encode public key");
+	}
+	*out = b;
+	return 0;
+}
+
+/* Public key from SubjectPublicKeyInfo PEM. */
+int hl_key_pub_from_pem(const void *pem, size_t len, EVP_PKEY **out)
+{
+	EVP_PKEY *key;
+	BIO *bio;
+
+	*out = NULL;
+	ERR_clear_error();
+	bio = bio_from(pem, len, "public key pem");
+	if (!bio)
+		return -1;
+	key = PEM_read_bio_PUBKEY(bio, NULL, no_password, NULL);
+	BIO_free(bio);
+	if (!key)
+		return ossl_fail("cannot read public key pem (%zu bytes)", len);
+	*out = key;
+	return 0;
+}
+
+/* Public key from DER SubjectPublicKeyInfo, all of LEN bytes. */
+int hl_key_pub_from_der(const void *der, size_t len, EVP_PKEY **out)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *key;
+
+	*out = NULL;
+	if (len == 0 || len > LONG_MAX)
+		return hl_error("cannot read public key der: invalid length %zu", len);
+	ERR_clear_error();
+	key = d2i_PUBKEY(NULL, &p, (long)len);
+	if (!key)
+		return ossl_fail("cannot read public key der (%zu bytes)", len);
+	if (p != (const unsigned char *)der + len) {
+		EVP_PKEY_free(key);
+		return hl_error("cannot read public key der: %zu trailing bytes",
+				len - (size_t)(p - (const unsigned char *)der));
+	}
+	*out = key;
+	return 0;
+}
+
+/* Build a public key of ALG (NAME in messages) from PARAMS, then check it. */
+static int key_from_params(const char *alg, const char *name, OSSL_PARAM *params, EVP_PKEY **out)
+{
+	EVP_PKEY_CTX *ctx = NULL, *check = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		ossl_fail("cannot build %s public key", name);
+		goto out;
+	}
+	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	if (!check || EVP_PKEY_public_check(check) != 1) {
+		ossl_fail("invalid %s public key", name);
+		goto out;
+	}
+	*out = key;
+	key = NULL;
+	rc = 0;
+out:
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(check);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* RSA public key from modulus and exponent (OSSL_PARAM_BLD + EVP_PKEY_fromdata). */
+int hl_key_rsa_from_n_e(const unsigned char *n, size_t nlen, uint32_t e, EVP_PKEY **out)
+{
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	BIGNUM *bn_n = NULL, *bn_e = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (nlen == 0 || nlen > 1024)
+		return hl_error("cannot build rsa public key: modulus of %zu bytes", nlen);
+	ERR_clear_error();
+	bn_n = BN_bin2bn(n, (int)nlen, NULL);
+	bn_e = BN_new();
+	bld = OSSL_PARAM_BLD_new();
+	if (!bn_n || !bn_e || !bld || BN_set_word(bn_e, e ? e : 65537) != 1 ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) != 1 ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) != 1 ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld))) {
+		ossl_fail("cannot build rsa public key");
+		goto out;
+	}
+	if (BN_num_bits(bn_n) < 1024) {
+		hl_error("cannot build rsa public key: modulus of %d bits is too small",
+			 BN_num_bits(bn_n));
+		goto out;
+	}
+	rc = key_from_params("RSA", "rsa", params, out);
+out:
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn_n);
+	BN_free(bn_e);
+	return rc;
+}
+
+/* P-256 public key from affine coordinates, as an uncompressed point. */
+int hl_key_ec_p256_from_xy(const unsigned char *x, size_t xlen, const unsigned char *y,
+			   size_t ylen, EVP_PKEY **out)
+{
+	unsigned char point[65];
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (xlen == 0 || ylen == 0 || xlen > 32 || ylen > 32)
+		return hl_error("cannot build p-256 public key: coordinates of %zu and %zu bytes "
+				"(1 to 32 expected)", xlen, ylen);
+	memset(point, 0, sizeof(point));
+	point[0] = POINT_CONVERSION_UNCOMPRESSED;
+	memcpy(point + 1 + 32 - xlen, x, xlen);
+	memcpy(point + 1 + 64 - ylen, y, ylen);
+	ERR_clear_error();
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+					     sizeof(point)) != 1 ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld))) {
+		ossl_fail("cannot build p-256 public key");
+		goto out;
+	}
+	rc = key_from_params("EC", "p-256", params, out);
+out:
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return rc;
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo, as hex. */
+int hl_key_fingerprint(const EVP_PKEY *key, char out[HL_SHA256_HEX_SIZE])
+{
+	unsigned char md[HL_SHA256_LEN];
+	struct hl_buf der = { NULL, 0 };
+	int rc = -1;
+
+	out[0] = '\0';
+	if (hl_key_pub_to_der(key, &der) < 0)
+		goto out;
+	if (hl_crypto_sha256(der.data, der.len, md) < 0)
+		goto out;
+	rc = hl_crypto_hex_encode(md, sizeof(md), out, HL_SHA256_HEX_SIZE);
+out:
+	hl_buf_free(&der);
+	return rc;
+}
+
+/* Whether A and B carry the same public key (EVP_PKEY_eq). */
+int hl_key_pub_equal(const EVP_PKEY *a, const EVP_PKEY *b)
+{
+	int r;
+
+	if (!a || !b)
+		return 0;
+	r = EVP_PKEY_eq(a, b);
+	ERR_clear_error();
+	return r == 1;
+}
+
+/* ---- signatures ---- */
+
+/* Name of a signature scheme for messages. */
+static const char *sig_name(enum hl_sig_scheme scheme)
+{
+	switch (scheme) {
+	case HL_SIG_DEFAULT:
+		return "default";
+	case HL_SIG_RSA_PSS:
+		return "rsa-pss";
+	case HL_SIG_RSA_PKCS1:
+		return "rsa-pkcs1";
+	case HL_SIG_ECDSA:
+		return "ecdsa";
+	}
+	return "unknown";
+}
+
+/* Resolve SCHEME for KEY (HL_SIG_DEFAULT by key type); -1 when they do not fit. */
+static int sig_resolve(const EVP_PKEY *key, enum hl_sig_scheme scheme, enum hl_sig_scheme *res)
+{
+	char desc[64];
+	int rsa = EVP_PKEY_is_a(key, "RSA"), ec = EVP_PKEY_is_a(key, "EC");
+
+	if (scheme == HL_SIG_DEFAULT)
+		scheme = rsa ? HL_SIG_RSA_PSS : HL_SIG_ECDSA;
+	if (((scheme == HL_SIG_RSA_PSS || scheme == HL_SIG_RSA_PKCS1) && rsa) ||
+	    (scheme == HL_SIG_ECDSA && ec)) {
+		*res = scheme;
+		return 0;
+	}
+	return hl_error("signature scheme %s does not fit key type %s", sig_name(scheme),
+			key_desc(key, desc, sizeof(desc)));
+}
+
+/* A digest-sign or digest-verify context for KEY under resolved SCHEME, or NULL. */
+static EVP_MD_CTX *sig_ctx(EVP_PKEY *key, enum hl_sig_scheme scheme, int verify)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	int ok = 0;
+
+	if (!mctx)
+		goto out;
+	if (verify)
+		ok = EVP_DigestVerifyInit_ex(mctx, &pctx, "SHA256", NULL, NULL, key, NULL) == 1;
+	else
+		ok = EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", NULL, NULL, key, NULL) == 1;
+	if (ok && scheme == HL_SIG_RSA_PSS)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, verify ? RSA_PSS_SALTLEN_AUTO :
+								     RSA_PSS_SALTLEN_DIGEST) == 1;
+	else if (ok && scheme == HL_SIG_RSA_PKCS1)
+		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+out:
+	if (!ok) {
+		EVP_MD_CTX_free(mctx);
+		mctx = NULL;
+	}
+	return mctx;
+}
+
+/* Sign SHA-256(MSG) with KEY (EVP_DigestSign). */
+int hl_crypto_sign(EVP_PKEY *key, enum hl_sig_scheme scheme, const void *msg, size_t len,
+		   struct hl_buf *sig)
+{
+	struct hl_buf b = { NULL, 0 };
+	EVP_MD_CTX *mctx = NULL;
+	size_t n = 0;
+	char desc[64];
+	int rc = -1;
+
+	buf_reset(sig);
+	if (sig_resolve(key, scheme, &scheme) < 0)
+		return -1;
+	ERR_clear_error();
+	mctx = sig_ctx(key, scheme, 0);
+	if (!mctx || EVP_DigestSign(mctx, NULL, &n, len ? msg : "", len) != 1) {
+		ossl_fail("cannot sign with %s key (%s)", key_desc(key, desc, sizeof(desc)),
+			  sig_name(scheme));
+		goto out;
+	}
+	if (buf_alloc(&b, n) < 0)
+		goto out;
+	if (EVP_DigestSign(mctx, b.data, &n, len ? msg : "", len) != 1) {
+		ossl_fail("cannot sign with %s key (%s)", key_desc(key, desc, sizeof(desc)),
+			  sig_name(scheme));
+		goto out;
+	}
+	b.len = n;
+	*sig = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* Verify SIG over SHA-256(MSG) with KEY (EVP_DigestVerify). */
+int hl_crypto_verify(EVP_PKEY *key, enum hl_sig_scheme scheme, const void *msg, size_t len,
+		     const void *sig, size_t sig_len)
+{
+	EVP_MD_CTX *mctx = NULL;
+	char desc[64];
+	int rc = -1;
+
+	if (sig_resolve(key, scheme, &scheme) < 0)
+		return -1;
+	ERR_clear_error();
+	mctx = sig_ctx(key, scheme, 1);
+	if (!mctx) {
+		ossl_fail("cannot verify with %s key (%s)", key_desc(key, desc, sizeof(desc)),
+			  sig_name(scheme));
+		goto out;
+	}
+	if (sig_len == 0 || EVP_DigestVerify(mctx, sig, sig_len, len ? msg : "", len) != 1) {
+		ERR_clear_error();
+		hl_error("signature does not verify (%s, %s key): wrong key, or altered message "
+			 "or signature", sig_name(scheme), key_desc(key, desc, sizeof(desc)));
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+/* DER ECDSA-Sig-Value from raw R and S (ECDSA_SIG + i2d). */
+int hl_crypto_ecdsa_sig_from_rs(const unsigned char *r, size_t rlen, const unsigned char *s,
+				size_t slen, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	ECDSA_SIG *sig = NULL;
+	BIGNUM *bn_r = NULL, *bn_s = NULL;
+	unsigned char *p;
+	int n, rc = -1;
+
+	buf_reset(out);
+	if (rlen == 0 || slen == 0 || rlen > 128 || slen > 128)
+		return hl_error("cannot encode ecdsa signature: r of %zu and s of %zu bytes", rlen,
+				slen);
+	ERR_clear_error();
+	sig = ECDSA_SIG_new();
+	bn_r = BN_bin2bn(r, (int)rlen, NULL);
+	bn_s = BN_bin2bn(s, (int)slen, NULL);
+	if (!sig || !bn_r || !bn_s || ECDSA_SIG_set0(sig, bn_r, bn_s) != 1) {
+		ossl_fail("cannot encode ecdsa signature");
+		goto out;
+	}
+	bn_r = bn_s = NULL;
+	n = i2d_ECDSA_SIG(sig, NULL);
+	if (n <= 0) {
+		ossl_fail("cannot encode ecdsa signature");
+		goto out;
+	}
+	if (buf_alloc(&b, (size_t)n) < 0)
+		goto out;
+	p = b.data;
+	if (i2d_ECDSA_SIG(sig, &p) != n) {
+		ossl_fail("cannot encode ecdsa signature");
+		goto out;
+	}
+	*out = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	BN_free(bn_r);
+	BN_free(bn_s);
+	ECDSA_SIG_free(sig);
+	return rc;
+}
+
+/* ---- RSA-OAEP ---- */
+
+/* An encrypt or decrypt context for RSA KEY with OAEP-SHA-256 and LABEL, or NULL. */
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *key, const void *label, size_t label_len, int decrypt)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	unsigned char *copy = NULL;
+	int ok = 0;
+
+	if (!ctx)
+		goto out;
+	if ((decrypt ? EVP_PKEY_decrypt_init(ctx) : EVP_PKEY_encrypt_init(ctx)) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) != 1)
+		goto out;
+	if (label_len) {
+		/* On success the context owns the copy. */
+		copy = OPENSSL_memdup(label, label_len);
+		if (!copy || EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, (int)label_len) <= 0)
+			goto out;
+		copy = NULL;
+	}
+	ok = 1;
+out:
+	OPENSSL_free(copy);
+	if (!ok) {
+		EVP_PKEY_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Check KEY is RSA and LABEL_LEN fits OpenSSL for an OAEP operation named OP. */
+static int oaep_check(const EVP_PKEY *key, size_t label_len, const char *op)
+{
+	char desc[64];
+
+	if (!EVP_PKEY_is_a(key, "RSA"))
+		return hl_error("cannot rsa-oaep %s: needs an rsa key, not %s", op,
+				key_desc(key, desc, sizeof(desc)));
+	if (label_len > INT_MAX)
+		return hl_error("cannot rsa-oaep %s: label of %zu bytes is too long", op, label_len);
+	return 0;
+}
+
+/* RSA-OAEP encrypt IN to KEY (EVP_PKEY_encrypt). */
+int hl_crypto_oaep_wrap(EVP_PKEY *key, const void *label, size_t label_len, const void *in,
+			size_t len, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	buf_reset(out);
+	if (oaep_check(key, label_len, "wrap") < 0)
+		return -1;
+	ERR_clear_error();
+	ctx = oaep_ctx(key, label, label_len, 0);
+	if (!ctx || EVP_PKEY_encrypt(ctx, NULL, &n, len ? in : "", len) != 1) {
+		ossl_fail("cannot rsa-oaep wrap %zu bytes to a %d-bit key", len,
+			  EVP_PKEY_get_bits(key));
+		goto out;
+	}
+	if (buf_alloc(&b, n) < 0)
+		goto out;
+	if (EVP_PKEY_encrypt(ctx, b.data, &n, len ? in : "", len) != 1) {
+		ossl_fail("cannot rsa-oaep wrap %zu bytes to a %d-bit key", len,
+			  EVP_PKEY_get_bits(key));
+		goto out;
+	}
+	b.len = n;
+	*out = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* RSA-OAEP decrypt IN with KEY (EVP_PKEY_decrypt). */
+int hl_crypto_oaep_unwrap(EVP_PKEY *key, const void *label, size_t label_len, const void *in,
+			  size_t len, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	buf_reset(out);
+	if (oaep_check(key, label_len, "unwrap") < 0)
+		return -1;
+	if (len == 0)
+		return hl_error("rsa-oaep unwrap failed: empty input");
+	ERR_clear_error();
+	ctx = oaep_ctx(key, label, label_len, 1);
+	if (!ctx || EVP_PKEY_decrypt(ctx, NULL, &n, in, len) != 1) {
+		ossl_fail("rsa-oaep unwrap failed");
+		goto out;
+	}
+	if (buf_alloc(&b, n) < 0)
+		goto out;
+	if (EVP_PKEY_decrypt(ctx, b.data, &n, in, len) != 1) {
+		ERR_clear_error();
+		hl_error("rsa-oaep unwrap failed: wrong key or label, or altered data");
+		goto out;
+	}
+	b.len = n;
+	b.data[n] = '\0';
+	*out = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- AES-256-GCM ---- */
+
+/* AES-256-GCM encrypt under a random IV; OUT = IV || ciphertext || tag. */
+int hl_crypto_gcm_encrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *aad,
+			  size_t aad_len, const void *pt, size_t pt_len, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char *iv, *ct;
+	int n = 0, fin = 0, rc = -1;
+
+	buf_reset(out);
+	if (pt_len > INT_MAX - HL_GCM_OVERHEAD || aad_len > INT_MAX)
+		return hl_error("cannot aes-256-gcm encrypt: %zu bytes is too large",
+				pt_len > aad_len ? pt_len : aad_len);
+	if (buf_alloc(&b, HL_GCM_IV_LEN + pt_len + HL_GCM_TAG_LEN) < 0)
+		return -1;
+	iv = b.data;
+	ct = b.data + HL_GCM_IV_LEN;
+	if (hl_crypto_random(iv, HL_GCM_IV_LEN) < 0)
+		goto out;
+	ERR_clear_error();
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx || EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key, iv, NULL) != 1 ||
+	    (aad_len && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+	    (pt_len && EVP_EncryptUpdate(ctx, ct, &n, pt, (int)pt_len) != 1) ||
+	    EVP_EncryptFinal_ex(ctx, ct + (pt_len ? n : 0), &fin) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, HL_GCM_TAG_LEN, ct + pt_len) != 1) {
+		ossl_fail("cannot aes-256-gcm encrypt %zu bytes", pt_len);
+		goto out;
+	}
+	*out = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/* AES-256-GCM decrypt and authenticate IV || ciphertext || tag. */
+int hl_crypto_gcm_decrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *aad,
+			  size_t aad_len, const void *in, size_t in_len, struct hl_buf *out)
+{
+	const unsigned char *iv = in, *ct;
+	unsigned char tag[HL_GCM_TAG_LEN];
+	struct hl_buf b = { NULL, 0 };
+	EVP_CIPHER_CTX *ctx = NULL;
+	size_t ct_len;
+	int n = 0, fin = 0, rc = -1;
+
+	buf_reset(out);
+	if (in_len < HL_GCM_OVERHEAD)
+		return hl_error("aes-256-gcm authentication failed: %zu bytes is shorter than iv "
+				"and tag (%d)", in_len, HL_GCM_OVERHEAD);
+	if (in_len > INT_MAX || aad_len > INT_MAX)
+		return hl_error("cannot aes-256-gcm decrypt: input too large");
+	ct = iv + HL_GCM_IV_LEN;
+	ct_len = in_len - HL_GCM_OVERHEAD;
+	memcpy(tag, ct + ct_len, HL_GCM_TAG_LEN);
+	if (buf_alloc(&b, ct_len) < 0)
+		return -1;
+	ERR_clear_error();
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx || EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key, iv, NULL) != 1 ||
+	    (aad_len && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+	    (ct_len && EVP_DecryptUpdate(ctx, b.data, &n, ct, (int)ct_len) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, HL_GCM_TAG_LEN, tag) != 1) {
+		ossl_fail("cannot aes-256-gcm decrypt %zu bytes", ct_len);
+		goto out;
+	}
+	if (EVP_DecryptFinal_ex(ctx, b.data + (ct_len ? n : 0), &fin) != 1) {
+		ERR_clear_error();
+		hl_error("aes-256-gcm authentication failed: wrong key or aad, or altered data");
+		goto out;
+	}
+	*out = b;
+	buf_reset(&b);
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- X.509 ---- */
+
+/* Release a certificate. */
+void hl_cert_free(X509 *cert)
+{
+	X509_free(cert);
+}
+
+/* Copy the UTF-8 CN of NAME into BUF; -1 (no message) when absent or too long. */
+static int name_cn(const X509_NAME *name, char *buf, size_t size)
+{
+	const X509_NAME_ENTRY *entry;
+	unsigned char *utf8 = NULL;
+	int i, n, rc = -1;
+
+	if (!name || size == 0)
+		return -1;
+	i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (i < 0)
+		return -1;
+	entry = X509_NAME_get_entry(name, i);
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+	if (n < 0) {
+		ERR_clear_error();
+		return -1;
+	}
+	if ((size_t)n < size && strlen((char *)utf8) == (size_t)n) {
+		memcpy(buf, utf8, (size_t)n + 1);
+		rc = 0;
+	}
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+/* A label for CERT in messages: its CN, else its subject line. */
+static const char *cert_label(const X509 *cert, char *buf, size_t size)
+{
+	if (!cert) {
+		snprintf(buf, size, "(none)");
+		return buf;
+	}
+	if (name_cn(X509_get_subject_name(cert), buf, size) == 0)
+		return buf;
+	if (!X509_NAME_oneline(X509_get_subject_name(cert), buf, (int)size))
+		snprintf(buf, size, "(no subject)");
+	ERR_clear_error();
+	return buf;
+}
+
+/* Subject CN of CERT. */
+int hl_cert_subject_cn(const X509 *cert, char *buf, size_t size)
+{
+	if (name_cn(X509_get_subject_name(cert), buf, size) < 0)
+		return hl_error("certificate has no usable subject cn (absent, or longer than %zu "
+				"bytes)", size ? size - 1 : 0);
+	return 0;
+}
+
+/* Issuer CN of CERT. */
+int hl_cert_issuer_cn(const X509 *cert, char *buf, size_t size)
+{
+	char label[NAME_MAX_LEN];
+
+	if (name_cn(X509_get_issuer_name(cert), buf, size) < 0)
+		return hl_error("certificate '%s' has no usable issuer cn (absent, or longer than "
+				"%zu bytes)", cert_label(cert, label, sizeof(label)),
+				size ? size - 1 : 0);
+	return 0;
+}
+
+/* An ASN1_TIME as time_t (ASN1_TIME_to_tm + timegm). */
+static int asn1_time_get(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	*out = timegm(&tm);
+	return 0;
+}
+
+/* Validity period of CERT. */
+int hl_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after)
+{
+	char label[NAME_MAX_LEN];
+	time_t nb, na;
+
+	if (asn1_time_get(X509_get0_notBefore(cert), &nb) < 0 ||
+	    asn1_time_get(X509_get0_notAfter(cert), &na) < 0)
+		return hl_error("certificate '%s' has an unreadable validity period",
+				cert_label(cert, label, sizeof(label)));
+	if (not_before)
+		*not_before = nb;
+	if (not_after)
+		*not_after = na;
+	return 0;
+}
+
+/* Public key of CERT, up-referenced. */
+int hl_cert_pubkey(const X509 *cert, EVP_PKEY **out)
+{
+	char label[NAME_MAX_LEN];
+	EVP_PKEY *key;
+
+	*out = NULL;
+	ERR_clear_error();
+	key = X509_get0_pubkey(cert);
+	if (!key || EVP_PKEY_up_ref(key) != 1)
+		return ossl_fail("cannot read the public key of certificate '%s'",
+				 cert_label(cert, label, sizeof(label)));
+	*out = key;
+	return 0;
+}
+
+/* Add extension NID from an OpenSSL config VALUE ("critical,CA:TRUE"...). */
+static int add_ext_conf(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+
+	if (!ext)
+		return ossl_fail("cannot make %s extension '%s'", OBJ_nid2sn(nid), value);
+	if (X509_add_ext(x, ext, -1) != 1) {
+		X509_EXTENSION_free(ext);
+		return ossl_fail("cannot add %s extension", OBJ_nid2sn(nid));
+	}
+	X509_EXTENSION_free(ext);
+	return 0;
+}
+
+/* One bit of a usage flags word and its OpenSSL config name. */
+struct usage_name {
+	unsigned int bit;
+	const char *name;
+};
+
+static const struct usage_name key_usage_names[] = {
+	{ HL_KU_DIGITAL_SIGNATURE, "digitalSignature" },
+	{ HL_KU_NON_REPUDIATION, "nonRepudiation" },
+	{ HL_KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+	{ HL_KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+	{ HL_KU_KEY_AGREEMENT, "keyAgreement" },
+	{ HL_KU_KEY_CERT_SIGN, "keyCertSign" },
+	{ HL_KU_CRL_SIGN, "cRLSign" },
+};
+
+static const struct usage_name ext_key_usage_names[] = {
+	{ HL_EKU_SERVER_AUTH, "serverAuth" },
+	{ HL_EKU_CLIENT_AUTH, "clientAuth" },
+	{ HL_EKU_CODE_SIGNING, "codeSigning" },
+};
+
+/* Config text for FLAGS from TABLE, after PREFIX; -1 on an unknown bit. */
+static int usage_text(unsigned int flags, const struct usage_name *table, size_t n,
+		      const char *prefix, char *buf, size_t size)
+{
+	unsigned int known = 0;
+	size_t i, len;
+
+	snprintf(buf, size, "%s", prefix);
+	for (i = 0; i < n; i++) {
+		known |= table[i].bit;
+		if (!(flags & table[i].bit))
+			continue;
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s", buf[0] ? "," : "", table[i].name);
+	}
+	if (flags & ~known)
+		return hl_error("unknown usage bits 0x%x", flags & ~known);
+	return 0;
+}
+
+/* Whether S is a plausible DNS name for a dNSName entry (letters, digits, . - _ *). */
+static int dns_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!s[0] || strlen(s) > 253)
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*",
+			    s[i]))
+			return 0;
+	return 1;
+}
+
+/* Add subjectAltName from SAN: IP literals as iPAddress, others as dNSName. */
+static int add_san(X509 *x, const char *const *san, size_t n)
+{
+	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gen = NULL;
+	ASN1_OCTET_STRING *ip;
+	ASN1_IA5STRING *dns;
+	size_t i;
+	int rc = -1;
+
+	if (!names)
+		return ossl_fail("cannot add subjectAltName");
+	for (i = 0; i < n; i++) {
+		gen = GENERAL_NAME_new();
+		if (!gen) {
+			ossl_fail("cannot add subjectAltName");
+			goto out;
+		}
+		ip = a2i_IPADDRESS(san[i]);
+		if (ip) {
+			GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+		} else {
+			ERR_clear_error();
+			if (!dns_name_ok(san[i])) {
+				hl_error("invalid subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			dns = ASN1_IA5STRING_new();
+			if (!dns || ASN1_STRING_set(dns, san[i], -1) != 1) {
+				ASN1_IA5STRING_free(dns);
+				ossl_fail("cannot add subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+		}
+		if (!sk_GENERAL_NAME_push(names, gen)) {
+			ossl_fail("cannot add subjectAltName '%s'", san[i]);
+			goto out;
+		}
+		gen = NULL;
+	}
+	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1) {
+		ossl_fail("cannot add subjectAltName");
+		goto out;
+	}
+	rc = 0;
+out:
+	GENERAL_NAME_free(gen);
+	GENERAL_NAMES_free(names);
+	return rc;
+}
+
+/* DER of an extra extension's value per its kind, OPENSSL_malloc()ed into *DER. */
+static int ext_value_der(const struct hl_cert_ext *e, unsigned char **der, int *der_len)
+{
+	ASN1_STRING *str = NULL;
+	const unsigned char *p;
+	ASN1_TYPE *any;
+	int n = -1;
+
+	*der = NULL;
+	if (e->len > INT_MAX || (e->len && !e->value))
+		return hl_error("invalid value for extension '%s'", e->oid);
+	switch (e->kind) {
+	case HL_EXT_UTF8:
+		if (e->len && memchr(e->value, '\0', e->len))
+			return hl_error("extension '%s' text contains a nul byte", e->oid);
+		if (ASN1_mbstring_copy(&str, e->len ? e->value : (const void *)"", (int)e->len,
+				       MBSTRING_UTF8, B_ASN1_UTF8STRING) < 0)
+			return ossl_fail("extension '%s' is not valid utf-8", e->oid);
+		n = i2d_ASN1_UTF8STRING(str, der);
+		break;
+	case HL_EXT_OCTETS:
+		str = ASN1_OCTET_STRING_new();
+		if (!str || ASN1_OCTET_STRING_set(str, e->len ? e->value : (const void *)"",
+						  (int)e->len) != 1) {
+			ASN1_OCTET_STRING_free(str);
+			return ossl_fail("cannot encode extension '%s'", e->oid);
+		}
+		n = i2d_ASN1_OCTET_STRING(str, der);
+		break;
+	case HL_EXT_DER:
+		p = e->value;
+		any = e->len ? d2i_ASN1_TYPE(NULL, &p, (long)e->len) : NULL;
+		if (!any || p != (const unsigned char *)e->value + e->len) {
+			ASN1_TYPE_free(any);
+			ERR_clear_error();
+			return hl_error("extension '%s' value is not one complete der element",
+					e->oid);
+		}
+		ASN1_TYPE_free(any);
+		*der = OPENSSL_memdup(e->value, e->len);
+		n = *der ? (int)e->len : -1;
+		break;
+	default:
+		return hl_error("unknown kind %d for extension '%s'", (int)e->kind, e->oid);
+	}
+	ASN1_STRING_free(str);
+	if (n <= 0 || !*der) {
+		OPENSSL_free(*der);
+		*der = NULL;
+		return ossl_fail("cannot encode extension '%s'", e->oid);
+	}
+	*der_len = n;
+	return 0;
+}
+
+/* Add one extra extension E to X; refused when X already has its OID. */
+static int add_custom_ext(X509 *x, const struct hl_cert_ext *e)
+{
+	ASN1_OBJECT *obj = NULL;
+	ASN1_OCTET_STRING *data = NULL;
+	X509_EXTENSION *ext = NULL;
+	unsigned char *der = NULL;
+	int der_len = 0, rc = -1;
+
+	if (!e->oid)
+		return hl_error("extension without an oid");
+	obj = OBJ_txt2obj(e->oid, 1);
+	if (!obj) {
+		ERR_clear_error();
+		return hl_error("invalid extension oid '%s'", e->oid);
+	}
+	if (X509_get_ext_by_OBJ(x, obj, -1) >= 0) {
+		hl_error("extension '%s' given twice or set by hgslab", e->oid);
+		goto out;
+	}
+	if (ext_value_der(e, &der, &der_len) < 0)
+		goto out;
+	data = ASN1_OCTET_STRING_new();
+	if (!data || ASN1_OCTET_STRING_set(data, der, der_len) != 1) {
+		ossl_fail("cannot add extension '%s'", e->oid);
+		goto out;
+	}
+	ext = X509_EXTENSION_create_by_OBJ(NULL, obj, e->critical ? 1 : 0, data);
+	if (!ext || X509_add_ext(x, ext, -1) != 1) {
+		ossl_fail("cannot add extension '%s'", e->oid);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(data);
+	OPENSSL_free(der);
+	ASN1_OBJECT_free(obj);
+	return rc;
+}
+
+/* Set a random positive 159-bit serial on X. */
+static int set_serial(X509 *x)
+{
+	BIGNUM *bn = BN_new();
+	int rc = -1;
+
+	if (!bn || BN_rand(bn, 159, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) != 1 ||
+	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+		ossl_fail("cannot set certificate serial");
+	else
+		rc = 0;
+	BN_free(bn);
+	return rc;
+}
+
+/* Set subject CN (and O) from SPEC on X; the issuer too when self-signed. */
+static int set_names(X509 *x, const struct hl_cert_spec *spec, const X509 *ca_cert)
+{
+	X509_NAME *name = X509_NAME_new();
+	int rc = -1;
+
+	if (!name ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->cn,
+				       -1, -1, 0) != 1 ||
+	    (spec->org && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+						     (const unsigned char *)spec->org, -1, -1,
+						     0) != 1) ||
+	    X509_set_subject_name(x, name) != 1 ||
+	    X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) != 1)
+		ossl_fail("cannot set certificate names");
+	else
+		rc = 0;
+	X509_NAME_free(name);
+	return rc;
+}
+
+/* Add the standard extensions SPEC asks for; IS_CA forces a CA. */
+static int add_std_exts(X509 *x, X509V3_CTX *v3, const struct hl_cert_spec *spec, int is_ca)
+{
+	unsigned int ku = spec->key_usage;
+	char text[256];
+
+	if (is_ca && spec->path_len >= 0)
+		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", spec->path_len);
+	else
+		snprintf(text, sizeof(text), "critical,CA:%s", is_ca ? "TRUE" : "FALSE");
+	if (add_ext_conf(x, v3, NID_basic_constraints, text) < 0)
+		return -1;
+	if (is_ca && !ku)
+		ku = HL_KU_KEY_CERT_SIGN | HL_KU_CRL_SIGN | HL_KU_DIGITAL_SIGNATURE;
+	if (ku) {
+		if (usage_text(ku, key_usage_names,
+			       sizeof(key_usage_names) / sizeof(key_usage_names[0]), "critical", text,
+			       sizeof(text)) < 0 ||
+		    add_ext_conf(x, v3, NID_key_usage, text) < 0)
+			return -1;
+	}
+	if (spec->ext_key_usage) {
+		if (usage_text(spec->ext_key_usage, ext_key_usage_names,
+			       sizeof(ext_key_usage_names) / sizeof(ext_key_usage_names[0]), "", text,
+			       sizeof(text)) < 0 ||
+		    add_ext_conf(x, v3, NID_ext_key_usage, text) < 0)
+			return -1;
+	}
+	if (add_ext_conf(x, v3, NID_subject_key_identifier, "hash") < 0 ||
+	    add_ext_conf(x, v3, NID_authority_key_identifier, "keyid,issuer") < 0)
+		return -1;
+	if (spec->n_san && add_san(x, spec->san, spec->n_san) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Build and sign a certificate for SUBJECT_KEY from SPEC.  CA_CERT NULL means
+ * self-signed (SIGN_KEY is then the subject's own key).
+ */
+static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
+		      EVP_PKEY *sign_key, X509 **out)
+{
+	char label[NAME_MAX_LEN];
+	X509V3_CTX v3;
+	X509 *x = NULL;
+	size_t i;
+	int rc = -1;
+
+	*out = NULL;
+	if (!spec || !spec->cn || !spec->cn[0])
+		return hl_error("cannot issue certificate: no subject cn given");
+	if (spec->not_after <= spec->not_before)
+		return hl_error("cannot issue certificate '%s': not-after is not later than "
+				"not-before", spec->cn);
+	if (spec->n_exts && !spec->exts)
+		return hl_error("cannot issue certificate '%s': extension list missing", spec->cn);
+	ERR_clear_error();
+	if (ca_cert && X509_check_private_key(ca_cert, sign_key) != 1) {
+		ERR_clear_error();
+		return hl_error("cannot issue certificate '%s': the ca key does not match ca "
+				"certificate '%s'", spec->cn, cert_label(ca_cert, label,
+									 sizeof(label)));
+	}
+	x = X509_new();
+	if (!x || X509_set_version(x, X509_VERSION_3) != 1) {
+		ossl_fail("cannot create certificate");
+		goto out;
+	}
+	if (set_serial(x) < 0 || set_names(x, spec, ca_cert) < 0)
+		goto out;
+	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after)) {
+		ossl_fail("cannot set validity");
+		goto out;
+	}
+	if (X509_set_pubkey(x, subject_key) != 1) {
+		ossl_fail("cannot set public key");
+		goto out;
+	}
+	X509V3_set_ctx(&v3, ca_cert ? ca_cert : x, x, NULL, NULL, 0);
+	if (add_std_exts(x, &v3, spec, ca_cert ? spec->is_ca : 1) < 0)
+		goto out;
+	for (i = 0; i < spec->n_exts; i++)
+		if (add_custom_ext(x, &spec->exts[i]) < 0)
+			goto out;
+	if (X509_sign(x, sign_key, EVP_sha256()) <= 0) {
+		ossl_fail("cannot sign");
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot issue certificate '%s'", spec->cn);
+	X509_free(x);
+	return rc;
+}
+
+/* Self-signed CA certificate for KEY. */
+int hl_cert_issue_self_signed(const struct hl_cert_spec *spec, EVP_PKEY *key, X509 **out)
+{
+	return cert_build(spec, key, NULL, key, out);
+}
+
+/* Certificate for SUBJECT_KEY signed by CA_KEY / CA_CERT. */
+int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
+		  EVP_PKEY *ca_key, X509 **out)
+{
+	*out = NULL;
+	if (!ca_cert || !ca_key)
+		return hl_error("cannot issue certificate: no ca certificate or key given");
+	return cert_build(spec, subject_key, ca_cert, ca_key, out);
+}
+
+/* Message for a failed chain verification of CERT against CA, from CTX's error. */
+static int verify_fail(X509_STORE_CTX *ctx, X509 *cert, X509 *ca)
+{
+	char leaf[NAME_MAX_LEN], bad[NAME_MAX_LEN], anchor[NAME_MAX_LEN], iss[NAME_MAX_LEN];
+	char when[64], prefix[NAME_MAX_LEN + 40] = "";
+	int err = X509_STORE_CTX_get_error(ctx);
+	X509 *errcert = X509_STORE_CTX_get_current_cert(ctx);
+	time_t t;
+
+	if (!errcert)
+		errcert = cert;
+	cert_label(cert, leaf, sizeof(leaf));
+	cert_label(errcert, bad, sizeof(bad));
+	cert_label(ca, anchor, sizeof(anchor));
+	if (errcert != cert)
+		snprintf(prefix, sizeof(prefix), "certificate '%s' does not verify: ", leaf);
+	ERR_clear_error();
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		if (asn1_time_get(X509_get0_notAfter(errcert), &t) == 0)
+			fmt_time(t, when, sizeof(when));
+		else
+			snprintf(when, sizeof(when), "(unreadable date)");
+		return hl_error("%scertificate '%s' expired on %s", prefix, bad, when);
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		if (asn1_time_get(X509_get0_notBefore(errcert), &t) == 0)
+			fmt_time(t, when, sizeof(when));
+		else
+			snprintf(when, sizeof(when), "(unreadable date)");
+		return hl_error("%scertificate '%s' is not yet valid: valid from %s", prefix, bad,
+				when);
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+		return hl_error("certificate '%s' was not issued by '%s': signature of '%s' does not "
+				"verify with its issuer's key", leaf, anchor, bad);
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		if (name_cn(X509_get_issuer_name(errcert), iss, sizeof(iss)) < 0)
+			snprintf(iss, sizeof(iss), "(no cn)");
+		if (strcmp(iss, anchor) == 0)
+			return hl_error("%scertificate '%s' was not issued by '%s': it names an "
+					"issuer of that name, but with another key", prefix, bad,
+					anchor);
+		return hl_error("%scertificate '%s' was not issued by '%s' (its issuer is '%s')",
+				prefix, bad, anchor, iss);
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		return hl_error("certificate '%s' does not verify: '%s' may not issue certificates "
+				"(%s)", leaf, bad, X509_verify_cert_error_string(err));
+	default:
+		return hl_error("certificate '%s' does not verify against '%s': %s (at '%s')", leaf,
+				anchor, X509_verify_cert_error_string(err), bad);
+	}
+}
+
+/* Verify CERT's chain to trust anchor CA at time AT (X509_verify_cert). */
+int hl_cert_verify(X509 *cert, X509 *ca, X509 *const *intermediates, size_t n_intermediates,
+		   time_t at)
+{
+	STACK_OF(X509) *untrusted = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509_STORE *store = NULL;
+	X509_VERIFY_PARAM *param;
+	char label[NAME_MAX_LEN];
+	size_t i;
+	int r, rc = -1;
+
+	if (!cert || !ca)
+		return hl_error("cannot verify certificate: no certificate or ca given");
+	ERR_clear_error();
+	store = X509_STORE_new();
+	untrusted = sk_X509_new_null();
+	ctx = X509_STORE_CTX_new();
+	if (!store || !untrusted || !ctx || X509_STORE_add_cert(store, ca) != 1) {
+		ossl_fail("cannot verify certificate '%s'", cert_label(cert, label, sizeof(label)));
+		goto out;
+	}
+	for (i = 0; i < n_intermediates; i++) {
+		if (!sk_X509_push(untrusted, intermediates[i])) {
+			ossl_fail("cannot verify certificate '%s'",
+				  cert_label(cert, label, sizeof(label)));
+			goto out;
+		}
+	}
+	if (X509_STORE_CTX_init(ctx, store, cert, untrusted) != 1) {
+		ossl_fail("cannot verify certificate '%s'", cert_label(cert, label, sizeof(label)));
+		goto out;
+	}
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	if (at)
+		X509_VERIFY_PARAM_set_time(param, at);
+	r = X509_verify_cert(ctx);
+	if (r == 1)
+		rc = 0;
+	else if (X509_STORE_CTX_get_error(ctx) != X509_V_OK)
+		verify_fail(ctx, cert, ca);
+	else
+		ossl_fail("cannot verify certificate '%s'", cert_label(cert, label, sizeof(label)));
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	return rc;
+}
+
+/* CERT as PEM. */
+int hl_cert_to_pem(const X509 *cert, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	BIO *bio = NULL;
+	int rc = -1;
+
+	buf_reset(out);
+	ERR_clear_error();
+	bio = BIO_new(BIO_s_mem());
+	if (!bio || PEM_write_bio_X509(bio, cert) != 1) {
+		ossl_fail("cannot write certificate pem");
+		goto out;
+	}
+	if (bio_to_buf(bio, &b) < 0)
+		goto out;
+	*out = b;
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* CERT as DER (i2d_X509). */
+int hl_cert_to_der(const X509 *cert, struct hl_buf *out)
+{
+	struct hl_buf b = { NULL, 0 };
+	unsigned char *p;
+	int n;
+
+	buf_reset(out);
+	ERR_clear_error();
+	n = i2d_X509(cert, NULL);
+	if (n <= 0)
+		return ossl_fail("cannot encode certificate");
+	if (buf_alloc(&b, (size_t)n) < 0)
+		return -1;
+	p = b.data;
+	if (i2d_X509(cert, &p) != n) {
+		hl_buf_free(&b);
+		return ossl_fail("cannot encode certificate");
+	}
+	*out = b;
+	return 0;
+}
+
+/* First certificate of a PEM buffer. */
+int hl_cert_from_pem(const void *pem, size_t len, X509 **out)
+{
+	X509 *cert;
+	BIO *bio;
+
+	*out = NULL;
+	ERR_clear_error();
+	bio = bio_from(pem, len, "certificate pem");
+	if (!bio)
+		return -1;
+	cert = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+	BIO_free(bio);
+	if (!cert)
+		return ossl_fail("cannot read certificate pem (%zu bytes)", len);
+	*out = cert;
+	return 0;
+}
+
+/* Certificate from DER, all of LEN bytes. */
+int hl_cert_from_der(const void *der, size_t len, X509 **out)
+{
+	const unsigned char *p = der;
+	X509 *cert;
+
+	*out = NULL;
+	if (len == 0 || len > LONG_MAX)
+		return hl_error("cannot read certificate der: invalid length %zu", len);
+	ERR_clear_error();
+	cert = d2i_X509(NULL, &p, (long)len);
+	if (!cert)
+		return ossl_fail("cannot read certificate der (%zu bytes)", len);
+	if (p != (const unsigned char *)der + len) {
+		X509_free(cert);
+		return hl_error("cannot read certificate der: %zu trailing bytes",
+				len - (size_t)(p - (const unsigned char *)der));
+	}
+	*out = cert;
+	return 0;
+}
+
+/* SHA-256 of CERT's DER, as hex (X509_digest). */
+int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	ERR_clear_error();
+	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != HL_SHA256_LEN)
+		return ossl_fail("cannot compute certificate thumbprint");
+	return hl_crypto_hex_encode(md, n, out, HL_SHA256_HEX_SIZE);
+}
+
+/* Raw value (extnValue contents) of CERT's extension OID. */
+int hl_cert_ext_get(const X509 *cert, const char *oid, struct hl_buf *out)
+{
+	char label[NAME_MAX_LEN];
+	const ASN1_OCTET_STRING *data;
+	ASN1_OBJECT *obj;
+	int i, rc = -1;
+
+	buf_reset(out);
+	ERR_clear_error();
+	obj = OBJ_txt2obj(oid, 1);
+	if (!obj) {
+		ERR_clear_error();
+		return hl_error("invalid extension oid '%s'", oid);
+	}
+	i = X509_get_ext_by_OBJ(cert, obj, -1);
+	if (i < 0) {
+		hl_error("certificate '%s' has no extension '%s'",
+			 cert_label(cert, label, sizeof(label)), oid);
+		goto out;
+	}
+	data = X509_EXTENSION_get_data(X509_get_ext(cert, i));
+	if (!data) {
+		hl_error("certificate '%s' has an empty extension '%s'",
+			 cert_label(cert, label, sizeof(label)), oid);
+		goto out;
+	}
+	rc = buf_set(out, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data));
+out:
+	ASN1_OBJECT_free(obj);
+	return rc;
+}
+
+/* Decoded text of a UTF8String extension. */
+int hl_cert_ext_get_utf8(const X509 *cert, const char *oid, struct hl_buf *out)
+{
+	struct hl_buf raw = { NULL, 0 };
+	ASN1_UTF8STRING *s = NULL;
+	const unsigned char *p;
+	char label[NAME_MAX_LEN];
+	int rc = -1;
+
+	buf_reset(out);
+	if (hl_cert_ext_get(cert, oid, &raw) < 0)
+		return -1;
+	p = raw.data;
+	s = d2i_ASN1_UTF8STRING(NULL, &p, (long)raw.len);
+	if (!s || p != raw.data + raw.len ||
+	    memchr(ASN1_STRING_get0_data(s), '\0', (size_t)ASN1_STRING_length(s))) {
+		ERR_clear_error();
+		hl_error("extension '%s' of certificate '%s' is not a utf8 string", oid,
+			 cert_label(cert, label, sizeof(label)));
+		goto out;
+	}
+	rc = buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+out:
+	ASN1_UTF8STRING_free(s);
+	hl_buf_free(&raw);
+	return rc;
+}
+
+/* Decoded bytes of an OCTET STRING extension. */
+int hl_cert_ext_get_octets(const X509 *cert, const char *oid, struct hl_buf *out)
+{
+	struct hl_buf raw = { NULL, 0 };
+	ASN1_OCTET_STRING *s = NULL;
+	const unsigned char *p;
+	char label[NAME_MAX_LEN];
+	int rc = -1;
+
+	buf_reset(out);
+	if (hl_cert_ext_get(cert, oid, &raw) < 0)
+		return -1;
+	p = raw.data;
+	s = d2i_ASN1_OCTET_STRING(NULL, &p, (long)raw.len);
+	if (!s || p != raw.data + raw.len) {
+		ERR_clear_error();
+		hl_error("extension '%s' of certificate '%s' is not an octet string", oid,
+			 cert_label(cert, label, sizeof(label)));
+		goto out;
+	}
+	rc = buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+out:
+	ASN1_OCTET_STRING_free(s);
+	hl_buf_free(&raw);
+	return rc;
+}

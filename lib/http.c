@@ -1,0 +1,816 @@
+/*
+ * http.c - the HTTP server over libmicrohttpd and the client over libcurl
+ * (see http.h for the contract).
+ *
+ * Server: hgslab binds the listening socket itself (for errno-precise
+ * messages and close-on-exec, since the lab forks swtpm and QEMU) and hands it
+ * to libmicrohttpd, which runs one listening thread plus one thread per
+ * connection.  Each request gets a small state, created on libmicrohttpd's
+ * first callback for it and freed in its completion callback: the route is
+ * chosen and the declared length checked on that first callback (404, 405
+ * and 413 go out at once, without reading the body), the body is gathered up
+ * to max_body on the following ones, and the handler runs on the last.
+ *
+ * Client: one curl easy handle per request; curl_global_init runs once
+ * under pthread_once.
+ */
+#include "lib/http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "lib/json.h"
+#include "lib/log.h"
+
+#define HTTP_MAX_CONNECTIONS_DEFAULT 64
+#define HTTP_IDLE_TIMEOUT_S_DEFAULT 30
+#define HTTP_LISTEN_BACKLOG 64
+
+/* A running server; routes is a private copy of the caller's table. */
+struct hl_http_server {
+	struct MHD_Daemon *daemon;
+	struct hl_http_route *routes;
+	size_t n_routes;
+	size_t max_body;
+	unsigned short port;
+	char address[INET_ADDRSTRLEN];
+};
+
+/*
+ * Per-request state.  Invariants: body is NULL or holds len bytes plus a NUL
+ * in cap + 1 bytes, len <= cap <= max_body; once answered is set no other
+ * response is queued and incoming data is discarded.
+ */
+struct http_req {
+	const struct hl_http_route *route;
+	char *body;
+	size_t len, cap;
+	int too_large;
+	int answered;
+	char remote[INET6_ADDRSTRLEN + 8];
+};
+
+/* Copy strerror(ERR) into BUF with its first letter lowercased. */
+static const char *http_strerror(int err, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", strerror(err));
+	if (buf[0] && islower((unsigned char)buf[1]))
+		buf[0] = (char)tolower((unsigned char)buf[0]);
+	return buf;
+}
+
+/* libmicrohttpd's own messages go to the log, without their newline. */
+__attribute__((format(printf, 2, 0)))
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct hl_http_server *srv = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	hl_log_warn("http %s:%u: libmicrohttpd: %s", srv->address, srv->port, msg);
+}
+
+/* Reset RESP to the state a handler starts from: 200, no type, no body. */
+static void http_response_init(struct hl_http_response *resp)
+{
+	resp->status = 200;
+	resp->content_type[0] = '\0';
+	resp->body = NULL;
+	resp->body_len = 0;
+}
+
+int hl_http_response_set(struct hl_http_response *resp, int status, const char *content_type,
+			 const void *data, size_t len)
+{
+	char *copy;
+
+	copy = malloc(len + 1);
+	if (!copy)
+		return hl_error("cannot build a %zu-byte HTTP response: out of memory", len);
+	if (len)
+		memcpy(copy, data, len);
+	copy[len] = '\0';
+	free(resp->body);
+	resp->body = copy;
+	resp->body_len = len;
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+		 content_type ? content_type : "");
+	return 0;
+}
+
+int hl_http_response_json(struct hl_http_response *resp, int status, const json_t *v)
+{
+	char *text = NULL;
+
+	if (hl_json_dump(v, &text) < 0)
+		return hl_error_wrap("cannot build the HTTP response");
+	free(resp->body);
+	resp->body = text;
+	resp->body_len = strlen(text);
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "application/json");
+	return 0;
+}
+
+int hl_http_response_error(struct hl_http_response *resp, int status, const char *fmt, ...)
+{
+	static const char oom[] = "{\"error\":\"out of memory\"}";
+	char msg[2 * HL_ERROR_MAX];
+	json_t *v, *s;
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s = json_string(msg);
+	if (!s) {
+		/* not UTF-8: keep printable ASCII so the message still gets through */
+		for (i = 0; msg[i]; i++)
+			if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] >= 0x7f)
+				msg[i] = '?';
+		s = json_string(msg);
+	}
+	v = s ? json_object() : NULL;
+	if (v && json_object_set_new(v, "error", s) == 0) {
+		s = NULL;
+		if (hl_http_response_json(resp, status, v) == 0) {
+			json_decref(v);
+			return 0;
+		}
+	}
+	json_decref(s);
+	json_decref(v);
+	if (hl_http_response_set(resp, status, "application/json", oom, sizeof(oom) - 1) < 0) {
+		free(resp->body);
+		http_response_init(resp);
+		resp->status = status;
+	}
+	return 0;
+}
+
+const char *hl_http_request_query(const struct hl_http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *hl_http_request_header(const struct hl_http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Queue RESP (taking its body) on CONN, with one extra header when NAME is set. */
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct hl_http_response *resp,
+				 const char *name, const char *value)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+
+	if (resp->body && resp->body_len) {
+		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
+						    MHD_RESPMEM_MUST_FREE);
+		if (r)
+			resp->body = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	free(resp->body);
+	resp->body = NULL;
+	if (!r)
+		return MHD_NO;
+	if (resp->content_type[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	if (name)
+		MHD_add_response_header(r, name, value);
+	rc = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Answer CONN with STATUS and {"error": message} (and header NAME when set). */
+__attribute__((format(printf, 5, 6)))
+static enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, const char *name,
+				       const char *value, const char *fmt, ...)
+{
+	struct hl_http_response resp;
+	char msg[2 * HL_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_response_init(&resp);
+	hl_http_response_error(&resp, status, "%s", msg);
+	return http_send(conn, &resp, name, value);
+}
+
+/* Does route path PATTERN (exact, or prefix when ending in '*') match PATH? */
+static int http_path_match(const char *pattern, const char *path)
+{
+	size_t n = strlen(pattern);
+
+	if (n && pattern[n - 1] == '*')
+		return strncmp(pattern, path, n - 1) == 0;
+	return strcmp(pattern, path) == 0;
+}
+
+/*
+ * The first route of SRV for METHOD and PATH, or NULL; then ALLOW gets the
+ * methods that would match PATH ("" when no route has the path).
+ */
+static const struct hl_http_route *http_route_find(const struct hl_http_server *srv,
+						   const char *method, const char *path,
+						   char *allow, size_t allow_size)
+{
+	const struct hl_http_route *r;
+	size_t i, used = 0;
+
+	allow[0] = '\0';
+	for (i = 0; i < srv->n_routes; i++) {
+		r = &srv->routes[i];
+		if (!http_path_match(r->path, path))
+			continue;
+		if (!r->method || strcmp(r->method, method) == 0)
+			return r;
+		if (strstr(allow, r->method))
+			continue;
+		used += (size_t)snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
+					 r->method);
+		if (used >= allow_size)
+			used = allow_size - 1;
+	}
+	return NULL;
+}
+
+/* Format the peer of CONN as "address:port" into BUF. */
+static void http_remote(struct MHD_Connection *conn, char *buf, size_t n)
+{
+	const union MHD_ConnectionInfo *info;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	snprintf(buf, n, "?");
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!info || !info->client_addr)
+		return;
+	if (info->client_addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)
+						info->client_addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	}
+	snprintf(buf, n, "%s:%u", addr, port);
+}
+
+/* Append N bytes of DATA to ST's body, or mark it too large past MAX. */
+static void http_body_append(struct http_req *st, const char *data, size_t n, size_t max)
+{
+	size_t cap;
+	char *grown;
+
+	if (st->too_large)
+		return;
+	if (n > max - st->len) {
+		st->too_large = 1;
+		free(st->body);
+		st->body = NULL;
+		st->len = st->cap = 0;
+		return;
+	}
+	if (st->len + n > st->cap) {
+		cap = st->cap ? st->cap : 4096;
+		while (cap < st->len + n)
+			cap = cap > max / 2 ? max : cap * 2;
+		if (cap > max)
+			cap = max;
+		grown = realloc(st->body, cap + 1);
+		if (!grown) {
+			/* treated like an oversized body: the handler never sees a partial one */
+			st->too_large = 1;
+			free(st->body);
+			st->body = NULL;
+			st->len = st->cap = 0;
+			return;
+		}
+		st->body = grown;
+		st->cap = cap;
+	}
+	memcpy(st->body + st->len, data, n);
+	st->len += n;
+	st->body[st->len] = '\0';
+}
+
+/* Run ST's handler for the complete request and queue its response. */
+static enum MHD_Result http_dispatch(struct MHD_Connection *conn, const char *url,
+				     const char *method, struct http_req *st)
+{
+	struct hl_http_request req = {
+		.method = method,
+		.path = url,
+		.body = st->body ? st->body : "",
+		.body_len = st->len,
+		.remote = st->remote,
+		.conn = conn,
+	};
+	struct hl_http_response resp;
+
+	http_response_init(&resp);
+	hl_error_clear();
+	if (st->route->handler(&req, &resp, st->route->user) < 0) {
+		hl_log_warn("%s %s from %s failed: %s", method, url, st->remote, hl_error_last());
+		free(resp.body);
+		http_response_init(&resp);
+		hl_http_response_error(&resp, 500, "%s", hl_error_last());
+	} else if (resp.status < 100 || resp.status > 599) {
+		hl_log_error("%s %s: handler set invalid HTTP status %d", method, url, resp.status);
+		free(resp.body);
+		http_response_init(&resp);
+		hl_http_response_error(&resp, 500, "the handler for '%s' gave no valid status", url);
+	}
+	hl_log_debug("%s %s from %s: %d, %zu bytes", method, url, st->remote, resp.status,
+		     resp.body_len);
+	return http_send(conn, &resp, NULL, NULL);
+}
+
+/* libmicrohttpd's access callback: route, gather the body, dispatch. */
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version,
+				   const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct hl_http_server *srv = cls;
+	struct http_req *st = *con_cls;
+	const char *clen;
+	char allow[256], *end;
+	unsigned long long declared;
+
+	(void)version;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		*con_cls = st;
+		http_remote(conn, st->remote, sizeof(st->remote));
+		st->route = http_route_find(srv, method, url, allow, sizeof(allow));
+		if (!st->route) {
+			st->answered = 1;
+			hl_log_debug("%s %s from %s: %s", method, url, st->remote,
+				     allow[0] ? "405" : "404");
+			if (allow[0])
+				return http_send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+						       MHD_HTTP_HEADER_ALLOW, allow,
+						       "method '%s' is not allowed for '%s'; "
+						       "allowed: %s", method, url, allow);
+			return http_send_error(conn, MHD_HTTP_NOT_FOUND, NULL, NULL,
+					       "no resource at '%s' on this server", url);
+		}
+		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						   MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (clen) {
+			errno = 0;
+			declared = strtoull(clen, &end, 10);
+			if (!errno && end != clen && declared > srv->max_body)
+				st->too_large = 1;
+		}
+		if (st->too_large) {
+			st->answered = 1;
+			hl_log_debug("%s %s from %s: 413 (declared %s bytes)", method, url,
+				     st->remote, clen);
+			return http_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
+					       "request body is over the limit of %zu bytes",
+					       srv->max_body);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!st->answered)
+			http_body_append(st, upload_data, *upload_data_size, srv->max_body);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (st->answered)
+		return MHD_YES;
+	st->answered = 1;
+	if (st->too_large) {
+		hl_log_debug("%s %s from %s: 413", method, url, st->remote);
+		return http_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
+				       "request body is over the limit of %zu bytes", srv->max_body);
+	}
+	return http_dispatch(conn, url, method, st);
+}
+
+/* libmicrohttpd's completion callback: free the request's state. */
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *st = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!st)
+		return;
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+/* Bind and listen on SRV's address and PORT; the socket, or -1 after hl_error(). */
+static int http_listen(struct hl_http_server *srv, unsigned short port)
+{
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
+	char why[128];
+	const char *hint;
+	int fd, one = 1, err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	inet_pton(AF_INET, srv->address, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return hl_error("cannot listen on %s:%u: %s", srv->address, port,
+				http_strerror(errno, why, sizeof(why)));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, HTTP_LISTEN_BACKLOG) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &salen) < 0) {
+		err = errno;
+		close(fd);
+		switch (err) {
+		case EADDRINUSE:
+			hint = "; another process holds the port: stop it or choose another port";
+			break;
+		case EADDRNOTAVAIL:
+			hint = "; the address is not on this machine: use a loopback address "
+			       "such as 127.0.0.2";
+			break;
+		case EACCES:
+			hint = "; ports below 1024 need privileges: choose a higher port";
+			break;
+		default:
+			hint = "";
+		}
+		return hl_error("cannot listen on %s:%u: %s%s", srv->address, port,
+				http_strerror(err, why, sizeof(why)), hint);
+	}
+	srv->port = ntohs(sa.sin_port);
+	return fd;
+}
+
+int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http_server **out)
+{
+	struct hl_http_server *srv = NULL;
+	struct in_addr probe;
+	size_t i;
+	int fd = -1, rc = -1;
+
+	*out = NULL;
+	if (!cfg->address || inet_pton(AF_INET, cfg->address, &probe) != 1) {
+		hl_error("invalid listen address '%s': expected an IPv4 address such as 127.0.0.2",
+			 cfg->address ? cfg->address : "(none)");
+		goto out;
+	}
+	for (i = 0; i < cfg->n_routes; i++) {
+		if (!cfg->routes[i].path || !cfg->routes[i].handler) {
+			hl_error("invalid HTTP route %zu: it needs a path and a handler", i);
+			goto out;
+		}
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv || (cfg->n_routes && !(srv->routes = calloc(cfg->n_routes,
+							      sizeof(*srv->routes))))) {
+		hl_error("cannot start the HTTP server: out of memory");
+		goto out;
+	}
+	if (cfg->n_routes)
+		memcpy(srv->routes, cfg->routes, cfg->n_routes * sizeof(*srv->routes));
+	srv->n_routes = cfg->n_routes;
+	srv->max_body = cfg->max_body ? cfg->max_body : HL_HTTP_MAX_BODY_DEFAULT;
+	snprintf(srv->address, sizeof(srv->address), "%s", cfg->address);
+	fd = http_listen(srv, cfg->port);
+	if (fd < 0)
+		goto out;
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG,
+		0, NULL, NULL, http_access, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_LIMIT,
+		cfg->max_connections ? cfg->max_connections : HTTP_MAX_CONNECTIONS_DEFAULT,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg->idle_timeout_s ? cfg->idle_timeout_s : HTTP_IDLE_TIMEOUT_S_DEFAULT,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		hl_error("cannot start the HTTP server on %s:%u: libmicrohttpd refused to start "
+			 "(see the log for its reason)", srv->address, srv->port);
+		/* libmicrohttpd closes the socket on some failure paths, not all */
+		if (fcntl(fd, F_GETFD) != -1)
+			close(fd);
+		goto out;
+	}
+	hl_log_info("http: listening on %s:%u", srv->address, srv->port);
+	*out = srv;
+	srv = NULL;
+	rc = 0;
+out:
+	if (srv) {
+		free(srv->routes);
+		free(srv);
+	}
+	return rc;
+}
+
+unsigned short hl_http_server_port(const struct hl_http_server *srv)
+{
+	return srv->port;
+}
+
+void hl_http_server_stop(struct hl_http_server *srv)
+{
+	MHD_socket fd;
+
+	if (!srv)
+		return;
+	if (srv->daemon) {
+		/* stop accepting first, then close connections and join every thread */
+		fd = MHD_quiesce_daemon(srv->daemon);
+		MHD_stop_daemon(srv->daemon);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+		hl_log_info("http: stopped listening on %s:%u", srv->address, srv->port);
+	}
+	free(srv->routes);
+	free(srv);
+}
+
+/* ---- client ---- */
+
+static pthread_once_t http_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode http_curl_init_rc = CURLE_FAILED_INIT;
+
+/* Initialise libcurl for the whole process (run once). */
+static void http_curl_init(void)
+{
+	http_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Where the reply body goes; over is set when it passed max. */
+struct http_sink {
+	char *buf;
+	size_t len, cap, max;
+	int over;
+};
+
+/* libcurl's write callback: append to the sink, refusing data past its cap. */
+static size_t http_write(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct http_sink *sink = user;
+	size_t n = size * nmemb, cap;
+	char *grown;
+
+	if (n > sink->max - sink->len) {
+		sink->over = 1;
+		return 0;
+	}
+	if (sink->len + n + 1 > sink->cap) {
+		cap = sink->cap ? sink->cap : 4096;
+		while (cap < sink->len + n + 1)
+			cap *= 2;
+		grown = realloc(sink->buf, cap);
+		if (!grown)
+			return 0;
+		sink->buf = grown;
+		sink->cap = cap;
+	}
+	memcpy(sink->buf + sink->len, data, n);
+	sink->len += n;
+	sink->buf[sink->len] = '\0';
+	return n;
+}
+
+/* Check one "host:port:address" resolve entry; 0 or -1 after hl_error(). */
+static int http_resolve_check(const char *entry)
+{
+	const char *colon1 = strchr(entry, ':'), *colon2, *p;
+	long port = 0;
+
+	if (!colon1 || colon1 == entry || entry[0] == '+' || entry[0] == '-')
+		goto bad;
+	colon2 = strchr(colon1 + 1, ':');
+	if (!colon2 || colon2 == colon1 + 1 || !colon2[1])
+		goto bad;
+	for (p = colon1 + 1; p < colon2; p++) {
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		port = port * 10 + (*p - '0');
+		if (port > 65535)
+			goto bad;
+	}
+	if (port == 0)
+		goto bad;
+	return 0;
+bad:
+	return hl_error("invalid resolve entry '%s': expected host:port:address such as "
+			"hgs.relecloud.com:8080:127.0.0.2", entry);
+}
+
+/* Turn a failed transfer into a message naming URL and the cause. */
+static int http_curl_error(const char *url, CURLcode res, CURL *h, const char *errbuf,
+			   const struct http_sink *sink, long timeout_ms)
+{
+	char why[CURL_ERROR_SIZE + 64];
+	long os_errno = 0;
+
+	switch (res) {
+	case CURLE_COULDNT_CONNECT:
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+		if (os_errno)
+			http_strerror((int)os_errno, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "cannot connect");
+		return hl_error("cannot reach '%s': %s; check that the service is running and that "
+				"the URL and the resolve list point at it", url, why);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return hl_error("cannot reach '%s': the host name does not resolve; map it to an "
+				"address in the lab's resolve list (host:port:address)", url);
+	case CURLE_OPERATION_TIMEDOUT:
+		return hl_error("no reply from '%s' within %ld ms; check that the service is up "
+				"or allow a longer timeout", url, timeout_ms);
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return hl_error("invalid URL '%s': %s", url, curl_easy_strerror(res));
+	default:
+		break;
+	}
+	if (res == CURLE_WRITE_ERROR && sink->over)
+		return hl_error("the reply from '%s' is over the limit of %zu bytes", url, sink->max);
+	snprintf(why, sizeof(why), "%s", errbuf[0] ? errbuf : curl_easy_strerror(res));
+	if (why[0] && islower((unsigned char)why[1]))
+		why[0] = (char)tolower((unsigned char)why[0]);
+	return hl_error("request to '%s' failed: %s", url, why);
+}
+
+/* Perform one GET (BODY NULL and POST 0) or POST of URL into OUT. */
+static int http_request(const char *url, int post, const char *content_type, const void *body,
+			size_t len, const struct hl_http_opts *opts, struct hl_http_reply *out)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", ctype_header[160];
+	struct curl_slist *resolve = NULL, *headers = NULL, *grown;
+	struct http_sink sink = { 0 };
+	const char *ctype = NULL;
+	long timeout_ms;
+	CURLcode res;
+	CURL *h = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!url) {
+		hl_error("cannot send an HTTP request: no URL");
+		goto out;
+	}
+	pthread_once(&http_curl_once, http_curl_init);
+	if (http_curl_init_rc != CURLE_OK) {
+		hl_error("cannot send a request to '%s': libcurl failed to initialise: %s", url,
+			 curl_easy_strerror(http_curl_init_rc));
+		goto out;
+	}
+	timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : HL_HTTP_TIMEOUT_MS_DEFAULT;
+	sink.max = opts && opts->max_reply ? opts->max_reply : HL_HTTP_MAX_REPLY_DEFAULT;
+	for (i = 0; opts && opts->resolve && opts->resolve[i]; i++) {
+		if (http_resolve_check(opts->resolve[i]) < 0)
+			goto out;
+		grown = curl_slist_append(resolve, opts->resolve[i]);
+		if (!grown) {
+			hl_error("cannot send a request to '%s': out of memory", url);
+			goto out;
+		}
+		resolve = grown;
+	}
+	if (post) {
+		if (!content_type || strpbrk(content_type, "\r\n")) {
+			hl_error("cannot POST to '%s': invalid content type", url);
+			goto out;
+		}
+		snprintf(ctype_header, sizeof(ctype_header), "Content-Type: %s", content_type);
+		grown = curl_slist_append(headers, ctype_header);
+		if (!grown) {
+			hl_error("cannot send a request to '%s': out of memory", url);
+			goto out;
+		}
+		headers = grown;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		hl_error("cannot send a request to '%s': libcurl cannot create a handle", url);
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "hgslab");
+	if (resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+	if (post) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, len ? body : "");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	}
+	res = curl_easy_perform(h);
+	if (res != CURLE_OK) {
+		http_curl_error(url, res, h, errbuf, &sink, timeout_ms);
+		goto out;
+	}
+	if (!sink.buf && !(sink.buf = calloc(1, 1))) {
+		hl_error("cannot read the reply from '%s': out of memory", url);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
+	snprintf(out->content_type, sizeof(out->content_type), "%s", ctype ? ctype : "");
+	out->body = sink.buf;
+	out->body_len = sink.len;
+	sink.buf = NULL;
+	rc = 0;
+out:
+	curl_easy_cleanup(h);
+	curl_slist_free_all(resolve);
+	curl_slist_free_all(headers);
+	free(sink.buf);
+	return rc;
+}
+
+int hl_http_get(const char *url, const struct hl_http_opts *opts, struct hl_http_reply *out)
+{
+	return http_request(url, 0, NULL, NULL, 0, opts, out);
+}
+
+int hl_http_post(const char *url, const char *content_type, const void *body, size_t len,
+		 const struct hl_http_opts *opts, struct hl_http_reply *out)
+{
+	return http_request(url, 1, content_type, body, len, opts, out);
+}
+
+int hl_http_reply_check(const char *url, const struct hl_http_reply *reply)
+{
+	char snippet[201];
+	const char *msg = NULL;
+	json_t *v = NULL;
+	size_t i;
+	int rc;
+
+	if (reply->status >= 200 && reply->status < 300)
+		return 0;
+	if (reply->body_len && hl_json_parse(reply->body, reply->body_len, 0, &v) == 0 &&
+	    json_is_object(v) && json_is_string(json_object_get(v, "error")))
+		msg = json_string_value(json_object_get(v, "error"));
+	if (!msg) {
+		for (i = 0; i + 1 < sizeof(snippet) && i < reply->body_len; i++) {
+			unsigned char c = (unsigned char)reply->body[i];
+
+			snippet[i] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+		}
+		snippet[i] = '\0';
+		msg = i ? snippet : "no details in the reply";
+	}
+	rc = hl_error("'%s' answered %ld: %s", url, reply->status, msg);
+	json_decref(v);
+	return rc;
+}
+
+void hl_http_reply_release(struct hl_http_reply *reply)
+{
+	if (!reply)
+		return;
+	free(reply->body);
+	memset(reply, 0, sizeof(*reply));
+}

@@ -1,0 +1,405 @@
+/*
+ * json.c - parsing, typed member getters, base64 fields and dumping over
+ * jansson (see json.h for the contract).  Base64 goes through OpenSSL's
+ * EVP_EncodeBlock/EVP_DecodeBlock after a strict check of the input, since
+ * EVP_DecodeBlock alone skips whitespace and counts padding as data.
+ */
+#include "lib/json.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+/* Copy SRC into DST (size N) with every byte outside printable ASCII as '?'. */
+static void json_printable(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n && src[i]; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	if (n)
+		dst[i] = '\0';
+}
+
+int hl_json_parse(const void *buf, size_t len, size_t max_len, json_t **out)
+{
+	char reason[JSON_ERROR_TEXT_LENGTH];
+	json_error_t jerr;
+	json_t *v;
+
+	*out = NULL;
+	if (!max_len)
+		max_len = HL_JSON_MAX_DEFAULT;
+	if (len > max_len)
+		return hl_error("bad JSON: the document is %zu bytes, over the limit of %zu bytes",
+				len, max_len);
+	if (!buf)
+		buf = "";
+	v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!v) {
+		json_printable(reason, sizeof(reason), jerr.text);
+		return hl_error("bad JSON at line %d, column %d: %s", jerr.line, jerr.column, reason);
+	}
+	*out = v;
+	return 0;
+}
+
+/* "a string", "an integer"... for messages about a value of the wrong type. */
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "an unknown type";
+}
+
+/*
+ * Find member NAME of OBJ: 1 with *OUT set when present (and not null when
+ * OPTIONAL), 0 when absent and OPTIONAL, -1 with an error otherwise.
+ */
+static int json_member(const json_t *obj, const char *name, int optional, json_t **out)
+{
+	json_t *v;
+
+	*out = NULL;
+	if (!obj || !json_is_object(obj))
+		return hl_error("expected a JSON object with field '%s', got %s", name,
+				obj ? json_type_name(obj) : "nothing");
+	v = json_object_get(obj, name);
+	if (!v || (optional && json_is_null(v))) {
+		if (optional)
+			return 0;
+		return hl_error("field '%s' is missing", name);
+	}
+	*out = v;
+	return 1;
+}
+
+/* The error for member NAME holding V where WANT ("a string"...) is needed. */
+static int json_wrong_type(const char *name, const char *want, const json_t *v)
+{
+	return hl_error("field '%s' must be %s, got %s", name, want, json_type_name(v));
+}
+
+/* Shared body of the string getters. */
+static int json_get_string(const json_t *obj, const char *name, int optional, const char *def,
+			   const char **out)
+{
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	rc = json_member(obj, name, optional, &v);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return json_wrong_type(name, "a string", v);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int hl_json_get_string(const json_t *obj, const char *name, const char **out)
+{
+	return json_get_string(obj, name, 0, NULL, out);
+}
+
+int hl_json_get_string_opt(const json_t *obj, const char *name, const char *def,
+			   const char **out)
+{
+	return json_get_string(obj, name, 1, def, out);
+}
+
+/* Shared body of the integer getters. */
+static int json_get_int(const json_t *obj, const char *name, int optional, json_int_t def,
+			json_int_t *out)
+{
+	json_t *v;
+	int rc;
+
+	*out = 0;
+	rc = json_member(obj, name, optional, &v);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return json_wrong_type(name, "an integer", v);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int hl_json_get_int(const json_t *obj, const char *name, json_int_t *out)
+{
+	return json_get_int(obj, name, 0, 0, out);
+}
+
+int hl_json_get_int_opt(const json_t *obj, const char *name, json_int_t def, json_int_t *out)
+{
+	return json_get_int(obj, name, 1, def, out);
+}
+
+/* Shared body of the boolean getters. */
+static int json_get_bool(const json_t *obj, const char *name, int optional, int def, int *out)
+{
+	json_t *v;
+	int rc;
+
+	*out = 0;
+	rc = json_member(obj, name, optional, &v);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return json_wrong_type(name, "a boolean", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int hl_json_get_bool(const json_t *obj, const char *name, int *out)
+{
+	return json_get_bool(obj, name, 0, 0, out);
+}
+
+int hl_json_get_bool_opt(const json_t *obj, const char *name, int def, int *out)
+{
+	return json_get_bool(obj, name, 1, def, out);
+}
+
+/* Shared body of the object and array getters; TYPE is JSON_OBJECT or JSON_ARRAY. */
+static int json_get_container(const json_t *obj, const char *name, int optional, json_type type,
+			      json_t **out)
+{
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	rc = json_member(obj, name, optional, &v);
+	if (rc <= 0)
+		return rc;
+	if (json_typeof(v) != type)
+		return json_wrong_type(name, type == JSON_OBJECT ? "an object" : "an array", v);
+	*out = v;
+	return 0;
+}
+
+int hl_json_get_object(const json_t *obj, const char *name, json_t **out)
+{
+	return json_get_container(obj, name, 0, JSON_OBJECT, out);
+}
+
+int hl_json_get_object_opt(const json_t *obj, const char *name, json_t **out)
+{
+	return json_get_container(obj, name, 1, JSON_OBJECT, out);
+}
+
+int hl_json_get_array(const json_t *obj, const char *name, json_t **out)
+{
+	return json_get_container(obj, name, 0, JSON_ARRAY, out);
+}
+
+int hl_json_get_array_opt(const json_t *obj, const char *name, json_t **out)
+{
+	return json_get_container(obj, name, 1, JSON_ARRAY, out);
+}
+
+/* The 6-bit value of base64 character C, or -1 when C is not in the alphabet. */
+static int base64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int hl_json_base64_decode(const char *str, size_t len, unsigned char **out, size_t *out_len)
+{
+	unsigned char *buf = NULL;
+	size_t i, pad = 0;
+	int n, last;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4)
+		return hl_error("invalid base64: %zu characters is not a multiple of 4", len);
+	if (len > (size_t)INT_MAX)
+		return hl_error("invalid base64: %zu characters is too long", len);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)str[i];
+
+		if (c == '=') {
+			if (i + 2 < len)
+				return hl_error("invalid base64: padding '=' at offset %zu is "
+						"before the end", i);
+			pad++;
+		} else if (pad) {
+			return hl_error("invalid base64: data after the padding at offset %zu", i);
+		} else if (base64_value(c) < 0) {
+			if (c >= 0x20 && c < 0x7f)
+				return hl_error("invalid base64: character '%c' at offset %zu is "
+						"not in the base64 alphabet", c, i);
+			return hl_error("invalid base64: byte 0x%02x at offset %zu is not in "
+					"the base64 alphabet", c, i);
+		}
+	}
+	/* The bits under the padding must be zero, so that each value has one encoding. */
+	if (pad) {
+		last = base64_value((unsigned char)str[len - pad - 1]);
+		if (last & (pad == 2 ? 0x0f : 0x03))
+			return hl_error("invalid base64: non-zero bits before the padding");
+	}
+	buf = malloc(len / 4 * 3 + 1);
+	if (!buf)
+		return hl_error("out of memory decoding %zu characters of base64", len);
+	n = EVP_DecodeBlock(buf, (const unsigned char *)str, (int)len);
+	if (n < 0 || (size_t)n < pad) {
+		free(buf);
+		return hl_error("invalid base64: OpenSSL refused the text");
+	}
+	n -= (int)pad;
+	buf[n] = '\0';
+	*out = buf;
+	*out_len = (size_t)n;
+	return 0;
+}
+
+int hl_json_base64_encode(const void *data, size_t len, char **out)
+{
+	unsigned char *buf;
+
+	*out = NULL;
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+		return hl_error("cannot encode %zu bytes as base64: too long", len);
+	buf = malloc((len + 2) / 3 * 4 + 1);
+	if (!buf)
+		return hl_error("out of memory encoding %zu bytes as base64", len);
+	EVP_EncodeBlock(buf, len ? data : (const void *)"", (int)len);
+	*out = (char *)buf;
+	return 0;
+}
+
+/* Shared body of the base64 getters. */
+static int json_get_base64(const json_t *obj, const char *name, int optional, unsigned char **out,
+			   size_t *out_len)
+{
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	rc = json_member(obj, name, optional, &v);
+	if (rc <= 0)
+		return rc;
+	if (!json_is_string(v))
+		return json_wrong_type(name, "a base64 string", v);
+	if (hl_json_base64_decode(json_string_value(v), json_string_length(v), out, out_len) < 0)
+		return hl_error_wrap("field '%s'", name);
+	return 0;
+}
+
+int hl_json_get_base64(const json_t *obj, const char *name, unsigned char **out, size_t *out_len)
+{
+	return json_get_base64(obj, name, 0, out, out_len);
+}
+
+int hl_json_get_base64_opt(const json_t *obj, const char *name, unsigned char **out,
+			   size_t *out_len)
+{
+	return json_get_base64(obj, name, 1, out, out_len);
+}
+
+int hl_json_set_base64(json_t *obj, const char *name, const void *data, size_t len)
+{
+	char *text = NULL;
+	int rc = -1;
+
+	if (!json_is_object(obj)) {
+		hl_error("cannot set field '%s': the target is not a JSON object", name);
+		goto out;
+	}
+	if (hl_json_base64_encode(data, len, &text) < 0)
+		goto out;
+	if (json_object_set_new(obj, name, json_string(text)) < 0) {
+		hl_error("cannot set field '%s': out of memory", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (text) {
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+	}
+	return rc;
+}
+
+/* Shared body of the dump functions: FLAGS are jansson's, NEWLINE appends "\n". */
+static int json_dump_flags(const json_t *v, size_t flags, int newline, char **out)
+{
+	char *s, *grown;
+	size_t n;
+
+	*out = NULL;
+	if (!v)
+		return hl_error("cannot dump JSON: no value");
+	s = json_dumps(v, flags | JSON_ENCODE_ANY);
+	if (!s)
+		return hl_error("cannot dump JSON: out of memory or a value jansson cannot encode");
+	if (newline) {
+		n = strlen(s);
+		grown = realloc(s, n + 2);
+		if (!grown) {
+			free(s);
+			return hl_error("cannot dump JSON: out of memory");
+		}
+		s = grown;
+		s[n] = '\n';
+		s[n + 1] = '\0';
+	}
+	*out = s;
+	return 0;
+}
+
+int hl_json_dump(const json_t *v, char **out)
+{
+	return json_dump_flags(v, JSON_COMPACT, 0, out);
+}
+
+int hl_json_dump_pretty(const json_t *v, char **out)
+{
+	return json_dump_flags(v, JSON_INDENT(2), 1, out);
+}

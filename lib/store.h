@@ -1,0 +1,92 @@
+/*
+ * store.h - the SQLite state store every hgslab component keeps in its directory.
+ *
+ * hl_store_open() opens (or creates, mode 0600) a database file and sets it up
+ * the same way everywhere: WAL journal mode, synchronous=FULL (a committed
+ * transaction survives a crash), foreign keys on, a busy timeout of
+ * HL_STORE_BUSY_TIMEOUT_MS, extended result codes.
+ *
+ * Schema versions.  The schema version lives in PRAGMA user_version.  A
+ * component owns an ordered array of migrations, SQL strings:
+ *
+ *   static const char *const hgs_migrations[] = {
+ *           // 1: hosts
+ *           "CREATE TABLE hosts(name TEXT PRIMARY KEY, ekpub BLOB NOT NULL);",
+ *           // 2: attestation results
+ *           "CREATE TABLE results(id INTEGER PRIMARY KEY, host TEXT REFERENCES hosts(name));",
+ *   };
+ *
+ * Migration i (0-based) takes the database from version i to i + 1 and runs in
+ * its own transaction together with the user_version update, so a migration
+ * either applies whole or not at all.  Opening a database at version v applies
+ * migrations v..n-1; a database whose version is above n (written by a newer
+ * hgslab) is refused and left untouched.  Rules for the array: append only;
+ * never edit or reorder a migration that has shipped; no BEGIN/COMMIT inside a
+ * migration; a migration may hold several statements separated by ';'.
+ *
+ * Errors read "store 'PATH': cannot WHAT: sqlite's message".  A handle is for
+ * one thread at a time; open one handle per thread for concurrent work.
+ */
+#ifndef HGSLAB_LIB_STORE_H
+#define HGSLAB_LIB_STORE_H
+
+#include <stddef.h>
+#include <sqlite3.h>
+
+#include "lib/err.h"
+
+/* How long a statement waits for another connection's lock before SQLITE_BUSY. */
+#define HL_STORE_BUSY_TIMEOUT_MS 5000
+
+struct hl_store;
+
+/*
+ * Open or create the database at PATH (a new file is created mode 0600; the
+ * directory must exist) and bring its schema up to N_MIGRATIONS with
+ * MIGRATIONS.  A file that is not a SQLite database, a corrupt one, or one
+ * whose schema is newer than N_MIGRATIONS is refused with a clear error.
+ * *OUT is NULL on entry and set only on success.
+ */
+int hl_store_open(const char *path, const char *const *migrations, size_t n_migrations,
+		  struct hl_store **out);
+
+/* Close the store (NULL-safe); statements still open are finalized with a warning in the log. */
+void hl_store_close(struct hl_store *st);
+
+/* The underlying connection, for sqlite3_bind_* / sqlite3_column_* on statements. */
+sqlite3 *hl_store_db(struct hl_store *st);
+
+/* The schema version after open (= the number of migrations applied). */
+int hl_store_version(const struct hl_store *st);
+
+/* The path the store was opened with. */
+const char *hl_store_path(const struct hl_store *st);
+
+/*
+ * Set the error "store 'PATH': cannot WHAT: sqlite's last message" and return
+ * -1; for callers that drive statements themselves.  WHAT is a printf format.
+ */
+int hl_store_error(struct hl_store *st, const char *what_fmt, ...) HL_PRINTF(2, 3);
+
+/* Run SQL (one or more statements, no results); on failure the error says "cannot WHAT". */
+int hl_store_exec(struct hl_store *st, const char *what, const char *sql);
+
+/* Prepare one SQL statement into *OUT (NULL on entry); the caller finalizes it. */
+int hl_store_prepare(struct hl_store *st, const char *sql, sqlite3_stmt **out);
+
+/* Step STMT: 1 when a row is ready, 0 when done, -1 after an error naming the statement. */
+int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt);
+
+/* Start a write transaction (BEGIN IMMEDIATE: takes the write lock now, waiting up to the busy timeout). */
+int hl_store_begin(struct hl_store *st);
+
+/* Commit the current transaction. */
+int hl_store_commit(struct hl_store *st);
+
+/*
+ * Roll back the current transaction, if any.  Leaves the current error message
+ * alone, so it can be called on a failure path after the real error was set.
+ */
+void hl_store_rollback(struct hl_store *st);
+
+#endif

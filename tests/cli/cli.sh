@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# cli.sh - the command surface: help at every level, usage errors exit 2,
+# planned commands exit 3 and say what brings them, version and diagnose work.
+# Runs against the release binary and, when built, the ASan+UBSan one.
+. "$(dirname "$0")/lib.sh"
+
+areas="hgs host tenant run demo up down status diagnose bench version"
+
+for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
+	[ -x "$bin" ] || { ok 1 "binary '$bin' is built"; continue; }
+	tag=$(basename "$(dirname "$(dirname "$bin")")")/$(basename "$bin")
+
+	run "$bin" --help
+	ok $RC "$tag: --help exits 0"
+	missing=""
+	for a in $areas; do
+		grep -qE "^  $a " <<<"$OUT" || missing="$missing $a"
+	done
+	ok $([ -z "$missing" ]; echo $?) "$tag: --help lists every area (missing:${missing:- none})"
+
+	run "$bin" nosuch
+	ok $([ $RC -eq 2 ]; echo $?) "$tag: unknown area exits 2 (got $RC)"
+	ok $(grep -q "unknown area 'nosuch'" <<<"$ERR" && grep -q '^usage: hgslab' <<<"$ERR"; echo $?) \
+		"$tag: unknown area prints the problem and usage"
+
+	run "$bin"
+	ok $([ $RC -eq 2 ] && grep -q '^usage:' <<<"$ERR"; echo $?) "$tag: no arguments prints usage, exits 2"
+
+	bad=0
+	for a in $areas; do
+		run "$bin" "$a" --help
+		if [ $RC -ne 0 ] || ! grep -q '^usage: hgslab '"$a" <<<"$OUT"; then bad=1; echo "# $a --help: rc=$RC"; fi
+	done
+	ok $bad "$tag: AREA --help works for every area"
+
+	run "$bin" hgs nosuch
+	ok $([ $RC -eq 2 ] && grep -q "unknown verb 'nosuch'" <<<"$ERR"; echo $?) "$tag: unknown verb exits 2"
+	run "$bin" hgs
+	ok $([ $RC -eq 2 ] && grep -q '^Verbs:' <<<"$ERR"; echo $?) "$tag: area without verb lists verbs, exits 2"
+	run "$bin" hgs init --help
+	ok $([ $RC -eq 0 ] && grep -q 'Not built yet' <<<"$OUT"; echo $?) "$tag: verb --help works and says what is not built"
+	run "$bin" hgs init
+	ok $([ $RC -eq 3 ] && grep -q 'issue #3' <<<"$ERR"; echo $?) "$tag: a planned verb exits 3 and names what brings it"
+
+	run "$bin" version --bogus
+	ok $([ $RC -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$ERR" && grep -q '^usage: hgslab version' <<<"$ERR"; echo $?) \
+		"$tag: unknown option exits 2 with usage"
+	run "$bin" version extra
+	ok $([ $RC -eq 2 ]; echo $?) "$tag: unexpected argument exits 2"
+	run "$bin" version
+	ok $([ $RC -eq 0 ] && grep -qE '^hgslab [0-9]+\.[0-9]+\.[0-9]+$' <<<"$OUT"; echo $?) "$tag: version prints the version"
+	run "$bin" version --json
+	ok $([ $RC -eq 0 ] && grep -q '"hgslab": "' <<<"$OUT" && grep -q '"openssl"' <<<"$OUT"; echo $?) "$tag: version --json"
+	run "$bin" --version
+	ok $([ $RC -eq 0 ]; echo $?) "$tag: --version"
+done
+done_testing

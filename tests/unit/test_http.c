@@ -1,0 +1,740 @@
+/*
+ * test_http.c - unit tests for lib/http: a real server on loopback with a
+ * route table, exercised by the real client (and by raw libcurl and raw
+ * sockets where the client cannot produce the case: chunked uploads, idle and
+ * half-sent connections at stop).  Every test stops and frees its servers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "lib/err.h"
+#include "lib/http.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+#define MAX_BODY 1024
+
+static atomic_int handler_calls;
+
+/* GET /ping: "pong" as text/plain. */
+static int h_ping(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	(void)req;
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	return hl_http_response_set(resp, 200, "text/plain", "pong", 4);
+}
+
+/* POST /echo: the body back with the request's content type. */
+static int h_echo(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	const char *ctype = hl_http_request_header(req, "content-type");
+
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	return hl_http_response_set(resp, 200, ctype ? ctype : "", req->body, req->body_len);
+}
+
+/* POST /json: parse the body, require "nonce", answer 400 on bad input. */
+static int h_json(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	const char *nonce;
+	json_t *in = NULL, *reply;
+	int rc;
+
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	if (hl_json_parse(req->body, req->body_len, MAX_BODY, &in) < 0 ||
+	    hl_json_get_string(in, "nonce", &nonce) < 0) {
+		json_decref(in);
+		return hl_http_response_error(resp, 400, "bad request: %s", hl_error_last());
+	}
+	reply = json_pack("{s:s, s:I}", "nonce", nonce, "bytes", (json_int_t)req->body_len);
+	rc = hl_http_response_json(resp, 200, reply);
+	json_decref(reply);
+	json_decref(in);
+	return rc;
+}
+
+/* GET /info: query argument "nonce", Host and User-Agent headers, the peer. */
+static int h_info(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	const char *nonce = hl_http_request_query(req, "nonce");
+	const char *host = hl_http_request_header(req, "HOST");
+	const char *ua = hl_http_request_header(req, "user-agent");
+	json_t *reply;
+	int rc;
+
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	reply = json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "nonce", nonce, "host", host, "ua", ua,
+			  "remote", req->remote, "path", req->path);
+	rc = hl_http_response_json(resp, 200, reply);
+	json_decref(reply);
+	return rc;
+}
+
+/* GET /fail: a handler error becomes 500 with its message. */
+static int h_fail(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	(void)req;
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	hl_http_response_set(resp, 200, "text/plain", "discarded", 9);
+	return hl_error("cannot record the attestation: database is locked");
+}
+
+/* Any method on /any, and the prefix route: the method and path as text. */
+static int h_method(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	char text[256];
+
+	(void)user;
+	atomic_fetch_add(&handler_calls, 1);
+	snprintf(text, sizeof(text), "%s %s", req->method, req->path);
+	return hl_http_response_set(resp, 200, "text/plain", text, strlen(text));
+}
+
+/* GET /slow: answers after 400 ms. */
+static int h_slow(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	struct timespec ts = { 0, 400 * 1000 * 1000 };
+
+	(void)req;
+	(void)user;
+	nanosleep(&ts, NULL);
+	return hl_http_response_set(resp, 200, "text/plain", "late", 4);
+}
+
+/* GET /big: 10000 bytes. */
+static int h_big(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	char buf[10000];
+
+	(void)req;
+	(void)user;
+	memset(buf, 'b', sizeof(buf));
+	return hl_http_response_set(resp, 200, "text/plain", buf, sizeof(buf));
+}
+
+static const struct hl_http_route routes[] = {
+	{ "GET", "/ping", h_ping, NULL },
+	{ "POST", "/echo", h_echo, NULL },
+	{ "POST", "/json", h_json, NULL },
+	{ "PUT", "/json", h_json, NULL },
+	{ "GET", "/info", h_info, NULL },
+	{ "GET", "/fail", h_fail, NULL },
+	{ NULL, "/any", h_method, NULL },
+	{ "GET", "/Attestation/*", h_method, NULL },
+	{ "GET", "/slow", h_slow, NULL },
+	{ "GET", "/big", h_big, NULL },
+};
+
+struct fixture {
+	struct hl_http_server *srv;
+	char base[64];
+};
+
+/* Start a server with ROUTES on ADDRESS, port 0. */
+static struct hl_http_server *server_start(const char *address)
+{
+	struct hl_http_server_config cfg = {
+		.address = address,
+		.port = 0,
+		.routes = routes,
+		.n_routes = sizeof(routes) / sizeof(routes[0]),
+		.max_body = MAX_BODY,
+	};
+	struct hl_http_server *srv = NULL;
+
+	if (hl_http_server_start(&cfg, &srv) < 0)
+		fail_msg("server start: %s", hl_error_last());
+	assert_non_null(srv);
+	assert_int_not_equal(hl_http_server_port(srv), 0);
+	return srv;
+}
+
+/* Per-test server on 127.0.0.1 with an ephemeral port. */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->srv = server_start("127.0.0.1");
+	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", hl_http_server_port(f->srv));
+	atomic_store(&handler_calls, 0);
+	*state = f;
+	return 0;
+}
+
+/* Stop and free the per-test server. */
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	hl_http_server_stop(f->srv);
+	free(f);
+	return 0;
+}
+
+/* BASE + PATH into a static buffer (one at a time). */
+static const char *url(const struct fixture *f, const char *path)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s%s", f->base, path);
+	return buf;
+}
+
+/* The string member NAME of the JSON reply body, parsed into *HOLD. */
+static const char *reply_field(const struct hl_http_reply *r, const char *name, json_t **hold)
+{
+	const char *s;
+
+	if (hl_json_parse(r->body, r->body_len, 0, hold) < 0)
+		fail_msg("reply is not JSON: %s", hl_error_last());
+	if (hl_json_get_string(*hold, name, &s) < 0)
+		fail_msg("reply: %s", hl_error_last());
+	return s;
+}
+
+/* A port on 127.0.0.1 that nothing listens on (bound, read, closed). */
+static unsigned short closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* GET and POST round trips, a JSON body in and out, binary bodies intact. */
+static void test_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	const char *doc = "{\"nonce\": \"q83v\"}";
+	unsigned char bin[300];
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+	json_int_t bytes;
+	size_t i;
+
+	assert_int_equal(hl_http_get(url(f, "/ping"), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "pong");
+	assert_string_equal(r.content_type, "text/plain");
+	assert_int_equal(hl_http_reply_check("x", &r), 0);
+	hl_http_reply_release(&r);
+	assert_null(r.body);
+
+	assert_int_equal(hl_http_post(url(f, "/json"), "application/json", doc, strlen(doc), NULL,
+				      &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(reply_field(&r, "nonce", &hold), "q83v");
+	assert_int_equal(hl_json_get_int(hold, "bytes", &bytes), 0);
+	assert_int_equal(bytes, strlen(doc));
+	json_decref(hold);
+	hl_http_reply_release(&r);
+
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)i;
+	assert_int_equal(hl_http_post(url(f, "/echo"), "application/octet-stream", bin,
+				      sizeof(bin), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, sizeof(bin));
+	assert_memory_equal(r.body, bin, sizeof(bin));
+	assert_string_equal(r.content_type, "application/octet-stream");
+	hl_http_reply_release(&r);
+
+	assert_int_equal(hl_http_post(url(f, "/echo"), "text/plain", NULL, 0, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	assert_string_equal(r.body, "");
+	hl_http_reply_release(&r);
+	assert_int_equal(atomic_load(&handler_calls), 4);
+}
+
+/* Query arguments (decoded), headers in any case and the peer reach handlers. */
+static void test_request_fields(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_reply r;
+	json_t *hold = NULL, *hold2 = NULL, *hold3 = NULL, *hold4 = NULL;
+
+	assert_int_equal(hl_http_get(url(f, "/info?nonce=q%20x&other=1"), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(reply_field(&r, "nonce", &hold), "q x");
+	assert_string_equal(reply_field(&r, "ua", &hold2), "hgslab");
+	assert_string_equal(reply_field(&r, "path", &hold3), "/info");
+	assert_true(strncmp(reply_field(&r, "remote", &hold4), "127.0.0.1:", 10) == 0);
+	json_decref(hold);
+	json_decref(hold2);
+	json_decref(hold3);
+	json_decref(hold4);
+	hl_http_reply_release(&r);
+}
+
+/* A path ending in '*' matches by prefix; a NULL method matches any method. */
+static void test_prefix_and_any(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_reply r;
+
+	assert_int_equal(hl_http_get(url(f, "/Attestation/v2/nonce"), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "GET /Attestation/v2/nonce");
+	hl_http_reply_release(&r);
+	assert_int_equal(hl_http_get(url(f, "/Attestation"), NULL, &r), 0);
+	assert_int_equal(r.status, 404);
+	hl_http_reply_release(&r);
+	assert_int_equal(hl_http_post(url(f, "/any"), "text/plain", "x", 1, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "POST /any");
+	hl_http_reply_release(&r);
+}
+
+/* Unknown paths get 404 and wrong methods 405, as JSON errors, without a handler call. */
+static void test_404_405(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+	char expect[256];
+
+	assert_int_equal(hl_http_get(url(f, "/nope"), NULL, &r), 0);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(reply_field(&r, "error", &hold), "no resource at '/nope' on this server");
+	json_decref(hold);
+	assert_int_equal(hl_http_reply_check(url(f, "/nope"), &r), -1);
+	snprintf(expect, sizeof(expect), "'%s/nope' answered 404: no resource at '/nope' on this server",
+		 f->base);
+	assert_string_equal(hl_error_last(), expect);
+	hl_http_reply_release(&r);
+
+	assert_int_equal(hl_http_post(url(f, "/ping"), "text/plain", "x", 1, NULL, &r), 0);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(reply_field(&r, "error", &hold),
+			    "method 'POST' is not allowed for '/ping'; allowed: GET");
+	json_decref(hold);
+	hl_http_reply_release(&r);
+
+	assert_int_equal(hl_http_get(url(f, "/json"), NULL, &r), 0);
+	assert_int_equal(r.status, 405);
+	assert_string_equal(reply_field(&r, "error", &hold),
+			    "method 'GET' is not allowed for '/json'; allowed: POST, PUT");
+	json_decref(hold);
+	hl_http_reply_release(&r);
+	assert_int_equal(atomic_load(&handler_calls), 0);
+}
+
+/* A failing handler gives 500 with its message; what it put in the response is dropped. */
+static void test_handler_error(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+
+	assert_int_equal(hl_http_get(url(f, "/fail"), NULL, &r), 0);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(reply_field(&r, "error", &hold),
+			    "cannot record the attestation: database is locked");
+	json_decref(hold);
+	hl_http_reply_release(&r);
+}
+
+/* Feeds a chunked upload of *left bytes of 'x' to libcurl. */
+static size_t chunk_read(char *buf, size_t size, size_t nmemb, void *user)
+{
+	size_t *left = user, n = size * nmemb;
+
+	if (n > *left)
+		n = *left;
+	if (n > 700)
+		n = 700;
+	memset(buf, 'x', n);
+	*left -= n;
+	return n;
+}
+
+/* Discards a reply body for raw libcurl requests. */
+static size_t discard(char *data, size_t size, size_t nmemb, void *user)
+{
+	(void)data;
+	(void)user;
+	return size * nmemb;
+}
+
+/* Status of a chunked POST of LEN bytes to URL, sent with raw libcurl. */
+static long chunked_post(const char *u, size_t len)
+{
+	struct curl_slist *headers = NULL;
+	long status = 0;
+	CURL *h;
+
+	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+	h = curl_easy_init();
+	assert_non_null(h);
+	headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+	headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+	curl_easy_setopt(h, CURLOPT_URL, u);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, chunk_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, &len);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+	curl_global_cleanup();
+	return status;
+}
+
+/* Bodies over max_body get 413 without the handler; max_body itself is fine. */
+static void test_oversized(void **state)
+{
+	struct fixture *f = *state;
+	size_t big = 4 << 20;
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+	char *buf;
+
+	buf = malloc(big);
+	assert_non_null(buf);
+	memset(buf, 'a', big);
+	assert_int_equal(hl_http_post(url(f, "/echo"), "text/plain", buf, MAX_BODY + 1, NULL, &r), 0);
+	assert_int_equal(r.status, 413);
+	assert_string_equal(reply_field(&r, "error", &hold),
+			    "request body is over the limit of 1024 bytes");
+	json_decref(hold);
+	hl_http_reply_release(&r);
+	/* large enough for libcurl to send "Expect: 100-continue" */
+	assert_int_equal(hl_http_post(url(f, "/echo"), "text/plain", buf, big, NULL, &r), 0);
+	assert_int_equal(r.status, 413);
+	hl_http_reply_release(&r);
+	assert_int_equal(atomic_load(&handler_calls), 0);
+
+	/* no declared length: the body is counted as it arrives */
+	assert_int_equal(chunked_post(url(f, "/echo"), MAX_BODY + 1), 413);
+	assert_int_equal(chunked_post(url(f, "/echo"), 10 * MAX_BODY), 413);
+	assert_int_equal(atomic_load(&handler_calls), 0);
+	assert_int_equal(chunked_post(url(f, "/echo"), MAX_BODY), 200);
+	assert_int_equal(atomic_load(&handler_calls), 1);
+
+	assert_int_equal(hl_http_post(url(f, "/echo"), "text/plain", buf, MAX_BODY, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, MAX_BODY);
+	hl_http_reply_release(&r);
+	assert_int_equal(atomic_load(&handler_calls), 2);
+	free(buf);
+}
+
+/* Random bytes to a JSON route get 400 with a clear message; the server lives on. */
+static void test_random_json(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = { "{\"nonce\": 1}", "{\"nonce\": \"a\"", "[]", "\"x\"",
+					   "{\"nonce\": \"a\"} trailing" };
+	unsigned char body[MAX_BODY];
+	struct hl_http_reply r;
+	uint32_t x = 88172645u;
+	json_t *hold = NULL;
+	size_t i, n, len;
+
+	for (n = 0; n < 60; n++) {
+		len = 1 + (n * 37) % MAX_BODY;
+		for (i = 0; i < len; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			body[i] = (unsigned char)x;
+		}
+		assert_int_equal(hl_http_post(url(f, "/json"), "application/json", body, len, NULL,
+					      &r), 0);
+		assert_int_equal(r.status, 400);
+		assert_non_null(strstr(reply_field(&r, "error", &hold), "bad request: "));
+		json_decref(hold);
+		hl_http_reply_release(&r);
+	}
+	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
+		assert_int_equal(hl_http_post(url(f, "/json"), "application/json", bad[n],
+					      strlen(bad[n]), NULL, &r), 0);
+		assert_int_equal(r.status, 400);
+		hl_http_reply_release(&r);
+	}
+	assert_int_equal(hl_http_post(url(f, "/json"), "application/json", "{\"nonce\": 1}", 12,
+				      NULL, &r), 0);
+	assert_string_equal(reply_field(&r, "error", &hold),
+			    "bad request: field 'nonce' must be a string, got an integer");
+	json_decref(hold);
+	hl_http_reply_release(&r);
+	assert_int_equal(hl_http_post(url(f, "/json"), "application/json", "{\"a\":\xff}", 7, NULL,
+				      &r), 0);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(reply_field(&r, "error", &hold), "bad request: bad JSON at line 1"));
+	json_decref(hold);
+	hl_http_reply_release(&r);
+	assert_int_equal(hl_http_get(url(f, "/ping"), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	hl_http_reply_release(&r);
+}
+
+/* The resolve list maps hgs.relecloud.com to the server's loopback address. */
+static void test_resolve(void **state)
+{
+	struct hl_http_server *srv;
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+	char u[128], entry[128], host[64];
+	const char *resolve[] = { entry, NULL };
+	struct hl_http_opts opts = { .timeout_ms = 3000, .resolve = resolve };
+	const char *bad_entries[] = { "hgs.relecloud.com", NULL };
+	unsigned port;
+
+	(void)state;
+	srv = server_start("127.0.0.2");
+	port = hl_http_server_port(srv);
+	snprintf(u, sizeof(u), "http://hgs.relecloud.com:%u/info", port);
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.2", port);
+	snprintf(host, sizeof(host), "hgs.relecloud.com:%u", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(reply_field(&r, "host", &hold), host);
+	json_decref(hold);
+	hl_http_reply_release(&r);
+
+	/* the server listens on 127.0.0.2 only */
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/info", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "connection refused"));
+
+	/* a name mapped to an address where nothing listens */
+	snprintf(u, sizeof(u), "http://hgs.relecloud.com:%u/info", port);
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.3", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), -1);
+	assert_null(r.body);
+	assert_non_null(strstr(hl_error_last(), "cannot reach 'http://hgs.relecloud.com:"));
+	assert_non_null(strstr(hl_error_last(), "connection refused"));
+
+	opts.resolve = bad_entries;
+	assert_int_equal(hl_http_get(u, &opts, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid resolve entry 'hgs.relecloud.com'"));
+	hl_http_server_stop(srv);
+}
+
+/* A closed port, a bad URL, a timeout and an oversized reply are clear errors. */
+static void test_client_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_opts opts = { .timeout_ms = 100, .max_reply = 1000 };
+	struct hl_http_reply r;
+	char u[128], expect[256];
+
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/Attestation/x", closed_port());
+	assert_int_equal(hl_http_get(u, NULL, &r), -1);
+	assert_null(r.body);
+	snprintf(expect, sizeof(expect), "cannot reach '%s': connection refused; ", u);
+	assert_true(strncmp(hl_error_last(), expect, strlen(expect)) == 0);
+
+	assert_int_equal(hl_http_get("gopher://127.0.0.1/x", NULL, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid URL 'gopher://127.0.0.1/x'"));
+
+	assert_int_equal(hl_http_get(url(f, "/slow"), &opts, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "within 100 ms"));
+
+	assert_int_equal(hl_http_get(url(f, "/big"), &opts, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "is over the limit of 1000 bytes"));
+	opts.max_reply = 10000;
+	opts.timeout_ms = 0;
+	assert_int_equal(hl_http_get(url(f, "/big"), &opts, &r), 0);
+	assert_int_equal(r.body_len, 10000);
+	hl_http_reply_release(&r);
+	hl_http_reply_release(NULL);
+}
+
+/* Binding a port in use and a bad address fail with clear messages. */
+static void test_start_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_server_config cfg = { .address = "127.0.0.1",
+					     .port = hl_http_server_port(f->srv),
+					     .routes = routes, .n_routes = 1 };
+	struct hl_http_server *srv = (struct hl_http_server *)1;
+	char expect[128];
+
+	assert_int_equal(hl_http_server_start(&cfg, &srv), -1);
+	assert_null(srv);
+	snprintf(expect, sizeof(expect), "cannot listen on 127.0.0.1:%u: address already in use",
+		 cfg.port);
+	assert_true(strncmp(hl_error_last(), expect, strlen(expect)) == 0);
+	cfg.address = "hgs.relecloud.com";
+	assert_int_equal(hl_http_server_start(&cfg, &srv), -1);
+	assert_string_equal(hl_error_last(), "invalid listen address 'hgs.relecloud.com': "
+			    "expected an IPv4 address such as 127.0.0.2");
+	cfg.address = "192.0.2.1";
+	cfg.port = 0;
+	assert_int_equal(hl_http_server_start(&cfg, &srv), -1);
+	assert_non_null(strstr(hl_error_last(), "cannot listen on 192.0.2.1:0: "));
+	hl_http_server_stop(NULL);
+}
+
+/* Start and stop with no traffic; the port can be bound again at once. */
+static void test_stop_idle(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.1", .routes = routes,
+					     .n_routes = 1 };
+	struct hl_http_server *srv;
+	int i;
+
+	(void)state;
+	srv = server_start("127.0.0.1");
+	cfg.port = hl_http_server_port(srv);
+	hl_http_server_stop(srv);
+	for (i = 0; i < 3; i++) {
+		if (hl_http_server_start(&cfg, &srv) < 0)
+			fail_msg("restart: %s", hl_error_last());
+		assert_int_equal(hl_http_server_port(srv), cfg.port);
+		hl_http_server_stop(srv);
+	}
+}
+
+/* Seconds since an arbitrary point. */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A TCP connection to 127.0.0.1:PORT that has sent TEXT. */
+static int raw_connect(unsigned short port, const char *text)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	return fd;
+}
+
+/*
+ * After requests, with one keep-alive connection idle and one stuck halfway
+ * through its headers, stop returns promptly and the port refuses connections.
+ */
+static void test_stop_after_requests(void **state)
+{
+	struct hl_http_server *srv;
+	struct hl_http_reply r;
+	char u[128], buf[512];
+	unsigned short port;
+	int idle, half, i;
+	double t0;
+
+	(void)state;
+	srv = server_start("127.0.0.1");
+	port = hl_http_server_port(srv);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/ping", port);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(hl_http_get(u, NULL, &r), 0);
+		hl_http_reply_release(&r);
+	}
+	idle = raw_connect(port, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(read(idle, buf, sizeof(buf)) > 0);
+	half = raw_connect(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Len");
+	t0 = now_s();
+	hl_http_server_stop(srv);
+	assert_true(now_s() - t0 < 2.0);
+	close(idle);
+	close(half);
+	assert_int_equal(hl_http_get(u, NULL, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "connection refused"));
+}
+
+/* Client thread for test_concurrent: 20 JSON round trips. */
+static void *concurrent_client(void *arg)
+{
+	const char *u = arg;
+	struct hl_http_reply r;
+	char doc[64];
+	intptr_t ok = 0;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(doc, sizeof(doc), "{\"nonce\": \"n%d\"}", i);
+		if (hl_http_post(u, "application/json", doc, strlen(doc), NULL, &r) == 0 &&
+		    r.status == 200)
+			ok++;
+		hl_http_reply_release(&r);
+	}
+	return (void *)ok;
+}
+
+/* Four clients at once all get their answers. */
+static void test_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[4];
+	char u[128];
+	void *ok;
+	int i;
+
+	snprintf(u, sizeof(u), "%s/json", f->base);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, concurrent_client, u), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &ok), 0);
+		assert_int_equal((intptr_t)ok, 20);
+	}
+	assert_int_equal(atomic_load(&handler_calls), 80);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_and_any, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_404_405, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handler_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_json, setup, teardown),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test_setup_teardown(test_client_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+		cmocka_unit_test(test_stop_idle),
+		cmocka_unit_test(test_stop_after_requests),
+		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+	};
+
+	hl_log_set_stderr_level(HL_LOG_ERROR);
+	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}

@@ -1,0 +1,370 @@
+/*
+ * test_store.c - unit tests for lib/store: setup pragmas, file mode, schema
+ * migrations (fresh, reopen, upgrade, newer refused, failing rolled back),
+ * damaged files, and the exec/transaction helpers.  Each test runs in its
+ * own mkdtemp directory, removed in teardown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/store.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Version 1: hosts.  Version 2: results referencing hosts, and a table that counts runs of migration 2. */
+static const char *const migrations[] = {
+	"CREATE TABLE hosts(name TEXT PRIMARY KEY, ek BLOB);",
+	"CREATE TABLE results(id INTEGER PRIMARY KEY,"
+	"                     host TEXT NOT NULL REFERENCES hosts(name));"
+	"CREATE TABLE runs(n INTEGER);"
+	"INSERT INTO runs VALUES(2);",
+};
+
+struct fx {
+	char dir[64];
+	char db[128];
+	mode_t umask_saved;
+};
+
+/* Make a sandbox directory; the database path is DIR/hgs.db. */
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hgslab-test-store-XXXXXX");
+	if (!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->db, sizeof(fx->db), "%s/hgs.db", fx->dir);
+	fx->umask_saved = umask(022);
+	*state = fx;
+	return 0;
+}
+
+/* Remove the sandbox and restore the umask. */
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	int ret = 0;
+
+	umask(fx->umask_saved);
+	if (hl_file_rmtree(fx->dir) < 0 || access(fx->dir, F_OK) == 0)
+		ret = -1;
+	free(fx);
+	return ret;
+}
+
+/* Run a one-value query and return its integer. */
+static int query_int(struct hl_store *st, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	int v;
+
+	assert_int_equal(hl_store_prepare(st, sql, &stmt), 0);
+	assert_int_equal(hl_store_step(st, stmt), 1);
+	v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+/* Whether table NAME exists. */
+static int table_exists(struct hl_store *st, const char *name)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'", name);
+	return query_int(st, sql);
+}
+
+/* Open FX's database with the first N migrations, which must succeed. */
+static struct hl_store *open_ok(const struct fx *fx, size_t n)
+{
+	struct hl_store *st = NULL;
+
+	if (hl_store_open(fx->db, migrations, n, &st) < 0)
+		fail_msg("open failed: %s", hl_error_last());
+	assert_non_null(st);
+	return st;
+}
+
+/* Assert that PATH has exactly permission bits MODE. */
+static void assert_mode(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, mode);
+}
+
+/* A fresh database gets every migration, WAL, foreign keys, the busy timeout, and mode 0600 files. */
+static void test_fresh(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st;
+	sqlite3_stmt *stmt = NULL;
+	char wal[160];
+
+	umask(0);
+	st = open_ok(fx, ARRAY_SIZE(migrations));
+	assert_int_equal(hl_store_version(st), 2);
+	assert_string_equal(hl_store_path(st), fx->db);
+	assert_int_equal(query_int(st, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(st, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(query_int(st, "PRAGMA busy_timeout"), HL_STORE_BUSY_TIMEOUT_MS);
+	assert_int_equal(query_int(st, "PRAGMA synchronous"), 2);
+	assert_int_equal(hl_store_prepare(st, "PRAGMA journal_mode", &stmt), 0);
+	assert_int_equal(hl_store_step(st, stmt), 1);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+	assert_int_equal(table_exists(st, "hosts"), 1);
+	assert_int_equal(table_exists(st, "results"), 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM runs"), 1);
+
+	/* Foreign keys are enforced, with a clear error. */
+	assert_int_equal(hl_store_exec(st, "record a result",
+				       "INSERT INTO results(host) VALUES('FabricHost9')"), -1);
+	assert_non_null(strstr(hl_error_last(), "store '"));
+	assert_non_null(strstr(hl_error_last(), "hgs.db': cannot record a result: "));
+	assert_non_null(strstr(hl_error_last(), "FOREIGN KEY constraint failed"));
+
+	/* The database and its WAL companions are private. */
+	assert_int_equal(hl_store_exec(st, "add a host",
+				       "INSERT INTO hosts(name) VALUES('FabricHost1')"), 0);
+	assert_mode(fx->db, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->db);
+	assert_mode(wal, 0600);
+	snprintf(wal, sizeof(wal), "%s-shm", fx->db);
+	assert_mode(wal, 0600);
+	hl_store_close(st);
+	hl_store_close(NULL);
+}
+
+/* Reopening keeps the data and does not run any migration again. */
+static void test_reopen(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, ARRAY_SIZE(migrations));
+
+	assert_int_equal(hl_store_exec(st, "add a host",
+				       "INSERT INTO hosts(name) VALUES('FabricHost1')"), 0);
+	hl_store_close(st);
+	st = open_ok(fx, ARRAY_SIZE(migrations));
+	assert_int_equal(hl_store_version(st), 2);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM hosts WHERE name = 'FabricHost1'"), 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM runs"), 1);
+	hl_store_close(st);
+}
+
+/* A database at version 1 is upgraded to 2 when the code has a second migration; data stays. */
+static void test_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 1);
+
+	assert_int_equal(hl_store_version(st), 1);
+	assert_int_equal(table_exists(st, "results"), 0);
+	assert_int_equal(hl_store_exec(st, "add a host",
+				       "INSERT INTO hosts(name) VALUES('FabricHost2')"), 0);
+	hl_store_close(st);
+	st = open_ok(fx, 2);
+	assert_int_equal(hl_store_version(st), 2);
+	assert_int_equal(query_int(st, "PRAGMA user_version"), 2);
+	assert_int_equal(table_exists(st, "results"), 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM hosts"), 1);
+	hl_store_close(st);
+}
+
+/* A database newer than the code is refused and left as it was. */
+static void test_newer_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2);
+	struct stat before, after;
+
+	hl_store_close(st);
+	assert_int_equal(stat(fx->db, &before), 0);
+	st = (struct hl_store *)1;
+	assert_int_equal(hl_store_open(fx->db, migrations, 1, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), fx->db));
+	assert_non_null(strstr(hl_error_last(), "schema version 2 is newer than this hgslab knows (1)"));
+	assert_int_equal(stat(fx->db, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	st = open_ok(fx, 2);
+	assert_int_equal(hl_store_version(st), 2);
+	hl_store_close(st);
+}
+
+/* A failing migration rolls back whole: version unchanged, no table from its first half. */
+static void test_failing_migration(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const bad[] = {
+		"CREATE TABLE hosts(name TEXT PRIMARY KEY, ek BLOB);",
+		"CREATE TABLE partial(x); INSERT INTO partial VALUES(1); INSERT INTO nosuch VALUES(1);",
+	};
+	static const char *const commits[] = {
+		"CREATE TABLE hosts(name TEXT PRIMARY KEY, ek BLOB);",
+		"CREATE TABLE sneaky(x); COMMIT;",
+	};
+	struct hl_store *st = open_ok(fx, 1);
+
+	hl_store_close(st);
+	assert_int_equal(hl_store_open(fx->db, bad, ARRAY_SIZE(bad), &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), "cannot apply migration 2 of 2"));
+	assert_non_null(strstr(hl_error_last(), "no such table: nosuch"));
+	assert_non_null(strstr(hl_error_last(), "stays at schema version 1"));
+
+	st = open_ok(fx, 1);
+	assert_int_equal(hl_store_version(st), 1);
+	assert_int_equal(query_int(st, "PRAGMA user_version"), 1);
+	assert_int_equal(table_exists(st, "partial"), 0);
+	hl_store_close(st);
+
+	/* A migration that commits on its own is refused (it would break the all-or-nothing rule). */
+	assert_int_equal(hl_store_open(fx->db, commits, ARRAY_SIZE(commits), &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), "migration 2 ended its transaction"));
+}
+
+/* Write LEN bytes of BYTE at OFFSET into PATH. */
+static void scribble(const char *path, off_t offset, int byte, size_t len)
+{
+	char buf[4096];
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_true(len <= sizeof(buf));
+	memset(buf, byte, len);
+	assert_int_equal(pwrite(fd, buf, len, offset), (ssize_t)len);
+	close(fd);
+}
+
+/* Text files, a broken header and a broken schema page give clear errors, never a crash. */
+static void test_damaged_files(void **state)
+{
+	struct fx *fx = *state;
+	static const char text[] = "this is not a database, it is a shopping list\n";
+	struct hl_store *st = NULL;
+	char buf[8192];
+
+	memset(buf, '\n', sizeof(buf));
+	for (size_t i = 0; i + sizeof(text) < sizeof(buf); i += sizeof(text) - 1)
+		memcpy(buf + i, text, sizeof(text) - 1);
+	assert_int_equal(hl_file_write_private(fx->db, buf, sizeof(buf)), 0);
+	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), fx->db));
+	assert_non_null(strstr(hl_error_last(), "file is not a database"));
+	assert_non_null(strstr(hl_error_last(), "move it aside"));
+
+	/* A real store whose header magic is gone. */
+	assert_int_equal(unlink(fx->db), 0);
+	st = open_ok(fx, 2);
+	hl_store_close(st);
+	st = NULL;
+	scribble(fx->db, 0, 'X', 16);
+	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), "file is not a database"));
+
+	/* A real store whose first page (the schema) is garbage after the header. */
+	assert_int_equal(unlink(fx->db), 0);
+	st = open_ok(fx, 2);
+	hl_store_close(st);
+	st = NULL;
+	scribble(fx->db, 100, 0x5a, 3996);
+	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), fx->db));
+	assert_non_null(strstr(hl_error_last(), "cannot read the schema"));
+	assert_non_null(strstr(hl_error_last(), "malformed"));
+
+	/* A directory where the file should be. */
+	assert_int_equal(unlink(fx->db), 0);
+	assert_int_equal(mkdir(fx->db, 0700), 0);
+	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), fx->db));
+}
+
+/* A database in a missing directory is a clear error and creates nothing. */
+static void test_missing_dir(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = NULL;
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/nodir/hgs.db", fx->dir);
+	assert_int_equal(hl_store_open(p, migrations, 2, &st), -1);
+	assert_null(st);
+	assert_non_null(strstr(hl_error_last(), p));
+	assert_non_null(strstr(hl_error_last(), "does not exist"));
+	assert_int_equal(hl_store_open("", migrations, 2, &st), -1);
+}
+
+/* begin/rollback discards, begin/commit keeps; prepare and step errors name the statement. */
+static void test_transactions(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2);
+	sqlite3_stmt *stmt = (sqlite3_stmt *)1;
+
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(hl_store_exec(st, "add a host", "INSERT INTO hosts(name) VALUES('a')"), 0);
+	hl_error("earlier failure");
+	hl_store_rollback(st);
+	assert_string_equal(hl_error_last(), "earlier failure");
+	assert_int_equal(query_int(st, "SELECT count(*) FROM hosts"), 0);
+	hl_store_rollback(st);
+
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(hl_store_exec(st, "add a host", "INSERT INTO hosts(name) VALUES('b')"), 0);
+	assert_int_equal(hl_store_commit(st), 0);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM hosts"), 1);
+
+	assert_int_equal(hl_store_prepare(st, "SELEC name FROM hosts", &stmt), -1);
+	assert_null(stmt);
+	assert_non_null(strstr(hl_error_last(), "cannot prepare 'SELEC name FROM hosts'"));
+	assert_int_equal(hl_store_prepare(st, "INSERT INTO hosts(name) VALUES('b')", &stmt), 0);
+	assert_int_equal(hl_store_step(st, stmt), -1);
+	assert_non_null(strstr(hl_error_last(), "cannot run 'INSERT INTO hosts"));
+	assert_non_null(strstr(hl_error_last(), "UNIQUE constraint failed"));
+	sqlite3_finalize(stmt);
+	hl_store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
