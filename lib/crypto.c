@@ -318,33 +318,63 @@ int hl_crypto_base64_encode(const void *data, size_t len, struct hl_buf *out)
 }
 
 /* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
+/* The 6-bit value of base64 character C, or -1 when C is not in the alphabet. */
+static int base64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
 int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	struct hl_buf b = { NULL, 0 };
 	size_t i, pad = 0;
-	int n;
+	int n, last;
 
 	buf_reset(out);
 	if (len % 4)
-		return hl_error("cannot decode base64: length %zu is not a multiple of 4", len);
-	if (len > INT_MAX)
-		return hl_error("cannot decode base64: %zu bytes is too large", len);
+		return hl_error("invalid base64: %zu characters is not a multiple of 4", len);
+	if (len > (size_t)INT_MAX)
+		return hl_error("invalid base64: %zu characters is too long", len);
 	for (i = 0; i < len; i++) {
-		if (text[i] == '=' && i >= len - 2) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '=') {
+			if (i + 2 < len)
+				return hl_error("invalid base64: padding '=' at offset %zu is "
+						"before the end", i);
 			pad++;
-			continue;
+		} else if (pad) {
+			return hl_error("invalid base64: data after the padding at offset %zu", i);
+		} else if (base64_value(c) < 0) {
+			if (c >= 0x20 && c < 0x7f)
+				return hl_error("invalid base64: character '%c' at offset %zu is "
+						"not in the base64 alphabet", c, i);
+			return hl_error("invalid base64: byte 0x%02x at offset %zu is not in "
+					"the base64 alphabet", c, i);
 		}
-		if (text[i] == '\0' || !strchr(alphabet, text[i]) || pad)
-			return hl_error("cannot decode base64: invalid character at offset %zu", i);
+	}
+	/* The bits under the padding must be zero, so that each value has one encoding. */
+	if (pad) {
+		last = base64_value((unsigned char)text[len - pad - 1]);
+		if (last & (pad == 2 ? 0x0f : 0x03))
+			return hl_error("invalid base64: non-zero bits before the padding");
 	}
 	if (buf_alloc(&b, len / 4 * 3) < 0)
 		return -1;
 	n = len ? EVP_DecodeBlock(b.data, (const unsigned char *)text, (int)len) : 0;
 	if (n < 0 || (size_t)n != b.len) {
 		hl_buf_free(&b);
-		return hl_error("cannot decode base64: malformed input");
+		return hl_error("invalid base64: OpenSSL refused the text");
 	}
 	b.len -= pad;
 	b.data[b.len] = '\0';

@@ -1,17 +1,16 @@
 /*
  * json.c - parsing, typed member getters, base64 fields and dumping over
- * jansson (see json.h for the contract).  Base64 goes through OpenSSL's
- * EVP_EncodeBlock/EVP_DecodeBlock after a strict check of the input, since
- * EVP_DecodeBlock alone skips whitespace and counts padding as data.
+ * jansson (see json.h for the contract).  Base64 goes through
+ * the strict decoder of lib/crypto (one base64 for the whole project).
  */
 #include "lib/json.h"
+
+#include "lib/crypto.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 /* Copy SRC into DST (size N) with every byte outside printable ASCII as '?'. */
 static void json_printable(char *dst, size_t n, const char *src)
@@ -231,85 +230,27 @@ int hl_json_get_array_opt(const json_t *obj, const char *name, json_t **out)
 	return json_get_container(obj, name, 1, JSON_ARRAY, out);
 }
 
-/* The 6-bit value of base64 character C, or -1 when C is not in the alphabet. */
-static int base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int hl_json_base64_decode(const char *str, size_t len, unsigned char **out, size_t *out_len)
 {
-	unsigned char *buf = NULL;
-	size_t i, pad = 0;
-	int n, last;
+	struct hl_buf b = { NULL, 0 };
 
 	*out = NULL;
 	*out_len = 0;
-	if (len % 4)
-		return hl_error("invalid base64: %zu characters is not a multiple of 4", len);
-	if (len > (size_t)INT_MAX)
-		return hl_error("invalid base64: %zu characters is too long", len);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)str[i];
-
-		if (c == '=') {
-			if (i + 2 < len)
-				return hl_error("invalid base64: padding '=' at offset %zu is "
-						"before the end", i);
-			pad++;
-		} else if (pad) {
-			return hl_error("invalid base64: data after the padding at offset %zu", i);
-		} else if (base64_value(c) < 0) {
-			if (c >= 0x20 && c < 0x7f)
-				return hl_error("invalid base64: character '%c' at offset %zu is "
-						"not in the base64 alphabet", c, i);
-			return hl_error("invalid base64: byte 0x%02x at offset %zu is not in "
-					"the base64 alphabet", c, i);
-		}
-	}
-	/* The bits under the padding must be zero, so that each value has one encoding. */
-	if (pad) {
-		last = base64_value((unsigned char)str[len - pad - 1]);
-		if (last & (pad == 2 ? 0x0f : 0x03))
-			return hl_error("invalid base64: non-zero bits before the padding");
-	}
-	buf = malloc(len / 4 * 3 + 1);
-	if (!buf)
-		return hl_error("out of memory decoding %zu characters of base64", len);
-	n = EVP_DecodeBlock(buf, (const unsigned char *)str, (int)len);
-	if (n < 0 || (size_t)n < pad) {
-		free(buf);
-		return hl_error("invalid base64: OpenSSL refused the text");
-	}
-	n -= (int)pad;
-	buf[n] = '\0';
-	*out = buf;
-	*out_len = (size_t)n;
+	if (hl_crypto_base64_decode(str, len, &b) < 0)
+		return -1;
+	*out = b.data;
+	*out_len = b.len;
 	return 0;
 }
 
 int hl_json_base64_encode(const void *data, size_t len, char **out)
 {
-	unsigned char *buf;
+	struct hl_buf b = { NULL, 0 };
 
 	*out = NULL;
-	if (len > (size_t)INT_MAX / 4 * 3 - 3)
-		return hl_error("cannot encode %zu bytes as base64: too long", len);
-	buf = malloc((len + 2) / 3 * 4 + 1);
-	if (!buf)
-		return hl_error("out of memory encoding %zu bytes as base64", len);
-	EVP_EncodeBlock(buf, len ? data : (const void *)"", (int)len);
-	*out = (char *)buf;
+	if (hl_crypto_base64_encode(data, len, &b) < 0)
+		return -1;
+	*out = (char *)b.data;
 	return 0;
 }
 

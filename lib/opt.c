@@ -69,8 +69,10 @@ int hl_opts_parse(const struct hl_opt *spec, int argc, char **argv, struct hl_op
 	out->spec = spec;
 	out->v = calloc(nspec + 1, sizeof(*out->v));
 	out->argv = calloc((size_t)argc + 1, sizeof(*out->argv));
-	if (!out->v || !out->argv)
-		goto fail_oom;
+	if (!out->v || !out->argv) {
+		hl_error("out of memory");
+		goto out;
+	}
 
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *eq;
@@ -93,45 +95,43 @@ int hl_opts_parse(const struct hl_opt *spec, int argc, char **argv, struct hl_op
 			idx = find_long(spec, arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
 			if (idx < 0) {
 				hl_error("unknown option '%.*s'", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
-				goto fail;
+				goto out;
 			}
 			if (eq) {
 				if (spec[idx].type == HL_OPT_FLAG) {
 					hl_error("option '--%s' takes no value", spec[idx].name);
-					goto fail;
+					goto out;
 				}
 				value = eq + 1;
 			}
 		} else {
 			if (arg[2] != '\0' || (idx = find_short(spec, arg[1])) < 0) {
 				hl_error("unknown option '%s'", arg);
-				goto fail;
+				goto out;
 			}
 		}
 		if (spec[idx].type != HL_OPT_FLAG && !value) {
 			if (i + 1 >= argc) {
 				hl_error("option '--%s' needs a value (%s)", spec[idx].name,
 					 spec[idx].metavar ? spec[idx].metavar : "VALUE");
-				goto fail;
+				goto out;
 			}
 			value = argv[++i];
 		}
 		if (store_value(spec, idx, value, out->v) < 0)
-			goto fail;
+			goto out;
 	}
 	if (!out->help) {
 		for (size_t k = 0; k < nspec; k++) {
 			if ((spec[k].flags & HL_OPT_REQUIRED) && !out->v[k].set) {
 				hl_error("option '--%s' is required", spec[k].name);
-				goto fail;
+				goto out;
 			}
 		}
 	}
 	return 0;
 
-fail_oom:
-	hl_error("out of memory");
-fail:
+out:
 	hl_opts_release(out);
 	return -1;
 }
