@@ -10,6 +10,7 @@
 #ifndef HGSLAB_HGS_ATTEST_H
 #define HGSLAB_HGS_ATTEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* AttestationStatus. */

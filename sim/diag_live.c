@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/crypto.h"
+#include "lib/err.h"
 
 /* One crypto round trip of every primitive the fabric uses; -1 on the first failure. */
 static int crypto_round_trip(void)
