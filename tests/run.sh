@@ -67,6 +67,7 @@ export HGSLAB_ASAN="$root/build/asan/bin/hgslab"
 export HGSLAB_ROOT="$root"
 for t in tests/cli/*.sh; do
 	[ -f "$t" ] || continue
+	[ "$(basename "$t")" = lib.sh ] && continue   # the TAP helper, not a test
 	run_tap "cli/$(basename "$t" .sh)" bash "$t"
 done
 
