@@ -198,7 +198,8 @@ int hl_tcglog_require_sha256(const struct hl_tcglog *log);
  * digest for that bank, EV_NO_ACTION events excepted.  PCR 0 starts at
  * 0...0L after an EV_NO_ACTION "StartupLocality" event with locality L, as
  * a TPM started at locality L does and current tpm2-tools replays it
- * (tpm2-tools 5.4 ignores the event), or at 0...04 before an
+ * (tpm2-tools 5.4 instead extends the event's zero digest into PCR 0,
+ * unlike a TPM), or at 0...04 before an
  * EV_EFI_HCRTM_EVENT; a StartupLocality after an H-CRTM event is ignored.
  * Either one after PCR 0 was extended is an error, as is a second
  * StartupLocality or a locality above 4.
