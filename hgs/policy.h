@@ -14,6 +14,17 @@
  * registered CI policies, then evaluates every enabled policy from the
  * hgslab boot-configuration events (lib/wbcl.h), and sets one sub-status bit
  * per failed policy.
+ *
+ * Rules of the evaluation:
+ *   - a log without a SHA-256 bank, with an event whose data does not hash to
+ *     its digest (lib/tcglog's checked types, and EV_EVENT_TAG in PCRs 12-14),
+ *     or with a malformed boot-configuration event fails with
+ *     TcgLogVerification alone: no policy is evaluated on it;
+ *   - locked policies are evaluated whether or not ENABLED lists them;
+ *   - decisions use digests and data verified against digests only, never
+ *     event types; a setting the host does not measure counts as insecure;
+ *   - Hgs_DumpEncryptionKey accepts the dump encryption keys that registered
+ *     baselines measure (hgslab's stand-in for Add-HgsAttestationDumpPolicy).
  */
 #ifndef HGSLAB_HGS_POLICY_H
 #define HGSLAB_HGS_POLICY_H
@@ -66,10 +77,19 @@ struct hgs_policy_input {
 /*
  * Evaluate.  Fills OUT: Passed, or InsecureHostConfiguration with one
  * sub-status bit per failed policy and a reason sentence naming each failure
- * (e.g. "boot debugging is enabled (PCR 12)").  Returns -1 only on an
- * internal error (a registered baseline that does not parse, out of memory),
- * with hl_error set.
+ * (e.g. "boot debugging is enabled (PCR 12)"), phrases joined by "; ".
+ * Returns -1 only on an internal error (a registered baseline that does not
+ * parse, an unknown policy name in ENABLED, out of memory), with hl_error
+ * set; OUT is then TransientError, never Passed.
  */
 int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *out);
+
+/*
+ * 0 when the TCG log TCGLOG (LEN bytes) can serve as a TPM baseline named
+ * NAME: it parses, has a SHA-256 bank, replays and its boot-configuration
+ * events are well-formed; otherwise -1 with the reason.  add-tpm-policy calls
+ * it so that evaluation never meets an unusable baseline.
+ */
+int hgs_policy_check_baseline(const char *name, const unsigned char *tcglog, size_t len);
 
 #endif
