@@ -19,4 +19,32 @@ int cmd_diagnose(struct hl_cmd_ctx *ctx);
 extern const struct hl_opt cmd_demo_opts[];
 int cmd_demo(struct hl_cmd_ctx *ctx);
 
+/* hgs/cmd_hgs.c */
+extern const struct hl_opt cmd_hgs_init_opts[];
+extern const struct hl_opt cmd_hgs_serve_opts[];
+extern const struct hl_opt cmd_hgs_show_opts[];
+extern const struct hl_opt cmd_hgs_set_server_opts[];
+extern const struct hl_opt cmd_hgs_get_opts[];
+extern const struct hl_opt cmd_hgs_name_opts[];
+extern const struct hl_opt cmd_hgs_add_tpm_host_opts[];
+extern const struct hl_opt cmd_hgs_add_tpm_policy_opts[];
+extern const struct hl_opt cmd_hgs_add_ci_policy_opts[];
+extern const struct hl_opt cmd_hgs_add_host_group_opts[];
+extern const struct hl_opt cmd_hgs_add_host_key_opts[];
+extern const struct hl_opt cmd_hgs_log_opts[];
+int cmd_hgs_init(struct hl_cmd_ctx *ctx);
+int cmd_hgs_serve(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_tpm_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_ci_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_host_key(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_registration(struct hl_cmd_ctx *ctx);    /* get-tpm-host, get-tpm-policy, ... */
+int cmd_hgs_remove_registration(struct hl_cmd_ctx *ctx); /* remove-tpm-host, ... */
+int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx); /* enable-/disable-attestation-policy */
+int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx);
+
 #endif

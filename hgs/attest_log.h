@@ -1,0 +1,36 @@
+/*
+ * attest_log.h - the attestation log: every attestation attempt the node
+ * answered, with its time (node clock), host, mode, AttestationStatus,
+ * sub-status, reason, the peer address and the thumbprint of the health
+ * certificate issued (if any).  Shown by `hgslab hgs get-attestation-log`.
+ *
+ * Every attestation mode records each attempt exactly once; the route
+ * framework in hgs/serve.h (hgs_attest_finish, hgs_attest_refuse) does it
+ * for the handlers.
+ */
+#ifndef HGSLAB_HGS_ATTEST_LOG_H
+#define HGSLAB_HGS_ATTEST_LOG_H
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "hgs/attest.h"
+#include "hgs/node.h"
+
+/*
+ * Record one attempt by HOST (NULL or "" when the request named none) in
+ * MODE with result RES; REMOTE is the peer ("127.0.0.5:40112") or NULL;
+ * HEALTHCERT is the certificate issued, or NULL.
+ */
+int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
+			  const struct hgs_result *res, const char *remote, const X509 *healthcert);
+
+/*
+ * The log as a JSON array, oldest first, of {"Time", "Host", "Mode",
+ * "Status", "SubStatus": [names], "Reason", "Remote", "HealthCertificate"}.
+ * HOST (may be NULL) keeps only that host's attempts; LAST > 0 keeps only the
+ * LAST most recent ones.
+ */
+int hgs_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
+
+#endif

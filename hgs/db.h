@@ -1,0 +1,232 @@
+/*
+ * db.h - the HGS node's SQLite store: schema and data access.
+ *
+ * Schema (lib/store migrations, hgs/db.c hgs_db_migrations; append-only):
+ *   node                 one row: name, domain, trust mode, listen address,
+ *                        health certificate validity, TPM vendor CA bundle
+ *   node_keys            the node's key pairs by role (attestation-signer,
+ *                        kps-signing, kps-encryption): certificate PEM,
+ *                        thumbprint, key file (relative to the node dir),
+ *                        primary / enabled flags.  Issue #4's KPS certificate
+ *                        rotation adds rows here.
+ *   attestation_policies Hgs_* policy name -> enabled (seeded from
+ *                        hgs_policy_defs; hgs/policy.h)
+ *   tpm_hosts            Add-HgsAttestationTpmHost: name, EK public key, EK
+ *                        certificate, the platform identifier as given
+ *   tpm_policies         Add-HgsAttestationTpmPolicy: TCG log baselines
+ *   ci_policies          Add-HgsAttestationCIPolicy: code integrity policies
+ *   host_groups          Add-HgsAttestationHostGroup: AD group SIDs
+ *   host_keys            Add-HgsAttestationHostKey: host public keys
+ *   nonces               issued attestation nonces (hgs/nonce.h)
+ *   attestation_log      every attestation attempt (hgs/attest_log.h)
+ * Another module that needs a table (AK pins for TPM mode, the key
+ * protection log) appends a migration to hgs_db_migrations.
+ *
+ * Every function takes the node's lock itself and runs its writes in one
+ * transaction: a failure leaves the store as it was.  Lookups used by the
+ * attestation modes return 1 when found, 0 when not, -1 on error.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); out pointers are
+ * NULL on entry and set only on success; *_free() functions are NULL-safe.
+ */
+#ifndef HGSLAB_HGS_DB_H
+#define HGSLAB_HGS_DB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "hgs/node.h"
+#include "hgs/policy.h"
+#include "lib/store.h"
+
+/* The migrations, in order. */
+extern const char *const hgs_db_migrations[];
+extern const size_t hgs_db_n_migrations;
+
+/* Open (creating) the store at PATH and bring it to the current schema. */
+int hgs_db_open(const char *path, struct hl_store **out);
+
+/* ---- the node row (hgs_node_create writes it once) ---- */
+
+/* Insert the node row and seed the policies (used by hgs_node_create). */
+int hgs_db_node_insert(struct hl_store *st, const struct hgs_config *cfg,
+		       const char *vendor_ca_pem);
+
+/* Read the node row of ST into *OUT. */
+int hgs_db_config_read(struct hl_store *st, struct hgs_config *out);
+
+/* The live configuration of NODE. */
+int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out);
+
+/* Set-HgsServer: change the trust mode / health certificate validity / TPM vendor CA. */
+int hgs_db_set_trust(struct hgs_node *node, enum hgs_mode mode);
+int hgs_db_set_validity(struct hgs_node *node, int hours);
+int hgs_db_set_vendor_ca(struct hgs_node *node, const char *pem);
+
+/* The TPM vendor CA bundle (PEM) into *OUT (malloc'd); 0 with *OUT NULL when none. */
+int hgs_db_vendor_ca_get(struct hgs_node *node, char **out);
+
+/* ---- keys ---- */
+
+/* Insert a key row (used by hgs_node_create); KEY_FILE is relative to the node dir. */
+int hgs_db_key_insert(struct hl_store *st, enum hgs_key_role role, const char *thumbprint,
+		      const char *cert_pem, const char *key_file, int primary, time_t added);
+
+/*
+ * The primary enabled key of ROLE: certificate PEM and key file (relative),
+ * both malloc'd.
+ */
+int hgs_db_key_primary(struct hgs_node *node, enum hgs_key_role role, char **cert_pem,
+		       char **key_file);
+
+/* ---- Hgs_* attestation policies ---- */
+
+/* Insert the policies of hgs_policy_defs missing from ST with their default state. */
+int hgs_db_policy_seed(struct hl_store *st);
+
+/*
+ * Enable or disable policy NAME.  An unknown name and disabling a locked
+ * policy are refused with a message saying why and what to do.
+ */
+int hgs_db_policy_enable(struct hgs_node *node, const char *name, int enabled);
+
+/*
+ * The policies as a JSON array of {"Name", "PolicyState": "Enabled" |
+ * "Disabled", "Locked": bool, "Description"}, in hgs_policy_defs order.
+ */
+int hgs_db_policy_list(struct hgs_node *node, json_t **out);
+
+/* Names of the enabled policies (malloc'd array of malloc'd strings; free with hgs_strv_free). */
+int hgs_db_policies_enabled(struct hgs_node *node, char ***names, size_t *n);
+
+/* Free an array of N strings; NULL-safe. */
+void hgs_strv_free(char **v, size_t n);
+
+/* ---- registrations ---- */
+
+enum hgs_reg_kind {
+	HGS_REG_TPM_HOST = 0,  /* add-tpm-host */
+	HGS_REG_TPM_POLICY,    /* add-tpm-policy */
+	HGS_REG_CI_POLICY,     /* add-ci-policy */
+	HGS_REG_HOST_GROUP,    /* add-host-group */
+	HGS_REG_HOST_KEY,      /* add-host-key */
+	HGS_REG_COUNT
+};
+
+/* "TPM host", "TPM policy", "CI policy", "host group", "host key". */
+const char *hgs_reg_noun(enum hgs_reg_kind kind);
+
+/*
+ * The registrations of KIND (only NAME's when NAME is not NULL; an unknown
+ * NAME is then an error) as a JSON array of objects whose keys are the
+ * cmdlets' property names (Name, Added, ...; see docs/attestation-protocol.md).
+ */
+int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *name,
+		    json_t **out);
+
+/* Remove registration NAME of KIND; an unknown NAME is an error. */
+int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char *name);
+
+/*
+ * A platform identifier (the JSON document `hgslab host
+ * get-platform-identifier` writes; docs/attestation-protocol.md):
+ *   {"format": "hgslab-platform-identifier", "version": 1,
+ *    "host": "FabricHost1", "ek_public": "<PEM>", "ek_certificate": "<PEM>"|null,
+ *    ...optional members kept as given}
+ */
+struct hgs_platform_id {
+	char host[HGS_NAME_MAX];
+	EVP_PKEY *ek;                     /* EK public key */
+	X509 *ek_cert;                    /* NULL when the TPM has none */
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char *json;                       /* the document as given */
+};
+
+/* Parse and check a platform identifier; errors name the field. */
+int hgs_platform_id_parse(const void *buf, size_t len, struct hgs_platform_id **out);
+void hgs_platform_id_free(struct hgs_platform_id *id);
+
+/*
+ * Verify that CERT chains to a certificate of the PEM bundle BUNDLE (the
+ * lab's TPM vendor CA: self-signed roots are trust anchors, the other
+ * certificates intermediates) at time AT.
+ */
+int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at);
+
+/* Check that PEM is a readable bundle of one or more certificates. */
+int hgs_vendor_ca_check(const char *pem);
+
+/*
+ * Add-HgsAttestationTpmHost.  The EK certificate, when present, must certify
+ * the EK and, unless FORCE, chain to the TPM vendor CA; without an EK
+ * certificate FORCE is required (as HGS does).  Duplicate names and EKs are
+ * refused.
+ */
+int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hgs_platform_id *id,
+			int force);
+
+/* Add-HgsAttestationTpmPolicy: LOG must be a usable baseline (hgs_policy_check_baseline). */
+int hgs_db_tpm_policy_add(struct hgs_node *node, const char *name, const void *log, size_t len);
+
+/* Add-HgsAttestationCIPolicy: any non-empty policy file; the same bytes twice are refused. */
+int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *data, size_t len);
+
+/* Add-HgsAttestationHostGroup: SID in the S-1-... form. */
+int hgs_db_host_group_add(struct hgs_node *node, const char *name, const char *sid);
+
+/* Check a SID's syntax (S-1-5-21-...). */
+int hgs_check_sid(const char *sid);
+
+/* Add-HgsAttestationHostKey: KEY's public half; the same key twice is refused. */
+int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key);
+
+/* ---- lookups for the attestation modes (1 found, 0 not found, -1 error) ---- */
+
+/* A registered TPM host. */
+struct hgs_tpm_host {
+	char name[HGS_NAME_MAX];
+	char host[HGS_NAME_MAX];          /* host named in the platform identifier */
+	EVP_PKEY *ek;
+	X509 *ek_cert;                    /* NULL when added without one */
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	int forced;
+	char *identifier_json;            /* the platform identifier as registered */
+};
+void hgs_tpm_host_free(struct hgs_tpm_host *h);
+
+/* The TPM host whose EK has FINGERPRINT (hl_key_fingerprint of the EK). */
+int hgs_db_tpm_host_find_ek(struct hgs_node *node, const char *fingerprint,
+			    struct hgs_tpm_host **out);
+
+/* The TPM host registered as NAME. */
+int hgs_db_tpm_host_find_name(struct hgs_node *node, const char *name, struct hgs_tpm_host **out);
+
+/* The host key with FINGERPRINT: its registered name (malloc'd) and key. */
+int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **name,
+			 EVP_PKEY **key);
+
+/* The host group registered with SID: its name (malloc'd). */
+int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **name);
+
+/*
+ * Everything the policy evaluation needs, read in one snapshot: registered
+ * baselines and CI policies and the enabled policy names, laid out as
+ * struct hgs_policy_input wants them (log is left for the caller).
+ */
+struct hgs_policy_set {
+	struct hgs_policy_input in;
+	/* storage behind in */
+	struct hgs_baseline *baselines;
+	struct hgs_ci_policy *ci;
+	char **enabled;
+	void **blobs;
+	size_t n_blobs;
+};
+int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out);
+void hgs_policy_set_free(struct hgs_policy_set *ps);
+
+#endif

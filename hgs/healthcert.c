@@ -1,0 +1,156 @@
+/*
+ * healthcert.c - health certificates (healthcert.h): issued by the node's
+ * attestation signer over the host's transport key, carrying the mode and
+ * result in hgslab extensions; parsed and verified for the Key Protection
+ * Service.
+ */
+#include "hgs/healthcert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgs/db.h"
+#include "lib/err.h"
+
+/* Issue a health certificate from the attestation signer. */
+int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode mode,
+			 const struct hgs_result *res, EVP_PKEY *transport_key, X509 **out)
+{
+	char substatus[HGS_REASON_MAX];
+	struct hgs_config cfg;
+	struct hl_cert_ext exts[4];
+	struct hl_cert_spec spec = { 0 };
+	const char *mode_name = hgs_mode_name(mode), *status = hgs_status_name(res->status);
+	enum hl_key_type kt;
+	time_t now;
+
+	*out = NULL;
+	if (!node->signer_key || !node->signer_cert)
+		return hl_error("cannot issue a health certificate: the attestation signer is not "
+				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
+	if (!mode_name || !status)
+		return hl_error("cannot issue a health certificate: invalid mode or status");
+	if (hgs_check_name("host name", host) < 0)
+		return -1;
+	if (hl_key_type_of(transport_key, &kt) < 0 ||
+	    (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072))
+		return hl_error("cannot issue a health certificate for '%s': the transport key must "
+				"be an RSA 2048 or 3072 key (keys are wrapped to it with RSA-OAEP)",
+				host);
+	if (hgs_db_config_get(node, &cfg) < 0 || hgs_node_now(node, &now) < 0)
+		return -1;
+	hgs_substatus_format(res->substatus, substatus, sizeof(substatus));
+	exts[0] = (struct hl_cert_ext){ HGS_OID_HC_MODE, HL_EXT_UTF8, mode_name, strlen(mode_name), 0 };
+	exts[1] = (struct hl_cert_ext){ HGS_OID_HC_STATUS, HL_EXT_UTF8, status, strlen(status), 0 };
+	exts[2] = (struct hl_cert_ext){ HGS_OID_HC_SUBSTATUS, HL_EXT_UTF8, substatus,
+					strlen(substatus), 0 };
+	exts[3] = (struct hl_cert_ext){ HGS_OID_HC_NODE, HL_EXT_UTF8, node->config.name,
+					strlen(node->config.name), 0 };
+	spec.cn = host;
+	spec.org = node->config.domain;
+	spec.not_before = now;
+	spec.not_after = now + (time_t)cfg.healthcert_validity_h * 3600;
+	spec.path_len = -1;
+	spec.key_usage = HL_KU_KEY_ENCIPHERMENT;
+	spec.exts = exts;
+	spec.n_exts = 4;
+	if (hl_cert_issue(&spec, transport_key, node->signer_cert, node->signer_key, out) < 0)
+		return hl_error_wrap("cannot issue a health certificate for '%s'", host);
+	return 0;
+}
+
+/* Read UTF8String extension OID of CERT into BUF of SIZE bytes. */
+static int ext_text(const X509 *cert, const char *oid, const char *what, char *buf, size_t size)
+{
+	struct hl_buf b = { 0 };
+	int rc = -1;
+
+	if (hl_cert_ext_get_utf8(cert, oid, &b) < 0) {
+		hl_error_wrap("not an hgslab health certificate: no readable %s", what);
+		goto out;
+	}
+	if (b.len >= size || memchr(b.data, '\0', b.len)) {
+		hl_error("not an hgslab health certificate: its %s is malformed", what);
+		goto out;
+	}
+	memcpy(buf, b.data, b.len);
+	buf[b.len] = '\0';
+	rc = 0;
+out:
+	hl_buf_free(&b);
+	return rc;
+}
+
+/* Parse "SecureBoot, DebugMode" (or "") into sub-status bits. */
+static int parse_substatus(char *text, uint32_t *out)
+{
+	char *save = NULL, *tok;
+	uint32_t bit;
+
+	*out = 0;
+	for (tok = strtok_r(text, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		if (hgs_substatus_parse(tok, &bit) < 0)
+			return hl_error_wrap("not an hgslab health certificate");
+		*out |= bit;
+	}
+	return 0;
+}
+
+/* Read the host, validity and hgslab extensions of a certificate. */
+int hgs_healthcert_parse(const X509 *cert, struct hgs_healthcert_info *info)
+{
+	char mode[16], status[48], sub[HGS_REASON_MAX];
+
+	memset(info, 0, sizeof(*info));
+	if (!cert)
+		return hl_error("no health certificate");
+	if (hl_cert_subject_cn(cert, info->host, sizeof(info->host)) < 0)
+		return hl_error_wrap("not an hgslab health certificate: no host name");
+	if (ext_text(cert, HGS_OID_HC_MODE, "attestation mode", mode, sizeof(mode)) < 0 ||
+	    ext_text(cert, HGS_OID_HC_STATUS, "attestation status", status, sizeof(status)) < 0 ||
+	    ext_text(cert, HGS_OID_HC_SUBSTATUS, "attestation sub-status", sub, sizeof(sub)) < 0 ||
+	    ext_text(cert, HGS_OID_HC_NODE, "HGS name", info->node, sizeof(info->node)) < 0)
+		return -1;
+	if (hgs_mode_parse(mode, &info->mode) < 0 || hgs_status_parse(status, &info->status) < 0)
+		return hl_error_wrap("not an hgslab health certificate");
+	if (parse_substatus(sub, &info->substatus) < 0)
+		return -1;
+	if (hl_cert_validity(cert, &info->not_before, &info->not_after) < 0 ||
+	    hl_cert_thumbprint(cert, info->thumbprint) < 0)
+		return -1;
+	return 0;
+}
+
+/* Verify a health certificate against a signer, an HGS name and a time. */
+int hgs_healthcert_verify_with(X509 *cert, X509 *signer, const char *node_name, time_t at,
+			       struct hgs_healthcert_info *info)
+{
+	struct hgs_healthcert_info local;
+
+	if (!info)
+		info = &local;
+	if (hgs_healthcert_parse(cert, info) < 0)
+		return -1;
+	if (hl_cert_verify(cert, signer, NULL, 0, at) < 0)
+		return hl_error_wrap("health certificate of '%s' refused", info->host);
+	if (strcmp(info->node, node_name) != 0)
+		return hl_error("health certificate of '%s' refused: it was issued for HGS '%s', "
+				"not '%s'", info->host, info->node, node_name);
+	if (info->status != HGS_STATUS_PASSED)
+		return hl_error("health certificate of '%s' refused: it records attestation status "
+				"%s", info->host, hgs_status_name(info->status));
+	return 0;
+}
+
+/* Verify a health certificate against this node at the node clock. */
+int hgs_healthcert_verify(struct hgs_node *node, X509 *cert, struct hgs_healthcert_info *info)
+{
+	time_t now;
+
+	if (!node->signer_cert)
+		return hl_error("cannot verify a health certificate: the attestation signer is not "
+				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
+	if (hgs_node_now(node, &now) < 0)
+		return -1;
+	return hgs_healthcert_verify_with(cert, node->signer_cert, node->config.name, now, info);
+}

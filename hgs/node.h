@@ -1,0 +1,183 @@
+/*
+ * node.h - an HGS node: its directory, configuration, keys and clock.
+ *
+ * `hgslab hgs init` (Initialize-HgsServer) creates a node directory; every
+ * other part of HGS (the admin verbs, `hgs serve`, the attestation modes and
+ * later the Key Protection Service) opens it with hgs_node_open() and works
+ * through the struct hgs_node it gets.  Layout of a node directory (0700):
+ *
+ *   hgs.db                        SQLite store (lib/store, WAL): configuration,
+ *                                 keys' certificates, registrations, policy
+ *                                 states, nonces, attestation log (hgs/db.h)
+ *   keys/attestation-signer.key   private keys, PKCS#8 PEM, mode 0600
+ *   keys/kps-signing.key
+ *   keys/kps-encryption.key
+ *   keys/ROLE.crt                 their certificates, PEM, mode 0644 (the
+ *                                 same certificates are in hgs.db)
+ *   hgs.log                       log of `hgs serve` (lib/log)
+ *   hgs.pid                       pid of the running `hgs serve`, if any
+ *   clock-offset                  optional lab clock offset (below)
+ *
+ * The lab clock.  Every time decision of the node (nonce expiry, health
+ * certificate validity, log time stamps) uses hgs_node_now(): the system
+ * time plus the whole number of seconds written in DIR/clock-offset (absent
+ * means 0; may be negative).  The file is read at every call, so a test can
+ * move a running node's clock forward with `echo 32400 > DIR/clock-offset`
+ * and take it back by removing the file.
+ *
+ * Threads.  One node may be used by several threads (the HTTP server runs a
+ * thread per connection): the store is guarded by the node's recursive lock,
+ * which every hgs_db_* function takes itself; code that needs several
+ * statements in one transaction takes it around them with hgs_node_lock().
+ * Keys and the configuration snapshot are read-only after open.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
+ * entry; hgs_node_close() is NULL-safe.
+ */
+#ifndef HGSLAB_HGS_NODE_H
+#define HGSLAB_HGS_NODE_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "hgs/attest.h"
+#include "lib/crypto.h"
+#include "lib/store.h"
+
+/* Node (service) names: 1..HGS_NODE_NAME_MAX-1 characters of [A-Za-z0-9._-]. */
+#define HGS_NODE_NAME_MAX 41
+/* Domain names: a DNS name of at most HGS_DOMAIN_MAX-1 characters (the O of certificates). */
+#define HGS_DOMAIN_MAX 64
+/*
+ * Names of hosts and registrations: 1..HGS_NAME_MAX-1 printable ASCII
+ * characters, no leading or trailing space (a host name becomes the subject
+ * CN of its health certificate, which X.509 caps at 64).
+ */
+#define HGS_NAME_MAX 64
+/* Default validity of a health certificate, hours (HGS gives 8). */
+#define HGS_HEALTHCERT_VALIDITY_H_DEFAULT 8
+/* Largest accepted validity: a year. */
+#define HGS_HEALTHCERT_VALIDITY_H_MAX 8760
+
+#define HGS_DB_FILE "hgs.db"
+#define HGS_LOG_FILE "hgs.log"
+#define HGS_PID_FILE "hgs.pid"
+#define HGS_CLOCK_OFFSET_FILE "clock-offset"
+#define HGS_KEYS_DIR "keys"
+
+/* Roles of the node's key pairs (rows of the node_keys table, hgs/db.h). */
+enum hgs_key_role {
+	HGS_KEY_ATTESTATION_SIGNER = 0, /* signs health certificates */
+	HGS_KEY_KPS_SIGNING,            /* the HGS guardian's signing key */
+	HGS_KEY_KPS_ENCRYPTION,         /* the HGS guardian's encryption key (RSA, OAEP) */
+	HGS_KEY_ROLE_COUNT
+};
+
+/* "attestation-signer", "kps-signing", "kps-encryption"; NULL when out of range. */
+const char *hgs_key_role_name(enum hgs_key_role role);
+
+/* The node's configuration, as stored in the node row of hgs.db. */
+struct hgs_config {
+	char name[HGS_NODE_NAME_MAX];     /* "MyHgsService" */
+	char domain[HGS_DOMAIN_MAX];      /* "relecloud.com" */
+	enum hgs_mode trust;              /* the attestation mode hosts must use */
+	char listen_addr[16];             /* IPv4 address, e.g. "127.0.0.2" */
+	unsigned short listen_port;       /* 0 = an ephemeral port chosen at serve */
+	int healthcert_validity_h;        /* hours */
+	int has_vendor_ca;                /* a TPM vendor CA bundle is configured */
+	time_t created;                   /* node clock at init */
+};
+
+/*
+ * An open node.  Invariants: dir is absolute; store is open at the current
+ * schema; config is the configuration at open time (name and domain never
+ * change; read the live trust mode with hgs_node_trust_mode()); signer_key /
+ * signer_cert are set when opened with HGS_NODE_OPEN_KEYS.
+ */
+struct hgs_node {
+	char *dir;
+	struct hl_store *store;           /* guarded by lock */
+	pthread_mutex_t lock;             /* recursive */
+	struct hgs_config config;
+	EVP_PKEY *signer_key;             /* attestation signer (private) */
+	X509 *signer_cert;
+	char signer_thumbprint[HL_SHA256_HEX_SIZE];
+};
+
+/* What `hgs init` asks for. */
+struct hgs_init_params {
+	const char *dir;
+	const char *name;
+	const char *domain;
+	enum hgs_mode trust;
+	const char *listen;               /* "ADDR:PORT" */
+	int healthcert_validity_h;        /* 0 = HGS_HEALTHCERT_VALIDITY_H_DEFAULT */
+	const char *vendor_ca_pem;        /* TPM vendor CA bundle (PEM text) or NULL */
+	int force;                        /* replace an existing node directory */
+};
+
+/*
+ * Create a node directory (Initialize-HgsServer): the store, the attestation
+ * signer and KPS signing / encryption key pairs with self-signed
+ * certificates, the configuration and the default Hgs_* policy states.  The
+ * node is built in a temporary directory beside DIR and renamed into place,
+ * so a failure leaves nothing behind.  An existing non-empty DIR is refused
+ * unless it is a node directory and FORCE is set (and no `hgs serve` runs on
+ * it), in which case it is replaced whole.
+ */
+int hgs_node_create(const struct hgs_init_params *p);
+
+enum {
+	HGS_NODE_OPEN_KEYS = 1u << 0,     /* load the attestation signer key pair */
+};
+
+/* Open the node directory DIR (made absolute) with FLAGS into *OUT. */
+int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out);
+
+/* Close NODE and free it; NULL-safe. */
+void hgs_node_close(struct hgs_node *node);
+
+/* Take / release the node's store lock (recursive; for multi-statement work). */
+void hgs_node_lock(struct hgs_node *node);
+void hgs_node_unlock(struct hgs_node *node);
+
+/* The node clock: system time + DIR/clock-offset seconds. */
+int hgs_node_now(struct hgs_node *node, time_t *out);
+
+/* The clock offset alone (0 when DIR/clock-offset is absent). */
+int hgs_node_clock_offset(const char *dir, long long *out);
+
+/* The trust mode as stored now (set-server may change it while serve runs). */
+int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
+
+/* Path of FILE inside NODE's directory into BUF of SIZE bytes. */
+int hgs_node_path(const struct hgs_node *node, const char *file, char *buf, size_t size);
+
+/*
+ * The primary enabled key pair of ROLE: its certificate into *CERT and, when
+ * KEY is not NULL, its private key (loaded from the key file) into *KEY.
+ */
+int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
+
+/*
+ * The pid of the `hgs serve` running on DIR (from DIR/hgs.pid and a liveness
+ * check), or 0 when none runs.
+ */
+long hgs_node_serving_pid(const char *dir);
+
+/* Check a node name; -1 with a message saying what is allowed. */
+int hgs_check_node_name(const char *name);
+/* Check a DNS domain name. */
+int hgs_check_domain(const char *domain);
+/* Check a host or registration name; WHAT names it in the message ("host name"). */
+int hgs_check_name(const char *what, const char *name);
+/* Parse "ADDR:PORT" (IPv4 address, port 0-65535) into ADDR (16 bytes) and *PORT. */
+int hgs_parse_listen(const char *text, char addr[16], unsigned short *port);
+
+/* Format T as "2026-11-28T17:21:05Z" into BUF (at least 21 bytes). */
+void hgs_time_format(time_t t, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * serve.c - the HGS node's HTTP service (serve.h): the route framework that
+ * turns hgs_route arrays into a lib/http server (parsing JSON bodies,
+ * enforcing the trust mode, recording every attestation attempt), the core
+ * routes (info, nonce), the shared end of an attestation, and the `hgs
+ * serve` program: pid file, log, readiness line, SIGTERM/SIGINT.
+ */
+#include "hgs/serve.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hgs/attest_hostkey.h"
+#include "hgs/attest_log.h"
+#include "hgs/db.h"
+#include "hgs/healthcert.h"
+#include "hgs/nonce.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+
+/* Every route array the node serves; add a mode's array here. */
+static const struct hgs_route *const hgs_route_sets[] = {
+	hgs_core_routes,
+	hgs_hostkey_routes,
+};
+#define N_ROUTE_SETS (sizeof(hgs_route_sets) / sizeof(hgs_route_sets[0]))
+
+/* Largest request body the node accepts (a TCG log travels base64 inside JSON). */
+#define HGS_MAX_BODY ((size_t)4 << 20)
+
+/* One route bound to its node: what lib/http passes to the trampoline. */
+struct hgs_binding {
+	struct hgs_node *node;
+	const struct hgs_route *route;
+};
+
+struct hgs_server {
+	struct hl_http_server *http;
+	struct hl_http_route *routes;
+	struct hgs_binding *bindings;
+};
+
+/* HGS's name for a trust mode, as Get-HgsServer shows it. */
+static const char *operation_mode(enum hgs_mode m)
+{
+	switch (m) {
+	case HGS_MODE_TPM:
+		return "TrustTpm";
+	case HGS_MODE_AD:
+		return "TrustActiveDirectory";
+	case HGS_MODE_HOSTKEY:
+		return "TrustHostKey";
+	}
+	return "?";
+}
+
+/* Set RESP to 500 with the current error (the route failed internally). */
+static int reply_internal(struct hl_http_response *resp)
+{
+	return hl_http_response_error(resp, 500, "%s", hl_error_last());
+}
+
+/* Record and answer a malformed attestation request. */
+int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, int http_status,
+		      const char *fmt, ...)
+{
+	struct hgs_result res;
+	char msg[HGS_REASON_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0, "malformed request: %s", msg);
+	if (req->route->mode != HGS_ROUTE_ANY_MODE && !req->recorded) {
+		if (hgs_attest_log_record(req->node, req->host, (enum hgs_mode)req->route->mode, &res,
+					  req->http->remote, NULL) < 0)
+			hl_log_warn("%s", hl_error_last());
+		req->recorded = 1;
+	}
+	return hl_http_response_error(resp, http_status, "%s", msg);
+}
+
+/* Issue the health certificate when Passed, record the attempt, reply with the decision. */
+int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hgs_result *res,
+		      EVP_PKEY *transport_key, struct hl_http_response *resp)
+{
+	struct hgs_node *node = req->node;
+	enum hgs_mode mode = (enum hgs_mode)req->route->mode;
+	struct hgs_result final = *res;
+	struct hl_buf der = { 0 };
+	json_t *reply = NULL, *subs;
+	X509 *cert = NULL;
+	char when[32];
+	time_t not_after;
+	int rc = -1;
+
+	if (final.status == HGS_STATUS_PASSED) {
+		if (hgs_healthcert_issue(node, host, mode, &final, transport_key, &cert) < 0 ||
+		    hl_cert_to_der(cert, &der) < 0) {
+			hl_log_error("%s", hl_error_last());
+			hgs_result_fail(&final, HGS_STATUS_TRANSIENT_ERROR, 0,
+					"HGS could not issue the health certificate: %s; retry later",
+					hl_error_last());
+			hl_cert_free(cert);
+			cert = NULL;
+		}
+	}
+	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert) < 0)
+		goto out;
+	req->recorded = 1;
+	if (!(reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", host ? host : "", "mode",
+				hgs_mode_name(mode), "status", hgs_status_name(final.status), "reason",
+				final.reason, "node", node->config.name)) ||
+	    !(subs = json_array()) || json_object_set_new(reply, "substatus", subs) < 0) {
+		hl_error("out of memory");
+		goto out;
+	}
+	for (int i = 0; i < HGS_SUB_COUNT; i++)
+		if (final.substatus & (1u << i))
+			json_array_append_new(subs, json_string(hgs_substatus_name(1u << i)));
+	if (cert) {
+		if (hl_json_set_base64(reply, "health_certificate", der.data, der.len) < 0 ||
+		    hl_cert_validity(cert, NULL, &not_after) < 0)
+			goto out;
+		hgs_time_format(not_after, when, sizeof(when));
+		json_object_set_new(reply, "not_after", json_string(when));
+	}
+	if (hl_http_response_json(resp, 200, reply) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(reply);
+	hl_buf_free(&der);
+	hl_cert_free(cert);
+	return rc;
+}
+
+/* GET /Attestation/v1/info: who this HGS is and how it attests. */
+static int route_info(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct hgs_node *node = req->node;
+	struct hgs_config cfg;
+	struct hl_buf pem = { 0 };
+	json_t *o = NULL;
+	char when[32];
+	time_t now;
+	int rc = -1;
+
+	if (hgs_db_config_get(node, &cfg) < 0 || hgs_node_now(node, &now) < 0 ||
+	    hl_cert_to_pem(node->signer_cert, &pem) < 0)
+		return reply_internal(resp);
+	hgs_time_format(now, when, sizeof(when));
+	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "protocol", 1, "name",
+		      cfg.name, "domain", cfg.domain, "mode", hgs_mode_name(cfg.trust),
+		      "operation_mode", operation_mode(cfg.trust), "signer_certificate",
+		      (const char *)pem.data, "signer_thumbprint", node->signer_thumbprint,
+		      "health_certificate_validity_hours", cfg.healthcert_validity_h,
+		      "nonce_lifetime_seconds", HGS_NONCE_LIFETIME_S, "time", when);
+	if (!o) {
+		hl_error("out of memory");
+		goto out;
+	}
+	rc = hl_http_response_json(resp, 200, o);
+out:
+	json_decref(o);
+	hl_buf_free(&pem);
+	return rc < 0 ? reply_internal(resp) : 0;
+}
+
+/* POST /Attestation/v1/nonce: a fresh single-use nonce. */
+static int route_nonce(struct hgs_request *req, struct hl_http_response *resp)
+{
+	unsigned char nonce[HGS_NONCE_LEN];
+	const char *host = NULL;
+	json_t *o = NULL;
+	char when[32];
+	time_t expires;
+	int rc = -1;
+
+	if (hl_json_get_string_opt(req->body, "host", NULL, &host) < 0 ||
+	    (host && hgs_check_name("host name", host) < 0))
+		return hl_http_response_error(resp, 400, "%s", hl_error_last());
+	if (hgs_nonce_issue(req->node, host, nonce, &expires) < 0)
+		return reply_internal(resp);
+	hgs_time_format(expires, when, sizeof(when));
+	if (!(o = json_pack("{s:s, s:I, s:i}", "expires", when, "expires_unix",
+			    (json_int_t)expires, "lifetime_seconds", HGS_NONCE_LIFETIME_S)) ||
+	    hl_json_set_base64(o, "nonce", nonce, sizeof(nonce)) < 0) {
+		hl_error("out of memory");
+		goto out;
+	}
+	rc = hl_http_response_json(resp, 200, o);
+out:
+	json_decref(o);
+	return rc < 0 ? reply_internal(resp) : 0;
+}
+
+const struct hgs_route hgs_core_routes[] = {
+	{ "GET", "/Attestation/v1/info", HGS_ROUTE_ANY_MODE, route_info },
+	{ "POST", "/Attestation/v1/nonce", HGS_ROUTE_ANY_MODE, route_nonce },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* Refuse an attestation in MODE while the node trusts hosts in TRUST (recorded). */
+static int refuse_mode(struct hgs_request *req, enum hgs_mode trust, struct hl_http_response *resp)
+{
+	struct hgs_result res;
+	enum hgs_mode mode = (enum hgs_mode)req->route->mode;
+
+	hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+			"this HGS attests hosts in %s mode (%s), so a %s attestation is refused; "
+			"configure the host for %s attestation, or change the HGS with "
+			"`hgslab hgs set-server --trust %s`",
+			hgs_mode_name(trust), operation_mode(trust), hgs_mode_name(mode),
+			hgs_mode_name(trust), hgs_mode_name(mode));
+	return hgs_attest_finish(req, req->host, &res, NULL, resp);
+}
+
+/* lib/http handler for every HGS route: parse, enforce the mode, dispatch, record. */
+static int trampoline(const struct hl_http_request *http, struct hl_http_response *resp,
+		      void *user)
+{
+	const struct hgs_binding *b = user;
+	struct hgs_request req = { .node = b->node, .route = b->route, .http = http };
+	struct hgs_result res;
+	enum hgs_mode trust;
+	json_t *host;
+	int rc;
+
+	if (strcmp(http->method, "GET") != 0) {
+		if (http->body_len == 0) {
+			req.body = json_object();
+		} else if (hl_json_parse(http->body, http->body_len, 0, &req.body) == 0 &&
+			   !json_is_object(req.body)) {
+			json_decref(req.body);
+			req.body = NULL;
+			hl_error("the request body must be a JSON object");
+		}
+		if (!req.body) {
+			rc = hgs_attest_reject(&req, resp, 400, "%s", hl_error_last());
+			goto out;
+		}
+		host = json_object_get(req.body, "host");
+		if (json_is_string(host))
+			req.host = json_string_value(host);
+	}
+	if (b->route->mode != HGS_ROUTE_ANY_MODE) {
+		if (hgs_node_trust_mode(b->node, &trust) < 0) {
+			rc = -1;
+			goto failed;
+		}
+		if ((int)trust != b->route->mode) {
+			rc = refuse_mode(&req, trust, resp);
+			goto failed;
+		}
+	}
+	rc = b->route->handler(&req, resp);
+failed:
+	if (rc < 0 && b->route->mode != HGS_ROUTE_ANY_MODE && !req.recorded) {
+		char saved[HL_ERROR_MAX];
+
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS failed: %s", saved);
+		if (hgs_attest_log_record(b->node, req.host, (enum hgs_mode)b->route->mode, &res,
+					  http->remote, NULL) < 0)
+			hl_log_warn("%s", hl_error_last());
+		hl_error("%s", saved);
+	}
+out:
+	json_decref(req.body);
+	return rc;
+}
+
+/* Bind every route of hgs_route_sets to NODE and start the HTTP server. */
+int hgs_server_start(struct hgs_node *node, const char *addr, unsigned short port,
+		     struct hgs_server **out)
+{
+	struct hl_http_server_config cfg = { 0 };
+	struct hgs_server *srv = NULL;
+	size_t n = 0, i = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (!node->signer_key)
+		return hl_error("cannot serve the HGS node: its attestation signer is not loaded");
+	for (size_t s = 0; s < N_ROUTE_SETS; s++)
+		for (const struct hgs_route *r = hgs_route_sets[s]; r->path; r++)
+			n++;
+	if (!(srv = calloc(1, sizeof(*srv))) || !(srv->routes = calloc(n, sizeof(*srv->routes))) ||
+	    !(srv->bindings = calloc(n, sizeof(*srv->bindings)))) {
+		hl_error("cannot serve the HGS node: out of memory");
+		goto out;
+	}
+	for (size_t s = 0; s < N_ROUTE_SETS; s++) {
+		for (const struct hgs_route *r = hgs_route_sets[s]; r->path; r++, i++) {
+			srv->bindings[i] = (struct hgs_binding){ node, r };
+			srv->routes[i] = (struct hl_http_route){ r->method, r->path, trampoline,
+								 &srv->bindings[i] };
+		}
+	}
+	cfg.address = addr;
+	cfg.port = port;
+	cfg.routes = srv->routes;
+	cfg.n_routes = n;
+	cfg.max_body = HGS_MAX_BODY;
+	if (hl_http_server_start(&cfg, &srv->http) < 0)
+		goto out;
+	*out = srv;
+	srv = NULL;
+	rc = 0;
+out:
+	hgs_server_stop(srv);
+	return rc;
+}
+
+/* The port the server listens on. */
+unsigned short hgs_server_port(const struct hgs_server *srv)
+{
+	return hl_http_server_port(srv->http);
+}
+
+/* Stop the server and free it. */
+void hgs_server_stop(struct hgs_server *srv)
+{
+	if (!srv)
+		return;
+	hl_http_server_stop(srv->http);
+	free(srv->routes);
+	free(srv->bindings);
+	free(srv);
+}
+
+/* Write our pid to DIR/hgs.pid, refusing when another live `hgs serve` owns the node. */
+static int pidfile_write(struct hgs_node *node, char *path, size_t size)
+{
+	char text[32];
+	long other;
+	int n;
+
+	if (hgs_node_path(node, HGS_PID_FILE, path, size) < 0)
+		return -1;
+	other = hgs_node_serving_pid(node->dir);
+	if (other && other != (long)getpid())
+		return hl_error("the HGS node '%s' is already served by pid %ld; stop it first",
+				node->dir, other);
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	return hl_file_write(path, text, (size_t)n, HL_FILE_MODE_PUBLIC);
+}
+
+/* `hgslab hgs serve`: serve until SIGTERM or SIGINT. */
+int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
+{
+	struct hgs_node *node = NULL;
+	struct hgs_server *srv = NULL;
+	char path[PATH_MAX], pidpath[PATH_MAX] = "", addr[16];
+	unsigned short port;
+	sigset_t set, old;
+	int rc = -1, sig = 0, masked = 0;
+
+	if (hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node) < 0)
+		return -1;
+	if (listen) {
+		if (hgs_parse_listen(listen, addr, &port) < 0)
+			goto out;
+	} else {
+		snprintf(addr, sizeof(addr), "%s", node->config.listen_addr);
+		port = node->config.listen_port;
+	}
+	hl_log_set_component("hgs");
+	if (hgs_node_path(node, HGS_LOG_FILE, path, sizeof(path)) < 0 ||
+	    hl_log_open_file(path, level) < 0)
+		goto out;
+
+	/*
+	 * Server threads inherit this mask: only the main thread takes the
+	 * signals, with sigwait.  A shell starts background jobs with SIGINT
+	 * ignored, and an ignored signal never reaches sigwait: reset both.
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
+		hl_error("cannot block SIGTERM and SIGINT");
+		goto out;
+	}
+	masked = 1;
+	if (hgs_server_start(node, addr, port, &srv) < 0)
+		goto out;
+	if (pidfile_write(node, pidpath, sizeof(pidpath)) < 0) {
+		pidpath[0] = '\0';
+		goto out;
+	}
+	hl_log_info("serving %s (%s mode) on http://%s:%u from '%s'", node->config.name,
+		    hgs_mode_name(node->config.trust), addr, hgs_server_port(srv), node->dir);
+	printf("hgs: serving %s on http://%s:%u\n", node->config.name, addr, hgs_server_port(srv));
+	if (fflush(stdout) != 0) {
+		hl_error_errno("cannot write the readiness line");
+		goto out;
+	}
+	while (sigwait(&set, &sig) != 0)
+		;
+	hl_log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	rc = 0;
+out:
+	hgs_server_stop(srv);
+	if (pidpath[0] && unlink(pidpath) < 0 && errno != ENOENT)
+		hl_log_warn("cannot remove '%s': %s", pidpath, strerror(errno));
+	if (rc == 0)
+		hl_log_info("stopped");
+	hl_log_close();
+	hgs_node_close(node);
+	/*
+	 * After a clean stop the signals stay blocked: a second SIGTERM already
+	 * pending must not kill the process on its way to exit 0.
+	 */
+	if (masked && rc < 0)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}

@@ -1,0 +1,953 @@
+/*
+ * test_hgs_node.c - unit tests for the HGS node: init (files, modes, keys,
+ * refusal, --force, nothing left on failure), the store's migrations, the
+ * Hgs_* policy states (defaults, locked refusal), nonces (single use,
+ * expiry on the lab clock, restart), the lab clock offset, registrations
+ * (duplicates, bad input, EK certificate chain to the vendor CA), and the
+ * HTTP service in-process: info, nonce, a host-key attestation round trip
+ * with every refusal, the trust-mode refusal, and the attestation log.
+ *
+ * Most tests share one node created by the group setup (creating one costs
+ * three RSA key generations); they use distinct names.  Init tests make
+ * their own nodes in their own sandbox.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hgs/attest_hostkey.h"
+#include "hgs/attest_log.h"
+#include "hgs/db.h"
+#include "hgs/healthcert.h"
+#include "hgs/node.h"
+#include "hgs/nonce.h"
+#include "hgs/policy.h"
+#include "hgs/serve.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/http.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+/* The shared node of the group. */
+struct group {
+	char sandbox[64];
+	char dir[128];
+	struct hgs_node *node;
+};
+
+static struct group *G;
+
+/* Make a sandbox directory under /tmp into BUF. */
+static void make_sandbox(char *buf, size_t size)
+{
+	snprintf(buf, size, "/tmp/hgslab-test-hgs-XXXXXX");
+	assert_non_null(mkdtemp(buf));
+}
+
+/* Create a node at DIR in TRUST mode, or fail the test. */
+static void create_node(const char *dir, enum hgs_mode trust, int force)
+{
+	struct hgs_init_params p = {
+		.dir = dir, .name = "MyHgsService", .domain = "relecloud.com", .trust = trust,
+		.listen = "127.0.0.1:0", .force = force,
+	};
+
+	if (hgs_node_create(&p) < 0)
+		fail_msg("hgs_node_create: %s", hl_error_last());
+}
+
+/* Group setup: one hostkey-mode node, open with its keys. */
+static int group_setup(void **state)
+{
+	G = calloc(1, sizeof(*G));
+	if (!G)
+		return -1;
+	hl_log_set_stderr_level(HL_LOG_ERROR);
+	snprintf(G->sandbox, sizeof(G->sandbox), "/tmp/hgslab-test-hgs-XXXXXX");
+	if (!mkdtemp(G->sandbox))
+		return -1;
+	snprintf(G->dir, sizeof(G->dir), "%s/node", G->sandbox);
+	struct hgs_init_params p = {
+		.dir = G->dir, .name = "MyHgsService", .domain = "relecloud.com",
+		.trust = HGS_MODE_HOSTKEY, .listen = "127.0.0.1:0",
+	};
+	if (hgs_node_create(&p) < 0 || hgs_node_open(G->dir, HGS_NODE_OPEN_KEYS, &G->node) < 0) {
+		fprintf(stderr, "group setup: %s\n", hl_error_last());
+		return -1;
+	}
+	*state = G;
+	return 0;
+}
+
+/* Group teardown: close and remove the shared node. */
+static int group_teardown(void **state)
+{
+	(void)state;
+	hgs_node_close(G->node);
+	hl_file_rmtree(G->sandbox);
+	free(G);
+	return 0;
+}
+
+/* Write TEXT to DIR/clock-offset (NULL removes it). */
+static void set_offset(const char *dir, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE);
+	if (!text) {
+		unlink(path);
+		return;
+	}
+	assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
+}
+
+/* Permission bits of PATH. */
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Number of entries of DIR besides . and .. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- init ---- */
+
+/* init makes the store, three key pairs (keys 0600, certs 0644, dir 0700) and the config. */
+static void test_init_creates_everything(void **state)
+{
+	static const char *const roles[] = { "attestation-signer", "kps-signing", "kps-encryption" };
+	struct hgs_node *node = NULL;
+	char sandbox[64], dir[128], path[256], cn[128];
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	enum hl_key_type kt;
+
+	(void)state;
+	make_sandbox(sandbox, sizeof(sandbox));
+	snprintf(dir, sizeof(dir), "%s/deep/node", sandbox);
+	umask(0);
+	create_node(dir, HGS_MODE_TPM, 0);
+	umask(022);
+	assert_int_equal(mode_of(dir), 0700);
+	snprintf(path, sizeof(path), "%s/hgs.db", dir);
+	assert_int_equal(mode_of(path), 0600);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/keys/%s.key", dir, roles[i]);
+		assert_int_equal(mode_of(path), 0600);
+		snprintf(path, sizeof(path), "%s/keys/%s.crt", dir, roles[i]);
+		assert_int_equal(mode_of(path), 0644);
+	}
+	/* nothing but the node was left beside it */
+	snprintf(path, sizeof(path), "%s/deep", sandbox);
+	assert_int_equal(count_entries(path), 1);
+
+	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
+	assert_string_equal(node->config.name, "MyHgsService");
+	assert_string_equal(node->config.domain, "relecloud.com");
+	assert_int_equal(node->config.trust, HGS_MODE_TPM);
+	assert_string_equal(node->config.listen_addr, "127.0.0.1");
+	assert_int_equal(node->config.healthcert_validity_h, 8);
+	assert_int_equal(hl_cert_subject_cn(node->signer_cert, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, "MyHgsService Attestation Signer");
+	assert_int_equal(strlen(node->signer_thumbprint), 64);
+	/* every key pair loads and matches its certificate; the encryption key is RSA */
+	for (int r = 0; r < HGS_KEY_ROLE_COUNT; r++) {
+		assert_int_equal(hgs_node_keypair(node, (enum hgs_key_role)r, &cert, &key), 0);
+		assert_int_equal(hl_key_type_of(key, &kt), 0);
+		assert_int_equal(kt, HL_KEY_RSA2048);
+		hl_cert_free(cert);
+		hl_key_free(key);
+	}
+	assert_int_equal(hgs_node_keypair(node, HGS_KEY_KPS_ENCRYPTION, &cert, NULL), 0);
+	assert_int_equal(hl_cert_subject_cn(cert, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, "MyHgsService KPS Encryption");
+	hl_cert_free(cert);
+	hgs_node_close(node);
+	hgs_node_close(NULL);
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* An existing node is refused; --force replaces it whole; other directories are refused. */
+static void test_init_refusals_and_force(void **state)
+{
+	struct hgs_node *node = NULL;
+	char sandbox[64], dir[128], path[256], thumb[HL_SHA256_HEX_SIZE];
+	struct hgs_init_params p = {
+		.name = "MyHgsService", .domain = "relecloud.com", .trust = HGS_MODE_AD,
+		.listen = "127.0.0.2:8080",
+	};
+
+	(void)state;
+	make_sandbox(sandbox, sizeof(sandbox));
+	snprintf(dir, sizeof(dir), "%s/node", sandbox);
+	/* an empty existing directory is fine */
+	assert_int_equal(mkdir(dir, 0755), 0);
+	p.dir = dir;
+	assert_int_equal(hgs_node_create(&p), 0);
+	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
+	snprintf(thumb, sizeof(thumb), "%s", node->signer_thumbprint);
+	assert_int_equal(hgs_db_host_group_add(node, "GuardedHosts", "S-1-5-21-1-2-3-1013"), 0);
+	hgs_node_close(node);
+
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "already an HGS node; use --force"));
+
+	p.force = 1;
+	assert_int_equal(hgs_node_create(&p), 0);
+	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
+	assert_string_not_equal(node->signer_thumbprint, thumb);
+	assert_int_equal(hgs_db_host_group_find_sid(node, "S-1-5-21-1-2-3-1013", &(char *){ NULL }), 0);
+	hgs_node_close(node);
+	assert_int_equal(count_entries(sandbox), 1);
+
+	/* a non-empty directory that is not a node, and a file, are refused even with force */
+	snprintf(path, sizeof(path), "%s/other", sandbox);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/other/file", sandbox);
+	assert_int_equal(hl_file_write(path, "x", 1, 0644), 0);
+	snprintf(path, sizeof(path), "%s/other", sandbox);
+	p.dir = path;
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "not empty and is not an HGS node"));
+	snprintf(path, sizeof(path), "%s/other/file", sandbox);
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "not a directory"));
+
+	/* bad parameters */
+	p.dir = dir;
+	p.name = "My Hgs";
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid HGS name"));
+	p.name = "MyHgsService";
+	p.listen = "localhost:80";
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid listen address"));
+	p.listen = "127.0.0.2:8080";
+	p.domain = "-bad.com";
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid domain"));
+	p.domain = "relecloud.com";
+	p.healthcert_validity_h = 9000;
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "validity"));
+	p.healthcert_validity_h = 0;
+	p.vendor_ca_pem = "not a certificate";
+	assert_int_equal(hgs_node_create(&p), -1);
+	assert_non_null(strstr(hl_error_last(), "TPM vendor CA"));
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* Fail the Nth private key write (a disk error in the middle of init). */
+static int fail_nth(enum hl_file_stage stage, const char *tmp, void *arg)
+{
+	int *n = arg;
+
+	(void)tmp;
+	if (stage == HL_FILE_STAGE_BEFORE_RENAME && --*n == 0)
+		return hl_error("simulated write failure");
+	return 0;
+}
+
+/* A failure half-way leaves nothing: no node, no temporary directory; a replaced node survives. */
+static void test_init_failure_leaves_nothing(void **state)
+{
+	struct hgs_node *node = NULL;
+	char sandbox[64], dir[128];
+	int n = 3;
+
+	(void)state;
+	make_sandbox(sandbox, sizeof(sandbox));
+	snprintf(dir, sizeof(dir), "%s/node", sandbox);
+	hl_file_set_test_hook(fail_nth, &n);
+	struct hgs_init_params p = {
+		.dir = dir, .name = "MyHgsService", .domain = "relecloud.com",
+		.trust = HGS_MODE_TPM, .listen = "127.0.0.1:0",
+	};
+	assert_int_equal(hgs_node_create(&p), -1);
+	hl_file_set_test_hook(NULL, NULL);
+	assert_non_null(strstr(hl_error_last(), "simulated write failure"));
+	assert_int_equal(count_entries(sandbox), 0);
+
+	/* with --force over a node, a failure keeps the old node intact */
+	create_node(dir, HGS_MODE_TPM, 0);
+	n = 2;
+	p.force = 1;
+	hl_file_set_test_hook(fail_nth, &n);
+	assert_int_equal(hgs_node_create(&p), -1);
+	hl_file_set_test_hook(NULL, NULL);
+	assert_int_equal(count_entries(sandbox), 1);
+	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
+	hgs_node_close(node);
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* Opening something that is not a node says what to do. */
+static void test_open_not_a_node(void **state)
+{
+	struct hgs_node *node = NULL;
+	char sandbox[64];
+
+	(void)state;
+	make_sandbox(sandbox, sizeof(sandbox));
+	assert_int_equal(hgs_node_open(sandbox, 0, &node), -1);
+	assert_null(node);
+	assert_non_null(strstr(hl_error_last(), "is not an HGS node"));
+	assert_non_null(strstr(hl_error_last(), "hgslab hgs init"));
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* ---- store ---- */
+
+/* The schema migrates from every older version; a newer one is refused. */
+static void test_db_migrations(void **state)
+{
+	struct hl_store *st = NULL;
+	char sandbox[64], db[128], sql[64];
+
+	(void)state;
+	make_sandbox(sandbox, sizeof(sandbox));
+	snprintf(db, sizeof(db), "%s/hgs.db", sandbox);
+	for (size_t v = 0; v <= hgs_db_n_migrations; v++) {
+		unlink(db);
+		assert_int_equal(hl_store_open(db, hgs_db_migrations, v, &st), 0);
+		hl_store_close(st);
+		st = NULL;
+		if (hgs_db_open(db, &st) < 0)
+			fail_msg("upgrade from %zu: %s", v, hl_error_last());
+		assert_int_equal(hl_store_version(st), (int)hgs_db_n_migrations);
+		hl_store_close(st);
+		st = NULL;
+	}
+	assert_int_equal(hgs_db_open(db, &st), 0);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", hgs_db_n_migrations + 1);
+	assert_int_equal(hl_store_exec(st, "bump", sql), 0);
+	hl_store_close(st);
+	st = NULL;
+	assert_int_equal(hgs_db_open(db, &st), -1);
+	assert_non_null(strstr(hl_error_last(), "newer than this hgslab knows"));
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* ---- policies ---- */
+
+/* Defaults follow hgs_policy_defs; locked ones cannot be disabled; others toggle. */
+static void test_policies(void **state)
+{
+	struct hgs_node *node = G->node;
+	const struct hgs_policy_def *locked = NULL, *free_one = NULL;
+	json_t *list = NULL, *row;
+	char **names = NULL;
+	size_t n = 0, i;
+	int found;
+
+	(void)state;
+	assert_int_equal(hgs_db_policy_list(node, &list), 0);
+	json_array_foreach(list, i, row) {
+		const struct hgs_policy_def *d = &hgs_policy_defs[i];
+
+		assert_non_null(d->name);
+		assert_string_equal(json_string_value(json_object_get(row, "Name")), d->name);
+		assert_string_equal(json_string_value(json_object_get(row, "PolicyState")),
+				    d->default_enabled ? "Enabled" : "Disabled");
+		assert_int_equal(json_is_true(json_object_get(row, "Locked")), d->locked != 0);
+		if (d->locked && !locked)
+			locked = d;
+		if (!d->locked && d->default_enabled && !free_one)
+			free_one = d;
+	}
+	assert_null(hgs_policy_defs[json_array_size(list)].name);
+	json_decref(list);
+	assert_non_null(hgs_policy_find("Hgs_BitLockerEnabled"));
+	assert_false(hgs_policy_find("Hgs_BitLockerEnabled")->default_enabled);
+	assert_non_null(locked);
+	assert_non_null(free_one);
+
+	assert_int_equal(hgs_db_policy_enable(node, locked->name, 0), -1);
+	assert_non_null(strstr(hl_error_last(), "is locked and cannot be disabled"));
+	assert_int_equal(hgs_db_policy_enable(node, "Hgs_NoSuch", 1), -1);
+	assert_non_null(strstr(hl_error_last(), "get-attestation-policy"));
+
+	assert_int_equal(hgs_db_policy_enable(node, free_one->name, 0), 0);
+	assert_int_equal(hgs_db_policies_enabled(node, &names, &n), 0);
+	found = 0;
+	for (i = 0; i < n; i++)
+		found |= strcmp(names[i], free_one->name) == 0;
+	assert_false(found);
+	hgs_strv_free(names, n);
+	assert_int_equal(hgs_db_policy_enable(node, free_one->name, 1), 0);
+	assert_int_equal(hgs_db_policies_enabled(node, &names, &n), 0);
+	found = 0;
+	for (i = 0; i < n; i++)
+		found |= strcmp(names[i], free_one->name) == 0;
+	assert_true(found);
+	hgs_strv_free(names, n);
+}
+
+/* ---- nonces and the clock ---- */
+
+/* A nonce passes once; a replay, an unknown one and a wrong length are UnauthorizedHost. */
+static void test_nonce_single_use(void **state)
+{
+	unsigned char nonce[HGS_NONCE_LEN], other[HGS_NONCE_LEN] = { 1 };
+	struct hgs_result res;
+	time_t expires, now;
+
+	(void)state;
+	assert_int_equal(hgs_nonce_issue(G->node, "FabricHost1", nonce, &expires), 0);
+	assert_int_equal(hgs_node_now(G->node, &now), 0);
+	assert_true(expires >= now + HGS_NONCE_LIFETIME_S - 2 && expires <= now + HGS_NONCE_LIFETIME_S);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "already used"));
+	assert_int_equal(hgs_nonce_consume(G->node, other, sizeof(other), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "not issued by this HGS"));
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, 16, &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+}
+
+/* A nonce expires on the node clock: moving DIR/clock-offset past its lifetime refuses it. */
+static void test_nonce_expiry(void **state)
+{
+	unsigned char a[HGS_NONCE_LEN], b[HGS_NONCE_LEN];
+	struct hgs_result res;
+	time_t expires;
+	char text[32];
+
+	(void)state;
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, a, &expires), 0);
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, b, &expires), 0);
+	snprintf(text, sizeof(text), "%d\n", HGS_NONCE_LIFETIME_S - 30);
+	set_offset(G->dir, text);
+	assert_int_equal(hgs_nonce_consume(G->node, a, sizeof(a), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	snprintf(text, sizeof(text), "%d", HGS_NONCE_LIFETIME_S + 1);
+	set_offset(G->dir, text);
+	assert_int_equal(hgs_nonce_consume(G->node, b, sizeof(b), &res), 0);
+	set_offset(G->dir, NULL);
+	assert_int_equal(res.status, HGS_STATUS_TRANSIENT_ERROR);
+	assert_non_null(strstr(res.reason, "expired"));
+	/* an expired attempt does not use the nonce up: with the clock back it is valid once */
+	assert_int_equal(hgs_nonce_consume(G->node, b, sizeof(b), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+}
+
+/* Nonces survive a restart (reopen): a nonce issued before is usable once after. */
+static void test_nonce_restart(void **state)
+{
+	unsigned char nonce[HGS_NONCE_LEN];
+	struct hgs_node *other = NULL;
+	struct hgs_result res;
+	time_t expires;
+
+	(void)state;
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
+	assert_int_equal(hgs_node_open(G->dir, 0, &other), 0);
+	assert_int_equal(hgs_nonce_consume(other, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	hgs_node_close(other);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+}
+
+/* The clock offset file: absent is 0, negative works, garbage is a clear error. */
+static void test_clock_offset(void **state)
+{
+	time_t t;
+	long long off;
+
+	(void)state;
+	assert_int_equal(hgs_node_clock_offset(G->dir, &off), 0);
+	assert_int_equal(off, 0);
+	set_offset(G->dir, "-3600\n");
+	assert_int_equal(hgs_node_now(G->node, &t), 0);
+	assert_true(t <= time(NULL) - 3599 && t >= time(NULL) - 3601);
+	set_offset(G->dir, "9 hours");
+	assert_int_equal(hgs_node_now(G->node, &t), -1);
+	assert_non_null(strstr(hl_error_last(), "whole number of seconds"));
+	set_offset(G->dir, NULL);
+	assert_int_equal(hgs_node_now(G->node, &t), 0);
+}
+
+/* ---- registrations ---- */
+
+/* Host keys: add, duplicate name and key refused, list, find, remove. */
+static void test_host_keys(void **state)
+{
+	EVP_PKEY *k1 = NULL, *k2 = NULL, *found = NULL;
+	char fp[HL_SHA256_HEX_SIZE], *name = NULL;
+	json_t *list = NULL;
+
+	(void)state;
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &k1), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &k2), 0);
+	assert_int_equal(hgs_db_host_key_add(G->node, "KeyHost1", k1), 0);
+	assert_int_equal(hgs_db_host_key_add(G->node, "KeyHost1", k2), -1);
+	assert_non_null(strstr(hl_error_last(), "a host key named 'KeyHost1' is already registered"));
+	assert_int_equal(hgs_db_host_key_add(G->node, "KeyHost2", k1), -1);
+	assert_non_null(strstr(hl_error_last(), "already registered as host key 'KeyHost1'"));
+	assert_int_equal(hgs_db_host_key_add(G->node, "", k2), -1);
+
+	assert_int_equal(hl_key_fingerprint(k1, fp), 0);
+	assert_int_equal(hgs_db_host_key_find(G->node, fp, &name, &found), 1);
+	assert_string_equal(name, "KeyHost1");
+	assert_true(hl_key_pub_equal(found, k1));
+	free(name);
+	hl_key_free(found);
+
+	assert_int_equal(hgs_db_reg_list(G->node, HGS_REG_HOST_KEY, "KeyHost1", &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "KeyType")),
+			    "ec-p256");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0),
+							      "Fingerprint")), fp);
+	json_decref(list);
+	assert_int_equal(hgs_db_reg_list(G->node, HGS_REG_HOST_KEY, "Nobody", &list), -1);
+	assert_non_null(strstr(hl_error_last(), "no host key is registered as 'Nobody'"));
+
+	assert_int_equal(hgs_db_reg_remove(G->node, HGS_REG_HOST_KEY, "KeyHost1"), 0);
+	assert_int_equal(hgs_db_reg_remove(G->node, HGS_REG_HOST_KEY, "KeyHost1"), -1);
+	assert_int_equal(hgs_db_host_key_find(G->node, fp, &name, &found), 0);
+	hl_key_free(k1);
+	hl_key_free(k2);
+}
+
+/* Host groups: SID syntax, duplicates. */
+static void test_host_groups(void **state)
+{
+	char *name = NULL;
+
+	(void)state;
+	assert_int_equal(hgs_check_sid("S-1-5-21-3623811015-3361044348-30300820-1013"), 0);
+	assert_int_equal(hgs_check_sid("S-1-5-21-"), -1);
+	assert_int_equal(hgs_check_sid("S-1-5-32-544"), 0);
+	assert_int_equal(hgs_check_sid("S-1-5"), -1);
+	assert_int_equal(hgs_check_sid("S-2-5-21"), -1);
+	assert_int_equal(hgs_check_sid("S-1-5-99999999999"), -1);
+	assert_int_equal(hgs_check_sid("GuardedHosts"), -1);
+	assert_non_null(strstr(hl_error_last(), "invalid SID 'GuardedHosts'"));
+	assert_int_equal(hgs_db_host_group_add(G->node, "Group1", "S-1-5-21-7-8-9-1013"), 0);
+	assert_int_equal(hgs_db_host_group_add(G->node, "Group2", "S-1-5-21-7-8-9-1013"), -1);
+	assert_non_null(strstr(hl_error_last(), "already registered as host group 'Group1'"));
+	assert_int_equal(hgs_db_host_group_find_sid(G->node, "S-1-5-21-7-8-9-1013", &name), 1);
+	assert_string_equal(name, "Group1");
+	free(name);
+}
+
+/* CI policies: duplicates by name and content, empty refused; a TPM policy must be a TCG log. */
+static void test_policy_files(void **state)
+{
+	struct hgs_policy_set *ps = NULL;
+
+	(void)state;
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", "policy one", 10), 0);
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI2", "policy one", 10), -1);
+	assert_non_null(strstr(hl_error_last(), "the same policy file is already registered as "
+					       "CI policy 'CI1'"));
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", "policy two", 10), -1);
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI3", "", 0), -1);
+	assert_int_equal(hgs_db_tpm_policy_add(G->node, "Base1", "garbage", 7), -1);
+	assert_int_equal(hgs_db_policy_set_load(G->node, &ps), 0);
+	assert_true(ps->in.n_ci_policies >= 1);
+	assert_int_equal(ps->in.ci_policies[0].len, 10);
+	assert_memory_equal(ps->in.ci_policies[0].data, "policy one", 10);
+	assert_true(ps->in.n_enabled > 0);
+	hgs_policy_set_free(ps);
+	hgs_policy_set_free(NULL);
+}
+
+/* A certificate for KEY signed by CA (or self-signed when CA is NULL). */
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, int is_ca)
+{
+	struct hl_cert_spec spec = { .cn = cn, .not_before = time(NULL) - 60,
+				     .not_after = time(NULL) + 86400, .is_ca = is_ca, .path_len = -1 };
+	X509 *c = NULL;
+
+	if (ca)
+		assert_int_equal(hl_cert_issue(&spec, key, ca, ca_key, &c), 0);
+	else
+		assert_int_equal(hl_cert_issue_self_signed(&spec, key, &c), 0);
+	return c;
+}
+
+/* A platform identifier JSON document for EK (with EK_CERT or none) into a new string. */
+static char *make_identifier(const char *host, EVP_PKEY *ek, X509 *ek_cert)
+{
+	struct hl_buf kp = { 0 }, cp = { 0 };
+	json_t *o;
+	char *s = NULL;
+
+	assert_int_equal(hl_key_pub_to_pem(ek, &kp), 0);
+	if (ek_cert)
+		assert_int_equal(hl_cert_to_pem(ek_cert, &cp), 0);
+	o = json_pack("{s:s, s:i, s:s, s:s, s:s?}", "format", "hgslab-platform-identifier",
+		      "version", 1, "host", host, "ek_public", (char *)kp.data, "ek_certificate",
+		      ek_cert ? (char *)cp.data : NULL);
+	assert_int_equal(hl_json_dump(o, &s), 0);
+	json_decref(o);
+	hl_buf_free(&kp);
+	hl_buf_free(&cp);
+	return s;
+}
+
+/* TPM hosts: the EK certificate must chain to the vendor CA unless --force. */
+static void test_tpm_hosts(void **state)
+{
+	EVP_PKEY *ca_key = NULL, *int_key = NULL, *rogue_key = NULL, *ek1 = NULL, *ek2 = NULL,
+		 *ek3 = NULL;
+	X509 *ca = NULL, *inter = NULL, *rogue = NULL, *cert1 = NULL, *cert2 = NULL;
+	struct hgs_platform_id *id = NULL;
+	struct hgs_tpm_host *h = NULL;
+	struct hl_buf pem1 = { 0 }, pem2 = { 0 };
+	char *doc, *bundle;
+
+	(void)state;
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ca_key), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &int_key), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &rogue_key), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ek1), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ek2), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ek3), 0);
+	ca = make_cert("Lab TPM Vendor Root", ca_key, NULL, NULL, 1);
+	inter = make_cert("Lab TPM Vendor Issuing", int_key, ca, ca_key, 1);
+	rogue = make_cert("Rogue TPM Vendor", rogue_key, NULL, NULL, 1);
+	cert1 = make_cert("EK FabricHost1", ek1, inter, int_key, 0);
+	cert2 = make_cert("EK RogueHost", ek2, rogue, rogue_key, 0);
+
+	/* no vendor CA configured yet */
+	doc = make_identifier("FabricHost1", ek1, cert1);
+	assert_int_equal(hgs_platform_id_parse(doc, strlen(doc), &id), 0);
+	free(doc);
+	assert_string_equal(id->host, "FabricHost1");
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "FabricHost1", id, 0), -1);
+	assert_non_null(strstr(hl_error_last(), "no TPM vendor CA is configured"));
+
+	/* root + intermediate bundle */
+	assert_int_equal(hl_cert_to_pem(ca, &pem1), 0);
+	assert_int_equal(hl_cert_to_pem(inter, &pem2), 0);
+	bundle = malloc(pem1.len + pem2.len + 1);
+	assert_non_null(bundle);
+	memcpy(bundle, pem2.data, pem2.len);
+	memcpy(bundle + pem2.len, pem1.data, pem1.len + 1);
+	assert_int_equal(hgs_db_set_vendor_ca(G->node, bundle), 0);
+	assert_int_equal(hgs_db_set_vendor_ca(G->node, "junk"), -1);
+	free(bundle);
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "FabricHost1", id, 0), 0);
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "FabricHost1b", id, 0), -1);
+	assert_non_null(strstr(hl_error_last(), "this TPM's EK is already registered as TPM host "
+					       "'FabricHost1'"));
+	hgs_platform_id_free(id);
+	assert_int_equal(hgs_db_tpm_host_find_name(G->node, "FabricHost1", &h), 1);
+	assert_true(hl_key_pub_equal(h->ek, ek1));
+	assert_non_null(h->ek_cert);
+	assert_int_equal(h->forced, 0);
+	hgs_tpm_host_free(h);
+	h = NULL;
+
+	/* an EK certificate from another CA is refused, unless forced */
+	doc = make_identifier("RogueHost", ek2, cert2);
+	assert_int_equal(hgs_platform_id_parse(doc, strlen(doc), &id), 0);
+	free(doc);
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "RogueHost", id, 0), -1);
+	assert_non_null(strstr(hl_error_last(), "does not chain to the TPM vendor CA"));
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "RogueHost", id, 1), 0);
+	hgs_platform_id_free(id);
+
+	/* no EK certificate needs --force */
+	doc = make_identifier("NoCertHost", ek3, NULL);
+	assert_int_equal(hgs_platform_id_parse(doc, strlen(doc), &id), 0);
+	free(doc);
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "NoCertHost", id, 0), -1);
+	assert_non_null(strstr(hl_error_last(), "--force"));
+	assert_int_equal(hgs_db_tpm_host_add(G->node, "NoCertHost", id, 1), 0);
+	assert_int_equal(hgs_db_tpm_host_find_ek(G->node, id->ek_fingerprint, &h), 1);
+	assert_string_equal(h->name, "NoCertHost");
+	assert_null(h->ek_cert);
+	hgs_tpm_host_free(h);
+	hgs_platform_id_free(id);
+
+	/* malformed identifiers */
+	doc = make_identifier("Mismatch", ek3, cert1);
+	assert_int_equal(hgs_platform_id_parse(doc, strlen(doc), &id), -1);
+	assert_non_null(strstr(hl_error_last(), "certifies another key"));
+	free(doc);
+	assert_int_equal(hgs_platform_id_parse("{}", 2, &id), -1);
+	assert_non_null(strstr(hl_error_last(), "field 'format' is missing"));
+	assert_int_equal(hgs_platform_id_parse("{\"format\":\"hgslab-platform-identifier\","
+					       "\"version\":2}", 50, &id), -1);
+	assert_int_equal(hgs_platform_id_parse("\x01\x02", 2, &id), -1);
+	assert_null(id);
+
+	hl_buf_free(&pem1);
+	hl_buf_free(&pem2);
+	hl_cert_free(ca);
+	hl_cert_free(inter);
+	hl_cert_free(rogue);
+	hl_cert_free(cert1);
+	hl_cert_free(cert2);
+	hl_key_free(ca_key);
+	hl_key_free(int_key);
+	hl_key_free(rogue_key);
+	hl_key_free(ek1);
+	hl_key_free(ek2);
+	hl_key_free(ek3);
+}
+
+/* ---- the HTTP service ---- */
+
+/* POST BODY (a JSON object, stolen) to URL and parse the reply into *OUT; the status. */
+static long post_json(const char *url, json_t *body, json_t **out)
+{
+	struct hl_http_reply reply;
+	char *text = NULL;
+	long status;
+
+	assert_int_equal(hl_json_dump(body, &text), 0);
+	json_decref(body);
+	if (hl_http_post(url, "application/json", text, strlen(text), NULL, &reply) < 0)
+		fail_msg("POST %s: %s", url, hl_error_last());
+	free(text);
+	status = reply.status;
+	if (hl_json_parse(reply.body, reply.body_len, 0, out) < 0)
+		fail_msg("reply of %s is not JSON: %s", url, reply.body);
+	hl_http_reply_release(&reply);
+	return status;
+}
+
+/* A fresh nonce from the server at BASE. */
+static void get_nonce(const char *base, unsigned char **nonce, size_t *len)
+{
+	char url[128];
+	json_t *reply = NULL;
+
+	snprintf(url, sizeof(url), "%s/Attestation/v1/nonce", base);
+	assert_int_equal(post_json(url, json_pack("{s:s}", "host", "FabricHost1"), &reply), 200);
+	assert_int_equal(hl_json_get_base64(reply, "nonce", nonce, len), 0);
+	assert_int_equal(*len, HGS_NONCE_LEN);
+	json_decref(reply);
+}
+
+/* Attest HOST with SIGNER over NONCE || TK's DER, presenting PRESENTED as its host key. */
+static long attest(const char *base, const char *host, EVP_PKEY *signer, EVP_PKEY *presented,
+		   EVP_PKEY *tk, const unsigned char *nonce, size_t nonce_len, json_t **reply)
+{
+	struct hl_buf msg = { 0 }, sig = { 0 }, hk = { 0 }, tkp = { 0 };
+	char url[128];
+	json_t *body;
+	long status;
+
+	snprintf(url, sizeof(url), "%s/Attestation/v1/hostkey/attest", base);
+	assert_int_equal(hgs_hostkey_message(nonce, nonce_len, tk, &msg), 0);
+	assert_int_equal(hl_crypto_sign(signer, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
+	assert_int_equal(hl_key_pub_to_pem(presented, &hk), 0);
+	assert_int_equal(hl_key_pub_to_pem(tk, &tkp), 0);
+	body = json_pack("{s:s, s:s, s:s}", "host", host, "host_key", (char *)hk.data,
+			 "transport_key", (char *)tkp.data);
+	assert_int_equal(hl_json_set_base64(body, "nonce", nonce, nonce_len), 0);
+	assert_int_equal(hl_json_set_base64(body, "signature", sig.data, sig.len), 0);
+	status = post_json(url, body, reply);
+	hl_buf_free(&msg);
+	hl_buf_free(&sig);
+	hl_buf_free(&hk);
+	hl_buf_free(&tkp);
+	return status;
+}
+
+/* The status string of decision REPLY. */
+static const char *status_of(const json_t *reply)
+{
+	return json_string_value(json_object_get(reply, "status"));
+}
+
+/* info, nonce, a Passed round trip with a verifying health certificate, and every refusal. */
+static void test_serve_hostkey_round_trip(void **state)
+{
+	struct hgs_server *srv = NULL;
+	EVP_PKEY *hk = NULL, *tk = NULL, *stranger = NULL;
+	unsigned char *nonce = NULL, *der = NULL;
+	size_t nonce_len = 0, der_len = 0;
+	struct hl_http_reply reply;
+	struct hgs_healthcert_info info;
+	json_t *o = NULL, *log = NULL;
+	X509 *hc = NULL;
+	char base[64], url[128];
+
+	(void)state;
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &hk), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_RSA2048, &tk), 0);
+	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &stranger), 0);
+	assert_int_equal(hgs_db_host_key_add(G->node, "FabricHost1", hk), 0);
+	if (hgs_server_start(G->node, "127.0.0.1", 0, &srv) < 0)
+		fail_msg("server: %s", hl_error_last());
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", hgs_server_port(srv));
+
+	/* info */
+	snprintf(url, sizeof(url), "%s/Attestation/v1/info", base);
+	assert_int_equal(hl_http_get(url, NULL, &reply), 0);
+	assert_int_equal(reply.status, 200);
+	assert_int_equal(hl_json_parse(reply.body, reply.body_len, 0, &o), 0);
+	hl_http_reply_release(&reply);
+	assert_string_equal(json_string_value(json_object_get(o, "name")), "MyHgsService");
+	assert_string_equal(json_string_value(json_object_get(o, "mode")), "hostkey");
+	assert_string_equal(json_string_value(json_object_get(o, "signer_thumbprint")),
+			    G->node->signer_thumbprint);
+	assert_non_null(strstr(json_string_value(json_object_get(o, "signer_certificate")),
+			       "BEGIN CERTIFICATE"));
+	json_decref(o);
+
+	/* Passed: the health certificate binds the transport key and verifies */
+	get_nonce(base, &nonce, &nonce_len);
+	assert_int_equal(attest(base, "FabricHost1", hk, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "Passed");
+	assert_int_equal(hl_json_get_base64(o, "health_certificate", &der, &der_len), 0);
+	assert_int_equal(hl_cert_from_der(der, der_len, &hc), 0);
+	assert_int_equal(hgs_healthcert_verify(G->node, hc, &info), 0);
+	assert_string_equal(info.host, "FabricHost1");
+	assert_int_equal(info.mode, HGS_MODE_HOSTKEY);
+	assert_int_equal(info.not_after - info.not_before, 8 * 3600);
+	{
+		EVP_PKEY *bound = NULL;
+
+		assert_int_equal(hl_cert_pubkey(hc, &bound), 0);
+		assert_true(hl_key_pub_equal(bound, tk));
+		hl_key_free(bound);
+	}
+	hl_cert_free(hc);
+	free(der);
+	json_decref(o);
+
+	/* the same request again: a replay */
+	assert_int_equal(attest(base, "FabricHost1", hk, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "UnauthorizedHost");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "reason")), "already used"));
+	assert_null(json_object_get(o, "health_certificate"));
+	json_decref(o);
+	free(nonce);
+
+	/* an unregistered key */
+	get_nonce(base, &nonce, &nonce_len);
+	assert_int_equal(attest(base, "FabricHost1", stranger, stranger, tk, nonce, nonce_len, &o),
+			 200);
+	assert_string_equal(status_of(o), "UnauthorizedHost");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "reason")), "not registered"));
+	json_decref(o);
+	free(nonce);
+
+	/* the registered key presented, signed by another: a bad signature */
+	get_nonce(base, &nonce, &nonce_len);
+	assert_int_equal(attest(base, "FabricHost1", stranger, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "UnauthorizedHost");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "reason")), "does not verify"));
+	json_decref(o);
+	free(nonce);
+
+	/* the key registered for another name */
+	get_nonce(base, &nonce, &nonce_len);
+	assert_int_equal(attest(base, "FabricHost2", hk, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "UnauthorizedHost");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "reason")),
+			       "registered for host 'FabricHost1'"));
+	json_decref(o);
+	free(nonce);
+
+	/* a transport key KPS could not wrap to, and a malformed body: 400 */
+	get_nonce(base, &nonce, &nonce_len);
+	assert_int_equal(attest(base, "FabricHost1", hk, hk, stranger, nonce, nonce_len, &o), 400);
+	assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "RSA"));
+	json_decref(o);
+	snprintf(url, sizeof(url), "%s/Attestation/v1/hostkey/attest", base);
+	assert_int_equal(post_json(url, json_pack("{s:s}", "host", "FabricHost1"), &o), 400);
+	assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "field 'nonce'"));
+	json_decref(o);
+	assert_int_equal(hl_http_post(url, "application/json", "{\"host\":", 8, NULL, &reply), 0);
+	assert_int_equal(reply.status, 400);
+	hl_http_reply_release(&reply);
+
+	/* another trust mode: refused with the reason, nonce untouched */
+	assert_int_equal(hgs_db_set_trust(G->node, HGS_MODE_TPM), 0);
+	assert_int_equal(attest(base, "FabricHost1", hk, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "UnauthorizedHost");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "reason")),
+			       "this HGS attests hosts in tpm mode"));
+	json_decref(o);
+	assert_int_equal(hgs_db_set_trust(G->node, HGS_MODE_HOSTKEY), 0);
+	assert_int_equal(attest(base, "FabricHost1", hk, hk, tk, nonce, nonce_len, &o), 200);
+	assert_string_equal(status_of(o), "Passed");
+	json_decref(o);
+	free(nonce);
+	hgs_server_stop(srv);
+
+	/* every attempt is in the log, oldest first */
+	assert_int_equal(hgs_attest_log_list(G->node, "FabricHost1", 0, &log), 0);
+	assert_int_equal(json_array_size(log), 8);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "Status")),
+			    "Passed");
+	assert_non_null(json_string_value(json_object_get(json_array_get(log, 0),
+							  "HealthCertificate")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 1), "Status")),
+			    "UnauthorizedHost");
+	json_decref(log);
+	assert_int_equal(hgs_attest_log_list(G->node, NULL, 2, &log), 0);
+	assert_int_equal(json_array_size(log), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 1), "Status")),
+			    "Passed");
+	json_decref(log);
+	hl_key_free(hk);
+	hl_key_free(tk);
+	hl_key_free(stranger);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* these make their own nodes */
+		cmocka_unit_test(test_init_creates_everything),
+		cmocka_unit_test(test_init_refusals_and_force),
+		cmocka_unit_test(test_init_failure_leaves_nothing),
+		cmocka_unit_test(test_open_not_a_node),
+		cmocka_unit_test(test_db_migrations),
+		/* these share the group's node */
+		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_nonce_single_use),
+		cmocka_unit_test(test_nonce_expiry),
+		cmocka_unit_test(test_nonce_restart),
+		cmocka_unit_test(test_clock_offset),
+		cmocka_unit_test(test_host_keys),
+		cmocka_unit_test(test_host_groups),
+		cmocka_unit_test(test_policy_files),
+		cmocka_unit_test(test_tpm_hosts),
+		cmocka_unit_test(test_serve_hostkey_round_trip),
+	};
+
+	hl_log_set_stderr_level(HL_LOG_ERROR);
+	return cmocka_run_group_tests_name("hgs_node", tests, group_setup, group_teardown);
+}
