@@ -100,6 +100,22 @@ const char *const hgs_db_migrations[] = {
 	"  remote TEXT,"
 	"  healthcert TEXT);"
 	"CREATE INDEX attestation_log_host ON attestation_log(host);",
+	/* 4: TPM mode: AKs pinned to EKs by credential activation, pending challenges */
+	"CREATE TABLE tpm_ak_pins("
+	"  host TEXT PRIMARY KEY REFERENCES tpm_hosts(name) ON DELETE CASCADE,"
+	"  ek_fingerprint TEXT NOT NULL UNIQUE,"
+	"  ak_name TEXT NOT NULL UNIQUE,"
+	"  ak_public BLOB NOT NULL,"
+	"  pinned INTEGER NOT NULL);"
+	"CREATE TABLE tpm_challenges("
+	"  id TEXT PRIMARY KEY,"
+	"  host TEXT NOT NULL REFERENCES tpm_hosts(name) ON DELETE CASCADE,"
+	"  ek_fingerprint TEXT NOT NULL,"
+	"  ak_name TEXT NOT NULL,"
+	"  ak_public BLOB NOT NULL,"
+	"  secret_sha256 BLOB NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX tpm_challenges_host ON tpm_challenges(host);",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 
@@ -1428,5 +1444,223 @@ rollback:
 out:
 	hgs_node_unlock(node);
 	hgs_policy_set_free(ps);
+	return rc;
+}
+
+/* ---- TPM mode: AK pins and activation challenges ---- */
+
+/* Free an AK pin. */
+void hgs_tpm_ak_pin_free(struct hgs_tpm_ak_pin *p)
+{
+	if (!p)
+		return;
+	hl_buf_free(&p->ak_public);
+	free(p);
+}
+
+/* Copy LEN bytes of blob column I of STMT into OUT (an owned buffer). */
+static int col_blob(sqlite3_stmt *stmt, int i, struct hl_buf *out)
+{
+	const void *blob = sqlite3_column_blob(stmt, i);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
+
+	out->data = NULL;
+	out->len = 0;
+	if (!(out->data = malloc(len + 1)))
+		return hl_error("out of memory");
+	if (len)
+		memcpy(out->data, blob, len);
+	out->data[len] = 0;
+	out->len = len;
+	return 0;
+}
+
+/* The pinned AK of HOST. */
+int hgs_db_tpm_ak_pin_get(struct hgs_node *node, const char *host, struct hgs_tpm_ak_pin **out)
+{
+	struct hgs_tpm_ak_pin *p = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r;
+
+	*out = NULL;
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "SELECT host, ek_fingerprint, ak_name, ak_public, pinned "
+			     "FROM tpm_ak_pins WHERE host = ?", &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, host) < 0)
+		goto out;
+	r = hl_store_step(node->store, stmt);
+	if (r <= 0) {
+		rc = r;
+		goto out;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	col_copy(stmt, 0, p->host, sizeof(p->host));
+	col_copy(stmt, 1, p->ek_fingerprint, sizeof(p->ek_fingerprint));
+	col_copy(stmt, 2, p->ak_name, sizeof(p->ak_name));
+	if (col_blob(stmt, 3, &p->ak_public) < 0)
+		goto out;
+	p->pinned = (time_t)sqlite3_column_int64(stmt, 4);
+	*out = p;
+	p = NULL;
+	rc = 1;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	hgs_tpm_ak_pin_free(p);
+	return rc;
+}
+
+/* Pin an AK to a host unless another one is pinned already. */
+int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pin)
+{
+	sqlite3_stmt *stmt = NULL;
+	char current[HGS_TPM_NAME_HEX_MAX] = "";
+	int rc = -1, r;
+
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	if (hl_store_prepare(node->store, "SELECT ak_name FROM tpm_ak_pins WHERE host = ?",
+			     &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, pin->host) < 0)
+		goto out;
+	r = hl_store_step(node->store, stmt);
+	if (r < 0)
+		goto out;
+	if (r == 1)
+		col_copy(stmt, 0, current, sizeof(current));
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (r == 1) {
+		hl_store_rollback(node->store);
+		rc = strcmp(current, pin->ak_name) == 0 ? 1 : 0;
+		goto out;
+	}
+	if (hl_store_prepare(node->store, "INSERT INTO tpm_ak_pins(host, ek_fingerprint, ak_name, "
+			     "ak_public, pinned) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, pin->host) < 0 ||
+	    bind_text(node->store, stmt, 2, pin->ek_fingerprint) < 0 ||
+	    bind_text(node->store, stmt, 3, pin->ak_name) < 0 ||
+	    bind_blob(node->store, stmt, 4, pin->ak_public.data, pin->ak_public.len) < 0 ||
+	    bind_int(node->store, stmt, 5, (long long)pin->pinned) < 0 ||
+	    insert_commit(node, stmt) < 0) {
+		hl_error_wrap("cannot pin the attestation key of TPM host '%s'", pin->host);
+		goto out;
+	}
+	rc = 1;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* Free a challenge. */
+void hgs_tpm_challenge_free(struct hgs_tpm_challenge *c)
+{
+	if (!c)
+		return;
+	hl_buf_free(&c->ak_public);
+	hl_crypto_cleanse(c->secret_sha256, sizeof(c->secret_sha256));
+	free(c);
+}
+
+/* Store a pending activation challenge, purging expired ones. */
+int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challenge *c, time_t now)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
+
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	if (hl_store_prepare(node->store, "DELETE FROM tpm_challenges WHERE expires < ?",
+			     &stmt) < 0 ||
+	    bind_int(node->store, stmt, 1, (long long)now) < 0 ||
+	    hl_store_step(node->store, stmt) < 0)
+		goto out;
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (hl_store_prepare(node->store, "INSERT INTO tpm_challenges(id, host, ek_fingerprint, "
+			     "ak_name, ak_public, secret_sha256, expires) VALUES(?, ?, ?, ?, ?, ?, ?)",
+			     &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, c->id) < 0 ||
+	    bind_text(node->store, stmt, 2, c->host) < 0 ||
+	    bind_text(node->store, stmt, 3, c->ek_fingerprint) < 0 ||
+	    bind_text(node->store, stmt, 4, c->ak_name) < 0 ||
+	    bind_blob(node->store, stmt, 5, c->ak_public.data, c->ak_public.len) < 0 ||
+	    bind_blob(node->store, stmt, 6, c->secret_sha256, sizeof(c->secret_sha256)) < 0 ||
+	    bind_int(node->store, stmt, 7, (long long)c->expires) < 0 ||
+	    insert_commit(node, stmt) < 0) {
+		hl_error_wrap("cannot store the activation challenge of TPM host '%s'", c->host);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* Read and delete challenge ID in one transaction. */
+int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
+			      struct hgs_tpm_challenge **out)
+{
+	struct hgs_tpm_challenge *c = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r;
+
+	*out = NULL;
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	if (hl_store_prepare(node->store, "SELECT id, host, ek_fingerprint, ak_name, ak_public, "
+			     "secret_sha256, expires FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, id) < 0)
+		goto out;
+	r = hl_store_step(node->store, stmt);
+	if (r <= 0) {
+		if (r == 0)
+			hl_store_rollback(node->store);
+		rc = r;
+		goto out;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	col_copy(stmt, 0, c->id, sizeof(c->id));
+	col_copy(stmt, 1, c->host, sizeof(c->host));
+	col_copy(stmt, 2, c->ek_fingerprint, sizeof(c->ek_fingerprint));
+	col_copy(stmt, 3, c->ak_name, sizeof(c->ak_name));
+	if (col_blob(stmt, 4, &c->ak_public) < 0)
+		goto out;
+	if ((size_t)sqlite3_column_bytes(stmt, 5) != sizeof(c->secret_sha256)) {
+		hl_error("the activation challenge '%s' in the store is damaged", id);
+		goto out;
+	}
+	memcpy(c->secret_sha256, sqlite3_column_blob(stmt, 5), sizeof(c->secret_sha256));
+	c->expires = (time_t)sqlite3_column_int64(stmt, 6);
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (hl_store_prepare(node->store, "DELETE FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, id) < 0 || hl_store_step(node->store, stmt) < 0 ||
+	    hl_store_commit(node->store) < 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 1;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	hgs_tpm_challenge_free(c);
 	return rc;
 }

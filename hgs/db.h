@@ -19,6 +19,9 @@
  *   host_keys            Add-HgsAttestationHostKey: host public keys
  *   nonces               issued attestation nonces (hgs/nonce.h)
  *   attestation_log      every attestation attempt (hgs/attest_log.h)
+ *   tpm_ak_pins          TPM mode: the AK each TPM host proved by credential
+ *                        activation, pinned to its EK (hgs/attest_tpm.h)
+ *   tpm_challenges       TPM mode: pending activation challenges (expiring)
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
@@ -228,5 +231,65 @@ struct hgs_policy_set {
 };
 int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out);
 void hgs_policy_set_free(struct hgs_policy_set *ps);
+
+/* ---- TPM mode: AK pins and activation challenges (hgs/attest_tpm.c) ---- */
+
+/* Room for a TPM name in hex (alg id + digest up to SHA-512) and its NUL. */
+#define HGS_TPM_NAME_HEX_MAX (2 * (2 + 64) + 1)
+/* An activation challenge id: 16 random bytes in hex, and its NUL. */
+#define HGS_TPM_CHALLENGE_ID_SIZE 33
+
+/*
+ * The AK that TPM host HOST proved, by credential activation, to live in
+ * the TPM of the EK registered for it.  Rows go when the host is removed.
+ */
+struct hgs_tpm_ak_pin {
+	char host[HGS_NAME_MAX];
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char ak_name[HGS_TPM_NAME_HEX_MAX];   /* the AK's TPM name, uppercase hex */
+	struct hl_buf ak_public;              /* its TPM2B_PUBLIC */
+	time_t pinned;                        /* node clock when pinned */
+};
+void hgs_tpm_ak_pin_free(struct hgs_tpm_ak_pin *p);
+
+/* The AK pinned for TPM host HOST (1 found, 0 none yet, -1 error). */
+int hgs_db_tpm_ak_pin_get(struct hgs_node *node, const char *host, struct hgs_tpm_ak_pin **out);
+
+/*
+ * Pin PIN->ak_name to PIN->host, in one transaction: 1 when it is now
+ * pinned (or already was, to the same AK), 0 when another AK is pinned to
+ * that host already (nothing changes: a binding proven once stays), -1 on
+ * an error (e.g. the host is no longer registered).
+ */
+int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pin);
+
+/*
+ * A pending credential activation: the challenge HGS made for an AK of
+ * HOST's TPM; only the SHA-256 of the secret is kept.
+ */
+struct hgs_tpm_challenge {
+	char id[HGS_TPM_CHALLENGE_ID_SIZE];
+	char host[HGS_NAME_MAX];
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char ak_name[HGS_TPM_NAME_HEX_MAX];
+	struct hl_buf ak_public;              /* the AK's TPM2B_PUBLIC */
+	unsigned char secret_sha256[HL_SHA256_LEN];
+	time_t expires;                       /* node clock */
+};
+void hgs_tpm_challenge_free(struct hgs_tpm_challenge *c);
+
+/*
+ * Store challenge C; challenges that expired before NOW are purged in the
+ * same transaction.
+ */
+int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challenge *c, time_t now);
+
+/*
+ * Take (read and delete, atomically: a challenge is answered once) the
+ * challenge ID: 1 found, 0 unknown (never issued, already answered, or its
+ * host removed), -1 error.  Expiry is the caller's to check.
+ */
+int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
+			      struct hgs_tpm_challenge **out);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "hgs/attest_hostkey.h"
 #include "hgs/attest_log.h"
+#include "hgs/attest_tpm.h"
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
 #include "hgs/nonce.h"
@@ -29,6 +30,7 @@
 static const struct hgs_route *const hgs_route_sets[] = {
 	hgs_core_routes,
 	hgs_hostkey_routes,
+	hgs_tpm_routes,
 };
 #define N_ROUTE_SETS (sizeof(hgs_route_sets) / sizeof(hgs_route_sets[0]))
 

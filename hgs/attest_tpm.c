@@ -1,0 +1,604 @@
+/*
+ * attest_tpm.c - TPM-trusted attestation (attest_tpm.h): the routes of
+ * credential activation (which pins a host's AK to its registered EK) and of
+ * TPM attestation (quote, TCG log replay, certified transport key, Hgs_*
+ * policies).  TPM structures are parsed and verified by hgs/tpm_verify, the
+ * log by lib/tcglog, the policies by hgs/policy; every decision goes through
+ * hgs_attest_finish(), which records it and issues the health certificate.
+ */
+#include "hgs/attest_tpm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hgs/db.h"
+#include "hgs/nonce.h"
+#include "hgs/policy.h"
+#include "hgs/tpm_verify.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/tcglog.h"
+
+/* A decoded base64 field of the request. */
+struct field {
+	unsigned char *data;
+	size_t len;
+};
+
+/* Read base64 field NAME of OBJ into F. */
+static int get_field(const json_t *obj, const char *name, struct field *f)
+{
+	return hl_json_get_base64(obj, name, &f->data, &f->len);
+}
+
+/* Free F's bytes. */
+static void field_free(struct field *f)
+{
+	free(f->data);
+	f->data = NULL;
+	f->len = 0;
+}
+
+/* K's TPM name in uppercase hex into BUF. */
+static int key_name_hex(const struct hgs_tpm_key *k, char buf[HGS_TPM_NAME_HEX_MAX])
+{
+	return hl_crypto_hex_encode(k->name.name, k->name.size, buf, HGS_TPM_NAME_HEX_MAX);
+}
+
+/* "PCR 1, 2 and 9" style list of the PCRs in MASK into BUF. */
+static void pcr_list(uint32_t mask, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < 24 && off < size; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		off += (size_t)snprintf(buf + off, size - off, "%s%u", off ? ", " : "", i);
+	}
+}
+
+/*
+ * Check the EK certificate of registered host H against the TPM vendor CA
+ * at the node clock, unless H was added with --force: 1 when fine, 0 when
+ * refused (RES set), -1 on an internal error.
+ */
+static int check_ek_cert(struct hgs_node *node, const struct hgs_tpm_host *h,
+			 struct hgs_result *res)
+{
+	char *bundle = NULL, issuer[128] = "(no CN)";
+	time_t now;
+	int rc = -1;
+
+	if (h->forced)
+		return 1;
+	if (!h->ek_cert) {
+		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the TPM host '%s' has no EK certificate and was not added with "
+				"--force, so its TPM cannot be trusted", h->name);
+		return 0;
+	}
+	if (hgs_node_now(node, &now) < 0 || hgs_db_vendor_ca_get(node, &bundle) < 0)
+		goto out;
+	if (hl_cert_issuer_cn(h->ek_cert, issuer, sizeof(issuer)) < 0)
+		hl_error_clear();
+	if (!bundle) {
+		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"no TPM vendor CA is configured on this HGS, so the EK certificate of "
+				"'%s' (issued by '%s') cannot be checked; run `hgslab hgs set-server "
+				"--tpm-vendor-ca FILE`", h->name, issuer);
+		rc = 0;
+		goto out;
+	}
+	if (hgs_vendor_ca_verify(bundle, h->ek_cert, now) < 0) {
+		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the EK certificate of '%s' (issued by '%s') does not chain to this "
+				"HGS's TPM vendor CA (%s): the TPM is not from a trusted vendor; "
+				"configure its vendor's CA with `hgslab hgs set-server --tpm-vendor-ca "
+				"FILE`, or re-add the host with --force", h->name, issuer,
+				hl_error_last());
+		hl_error_clear();
+		rc = 0;
+		goto out;
+	}
+	rc = 1;
+out:
+	free(bundle);
+	return rc;
+}
+
+/* Set RES to the refusal of an AK other than the one pinned to HOST. */
+static void refuse_swapped_ak(struct hgs_result *res, const char *host, const char *pinned,
+			      const char *presented)
+{
+	hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+			"the attestation key presented for '%s' (name %.16s...) is not the one "
+			"its TPM proved by credential activation (name %.16s...): the AK-to-EK "
+			"binding proven once is pinned; if the host's TPM was cleared, remove "
+			"and re-add the host (`hgslab hgs remove-tpm-host` / `add-tpm-host`)",
+			host, presented, pinned);
+}
+
+/* Reply {"activation": "bound", ...} for HOST's pinned AK NAME. */
+static int reply_bound(struct hl_http_response *resp, const char *host, const char *name)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "activation", "bound", "host", host, "ak_name",
+			      name);
+	int rc;
+
+	if (!o)
+		return hl_error("out of memory");
+	rc = hl_http_response_json(resp, 200, o);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * Make a credential for AK with H's registered EK, keep the challenge and
+ * reply with it.
+ */
+static int issue_challenge(struct hgs_request *req, const struct hgs_tpm_host *h,
+			   const struct hgs_tpm_key *ak, const char *ak_name,
+			   const struct field *ak_pub, struct hl_http_response *resp)
+{
+	unsigned char secret[HGS_TPM_CHALLENGE_SECRET_LEN], id[16];
+	struct hl_buf id_object = { 0 }, enc_secret = { 0 };
+	struct hgs_tpm_challenge ch;
+	json_t *o = NULL;
+	char when[32];
+	time_t now;
+	int rc = -1;
+
+	memset(&ch, 0, sizeof(ch));
+	if (hgs_node_now(req->node, &now) < 0 || hl_crypto_random(secret, sizeof(secret)) < 0 ||
+	    hl_crypto_random(id, sizeof(id)) < 0 ||
+	    hl_crypto_hex_encode(id, sizeof(id), ch.id, sizeof(ch.id)) < 0 ||
+	    hl_crypto_sha256(secret, sizeof(secret), ch.secret_sha256) < 0)
+		goto out;
+	if (hgs_tpm_make_credential(h->ek, ak, secret, sizeof(secret), &id_object,
+				    &enc_secret) < 0) {
+		hl_error_wrap("cannot make the activation credential for TPM host '%s'", h->name);
+		goto out;
+	}
+	snprintf(ch.host, sizeof(ch.host), "%s", h->name);
+	snprintf(ch.ek_fingerprint, sizeof(ch.ek_fingerprint), "%s", h->ek_fingerprint);
+	snprintf(ch.ak_name, sizeof(ch.ak_name), "%s", ak_name);
+	ch.ak_public.data = ak_pub->data;
+	ch.ak_public.len = ak_pub->len;
+	ch.expires = now + HGS_TPM_CHALLENGE_LIFETIME_S;
+	if (hgs_db_tpm_challenge_add(req->node, &ch, now) < 0)
+		goto out;
+	hgs_time_format(ch.expires, when, sizeof(when));
+	if (!(o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "activation", "challenge", "host",
+			    h->name, "challenge", ch.id, "ak_name", ak_name, "expires", when,
+			    "expires_unix", (json_int_t)ch.expires)) ||
+	    hl_json_set_base64(o, "id_object", id_object.data, id_object.len) < 0 ||
+	    hl_json_set_base64(o, "encrypted_secret", enc_secret.data, enc_secret.len) < 0) {
+		hl_error("out of memory");
+		goto out;
+	}
+	rc = hl_http_response_json(resp, 200, o);
+out:
+	hl_crypto_cleanse(secret, sizeof(secret));
+	hl_crypto_cleanse(ch.secret_sha256, sizeof(ch.secret_sha256));
+	json_decref(o);
+	hl_buf_free(&id_object);
+	hl_buf_free(&enc_secret);
+	return rc;
+}
+
+/* POST /Attestation/v1/tpm/activate: challenge an AK for a registered EK. */
+static int route_activate(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct hgs_tpm_host *h = NULL;
+	struct hgs_tpm_ak_pin *pin = NULL;
+	struct hgs_tpm_key *ak = NULL;
+	struct field ak_pub = { 0 };
+	EVP_PKEY *ek = NULL;
+	enum hl_key_type kt;
+	char fp[HL_SHA256_HEX_SIZE], name[HGS_TPM_NAME_HEX_MAX];
+	struct hgs_result res;
+	const char *host, *ek_pem;
+	int rc = -1, r;
+
+	/* 1. the request */
+	if (hl_json_get_string(req->body, "host", &host) < 0 ||
+	    hgs_check_name("host name", host) < 0 ||
+	    hl_json_get_string(req->body, "ek_public", &ek_pem) < 0 ||
+	    get_field(req->body, "ak", &ak_pub) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
+		goto out;
+	}
+	if (hl_key_pub_from_pem(ek_pem, strlen(ek_pem), &ek) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "field 'ek_public': %s", hl_error_last());
+		goto out;
+	}
+	/* 2. the registration, by EK */
+	if (hl_key_fingerprint(ek, fp) < 0)
+		goto out;
+	r = hgs_db_tpm_host_find_ek(req->node, fp, &h);
+	if (r < 0)
+		goto out;
+	if (!r) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the host's TPM (EK SHA-256 %.16s...) is not registered with this HGS; "
+				"run `hgslab hgs add-tpm-host --name %s --platform-identifier FILE` with "
+				"the host's platform identifier", fp, host);
+		goto decided;
+	}
+	if (strcmp(h->name, host) != 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the TPM presented by '%s' (EK SHA-256 %.16s...) is registered for "
+				"host '%s'", host, fp, h->name);
+		goto decided;
+	}
+	r = check_ek_cert(req->node, h, &res);
+	if (r <= 0) {
+		if (r < 0)
+			goto out;
+		goto decided;
+	}
+	if (hl_key_type_of(h->ek, &kt) < 0)
+		goto out;
+	if (kt != HL_KEY_RSA2048) {
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0,
+				"the EK registered for '%s' is a %s key; credential activation here "
+				"needs the RSA-2048 EK of the TCG default template", host,
+				hl_key_type_name(kt));
+		goto decided;
+	}
+	/* 3. the AK */
+	if (hgs_tpm_key_parse(ak_pub.data, ak_pub.len, &ak) < 0 ||
+	    hgs_tpm_key_check_ak(ak, "the attestation key") < 0) {
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the AK of '%s' cannot be used: %s",
+				host, hl_error_last());
+		hl_error_clear();
+		goto decided;
+	}
+	if (key_name_hex(ak, name) < 0)
+		goto out;
+	/* 4. pinned already? */
+	r = hgs_db_tpm_ak_pin_get(req->node, h->name, &pin);
+	if (r < 0)
+		goto out;
+	if (r) {
+		if (strcmp(pin->ak_name, name) == 0) {
+			rc = reply_bound(resp, h->name, name);
+			goto out;
+		}
+		refuse_swapped_ak(&res, host, pin->ak_name, name);
+		goto decided;
+	}
+	/* 5. the challenge */
+	rc = issue_challenge(req, h, ak, name, &ak_pub, resp);
+	goto out;
+decided:
+	rc = hgs_attest_finish(req, host, &res, NULL, resp);
+out:
+	field_free(&ak_pub);
+	hgs_tpm_key_free(ak);
+	hgs_tpm_ak_pin_free(pin);
+	hgs_tpm_host_free(h);
+	hl_key_free(ek);
+	return rc;
+}
+
+/* POST /Attestation/v1/tpm/activate/complete: check the secret, pin the AK. */
+static int route_activate_complete(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct hgs_tpm_challenge *ch = NULL;
+	struct hgs_tpm_ak_pin pin;
+	struct field secret = { 0 };
+	unsigned char digest[HL_SHA256_LEN];
+	struct hgs_result res;
+	const char *host, *id;
+	time_t now;
+	int rc = -1, r;
+
+	memset(&pin, 0, sizeof(pin));
+	if (hl_json_get_string(req->body, "host", &host) < 0 ||
+	    hgs_check_name("host name", host) < 0 ||
+	    hl_json_get_string(req->body, "challenge", &id) < 0 ||
+	    get_field(req->body, "secret", &secret) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
+		goto out;
+	}
+	if (strlen(id) != HGS_TPM_CHALLENGE_ID_SIZE - 1) {
+		rc = hgs_attest_reject(req, resp, 400, "field 'challenge' must be the %d hex "
+				       "characters /tpm/activate gave", HGS_TPM_CHALLENGE_ID_SIZE - 1);
+		goto out;
+	}
+	r = hgs_db_tpm_challenge_take(req->node, id, &ch);
+	if (r < 0)
+		goto out;
+	if (!r) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the activation challenge '%s' is unknown or was already answered; "
+				"start the activation again", id);
+		goto decided;
+	}
+	if (strcmp(ch->host, host) != 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the activation challenge '%s' was made for host '%s', not '%s'", id,
+				ch->host, host);
+		goto decided;
+	}
+	if (hgs_node_now(req->node, &now) < 0)
+		goto out;
+	if (now > ch->expires) {
+		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0,
+				"the activation challenge expired %lld s ago; start the activation "
+				"again", (long long)(now - ch->expires));
+		goto decided;
+	}
+	if (hl_crypto_sha256(secret.data, secret.len, digest) < 0)
+		goto out;
+	if (!hl_crypto_ct_equal(digest, ch->secret_sha256, sizeof(digest))) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the answer to the credential activation challenge of '%s' is wrong: "
+				"its attestation key was not proven to live in the TPM whose EK is "
+				"registered for it", host);
+		goto decided;
+	}
+	snprintf(pin.host, sizeof(pin.host), "%s", ch->host);
+	snprintf(pin.ek_fingerprint, sizeof(pin.ek_fingerprint), "%s", ch->ek_fingerprint);
+	snprintf(pin.ak_name, sizeof(pin.ak_name), "%s", ch->ak_name);
+	pin.ak_public = ch->ak_public;
+	pin.pinned = now;
+	r = hgs_db_tpm_ak_pin_set(req->node, &pin);
+	if (r < 0)
+		goto out;
+	if (!r) {
+		struct hgs_tpm_ak_pin *cur = NULL;
+
+		if (hgs_db_tpm_ak_pin_get(req->node, host, &cur) < 0)
+			goto out;
+		refuse_swapped_ak(&res, host, cur ? cur->ak_name : "?", ch->ak_name);
+		hgs_tpm_ak_pin_free(cur);
+		goto decided;
+	}
+	hl_log_info("tpm host '%s': attestation key %.16s... pinned to its EK by credential "
+		    "activation", host, ch->ak_name);
+	rc = reply_bound(resp, host, ch->ak_name);
+	goto out;
+decided:
+	rc = hgs_attest_finish(req, host, &res, NULL, resp);
+out:
+	if (secret.data)
+		hl_crypto_cleanse(secret.data, secret.len);
+	field_free(&secret);
+	hgs_tpm_challenge_free(ch);
+	return rc;
+}
+
+/* The fields of an attestation request. */
+struct attest_req {
+	const char *host;
+	struct field nonce, ak, quote, quote_sig, tcglog, tk, certify, certify_sig;
+};
+
+/* Free R's buffers. */
+static void attest_req_free(struct attest_req *r)
+{
+	field_free(&r->nonce);
+	field_free(&r->ak);
+	field_free(&r->quote);
+	field_free(&r->quote_sig);
+	field_free(&r->tcglog);
+	field_free(&r->tk);
+	field_free(&r->certify);
+	field_free(&r->certify_sig);
+}
+
+/* Read the attestation request's fields from BODY into R. */
+static int attest_req_read(const json_t *body, struct attest_req *r)
+{
+	if (hl_json_get_string(body, "host", &r->host) < 0 ||
+	    hgs_check_name("host name", r->host) < 0 ||
+	    get_field(body, "nonce", &r->nonce) < 0 || get_field(body, "ak", &r->ak) < 0 ||
+	    get_field(body, "quote", &r->quote) < 0 ||
+	    get_field(body, "quote_signature", &r->quote_sig) < 0 ||
+	    get_field(body, "tcglog", &r->tcglog) < 0 ||
+	    get_field(body, "transport_key", &r->tk) < 0 ||
+	    get_field(body, "certify", &r->certify) < 0 ||
+	    get_field(body, "certify_signature", &r->certify_sig) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Check the TCG log against the verified quote Q: it parses, has a SHA-256
+ * bank, its must-hash events are intact, it extends only quoted PCRs and
+ * replays to Q's pcrDigest.  1 when genuine (*LOG_OUT set), 0 when refused
+ * (RES set), -1 on an internal error.
+ */
+static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
+		     struct hl_tcglog **log_out, struct hgs_result *res)
+{
+	struct hl_tcglog *log = NULL;
+	struct hl_tcglog_pcrs *pcrs = NULL;
+	const struct hl_tcglog_bank *bank;
+	uint8_t values[24][HL_SHA256_LEN], digest[HL_SHA256_LEN];
+	char list[128];
+	uint32_t extra;
+	int rc = 0;
+
+	*log_out = NULL;
+	if (hl_tcglog_parse(raw->data, raw->len, &log) < 0) {
+		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
+				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be read: %s",
+				hl_error_last());
+		goto refused;
+	}
+	if (hl_tcglog_require_sha256(log) < 0 || hl_tcglog_require_data_ok(log) < 0) {
+		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
+				HGS_SUB_TCG_LOG_VERIFICATION, "%s", hl_error_last());
+		goto refused;
+	}
+	if (hl_tcglog_replay(log, &pcrs) < 0 ||
+	    !(bank = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256))) {
+		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
+				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be replayed: %s",
+				pcrs ? "its SHA-256 bank is missing" : hl_error_last());
+		goto refused;
+	}
+	extra = bank->extended & ~q->pcr_mask;
+	if (extra) {
+		pcr_list(extra, list, sizeof(list));
+		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
+				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log extends PCR %s, which the "
+				"quote does not cover, so those events cannot be verified", list);
+		goto refused;
+	}
+	for (unsigned i = 0; i < 24; i++)
+		memcpy(values[i], bank->pcr[i], HL_SHA256_LEN);
+	if (hgs_tpm_pcr_digest(q->pcr_mask, values, digest) < 0) {
+		rc = -1;
+		goto refused;
+	}
+	if (!hl_crypto_ct_equal(digest, q->pcr_digest, sizeof(digest))) {
+		pcr_list(q->pcr_mask, list, sizeof(list));
+		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
+				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log does not replay to the "
+				"quoted PCRs (SHA-256 PCR %s): the log is not the one of the boot "
+				"the TPM measured", list);
+		goto refused;
+	}
+	hl_tcglog_pcrs_free(pcrs);
+	*log_out = log;
+	return 1;
+refused:
+	if (rc == 0)
+		hl_error_clear();
+	hl_tcglog_pcrs_free(pcrs);
+	hl_tcglog_free(log);
+	return rc;
+}
+
+/* POST /Attestation/v1/tpm/attest. */
+static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct attest_req r;
+	struct hgs_tpm_host *h = NULL;
+	struct hgs_tpm_ak_pin *pin = NULL;
+	struct hgs_tpm_key *ak = NULL, *tk = NULL;
+	struct hgs_policy_set *ps = NULL;
+	struct hl_tcglog *log = NULL;
+	struct hgs_tpm_quote q;
+	struct hgs_result res;
+	char name[HGS_TPM_NAME_HEX_MAX], list[128];
+	EVP_PKEY *transport = NULL;
+	int rc = -1, found;
+
+	memset(&r, 0, sizeof(r));
+	/* 1. the request */
+	if (attest_req_read(req->body, &r) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
+		goto out;
+	}
+	/* 2. the nonce, before anything else: single use whatever follows */
+	if (hgs_nonce_consume(req->node, r.nonce.data, r.nonce.len, &res) < 0)
+		goto out;
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
+	/* 3. the registration and the EK certificate */
+	found = hgs_db_tpm_host_find_name(req->node, r.host, &h);
+	if (found < 0)
+		goto out;
+	if (!found) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"no TPM host named '%s' is registered with this HGS; run `hgslab hgs "
+				"add-tpm-host --name %s --platform-identifier FILE` with the host's "
+				"platform identifier", r.host, r.host);
+		goto decided;
+	}
+	found = check_ek_cert(req->node, h, &res);
+	if (found <= 0) {
+		if (found < 0)
+			goto out;
+		goto decided;
+	}
+	/* 4. the AK must be the one pinned to the EK */
+	if (hgs_tpm_key_parse(r.ak.data, r.ak.len, &ak) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the AK of '%s' cannot be read: %s",
+				r.host, hl_error_last());
+		hl_error_clear();
+		goto decided;
+	}
+	if (key_name_hex(ak, name) < 0)
+		goto out;
+	found = hgs_db_tpm_ak_pin_get(req->node, h->name, &pin);
+	if (found < 0)
+		goto out;
+	if (!found) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the attestation key of '%s' was never proven by credential "
+				"activation; the host must activate it first "
+				"(POST /Attestation/v1/tpm/activate)", r.host);
+		goto decided;
+	}
+	if (strcmp(pin->ak_name, name) != 0) {
+		refuse_swapped_ak(&res, r.host, pin->ak_name, name);
+		goto decided;
+	}
+	/* 5. the quote and the certified transport key */
+	if (hgs_tpm_verify_quote(ak, r.quote.data, r.quote.len, r.quote_sig.data, r.quote_sig.len,
+				 r.nonce.data, r.nonce.len, &q) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the TPM quote of '%s' does not "
+				"verify: %s", r.host, hl_error_last());
+		hl_error_clear();
+		goto decided;
+	}
+	if ((q.pcr_mask & HGS_TPM_REQUIRED_PCRS) != HGS_TPM_REQUIRED_PCRS) {
+		pcr_list(q.pcr_mask, list, sizeof(list));
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the TPM quote of '%s' covers "
+				"SHA-256 PCR %s; HGS needs at least PCRs 0-7 and 11-14", r.host, list);
+		goto decided;
+	}
+	if (hgs_tpm_key_parse(r.tk.data, r.tk.len, &tk) < 0 ||
+	    hgs_tpm_verify_certify(ak, tk, r.certify.data, r.certify.len, r.certify_sig.data,
+				   r.certify_sig.len, r.nonce.data, r.nonce.len) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the transport key of '%s' is not "
+				"proven to be TPM-resident: %s", r.host, hl_error_last());
+		hl_error_clear();
+		goto decided;
+	}
+	/* 6. the TCG log, trusted only through its replay to the quote */
+	found = check_log(&r.tcglog, &q, &log, &res);
+	if (found <= 0) {
+		if (found < 0)
+			goto out;
+		goto decided;
+	}
+	/* 7. baselines, CI policies and every enabled Hgs_* policy */
+	if (hgs_db_policy_set_load(req->node, &ps) < 0)
+		goto out;
+	ps->in.log = log;
+	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
+		hl_log_error("tpm attestation of '%s': %s", r.host, hl_error_last());
+		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS could not evaluate its "
+				"attestation policies: %s", hl_error_last());
+		hl_error_clear();
+	}
+	transport = tk->pkey;
+decided:
+	rc = hgs_attest_finish(req, r.host ? r.host : req->host, &res, transport, resp);
+out:
+	attest_req_free(&r);
+	hgs_policy_set_free(ps);
+	hl_tcglog_free(log);
+	hgs_tpm_key_free(ak);
+	hgs_tpm_key_free(tk);
+	hgs_tpm_ak_pin_free(pin);
+	hgs_tpm_host_free(h);
+	return rc;
+}
+
+const struct hgs_route hgs_tpm_routes[] = {
+	{ "POST", "/Attestation/v1/tpm/activate", HGS_MODE_TPM, route_activate },
+	{ "POST", "/Attestation/v1/tpm/activate/complete", HGS_MODE_TPM, route_activate_complete },
+	{ "POST", "/Attestation/v1/tpm/attest", HGS_MODE_TPM, route_attest },
+	{ NULL, NULL, 0, NULL },
+};
