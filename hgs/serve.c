@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hgs/attest_ad.h"
 #include "hgs/attest_hostkey.h"
 #include "hgs/attest_log.h"
 #include "hgs/attest_tpm.h"
@@ -31,6 +32,7 @@ static const struct hgs_route *const hgs_route_sets[] = {
 	hgs_core_routes,
 	hgs_hostkey_routes,
 	hgs_tpm_routes,
+	hgs_ad_routes,
 };
 #define N_ROUTE_SETS (sizeof(hgs_route_sets) / sizeof(hgs_route_sets[0]))
 

@@ -47,4 +47,55 @@ int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx);
 int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx); /* enable-/disable-attestation-policy */
 int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx);
 
+/* hosts/cmd_host.c */
+extern const struct hl_opt cmd_host_new_opts[];
+extern const struct hl_opt cmd_host_run_opts[];
+extern const struct hl_opt cmd_host_platform_id_opts[];
+extern const struct hl_opt cmd_host_baseline_opts[];
+extern const struct hl_opt cmd_host_ci_policy_opts[];
+extern const struct hl_opt cmd_host_host_key_opts[];
+extern const struct hl_opt cmd_host_set_client_opts[];
+extern const struct hl_opt cmd_host_show_opts[];
+extern const struct hl_opt cmd_host_test_client_opts[];
+extern const struct hl_opt cmd_host_set_profile_opts[];
+int cmd_host_new(struct hl_cmd_ctx *ctx);
+int cmd_host_run(struct hl_cmd_ctx *ctx);
+int cmd_host_get_platform_identifier(struct hl_cmd_ctx *ctx);
+int cmd_host_get_baseline_policy(struct hl_cmd_ctx *ctx);
+int cmd_host_get_ci_policy(struct hl_cmd_ctx *ctx);
+int cmd_host_get_host_key(struct hl_cmd_ctx *ctx);
+int cmd_host_set_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
+
+/* hgs/cmd_hgs_ad.c */
+extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
+extern const struct hl_opt cmd_hgs_get_trusted_domain_opts[];
+extern const struct hl_opt cmd_hgs_remove_trusted_domain_opts[];
+int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_trusted_domain(struct hl_cmd_ctx *ctx);
+int cmd_hgs_remove_trusted_domain(struct hl_cmd_ctx *ctx);
+
+/* hosts/cmd_fabric.c */
+extern const struct hl_opt cmd_fabric_new_opts[];
+extern const struct hl_opt cmd_fabric_show_opts[];
+extern const struct hl_opt cmd_fabric_add_group_opts[];
+extern const struct hl_opt cmd_fabric_get_opts[];
+extern const struct hl_opt cmd_fabric_add_computer_opts[];
+extern const struct hl_opt cmd_fabric_member_opts[];
+extern const struct hl_opt cmd_fabric_export_trust_opts[];
+extern const struct hl_opt cmd_fabric_serve_opts[];
+extern const struct hl_opt cmd_fabric_get_ticket_opts[];
+int cmd_fabric_new(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_domain(struct hl_cmd_ctx *ctx);
+int cmd_fabric_add_group(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_group(struct hl_cmd_ctx *ctx);
+int cmd_fabric_add_computer(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_computer(struct hl_cmd_ctx *ctx);
+int cmd_fabric_group_member(struct hl_cmd_ctx *ctx);      /* add-/remove-group-member */
+int cmd_fabric_export_trust(struct hl_cmd_ctx *ctx);
+int cmd_fabric_serve(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx);
+
 #endif

@@ -63,19 +63,55 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_set_attestation_policy },
 	{ .name = "get-attestation-log", .summary = "every attestation attempt and its result",
 	  .opts = cmd_hgs_log_opts, .run = cmd_hgs_get_attestation_log },
+	{ .name = "add-trusted-domain", .summary = "trust a fabric AD domain (its export-trust file)",
+	  .description = "Models the one-way forest trust from the HGS domain to the fabric domain:\n"
+			 "AD-mode attestation accepts tickets signed by a trusted domain's DC only.\n"
+			 "FILE comes from `hgslab fabric export-trust`.",
+	  .opts = cmd_hgs_add_trusted_domain_opts, .run = cmd_hgs_add_trusted_domain },
+	{ .name = "get-trusted-domain", .summary = "list the fabric domains this HGS trusts",
+	  .opts = cmd_hgs_get_trusted_domain_opts, .run = cmd_hgs_get_trusted_domain },
+	{ .name = "remove-trusted-domain", .summary = "stop trusting a fabric domain",
+	  .opts = cmd_hgs_remove_trusted_domain_opts, .run = cmd_hgs_remove_trusted_domain },
 	{ .name = "get-key-protection-log", .summary = "every key release and refusal", .later = LATER_KPS },
 	{ .name = NULL },
 };
 
 static const struct hl_cmd host_verbs[] = {
-	{ .name = "new", .summary = "manufacture a guarded host and its TPM", .later = LATER_ATTEST },
-	{ .name = "run", .summary = "run the host agent (measured boot, attestation)", .later = LATER_ATTEST },
-	{ .name = "get-platform-identifier", .summary = "export EKpub + EKcert", .later = LATER_ATTEST },
-	{ .name = "get-baseline-policy", .summary = "export the host's TCG log", .later = LATER_ATTEST },
-	{ .name = "get-ci-policy", .summary = "export the host's code integrity policy", .later = LATER_ATTEST },
-	{ .name = "set-client-configuration", .summary = "set the HGS URLs (Set-HgsClientConfiguration)", .later = LATER_ATTEST },
-	{ .name = "get-client-configuration", .summary = "show guarded state (Get-HgsClientConfiguration)", .later = LATER_ATTEST },
-	{ .name = "test-client-configuration", .summary = "force a fresh attestation", .later = LATER_ATTEST },
+	{ .name = "new", .summary = "manufacture a guarded host and its TPM",
+	  .description = "Creates the host directory: the host's TPM manufactured by swtpm_setup with an\n"
+			 "EK certificate from the lab's TPM vendor CA (VDIR, shared by hosts made side by\n"
+			 "side), the machine key (host-key mode, AD computer account), the boot profile\n"
+			 "and its CI policy.  Nothing is left behind when it fails.  See docs/host.md.",
+	  .opts = cmd_host_new_opts, .run = cmd_host_new },
+	{ .name = "run", .summary = "run the host agent (measured boot, attestation)",
+	  .description = "Starts the host's swtpm, replays the measured boot into its PCRs, writes\n"
+			 "DIR/tcglog.bin, prints 'host: NAME agent running (swtpm on ADDR:PORT)', then\n"
+			 "attests in the HGS's mode at start, before the health certificate expires, on\n"
+			 "retry and on SIGUSR1 (one 'host: NAME attestation: STATUS' line each).  State in\n"
+			 "DIR/state.json, log in DIR/host.log.  SIGTERM or SIGINT stops it (exit 0).",
+	  .opts = cmd_host_run_opts, .run = cmd_host_run },
+	{ .name = "get-platform-identifier", .summary = "export EKpub + EKcert (for hgs add-tpm-host)",
+	  .description = "Reads the EK and its certificate from the host's TPM: the running agent's\n"
+			 "swtpm, or a swtpm started briefly when no agent runs.",
+	  .opts = cmd_host_platform_id_opts, .run = cmd_host_get_platform_identifier },
+	{ .name = "get-baseline-policy", .summary = "export the host's TCG log (for hgs add-tpm-policy)",
+	  .opts = cmd_host_baseline_opts, .run = cmd_host_get_baseline_policy },
+	{ .name = "get-ci-policy", .summary = "export the host's code integrity policy",
+	  .opts = cmd_host_ci_policy_opts, .run = cmd_host_get_ci_policy },
+	{ .name = "get-host-key", .summary = "export the host key's public half (for hgs add-host-key)",
+	  .opts = cmd_host_host_key_opts, .run = cmd_host_get_host_key },
+	{ .name = "set-client-configuration", .summary = "set the HGS URLs (Set-HgsClientConfiguration)",
+	  .description = "Names map to loopback addresses with --resolve (libcurl's resolve list),\n"
+			 "never /etc/hosts.  A running agent attests again at once.",
+	  .opts = cmd_host_set_client_opts, .run = cmd_host_set_client_configuration },
+	{ .name = "get-client-configuration", .summary = "show guarded state (Get-HgsClientConfiguration)",
+	  .opts = cmd_host_show_opts, .run = cmd_host_get_client_configuration },
+	{ .name = "test-client-configuration", .summary = "force a fresh attestation",
+	  .description = "Asks the running agent to attest (SIGUSR1) and waits for its result, or, with\n"
+			 "no agent, boots the host's TPM and attests directly.  Exits 4 unless Passed.",
+	  .opts = cmd_host_test_client_opts, .run = cmd_host_test_client_configuration },
+	{ .name = "set-profile", .summary = "set the boot profile of the next `host run`",
+	  .opts = cmd_host_set_profile_opts, .run = cmd_host_set_profile },
 	{ .name = "unwrap-key-protector", .summary = "test key release; prints the TK fingerprint", .later = LATER_KPS },
 	{ .name = "import-vm", .summary = "import a shielded VM bundle", .later = LATER_VM },
 	{ .name = "start-vm", .summary = "start a shielded VM", .later = LATER_VM },
@@ -96,6 +132,36 @@ static const struct hl_cmd tenant_verbs[] = {
 	{ .name = NULL },
 };
 
+static const struct hl_cmd fabric_verbs[] = {
+	{ .name = "new", .summary = "create a fabric AD domain and its DC signing key",
+	  .description = "Creates the directory: SQLite store, a random domain SID, the built-in group\n"
+			 "Domain Computers, and the DC's ticket signing key with its certificate.",
+	  .opts = cmd_fabric_new_opts, .run = cmd_fabric_new },
+	{ .name = "get-domain", .summary = "show the domain (Get-ADDomain)",
+	  .opts = cmd_fabric_show_opts, .run = cmd_fabric_get_domain },
+	{ .name = "add-group", .summary = "create a global security group (New-ADGroup)",
+	  .opts = cmd_fabric_add_group_opts, .run = cmd_fabric_add_group },
+	{ .name = "get-group", .summary = "list groups, their SIDs and members (Get-ADGroup)",
+	  .opts = cmd_fabric_get_opts, .run = cmd_fabric_get_group },
+	{ .name = "add-computer", .summary = "create a computer account with its machine key",
+	  .opts = cmd_fabric_add_computer_opts, .run = cmd_fabric_add_computer },
+	{ .name = "get-computer", .summary = "list computer accounts and their groups (Get-ADComputer)",
+	  .opts = cmd_fabric_get_opts, .run = cmd_fabric_get_computer },
+	{ .name = "add-group-member", .summary = "add a computer to a group (Add-ADGroupMember)",
+	  .opts = cmd_fabric_member_opts, .run = cmd_fabric_group_member },
+	{ .name = "remove-group-member", .summary = "remove a computer from a group (Remove-ADGroupMember)",
+	  .opts = cmd_fabric_member_opts, .run = cmd_fabric_group_member },
+	{ .name = "export-trust", .summary = "write what HGS needs to trust this domain",
+	  .opts = cmd_fabric_export_trust_opts, .run = cmd_fabric_export_trust },
+	{ .name = "serve", .summary = "run the domain controller (membership tickets over HTTP)",
+	  .description = "Prints 'fabric: DC for DOMAIN serving on http://ADDR:PORT' when ready; stops on\n"
+			 "SIGTERM or SIGINT (exit 0).  Logs to DIR/dc.log.  See docs/attestation-protocol.md.",
+	  .opts = cmd_fabric_serve_opts, .run = cmd_fabric_serve },
+	{ .name = "get-ticket", .summary = "get a membership ticket from a DC with a machine key (kinit)",
+	  .opts = cmd_fabric_get_ticket_opts, .run = cmd_fabric_get_ticket },
+	{ .name = NULL },
+};
+
 static const struct hl_cmd bench_verbs[] = {
 	{ .name = "all", .summary = "run every benchmark", .later = LATER_ATTEST },
 	{ .name = "attest", .summary = "attestations/s and HGS CPU per attestation vs the crypto floor", .later = LATER_ATTEST },
@@ -108,6 +174,8 @@ const struct hl_cmd hl_areas[] = {
 	  .verbs = hgs_verbs },
 	{ .name = "host", .summary = "guarded host: TPM, measured boot, HGS client, VMs",
 	  .verbs = host_verbs },
+	{ .name = "fabric", .summary = "the fabric's Active Directory: domain, computers, groups, DC",
+	  .verbs = fabric_verbs },
 	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding",
 	  .verbs = tenant_verbs },
 	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",

@@ -1,0 +1,452 @@
+/*
+ * attest_ad.c - Active Directory attestation (attest_ad.h): the trusted
+ * domains of the node (files under NODE/trusted-domains/, written by the
+ * `hgs add-/remove-trusted-domain` verbs in hgs/cmd_hgs_ad.c) and the
+ * POST /Attestation/v1/ad/attest route.  The ticket format and its
+ * verification are the fabric directory's (hosts/fabric_ad.h); this file
+ * decides what HGS makes of a verified ticket, and hands the result to
+ * hgs_attest_finish(), which issues the health certificate and records the
+ * attempt.
+ */
+#include "hgs/attest_ad.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hgs/attest_hostkey.h"
+#include "hgs/db.h"
+#include "hgs/nonce.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+
+/* Largest trust document accepted. */
+#define TRUST_DOC_MAX ((size_t)1 << 20)
+
+/* ---- trusted domains ---- */
+
+/* Path of DOMAIN's trust file (lowercased name) in NODE into BUF; DOMAIN must be valid. */
+static int trust_path(struct hgs_node *node, const char *domain, char *buf, size_t size)
+{
+	char lower[HGS_DOMAIN_MAX];
+	size_t i;
+
+	if (hgs_check_domain(domain) < 0)
+		return -1;
+	for (i = 0; domain[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)domain[i]);
+	lower[i] = '\0';
+	if ((size_t)snprintf(buf, size, "%s/%s/%s.json", node->dir, HGS_TRUSTED_DOMAINS_DIR, lower) >=
+	    size)
+		return hl_error("path of the trust of '%s' is too long", domain);
+	return 0;
+}
+
+/* Read trust file PATH: its document into *DOC (may be NULL) and parsed into *OUT. */
+static int trust_read(const char *path, json_t **doc, struct fabric_trust **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (doc)
+		*doc = NULL;
+	if (hl_file_read(path, TRUST_DOC_MAX, &buf, &len) < 0)
+		return -1;
+	if (fabric_trust_parse(buf, len, out) < 0) {
+		hl_error_wrap("trust file '%s' is damaged; remove it and add the trust again", path);
+		goto out;
+	}
+	if (doc && hl_json_parse(buf, len, TRUST_DOC_MAX, doc) < 0) {
+		fabric_trust_free(*out);
+		*out = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* The trust of DOMAIN: 1 found, 0 not trusted, -1 error. */
+int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct fabric_trust **out)
+{
+	char path[PATH_MAX];
+
+	*out = NULL;
+	if (trust_path(node, domain, path, sizeof(path)) < 0)
+		return -1;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	return trust_read(path, NULL, out) < 0 ? -1 : 1;
+}
+
+/* 1 when NAME is a trust file name ("x.json", not a temporary file). */
+static int is_trust_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".json") == 0;
+}
+
+/* qsort comparison of two strings. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The trust file names of NODE, sorted, into *NAMES (*N of them; hgs_strv_free). */
+static int trust_files(struct hgs_node *node, char ***names, size_t *n)
+{
+	char path[PATH_MAX], **v = NULL, **grown;
+	size_t count = 0;
+	struct dirent *e;
+	DIR *d;
+
+	*names = NULL;
+	*n = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR) >=
+	    sizeof(path))
+		return hl_error("path '%s/%s' is too long", node->dir, HGS_TRUSTED_DOMAINS_DIR);
+	if (!(d = opendir(path))) {
+		if (errno == ENOENT)
+			return 0;
+		return hl_error_errno("cannot read '%s'", path);
+	}
+	while ((e = readdir(d))) {
+		if (!is_trust_file(e->d_name))
+			continue;
+		if (!(grown = realloc(v, (count + 1) * sizeof(*v))) ||
+		    !(grown[count] = strdup(e->d_name))) {
+			if (grown)
+				v = grown;
+			closedir(d);
+			hgs_strv_free(v, count);
+			return hl_error("out of memory");
+		}
+		v = grown;
+		count++;
+	}
+	closedir(d);
+	if (count)
+		qsort(v, count, sizeof(*v), cmp_str);
+	*names = v;
+	*n = count;
+	return 0;
+}
+
+/* One row of get-trusted-domain for trust T stored as DOC. */
+static json_t *trust_row(const struct fabric_trust *t, const json_t *doc)
+{
+	char when[32];
+	const char *added = json_string_value(json_object_get(doc, "added"));
+	time_t na = 0;
+	json_t *o;
+
+	if (hl_cert_validity(t->dc_cert, NULL, &na) < 0)
+		hl_error_clear();
+	hgs_time_format(na, when, sizeof(when));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "Name", t->domain, "DomainSid",
+		      t->domain_sid, "Direction", "Outbound", "TrustType", "Forest",
+		      "DomainController", t->dc, "DcThumbprint", t->dc_thumbprint, "DcNotAfter",
+		      when, "SidFilteringQuarantined", 1);
+	if (o)
+		json_object_set_new(o, "Added", added ? json_string(added) : json_null());
+	return o;
+}
+
+/* The trusted domains as JSON rows. */
+int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
+{
+	char path[PATH_MAX], **names = NULL;
+	struct fabric_trust *t = NULL;
+	json_t *arr = NULL, *doc = NULL, *row;
+	size_t n = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (domain && hgs_check_domain(domain) < 0)
+		return -1;
+	if (trust_files(node, &names, &n) < 0)
+		return -1;
+	if (!(arr = json_array())) {
+		hl_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", node->dir,
+				     HGS_TRUSTED_DOMAINS_DIR, names[i]) >= sizeof(path)) {
+			hl_error("path of trust file '%s' is too long", names[i]);
+			goto out;
+		}
+		if (trust_read(path, &doc, &t) < 0)
+			goto out;
+		if (!domain || strcasecmp(domain, t->domain) == 0) {
+			if (!(row = trust_row(t, doc)) || json_array_append_new(arr, row) < 0) {
+				hl_error("out of memory");
+				goto out;
+			}
+		}
+		json_decref(doc);
+		doc = NULL;
+		fabric_trust_free(t);
+		t = NULL;
+	}
+	if (domain && json_array_size(arr) == 0) {
+		hl_error("domain '%s' is not trusted by %s", domain, node->config.domain);
+		goto out;
+	}
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	hgs_strv_free(names, n);
+	json_decref(arr);
+	json_decref(doc);
+	fabric_trust_free(t);
+	return rc;
+}
+
+/* Refuse a trust of DOMAIN_SID when another trusted domain than DOMAIN has it. */
+static int trust_sid_unique(struct hgs_node *node, const char *domain, const char *domain_sid)
+{
+	json_t *rows = NULL, *row;
+	size_t i;
+	int rc = 0;
+
+	if (hgs_ad_trust_list(node, NULL, &rows) < 0)
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *name = json_string_value(json_object_get(row, "Name"));
+		const char *sid = json_string_value(json_object_get(row, "DomainSid"));
+
+		if (name && sid && strcasecmp(name, domain) != 0 && strcmp(sid, domain_sid) == 0) {
+			rc = hl_error("domain '%s' has the SID %s of the trusted domain '%s': a SID "
+				      "identifies one domain; remove the other trust first", domain,
+				      domain_sid, name);
+			break;
+		}
+	}
+	json_decref(rows);
+	return rc;
+}
+
+/* Trust the domain of a trust document. */
+int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int force, char *domain,
+		     size_t size)
+{
+	char path[PATH_MAX], dir[PATH_MAX], when[32], *text = NULL;
+	struct fabric_trust *t = NULL;
+	json_t *stored = NULL;
+	time_t now;
+	int rc = -1;
+
+	if (domain && size)
+		domain[0] = '\0';
+	if (fabric_trust_parse(doc, len, &t) < 0)
+		return -1;
+	if (strcasecmp(t->domain, node->config.domain) == 0) {
+		hl_error("cannot trust '%s': it is the domain of this HGS itself", t->domain);
+		goto out;
+	}
+	if (trust_path(node, t->domain, path, sizeof(path)) < 0)
+		goto out;
+	if (!force && access(path, F_OK) == 0) {
+		hl_error("domain '%s' is already trusted by %s; use --force to replace its trust "
+			 "(e.g. after its DC key changed)", t->domain, node->config.domain);
+		goto out;
+	}
+	if (trust_sid_unique(node, t->domain, t->domain_sid) < 0 || hgs_node_now(node, &now) < 0 ||
+	    hl_json_parse(doc, len, TRUST_DOC_MAX, &stored) < 0)
+		goto out;
+	hgs_time_format(now, when, sizeof(when));
+	json_object_set_new(stored, "added", json_string(when));
+	snprintf(dir, sizeof(dir), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR);
+	if (hl_json_dump_pretty(stored, &text) < 0 || hl_file_mkdirs(dir, 0700) < 0 ||
+	    hl_file_write(path, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0)
+		goto out;
+	if (domain && size)
+		snprintf(domain, size, "%s", t->domain);
+	rc = 0;
+out:
+	free(text);
+	json_decref(stored);
+	fabric_trust_free(t);
+	return rc;
+}
+
+/* Stop trusting DOMAIN. */
+int hgs_ad_trust_remove(struct hgs_node *node, const char *domain)
+{
+	char path[PATH_MAX];
+
+	if (trust_path(node, domain, path, sizeof(path)) < 0)
+		return -1;
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return hl_error("domain '%s' is not trusted by %s", domain, node->config.domain);
+		return hl_error_errno("cannot remove the trust of '%s' ('%s')", domain, path);
+	}
+	return 0;
+}
+
+/* ---- the route ---- */
+
+/* Read PEM public key field NAME of OBJ into *OUT; -1 with a message naming the field. */
+static int get_pubkey(const json_t *obj, const char *name, EVP_PKEY **out)
+{
+	const char *pem;
+
+	*out = NULL;
+	if (hl_json_get_string(obj, name, &pem) < 0)
+		return -1;
+	if (hl_key_pub_from_pem(pem, strlen(pem), out) < 0)
+		return hl_error_wrap("field '%s'", name);
+	return 0;
+}
+
+/*
+ * Decide membership: Passed when one of T's group SIDs is a registered host
+ * group, otherwise UnauthorizedHost naming what the ticket lists.
+ */
+static int check_groups(struct hgs_request *req, const struct fabric_ticket *t,
+			struct hgs_result *res)
+{
+	char listed[HGS_REASON_MAX] = "", *group = NULL;
+	size_t used = 0;
+	int found = 0;
+
+	for (size_t i = 0; i < t->n_groups && !found; i++) {
+		found = hgs_db_host_group_find_sid(req->node, t->groups[i].sid, &group);
+		if (found < 0)
+			return -1;
+		if (used < sizeof(listed))
+			used += (size_t)snprintf(listed + used, sizeof(listed) - used, "%s%s (%s)",
+						 used ? ", " : "", t->groups[i].name, t->groups[i].sid);
+	}
+	if (found) {
+		hl_log_info("AD attestation of %s: member of host group '%s' through %s", t->computer,
+			    group, t->domain);
+		free(group);
+		hgs_result_pass(res);
+		return 0;
+	}
+	hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+			"%s is not a member of any registered guarded host group (its %s ticket "
+			"lists %s); add it to a registered group with `hgslab fabric "
+			"add-group-member` and get a fresh ticket, or register one of its groups "
+			"with `hgslab hgs add-host-group`",
+			t->computer, t->domain, used ? listed : "no group");
+	return 0;
+}
+
+/* POST /Attestation/v1/ad/attest. */
+static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
+{
+	unsigned char *nonce = NULL, *sig = NULL;
+	size_t nonce_len = 0, sig_len = 0;
+	struct fabric_ticket *claimed = NULL, *t = NULL;
+	struct fabric_trust *trust = NULL;
+	EVP_PKEY *transport = NULL;
+	struct hl_buf msg = { 0 };
+	const char *host, *ticket, *who;
+	struct hgs_result res;
+	enum hl_key_type kt;
+	time_t now;
+	int rc = -1, found;
+
+	/* 1. the request, and the ticket's form (its signature comes later) */
+	if (hl_json_get_string(req->body, "host", &host) < 0 ||
+	    hgs_check_name("host name", host) < 0 ||
+	    hl_json_get_base64(req->body, "nonce", &nonce, &nonce_len) < 0 ||
+	    hl_json_get_string(req->body, "ticket", &ticket) < 0 ||
+	    get_pubkey(req->body, "transport_key", &transport) < 0 ||
+	    hl_json_get_base64(req->body, "signature", &sig, &sig_len) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
+		goto out;
+	}
+	if (fabric_ticket_decode(ticket, strlen(ticket), &claimed) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "field 'ticket': %s", hl_error_last());
+		goto out;
+	}
+	if (hl_key_type_of(transport, &kt) < 0 || (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072)) {
+		rc = hgs_attest_reject(req, resp, 400, "field 'transport_key' must be an RSA 2048 or "
+				       "3072 public key: keys are released to it with RSA-OAEP");
+		goto out;
+	}
+	who = host;
+	/* 2. the nonce, before anything else: single use whatever follows */
+	if (hgs_nonce_consume(req->node, nonce, nonce_len, &res) < 0)
+		goto out;
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
+	/* 3. the ticket's domain is trusted (the one-way trust relecloud.com -> fabrikam.com) */
+	found = hgs_ad_trust_find(req->node, claimed->domain, &trust);
+	if (found < 0)
+		goto out;
+	if (!found) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"domain '%s' is not trusted by %s; trust it with `hgslab hgs "
+				"add-trusted-domain --file TRUST.json` (from `hgslab fabric "
+				"export-trust`)", claimed->domain, req->node->config.domain);
+		goto decided;
+	}
+	/* 4. its DC signed it, and it is valid now */
+	if (hgs_node_now(req->node, &now) < 0)
+		goto out;
+	if (fabric_ticket_verify(ticket, strlen(ticket), trust, now, &t) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the ticket presented by '%s' is not valid: %s", host, hl_error_last());
+		goto decided;
+	}
+	if (fabric_ticket_check_time(t, now) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the %s ticket of '%s' is not valid now: %s", t->domain, host,
+				hl_error_last());
+		goto decided;
+	}
+	/* 5. it names this host, and the presenter holds the ticket's machine key */
+	if (strcasecmp(t->computer, host) != 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the ticket was issued to computer '%s' of %s, not to '%s'",
+				t->computer, t->domain, host);
+		goto decided;
+	}
+	who = t->computer;
+	if (hgs_hostkey_message(nonce, nonce_len, transport, &msg) < 0)
+		goto out;
+	if (hl_crypto_verify(t->machine_key, HL_SIG_DEFAULT, msg.data, msg.len, sig, sig_len) < 0) {
+		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				"the signature over the nonce and transport key does not verify with "
+				"the machine key of computer account '%s' named in its ticket: the "
+				"presenter does not hold that key", t->computer);
+		goto decided;
+	}
+	/* 6. a registered guarded host group */
+	if (check_groups(req, t, &res) < 0)
+		goto out;
+decided:
+	rc = hgs_attest_finish(req, who, &res, transport, resp);
+out:
+	free(nonce);
+	free(sig);
+	hl_buf_free(&msg);
+	hl_key_free(transport);
+	fabric_ticket_free(claimed);
+	fabric_ticket_free(t);
+	fabric_trust_free(trust);
+	return rc;
+}
+
+const struct hgs_route hgs_ad_routes[] = {
+	{ "POST", "/Attestation/v1/ad/attest", HGS_MODE_AD, route_attest },
+	{ NULL, NULL, 0, NULL },
+};
