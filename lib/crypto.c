@@ -675,9 +675,22 @@ static int key_from_params(const char *alg, const char *name, OSSL_PARAM *params
 		ossl_fail("cannot build %s public key", name);
 		goto out;
 	}
-	check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	if (!check || EVP_PKEY_public_check(check) != 1) {
-		ossl_fail("invalid %s public key", name);
+	/*
+	 * EC points are validated (on the curve, not the identity).  RSA keys get
+	 * only OpenSSL's cheap sanity: its full public check (SP 800-56B: a
+	 * primality test of the modulus) costs more than a whole attestation, and
+	 * proves nothing a caller relies on: a bogus modulus cannot make a
+	 * signature verify nor let anyone but its maker read what is wrapped to it.
+	 */
+	if (strcmp(alg, "EC") == 0) {
+		check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+		if (!check || EVP_PKEY_public_check(check) != 1) {
+			ossl_fail("invalid %s public key", name);
+			goto out;
+		}
+	} else if (EVP_PKEY_get_bits(key) < 1024 || EVP_PKEY_get_bits(key) > 8192) {
+		hl_error("invalid %s public key: %d bits; hgslab takes 1024 to 8192", name,
+			 EVP_PKEY_get_bits(key));
 		goto out;
 	}
 	*out = key;
@@ -715,6 +728,11 @@ int hl_key_rsa_from_n_e(const unsigned char *n, size_t nlen, uint32_t e, EVP_PKE
 	if (BN_num_bits(bn_n) < 1024) {
 		hl_error("cannot build rsa public key: modulus of %d bits is too small",
 			 BN_num_bits(bn_n));
+		goto out;
+	}
+	if (!BN_is_odd(bn_n) || !BN_is_odd(bn_e) || BN_is_one(bn_e)) {
+		hl_error("invalid rsa public key: the modulus and the exponent must be odd, "
+			 "the exponent above 1");
 		goto out;
 	}
 	rc = key_from_params("RSA", "rsa", params, out);

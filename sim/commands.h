@@ -98,4 +98,11 @@ int cmd_fabric_export_trust(struct hl_cmd_ctx *ctx);
 int cmd_fabric_serve(struct hl_cmd_ctx *ctx);
 int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx);
 
+/* sim/cmd_bench.c */
+extern const struct hl_opt cmd_bench_attest_opts[];
+extern const struct hl_opt cmd_bench_all_opts[];
+int cmd_bench_attest(struct hl_cmd_ctx *ctx);
+int cmd_bench_all(struct hl_cmd_ctx *ctx);
+
+
 #endif

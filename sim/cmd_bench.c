@@ -1,0 +1,1125 @@
+/*
+ * cmd_bench.c - `hgslab bench attest` and `hgslab bench all`.
+ *
+ * bench attest builds a throw-away lab in a temporary directory: the lab's
+ * TPM vendor CA, N host TPMs manufactured with swtpm_setup
+ * (hosts/manufacture) and run as swtpm processes (lib/swtpm) with the
+ * baseline measured boot (hosts/measured_boot) replayed into their PCRs, and
+ * an HGS node in TPM mode (hgs/node) with the vendor CA configured and the
+ * hosts, the baseline TCG log and the CI policy registered (hgs/db).  The
+ * node is served by a separate `hgslab hgs serve` child (this very binary,
+ * /proc/self/exe, through lib/child), so that its CPU time can be read on its
+ * own from /proc/PID/stat before and after the measured window.
+ *
+ * Warm-up (not counted): each host activates its AK with HGS and attests
+ * once.  Load: N client threads, one per host with its own TPM connection,
+ * attest in a loop for S seconds (hosts_hgs_attest_tpm: nonce, quote,
+ * certify, POST).  Then the crypto floor is measured in the same run: the
+ * OpenSSL CPU cost, one thread, of the signature operations HGS must do per
+ * attestation, on real material (a quote and a TPM2_Certify of host 1's AK,
+ * a health certificate's bytes signed with the node's attestation signer).
+ * The report gives attestations/s, latency p50 and p99, HGS CPU per
+ * attestation, the floor and the ratio HGS CPU / floor against the goal.
+ *
+ * Everything started is stopped and the directory removed (unless --keep),
+ * also on Ctrl-C: the first SIGINT/SIGTERM/SIGHUP only sets a flag that every
+ * step and every load thread checks, so the normal teardown runs; a second
+ * one stops the children at once (lib/child) and leaves the directory.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <tss2/tss2_mu.h>
+
+#include "hgs/db.h"
+#include "hgs/node.h"
+#include "hosts/hgs_client.h"
+#include "hosts/manufacture.h"
+#include "hosts/measured_boot.h"
+#include "hosts/profile.h"
+#include "hosts/tpm_host.h"
+#include "lib/child.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/swtpm.h"
+#include "lib/tpm.h"
+#include "sim/bench.h"
+#include "sim/commands.h"
+
+#define BENCH_HOSTS_DEFAULT 4
+#define BENCH_HOSTS_MAX 32
+#define BENCH_SECONDS_DEFAULT 10
+#define BENCH_SECONDS_MAX 3600
+/* The goal of issue #3: HGS CPU per attestation within 3x of the crypto floor. */
+#define BENCH_GOAL_RATIO 3.0
+/* CPU time each floor operation is timed for. */
+#define BENCH_FLOOR_CPU_NS 1000000000ull
+#define BENCH_HGS_NAME "MyHgsService"
+#define BENCH_HGS_DOMAIN "relecloud.com"
+#define BENCH_HGS_LISTEN "127.0.0.2:0"
+#define BENCH_HGS_READY_MS 30000
+#define BENCH_HGS_STOP_MS 5000
+#define BENCH_HTTP_TIMEOUT_MS 30000
+#define BENCH_TPM_ADDR "127.0.0.1"
+#define BENCH_BASELINE_NAME "Baseline"
+#define BENCH_PATH_MAX 512
+/* The lab directory's path leaves room for what goes inside it. */
+#define BENCH_DIR_MAX 300
+
+#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, \
+	"print the results as JSON (progress stays on stderr)", 0 }
+#define OPT_WORKDIR { "workdir", 0, HL_OPT_STRING, "DIR", \
+	"make the lab's temporary directory inside DIR (default $TMPDIR or /tmp)", 0 }
+#define OPT_KEEP { "keep", 0, HL_OPT_FLAG, NULL, \
+	"keep the lab directory (TPM states, HGS node, logs) and print where it is", 0 }
+#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
+
+const struct hl_opt cmd_bench_attest_opts[] = {
+	{ "hosts", 'n', HL_OPT_INT, "N", "guarded hosts attesting at once, 1-32 (default 4)", 0 },
+	{ "seconds", 's', HL_OPT_INT, "S", "length of the measured window, 1-3600 (default 10)", 0 },
+	OPT_WORKDIR,
+	OPT_KEEP,
+	OPT_JSON,
+	OPT_END,
+};
+
+const struct hl_opt cmd_bench_all_opts[] = {
+	OPT_WORKDIR,
+	OPT_KEEP,
+	OPT_JSON,
+	OPT_END,
+};
+
+/* The floor operations: the signatures HGS checks or makes per attestation. */
+enum { FLOOR_QUOTE, FLOOR_CERTIFY, FLOOR_HEALTHCERT, FLOOR_N };
+
+/* One floor operation and its timing; msg and sig are owned, key borrowed. */
+struct floor_op {
+	const char *name;             /* JSON name: "verify_quote" */
+	const char *what;             /* "verify quote signature" */
+	int sign;                     /* 1: sign msg; 0: verify sig over msg */
+	EVP_PKEY *key;
+	enum hl_sig_scheme scheme;
+	char key_type[16];            /* "rsa-2048" */
+	struct hl_buf msg, sig;
+	struct hl_bench_op res;
+};
+
+/* What one run of bench attest measured; figures are valid once measured is set. */
+struct attest_result {
+	long hosts, seconds;
+	long hgs_pid;
+	double setup_s, window_s;
+	unsigned long passed, refused, errors;
+	struct hl_bench_samples lat;          /* latencies of passed attestations, ns */
+	uint64_t hgs_cpu_ns;                  /* HGS CPU time in the window */
+	struct floor_op floor[FLOOR_N];
+	double floor_ms;
+	int window_done;                      /* the load ran: attestation figures valid */
+	int floor_done;                       /* the floor was measured */
+	char failure[HL_ERROR_MAX];           /* the first refusal or error, "" when none */
+};
+
+struct bench_lab;
+
+/* A guarded host of the lab: its swtpm, TPM keys and load thread's tallies. */
+struct bench_host {
+	char name[16];                        /* "BenchHost1" */
+	struct bench_lab *lab;
+	struct hl_swtpm *swtpm;
+	struct hl_tpm *tpm;                   /* owned by the load thread while it runs */
+	struct hosts_ek *ek;
+	struct hosts_tpm_key ak, tk;
+	struct hosts_hgs_tpm client;          /* what hosts_hgs_attest_tpm takes */
+	int ak_bound;
+	pthread_t thread;
+	int started;
+	struct hl_bench_samples lat;
+	unsigned long passed, refused, errors;
+	char failure[HL_ERROR_MAX];
+};
+
+/* The throw-away lab; dir is "" until it exists. */
+struct bench_lab {
+	char dir[BENCH_PATH_MAX];
+	char vendor[BENCH_PATH_MAX];
+	char hgs_dir[BENCH_PATH_MAX];
+	char hgs_out[BENCH_PATH_MAX];         /* stdout/stderr of `hgs serve` */
+	char url[128];
+	struct hosts_hgs_conn conn;
+	struct hl_profile profile;
+	struct hl_measured_boot *mb;
+	struct hl_child *hgs;
+	struct bench_host *hosts;
+	size_t n_hosts;
+	struct hl_buf health_cert;            /* a warm-up health certificate, DER */
+	EVP_PKEY *ak_pub;                     /* host 1's AK, for the floor */
+	EVP_PKEY *signer;                     /* the node's attestation signer, for the floor */
+	atomic_uint_fast64_t deadline_ns;
+};
+
+/* ---- interruption ---- */
+
+static volatile sig_atomic_t bench_signal;
+static const int bench_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_BENCH_SIGS (sizeof(bench_sigs) / sizeof(bench_sigs[0]))
+static struct sigaction bench_old_sa[N_BENCH_SIGS];
+static int bench_sa_set[N_BENCH_SIGS];
+
+/* First signal: ask for a clean stop; second: stop the children now and die. */
+static void bench_on_signal(int sig)
+{
+	static const char msg[] = "\nhgslab bench: interrupted: stopping the lab and removing it "
+				  "(interrupt again to stop at once)\n";
+	struct sigaction sa;
+	sigset_t set;
+
+	if (!bench_signal) {
+		ssize_t n;
+
+		bench_signal = sig;
+		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+		return;
+	}
+	hl_child_cleanup_all(500);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	_exit(128 + sig);
+}
+
+/* Install the bench's handlers over lib/child's (signals ignored stay ignored). */
+static int signals_install(void)
+{
+	struct sigaction sa;
+
+	bench_signal = 0;
+	if (hl_child_cleanup_install(-1) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = bench_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_BENCH_SIGS; i++)
+		sigaddset(&sa.sa_mask, bench_sigs[i]);
+	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
+		if (sigaction(bench_sigs[i], NULL, &bench_old_sa[i]) < 0)
+			return hl_error_errno("cannot read the handler of signal %d", bench_sigs[i]);
+		if (bench_old_sa[i].sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(bench_sigs[i], &sa, NULL) < 0)
+			return hl_error_errno("cannot handle signal %d", bench_sigs[i]);
+		bench_sa_set[i] = 1;
+	}
+	return 0;
+}
+
+/* Put lib/child's handlers back. */
+static void signals_restore(void)
+{
+	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
+		if (bench_sa_set[i])
+			sigaction(bench_sigs[i], &bench_old_sa[i], NULL);
+		bench_sa_set[i] = 0;
+	}
+}
+
+/* -1 with a message once a stop was asked for, else 0. */
+static int check_interrupted(void)
+{
+	if (bench_signal)
+		return hl_error("interrupted by signal %d (%s)", (int)bench_signal,
+				strsignal((int)bench_signal));
+	return 0;
+}
+
+/* ---- the lab ---- */
+
+/* snprintf into BUF of SIZE; -1 when the path does not fit. */
+static int path_fmt(char *buf, size_t size, const char *fmt, ...) HL_PRINTF(3, 4);
+static int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return hl_error("path '%.60s...' is too long; use a shorter --workdir", buf);
+	return 0;
+}
+
+/* Make the lab's temporary directory inside WORKDIR (or $TMPDIR, /tmp). */
+static int lab_mkdir(struct bench_lab *lab, const char *workdir)
+{
+	const char *base = workdir ? workdir : getenv("TMPDIR");
+	char *abs = NULL;
+	int rc = -1;
+
+	if (!base || !*base)
+		base = "/tmp";
+	if (workdir && hl_file_mkdirs(workdir, 0700) < 0)
+		goto out;
+	if (hl_file_abspath(base, &abs) < 0)
+		goto out;
+	if (strlen(abs) > BENCH_DIR_MAX) {
+		hl_error("the work directory '%s' has too long a path for the lab; use a shorter "
+			 "--workdir", abs);
+		goto out;
+	}
+	snprintf(lab->dir, sizeof(lab->dir), "%s/hgslab-bench-XXXXXX", abs);
+	if (!mkdtemp(lab->dir)) {
+		hl_error_errno("cannot create the lab directory in '%s'", abs);
+		lab->dir[0] = '\0';
+		goto out;
+	}
+	if (path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
+	    path_fmt(lab->hgs_dir, sizeof(lab->hgs_dir), "%s/hgs", lab->dir) < 0 ||
+	    path_fmt(lab->hgs_out, sizeof(lab->hgs_out), "%s/hgs-serve.out", lab->dir) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(abs);
+	return rc;
+}
+
+/* Manufacture host I's TPM, start it, create its AK and TK, replay the baseline boot. */
+static int host_setup(struct bench_lab *lab, struct bench_host *h, size_t i)
+{
+	struct hl_swtpm_opts so = { 0 };
+	struct hosts_pcr_extend *ext = NULL;
+	char state[BENCH_PATH_MAX];
+	int rc = -1;
+
+	h->lab = lab;
+	snprintf(h->name, sizeof(h->name), "BenchHost%zu", i + 1);
+	if (path_fmt(state, sizeof(state), "%s/%s/tpm", lab->dir, h->name) < 0)
+		goto out;
+	hl_bench_progress("host %zu of %zu: manufacturing the TPM of %s (about 1 s), starting it, "
+			  "creating its AK and transport key", i + 1, lab->n_hosts, h->name);
+	if (hosts_tpm_manufacture(lab->vendor, state, h->name) < 0 || check_interrupted() < 0)
+		goto out;
+	so.state_dir = state;
+	so.host = BENCH_TPM_ADDR;
+	if (hl_swtpm_start(&so, &h->swtpm) < 0 ||
+	    hl_tpm_connect(hl_swtpm_tcti(h->swtpm), &h->tpm) < 0 ||
+	    hosts_tpm_read_ek(h->tpm, &h->ek) < 0 ||
+	    hosts_tpm_create_ak(h->tpm, &h->ak) < 0 ||
+	    hosts_tpm_create_transport_key(h->tpm, &h->tk) < 0)
+		goto out;
+	if (!(ext = calloc(lab->mb->n_extends ? lab->mb->n_extends : 1, sizeof(*ext)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	for (size_t k = 0; k < lab->mb->n_extends; k++) {
+		ext[k].pcr = lab->mb->extends[k].pcr;
+		memcpy(ext[k].sha1, lab->mb->extends[k].sha1, sizeof(ext[k].sha1));
+		memcpy(ext[k].sha256, lab->mb->extends[k].sha256, sizeof(ext[k].sha256));
+	}
+	if (hosts_tpm_extend(h->tpm, ext, lab->mb->n_extends) < 0)
+		goto out;
+	h->client.host = h->name;
+	h->client.tpm = h->tpm;
+	h->client.ek = h->ek;
+	h->client.ak = &h->ak;
+	h->client.tk = &h->tk;
+	h->client.tcglog = lab->mb->log;
+	h->client.tcglog_len = lab->mb->log_len;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot set up host '%s'", h->name);
+	free(ext);
+	return rc;
+}
+
+/* Register host H with NODE from its platform identifier (EKpub + EKcert). */
+static int host_register(struct hgs_node *node, const struct bench_host *h)
+{
+	struct hl_buf pub = { 0 }, cert = { 0 };
+	struct hgs_platform_id *id = NULL;
+	json_t *doc = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	if (hosts_ek_pem(h->ek, &pub, &cert) < 0)
+		goto out;
+	doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "format", "hgslab-platform-identifier",
+			"version", 1, "host", h->name, "ek_public", (const char *)pub.data,
+			"ek_certificate", cert.data ? json_string((const char *)cert.data) :
+			json_null());
+	if (!doc) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_json_dump(doc, &text) < 0 || hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
+	    hgs_db_tpm_host_add(node, h->name, id, 0) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot register host '%s' with HGS", h->name);
+	hgs_platform_id_free(id);
+	json_decref(doc);
+	free(text);
+	hl_buf_free(&pub);
+	hl_buf_free(&cert);
+	return rc;
+}
+
+/* Create the HGS node (TPM mode, vendor CA) and register hosts, baseline and CI policy. */
+static int hgs_setup(struct bench_lab *lab)
+{
+	struct hgs_init_params ip = { 0 };
+	struct hgs_node *node = NULL;
+	char *ca_path = NULL, *ca_pem = NULL, *ci = NULL;
+	size_t ci_len = 0;
+	int rc = -1;
+
+	hl_bench_progress("creating HGS %s (TPM mode) and registering %zu host%s, the baseline "
+			  "and the CI policy", BENCH_HGS_NAME, lab->n_hosts,
+			  lab->n_hosts == 1 ? "" : "s");
+	if (hosts_vendor_ca_cert_path(lab->vendor, &ca_path) < 0 ||
+	    hl_file_read(ca_path, HL_FILE_READ_MAX, &ca_pem, NULL) < 0)
+		goto out;
+	ip.dir = lab->hgs_dir;
+	ip.name = BENCH_HGS_NAME;
+	ip.domain = BENCH_HGS_DOMAIN;
+	ip.trust = HGS_MODE_TPM;
+	ip.listen = BENCH_HGS_LISTEN;
+	ip.vendor_ca_pem = ca_pem;
+	if (hgs_node_create(&ip) < 0 || hgs_node_open(lab->hgs_dir, 0, &node) < 0)
+		goto out;
+	for (size_t i = 0; i < lab->n_hosts; i++)
+		if (host_register(node, &lab->hosts[i]) < 0)
+			goto out;
+	if (hgs_db_tpm_policy_add(node, BENCH_BASELINE_NAME, lab->mb->log, lab->mb->log_len) < 0 ||
+	    hl_profile_ci_policy_document(lab->profile.ci_policy, &ci, &ci_len) < 0 ||
+	    hgs_db_ci_policy_add(node, lab->profile.ci_policy, ci, ci_len) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot set up the HGS node in '%s'", lab->hgs_dir);
+	hgs_node_close(node);
+	free(ca_path);
+	free(ca_pem);
+	free(ci);
+	return rc;
+}
+
+/* Start `hgslab hgs serve` on the node as a child and learn its URL. */
+static int hgs_start(struct bench_lab *lab)
+{
+	struct hl_child_opts o = { 0 };
+	char exe[PATH_MAX], *out = NULL, *p, *end;
+	const char *argv[] = { exe, "hgs", "serve", "--dir", lab->hgs_dir, NULL };
+	ssize_t n;
+	int rc = -1;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+		return hl_error_errno("cannot find the hgslab binary through /proc/self/exe");
+	exe[n] = '\0';
+	o.name = "hgs serve";
+	o.log_path = lab->hgs_out;
+	if (hl_child_spawn(argv, &o, &lab->hgs) < 0 ||
+	    hl_child_wait_log(lab->hgs, "hgs: serving ", BENCH_HGS_READY_MS) < 0 ||
+	    hl_file_read(lab->hgs_out, HL_FILE_READ_MAX, &out, NULL) < 0)
+		goto out;
+	p = strstr(out, "hgs: serving ");
+	p = p ? strstr(p, " on http://") : NULL;
+	end = p ? strchr(p, '\n') : NULL;
+	if (!end || (size_t)(end - (p + 4)) >= sizeof(lab->url)) {
+		hl_error("'hgs serve' printed no usable readiness line; see '%s'", lab->hgs_out);
+		goto out;
+	}
+	memcpy(lab->url, p + 4, (size_t)(end - (p + 4)));
+	lab->url[end - (p + 4)] = '\0';
+	lab->conn.url = lab->url;
+	lab->conn.timeout_ms = BENCH_HTTP_TIMEOUT_MS;
+	hl_bench_progress("HGS serving on %s (hgs serve, pid %ld)", lab->url,
+			  (long)hl_child_pid(lab->hgs));
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot start 'hgslab hgs serve'");
+	free(out);
+	return rc;
+}
+
+/* "STATUS (SUBSTATUS): REASON" of decision D into BUF. */
+static void decision_text(const struct hosts_hgs_decision *d, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s%s%s%s", d->status, d->substatus_text[0] ? " (" : "",
+		 d->substatus_text, d->substatus_text[0] ? ")" : "", d->reason[0] ? ": " : "",
+		 d->reason);
+}
+
+/* Activate every host's AK and attest once (not counted); keep a health certificate. */
+static int warm_up(struct bench_lab *lab)
+{
+	struct hosts_hgs_decision d;
+	char text[HL_ERROR_MAX];
+
+	hl_bench_progress("warm-up: each host activates its AK with HGS and attests once "
+			  "(not counted)");
+	for (size_t i = 0; i < lab->n_hosts; i++) {
+		struct bench_host *h = &lab->hosts[i];
+
+		if (check_interrupted() < 0)
+			return -1;
+		if (hosts_hgs_attest_tpm(&lab->conn, &h->client, &h->ak_bound, &d) < 0)
+			return hl_error_wrap("the warm-up attestation of '%s' failed", h->name);
+		if (!d.passed) {
+			decision_text(&d, text, sizeof(text));
+			hosts_hgs_decision_release(&d);
+			return hl_error("the warm-up attestation of '%s' was refused: %s", h->name,
+					text);
+		}
+		if (i == 0) {
+			lab->health_cert = d.health_cert_der;
+			d.health_cert_der.data = NULL;
+			d.health_cert_der.len = 0;
+		}
+		hosts_hgs_decision_release(&d);
+	}
+	return 0;
+}
+
+/* Build the lab: directory, vendor CA, hosts, HGS node and its server; warm it up. */
+static int lab_setup(struct bench_lab *lab, const char *workdir)
+{
+	if (lab_mkdir(lab, workdir) < 0)
+		return -1;
+	hl_bench_progress("lab in '%s'; creating its TPM vendor CA", lab->dir);
+	if (hosts_vendor_ca_init(lab->vendor) < 0 ||
+	    hl_profile_init(&lab->profile, "baseline") < 0 ||
+	    hl_measured_boot_build(&lab->profile, &lab->mb) < 0)
+		return -1;
+	for (size_t i = 0; i < lab->n_hosts; i++)
+		if (check_interrupted() < 0 || host_setup(lab, &lab->hosts[i], i) < 0)
+			return -1;
+	if (check_interrupted() < 0 || hgs_setup(lab) < 0 || check_interrupted() < 0 ||
+	    hgs_start(lab) < 0)
+		return -1;
+	return warm_up(lab);
+}
+
+/* Stop everything the lab started and remove its directory unless KEEP. */
+static int lab_teardown(struct bench_lab *lab, int keep)
+{
+	int rc = 0, status = -1;
+
+	if (lab->hgs) {
+		if (hl_child_stop(lab->hgs, BENCH_HGS_STOP_MS, &status) < 0) {
+			rc = -1;
+		} else if (status != 0) {
+			rc = hl_error("'hgslab hgs serve' exited with status %d when stopped; see "
+				      "'%s' and '%s/%s'", status, lab->hgs_out, lab->hgs_dir,
+				      HGS_LOG_FILE);
+		}
+		hl_child_free(lab->hgs);
+		lab->hgs = NULL;
+	}
+	for (size_t i = 0; lab->hosts && i < lab->n_hosts; i++) {
+		struct bench_host *h = &lab->hosts[i];
+
+		hl_tpm_disconnect(h->tpm);
+		if (h->swtpm)
+			hl_swtpm_stop(h->swtpm, 0, NULL);
+		hl_swtpm_free(h->swtpm);
+		hosts_ek_free(h->ek);
+		hosts_tpm_key_release(&h->ak);
+		hosts_tpm_key_release(&h->tk);
+		hl_bench_samples_release(&h->lat);
+	}
+	free(lab->hosts);
+	lab->hosts = NULL;
+	hl_measured_boot_free(lab->mb);
+	lab->mb = NULL;
+	hl_buf_free(&lab->health_cert);
+	hl_key_free(lab->ak_pub);
+	hl_key_free(lab->signer);
+	lab->ak_pub = lab->signer = NULL;
+	if (lab->dir[0]) {
+		if (keep) {
+			hl_bench_progress("lab kept in '%s' (HGS node in hgs/, TPM states in "
+					  "BenchHost*/tpm/)", lab->dir);
+		} else if (hl_file_rmtree(lab->dir) < 0) {
+			rc = -1;
+		}
+		lab->dir[0] = '\0';
+	}
+	return rc;
+}
+
+/* ---- the load ---- */
+
+/* A load thread: attest with host H until the deadline or an interruption. */
+static void *load_main(void *arg)
+{
+	struct bench_host *h = arg;
+	struct hosts_hgs_decision d;
+	uint64_t t0, t1;
+	int rc;
+
+	while (!bench_signal) {
+		t0 = hl_bench_now_ns();
+		if (t0 >= atomic_load(&h->lab->deadline_ns))
+			break;
+		rc = hosts_hgs_attest_tpm(&h->lab->conn, &h->client, &h->ak_bound, &d);
+		t1 = hl_bench_now_ns();
+		if (rc < 0) {
+			h->errors++;
+			snprintf(h->failure, sizeof(h->failure), "%s: %s", h->name, hl_error_last());
+			break;   /* no decision: HGS or the TPM is broken, stop this host */
+		}
+		if (d.passed) {
+			h->passed++;
+			if (hl_bench_samples_add(&h->lat, t1 - t0) < 0) {
+				h->errors++;
+				snprintf(h->failure, sizeof(h->failure), "%s", hl_error_last());
+				hosts_hgs_decision_release(&d);
+				break;
+			}
+		} else {
+			h->refused++;
+			if (!h->failure[0]) {
+				char text[HL_ERROR_MAX - 64];
+
+				decision_text(&d, text, sizeof(text));
+				snprintf(h->failure, sizeof(h->failure), "%s was refused: %s",
+					 h->name, text);
+			}
+		}
+		hosts_hgs_decision_release(&d);
+	}
+	return NULL;
+}
+
+/* Run the measured window: N threads for SECONDS; tallies and HGS CPU into R. */
+static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r)
+{
+	pid_t hgs_pid = hl_child_pid(lab->hgs);
+	uint64_t cpu0, cpu1, start, end;
+	sigset_t block, old;
+	int rc = 0, err;
+
+	hl_bench_progress("measuring: %zu host%s attesting for %ld s", lab->n_hosts,
+			  lab->n_hosts == 1 ? "" : "s", seconds);
+	if (hl_bench_proc_cpu_ns(hgs_pid, &cpu0) < 0)
+		return -1;
+	/* the load threads leave the signals to the main thread: no EINTR in TPM or HTTP calls */
+	sigemptyset(&block);
+	for (size_t i = 0; i < N_BENCH_SIGS; i++)
+		sigaddset(&block, bench_sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	start = hl_bench_now_ns();
+	atomic_store(&lab->deadline_ns, start + (uint64_t)seconds * 1000000000u);
+	for (size_t i = 0; i < lab->n_hosts; i++) {
+		err = pthread_create(&lab->hosts[i].thread, NULL, load_main, &lab->hosts[i]);
+		if (err) {
+			atomic_store(&lab->deadline_ns, 0);
+			rc = hl_error("cannot start the load thread of '%s': %s",
+				      lab->hosts[i].name, strerror(err));
+			break;
+		}
+		lab->hosts[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (size_t i = 0; i < lab->n_hosts; i++) {
+		if (lab->hosts[i].started)
+			pthread_join(lab->hosts[i].thread, NULL);
+		lab->hosts[i].started = 0;
+	}
+	end = hl_bench_now_ns();
+	if (rc < 0 || check_interrupted() < 0 || hl_bench_proc_cpu_ns(hgs_pid, &cpu1) < 0)
+		return -1;
+	r->window_s = (double)(end - start) / 1e9;
+	r->hgs_cpu_ns = cpu1 - cpu0;
+	for (size_t i = 0; i < lab->n_hosts; i++) {
+		struct bench_host *h = &lab->hosts[i];
+
+		r->passed += h->passed;
+		r->refused += h->refused;
+		r->errors += h->errors;
+		if (!r->failure[0] && h->failure[0])
+			snprintf(r->failure, sizeof(r->failure), "%s", h->failure);
+		if (hl_bench_samples_merge(&r->lat, &h->lat) < 0)
+			return -1;
+	}
+	r->window_done = 1;
+	return 0;
+}
+
+/* ---- the crypto floor ---- */
+
+/* "RSASSA-PKCS1-v1_5" and the like. */
+static const char *scheme_name(enum hl_sig_scheme s)
+{
+	switch (s) {
+	case HL_SIG_RSA_PKCS1:
+		return "RSASSA-PKCS1-v1_5";
+	case HL_SIG_RSA_PSS:
+		return "RSASSA-PSS";
+	case HL_SIG_ECDSA:
+		return "ECDSA";
+	default:
+		return "default";
+	}
+}
+
+/* Split a marshalled TPMT_SIGNATURE into the scheme and the signature OpenSSL takes. */
+static int tpm_signature(const struct hl_buf *b, enum hl_sig_scheme *scheme, struct hl_buf *out)
+{
+	TPMT_SIGNATURE s;
+	const TPM2B_PUBLIC_KEY_RSA *rsa;
+	size_t off = 0;
+
+	memset(&s, 0, sizeof(s));
+	if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(b->data, b->len, &off, &s) != TSS2_RC_SUCCESS ||
+	    off != b->len)
+		return hl_error("the TPM's signature is not a TPMT_SIGNATURE");
+	switch (s.sigAlg) {
+	case TPM2_ALG_RSASSA:
+	case TPM2_ALG_RSAPSS:
+		*scheme = s.sigAlg == TPM2_ALG_RSASSA ? HL_SIG_RSA_PKCS1 : HL_SIG_RSA_PSS;
+		rsa = s.sigAlg == TPM2_ALG_RSASSA ? &s.signature.rsassa.sig : &s.signature.rsapss.sig;
+		if (!(out->data = malloc(rsa->size ? rsa->size : 1)))
+			return hl_error("out of memory");
+		memcpy(out->data, rsa->buffer, rsa->size);
+		out->len = rsa->size;
+		return 0;
+	case TPM2_ALG_ECDSA:
+		*scheme = HL_SIG_ECDSA;
+		return hl_crypto_ecdsa_sig_from_rs(s.signature.ecdsa.signatureR.buffer,
+						   s.signature.ecdsa.signatureR.size,
+						   s.signature.ecdsa.signatureS.buffer,
+						   s.signature.ecdsa.signatureS.size, out);
+	default:
+		return hl_error("the TPM signed with algorithm 0x%04x, which the bench does not "
+				"know", s.sigAlg);
+	}
+}
+
+/* KEY's type name into BUF. */
+static int key_type_text(const EVP_PKEY *key, char *buf, size_t size)
+{
+	enum hl_key_type kt;
+
+	if (hl_key_type_of(key, &kt) < 0)
+		return -1;
+	snprintf(buf, size, "%s", hl_key_type_name(kt));
+	return 0;
+}
+
+/*
+ * The floor's material: a fresh quote and TPM2_Certify from host 1's TPM
+ * (verified with its AK), and the warm-up health certificate's bytes to be
+ * signed with the node's attestation signer.
+ */
+static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
+{
+	struct bench_host *h = &lab->hosts[0];
+	struct floor_op *q = &r->floor[FLOOR_QUOTE], *c = &r->floor[FLOOR_CERTIFY],
+			*s = &r->floor[FLOOR_HEALTHCERT];
+	struct hosts_tpm_quote quote;
+	struct hl_buf pem = { 0 }, csig = { 0 };
+	struct hgs_node *node = NULL;
+	unsigned char nonce[32];
+	enum hl_key_type kt;
+	int rc = -1;
+
+	memset(&quote, 0, sizeof(quote));
+	q->name = "verify_quote";
+	q->what = "verify quote signature";
+	c->name = "verify_certify";
+	c->what = "verify certify signature";
+	s->name = "sign_health_certificate";
+	s->what = "sign health certificate";
+	s->sign = 1;
+	if (hl_crypto_random(nonce, sizeof(nonce)) < 0 ||
+	    hosts_tpm_quote(h->tpm, &h->ak, HOSTS_QUOTE_PCRS, nonce, sizeof(nonce), &quote) < 0 ||
+	    hosts_tpm_certify(h->tpm, &h->ak, &h->tk, nonce, sizeof(nonce), &c->msg, &csig) < 0 ||
+	    hosts_tpm_key_pem(&h->ak, &pem) < 0 ||
+	    hl_key_pub_from_pem(pem.data, pem.len, &lab->ak_pub) < 0 ||
+	    tpm_signature(&quote.sig, &q->scheme, &q->sig) < 0 ||
+	    tpm_signature(&csig, &c->scheme, &c->sig) < 0)
+		goto out;
+	q->msg = quote.attest;
+	quote.attest.data = NULL;
+	quote.attest.len = 0;
+	q->key = c->key = lab->ak_pub;
+	if (key_type_text(lab->ak_pub, q->key_type, sizeof(q->key_type)) < 0)
+		goto out;
+	snprintf(c->key_type, sizeof(c->key_type), "%s", q->key_type);
+	/* the attestation signer as hgs serve loads it; X509_sign uses PKCS#1 v1.5 with RSA */
+	if (hgs_node_open(lab->hgs_dir, HGS_NODE_OPEN_KEYS, &node) < 0)
+		goto out;
+	if (!node->signer_key || EVP_PKEY_up_ref(node->signer_key) != 1) {
+		hl_error("the node's attestation signer key is not loaded");
+		goto out;
+	}
+	lab->signer = node->signer_key;
+	s->key = lab->signer;
+	if (hl_key_type_of(lab->signer, &kt) < 0)
+		goto out;
+	snprintf(s->key_type, sizeof(s->key_type), "%s", hl_key_type_name(kt));
+	s->scheme = kt == HL_KEY_EC_P256 ? HL_SIG_ECDSA : HL_SIG_RSA_PKCS1;
+	if (!lab->health_cert.len) {
+		hl_error("the warm-up gave no health certificate to measure signing with");
+		goto out;
+	}
+	if (!(s->msg.data = malloc(lab->health_cert.len))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	memcpy(s->msg.data, lab->health_cert.data, lab->health_cert.len);
+	s->msg.len = lab->health_cert.len;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot prepare the crypto floor's material");
+	hgs_node_close(node);
+	hosts_tpm_quote_release(&quote);
+	hl_buf_free(&pem);
+	hl_buf_free(&csig);
+	return rc;
+}
+
+/* One floor operation: sign or verify with OpenSSL through lib/crypto. */
+static int floor_call(void *arg)
+{
+	struct floor_op *op = arg;
+	struct hl_buf sig = { 0 };
+
+	if (!op->sign)
+		return hl_crypto_verify(op->key, op->scheme, op->msg.data, op->msg.len,
+					op->sig.data, op->sig.len);
+	if (hl_crypto_sign(op->key, op->scheme, op->msg.data, op->msg.len, &sig) < 0)
+		return -1;
+	hl_buf_free(&sig);
+	return 0;
+}
+
+/* Measure the floor: each operation timed for about a second of this thread's CPU. */
+static int floor_measure(struct bench_lab *lab, struct attest_result *r)
+{
+	if (floor_prepare(lab, r) < 0)
+		return -1;
+	hl_bench_progress("measuring the crypto floor: OpenSSL, one thread, about 1 s per "
+			  "operation");
+	r->floor_ms = 0;
+	for (int i = 0; i < FLOOR_N; i++) {
+		struct floor_op *op = &r->floor[i];
+
+		if (check_interrupted() < 0)
+			return -1;
+		if (hl_bench_time_op(floor_call, op, BENCH_FLOOR_CPU_NS, &op->res) < 0)
+			return hl_error_wrap("cannot %s for the crypto floor", op->what);
+		r->floor_ms += op->res.cpu_ns_per_op / 1e6;
+	}
+	r->floor_done = 1;
+	return 0;
+}
+
+/* ---- one run and its report ---- */
+
+/* Free what R owns and zero it. */
+static void result_release(struct attest_result *r)
+{
+	hl_bench_samples_release(&r->lat);
+	for (int i = 0; i < FLOOR_N; i++) {
+		hl_buf_free(&r->floor[i].msg);
+		hl_buf_free(&r->floor[i].sig);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Run bench attest with HOSTS hosts for SECONDS into R: 0 when the run
+ * measured what it should (every attestation Passed), -1 otherwise.  R's
+ * window_done / floor_done say which figures are valid either way.
+ */
+static int attest_run(long hosts, long seconds, const char *workdir, int keep,
+		      struct attest_result *r)
+{
+	struct bench_lab lab;
+	char saved[HL_ERROR_MAX] = "";
+	uint64_t t0 = hl_bench_now_ns();
+	int rc = -1;
+
+	memset(&lab, 0, sizeof(lab));
+	memset(r, 0, sizeof(*r));
+	r->hosts = hosts;
+	r->seconds = seconds;
+	lab.n_hosts = (size_t)hosts;
+	if (!(lab.hosts = calloc(lab.n_hosts, sizeof(*lab.hosts)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (lab_setup(&lab, workdir) < 0)
+		goto out;
+	r->setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
+	r->hgs_pid = (long)hl_child_pid(lab.hgs);
+	if (run_load(&lab, seconds, r) < 0)
+		goto out;
+	/* a window with failures measured something else than attestations: no floor */
+	if (r->passed == 0) {
+		hl_error("no attestation passed in the %ld s window%s%s", seconds,
+			 r->failure[0] ? ": " : "", r->failure);
+		goto out;
+	}
+	if (r->refused || r->errors) {
+		hl_error("%lu of %lu attestations did not pass (%lu refused, %lu without a "
+			 "decision); first: %s", r->refused + r->errors,
+			 r->passed + r->refused + r->errors, r->refused, r->errors, r->failure);
+		goto out;
+	}
+	if (floor_measure(&lab, r) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+	if (lab_teardown(&lab, keep) < 0 && rc == 0) {
+		rc = -1;
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+	}
+	if (rc < 0)
+		hl_error("%s", saved);
+	return rc;
+}
+
+/* Attestations HGS decided in the window (each cost it CPU, passed or not). */
+static unsigned long decided(const struct attest_result *r)
+{
+	return r->passed + r->refused;
+}
+
+/* HGS CPU ms per decided attestation; 0 when none. */
+static double hgs_ms_per(const struct attest_result *r)
+{
+	return decided(r) ? (double)r->hgs_cpu_ns / 1e6 / (double)decided(r) : 0;
+}
+
+/* The ratio HGS CPU / floor; 0 when either is missing. */
+static double ratio(const struct attest_result *r)
+{
+	return r->floor_done && r->floor_ms > 0 && decided(r) ? hgs_ms_per(r) / r->floor_ms : 0;
+}
+
+/* Percentile P of R's latencies in ms. */
+static double lat_ms(struct attest_result *r, double p)
+{
+	return (double)hl_bench_samples_percentile(&r->lat, p) / 1e6;
+}
+
+/* The human report of R on stdout; OK says whether the run measured what it should. */
+static void attest_print(struct attest_result *r, int ok)
+{
+	double rt = ratio(r);
+
+	printf("hgslab bench attest: %ld host%s attesting with real swtpm quotes for %ld s "
+	       "against HGS %s\n\n", r->hosts, r->hosts == 1 ? "" : "s", r->seconds,
+	       BENCH_HGS_NAME);
+	if (!r->window_done) {
+		printf("  no figures: the run stopped before the measured window ended\n");
+		return;
+	}
+	if (!ok)
+		printf("  the run failed (see the error): these figures are not a measurement\n");
+	hl_bench_row(stdout, "attestations passed", "%lu in %.2f s (%lu refused, %lu without "
+		     "a decision)", r->passed, r->window_s, r->refused, r->errors);
+	hl_bench_row(stdout, "attestations/s", "%.1f", (double)r->passed / r->window_s);
+	hl_bench_row(stdout, "latency p50 / p99", "%.1f ms / %.1f ms", lat_ms(r, 50),
+		     lat_ms(r, 99));
+	hl_bench_row(stdout, "HGS CPU per attestation", "%.3f ms (hgs serve busy %.2f cores)",
+		     hgs_ms_per(r), (double)r->hgs_cpu_ns / 1e9 / r->window_s);
+	if (!r->floor_done) {
+		printf("  crypto floor not measured\n");
+		return;
+	}
+	hl_bench_row(stdout, "crypto floor per attestation", "%.3f ms (OpenSSL, one thread, "
+		     "this run)", r->floor_ms);
+	for (int i = 0; i < FLOOR_N; i++) {
+		const struct floor_op *op = &r->floor[i];
+		char label[64];
+
+		snprintf(label, sizeof(label), "  %s", op->what);
+		hl_bench_row(stdout, label, "%.3f ms  %s %s (%.0f/s)", op->res.cpu_ns_per_op / 1e6,
+			     op->key_type, scheme_name(op->scheme), 1e9 / op->res.cpu_ns_per_op);
+	}
+	hl_bench_row(stdout, "HGS CPU / crypto floor", "%.1fx", rt);
+	hl_bench_row(stdout, "goal", "within %.0fx of the floor: %s", BENCH_GOAL_RATIO,
+		     rt > 0 && rt <= BENCH_GOAL_RATIO ? "met" : "NOT met");
+}
+
+/* R as a JSON object; OK and ERROR (may be NULL) say how the run ended. */
+static json_t *attest_json(struct attest_result *r, int ok, const char *error)
+{
+	json_t *o = json_object(), *ops = NULL, *v;
+	double rt = ratio(r);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "benchmark", json_string("attest"));
+	json_object_set_new(o, "ok", json_boolean(ok));
+	json_object_set_new(o, "error", error ? json_string(error) : json_null());
+	json_object_set_new(o, "hosts", json_integer(r->hosts));
+	json_object_set_new(o, "seconds", json_integer(r->seconds));
+	if (r->window_done) {
+		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
+		json_object_set_new(o, "window_s", hl_bench_json_real(r->window_s, 3));
+		json_object_set_new(o, "hgs_pid", json_integer(r->hgs_pid));
+		v = json_pack("{s:I, s:I, s:I}", "passed", (json_int_t)r->passed, "refused",
+			      (json_int_t)r->refused, "errors", (json_int_t)r->errors);
+		json_object_set_new(o, "attestations", v);
+		json_object_set_new(o, "attestations_per_s",
+				    hl_bench_json_real((double)r->passed / r->window_s, 2));
+		v = json_object();
+		if (v) {
+			json_object_set_new(v, "p50", hl_bench_json_real(lat_ms(r, 50), 3));
+			json_object_set_new(v, "p99", hl_bench_json_real(lat_ms(r, 99), 3));
+			json_object_set_new(v, "mean", hl_bench_json_real(
+				hl_bench_samples_mean(&r->lat) / 1e6, 3));
+			json_object_set_new(v, "max", hl_bench_json_real(lat_ms(r, 100), 3));
+		}
+		json_object_set_new(o, "latency_ms", v ? v : json_null());
+		json_object_set_new(o, "hgs_cpu_ms", hl_bench_json_real(r->hgs_cpu_ns / 1e6, 1));
+		json_object_set_new(o, "hgs_cpu_ms_per_attestation",
+				    hl_bench_json_real(hgs_ms_per(r), 4));
+	}
+	if (r->floor_done && (ops = json_array())) {
+		for (int i = 0; i < FLOOR_N; i++) {
+			const struct floor_op *op = &r->floor[i];
+
+			v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "name", op->name,
+				      "what", op->what, "key", op->key_type, "scheme",
+				      scheme_name(op->scheme), "ms",
+				      hl_bench_json_real(op->res.cpu_ns_per_op / 1e6, 4), "per_s",
+				      hl_bench_json_real(1e9 / op->res.cpu_ns_per_op, 0), "iterations",
+				      (json_int_t)op->res.ops);
+			if (v)
+				json_array_append_new(ops, v);
+		}
+		v = json_pack("{s:o, s:o}", "ms_per_attestation",
+			      hl_bench_json_real(r->floor_ms, 4), "operations", ops);
+		json_object_set_new(o, "crypto_floor", v ? v : json_null());
+		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
+	}
+	json_object_set_new(o, "goal_ratio", hl_bench_json_real(BENCH_GOAL_RATIO, 1));
+	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= BENCH_GOAL_RATIO));
+	return o;
+}
+
+/* Exit code for a failed run: interrupted (128 + signal) or a failure. */
+static int fail_code(void)
+{
+	return bench_signal ? 128 + (int)bench_signal : HL_EXIT_FAILURE;
+}
+
+/* Run attest, print the report (human or JSON); 0 when it ran, -1 (error set) when not. */
+static int attest_report(long hosts, long seconds, const char *workdir, int keep, int json,
+			 json_t *collect)
+{
+	struct attest_result r;
+	json_t *o;
+	int rc;
+
+	rc = attest_run(hosts, seconds, workdir, keep, &r);
+	if (json || collect) {
+		o = attest_json(&r, rc == 0, rc < 0 ? hl_error_last() : NULL);
+		if (!o) {
+			result_release(&r);
+			return hl_error("out of memory");
+		}
+		if (collect)
+			json_array_append_new(collect, o);
+		else {
+			hl_bench_print_json(o);
+			json_decref(o);
+		}
+	}
+	if (!json)
+		attest_print(&r, rc == 0);
+	result_release(&r);
+	return rc;
+}
+
+/* `hgslab bench attest`. */
+int cmd_bench_attest(struct hl_cmd_ctx *ctx)
+{
+	long hosts = hl_opts_int(&ctx->opts, "hosts", BENCH_HOSTS_DEFAULT);
+	long seconds = hl_opts_int(&ctx->opts, "seconds", BENCH_SECONDS_DEFAULT);
+	int json = hl_opts_flag(&ctx->opts, "json");
+	int rc;
+
+	if (hosts < 1 || hosts > BENCH_HOSTS_MAX)
+		return hl_cmd_fail(HL_EXIT_USAGE, "--hosts must be 1 to %d, not %ld",
+				   BENCH_HOSTS_MAX, hosts);
+	if (seconds < 1 || seconds > BENCH_SECONDS_MAX)
+		return hl_cmd_fail(HL_EXIT_USAGE, "--seconds must be 1 to %d, not %ld",
+				   BENCH_SECONDS_MAX, seconds);
+	if (signals_install() < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	rc = attest_report(hosts, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
+			   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
+	signals_restore();
+	if (rc < 0)
+		return hl_cmd_fail(fail_code(), "bench attest: %s", hl_error_last());
+	return HL_EXIT_OK;
+}
+
+/* `hgslab bench all`: every built benchmark with the defaults `make bench` uses. */
+int cmd_bench_all(struct hl_cmd_ctx *ctx)
+{
+	int json = hl_opts_flag(&ctx->opts, "json"), failed = 0, code = HL_EXIT_OK;
+	json_t *all = json ? json_array() : NULL, *o;
+	char first[HL_ERROR_MAX] = "";
+
+	if (json && !all)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	if (signals_install() < 0) {
+		json_decref(all);
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	}
+	if (attest_report(BENCH_HOSTS_DEFAULT, BENCH_SECONDS_DEFAULT,
+			  hl_opts_str(&ctx->opts, "workdir", NULL), hl_opts_flag(&ctx->opts, "keep"),
+			  json, all) < 0) {
+		failed++;
+		snprintf(first, sizeof(first), "attest: %s", hl_error_last());
+	}
+	signals_restore();
+	if (json) {
+		o = json_pack("{s:o, s:i}", "benchmarks", all, "failed", failed);
+		if (o)
+			hl_bench_print_json(o);
+		json_decref(o);
+	} else {
+		printf("\nhgslab bench all: 1 benchmark run, %d failed to run "
+		       "(a missed goal is reported above, not a failure)\n", failed);
+	}
+	if (failed) {
+		code = fail_code();
+		hl_cmd_fail(code, "bench all: %d benchmark%s failed to run; %s", failed,
+			    failed == 1 ? "" : "s", first);
+	}
+	return code;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench.sh - `hgslab bench` from the outside, kept short: help and usage
+# errors; a smoke run of `bench attest --hosts 2 --seconds 2 --json` whose
+# JSON must be sane (attestations passed, none refused, positive rates,
+# p50 <= p99, a three-operation crypto floor, a ratio); a run whose HGS is
+# killed during the measured window must fail (exit 1, "ok": false), and a
+# Ctrl-C must exit 130; every run must leave no process and no lab directory
+# behind.  Speed is not asserted here: the figures are the benchmark's to
+# report (project rule), this only checks that it measures.
+# Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when built).
+. "$(dirname "$0")/lib.sh"
+
+BG_PID=""
+# Stop a background bench, if one is still running (used by the trap too).
+stop_bg() {
+	if [ -n "$BG_PID" ]; then
+		kill -TERM "$BG_PID" 2>/dev/null
+		wait "$BG_PID" 2>/dev/null
+		BG_PID=""
+	fi
+}
+trap 'stop_bg; rm -rf "$T"' EXIT
+
+# num NAME: the first numeric member NAME in $OUT (the pretty JSON, one member a line).
+num() { sed -n 's/^ *"'"$1"'": \(-\{0,1\}[0-9.eE+-]*\),\{0,1\}$/\1/p' <<<"$OUT" | head -n1; }
+
+# gt A B: A > B as numbers.
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
+
+# clean DIR DESC: no process mentions DIR and DIR is empty.
+clean() {
+	ok $(! pgrep -f "$1" >/dev/null && [ -z "$(ls -A "$1" 2>/dev/null)" ]; echo $?) "$2"
+}
+
+# wait_line FILE TEXT: wait (up to 120 s) until FILE has a line with TEXT.
+wait_line() {
+	local i
+	for i in $(seq 1200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$BG_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+bin=$HGSLAB
+[ -x "$bin" ] || { echo "Bail out! '$bin' is not built"; exit 1; }
+
+# ---- help and usage ----
+run "$bin" bench --help
+ok $([ $RC -eq 0 ] && grep -qE '^  attest ' <<<"$OUT" && grep -qE '^  all ' <<<"$OUT"; echo $?) \
+	"bench --help lists attest and all"
+run "$bin" bench attest --help
+ok $([ $RC -eq 0 ] && grep -q -- '--hosts N' <<<"$OUT" && grep -q -- '--seconds S' <<<"$OUT" &&
+	grep -q 'goal (3x)' <<<"$OUT"; echo $?) "bench attest --help shows the options and the goal"
+run "$bin" bench all --help
+ok $([ $RC -eq 0 ] && grep -q 'missing a goal is reported, not a failure exit' <<<"$OUT"; echo $?) \
+	"bench all --help says a missed goal is not a failure exit"
+run "$bin" bench attest --hosts 0
+ok $([ $RC -eq 2 ] && grep -q -- '--hosts must be 1 to 32' <<<"$ERR"; echo $?) "bench attest --hosts 0 exits 2"
+run "$bin" bench attest --seconds 0
+ok $([ $RC -eq 2 ] && grep -q -- '--seconds must be' <<<"$ERR"; echo $?) "bench attest --seconds 0 exits 2"
+
+# ---- smoke: a short run with sane JSON ----
+for b in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
+	[ -x "$b" ] || continue
+	tag=$(basename "$(dirname "$(dirname "$b")")")
+	w="$T/work-$tag"
+	run "$b" bench attest --hosts 2 --seconds 2 --json --workdir "$w"
+	ok $RC "$tag: bench attest --hosts 2 --seconds 2 exits 0"
+	[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 20
+	passed=$(num passed); p50=$(num p50); p99=$(num p99)
+	ok $(grep -q '"benchmark": "attest"' <<<"$OUT" && grep -q '"ok": true' <<<"$OUT" &&
+		[ "$(num hosts)" = 2 ] && [ "$(num seconds)" = 2 ]; echo $?) "$tag: JSON names the run"
+	ok $([ -n "$passed" ] && gt "$passed" 0 && [ "$(num refused)" = 0 ] && [ "$(num errors)" = 0 ]; echo $?) \
+		"$tag: attestations passed ($passed), none refused or failed"
+	ok $(gt "$(num attestations_per_s)" 0 && gt "$p50" 0 && ! gt "$p50" "$p99"; echo $?) \
+		"$tag: attestations/s > 0 and 0 < p50 ($p50 ms) <= p99 ($p99 ms)"
+	ok $(gt "$(num hgs_cpu_ms_per_attestation)" 0 && gt "$(num ms_per_attestation)" 0 &&
+		gt "$(num ratio)" 0; echo $?) "$tag: HGS CPU per attestation, crypto floor and ratio ($(num ratio)x) are positive"
+	ok $(grep -q '"name": "verify_quote"' <<<"$OUT" && grep -q '"name": "verify_certify"' <<<"$OUT" &&
+		grep -q '"name": "sign_health_certificate"' <<<"$OUT" && grep -q '"key": "rsa-2048"' <<<"$OUT" &&
+		grep -qE '"goal_met": (true|false)' <<<"$OUT" && [ "$(num goal_ratio)" = 3.0 ]; echo $?) \
+		"$tag: the floor has its three signature operations; the goal is 3x"
+	ok $(grep -q 'hgslab bench: measuring: 2 hosts attesting for 2 s' <<<"$ERR"; echo $?) \
+		"$tag: progress goes to stderr"
+	clean "$w" "$tag: nothing left running or on disk"
+done
+
+# ---- HGS dies during the window: the bench fails ----
+w="$T/work-kill"
+"$bin" bench attest --hosts 1 --seconds 5 --json --workdir "$w" >"$T/kill.out" 2>"$T/kill.err" &
+BG_PID=$!
+if wait_line "$T/kill.err" 'measuring: '; then
+	hgs_pid=$(sed -n 's/.*(hgs serve, pid \([0-9]*\)).*/\1/p' "$T/kill.err")
+	kill -KILL "$hgs_pid" 2>/dev/null
+fi
+wait "$BG_PID"; RC=$?; BG_PID=""
+OUT=$(cat "$T/kill.out")
+ok $([ $RC -eq 1 ] && grep -q '"ok": false' <<<"$OUT" && grep -q 'hgslab: error: bench attest:' "$T/kill.err"; echo $?) \
+	"a bench whose HGS dies exits 1 with \"ok\": false (got $RC)"
+clean "$w" "after a failed run nothing is left running or on disk"
+
+# ---- Ctrl-C: exit 130, everything stopped and removed ----
+w="$T/work-int"
+# a background job of a script starts with SIGINT ignored: give it back its default
+env --default-signal=INT "$bin" bench attest --hosts 1 --seconds 30 --workdir "$w" \
+	>"$T/int.out" 2>"$T/int.err" &
+BG_PID=$!
+wait_line "$T/int.err" 'measuring: ' && kill -INT "$BG_PID"
+wait "$BG_PID"; RC=$?; BG_PID=""
+ok $([ $RC -eq 130 ] && grep -q 'interrupted' "$T/int.err"; echo $?) "Ctrl-C stops the bench with exit 130 (got $RC)"
+clean "$w" "after Ctrl-C nothing is left running or on disk"
+
+done_testing
