@@ -22,6 +22,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "sim/commands.h"
+#include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
 #define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -138,116 +139,6 @@ const struct hl_opt cmd_hgs_log_opts[] = {
 	OPT_END,
 };
 
-/* ---- output ---- */
-
-/* Print V as indented JSON; an exit code. */
-static int print_json(const json_t *v)
-{
-	char *s = NULL;
-
-	if (hl_json_dump_pretty(v, &s) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	fputs(s, stdout);
-	free(s);
-	return HL_EXIT_OK;
-}
-
-/* The text of one table cell (into BUF when it must be formatted). */
-static const char *cell_text(const json_t *v, char *buf, size_t size)
-{
-	size_t used = 0, i;
-	json_t *e;
-
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "True" : "False";
-	if (json_is_array(v)) {
-		buf[0] = '\0';
-		json_array_foreach(v, i, e) {
-			if (json_is_string(e) && used < size)
-				used += (size_t)snprintf(buf + used, size - used, "%s%s",
-							 used ? ", " : "", json_string_value(e));
-		}
-		return buf;
-	}
-	return "";
-}
-
-/*
- * Print array ROWS of objects as a table of the NULL-terminated column keys
- * COLS: a header, a dashed rule, then one aligned line per row, the way
- * PowerShell formats cmdlet output.
- */
-static void print_table(const json_t *rows, const char *const *cols)
-{
-	size_t widths[16] = { 0 }, ncols = 0, i;
-	char buf[1024];
-	json_t *row;
-
-	for (; cols[ncols] && ncols < 16; ncols++)
-		widths[ncols] = strlen(cols[ncols]);
-	json_array_foreach(rows, i, row) {
-		for (size_t c = 0; c < ncols; c++) {
-			size_t w = strlen(cell_text(json_object_get(row, cols[c]), buf, sizeof(buf)));
-
-			if (w > widths[c])
-				widths[c] = w;
-		}
-	}
-	for (size_t c = 0; c < ncols; c++)
-		printf("%-*s%s", c + 1 < ncols ? (int)widths[c] : 0, cols[c], c + 1 < ncols ? " " : "\n");
-	for (size_t c = 0; c < ncols; c++) {
-		for (size_t k = 0; k < strlen(cols[c]); k++)
-			putchar('-');
-		printf("%*s%s", c + 1 < ncols ? (int)(widths[c] - strlen(cols[c])) : 0, "",
-		       c + 1 < ncols ? " " : "\n");
-	}
-	json_array_foreach(rows, i, row) {
-		for (size_t c = 0; c < ncols; c++) {
-			const char *t = cell_text(json_object_get(row, cols[c]), buf, sizeof(buf));
-
-			if (c + 1 < ncols)
-				printf("%-*s ", (int)widths[c], t);
-			else
-				printf("%s\n", t);
-		}
-	}
-}
-
-/* Print object O as a "Name Value" list of its members, in order. */
-static void print_properties(const json_t *o)
-{
-	const char *key;
-	size_t width = 4;
-	char buf[1024];
-	json_t *v;
-
-	json_object_foreach((json_t *)o, key, v)
-		if (strlen(key) > width)
-			width = strlen(key);
-	printf("%-*s Value\n%-*s -----\n", (int)width, "Name", (int)width, "----");
-	json_object_foreach((json_t *)o, key, v)
-		printf("%-*s %s\n", (int)width, key, cell_text(v, buf, sizeof(buf)));
-}
-
-/* Print ROWS as JSON or as a table of COLS, or say that there are none. */
-static int print_rows(const struct hl_cmd_ctx *ctx, const json_t *rows, const char *const *cols,
-		      const char *none)
-{
-	if (hl_opts_flag(&ctx->opts, "json"))
-		return print_json(rows);
-	if (json_array_size(rows) == 0)
-		printf("%s\n", none);
-	else
-		print_table(rows, cols);
-	return HL_EXIT_OK;
-}
-
 /* ---- shared steps ---- */
 
 /* Open the node named by --dir; an exit code (0 when open). */
@@ -352,9 +243,9 @@ static int print_server(const struct hl_cmd_ctx *ctx, struct hgs_node *node)
 	if (server_json(node, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = print_json(o);
+		code = hl_out_json(o);
 	} else {
-		print_properties(o);
+		hl_out_properties(o);
 		code = HL_EXIT_OK;
 	}
 	json_decref(o);
@@ -530,9 +421,9 @@ static int print_added(const struct hl_cmd_ctx *ctx, struct hgs_node *node, enum
 	if (hgs_db_reg_list(node, kind, name, &rows) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (hl_opts_flag(&ctx->opts, "json"))
-		code = print_json(json_array_get(rows, 0));
+		code = hl_out_json(json_array_get(rows, 0));
 	else
-		code = print_rows(ctx, rows, reg_verbs[kind].cols, "");
+		code = hl_out_rows(ctx, rows, reg_verbs[kind].cols, "");
 	json_decref(rows);
 	return code;
 }
@@ -552,7 +443,7 @@ int cmd_hgs_get_registration(struct hl_cmd_ctx *ctx)
 	if (hgs_db_reg_list(node, kind, hl_opts_str(&ctx->opts, "name", NULL), &rows) < 0)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	else
-		code = print_rows(ctx, rows, reg_verbs[kind].cols, reg_verbs[kind].none);
+		code = hl_out_rows(ctx, rows, reg_verbs[kind].cols, reg_verbs[kind].none);
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -575,7 +466,7 @@ int cmd_hgs_remove_registration(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	} else if (hl_opts_flag(&ctx->opts, "json")) {
 		o = json_pack("{s:s, s:s, s:b}", "Name", name, "Kind", hgs_reg_noun(kind), "Removed", 1);
-		code = print_json(o);
+		code = hl_out_json(o);
 		json_decref(o);
 	} else {
 		printf("removed %s '%s'\n", hgs_reg_noun(kind), name);
@@ -759,7 +650,7 @@ int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx)
 	if (hgs_db_policy_list(node, &rows) < 0)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	else
-		code = print_rows(ctx, rows, policy_cols, "no attestation policy is defined");
+		code = hl_out_rows(ctx, rows, policy_cols, "no attestation policy is defined");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -793,11 +684,11 @@ int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx)
 		goto out;
 	}
 	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = print_json(one);
+		code = hl_out_json(one);
 	} else {
 		json_t *single = json_pack("[O]", one);
 
-		print_table(single, policy_cols);
+		hl_out_table(single, policy_cols);
 		json_decref(single);
 	}
 out:
@@ -824,7 +715,7 @@ int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx)
 	if (hgs_attest_log_list(node, host, last, &rows) < 0)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	else
-		code = print_rows(ctx, rows, cols, "no attestation attempt is recorded");
+		code = hl_out_rows(ctx, rows, cols, "no attestation attempt is recorded");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;

@@ -18,6 +18,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "sim/commands.h"
+#include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
 #define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -46,18 +47,6 @@ const struct hl_opt cmd_hgs_remove_trusted_domain_opts[] = {
 	OPT_JSON,
 	OPT_END,
 };
-
-/* Print V as indented JSON; an exit code. */
-static int print_json(const json_t *v)
-{
-	char *s = NULL;
-
-	if (hl_json_dump_pretty(v, &s) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	fputs(s, stdout);
-	free(s);
-	return HL_EXIT_OK;
-}
 
 /* The string member KEY of O, or "". */
 static const char *str_of(const json_t *o, const char *key)
@@ -108,7 +97,7 @@ static int print_one(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const 
 	if (hgs_ad_trust_list(node, domain, &rows) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (hl_opts_flag(&ctx->opts, "json"))
-		code = print_json(json_array_get(rows, 0));
+		code = hl_out_json(json_array_get(rows, 0));
 	else
 		print_trusts(rows);
 	json_decref(rows);
@@ -161,7 +150,7 @@ int cmd_hgs_get_trusted_domain(struct hl_cmd_ctx *ctx)
 	if (hgs_ad_trust_list(node, hl_opts_str(&ctx->opts, "domain", NULL), &rows) < 0)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	else if (hl_opts_flag(&ctx->opts, "json"))
-		code = print_json(rows);
+		code = hl_out_json(rows);
 	else if (json_array_size(rows) == 0)
 		printf("no domain is trusted by %s\n", node->config.domain);
 	else
@@ -186,7 +175,7 @@ int cmd_hgs_remove_trusted_domain(struct hl_cmd_ctx *ctx)
 	} else if (hl_opts_flag(&ctx->opts, "json")) {
 		o = json_pack("{s:s, s:s, s:b}", "Name", domain, "TrustingDomain", node->config.domain,
 			      "Removed", 1);
-		code = o ? print_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		json_decref(o);
 	} else {
 		printf("%s no longer trusts '%s'\n", node->config.domain, domain);

@@ -24,6 +24,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "sim/commands.h"
+#include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the fabric directory", HL_OPT_REQUIRED }
 #define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -114,105 +115,17 @@ const struct hl_opt cmd_fabric_get_ticket_opts[] = {
 
 /* ---- output ---- */
 
-/* Print V as indented JSON; an exit code. */
-static int print_json(const json_t *v)
+/* ROWS through sim/output; with ONE, --json prints the single object rather than an array. */
+static int print_rows(const struct hl_cmd_ctx *ctx, const json_t *rows, const char *const *cols,
+		      int one, const char *none)
 {
-	char *s = NULL;
-
-	if (hl_json_dump_pretty(v, &s) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	fputs(s, stdout);
-	free(s);
-	return HL_EXIT_OK;
-}
-
-/* The text of one table cell (arrays joined with ", " into BUF). */
-static const char *cell_text(const json_t *v, char *buf, size_t size)
-{
-	size_t used = 0, i;
-	json_t *e;
-
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	if (json_is_array(v)) {
-		buf[0] = '\0';
-		json_array_foreach(v, i, e)
-			if (json_is_string(e) && used < size)
-				used += (size_t)snprintf(buf + used, size - used, "%s%s",
-							 used ? ", " : "", json_string_value(e));
-		return buf;
-	}
-	return "";
-}
-
-/* Print array ROWS of objects as an aligned table of the NULL-terminated column keys COLS. */
-static void print_table(const json_t *rows, const char *const *cols)
-{
-	size_t widths[8] = { 0 }, ncols = 0, i;
-	char buf[1024];
-	json_t *row;
-
-	for (; cols[ncols] && ncols < 8; ncols++)
-		widths[ncols] = strlen(cols[ncols]);
-	json_array_foreach(rows, i, row)
-		for (size_t c = 0; c < ncols; c++) {
-			size_t w = strlen(cell_text(json_object_get(row, cols[c]), buf, sizeof(buf)));
-
-			if (w > widths[c])
-				widths[c] = w;
-		}
-	for (int line = 0; line < 2; line++)
-		for (size_t c = 0; c < ncols; c++) {
-			char rule[64];
-			size_t n = strlen(cols[c]) < sizeof(rule) ? strlen(cols[c]) : sizeof(rule) - 1;
-
-			memset(rule, '-', n);
-			rule[n] = '\0';
-			printf("%-*s%s", c + 1 < ncols ? (int)widths[c] : 0, line ? rule : cols[c],
-			       c + 1 < ncols ? " " : "\n");
-		}
-	json_array_foreach(rows, i, row)
-		for (size_t c = 0; c < ncols; c++)
-			printf("%-*s%s", c + 1 < ncols ? (int)widths[c] : 0,
-			       cell_text(json_object_get(row, cols[c]), buf, sizeof(buf)),
-			       c + 1 < ncols ? " " : "\n");
-}
-
-/* Print object O as a "Name Value" property list. */
-static void print_properties(const json_t *o)
-{
-	const char *key;
-	size_t width = 4;
-	char buf[1024];
-	json_t *v;
-
-	json_object_foreach((json_t *)o, key, v)
-		if (strlen(key) > width)
-			width = strlen(key);
-	printf("%-*s Value\n%-*s -----\n", (int)width, "Name", (int)width, "----");
-	json_object_foreach((json_t *)o, key, v)
-		printf("%-*s %s\n", (int)width, key, cell_text(v, buf, sizeof(buf)));
+	if (one && hl_opts_flag(&ctx->opts, "json"))
+		return hl_out_json(json_array_get(rows, 0));
+	return hl_out_rows(ctx, rows, cols, none);
 }
 
 static const char *const group_cols[] = { "Name", "Sid", "GroupScope", "Members", NULL };
 static const char *const computer_cols[] = { "Name", "Sid", "KeyType", "MemberOf", NULL };
-
-/* Print ROWS as JSON (the first row alone when ONE) or a table of COLS, or say NONE. */
-static int print_rows(const struct hl_cmd_ctx *ctx, const json_t *rows, const char *const *cols,
-		      int one, const char *none)
-{
-	if (hl_opts_flag(&ctx->opts, "json"))
-		return print_json(one ? json_array_get(rows, 0) : rows);
-	if (json_array_size(rows) == 0)
-		printf("%s\n", none);
-	else
-		print_table(rows, cols);
-	return HL_EXIT_OK;
-}
 
 /* ---- shared steps ---- */
 
@@ -233,9 +146,9 @@ static int print_domain(const struct hl_cmd_ctx *ctx, struct fabric *f)
 	if (fabric_domain_json(f, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (hl_opts_flag(&ctx->opts, "json"))
-		code = print_json(o);
+		code = hl_out_json(o);
 	else
-		print_properties(o);
+		hl_out_properties(o);
 	json_decref(o);
 	return code;
 }
@@ -461,7 +374,7 @@ int cmd_fabric_export_trust(struct hl_cmd_ctx *ctx)
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "Domain", f->domain, "DomainSid",
 				      f->domain_sid, "DcThumbprint", f->dc_thumbprint, "File", out);
 
-		code = o ? print_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		json_decref(o);
 	} else {
 		printf("wrote the trust of %s (%s) to '%s'; on HGS: hgslab hgs add-trusted-domain "
@@ -555,7 +468,7 @@ int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx)
 		goto out;
 	}
 	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = print_json(o);
+		code = hl_out_json(o);
 	} else {
 		json_t *groups = json_object_get(o, "Groups"), *g;
 		size_t i;

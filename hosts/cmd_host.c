@@ -29,6 +29,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "sim/commands.h"
+#include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the host directory", HL_OPT_REQUIRED }
 #define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -130,75 +131,6 @@ const struct hl_opt cmd_host_set_profile_opts[] = {
 	OPT_END,
 };
 
-/* ---- output ---- */
-
-/* Print V as indented JSON; an exit code. */
-static int print_json(const json_t *v)
-{
-	char *s = NULL;
-
-	if (hl_json_dump_pretty(v, &s) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	fputs(s, stdout);
-	free(s);
-	return HL_EXIT_OK;
-}
-
-/* The text of value V as PowerShell shows it. */
-static const char *value_text(const json_t *v, char *buf, size_t size)
-{
-	size_t used = 0, i;
-	json_t *e;
-
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	if (json_is_real(v)) {
-		snprintf(buf, size, "%.2f", json_real_value(v));
-		return buf;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "True" : "False";
-	if (json_is_array(v)) {
-		buf[0] = '\0';
-		json_array_foreach(v, i, e)
-			if (json_is_string(e) && used < size)
-				used += (size_t)snprintf(buf + used, size - used, "%s%s",
-							 used ? ", " : "", json_string_value(e));
-		return buf;
-	}
-	return "";
-}
-
-/* Print object O as Format-List: "Name : Value", names padded to one width. */
-static void print_list(const json_t *o)
-{
-	const char *key;
-	size_t width = 0;
-	char buf[2048];
-	json_t *v;
-
-	json_object_foreach((json_t *)o, key, v)
-		if (strlen(key) > width)
-			width = strlen(key);
-	printf("\n");
-	json_object_foreach((json_t *)o, key, v)
-		printf("%-*s : %s\n", (int)width, key, value_text(v, buf, sizeof(buf)));
-	printf("\n");
-}
-
-/* Print O as JSON (--json) or as a list; an exit code. */
-static int print_object(const struct hl_cmd_ctx *ctx, const json_t *o)
-{
-	if (hl_opts_flag(&ctx->opts, "json"))
-		return print_json(o);
-	print_list(o);
-	return HL_EXIT_OK;
-}
-
 /* ---- shared steps ---- */
 
 /* Open the host named by --dir; an exit code (0 when open). */
@@ -293,7 +225,7 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9));
 	if (!hl_opts_flag(&ctx->opts, "json"))
 		printf("created guarded host '%s' (%s) in '%s'\n", h->name, h->domain, h->dir);
-	code = print_object(ctx, o);
+	code = hl_out_object(ctx, o);
 out:
 	json_decref(o);
 	hl_key_free(key);
@@ -471,7 +403,7 @@ static int print_client(const struct hl_cmd_ctx *ctx, struct host *h)
 
 	if (client_status(h, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	code = print_object(ctx, o);
+	code = hl_out_object(ctx, o);
 	json_decref(o);
 	return code;
 }
@@ -626,7 +558,7 @@ int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 		goto out;
 	}
-	code = print_object(ctx, o);
+	code = hl_out_object(ctx, o);
 	status = json_string_value(json_object_get(o, "AttestationStatus"));
 	if (code == HL_EXIT_OK && (!status || strcmp(status, HOST_STATUS_PASSED) != 0)) {
 		const char *sub = json_string_value(json_object_get(o, "AttestationSubstatus"));
@@ -677,7 +609,7 @@ int cmd_host_set_profile(struct hl_cmd_ctx *ctx)
 	if (host_agent_find(h, &ai) > 0)
 		fprintf(stderr, "host set-profile: the agent of '%s' (pid %ld) still runs the old "
 			"boot; restart it to boot with the new profile\n", h->name, ai.pid);
-	code = print_object(ctx, o);
+	code = hl_out_object(ctx, o);
 out:
 	json_decref(o);
 	host_close(h);
