@@ -9,7 +9,7 @@
 
 CC      ?= cc
 PKGS    := libcrypto yaml-0.1 tss2-esys tss2-tctildr tss2-rc tss2-mu \
-           libmicrohttpd libcurl jansson sqlite3
+           libmicrohttpd libcurl jansson sqlite3 libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)

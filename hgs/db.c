@@ -116,6 +116,35 @@ const char *const hgs_db_migrations[] = {
 	"  secret_sha256 BLOB NOT NULL,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX tpm_challenges_host ON tpm_challenges(host);",
+	/*
+	 * 5: Key Protection Service: the KPS pair of init is its role's primary
+	 * (a no-op for nodes made by init, which marks it so; kept for any store
+	 * without one), the health certificate cut-off, the key protection log
+	 */
+	"UPDATE node_keys SET is_primary = 1, enabled = 1 WHERE id IN ("
+	"  SELECT min(k.id) FROM node_keys k"
+	"  WHERE k.role IN ('kps-signing', 'kps-encryption') AND NOT EXISTS ("
+	"    SELECT 1 FROM node_keys p WHERE p.role = k.role AND p.is_primary = 1)"
+	"  GROUP BY k.role);"
+	"UPDATE node_keys SET enabled = 1 WHERE is_primary = 1;"
+	"CREATE TABLE kps_policy("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  deny_issued_before INTEGER);"
+	"INSERT INTO kps_policy(id, deny_issued_before) VALUES(1, NULL);"
+	"CREATE TABLE key_protection_log("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  host TEXT,"
+	"  key_protector TEXT,"
+	"  owner TEXT,"
+	"  result TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  http_status INTEGER NOT NULL,"
+	"  remote TEXT,"
+	"  healthcert TEXT,"
+	"  encryption_cert TEXT);"
+	"CREATE INDEX key_protection_log_host ON key_protection_log(host);",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 
@@ -1662,5 +1691,475 @@ out:
 	sqlite3_finalize(stmt);
 	hgs_node_unlock(node);
 	hgs_tpm_challenge_free(c);
+	return rc;
+}
+
+/* ---- Key Protection Service certificates (hgs/kps.h) ---- */
+
+/* 1 when ROLE is one of the KPS roles. */
+static int kps_role(enum hgs_key_role role)
+{
+	return role == HGS_KEY_KPS_SIGNING || role == HGS_KEY_KPS_ENCRYPTION;
+}
+
+/* Free one KPS certificate row. */
+void hgs_kps_cert_free(struct hgs_kps_cert *c)
+{
+	if (!c)
+		return;
+	free(c->cert_pem);
+	free(c->key_file);
+	free(c);
+}
+
+/* Free an array of N rows. */
+void hgs_kps_certs_free(struct hgs_kps_cert **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		hgs_kps_cert_free(v[i]);
+	free(v);
+}
+
+#define KPS_CERT_COLS "role, thumbprint, cert_pem, key_file, is_primary, enabled, added"
+#define KPS_ROLES "role IN ('kps-signing', 'kps-encryption')"
+
+/* Build a row from the KPS_CERT_COLS columns of STMT. */
+static int kps_cert_row(sqlite3_stmt *stmt, struct hgs_kps_cert **out)
+{
+	struct hgs_kps_cert *c = calloc(1, sizeof(*c));
+	const char *role = (const char *)sqlite3_column_text(stmt, 0);
+
+	*out = NULL;
+	if (!c)
+		return hl_error("out of memory");
+	c->role = role && strcmp(role, "kps-signing") == 0 ? HGS_KEY_KPS_SIGNING
+							   : HGS_KEY_KPS_ENCRYPTION;
+	col_copy(stmt, 1, c->thumbprint, sizeof(c->thumbprint));
+	if (!(c->cert_pem = dup_str((const char *)sqlite3_column_text(stmt, 2))) ||
+	    !(c->key_file = dup_str((const char *)sqlite3_column_text(stmt, 3)))) {
+		hgs_kps_cert_free(c);
+		return -1;
+	}
+	c->primary = sqlite3_column_int(stmt, 4) != 0;
+	c->enabled = sqlite3_column_int(stmt, 5) != 0;
+	c->added = (time_t)sqlite3_column_int64(stmt, 6);
+	*out = c;
+	return 0;
+}
+
+/* Uppercase copy of hex TEXT into OUT (HL_SHA256_HEX_SIZE); -1 when not 1..64 hex digits. */
+static int kps_thumb_norm(const char *text, char out[HL_SHA256_HEX_SIZE])
+{
+	size_t n = text ? strlen(text) : 0;
+
+	if (n == 0 || n > 2 * HL_SHA256_LEN)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)text[i]))
+			return -1;
+		out[i] = (char)toupper((unsigned char)text[i]);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Read the KPS certificate THUMBPRINT. */
+int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hgs_kps_cert **out)
+{
+	char thumb[HL_SHA256_HEX_SIZE];
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r;
+
+	*out = NULL;
+	if (kps_thumb_norm(thumbprint, thumb) < 0 || strlen(thumb) != 2 * HL_SHA256_LEN)
+		return 0;
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys "
+			     "WHERE thumbprint = ? AND " KPS_ROLES, &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, thumb) < 0)
+		goto out;
+	r = hl_store_step(node->store, stmt);
+	if (r <= 0) {
+		rc = r;
+		goto out;
+	}
+	if (kps_cert_row(stmt, out) < 0)
+		goto out;
+	rc = 1;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* The one KPS certificate whose thumbprint starts with PREFIX. */
+int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
+			    char out[HL_SHA256_HEX_SIZE])
+{
+	char want[HL_SHA256_HEX_SIZE];
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r, found = 0;
+
+	out[0] = '\0';
+	if (kps_thumb_norm(prefix, want) < 0 || strlen(want) < HGS_KPS_THUMBPRINT_PREFIX_MIN)
+		return hl_error("invalid thumbprint '%s': give the certificate's SHA-256 thumbprint "
+				"in hex (at least its first %d digits), as `hgslab hgs "
+				"get-key-protection-certificate` shows it", prefix ? prefix : "",
+				HGS_KPS_THUMBPRINT_PREFIX_MIN);
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
+			     " AND substr(thumbprint, 1, ?) = ?", &stmt) < 0 ||
+	    bind_int(node->store, stmt, 1, (long long)strlen(want)) < 0 ||
+	    bind_text(node->store, stmt, 2, want) < 0)
+		goto out;
+	while ((r = hl_store_step(node->store, stmt)) == 1) {
+		if (found++) {
+			hl_error("thumbprint '%s' is ambiguous: several key protection certificates "
+				 "start with it; give more digits", prefix);
+			goto out;
+		}
+		col_copy(stmt, 0, out, HL_SHA256_HEX_SIZE);
+	}
+	if (r < 0)
+		goto out;
+	if (!found) {
+		hl_error("no key protection certificate has thumbprint '%s'; list them with "
+			 "`hgslab hgs get-key-protection-certificate`", prefix);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		out[0] = '\0';
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* Every KPS certificate: signing first, then encryption, each oldest first. */
+int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size_t *n)
+{
+	struct hgs_kps_cert **v = NULL, **grown, *c = NULL;
+	sqlite3_stmt *stmt = NULL;
+	size_t count = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*n = 0;
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys WHERE "
+			     KPS_ROLES " ORDER BY role DESC, added, id", &stmt) < 0)
+		goto out;
+	while ((r = hl_store_step(node->store, stmt)) == 1) {
+		if (kps_cert_row(stmt, &c) < 0)
+			goto out;
+		if (!(grown = realloc(v, (count + 1) * sizeof(*v)))) {
+			hgs_kps_cert_free(c);
+			hl_error("out of memory");
+			goto out;
+		}
+		v = grown;
+		v[count++] = c;
+	}
+	if (r < 0)
+		goto out;
+	*out = v;
+	*n = count;
+	v = NULL;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	hgs_kps_certs_free(v, count);
+	return rc;
+}
+
+/* Clear the primary flag of ROLE's certificates (inside the caller's transaction). */
+static int kps_clear_primary(struct hgs_node *node, enum hgs_key_role role)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
+
+	if (hl_store_prepare(node->store, "UPDATE node_keys SET is_primary = 0 WHERE role = ?",
+			     &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, hgs_key_role_name(role)) < 0 ||
+	    hl_store_step(node->store, stmt) < 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Add a KPS certificate row, making it the primary of its role when PRIMARY. */
+int hgs_db_kps_cert_add(struct hgs_node *node, enum hgs_key_role role, const char *thumbprint,
+			const char *cert_pem, const char *key_file, int primary, time_t added)
+{
+	int rc = -1, r;
+
+	if (!kps_role(role))
+		return hl_error("invalid key protection certificate role %d", (int)role);
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	r = row_exists(node->store, "node_keys", "thumbprint", thumbprint);
+	if (r < 0)
+		goto out;
+	if (r) {
+		hl_error("the certificate with thumbprint %s is already one of this HGS's keys; "
+			 "list them with `hgslab hgs get-key-protection-certificate`", thumbprint);
+		goto out;
+	}
+	if ((primary && kps_clear_primary(node, role) < 0) ||
+	    hgs_db_key_insert(node->store, role, thumbprint, cert_pem, key_file, primary,
+			      added) < 0 ||
+	    hl_store_commit(node->store) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* "signing" or "encryption" for messages. */
+static const char *kps_noun(enum hgs_key_role role)
+{
+	return role == HGS_KEY_KPS_SIGNING ? "signing" : "encryption";
+}
+
+/* Make THUMBPRINT primary, or enable / disable it. */
+int hgs_db_kps_cert_change(struct hgs_node *node, const char *thumbprint,
+			   enum hgs_kps_cert_change change)
+{
+	struct hgs_kps_cert *c = NULL;
+	sqlite3_stmt *stmt = NULL;
+	const char *sql;
+	int rc = -1, r;
+
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	r = hgs_db_kps_cert_get(node, thumbprint, &c);
+	if (r <= 0) {
+		if (r == 0)
+			hl_error("no key protection certificate has thumbprint '%s'; list them with "
+				 "`hgslab hgs get-key-protection-certificate`", thumbprint);
+		goto out;
+	}
+	switch (change) {
+	case HGS_KPS_CERT_SET_PRIMARY:
+		if (!c->enabled) {
+			hl_error("the %s certificate %s is disabled, and a primary certificate must "
+				 "be enabled; enable it first with `hgslab hgs "
+				 "set-key-protection-certificate --thumbprint %s --enable`",
+				 kps_noun(c->role), c->thumbprint, c->thumbprint);
+			goto out;
+		}
+		if (kps_clear_primary(node, c->role) < 0)
+			goto out;
+		sql = "UPDATE node_keys SET is_primary = 1 WHERE thumbprint = ?";
+		break;
+	case HGS_KPS_CERT_ENABLE:
+		sql = "UPDATE node_keys SET enabled = 1 WHERE thumbprint = ?";
+		break;
+	case HGS_KPS_CERT_DISABLE:
+		if (c->primary) {
+			hl_error("cannot disable the %s certificate %s: it is the primary one, which "
+				 "the guardian metadata hands out; make another %s certificate primary "
+				 "first (`hgslab hgs set-key-protection-certificate --thumbprint T "
+				 "--primary`)", kps_noun(c->role), c->thumbprint, kps_noun(c->role));
+			goto out;
+		}
+		sql = "UPDATE node_keys SET enabled = 0 WHERE thumbprint = ?";
+		break;
+	default:
+		hl_error("invalid key protection certificate change %d", (int)change);
+		goto out;
+	}
+	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
+	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	hgs_kps_cert_free(c);
+	return rc;
+}
+
+/* Remove a KPS certificate that is not primary; *KEY_FILE gets its key file. */
+int hgs_db_kps_cert_remove(struct hgs_node *node, const char *thumbprint, char **key_file)
+{
+	struct hgs_kps_cert *c = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r;
+
+	*key_file = NULL;
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	r = hgs_db_kps_cert_get(node, thumbprint, &c);
+	if (r <= 0) {
+		if (r == 0)
+			hl_error("no key protection certificate has thumbprint '%s'; list them with "
+				 "`hgslab hgs get-key-protection-certificate`", thumbprint);
+		goto out;
+	}
+	if (c->primary) {
+		hl_error("cannot remove the %s certificate %s: it is the primary one; make another "
+			 "%s certificate primary first (`hgslab hgs set-key-protection-certificate "
+			 "--thumbprint T --primary`)", kps_noun(c->role), c->thumbprint,
+			 kps_noun(c->role));
+		goto out;
+	}
+	if (hl_store_prepare(node->store, "DELETE FROM node_keys WHERE thumbprint = ?", &stmt) < 0 ||
+	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
+	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
+		goto out;
+	*key_file = c->key_file;
+	c->key_file = NULL;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	hgs_kps_cert_free(c);
+	return rc;
+}
+
+/* ---- Key Protection Service: health certificate cut-off and log ---- */
+
+/* Read the cut-off of Set-HgsKeyProtectionAttestationSignerCertificatePolicy. */
+int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1, r;
+
+	*set = 0;
+	*cutoff = 0;
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "SELECT deny_issued_before FROM kps_policy WHERE id = 1",
+			     &stmt) < 0)
+		goto out;
+	r = hl_store_step(node->store, stmt);
+	if (r < 0)
+		goto out;
+	if (r == 1 && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		*set = 1;
+		*cutoff = (time_t)sqlite3_column_int64(stmt, 0);
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* Set (SET) or clear the cut-off. */
+int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
+
+	hgs_node_lock(node);
+	if (hl_store_prepare(node->store, "INSERT INTO kps_policy(id, deny_issued_before) "
+			     "VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET "
+			     "deny_issued_before = excluded.deny_issued_before", &stmt) < 0 ||
+	    (set ? bind_int(node->store, stmt, 1, (long long)cutoff)
+		 : bind_text(node->store, stmt, 1, NULL)) < 0 ||
+	    hl_store_step(node->store, stmt) < 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* Append one entry to the key protection log. */
+int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
+{
+	struct hl_store *st = node->store;
+	sqlite3_stmt *stmt = NULL;
+	int rc = -1;
+
+	hgs_node_lock(node);
+	if (hl_store_prepare(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
+			     "result, reason, message, http_status, remote, healthcert, "
+			     "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
+	    bind_int(st, stmt, 1, (long long)e->time) < 0 || bind_text(st, stmt, 2, e->host) < 0 ||
+	    bind_text(st, stmt, 3, e->key_protector) < 0 || bind_text(st, stmt, 4, e->owner) < 0 ||
+	    bind_text(st, stmt, 5, e->result ? e->result : "") < 0 ||
+	    bind_text(st, stmt, 6, e->reason ? e->reason : "") < 0 ||
+	    bind_text(st, stmt, 7, e->message ? e->message : "") < 0 ||
+	    bind_int(st, stmt, 8, e->http_status) < 0 || bind_text(st, stmt, 9, e->remote) < 0 ||
+	    bind_text(st, stmt, 10, e->health_certificate) < 0 ||
+	    bind_text(st, stmt, 11, e->encryption_certificate) < 0 ||
+	    hl_store_step(st, stmt) < 0) {
+		hl_error_wrap("cannot record a key release in the key protection log");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* The key protection log as JSON, oldest first. */
+int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json_t **out)
+{
+	static const struct { const char *key; enum col_type type; } cols[] = {
+		{ "Time", COL_TIME }, { "Host", COL_TEXT }, { "KeyProtector", COL_TEXT },
+		{ "Owner", COL_TEXT }, { "Result", COL_TEXT }, { "Reason", COL_TEXT },
+		{ "Message", COL_TEXT }, { "HttpStatus", COL_INT }, { "Remote", COL_TEXT },
+		{ "HealthCertificate", COL_TEXT }, { "EncryptionCertificate", COL_TEXT },
+	};
+	struct hl_store *st = node->store;
+	sqlite3_stmt *stmt = NULL;
+	json_t *arr = json_array(), *o, *v;
+	int rc = -1, r;
+
+	*out = NULL;
+	if (!arr)
+		return hl_error("out of memory");
+	hgs_node_lock(node);
+	/* the LAST most recent, shown oldest first */
+	if (hl_store_prepare(st, "SELECT time, host, key_protector, owner, result, reason, message, "
+			     "http_status, remote, healthcert, encryption_cert FROM "
+			     "(SELECT * FROM key_protection_log WHERE ?1 IS NULL OR host = ?1 "
+			     "ORDER BY id DESC LIMIT ?2) ORDER BY id", &stmt) < 0 ||
+	    bind_text(st, stmt, 1, host) < 0 || bind_int(st, stmt, 2, last > 0 ? last : -1) < 0)
+		goto out;
+	while ((r = hl_store_step(st, stmt)) == 1) {
+		if (!(o = json_object()) || json_array_append_new(arr, o) < 0) {
+			hl_error("out of memory");
+			goto out;
+		}
+		for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++) {
+			v = col_json(stmt, i, cols[i].type);
+			if (!v || json_object_set_new(o, cols[i].key, v) < 0) {
+				hl_error("out of memory");
+				goto out;
+			}
+		}
+	}
+	if (r < 0)
+		goto out;
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	hgs_node_unlock(node);
+	json_decref(arr);
 	return rc;
 }

@@ -22,6 +22,9 @@
  *   tpm_ak_pins          TPM mode: the AK each TPM host proved by credential
  *                        activation, pinned to its EK (hgs/attest_tpm.h)
  *   tpm_challenges       TPM mode: pending activation challenges (expiring)
+ *   kps_policy           one row: the health certificate cut-off of the Key
+ *                        Protection Service (hgs/kps.h)
+ *   key_protection_log   every key release and refusal (hgs/kps.h)
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
@@ -291,5 +294,109 @@ int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challen
  */
 int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
 			      struct hgs_tpm_challenge **out);
+
+/* ---- Key Protection Service (hgs/kps.h): certificates, cut-off, log ---- */
+
+/* Fewest hex digits a thumbprint prefix given to the admin verbs may have. */
+#define HGS_KPS_THUMBPRINT_PREFIX_MIN 8
+
+/*
+ * One KPS certificate: a node_keys row of role kps-signing or
+ * kps-encryption (Add-/Get-/Set-/Remove-HgsKeyProtectionCertificate).
+ * Invariants kept by the functions below: each role has exactly one primary
+ * certificate, and it is enabled (hgs init creates the first pair).
+ */
+struct hgs_kps_cert {
+	enum hgs_key_role role;           /* HGS_KEY_KPS_SIGNING or HGS_KEY_KPS_ENCRYPTION */
+	char thumbprint[HL_SHA256_HEX_SIZE];
+	char *cert_pem;
+	char *key_file;                   /* relative to the node dir, e.g. keys/kps-encryption.key */
+	int primary;
+	int enabled;
+	time_t added;                     /* node clock */
+};
+void hgs_kps_cert_free(struct hgs_kps_cert *c);
+/* Free an array of N certificates (hgs_db_kps_cert_list); NULL-safe. */
+void hgs_kps_certs_free(struct hgs_kps_cert **v, size_t n);
+
+/*
+ * The KPS certificate with the full THUMBPRINT (hex, either case): 1 found,
+ * 0 none (an attestation signer thumbprint or a malformed one is "none"),
+ * -1 error.
+ */
+int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hgs_kps_cert **out);
+
+/*
+ * The full thumbprint of the one KPS certificate whose thumbprint starts
+ * with PREFIX (at least HGS_KPS_THUMBPRINT_PREFIX_MIN hex digits, either
+ * case) into OUT; unknown and ambiguous prefixes are errors saying so.
+ */
+int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
+			    char out[HL_SHA256_HEX_SIZE]);
+
+/* Every KPS certificate, signing ones first, each role oldest first. */
+int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size_t *n);
+
+/*
+ * Add a KPS certificate of ROLE (its key already written to KEY_FILE,
+ * relative to the node dir), enabled; when PRIMARY it becomes its role's
+ * primary in the same transaction.  A thumbprint the node already has (in
+ * any role) is refused.
+ */
+int hgs_db_kps_cert_add(struct hgs_node *node, enum hgs_key_role role, const char *thumbprint,
+			const char *cert_pem, const char *key_file, int primary, time_t added);
+
+enum hgs_kps_cert_change {
+	HGS_KPS_CERT_SET_PRIMARY,  /* refused for a disabled certificate */
+	HGS_KPS_CERT_ENABLE,
+	HGS_KPS_CERT_DISABLE,      /* refused for the primary certificate */
+};
+
+/* Change the KPS certificate with the full THUMBPRINT; messages say what to do. */
+int hgs_db_kps_cert_change(struct hgs_node *node, const char *thumbprint,
+			   enum hgs_kps_cert_change change);
+
+/*
+ * Remove the KPS certificate with the full THUMBPRINT (never the primary
+ * one); *KEY_FILE gets its key file (relative, malloc'd) for the caller to
+ * delete.
+ */
+int hgs_db_kps_cert_remove(struct hgs_node *node, const char *thumbprint, char **key_file);
+
+/*
+ * The health certificate cut-off
+ * (Set-HgsKeyProtectionAttestationSignerCertificatePolicy
+ * -DenyHealthCertificatesIssuedBefore): *SET is 0 when none is configured.
+ */
+int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff);
+
+/* Set the cut-off to CUTOFF (node clock), or clear it when SET is 0. */
+int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff);
+
+/* One entry of the key protection log; NULL strings are stored as null. */
+struct hgs_kps_log_entry {
+	time_t time;                          /* node clock */
+	const char *host;                     /* subject CN of the health certificate presented */
+	const char *key_protector;            /* KP id */
+	const char *owner;                    /* KP owner's name */
+	const char *result;                   /* "Released", "Refused", "BadRequest", "Error" */
+	const char *reason;                   /* reason code (hgs/kps.h), "" when released */
+	const char *message;                  /* the sentence the requester got */
+	int http_status;
+	const char *remote;                   /* peer "127.0.0.5:40112" */
+	const char *health_certificate;       /* its thumbprint */
+	const char *encryption_certificate;   /* thumbprint of the KPS certificate that unwrapped */
+};
+
+/* Append E to the key protection log. */
+int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e);
+
+/*
+ * The key protection log as a JSON array, oldest first, of {"Time", "Host",
+ * "KeyProtector", "Owner", "Result", "Reason", "Message", "HttpStatus",
+ * "Remote", "HealthCertificate", "EncryptionCertificate"}; HOST (may be
+ * NULL) keeps one host's entries, LAST > 0 the LAST most recent.
+ */
+int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
 
 #endif

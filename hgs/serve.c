@@ -22,6 +22,7 @@
 #include "hgs/attest_tpm.h"
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
+#include "hgs/kps.h"
 #include "hgs/nonce.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
@@ -33,6 +34,7 @@ static const struct hgs_route *const hgs_route_sets[] = {
 	hgs_hostkey_routes,
 	hgs_tpm_routes,
 	hgs_ad_routes,
+	hgs_kps_routes,
 };
 #define N_ROUTE_SETS (sizeof(hgs_route_sets) / sizeof(hgs_route_sets[0]))
 

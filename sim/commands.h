@@ -69,6 +69,12 @@ int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
 
+/* sim/cmd_bench.c */
+extern const struct hl_opt cmd_bench_attest_opts[];
+extern const struct hl_opt cmd_bench_all_opts[];
+int cmd_bench_attest(struct hl_cmd_ctx *ctx);
+int cmd_bench_all(struct hl_cmd_ctx *ctx);
+
 /* hgs/cmd_hgs_ad.c */
 extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
 extern const struct hl_opt cmd_hgs_get_trusted_domain_opts[];
@@ -98,11 +104,39 @@ int cmd_fabric_export_trust(struct hl_cmd_ctx *ctx);
 int cmd_fabric_serve(struct hl_cmd_ctx *ctx);
 int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx);
 
-/* sim/cmd_bench.c */
-extern const struct hl_opt cmd_bench_attest_opts[];
-extern const struct hl_opt cmd_bench_all_opts[];
-int cmd_bench_attest(struct hl_cmd_ctx *ctx);
-int cmd_bench_all(struct hl_cmd_ctx *ctx);
+/* hgs/cmd_hgs_kps.c */
+extern const struct hl_opt cmd_hgs_add_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_get_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_set_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_remove_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_set_kps_policy_opts[];
+extern const struct hl_opt cmd_hgs_get_kps_policy_opts[];
+extern const struct hl_opt cmd_hgs_kps_log_opts[];
+int cmd_hgs_add_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_remove_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_kps_policy(struct hl_cmd_ctx *ctx);       /* also set-key-protection-policy */
+int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx);
 
+/* tenant/cmd_tenant.c */
+extern const struct hl_opt cmd_tenant_new_guardian_opts[];
+extern const struct hl_opt cmd_tenant_import_guardian_opts[];
+extern const struct hl_opt cmd_tenant_get_guardian_opts[];
+extern const struct hl_opt cmd_tenant_export_guardian_opts[];
+extern const struct hl_opt cmd_tenant_remove_guardian_opts[];
+extern const struct hl_opt cmd_tenant_new_key_protector_opts[];
+extern const struct hl_opt cmd_tenant_kp_access_opts[];
+extern const struct hl_opt cmd_tenant_show_key_protector_opts[];
+int cmd_tenant_new_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_get_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_export_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_remove_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_new_key_protector(struct hl_cmd_ctx *ctx);
+int cmd_tenant_grant_key_protector_access(struct hl_cmd_ctx *ctx);
+int cmd_tenant_revoke_key_protector_access(struct hl_cmd_ctx *ctx);
+int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx);
 
 #endif

@@ -72,7 +72,37 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_get_trusted_domain_opts, .run = cmd_hgs_get_trusted_domain },
 	{ .name = "remove-trusted-domain", .summary = "stop trusting a fabric domain",
 	  .opts = cmd_hgs_remove_trusted_domain_opts, .run = cmd_hgs_remove_trusted_domain },
-	{ .name = "get-key-protection-log", .summary = "every key release and refusal", .later = LATER_KPS },
+	{ .name = "add-key-protection-certificate",
+	  .summary = "add a KPS signing or encryption certificate (Add-HgsKeyProtectionCertificate)",
+	  .description = "--generate makes an RSA 2048 key pair and a self-signed certificate; --key and\n"
+			 "--certificate add an existing pair (the key is stored 0600 in DIR/keys).  New\n"
+			 "certificates are enabled; --primary makes one the primary of its type, which the\n"
+			 "guardian metadata hands out.  See docs/attestation-protocol.md.",
+	  .opts = cmd_hgs_add_kps_cert_opts, .run = cmd_hgs_add_kps_cert },
+	{ .name = "get-key-protection-certificate",
+	  .summary = "list the KPS certificates (Get-HgsKeyProtectionCertificate)",
+	  .opts = cmd_hgs_get_kps_cert_opts, .run = cmd_hgs_get_kps_cert },
+	{ .name = "set-key-protection-certificate",
+	  .summary = "make a KPS certificate primary, enable or disable it",
+	  .description = "KPs wrapped to any enabled encryption certificate are released; a disabled one\n"
+			 "is refused.  The primary certificate cannot be disabled.",
+	  .opts = cmd_hgs_set_kps_cert_opts, .run = cmd_hgs_set_kps_cert },
+	{ .name = "remove-key-protection-certificate",
+	  .summary = "remove a KPS certificate and its key (not the primary one)",
+	  .opts = cmd_hgs_remove_kps_cert_opts, .run = cmd_hgs_remove_kps_cert },
+	{ .name = "set-key-protection-attestation-signer-certificate-policy",
+	  .summary = "deny health certificates issued before a time",
+	  .description = "Set-HgsKeyProtectionAttestationSignerCertificatePolicy\n"
+			 "-DenyHealthCertificatesIssuedBefore: key release refuses health certificates\n"
+			 "issued before TIME (now, 2026-11-28T17:21:05Z or @UNIXTIME; HGS clock).",
+	  .opts = cmd_hgs_set_kps_policy_opts, .run = cmd_hgs_set_kps_policy },
+	{ .name = "set-key-protection-policy",
+	  .summary = "short for set-key-protection-attestation-signer-certificate-policy",
+	  .opts = cmd_hgs_set_kps_policy_opts, .run = cmd_hgs_set_kps_policy },
+	{ .name = "get-key-protection-policy", .summary = "show the health certificate cut-off",
+	  .opts = cmd_hgs_get_kps_policy_opts, .run = cmd_hgs_get_kps_policy },
+	{ .name = "get-key-protection-log", .summary = "every key release and refusal",
+	  .opts = cmd_hgs_kps_log_opts, .run = cmd_hgs_get_kps_log },
 	{ .name = NULL },
 };
 
@@ -121,10 +151,41 @@ static const struct hl_cmd host_verbs[] = {
 };
 
 static const struct hl_cmd tenant_verbs[] = {
-	{ .name = "new-guardian", .summary = "create a guardian (New-HgsGuardian)", .later = LATER_KPS },
-	{ .name = "import-guardian", .summary = "import HGS guardian metadata (Import-HgsGuardian)", .later = LATER_KPS },
-	{ .name = "new-key-protector", .summary = "create a key protector (New-HgsKeyProtector)", .later = LATER_KPS },
-	{ .name = "show-key-protector", .summary = "show a key protector", .later = LATER_KPS },
+	{ .name = "new-guardian", .summary = "create a guardian (New-HgsGuardian -GenerateCertificates)",
+	  .description = "Makes RSA-2048 signing and encryption key pairs with self-signed certificates\n"
+			 "in DIR/guardians/NAME (private keys mode 0600).  Only such a guardian can\n"
+			 "own key protectors.  See docs/key-protector.md.",
+	  .opts = cmd_tenant_new_guardian_opts, .run = cmd_tenant_new_guardian },
+	{ .name = "import-guardian", .summary = "import HGS guardian metadata (Import-HgsGuardian)",
+	  .description = "Reads the guardian metadata XML from --file or from an HGS node (--url, to\n"
+			 "which /KeyProtection/service/metadata/2014-07/metadata.xml is added unless it\n"
+			 "ends in .xml).  Self-signed certificates are an untrusted root: refused (exit\n"
+			 "4) unless --allow-untrusted-root or they chain to --trusted-root.",
+	  .opts = cmd_tenant_import_guardian_opts, .run = cmd_tenant_import_guardian },
+	{ .name = "get-guardian", .summary = "list the tenant's guardians (Get-HgsGuardian)",
+	  .opts = cmd_tenant_get_guardian_opts, .run = cmd_tenant_get_guardian },
+	{ .name = "export-guardian", .summary = "write a guardian's metadata, certificates only",
+	  .opts = cmd_tenant_export_guardian_opts, .run = cmd_tenant_export_guardian },
+	{ .name = "remove-guardian", .summary = "delete a guardian and its keys (Remove-HgsGuardian)",
+	  .opts = cmd_tenant_remove_guardian_opts, .run = cmd_tenant_remove_guardian },
+	{ .name = "new-key-protector", .summary = "create a key protector (New-HgsKeyProtector)",
+	  .description = "Draws a fresh 256-bit transport key (TK), wraps it to the owner and each\n"
+			 "--guardian (RSA-OAEP), signs the whole with the owner's signing key and\n"
+			 "writes FILE.  Prints the KP id and the TK fingerprint, never the TK.",
+	  .opts = cmd_tenant_new_key_protector_opts, .run = cmd_tenant_new_key_protector },
+	{ .name = "grant-key-protector-access", .summary = "add a guardian to a key protector",
+	  .description = "Grant-HgsKeyProtectorAccess: needs the owner's private keys in DIR; the file\n"
+			 "is verified, re-signed and replaced atomically.",
+	  .opts = cmd_tenant_kp_access_opts, .run = cmd_tenant_grant_key_protector_access },
+	{ .name = "revoke-key-protector-access", .summary = "remove a guardian from a key protector",
+	  .description = "Revoke-HgsKeyProtectorAccess: needs the owner's private keys in DIR; the owner\n"
+			 "cannot be revoked.  Older copies of the file still name the guardian.",
+	  .opts = cmd_tenant_kp_access_opts, .run = cmd_tenant_revoke_key_protector_access },
+	{ .name = "show-key-protector", .summary = "show a key protector", .args = "FILE",
+	  .description = "Owner, guardians by thumbprint, version, whether the owner's signature holds\n"
+			 "(exit 4 when not) and, when the owner's private keys are in DIR, the TK\n"
+			 "fingerprint.",
+	  .opts = cmd_tenant_show_key_protector_opts, .run = cmd_tenant_show_key_protector },
 	{ .name = "new-vm", .summary = "make a tenant's plain template disk", .later = LATER_VM },
 	{ .name = "shield-vm", .summary = "shield a VM (encrypted vTPM, LUKS2 disk)", .later = LATER_VM },
 	{ .name = "export-vm", .summary = "write a shielded VM bundle", .later = LATER_VM },

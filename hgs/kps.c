@@ -1,0 +1,1064 @@
+/*
+ * kps.c - the Key Protection Service of an HGS node (kps.h): the guardian
+ * metadata route (libxml2's writer), the key release route and its
+ * decision (health certificate through hgs/healthcert, key protector
+ * through lib/keyprotector, the TK re-wrapped with lib/crypto's RSA-OAEP to
+ * the key the health certificate binds), the key protection log, and the
+ * rotation of the KPS certificates (node_keys rows through hgs/db, key files
+ * in the node's keys/ directory).  The admin verbs are hgs/cmd_hgs_kps.c.
+ */
+#include "hgs/kps.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxml/xmlwriter.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include "hgs/db.h"
+#include "hgs/healthcert.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/log.h"
+
+/* Validity of generated KPS certificates: backdated a day, valid ten years (as init's). */
+#define KPS_CERT_BACKDATE_S (24L * 3600)
+#define KPS_CERT_LIFETIME_S (10L * 365 * 24 * 3600)
+
+static const char *const reason_names[HGS_KPS_REASON_COUNT] = {
+	[HGS_KPS_RELEASED] = "Released",
+	[HGS_KPS_MALFORMED_REQUEST] = "MalformedRequest",
+	[HGS_KPS_MALFORMED_KEY_PROTECTOR] = "MalformedKeyProtector",
+	[HGS_KPS_MALFORMED_HEALTH_CERTIFICATE] = "MalformedHealthCertificate",
+	[HGS_KPS_NO_HEALTH_CERTIFICATE] = "NoHealthCertificate",
+	[HGS_KPS_NOT_A_HEALTH_CERTIFICATE] = "NotAHealthCertificate",
+	[HGS_KPS_UNTRUSTED_HEALTH_CERTIFICATE] = "UntrustedHealthCertificate",
+	[HGS_KPS_HOST_FAILED_ATTESTATION] = "HostFailedAttestation",
+	[HGS_KPS_HEALTH_CERTIFICATE_EXPIRED] = "HealthCertificateExpired",
+	[HGS_KPS_HEALTH_CERTIFICATE_NOT_YET_VALID] = "HealthCertificateNotYetValid",
+	[HGS_KPS_ISSUED_BEFORE_CUTOFF] = "HealthCertificateIssuedBeforeCutoff",
+	[HGS_KPS_OWNER_SIGNATURE_INVALID] = "OwnerSignatureInvalid",
+	[HGS_KPS_GUARDIAN_NOT_LISTED] = "GuardianNotListed",
+	[HGS_KPS_ENCRYPTION_CERTIFICATE_DISABLED] = "EncryptionCertificateDisabled",
+	[HGS_KPS_UNWRAP_FAILED] = "KeyProtectorUnwrapFailed",
+	[HGS_KPS_INTERNAL_ERROR] = "InternalError",
+};
+
+/* The name of a reason. */
+const char *hgs_kps_reason_name(enum hgs_kps_reason r)
+{
+	return (unsigned)r < HGS_KPS_REASON_COUNT ? reason_names[r] : NULL;
+}
+
+/* The HTTP status a reason is answered with. */
+int hgs_kps_reason_http_status(enum hgs_kps_reason r)
+{
+	switch (r) {
+	case HGS_KPS_RELEASED:
+		return 200;
+	case HGS_KPS_MALFORMED_REQUEST:
+	case HGS_KPS_MALFORMED_KEY_PROTECTOR:
+	case HGS_KPS_MALFORMED_HEALTH_CERTIFICATE:
+		return 400;
+	case HGS_KPS_INTERNAL_ERROR:
+	case HGS_KPS_REASON_COUNT:
+		return 500;
+	default:
+		return 403;
+	}
+}
+
+/* The log's Result column for a reason. */
+static const char *result_name(enum hgs_kps_reason r)
+{
+	switch (hgs_kps_reason_http_status(r)) {
+	case 200:
+		return "Released";
+	case 400:
+		return "BadRequest";
+	case 403:
+		return "Refused";
+	default:
+		return "Error";
+	}
+}
+
+/* Free what an outcome holds. */
+void hgs_kps_outcome_release(struct hgs_kps_outcome *out)
+{
+	if (!out)
+		return;
+	hl_buf_free(&out->wrapped_tk);
+}
+
+/* Set OUT's decision to REASON with a formatted message. */
+static void decide(struct hgs_kps_outcome *out, enum hgs_kps_reason reason, const char *fmt, ...)
+	HL_PRINTF(3, 4);
+static void decide(struct hgs_kps_outcome *out, enum hgs_kps_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->reason = reason;
+	out->http_status = hgs_kps_reason_http_status(reason);
+	va_start(ap, fmt);
+	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Record OUT in the key protection log and hgs.log. */
+static int record(struct hgs_node *node, const char *remote, const struct hgs_kps_outcome *out)
+{
+	struct hgs_kps_log_entry e = { 0 };
+
+	if (hgs_node_now(node, &e.time) < 0)
+		return -1;
+	e.host = out->host[0] ? out->host : NULL;
+	e.key_protector = out->kp_id[0] ? out->kp_id : NULL;
+	e.owner = out->owner[0] ? out->owner : NULL;
+	e.result = result_name(out->reason);
+	e.reason = out->reason == HGS_KPS_RELEASED ? "" : hgs_kps_reason_name(out->reason);
+	e.message = out->message;
+	e.http_status = out->http_status;
+	e.remote = remote;
+	e.health_certificate = out->healthcert_thumbprint[0] ? out->healthcert_thumbprint : NULL;
+	e.encryption_certificate = out->encryption_thumbprint[0] ? out->encryption_thumbprint
+								 : NULL;
+	hl_log_info("key release: host '%s' key protector %s (owner '%s') from %s: %s%s%s",
+		    e.host ? e.host : "-", e.key_protector ? e.key_protector : "-",
+		    e.owner ? e.owner : "-", remote ? remote : "-", e.result,
+		    out->message[0] ? ": " : "", out->message);
+	return hgs_db_kps_log_add(node, &e);
+}
+
+/* Read a certificate given as PEM text or DER. */
+static int cert_decode(const void *data, size_t len, X509 **out)
+{
+	const char *p = data;
+	size_t i = 0;
+
+	*out = NULL;
+	while (i < len && isspace((unsigned char)p[i]))
+		i++;
+	if (len - i >= 10 && memcmp(p + i, "-----BEGIN", 10) == 0)
+		return hl_cert_from_pem(data, len, out);
+	return hl_cert_from_der(data, len, out);
+}
+
+/* Format T on the node clock for messages. */
+static const char *when(time_t t, char buf[32])
+{
+	hgs_time_format(t, buf, 32);
+	return buf;
+}
+
+/*
+ * The fingerprint of CERT's subject public key, as hl_key_fingerprint
+ * computes it (SHA-256 of the DER SubjectPublicKeyInfo), taken from the
+ * certificate's own encoding: OpenSSL 3's key encoder costs a quarter of a
+ * release.
+ */
+static int spki_fingerprint(X509 *cert, char out[HL_SHA256_HEX_SIZE])
+{
+	unsigned char *der = NULL, md[HL_SHA256_LEN];
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der), rc;
+
+	if (len <= 0)
+		return hl_error("cannot encode the public key of a health certificate");
+	rc = hl_crypto_sha256(der, (size_t)len, md) < 0 ||
+	     hl_crypto_hex_encode(md, sizeof(md), out, HL_SHA256_HEX_SIZE) < 0 ? -1 : 0;
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * Check health certificate CERT for NODE; on success *KEY gets the public
+ * key it binds.  0 when it passes, 1 when refused (OUT decided), -1 on an
+ * internal error.
+ */
+static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_outcome *out,
+			    EVP_PKEY **key)
+{
+	struct hgs_healthcert_info info;
+	char t1[32], t2[32], sub[HGS_REASON_MAX];
+	enum hl_key_type kt;
+	time_t now, at, cutoff;
+	int has_cutoff;
+
+	*key = NULL;
+	if (hl_cert_thumbprint(cert, out->healthcert_thumbprint) < 0)
+		return -1;
+	if (hl_cert_subject_cn(cert, out->host, sizeof(out->host)) < 0) {
+		hl_error_clear();
+		out->host[0] = '\0';
+	}
+	/* the CN of a certificate not yet checked goes to the log: printable ASCII only */
+	for (char *p = out->host; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	if (hgs_healthcert_parse(cert, &info) < 0) {
+		decide(out, HGS_KPS_NOT_A_HEALTH_CERTIFICATE, "the certificate presented (CN '%s') "
+		       "is not an HGS health certificate: %s; attest with this HGS to get one",
+		       out->host, hl_error_last());
+		hl_error_clear();
+		return 1;
+	}
+	/*
+	 * Who issued it, for whom, and its status: one verification at the node
+	 * clock when that is inside the certificate's validity (the common case),
+	 * otherwise at its notBefore, so that a certificate of another HGS is
+	 * called that even when it has also expired.
+	 */
+	if (hgs_node_now(node, &now) < 0)
+		return -1;
+	at = now >= info.not_before && now <= info.not_after ? now : info.not_before;
+	if (hgs_healthcert_verify_with(cert, node->signer_cert, node->config.name, at, NULL) < 0) {
+		if (hl_cert_verify(cert, node->signer_cert, NULL, 0, at) < 0 ||
+		    strcmp(info.node, node->config.name) != 0) {
+			decide(out, HGS_KPS_UNTRUSTED_HEALTH_CERTIFICATE, "the health certificate "
+			       "of '%s' was not issued by this HGS (%s's attestation signer): %s; "
+			       "the host must attest with this HGS", out->host, node->config.name,
+			       hl_error_last());
+		} else {
+			hgs_substatus_format(info.substatus, sub, sizeof(sub));
+			decide(out, HGS_KPS_HOST_FAILED_ATTESTATION, "the health certificate of '%s' "
+			       "records attestation status %s%s%s%s: the host failed attestation, "
+			       "and keys are released only to hosts that passed",
+			       out->host, hgs_status_name(info.status), sub[0] ? " (" : "", sub,
+			       sub[0] ? ")" : "");
+		}
+		hl_error_clear();
+		return 1;
+	}
+	out->healthcert_not_after = info.not_after;
+	if (now < info.not_before) {
+		decide(out, HGS_KPS_HEALTH_CERTIFICATE_NOT_YET_VALID, "the health certificate of "
+		       "'%s' is not valid before %s (HGS clock %s); check the clocks of host and "
+		       "HGS", out->host, when(info.not_before, t1), when(now, t2));
+		return 1;
+	}
+	if (now > info.not_after) {
+		decide(out, HGS_KPS_HEALTH_CERTIFICATE_EXPIRED, "the health certificate of '%s' "
+		       "expired at %s (HGS clock %s); the host must attest again for a fresh one",
+		       out->host, when(info.not_after, t1), when(now, t2));
+		return 1;
+	}
+	if (hgs_db_kps_cutoff_get(node, &has_cutoff, &cutoff) < 0)
+		return -1;
+	if (has_cutoff && info.not_before < cutoff) {
+		decide(out, HGS_KPS_ISSUED_BEFORE_CUTOFF, "the health certificate of '%s' was "
+		       "issued at %s, before %s: this HGS denies health certificates issued before "
+		       "then (set-key-protection-attestation-signer-certificate-policy); the host "
+		       "must attest again for a fresh one", out->host, when(info.not_before, t1),
+		       when(cutoff, t2));
+		return 1;
+	}
+	if (hl_cert_pubkey(cert, key) < 0)
+		return -1;
+	if (hl_key_type_of(*key, &kt) < 0 || (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072)) {
+		hl_error_clear();
+		hl_key_free(*key);
+		*key = NULL;
+		decide(out, HGS_KPS_NOT_A_HEALTH_CERTIFICATE, "the health certificate of '%s' binds "
+		       "a key that is not RSA 2048 or 3072, so no key can be wrapped to it",
+		       out->host);
+		return 1;
+	}
+	if (spki_fingerprint(cert, out->transport_key_fingerprint) < 0) {
+		hl_key_free(*key);
+		*key = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Private keys of KPS encryption certificates, loaded once: decoding a PEM
+ * RSA key costs OpenSSL 3 about a millisecond, more than the unwrap itself.
+ * Keyed by certificate thumbprint alone: a thumbprint names one public key,
+ * and a key is cached only after it was checked against that certificate,
+ * so the entry is right for any node holding the certificate.  Whether the
+ * certificate is still enabled is read from the store at every release.
+ * Invariant: key_cache[0..key_cache_n) hold a reference each; guarded by
+ * key_cache_lock.
+ */
+#define KEY_CACHE_MAX 16
+static struct {
+	char thumbprint[HL_SHA256_HEX_SIZE];
+	EVP_PKEY *key;
+} key_cache[KEY_CACHE_MAX];
+static size_t key_cache_n, key_cache_next;
+static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new reference to the cached key of THUMBPRINT, or NULL. */
+static EVP_PKEY *key_cache_get(const char *thumbprint)
+{
+	EVP_PKEY *key = NULL;
+
+	pthread_mutex_lock(&key_cache_lock);
+	for (size_t i = 0; i < key_cache_n; i++) {
+		if (strcmp(key_cache[i].thumbprint, thumbprint) == 0 &&
+		    EVP_PKEY_up_ref(key_cache[i].key) == 1) {
+			key = key_cache[i].key;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&key_cache_lock);
+	return key;
+}
+
+/* Keep a reference to KEY for THUMBPRINT (replacing the oldest entry when full). */
+static void key_cache_put(const char *thumbprint, EVP_PKEY *key)
+{
+	size_t slot;
+
+	if (EVP_PKEY_up_ref(key) != 1)
+		return;
+	pthread_mutex_lock(&key_cache_lock);
+	if (key_cache_n < KEY_CACHE_MAX) {
+		slot = key_cache_n++;
+	} else {
+		slot = key_cache_next;
+		key_cache_next = (key_cache_next + 1) % KEY_CACHE_MAX;
+		hl_key_free(key_cache[slot].key);
+	}
+	snprintf(key_cache[slot].thumbprint, sizeof(key_cache[slot].thumbprint), "%s", thumbprint);
+	key_cache[slot].key = key;
+	pthread_mutex_unlock(&key_cache_lock);
+}
+
+/* The private key of KPS certificate C (cached), checked against the certificate. */
+static int load_kps_key(struct hgs_node *node, const struct hgs_kps_cert *c, EVP_PKEY **out)
+{
+	char path[PATH_MAX];
+	EVP_PKEY *key = NULL, *pub = NULL;
+	X509 *cert = NULL;
+	int rc = -1;
+
+	*out = key_cache_get(c->thumbprint);
+	if (*out)
+		return 0;
+	if (hgs_node_path(node, c->key_file, path, sizeof(path)) < 0 ||
+	    hl_key_priv_load_file(path, &key) < 0 ||
+	    hl_cert_from_pem(c->cert_pem, strlen(c->cert_pem), &cert) < 0 ||
+	    hl_cert_pubkey(cert, &pub) < 0) {
+		hl_error_wrap("cannot load the KPS encryption key %s", c->thumbprint);
+		goto out;
+	}
+	if (!hl_key_pub_equal(key, pub)) {
+		hl_error("the KPS encryption key '%s' does not match its certificate %s; the node "
+			 "directory is damaged", path, c->thumbprint);
+		goto out;
+	}
+	key_cache_put(c->thumbprint, key);
+	*out = key;
+	key = NULL;
+	rc = 0;
+out:
+	hl_key_free(key);
+	hl_key_free(pub);
+	hl_cert_free(cert);
+	return rc;
+}
+
+/*
+ * Find the entry of KP wrapped to an enabled KPS encryption certificate of
+ * NODE: 0 found (*ENTRY, *CERT set), 1 refused (OUT decided), -1 error.
+ */
+static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_kps_outcome *out,
+		      const struct hl_kp_entry **entry, struct hgs_kps_cert **cert)
+{
+	char disabled[HL_SHA256_HEX_SIZE] = "", primary[HL_SHA256_HEX_SIZE] = "";
+	struct hgs_kps_cert *c = NULL;
+	X509 *pc = NULL;
+	int r;
+
+	*entry = NULL;
+	*cert = NULL;
+	for (size_t i = 0; i < kp->n_entries; i++) {
+		r = hgs_db_kps_cert_get(node, kp->entries[i].encryption_thumbprint, &c);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue;
+		if (c->role == HGS_KEY_KPS_ENCRYPTION && c->enabled) {
+			*entry = &kp->entries[i];
+			*cert = c;
+			return 0;
+		}
+		if (c->role == HGS_KEY_KPS_ENCRYPTION && !disabled[0])
+			snprintf(disabled, sizeof(disabled), "%s", c->thumbprint);
+		hgs_kps_cert_free(c);
+		c = NULL;
+	}
+	if (disabled[0]) {
+		decide(out, HGS_KPS_ENCRYPTION_CERTIFICATE_DISABLED, "key protector %s lists this "
+		       "HGS only under its encryption certificate %s, which is disabled here: KPs "
+		       "wrapped to it are no longer released; an administrator can enable it with "
+		       "`hgslab hgs set-key-protection-certificate --thumbprint %s --enable`, or the "
+		       "owner can grant the current guardian metadata access", kp->id, disabled,
+		       disabled);
+		return 1;
+	}
+	if (hgs_node_keypair(node, HGS_KEY_KPS_ENCRYPTION, &pc, NULL) < 0 ||
+	    hl_cert_thumbprint(pc, primary) < 0) {
+		hl_cert_free(pc);
+		return -1;
+	}
+	hl_cert_free(pc);
+	decide(out, HGS_KPS_GUARDIAN_NOT_LISTED, "key protector %s (owner '%s') does not list "
+	       "this HGS's guardian '%s': its guardians are wrapped to other encryption "
+	       "certificates than this HGS's (primary %s); the owner never granted this HGS "
+	       "access or revoked it, and can grant it with `hgslab tenant "
+	       "grant-key-protector-access`", kp->id, kp->owner_name, node->config.name, primary);
+	return 1;
+}
+
+/* Fill OUT's KP id and owner from KP bytes that parse, for the log only (nothing is trusted). */
+static void note_kp(const struct hgs_kps_request *req, struct hgs_kps_outcome *out)
+{
+	struct hl_kp *kp = NULL;
+
+	if (hl_kp_parse(req->key_protector, req->key_protector_len, &kp) < 0) {
+		hl_error_clear();
+		return;
+	}
+	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kp->id);
+	snprintf(out->owner, sizeof(out->owner), "%s", kp->owner_name);
+	hl_kp_free(kp);
+}
+
+/*
+ * The decision itself: 0 decided (OUT says how), -1 internal error.  No
+ * recording here.  The health certificate comes first: a host without a
+ * valid one learns that first, whatever its KP, and the KP of a host that
+ * is not healthy is never opened.
+ */
+static int decide_release(struct hgs_node *node, const struct hgs_kps_request *req,
+			  struct hgs_kps_outcome *out)
+{
+	const struct hl_kp_entry *entry = NULL;
+	struct hgs_kps_cert *kc = NULL;
+	struct hl_kp *kp = NULL;
+	struct hl_buf tk = { 0 };
+	EVP_PKEY *transport = NULL, *kps_key = NULL;
+	X509 *cert = NULL;
+	int rc = -1, r;
+
+	if (!req->key_protector || req->key_protector_len == 0) {
+		decide(out, HGS_KPS_MALFORMED_REQUEST, "the request carries no key protector: send "
+		       "the KP file in 'key_protector'");
+		return 0;
+	}
+	/* 1. the health certificate */
+	if (!req->health_certificate || req->health_certificate_len == 0) {
+		note_kp(req, out);
+		decide(out, HGS_KPS_NO_HEALTH_CERTIFICATE, "no health certificate was presented: "
+		       "keys are released only to hosts that passed attestation with this HGS; "
+		       "attest first and send the health certificate");
+		return 0;
+	}
+	if (cert_decode(req->health_certificate, req->health_certificate_len, &cert) < 0) {
+		decide(out, HGS_KPS_MALFORMED_HEALTH_CERTIFICATE, "the health certificate is not a "
+		       "readable certificate (PEM or base64 DER): %s", hl_error_last());
+		hl_error_clear();
+		note_kp(req, out);
+		return 0;
+	}
+	r = check_healthcert(node, cert, out, &transport);
+	if (r != 0) {
+		if (r > 0)
+			note_kp(req, out);
+		rc = r > 0 ? 0 : -1;
+		goto out;
+	}
+	/* 2. the key protector: its syntax, then the owner's signature */
+	if (hl_kp_parse(req->key_protector, req->key_protector_len, &kp) < 0) {
+		decide(out, HGS_KPS_MALFORMED_KEY_PROTECTOR, "%s", hl_error_last());
+		hl_error_clear();
+		rc = 0;
+		goto out;
+	}
+	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kp->id);
+	snprintf(out->owner, sizeof(out->owner), "%s", kp->owner_name);
+	if (hl_kp_verify(kp, NULL) < 0) {
+		decide(out, HGS_KPS_OWNER_SIGNATURE_INVALID, "%s", hl_error_last());
+		hl_error_clear();
+		rc = 0;
+		goto out;
+	}
+	/* 3. an entry wrapped to one of this HGS's enabled encryption certificates */
+	r = find_entry(node, kp, out, &entry, &kc);
+	if (r != 0) {
+		rc = r > 0 ? 0 : -1;
+		goto out;
+	}
+	snprintf(out->encryption_thumbprint, sizeof(out->encryption_thumbprint), "%s",
+		 kc->thumbprint);
+	/* 4. unwrap, then wrap to the transport key the health certificate binds */
+	if (load_kps_key(node, kc, &kps_key) < 0)
+		goto out;
+	if (hl_kp_unwrap_entry(entry, kps_key, &tk) < 0) {
+		decide(out, HGS_KPS_UNWRAP_FAILED, "the TK in key protector %s does not unwrap with "
+		       "this HGS's encryption certificate %s: %s; the owner signed an entry that "
+		       "does not open, so the key protector must be made again", kp->id,
+		       kc->thumbprint, hl_error_last());
+		hl_error_clear();
+		rc = 0;
+		goto out;
+	}
+	if (hl_crypto_oaep_wrap(transport, HGS_KPS_TK_LABEL, HGS_KPS_TK_LABEL_LEN, tk.data, tk.len,
+				&out->wrapped_tk) < 0) {
+		hl_error_wrap("cannot wrap the TK to the transport key of '%s'", out->host);
+		goto out;
+	}
+	decide(out, HGS_KPS_RELEASED, "%s", "");
+	rc = 0;
+out:
+	hl_buf_free(&tk);
+	hl_key_free(kps_key);
+	hl_key_free(transport);
+	hl_cert_free(cert);
+	hgs_kps_cert_free(kc);
+	hl_kp_free(kp);
+	return rc;
+}
+
+/* Decide and record a release request. */
+int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
+		    struct hgs_kps_outcome *out)
+{
+	char saved[HL_ERROR_MAX];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!node->signer_cert) {
+		rc = hl_error("cannot release keys: the attestation signer is not loaded (open the "
+			      "node with HGS_NODE_OPEN_KEYS)");
+	} else {
+		rc = decide_release(node, req, out);
+	}
+	if (rc < 0) {
+		hl_buf_free(&out->wrapped_tk);
+		decide(out, HGS_KPS_INTERNAL_ERROR, "HGS failed: %s; retry later", hl_error_last());
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+		if (record(node, req->remote, out) < 0)
+			hl_log_error("%s", hl_error_last());
+		hl_error("%s", saved);
+		return -1;
+	}
+	if (record(node, req->remote, out) < 0) {
+		/* a release that cannot be recorded does not happen */
+		hl_buf_free(&out->wrapped_tk);
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+		decide(out, HGS_KPS_INTERNAL_ERROR, "HGS failed: %s; retry later", saved);
+		hl_log_error("%s", saved);
+		hl_error("%s", saved);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- routes ---- */
+
+/* Answer OUT: the released TK, or {"error", "reason"} with the outcome's status. */
+static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *out,
+			 struct hl_http_response *resp)
+{
+	json_t *o = NULL;
+	int rc = -1;
+
+	if (out->reason == HGS_KPS_RELEASED) {
+		o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "released", 1,
+			      "key_protector", out->kp_id, "owner", out->owner, "host", out->host,
+			      "node", node->config.name, "wrapping", "RSA-OAEP-SHA256",
+			      "oaep_label", HGS_KPS_TK_LABEL, "transport_key",
+			      out->transport_key_fingerprint, "health_certificate",
+			      out->healthcert_thumbprint);
+		if (o && (json_object_set_new(o, "encryption_certificate",
+					      json_string(out->encryption_thumbprint)) < 0 ||
+			  hl_json_set_base64(o, "wrapped_tk", out->wrapped_tk.data,
+					     out->wrapped_tk.len) < 0)) {
+			json_decref(o);
+			o = NULL;
+		}
+	} else {
+		o = json_pack("{s:s, s:s, s:s?, s:s?}", "error", out->message, "reason",
+			      hgs_kps_reason_name(out->reason), "key_protector",
+			      out->kp_id[0] ? out->kp_id : NULL, "host",
+			      out->host[0] ? out->host : NULL);
+	}
+	if (!o)
+		return hl_error("out of memory");
+	rc = hl_http_response_json(resp, out->http_status, o);
+	json_decref(o);
+	return rc;
+}
+
+/* A request refused before hgs_kps_release: record it and answer 400. */
+static int reject(struct hgs_request *req, struct hl_http_response *resp,
+		  enum hgs_kps_reason reason, const char *msg)
+{
+	struct hgs_kps_outcome out;
+
+	memset(&out, 0, sizeof(out));
+	decide(&out, reason, "%s", msg);
+	if (record(req->node, req->http->remote, &out) < 0)
+		hl_log_warn("%s", hl_error_last());
+	return reply_outcome(req->node, &out, resp);
+}
+
+/* POST /KeyProtection/v1/release. */
+static int route_release(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct hgs_kps_request kr = { 0 };
+	struct hgs_kps_outcome out;
+	unsigned char *kp_bytes = NULL, *der = NULL;
+	char *kp_text = NULL, msg[HGS_REASON_MAX];
+	size_t kp_len = 0, der_len = 0;
+	json_t *kp = json_object_get(req->body, "key_protector");
+	json_t *hc = json_object_get(req->body, "health_certificate");
+	int rc;
+
+	memset(&out, 0, sizeof(out));
+	kr.remote = req->http->remote;
+	if (!kp || json_is_null(kp)) {
+		rc = reject(req, resp, HGS_KPS_MALFORMED_REQUEST, "field 'key_protector' is missing: "
+			    "send the KP file, as base64 or as its JSON object");
+		goto out;
+	}
+	if (json_is_string(kp)) {
+		if (hl_json_get_base64(req->body, "key_protector", &kp_bytes, &kp_len) < 0) {
+			snprintf(msg, sizeof(msg), "%s", hl_error_last());
+			hl_error_clear();
+			rc = reject(req, resp, HGS_KPS_MALFORMED_REQUEST, msg);
+			goto out;
+		}
+		kr.key_protector = kp_bytes;
+		kr.key_protector_len = kp_len;
+	} else if (json_is_object(kp)) {
+		if (hl_json_dump(kp, &kp_text) < 0) {
+			rc = -1;
+			goto out;
+		}
+		kr.key_protector = kp_text;
+		kr.key_protector_len = strlen(kp_text);
+	} else {
+		rc = reject(req, resp, HGS_KPS_MALFORMED_REQUEST, "field 'key_protector' must be "
+			    "the KP file as a base64 string or its JSON object");
+		goto out;
+	}
+	if (hc && !json_is_null(hc)) {
+		if (!json_is_string(hc)) {
+			rc = reject(req, resp, HGS_KPS_MALFORMED_REQUEST, "field 'health_certificate' "
+				    "must be a string: PEM, or base64 DER");
+			goto out;
+		}
+		if (strncmp(json_string_value(hc), "-----BEGIN", 10) == 0) {
+			kr.health_certificate = json_string_value(hc);
+			kr.health_certificate_len = json_string_length(hc);
+		} else if (json_string_length(hc) > 0) {
+			if (hl_json_get_base64(req->body, "health_certificate", &der, &der_len) < 0) {
+				snprintf(msg, sizeof(msg), "the health certificate is neither PEM nor "
+					 "base64 DER: %s", hl_error_last());
+				hl_error_clear();
+				rc = reject(req, resp, HGS_KPS_MALFORMED_HEALTH_CERTIFICATE, msg);
+				goto out;
+			}
+			kr.health_certificate = der;
+			kr.health_certificate_len = der_len;
+		}
+	}
+	if (hgs_kps_release(req->node, &kr, &out) < 0) {
+		rc = hl_http_response_error(resp, 500, "%s", out.message);
+		goto out;
+	}
+	rc = reply_outcome(req->node, &out, resp);
+out:
+	hgs_kps_outcome_release(&out);
+	free(kp_bytes);
+	free(kp_text);
+	free(der);
+	return rc;
+}
+
+/* GET the guardian metadata. */
+static int route_metadata(struct hgs_request *req, struct hl_http_response *resp)
+{
+	struct hl_buf xml = { 0 };
+	int rc;
+
+	if (hgs_kps_metadata(req->node, &xml) < 0)
+		return hl_http_response_error(resp, 500, "%s", hl_error_last());
+	rc = hl_http_response_set(resp, 200, "application/xml", xml.data, xml.len);
+	hl_buf_free(&xml);
+	return rc;
+}
+
+const struct hgs_route hgs_kps_routes[] = {
+	{ "GET", HGS_KPS_METADATA_PATH, HGS_ROUTE_ANY_MODE, route_metadata },
+	{ "POST", HGS_KPS_RELEASE_PATH, HGS_ROUTE_ANY_MODE, route_release },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* ---- guardian metadata ---- */
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+/* Initialise libxml2 once, before any thread uses it. */
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
+/* CERT's DER as base64 into OUT. */
+static int cert_base64(const X509 *cert, struct hl_buf *out)
+{
+	struct hl_buf der = { 0 };
+	int rc = hl_cert_to_der(cert, &der);
+
+	if (rc == 0)
+		rc = hl_crypto_base64_encode(der.data, der.len, out);
+	hl_buf_free(&der);
+	return rc;
+}
+
+/* The guardian metadata document. */
+int hgs_kps_metadata(struct hgs_node *node, struct hl_buf *out)
+{
+	struct hl_buf sig = { 0 }, enc = { 0 };
+	X509 *sc = NULL, *ec = NULL;
+	xmlBufferPtr buf = NULL;
+	xmlTextWriterPtr w = NULL;
+	int rc = -1;
+
+	out->data = NULL;
+	out->len = 0;
+	pthread_once(&xml_once, xml_init);
+	if (hgs_node_keypair(node, HGS_KEY_KPS_SIGNING, &sc, NULL) < 0 ||
+	    hgs_node_keypair(node, HGS_KEY_KPS_ENCRYPTION, &ec, NULL) < 0 ||
+	    cert_base64(sc, &sig) < 0 || cert_base64(ec, &enc) < 0)
+		goto out;
+	if (!(buf = xmlBufferCreate()) || !(w = xmlNewTextWriterMemory(buf, 0))) {
+		hl_error("cannot write the guardian metadata: out of memory");
+		goto out;
+	}
+	if (xmlTextWriterSetIndent(w, 1) < 0 ||
+	    xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0 ||
+	    xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
+	    xmlTextWriterStartElement(w, BAD_CAST "GuardianMetadata") < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns",
+					BAD_CAST "urn:hgslab:guardian-metadata:2014-07") < 0 ||
+	    xmlTextWriterWriteAttribute(w, BAD_CAST "Version", BAD_CAST "1") < 0 ||
+	    xmlTextWriterStartElement(w, BAD_CAST "Guardian") < 0 ||
+	    xmlTextWriterWriteElement(w, BAD_CAST "Name", BAD_CAST node->config.name) < 0 ||
+	    xmlTextWriterWriteElement(w, BAD_CAST "SigningCertificate", sig.data) < 0 ||
+	    xmlTextWriterWriteElement(w, BAD_CAST "EncryptionCertificate", enc.data) < 0 ||
+	    xmlTextWriterEndDocument(w) < 0) {
+		hl_error("cannot write the guardian metadata: libxml2 failed");
+		goto out;
+	}
+	xmlFreeTextWriter(w);
+	w = NULL;
+	if (!(out->data = malloc((size_t)xmlBufferLength(buf) + 1))) {
+		hl_error("cannot write the guardian metadata: out of memory");
+		goto out;
+	}
+	out->len = (size_t)xmlBufferLength(buf);
+	memcpy(out->data, xmlBufferContent(buf), out->len);
+	out->data[out->len] = '\0';
+	rc = 0;
+out:
+	if (w)
+		xmlFreeTextWriter(w);
+	if (buf)
+		xmlBufferFree(buf);
+	hl_buf_free(&sig);
+	hl_buf_free(&enc);
+	hl_cert_free(sc);
+	hl_cert_free(ec);
+	return rc;
+}
+
+/* ---- certificate rotation ---- */
+
+/* The CertificateType of a KPS role. */
+const char *hgs_kps_cert_type_name(enum hgs_key_role role)
+{
+	switch (role) {
+	case HGS_KEY_KPS_SIGNING:
+		return "Signing";
+	case HGS_KEY_KPS_ENCRYPTION:
+		return "Encryption";
+	default:
+		return NULL;
+	}
+}
+
+/* Parse a certificate type. */
+int hgs_kps_cert_type_parse(const char *text, enum hgs_key_role *role)
+{
+	if (text && strcasecmp(text, "signing") == 0) {
+		*role = HGS_KEY_KPS_SIGNING;
+		return 0;
+	}
+	if (text && strcasecmp(text, "encryption") == 0) {
+		*role = HGS_KEY_KPS_ENCRYPTION;
+		return 0;
+	}
+	return hl_error("invalid certificate type '%s': use signing or encryption",
+			text ? text : "");
+}
+
+/*
+ * Write KEY (private) and CERT of ROLE into NODE's keys/ directory and add
+ * the certificate; a failure leaves no file behind.
+ */
+static int cert_store(struct hgs_node *node, enum hgs_key_role role, EVP_PKEY *key, X509 *cert,
+		      int primary, char thumb[HL_SHA256_HEX_SIZE])
+{
+	struct hl_buf key_pem = { 0 }, crt_pem = { 0 };
+	char rel_key[96], rel_crt[96], key_path[PATH_MAX], crt_path[PATH_MAX];
+	int rc = -1, wrote_key = 0, wrote_crt = 0, r;
+	time_t now;
+
+	thumb[0] = '\0';
+	if (hl_cert_thumbprint(cert, thumb) < 0 || hl_key_priv_to_pem(key, &key_pem) < 0 ||
+	    hl_cert_to_pem(cert, &crt_pem) < 0 || hgs_node_now(node, &now) < 0)
+		goto out;
+	snprintf(rel_key, sizeof(rel_key), "%s/%s-%.16s.key", HGS_KEYS_DIR, hgs_key_role_name(role),
+		 thumb);
+	snprintf(rel_crt, sizeof(rel_crt), "%s/%s-%.16s.crt", HGS_KEYS_DIR, hgs_key_role_name(role),
+		 thumb);
+	if (hgs_node_path(node, rel_key, key_path, sizeof(key_path)) < 0 ||
+	    hgs_node_path(node, rel_crt, crt_path, sizeof(crt_path)) < 0)
+		goto out;
+	r = hl_file_exists(key_path);
+	if (r != 0) {
+		if (r > 0)
+			hl_error("the certificate with thumbprint %s is already one of this HGS's "
+				 "keys ('%s' exists); list them with `hgslab hgs "
+				 "get-key-protection-certificate`", thumb, key_path);
+		goto out;
+	}
+	if (hl_file_write_private(key_path, key_pem.data, key_pem.len) < 0)
+		goto out;
+	wrote_key = 1;
+	if (hl_file_write(crt_path, crt_pem.data, crt_pem.len, HL_FILE_MODE_PUBLIC) < 0)
+		goto out;
+	wrote_crt = 1;
+	if (hgs_db_kps_cert_add(node, role, thumb, (const char *)crt_pem.data, rel_key, primary,
+				now) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0) {
+		if (wrote_key)
+			unlink(key_path);
+		if (wrote_crt)
+			unlink(crt_path);
+		thumb[0] = '\0';
+	}
+	hl_buf_free(&key_pem);
+	hl_buf_free(&crt_pem);
+	return rc;
+}
+
+/* Generate and add a KPS key pair. */
+int hgs_kps_cert_generate(struct hgs_node *node, enum hgs_key_role role, int primary,
+			  char thumb[HL_SHA256_HEX_SIZE])
+{
+	struct hl_cert_spec spec = { 0 };
+	char cn[HGS_NODE_NAME_MAX + 64], stamp[32];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	time_t now;
+	int rc = -1;
+
+	thumb[0] = '\0';
+	if (!hgs_kps_cert_type_name(role))
+		return hl_error("invalid key protection certificate role %d", (int)role);
+	if (hgs_node_now(node, &now) < 0)
+		return -1;
+	hgs_time_format(now, stamp, sizeof(stamp));
+	snprintf(cn, sizeof(cn), "%s KPS %s %s", node->config.name, hgs_kps_cert_type_name(role),
+		 stamp);
+	spec.cn = cn;
+	spec.org = node->config.domain;
+	spec.not_before = now - KPS_CERT_BACKDATE_S;
+	spec.not_after = now + KPS_CERT_LIFETIME_S;
+	spec.is_ca = 1;
+	spec.path_len = 0;
+	spec.key_usage = role == HGS_KEY_KPS_SIGNING
+			 ? HL_KU_DIGITAL_SIGNATURE | HL_KU_KEY_CERT_SIGN
+			 : HL_KU_KEY_ENCIPHERMENT | HL_KU_DATA_ENCIPHERMENT | HL_KU_KEY_CERT_SIGN;
+	if (hl_key_generate(HL_KEY_RSA2048, &key) < 0 ||
+	    hl_cert_issue_self_signed(&spec, key, &cert) < 0) {
+		hl_error_wrap("cannot create a KPS %s key pair", hgs_key_role_name(role));
+		goto out;
+	}
+	rc = cert_store(node, role, key, cert, primary, thumb);
+out:
+	hl_key_free(key);
+	hl_cert_free(cert);
+	return rc;
+}
+
+/* Check and add a given KPS key pair. */
+int hgs_kps_cert_import(struct hgs_node *node, enum hgs_key_role role, const char *key_pem,
+			size_t key_len, const char *cert_pem, size_t cert_len, int primary,
+			char thumb[HL_SHA256_HEX_SIZE])
+{
+	EVP_PKEY *key = NULL, *pub = NULL;
+	enum hl_key_type kt;
+	X509 *cert = NULL;
+	time_t now, nb, na;
+	char t1[32], t2[32], t3[32];
+	int rc = -1;
+
+	thumb[0] = '\0';
+	if (!hgs_kps_cert_type_name(role))
+		return hl_error("invalid key protection certificate role %d", (int)role);
+	if (hl_key_priv_from_pem(key_pem, key_len, &key) < 0) {
+		hl_error_wrap("the key is not a readable PEM private key");
+		goto out;
+	}
+	if (hl_cert_from_pem(cert_pem, cert_len, &cert) < 0) {
+		hl_error_wrap("the certificate is not a readable PEM certificate");
+		goto out;
+	}
+	if (hl_key_type_of(key, &kt) < 0 || (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072)) {
+		hl_error("a key protection certificate needs an RSA 2048 or 3072 key (key protectors "
+			 "wrap and sign with RSA); generate one with --generate");
+		goto out;
+	}
+	if (hl_cert_pubkey(cert, &pub) < 0)
+		goto out;
+	if (!hl_key_pub_equal(key, pub)) {
+		hl_error("the key does not belong to the certificate: their public keys differ");
+		goto out;
+	}
+	if (hl_cert_validity(cert, &nb, &na) < 0 || hgs_node_now(node, &now) < 0)
+		goto out;
+	if (now < nb || now > na) {
+		hl_error("the certificate is not valid now (valid from %s to %s, HGS clock %s); give "
+			 "a current certificate", when(nb, t1), when(na, t2), when(now, t3));
+		goto out;
+	}
+	rc = cert_store(node, role, key, cert, primary, thumb);
+out:
+	hl_key_free(key);
+	hl_key_free(pub);
+	hl_cert_free(cert);
+	return rc;
+}
+
+/* Unlink NODE's file REL unless it is outside keys/; a failure is only logged. */
+static void unlink_key_file(struct hgs_node *node, const char *rel)
+{
+	char path[PATH_MAX];
+
+	if (strncmp(rel, HGS_KEYS_DIR "/", sizeof(HGS_KEYS_DIR)) != 0 || strstr(rel, ".."))
+		return;
+	if (hgs_node_path(node, rel, path, sizeof(path)) < 0) {
+		hl_log_warn("%s", hl_error_last());
+		return;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		hl_log_warn("cannot remove '%s': %s", path, strerror(errno));
+}
+
+/* Remove a KPS certificate and its files. */
+int hgs_kps_cert_remove(struct hgs_node *node, const char *thumbprint)
+{
+	char *key_file = NULL, crt[PATH_MAX];
+	size_t n;
+
+	if (hgs_db_kps_cert_remove(node, thumbprint, &key_file) < 0)
+		return -1;
+	unlink_key_file(node, key_file);
+	n = strlen(key_file);
+	if (n > 4 && strcmp(key_file + n - 4, ".key") == 0 && n < sizeof(crt)) {
+		snprintf(crt, sizeof(crt), "%.*s.crt", (int)(n - 4), key_file);
+		unlink_key_file(node, crt);
+	}
+	free(key_file);
+	return 0;
+}
+
+/* CERT's subject as "CN=..., O=..." into BUF. */
+static int subject_text(X509 *cert, char *buf, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	buf[0] = '\0';
+	if (!b)
+		return hl_error("out of memory");
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+			       XN_FLAG_SEP_CPLUS_SPC | ASN1_STRFLGS_RFC2253) < 0) {
+		BIO_free(b);
+		return hl_error("cannot format a certificate subject");
+	}
+	n = BIO_read(b, buf, (int)size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+	return 0;
+}
+
+/* Get-HgsKeyProtectionCertificate as JSON. */
+int hgs_kps_cert_list(struct hgs_node *node, int role, json_t **out)
+{
+	struct hgs_kps_cert **v = NULL;
+	char subject[512], nb_s[32], na_s[32], added[32];
+	json_t *arr = NULL, *o;
+	X509 *cert = NULL;
+	time_t nb, na;
+	size_t n = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (hgs_db_kps_cert_list(node, &v, &n) < 0)
+		return -1;
+	if (!(arr = json_array())) {
+		hl_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (role >= 0 && (int)v[i]->role != role)
+			continue;
+		if (hl_cert_from_pem(v[i]->cert_pem, strlen(v[i]->cert_pem), &cert) < 0 ||
+		    subject_text(cert, subject, sizeof(subject)) < 0 ||
+		    hl_cert_validity(cert, &nb, &na) < 0) {
+			hl_error_wrap("the key protection certificate %s in the store is damaged",
+				      v[i]->thumbprint);
+			goto out;
+		}
+		hl_cert_free(cert);
+		cert = NULL;
+		o = json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s}", "CertificateType",
+			      hgs_kps_cert_type_name(v[i]->role), "Thumbprint", v[i]->thumbprint,
+			      "Subject", subject, "IsPrimary", v[i]->primary, "IsEnabled",
+			      v[i]->enabled, "NotBefore", when(nb, nb_s), "NotAfter", when(na, na_s),
+			      "Added", when(v[i]->added, added));
+		if (!o || json_array_append_new(arr, o) < 0) {
+			hl_error("out of memory");
+			goto out;
+		}
+	}
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	hl_cert_free(cert);
+	json_decref(arr);
+	hgs_kps_certs_free(v, n);
+	return rc;
+}
