@@ -152,6 +152,150 @@ static int cert_decode(const void *data, size_t len, X509 **out)
 	return hl_cert_from_der(data, len, out);
 }
 
+/*
+ * Decoded inputs, kept by the SHA-256 of their bytes.  A host presents the
+ * same health certificate for every VM it starts and a VM's KP comes back
+ * at each start, and decoding is most of what a release costs beyond the
+ * RSA work: OpenSSL 3 decodes a certificate's public key through its
+ * provider decoders (~0.15 ms each for the health certificate and the KP's
+ * owner certificate), and a KP is JSON with base64 inside base64.  The
+ * decoded objects are immutable and the key covers every input byte, so
+ * the same bytes get the same object.  Nothing a decision rests on is
+ * cached: signatures are verified, validity, cut-off and KPS certificates
+ * read, at every release.  Invariant: each used slot holds one reference
+ * to its object; guarded by input_cache_lock.
+ */
+#define INPUT_CACHE_MAX 32
+
+/* A parsed KP shared by the releases that present the same bytes. */
+struct kp_ref {
+	struct hl_kp *kp;
+	int refs;                               /* guarded by input_cache_lock */
+};
+
+enum { CACHED_CERT, CACHED_KP };
+
+static struct {
+	int kind;
+	unsigned char hash[HL_SHA256_LEN];
+	void *obj;                              /* X509 * or struct kp_ref * */
+} input_cache[INPUT_CACHE_MAX];
+static size_t input_cache_n, input_cache_next;
+static pthread_mutex_t input_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Drop one reference to a cached object of KIND (with input_cache_lock held). */
+static void cached_put_locked(int kind, void *obj)
+{
+	struct kp_ref *r = obj;
+
+	if (kind == CACHED_CERT) {
+		hl_cert_free(obj);
+	} else if (r && --r->refs == 0) {
+		hl_kp_free(r->kp);
+		free(r);
+	}
+}
+
+/* A new reference to the cached object of KIND for HASH, or NULL. */
+static void *cached_get(int kind, const unsigned char hash[HL_SHA256_LEN])
+{
+	void *obj = NULL;
+
+	pthread_mutex_lock(&input_cache_lock);
+	for (size_t i = 0; i < input_cache_n; i++) {
+		if (input_cache[i].kind != kind ||
+		    memcmp(input_cache[i].hash, hash, HL_SHA256_LEN) != 0)
+			continue;
+		if (kind == CACHED_KP)
+			((struct kp_ref *)input_cache[i].obj)->refs++;
+		else if (X509_up_ref(input_cache[i].obj) != 1)
+			break;
+		obj = input_cache[i].obj;
+		break;
+	}
+	pthread_mutex_unlock(&input_cache_lock);
+	return obj;
+}
+
+/* Keep a reference to OBJ of KIND for HASH (replacing the oldest entry when full). */
+static void cached_add(int kind, const unsigned char hash[HL_SHA256_LEN], void *obj)
+{
+	size_t slot;
+
+	pthread_mutex_lock(&input_cache_lock);
+	for (size_t i = 0; i < input_cache_n; i++) {
+		/* another thread decoded the same bytes meanwhile */
+		if (input_cache[i].kind == kind &&
+		    memcmp(input_cache[i].hash, hash, HL_SHA256_LEN) == 0)
+			goto out;
+	}
+	if (kind == CACHED_KP)
+		((struct kp_ref *)obj)->refs++;
+	else if (X509_up_ref(obj) != 1)
+		goto out;
+	if (input_cache_n < INPUT_CACHE_MAX) {
+		slot = input_cache_n++;
+	} else {
+		slot = input_cache_next;
+		input_cache_next = (input_cache_next + 1) % INPUT_CACHE_MAX;
+		cached_put_locked(input_cache[slot].kind, input_cache[slot].obj);
+	}
+	input_cache[slot].kind = kind;
+	memcpy(input_cache[slot].hash, hash, HL_SHA256_LEN);
+	input_cache[slot].obj = obj;
+out:
+	pthread_mutex_unlock(&input_cache_lock);
+}
+
+/* Release a KP reference from kp_parse_cached; NULL-safe. */
+static void kp_ref_put(struct kp_ref *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&input_cache_lock);
+	cached_put_locked(CACHED_KP, r);
+	pthread_mutex_unlock(&input_cache_lock);
+}
+
+/* hl_kp_parse through the cache: a reference to the parsed KP of DATA in *OUT. */
+static int kp_parse_cached(const void *data, size_t len, struct kp_ref **out)
+{
+	unsigned char hash[HL_SHA256_LEN];
+	struct kp_ref *r;
+
+	*out = NULL;
+	if (hl_crypto_sha256(data, len, hash) < 0)
+		return -1;
+	if ((*out = cached_get(CACHED_KP, hash)))
+		return 0;
+	if (!(r = calloc(1, sizeof(*r))))
+		return hl_error("out of memory");
+	if (hl_kp_parse(data, len, &r->kp) < 0) {
+		free(r);
+		return -1;
+	}
+	r->refs = 1;
+	cached_add(CACHED_KP, hash, r);
+	*out = r;
+	return 0;
+}
+
+/* cert_decode through the cache: a new reference in *OUT. */
+static int cert_decode_cached(const void *data, size_t len, X509 **out)
+{
+	unsigned char hash[HL_SHA256_LEN];
+
+	*out = NULL;
+	if (hl_crypto_sha256(data, len, hash) < 0)
+		return -1;
+	if ((*out = cached_get(CACHED_CERT, hash)))
+		return 0;
+	if (cert_decode(data, len, out) < 0)
+		return -1;
+	cached_add(CACHED_CERT, hash, *out);
+	return 0;
+}
+
 /* Format T on the node clock for messages. */
 static const char *when(time_t t, char buf[32])
 {
@@ -424,15 +568,15 @@ static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_
 /* Fill OUT's KP id and owner from KP bytes that parse, for the log only (nothing is trusted). */
 static void note_kp(const struct hgs_kps_request *req, struct hgs_kps_outcome *out)
 {
-	struct hl_kp *kp = NULL;
+	struct kp_ref *kr = NULL;
 
-	if (hl_kp_parse(req->key_protector, req->key_protector_len, &kp) < 0) {
+	if (kp_parse_cached(req->key_protector, req->key_protector_len, &kr) < 0) {
 		hl_error_clear();
 		return;
 	}
-	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kp->id);
-	snprintf(out->owner, sizeof(out->owner), "%s", kp->owner_name);
-	hl_kp_free(kp);
+	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kr->kp->id);
+	snprintf(out->owner, sizeof(out->owner), "%s", kr->kp->owner_name);
+	kp_ref_put(kr);
 }
 
 /*
@@ -446,7 +590,8 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 {
 	const struct hl_kp_entry *entry = NULL;
 	struct hgs_kps_cert *kc = NULL;
-	struct hl_kp *kp = NULL;
+	struct kp_ref *kr = NULL;
+	const struct hl_kp *kp;
 	struct hl_buf tk = { 0 };
 	EVP_PKEY *transport = NULL, *kps_key = NULL;
 	X509 *cert = NULL;
@@ -465,7 +610,7 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 		       "attest first and send the health certificate");
 		return 0;
 	}
-	if (cert_decode(req->health_certificate, req->health_certificate_len, &cert) < 0) {
+	if (cert_decode_cached(req->health_certificate, req->health_certificate_len, &cert) < 0) {
 		decide(out, HGS_KPS_MALFORMED_HEALTH_CERTIFICATE, "the health certificate is not a "
 		       "readable certificate (PEM or base64 DER): %s", hl_error_last());
 		hl_error_clear();
@@ -480,12 +625,13 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 		goto out;
 	}
 	/* 2. the key protector: its syntax, then the owner's signature */
-	if (hl_kp_parse(req->key_protector, req->key_protector_len, &kp) < 0) {
+	if (kp_parse_cached(req->key_protector, req->key_protector_len, &kr) < 0) {
 		decide(out, HGS_KPS_MALFORMED_KEY_PROTECTOR, "%s", hl_error_last());
 		hl_error_clear();
 		rc = 0;
 		goto out;
 	}
+	kp = kr->kp;
 	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kp->id);
 	snprintf(out->owner, sizeof(out->owner), "%s", kp->owner_name);
 	if (hl_kp_verify(kp, NULL) < 0) {
@@ -527,7 +673,7 @@ out:
 	hl_key_free(transport);
 	hl_cert_free(cert);
 	hgs_kps_cert_free(kc);
-	hl_kp_free(kp);
+	kp_ref_put(kr);
 	return rc;
 }
 

@@ -2,8 +2,9 @@
  * cmd_host.c - the `hgslab host` verbs of a guarded host: new (manufacture
  * the host and its TPM), run (the agent), the exports HGS registration
  * needs (get-platform-identifier, get-baseline-policy, get-ci-policy,
- * get-host-key), the HGS client cmdlets (set-/get-/test-client-configuration)
- * and set-profile (the boot of the next `host run`).
+ * get-host-key), the HGS client cmdlets (set-/get-/test-client-configuration),
+ * set-profile (the boot of the next `host run`) and unwrap-key-protector
+ * (key release, hosts/kps_client).
  *
  * The directory and its files are hosts/host.c; the TPM, the boot replay
  * and the attestation attempts are hosts/agent.c.  Human output is the
@@ -20,6 +21,7 @@
 
 #include "hosts/agent.h"
 #include "hosts/host.h"
+#include "hosts/kps_client.h"
 #include "hosts/manufacture.h"
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
@@ -612,6 +614,122 @@ int cmd_host_set_profile(struct hl_cmd_ctx *ctx)
 	code = hl_out_object(ctx, o);
 out:
 	json_decref(o);
+	host_close(h);
+	return code;
+}
+
+/* ---- key release ---- */
+
+const struct hl_opt cmd_host_unwrap_opts[] = {
+	OPT_DIR,
+	{ "key-protector", 'k', HL_OPT_STRING, "FILE", "the key protector (KP) file",
+	  HL_OPT_REQUIRED },
+	OPT_JSON,
+	OPT_END,
+};
+
+/* "Released", KPS's reason, or the attestation status: how unwrap U ended. */
+static const char *unwrap_result(const struct hosts_kps_unwrap *u)
+{
+	switch (u->outcome) {
+	case HOSTS_KPS_OPENED:
+		return "Released";
+	case HOSTS_KPS_NOT_HEALTHY:
+		return u->status;
+	case HOSTS_KPS_REFUSED:
+		return u->release.reason;
+	case HOSTS_KPS_NOT_OPENED:
+		return "TransportKeyMismatch";
+	}
+	return "?";
+}
+
+/* The report of unwrap U on host H as JSON (no key material: the TK's fingerprint only). */
+static json_t *unwrap_json(const struct host *h, const struct hosts_kps_unwrap *u)
+{
+	const struct hosts_kps_release *r = &u->release;
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "HostName", json_string(h->name));
+	json_object_set_new(o, "Result", json_string(unwrap_result(u)));
+	json_object_set_new(o, "KeyProtector", r->key_protector[0] ? json_string(r->key_protector)
+								    : json_null());
+	json_object_set_new(o, "Owner", r->owner[0] ? json_string(r->owner) : json_null());
+	json_object_set_new(o, "TransportKeyFingerprint",
+			    u->outcome == HOSTS_KPS_OPENED ? json_string(u->tk_fingerprint)
+							   : json_null());
+	json_object_set_new(o, "KeyProtectionServerUrl", r->url[0] ? json_string(r->url)
+								   : json_null());
+	json_object_set_new(o, "IsFallbackInUse", json_boolean(r->fallback_used));
+	json_object_set_new(o, "HgsNode", r->node[0] ? json_string(r->node) : json_null());
+	json_object_set_new(o, "AttestedFirst", json_boolean(u->attested));
+	json_object_set_new(o, "AttestationStatus", json_string(u->status));
+	json_object_set_new(o, "Reason", json_string(u->outcome == HOSTS_KPS_REFUSED ? r->message :
+						      u->outcome == HOSTS_KPS_OPENED ? "" :
+						      u->reason));
+	return o;
+}
+
+/* `host unwrap-key-protector`: key release end to end; prints the TK's fingerprint only. */
+int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx)
+{
+	const char *file = hl_opts_str(&ctx->opts, "key-protector", NULL);
+	struct hosts_kps_unwrap u;
+	struct hl_buf tk = { 0 };
+	struct host *h = NULL;
+	char *kp = NULL;
+	size_t kp_len = 0;
+	json_t *o = NULL;
+	int code;
+
+	memset(&u, 0, sizeof(u));
+	if (hl_file_read(file, HL_KP_MAX_SIZE, &kp, &kp_len) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the key protector: %s",
+				   hl_error_last());
+	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
+		goto out;
+	if (hl_child_cleanup_install(-1) < 0 || hosts_kps_unwrap(h, kp, kp_len, &u, &tk) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "key release for host '%s' failed: %s", h->name,
+				   hl_error_last());
+		goto out;
+	}
+	/* the verb needs the fingerprint only: the TK goes at once */
+	hl_buf_free(&tk);
+	if (u.attested)
+		fprintf(stderr, "host unwrap-key-protector: '%s' had no valid health certificate; "
+			"attested first: %s\n", h->name, u.status);
+	if (!(o = unwrap_json(h, &u))) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	code = hl_out_object(ctx, o);
+	if (code != HL_EXIT_OK)
+		goto out;
+	switch (u.outcome) {
+	case HOSTS_KPS_OPENED:
+		break;
+	case HOSTS_KPS_NOT_HEALTHY:
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "host '%s' failed attestation: %s (%s)%s%s; it "
+				   "has no health certificate, so no key was requested", h->name,
+				   u.status, u.substatus[0] ? u.substatus : "NoInformation",
+				   u.reason[0] ? ": " : "", u.reason);
+		break;
+	case HOSTS_KPS_REFUSED:
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "key release refused by '%s': %s: %s",
+				   u.release.url, u.release.reason, u.release.message);
+		break;
+	case HOSTS_KPS_NOT_OPENED:
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "host '%s' cannot open the TK that '%s' "
+				   "released: %s", h->name, u.release.url, u.reason);
+		break;
+	}
+out:
+	json_decref(o);
+	hl_buf_free(&tk);
+	hosts_kps_unwrap_free(&u);
+	free(kp);
 	host_close(h);
 	return code;
 }

@@ -792,6 +792,56 @@ static int state_from_json(const json_t *j, struct host_state *s)
 	return 0;
 }
 
+/* The last key release of H (DIR/key-release.json, when there is one) into S. */
+static int key_release_load(const struct host *h, struct host_state *s)
+{
+	json_t *j = NULL;
+	char *path = NULL;
+	int ex, b = 0, rc = -1;
+
+	if (host_path(h, HOST_KEY_RELEASE_FILE, &path) < 0)
+		return -1;
+	ex = hl_file_exists(path);
+	if (ex <= 0) {
+		rc = ex;
+		goto out;
+	}
+	if (read_json(path, "key release record", &j) < 0 ||
+	    get_opt_fixed(j, "KeyProtectionServerUrl", s->kp_server_url,
+			  sizeof(s->kp_server_url)) < 0 ||
+	    hl_json_get_bool_opt(j, "IsFallbackInUse", 0, &b) < 0) {
+		hl_error_wrap("key release record '%s'", path);
+		goto out;
+	}
+	s->kp_fallback_in_use = b;
+	rc = 0;
+out:
+	json_decref(j);
+	free(path);
+	return rc;
+}
+
+int host_key_release_save(const struct host *h, const char *url, int fallback,
+			  const char *result)
+{
+	char when[32];
+	json_t *j;
+	int rc;
+
+	if (!(j = json_object()))
+		return hl_error("out of memory");
+	time_text(time(NULL), when, sizeof(when));
+	json_object_set_new(j, "format", json_string("hgslab-host-key-release"));
+	json_object_set_new(j, "version", json_integer(1));
+	json_object_set_new(j, "KeyProtectionServerUrl", url ? json_string(url) : json_null());
+	json_object_set_new(j, "IsFallbackInUse", json_boolean(fallback));
+	json_object_set_new(j, "Result", json_string(result ? result : ""));
+	json_object_set_new(j, "Time", json_string(when));
+	rc = write_in(h->dir, HOST_KEY_RELEASE_FILE, j, HL_FILE_MODE_PUBLIC);
+	json_decref(j);
+	return rc;
+}
+
 int host_state_load(const struct host *h, struct host_state *out)
 {
 	struct host_state s;
@@ -815,6 +865,8 @@ int host_state_load(const struct host *h, struct host_state *out)
 			goto out;
 		}
 	}
+	if (key_release_load(h, &s) < 0)
+		goto out;
 	*out = s;
 	memset(&s, 0, sizeof(s));
 	rc = 0;
@@ -951,7 +1003,8 @@ int host_client_status_json(const struct host *h, const struct host_client_confi
 	set_str(j, "KeyProtectionServerUrl", c->key_protection_url);
 	set_str(j, "FallbackAttestationServerUrl", c->fallback_attestation_url);
 	set_str(j, "FallbackKeyProtectionServerUrl", c->fallback_key_protection_url);
-	json_object_set_new(j, "IsFallbackInUse", json_boolean(configured && s->fallback_in_use));
+	json_object_set_new(j, "IsFallbackInUse",
+			    json_boolean(configured && (s->fallback_in_use || s->kp_fallback_in_use)));
 	/* hgslab's own details */
 	json_object_set_new(j, "HostName", json_string(h->name));
 	json_object_set_new(j, "Reason", json_string(configured ? s->reason : ""));

@@ -12,6 +12,7 @@
  *     ci-policy.json          the CI policy document of the profile's ci_policy
  *     client.json             HGS client configuration (absent: Local mode)
  *     state.json              attestation state, written by the agent
+ *     key-release.json        the last key release (hosts/kps_client), never by the agent
  *     tcglog.bin              the TCG log of the last replayed boot
  *     host.log                the agent's log
  *     agent.pid               pid of the running agent
@@ -51,6 +52,7 @@
 #define HOST_CI_POLICY_FILE "ci-policy.json"
 #define HOST_CLIENT_FILE "client.json"
 #define HOST_STATE_FILE "state.json"
+#define HOST_KEY_RELEASE_FILE "key-release.json"
 #define HOST_TCGLOG_FILE "tcglog.bin"
 #define HOST_LOG_FILE "host.log"
 #define HOST_PID_FILE "agent.pid"
@@ -197,6 +199,14 @@ struct host_state {
 	char trigger[16];             /* "start", "renewal", "retry", "signal", "test" */
 	char ak_node[64];             /* the HGS the AK is known to be bound to ("" unknown) */
 	char ak_signer[65];           /* ... identified by its signer thumbprint */
+	/*
+	 * The last key release, read from DIR/key-release.json by
+	 * host_state_load (written by host_key_release_save, never by the
+	 * agent, and not part of state.json): the key protection URL that
+	 * answered and whether it was the fallback.
+	 */
+	char kp_server_url[512];
+	int kp_fallback_in_use;
 };
 
 /* Load H's state (a fresh Unknown state when there is none yet). */
@@ -207,6 +217,14 @@ int host_state_save(const struct host *h, const struct host_state *s);
 
 /* Free what S holds and zero it; NULL-safe. */
 void host_state_release(struct host_state *s);
+
+/*
+ * Record H's last key release (atomic write of DIR/key-release.json): the
+ * key protection URL that answered (or was tried), whether it was the
+ * fallback, and RESULT ("Released" or KPS's reason code).  No key material.
+ */
+int host_key_release_save(const struct host *h, const char *url, int fallback,
+			  const char *result);
 
 /* S as a JSON object, every field (caller json_decref()s). */
 int host_state_to_json(const struct host_state *s, json_t **out);
@@ -222,7 +240,8 @@ const char *host_state_status(const struct host_state *s, time_t now);
  * NOW, as an ordered JSON object (IsHostGuarded, Mode,
  * AttestationOperationMode, AttestationStatus, AttestationSubstatus,
  * AttestationServerUrl, KeyProtectionServerUrl, the fallbacks,
- * IsFallbackInUse, then hgslab's own details).  AGENT_PID is the running
+ * IsFallbackInUse - the fallback answered the last attestation or the last
+ * key release - then hgslab's own details).  AGENT_PID is the running
  * agent's pid or 0.
  */
 int host_client_status_json(const struct host *h, const struct host_client_config *c,

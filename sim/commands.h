@@ -58,6 +58,7 @@ extern const struct hl_opt cmd_host_set_client_opts[];
 extern const struct hl_opt cmd_host_show_opts[];
 extern const struct hl_opt cmd_host_test_client_opts[];
 extern const struct hl_opt cmd_host_set_profile_opts[];
+extern const struct hl_opt cmd_host_unwrap_opts[];
 int cmd_host_new(struct hl_cmd_ctx *ctx);
 int cmd_host_run(struct hl_cmd_ctx *ctx);
 int cmd_host_get_platform_identifier(struct hl_cmd_ctx *ctx);
@@ -68,12 +69,25 @@ int cmd_host_set_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
+int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx);
 
 /* sim/cmd_bench.c */
 extern const struct hl_opt cmd_bench_attest_opts[];
 extern const struct hl_opt cmd_bench_all_opts[];
 int cmd_bench_attest(struct hl_cmd_ctx *ctx);
 int cmd_bench_all(struct hl_cmd_ctx *ctx);
+
+/* sim/cmd_bench_release.c */
+struct json_t;
+extern const struct hl_opt cmd_bench_release_opts[];
+int cmd_bench_release(struct hl_cmd_ctx *ctx);
+/*
+ * `bench release` with the defaults `bench all` uses: the human report, or
+ * (JSON) one object appended to COLLECT.  0 when it ran (a missed goal
+ * included), -1 after hl_error when not; *SIGNO the signal that stopped it.
+ */
+int cmd_bench_release_default(const char *workdir, int keep, int json, struct json_t *collect,
+			      int *signo);
 
 /* hgs/cmd_hgs_ad.c */
 extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
