@@ -119,7 +119,9 @@ static int reserve_ports(const char *host, int *reserve_fd, int *ctrl_fd, int *p
 			close(r);
 			continue;
 		}
-		c = bind_tcp(host, p + 1, 0, 1, NULL);
+		/* SO_REUSEADDR: a port left in TIME_WAIT by earlier connections is free
+		 * to listen on (Linux still refuses a port someone listens on). */
+		c = bind_tcp(host, p + 1, 1, 1, NULL);
 		if (c < 0) {
 			close(r);
 			if (errno == EADDRINUSE || errno == EACCES)
