@@ -53,6 +53,7 @@ help:
 	@echo "make deps    install the Debian packages hgslab needs (apt-get; sudo when not root)"
 	@echo "make         build bin/hgslab and the unit tests"
 	@echo "make asan    build the ASan+UBSan binary (build/asan/bin/hgslab) and its unit tests"
+	@echo "make guest   build the shielded VM's kernel + initramfs into build/guest (cached)"
 	@echo "make test    deps + both builds + every test; ends with 'N passed, N failed'"
 	@echo "make demo    deps + build + the default demo"
 	@echo "make bench   run the benchmarks"
@@ -106,3 +107,21 @@ bench: deps
 
 clean:
 	rm -rf bin build
+
+# The shielded VM's guest (guest/README.md): kernel + uncompressed initramfs
+# with the guest agent, in $(GUEST_DIR).  guest/mkguest.sh hashes its inputs
+# and rebuilds nothing when they are unchanged; the kernel .deb is cached in
+# $(GUEST_CACHE).  `make test` builds it first: tests/cli/guest.sh boots it.
+GUEST_DIR   ?= build/guest
+GUEST_CACHE ?= build/cache
+GUEST_SRC   := $(sort $(wildcard guest/*.c))
+GUEST_LIBS  := -ltss2-esys -ltss2-tcti-device -ltss2-mu -ltss2-rc -ljansson -lcrypto
+
+guest: $(GUEST_DIR)/hgslab-agent
+	@GUEST_CACHE=$(GUEST_CACHE) guest/mkguest.sh $(GUEST_DIR) $(GUEST_DIR)/hgslab-agent
+
+$(GUEST_DIR)/hgslab-agent: $(GUEST_SRC) $(wildcard guest/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -s -o $@ $(GUEST_SRC) $(GUEST_LIBS)
+
+test: guest

@@ -1,0 +1,580 @@
+/*
+ * agent.c - the hgslab guest agent: PID 1 of a shielded VM's initramfs.
+ *
+ * The kernel starts it as /init.  It mounts /proc, /sys, /dev and /run, loads
+ * the virtio, dm-crypt and ACPI button modules (busybox modprobe over the
+ * modules.dep the builder made), opens the virtio-serial channel to the host
+ * and runs the mode the kernel command line names:
+ *
+ *   hgslab.mode=provision  draw a disk key from the vTPM, LUKS2-format the
+ *                          VM's disk with it, copy the tenant's plain disk in,
+ *                          seal the key into the vTPM, report "provisioned",
+ *                          power off;
+ *   hgslab.mode=run        unseal the key, open and mount the volume, run the
+ *                          workload, report "running", then stay up until the
+ *                          ACPI power button (QMP system_powerdown) or, with
+ *                          hgslab.oneshot=1, power off at once;
+ *   hgslab.mode=plain      the same on the tenant's plain disk, without vTPM
+ *                          or LUKS: the unshielded baseline for benchmarks.
+ *
+ * Any failure is reported as {"event":"error","stage":...,"reason":...} and
+ * the VM powers off.  guest/README.md has the protocol and the reasons.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/input.h>
+#include <linux/reboot.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/agent.h"
+
+/* The disks by virtio serial (the launcher sets them) and their fallbacks. */
+#define SERIAL_PLAIN "hgslab-plain"
+#define SERIAL_DISK "hgslab-disk"
+#define TPM_DEV "/dev/tpmrm0"
+#define DEFAULT_PORT "org.hgslab.agent"
+#define DEVICE_WAIT_MS 5000
+
+/* What the kernel command line asks for. */
+struct agent_opts {
+	enum { MODE_NONE, MODE_PROVISION, MODE_RUN, MODE_PLAIN } mode;
+	char mode_arg[32];   /* the raw hgslab.mode= value, for the error */
+	bool oneshot;        /* run mode: power off after the report */
+	char hash[1024];     /* hgslab.hash=: files to hash, comma-separated */
+	char port[128];      /* hgslab.port=: virtio-serial port name */
+};
+
+static char errbuf[512];
+static int sigfd = -1;
+
+/* Set the one error message (see agent.h). */
+int agent_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The message agent_err() set last. */
+const char *agent_errmsg(void)
+{
+	return errbuf[0] ? errbuf : "unknown error";
+}
+
+/* A console line with the uptime; never a key or tenant data. */
+void agent_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, AGENT_NAME " [%ld ms]: ", agent_uptime_ms());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Milliseconds since boot. */
+long agent_uptime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep MS milliseconds (device polling during boot only). */
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Poll for PATH every 10 ms, at most TIMEOUT_MS (devices during boot). */
+int agent_wait_path(const char *path, int timeout_ms)
+{
+	long end = agent_uptime_ms() + timeout_ms;
+
+	while (access(path, F_OK) < 0) {
+		if (agent_uptime_ms() >= end)
+			return -1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+/* Keep the last non-empty line of S (in place) for an error message. */
+static const char *last_line(char *s)
+{
+	size_t n = strlen(s);
+	char *p;
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	p = strrchr(s, '\n');
+	return p ? p + 1 : s;
+}
+
+/* fork+exec ARGV with INPUT on a stdin pipe; stdout+stderr (tail) into OUT. */
+int agent_run(char *const argv[], const void *input, size_t inlen, char *out, size_t outlen)
+{
+	static char *const env[] = { "PATH=/sbin:/bin", "LC_ALL=C", "DM_DISABLE_UDEV=1", NULL };
+	char local[1024];
+	int in[2] = { -1, -1 }, res[2] = { -1, -1 }, status;
+	size_t used = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (!out) {
+		out = local;
+		outlen = sizeof(local);
+	}
+	out[0] = '\0';
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
+		return agent_err("cannot run %s: pipe: %s", argv[0], strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(in[0]); close(in[1]); close(res[0]); close(res[1]);
+		return agent_err("cannot run %s: fork: %s", argv[0], strerror(errno));
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(in[0], 0);
+		dup2(res[1], 1);
+		dup2(res[1], 2);
+		execve(argv[0], argv, env);
+		_exit(127);
+	}
+	close(in[0]);
+	close(res[1]);
+	if (inlen > 0 && write(in[1], input, inlen) != (ssize_t)inlen)
+		agent_log("%s did not take its input: %s", argv[0], strerror(errno));
+	close(in[1]);
+	while ((n = read(res[0], out + used, outlen - 1 - used)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n > 0)
+			used += (size_t)n;
+		if (used >= outlen - 1) {
+			/* Keep the tail: cryptsetup's reason is the last line. */
+			memmove(out, out + outlen / 2, used - outlen / 2);
+			used -= outlen / 2;
+		}
+	}
+	out[used] = '\0';
+	close(res[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return agent_err("cannot run %s: waitpid: %s", argv[0], strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return agent_err("cannot run %s: not in the initramfs (rebuild with make guest)", argv[0]);
+	if (WIFEXITED(status))
+		return agent_err("%s failed (exit %d): %s", argv[0], WEXITSTATUS(status), last_line(out));
+	return agent_err("%s was killed by signal %d", argv[0], WTERMSIG(status));
+}
+
+/* Mount the pseudo filesystems, make fds 0-2 the console, take over signals. */
+static void init_system(void)
+{
+	sigset_t set;
+	int fd;
+
+	mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	mkdir("/run/cryptsetup", 0700);
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	setenv("PATH", "/sbin:/bin", 1);
+	/* tpm2-tss logs expected misses (an empty handle) as errors: the agent says what matters. */
+	setenv("TSS2_LOG", "all+NONE", 1);
+	/* No swap here, but keep the key pages out of any swap anyway. */
+	mlockall(MCL_CURRENT | MCL_FUTURE);
+	/* Ctrl-Alt-Del becomes SIGINT to us; busybox init's poweroff signals too. */
+	reboot(LINUX_REBOOT_CMD_CAD_OFF);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGPWR);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Read hgslab.* options from /proc/cmdline into O. */
+static void parse_cmdline(struct agent_opts *o)
+{
+	char buf[4096], *tok, *save = NULL;
+	ssize_t n;
+	int fd;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->port, sizeof(o->port), "%s", DEFAULT_PORT);
+	fd = open("/proc/cmdline", O_RDONLY);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+		if (strncmp(tok, "hgslab.mode=", 12) == 0) {
+			snprintf(o->mode_arg, sizeof(o->mode_arg), "%s", tok + 12);
+			o->mode = !strcmp(tok + 12, "provision") ? MODE_PROVISION
+				: !strcmp(tok + 12, "run") ? MODE_RUN
+				: !strcmp(tok + 12, "plain") ? MODE_PLAIN : MODE_NONE;
+		} else if (strcmp(tok, "hgslab.oneshot") == 0 || strcmp(tok, "hgslab.oneshot=1") == 0) {
+			o->oneshot = true;
+		} else if (strncmp(tok, "hgslab.hash=", 12) == 0) {
+			snprintf(o->hash, sizeof(o->hash), "%s", tok + 12);
+		} else if (strncmp(tok, "hgslab.port=", 12) == 0) {
+			snprintf(o->port, sizeof(o->port), "%s", tok + 12);
+		}
+	}
+}
+
+/*
+ * Load the kernel modules the guest needs (their dependencies come from
+ * modules.dep; guest/mkguest.sh puts the same list in the initramfs).
+ * AES-NI only pays when a whole disk is encrypted: loading it and its
+ * self-tests cost ~0.3 s under TCG, the 8 MiB copy gains ~0.2 s.  It is
+ * optional: a (virtual) CPU without AES-NI refuses it and dm-crypt uses the
+ * generic AES.
+ */
+static int load_modules(int provisioning)
+{
+	char *const need[] = { "/sbin/modprobe", "-a", "virtio_pci", "virtio_blk", "virtio_console",
+			       "dm_crypt", "xts", "ecb", "button", "evdev", NULL };
+	char *const fast[] = { "/sbin/modprobe", "-q", "aesni_intel", NULL };
+
+	if (agent_run(need, NULL, 0, NULL, 0) < 0)
+		return -1;
+	if (provisioning)
+		agent_run(fast, NULL, 0, NULL, 0);
+	return 0;
+}
+
+/* Wait for DEV to appear; a clear error naming WHAT when it does not. */
+static int need_device(const char *dev, const char *what)
+{
+	if (agent_wait_path(dev, DEVICE_WAIT_MS) < 0)
+		return agent_err("%s %s did not appear within %d s", what, dev, DEVICE_WAIT_MS / 1000);
+	return 0;
+}
+
+/* Open the vTPM, with the reason a launcher needs when there is none. */
+static int open_vtpm(struct seal **s)
+{
+	if (agent_wait_path(TPM_DEV, DEVICE_WAIT_MS) < 0)
+		return agent_err("no vTPM: %s did not appear within %d s (start the VM with a TPM 2.0 device)",
+				 TPM_DEV, DEVICE_WAIT_MS / 1000);
+	return seal_open(s, TPM_DEV);
+}
+
+/*
+ * Provisioning: any older key removed from the vTPM, a fresh key drawn from
+ * it, LUKS2 on the VM's disk, the plain disk copied in, the key sealed and
+ * persisted last (so a VM killed before that holds no key and is simply
+ * provisioned again).  *STAGE names the step that failed.
+ */
+static int provision(const char **stage, json_t **fields)
+{
+	uint8_t key[AGENT_KEY_LEN];
+	char plain[64], disk[64], handle[16];
+	uint64_t plain_size, disk_size_b, vol_size;
+	struct seal *s = NULL;
+	int rc = -1;
+
+	*stage = "devices";
+	if (disk_find(SERIAL_PLAIN, "vda", plain, sizeof(plain)) < 0 ||
+	    disk_find(SERIAL_DISK, "vdb", disk, sizeof(disk)) < 0)
+		return -1;
+	if (need_device(plain, "the plain disk") < 0 || need_device(disk, "the VM's disk") < 0)
+		return -1;
+	if (disk_size(plain, &plain_size) < 0 || disk_size(disk, &disk_size_b) < 0)
+		return -1;
+	if (disk_size_b < plain_size + (16u << 20))
+		return agent_err("the VM's disk %s is too small: %llu bytes for a %llu-byte plain disk "
+				 "(it needs the plain size + 16 MiB for the LUKS2 header)", disk,
+				 (unsigned long long)disk_size_b, (unsigned long long)plain_size);
+	*stage = "tpm";
+	if (open_vtpm(&s) < 0)
+		return -1;
+	*stage = "seal";
+	/* An older key goes first: a provisioning cut short leaves an unprovisioned VM, not a stale key. */
+	if (seal_forget(s) < 0 || seal_random(s, key, sizeof(key)) < 0)
+		goto cleanup;
+	agent_log("disk key drawn from the vTPM; formatting %s", disk);
+	*stage = "format";
+	if (disk_format(disk, key, sizeof(key)) < 0)
+		goto cleanup;
+	*stage = "open";
+	if (disk_open(disk, key, sizeof(key), 0) < 0)
+		goto cleanup;
+	agent_log("LUKS2 volume open; copying %s into it", plain);
+	*stage = "copy";
+	if (disk_size(AGENT_DM_PATH, &vol_size) < 0)
+		goto close;
+	if (vol_size < plain_size) {
+		agent_err("the LUKS2 volume holds %llu bytes, the plain disk has %llu",
+			  (unsigned long long)vol_size, (unsigned long long)plain_size);
+		goto close;
+	}
+	if (disk_copy(plain, AGENT_DM_PATH) < 0)
+		goto close;
+	*stage = "close";
+	if (disk_close() < 0)
+		goto cleanup;
+	agent_log("volume written and closed; sealing the key");
+	*stage = "seal";
+	if (seal_store(s, key, sizeof(key)) < 0)
+		goto cleanup;
+	sync();
+	snprintf(handle, sizeof(handle), "0x%08x", SEAL_HANDLE);
+	*fields = json_pack("{s:s, s:I, s:I, s:s, s:s}", "disk", disk, "bytes", (json_int_t)plain_size,
+			    "volume_bytes", (json_int_t)vol_size, "cipher", "aes-xts-plain64",
+			    "sealed_at", handle);
+	rc = 0;
+	goto cleanup;
+close:
+	disk_close();
+cleanup:
+	explicit_bzero(key, sizeof(key));
+	seal_close(s);
+	return rc;
+}
+
+/* Normal start: unseal, open, mount, run the workload; *FIELDS is the report. */
+static int run(const struct agent_opts *o, const char **stage, json_t **fields)
+{
+	uint8_t key[AGENT_KEY_LEN];
+	struct seal *s = NULL;
+	json_t *work = NULL;
+	char disk[64];
+	int rc;
+
+	*stage = "devices";
+	if (disk_find(SERIAL_DISK, "vda", disk, sizeof(disk)) < 0 || need_device(disk, "the VM's disk") < 0)
+		return -1;
+	if (!disk_is_luks(disk))
+		return agent_err("the VM's disk %s is not a LUKS2 volume (was this VM provisioned?)", disk);
+	*stage = "tpm";
+	if (open_vtpm(&s) < 0)
+		return -1;
+	*stage = "unseal";
+	rc = seal_load(s, key, sizeof(key));
+	seal_close(s);
+	if (rc < 0)
+		return -1;
+	agent_log("disk key unsealed; opening %s", disk);
+	*stage = "open";
+	rc = disk_open(disk, key, sizeof(key), 1);
+	explicit_bzero(key, sizeof(key));
+	if (rc < 0)
+		return -1;
+	agent_log("volume open; mounting it");
+	*stage = "mount";
+	if (disk_mount(AGENT_DM_PATH) < 0)
+		return -1;
+	*stage = "workload";
+	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
+		return -1;
+	*fields = json_pack("{s:s, s:b, s:o}", "disk", disk, "shielded", 1, "workload", work);
+	return 0;
+}
+
+/*
+ * The same guest without shielding (hgslab.mode=plain): the tenant's plain
+ * disk mounted as it is, no vTPM, no LUKS.  It exists to measure what
+ * shielding costs (make bench); a shielded VM never boots this way.
+ */
+static int run_plain(const struct agent_opts *o, const char **stage, json_t **fields)
+{
+	json_t *work = NULL;
+	char disk[64];
+
+	*stage = "devices";
+	if (disk_find(SERIAL_PLAIN, "vda", disk, sizeof(disk)) < 0 || need_device(disk, "the plain disk") < 0)
+		return -1;
+	*stage = "mount";
+	if (disk_mount(disk) < 0)
+		return -1;
+	*stage = "workload";
+	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
+		return -1;
+	*fields = json_pack("{s:s, s:b, s:o}", "disk", disk, "shielded", 0, "workload", work);
+	return 0;
+}
+
+/* Open every input device that is an ACPI power button; returns how many went into FDS. */
+static int open_power_buttons(int *fds, int max)
+{
+	char path[300], name[128];
+	struct dirent *e;
+	int n = 0, fd;
+	DIR *d;
+
+	d = opendir("/sys/class/input");
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		FILE *f;
+
+		if (strncmp(e->d_name, "event", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/input/%s/device/name", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = '\0';
+		fclose(f);
+		if (!strstr(name, "Power Button"))
+			continue;
+		snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+		if (agent_wait_path(path, 1000) == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+			fds[n++] = fd;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Stay up until the power button is pressed or a shutdown signal comes; returns why. */
+static const char *wait_for_shutdown(void)
+{
+	struct pollfd p[9];
+	int btn[8], nbtn, i;
+
+	nbtn = open_power_buttons(btn, 8);
+	if (nbtn == 0)
+		agent_log("no ACPI power button: stop this VM with a signal to PID 1 or by killing it");
+	for (i = 0; i < nbtn; i++)
+		p[i] = (struct pollfd){ .fd = btn[i], .events = POLLIN };
+	p[nbtn] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+	for (;;) {
+		if (poll(p, (nfds_t)nbtn + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return "poll failed";
+		}
+		for (i = 0; i < nbtn; i++) {
+			struct input_event ev;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while (read(btn[i], &ev, sizeof(ev)) == (ssize_t)sizeof(ev))
+				if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)
+					return "power button";
+		}
+		if (p[nbtn].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD) {
+					while (waitpid(-1, NULL, WNOHANG) > 0)
+						;
+					continue;
+				}
+				return strsignal((int)si.ssi_signo);
+			}
+		}
+	}
+}
+
+/* Unmount, close the volume, flush and power the VM off; never returns. */
+static void __attribute__((noreturn)) power_off(void)
+{
+	disk_umount();
+	disk_close();
+	sync();
+	report_close();
+	reboot(RB_POWER_OFF);
+	agent_log("power off failed: %s", strerror(errno));
+	for (;;)
+		pause();
+}
+
+/* PID 1: init, modules, channel, the mode, then power off. */
+int main(void)
+{
+	const char *stage = "boot", *why;
+	struct agent_opts o;
+	json_t *fields = NULL;
+	int rc;
+
+	if (getpid() != 1) {
+		fprintf(stderr, AGENT_NAME ": runs only as /init of the hgslab guest initramfs "
+				"(boot build/guest/vmlinuz with build/guest/initramfs.cpio)\n");
+		return 2;
+	}
+	init_system();
+	parse_cmdline(&o);
+	agent_log("init");
+	rc = load_modules(o.mode == MODE_PROVISION);
+	agent_log("modules loaded");
+	if (report_open(o.port, DEVICE_WAIT_MS) < 0)
+		agent_log("%s: events go to the console only", agent_errmsg());
+	if (rc < 0) {
+		report_error("boot", agent_errmsg());
+		power_off();
+	}
+	report_event("started", json_pack("{s:s}", "mode", o.mode_arg[0] ? o.mode_arg : "none"));
+	switch (o.mode) {
+	case MODE_PROVISION:
+		if (provision(&stage, &fields) < 0)
+			break;
+		report_event("provisioned", fields);
+		power_off();
+	case MODE_RUN:
+	case MODE_PLAIN:
+		if ((o.mode == MODE_RUN ? run(&o, &stage, &fields) : run_plain(&o, &stage, &fields)) < 0)
+			break;
+		report_event("running", fields);
+		if (o.oneshot)
+			power_off();
+		why = wait_for_shutdown();
+		report_event("stopping", json_pack("{s:s}", "why", why));
+		power_off();
+	case MODE_NONE:
+		agent_err("no mode: the kernel command line needs hgslab.mode=provision, run or plain%s%s",
+			  o.mode_arg[0] ? ", not " : "", o.mode_arg);
+		break;
+	}
+	report_error(stage, agent_errmsg());
+	power_off();
+}

@@ -1,0 +1,107 @@
+/*
+ * agent.h - the hgslab guest agent's modules and their contracts.
+ *
+ * The agent is PID 1 of the shielded VM's initramfs (guest/README.md).  It is
+ * split by concept: agent.c (init duties, kernel command line, the two modes,
+ * shutdown), report.c (the virtio-serial channel to the host, one JSON line
+ * per event), seal.c (the disk key in the vTPM), disk.c (cryptsetup, block
+ * copy, mount) and workload.c (the tenant workload: SHA-256 of files).
+ *
+ * Errors: every function that can fail returns 0 or -1 and, on -1, has set
+ * one message with agent_err() (lowercase, the problem first, then why and
+ * what to do).  The caller reads it with agent_errmsg() and reports it.
+ */
+#ifndef HGSLAB_GUEST_AGENT_H
+#define HGSLAB_GUEST_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define AGENT_NAME "hgslab-agent"
+
+/* Size of the disk key drawn from and sealed in the vTPM (256 bits). */
+#define AGENT_KEY_LEN 32
+
+/* Where the opened LUKS2 volume appears and where it is mounted. */
+#define AGENT_DM_NAME "hgslab-tenant"
+#define AGENT_DM_PATH "/dev/mapper/" AGENT_DM_NAME
+#define AGENT_MNT "/mnt/tenant"
+
+/* agent.c: set the error message; always returns -1. */
+int agent_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* agent.c: the last message set by agent_err(). */
+const char *agent_errmsg(void);
+/* agent.c: a line on the console (diagnostics only: never a key or tenant data). */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* agent.c: milliseconds since boot (CLOCK_BOOTTIME). */
+long agent_uptime_ms(void);
+/* agent.c: wait until PATH exists, at most TIMEOUT_MS; 0 when it does. */
+int agent_wait_path(const char *path, int timeout_ms);
+
+/*
+ * report.c: the channel to the host.  report_open() finds the virtio-serial
+ * port named NAME under /sys/class/virtio-ports (waiting at most WAIT_MS for
+ * it) and opens it; without it events go to the console only.  report_event()
+ * sends {"event":EVENT, ...FIELDS} as one line, adds "uptime_ms", and takes
+ * ownership of FIELDS (may be NULL).  A host that does not read is waited
+ * for, boundedly, then the event is dropped.
+ */
+int report_open(const char *name, int wait_ms);
+void report_event(const char *event, json_t *fields);
+/* report.c: {"event":"error","stage":STAGE,"reason":REASON}. */
+void report_error(const char *stage, const char *reason);
+void report_close(void);
+
+/*
+ * seal.c: the disk key in the vTPM.  The key is a TPM2 sealed data object
+ * (KEYEDHASH, fixedTPM|fixedParent|userWithAuth|noDA) created under an ECC
+ * P-256 storage primary of the owner hierarchy and made persistent at
+ * SEAL_HANDLE with TPM2_EvictControl.  Every command that carries the key
+ * (GetRandom, Create, Unseal) runs in a salted HMAC session with parameter
+ * encryption, so the key never crosses the TPM interface in the clear.
+ */
+#define SEAL_HANDLE 0x81000100u
+struct seal;
+/* Open the vTPM at DEV (the kernel's resource manager, /dev/tpmrm0). */
+int seal_open(struct seal **out, const char *dev);
+/* Draw LEN fresh random bytes from the vTPM (TPM2_GetRandom). */
+int seal_random(struct seal *s, uint8_t *buf, size_t len);
+/* Remove the key at SEAL_HANDLE, if any: the vTPM then says "not provisioned". */
+int seal_forget(struct seal *s);
+/* Seal KEY and persist it at SEAL_HANDLE, replacing what was there. */
+int seal_store(struct seal *s, const uint8_t *key, size_t len);
+/* Unseal the key at SEAL_HANDLE into KEY (AGENT_KEY_LEN bytes). */
+int seal_load(struct seal *s, uint8_t *key, size_t len);
+void seal_close(struct seal *s);
+
+/*
+ * disk.c: the tenant's disks.  A disk is found by its virtio serial
+ * (/sys/block/vdX/serial), else by the fallback name given.  The key goes to
+ * cryptsetup through a pipe, never a file.
+ */
+int disk_find(const char *serial, const char *fallback, char *dev, size_t devlen);
+int disk_size(const char *dev, uint64_t *size);
+int disk_is_luks(const char *dev);
+int disk_format(const char *dev, const uint8_t *key, size_t len);
+int disk_open(const char *dev, const uint8_t *key, size_t len, int readonly);
+int disk_close(void);
+/* Copy the whole of SRC onto DST (both block devices), then fsync. */
+int disk_copy(const char *src, const char *dst);
+int disk_mount(const char *dev);
+int disk_umount(void);
+
+/* agent.c: run ARGV (absolute path), feed it INPUT on stdin; its output goes to OUT (may be NULL). */
+int agent_run(char *const argv[], const void *input, size_t inlen, char *out, size_t outlen);
+
+/*
+ * workload.c: the tenant workload.  With NAMES (comma-separated paths
+ * relative to the tenant disk) hash those files, else every regular file on
+ * the disk (sorted, lost+found skipped, at most WORKLOAD_MAX_FILES).  *OUT
+ * becomes {"sha256":{"path":"hex",...},"files":N}.
+ */
+#define WORKLOAD_MAX_FILES 256
+int workload_run(const char *root, const char *names, json_t **out);
+
+#endif
