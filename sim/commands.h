@@ -153,4 +153,26 @@ int cmd_tenant_grant_key_protector_access(struct hl_cmd_ctx *ctx);
 int cmd_tenant_revoke_key_protector_access(struct hl_cmd_ctx *ctx);
 int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx);
 
+/* tenant/cmd_vm.c */
+extern const struct hl_opt cmd_tenant_new_vm_opts[];
+extern const struct hl_opt cmd_tenant_shield_vm_opts[];
+extern const struct hl_opt cmd_tenant_export_vm_opts[];
+extern const struct hl_opt cmd_tenant_inspect_vm_opts[];
+int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx);
+
+/* hosts/cmd_vm.c */
+extern const struct hl_opt cmd_host_import_vm_opts[];
+extern const struct hl_opt cmd_host_start_vm_opts[];
+extern const struct hl_opt cmd_host_stop_vm_opts[];
+extern const struct hl_opt cmd_host_get_vm_opts[];
+extern const struct hl_opt cmd_host_connect_vm_opts[];
+int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
+
 #endif

@@ -8,7 +8,6 @@
 
 #define LATER_ATTEST "it comes with the attestation work (issue #3)"
 #define LATER_KPS    "it comes with the key protection work (issue #4)"
-#define LATER_VM     "it comes with the shielded VM work (issue #5)"
 #define LATER_RUN    "it comes with the scenario runner (issue #6)"
 
 static const struct hl_cmd hgs_verbs[] = {
@@ -150,10 +149,24 @@ static const struct hl_cmd host_verbs[] = {
 			 "the owner) and the URL that answered, never the TK.  Exits 4 with the reason\n"
 			 "when attestation fails, KPS refuses, or the TPM cannot open what KPS sent.",
 	  .opts = cmd_host_unwrap_opts, .run = cmd_host_unwrap_key_protector },
-	{ .name = "import-vm", .summary = "import a shielded VM bundle", .later = LATER_VM },
-	{ .name = "start-vm", .summary = "start a shielded VM", .later = LATER_VM },
-	{ .name = "stop-vm", .summary = "stop a VM", .later = LATER_VM },
-	{ .name = "get-vm", .summary = "show VMs and their state", .later = LATER_VM },
+	{ .name = "import-vm", .summary = "import a shielded VM bundle",
+	  .description = "Copies a bundle (tenant export-vm) into HOSTDIR/vms/VM.  docs/shielded-vm.md.",
+	  .opts = cmd_host_import_vm_opts, .run = cmd_host_import_vm },
+	{ .name = "start-vm", .summary = "start a shielded VM",
+	  .description = "Gets the VM's TK from KPS with the host's health certificate (attesting first\n"
+			 "when needed) and opens it with the host's TPM, then starts a VM keeper that\n"
+			 "owns swtpm (TK through a pipe) and QEMU, and waits for the guest's 'running'\n"
+			 "report.  Exits 4 with the attestation or KPS reason, files untouched.",
+	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
+	{ .name = "stop-vm", .summary = "stop a VM",
+	  .description = "QMP system_powerdown (the ACPI power button), a bounded wait, then a kill.",
+	  .opts = cmd_host_stop_vm_opts, .run = cmd_host_stop_vm },
+	{ .name = "get-vm", .summary = "show VMs and their state",
+	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },
+	{ .name = "connect-vm", .summary = "attach to an encryption-supported VM's console",
+	  .description = "Shielded VMs have no console, serial port, monitor, gdbstub or dump: refused\n"
+			 "with exit 4.",
+	  .opts = cmd_host_connect_vm_opts, .run = cmd_host_connect_vm },
 	{ .name = NULL },
 };
 
@@ -193,10 +206,25 @@ static const struct hl_cmd tenant_verbs[] = {
 			 "(exit 4 when not) and, when the owner's private keys are in DIR, the TK\n"
 			 "fingerprint.",
 	  .opts = cmd_tenant_show_key_protector_opts, .run = cmd_tenant_show_key_protector },
-	{ .name = "new-vm", .summary = "make a tenant's plain template disk", .later = LATER_VM },
-	{ .name = "shield-vm", .summary = "shield a VM (encrypted vTPM, LUKS2 disk)", .later = LATER_VM },
-	{ .name = "export-vm", .summary = "write a shielded VM bundle", .later = LATER_VM },
-	{ .name = "inspect-vm", .summary = "offline view of a bundle: ciphertext only", .later = LATER_VM },
+	{ .name = "new-vm", .summary = "make a tenant's plain template disk",
+	  .description = "Makes DIR/vms/VM/plain.img, an ext4 image (mke2fs -d, no root) holding the\n"
+			 "--file NAME=CONTENT files and the --files tree.  docs/shielded-vm.md.",
+	  .opts = cmd_tenant_new_vm_opts, .run = cmd_tenant_new_vm },
+	{ .name = "shield-vm", .summary = "shield a VM (encrypted vTPM, LUKS2 disk)",
+	  .description = "The tenant's own shielding machine: unwraps the KP's TK with the owner's key,\n"
+			 "creates the vTPM state encrypted with it (swtpm, key through a pipe), boots\n"
+			 "the guest once in provisioning mode (QEMU TCG) and removes the plain disk.\n"
+			 "A run cut short leaves the VM unprovisioned: run it again.",
+	  .opts = cmd_tenant_shield_vm_opts, .run = cmd_tenant_shield_vm },
+	{ .name = "export-vm", .summary = "write a shielded VM bundle",
+	  .description = "BUNDLEDIR gets disk.img (LUKS2), vtpm/ (encrypted with the TK),\n"
+			 "key-protector.kp and config.json (name, policy, KP id).",
+	  .opts = cmd_tenant_export_vm_opts, .run = cmd_tenant_export_vm },
+	{ .name = "inspect-vm", .summary = "offline view of a bundle: ciphertext only",
+	  .description = "Shows that the disk is LUKS2, that swtpm refuses the vTPM state without the TK\n"
+			 "or with a wrong key, and searches both for each --search TEXT.  Exits 1 when\n"
+			 "anything is readable.",
+	  .opts = cmd_tenant_inspect_vm_opts, .run = cmd_tenant_inspect_vm },
 	{ .name = NULL },
 };
 

@@ -38,10 +38,10 @@ for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	run "$bin" hgs
 	ok $([ $RC -eq 2 ] && grep -q '^Verbs:' <<<"$ERR"; echo $?) "$tag: area without verb lists verbs, exits 2"
 	# a verb planned for a later issue (change it when that verb lands)
-	run "$bin" tenant inspect-vm --help
+	run "$bin" status --help
 	ok $([ $RC -eq 0 ] && grep -q 'Not built yet' <<<"$OUT"; echo $?) "$tag: verb --help works and says what is not built"
-	run "$bin" tenant inspect-vm
-	ok $([ $RC -eq 3 ] && grep -q 'issue #5' <<<"$ERR"; echo $?) "$tag: a planned verb exits 3 and names what brings it"
+	run "$bin" status
+	ok $([ $RC -eq 3 ] && grep -q 'issue #6' <<<"$ERR"; echo $?) "$tag: a planned verb exits 3 and names what brings it"
 
 	run "$bin" version --bogus
 	ok $([ $RC -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$ERR" && grep -q '^usage: hgslab version' <<<"$ERR"; echo $?) \

@@ -1,0 +1,86 @@
+/*
+ * vm.h - the tenant's VMs: the plain template disk (new-vm), the shielding
+ * boot on the tenant's own machine (shield-vm) and the bundle (export-vm).
+ *
+ * A tenant directory holds one folder per VM (docs/shielded-vm.md):
+ *
+ *   DIR/vms/VM/vm.json       {"version":1,"name":..,"disk_size":N,"created":..}
+ *   DIR/vms/VM/plain.img     the ext4 template (tenant plaintext), until shielded
+ *   DIR/vms/VM/shielded/     present once shielded, made whole then renamed in:
+ *       disk.img             the LUKS2 disk (written by the guest)
+ *       vtpm/                the swtpm state, encrypted with the VM's TK
+ *       key-protector.kp     the KP whose TK encrypts vtpm/
+ *       config.json          {"version":1,"name":..,"policy":..,"kp_id":..,...}
+ *
+ * The shielded/ folder is the only sign that a VM is shielded: shielding
+ * works in DIR/vms/VM/.shield-XXXXXX and renames it to shielded/ in one step,
+ * so a provisioning cut short (QEMU killed, hgslab killed) leaves the VM
+ * unprovisioned and shield-vm can simply be run again (it removes stale
+ * .shield-* folders first).
+ *
+ * The TK is unwrapped with the owner guardian's key, held in an hl_buf and
+ * handed to swtpm through a pipe (--key fd=3): never a file, a command line
+ * or the environment.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error().
+ */
+#ifndef HGSLAB_TENANT_VM_H
+#define HGSLAB_TENANT_VM_H
+
+#include <stddef.h>
+
+/* VM names: 1..HL_VM_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
+#define HL_VM_NAME_MAX 65
+/* Default plain disk size (bytes) and the LUKS2 header room added for the shielded disk. */
+#define HL_VM_DISK_DEFAULT ((size_t)16 << 20)
+#define HL_VM_LUKS_ROOM ((size_t)16 << 20)
+/* Default bound on the provisioning boot, in seconds. */
+#define HL_VM_PROVISION_TIMEOUT 180
+
+/* One NAME=CONTENT file for the template disk. */
+struct hl_vm_file {
+	const char *name;    /* relative path, no "..", no leading '/' */
+	const char *content;
+};
+
+/* 0 when NAME is a valid VM name. */
+int hl_vm_name_check(const char *name);
+
+/*
+ * new-vm: make DIR/vms/NAME with an ext4 template disk of SIZE bytes holding
+ * FILES (N of them) and, when SRCDIR is not NULL, a copy of SRCDIR's tree.
+ * Refuses an existing VM.  Built in a temporary folder and renamed in.
+ */
+int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm_file *files,
+	      size_t n, const char *srcdir);
+
+/* Where the guest (vmlinuz, initramfs.cpio) is, and how long to wait. */
+struct hl_vm_shield_opts {
+	const char *guest_dir;   /* folder with vmlinuz and initramfs.cpio */
+	int timeout_s;           /* provisioning bound; <=0: HL_VM_PROVISION_TIMEOUT */
+	int verbose;             /* progress lines on stderr */
+};
+
+/*
+ * shield-vm: verify KP_PATH is owned by a guardian of DIR, unwrap its TK with
+ * that guardian's key, create the VM's vTPM state encrypted with it, run the
+ * provisioning boot and, on "provisioned", install shielded/ and remove the
+ * plain disk.  POLICY is "shielded" or "encryption-supported".  Returns 0;
+ * -1 (error set) when nothing was started; -2 when the owner check refused
+ * the KP; -3 when the provisioning run failed or was cut short (the VM is
+ * left unprovisioned and nothing of the run remains: run it again).
+ */
+int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const char *policy,
+		 const struct hl_vm_shield_opts *opts);
+
+/*
+ * export-vm: copy DIR/vms/NAME/shielded to OUT (must not exist) as a bundle:
+ * disk.img, vtpm/, key-protector.kp, config.json.  Built beside OUT and
+ * renamed into place.
+ */
+int hl_vm_export(const char *dir, const char *name, const char *out);
+
+/* Copy file SRC to DST (created with MODE, replaced if present). */
+int hl_vm_copy_file(const char *src, const char *dst, unsigned mode);
+
+#endif

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# shielded_vm.sh - a shielded VM end to end with real processes (DESIGN.md
+# flows 5-7): an `hgs serve` node in TPM mode (attestation + KPS), a Passed
+# host FabricHost1, a debug host FabricHost2 (debug=on), a tenant with Owner
+# and the imported MyHgsService guardian, and one key protector for both.
+#
+# Proves: new-vm puts the tenant's file on a plain ext4 disk; killing QEMU in
+# the middle of shield-vm leaves the VM unprovisioned with nothing
+# half-written, and shield-vm run again shields it (LUKS2 disk, plain disk
+# gone); export-vm writes the bundle and inspect-vm shows ciphertext only
+# (LUKS2 magic, swtpm refuses the vTPM state without the TK and with a wrong
+# key, the secret is not found); on FabricHost1 start-vm releases the TK
+# through KPS and the guest reports running with the SHA-256 of the secret,
+# get-vm shows it, connect-vm is refused for a shielded VM, stop-vm powers it
+# off over QMP, a second start runs again, QEMU killed while running leaves
+# it Off and startable (a third start runs); on FabricHost2 start-vm is
+# refused (exit 4, InsecureHostConfiguration / DebugMode) and the VM's files
+# are unchanged; the secret is in no file of the lab, the TK in no file and
+# no command line or environment; no process is left.
+#
+# vm2 (encryption-supported): connect-vm attaches to its serial console.
+#
+# Boots: one cut short, two provisioning, four runs (each ~3-8 s under TCG).
+# Needs `make guest` (build/guest, or $HGSLAB_GUEST_DIR).
+. "$(dirname "$0")/lib.sh"
+
+START=$(date +%s.%N)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
+export HGSLAB_GUEST_DIR
+SECRET="tenant secret 42"
+BG_PIDS=()
+
+for tool in swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is not installed (make deps)"
+		exit 0
+	fi
+done
+if [ ! -f "$HGSLAB_GUEST_DIR/vmlinuz" ] || [ ! -f "$HGSLAB_GUEST_DIR/initramfs.cpio" ]; then
+	echo "Bail out! no guest in $HGSLAB_GUEST_DIR: run 'make guest' first (make test does)"
+	exit 1
+fi
+
+# elapsed: seconds since START, one decimal.
+elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+# mark LABEL: a TAP comment with the time so far.
+mark() { echo "# [$(elapsed) s] $1"; }
+# since T0: seconds since T0 (date +%s.%N), one decimal.
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# lab_pids: the processes whose command line names the test directory, this shell excepted.
+lab_pids() { pgrep -f "$T" | grep -vx "$$" || true; }
+
+# cleanup: stop the VMs' keepers, then every background process, by pid.
+cleanup() {
+	local p f
+	for f in "$T"/lab/hosts/*/vms/*/state.json; do
+		[ -f "$f" ] || continue
+		p=$(jq -r '.keeper_pid // 0' "$f" 2>/dev/null)
+		[ "${p:-0}" -gt 0 ] && grep -qF "$T" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
+	done
+	for p in "${BG_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+}
+trap 'cleanup; rm -rf "$T"' EXIT
+
+# field NAME: the Format-List value of NAME in $OUT.
+field() { sed -n "s/^$1 *: \(.*\)\$/\1/p" <<<"$OUT" | head -n1; }
+
+# sums DIR: one line per file under DIR with its SHA-256 (sorted), for before/after checks.
+sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+
+B=$HGSLAB
+W="$T/lab"
+mkdir -p "$W"
+NET="127.$((($$ % 200) + 30)).$((RANDOM % 250 + 1))"
+A_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3
+H1="$W/hosts/h1" H2="$W/hosts/h2" VENDOR="$W/hosts/tpm-vendor" A="$W/hgs" TEN="$W/tenant"
+KP="$W/vm1.kp" BUNDLE="$W/bundle-vm1"
+WANT=$(printf '%s' "$SECRET" | sha256sum | cut -c1-64)
+
+plan 33
+
+# ---- the lab (as kps_e2e.sh) ----
+"$B" host new --dir "$H1" --name FabricHost1 --domain fabrikam.com --listen "$H1_ADDR" >/dev/null &&
+	"$B" host new --dir "$H2" --name FabricHost2 --domain fabrikam.com --listen "$H2_ADDR" \
+		--profile baseline,debug=on >/dev/null &&
+	"$B" hgs init --dir "$A" --name MyHgsService --domain relecloud.com --trust tpm \
+		--listen "$A_ADDR:0" --tpm-vendor-ca "$VENDOR/vendor-ca-cert.pem" >/dev/null
+ok $? "hosts FabricHost1 (baseline) and FabricHost2 (debug=on); HGS MyHgsService in TPM mode"
+mkfifo "$T/hgs.fifo"
+"$B" hgs serve --dir "$A" >"$T/hgs.fifo" 2>"$T/hgs.err" &
+BG_PIDS+=($!)
+exec {HGS_FD}<"$T/hgs.fifo"
+read -r -t 30 LINE <&"$HGS_FD"
+URL=$(sed -n 's/^hgs: serving [^ ]* on \(http:[^ ]*\)$/\1/p' <<<"$LINE")
+PORT=${URL##*:}
+[ -n "$URL" ]
+ok $? "hgs serve is ready: $LINE"
+URL="http://hgs.relecloud.com:$PORT"
+RESOLVE="hgs.relecloud.com:$PORT:$A_ADDR"
+"$B" host get-platform-identifier --dir "$H1" --out "$W/h1.pid.json" >/dev/null &&
+	"$B" host get-platform-identifier --dir "$H2" --out "$W/h2.pid.json" >/dev/null &&
+	"$B" host get-baseline-policy --dir "$H1" --out "$W/h1.tcglog" >/dev/null &&
+	"$B" host get-ci-policy --dir "$H1" --out "$W/h1.ci" >/dev/null &&
+	"$B" hgs add-tpm-host --dir "$A" --name FabricHost1 --platform-identifier "$W/h1.pid.json" >/dev/null &&
+	"$B" hgs add-tpm-host --dir "$A" --name FabricHost2 --platform-identifier "$W/h2.pid.json" >/dev/null &&
+	"$B" hgs add-tpm-policy --dir "$A" --name Baseline --tcglog "$W/h1.tcglog" >/dev/null &&
+	"$B" hgs add-ci-policy --dir "$A" --name HgsLabDefault --policy "$W/h1.ci" >/dev/null &&
+	"$B" host set-client-configuration --dir "$H1" --attestation-url "$URL/Attestation" \
+		--key-protection-url "$URL/KeyProtection" --resolve "$RESOLVE" >/dev/null &&
+	"$B" host set-client-configuration --dir "$H2" --attestation-url "$URL/Attestation" \
+		--key-protection-url "$URL/KeyProtection" --resolve "$RESOLVE" >/dev/null
+ok $? "both hosts registered (FabricHost1's log is the baseline) and pointed at the HGS"
+"$B" tenant new-guardian --dir "$TEN" --name Owner >/dev/null &&
+	"$B" tenant import-guardian --dir "$TEN" --url "$URL" --resolve "$RESOLVE" \
+		--allow-untrusted-root >/dev/null &&
+	"$B" tenant new-key-protector --dir "$TEN" --owner Owner --guardian MyHgsService \
+		--out "$KP" >/dev/null
+ok $? "tenant: Owner, MyHgsService imported from the served metadata, a key protector for both"
+mark "lab ready"
+
+# ---- the tenant: template, shielding, bundle ----
+run "$B" tenant new-vm --dir "$TEN" --name vm1 --file "secret.txt=$SECRET"
+ok $([ $RC -eq 0 ] && grep -qaF "$SECRET" "$TEN/vms/vm1/plain.img"; echo $?) \
+	"new-vm: the plain disk holds secret.txt in clear (so the checks below mean something)"
+
+# shield-vm, QEMU killed while it provisions: unprovisioned, nothing half-written.
+"$B" tenant shield-vm --dir "$TEN" --vm vm1 --key-protector "$KP" --policy shielded \
+	>"$T/cut.out" 2>"$T/cut.err" &
+SPID=$!
+qpid=""
+for _ in $(seq 1 300); do
+	qpid=$(pgrep -f "qemu-system-x86_64.*$TEN/vms/vm1/.shield-" | head -n1)
+	[ -n "$qpid" ] && break
+	sleep 0.05
+done
+[ -n "$qpid" ] && sleep 1 && kill -KILL "$qpid"
+wait "$SPID"
+rc=$?
+ok $([ -n "$qpid" ] && [ $rc -eq 1 ] && [ -f "$TEN/vms/vm1/plain.img" ] &&
+	[ ! -e "$TEN/vms/vm1/shielded" ] && [ -z "$(ls -A "$TEN/vms/vm1" | grep -v -e '^plain.img$' -e '^vm.json$')" ] &&
+	grep -q "run shield-vm again" "$T/cut.err"; echo $?) \
+	"QEMU killed mid-provisioning: shield-vm fails, the VM stays unprovisioned, nothing half-written"
+sed 's/^/# /' "$T/cut.err" | tail -n 2
+
+t0=$(date +%s.%N)
+run "$B" tenant shield-vm --dir "$TEN" --vm vm1 --key-protector "$KP" --policy shielded
+t_shield=$(since "$t0")
+ok $([ $RC -eq 0 ] && [ -d "$TEN/vms/vm1/shielded/vtpm" ] && [ ! -e "$TEN/vms/vm1/plain.img" ]; echo $?) \
+	"shield-vm run again: provisioned in ${t_shield} s; the plain disk is removed"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR"
+grep -E "provisioned after" <<<"$ERR" | sed 's/^/# /'
+run "$B" tenant shield-vm --dir "$TEN" --vm vm1 --key-protector "$KP" --policy shielded
+ok $([ $RC -eq 1 ] && grep -q "already shielded" <<<"$ERR"; echo $?) "shield-vm refuses a VM already shielded"
+
+run "$B" tenant export-vm --dir "$TEN" --vm vm1 --out "$BUNDLE"
+ok $([ $RC -eq 0 ] && [ -f "$BUNDLE/disk.img" ] && [ -f "$BUNDLE/vtpm/tpm2-00.permall" ] &&
+	[ "$(jq -r .policy "$BUNDLE/config.json")" = shielded ] && [ -f "$BUNDLE/key-protector.kp" ]; echo $?) \
+	"export-vm: disk, vTPM state, KP and config (policy shielded) in the bundle"
+
+run "$B" tenant inspect-vm --bundle "$BUNDLE" --search "$SECRET"
+ok $([ $RC -eq 0 ] && [[ $(field Disk) == LUKS2* ]] &&
+	[ "$(field VtpmWithoutKey)" = "refused: Could not initialize libtpms" ] &&
+	[ "$(field VtpmWrongKey)" = "refused: Could not initialize libtpms" ] &&
+	[ "$(field Search)" = "'$SECRET': not found" ]; echo $?) \
+	"inspect-vm: LUKS2 disk, swtpm refuses the vTPM state without the TK and with a wrong one, no plaintext"
+sed 's/^/# /' <<<"$OUT" | grep -E "Disk|Vtpm|Search"
+
+# ---- FabricHost1: released, running, stopped, running again ----
+run "$B" host import-vm --dir "$H1" --bundle "$BUNDLE"
+ok $RC "import-vm on FabricHost1"
+run "$B" host import-vm --dir "$H2" --bundle "$BUNDLE"
+ok $RC "import-vm on FabricHost2"
+
+t0=$(date +%s.%N)
+run "$B" host start-vm --dir "$H1" --name vm1 --json
+t_start=$(since "$t0")
+ok $([ $RC -eq 0 ] && [ "$(jq -r .State <<<"$OUT")" = Running ] &&
+	[ "$(jq -r .Workload <<<"$OUT")" = "secret.txt=$WANT" ]; echo $?) \
+	"start-vm on FabricHost1 (attests, KPS releases the TK): running with the SHA-256 of secret.txt (${t_start} s)"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
+run "$B" host get-vm --dir "$H1" --json
+ok $([ $RC -eq 0 ] && jq -e '.[0].Name == "vm1" and .[0].State == "Running" and
+	.[0].Policy == "shielded" and .[0].HostHealth == "Passed"' <<<"$OUT" >/dev/null; echo $?) \
+	"get-vm: vm1 Running, policy shielded, host Passed"
+# The TK (from the owner's key with openssl, into a shell variable only): in no
+# command line or environment of the running VM's processes.
+TK=$(jq -r .body "$KP" | base64 -d | jq -r '.guardians[0].wrapped_tk' | base64 -d |
+	openssl pkeyutl -decrypt -inkey "$TEN/guardians/Owner/encryption.key" \
+		-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
+		-pkeyopt rsa_oaep_label:"$(printf 'HGSLAB-KP\0' | xxd -p)" 2>/dev/null | xxd -p -c 64)
+leak=0 n=0
+for p in $(pgrep -f "$H1/vms/vm1"; pgrep -f "start-vm --dir $H1 --name vm1"); do
+	for f in cmdline environ; do
+		n=$((n + 1))
+		od -An -v -tx1 "/proc/$p/$f" 2>/dev/null | tr -d ' \n' | grep -qF "$TK" && leak=1
+		tr -d '\0' <"/proc/$p/$f" 2>/dev/null | grep -qiF "$TK" && leak=1
+	done
+done
+ok $([ ${#TK} -eq 64 ] && [ $n -ge 6 ] && [ $leak -eq 0 ]; echo $?) \
+	"the TK is in no command line or environment of the VM's $((n / 2)) processes (keeper, swtpm, QEMU)"
+run "$B" host connect-vm --dir "$H1" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "is shielded: the host gives no console" <<<"$ERR"; echo $?) \
+	"connect-vm is refused for a shielded VM (exit 4, with the reason)"
+qemu_running=$(pgrep -f "qemu-system-x86_64.*$H1/vms/vm1" | wc -l)
+ok $([ "$qemu_running" -eq 1 ] && ! grep -q -- "-serial unix\|-gdb\|-monitor stdio" \
+	<(tr '\0' ' ' <"/proc/$(pgrep -f "qemu-system-x86_64.*$H1/vms/vm1" | head -n1)/cmdline"); echo $?) \
+	"the shielded VM's QEMU has no serial console, monitor or gdbstub"
+
+t0=$(date +%s.%N)
+run "$B" host stop-vm --dir "$H1" --name vm1
+t_stop=$(since "$t0")
+ok $([ $RC -eq 0 ] && [ -z "$(pgrep -f "$H1/vms/vm1")" ]; echo $?) \
+	"stop-vm: system_powerdown over QMP, QEMU, swtpm and the keeper exit (${t_stop} s)"
+run "$B" host get-vm --dir "$H1" --name vm1
+ok $([ "$(field State)" = Off ]; echo $?) "get-vm: vm1 Off"
+
+t0=$(date +%s.%N)
+run "$B" host start-vm --dir "$H1" --name vm1 --json
+ok $([ $RC -eq 0 ] && [ "$(jq -r .Workload <<<"$OUT")" = "secret.txt=$WANT" ]; echo $?) \
+	"start-vm again after the stop: running again ($(since "$t0") s)"
+# QEMU killed while the VM runs: the keeper records Off, and the VM starts again.
+qpid=$(pgrep -f "qemu-system-x86_64.*$H1/vms/vm1" | head -n1)
+[ -n "$qpid" ] && kill -KILL "$qpid"
+for _ in $(seq 1 200); do
+	[ -z "$(pgrep -f "$H1/vms/vm1")" ] && [ "$(jq -r .state "$H1/vms/vm1/state.json")" = Off ] && break
+	sleep 0.1
+done
+ok $([ -n "$qpid" ] && [ -z "$(pgrep -f "$H1/vms/vm1")" ] &&
+	[ "$(jq -r .state "$H1/vms/vm1/state.json")" = Off ]; echo $?) \
+	"QEMU killed while the VM runs: swtpm is stopped and the keeper records Off"
+t0=$(date +%s.%N)
+run "$B" host start-vm --dir "$H1" --name vm1 --json
+ok $([ $RC -eq 0 ] && [ "$(jq -r .Workload <<<"$OUT")" = "secret.txt=$WANT" ]; echo $?) \
+	"after the kill the VM starts again: running ($(since "$t0") s)"
+run "$B" host stop-vm --dir "$H1" --name vm1
+ok $RC "stop-vm again"
+sed 's/^/# keeper.log: /' "$H1/vms/vm1/keeper.log"
+
+# An encryption-supported VM: the host may attach to its serial console.
+"$B" tenant new-vm --dir "$TEN" --name vm2 --file note.txt=hello >/dev/null &&
+	"$B" tenant shield-vm --dir "$TEN" --vm vm2 --key-protector "$KP" \
+		--policy encryption-supported -q >/dev/null &&
+	"$B" tenant export-vm --dir "$TEN" --vm vm2 --out "$W/bundle-vm2" >/dev/null &&
+	"$B" host import-vm --dir "$H1" --bundle "$W/bundle-vm2" >/dev/null
+ok $? "vm2 (encryption-supported): new-vm, shield-vm, export-vm, import-vm on FabricHost1"
+run "$B" host start-vm --dir "$H1" --name vm2
+ok $([ $RC -eq 0 ] && [ "$(field Policy)" = encryption-supported ]; echo $?) "start-vm vm2: running"
+"$B" host connect-vm --dir "$H1" --name vm2 --seconds 30 >"$T/console.out" 2>"$T/console.err" </dev/null &
+CPID=$!
+for _ in $(seq 1 100); do grep -q attached "$T/console.err" && break; sleep 0.05; done
+"$B" host stop-vm --dir "$H1" --name vm2 >/dev/null
+wait "$CPID"
+rc=$?
+ok $([ $rc -eq 0 ] && grep -q '"event":"stopping"' "$T/console.out"; echo $?) \
+	"connect-vm attaches to vm2's serial console: it shows the guest's 'stopping' line when stop-vm powers it off"
+sed 's/^/# console: /' "$T/console.out" | tail -n 3
+mark "FabricHost1 done"
+
+# ---- FabricHost2: refused, files untouched ----
+before=$(sums "$H2/vms/vm1")
+run "$B" host start-vm --dir "$H2" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "InsecureHostConfiguration" <<<"$ERR" && grep -q "DebugMode" <<<"$ERR"; echo $?) \
+	"start-vm on FabricHost2 is refused: exit 4, InsecureHostConfiguration (DebugMode)"
+sed 's/^/# /' <<<"$ERR" | head -n 2
+ok $([ "$(sums "$H2/vms/vm1")" = "$before" ] && [ ! -e "$H2/vms/vm1/state.json" ]; echo $?) \
+	"the refused VM's files are untouched (SHA-256 of every file before = after)"
+ok $([ -z "$(pgrep -f "qemu-system-x86_64.*$W")" ]; echo $?) "no QEMU started for the refused VM"
+
+# ---- nothing readable, nothing left ----
+found=$(grep -rlaF "$SECRET" "$W" 2>/dev/null)
+ok $([ -z "$found" ]; echo $?) "the secret is in no file under the lab (HGS, hosts, tenant, bundle)"
+[ -z "$found" ] || sed 's/^/# found in /' <<<"$found"
+leak=0
+while IFS= read -r -d '' f; do
+	grep -qiF "$TK" "$f" && { leak=1; echo "# the TK (hex) is in $f"; }
+	if [ "$(stat -c %s "$f")" -lt 1048576 ]; then
+		od -An -v -tx1 "$f" | tr -d ' \n' | grep -qF "$TK" && { leak=1; echo "# the TK is in $f"; }
+	fi
+done < <(find "$W" -type f -print0)
+ok $leak "the TK is in no file under the lab: as hex anywhere, raw in every file under 1 MiB (all but the disks)"
+"$B" tenant inspect-vm --bundle "$H1/vms/vm1" --search "$SECRET" >/dev/null 2>&1
+ok $? "after two runs the host's copy is still ciphertext only (inspect-vm)"
+for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+BG_PIDS=()
+exec {HGS_FD}<&-
+left=$(lab_pids)
+ok $([ -z "$left" ]; echo $?) "no process of the lab is left (HGS, swtpm, QEMU, keepers)"
+[ -z "$left" ] || ps -o pid,args -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" | sed 's/^/# /'
+mark "done"
