@@ -23,14 +23,14 @@ int cmd_demo(struct hl_cmd_ctx *ctx)
 	if (!results)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 	printf("hgslab demo: the guarded fabric of the article walkthrough\n\n"
-	       "What is built so far: the foundation. Its self-checks, with live parts:\n");
+	       "Self-checks of the lab's parts, with a live swtpm:\n");
 	failed = hl_diag_run(results, 1);
 	json_decref(results);
-	printf("\nNot there yet:\n"
-	       "  - HGS MyHgsService (relecloud.com) and its attestation service      (issue #3)\n"
-	       "  - guarded hosts FabricHost1 and FabricHost2 with swtpm TPMs         (issue #3)\n"
-	       "  - key protection: guardians, key protectors, key release            (issue #4)\n"
-	       "  - the tenant's shielded VM on QEMU with an encrypted vTPM and disk  (issue #5)\n"
+	printf("\nBuilt, and tried by hand in README.md and docs/: HGS MyHgsService with its\n"
+	       "attestation service (TPM, AD and host-key modes) and key protection service,\n"
+	       "guarded hosts with swtpm TPMs, the fabric AD, tenant guardians and key\n"
+	       "protectors, and shielded VMs on QEMU.\n"
+	       "\nNot there yet:\n"
 	       "  - the scenario runner and scenarios/article-walkthrough.yaml        (issue #6)\n"
 	       "When the runner lands, `make demo` plays the whole walkthrough.\n");
 	if (failed)
