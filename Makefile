@@ -125,3 +125,4 @@ $(GUEST_DIR)/hgslab-agent: $(GUEST_SRC) $(wildcard guest/*.h)
 	$(CC) $(CFLAGS_BASE) -O2 -s -o $@ $(GUEST_SRC) $(GUEST_LIBS)
 
 test: guest
+bench: guest

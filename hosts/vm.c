@@ -156,46 +156,13 @@ void hosts_vm_proc_free(struct hosts_vm_proc *p)
 	free(p);
 }
 
-/* Start swtpm then QEMU. */
-int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
+/* swtpm on L's vTPM state into P, the state key through a pipe read as fd 3. */
+static int launch_swtpm(const struct hosts_vm_launch *l, struct hosts_vm_proc *p,
+			const char *swsock, const char *swlog)
 {
-	struct hosts_vm_proc *p = NULL;
-	char *swsock = NULL, *agsock = NULL, *swlog = NULL, *qlog = NULL, *kernel = NULL;
-	char *initrd = NULL, *a_state = NULL, *a_ctrl = NULL, *a_log = NULL, *a_serial = NULL;
-	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
-	char *a_machine = NULL, *a_append = NULL, *console = NULL, *qmp = NULL;
-	const char *argv[64];
-	int pfd[2] = { -1, -1 }, rc = -1, n = 0;
+	char *a_state = NULL, *a_ctrl = NULL, *a_log = NULL;
+	int pfd[2] = { -1, -1 }, rc = -1;
 
-	*out = NULL;
-	if (!l->tk || l->tk->len != HL_KP_TK_LEN)
-		return hl_error("no vTPM state key for the VM (need %d bytes)", HL_KP_TK_LEN);
-	if (!(p = calloc(1, sizeof(*p))))
-		return hl_error("out of memory");
-	p->lfd = p->afd = -1;
-	if (!(swsock = join(l->run_dir, "swtpm.sock")) || !(agsock = join(l->run_dir, "agent.sock")) ||
-	    !(swlog = join(l->run_dir, "swtpm.log")) || !(qlog = join(l->run_dir, "qemu.log")) ||
-	    !(kernel = join(l->guest_dir, "vmlinuz")) ||
-	    !(initrd = join(l->guest_dir, "initramfs.cpio")) ||
-	    !(qmp = join(l->run_dir, "qmp.sock")) ||
-	    !(console = join(l->run_dir, l->console == 2 ? "console.sock" : "console.log"))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (hl_file_exists(kernel) != 1 || hl_file_exists(initrd) != 1 ||
-	    hl_file_exists(HOSTS_VM_QBOOT) != 1) {
-		hl_error("no guest in '%s' (vmlinuz, initramfs.cpio) or no %s: run `make guest` "
-			 "and `make deps`, or give --guest DIR", l->guest_dir, HOSTS_VM_QBOOT);
-		goto out;
-	}
-	if (sock_path_ok(swsock) < 0 || sock_path_ok(qmp) < 0 || sock_path_ok(console) < 0)
-		goto out;
-	unlink(swsock);
-	unlink(qmp);
-	if (l->console == 2)
-		unlink(console);
-
-	/* swtpm: the state key through a pipe read as fd 3. */
 	if (pipe2(pfd, O_CLOEXEC) < 0 ||
 	    write(pfd[1], l->tk->data, l->tk->len) != (ssize_t)l->tk->len) {
 		hl_error_errno("cannot pass the state key to swtpm");
@@ -228,6 +195,56 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 		if (hl_child_wait_unix(p->swtpm, swsock, 10000) < 0)
 			goto out;
 	}
+	rc = 0;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	free(a_state); free(a_ctrl); free(a_log);
+	return rc;
+}
+
+/* Start swtpm then QEMU. */
+int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
+{
+	struct hosts_vm_proc *p = NULL;
+	char *swsock = NULL, *agsock = NULL, *swlog = NULL, *qlog = NULL, *kernel = NULL;
+	char *initrd = NULL, *a_serial = NULL;
+	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
+	char *a_machine = NULL, *a_append = NULL, *console = NULL, *qmp = NULL;
+	const char *argv[64];
+	int rc = -1, n = 0;
+
+	*out = NULL;
+	if (l->vtpm_dir && (!l->tk || l->tk->len != HL_KP_TK_LEN))
+		return hl_error("no vTPM state key for the VM (need %d bytes)", HL_KP_TK_LEN);
+	if (!(p = calloc(1, sizeof(*p))))
+		return hl_error("out of memory");
+	p->lfd = p->afd = -1;
+	if (!(swsock = join(l->run_dir, "swtpm.sock")) || !(agsock = join(l->run_dir, "agent.sock")) ||
+	    !(swlog = join(l->run_dir, "swtpm.log")) || !(qlog = join(l->run_dir, "qemu.log")) ||
+	    !(kernel = join(l->guest_dir, "vmlinuz")) ||
+	    !(initrd = join(l->guest_dir, "initramfs.cpio")) ||
+	    !(qmp = join(l->run_dir, "qmp.sock")) ||
+	    !(console = join(l->run_dir, l->console == 2 ? "console.sock" : "console.log"))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_file_exists(kernel) != 1 || hl_file_exists(initrd) != 1 ||
+	    hl_file_exists(HOSTS_VM_QBOOT) != 1) {
+		hl_error("no guest in '%s' (vmlinuz, initramfs.cpio) or no %s: run `make guest` "
+			 "and `make deps`, or give --guest DIR", l->guest_dir, HOSTS_VM_QBOOT);
+		goto out;
+	}
+	if (sock_path_ok(swsock) < 0 || sock_path_ok(qmp) < 0 || sock_path_ok(console) < 0)
+		goto out;
+	unlink(swsock);
+	unlink(qmp);
+	if (l->console == 2)
+		unlink(console);
+	if (l->vtpm_dir && launch_swtpm(l, p, swsock, swlog) < 0)
+		goto out;
 
 	/* QEMU. */
 	if (listen_unix(agsock, &p->lfd) < 0)
@@ -263,9 +280,11 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 	argv[n++] = "-append"; argv[n++] = a_append;
 	argv[n++] = "-serial"; argv[n++] = l->console ? a_serial : "none";
 	argv[n++] = "-monitor"; argv[n++] = "none";
-	argv[n++] = "-chardev"; argv[n++] = a_tpm;
-	argv[n++] = "-tpmdev"; argv[n++] = "emulator,id=tpm0,chardev=chrtpm";
-	argv[n++] = "-device"; argv[n++] = "tpm-crb,tpmdev=tpm0";
+	if (l->vtpm_dir) {
+		argv[n++] = "-chardev"; argv[n++] = a_tpm;
+		argv[n++] = "-tpmdev"; argv[n++] = "emulator,id=tpm0,chardev=chrtpm";
+		argv[n++] = "-device"; argv[n++] = "tpm-crb,tpmdev=tpm0";
+	}
 	argv[n++] = "-device"; argv[n++] = "virtio-serial";
 	argv[n++] = "-chardev"; argv[n++] = a_agent;
 	argv[n++] = "-device"; argv[n++] = "virtserialport,chardev=agent,name=org.hgslab.agent";
@@ -292,13 +311,9 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 	p = NULL;
 	rc = 0;
 out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
 	hosts_vm_proc_free(p);
 	free(swsock); free(agsock); free(swlog); free(qlog); free(kernel); free(initrd);
-	free(a_state); free(a_ctrl); free(a_log); free(a_serial); free(a_tpm); free(a_agent);
+	free(a_serial); free(a_tpm); free(a_agent);
 	free(a_plain); free(a_disk); free(a_qmp); free(a_machine); free(a_append);
 	free(console); free(qmp);
 	return rc;
@@ -398,7 +413,7 @@ int hosts_vm_end(struct hosts_vm_proc *p, int ms)
 
 	if (hl_child_wait(p->qemu, ms, &status) < 0 || status < 0)
 		hl_child_stop(p->qemu, 2000, &status);
-	if (hl_child_wait(p->swtpm, 5000, &status) < 0 || status < 0)
+	if (p->swtpm && (hl_child_wait(p->swtpm, 5000, &status) < 0 || status < 0))
 		hl_child_stop(p->swtpm, 3000, &status);
 	return 0;
 }

@@ -49,14 +49,14 @@
 struct hosts_vm_launch {
 	const char *guest_dir;   /* vmlinuz, initramfs.cpio */
 	const char *run_dir;     /* sockets and logs (must exist; short path) */
-	const char *vtpm_dir;    /* the swtpm state */
+	const char *vtpm_dir;    /* the swtpm state; NULL: no vTPM, no swtpm (the plain baseline) */
 	const char *disk;        /* the VM's (LUKS2) disk */
 	const char *plain;       /* provisioning only: the plain disk, read-only */
-	const char *mode;        /* "provision" or "run" */
+	const char *mode;        /* "provision", "run" or "plain" */
 	const char *accel;       /* "tcg" or "kvm" */
 	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
 	int qmp;                 /* QMP on run_dir/qmp.sock */
-	const struct hl_buf *tk; /* the vTPM state key (HL_KP_TK_LEN bytes) */
+	const struct hl_buf *tk; /* the vTPM state key (HL_KP_TK_LEN bytes); unused without vtpm_dir */
 };
 
 struct hosts_vm_proc;

@@ -89,6 +89,12 @@ int cmd_bench_release(struct hl_cmd_ctx *ctx);
 int cmd_bench_release_default(const char *workdir, int keep, int json, struct json_t *collect,
 			      int *signo);
 
+/* sim/cmd_bench_boot.c */
+extern const struct hl_opt cmd_bench_boot_opts[];
+int cmd_bench_boot(struct hl_cmd_ctx *ctx);
+/* `bench boot` with the default runs, as cmd_bench_release_default (no signal flag). */
+int cmd_bench_boot_default(const char *workdir, int keep, int json, struct json_t *collect);
+
 /* hgs/cmd_hgs_ad.c */
 extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
 extern const struct hl_opt cmd_hgs_get_trusted_domain_opts[];

@@ -15,7 +15,11 @@
 # off over QMP, a second start runs again, QEMU killed while running leaves
 # it Off and startable (a third start runs); on FabricHost2 start-vm is
 # refused (exit 4, InsecureHostConfiguration / DebugMode) and the VM's files
-# are unchanged; the secret is in no file of the lab, the TK in no file and
+# are unchanged; the same bundle on FabricHost3 (never added with add-tpm-host)
+# is refused (exit 4, UnauthorizedHost) and on ContosoHost, Passed at a second
+# HGS OtherHgs whose guardian the KP does not name, OtherHgs's KPS refuses it
+# (exit 4, GuardianNotListed), both with the VM's files unchanged and no QEMU
+# started; the secret is in no file of the lab, the TK in no file and
 # no command line or environment; no process is left.
 #
 # vm2 (encryption-supported): connect-vm attaches to its serial console.
@@ -79,12 +83,12 @@ B=$HGSLAB
 W="$T/lab"
 mkdir -p "$W"
 NET="127.$((($$ % 200) + 30)).$((RANDOM % 250 + 1))"
-A_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3
-H1="$W/hosts/h1" H2="$W/hosts/h2" VENDOR="$W/hosts/tpm-vendor" A="$W/hgs" TEN="$W/tenant"
+A_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3 H3_ADDR=$NET.4 H4_ADDR=$NET.5 A2_ADDR=$NET.6
+H1="$W/hosts/h1" H2="$W/hosts/h2" H3="$W/hosts/h3" H4="$W/hosts/h4" A2="$W/hgs-other" VENDOR="$W/hosts/tpm-vendor" A="$W/hgs" TEN="$W/tenant"
 KP="$W/vm1.kp" BUNDLE="$W/bundle-vm1"
 WANT=$(printf '%s' "$SECRET" | sha256sum | cut -c1-64)
 
-plan 33
+plan 39
 
 # ---- the lab (as kps_e2e.sh) ----
 "$B" host new --dir "$H1" --name FabricHost1 --domain fabrikam.com --listen "$H1_ADDR" >/dev/null &&
@@ -271,7 +275,50 @@ ok $([ $RC -eq 4 ] && grep -q "InsecureHostConfiguration" <<<"$ERR" && grep -q "
 sed 's/^/# /' <<<"$ERR" | head -n 2
 ok $([ "$(sums "$H2/vms/vm1")" = "$before" ] && [ ! -e "$H2/vms/vm1/state.json" ]; echo $?) \
 	"the refused VM's files are untouched (SHA-256 of every file before = after)"
-ok $([ -z "$(pgrep -f "qemu-system-x86_64.*$W")" ]; echo $?) "no QEMU started for the refused VM"
+
+# ---- FabricHost3 (never registered) and ContosoHost (another HGS): refused, files untouched ----
+# OtherHgs is a second HGS node (host-key mode) where ContosoHost is Passed, but
+# the KP names MyHgsService's guardian, not OtherHgs's: its KPS refuses.
+"$B" host new --dir "$H3" --name FabricHost3 --domain fabrikam.com --listen "$H3_ADDR" >/dev/null &&
+	"$B" host set-client-configuration --dir "$H3" --attestation-url "$URL/Attestation" \
+		--key-protection-url "$URL/KeyProtection" --resolve "$RESOLVE" >/dev/null &&
+	"$B" host new --dir "$H4" --name ContosoHost --domain contoso.com --listen "$H4_ADDR" >/dev/null &&
+	"$B" hgs init --dir "$A2" --name OtherHgs --domain contoso.com --trust hostkey \
+		--listen "$A2_ADDR:0" >/dev/null
+ok $? "FabricHost3 (pointed at MyHgsService, never added), ContosoHost and HGS OtherHgs (host-key mode)"
+mkfifo "$T/hgs2.fifo"
+"$B" hgs serve --dir "$A2" >"$T/hgs2.fifo" 2>"$T/hgs2.err" &
+BG_PIDS+=($!)
+exec {HGS2_FD}<"$T/hgs2.fifo"
+read -r -t 30 LINE <&"$HGS2_FD"
+PORT2=$(sed -n 's/^hgs: serving [^ ]* on http:[^ ]*:\([0-9]*\)$/\1/p' <<<"$LINE")
+URL2="http://hgs.contoso.com:$PORT2"
+"$B" host get-host-key --dir "$H4" --out "$W/h4.hostkey.pem" >/dev/null &&
+	"$B" hgs add-host-key --dir "$A2" --name ContosoHost --key "$W/h4.hostkey.pem" >/dev/null &&
+	"$B" host set-client-configuration --dir "$H4" --attestation-url "$URL2/Attestation" \
+		--key-protection-url "$URL2/KeyProtection" --resolve "hgs.contoso.com:$PORT2:$A2_ADDR" >/dev/null &&
+	"$B" host import-vm --dir "$H3" --bundle "$BUNDLE" >/dev/null &&
+	"$B" host import-vm --dir "$H4" --bundle "$BUNDLE" >/dev/null
+ok $? "OtherHgs serves ($LINE); ContosoHost registered there; the bundle imported on both hosts"
+
+before=$(sums "$H3/vms/vm1")
+run "$B" host start-vm --dir "$H3" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "failed attestation: UnauthorizedHost" <<<"$ERR"; echo $?) \
+	"start-vm on FabricHost3 (unregistered) is refused: exit 4, UnauthorizedHost"
+sed 's/^/# /' <<<"$ERR" | head -n 2
+ok $([ "$(sums "$H3/vms/vm1")" = "$before" ] && [ ! -e "$H3/vms/vm1/state.json" ]; echo $?) \
+	"FabricHost3: the refused VM's files are untouched (SHA-256 of every file before = after)"
+
+before=$(sums "$H4/vms/vm1")
+run "$B" host start-vm --dir "$H4" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "key release refused by '$URL2/KeyProtection': GuardianNotListed: " <<<"$ERR"; echo $?) \
+	"start-vm on ContosoHost (Passed at OtherHgs) is refused: exit 4, OtherHgs's KPS says GuardianNotListed"
+sed 's/^/# /' <<<"$ERR" | head -n 2
+run "$B" host get-vm --dir "$H4" --name vm1
+ok $([ "$(sums "$H4/vms/vm1")" = "$before" ] && [ ! -e "$H4/vms/vm1/state.json" ] &&
+	[ "$(field HostHealth)" = Passed ]; echo $?) \
+	"ContosoHost: the host is Passed, yet the refused VM's files are untouched (before = after)"
+ok $([ -z "$(pgrep -f "qemu-system-x86_64.*$W")" ]; echo $?) "no QEMU started for the refused VMs"
 
 # ---- nothing readable, nothing left ----
 found=$(grep -rlaF "$SECRET" "$W" 2>/dev/null)
@@ -289,7 +336,7 @@ ok $leak "the TK is in no file under the lab: as hex anywhere, raw in every file
 ok $? "after two runs the host's copy is still ciphertext only (inspect-vm)"
 for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 BG_PIDS=()
-exec {HGS_FD}<&-
+exec {HGS_FD}<&- {HGS2_FD}<&-
 left=$(lab_pids)
 ok $([ -z "$left" ]; echo $?) "no process of the lab is left (HGS, swtpm, QEMU, keepers)"
 [ -z "$left" ] || ps -o pid,args -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" | sed 's/^/# /'
