@@ -8,6 +8,8 @@
  */
 #include "hgs/attest_tpm.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +64,14 @@ static void pcr_list(uint32_t mask, char *buf, size_t size)
 
 /*
  * Check the EK certificate of registered host H against the TPM vendor CA
- * at the node clock, unless H was added with --force: 1 when fine, 0 when
- * refused (RES set), -1 on an internal error.
+ * bundle BUNDLE (the node's, NULL when none is configured) at node clock
+ * NOW, unless H was added with --force: 1 when fine, 0 when refused (RES
+ * set), -1 on an internal error.
  */
-static int check_ek_cert(struct hgs_node *node, const struct hgs_tpm_host *h,
+static int check_ek_cert(const struct hgs_tpm_host *h, const char *bundle, time_t now,
 			 struct hgs_result *res)
 {
-	char *bundle = NULL, issuer[128] = "(no CN)";
-	time_t now;
-	int rc = -1;
+	char issuer[128] = "(no CN)";
 
 	if (h->forced)
 		return 1;
@@ -80,8 +81,6 @@ static int check_ek_cert(struct hgs_node *node, const struct hgs_tpm_host *h,
 				"--force, so its TPM cannot be trusted", h->name);
 		return 0;
 	}
-	if (hgs_node_now(node, &now) < 0 || hgs_db_vendor_ca_get(node, &bundle) < 0)
-		goto out;
 	if (hl_cert_issuer_cn(h->ek_cert, issuer, sizeof(issuer)) < 0)
 		hl_error_clear();
 	if (!bundle) {
@@ -89,8 +88,7 @@ static int check_ek_cert(struct hgs_node *node, const struct hgs_tpm_host *h,
 				"no TPM vendor CA is configured on this HGS, so the EK certificate of "
 				"'%s' (issued by '%s') cannot be checked; run `hgslab hgs set-server "
 				"--tpm-vendor-ca FILE`", h->name, issuer);
-		rc = 0;
-		goto out;
+		return 0;
 	}
 	if (hgs_vendor_ca_verify(bundle, h->ek_cert, now) < 0) {
 		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
@@ -100,12 +98,319 @@ static int check_ek_cert(struct hgs_node *node, const struct hgs_tpm_host *h,
 				"FILE`, or re-add the host with --force", h->name, issuer,
 				hl_error_last());
 		hl_error_clear();
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	rc = 1;
+	return 1;
+}
+
+/*
+ * check_ek_cert() with the node's current vendor CA bundle and clock (for
+ * activation, where H comes from hgs_db_tpm_host_find_ek).
+ */
+static int check_ek_cert_now(struct hgs_node *node, const struct hgs_tpm_host *h,
+			     struct hgs_result *res)
+{
+	char *bundle = NULL;
+	time_t now;
+	int rc = -1;
+
+	if (h->forced)
+		return 1;
+	if (hgs_node_now(node, &now) < 0 || hgs_db_vendor_ca_get(node, &bundle) < 0)
+		goto out;
+	rc = check_ek_cert(h, bundle, now, res);
 out:
 	free(bundle);
+	return rc;
+}
+
+/*
+ * ---- the accepted-registration cache of /tpm/attest ----
+ *
+ * Parsing a stored EK (public key and certificate) and the vendor CA bundle
+ * and verifying the chain cost OpenSSL 3.0 about a millisecond per
+ * attestation, for an answer that only changes when the stored bytes or the
+ * validity state of a certificate do.  So an acceptance is remembered by
+ * what it depends on: a verdict key, the SHA-256 of the host's stored
+ * ek_public, ek_certificate and forced flag and, unless forced, of the vendor
+ * CA bundle as read for this attestation, is kept with the node clock range
+ * in which no certificate involved (the EK certificate, every bundle
+ * certificate) changes validity state (hl_cert_validity_stable).  An
+ * attestation whose key is known and whose clock is in the range is
+ * accepted as the full check would accept it; anything else (an unknown key,
+ * a clock outside the range, a refusal) takes the full check, whose
+ * refusals are never remembered.  The key is content, not a node or a
+ * version: a registration or vendor CA changed by any process or thread
+ * gives another key at the next attestation, and a verdict is true of
+ * whichever node holds the same bytes.  ek_verdicts is a fixed ring guarded
+ * by ek_verdicts_lock (hgs serve runs a thread per connection).
+ */
+
+/* Remembered acceptances (a ring: the oldest is replaced). */
+#define EK_VERDICTS 256
+
+struct ek_verdict {
+	unsigned char key[HL_SHA256_LEN];
+	time_t from, until;   /* node clock range, inclusive */
+	int set;
+};
+
+static struct ek_verdict ek_verdicts[EK_VERDICTS];
+static size_t ek_verdicts_next;
+static pthread_mutex_t ek_verdicts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 when KEY was accepted for a range holding NOW, else 0. */
+static int ek_verdict_find(const unsigned char key[HL_SHA256_LEN], time_t now)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&ek_verdicts_lock);
+	for (size_t i = 0; i < EK_VERDICTS && !found; i++)
+		found = ek_verdicts[i].set && ek_verdicts[i].from <= now &&
+			now <= ek_verdicts[i].until &&
+			memcmp(ek_verdicts[i].key, key, HL_SHA256_LEN) == 0;
+	pthread_mutex_unlock(&ek_verdicts_lock);
+	return found;
+}
+
+/* Remember that KEY is accepted from FROM to UNTIL (node clock). */
+static void ek_verdict_keep(const unsigned char key[HL_SHA256_LEN], time_t from, time_t until)
+{
+	struct ek_verdict *v;
+
+	pthread_mutex_lock(&ek_verdicts_lock);
+	v = &ek_verdicts[ek_verdicts_next];
+	ek_verdicts_next = (ek_verdicts_next + 1) % EK_VERDICTS;
+	memcpy(v->key, key, HL_SHA256_LEN);
+	v->from = from;
+	v->until = until;
+	v->set = 1;
+	pthread_mutex_unlock(&ek_verdicts_lock);
+}
+
+/*
+ * A TPM host registration as stored (tpm_hosts), before parsing, with the
+ * vendor CA and the AK pinned to the host.
+ */
+struct tpm_reg {
+	int forced;
+	struct hl_buf ek_public;          /* DER SubjectPublicKeyInfo */
+	struct hl_buf ek_cert;            /* DER; len 0 when none */
+	char host[HGS_NAME_MAX];
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char *bundle;                     /* the node's TPM vendor CA bundle, NULL when none */
+	int pinned;                       /* an AK is pinned (tpm_ak_pins) */
+	char ak_name[HGS_TPM_NAME_HEX_MAX]; /* its name, as hgs_db_tpm_ak_pin_get gives it */
+};
+
+/* Free R's buffers. */
+static void tpm_reg_release(struct tpm_reg *r)
+{
+	hl_buf_free(&r->ek_public);
+	hl_buf_free(&r->ek_cert);
+	free(r->bundle);
+	r->bundle = NULL;
+}
+
+/* Copy blob column I of STMT into OUT ({NULL, 0} when NULL or empty). */
+static int col_buf(sqlite3_stmt *stmt, int i, struct hl_buf *out)
+{
+	const void *blob = sqlite3_column_blob(stmt, i);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
+
+	out->data = NULL;
+	out->len = 0;
+	if (!blob || !len)
+		return 0;
+	if (!(out->data = malloc(len + 1)))
+		return hl_error("out of memory");
+	memcpy(out->data, blob, len);
+	out->data[len] = 0;
+	out->len = len;
+	return 0;
+}
+
+/*
+ * Read the row of TPM host NAME (the columns hgs_db_tpm_host_find_name
+ * reads, unparsed) and, in the same statement (one snapshot), the vendor CA
+ * bundle hgs_db_vendor_ca_get reads and the name of the AK
+ * hgs_db_tpm_ak_pin_get finds pinned to NAME, into R: 1 found, 0 not, -1
+ * error.  The statement is the node's tpm_reg_stmt (node.h), prepared once.
+ */
+static int tpm_reg_read(struct hgs_node *node, const char *name, struct tpm_reg *r)
+{
+	sqlite3_stmt *stmt = NULL;
+	const unsigned char *t;
+	int rc = -1, found;
+
+	memset(r, 0, sizeof(*r));
+	hgs_node_lock(node);
+	if (!node->tpm_reg_stmt &&
+	    hl_store_prepare(node->store, "SELECT forced, ek_public, ek_certificate, host, "
+			     "ek_fingerprint, (SELECT vendor_ca_pem FROM node WHERE id = 1), "
+			     "(SELECT ak_name FROM tpm_ak_pins WHERE host = tpm_hosts.name) "
+			     "FROM tpm_hosts WHERE name = ?", &node->tpm_reg_stmt) < 0)
+		goto out;
+	stmt = node->tpm_reg_stmt;
+	if (sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
+		hl_store_error(node->store, "look up TPM host '%s'", name);
+		goto out;
+	}
+	found = hl_store_step(node->store, stmt);
+	if (found <= 0) {
+		rc = found;
+		goto out;
+	}
+	r->forced = sqlite3_column_int(stmt, 0);
+	if (col_buf(stmt, 1, &r->ek_public) < 0 || col_buf(stmt, 2, &r->ek_cert) < 0)
+		goto out;
+	t = sqlite3_column_text(stmt, 3);
+	snprintf(r->host, sizeof(r->host), "%s", t ? (const char *)t : "");
+	t = sqlite3_column_text(stmt, 4);
+	snprintf(r->ek_fingerprint, sizeof(r->ek_fingerprint), "%s", t ? (const char *)t : "");
+	t = sqlite3_column_text(stmt, 5);
+	if (t && !(r->bundle = strdup((const char *)t))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	t = sqlite3_column_text(stmt, 6);
+	r->pinned = t != NULL;
+	snprintf(r->ak_name, sizeof(r->ak_name), "%s", t ? (const char *)t : "");
+	rc = 1;
+out:
+	if (stmt) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	}
+	hgs_node_unlock(node);
+	if (rc < 0)
+		tpm_reg_release(r);
+	return rc;
+}
+
+/* Parse R, registered as NAME, as hgs_db_tpm_host_find_name does into *OUT. */
+static int tpm_reg_parse(const char *name, const struct tpm_reg *r, struct hgs_tpm_host **out)
+{
+	struct hgs_tpm_host *h;
+
+	*out = NULL;
+	if (!(h = calloc(1, sizeof(*h))))
+		return hl_error("out of memory");
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->host, sizeof(h->host), "%s", r->host);
+	snprintf(h->ek_fingerprint, sizeof(h->ek_fingerprint), "%s", r->ek_fingerprint);
+	h->forced = r->forced;
+	if (hl_key_pub_from_der(r->ek_public.data, r->ek_public.len, &h->ek) < 0 ||
+	    (r->ek_cert.len && hl_cert_from_der(r->ek_cert.data, r->ek_cert.len, &h->ek_cert) < 0)) {
+		hl_error_wrap("the TPM host '%s' in the store is damaged", name);
+		hgs_tpm_host_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
+}
+
+/* The verdict key of registration R checked against BUNDLE (unused when forced). */
+static int ek_verdict_key(const struct tpm_reg *r, const char *bundle,
+			  unsigned char key[HL_SHA256_LEN])
+{
+	unsigned char parts[1 + 3 * HL_SHA256_LEN];
+
+	memset(parts, 0, sizeof(parts));
+	parts[0] = r->forced ? 'F' : 'C';
+	if (hl_crypto_sha256(r->ek_public.data, r->ek_public.len, parts + 1) < 0 ||
+	    hl_crypto_sha256(r->ek_cert.data, r->ek_cert.len, parts + 1 + HL_SHA256_LEN) < 0 ||
+	    (!r->forced &&
+	     hl_crypto_sha256(bundle, strlen(bundle), parts + 1 + 2 * HL_SHA256_LEN) < 0))
+		return -1;
+	return hl_crypto_sha256(parts, sizeof(parts), key);
+}
+
+/*
+ * The range of node clock around NOW in which H's acceptance against BUNDLE
+ * holds (see above); -1 (no message) when it cannot be told, and then the
+ * acceptance is not remembered.
+ */
+static int ek_verdict_range(const struct hgs_tpm_host *h, const char *bundle, time_t now,
+			    time_t *from, time_t *until)
+{
+	X509 **certs = NULL, **all = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (h->forced) {
+		*from = (time_t)LLONG_MIN;
+		*until = (time_t)LLONG_MAX;
+		return 0;
+	}
+	if (hl_cert_bundle_from_pem(bundle, strlen(bundle), &certs, &n) < 0 ||
+	    !(all = calloc(n + 1, sizeof(*all))))
+		goto out;
+	memcpy(all, certs, n * sizeof(*all));
+	all[n] = h->ek_cert;
+	rc = hl_cert_validity_stable(all, n + 1, now, from, until);
+out:
+	if (rc < 0)
+		hl_error_clear();
+	free(all);
+	hl_cert_array_free(certs, n);
+	return rc;
+}
+
+/*
+ * The registration and EK certificate check of /tpm/attest for host NAME,
+ * as hgs_db_tpm_host_find_name() then check_ek_cert_now() would decide it,
+ * answered from ek_verdicts when it can be: 1 accepted (*PINNED and AK_NAME
+ * then say which AK is pinned to NAME, as hgs_db_tpm_ak_pin_get would), 0
+ * refused (RES set), -1 on an internal error.
+ */
+static int check_registration(struct hgs_node *node, const char *name, int *pinned,
+			      char ak_name[HGS_TPM_NAME_HEX_MAX], struct hgs_result *res)
+{
+	struct tpm_reg reg;
+	struct hgs_tpm_host *h = NULL;
+	unsigned char key[HL_SHA256_LEN];
+	const char *bundle = NULL;
+	time_t now = 0, from, until;
+	int rc = -1, r, cacheable;
+
+	r = tpm_reg_read(node, name, &reg);
+	if (r <= 0) {
+		if (r == 0)
+			hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+					"no TPM host named '%s' is registered with this HGS; run "
+					"`hgslab hgs add-tpm-host --name %s --platform-identifier FILE` "
+					"with the host's platform identifier", name, name);
+		return r;
+	}
+	/* only a forced host or a certificate with a vendor CA can be accepted */
+	cacheable = reg.forced;
+	if (!reg.forced && reg.ek_cert.len) {
+		if (hgs_node_now(node, &now) < 0)
+			goto out;
+		bundle = reg.bundle;
+		cacheable = bundle != NULL;
+	}
+	if (cacheable) {
+		if (ek_verdict_key(&reg, bundle, key) < 0)
+			goto out;
+		if (ek_verdict_find(key, now)) {
+			rc = 1;
+			goto out;
+		}
+	}
+	if (tpm_reg_parse(name, &reg, &h) < 0)
+		goto out;
+	rc = check_ek_cert(h, bundle, now, res);
+	if (rc == 1 && cacheable && ek_verdict_range(h, bundle, now, &from, &until) == 0)
+		ek_verdict_keep(key, from, until);
+out:
+	if (rc == 1) {
+		*pinned = reg.pinned;
+		memcpy(ak_name, reg.ak_name, HGS_TPM_NAME_HEX_MAX);
+	}
+	hgs_tpm_host_free(h);
+	tpm_reg_release(&reg);
 	return rc;
 }
 
@@ -234,7 +539,7 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 				"host '%s'", host, fp, h->name);
 		goto decided;
 	}
-	r = check_ek_cert(req->node, h, &res);
+	r = check_ek_cert_now(req->node, h, &res);
 	if (r <= 0) {
 		if (r < 0)
 			goto out;
@@ -411,11 +716,12 @@ static int attest_req_read(const json_t *body, struct attest_req *r)
 /*
  * Check the TCG log against the verified quote Q: it parses, has a SHA-256
  * bank, its must-hash events are intact, it extends only quoted PCRs and
- * replays to Q's pcrDigest.  1 when genuine (*LOG_OUT set), 0 when refused
- * (RES set), -1 on an internal error.
+ * replays to Q's pcrDigest.  1 when genuine (*LOG_OUT and its replay
+ * *PCRS_OUT set), 0 when refused (RES set), -1 on an internal error.
  */
 static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
-		     struct hl_tcglog **log_out, struct hgs_result *res)
+		     struct hl_tcglog **log_out, struct hl_tcglog_pcrs **pcrs_out,
+		     struct hgs_result *res)
 {
 	struct hl_tcglog *log = NULL;
 	struct hl_tcglog_pcrs *pcrs = NULL;
@@ -426,6 +732,7 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 	int rc = 0;
 
 	*log_out = NULL;
+	*pcrs_out = NULL;
 	if (hl_tcglog_parse(raw->data, raw->len, &log) < 0) {
 		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be read: %s",
@@ -466,8 +773,8 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 				"the TPM measured", list);
 		goto refused;
 	}
-	hl_tcglog_pcrs_free(pcrs);
 	*log_out = log;
+	*pcrs_out = pcrs;
 	return 1;
 refused:
 	if (rc == 0)
@@ -481,16 +788,15 @@ refused:
 static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 {
 	struct attest_req r;
-	struct hgs_tpm_host *h = NULL;
-	struct hgs_tpm_ak_pin *pin = NULL;
 	struct hgs_tpm_key *ak = NULL, *tk = NULL;
 	struct hgs_policy_set *ps = NULL;
 	struct hl_tcglog *log = NULL;
+	struct hl_tcglog_pcrs *pcrs = NULL;
 	struct hgs_tpm_quote q;
 	struct hgs_result res;
-	char name[HGS_TPM_NAME_HEX_MAX], list[128];
+	char name[HGS_TPM_NAME_HEX_MAX], pinned_ak[HGS_TPM_NAME_HEX_MAX], list[128];
 	EVP_PKEY *transport = NULL;
-	int rc = -1, found;
+	int rc = -1, found, pinned = 0;
 
 	memset(&r, 0, sizeof(r));
 	/* 1. the request */
@@ -504,17 +810,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the registration and the EK certificate */
-	found = hgs_db_tpm_host_find_name(req->node, r.host, &h);
-	if (found < 0)
-		goto out;
-	if (!found) {
-		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
-				"no TPM host named '%s' is registered with this HGS; run `hgslab hgs "
-				"add-tpm-host --name %s --platform-identifier FILE` with the host's "
-				"platform identifier", r.host, r.host);
-		goto decided;
-	}
-	found = check_ek_cert(req->node, h, &res);
+	found = check_registration(req->node, r.host, &pinned, pinned_ak, &res);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -529,18 +825,15 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	}
 	if (key_name_hex(ak, name) < 0)
 		goto out;
-	found = hgs_db_tpm_ak_pin_get(req->node, h->name, &pin);
-	if (found < 0)
-		goto out;
-	if (!found) {
+	if (!pinned) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the attestation key of '%s' was never proven by credential "
 				"activation; the host must activate it first "
 				"(POST /Attestation/v1/tpm/activate)", r.host);
 		goto decided;
 	}
-	if (strcmp(pin->ak_name, name) != 0) {
-		refuse_swapped_ak(&res, r.host, pin->ak_name, name);
+	if (strcmp(pinned_ak, name) != 0) {
+		refuse_swapped_ak(&res, r.host, pinned_ak, name);
 		goto decided;
 	}
 	/* 5. the quote and the certified transport key */
@@ -566,7 +859,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	/* 6. the TCG log, trusted only through its replay to the quote */
-	found = check_log(&r.tcglog, &q, &log, &res);
+	found = check_log(&r.tcglog, &q, &log, &pcrs, &res);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -576,6 +869,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	if (hgs_db_policy_set_load(req->node, &ps) < 0)
 		goto out;
 	ps->in.log = log;
+	ps->in.replayed = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256);
 	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
 		hl_log_error("tpm attestation of '%s': %s", r.host, hl_error_last());
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS could not evaluate its "
@@ -588,11 +882,10 @@ decided:
 out:
 	attest_req_free(&r);
 	hgs_policy_set_free(ps);
+	hl_tcglog_pcrs_free(pcrs);
 	hl_tcglog_free(log);
 	hgs_tpm_key_free(ak);
 	hgs_tpm_key_free(tk);
-	hgs_tpm_ak_pin_free(pin);
-	hgs_tpm_host_free(h);
 	return rc;
 }
 

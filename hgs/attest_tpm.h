@@ -27,6 +27,18 @@
  * InsecureHostConfiguration + TcgLogVerification), then every Hgs_* policy
  * (hgs_policy_evaluate against the registered baselines and CI policies).
  * Passed issues a health certificate binding the certified transport key.
+ *
+ * Caches (attest_tpm.c, "the accepted-registration cache"): /tpm/attest
+ * reads the host's registration row and the vendor CA bundle at every
+ * attestation, but parses the EK and verifies its certificate chain only
+ * when that exact content (ek_public, ek_certificate, the --force flag, the
+ * bundle) has not been accepted before for a node clock range in which no
+ * certificate involved changes validity state.  Entries are keyed by the
+ * SHA-256 of that content, so a change by any process or thread (CLI admin
+ * verbs writing hgs.db while serve runs) is seen at the next attestation;
+ * only acceptances are kept (256, the oldest replaced), under their own
+ * mutex.  The TCG log replay made to match the quote is handed to the
+ * policy evaluation, which remembers replayed baselines (policy.h).
  */
 #ifndef HGSLAB_HGS_ATTEST_TPM_H
 #define HGSLAB_HGS_ATTEST_TPM_H

@@ -333,6 +333,7 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
+	sqlite3_finalize(node->tpm_reg_stmt);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);

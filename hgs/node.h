@@ -105,6 +105,13 @@ struct hgs_node {
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
+	/*
+	 * The registration lookup of /tpm/attest (hgs/attest_tpm.c), prepared
+	 * at its first use and kept for the node's life: guarded by lock, reset
+	 * after each use (no read transaction stays open), finalized by
+	 * hgs_node_close().  NULL until first used.
+	 */
+	sqlite3_stmt *tpm_reg_stmt;
 };
 
 /* What `hgs init` asks for. */

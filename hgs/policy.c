@@ -7,9 +7,11 @@
  *   1. refuses a log it cannot rely on (no SHA-256 bank, an event whose data
  *      does not hash to its digest, a malformed boot-configuration event) with
  *      TcgLogVerification and nothing else;
- *   2. replays the host's log and every registered baseline, and reads their
- *      boot configuration with lib/wbcl (digest-verified data only; event
- *      types are not trusted);
+ *   2. replays the host's log (unless the caller hands over the replay it
+ *      made, policy.h "replayed") and every registered baseline (whose
+ *      replay is remembered by the SHA-256 of its bytes, policy.h "Replayed
+ *      baselines"), and reads their boot configuration with lib/wbcl
+ *      (digest-verified data only; event types are not trusted);
  *   3. evaluates every enabled policy (locked ones always), setting one
  *      sub-status bit and one reason phrase per failure.
  * A setting the host does not measure counts as its insecure value.
@@ -20,6 +22,7 @@
 #include "lib/err.h"
 #include "lib/wbcl.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,6 +453,74 @@ out:
 	return ret;
 }
 
+/* A replayed baseline kept by the SHA-256 of its log (policy.h, "Replayed baselines"). */
+struct baseline_memo {
+	int set;
+	unsigned char sha256[HL_SHA256_LEN];
+	uint8_t pcr[8][32];
+	int has_dump_key;
+	uint8_t dump_key[32];
+};
+
+static struct baseline_memo baseline_memos[HGS_POLICY_BASELINE_CACHE];
+static size_t baseline_memos_next;
+static pthread_mutex_t baseline_memos_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Fill INFO's PCRs and dump key from the memo of the log hashing to SHA256; 1 found, 0 not. */
+static int baseline_memo_find(const unsigned char sha256[HL_SHA256_LEN],
+			      struct baseline_info *info)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&baseline_memos_lock);
+	for (size_t i = 0; i < HGS_POLICY_BASELINE_CACHE && !found; i++) {
+		const struct baseline_memo *m = &baseline_memos[i];
+
+		if (!m->set || memcmp(m->sha256, sha256, HL_SHA256_LEN) != 0)
+			continue;
+		memcpy(info->pcr, m->pcr, sizeof(info->pcr));
+		info->has_dump_key = m->has_dump_key;
+		memcpy(info->dump_key, m->dump_key, sizeof(info->dump_key));
+		found = 1;
+	}
+	pthread_mutex_unlock(&baseline_memos_lock);
+	return found;
+}
+
+/* Keep what INFO says of the log hashing to SHA256, replacing the oldest memo. */
+static void baseline_memo_keep(const unsigned char sha256[HL_SHA256_LEN],
+			       const struct baseline_info *info)
+{
+	struct baseline_memo *m;
+
+	pthread_mutex_lock(&baseline_memos_lock);
+	m = &baseline_memos[baseline_memos_next];
+	baseline_memos_next = (baseline_memos_next + 1) % HGS_POLICY_BASELINE_CACHE;
+	memcpy(m->sha256, sha256, HL_SHA256_LEN);
+	memcpy(m->pcr, info->pcr, sizeof(m->pcr));
+	m->has_dump_key = info->has_dump_key;
+	memcpy(m->dump_key, info->dump_key, sizeof(m->dump_key));
+	m->set = 1;
+	pthread_mutex_unlock(&baseline_memos_lock);
+}
+
+/* load_baseline(), answered from the replayed-baseline memos when it can be. */
+static int load_baseline_memo(const struct hgs_baseline *b, struct baseline_info *info)
+{
+	unsigned char sha256[HL_SHA256_LEN];
+
+	if (hl_crypto_sha256(b->tcglog, b->len, sha256) < 0)
+		return -1;
+	if (baseline_memo_find(sha256, info)) {
+		info->name = b->name ? b->name : "(unnamed)";
+		return 0;
+	}
+	if (load_baseline(b, info) < 0)
+		return -1;
+	baseline_memo_keep(sha256, info);
+	return 0;
+}
+
 /* Refuse the log with TcgLogVerification, the current error as the reason. */
 static int log_refused(struct hgs_result *out)
 {
@@ -498,12 +569,21 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
 		return hl_error("cannot evaluate attestation policies: out of memory");
 	e->in = in;
 	/* 1. a log HGS cannot rely on is refused before any policy */
-	if (hl_tcglog_require_sha256(in->log) < 0 || hl_tcglog_require_data_ok(in->log) < 0 ||
-	    hl_wbcl_read(in->log, &e->cfg) < 0 || hl_tcglog_replay(in->log, &pcrs) < 0) {
+	if (in->replayed) {
+		/* the caller checked and replayed the log: only its boot configuration is left */
+		if (hl_wbcl_read(in->log, &e->cfg) < 0) {
+			ret = log_refused(out);
+			goto out;
+		}
+		e->host = in->replayed;
+	} else if (hl_tcglog_require_sha256(in->log) < 0 ||
+		   hl_tcglog_require_data_ok(in->log) < 0 ||
+		   hl_wbcl_read(in->log, &e->cfg) < 0 || hl_tcglog_replay(in->log, &pcrs) < 0) {
 		ret = log_refused(out);
 		goto out;
+	} else {
+		e->host = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256);
 	}
-	e->host = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256);
 	if (!e->host) {
 		hl_error("the TCG log's SHA-256 bank cannot be replayed");
 		ret = log_refused(out);
@@ -518,7 +598,7 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
 		}
 	}
 	for (i = 0; i < in->n_baselines; i++, e->n_baselines++)
-		if (load_baseline(&in->baselines[i], &e->baselines[i]) < 0)
+		if (load_baseline_memo(&in->baselines[i], &e->baselines[i]) < 0)
 			goto out;
 	/* 3. every enabled policy */
 	for (i = 0; i < N_POLICIES; i++)

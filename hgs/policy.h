@@ -72,6 +72,14 @@ struct hgs_policy_input {
 	size_t n_ci_policies;
 	const char *const *enabled;                /* names of the enabled policies */
 	size_t n_enabled;
+	/*
+	 * Optional: the SHA-256 bank of LOG as the caller replayed it after
+	 * hl_tcglog_require_sha256() and hl_tcglog_require_data_ok() passed on
+	 * LOG (what /tpm/attest does to match the quote).  The evaluation then
+	 * uses it instead of checking and replaying LOG again; NULL (what a
+	 * zeroed struct holds) makes it do both itself.
+	 */
+	const struct hl_tcglog_bank *replayed;
 };
 
 /*
@@ -83,6 +91,20 @@ struct hgs_policy_input {
  * set; OUT is then TransientError, never Passed.
  */
 int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *out);
+
+/*
+ * Replayed baselines.  What a registered baseline contributes to an
+ * evaluation (its SHA-256 PCRs 0-7 and dump encryption key) is a function of
+ * its bytes alone, so hgs_policy_evaluate() keeps it, keyed by the SHA-256 of
+ * the TCG log, in a process-wide table of HGS_POLICY_BASELINE_CACHE entries
+ * (the oldest is replaced), guarded by its own mutex: thread-safe, shared by
+ * every node of the process.  Nothing invalidates an entry, since no change
+ * of registration changes what a given log replays to: a baseline removed
+ * or added is simply absent from or present in the next evaluation's input,
+ * and new bytes have another key.  A baseline that fails to load is never
+ * kept.  hgs_policy_check_baseline() does not use the table.
+ */
+#define HGS_POLICY_BASELINE_CACHE 64
 
 /*
  * 0 when the TCG log TCGLOG (LEN bytes) can serve as a TPM baseline named

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,26 +173,96 @@ void hl_buf_free(struct hl_buf *b)
 
 /* ---- randomness, digests, comparison, encodings ---- */
 
-/* Draw LEN random bytes into BUF, in chunks RAND_bytes accepts. */
+/*
+ * The shared DRBG.  OpenSSL 3 gives every thread its own public DRBG,
+ * instantiated (seeded from the primary DRBG) at the thread's first draw,
+ * and `hgs serve` runs a thread per connection: every request would pay an
+ * instantiation.  hl_crypto_random() and certificate serials therefore draw
+ * from one CTR-DRBG (AES-256) child of the primary DRBG, made once per
+ * process with locking enabled: thread-safe, reseeded from the primary as
+ * OpenSSL's per-thread DRBGs are (and at once after a fork, which OpenSSL
+ * detects).  When it cannot be made, RAND_bytes() is used.
+ */
+static EVP_RAND_CTX *shared_drbg;
+static pthread_once_t shared_drbg_once = PTHREAD_ONCE_INIT;
+
+/* Largest draw asked of the shared DRBG at once (CTR-DRBG allows 64 KiB). */
+#define DRBG_CHUNK 4096
+
+/* Make the shared DRBG (pthread_once); leaves it NULL on failure. */
+static void shared_drbg_init(void)
+{
+	OSSL_PARAM params[2];
+	EVP_RAND *rand = EVP_RAND_fetch(NULL, "CTR-DRBG", NULL);
+	EVP_RAND_CTX *ctx = NULL;
+	EVP_RAND_CTX *primary = RAND_get0_primary(NULL);
+
+	if (rand && primary)
+		ctx = EVP_RAND_CTX_new(rand, primary);
+	EVP_RAND_free(rand);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_DRBG_PARAM_CIPHER, (char *)"AES-256-CTR",
+						     0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ctx && EVP_RAND_enable_locking(ctx) == 1 &&
+	    EVP_RAND_instantiate(ctx, 0, 0, NULL, 0, params) == 1)
+		shared_drbg = ctx;
+	else
+		EVP_RAND_CTX_free(ctx);
+	ERR_clear_error();
+}
+
+/* Fill BUF with LEN bytes from the shared DRBG (or RAND_bytes); 1 on success. */
+static int draw_random(unsigned char *buf, size_t len)
+{
+	pthread_once(&shared_drbg_once, shared_drbg_init);
+	while (len > 0) {
+		size_t chunk = len > DRBG_CHUNK ? DRBG_CHUNK : len;
+
+		if (shared_drbg ? EVP_RAND_generate(shared_drbg, buf, chunk, 0, 0, NULL, 0) != 1
+				: RAND_bytes(buf, (int)chunk) != 1)
+			return 0;
+		buf += chunk;
+		len -= chunk;
+	}
+	return 1;
+}
+
+/* Draw LEN random bytes into BUF (the shared DRBG). */
 int hl_crypto_random(void *buf, size_t len)
 {
-	unsigned char *p = buf;
-
 	ERR_clear_error();
-	while (len > 0) {
-		int chunk = len > INT_MAX ? INT_MAX : (int)len;
-
-		if (RAND_bytes(p, chunk) != 1)
-			return ossl_fail("cannot draw %d random bytes", chunk);
-		p += chunk;
-		len -= (size_t)chunk;
-	}
+	if (!draw_random(buf, len))
+		return ossl_fail("cannot draw %zu random bytes", len);
 	return 0;
+}
+
+/*
+ * The digests, fetched from the default provider once per process.  A
+ * legacy EVP_sha256() makes every EVP_DigestInit_ex() fetch the
+ * implementation again (a method store lookup under OpenSSL's locks); a
+ * fetched EVP_MD is used as is.  Kept for the life of the process; NULL
+ * entries (a failed fetch) fall back to the legacy objects.
+ */
+static EVP_MD *fetched_md[HL_DIGEST_SHA384 + 1];
+static pthread_once_t fetched_md_once = PTHREAD_ONCE_INIT;
+
+/* Fetch SHA-1, SHA-256 and SHA-384 (pthread_once). */
+static void fetch_mds(void)
+{
+	fetched_md[HL_DIGEST_SHA1] = EVP_MD_fetch(NULL, "SHA1", NULL);
+	fetched_md[HL_DIGEST_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	fetched_md[HL_DIGEST_SHA384] = EVP_MD_fetch(NULL, "SHA384", NULL);
+	ERR_clear_error();
 }
 
 /* The OpenSSL digest for ALG, or NULL. */
 static const EVP_MD *digest_md(enum hl_digest alg)
 {
+	if ((unsigned)alg < sizeof(fetched_md) / sizeof(fetched_md[0])) {
+		pthread_once(&fetched_md_once, fetch_mds);
+		if (fetched_md[alg])
+			return fetched_md[alg];
+	}
 	switch (alg) {
 	case HL_DIGEST_SHA1:
 		return EVP_sha1();
@@ -1288,6 +1359,101 @@ int hl_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after)
 	return 0;
 }
 
+/* Free an array of certificates. */
+void hl_cert_array_free(X509 **certs, size_t n)
+{
+	if (!certs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		X509_free(certs[i]);
+	free(certs);
+}
+
+/* Every certificate of a PEM bundle, as a PEM_read_bio_X509 loop reads it. */
+int hl_cert_bundle_from_pem(const void *pem, size_t len, X509 ***out, size_t *n)
+{
+	X509 **certs = NULL, **grown, *c;
+	size_t count = 0;
+	BIO *bio;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	ERR_clear_error();
+	bio = bio_from(pem, len, "certificate bundle pem");
+	if (!bio)
+		return -1;
+	while ((c = PEM_read_bio_X509(bio, NULL, no_password, NULL))) {
+		grown = realloc(certs, (count + 1) * sizeof(*certs));
+		if (!grown) {
+			X509_free(c);
+			hl_error("cannot read certificate bundle pem: out of memory");
+			goto out;
+		}
+		certs = grown;
+		certs[count++] = c;
+	}
+	ERR_clear_error();
+	if (!count) {
+		hl_error("cannot read certificate bundle pem: no readable certificate in %zu bytes",
+			 len);
+		goto out;
+	}
+	*out = certs;
+	*n = count;
+	certs = NULL;
+	count = 0;
+	rc = 0;
+out:
+	hl_cert_array_free(certs, count);
+	BIO_free(bio);
+	return rc;
+}
+
+/*
+ * Narrow [*FROM, *UNTIL] around AT to where CERT keeps the validity state it
+ * has at AT.  OpenSSL's verification takes a certificate as valid at T when
+ * notBefore <= T < notAfter (X509_cmp_time); a second of margin is kept.
+ */
+static int validity_narrow(const X509 *cert, time_t at, time_t *from, time_t *until)
+{
+	time_t nb, na;
+
+	if (hl_cert_validity(cert, &nb, &na) < 0)
+		return -1;
+	if (at < nb) {                          /* not yet valid: until notBefore */
+		if (nb - 2 < *until)
+			*until = nb - 2;
+	} else if (at >= na) {                  /* expired: from notAfter on */
+		if (na + 1 > *from)
+			*from = na + 1;
+	} else {                                /* valid: within its period */
+		if (nb + 1 > *from)
+			*from = nb + 1;
+		if (na - 2 < *until)
+			*until = na - 2;
+	}
+	return 0;
+}
+
+/* The range around AT in which no certificate of CERTS changes validity state. */
+int hl_cert_validity_stable(X509 *const *certs, size_t n, time_t at, time_t *from,
+			    time_t *until)
+{
+	time_t lo = (time_t)LLONG_MIN, hi = (time_t)LLONG_MAX;
+
+	for (size_t i = 0; i < n; i++)
+		if (!certs[i] || validity_narrow(certs[i], at, &lo, &hi) < 0)
+			return hl_error("cannot tell how long the validity of certificate %zu of "
+					"%zu stays as it is", i + 1, n);
+	if (lo > at || hi < at)
+		return hl_error("a certificate changes validity state within a second of the "
+				"time checked");
+	*from = lo;
+	*until = hi;
+	return 0;
+}
+
 /* Public key of CERT, up-referenced. */
 int hl_cert_pubkey(const X509 *cert, EVP_PKEY **out)
 {
@@ -1523,18 +1689,27 @@ out:
 	return rc;
 }
 
-/* Set a random positive 159-bit serial on X. */
+/*
+ * Set a random positive 159-bit serial on X: 20 bytes from the shared DRBG
+ * with the top bit cleared and the next one set, as BN_rand(159,
+ * BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) makes them.
+ */
 static int set_serial(X509 *x)
 {
-	BIGNUM *bn = BN_new();
+	unsigned char raw[20];
+	BIGNUM *bn = NULL;
 	int rc = -1;
 
-	if (!bn || BN_rand(bn, 159, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) != 1 ||
-	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+	if (draw_random(raw, sizeof(raw))) {
+		raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
+		bn = BN_bin2bn(raw, (int)sizeof(raw), NULL);
+	}
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
 		ossl_fail("cannot set certificate serial");
 	else
 		rc = 0;
 	BN_free(bn);
+	OPENSSL_cleanse(raw, sizeof(raw));
 	return rc;
 }
 
@@ -1596,6 +1771,82 @@ static int add_std_exts(X509 *x, X509V3_CTX *v3, const struct hl_cert_spec *spec
 }
 
 /*
+ * DER RSAPublicKey (PKCS #1: SEQUENCE { n, e }) of RSA KEY, OPENSSL_malloc()ed
+ * into *DER; its length, or -1 (no message: the caller falls back).
+ */
+static int rsa_pkcs1_der(const EVP_PKEY *key, unsigned char **der)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	ASN1_INTEGER *an = NULL, *ae = NULL;
+	unsigned char *buf = NULL, *p;
+	int ln, le, body, total = -1;
+
+	*der = NULL;
+	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
+	    !(an = BN_to_ASN1_INTEGER(n, NULL)) || !(ae = BN_to_ASN1_INTEGER(e, NULL)))
+		goto out;
+	ln = i2d_ASN1_INTEGER(an, NULL);
+	le = i2d_ASN1_INTEGER(ae, NULL);
+	if (ln <= 0 || le <= 0 || ln > INT_MAX / 2 - 16 || le > INT_MAX / 2 - 16)
+		goto out;
+	body = ln + le;
+	total = ASN1_object_size(1, body, V_ASN1_SEQUENCE);
+	if (total <= 0 || !(buf = OPENSSL_malloc((size_t)total))) {
+		total = -1;
+		goto out;
+	}
+	p = buf;
+	ASN1_put_object(&p, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	if (i2d_ASN1_INTEGER(an, &p) != ln || i2d_ASN1_INTEGER(ae, &p) != le ||
+	    p != buf + total) {
+		OPENSSL_free(buf);
+		total = -1;
+		goto out;
+	}
+	*der = buf;
+out:
+	ASN1_INTEGER_free(an);
+	ASN1_INTEGER_free(ae);
+	BN_free(n);
+	BN_free(e);
+	ERR_clear_error();
+	return total;
+}
+
+/*
+ * Set KEY as X's subject public key.  X509_set_pubkey() with a provider key
+ * makes OpenSSL 3.0 encode it with an OSSL_ENCODER and decode that again with
+ * an OSSL_DECODER (about half a millisecond, more than the signature); an RSA
+ * key therefore goes through an equal copy of its public half built from
+ * PKCS #1 DER by d2i_PublicKey(), which X509_set_pubkey() encodes directly.
+ * The SubjectPublicKeyInfo is the same bytes either way (rsaEncryption, NULL
+ * parameters, RSAPublicKey), and X509_get0_pubkey() of the certificate gives
+ * a key equal to KEY (EVP_PKEY_eq).  Other key types take X509_set_pubkey().
+ */
+static int set_subject_key(X509 *x, EVP_PKEY *key)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	EVP_PKEY *copy = NULL;
+	int len, rc;
+
+	if (EVP_PKEY_is_a(key, "RSA") && (len = rsa_pkcs1_der(key, &der)) > 0) {
+		p = der;
+		copy = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
+		if (copy && p != der + len) {
+			EVP_PKEY_free(copy);
+			copy = NULL;
+		}
+		OPENSSL_free(der);
+		ERR_clear_error();
+	}
+	rc = X509_set_pubkey(x, copy ? copy : key);
+	EVP_PKEY_free(copy);
+	return rc == 1 ? 0 : -1;
+}
+
+/*
  * Build and sign a certificate for SUBJECT_KEY from SPEC.  CA_CERT NULL means
  * self-signed (SIGN_KEY is then the subject's own key).
  */
@@ -1635,7 +1886,7 @@ static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 		ossl_fail("cannot set validity");
 		goto out;
 	}
-	if (X509_set_pubkey(x, subject_key) != 1) {
+	if (set_subject_key(x, subject_key) < 0) {
 		ossl_fail("cannot set public key");
 		goto out;
 	}
@@ -1645,7 +1896,7 @@ static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 	for (i = 0; i < spec->n_exts; i++)
 		if (add_custom_ext(x, &spec->exts[i]) < 0)
 			goto out;
-	if (X509_sign(x, sign_key, EVP_sha256()) <= 0) {
+	if (X509_sign(x, sign_key, digest_md(HL_DIGEST_SHA256)) <= 0) {
 		ossl_fail("cannot sign");
 		goto out;
 	}
@@ -1880,7 +2131,7 @@ int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE])
 
 	out[0] = '\0';
 	ERR_clear_error();
-	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != HL_SHA256_LEN)
+	if (X509_digest(cert, digest_md(HL_DIGEST_SHA256), md, &n) != 1 || n != HL_SHA256_LEN)
 		return ossl_fail("cannot compute certificate thumbprint");
 	return hl_crypto_hex_encode(md, n, out, HL_SHA256_HEX_SIZE);
 }

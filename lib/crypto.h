@@ -62,7 +62,13 @@ enum hl_digest {
 	HL_DIGEST_SHA384,
 };
 
-/* Fill BUF with LEN bytes from OpenSSL's CSPRNG (RAND_bytes). */
+/*
+ * Fill BUF with LEN bytes from OpenSSL's CSPRNG: one CTR-DRBG child of
+ * OpenSSL's primary DRBG shared by the process's threads (a thread's first
+ * RAND_bytes() would instantiate a DRBG of its own, and `hgs serve` makes a
+ * thread per connection); RAND_bytes() when that DRBG cannot be made.
+ * Certificate serials come from the same DRBG.  Thread-safe.
+ */
 int hl_crypto_random(void *buf, size_t len);
 
 /* Size in bytes of ALG's output (20, 32 or 48); 0 for an unknown ALG. */
@@ -361,6 +367,30 @@ int hl_cert_issuer_cn(const X509 *cert, char *buf, size_t size);
 
 /* CERT's validity period as time_t (either pointer may be NULL). */
 int hl_cert_validity(const X509 *cert, time_t *not_before, time_t *not_after);
+
+/*
+ * The certificates of the PEM text PEM (LEN bytes), in order, read the way a
+ * PEM_read_bio_X509() loop reads a bundle (other PEM blocks are skipped,
+ * reading stops at the first block that is not a readable certificate), into
+ * a new array *OUT of *N certificates; free it with hl_cert_array_free().
+ * Text with no readable certificate is an error.
+ */
+int hl_cert_bundle_from_pem(const void *pem, size_t len, X509 ***out, size_t *n);
+
+/* Free N certificates and their array (hl_cert_bundle_from_pem); NULL-safe. */
+void hl_cert_array_free(X509 **certs, size_t n);
+
+/*
+ * The range [*FROM, *UNTIL] of times around AT (AT included) in which each
+ * of the N certificates CERTS is within its validity period exactly when it
+ * is at AT: valid ones stay valid, expired and not yet valid ones stay so.
+ * A check whose only dependence on time is these validity periods, such as
+ * hl_cert_verify() of one of them against others, gives at any time of the
+ * range the result it gives at AT.  The range keeps a second of margin at
+ * each end; an unreadable validity period is an error.
+ */
+int hl_cert_validity_stable(X509 *const *certs, size_t n, time_t at, time_t *from,
+			    time_t *until);
 
 /* CERT's public key, a new reference the caller frees with hl_key_free. */
 int hl_cert_pubkey(const X509 *cert, EVP_PKEY **out);
