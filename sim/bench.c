@@ -7,12 +7,16 @@
 #include "sim/bench.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/fileio.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
@@ -229,4 +233,111 @@ json_t *hl_bench_json_real(double value, int digits)
 	x = value * scale;
 	x = (double)(long long)(x + (x >= 0 ? 0.5 : -0.5));
 	return json_real(x / scale);
+}
+
+/* ---- interruption ---- */
+
+static volatile sig_atomic_t bench_signal;
+static const int bench_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_BENCH_SIGS (sizeof(bench_sigs) / sizeof(bench_sigs[0]))
+static struct sigaction bench_old_sa[N_BENCH_SIGS];
+static int bench_sa_set[N_BENCH_SIGS];
+
+/* First signal: ask for a clean stop; second: stop the children now and die. */
+static void bench_on_signal(int sig)
+{
+	static const char msg[] = "\nhgslab bench: interrupted: stopping the lab and removing it "
+				  "(interrupt again to stop at once)\n";
+	struct sigaction sa;
+	sigset_t set;
+
+	if (!bench_signal) {
+		ssize_t n;
+
+		bench_signal = sig;
+		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)n;
+		return;
+	}
+	hl_child_cleanup_all(500);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	raise(sig);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	_exit(128 + sig);
+}
+
+/* Install the bench's handlers over lib/child's (signals ignored stay ignored). */
+int bench_signals_install(void)
+{
+	struct sigaction sa;
+
+	bench_signal = 0;
+	if (hl_child_cleanup_install(-1) < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = bench_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_BENCH_SIGS; i++)
+		sigaddset(&sa.sa_mask, bench_sigs[i]);
+	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
+		if (sigaction(bench_sigs[i], NULL, &bench_old_sa[i]) < 0)
+			return hl_error_errno("cannot read the handler of signal %d", bench_sigs[i]);
+		if (bench_old_sa[i].sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(bench_sigs[i], &sa, NULL) < 0)
+			return hl_error_errno("cannot handle signal %d", bench_sigs[i]);
+		bench_sa_set[i] = 1;
+	}
+	return 0;
+}
+
+/* Put lib/child's handlers back. */
+void bench_signals_restore(void)
+{
+	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
+		if (bench_sa_set[i])
+			sigaction(bench_sigs[i], &bench_old_sa[i], NULL);
+		bench_sa_set[i] = 0;
+	}
+}
+
+/* -1 with a message once a stop was asked for, else 0. */
+int bench_check_interrupted(void)
+{
+	if (bench_signal)
+		return hl_error("interrupted by signal %d (%s)", (int)bench_signal,
+				strsignal((int)bench_signal));
+	return 0;
+}
+
+/* snprintf into BUF of SIZE; -1 when the path does not fit. */
+int bench_path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return hl_error("path '%.60s...' is too long; use a shorter --workdir", buf);
+	return 0;
+}
+
+/* The signal that asked for a stop, or 0. */
+int bench_interrupt_signal(void)
+{
+	return (int)bench_signal;
+}
+
+/* Add the signals the benchmarks handle to SET. */
+void bench_signals_add(sigset_t *set)
+{
+	for (size_t i = 0; i < N_BENCH_SIGS; i++)
+		sigaddset(set, bench_sigs[i]);
 }

@@ -17,6 +17,7 @@
 #ifndef HGSLAB_SIM_BENCH_H
 #define HGSLAB_SIM_BENCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,5 +97,21 @@ int hl_bench_print_json(const json_t *v);
 
 /* A number rounded to DIGITS decimals as a JSON real (NAN/INF become null). */
 json_t *hl_bench_json_real(double value, int digits);
+
+/*
+ * Interruption of a benchmark: the first SIGINT/SIGTERM/SIGHUP asks for a
+ * clean stop (bench_check_interrupted() then fails), a second one stops the
+ * children at once and dies.  Install over lib/child's handlers; restore after.
+ */
+int bench_signals_install(void);
+void bench_signals_restore(void);
+int bench_check_interrupted(void);
+/* The signal that asked for a stop, or 0. */
+int bench_interrupt_signal(void);
+/* Add the signals the benchmarks handle to SET (to block them in worker threads). */
+void bench_signals_add(sigset_t *set);
+
+/* snprintf a path into BUF of SIZE; -1 (and a message) when it does not fit. */
+int bench_path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -167,102 +167,7 @@ struct bench_lab {
 	atomic_uint_fast64_t deadline_ns;
 };
 
-/* ---- interruption ---- */
-
-static volatile sig_atomic_t bench_signal;
-static const int bench_sigs[] = { SIGINT, SIGTERM, SIGHUP };
-#define N_BENCH_SIGS (sizeof(bench_sigs) / sizeof(bench_sigs[0]))
-static struct sigaction bench_old_sa[N_BENCH_SIGS];
-static int bench_sa_set[N_BENCH_SIGS];
-
-/* First signal: ask for a clean stop; second: stop the children now and die. */
-static void bench_on_signal(int sig)
-{
-	static const char msg[] = "\nhgslab bench: interrupted: stopping the lab and removing it "
-				  "(interrupt again to stop at once)\n";
-	struct sigaction sa;
-	sigset_t set;
-
-	if (!bench_signal) {
-		ssize_t n;
-
-		bench_signal = sig;
-		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-		(void)n;
-		return;
-	}
-	hl_child_cleanup_all(500);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
-	raise(sig);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	_exit(128 + sig);
-}
-
-/* Install the bench's handlers over lib/child's (signals ignored stay ignored). */
-static int signals_install(void)
-{
-	struct sigaction sa;
-
-	bench_signal = 0;
-	if (hl_child_cleanup_install(-1) < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = bench_on_signal;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < N_BENCH_SIGS; i++)
-		sigaddset(&sa.sa_mask, bench_sigs[i]);
-	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
-		if (sigaction(bench_sigs[i], NULL, &bench_old_sa[i]) < 0)
-			return hl_error_errno("cannot read the handler of signal %d", bench_sigs[i]);
-		if (bench_old_sa[i].sa_handler == SIG_IGN)
-			continue;
-		if (sigaction(bench_sigs[i], &sa, NULL) < 0)
-			return hl_error_errno("cannot handle signal %d", bench_sigs[i]);
-		bench_sa_set[i] = 1;
-	}
-	return 0;
-}
-
-/* Put lib/child's handlers back. */
-static void signals_restore(void)
-{
-	for (size_t i = 0; i < N_BENCH_SIGS; i++) {
-		if (bench_sa_set[i])
-			sigaction(bench_sigs[i], &bench_old_sa[i], NULL);
-		bench_sa_set[i] = 0;
-	}
-}
-
-/* -1 with a message once a stop was asked for, else 0. */
-static int check_interrupted(void)
-{
-	if (bench_signal)
-		return hl_error("interrupted by signal %d (%s)", (int)bench_signal,
-				strsignal((int)bench_signal));
-	return 0;
-}
-
 /* ---- the lab ---- */
-
-/* snprintf into BUF of SIZE; -1 when the path does not fit. */
-static int path_fmt(char *buf, size_t size, const char *fmt, ...) HL_PRINTF(3, 4);
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		return hl_error("path '%.60s...' is too long; use a shorter --workdir", buf);
-	return 0;
-}
 
 /* Make the lab's temporary directory inside WORKDIR (or $TMPDIR, /tmp). */
 static int lab_mkdir(struct bench_lab *lab, const char *workdir)
@@ -288,9 +193,9 @@ static int lab_mkdir(struct bench_lab *lab, const char *workdir)
 		lab->dir[0] = '\0';
 		goto out;
 	}
-	if (path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
-	    path_fmt(lab->hgs_dir, sizeof(lab->hgs_dir), "%s/hgs", lab->dir) < 0 ||
-	    path_fmt(lab->hgs_out, sizeof(lab->hgs_out), "%s/hgs-serve.out", lab->dir) < 0)
+	if (bench_path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
+	    bench_path_fmt(lab->hgs_dir, sizeof(lab->hgs_dir), "%s/hgs", lab->dir) < 0 ||
+	    bench_path_fmt(lab->hgs_out, sizeof(lab->hgs_out), "%s/hgs-serve.out", lab->dir) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -308,11 +213,11 @@ static int host_setup(struct bench_lab *lab, struct bench_host *h, size_t i)
 
 	h->lab = lab;
 	snprintf(h->name, sizeof(h->name), "BenchHost%zu", i + 1);
-	if (path_fmt(state, sizeof(state), "%s/%s/tpm", lab->dir, h->name) < 0)
+	if (bench_path_fmt(state, sizeof(state), "%s/%s/tpm", lab->dir, h->name) < 0)
 		goto out;
 	hl_bench_progress("host %zu of %zu: manufacturing the TPM of %s (about 1 s), starting it, "
 			  "creating its AK and transport key", i + 1, lab->n_hosts, h->name);
-	if (hosts_tpm_manufacture(lab->vendor, state, h->name) < 0 || check_interrupted() < 0)
+	if (hosts_tpm_manufacture(lab->vendor, state, h->name) < 0 || bench_check_interrupted() < 0)
 		goto out;
 	so.state_dir = state;
 	so.host = BENCH_TPM_ADDR;
@@ -482,7 +387,7 @@ static int warm_up(struct bench_lab *lab)
 	for (size_t i = 0; i < lab->n_hosts; i++) {
 		struct bench_host *h = &lab->hosts[i];
 
-		if (check_interrupted() < 0)
+		if (bench_check_interrupted() < 0)
 			return -1;
 		if (hosts_hgs_attest_tpm(&lab->conn, &h->client, &h->ak_bound, &d) < 0)
 			return hl_error_wrap("the warm-up attestation of '%s' failed", h->name);
@@ -513,9 +418,9 @@ static int lab_setup(struct bench_lab *lab, const char *workdir)
 	    hl_measured_boot_build(&lab->profile, &lab->mb) < 0)
 		return -1;
 	for (size_t i = 0; i < lab->n_hosts; i++)
-		if (check_interrupted() < 0 || host_setup(lab, &lab->hosts[i], i) < 0)
+		if (bench_check_interrupted() < 0 || host_setup(lab, &lab->hosts[i], i) < 0)
 			return -1;
-	if (check_interrupted() < 0 || hgs_setup(lab) < 0 || check_interrupted() < 0 ||
+	if (bench_check_interrupted() < 0 || hgs_setup(lab) < 0 || bench_check_interrupted() < 0 ||
 	    hgs_start(lab) < 0)
 		return -1;
 	return warm_up(lab);
@@ -579,7 +484,7 @@ static void *load_main(void *arg)
 	uint64_t t0, t1;
 	int rc;
 
-	while (!bench_signal) {
+	while (!bench_interrupt_signal()) {
 		t0 = hl_bench_now_ns();
 		if (t0 >= atomic_load(&h->lab->deadline_ns))
 			break;
@@ -627,8 +532,7 @@ static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r
 		return -1;
 	/* the load threads leave the signals to the main thread: no EINTR in TPM or HTTP calls */
 	sigemptyset(&block);
-	for (size_t i = 0; i < N_BENCH_SIGS; i++)
-		sigaddset(&block, bench_sigs[i]);
+	bench_signals_add(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	start = hl_bench_now_ns();
 	atomic_store(&lab->deadline_ns, start + (uint64_t)seconds * 1000000000u);
@@ -649,7 +553,7 @@ static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r
 		lab->hosts[i].started = 0;
 	}
 	end = hl_bench_now_ns();
-	if (rc < 0 || check_interrupted() < 0 || hl_bench_proc_cpu_ns(hgs_pid, &cpu1) < 0)
+	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(hgs_pid, &cpu1) < 0)
 		return -1;
 	r->window_s = (double)(end - start) / 1e9;
 	r->hgs_cpu_ns = cpu1 - cpu0;
@@ -829,7 +733,7 @@ static int floor_measure(struct bench_lab *lab, struct attest_result *r)
 	for (int i = 0; i < FLOOR_N; i++) {
 		struct floor_op *op = &r->floor[i];
 
-		if (check_interrupted() < 0)
+		if (bench_check_interrupted() < 0)
 			return -1;
 		if (hl_bench_time_op(floor_call, op, BENCH_FLOOR_CPU_NS, &op->res) < 0)
 			return hl_error_wrap("cannot %s for the crypto floor", op->what);
@@ -1032,7 +936,7 @@ static json_t *attest_json(struct attest_result *r, int ok, const char *error)
 /* Exit code for a failed run: interrupted (128 + signal) or a failure. */
 static int fail_code(void)
 {
-	return bench_signal ? 128 + (int)bench_signal : HL_EXIT_FAILURE;
+	return bench_interrupt_signal() ? 128 + bench_interrupt_signal() : HL_EXIT_FAILURE;
 }
 
 /* Run attest, print the report (human or JSON); 0 when it ran, -1 (error set) when not. */
@@ -1077,11 +981,11 @@ int cmd_bench_attest(struct hl_cmd_ctx *ctx)
 	if (seconds < 1 || seconds > BENCH_SECONDS_MAX)
 		return hl_cmd_fail(HL_EXIT_USAGE, "--seconds must be 1 to %d, not %ld",
 				   BENCH_SECONDS_MAX, seconds);
-	if (signals_install() < 0)
+	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	rc = attest_report(hosts, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
 			   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
-	signals_restore();
+	bench_signals_restore();
 	if (rc < 0)
 		return hl_cmd_fail(fail_code(), "bench attest: %s", hl_error_last());
 	return HL_EXIT_OK;
@@ -1096,7 +1000,7 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 
 	if (json && !all)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-	if (signals_install() < 0) {
+	if (bench_signals_install() < 0) {
 		json_decref(all);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
@@ -1106,8 +1010,8 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 		failed++;
 		snprintf(first, sizeof(first), "attest: %s", hl_error_last());
 	}
-	signals_restore();
-	if (!bench_signal) {
+	bench_signals_restore();
+	if (!bench_interrupt_signal()) {
 		int signo = 0;
 
 		if (!json)
@@ -1119,9 +1023,8 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 			if (!first[0])
 				snprintf(first, sizeof(first), "release: %s", hl_error_last());
 		}
-		bench_signal = signo;
 	}
-	if (!bench_signal) {
+	if (!bench_interrupt_signal()) {
 		if (!json)
 			printf("\n");
 		if (cmd_bench_boot_default(hl_opts_str(&ctx->opts, "workdir", NULL),

@@ -90,21 +90,6 @@ struct boot_lab {
 
 static const char *const boot_names[BOOT_N] = { "plain", "shielded" };
 
-/* Format a path into BUF (SIZE bytes); -1 when it does not fit. */
-static int path_fmt(char *buf, size_t size, const char *fmt, ...) HL_PRINTF(3, 4);
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		return hl_error("path '%.60s...' is too long; use a shorter --workdir", buf);
-	return 0;
-}
-
 /* Make the lab's directory inside WORKDIR (or $TMPDIR, /tmp) and name its parts. */
 static int lab_mkdir(struct boot_lab *lab, const char *workdir)
 {
@@ -127,15 +112,15 @@ static int lab_mkdir(struct boot_lab *lab, const char *workdir)
 		lab->dir[0] = '\0';
 		goto out;
 	}
-	if (path_fmt(lab->tenant, sizeof(lab->tenant), "%s/tenant", lab->dir) < 0 ||
-	    path_fmt(lab->kp, sizeof(lab->kp), "%s/vm.kp", lab->dir) < 0 ||
-	    path_fmt(lab->run[BOOT_PLAIN], BOOT_PATH_MAX, "%s/rp", lab->dir) < 0 ||
-	    path_fmt(lab->run[BOOT_SHIELDED], BOOT_PATH_MAX, "%s/rs", lab->dir) < 0 ||
-	    path_fmt(lab->disk[BOOT_PLAIN], BOOT_PATH_MAX, "%s/vms/%s/plain.img", lab->tenant,
+	if (bench_path_fmt(lab->tenant, sizeof(lab->tenant), "%s/tenant", lab->dir) < 0 ||
+	    bench_path_fmt(lab->kp, sizeof(lab->kp), "%s/vm.kp", lab->dir) < 0 ||
+	    bench_path_fmt(lab->run[BOOT_PLAIN], BOOT_PATH_MAX, "%s/rp", lab->dir) < 0 ||
+	    bench_path_fmt(lab->run[BOOT_SHIELDED], BOOT_PATH_MAX, "%s/rs", lab->dir) < 0 ||
+	    bench_path_fmt(lab->disk[BOOT_PLAIN], BOOT_PATH_MAX, "%s/vms/%s/plain.img", lab->tenant,
 		     BOOT_VM_PLAIN) < 0 ||
-	    path_fmt(lab->disk[BOOT_SHIELDED], BOOT_PATH_MAX, "%s/vms/%s/shielded/disk.img",
+	    bench_path_fmt(lab->disk[BOOT_SHIELDED], BOOT_PATH_MAX, "%s/vms/%s/shielded/disk.img",
 		     lab->tenant, BOOT_VM) < 0 ||
-	    path_fmt(lab->vtpm, sizeof(lab->vtpm), "%s/vms/%s/shielded/vtpm", lab->tenant,
+	    bench_path_fmt(lab->vtpm, sizeof(lab->vtpm), "%s/vms/%s/shielded/vtpm", lab->tenant,
 		     BOOT_VM) < 0 ||
 	    hl_file_mkdirs(lab->run[BOOT_PLAIN], 0700) < 0 ||
 	    hl_file_mkdirs(lab->run[BOOT_SHIELDED], 0700) < 0)

@@ -170,101 +170,7 @@ struct release_lab {
 	atomic_uint_fast64_t deadline_ns;
 };
 
-/* ---- interruption ---- */
-
-static volatile sig_atomic_t rel_signal;
-static const int rel_sigs[] = { SIGINT, SIGTERM, SIGHUP };
-#define N_REL_SIGS (sizeof(rel_sigs) / sizeof(rel_sigs[0]))
-static struct sigaction rel_old_sa[N_REL_SIGS];
-static int rel_sa_set[N_REL_SIGS];
-
-/* First signal: ask for a clean stop; second: stop the children now and die. */
-static void rel_on_signal(int sig)
-{
-	static const char msg[] = "\nhgslab bench: interrupted: stopping the lab and removing it "
-				  "(interrupt again to stop at once)\n";
-	struct sigaction sa;
-	sigset_t set;
-	ssize_t n;
-
-	if (!rel_signal) {
-		rel_signal = sig;
-		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-		(void)n;
-		return;
-	}
-	hl_child_cleanup_all(500);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
-	raise(sig);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	_exit(128 + sig);
-}
-
-/* Install the bench's handlers over lib/child's (signals ignored stay ignored). */
-static int signals_install(void)
-{
-	struct sigaction sa;
-
-	rel_signal = 0;
-	if (hl_child_cleanup_install(-1) < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = rel_on_signal;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < N_REL_SIGS; i++)
-		sigaddset(&sa.sa_mask, rel_sigs[i]);
-	for (size_t i = 0; i < N_REL_SIGS; i++) {
-		if (sigaction(rel_sigs[i], NULL, &rel_old_sa[i]) < 0)
-			return hl_error_errno("cannot read the handler of signal %d", rel_sigs[i]);
-		if (rel_old_sa[i].sa_handler == SIG_IGN)
-			continue;
-		if (sigaction(rel_sigs[i], &sa, NULL) < 0)
-			return hl_error_errno("cannot handle signal %d", rel_sigs[i]);
-		rel_sa_set[i] = 1;
-	}
-	return 0;
-}
-
-/* Put lib/child's handlers back. */
-static void signals_restore(void)
-{
-	for (size_t i = 0; i < N_REL_SIGS; i++) {
-		if (rel_sa_set[i])
-			sigaction(rel_sigs[i], &rel_old_sa[i], NULL);
-		rel_sa_set[i] = 0;
-	}
-}
-
-/* -1 with a message once a stop was asked for, else 0. */
-static int check_interrupted(void)
-{
-	if (rel_signal)
-		return hl_error("interrupted by signal %d (%s)", (int)rel_signal,
-				strsignal((int)rel_signal));
-	return 0;
-}
-
 /* ---- the lab ---- */
-
-/* snprintf into BUF of SIZE; -1 when the path does not fit. */
-static int path_fmt(char *buf, size_t size, const char *fmt, ...) HL_PRINTF(3, 4);
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size)
-		return hl_error("path '%.60s...' is too long; use a shorter --workdir", buf);
-	return 0;
-}
 
 /* Make the lab's directory inside WORKDIR (or $TMPDIR, /tmp) and its addresses. */
 static int lab_mkdir(struct release_lab *lab, const char *workdir)
@@ -288,10 +194,10 @@ static int lab_mkdir(struct release_lab *lab, const char *workdir)
 		lab->dir[0] = '\0';
 		goto out;
 	}
-	if (path_fmt(lab->host_dir, sizeof(lab->host_dir), "%s/%s", lab->dir, REL_HOST_NAME) < 0 ||
-	    path_fmt(lab->node_dir, sizeof(lab->node_dir), "%s/hgs", lab->dir) < 0 ||
-	    path_fmt(lab->tenant_dir, sizeof(lab->tenant_dir), "%s/tenant", lab->dir) < 0 ||
-	    path_fmt(lab->serve_out, sizeof(lab->serve_out), "%s/hgs-serve.out", lab->dir) < 0)
+	if (bench_path_fmt(lab->host_dir, sizeof(lab->host_dir), "%s/%s", lab->dir, REL_HOST_NAME) < 0 ||
+	    bench_path_fmt(lab->node_dir, sizeof(lab->node_dir), "%s/hgs", lab->dir) < 0 ||
+	    bench_path_fmt(lab->tenant_dir, sizeof(lab->tenant_dir), "%s/tenant", lab->dir) < 0 ||
+	    bench_path_fmt(lab->serve_out, sizeof(lab->serve_out), "%s/hgs-serve.out", lab->dir) < 0)
 		goto out;
 	/*
 	 * Loopback addresses of the lab's own: not 127.0.0.1, whose ports the
@@ -370,7 +276,7 @@ static int lab_make(struct release_lab *lab)
 	hp.domain = "fabrikam.com";
 	hp.listen = lab->host_addr;
 	if (host_create(&hp) < 0 || host_open(lab->host_dir, &lab->h) < 0 ||
-	    check_interrupted() < 0 || host_tpm_open(lab->h, 1, 0, &lab->t) < 0)
+	    bench_check_interrupted() < 0 || host_tpm_open(lab->h, 1, 0, &lab->t) < 0)
 		goto out;
 	hl_bench_progress("creating HGS %s (TPM mode) and registering %s", REL_HGS_NAME,
 			  REL_HOST_NAME);
@@ -548,9 +454,9 @@ static int lab_setup(struct release_lab *lab, const char *workdir)
 	if (lab_mkdir(lab, workdir) < 0)
 		return -1;
 	hl_bench_progress("lab in '%s'", lab->dir);
-	if (lab_make(lab) < 0 || check_interrupted() < 0 || hgs_start(lab) < 0 ||
-	    check_interrupted() < 0 || host_attest(lab) < 0 || check_interrupted() < 0 ||
-	    tenant_make(lab) < 0 || check_interrupted() < 0)
+	if (lab_make(lab) < 0 || bench_check_interrupted() < 0 || hgs_start(lab) < 0 ||
+	    bench_check_interrupted() < 0 || host_attest(lab) < 0 || bench_check_interrupted() < 0 ||
+	    tenant_make(lab) < 0 || bench_check_interrupted() < 0)
 		return -1;
 	return release_check(lab);
 }
@@ -605,7 +511,7 @@ static void *client_main(void *arg)
 	uint64_t t0, t1;
 	int rc;
 
-	while (!rel_signal) {
+	while (!bench_interrupt_signal()) {
 		t0 = hl_bench_now_ns();
 		if (t0 >= atomic_load(&lab->deadline_ns))
 			break;
@@ -650,8 +556,7 @@ static int run_load(struct release_lab *lab, long seconds, struct release_result
 		return -1;
 	/* the client threads leave the signals to the main thread */
 	sigemptyset(&block);
-	for (size_t i = 0; i < N_REL_SIGS; i++)
-		sigaddset(&block, rel_sigs[i]);
+	bench_signals_add(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	start = hl_bench_now_ns();
 	atomic_store(&lab->deadline_ns, start + (uint64_t)seconds * 1000000000u);
@@ -672,7 +577,7 @@ static int run_load(struct release_lab *lab, long seconds, struct release_result
 		lab->clients[i].started = 0;
 	}
 	end = hl_bench_now_ns();
-	if (rc < 0 || check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
+	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
 		return -1;
 	r->window_s = (double)(end - start) / 1e9;
 	r->hgs_cpu_ns = cpu1 - cpu0;
@@ -882,7 +787,7 @@ static int floor_measure(struct release_lab *lab, struct release_result *r)
 	for (int i = 0; i < FLOOR_N; i++) {
 		struct floor_op *op = &r->floor[i];
 
-		if (check_interrupted() < 0)
+		if (bench_check_interrupted() < 0)
 			return -1;
 		if (hl_bench_time_op(floor_call, op, REL_FLOOR_CPU_NS, &op->res) < 0)
 			return hl_error_wrap("cannot %s for the crypto floor", op->what);
@@ -1118,13 +1023,13 @@ int cmd_bench_release(struct hl_cmd_ctx *ctx)
 	if (seconds < 1 || seconds > REL_SECONDS_MAX)
 		return hl_cmd_fail(HL_EXIT_USAGE, "--seconds must be 1 to %d, not %ld",
 				   REL_SECONDS_MAX, seconds);
-	if (signals_install() < 0)
+	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	rc = release_report(clients, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
 			    hl_opts_flag(&ctx->opts, "keep"), hl_opts_flag(&ctx->opts, "json"), NULL);
-	signals_restore();
+	bench_signals_restore();
 	if (rc < 0)
-		return hl_cmd_fail(rel_signal ? 128 + (int)rel_signal : HL_EXIT_FAILURE,
+		return hl_cmd_fail(bench_interrupt_signal() ? 128 + (int)bench_interrupt_signal() : HL_EXIT_FAILURE,
 				   "bench release: %s", hl_error_last());
 	return HL_EXIT_OK;
 }
@@ -1135,11 +1040,11 @@ int cmd_bench_release_default(const char *workdir, int keep, int json, struct js
 	int rc;
 
 	*signo = 0;
-	if (signals_install() < 0)
+	if (bench_signals_install() < 0)
 		return -1;
 	rc = release_report(REL_CLIENTS_DEFAULT, REL_SECONDS_DEFAULT, workdir, keep, json,
 			    collect);
-	signals_restore();
-	*signo = (int)rel_signal;
+	bench_signals_restore();
+	*signo = (int)bench_interrupt_signal();
 	return rc;
 }
