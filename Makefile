@@ -55,7 +55,7 @@ help:
 	@echo "make asan    build the ASan+UBSan binary (build/asan/bin/hgslab) and its unit tests"
 	@echo "make guest   build the shielded VM's kernel + initramfs into build/guest (cached)"
 	@echo "make test    deps + both builds + every test; ends with 'N passed, N failed'"
-	@echo "make demo    deps + build + the default demo"
+	@echo "make demo    deps + build + guest + the default demo (scenarios/article-walkthrough.yaml)"
 	@echo "make bench   run the benchmarks"
 	@echo "make clean   remove bin/ and build/"
 
@@ -97,7 +97,7 @@ test: deps
 	$(MAKE) SAN=1 all
 	tests/run.sh
 
-demo: deps
+demo: deps guest
 	$(MAKE) $(HGSLAB)
 	$(HGSLAB) demo
 

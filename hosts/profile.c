@@ -13,6 +13,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/suggest.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -85,50 +86,15 @@ static const struct hl_profile named_profiles[] = {
 
 #define N_PROFILES (sizeof(named_profiles) / sizeof(named_profiles[0]))
 
-/* Levenshtein distance of A and B (short strings), capped at 9. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[64], prev, tmp;
-
-	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
-		return 9;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			size_t best = prev + (a[i - 1] != b[j - 1]);
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb] > 9 ? 9 : row[lb];
-}
-
 /* Write "; did you mean 'X'?" for the closest of CHOICES to WORD into BUF (or ""). */
 static void did_you_mean(const char *word, const char *const *choices, size_t n, char *buf,
 			 size_t size)
 {
-	size_t best = 9, d, i, pick = n;
+	const char *pick = hl_suggest_n(word, choices, n);
 
 	buf[0] = '\0';
-	for (i = 0; i < n; i++) {
-		d = edit_distance(word, choices[i]);
-		if (d < best) {
-			best = d;
-			pick = i;
-		}
-	}
-	if (pick < n && best <= 2 && best < strlen(word))
-		snprintf(buf, size, "; did you mean '%s'?", choices[pick]);
+	if (pick)
+		snprintf(buf, size, "; did you mean '%s'?", pick);
 }
 
 /* The setting named KEY, or NULL. */

@@ -13,7 +13,7 @@ packages=(
 	libssl-dev libyaml-dev libtss2-dev tpm2-tools
 	cryptsetup-bin busybox-static cpio kmod e2fsprogs
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 libxml2-dev
-	libcmocka-dev jq socat
+	libcmocka-dev jq socat libxml2-utils
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -15,9 +15,17 @@ int cmd_version(struct hl_cmd_ctx *ctx);
 extern const struct hl_opt cmd_diagnose_opts[];
 int cmd_diagnose(struct hl_cmd_ctx *ctx);
 
-/* sim/cmd_demo.c */
+/* sim/cmd_run.c */
+extern const struct hl_opt cmd_run_opts[];
+int cmd_run(struct hl_cmd_ctx *ctx);
 extern const struct hl_opt cmd_demo_opts[];
 int cmd_demo(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_up_opts[];
+int cmd_up(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_down_opts[];
+int cmd_down(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_status_opts[];
+int cmd_status(struct hl_cmd_ctx *ctx);
 
 /* hgs/cmd_hgs.c */
 extern const struct hl_opt cmd_hgs_init_opts[];

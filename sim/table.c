@@ -8,7 +8,6 @@
 
 #define LATER_ATTEST "it comes with the attestation work (issue #3)"
 #define LATER_KPS    "it comes with the key protection work (issue #4)"
-#define LATER_RUN    "it comes with the scenario runner (issue #6)"
 
 static const struct hl_cmd hgs_verbs[] = {
 	{ .name = "init", .summary = "create an HGS node (Initialize-HgsServer)",
@@ -308,6 +307,22 @@ static const struct hl_cmd bench_verbs[] = {
 	{ .name = NULL },
 };
 
+#define RUN_HELP \
+	"Validates every FILE first (errors name file:line:column; nothing starts when one\n" \
+	"is broken: exit 2), then for each scenario brings its fabric up in a lab directory\n" \
+	"(HGS nodes, the fabric DC and the host agents as supervised processes on their own\n" \
+	"loopback addresses), plays the steps in order, checks every expectation and stops\n" \
+	"everything, also on Ctrl-C.  The lab directory is removed when the scenario passed\n" \
+	"(kept on failure or with --keep; its logs/ hold every command run and its output).\n" \
+	"Exit status: 0 every expectation held, 6 one did not, 1 a lab failed, 2 bad input,\n" \
+	"130 interrupted.  The file format: docs/scenarios.md."
+
+#define UP_HELP \
+	"Brings the scenario's fabric up (HGS, DC, host agents, tenant guardians and key\n" \
+	"protectors) and leaves it running for a live demo; --play also plays its steps.\n" \
+	"Prints the URLs, directories and commands to try by hand.  `hgslab status` shows\n" \
+	"it, `hgslab down` stops it."
+
 const struct hl_cmd hl_areas[] = {
 	{ .name = "hgs", .summary = "Host Guardian Service node: attestation and key protection",
 	  .verbs = hgs_verbs },
@@ -318,13 +333,19 @@ const struct hl_cmd hl_areas[] = {
 	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding",
 	  .verbs = tenant_verbs },
 	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",
-	  .later = LATER_RUN },
+	  .description = RUN_HELP, .opts = cmd_run_opts, .run = cmd_run },
 	{ .name = "demo", .summary = "run the default demo (the article walkthrough)",
+	  .description = "Plays scenarios/article-walkthrough.yaml: HGS MyHgsService in relecloud.com,\n"
+			 "the Fabrikam hosts FabricHost1 (healthy) and FabricHost2 (debugging on), and\n"
+			 "a tenant's shielded VM that runs on the healthy host, is refused on the other\n"
+			 "and is ciphertext offline.  Same options and exit codes as `hgslab run`.",
 	  .opts = cmd_demo_opts, .run = cmd_demo },
 	{ .name = "up", .summary = "bring a scenario's fabric up and leave it running", .args = "FILE",
-	  .later = LATER_RUN },
-	{ .name = "down", .summary = "stop a fabric started with `up`", .later = LATER_RUN },
-	{ .name = "status", .summary = "show HGS, hosts and VMs of a running fabric", .later = LATER_RUN },
+	  .description = UP_HELP, .opts = cmd_up_opts, .run = cmd_up },
+	{ .name = "down", .summary = "stop a fabric started with `up`", .opts = cmd_down_opts,
+	  .run = cmd_down },
+	{ .name = "status", .summary = "show HGS, hosts and VMs of a running fabric",
+	  .opts = cmd_status_opts, .run = cmd_status },
 	{ .name = "diagnose", .summary = "check this machine and the lab's parts (Get-HgsTrace)",
 	  .opts = cmd_diagnose_opts, .run = cmd_diagnose },
 	{ .name = "bench", .summary = "benchmarks against the crypto floor", .verbs = bench_verbs },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli.sh - the command surface: help at every level, usage errors exit 2,
-# planned commands exit 3 and say what brings them, version and diagnose work.
+# status and demo fail clearly without a fabric or a scenario, version and diagnose work.
 # Runs against the release binary and, when built, the ASan+UBSan one.
 . "$(dirname "$0")/lib.sh"
 
@@ -37,11 +37,11 @@ for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	ok $([ $RC -eq 2 ] && grep -q "unknown verb 'nosuch'" <<<"$ERR"; echo $?) "$tag: unknown verb exits 2"
 	run "$bin" hgs
 	ok $([ $RC -eq 2 ] && grep -q '^Verbs:' <<<"$ERR"; echo $?) "$tag: area without verb lists verbs, exits 2"
-	# a verb planned for a later issue (change it when that verb lands)
 	run "$bin" status --help
-	ok $([ $RC -eq 0 ] && grep -q 'Not built yet' <<<"$OUT"; echo $?) "$tag: verb --help works and says what is not built"
-	run "$bin" status
-	ok $([ $RC -eq 3 ] && grep -q 'issue #6' <<<"$ERR"; echo $?) "$tag: a planned verb exits 3 and names what brings it"
+	ok $([ $RC -eq 0 ] && grep -q -- '--workdir DIR' <<<"$OUT"; echo $?) "$tag: status --help shows its options"
+	run "$bin" status --workdir "$T/none"
+	ok $([ $RC -eq 1 ] && grep -q 'no fabric is up' <<<"$ERR" && grep -q 'hgslab up' <<<"$ERR"; echo $?) \
+		"$tag: status with no fabric up exits 1 and says how to start one"
 
 	run "$bin" version --bogus
 	ok $([ $RC -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$ERR" && grep -q '^usage: hgslab version' <<<"$ERR"; echo $?) \
@@ -63,8 +63,11 @@ for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	run env PATH=/nonexistent "$bin" diagnose
 	ok $([ $RC -eq 5 ] && grep -q "install package 'swtpm' or run \`make deps\`" <<<"$OUT" &&
 	     grep -q "cannot run 'swtpm'" <<<"$OUT"; echo $?) "$tag: a missing program fails diagnose (exit 5) and says what to install"
-	run "$bin" demo
-	ok $([ $RC -eq 0 ] && grep -q 'Not there yet' <<<"$OUT" && grep -q '\[ok  \] tpm' <<<"$OUT"; echo $?) \
-		"$tag: demo runs what exists and says what is not there yet"
+	run "$bin" demo --help
+	ok $([ $RC -eq 0 ] && grep -q 'article-walkthrough.yaml' <<<"$OUT" && grep -q -- '--report FORMAT' <<<"$OUT"; echo $?) \
+		"$tag: demo --help names the scenario it plays"
+	run env HGSLAB_SCENARIOS="$T/none" "$bin" demo
+	ok $([ $RC -eq 1 ] && grep -q "cannot find the demo scenario" <<<"$ERR"; echo $?) \
+		"$tag: demo without its scenario file exits 1 and says where it looked"
 done
 done_testing

@@ -1,0 +1,1014 @@
+/*
+ * lab.c - a scenario's fabric: directories, addresses, supervised processes
+ * and the hgslab verbs that set it up (see lab.h).
+ */
+#include "sim/lab.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "sim/report.h"
+
+#define LAB_PARALLEL 3          /* verbs run side by side during setup (2 cores) */
+#define LAB_READY_MS 30000      /* a service must be ready within this */
+#define LAB_STOP_MS 5000        /* bound on a service's orderly stop */
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t g_sig;
+
+static void on_signal(int sig)
+{
+	g_sig = sig;
+}
+
+int lab_signals_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return hl_error_errno("cannot install the signal handlers");
+	return 0;
+}
+
+int lab_interrupted(void)
+{
+	return (int)g_sig;
+}
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A new string "FMT..." or NULL (after hl_error). */
+static char *fmt(const char *f, ...) HL_PRINTF(1, 2);
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	if (n < 0) {
+		hl_error("out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return hl_error("path too long: '%s'", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return hl_error_errno("cannot create '%s'", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return hl_error_errno("cannot create '%s'", buf);
+	return 0;
+}
+
+/* The last non-empty line of TEXT into BUF. */
+static void last_line(const char *text, char *buf, size_t size)
+{
+	const char *end, *start;
+
+	buf[0] = 0;
+	if (!text)
+		return;
+	end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	snprintf(buf, size, "%.*s", (int)(end - start), start);
+}
+
+void lab_result_clear(struct lab_result *r)
+{
+	if (!r)
+		return;
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* A free TCP port on ADDR (bound then released), or -1. */
+static int free_port(const char *addr)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd, port = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return hl_error("bad address '%s'", addr);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return hl_error_errno("socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	else
+		hl_error_errno("cannot bind to %s", addr);
+	close(fd);
+	return port;
+}
+
+/* ---- running verbs ---- */
+
+struct lab_job {
+	struct hl_child *child;
+	char *out_path;
+	char *err_path;
+	char label[160];
+	double t0;
+};
+
+static void job_free(struct lab_job *j)
+{
+	hl_child_free(j->child);
+	free(j->out_path);
+	free(j->err_path);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Start `self ARGS...` with stdout / stderr to numbered files under WORK/logs. */
+static int job_start(struct lab *L, const char *const *args, struct lab_job *j)
+{
+	const char *argv[48];
+	struct hl_child_fd fds[2];
+	struct hl_child_opts o;
+	char name[64] = "", *cmd_path = NULL;
+	FILE *cf;
+	size_t n = 0, i;
+	int fo = -1, fe = -1, rc = -1, k;
+
+	memset(j, 0, sizeof(*j));
+	argv[n++] = L->self;
+	for (i = 0; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	L->n_exec++;
+	k = snprintf(name, sizeof(name), "%03d-%s%s%s", L->n_exec, args[0], args[1] ? "-" : "",
+		     args[1] ? args[1] : "");
+	(void)k;
+	snprintf(j->label, sizeof(j->label), "hgslab %s%s%s", args[0], args[1] ? " " : "",
+		 args[1] ? args[1] : "");
+	if (!(j->out_path = fmt("%s/logs/%s.out", L->work, name)) ||
+	    !(j->err_path = fmt("%s/logs/%s.err", L->work, name)) ||
+	    !(cmd_path = fmt("%s/logs/%s.cmd", L->work, name)))
+		goto out;
+	/* the command line, for repeating it by hand */
+	if ((cf = fopen(cmd_path, "w"))) {
+		fputs("hgslab", cf);
+		for (i = 0; args[i]; i++)
+			fprintf(cf, strpbrk(args[i], " \"'$") ? " '%s'" : " %s", args[i]);
+		fputc('\n', cf);
+		fclose(cf);
+	}
+	fo = open(j->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fe = open(j->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fo < 0 || fe < 0) {
+		hl_error_errno("cannot create the log files in '%s/logs'", L->work);
+		goto out;
+	}
+	fds[0].parent_fd = fo;
+	fds[0].child_fd = 1;
+	fds[1].parent_fd = fe;
+	fds[1].child_fd = 2;
+	memset(&o, 0, sizeof(o));
+	o.name = j->label;
+	o.fds = fds;
+	o.nfds = 2;
+	j->t0 = now_s();
+	if (hl_child_spawn(argv, &o, &j->child) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (fo >= 0)
+		close(fo);
+	if (fe >= 0)
+		close(fe);
+	free(cmd_path);
+	if (rc < 0)
+		job_free(j);
+	return rc;
+}
+
+/* Wait for J to end (showing PROGRESS with its last stderr line); fill R. */
+static int job_wait(struct lab *L, struct lab_job *j, const char *progress, struct lab_result *r)
+{
+	double last_shown = 0;
+	size_t len;
+	int st = -1;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		if (lab_interrupted()) {
+			hl_child_stop(j->child, 2000, NULL);
+			rp_progress_done();
+			r->rc = -1;
+			r->secs = now_s() - j->t0;
+			return hl_error("interrupted (signal %d) during `%s`", lab_interrupted(), j->label);
+		}
+		if (hl_child_wait(j->child, 100, &st) == 0)
+			break;
+		hl_error_clear();
+		if (progress && L->progress && now_s() - last_shown > 0.5) {
+			char *text = NULL, line[200];
+
+			last_shown = now_s();
+			if (hl_file_read(j->err_path, LAB_MAX_OUT, &text, &len) == 0) {
+				last_line(text, line, sizeof(line));
+				rp_progress("%s %.1f s%s%s", progress, now_s() - j->t0, line[0] ? ": " : "", line);
+			}
+			free(text);
+		}
+	}
+	if (progress && L->progress)
+		rp_progress_done();
+	r->rc = st;
+	r->secs = now_s() - j->t0;
+	if (hl_file_read(j->out_path, LAB_MAX_OUT, &r->out, &len) < 0 ||
+	    hl_file_read(j->err_path, LAB_MAX_OUT, &r->err, &len) < 0) {
+		lab_result_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+int lab_execv(struct lab *L, struct lab_result *r, const char *progress, const char *const *args)
+{
+	struct lab_job j;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (lab_interrupted()) {
+		r->rc = -1;
+		return hl_error("interrupted (signal %d)", lab_interrupted());
+	}
+	if (job_start(L, args, &j) < 0)
+		return -1;
+	rc = job_wait(L, &j, progress, r);
+	job_free(&j);
+	return rc;
+}
+
+int lab_exec(struct lab *L, struct lab_result *r, const char *progress, ...)
+{
+	const char *args[48];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, progress);
+	while (n < sizeof(args) / sizeof(args[0]) - 1 && (args[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return lab_execv(L, r, progress, args);
+}
+
+/* A verb that must succeed during setup: its error names the command and its message. */
+static int must(struct lab *L, const char *const *args)
+{
+	struct lab_result r;
+	char line[400];
+
+	if (lab_execv(L, &r, NULL, args) < 0)
+		return -1;
+	if (r.rc != 0) {
+		last_line(r.err, line, sizeof(line));
+		hl_error("`hgslab %s %s` failed (exit %d): %s (logs in %s/logs)", args[0],
+			 args[1] ? args[1] : "", r.rc, line[0] ? line : "no message", L->work);
+		lab_result_clear(&r);
+		return -1;
+	}
+	lab_result_clear(&r);
+	return 0;
+}
+
+#define MUST(L, ...) must((L), (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Run the N argument lists ARGS side by side (LAB_PARALLEL at a time); all must succeed. */
+static int must_parallel(struct lab *L, const char *const *const *args, size_t n)
+{
+	struct lab_job jobs[LAB_PARALLEL];
+	size_t next = 0, done = 0, i;
+	int busy[LAB_PARALLEL] = { 0 }, failed = 0;
+	char line[400];
+
+	while (done < n) {
+		for (i = 0; i < LAB_PARALLEL && next < n && !failed; i++) {
+			if (busy[i])
+				continue;
+			if (job_start(L, args[next], &jobs[i]) < 0) {
+				failed = 1;
+				break;
+			}
+			busy[i] = 1;
+			next++;
+		}
+		if (failed && next < n) {
+			done += n - next;
+			next = n;
+		}
+		for (i = 0; i < LAB_PARALLEL; i++) {
+			struct lab_result r;
+
+			if (!busy[i])
+				continue;
+			if (job_wait(L, &jobs[i], NULL, &r) < 0) {
+				failed = 1;
+			} else if (r.rc != 0 && !failed) {
+				last_line(r.err, line, sizeof(line));
+				hl_error("`%s` failed (exit %d): %s (logs in %s/logs)", jobs[i].label, r.rc,
+					 line[0] ? line : "no message", L->work);
+				failed = 1;
+			}
+			lab_result_clear(&r);
+			job_free(&jobs[i]);
+			busy[i] = 0;
+			done++;
+			break;  /* refill before waiting on the next */
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+/* ---- services ---- */
+
+int lab_svc_start(struct lab *L, struct lab_svc *svc)
+{
+	struct hl_child_opts o;
+	const char *argv[16];
+	size_t i, n = 0;
+
+	if (svc->child && hl_child_running(svc->child))
+		return 0;
+	hl_child_free(svc->child);
+	svc->child = NULL;
+	argv[n++] = L->self;
+	for (i = 0; svc->argv[i] && n < 15; i++)
+		argv[n++] = svc->argv[i];
+	argv[n] = NULL;
+	memset(&o, 0, sizeof(o));
+	o.name = svc->label;
+	o.log_path = svc->log;
+	o.flags = L->detach ? HL_CHILD_NO_DEATHSIG : 0;
+	if (hl_child_spawn(argv, &o, &svc->child) < 0)
+		return -1;
+	svc->pid = hl_child_pid(svc->child);
+	return 0;
+}
+
+/* Wait for a started service's readiness line. */
+int lab_svc_ready(struct lab_svc *svc)
+{
+	double t0 = now_s();
+
+	while (hl_child_wait_log(svc->child, svc->ready, 200) < 0) {
+		if (!hl_child_running(svc->child) || now_s() - t0 > LAB_READY_MS / 1000.0)
+			return hl_error_wrap("%s did not start", svc->label);
+		if (lab_interrupted())
+			return hl_error("interrupted (signal %d) while starting %s", lab_interrupted(),
+					svc->label);
+		hl_error_clear();
+	}
+	return 0;
+}
+
+void lab_svc_stop(struct lab_svc *svc)
+{
+	if (!svc->child)
+		return;
+	hl_child_stop(svc->child, LAB_STOP_MS, NULL);
+	hl_child_free(svc->child);
+	svc->child = NULL;
+}
+
+/* ---- lookups ---- */
+
+int lab_host_index(const struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < L->s->n_hosts; i++)
+		if (!strcmp(L->s->hosts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int lab_vm_index(const struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < L->s->n_vms; i++)
+		if (!strcmp(L->s->vms[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+struct lab_hgs *lab_hgs_named(struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < L->n_hgs; i++)
+		if (!name || !strcmp(L->hgs[i].sc->name, name))
+			return &L->hgs[i];
+	return NULL;
+}
+
+/* ---- init ---- */
+
+/* Pick 127.X.Y for this lab: random, with every address we use free to bind. */
+static int pick_net(struct lab *L)
+{
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(now_s() * 1e6);
+	int attempt;
+
+	srand(seed);
+	for (attempt = 0; attempt < 20; attempt++) {
+		char a[24];
+
+		snprintf(L->net, sizeof(L->net), "127.%d.%d", 100 + rand() % 120, 1 + rand() % 250);
+		snprintf(a, sizeof(a), "%s.1", L->net);
+		if (free_port(a) > 0)
+			return 0;
+		hl_error_clear();
+	}
+	return hl_error("no free loopback address found for the lab");
+}
+
+int lab_init(struct lab *L, const struct scenario *s, const char *work, const char *guest)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+	size_t i;
+
+	memset(L, 0, sizeof(*L));
+	L->s = s;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return hl_error_errno("cannot find this program (/proc/self/exe)");
+	self[n] = 0;
+	/* rebuilt while we run: the kernel still has our image, and a fork's exec of it works */
+	if (n > 10 && !strcmp(self + n - 10, " (deleted)"))
+		snprintf(self, sizeof(self), "/proc/self/exe");
+	if (!(L->self = strdup(self)) || !(L->work = strdup(work)) ||
+	    (guest && !(L->guest = strdup(guest))))
+		return hl_error("out of memory");
+	if (mkdir_p(work) < 0)
+		return -1;
+	{
+		char *logs = fmt("%s/logs", work);
+		int rc = logs ? mkdir_p(logs) : -1;
+
+		free(logs);
+		if (rc < 0)
+			return -1;
+	}
+	if (pick_net(L) < 0)
+		return -1;
+	L->n_hgs = 1 + s->n_other_hgs;
+	L->hgs = calloc(L->n_hgs, sizeof(*L->hgs));
+	L->hosts = calloc(s->n_hosts ? s->n_hosts : 1, sizeof(*L->hosts));
+	L->vms = calloc(s->n_vms ? s->n_vms : 1, sizeof(*L->vms));
+	if (!L->hgs || !L->hosts || !L->vms)
+		return hl_error("out of memory");
+	for (i = 0; i < L->n_hgs; i++) {
+		struct lab_hgs *g = &L->hgs[i];
+
+		g->sc = i == 0 ? &s->hgs : &s->other_hgs[i - 1];
+		g->trust = g->sc->trust;
+		snprintf(g->addr, sizeof(g->addr), "%s.%zu", L->net, i + 1);
+		if ((g->port = free_port(g->addr)) < 0)
+			return -1;
+		snprintf(g->url, sizeof(g->url), "http://hgs.%s:%d", g->sc->domain, g->port);
+		snprintf(g->resolve, sizeof(g->resolve), "hgs.%s:%d:%s", g->sc->domain, g->port, g->addr);
+		if (!(g->dir = fmt("%s/hgs/%s", work, g->sc->name)) ||
+		    !(g->svc.log = fmt("%s/logs/hgs-%s.log", work, g->sc->name)))
+			return -1;
+		snprintf(g->svc.label, sizeof(g->svc.label), "HGS %s", g->sc->name);
+		g->svc.argv[0] = "hgs";
+		g->svc.argv[1] = "serve";
+		g->svc.argv[2] = "--dir";
+		g->svc.argv[3] = g->dir;
+		g->svc.ready = "serving";
+	}
+	if (s->fabric.present) {
+		L->has_dc = 1;
+		snprintf(L->dc_addr, sizeof(L->dc_addr), "%s.10", L->net);
+		if ((L->dc_port = free_port(L->dc_addr)) < 0)
+			return -1;
+		snprintf(L->dc_url, sizeof(L->dc_url), "http://dc01.%s:%d", s->fabric.domain, L->dc_port);
+		snprintf(L->dc_resolve, sizeof(L->dc_resolve), "dc01.%s:%d:%s", s->fabric.domain,
+			 L->dc_port, L->dc_addr);
+		if (!(L->fabric_dir = fmt("%s/fabric", work)) ||
+		    !(L->dc.log = fmt("%s/logs/dc-%s.log", work, s->fabric.domain)))
+			return -1;
+		snprintf(L->dc.label, sizeof(L->dc.label), "DC of %s", s->fabric.domain);
+		L->dc.argv[0] = "fabric";
+		L->dc.argv[1] = "serve";
+		L->dc.argv[2] = "--dir";
+		L->dc.argv[3] = L->fabric_dir;
+		L->dc.ready = "serving";
+	}
+	for (i = 0; i < s->n_hosts; i++) {
+		struct lab_host *h = &L->hosts[i];
+
+		h->sc = &s->hosts[i];
+		h->hgs = lab_hgs_named(L, h->sc->hgs ? h->sc->hgs : s->hgs.name);
+		if (!h->hgs)
+			return hl_error("host '%s': no HGS '%s'", h->sc->name, h->sc->hgs);
+		snprintf(h->addr, sizeof(h->addr), "%s.%zu", L->net, 20 + i);
+		if (!(h->dir = fmt("%s/hosts/%s", work, h->sc->name)) ||
+		    !(h->profile = strdup(h->sc->profile)) ||
+		    !(h->svc.log = fmt("%s/logs/host-%s.log", work, h->sc->name)))
+			return hl_error("out of memory");
+		snprintf(h->svc.label, sizeof(h->svc.label), "host agent of %s", h->sc->name);
+		h->svc.argv[0] = "host";
+		h->svc.argv[1] = "run";
+		h->svc.argv[2] = "--dir";
+		h->svc.argv[3] = h->dir;
+		h->svc.ready = "agent running";
+	}
+	for (i = 0; i < s->n_vms; i++) {
+		L->vms[i].sc = &s->vms[i];
+		L->vms[i].running_on = -1;
+		if (!(L->vms[i].kp = fmt("%s/kp/%s.kp", work, s->vms[i].name)))
+			return -1;
+	}
+	if (!(L->tenant = fmt("%s/tenant", work)))
+		return -1;
+	return 0;
+}
+
+/* ---- up ---- */
+
+/* Bring up the fabric directory: groups, computer accounts, the trust. */
+static int fabric_setup(struct lab *L)
+{
+	const struct scenario *s = L->s;
+	char *key = NULL, *trust = NULL;
+	size_t i, g;
+	int rc = -1;
+
+	for (g = 0; g < s->fabric.groups.n; g++)
+		if (MUST(L, "fabric", "add-group", "--dir", L->fabric_dir, "--name", s->fabric.groups.v[g]) < 0)
+			return -1;
+	for (i = 0; i < s->n_hosts; i++) {
+		const struct lab_host *h = &L->hosts[i];
+
+		free(key);
+		if (!(key = fmt("%s/logs/%s.hostkey.pem", L->work, h->sc->name)) ||
+		    MUST(L, "host", "get-host-key", "--dir", h->dir, "--out", key) < 0 ||
+		    MUST(L, "fabric", "add-computer", "--dir", L->fabric_dir, "--name", h->sc->name,
+			 "--key", key) < 0)
+			goto out;
+		for (g = 0; g < h->sc->groups.n; g++)
+			if (MUST(L, "fabric", "add-group-member", "--dir", L->fabric_dir, "--group",
+				 h->sc->groups.v[g], "--computer", h->sc->name) < 0)
+				goto out;
+	}
+	if (!(trust = fmt("%s/logs/trust-%s.json", L->work, s->fabric.domain)) ||
+	    MUST(L, "fabric", "export-trust", "--dir", L->fabric_dir, "--out", trust) < 0)
+		goto out;
+	/* the HGS domain trusts the fabric domain (one-way: HGS -> fabric) */
+	for (i = 0; i < L->n_hgs; i++)
+		if (MUST(L, "hgs", "add-trusted-domain", "--dir", L->hgs[i].dir, "--file", trust) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(key);
+	free(trust);
+	return rc;
+}
+
+/* Point every host at its HGS (and the DC). */
+static int hosts_configure(struct lab *L)
+{
+	size_t i;
+
+	for (i = 0; i < L->s->n_hosts; i++) {
+		const struct lab_host *h = &L->hosts[i];
+		char au[200], ku[200];
+
+		snprintf(au, sizeof(au), "%s/Attestation", h->hgs->url);
+		snprintf(ku, sizeof(ku), "%s/KeyProtection", h->hgs->url);
+		if (L->has_dc) {
+			if (MUST(L, "host", "set-client-configuration", "--dir", h->dir,
+				 "--attestation-url", au, "--key-protection-url", ku, "--resolve",
+				 h->hgs->resolve, "--resolve", L->dc_resolve, "--dc-url", L->dc_url) < 0)
+				return -1;
+		} else if (MUST(L, "host", "set-client-configuration", "--dir", h->dir,
+				"--attestation-url", au, "--key-protection-url", ku, "--resolve",
+				h->hgs->resolve) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The tenant: HGS guardians imported from their metadata, a KP and a template disk per VM. */
+static int tenant_setup(struct lab *L)
+{
+	const struct scenario *s = L->s;
+	size_t i, k;
+
+	for (i = 0; i < L->n_hgs; i++) {
+		int used = 0;
+
+		for (k = 0; k < s->n_vms && !used; k++) {
+			size_t g;
+
+			for (g = 0; g < s->vms[k].guardians.n; g++)
+				used |= !strcmp(s->vms[k].guardians.v[g], L->hgs[i].sc->name);
+		}
+		if (used && MUST(L, "tenant", "import-guardian", "--dir", L->tenant, "--url",
+				 L->hgs[i].url, "--resolve", L->hgs[i].resolve,
+				 "--allow-untrusted-root") < 0)
+			return -1;
+	}
+	for (k = 0; k < s->n_vms; k++) {
+		const struct sc_vm *v = &s->vms[k];
+		const char *args[64];
+		char *files[SC_MAX_LIST] = { NULL };
+		size_t n = 0, g;
+		int rc;
+
+		args[n++] = "tenant";
+		args[n++] = "new-key-protector";
+		args[n++] = "--dir";
+		args[n++] = L->tenant;
+		args[n++] = "--owner";
+		args[n++] = v->owner;
+		for (g = 0; g < v->guardians.n; g++) {
+			args[n++] = "--guardian";
+			args[n++] = v->guardians.v[g];
+		}
+		args[n++] = "--out";
+		args[n++] = L->vms[k].kp;
+		args[n] = NULL;
+		if (must(L, args) < 0)
+			return -1;
+		n = 0;
+		args[n++] = "tenant";
+		args[n++] = "new-vm";
+		args[n++] = "--dir";
+		args[n++] = L->tenant;
+		args[n++] = "--name";
+		args[n++] = v->name;
+		if (v->disk_size) {
+			args[n++] = "--disk-size";
+			args[n++] = v->disk_size;
+		}
+		rc = 0;
+		for (g = 0; g < v->n_files && rc == 0; g++) {
+			if (!(files[g] = fmt("%s=%s", v->files[g].name, v->files[g].content)))
+				rc = -1;
+			args[n++] = "--file";
+			args[n++] = files[g];
+		}
+		args[n] = NULL;
+		if (rc == 0)
+			rc = must(L, args);
+		for (g = 0; g < v->n_files; g++)
+			free(files[g]);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* An argument list of at most 23 words, for verbs run side by side. */
+struct argl {
+	const char *a[24];
+	char buf[2][64];
+};
+
+/* Fill A->a with the NULL-terminated words that follow; returns A->a. */
+static const char *const *argl_set(struct argl *A, ...)
+{
+	va_list ap;
+	size_t n = 0;
+
+	va_start(ap, A);
+	while (n < sizeof(A->a) / sizeof(A->a[0]) - 1 && (A->a[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	A->a[n] = NULL;
+	return A->a;
+}
+
+int lab_up(struct lab *L)
+{
+	const struct scenario *s = L->s;
+	const char *const **jobs = NULL;
+	struct argl *al = NULL;
+	const char *domain = s->fabric.present ? s->fabric.domain : "fabrikam.com";
+	char *vendor = NULL, *vendor_ca = NULL, *kpdir = NULL;
+	size_t i, n = 0, cap = s->n_hosts + L->n_hgs + s->tenant_guardians.n + 2;
+	int rc = -1;
+
+	if (!(jobs = calloc(cap, sizeof(*jobs))) || !(al = calloc(cap, sizeof(*al)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (!(vendor = fmt("%s/hosts/tpm-vendor", L->work)) ||
+	    !(vendor_ca = fmt("%s/vendor-ca-cert.pem", vendor)) || !(kpdir = fmt("%s/kp", L->work)) ||
+	    mkdir_p(kpdir) < 0)
+		goto out;
+	free(kpdir);
+	if (!(kpdir = fmt("%s/bundles", L->work)) || mkdir_p(kpdir) < 0)
+		goto out;
+	/* 1. the first host (it creates the lab's TPM vendor CA), the tenant's guardians, the fabric */
+	jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[0].dir, "--name",
+			   L->hosts[0].sc->name, "--domain", domain, "--profile", L->hosts[0].profile,
+			   "--vendor-dir", vendor, "--listen", L->hosts[0].addr, NULL);
+	n++;
+	for (i = 0; i < s->tenant_guardians.n; i++, n++)
+		jobs[n] = argl_set(&al[n], "tenant", "new-guardian", "--dir", L->tenant, "--name",
+				   s->tenant_guardians.v[i], NULL);
+	if (L->has_dc) {
+		snprintf(al[n].buf[0], sizeof(al[n].buf[0]), "%s:%d", L->dc_addr, L->dc_port);
+		jobs[n] = argl_set(&al[n], "fabric", "new", "--dir", L->fabric_dir, "--domain",
+				   s->fabric.domain, "--listen", al[n].buf[0], NULL);
+		n++;
+	}
+	if (must_parallel(L, jobs, n) < 0)
+		goto out;
+	/*
+	 * The first host's agent starts now: creating its attestation and
+	 * transport keys in its TPM takes a while, done beside the rest.
+	 */
+	if (lab_svc_start(L, &L->hosts[0].svc) < 0)
+		goto out;
+	/* 2. the other hosts and the HGS nodes (which need the vendor CA) */
+	n = 0;
+	for (i = 1; i < s->n_hosts; i++, n++)
+		jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[i].dir, "--name",
+				   L->hosts[i].sc->name, "--domain", domain, "--profile",
+				   L->hosts[i].profile, "--vendor-dir", vendor, "--listen",
+				   L->hosts[i].addr, NULL);
+	for (i = 0; i < L->n_hgs; i++, n++) {
+		snprintf(al[n].buf[0], sizeof(al[n].buf[0]), "%s:%d", L->hgs[i].addr, L->hgs[i].port);
+		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].dir, "--name",
+				   L->hgs[i].sc->name, "--domain", L->hgs[i].sc->domain, "--trust",
+				   sc_trust_name(L->hgs[i].trust), "--listen", al[n].buf[0],
+				   "--tpm-vendor-ca", vendor_ca, NULL);
+	}
+	if (must_parallel(L, jobs, n) < 0)
+		goto out;
+	for (i = 1; i < s->n_hosts; i++)
+		if (lab_svc_start(L, &L->hosts[i].svc) < 0)
+			goto out;
+	/* 3. HGS nodes and the DC serve */
+	for (i = 0; i < L->n_hgs; i++)
+		if (lab_svc_start(L, &L->hgs[i].svc) < 0)
+			goto out;
+	if (L->has_dc && lab_svc_start(L, &L->dc) < 0)
+		goto out;
+	for (i = 0; i < L->n_hgs; i++)
+		if (lab_svc_ready(&L->hgs[i].svc) < 0)
+			goto out;
+	if (L->has_dc && lab_svc_ready(&L->dc) < 0)
+		goto out;
+	/* 4. the fabric directory, the hosts' client configuration, the tenant */
+	if ((L->has_dc && fabric_setup(L) < 0) || hosts_configure(L) < 0 || tenant_setup(L) < 0)
+		goto out;
+	/* 5. the host agents are ready (measured boot done, keys made) */
+	for (i = 0; i < s->n_hosts; i++)
+		if (lab_svc_ready(&L->hosts[i].svc) < 0)
+			goto out;
+	rc = lab_save(L);
+out:
+	free(jobs);
+	free(al);
+	free(vendor);
+	free(vendor_ca);
+	free(kpdir);
+	return rc;
+}
+
+/* ---- VMs, clock ---- */
+
+/* 1 when process PID runs. */
+static int pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* The keeper pid in a VM's state.json, 0 when none. */
+static long keeper_pid(const char *state_path)
+{
+	json_t *j = NULL;
+	char *text = NULL;
+	size_t len;
+	long pid = 0;
+
+	if (hl_file_read(state_path, 1u << 20, &text, &len) == 0 &&
+	    hl_json_parse(text, len, len, &j) == 0) {
+		json_t *p = json_object_get(j, "keeper_pid");
+
+		if (json_is_integer(p))
+			pid = (long)json_integer_value(p);
+	}
+	hl_error_clear();
+	json_decref(j);
+	free(text);
+	return pid;
+}
+
+int lab_vm_stop_all(struct lab *L, int host)
+{
+	glob_t g;
+	char *pat;
+	size_t i;
+	int stopped = 0;
+
+	if (host < 0 || (size_t)host >= L->s->n_hosts ||
+	    !(pat = fmt("%s/vms/*/state.json", L->hosts[host].dir)))
+		return 0;
+	if (glob(pat, 0, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			long pid = keeper_pid(g.gl_pathv[i]);
+			int t;
+
+			if (!pid_alive(pid))
+				continue;
+			/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
+			kill((pid_t)pid, SIGTERM);
+			for (t = 0; t < 100 && pid_alive(pid); t++)
+				usleep(50000);
+			if (pid_alive(pid))
+				kill((pid_t)pid, SIGKILL);
+			stopped++;
+		}
+		globfree(&g);
+	}
+	free(pat);
+	for (i = 0; i < L->s->n_vms; i++)
+		if (L->vms[i].running_on == host)
+			L->vms[i].running_on = -1;
+	return stopped;
+}
+
+int lab_clock_apply(struct lab *L)
+{
+	char text[32];
+	size_t i;
+	int rc = 0;
+
+	snprintf(text, sizeof(text), "%lld\n", L->clock_s);
+	for (i = 0; i < L->n_hgs && rc == 0; i++) {
+		char *p = fmt("%s/clock-offset", L->hgs[i].dir);
+
+		rc = p ? hl_file_write(p, text, strlen(text), 0644) : -1;
+		free(p);
+	}
+	if (rc == 0 && L->has_dc) {
+		char *p = fmt("%s/clock-offset", L->fabric_dir);
+
+		rc = p ? hl_file_write(p, text, strlen(text), 0644) : -1;
+		free(p);
+	}
+	return rc;
+}
+
+/* ---- down, save, free ---- */
+
+void lab_down(struct lab *L)
+{
+	size_t i;
+
+	if (!L->hosts)
+		return;
+	for (i = 0; i < L->s->n_hosts; i++)
+		lab_vm_stop_all(L, (int)i);
+	for (i = 0; i < L->s->n_hosts; i++)
+		if (L->hosts[i].svc.child)
+			hl_child_signal(L->hosts[i].svc.child, SIGTERM);
+	for (i = 0; i < L->s->n_hosts; i++)
+		lab_svc_stop(&L->hosts[i].svc);
+	lab_svc_stop(&L->dc);
+	for (i = 0; i < L->n_hgs; i++)
+		lab_svc_stop(&L->hgs[i].svc);
+}
+
+int lab_save(const struct lab *L)
+{
+	json_t *j = json_object(), *a;
+	char *text = NULL, *path = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (!j)
+		return hl_error("out of memory");
+	json_object_set_new(j, "scenario", json_string(L->s->name));
+	json_object_set_new(j, "file", json_string(L->s->path));
+	json_object_set_new(j, "work", json_string(L->work));
+	json_object_set_new(j, "runner_pid", json_integer(getpid()));
+	json_object_set_new(j, "tenant", json_string(L->tenant));
+	a = json_array();
+	for (i = 0; i < L->n_hgs; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name",
+						   L->hgs[i].sc->name, "url", L->hgs[i].url, "address",
+						   L->hgs[i].addr, "resolve", L->hgs[i].resolve, "dir",
+						   L->hgs[i].dir, "pid", (json_int_t)L->hgs[i].svc.pid));
+	json_object_set_new(j, "hgs", a);
+	if (L->has_dc)
+		json_object_set_new(j, "dc", json_pack("{s:s, s:s, s:s, s:I}", "url", L->dc_url,
+						       "resolve", L->dc_resolve, "dir", L->fabric_dir,
+						       "pid", (json_int_t)L->dc.pid));
+	a = json_array();
+	for (i = 0; i < L->s->n_hosts; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "name", L->hosts[i].sc->name,
+						   "dir", L->hosts[i].dir, "hgs", L->hosts[i].hgs->sc->name,
+						   "pid", (json_int_t)L->hosts[i].svc.pid));
+	json_object_set_new(j, "hosts", a);
+	a = json_array();
+	for (i = 0; i < L->s->n_vms; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s?}", "name", L->vms[i].sc->name, "kp",
+						   L->vms[i].kp, "bundle", L->vms[i].bundle));
+	json_object_set_new(j, "vms", a);
+	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", L->work)))
+		rc = hl_file_write(path, text, strlen(text), 0644);
+	json_decref(j);
+	free(text);
+	free(path);
+	return rc;
+}
+
+void lab_free(struct lab *L)
+{
+	size_t i;
+
+	if (L->hgs)
+		for (i = 0; i < L->n_hgs; i++) {
+			hl_child_free(L->hgs[i].svc.child);
+			free(L->hgs[i].dir);
+			free(L->hgs[i].svc.log);
+		}
+	if (L->hosts && L->s)
+		for (i = 0; i < L->s->n_hosts; i++) {
+			hl_child_free(L->hosts[i].svc.child);
+			free(L->hosts[i].dir);
+			free(L->hosts[i].profile);
+			free(L->hosts[i].svc.log);
+		}
+	if (L->vms && L->s)
+		for (i = 0; i < L->s->n_vms; i++) {
+			free(L->vms[i].kp);
+			free(L->vms[i].bundle);
+		}
+	hl_child_free(L->dc.child);
+	free(L->dc.log);
+	free(L->fabric_dir);
+	free(L->hgs);
+	free(L->hosts);
+	free(L->vms);
+	free(L->tenant);
+	free(L->self);
+	free(L->work);
+	free(L->guest);
+	memset(L, 0, sizeof(*L));
+}

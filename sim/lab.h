@@ -1,0 +1,164 @@
+/*
+ * lab.h - a scenario's fabric on this machine: the directories, the
+ * loopback addresses, the supervised processes (HGS nodes, the fabric's DC,
+ * the host agents), and the hgslab verbs the runner calls to set it up and
+ * to play steps.
+ *
+ * Everything the lab does goes through the same `hgslab` verbs a person
+ * would type (the runner re-executes its own binary), so a scenario proves
+ * the commands, and the step logs under WORK/logs/ show the exact command
+ * lines to repeat by hand.
+ *
+ * Layout of the lab directory WORK:
+ *   WORK/lab.json                 what runs where (pids, URLs, dirs): `status`, `down`
+ *   WORK/hgs/NAME/                HGS node directories
+ *   WORK/fabric/                  the fabric AD directory (when the scenario has fabric:)
+ *   WORK/hosts/NAME/              host directories; WORK/hosts/tpm-vendor the lab TPM vendor CA
+ *   WORK/tenant/                  the tenant's guardians and VMs
+ *   WORK/kp/VM.kp, WORK/bundles/VM/   key protectors, exported bundles
+ *   WORK/logs/                    process logs and one .cmd/.out/.err per verb called
+ *
+ * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9,
+ * the DC .10, hosts .20 and up.  Names resolve through libcurl resolve lists
+ * (hgs.relecloud.com -> 127.X.Y.1), never /etc/hosts.
+ *
+ * Interruption: lab_interrupted() is set by SIGINT/SIGTERM/SIGHUP (handlers
+ * installed by lab_signals_install); every wait checks it, so a Ctrl-C ends
+ * the current verb, and lab_down() then stops VMs, agents, DC and HGS.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error().
+ */
+#ifndef HGSLAB_SIM_LAB_H
+#define HGSLAB_SIM_LAB_H
+
+#include <stdio.h>
+
+#include "lib/child.h"
+#include "sim/scenario.h"
+
+#define LAB_MAX_OUT (4u << 20)   /* bytes of a verb's stdout / stderr kept */
+
+/* A supervised, long-running process of the lab. */
+struct lab_svc {
+	char label[96];          /* "hgs MyHgsService", "host FabricHost1", "dc fabrikam.com" */
+	const char *argv[12];
+	char *log;               /* WORK/logs/LABEL.log */
+	const char *ready;       /* text in the log that says it is ready */
+	struct hl_child *child;  /* NULL when not running */
+	long pid;                /* last pid (for lab.json) */
+};
+
+struct lab_hgs {
+	const struct sc_hgs *sc;
+	char *dir;
+	char addr[24];           /* 127.X.Y.N */
+	int port;
+	char url[160];           /* http://hgs.relecloud.com:PORT */
+	char resolve[200];       /* hgs.relecloud.com:PORT:127.X.Y.N */
+	enum sc_trust trust;     /* the current mode */
+	struct lab_svc svc;
+};
+
+struct lab_host {
+	const struct sc_host *sc;
+	char *dir;
+	char addr[24];
+	struct lab_hgs *hgs;     /* the HGS it attests to */
+	char *profile;           /* the current SPEC */
+	struct lab_svc svc;
+};
+
+struct lab_vm {
+	const struct sc_vm *sc;
+	char *kp;                /* WORK/kp/VM.kp */
+	char *bundle;            /* WORK/bundles/VM, once shielded and exported */
+	int shielded;
+	unsigned imported;       /* bit i: imported on host i */
+	int running_on;          /* host index, -1 */
+};
+
+struct lab {
+	const struct scenario *s;
+	char *self;              /* this binary */
+	char *work;              /* the lab directory */
+	char *guest;             /* the guest folder, or NULL for the default */
+	char net[16];            /* "127.X.Y" */
+	int detach;              /* `up`: processes outlive this one */
+	int n_exec;              /* verbs called so far (log numbering) */
+	FILE *progress;          /* where progress goes (stderr) or NULL */
+	struct lab_hgs *hgs;     /* [0] = scenario hgs:, then other_hgs: */
+	size_t n_hgs;
+	int has_dc;
+	char *fabric_dir;
+	char dc_addr[24];
+	int dc_port;
+	char dc_url[160];        /* http://dc01.fabrikam.com:PORT */
+	char dc_resolve[200];
+	struct lab_svc dc;
+	struct lab_host *hosts;
+	struct lab_vm *vms;
+	char *tenant;
+	long long clock_s;       /* lab clock offset */
+};
+
+/* What one verb call gave. */
+struct lab_result {
+	int rc;                  /* exit status (128+N signal; -1 interrupted) */
+	char *out;               /* stdout, NUL-terminated */
+	char *err;               /* stderr, NUL-terminated */
+	double secs;
+};
+
+void lab_result_clear(struct lab_result *r);
+
+/* Install the SIGINT/SIGTERM/SIGHUP handlers; idempotent. */
+int lab_signals_install(void);
+
+/* The signal that interrupted the run, 0 if none. */
+int lab_interrupted(void);
+
+/*
+ * Prepare L for S in WORK (created; must not exist or be empty).  Nothing
+ * runs yet.  GUEST may be NULL.
+ */
+int lab_init(struct lab *L, const struct scenario *s, const char *work, const char *guest);
+
+/* Bring the fabric up: directories, keys, processes, tenant material. */
+int lab_up(struct lab *L);
+
+/* Stop everything that runs (VMs, agents, DC, HGS), bounded; idempotent. */
+void lab_down(struct lab *L);
+
+/* Free L's memory (after lab_down). */
+void lab_free(struct lab *L);
+
+/* Write WORK/lab.json. */
+int lab_save(const struct lab *L);
+
+/*
+ * Run `hgslab ARGS...` (NULL-terminated) and wait for it; R filled.  A
+ * returned 0 means it ran (whatever its exit status), -1 that it could not
+ * be run or the run was interrupted.  PROGRESS set: its last stderr line is
+ * shown as progress while it runs.
+ */
+int lab_exec(struct lab *L, struct lab_result *r, const char *progress, ...)
+	__attribute__((sentinel));
+int lab_execv(struct lab *L, struct lab_result *r, const char *progress, const char *const *args);
+
+/* The index of host / vm / HGS NAME, or -1. */
+int lab_host_index(const struct lab *L, const char *name);
+int lab_vm_index(const struct lab *L, const char *name);
+struct lab_hgs *lab_hgs_named(struct lab *L, const char *name);
+
+/* Start / stop one service (readiness bounded). */
+int lab_svc_start(struct lab *L, struct lab_svc *svc);
+int lab_svc_ready(struct lab_svc *svc);
+void lab_svc_stop(struct lab_svc *svc);
+
+/* Write the lab clock (L->clock_s) to every HGS node and the DC. */
+int lab_clock_apply(struct lab *L);
+
+/* Stop the VM running on host H (stop-vm, then the keeper by force); 0 if none ran. */
+int lab_vm_stop_all(struct lab *L, int host);
+
+#endif

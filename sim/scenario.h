@@ -1,0 +1,230 @@
+/*
+ * scenario.h - a scenario file (DESIGN.md "Scenario file, version 1") as
+ * the runner sees it: parsed from YAML with libyaml, validated as a whole
+ * before anything starts, every element carrying the line and column it came
+ * from so an error (or a failed expectation) can point at it.
+ *
+ * The file, top to bottom (fields may be added, never renamed):
+ *
+ *   version: 1                          required, must be 1
+ *   name: article-walkthrough           required, [A-Za-z0-9._-]
+ *   description: text                   required
+ *   keywords: [tpm, vm]                 optional list of words (`run --keyword`)
+ *   lab: { accel: auto }                auto | tcg | kvm
+ *   hgs:                                required: the HGS this fabric trusts
+ *     name: MyHgsService                HGS service name (the guardian's name)
+ *     domain: relecloud.com
+ *     nodes: 1                          only 1 for now
+ *     trust: tpm                        tpm | ad | hostkey
+ *   other_hgs:                          optional: further, independent HGS
+ *     - { name: OtherHgs, domain: contoso.com, trust: tpm }
+ *   fabric:                             optional (needed for trust: ad)
+ *     domain: fabrikam.com
+ *     trust: one-way                    one-way | two-way
+ *     groups: [GuardedHosts]
+ *   hosts:                              at least one
+ *     - name: FabricHost1               host names are unique
+ *       groups: [GuardedHosts]          fabric groups the computer account is in
+ *       profile: baseline               a SPEC string (hosts/profile.h) or a map
+ *                                       { base: baseline, debug: on, ... }
+ *       hgs: OtherHgs                   optional: attests to that HGS instead
+ *   tenant:
+ *     guardians: [Owner]                owner guardians the tenant creates
+ *     vms:
+ *       - name: ShieldedVM1
+ *         owner: Owner                  one of tenant.guardians
+ *         guardians: [MyHgsService]     HGS names (hgs or other_hgs)
+ *         policy: shielded              shielded | encryption-supported
+ *         files: { secret.txt: "tenant secret 42" }
+ *         disk_size: 16M                optional
+ *   steps:                              at least one; each a one-key map
+ *     - attest: { host: FabricHost1, expect: Passed }
+ *
+ * Steps (every step may also carry `explain: "text"`, shown in the human
+ * report as the concept the step teaches):
+ *   register:       { host, mode?, baseline? }   make HGS know the host in
+ *                   MODE (default: the HGS's trust mode at that point):
+ *                   tpm: add-tpm-host, and when baseline (default: the host's
+ *                   profile has no overrides) its TCG log as a TPM baseline
+ *                   and its CI policy; ad: add-host-group for the host's
+ *                   groups; hostkey: add-host-key
+ *   unregister:     { host, mode? }              the reverse (ad: the host
+ *                   leaves its groups)
+ *   attest:         { host, expect?, substatus?, reason? }
+ *                   expect: an AttestationStatus (default Passed)
+ *   shield:         { vm, expect? }              expect: shielded (default) | failed
+ *   start:          { vm, host, expect?, substatus?, reason? }
+ *                   expect: running (default) | refused
+ *   stop:           { vm, host? }                host: where it runs
+ *   connect:        { vm, host, expect? }        console access: allowed | refused
+ *   offline_read:   { vm, expect? }              unreadable (default) | readable
+ *   set_trust:      { mode } or `set_trust: ad`
+ *   enable_policy:  { name } or `enable_policy: Hgs_BitLockerEnabled`
+ *   disable_policy: { name, expect? }            expect: ok (default) | refused
+ *   reboot_host:    { host, profile? }           profile as in hosts:
+ *   clock:          { offset } or `clock: +9h`   moves the lab clock
+ *                   ([+-]N[smhd])
+ *   kill:           { component, restart? }      component: hgs | hgs:NAME |
+ *                   dc | host:NAME; restart (default true): the runner
+ *                   brings it back, as a service manager would
+ * substatus: a list of AttestationSubStatus names that must all appear;
+ * reason: a text the reason must contain.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); parse/validation
+ * errors read "FILE:LINE:COLUMN: what is wrong" and, for an unknown key or
+ * value, "; did you mean 'X'?" with the nearest known one.
+ */
+#ifndef HGSLAB_SIM_SCENARIO_H
+#define HGSLAB_SIM_SCENARIO_H
+
+#include <stddef.h>
+
+#define SC_MAX_LIST 16  /* groups, keywords, guardians, substatus, files per VM */
+
+/* Where an element starts in the file, 1-based. */
+struct sc_pos {
+	int line;
+	int col;
+};
+
+enum sc_trust { SC_TRUST_TPM, SC_TRUST_AD, SC_TRUST_HOSTKEY };
+enum sc_accel { SC_ACCEL_AUTO, SC_ACCEL_TCG, SC_ACCEL_KVM };
+enum sc_vm_policy { SC_VM_SHIELDED, SC_VM_ENCRYPTION_SUPPORTED };
+
+/* A list of short strings (names, keywords). */
+struct sc_list {
+	size_t n;
+	char *v[SC_MAX_LIST];
+	struct sc_pos pos[SC_MAX_LIST];
+};
+
+struct sc_hgs {
+	char *name;             /* MyHgsService */
+	char *domain;           /* relecloud.com */
+	int nodes;              /* 1 */
+	enum sc_trust trust;
+	struct sc_pos pos;
+};
+
+struct sc_fabric {
+	int present;            /* 0 when the file has no fabric: */
+	char *domain;           /* fabrikam.com */
+	int two_way;            /* trust: two-way */
+	struct sc_list groups;
+	struct sc_pos pos;
+};
+
+struct sc_host {
+	char *name;
+	struct sc_list groups;
+	char *profile;          /* canonical SPEC (hl_profile_to_spec), e.g. "baseline,debug=on" */
+	int has_overrides;      /* the profile differs from its base profile */
+	char *hgs;              /* HGS name this host attests to (default: hgs.name) */
+	struct sc_pos pos;
+};
+
+struct sc_file {
+	char *name;             /* secret.txt */
+	char *content;
+};
+
+struct sc_vm {
+	char *name;
+	char *owner;
+	struct sc_list guardians;
+	enum sc_vm_policy policy;
+	size_t n_files;
+	struct sc_file files[SC_MAX_LIST];
+	char *disk_size;        /* NULL: the default */
+	struct sc_pos pos;
+};
+
+enum sc_step_kind {
+	SC_STEP_REGISTER,
+	SC_STEP_UNREGISTER,
+	SC_STEP_ATTEST,
+	SC_STEP_SHIELD,
+	SC_STEP_START,
+	SC_STEP_STOP,
+	SC_STEP_CONNECT,
+	SC_STEP_OFFLINE_READ,
+	SC_STEP_SET_TRUST,
+	SC_STEP_ENABLE_POLICY,
+	SC_STEP_DISABLE_POLICY,
+	SC_STEP_REBOOT_HOST,
+	SC_STEP_CLOCK,
+	SC_STEP_KILL,
+	SC_STEP_COUNT
+};
+
+/* "register", "attest", ... (the YAML key); NULL for an invalid kind. */
+const char *sc_step_name(enum sc_step_kind k);
+
+/*
+ * One step.  Fields a kind does not take are NULL / 0; the validator has
+ * checked every name against the scenario (hosts, vms, HGS) and every value
+ * against its set, and filled the defaults documented above.
+ */
+struct sc_step {
+	enum sc_step_kind kind;
+	struct sc_pos pos;      /* of the step's key */
+	char *host;             /* register unregister attest start stop connect reboot_host */
+	char *vm;               /* shield start stop connect offline_read */
+	char *name;             /* enable_policy disable_policy: an Hgs_* policy name */
+	char *profile;          /* reboot_host: canonical SPEC, NULL = keep */
+	char *component;        /* kill: "hgs", "hgs:OtherHgs", "dc", "host:FabricHost1" */
+	int restart;            /* kill: 1 = bring it back (default) */
+	int has_mode;           /* register unregister: mode given */
+	enum sc_trust mode;     /* register unregister set_trust */
+	int baseline;           /* register: -1 default (the host's profile has no overrides), 0, 1 */
+	long long offset_s;     /* clock: seconds, may be negative */
+	char *expect;           /* the expected outcome word, defaults filled */
+	struct sc_list substatus;
+	char *reason;           /* substring the reason must contain, or NULL */
+	char *explain;          /* teaching text, or NULL */
+};
+
+struct scenario {
+	char *path;             /* the file as given */
+	int version;
+	char *name;
+	char *description;
+	struct sc_list keywords;
+	enum sc_accel accel;
+	struct sc_hgs hgs;
+	size_t n_other_hgs;
+	struct sc_hgs *other_hgs;
+	struct sc_fabric fabric;
+	size_t n_hosts;
+	struct sc_host *hosts;
+	struct sc_list tenant_guardians;
+	size_t n_vms;
+	struct sc_vm *vms;
+	size_t n_steps;
+	struct sc_step *steps;
+};
+
+/*
+ * Parse and validate PATH into a new *OUT.  Nothing is started; on an error
+ * the message is "PATH:LINE:COL: ..." (hl_error) and *OUT stays NULL.
+ */
+int scenario_load(const char *path, struct scenario **out);
+
+/* The same from a buffer (PATH is only used in messages). */
+int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out);
+
+/* Free S; NULL-safe. */
+void scenario_free(struct scenario *s);
+
+/* The host / VM / HGS named NAME, or NULL. */
+const struct sc_host *scenario_host(const struct scenario *s, const char *name);
+const struct sc_vm *scenario_vm(const struct scenario *s, const char *name);
+const struct sc_hgs *scenario_hgs(const struct scenario *s, const char *name);
+
+/* "tpm", "ad", "hostkey". */
+const char *sc_trust_name(enum sc_trust t);
+
+/* 1 when S has keyword K (case-insensitive) or K occurs in its name, else 0. */
+int scenario_matches(const struct scenario *s, const char *k);
+
+#endif

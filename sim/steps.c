@@ -1,0 +1,1084 @@
+/*
+ * steps.c - one scenario step played against the lab: the hgslab verbs it
+ * calls, what came out, whether that met the expectation, and the concept
+ * in plain words (see sim/scenario.h for the steps, sim/steps.h).
+ */
+#include "sim/steps.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lib/json.h"
+
+/* ---- strings ---- */
+
+static char *sdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static char *sfmt(const char *f, ...) HL_PRINTF(1, 2);
+static char *sfmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* The last non-empty line of TEXT without the "hgslab: error: " prefix, malloc'd. */
+static char *err_line(const char *text)
+{
+	const char *end, *start;
+
+	if (!text)
+		return strdup("");
+	end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	if (!strncmp(start, "hgslab: error: ", 15))
+		start += 15;
+	return strndup(start, (size_t)(end - start));
+}
+
+/* ---- what HGS's sub-statuses mean, for the human report ---- */
+
+static const struct {
+	const char *name;
+	const char *words;
+} substatus_words[] = {
+	{ "SecureBoot", "Secure Boot was off, so unsigned boot code could have run (Hgs_SecureBootEnabled)" },
+	{ "SecureBootSettings", "the boot measurements match no registered TPM baseline: firmware or boot settings changed (Hgs_SecureBootSettings)" },
+	{ "CodeIntegrityPolicy", "the host enforces a code integrity policy HGS does not know (Hgs_CiPolicy)" },
+	{ "HypervisorEnforcedCodeIntegrityPolicy", "hypervisor-enforced code integrity was off (Hgs_HypervisorEnforcedCiPolicy)" },
+	{ "FullBoot", "the host resumed from hibernation instead of booting, so its measurements are stale (Hgs_FullBoot)" },
+	{ "VirtualSecureMode", "virtualization-based security was not running (Hgs_VsmIdkPresent)" },
+	{ "PagefileEncryption", "the page file is not encrypted (Hgs_PageFileEncryptionEnabled)" },
+	{ "BitLocker", "the host's volumes are not BitLocker-encrypted (Hgs_BitLockerEnabled)" },
+	{ "Iommu", "there is no IOMMU, so a device could read VM memory by DMA (Hgs_IommuEnabled)" },
+	{ "HibernationEnabled", "hibernation is on, so VM memory could land on disk (Hgs_NoHibernation)" },
+	{ "DumpsEnabled", "crash dumps are on, so VM memory could land on disk (Hgs_NoDumps)" },
+	{ "DumpEncryption", "crash dumps are not encrypted (Hgs_DumpEncryption)" },
+	{ "DumpEncryptionKey", "crash dumps are encrypted with an unknown key (Hgs_DumpEncryptionKey)" },
+	{ "TcgLogVerification", "the TCG log does not replay to the PCRs the TPM quoted: the log lies" },
+	{ "DebugMode", "boot or kernel debugging was on, so a debugger could read VM memory (Hgs_UefiDebugDisabled)" },
+};
+
+/* The sentence for sub-status NAME, or NULL. */
+static const char *substatus_sentence(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(substatus_words) / sizeof(substatus_words[0]); i++)
+		if (!strcmp(substatus_words[i].name, name))
+			return substatus_words[i].words;
+	return NULL;
+}
+
+/* "; "-joined sentences for the ", "-separated sub-statuses in LIST, malloc'd. */
+static char *substatus_concept(const char *list)
+{
+	char *copy = sdup(list), *tok, *save = NULL, *out = NULL;
+
+	if (!copy)
+		return NULL;
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		const char *w = substatus_sentence(tok);
+		char *n;
+
+		if (!w)
+			continue;
+		n = out ? sfmt("%s; %s", out, w) : sdup(w);
+		free(out);
+		out = n;
+	}
+	free(copy);
+	return out;
+}
+
+/* ---- attestation state of a host (get-client-configuration / test-client-configuration) ---- */
+
+struct health {
+	char *status;
+	char *substatus;   /* ", "-joined, "" when none */
+	char *reason;
+};
+
+static void health_clear(struct health *h)
+{
+	free(h->status);
+	free(h->substatus);
+	free(h->reason);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Parse a host's client configuration JSON (TEXT) into H. */
+static int health_parse(const char *text, struct health *h)
+{
+	json_t *j = NULL, *sub;
+	const char *s;
+
+	memset(h, 0, sizeof(*h));
+	if (!text || hl_json_parse(text, strlen(text), strlen(text), &j) < 0)
+		return hl_error_wrap("unreadable host configuration");
+	s = json_string_value(json_object_get(j, "AttestationStatus"));
+	h->status = strdup(s ? s : "Unknown");
+	sub = json_object_get(j, "AttestationSubstatus");
+	if (json_is_string(sub)) {
+		h->substatus = strdup(json_string_value(sub));
+	} else if (json_is_array(sub)) {
+		size_t i;
+		json_t *e;
+
+		h->substatus = strdup("");
+		json_array_foreach(sub, i, e) {
+			char *n = sfmt("%s%s%s", h->substatus, *h->substatus ? ", " : "",
+				       json_string_value(e) ? json_string_value(e) : "");
+			free(h->substatus);
+			h->substatus = n;
+		}
+	} else {
+		h->substatus = strdup("");
+	}
+	s = json_string_value(json_object_get(j, "Reason"));
+	h->reason = strdup(s ? s : "");
+	json_decref(j);
+	if (!h->status || !h->substatus || !h->reason) {
+		health_clear(h);
+		return hl_error("out of memory");
+	}
+	if (!strcmp(h->substatus, "NoInformation")) {
+		free(h->substatus);
+		h->substatus = strdup("");
+	}
+	return 0;
+}
+
+/* 1 when every expected sub-status of ST occurs in GOT (", "-separated) or in TEXT. */
+static int substatus_hold(const struct sc_step *st, const char *got, const char *text, char **missing)
+{
+	size_t i;
+
+	*missing = NULL;
+	for (i = 0; i < st->substatus.n; i++) {
+		const char *w = st->substatus.v[i];
+		const char *p = got ? strstr(got, w) : NULL;
+		size_t n = strlen(w);
+
+		if (p && (p[n] == 0 || p[n] == ',') && (p == got || p[-1] == ' '))
+			continue;
+		if (text && strstr(text, w))
+			continue;
+		*missing = sdup(w);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- the step context ---- */
+
+struct ctx {
+	struct lab *L;
+	const struct sc_step *st;
+	struct rp_step *r;
+};
+
+static int fail_infra(struct ctx *c, const char *what)
+{
+	c->r->passed = 0;
+	free(c->r->got);
+	c->r->got = sdup("error");
+	free(c->r->message);
+	c->r->message = sfmt("%s: %s", what, hl_error_last());
+	return lab_interrupted() ? -1 : 0;
+}
+
+/* Set the outcome: got, whether it matched, and the failure message. */
+static void outcome(struct ctx *c, const char *got, int ok, const char *why)
+{
+	struct rp_step *r = c->r;
+
+	free(r->got);
+	r->got = sdup(got);
+	r->passed = ok;
+	if (!ok) {
+		free(r->message);
+		r->message = sfmt("step %d (%s): expected %s, got %s%s%s", r->index, r->title,
+				  r->expected ? r->expected : "success", got, why ? ": " : "",
+				  why ? why : "");
+	}
+}
+
+static void set_concept(struct ctx *c, char *text)
+{
+	free(c->r->concept);
+	if (c->st->explain)
+		c->r->concept = text ? sfmt("%s %s", c->st->explain, text) : sdup(c->st->explain);
+	else
+		c->r->concept = text ? sdup(text) : NULL;
+	free(text);
+}
+
+/* Run a verb; a verb that could not run at all is an infrastructure error (-1). */
+#define EXEC(c, res, progress, ...) lab_exec((c)->L, (res), (progress), __VA_ARGS__, NULL)
+
+/* ---- register / unregister ---- */
+
+/* The CI policy name of a profile SPEC. */
+static void ci_name(const char *spec, char *buf, size_t size)
+{
+	const char *p = strstr(spec, "ci_policy=");
+
+	if (!p) {
+		snprintf(buf, size, "HgsLabDefault");
+		return;
+	}
+	p += strlen("ci_policy=");
+	snprintf(buf, size, "%.*s", (int)strcspn(p, ","), p);
+}
+
+/* A verb whose "already registered" refusal counts as done. */
+static int add_idempotent(struct ctx *c, const char *const *args, char **err)
+{
+	struct lab_result res;
+	int rc;
+
+	*err = NULL;
+	if (lab_execv(c->L, &res, NULL, args) < 0)
+		return -1;
+	rc = res.rc;
+	/* the same thing registered before (under another name, or this one when it is a host) */
+	if (rc != 0 && res.err && (strstr(res.err, "is already registered as") ||
+				   (strstr(res.err, "already registered; remove it") &&
+				    (!strcmp(args[1], "add-tpm-host") || !strcmp(args[1], "add-host-key") ||
+				     !strcmp(args[1], "add-host-group")))))
+		rc = 0;
+	if (rc != 0)
+		*err = err_line(res.err);
+	lab_result_clear(&res);
+	return rc == 0 ? 0 : 1;
+}
+
+static int do_register(struct ctx *c, int add)
+{
+	struct lab *L = c->L;
+	int hi = lab_host_index(L, c->st->host);
+	struct lab_host *h = &L->hosts[hi];
+	enum sc_trust mode = c->st->has_mode ? c->st->mode : h->hgs->trust;
+	char *pidf = NULL, *log = NULL, *ci = NULL, *key = NULL, *err = NULL, name[96], cin[80];
+	size_t g;
+	int rc = 0, baseline = 0;
+
+	if (!(pidf = sfmt("%s/logs/%s.platform-id.json", L->work, h->sc->name)) ||
+	    !(log = sfmt("%s/logs/%s.tcglog", L->work, h->sc->name)) ||
+	    !(ci = sfmt("%s/logs/%s.ci-policy", L->work, h->sc->name)) ||
+	    !(key = sfmt("%s/logs/%s.hostkey.pem", L->work, h->sc->name))) {
+		rc = hl_error("out of memory");
+		goto done;
+	}
+	/* default: capture a baseline from a host whose current profile has no overrides */
+	baseline = c->st->baseline < 0 ? !strchr(h->profile, ',') : c->st->baseline;
+	switch (mode) {
+	case SC_TRUST_TPM:
+		if (!add) {
+			rc = add_idempotent(c, (const char *const[]){ "hgs", "remove-tpm-host", "--dir",
+				h->hgs->dir, "--name", h->sc->name, NULL }, &err);
+			break;
+		}
+		if ((rc = add_idempotent(c, (const char *const[]){ "host", "get-platform-identifier",
+			"--dir", h->dir, "--out", pidf, NULL }, &err)) != 0)
+			break;
+		if ((rc = add_idempotent(c, (const char *const[]){ "hgs", "add-tpm-host", "--dir",
+			h->hgs->dir, "--name", h->sc->name, "--platform-identifier", pidf, NULL }, &err)) != 0)
+			break;
+		if (!baseline)
+			break;
+		ci_name(h->profile, cin, sizeof(cin));
+		if ((rc = add_idempotent(c, (const char *const[]){ "host", "get-baseline-policy", "--dir",
+			h->dir, "--out", log, NULL }, &err)) != 0)
+			break;
+		/* a new baseline of the same host (after a firmware update) gets the next free name */
+		for (g = 1; g < 100; g++) {
+			snprintf(name, sizeof(name), g == 1 ? "Baseline-%s" : "Baseline-%s-%zu", h->sc->name, g);
+			free(err);
+			err = NULL;
+			rc = add_idempotent(c, (const char *const[]){ "hgs", "add-tpm-policy", "--dir",
+				h->hgs->dir, "--name", name, "--tcglog", log, NULL }, &err);
+			if (rc != 1 || !err || !strstr(err, "already registered; remove it"))
+				break;
+		}
+		if (rc != 0)
+			break;
+		if ((rc = add_idempotent(c, (const char *const[]){ "host", "get-ci-policy", "--dir",
+			h->dir, "--out", ci, NULL }, &err)) == 0)
+			rc = add_idempotent(c, (const char *const[]){ "hgs", "add-ci-policy", "--dir",
+				h->hgs->dir, "--name", cin, "--policy", ci, NULL }, &err);
+		/* a CI policy of that name is registered: the host may use it or not, as HGS will tell */
+		if (rc == 1 && err && strstr(err, "already registered; remove it")) {
+			free(err);
+			err = NULL;
+			rc = 0;
+		}
+		break;
+	case SC_TRUST_AD:
+		if (!L->has_dc) {
+			rc = hl_error("AD mode needs fabric: in the scenario");
+			break;
+		}
+		for (g = 0; g < h->sc->groups.n && rc == 0; g++) {
+			struct lab_result res;
+			json_t *j = NULL;
+			const char *sid;
+
+			if (!add) {
+				rc = add_idempotent(c, (const char *const[]){ "fabric", "remove-group-member",
+					"--dir", L->fabric_dir, "--group", h->sc->groups.v[g], "--computer",
+					h->sc->name, NULL }, &err);
+				continue;
+			}
+			/* the group's SID from the fabric's directory, registered at HGS */
+			if (EXEC(c, &res, NULL, "fabric", "get-group", "--dir", L->fabric_dir, "--name",
+				 h->sc->groups.v[g], "--json") < 0)
+				return fail_infra(c, "register");
+			if (res.rc != 0 || hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) < 0 ||
+			    !(sid = json_string_value(json_object_get(j, "Sid")))) {
+				err = err_line(res.err);
+				rc = 1;
+			} else {
+				rc = add_idempotent(c, (const char *const[]){ "hgs", "add-host-group", "--dir",
+					h->hgs->dir, "--name", h->sc->groups.v[g], "--sid", sid, NULL }, &err);
+				if (rc == 0)
+					rc = add_idempotent(c, (const char *const[]){ "fabric",
+						"add-group-member", "--dir", L->fabric_dir, "--group",
+						h->sc->groups.v[g], "--computer", h->sc->name, NULL }, &err);
+				if (rc != 0 && err && strstr(err, "already a member")) {
+					free(err);
+					err = NULL;
+					rc = 0;
+				}
+			}
+			json_decref(j);
+			lab_result_clear(&res);
+		}
+		break;
+	case SC_TRUST_HOSTKEY:
+		if (!add) {
+			rc = add_idempotent(c, (const char *const[]){ "hgs", "remove-host-key", "--dir",
+				h->hgs->dir, "--name", h->sc->name, NULL }, &err);
+			break;
+		}
+		if ((rc = add_idempotent(c, (const char *const[]){ "host", "get-host-key", "--dir", h->dir,
+			"--out", key, NULL }, &err)) == 0)
+			rc = add_idempotent(c, (const char *const[]){ "hgs", "add-host-key", "--dir",
+				h->hgs->dir, "--name", h->sc->name, "--key", key, NULL }, &err);
+		break;
+	}
+done:
+	if (rc < 0) {
+		free(pidf);
+		free(log);
+		free(ci);
+		free(key);
+		free(err);
+		return fail_infra(c, add ? "register" : "unregister");
+	}
+	outcome(c, rc == 0 ? "ok" : "failed", rc == 0, err);
+	if (rc == 0) {
+		const char *what[] = {
+			[SC_TRUST_TPM] = "HGS now knows the host's TPM by its EK (Add-HgsAttestationTpmHost)",
+			[SC_TRUST_AD] = "HGS now trusts the host's fabric group by its SID (Add-HgsAttestationHostGroup)",
+			[SC_TRUST_HOSTKEY] = "HGS now knows the host's key (Add-HgsAttestationHostKey)",
+		};
+		const char *unwhat[] = {
+			[SC_TRUST_TPM] = "HGS forgets the host's TPM: its next attestation is UnauthorizedHost",
+			[SC_TRUST_AD] = "the host leaves its fabric groups: its next ticket names no registered group",
+			[SC_TRUST_HOSTKEY] = "HGS forgets the host's key: its next attestation is UnauthorizedHost",
+		};
+
+		set_concept(c, add && mode == SC_TRUST_TPM && baseline
+				       ? sfmt("%s, and its measured boot as a baseline with its CI policy "
+					      "(Add-HgsAttestationTpmPolicy, Add-HgsAttestationCIPolicy).",
+					      what[mode])
+				       : sfmt("%s.", add ? what[mode] : unwhat[mode]));
+	}
+	free(pidf);
+	free(log);
+	free(ci);
+	free(key);
+	free(err);
+	return 0;
+}
+
+/* ---- attest ---- */
+
+static char *passed_concept(enum sc_trust mode)
+{
+	switch (mode) {
+	case SC_TRUST_TPM:
+		return strdup("HGS checked the EK certificate, the AK bound to that EK, a quote over a "
+			      "fresh nonce, replayed the TCG log to the quoted PCRs and matched a baseline "
+			      "and a CI policy: it issued a health certificate for the host's TPM key.");
+	case SC_TRUST_AD:
+		return strdup("the fabric DC's ticket puts the host in a registered group of a trusted "
+			      "domain: HGS issued a health certificate (AD mode vouches for membership, "
+			      "not for the host's boot).");
+	case SC_TRUST_HOSTKEY:
+		return strdup("the host proved it holds a registered key: HGS issued a health "
+			      "certificate (host-key mode trusts the key, not the boot).");
+	}
+	return NULL;
+}
+
+/* The plain-words concept of a health outcome. */
+static char *health_concept(const struct health *hh, enum sc_trust mode)
+{
+	if (!strcmp(hh->status, "Passed"))
+		return passed_concept(mode);
+	if (!strcmp(hh->status, "InsecureHostConfiguration")) {
+		char *w = substatus_concept(hh->substatus), *out;
+
+		out = sfmt("HGS replayed the host's measured boot and said no: %s.", w ? w : hh->reason);
+		free(w);
+		return out;
+	}
+	if (!strcmp(hh->status, "UnauthorizedHost"))
+		return sfmt("HGS does not vouch for this host: %s.", hh->reason);
+	if (!strcmp(hh->status, "TransientError"))
+		return sfmt("no decision (HGS unreachable or failing); the host keeps retrying: %s.",
+			    hh->reason);
+	return sfmt("%s: %s.", hh->status, hh->reason);
+}
+
+static int do_attest(struct ctx *c)
+{
+	struct lab *L = c->L;
+	struct lab_host *h = &L->hosts[lab_host_index(L, c->st->host)];
+	struct lab_result res;
+	struct health hh;
+	char *got, *missing = NULL;
+	int ok;
+
+	if (EXEC(c, &res, NULL, "host", "test-client-configuration", "--dir", h->dir, "--timeout", "30",
+		 "--json") < 0)
+		return fail_infra(c, "attest");
+	if (health_parse(res.out, &hh) < 0) {
+		char *e = err_line(res.err);
+
+		lab_result_clear(&res);
+		outcome(c, "error", 0, e);
+		free(e);
+		return 0;
+	}
+	got = *hh.substatus ? sfmt("%s (%s)", hh.status, hh.substatus) : sdup(hh.status);
+	ok = !strcmp(hh.status, c->st->expect) && substatus_hold(c->st, hh.substatus, NULL, &missing);
+	if (ok && c->st->reason && !strstr(hh.reason, c->st->reason)) {
+		ok = 0;
+		missing = sfmt("the reason does not say '%s'", c->st->reason);
+	} else if (missing) {
+		char *m = sfmt("no sub-status %s", missing);
+
+		free(missing);
+		missing = m;
+	}
+	free(c->r->substatus);
+	c->r->substatus = *hh.substatus ? sdup(hh.substatus) : NULL;
+	free(c->r->reason);
+	c->r->reason = *hh.reason ? sdup(hh.reason) : NULL;
+	outcome(c, got, ok, missing ? missing : (ok ? NULL : hh.reason));
+	set_concept(c, health_concept(&hh, h->hgs->trust));
+	free(got);
+	free(missing);
+	health_clear(&hh);
+	lab_result_clear(&res);
+	return 0;
+}
+
+/* ---- shield, start, stop, connect, offline_read ---- */
+
+static int do_shield(struct ctx *c)
+{
+	struct lab *L = c->L;
+	int vi = lab_vm_index(L, c->st->vm);
+	struct lab_vm *v = &L->vms[vi];
+	struct lab_result res;
+	char *err = NULL, label[128];
+	int ok;
+
+	snprintf(label, sizeof(label), "shield %s:", v->sc->name);
+	free(v->bundle);
+	if (!(v->bundle = sfmt("%s/bundles/%s", L->work, v->sc->name)))
+		return fail_infra(c, "shield");
+	{
+		const char *args[16];
+		size_t n = 0;
+
+		args[n++] = "tenant";
+		args[n++] = "shield-vm";
+		args[n++] = "--dir";
+		args[n++] = L->tenant;
+		args[n++] = "--vm";
+		args[n++] = v->sc->name;
+		args[n++] = "--key-protector";
+		args[n++] = v->kp;
+		args[n++] = "--policy";
+		args[n++] = v->sc->policy == SC_VM_SHIELDED ? "shielded" : "encryption-supported";
+		if (L->guest) {
+			args[n++] = "--guest";
+			args[n++] = L->guest;
+		}
+		args[n] = NULL;
+		if (lab_execv(L, &res, label, args) < 0)
+			return fail_infra(c, "shield");
+	}
+	if (res.rc == 0) {
+		lab_result_clear(&res);
+		if (EXEC(c, &res, NULL, "tenant", "export-vm", "--dir", L->tenant, "--vm", v->sc->name,
+			 "--out", v->bundle) < 0)
+			return fail_infra(c, "shield");
+	}
+	v->shielded = res.rc == 0;
+	if (res.rc != 0)
+		err = err_line(res.err);
+	ok = !strcmp(c->st->expect, v->shielded ? "shielded" : "failed");
+	outcome(c, v->shielded ? "shielded" : "failed", ok, err);
+	set_concept(c, v->shielded ? strdup("on the tenant's own machine the vTPM was created "
+					    "encrypted with the key protector's TK; the guest drew a disk key "
+					    "from its vTPM, sealed it there and copied its disk into LUKS2; the "
+					    "plain disk is gone and the bundle is exported.")
+				   : sfmt("shielding failed: %s.", err ? err : "no message"));
+	free(err);
+	lab_result_clear(&res);
+	return 0;
+}
+
+/* Import V's bundle on host HI unless done. */
+static int ensure_imported(struct ctx *c, struct lab_vm *v, int hi, char **err)
+{
+	struct lab_result res;
+
+	*err = NULL;
+	if (v->imported & (1u << hi))
+		return 0;
+	if (!v->shielded || !v->bundle) {
+		*err = sfmt("VM '%s' is not shielded yet: a shield step must come first", v->sc->name);
+		return 1;
+	}
+	if (EXEC(c, &res, NULL, "host", "import-vm", "--dir", c->L->hosts[hi].dir, "--bundle",
+		 v->bundle) < 0)
+		return -1;
+	if (res.rc != 0) {
+		*err = err_line(res.err);
+		lab_result_clear(&res);
+		return 1;
+	}
+	lab_result_clear(&res);
+	v->imported |= 1u << hi;
+	return 0;
+}
+
+/*
+ * The plain-words summary of a start refusal ERR: why the host got no key.
+ * ("host 'X' failed attestation: STATUS (SUB): ..." or "key release refused
+ * by 'URL': CODE: text"), malloc'd.
+ */
+static char *refusal_summary(const char *err)
+{
+	const char *p;
+
+	if ((p = strstr(err, "failed attestation: "))) {
+		p += strlen("failed attestation: ");
+		return sfmt("the host failed attestation (%.*s): without a health certificate KPS "
+			    "releases no key, so the vTPM stays locked and the VM cannot start.",
+			    (int)strcspn(p, ":"), p);
+	}
+	if ((p = strstr(err, "key release refused by '")) && (p = strstr(p, "': "))) {
+		const char *text;
+		int n;
+
+		p += 3;
+		n = (int)strcspn(p, ":");
+		text = p[n] == ':' ? p + n + 1 : "";
+		while (*text == ' ')
+			text++;
+		return sfmt("KPS refused the key (%.*s): %.*s.", n, p, (int)strcspn(text, ":;"), text);
+	}
+	return sfmt("no key, no VM: %s.", err);
+}
+
+static int do_start(struct ctx *c)
+{
+	struct lab *L = c->L;
+	int hi = lab_host_index(L, c->st->host), vi = lab_vm_index(L, c->st->vm), rc;
+	struct lab_host *h = &L->hosts[hi];
+	struct lab_vm *v = &L->vms[vi];
+	struct lab_result res;
+	struct health hh;
+	char *err = NULL, *missing = NULL, label[128];
+	const char *got;
+	int ok;
+
+	if ((rc = ensure_imported(c, v, hi, &err)) < 0)
+		return fail_infra(c, "start");
+	if (rc > 0) {
+		outcome(c, "error", 0, err);
+		free(err);
+		return 0;
+	}
+	snprintf(label, sizeof(label), "start %s on %s:", v->sc->name, h->sc->name);
+	{
+		const char *args[16];
+		size_t n = 0;
+
+		args[n++] = "host";
+		args[n++] = "start-vm";
+		args[n++] = "--dir";
+		args[n++] = h->dir;
+		args[n++] = "--name";
+		args[n++] = v->sc->name;
+		args[n++] = "--accel";
+		args[n++] = L->s->accel == SC_ACCEL_KVM ? "kvm" : L->s->accel == SC_ACCEL_TCG ? "tcg" : "auto";
+		if (L->guest) {
+			args[n++] = "--guest";
+			args[n++] = L->guest;
+		}
+		args[n++] = "--json";
+		args[n] = NULL;
+		if (lab_execv(L, &res, label, args) < 0)
+			return fail_infra(c, "start");
+	}
+	if (res.rc == 0) {
+		json_t *j = NULL;
+		const char *w = NULL;
+
+		got = "running";
+		v->running_on = hi;
+		if (hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) == 0)
+			w = json_string_value(json_object_get(j, "Workload"));
+		hl_error_clear();
+		free(c->r->reason);
+		c->r->reason = w ? sfmt("workload: %s", w) : NULL;
+		set_concept(c, sfmt("the host sent the key protector and its health certificate to KPS, "
+				    "which re-wrapped the TK to the host's TPM key; the vTPM opened, the "
+				    "guest unsealed its disk key and runs (%s).",
+				    w ? w : "no workload result"));
+		json_decref(j);
+		ok = !strcmp(c->st->expect, "running");
+		outcome(c, got, ok, ok ? NULL : "the VM started where it should have been refused");
+	} else {
+		struct lab_result cfg;
+
+		err = err_line(res.err);
+		got = res.rc == 4 ? "refused" : "failed";
+		free(c->r->reason);
+		c->r->reason = sdup(err);
+		memset(&hh, 0, sizeof(hh));
+		if (EXEC(c, &cfg, NULL, "host", "get-client-configuration", "--dir", h->dir, "--json") == 0 &&
+		    health_parse(cfg.out, &hh) == 0) {
+			free(c->r->substatus);
+			c->r->substatus = *hh.substatus ? sdup(hh.substatus) : NULL;
+		}
+		hl_error_clear();
+		lab_result_clear(&cfg);
+		ok = !strcmp(c->st->expect, got) &&
+		     substatus_hold(c->st, hh.substatus ? hh.substatus : "", err, &missing) &&
+		     (!c->st->reason || strstr(err, c->st->reason));
+		if (ok || !missing)
+			free(missing), missing = NULL;
+		else {
+			char *m = sfmt("no sub-status %s (%s)", missing, err);
+
+			free(missing);
+			missing = m;
+		}
+		outcome(c, got, ok, missing ? missing : err);
+		set_concept(c, refusal_summary(err));
+		health_clear(&hh);
+	}
+	free(err);
+	free(missing);
+	lab_result_clear(&res);
+	return 0;
+}
+
+static int do_stop(struct ctx *c)
+{
+	struct lab *L = c->L;
+	int vi = lab_vm_index(L, c->st->vm);
+	struct lab_vm *v = &L->vms[vi];
+	int hi = c->st->host ? lab_host_index(L, c->st->host) : v->running_on;
+	struct lab_result res;
+	char *err = NULL;
+
+	if (hi < 0) {
+		outcome(c, "error", 0, "the VM runs on no host (give host:)");
+		return 0;
+	}
+	if (EXEC(c, &res, NULL, "host", "stop-vm", "--dir", L->hosts[hi].dir, "--name", v->sc->name) < 0)
+		return fail_infra(c, "stop");
+	if (res.rc != 0)
+		err = err_line(res.err);
+	else if (v->running_on == hi)
+		v->running_on = -1;
+	outcome(c, res.rc == 0 ? "stopped" : "failed", res.rc == 0, err);
+	set_concept(c, strdup("an orderly shutdown over QMP; the vTPM state and the disk stay encrypted "
+			      "on the host."));
+	free(err);
+	lab_result_clear(&res);
+	return 0;
+}
+
+static int do_connect(struct ctx *c)
+{
+	struct lab *L = c->L;
+	int hi = lab_host_index(L, c->st->host), vi = lab_vm_index(L, c->st->vm), rc;
+	struct lab_vm *v = &L->vms[vi];
+	struct lab_result res;
+	char *err = NULL;
+	const char *got;
+
+	if ((rc = ensure_imported(c, v, hi, &err)) < 0)
+		return fail_infra(c, "connect");
+	if (rc > 0) {
+		outcome(c, "error", 0, err);
+		free(err);
+		return 0;
+	}
+	if (EXEC(c, &res, NULL, "host", "connect-vm", "--dir", L->hosts[hi].dir, "--name", v->sc->name,
+		 "--seconds", "1") < 0)
+		return fail_infra(c, "connect");
+	got = res.rc == 0 ? "allowed" : res.rc == 4 ? "refused" : "failed";
+	if (res.rc != 0)
+		err = err_line(res.err);
+	free(c->r->reason);
+	c->r->reason = sdup(err);
+	outcome(c, got, !strcmp(got, c->st->expect), err);
+	set_concept(c, res.rc == 4 ? strdup("a shielded VM has no console, serial port, monitor or "
+					    "debugger on the host: the fabric's admins cannot look inside.")
+				   : res.rc == 0 ? strdup("an encryption-supported VM keeps its console: "
+							  "encrypted at rest, but the host admin may attach.")
+						 : sfmt("console: %s.", err ? err : "failed"));
+	free(err);
+	lab_result_clear(&res);
+	return 0;
+}
+
+static int do_offline_read(struct ctx *c)
+{
+	struct lab *L = c->L;
+	struct lab_vm *v = &L->vms[lab_vm_index(L, c->st->vm)];
+	struct lab_result res;
+	const char *args[4 + 2 * SC_MAX_LIST + 2];
+	json_t *j = NULL;
+	const char *disk, *vt, *search;
+	size_t n = 0, i;
+	int readable;
+
+	if (!v->shielded || !v->bundle) {
+		outcome(c, "error", 0, "the VM is not shielded yet: a shield step must come first");
+		return 0;
+	}
+	args[n++] = "tenant";
+	args[n++] = "inspect-vm";
+	args[n++] = "--bundle";
+	args[n++] = v->bundle;
+	for (i = 0; i < v->sc->n_files; i++) {
+		args[n++] = "--search";
+		args[n++] = v->sc->files[i].content;
+	}
+	args[n++] = "--json";
+	args[n] = NULL;
+	if (lab_execv(L, &res, NULL, args) < 0)
+		return fail_infra(c, "offline_read");
+	if (res.rc != 0 || hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) < 0) {
+		char *e = err_line(res.err);
+
+		hl_error_clear();
+		outcome(c, "error", 0, e);
+		free(e);
+		lab_result_clear(&res);
+		return 0;
+	}
+	disk = json_string_value(json_object_get(j, "Disk"));
+	vt = json_string_value(json_object_get(j, "VtpmWithoutKey"));
+	search = json_string_value(json_object_get(j, "Search"));
+	readable = !(disk && !strncmp(disk, "LUKS2", 5) && vt && !strncmp(vt, "refused", 7) &&
+		     (!search || !strstr(search, "found") || strstr(search, "not found")));
+	free(c->r->reason);
+	c->r->reason = sfmt("disk: %s; vTPM without the TK: %s; search: %s", disk ? disk : "?",
+			    vt ? vt : "?", search ? search : "-");
+	outcome(c, readable ? "readable" : "unreadable", !strcmp(c->st->expect, readable ? "readable" : "unreadable"),
+		c->r->reason);
+	set_concept(c, readable ? strdup("the files read offline give the tenant's data away.")
+				: strdup("read offline, the disk is LUKS2 ciphertext, swtpm cannot open the "
+					 "vTPM state without the TK, and the tenant's text is nowhere in "
+					 "the files: a copied bundle is safe."));
+	json_decref(j);
+	lab_result_clear(&res);
+	return 0;
+}
+
+/* ---- HGS settings, host reboots, clock, kill ---- */
+
+static int simple_verb(struct ctx *c, const char *const *args, const char *okword, char *concept)
+{
+	struct lab_result res;
+	char *err = NULL;
+	const char *got;
+
+	if (lab_execv(c->L, &res, NULL, args) < 0) {
+		free(concept);
+		return fail_infra(c, args[1]);
+	}
+	got = res.rc == 0 ? okword : res.rc == 4 || res.rc == 1 ? "refused" : "failed";
+	if (res.rc != 0)
+		err = err_line(res.err);
+	outcome(c, got, !strcmp(got, c->st->expect ? c->st->expect : "ok"), err);
+	if (res.rc == 0)
+		set_concept(c, concept);
+	else {
+		free(concept);
+		set_concept(c, sfmt("refused: %s.", err));
+	}
+	free(err);
+	lab_result_clear(&res);
+	return 0;
+}
+
+static int do_set_trust(struct ctx *c)
+{
+	struct lab_hgs *g = &c->L->hgs[0];
+	const char *mode = sc_trust_name(c->st->mode);
+	int rc;
+
+	rc = simple_verb(c, (const char *const[]){ "hgs", "set-server", "--dir", g->dir, "--trust", mode,
+						  NULL }, "ok",
+			 sfmt("HGS now attests hosts in %s mode (Set-HgsServer -TrustMode): hosts must "
+			      "attest again, and only the registrations of that mode count.", mode));
+	if (rc == 0 && c->r->passed)
+		g->trust = c->st->mode;
+	return rc;
+}
+
+static int do_policy(struct ctx *c, int enable)
+{
+	struct lab_hgs *g = &c->L->hgs[0];
+
+	return simple_verb(c, (const char *const[]){ "hgs", enable ? "enable-attestation-policy"
+								  : "disable-attestation-policy",
+						    "--dir", g->dir, "--name", c->st->name, NULL }, "ok",
+			   sfmt("%s is now %s: it %s in every attestation from now on.", c->st->name,
+				enable ? "enabled" : "disabled", enable ? "counts" : "no longer counts"));
+}
+
+static int do_reboot(struct ctx *c)
+{
+	struct lab *L = c->L;
+	struct lab_host *h = &L->hosts[lab_host_index(L, c->st->host)];
+	struct lab_result res;
+	char *err = NULL;
+
+	/* a reboot ends its VMs and its TPM's PCRs */
+	lab_vm_stop_all(L, lab_host_index(L, c->st->host));
+	lab_svc_stop(&h->svc);
+	if (c->st->profile) {
+		if (EXEC(c, &res, NULL, "host", "set-profile", "--dir", h->dir, "--profile",
+			 c->st->profile) < 0)
+			return fail_infra(c, "reboot_host");
+		if (res.rc != 0)
+			err = err_line(res.err);
+		lab_result_clear(&res);
+		if (!err) {
+			free(h->profile);
+			h->profile = strdup(c->st->profile);
+		}
+	}
+	if (lab_svc_start(L, &h->svc) < 0 || lab_svc_ready(&h->svc) < 0)
+		return fail_infra(c, "reboot_host");
+	lab_save(L);
+	outcome(c, err ? "failed" : "rebooted", !err, err);
+	set_concept(c, sfmt("the host booted again%s%s: a fresh measured boot into its TPM, which its "
+			    "next attestation reports.", c->st->profile ? " with profile " : "",
+			    c->st->profile ? c->st->profile : ""));
+	free(err);
+	return 0;
+}
+
+/* "+9h", "-30m", "+2d 3h" for the human report. */
+static void fmt_offset(long long s, char *buf, size_t size)
+{
+	const char *sign = s < 0 ? "-" : "+";
+	long long a = s < 0 ? -s : s;
+
+	if (a % 86400 == 0 && a)
+		snprintf(buf, size, "%s%lldd", sign, a / 86400);
+	else if (a % 3600 == 0 && a)
+		snprintf(buf, size, "%s%lldh", sign, a / 3600);
+	else if (a % 60 == 0 && a)
+		snprintf(buf, size, "%s%lldm", sign, a / 60);
+	else
+		snprintf(buf, size, "%s%llds", sign, a);
+}
+
+static int do_clock(struct ctx *c)
+{
+	char by[32], now[32], *got;
+
+	c->L->clock_s += c->st->offset_s;
+	if (lab_clock_apply(c->L) < 0)
+		return fail_infra(c, "clock");
+	fmt_offset(c->st->offset_s, by, sizeof(by));
+	fmt_offset(c->L->clock_s, now, sizeof(now));
+	got = sfmt("lab clock %s", now);
+	outcome(c, got, 1, NULL);
+	set_concept(c, sfmt("HGS and the DC now see a clock moved by %s: health certificates and "
+			    "tickets issued before may have expired.", by));
+	free(got);
+	return 0;
+}
+
+static int do_kill(struct ctx *c)
+{
+	struct lab *L = c->L;
+	const char *comp = c->st->component;
+	struct lab_svc *svc = NULL;
+	int st;
+
+	if (!strcmp(comp, "hgs"))
+		svc = &L->hgs[0].svc;
+	else if (!strncmp(comp, "hgs:", 4) && lab_hgs_named(L, comp + 4))
+		svc = &lab_hgs_named(L, comp + 4)->svc;
+	else if (!strcmp(comp, "dc") && L->has_dc)
+		svc = &L->dc;
+	else if (!strncmp(comp, "host:", 5) && lab_host_index(L, comp + 5) >= 0)
+		svc = &L->hosts[lab_host_index(L, comp + 5)].svc;
+	if (!svc) {
+		outcome(c, "error", 0, "no such component in this lab");
+		return 0;
+	}
+	if (svc->child) {
+		hl_child_signal(svc->child, SIGKILL);
+		hl_child_wait(svc->child, 5000, &st);
+		hl_child_free(svc->child);
+		svc->child = NULL;
+	}
+	if (c->st->restart) {
+		if (lab_svc_start(L, svc) < 0 || lab_svc_ready(svc) < 0)
+			return fail_infra(c, "kill");
+		lab_save(L);
+		outcome(c, "restarted", 1, NULL);
+		set_concept(c, sfmt("%s was killed (SIGKILL) and started again; its state lives in its "
+				    "directory, so nothing was lost.", svc->label));
+	} else {
+		outcome(c, "killed", 1, NULL);
+		set_concept(c, sfmt("%s was killed (SIGKILL) and stays down.", svc->label));
+	}
+	return 0;
+}
+
+/* ---- entry ---- */
+
+static char *step_title(const struct sc_step *st)
+{
+	const char *k = sc_step_name(st->kind);
+
+	switch (st->kind) {
+	case SC_STEP_START:
+	case SC_STEP_CONNECT:
+		return sfmt("%s %s on %s", k, st->vm, st->host);
+	case SC_STEP_STOP:
+	case SC_STEP_SHIELD:
+	case SC_STEP_OFFLINE_READ:
+		return sfmt("%s %s", k, st->vm);
+	case SC_STEP_SET_TRUST:
+		return sfmt("%s %s", k, sc_trust_name(st->mode));
+	case SC_STEP_ENABLE_POLICY:
+	case SC_STEP_DISABLE_POLICY:
+		return sfmt("%s %s", k, st->name);
+	case SC_STEP_CLOCK: {
+		char b[32];
+
+		fmt_offset(st->offset_s, b, sizeof(b));
+		return sfmt("%s %s", k, b);
+	}
+	case SC_STEP_KILL:
+		return sfmt("%s %s", k, st->component);
+	case SC_STEP_REBOOT_HOST:
+		return st->profile ? sfmt("%s %s (%s)", k, st->host, st->profile) : sfmt("%s %s", k, st->host);
+	default:
+		return st->host ? sfmt("%s %s", k, st->host) : sdup(k);
+	}
+}
+
+/* The expectation as shown: "InsecureHostConfiguration (DebugMode)". */
+static char *step_expected(const struct sc_step *st)
+{
+	char *out, *n;
+	size_t i;
+
+	if (!st->expect)
+		return NULL;
+	out = sdup(st->expect);
+	for (i = 0; out && i < st->substatus.n; i++) {
+		n = sfmt("%s%s%s", out, i ? ", " : " (", st->substatus.v[i]);
+		free(out);
+		out = n;
+	}
+	if (out && st->substatus.n) {
+		n = sfmt("%s)", out);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step *r)
+{
+	struct ctx c = { L, st, r };
+	struct timespec t0, t1;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	r->kind = sc_step_name(st->kind);
+	r->title = step_title(st);
+	r->expected = step_expected(st);
+	r->line = st->pos.line;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	switch (st->kind) {
+	case SC_STEP_REGISTER: rc = do_register(&c, 1); break;
+	case SC_STEP_UNREGISTER: rc = do_register(&c, 0); break;
+	case SC_STEP_ATTEST: rc = do_attest(&c); break;
+	case SC_STEP_SHIELD: rc = do_shield(&c); break;
+	case SC_STEP_START: rc = do_start(&c); break;
+	case SC_STEP_STOP: rc = do_stop(&c); break;
+	case SC_STEP_CONNECT: rc = do_connect(&c); break;
+	case SC_STEP_OFFLINE_READ: rc = do_offline_read(&c); break;
+	case SC_STEP_SET_TRUST: rc = do_set_trust(&c); break;
+	case SC_STEP_ENABLE_POLICY: rc = do_policy(&c, 1); break;
+	case SC_STEP_DISABLE_POLICY: rc = do_policy(&c, 0); break;
+	case SC_STEP_REBOOT_HOST: rc = do_reboot(&c); break;
+	case SC_STEP_CLOCK: rc = do_clock(&c); break;
+	case SC_STEP_KILL: rc = do_kill(&c); break;
+	default:
+		outcome(&c, "error", 0, "unknown step");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (!r->got)
+		r->got = sdup("error");
+	return rc;
+}

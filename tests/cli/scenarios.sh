@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# scenarios.sh - the scenario runner end to end (`hgslab run`, `demo`, `up`,
+# `status`, `down`) with real processes: every scenario of the library in
+# scenarios/ passes (TAP, JUnit and JSON reports agree); broken files (bad
+# indentation, unknown key, unknown host in a step) exit 2 with
+# file:line:column and start nothing; a wrong expectation fails (exit 6)
+# saying which step, what was expected and what happened; SIGINT in the
+# middle of a VM boot stops everything (exit 130, no process left, no lab
+# left); `up` leaves a fabric running that `status` shows and `down` stops.
+# Needs `make guest` for the VM scenarios.
+. "$(dirname "$0")/lib.sh"
+
+ROOT=${HGSLAB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+: "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
+export HGSLAB_GUEST_DIR
+B=$HGSLAB
+LIB="$ROOT/scenarios"
+
+for tool in swtpm swtpm_setup qemu-system-x86_64 jq xmllint; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "Bail out! $tool is not installed (make deps)"
+		exit 1
+	fi
+done
+if [ ! -f "$HGSLAB_GUEST_DIR/vmlinuz" ]; then
+	echo "Bail out! no guest in $HGSLAB_GUEST_DIR: run 'make guest' first (make test does)"
+	exit 1
+fi
+
+# lab_procs DIR: processes whose command line names DIR (this shell excepted).
+lab_procs() { pgrep -af "$1" | grep -v -e "^$$ " -e pgrep || true; }
+
+cleanup() {
+	local p
+	for p in $(pgrep -f "$T" 2>/dev/null); do
+		[ "$p" = "$$" ] || kill -KILL "$p" 2>/dev/null
+	done
+}
+trap 'cleanup; rm -rf "$T"' EXIT
+
+# ---- the command line ----
+run "$B" run --help
+ok $([ $RC -eq 0 ] && grep -q -- '--report FORMAT' <<<"$OUT" && grep -q -- '--keyword' <<<"$OUT" &&
+	grep -q 'file:line:column' <<<"$OUT"; echo $?) "run --help explains the options and the exit codes"
+run "$B" run
+ok $([ $RC -eq 2 ] && grep -q 'scenario FILE' <<<"$ERR"; echo $?) "run without a file: usage, exit 2"
+run "$B" run --check "$LIB"/*.yaml
+n_lib=$(ls "$LIB"/*.yaml | wc -l)
+ok $([ $RC -eq 0 ] && [ "$(grep -c ': valid (' <<<"$OUT")" -eq "$n_lib" ] && [ "$n_lib" -ge 18 ]; echo $?) \
+	"run --check: all $n_lib library scenarios are valid"
+run "$B" run --report yaml "$LIB/tampered-debug.yaml"
+ok $([ $RC -eq 2 ] && grep -q "junit" <<<"$ERR"; echo $?) "an unknown --report format: exit 2, naming the formats"
+
+# ---- broken files: file:line:column, exit 2, nothing started ----
+mkdir -p "$T/bad"
+cat >"$T/bad/indent.yaml" <<'EOF'
+version: 1
+name: bad-indent
+description: bad indentation
+hgs: { name: MyHgsService, domain: relecloud.com, trust: tpm }
+hosts:
+  - name: FabricHost1
+   profile: baseline
+steps:
+  - attest: { host: FabricHost1 }
+EOF
+sed -e 's/^name: bad-indent/name: unknown-key/' -e 's/^hosts:/hots:/' -e 's/^   profile/    profile/' \
+	"$T/bad/indent.yaml" >"$T/bad/key.yaml"
+sed -e 's/^name: bad-indent/name: unknown-host/' -e 's/^   profile/    profile/' \
+	-e 's/attest: { host: FabricHost1 }/attest: { host: FabricHost3 }/' "$T/bad/indent.yaml" >"$T/bad/host.yaml"
+run "$B" run --workdir "$T/bad-lab" "$T/bad/indent.yaml"
+ok $([ $RC -eq 2 ] && grep -qE "indent.yaml:7:[0-9]+: " <<<"$ERR" && [ ! -e "$T/bad-lab" ]; echo $?) \
+	"bad indentation: file:line:column, exit 2, no lab made"
+sed 's/^/# /' <<<"$ERR"
+run "$B" run --workdir "$T/bad-lab" "$T/bad/key.yaml"
+ok $([ $RC -eq 2 ] && grep -q "key.yaml:5:1: unknown key 'hots'" <<<"$ERR" &&
+	grep -q "did you mean 'hosts'" <<<"$ERR" && [ ! -e "$T/bad-lab" ]; echo $?) \
+	"unknown key 'hots': file:line:column and 'did you mean hosts', exit 2"
+sed 's/^/# /' <<<"$ERR"
+run "$B" run --workdir "$T/bad-lab" "$T/bad/host.yaml" "$LIB/tampered-debug.yaml"
+ok $([ $RC -eq 2 ] && grep -qE "host.yaml:9:[0-9]+: .*FabricHost3.*did you mean 'FabricHost1'" <<<"$ERR" &&
+	[ ! -e "$T/bad-lab" ] && [ -z "$(lab_procs "$T/bad-lab")" ]; echo $?) \
+	"unknown host in a step: file:line:column with the nearest host; a valid file beside it is not run either"
+sed 's/^/# /' <<<"$ERR"
+
+# ---- a wrong expectation ----
+sed -e 's/^name: tampered-debug/name: wrong-expectation/' \
+	-e 's/expect: InsecureHostConfiguration, substatus: \[DebugMode\]/expect: Passed/' \
+	"$LIB/tampered-debug.yaml" >"$T/wrong.yaml"
+run "$B" run --workdir "$T/wrong-lab" --report json --out "$T/wrong.json" "$T/wrong.yaml"
+ok $([ $RC -eq 6 ] && grep -q "step 4 (attest FabricHost1): expected Passed" <<<"$OUT" &&
+	jq -e '.scenarios[0].steps[3] | (.passed | not) and .line == 13 and
+		(.message | startswith("step 4 (attest FabricHost1): expected Passed, got InsecureHostConfiguration (DebugMode)"))' \
+		"$T/wrong.json" >/dev/null &&
+	grep -q "wrong-expectation: 5 of 6 steps passed" <<<"$OUT" && [ -d "$T/wrong-lab/wrong-expectation/logs" ] &&
+	[ -z "$(lab_procs "$T/wrong-lab")" ]; echo $?) \
+	"a wrong expectation: exit 6, names step 4, expected Passed, got InsecureHostConfiguration (DebugMode); lab kept, no process left"
+grep -E "step 4|steps passed" <<<"$OUT" | sed 's/^/# /'
+
+# ---- the whole library, with the three machine reports ----
+t0=$(date +%s)
+"$B" run --workdir "$T/lib" --report json --out "$T/lib.json" "$LIB"/*.yaml >"$T/lib.human" 2>"$T/lib.err"
+rc=$?
+secs=$(($(date +%s) - t0))
+n_pass=$(jq '[.scenarios[] | select(.passed)] | length' "$T/lib.json" 2>/dev/null)
+ok $([ $rc -eq 0 ] && [ "$n_pass" = "$n_lib" ]; echo $?) \
+	"every library scenario passes ($n_pass of $n_lib, ${secs} s)"
+if [ $rc -ne 0 ]; then
+	grep -E "✗|FAIL|ERROR|line [0-9]+:" "$T/lib.human" | head -n 30 | sed 's/^/# /'
+	tail -n 5 "$T/lib.err" | sed 's/^/# /'
+fi
+jq -r '.scenarios[] | "# \(.name): \(.steps | length) steps, \(.duration_s * 10 | floor / 10) s"' "$T/lib.json" 2>/dev/null
+ok $([ -z "$(lab_procs "$T/lib")" ] && [ -z "$(ls -A "$T/lib" 2>/dev/null)" ]; echo $?) \
+	"after the library: no process left, every passed lab removed"
+for s in "$LIB"/*.yaml; do
+	name=$(basename "$s" .yaml)
+	jq -e --arg n "$name" '.scenarios[] | select(.name == $n) | .passed and (.steps | length > 0) and
+		all(.steps[]; .passed and (.duration_s >= 0) and (.concept | length > 0))' "$T/lib.json" >/dev/null
+	ok $? "scenario $name: every step passed and explains itself"
+done
+
+# The article walkthrough: the shielded VM runs on FabricHost1 with the secret's hash, is refused on FabricHost2.
+want=$(printf '%s' "tenant secret 42" | sha256sum | cut -c1-64)
+ok $(jq -e --arg w "secret.txt=$want" '.scenarios[] | select(.name == "article-walkthrough") |
+	(.steps[5].got == "running") and (.steps[5].reason | contains($w)) and (.steps[6].got == "refused") and
+	(.steps[6].substatus == "DebugMode") and (.steps[8].got == "unreadable")' "$T/lib.json" >/dev/null; echo $?) \
+	"article-walkthrough: running on FabricHost1 with the SHA-256 of secret.txt, refused on FabricHost2 (DebugMode), unreadable offline"
+
+# TAP and JUnit of a failing + passing pair
+"$B" run --workdir "$T/rep" --report tap --out "$T/r.tap" "$LIB/tampered-iommu-off.yaml" "$T/wrong.yaml" >/dev/null 2>&1
+rc=$?
+ok $([ $rc -eq 6 ] && grep -q '^1\.\.12$' "$T/r.tap" && [ "$(grep -c '^ok ' "$T/r.tap")" -eq 11 ] &&
+	grep -q '^not ok [0-9]* - wrong-expectation' "$T/r.tap"; echo $?) "TAP report: 12 steps, 11 ok, the wrong expectation not ok"
+"$B" run --workdir "$T/rep2" --report junit --out "$T/r.xml" "$LIB/tampered-iommu-off.yaml" "$T/wrong.yaml" >/dev/null 2>&1
+ok $(xmllint --noout "$T/r.xml" 2>/dev/null &&
+	[ "$(xmllint --xpath 'count(//testsuite)' "$T/r.xml")" = 2 ] &&
+	[ "$(xmllint --xpath 'count(//testcase)' "$T/r.xml")" = 12 ] &&
+	[ "$(xmllint --xpath 'count(//testcase/failure)' "$T/r.xml")" = 1 ]; echo $?) \
+	"JUnit report: well-formed, 2 suites, 12 cases, 1 failure"
+
+# ---- SIGINT during a VM boot: everything stops ----
+"$B" run --workdir "$T/int" "$LIB/article-walkthrough.yaml" >"$T/int.out" 2>"$T/int.err" &
+RPID=$!
+qemu=""
+for _ in $(seq 1 1200); do
+	qemu=$(pgrep -f "qemu-system-x86_64.*$T/int" | head -n1)
+	[ -n "$qemu" ] && break
+	kill -0 $RPID 2>/dev/null || break
+	sleep 0.1
+done
+[ -n "$qemu" ] && sleep 1
+kill -INT $RPID 2>/dev/null
+wait $RPID
+rc=$?
+sleep 0.5
+left=$(lab_procs "$T/int")
+ok $([ -n "$qemu" ] && [ $rc -eq 130 ] && [ -z "$left" ] && [ ! -e "$T/int/article-walkthrough" ]; echo $?) \
+	"SIGINT while the VM provisions: exit 130, no process of the run left, the lab removed"
+[ -n "$left" ] && sed 's/^/# left: /' <<<"$left"
+grep -i "interrupt" "$T/int.out" "$T/int.err" | head -n 3 | sed 's/^/# /'
+
+# ---- up / status / down ----
+run "$B" up --workdir "$T/up" "$LIB/hostkey-mode.yaml" --play
+ok $([ $RC -eq 0 ] && grep -q "http://hgs.relecloud.com:" <<<"$OUT" && grep -q "hgslab down" <<<"$OUT" &&
+	[ -n "$(lab_procs "$T/up")" ]; echo $?) "up --play: the fabric is up and left running, with its URLs and commands"
+run "$B" status --workdir "$T/up" --json
+ok $([ $RC -eq 0 ] && jq -e '[.[] | select(.Kind == "HGS" and .State == "Running")] | length == 1' <<<"$OUT" >/dev/null &&
+	jq -e '.[] | select(.Kind == "Host" and .Name == "FabricHost2") | .State == "Running" and (.Health | startswith("UnauthorizedHost"))' <<<"$OUT" >/dev/null; echo $?) \
+	"status: HGS running, FabricHost2 running and UnauthorizedHost"
+run "$B" up --workdir "$T/up" "$LIB/hostkey-mode.yaml"
+ok $([ $RC -eq 1 ] && grep -q "already up" <<<"$ERR"; echo $?) "a second up on the same lab is refused"
+run "$B" down --workdir "$T/up"
+sleep 0.3
+ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up")" ] && [ ! -e "$T/up" ]; echo $?) "down: every process stopped, the lab removed"
+run "$B" status --workdir "$T/up"
+ok $([ $RC -eq 1 ] && grep -q "no fabric is up" <<<"$ERR"; echo $?) "status after down: nothing is up"
+
+# ---- the sanitizer build on two scenarios ----
+if [ -x "${HGSLAB_ASAN:-}" ]; then
+	run "$HGSLAB_ASAN" run --workdir "$T/asan" "$LIB/hgs-restart.yaml" "$LIB/ad-mode.yaml"
+	ok $([ $RC -eq 0 ] && ! grep -q "ERROR: AddressSanitizer\|runtime error" <<<"$ERR$OUT"; echo $?) \
+		"ASan build: hgs-restart and ad-mode pass, no sanitizer report"
+fi
+
+ok $([ -z "$(lab_procs "$T")" ]; echo $?) "no process of this test is left"
+done_testing
