@@ -1,6 +1,7 @@
 /*
  * attest_log.c - the attestation log (attest_log.h), a table of the node's
- * store written by every attestation mode and read by get-attestation-log.
+ * store written by every attestation mode (an audit record: hgs_node_log_store)
+ * and read by get-attestation-log.
  */
 #include "hgs/attest_log.h"
 
@@ -13,7 +14,7 @@
 int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
 			  const struct hgs_result *res, const char *remote, const X509 *healthcert)
 {
-	struct hl_store *st = node->store;
+	struct hl_store *st = NULL;
 	char thumb[HL_SHA256_HEX_SIZE], sub[HGS_REASON_MAX];
 	sqlite3_stmt *stmt = NULL;
 	const char *mode_name = hgs_mode_name(mode), *status = hgs_status_name(res->status);
@@ -28,9 +29,10 @@ int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode
 		return -1;
 	if (!host)
 		host = "";
-	hgs_node_lock(node);
-	if (hl_store_prepare(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
-			     "reason, remote, healthcert) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0)
+	if (hgs_node_log_store(node, &st) < 0)
+		goto logged;
+	if (hl_store_stmt(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
+			  "reason, remote, healthcert) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0)
 		goto out;
 	if (sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now) != SQLITE_OK ||
 	    sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -49,8 +51,9 @@ int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
-	hgs_node_unlock(node);
+	hl_store_stmt_done(st, stmt);
+	hgs_node_log_release(node);
+logged:
 	hgs_substatus_format(res->substatus, sub, sizeof(sub));
 	hl_log_info("attestation: host '%s' (%s) from %s: %s%s%s%s%s%s", host[0] ? host : "-",
 		    mode_name, remote ? remote : "-", status, sub[0] ? " (" : "", sub,
@@ -83,10 +86,10 @@ int hgs_attest_log_list(struct hgs_node *node, const char *host, long last, json
 		return hl_error("out of memory");
 	hgs_node_lock(node);
 	/* the LAST most recent, shown oldest first */
-	if (hl_store_prepare(st, "SELECT time, host, mode, status, substatus, reason, remote, "
-			     "healthcert FROM (SELECT * FROM attestation_log "
-			     "WHERE ?1 IS NULL OR host = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
-			     &stmt) < 0)
+	if (hl_store_stmt(st, "SELECT time, host, mode, status, substatus, reason, remote, "
+			  "healthcert FROM (SELECT * FROM attestation_log "
+			  "WHERE ?1 IS NULL OR host = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+			  &stmt) < 0)
 		goto out;
 	if ((host ? sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC)
 		  : sqlite3_bind_null(stmt, 1)) != SQLITE_OK ||
@@ -117,7 +120,7 @@ int hgs_attest_log_list(struct hgs_node *node, const char *host, long last, json
 	arr = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	hgs_node_unlock(node);
 	json_decref(arr);
 	return rc;

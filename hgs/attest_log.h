@@ -6,7 +6,10 @@
  *
  * Every attestation mode records each attempt exactly once; the route
  * framework in hgs/serve.h (hgs_attest_finish, hgs_attest_refuse) does it
- * for the handlers.
+ * for the handlers.  Each entry is committed alone at synchronous=NORMAL
+ * (hgs_node_log_store): it survives a crash of `hgs serve`, the last ones
+ * may be lost on a power failure (docs/attestation-protocol.md,
+ * "Durability").
  */
 #ifndef HGSLAB_HGS_ATTEST_LOG_H
 #define HGSLAB_HGS_ATTEST_LOG_H

@@ -235,7 +235,7 @@ static int col_buf(sqlite3_stmt *stmt, int i, struct hl_buf *out)
  * reads, unparsed) and, in the same statement (one snapshot), the vendor CA
  * bundle hgs_db_vendor_ca_get reads and the name of the AK
  * hgs_db_tpm_ak_pin_get finds pinned to NAME, into R: 1 found, 0 not, -1
- * error.  The statement is the node's tpm_reg_stmt (node.h), prepared once.
+ * error.  The statement stays prepared in the store's cache (lib/store.h).
  */
 static int tpm_reg_read(struct hgs_node *node, const char *name, struct tpm_reg *r)
 {
@@ -245,13 +245,11 @@ static int tpm_reg_read(struct hgs_node *node, const char *name, struct tpm_reg 
 
 	memset(r, 0, sizeof(*r));
 	hgs_node_lock(node);
-	if (!node->tpm_reg_stmt &&
-	    hl_store_prepare(node->store, "SELECT forced, ek_public, ek_certificate, host, "
-			     "ek_fingerprint, (SELECT vendor_ca_pem FROM node WHERE id = 1), "
-			     "(SELECT ak_name FROM tpm_ak_pins WHERE host = tpm_hosts.name) "
-			     "FROM tpm_hosts WHERE name = ?", &node->tpm_reg_stmt) < 0)
+	if (hl_store_stmt(node->store, "SELECT forced, ek_public, ek_certificate, host, "
+			  "ek_fingerprint, (SELECT vendor_ca_pem FROM node WHERE id = 1), "
+			  "(SELECT ak_name FROM tpm_ak_pins WHERE host = tpm_hosts.name) "
+			  "FROM tpm_hosts WHERE name = ?", &stmt) < 0)
 		goto out;
-	stmt = node->tpm_reg_stmt;
 	if (sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
 		hl_store_error(node->store, "look up TPM host '%s'", name);
 		goto out;
@@ -278,10 +276,7 @@ static int tpm_reg_read(struct hgs_node *node, const char *name, struct tpm_reg 
 	snprintf(r->ak_name, sizeof(r->ak_name), "%s", t ? (const char *)t : "");
 	rc = 1;
 out:
-	if (stmt) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-	}
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	if (rc < 0)
 		tpm_reg_release(r);
@@ -714,25 +709,106 @@ static int attest_req_read(const json_t *body, struct attest_req *r)
 }
 
 /*
- * Check the TCG log against the verified quote Q: it parses, has a SHA-256
- * bank, its must-hash events are intact, it extends only quoted PCRs and
- * replays to Q's pcrDigest.  1 when genuine (*LOG_OUT and its replay
- * *PCRS_OUT set), 0 when refused (RES set), -1 on an internal error.
+ * ---- the TCG logs read, remembered by their bytes ----
+ *
+ * A host sends the log of its current boot at every attestation, and
+ * parsing it, checking its must-hash events and replaying it cost OpenSSL a
+ * tenth of an attestation.  Those steps depend on the log's bytes alone (not
+ * on the quote, the registration or the policies), so a log that passed them
+ * is remembered by the SHA-256 of its bytes with its parse and replay, shared
+ * read-only by reference count; every step that depends on anything else
+ * (the quoted PCRs, the policies) runs at every attestation.  Logs that fail
+ * are never remembered.  A fixed ring of LOG_MEMO_SIZE entries, the oldest
+ * replaced; guarded by log_memo_lock.
  */
-static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
-		     struct hl_tcglog **log_out, struct hl_tcglog_pcrs **pcrs_out,
-		     struct hgs_result *res)
+#define LOG_MEMO_SIZE 32
+
+/* A log that parsed, passed the data checks and replayed. */
+struct log_memo {
+	unsigned char key[HL_SHA256_LEN];     /* SHA-256 of the log's bytes */
+	struct hl_tcglog *log;
+	struct hl_tcglog_pcrs *pcrs;
+	int refs;                             /* the ring's one and each user's */
+};
+
+static struct log_memo *log_memo[LOG_MEMO_SIZE];
+static size_t log_memo_next;
+static pthread_mutex_t log_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Drop a reference to M; NULL-safe. */
+static void log_memo_put(struct log_memo *m)
+{
+	int last;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&log_memo_lock);
+	last = --m->refs == 0;
+	pthread_mutex_unlock(&log_memo_lock);
+	if (!last)
+		return;
+	hl_tcglog_pcrs_free(m->pcrs);
+	hl_tcglog_free(m->log);
+	free(m);
+}
+
+/* A new reference to the remembered log with KEY, or NULL. */
+static struct log_memo *log_memo_get(const unsigned char key[HL_SHA256_LEN])
+{
+	struct log_memo *found = NULL;
+
+	pthread_mutex_lock(&log_memo_lock);
+	for (size_t i = 0; i < LOG_MEMO_SIZE && !found; i++) {
+		if (log_memo[i] && memcmp(log_memo[i]->key, key, HL_SHA256_LEN) == 0) {
+			found = log_memo[i];
+			found->refs++;
+		}
+	}
+	pthread_mutex_unlock(&log_memo_lock);
+	return found;
+}
+
+/* Remember LOG and PCRS (taken) with KEY; a new reference to the entry, or NULL (both freed). */
+static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN],
+				     struct hl_tcglog *log, struct hl_tcglog_pcrs *pcrs)
+{
+	struct log_memo *m = calloc(1, sizeof(*m)), *old;
+
+	if (!m) {
+		hl_tcglog_pcrs_free(pcrs);
+		hl_tcglog_free(log);
+		hl_error("out of memory");
+		return NULL;
+	}
+	memcpy(m->key, key, HL_SHA256_LEN);
+	m->log = log;
+	m->pcrs = pcrs;
+	m->refs = 2;
+	pthread_mutex_lock(&log_memo_lock);
+	old = log_memo[log_memo_next];
+	log_memo[log_memo_next] = m;
+	log_memo_next = (log_memo_next + 1) % LOG_MEMO_SIZE;
+	pthread_mutex_unlock(&log_memo_lock);
+	log_memo_put(old);
+	return m;
+}
+
+/*
+ * Read the TCG log RAW: it parses, has a SHA-256 bank, its must-hash events
+ * are intact and it replays.  1 with *OUT (a reference to the remembered
+ * log), 0 when refused (RES set), -1 on an internal error.
+ */
+static int read_log(const struct field *raw, struct log_memo **out, struct hgs_result *res)
 {
 	struct hl_tcglog *log = NULL;
 	struct hl_tcglog_pcrs *pcrs = NULL;
-	const struct hl_tcglog_bank *bank;
-	uint8_t values[24][HL_SHA256_LEN], digest[HL_SHA256_LEN];
-	char list[128];
-	uint32_t extra;
-	int rc = 0;
+	unsigned char key[HL_SHA256_LEN];
 
-	*log_out = NULL;
-	*pcrs_out = NULL;
+	*out = NULL;
+	if (hl_crypto_sha256(raw->data, raw->len, key) < 0)
+		return -1;
+	if ((*out = log_memo_get(key)))
+		return 1;
 	if (hl_tcglog_parse(raw->data, raw->len, &log) < 0) {
 		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be read: %s",
@@ -744,13 +820,43 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 				HGS_SUB_TCG_LOG_VERIFICATION, "%s", hl_error_last());
 		goto refused;
 	}
-	if (hl_tcglog_replay(log, &pcrs) < 0 ||
-	    !(bank = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256))) {
+	if (hl_tcglog_replay(log, &pcrs) < 0 || !hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256)) {
 		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be replayed: %s",
 				pcrs ? "its SHA-256 bank is missing" : hl_error_last());
 		goto refused;
 	}
+	*out = log_memo_add(key, log, pcrs);
+	return *out ? 1 : -1;
+refused:
+	hl_error_clear();
+	hl_tcglog_pcrs_free(pcrs);
+	hl_tcglog_free(log);
+	return 0;
+}
+
+/*
+ * Check the TCG log against the verified quote Q: read_log() accepts it,
+ * it extends only quoted PCRs and replays to Q's pcrDigest.  1 when genuine
+ * (*OUT set: the log and its replay, release with log_memo_put), 0 when
+ * refused (RES set), -1 on an internal error.
+ */
+static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
+		     struct log_memo **out, struct hgs_result *res)
+{
+	struct log_memo *m = NULL;
+	const struct hl_tcglog_bank *bank;
+	uint8_t values[24][HL_SHA256_LEN], digest[HL_SHA256_LEN];
+	char list[128];
+	uint32_t extra;
+	int rc;
+
+	*out = NULL;
+	rc = read_log(raw, &m, res);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	bank = hl_tcglog_pcrs_bank(m->pcrs, HL_TCGLOG_ALG_SHA256);
 	extra = bank->extended & ~q->pcr_mask;
 	if (extra) {
 		pcr_list(extra, list, sizeof(list));
@@ -773,14 +879,12 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 				"the TPM measured", list);
 		goto refused;
 	}
-	*log_out = log;
-	*pcrs_out = pcrs;
+	*out = m;
 	return 1;
 refused:
 	if (rc == 0)
 		hl_error_clear();
-	hl_tcglog_pcrs_free(pcrs);
-	hl_tcglog_free(log);
+	log_memo_put(m);
 	return rc;
 }
 
@@ -790,8 +894,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	struct attest_req r;
 	struct hgs_tpm_key *ak = NULL, *tk = NULL;
 	struct hgs_policy_set *ps = NULL;
-	struct hl_tcglog *log = NULL;
-	struct hl_tcglog_pcrs *pcrs = NULL;
+	struct log_memo *log = NULL;
 	struct hgs_tpm_quote q;
 	struct hgs_result res;
 	char name[HGS_TPM_NAME_HEX_MAX], pinned_ak[HGS_TPM_NAME_HEX_MAX], list[128];
@@ -859,7 +962,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	/* 6. the TCG log, trusted only through its replay to the quote */
-	found = check_log(&r.tcglog, &q, &log, &pcrs, &res);
+	found = check_log(&r.tcglog, &q, &log, &res);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -868,8 +971,8 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	/* 7. baselines, CI policies and every enabled Hgs_* policy */
 	if (hgs_db_policy_set_load(req->node, &ps) < 0)
 		goto out;
-	ps->in.log = log;
-	ps->in.replayed = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256);
+	ps->in.log = log->log;
+	ps->in.replayed = hl_tcglog_pcrs_bank(log->pcrs, HL_TCGLOG_ALG_SHA256);
 	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
 		hl_log_error("tpm attestation of '%s': %s", r.host, hl_error_last());
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS could not evaluate its "
@@ -882,8 +985,7 @@ decided:
 out:
 	attest_req_free(&r);
 	hgs_policy_set_free(ps);
-	hl_tcglog_pcrs_free(pcrs);
-	hl_tcglog_free(log);
+	log_memo_put(log);
 	hgs_tpm_key_free(ak);
 	hgs_tpm_key_free(tk);
 	return rc;

@@ -8,6 +8,7 @@
  */
 #include "hgs/db.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -87,7 +88,7 @@ const char *const hgs_db_migrations[] = {
 	"  host TEXT,"
 	"  issued INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL,"
-	"  used INTEGER);"
+	"  used INTEGER);"   /* dropped by 6 */
 	"CREATE INDEX nonces_expires ON nonces(expires);"
 	"CREATE TABLE attestation_log("
 	"  id INTEGER PRIMARY KEY,"
@@ -145,6 +146,9 @@ const char *const hgs_db_migrations[] = {
 	"  healthcert TEXT,"
 	"  encryption_cert TEXT);"
 	"CREATE INDEX key_protection_log_host ON key_protection_log(host);",
+	/* 6: nonces live in the memory of `hgs serve` only (hgs/nonce.h) */
+	"DROP INDEX IF EXISTS nonces_expires;"
+	"DROP TABLE IF EXISTS nonces;",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 
@@ -217,9 +221,9 @@ int hgs_db_node_insert(struct hl_store *st, const struct hgs_config *cfg, const 
 	snprintf(listen, sizeof(listen), "%s:%u", cfg->listen_addr, cfg->listen_port);
 	if (hl_store_begin(st) < 0)
 		return -1;
-	if (hl_store_prepare(st, "INSERT INTO node(id, name, domain, trust, listen, "
-			     "healthcert_validity_h, vendor_ca_pem, created) "
-			     "VALUES(1, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
+	if (hl_store_stmt(st, "INSERT INTO node(id, name, domain, trust, listen, "
+			  "healthcert_validity_h, vendor_ca_pem, created) "
+			  "VALUES(1, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
 	    bind_text(st, stmt, 1, cfg->name) < 0 || bind_text(st, stmt, 2, cfg->domain) < 0 ||
 	    bind_text(st, stmt, 3, hgs_mode_name(cfg->trust)) < 0 ||
 	    bind_text(st, stmt, 4, listen) < 0 ||
@@ -227,13 +231,13 @@ int hgs_db_node_insert(struct hl_store *st, const struct hgs_config *cfg, const 
 	    bind_text(st, stmt, 6, vendor_ca_pem) < 0 || bind_int(st, stmt, 7, cfg->created) < 0 ||
 	    hl_store_step(st, stmt) < 0)
 		goto out;
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	stmt = NULL;
 	if (hgs_db_policy_seed(st) < 0 || hl_store_commit(st) < 0)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	if (rc < 0)
 		hl_store_rollback(st);
 	return rc;
@@ -247,8 +251,8 @@ int hgs_db_config_read(struct hl_store *st, struct hgs_config *out)
 	int rc = -1, r;
 
 	memset(out, 0, sizeof(*out));
-	if (hl_store_prepare(st, "SELECT name, domain, trust, listen, healthcert_validity_h, "
-			     "vendor_ca_pem IS NOT NULL, created FROM node WHERE id = 1", &stmt) < 0)
+	if (hl_store_stmt(st, "SELECT name, domain, trust, listen, healthcert_validity_h, "
+			  "vendor_ca_pem IS NOT NULL, created FROM node WHERE id = 1", &stmt) < 0)
 		return -1;
 	r = hl_store_step(st, stmt);
 	if (r <= 0) {
@@ -271,7 +275,7 @@ int hgs_db_config_read(struct hl_store *st, struct hgs_config *out)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	return rc;
 }
 
@@ -293,7 +297,7 @@ static int node_update(struct hgs_node *node, const char *sql, const char *text,
 	int rc = -1;
 
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, sql, &stmt) < 0)
+	if (hl_store_stmt(node->store, sql, &stmt) < 0)
 		goto out;
 	if (text ? bind_text(node->store, stmt, 1, text) : bind_int(node->store, stmt, 1, num))
 		goto out;
@@ -301,7 +305,7 @@ static int node_update(struct hgs_node *node, const char *sql, const char *text,
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -341,7 +345,7 @@ int hgs_db_vendor_ca_get(struct hgs_node *node, char **out)
 
 	*out = NULL;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT vendor_ca_pem FROM node WHERE id = 1", &stmt) < 0)
+	if (hl_store_stmt(node->store, "SELECT vendor_ca_pem FROM node WHERE id = 1", &stmt) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
 	if (r < 0)
@@ -351,7 +355,7 @@ int hgs_db_vendor_ca_get(struct hgs_node *node, char **out)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -364,8 +368,8 @@ int hgs_db_key_insert(struct hl_store *st, enum hgs_key_role role, const char *t
 	sqlite3_stmt *stmt = NULL;
 	int rc = -1;
 
-	if (hl_store_prepare(st, "INSERT INTO node_keys(role, thumbprint, cert_pem, key_file, "
-			     "is_primary, enabled, added) VALUES(?, ?, ?, ?, ?, 1, ?)", &stmt) < 0 ||
+	if (hl_store_stmt(st, "INSERT INTO node_keys(role, thumbprint, cert_pem, key_file, "
+			  "is_primary, enabled, added) VALUES(?, ?, ?, ?, ?, 1, ?)", &stmt) < 0 ||
 	    bind_text(st, stmt, 1, hgs_key_role_name(role)) < 0 ||
 	    bind_text(st, stmt, 2, thumbprint) < 0 || bind_text(st, stmt, 3, cert_pem) < 0 ||
 	    bind_text(st, stmt, 4, key_file) < 0 || bind_int(st, stmt, 5, primary ? 1 : 0) < 0 ||
@@ -373,7 +377,7 @@ int hgs_db_key_insert(struct hl_store *st, enum hgs_key_role role, const char *t
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	return rc;
 }
 
@@ -388,8 +392,8 @@ int hgs_db_key_primary(struct hgs_node *node, enum hgs_key_role role, char **cer
 	*cert_pem = NULL;
 	*key_file = NULL;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT cert_pem, key_file FROM node_keys "
-			     "WHERE role = ? AND is_primary = 1 AND enabled = 1", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT cert_pem, key_file FROM node_keys "
+			  "WHERE role = ? AND is_primary = 1 AND enabled = 1", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, hgs_key_role_name(role)) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -409,7 +413,7 @@ int hgs_db_key_primary(struct hgs_node *node, enum hgs_key_role role, char **cer
 out:
 	free(c);
 	free(k);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -421,8 +425,8 @@ int hgs_db_policy_seed(struct hl_store *st)
 	sqlite3_stmt *stmt = NULL;
 	int rc = -1;
 
-	if (hl_store_prepare(st, "INSERT OR IGNORE INTO attestation_policies(name, enabled) "
-			     "VALUES(?, ?)", &stmt) < 0)
+	if (hl_store_stmt(st, "INSERT OR IGNORE INTO attestation_policies(name, enabled) "
+			  "VALUES(?, ?)", &stmt) < 0)
 		return -1;
 	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++) {
 		sqlite3_reset(stmt);
@@ -433,27 +437,48 @@ int hgs_db_policy_seed(struct hl_store *st)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	return rc;
 }
 
-/* The stored state of policy DEF (its default when it has no row yet): 1/0, or -1. */
-static int policy_state(struct hgs_node *node, const struct hgs_policy_def *def)
+/* Policies of hgs_policy_defs that policy_states() reads at most. */
+#define POLICY_STATES_MAX 64
+
+/*
+ * The stored state of every policy of hgs_policy_defs, in its order, into
+ * STATES (1 enabled, 0 disabled; a policy without a row has its default),
+ * read with one statement; *N gets the number of policies.  Lock held.
+ */
+static int policy_states(struct hgs_node *node, int states[POLICY_STATES_MAX], size_t *n)
 {
 	sqlite3_stmt *stmt = NULL;
-	int r, state = -1;
+	const struct hgs_policy_def *d;
+	size_t count = 0;
+	int r, rc = -1;
 
-	if (hl_store_prepare(node->store, "SELECT enabled FROM attestation_policies WHERE name = ?",
-			     &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, def->name) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
+	for (d = hgs_policy_defs; d->name; d++) {
+		assert(count < POLICY_STATES_MAX);
+		states[count++] = d->default_enabled != 0;
+	}
+	if (hl_store_stmt(node->store, "SELECT name, enabled FROM attestation_policies",
+			  &stmt) < 0)
+		return -1;
+	while ((r = hl_store_step(node->store, stmt)) == 1) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+
+		if (!name)
+			continue;
+		for (size_t i = 0; i < count; i++)
+			if (strcmp(hgs_policy_defs[i].name, name) == 0)
+				states[i] = sqlite3_column_int(stmt, 1) != 0;
+	}
 	if (r < 0)
 		goto out;
-	state = r ? (sqlite3_column_int(stmt, 0) != 0) : (def->default_enabled != 0);
+	*n = count;
+	rc = 0;
 out:
-	sqlite3_finalize(stmt);
-	return state;
+	hl_store_stmt_done(node->store, stmt);
+	return rc;
 }
 
 /* Enable or disable an Hgs_* policy; locked ones stay enabled. */
@@ -470,16 +495,16 @@ int hgs_db_policy_enable(struct hgs_node *node, const char *name, int enabled)
 		return hl_error("policy '%s' is locked and cannot be disabled: HGS requires it of "
 				"every guarded host", name);
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "INSERT INTO attestation_policies(name, enabled) "
-			     "VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
-			     &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "INSERT INTO attestation_policies(name, enabled) "
+			  "VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
+			  &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, def->name) < 0 ||
 	    bind_int(node->store, stmt, 2, enabled ? 1 : 0) < 0 ||
 	    hl_store_step(node->store, stmt) < 0)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -488,18 +513,20 @@ out:
 int hgs_db_policy_list(struct hgs_node *node, json_t **out)
 {
 	json_t *arr = json_array(), *o;
-	int rc = -1, state;
+	int rc = -1, states[POLICY_STATES_MAX];
+	size_t n;
 
 	*out = NULL;
 	if (!arr)
 		return hl_error("out of memory");
 	hgs_node_lock(node);
-	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++) {
-		state = policy_state(node, d);
-		if (state < 0)
-			goto out;
+	if (policy_states(node, states, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct hgs_policy_def *d = &hgs_policy_defs[i];
+
 		o = json_pack("{s:s, s:s, s:b, s:s}", "Name", d->name, "PolicyState",
-			      state ? "Enabled" : "Disabled", "Locked", d->locked != 0,
+			      states[i] ? "Enabled" : "Disabled", "Locked", d->locked != 0,
 			      "Description", d->description ? d->description : "");
 		if (!o || json_array_append_new(arr, o) < 0) {
 			hl_error("out of memory");
@@ -519,22 +546,19 @@ out:
 int hgs_db_policies_enabled(struct hgs_node *node, char ***names, size_t *n)
 {
 	char **v = NULL;
-	size_t count = 0, cap = 0;
-	int rc = -1, state;
+	size_t count = 0, total = 0;
+	int rc = -1, states[POLICY_STATES_MAX];
 
 	*names = NULL;
 	*n = 0;
-	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++)
-		cap++;
-	v = calloc(cap ? cap : 1, sizeof(*v));
+	v = calloc(POLICY_STATES_MAX, sizeof(*v));
 	if (!v)
 		return hl_error("out of memory");
 	hgs_node_lock(node);
-	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++) {
-		state = policy_state(node, d);
-		if (state < 0)
-			goto out;
-		if (state && !(v[count++] = dup_str(d->name)))
+	if (policy_states(node, states, &total) < 0)
+		goto out;
+	for (size_t i = 0; i < total; i++) {
+		if (states[i] && !(v[count++] = dup_str(hgs_policy_defs[i].name)))
 			goto out;
 	}
 	*names = v;
@@ -636,12 +660,12 @@ static int row_exists(struct hl_store *st, const char *table, const char *column
 	int r;
 
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE %s = ?", table, column);
-	if (hl_store_prepare(st, sql, &stmt) < 0 || bind_text(st, stmt, 1, value) < 0) {
-		sqlite3_finalize(stmt);
+	if (hl_store_stmt(st, sql, &stmt) < 0 || bind_text(st, stmt, 1, value) < 0) {
+		hl_store_stmt_done(st, stmt);
 		return -1;
 	}
 	r = hl_store_step(st, stmt);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	return r;
 }
 
@@ -668,7 +692,7 @@ int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 	if (!(arr = json_array()))
 		return hl_error("out of memory");
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
 	    (name && bind_text(node->store, stmt, 1, name) < 0))
 		goto out;
 	while ((r = hl_store_step(node->store, stmt)) == 1) {
@@ -695,7 +719,7 @@ int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 	arr = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	json_decref(arr);
 	return rc;
@@ -714,7 +738,7 @@ int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char 
 	k = &reg_kinds[kind];
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", k->table);
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, name) < 0 || hl_store_step(node->store, stmt) < 0)
 		goto out;
 	if (sqlite3_changes(hl_store_db(node->store)) == 0) {
@@ -724,7 +748,7 @@ int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char 
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -751,15 +775,15 @@ static int reg_check_unique(struct hgs_node *node, enum hgs_reg_kind kind, const
 	if (!column)
 		return 0;
 	snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE %s = ?", k->table, column);
-	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, value) < 0) {
-		sqlite3_finalize(stmt);
+		hl_store_stmt_done(node->store, stmt);
 		return -1;
 	}
 	r = hl_store_step(node->store, stmt);
 	if (r == 1)
 		col_copy(stmt, 0, other, sizeof(other));
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	if (r < 0)
 		return -1;
 	if (r)
@@ -998,9 +1022,9 @@ int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hg
 		goto unlock;
 	if (reg_check_unique(node, HGS_REG_TPM_HOST, name, "ek_fingerprint", id->ek_fingerprint,
 			     "this TPM's EK") < 0 ||
-	    hl_store_prepare(node->store, "INSERT INTO tpm_hosts(name, host, ek_fingerprint, "
-			     "ek_public, ek_certificate, ek_cert_issuer, forced, identifier, added) "
-			     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
+	    hl_store_stmt(node->store, "INSERT INTO tpm_hosts(name, host, ek_fingerprint, "
+			  "ek_public, ek_certificate, ek_cert_issuer, forced, identifier, added) "
+			  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, name) < 0 ||
 	    bind_text(node->store, stmt, 2, id->host) < 0 ||
 	    bind_text(node->store, stmt, 3, id->ek_fingerprint) < 0 ||
@@ -1017,7 +1041,7 @@ unlock:
 		hl_store_rollback(node->store);
 	hgs_node_unlock(node);
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hl_buf_free(&ek_der);
 	hl_buf_free(&cert_der);
 	free(bundle);
@@ -1049,7 +1073,7 @@ static int tpm_host_find(struct hgs_node *node, const char *column, const char *
 	snprintf(sql, sizeof(sql), "SELECT name, host, ek_fingerprint, ek_public, ek_certificate, "
 		 "forced, identifier FROM tpm_hosts WHERE %s = ?", column);
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, value) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1079,7 +1103,7 @@ static int tpm_host_find(struct hgs_node *node, const char *column, const char *
 out:
 	if (rc < 0 && h)
 		hl_error_wrap("the TPM host '%s' in the store is damaged", h->name);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_tpm_host_free(h);
 	return rc;
@@ -1125,13 +1149,13 @@ static int blob_add(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 	if (reg_check_unique(node, kind, name, "sha256", hex, what) < 0)
 		goto out;
 	if (kind == HGS_REG_TPM_POLICY) {
-		if (hl_store_prepare(node->store, "INSERT INTO tpm_policies(name, sha256, tcglog, "
-				     "events, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
+		if (hl_store_stmt(node->store, "INSERT INTO tpm_policies(name, sha256, tcglog, "
+				  "events, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
 		    bind_int(node->store, stmt, 4, events) < 0 ||
 		    bind_int(node->store, stmt, 5, now) < 0)
 			goto out;
-	} else if (hl_store_prepare(node->store, "INSERT INTO ci_policies(name, sha256, policy, "
-				    "added) VALUES(?, ?, ?, ?)", &stmt) < 0 ||
+	} else if (hl_store_stmt(node->store, "INSERT INTO ci_policies(name, sha256, policy, "
+				 "added) VALUES(?, ?, ?, ?)", &stmt) < 0 ||
 		   bind_int(node->store, stmt, 4, now) < 0) {
 		goto out;
 	}
@@ -1142,7 +1166,7 @@ static int blob_add(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1235,8 +1259,8 @@ int hgs_db_host_group_add(struct hgs_node *node, const char *name, const char *s
 	if (hl_store_begin(node->store) < 0)
 		goto out;
 	if (reg_check_unique(node, HGS_REG_HOST_GROUP, name, "sid", sid, "this SID") < 0 ||
-	    hl_store_prepare(node->store, "INSERT INTO host_groups(name, sid, added) "
-			     "VALUES(?, ?, ?)", &stmt) < 0 ||
+	    hl_store_stmt(node->store, "INSERT INTO host_groups(name, sid, added) "
+			  "VALUES(?, ?, ?)", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, name) < 0 || bind_text(node->store, stmt, 2, sid) < 0 ||
 	    bind_int(node->store, stmt, 3, now) < 0 || insert_commit(node, stmt) < 0)
 		goto out;
@@ -1244,7 +1268,7 @@ int hgs_db_host_group_add(struct hgs_node *node, const char *name, const char *s
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1257,7 +1281,7 @@ int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **na
 
 	*name = NULL;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT name FROM host_groups WHERE sid = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT name FROM host_groups WHERE sid = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, sid) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1269,7 +1293,7 @@ int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **na
 		goto out;
 	rc = 1;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1294,8 +1318,8 @@ int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key)
 	if (hl_store_begin(node->store) < 0)
 		goto out;
 	if (reg_check_unique(node, HGS_REG_HOST_KEY, name, "fingerprint", fp, "this key") < 0 ||
-	    hl_store_prepare(node->store, "INSERT INTO host_keys(name, fingerprint, key_type, "
-			     "public_key, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
+	    hl_store_stmt(node->store, "INSERT INTO host_keys(name, fingerprint, key_type, "
+			  "public_key, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, name) < 0 || bind_text(node->store, stmt, 2, fp) < 0 ||
 	    bind_text(node->store, stmt, 3, hl_key_type_name(kt)) < 0 ||
 	    bind_blob(node->store, stmt, 4, der.data, der.len) < 0 ||
@@ -1305,7 +1329,7 @@ int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key)
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 done:
 	hl_buf_free(&der);
@@ -1324,8 +1348,8 @@ int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **
 	*name = NULL;
 	*key = NULL;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT name, public_key FROM host_keys "
-			     "WHERE fingerprint = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT name, public_key FROM host_keys "
+			  "WHERE fingerprint = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, fingerprint) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1348,7 +1372,7 @@ int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **
 out:
 	free(n);
 	hl_key_free(k);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1399,7 +1423,7 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, in
 				    : "SELECT name, policy FROM ci_policies ORDER BY added, name";
 	int r, rc = -1;
 
-	if (hl_store_prepare(node->store, sql, &stmt) < 0)
+	if (hl_store_stmt(node->store, sql, &stmt) < 0)
 		return -1;
 	while ((r = hl_store_step(node->store, stmt)) == 1) {
 		size_t nlen, blen;
@@ -1437,7 +1461,7 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, in
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	return rc;
 }
 
@@ -1453,7 +1477,7 @@ int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out)
 		return hl_error("out of memory");
 	hgs_node_lock(node);
 	/* one read transaction: a consistent snapshot even while admins change things */
-	if (hl_store_exec(node->store, "start a read transaction", "BEGIN") < 0)
+	if (hl_store_read_begin(node->store) < 0)
 		goto out;
 	if (load_named_blobs(node, ps, 1) < 0 || load_named_blobs(node, ps, 0) < 0 ||
 	    hgs_db_policies_enabled(node, &ps->enabled, &n) < 0)
@@ -1513,8 +1537,8 @@ int hgs_db_tpm_ak_pin_get(struct hgs_node *node, const char *host, struct hgs_tp
 
 	*out = NULL;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT host, ek_fingerprint, ak_name, ak_public, pinned "
-			     "FROM tpm_ak_pins WHERE host = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT host, ek_fingerprint, ak_name, ak_public, pinned "
+			  "FROM tpm_ak_pins WHERE host = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, host) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1536,7 +1560,7 @@ int hgs_db_tpm_ak_pin_get(struct hgs_node *node, const char *host, struct hgs_tp
 	p = NULL;
 	rc = 1;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_tpm_ak_pin_free(p);
 	return rc;
@@ -1552,8 +1576,8 @@ int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pi
 	hgs_node_lock(node);
 	if (hl_store_begin(node->store) < 0)
 		goto out;
-	if (hl_store_prepare(node->store, "SELECT ak_name FROM tpm_ak_pins WHERE host = ?",
-			     &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT ak_name FROM tpm_ak_pins WHERE host = ?",
+			  &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, pin->host) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1561,15 +1585,15 @@ int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pi
 		goto out;
 	if (r == 1)
 		col_copy(stmt, 0, current, sizeof(current));
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	stmt = NULL;
 	if (r == 1) {
 		hl_store_rollback(node->store);
 		rc = strcmp(current, pin->ak_name) == 0 ? 1 : 0;
 		goto out;
 	}
-	if (hl_store_prepare(node->store, "INSERT INTO tpm_ak_pins(host, ek_fingerprint, ak_name, "
-			     "ak_public, pinned) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "INSERT INTO tpm_ak_pins(host, ek_fingerprint, ak_name, "
+			  "ak_public, pinned) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, pin->host) < 0 ||
 	    bind_text(node->store, stmt, 2, pin->ek_fingerprint) < 0 ||
 	    bind_text(node->store, stmt, 3, pin->ak_name) < 0 ||
@@ -1583,7 +1607,7 @@ int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pi
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1607,16 +1631,16 @@ int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challen
 	hgs_node_lock(node);
 	if (hl_store_begin(node->store) < 0)
 		goto out;
-	if (hl_store_prepare(node->store, "DELETE FROM tpm_challenges WHERE expires < ?",
-			     &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "DELETE FROM tpm_challenges WHERE expires < ?",
+			  &stmt) < 0 ||
 	    bind_int(node->store, stmt, 1, (long long)now) < 0 ||
 	    hl_store_step(node->store, stmt) < 0)
 		goto out;
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	stmt = NULL;
-	if (hl_store_prepare(node->store, "INSERT INTO tpm_challenges(id, host, ek_fingerprint, "
-			     "ak_name, ak_public, secret_sha256, expires) VALUES(?, ?, ?, ?, ?, ?, ?)",
-			     &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "INSERT INTO tpm_challenges(id, host, ek_fingerprint, "
+			  "ak_name, ak_public, secret_sha256, expires) VALUES(?, ?, ?, ?, ?, ?, ?)",
+			  &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, c->id) < 0 ||
 	    bind_text(node->store, stmt, 2, c->host) < 0 ||
 	    bind_text(node->store, stmt, 3, c->ek_fingerprint) < 0 ||
@@ -1632,7 +1656,7 @@ int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challen
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1649,8 +1673,8 @@ int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
 	hgs_node_lock(node);
 	if (hl_store_begin(node->store) < 0)
 		goto out;
-	if (hl_store_prepare(node->store, "SELECT id, host, ek_fingerprint, ak_name, ak_public, "
-			     "secret_sha256, expires FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT id, host, ek_fingerprint, ak_name, ak_public, "
+			  "secret_sha256, expires FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, id) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1676,9 +1700,9 @@ int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
 	}
 	memcpy(c->secret_sha256, sqlite3_column_blob(stmt, 5), sizeof(c->secret_sha256));
 	c->expires = (time_t)sqlite3_column_int64(stmt, 6);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	stmt = NULL;
-	if (hl_store_prepare(node->store, "DELETE FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "DELETE FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, id) < 0 || hl_store_step(node->store, stmt) < 0 ||
 	    hl_store_commit(node->store) < 0)
 		goto out;
@@ -1688,7 +1712,7 @@ int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_tpm_challenge_free(c);
 	return rc;
@@ -1776,8 +1800,8 @@ int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hg
 	if (kps_thumb_norm(thumbprint, thumb) < 0 || strlen(thumb) != 2 * HL_SHA256_LEN)
 		return 0;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys "
-			     "WHERE thumbprint = ? AND " KPS_ROLES, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys "
+			  "WHERE thumbprint = ? AND " KPS_ROLES, &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, thumb) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
@@ -1789,7 +1813,7 @@ int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hg
 		goto out;
 	rc = 1;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1809,8 +1833,8 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 				"get-key-protection-certificate` shows it", prefix ? prefix : "",
 				HGS_KPS_THUMBPRINT_PREFIX_MIN);
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
-			     " AND substr(thumbprint, 1, ?) = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
+			  " AND substr(thumbprint, 1, ?) = ?", &stmt) < 0 ||
 	    bind_int(node->store, stmt, 1, (long long)strlen(want)) < 0 ||
 	    bind_text(node->store, stmt, 2, want) < 0)
 		goto out;
@@ -1833,7 +1857,7 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 out:
 	if (rc < 0)
 		out[0] = '\0';
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -1849,8 +1873,8 @@ int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size
 	*out = NULL;
 	*n = 0;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys WHERE "
-			     KPS_ROLES " ORDER BY role DESC, added, id", &stmt) < 0)
+	if (hl_store_stmt(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys WHERE "
+			  KPS_ROLES " ORDER BY role DESC, added, id", &stmt) < 0)
 		goto out;
 	while ((r = hl_store_step(node->store, stmt)) == 1) {
 		if (kps_cert_row(stmt, &c) < 0)
@@ -1870,7 +1894,7 @@ int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size
 	v = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_kps_certs_free(v, count);
 	return rc;
@@ -1882,14 +1906,14 @@ static int kps_clear_primary(struct hgs_node *node, enum hgs_key_role role)
 	sqlite3_stmt *stmt = NULL;
 	int rc = -1;
 
-	if (hl_store_prepare(node->store, "UPDATE node_keys SET is_primary = 0 WHERE role = ?",
-			     &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "UPDATE node_keys SET is_primary = 0 WHERE role = ?",
+			  &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, hgs_key_role_name(role)) < 0 ||
 	    hl_store_step(node->store, stmt) < 0)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	return rc;
 }
 
@@ -1980,7 +2004,7 @@ int hgs_db_kps_cert_change(struct hgs_node *node, const char *thumbprint,
 		hl_error("invalid key protection certificate change %d", (int)change);
 		goto out;
 	}
-	if (hl_store_prepare(node->store, sql, &stmt) < 0 ||
+	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
 	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
 		goto out;
@@ -1988,7 +2012,7 @@ int hgs_db_kps_cert_change(struct hgs_node *node, const char *thumbprint,
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_kps_cert_free(c);
 	return rc;
@@ -2019,7 +2043,7 @@ int hgs_db_kps_cert_remove(struct hgs_node *node, const char *thumbprint, char *
 			 kps_noun(c->role));
 		goto out;
 	}
-	if (hl_store_prepare(node->store, "DELETE FROM node_keys WHERE thumbprint = ?", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "DELETE FROM node_keys WHERE thumbprint = ?", &stmt) < 0 ||
 	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
 	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
 		goto out;
@@ -2029,7 +2053,7 @@ int hgs_db_kps_cert_remove(struct hgs_node *node, const char *thumbprint, char *
 out:
 	if (rc < 0)
 		hl_store_rollback(node->store);
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	hgs_kps_cert_free(c);
 	return rc;
@@ -2046,8 +2070,8 @@ int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff)
 	*set = 0;
 	*cutoff = 0;
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "SELECT deny_issued_before FROM kps_policy WHERE id = 1",
-			     &stmt) < 0)
+	if (hl_store_stmt(node->store, "SELECT deny_issued_before FROM kps_policy WHERE id = 1",
+			  &stmt) < 0)
 		goto out;
 	r = hl_store_step(node->store, stmt);
 	if (r < 0)
@@ -2058,7 +2082,7 @@ int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -2070,16 +2094,16 @@ int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff)
 	int rc = -1;
 
 	hgs_node_lock(node);
-	if (hl_store_prepare(node->store, "INSERT INTO kps_policy(id, deny_issued_before) "
-			     "VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET "
-			     "deny_issued_before = excluded.deny_issued_before", &stmt) < 0 ||
+	if (hl_store_stmt(node->store, "INSERT INTO kps_policy(id, deny_issued_before) "
+			  "VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET "
+			  "deny_issued_before = excluded.deny_issued_before", &stmt) < 0 ||
 	    (set ? bind_int(node->store, stmt, 1, (long long)cutoff)
 		 : bind_text(node->store, stmt, 1, NULL)) < 0 ||
 	    hl_store_step(node->store, stmt) < 0)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -2087,14 +2111,16 @@ out:
 /* Append one entry to the key protection log. */
 int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 {
-	struct hl_store *st = node->store;
+	struct hl_store *st = NULL;
 	sqlite3_stmt *stmt = NULL;
 	int rc = -1;
 
-	hgs_node_lock(node);
-	if (hl_store_prepare(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
-			     "result, reason, message, http_status, remote, healthcert, "
-			     "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
+	/* an audit record (node.h, Durability) */
+	if (hgs_node_log_store(node, &st) < 0)
+		return hl_error_wrap("cannot record a key release in the key protection log");
+	if (hl_store_stmt(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
+			  "result, reason, message, http_status, remote, healthcert, "
+			  "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
 	    bind_int(st, stmt, 1, (long long)e->time) < 0 || bind_text(st, stmt, 2, e->host) < 0 ||
 	    bind_text(st, stmt, 3, e->key_protector) < 0 || bind_text(st, stmt, 4, e->owner) < 0 ||
 	    bind_text(st, stmt, 5, e->result ? e->result : "") < 0 ||
@@ -2109,8 +2135,8 @@ int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
-	hgs_node_unlock(node);
+	hl_store_stmt_done(st, stmt);
+	hgs_node_log_release(node);
 	return rc;
 }
 
@@ -2133,10 +2159,10 @@ int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json
 		return hl_error("out of memory");
 	hgs_node_lock(node);
 	/* the LAST most recent, shown oldest first */
-	if (hl_store_prepare(st, "SELECT time, host, key_protector, owner, result, reason, message, "
-			     "http_status, remote, healthcert, encryption_cert FROM "
-			     "(SELECT * FROM key_protection_log WHERE ?1 IS NULL OR host = ?1 "
-			     "ORDER BY id DESC LIMIT ?2) ORDER BY id", &stmt) < 0 ||
+	if (hl_store_stmt(st, "SELECT time, host, key_protector, owner, result, reason, message, "
+			  "http_status, remote, healthcert, encryption_cert FROM "
+			  "(SELECT * FROM key_protection_log WHERE ?1 IS NULL OR host = ?1 "
+			  "ORDER BY id DESC LIMIT ?2) ORDER BY id", &stmt) < 0 ||
 	    bind_text(st, stmt, 1, host) < 0 || bind_int(st, stmt, 2, last > 0 ? last : -1) < 0)
 		goto out;
 	while ((r = hl_store_step(st, stmt)) == 1) {
@@ -2158,7 +2184,7 @@ int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json
 	arr = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(st, stmt);
 	hgs_node_unlock(node);
 	json_decref(arr);
 	return rc;

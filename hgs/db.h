@@ -17,20 +17,26 @@
  *   ci_policies          Add-HgsAttestationCIPolicy: code integrity policies
  *   host_groups          Add-HgsAttestationHostGroup: AD group SIDs
  *   host_keys            Add-HgsAttestationHostKey: host public keys
- *   nonces               issued attestation nonces (hgs/nonce.h)
- *   attestation_log      every attestation attempt (hgs/attest_log.h)
+ *   attestation_log      every attestation attempt (hgs/attest_log.h);
+ *                        an audit record (hgs_node_log_store)
+ *   (nonces              dropped by migration 6: nonces now live in the
+ *                        memory of `hgs serve`, hgs/nonce.h)
  *   tpm_ak_pins          TPM mode: the AK each TPM host proved by credential
  *                        activation, pinned to its EK (hgs/attest_tpm.h)
  *   tpm_challenges       TPM mode: pending activation challenges (expiring)
  *   kps_policy           one row: the health certificate cut-off of the Key
  *                        Protection Service (hgs/kps.h)
- *   key_protection_log   every key release and refusal (hgs/kps.h)
+ *   key_protection_log   every key release and refusal (hgs/kps.h);
+ *                        an audit record (hgs_node_log_store)
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
  * Every function takes the node's lock itself and runs its writes in one
- * transaction: a failure leaves the store as it was.  Lookups used by the
- * attestation modes return 1 when found, 0 when not, -1 on error.
+ * transaction: a failure leaves the store as it was.  Statements come from
+ * the store's cache (hl_store_stmt).  The key protection log is appended
+ * as an audit record instead (hgs_node_log_store: synchronous=NORMAL for
+ * that commit).  Lookups used by the attestation modes return 1 when found,
+ * 0 when not, -1 on error.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); out pointers are
  * NULL on entry and set only on success; *_free() functions are NULL-safe.

@@ -6,8 +6,14 @@
  */
 #include "hgs/healthcert.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
 
 #include "hgs/db.h"
 #include "lib/err.h"
@@ -59,25 +65,64 @@ int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode 
 	return 0;
 }
 
-/* Read UTF8String extension OID of CERT into BUF of SIZE bytes. */
-static int ext_text(const X509 *cert, const char *oid, const char *what, char *buf, size_t size)
-{
-	struct hl_buf b = { 0 };
-	int rc = -1;
+/*
+ * The hgslab extension OIDs as objects, made once: OBJ_txt2obj() at every
+ * lookup cost a KPS release four conversions per parse.
+ */
+enum { EXT_MODE, EXT_STATUS, EXT_SUBSTATUS, EXT_NODE, EXT_COUNT };
+static const char *const ext_oids[EXT_COUNT] = {
+	[EXT_MODE] = HGS_OID_HC_MODE,
+	[EXT_STATUS] = HGS_OID_HC_STATUS,
+	[EXT_SUBSTATUS] = HGS_OID_HC_SUBSTATUS,
+	[EXT_NODE] = HGS_OID_HC_NODE,
+};
+static ASN1_OBJECT *ext_objs[EXT_COUNT];
+static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
 
-	if (hl_cert_ext_get_utf8(cert, oid, &b) < 0) {
-		hl_error_wrap("not an hgslab health certificate: no readable %s", what);
+/* Make ext_objs (run once; an entry stays NULL when OpenSSL refuses it). */
+static void ext_objs_init(void)
+{
+	for (int i = 0; i < EXT_COUNT; i++)
+		ext_objs[i] = OBJ_txt2obj(ext_oids[i], 1);
+	ERR_clear_error();
+}
+
+/*
+ * Read UTF8String extension WHICH of CERT into BUF of SIZE bytes, as
+ * hl_cert_ext_get_utf8() reads it: the first extension with the OID, a
+ * whole UTF8String without NULs.
+ */
+static int ext_text(const X509 *cert, int which, const char *what, char *buf, size_t size)
+{
+	const ASN1_OCTET_STRING *data;
+	ASN1_UTF8STRING *s = NULL;
+	const unsigned char *p;
+	int i, len, rc = -1;
+
+	pthread_once(&ext_once, ext_objs_init);
+	if (!ext_objs[which])
+		return hl_error("invalid extension oid '%s'", ext_oids[which]);
+	i = X509_get_ext_by_OBJ(cert, ext_objs[which], -1);
+	data = i < 0 ? NULL : X509_EXTENSION_get_data(X509_get_ext(cert, i));
+	if (!data)
+		return hl_error("not an hgslab health certificate: no readable %s", what);
+	p = ASN1_STRING_get0_data(data);
+	s = d2i_ASN1_UTF8STRING(NULL, &p, ASN1_STRING_length(data));
+	if (!s || p != ASN1_STRING_get0_data(data) + ASN1_STRING_length(data)) {
+		ERR_clear_error();
+		hl_error("not an hgslab health certificate: no readable %s", what);
 		goto out;
 	}
-	if (b.len >= size || memchr(b.data, '\0', b.len)) {
+	len = ASN1_STRING_length(s);
+	if ((size_t)len >= size || memchr(ASN1_STRING_get0_data(s), '\0', (size_t)len)) {
 		hl_error("not an hgslab health certificate: its %s is malformed", what);
 		goto out;
 	}
-	memcpy(buf, b.data, b.len);
-	buf[b.len] = '\0';
+	memcpy(buf, ASN1_STRING_get0_data(s), (size_t)len);
+	buf[len] = '\0';
 	rc = 0;
 out:
-	hl_buf_free(&b);
+	ASN1_UTF8STRING_free(s);
 	return rc;
 }
 
@@ -106,10 +151,10 @@ int hgs_healthcert_parse(const X509 *cert, struct hgs_healthcert_info *info)
 		return hl_error("no health certificate");
 	if (hl_cert_subject_cn(cert, info->host, sizeof(info->host)) < 0)
 		return hl_error_wrap("not an hgslab health certificate: no host name");
-	if (ext_text(cert, HGS_OID_HC_MODE, "attestation mode", mode, sizeof(mode)) < 0 ||
-	    ext_text(cert, HGS_OID_HC_STATUS, "attestation status", status, sizeof(status)) < 0 ||
-	    ext_text(cert, HGS_OID_HC_SUBSTATUS, "attestation sub-status", sub, sizeof(sub)) < 0 ||
-	    ext_text(cert, HGS_OID_HC_NODE, "HGS name", info->node, sizeof(info->node)) < 0)
+	if (ext_text(cert, EXT_MODE, "attestation mode", mode, sizeof(mode)) < 0 ||
+	    ext_text(cert, EXT_STATUS, "attestation status", status, sizeof(status)) < 0 ||
+	    ext_text(cert, EXT_SUBSTATUS, "attestation sub-status", sub, sizeof(sub)) < 0 ||
+	    ext_text(cert, EXT_NODE, "HGS name", info->node, sizeof(info->node)) < 0)
 		return -1;
 	if (hgs_mode_parse(mode, &info->mode) < 0 || hgs_status_parse(status, &info->status) < 0)
 		return hl_error_wrap("not an hgslab health certificate");

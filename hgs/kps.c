@@ -296,6 +296,74 @@ static int cert_decode_cached(const void *data, size_t len, X509 **out)
 	return 0;
 }
 
+/*
+ * The KP of a request comes as base64 text inside the JSON body, and
+ * decoding it (strictly, lib/crypto) cost a release as much as all its
+ * store work.  The bytes a text decoded to are kept by the SHA-256 of the
+ * text, so the same text gives the same bytes without decoding again; text
+ * that does not decode is never kept, and everything done with the bytes
+ * (parsing, the owner's signature) happens as for decoded ones.  A ring of
+ * B64_MEMO_SIZE entries, each at most B64_MEMO_MAX_BYTES; guarded by
+ * b64_memo_lock.
+ */
+#define B64_MEMO_SIZE 8
+#define B64_MEMO_MAX_BYTES ((size_t)1 << 20)
+
+static struct {
+	unsigned char hash[HL_SHA256_LEN];
+	unsigned char *bytes;                   /* NULL: empty slot */
+	size_t len;
+} b64_memo[B64_MEMO_SIZE];
+static size_t b64_memo_next;
+static pthread_mutex_t b64_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Decode string member NAME of BODY as hl_json_get_base64() does, into a
+ * malloc'd *OUT of *LEN bytes, through the memo.
+ */
+static int b64_decode_memo(const json_t *body, const char *name, unsigned char **out,
+			   size_t *len)
+{
+	const json_t *v = json_object_get(body, name);
+	unsigned char hash[HL_SHA256_LEN], *copy;
+	size_t slot;
+
+	*out = NULL;
+	*len = 0;
+	if (!json_is_string(v))
+		return hl_json_get_base64(body, name, out, len);
+	if (hl_crypto_sha256(json_string_value(v), json_string_length(v), hash) < 0)
+		return -1;
+	pthread_mutex_lock(&b64_memo_lock);
+	for (size_t i = 0; i < B64_MEMO_SIZE; i++) {
+		if (!b64_memo[i].bytes || memcmp(b64_memo[i].hash, hash, HL_SHA256_LEN) != 0)
+			continue;
+		if ((*out = malloc(b64_memo[i].len + 1))) {
+			memcpy(*out, b64_memo[i].bytes, b64_memo[i].len);
+			(*out)[b64_memo[i].len] = 0;
+			*len = b64_memo[i].len;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&b64_memo_lock);
+	if (*out)
+		return 0;
+	if (hl_json_get_base64(body, name, out, len) < 0)
+		return -1;
+	if (*len > B64_MEMO_MAX_BYTES || !(copy = malloc(*len ? *len : 1)))
+		return 0;
+	memcpy(copy, *out, *len);
+	pthread_mutex_lock(&b64_memo_lock);
+	slot = b64_memo_next;
+	b64_memo_next = (b64_memo_next + 1) % B64_MEMO_SIZE;
+	free(b64_memo[slot].bytes);
+	memcpy(b64_memo[slot].hash, hash, HL_SHA256_LEN);
+	b64_memo[slot].bytes = copy;
+	b64_memo[slot].len = *len;
+	pthread_mutex_unlock(&b64_memo_lock);
+	return 0;
+}
+
 /* Format T on the node clock for messages. */
 static const char *when(time_t t, char buf[32])
 {
@@ -334,7 +402,7 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 	char t1[32], t2[32], sub[HGS_REASON_MAX];
 	enum hl_key_type kt;
 	time_t now, at, cutoff;
-	int has_cutoff;
+	int has_cutoff, verified;
 
 	*key = NULL;
 	if (hl_cert_thumbprint(cert, out->healthcert_thumbprint) < 0)
@@ -363,9 +431,15 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
 	at = now >= info.not_before && now <= info.not_after ? now : info.not_before;
-	if (hgs_healthcert_verify_with(cert, node->signer_cert, node->config.name, at, NULL) < 0) {
-		if (hl_cert_verify(cert, node->signer_cert, NULL, 0, at) < 0 ||
-		    strcmp(info.node, node->config.name) != 0) {
+	/* what hgs_healthcert_verify_with() checks, on the INFO parsed above */
+	verified = hl_cert_verify(cert, node->signer_cert, NULL, 0, at) == 0;
+	if (verified && strcmp(info.node, node->config.name) != 0) {
+		hl_error("health certificate of '%s' refused: it was issued for HGS '%s', not '%s'",
+			 info.host, info.node, node->config.name);
+		verified = 0;
+	}
+	if (!verified || info.status != HGS_STATUS_PASSED) {
+		if (!verified) {
 			decide(out, HGS_KPS_UNTRUSTED_HEALTH_CERTIFICATE, "the health certificate "
 			       "of '%s' was not issued by this HGS (%s's attestation signer): %s; "
 			       "the host must attest with this HGS", out->host, node->config.name,
@@ -781,7 +855,7 @@ static int route_release(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	}
 	if (json_is_string(kp)) {
-		if (hl_json_get_base64(req->body, "key_protector", &kp_bytes, &kp_len) < 0) {
+		if (b64_decode_memo(req->body, "key_protector", &kp_bytes, &kp_len) < 0) {
 			snprintf(msg, sizeof(msg), "%s", hl_error_last());
 			hl_error_clear();
 			rc = reject(req, resp, HGS_KPS_MALFORMED_REQUEST, msg);

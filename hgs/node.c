@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "hgs/db.h"
+#include "hgs/nonce.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 
@@ -202,6 +203,41 @@ void hgs_node_unlock(struct hgs_node *node)
 	pthread_mutex_unlock(&node->lock);
 }
 
+/*
+ * The store for an audit record, node lock held, switched to
+ * synchronous=NORMAL until hgs_node_log_release() switches it back.  The
+ * records go through the main connection rather than a second one: a commit
+ * by another connection would make this one drop its page cache before its
+ * next read, at every attestation.
+ */
+int hgs_node_log_store(struct hgs_node *node, struct hl_store **out)
+{
+	*out = NULL;
+	hgs_node_lock(node);
+	if (hl_store_set_synchronous(node->store, HL_STORE_SYNC_NORMAL) < 0) {
+		hgs_node_unlock(node);
+		return hl_error_wrap("cannot record an audit entry in the store of '%s'",
+				     node->dir);
+	}
+	*out = node->store;
+	return 0;
+}
+
+/*
+ * Back to synchronous=FULL and release the node lock.  A connection that
+ * cannot go back would commit security state without fsync: that never
+ * goes on (it cannot happen short of memory corruption).
+ */
+void hgs_node_log_release(struct hgs_node *node)
+{
+	if (hl_store_set_synchronous(node->store, HL_STORE_SYNC_FULL) < 0) {
+		hl_log_error("store of '%s' cannot return to synchronous=FULL: %s; stopping",
+			     node->dir, hl_error_last());
+		abort();
+	}
+	hgs_node_unlock(node);
+}
+
 /* The trust mode stored now. */
 int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out)
 {
@@ -301,6 +337,7 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&node->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&node->nonce_lock, NULL);
 	if (hl_file_abspath(dir, &node->dir) < 0)
 		goto out;
 	if (hgs_node_path(node, HGS_DB_FILE, path, sizeof(path)) < 0)
@@ -333,11 +370,12 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
-	sqlite3_finalize(node->tpm_reg_stmt);
+	hgs_nonce_table_free(node->nonces);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);
 	pthread_mutex_destroy(&node->lock);
+	pthread_mutex_destroy(&node->nonce_lock);
 	free(node->dir);
 	free(node);
 }

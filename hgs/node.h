@@ -8,7 +8,7 @@
  *
  *   hgs.db                        SQLite store (lib/store, WAL): configuration,
  *                                 keys' certificates, registrations, policy
- *                                 states, nonces, attestation log (hgs/db.h)
+ *                                 states, attestation log (hgs/db.h)
  *   keys/attestation-signer.key   private keys, PKCS#8 PEM, mode 0600
  *   keys/kps-signing.key
  *   keys/kps-encryption.key
@@ -25,11 +25,20 @@
  * move a running node's clock forward with `echo 32400 > DIR/clock-offset`
  * and take it back by removing the file.
  *
- * Threads.  One node may be used by several threads (the HTTP server runs a
- * thread per connection): the store is guarded by the node's recursive lock,
- * which every hgs_db_* function takes itself; code that needs several
- * statements in one transaction takes it around them with hgs_node_lock().
- * Keys and the configuration snapshot are read-only after open.
+ * Threads.  One node may be used by several threads (the HTTP server's
+ * workers): the store is guarded by the node's recursive lock, which every
+ * hgs_db_* function takes itself; code that needs several statements in one
+ * transaction takes it around them with hgs_node_lock().  Issued nonces
+ * live in memory under their own lock (hgs/nonce.h).  Keys and the
+ * configuration snapshot are read-only after open.
+ *
+ * Durability.  The store commits security state (registrations, AK pins,
+ * policies, KPS certificates) with synchronous=FULL: nothing of it comes
+ * back or goes away after a crash or a power failure.  The attestation log
+ * and the key protection log are audit records, each committed alone at
+ * synchronous=NORMAL (hgs_node_log_store): they survive a crash of the
+ * process but the last entries may be lost on a power failure
+ * (docs/attestation-protocol.md, "Durability").
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; hgs_node_close() is NULL-safe.
@@ -105,13 +114,9 @@ struct hgs_node {
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
-	/*
-	 * The registration lookup of /tpm/attest (hgs/attest_tpm.c), prepared
-	 * at its first use and kept for the node's life: guarded by lock, reset
-	 * after each use (no read transaction stays open), finalized by
-	 * hgs_node_close().  NULL until first used.
-	 */
-	sqlite3_stmt *tpm_reg_stmt;
+	/* Issued nonces (hgs/nonce.c), NULL until the first; guarded by nonce_lock. */
+	struct hgs_nonce_table *nonces;
+	pthread_mutex_t nonce_lock;
 };
 
 /* What `hgs init` asks for. */
@@ -150,6 +155,16 @@ void hgs_node_close(struct hgs_node *node);
 /* Take / release the node's store lock (recursive; for multi-statement work). */
 void hgs_node_lock(struct hgs_node *node);
 void hgs_node_unlock(struct hgs_node *node);
+
+/*
+ * The store to append one audit record to (the attestation or key
+ * protection log) in *OUT: the node lock is taken and the connection runs
+ * at synchronous=NORMAL until hgs_node_log_release(), which puts it back to
+ * FULL and releases the lock.  Commit only audit records in between.  On an
+ * error the lock is not held.
+ */
+int hgs_node_log_store(struct hgs_node *node, struct hl_store **out);
+void hgs_node_log_release(struct hgs_node *node);
 
 /* The node clock: system time + DIR/clock-offset seconds. */
 int hgs_node_now(struct hgs_node *node, time_t *out);

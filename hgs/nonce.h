@@ -3,12 +3,20 @@
  *
  * A host asks for a nonce (POST /Attestation/v1/nonce) and puts it in what it
  * proves (a TPM quote's extraData, a host-key signature).  The nonce is 32
- * random bytes kept in the node's store with its expiry on the node clock
- * (hgs_node_now), so a restart of `hgs serve` forgets none and a replay after
- * a restart is still caught.  hgs_nonce_consume() marks a nonce used in the
- * same statement that checks it, so two requests racing with one nonce cannot
- * both pass.  Nonces are purged a day after they expire; a purged nonce is
- * refused as unknown.
+ * random bytes kept only in the memory of the process that issued it (the
+ * node's nonce table, guarded by its own lock), with its expiry on the node
+ * clock (hgs_node_now).  A restart of `hgs serve` therefore forgets every
+ * outstanding nonce: a nonce issued before it is refused after it as not
+ * issued by this HGS, and the host asks for a fresh one.  That is the safe
+ * direction: no nonce, used or not, can come back after a crash, and nothing
+ * is written to disk per nonce.
+ *
+ * hgs_nonce_consume() checks and marks a nonce used under the table's lock,
+ * so two requests racing with one nonce cannot both pass.  A used or expired
+ * nonce stays in the table (so a replay is named as such) until its slot is
+ * taken: the table holds the HGS_NONCE_TABLE_SIZE most recently issued
+ * nonces, and issuing one more drops the oldest (used or not; a host whose
+ * nonce was dropped that way is refused and retries with a fresh one).
  *
  * Every attestation mode calls hgs_nonce_consume() before it checks anything
  * else the request proves.
@@ -25,22 +33,30 @@
 #define HGS_NONCE_LEN 32
 /* How long a nonce may be used after it was issued, seconds. */
 #define HGS_NONCE_LIFETIME_S 300
+/* Nonces a node remembers: at 100 attestations/s, well over a lifetime's worth. */
+#define HGS_NONCE_TABLE_SIZE 65536
+
+struct hgs_nonce_table;
 
 /*
  * Issue a nonce into NONCE, valid until *EXPIRES (node clock).  HOST (may be
- * NULL) is recorded for diagnostics only: it binds nothing.
+ * NULL) is for diagnostics only: it binds nothing and is not kept.
  */
 int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce[HGS_NONCE_LEN],
 		    time_t *expires);
 
 /*
  * Consume NONCE (LEN bytes): a decision in RES, not an error.  Passed when it
- * was issued by this node, is unused and unexpired (it is then used up);
- * otherwise UnauthorizedHost (unknown, wrong length, already used: a replay)
- * or TransientError (expired: ask for a fresh one and retry), with a reason.
- * Returns -1 only on an internal error (store, clock).
+ * was issued by this node in this process, is unused and unexpired (it is
+ * then used up); otherwise UnauthorizedHost (unknown, issued before a
+ * restart, wrong length, already used: a replay) or TransientError (expired:
+ * ask for a fresh one and retry), with a reason.  Returns -1 only on an
+ * internal error (clock).
  */
 int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		      struct hgs_result *res);
+
+/* Free a node's nonce table (hgs_node_close); NULL-safe. */
+void hgs_nonce_table_free(struct hgs_nonce_table *t);
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "hgs/tpm_verify.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,74 @@ static int tpm_name(const TPMT_PUBLIC *p, TPM2B_NAME *out)
 	return 0;
 }
 
+/*
+ * ---- parsed public areas, remembered by their bytes ----
+ *
+ * Building an OpenSSL key from a public area costs OpenSSL 3 a good part of
+ * a verification, and a host sends the same AK and transport key at every
+ * attestation.  A public area that parsed is remembered with its bytes (the
+ * key: parsing is a function of them alone, so a hit gives exactly what a
+ * parse would) and its public key, shared by reference (an EVP_PKEY is
+ * read-only once built).  Refused input is never remembered.  A fixed ring,
+ * the oldest replaced; guarded by key_memo_lock.
+ */
+#define KEY_MEMO_SIZE 64
+
+struct key_memo {
+	uint8_t bytes[sizeof(TPM2B_PUBLIC)];
+	size_t len;                       /* 0: empty slot */
+	struct hgs_tpm_key key;           /* pub, name and a reference to pkey */
+};
+
+static struct key_memo key_memo[KEY_MEMO_SIZE];
+static size_t key_memo_next;
+static pthread_mutex_t key_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A copy of the remembered parse of BUF (LEN bytes) into *OUT: 1, or 0 when none. */
+static int key_memo_find(const void *buf, size_t len, struct hgs_tpm_key **out)
+{
+	struct hgs_tpm_key *k = NULL;
+
+	*out = NULL;
+	if (len > sizeof(key_memo[0].bytes))
+		return 0;
+	pthread_mutex_lock(&key_memo_lock);
+	for (size_t i = 0; i < KEY_MEMO_SIZE; i++) {
+		struct key_memo *m = &key_memo[i];
+
+		if (m->len != len || memcmp(m->bytes, buf, len) != 0)
+			continue;
+		if ((k = malloc(sizeof(*k))) && EVP_PKEY_up_ref(m->key.pkey) == 1) {
+			*k = m->key;
+		} else {
+			free(k);
+			k = NULL;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&key_memo_lock);
+	*out = k;
+	return k != NULL;
+}
+
+/* Remember K, parsed from BUF (LEN bytes). */
+static void key_memo_keep(const void *buf, size_t len, const struct hgs_tpm_key *k)
+{
+	struct key_memo *m;
+
+	if (len > sizeof(key_memo[0].bytes) || EVP_PKEY_up_ref(k->pkey) != 1)
+		return;
+	pthread_mutex_lock(&key_memo_lock);
+	m = &key_memo[key_memo_next];
+	key_memo_next = (key_memo_next + 1) % KEY_MEMO_SIZE;
+	if (m->len)
+		hl_key_free(m->key.pkey);
+	memcpy(m->bytes, buf, len);
+	m->len = len;
+	m->key = *k;
+	pthread_mutex_unlock(&key_memo_lock);
+}
+
 int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
 {
 	struct hgs_tpm_key *k = NULL;
@@ -166,6 +235,8 @@ int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
 	*out = NULL;
 	if (!buf || len == 0)
 		return hl_error("tpm public area is empty; expected a marshalled TPM2B_PUBLIC");
+	if (key_memo_find(buf, len, out))
+		return 0;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return hl_error("cannot parse tpm public area: out of memory");
@@ -191,6 +262,7 @@ int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
 		hl_error_wrap("tpm public area");
 		goto out;
 	}
+	key_memo_keep(buf, len, k);
 	*out = k;
 	k = NULL;
 	ret = 0;

@@ -73,7 +73,10 @@ struct hgs_tpm_key {
 
 /*
  * Parse a marshalled TPM2B_PUBLIC (RSA 2048/3072 or ECC P-256 keys, nameAlg
- * SHA-1/SHA-256/SHA-384) into *out with its public key and name.
+ * SHA-1/SHA-256/SHA-384) into *out with its public key and name.  Parses
+ * that succeed are remembered by their exact bytes (a host sends the same
+ * keys every time), so K->pkey may be shared with other parses: treat it as
+ * read-only.
  */
 int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out);
 

@@ -5,14 +5,23 @@
  * Server: hgslab binds the listening socket itself (for errno-precise
  * messages and close-on-exec, since the lab forks swtpm and QEMU) and hands it
  * to libmicrohttpd, which runs one listening thread plus one thread per
- * connection.  Each request gets a small state, created on libmicrohttpd's
+ * connection, or a pool of worker threads polling the connections (config
+ * threads).  Each request gets a small state, created on libmicrohttpd's
  * first callback for it and freed in its completion callback: the route is
  * chosen and the declared length checked on that first callback (404, 405
  * and 413 go out at once, without reading the body), the body is gathered up
  * to max_body on the following ones, and the handler runs on the last.
  *
- * Client: one curl easy handle per request; curl_global_init runs once
- * under pthread_once.
+ * Client: each thread keeps one curl easy handle (thread-specific data,
+ * freed when the thread exits and, for the thread that calls exit(), at
+ * exit) and reuses it, reset, for its next request, so curl keeps the
+ * connection alive between requests to the same server (HTTP/1.1
+ * keep-alive; a connection the server closed meanwhile is replaced, a
+ * request on it retried by curl).  The handle is replaced when the resolve
+ * list changes (curl keeps resolve entries in the handle's DNS cache) and
+ * after a failed transfer.  Sockets are made close-on-exec, since the lab
+ * forks swtpm and QEMU while connections stay open.  curl_global_init runs
+ * once under pthread_once.
  */
 #include "lib/http.h"
 
@@ -23,6 +32,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +489,7 @@ static int http_listen(struct hl_http_server *srv, unsigned short port)
 
 int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http_server **out)
 {
+	struct MHD_OptionItem pool[2];
 	struct hl_http_server *srv = NULL;
 	struct in_addr probe;
 	size_t i;
@@ -510,11 +521,20 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 	fd = http_listen(srv, cfg->port);
 	if (fd < 0)
 		goto out;
+	/*
+	 * A pool of worker threads polling their share of the connections, or
+	 * a thread per connection; either way handlers run on several threads.
+	 */
+	pool[0] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->threads,
+					   NULL };
+	pool[1] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-		MHD_USE_ERROR_LOG,
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		(cfg->threads ? 0 : MHD_USE_THREAD_PER_CONNECTION),
 		0, NULL, NULL, http_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
+		/* one worker polls alone: no pool option then (MHD warns about a size below 2) */
+		MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_CONNECTION_LIMIT,
 		cfg->max_connections ? cfg->max_connections : HTTP_MAX_CONNECTIONS_DEFAULT,
@@ -570,10 +590,103 @@ void hl_http_server_stop(struct hl_http_server *srv)
 static pthread_once_t http_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode http_curl_init_rc = CURLE_FAILED_INIT;
 
-/* Initialise libcurl for the whole process (run once). */
+/* A thread's kept handle and the resolve list it was used with (entries joined by '\n'). */
+struct http_handle {
+	CURL *h;
+	char *resolve;
+};
+
+static pthread_key_t http_handle_key;
+static int http_handle_key_ok;
+
+/* Free a kept handle (thread exit, replacement); NULL-safe. */
+static void http_handle_free(void *p)
+{
+	struct http_handle *hh = p;
+
+	if (!hh)
+		return;
+	curl_easy_cleanup(hh->h);
+	free(hh->resolve);
+	free(hh);
+}
+
+/* At exit: free the exiting thread's handle (thread-specific destructors do not run for it). */
+static void http_handle_atexit(void)
+{
+	if (!http_handle_key_ok)
+		return;
+	http_handle_free(pthread_getspecific(http_handle_key));
+	pthread_setspecific(http_handle_key, NULL);
+}
+
+/* Initialise libcurl and the kept-handle key for the whole process (run once). */
 static void http_curl_init(void)
 {
 	http_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (http_curl_init_rc == CURLE_OK && pthread_key_create(&http_handle_key,
+								http_handle_free) == 0) {
+		http_handle_key_ok = 1;
+		atexit(http_handle_atexit);
+	}
+}
+
+/* curl's socket opener: a close-on-exec socket, so forked children never hold a connection. */
+static curl_socket_t http_open_socket(void *user, curlsocktype purpose,
+				      struct curl_sockaddr *addr)
+{
+	(void)user;
+	(void)purpose;
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/*
+ * This thread's kept handle, reset, when it was used with the resolve list
+ * RESOLVE; otherwise a new one (kept in place of the old).  NULL when none
+ * can be made.
+ */
+static CURL *http_handle_get(const char *resolve)
+{
+	struct http_handle *hh = http_handle_key_ok ? pthread_getspecific(http_handle_key) : NULL;
+	struct http_handle *fresh;
+
+	if (hh && strcmp(hh->resolve, resolve) == 0) {
+		curl_easy_reset(hh->h);
+		return hh->h;
+	}
+	if (!http_handle_key_ok)
+		return curl_easy_init();
+	if (!(fresh = calloc(1, sizeof(*fresh))) || !(fresh->resolve = strdup(resolve)) ||
+	    !(fresh->h = curl_easy_init())) {
+		http_handle_free(fresh);
+		return NULL;
+	}
+	if (pthread_setspecific(http_handle_key, fresh) != 0) {
+		CURL *h = fresh->h;
+
+		fresh->h = NULL;
+		http_handle_free(fresh);
+		return h;   /* not kept: http_handle_put frees it */
+	}
+	http_handle_free(hh);
+	return fresh->h;
+}
+
+/* After a request on H: keep a kept handle when OK, otherwise drop it (and its connections). */
+static void http_handle_put(CURL *h, int ok)
+{
+	struct http_handle *hh = http_handle_key_ok ? pthread_getspecific(http_handle_key) : NULL;
+
+	if (!h)
+		return;
+	if (!hh || hh->h != h) {
+		curl_easy_cleanup(h);
+		return;
+	}
+	if (!ok) {
+		pthread_setspecific(http_handle_key, NULL);
+		http_handle_free(hh);
+	}
 }
 
 /* Where the reply body goes; over is set when it passed max. */
@@ -676,10 +789,11 @@ static int http_curl_error(const char *url, CURLcode res, CURL *h, const char *e
 static int http_request(const char *url, int post, const char *content_type, const void *body,
 			size_t len, const struct hl_http_opts *opts, struct hl_http_reply *out)
 {
-	char errbuf[CURL_ERROR_SIZE] = "", ctype_header[160];
+	char errbuf[CURL_ERROR_SIZE] = "", ctype_header[160], *resolve_key = NULL, *key;
 	struct curl_slist *resolve = NULL, *headers = NULL, *grown;
 	struct http_sink sink = { 0 };
 	const char *ctype = NULL;
+	size_t key_len = 0, n;
 	long timeout_ms;
 	CURLcode res;
 	CURL *h = NULL;
@@ -708,6 +822,17 @@ static int http_request(const char *url, int post, const char *content_type, con
 			goto out;
 		}
 		resolve = grown;
+		n = strlen(opts->resolve[i]);
+		key = realloc(resolve_key, key_len + n + 2);
+		if (!key) {
+			hl_error("cannot send a request to '%s': out of memory", url);
+			goto out;
+		}
+		resolve_key = key;
+		memcpy(resolve_key + key_len, opts->resolve[i], n);
+		key_len += n;
+		resolve_key[key_len++] = '\n';
+		resolve_key[key_len] = '\0';
 	}
 	if (post) {
 		if (!content_type || strpbrk(content_type, "\r\n")) {
@@ -722,7 +847,7 @@ static int http_request(const char *url, int post, const char *content_type, con
 		}
 		headers = grown;
 	}
-	h = curl_easy_init();
+	h = http_handle_get(resolve_key ? resolve_key : "");
 	if (!h) {
 		hl_error("cannot send a request to '%s': libcurl cannot create a handle", url);
 		goto out;
@@ -737,6 +862,7 @@ static int http_request(const char *url, int post, const char *content_type, con
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "hgslab");
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
 	if (resolve)
 		curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
 	if (post) {
@@ -762,7 +888,8 @@ static int http_request(const char *url, int post, const char *content_type, con
 	sink.buf = NULL;
 	rc = 0;
 out:
-	curl_easy_cleanup(h);
+	http_handle_put(h, rc == 0);
+	free(resolve_key);
 	curl_slist_free_all(resolve);
 	curl_slist_free_all(headers);
 	free(sink.buf);

@@ -3,8 +3,10 @@
  * that HGS nodes, guarded hosts and the tenant talk through.
  *
  * Server.  A node describes its API as a route table and starts a server on
- * one IPv4 address and port; the server answers in the background (one thread
- * per connection behind an internal listening thread) until it is stopped:
+ * one IPv4 address and port; the server answers in the background until it
+ * is stopped, with a thread per connection behind an internal listening
+ * thread, or (config threads > 0) a pool of worker threads each polling its
+ * share of the connections, which spares a thread creation per connection:
  *
  *   static const struct hl_http_route routes[] = {
  *           { "GET",  "/KeyProtection/service/metadata/2014-07/metadata.xml", get_md, node },
@@ -101,6 +103,10 @@ struct hl_http_server_config {
 	size_t max_body;			/* 0 = HL_HTTP_MAX_BODY_DEFAULT */
 	unsigned max_connections;		/* 0 = 64 */
 	unsigned idle_timeout_s;		/* drop idle connections after this; 0 = 30 */
+	unsigned threads;			/* worker threads; 0 = a thread per connection.
+						 * Each worker runs the handlers of its
+						 * connections one at a time, so a handler
+						 * that blocks long delays its neighbours */
 };
 
 struct hl_http_server;

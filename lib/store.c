@@ -1,8 +1,8 @@
 /*
  * store.c - the SQLite store behind store.h: one connection per handle, set
  * up the same way for every component (WAL, synchronous=FULL, foreign keys,
- * busy timeout), and schema migrations tracked in PRAGMA user_version, each
- * applied in its own transaction.
+ * busy timeout), schema migrations tracked in PRAGMA user_version, each
+ * applied in its own transaction, and a cache of prepared statements.
  */
 #include "lib/store.h"
 
@@ -18,11 +18,24 @@
 
 #include "lib/log.h"
 
-/* An open store.  Invariant: db is open and configured; version is the schema version after open. */
+/* One cached statement: SQL's text (owned) and its statement; busy while handed out. */
+struct store_stmt {
+	char *sql;
+	sqlite3_stmt *stmt;
+	int busy;
+};
+
+/*
+ * An open store.  Invariants: db is open and configured; version is the
+ * schema version after open; stmts[0..n_stmts) are prepared on db, a busy
+ * one is handed out and not yet given back.
+ */
 struct hl_store {
 	sqlite3 *db;
 	char *path;
 	int version;
+	struct store_stmt stmts[HL_STORE_STMT_CACHE];
+	size_t n_stmts;
 };
 
 /* A hint on what to do for the SQLite result codes a user can act on, or "". */
@@ -79,6 +92,89 @@ int hl_store_prepare(struct hl_store *st, const char *sql, sqlite3_stmt **out)
 	return 0;
 }
 
+/*
+ * A cached statement for SQL: found idle, prepared into a free slot, or
+ * prepared uncached.  (Not for PRAGMAs that set something: SQLite applies
+ * those when preparing.)
+ */
+int hl_store_stmt(struct hl_store *st, const char *sql, sqlite3_stmt **out)
+{
+	struct store_stmt *e;
+	char *copy;
+
+	*out = NULL;
+	for (size_t i = 0; i < st->n_stmts; i++) {
+		e = &st->stmts[i];
+		if (e->sql != sql && strcmp(e->sql, sql) != 0)
+			continue;
+		if (e->busy)
+			break;   /* nested use: a private statement */
+		e->busy = 1;
+		*out = e->stmt;
+		return 0;
+	}
+	if (hl_store_prepare(st, sql, out) < 0)
+		return -1;
+	if (st->n_stmts == HL_STORE_STMT_CACHE || !(copy = strdup(sql)))
+		return 0;        /* uncached: finalized when given back */
+	for (size_t i = 0; i < st->n_stmts; i++)
+		if (strcmp(st->stmts[i].sql, sql) == 0) {
+			free(copy);  /* the nested case: the cached one stays */
+			return 0;
+		}
+	e = &st->stmts[st->n_stmts++];
+	e->sql = copy;
+	e->stmt = *out;
+	e->busy = 1;
+	return 0;
+}
+
+/* Give a statement back: reset and keep a cached one, finalize another. */
+void hl_store_stmt_done(struct hl_store *st, sqlite3_stmt *stmt)
+{
+	if (!stmt)
+		return;
+	for (size_t i = 0; st && i < st->n_stmts; i++) {
+		if (st->stmts[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->stmts[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
+/*
+ * Switch synchronous (FULL, or NORMAL for audit records; see store.h).  Not
+ * through the cache: SQLite applies a PRAGMA when it prepares it, so a kept
+ * PRAGMA statement would not switch anything when run again.
+ */
+int hl_store_set_synchronous(struct hl_store *st, enum hl_store_sync mode)
+{
+	if (mode == HL_STORE_SYNC_NORMAL)
+		return hl_store_exec(st, "set synchronous=NORMAL", "PRAGMA synchronous=NORMAL");
+	return hl_store_exec(st, "set synchronous=FULL", "PRAGMA synchronous=FULL");
+}
+
+/* Run one statement of SQL text without results, through the cache. */
+static int store_run_cached(struct hl_store *st, const char *what, const char *sql)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (hl_store_stmt(st, sql, &stmt) < 0)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		hl_store_error(st, "%s", what);
+		hl_store_stmt_done(st, stmt);
+		return -1;
+	}
+	hl_store_stmt_done(st, stmt);
+	return 0;
+}
+
 /* Step a statement: 1 row, 0 done, -1 error. */
 int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt)
 {
@@ -94,13 +190,19 @@ int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt)
 /* BEGIN IMMEDIATE. */
 int hl_store_begin(struct hl_store *st)
 {
-	return hl_store_exec(st, "start a transaction", "BEGIN IMMEDIATE");
+	return store_run_cached(st, "start a transaction", "BEGIN IMMEDIATE");
+}
+
+/* BEGIN (deferred): a read snapshot. */
+int hl_store_read_begin(struct hl_store *st)
+{
+	return store_run_cached(st, "start a read transaction", "BEGIN");
 }
 
 /* COMMIT. */
 int hl_store_commit(struct hl_store *st)
 {
-	return hl_store_exec(st, "commit a transaction", "COMMIT");
+	return store_run_cached(st, "commit a transaction", "COMMIT");
 }
 
 /* ROLLBACK when a transaction is open, keeping the current error message. */
@@ -318,6 +420,11 @@ void hl_store_close(struct hl_store *st)
 
 	if (!st)
 		return;
+	for (size_t i = 0; i < st->n_stmts; i++) {
+		sqlite3_finalize(st->stmts[i].stmt);
+		free(st->stmts[i].sql);
+	}
+	st->n_stmts = 0;
 	if (st->db) {
 		while ((stmt = sqlite3_next_stmt(st->db, NULL)) != NULL) {
 			hl_log_warn("store '%s': statement '%.80s' was still open at close", st->path,

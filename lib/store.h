@@ -24,6 +24,20 @@
  * never edit or reorder a migration that has shipped; no BEGIN/COMMIT inside a
  * migration; a migration may hold several statements separated by ';'.
  *
+ * Durability.  Every connection runs at synchronous=FULL.  A component may
+ * commit append-only audit records at synchronous=NORMAL by switching the
+ * connection with hl_store_set_synchronous() around that one commit and
+ * back: in WAL mode such a commit survives a crash of the process but may be
+ * lost on a power failure (the WAL is synced at checkpoints and at the next
+ * FULL commit).  Never commit security state while switched.
+ *
+ * Prepared statements.  hl_store_stmt() hands out statements from a per-handle
+ * cache (prepared on first use, kept until hl_store_close()); give each back
+ * with hl_store_stmt_done(), never sqlite3_finalize().  Preparing a statement
+ * costs more than running it for the small lookups a request makes.  Not
+ * for a PRAGMA that sets something: SQLite applies it when preparing, so
+ * running a kept one again does nothing; use hl_store_exec().
+ *
  * Errors read "store 'PATH': cannot WHAT: sqlite's message".  A handle is for
  * one thread at a time; open one handle per thread for concurrent work.
  */
@@ -74,11 +88,41 @@ int hl_store_exec(struct hl_store *st, const char *what, const char *sql);
 /* Prepare one SQL statement into *OUT (NULL on entry); the caller finalizes it. */
 int hl_store_prepare(struct hl_store *st, const char *sql, sqlite3_stmt **out);
 
+/* Statements hl_store_stmt() keeps prepared per handle; more are prepared per use. */
+#define HL_STORE_STMT_CACHE 64
+
+/*
+ * The statement for SQL (one statement) into *OUT (NULL on entry), ready to
+ * bind: taken from the handle's cache, prepared and cached on first use.  SQL
+ * is matched by its text.  A statement already handed out and not yet given
+ * back (a nested use of the same SQL) is not shared: a fresh one is prepared
+ * for the nested use.  Give it back with hl_store_stmt_done().
+ */
+int hl_store_stmt(struct hl_store *st, const char *sql, sqlite3_stmt **out);
+
+/*
+ * Give back STMT from hl_store_stmt(): reset (ending any read it holds open)
+ * with its bindings cleared, and kept for the next use; a statement the cache
+ * does not hold is finalized.  NULL-safe.
+ */
+void hl_store_stmt_done(struct hl_store *st, sqlite3_stmt *stmt);
+
+enum hl_store_sync {
+	HL_STORE_SYNC_FULL,     /* every commit is fsynced (the default) */
+	HL_STORE_SYNC_NORMAL,   /* WAL synced at checkpoints only (see Durability above) */
+};
+
+/* Switch this connection's synchronous setting (applies to the commits that follow). */
+int hl_store_set_synchronous(struct hl_store *st, enum hl_store_sync mode);
+
 /* Step STMT: 1 when a row is ready, 0 when done, -1 after an error naming the statement. */
 int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt);
 
 /* Start a write transaction (BEGIN IMMEDIATE: takes the write lock now, waiting up to the busy timeout). */
 int hl_store_begin(struct hl_store *st);
+
+/* Start a read transaction (deferred BEGIN: one snapshot for several SELECTs); end with commit. */
+int hl_store_read_begin(struct hl_store *st);
 
 /* Commit the current transaction. */
 int hl_store_commit(struct hl_store *st);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -34,6 +35,9 @@
 
 /* How many port pairs to try before giving up. */
 #define PORT_ATTEMPTS 64
+/* Where swtpm ports are drawn from: [PORT_LOW, PORT_LOW + PORT_SPAN), below the ephemeral range. */
+#define PORT_LOW 20000
+#define PORT_SPAN 12000
 
 /* swtpm control channel command CMD_GET_CAPABILITY (big-endian, tpm_ioctl.h). */
 static const unsigned char ctrl_get_capability[4] = { 0, 0, 0, 1 };
@@ -105,21 +109,35 @@ fail:
 /*
  * Find ports P, P+1 on HOST: P reserved (bound with SO_REUSEADDR, not
  * listening) in *reserve_fd, P+1 listening in *ctrl_fd.
+ *
+ * P is drawn below the kernel's ephemeral range (ip_local_port_range,
+ * 32768 and up by default): ports there are never taken by outgoing
+ * connections, whose TIME_WAIT remnants would refuse a bind (their sockets
+ * had no SO_REUSEADDR) and, after a burst of short connections, can cover
+ * most ports of the range.  The last attempts fall back to any free port.
  */
 static int reserve_ports(const char *host, int *reserve_fd, int *ctrl_fd, int *port)
 {
+	static unsigned seed;
 	int i, r, c, p;
 
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	for (i = 0; i < PORT_ATTEMPTS; i++) {
-		r = bind_tcp(host, 0, 1, 0, &p);
-		if (r < 0)
+		int want = i < PORT_ATTEMPTS - 8 ? PORT_LOW + (int)(rand_r(&seed) % PORT_SPAN) : 0;
+
+		r = bind_tcp(host, want, 1, 0, &p);
+		if (r < 0) {
+			if (want && (errno == EADDRINUSE || errno == EACCES))
+				continue;
 			return hl_error_errno("cannot bind a port on '%s' for swtpm; "
 					      "give a numeric loopback address", host);
+		}
 		if (p >= 65535) {
 			close(r);
 			continue;
 		}
-		/* SO_REUSEADDR: a port left in TIME_WAIT by earlier connections is free
+		/* SO_REUSEADDR: a port left in TIME_WAIT by a listener of ours is free
 		 * to listen on (Linux still refuses a port someone listens on). */
 		c = bind_tcp(host, p + 1, 1, 1, NULL);
 		if (c < 0) {

@@ -2,7 +2,8 @@
  * test_hgs_node.c - unit tests for the HGS node: init (files, modes, keys,
  * refusal, --force, nothing left on failure), the store's migrations, the
  * Hgs_* policy states (defaults, locked refusal), nonces (single use,
- * expiry on the lab clock, restart), the lab clock offset, registrations
+ * expiry on the lab clock, refused after a restart, bounded table), the lab
+ * clock offset, registrations
  * (duplicates, bad input, EK certificate chain to the vendor CA), and the
  * HTTP service in-process: info, nonce, a host-key attestation round trip
  * with every refusal, the trust-mode refusal, and the attestation log.
@@ -461,22 +462,58 @@ static void test_nonce_expiry(void **state)
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 }
 
-/* Nonces survive a restart (reopen): a nonce issued before is usable once after. */
+/*
+ * Nonces live in the memory of the node that issued them: after a restart
+ * (another open of the same directory) a nonce issued before is refused as
+ * not issued by this HGS, unused or not; the node that issued it still
+ * takes it once.
+ */
 static void test_nonce_restart(void **state)
 {
-	unsigned char nonce[HGS_NONCE_LEN];
+	unsigned char nonce[HGS_NONCE_LEN], used[HGS_NONCE_LEN];
 	struct hgs_node *other = NULL;
 	struct hgs_result res;
 	time_t expires;
 
 	(void)state;
 	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, used, &expires), 0);
+	assert_int_equal(hgs_nonce_consume(G->node, used, sizeof(used), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
 	assert_int_equal(hgs_node_open(G->dir, 0, &other), 0);
 	assert_int_equal(hgs_nonce_consume(other, nonce, sizeof(nonce), &res), 0);
-	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "not issued by this HGS"));
+	assert_int_equal(hgs_nonce_consume(other, used, sizeof(used), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	hgs_node_close(other);
 	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+}
+
+/*
+ * The nonce table is bounded: after HGS_NONCE_TABLE_SIZE newer nonces the
+ * oldest is dropped and refused; the newest still pass once.
+ */
+static void test_nonce_table_bounded(void **state)
+{
+	unsigned char first[HGS_NONCE_LEN], n[HGS_NONCE_LEN];
+	struct hgs_result res;
+	time_t expires;
+
+	(void)state;
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, first, &expires), 0);
+	for (int i = 0; i < HGS_NONCE_TABLE_SIZE; i++)
+		assert_int_equal(hgs_nonce_issue(G->node, NULL, n, &expires), 0);
+	assert_int_equal(hgs_nonce_consume(G->node, first, sizeof(first), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_int_equal(hgs_nonce_consume(G->node, n, sizeof(n), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	assert_int_equal(hgs_nonce_consume(G->node, n, sizeof(n), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "already used"));
 }
 
 /* The clock offset file: absent is 0, negative works, garbage is a clear error. */
@@ -940,6 +977,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_single_use),
 		cmocka_unit_test(test_nonce_expiry),
 		cmocka_unit_test(test_nonce_restart),
+		cmocka_unit_test(test_nonce_table_bounded),
 		cmocka_unit_test(test_clock_offset),
 		cmocka_unit_test(test_host_keys),
 		cmocka_unit_test(test_host_groups),

@@ -2,7 +2,8 @@
  * test_http.c - unit tests for lib/http: a real server on loopback with a
  * route table, exercised by the real client (and by raw libcurl and raw
  * sockets where the client cannot produce the case: chunked uploads, idle and
- * half-sent connections at stop).  Every test stops and frees its servers.
+ * half-sent connections at stop), the server's worker pool and the client's
+ * kept connections.  Every test stops and frees its servers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -717,6 +720,140 @@ static void test_concurrent(void **state)
 	assert_int_equal(atomic_load(&handler_calls), 80);
 }
 
+/* GET URL and return the "remote" the server saw (into BUF). */
+static void get_remote(const char *u, const struct hl_http_opts *opts, char *buf, size_t size)
+{
+	struct hl_http_reply r;
+	json_t *hold = NULL;
+
+	if (hl_http_get(u, opts, &r) < 0)
+		fail_msg("GET %s: %s", u, hl_error_last());
+	assert_int_equal(r.status, 200);
+	snprintf(buf, size, "%s", reply_field(&r, "remote", &hold));
+	json_decref(hold);
+	hl_http_reply_release(&r);
+}
+
+/* 1 when every TCP connection this process holds to PORT (client side) is close-on-exec. */
+static int client_sockets_cloexec(unsigned short port)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct sockaddr_in peer;
+	socklen_t len;
+	int ok = 1, seen = 0, fd;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		len = sizeof(peer);
+		if (fd == dirfd(d) || getpeername(fd, (struct sockaddr *)&peer, &len) < 0 ||
+		    peer.sin_family != AF_INET || ntohs(peer.sin_port) != port)
+			continue;
+		seen = 1;
+		if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			ok = 0;
+	}
+	closedir(d);
+	return ok && seen;
+}
+
+/*
+ * A thread's requests to one server share a kept connection (the server
+ * sees the same peer port), whose socket is close-on-exec; after the server
+ * restarts on the same port the next request opens a new one and succeeds.
+ */
+static void test_keepalive(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.1", .routes = routes,
+					     .n_routes = sizeof(routes) / sizeof(routes[0]) };
+	struct hl_http_server *srv;
+	char u[128], first[64], again[64];
+
+	(void)state;
+	srv = server_start("127.0.0.1");
+	cfg.port = hl_http_server_port(srv);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/info", cfg.port);
+	get_remote(u, NULL, first, sizeof(first));
+	get_remote(u, NULL, again, sizeof(again));
+	assert_string_equal(first, again);
+	assert_true(client_sockets_cloexec(cfg.port));
+	hl_http_server_stop(srv);
+	if (hl_http_server_start(&cfg, &srv) < 0)
+		fail_msg("restart: %s", hl_error_last());
+	get_remote(u, NULL, again, sizeof(again));
+	assert_string_not_equal(first, again);
+	hl_http_server_stop(srv);
+}
+
+/*
+ * A name resolved through one request's resolve list is not resolved for a
+ * later request without it (the kept handle is replaced when the list
+ * changes), and a changed list takes effect.
+ */
+static void test_resolve_not_kept(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.3", .routes = routes,
+					     .n_routes = 1 };
+	struct hl_http_server *a, *b;
+	struct hl_http_reply r;
+	char u[128], entry[128], remote[64];
+	const char *resolve[] = { entry, NULL };
+	struct hl_http_opts opts = { .timeout_ms = 3000, .resolve = resolve };
+	unsigned short port;
+
+	(void)state;
+	a = server_start("127.0.0.2");
+	port = hl_http_server_port(a);
+	snprintf(u, sizeof(u), "http://hgs.relecloud.com:%u/info", port);
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.2", port);
+	get_remote(u, &opts, remote, sizeof(remote));
+	assert_int_equal(hl_http_get(u, NULL, &r), -1);
+	assert_non_null(strstr(hl_error_last(), "does not resolve"));
+	/* the same name and port mapped to another address goes there (B serves only /ping) */
+	cfg.port = port;
+	if (hl_http_server_start(&cfg, &b) < 0) {
+		hl_error_clear();   /* the port is taken on 127.0.0.3: nothing more to check */
+		hl_http_server_stop(a);
+		return;
+	}
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.3", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), 0);
+	assert_int_equal(r.status, 404);
+	hl_http_reply_release(&r);
+	hl_http_server_stop(b);
+	hl_http_server_stop(a);
+}
+
+/* A server with a pool of workers answers four clients at once, and stops. */
+static void test_pool(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.1", .routes = routes,
+					     .n_routes = sizeof(routes) / sizeof(routes[0]),
+					     .max_body = MAX_BODY, .threads = 3 };
+	struct hl_http_server *srv = NULL;
+	pthread_t t[4];
+	char u[128];
+	void *ok;
+	int i;
+
+	(void)state;
+	if (hl_http_server_start(&cfg, &srv) < 0)
+		fail_msg("start: %s", hl_error_last());
+	atomic_store(&handler_calls, 0);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/json", hl_http_server_port(srv));
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, concurrent_client, u), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &ok), 0);
+		assert_int_equal((intptr_t)ok, 20);
+	}
+	assert_int_equal(atomic_load(&handler_calls), 80);
+	hl_http_server_stop(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -733,6 +870,9 @@ int main(void)
 		cmocka_unit_test(test_stop_idle),
 		cmocka_unit_test(test_stop_after_requests),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_resolve_not_kept),
+		cmocka_unit_test(test_pool),
 	};
 
 	hl_log_set_stderr_level(HL_LOG_ERROR);

@@ -1,7 +1,8 @@
 /*
  * test_store.c - unit tests for lib/store: setup pragmas, file mode, schema
  * migrations (fresh, reopen, upgrade, newer refused, failing rolled back),
- * damaged files, and the exec/transaction helpers.  Each test runs in its
+ * damaged files, the exec/transaction helpers, the prepared-statement cache
+ * and the synchronous switch.  Each test runs in its
  * own mkdtemp directory, removed in teardown.
  */
 #include <setjmp.h>
@@ -354,6 +355,111 @@ static void test_transactions(void **state)
 	hl_store_close(st);
 }
 
+/* Count of statements SQLite holds prepared on ST's connection. */
+static int open_statements(struct hl_store *st)
+{
+	int n = 0;
+
+	for (sqlite3_stmt *s = sqlite3_next_stmt(hl_store_db(st), NULL); s;
+	     s = sqlite3_next_stmt(hl_store_db(st), s))
+		n++;
+	return n;
+}
+
+/*
+ * hl_store_stmt keeps a statement per SQL text: given back reset with
+ * cleared bindings (no read left open), the same one comes back; a nested
+ * use gets its own, finalized when given back; a bad SQL is an error; close
+ * finalizes the kept ones.
+ */
+static void test_stmt_cache(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2);
+	const char *sql = "SELECT name FROM hosts WHERE name = ?";
+	char copy[64];
+	sqlite3_stmt *a = NULL, *b = NULL, *c = NULL;
+	int base = open_statements(st);   /* kept by open (its transactions) */
+
+	assert_int_equal(hl_store_exec(st, "add hosts",
+				       "INSERT INTO hosts(name) VALUES('h1'), ('h2')"), 0);
+	assert_int_equal(hl_store_stmt(st, sql, &a), 0);
+	assert_int_equal(sqlite3_bind_text(a, 1, "h1", -1, SQLITE_STATIC), SQLITE_OK);
+	assert_int_equal(hl_store_step(st, a), 1);
+	/* nested: the same text while A is out gives another statement */
+	assert_int_equal(hl_store_stmt(st, sql, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(open_statements(st), base + 2);
+	hl_store_stmt_done(st, b);
+	assert_int_equal(open_statements(st), base + 1);
+	hl_store_stmt_done(st, a);
+	/* given back: reset (not busy), bindings cleared */
+	assert_int_equal(sqlite3_stmt_busy(a), 0);
+	/* the same statement again, matched by text (another buffer) */
+	snprintf(copy, sizeof(copy), "%s", sql);
+	assert_int_equal(hl_store_stmt(st, copy, &c), 0);
+	assert_ptr_equal(c, a);
+	assert_int_equal(hl_store_step(st, c), 0);   /* NULL bound: no row */
+	hl_store_stmt_done(st, c);
+	/* a write between uses is seen by the kept statement */
+	assert_int_equal(hl_store_stmt(st, "SELECT count(*) FROM hosts", &a), 0);
+	assert_int_equal(hl_store_step(st, a), 1);
+	assert_int_equal(sqlite3_column_int(a, 0), 2);
+	hl_store_stmt_done(st, a);
+	assert_int_equal(hl_store_exec(st, "add a host",
+				       "INSERT INTO hosts(name) VALUES('h3')"), 0);
+	assert_int_equal(hl_store_stmt(st, "SELECT count(*) FROM hosts", &a), 0);
+	assert_int_equal(hl_store_step(st, a), 1);
+	assert_int_equal(sqlite3_column_int(a, 0), 3);
+	hl_store_stmt_done(st, a);
+	/* errors and NULL */
+	a = (sqlite3_stmt *)1;
+	assert_int_equal(hl_store_stmt(st, "SELEC 1", &a), -1);
+	assert_null(a);
+	assert_non_null(strstr(hl_error_last(), "cannot prepare 'SELEC 1'"));
+	hl_store_stmt_done(st, NULL);
+	/* past the cache's size statements are prepared per use and finalized when given back */
+	for (int i = 0; i < HL_STORE_STMT_CACHE + 4; i++) {
+		char q[64];
+
+		snprintf(q, sizeof(q), "SELECT %d", i);
+		assert_int_equal(hl_store_stmt(st, q, &a), 0);
+		assert_int_equal(hl_store_step(st, a), 1);
+		assert_int_equal(sqlite3_column_int(a, 0), i);
+		hl_store_stmt_done(st, a);
+	}
+	assert_int_equal(open_statements(st), HL_STORE_STMT_CACHE);
+	/* transactions run through kept statements too */
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(hl_store_exec(st, "add a host",
+				       "INSERT INTO hosts(name) VALUES('h4')"), 0);
+	assert_int_equal(hl_store_commit(st), 0);
+	assert_int_equal(hl_store_read_begin(st), 0);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM hosts"), 4);
+	assert_int_equal(hl_store_commit(st), 0);
+	hl_store_close(st);
+}
+
+/* The synchronous switch takes effect each time (a PRAGMA is applied when prepared). */
+static void test_synchronous(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2);
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), 0);
+		assert_int_equal(query_int(st, "PRAGMA synchronous"), 1);
+		assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_FULL), 0);
+		assert_int_equal(query_int(st, "PRAGMA synchronous"), 2);
+	}
+	/* refused inside a transaction: the setting stays */
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), -1);
+	hl_store_rollback(st);
+	assert_int_equal(query_int(st, "PRAGMA synchronous"), 2);
+	hl_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +471,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stmt_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_synchronous, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
