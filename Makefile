@@ -115,7 +115,7 @@ clean:
 GUEST_DIR   ?= build/guest
 GUEST_CACHE ?= build/cache
 GUEST_SRC   := $(sort $(wildcard guest/*.c))
-GUEST_LIBS  := -ltss2-esys -ltss2-tcti-device -ltss2-mu -ltss2-rc -ljansson -lcrypto
+GUEST_LIBS  := -lcryptsetup -ltss2-esys -ltss2-tcti-device -ltss2-mu -ltss2-rc -ljansson -lcrypto
 
 guest: $(GUEST_DIR)/hgslab-agent
 	@GUEST_CACHE=$(GUEST_CACHE) guest/mkguest.sh $(GUEST_DIR) $(GUEST_DIR)/hgslab-agent

@@ -21,8 +21,14 @@
 
 #define AGENT_NAME "hgslab-agent"
 
-/* Size of the disk key drawn from and sealed in the vTPM (256 bits). */
-#define AGENT_KEY_LEN 32
+/*
+ * The disk key drawn from and sealed in the vTPM: the LUKS2 volume key
+ * itself, 512 bits (aes-xts-plain64 with two AES-256 keys).  Guests
+ * provisioned before sealed a 256-bit keyslot passphrase instead
+ * (AGENT_LEGACY_KEY_LEN); disk_open() still opens those.
+ */
+#define AGENT_KEY_LEN 64
+#define AGENT_LEGACY_KEY_LEN 32
 
 /* Where the opened LUKS2 volume appears and where it is mounted. */
 #define AGENT_DM_NAME "hgslab-tenant"
@@ -72,14 +78,23 @@ int seal_random(struct seal *s, uint8_t *buf, size_t len);
 int seal_forget(struct seal *s);
 /* Seal KEY and persist it at SEAL_HANDLE, replacing what was there. */
 int seal_store(struct seal *s, const uint8_t *key, size_t len);
-/* Unseal the key at SEAL_HANDLE into KEY (AGENT_KEY_LEN bytes). */
-int seal_load(struct seal *s, uint8_t *key, size_t len);
+/* Unseal the key at SEAL_HANDLE into KEY (room for CAP bytes); its size into *LEN. */
+int seal_load(struct seal *s, uint8_t *key, size_t cap, size_t *len);
+/* The most a sealed data object holds (TPM2 MAX_SYM_DATA). */
+#define SEAL_MAX_LEN 128
 void seal_close(struct seal *s);
 
 /*
  * disk.c: the tenant's disks.  A disk is found by its virtio serial
- * (/sys/block/vdX/serial), else by the fallback name given.  The key goes to
- * cryptsetup through a pipe, never a file.
+ * (/sys/block/vdX/serial), else by the fallback name given.  LUKS2 is done
+ * in-process with libcryptsetup: the key is never in a file, a pipe or argv.
+ */
+/* PBKDF2-SHA256 iterations of the volume-key digest (the key is random: disk.c says why). */
+#define DISK_PBKDF2_ITERATIONS 1000
+/*
+ * disk_format(): LUKS2 aes-xts-plain64 with KEY (AGENT_KEY_LEN bytes) as the
+ * volume key, no keyslot.  disk_open(): KEY of AGENT_KEY_LEN bytes is the
+ * volume key; of AGENT_LEGACY_KEY_LEN bytes, the passphrase of a keyslot.
  */
 int disk_find(const char *serial, const char *fallback, char *dev, size_t devlen);
 int disk_size(const char *dev, uint64_t *size);
@@ -91,9 +106,24 @@ int disk_close(void);
 int disk_copy(const char *src, const char *dst);
 int disk_mount(const char *dev);
 int disk_umount(void);
+/* Log libcryptsetup's debug messages (no key material) on the console, timed. */
+void disk_debug(void);
 
-/* agent.c: run ARGV (absolute path), feed it INPUT on stdin; its output goes to OUT (may be NULL). */
-int agent_run(char *const argv[], const void *input, size_t inlen, char *out, size_t outlen);
+/*
+ * agent.c: child programs (busybox modprobe).  agent_spawn() starts ARGV
+ * (absolute path; stdin /dev/null, stdout+stderr on a pipe) and returns at
+ * once; agent_finish() collects its output (the tail, into OUT, may be NULL)
+ * and its exit status: 0 when it exited 0, else -1 with its last line as the
+ * reason.  agent_run() is both.
+ */
+struct agent_proc {
+	int pid;
+	int fd;
+	const char *name;
+};
+int agent_spawn(char *const argv[], struct agent_proc *p);
+int agent_finish(struct agent_proc *p, char *out, size_t outlen);
+int agent_run(char *const argv[], char *out, size_t outlen);
 
 /*
  * workload.c: the tenant workload.  With NAMES (comma-separated paths

@@ -8,9 +8,10 @@
 # and ext4 built in), fetched with `apt-get download` into $GUEST_CACHE
 # (default build/cache) when no kernel .deb is cached there; GUEST_KERNEL_DEB
 # names a .deb to use instead.  The initramfs holds the guest agent as /init,
-# busybox-static (sh, modprobe), cryptsetup, the shared libraries the agent
-# and cryptsetup load (ldd), and the kernel modules the agent loads with
-# their dependencies and a modules.dep made by `depmod -b`.
+# busybox-static (sh, modprobe), the shared libraries the agent loads (ldd:
+# libcryptsetup, tss2, jansson, libcrypto and theirs), and the kernel modules
+# the agent loads with their dependencies and a modules.dep made by
+# `depmod -b`.
 #
 # Cached: the inputs (this script, the agent, the .deb, every host file
 # copied) are hashed into OUT_DIR/inputs.sha256 and an unchanged hash builds
@@ -39,9 +40,7 @@ for tool in dpkg-deb apt-get apt-cache depmod modprobe cpio sha256sum ldd; do
 	command -v "$tool" >/dev/null || die "'$tool' is missing: run make deps"
 done
 busybox=$(command -v busybox || true)
-cryptsetup=$(command -v cryptsetup || PATH=$PATH:/usr/sbin:/sbin command -v cryptsetup || true)
 [ -n "$busybox" ] || die "busybox is missing: install busybox-static (make deps)"
-[ -n "$cryptsetup" ] || die "cryptsetup is missing: install cryptsetup-bin (make deps)"
 if ldd "$busybox" >/dev/null 2>&1; then
 	die "$busybox is dynamically linked: install busybox-static (make deps)"
 fi
@@ -95,17 +94,14 @@ fi
 # Lines "DEST SOURCE": binaries, then every library they load.
 declare -A place=()
 place[/sbin/hgslab-agent]=$(readlink -f "$agent")
-place[/sbin/cryptsetup]=$(readlink -f "$cryptsetup")
 place[/bin/busybox]=$(readlink -f "$busybox")
-for bin in "$agent" "$cryptsetup"; do
-	while read -r dest src; do
-		place[$dest]=$(readlink -f "$src")
-	done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3, $3 } $1 ~ /^\// { print $1, $1 }')
-done
+while read -r dest src; do
+	place[$dest]=$(readlink -f "$src")
+done < <(ldd "$agent" | awk '$2 == "=>" && $3 ~ /^\// { print $3, $3 } $1 ~ /^\// { print $1, $1 }')
 mapfile -t dests < <(printf '%s\n' "${!place[@]}" | LC_ALL=C sort)
 
 inputs=$( {
-	echo "mkguest 1 epoch=$epoch modules=$MODULES"
+	echo "mkguest 2 epoch=$epoch modules=$MODULES"
 	sha256sum "$self" "$deb" | awk '{ print $1 }'
 	for d in "${dests[@]}"; do
 		printf '%s %s\n' "$d" "$(sha256sum < "${place[$d]}" | awk '{ print $1 }')"

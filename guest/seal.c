@@ -11,8 +11,11 @@
  * persistent at SEAL_HANDLE with TPM2_EvictControl, so it lives in the vTPM's
  * NV state, which the host keeps encrypted with the VM's transport key.
  *
- * Transient objects and the session are flushed on close; /dev/tpmrm0's
- * resource manager would flush them anyway when the fd closes.
+ * The agent is the vTPM's only user, so it talks to /dev/tpm0 directly: the
+ * kernel's resource manager (/dev/tpmrm0) would wrap every command in context
+ * loads and saves of the primary and the session, three times the round
+ * trips to swtpm.  Without it the agent flushes its transient objects and the
+ * session itself (seal_close); the VM powers off after any failure anyway.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -187,11 +190,12 @@ int seal_store(struct seal *s, const uint8_t *key, size_t len)
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_PUBLIC *pub = NULL;
 	ESYS_TR loaded = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
-	uint8_t check[AGENT_KEY_LEN];
+	uint8_t check[SEAL_MAX_LEN];
+	size_t got = 0;
 	TSS2_RC rc;
 	int ret = -1;
 
-	if (len > sizeof(sens.sensitive.data.buffer) || len != sizeof(check))
+	if (len == 0 || len > sizeof(sens.sensitive.data.buffer) || len > sizeof(check))
 		return agent_err("a %zu-byte disk key cannot be sealed", len);
 	memcpy(sens.sensitive.data.buffer, key, len);
 	sens.sensitive.data.size = (UINT16)len;
@@ -219,9 +223,9 @@ int seal_store(struct seal *s, const uint8_t *key, size_t len)
 		goto cleanup;
 	}
 	/* Read it back: provisioning succeeds only when a run will unseal it. */
-	if (seal_load(s, check, sizeof(check)) < 0)
+	if (seal_load(s, check, sizeof(check), &got) < 0)
 		goto cleanup;
-	if (memcmp(check, key, len) != 0) {
+	if (got != len || memcmp(check, key, len) != 0) {
 		agent_err("the vTPM gave back another key than the one sealed");
 		goto cleanup;
 	}
@@ -239,7 +243,7 @@ cleanup:
 }
 
 /* Unseal the persistent key after checking it is a sealed data object. */
-int seal_load(struct seal *s, uint8_t *key, size_t len)
+int seal_load(struct seal *s, uint8_t *key, size_t cap, size_t *len)
 {
 	ESYS_TR obj = ESYS_TR_NONE;
 	TPM2B_PUBLIC *pub = NULL;
@@ -269,12 +273,17 @@ int seal_load(struct seal *s, uint8_t *key, size_t len)
 		tpm_err("cannot unseal the disk key (TPM2_Unseal)", rc);
 		goto cleanup;
 	}
-	if (data->size != len) {
-		agent_err("cannot unseal the disk key: the vTPM holds %u bytes, not a %zu-byte key",
-			  data->size, len);
+	if (data->size != AGENT_KEY_LEN && data->size != AGENT_LEGACY_KEY_LEN) {
+		agent_err("cannot unseal the disk key: the vTPM holds %u bytes, not a %d-byte key",
+			  data->size, AGENT_KEY_LEN);
 		goto cleanup;
 	}
-	memcpy(key, data->buffer, len);
+	if (data->size > cap) {
+		agent_err("cannot unseal the disk key: %u bytes do not fit in %zu", data->size, cap);
+		goto cleanup;
+	}
+	memcpy(key, data->buffer, data->size);
+	*len = data->size;
 	ret = 0;
 cleanup:
 	if (data) {

@@ -214,6 +214,7 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
 	char *a_machine = NULL, *a_append = NULL, *console = NULL, *qmp = NULL;
 	const char *argv[64];
+	const char *extra = l->append && *l->append ? l->append : NULL;
 	int rc = -1, n = 0;
 
 	*out = NULL;
@@ -222,6 +223,8 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 	if (!(p = calloc(1, sizeof(*p))))
 		return hl_error("out of memory");
 	p->lfd = p->afd = -1;
+	/* a run's time counts from here: swtpm's start is part of a shielded boot */
+	p->t0 = now_ms();
 	if (!(swsock = join(l->run_dir, "swtpm.sock")) || !(agsock = join(l->run_dir, "agent.sock")) ||
 	    !(swlog = join(l->run_dir, "swtpm.log")) || !(qlog = join(l->run_dir, "qemu.log")) ||
 	    !(kernel = join(l->guest_dir, "vmlinuz")) ||
@@ -250,8 +253,9 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 	if (listen_unix(agsock, &p->lfd) < 0)
 		goto out;
 	if (asprintf(&a_machine, "pc,accel=%s", l->accel ? l->accel : "tcg") < 0 ||
-	    asprintf(&a_append, "console=ttyS0 quiet mitigations=off panic=-1 hgslab.mode=%s",
-		     l->mode) < 0 ||
+	    asprintf(&a_append, "console=ttyS0 quiet mitigations=off panic=-1 "
+		     "initcall_blacklist=init_ima hgslab.mode=%s%s%s", l->mode, extra ? " " : "",
+		     extra ? extra : "") < 0 ||
 	    asprintf(&a_tpm, "socket,id=chrtpm,path=%s", swsock) < 0 ||
 	    asprintf(&a_agent, "socket,id=agent,path=%s", agsock) < 0 ||
 	    asprintf(&a_disk, "file=%s,if=none,id=disk,format=raw", l->disk) < 0 ||
@@ -303,7 +307,6 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 
 		co.name = "qemu";
 		co.log_path = qlog;
-		p->t0 = now_ms();
 		if (hl_child_spawn(argv, &co, &p->qemu) < 0)
 			goto out;
 	}
@@ -319,7 +322,7 @@ out:
 	return rc;
 }
 
-/* Seconds since the launch. */
+/* Seconds since the launch (swtpm's start, then QEMU's). */
 double hosts_vm_elapsed(const struct hosts_vm_proc *p)
 {
 	return (double)(now_ms() - p->t0) / 1000;

@@ -57,6 +57,9 @@ struct hosts_vm_launch {
 	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
 	int qmp;                 /* QMP on run_dir/qmp.sock */
 	const struct hl_buf *tk; /* the vTPM state key (HL_KP_TK_LEN bytes); unused without vtpm_dir */
+	const char *append;      /* more kernel arguments, for diagnostics (bench boot); NULL: none.
+				    Never set for a host's start-vm: the host does not choose a
+				    shielded VM's boot. */
 };
 
 struct hosts_vm_proc;
@@ -80,7 +83,7 @@ int hosts_vm_launch(const struct hosts_vm_launch *l, struct hosts_vm_proc **out)
 int hosts_vm_await(struct hosts_vm_proc *p, const char *want, int timeout_s,
 		   const char *progress, json_t **event);
 
-/* Seconds since the launch. */
+/* Seconds since hosts_vm_launch() began (swtpm's start included). */
 double hosts_vm_elapsed(const struct hosts_vm_proc *p);
 
 /* Wait up to MS for QEMU to end (<0: forever), then for swtpm (bounded), stopping what remains. */

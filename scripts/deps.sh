@@ -11,7 +11,7 @@ packages=(
 	qemu-system-x86 qemu-utils
 	swtpm swtpm-tools
 	libssl-dev libyaml-dev libtss2-dev tpm2-tools
-	cryptsetup-bin busybox-static cpio kmod e2fsprogs
+	cryptsetup-bin libcryptsetup-dev busybox-static cpio kmod e2fsprogs
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 libxml2-dev
 	libcmocka-dev jq socat libxml2-utils
 )

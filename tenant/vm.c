@@ -464,7 +464,7 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s}", "version", 1, "name", name,
 			"policy", policy, "kp_id", kp_id, "disk_size",
 			(json_int_t)(st.st_size + (off_t)HL_VM_LUKS_ROOM), "shielded_at", created,
-			"disk", "LUKS2 aes-xts-plain64, key sealed in the vTPM");
+			"disk", "LUKS2 aes-xts-plain64, volume key sealed in the vTPM");
 	if (!cfg || hl_json_dump_pretty(cfg, &text) < 0 ||
 	    hl_file_write(cfgpath, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0 ||
 	    hl_file_write(kpcopy, kptext, kplen, HL_FILE_MODE_PUBLIC) < 0)

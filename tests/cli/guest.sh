@@ -10,7 +10,9 @@
 #    QMP system_powerdown (ACPI power button) gives "stopping" and QEMU exits;
 #    the disk is unchanged (the volume is opened read-only).
 # 3. run boot with a fresh vTPM: "error" at stage unseal with a clear reason,
-#    and the guest powers off by itself.
+#    and the guest powers off by itself; then the provisioned vTPM with another
+#    VM's LUKS2 disk: "error" at stage open (the unsealed volume key does not
+#    match that disk's header).
 # 4. the unshielded baseline (hgslab.mode=plain, no vTPM) reports the same hash.
 #
 # Needs `make guest` done (build/guest); a missing guest is a failure, not a
@@ -172,7 +174,7 @@ show() {
 	sed 's/^/# console: /' "$T/$1/console.log" 2>/dev/null | tail -n 30
 }
 
-plan 13
+plan 15
 
 # The tenant's plain disk (ext4 from a directory, no root needed) and the VM's disk.
 mkdir -p "$T/files" "$T/vtpm" "$T/fresh-vtpm"
@@ -246,6 +248,27 @@ if boot fresh run "$T/fresh-vtpm" "${DISK[@]}" && next_event; then
 	ok $? "the guest powers off by itself after the error"
 else
 	ok 1 "a fresh vTPM gives an unseal error with a clear reason"; show fresh
+	ok 1 "the guest powers off by itself after the error"; stop_all
+fi
+
+# 3b. The provisioned vTPM with another VM's LUKS2 disk (made here with a
+# random key): the unsealed volume key does not match its header.
+head -c 64 /dev/urandom >"$T/other.key"
+truncate -s 24M "$T/other.img"
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$T/other.key" "$T/other.img" >/dev/null 2>&1
+rm -f "$T/other.key"
+EVENTS=()
+if boot other run "$T/vtpm" -drive file="$T/other.img",if=none,id=disk,format=raw \
+	-device virtio-blk-pci,drive=disk,serial=hgslab-disk && next_event; then
+	[ "$(jq -r '.event + " " + .stage' <<<"$EVENT")" = "error open" ] &&
+		jq -r .reason <<<"$EVENT" | grep -q "the key sealed in this vTPM does not open it"
+	ok $? "another VM's disk gives an open error with a clear reason"
+	echo "# reason: $(jq -r .reason <<<"$EVENT")"
+	ended other 30
+	ok $? "the guest powers off by itself after the error"
+else
+	ok 1 "another VM's disk gives an open error with a clear reason"; show other
 	ok 1 "the guest powers off by itself after the error"; stop_all
 fi
 

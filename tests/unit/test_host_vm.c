@@ -1,0 +1,754 @@
+/*
+ * test_host_vm.c - unit tests for hosts/vm (the VM launcher and the host's
+ * VMs) without QEMU: import-vm of good and bad bundles (nothing half-made
+ * is left), the VM folder's config.json and state.json, the keeper check,
+ * the VM list, start-vm's and stop-vm's refusals, and the launcher itself
+ * against a fake qemu-system-x86_64 put first in PATH.  The fake records
+ * its command line (so the tests see the policy's devices, and that the TK
+ * is nowhere in it) and plays the guest agent's events from a file into the
+ * agent socket, so hosts_vm_await() meets "running", an "error" event, QEMU
+ * ending early and the deadline.  One launch runs the real swtpm with the TK
+ * through its pipe.
+ *
+ * Each test works in its own mkdtemp sandbox holding the host folder (a
+ * bare struct host: these functions use only its dir and name), the fake's
+ * bin/ and its files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hosts/host.h"
+#include "hosts/vm.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/keyprotector.h"
+#include "tenant/vm.h"
+
+/* Fail with the current error message unless it contains TEXT. */
+#define assert_error_has(text) do { \
+	if (!strstr(hl_error_last(), (text))) \
+		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
+} while (0)
+
+/* A local char array NAME holding the path "FMT...". */
+#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+
+/* The fake QEMU: argv to $FAKE_QEMU_ARGS, $FAKE_QEMU_EVENTS into the agent socket, then sleep. */
+static const char fake_qemu[] =
+	"#!/bin/sh\n"
+	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
+	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
+	"if [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
+	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
+	"fi\n"
+	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
+
+/* One test's sandbox. */
+struct sandbox {
+	char dir[64];
+	char hostdir[128];      /* the host folder (vms/ inside) */
+	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
+	char run[128];          /* a run folder for the launcher */
+	char args[128];         /* the fake's recorded argv */
+	char events[128];       /* the events the fake plays */
+	char *old_path;
+	struct host h;
+};
+
+/* Run a shell command; 0 when it exits 0. */
+static int sh(const char *fmt, ...) HL_PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* "FMT..." into one of 16 rotating static buffers (for a path used at once). */
+static const char *p(const char *fmt, ...) HL_PRINTF(1, 2);
+static const char *p(const char *fmt, ...)
+{
+	static char buf[16][PATH_MAX];
+	static int i;
+	va_list ap;
+
+	i = (i + 1) % 16;
+	va_start(ap, fmt);
+	vsnprintf(buf[i], sizeof(buf[i]), fmt, ap);
+	va_end(ap);
+	return buf[i];
+}
+
+static int sandbox_setup(void **state)
+{
+	struct sandbox *s = calloc(1, sizeof(*s));
+	const char *path = getenv("PATH");
+	char *newpath = NULL;
+
+	if (!s)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-hvm-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(s->hostdir, sizeof(s->hostdir), "%s/host", s->dir);
+	snprintf(s->guest, sizeof(s->guest), "%s/guest", s->dir);
+	snprintf(s->run, sizeof(s->run), "%s/run", s->dir);
+	snprintf(s->args, sizeof(s->args), "%s/qemu.args", s->dir);
+	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
+	if (sh("mkdir -p '%s/vms' '%s' '%s' '%s/bin' && echo k > '%s/vmlinuz' && "
+	       "echo i > '%s/initramfs.cpio'", s->hostdir, s->guest, s->run, s->dir, s->guest,
+	       s->guest) < 0)
+		return -1;
+	if (hl_file_write(p("%s/bin/qemu-system-x86_64", s->dir), fake_qemu, strlen(fake_qemu),
+			  0755) < 0)
+		return -1;
+	s->old_path = strdup(path ? path : "/usr/bin:/bin");
+	if (!s->old_path || asprintf(&newpath, "%s/bin:%s", s->dir, s->old_path) < 0)
+		return -1;
+	setenv("PATH", newpath, 1);
+	free(newpath);
+	setenv("FAKE_QEMU_ARGS", s->args, 1);
+	unsetenv("FAKE_QEMU_EVENTS");
+	unsetenv("FAKE_QEMU_SLEEP");
+	s->h.dir = s->hostdir;
+	snprintf(s->h.name, sizeof(s->h.name), "FabricHost1");
+	*state = s;
+	return 0;
+}
+
+static int sandbox_teardown(void **state)
+{
+	struct sandbox *s = *state;
+	int rc;
+
+	setenv("PATH", s->old_path, 1);
+	free(s->old_path);
+	rc = sh("rm -rf '%s'", s->dir);
+	free(s);
+	return rc;
+}
+
+/* The mode bits of PATH (the test fails when it does not exist). */
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("'%s' does not exist", path);
+	return st.st_mode & 07777;
+}
+
+/* 1 when PATH exists. */
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* How many entries of DIR start with PREFIX (0 when DIR is missing). */
+static int count_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A zeroed LEN-byte buffer into B (released with hl_buf_free). */
+static int buf_alloc(struct hl_buf *b, size_t len)
+{
+	b->data = calloc(1, len + 1);
+	b->len = b->data ? len : 0;
+	return b->data ? 0 : -1;
+}
+
+/* Write TEXT to PATH (0644). */
+static void put(const char *path, const char *text)
+{
+	if (hl_file_write(path, text, strlen(text), 0644) < 0)
+		fail_msg("%s", hl_error_last());
+}
+
+/* A bundle as export-vm makes it, in DIR/NAME, for VM VM with POLICY. */
+static void make_bundle(struct sandbox *s, const char *name, const char *vm, const char *policy)
+{
+	PATH_VAR(b, "%s/%s", s->dir, name);
+
+	assert_int_equal(sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' && "
+			    "head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
+			    "echo '{}' > '%s/key-protector.kp'", b, b, b, b), 0);
+	put(p("%s/config.json", b), p("{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\","
+				      "\"kp_id\":\"0123\",\"disk_size\":65536}", vm, policy));
+}
+
+/* ---- import-vm ---- */
+
+static void test_import(void **state)
+{
+	struct sandbox *s = *state;
+	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
+					     "vtpm/tpm2-00.permall" };
+	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
+	char name[HL_VM_NAME_MAX];
+	size_t i;
+
+	make_bundle(s, "bundle", "vm1", "shielded");
+	if (hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)) != 0)
+		fail_msg("import: %s", hl_error_last());
+	assert_string_equal(name, "vm1");
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (sh("cmp -s '%s/bundle/%s' '%s/%s'", s->dir, parts[i], vmdir, parts[i]) < 0)
+			fail_msg("%s differs from the bundle's", parts[i]);
+	assert_int_equal(mode_of(p("%s/disk.img", vmdir)), 0600);
+	assert_int_equal(mode_of(p("%s/vtpm", vmdir)), 0700);
+	assert_int_equal(mode_of(p("%s/vtpm/tpm2-00.permall", vmdir)), 0600);
+	assert_int_equal(mode_of(p("%s/config.json", vmdir)), 0644);
+	assert_int_equal(count_prefix(p("%s/vms", s->hostdir), ".import-"), 0);
+	/* the same VM again is refused, and the first is kept */
+	make_bundle(s, "bundle2", "vm1", "encryption-supported");
+	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle2", s->dir), name, sizeof(name)), -1);
+	assert_error_has("already has VM 'vm1'");
+	assert_int_equal(sh("cmp -s '%s/bundle/config.json' '%s/config.json'", s->dir, vmdir), 0);
+}
+
+/* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
+static void import_fails(struct sandbox *s, const char *name, const char *text)
+{
+	char out[HL_VM_NAME_MAX] = "";
+	DIR *d;
+	struct dirent *e;
+
+	if (hosts_vm_import(&s->h, p("%s/%s", s->dir, name), out, sizeof(out)) != -1)
+		fail_msg("bundle %s was imported", name);
+	assert_error_has(text);
+	d = opendir(p("%s/vms", s->hostdir));
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			fail_msg("import of %s left '%s' in vms/", name, e->d_name);
+	closedir(d);
+}
+
+static void test_import_refuses(void **state)
+{
+	struct sandbox *s = *state;
+
+	assert_int_equal(mkdir(p("%s/empty", s->dir), 0700), 0);
+	import_fails(s, "empty", "is not a VM bundle");
+	import_fails(s, "missing", "is not a VM bundle");
+	make_bundle(s, "trunc", "vm1", "shielded");
+	assert_int_equal(truncate(p("%s/trunc/config.json", s->dir), 20), 0);
+	import_fails(s, "trunc", "is not a VM bundle");
+	make_bundle(s, "noname", "vm1", "shielded");
+	put(p("%s/noname/config.json", s->dir), "{\"version\":1,\"policy\":\"shielded\"}");
+	import_fails(s, "noname", "name");
+	make_bundle(s, "badname", "../evil", "shielded");
+	import_fails(s, "badname", "bad VM name");
+	make_bundle(s, "badpolicy", "vm1", "open");
+	import_fails(s, "badpolicy", "unknown policy 'open'");
+	make_bundle(s, "nodisk", "vm1", "shielded");
+	assert_int_equal(unlink(p("%s/nodisk/disk.img", s->dir)), 0);
+	import_fails(s, "nodisk", "disk.img");
+	make_bundle(s, "notpm", "vm1", "shielded");
+	assert_int_equal(unlink(p("%s/notpm/vtpm/tpm2-00.permall", s->dir)), 0);
+	import_fails(s, "notpm", "tpm2-00.permall");
+	make_bundle(s, "nokp", "vm1", "shielded");
+	assert_int_equal(unlink(p("%s/nokp/key-protector.kp", s->dir)), 0);
+	import_fails(s, "nokp", "key-protector.kp");
+}
+
+/* ---- the VM folder: config.json, state.json, the keeper, the list ---- */
+
+static void test_dir_and_load(void **state)
+{
+	struct sandbox *s = *state;
+	json_t *cfg = NULL, *st = NULL;
+	char *d = NULL, name[HL_VM_NAME_MAX];
+
+	assert_int_equal(hosts_vm_dir(&s->h, "vm1", &d), 0);
+	assert_string_equal(d, p("%s/vms/vm1", s->hostdir));
+	free(d);
+	assert_int_equal(hosts_vm_dir(&s->h, "../etc", &d), -1);
+	assert_null(d);
+	assert_error_has("bad VM name");
+	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), -1);
+	assert_error_has("no VM 'vm1' on host 'FabricHost1'");
+	assert_null(cfg);
+	make_bundle(s, "bundle", "vm1", "shielded");
+	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)), 0);
+	/* no state.json yet: config only */
+	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), 0);
+	assert_string_equal(json_string_value(json_object_get(cfg, "policy")), "shielded");
+	assert_null(st);
+	json_decref(cfg);
+	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Running\",\"keeper_pid\":1}");
+	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), 0);
+	assert_string_equal(json_string_value(json_object_get(st, "state")), "Running");
+	json_decref(cfg);
+	json_decref(st);
+	/* a truncated state.json or config.json is an error naming the file */
+	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Runn");
+	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), -1);
+	assert_error_has("state.json");
+	assert_null(cfg);
+	assert_null(st);
+	unlink(p("%s/vms/vm1/state.json", s->hostdir));
+	put(p("%s/vms/vm1/config.json", s->hostdir), "{\"name\":");
+	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), -1);
+	assert_error_has("config.json");
+}
+
+/*
+ * Start a process whose command line holds "start-vm", as a VM keeper's
+ * does, in its own process group (kill_keeper ends it and its sleep).
+ */
+static pid_t fake_keeper(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", "sleep 30; :", "start-vm", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* SIGKILL the fake keeper PID and its children, without reaping it. */
+static void kill_keeper(pid_t pid)
+{
+	setpgid(pid, pid);   /* the child may not have run setpgid yet */
+	kill(-pid, SIGKILL);
+}
+
+/* The state letter of PID from /proc (0 when unreadable). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+static void test_alive(void **state)
+{
+	json_t *st;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_int_equal(hosts_vm_alive(NULL), 0);
+	st = json_pack("{s:s}", "state", "Off");
+	assert_int_equal(hosts_vm_alive(st), 0);
+	json_decref(st);
+	/* this test program is alive but is no keeper (no "start-vm" in its command line) */
+	st = json_pack("{s:I}", "keeper_pid", (json_int_t)getpid());
+	assert_int_equal(hosts_vm_alive(st), 0);
+	json_decref(st);
+	st = json_pack("{s:I}", "keeper_pid", (json_int_t)-5);
+	assert_int_equal(hosts_vm_alive(st), 0);
+	json_decref(st);
+	st = json_pack("{s:s}", "keeper_pid", "12");
+	assert_int_equal(hosts_vm_alive(st), 0);
+	json_decref(st);
+	/* a keeper lookalike: alive once it runs sh, ended once it is a zombie */
+	pid = fake_keeper();
+	assert_true(pid > 0);
+	st = json_pack("{s:I}", "keeper_pid", (json_int_t)pid);
+	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
+		usleep(10000);
+	assert_int_equal(hosts_vm_alive(st), 1);
+	kill_keeper(pid);
+	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
+		usleep(10000);
+	assert_int_equal(proc_state(pid), 'Z');
+	assert_int_equal(hosts_vm_alive(st), 0);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(hosts_vm_alive(st), 0);
+	json_decref(st);
+}
+
+static void test_list(void **state)
+{
+	struct sandbox *s = *state;
+	json_t *a = NULL;
+	struct host other = { 0 };
+
+	assert_int_equal(hosts_vm_list(&s->h, &a), 0);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	assert_int_equal(sh("mkdir '%s/vms/web' '%s/vms/Alpha' '%s/vms/db' '%s/vms/.import-x.1'",
+			    s->hostdir, s->hostdir, s->hostdir, s->hostdir), 0);
+	assert_int_equal(hosts_vm_list(&s->h, &a), 0);
+	assert_int_equal(json_array_size(a), 3);
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "Alpha");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "db");
+	assert_string_equal(json_string_value(json_array_get(a, 2)), "web");
+	json_decref(a);
+	/* a host without vms/ has none */
+	other.dir = s->dir;
+	assert_int_equal(hosts_vm_list(&other, &a), 0);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+}
+
+/* ---- start-vm and stop-vm refusals (no keeper is forked) ---- */
+
+static void test_start_stop_refuse(void **state)
+{
+	struct sandbox *s = *state;
+	struct hosts_vm_start o = { 0 };
+	struct hl_buf tk = { NULL, 0 };
+	json_t *report = NULL, *st;
+	char name[HL_VM_NAME_MAX];
+	pid_t pid;
+	int i;
+
+	o.guest_dir = s->guest;
+	o.accel = "tcg";
+	o.wait_s = 5;
+	assert_int_equal(buf_alloc(&tk, HL_KP_TK_LEN), 0);
+	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
+	assert_error_has("no VM 'vm1'");
+	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
+	assert_error_has("no VM 'vm1'");
+	make_bundle(s, "bundle", "vm1", "shielded");
+	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)), 0);
+	/* stop: not running (no state, then a state whose keeper is gone) */
+	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
+	assert_error_has("is not running");
+	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Running\",\"keeper_pid\":999999999}");
+	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
+	assert_error_has("is not running");
+	/* start: the keeper of an earlier start still runs */
+	pid = fake_keeper();
+	st = json_pack("{s:s, s:I}", "state", "Running", "keeper_pid", (json_int_t)pid);
+	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
+		usleep(10000);
+	assert_int_equal(hosts_vm_alive(st), 1);
+	json_decref(st);
+	put(p("%s/vms/vm1/state.json", s->hostdir),
+	    p("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)pid));
+	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
+	assert_error_has("already runs on host 'FabricHost1'");
+	assert_null(report);
+	kill_keeper(pid);
+	waitpid(pid, NULL, 0);
+	/* start: a config.json without a policy */
+	unlink(p("%s/vms/vm1/state.json", s->hostdir));
+	put(p("%s/vms/vm1/config.json", s->hostdir), "{\"version\":1,\"name\":\"vm1\"}");
+	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
+	assert_error_has("policy");
+	assert_false(exists(p("%s/vms/vm1/state.json", s->hostdir)));
+	assert_false(exists(p("%s/vms/vm1/run", s->hostdir)));
+	hl_buf_free(&tk);
+}
+
+/* ---- the launcher, against the fake QEMU ---- */
+
+/* 1 when the fake's recorded argv has the line ARG followed by the line NEXT (NULL: any). */
+static int has_arg(struct sandbox *s, const char *arg, const char *next)
+{
+	char *text = NULL, *line, *save = NULL;
+	int prev = 0, found = 0;
+
+	if (hl_file_read(s->args, 1 << 20, &text, NULL) < 0)
+		fail_msg("no recorded QEMU command line: %s", hl_error_last());
+	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+		if (prev && (!next || !strcmp(line, next)))
+			found = 1;
+		prev = !strcmp(line, arg);
+		if (prev && !next)
+			found = 1;
+	}
+	free(text);
+	return found;
+}
+
+/* The recorded -append line contains TEXT. */
+static int append_has(struct sandbox *s, const char *text)
+{
+	char *all = NULL, *a;
+	int found;
+
+	if (hl_file_read(s->args, 1 << 20, &all, NULL) < 0)
+		fail_msg("no recorded QEMU command line");
+	a = strstr(all, "\n-append\n");
+	assert_non_null(a);
+	a += strlen("\n-append\n");
+	a[strcspn(a, "\n")] = '\0';
+	found = strstr(a, text) != NULL;
+	free(all);
+	return found;
+}
+
+/* A plain-mode launch of the sandbox's guest (no vTPM). */
+static struct hosts_vm_launch plain_launch(struct sandbox *s)
+{
+	struct hosts_vm_launch l = { 0 };
+
+	l.guest_dir = s->guest;
+	l.run_dir = s->run;
+	l.disk = p("%s/disk.img", s->dir);
+	l.mode = "plain";
+	l.accel = "tcg";
+	return l;
+}
+
+static void test_launch_refuses(void **state)
+{
+	struct sandbox *s = *state;
+	struct hosts_vm_launch l = plain_launch(s);
+	struct hosts_vm_proc *pr = NULL;
+	struct hl_buf short_tk = { NULL, 0 };
+	char longrun[200];
+
+	/* a vTPM without its state key, or with a key of the wrong size */
+	l.vtpm_dir = p("%s/vtpm", s->dir);
+	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
+	assert_error_has("no vTPM state key");
+	assert_int_equal(buf_alloc(&short_tk, 16), 0);
+	l.tk = &short_tk;
+	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
+	assert_error_has("no vTPM state key");
+	hl_buf_free(&short_tk);
+	assert_null(pr);
+	/* no guest */
+	l = plain_launch(s);
+	l.guest_dir = p("%s/nowhere", s->dir);
+	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
+	assert_error_has("no guest in");
+	assert_error_has("make guest");
+	/* a run folder too deep for unix socket names */
+	l = plain_launch(s);
+	memset(longrun, 'r', sizeof(longrun));
+	snprintf(longrun, sizeof(longrun), "%s/%0150d", s->dir, 0);
+	l.run_dir = longrun;
+	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
+	assert_error_has("shorter directory");
+	assert_null(pr);
+	/* nothing was started: the fake never wrote its command line */
+	assert_false(exists(s->args));
+}
+
+static void test_launch_await_running(void **state)
+{
+	struct sandbox *s = *state;
+	struct hosts_vm_launch l = plain_launch(s);
+	struct hosts_vm_proc *pr = NULL;
+	json_t *ev = NULL;
+
+	put(s->events, "{\"event\":\"started\",\"mode\":\"plain\",\"uptime_ms\":10}\n"
+		       "not json at all\n"
+		       "{\"event\":\"running\",\"shielded\":false,\"workload\":{\"files\":1},"
+		       "\"uptime_ms\":20}\n");
+	setenv("FAKE_QEMU_EVENTS", s->events, 1);
+	setenv("FAKE_QEMU_SLEEP", "5", 1);
+	l.append = "hgslab.debug";
+	l.console = 1;
+	l.qmp = 1;
+	if (hosts_vm_launch(&l, &pr) != 0)
+		fail_msg("launch: %s", hl_error_last());
+	if (hosts_vm_await(pr, "running", 20, NULL, &ev) != 0)
+		fail_msg("await: %s", hl_error_last());
+	assert_string_equal(json_string_value(json_object_get(ev, "event")), "running");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "workload"), "files")), 1);
+	assert_true(hosts_vm_elapsed(pr) >= 0);
+	assert_true(hosts_vm_elapsed(pr) < 20);
+	json_decref(ev);
+	hosts_vm_proc_free(pr);
+	/* the command line: the plain baseline has no TPM, a console file, QMP */
+	assert_true(has_arg(s, "-nodefaults", NULL));
+	assert_true(has_arg(s, "-monitor", "none"));
+	assert_true(has_arg(s, "-serial", p("file:%s/console.log", s->run)));
+	assert_true(has_arg(s, "-qmp", p("unix:%s/qmp.sock,server=on,wait=off", s->run)));
+	assert_false(has_arg(s, "-tpmdev", NULL));
+	assert_false(has_arg(s, "-gdb", NULL));
+	assert_false(has_arg(s, "-s", NULL));
+	assert_true(append_has(s, "hgslab.mode=plain"));
+	assert_true(append_has(s, "hgslab.debug"));
+	assert_true(has_arg(s, "-device", "virtio-blk-pci,drive=disk,serial=hgslab-disk"));
+	assert_false(has_arg(s, "-device", "virtio-blk-pci,drive=plain,serial=hgslab-plain"));
+}
+
+static void test_launch_await_failures(void **state)
+{
+	struct sandbox *s = *state;
+	struct hosts_vm_launch l = plain_launch(s);
+	struct hosts_vm_proc *pr = NULL;
+	json_t *ev = NULL;
+	time_t t0;
+
+	/* the guest reports an error: its stage and reason come through */
+	put(s->events, "{\"event\":\"started\",\"mode\":\"run\"}\n"
+		       "{\"event\":\"error\",\"stage\":\"unseal\",\"reason\":\"cannot unseal the disk "
+		       "key: the vTPM does not hold it\"}\n");
+	setenv("FAKE_QEMU_EVENTS", s->events, 1);
+	setenv("FAKE_QEMU_SLEEP", "5", 1);
+	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
+	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), -1);
+	assert_null(ev);
+	assert_error_has("at stage unseal");
+	assert_error_has("the vTPM does not hold it");
+	hosts_vm_proc_free(pr);
+	pr = NULL;
+	/* the channel closes before the event */
+	put(s->events, "{\"event\":\"started\",\"mode\":\"run\"}\n");
+	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
+	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), -1);
+	assert_error_has("before the guest reported 'running'");
+	hosts_vm_proc_free(pr);
+	pr = NULL;
+	/* QEMU ends without ever connecting */
+	unsetenv("FAKE_QEMU_EVENTS");
+	setenv("FAKE_QEMU_SLEEP", "0", 1);
+	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
+	assert_int_equal(hosts_vm_await(pr, "provisioned", 20, NULL, &ev), -1);
+	assert_error_has("QEMU ended before the guest reported 'provisioned'");
+	hosts_vm_proc_free(pr);
+	pr = NULL;
+	/* a guest that says nothing meets the deadline */
+	setenv("FAKE_QEMU_SLEEP", "10", 1);
+	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
+	t0 = time(NULL);
+	assert_int_equal(hosts_vm_await(pr, "running", 1, NULL, &ev), -1);
+	assert_error_has("did not report 'running' within 1 s");
+	assert_true(time(NULL) - t0 < 5);
+	hosts_vm_proc_free(pr);
+}
+
+static void test_launch_vtpm(void **state)
+{
+	struct sandbox *s = *state;
+	struct hosts_vm_launch l = plain_launch(s);
+	struct hosts_vm_proc *pr = NULL;
+	struct hl_buf tk = { NULL, 0 };
+	char *args = NULL;
+	size_t len = 0;
+	json_t *ev = NULL;
+
+	assert_int_equal(mkdir(p("%s/vtpm", s->dir), 0700), 0);
+	assert_int_equal(buf_alloc(&tk, HL_KP_TK_LEN), 0);
+	memcpy(tk.data, "TKTKTKTK-secret-state-key-12345!", HL_KP_TK_LEN);
+	put(s->events, "{\"event\":\"running\",\"shielded\":true}\n");
+	setenv("FAKE_QEMU_EVENTS", s->events, 1);
+	setenv("FAKE_QEMU_SLEEP", "5", 1);
+	l.mode = "run";
+	l.vtpm_dir = p("%s/vtpm", s->dir);
+	l.tk = &tk;
+	l.console = 2;
+	if (hosts_vm_launch(&l, &pr) != 0)
+		fail_msg("launch: %s", hl_error_last());
+	/* swtpm runs on its unix socket, and QEMU was given it as a TPM 2.0 CRB device */
+	assert_true(exists(p("%s/swtpm.sock", s->run)));
+	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), 0);
+	json_decref(ev);
+	hosts_vm_proc_free(pr);
+	assert_true(has_arg(s, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm"));
+	assert_true(has_arg(s, "-device", "tpm-crb,tpmdev=tpm0"));
+	assert_true(has_arg(s, "-chardev", p("socket,id=chrtpm,path=%s/swtpm.sock", s->run)));
+	assert_true(has_arg(s, "-serial", p("unix:%s/console.sock,server=on,wait=off", s->run)));
+	assert_true(append_has(s, "hgslab.mode=run"));
+	assert_false(append_has(s, "hgslab.debug"));
+	/* the TK is in no command line and no file of the run */
+	assert_int_equal(hl_file_read(s->args, 1 << 20, &args, &len), 0);
+	assert_null(memmem(args, len, tk.data, 8));
+	free(args);
+	assert_int_equal(sh("grep -rqs 'TKTKTKTK' '%s' '%s/vtpm'", s->run, s->dir), -1);
+	hl_buf_free(&tk);
+}
+
+static void test_guest_dir(void **state)
+{
+	char *d;
+
+	(void)state;
+	d = hosts_vm_guest_dir("/given/guest");
+	assert_string_equal(d, "/given/guest");
+	free(d);
+	setenv("HGSLAB_GUEST_DIR", "/from/env", 1);
+	d = hosts_vm_guest_dir(NULL);
+	assert_string_equal(d, "/from/env");
+	free(d);
+	d = hosts_vm_guest_dir("/given/wins");
+	assert_string_equal(d, "/given/wins");
+	free(d);
+	setenv("HGSLAB_GUEST_DIR", "", 1);
+	d = hosts_vm_guest_dir(NULL);
+	assert_non_null(d);
+	assert_string_not_equal(d, "");
+	free(d);
+	unsetenv("HGSLAB_GUEST_DIR");
+}
+
+static void test_accel_auto(void **state)
+{
+	const char *a = hosts_vm_accel_auto();
+	char *info = NULL;
+
+	(void)state;
+	assert_true(!strcmp(a, "tcg") || !strcmp(a, "kvm"));
+	/* KVM needs VMX/SVM in /proc/cpuinfo: without them it must say tcg */
+	if (hl_file_read("/proc/cpuinfo", 8u << 20, &info, NULL) == 0 && !strstr(info, " vmx") &&
+	    !strstr(info, " svm"))
+		assert_string_equal(a, "tcg");
+	free(info);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_import, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_import_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_dir_and_load, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test(test_alive),
+		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_start_stop_refuse, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_await_running, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_await_failures, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_vtpm, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test(test_guest_dir),
+		cmocka_unit_test(test_accel_auto),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,546 @@
+/*
+ * test_tenant_vm.c - unit tests for tenant/vm (the tenant's VMs) without
+ * QEMU: VM names, the plain template disk (new-vm: mke2fs -d, nothing left
+ * behind on failure), shield-vm's refusals before any boot (policy, name,
+ * missing VM or plain disk, a KP that is missing, truncated, owned by
+ * another tenant or tampered with) and its cleanup when the launch fails,
+ * export-vm's bundle and its failures, and the file copy they share.
+ *
+ * The group makes one tenant directory with an owner guardian and two KPs
+ * (one owned here, one by a guardian of another directory); each test works
+ * in its own mkdtemp sandbox with a copy of it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/keyprotector.h"
+#include "tenant/guardian.h"
+#include "tenant/vm.h"
+
+/* Fail with the current error message unless it contains TEXT. */
+#define assert_error_has(text) do { \
+	if (!strstr(hl_error_last(), (text))) \
+		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
+} while (0)
+
+/* The group's template: tenant/ with guardian Owner, own.kp and foreign.kp beside it. */
+static char group_dir[64];
+static char template_dir[128];
+
+/* One test's sandbox: DIR/tenant (a copy of the template), DIR/own.kp, DIR/foreign.kp. */
+struct sandbox {
+	char dir[64];
+	char tenant[128];
+	char own_kp[128];
+	char foreign_kp[128];
+	char no_guest[128];      /* a guest folder without a kernel */
+};
+
+/* Run a shell command; 0 when it exits 0. */
+static int sh(const char *fmt, ...) HL_PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Make guardian NAME in DIR and a KP owned by it alone into KP_PATH. */
+static int make_kp(const char *dir, const char *name, const char *kp_path)
+{
+	struct hl_guardian *g = NULL;
+	struct hl_kp_owner o;
+	struct hl_buf kp = { NULL, 0 };
+	int rc = -1;
+
+	if (hl_guardian_new(dir, name) < 0 ||
+	    hl_guardian_load(dir, name, HL_GUARDIAN_LOAD_KEYS, &g) < 0)
+		goto out;
+	hl_guardian_as_owner(g, &o);
+	if (hl_kp_create(&o, NULL, 0, 0, &kp, NULL) < 0 ||
+	    hl_file_write(kp_path, kp.data, kp.len, 0644) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		fprintf(stderr, "make_kp: %s\n", hl_error_last());
+	hl_buf_free(&kp);
+	hl_guardian_free(g);
+	return rc;
+}
+
+static int group_setup(void **state)
+{
+	char path[256], other[256];
+
+	(void)state;
+	snprintf(group_dir, sizeof(group_dir), "/tmp/hgslab-test-tvm-XXXXXX");
+	if (!mkdtemp(group_dir))
+		return -1;
+	snprintf(template_dir, sizeof(template_dir), "%s/tenant", group_dir);
+	snprintf(path, sizeof(path), "%s/own.kp", group_dir);
+	snprintf(other, sizeof(other), "%s/other", group_dir);
+	if (make_kp(template_dir, "Owner", path) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/foreign.kp", group_dir);
+	return make_kp(other, "Stranger", path);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return sh("rm -rf '%s'", group_dir);
+}
+
+static int sandbox_setup(void **state)
+{
+	struct sandbox *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-tvm1-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(s->tenant, sizeof(s->tenant), "%s/tenant", s->dir);
+	snprintf(s->own_kp, sizeof(s->own_kp), "%s/own.kp", s->dir);
+	snprintf(s->foreign_kp, sizeof(s->foreign_kp), "%s/foreign.kp", s->dir);
+	snprintf(s->no_guest, sizeof(s->no_guest), "%s/no-guest", s->dir);
+	if (sh("cp -a '%s' '%s' && cp '%s/own.kp' '%s/foreign.kp' '%s/'", template_dir, s->tenant,
+	       group_dir, group_dir, s->dir) < 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int sandbox_teardown(void **state)
+{
+	struct sandbox *s = *state;
+	int rc = sh("rm -rf '%s'", s->dir);
+
+	free(s);
+	return rc;
+}
+
+/* The mode bits of PATH (the test fails when it does not exist). */
+static unsigned mode_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("'%s' does not exist", path);
+	return st.st_mode & 07777;
+}
+
+/* 1 when PATH exists. */
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* How many entries of DIR start with PREFIX (0 when DIR is missing). */
+static int count_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* "FMT..." into a static buffer (one at a time). */
+static const char *p(const char *fmt, ...) HL_PRINTF(1, 2);
+static const char *p(const char *fmt, ...)
+{
+	static char buf[4][PATH_MAX];
+	static int i;
+	va_list ap;
+
+	i = (i + 1) % 4;
+	va_start(ap, fmt);
+	vsnprintf(buf[i], sizeof(buf[i]), fmt, ap);
+	va_end(ap);
+	return buf[i];
+}
+
+/* A local char array NAME holding the path "FMT...". */
+#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+
+/* ---- names ---- */
+
+static void test_name_check(void **state)
+{
+	static const char *const good[] = { "vm1", "ShieldedVM1", "a", "a.b_c-d", "9" };
+	static const char *const bad[] = { "", ".hidden", "a/b", "..", "a b", "vm$", "\xc3\xa9", "a\n" };
+	char longest[HL_VM_NAME_MAX], too_long[HL_VM_NAME_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (hl_vm_name_check(good[i]) != 0)
+			fail_msg("'%s' refused: %s", good[i], hl_error_last());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (hl_vm_name_check(bad[i]) != -1)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_error_has("bad VM name");
+	}
+	assert_int_equal(hl_vm_name_check(NULL), -1);
+	memset(longest, 'v', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(hl_vm_name_check(longest), 0);
+	memset(too_long, 'v', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	assert_int_equal(hl_vm_name_check(too_long), -1);
+}
+
+/* ---- new-vm ---- */
+
+static void test_new_vm_layout(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file files[] = { { "secret.txt", "tenant secret 42" },
+						   { "dir/sub/b.txt", "nested" } };
+	PATH_VAR(img, "%s/vms/vm1/plain.img", s->tenant);
+	unsigned char magic[2];
+	json_t *cfg;
+	FILE *f;
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, files, 2, NULL), 0);
+	assert_int_equal(mode_of(img), 0600);
+	assert_int_equal(mode_of(p("%s/vms/vm1", s->tenant)) & 0077, 0);
+	/* an ext4 image of the asked size: the superblock magic 0xEF53 at 1024 + 56 */
+	f = fopen(img, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 1024 + 56, SEEK_SET), 0);
+	assert_int_equal(fread(magic, 1, 2, f), 2);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_int_equal(ftell(f), (long)HL_VM_DISK_DEFAULT);
+	fclose(f);
+	assert_int_equal(magic[0], 0x53);
+	assert_int_equal(magic[1], 0xef);
+	/* the files are in it (debugfs reads ext4 without mounting) */
+	assert_int_equal(sh("debugfs -R 'cat /secret.txt' '%s' 2>/dev/null | grep -qx 'tenant secret 42'",
+			    img), 0);
+	assert_int_equal(sh("debugfs -R 'cat /dir/sub/b.txt' '%s' 2>/dev/null | grep -qx nested", img), 0);
+	/* vm.json */
+	cfg = json_load_file(p("%s/vms/vm1/vm.json", s->tenant), 0, NULL);
+	assert_non_null(cfg);
+	assert_int_equal(json_integer_value(json_object_get(cfg, "version")), 1);
+	assert_string_equal(json_string_value(json_object_get(cfg, "name")), "vm1");
+	assert_int_equal(json_integer_value(json_object_get(cfg, "disk_size")), (json_int_t)HL_VM_DISK_DEFAULT);
+	assert_non_null(json_string_value(json_object_get(cfg, "created")));
+	json_decref(cfg);
+	/* nothing else: no staged plaintext, no mke2fs log, no temporary folder */
+	assert_false(exists(p("%s/vms/vm1/files", s->tenant)));
+	assert_false(exists(p("%s/vms/vm1/mke2fs.log", s->tenant)));
+	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
+	assert_int_equal(sh("grep -rqs 'tenant secret 42' '%s/vms' --exclude=plain.img", s->tenant), -1);
+}
+
+static void test_new_vm_srcdir(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(src, "%s/src", s->dir);
+	PATH_VAR(img, "%s/vms/vm2/plain.img", s->tenant);
+
+	assert_int_equal(sh("mkdir -p '%s/docs' && echo from-tree > '%s/docs/a.txt'", src, src), 0);
+	assert_int_equal(hl_vm_new(s->tenant, "vm2", (size_t)4 << 20, NULL, 0, src), 0);
+	assert_int_equal(sh("debugfs -R 'cat /docs/a.txt' '%s' 2>/dev/null | grep -qx from-tree", img), 0);
+	/* a source tree that does not exist is refused and leaves nothing */
+	assert_int_equal(hl_vm_new(s->tenant, "vm3", (size_t)4 << 20, NULL, 0, p("%s/nope", s->dir)), -1);
+	assert_error_has("cannot copy the files");
+	assert_false(exists(p("%s/vms/vm3", s->tenant)));
+	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
+}
+
+static void test_new_vm_refuses(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file ok[] = { { "a.txt", "a" } };
+	static const struct hl_vm_file dotdot[] = { { "../escape.txt", "x" } };
+	static const struct hl_vm_file absolute[] = { { "/etc/x", "x" } };
+	static const struct hl_vm_file empty[] = { { "", "x" } };
+	struct hl_vm_file big = { "big.txt", NULL };
+	char *content;
+
+	assert_int_equal(hl_vm_new(s->tenant, "bad/name", HL_VM_DISK_DEFAULT, ok, 1, NULL), -1);
+	assert_error_has("bad VM name");
+	assert_int_equal(hl_vm_new(s->tenant, "vm", (size_t)1 << 19, ok, 1, NULL), -1);
+	assert_error_has("bad disk size");
+	assert_int_equal(hl_vm_new(s->tenant, "vm", ((size_t)16 << 30) + 1, ok, 1, NULL), -1);
+	assert_error_has("bad disk size");
+	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, dotdot, 1, NULL), -1);
+	assert_error_has("bad file name");
+	assert_false(exists(p("%s/escape.txt", s->tenant)));
+	assert_false(exists(p("%s/vms/escape.txt", s->tenant)));
+	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, absolute, 1, NULL), -1);
+	assert_error_has("bad file name");
+	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, empty, 1, NULL), -1);
+	assert_error_has("bad file name");
+	/* files bigger than the disk: mke2fs fails, nothing is left behind */
+	content = malloc((size_t)3 << 20);
+	assert_non_null(content);
+	memset(content, 'z', ((size_t)3 << 20) - 1);
+	content[((size_t)3 << 20) - 1] = '\0';
+	big.content = content;
+	assert_int_equal(hl_vm_new(s->tenant, "vm", (size_t)1 << 20, &big, 1, NULL), -1);
+	free(content);
+	assert_error_has("files too big");
+	assert_false(exists(p("%s/vms/vm", s->tenant)));
+	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
+	/* an existing VM is refused and kept as it was */
+	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, ok, 1, NULL), 0);
+	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, ok, 1, NULL), -1);
+	assert_error_has("already exists");
+	assert_true(exists(p("%s/vms/vm/plain.img", s->tenant)));
+}
+
+/* ---- shield-vm, up to the boot ---- */
+
+/* Options whose guest folder has no kernel: the launch fails before any process starts. */
+static struct hl_vm_shield_opts no_guest(struct sandbox *s)
+{
+	struct hl_vm_shield_opts o = { 0 };
+
+	o.guest_dir = s->no_guest;
+	o.timeout_s = 5;
+	return o;
+}
+
+static void test_shield_refuses(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "tenant secret 42" } };
+	struct hl_vm_shield_opts o = no_guest(s);
+	PATH_VAR(plain, "%s/vms/vm1/plain.img", s->tenant);
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "open", &o), -1);
+	assert_error_has("bad policy 'open'");
+	assert_int_equal(hl_vm_shield(s->tenant, "../vm1", s->own_kp, "shielded", &o), -1);
+	assert_error_has("bad VM name");
+	assert_int_equal(hl_vm_shield(s->tenant, "vm9", s->own_kp, "shielded", &o), -1);
+	assert_error_has("no VM 'vm9'");
+	/* the KP: missing, empty, truncated, not JSON */
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/none.kp", s->dir), "shielded", &o), -1);
+	assert_int_equal(sh("head -c 200 '%s' > '%s/trunc.kp' && : > '%s/empty.kp' && "
+			    "echo 'not a kp' > '%s/junk.kp'", s->own_kp, s->dir, s->dir, s->dir), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/trunc.kp", s->dir), "shielded", &o), -1);
+	assert_error_has("trunc.kp");
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/empty.kp", s->dir), "shielded", &o), -1);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/junk.kp", s->dir), "shielded", &o), -1);
+	assert_error_has("junk.kp");
+	/* nothing of a run was made, the plain disk is still there */
+	assert_true(exists(plain));
+	assert_false(exists(p("%s/vms/vm1/shielded", s->tenant)));
+	assert_int_equal(count_prefix(p("%s/vms/vm1", s->tenant), ".shield-"), 0);
+	/* no plain disk (removed by hand) */
+	assert_int_equal(unlink(plain), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -1);
+	assert_error_has("has no plain disk");
+}
+
+static void test_shield_refuses_foreign_kp(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "tenant secret 42" } };
+	struct hl_vm_shield_opts o = no_guest(s);
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->foreign_kp, "shielded", &o), -2);
+	assert_error_has("Stranger");
+	assert_error_has("only the owner can shield");
+	assert_true(exists(p("%s/vms/vm1/plain.img", s->tenant)));
+	assert_int_equal(count_prefix(p("%s/vms/vm1", s->tenant), ".shield-"), 0);
+}
+
+static void test_shield_refuses_tampered_kp(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "tenant secret 42" } };
+	struct hl_vm_shield_opts o = no_guest(s);
+	PATH_VAR(bad, "%s/tampered.kp", s->dir);
+	json_t *kp;
+	char *sig;
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	/* flip one character of the base64 signature: parses, does not verify */
+	kp = json_load_file(s->own_kp, 0, NULL);
+	assert_non_null(kp);
+	sig = strdup(json_string_value(json_object_get(kp, "signature")));
+	assert_non_null(sig);
+	sig[10] = sig[10] == 'A' ? 'B' : 'A';
+	json_object_set_new(kp, "signature", json_string(sig));
+	free(sig);
+	assert_int_equal(json_dump_file(kp, bad, JSON_COMPACT), 0);
+	json_decref(kp);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", bad, "shielded", &o), -2);
+	assert_true(exists(p("%s/vms/vm1/plain.img", s->tenant)));
+	assert_false(exists(p("%s/vms/vm1/shielded", s->tenant)));
+}
+
+static void test_shield_launch_fails_cleanly(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "tenant secret 42" } };
+	struct hl_vm_shield_opts o = no_guest(s);
+	PATH_VAR(vmdir, "%s/vms/vm1", s->tenant);
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	/* a run cut short earlier left a folder behind: the next run removes it */
+	assert_int_equal(sh("mkdir -p '%s/.shield-old/vtpm' && echo x > '%s/.shield-old/disk.img'",
+			    vmdir, vmdir), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -3);
+	assert_error_has("no guest in");
+	assert_int_equal(count_prefix(vmdir, ".shield-"), 0);
+	assert_false(exists(p("%s/shielded", vmdir)));
+	assert_true(exists(p("%s/plain.img", vmdir)));
+	/* and it can simply be run again, with the same result */
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "encryption-supported", &o), -3);
+	assert_int_equal(count_prefix(vmdir, ".shield-"), 0);
+}
+
+static void test_shield_refuses_shielded(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "x" } };
+	struct hl_vm_shield_opts o = no_guest(s);
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	assert_int_equal(mkdir(p("%s/vms/vm1/shielded", s->tenant), 0700), 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -1);
+	assert_error_has("already shielded");
+}
+
+/* ---- export-vm ---- */
+
+/* Fake what a shielding run installs in VM's shielded/ (no boot needed for the bundle). */
+static void fake_shielded(struct sandbox *s, const char *vm)
+{
+	PATH_VAR(sd, "%s/vms/%s/shielded", s->tenant, vm);
+
+	assert_int_equal(sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' && "
+			    "head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
+			    "cp '%s' '%s/key-protector.kp' && "
+			    "printf '{\"version\":1,\"name\":\"%s\",\"policy\":\"shielded\"}' > "
+			    "'%s/config.json'", sd, sd, sd, s->own_kp, sd, vm, sd), 0);
+}
+
+static void test_export(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(out, "%s/bundle", s->dir);
+	PATH_VAR(src, "%s/vms/vm1/shielded", s->tenant);
+	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
+					     "vtpm/tpm2-00.permall" };
+	size_t i;
+
+	assert_int_equal(mkdir(p("%s/vms", s->tenant), 0700), 0);
+	assert_int_equal(mkdir(p("%s/vms/vm1", s->tenant), 0700), 0);
+	fake_shielded(s, "vm1");
+	if (hl_vm_export(s->tenant, "vm1", out) != 0)
+		fail_msg("export: %s", hl_error_last());
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (sh("cmp -s '%s/%s' '%s/%s'", src, parts[i], out, parts[i]) < 0)
+			fail_msg("bundle part %s differs from the VM's", parts[i]);
+	assert_int_equal(mode_of(p("%s/disk.img", out)), 0600);
+	assert_int_equal(mode_of(p("%s/vtpm/tpm2-00.permall", out)), 0600);
+	assert_int_equal(mode_of(p("%s/config.json", out)), 0644);
+	assert_int_equal(count_prefix(s->dir, "bundle.tmp-"), 0);
+	/* the bundle is not replaced */
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
+	assert_error_has("already exists");
+}
+
+static void test_export_refuses(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "x" } };
+	PATH_VAR(out, "%s/bundle", s->dir);
+
+	assert_int_equal(hl_vm_export(s->tenant, ".x", out), -1);
+	assert_error_has("bad VM name");
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
+	assert_error_has("is not shielded");
+	assert_false(exists(out));
+	/* a shielded/ folder missing a part: refused, no bundle, no temporary folder */
+	fake_shielded(s, "vm1");
+	assert_int_equal(unlink(p("%s/vms/vm1/shielded/key-protector.kp", s->tenant)), 0);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
+	assert_error_has("key-protector.kp");
+	assert_false(exists(out));
+	assert_int_equal(count_prefix(s->dir, "bundle.tmp-"), 0);
+	/* an OUT whose parent does not exist */
+	assert_int_equal(sh("cp '%s' '%s/vms/vm1/shielded/key-protector.kp'", s->own_kp, s->tenant), 0);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", p("%s/no/such/bundle", s->dir)), -1);
+	assert_error_has("cannot create a folder");
+}
+
+/* ---- the file copy ---- */
+
+static void test_copy_file(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(a, "%s/a", s->dir);
+	PATH_VAR(b, "%s/b", s->dir);
+
+	assert_int_equal(sh("head -c 200000 /dev/urandom > '%s' && echo old > '%s' && chmod 0644 '%s'",
+			    a, b, b), 0);
+	assert_int_equal(hl_vm_copy_file(a, b, 0600), 0);
+	assert_int_equal(sh("cmp -s '%s' '%s'", a, b), 0);
+	assert_int_equal(mode_of(b), 0600);
+	assert_int_equal(hl_vm_copy_file(p("%s/missing", s->dir), b, 0600), -1);
+	assert_error_has("cannot read");
+	assert_int_equal(hl_vm_copy_file(a, p("%s/no/dir/b", s->dir), 0600), -1);
+	assert_error_has("cannot create");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_check),
+		cmocka_unit_test_setup_teardown(test_new_vm_layout, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_new_vm_srcdir, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_new_vm_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_refuses_foreign_kp, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_refuses_tampered_kp, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_launch_fails_cleanly, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_refuses_shielded, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_export, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_export_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_file, sandbox_setup, sandbox_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
