@@ -825,8 +825,10 @@ static json_t *json_scenario(const struct rp_scenario *s)
 	if (!bad) {
 		bad |= json_object_set_new(o, "name", jstr(s->name));
 		bad |= json_object_set_new(o, "file", jstr(s->file));
+		bad |= json_object_set_new(o, "description", jstr(s->description));
 		bad |= json_object_set_new(o, "passed", json_boolean(s->passed));
 		bad |= json_object_set_new(o, "duration_s", jsec(s->duration_s));
+		bad |= json_object_set_new(o, "setup_s", jsec(s->setup_s));
 		bad |= json_object_set_new(o, "error", jstr(s->error));
 		bad |= json_object_set_new(o, "steps", steps);
 		steps = NULL;

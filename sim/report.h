@@ -13,9 +13,9 @@
  * Human line, one per step:
  *   "  ✓  3 attest FabricHost2 -> InsecureHostConfiguration (DebugMode)   0.21 s"
  *   "       HGS replays the TCG log: boot debugging was on, so Hgs_UefiDebugDisabled fails."
- * The mark is "ok"/"FAIL" when the output is not UTF-8 capable (LANG/LC_ALL
- * without UTF-8) or when NO_COLOR / not a terminal asks for plain text; a
- * failed step adds "expected X, got Y: reason" lines.
+ * The mark is "ok"/"FAIL" when the locale is not UTF-8 (the first set of
+ * LC_ALL, LC_CTYPE, LANG); colour only on a terminal without NO_COLOR; a
+ * failed step adds "line N: expected X, got Y: reason" lines.
  *
  * TAP (version 13): "1..N" over all steps of all scenarios, "ok N - name:
  * step" / "not ok N - ..." with a YAML diagnostic block (expected, got,
@@ -23,8 +23,8 @@
  * <testsuite name=SCENARIO> per file, one <testcase> per step (classname
  * the scenario, time in seconds), <failure message=...> when it failed,
  * <error> for a setup error; written with libxml2's xmlTextWriter so
- * escaping is the library's.  JSON: {"scenarios": [{"name", "file",
- * "passed", "duration_s", "error", "steps": [{"index", "kind", "title",
+ * escaping is the library's.  JSON: {"scenarios": [{"name", "file", "description",
+ * "passed", "duration_s", "setup_s", "error", "steps": [{"index", "kind", "title",
  * "passed", "duration_s", "expected", "got", "substatus", "reason",
  * "concept", "message", "line"}]}], "passed", "failed"} with jansson.
  *
