@@ -259,8 +259,14 @@ static int job_wait(struct lab *L, struct lab_job *j, const char *progress, stru
 
 			last_shown = now_s();
 			if (hl_file_read(j->err_path, LAB_MAX_OUT, &text, &len) == 0) {
+				const char *verb = strrchr(j->label, ' '), *shown = line;
+
 				last_line(text, line, sizeof(line));
-				rp_progress("%s %.1f s%s%s", progress, now_s() - j->t0, line[0] ? ": " : "", line);
+				/* "shield-vm: boot running" -> "boot running": the step names the verb */
+				if (verb && !strncmp(line, verb + 1, strlen(verb + 1)) &&
+				    !strncmp(line + strlen(verb + 1), ": ", 2))
+					shown = line + strlen(verb + 1) + 2;
+				rp_progress("%s %.1f s%s%s", progress, now_s() - j->t0, shown[0] ? ": " : "", shown);
 			}
 			free(text);
 		}

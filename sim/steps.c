@@ -225,6 +225,9 @@ static void outcome(struct ctx *c, const char *got, int ok, const char *why)
 
 static void set_concept(struct ctx *c, char *text)
 {
+	/* a sentence: capitalised, after the scenario's own explanation if any */
+	if (text && text[0] >= 'a' && text[0] <= 'z')
+		text[0] = (char)(text[0] - 'a' + 'A');
 	free(c->r->concept);
 	if (c->st->explain)
 		c->r->concept = text ? sfmt("%s %s", c->st->explain, text) : sdup(c->st->explain);
