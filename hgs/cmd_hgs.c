@@ -21,12 +21,11 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 const struct hl_opt cmd_hgs_init_opts[] = {
 	OPT_DIR,
@@ -43,8 +42,8 @@ const struct hl_opt cmd_hgs_init_opts[] = {
 	{ "tpm-vendor-ca", 0, HL_OPT_STRING, "FILE",
 	  "PEM bundle of the TPM vendor CA that EK certificates must chain to", 0 },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing node (discards its state)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_serve_opts[] = {
@@ -52,13 +51,13 @@ const struct hl_opt cmd_hgs_serve_opts[] = {
 	{ "listen", 0, HL_OPT_STRING, "ADDR:PORT", "listen here instead of the node's address", 0 },
 	{ "log-level", 0, HL_OPT_STRING, "LEVEL", "hgs.log level: error, warn, info (default), debug",
 	  0 },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_show_opts[] = {
 	OPT_DIR,
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_set_server_opts[] = {
@@ -67,22 +66,22 @@ const struct hl_opt cmd_hgs_set_server_opts[] = {
 	{ "health-cert-validity", 0, HL_OPT_INT, "HOURS", "validity of health certificates", 0 },
 	{ "tpm-vendor-ca", 0, HL_OPT_STRING, "FILE",
 	  "PEM bundle of the TPM vendor CA that EK certificates must chain to", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_get_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "show only this one", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_name_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the name", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_add_tpm_host_opts[] = {
@@ -92,8 +91,8 @@ const struct hl_opt cmd_hgs_add_tpm_host_opts[] = {
 	  "the host's platform identifier (`hgslab host get-platform-identifier`)", HL_OPT_REQUIRED },
 	{ "force", 'f', HL_OPT_FLAG, NULL,
 	  "trust the EK without checking its certificate (TPMs without an EKcert)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_add_tpm_policy_opts[] = {
@@ -101,8 +100,8 @@ const struct hl_opt cmd_hgs_add_tpm_policy_opts[] = {
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the baseline's name", HL_OPT_REQUIRED },
 	{ "tcglog", 0, HL_OPT_STRING, "FILE",
 	  "TCG log of a known-good host (`hgslab host get-baseline-policy`)", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_add_ci_policy_opts[] = {
@@ -110,16 +109,16 @@ const struct hl_opt cmd_hgs_add_ci_policy_opts[] = {
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the policy's name", HL_OPT_REQUIRED },
 	{ "policy", 0, HL_OPT_STRING, "FILE", "code integrity policy (`hgslab host get-ci-policy`)",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_add_host_group_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the group's name, e.g. GuardedHosts", HL_OPT_REQUIRED },
 	{ "sid", 0, HL_OPT_STRING, "SID", "the group's SID (S-1-5-21-...)", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_add_host_key_opts[] = {
@@ -127,40 +126,25 @@ const struct hl_opt cmd_hgs_add_host_key_opts[] = {
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the host's name, e.g. FabricHost1", HL_OPT_REQUIRED },
 	{ "key", 'k', HL_OPT_STRING, "FILE", "the host's public key (PEM key or certificate)",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_log_opts[] = {
 	OPT_DIR,
 	{ "host", 0, HL_OPT_STRING, "NAME", "only this host's attempts", 0 },
 	{ "last", 0, HL_OPT_INT, "N", "only the N most recent attempts", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* ---- shared steps ---- */
 
 /* Open the node named by --dir; an exit code (0 when open). */
-static int open_node(const struct hl_cmd_ctx *ctx, unsigned flags, struct hgs_node **node)
+static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
 {
-	if (hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), flags, node) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
-}
-
-/* Read input file PATH (WHAT names it) into *BUF / *LEN; an exit code. */
-static int read_input(const char *path, const char *what, char **buf, size_t *len)
-{
-	if (hl_file_read(path, HL_FILE_READ_MAX, buf, len) < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the %s: %s", what, hl_error_last());
-	return HL_EXIT_OK;
-}
-
-/* Add member KEY = string V (or null) to O. */
-static void set_str(json_t *o, const char *key, const char *v)
-{
-	json_object_set_new(o, key, v ? json_string(v) : json_null());
+	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
+			    HL_EXIT_FAILURE);
 }
 
 /* The thumbprint of NODE's primary key of ROLE into OUT, or "" when unreadable. */
@@ -191,42 +175,42 @@ static int server_json(struct hgs_node *node, json_t **out)
 		return -1;
 	if (!(o = json_object()))
 		return hl_error("out of memory");
-	set_str(o, "Name", cfg.name);
-	set_str(o, "Domain", cfg.domain);
-	set_str(o, "TrustMode", hgs_mode_name(cfg.trust));
-	set_str(o, "AttestationOperationMode", mode_names[cfg.trust]);
+	hl_cmd_set_str(o, "Name", cfg.name);
+	hl_cmd_set_str(o, "Domain", cfg.domain);
+	hl_cmd_set_str(o, "TrustMode", hgs_mode_name(cfg.trust));
+	hl_cmd_set_str(o, "AttestationOperationMode", mode_names[cfg.trust]);
 	snprintf(url, sizeof(url), "%s:%u", cfg.listen_addr, cfg.listen_port);
-	set_str(o, "Listen", url);
+	hl_cmd_set_str(o, "Listen", url);
 	snprintf(url, sizeof(url), "http://%s:%u/Attestation", cfg.listen_addr, cfg.listen_port);
-	set_str(o, "AttestationUrl", url);
+	hl_cmd_set_str(o, "AttestationUrl", url);
 	snprintf(url, sizeof(url), "http://%s:%u/KeyProtection", cfg.listen_addr, cfg.listen_port);
-	set_str(o, "KeyProtectionUrl", url);
+	hl_cmd_set_str(o, "KeyProtectionUrl", url);
 	json_object_set_new(o, "HealthCertificateValidityHours",
 			    json_integer(cfg.healthcert_validity_h));
 	key_thumbprint(node, HGS_KEY_ATTESTATION_SIGNER, thumb);
-	set_str(o, "AttestationSignerThumbprint", thumb);
+	hl_cmd_set_str(o, "AttestationSignerThumbprint", thumb);
 	key_thumbprint(node, HGS_KEY_KPS_SIGNING, thumb);
-	set_str(o, "KeyProtectionSigningThumbprint", thumb);
+	hl_cmd_set_str(o, "KeyProtectionSigningThumbprint", thumb);
 	key_thumbprint(node, HGS_KEY_KPS_ENCRYPTION, thumb);
-	set_str(o, "KeyProtectionEncryptionThumbprint", thumb);
+	hl_cmd_set_str(o, "KeyProtectionEncryptionThumbprint", thumb);
 	if (hgs_db_vendor_ca_get(node, &bundle) == 0 && bundle) {
 		X509 *ca = NULL;
 		char cn[128];
 
 		if (hl_cert_from_pem(bundle, strlen(bundle), &ca) == 0 &&
 		    hl_cert_subject_cn(ca, cn, sizeof(cn)) == 0)
-			set_str(o, "TpmVendorCa", cn);
+			hl_cmd_set_str(o, "TpmVendorCa", cn);
 		else
-			set_str(o, "TpmVendorCa", "(configured)");
+			hl_cmd_set_str(o, "TpmVendorCa", "(configured)");
 		hl_cert_free(ca);
 	} else {
-		set_str(o, "TpmVendorCa", NULL);
+		hl_cmd_set_str(o, "TpmVendorCa", NULL);
 	}
 	hl_error_clear();
 	free(bundle);
 	hgs_time_format(cfg.created, when, sizeof(when));
-	set_str(o, "Created", when);
-	set_str(o, "Directory", node->dir);
+	hl_cmd_set_str(o, "Created", when);
+	hl_cmd_set_str(o, "Directory", node->dir);
 	pid = hgs_node_serving_pid(node->dir);
 	json_object_set_new(o, "ServingPid", pid ? json_integer(pid) : json_null());
 	json_object_set_new(o, "ClockOffsetSeconds", json_integer(offset));
@@ -242,12 +226,7 @@ static int print_server(const struct hl_cmd_ctx *ctx, struct hgs_node *node)
 
 	if (server_json(node, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = hl_out_json(o);
-	} else {
-		hl_out_properties(o);
-		code = HL_EXIT_OK;
-	}
+	code = hl_cmd_out_properties(ctx, o);
 	json_decref(o);
 	return code;
 }
@@ -280,7 +259,7 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 	    hgs_parse_listen(p.listen, addr, &port) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (ca_file) {
-		if ((code = read_input(ca_file, "TPM vendor CA", &ca, NULL)) != HL_EXIT_OK)
+		if ((code = hl_cmd_read_file(ca_file, "TPM vendor CA", HL_FILE_READ_MAX, &ca, NULL)) != HL_EXIT_OK)
 			return code;
 		if (hgs_vendor_ca_check(ca) < 0) {
 			code = hl_cmd_fail(HL_EXIT_USAGE, "invalid TPM vendor CA '%s': %s", ca_file,
@@ -294,7 +273,7 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 				   p.dir, hl_error_last());
 		goto out;
 	}
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	if (!hl_opts_flag(&ctx->opts, "json"))
 		printf("initialized HGS '%s' (%s, %s attestation) in '%s'\n\n", p.name, p.domain,
@@ -324,7 +303,7 @@ int cmd_hgs_serve(struct hl_cmd_ctx *ctx)
 int cmd_hgs_get_server(struct hl_cmd_ctx *ctx)
 {
 	struct hgs_node *node = NULL;
-	int code = open_node(ctx, 0, &node);
+	int code = open_node(ctx, &node);
 
 	if (code == HL_EXIT_OK)
 		code = print_server(ctx, node);
@@ -352,7 +331,7 @@ int cmd_hgs_set_server(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --health-cert-validity %ld: use 1 to %d "
 				   "hours", hours->num, HGS_HEALTHCERT_VALIDITY_H_MAX);
 	if (ca_file) {
-		if ((code = read_input(ca_file, "TPM vendor CA", &ca, NULL)) != HL_EXIT_OK)
+		if ((code = hl_cmd_read_file(ca_file, "TPM vendor CA", HL_FILE_READ_MAX, &ca, NULL)) != HL_EXIT_OK)
 			return code;
 		if (hgs_vendor_ca_check(ca) < 0) {
 			code = hl_cmd_fail(HL_EXIT_USAGE, "invalid TPM vendor CA '%s': %s", ca_file,
@@ -360,7 +339,7 @@ int cmd_hgs_set_server(struct hl_cmd_ctx *ctx)
 			goto out;
 		}
 	}
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	if ((trust && hgs_db_set_trust(node, mode) < 0) ||
 	    (hours->set && hgs_db_set_validity(node, (int)hours->num) < 0) ||
@@ -411,19 +390,23 @@ static enum hgs_reg_kind reg_kind_of(const char *verb)
 	return HGS_REG_COUNT;
 }
 
-/* Print registration NAME of KIND just added (human table or JSON object). */
+/*
+ * Print registration NAME of KIND just added (human table or JSON object)
+ * when RC, the result of adding it, is not negative; else report why it was
+ * not added.  An exit code.
+ */
 static int print_added(const struct hl_cmd_ctx *ctx, struct hgs_node *node, enum hgs_reg_kind kind,
-		       const char *name)
+		       const char *name, int rc)
 {
 	json_t *rows = NULL;
 	int code;
 
+	if (rc < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot add %s '%s': %s", hgs_reg_noun(kind), name,
+				   hl_error_last());
 	if (hgs_db_reg_list(node, kind, name, &rows) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	if (hl_opts_flag(&ctx->opts, "json"))
-		code = hl_out_json(json_array_get(rows, 0));
-	else
-		code = hl_out_rows(ctx, rows, reg_verbs[kind].cols, "");
+	code = hl_cmd_out_one(ctx, rows, reg_verbs[kind].cols);
 	json_decref(rows);
 	return code;
 }
@@ -434,16 +417,14 @@ int cmd_hgs_get_registration(struct hl_cmd_ctx *ctx)
 	enum hgs_reg_kind kind = reg_kind_of(ctx->cmd->name);
 	struct hgs_node *node = NULL;
 	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
 	if (kind == HGS_REG_COUNT)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "'%s' is not a registration verb", ctx->path);
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	if (hgs_db_reg_list(node, kind, hl_opts_str(&ctx->opts, "name", NULL), &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = hl_out_rows(ctx, rows, reg_verbs[kind].cols, reg_verbs[kind].none);
+	rc = hgs_db_reg_list(node, kind, hl_opts_str(&ctx->opts, "name", NULL), &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, reg_verbs[kind].cols, reg_verbs[kind].none);
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -460,7 +441,7 @@ int cmd_hgs_remove_registration(struct hl_cmd_ctx *ctx)
 
 	if (kind == HGS_REG_COUNT)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "'%s' is not a registration verb", ctx->path);
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_db_reg_remove(node, kind, name) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
@@ -488,21 +469,17 @@ int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx)
 
 	if (hgs_check_name("TPM host name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = read_input(file, "platform identifier", &buf, &len)) != HL_EXIT_OK)
+	if ((code = hl_cmd_read_file(file, "platform identifier", HL_FILE_READ_MAX, &buf, &len)) !=
+	    HL_EXIT_OK)
 		return code;
 	if (hgs_platform_id_parse(buf, len, &id) < 0) {
 		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid platform identifier '%s': %s", file,
 				   hl_error_last());
 		goto out;
 	}
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
-		goto out;
-	if (hgs_db_tpm_host_add(node, name, id, hl_opts_flag(&ctx->opts, "force")) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add TPM host '%s': %s", name,
-				   hl_error_last());
-		goto out;
-	}
-	code = print_added(ctx, node, HGS_REG_TPM_HOST, name);
+	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
+		code = print_added(ctx, node, HGS_REG_TPM_HOST, name,
+				   hgs_db_tpm_host_add(node, name, id, hl_opts_flag(&ctx->opts, "force")));
 out:
 	hgs_platform_id_free(id);
 	hgs_node_close(node);
@@ -524,9 +501,9 @@ static int add_file(struct hl_cmd_ctx *ctx, enum hgs_reg_kind kind, const char *
 	snprintf(label, sizeof(label), "%s name", hgs_reg_noun(kind));
 	if (hgs_check_name(label, name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = read_input(file, what, &buf, &len)) != HL_EXIT_OK)
+	if ((code = hl_cmd_read_file(file, what, HL_FILE_READ_MAX, &buf, &len)) != HL_EXIT_OK)
 		return code;
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	rc = kind == HGS_REG_TPM_POLICY ? hgs_db_tpm_policy_add(node, name, buf, len)
 					: hgs_db_ci_policy_add(node, name, buf, len);
@@ -535,7 +512,7 @@ static int add_file(struct hl_cmd_ctx *ctx, enum hgs_reg_kind kind, const char *
 				   hgs_reg_noun(kind), name, file, hl_error_last());
 		goto out;
 	}
-	code = print_added(ctx, node, kind, name);
+	code = print_added(ctx, node, kind, name, 0);
 out:
 	hgs_node_close(node);
 	free(buf);
@@ -564,73 +541,29 @@ int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx)
 
 	if (hgs_check_name("host group name", name) < 0 || hgs_check_sid(sid) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
-		return code;
-	if (hgs_db_host_group_add(node, name, sid) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add host group '%s': %s", name,
-				   hl_error_last());
-	else
-		code = print_added(ctx, node, HGS_REG_HOST_GROUP, name);
+	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
+		code = print_added(ctx, node, HGS_REG_HOST_GROUP, name,
+				   hgs_db_host_group_add(node, name, sid));
 	hgs_node_close(node);
 	return code;
-}
-
-/* Read a host's public key from PEM text BUF: a public key or a certificate. */
-static int read_host_key(const char *buf, size_t len, EVP_PKEY **out)
-{
-	X509 *cert = NULL;
-	EVP_PKEY *priv = NULL;
-	int rc;
-
-	*out = NULL;
-	if (hl_key_pub_from_pem(buf, len, out) == 0)
-		return 0;
-	if (hl_cert_from_pem(buf, len, &cert) == 0) {
-		rc = hl_cert_pubkey(cert, out);
-		hl_cert_free(cert);
-		return rc;
-	}
-	if (hl_key_priv_from_pem(buf, len, &priv) == 0) {
-		hl_key_free(priv);
-		return hl_error("it holds a private key; give the public key only "
-				"(`openssl pkey -in KEY -pubout`)");
-	}
-	return hl_error("it holds neither a PEM public key ('BEGIN PUBLIC KEY') nor a PEM "
-			"certificate");
 }
 
 /* `hgs add-host-key` (Add-HgsAttestationHostKey). */
 int cmd_hgs_add_host_key(struct hl_cmd_ctx *ctx)
 {
 	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
-	const char *file = hl_opts_str(&ctx->opts, "key", NULL);
 	struct hgs_node *node = NULL;
 	EVP_PKEY *key = NULL;
-	enum hl_key_type kt;
-	char *buf = NULL;
-	size_t len = 0;
 	int code;
 
 	if (hgs_check_name("host key name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = read_input(file, "host key", &buf, &len)) != HL_EXIT_OK)
-		return code;
-	if (read_host_key(buf, len, &key) < 0 || hl_key_type_of(key, &kt) < 0) {
-		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid host key '%s': %s", file, hl_error_last());
-		goto out;
-	}
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
-		goto out;
-	if (hgs_db_host_key_add(node, name, key) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add host key '%s': %s", name,
-				   hl_error_last());
-		goto out;
-	}
-	code = print_added(ctx, node, HGS_REG_HOST_KEY, name);
-out:
+	code = hl_cmd_read_public_key(hl_opts_str(&ctx->opts, "key", NULL), "host key", NULL, &key);
+	if (code == HL_EXIT_OK && (code = open_node(ctx, &node)) == HL_EXIT_OK)
+		code = print_added(ctx, node, HGS_REG_HOST_KEY, name,
+				   hgs_db_host_key_add(node, name, key));
 	hl_key_free(key);
 	hgs_node_close(node);
-	free(buf);
 	return code;
 }
 
@@ -643,14 +576,12 @@ int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx)
 {
 	struct hgs_node *node = NULL;
 	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	if (hgs_db_policy_list(node, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = hl_out_rows(ctx, rows, policy_cols, "no attestation policy is defined");
+	rc = hgs_db_policy_list(node, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, policy_cols, "no attestation policy is defined");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -662,36 +593,23 @@ int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx)
 	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
 	int enable = strncmp(ctx->cmd->name, "enable", 6) == 0;
 	struct hgs_node *node = NULL;
-	json_t *rows = NULL, *row, *one = NULL;
-	size_t i;
+	json_t *rows = NULL, *one = NULL;
 	int code;
 
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_db_policy_enable(node, name, enable) < 0 || hgs_db_policy_list(node, &rows) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot %s policy '%s': %s",
 				   enable ? "enable" : "disable", name, hl_error_last());
 		goto out;
 	}
-	json_array_foreach(rows, i, row) {
-		const char *n = json_string_value(json_object_get(row, "Name"));
-
-		if (n && strcmp(n, name) == 0)
-			one = row;
-	}
-	if (!one) {
+	one = hl_cmd_find_row(rows, "Name", name);
+	if (!one)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "policy '%s' is missing from the list", name);
-		goto out;
-	}
-	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = hl_out_json(one);
-	} else {
-		json_t *single = json_pack("[O]", one);
-
-		hl_out_table(single, policy_cols);
-		json_decref(single);
-	}
+	else
+		code = hl_cmd_out_one(ctx, one, policy_cols);
 out:
+	json_decref(one);
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -706,16 +624,14 @@ int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx)
 	long last = hl_opts_int(&ctx->opts, "last", 0);
 	struct hgs_node *node = NULL;
 	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
 	if (last < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
-	if ((code = open_node(ctx, 0, &node)) != HL_EXIT_OK)
+	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	if (hgs_attest_log_list(node, host, last, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = hl_out_rows(ctx, rows, cols, "no attestation attempt is recorded");
+	rc = hgs_attest_log_list(node, host, last, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no attestation attempt is recorded");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;

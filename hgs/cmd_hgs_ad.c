@@ -17,35 +17,34 @@
 #include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 const struct hl_opt cmd_hgs_add_trusted_domain_opts[] = {
 	OPT_DIR,
 	{ "file", 0, HL_OPT_STRING, "FILE",
 	  "the fabric domain's trust document (`hgslab fabric export-trust`)", HL_OPT_REQUIRED },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace the trust of a domain already trusted", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_get_trusted_domain_opts[] = {
 	OPT_DIR,
 	{ "domain", 0, HL_OPT_STRING, "DOMAIN", "show only this domain", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_remove_trusted_domain_opts[] = {
 	OPT_DIR,
 	{ "domain", 0, HL_OPT_STRING, "DOMAIN", "the domain to stop trusting, e.g. fabrikam.com",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* The string member KEY of O, or "". */
@@ -83,9 +82,8 @@ static void print_trusts(const json_t *rows)
 /* Open the node named by --dir; an exit code (0 when open). */
 static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
 {
-	if (hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
+	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
+			    HL_EXIT_FAILURE);
 }
 
 /* Print the trust of DOMAIN (JSON object or a one-row table); an exit code. */
@@ -114,9 +112,9 @@ int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx)
 	size_t len = 0;
 	int code;
 
-	if (hl_file_read(file, HL_FILE_READ_MAX, &buf, &len) < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the trust document: %s",
-				   hl_error_last());
+	if ((code = hl_cmd_read_file(file, "trust document", HL_FILE_READ_MAX, &buf, &len)) !=
+	    HL_EXIT_OK)
+		return code;
 	if (fabric_trust_parse(buf, len, &trust) < 0) {
 		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid trust document '%s': %s", file,
 				   hl_error_last());

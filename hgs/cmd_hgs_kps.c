@@ -23,12 +23,11 @@
 #include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 const struct hl_opt cmd_hgs_add_kps_cert_opts[] = {
 	OPT_DIR,
@@ -39,15 +38,15 @@ const struct hl_opt cmd_hgs_add_kps_cert_opts[] = {
 	{ "certificate", 'c', HL_OPT_STRING, "FILE", "its certificate (PEM)", 0 },
 	{ "primary", 0, HL_OPT_FLAG, NULL,
 	  "make it the primary certificate of its type (-SetAsPrimary)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_get_kps_cert_opts[] = {
 	OPT_DIR,
 	{ "certificate-type", 't', HL_OPT_STRING, "TYPE", "only signing or encryption ones", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_set_kps_cert_opts[] = {
@@ -58,16 +57,16 @@ const struct hl_opt cmd_hgs_set_kps_cert_opts[] = {
 	  "make it the primary one: guardian metadata hands it out", 0 },
 	{ "enable", 0, HL_OPT_FLAG, NULL, "release KPs wrapped to it again", 0 },
 	{ "disable", 0, HL_OPT_FLAG, NULL, "refuse KPs wrapped to it (not the primary one)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_remove_kps_cert_opts[] = {
 	OPT_DIR,
 	{ "thumbprint", 0, HL_OPT_STRING, "HEX",
 	  "the certificate (its thumbprint, or the first 8 or more digits of it)", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_set_kps_policy_opts[] = {
@@ -76,22 +75,22 @@ const struct hl_opt cmd_hgs_set_kps_policy_opts[] = {
 	  "refuse health certificates issued before TIME: now, 2026-11-28T17:21:05Z or @UNIXTIME "
 	  "(HGS clock)", 0 },
 	{ "clear", 0, HL_OPT_FLAG, NULL, "remove the cut-off", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_get_kps_policy_opts[] = {
 	OPT_DIR,
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_hgs_kps_log_opts[] = {
 	OPT_DIR,
 	{ "host", 0, HL_OPT_STRING, "NAME", "only this host's requests", 0 },
 	{ "last", 0, HL_OPT_INT, "N", "only the N most recent entries", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 static const char *const cert_cols[] = { "CertificateType", "Thumbprint", "Subject", "IsPrimary",
@@ -102,34 +101,22 @@ static const char *const cert_cols[] = { "CertificateType", "Thumbprint", "Subje
 /* Open the node named by --dir; an exit code (0 when open). */
 static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
 {
-	if (hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
+	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
+			    HL_EXIT_FAILURE);
 }
 
 /* Print the KPS certificate THUMB (one row: a table, or the object with --json). */
 static int print_cert(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const char *thumb)
 {
-	json_t *rows = NULL, *row, *one = NULL;
-	size_t i;
+	json_t *rows = NULL, *one;
 	int code;
 
 	if (hgs_kps_cert_list(node, -1, &rows) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	json_array_foreach(rows, i, row) {
-		const char *t = json_string_value(json_object_get(row, "Thumbprint"));
-
-		if (t && strcmp(t, thumb) == 0)
-			one = json_pack("[O]", row);
-	}
-	if (!one) {
+	if (!(one = hl_cmd_find_row(rows, "Thumbprint", thumb)))
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "certificate %s is missing from the list", thumb);
-	} else if (hl_opts_flag(&ctx->opts, "json")) {
-		code = hl_out_json(json_array_get(one, 0));
-	} else {
-		hl_out_table(one, cert_cols);
-		code = HL_EXIT_OK;
-	}
+	else
+		code = hl_cmd_out_one(ctx, one, cert_cols);
 	json_decref(one);
 	json_decref(rows);
 	return code;
@@ -139,9 +126,8 @@ static int print_cert(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const
 static int resolve_thumbprint(const struct hl_cmd_ctx *ctx, struct hgs_node *node,
 			      char thumb[HL_SHA256_HEX_SIZE])
 {
-	if (hgs_db_kps_cert_resolve(node, hl_opts_str(&ctx->opts, "thumbprint", NULL), thumb) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
+	return hl_cmd_check(hgs_db_kps_cert_resolve(node, hl_opts_str(&ctx->opts, "thumbprint", NULL),
+						    thumb), HL_EXIT_FAILURE);
 }
 
 /* ---- certificates ---- */
@@ -165,12 +151,11 @@ int cmd_hgs_add_kps_cert(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "give either --generate, or both --key FILE and "
 				   "--certificate FILE");
 	if (!generate) {
-		if (hl_file_read(key_file, HL_FILE_READ_MAX, &key, &key_len) < 0 ||
-		    hl_file_read(crt_file, HL_FILE_READ_MAX, &crt, &crt_len) < 0) {
-			code = hl_cmd_fail(HL_EXIT_USAGE, "cannot read the key pair: %s",
-					   hl_error_last());
+		if ((code = hl_cmd_read_file(key_file, "key pair", HL_FILE_READ_MAX, &key,
+					     &key_len)) != HL_EXIT_OK ||
+		    (code = hl_cmd_read_file(crt_file, "key pair", HL_FILE_READ_MAX, &crt,
+					     &crt_len)) != HL_EXIT_OK)
 			goto out;
-		}
 	}
 	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		goto out;
@@ -201,16 +186,14 @@ int cmd_hgs_get_kps_cert(struct hl_cmd_ctx *ctx)
 	struct hgs_node *node = NULL;
 	enum hgs_key_role role = HGS_KEY_KPS_SIGNING;
 	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
 	if (type && hgs_kps_cert_type_parse(type, &role) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	if (hgs_kps_cert_list(node, type ? (int)role : -1, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = hl_out_rows(ctx, rows, cert_cols, "no key protection certificate");
+	rc = hgs_kps_cert_list(node, type ? (int)role : -1, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, cert_cols, "no key protection certificate");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;
@@ -380,16 +363,14 @@ int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx)
 	long last = hl_opts_int(&ctx->opts, "last", 0);
 	struct hgs_node *node = NULL;
 	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
 	if (last < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
 	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	if (hgs_db_kps_log_list(node, host, last, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = hl_out_rows(ctx, rows, cols, "no key release or refusal is recorded");
+	rc = hgs_db_kps_log_list(node, host, last, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no key release or refusal is recorded");
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;

@@ -2,18 +2,17 @@
  * node.c - the HGS node directory (node.h): creating one the way
  * Initialize-HgsServer does (keys, certificates, store, default policies,
  * built in a temporary directory and renamed into place), opening one for
- * the admin verbs and `hgs serve`, the lab clock, and the name checks every
- * HGS module shares.
+ * the admin verbs and `hgs serve`, and the name checks every HGS module
+ * shares.  What an HGS node has in common with other served directories
+ * (staging and renaming, the pid file, the lab clock, listen addresses and
+ * domain names) is lib/'s (lib/served.h, lib/labclock.h, lib/dnsname.h);
+ * the hgs_ names of those helpers are kept for HGS code.
  */
 #include "hgs/node.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +21,15 @@
 
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "lib/dnsname.h"
 #include "lib/fileio.h"
+#include "lib/labclock.h"
 #include "lib/log.h"
+#include "lib/served.h"
 
 /* Validity of the node's own certificates: backdated a day, valid ten years. */
 #define NODE_CERT_BACKDATE_S (24L * 3600)
 #define NODE_CERT_LIFETIME_S (10L * 365 * 24 * 3600)
-/* Largest clock offset accepted: a hundred years either way. */
-#define CLOCK_OFFSET_MAX (100LL * 366 * 24 * 3600)
 
 static const char *const key_role_names[HGS_KEY_ROLE_COUNT] = {
 	"attestation-signer", "kps-signing", "kps-encryption",
@@ -41,13 +41,10 @@ const char *hgs_key_role_name(enum hgs_key_role role)
 	return (unsigned)role < HGS_KEY_ROLE_COUNT ? key_role_names[role] : NULL;
 }
 
-/* Format a time as UTC ISO 8601. */
+/* Format a time as UTC ISO 8601 (the lab's one format, lib/labclock.h). */
 void hgs_time_format(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, size, "%lld", (long long)t);
+	hl_labclock_format(t, buf, size);
 }
 
 /* Check an HGS service name. */
@@ -65,35 +62,10 @@ int hgs_check_node_name(const char *name)
 	return 0;
 }
 
-/* Check a DNS domain name, label by label. */
+/* Check a DNS domain name (lib/dnsname.h). */
 int hgs_check_domain(const char *domain)
 {
-	size_t n = domain ? strlen(domain) : 0, label = 0;
-
-	if (n == 0 || n >= HGS_DOMAIN_MAX)
-		return hl_error("invalid domain '%s': it must have 1 to %d characters",
-				domain ? domain : "", HGS_DOMAIN_MAX - 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)domain[i];
-
-		if (c == '.') {
-			if (label == 0 || domain[i - 1] == '-')
-				goto bad;
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-')
-			goto bad;
-		if (c == '-' && label == 0)
-			goto bad;
-		if (++label > 63)
-			goto bad;
-	}
-	if (label == 0 || domain[n - 1] == '-')
-		goto bad;
-	return 0;
-bad:
-	return hl_error("invalid domain '%s': expected a DNS name such as relecloud.com", domain);
+	return hl_dnsname_check(domain);
 }
 
 /* Check a host or registration name. */
@@ -114,81 +86,28 @@ int hgs_check_name(const char *what, const char *name)
 	return 0;
 }
 
-/* Parse "IPV4:PORT". */
+/* Parse "IPV4:PORT" (lib/served.h). */
 int hgs_parse_listen(const char *text, char addr[16], unsigned short *port)
 {
-	const char *colon = text ? strrchr(text, ':') : NULL;
-	struct in_addr probe;
-	char *end;
-	long p;
-
-	if (!colon || colon == text || (size_t)(colon - text) >= 16)
-		goto bad;
-	memcpy(addr, text, (size_t)(colon - text));
-	addr[colon - text] = '\0';
-	if (inet_pton(AF_INET, addr, &probe) != 1)
-		goto bad;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
-		goto bad;
-	*port = (unsigned short)p;
-	return 0;
-bad:
-	return hl_error("invalid listen address '%s': expected IPV4:PORT such as 127.0.0.2:8080 "
-			"(port 0 picks a free port when serving)", text ? text : "");
+	return hl_served_parse_listen(text, addr, port);
 }
 
 /* Join the node directory and FILE. */
 int hgs_node_path(const struct hgs_node *node, const char *file, char *buf, size_t size)
 {
-	if ((size_t)snprintf(buf, size, "%s/%s", node->dir, file) >= size)
-		return hl_error("path '%s/%s' is too long", node->dir, file);
-	return 0;
+	return hl_served_path(node->dir, file, buf, size);
 }
 
-/* Read DIR/clock-offset (0 when absent). */
+/* Read DIR/clock-offset (0 when absent; lib/labclock.h). */
 int hgs_node_clock_offset(const char *dir, long long *out)
 {
-	char path[PATH_MAX], *text = NULL, *p, *end;
-	long long v;
-	int rc = -1;
-
-	*out = 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE) >=
-	    sizeof(path))
-		return hl_error("path '%s/%s' is too long", dir, HGS_CLOCK_OFFSET_FILE);
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return 0;
-	if (hl_file_read(path, 64, &text, NULL) < 0)
-		return hl_error_wrap("cannot read the lab clock offset");
-	for (p = text; isspace((unsigned char)*p); p++)
-		;
-	errno = 0;
-	v = strtoll(p, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (errno || end == p || *end || v > CLOCK_OFFSET_MAX || v < -CLOCK_OFFSET_MAX) {
-		hl_error("lab clock offset file '%s' must hold a whole number of seconds "
-			 "(e.g. 32400 for nine hours ahead); fix it or remove it", path);
-		goto out;
-	}
-	*out = v;
-	rc = 0;
-out:
-	free(text);
-	return rc;
+	return hl_labclock_offset(dir, out);
 }
 
 /* The node clock: system time plus the lab offset. */
 int hgs_node_now(struct hgs_node *node, time_t *out)
 {
-	long long off;
-
-	if (hgs_node_clock_offset(node->dir, &off) < 0)
-		return -1;
-	*out = time(NULL) + (time_t)off;
-	return 0;
+	return hl_labclock_now(node->dir, out);
 }
 
 /* Take the node's store lock. */
@@ -252,23 +171,7 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out)
 /* The pid in DIR/hgs.pid when that process lives, else 0. */
 long hgs_node_serving_pid(const char *dir)
 {
-	char path[PATH_MAX], *text = NULL, *end;
-	long pid;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, HGS_PID_FILE) >= sizeof(path))
-		return 0;
-	if (access(path, F_OK) != 0 || hl_file_read(path, 64, &text, NULL) < 0) {
-		hl_error_clear();
-		return 0;
-	}
-	errno = 0;
-	pid = strtol(text, &end, 10);
-	free(text);
-	if (errno || pid <= 0 || pid > INT_MAX)
-		return 0;
-	if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
-		return pid;
-	return 0;
+	return hl_served_pid(dir, HGS_PID_FILE);
 }
 
 /* Load the primary key pair of ROLE and check that key and certificate match. */
@@ -442,40 +345,6 @@ out:
 	return rc;
 }
 
-/* 1 when directory PATH has entries, 0 when empty, -1 on error. */
-static int dir_has_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int found = 0;
-
-	if (!d)
-		return hl_error_errno("cannot read directory '%s'", path);
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			found = 1;
-			break;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* fsync directory PATH so a rename in it is durable. */
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return hl_error_errno("cannot open directory '%s'", path);
-	if (fsync(fd) < 0) {
-		close(fd);
-		return hl_error_errno("cannot sync directory '%s'", path);
-	}
-	close(fd);
-	return 0;
-}
-
 /* Check P and fill CFG from it. */
 static int init_params_check(const struct hgs_init_params *p, struct hgs_config *cfg)
 {
@@ -500,25 +369,17 @@ static int init_params_check(const struct hgs_init_params *p, struct hgs_config 
 }
 
 /*
- * Decide what to do with an existing DIR: 0 = absent or empty (rename over
- * it), 1 = a node to replace (FORCE given), -1 = refused.
+ * Decide what to do with what stands at S's DIR: 0 = absent or empty
+ * (rename over it), 1 = a node to replace (FORCE given), -1 = refused.
  */
-static int init_target_check(const char *dir, int force)
+static int init_target_check(const struct hl_served_new *s, int force)
 {
+	const char *dir = s->dir;
 	char db[PATH_MAX];
-	struct stat sb;
 	long pid;
 	int has;
 
-	if (lstat(dir, &sb) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return hl_error_errno("cannot inspect '%s'", dir);
-	}
-	if (!S_ISDIR(sb.st_mode))
-		return hl_error("cannot create an HGS node at '%s': it exists and is not a directory",
-				dir);
-	has = dir_has_entries(dir);
+	has = hl_served_new_target(s, "an HGS node");
 	if (has <= 0)
 		return has;
 	snprintf(db, sizeof(db), "%s/%s", dir, HGS_DB_FILE);
@@ -538,94 +399,55 @@ static int init_target_check(const char *dir, int force)
 /* Initialize-HgsServer: build the node in a temporary directory, then rename it into place. */
 int hgs_node_create(const struct hgs_init_params *p)
 {
+	struct hl_served_new s;
 	struct hgs_config cfg;
 	struct hl_store *st = NULL;
-	char *dir = NULL, parent[PATH_MAX], tmp[PATH_MAX], old[PATH_MAX], path[PATH_MAX];
-	const char *base;
-	int replace, rc = -1, have_tmp = 0, moved_old = 0;
+	char old[PATH_MAX], path[PATH_MAX];
+	int replace, rc = -1, moved_old = 0;
 	time_t now;
 
 	if (init_params_check(p, &cfg) < 0)
 		return -1;
-	if (hl_file_abspath(p->dir, &dir) < 0)
-		return -1;
-	base = strrchr(dir, '/');
-	if (!base || !base[1] || strcmp(base + 1, "..") == 0 || strcmp(base + 1, ".") == 0) {
-		hl_error("cannot create an HGS node at '%s': name a directory", p->dir);
+	if (hl_served_new_begin(&s, p->dir, "an HGS node") < 0)
 		goto out;
-	}
-	base++;
-	snprintf(parent, sizeof(parent), "%.*s", (int)(base - 1 - dir), dir);
-	if (!parent[0])
-		snprintf(parent, sizeof(parent), "/");
-	if (hl_file_mkdirs(parent, 0755) < 0)
+	replace = init_target_check(&s, p->force);
+	if (replace < 0 || hl_served_new_stage(&s, "init", HGS_KEYS_DIR) < 0)
 		goto out;
-	replace = init_target_check(dir, p->force);
-	if (replace < 0)
-		goto out;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.init.XXXXXX", parent, base) >= sizeof(tmp)) {
-		hl_error("path '%s' is too long", dir);
-		goto out;
-	}
-	if (!mkdtemp(tmp)) {
-		hl_error_errno("cannot create a temporary directory beside '%s'", dir);
-		goto out;
-	}
-	have_tmp = 1;
-	snprintf(path, sizeof(path), "%s/%s", tmp, HGS_KEYS_DIR);
-	if (chmod(tmp, 0700) < 0 || mkdir(path, 0700) < 0) {
-		hl_error_errno("cannot create '%s'", path);
-		goto out;
-	}
 	now = time(NULL);
 	cfg.created = now;
-	snprintf(path, sizeof(path), "%s/%s", tmp, HGS_DB_FILE);
+	snprintf(path, sizeof(path), "%s/%s", s.tmp, HGS_DB_FILE);
 	if (hgs_db_open(path, &st) < 0 || hgs_db_node_insert(st, &cfg, p->vendor_ca_pem) < 0)
 		goto out;
 	for (int i = 0; i < HGS_KEY_ROLE_COUNT; i++)
-		if (create_keypair(tmp, st, &cfg, &key_plans[i], now) < 0)
+		if (create_keypair(s.tmp, st, &cfg, &key_plans[i], now) < 0)
 			goto out;
 	hl_store_close(st);
 	st = NULL;
 
 	if (replace) {
-		snprintf(old, sizeof(old), "%s/.%s.old.XXXXXX", parent, base);
+		snprintf(old, sizeof(old), "%s/.%s.old.XXXXXX", s.parent, s.base);
 		if (!mkdtemp(old)) {
-			hl_error_errno("cannot create a temporary directory beside '%s'", dir);
+			hl_error_errno("cannot create a temporary directory beside '%s'", s.dir);
 			goto out;
 		}
-		if (rename(dir, old) < 0) {
-			hl_error_errno("cannot move the old node '%s' aside", dir);
+		if (rename(s.dir, old) < 0) {
+			hl_error_errno("cannot move the old node '%s' aside", s.dir);
 			rmdir(old);
 			goto out;
 		}
 		moved_old = 1;
 	}
-	if (rename(tmp, dir) < 0) {
-		hl_error_errno("cannot move the new node into '%s'", dir);
-		if (moved_old && rename(old, dir) == 0)
+	if (hl_served_new_commit(&s, "new node") < 0) {
+		if (moved_old && rename(old, s.dir) == 0)
 			moved_old = 0;
 		goto out;
 	}
-	have_tmp = 0;
-	if (sync_dir(parent) < 0)
-		hl_log_warn("%s", hl_error_last());
 	if (moved_old && hl_file_rmtree(old) < 0)
 		hl_log_warn("cannot remove the old node directory '%s': %s", old, hl_error_last());
 	moved_old = 0;
 	rc = 0;
 out:
 	hl_store_close(st);
-	if (have_tmp) {
-		char saved[HL_ERROR_MAX];
-
-		/* keep the real error: the cleanup must not replace it */
-		snprintf(saved, sizeof(saved), "%s", hl_error_last());
-		if (hl_file_rmtree(tmp) < 0)
-			hl_log_warn("cannot remove '%s': %s", tmp, hl_error_last());
-		hl_error("%s", saved);
-	}
-	free(dir);
+	hl_served_new_end(&s);
 	return rc;
 }

@@ -21,9 +21,12 @@
  * The lab clock.  Every time decision of the node (nonce expiry, health
  * certificate validity, log time stamps) uses hgs_node_now(): the system
  * time plus the whole number of seconds written in DIR/clock-offset (absent
- * means 0; may be negative).  The file is read at every call, so a test can
- * move a running node's clock forward with `echo 32400 > DIR/clock-offset`
+ * means 0; may be negative), read at every call (lib/labclock.h).  A test
+ * can move a running node's clock forward with `echo 32400 > DIR/clock-offset`
  * and take it back by removing the file.
+ *
+ * A node is a served directory (lib/served.h): it is built beside its place
+ * and renamed in, and `hgs serve` owns it through hgs.pid.
  *
  * Threads.  One node may be used by several threads (the HTTP server's
  * workers): the store is guarded by the node's recursive lock, which every
@@ -54,12 +57,14 @@
 
 #include "hgs/attest.h"
 #include "lib/crypto.h"
+#include "lib/dnsname.h"
+#include "lib/labclock.h"
 #include "lib/store.h"
 
 /* Node (service) names: 1..HGS_NODE_NAME_MAX-1 characters of [A-Za-z0-9._-]. */
 #define HGS_NODE_NAME_MAX 41
 /* Domain names: a DNS name of at most HGS_DOMAIN_MAX-1 characters (the O of certificates). */
-#define HGS_DOMAIN_MAX 64
+#define HGS_DOMAIN_MAX HL_DNSNAME_MAX
 /*
  * Names of hosts and registrations: 1..HGS_NAME_MAX-1 printable ASCII
  * characters, no leading or trailing space (a host name becomes the subject
@@ -74,7 +79,7 @@
 #define HGS_DB_FILE "hgs.db"
 #define HGS_LOG_FILE "hgs.log"
 #define HGS_PID_FILE "hgs.pid"
-#define HGS_CLOCK_OFFSET_FILE "clock-offset"
+#define HGS_CLOCK_OFFSET_FILE HL_LABCLOCK_OFFSET_FILE
 #define HGS_KEYS_DIR "keys"
 
 /* Roles of the node's key pairs (rows of the node_keys table, hgs/db.h). */
@@ -169,7 +174,7 @@ void hgs_node_log_release(struct hgs_node *node);
 /* The node clock: system time + DIR/clock-offset seconds. */
 int hgs_node_now(struct hgs_node *node, time_t *out);
 
-/* The clock offset alone (0 when DIR/clock-offset is absent). */
+/* The clock offset alone (0 when DIR/clock-offset is absent); hl_labclock_offset(). */
 int hgs_node_clock_offset(const char *dir, long long *out);
 
 /* The trust mode as stored now (set-server may change it while serve runs). */
@@ -192,14 +197,17 @@ long hgs_node_serving_pid(const char *dir);
 
 /* Check a node name; -1 with a message saying what is allowed. */
 int hgs_check_node_name(const char *name);
-/* Check a DNS domain name. */
+/* Check a DNS domain name; hl_dnsname_check(). */
 int hgs_check_domain(const char *domain);
 /* Check a host or registration name; WHAT names it in the message ("host name"). */
 int hgs_check_name(const char *what, const char *name);
-/* Parse "ADDR:PORT" (IPv4 address, port 0-65535) into ADDR (16 bytes) and *PORT. */
+/*
+ * Parse "ADDR:PORT" (IPv4 address, port 0-65535) into ADDR (16 bytes) and
+ * *PORT; hl_served_parse_listen().
+ */
 int hgs_parse_listen(const char *text, char addr[16], unsigned short *port);
 
-/* Format T as "2026-11-28T17:21:05Z" into BUF (at least 21 bytes). */
+/* Format T as "2026-11-28T17:21:05Z" into BUF (at least 21 bytes); hl_labclock_format(). */
 void hgs_time_format(time_t t, char *buf, size_t size);
 
 #endif

@@ -27,6 +27,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/served.h"
 
 /* Every route array the node serves; add a mode's array here. */
 static const struct hgs_route *const hgs_route_sets[] = {
@@ -355,32 +356,15 @@ void hgs_server_stop(struct hgs_server *srv)
 	free(srv);
 }
 
-/* Write our pid to DIR/hgs.pid, refusing when another live `hgs serve` owns the node. */
-static int pidfile_write(struct hgs_node *node, char *path, size_t size)
-{
-	char text[32];
-	long other;
-	int n;
-
-	if (hgs_node_path(node, HGS_PID_FILE, path, size) < 0)
-		return -1;
-	other = hgs_node_serving_pid(node->dir);
-	if (other && other != (long)getpid())
-		return hl_error("the HGS node '%s' is already served by pid %ld; stop it first",
-				node->dir, other);
-	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	return hl_file_write(path, text, (size_t)n, HL_FILE_MODE_PUBLIC);
-}
-
-/* `hgslab hgs serve`: serve until SIGTERM or SIGINT. */
+/* `hgslab hgs serve`: serve until SIGTERM or SIGINT (the run is lib/served.h's). */
 int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 {
+	struct hl_served_run run = { 0 };
 	struct hgs_node *node = NULL;
 	struct hgs_server *srv = NULL;
-	char path[PATH_MAX], pidpath[PATH_MAX] = "", addr[16];
+	char addr[16];
 	unsigned short port;
-	sigset_t set, old;
-	int rc = -1, sig = 0, masked = 0;
+	int rc = -1;
 
 	if (hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node) < 0)
 		return -1;
@@ -391,56 +375,29 @@ int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 		snprintf(addr, sizeof(addr), "%s", node->config.listen_addr);
 		port = node->config.listen_port;
 	}
-	hl_log_set_component("hgs");
-	if (hgs_node_path(node, HGS_LOG_FILE, path, sizeof(path)) < 0 ||
-	    hl_log_open_file(path, level) < 0)
+	if (hl_served_log_open("hgs", node->dir, HGS_LOG_FILE, level) < 0)
 		goto out;
 
 	/*
-	 * Server threads inherit this mask: only the main thread takes the
-	 * signals, with sigwait.  A shell starts background jobs with SIGINT
-	 * ignored, and an ignored signal never reaches sigwait: reset both.
+	 * A shell starts background jobs with SIGINT ignored, and an ignored
+	 * signal never reaches sigwait: reset both before blocking them.
 	 */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
-		hl_error("cannot block SIGTERM and SIGINT");
+	if (hl_served_block_signals(&run) < 0 || hgs_server_start(node, addr, port, &srv) < 0 ||
+	    hl_served_refuse_other(node->dir, HGS_PID_FILE, "HGS node") < 0 ||
+	    hl_served_write_pid(&run, node->dir, HGS_PID_FILE) < 0)
 		goto out;
-	}
-	masked = 1;
-	if (hgs_server_start(node, addr, port, &srv) < 0)
-		goto out;
-	if (pidfile_write(node, pidpath, sizeof(pidpath)) < 0) {
-		pidpath[0] = '\0';
-		goto out;
-	}
 	hl_log_info("serving %s (%s mode) on http://%s:%u from '%s'", node->config.name,
 		    hgs_mode_name(node->config.trust), addr, hgs_server_port(srv), node->dir);
-	printf("hgs: serving %s on http://%s:%u\n", node->config.name, addr, hgs_server_port(srv));
-	if (fflush(stdout) != 0) {
-		hl_error_errno("cannot write the readiness line");
+	if (hl_served_ready("hgs: serving %s on http://%s:%u\n", node->config.name, addr,
+			    hgs_server_port(srv)) < 0)
 		goto out;
-	}
-	while (sigwait(&set, &sig) != 0)
-		;
-	hl_log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	hl_served_wait(&run);
 	rc = 0;
 out:
 	hgs_server_stop(srv);
-	if (pidpath[0] && unlink(pidpath) < 0 && errno != ENOENT)
-		hl_log_warn("cannot remove '%s': %s", pidpath, strerror(errno));
-	if (rc == 0)
-		hl_log_info("stopped");
-	hl_log_close();
+	hl_served_finish(&run, rc);
 	hgs_node_close(node);
-	/*
-	 * After a clean stop the signals stay blocked: a second SIGTERM already
-	 * pending must not kill the process on its way to exit 0.
-	 */
-	if (masked && rc < 0)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -23,12 +23,11 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the fabric directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 const struct hl_opt cmd_fabric_new_opts[] = {
 	OPT_DIR,
@@ -40,29 +39,29 @@ const struct hl_opt cmd_fabric_new_opts[] = {
 	{ "dc-name", 0, HL_OPT_STRING, "NAME", "the DC's computer name (default DC01)", 0 },
 	{ "ticket-lifetime", 0, HL_OPT_INT, "MINUTES",
 	  "lifetime of membership tickets (default 10, at most 600)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_show_opts[] = {
 	OPT_DIR,
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_add_group_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the group's name, e.g. GuardedHosts", HL_OPT_REQUIRED },
 	{ "description", 0, HL_OPT_STRING, "TEXT", "what the group is for", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_get_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "show only this one", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_add_computer_opts[] = {
@@ -71,8 +70,8 @@ const struct hl_opt cmd_fabric_add_computer_opts[] = {
 	  HL_OPT_REQUIRED },
 	{ "key", 'k', HL_OPT_STRING, "FILE",
 	  "the host's machine public key (PEM public key or certificate)", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_member_opts[] = {
@@ -80,15 +79,15 @@ const struct hl_opt cmd_fabric_member_opts[] = {
 	{ "group", 'g', HL_OPT_STRING, "GROUP", "the group, e.g. GuardedHosts", HL_OPT_REQUIRED },
 	{ "computer", 'c', HL_OPT_STRING, "NAME", "the computer, e.g. FabricHost1",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_export_trust_opts[] = {
 	OPT_DIR,
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the trust document", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_serve_opts[] = {
@@ -96,7 +95,7 @@ const struct hl_opt cmd_fabric_serve_opts[] = {
 	{ "listen", 0, HL_OPT_STRING, "ADDR:PORT", "listen here instead of the DC's address", 0 },
 	{ "log-level", 0, HL_OPT_STRING, "LEVEL", "dc.log level: error, warn, info (default), debug",
 	  0 },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_fabric_get_ticket_opts[] = {
@@ -109,20 +108,14 @@ const struct hl_opt cmd_fabric_get_ticket_opts[] = {
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the ticket", HL_OPT_REQUIRED },
 	{ "resolve", 0, HL_OPT_LIST, "HOST:PORT:ADDR",
 	  "map a name to a lab address (repeatable), e.g. dc01.fabrikam.com:8088:127.0.0.3", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* ---- output ---- */
 
-/* ROWS through sim/output; with ONE, --json prints the single object rather than an array. */
-static int print_rows(const struct hl_cmd_ctx *ctx, const json_t *rows, const char *const *cols,
-		      int one, const char *none)
-{
-	if (one && hl_opts_flag(&ctx->opts, "json"))
-		return hl_out_json(json_array_get(rows, 0));
-	return hl_out_rows(ctx, rows, cols, none);
-}
+/* How the store lists groups or computers: NAME only, or all when NULL. */
+typedef int fabric_list_fn(struct fabric *f, const char *name, json_t **out);
 
 static const char *const group_cols[] = { "Name", "Sid", "GroupScope", "Members", NULL };
 static const char *const computer_cols[] = { "Name", "Sid", "KeyType", "MemberOf", NULL };
@@ -132,49 +125,60 @@ static const char *const computer_cols[] = { "Name", "Sid", "KeyType", "MemberOf
 /* Open the fabric directory named by --dir; an exit code (0 when open). */
 static int open_fabric(const struct hl_cmd_ctx *ctx, struct fabric **f)
 {
-	if (fabric_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, f) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
+	return hl_cmd_check(fabric_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, f),
+			    HL_EXIT_FAILURE);
 }
 
 /* Print F's domain (Get-ADDomain), human or JSON; an exit code. */
 static int print_domain(const struct hl_cmd_ctx *ctx, struct fabric *f)
 {
 	json_t *o = NULL;
-	int code = HL_EXIT_OK;
+	int code;
 
 	if (fabric_domain_json(f, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	if (hl_opts_flag(&ctx->opts, "json"))
-		code = hl_out_json(o);
-	else
-		hl_out_properties(o);
+	code = hl_cmd_out_properties(ctx, o);
 	json_decref(o);
 	return code;
 }
 
-/* Read a machine public key from PEM text BUF: a public key or a certificate. */
-static int read_public_key(const char *buf, size_t len, EVP_PKEY **out)
+/* After adding NOUN NAME (RC: how that went), print it as LIST finds it; an exit code. */
+static int print_added(const struct hl_cmd_ctx *ctx, struct fabric *f, int rc,
+		       fabric_list_fn *list, const char *const *cols, const char *noun,
+		       const char *name)
 {
-	EVP_PKEY *priv = NULL;
-	X509 *cert = NULL;
-	int rc;
+	json_t *rows = NULL;
+	int code;
 
-	*out = NULL;
-	if (hl_key_pub_from_pem(buf, len, out) == 0)
-		return 0;
-	if (hl_cert_from_pem(buf, len, &cert) == 0) {
-		rc = hl_cert_pubkey(cert, out);
-		hl_cert_free(cert);
-		return rc;
-	}
-	if (hl_key_priv_from_pem(buf, len, &priv) == 0) {
-		hl_key_free(priv);
-		return hl_error("it holds a private key; give the public key only "
-				"(`openssl pkey -in KEY -pubout`): the machine key stays on the host");
-	}
-	return hl_error("it holds neither a PEM public key ('BEGIN PUBLIC KEY') nor a PEM "
-			"certificate");
+	if (rc < 0 || list(f, name, &rows) < 0)
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add %s '%s': %s", noun, name,
+				   hl_error_last());
+	else
+		code = hl_cmd_out_one(ctx, rows, cols);
+	json_decref(rows);
+	return code;
+}
+
+/* `fabric get-group` / `get-computer`: --name's rows of LIST (all without it); an exit code. */
+static int print_list(const struct hl_cmd_ctx *ctx, fabric_list_fn *list,
+		      const char *const *cols, const char *none)
+{
+	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
+	struct fabric *f = NULL;
+	json_t *rows = NULL;
+	int code;
+
+	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
+		return code;
+	if (list(f, name, &rows) < 0)
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	else if (name && hl_opts_flag(&ctx->opts, "json"))
+		code = hl_out_json(json_array_get(rows, 0));
+	else
+		code = hl_out_rows(ctx, rows, cols, none);
+	json_decref(rows);
+	fabric_close(f);
+	return code;
 }
 
 /* ---- the verbs ---- */
@@ -230,19 +234,14 @@ int cmd_fabric_add_group(struct hl_cmd_ctx *ctx)
 {
 	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
 	struct fabric *f = NULL;
-	json_t *rows = NULL;
-	int code;
+	int code, rc;
 
 	if (fabric_check_group_name(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
 		return code;
-	if (fabric_group_add(f, name, hl_opts_str(&ctx->opts, "description", NULL)) < 0 ||
-	    fabric_group_list(f, name, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add group '%s': %s", name, hl_error_last());
-	else
-		code = print_rows(ctx, rows, group_cols, 1, "");
-	json_decref(rows);
+	rc = fabric_group_add(f, name, hl_opts_str(&ctx->opts, "description", NULL));
+	code = print_added(ctx, f, rc, fabric_group_list, group_cols, "group", name);
 	fabric_close(f);
 	return code;
 }
@@ -250,76 +249,33 @@ int cmd_fabric_add_group(struct hl_cmd_ctx *ctx)
 /* `fabric get-group` (Get-ADGroup with its members). */
 int cmd_fabric_get_group(struct hl_cmd_ctx *ctx)
 {
-	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
-	struct fabric *f = NULL;
-	json_t *rows = NULL;
-	int code;
-
-	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
-		return code;
-	if (fabric_group_list(f, name, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = print_rows(ctx, rows, group_cols, name != NULL, "no group");
-	json_decref(rows);
-	fabric_close(f);
-	return code;
+	return print_list(ctx, fabric_group_list, group_cols, "no group");
 }
 
 /* `fabric add-computer`: a computer account with the host's machine public key. */
 int cmd_fabric_add_computer(struct hl_cmd_ctx *ctx)
 {
 	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
-	const char *file = hl_opts_str(&ctx->opts, "key", NULL);
 	struct fabric *f = NULL;
 	EVP_PKEY *key = NULL;
-	json_t *rows = NULL;
-	enum hl_key_type kt;
-	char *buf = NULL;
-	size_t len = 0;
 	int code;
 
 	if (fabric_check_computer_name(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if (hl_file_read(file, HL_FILE_READ_MAX, &buf, &len) < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the machine key: %s", hl_error_last());
-	if (read_public_key(buf, len, &key) < 0 || hl_key_type_of(key, &kt) < 0) {
-		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid machine key '%s': %s", file,
-				   hl_error_last());
-		goto out;
-	}
-	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
-		goto out;
-	if (fabric_computer_add(f, name, key) < 0 || fabric_computer_list(f, name, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add computer '%s': %s", name,
-				   hl_error_last());
-	else
-		code = print_rows(ctx, rows, computer_cols, 1, "");
-out:
-	json_decref(rows);
+	code = hl_cmd_read_public_key(hl_opts_str(&ctx->opts, "key", NULL), "machine key",
+				      "the machine key stays on the host", &key);
+	if (code == HL_EXIT_OK && (code = open_fabric(ctx, &f)) == HL_EXIT_OK)
+		code = print_added(ctx, f, fabric_computer_add(f, name, key), fabric_computer_list,
+				   computer_cols, "computer", name);
 	hl_key_free(key);
 	fabric_close(f);
-	free(buf);
 	return code;
 }
 
 /* `fabric get-computer` (Get-ADComputer with its groups). */
 int cmd_fabric_get_computer(struct hl_cmd_ctx *ctx)
 {
-	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
-	struct fabric *f = NULL;
-	json_t *rows = NULL;
-	int code;
-
-	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
-		return code;
-	if (fabric_computer_list(f, name, &rows) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	else
-		code = print_rows(ctx, rows, computer_cols, name != NULL, "no computer account");
-	json_decref(rows);
-	fabric_close(f);
-	return code;
+	return print_list(ctx, fabric_computer_list, computer_cols, "no computer account");
 }
 
 /* `fabric add-group-member` / `remove-group-member` (Add-/Remove-ADGroupMember). */
@@ -346,7 +302,7 @@ int cmd_fabric_group_member(struct hl_cmd_ctx *ctx)
 		printf("%s %s group '%s'%s; a ticket it already holds keeps its old groups until "
 		       "it expires\n\n", computer, add ? "added to" : "removed from", group,
 		       changed ? "" : (add ? " (it already was a member)" : " (it was not a member)"));
-	code = print_rows(ctx, rows, group_cols, 1, "");
+	code = hl_cmd_out_one(ctx, rows, group_cols);
 out:
 	json_decref(rows);
 	fabric_close(f);

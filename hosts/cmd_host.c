@@ -30,14 +30,13 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the host directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
 #define OPT_OUT(what) { "out", 'o', HL_OPT_STRING, "FILE", "write " what " to FILE", \
 			HL_OPT_REQUIRED }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 /* Default wait of test-client-configuration for the agent's answer. */
 #define TEST_TIMEOUT_S 60
@@ -54,39 +53,39 @@ const struct hl_opt cmd_host_new_opts[] = {
 	  "the lab's TPM vendor CA (default DIR/../tpm-vendor; created if missing)", 0 },
 	{ "listen", 0, HL_OPT_STRING, "ADDR",
 	  "loopback address the host's swtpm listens on (default " HOST_LISTEN_DEFAULT ")", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_run_opts[] = {
 	OPT_DIR,
 	{ "log-level", 0, HL_OPT_STRING, "LEVEL", "host.log level: error, warn, info (default), debug",
 	  0 },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_platform_id_opts[] = {
 	OPT_DIR,
 	OPT_OUT("the platform identifier (JSON)"),
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_baseline_opts[] = {
 	OPT_DIR,
 	OPT_OUT("the TCG log"),
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_ci_policy_opts[] = {
 	OPT_DIR,
 	OPT_OUT("the CI policy document"),
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_host_key_opts[] = {
 	OPT_DIR,
 	OPT_OUT("the public key (PEM)"),
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_set_client_opts[] = {
@@ -107,30 +106,30 @@ const struct hl_opt cmd_host_set_client_opts[] = {
 	  0 },
 	{ "local", 0, HL_OPT_FLAG, NULL, "leave the guarded fabric: Local mode (-EnableLocalMode)",
 	  0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_show_opts[] = {
 	OPT_DIR,
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_test_client_opts[] = {
 	OPT_DIR,
 	{ "timeout", 't', HL_OPT_INT, "SECONDS",
 	  "how long to wait for the running agent's attestation (default 60)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_host_set_profile_opts[] = {
 	OPT_DIR,
 	{ "profile", 'p', HL_OPT_STRING, "SPEC", "the new boot profile, e.g. baseline,debug=on",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* ---- shared steps ---- */
@@ -138,9 +137,7 @@ const struct hl_opt cmd_host_set_profile_opts[] = {
 /* Open the host named by --dir; an exit code (0 when open). */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
 {
-	if (host_open(hl_opts_str(&ctx->opts, "dir", NULL), h) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	return HL_EXIT_OK;
+	return hl_cmd_check(host_open(hl_opts_str(&ctx->opts, "dir", NULL), h), HL_EXIT_FAILURE);
 }
 
 /* Write LEN bytes of DATA to --out (public mode); an exit code. */
@@ -624,8 +621,8 @@ const struct hl_opt cmd_host_unwrap_opts[] = {
 	OPT_DIR,
 	{ "key-protector", 'k', HL_OPT_STRING, "FILE", "the key protector (KP) file",
 	  HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* "Released", KPS's reason, or the attestation status: how unwrap U ended. */
@@ -685,9 +682,9 @@ int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx)
 	int code;
 
 	memset(&u, 0, sizeof(u));
-	if (hl_file_read(file, HL_KP_MAX_SIZE, &kp, &kp_len) < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the key protector: %s",
-				   hl_error_last());
+	if ((code = hl_cmd_read_file(file, "key protector", HL_KP_MAX_SIZE, &kp, &kp_len)) !=
+	    HL_EXIT_OK)
+		return code;
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		goto out;
 	if (hl_child_cleanup_install(-1) < 0 || hosts_kps_unwrap(h, kp, kp_len, &u, &tk) < 0) {

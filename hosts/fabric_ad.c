@@ -8,8 +8,11 @@
  * It is the fabric side of AD-mode attestation: `hgslab fabric` verbs
  * (hosts/cmd_fabric.c) administer it, guarded hosts get tickets from its DC
  * (hosts/ad_client.c), and HGS verifies those tickets against the trust
- * (hgs/attest_ad.c).  The name, listen-address, SID and clock helpers are
- * HGS's (hgs/node.h, hgs/db.h), so both sides read them the same way.
+ * (hgs/attest_ad.c).  A fabric directory is a served directory like an HGS
+ * node: its creation, pid file, `serve` run, listen address, lab clock and
+ * domain names are lib/'s (lib/served.h, lib/labclock.h, lib/dnsname.h), so
+ * both sides read them the same way; the SID syntax is the one HGS checks
+ * (hgs_check_sid, hgs/db.h).
  */
 #include "hosts/fabric_ad.h"
 
@@ -30,10 +33,11 @@
 #include <openssl/err.h>
 
 #include "hgs/db.h"
-#include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/http.h"
 #include "lib/json.h"
+#include "lib/labclock.h"
+#include "lib/served.h"
 
 /* The DC certificate: backdated a day (lab clocks may run behind), valid ten years. */
 #define DC_CERT_BACKDATE_S (24L * 3600)
@@ -101,20 +105,6 @@ static int bind_blob(struct hl_store *st, sqlite3_stmt *stmt, int i, const void 
 	return sqlite3_bind_blob64(stmt, i, data, len, SQLITE_TRANSIENT) == SQLITE_OK
 		       ? 0
 		       : hl_store_error(st, "bind parameter %d", i);
-}
-
-/* Write T as "2026-11-28T17:21:05Z" into BUF. */
-static void time_text(time_t t, char *buf, size_t size)
-{
-	hgs_time_format(t, buf, size);
-}
-
-/* Path of FILE inside DIR into BUF of SIZE bytes. */
-static int join_path(const char *dir, const char *file, char *buf, size_t size)
-{
-	if ((size_t)snprintf(buf, size, "%s/%s", dir, file) >= size)
-		return hl_error("path '%s/%s' is too long", dir, file);
-	return 0;
 }
 
 /* The SID of RID in F's domain into BUF (FABRIC_SID_MAX bytes). */
@@ -285,40 +275,6 @@ static int check_dc_name(const char *name)
 
 /* ---- create, open, close, clock ---- */
 
-/* 1 when directory PATH has entries, 0 when empty, -1 on error. */
-static int dir_has_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int found = 0;
-
-	if (!d)
-		return hl_error_errno("cannot read directory '%s'", path);
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			found = 1;
-			break;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* fsync directory PATH so a rename in it is durable. */
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return hl_error_errno("cannot open directory '%s'", path);
-	if (fsync(fd) < 0) {
-		close(fd);
-		return hl_error_errno("cannot sync directory '%s'", path);
-	}
-	close(fd);
-	return 0;
-}
-
 /* A fresh domain SID, S-1-5-21 and three random 32-bit sub-authorities, into BUF. */
 static int new_domain_sid(char *buf, size_t size)
 {
@@ -356,9 +312,9 @@ static int create_dc_keys(const char *tmp, const char *domain, const char *dc_na
 		hl_error_wrap("cannot create the DC signing key");
 		goto out;
 	}
-	if (join_path(tmp, FABRIC_DC_KEY_FILE, path, sizeof(path)) < 0 ||
+	if (hl_served_path(tmp, FABRIC_DC_KEY_FILE, path, sizeof(path)) < 0 ||
 	    hl_file_write_private(path, key_pem.data, key_pem.len) < 0 ||
-	    join_path(tmp, FABRIC_DC_CERT_FILE, path, sizeof(path)) < 0 ||
+	    hl_served_path(tmp, FABRIC_DC_CERT_FILE, path, sizeof(path)) < 0 ||
 	    hl_file_write(path, crt_pem.data, crt_pem.len, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
 	rc = 0;
@@ -409,17 +365,16 @@ out:
 /* Create a fabric directory (`fabric new`), built beside DIR and renamed into place. */
 int fabric_create(const struct fabric_new_params *p)
 {
-	char *dir = NULL, parent[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX], addr[16];
-	char sid[FABRIC_SID_MAX];
-	const char *dc_name = p->dc_name ? p->dc_name : "DC01", *base;
+	struct hl_served_new s;
+	char path[PATH_MAX], addr[16], sid[FABRIC_SID_MAX];
+	const char *dc_name = p->dc_name ? p->dc_name : "DC01";
 	int lifetime = p->ticket_lifetime_s ? p->ticket_lifetime_s : FABRIC_TICKET_LIFETIME_S_DEFAULT;
 	struct hl_store *st = NULL;
 	unsigned short port;
-	int rc = -1, have_tmp = 0, has;
-	struct stat sb;
+	int rc = -1, has;
 	time_t now;
 
-	if (hgs_check_domain(p->domain) < 0 || hgs_parse_listen(p->listen, addr, &port) < 0 ||
+	if (hl_dnsname_check(p->domain) < 0 || hl_served_parse_listen(p->listen, addr, &port) < 0 ||
 	    check_dc_name(dc_name) < 0)
 		return -1;
 	if (lifetime < FABRIC_TICKET_LIFETIME_S_MIN || lifetime > FABRIC_TICKET_LIFETIME_S_MAX)
@@ -427,79 +382,31 @@ int fabric_create(const struct fabric_new_params *p)
 				FABRIC_TICKET_LIFETIME_S_MIN, FABRIC_TICKET_LIFETIME_S_MAX);
 	if (!p->dir || !*p->dir)
 		return hl_error("cannot create a fabric directory: no directory given");
-	if (hl_file_abspath(p->dir, &dir) < 0)
-		return -1;
-	base = strrchr(dir, '/');
-	if (!base || !base[1] || strcmp(base + 1, "..") == 0 || strcmp(base + 1, ".") == 0) {
-		hl_error("cannot create a fabric directory at '%s': name a directory", p->dir);
+	if (hl_served_new_begin(&s, p->dir, "a fabric directory") < 0 ||
+	    (has = hl_served_new_target(&s, "a fabric directory")) < 0)
+		goto out;
+	if (has) {
+		hl_error("cannot create a fabric directory at '%s': the directory is not "
+			 "empty; choose a new or empty directory", s.dir);
 		goto out;
 	}
-	base++;
-	snprintf(parent, sizeof(parent), "%.*s", (int)(base - 1 - dir), dir);
-	if (!parent[0])
-		snprintf(parent, sizeof(parent), "/");
-	if (hl_file_mkdirs(parent, 0755) < 0)
+	if (hl_served_new_stage(&s, "new", "keys") < 0)
 		goto out;
-	if (lstat(dir, &sb) == 0) {
-		if (!S_ISDIR(sb.st_mode)) {
-			hl_error("cannot create a fabric directory at '%s': it exists and is not a "
-				 "directory", dir);
-			goto out;
-		}
-		if ((has = dir_has_entries(dir)) < 0)
-			goto out;
-		if (has) {
-			hl_error("cannot create a fabric directory at '%s': the directory is not "
-				 "empty; choose a new or empty directory", dir);
-			goto out;
-		}
-	} else if (errno != ENOENT) {
-		hl_error_errno("cannot inspect '%s'", dir);
-		goto out;
-	}
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.new.XXXXXX", parent, base) >= sizeof(tmp)) {
-		hl_error("path '%s' is too long", dir);
-		goto out;
-	}
-	if (!mkdtemp(tmp)) {
-		hl_error_errno("cannot create a temporary directory beside '%s'", dir);
-		goto out;
-	}
-	have_tmp = 1;
-	snprintf(path, sizeof(path), "%s/keys", tmp);
-	if (chmod(tmp, 0700) < 0 || mkdir(path, 0700) < 0) {
-		hl_error_errno("cannot create '%s'", path);
-		goto out;
-	}
 	now = time(NULL);
-	if (new_domain_sid(sid, sizeof(sid)) < 0 || create_dc_keys(tmp, p->domain, dc_name, now) < 0 ||
-	    join_path(tmp, FABRIC_DB_FILE, path, sizeof(path)) < 0 ||
+	if (new_domain_sid(sid, sizeof(sid)) < 0 ||
+	    create_dc_keys(s.tmp, p->domain, dc_name, now) < 0 ||
+	    hl_served_path(s.tmp, FABRIC_DB_FILE, path, sizeof(path)) < 0 ||
 	    hl_store_open(path, fabric_migrations, N_MIGRATIONS, &st) < 0 ||
 	    create_store_rows(st, p, sid, dc_name, lifetime, now) < 0)
 		goto out;
 	hl_store_close(st);
 	st = NULL;
-	if (rename(tmp, dir) < 0) {
-		hl_error_errno("cannot move the new fabric directory into '%s'", dir);
+	if (hl_served_new_commit(&s, "new fabric directory") < 0)
 		goto out;
-	}
-	have_tmp = 0;
-	if (sync_dir(parent) < 0)
-		hl_log_warn("%s", hl_error_last());
 	rc = 0;
 out:
 	hl_store_close(st);
-	if (have_tmp) {
-		char saved[HL_ERROR_MAX];
-
-		/* keep the real error: the cleanup must not replace it */
-		snprintf(saved, sizeof(saved), "%s", hl_error_last());
-		if (hl_file_rmtree(tmp) < 0)
-			hl_log_warn("cannot remove '%s': %s", tmp, hl_error_last());
-		hl_error("%s", saved);
-	}
-	free(dir);
+	hl_served_new_end(&s);
 	return rc;
 }
 
@@ -526,7 +433,7 @@ static int read_domain(struct fabric *f)
 	listen = (const char *)sqlite3_column_text(stmt, 3);
 	f->ticket_lifetime_s = sqlite3_column_int(stmt, 4);
 	f->created = (time_t)sqlite3_column_int64(stmt, 5);
-	if (hgs_parse_listen(listen, f->listen_addr, &f->listen_port) < 0)
+	if (hl_served_parse_listen(listen, f->listen_addr, &f->listen_port) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -542,13 +449,13 @@ static int load_dc_keys(struct fabric *f, int keys)
 	size_t len = 0;
 	int rc = -1;
 
-	if (join_path(f->dir, FABRIC_DC_CERT_FILE, path, sizeof(path)) < 0 ||
+	if (hl_served_path(f->dir, FABRIC_DC_CERT_FILE, path, sizeof(path)) < 0 ||
 	    hl_file_read(path, 1 << 20, &pem, &len) < 0 ||
 	    hl_cert_from_pem(pem, len, &f->dc_cert) < 0 ||
 	    hl_cert_thumbprint(f->dc_cert, f->dc_thumbprint) < 0)
 		goto out;
 	if (keys) {
-		if (join_path(f->dir, FABRIC_DC_KEY_FILE, path, sizeof(path)) < 0 ||
+		if (hl_served_path(f->dir, FABRIC_DC_KEY_FILE, path, sizeof(path)) < 0 ||
 		    hl_key_priv_load_file(path, &f->dc_key) < 0 || hl_cert_pubkey(f->dc_cert, &pub) < 0)
 			goto out;
 		if (!hl_key_pub_equal(pub, f->dc_key)) {
@@ -580,7 +487,7 @@ int fabric_open(const char *dir, unsigned flags, struct fabric **out)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&f->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	if (hl_file_abspath(dir, &f->dir) < 0 || join_path(f->dir, FABRIC_DB_FILE, path, sizeof(path)) < 0)
+	if (hl_file_abspath(dir, &f->dir) < 0 || hl_served_path(f->dir, FABRIC_DB_FILE, path, sizeof(path)) < 0)
 		goto out;
 	if (access(path, F_OK) != 0) {
 		hl_error("'%s' is not a fabric directory (no %s); create one with `hgslab fabric new`",
@@ -616,12 +523,7 @@ void fabric_close(struct fabric *f)
 /* The DC clock: system time plus DIR/clock-offset. */
 int fabric_now(struct fabric *f, time_t *out)
 {
-	long long off;
-
-	if (hgs_node_clock_offset(f->dir, &off) < 0)
-		return -1;
-	*out = time(NULL) + (time_t)off;
-	return 0;
+	return hl_labclock_now(f->dir, out);
 }
 
 /* ---- the directory ---- */
@@ -899,7 +801,7 @@ static int principal_list(struct fabric *f, const char *kind, const char *name, 
 		const char *n = (const char *)sqlite3_column_text(stmt, 1);
 
 		rid_sid(f, rid, sid, sizeof(sid));
-		time_text((time_t)sqlite3_column_int64(stmt, 5), when, sizeof(when));
+		hl_labclock_format((time_t)sqlite3_column_int64(stmt, 5), when, sizeof(when));
 		if (!(o = json_object()) || json_array_append_new(arr, o) < 0 ||
 		    !(names = json_array())) {
 			hl_error("out of memory");
@@ -980,9 +882,9 @@ int fabric_domain_json(struct fabric *f, json_t **out)
 	json_t *o;
 
 	*out = NULL;
-	if (hgs_node_clock_offset(f->dir, &offset) < 0)
+	if (hl_labclock_offset(f->dir, &offset) < 0)
 		return -1;
-	time_text(f->created, when, sizeof(when));
+	hl_labclock_format(f->created, when, sizeof(when));
 	snprintf(listen, sizeof(listen), "%s:%u", f->listen_addr, f->listen_port);
 	snprintf(fqdn, sizeof(fqdn), "%s.%s", f->dc_name, f->domain);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "Name", f->domain, "DomainSid",
@@ -1052,7 +954,7 @@ static int trust_fields(const json_t *doc, struct fabric_trust *t)
 	if (version != 1)
 		return hl_error("trust document version %lld is not supported (expected 1)",
 				(long long)version);
-	if (hl_json_get_string(doc, "domain", &domain) < 0 || hgs_check_domain(domain) < 0 ||
+	if (hl_json_get_string(doc, "domain", &domain) < 0 || hl_dnsname_check(domain) < 0 ||
 	    hl_json_get_string(doc, "domain_sid", &sid) < 0 || hgs_check_sid(sid) < 0 ||
 	    hl_json_get_string(doc, "domain_controller", &dc) < 0 ||
 	    hl_json_get_string(doc, "dc_certificate", &pem) < 0 ||
@@ -1209,7 +1111,7 @@ static int ticket_claims(const json_t *payload, struct fabric_ticket *t)
 		return hl_error("the ticket's claims are not a JSON object");
 	if (claim_str(payload, "jti", t->id, sizeof(t->id)) < 0 ||
 	    claim_str(payload, "iss", t->domain, sizeof(t->domain)) < 0 ||
-	    hgs_check_domain(t->domain) < 0 ||
+	    hl_dnsname_check(t->domain) < 0 ||
 	    claim_str(payload, "domain_sid", t->domain_sid, sizeof(t->domain_sid)) < 0 ||
 	    hgs_check_sid(t->domain_sid) < 0 ||
 	    claim_str(payload, "dc", t->dc, sizeof(t->dc)) < 0 ||
@@ -1385,7 +1287,7 @@ int fabric_ticket_verify(const char *jws, size_t len, const struct fabric_trust 
 	if (hl_cert_validity(trust->dc_cert, &nb, &na) < 0)
 		goto out;
 	if (now < nb || now > na) {
-		time_text(now < nb ? nb : na, when, sizeof(when));
+		hl_labclock_format(now < nb ? nb : na, when, sizeof(when));
 		hl_error("the DC certificate of %s is %s %s; re-import the domain's trust",
 			 trust->domain, now < nb ? "not valid before" : "expired on", when);
 		goto out;
@@ -1412,12 +1314,12 @@ int fabric_ticket_check_time(const struct fabric_ticket *t, time_t now)
 	char when[32];
 
 	if (now > t->expires + FABRIC_CLOCK_SKEW_S) {
-		time_text(t->expires, when, sizeof(when));
+		hl_labclock_format(t->expires, when, sizeof(when));
 		return hl_error("the ticket expired at %s (KRB_AP_ERR_TKT_EXPIRED); get a fresh one "
 				"from the domain controller", when);
 	}
 	if (now + FABRIC_CLOCK_SKEW_S < t->not_before) {
-		time_text(t->not_before, when, sizeof(when));
+		hl_labclock_format(t->not_before, when, sizeof(when));
 		return hl_error("the ticket is not valid before %s (KRB_AP_ERR_TKT_NYV): the DC's "
 				"clock and this one differ by more than %d minutes", when,
 				FABRIC_CLOCK_SKEW_S / 60);
@@ -1687,7 +1589,7 @@ static int route_info(const struct hl_http_request *req, struct hl_http_response
 	(void)req;
 	if (fabric_now(f, &now) < 0 || hl_cert_to_pem(f->dc_cert, &pem) < 0)
 		return -1;
-	time_text(now, when, sizeof(when));
+	hl_labclock_format(now, when, sizeof(when));
 	snprintf(fqdn, sizeof(fqdn), "%s.%s", f->dc_name, f->domain);
 	rc = reply_json(resp, json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s}",
 					"protocol", 1, "domain", f->domain, "domain_sid",
@@ -1712,7 +1614,7 @@ static int route_nonce(const struct hl_http_request *req, struct hl_http_respons
 	(void)req;
 	if (nonce_issue(dc, n, &expires) < 0)
 		return -1;
-	time_text(expires, when, sizeof(when));
+	hl_labclock_format(expires, when, sizeof(when));
 	o = json_pack("{s:s, s:I, s:i}", "expires", when, "expires_unix", (json_int_t)expires,
 		      "lifetime_seconds", FABRIC_NONCE_LIFETIME_S);
 	if (o && hl_json_set_base64(o, "nonce", n, sizeof(n)) < 0) {
@@ -1728,8 +1630,8 @@ static json_t *ticket_reply(const char *jws, const struct fabric_ticket *t)
 	char issued[32], expires[32];
 	json_t *o, *groups;
 
-	time_text(t->issued, issued, sizeof(issued));
-	time_text(t->expires, expires, sizeof(expires));
+	hl_labclock_format(t->issued, issued, sizeof(issued));
+	hl_labclock_format(t->expires, expires, sizeof(expires));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "ticket", jws, "domain", t->domain,
 		      "computer", t->computer, "computer_sid", t->computer_sid, "dc", t->dc,
 		      "issued", issued, "expires", expires, "expires_unix", (json_int_t)t->expires);
@@ -1863,93 +1765,43 @@ void fabric_dc_stop(struct fabric_dc *dc)
 /* The pid of the live `fabric serve` on DIR, or 0. */
 long fabric_serving_pid(const char *dir)
 {
-	char path[PATH_MAX], *text = NULL, *end;
-	long pid;
-
-	if (join_path(dir, FABRIC_PID_FILE, path, sizeof(path)) < 0 ||
-	    hl_file_read(path, 64, &text, NULL) < 0) {
-		hl_error_clear();
-		return 0;
-	}
-	errno = 0;
-	pid = strtol(text, &end, 10);
-	if (errno || end == text || pid <= 0 || (*end && *end != '\n'))
-		pid = 0;
-	free(text);
-	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno != EPERM)
-		pid = 0;
-	return pid;
+	return hl_served_pid(dir, FABRIC_PID_FILE);
 }
 
-/* `hgslab fabric serve`: the DC until SIGTERM or SIGINT. */
+/* `hgslab fabric serve`: the DC until SIGTERM or SIGINT (the run is lib/served.h's). */
 int fabric_serve(const char *dir, const char *listen, enum hl_log_level level)
 {
+	struct hl_served_run run = { 0 };
 	struct fabric *f = NULL;
 	struct fabric_dc *dc = NULL;
-	char path[PATH_MAX], pidpath[PATH_MAX] = "", addr[16], text[32];
+	char addr[16];
 	unsigned short port;
-	sigset_t set, old;
-	int rc = -1, sig = 0, masked = 0, n;
-	long other;
+	int rc = -1;
 
 	if (fabric_open(dir, FABRIC_OPEN_KEYS, &f) < 0)
 		return -1;
 	if (listen) {
-		if (hgs_parse_listen(listen, addr, &port) < 0)
+		if (hl_served_parse_listen(listen, addr, &port) < 0)
 			goto out;
 	} else {
 		snprintf(addr, sizeof(addr), "%s", f->listen_addr);
 		port = f->listen_port;
 	}
-	other = fabric_serving_pid(f->dir);
-	if (other && other != (long)getpid()) {
-		hl_error("the DC of '%s' is already served by pid %ld; stop it first", f->dir, other);
+	if (hl_served_refuse_other(f->dir, FABRIC_PID_FILE, "DC of") < 0 ||
+	    hl_served_log_open("dc", f->dir, FABRIC_LOG_FILE, level) < 0 ||
+	    hl_served_block_signals(&run) < 0 || fabric_dc_start(f, addr, port, &dc) < 0 ||
+	    hl_served_write_pid(&run, f->dir, FABRIC_PID_FILE) < 0)
 		goto out;
-	}
-	hl_log_set_component("dc");
-	if (join_path(f->dir, FABRIC_LOG_FILE, path, sizeof(path)) < 0 ||
-	    hl_log_open_file(path, level) < 0)
-		goto out;
-
-	/* server threads inherit this mask: only the main thread takes the signals */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
-		hl_error("cannot block SIGTERM and SIGINT");
-		goto out;
-	}
-	masked = 1;
-	if (fabric_dc_start(f, addr, port, &dc) < 0)
-		goto out;
-	if (join_path(f->dir, FABRIC_PID_FILE, pidpath, sizeof(pidpath)) < 0)
-		goto out;
-	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (hl_file_write(pidpath, text, (size_t)n, HL_FILE_MODE_PUBLIC) < 0) {
-		pidpath[0] = '\0';
-		goto out;
-	}
 	hl_log_info("DC %s.%s for %s (%s) serving on http://%s:%u from '%s'", f->dc_name, f->domain,
 		    f->domain, f->domain_sid, addr, fabric_dc_port(dc), f->dir);
-	printf("fabric: DC for %s serving on http://%s:%u\n", f->domain, addr, fabric_dc_port(dc));
-	if (fflush(stdout) != 0) {
-		hl_error_errno("cannot write the readiness line");
+	if (hl_served_ready("fabric: DC for %s serving on http://%s:%u\n", f->domain, addr,
+			    fabric_dc_port(dc)) < 0)
 		goto out;
-	}
-	while (sigwait(&set, &sig) != 0)
-		;
-	hl_log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	hl_served_wait(&run);
 	rc = 0;
 out:
 	fabric_dc_stop(dc);
-	if (pidpath[0] && unlink(pidpath) < 0 && errno != ENOENT)
-		hl_log_warn("cannot remove '%s': %s", pidpath, strerror(errno));
-	if (rc == 0)
-		hl_log_info("stopped");
-	hl_log_close();
+	hl_served_finish(&run, rc);
 	fabric_close(f);
-	/* after a clean stop the signals stay blocked, as in hgs serve */
-	if (masked && rc < 0)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }

@@ -60,6 +60,7 @@
 #include <openssl/x509.h>
 
 #include "lib/crypto.h"
+#include "lib/dnsname.h"
 #include "lib/log.h"
 #include "lib/store.h"
 
@@ -69,8 +70,8 @@
 #define FABRIC_DC_KEY_FILE "keys/dc-signing.key"
 #define FABRIC_DC_CERT_FILE "keys/dc-signing.crt"
 
-/* A DNS domain name, NUL included (as HGS_DOMAIN_MAX). */
-#define FABRIC_DOMAIN_MAX 64
+/* A DNS domain name, NUL included (lib/dnsname.h). */
+#define FABRIC_DOMAIN_MAX HL_DNSNAME_MAX
 /* A SID in text form, NUL included. */
 #define FABRIC_SID_MAX 80
 /* Computer names are NetBIOS names: 1..15 characters of [A-Za-z0-9-]. */

@@ -121,22 +121,22 @@ static int bio_to_buf(BIO *bio, struct hl_buf *b)
 	return buf_set(b, p, (size_t)n);
 }
 
-/* A read-only memory BIO over PEM text (LEN bytes at P), or NULL with an error. */
+/* A read-only memory BIO over the PEM text of a WHAT (LEN bytes at P), or NULL with an error. */
 static BIO *bio_from(const void *p, size_t len, const char *what)
 {
 	BIO *bio;
 
 	if (len > INT_MAX) {
-		hl_error("cannot read %s: %zu bytes is too large", what, len);
+		hl_error("cannot read %s pem: %zu bytes is too large", what, len);
 		return NULL;
 	}
 	if (!len || !memmem(p, len, "-----BEGIN ", 11)) {
-		hl_error("cannot read %s: no '-----BEGIN' line in %zu bytes", what, len);
+		hl_error("cannot read %s pem: no '-----BEGIN' line in %zu bytes", what, len);
 		return NULL;
 	}
 	bio = BIO_new_mem_buf(len ? p : "", (int)len);
 	if (!bio)
-		ossl_fail("cannot read %s", what);
+		ossl_fail("cannot read %s pem", what);
 	return bio;
 }
 
@@ -157,6 +157,193 @@ static void fmt_time(time_t t, char *buf, size_t size)
 
 	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(buf, size, "@%lld", (long long)t);
+}
+
+/* ---- PEM and DER codecs ---- */
+
+/*
+ * How one kind of object (a private key, a public key, a certificate, an
+ * ECDSA signature) is written to and read from PEM and DER.  WHAT names it in
+ * messages; SECRET sends its PEM through a cleansing secure-memory BIO.  Each
+ * hook wraps the one OpenSSL call for the kind, so that it is called through a
+ * pointer of its own type; a kind leaves NULL the hooks it does not use.
+ */
+struct codec {
+	const char *what;
+	int secret;
+	int (*pem_write)(BIO *bio, const void *obj);
+	void *(*pem_read)(BIO *bio);
+	int (*i2d)(const void *obj, unsigned char **p);
+	void *(*d2i)(const unsigned char **p, long len);
+	void (*free)(void *obj);
+};
+
+/* The OpenSSL call of each kind, with the signature struct codec calls it through. */
+static int priv_pem_write(BIO *bio, const void *key)
+{
+	return PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+}
+
+static void *priv_pem_read(BIO *bio)
+{
+	return PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
+}
+
+static int pub_pem_write(BIO *bio, const void *key)
+{
+	return PEM_write_bio_PUBKEY(bio, key);
+}
+
+static void *pub_pem_read(BIO *bio)
+{
+	return PEM_read_bio_PUBKEY(bio, NULL, no_password, NULL);
+}
+
+static int pub_i2d(const void *key, unsigned char **p)
+{
+	return i2d_PUBKEY(key, p);
+}
+
+static void *pub_d2i(const unsigned char **p, long len)
+{
+	return d2i_PUBKEY(NULL, p, len);
+}
+
+static void pkey_free(void *key)
+{
+	EVP_PKEY_free(key);
+}
+
+static int cert_pem_write(BIO *bio, const void *cert)
+{
+	return PEM_write_bio_X509(bio, cert);
+}
+
+static void *cert_pem_read(BIO *bio)
+{
+	return PEM_read_bio_X509(bio, NULL, no_password, NULL);
+}
+
+static int cert_i2d(const void *cert, unsigned char **p)
+{
+	return i2d_X509(cert, p);
+}
+
+static void *cert_d2i(const unsigned char **p, long len)
+{
+	return d2i_X509(NULL, p, len);
+}
+
+static void cert_free(void *cert)
+{
+	X509_free(cert);
+}
+
+static int ecdsa_sig_i2d(const void *sig, unsigned char **p)
+{
+	return i2d_ECDSA_SIG(sig, p);
+}
+
+static const struct codec priv_codec = {
+	.what = "private key", .secret = 1,
+	.pem_write = priv_pem_write, .pem_read = priv_pem_read,
+};
+
+static const struct codec pub_codec = {
+	.what = "public key",
+	.pem_write = pub_pem_write, .pem_read = pub_pem_read,
+	.i2d = pub_i2d, .d2i = pub_d2i, .free = pkey_free,
+};
+
+static const struct codec cert_codec = {
+	.what = "certificate",
+	.pem_write = cert_pem_write, .pem_read = cert_pem_read,
+	.i2d = cert_i2d, .d2i = cert_d2i, .free = cert_free,
+};
+
+static const struct codec ecdsa_sig_codec = {
+	.what = "ecdsa signature",
+	.i2d = ecdsa_sig_i2d,
+};
+
+/* OBJ as PEM into OUT (empty on failure). */
+static int pem_encode(const struct codec *c, const void *obj, struct hl_buf *out)
+{
+	BIO *bio;
+	int rc = -1;
+
+	buf_reset(out);
+	ERR_clear_error();
+	bio = BIO_new(c->secret ? BIO_s_secmem() : BIO_s_mem());
+	if (!bio || c->pem_write(bio, obj) != 1)
+		ossl_fail("cannot write %s pem", c->what);
+	else
+		rc = bio_to_buf(bio, out);
+	BIO_free(bio);
+	return rc;
+}
+
+/* The first object of the LEN bytes of PEM at PEM, or NULL with an error. */
+static void *pem_decode(const struct codec *c, const void *pem, size_t len)
+{
+	void *obj;
+	BIO *bio;
+
+	ERR_clear_error();
+	bio = bio_from(pem, len, c->what);
+	if (!bio)
+		return NULL;
+	obj = c->pem_read(bio);
+	BIO_free(bio);
+	if (!obj)
+		ossl_fail("cannot read %s pem (%zu bytes)", c->what, len);
+	return obj;
+}
+
+/* OBJ as DER into OUT (empty on failure). */
+static int der_encode(const struct codec *c, const void *obj, struct hl_buf *out)
+{
+	unsigned char *p;
+	int n;
+
+	buf_reset(out);
+	ERR_clear_error();
+	n = c->i2d(obj, NULL);
+	if (n <= 0)
+		return ossl_fail("cannot encode %s", c->what);
+	if (buf_alloc(out, (size_t)n) < 0)
+		return -1;
+	p = out->data;
+	if (c->i2d(obj, &p) != n) {
+		hl_buf_free(out);
+		return ossl_fail("cannot encode %s", c->what);
+	}
+	return 0;
+}
+
+/* The object that is all of the LEN bytes of DER at DER, or NULL with an error. */
+static void *der_decode(const struct codec *c, const void *der, size_t len)
+{
+	const unsigned char *p = der;
+	void *obj;
+
+	if (len == 0 || len > LONG_MAX) {
+		hl_error("cannot read %s der: invalid length %zu", c->what, len);
+		return NULL;
+	}
+	ERR_clear_error();
+	obj = c->d2i(&p, (long)len);
+	if (!obj) {
+		ossl_fail("cannot read %s der (%zu bytes)", c->what, len);
+		return NULL;
+	}
+	if (p != (const unsigned char *)der + len) {
+		c->free(obj);
+		hl_error("cannot read %s der: %zu trailing bytes", c->what,
+			 len - (size_t)(p - (const unsigned char *)der));
+		return NULL;
+	}
+	return obj;
 }
 
 /* Cleanse and free an owned buffer. */
@@ -556,47 +743,14 @@ int hl_key_type_of(const EVP_PKEY *key, enum hl_key_type *out)
 /* Private key as unencrypted PKCS#8 PEM, through a cleansing secure-memory BIO. */
 int hl_key_priv_to_pem(const EVP_PKEY *key, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
-	BIO *bio = NULL;
-	int rc = -1;
-
-	buf_reset(out);
-	ERR_clear_error();
-	bio = BIO_new(BIO_s_secmem());
-	if (!bio) {
-		ossl_fail("cannot write private key pem");
-		goto out;
-	}
-	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		ossl_fail("cannot write private key pem");
-		goto out;
-	}
-	if (bio_to_buf(bio, &b) < 0)
-		goto out;
-	*out = b;
-	rc = 0;
-out:
-	BIO_free(bio);
-	return rc;
+	return pem_encode(&priv_codec, key, out);
 }
 
 /* Private key from PEM bytes; encrypted PEM is refused. */
 int hl_key_priv_from_pem(const void *pem, size_t len, EVP_PKEY **out)
 {
-	EVP_PKEY *key = NULL;
-	BIO *bio;
-
-	*out = NULL;
-	ERR_clear_error();
-	bio = bio_from(pem, len, "private key pem");
-	if (!bio)
-		return -1;
-	key = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
-	BIO_free(bio);
-	if (!key)
-		return ossl_fail("cannot read private key pem (%zu bytes)", len);
-	*out = key;
-	return 0;
+	*out = pem_decode(&priv_codec, pem, len);
+	return *out ? 0 : -1;
 }
 
 /* Private key from a PEM file, read into a buffer that is cleansed afterwards. */
@@ -649,88 +803,27 @@ out:
 /* Public key as SubjectPublicKeyInfo PEM. */
 int hl_key_pub_to_pem(const EVP_PKEY *key, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
-	BIO *bio = NULL;
-	int rc = -1;
-
-	buf_reset(out);
-	ERR_clear_error();
-	bio = BIO_new(BIO_s_mem());
-	if (!bio || PEM_write_bio_PUBKEY(bio, key) != 1) {
-		ossl_fail("cannot write public key pem");
-		goto out;
-	}
-	if (bio_to_buf(bio, &b) < 0)
-		goto out;
-	*out = b;
-	rc = 0;
-out:
-	BIO_free(bio);
-	return rc;
+	return pem_encode(&pub_codec, key, out);
 }
 
 /* Public key as DER SubjectPublicKeyInfo (i2d_PUBKEY). */
 int hl_key_pub_to_der(const EVP_PKEY *key, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
-	unsigned char *p;
-	int n;
-
-	buf_reset(out);
-	ERR_clear_error();
-	n = i2d_PUBKEY(key, NULL);
-	if (n <= 0)
-		return ossl_fail("cannot encode public key");
-	if (buf_alloc(&b, (size_t)n) < 0)
-		return -1;
-	p = b.data;
-	if (i2d_PUBKEY(key, &p) != n) {
-		hl_buf_free(&b);
-		return ossl_fail("cannot encode public key");
-	}
-	*out = b;
-	return 0;
+	return der_encode(&pub_codec, key, out);
 }
 
 /* Public key from SubjectPublicKeyInfo PEM. */
 int hl_key_pub_from_pem(const void *pem, size_t len, EVP_PKEY **out)
 {
-	EVP_PKEY *key;
-	BIO *bio;
-
-	*out = NULL;
-	ERR_clear_error();
-	bio = bio_from(pem, len, "public key pem");
-	if (!bio)
-		return -1;
-	key = PEM_read_bio_PUBKEY(bio, NULL, no_password, NULL);
-	BIO_free(bio);
-	if (!key)
-		return ossl_fail("cannot read public key pem (%zu bytes)", len);
-	*out = key;
-	return 0;
+	*out = pem_decode(&pub_codec, pem, len);
+	return *out ? 0 : -1;
 }
 
 /* Public key from DER SubjectPublicKeyInfo, all of LEN bytes. */
 int hl_key_pub_from_der(const void *der, size_t len, EVP_PKEY **out)
 {
-	const unsigned char *p = der;
-	EVP_PKEY *key;
-
-	*out = NULL;
-	if (len == 0 || len > LONG_MAX)
-		return hl_error("cannot read public key der: invalid length %zu", len);
-	ERR_clear_error();
-	key = d2i_PUBKEY(NULL, &p, (long)len);
-	if (!key)
-		return ossl_fail("cannot read public key der (%zu bytes)", len);
-	if (p != (const unsigned char *)der + len) {
-		EVP_PKEY_free(key);
-		return hl_error("cannot read public key der: %zu trailing bytes",
-				len - (size_t)(p - (const unsigned char *)der));
-	}
-	*out = key;
-	return 0;
+	*out = der_decode(&pub_codec, der, len);
+	return *out ? 0 : -1;
 }
 
 /* Build a public key of ALG (NAME in messages) from PARAMS, then check it. */
@@ -1011,11 +1104,9 @@ out:
 int hl_crypto_ecdsa_sig_from_rs(const unsigned char *r, size_t rlen, const unsigned char *s,
 				size_t slen, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
 	ECDSA_SIG *sig = NULL;
 	BIGNUM *bn_r = NULL, *bn_s = NULL;
-	unsigned char *p;
-	int n, rc = -1;
+	int rc = -1;
 
 	buf_reset(out);
 	if (rlen == 0 || slen == 0 || rlen > 128 || slen > 128)
@@ -1030,23 +1121,8 @@ int hl_crypto_ecdsa_sig_from_rs(const unsigned char *r, size_t rlen, const unsig
 		goto out;
 	}
 	bn_r = bn_s = NULL;
-	n = i2d_ECDSA_SIG(sig, NULL);
-	if (n <= 0) {
-		ossl_fail("cannot encode ecdsa signature");
-		goto out;
-	}
-	if (buf_alloc(&b, (size_t)n) < 0)
-		goto out;
-	p = b.data;
-	if (i2d_ECDSA_SIG(sig, &p) != n) {
-		ossl_fail("cannot encode ecdsa signature");
-		goto out;
-	}
-	*out = b;
-	buf_reset(&b);
-	rc = 0;
+	rc = der_encode(&ecdsa_sig_codec, sig, out);
 out:
-	hl_buf_free(&b);
 	BN_free(bn_r);
 	BN_free(bn_s);
 	ECDSA_SIG_free(sig);
@@ -1380,10 +1456,10 @@ int hl_cert_bundle_from_pem(const void *pem, size_t len, X509 ***out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	ERR_clear_error();
-	bio = bio_from(pem, len, "certificate bundle pem");
+	bio = bio_from(pem, len, "certificate bundle");
 	if (!bio)
 		return -1;
-	while ((c = PEM_read_bio_X509(bio, NULL, no_password, NULL))) {
+	while ((c = cert_pem_read(bio))) {
 		grown = realloc(certs, (count + 1) * sizeof(*certs));
 		if (!grown) {
 			X509_free(c);
@@ -2039,88 +2115,27 @@ out:
 /* CERT as PEM. */
 int hl_cert_to_pem(const X509 *cert, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
-	BIO *bio = NULL;
-	int rc = -1;
-
-	buf_reset(out);
-	ERR_clear_error();
-	bio = BIO_new(BIO_s_mem());
-	if (!bio || PEM_write_bio_X509(bio, cert) != 1) {
-		ossl_fail("cannot write certificate pem");
-		goto out;
-	}
-	if (bio_to_buf(bio, &b) < 0)
-		goto out;
-	*out = b;
-	rc = 0;
-out:
-	BIO_free(bio);
-	return rc;
+	return pem_encode(&cert_codec, cert, out);
 }
 
 /* CERT as DER (i2d_X509). */
 int hl_cert_to_der(const X509 *cert, struct hl_buf *out)
 {
-	struct hl_buf b = { NULL, 0 };
-	unsigned char *p;
-	int n;
-
-	buf_reset(out);
-	ERR_clear_error();
-	n = i2d_X509(cert, NULL);
-	if (n <= 0)
-		return ossl_fail("cannot encode certificate");
-	if (buf_alloc(&b, (size_t)n) < 0)
-		return -1;
-	p = b.data;
-	if (i2d_X509(cert, &p) != n) {
-		hl_buf_free(&b);
-		return ossl_fail("cannot encode certificate");
-	}
-	*out = b;
-	return 0;
+	return der_encode(&cert_codec, cert, out);
 }
 
 /* First certificate of a PEM buffer. */
 int hl_cert_from_pem(const void *pem, size_t len, X509 **out)
 {
-	X509 *cert;
-	BIO *bio;
-
-	*out = NULL;
-	ERR_clear_error();
-	bio = bio_from(pem, len, "certificate pem");
-	if (!bio)
-		return -1;
-	cert = PEM_read_bio_X509(bio, NULL, no_password, NULL);
-	BIO_free(bio);
-	if (!cert)
-		return ossl_fail("cannot read certificate pem (%zu bytes)", len);
-	*out = cert;
-	return 0;
+	*out = pem_decode(&cert_codec, pem, len);
+	return *out ? 0 : -1;
 }
 
 /* Certificate from DER, all of LEN bytes. */
 int hl_cert_from_der(const void *der, size_t len, X509 **out)
 {
-	const unsigned char *p = der;
-	X509 *cert;
-
-	*out = NULL;
-	if (len == 0 || len > LONG_MAX)
-		return hl_error("cannot read certificate der: invalid length %zu", len);
-	ERR_clear_error();
-	cert = d2i_X509(NULL, &p, (long)len);
-	if (!cert)
-		return ossl_fail("cannot read certificate der (%zu bytes)", len);
-	if (p != (const unsigned char *)der + len) {
-		X509_free(cert);
-		return hl_error("cannot read certificate der: %zu trailing bytes",
-				len - (size_t)(p - (const unsigned char *)der));
-	}
-	*out = cert;
-	return 0;
+	*out = der_decode(&cert_codec, der, len);
+	return *out ? 0 : -1;
 }
 
 /* SHA-256 of CERT's DER, as hex (X509_digest). */
@@ -2169,11 +2184,16 @@ out:
 	return rc;
 }
 
-/* Decoded text of a UTF8String extension. */
-int hl_cert_ext_get_utf8(const X509 *cert, const char *oid, struct hl_buf *out)
+/*
+ * Decoded contents of CERT's extension OID whose value is one ASN.1 string
+ * that D2I reads (KIND names it in messages); TEXT refuses a nul byte.
+ */
+static int ext_get_string(const X509 *cert, const char *oid,
+			  ASN1_STRING *(*d2i)(ASN1_STRING **, const unsigned char **, long),
+			  int text, const char *kind, struct hl_buf *out)
 {
 	struct hl_buf raw = { NULL, 0 };
-	ASN1_UTF8STRING *s = NULL;
+	ASN1_STRING *s = NULL;
 	const unsigned char *p;
 	char label[NAME_MAX_LEN];
 	int rc = -1;
@@ -2182,44 +2202,29 @@ int hl_cert_ext_get_utf8(const X509 *cert, const char *oid, struct hl_buf *out)
 	if (hl_cert_ext_get(cert, oid, &raw) < 0)
 		return -1;
 	p = raw.data;
-	s = d2i_ASN1_UTF8STRING(NULL, &p, (long)raw.len);
+	s = d2i(NULL, &p, (long)raw.len);
 	if (!s || p != raw.data + raw.len ||
-	    memchr(ASN1_STRING_get0_data(s), '\0', (size_t)ASN1_STRING_length(s))) {
+	    (text && memchr(ASN1_STRING_get0_data(s), '\0', (size_t)ASN1_STRING_length(s)))) {
 		ERR_clear_error();
-		hl_error("extension '%s' of certificate '%s' is not a utf8 string", oid,
-			 cert_label(cert, label, sizeof(label)));
+		hl_error("extension '%s' of certificate '%s' is not %s", oid,
+			 cert_label(cert, label, sizeof(label)), kind);
 		goto out;
 	}
 	rc = buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 out:
-	ASN1_UTF8STRING_free(s);
+	ASN1_STRING_free(s);
 	hl_buf_free(&raw);
 	return rc;
+}
+
+/* Decoded text of a UTF8String extension. */
+int hl_cert_ext_get_utf8(const X509 *cert, const char *oid, struct hl_buf *out)
+{
+	return ext_get_string(cert, oid, d2i_ASN1_UTF8STRING, 1, "a utf8 string", out);
 }
 
 /* Decoded bytes of an OCTET STRING extension. */
 int hl_cert_ext_get_octets(const X509 *cert, const char *oid, struct hl_buf *out)
 {
-	struct hl_buf raw = { NULL, 0 };
-	ASN1_OCTET_STRING *s = NULL;
-	const unsigned char *p;
-	char label[NAME_MAX_LEN];
-	int rc = -1;
-
-	buf_reset(out);
-	if (hl_cert_ext_get(cert, oid, &raw) < 0)
-		return -1;
-	p = raw.data;
-	s = d2i_ASN1_OCTET_STRING(NULL, &p, (long)raw.len);
-	if (!s || p != raw.data + raw.len) {
-		ERR_clear_error();
-		hl_error("extension '%s' of certificate '%s' is not an octet string", oid,
-			 cert_label(cert, label, sizeof(label)));
-		goto out;
-	}
-	rc = buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
-out:
-	ASN1_OCTET_STRING_free(s);
-	hl_buf_free(&raw);
-	return rc;
+	return ext_get_string(cert, oid, d2i_ASN1_OCTET_STRING, 0, "an octet string", out);
 }

@@ -1,11 +1,14 @@
 /*
  * bench.c - helpers shared by the benchmarks (see bench.h): clocks, latency
  * samples and percentiles, another process's CPU time from /proc/PID/stat,
- * timed loops for crypto floors, progress lines and the report's output.
- * The benchmarks themselves are in sim/cmd_bench.c.
+ * timed loops for crypto floors, progress lines and the report's output;
+ * and what the lab benchmarks share: the lab's directory, the `hgs serve`
+ * child, the measured window, the crypto floor and the report.  The
+ * benchmarks themselves are in sim/cmd_bench*.c.
  */
 #include "sim/bench.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,8 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hgs/db.h"
+#include "hgs/node.h"
+#include "hosts/manufacture.h"
+#include "hosts/tpm_host.h"
 #include "lib/child.h"
 #include "lib/fileio.h"
+#include "lib/json.h"
+#include "sim/cmd.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
@@ -221,6 +230,20 @@ int hl_bench_print_json(const json_t *v)
 	return 0;
 }
 
+/* Append O to COLLECT or print it; -1 when O is NULL. */
+int bench_emit_json(json_t *o, json_t *collect)
+{
+	if (!o)
+		return hl_error("out of memory");
+	if (collect) {
+		json_array_append_new(collect, o);
+	} else {
+		hl_bench_print_json(o);
+		json_decref(o);
+	}
+	return 0;
+}
+
 /* VALUE rounded to DIGITS decimals as a JSON real, or null when not finite (no libm). */
 json_t *hl_bench_json_real(double value, int digits)
 {
@@ -340,4 +363,461 @@ void bench_signals_add(sigset_t *set)
 {
 	for (size_t i = 0; i < N_BENCH_SIGS; i++)
 		sigaddset(set, bench_sigs[i]);
+}
+
+/* ---- the lab ---- */
+
+/* Make "PREFIX-XXXXXX" inside WORKDIR, $TMPDIR or /tmp into DIR. */
+int bench_lab_mkdtemp(char *dir, size_t size, const char *workdir, const char *prefix,
+		      size_t dir_max, const char *what)
+{
+	const char *base = workdir ? workdir : getenv("TMPDIR");
+	char *abs = NULL;
+	int rc = -1;
+
+	dir[0] = '\0';
+	if (!base || !*base)
+		base = "/tmp";
+	if ((workdir && hl_file_mkdirs(workdir, 0700) < 0) || hl_file_abspath(base, &abs) < 0)
+		goto out;
+	if (strlen(abs) > dir_max) {
+		hl_error("the work directory '%s' has too long a path for %s; use a shorter "
+			 "--workdir", abs, what);
+		goto out;
+	}
+	if (bench_path_fmt(dir, size, "%s/%s-XXXXXX", abs, prefix) < 0)
+		goto out;
+	if (!mkdtemp(dir)) {
+		hl_error_errno("cannot create the lab directory in '%s'", abs);
+		dir[0] = '\0';
+		goto out;
+	}
+	rc = 0;
+out:
+	free(abs);
+	return rc;
+}
+
+/* Remove or keep the lab directory DIR; then it is "". */
+int bench_lab_remove(char *dir, int keep, const char *contents)
+{
+	int rc = 0;
+
+	if (!dir[0])
+		return 0;
+	if (keep)
+		hl_bench_progress("lab kept in '%s' (%s)", dir, contents);
+	else if (hl_file_rmtree(dir) < 0)
+		rc = -1;
+	dir[0] = '\0';
+	return rc;
+}
+
+/* Start `hgslab hgs serve` on NODE_DIR as a child and learn its URL. */
+int bench_hgs_serve_start(const char *node_dir, const char *log_path, int ready_ms,
+			  struct hl_child **child, char *url, size_t size)
+{
+	struct hl_child_opts o = { 0 };
+	char exe[PATH_MAX], *out = NULL, *p, *end;
+	const char *argv[] = { exe, "hgs", "serve", "--dir", node_dir, NULL };
+	ssize_t n;
+	int rc = -1;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+		return hl_error_errno("cannot find the hgslab binary through /proc/self/exe");
+	exe[n] = '\0';
+	o.name = "hgs serve";
+	o.log_path = log_path;
+	if (hl_child_spawn(argv, &o, child) < 0 ||
+	    hl_child_wait_log(*child, "hgs: serving ", ready_ms) < 0 ||
+	    hl_file_read(log_path, HL_FILE_READ_MAX, &out, NULL) < 0)
+		goto out;
+	p = strstr(out, "hgs: serving ");
+	p = p ? strstr(p, " on http://") : NULL;
+	end = p ? strchr(p, '\n') : NULL;
+	if (!end || (size_t)(end - (p + 4)) >= size) {
+		hl_error("'hgs serve' printed no usable readiness line; see '%s'", log_path);
+		goto out;
+	}
+	memcpy(url, p + 4, (size_t)(end - (p + 4)));
+	url[end - (p + 4)] = '\0';
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("cannot start 'hgslab hgs serve'");
+	free(out);
+	return rc;
+}
+
+/* Create the lab's HGS node (TPM mode, the vendor's CA) and open it. */
+int bench_hgs_node_create(const char *dir, const char *name, const char *domain,
+			  const char *listen, const char *vendor_dir, struct hgs_node **node)
+{
+	struct hgs_init_params ip = { 0 };
+	char *ca_path = NULL, *ca_pem = NULL;
+	int rc = -1;
+
+	if (hosts_vendor_ca_cert_path(vendor_dir, &ca_path) < 0 ||
+	    hl_file_read(ca_path, HL_FILE_READ_MAX, &ca_pem, NULL) < 0)
+		goto out;
+	ip.dir = dir;
+	ip.name = name;
+	ip.domain = domain;
+	ip.trust = HGS_MODE_TPM;
+	ip.listen = listen;
+	ip.vendor_ca_pem = ca_pem;
+	if (hgs_node_create(&ip) < 0 || hgs_node_open(dir, 0, node) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(ca_path);
+	free(ca_pem);
+	return rc;
+}
+
+/* Register host NAME with NODE from its platform identifier (EKpub + EKcert). */
+int bench_hgs_add_tpm_host(struct hgs_node *node, const char *name, const struct hosts_ek *ek)
+{
+	struct hl_buf pub = { 0 }, cert = { 0 };
+	struct hgs_platform_id *id = NULL;
+	json_t *doc = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	if (hosts_ek_pem(ek, &pub, &cert) < 0)
+		goto out;
+	doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "format", "hgslab-platform-identifier",
+			"version", 1, "host", name, "ek_public", (const char *)pub.data,
+			"ek_certificate", cert.data ? json_string((const char *)cert.data) :
+			json_null());
+	if (!doc) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_json_dump(doc, &text) < 0 || hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
+	    hgs_db_tpm_host_add(node, name, id, 0) < 0)
+		goto out;
+	rc = 0;
+out:
+	hgs_platform_id_free(id);
+	json_decref(doc);
+	free(text);
+	hl_buf_free(&pub);
+	hl_buf_free(&cert);
+	return rc;
+}
+
+/* Stop the `hgs serve` child and check how it exited. */
+int bench_hgs_serve_stop(struct hl_child **child, int stop_ms, const char *log_path,
+			 const char *node_dir)
+{
+	int rc = 0, status = -1;
+
+	if (!*child)
+		return 0;
+	if (hl_child_stop(*child, stop_ms, &status) < 0) {
+		rc = -1;
+	} else if (status != 0) {
+		rc = hl_error("'hgslab hgs serve' exited with status %d when stopped; see "
+			      "'%s' and '%s/%s'", status, log_path, node_dir, HGS_LOG_FILE);
+	}
+	hl_child_free(*child);
+	*child = NULL;
+	return rc;
+}
+
+/* ---- the measured window ---- */
+
+/* Free the workers' samples and the array. */
+void bench_workers_free(struct bench_worker *w, size_t n)
+{
+	for (size_t i = 0; w && i < n; i++)
+		hl_bench_samples_release(&w[i].lat);
+	free(w);
+}
+
+/* A load thread: run the worker's requests until the deadline or an interruption. */
+static void *worker_main(void *arg)
+{
+	struct bench_worker *w = arg;
+	uint64_t t0, t1;
+	int rc;
+
+	while (!bench_interrupt_signal()) {
+		t0 = hl_bench_now_ns();
+		if (t0 >= atomic_load(w->deadline_ns))
+			break;
+		rc = w->fn(w->arg, w->failure[0] ? NULL : w->failure, sizeof(w->failure));
+		t1 = hl_bench_now_ns();
+		if (rc < 0) {
+			w->errors++;
+			snprintf(w->failure, sizeof(w->failure), "%s", hl_error_last());
+			break;   /* no decision: the server is broken, stop this thread */
+		}
+		if (rc == 0) {
+			w->refused++;
+			continue;
+		}
+		w->ok++;
+		if (hl_bench_samples_add(&w->lat, t1 - t0) < 0) {
+			w->errors++;
+			snprintf(w->failure, sizeof(w->failure), "%s", hl_error_last());
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Run the workers' threads for SECONDS; tallies and PID's CPU into OUT. */
+int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
+		   struct bench_load *out)
+{
+	atomic_uint_fast64_t deadline_ns;
+	uint64_t cpu0, cpu1, start, end;
+	sigset_t block, old;
+	int rc = 0, err;
+
+	if (hl_bench_proc_cpu_ns(pid, &cpu0) < 0)
+		return -1;
+	/* the load threads leave the signals to the main thread: no EINTR in TPM or HTTP calls */
+	sigemptyset(&block);
+	bench_signals_add(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	start = hl_bench_now_ns();
+	atomic_init(&deadline_ns, start + (uint64_t)seconds * 1000000000u);
+	for (size_t i = 0; i < n; i++) {
+		w[i].deadline_ns = &deadline_ns;
+		err = pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+		if (err) {
+			atomic_store(&deadline_ns, 0);
+			rc = hl_error("cannot start %s: %s", w[i].label, strerror(err));
+			break;
+		}
+		w[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].started)
+			pthread_join(w[i].thread, NULL);
+		w[i].started = 0;
+		w[i].deadline_ns = NULL;
+	}
+	end = hl_bench_now_ns();
+	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
+		return -1;
+	out->window_s = (double)(end - start) / 1e9;
+	out->hgs_cpu_ns = cpu1 - cpu0;
+	for (size_t i = 0; i < n; i++) {
+		out->ok += w[i].ok;
+		out->refused += w[i].refused;
+		out->errors += w[i].errors;
+		if (!out->failure[0] && w[i].failure[0])
+			snprintf(out->failure, sizeof(out->failure), "%s", w[i].failure);
+		if (hl_bench_samples_merge(&out->lat, &w[i].lat) < 0)
+			return -1;
+	}
+	out->done = 1;
+	return 0;
+}
+
+/* Did every request of the window do what it should? */
+int bench_load_check(const struct bench_load *l, long seconds, const char *none,
+		     const char *bad)
+{
+	if (l->ok == 0)
+		return hl_error("%s in the %ld s window%s%s", none, seconds,
+				l->failure[0] ? ": " : "", l->failure);
+	if (l->refused || l->errors)
+		return hl_error("%lu of %lu %s (%lu refused, %lu without a decision); first: %s",
+				l->refused + l->errors, l->ok + l->refused + l->errors, bad,
+				l->refused, l->errors, l->failure);
+	return 0;
+}
+
+/* ---- the crypto floor ---- */
+
+/* Measure the floor: each operation timed for about MIN_CPU_NS of this thread's CPU. */
+int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
+{
+	hl_bench_progress("measuring the crypto floor: OpenSSL, one thread, about 1 s per "
+			  "operation");
+	f->ms = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		struct bench_floor_op *op = &f->op[i];
+
+		if (bench_check_interrupted() < 0)
+			return -1;
+		if (hl_bench_time_op(op->fn, op->arg, min_cpu_ns, &op->res) < 0)
+			return hl_error_wrap("cannot %s for the crypto floor", op->what);
+		f->ms += op->res.cpu_ns_per_op / 1e6;
+	}
+	f->done = 1;
+	return 0;
+}
+
+/* ---- the report ---- */
+
+/* Free what R owns and zero it. */
+void bench_result_release(struct bench_result *r)
+{
+	hl_bench_samples_release(&r->load.lat);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Tear the lab down; keep the run's first error message. */
+int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep)
+{
+	char saved[HL_ERROR_MAX] = "";
+
+	if (rc < 0)
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+	if (teardown(lab, keep) < 0 && rc == 0) {
+		rc = -1;
+		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+	}
+	if (rc < 0)
+		hl_error("%s", saved);
+	return rc;
+}
+
+/* Requests the server decided in the window (each cost it CPU, done or refused). */
+static unsigned long decided(const struct bench_result *r)
+{
+	return r->load.ok + r->load.refused;
+}
+
+/* Server CPU ms per decided request; 0 when none. */
+static double cpu_ms_per(const struct bench_result *r)
+{
+	return decided(r) ? (double)r->load.hgs_cpu_ns / 1e6 / (double)decided(r) : 0;
+}
+
+/* The ratio server CPU / floor; 0 when either is missing. */
+static double ratio(const struct bench_result *r)
+{
+	return r->floor.done && r->floor.ms > 0 && decided(r) ? cpu_ms_per(r) / r->floor.ms : 0;
+}
+
+/* Percentile P of R's latencies in ms. */
+static double lat_ms(struct bench_result *r, double p)
+{
+	return (double)hl_bench_samples_percentile(&r->load.lat, p) / 1e6;
+}
+
+/* The human report of R on stdout; OK says whether the run measured what it should. */
+static void report_print(const struct bench_kind *k, struct bench_result *r, int ok,
+			 const char *header)
+{
+	const struct bench_load *l = &r->load;
+	double rt = ratio(r);
+
+	printf("%s\n\n", header);
+	if (!l->done) {
+		printf("  no figures: the run stopped before the measured window ended\n");
+		return;
+	}
+	if (!ok)
+		printf("  the run failed (see the error): these figures are not a measurement\n");
+	hl_bench_row(stdout, k->done_label, "%lu in %.2f s (%lu refused, %lu without a decision)",
+		     l->ok, l->window_s, l->refused, l->errors);
+	hl_bench_row(stdout, k->rate_label, "%.1f", (double)l->ok / l->window_s);
+	hl_bench_row(stdout, "latency p50 / p99", "%.*f ms / %.*f ms", k->lat_digits,
+		     lat_ms(r, 50), k->lat_digits, lat_ms(r, 99));
+	hl_bench_row(stdout, k->cpu_label, "%.3f ms (hgs serve busy %.2f cores)", cpu_ms_per(r),
+		     (double)l->hgs_cpu_ns / 1e9 / l->window_s);
+	if (!r->floor.done) {
+		printf("  crypto floor not measured\n");
+		return;
+	}
+	hl_bench_row(stdout, k->floor_label, "%.3f ms (OpenSSL, one thread, this run)",
+		     r->floor.ms);
+	for (size_t i = 0; i < r->floor.n; i++) {
+		const struct bench_floor_op *op = &r->floor.op[i];
+		char label[64];
+
+		snprintf(label, sizeof(label), "  %s", op->what);
+		hl_bench_row(stdout, label, "%.3f ms  %s %s (%.0f/s)", op->res.cpu_ns_per_op / 1e6,
+			     op->key, op->how, 1e9 / op->res.cpu_ns_per_op);
+	}
+	hl_bench_row(stdout, k->ratio_label, "%.1fx", rt);
+	hl_bench_row(stdout, "goal", "within %.0fx of the floor: %s", k->goal_ratio,
+		     rt > 0 && rt <= k->goal_ratio ? "met" : "NOT met");
+}
+
+/* R as a JSON object; OK and ERROR (may be NULL) say how the run ended. */
+static json_t *report_json(const struct bench_kind *k, struct bench_result *r, int ok,
+			   const char *error)
+{
+	const struct bench_load *l = &r->load;
+	json_t *o = json_object(), *ops = NULL, *v;
+	double rt = ratio(r);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "benchmark", json_string(k->benchmark));
+	json_object_set_new(o, "ok", json_boolean(ok));
+	json_object_set_new(o, "error", error ? json_string(error) : json_null());
+	json_object_set_new(o, k->workers_key, json_integer(r->workers));
+	json_object_set_new(o, "seconds", json_integer(r->seconds));
+	if (l->done) {
+		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
+		json_object_set_new(o, "window_s", hl_bench_json_real(l->window_s, 3));
+		json_object_set_new(o, "hgs_pid", json_integer(r->hgs_pid));
+		v = json_pack("{s:I, s:I, s:I}", k->ok_key, (json_int_t)l->ok, "refused",
+			      (json_int_t)l->refused, "errors", (json_int_t)l->errors);
+		json_object_set_new(o, k->tally_key, v);
+		json_object_set_new(o, k->rate_key,
+				    hl_bench_json_real((double)l->ok / l->window_s, 2));
+		v = json_object();
+		if (v) {
+			json_object_set_new(v, "p50", hl_bench_json_real(lat_ms(r, 50), 3));
+			json_object_set_new(v, "p99", hl_bench_json_real(lat_ms(r, 99), 3));
+			json_object_set_new(v, "mean", hl_bench_json_real(
+				hl_bench_samples_mean(&l->lat) / 1e6, 3));
+			json_object_set_new(v, "max", hl_bench_json_real(lat_ms(r, 100), 3));
+		}
+		json_object_set_new(o, "latency_ms", v ? v : json_null());
+		json_object_set_new(o, "hgs_cpu_ms", hl_bench_json_real(l->hgs_cpu_ns / 1e6, 1));
+		json_object_set_new(o, k->cpu_key, hl_bench_json_real(cpu_ms_per(r), 4));
+	}
+	if (r->floor.done && (ops = json_array())) {
+		for (size_t i = 0; i < r->floor.n; i++) {
+			const struct bench_floor_op *op = &r->floor.op[i];
+
+			v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "name", op->name,
+				      "what", op->what, "key", op->key, k->how_key, op->how, "ms",
+				      hl_bench_json_real(op->res.cpu_ns_per_op / 1e6, 4), "per_s",
+				      hl_bench_json_real(1e9 / op->res.cpu_ns_per_op, 0), "iterations",
+				      (json_int_t)op->res.ops);
+			if (v)
+				json_array_append_new(ops, v);
+		}
+		v = json_pack("{s:o, s:o}", k->floor_key, hl_bench_json_real(r->floor.ms, 4),
+			      "operations", ops);
+		json_object_set_new(o, "crypto_floor", v ? v : json_null());
+		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
+	}
+	json_object_set_new(o, "goal_ratio", hl_bench_json_real(k->goal_ratio, 1));
+	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= k->goal_ratio));
+	return o;
+}
+
+/* Report R as JSON (on stdout or into COLLECT) and/or for a human. */
+int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
+		 int json, json_t *collect)
+{
+	if ((json || collect) &&
+	    bench_emit_json(report_json(k, r, rc == 0, rc < 0 ? hl_error_last() : NULL),
+			    collect) < 0)
+		return -1;
+	if (!json)
+		report_print(k, r, rc == 0, header);
+	return 0;
+}
+
+/* Exit code for a failed run: interrupted (128 + signal) or a failure. */
+int bench_fail_code(void)
+{
+	return bench_interrupt_signal() ? 128 + bench_interrupt_signal() : HL_EXIT_FAILURE;
 }

@@ -11,13 +11,19 @@
  * same machine under the same load, never as an absolute time checked by a
  * unit test.
  *
+ * Besides, the parts the lab benchmarks (bench attest, bench release) share:
+ * the lab's temporary directory, the `hgs serve` child, the measured window
+ * of N load threads, the crypto floor, and the report (human and JSON).
+ *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); release functions
  * are NULL-safe and leave the struct reusable.
  */
 #ifndef HGSLAB_SIM_BENCH_H
 #define HGSLAB_SIM_BENCH_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +101,12 @@ void hl_bench_row(FILE *f, const char *label, const char *fmt, ...) HL_PRINTF(3,
 /* Print V indented, with a final newline, on stdout. */
 int hl_bench_print_json(const json_t *v);
 
+/*
+ * A benchmark's JSON report O (NULL when it could not be built: out of
+ * memory): appended to COLLECT when not NULL, else printed on stdout.
+ */
+int bench_emit_json(json_t *o, json_t *collect);
+
 /* A number rounded to DIGITS decimals as a JSON real (NAN/INF become null). */
 json_t *hl_bench_json_real(double value, int digits);
 
@@ -113,5 +125,182 @@ void bench_signals_add(sigset_t *set);
 
 /* snprintf a path into BUF of SIZE; -1 (and a message) when it does not fit. */
 int bench_path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- the lab ---- */
+
+struct hl_child;
+
+/*
+ * Make DIR (SIZE bytes) a new directory "PREFIX-XXXXXX" inside WORKDIR
+ * (created when missing), else $TMPDIR or /tmp.  A base path longer than
+ * DIR_MAX is refused as too long for WHAT ("the lab").  DIR is "" on failure.
+ */
+int bench_lab_mkdtemp(char *dir, size_t size, const char *workdir, const char *prefix,
+		      size_t dir_max, const char *what);
+
+/*
+ * Remove the lab directory DIR unless KEEP, when it keeps CONTENTS (said in
+ * the progress line); then DIR is "".  Nothing to do when DIR is "".
+ */
+int bench_lab_remove(char *dir, int keep, const char *contents);
+
+/*
+ * Start `hgslab hgs serve --dir NODE_DIR` (this binary, /proc/self/exe) as a
+ * child whose output goes to LOG_PATH, wait up to READY_MS for its readiness
+ * line and put the URL it serves on ("http://ADDR:PORT") into URL of SIZE.
+ */
+int bench_hgs_serve_start(const char *node_dir, const char *log_path, int ready_ms,
+			  struct hl_child **child, char *url, size_t size);
+
+struct hgs_node;
+struct hosts_ek;
+
+/*
+ * Create an HGS node in TPM mode in DIR, named NAME in DOMAIN and listening
+ * on LISTEN, that trusts the TPM vendor CA in VENDOR_DIR; open it into *NODE.
+ */
+int bench_hgs_node_create(const char *dir, const char *name, const char *domain,
+			  const char *listen, const char *vendor_dir, struct hgs_node **node);
+
+/*
+ * Register the guarded host NAME with NODE (TPM mode) from its platform
+ * identifier, built from its endorsement key EK (EKpub and EKcert).
+ */
+int bench_hgs_add_tpm_host(struct hgs_node *node, const char *name, const struct hosts_ek *ek);
+
+/*
+ * Stop the `hgs serve` child *CHILD (none: nothing to do) within STOP_MS and
+ * free it; -1 when it cannot be stopped or exits with a status other than 0.
+ */
+int bench_hgs_serve_stop(struct hl_child **child, int stop_ms, const char *log_path,
+			 const char *node_dir);
+
+/* ---- the measured window ---- */
+
+/*
+ * One request of a load thread: 1 when it did what it should (its time is a
+ * sample), 0 when refused (then, when WHY is not NULL, the reason into WHY of
+ * SIZE), -1 without a decision (after hl_error(); the thread stops).
+ */
+typedef int (*bench_request_fn)(void *arg, char *why, size_t size);
+
+/* A load thread and its tallies; zero-initialise, set label, fn and arg. */
+struct bench_worker {
+	char label[64];                       /* "client thread 1", for errors */
+	bench_request_fn fn;
+	void *arg;
+	atomic_uint_fast64_t *deadline_ns;    /* set by bench_load_run */
+	pthread_t thread;
+	int started;
+	unsigned long ok, refused, errors;
+	struct hl_bench_samples lat;          /* latencies of the requests that did */
+	char failure[HL_ERROR_MAX];           /* the first refusal or error, "" when none */
+};
+
+/* Free the samples of the N workers W and W itself; NULL-safe. */
+void bench_workers_free(struct bench_worker *w, size_t n);
+
+/* What a measured window gave; the figures are valid once done is set. */
+struct bench_load {
+	double window_s;
+	uint64_t hgs_cpu_ns;                  /* CPU of the served process in the window */
+	unsigned long ok, refused, errors;
+	struct hl_bench_samples lat;          /* latencies of the requests that did, ns */
+	char failure[HL_ERROR_MAX];           /* the first refusal or error, "" when none */
+	int done;
+};
+
+/*
+ * The measured window: the N workers W run their requests in threads for
+ * SECONDS (signals left to the calling thread); the CPU process PID used
+ * meanwhile and the merged tallies go into OUT.
+ */
+int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
+		   struct bench_load *out);
+
+/*
+ * 0 when every request of L's window did what it should; otherwise -1 with
+ * "NONE in the S s window: first failure" when none did, or "K of N BAD
+ * (R refused, E without a decision); first: ..." when some did not.
+ */
+int bench_load_check(const struct bench_load *l, long seconds, const char *none,
+		     const char *bad);
+
+/* ---- the crypto floor ---- */
+
+#define BENCH_FLOOR_OPS_MAX 8
+
+/* One floor operation: what it is, how it is called, and its timing. */
+struct bench_floor_op {
+	const char *name;                     /* JSON name: "verify_quote" */
+	const char *what;                     /* "verify quote signature" */
+	const char *how;                      /* "RSASSA-PKCS1-v1_5" */
+	char key[48];                         /* "rsa-2048" */
+	hl_bench_op_fn fn;
+	void *arg;
+	struct hl_bench_op res;
+};
+
+/* The floor: N operations, ms their CPU total per request; valid once done is set. */
+struct bench_floor {
+	struct bench_floor_op op[BENCH_FLOOR_OPS_MAX];
+	size_t n;
+	double ms;
+	int done;
+};
+
+/* Time each of F's operations for at least MIN_CPU_NS of this thread's CPU. */
+int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns);
+
+/* ---- the report ---- */
+
+/* A lab benchmark's names in its report: labels (human) and keys (JSON). */
+struct bench_kind {
+	const char *benchmark;                /* "attest" */
+	const char *workers_key;              /* "hosts" */
+	const char *done_label;               /* "attestations passed" */
+	const char *rate_label;               /* "attestations/s" */
+	int lat_digits;                       /* decimals of the latency row */
+	const char *cpu_label;                /* "HGS CPU per attestation" */
+	const char *floor_label;              /* "crypto floor per attestation" */
+	const char *ratio_label;              /* "HGS CPU / crypto floor" */
+	const char *tally_key;                /* "attestations" */
+	const char *ok_key;                   /* "passed" */
+	const char *rate_key;                 /* "attestations_per_s" */
+	const char *cpu_key;                  /* "hgs_cpu_ms_per_attestation" */
+	const char *floor_key;                /* "ms_per_attestation" */
+	const char *how_key;                  /* "scheme" */
+	double goal_ratio;                    /* CPU per request / floor to reach */
+};
+
+/* What one run of a lab benchmark measured. */
+struct bench_result {
+	long workers, seconds;
+	long hgs_pid;
+	double setup_s;
+	struct bench_load load;
+	struct bench_floor floor;
+};
+
+/* Free what R owns and zero it. */
+void bench_result_release(struct bench_result *r);
+
+/*
+ * End a run that came to RC (0, or -1 after hl_error()): TEARDOWN(LAB, KEEP)
+ * stops and removes its lab.  The run's error message, when it failed, wins
+ * over the teardown's; a failed teardown fails a run that succeeded.
+ */
+int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep);
+
+/*
+ * Report R of a run that ended with RC (0 or -1, error set): as JSON on
+ * stdout (JSON), appended to COLLECT (not NULL), and unless JSON the human
+ * report, HEADER (its first line) first.  -1 when out of memory.
+ */
+int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
+		 int json, json_t *collect);
+
+/* Exit code for a failed run: 128 + the signal when interrupted, else HL_EXIT_FAILURE. */
+int bench_fail_code(void);
 
 #endif

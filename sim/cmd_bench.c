@@ -27,10 +27,8 @@
  * one stops the children at once (lib/child) and leaves the directory.
  */
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +47,6 @@
 #include "lib/child.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
-#include "lib/json.h"
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
 #include "sim/bench.h"
@@ -101,37 +98,47 @@ const struct hl_opt cmd_bench_all_opts[] = {
 
 /* The floor operations: the signatures HGS checks or makes per attestation. */
 enum { FLOOR_QUOTE, FLOOR_CERTIFY, FLOOR_HEALTHCERT, FLOOR_N };
+_Static_assert(FLOOR_N <= BENCH_FLOOR_OPS_MAX, "too many floor operations");
 
-/* One floor operation and its timing; msg and sig are owned, key borrowed. */
+/*
+ * One floor operation's material (its name and timing are in the result's
+ * bench_floor); msg and sig are owned, key borrowed.
+ */
 struct floor_op {
-	const char *name;             /* JSON name: "verify_quote" */
-	const char *what;             /* "verify quote signature" */
 	int sign;                     /* 1: sign msg; 0: verify sig over msg */
 	EVP_PKEY *key;
 	enum hl_sig_scheme scheme;
-	char key_type[16];            /* "rsa-2048" */
 	struct hl_buf msg, sig;
-	struct hl_bench_op res;
 };
 
-/* What one run of bench attest measured; figures are valid once measured is set. */
+/* What one run of bench attest measured: b.workers is the number of hosts. */
 struct attest_result {
-	long hosts, seconds;
-	long hgs_pid;
-	double setup_s, window_s;
-	unsigned long passed, refused, errors;
-	struct hl_bench_samples lat;          /* latencies of passed attestations, ns */
-	uint64_t hgs_cpu_ns;                  /* HGS CPU time in the window */
+	struct bench_result b;
 	struct floor_op floor[FLOOR_N];
-	double floor_ms;
-	int window_done;                      /* the load ran: attestation figures valid */
-	int floor_done;                       /* the floor was measured */
-	char failure[HL_ERROR_MAX];           /* the first refusal or error, "" when none */
+};
+
+/* bench attest in the report; a passed attestation is the load's "ok". */
+static const struct bench_kind attest_kind = {
+	.benchmark = "attest",
+	.workers_key = "hosts",
+	.done_label = "attestations passed",
+	.rate_label = "attestations/s",
+	.lat_digits = 1,
+	.cpu_label = "HGS CPU per attestation",
+	.floor_label = "crypto floor per attestation",
+	.ratio_label = "HGS CPU / crypto floor",
+	.tally_key = "attestations",
+	.ok_key = "passed",
+	.rate_key = "attestations_per_s",
+	.cpu_key = "hgs_cpu_ms_per_attestation",
+	.floor_key = "ms_per_attestation",
+	.how_key = "scheme",
+	.goal_ratio = BENCH_GOAL_RATIO,
 };
 
 struct bench_lab;
 
-/* A guarded host of the lab: its swtpm, TPM keys and load thread's tallies. */
+/* A guarded host of the lab: its swtpm and TPM keys. */
 struct bench_host {
 	char name[16];                        /* "BenchHost1" */
 	struct bench_lab *lab;
@@ -141,11 +148,6 @@ struct bench_host {
 	struct hosts_tpm_key ak, tk;
 	struct hosts_hgs_tpm client;          /* what hosts_hgs_attest_tpm takes */
 	int ak_bound;
-	pthread_t thread;
-	int started;
-	struct hl_bench_samples lat;
-	unsigned long passed, refused, errors;
-	char failure[HL_ERROR_MAX];
 };
 
 /* The throw-away lab; dir is "" until it exists. */
@@ -160,11 +162,11 @@ struct bench_lab {
 	struct hl_measured_boot *mb;
 	struct hl_child *hgs;
 	struct bench_host *hosts;
+	struct bench_worker *workers;         /* a load thread per host */
 	size_t n_hosts;
 	struct hl_buf health_cert;            /* a warm-up health certificate, DER */
 	EVP_PKEY *ak_pub;                     /* host 1's AK, for the floor */
 	EVP_PKEY *signer;                     /* the node's attestation signer, for the floor */
-	atomic_uint_fast64_t deadline_ns;
 };
 
 /* ---- the lab ---- */
@@ -172,35 +174,13 @@ struct bench_lab {
 /* Make the lab's temporary directory inside WORKDIR (or $TMPDIR, /tmp). */
 static int lab_mkdir(struct bench_lab *lab, const char *workdir)
 {
-	const char *base = workdir ? workdir : getenv("TMPDIR");
-	char *abs = NULL;
-	int rc = -1;
-
-	if (!base || !*base)
-		base = "/tmp";
-	if (workdir && hl_file_mkdirs(workdir, 0700) < 0)
-		goto out;
-	if (hl_file_abspath(base, &abs) < 0)
-		goto out;
-	if (strlen(abs) > BENCH_DIR_MAX) {
-		hl_error("the work directory '%s' has too long a path for the lab; use a shorter "
-			 "--workdir", abs);
-		goto out;
-	}
-	snprintf(lab->dir, sizeof(lab->dir), "%s/hgslab-bench-XXXXXX", abs);
-	if (!mkdtemp(lab->dir)) {
-		hl_error_errno("cannot create the lab directory in '%s'", abs);
-		lab->dir[0] = '\0';
-		goto out;
-	}
-	if (bench_path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
+	if (bench_lab_mkdtemp(lab->dir, sizeof(lab->dir), workdir, "hgslab-bench", BENCH_DIR_MAX,
+			      "the lab") < 0 ||
+	    bench_path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
 	    bench_path_fmt(lab->hgs_dir, sizeof(lab->hgs_dir), "%s/hgs", lab->dir) < 0 ||
 	    bench_path_fmt(lab->hgs_out, sizeof(lab->hgs_out), "%s/hgs-serve.out", lab->dir) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(abs);
-	return rc;
+		return -1;
+	return 0;
 }
 
 /* Manufacture host I's TPM, start it, create its AK and TK, replay the baseline boot. */
@@ -256,59 +236,24 @@ out:
 /* Register host H with NODE from its platform identifier (EKpub + EKcert). */
 static int host_register(struct hgs_node *node, const struct bench_host *h)
 {
-	struct hl_buf pub = { 0 }, cert = { 0 };
-	struct hgs_platform_id *id = NULL;
-	json_t *doc = NULL;
-	char *text = NULL;
-	int rc = -1;
-
-	if (hosts_ek_pem(h->ek, &pub, &cert) < 0)
-		goto out;
-	doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "format", "hgslab-platform-identifier",
-			"version", 1, "host", h->name, "ek_public", (const char *)pub.data,
-			"ek_certificate", cert.data ? json_string((const char *)cert.data) :
-			json_null());
-	if (!doc) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (hl_json_dump(doc, &text) < 0 || hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
-	    hgs_db_tpm_host_add(node, h->name, id, 0) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_error_wrap("cannot register host '%s' with HGS", h->name);
-	hgs_platform_id_free(id);
-	json_decref(doc);
-	free(text);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
-	return rc;
+	if (bench_hgs_add_tpm_host(node, h->name, h->ek) < 0)
+		return hl_error_wrap("cannot register host '%s' with HGS", h->name);
+	return 0;
 }
 
 /* Create the HGS node (TPM mode, vendor CA) and register hosts, baseline and CI policy. */
 static int hgs_setup(struct bench_lab *lab)
 {
-	struct hgs_init_params ip = { 0 };
 	struct hgs_node *node = NULL;
-	char *ca_path = NULL, *ca_pem = NULL, *ci = NULL;
+	char *ci = NULL;
 	size_t ci_len = 0;
 	int rc = -1;
 
 	hl_bench_progress("creating HGS %s (TPM mode) and registering %zu host%s, the baseline "
 			  "and the CI policy", BENCH_HGS_NAME, lab->n_hosts,
 			  lab->n_hosts == 1 ? "" : "s");
-	if (hosts_vendor_ca_cert_path(lab->vendor, &ca_path) < 0 ||
-	    hl_file_read(ca_path, HL_FILE_READ_MAX, &ca_pem, NULL) < 0)
-		goto out;
-	ip.dir = lab->hgs_dir;
-	ip.name = BENCH_HGS_NAME;
-	ip.domain = BENCH_HGS_DOMAIN;
-	ip.trust = HGS_MODE_TPM;
-	ip.listen = BENCH_HGS_LISTEN;
-	ip.vendor_ca_pem = ca_pem;
-	if (hgs_node_create(&ip) < 0 || hgs_node_open(lab->hgs_dir, 0, &node) < 0)
+	if (bench_hgs_node_create(lab->hgs_dir, BENCH_HGS_NAME, BENCH_HGS_DOMAIN, BENCH_HGS_LISTEN,
+				  lab->vendor, &node) < 0)
 		goto out;
 	for (size_t i = 0; i < lab->n_hosts; i++)
 		if (host_register(node, &lab->hosts[i]) < 0)
@@ -322,8 +267,6 @@ out:
 	if (rc < 0)
 		hl_error_wrap("cannot set up the HGS node in '%s'", lab->hgs_dir);
 	hgs_node_close(node);
-	free(ca_path);
-	free(ca_pem);
 	free(ci);
 	return rc;
 }
@@ -331,41 +274,14 @@ out:
 /* Start `hgslab hgs serve` on the node as a child and learn its URL. */
 static int hgs_start(struct bench_lab *lab)
 {
-	struct hl_child_opts o = { 0 };
-	char exe[PATH_MAX], *out = NULL, *p, *end;
-	const char *argv[] = { exe, "hgs", "serve", "--dir", lab->hgs_dir, NULL };
-	ssize_t n;
-	int rc = -1;
-
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
-		return hl_error_errno("cannot find the hgslab binary through /proc/self/exe");
-	exe[n] = '\0';
-	o.name = "hgs serve";
-	o.log_path = lab->hgs_out;
-	if (hl_child_spawn(argv, &o, &lab->hgs) < 0 ||
-	    hl_child_wait_log(lab->hgs, "hgs: serving ", BENCH_HGS_READY_MS) < 0 ||
-	    hl_file_read(lab->hgs_out, HL_FILE_READ_MAX, &out, NULL) < 0)
-		goto out;
-	p = strstr(out, "hgs: serving ");
-	p = p ? strstr(p, " on http://") : NULL;
-	end = p ? strchr(p, '\n') : NULL;
-	if (!end || (size_t)(end - (p + 4)) >= sizeof(lab->url)) {
-		hl_error("'hgs serve' printed no usable readiness line; see '%s'", lab->hgs_out);
-		goto out;
-	}
-	memcpy(lab->url, p + 4, (size_t)(end - (p + 4)));
-	lab->url[end - (p + 4)] = '\0';
+	if (bench_hgs_serve_start(lab->hgs_dir, lab->hgs_out, BENCH_HGS_READY_MS, &lab->hgs,
+				  lab->url, sizeof(lab->url)) < 0)
+		return -1;
 	lab->conn.url = lab->url;
 	lab->conn.timeout_ms = BENCH_HTTP_TIMEOUT_MS;
 	hl_bench_progress("HGS serving on %s (hgs serve, pid %ld)", lab->url,
 			  (long)hl_child_pid(lab->hgs));
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_error_wrap("cannot start 'hgslab hgs serve'");
-	free(out);
-	return rc;
+	return 0;
 }
 
 /* "STATUS (SUBSTATUS): REASON" of decision D into BUF. */
@@ -426,22 +342,12 @@ static int lab_setup(struct bench_lab *lab, const char *workdir)
 	return warm_up(lab);
 }
 
-/* Stop everything the lab started and remove its directory unless KEEP. */
-static int lab_teardown(struct bench_lab *lab, int keep)
+/* Stop everything lab ARG started and remove its directory unless KEEP (bench_run_end). */
+static int lab_teardown(void *arg, int keep)
 {
-	int rc = 0, status = -1;
+	struct bench_lab *lab = arg;
+	int rc = bench_hgs_serve_stop(&lab->hgs, BENCH_HGS_STOP_MS, lab->hgs_out, lab->hgs_dir);
 
-	if (lab->hgs) {
-		if (hl_child_stop(lab->hgs, BENCH_HGS_STOP_MS, &status) < 0) {
-			rc = -1;
-		} else if (status != 0) {
-			rc = hl_error("'hgslab hgs serve' exited with status %d when stopped; see "
-				      "'%s' and '%s/%s'", status, lab->hgs_out, lab->hgs_dir,
-				      HGS_LOG_FILE);
-		}
-		hl_child_free(lab->hgs);
-		lab->hgs = NULL;
-	}
 	for (size_t i = 0; lab->hosts && i < lab->n_hosts; i++) {
 		struct bench_host *h = &lab->hosts[i];
 
@@ -452,124 +358,58 @@ static int lab_teardown(struct bench_lab *lab, int keep)
 		hosts_ek_free(h->ek);
 		hosts_tpm_key_release(&h->ak);
 		hosts_tpm_key_release(&h->tk);
-		hl_bench_samples_release(&h->lat);
 	}
 	free(lab->hosts);
 	lab->hosts = NULL;
+	bench_workers_free(lab->workers, lab->n_hosts);
+	lab->workers = NULL;
 	hl_measured_boot_free(lab->mb);
 	lab->mb = NULL;
 	hl_buf_free(&lab->health_cert);
 	hl_key_free(lab->ak_pub);
 	hl_key_free(lab->signer);
 	lab->ak_pub = lab->signer = NULL;
-	if (lab->dir[0]) {
-		if (keep) {
-			hl_bench_progress("lab kept in '%s' (HGS node in hgs/, TPM states in "
-					  "BenchHost*/tpm/)", lab->dir);
-		} else if (hl_file_rmtree(lab->dir) < 0) {
-			rc = -1;
-		}
-		lab->dir[0] = '\0';
-	}
+	if (bench_lab_remove(lab->dir, keep, "HGS node in hgs/, TPM states in BenchHost*/tpm/") < 0)
+		rc = -1;
 	return rc;
 }
 
 /* ---- the load ---- */
 
-/* A load thread: attest with host H until the deadline or an interruption. */
-static void *load_main(void *arg)
+/* One attestation of host ARG (bench_request_fn): 1 passed, 0 refused, -1 no decision. */
+static int attest_request(void *arg, char *why, size_t size)
 {
 	struct bench_host *h = arg;
 	struct hosts_hgs_decision d;
-	uint64_t t0, t1;
-	int rc;
+	int passed;
 
-	while (!bench_interrupt_signal()) {
-		t0 = hl_bench_now_ns();
-		if (t0 >= atomic_load(&h->lab->deadline_ns))
-			break;
-		rc = hosts_hgs_attest_tpm(&h->lab->conn, &h->client, &h->ak_bound, &d);
-		t1 = hl_bench_now_ns();
-		if (rc < 0) {
-			h->errors++;
-			snprintf(h->failure, sizeof(h->failure), "%s: %s", h->name, hl_error_last());
-			break;   /* no decision: HGS or the TPM is broken, stop this host */
-		}
-		if (d.passed) {
-			h->passed++;
-			if (hl_bench_samples_add(&h->lat, t1 - t0) < 0) {
-				h->errors++;
-				snprintf(h->failure, sizeof(h->failure), "%s", hl_error_last());
-				hosts_hgs_decision_release(&d);
-				break;
-			}
-		} else {
-			h->refused++;
-			if (!h->failure[0]) {
-				char text[HL_ERROR_MAX - 64];
+	if (hosts_hgs_attest_tpm(&h->lab->conn, &h->client, &h->ak_bound, &d) < 0)
+		return hl_error_wrap("%s", h->name);   /* HGS or the TPM is broken */
+	passed = d.passed;
+	if (!passed && why) {
+		char text[HL_ERROR_MAX - 64];
 
-				decision_text(&d, text, sizeof(text));
-				snprintf(h->failure, sizeof(h->failure), "%s was refused: %s",
-					 h->name, text);
-			}
-		}
-		hosts_hgs_decision_release(&d);
+		decision_text(&d, text, sizeof(text));
+		snprintf(why, size, "%s was refused: %s", h->name, text);
 	}
-	return NULL;
+	hosts_hgs_decision_release(&d);
+	return passed ? 1 : 0;
 }
 
-/* Run the measured window: N threads for SECONDS; tallies and HGS CPU into R. */
+/* Run the measured window: a thread per host for SECONDS; tallies and HGS CPU into R. */
 static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r)
 {
-	pid_t hgs_pid = hl_child_pid(lab->hgs);
-	uint64_t cpu0, cpu1, start, end;
-	sigset_t block, old;
-	int rc = 0, err;
-
 	hl_bench_progress("measuring: %zu host%s attesting for %ld s", lab->n_hosts,
 			  lab->n_hosts == 1 ? "" : "s", seconds);
-	if (hl_bench_proc_cpu_ns(hgs_pid, &cpu0) < 0)
-		return -1;
-	/* the load threads leave the signals to the main thread: no EINTR in TPM or HTTP calls */
-	sigemptyset(&block);
-	bench_signals_add(&block);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	start = hl_bench_now_ns();
-	atomic_store(&lab->deadline_ns, start + (uint64_t)seconds * 1000000000u);
 	for (size_t i = 0; i < lab->n_hosts; i++) {
-		err = pthread_create(&lab->hosts[i].thread, NULL, load_main, &lab->hosts[i]);
-		if (err) {
-			atomic_store(&lab->deadline_ns, 0);
-			rc = hl_error("cannot start the load thread of '%s': %s",
-				      lab->hosts[i].name, strerror(err));
-			break;
-		}
-		lab->hosts[i].started = 1;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	for (size_t i = 0; i < lab->n_hosts; i++) {
-		if (lab->hosts[i].started)
-			pthread_join(lab->hosts[i].thread, NULL);
-		lab->hosts[i].started = 0;
-	}
-	end = hl_bench_now_ns();
-	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(hgs_pid, &cpu1) < 0)
-		return -1;
-	r->window_s = (double)(end - start) / 1e9;
-	r->hgs_cpu_ns = cpu1 - cpu0;
-	for (size_t i = 0; i < lab->n_hosts; i++) {
-		struct bench_host *h = &lab->hosts[i];
+		struct bench_worker *w = &lab->workers[i];
 
-		r->passed += h->passed;
-		r->refused += h->refused;
-		r->errors += h->errors;
-		if (!r->failure[0] && h->failure[0])
-			snprintf(r->failure, sizeof(r->failure), "%s", h->failure);
-		if (hl_bench_samples_merge(&r->lat, &h->lat) < 0)
-			return -1;
+		snprintf(w->label, sizeof(w->label), "the load thread of '%s'", lab->hosts[i].name);
+		w->fn = attest_request;
+		w->arg = &lab->hosts[i];
 	}
-	r->window_done = 1;
-	return 0;
+	return bench_load_run(lab->workers, lab->n_hosts, hl_child_pid(lab->hgs), seconds,
+			      &r->b.load);
 }
 
 /* ---- the crypto floor ---- */
@@ -622,6 +462,21 @@ static int tpm_signature(const struct hl_buf *b, enum hl_sig_scheme *scheme, str
 	}
 }
 
+/* One floor operation: sign or verify with OpenSSL through lib/crypto. */
+static int floor_call(void *arg)
+{
+	struct floor_op *op = arg;
+	struct hl_buf sig = { 0 };
+
+	if (!op->sign)
+		return hl_crypto_verify(op->key, op->scheme, op->msg.data, op->msg.len,
+					op->sig.data, op->sig.len);
+	if (hl_crypto_sign(op->key, op->scheme, op->msg.data, op->msg.len, &sig) < 0)
+		return -1;
+	hl_buf_free(&sig);
+	return 0;
+}
+
 /* KEY's type name into BUF. */
 static int key_type_text(const EVP_PKEY *key, char *buf, size_t size)
 {
@@ -643,6 +498,9 @@ static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
 	struct bench_host *h = &lab->hosts[0];
 	struct floor_op *q = &r->floor[FLOOR_QUOTE], *c = &r->floor[FLOOR_CERTIFY],
 			*s = &r->floor[FLOOR_HEALTHCERT];
+	struct bench_floor_op *fq = &r->b.floor.op[FLOOR_QUOTE],
+			      *fc = &r->b.floor.op[FLOOR_CERTIFY],
+			      *fs = &r->b.floor.op[FLOOR_HEALTHCERT];
 	struct hosts_tpm_quote quote;
 	struct hl_buf pem = { 0 }, csig = { 0 };
 	struct hgs_node *node = NULL;
@@ -651,13 +509,18 @@ static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
 	int rc = -1;
 
 	memset(&quote, 0, sizeof(quote));
-	q->name = "verify_quote";
-	q->what = "verify quote signature";
-	c->name = "verify_certify";
-	c->what = "verify certify signature";
-	s->name = "sign_health_certificate";
-	s->what = "sign health certificate";
+	fq->name = "verify_quote";
+	fq->what = "verify quote signature";
+	fc->name = "verify_certify";
+	fc->what = "verify certify signature";
+	fs->name = "sign_health_certificate";
+	fs->what = "sign health certificate";
 	s->sign = 1;
+	r->b.floor.n = FLOOR_N;
+	for (int i = 0; i < FLOOR_N; i++) {
+		r->b.floor.op[i].fn = floor_call;
+		r->b.floor.op[i].arg = &r->floor[i];
+	}
 	if (hl_crypto_random(nonce, sizeof(nonce)) < 0 ||
 	    hosts_tpm_quote(h->tpm, &h->ak, HOSTS_QUOTE_PCRS, nonce, sizeof(nonce), &quote) < 0 ||
 	    hosts_tpm_certify(h->tpm, &h->ak, &h->tk, nonce, sizeof(nonce), &c->msg, &csig) < 0 ||
@@ -670,9 +533,9 @@ static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
 	quote.attest.data = NULL;
 	quote.attest.len = 0;
 	q->key = c->key = lab->ak_pub;
-	if (key_type_text(lab->ak_pub, q->key_type, sizeof(q->key_type)) < 0)
+	if (key_type_text(lab->ak_pub, fq->key, sizeof(fq->key)) < 0)
 		goto out;
-	snprintf(c->key_type, sizeof(c->key_type), "%s", q->key_type);
+	snprintf(fc->key, sizeof(fc->key), "%s", fq->key);
 	/* the attestation signer as hgs serve loads it; X509_sign uses PKCS#1 v1.5 with RSA */
 	if (hgs_node_open(lab->hgs_dir, HGS_NODE_OPEN_KEYS, &node) < 0)
 		goto out;
@@ -684,8 +547,10 @@ static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
 	s->key = lab->signer;
 	if (hl_key_type_of(lab->signer, &kt) < 0)
 		goto out;
-	snprintf(s->key_type, sizeof(s->key_type), "%s", hl_key_type_name(kt));
+	snprintf(fs->key, sizeof(fs->key), "%s", hl_key_type_name(kt));
 	s->scheme = kt == HL_KEY_EC_P256 ? HL_SIG_ECDSA : HL_SIG_RSA_PKCS1;
+	for (int i = 0; i < FLOOR_N; i++)
+		r->b.floor.op[i].how = scheme_name(r->floor[i].scheme);
 	if (!lab->health_cert.len) {
 		hl_error("the warm-up gave no health certificate to measure signing with");
 		goto out;
@@ -707,40 +572,12 @@ out:
 	return rc;
 }
 
-/* One floor operation: sign or verify with OpenSSL through lib/crypto. */
-static int floor_call(void *arg)
-{
-	struct floor_op *op = arg;
-	struct hl_buf sig = { 0 };
-
-	if (!op->sign)
-		return hl_crypto_verify(op->key, op->scheme, op->msg.data, op->msg.len,
-					op->sig.data, op->sig.len);
-	if (hl_crypto_sign(op->key, op->scheme, op->msg.data, op->msg.len, &sig) < 0)
-		return -1;
-	hl_buf_free(&sig);
-	return 0;
-}
-
 /* Measure the floor: each operation timed for about a second of this thread's CPU. */
 static int floor_measure(struct bench_lab *lab, struct attest_result *r)
 {
 	if (floor_prepare(lab, r) < 0)
 		return -1;
-	hl_bench_progress("measuring the crypto floor: OpenSSL, one thread, about 1 s per "
-			  "operation");
-	r->floor_ms = 0;
-	for (int i = 0; i < FLOOR_N; i++) {
-		struct floor_op *op = &r->floor[i];
-
-		if (bench_check_interrupted() < 0)
-			return -1;
-		if (hl_bench_time_op(floor_call, op, BENCH_FLOOR_CPU_NS, &op->res) < 0)
-			return hl_error_wrap("cannot %s for the crypto floor", op->what);
-		r->floor_ms += op->res.cpu_ns_per_op / 1e6;
-	}
-	r->floor_done = 1;
-	return 0;
+	return bench_floor_measure(&r->b.floor, BENCH_FLOOR_CPU_NS);
 }
 
 /* ---- one run and its report ---- */
@@ -748,7 +585,7 @@ static int floor_measure(struct bench_lab *lab, struct attest_result *r)
 /* Free what R owns and zero it. */
 static void result_release(struct attest_result *r)
 {
-	hl_bench_samples_release(&r->lat);
+	bench_result_release(&r->b);
 	for (int i = 0; i < FLOOR_N; i++) {
 		hl_buf_free(&r->floor[i].msg);
 		hl_buf_free(&r->floor[i].sig);
@@ -759,184 +596,38 @@ static void result_release(struct attest_result *r)
 /*
  * Run bench attest with HOSTS hosts for SECONDS into R: 0 when the run
  * measured what it should (every attestation Passed), -1 otherwise.  R's
- * window_done / floor_done say which figures are valid either way.
+ * b.load.done / b.floor.done say which figures are valid either way.
  */
 static int attest_run(long hosts, long seconds, const char *workdir, int keep,
 		      struct attest_result *r)
 {
 	struct bench_lab lab;
-	char saved[HL_ERROR_MAX] = "";
 	uint64_t t0 = hl_bench_now_ns();
 	int rc = -1;
 
 	memset(&lab, 0, sizeof(lab));
 	memset(r, 0, sizeof(*r));
-	r->hosts = hosts;
-	r->seconds = seconds;
+	r->b.workers = hosts;
+	r->b.seconds = seconds;
 	lab.n_hosts = (size_t)hosts;
-	if (!(lab.hosts = calloc(lab.n_hosts, sizeof(*lab.hosts)))) {
+	if (!(lab.hosts = calloc(lab.n_hosts, sizeof(*lab.hosts))) ||
+	    !(lab.workers = calloc(lab.n_hosts, sizeof(*lab.workers)))) {
 		hl_error("out of memory");
 		goto out;
 	}
 	if (lab_setup(&lab, workdir) < 0)
 		goto out;
-	r->setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
-	r->hgs_pid = (long)hl_child_pid(lab.hgs);
-	if (run_load(&lab, seconds, r) < 0)
-		goto out;
+	r->b.setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
+	r->b.hgs_pid = (long)hl_child_pid(lab.hgs);
 	/* a window with failures measured something else than attestations: no floor */
-	if (r->passed == 0) {
-		hl_error("no attestation passed in the %ld s window%s%s", seconds,
-			 r->failure[0] ? ": " : "", r->failure);
-		goto out;
-	}
-	if (r->refused || r->errors) {
-		hl_error("%lu of %lu attestations did not pass (%lu refused, %lu without a "
-			 "decision); first: %s", r->refused + r->errors,
-			 r->passed + r->refused + r->errors, r->refused, r->errors, r->failure);
-		goto out;
-	}
-	if (floor_measure(&lab, r) < 0)
+	if (run_load(&lab, seconds, r) < 0 ||
+	    bench_load_check(&r->b.load, seconds, "no attestation passed",
+			     "attestations did not pass") < 0 ||
+	    floor_measure(&lab, r) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (rc < 0)
-		snprintf(saved, sizeof(saved), "%s", hl_error_last());
-	if (lab_teardown(&lab, keep) < 0 && rc == 0) {
-		rc = -1;
-		snprintf(saved, sizeof(saved), "%s", hl_error_last());
-	}
-	if (rc < 0)
-		hl_error("%s", saved);
-	return rc;
-}
-
-/* Attestations HGS decided in the window (each cost it CPU, passed or not). */
-static unsigned long decided(const struct attest_result *r)
-{
-	return r->passed + r->refused;
-}
-
-/* HGS CPU ms per decided attestation; 0 when none. */
-static double hgs_ms_per(const struct attest_result *r)
-{
-	return decided(r) ? (double)r->hgs_cpu_ns / 1e6 / (double)decided(r) : 0;
-}
-
-/* The ratio HGS CPU / floor; 0 when either is missing. */
-static double ratio(const struct attest_result *r)
-{
-	return r->floor_done && r->floor_ms > 0 && decided(r) ? hgs_ms_per(r) / r->floor_ms : 0;
-}
-
-/* Percentile P of R's latencies in ms. */
-static double lat_ms(struct attest_result *r, double p)
-{
-	return (double)hl_bench_samples_percentile(&r->lat, p) / 1e6;
-}
-
-/* The human report of R on stdout; OK says whether the run measured what it should. */
-static void attest_print(struct attest_result *r, int ok)
-{
-	double rt = ratio(r);
-
-	printf("hgslab bench attest: %ld host%s attesting with real swtpm quotes for %ld s "
-	       "against HGS %s\n\n", r->hosts, r->hosts == 1 ? "" : "s", r->seconds,
-	       BENCH_HGS_NAME);
-	if (!r->window_done) {
-		printf("  no figures: the run stopped before the measured window ended\n");
-		return;
-	}
-	if (!ok)
-		printf("  the run failed (see the error): these figures are not a measurement\n");
-	hl_bench_row(stdout, "attestations passed", "%lu in %.2f s (%lu refused, %lu without "
-		     "a decision)", r->passed, r->window_s, r->refused, r->errors);
-	hl_bench_row(stdout, "attestations/s", "%.1f", (double)r->passed / r->window_s);
-	hl_bench_row(stdout, "latency p50 / p99", "%.1f ms / %.1f ms", lat_ms(r, 50),
-		     lat_ms(r, 99));
-	hl_bench_row(stdout, "HGS CPU per attestation", "%.3f ms (hgs serve busy %.2f cores)",
-		     hgs_ms_per(r), (double)r->hgs_cpu_ns / 1e9 / r->window_s);
-	if (!r->floor_done) {
-		printf("  crypto floor not measured\n");
-		return;
-	}
-	hl_bench_row(stdout, "crypto floor per attestation", "%.3f ms (OpenSSL, one thread, "
-		     "this run)", r->floor_ms);
-	for (int i = 0; i < FLOOR_N; i++) {
-		const struct floor_op *op = &r->floor[i];
-		char label[64];
-
-		snprintf(label, sizeof(label), "  %s", op->what);
-		hl_bench_row(stdout, label, "%.3f ms  %s %s (%.0f/s)", op->res.cpu_ns_per_op / 1e6,
-			     op->key_type, scheme_name(op->scheme), 1e9 / op->res.cpu_ns_per_op);
-	}
-	hl_bench_row(stdout, "HGS CPU / crypto floor", "%.1fx", rt);
-	hl_bench_row(stdout, "goal", "within %.0fx of the floor: %s", BENCH_GOAL_RATIO,
-		     rt > 0 && rt <= BENCH_GOAL_RATIO ? "met" : "NOT met");
-}
-
-/* R as a JSON object; OK and ERROR (may be NULL) say how the run ended. */
-static json_t *attest_json(struct attest_result *r, int ok, const char *error)
-{
-	json_t *o = json_object(), *ops = NULL, *v;
-	double rt = ratio(r);
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "benchmark", json_string("attest"));
-	json_object_set_new(o, "ok", json_boolean(ok));
-	json_object_set_new(o, "error", error ? json_string(error) : json_null());
-	json_object_set_new(o, "hosts", json_integer(r->hosts));
-	json_object_set_new(o, "seconds", json_integer(r->seconds));
-	if (r->window_done) {
-		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
-		json_object_set_new(o, "window_s", hl_bench_json_real(r->window_s, 3));
-		json_object_set_new(o, "hgs_pid", json_integer(r->hgs_pid));
-		v = json_pack("{s:I, s:I, s:I}", "passed", (json_int_t)r->passed, "refused",
-			      (json_int_t)r->refused, "errors", (json_int_t)r->errors);
-		json_object_set_new(o, "attestations", v);
-		json_object_set_new(o, "attestations_per_s",
-				    hl_bench_json_real((double)r->passed / r->window_s, 2));
-		v = json_object();
-		if (v) {
-			json_object_set_new(v, "p50", hl_bench_json_real(lat_ms(r, 50), 3));
-			json_object_set_new(v, "p99", hl_bench_json_real(lat_ms(r, 99), 3));
-			json_object_set_new(v, "mean", hl_bench_json_real(
-				hl_bench_samples_mean(&r->lat) / 1e6, 3));
-			json_object_set_new(v, "max", hl_bench_json_real(lat_ms(r, 100), 3));
-		}
-		json_object_set_new(o, "latency_ms", v ? v : json_null());
-		json_object_set_new(o, "hgs_cpu_ms", hl_bench_json_real(r->hgs_cpu_ns / 1e6, 1));
-		json_object_set_new(o, "hgs_cpu_ms_per_attestation",
-				    hl_bench_json_real(hgs_ms_per(r), 4));
-	}
-	if (r->floor_done && (ops = json_array())) {
-		for (int i = 0; i < FLOOR_N; i++) {
-			const struct floor_op *op = &r->floor[i];
-
-			v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "name", op->name,
-				      "what", op->what, "key", op->key_type, "scheme",
-				      scheme_name(op->scheme), "ms",
-				      hl_bench_json_real(op->res.cpu_ns_per_op / 1e6, 4), "per_s",
-				      hl_bench_json_real(1e9 / op->res.cpu_ns_per_op, 0), "iterations",
-				      (json_int_t)op->res.ops);
-			if (v)
-				json_array_append_new(ops, v);
-		}
-		v = json_pack("{s:o, s:o}", "ms_per_attestation",
-			      hl_bench_json_real(r->floor_ms, 4), "operations", ops);
-		json_object_set_new(o, "crypto_floor", v ? v : json_null());
-		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
-	}
-	json_object_set_new(o, "goal_ratio", hl_bench_json_real(BENCH_GOAL_RATIO, 1));
-	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= BENCH_GOAL_RATIO));
-	return o;
-}
-
-/* Exit code for a failed run: interrupted (128 + signal) or a failure. */
-static int fail_code(void)
-{
-	return bench_interrupt_signal() ? 128 + bench_interrupt_signal() : HL_EXIT_FAILURE;
+	return bench_run_end(rc, lab_teardown, &lab, keep);
 }
 
 /* Run attest, print the report (human or JSON); 0 when it ran, -1 (error set) when not. */
@@ -944,25 +635,15 @@ static int attest_report(long hosts, long seconds, const char *workdir, int keep
 			 json_t *collect)
 {
 	struct attest_result r;
-	json_t *o;
+	char header[256];
 	int rc;
 
 	rc = attest_run(hosts, seconds, workdir, keep, &r);
-	if (json || collect) {
-		o = attest_json(&r, rc == 0, rc < 0 ? hl_error_last() : NULL);
-		if (!o) {
-			result_release(&r);
-			return hl_error("out of memory");
-		}
-		if (collect)
-			json_array_append_new(collect, o);
-		else {
-			hl_bench_print_json(o);
-			json_decref(o);
-		}
-	}
-	if (!json)
-		attest_print(&r, rc == 0);
+	snprintf(header, sizeof(header), "hgslab bench attest: %ld host%s attesting with real "
+		 "swtpm quotes for %ld s against HGS %s", hosts, hosts == 1 ? "" : "s", seconds,
+		 BENCH_HGS_NAME);
+	if (bench_report(&attest_kind, &r.b, rc, header, json, collect) < 0)
+		rc = -1;
 	result_release(&r);
 	return rc;
 }
@@ -987,7 +668,7 @@ int cmd_bench_attest(struct hl_cmd_ctx *ctx)
 			   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
 	bench_signals_restore();
 	if (rc < 0)
-		return hl_cmd_fail(fail_code(), "bench attest: %s", hl_error_last());
+		return hl_cmd_fail(bench_fail_code(), "bench attest: %s", hl_error_last());
 	return HL_EXIT_OK;
 }
 
@@ -1044,7 +725,7 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 		       "(a missed goal is reported above, not a failure)\n", failed);
 	}
 	if (failed) {
-		code = fail_code();
+		code = bench_fail_code();
 		hl_cmd_fail(code, "bench all: %d benchmark%s failed to run; %s", failed,
 			    failed == 1 ? "" : "s", first);
 	}

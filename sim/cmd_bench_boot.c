@@ -99,26 +99,9 @@ static const char *const boot_names[BOOT_N] = { "plain", "shielded" };
 /* Make the lab's directory inside WORKDIR (or $TMPDIR, /tmp) and name its parts. */
 static int lab_mkdir(struct boot_lab *lab, const char *workdir)
 {
-	const char *base = workdir ? workdir : getenv("TMPDIR");
-	char *abs = NULL;
-	int rc = -1;
-
-	if (!base || !*base)
-		base = "/tmp";
-	if ((workdir && hl_file_mkdirs(workdir, 0700) < 0) || hl_file_abspath(base, &abs) < 0)
-		goto out;
-	if (strlen(abs) > BOOT_DIR_MAX) {
-		hl_error("the work directory '%s' has too long a path for the VMs' sockets; use a "
-			 "shorter --workdir", abs);
-		goto out;
-	}
-	snprintf(lab->dir, sizeof(lab->dir), "%s/hgslab-bench-boot-XXXXXX", abs);
-	if (!mkdtemp(lab->dir)) {
-		hl_error_errno("cannot create the lab directory in '%s'", abs);
-		lab->dir[0] = '\0';
-		goto out;
-	}
-	if (bench_path_fmt(lab->tenant, sizeof(lab->tenant), "%s/tenant", lab->dir) < 0 ||
+	if (bench_lab_mkdtemp(lab->dir, sizeof(lab->dir), workdir, "hgslab-bench-boot",
+			      BOOT_DIR_MAX, "the VMs' sockets") < 0 ||
+	    bench_path_fmt(lab->tenant, sizeof(lab->tenant), "%s/tenant", lab->dir) < 0 ||
 	    bench_path_fmt(lab->kp, sizeof(lab->kp), "%s/vm.kp", lab->dir) < 0 ||
 	    bench_path_fmt(lab->run[BOOT_PLAIN], BOOT_PATH_MAX, "%s/rp", lab->dir) < 0 ||
 	    bench_path_fmt(lab->run[BOOT_SHIELDED], BOOT_PATH_MAX, "%s/rs", lab->dir) < 0 ||
@@ -130,11 +113,8 @@ static int lab_mkdir(struct boot_lab *lab, const char *workdir)
 		     BOOT_VM) < 0 ||
 	    hl_file_mkdirs(lab->run[BOOT_PLAIN], 0700) < 0 ||
 	    hl_file_mkdirs(lab->run[BOOT_SHIELDED], 0700) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(abs);
-	return rc;
+		return -1;
+	return 0;
 }
 
 /* The tenant: guardian Owner, a KP for it alone (its TK kept in LAB), the two VMs, one shielded. */
@@ -381,22 +361,13 @@ static json_t *boot_json(struct boot_result *r, const char *error)
 static int boot_report(long runs, const char *workdir, int keep, int json, json_t *collect)
 {
 	struct boot_result r;
-	json_t *o;
 	int rc;
 
 	rc = boot_run(runs, workdir, keep, &r);
-	if (json || collect) {
-		o = boot_json(&r, rc < 0 ? hl_error_last() : NULL);
-		if (!o) {
-			rc = hl_error("out of memory");
-			goto out;
-		}
-		if (collect) {
-			json_array_append_new(collect, o);
-		} else {
-			hl_bench_print_json(o);
-			json_decref(o);
-		}
+	if ((json || collect) &&
+	    bench_emit_json(boot_json(&r, rc < 0 ? hl_error_last() : NULL), collect) < 0) {
+		rc = -1;
+		goto out;
 	}
 	if (!json)
 		boot_print(&r);

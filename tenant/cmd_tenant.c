@@ -23,19 +23,18 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/keyprotector.h"
+#include "sim/cmdutil.h"
 #include "sim/commands.h"
 #include "sim/output.h"
 #include "tenant/guardian.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the tenant directory", HL_OPT_REQUIRED }
-#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
-#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
 
 const struct hl_opt cmd_tenant_new_guardian_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the guardian's name, e.g. Owner", HL_OPT_REQUIRED },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_import_guardian_opts[] = {
@@ -50,15 +49,15 @@ const struct hl_opt cmd_tenant_import_guardian_opts[] = {
 	  "PEM certificate of a root the guardian's certificates must chain to", 0 },
 	{ "resolve", 0, HL_OPT_LIST, "NAME:PORT:ADDR",
 	  "map a host name to a loopback address for --url (repeatable)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_get_guardian_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "show only this guardian", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_export_guardian_opts[] = {
@@ -66,13 +65,13 @@ const struct hl_opt cmd_tenant_export_guardian_opts[] = {
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the guardian to export", HL_OPT_REQUIRED },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the metadata ('-': stdout)",
 	  HL_OPT_REQUIRED },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_remove_guardian_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "NAME", "the guardian to remove", HL_OPT_REQUIRED },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_new_key_protector_opts[] = {
@@ -83,8 +82,8 @@ const struct hl_opt cmd_tenant_new_key_protector_opts[] = {
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the key protector", HL_OPT_REQUIRED },
 	{ "allow-expired", 0, HL_OPT_FLAG, NULL, "accept certificates outside their validity", 0 },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing FILE (its key is lost)", 0 },
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_kp_access_opts[] = {
@@ -95,22 +94,16 @@ const struct hl_opt cmd_tenant_kp_access_opts[] = {
 	  HL_OPT_REQUIRED },
 	{ "allow-expired", 0, HL_OPT_FLAG, NULL,
 	  "grant: accept a certificate outside its validity", 0 },
-	OPT_END,
+	HL_CMD_OPT_END,
 };
 
 const struct hl_opt cmd_tenant_show_key_protector_opts[] = {
 	OPT_DIR,
-	OPT_JSON,
-	OPT_END,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
 };
 
 /* ---- output (the same shapes as `hgslab hgs`) ---- */
-
-/* Add member KEY = string V (or null) to O. */
-static void set_str(json_t *o, const char *key, const char *v)
-{
-	json_object_set_new(o, key, v ? json_string(v) : json_null());
-}
 
 /* Format time T as RFC 3339 UTC into BUF. */
 static void fmt_time(time_t t, char *buf, size_t size)
@@ -134,14 +127,14 @@ static json_t *guardian_json(const struct hl_guardian *g)
 		subject[0] = '\0';
 	if (hl_cert_validity(g->encryption_cert, NULL, &na) == 0)
 		fmt_time(na, when, sizeof(when));
-	set_str(o, "Name", g->name);
-	set_str(o, "Kind", g->kind == HL_GUARDIAN_OWNED ? "Owned" : "Imported");
+	hl_cmd_set_str(o, "Name", g->name);
+	hl_cmd_set_str(o, "Kind", g->kind == HL_GUARDIAN_OWNED ? "Owned" : "Imported");
 	json_object_set_new(o, "HasPrivateSigningKey", json_boolean(g->has_private_keys));
-	set_str(o, "SigningCertificateSubject", subject);
-	set_str(o, "SigningThumbprint", g->signing_thumbprint);
-	set_str(o, "EncryptionThumbprint", g->encryption_thumbprint);
-	set_str(o, "NotAfter", when);
-	set_str(o, "Created", g->created);
+	hl_cmd_set_str(o, "SigningCertificateSubject", subject);
+	hl_cmd_set_str(o, "SigningThumbprint", g->signing_thumbprint);
+	hl_cmd_set_str(o, "EncryptionThumbprint", g->encryption_thumbprint);
+	hl_cmd_set_str(o, "NotAfter", when);
+	hl_cmd_set_str(o, "Created", g->created);
 	return o;
 }
 
@@ -149,14 +142,11 @@ static json_t *guardian_json(const struct hl_guardian *g)
 static int print_guardian(const struct hl_cmd_ctx *ctx, const struct hl_guardian *g)
 {
 	json_t *o = guardian_json(g);
-	int code = HL_EXIT_OK;
+	int code;
 
 	if (!o)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-	if (hl_opts_flag(&ctx->opts, "json"))
-		code = hl_out_json(o);
-	else
-		hl_out_properties(o);
+	code = hl_cmd_out_properties(ctx, o);
 	json_decref(o);
 	return code;
 }
@@ -183,14 +173,6 @@ int cmd_tenant_new_guardian(struct hl_cmd_ctx *ctx)
 	return code;
 }
 
-/* Read file PATH (WHAT names it, at most MAX bytes); an exit code. */
-static int read_input(const char *path, const char *what, size_t max, char **buf, size_t *len)
-{
-	if (hl_file_read(path, max, buf, len) < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the %s: %s", what, hl_error_last());
-	return HL_EXIT_OK;
-}
-
 /* Import-HgsGuardian. */
 int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 {
@@ -213,7 +195,8 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 	if (name && hl_guardian_name_check(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (root_file) {
-		if ((code = read_input(root_file, "trusted root", 65536, &text, &len)) != HL_EXIT_OK)
+		if ((code = hl_cmd_read_file(root_file, "trusted root", 65536, &text, &len)) !=
+		    HL_EXIT_OK)
 			goto out;
 		if (hl_cert_from_pem(text, len, &root) < 0) {
 			code = hl_cmd_fail(HL_EXIT_USAGE, "bad trusted root '%s': %s", root_file,
@@ -224,7 +207,7 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 		text = NULL;
 	}
 	if (file) {
-		if ((code = read_input(file, "guardian metadata", HL_GUARDIAN_METADATA_MAX, &text,
+		if ((code = hl_cmd_read_file(file, "guardian metadata", HL_GUARDIAN_METADATA_MAX, &text,
 				       &len)) != HL_EXIT_OK)
 			goto out;
 		if (hl_guardian_metadata_parse(text, len, &md) < 0) {
@@ -368,7 +351,8 @@ static int load_kp(const char *file, struct hl_kp **kp)
 	int code;
 
 	*kp = NULL;
-	if ((code = read_input(file, "key protector", HL_KP_MAX_SIZE, &text, &len)) != HL_EXIT_OK)
+	if ((code = hl_cmd_read_file(file, "key protector", HL_KP_MAX_SIZE, &text, &len)) !=
+	    HL_EXIT_OK)
 		return code;
 	if (hl_kp_parse(text, len, kp) < 0)
 		code = hl_cmd_fail(HL_EXIT_USAGE, "'%s': %s", file, hl_error_last());
@@ -447,13 +431,13 @@ int cmd_tenant_new_key_protector(struct hl_cmd_ctx *ctx)
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 			goto out;
 		}
-		set_str(o, "Id", kp->id);
-		set_str(o, "File", out);
-		set_str(o, "Owner", kp->owner_name);
+		hl_cmd_set_str(o, "Id", kp->id);
+		hl_cmd_set_str(o, "File", out);
+		hl_cmd_set_str(o, "Owner", kp->owner_name);
 		for (i = 0; i < kp->n_entries; i++)
 			json_array_append_new(names, json_string(kp->entries[i].name));
 		json_object_set_new(o, "Guardians", names);
-		set_str(o, "TransportKeyFingerprint", fp);
+		hl_cmd_set_str(o, "TransportKeyFingerprint", fp);
 		code = hl_out_json(o);
 	} else {
 		printf("created key protector %s for owner '%s' in '%s'\n", kp->id, kp->owner_name,
@@ -632,13 +616,13 @@ int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;
 	}
-	set_str(o, "Id", kp->id);
+	hl_cmd_set_str(o, "Id", kp->id);
 	json_object_set_new(o, "Version", json_integer(kp->version));
-	set_str(o, "Created", kp->created);
-	set_str(o, "Owner", kp->owner_name);
-	set_str(o, "OwnerSigningThumbprint", kp->owner_signing_thumbprint);
+	hl_cmd_set_str(o, "Created", kp->created);
+	hl_cmd_set_str(o, "Owner", kp->owner_name);
+	hl_cmd_set_str(o, "OwnerSigningThumbprint", kp->owner_signing_thumbprint);
 	json_object_set_new(o, "SignatureValid", json_boolean(sig_ok));
-	set_str(o, "TransportKeyFingerprint", fp_ok ? fp : NULL);
+	hl_cmd_set_str(o, "TransportKeyFingerprint", fp_ok ? fp : NULL);
 	for (i = 0; i < kp->n_entries; i++) {
 		const char *local = NULL;
 
@@ -651,20 +635,20 @@ int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx)
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 			goto out;
 		}
-		set_str(r, "Name", kp->entries[i].name);
-		set_str(r, "Role", i == 0 ? "Owner" : "Guardian");
-		set_str(r, "InDirectory", local ? local : "");
-		set_str(r, "SigningThumbprint", kp->entries[i].signing_thumbprint);
-		set_str(r, "EncryptionThumbprint", kp->entries[i].encryption_thumbprint);
+		hl_cmd_set_str(r, "Name", kp->entries[i].name);
+		hl_cmd_set_str(r, "Role", i == 0 ? "Owner" : "Guardian");
+		hl_cmd_set_str(r, "InDirectory", local ? local : "");
+		hl_cmd_set_str(r, "SigningThumbprint", kp->entries[i].signing_thumbprint);
+		hl_cmd_set_str(r, "EncryptionThumbprint", kp->entries[i].encryption_thumbprint);
 	}
 	json_object_set(o, "Guardians", rows);
 	if (hl_opts_flag(&ctx->opts, "json")) {
 		if (!sig_ok)
-			set_str(o, "SignatureError", sig_err);
+			hl_cmd_set_str(o, "SignatureError", sig_err);
 		code = hl_out_json(o);
 	} else {
 		if (!fp_ok)
-			set_str(o, "TransportKeyFingerprint",
+			hl_cmd_set_str(o, "TransportKeyFingerprint",
 				sig_ok ? "(owner's private key not in this directory)" : "(not shown)");
 		hl_out_properties(o);
 		printf("\n");

@@ -39,6 +39,7 @@
 #include "hosts/fabric_ad.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
+#include "lib/served.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -318,21 +319,6 @@ static mode_t mode_of(const char *path)
 	return st.st_mode & 07777;
 }
 
-/* Number of entries of DIR besides . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* new: layout and modes, a well-formed random SID, Domain Computers; refusals leave nothing. */
 static void test_create(void **state)
 {
@@ -383,7 +369,7 @@ static void test_create(void **state)
 	assert_int_equal(fabric_create(&p), -1);
 	assert_error_has("DC name");
 	p.dc_name = NULL;
-	assert_int_equal(count_entries(parent), 0);
+	assert_int_equal(hl_served_dir_entries(parent), 0);
 	/* a fabric directory is not overwritten; a non-fabric one is not opened */
 	p.dir = L->dir_a;
 	assert_int_equal(fabric_create(&p), -1);
@@ -403,7 +389,7 @@ static void test_create(void **state)
 	assert_null(f->dc_key);
 	fabric_close(f);
 	fabric_close(NULL);
-	assert_int_equal(count_entries(parent), 1);
+	assert_int_equal(hl_served_dir_entries(parent), 1);
 	assert_int_equal(hl_file_rmtree(parent), 0);
 }
 

@@ -36,6 +36,7 @@
 #include "hgs/serve.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
+#include "lib/served.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -123,21 +124,6 @@ static mode_t mode_of(const char *path)
 	return st.st_mode & 07777;
 }
 
-/* Number of entries of DIR besides . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* ---- init ---- */
 
 /* init makes the store, three key pairs (keys 0600, certs 0644, dir 0700) and the config. */
@@ -167,7 +153,7 @@ static void test_init_creates_everything(void **state)
 	}
 	/* nothing but the node was left beside it */
 	snprintf(path, sizeof(path), "%s/deep", sandbox);
-	assert_int_equal(count_entries(path), 1);
+	assert_int_equal(hl_served_dir_entries(path), 1);
 
 	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
 	assert_string_equal(node->config.name, "MyHgsService");
@@ -226,7 +212,7 @@ static void test_init_refusals_and_force(void **state)
 	assert_string_not_equal(node->signer_thumbprint, thumb);
 	assert_int_equal(hgs_db_host_group_find_sid(node, "S-1-5-21-1-2-3-1013", &(char *){ NULL }), 0);
 	hgs_node_close(node);
-	assert_int_equal(count_entries(sandbox), 1);
+	assert_int_equal(hl_served_dir_entries(sandbox), 1);
 
 	/* a non-empty directory that is not a node, and a file, are refused even with force */
 	snprintf(path, sizeof(path), "%s/other", sandbox);
@@ -294,7 +280,7 @@ static void test_init_failure_leaves_nothing(void **state)
 	assert_int_equal(hgs_node_create(&p), -1);
 	hl_file_set_test_hook(NULL, NULL);
 	assert_non_null(strstr(hl_error_last(), "simulated write failure"));
-	assert_int_equal(count_entries(sandbox), 0);
+	assert_int_equal(hl_served_dir_entries(sandbox), 0);
 
 	/* with --force over a node, a failure keeps the old node intact */
 	create_node(dir, HGS_MODE_TPM, 0);
@@ -303,7 +289,7 @@ static void test_init_failure_leaves_nothing(void **state)
 	hl_file_set_test_hook(fail_nth, &n);
 	assert_int_equal(hgs_node_create(&p), -1);
 	hl_file_set_test_hook(NULL, NULL);
-	assert_int_equal(count_entries(sandbox), 1);
+	assert_int_equal(hl_served_dir_entries(sandbox), 1);
 	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node), 0);
 	hgs_node_close(node);
 	assert_int_equal(hl_file_rmtree(sandbox), 0);
