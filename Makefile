@@ -1,7 +1,8 @@
 # hgslab build.  `make help` lists the targets.
 #
-# Sources are found by folder: every lib/ hgs/ hosts/ tenant/ sim/ .c file goes
-# into build/libhgslab.a except sim/main.c, which is the binary's entry point.
+# Sources are found by folder (README "Layout" gives the layering): every .c
+# file of lib/ proto/ vm/ hgs/ fabric/ hosts/ tenant/ sim/ cmd/ goes into
+# build/libhgslab.a except cmd/main.c, which is the binary's entry point.
 # Every tests/unit/test_*.c becomes its own cmocka test program linked against
 # that library, so adding a module or a test never needs a Makefile edit.
 #
@@ -31,8 +32,9 @@ endif
 BIN_DIR := $(if $(filter 1,$(SAN)),$(BUILD)/bin,bin)
 HGSLAB  := $(BIN_DIR)/hgslab
 
-LIB_SRC  := $(sort $(wildcard lib/*.c hgs/*.c hosts/*.c tenant/*.c sim/*.c))
-LIB_SRC  := $(filter-out sim/main.c,$(LIB_SRC))
+LAYERS   := lib proto vm hgs fabric hosts tenant sim cmd
+LIB_SRC  := $(sort $(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
+LIB_SRC  := $(filter-out cmd/main.c,$(LIB_SRC))
 # MODULES="lib/err.c lib/log.c lib/x.c" BUILD=build/x builds a test against
 # just those modules (for working on one module while others are half-done).
 ifneq ($(MODULES),)
@@ -64,7 +66,7 @@ tests: $(TEST_BIN) $(TEST_HELPER_BIN)
 asan:
 	$(MAKE) SAN=1 all
 
-$(HGSLAB): $(BUILD)/obj/sim/main.o $(LIBA)
+$(HGSLAB): $(BUILD)/obj/cmd/main.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
@@ -85,7 +87,7 @@ $(BUILD)/tests/helper_%: $(BUILD)/obj/tests/unit/helper_%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/sim/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d
 
 deps:
 	@scripts/deps.sh

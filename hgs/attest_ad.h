@@ -38,7 +38,7 @@
 
 #include "hgs/node.h"
 #include "hgs/serve.h"
-#include "hosts/fabric_ad.h"
+#include "fabric/fabric_ad.h"
 
 #define HGS_TRUSTED_DOMAINS_DIR "trusted-domains"
 

@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/node.h"
 
 /*

@@ -21,7 +21,7 @@
 #include "lib/crypto.h"
 #include "lib/json.h"
 #include "lib/log.h"
-#include "lib/tcglog.h"
+#include "proto/tcglog.h"
 
 /* A decoded base64 field of the request. */
 struct field {

@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/json.h"
-#include "lib/tcglog.h"
+#include "proto/tcglog.h"
 
 /* Largest registration blob accepted (TCG logs, CI policies). */
 #define DB_BLOB_MAX ((size_t)8 << 20)

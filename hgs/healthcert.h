@@ -29,7 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/node.h"
 
 /* hgslab's OID arc: 2.25 + the UUID 8c604bea-8a5b-4322-b44f-7b0f9f362866 as an integer. */

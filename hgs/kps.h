@@ -50,7 +50,7 @@
 #include "hgs/node.h"
 #include "hgs/serve.h"
 #include "lib/crypto.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 
 #define HGS_KPS_METADATA_PATH "/KeyProtection/service/metadata/2014-07/metadata.xml"
 #define HGS_KPS_RELEASE_PATH "/KeyProtection/v1/release"

@@ -55,7 +55,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 #include "lib/labclock.h"

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/node.h"
 
 #define HGS_NONCE_LEN 32

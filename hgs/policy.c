@@ -20,7 +20,7 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
-#include "lib/wbcl.h"
+#include "proto/wbcl.h"
 
 #include <pthread.h>
 #include <stdarg.h>

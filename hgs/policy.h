@@ -32,8 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hgs/attest.h"
-#include "lib/tcglog.h"
+#include "proto/attest.h"
+#include "proto/tcglog.h"
 
 struct hgs_policy_def {
 	const char *name;          /* "Hgs_SecureBootEnabled" */

@@ -39,7 +39,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/node.h"
 #include "lib/http.h"
 #include "lib/log.h"

@@ -30,9 +30,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/node.h"
-#include "hosts/fabric_ad.h"
+#include "fabric/fabric_ad.h"
 #include "lib/http.h"
 
 /*

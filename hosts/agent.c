@@ -32,7 +32,7 @@
 
 #include <jansson.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hosts/ad_client.h"
 #include "hosts/hgs_client.h"
 #include "hosts/measured_boot.h"

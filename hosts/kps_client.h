@@ -49,7 +49,7 @@
 #include "hosts/host.h"
 #include "hosts/tpm_host.h"
 #include "lib/crypto.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "lib/tpm.h"
 
 /* The KPS route under the key protection URL. */

@@ -17,8 +17,8 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
-#include "lib/tcglog.h"
-#include "lib/wbcl.h"
+#include "proto/tcglog.h"
+#include "proto/wbcl.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

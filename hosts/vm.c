@@ -22,7 +22,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/vm.h"
 
 /* One VM run.  Invariant: qemu is set only when swtpm is; agent_fd >= 0 once QEMU connected. */

@@ -26,7 +26,6 @@
 #include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "sim/cmd.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
@@ -814,10 +813,4 @@ int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, con
 	if (!json)
 		report_print(k, r, rc == 0, header);
 	return 0;
-}
-
-/* Exit code for a failed run: interrupted (128 + signal) or a failure. */
-int bench_fail_code(void)
-{
-	return bench_interrupt_signal() ? 128 + bench_interrupt_signal() : HL_EXIT_FAILURE;
 }

@@ -300,7 +300,4 @@ int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int k
 int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
 		 int json, json_t *collect);
 
-/* Exit code for a failed run: 128 + the signal when interrupted, else HL_EXIT_FAILURE. */
-int bench_fail_code(void);
-
 #endif

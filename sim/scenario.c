@@ -20,7 +20,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/policy.h"
 #include "hosts/profile.h"
 #include "lib/err.h"

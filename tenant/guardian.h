@@ -30,7 +30,7 @@
 #include <openssl/x509.h>
 
 #include "lib/crypto.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 
 /* Guardian names in a tenant directory: 1..HL_GUARDIAN_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
 #define HL_GUARDIAN_NAME_MAX 65

@@ -26,7 +26,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "hosts/vm.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
 

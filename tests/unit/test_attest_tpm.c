@@ -44,7 +44,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/swtpm.h"
-#include "lib/tcglog.h"
+#include "proto/tcglog.h"
 #include "lib/tpm.h"
 
 /* Fail with the current error message unless CALL returns 0. */

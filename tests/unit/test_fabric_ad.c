@@ -36,7 +36,7 @@
 #include "hgs/node.h"
 #include "hgs/serve.h"
 #include "hosts/ad_client.h"
-#include "hosts/fabric_ad.h"
+#include "fabric/fabric_ad.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/served.h"

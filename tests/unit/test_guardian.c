@@ -28,7 +28,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/http.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 
 struct fx {

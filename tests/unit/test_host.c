@@ -31,7 +31,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/tcglog.h"
+#include "proto/tcglog.h"
 #include "lib/tpm.h"
 
 /* Fail with the current error message unless it contains TEXT. */

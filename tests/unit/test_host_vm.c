@@ -38,7 +38,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/vm.h"
 
 /* Fail with the current error message unless it contains TEXT. */

@@ -28,7 +28,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 
 /* A guardian with private keys, for the tests. */
 struct tg {

@@ -42,7 +42,7 @@
 #include "lib/fileio.h"
 #include "lib/http.h"
 #include "lib/json.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "lib/log.h"
 #include "tenant/guardian.h"
 

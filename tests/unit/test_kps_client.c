@@ -50,7 +50,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 
 /* Fail with the current error message unless it contains TEXT. */

@@ -19,14 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hgs/attest.h"
+#include "proto/attest.h"
 #include "hgs/policy.h"
 #include "hosts/measured_boot.h"
 #include "hosts/profile.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
-#include "lib/tcglog.h"
-#include "lib/wbcl.h"
+#include "proto/tcglog.h"
+#include "proto/wbcl.h"
 
 /* The registered state every test starts from. */
 static uint8_t *baseline_log;

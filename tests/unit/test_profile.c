@@ -23,8 +23,8 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/json.h"
-#include "lib/tcglog.h"
-#include "lib/wbcl.h"
+#include "proto/tcglog.h"
+#include "proto/wbcl.h"
 
 /* One override of the SPEC list and the field it must change. */
 struct override {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
-#include "lib/tcglog.h"
+#include "proto/tcglog.h"
 
 static const char *const fixtures[] = {
 	"event-arch-linux.bin",

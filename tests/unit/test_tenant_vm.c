@@ -29,7 +29,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
-#include "lib/keyprotector.h"
+#include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
 

@@ -1,0 +1,722 @@
+/*
+ * cmd_run.c - `hgslab run`, `demo`, `up`, `status` and `down`: scenarios
+ * played against a lab brought up on this machine (sim/lab.h), steps
+ * (sim/steps.h), reports (sim/report.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hosts/host.h"
+#include "hosts/vm.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "cmd/commands.h"
+#include "sim/lab.h"
+#include "cmd/output.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/steps.h"
+
+#define DEMO_SCENARIO "article-walkthrough.yaml"
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -rf PATH. */
+static int rm_tree(const char *path)
+{
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return hl_error_errno("cannot remove '%s'", path);
+	return 0;
+}
+
+/* 1 when DIR does not exist or is an empty folder. */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return errno == ENOENT;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+/* The scenario library folder: $HGSLAB_SCENARIOS, else scenarios/ above this binary, else ./scenarios. */
+static int scenario_dir(char *buf, size_t size)
+{
+	const char *env = getenv("HGSLAB_SCENARIOS");
+	char exe[PATH_MAX], *p;
+	ssize_t n;
+	int up;
+
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return 0;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = 0;
+		for (up = 0; up < 4 && (p = strrchr(exe, '/')); up++) {
+			struct stat st;
+
+			*p = 0;
+			snprintf(buf, size, "%s/scenarios/%s", exe, DEMO_SCENARIO);
+			if (stat(buf, &st) == 0) {
+				snprintf(buf, size, "%s/scenarios", exe);
+				return 0;
+			}
+		}
+	}
+	snprintf(buf, size, "scenarios");
+	return 0;
+}
+
+/* ---- playing scenarios ---- */
+
+struct run_opts {
+	enum rp_format format;
+	const char *out;
+	const char *workdir;
+	const char *guest;
+	int keep;
+	FILE *human;     /* where the streamed human report goes */
+};
+
+/* Play S in lab directory WORK; fill R.  -1 when interrupted. */
+static int play(const struct scenario *s, const char *work, const struct run_opts *o,
+		struct rp_scenario *r)
+{
+	struct lab L;
+	double t0 = now_s();
+	size_t i;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->name = strdup(s->name);
+	r->file = strdup(s->path);
+	r->description = strdup(s->description ? s->description : "");
+	r->steps = calloc(s->n_steps ? s->n_steps : 1, sizeof(*r->steps));
+	if (!r->name || !r->file || !r->description || !r->steps)
+		return hl_error("out of memory");
+	if (o->human)
+		rp_human_begin(o->human, r);
+	if (lab_init(&L, s, work, o->guest) < 0) {
+		r->error = strdup(hl_error_last());
+		lab_free(&L);
+		r->duration_s = now_s() - t0;
+		if (o->human)
+			rp_human_end(o->human, r);
+		return lab_interrupted() ? -1 : 0;
+	}
+	L.progress = stderr;
+	if (o->human)
+		rp_progress("bringing up %s's fabric (HGS, hosts, tenant)...", s->name);
+	if (lab_up(&L) < 0) {
+		rp_progress_done();
+		r->error = strdup(hl_error_last());
+	} else {
+		rp_progress_done();
+		r->setup_s = now_s() - t0;
+		if (o->human)
+			rp_human_setup(o->human, r);
+		for (i = 0; i < s->n_steps; i++) {
+			int prc = step_play(&L, &s->steps[i], (int)i + 1, &r->steps[i]);
+
+			r->n_steps = (int)i + 1;
+			if (o->human)
+				rp_human_step(o->human, &r->steps[i]);
+			if (prc < 0 || lab_interrupted()) {
+				rc = -1;
+				break;
+			}
+		}
+	}
+	lab_down(&L);
+	lab_free(&L);
+	r->passed = !r->error && rc == 0 && r->n_steps == (int)s->n_steps;
+	for (i = 0; r->passed && i < (size_t)r->n_steps; i++)
+		r->passed = r->steps[i].passed;
+	if (lab_interrupted() && !r->error) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "interrupted by signal %d; the lab was stopped",
+			 lab_interrupted());
+		r->error = strdup(msg);
+		r->passed = 0;
+		rc = -1;
+	}
+	r->duration_s = now_s() - t0;
+	if (o->human)
+		rp_human_end(o->human, r);
+	if ((r->passed && !o->keep) || lab_interrupted())
+		rm_tree(work);
+	else if (o->human)
+		fprintf(o->human, "  lab kept in %s (logs/ has every command and its output)\n", work);
+	return rc;
+}
+
+/* Load every file in PATHS; all errors printed; -1 when any failed. */
+static int load_all(char **paths, int n, struct scenario ***out)
+{
+	struct scenario **v = calloc((size_t)n + 1, sizeof(*v));
+	int i, bad = 0;
+
+	*out = NULL;
+	if (!v)
+		return hl_error("out of memory");
+	for (i = 0; i < n; i++)
+		if (scenario_load(paths[i], &v[i]) < 0) {
+			fprintf(stderr, "hgslab: error: %s\n", hl_error_last());
+			bad++;
+		}
+	if (bad) {
+		for (i = 0; i < n; i++)
+			scenario_free(v[i]);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Run the scenario files PATHS; an exit code. */
+static int run_files(char **paths, int n, const char *keyword, struct run_opts *o)
+{
+	struct scenario **v = NULL;
+	struct rp_scenario *res = NULL;
+	char base[PATH_MAX], work[PATH_MAX];
+	FILE *outf = NULL;
+	int i, nres = 0, failed = 0, interrupted = 0, code, made_base = 0;
+
+	if (load_all(paths, n, &v) < 0)
+		return HL_EXIT_USAGE;
+	if (keyword) {
+		int any = 0;
+
+		for (i = 0; i < n; i++)
+			any |= scenario_matches(v[i], keyword);
+		if (!any) {
+			code = hl_cmd_fail(HL_EXIT_USAGE, "no scenario matches the keyword '%s'", keyword);
+			goto out;
+		}
+	}
+	if (o->out && !(outf = fopen(o->out, "w"))) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot write '%s': %s", o->out, strerror(errno));
+		goto out;
+	}
+	if (o->format == RP_HUMAN)
+		o->human = outf ? outf : stdout;
+	else
+		o->human = outf ? stdout : stderr;
+	if (o->workdir) {
+		snprintf(base, sizeof(base), "%s", o->workdir);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(base, sizeof(base), "%s/hgslab-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(base)) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot create a lab directory: %s", strerror(errno));
+			goto out;
+		}
+		made_base = 1;
+	}
+	if (lab_signals_install() < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	if (!(res = calloc((size_t)n, sizeof(*res)))) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && !interrupted; i++) {
+		if (keyword && !scenario_matches(v[i], keyword))
+			continue;
+		snprintf(work, sizeof(work), "%s/%s", base, v[i]->name);
+		if (!dir_empty(work)) {
+			res[nres].name = strdup(v[i]->name);
+			res[nres].file = strdup(v[i]->path);
+			if (asprintf(&res[nres].error, "the lab directory '%s' is not empty: remove it or "
+				     "give another --workdir", work) < 0)
+				res[nres].error = NULL;
+			nres++;
+			failed++;
+			continue;
+		}
+		if (play(v[i], work, o, &res[nres]) < 0)
+			interrupted = lab_interrupted() != 0;
+		failed += !res[nres].passed;
+		nres++;
+	}
+	if (o->human)
+		rp_human_summary(o->human, res, nres);
+	if (o->format != RP_HUMAN && rp_write(outf ? outf : stdout, o->format, res, nres) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot write the report: %s", hl_error_last());
+		goto out;
+	}
+	code = interrupted ? HL_EXIT_INTERRUPTED : failed ? HL_EXIT_EXPECTATION : HL_EXIT_OK;
+	if (code == HL_EXIT_EXPECTATION)
+		hl_cmd_fail(code, "%d of %d scenario%s failed (see the report above)", failed, nres,
+			    nres == 1 ? "" : "s");
+	else if (code == HL_EXIT_INTERRUPTED)
+		fprintf(stderr, "hgslab: interrupted; every process the run started was stopped\n");
+out:
+	if (made_base)
+		rmdir(base);  /* only when empty: kept labs stay */
+	if (outf && fclose(outf) != 0 && code == HL_EXIT_OK)
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot write '%s': %s", o->out, strerror(errno));
+	for (i = 0; res && i < nres; i++)
+		rp_scenario_clear(&res[i]);
+	free(res);
+	for (i = 0; v && i < n; i++)
+		scenario_free(v[i]);
+	free(v);
+	return code;
+}
+
+/* Common options of run / demo into O; -1 after hl_cmd_fail. */
+static int run_opts_get(struct hl_cmd_ctx *ctx, struct run_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (rp_format_parse(hl_opts_str(&ctx->opts, "report", "human"), &o->format) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
+	o->out = hl_opts_str(&ctx->opts, "out", NULL);
+	o->workdir = hl_opts_str(&ctx->opts, "workdir", NULL);
+	o->keep = hl_opts_flag(&ctx->opts, "keep");
+	o->guest = hl_opts_str(&ctx->opts, "guest", NULL);
+	return 0;
+}
+
+const struct hl_opt cmd_run_opts[] = {
+	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit or json", 0 },
+	{ "out", 'o', HL_OPT_STRING, "FILE", "write the report to FILE (default stdout)", 0 },
+	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make the labs in DIR/NAME (default a new temp dir)", 0 },
+	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directories (default: kept only on failure)", 0 },
+	{ "keyword", 'k', HL_OPT_STRING, "K", "run only scenarios whose name or keywords match K", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	{ "check", 0, HL_OPT_FLAG, NULL, "only validate the files (exit 0 when all are valid, 2 when not)", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+int cmd_run(struct hl_cmd_ctx *ctx)
+{
+	struct run_opts o;
+
+	if (ctx->opts.argc < 1)
+		return hl_cmd_fail(HL_EXIT_USAGE, "give at least one scenario FILE (e.g. scenarios/*.yaml)");
+	if (run_opts_get(ctx, &o) != 0)
+		return HL_EXIT_USAGE;
+	if (hl_opts_flag(&ctx->opts, "check")) {
+		struct scenario **v = NULL;
+		int i;
+
+		if (load_all(ctx->opts.argv, ctx->opts.argc, &v) < 0)
+			return HL_EXIT_USAGE;
+		for (i = 0; i < ctx->opts.argc; i++) {
+			printf("%s: valid (%s, %zu host%s, %zu step%s)\n", ctx->opts.argv[i], v[i]->name,
+			       v[i]->n_hosts, v[i]->n_hosts == 1 ? "" : "s", v[i]->n_steps,
+			       v[i]->n_steps == 1 ? "" : "s");
+			scenario_free(v[i]);
+		}
+		free(v);
+		return HL_EXIT_OK;
+	}
+	return run_files(ctx->opts.argv, ctx->opts.argc, hl_opts_str(&ctx->opts, "keyword", NULL), &o);
+}
+
+const struct hl_opt cmd_demo_opts[] = {
+	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit or json", 0 },
+	{ "out", 'o', HL_OPT_STRING, "FILE", "write the report to FILE (default stdout)", 0 },
+	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make the lab in DIR/NAME (default a new temp dir)", 0 },
+	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directory", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+int cmd_demo(struct hl_cmd_ctx *ctx)
+{
+	struct run_opts o;
+	char dir[PATH_MAX], file[PATH_MAX + 64], *paths[1];
+	struct stat st;
+
+	if (run_opts_get(ctx, &o) != 0)
+		return HL_EXIT_USAGE;
+	scenario_dir(dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s/%s", dir, DEMO_SCENARIO);
+	if (stat(file, &st) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot find the demo scenario '%s': run hgslab from "
+				   "its source tree or set HGSLAB_SCENARIOS to the scenarios folder", file);
+	paths[0] = file;
+	return run_files(paths, 1, NULL, &o);
+}
+
+/* ---- up / status / down ---- */
+
+/* The default lab directory of `up`. */
+static void up_dir(const char *given, char *buf, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (given)
+		snprintf(buf, size, "%s", given);
+	else
+		snprintf(buf, size, "%s/hgslab-up-%u", tmp && *tmp ? tmp : "/tmp", (unsigned)getuid());
+}
+
+static int pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* WORK/lab.json, or NULL (with an error saying no fabric is up). */
+static json_t *lab_json(const char *work)
+{
+	char path[PATH_MAX + 16], *text = NULL;
+	json_t *j = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/lab.json", work);
+	if (hl_file_read(path, 1u << 20, &text, &len) < 0) {
+		hl_error("no fabric is up in '%s' (no lab.json): start one with `hgslab up FILE`", work);
+		return NULL;
+	}
+	if (hl_json_parse(text, len, len, &j) < 0)
+		hl_error_wrap("'%s' is damaged", path);
+	free(text);
+	return j;
+}
+
+/* Every pid of lab.json's processes, into PIDS (at most MAX); the count. */
+static int lab_pids(const json_t *j, long *pids, int max)
+{
+	static const char *const lists[] = { "hgs", "hosts" };
+	json_t *e, *dc;
+	size_t i, k;
+	int n = 0;
+
+	for (k = 0; k < 2; k++)
+		json_array_foreach(json_object_get(j, lists[k]), i, e)
+			if (n < max)
+				pids[n++] = (long)json_integer_value(json_object_get(e, "pid"));
+	if ((dc = json_object_get(j, "dc")) && n < max)
+		pids[n++] = (long)json_integer_value(json_object_get(dc, "pid"));
+	return n;
+}
+
+const struct hl_opt cmd_up_opts[] = {
+	{ "workdir", 'w', HL_OPT_STRING, "DIR", "the lab directory (default $TMPDIR/hgslab-up-UID)", 0 },
+	{ "play", 0, HL_OPT_FLAG, NULL, "also play the scenario's steps, then leave it running", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
+	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON (lab.json)", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+int cmd_up(struct hl_cmd_ctx *ctx)
+{
+	struct scenario **v = NULL;
+	struct lab L;
+	char work[PATH_MAX];
+	json_t *old;
+	size_t i;
+	int code = HL_EXIT_OK, failed = 0;
+
+	if (ctx->opts.argc != 1)
+		return hl_cmd_fail(HL_EXIT_USAGE, "give one scenario FILE");
+	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
+	if (load_all(ctx->opts.argv, 1, &v) < 0)
+		return HL_EXIT_USAGE;
+	if ((old = lab_json(work))) {
+		long pids[64];
+		int n = lab_pids(old, pids, 64), k, live = 0;
+
+		for (k = 0; k < n; k++)
+			live += pid_alive(pids[k]);
+		json_decref(old);
+		if (live) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "a fabric is already up in '%s': stop it with "
+					   "`hgslab down%s%s` first", work,
+					   hl_opts_str(&ctx->opts, "workdir", NULL) ? " --workdir " : "",
+					   hl_opts_str(&ctx->opts, "workdir", "") );
+			goto out;
+		}
+	}
+	hl_error_clear();
+	rm_tree(work);
+	if (lab_signals_install() < 0 || lab_init(&L, v[0], work, hl_opts_str(&ctx->opts, "guest", NULL)) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	L.detach = 1;
+	L.progress = stderr;
+	fprintf(stderr, "hgslab up: bringing up %s in %s ...\n", v[0]->name, work);
+	if (lab_up(&L) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		lab_down(&L);
+		lab_free(&L);
+		rm_tree(work);
+		goto out;
+	}
+	if (hl_opts_flag(&ctx->opts, "play")) {
+		for (i = 0; i < v[0]->n_steps; i++) {
+			struct rp_step r;
+			struct rp_scenario one = { 0 };
+
+			if (step_play(&L, &v[0]->steps[i], (int)i + 1, &r) < 0) {
+				failed++;
+				one.steps = &r;
+				one.n_steps = 1;
+				break;
+			}
+			rp_human_step(stdout, &r);
+			failed += !r.passed;
+			one.steps = calloc(1, sizeof(r));
+			if (one.steps) {
+				one.steps[0] = r;
+				one.n_steps = 1;
+				rp_scenario_clear(&one);
+			}
+		}
+		lab_save(&L);
+	}
+	if (lab_interrupted()) {
+		lab_down(&L);
+		lab_free(&L);
+		rm_tree(work);
+		code = HL_EXIT_INTERRUPTED;
+		goto out;
+	}
+	if (hl_opts_flag(&ctx->opts, "json")) {
+		char p[PATH_MAX + 16], *text = NULL;
+		size_t len;
+
+		snprintf(p, sizeof(p), "%s/lab.json", work);
+		if (hl_file_read(p, 1u << 20, &text, &len) == 0)
+			fwrite(text, 1, len, stdout);
+		free(text);
+	} else {
+		printf("The fabric of %s is up (lab directory %s).\n\n", v[0]->name, work);
+		for (i = 0; i < L.n_hgs; i++)
+			printf("  HGS %-16s %s  (%s; node dir %s)\n", L.hgs[i].sc->name, L.hgs[i].url,
+			       L.hgs[i].resolve, L.hgs[i].dir);
+		if (L.has_dc)
+			printf("  DC of %-13s %s  (%s)\n", v[0]->fabric.domain, L.dc_url, L.dc_resolve);
+		for (i = 0; i < v[0]->n_hosts; i++)
+			printf("  host %-15s %s  (profile %s)\n", L.hosts[i].sc->name, L.hosts[i].dir,
+			       L.hosts[i].profile);
+		printf("  tenant               %s\n\nTry by hand:\n", L.tenant);
+		printf("  hgslab status\n");
+		printf("  hgslab hgs get-attestation-log --dir %s\n", L.hgs[0].dir);
+		if (v[0]->n_hosts)
+			printf("  hgslab host test-client-configuration --dir %s\n"
+			       "  hgslab host get-client-configuration --dir %s\n", L.hosts[0].dir,
+			       L.hosts[0].dir);
+		if (v[0]->n_vms)
+			printf("  hgslab tenant shield-vm --dir %s --vm %s --key-protector %s --policy shielded\n",
+			       L.tenant, v[0]->vms[0].name, L.vms[0].kp);
+		printf("  hgslab down\n");
+	}
+	if (failed)
+		code = hl_cmd_fail(HL_EXIT_EXPECTATION, "%d step%s did not meet the expectation; the "
+				   "fabric is left up", failed, failed == 1 ? "" : "s");
+	/* leave every process running: the children are not stopped at exit */
+	fflush(stdout);
+	_exit(code);
+out:
+	if (v)
+		scenario_free(v[0]);
+	free(v);
+	return code;
+}
+
+const struct hl_opt cmd_down_opts[] = {
+	{ "workdir", 'w', HL_OPT_STRING, "DIR", "the lab directory (default $TMPDIR/hgslab-up-UID)", 0 },
+	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directory", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+/* SIGTERM every live pid in PIDS (process groups), wait, SIGKILL what remains; how many ran. */
+static int stop_pids(long *pids, int n)
+{
+	int k, t, live = 0;
+
+	for (k = 0; k < n; k++)
+		if (pid_alive(pids[k])) {
+			kill(-(pid_t)pids[k], SIGTERM);
+			kill((pid_t)pids[k], SIGTERM);
+			live++;
+		}
+	for (t = 0; t < 100; t++) {
+		int any = 0;
+
+		for (k = 0; k < n; k++)
+			any |= pid_alive(pids[k]);
+		if (!any)
+			break;
+		usleep(50000);
+	}
+	for (k = 0; k < n; k++)
+		if (pid_alive(pids[k])) {
+			kill(-(pid_t)pids[k], SIGKILL);
+			kill((pid_t)pids[k], SIGKILL);
+		}
+	return live;
+}
+
+/* The VM keepers of every host in J. */
+static int keeper_pids(const json_t *j, long *pids, int max)
+{
+	json_t *h;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(j, "hosts"), i, h) {
+		struct host *ho = NULL;
+		json_t *names = NULL, *name;
+		size_t k;
+
+		if (host_open(json_string_value(json_object_get(h, "dir")), &ho) < 0 ||
+		    hosts_vm_list(ho, &names) < 0) {
+			hl_error_clear();
+			host_close(ho);
+			continue;
+		}
+		json_array_foreach(names, k, name) {
+			json_t *cfg = NULL, *st = NULL;
+
+			if (hosts_vm_load(ho, json_string_value(name), &cfg, &st) == 0 && st &&
+			    hosts_vm_alive(st) && n < max)
+				pids[n++] = (long)json_integer_value(json_object_get(st, "keeper_pid"));
+			hl_error_clear();
+			json_decref(cfg);
+			json_decref(st);
+		}
+		json_decref(names);
+		host_close(ho);
+	}
+	return n;
+}
+
+int cmd_down(struct hl_cmd_ctx *ctx)
+{
+	char work[PATH_MAX];
+	long pids[128];
+	json_t *j;
+	int n, vms, live;
+
+	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
+	if (!(j = lab_json(work)))
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	vms = keeper_pids(j, pids, 64);
+	stop_pids(pids, vms);
+	n = lab_pids(j, pids, 64);
+	live = stop_pids(pids, n);
+	json_decref(j);
+	printf("stopped %d VM%s and %d process%s of the fabric in %s\n", vms, vms == 1 ? "" : "s", live,
+	       live == 1 ? "" : "es", work);
+	if (!hl_opts_flag(&ctx->opts, "keep") && rm_tree(work) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	return HL_EXIT_OK;
+}
+
+const struct hl_opt cmd_status_opts[] = {
+	{ "workdir", 'w', HL_OPT_STRING, "DIR", "the lab directory (default $TMPDIR/hgslab-up-UID)", 0 },
+	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+int cmd_status(struct hl_cmd_ctx *ctx)
+{
+	static const char *const cols[] = { "Kind", "Name", "State", "Health", "Detail", NULL };
+	char work[PATH_MAX];
+	json_t *j, *rows = json_array(), *e;
+	size_t i;
+	int code;
+
+	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
+	if (!rows)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	if (!(j = lab_json(work))) {
+		json_decref(rows);
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	}
+	json_array_foreach(json_object_get(j, "hgs"), i, e)
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS", "Name",
+			json_string_value(json_object_get(e, "name")), "State",
+			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
+	if ((e = json_object_get(j, "dc")))
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "DC", "Name",
+			"dc01", "State",
+			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
+	json_array_foreach(json_object_get(j, "hosts"), i, e) {
+		struct host *h = NULL;
+		struct host_state st;
+		json_t *names = NULL, *name;
+		const char *hname = json_string_value(json_object_get(e, "name"));
+		char health[600] = "Unknown";
+		size_t k;
+
+		memset(&st, 0, sizeof(st));
+		if (host_open(json_string_value(json_object_get(e, "dir")), &h) == 0 &&
+		    host_state_load(h, &st) == 0) {
+			snprintf(health, sizeof(health), "%s%s%s%s", host_state_status(&st, time(NULL)),
+				 st.substatus[0] ? " (" : "", st.substatus, st.substatus[0] ? ")" : "");
+			host_state_release(&st);
+		}
+		hl_error_clear();
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "Host", "Name",
+			hname, "State",
+			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			"Health", health, "Detail", json_string_value(json_object_get(e, "dir"))));
+		if (h && hosts_vm_list(h, &names) == 0)
+			json_array_foreach(names, k, name) {
+				json_t *cfg = NULL, *vs = NULL;
+				const char *state = "Off";
+
+				if (hosts_vm_load(h, json_string_value(name), &cfg, &vs) == 0 && vs)
+					state = hosts_vm_alive(vs) ? "Running" : "Off";
+				hl_error_clear();
+				json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "VM",
+					"Name", json_string_value(name), "State", state, "Health", "",
+					"Detail", hname));
+				json_decref(cfg);
+				json_decref(vs);
+			}
+		hl_error_clear();
+		json_decref(names);
+		host_close(h);
+	}
+	code = hl_out_rows(ctx, rows, cols, "nothing is up");
+	json_decref(rows);
+	json_decref(j);
+	return code;
+}

@@ -1,0 +1,373 @@
+/*
+ * cmd_vm.c - the `hgslab tenant` verbs for VMs: new-vm (the plain template
+ * disk), shield-vm (the tenant's own shielding machine), export-vm (the
+ * bundle a hosting fabric imports) and inspect-vm (the offline view of a
+ * bundle).  The work is in tenant/vm.c and the launcher in hosts/vm.c.
+ *
+ * Exit codes (sim/cmd.h): 2 for a bad command line, 4 when the key
+ * protector's owner check says no, 1 for other failures (inspect-vm: 1 when
+ * it finds plaintext or a readable vTPM state).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hosts/vm.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
+#include "lib/swtpm.h"
+#include "cmd/commands.h"
+#include "cmd/output.h"
+#include "tenant/vm.h"
+
+#define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the tenant directory", HL_OPT_REQUIRED }
+#define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
+#define OPT_END { NULL, 0, 0, NULL, NULL, 0 }
+
+const struct hl_opt cmd_tenant_new_vm_opts[] = {
+	OPT_DIR,
+	{ "name", 'n', HL_OPT_STRING, "VM", "the VM's name", HL_OPT_REQUIRED },
+	{ "disk-size", 0, HL_OPT_STRING, "SIZE", "plain disk size, e.g. 16M (default), 1G", 0 },
+	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT", "a file on the disk (repeatable)", 0 },
+	{ "files", 0, HL_OPT_STRING, "SRCDIR", "copy SRCDIR's tree onto the disk", 0 },
+	OPT_JSON,
+	OPT_END,
+};
+
+const struct hl_opt cmd_tenant_shield_vm_opts[] = {
+	OPT_DIR,
+	{ "vm", 0, HL_OPT_STRING, "VM", "the VM to shield", HL_OPT_REQUIRED },
+	{ "key-protector", 'k', HL_OPT_STRING, "FILE", "the VM's key protector (owned here)",
+	  HL_OPT_REQUIRED },
+	{ "policy", 0, HL_OPT_STRING, "POLICY", "shielded or encryption-supported",
+	  HL_OPT_REQUIRED },
+	{ "guest", 0, HL_OPT_STRING, "DIR",
+	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	{ "timeout", 0, HL_OPT_INT, "SECONDS", "bound on the provisioning boot (default 180)", 0 },
+	{ "quiet", 'q', HL_OPT_FLAG, NULL, "no progress lines", 0 },
+	OPT_END,
+};
+
+const struct hl_opt cmd_tenant_export_vm_opts[] = {
+	OPT_DIR,
+	{ "vm", 0, HL_OPT_STRING, "VM", "the shielded VM", HL_OPT_REQUIRED },
+	{ "out", 'o', HL_OPT_STRING, "BUNDLEDIR", "the bundle folder to write (must not exist)",
+	  HL_OPT_REQUIRED },
+	OPT_END,
+};
+
+const struct hl_opt cmd_tenant_inspect_vm_opts[] = {
+	{ "bundle", 'b', HL_OPT_STRING, "BUNDLEDIR", "the bundle to inspect", HL_OPT_REQUIRED },
+	{ "search", 's', HL_OPT_LIST, "TEXT", "plaintext to look for in the disk and the vTPM state",
+	  0 },
+	OPT_JSON,
+	OPT_END,
+};
+
+/* Parse SIZE ("16M", "1G", "512K", bytes) into *OUT; 0 or -1. */
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* new-vm. */
+int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx)
+{
+	const char *dir = hl_opts_str(&ctx->opts, "dir", NULL);
+	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
+	const char *sz = hl_opts_str(&ctx->opts, "disk-size", NULL);
+	const char *src = hl_opts_str(&ctx->opts, "files", NULL);
+	const struct hl_optval *fv = hl_opts_get(&ctx->opts, "file");
+	struct hl_vm_file *files = NULL;
+	size_t size = HL_VM_DISK_DEFAULT, i;
+	char **copies = NULL;
+	json_t *o = NULL;
+	int code = HL_EXIT_FAILURE;
+
+	if (sz && parse_size(sz, &size) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --disk-size '%s': give e.g. 16M or 1G", sz);
+	if (fv->n) {
+		files = calloc(fv->n, sizeof(*files));
+		copies = calloc(fv->n, sizeof(*copies));
+		if (!files || !copies) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < fv->n; i++) {
+		char *eq;
+		if (!(copies[i] = strdup(fv->list[i]))) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+			goto out;
+		}
+		if (!(eq = strchr(copies[i], '=')) || eq == copies[i]) {
+			code = hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s': give NAME=CONTENT",
+					   fv->list[i]);
+			goto out;
+		}
+		*eq = '\0';
+		files[i].name = copies[i];
+		files[i].content = eq + 1;
+	}
+	if (hl_vm_new(dir, name, size, files, fv->n, src) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot make VM '%s': %s", name,
+				   hl_error_last());
+		goto out;
+	}
+	o = json_pack("{s:s, s:I, s:i, s:s}", "Name", name, "DiskSize", (json_int_t)size,
+		      "Files", (int)fv->n + (src ? 1 : 0), "State", "template");
+	code = o ? hl_out_object(ctx, o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+out:
+	json_decref(o);
+	for (i = 0; copies && i < fv->n; i++)
+		free(copies[i]);
+	free(copies);
+	free(files);
+	return code;
+}
+
+/* shield-vm. */
+int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx)
+{
+	struct hl_vm_shield_opts so = { 0 };
+	const char *vm = hl_opts_str(&ctx->opts, "vm", NULL);
+	const char *policy = hl_opts_str(&ctx->opts, "policy", NULL);
+	char *g = hosts_vm_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL));
+	int r;
+
+	if (strcmp(policy, "shielded") && strcmp(policy, "encryption-supported")) {
+		free(g);
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --policy '%s': give shielded or "
+				   "encryption-supported", policy);
+	}
+	if (!g)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	so.guest_dir = g;
+	so.timeout_s = (int)hl_opts_int(&ctx->opts, "timeout", HL_VM_PROVISION_TIMEOUT);
+	so.verbose = !hl_opts_flag(&ctx->opts, "quiet");
+	r = hl_vm_shield(hl_opts_str(&ctx->opts, "dir", NULL), vm,
+			 hl_opts_str(&ctx->opts, "key-protector", NULL),
+			 hl_opts_str(&ctx->opts, "policy", NULL), &so);
+	free(g);
+	if (r == -2)
+		return hl_cmd_fail(HL_EXIT_REFUSED, "cannot shield VM '%s': %s", vm,
+				   hl_error_last());
+	if (r == -3)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot shield VM '%s': %s (the VM is left "
+				   "unprovisioned; run shield-vm again)", vm, hl_error_last());
+	if (r < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot shield VM '%s': %s", vm,
+				   hl_error_last());
+	printf("VM '%s' is shielded (policy %s); its plain disk is removed\n", vm,
+	       hl_opts_str(&ctx->opts, "policy", NULL));
+	return HL_EXIT_OK;
+}
+
+/* export-vm. */
+int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx)
+{
+	const char *vm = hl_opts_str(&ctx->opts, "vm", NULL);
+	const char *out = hl_opts_str(&ctx->opts, "out", NULL);
+
+	if (hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot export VM '%s': %s", vm,
+				   hl_error_last());
+	printf("VM '%s' exported to '%s' (disk.img, vtpm/, key-protector.kp, config.json)\n", vm,
+	       out);
+	return HL_EXIT_OK;
+}
+
+/* 1 when file PATH holds TEXT (streamed in chunks with overlap), 0 not, -1 error. */
+static int file_holds(const char *path, const char *text)
+{
+	size_t tl = strlen(text), have = 0;
+	char *buf;
+	FILE *f;
+	int found = 0;
+
+	if (!tl || tl > 4096)
+		return hl_error("search text must be 1 to 4096 bytes");
+	if (!(f = fopen(path, "rb")))
+		return hl_error_errno("cannot read '%s'", path);
+	if (!(buf = malloc(65536 + tl))) {
+		fclose(f);
+		return hl_error("out of memory");
+	}
+	for (;;) {
+		size_t n = fread(buf + have, 1, 65536, f);
+		if (!n)
+			break;
+		have += n;
+		if (memmem(buf, have, text, tl)) {
+			found = 1;
+			break;
+		}
+		if (have >= tl - 1) {
+			memmove(buf, buf + have - (tl - 1), tl - 1);
+			have = tl - 1;
+		}
+	}
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+/* Try swtpm on a copy of the vTPM state with KEY (NULL: none); 1 when refused, 0 when it started. */
+static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, size_t size)
+{
+	struct hl_swtpm_opts so = { 0 };
+	struct hl_swtpm *t = NULL;
+	char tmpl[] = "/tmp/hgslab-inspect.XXXXXX", *src = NULL, *dst = NULL;
+	int rc = -1;
+
+	if (!mkdtemp(tmpl))
+		return hl_error_errno("cannot create a scratch folder");
+	if (asprintf(&src, "%s/tpm2-00.permall", vtpm) < 0 ||
+	    asprintf(&dst, "%s/tpm2-00.permall", tmpl) < 0) {
+		src = dst = NULL;
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_vm_copy_file(src, dst, 0600) < 0)
+		goto out;
+	so.state_dir = tmpl;
+	so.key = key;
+	so.key_len = key ? HL_SWTPM_KEY_LEN : 0;
+	so.timeout_ms = 15000;
+	if (hl_swtpm_start(&so, &t) == 0) {
+		snprintf(why, size, "swtpm started: the state is readable");
+		rc = 0;
+	} else {
+		const char *e = hl_error_last(), *m = strstr(e, "Could not initialize libtpms");
+		snprintf(why, size, "refused: %s", m ? "Could not initialize libtpms" : e);
+		rc = 1;
+	}
+out:
+	hl_swtpm_free(t);
+	hl_file_rmtree(tmpl);
+	free(src);
+	free(dst);
+	return rc;
+}
+
+/* inspect-vm: what someone without the TK sees in a bundle. */
+int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx)
+{
+	const char *bundle = hl_opts_str(&ctx->opts, "bundle", NULL);
+	const struct hl_optval *sv = hl_opts_get(&ctx->opts, "search");
+	unsigned char magic[8], wrong[HL_SWTPM_KEY_LEN];
+	char *disk = NULL, *vtpm = NULL, *cfgp = NULL, *cfgtext = NULL, why[512];
+	json_t *o = NULL, *cfg = NULL, *found = NULL;
+	int code = HL_EXIT_FAILURE, bad = 0, r;
+	size_t i;
+	FILE *f;
+
+	if (asprintf(&disk, "%s/disk.img", bundle) < 0 || asprintf(&vtpm, "%s/vtpm", bundle) < 0 ||
+	    asprintf(&cfgp, "%s/config.json", bundle) < 0) {
+		disk = vtpm = cfgp = NULL;
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	if (hl_file_read(cfgp, 1 << 20, &cfgtext, NULL) < 0 || !(cfg = json_loads(cfgtext, 0, NULL))) {
+		code = hl_cmd_fail(HL_EXIT_USAGE, "'%s' is not a VM bundle (no config.json)", bundle);
+		goto out;
+	}
+	if (!(o = json_object()) || !(found = json_object())) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	json_object_set(o, "Name", json_object_get(cfg, "name"));
+	json_object_set(o, "Policy", json_object_get(cfg, "policy"));
+	json_object_set(o, "KeyProtector", json_object_get(cfg, "kp_id"));
+	memset(magic, 0, sizeof(magic));
+	if (!(f = fopen(disk, "rb")) || fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
+		if (f)
+			fclose(f);
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read '%s'", disk);
+		goto out;
+	}
+	fclose(f);
+	if (!memcmp(magic, "LUKS\xba\xbe", 6) && magic[6] == 0 && magic[7] == 2) {
+		json_object_set_new(o, "Disk", json_string("LUKS2 (magic LUKS\\xba\\xbe, version 2)"));
+	} else {
+		json_object_set_new(o, "Disk", json_string("not LUKS2"));
+		bad = 1;
+	}
+	if ((r = vtpm_refused(vtpm, NULL, why, sizeof(why))) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	bad |= !r;
+	json_object_set_new(o, "VtpmWithoutKey", json_string(why));
+	if (hl_crypto_random(wrong, sizeof(wrong)) < 0 ||
+	    (r = vtpm_refused(vtpm, wrong, why, sizeof(why))) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	OPENSSL_cleanse(wrong, sizeof(wrong));
+	bad |= !r;
+	json_object_set_new(o, "VtpmWrongKey", json_string(why));
+	for (i = 0; i < sv->n; i++) {
+		char *perm = NULL;
+		int a, b;
+
+		if (asprintf(&perm, "%s/tpm2-00.permall", vtpm) < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+			goto out;
+		}
+		a = file_holds(disk, sv->list[i]);
+		b = file_holds(perm, sv->list[i]);
+		free(perm);
+		if (a < 0 || b < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+			goto out;
+		}
+		json_object_set_new(found, sv->list[i], json_string(a || b ? (a ? "FOUND in disk.img"
+			: "FOUND in vtpm") : "not found"));
+		bad |= a || b;
+	}
+	if (sv->n) {
+		const char *k;
+		json_t *v;
+		char buf[2048] = "";
+		size_t len = 0;
+
+		json_object_foreach(found, k, v) {
+			int n = snprintf(buf + len, sizeof(buf) - len, "%s'%s': %s", len ? ", " : "",
+					 k, json_string_value(v));
+			if (n < 0 || (size_t)n >= sizeof(buf) - len)
+				break;
+			len += (size_t)n;
+		}
+		json_object_set_new(o, "Search", json_string(buf));
+	}
+	code = hl_out_object(ctx, o);
+	if (code == HL_EXIT_OK && bad)
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "bundle '%s' is not ciphertext only", bundle);
+out:
+	json_decref(o);
+	json_decref(cfg);
+	json_decref(found);
+	free(cfgtext);
+	free(disk);
+	free(vtpm);
+	free(cfgp);
+	return code;
+}

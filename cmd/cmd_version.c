@@ -1,0 +1,39 @@
+/*
+ * cmd_version.c - `hgslab version`: the program version and the versions of
+ * the libraries it was built with.
+ */
+#include <jansson.h>
+#include <openssl/opensslv.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/commands.h"
+#include "cmd/version.h"
+
+const struct hl_opt cmd_version_opts[] = {
+	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+/* Print the version, human or JSON. */
+int cmd_version(struct hl_cmd_ctx *ctx)
+{
+	if (hl_opts_flag(&ctx->opts, "json")) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "hgslab", HGSLAB_VERSION,
+				      "openssl", OPENSSL_VERSION_TEXT, "sqlite", sqlite3_libversion(),
+				      "jansson", JANSSON_VERSION);
+		char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+
+		if (!s) {
+			json_decref(o);
+			return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		}
+		printf("%s\n", s);
+		free(s);
+		json_decref(o);
+		return HL_EXIT_OK;
+	}
+	printf("hgslab %s\n", HGSLAB_VERSION);
+	return HL_EXIT_OK;
+}

@@ -1,0 +1,117 @@
+/*
+ * cmdutil.c - the steps the command files of hgs/, hosts/ and tenant/ share
+ * (sim/cmdutil.h): reading input files and public keys for a verb,
+ * reporting a failed call with its exit code, and the one-object outputs.
+ * It knows no component, so hosts/ and tenant/ use it without hgs/.
+ */
+#include "cmd/cmdutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "cmd/output.h"
+
+int hl_cmd_check(int rc, int code)
+{
+	if (rc < 0)
+		return hl_cmd_fail(code, "%s", hl_error_last());
+	return HL_EXIT_OK;
+}
+
+int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len)
+{
+	if (hl_file_read(path, max, buf, len) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the %s: %s", what, hl_error_last());
+	return HL_EXIT_OK;
+}
+
+/* A public key from PEM text BUF: a public key or a certificate; NOTE as in the header. */
+static int public_key_from_pem(const char *buf, size_t len, const char *note, EVP_PKEY **out)
+{
+	EVP_PKEY *priv = NULL;
+	X509 *cert = NULL;
+	int rc;
+
+	*out = NULL;
+	if (hl_key_pub_from_pem(buf, len, out) == 0)
+		return 0;
+	if (hl_cert_from_pem(buf, len, &cert) == 0) {
+		rc = hl_cert_pubkey(cert, out);
+		hl_cert_free(cert);
+		return rc;
+	}
+	if (hl_key_priv_from_pem(buf, len, &priv) == 0) {
+		hl_key_free(priv);
+		return hl_error("it holds a private key; give the public key only "
+				"(`openssl pkey -in KEY -pubout`)%s%s", note ? ": " : "",
+				note ? note : "");
+	}
+	return hl_error("it holds neither a PEM public key ('BEGIN PUBLIC KEY') nor a PEM "
+			"certificate");
+}
+
+int hl_cmd_read_public_key(const char *path, const char *what, const char *note, EVP_PKEY **out)
+{
+	EVP_PKEY *key = NULL;
+	enum hl_key_type kt;
+	char *buf = NULL;
+	size_t len = 0;
+	int code;
+
+	*out = NULL;
+	if ((code = hl_cmd_read_file(path, what, HL_FILE_READ_MAX, &buf, &len)) != HL_EXIT_OK)
+		return code;
+	if (public_key_from_pem(buf, len, note, &key) < 0 || hl_key_type_of(key, &kt) < 0) {
+		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid %s '%s': %s", what, path, hl_error_last());
+		hl_key_free(key);
+	} else {
+		*out = key;
+	}
+	free(buf);
+	return code;
+}
+
+void hl_cmd_set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+int hl_cmd_out_rows(const struct hl_cmd_ctx *ctx, int rc, const json_t *rows,
+		    const char *const *cols, const char *none)
+{
+	if (rc < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	return hl_out_rows(ctx, rows, cols, none);
+}
+
+json_t *hl_cmd_find_row(const json_t *rows, const char *key, const char *value)
+{
+	const char *v;
+	json_t *row;
+	size_t i;
+
+	json_array_foreach((json_t *)rows, i, row) {
+		v = json_string_value(json_object_get(row, key));
+		if (v && strcmp(v, value) == 0)
+			return json_pack("[O]", row);
+	}
+	return NULL;
+}
+
+int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o)
+{
+	if (hl_opts_flag(&ctx->opts, "json"))
+		return hl_out_json(o);
+	hl_out_properties(o);
+	return HL_EXIT_OK;
+}
+
+int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *const *cols)
+{
+	if (hl_opts_flag(&ctx->opts, "json"))
+		return hl_out_json(json_array_get(row, 0));
+	return hl_out_rows(ctx, row, cols, "");
+}

@@ -1,0 +1,74 @@
+/*
+ * cmdutil.h - steps the command files of every component share (hgs/cmd_*.c,
+ * hosts/cmd_*.c, tenant/cmd_*.c): the option entries every verb table ends
+ * with, reading a verb's input files and public keys, turning a failed call
+ * into the command's exit code, and the one-object output shapes.  Each helper
+ * reports its failure on stderr through hl_cmd_fail() and returns the exit
+ * code, so a verb can `return` or `goto out` with it: HL_EXIT_USAGE for an
+ * input file that is missing or malformed, HL_EXIT_FAILURE for the rest.
+ */
+#ifndef HGSLAB_CMD_CMDUTIL_H
+#define HGSLAB_CMD_CMDUTIL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cmd/cmd.h"
+
+/* The --json entry of a verb's option table. */
+#define HL_CMD_OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
+/* The entry that ends every option table. */
+#define HL_CMD_OPT_END { NULL, 0, 0, NULL, NULL, 0 }
+
+/*
+ * HL_EXIT_OK when RC is not negative; else report the current error
+ * message as it is ("hgslab: error: MESSAGE") and return CODE.
+ */
+int hl_cmd_check(int rc, int code);
+
+/*
+ * Read input file PATH (at most MAX bytes; WHAT names it, e.g. "host key")
+ * into *BUF / *LEN (LEN may be NULL); an exit code, HL_EXIT_USAGE with
+ * "cannot read the WHAT: ..." when it cannot be read.
+ */
+int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len);
+
+/*
+ * Read a public key from file PATH into *OUT: a PEM public key or a PEM
+ * certificate, of a supported key type.  A private key is refused with a
+ * hint to export its public half, followed by NOTE when not NULL (e.g.
+ * "the machine key stays on the host").  An exit code: HL_EXIT_USAGE with
+ * "cannot read the WHAT: ..." or "invalid WHAT 'PATH': ..."; *OUT is set
+ * only on success.
+ */
+int hl_cmd_read_public_key(const char *path, const char *what, const char *note, EVP_PKEY **out);
+
+/* Add member KEY = string V (or null when V is NULL) to object O. */
+void hl_cmd_set_str(json_t *o, const char *key, const char *v);
+
+/*
+ * The rows of a listing call that returned RC: when RC is not negative, ROWS
+ * as hl_out_rows() prints them (NONE when empty), else the current error
+ * message with HL_EXIT_FAILURE.  An exit code.
+ */
+int hl_cmd_out_rows(const struct hl_cmd_ctx *ctx, int rc, const json_t *rows,
+		    const char *const *cols, const char *none);
+
+/* Object O as JSON (--json) or as a "Name Value" property table; an exit code. */
+int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o);
+
+/*
+ * The first object of array ROWS whose string member KEY is VALUE, as a new
+ * one-row array for hl_cmd_out_one(), or NULL when there is none.
+ */
+json_t *hl_cmd_find_row(const json_t *rows, const char *key, const char *value);
+
+/*
+ * The one-row array ROW as its object (--json) or as a table of COLS; an
+ * exit code.  For the verbs that add or change one thing and show it.
+ */
+int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *const *cols);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * commands.h - every command function and option table the command table
+ * (sim/table.c) refers to.  One block per file that implements commands.
+ */
+#ifndef HGSLAB_CMD_COMMANDS_H
+#define HGSLAB_CMD_COMMANDS_H
+
+#include "cmd/cmd.h"
+
+/* sim/cmd_version.c */
+extern const struct hl_opt cmd_version_opts[];
+int cmd_version(struct hl_cmd_ctx *ctx);
+
+/* sim/cmd_diagnose.c */
+extern const struct hl_opt cmd_diagnose_opts[];
+int cmd_diagnose(struct hl_cmd_ctx *ctx);
+
+/* sim/cmd_run.c */
+extern const struct hl_opt cmd_run_opts[];
+int cmd_run(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_demo_opts[];
+int cmd_demo(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_up_opts[];
+int cmd_up(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_down_opts[];
+int cmd_down(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_status_opts[];
+int cmd_status(struct hl_cmd_ctx *ctx);
+
+/* hgs/cmd_hgs.c */
+extern const struct hl_opt cmd_hgs_init_opts[];
+extern const struct hl_opt cmd_hgs_serve_opts[];
+extern const struct hl_opt cmd_hgs_show_opts[];
+extern const struct hl_opt cmd_hgs_set_server_opts[];
+extern const struct hl_opt cmd_hgs_get_opts[];
+extern const struct hl_opt cmd_hgs_name_opts[];
+extern const struct hl_opt cmd_hgs_add_tpm_host_opts[];
+extern const struct hl_opt cmd_hgs_add_tpm_policy_opts[];
+extern const struct hl_opt cmd_hgs_add_ci_policy_opts[];
+extern const struct hl_opt cmd_hgs_add_host_group_opts[];
+extern const struct hl_opt cmd_hgs_add_host_key_opts[];
+extern const struct hl_opt cmd_hgs_log_opts[];
+int cmd_hgs_init(struct hl_cmd_ctx *ctx);
+int cmd_hgs_serve(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_tpm_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_ci_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx);
+int cmd_hgs_add_host_key(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_registration(struct hl_cmd_ctx *ctx);    /* get-tpm-host, get-tpm-policy, ... */
+int cmd_hgs_remove_registration(struct hl_cmd_ctx *ctx); /* remove-tpm-host, ... */
+int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx); /* enable-/disable-attestation-policy */
+int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx);
+
+/* hosts/cmd_host.c */
+extern const struct hl_opt cmd_host_new_opts[];
+extern const struct hl_opt cmd_host_run_opts[];
+extern const struct hl_opt cmd_host_platform_id_opts[];
+extern const struct hl_opt cmd_host_baseline_opts[];
+extern const struct hl_opt cmd_host_ci_policy_opts[];
+extern const struct hl_opt cmd_host_host_key_opts[];
+extern const struct hl_opt cmd_host_set_client_opts[];
+extern const struct hl_opt cmd_host_show_opts[];
+extern const struct hl_opt cmd_host_test_client_opts[];
+extern const struct hl_opt cmd_host_set_profile_opts[];
+extern const struct hl_opt cmd_host_unwrap_opts[];
+int cmd_host_new(struct hl_cmd_ctx *ctx);
+int cmd_host_run(struct hl_cmd_ctx *ctx);
+int cmd_host_get_platform_identifier(struct hl_cmd_ctx *ctx);
+int cmd_host_get_baseline_policy(struct hl_cmd_ctx *ctx);
+int cmd_host_get_ci_policy(struct hl_cmd_ctx *ctx);
+int cmd_host_get_host_key(struct hl_cmd_ctx *ctx);
+int cmd_host_set_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
+int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
+int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx);
+
+/* sim/cmd_bench.c */
+extern const struct hl_opt cmd_bench_attest_opts[];
+extern const struct hl_opt cmd_bench_all_opts[];
+int cmd_bench_attest(struct hl_cmd_ctx *ctx);
+int cmd_bench_all(struct hl_cmd_ctx *ctx);
+
+/* sim/cmd_bench_release.c */
+struct json_t;
+extern const struct hl_opt cmd_bench_release_opts[];
+int cmd_bench_release(struct hl_cmd_ctx *ctx);
+/*
+ * `bench release` with the defaults `bench all` uses: the human report, or
+ * (JSON) one object appended to COLLECT.  0 when it ran (a missed goal
+ * included), -1 after hl_error when not; *SIGNO the signal that stopped it.
+ */
+int cmd_bench_release_default(const char *workdir, int keep, int json, struct json_t *collect,
+			      int *signo);
+
+/* sim/cmd_bench_boot.c */
+extern const struct hl_opt cmd_bench_boot_opts[];
+int cmd_bench_boot(struct hl_cmd_ctx *ctx);
+/* `bench boot` with the default runs, as cmd_bench_release_default (no signal flag). */
+int cmd_bench_boot_default(const char *workdir, int keep, int json, struct json_t *collect);
+
+/* hgs/cmd_hgs_ad.c */
+extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
+extern const struct hl_opt cmd_hgs_get_trusted_domain_opts[];
+extern const struct hl_opt cmd_hgs_remove_trusted_domain_opts[];
+int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_trusted_domain(struct hl_cmd_ctx *ctx);
+int cmd_hgs_remove_trusted_domain(struct hl_cmd_ctx *ctx);
+
+/* hosts/cmd_fabric.c */
+extern const struct hl_opt cmd_fabric_new_opts[];
+extern const struct hl_opt cmd_fabric_show_opts[];
+extern const struct hl_opt cmd_fabric_add_group_opts[];
+extern const struct hl_opt cmd_fabric_get_opts[];
+extern const struct hl_opt cmd_fabric_add_computer_opts[];
+extern const struct hl_opt cmd_fabric_member_opts[];
+extern const struct hl_opt cmd_fabric_export_trust_opts[];
+extern const struct hl_opt cmd_fabric_serve_opts[];
+extern const struct hl_opt cmd_fabric_get_ticket_opts[];
+int cmd_fabric_new(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_domain(struct hl_cmd_ctx *ctx);
+int cmd_fabric_add_group(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_group(struct hl_cmd_ctx *ctx);
+int cmd_fabric_add_computer(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_computer(struct hl_cmd_ctx *ctx);
+int cmd_fabric_group_member(struct hl_cmd_ctx *ctx);      /* add-/remove-group-member */
+int cmd_fabric_export_trust(struct hl_cmd_ctx *ctx);
+int cmd_fabric_serve(struct hl_cmd_ctx *ctx);
+int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx);
+
+/* hgs/cmd_hgs_kps.c */
+extern const struct hl_opt cmd_hgs_add_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_get_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_set_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_remove_kps_cert_opts[];
+extern const struct hl_opt cmd_hgs_set_kps_policy_opts[];
+extern const struct hl_opt cmd_hgs_get_kps_policy_opts[];
+extern const struct hl_opt cmd_hgs_kps_log_opts[];
+int cmd_hgs_add_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_remove_kps_cert(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_kps_policy(struct hl_cmd_ctx *ctx);       /* also set-key-protection-policy */
+int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx);
+
+/* tenant/cmd_tenant.c */
+extern const struct hl_opt cmd_tenant_new_guardian_opts[];
+extern const struct hl_opt cmd_tenant_import_guardian_opts[];
+extern const struct hl_opt cmd_tenant_get_guardian_opts[];
+extern const struct hl_opt cmd_tenant_export_guardian_opts[];
+extern const struct hl_opt cmd_tenant_remove_guardian_opts[];
+extern const struct hl_opt cmd_tenant_new_key_protector_opts[];
+extern const struct hl_opt cmd_tenant_kp_access_opts[];
+extern const struct hl_opt cmd_tenant_show_key_protector_opts[];
+int cmd_tenant_new_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_get_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_export_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_remove_guardian(struct hl_cmd_ctx *ctx);
+int cmd_tenant_new_key_protector(struct hl_cmd_ctx *ctx);
+int cmd_tenant_grant_key_protector_access(struct hl_cmd_ctx *ctx);
+int cmd_tenant_revoke_key_protector_access(struct hl_cmd_ctx *ctx);
+int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx);
+
+/* tenant/cmd_vm.c */
+extern const struct hl_opt cmd_tenant_new_vm_opts[];
+extern const struct hl_opt cmd_tenant_shield_vm_opts[];
+extern const struct hl_opt cmd_tenant_export_vm_opts[];
+extern const struct hl_opt cmd_tenant_inspect_vm_opts[];
+int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx);
+int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx);
+
+/* hosts/cmd_vm.c */
+extern const struct hl_opt cmd_host_import_vm_opts[];
+extern const struct hl_opt cmd_host_start_vm_opts[];
+extern const struct hl_opt cmd_host_stop_vm_opts[];
+extern const struct hl_opt cmd_host_get_vm_opts[];
+extern const struct hl_opt cmd_host_connect_vm_opts[];
+int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
+
+#endif

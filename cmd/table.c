@@ -1,0 +1,355 @@
+/*
+ * table.c - the command table of hgslab: every area and verb in one place.
+ * Entries with `.later` set are planned and listed in help, and exit
+ * HL_EXIT_NOT_BUILT (3) with a message naming what brings them.
+ */
+#include "cmd/cmd.h"
+#include "cmd/commands.h"
+
+#define LATER_ATTEST "it comes with the attestation work (issue #3)"
+#define LATER_KPS    "it comes with the key protection work (issue #4)"
+
+static const struct hl_cmd hgs_verbs[] = {
+	{ .name = "init", .summary = "create an HGS node (Initialize-HgsServer)",
+	  .description = "Creates the node directory: SQLite store, attestation signer, KPS signing and\n"
+			 "encryption keys with certificates (the HGS guardian) and the default Hgs_*\n"
+			 "policies.  Nothing is left behind when it fails.",
+	  .opts = cmd_hgs_init_opts, .run = cmd_hgs_init },
+	{ .name = "serve", .summary = "serve /Attestation and /KeyProtection over HTTP",
+	  .description = "Prints 'hgs: serving NAME on http://ADDR:PORT' when ready; stops on SIGTERM or\n"
+			 "SIGINT (exit 0).  Logs to DIR/hgs.log.  See docs/attestation-protocol.md.",
+	  .opts = cmd_hgs_serve_opts, .run = cmd_hgs_serve },
+	{ .name = "get-server", .summary = "show the node's configuration (Get-HgsServer)",
+	  .opts = cmd_hgs_show_opts, .run = cmd_hgs_get_server },
+	{ .name = "set-server", .summary = "change the trust mode (Set-HgsServer)",
+	  .opts = cmd_hgs_set_server_opts, .run = cmd_hgs_set_server },
+	{ .name = "add-tpm-host", .summary = "register a host's TPM (Add-HgsAttestationTpmHost)",
+	  .opts = cmd_hgs_add_tpm_host_opts, .run = cmd_hgs_add_tpm_host },
+	{ .name = "get-tpm-host", .summary = "list registered TPM hosts (Get-HgsAttestationTpmHost)",
+	  .opts = cmd_hgs_get_opts, .run = cmd_hgs_get_registration },
+	{ .name = "remove-tpm-host", .summary = "unregister a TPM host (Remove-HgsAttestationTpmHost)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_remove_registration },
+	{ .name = "add-tpm-policy", .summary = "register a TCG log baseline (Add-HgsAttestationTpmPolicy)",
+	  .opts = cmd_hgs_add_tpm_policy_opts, .run = cmd_hgs_add_tpm_policy },
+	{ .name = "get-tpm-policy", .summary = "list TCG log baselines (Get-HgsAttestationTpmPolicy)",
+	  .opts = cmd_hgs_get_opts, .run = cmd_hgs_get_registration },
+	{ .name = "remove-tpm-policy", .summary = "remove a baseline (Remove-HgsAttestationTpmPolicy)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_remove_registration },
+	{ .name = "add-ci-policy", .summary = "register a code integrity policy (Add-HgsAttestationCIPolicy)",
+	  .opts = cmd_hgs_add_ci_policy_opts, .run = cmd_hgs_add_ci_policy },
+	{ .name = "get-ci-policy", .summary = "list code integrity policies (Get-HgsAttestationCIPolicy)",
+	  .opts = cmd_hgs_get_opts, .run = cmd_hgs_get_registration },
+	{ .name = "remove-ci-policy", .summary = "remove a CI policy (Remove-HgsAttestationCIPolicy)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_remove_registration },
+	{ .name = "add-host-group", .summary = "register an AD group SID (Add-HgsAttestationHostGroup)",
+	  .opts = cmd_hgs_add_host_group_opts, .run = cmd_hgs_add_host_group },
+	{ .name = "get-host-group", .summary = "list AD host groups (Get-HgsAttestationHostGroup)",
+	  .opts = cmd_hgs_get_opts, .run = cmd_hgs_get_registration },
+	{ .name = "remove-host-group", .summary = "remove a host group (Remove-HgsAttestationHostGroup)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_remove_registration },
+	{ .name = "add-host-key", .summary = "register a host key (Add-HgsAttestationHostKey)",
+	  .opts = cmd_hgs_add_host_key_opts, .run = cmd_hgs_add_host_key },
+	{ .name = "get-host-key", .summary = "list host keys (Get-HgsAttestationHostKey)",
+	  .opts = cmd_hgs_get_opts, .run = cmd_hgs_get_registration },
+	{ .name = "remove-host-key", .summary = "remove a host key (Remove-HgsAttestationHostKey)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_remove_registration },
+	{ .name = "get-attestation-policy", .summary = "list the Hgs_* policies",
+	  .opts = cmd_hgs_show_opts, .run = cmd_hgs_get_attestation_policy },
+	{ .name = "enable-attestation-policy", .summary = "enable an Hgs_* policy",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_set_attestation_policy },
+	{ .name = "disable-attestation-policy", .summary = "disable an Hgs_* policy (not locked ones)",
+	  .opts = cmd_hgs_name_opts, .run = cmd_hgs_set_attestation_policy },
+	{ .name = "get-attestation-log", .summary = "every attestation attempt and its result",
+	  .opts = cmd_hgs_log_opts, .run = cmd_hgs_get_attestation_log },
+	{ .name = "add-trusted-domain", .summary = "trust a fabric AD domain (its export-trust file)",
+	  .description = "Models the one-way forest trust from the HGS domain to the fabric domain:\n"
+			 "AD-mode attestation accepts tickets signed by a trusted domain's DC only.\n"
+			 "FILE comes from `hgslab fabric export-trust`.",
+	  .opts = cmd_hgs_add_trusted_domain_opts, .run = cmd_hgs_add_trusted_domain },
+	{ .name = "get-trusted-domain", .summary = "list the fabric domains this HGS trusts",
+	  .opts = cmd_hgs_get_trusted_domain_opts, .run = cmd_hgs_get_trusted_domain },
+	{ .name = "remove-trusted-domain", .summary = "stop trusting a fabric domain",
+	  .opts = cmd_hgs_remove_trusted_domain_opts, .run = cmd_hgs_remove_trusted_domain },
+	{ .name = "add-key-protection-certificate",
+	  .summary = "add a KPS signing or encryption certificate (Add-HgsKeyProtectionCertificate)",
+	  .description = "--generate makes an RSA 2048 key pair and a self-signed certificate; --key and\n"
+			 "--certificate add an existing pair (the key is stored 0600 in DIR/keys).  New\n"
+			 "certificates are enabled; --primary makes one the primary of its type, which the\n"
+			 "guardian metadata hands out.  See docs/attestation-protocol.md.",
+	  .opts = cmd_hgs_add_kps_cert_opts, .run = cmd_hgs_add_kps_cert },
+	{ .name = "get-key-protection-certificate",
+	  .summary = "list the KPS certificates (Get-HgsKeyProtectionCertificate)",
+	  .opts = cmd_hgs_get_kps_cert_opts, .run = cmd_hgs_get_kps_cert },
+	{ .name = "set-key-protection-certificate",
+	  .summary = "make a KPS certificate primary, enable or disable it",
+	  .description = "KPs wrapped to any enabled encryption certificate are released; a disabled one\n"
+			 "is refused.  The primary certificate cannot be disabled.",
+	  .opts = cmd_hgs_set_kps_cert_opts, .run = cmd_hgs_set_kps_cert },
+	{ .name = "remove-key-protection-certificate",
+	  .summary = "remove a KPS certificate and its key (not the primary one)",
+	  .opts = cmd_hgs_remove_kps_cert_opts, .run = cmd_hgs_remove_kps_cert },
+	{ .name = "set-key-protection-attestation-signer-certificate-policy",
+	  .summary = "deny health certificates issued before a time",
+	  .description = "Set-HgsKeyProtectionAttestationSignerCertificatePolicy\n"
+			 "-DenyHealthCertificatesIssuedBefore: key release refuses health certificates\n"
+			 "issued before TIME (now, 2026-11-28T17:21:05Z or @UNIXTIME; HGS clock).",
+	  .opts = cmd_hgs_set_kps_policy_opts, .run = cmd_hgs_set_kps_policy },
+	{ .name = "set-key-protection-policy",
+	  .summary = "short for set-key-protection-attestation-signer-certificate-policy",
+	  .opts = cmd_hgs_set_kps_policy_opts, .run = cmd_hgs_set_kps_policy },
+	{ .name = "get-key-protection-policy", .summary = "show the health certificate cut-off",
+	  .opts = cmd_hgs_get_kps_policy_opts, .run = cmd_hgs_get_kps_policy },
+	{ .name = "get-key-protection-log", .summary = "every key release and refusal",
+	  .opts = cmd_hgs_kps_log_opts, .run = cmd_hgs_get_kps_log },
+	{ .name = NULL },
+};
+
+static const struct hl_cmd host_verbs[] = {
+	{ .name = "new", .summary = "manufacture a guarded host and its TPM",
+	  .description = "Creates the host directory: the host's TPM manufactured by swtpm_setup with an\n"
+			 "EK certificate from the lab's TPM vendor CA (VDIR, shared by hosts made side by\n"
+			 "side), the machine key (host-key mode, AD computer account), the boot profile\n"
+			 "and its CI policy.  Nothing is left behind when it fails.  See docs/host.md.",
+	  .opts = cmd_host_new_opts, .run = cmd_host_new },
+	{ .name = "run", .summary = "run the host agent (measured boot, attestation)",
+	  .description = "Starts the host's swtpm, replays the measured boot into its PCRs, writes\n"
+			 "DIR/tcglog.bin, prints 'host: NAME agent running (swtpm on ADDR:PORT)', then\n"
+			 "attests in the HGS's mode at start, before the health certificate expires, on\n"
+			 "retry and on SIGUSR1 (one 'host: NAME attestation: STATUS' line each).  State in\n"
+			 "DIR/state.json, log in DIR/host.log.  SIGTERM or SIGINT stops it (exit 0).",
+	  .opts = cmd_host_run_opts, .run = cmd_host_run },
+	{ .name = "get-platform-identifier", .summary = "export EKpub + EKcert (for hgs add-tpm-host)",
+	  .description = "Reads the EK and its certificate from the host's TPM: the running agent's\n"
+			 "swtpm, or a swtpm started briefly when no agent runs.",
+	  .opts = cmd_host_platform_id_opts, .run = cmd_host_get_platform_identifier },
+	{ .name = "get-baseline-policy", .summary = "export the host's TCG log (for hgs add-tpm-policy)",
+	  .opts = cmd_host_baseline_opts, .run = cmd_host_get_baseline_policy },
+	{ .name = "get-ci-policy", .summary = "export the host's code integrity policy",
+	  .opts = cmd_host_ci_policy_opts, .run = cmd_host_get_ci_policy },
+	{ .name = "get-host-key", .summary = "export the host key's public half (for hgs add-host-key)",
+	  .opts = cmd_host_host_key_opts, .run = cmd_host_get_host_key },
+	{ .name = "set-client-configuration", .summary = "set the HGS URLs (Set-HgsClientConfiguration)",
+	  .description = "Names map to loopback addresses with --resolve (libcurl's resolve list),\n"
+			 "never /etc/hosts.  A running agent attests again at once.",
+	  .opts = cmd_host_set_client_opts, .run = cmd_host_set_client_configuration },
+	{ .name = "get-client-configuration", .summary = "show guarded state (Get-HgsClientConfiguration)",
+	  .opts = cmd_host_show_opts, .run = cmd_host_get_client_configuration },
+	{ .name = "test-client-configuration", .summary = "force a fresh attestation",
+	  .description = "Asks the running agent to attest (SIGUSR1) and waits for its result, or, with\n"
+			 "no agent, boots the host's TPM and attests directly.  Exits 4 unless Passed.",
+	  .opts = cmd_host_test_client_opts, .run = cmd_host_test_client_configuration },
+	{ .name = "set-profile", .summary = "set the boot profile of the next `host run`",
+	  .opts = cmd_host_set_profile_opts, .run = cmd_host_set_profile },
+	{ .name = "unwrap-key-protector", .summary = "test key release; prints the TK fingerprint",
+	  .description = "Sends the key protector and the host's health certificate to KPS (attesting\n"
+			 "first when the host has none that is valid), falling back to the fallback key\n"
+			 "protection URL when the primary one fails, and opens the released TK with the\n"
+			 "host's own TPM.  Prints the TK's fingerprint (as show-key-protector does for\n"
+			 "the owner) and the URL that answered, never the TK.  Exits 4 with the reason\n"
+			 "when attestation fails, KPS refuses, or the TPM cannot open what KPS sent.",
+	  .opts = cmd_host_unwrap_opts, .run = cmd_host_unwrap_key_protector },
+	{ .name = "import-vm", .summary = "import a shielded VM bundle",
+	  .description = "Copies a bundle (tenant export-vm) into HOSTDIR/vms/VM.  docs/shielded-vm.md.",
+	  .opts = cmd_host_import_vm_opts, .run = cmd_host_import_vm },
+	{ .name = "start-vm", .summary = "start a shielded VM",
+	  .description = "Gets the VM's TK from KPS with the host's health certificate (attesting first\n"
+			 "when needed) and opens it with the host's TPM, then starts a VM keeper that\n"
+			 "owns swtpm (TK through a pipe) and QEMU, and waits for the guest's 'running'\n"
+			 "report.  Exits 4 with the attestation or KPS reason, files untouched.",
+	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
+	{ .name = "stop-vm", .summary = "stop a VM",
+	  .description = "QMP system_powerdown (the ACPI power button), a bounded wait, then a kill.",
+	  .opts = cmd_host_stop_vm_opts, .run = cmd_host_stop_vm },
+	{ .name = "get-vm", .summary = "show VMs and their state",
+	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },
+	{ .name = "connect-vm", .summary = "attach to an encryption-supported VM's console",
+	  .description = "Shielded VMs have no console, serial port, monitor, gdbstub or dump: refused\n"
+			 "with exit 4.",
+	  .opts = cmd_host_connect_vm_opts, .run = cmd_host_connect_vm },
+	{ .name = NULL },
+};
+
+static const struct hl_cmd tenant_verbs[] = {
+	{ .name = "new-guardian", .summary = "create a guardian (New-HgsGuardian -GenerateCertificates)",
+	  .description = "Makes RSA-2048 signing and encryption key pairs with self-signed certificates\n"
+			 "in DIR/guardians/NAME (private keys mode 0600).  Only such a guardian can\n"
+			 "own key protectors.  See docs/key-protector.md.",
+	  .opts = cmd_tenant_new_guardian_opts, .run = cmd_tenant_new_guardian },
+	{ .name = "import-guardian", .summary = "import HGS guardian metadata (Import-HgsGuardian)",
+	  .description = "Reads the guardian metadata XML from --file or from an HGS node (--url, to\n"
+			 "which /KeyProtection/service/metadata/2014-07/metadata.xml is added unless it\n"
+			 "ends in .xml).  Self-signed certificates are an untrusted root: refused (exit\n"
+			 "4) unless --allow-untrusted-root or they chain to --trusted-root.",
+	  .opts = cmd_tenant_import_guardian_opts, .run = cmd_tenant_import_guardian },
+	{ .name = "get-guardian", .summary = "list the tenant's guardians (Get-HgsGuardian)",
+	  .opts = cmd_tenant_get_guardian_opts, .run = cmd_tenant_get_guardian },
+	{ .name = "export-guardian", .summary = "write a guardian's metadata, certificates only",
+	  .opts = cmd_tenant_export_guardian_opts, .run = cmd_tenant_export_guardian },
+	{ .name = "remove-guardian", .summary = "delete a guardian and its keys (Remove-HgsGuardian)",
+	  .opts = cmd_tenant_remove_guardian_opts, .run = cmd_tenant_remove_guardian },
+	{ .name = "new-key-protector", .summary = "create a key protector (New-HgsKeyProtector)",
+	  .description = "Draws a fresh 256-bit transport key (TK), wraps it to the owner and each\n"
+			 "--guardian (RSA-OAEP), signs the whole with the owner's signing key and\n"
+			 "writes FILE.  Prints the KP id and the TK fingerprint, never the TK.",
+	  .opts = cmd_tenant_new_key_protector_opts, .run = cmd_tenant_new_key_protector },
+	{ .name = "grant-key-protector-access", .summary = "add a guardian to a key protector",
+	  .description = "Grant-HgsKeyProtectorAccess: needs the owner's private keys in DIR; the file\n"
+			 "is verified, re-signed and replaced atomically.",
+	  .opts = cmd_tenant_kp_access_opts, .run = cmd_tenant_grant_key_protector_access },
+	{ .name = "revoke-key-protector-access", .summary = "remove a guardian from a key protector",
+	  .description = "Revoke-HgsKeyProtectorAccess: needs the owner's private keys in DIR; the owner\n"
+			 "cannot be revoked.  Older copies of the file still name the guardian.",
+	  .opts = cmd_tenant_kp_access_opts, .run = cmd_tenant_revoke_key_protector_access },
+	{ .name = "show-key-protector", .summary = "show a key protector", .args = "FILE",
+	  .description = "Owner, guardians by thumbprint, version, whether the owner's signature holds\n"
+			 "(exit 4 when not) and, when the owner's private keys are in DIR, the TK\n"
+			 "fingerprint.",
+	  .opts = cmd_tenant_show_key_protector_opts, .run = cmd_tenant_show_key_protector },
+	{ .name = "new-vm", .summary = "make a tenant's plain template disk",
+	  .description = "Makes DIR/vms/VM/plain.img, an ext4 image (mke2fs -d, no root) holding the\n"
+			 "--file NAME=CONTENT files and the --files tree.  docs/shielded-vm.md.",
+	  .opts = cmd_tenant_new_vm_opts, .run = cmd_tenant_new_vm },
+	{ .name = "shield-vm", .summary = "shield a VM (encrypted vTPM, LUKS2 disk)",
+	  .description = "The tenant's own shielding machine: unwraps the KP's TK with the owner's key,\n"
+			 "creates the vTPM state encrypted with it (swtpm, key through a pipe), boots\n"
+			 "the guest once in provisioning mode (QEMU TCG) and removes the plain disk.\n"
+			 "A run cut short leaves the VM unprovisioned: run it again.",
+	  .opts = cmd_tenant_shield_vm_opts, .run = cmd_tenant_shield_vm },
+	{ .name = "export-vm", .summary = "write a shielded VM bundle",
+	  .description = "BUNDLEDIR gets disk.img (LUKS2), vtpm/ (encrypted with the TK),\n"
+			 "key-protector.kp and config.json (name, policy, KP id).",
+	  .opts = cmd_tenant_export_vm_opts, .run = cmd_tenant_export_vm },
+	{ .name = "inspect-vm", .summary = "offline view of a bundle: ciphertext only",
+	  .description = "Shows that the disk is LUKS2, that swtpm refuses the vTPM state without the TK\n"
+			 "or with a wrong key, and searches both for each --search TEXT.  Exits 1 when\n"
+			 "anything is readable.",
+	  .opts = cmd_tenant_inspect_vm_opts, .run = cmd_tenant_inspect_vm },
+	{ .name = NULL },
+};
+
+static const struct hl_cmd fabric_verbs[] = {
+	{ .name = "new", .summary = "create a fabric AD domain and its DC signing key",
+	  .description = "Creates the directory: SQLite store, a random domain SID, the built-in group\n"
+			 "Domain Computers, and the DC's ticket signing key with its certificate.",
+	  .opts = cmd_fabric_new_opts, .run = cmd_fabric_new },
+	{ .name = "get-domain", .summary = "show the domain (Get-ADDomain)",
+	  .opts = cmd_fabric_show_opts, .run = cmd_fabric_get_domain },
+	{ .name = "add-group", .summary = "create a global security group (New-ADGroup)",
+	  .opts = cmd_fabric_add_group_opts, .run = cmd_fabric_add_group },
+	{ .name = "get-group", .summary = "list groups, their SIDs and members (Get-ADGroup)",
+	  .opts = cmd_fabric_get_opts, .run = cmd_fabric_get_group },
+	{ .name = "add-computer", .summary = "create a computer account with its machine key",
+	  .opts = cmd_fabric_add_computer_opts, .run = cmd_fabric_add_computer },
+	{ .name = "get-computer", .summary = "list computer accounts and their groups (Get-ADComputer)",
+	  .opts = cmd_fabric_get_opts, .run = cmd_fabric_get_computer },
+	{ .name = "add-group-member", .summary = "add a computer to a group (Add-ADGroupMember)",
+	  .opts = cmd_fabric_member_opts, .run = cmd_fabric_group_member },
+	{ .name = "remove-group-member", .summary = "remove a computer from a group (Remove-ADGroupMember)",
+	  .opts = cmd_fabric_member_opts, .run = cmd_fabric_group_member },
+	{ .name = "export-trust", .summary = "write what HGS needs to trust this domain",
+	  .opts = cmd_fabric_export_trust_opts, .run = cmd_fabric_export_trust },
+	{ .name = "serve", .summary = "run the domain controller (membership tickets over HTTP)",
+	  .description = "Prints 'fabric: DC for DOMAIN serving on http://ADDR:PORT' when ready; stops on\n"
+			 "SIGTERM or SIGINT (exit 0).  Logs to DIR/dc.log.  See docs/attestation-protocol.md.",
+	  .opts = cmd_fabric_serve_opts, .run = cmd_fabric_serve },
+	{ .name = "get-ticket", .summary = "get a membership ticket from a DC with a machine key (kinit)",
+	  .opts = cmd_fabric_get_ticket_opts, .run = cmd_fabric_get_ticket },
+	{ .name = NULL },
+};
+
+static const struct hl_cmd bench_verbs[] = {
+	{ .name = "all", .summary = "run every benchmark",
+	  .description = "Runs every built benchmark with the defaults `make bench` uses:\n"
+			 "`bench attest --hosts 4 --seconds 10`, then `bench release --clients 2\n"
+			 "--seconds 10`, then `bench boot --runs 3`.  Exit 0 when every benchmark ran,\n"
+			 "1 when one failed to run (setup failed, an attestation did not pass);\n"
+			 "missing a goal is reported, not a failure exit.",
+	  .opts = cmd_bench_all_opts, .run = cmd_bench_all },
+	{ .name = "attest", .summary = "attestations/s and HGS CPU per attestation vs the crypto floor",
+	  .description = "Builds a throw-away lab (TPM vendor CA, N swtpm host TPMs with the baseline\n"
+			 "boot, an HGS node in TPM mode served by a separate `hgs serve`), warms it\n"
+			 "up, then N hosts attest with real quotes for S seconds.  Reports\n"
+			 "attestations/s, latency p50/p99, HGS CPU per attestation (/proc/PID/stat)\n"
+			 "and the crypto floor measured in the same run: the OpenSSL CPU cost of the\n"
+			 "signatures HGS must check or make per attestation (quote, certify, health\n"
+			 "certificate), with the ratio against the goal (3x).  Exit 0 when it ran,\n"
+			 "missing the goal included; 1 when it could not measure (setup failed, an\n"
+			 "attestation did not pass); 130 on Ctrl-C.  Everything is stopped and\n"
+			 "removed at the end, also on Ctrl-C.",
+	  .opts = cmd_bench_attest_opts, .run = cmd_bench_attest },
+	{ .name = "release", .summary = "key releases/s and KPS CPU per release vs the crypto floor",
+	  .description = "Builds a throw-away lab (a guarded host with a swtpm TPM from the lab's vendor\n"
+			 "CA, an HGS node in TPM mode served by a separate `hgs serve`, an owner guardian\n"
+			 "and a key protector for Owner + the HGS), attests the host once and checks one\n"
+			 "release opened with its TPM, then N client threads post the KP with the health\n"
+			 "certificate for S seconds (the round trip only; no TPM decryption).  Reports\n"
+			 "releases/s, latency p50/p99, KPS CPU per release (/proc/PID/stat) and the\n"
+			 "crypto floor measured in the same run: the OpenSSL CPU cost of the RSA work per\n"
+			 "release (verify the health certificate and the KP owner signature, OAEP unwrap\n"
+			 "with the KPS key, OAEP wrap to the transport key), with the ratio against the\n"
+			 "goal (2x).  Exit 0 when it ran, missing the goal included; 1 when it could not\n"
+			 "measure; 130 on Ctrl-C.  Everything is stopped and removed at the end.",
+	  .opts = cmd_bench_release_opts, .run = cmd_bench_release },
+	{ .name = "boot", .summary = "a shielded VM's boot time vs the same guest unshielded",
+	  .description = "Builds a throw-away lab (a tenant with an owner guardian and a key protector,\n"
+			 "a VM shielded once with shield-vm, the same files on a plain disk; needs\n"
+			 "`make guest`), then boots the guest N times unshielded (hgslab.mode=plain,\n"
+			 "the plain disk, no vTPM) and N times as a shielded start (swtpm on the\n"
+			 "vTPM state encrypted with the TK, given through a fd; the LUKS2 disk; run\n"
+			 "mode), interleaved so machine load falls on both alike.  The shielded\n"
+			 "starts skip KPS and use the TK the owner unwraps: this measures boot cost,\n"
+			 "not key release (see `bench release`).  Reports the median time from\n"
+			 "QEMU's start to the guest's report for both and the ratio against the\n"
+			 "goal (1.2).  Exit 0 when it ran, missing the goal included; 1 when a boot\n"
+			 "failed.  Everything is stopped and removed at the end (Ctrl-C stops the\n"
+			 "VMs at once and leaves the lab directory).",
+	  .opts = cmd_bench_boot_opts, .run = cmd_bench_boot },
+	{ .name = NULL },
+};
+
+#define RUN_HELP \
+	"Validates every FILE first (errors name file:line:column; nothing starts when one\n" \
+	"is broken: exit 2), then for each scenario brings its fabric up in a lab directory\n" \
+	"(HGS nodes, the fabric DC and the host agents as supervised processes on their own\n" \
+	"loopback addresses), plays the steps in order, checks every expectation and stops\n" \
+	"everything, also on Ctrl-C.  The lab directory is removed when the scenario passed\n" \
+	"(kept on failure or with --keep; its logs/ hold every command run and its output).\n" \
+	"Exit status: 0 every expectation held, 6 one did not, 1 a lab failed, 2 bad input,\n" \
+	"130 interrupted.  The file format: docs/scenarios.md."
+
+#define UP_HELP \
+	"Brings the scenario's fabric up (HGS, DC, host agents, tenant guardians and key\n" \
+	"protectors) and leaves it running for a live demo; --play also plays its steps.\n" \
+	"Prints the URLs, directories and commands to try by hand.  `hgslab status` shows\n" \
+	"it, `hgslab down` stops it."
+
+const struct hl_cmd hl_areas[] = {
+	{ .name = "hgs", .summary = "Host Guardian Service node: attestation and key protection",
+	  .verbs = hgs_verbs },
+	{ .name = "host", .summary = "guarded host: TPM, measured boot, HGS client, VMs",
+	  .verbs = host_verbs },
+	{ .name = "fabric", .summary = "the fabric's Active Directory: domain, computers, groups, DC",
+	  .verbs = fabric_verbs },
+	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding",
+	  .verbs = tenant_verbs },
+	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",
+	  .description = RUN_HELP, .opts = cmd_run_opts, .run = cmd_run },
+	{ .name = "demo", .summary = "run the default demo (the article walkthrough)",
+	  .description = "Plays scenarios/article-walkthrough.yaml: HGS MyHgsService in relecloud.com,\n"
+			 "the Fabrikam hosts FabricHost1 (healthy) and FabricHost2 (debugging on), and\n"
+			 "a tenant's shielded VM that runs on the healthy host, is refused on the other\n"
+			 "and is ciphertext offline.  Same options and exit codes as `hgslab run`.",
+	  .opts = cmd_demo_opts, .run = cmd_demo },
+	{ .name = "up", .summary = "bring a scenario's fabric up and leave it running", .args = "FILE",
+	  .description = UP_HELP, .opts = cmd_up_opts, .run = cmd_up },
+	{ .name = "down", .summary = "stop a fabric started with `up`", .opts = cmd_down_opts,
+	  .run = cmd_down },
+	{ .name = "status", .summary = "show HGS, hosts and VMs of a running fabric",
+	  .opts = cmd_status_opts, .run = cmd_status },
+	{ .name = "diagnose", .summary = "check this machine and the lab's parts (Get-HgsTrace)",
+	  .opts = cmd_diagnose_opts, .run = cmd_diagnose },
+	{ .name = "bench", .summary = "benchmarks against the crypto floor", .verbs = bench_verbs },
+	{ .name = "version", .summary = "print the version", .opts = cmd_version_opts,
+	  .run = cmd_version },
+	{ .name = NULL },
+};
