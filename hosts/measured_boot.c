@@ -16,6 +16,7 @@
 #include "hosts/measured_boot.h"
 
 #include "lib/crypto.h"
+#include "lib/endian.h"
 #include "lib/err.h"
 #include "proto/tcglog.h"
 #include "proto/wbcl.h"
@@ -55,36 +56,15 @@ static const uint8_t guid_basic_data[16] = {  /* EBD0A0A2-B9E5-4433-87C0-68B6B72
 #define ESP_START_LBA 2048
 #define ESP_SIZE_LBA 204800
 
-/* Put V little-endian at P. */
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-/* Put V little-endian at P. */
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-/* Put V little-endian at P. */
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* Write ASCII S as UTF-16LE at P (plus a NUL when NUL); returns the bytes written. */
 static size_t put_utf16(uint8_t *p, const char *s, int nul)
 {
 	size_t n = strlen(s), i;
 
 	for (i = 0; i < n; i++)
-		put16(p + 2 * i, (uint8_t)s[i]);
+		hl_put_le16(p + 2 * i, (uint8_t)s[i]);
 	if (nul)
-		put16(p + 2 * n, 0);
+		hl_put_le16(p + 2 * n, 0);
 	return 2 * (n + (nul ? 1 : 0));
 }
 
@@ -132,7 +112,7 @@ static size_t device_path(uint8_t *p, uint8_t device, const char *file)
 	n += sizeof(acpi);
 	p[n] = 0x01;   /* hardware device path, PCI */
 	p[n + 1] = 0x01;
-	put16(p + n + 2, 6);
+	hl_put_le16(p + n + 2, 6);
 	p[n + 4] = 0;   /* function */
 	p[n + 5] = device;
 	n += 6;
@@ -140,10 +120,10 @@ static size_t device_path(uint8_t *p, uint8_t device, const char *file)
 		/* media device path, hard drive: partition 1 of a GPT disk */
 		p[n] = 0x04;
 		p[n + 1] = 0x01;
-		put16(p + n + 2, 42);
-		put32(p + n + 4, 1);
-		put64(p + n + 8, ESP_START_LBA);
-		put64(p + n + 16, ESP_SIZE_LBA);
+		hl_put_le16(p + n + 2, 42);
+		hl_put_le32(p + n + 4, 1);
+		hl_put_le64(p + n + 8, ESP_START_LBA);
+		hl_put_le64(p + n + 16, ESP_SIZE_LBA);
 		memcpy(p + n + 24, guid_hgslab_oem, 16);   /* the ESP's unique partition GUID */
 		p[n + 40] = 0x02;   /* MBRType: GPT */
 		p[n + 41] = 0x02;   /* SignatureType: GUID */
@@ -152,7 +132,7 @@ static size_t device_path(uint8_t *p, uint8_t device, const char *file)
 		flen = 4 + 2 * (strlen(file) + 1);
 		p[n] = 0x04;
 		p[n + 1] = 0x04;
-		put16(p + n + 2, (uint16_t)flen);
+		hl_put_le16(p + n + 2, (uint16_t)flen);
 		put_utf16(p + n + 4, file, 1);
 		n += flen;
 	}
@@ -176,14 +156,14 @@ static int measure_pcr0(struct hl_tcglog_writer *w, const struct hl_profile *p)
 	if (hl_tcglog_writer_add(w, 0, HL_EV_S_CRTM_VERSION, ver, n) < 0)
 		return -1;
 	/* UEFI_PLATFORM_FIRMWARE_BLOB {base, length}; the volume depends on the version */
-	put64(blob, 0xffc00000u);
-	put64(blob + 8, 0x00400000u);
+	hl_put_le64(blob, 0xffc00000u);
+	hl_put_le64(blob + 8, 0x00400000u);
 	n = (size_t)snprintf(fv, sizeof(fv), "hgslab platform firmware volume %s", p->firmware);
 	if (hl_tcglog_writer_add_measured(w, 0, HL_EV_EFI_PLATFORM_FIRMWARE_BLOB, fv, n, blob,
 					  sizeof(blob)) < 0)
 		return -1;
-	put64(blob, 0xffbf0000u);
-	put64(blob + 8, 0x00010000u);
+	hl_put_le64(blob, 0xffbf0000u);
+	hl_put_le64(blob + 8, 0x00010000u);
 	if (standin_sha256("POST code", p->firmware, obj) < 0)
 		return -1;
 	return hl_tcglog_writer_add_measured(w, 0, HL_EV_POST_CODE, obj, sizeof(obj), blob,
@@ -196,9 +176,9 @@ static int measure_pcr1(struct hl_tcglog_writer *w)
 	uint8_t tables[8 + 24], order[2] = { 0, 0 }, opt[512], obj[32], *var;
 	size_t n, dp, var_len;
 
-	put64(tables, 1);
+	hl_put_le64(tables, 1);
 	memcpy(tables + 8, guid_smbios3, 16);
-	put64(tables + 24, 0x7f8e0000u);
+	hl_put_le64(tables + 24, 0x7f8e0000u);
 	if (standin_sha256("SMBIOS 3.0 tables", NULL, obj) < 0 ||
 	    hl_tcglog_writer_add_measured(w, 1, HL_EV_EFI_HANDOFF_TABLES, obj, sizeof(obj), tables,
 					  sizeof(tables)) < 0)
@@ -208,10 +188,10 @@ static int measure_pcr1(struct hl_tcglog_writer *w)
 	    add_owned(w, 1, HL_EV_EFI_VARIABLE_BOOT, var, var_len) < 0)
 		return -1;
 	/* EFI_LOAD_OPTION: Attributes, FilePathListLength, Description, FilePathList */
-	put32(opt, 1);   /* LOAD_OPTION_ACTIVE */
+	hl_put_le32(opt, 1);   /* LOAD_OPTION_ACTIVE */
 	n = 6 + put_utf16(opt + 6, "Windows Boot Manager", 1);
 	dp = device_path(opt + n, 4, BOOTMGR_PATH);
-	put16(opt + 4, (uint16_t)dp);
+	hl_put_le16(opt + 4, (uint16_t)dp);
 	n += dp;
 	if (hl_wbcl_uefi_variable_encode(hl_efi_global_variable_guid, "Boot0000", opt, n, &var,
 					 &var_len) < 0)
@@ -223,10 +203,10 @@ static int measure_pcr1(struct hl_tcglog_writer *w)
 static size_t image_load_event(uint8_t *p, uint64_t addr, uint64_t len, const uint8_t *dp,
 			       size_t dp_len)
 {
-	put64(p, addr);
-	put64(p + 8, len);
-	put64(p + 16, 0);
-	put64(p + 24, dp_len);
+	hl_put_le64(p, addr);
+	hl_put_le64(p + 8, len);
+	hl_put_le64(p + 16, 0);
+	hl_put_le64(p + 24, dp_len);
 	memcpy(p + 32, dp, dp_len);
 	return 32 + dp_len;
 }
@@ -251,9 +231,9 @@ static int sha256_siglist(const char *const *what, size_t count, const uint8_t o
 	size_t i, n = 28;
 
 	memcpy(out, hl_efi_cert_sha256_guid, 16);
-	put32(out + 16, (uint32_t)(28 + 48 * count));
-	put32(out + 20, 0);    /* SignatureHeaderSize */
-	put32(out + 24, 48);   /* SignatureSize: owner GUID + SHA-256 */
+	hl_put_le32(out + 16, (uint32_t)(28 + 48 * count));
+	hl_put_le32(out + 20, 0);    /* SignatureHeaderSize */
+	hl_put_le32(out + 24, 48);   /* SignatureSize: owner GUID + SHA-256 */
 	for (i = 0; i < count; i++) {
 		memcpy(out + n, owner, 16);
 		if (standin_sha256(what[i], NULL, out + n + 16) < 0)
@@ -330,8 +310,8 @@ static void gpt_entry(uint8_t *e, const uint8_t type[16], uint8_t unique, uint64
 	memcpy(e, type, 16);
 	memcpy(e + 16, guid_hgslab_oem, 16);
 	e[31] = unique;
-	put64(e + 32, first);
-	put64(e + 40, last);
+	hl_put_le64(e + 32, first);
+	hl_put_le64(e + 40, last);
 	put_utf16(e + 56, name, 0);
 }
 
@@ -352,20 +332,20 @@ static int measure_gpt(struct hl_tcglog_writer *w)
 	memset(array, 0, sizeof(array));
 	memcpy(array, parts, 3 * 128);
 	memcpy(h, "EFI PART", 8);
-	put32(h + 8, 0x00010000);   /* revision 1.0 */
-	put32(h + 12, 92);          /* header size */
-	put64(h + 24, 1);           /* MyLBA */
-	put64(h + 32, last_lba + 33);
-	put64(h + 40, 34);          /* FirstUsableLBA */
-	put64(h + 48, last_lba);
+	hl_put_le32(h + 8, 0x00010000);   /* revision 1.0 */
+	hl_put_le32(h + 12, 92);          /* header size */
+	hl_put_le64(h + 24, 1);           /* MyLBA */
+	hl_put_le64(h + 32, last_lba + 33);
+	hl_put_le64(h + 40, 34);          /* FirstUsableLBA */
+	hl_put_le64(h + 48, last_lba);
 	memcpy(h + 56, guid_hgslab_oem, 16);   /* DiskGUID */
 	h[71] = 0xd1;
-	put64(h + 72, 2);           /* PartitionEntryLBA */
-	put32(h + 80, 128);         /* NumberOfPartitionEntries */
-	put32(h + 84, 128);         /* SizeOfPartitionEntry */
-	put32(h + 88, crc32_ieee(array, sizeof(array)));
-	put32(h + 16, crc32_ieee(h, 92));
-	put64(ev + 92, 3);          /* NumberOfPartitions */
+	hl_put_le64(h + 72, 2);           /* PartitionEntryLBA */
+	hl_put_le32(h + 80, 128);         /* NumberOfPartitionEntries */
+	hl_put_le32(h + 84, 128);         /* SizeOfPartitionEntry */
+	hl_put_le32(h + 88, crc32_ieee(array, sizeof(array)));
+	hl_put_le32(h + 16, crc32_ieee(h, 92));
+	hl_put_le64(ev + 92, 3);          /* NumberOfPartitions */
 	return hl_tcglog_writer_add(w, 5, HL_EV_EFI_GPT_EVENT, ev, sizeof(ev));
 }
 

@@ -11,6 +11,7 @@
  */
 #include "proto/tcglog.h"
 
+#include "lib/endian.h"
 #include "lib/err.h"
 
 #include <openssl/evp.h>
@@ -210,25 +211,6 @@ out:
 /* ---------------------------------------------------------------------- */
 /* parse                                                                  */
 
-/* Little-endian 16-bit read. */
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-/* Little-endian 32-bit read. */
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-/* Little-endian 64-bit read. */
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
-
 /* Set the parse error for event INDEX at OFFSET; returns -1. */
 static int parse_fail(size_t index, size_t offset, const char *fmt, ...) HL_PRINTF(3, 4);
 
@@ -277,8 +259,8 @@ static int parse_legacy_event(struct hl_tcglog *log, size_t *pos, size_t *cap,
 	if (left < LEGACY_HEADER_LEN)
 		return parse_fail(index, *pos, "the log ends inside the event header "
 				  "(%zu bytes left, the header needs %d)", left, LEGACY_HEADER_LEN);
-	pcr = le32(p);
-	dlen = le32(p + 28);
+	pcr = hl_get_le32(p);
+	dlen = hl_get_le32(p + 28);
 	if (pcr >= HL_TCGLOG_PCRS)
 		return parse_fail(index, *pos, "PCR index %u is out of range (0-%d)",
 				  (unsigned)pcr, HL_TCGLOG_PCRS - 1);
@@ -290,7 +272,7 @@ static int parse_legacy_event(struct hl_tcglog *log, size_t *pos, size_t *cap,
 		return -1;
 	ev->offset = *pos;
 	ev->pcr = pcr;
-	ev->type = le32(p + 4);
+	ev->type = hl_get_le32(p + 4);
 	ev->ndigests = 1;
 	ev->digests[0].alg = HL_TCGLOG_ALG_SHA1;
 	ev->digests[0].size = 20;
@@ -320,7 +302,7 @@ static int parse_spec_id(struct hl_tcglog *log, const struct hl_tcglog_event *ev
 	if (len < SPEC_ID_FIXED_LEN + 1)
 		return parse_fail(0, 0, "the Spec ID event data is %zu bytes, too short for "
 				  "its header (%d)", len, SPEC_ID_FIXED_LEN + 1);
-	n = le32(d + 24);
+	n = hl_get_le32(d + 24);
 	if (n == 0 || n > HL_TCGLOG_MAX_ALGS)
 		return parse_fail(0, 0, "the Spec ID event declares %u algorithms (1-%d allowed)",
 				  (unsigned)n, HL_TCGLOG_MAX_ALGS);
@@ -329,8 +311,8 @@ static int parse_spec_id(struct hl_tcglog *log, const struct hl_tcglog_event *ev
 		return parse_fail(0, 0, "the Spec ID event data is %zu bytes, too short for "
 				  "%u algorithms (%zu)", len, (unsigned)n, need);
 	for (i = 0; i < n; i++) {
-		uint16_t id = le16(d + SPEC_ID_FIXED_LEN + 4 * i);
-		uint16_t size = le16(d + SPEC_ID_FIXED_LEN + 4 * i + 2);
+		uint16_t id = hl_get_le16(d + SPEC_ID_FIXED_LEN + 4 * i);
+		uint16_t size = hl_get_le16(d + SPEC_ID_FIXED_LEN + 4 * i + 2);
 		size_t known = hl_tcglog_alg_size(id);
 
 		if (size == 0 || size > HL_TCGLOG_MAX_DIGEST)
@@ -368,8 +350,8 @@ static int parse_event2(struct hl_tcglog *log, size_t *pos, size_t *cap)
 	if (left < 12)
 		return parse_fail(index, *pos, "the log ends inside the event header "
 				  "(%zu bytes left, the header needs 12)", left);
-	pcr = le32(base);
-	count = le32(base + 8);
+	pcr = hl_get_le32(base);
+	count = hl_get_le32(base + 8);
 	if (pcr >= HL_TCGLOG_PCRS)
 		return parse_fail(index, *pos, "PCR index %u is out of range (0-%d)",
 				  (unsigned)pcr, HL_TCGLOG_PCRS - 1);
@@ -381,13 +363,13 @@ static int parse_event2(struct hl_tcglog *log, size_t *pos, size_t *cap)
 		return -1;
 	ev->offset = *pos;
 	ev->pcr = pcr;
-	ev->type = le32(base + 4);
+	ev->type = hl_get_le32(base + 4);
 	for (i = 0; i < count; i++) {
 		uint16_t id;
 
 		if (left - off < 2)
 			return parse_fail(index, *pos, "the log ends inside digest %zu", i);
-		id = le16(base + off);
+		id = hl_get_le16(base + off);
 		for (j = 0; j < log->nalgs; j++)
 			if (log->algs[j].id == id)
 				break;
@@ -410,7 +392,7 @@ static int parse_event2(struct hl_tcglog *log, size_t *pos, size_t *cap)
 	ev->ndigests = count;
 	if (left - off < 4)
 		return parse_fail(index, *pos, "the log ends before the event data size");
-	dlen = le32(base + off);
+	dlen = hl_get_le32(base + off);
 	off += 4;
 	if (dlen > left - off)
 		return parse_fail(index, *pos, "event data size %u runs past the end of the log "
@@ -680,7 +662,7 @@ static size_t candidates(const struct hl_tcglog_event *ev, enum check_rule rule,
 	cand[n++] = (struct range){ d, len };
 	if (rule == RULE_VARIABLE && len >= UEFI_VARIABLE_HEADER_LEN) {
 		/* UEFI_VARIABLE_DATA: GUID, UINT64 name length (chars), UINT64 data length */
-		uint64_t name_chars = le64(d + 16), data_len = le64(d + 24);
+		uint64_t name_chars = hl_get_le64(d + 16), data_len = hl_get_le64(d + 24);
 		size_t room = len - UEFI_VARIABLE_HEADER_LEN;
 
 		if (name_chars <= room / 2 && data_len <= room - 2 * name_chars)
@@ -976,20 +958,6 @@ static int writer_commit(struct hl_tcglog_writer *w, struct writer_event *we, si
 	return 0;
 }
 
-/* Put V little-endian at P. */
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-/* Put V little-endian at P. */
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
 int hl_tcglog_writer_new(const uint16_t *algs, size_t nalgs, struct hl_tcglog_writer **out)
 {
 	struct hl_tcglog_writer *w = NULL;
@@ -1031,10 +999,10 @@ int hl_tcglog_writer_new(const uint16_t *algs, size_t nalgs, struct hl_tcglog_wr
 	spec[21] = 2;   /* specVersionMajor */
 	spec[22] = 2;   /* specErrata */
 	spec[23] = 2;   /* uintnSize: UINT64 */
-	put_le32(spec + 24, (uint32_t)nalgs);
+	hl_put_le32(spec + 24, (uint32_t)nalgs);
 	for (i = 0; i < nalgs; i++) {
-		put_le16(spec + SPEC_ID_FIXED_LEN + 4 * i, w->algs[i].id);
-		put_le16(spec + SPEC_ID_FIXED_LEN + 4 * i + 2, w->algs[i].size);
+		hl_put_le16(spec + SPEC_ID_FIXED_LEN + 4 * i, w->algs[i].id);
+		hl_put_le16(spec + SPEC_ID_FIXED_LEN + 4 * i + 2, w->algs[i].size);
 	}
 	slen = SPEC_ID_FIXED_LEN + 4 * nalgs + 1;   /* vendorInfoSize = 0 */
 	if (writer_event_new(w, 0, HL_EV_NO_ACTION, spec, slen, &we) < 0)
@@ -1177,21 +1145,21 @@ int hl_tcglog_writer_serialize(const struct hl_tcglog_writer *w, uint8_t **out, 
 	for (i = 0; i < w->nevents; i++) {
 		const struct hl_tcglog_event *ev = &w->events[i]->ev;
 
-		put_le32(p, ev->pcr);
-		put_le32(p + 4, ev->type);
+		hl_put_le32(p, ev->pcr);
+		hl_put_le32(p + 4, ev->type);
 		if (i == 0) {
 			memcpy(p + 8, ev->digests[0].value, 20);
 			p += 28;
 		} else {
-			put_le32(p + 8, (uint32_t)ev->ndigests);
+			hl_put_le32(p + 8, (uint32_t)ev->ndigests);
 			p += 12;
 			for (j = 0; j < ev->ndigests; j++) {
-				put_le16(p, ev->digests[j].alg);
+				hl_put_le16(p, ev->digests[j].alg);
 				memcpy(p + 2, ev->digests[j].value, ev->digests[j].size);
 				p += 2 + ev->digests[j].size;
 			}
 		}
-		put_le32(p, ev->data_len);
+		hl_put_le32(p, ev->data_len);
 		p += 4;
 		if (ev->data_len)
 			memcpy(p, ev->data, ev->data_len);

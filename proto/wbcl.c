@@ -11,6 +11,7 @@
  */
 #include "proto/wbcl.h"
 
+#include "lib/endian.h"
 #include "lib/err.h"
 
 #include <openssl/evp.h>
@@ -61,45 +62,6 @@ const uint8_t hl_efi_cert_sha256_guid[16] = {
 	0xac, 0xa9, 0x41, 0xf9, 0x36, 0x93, 0x43, 0x28,
 };
 
-/* Read a little-endian UINT16. */
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-/* Read a little-endian UINT32. */
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Read a little-endian UINT64. */
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* Write a little-endian UINT16. */
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-/* Write a little-endian UINT32. */
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-/* Write a little-endian UINT64. */
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 const struct hl_wbcl_tag_def *hl_wbcl_tag_find(uint32_t id)
 {
 	int i = hl_wbcl_tag_index(id);
@@ -149,11 +111,11 @@ int hl_wbcl_value_check(uint32_t tag, const uint8_t *value, size_t len)
 		if (len < 6)
 			return hl_error("tagged event %s: the value is %zu bytes, shorter than its "
 					"6-byte header", def->name, len);
-		name_len = get16(value + 4);
-		if (get16(value) != HL_TCGLOG_ALG_SHA256 || get16(value + 2) != 32)
+		name_len = hl_get_le16(value + 4);
+		if (hl_get_le16(value) != HL_TCGLOG_ALG_SHA256 || hl_get_le16(value + 2) != 32)
 			return hl_error("tagged event %s: the policy hash must be SHA-256 of 32 bytes "
 					"(got algorithm 0x%04x, %u bytes)", def->name,
-					(unsigned)get16(value), (unsigned)get16(value + 2));
+					(unsigned)hl_get_le16(value), (unsigned)hl_get_le16(value + 2));
 		if (name_len == 0 || name_len > HL_WBCL_NAME_MAX)
 			return hl_error("tagged event %s: the policy name is %zu bytes (1-%d allowed)",
 					def->name, name_len, HL_WBCL_NAME_MAX);
@@ -162,7 +124,7 @@ int hl_wbcl_value_check(uint32_t tag, const uint8_t *value, size_t len)
 					"%zu", def->name, len, 6 + name_len + 32);
 		return 0;
 	case HL_WBCL_IDK:
-		if (len != 4 + 32 || get16(value + 2) != 32)
+		if (len != 4 + 32 || hl_get_le16(value + 2) != 32)
 			return hl_error("tagged event %s: the value must be a 4-byte header and a "
 					"32-byte key digest (got %zu bytes)", def->name, len);
 		return 0;
@@ -183,8 +145,8 @@ int hl_wbcl_encode(uint32_t tag, const void *value, size_t len, uint8_t **out, s
 	buf = malloc(HL_WBCL_HEADER_LEN + len);
 	if (!buf)
 		return hl_error("cannot encode tagged event 0x%08x: out of memory", (unsigned)tag);
-	put32(buf, tag);
-	put32(buf + 4, (uint32_t)len);
+	hl_put_le32(buf, tag);
+	hl_put_le32(buf + 4, (uint32_t)len);
 	if (len)
 		memcpy(buf + HL_WBCL_HEADER_LEN, value, len);
 	*out = buf;
@@ -203,7 +165,7 @@ int hl_wbcl_encode_u32(uint32_t tag, uint32_t value, uint8_t **out, size_t *out_
 {
 	uint8_t v[4];
 
-	put32(v, value);
+	hl_put_le32(v, value);
 	return hl_wbcl_encode(tag, v, sizeof(v), out, out_len);
 }
 
@@ -218,9 +180,9 @@ int hl_wbcl_encode_si_policy(const char *name, const uint8_t sha256[32], uint8_t
 	if (n == 0 || n > HL_WBCL_NAME_MAX)
 		return hl_error("cannot encode SI_POLICY: the policy name must be 1-%d bytes",
 				HL_WBCL_NAME_MAX);
-	put16(v, HL_TCGLOG_ALG_SHA256);
-	put16(v + 2, 32);
-	put16(v + 4, (uint16_t)n);
+	hl_put_le16(v, HL_TCGLOG_ALG_SHA256);
+	hl_put_le16(v + 2, 32);
+	hl_put_le16(v + 4, (uint16_t)n);
 	memcpy(v + 6, name, n);
 	memcpy(v + 6 + n, sha256, 32);
 	return hl_wbcl_encode(HL_WBCL_TAG_SI_POLICY, v, 6 + n + 32, out, out_len);
@@ -230,8 +192,8 @@ int hl_wbcl_encode_idk(const uint8_t sha256[32], uint8_t **out, size_t *out_len)
 {
 	uint8_t v[36];
 
-	put16(v, 0x0001);   /* TPM_ALG_RSA */
-	put16(v + 2, 32);
+	hl_put_le16(v, 0x0001);   /* TPM_ALG_RSA */
+	hl_put_le16(v + 2, 32);
 	memcpy(v + 4, sha256, 32);
 	return hl_wbcl_encode(HL_WBCL_TAG_VSM_IDK_INFO, v, sizeof(v), out, out_len);
 }
@@ -247,14 +209,14 @@ int hl_wbcl_decode(const uint8_t *data, size_t len, uint32_t *tag, const uint8_t
 	if (!data || len < HL_WBCL_HEADER_LEN)
 		return hl_error("malformed tagged event: %zu bytes, shorter than the 8-byte "
 				"TCG_PCClientTaggedEvent header", data ? len : 0);
-	size = get32(data + 4);
+	size = hl_get_le32(data + 4);
 	if (size != len - HL_WBCL_HEADER_LEN)
 		return hl_error("malformed tagged event 0x%08x: taggedEventDataSize is %u but %zu "
-				"bytes follow the header", (unsigned)get32(data), (unsigned)size,
+				"bytes follow the header", (unsigned)hl_get_le32(data), (unsigned)size,
 				len - HL_WBCL_HEADER_LEN);
-	if (hl_wbcl_value_check(get32(data), data + HL_WBCL_HEADER_LEN, size) < 0)
+	if (hl_wbcl_value_check(hl_get_le32(data), data + HL_WBCL_HEADER_LEN, size) < 0)
 		return hl_error_wrap("malformed tagged event");
-	*tag = get32(data);
+	*tag = hl_get_le32(data);
 	*value = data + HL_WBCL_HEADER_LEN;
 	*value_len = size;
 	return 0;
@@ -266,7 +228,7 @@ int hl_wbcl_si_policy_parse(const uint8_t *value, size_t len, struct hl_wbcl_si_
 	if (hl_wbcl_value_check(HL_WBCL_TAG_SI_POLICY, value, len) < 0)
 		return -1;
 	out->name = value + 6;
-	out->name_len = get16(value + 4);
+	out->name_len = hl_get_le16(value + 4);
 	out->sha256 = value + 6 + out->name_len;
 	return 0;
 }
@@ -290,10 +252,10 @@ int hl_wbcl_uefi_variable_encode(const uint8_t guid[16], const char *name, const
 	if (!buf)
 		return hl_error("cannot encode UEFI variable '%s': out of memory", name);
 	memcpy(buf, guid, 16);
-	put64(buf + 16, n);
-	put64(buf + 24, len);
+	hl_put_le64(buf + 16, n);
+	hl_put_le64(buf + 24, len);
 	for (i = 0; i < n; i++)
-		put16(buf + UEFI_VARIABLE_HEADER_LEN + 2 * i, (uint8_t)name[i]);
+		hl_put_le16(buf + UEFI_VARIABLE_HEADER_LEN + 2 * i, (uint8_t)name[i]);
 	if (len)
 		memcpy(buf + UEFI_VARIABLE_HEADER_LEN + 2 * n, data, len);
 	*out = buf;
@@ -311,8 +273,8 @@ int hl_wbcl_uefi_variable_decode(const uint8_t *buf, size_t len,
 	if (!buf || len < UEFI_VARIABLE_HEADER_LEN)
 		return hl_error("malformed UEFI_VARIABLE_DATA: %zu bytes, shorter than its 32-byte "
 				"header", buf ? len : 0);
-	chars = get64(buf + 16);
-	data_len = get64(buf + 24);
+	chars = hl_get_le64(buf + 16);
+	data_len = hl_get_le64(buf + 24);
 	if (chars == 0 || chars > 63)
 		return hl_error("malformed UEFI_VARIABLE_DATA: a name of %llu characters (1-63 "
 				"allowed)", (unsigned long long)chars);
@@ -325,7 +287,7 @@ int hl_wbcl_uefi_variable_decode(const uint8_t *buf, size_t len,
 				(unsigned long long)chars, (unsigned long long)data_len, len);
 	memcpy(out->guid, buf, 16);
 	for (i = 0; i < chars; i++) {
-		uint16_t c = get16(buf + UEFI_VARIABLE_HEADER_LEN + 2 * i);
+		uint16_t c = hl_get_le16(buf + UEFI_VARIABLE_HEADER_LEN + 2 * i);
 
 		out->name[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
@@ -510,7 +472,7 @@ int hl_wbcl_number(const struct hl_wbcl_config *c, uint32_t tag, uint32_t *value
 	if (def->kind == HL_WBCL_BOOL && item->value_len == 1)
 		*value = item->value[0];
 	else if (def->kind == HL_WBCL_U32 && item->value_len == 4)
-		*value = get32(item->value);
+		*value = hl_get_le32(item->value);
 	else
 		return 0;
 	return 1;
