@@ -542,7 +542,8 @@ static const struct bad bad_cases[] = {
 	  "column 15)" },
 	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com }\n"
 	  "hosts: [{ name: A }]\ntenant:\n  guardians: [Owner/1]\n",
-	  "t.yaml:7:15: bad guardian name 'Owner/1': use 1-63 characters of A-Z a-z 0-9 . _ -" },
+	  "t.yaml:7:15: guardian name 'Owner/1' contains '/': use letters, digits, '.', '_' and '-' "
+	  "only" },
 	/* steps */
 	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com }\n"
 	  "hosts: [{ name: A }]\nsteps: []\n",
