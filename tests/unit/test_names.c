@@ -67,8 +67,8 @@ static const struct name_case cases[] = {
 	{ SID, "S-1-281474976710656", "invalid SID" },            /* authority above 48 bits */
 	{ SID, "S-1-5-4294967296", "invalid SID" },               /* sub-authority above 32 bits */
 	{ SID, "GuardedHosts", "invalid SID 'GuardedHosts'" },
-	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", NULL },             /* 16 parts */
-	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", "invalid SID" },  /* 17 */
+	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", NULL },  /* 16 parts */
+	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", "invalid SID" },  /* 17 parts */
 	{ SID, NULL, "invalid SID" },
 	{ HGS, "MyHgsService", NULL },
 	{ HGS, "hgs.relecloud_2-x", NULL },
