@@ -386,7 +386,7 @@ int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 {
 	json_t *cfg = NULL, *state = NULL;
 	char *vmdir = NULL, *run = NULL;
-	json_int_t keeper = 0;
+	json_int_t keeper_pid = 0;
 	pid_t pid;
 	int rc = -1;
 
@@ -396,8 +396,8 @@ int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 		hl_error("VM '%s' is not running on host '%s'", name, h->name);
 		goto out;
 	}
-	hl_json_get_int_opt(state, "keeper_pid", 0, &keeper);
-	pid = (pid_t)keeper;
+	hl_json_get_int_opt(state, "keeper_pid", 0, &keeper_pid);
+	pid = (pid_t)keeper_pid;
 	if (!(run = join(vmdir, "run")))
 		goto out;
 	if (vm_launch_powerdown(run) == -2)
