@@ -7,14 +7,14 @@
  * shielded once with shield-vm (tenant/vm.h: vTPM state encrypted with the
  * TK, the provisioning boot, a LUKS2 disk), and a second VM with the same
  * files left plain.  Then N pairs of boots with the VM launcher
- * (hosts/vm.h), interleaved so that the machine's load falls on both alike:
+ * (vm/launch.h), interleaved so that the machine's load falls on both alike:
  *
  *   plain      hgslab.mode=plain, the plain ext4 disk, no vTPM, no swtpm
  *   shielded   hgslab.mode=run, swtpm on the encrypted vTPM state with the
  *              TK through a pipe (fd 3), the LUKS2 disk: unseal, cryptsetup
  *              open, mount, workload
  *
- * Each boot is timed from the launch (hosts_vm_elapsed: swtpm's start, for a
+ * Each boot is timed from the launch (vm_launch_elapsed: swtpm's start, for a
  * shielded boot, then QEMU's) to the guest's "running" report; QEMU is then
  * stopped.  The figure is the median of the pairs' ratios: the two boots of a
  * pair run back to back, so a load that other jobs put on the machine falls
@@ -34,7 +34,6 @@
 
 #include <jansson.h>
 
-#include "hosts/vm.h"
 #include "lib/child.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
@@ -43,6 +42,7 @@
 #include "cmd/commands.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
+#include "vm/launch.h"
 
 #define BOOT_RUNS_DEFAULT 5
 #define BOOT_RUNS_MAX 50
@@ -159,8 +159,8 @@ static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct 
 		     double *wall_out)
 {
 	char from[BOOT_PATH_MAX], to[BOOT_PATH_MAX];
-	struct hosts_vm_launch l = { 0 };
-	struct hosts_vm_proc *p = NULL;
+	struct vm_launch l = { 0 };
+	struct vm_launch_proc *p = NULL;
 	json_t *ev = NULL;
 	double wall;
 	int rc = -1;
@@ -179,12 +179,12 @@ static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct 
 	} else {
 		l.mode = "plain";
 	}
-	if (hosts_vm_launch(&l, &p) < 0 || hosts_vm_await(p, "running", BOOT_WAIT_S, NULL, &ev) < 0) {
+	if (vm_launch(&l, &p) < 0 || vm_launch_await(p, "running", BOOT_WAIT_S, NULL, &ev) < 0) {
 		hl_error("the %s boot failed: %s (logs in %s)", boot_names[kind], hl_error_last(),
 			 lab->run[kind]);
 		goto out;
 	}
-	wall = hosts_vm_elapsed(p);
+	wall = vm_launch_elapsed(p);
 	*wall_out = wall;
 	if (hl_bench_samples_add(&r->wall[kind], (uint64_t)(wall * 1e9)) < 0 ||
 	    hl_bench_samples_add(&r->guest[kind], (uint64_t)json_integer_value(
@@ -195,8 +195,8 @@ static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct 
 	rc = 0;
 out:
 	if (p)
-		hosts_vm_end(p, 0);
-	hosts_vm_proc_free(p);
+		vm_launch_end(p, 0);
+	vm_launch_proc_free(p);
 	json_decref(ev);
 	if (keep && bench_path_fmt(from, sizeof(from), "%s/console.log", lab->run[kind]) == 0 &&
 	    bench_path_fmt(to, sizeof(to), "%s/console-%ld.log", lab->run[kind], idx) == 0)
@@ -214,14 +214,14 @@ static int boot_run(long runs, const char *workdir, int keep, struct boot_result
 	memset(&lab, 0, sizeof(lab));
 	memset(r, 0, sizeof(*r));
 	r->runs = runs;
-	if (!(lab.guest = hosts_vm_guest_dir(NULL))) {
+	if (!(lab.guest = vm_launch_guest_dir(NULL))) {
 		hl_error("out of memory");
 		goto out;
 	}
 	if (lab_mkdir(&lab, workdir) < 0)
 		goto out;
 	hl_bench_progress("lab in %s; guest from %s", lab.dir, lab.guest);
-	r->accel = hosts_vm_accel_auto();
+	r->accel = vm_launch_accel_auto();
 	if (lab_setup(&lab) < 0)
 		goto out;
 	r->setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;

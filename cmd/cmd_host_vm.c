@@ -25,7 +25,8 @@
 #include "lib/fileio.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
-#include "tenant/vm.h"
+#include "vm/bundle.h"
+#include "vm/launch.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "HOSTDIR", "the host directory", HL_OPT_REQUIRED }
 #define OPT_NAME { "name", 'n', HL_OPT_STRING, "VM", "the VM", HL_OPT_REQUIRED }
@@ -83,7 +84,7 @@ static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
 int cmd_host_import_vm(struct hl_cmd_ctx *ctx)
 {
 	struct host *h = NULL;
-	char name[HL_VM_NAME_MAX];
+	char name[VM_BUNDLE_NAME_MAX];
 	int code;
 
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
@@ -171,7 +172,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 				   "the TK: %s", name, h->name, u.reason);
 		goto out;
 	}
-	if (!(g = hosts_vm_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
+	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;
 	}

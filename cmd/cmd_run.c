@@ -19,6 +19,8 @@
 
 #include "hosts/host.h"
 #include "hosts/vm.h"
+#include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "cmd/commands.h"
@@ -31,14 +33,6 @@
 #define DEMO_SCENARIO "article-walkthrough.yaml"
 
 /* ---- small helpers ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -116,7 +110,7 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 		struct rp_scenario *r)
 {
 	struct lab L;
-	double t0 = now_s();
+	double t0 = hl_clock_s();
 	size_t i;
 	int rc = 0;
 
@@ -132,7 +126,7 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 	if (lab_init(&L, s, work, o->guest) < 0) {
 		r->error = strdup(hl_error_last());
 		lab_free(&L);
-		r->duration_s = now_s() - t0;
+		r->duration_s = hl_clock_s() - t0;
 		if (o->human)
 			rp_human_end(o->human, r);
 		return lab_interrupted() ? -1 : 0;
@@ -145,7 +139,7 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 		r->error = strdup(hl_error_last());
 	} else {
 		rp_progress_done();
-		r->setup_s = now_s() - t0;
+		r->setup_s = hl_clock_s() - t0;
 		if (o->human)
 			rp_human_setup(o->human, r);
 		for (i = 0; i < s->n_steps; i++) {
@@ -174,7 +168,7 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 		r->passed = 0;
 		rc = -1;
 	}
-	r->duration_s = now_s() - t0;
+	r->duration_s = hl_clock_s() - t0;
 	if (o->human)
 		rp_human_end(o->human, r);
 	if ((r->passed && !o->keep) || lab_interrupted())
@@ -391,11 +385,6 @@ static void up_dir(const char *given, char *buf, size_t size)
 		snprintf(buf, size, "%s/hgslab-up-%u", tmp && *tmp ? tmp : "/tmp", (unsigned)getuid());
 }
 
-static int pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 /* WORK/lab.json, or NULL (with an error saying no fabric is up). */
 static json_t *lab_json(const char *work)
 {
@@ -415,7 +404,7 @@ static json_t *lab_json(const char *work)
 }
 
 /* Every pid of lab.json's processes, into PIDS (at most MAX); the count. */
-static int lab_pids(const json_t *j, long *pids, int max)
+static int lab_pids(const json_t *j, pid_t *pids, int max)
 {
 	static const char *const lists[] = { "hgs", "hosts" };
 	json_t *e, *dc;
@@ -425,9 +414,9 @@ static int lab_pids(const json_t *j, long *pids, int max)
 	for (k = 0; k < 2; k++)
 		json_array_foreach(json_object_get(j, lists[k]), i, e)
 			if (n < max)
-				pids[n++] = (long)json_integer_value(json_object_get(e, "pid"));
+				pids[n++] = (pid_t)json_integer_value(json_object_get(e, "pid"));
 	if ((dc = json_object_get(j, "dc")) && n < max)
-		pids[n++] = (long)json_integer_value(json_object_get(dc, "pid"));
+		pids[n++] = (pid_t)json_integer_value(json_object_get(dc, "pid"));
 	return n;
 }
 
@@ -454,11 +443,11 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 	if (load_all(ctx->opts.argv, 1, &v) < 0)
 		return HL_EXIT_USAGE;
 	if ((old = lab_json(work))) {
-		long pids[64];
+		pid_t pids[64];
 		int n = lab_pids(old, pids, 64), k, live = 0;
 
 		for (k = 0; k < n; k++)
-			live += pid_alive(pids[k]);
+			live += hl_proc_alive(pids[k]);
 		json_decref(old);
 		if (live) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "a fabric is already up in '%s': stop it with "
@@ -562,36 +551,8 @@ const struct hl_opt cmd_down_opts[] = {
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
-/* SIGTERM every live pid in PIDS (process groups), wait, SIGKILL what remains; how many ran. */
-static int stop_pids(long *pids, int n)
-{
-	int k, t, live = 0;
-
-	for (k = 0; k < n; k++)
-		if (pid_alive(pids[k])) {
-			kill(-(pid_t)pids[k], SIGTERM);
-			kill((pid_t)pids[k], SIGTERM);
-			live++;
-		}
-	for (t = 0; t < 100; t++) {
-		int any = 0;
-
-		for (k = 0; k < n; k++)
-			any |= pid_alive(pids[k]);
-		if (!any)
-			break;
-		usleep(50000);
-	}
-	for (k = 0; k < n; k++)
-		if (pid_alive(pids[k])) {
-			kill(-(pid_t)pids[k], SIGKILL);
-			kill((pid_t)pids[k], SIGKILL);
-		}
-	return live;
-}
-
 /* The VM keepers of every host in J. */
-static int keeper_pids(const json_t *j, long *pids, int max)
+static int keeper_pids(const json_t *j, pid_t *pids, int max)
 {
 	json_t *h;
 	size_t i;
@@ -613,7 +574,7 @@ static int keeper_pids(const json_t *j, long *pids, int max)
 
 			if (hosts_vm_load(ho, json_string_value(name), &cfg, &st) == 0 && st &&
 			    hosts_vm_alive(st) && n < max)
-				pids[n++] = (long)json_integer_value(json_object_get(st, "keeper_pid"));
+				pids[n++] = (pid_t)json_integer_value(json_object_get(st, "keeper_pid"));
 			hl_error_clear();
 			json_decref(cfg);
 			json_decref(st);
@@ -627,17 +588,18 @@ static int keeper_pids(const json_t *j, long *pids, int max)
 int cmd_down(struct hl_cmd_ctx *ctx)
 {
 	char work[PATH_MAX];
-	long pids[128];
+	pid_t pids[128];
 	json_t *j;
 	int n, vms, live;
 
 	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
 	if (!(j = lab_json(work)))
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	/* the processes of the fabric lead their own process groups: stop the groups */
 	vms = keeper_pids(j, pids, 64);
-	stop_pids(pids, vms);
+	hl_proc_stop(pids, (size_t)vms, 5000, HL_PROC_GROUP);
 	n = lab_pids(j, pids, 64);
-	live = stop_pids(pids, n);
+	live = (int)hl_proc_stop(pids, (size_t)n, 5000, HL_PROC_GROUP);
 	json_decref(j);
 	printf("stopped %d VM%s and %d process%s of the fabric in %s\n", vms, vms == 1 ? "" : "s", live,
 	       live == 1 ? "" : "es", work);
@@ -670,12 +632,12 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 	json_array_foreach(json_object_get(j, "hgs"), i, e)
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS", "Name",
 			json_string_value(json_object_get(e, "name")), "State",
-			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
 			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
 	if ((e = json_object_get(j, "dc")))
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "DC", "Name",
 			"dc01", "State",
-			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
 			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
 	json_array_foreach(json_object_get(j, "hosts"), i, e) {
 		struct host *h = NULL;
@@ -695,7 +657,7 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		hl_error_clear();
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "Host", "Name",
 			hname, "State",
-			pid_alive((long)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
 			"Health", health, "Detail", json_string_value(json_object_get(e, "dir"))));
 		if (h && hosts_vm_list(h, &names) == 0)
 			json_array_foreach(names, k, name) {

@@ -15,13 +15,14 @@
 
 #include <jansson.h>
 
-#include "hosts/vm.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
 #include "tenant/vm.h"
+#include "vm/bundle.h"
+#include "vm/launch.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the tenant directory", HL_OPT_REQUIRED }
 #define OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -149,10 +150,10 @@ int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx)
 	struct hl_vm_shield_opts so = { 0 };
 	const char *vm = hl_opts_str(&ctx->opts, "vm", NULL);
 	const char *policy = hl_opts_str(&ctx->opts, "policy", NULL);
-	char *g = hosts_vm_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL));
+	char *g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL));
 	int r;
 
-	if (strcmp(policy, "shielded") && strcmp(policy, "encryption-supported")) {
+	if (!vm_bundle_policy_known(policy)) {
 		free(g);
 		return hl_cmd_fail(HL_EXIT_USAGE, "bad --policy '%s': give shielded or "
 				   "encryption-supported", policy);
@@ -245,7 +246,7 @@ static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, s
 		hl_error("out of memory");
 		goto out;
 	}
-	if (hl_vm_copy_file(src, dst, 0600) < 0)
+	if (vm_bundle_copy_file(src, dst, 0600) < 0)
 		goto out;
 	so.state_dir = tmpl;
 	so.key = key;

@@ -38,21 +38,11 @@
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
-
-/* ---- time ---- */
-
-/* The host clock in milliseconds since the epoch. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the running agent ---- */
 
@@ -714,7 +704,7 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	long delay;
 	int rc = -1, got;
 
-	st->attempt_ms = now_ms();
+	st->attempt_ms = hl_clock_epoch_ms();
 	now = (time_t)(st->attempt_ms / 1000);
 	st->attempts++;
 	snprintf(st->trigger, sizeof(st->trigger), "%s", trigger);
@@ -848,7 +838,7 @@ int host_agent_request(struct host *h, long agent_pid, int timeout_ms, struct ho
 		goto out;
 	}
 	pfd = pidfd_of(agent_pid);
-	t0 = now_ms();
+	t0 = hl_clock_epoch_ms();
 	deadline = t0 + timeout_ms;
 	if (kill((pid_t)agent_pid, SIGUSR1) < 0) {
 		hl_error_errno("cannot signal the agent of host '%s' (pid %ld)", h->name, agent_pid);
@@ -871,7 +861,7 @@ int host_agent_request(struct host *h, long agent_pid, int timeout_ms, struct ho
 				 "'%s/%s'", h->name, agent_pid, h->dir, HOST_LOG_FILE);
 			goto out;
 		}
-		left = deadline - now_ms();
+		left = deadline - hl_clock_epoch_ms();
 		if (left <= 0) {
 			hl_error("the agent of host '%s' (pid %ld) recorded no attestation within "
 				 "%d ms; see '%s/%s'", h->name, agent_pid, timeout_ms, h->dir,

@@ -14,6 +14,12 @@
  * atexit cleanup can walk without locks; a slot is cleared only after its
  * child has been reaped, with the cleanup signals blocked, so cleanup never
  * signals a recycled pid.
+ *
+ * Processes that are not children of this module (pids from pid files:
+ * VM keepers, host agents, HGS nodes of a lab another hgslab started) have
+ * their own small part at the end: liveness from kill(pid, 0) and
+ * /proc/PID/stat, and a bounded stop that polls; a process of ours that is
+ * not in the registry is reaped there, a registered one never is.
  */
 #include "lib/child.h"
 
@@ -40,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 extern char **environ;
@@ -99,19 +106,10 @@ struct spawn_plan {
 	int deathsig;
 };
 
-/* Milliseconds on the monotonic clock (async-signal-safe). */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The deadline TIMEOUT_MS from now, -1 for none. */
 static int64_t deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : hl_clock_ms() + timeout_ms;
 }
 
 /* Milliseconds left until DEADLINE: -1 for none, 0 when passed. */
@@ -121,7 +119,7 @@ static int remaining_ms(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - hl_clock_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -1118,7 +1116,7 @@ static int reap_all(pid_t *pids, const int *slots, const uint64_t *vals, int n, 
 				left++;
 			}
 		}
-		if (!left || now_ms() >= deadline)
+		if (!left || hl_clock_ms() >= deadline)
 			return left;
 		nanosleep(&nap, NULL);
 	}
@@ -1143,11 +1141,11 @@ void hl_child_cleanup_all(int grace_ms)
 	if (n) {
 		if (grace_ms < 0)
 			grace_ms = HL_CHILD_GRACE_MS;
-		if (reap_all(pids, slots, vals, n, now_ms() + grace_ms) > 0) {
+		if (reap_all(pids, slots, vals, n, hl_clock_ms() + grace_ms) > 0) {
 			for (i = 0; i < n; i++)
 				if (pids[i])
 					kill_group(pids[i], SIGKILL);
-			reap_all(pids, slots, vals, n, now_ms() + HL_CHILD_KILL_WAIT_MS);
+			reap_all(pids, slots, vals, n, hl_clock_ms() + HL_CHILD_KILL_WAIT_MS);
 		}
 	}
 	errno = saved;
@@ -1203,4 +1201,100 @@ int hl_child_cleanup_install(int grace_ms)
 					      sigs[i]);
 	}
 	return 0;
+}
+
+/* ---- processes that are not hl_child children ---- */
+
+/* 1 when PID is one of this process's registered children (hl_child reaps those). */
+static int registered(pid_t pid)
+{
+	pid_t me = getpid();
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < HL_CHILD_MAX; i++) {
+		v = atomic_load(&registry[i]);
+		if ((pid_t)(v >> 32) == me && (pid_t)(uint32_t)v == pid)
+			return 1;
+	}
+	return 0;
+}
+
+/* Liveness by pid: kill(pid, 0), then the state letter of /proc/PID/stat. */
+int hl_proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": the state follows the last ')' */
+	rp = strrchr(buf, ')');
+	return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
+/* Send SIG to PID, and to its process group with HL_PROC_GROUP. */
+static void proc_signal(pid_t pid, int sig, unsigned flags)
+{
+	if (flags & HL_PROC_GROUP)
+		kill(-pid, sig);
+	kill(pid, sig);
+}
+
+/* 1 when PID lives; an ended child of this process that hl_child does not own is reaped first. */
+static int proc_live(pid_t pid)
+{
+	if (pid > 0 && !registered(pid))
+		waitpid(pid, NULL, WNOHANG);
+	return hl_proc_alive(pid);
+}
+
+/* How many of PIDS live. */
+static size_t procs_live(const pid_t *pids, size_t n)
+{
+	size_t i, left = 0;
+
+	for (i = 0; i < n; i++)
+		left += (size_t)proc_live(pids[i]);
+	return left;
+}
+
+/* Poll PIDS every POLL_SLICE_MS until none lives or TIMEOUT_MS passes. */
+size_t hl_proc_wait(const pid_t *pids, size_t n, int timeout_ms)
+{
+	int64_t deadline = hl_clock_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	struct timespec nap = { 0, POLL_SLICE_MS * 1000000L };
+	size_t left;
+
+	while ((left = procs_live(pids, n)) && hl_clock_ms() < deadline)
+		nanosleep(&nap, NULL);
+	return left;
+}
+
+/* SIGTERM, bounded wait, SIGKILL, bounded wait. */
+size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms, unsigned flags)
+{
+	size_t i, live = 0;
+
+	for (i = 0; i < n; i++)
+		if (proc_live(pids[i])) {
+			proc_signal(pids[i], SIGTERM, flags);
+			live++;
+		}
+	if (live && hl_proc_wait(pids, n, term_ms)) {
+		for (i = 0; i < n; i++)
+			if (hl_proc_alive(pids[i]))
+				proc_signal(pids[i], SIGKILL, flags);
+		hl_proc_wait(pids, n, HL_CHILD_KILL_WAIT_MS);
+	}
+	return live;
 }

@@ -187,4 +187,34 @@ int hl_child_cleanup_install(int grace_ms);
  */
 void hl_child_cleanup_all(int grace_ms);
 
+/*
+ * Processes that are not hl_child children: pids read from pid files or
+ * state files (VM keepers, host agents, HGS nodes and DCs of a lab that
+ * another hgslab started).  They are watched by polling, every few ms.  An
+ * ended process that is this process's own child but not an hl_child (a
+ * forked VM keeper) is reaped by hl_proc_wait() and hl_proc_stop(); an
+ * hl_child's pid is never reaped here (hl_child_wait() still gets its
+ * status), and a pid that is no child of ours cannot be.
+ */
+
+/* Also signal the process group -PID (a process that leads its own group). */
+#define HL_PROC_GROUP (1u << 0)
+
+/* 1 when process PID runs; 0 when it is gone, is a zombie, or PID <= 0. */
+int hl_proc_alive(pid_t pid);
+
+/*
+ * Wait up to TIMEOUT_MS (<0 means 0) until none of the N processes in PIDS
+ * runs (entries <= 0 are skipped); returns how many still run.
+ */
+size_t hl_proc_wait(const pid_t *pids, size_t n, int timeout_ms);
+
+/*
+ * Bounded stop of the N processes in PIDS (entries <= 0 are skipped): SIGTERM
+ * to each that runs (and its group with HL_PROC_GROUP), wait up to TERM_MS
+ * (<0 means 0) for all of them, SIGKILL what remains, then wait up to
+ * HL_CHILD_KILL_WAIT_MS.  Returns how many ran at the start.
+ */
+size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms, unsigned flags);
+
 #endif

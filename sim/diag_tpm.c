@@ -11,20 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
-
-/* Milliseconds on the monotonic clock. */
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Extend PCR 16 with a known digest and compare with SHA-256(old || digest). */
 static int pcr_round_trip(struct hl_tpm *tpm)
@@ -52,7 +44,7 @@ int hl_diag_tpm(json_t *results, int progress)
 	struct hl_swtpm_opts opts = { 0 };
 	struct hl_swtpm *swtpm = NULL;
 	struct hl_tpm *tpm = NULL;
-	double t0 = now_ms();
+	int64_t t0 = hl_clock_ms();
 	int rc = -1, made = 0;
 
 	if (!mkdtemp(dir)) {
@@ -76,7 +68,7 @@ out:
 	if (rc == 0) {
 		hl_diag_add(results, progress, "tpm", HL_DIAG_OK,
 			    "swtpm started, driven with tpm2-tss (random, PCR extend verified), "
-			    "stopped in %.0f ms", now_ms() - t0);
+			    "stopped in %lld ms", (long long)(hl_clock_ms() - t0));
 		return 0;
 	}
 	hl_diag_add(results, progress, "tpm", HL_DIAG_FAIL, "%s", hl_error_last());

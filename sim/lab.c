@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "sim/report.h"
@@ -60,14 +61,6 @@ int lab_interrupted(void)
 }
 
 /* ---- small helpers ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A new string "FMT..." or NULL (after hl_error). */
 static char *fmt(const char *f, ...) HL_PRINTF(1, 2);
@@ -220,7 +213,7 @@ static int job_start(struct lab *L, const char *const *args, struct lab_job *j)
 	o.name = j->label;
 	o.fds = fds;
 	o.nfds = 2;
-	j->t0 = now_s();
+	j->t0 = hl_clock_s();
 	if (hl_child_spawn(argv, &o, &j->child) < 0)
 		goto out;
 	rc = 0;
@@ -248,16 +241,16 @@ static int job_wait(struct lab *L, struct lab_job *j, const char *progress, stru
 			hl_child_stop(j->child, 2000, NULL);
 			rp_progress_done();
 			r->rc = -1;
-			r->secs = now_s() - j->t0;
+			r->secs = hl_clock_s() - j->t0;
 			return hl_error("interrupted (signal %d) during `%s`", lab_interrupted(), j->label);
 		}
 		if (hl_child_wait(j->child, 100, &st) == 0)
 			break;
 		hl_error_clear();
-		if (progress && L->progress && now_s() - last_shown > 0.5) {
+		if (progress && L->progress && hl_clock_s() - last_shown > 0.5) {
 			char *text = NULL, line[200];
 
-			last_shown = now_s();
+			last_shown = hl_clock_s();
 			if (hl_file_read(j->err_path, LAB_MAX_OUT, &text, &len) == 0) {
 				const char *verb = strrchr(j->label, ' '), *shown = line;
 
@@ -266,7 +259,7 @@ static int job_wait(struct lab *L, struct lab_job *j, const char *progress, stru
 				if (verb && !strncmp(line, verb + 1, strlen(verb + 1)) &&
 				    !strncmp(line + strlen(verb + 1), ": ", 2))
 					shown = line + strlen(verb + 1) + 2;
-				rp_progress("%s %.1f s%s%s", progress, now_s() - j->t0, shown[0] ? ": " : "", shown);
+				rp_progress("%s %.1f s%s%s", progress, hl_clock_s() - j->t0, shown[0] ? ": " : "", shown);
 			}
 			free(text);
 		}
@@ -274,7 +267,7 @@ static int job_wait(struct lab *L, struct lab_job *j, const char *progress, stru
 	if (progress && L->progress)
 		rp_progress_done();
 	r->rc = st;
-	r->secs = now_s() - j->t0;
+	r->secs = hl_clock_s() - j->t0;
 	if (hl_file_read(j->out_path, LAB_MAX_OUT, &r->out, &len) < 0 ||
 	    hl_file_read(j->err_path, LAB_MAX_OUT, &r->err, &len) < 0) {
 		lab_result_clear(r);
@@ -410,10 +403,10 @@ int lab_svc_start(struct lab *L, struct lab_svc *svc)
 /* Wait for a started service's readiness line. */
 int lab_svc_ready(struct lab_svc *svc)
 {
-	double t0 = now_s();
+	double t0 = hl_clock_s();
 
 	while (hl_child_wait_log(svc->child, svc->ready, 200) < 0) {
-		if (!hl_child_running(svc->child) || now_s() - t0 > LAB_READY_MS / 1000.0)
+		if (!hl_child_running(svc->child) || hl_clock_s() - t0 > LAB_READY_MS / 1000.0)
 			return hl_error_wrap("%s did not start", svc->label);
 		if (lab_interrupted())
 			return hl_error("interrupted (signal %d) while starting %s", lab_interrupted(),
@@ -469,7 +462,7 @@ struct lab_hgs *lab_hgs_named(struct lab *L, const char *name)
 /* Pick 127.X.Y for this lab: random, with every address we use free to bind. */
 static int pick_net(struct lab *L)
 {
-	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(now_s() * 1e6);
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (unsigned)(hl_clock_s() * 1e6);
 	int attempt;
 
 	srand(seed);
@@ -837,12 +830,6 @@ out:
 
 /* ---- VMs, clock ---- */
 
-/* 1 when process PID runs. */
-static int pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 /* The keeper pid in a VM's state.json, 0 when none. */
 static long keeper_pid(const char *state_path)
 {
@@ -876,18 +863,10 @@ int lab_vm_stop_all(struct lab *L, int host)
 		return 0;
 	if (glob(pat, 0, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc; i++) {
-			long pid = keeper_pid(g.gl_pathv[i]);
-			int t;
+			pid_t pid = (pid_t)keeper_pid(g.gl_pathv[i]);
 
-			if (!pid_alive(pid))
-				continue;
 			/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
-			kill((pid_t)pid, SIGTERM);
-			for (t = 0; t < 100 && pid_alive(pid); t++)
-				usleep(50000);
-			if (pid_alive(pid))
-				kill((pid_t)pid, SIGKILL);
-			stopped++;
+			stopped += (int)hl_proc_stop(&pid, 1, 5000, 0);
 		}
 		globfree(&g);
 	}

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "lib/clock.h"
 #include "lib/json.h"
 
 /* ---- strings ---- */
@@ -1051,7 +1052,7 @@ static char *step_expected(const struct sc_step *st)
 int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step *r)
 {
 	struct ctx c = { L, st, r };
-	struct timespec t0, t1;
+	double t0;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -1060,7 +1061,7 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	r->title = step_title(st);
 	r->expected = step_expected(st);
 	r->line = st->pos.line;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = hl_clock_s();
 	switch (st->kind) {
 	case SC_STEP_REGISTER: rc = do_register(&c, 1); break;
 	case SC_STEP_UNREGISTER: rc = do_register(&c, 0); break;
@@ -1079,8 +1080,7 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	default:
 		outcome(&c, "error", 0, "unknown step");
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	r->duration_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	r->duration_s = hl_clock_s() - t0;
 	if (!r->got)
 		r->got = sdup("error");
 	return rc;

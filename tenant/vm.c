@@ -1,9 +1,9 @@
 /*
  * vm.c - the tenant's VMs (tenant/vm.h): the plain template disk made with
  * `mke2fs -d` (no root), the shielding boot run on the tenant's own machine
- * (the VM launcher of hosts/vm.h: swtpm with the TK through a pipe, QEMU TCG
+ * (the VM launcher of vm/launch.h: swtpm with the TK through a pipe, QEMU TCG
  * in provisioning mode, the guest agent's events from its virtio-serial
- * port), and the bundle.
+ * port), and the export of the bundle (vm/bundle.h).
  *
  * Crash safety: every VM folder and the shielded/ folder are built in a
  * temporary folder beside their final place and renamed in one step.
@@ -25,38 +25,12 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "hosts/vm.h"
+#include "lib/labclock.h"
 #include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
-
-/* Validate a VM name. */
-int hl_vm_name_check(const char *name)
-{
-	size_t i, n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= HL_VM_NAME_MAX || name[0] == '.')
-		return hl_error("bad VM name '%s': use 1 to %d of A-Z a-z 0-9 . _ - (not starting "
-				"with '.')", name ? name : "", HL_VM_NAME_MAX - 1);
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return hl_error("bad VM name '%s': use 1 to %d of A-Z a-z 0-9 . _ - (not "
-					"starting with '.')", name, HL_VM_NAME_MAX - 1);
-	}
-	return 0;
-}
-
-/* The current time as RFC 3339 UTC into BUF. */
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
+#include "vm/bundle.h"
+#include "vm/launch.h"
 
 /* Run ARGV to completion within TIMEOUT_MS, output to LOG; 0 when it exits 0. */
 static int run_tool(const char *const argv[], const char *log, int timeout_ms)
@@ -81,84 +55,6 @@ static int run_tool(const char *const argv[], const char *log, int timeout_ms)
 	rc = 0;
 out:
 	hl_child_free(c);
-	return rc;
-}
-
-/* Copy file SRC to DST with MODE. */
-int hl_vm_copy_file(const char *src, const char *dst, unsigned mode)
-{
-	char buf[65536];
-	int in = -1, o = -1, rc = -1;
-	ssize_t n;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		hl_error_errno("cannot read '%s'", src);
-		goto out;
-	}
-	if ((o = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode)) < 0) {
-		hl_error_errno("cannot create '%s'", dst);
-		goto out;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			hl_error_errno("cannot read '%s'", src);
-			goto out;
-		}
-		if (write(o, buf, (size_t)n) != n) {
-			hl_error_errno("cannot write '%s'", dst);
-			goto out;
-		}
-	}
-	if (fchmod(o, (mode_t)mode) < 0 || fsync(o) < 0) {
-		hl_error_errno("cannot write '%s'", dst);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (o >= 0 && close(o) < 0 && rc == 0)
-		rc = hl_error_errno("cannot write '%s'", dst);
-	return rc;
-}
-
-/* Copy directory SRC (regular files only, one level) into new directory DST. */
-static int copy_dir(const char *src, const char *dst)
-{
-	DIR *d = NULL;
-	struct dirent *e;
-	char *a = NULL, *b = NULL;
-	int rc = -1;
-
-	if (mkdir(dst, 0700) < 0)
-		return hl_error_errno("cannot create '%s'", dst);
-	if (!(d = opendir(src)))
-		return hl_error_errno("cannot read '%s'", src);
-	while ((e = readdir(d))) {
-		struct stat st;
-		if (e->d_name[0] == '.')
-			continue;
-		free(a);
-		free(b);
-		a = b = NULL;
-		if (asprintf(&a, "%s/%s", src, e->d_name) < 0 ||
-		    asprintf(&b, "%s/%s", dst, e->d_name) < 0) {
-			a = b = NULL;
-			hl_error("out of memory");
-			goto out;
-		}
-		if (lstat(a, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (hl_vm_copy_file(a, b, 0600) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(a);
-	free(b);
-	closedir(d);
 	return rc;
 }
 
@@ -195,7 +91,7 @@ int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm
 	size_t i;
 	int rc = -1;
 
-	if (hl_vm_name_check(name) < 0)
+	if (vm_bundle_name_check(name) < 0)
 		return -1;
 	if (size < ((size_t)1 << 20) || size > ((size_t)16 << 30))
 		return hl_error("bad disk size %zu: give 1M to 16G", size);
@@ -261,7 +157,7 @@ int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm
 		hl_error_errno("cannot make '%s' private", img);
 		goto out;
 	}
-	now_rfc3339(created, sizeof(created));
+	hl_labclock_format(time(NULL), created, sizeof(created));
 	o = json_pack("{s:i, s:s, s:I, s:s}", "version", 1, "name", name, "disk_size",
 		      (json_int_t)size, "created", created);
 	if (!o || hl_json_dump_pretty(o, &text) < 0 ||
@@ -369,22 +265,19 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 		 const struct hl_vm_shield_opts *opts)
 {
 	struct hl_buf tk = { NULL, 0 };
-	struct hosts_vm_launch l = { 0 };
-	struct hosts_vm_proc *p = NULL;
+	struct vm_launch l = { 0 };
+	struct vm_launch_proc *p = NULL;
 	char *vmdir = NULL, *tmp = NULL, *plain = NULL, *disk = NULL, *vtpm = NULL;
-	char *kpcopy = NULL, *cfgpath = NULL, *final = NULL, *kptext = NULL, *text = NULL;
-	char kp_id[HL_KP_ID_SIZE], created[32];
-	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "qmp.sock", "swtpm.log",
-					       "qemu.log", "console.log" };
+	char *kpcopy = NULL, *final = NULL, *kptext = NULL;
+	char kp_id[HL_KP_ID_SIZE];
 	int rc = -1, r, fd, timeout;
-	size_t kplen = 0, i;
+	size_t kplen = 0;
 	struct stat st;
-	json_t *cfg = NULL;
 
 	timeout = opts->timeout_s > 0 ? opts->timeout_s : HL_VM_PROVISION_TIMEOUT;
-	if (strcmp(policy, "shielded") && strcmp(policy, "encryption-supported"))
+	if (!vm_bundle_policy_known(policy))
 		return hl_error("bad policy '%s': give shielded or encryption-supported", policy);
-	if (hl_vm_name_check(name) < 0)
+	if (vm_bundle_name_check(name) < 0)
 		return -1;
 	if (asprintf(&vmdir, "%s/vms/%s", dir, name) < 0)
 		return hl_error("out of memory");
@@ -422,7 +315,7 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 		goto out;
 	}
 	if (!(disk = join(tmp, "disk.img")) || !(vtpm = join(tmp, "vtpm")) ||
-	    !(kpcopy = join(tmp, "key-protector.kp")) || !(cfgpath = join(tmp, "config.json"))) {
+	    !(kpcopy = join(tmp, "key-protector.kp"))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -448,33 +341,23 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	if (opts->verbose)
 		fprintf(stderr, "shield-vm: vTPM state encrypted with the VM's TK; provisioning "
 			"boot (QEMU TCG, at most %d s)\n", timeout);
-	if (hosts_vm_launch(&l, &p) < 0)
+	if (vm_launch(&l, &p) < 0)
 		goto out;
 	hl_buf_free(&tk);
-	if (hosts_vm_await(p, "provisioned", timeout, opts->verbose ? "shield-vm" : NULL,
-			   NULL) < 0)
+	if (vm_launch_await(p, "provisioned", timeout, opts->verbose ? "shield-vm" : NULL,
+			    NULL) < 0)
 		goto out;
 	/* the guest powers off by itself; swtpm ends when QEMU goes */
-	hosts_vm_end(p, 60000);
-	hosts_vm_proc_free(p);
+	vm_launch_end(p, 60000);
+	vm_launch_proc_free(p);
 	p = NULL;
 
 	/* Install: only the four bundle parts, then one rename. */
-	now_rfc3339(created, sizeof(created));
-	cfg = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s}", "version", 1, "name", name,
-			"policy", policy, "kp_id", kp_id, "disk_size",
-			(json_int_t)(st.st_size + (off_t)HL_VM_LUKS_ROOM), "shielded_at", created,
-			"disk", "LUKS2 aes-xts-plain64, volume key sealed in the vTPM");
-	if (!cfg || hl_json_dump_pretty(cfg, &text) < 0 ||
-	    hl_file_write(cfgpath, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0 ||
+	if (vm_bundle_config_write(tmp, name, policy, kp_id,
+				   (long long)(st.st_size + (off_t)HL_VM_LUKS_ROOM)) < 0 ||
 	    hl_file_write(kpcopy, kptext, kplen, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
-	for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
-		char *f = join(tmp, scratch[i]);
-		if (f)
-			unlink(f);
-		free(f);
-	}
+	vm_launch_scratch_remove(tmp);
 	if (rename(tmp, final) < 0) {
 		hl_error_errno("cannot install the shielded VM '%s'", final);
 		goto out;
@@ -490,11 +373,9 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	rc = 0;
 out:
 	hl_buf_free(&tk);
-	hosts_vm_proc_free(p);
+	vm_launch_proc_free(p);
 	if (tmp)
 		hl_file_rmtree(tmp);
-	json_decref(cfg);
-	free(text);
 	free(kptext);
 	free(vmdir);
 	free(tmp);
@@ -502,7 +383,6 @@ out:
 	free(disk);
 	free(vtpm);
 	free(kpcopy);
-	free(cfgpath);
 	free(final);
 	return rc;
 }
@@ -510,12 +390,10 @@ out:
 /* export-vm. */
 int hl_vm_export(const char *dir, const char *name, const char *out)
 {
-	static const char *const files[] = { "disk.img", "key-protector.kp", "config.json" };
-	char *src = NULL, *tmp = NULL, *a = NULL, *b = NULL;
-	size_t i;
+	char *src = NULL, *tmp = NULL;
 	int rc = -1;
 
-	if (hl_vm_name_check(name) < 0)
+	if (vm_bundle_name_check(name) < 0)
 		return -1;
 	if (asprintf(&src, "%s/vms/%s/shielded", dir, name) < 0 ||
 	    asprintf(&tmp, "%s.tmp-XXXXXX", out) < 0) {
@@ -538,23 +416,7 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 		tmp = NULL;
 		goto out;
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		free(a);
-		free(b);
-		if (!(a = join(src, files[i])) | !(b = join(tmp, files[i]))) {
-			hl_error("out of memory");
-			goto out;
-		}
-		if (hl_vm_copy_file(a, b, i == 0 ? 0600 : 0644) < 0)
-			goto out;
-	}
-	free(a);
-	free(b);
-	if (!(a = join(src, "vtpm")) | !(b = join(tmp, "vtpm"))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (copy_dir(a, b) < 0)
+	if (vm_bundle_copy(src, tmp, VM_BUNDLE_VTPM_ALL) < 0)
 		goto out;
 	if (rename(tmp, out) < 0) {
 		hl_error_errno("cannot install the bundle '%s'", out);
@@ -566,8 +428,6 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 out:
 	if (tmp)
 		hl_file_rmtree(tmp);
-	free(a);
-	free(b);
 	free(tmp);
 	free(src);
 	return rc;

@@ -2,7 +2,8 @@
  * vm.h - the tenant's VMs: the plain template disk (new-vm), the shielding
  * boot on the tenant's own machine (shield-vm) and the bundle (export-vm).
  *
- * A tenant directory holds one folder per VM (docs/shielded-vm.md):
+ * A tenant directory holds one folder per VM (docs/shielded-vm.md); VM
+ * names are checked by vm_bundle_name_check() (vm/bundle.h):
  *
  *   DIR/vms/VM/vm.json       {"version":1,"name":..,"disk_size":N,"created":..}
  *   DIR/vms/VM/plain.img     the ext4 template (tenant plaintext), until shielded
@@ -11,6 +12,7 @@
  *       vtpm/                the swtpm state, encrypted with the VM's TK
  *       key-protector.kp     the KP whose TK encrypts vtpm/
  *       config.json          {"version":1,"name":..,"policy":..,"kp_id":..,...}
+ * shielded/ holds the parts of a bundle (vm/bundle.h) and export-vm copies it.
  *
  * The shielded/ folder is the only sign that a VM is shielded: shielding
  * works in DIR/vms/VM/.shield-XXXXXX and renames it to shielded/ in one step,
@@ -19,8 +21,8 @@
  * .shield-* folders first).
  *
  * The TK is unwrapped with the owner guardian's key, held in an hl_buf and
- * handed to swtpm through a pipe (--key fd=3): never a file, a command line
- * or the environment.
+ * handed to swtpm by the VM launcher (vm/launch.h) through a pipe (--key
+ * fd=3): never a file, a command line or the environment.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error().
  */
@@ -29,8 +31,6 @@
 
 #include <stddef.h>
 
-/* VM names: 1..HL_VM_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
-#define HL_VM_NAME_MAX 65
 /* Default plain disk size (bytes) and the LUKS2 header room added for the shielded disk. */
 #define HL_VM_DISK_DEFAULT ((size_t)16 << 20)
 #define HL_VM_LUKS_ROOM ((size_t)16 << 20)
@@ -42,9 +42,6 @@ struct hl_vm_file {
 	const char *name;    /* relative path, no "..", no leading '/' */
 	const char *content;
 };
-
-/* 0 when NAME is a valid VM name. */
-int hl_vm_name_check(const char *name);
 
 /*
  * new-vm: make DIR/vms/NAME with an ext4 template disk of SIZE bytes holding
@@ -79,8 +76,5 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
  * renamed into place.
  */
 int hl_vm_export(const char *dir, const char *name, const char *out);
-
-/* Copy file SRC to DST (created with MODE, replaced if present). */
-int hl_vm_copy_file(const char *src, const char *dst, unsigned mode);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * test_child.c - unit tests for lib/child (the child-process supervisor).
+ * test_child.c - unit tests for lib/child (the child-process supervisor, and
+ * the liveness and bounded stop of processes it does not supervise).
  *
  * The children are tests/unit/helper_child, found next to this binary.  The
  * test process makes itself a child subreaper so that grandchildren orphaned
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "lib/child.h"
+#include "lib/clock.h"
 
 /* Fail with the current error message unless it contains TEXT. */
 #define assert_error_has(text) do { \
@@ -43,15 +45,6 @@ struct sandbox {
 	char dir[64];
 	char log[128];
 };
-
-/* Milliseconds on the monotonic clock. */
-static long long ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int sandbox_setup(void **state)
 {
@@ -184,11 +177,11 @@ static void test_dies_before_ready(void **state)
 {
 	struct sandbox *s = *state;
 	struct hl_child *c = spawn_helper(s, "exit", "3", NULL);
-	long long t0 = ms_now();
+	long long t0 = hl_clock_ms();
 	char want[256];
 
 	assert_int_equal(hl_child_wait_log(c, "never printed", 10000), -1);
-	assert_true(ms_now() - t0 < 2000);
+	assert_true(hl_clock_ms() - t0 < 2000);
 	snprintf(want, sizeof(want), "'helper_child' exited with status 3 before it was ready: "
 		 "helper_child: exiting with 3 on purpose; see '%s'", s->log);
 	assert_string_equal(hl_error_last(), want);
@@ -209,10 +202,10 @@ static void test_ready_log(void **state)
 	assert_non_null(f);
 	fprintf(f, "READY 42 from an earlier run\n");
 	fclose(f);
-	t0 = ms_now();
+	t0 = hl_clock_ms();
 	c = spawn_helper(s, "ready-line", "300", "READY 42");
 	assert_int_equal(hl_child_wait_log(c, "READY 42", 10000), 0);
-	assert_true(ms_now() - t0 >= 250);
+	assert_true(hl_clock_ms() - t0 >= 250);
 	assert_int_equal(hl_child_running(c), 1);
 	assert_int_equal(hl_child_stop(c, 2000, &status), 0);
 	assert_int_equal(status, 128 + SIGTERM);
@@ -287,11 +280,11 @@ static void test_ready_timeout(void **state)
 {
 	struct sandbox *s = *state;
 	struct hl_child *c = spawn_helper(s, "ready-line", "5000", "LATE");
-	long long t0 = ms_now(), dt;
+	long long t0 = hl_clock_ms(), dt;
 	char want[256];
 
 	assert_int_equal(hl_child_wait_log(c, "LATE", 200), -1);
-	dt = ms_now() - t0;
+	dt = hl_clock_ms() - t0;
 	assert_true(dt >= 200 && dt < 1500);
 	snprintf(want, sizeof(want), "'helper_child' was not ready after 200 ms "
 		 "(no log line with 'LATE'); see '%s'", s->log);
@@ -309,9 +302,9 @@ static void test_stop_sigkill(void **state)
 	int status = -1;
 
 	assert_int_equal(hl_child_wait_log(c, "ready", 10000), 0);
-	t0 = ms_now();
+	t0 = hl_clock_ms();
 	assert_int_equal(hl_child_stop(c, 300, &status), 0);
-	dt = ms_now() - t0;
+	dt = hl_clock_ms() - t0;
 	assert_int_equal(status, 128 + SIGKILL);
 	assert_true(dt >= 300 && dt < 3000);
 	assert_int_equal(kill(hl_child_pid(c), 0), -1);
@@ -505,9 +498,9 @@ static void test_deathsig(void **state)
 	assert_int_equal(st, 128 + SIGKILL);
 	hl_child_free(sup);
 	/* orphans are reparented to this subreaper: reap them here */
-	deadline = ms_now() + 5000;
+	deadline = hl_clock_ms() + 5000;
 	for (i = 0; i < n; i++) {
-		while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && ms_now() < deadline)
+		while ((r = waitpid(pids[i], &st, WNOHANG)) == 0 && hl_clock_ms() < deadline)
 			poll(NULL, 0, 5);
 		if (r == pids[i] && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
 			killed++;
@@ -515,6 +508,143 @@ static void test_deathsig(void **state)
 	if (killed != n)
 		reap_leftovers(pids, n);
 	assert_int_equal(killed, n);
+}
+
+/* ---- processes that are not hl_child children ---- */
+
+/*
+ * Fork and exec ARGV (in its own process group) without lib/child; with
+ * READY, wait for a "ready" line on its stdout.
+ */
+static pid_t fork_exec(const char *const argv[], int ready)
+{
+	char buf[64];
+	size_t have = 0;
+	int pfd[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (ready && have < sizeof(buf) - 1) {
+		ssize_t n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			fail_msg("'%s' ended before it was ready", argv[0]);
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, "ready"))
+			break;
+	}
+	close(pfd[0]);
+	return pid;
+}
+
+/* A running process is alive; an ended one is not, zombie or reaped; a pid <= 0 is not. */
+static void test_proc_alive(void **state)
+{
+	pid_t pid;
+	int i;
+
+	(void)state;
+	assert_int_equal(hl_proc_alive(getpid()), 1);
+	assert_int_equal(hl_proc_alive(0), 0);
+	assert_int_equal(hl_proc_alive(-1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	/* not reaped yet: a zombie counts as ended */
+	for (i = 0; i < 500 && hl_proc_alive(pid); i++)
+		poll(NULL, 0, 10);
+	assert_int_equal(hl_proc_alive(pid), 0);
+	assert_int_equal(kill(pid, 0), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	/* reaped: the pid is gone */
+	assert_int_equal(hl_proc_alive(pid), 0);
+	/* nothing runs, nothing is stopped */
+	assert_int_equal(hl_proc_stop(&pid, 1, 100, 0), 0);
+	assert_int_equal(hl_proc_wait(&pid, 1, 100), 0);
+}
+
+/* A process that ignores SIGTERM gets SIGKILL within the bound, and ours is reaped. */
+static void test_proc_stop_sigkill(void **state)
+{
+	const char *argv[] = { helper, "ignore-term", NULL };
+	pid_t pids[2] = { 0, 0 };
+	long long t0, dt;
+
+	(void)state;
+	pids[1] = fork_exec(argv, 1);
+	assert_int_equal(hl_proc_alive(pids[1]), 1);
+	t0 = hl_clock_ms();
+	assert_int_equal(hl_proc_stop(pids, 2, 300, 0), 1);
+	dt = hl_clock_ms() - t0;
+	assert_true(dt >= 300 && dt < 3000);
+	assert_int_equal(hl_proc_alive(pids[1]), 0);
+	/* it was this process's child, not an hl_child: hl_proc_stop reaped it */
+	errno = 0;
+	assert_int_equal(waitpid(pids[1], NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* A process that ends on SIGTERM ends well before the bound. */
+static void test_proc_stop_term(void **state)
+{
+	const char *argv[] = { helper, "sleep", NULL };
+	pid_t pid = fork_exec(argv, 0);
+	long long t0;
+
+	(void)state;
+	assert_int_equal(hl_proc_wait(&pid, 1, 200), 1);
+	t0 = hl_clock_ms();
+	assert_int_equal(hl_proc_stop(&pid, 1, 5000, 0), 1);
+	assert_true(hl_clock_ms() - t0 < 2000);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+}
+
+/* With HL_PROC_GROUP the whole process group is stopped. */
+static void test_proc_stop_group(void **state)
+{
+	/* the group holds the shell and its sleep */
+	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo ready; wait", NULL };
+	pid_t pid = fork_exec(argv, 1), r;
+	long long deadline;
+
+	(void)state;
+	assert_int_equal(hl_proc_stop(&pid, 1, 2000, HL_PROC_GROUP), 1);
+	/* the sleep comes back to this subreaper: reap the group, then it is empty */
+	deadline = hl_clock_ms() + 5000;
+	while ((r = waitpid(-pid, NULL, WNOHANG)) >= 0 && hl_clock_ms() < deadline)
+		if (r == 0)
+			poll(NULL, 0, 10);
+	assert_int_equal(kill(-pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
+/* An hl_child's pid is stopped but not reaped: its supervisor still gets the status. */
+static void test_proc_stop_not_reaped(void **state)
+{
+	struct sandbox *s = *state;
+	struct hl_child *c = spawn_helper(s, "sleep", NULL, NULL);
+	pid_t pid = hl_child_pid(c);
+	int status = -1;
+
+	assert_int_equal(hl_proc_alive(pid), 1);
+	assert_int_equal(hl_proc_stop(&pid, 1, 2000, 0), 1);
+	assert_int_equal(hl_proc_alive(pid), 0);
+	assert_int_equal(hl_child_wait(c, 2000, &status), 0);
+	assert_int_equal(status, 128 + SIGTERM);
+	hl_child_free(c);
 }
 
 int main(void)
@@ -537,6 +667,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cleanup_on_sigterm, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup_on_sigint, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_deathsig, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test(test_proc_alive),
+		cmocka_unit_test(test_proc_stop_sigkill),
+		cmocka_unit_test(test_proc_stop_term),
+		cmocka_unit_test(test_proc_stop_group),
+		cmocka_unit_test_setup_teardown(test_proc_stop_not_reaped, sandbox_setup,
+						sandbox_teardown),
 	};
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -1,18 +1,12 @@
 /*
- * test_host_vm.c - unit tests for hosts/vm (the VM launcher and the host's
- * VMs) without QEMU: import-vm of good and bad bundles (nothing half-made
- * is left), the VM folder's config.json and state.json, the keeper check,
- * the VM list, start-vm's and stop-vm's refusals, and the launcher itself
- * against a fake qemu-system-x86_64 put first in PATH.  The fake records
- * its command line (so the tests see the policy's devices, and that the TK
- * is nowhere in it) and plays the guest agent's events from a file into the
- * agent socket, so hosts_vm_await() meets "running", an "error" event, QEMU
- * ending early and the deadline.  One launch runs the real swtpm with the TK
- * through its pipe.
+ * test_host_vm.c - unit tests for hosts/vm (the host's VMs) without QEMU:
+ * import-vm of good and bad bundles (nothing half-made is left), the VM
+ * folder's config.json and state.json, the keeper check, the VM list, and
+ * start-vm's and stop-vm's refusals.  The launcher they use has its own
+ * tests (test_vm_launch.c).
  *
  * Each test works in its own mkdtemp sandbox holding the host folder (a
- * bare struct host: these functions use only its dir and name), the fake's
- * bin/ and its files.
+ * bare struct host: these functions use only its dir and name).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,7 +33,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
-#include "tenant/vm.h"
+#include "vm/bundle.h"
 
 /* Fail with the current error message unless it contains TEXT. */
 #define assert_error_has(text) do { \
@@ -50,25 +44,11 @@
 /* A local char array NAME holding the path "FMT...". */
 #define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
 
-/* The fake QEMU: argv to $FAKE_QEMU_ARGS, $FAKE_QEMU_EVENTS into the agent socket, then sleep. */
-static const char fake_qemu[] =
-	"#!/bin/sh\n"
-	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
-	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
-	"if [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
-	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
-	"fi\n"
-	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
-
 /* One test's sandbox. */
 struct sandbox {
 	char dir[64];
 	char hostdir[128];      /* the host folder (vms/ inside) */
-	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
-	char run[128];          /* a run folder for the launcher */
-	char args[128];         /* the fake's recorded argv */
-	char events[128];       /* the events the fake plays */
-	char *old_path;
+	char guest[128];        /* a guest folder (start-vm refuses before it is read) */
 	struct host h;
 };
 
@@ -103,8 +83,6 @@ static const char *p(const char *fmt, ...)
 static int sandbox_setup(void **state)
 {
 	struct sandbox *s = calloc(1, sizeof(*s));
-	const char *path = getenv("PATH");
-	char *newpath = NULL;
 
 	if (!s)
 		return -1;
@@ -113,24 +91,8 @@ static int sandbox_setup(void **state)
 		return -1;
 	snprintf(s->hostdir, sizeof(s->hostdir), "%s/host", s->dir);
 	snprintf(s->guest, sizeof(s->guest), "%s/guest", s->dir);
-	snprintf(s->run, sizeof(s->run), "%s/run", s->dir);
-	snprintf(s->args, sizeof(s->args), "%s/qemu.args", s->dir);
-	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
-	if (sh("mkdir -p '%s/vms' '%s' '%s' '%s/bin' && echo k > '%s/vmlinuz' && "
-	       "echo i > '%s/initramfs.cpio'", s->hostdir, s->guest, s->run, s->dir, s->guest,
-	       s->guest) < 0)
+	if (sh("mkdir -p '%s/vms'", s->hostdir) < 0)
 		return -1;
-	if (hl_file_write(p("%s/bin/qemu-system-x86_64", s->dir), fake_qemu, strlen(fake_qemu),
-			  0755) < 0)
-		return -1;
-	s->old_path = strdup(path ? path : "/usr/bin:/bin");
-	if (!s->old_path || asprintf(&newpath, "%s/bin:%s", s->dir, s->old_path) < 0)
-		return -1;
-	setenv("PATH", newpath, 1);
-	free(newpath);
-	setenv("FAKE_QEMU_ARGS", s->args, 1);
-	unsetenv("FAKE_QEMU_EVENTS");
-	unsetenv("FAKE_QEMU_SLEEP");
 	s->h.dir = s->hostdir;
 	snprintf(s->h.name, sizeof(s->h.name), "FabricHost1");
 	*state = s;
@@ -140,11 +102,8 @@ static int sandbox_setup(void **state)
 static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
-	int rc;
+	int rc = sh("rm -rf '%s'", s->dir);
 
-	setenv("PATH", s->old_path, 1);
-	free(s->old_path);
-	rc = sh("rm -rf '%s'", s->dir);
 	free(s);
 	return rc;
 }
@@ -216,7 +175,7 @@ static void test_import(void **state)
 	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
 					     "vtpm/tpm2-00.permall" };
 	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
-	char name[HL_VM_NAME_MAX];
+	char name[VM_BUNDLE_NAME_MAX];
 	size_t i;
 
 	make_bundle(s, "bundle", "vm1", "shielded");
@@ -241,7 +200,7 @@ static void test_import(void **state)
 /* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
 static void import_fails(struct sandbox *s, const char *name, const char *text)
 {
-	char out[HL_VM_NAME_MAX] = "";
+	char out[VM_BUNDLE_NAME_MAX] = "";
 	DIR *d;
 	struct dirent *e;
 
@@ -290,7 +249,7 @@ static void test_dir_and_load(void **state)
 {
 	struct sandbox *s = *state;
 	json_t *cfg = NULL, *st = NULL;
-	char *d = NULL, name[HL_VM_NAME_MAX];
+	char *d = NULL, name[VM_BUNDLE_NAME_MAX];
 
 	assert_int_equal(hosts_vm_dir(&s->h, "vm1", &d), 0);
 	assert_string_equal(d, p("%s/vms/vm1", s->hostdir));
@@ -435,7 +394,7 @@ static void test_start_stop_refuse(void **state)
 	struct hosts_vm_start o = { 0 };
 	struct hl_buf tk = { NULL, 0 };
 	json_t *report = NULL, *st;
-	char name[HL_VM_NAME_MAX];
+	char name[VM_BUNDLE_NAME_MAX];
 	pid_t pid;
 	int i;
 
@@ -479,257 +438,6 @@ static void test_start_stop_refuse(void **state)
 	hl_buf_free(&tk);
 }
 
-/* ---- the launcher, against the fake QEMU ---- */
-
-/* 1 when the fake's recorded argv has the line ARG followed by the line NEXT (NULL: any). */
-static int has_arg(struct sandbox *s, const char *arg, const char *next)
-{
-	char *text = NULL, *line, *save = NULL;
-	int prev = 0, found = 0;
-
-	if (hl_file_read(s->args, 1 << 20, &text, NULL) < 0)
-		fail_msg("no recorded QEMU command line: %s", hl_error_last());
-	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-		if (prev && (!next || !strcmp(line, next)))
-			found = 1;
-		prev = !strcmp(line, arg);
-		if (prev && !next)
-			found = 1;
-	}
-	free(text);
-	return found;
-}
-
-/* The recorded -append line contains TEXT. */
-static int append_has(struct sandbox *s, const char *text)
-{
-	char *all = NULL, *a;
-	int found;
-
-	if (hl_file_read(s->args, 1 << 20, &all, NULL) < 0)
-		fail_msg("no recorded QEMU command line");
-	a = strstr(all, "\n-append\n");
-	assert_non_null(a);
-	a += strlen("\n-append\n");
-	a[strcspn(a, "\n")] = '\0';
-	found = strstr(a, text) != NULL;
-	free(all);
-	return found;
-}
-
-/* A plain-mode launch of the sandbox's guest (no vTPM). */
-static struct hosts_vm_launch plain_launch(struct sandbox *s)
-{
-	struct hosts_vm_launch l = { 0 };
-
-	l.guest_dir = s->guest;
-	l.run_dir = s->run;
-	l.disk = p("%s/disk.img", s->dir);
-	l.mode = "plain";
-	l.accel = "tcg";
-	return l;
-}
-
-static void test_launch_refuses(void **state)
-{
-	struct sandbox *s = *state;
-	struct hosts_vm_launch l = plain_launch(s);
-	struct hosts_vm_proc *pr = NULL;
-	struct hl_buf short_tk = { NULL, 0 };
-	char longrun[200];
-
-	/* a vTPM without its state key, or with a key of the wrong size */
-	l.vtpm_dir = p("%s/vtpm", s->dir);
-	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
-	assert_error_has("no vTPM state key");
-	assert_int_equal(buf_alloc(&short_tk, 16), 0);
-	l.tk = &short_tk;
-	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
-	assert_error_has("no vTPM state key");
-	hl_buf_free(&short_tk);
-	assert_null(pr);
-	/* no guest */
-	l = plain_launch(s);
-	l.guest_dir = p("%s/nowhere", s->dir);
-	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
-	assert_error_has("no guest in");
-	assert_error_has("make guest");
-	/* a run folder too deep for unix socket names */
-	l = plain_launch(s);
-	memset(longrun, 'r', sizeof(longrun));
-	snprintf(longrun, sizeof(longrun), "%s/%0150d", s->dir, 0);
-	l.run_dir = longrun;
-	assert_int_equal(hosts_vm_launch(&l, &pr), -1);
-	assert_error_has("shorter directory");
-	assert_null(pr);
-	/* nothing was started: the fake never wrote its command line */
-	assert_false(exists(s->args));
-}
-
-static void test_launch_await_running(void **state)
-{
-	struct sandbox *s = *state;
-	struct hosts_vm_launch l = plain_launch(s);
-	struct hosts_vm_proc *pr = NULL;
-	json_t *ev = NULL;
-
-	put(s->events, "{\"event\":\"started\",\"mode\":\"plain\",\"uptime_ms\":10}\n"
-		       "not json at all\n"
-		       "{\"event\":\"running\",\"shielded\":false,\"workload\":{\"files\":1},"
-		       "\"uptime_ms\":20}\n");
-	setenv("FAKE_QEMU_EVENTS", s->events, 1);
-	setenv("FAKE_QEMU_SLEEP", "5", 1);
-	l.append = "hgslab.debug";
-	l.console = 1;
-	l.qmp = 1;
-	if (hosts_vm_launch(&l, &pr) != 0)
-		fail_msg("launch: %s", hl_error_last());
-	if (hosts_vm_await(pr, "running", 20, NULL, &ev) != 0)
-		fail_msg("await: %s", hl_error_last());
-	assert_string_equal(json_string_value(json_object_get(ev, "event")), "running");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "workload"), "files")), 1);
-	assert_true(hosts_vm_elapsed(pr) >= 0);
-	assert_true(hosts_vm_elapsed(pr) < 20);
-	json_decref(ev);
-	hosts_vm_proc_free(pr);
-	/* the command line: the plain baseline has no TPM, a console file, QMP */
-	assert_true(has_arg(s, "-nodefaults", NULL));
-	assert_true(has_arg(s, "-monitor", "none"));
-	assert_true(has_arg(s, "-serial", p("file:%s/console.log", s->run)));
-	assert_true(has_arg(s, "-qmp", p("unix:%s/qmp.sock,server=on,wait=off", s->run)));
-	assert_false(has_arg(s, "-tpmdev", NULL));
-	assert_false(has_arg(s, "-gdb", NULL));
-	assert_false(has_arg(s, "-s", NULL));
-	assert_true(append_has(s, "hgslab.mode=plain"));
-	assert_true(append_has(s, "hgslab.debug"));
-	assert_true(has_arg(s, "-device", "virtio-blk-pci,drive=disk,serial=hgslab-disk"));
-	assert_false(has_arg(s, "-device", "virtio-blk-pci,drive=plain,serial=hgslab-plain"));
-}
-
-static void test_launch_await_failures(void **state)
-{
-	struct sandbox *s = *state;
-	struct hosts_vm_launch l = plain_launch(s);
-	struct hosts_vm_proc *pr = NULL;
-	json_t *ev = NULL;
-	time_t t0;
-
-	/* the guest reports an error: its stage and reason come through */
-	put(s->events, "{\"event\":\"started\",\"mode\":\"run\"}\n"
-		       "{\"event\":\"error\",\"stage\":\"unseal\",\"reason\":\"cannot unseal the disk "
-		       "key: the vTPM does not hold it\"}\n");
-	setenv("FAKE_QEMU_EVENTS", s->events, 1);
-	setenv("FAKE_QEMU_SLEEP", "5", 1);
-	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
-	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), -1);
-	assert_null(ev);
-	assert_error_has("at stage unseal");
-	assert_error_has("the vTPM does not hold it");
-	hosts_vm_proc_free(pr);
-	pr = NULL;
-	/* the channel closes before the event */
-	put(s->events, "{\"event\":\"started\",\"mode\":\"run\"}\n");
-	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
-	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), -1);
-	assert_error_has("before the guest reported 'running'");
-	hosts_vm_proc_free(pr);
-	pr = NULL;
-	/* QEMU ends without ever connecting */
-	unsetenv("FAKE_QEMU_EVENTS");
-	setenv("FAKE_QEMU_SLEEP", "0", 1);
-	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
-	assert_int_equal(hosts_vm_await(pr, "provisioned", 20, NULL, &ev), -1);
-	assert_error_has("QEMU ended before the guest reported 'provisioned'");
-	hosts_vm_proc_free(pr);
-	pr = NULL;
-	/* a guest that says nothing meets the deadline */
-	setenv("FAKE_QEMU_SLEEP", "10", 1);
-	assert_int_equal(hosts_vm_launch(&l, &pr), 0);
-	t0 = time(NULL);
-	assert_int_equal(hosts_vm_await(pr, "running", 1, NULL, &ev), -1);
-	assert_error_has("did not report 'running' within 1 s");
-	assert_true(time(NULL) - t0 < 5);
-	hosts_vm_proc_free(pr);
-}
-
-static void test_launch_vtpm(void **state)
-{
-	struct sandbox *s = *state;
-	struct hosts_vm_launch l = plain_launch(s);
-	struct hosts_vm_proc *pr = NULL;
-	struct hl_buf tk = { NULL, 0 };
-	char *args = NULL;
-	size_t len = 0;
-	json_t *ev = NULL;
-
-	assert_int_equal(mkdir(p("%s/vtpm", s->dir), 0700), 0);
-	assert_int_equal(buf_alloc(&tk, HL_KP_TK_LEN), 0);
-	memcpy(tk.data, "TKTKTKTK-secret-state-key-12345!", HL_KP_TK_LEN);
-	put(s->events, "{\"event\":\"running\",\"shielded\":true}\n");
-	setenv("FAKE_QEMU_EVENTS", s->events, 1);
-	setenv("FAKE_QEMU_SLEEP", "5", 1);
-	l.mode = "run";
-	l.vtpm_dir = p("%s/vtpm", s->dir);
-	l.tk = &tk;
-	l.console = 2;
-	if (hosts_vm_launch(&l, &pr) != 0)
-		fail_msg("launch: %s", hl_error_last());
-	/* swtpm runs on its unix socket, and QEMU was given it as a TPM 2.0 CRB device */
-	assert_true(exists(p("%s/swtpm.sock", s->run)));
-	assert_int_equal(hosts_vm_await(pr, "running", 20, NULL, &ev), 0);
-	json_decref(ev);
-	hosts_vm_proc_free(pr);
-	assert_true(has_arg(s, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm"));
-	assert_true(has_arg(s, "-device", "tpm-crb,tpmdev=tpm0"));
-	assert_true(has_arg(s, "-chardev", p("socket,id=chrtpm,path=%s/swtpm.sock", s->run)));
-	assert_true(has_arg(s, "-serial", p("unix:%s/console.sock,server=on,wait=off", s->run)));
-	assert_true(append_has(s, "hgslab.mode=run"));
-	assert_false(append_has(s, "hgslab.debug"));
-	/* the TK is in no command line and no file of the run */
-	assert_int_equal(hl_file_read(s->args, 1 << 20, &args, &len), 0);
-	assert_null(memmem(args, len, tk.data, 8));
-	free(args);
-	assert_int_equal(sh("grep -rqs 'TKTKTKTK' '%s' '%s/vtpm'", s->run, s->dir), -1);
-	hl_buf_free(&tk);
-}
-
-static void test_guest_dir(void **state)
-{
-	char *d;
-
-	(void)state;
-	d = hosts_vm_guest_dir("/given/guest");
-	assert_string_equal(d, "/given/guest");
-	free(d);
-	setenv("HGSLAB_GUEST_DIR", "/from/env", 1);
-	d = hosts_vm_guest_dir(NULL);
-	assert_string_equal(d, "/from/env");
-	free(d);
-	d = hosts_vm_guest_dir("/given/wins");
-	assert_string_equal(d, "/given/wins");
-	free(d);
-	setenv("HGSLAB_GUEST_DIR", "", 1);
-	d = hosts_vm_guest_dir(NULL);
-	assert_non_null(d);
-	assert_string_not_equal(d, "");
-	free(d);
-	unsetenv("HGSLAB_GUEST_DIR");
-}
-
-static void test_accel_auto(void **state)
-{
-	const char *a = hosts_vm_accel_auto();
-	char *info = NULL;
-
-	(void)state;
-	assert_true(!strcmp(a, "tcg") || !strcmp(a, "kvm"));
-	/* KVM needs VMX/SVM in /proc/cpuinfo: without them it must say tcg */
-	if (hl_file_read("/proc/cpuinfo", 8u << 20, &info, NULL) == 0 && !strstr(info, " vmx") &&
-	    !strstr(info, " svm"))
-		assert_string_equal(a, "tcg");
-	free(info);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,14 +448,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_refuse, sandbox_setup,
 						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_launch_refuses, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_launch_await_running, sandbox_setup,
-						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_launch_await_failures, sandbox_setup,
-						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_launch_vtpm, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test(test_guest_dir),
-		cmocka_unit_test(test_accel_auto),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,11 @@
 /*
  * test_tenant_vm.c - unit tests for tenant/vm (the tenant's VMs) without
- * QEMU: VM names, the plain template disk (new-vm: mke2fs -d, nothing left
- * behind on failure), shield-vm's refusals before any boot (policy, name,
- * missing VM or plain disk, a KP that is missing, truncated, owned by
- * another tenant or tampered with) and its cleanup when the launch fails,
- * export-vm's bundle and its failures, and the file copy they share.
+ * QEMU: the plain template disk (new-vm: mke2fs -d, nothing left behind on
+ * failure), shield-vm's refusals before any boot (policy, name, missing VM
+ * or plain disk, a KP that is missing, truncated, owned by another tenant or
+ * tampered with) and its cleanup when the launch fails, and export-vm's
+ * bundle and its failures.  VM names and the bundle copy have their own
+ * tests (test_vm_bundle.c).
  *
  * The group makes one tenant directory with an owner guardian and two KPs
  * (one owned here, one by a guardian of another directory); each test works
@@ -190,33 +191,6 @@ static const char *p(const char *fmt, ...)
 
 /* A local char array NAME holding the path "FMT...". */
 #define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
-
-/* ---- names ---- */
-
-static void test_name_check(void **state)
-{
-	static const char *const good[] = { "vm1", "ShieldedVM1", "a", "a.b_c-d", "9" };
-	static const char *const bad[] = { "", ".hidden", "a/b", "..", "a b", "vm$", "\xc3\xa9", "a\n" };
-	char longest[HL_VM_NAME_MAX], too_long[HL_VM_NAME_MAX + 1];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (hl_vm_name_check(good[i]) != 0)
-			fail_msg("'%s' refused: %s", good[i], hl_error_last());
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (hl_vm_name_check(bad[i]) != -1)
-			fail_msg("'%s' accepted", bad[i]);
-		assert_error_has("bad VM name");
-	}
-	assert_int_equal(hl_vm_name_check(NULL), -1);
-	memset(longest, 'v', sizeof(longest) - 1);
-	longest[sizeof(longest) - 1] = '\0';
-	assert_int_equal(hl_vm_name_check(longest), 0);
-	memset(too_long, 'v', sizeof(too_long) - 1);
-	too_long[sizeof(too_long) - 1] = '\0';
-	assert_int_equal(hl_vm_name_check(too_long), -1);
-}
 
 /* ---- new-vm ---- */
 
@@ -502,29 +476,9 @@ static void test_export_refuses(void **state)
 	assert_error_has("cannot create a folder");
 }
 
-/* ---- the file copy ---- */
-
-static void test_copy_file(void **state)
-{
-	struct sandbox *s = *state;
-	PATH_VAR(a, "%s/a", s->dir);
-	PATH_VAR(b, "%s/b", s->dir);
-
-	assert_int_equal(sh("head -c 200000 /dev/urandom > '%s' && echo old > '%s' && chmod 0644 '%s'",
-			    a, b, b), 0);
-	assert_int_equal(hl_vm_copy_file(a, b, 0600), 0);
-	assert_int_equal(sh("cmp -s '%s' '%s'", a, b), 0);
-	assert_int_equal(mode_of(b), 0600);
-	assert_int_equal(hl_vm_copy_file(p("%s/missing", s->dir), b, 0600), -1);
-	assert_error_has("cannot read");
-	assert_int_equal(hl_vm_copy_file(a, p("%s/no/dir/b", s->dir), 0600), -1);
-	assert_error_has("cannot create");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_check),
 		cmocka_unit_test_setup_teardown(test_new_vm_layout, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_new_vm_srcdir, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_new_vm_refuses, sandbox_setup, sandbox_teardown),
@@ -539,7 +493,6 @@ int main(void)
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_export, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_export_refuses, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_copy_file, sandbox_setup, sandbox_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,332 @@
+/*
+ * test_vm_bundle.c - unit tests for vm/bundle (the VM bundle both ends
+ * share): VM names, policies, the file copy, the bundle copy in its two
+ * shapes (the tenant's export takes every regular file of vtpm/, a host's
+ * import only the state file), and config.json: the bytes shield-vm writes
+ * and the checks import-vm reads it with.
+ *
+ * The group works in one mkdtemp folder; each test makes its own folders
+ * inside it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "vm/bundle.h"
+
+/* Fail with the current error message unless it contains TEXT. */
+#define assert_error_has(text) do { \
+	if (!strstr(hl_error_last(), (text))) \
+		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
+} while (0)
+
+/* A local char array NAME holding the path "FMT...". */
+#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+
+/* The group's folder. */
+static char root[64];
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/hgslab-test-vmb-XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return hl_file_rmtree(root);
+}
+
+/* Write LEN bytes of a pattern seeded by SEED to DIR/NAME with MODE. */
+static void put_bytes(const char *dir, const char *name, size_t len, unsigned seed, mode_t mode)
+{
+	PATH_VAR(path, "%s/%s", dir, name);
+	unsigned char *b = malloc(len + 1);
+	size_t i;
+
+	assert_non_null(b);
+	for (i = 0; i < len; i++)
+		b[i] = (unsigned char)((i * 131u + seed * 7u) ^ (i >> 8));
+	if (hl_file_write(path, b, len, mode) < 0)
+		fail_msg("%s", hl_error_last());
+	free(b);
+}
+
+/* Fail unless A/NAME and B/NAME hold the same bytes and B/NAME has MODE. */
+static void assert_same(const char *a, const char *b, const char *name, unsigned mode)
+{
+	PATH_VAR(pa, "%s/%s", a, name);
+	PATH_VAR(pb, "%s/%s", b, name);
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0;
+	struct stat st;
+
+	if (hl_file_read(pa, 1 << 24, &ta, &la) < 0 || hl_file_read(pb, 1 << 24, &tb, &lb) < 0)
+		fail_msg("%s", hl_error_last());
+	if (la != lb || memcmp(ta, tb, la))
+		fail_msg("'%s' differs from '%s'", pb, pa);
+	free(ta);
+	free(tb);
+	assert_int_equal(stat(pb, &st), 0);
+	assert_int_equal(st.st_mode & 07777, mode);
+}
+
+/* A folder DIR (under the group's) holding the parts of a bundle for VM NAME with POLICY. */
+static void make_parts(const char *dir, const char *name, const char *policy)
+{
+	PATH_VAR(vtpm, "%s/vtpm", dir);
+	PATH_VAR(cfg, "%s/config.json", dir);
+	char text[256];
+
+	assert_int_equal(hl_file_mkdirs(vtpm, 0700), 0);
+	put_bytes(dir, "disk.img", 65536, 1, 0600);
+	put_bytes(dir, "key-protector.kp", 900, 2, 0644);
+	put_bytes(vtpm, "tpm2-00.permall", 4096, 3, 0600);
+	put_bytes(vtpm, "tpm2-00.volatilestate", 300, 4, 0600);
+	put_bytes(vtpm, ".lock", 1, 5, 0600);
+	snprintf(text, sizeof(text), "{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\"}", name,
+		 policy);
+	assert_int_equal(hl_file_write(cfg, text, strlen(text), 0644), 0);
+}
+
+/* ---- names and policies ---- */
+
+static void test_name_check(void **state)
+{
+	static const char *const good[] = { "vm1", "ShieldedVM1", "a", "a.b_c-d", "9" };
+	static const char *const bad[] = { "", ".hidden", "a/b", "..", "a b", "vm$", "\xc3\xa9", "a\n" };
+	char longest[VM_BUNDLE_NAME_MAX], too_long[VM_BUNDLE_NAME_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (vm_bundle_name_check(good[i]) != 0)
+			fail_msg("'%s' refused: %s", good[i], hl_error_last());
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (vm_bundle_name_check(bad[i]) != -1)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_error_has("bad VM name");
+	}
+	assert_int_equal(vm_bundle_name_check(NULL), -1);
+	memset(longest, 'v', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(vm_bundle_name_check(longest), 0);
+	memset(too_long, 'v', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	assert_int_equal(vm_bundle_name_check(too_long), -1);
+}
+
+static void test_policy_known(void **state)
+{
+	(void)state;
+	assert_int_equal(vm_bundle_policy_known("shielded"), 1);
+	assert_int_equal(vm_bundle_policy_known("encryption-supported"), 1);
+	assert_int_equal(vm_bundle_policy_known("open"), 0);
+	assert_int_equal(vm_bundle_policy_known(""), 0);
+	assert_int_equal(vm_bundle_policy_known("Shielded"), 0);
+}
+
+/* ---- the copies ---- */
+
+static void test_copy_file(void **state)
+{
+	PATH_VAR(da, "%s/copy-a", root);
+	PATH_VAR(db, "%s/copy-b", root);
+	PATH_VAR(a, "%s/copy-a/f", root);
+	PATH_VAR(b, "%s/copy-b/f", root);
+	PATH_VAR(missing, "%s/missing", root);
+	PATH_VAR(nodir, "%s/no/dir/b", root);
+
+	(void)state;
+	assert_int_equal(mkdir(da, 0700), 0);
+	assert_int_equal(mkdir(db, 0700), 0);
+	put_bytes(da, "f", 200000, 9, 0644);
+	assert_int_equal(hl_file_write(b, "old\n", 4, 0644), 0);
+	assert_int_equal(vm_bundle_copy_file(a, b, 0600), 0);
+	assert_same(da, db, "f", 0600);
+	assert_int_equal(vm_bundle_copy_file(missing, b, 0600), -1);
+	assert_error_has("cannot read");
+	assert_int_equal(vm_bundle_copy_file(a, nodir, 0600), -1);
+	assert_error_has("cannot create");
+}
+
+static void test_copy_all(void **state)
+{
+	PATH_VAR(src, "%s/all-src", root);
+	PATH_VAR(dst, "%s/all-dst", root);
+	PATH_VAR(sv, "%s/all-src/vtpm", root);
+	PATH_VAR(dv, "%s/all-dst/vtpm", root);
+	PATH_VAR(lock, "%s/all-dst/vtpm/.lock", root);
+	PATH_VAR(sub, "%s/all-src/vtpm/sub", root);
+	struct stat st;
+
+	(void)state;
+	make_parts(src, "vm1", "shielded");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	if (vm_bundle_copy(src, dst, VM_BUNDLE_VTPM_ALL) != 0)
+		fail_msg("copy: %s", hl_error_last());
+	assert_same(src, dst, "disk.img", 0600);
+	assert_same(src, dst, "key-protector.kp", 0644);
+	assert_same(src, dst, "config.json", 0644);
+	assert_int_equal(stat(dv, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_same(sv, dv, "tpm2-00.permall", 0600);
+	assert_same(sv, dv, "tpm2-00.volatilestate", 0600);
+	/* regular files only, no dot files */
+	assert_int_equal(access(lock, F_OK), -1);
+	{
+		PATH_VAR(dsub, "%s/sub", dv);
+		assert_int_equal(access(dsub, F_OK), -1);
+	}
+}
+
+static void test_copy_state(void **state)
+{
+	PATH_VAR(src, "%s/state-src", root);
+	PATH_VAR(dst, "%s/state-dst", root);
+	PATH_VAR(sv, "%s/state-src/vtpm", root);
+	PATH_VAR(dv, "%s/state-dst/vtpm", root);
+	PATH_VAR(vol, "%s/state-dst/vtpm/tpm2-00.volatilestate", root);
+	PATH_VAR(dst2, "%s/state-dst2", root);
+	PATH_VAR(permall, "%s/state-src/vtpm/tpm2-00.permall", root);
+
+	(void)state;
+	make_parts(src, "vm1", "encryption-supported");
+	assert_int_equal(mkdir(dst, 0700), 0);
+	if (vm_bundle_copy(src, dst, VM_BUNDLE_VTPM_STATE) != 0)
+		fail_msg("copy: %s", hl_error_last());
+	assert_same(src, dst, "disk.img", 0600);
+	assert_same(src, dst, "config.json", 0644);
+	assert_same(sv, dv, "tpm2-00.permall", 0600);
+	assert_int_equal(access(vol, F_OK), -1);
+	/* a missing part is named; a vtpm/ already there is refused */
+	assert_int_equal(vm_bundle_copy(src, dst, VM_BUNDLE_VTPM_STATE), -1);
+	assert_error_has("cannot create");
+	assert_error_has("vtpm");
+	assert_int_equal(mkdir(dst2, 0700), 0);
+	assert_int_equal(unlink(permall), 0);
+	assert_int_equal(vm_bundle_copy(src, dst2, VM_BUNDLE_VTPM_STATE), -1);
+	assert_error_has("tpm2-00.permall");
+}
+
+/* ---- config.json ---- */
+
+static void test_config_write(void **state)
+{
+	PATH_VAR(dir, "%s/cfg", root);
+	PATH_VAR(path, "%s/cfg/config.json", root);
+	char *text = NULL, want[1024];
+	json_t *cfg = NULL;
+	const char *at;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(vm_bundle_config_write(dir, "vm1", "shielded", "0123abcd", 33554432LL), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	/* the fields, in this order, pretty-printed: the format hosts import */
+	assert_int_equal(hl_file_read(path, 1 << 20, &text, NULL), 0);
+	cfg = json_loads(text, 0, NULL);
+	assert_non_null(cfg);
+	at = json_string_value(json_object_get(cfg, "shielded_at"));
+	assert_non_null(at);
+	assert_int_equal(strlen(at), 20);
+	assert_int_equal(at[19], 'Z');
+	snprintf(want, sizeof(want),
+		 "{\n  \"version\": 1,\n  \"name\": \"vm1\",\n  \"policy\": \"shielded\",\n"
+		 "  \"kp_id\": \"0123abcd\",\n  \"disk_size\": 33554432,\n"
+		 "  \"shielded_at\": \"%s\",\n"
+		 "  \"disk\": \"LUKS2 aes-xts-plain64, volume key sealed in the vTPM\"\n}", at);
+	if (strncmp(text, want, strlen(want)))
+		fail_msg("config.json is\n%s\nnot\n%s", text, want);
+	json_decref(cfg);
+	free(text);
+	/* and import reads it back */
+	assert_int_equal(vm_bundle_config_read(dir, &cfg), 0);
+	assert_string_equal(json_string_value(json_object_get(cfg, "name")), "vm1");
+	json_decref(cfg);
+}
+
+static void test_config_read_refuses(void **state)
+{
+	PATH_VAR(dir, "%s/cfg-bad", root);
+	PATH_VAR(path, "%s/cfg-bad/config.json", root);
+	PATH_VAR(none, "%s/cfg-none", root);
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+		{ "{\"version\":1,\"name\":", "is not a VM bundle" },
+		{ "{\"version\":1,\"policy\":\"shielded\"}", "name" },
+		{ "{\"name\":\"vm1\"}", "policy" },
+		{ "{\"name\":\"../evil\",\"policy\":\"shielded\"}", "bad VM name" },
+		{ "{\"name\":\"vm1\",\"policy\":\"open\"}", "unknown policy 'open'" },
+	};
+	json_t *cfg = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(vm_bundle_config_read(none, &cfg), -1);
+	assert_error_has("is not a VM bundle");
+	assert_error_has("export-vm");
+	assert_null(cfg);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(hl_file_write(path, cases[i].text, strlen(cases[i].text), 0644), 0);
+		if (vm_bundle_config_read(dir, &cfg) != -1)
+			fail_msg("'%s' was read", cases[i].text);
+		assert_error_has(cases[i].error);
+		assert_null(cfg);
+	}
+}
+
+static void test_read_json(void **state)
+{
+	PATH_VAR(path, "%s/state.json", root);
+	json_t *j = NULL;
+
+	(void)state;
+	assert_int_equal(vm_bundle_read_json(path, 1, &j), 0);
+	assert_null(j);
+	assert_int_equal(vm_bundle_read_json(path, 0, &j), -1);
+	assert_int_equal(hl_file_write(path, "{\"state\":\"Runn", 14, 0644), 0);
+	assert_int_equal(vm_bundle_read_json(path, 1, &j), -1);
+	assert_error_has("state.json");
+	assert_null(j);
+	assert_int_equal(hl_file_write(path, "{\"state\":\"Off\"}", 15, 0644), 0);
+	assert_int_equal(vm_bundle_read_json(path, 1, &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "Off");
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_check),
+		cmocka_unit_test(test_policy_known),
+		cmocka_unit_test(test_copy_file),
+		cmocka_unit_test(test_copy_all),
+		cmocka_unit_test(test_copy_state),
+		cmocka_unit_test(test_config_write),
+		cmocka_unit_test(test_config_read_refuses),
+		cmocka_unit_test(test_read_json),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,481 @@
+/*
+ * test_vm_launch.c - unit tests for vm/launch (the VM launcher) without
+ * QEMU: a fake qemu-system-x86_64 put first in PATH records its command
+ * line (so the tests see each mode's devices, and that the TK is nowhere in
+ * it) and plays the guest agent's events from a file into the agent socket,
+ * so vm_launch_await() meets "running", an "error" event, QEMU ending early
+ * and the deadline.  One launch runs the real swtpm with the TK through its
+ * pipe.  Also the removal of a run's scratch files, the QMP power-off
+ * request against a small QMP server, the guest folder lookup and the KVM
+ * probe.
+ *
+ * Each launch test works in its own mkdtemp sandbox holding a stand-in
+ * guest, the run folder, the fake's bin/ and its files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "proto/keyprotector.h"
+#include "vm/launch.h"
+
+/* Fail with the current error message unless it contains TEXT. */
+#define assert_error_has(text) do { \
+	if (!strstr(hl_error_last(), (text))) \
+		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
+} while (0)
+
+/* A local char array NAME holding the path "FMT...". */
+#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+
+/* The fake QEMU: argv to $FAKE_QEMU_ARGS, $FAKE_QEMU_EVENTS into the agent socket, then sleep. */
+static const char fake_qemu[] =
+	"#!/bin/sh\n"
+	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
+	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
+	"if [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
+	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
+	"fi\n"
+	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
+
+/* One launch test's sandbox: every path it uses, made once. */
+struct sandbox {
+	char dir[64];
+	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
+	char run[128];          /* the run folder */
+	char args[128];         /* the fake's recorded argv */
+	char events[128];       /* the events the fake plays */
+	char disk[128];         /* the VM's disk (never opened by the fake) */
+	char vtpm[128];         /* a vTPM state folder */
+	char *old_path;
+};
+
+static int sandbox_setup(void **state)
+{
+	struct sandbox *s = calloc(1, sizeof(*s));
+	const char *path = getenv("PATH");
+	char *newpath = NULL;
+
+	if (!s)
+		return -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-vml-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(s->guest, sizeof(s->guest), "%s/guest", s->dir);
+	snprintf(s->run, sizeof(s->run), "%s/run", s->dir);
+	snprintf(s->args, sizeof(s->args), "%s/qemu.args", s->dir);
+	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
+	snprintf(s->disk, sizeof(s->disk), "%s/disk.img", s->dir);
+	snprintf(s->vtpm, sizeof(s->vtpm), "%s/vtpm", s->dir);
+	{
+		PATH_VAR(bin, "%s/bin", s->dir);
+		PATH_VAR(kernel, "%s/vmlinuz", s->guest);
+		PATH_VAR(initrd, "%s/initramfs.cpio", s->guest);
+		PATH_VAR(qemu, "%s/qemu-system-x86_64", bin);
+
+		if (hl_file_mkdirs(s->guest, 0700) < 0 || hl_file_mkdirs(s->run, 0700) < 0 ||
+		    hl_file_mkdirs(bin, 0700) < 0 ||
+		    hl_file_write(kernel, "k\n", 2, 0644) < 0 ||
+		    hl_file_write(initrd, "i\n", 2, 0644) < 0 ||
+		    hl_file_write(qemu, fake_qemu, strlen(fake_qemu), 0755) < 0)
+			return -1;
+		s->old_path = strdup(path ? path : "/usr/bin:/bin");
+		if (!s->old_path || asprintf(&newpath, "%s:%s", bin, s->old_path) < 0)
+			return -1;
+	}
+	setenv("PATH", newpath, 1);
+	free(newpath);
+	setenv("FAKE_QEMU_ARGS", s->args, 1);
+	unsetenv("FAKE_QEMU_EVENTS");
+	unsetenv("FAKE_QEMU_SLEEP");
+	*state = s;
+	return 0;
+}
+
+static int sandbox_teardown(void **state)
+{
+	struct sandbox *s = *state;
+	int rc;
+
+	setenv("PATH", s->old_path, 1);
+	free(s->old_path);
+	rc = hl_file_rmtree(s->dir);
+	free(s);
+	return rc;
+}
+
+/* The fake plays EVENTS (NULL: it never connects), then sleeps SLEEP seconds. */
+static void fake_plays(struct sandbox *s, const char *events, const char *sleep_s)
+{
+	if (events) {
+		if (hl_file_write(s->events, events, strlen(events), 0644) < 0)
+			fail_msg("%s", hl_error_last());
+		setenv("FAKE_QEMU_EVENTS", s->events, 1);
+	} else {
+		unsetenv("FAKE_QEMU_EVENTS");
+	}
+	setenv("FAKE_QEMU_SLEEP", sleep_s, 1);
+}
+
+/* 1 when the fake's recorded argv has the line ARG followed by the line NEXT (NULL: any). */
+static int has_arg(struct sandbox *s, const char *arg, const char *next)
+{
+	char *text = NULL, *line, *save = NULL;
+	int prev = 0, found = 0;
+
+	if (hl_file_read(s->args, 1 << 20, &text, NULL) < 0)
+		fail_msg("no recorded QEMU command line: %s", hl_error_last());
+	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+		if (prev && (!next || !strcmp(line, next)))
+			found = 1;
+		prev = !strcmp(line, arg);
+		if (prev && !next)
+			found = 1;
+	}
+	free(text);
+	return found;
+}
+
+/* The recorded -append line contains TEXT. */
+static int append_has(struct sandbox *s, const char *text)
+{
+	char *all = NULL, *a;
+	int found;
+
+	if (hl_file_read(s->args, 1 << 20, &all, NULL) < 0)
+		fail_msg("no recorded QEMU command line");
+	a = strstr(all, "\n-append\n");
+	assert_non_null(a);
+	a += strlen("\n-append\n");
+	a[strcspn(a, "\n")] = '\0';
+	found = strstr(a, text) != NULL;
+	free(all);
+	return found;
+}
+
+/* A plain-mode launch of the sandbox's guest (no vTPM). */
+static struct vm_launch plain_launch(struct sandbox *s)
+{
+	struct vm_launch l = { 0 };
+
+	l.guest_dir = s->guest;
+	l.run_dir = s->run;
+	l.disk = s->disk;
+	l.mode = "plain";
+	l.accel = "tcg";
+	return l;
+}
+
+static void test_launch_refuses(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	unsigned char short_key[16] = { 0 };
+	struct hl_buf short_tk = { short_key, sizeof(short_key) };
+	PATH_VAR(nowhere, "%s/nowhere", s->dir);
+	char longrun[200];
+
+	/* a vTPM without its state key, or with a key of the wrong size */
+	l.vtpm_dir = s->vtpm;
+	assert_int_equal(vm_launch(&l, &pr), -1);
+	assert_error_has("no vTPM state key");
+	l.tk = &short_tk;
+	assert_int_equal(vm_launch(&l, &pr), -1);
+	assert_error_has("no vTPM state key");
+	assert_null(pr);
+	/* no guest */
+	l = plain_launch(s);
+	l.guest_dir = nowhere;
+	assert_int_equal(vm_launch(&l, &pr), -1);
+	assert_error_has("no guest in");
+	assert_error_has("make guest");
+	/* a run folder too deep for unix socket names */
+	l = plain_launch(s);
+	memset(longrun, 'r', sizeof(longrun));
+	snprintf(longrun, sizeof(longrun), "%s/%0150d", s->dir, 0);
+	l.run_dir = longrun;
+	assert_int_equal(vm_launch(&l, &pr), -1);
+	assert_error_has("shorter directory");
+	assert_null(pr);
+	/* nothing was started: the fake never wrote its command line */
+	assert_int_equal(access(s->args, F_OK), -1);
+}
+
+static void test_launch_await_running(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	PATH_VAR(serial, "file:%s/console.log", s->run);
+	PATH_VAR(qmp, "unix:%s/qmp.sock,server=on,wait=off", s->run);
+	json_t *ev = NULL;
+
+	fake_plays(s, "{\"event\":\"started\",\"mode\":\"plain\",\"uptime_ms\":10}\n"
+		      "not json at all\n"
+		      "{\"event\":\"running\",\"shielded\":false,\"workload\":{\"files\":1},"
+		      "\"uptime_ms\":20}\n", "5");
+	l.append = "hgslab.debug";
+	l.console = 1;
+	l.qmp = 1;
+	if (vm_launch(&l, &pr) != 0)
+		fail_msg("launch: %s", hl_error_last());
+	if (vm_launch_await(pr, "running", 20, NULL, &ev) != 0)
+		fail_msg("await: %s", hl_error_last());
+	assert_string_equal(json_string_value(json_object_get(ev, "event")), "running");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "workload"), "files")), 1);
+	assert_true(vm_launch_elapsed(pr) >= 0);
+	assert_true(vm_launch_elapsed(pr) < 20);
+	json_decref(ev);
+	vm_launch_proc_free(pr);
+	/* the command line: the plain baseline has no TPM, a console file, QMP */
+	assert_true(has_arg(s, "-nodefaults", NULL));
+	assert_true(has_arg(s, "-monitor", "none"));
+	assert_true(has_arg(s, "-serial", serial));
+	assert_true(has_arg(s, "-qmp", qmp));
+	assert_false(has_arg(s, "-tpmdev", NULL));
+	assert_false(has_arg(s, "-gdb", NULL));
+	assert_false(has_arg(s, "-s", NULL));
+	assert_true(append_has(s, "hgslab.mode=plain"));
+	assert_true(append_has(s, "hgslab.debug"));
+	assert_true(has_arg(s, "-device", "virtio-blk-pci,drive=disk,serial=hgslab-disk"));
+	assert_false(has_arg(s, "-device", "virtio-blk-pci,drive=plain,serial=hgslab-plain"));
+}
+
+static void test_launch_await_failures(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	json_t *ev = NULL;
+	time_t t0;
+
+	/* the guest reports an error: its stage and reason come through */
+	fake_plays(s, "{\"event\":\"started\",\"mode\":\"run\"}\n"
+		      "{\"event\":\"error\",\"stage\":\"unseal\",\"reason\":\"cannot unseal the disk "
+		      "key: the vTPM does not hold it\"}\n", "5");
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	assert_int_equal(vm_launch_await(pr, "running", 20, NULL, &ev), -1);
+	assert_null(ev);
+	assert_error_has("at stage unseal");
+	assert_error_has("the vTPM does not hold it");
+	vm_launch_proc_free(pr);
+	pr = NULL;
+	/* the channel closes before the event */
+	fake_plays(s, "{\"event\":\"started\",\"mode\":\"run\"}\n", "5");
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	assert_int_equal(vm_launch_await(pr, "running", 20, NULL, &ev), -1);
+	assert_error_has("before the guest reported 'running'");
+	vm_launch_proc_free(pr);
+	pr = NULL;
+	/* QEMU ends without ever connecting */
+	fake_plays(s, NULL, "0");
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	assert_int_equal(vm_launch_await(pr, "provisioned", 20, NULL, &ev), -1);
+	assert_error_has("QEMU ended before the guest reported 'provisioned'");
+	vm_launch_proc_free(pr);
+	pr = NULL;
+	/* a guest that says nothing meets the deadline */
+	setenv("FAKE_QEMU_SLEEP", "10", 1);
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	t0 = time(NULL);
+	assert_int_equal(vm_launch_await(pr, "running", 1, NULL, &ev), -1);
+	assert_error_has("did not report 'running' within 1 s");
+	assert_true(time(NULL) - t0 < 5);
+	vm_launch_proc_free(pr);
+}
+
+static void test_launch_vtpm(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	unsigned char key[HL_KP_TK_LEN];
+	struct hl_buf tk = { key, sizeof(key) };
+	PATH_VAR(swsock, "%s/swtpm.sock", s->run);
+	PATH_VAR(chardev, "socket,id=chrtpm,path=%s/swtpm.sock", s->run);
+	PATH_VAR(serial, "unix:%s/console.sock,server=on,wait=off", s->run);
+	PATH_VAR(grep, "grep -rqs 'TKTKTKTK' '%s' '%s'", s->run, s->vtpm);
+	char *args = NULL;
+	size_t len = 0;
+	json_t *ev = NULL;
+
+	assert_int_equal(mkdir(s->vtpm, 0700), 0);
+	memcpy(key, "TKTKTKTK-secret-state-key-12345!", HL_KP_TK_LEN);
+	fake_plays(s, "{\"event\":\"running\",\"shielded\":true}\n", "5");
+	l.mode = "run";
+	l.vtpm_dir = s->vtpm;
+	l.tk = &tk;
+	l.console = 2;
+	if (vm_launch(&l, &pr) != 0)
+		fail_msg("launch: %s", hl_error_last());
+	/* swtpm runs on its unix socket, and QEMU was given it as a TPM 2.0 CRB device */
+	assert_int_equal(access(swsock, F_OK), 0);
+	assert_int_equal(vm_launch_await(pr, "running", 20, NULL, &ev), 0);
+	json_decref(ev);
+	vm_launch_proc_free(pr);
+	assert_true(has_arg(s, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm"));
+	assert_true(has_arg(s, "-device", "tpm-crb,tpmdev=tpm0"));
+	assert_true(has_arg(s, "-chardev", chardev));
+	assert_true(has_arg(s, "-serial", serial));
+	assert_true(append_has(s, "hgslab.mode=run"));
+	assert_false(append_has(s, "hgslab.debug"));
+	/* the TK is in no command line and no file of the run */
+	assert_int_equal(hl_file_read(s->args, 1 << 20, &args, &len), 0);
+	assert_null(memmem(args, len, key, 8));
+	free(args);
+	assert_int_not_equal(system(grep), 0);
+}
+
+static void test_scratch_remove(void **state)
+{
+	struct sandbox *s = *state;
+	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "qmp.sock", "swtpm.log",
+					       "qemu.log", "console.log" };
+	PATH_VAR(kept, "%s/disk.img", s->run);
+	size_t i;
+
+	for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
+		PATH_VAR(f, "%s/%s", s->run, scratch[i]);
+		assert_int_equal(hl_file_write(f, "x", 1, 0600), 0);
+	}
+	assert_int_equal(hl_file_write(kept, "d", 1, 0600), 0);
+	vm_launch_scratch_remove(s->run);
+	for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
+		PATH_VAR(f, "%s/%s", s->run, scratch[i]);
+		if (access(f, F_OK) == 0)
+			fail_msg("'%s' was left", scratch[i]);
+	}
+	assert_int_equal(access(kept, F_OK), 0);
+	/* a run folder without them is fine */
+	vm_launch_scratch_remove(s->run);
+}
+
+/*
+ * A one-connection QMP server on RUN/qmp.sock in a child: the greeting, then
+ * for each command line the reply REPLY ("return" or "error"); its pid.
+ */
+static pid_t fake_qmp(struct sandbox *s, const char *reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", s->run);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char greet[] = "{\"QMP\":{\"version\":{}}}\n";
+		char line[4096], out[128];
+		FILE *in;
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0 || write(fd, greet, strlen(greet)) < 0 || !(in = fdopen(dup(fd), "r")))
+			_exit(1);
+		snprintf(out, sizeof(out), "{\"%s\":{}}\n", reply);
+		while (fgets(line, sizeof(line), in))
+			if (write(fd, out, strlen(out)) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+static void test_powerdown(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(sock, "%s/qmp.sock", s->run);
+	int status = -1;
+	pid_t pid;
+
+	/* nothing listens */
+	assert_int_equal(vm_launch_powerdown(s->run), -1);
+	/* a QEMU that takes the request */
+	pid = fake_qmp(s, "return");
+	assert_int_equal(vm_launch_powerdown(s->run), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	unlink(sock);
+	/* a QEMU that refuses: the exchange failed, and the message says so */
+	pid = fake_qmp(s, "error");
+	assert_int_equal(vm_launch_powerdown(s->run), -2);
+	assert_error_has("QEMU refused");
+	waitpid(pid, NULL, 0);
+}
+
+static void test_guest_dir(void **state)
+{
+	char *d;
+
+	(void)state;
+	d = vm_launch_guest_dir("/given/guest");
+	assert_string_equal(d, "/given/guest");
+	free(d);
+	setenv("HGSLAB_GUEST_DIR", "/from/env", 1);
+	d = vm_launch_guest_dir(NULL);
+	assert_string_equal(d, "/from/env");
+	free(d);
+	d = vm_launch_guest_dir("/given/wins");
+	assert_string_equal(d, "/given/wins");
+	free(d);
+	setenv("HGSLAB_GUEST_DIR", "", 1);
+	d = vm_launch_guest_dir(NULL);
+	assert_non_null(d);
+	assert_string_not_equal(d, "");
+	free(d);
+	unsetenv("HGSLAB_GUEST_DIR");
+}
+
+static void test_accel_auto(void **state)
+{
+	const char *a = vm_launch_accel_auto();
+	char *info = NULL;
+
+	(void)state;
+	assert_true(!strcmp(a, "tcg") || !strcmp(a, "kvm"));
+	/* KVM needs VMX/SVM in /proc/cpuinfo: without them it must say tcg */
+	if (hl_file_read("/proc/cpuinfo", 8u << 20, &info, NULL) == 0 && !strstr(info, " vmx") &&
+	    !strstr(info, " svm"))
+		assert_string_equal(a, "tcg");
+	free(info);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_launch_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_await_running, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_await_failures, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_vtpm, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_scratch_remove, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_powerdown, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test(test_guest_dir),
+		cmocka_unit_test(test_accel_auto),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,67 @@
+/*
+ * bundle.h - the VM bundle: the folder the tenant's export-vm writes and a
+ * guarded host's import-vm reads (docs/shielded-vm.md), its one copy
+ * routine, its config.json, and the VM names both ends accept.
+ *
+ *   BUNDLE/disk.img           the LUKS2 disk (0600)
+ *   BUNDLE/key-protector.kp   the KP whose TK encrypts vtpm/ (0644)
+ *   BUNDLE/config.json        {"version":1,"name":..,"policy":..,"kp_id":..,
+ *                              "disk_size":N,"shielded_at":..,"disk":..} (0644)
+ *   BUNDLE/vtpm/              the swtpm state, encrypted with the TK (0700);
+ *       tpm2-00.permall       the state swtpm needs (0600)
+ *
+ * The tenant's DIR/vms/VM/shielded/ and the host's HOSTDIR/vms/VM/ hold the
+ * same parts (the host adds state.json and run/).  Policies: "shielded" (no
+ * console) and "encryption-supported" (a serial console).
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
+ * entry.
+ */
+#ifndef HGSLAB_VM_BUNDLE_H
+#define HGSLAB_VM_BUNDLE_H
+
+#include <jansson.h>
+
+/* VM names: 1..VM_BUNDLE_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
+#define VM_BUNDLE_NAME_MAX 65
+
+/* 0 when NAME is a valid VM name. */
+int vm_bundle_name_check(const char *name);
+
+/* 1 when POLICY is a known VM policy ("shielded", "encryption-supported"), else 0. */
+int vm_bundle_policy_known(const char *policy);
+
+/* Which part of vtpm/ a copy takes. */
+enum vm_bundle_vtpm {
+	VM_BUNDLE_VTPM_STATE,   /* vtpm/tpm2-00.permall only (a host's import) */
+	VM_BUNDLE_VTPM_ALL,     /* every regular file of vtpm/ (the tenant's export) */
+};
+
+/*
+ * Copy the bundle parts of folder SRC into folder DST (which exists): disk.img
+ * (0600), key-protector.kp and config.json (0644), then vtpm/ (created 0700)
+ * with the files VTPM says (0600).  Stops at the first part that fails, named
+ * in the message; the caller removes DST.
+ */
+int vm_bundle_copy(const char *src, const char *dst, enum vm_bundle_vtpm vtpm);
+
+/* Copy file SRC to DST (created with MODE, replaced if present), synced. */
+int vm_bundle_copy_file(const char *src, const char *dst, unsigned mode);
+
+/*
+ * Write DIR/config.json for a VM just shielded: NAME, POLICY, the KP's id,
+ * the disk's size in bytes and the time now (pretty JSON, 0644).
+ */
+int vm_bundle_config_write(const char *dir, const char *name, const char *policy,
+			   const char *kp_id, long long disk_size);
+
+/*
+ * Read BUNDLE/config.json into *OUT, checked: a "name" that is a valid VM name
+ * and a known "policy".
+ */
+int vm_bundle_config_read(const char *bundle, json_t **out);
+
+/* Read the JSON file PATH into *OUT; with OPTIONAL a missing file is 0 and *OUT NULL. */
+int vm_bundle_read_json(const char *path, int optional, json_t **out);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * launch.h - the VM launcher: one run of a VM under QEMU with its vTPM, used
+ * by a guarded host's VM keeper (hosts/vm.c, start-vm), the tenant's
+ * provisioning boot (tenant/vm.c, shield-vm) and the boot benchmark.
+ *
+ * vm_launch() starts a swtpm on the VM's vTPM state with the state key (the
+ * TK) written into a pipe that swtpm reads as fd 3 (`--key
+ * fd=3,format=binary,mode=aes-256-cbc`: never a file, a command line or the
+ * environment), then QEMU (-nodefaults, qboot, the guest kernel and
+ * initramfs, the vTPM as tpm-crb, the guest agent's virtio-serial port
+ * org.hgslab.agent on a unix socket the launcher listens on, so QEMU connects
+ * at start and no event is lost).  vm_launch_await() reads the agent's JSON
+ * events (guest/README.md) until the one asked for, an "error" event, QEMU's
+ * end or a deadline.  swtpm exits by itself when QEMU ends.
+ *
+ * A run keeps its sockets and logs in its run folder (short path: unix
+ * socket names are at most 107 bytes):
+ *
+ *   RUN/swtpm.sock  RUN/swtpm.log   the vTPM (absent without a vTPM)
+ *   RUN/agent.sock                  the guest agent's channel
+ *   RUN/qemu.log                    QEMU's output
+ *   RUN/qmp.sock                    QMP, when asked (the host's control socket)
+ *   RUN/console.log | console.sock  the serial console, when asked
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
+ * entry; destructors are NULL-safe.
+ */
+#ifndef HGSLAB_VM_LAUNCH_H
+#define HGSLAB_VM_LAUNCH_H
+
+#include <jansson.h>
+
+#include "lib/crypto.h"
+
+#define VM_LAUNCH_QBOOT "/usr/share/qemu/qboot.rom"
+
+/* What one VM run needs. */
+struct vm_launch {
+	const char *guest_dir;   /* vmlinuz, initramfs.cpio */
+	const char *run_dir;     /* sockets and logs (must exist; short path) */
+	const char *vtpm_dir;    /* the swtpm state; NULL: no vTPM, no swtpm (the plain baseline) */
+	const char *disk;        /* the VM's (LUKS2) disk */
+	const char *plain;       /* provisioning only: the plain disk, read-only */
+	const char *mode;        /* "provision", "run" or "plain" */
+	const char *accel;       /* "tcg" or "kvm" */
+	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
+	int qmp;                 /* QMP on run_dir/qmp.sock */
+	const struct hl_buf *tk; /* the vTPM state key (HL_KP_TK_LEN bytes); unused without vtpm_dir */
+	const char *append;      /* more kernel arguments, for diagnostics (bench boot); NULL: none.
+				    Never set for a host's start-vm: the host does not choose a
+				    shielded VM's boot. */
+};
+
+/* One running VM: swtpm, QEMU and the agent channel. */
+struct vm_launch_proc;
+
+/*
+ * The guest folder, malloc'd (NULL when out of memory): GIVEN (--guest), else
+ * $HGSLAB_GUEST_DIR, else build/guest beside the binary (bin/, build/X/bin/),
+ * else "build/guest".
+ */
+char *vm_launch_guest_dir(const char *given);
+
+/* Start swtpm then QEMU for L into *OUT. */
+int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out);
+
+/*
+ * Wait for the guest's event WANT ("provisioned", "running") for at most
+ * TIMEOUT_S seconds; *EVENT (may be NULL) gets it.  PROGRESS (may be NULL)
+ * prefixes a progress line on stderr every 5 s.  -1 on an "error" event
+ * (stage and reason in the message), QEMU's end or the deadline.
+ */
+int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
+		    const char *progress, json_t **event);
+
+/* Seconds since vm_launch() began (swtpm's start included). */
+double vm_launch_elapsed(const struct vm_launch_proc *p);
+
+/* Wait up to MS for QEMU to end (<0: forever), then for swtpm (bounded), stopping what remains. */
+int vm_launch_end(struct vm_launch_proc *p, int ms);
+
+/* Free P, killing QEMU and swtpm if they still run.  NULL-safe. */
+void vm_launch_proc_free(struct vm_launch_proc *p);
+
+/* Remove a finished run's sockets and logs from RUN_DIR (what is absent is skipped). */
+void vm_launch_scratch_remove(const char *run_dir);
+
+/*
+ * Ask the QEMU of the run in RUN_DIR to power the guest off (QMP
+ * system_powerdown on RUN_DIR/qmp.sock, 10 s per answer).  0 when QEMU took
+ * the request; -1 when nothing answers on the socket; -2 when QEMU answered
+ * but the exchange failed (the message says how).
+ */
+int vm_launch_powerdown(const char *run_dir);
+
+/* "kvm" when KVM is proved usable (cpuinfo vmx/svm, /dev/kvm, a bounded QEMU probe), else "tcg". */
+const char *vm_launch_accel_auto(void);
+
+#endif
