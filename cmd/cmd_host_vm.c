@@ -84,7 +84,7 @@ static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
 int cmd_host_import_vm(struct hl_cmd_ctx *ctx)
 {
 	struct host *h = NULL;
-	char name[VM_BUNDLE_NAME_MAX];
+	char name[HL_NAME_VM_SIZE];
 	int code;
 
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)

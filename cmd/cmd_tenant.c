@@ -161,7 +161,7 @@ int cmd_tenant_new_guardian(struct hl_cmd_ctx *ctx)
 	struct hl_guardian *g = NULL;
 	int code;
 
-	if (hl_guardian_name_check(name) < 0)
+	if (hl_name_guardian(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hl_guardian_new(dir, name) < 0 || hl_guardian_load(dir, name, 0, &g) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
@@ -192,7 +192,7 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 
 	if (!url == !file)
 		return hl_cmd_fail(HL_EXIT_USAGE, "give exactly one of --url URL and --file FILE");
-	if (name && hl_guardian_name_check(name) < 0)
+	if (name && hl_name_guardian(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (root_file) {
 		if ((code = hl_cmd_read_file(root_file, "trusted root", 65536, &text, &len)) !=
@@ -229,7 +229,7 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 	}
 	if (!name) {
 		name = md->name;
-		if (hl_guardian_name_check(name) < 0) {
+		if (hl_name_guardian(name) < 0) {
 			code = hl_cmd_fail(HL_EXIT_USAGE, "%s; give a local name with --name",
 					   hl_error_last());
 			goto out;
@@ -466,7 +466,7 @@ out:
  */
 static int kp_owner(const char *dir, const struct hl_kp *kp, struct hl_guardian **owner)
 {
-	char name[HL_GUARDIAN_NAME_MAX];
+	char name[HL_NAME_GUARDIAN_SIZE];
 
 	*owner = NULL;
 	if (hl_guardian_find(dir, kp->owner_signing_thumbprint, 1, 0, owner) < 0)
@@ -521,7 +521,7 @@ static int kp_access(struct hl_cmd_ctx *ctx, int grant)
 		}
 	} else {
 		/* the guardian as this directory knows it, else the entry of that name */
-		ex = hl_guardian_name_check(name) == 0 ? hl_guardian_load(dir, name, 0, &g) : -1;
+		ex = hl_name_guardian(name) == 0 ? hl_guardian_load(dir, name, 0, &g) : -1;
 		if (ex == 0 && hl_kp_find(kp, g->encryption_thumbprint, &e) < 0) {
 			hl_cmd_fail(HL_EXIT_FAILURE, "guardian '%s' (encryption certificate %s) has "
 				    "no access to key protector %s", name, g->encryption_thumbprint,

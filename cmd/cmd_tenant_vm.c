@@ -20,6 +20,7 @@
 #include "lib/swtpm.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 #include "tenant/vm.h"
 #include "vm/bundle.h"
 #include "vm/launch.h"
@@ -102,6 +103,8 @@ int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx)
 	json_t *o = NULL;
 	int code = HL_EXIT_FAILURE;
 
+	if (hl_name_vm(name) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot make VM '%s': %s", name, hl_error_last());
 	if (sz && parse_size(sz, &size) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "bad --disk-size '%s': give e.g. 16M or 1G", sz);
 	if (fv->n) {

@@ -36,7 +36,7 @@ static char *join(const char *a, const char *b)
 int hosts_vm_dir(const struct host *h, const char *name, char **out)
 {
 	*out = NULL;
-	if (vm_bundle_name_check(name) < 0)
+	if (hl_name_vm(name) < 0)
 		return -1;
 	if (asprintf(out, "%s/vms/%s", h->dir, name) < 0) {
 		*out = NULL;

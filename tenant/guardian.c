@@ -49,30 +49,6 @@
 
 /* ---- names and paths ---- */
 
-/* Check a guardian name for a tenant directory. */
-int hl_guardian_name_check(const char *name)
-{
-	size_t i, len;
-
-	if (!name || !*name)
-		return hl_error("the guardian name is empty; give one with --name");
-	len = strlen(name);
-	if (len >= HL_GUARDIAN_NAME_MAX)
-		return hl_error("guardian name '%.80s' is too long: at most %d characters",
-				name, HL_GUARDIAN_NAME_MAX - 1);
-	if (name[0] == '.')
-		return hl_error("guardian name '%s' starts with '.': use letters, digits, '.', "
-				"'_' and '-' only, not first '.'", name);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-			return hl_error("guardian name '%s' contains '%c': use letters, digits, "
-					"'.', '_' and '-' only", name, isprint(c) ? c : '?');
-	}
-	return 0;
-}
-
 /* PATH = DIR/guardians[/NAME[/FILE]]; -1 when it does not fit. */
 static int gpath(char *path, size_t size, const char *dir, const char *name, const char *file)
 {
@@ -252,7 +228,7 @@ int hl_guardian_new(const char *dir, const char *name)
 	char tmp[PATH_MAX] = "";
 	int rc = -1, ex;
 
-	if (hl_guardian_name_check(name) < 0 || prepare_dir(dir) < 0)
+	if (hl_name_guardian(name) < 0 || prepare_dir(dir) < 0)
 		goto out;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)
@@ -398,7 +374,7 @@ int hl_guardian_load(const char *dir, const char *name, unsigned flags, struct h
 	*out = NULL;
 	if (!dir || !*dir)
 		return hl_error("no tenant directory given; pass --dir DIR");
-	if (hl_guardian_name_check(name) < 0)
+	if (hl_name_guardian(name) < 0)
 		return -1;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)
@@ -520,9 +496,9 @@ int hl_guardian_list(const char *dir, struct hl_guardian ***out, size_t *n)
 		return hl_error_errno("cannot read directory '%s'", path);
 	}
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= HL_GUARDIAN_NAME_MAX)
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= HL_NAME_GUARDIAN_SIZE)
 			continue;
-		if (hl_guardian_name_check(e->d_name) < 0)
+		if (hl_name_guardian(e->d_name) < 0)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -584,7 +560,7 @@ int hl_guardian_remove(const char *dir, const char *name)
 
 	if (!dir || !*dir)
 		return hl_error("no tenant directory given; pass --dir DIR");
-	if (hl_guardian_name_check(name) < 0)
+	if (hl_name_guardian(name) < 0)
 		return -1;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)
@@ -1087,7 +1063,7 @@ int hl_guardian_import(const char *dir, const char *name, const struct hl_guardi
 		hl_error("no guardian metadata given");
 		goto out;
 	}
-	if (hl_guardian_name_check(name) < 0 || prepare_dir(dir) < 0)
+	if (hl_name_guardian(name) < 0 || prepare_dir(dir) < 0)
 		goto out;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)

@@ -31,9 +31,8 @@
 
 #include "lib/crypto.h"
 #include "proto/keyprotector.h"
+#include "proto/names.h"
 
-/* Guardian names in a tenant directory: 1..HL_GUARDIAN_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
-#define HL_GUARDIAN_NAME_MAX 65
 /* Largest metadata document read (256 KiB). */
 #define HL_GUARDIAN_METADATA_MAX ((size_t)256 * 1024)
 /* XML namespace of the metadata document. */
@@ -55,7 +54,7 @@ enum hl_guardian_kind {
  * certificates.
  */
 struct hl_guardian {
-	char name[HL_GUARDIAN_NAME_MAX];
+	char name[HL_NAME_GUARDIAN_SIZE];
 	enum hl_guardian_kind kind;
 	char created[32];
 	X509 *signing_cert;
@@ -70,9 +69,6 @@ struct hl_guardian {
 enum {
 	HL_GUARDIAN_LOAD_KEYS = 1u << 0, /* also load the private keys (an owned guardian) */
 };
-
-/* 0 when NAME is a valid guardian name for a tenant directory. */
-int hl_guardian_name_check(const char *name);
 
 /*
  * New-HgsGuardian -GenerateCertificates: make guardian NAME in DIR (created

@@ -91,7 +91,7 @@ int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm
 	size_t i;
 	int rc = -1;
 
-	if (vm_bundle_name_check(name) < 0)
+	if (hl_name_vm(name) < 0)
 		return -1;
 	if (size < ((size_t)1 << 20) || size > ((size_t)16 << 30))
 		return hl_error("bad disk size %zu: give 1M to 16G", size);
@@ -277,7 +277,7 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	timeout = opts->timeout_s > 0 ? opts->timeout_s : HL_VM_PROVISION_TIMEOUT;
 	if (!vm_bundle_policy_known(policy))
 		return hl_error("bad policy '%s': give shielded or encryption-supported", policy);
-	if (vm_bundle_name_check(name) < 0)
+	if (hl_name_vm(name) < 0)
 		return -1;
 	if (asprintf(&vmdir, "%s/vms/%s", dir, name) < 0)
 		return hl_error("out of memory");
@@ -393,7 +393,7 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 	char *src = NULL, *tmp = NULL;
 	int rc = -1;
 
-	if (vm_bundle_name_check(name) < 0)
+	if (hl_name_vm(name) < 0)
 		return -1;
 	if (asprintf(&src, "%s/vms/%s/shielded", dir, name) < 0 ||
 	    asprintf(&tmp, "%s.tmp-XXXXXX", out) < 0) {

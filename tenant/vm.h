@@ -3,7 +3,7 @@
  * boot on the tenant's own machine (shield-vm) and the bundle (export-vm).
  *
  * A tenant directory holds one folder per VM (docs/shielded-vm.md); VM
- * names are checked by vm_bundle_name_check() (vm/bundle.h):
+ * names are checked by hl_name_vm() (vm/bundle.h):
  *
  *   DIR/vms/VM/vm.json       {"version":1,"name":..,"disk_size":N,"created":..}
  *   DIR/vms/VM/plain.img     the ext4 template (tenant plaintext), until shielded

@@ -26,24 +26,6 @@ static const char *const bundle_files[] = { "disk.img", "key-protector.kp", "con
 /* The vTPM state file swtpm needs. */
 #define VTPM_STATE "tpm2-00.permall"
 
-/* Validate a VM name. */
-int vm_bundle_name_check(const char *name)
-{
-	size_t i, n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= VM_BUNDLE_NAME_MAX || name[0] == '.')
-		return hl_error("bad VM name '%s': use 1 to %d of A-Z a-z 0-9 . _ - (not starting "
-				"with '.')", name ? name : "", VM_BUNDLE_NAME_MAX - 1);
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return hl_error("bad VM name '%s': use 1 to %d of A-Z a-z 0-9 . _ - (not "
-					"starting with '.')", name, VM_BUNDLE_NAME_MAX - 1);
-	}
-	return 0;
-}
-
 /* 1 for a known policy. */
 int vm_bundle_policy_known(const char *policy)
 {
@@ -226,7 +208,7 @@ int vm_bundle_config_read(const char *bundle, json_t **out)
 		goto out;
 	}
 	if (hl_json_get_string(cfg, "name", &name) < 0 ||
-	    hl_json_get_string(cfg, "policy", &policy) < 0 || vm_bundle_name_check(name) < 0)
+	    hl_json_get_string(cfg, "policy", &policy) < 0 || hl_name_vm(name) < 0)
 		goto out;
 	if (!vm_bundle_policy_known(policy)) {
 		hl_error("bundle '%s' has an unknown policy '%s'", bundle, policy);

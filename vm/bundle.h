@@ -22,11 +22,7 @@
 
 #include <jansson.h>
 
-/* VM names: 1..VM_BUNDLE_NAME_MAX-1 of [A-Za-z0-9._-], not starting with '.'. */
-#define VM_BUNDLE_NAME_MAX 65
-
-/* 0 when NAME is a valid VM name. */
-int vm_bundle_name_check(const char *name);
+#include "proto/names.h"
 
 /* 1 when POLICY is a known VM policy ("shielded", "encryption-supported"), else 0. */
 int vm_bundle_policy_known(const char *policy);

@@ -134,10 +134,10 @@ static void test_names_and_duplicates(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(hl_guardian_name_check(bad[i]), -1);
+		assert_int_equal(hl_name_guardian(bad[i]), -1);
 		assert_int_equal(hl_guardian_new(F->dir, bad[i]), -1);
 	}
-	assert_int_equal(hl_guardian_name_check("My-Hgs_Service.2"), 0);
+	assert_int_equal(hl_name_guardian("My-Hgs_Service.2"), 0);
 	assert_int_equal(hl_guardian_new(F->dir, "Owner"), -1);
 	assert_true(msg_has("already exists"));
 	assert_int_equal(hl_guardian_load(F->dir, "Nobody", 0, &g), -1);

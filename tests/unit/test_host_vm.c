@@ -175,7 +175,7 @@ static void test_import(void **state)
 	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
 					     "vtpm/tpm2-00.permall" };
 	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
-	char name[VM_BUNDLE_NAME_MAX];
+	char name[HL_NAME_VM_SIZE];
 	size_t i;
 
 	make_bundle(s, "bundle", "vm1", "shielded");
@@ -200,7 +200,7 @@ static void test_import(void **state)
 /* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
 static void import_fails(struct sandbox *s, const char *name, const char *text)
 {
-	char out[VM_BUNDLE_NAME_MAX] = "";
+	char out[HL_NAME_VM_SIZE] = "";
 	DIR *d;
 	struct dirent *e;
 
@@ -249,7 +249,7 @@ static void test_dir_and_load(void **state)
 {
 	struct sandbox *s = *state;
 	json_t *cfg = NULL, *st = NULL;
-	char *d = NULL, name[VM_BUNDLE_NAME_MAX];
+	char *d = NULL, name[HL_NAME_VM_SIZE];
 
 	assert_int_equal(hosts_vm_dir(&s->h, "vm1", &d), 0);
 	assert_string_equal(d, p("%s/vms/vm1", s->hostdir));
@@ -394,7 +394,7 @@ static void test_start_stop_refuse(void **state)
 	struct hosts_vm_start o = { 0 };
 	struct hl_buf tk = { NULL, 0 };
 	json_t *report = NULL, *st;
-	char name[VM_BUNDLE_NAME_MAX];
+	char name[HL_NAME_VM_SIZE];
 	pid_t pid;
 	int i;
 

@@ -110,25 +110,25 @@ static void test_name_check(void **state)
 {
 	static const char *const good[] = { "vm1", "ShieldedVM1", "a", "a.b_c-d", "9" };
 	static const char *const bad[] = { "", ".hidden", "a/b", "..", "a b", "vm$", "\xc3\xa9", "a\n" };
-	char longest[VM_BUNDLE_NAME_MAX], too_long[VM_BUNDLE_NAME_MAX + 1];
+	char longest[HL_NAME_VM_SIZE], too_long[HL_NAME_VM_SIZE + 1];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (vm_bundle_name_check(good[i]) != 0)
+		if (hl_name_vm(good[i]) != 0)
 			fail_msg("'%s' refused: %s", good[i], hl_error_last());
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (vm_bundle_name_check(bad[i]) != -1)
+		if (hl_name_vm(bad[i]) != -1)
 			fail_msg("'%s' accepted", bad[i]);
 		assert_error_has("bad VM name");
 	}
-	assert_int_equal(vm_bundle_name_check(NULL), -1);
+	assert_int_equal(hl_name_vm(NULL), -1);
 	memset(longest, 'v', sizeof(longest) - 1);
 	longest[sizeof(longest) - 1] = '\0';
-	assert_int_equal(vm_bundle_name_check(longest), 0);
+	assert_int_equal(hl_name_vm(longest), 0);
 	memset(too_long, 'v', sizeof(too_long) - 1);
 	too_long[sizeof(too_long) - 1] = '\0';
-	assert_int_equal(vm_bundle_name_check(too_long), -1);
+	assert_int_equal(hl_name_vm(too_long), -1);
 }
 
 static void test_policy_known(void **state)
