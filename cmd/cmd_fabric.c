@@ -16,13 +16,15 @@
 
 #include <jansson.h>
 
-#include "hgs/node.h"
 #include "hosts/ad_client.h"
 #include "fabric/fabric_ad.h"
 #include "lib/crypto.h"
+#include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/labclock.h"
 #include "lib/log.h"
+#include "lib/served.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
@@ -202,7 +204,7 @@ int cmd_fabric_new(struct hl_cmd_ctx *ctx)
 				   "minutes", minutes, FABRIC_TICKET_LIFETIME_S_MIN / 60,
 				   FABRIC_TICKET_LIFETIME_S_MAX / 60);
 	p.ticket_lifetime_s = (int)minutes * 60;
-	if (hgs_check_domain(p.domain) < 0 || hgs_parse_listen(p.listen, addr, &port) < 0 ||
+	if (hl_dnsname_check(p.domain) < 0 || hl_served_parse_listen(p.listen, addr, &port) < 0 ||
 	    (p.dc_name && fabric_check_computer_name(p.dc_name) < 0))
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (fabric_create(&p) < 0)
@@ -363,8 +365,8 @@ static json_t *ticket_json(const struct fabric_ticket *t, const char *file)
 	char issued[32], expires[32];
 	json_t *o, *groups;
 
-	hgs_time_format(t->issued, issued, sizeof(issued));
-	hgs_time_format(t->expires, expires, sizeof(expires));
+	hl_labclock_format(t->issued, issued, sizeof(issued));
+	hl_labclock_format(t->expires, expires, sizeof(expires));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Computer", t->computer,
 		      "ComputerSid", t->computer_sid, "Domain", t->domain, "DomainController", t->dc,
 		      "MachineKeyFingerprint", t->machine_key_fp, "Issued", issued, "Expires",

@@ -38,7 +38,7 @@ static int trust_path(struct hgs_node *node, const char *domain, char *buf, size
 	char lower[HGS_DOMAIN_MAX];
 	size_t i;
 
-	if (hgs_check_domain(domain) < 0)
+	if (hl_dnsname_check(domain) < 0)
 		return -1;
 	for (i = 0; domain[i] && i + 1 < sizeof(lower); i++)
 		lower[i] = (char)tolower((unsigned char)domain[i]);
@@ -153,7 +153,7 @@ static json_t *trust_row(const struct fabric_trust *t, const json_t *doc)
 
 	if (hl_cert_validity(t->dc_cert, NULL, &na) < 0)
 		hl_error_clear();
-	hgs_time_format(na, when, sizeof(when));
+	hl_labclock_format(na, when, sizeof(when));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "Name", t->domain, "DomainSid",
 		      t->domain_sid, "Direction", "Outbound", "TrustType", "Forest",
 		      "DomainController", t->dc, "DcThumbprint", t->dc_thumbprint, "DcNotAfter",
@@ -173,7 +173,7 @@ int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 	int rc = -1;
 
 	*out = NULL;
-	if (domain && hgs_check_domain(domain) < 0)
+	if (domain && hl_dnsname_check(domain) < 0)
 		return -1;
 	if (trust_files(node, &names, &n) < 0)
 		return -1;
@@ -267,7 +267,7 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 	if (trust_sid_unique(node, t->domain, t->domain_sid) < 0 || hgs_node_now(node, &now) < 0 ||
 	    hl_json_parse(doc, len, TRUST_DOC_MAX, &stored) < 0)
 		goto out;
-	hgs_time_format(now, when, sizeof(when));
+	hl_labclock_format(now, when, sizeof(when));
 	json_object_set_new(stored, "added", json_string(when));
 	snprintf(dir, sizeof(dir), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR);
 	if (hl_json_dump_pretty(stored, &text) < 0 || hl_file_mkdirs(dir, 0700) < 0 ||

@@ -107,7 +107,7 @@ static void set_offset(const char *dir, const char *text)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
 	if (!text) {
 		unlink(path);
 		return;
@@ -509,7 +509,7 @@ static void test_clock_offset(void **state)
 	long long off;
 
 	(void)state;
-	assert_int_equal(hgs_node_clock_offset(G->dir, &off), 0);
+	assert_int_equal(hl_labclock_offset(G->dir, &off), 0);
 	assert_int_equal(off, 0);
 	set_offset(G->dir, "-3600\n");
 	assert_int_equal(hgs_node_now(G->node, &t), 0);
