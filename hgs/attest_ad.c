@@ -20,9 +20,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "hgs/attest_hostkey.h"
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -421,7 +421,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	who = t->computer;
-	if (hgs_hostkey_message(nonce, nonce_len, transport, &msg) < 0)
+	if (hostkey_message(nonce, nonce_len, transport, &msg) < 0)
 		goto out;
 	if (hl_crypto_verify(t->machine_key, HL_SIG_DEFAULT, msg.data, msg.len, sig, sig_len) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,

@@ -11,7 +11,7 @@
  *    "signature": "<base64>"}
  *
  * signature = Sign(machine private key, SHA-256, nonce || DER(transport_key))
- * (hgs_hostkey_message; RSA-PSS or ECDSA as the machine key's type wants).
+ * (hostkey_message; RSA-PSS or ECDSA as the machine key's type wants).
  * Checks, in order: the request's form and the ticket's form (malformed:
  * HTTP 400, recorded); the nonce (single use, hgs_nonce_consume); the
  * ticket's domain is trusted; the ticket's DC signature verifies with that

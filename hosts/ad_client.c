@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hgs/attest_hostkey.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
 
@@ -228,7 +228,7 @@ int ad_client_attest(const char *attestation_url, const struct hl_http_opts *opt
 	}
 	if (url_join(base, "/v1/nonce", url, sizeof(url)) < 0 ||
 	    fetch_nonce(url, body, opts, &nonce, &nonce_len) < 0 ||
-	    hgs_hostkey_message(nonce, nonce_len, transport_key, &msg) < 0 ||
+	    hostkey_message(nonce, nonce_len, transport_key, &msg) < 0 ||
 	    hl_crypto_sign(machine_key, HL_SIG_DEFAULT, msg.data, msg.len, &sig) < 0 ||
 	    hl_key_pub_to_pem(transport_key, &tk_pem) < 0)
 		goto out;

@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "hgs/attest_ad.h"
-#include "hgs/attest_hostkey.h"
 #include "hgs/attest_log.h"
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
@@ -37,6 +36,7 @@
 #include "hgs/serve.h"
 #include "hosts/ad_client.h"
 #include "fabric/fabric_ad.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/served.h"
@@ -1101,7 +1101,7 @@ static long attest_raw(const char *base, const char *host, const unsigned char *
 	json_t *body;
 
 	snprintf(url, sizeof(url), "%s/Attestation/v1/ad/attest", base);
-	assert_int_equal(hgs_hostkey_message(nonce, nonce_len, tk, &msg), 0);
+	assert_int_equal(hostkey_message(nonce, nonce_len, tk, &msg), 0);
 	assert_int_equal(hl_crypto_sign(signer, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
 	assert_int_equal(hl_key_pub_to_pem(tk, &pem), 0);
 	body = json_pack("{s:s, s:s, s:s}", "host", host, "ticket", ticket, "transport_key",

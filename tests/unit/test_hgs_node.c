@@ -34,6 +34,7 @@
 #include "hgs/nonce.h"
 #include "hgs/policy.h"
 #include "hgs/serve.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/served.h"
@@ -789,7 +790,7 @@ static long attest(const char *base, const char *host, EVP_PKEY *signer, EVP_PKE
 	long status;
 
 	snprintf(url, sizeof(url), "%s/Attestation/v1/hostkey/attest", base);
-	assert_int_equal(hgs_hostkey_message(nonce, nonce_len, tk, &msg), 0);
+	assert_int_equal(hostkey_message(nonce, nonce_len, tk, &msg), 0);
 	assert_int_equal(hl_crypto_sign(signer, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
 	assert_int_equal(hl_key_pub_to_pem(presented, &hk), 0);
 	assert_int_equal(hl_key_pub_to_pem(tk, &tkp), 0);
