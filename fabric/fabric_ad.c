@@ -37,13 +37,12 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "lib/nonce.h"
 #include "lib/served.h"
 
 /* The DC certificate: backdated a day (lab clocks may run behind), valid ten years. */
 #define DC_CERT_BACKDATE_S (24L * 3600)
 #define DC_CERT_LIFETIME_S (10L * 365 * 24 * 3600)
-/* Outstanding DC nonces kept; the oldest is dropped beyond this. */
-#define DC_NONCES_MAX 1024
 /* Largest request body the DC accepts. */
 #define DC_MAX_BODY ((size_t)64 << 10)
 /* At most this many groups in one ticket. */
@@ -1482,86 +1481,44 @@ out:
 
 /* ---- the domain controller ---- */
 
-/* One DC nonce: issued, valid until EXPIRES, USED once consumed. */
-struct dc_nonce {
-	unsigned char v[FABRIC_NONCE_LEN];
-	time_t expires;
-	int used;
-};
-
 struct fabric_dc {
 	struct fabric *f;
 	struct hl_http_server *http;
-	pthread_mutex_t lock;              /* guards nonces */
-	struct dc_nonce nonces[DC_NONCES_MAX];
-	size_t n_nonces;                   /* oldest first */
+	struct hl_nonce_table *nonces;
 };
 
-/* Drop the expired nonces of DC (lock held). */
-static void nonce_purge(struct fabric_dc *dc, time_t now)
+/* Issue a fresh DC nonce into N, valid until *EXPIRES (DC clock). */
+static int nonce_issue(struct fabric_dc *dc, unsigned char n[HL_NONCE_LEN], time_t *expires)
 {
-	size_t kept = 0;
-
-	for (size_t i = 0; i < dc->n_nonces; i++)
-		if (dc->nonces[i].expires >= now)
-			dc->nonces[kept++] = dc->nonces[i];
-	dc->n_nonces = kept;
-}
-
-/* Issue a fresh nonce into N, valid until *EXPIRES. */
-static int nonce_issue(struct fabric_dc *dc, unsigned char n[FABRIC_NONCE_LEN], time_t *expires)
-{
-	struct dc_nonce *slot;
 	time_t now;
 
-	if (fabric_now(dc->f, &now) < 0 || hl_crypto_random(n, FABRIC_NONCE_LEN) < 0)
+	if (fabric_now(dc->f, &now) < 0)
 		return -1;
-	pthread_mutex_lock(&dc->lock);
-	nonce_purge(dc, now);
-	if (dc->n_nonces == DC_NONCES_MAX) {
-		memmove(&dc->nonces[0], &dc->nonces[1], (DC_NONCES_MAX - 1) * sizeof(dc->nonces[0]));
-		dc->n_nonces--;
-	}
-	slot = &dc->nonces[dc->n_nonces++];
-	memcpy(slot->v, n, FABRIC_NONCE_LEN);
-	slot->expires = now + FABRIC_NONCE_LIFETIME_S;
-	slot->used = 0;
-	*expires = slot->expires;
-	pthread_mutex_unlock(&dc->lock);
-	return 0;
+	return hl_nonce_issue(dc->nonces, now, n, expires);
 }
 
 /* Consume nonce N (LEN bytes): 0 when it was fresh, -1 with the reason otherwise. */
 static int nonce_consume(struct fabric_dc *dc, const unsigned char *n, size_t len)
 {
 	time_t now;
-	int rc;
 
-	if (len != FABRIC_NONCE_LEN)
-		return hl_error("the DC nonce must be %d bytes, got %zu", FABRIC_NONCE_LEN, len);
+	if (len != HL_NONCE_LEN)
+		return hl_error("the DC nonce must be %d bytes, got %zu", HL_NONCE_LEN, len);
 	if (fabric_now(dc->f, &now) < 0)
 		return -1;
-	pthread_mutex_lock(&dc->lock);
-	rc = hl_error("KDC_ERR_PREAUTH_FAILED: the DC nonce is unknown to this DC (expired, from "
-		      "another DC, or issued before a restart); get a fresh one from "
-		      "/Fabric/v1/nonce");
-	for (size_t i = 0; i < dc->n_nonces; i++) {
-		struct dc_nonce *e = &dc->nonces[i];
-
-		if (!hl_crypto_ct_equal(e->v, n, FABRIC_NONCE_LEN))
-			continue;
-		if (e->used) {
-			rc = hl_error("KRB_AP_ERR_REPEAT: the DC nonce was already used (a replay)");
-		} else if (e->expires < now) {
-			rc = hl_error("KRB_AP_ERR_SKEW: the DC nonce expired; get a fresh one");
-		} else {
-			e->used = 1;
-			rc = 0;
-		}
+	switch (hl_nonce_consume(dc->nonces, n, now, NULL)) {
+	case HL_NONCE_FRESH:
+		return 0;
+	case HL_NONCE_USED:
+		return hl_error("KRB_AP_ERR_REPEAT: the DC nonce was already used (a replay)");
+	case HL_NONCE_EXPIRED:
+		return hl_error("KRB_AP_ERR_SKEW: the DC nonce expired; get a fresh one");
+	case HL_NONCE_UNKNOWN:
 		break;
 	}
-	pthread_mutex_unlock(&dc->lock);
-	return rc;
+	return hl_error("KDC_ERR_PREAUTH_FAILED: the DC nonce is unknown to this DC (expired, from "
+			"another DC, or issued before a restart); get a fresh one from "
+			"/Fabric/v1/nonce");
 }
 
 /* Reply with JSON object O (stolen) and status 200; -1 when out of memory. */
@@ -1606,7 +1563,7 @@ static int route_info(const struct hl_http_request *req, struct hl_http_response
 static int route_nonce(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
 {
 	struct fabric_dc *dc = user;
-	unsigned char n[FABRIC_NONCE_LEN];
+	unsigned char n[HL_NONCE_LEN];
 	char when[32];
 	time_t expires;
 	json_t *o;
@@ -1728,7 +1685,10 @@ int fabric_dc_start(struct fabric *f, const char *addr, unsigned short port, str
 	if (!(dc = calloc(1, sizeof(*dc))))
 		return hl_error("out of memory");
 	dc->f = f;
-	pthread_mutex_init(&dc->lock, NULL);
+	if (hl_nonce_table_new(FABRIC_NONCE_TABLE_SIZE, FABRIC_NONCE_LIFETIME_S, &dc->nonces) < 0) {
+		free(dc);
+		return -1;
+	}
 	routes[0] = (struct hl_http_route){ "GET", "/Fabric/v1/info", route_info, dc };
 	routes[1] = (struct hl_http_route){ "GET", "/Fabric/v1/nonce", route_nonce, dc };
 	routes[2] = (struct hl_http_route){ "POST", "/Fabric/v1/nonce", route_nonce, dc };
@@ -1758,7 +1718,7 @@ void fabric_dc_stop(struct fabric_dc *dc)
 	if (!dc)
 		return;
 	hl_http_server_stop(dc->http);
-	pthread_mutex_destroy(&dc->lock);
+	hl_nonce_table_free(dc->nonces);
 	free(dc);
 }
 

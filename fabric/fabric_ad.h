@@ -88,9 +88,10 @@
 #define FABRIC_TICKET_LIFETIME_S_MAX 36000
 /* Clock skew tolerated on ticket times (Kerberos' default 5 minutes). */
 #define FABRIC_CLOCK_SKEW_S 300
-/* DC nonces: 32 random bytes, single use, valid this long on the DC clock. */
-#define FABRIC_NONCE_LEN 32
+/* DC nonces (lib/nonce, HL_NONCE_LEN bytes): single use, valid this long on the DC clock. */
 #define FABRIC_NONCE_LIFETIME_S 300
+/* Outstanding DC nonces kept; issuing one more drops the oldest. */
+#define FABRIC_NONCE_TABLE_SIZE 1024
 /* Largest ticket accepted, bytes of its compact serialization. */
 #define FABRIC_TICKET_MAX 16384
 

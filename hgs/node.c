@@ -204,10 +204,9 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&node->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	pthread_mutex_init(&node->nonce_lock, NULL);
-	if (hl_file_abspath(dir, &node->dir) < 0)
-		goto out;
-	if (hl_served_path(node->dir, HGS_DB_FILE, path, sizeof(path)) < 0)
+	if (hl_nonce_table_new(HGS_NONCE_TABLE_SIZE, HGS_NONCE_LIFETIME_S, &node->nonces) < 0 ||
+	    hl_file_abspath(dir, &node->dir) < 0 ||
+	    hl_served_path(node->dir, HGS_DB_FILE, path, sizeof(path)) < 0)
 		goto out;
 	if (access(path, F_OK) != 0) {
 		hl_error("'%s' is not an HGS node: it has no %s; create one with "
@@ -237,12 +236,11 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
-	hgs_nonce_table_free(node->nonces);
+	hl_nonce_table_free(node->nonces);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);
 	pthread_mutex_destroy(&node->lock);
-	pthread_mutex_destroy(&node->nonce_lock);
 	free(node->dir);
 	free(node);
 }

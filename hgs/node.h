@@ -32,8 +32,8 @@
  * workers): the store is guarded by the node's recursive lock, which every
  * hgs_db_* function takes itself; code that needs several statements in one
  * transaction takes it around them with hgs_node_lock().  Issued nonces
- * live in memory under their own lock (hgs/nonce.h).  Keys and the
- * configuration snapshot are read-only after open.
+ * live in memory in a lib/nonce table with its own lock (hgs/nonce.h).
+ * Keys and the configuration snapshot are read-only after open.
  *
  * Durability.  The store commits security state (registrations, AK pins,
  * policies, KPS certificates) with synchronous=FULL: nothing of it comes
@@ -59,6 +59,7 @@
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 #include "lib/labclock.h"
+#include "lib/nonce.h"
 #include "lib/store.h"
 
 /* Node (service) names: 1..HGS_NODE_NAME_MAX-1 characters of [A-Za-z0-9._-]. */
@@ -118,9 +119,7 @@ struct hgs_node {
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
-	/* Issued nonces (hgs/nonce.c), NULL until the first; guarded by nonce_lock. */
-	struct hgs_nonce_table *nonces;
-	pthread_mutex_t nonce_lock;
+	struct hl_nonce_table *nonces;    /* issued nonces (hgs/nonce.h), own lock */
 };
 
 /* What `hgs init` asks for. */

@@ -43,6 +43,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/nonce.h"
 
 struct lab {
 	char sandbox[64];
@@ -976,7 +977,7 @@ static void test_dc_http(void **state)
 	assert_int_equal(hl_json_parse(reply.body, reply.body_len, 0, &o), 0);
 	hl_http_reply_release(&reply);
 	assert_int_equal(hl_json_get_base64(o, "nonce", &nonce, &nonce_len), 0);
-	assert_int_equal(nonce_len, FABRIC_NONCE_LEN);
+	assert_int_equal(nonce_len, HL_NONCE_LEN);
 	json_decref(o);
 	assert_int_equal(fabric_ticket_request_message("FabricHost1", nonce, nonce_len, &msg), 0);
 	assert_int_equal(hl_crypto_sign(L->h1, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
