@@ -1,6 +1,6 @@
 /*
  * cmd_fabric.c - the `hgslab fabric` verbs: the fabric's Active Directory
- * (hosts/fabric_ad.h), administered the way the AD cmdlets do it, in
+ * (fabric/directory.h, its DC fabric/dc.h), administered the way the AD cmdlets do it, in
  * kebab-case: new (a domain and its DC key), get-domain (Get-ADDomain),
  * add-group / get-group (New-/Get-ADGroup, global security groups),
  * add-computer / get-computer (the computer account with its machine key),
@@ -17,7 +17,8 @@
 #include <jansson.h>
 
 #include "hosts/ad_client.h"
-#include "fabric/fabric_ad.h"
+#include "fabric/dc.h"
+#include "fabric/directory.h"
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -360,7 +361,7 @@ int cmd_fabric_serve(struct hl_cmd_ctx *ctx)
 }
 
 /* What ticket T says, as JSON (klist). */
-static json_t *ticket_json(const struct fabric_ticket *t, const char *file)
+static json_t *ticket_json(const struct ad_ticket *t, const char *file)
 {
 	char issued[32], expires[32];
 	json_t *o, *groups;
@@ -390,7 +391,7 @@ int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx)
 	const char *keyfile = hl_opts_str(&ctx->opts, "key", NULL);
 	const char *out = hl_opts_str(&ctx->opts, "out", NULL);
 	struct hl_http_opts http = { 0 };
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	const char **list = NULL;
 	EVP_PKEY *key = NULL;
 	char *ticket = NULL;
@@ -442,7 +443,7 @@ out:
 	json_decref(o);
 	free(list);
 	free(ticket);
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	hl_key_free(key);
 	return code;
 }
