@@ -48,6 +48,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/nonce.h"
 
 struct lab {
 	char sandbox[64];
