@@ -1,6 +1,6 @@
 /*
  * cmd_fabric.c - the `hgslab fabric` verbs: the fabric's Active Directory
- * (hosts/fabric_ad.h), administered the way the AD cmdlets do it, in
+ * (fabric/directory.h, its DC fabric/dc.h), administered the way the AD cmdlets do it, in
  * kebab-case: new (a domain and its DC key), get-domain (Get-ADDomain),
  * add-group / get-group (New-/Get-ADGroup, global security groups),
  * add-computer / get-computer (the computer account with its machine key),
@@ -16,13 +16,16 @@
 
 #include <jansson.h>
 
-#include "hgs/node.h"
 #include "hosts/ad_client.h"
-#include "fabric/fabric_ad.h"
+#include "fabric/dc.h"
+#include "fabric/directory.h"
 #include "lib/crypto.h"
+#include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/labclock.h"
 #include "lib/log.h"
+#include "lib/served.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
@@ -202,7 +205,7 @@ int cmd_fabric_new(struct hl_cmd_ctx *ctx)
 				   "minutes", minutes, FABRIC_TICKET_LIFETIME_S_MIN / 60,
 				   FABRIC_TICKET_LIFETIME_S_MAX / 60);
 	p.ticket_lifetime_s = (int)minutes * 60;
-	if (hgs_check_domain(p.domain) < 0 || hgs_parse_listen(p.listen, addr, &port) < 0 ||
+	if (hl_dnsname_check(p.domain) < 0 || hl_served_parse_listen(p.listen, addr, &port) < 0 ||
 	    (p.dc_name && fabric_check_computer_name(p.dc_name) < 0))
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (fabric_create(&p) < 0)
@@ -358,13 +361,13 @@ int cmd_fabric_serve(struct hl_cmd_ctx *ctx)
 }
 
 /* What ticket T says, as JSON (klist). */
-static json_t *ticket_json(const struct fabric_ticket *t, const char *file)
+static json_t *ticket_json(const struct ad_ticket *t, const char *file)
 {
 	char issued[32], expires[32];
 	json_t *o, *groups;
 
-	hgs_time_format(t->issued, issued, sizeof(issued));
-	hgs_time_format(t->expires, expires, sizeof(expires));
+	hl_labclock_format(t->issued, issued, sizeof(issued));
+	hl_labclock_format(t->expires, expires, sizeof(expires));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Computer", t->computer,
 		      "ComputerSid", t->computer_sid, "Domain", t->domain, "DomainController", t->dc,
 		      "MachineKeyFingerprint", t->machine_key_fp, "Issued", issued, "Expires",
@@ -388,7 +391,7 @@ int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx)
 	const char *keyfile = hl_opts_str(&ctx->opts, "key", NULL);
 	const char *out = hl_opts_str(&ctx->opts, "out", NULL);
 	struct hl_http_opts http = { 0 };
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	const char **list = NULL;
 	EVP_PKEY *key = NULL;
 	char *ticket = NULL;
@@ -440,7 +443,7 @@ out:
 	json_decref(o);
 	free(list);
 	free(ticket);
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	hl_key_free(key);
 	return code;
 }

@@ -21,6 +21,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/served.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
@@ -171,7 +172,7 @@ static int server_json(struct hgs_node *node, json_t **out)
 	json_t *o;
 
 	*out = NULL;
-	if (hgs_db_config_get(node, &cfg) < 0 || hgs_node_clock_offset(node->dir, &offset) < 0)
+	if (hgs_db_config_get(node, &cfg) < 0 || hl_labclock_offset(node->dir, &offset) < 0)
 		return -1;
 	if (!(o = json_object()))
 		return hl_error("out of memory");
@@ -208,10 +209,10 @@ static int server_json(struct hgs_node *node, json_t **out)
 	}
 	hl_error_clear();
 	free(bundle);
-	hgs_time_format(cfg.created, when, sizeof(when));
+	hl_labclock_format(cfg.created, when, sizeof(when));
 	hl_cmd_set_str(o, "Created", when);
 	hl_cmd_set_str(o, "Directory", node->dir);
-	pid = hgs_node_serving_pid(node->dir);
+	pid = hl_served_pid(node->dir, HGS_PID_FILE);
 	json_object_set_new(o, "ServingPid", pid ? json_integer(pid) : json_null());
 	json_object_set_new(o, "ClockOffsetSeconds", json_integer(offset));
 	*out = o;
@@ -255,8 +256,8 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --health-cert-validity %ld: use 1 to %d "
 				   "hours", hours, HGS_HEALTHCERT_VALIDITY_H_MAX);
 	p.healthcert_validity_h = (int)hours;
-	if (hgs_check_node_name(p.name) < 0 || hgs_check_domain(p.domain) < 0 ||
-	    hgs_parse_listen(p.listen, addr, &port) < 0)
+	if (hgs_check_node_name(p.name) < 0 || hl_dnsname_check(p.domain) < 0 ||
+	    hl_served_parse_listen(p.listen, addr, &port) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (ca_file) {
 		if ((code = hl_cmd_read_file(ca_file, "TPM vendor CA", HL_FILE_READ_MAX, &ca, NULL)) != HL_EXIT_OK)

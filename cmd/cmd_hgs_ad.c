@@ -106,7 +106,7 @@ static int print_one(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const 
 int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx)
 {
 	const char *file = hl_opts_str(&ctx->opts, "file", NULL);
-	struct fabric_trust *trust = NULL;
+	struct ad_trust *trust = NULL;
 	struct hgs_node *node = NULL;
 	char domain[HGS_DOMAIN_MAX], *buf = NULL;
 	size_t len = 0;
@@ -115,7 +115,7 @@ int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx)
 	if ((code = hl_cmd_read_file(file, "trust document", HL_FILE_READ_MAX, &buf, &len)) !=
 	    HL_EXIT_OK)
 		return code;
-	if (fabric_trust_parse(buf, len, &trust) < 0) {
+	if (ad_trust_parse(buf, len, &trust) < 0) {
 		code = hl_cmd_fail(HL_EXIT_USAGE, "invalid trust document '%s': %s", file,
 				   hl_error_last());
 		goto out;
@@ -130,7 +130,7 @@ int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx)
 	}
 	code = print_one(ctx, node, domain);
 out:
-	fabric_trust_free(trust);
+	ad_trust_free(trust);
 	hgs_node_close(node);
 	free(buf);
 	return code;

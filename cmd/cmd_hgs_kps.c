@@ -298,7 +298,7 @@ static int print_policy(const struct hl_cmd_ctx *ctx, struct hgs_node *node)
 	if (hgs_db_kps_cutoff_get(node, &set, &cutoff) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (set)
-		hgs_time_format(cutoff, buf, sizeof(buf));
+		hl_labclock_format(cutoff, buf, sizeof(buf));
 	o = json_pack("{s:s?}", "DenyHealthCertificatesIssuedBefore", set ? buf : NULL);
 	if (!o)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");

@@ -1,9 +1,10 @@
 /*
  * attest_ad.c - Active Directory attestation (attest_ad.h): the trusted
  * domains of the node (files under NODE/trusted-domains/, written by the
- * `hgs add-/remove-trusted-domain` verbs in hgs/cmd_hgs_ad.c) and the
- * POST /Attestation/v1/ad/attest route.  The ticket format and its
- * verification are the fabric directory's (hosts/fabric_ad.h); this file
+ * `hgs add-/remove-trusted-domain` verbs in cmd/cmd_hgs_ad.c) and the
+ * POST /Attestation/v1/ad/attest route.  The trust document, the ticket
+ * format and its verification are proto/'s (proto/ad_trust.h,
+ * proto/ad_ticket.h), shared with the fabric's DC that writes them; this file
  * decides what HGS makes of a verified ticket, and hands the result to
  * hgs_attest_finish(), which issues the health certificate and records the
  * attempt.
@@ -20,9 +21,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "hgs/attest_hostkey.h"
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "proto/ad_ticket.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -38,7 +40,7 @@ static int trust_path(struct hgs_node *node, const char *domain, char *buf, size
 	char lower[HGS_DOMAIN_MAX];
 	size_t i;
 
-	if (hgs_check_domain(domain) < 0)
+	if (hl_dnsname_check(domain) < 0)
 		return -1;
 	for (i = 0; domain[i] && i + 1 < sizeof(lower); i++)
 		lower[i] = (char)tolower((unsigned char)domain[i]);
@@ -50,7 +52,7 @@ static int trust_path(struct hgs_node *node, const char *domain, char *buf, size
 }
 
 /* Read trust file PATH: its document into *DOC (may be NULL) and parsed into *OUT. */
-static int trust_read(const char *path, json_t **doc, struct fabric_trust **out)
+static int trust_read(const char *path, json_t **doc, struct ad_trust **out)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -61,12 +63,12 @@ static int trust_read(const char *path, json_t **doc, struct fabric_trust **out)
 		*doc = NULL;
 	if (hl_file_read(path, TRUST_DOC_MAX, &buf, &len) < 0)
 		return -1;
-	if (fabric_trust_parse(buf, len, out) < 0) {
+	if (ad_trust_parse(buf, len, out) < 0) {
 		hl_error_wrap("trust file '%s' is damaged; remove it and add the trust again", path);
 		goto out;
 	}
 	if (doc && hl_json_parse(buf, len, TRUST_DOC_MAX, doc) < 0) {
-		fabric_trust_free(*out);
+		ad_trust_free(*out);
 		*out = NULL;
 		goto out;
 	}
@@ -77,7 +79,7 @@ out:
 }
 
 /* The trust of DOMAIN: 1 found, 0 not trusted, -1 error. */
-int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct fabric_trust **out)
+int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct ad_trust **out)
 {
 	char path[PATH_MAX];
 
@@ -144,7 +146,7 @@ static int trust_files(struct hgs_node *node, char ***names, size_t *n)
 }
 
 /* One row of get-trusted-domain for trust T stored as DOC. */
-static json_t *trust_row(const struct fabric_trust *t, const json_t *doc)
+static json_t *trust_row(const struct ad_trust *t, const json_t *doc)
 {
 	char when[32];
 	const char *added = json_string_value(json_object_get(doc, "added"));
@@ -153,7 +155,7 @@ static json_t *trust_row(const struct fabric_trust *t, const json_t *doc)
 
 	if (hl_cert_validity(t->dc_cert, NULL, &na) < 0)
 		hl_error_clear();
-	hgs_time_format(na, when, sizeof(when));
+	hl_labclock_format(na, when, sizeof(when));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "Name", t->domain, "DomainSid",
 		      t->domain_sid, "Direction", "Outbound", "TrustType", "Forest",
 		      "DomainController", t->dc, "DcThumbprint", t->dc_thumbprint, "DcNotAfter",
@@ -167,13 +169,13 @@ static json_t *trust_row(const struct fabric_trust *t, const json_t *doc)
 int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 {
 	char path[PATH_MAX], **names = NULL;
-	struct fabric_trust *t = NULL;
+	struct ad_trust *t = NULL;
 	json_t *arr = NULL, *doc = NULL, *row;
 	size_t n = 0;
 	int rc = -1;
 
 	*out = NULL;
-	if (domain && hgs_check_domain(domain) < 0)
+	if (domain && hl_dnsname_check(domain) < 0)
 		return -1;
 	if (trust_files(node, &names, &n) < 0)
 		return -1;
@@ -197,7 +199,7 @@ int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 		}
 		json_decref(doc);
 		doc = NULL;
-		fabric_trust_free(t);
+		ad_trust_free(t);
 		t = NULL;
 	}
 	if (domain && json_array_size(arr) == 0) {
@@ -211,7 +213,7 @@ out:
 	hgs_strv_free(names, n);
 	json_decref(arr);
 	json_decref(doc);
-	fabric_trust_free(t);
+	ad_trust_free(t);
 	return rc;
 }
 
@@ -244,14 +246,14 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 		     size_t size)
 {
 	char path[PATH_MAX], dir[PATH_MAX], when[32], *text = NULL;
-	struct fabric_trust *t = NULL;
+	struct ad_trust *t = NULL;
 	json_t *stored = NULL;
 	time_t now;
 	int rc = -1;
 
 	if (domain && size)
 		domain[0] = '\0';
-	if (fabric_trust_parse(doc, len, &t) < 0)
+	if (ad_trust_parse(doc, len, &t) < 0)
 		return -1;
 	if (strcasecmp(t->domain, node->config.domain) == 0) {
 		hl_error("cannot trust '%s': it is the domain of this HGS itself", t->domain);
@@ -267,7 +269,7 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 	if (trust_sid_unique(node, t->domain, t->domain_sid) < 0 || hgs_node_now(node, &now) < 0 ||
 	    hl_json_parse(doc, len, TRUST_DOC_MAX, &stored) < 0)
 		goto out;
-	hgs_time_format(now, when, sizeof(when));
+	hl_labclock_format(now, when, sizeof(when));
 	json_object_set_new(stored, "added", json_string(when));
 	snprintf(dir, sizeof(dir), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR);
 	if (hl_json_dump_pretty(stored, &text) < 0 || hl_file_mkdirs(dir, 0700) < 0 ||
@@ -279,7 +281,7 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 out:
 	free(text);
 	json_decref(stored);
-	fabric_trust_free(t);
+	ad_trust_free(t);
 	return rc;
 }
 
@@ -317,7 +319,7 @@ static int get_pubkey(const json_t *obj, const char *name, EVP_PKEY **out)
  * Decide membership: Passed when one of T's group SIDs is a registered host
  * group, otherwise UnauthorizedHost naming what the ticket lists.
  */
-static int check_groups(struct hgs_request *req, const struct fabric_ticket *t,
+static int check_groups(struct hgs_request *req, const struct ad_ticket *t,
 			struct hgs_result *res)
 {
 	char listed[HGS_REASON_MAX] = "", *group = NULL;
@@ -353,8 +355,8 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 {
 	unsigned char *nonce = NULL, *sig = NULL;
 	size_t nonce_len = 0, sig_len = 0;
-	struct fabric_ticket *claimed = NULL, *t = NULL;
-	struct fabric_trust *trust = NULL;
+	struct ad_ticket *claimed = NULL, *t = NULL;
+	struct ad_trust *trust = NULL;
 	EVP_PKEY *transport = NULL;
 	struct hl_buf msg = { 0 };
 	const char *host, *ticket, *who;
@@ -373,7 +375,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
 		goto out;
 	}
-	if (fabric_ticket_decode(ticket, strlen(ticket), &claimed) < 0) {
+	if (ad_ticket_decode(ticket, strlen(ticket), &claimed) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "field 'ticket': %s", hl_error_last());
 		goto out;
 	}
@@ -402,12 +404,12 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	/* 4. its DC signed it, and it is valid now */
 	if (hgs_node_now(req->node, &now) < 0)
 		goto out;
-	if (fabric_ticket_verify(ticket, strlen(ticket), trust, now, &t) < 0) {
+	if (ad_ticket_verify(ticket, strlen(ticket), trust, now, &t) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the ticket presented by '%s' is not valid: %s", host, hl_error_last());
 		goto decided;
 	}
-	if (fabric_ticket_check_time(t, now) < 0) {
+	if (ad_ticket_check_time(t, now) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the %s ticket of '%s' is not valid now: %s", t->domain, host,
 				hl_error_last());
@@ -421,7 +423,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	who = t->computer;
-	if (hgs_hostkey_message(nonce, nonce_len, transport, &msg) < 0)
+	if (hostkey_message(nonce, nonce_len, transport, &msg) < 0)
 		goto out;
 	if (hl_crypto_verify(t->machine_key, HL_SIG_DEFAULT, msg.data, msg.len, sig, sig_len) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
@@ -440,9 +442,9 @@ out:
 	free(sig);
 	hl_buf_free(&msg);
 	hl_key_free(transport);
-	fabric_ticket_free(claimed);
-	fabric_ticket_free(t);
-	fabric_trust_free(trust);
+	ad_ticket_free(claimed);
+	ad_ticket_free(t);
+	ad_trust_free(trust);
 	return rc;
 }
 

@@ -11,7 +11,7 @@
  *    "signature": "<base64>"}
  *
  * signature = Sign(machine private key, SHA-256, nonce || DER(transport_key))
- * (hgs_hostkey_message; RSA-PSS or ECDSA as the machine key's type wants).
+ * (hostkey_message; RSA-PSS or ECDSA as the machine key's type wants).
  * Checks, in order: the request's form and the ticket's form (malformed:
  * HTTP 400, recorded); the nonce (single use, hgs_nonce_consume); the
  * ticket's domain is trusted; the ticket's DC signature verifies with that
@@ -25,7 +25,7 @@
  * Trusts.  The domains HGS's domain trusts are files in the node directory,
  *   NODE/trusted-domains/DOMAIN.json   (DOMAIN lowercased, mode 0644)
  * each the trust document `hgslab fabric export-trust` wrote
- * (hosts/fabric_ad.h) plus "added".  Each is written atomically
+ * (proto/ad_trust.h) plus "added".  Each is written atomically
  * (lib/fileio) and read at every attestation, so `hgs add-trusted-domain`
  * takes effect on a running `hgs serve`.
  */
@@ -38,7 +38,7 @@
 
 #include "hgs/node.h"
 #include "hgs/serve.h"
-#include "fabric/fabric_ad.h"
+#include "proto/ad_trust.h"
 
 #define HGS_TRUSTED_DOMAINS_DIR "trusted-domains"
 
@@ -66,6 +66,6 @@ int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out);
 int hgs_ad_trust_remove(struct hgs_node *node, const char *domain);
 
 /* The trust of DOMAIN: 1 with *OUT set, 0 when DOMAIN is not trusted, -1 on error. */
-int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct fabric_trust **out);
+int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct ad_trust **out);
 
 #endif

@@ -12,33 +12,9 @@
 
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
-
-/* The signed message: nonce || DER of the transport key. */
-int hgs_hostkey_message(const unsigned char *nonce, size_t len, EVP_PKEY *transport_key,
-			struct hl_buf *out)
-{
-	struct hl_buf der = { 0 };
-	unsigned char *msg;
-
-	out->data = NULL;
-	out->len = 0;
-	if (hl_key_pub_to_der(transport_key, &der) < 0)
-		return -1;
-	msg = malloc(len + der.len + 1);
-	if (!msg) {
-		hl_buf_free(&der);
-		return hl_error("out of memory");
-	}
-	memcpy(msg, nonce, len);
-	memcpy(msg + len, der.data, der.len);
-	msg[len + der.len] = '\0';
-	out->data = msg;
-	out->len = len + der.len;
-	hl_buf_free(&der);
-	return 0;
-}
 
 /* Read PEM public key field NAME of OBJ into *OUT; -1 with a message naming the field. */
 static int get_pubkey(const json_t *obj, const char *name, EVP_PKEY **out)
@@ -106,7 +82,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	/* 4. proof of possession over nonce || transport key */
-	if (hgs_hostkey_message(nonce, nonce_len, transport, &msg) < 0)
+	if (hostkey_message(nonce, nonce_len, transport, &msg) < 0)
 		goto out;
 	if (hl_crypto_verify(registered, HL_SIG_DEFAULT, msg.data, msg.len, sig, sig_len) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,

@@ -9,7 +9,8 @@
  *    "transport_key": "<PEM RSA public key>", "signature": "<base64>"}
  *
  * signature = Sign(host private key, SHA-256, nonce || DER(transport_key)),
- * RSA-PSS for RSA host keys (any salt length), ECDSA (DER) for P-256 keys.
+ * RSA-PSS for RSA host keys (any salt length), ECDSA (DER) for P-256 keys
+ * (the message is proto/hostkey.h's).
  * The nonce is consumed first (single use, expiry), then the host key must
  * be registered under the name HOST, then the signature must verify; Passed
  * gives a health certificate binding the transport key.  Refusals are
@@ -19,19 +20,8 @@
 #ifndef HGSLAB_HGS_ATTEST_HOSTKEY_H
 #define HGSLAB_HGS_ATTEST_HOSTKEY_H
 
-#include <stddef.h>
-
-#include <openssl/evp.h>
-
 #include "hgs/serve.h"
 
 extern const struct hgs_route hgs_hostkey_routes[];
-
-/*
- * The bytes a host signs: NONCE (LEN bytes) || DER SubjectPublicKeyInfo of
- * TRANSPORT_KEY, into OUT.  For clients and tests.
- */
-int hgs_hostkey_message(const unsigned char *nonce, size_t len, EVP_PKEY *transport_key,
-			struct hl_buf *out);
 
 #endif

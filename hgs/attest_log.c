@@ -101,7 +101,7 @@ int hgs_attest_log_list(struct hgs_node *node, const char *host, long last, json
 		const char *remote = (const char *)sqlite3_column_text(stmt, 6);
 		const char *thumb = (const char *)sqlite3_column_text(stmt, 7);
 
-		hgs_time_format((time_t)sqlite3_column_int64(stmt, 0), when, sizeof(when));
+		hl_labclock_format((time_t)sqlite3_column_int64(stmt, 0), when, sizeof(when));
 		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s?, s:s?}", "Time", when, "Host",
 			      (const char *)sqlite3_column_text(stmt, 1), "Mode",
 			      (const char *)sqlite3_column_text(stmt, 2), "Status",

@@ -470,7 +470,7 @@ static int issue_challenge(struct hgs_request *req, const struct hgs_tpm_host *h
 	ch.expires = now + HGS_TPM_CHALLENGE_LIFETIME_S;
 	if (hgs_db_tpm_challenge_add(req->node, &ch, now) < 0)
 		goto out;
-	hgs_time_format(ch.expires, when, sizeof(when));
+	hl_labclock_format(ch.expires, when, sizeof(when));
 	if (!(o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "activation", "challenge", "host",
 			    h->name, "challenge", ch.id, "ak_name", ak_name, "expires", when,
 			    "expires_unix", (json_int_t)ch.expires)) ||

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/json.h"
+#include "lib/served.h"
 #include "proto/tcglog.h"
 
 /* Largest registration blob accepted (TCG logs, CI policies). */
@@ -269,7 +270,7 @@ int hgs_db_config_read(struct hl_store *st, struct hgs_config *out)
 	out->has_vendor_ca = sqlite3_column_int(stmt, 5);
 	out->created = (time_t)sqlite3_column_int64(stmt, 6);
 	if (hgs_mode_parse(trust, &out->trust) < 0 ||
-	    hgs_parse_listen(listen, out->listen_addr, &out->listen_port) < 0) {
+	    hl_served_parse_listen(listen, out->listen_addr, &out->listen_port) < 0) {
 		hl_error_wrap("store '%s' holds a damaged node configuration", hl_store_path(st));
 		goto out;
 	}
@@ -644,7 +645,7 @@ static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
 	case COL_BOOL:
 		return json_boolean(sqlite3_column_int(stmt, i) != 0);
 	case COL_TIME:
-		hgs_time_format((time_t)sqlite3_column_int64(stmt, i), when, sizeof(when));
+		hl_labclock_format((time_t)sqlite3_column_int64(stmt, i), when, sizeof(when));
 		return json_string(when);
 	case COL_TEXT:
 	default:

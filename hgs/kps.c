@@ -28,6 +28,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/served.h"
 
 /* Validity of generated KPS certificates: backdated a day, valid ten years (as init's). */
 #define KPS_CERT_BACKDATE_S (24L * 3600)
@@ -367,7 +368,7 @@ static int b64_decode_memo(const json_t *body, const char *name, unsigned char *
 /* Format T on the node clock for messages. */
 static const char *when(time_t t, char buf[32])
 {
-	hgs_time_format(t, buf, 32);
+	hl_labclock_format(t, buf, 32);
 	return buf;
 }
 
@@ -563,7 +564,7 @@ static int load_kps_key(struct hgs_node *node, const struct hgs_kps_cert *c, EVP
 	*out = key_cache_get(c->thumbprint);
 	if (*out)
 		return 0;
-	if (hgs_node_path(node, c->key_file, path, sizeof(path)) < 0 ||
+	if (hl_served_path(node->dir, c->key_file, path, sizeof(path)) < 0 ||
 	    hl_key_priv_load_file(path, &key) < 0 ||
 	    hl_cert_from_pem(c->cert_pem, strlen(c->cert_pem), &cert) < 0 ||
 	    hl_cert_pubkey(cert, &pub) < 0) {
@@ -1057,8 +1058,8 @@ static int cert_store(struct hgs_node *node, enum hgs_key_role role, EVP_PKEY *k
 		 thumb);
 	snprintf(rel_crt, sizeof(rel_crt), "%s/%s-%.16s.crt", HGS_KEYS_DIR, hgs_key_role_name(role),
 		 thumb);
-	if (hgs_node_path(node, rel_key, key_path, sizeof(key_path)) < 0 ||
-	    hgs_node_path(node, rel_crt, crt_path, sizeof(crt_path)) < 0)
+	if (hl_served_path(node->dir, rel_key, key_path, sizeof(key_path)) < 0 ||
+	    hl_served_path(node->dir, rel_crt, crt_path, sizeof(crt_path)) < 0)
 		goto out;
 	r = hl_file_exists(key_path);
 	if (r != 0) {
@@ -1107,7 +1108,7 @@ int hgs_kps_cert_generate(struct hgs_node *node, enum hgs_key_role role, int pri
 		return hl_error("invalid key protection certificate role %d", (int)role);
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
-	hgs_time_format(now, stamp, sizeof(stamp));
+	hl_labclock_format(now, stamp, sizeof(stamp));
 	snprintf(cn, sizeof(cn), "%s KPS %s %s", node->config.name, hgs_kps_cert_type_name(role),
 		 stamp);
 	spec.cn = cn;
@@ -1187,7 +1188,7 @@ static void unlink_key_file(struct hgs_node *node, const char *rel)
 
 	if (strncmp(rel, HGS_KEYS_DIR "/", sizeof(HGS_KEYS_DIR)) != 0 || strstr(rel, ".."))
 		return;
-	if (hgs_node_path(node, rel, path, sizeof(path)) < 0) {
+	if (hl_served_path(node->dir, rel, path, sizeof(path)) < 0) {
 		hl_log_warn("%s", hl_error_last());
 		return;
 	}

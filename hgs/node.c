@@ -5,8 +5,8 @@
  * the admin verbs and `hgs serve`, and the name checks every HGS module
  * shares.  What an HGS node has in common with other served directories
  * (staging and renaming, the pid file, the lab clock, listen addresses and
- * domain names) is lib/'s (lib/served.h, lib/labclock.h, lib/dnsname.h);
- * the hgs_ names of those helpers are kept for HGS code.
+ * domain names) is lib/'s (lib/served.h, lib/labclock.h, lib/dnsname.h),
+ * and HGS code calls those directly.
  */
 #include "hgs/node.h"
 
@@ -41,12 +41,6 @@ const char *hgs_key_role_name(enum hgs_key_role role)
 	return (unsigned)role < HGS_KEY_ROLE_COUNT ? key_role_names[role] : NULL;
 }
 
-/* Format a time as UTC ISO 8601 (the lab's one format, lib/labclock.h). */
-void hgs_time_format(time_t t, char *buf, size_t size)
-{
-	hl_labclock_format(t, buf, size);
-}
-
 /* Check an HGS service name. */
 int hgs_check_node_name(const char *name)
 {
@@ -60,12 +54,6 @@ int hgs_check_node_name(const char *name)
 			return hl_error("invalid HGS name '%s': use letters, digits, '.', '_' and "
 					"'-' only, e.g. MyHgsService", name);
 	return 0;
-}
-
-/* Check a DNS domain name (lib/dnsname.h). */
-int hgs_check_domain(const char *domain)
-{
-	return hl_dnsname_check(domain);
 }
 
 /* Check a host or registration name. */
@@ -84,24 +72,6 @@ int hgs_check_name(const char *what, const char *name)
 		return hl_error("invalid %s '%s': it must not start or end with a space", what,
 				name);
 	return 0;
-}
-
-/* Parse "IPV4:PORT" (lib/served.h). */
-int hgs_parse_listen(const char *text, char addr[16], unsigned short *port)
-{
-	return hl_served_parse_listen(text, addr, port);
-}
-
-/* Join the node directory and FILE. */
-int hgs_node_path(const struct hgs_node *node, const char *file, char *buf, size_t size)
-{
-	return hl_served_path(node->dir, file, buf, size);
-}
-
-/* Read DIR/clock-offset (0 when absent; lib/labclock.h). */
-int hgs_node_clock_offset(const char *dir, long long *out)
-{
-	return hl_labclock_offset(dir, out);
 }
 
 /* The node clock: system time plus the lab offset. */
@@ -168,12 +138,6 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out)
 	return 0;
 }
 
-/* The pid in DIR/hgs.pid when that process lives, else 0. */
-long hgs_node_serving_pid(const char *dir)
-{
-	return hl_served_pid(dir, HGS_PID_FILE);
-}
-
 /* Load the primary key pair of ROLE and check that key and certificate match. */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key)
 {
@@ -193,7 +157,7 @@ int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert,
 		goto out;
 	}
 	if (key) {
-		if (hgs_node_path(node, file, path, sizeof(path)) < 0)
+		if (hl_served_path(node->dir, file, path, sizeof(path)) < 0)
 			goto out;
 		if (hl_key_priv_load_file(path, &k) < 0) {
 			hl_error_wrap("cannot load the %s key", hgs_key_role_name(role));
@@ -240,10 +204,9 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&node->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	pthread_mutex_init(&node->nonce_lock, NULL);
-	if (hl_file_abspath(dir, &node->dir) < 0)
-		goto out;
-	if (hgs_node_path(node, HGS_DB_FILE, path, sizeof(path)) < 0)
+	if (hl_nonce_table_new(HGS_NONCE_TABLE_SIZE, HGS_NONCE_LIFETIME_S, &node->nonces) < 0 ||
+	    hl_file_abspath(dir, &node->dir) < 0 ||
+	    hl_served_path(node->dir, HGS_DB_FILE, path, sizeof(path)) < 0)
 		goto out;
 	if (access(path, F_OK) != 0) {
 		hl_error("'%s' is not an HGS node: it has no %s; create one with "
@@ -273,12 +236,11 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
-	hgs_nonce_table_free(node->nonces);
+	hl_nonce_table_free(node->nonces);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);
 	pthread_mutex_destroy(&node->lock);
-	pthread_mutex_destroy(&node->nonce_lock);
 	free(node->dir);
 	free(node);
 }
@@ -349,8 +311,8 @@ out:
 static int init_params_check(const struct hgs_init_params *p, struct hgs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	if (hgs_check_node_name(p->name) < 0 || hgs_check_domain(p->domain) < 0 ||
-	    hgs_parse_listen(p->listen, cfg->listen_addr, &cfg->listen_port) < 0)
+	if (hgs_check_node_name(p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
+	    hl_served_parse_listen(p->listen, cfg->listen_addr, &cfg->listen_port) < 0)
 		return -1;
 	if (!hgs_mode_name(p->trust))
 		return hl_error("invalid trust mode %d", (int)p->trust);
@@ -389,7 +351,7 @@ static int init_target_check(const struct hl_served_new *s, int force)
 	if (!force)
 		return hl_error("'%s' is already an HGS node; use --force to replace it "
 				"(its keys, registrations and log are discarded)", dir);
-	pid = hgs_node_serving_pid(dir);
+	pid = hl_served_pid(dir, HGS_PID_FILE);
 	if (pid)
 		return hl_error("cannot replace the HGS node at '%s': `hgs serve` runs on it "
 				"(pid %ld); stop it first", dir, pid);

@@ -32,8 +32,8 @@
  * workers): the store is guarded by the node's recursive lock, which every
  * hgs_db_* function takes itself; code that needs several statements in one
  * transaction takes it around them with hgs_node_lock().  Issued nonces
- * live in memory under their own lock (hgs/nonce.h).  Keys and the
- * configuration snapshot are read-only after open.
+ * live in memory in a lib/nonce table with its own lock (hgs/nonce.h).
+ * Keys and the configuration snapshot are read-only after open.
  *
  * Durability.  The store commits security state (registrations, AK pins,
  * policies, KPS certificates) with synchronous=FULL: nothing of it comes
@@ -59,6 +59,7 @@
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 #include "lib/labclock.h"
+#include "lib/nonce.h"
 #include "lib/store.h"
 
 /* Node (service) names: 1..HGS_NODE_NAME_MAX-1 characters of [A-Za-z0-9._-]. */
@@ -79,7 +80,6 @@
 #define HGS_DB_FILE "hgs.db"
 #define HGS_LOG_FILE "hgs.log"
 #define HGS_PID_FILE "hgs.pid"
-#define HGS_CLOCK_OFFSET_FILE HL_LABCLOCK_OFFSET_FILE
 #define HGS_KEYS_DIR "keys"
 
 /* Roles of the node's key pairs (rows of the node_keys table, hgs/db.h). */
@@ -119,9 +119,7 @@ struct hgs_node {
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
-	/* Issued nonces (hgs/nonce.c), NULL until the first; guarded by nonce_lock. */
-	struct hgs_nonce_table *nonces;
-	pthread_mutex_t nonce_lock;
+	struct hl_nonce_table *nonces;    /* issued nonces (hgs/nonce.h), own lock */
 };
 
 /* What `hgs init` asks for. */
@@ -174,14 +172,8 @@ void hgs_node_log_release(struct hgs_node *node);
 /* The node clock: system time + DIR/clock-offset seconds. */
 int hgs_node_now(struct hgs_node *node, time_t *out);
 
-/* The clock offset alone (0 when DIR/clock-offset is absent); hl_labclock_offset(). */
-int hgs_node_clock_offset(const char *dir, long long *out);
-
 /* The trust mode as stored now (set-server may change it while serve runs). */
 int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
-
-/* Path of FILE inside NODE's directory into BUF of SIZE bytes. */
-int hgs_node_path(const struct hgs_node *node, const char *file, char *buf, size_t size);
 
 /*
  * The primary enabled key pair of ROLE: its certificate into *CERT and, when
@@ -189,25 +181,8 @@ int hgs_node_path(const struct hgs_node *node, const char *file, char *buf, size
  */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
 
-/*
- * The pid of the `hgs serve` running on DIR (from DIR/hgs.pid and a liveness
- * check), or 0 when none runs.
- */
-long hgs_node_serving_pid(const char *dir);
-
 /* Check a node name; -1 with a message saying what is allowed. */
 int hgs_check_node_name(const char *name);
-/* Check a DNS domain name; hl_dnsname_check(). */
-int hgs_check_domain(const char *domain);
 /* Check a host or registration name; WHAT names it in the message ("host name"). */
 int hgs_check_name(const char *what, const char *name);
-/*
- * Parse "ADDR:PORT" (IPv4 address, port 0-65535) into ADDR (16 bytes) and
- * *PORT; hl_served_parse_listen().
- */
-int hgs_parse_listen(const char *text, char addr[16], unsigned short *port);
-
-/* Format T as "2026-11-28T17:21:05Z" into BUF (at least 21 bytes); hl_labclock_format(). */
-void hgs_time_format(time_t t, char *buf, size_t size);
-
 #endif

@@ -2,9 +2,9 @@
  * nonce.h - attestation nonces: fresh, single use, expiring.
  *
  * A host asks for a nonce (POST /Attestation/v1/nonce) and puts it in what it
- * proves (a TPM quote's extraData, a host-key signature).  The nonce is 32
- * random bytes kept only in the memory of the process that issued it (the
- * node's nonce table, guarded by its own lock), with its expiry on the node
+ * proves (a TPM quote's extraData, a host-key signature).  The nonces of a
+ * node are a lib/nonce table (node->nonces): 32 random bytes kept only in
+ * the memory of the process that issued them, with their expiry on the node
  * clock (hgs_node_now).  A restart of `hgs serve` therefore forgets every
  * outstanding nonce: a nonce issued before it is refused after it as not
  * issued by this HGS, and the host asks for a fresh one.  That is the safe
@@ -17,6 +17,7 @@
  * taken: the table holds the HGS_NONCE_TABLE_SIZE most recently issued
  * nonces, and issuing one more drops the oldest (used or not; a host whose
  * nonce was dropped that way is refused and retries with a fresh one).
+ * This file adds what HGS makes of a presented nonce: the decision.
  *
  * Every attestation mode calls hgs_nonce_consume() before it checks anything
  * else the request proves.
@@ -29,14 +30,13 @@
 
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "lib/nonce.h"
 
-#define HGS_NONCE_LEN 32
+#define HGS_NONCE_LEN HL_NONCE_LEN
 /* How long a nonce may be used after it was issued, seconds. */
 #define HGS_NONCE_LIFETIME_S 300
 /* Nonces a node remembers: at 100 attestations/s, well over a lifetime's worth. */
 #define HGS_NONCE_TABLE_SIZE 65536
-
-struct hgs_nonce_table;
 
 /*
  * Issue a nonce into NONCE, valid until *EXPIRES (node clock).  HOST (may be
@@ -55,8 +55,5 @@ int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce
  */
 int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		      struct hgs_result *res);
-
-/* Free a node's nonce table (hgs_node_close); NULL-safe. */
-void hgs_nonce_table_free(struct hgs_nonce_table *t);
 
 #endif

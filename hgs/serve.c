@@ -146,7 +146,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 		if (hl_json_set_base64(reply, "health_certificate", der.data, der.len) < 0 ||
 		    hl_cert_validity(cert, NULL, &not_after) < 0)
 			goto out;
-		hgs_time_format(not_after, when, sizeof(when));
+		hl_labclock_format(not_after, when, sizeof(when));
 		json_object_set_new(reply, "not_after", json_string(when));
 	}
 	if (hl_http_response_json(resp, 200, reply) < 0)
@@ -173,7 +173,7 @@ static int route_info(struct hgs_request *req, struct hl_http_response *resp)
 	if (hgs_db_config_get(node, &cfg) < 0 || hgs_node_now(node, &now) < 0 ||
 	    hl_cert_to_pem(node->signer_cert, &pem) < 0)
 		return reply_internal(resp);
-	hgs_time_format(now, when, sizeof(when));
+	hl_labclock_format(now, when, sizeof(when));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "protocol", 1, "name",
 		      cfg.name, "domain", cfg.domain, "mode", hgs_mode_name(cfg.trust),
 		      "operation_mode", operation_mode(cfg.trust), "signer_certificate",
@@ -206,7 +206,7 @@ static int route_nonce(struct hgs_request *req, struct hl_http_response *resp)
 		return hl_http_response_error(resp, 400, "%s", hl_error_last());
 	if (hgs_nonce_issue(req->node, host, nonce, &expires) < 0)
 		return reply_internal(resp);
-	hgs_time_format(expires, when, sizeof(when));
+	hl_labclock_format(expires, when, sizeof(when));
 	if (!(o = json_pack("{s:s, s:I, s:i}", "expires", when, "expires_unix",
 			    (json_int_t)expires, "lifetime_seconds", HGS_NONCE_LIFETIME_S)) ||
 	    hl_json_set_base64(o, "nonce", nonce, sizeof(nonce)) < 0) {
@@ -369,7 +369,7 @@ int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 	if (hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &node) < 0)
 		return -1;
 	if (listen) {
-		if (hgs_parse_listen(listen, addr, &port) < 0)
+		if (hl_served_parse_listen(listen, addr, &port) < 0)
 			goto out;
 	} else {
 		snprintf(addr, sizeof(addr), "%s", node->config.listen_addr);

@@ -1,7 +1,7 @@
 /*
  * ad_client.c - the host side of AD-mode attestation (ad_client.h): the two
  * HTTP exchanges a domain-joined guarded host makes, a ticket from its
- * fabric DC (hosts/fabric_ad.c serves it) and an attestation at HGS
+ * fabric DC (fabric/dc.c serves it) and an attestation at HGS
  * (hgs/attest_ad.c answers it).  Requests and replies are JSON (lib/json),
  * signatures lib/crypto's; the wire format is in docs/attestation-protocol.md.
  */
@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hgs/attest_hostkey.h"
+/* fabric_check_computer_name: until the name validators move to proto/ */
+#include "fabric/directory.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
 
@@ -87,13 +89,13 @@ static int fetch_nonce(const char *url, const json_t *body, const struct hl_http
 /* Get a ticket for COMPUTER from the DC at DC_URL. */
 int ad_client_get_ticket(const char *dc_url, const struct hl_http_opts *opts,
 			 const char *computer, EVP_PKEY *machine_key, char **ticket,
-			 struct fabric_ticket **info)
+			 struct ad_ticket **info)
 {
 	char url[URL_MAX], *copy = NULL;
 	unsigned char *nonce = NULL;
 	size_t nonce_len = 0;
 	struct hl_buf msg = { 0 }, sig = { 0 };
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	json_t *empty = NULL, *body = NULL, *reply = NULL;
 	const char *jws;
 	int rc = -1;
@@ -109,7 +111,7 @@ int ad_client_get_ticket(const char *dc_url, const struct hl_http_opts *opts,
 	}
 	if (url_join(dc_url, "/Fabric/v1/nonce", url, sizeof(url)) < 0 ||
 	    fetch_nonce(url, empty, opts, &nonce, &nonce_len) < 0 ||
-	    fabric_ticket_request_message(computer, nonce, nonce_len, &msg) < 0 ||
+	    ad_ticket_request_message(computer, nonce, nonce_len, &msg) < 0 ||
 	    hl_crypto_sign(machine_key, HL_SIG_DEFAULT, msg.data, msg.len, &sig) < 0)
 		goto out;
 	if (!(body = json_pack("{s:s}", "computer", computer)) ||
@@ -122,7 +124,7 @@ int ad_client_get_ticket(const char *dc_url, const struct hl_http_opts *opts,
 	    post_json(url, body, opts, &reply) < 0)
 		goto out;
 	if (hl_json_get_string(reply, "ticket", &jws) < 0 ||
-	    fabric_ticket_decode(jws, strlen(jws), &t) < 0) {
+	    ad_ticket_decode(jws, strlen(jws), &t) < 0) {
 		hl_error_wrap("the DC at '%s' answered with an unusable ticket", dc_url);
 		goto out;
 	}
@@ -147,7 +149,7 @@ out:
 	free(copy);
 	hl_buf_free(&msg);
 	hl_buf_free(&sig);
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	json_decref(empty);
 	json_decref(body);
 	json_decref(reply);
@@ -228,7 +230,7 @@ int ad_client_attest(const char *attestation_url, const struct hl_http_opts *opt
 	}
 	if (url_join(base, "/v1/nonce", url, sizeof(url)) < 0 ||
 	    fetch_nonce(url, body, opts, &nonce, &nonce_len) < 0 ||
-	    hgs_hostkey_message(nonce, nonce_len, transport_key, &msg) < 0 ||
+	    hostkey_message(nonce, nonce_len, transport_key, &msg) < 0 ||
 	    hl_crypto_sign(machine_key, HL_SIG_DEFAULT, msg.data, msg.len, &sig) < 0 ||
 	    hl_key_pub_to_pem(transport_key, &tk_pem) < 0)
 		goto out;

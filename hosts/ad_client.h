@@ -30,9 +30,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "proto/ad_ticket.h"
 #include "proto/attest.h"
-#include "hgs/node.h"
-#include "fabric/fabric_ad.h"
 #include "lib/http.h"
 
 /*
@@ -44,12 +43,12 @@
  */
 int ad_client_get_ticket(const char *dc_url, const struct hl_http_opts *opts,
 			 const char *computer, EVP_PKEY *machine_key, char **ticket,
-			 struct fabric_ticket **info);
+			 struct ad_ticket **info);
 
 /* The decision HGS returned. */
 struct ad_attest_result {
 	struct hgs_result result;          /* AttestationStatus, sub-status, reason */
-	char node[HGS_NODE_NAME_MAX];      /* the HGS that decided */
+	char node[64];                     /* the HGS that decided, as it named itself */
 	X509 *health_cert;                 /* Passed only: binds the transport key */
 	time_t not_after;                  /* its expiry, 0 when none */
 };

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "hgs/attest_hostkey.h"
+#include "proto/hostkey.h"
 #include "lib/http.h"
 #include "lib/json.h"
 
@@ -491,7 +491,7 @@ int hosts_hgs_attest_hostkey(const struct hosts_hgs_conn *c, const char *host,
 	if (hl_key_pub_to_pem(host_key, &host_pem) < 0 ||
 	    hl_key_pub_to_pem(transport_key, &tk_pem) < 0 ||
 	    hosts_hgs_get_nonce(c, host, &nonce) < 0 ||
-	    hgs_hostkey_message(nonce.data, nonce.len, transport_key, &msg) < 0 ||
+	    hostkey_message(nonce.data, nonce.len, transport_key, &msg) < 0 ||
 	    hl_crypto_sign(host_key, HL_SIG_DEFAULT, msg.data, msg.len, &sig) < 0)
 		goto out;
 	if (!(req = json_pack("{s:s, s:s, s:s}", "host", host, "host_key",

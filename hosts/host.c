@@ -24,8 +24,8 @@
 
 #include <jansson.h>
 
-#include "hgs/node.h"
 #include "hosts/manufacture.h"
+#include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -270,7 +270,7 @@ int host_create(const struct host_new_params *p)
 	const char *listen = p->listen ? p->listen : HOST_LISTEN_DEFAULT, *base;
 	int rc = -1, have_tmp = 0;
 
-	if (host_check_name(p->name) < 0 || hgs_check_domain(p->domain) < 0 ||
+	if (host_check_name(p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
 	    host_check_listen(listen) < 0 ||
 	    hl_profile_parse(p->profile ? p->profile : "baseline", &prof) < 0)
 		return -1;

@@ -1,7 +1,7 @@
 /*
  * served.h - a served directory: the directory of a component that one
  * long-running `serve` process works from (an HGS node, hgs/node.h; a
- * fabric directory, hosts/fabric_ad.h).  Both are built the same way and
+ * fabric directory, fabric/directory.h).  Both are built the same way and
  * served the same way; this module holds that common part, so neither
  * component depends on the other.
  *

@@ -1,10 +1,11 @@
 /*
  * test_fabric_ad.c - unit tests for AD mode: the fabric directory
- * (hosts/fabric_ad.h: create, names, computers, groups, memberships, trust
- * documents), membership tickets (issue and verify, expiry on the lab
- * clock, a wrong DC, every tampered byte, membership changes seen only in
- * the next ticket, SID filtering, malformed tickets never crashing), the DC
- * over HTTP with the host's client (hosts/ad_client.h), and HGS's AD
+ * (fabric/directory.h: create, names, computers, groups, memberships), trust
+ * documents (proto/ad_trust.h), membership tickets (fabric/dc.h issues them,
+ * proto/ad_ticket.h reads and verifies them: expiry on the lab clock, a
+ * wrong DC, every tampered byte, membership changes seen only in the next
+ * ticket, SID filtering, malformed tickets never crashing), the DC over
+ * HTTP with the host's client (hosts/ad_client.h), and HGS's AD
  * attestation route (hgs/attest_ad.h) in-process: Passed with a health
  * certificate, and each refusal.
  *
@@ -29,30 +30,35 @@
 #include <unistd.h>
 
 #include "hgs/attest_ad.h"
-#include "hgs/attest_hostkey.h"
 #include "hgs/attest_log.h"
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
 #include "hgs/node.h"
 #include "hgs/serve.h"
 #include "hosts/ad_client.h"
-#include "fabric/fabric_ad.h"
+#include "fabric/dc.h"
+#include "fabric/directory.h"
+#include "proto/ad_ticket.h"
+#include "proto/ad_trust.h"
+#include "proto/hostkey.h"
+#include "lib/base64url.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/served.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/nonce.h"
 
 struct lab {
 	char sandbox[64];
 	char dir_a[128], dir_b[128], dir_c[128], dir_node[128];
 	struct fabric *a, *b, *c;
-	struct fabric_trust *trust_a, *trust_b, *trust_c;
+	struct ad_trust *trust_a, *trust_b, *trust_c;
 	char *doc_a, *doc_c;                  /* trust documents as text */
 	struct hgs_node *node;
 	EVP_PKEY *h1, *h2, *h3, *tk;          /* machine keys; transport key */
-	char guarded_sid[FABRIC_SID_MAX];     /* GuardedHosts of A */
+	char guarded_sid[AD_SID_MAX];     /* GuardedHosts of A */
 };
 
 static struct lab *L;
@@ -83,12 +89,12 @@ static char *trust_doc(struct fabric *f)
 }
 
 /* F's trust, parsed from its exported document. */
-static struct fabric_trust *trust_of(struct fabric *f)
+static struct ad_trust *trust_of(struct fabric *f)
 {
-	struct fabric_trust *t = NULL;
+	struct ad_trust *t = NULL;
 	char *text = trust_doc(f);
 
-	if (fabric_trust_parse(text, strlen(text), &t) < 0)
+	if (ad_trust_parse(text, strlen(text), &t) < 0)
 		fail_msg("trust: %s", hl_error_last());
 	free(text);
 	return t;
@@ -99,7 +105,7 @@ static void set_offset(const char *dir, const char *text)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
 	if (!text) {
 		unlink(path);
 		return;
@@ -107,18 +113,12 @@ static void set_offset(const char *dir, const char *text)
 	assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
 }
 
-/* base64url without padding of DATA (malloc'd), the test's own. */
+/* base64url without padding of DATA (malloc'd; lib/base64url, tested in test_base64url). */
 static char *b64url(const void *data, size_t len)
 {
-	struct hl_buf b = { 0 };
-	char *s;
-	size_t n;
+	char *s = NULL;
 
-	assert_int_equal(hl_crypto_base64_encode(data, len, &b), 0);
-	s = (char *)b.data;
-	for (n = 0; s[n] && s[n] != '='; n++)
-		s[n] = s[n] == '+' ? '-' : s[n] == '/' ? '_' : s[n];
-	s[n] = '\0';
+	assert_int_equal(hl_base64url_encode(data, len, &s), 0);
 	return s;
 }
 
@@ -174,19 +174,11 @@ static char *sign_jws(EVP_PKEY *key, const json_t *header, const json_t *payload
 static json_t *claims_of(const char *jws)
 {
 	const char *d1 = strchr(jws, '.'), *d2 = strchr(d1 + 1, '.');
-	size_t n = (size_t)(d2 - d1 - 1);
-	char *std = calloc(1, n + 4);
 	struct hl_buf raw = { 0 };
 	json_t *o = NULL;
 
-	assert_non_null(std);
-	for (size_t i = 0; i < n; i++)
-		std[i] = d1[1 + i] == '-' ? '+' : d1[1 + i] == '_' ? '/' : d1[1 + i];
-	while (n % 4)
-		std[n++] = '=';
-	assert_int_equal(hl_crypto_base64_decode(std, n, &raw), 0);
+	assert_int_equal(hl_base64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), "claims", &raw), 0);
 	assert_int_equal(hl_json_parse(raw.data, raw.len, 0, &o), 0);
-	free(std);
 	hl_buf_free(&raw);
 	return o;
 }
@@ -212,7 +204,7 @@ static char *issue(struct fabric *f, const char *computer)
 }
 
 /* 1 when T lists group SID. */
-static int has_sid(const struct fabric_ticket *t, const char *sid)
+static int has_sid(const struct ad_ticket *t, const char *sid)
 {
 	for (size_t i = 0; i < t->n_groups; i++)
 		if (strcmp(t->groups[i].sid, sid) == 0)
@@ -293,9 +285,9 @@ static int group_teardown(void **state)
 	fabric_close(L->a);
 	fabric_close(L->b);
 	fabric_close(L->c);
-	fabric_trust_free(L->trust_a);
-	fabric_trust_free(L->trust_b);
-	fabric_trust_free(L->trust_c);
+	ad_trust_free(L->trust_a);
+	ad_trust_free(L->trust_b);
+	ad_trust_free(L->trust_c);
 	free(L->doc_a);
 	free(L->doc_c);
 	hgs_node_close(L->node);
@@ -341,7 +333,7 @@ static void test_create(void **state)
 	assert_string_equal(L->a->dc_name, "DC01");
 	assert_int_equal(L->a->ticket_lifetime_s, 600);
 	assert_int_equal(fabric_group_list(L->a, FABRIC_DOMAIN_COMPUTERS, &rows), 0);
-	assert_true(fabric_sid_in_domain(json_string_value(json_object_get(json_array_get(rows, 0),
+	assert_true(ad_sid_in_domain(json_string_value(json_object_get(json_array_get(rows, 0),
 									    "Sid")),
 					 L->a->domain_sid));
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(rows, 0), "Sid")),
@@ -401,7 +393,7 @@ static void test_names(void **state)
 					     "h\xc3\xa9" };
 	static const char *const good_g[] = { "GuardedHosts", "Domain Computers", "a-b_c (x)" };
 	static const char *const bad_g[] = { "", " x", "x ", "a/b", "a,b", "a@b", "a\"b", "\t" };
-	char sid[FABRIC_SID_MAX];
+	char sid[AD_SID_MAX];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good_c) / sizeof(good_c[0]); i++)
@@ -414,14 +406,14 @@ static void test_names(void **state)
 	for (size_t i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++)
 		assert_int_equal(fabric_check_group_name(bad_g[i]), -1);
 	snprintf(sid, sizeof(sid), "%s-1103", L->a->domain_sid);
-	assert_true(fabric_sid_in_domain(sid, L->a->domain_sid));
-	assert_false(fabric_sid_in_domain(sid, L->b->domain_sid));
-	assert_false(fabric_sid_in_domain(L->a->domain_sid, L->a->domain_sid));
+	assert_true(ad_sid_in_domain(sid, L->a->domain_sid));
+	assert_false(ad_sid_in_domain(sid, L->b->domain_sid));
+	assert_false(ad_sid_in_domain(L->a->domain_sid, L->a->domain_sid));
 	snprintf(sid, sizeof(sid), "%s-1103-5", L->a->domain_sid);
-	assert_false(fabric_sid_in_domain(sid, L->a->domain_sid));
+	assert_false(ad_sid_in_domain(sid, L->a->domain_sid));
 	snprintf(sid, sizeof(sid), "%s-", L->a->domain_sid);
-	assert_false(fabric_sid_in_domain(sid, L->a->domain_sid));
-	assert_false(fabric_sid_in_domain(NULL, L->a->domain_sid));
+	assert_false(ad_sid_in_domain(sid, L->a->domain_sid));
+	assert_false(ad_sid_in_domain(NULL, L->a->domain_sid));
 }
 
 /* Computers and groups: duplicates without regard to case, one key per computer, memberships. */
@@ -483,7 +475,7 @@ static void test_trust_documents(void **state)
 	static const char *const fields[] = { "format", "version", "domain", "domain_sid",
 					      "domain_controller", "dc_certificate",
 					      "dc_thumbprint" };
-	struct fabric_trust *t = NULL;
+	struct ad_trust *t = NULL;
 	EVP_PKEY *ec = NULL;
 	X509 *cert = NULL;
 	struct hl_buf pem = { 0 };
@@ -495,14 +487,14 @@ static void test_trust_documents(void **state)
 	assert_string_equal(L->trust_a->domain_sid, L->a->domain_sid);
 	assert_string_equal(L->trust_a->dc, "DC01.fabrikam.com");
 	assert_string_equal(L->trust_a->dc_thumbprint, L->a->dc_thumbprint);
-	assert_int_equal(fabric_trust_parse("", 0, &t), -1);
-	assert_int_equal(fabric_trust_parse("[]", 2, &t), -1);
+	assert_int_equal(ad_trust_parse("", 0, &t), -1);
+	assert_int_equal(ad_trust_parse("[]", 2, &t), -1);
 	assert_int_equal(fabric_trust_export(L->a, &doc), 0);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		bad = json_deep_copy(doc);
 		json_object_del(bad, fields[i]);
 		assert_int_equal(hl_json_dump(bad, &text), 0);
-		assert_int_equal(fabric_trust_parse(text, strlen(text), &t), -1);
+		assert_int_equal(ad_trust_parse(text, strlen(text), &t), -1);
 		assert_null(t);
 		assert_error_has(fields[i]);
 		free(text);
@@ -521,7 +513,7 @@ static void test_trust_documents(void **state)
 		bad = json_deep_copy(doc);
 		json_object_set_new(bad, cases[i].field, cases[i].value);
 		assert_int_equal(hl_json_dump(bad, &text), 0);
-		assert_int_equal(fabric_trust_parse(text, strlen(text), &t), -1);
+		assert_int_equal(ad_trust_parse(text, strlen(text), &t), -1);
 		assert_error_has(cases[i].msg);
 		free(text);
 		json_decref(bad);
@@ -540,7 +532,7 @@ static void test_trust_documents(void **state)
 		json_object_set_new(bad, "dc_certificate", json_string((char *)pem.data));
 		json_object_set_new(bad, "dc_thumbprint", json_string(thumb));
 		assert_int_equal(hl_json_dump(bad, &text), 0);
-		assert_int_equal(fabric_trust_parse(text, strlen(text), &t), -1);
+		assert_int_equal(ad_trust_parse(text, strlen(text), &t), -1);
 		assert_error_has("RSA");
 		free(text);
 		json_decref(bad);
@@ -549,7 +541,7 @@ static void test_trust_documents(void **state)
 	hl_cert_free(cert);
 	hl_key_free(ec);
 	json_decref(doc);
-	fabric_trust_free(NULL);
+	ad_trust_free(NULL);
 }
 
 /* ---- tickets ---- */
@@ -557,20 +549,20 @@ static void test_trust_documents(void **state)
 /* Issue and verify: what the ticket says, and the PS256 JWS shape. */
 static void test_ticket_round_trip(void **state)
 {
-	struct fabric_ticket *t = NULL, *info = NULL, *d = NULL;
-	char *jws = NULL, sid[FABRIC_SID_MAX], fp[HL_SHA256_HEX_SIZE];
+	struct ad_ticket *t = NULL, *info = NULL, *d = NULL;
+	char *jws = NULL, sid[AD_SID_MAX], fp[HL_SHA256_HEX_SIZE];
 	json_t *claims;
 	time_t now = time(NULL);
 
 	(void)state;
 	assert_int_equal(fabric_ticket_issue(L->a, "fabrichost1", &jws, &info), 0);
 	assert_string_equal(info->computer, "FabricHost1");   /* the directory's spelling */
-	assert_int_equal(fabric_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
 	assert_string_equal(t->domain, "fabrikam.com");
 	assert_string_equal(t->domain_sid, L->a->domain_sid);
 	assert_string_equal(t->dc, "DC01.fabrikam.com");
 	assert_string_equal(t->computer, "FabricHost1");
-	assert_true(fabric_sid_in_domain(t->computer_sid, L->a->domain_sid));
+	assert_true(ad_sid_in_domain(t->computer_sid, L->a->domain_sid));
 	assert_int_equal(t->n_groups, 2);
 	snprintf(sid, sizeof(sid), "%s-515", L->a->domain_sid);
 	assert_string_equal(t->groups[0].sid, sid);
@@ -584,9 +576,9 @@ static void test_ticket_round_trip(void **state)
 	assert_true(t->issued >= now - 5 && t->issued <= now + 5);
 	assert_string_equal(t->id, info->id);
 	assert_int_equal(strlen(t->id), 32);
-	assert_int_equal(fabric_ticket_check_time(t, now), 0);
+	assert_int_equal(ad_ticket_check_time(t, now), 0);
 	/* decode without a trust says the same */
-	assert_int_equal(fabric_ticket_decode(jws, strlen(jws), &d), 0);
+	assert_int_equal(ad_ticket_decode(jws, strlen(jws), &d), 0);
 	assert_string_equal(d->computer_sid, t->computer_sid);
 	/* the claims are plain JWT claims */
 	claims = claims_of(jws);
@@ -600,16 +592,16 @@ static void test_ticket_round_trip(void **state)
 	assert_int_equal(fabric_ticket_issue(L->a, "Stranger", &jws, NULL), -1);
 	assert_null(jws);
 	assert_error_has("no computer account 'Stranger'");
-	fabric_ticket_free(t);
-	fabric_ticket_free(info);
-	fabric_ticket_free(d);
-	fabric_ticket_free(NULL);
+	ad_ticket_free(t);
+	ad_ticket_free(info);
+	ad_ticket_free(d);
+	ad_ticket_free(NULL);
 }
 
 /* Expiry follows the DC's lab clock; the verifier allows five minutes of skew, no more. */
 static void test_ticket_expiry(void **state)
 {
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	time_t now = time(NULL);
 	char *jws;
 
@@ -617,28 +609,28 @@ static void test_ticket_expiry(void **state)
 	/* a DC running 1000 s behind issues a ticket already expired for us */
 	set_offset(L->dir_a, "-1000\n");
 	jws = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
-	assert_int_equal(fabric_ticket_check_time(t, now), -1);
+	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_check_time(t, now), -1);
 	assert_error_has("KRB_AP_ERR_TKT_EXPIRED");
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	free(jws);
 	/* 1000 s ahead: not yet valid */
 	set_offset(L->dir_a, "1000");
 	jws = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
-	assert_int_equal(fabric_ticket_check_time(t, now), -1);
+	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_check_time(t, now), -1);
 	assert_error_has("KRB_AP_ERR_TKT_NYV");
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	free(jws);
 	/* 200 s ahead: within the skew */
 	set_offset(L->dir_a, "200");
 	jws = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
-	assert_int_equal(fabric_ticket_check_time(t, now), 0);
+	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_check_time(t, now), 0);
 	/* edges: exp + skew is the last good second */
-	assert_int_equal(fabric_ticket_check_time(t, t->expires + FABRIC_CLOCK_SKEW_S), 0);
-	assert_int_equal(fabric_ticket_check_time(t, t->expires + FABRIC_CLOCK_SKEW_S + 1), -1);
-	fabric_ticket_free(t);
+	assert_int_equal(ad_ticket_check_time(t, t->expires + AD_CLOCK_SKEW_S), 0);
+	assert_int_equal(ad_ticket_check_time(t, t->expires + AD_CLOCK_SKEW_S + 1), -1);
+	ad_ticket_free(t);
 	free(jws);
 	set_offset(L->dir_a, NULL);
 	/* a garbage offset file is an error, not a silent zero */
@@ -650,29 +642,29 @@ static void test_ticket_expiry(void **state)
 /* A ticket from another DC key (same domain name), or naming another domain, is refused. */
 static void test_ticket_wrong_dc(void **state)
 {
-	struct fabric_ticket *t = NULL;
-	struct fabric_trust forged;
+	struct ad_ticket *t = NULL;
+	struct ad_trust forged;
 	char *jws_b = issue(L->b, "FabricHost1"), *jws_c = issue(L->c, "FabricHost3"), *swapped;
 	json_t *header, *claims;
 	time_t now = time(NULL);
 
 	(void)state;
 	/* B's ticket checked against A's trust: the header names another key */
-	assert_int_equal(fabric_ticket_verify(jws_b, strlen(jws_b), L->trust_a, now, &t), -1);
+	assert_int_equal(ad_ticket_verify(jws_b, strlen(jws_b), L->trust_a, now, &t), -1);
 	assert_null(t);
 	assert_error_has("another key");
 	/* B's claims under A's header: the signature does not verify */
 	header = header_for(L->a);
 	claims = claims_of(jws_b);
 	swapped = sign_jws(L->b->dc_key, header, claims);
-	assert_int_equal(fabric_ticket_verify(swapped, strlen(swapped), L->trust_a, now, &t), -1);
+	assert_int_equal(ad_ticket_verify(swapped, strlen(swapped), L->trust_a, now, &t), -1);
 	assert_error_has("does not verify");
 	free(swapped);
 	/* A's key signing claims of another domain: refused by the domain check */
 	json_decref(claims);
 	claims = claims_of(jws_c);
 	swapped = sign_jws(L->a->dc_key, header, claims);
-	assert_int_equal(fabric_ticket_verify(swapped, strlen(swapped), L->trust_a, now, &t), -1);
+	assert_int_equal(ad_ticket_verify(swapped, strlen(swapped), L->trust_a, now, &t), -1);
 	assert_error_has("names domain 'contoso.com'");
 	free(swapped);
 	/* a trust with the right key but another domain SID */
@@ -680,9 +672,9 @@ static void test_ticket_wrong_dc(void **state)
 	snprintf(forged.domain_sid, sizeof(forged.domain_sid), "%s", L->b->domain_sid);
 	free(jws_b);
 	jws_b = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(jws_b, strlen(jws_b), &forged, now, &t), -1);
+	assert_int_equal(ad_ticket_verify(jws_b, strlen(jws_b), &forged, now, &t), -1);
 	/* the DC certificate must be valid when the ticket is checked */
-	assert_int_equal(fabric_ticket_verify(jws_b, strlen(jws_b), L->trust_a,
+	assert_int_equal(ad_ticket_verify(jws_b, strlen(jws_b), L->trust_a,
 					      now + 20L * 365 * 24 * 3600, &t), -1);
 	assert_error_has("DC certificate");
 	json_decref(header);
@@ -695,7 +687,7 @@ static void test_ticket_wrong_dc(void **state)
 static void test_ticket_tampered(void **state)
 {
 	static const char subst[] = { 'A', 'B', '_', '.', '=', '\0' };
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	char *jws = issue(L->a, "FabricHost2"), *copy;
 	size_t len = strlen(jws);
 	time_t now = time(NULL);
@@ -710,21 +702,21 @@ static void test_ticket_tampered(void **state)
 			if (copy[i] == subst[s])
 				continue;
 			copy[i] = subst[s];
-			if (fabric_ticket_verify(copy, len, L->trust_a, now, &t) == 0) {
+			if (ad_ticket_verify(copy, len, L->trust_a, now, &t) == 0) {
 				accepted++;
-				fabric_ticket_free(t);
+				ad_ticket_free(t);
 				t = NULL;
 			}
 			assert_null(t);
 		}
 		/* every prefix */
-		if (fabric_ticket_verify(jws, i, L->trust_a, now, &t) == 0)
+		if (ad_ticket_verify(jws, i, L->trust_a, now, &t) == 0)
 			accepted++;
 	}
 	assert_int_equal(accepted, 0);
 	/* the untouched ticket still verifies */
-	assert_int_equal(fabric_ticket_verify(jws, len, L->trust_a, now, &t), 0);
-	fabric_ticket_free(t);
+	assert_int_equal(ad_ticket_verify(jws, len, L->trust_a, now, &t), 0);
+	ad_ticket_free(t);
 	free(copy);
 	free(jws);
 }
@@ -732,26 +724,26 @@ static void test_ticket_tampered(void **state)
 /* A membership change shows in the next ticket; a ticket already issued keeps its groups. */
 static void test_membership_change(void **state)
 {
-	struct fabric_ticket *old = NULL, *t = NULL;
+	struct ad_ticket *old = NULL, *t = NULL;
 	char *before = issue(L->a, "FabricHost1"), *after;
 	time_t now = time(NULL);
 
 	(void)state;
 	assert_int_equal(fabric_member_remove(L->a, "GuardedHosts", "FabricHost1"), 1);
 	after = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(after, strlen(after), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_verify(after, strlen(after), L->trust_a, now, &t), 0);
 	assert_false(has_sid(t, L->guarded_sid));
 	assert_int_equal(t->n_groups, 1);
-	assert_int_equal(fabric_ticket_verify(before, strlen(before), L->trust_a, now, &old), 0);
+	assert_int_equal(ad_ticket_verify(before, strlen(before), L->trust_a, now, &old), 0);
 	assert_true(has_sid(old, L->guarded_sid));
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	free(after);
 	assert_int_equal(fabric_member_add(L->a, "GuardedHosts", "FabricHost1"), 1);
 	after = issue(L->a, "FabricHost1");
-	assert_int_equal(fabric_ticket_verify(after, strlen(after), L->trust_a, now, &t), 0);
+	assert_int_equal(ad_ticket_verify(after, strlen(after), L->trust_a, now, &t), 0);
 	assert_true(has_sid(t, L->guarded_sid));
-	fabric_ticket_free(t);
-	fabric_ticket_free(old);
+	ad_ticket_free(t);
+	ad_ticket_free(old);
 	free(after);
 	free(before);
 }
@@ -759,7 +751,7 @@ static void test_membership_change(void **state)
 /* SIDs outside the ticket's domain are dropped, even from a genuine DC signature. */
 static void test_sid_filtering(void **state)
 {
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	char *jws = issue(L->a, "FabricHost2"), *forged;
 	json_t *header = header_for(L->a), *claims = claims_of(jws), *groups;
 
@@ -770,11 +762,11 @@ static void test_sid_filtering(void **state)
 	json_array_append_new(groups, json_pack("{s:s, s:s}", "name", "Builtin", "sid",
 						"S-1-5-32-544"));
 	forged = sign_jws(L->a->dc_key, header, claims);
-	assert_int_equal(fabric_ticket_verify(forged, strlen(forged), L->trust_a, time(NULL), &t), 0);
+	assert_int_equal(ad_ticket_verify(forged, strlen(forged), L->trust_a, time(NULL), &t), 0);
 	assert_int_equal(t->n_filtered, 2);
 	assert_int_equal(t->n_groups, 1);
 	assert_false(has_sid(t, "S-1-5-21-1-2-3-519"));
-	fabric_ticket_free(t);
+	ad_ticket_free(t);
 	free(forged);
 	free(jws);
 	json_decref(header);
@@ -790,25 +782,25 @@ static void test_ticket_malformed(void **state)
 	static const char *const raw[] = { "", ".", "..", "a.b", "a.b.c.d", "!!!.e30.AA",
 					   "e30.e30.AA", "W10.e30.AA", "e30", "....", "a..b",
 					   "eyJhbGciOiJub25lIn0.e30." };
-	struct fabric_ticket *t = NULL;
+	struct ad_ticket *t = NULL;
 	char *jws = issue(L->a, "FabricHost1"), *bad, *big;
 	json_t *header = header_for(L->a), *claims = claims_of(jws), *h, *c;
 	time_t now = time(NULL);
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
-		assert_int_equal(fabric_ticket_decode(raw[i], strlen(raw[i]), &t), -1);
+		assert_int_equal(ad_ticket_decode(raw[i], strlen(raw[i]), &t), -1);
 		assert_null(t);
-		assert_int_equal(fabric_ticket_verify(raw[i], strlen(raw[i]), L->trust_a, now, &t), -1);
+		assert_int_equal(ad_ticket_verify(raw[i], strlen(raw[i]), L->trust_a, now, &t), -1);
 		assert_true(strlen(hl_error_last()) > 10);
 	}
-	assert_int_equal(fabric_ticket_decode(NULL, 0, &t), -1);
+	assert_int_equal(ad_ticket_decode(NULL, 0, &t), -1);
 	/* oversized */
-	big = malloc(FABRIC_TICKET_MAX + 2);
+	big = malloc(AD_TICKET_MAX + 2);
 	assert_non_null(big);
-	memset(big, 'A', FABRIC_TICKET_MAX + 1);
-	big[FABRIC_TICKET_MAX + 1] = '\0';
-	assert_int_equal(fabric_ticket_decode(big, FABRIC_TICKET_MAX + 1, &t), -1);
+	memset(big, 'A', AD_TICKET_MAX + 1);
+	big[AD_TICKET_MAX + 1] = '\0';
+	assert_int_equal(ad_ticket_decode(big, AD_TICKET_MAX + 1, &t), -1);
 	assert_error_has("more than");
 	free(big);
 	/* headers: alg none / RS256, no x5t, crit */
@@ -825,7 +817,7 @@ static void test_ticket_malformed(void **state)
 		bad = malloc(n);
 		assert_non_null(bad);
 		snprintf(bad, n, "%s%s", h64, rest);
-		assert_int_equal(fabric_ticket_decode(bad, strlen(bad), &t), -1);
+		assert_int_equal(ad_ticket_decode(bad, strlen(bad), &t), -1);
 		assert_null(t);
 		free(bad);
 		free(h64);
@@ -835,7 +827,7 @@ static void test_ticket_malformed(void **state)
 		c = json_deep_copy(claims);
 		json_object_del(c, claims_required[i]);
 		bad = sign_jws(L->a->dc_key, header, c);
-		assert_int_equal(fabric_ticket_verify(bad, strlen(bad), L->trust_a, now, &t), -1);
+		assert_int_equal(ad_ticket_verify(bad, strlen(bad), L->trust_a, now, &t), -1);
 		assert_error_has(claims_required[i]);
 		free(bad);
 		json_decref(c);
@@ -856,7 +848,7 @@ static void test_ticket_malformed(void **state)
 		c = json_deep_copy(claims);
 		json_object_set_new(c, cases[i].claim, cases[i].value);
 		bad = sign_jws(L->a->dc_key, header, c);
-		if (fabric_ticket_verify(bad, strlen(bad), L->trust_a, now, &t) == 0)
+		if (ad_ticket_verify(bad, strlen(bad), L->trust_a, now, &t) == 0)
 			fail_msg("claim '%s' case %zu was accepted", cases[i].claim, i);
 		assert_null(t);
 		free(bad);
@@ -865,7 +857,7 @@ static void test_ticket_malformed(void **state)
 	/* claims that are not an object */
 	h = json_pack("[i]", 1);
 	bad = sign_jws(L->a->dc_key, header, h);
-	assert_int_equal(fabric_ticket_decode(bad, strlen(bad), &t), -1);
+	assert_int_equal(ad_ticket_decode(bad, strlen(bad), &t), -1);
 	json_decref(h);
 	free(bad);
 	json_decref(header);
@@ -916,7 +908,7 @@ static const char *error_of(const json_t *o)
 static void test_dc_http(void **state)
 {
 	struct fabric_dc *dc = NULL;
-	struct fabric_ticket *info = NULL;
+	struct ad_ticket *info = NULL;
 	char base[64], url[128], *ticket = NULL;
 	unsigned char *nonce = NULL;
 	size_t nonce_len = 0;
@@ -951,7 +943,7 @@ static void test_dc_http(void **state)
 		fail_msg("get ticket: %s", hl_error_last());
 	assert_string_equal(info->computer, "FabricHost1");
 	assert_true(has_sid(info, L->guarded_sid));
-	fabric_ticket_free(info);
+	ad_ticket_free(info);
 	info = NULL;
 	free(ticket);
 	ticket = NULL;
@@ -976,9 +968,9 @@ static void test_dc_http(void **state)
 	assert_int_equal(hl_json_parse(reply.body, reply.body_len, 0, &o), 0);
 	hl_http_reply_release(&reply);
 	assert_int_equal(hl_json_get_base64(o, "nonce", &nonce, &nonce_len), 0);
-	assert_int_equal(nonce_len, FABRIC_NONCE_LEN);
+	assert_int_equal(nonce_len, HL_NONCE_LEN);
 	json_decref(o);
-	assert_int_equal(fabric_ticket_request_message("FabricHost1", nonce, nonce_len, &msg), 0);
+	assert_int_equal(ad_ticket_request_message("FabricHost1", nonce, nonce_len, &msg), 0);
 	assert_int_equal(hl_crypto_sign(L->h1, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
 	req = json_pack("{s:s}", "computer", "FabricHost1");
 	assert_int_equal(hl_json_set_base64(req, "nonce", nonce, nonce_len), 0);
@@ -1042,7 +1034,7 @@ static void test_dc_http(void **state)
 /* Trusted domains: add, list, refusals (own domain, duplicate, SID clash), force, remove. */
 static void test_trusted_domains(void **state)
 {
-	struct fabric_trust *t = NULL;
+	struct ad_trust *t = NULL;
 	char domain[HGS_DOMAIN_MAX], *text;
 	json_t *rows = NULL, *doc;
 
@@ -1059,7 +1051,7 @@ static void test_trusted_domains(void **state)
 	assert_int_equal(hgs_ad_trust_add(L->node, L->doc_a, strlen(L->doc_a), 1, NULL, 0), 0);
 	assert_int_equal(hgs_ad_trust_find(L->node, "FABRIKAM.com", &t), 1);
 	assert_string_equal(t->domain_sid, L->a->domain_sid);
-	fabric_trust_free(t);
+	ad_trust_free(t);
 	t = NULL;
 	/* contoso's document relabelled with fabrikam's SID */
 	assert_int_equal(hl_json_parse(L->doc_c, strlen(L->doc_c), 0, &doc), 0);
@@ -1101,7 +1093,7 @@ static long attest_raw(const char *base, const char *host, const unsigned char *
 	json_t *body;
 
 	snprintf(url, sizeof(url), "%s/Attestation/v1/ad/attest", base);
-	assert_int_equal(hgs_hostkey_message(nonce, nonce_len, tk, &msg), 0);
+	assert_int_equal(hostkey_message(nonce, nonce_len, tk, &msg), 0);
 	assert_int_equal(hl_crypto_sign(signer, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
 	assert_int_equal(hl_key_pub_to_pem(tk, &pem), 0);
 	body = json_pack("{s:s, s:s, s:s}", "host", host, "ticket", ticket, "transport_key",

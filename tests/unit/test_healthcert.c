@@ -86,7 +86,7 @@ static void set_offset(const char *dir, const char *text)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
 	if (!text)
 		unlink(path);
 	else

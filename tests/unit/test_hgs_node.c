@@ -34,6 +34,7 @@
 #include "hgs/nonce.h"
 #include "hgs/policy.h"
 #include "hgs/serve.h"
+#include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/served.h"
@@ -107,7 +108,7 @@ static void set_offset(const char *dir, const char *text)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, HGS_CLOCK_OFFSET_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
 	if (!text) {
 		unlink(path);
 		return;
@@ -509,7 +510,7 @@ static void test_clock_offset(void **state)
 	long long off;
 
 	(void)state;
-	assert_int_equal(hgs_node_clock_offset(G->dir, &off), 0);
+	assert_int_equal(hl_labclock_offset(G->dir, &off), 0);
 	assert_int_equal(off, 0);
 	set_offset(G->dir, "-3600\n");
 	assert_int_equal(hgs_node_now(G->node, &t), 0);
@@ -789,7 +790,7 @@ static long attest(const char *base, const char *host, EVP_PKEY *signer, EVP_PKE
 	long status;
 
 	snprintf(url, sizeof(url), "%s/Attestation/v1/hostkey/attest", base);
-	assert_int_equal(hgs_hostkey_message(nonce, nonce_len, tk, &msg), 0);
+	assert_int_equal(hostkey_message(nonce, nonce_len, tk, &msg), 0);
 	assert_int_equal(hl_crypto_sign(signer, HL_SIG_DEFAULT, msg.data, msg.len, &sig), 0);
 	assert_int_equal(hl_key_pub_to_pem(presented, &hk), 0);
 	assert_int_equal(hl_key_pub_to_pem(tk, &tkp), 0);
