@@ -29,6 +29,7 @@
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the fabric directory", HL_OPT_REQUIRED }
 
@@ -206,7 +207,7 @@ int cmd_fabric_new(struct hl_cmd_ctx *ctx)
 				   FABRIC_TICKET_LIFETIME_S_MAX / 60);
 	p.ticket_lifetime_s = (int)minutes * 60;
 	if (hl_dnsname_check(p.domain) < 0 || hl_served_parse_listen(p.listen, addr, &port) < 0 ||
-	    (p.dc_name && fabric_check_computer_name(p.dc_name) < 0))
+	    (p.dc_name && hl_name_computer("computer name", p.dc_name) < 0))
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (fabric_create(&p) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create fabric domain '%s' in '%s': %s",
@@ -239,7 +240,7 @@ int cmd_fabric_add_group(struct hl_cmd_ctx *ctx)
 	struct fabric *f = NULL;
 	int code, rc;
 
-	if (fabric_check_group_name(name) < 0)
+	if (hl_name_group(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
 		return code;
@@ -263,7 +264,7 @@ int cmd_fabric_add_computer(struct hl_cmd_ctx *ctx)
 	EVP_PKEY *key = NULL;
 	int code;
 
-	if (fabric_check_computer_name(name) < 0)
+	if (hl_name_computer("computer name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	code = hl_cmd_read_public_key(hl_opts_str(&ctx->opts, "key", NULL), "machine key",
 				      "the machine key stays on the host", &key);
@@ -398,7 +399,7 @@ int cmd_fabric_get_ticket(struct hl_cmd_ctx *ctx)
 	json_t *o = NULL;
 	int code;
 
-	if (fabric_check_computer_name(computer) < 0)
+	if (hl_name_computer("computer name", computer) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hl_key_priv_load_file(keyfile, &key) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the machine key: %s", hl_error_last());

@@ -25,6 +25,7 @@
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the HGS node directory", HL_OPT_REQUIRED }
 
@@ -256,7 +257,7 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --health-cert-validity %ld: use 1 to %d "
 				   "hours", hours, HGS_HEALTHCERT_VALIDITY_H_MAX);
 	p.healthcert_validity_h = (int)hours;
-	if (hgs_check_node_name(p.name) < 0 || hl_dnsname_check(p.domain) < 0 ||
+	if (hl_name_hgs(p.name) < 0 || hl_dnsname_check(p.domain) < 0 ||
 	    hl_served_parse_listen(p.listen, addr, &port) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (ca_file) {
@@ -540,7 +541,7 @@ int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx)
 	struct hgs_node *node = NULL;
 	int code;
 
-	if (hgs_check_name("host group name", name) < 0 || hgs_check_sid(sid) < 0)
+	if (hgs_check_name("host group name", name) < 0 || hl_name_sid(sid) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
 		code = print_added(ctx, node, HGS_REG_HOST_GROUP, name,

@@ -27,12 +27,14 @@
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
 #include "lib/crypto.h"
+#include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the host directory", HL_OPT_REQUIRED }
 #define OPT_OUT(what) { "out", 'o', HL_OPT_STRING, "FILE", "write " what " to FILE", \
@@ -186,7 +188,8 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	p.profile = hl_opts_str(&ctx->opts, "profile", NULL);
 	p.vendor_dir = hl_opts_str(&ctx->opts, "vendor-dir", NULL);
 	p.listen = hl_opts_str(&ctx->opts, "listen", NULL);
-	if (host_check_name(p.name) < 0 || (p.listen && host_check_listen(p.listen) < 0) ||
+	if (hl_name_computer("host name", p.name) < 0 || hl_dnsname_check(p.domain) < 0 ||
+	    (p.listen && host_check_listen(p.listen) < 0) ||
 	    hl_profile_parse(p.profile ? p.profile : "baseline", &prof) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hl_child_cleanup_install(-1) < 0)

@@ -25,6 +25,7 @@
 #include "lib/fileio.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 #include "vm/bundle.h"
 #include "vm/launch.h"
 

@@ -26,6 +26,7 @@
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/names.h"
 #include "tenant/guardian.h"
 
 #define OPT_DIR { "dir", 'd', HL_OPT_STRING, "DIR", "the tenant directory", HL_OPT_REQUIRED }

@@ -17,6 +17,7 @@
 #include "lib/labclock.h"
 #include "lib/nonce.h"
 #include "lib/served.h"
+#include "proto/names.h"
 
 /* Largest request body the DC accepts. */
 #define DC_MAX_BODY ((size_t)64 << 10)
@@ -58,7 +59,7 @@ int fabric_ticket_issue(struct fabric *f, const char *computer, char **jws,
 		*info = NULL;
 	if (!f->dc_key)
 		return hl_error("cannot issue tickets: the DC signing key is not loaded");
-	if (fabric_check_computer_name(computer) < 0)
+	if (hl_name_computer("computer name", computer) < 0)
 		return -1;
 	r = fabric_computer_ticket(f, computer, &t);
 	if (r < 0)
@@ -210,7 +211,7 @@ static int route_ticket(const struct hl_http_request *req, struct hl_http_respon
 
 	if (hl_json_parse(req->body, req->body_len, DC_MAX_BODY, &body) < 0 ||
 	    hl_json_get_string(body, "computer", &computer) < 0 ||
-	    fabric_check_computer_name(computer) < 0 ||
+	    hl_name_computer("computer name", computer) < 0 ||
 	    hl_json_get_base64(body, "nonce", &nonce, &nonce_len) < 0 ||
 	    hl_json_get_base64(body, "signature", &sig, &sig_len) < 0) {
 		hl_log_warn("ticket request from %s refused: %s", req->remote, hl_error_last());

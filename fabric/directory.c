@@ -25,6 +25,7 @@
 #include "lib/json.h"
 #include "lib/labclock.h"
 #include "lib/served.h"
+#include "proto/names.h"
 
 /* The DC certificate: backdated a day (lab clocks may run behind), valid ten years. */
 #define DC_CERT_BACKDATE_S (24L * 3600)
@@ -92,50 +93,10 @@ static void rid_sid(const struct fabric *f, long long rid, char *buf, size_t siz
 
 /* ---- names ---- */
 
-/* Check a computer name against the NetBIOS rules. */
-int fabric_check_computer_name(const char *name)
-{
-	size_t n = name ? strlen(name) : 0, digits = 0;
-
-	if (n == 0 || n >= AD_COMPUTER_MAX)
-		return hl_error("invalid computer name '%s': a NetBIOS computer name has 1 to %d "
-				"characters", name ? name : "", AD_COMPUTER_MAX - 1);
-	for (size_t i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)name[i]) && name[i] != '-')
-			return hl_error("invalid computer name '%s': use letters, digits and '-' only, "
-					"e.g. FabricHost1", name);
-		digits += isdigit((unsigned char)name[i]) != 0;
-	}
-	if (name[0] == '-' || digits == n)
-		return hl_error("invalid computer name '%s': it must not start with '-' or be all "
-				"digits", name);
-	return 0;
-}
-
-/* Check a group name against AD's forbidden characters. */
-int fabric_check_group_name(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= AD_GROUP_MAX)
-		return hl_error("invalid group name '%s': it must have 1 to %d characters",
-				name ? name : "", AD_GROUP_MAX - 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c > 0x7e || strchr("/\\[]:;|=,+*?<>@\"", c))
-			return hl_error("invalid group name '%s': use printable ASCII without any of "
-					"/\\[]:;|=,+*?<>@\" (e.g. GuardedHosts)", name);
-	}
-	if (name[0] == ' ' || name[n - 1] == ' ')
-		return hl_error("invalid group name '%s': it must not start or end with a space", name);
-	return 0;
-}
-
 /* Check a DC name (NetBIOS rules, like a computer name). */
 static int check_dc_name(const char *name)
 {
-	if (fabric_check_computer_name(name) < 0)
+	if (hl_name_computer("computer name", name) < 0)
 		return hl_error_wrap("invalid DC name");
 	return 0;
 }
@@ -464,7 +425,7 @@ static int principal_add(struct fabric *f, const char *kind, const char *name,
 			 const char *description, const struct hl_buf *key, const char *fp)
 {
 	sqlite3_stmt *stmt = NULL;
-	char other[AD_GROUP_MAX];
+	char other[HL_NAME_GROUP_SIZE];
 	long long rid;
 	time_t now;
 	int rc = -1, r;
@@ -524,7 +485,7 @@ out:
 /* New-ADGroup: a global security group. */
 int fabric_group_add(struct fabric *f, const char *name, const char *description)
 {
-	if (fabric_check_group_name(name) < 0)
+	if (hl_name_group(name) < 0)
 		return -1;
 	return principal_add(f, "group", name, description, NULL, NULL);
 }
@@ -537,7 +498,7 @@ int fabric_computer_add(struct fabric *f, const char *name, EVP_PKEY *key)
 	enum hl_key_type kt;
 	int rc;
 
-	if (fabric_check_computer_name(name) < 0)
+	if (hl_name_computer("computer name", name) < 0)
 		return -1;
 	if (!key || hl_key_type_of(key, &kt) < 0)
 		return hl_error_wrap("invalid machine key for computer '%s'", name ? name : "");
@@ -556,12 +517,12 @@ static int member_lookup(struct fabric *f, const char *group, const char *comput
 {
 	int r;
 
-	if ((r = principal_find(f, "group", group, grid, gname, AD_GROUP_MAX)) < 0)
+	if ((r = principal_find(f, "group", group, grid, gname, HL_NAME_GROUP_SIZE)) < 0)
 		return -1;
 	if (!r)
 		return hl_error("there is no group '%s' in %s; create it with `hgslab fabric "
 				"add-group`", group, f->domain);
-	if ((r = principal_find(f, "computer", computer, crid, cname, AD_COMPUTER_MAX)) < 0)
+	if ((r = principal_find(f, "computer", computer, crid, cname, HL_NAME_COMPUTER_SIZE)) < 0)
 		return -1;
 	if (!r)
 		return hl_error("there is no computer account '%s' in %s; create it with `hgslab "
@@ -575,7 +536,7 @@ static int member_lookup(struct fabric *f, const char *group, const char *comput
 /* Add or remove (ADD 0) a membership; 1 when it changed, 0 when it already was so. */
 static int member_change(struct fabric *f, const char *group, const char *computer, int add)
 {
-	char gname[AD_GROUP_MAX], cname[AD_COMPUTER_MAX];
+	char gname[HL_NAME_GROUP_SIZE], cname[HL_NAME_COMPUTER_SIZE];
 	sqlite3_stmt *stmt = NULL;
 	long long grid, crid;
 	time_t now;
@@ -648,7 +609,7 @@ out:
 /* The principals of KIND (only NAME's when not NULL) as a JSON array of objects. */
 static int principal_list(struct fabric *f, const char *kind, const char *name, json_t **out)
 {
-	char sid[AD_SID_MAX], when[32], sam[AD_GROUP_MAX + 1], dns[AD_FQDN_MAX];
+	char sid[AD_SID_MAX], when[32], sam[HL_NAME_GROUP_SIZE + 1], dns[AD_FQDN_MAX];
 	int is_computer = strcmp(kind, "computer") == 0, r, rc = -1;
 	sqlite3_stmt *stmt = NULL;
 	json_t *arr = NULL, *o, *names;

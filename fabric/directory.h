@@ -128,10 +128,6 @@ void fabric_close(struct fabric *f);
 /* The DC clock: system time + DIR/clock-offset seconds. */
 int fabric_now(struct fabric *f, time_t *out);
 
-/* Check a computer name (NetBIOS rules); -1 with a message saying what is allowed. */
-int fabric_check_computer_name(const char *name);
-/* Check a group name. */
-int fabric_check_group_name(const char *name);
 
 /* New-ADGroup -GroupScope Global -GroupCategory Security. */
 int fabric_group_add(struct fabric *f, const char *name, const char *description);

@@ -43,7 +43,7 @@
 /* What a health certificate says. */
 struct hgs_healthcert_info {
 	char host[HGS_NAME_MAX];          /* subject CN */
-	char node[HGS_NODE_NAME_MAX];     /* the issuing HGS */
+	char node[HL_NAME_HGS_SIZE];     /* the issuing HGS */
 	enum hgs_mode mode;
 	enum hgs_status status;
 	uint32_t substatus;

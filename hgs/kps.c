@@ -29,6 +29,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/served.h"
+#include "proto/names.h"
 
 /* Validity of generated KPS certificates: backdated a day, valid ten years (as init's). */
 #define KPS_CERT_BACKDATE_S (24L * 3600)
@@ -1097,7 +1098,7 @@ int hgs_kps_cert_generate(struct hgs_node *node, enum hgs_key_role role, int pri
 			  char thumb[HL_SHA256_HEX_SIZE])
 {
 	struct hl_cert_spec spec = { 0 };
-	char cn[HGS_NODE_NAME_MAX + 64], stamp[32];
+	char cn[HL_NAME_HGS_SIZE + 64], stamp[32];
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	time_t now;

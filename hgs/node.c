@@ -26,6 +26,7 @@
 #include "lib/labclock.h"
 #include "lib/log.h"
 #include "lib/served.h"
+#include "proto/names.h"
 
 /* Validity of the node's own certificates: backdated a day, valid ten years. */
 #define NODE_CERT_BACKDATE_S (24L * 3600)
@@ -39,21 +40,6 @@ static const char *const key_role_names[HGS_KEY_ROLE_COUNT] = {
 const char *hgs_key_role_name(enum hgs_key_role role)
 {
 	return (unsigned)role < HGS_KEY_ROLE_COUNT ? key_role_names[role] : NULL;
-}
-
-/* Check an HGS service name. */
-int hgs_check_node_name(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= HGS_NODE_NAME_MAX)
-		return hl_error("invalid HGS name '%s': it must have 1 to %d characters",
-				name ? name : "", HGS_NODE_NAME_MAX - 1);
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
-			return hl_error("invalid HGS name '%s': use letters, digits, '.', '_' and "
-					"'-' only, e.g. MyHgsService", name);
-	return 0;
 }
 
 /* Check a host or registration name. */
@@ -265,7 +251,7 @@ static const struct key_plan key_plans[HGS_KEY_ROLE_COUNT] = {
 static int create_keypair(const char *tmpdir, struct hl_store *st, const struct hgs_config *cfg,
 			  const struct key_plan *plan, time_t now)
 {
-	char cn[HGS_NODE_NAME_MAX + 32], rel_key[64], rel_crt[64], path[PATH_MAX];
+	char cn[HL_NAME_HGS_SIZE + 32], rel_key[64], rel_crt[64], path[PATH_MAX];
 	char thumb[HL_SHA256_HEX_SIZE];
 	struct hl_buf key_pem = { 0 }, crt_pem = { 0 };
 	struct hl_cert_spec spec = { 0 };
@@ -311,7 +297,7 @@ out:
 static int init_params_check(const struct hgs_init_params *p, struct hgs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	if (hgs_check_node_name(p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
+	if (hl_name_hgs(p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
 	    hl_served_parse_listen(p->listen, cfg->listen_addr, &cfg->listen_port) < 0)
 		return -1;
 	if (!hgs_mode_name(p->trust))

@@ -58,12 +58,11 @@
 #include "proto/attest.h"
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
+#include "proto/names.h"
 #include "lib/labclock.h"
 #include "lib/nonce.h"
 #include "lib/store.h"
 
-/* Node (service) names: 1..HGS_NODE_NAME_MAX-1 characters of [A-Za-z0-9._-]. */
-#define HGS_NODE_NAME_MAX 41
 /* Domain names: a DNS name of at most HGS_DOMAIN_MAX-1 characters (the O of certificates). */
 #define HGS_DOMAIN_MAX HL_DNSNAME_MAX
 /*
@@ -95,7 +94,7 @@ const char *hgs_key_role_name(enum hgs_key_role role);
 
 /* The node's configuration, as stored in the node row of hgs.db. */
 struct hgs_config {
-	char name[HGS_NODE_NAME_MAX];     /* "MyHgsService" */
+	char name[HL_NAME_HGS_SIZE];     /* "MyHgsService" */
 	char domain[HGS_DOMAIN_MAX];      /* "relecloud.com" */
 	enum hgs_mode trust;              /* the attestation mode hosts must use */
 	char listen_addr[16];             /* IPv4 address, e.g. "127.0.0.2" */
@@ -181,8 +180,6 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
  */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
 
-/* Check a node name; -1 with a message saying what is allowed. */
-int hgs_check_node_name(const char *name);
 /* Check a host or registration name; WHAT names it in the message ("host name"). */
 int hgs_check_name(const char *what, const char *name);
 #endif

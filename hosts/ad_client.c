@@ -12,11 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* fabric_check_computer_name: until the name validators move to proto/ */
-#include "fabric/directory.h"
 #include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
+#include "proto/names.h"
 
 /* Largest URL built here. */
 #define URL_MAX 1024
@@ -103,7 +102,7 @@ int ad_client_get_ticket(const char *dc_url, const struct hl_http_opts *opts,
 	*ticket = NULL;
 	if (info)
 		*info = NULL;
-	if (fabric_check_computer_name(computer) < 0)
+	if (hl_name_computer("computer name", computer) < 0)
 		return -1;
 	if (!(empty = json_object())) {
 		hl_error("out of memory");

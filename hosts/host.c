@@ -29,6 +29,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "proto/names.h"
 
 #define HOST_FORMAT "hgslab-host"
 #define HOST_VERSION 1
@@ -139,20 +140,6 @@ static int write_bytes_in(const char *dir, const char *file, const void *data, s
 
 /* ---- checks ---- */
 
-int host_check_name(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-	int ok = n > 0 && n <= HOST_NAME_MAX_LEN && name[0] != '-';
-
-	for (size_t i = 0; ok && i < n; i++)
-		ok = isalnum((unsigned char)name[i]) || name[i] == '-';
-	if (!ok)
-		return hl_error("invalid host name '%s': a computer name has 1 to %d letters, digits "
-				"or '-' (not first), e.g. FabricHost1", name ? name : "",
-				HOST_NAME_MAX_LEN);
-	return 0;
-}
-
 int host_check_listen(const char *addr)
 {
 	struct in_addr a;
@@ -214,7 +201,7 @@ out:
 static int write_identity(const char *dir, const char *name, const char *domain,
 			  const char *listen, const char *vendor, time_t created)
 {
-	char when[32], fqdn[HOST_NAME_MAX_LEN + HOST_DOMAIN_MAX + 2];
+	char when[32], fqdn[(HL_NAME_COMPUTER_SIZE - 1) + HOST_DOMAIN_MAX + 2];
 	json_t *j = json_object();
 	int rc;
 
@@ -270,7 +257,7 @@ int host_create(const struct host_new_params *p)
 	const char *listen = p->listen ? p->listen : HOST_LISTEN_DEFAULT, *base;
 	int rc = -1, have_tmp = 0;
 
-	if (host_check_name(p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
+	if (hl_name_computer("host name", p->name) < 0 || hl_dnsname_check(p->domain) < 0 ||
 	    host_check_listen(listen) < 0 ||
 	    hl_profile_parse(p->profile ? p->profile : "baseline", &prof) < 0)
 		return -1;
@@ -408,7 +395,7 @@ int host_open(const char *dir, struct host **out)
 	    get_fixed(j, "listen", h->listen, sizeof(h->listen)) < 0 ||
 	    hl_json_get_string(j, "vendor_dir", &vendor) < 0 ||
 	    hl_json_get_int_opt(j, "created_unix", 0, &created) < 0 ||
-	    host_check_name(h->name) < 0 || host_check_listen(h->listen) < 0) {
+	    hl_name_computer("host name", h->name) < 0 || host_check_listen(h->listen) < 0) {
 		hl_error_wrap("host configuration '%s'", path);
 		goto out;
 	}

@@ -46,6 +46,7 @@
 #include "hosts/profile.h"
 #include "lib/crypto.h"
 #include "lib/http.h"
+#include "proto/names.h"
 
 #define HOST_CONFIG_FILE "host.json"
 #define HOST_PROFILE_FILE "profile.json"
@@ -66,8 +67,6 @@
 #define HOST_TK_FILE "keys/tk.tpmkey"
 #define HOST_QUOTE_DIR "last-quote"
 
-/* Host names are NetBIOS computer names: 1..15 of [A-Za-z0-9-], not starting with '-'. */
-#define HOST_NAME_MAX_LEN 15
 /* A DNS domain name, NUL included. */
 #define HOST_DOMAIN_MAX 64
 /* Default address of the host's swtpm. */
@@ -78,7 +77,7 @@
 /* An open host directory.  dir and vendor_dir are absolute; profile is the current one. */
 struct host {
 	char *dir;
-	char name[HOST_NAME_MAX_LEN + 1];     /* "FabricHost1" */
+	char name[HL_NAME_COMPUTER_SIZE];     /* "FabricHost1" */
 	char domain[HOST_DOMAIN_MAX];         /* "fabrikam.com" */
 	char listen[16];                      /* the swtpm's IPv4 loopback address */
 	char *vendor_dir;                     /* the lab's TPM vendor CA directory */
@@ -96,8 +95,6 @@ struct host_new_params {
 	const char *listen;           /* NULL = HOST_LISTEN_DEFAULT */
 };
 
-/* Check a host name; -1 with a message saying what is allowed. */
-int host_check_name(const char *name);
 
 /* Check a swtpm listen address: an IPv4 address in 127.0.0.0/8. */
 int host_check_listen(const char *addr);

@@ -21,6 +21,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "proto/names.h"
 #include "vm/bundle.h"
 #include "vm/launch.h"
 

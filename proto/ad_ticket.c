@@ -14,12 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* hgs_check_sid, fabric_check_computer_name: until the name validators move to proto/ */
-#include "hgs/db.h"
-#include "fabric/directory.h"
 #include "lib/base64url.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "proto/names.h"
 
 /* At most this many groups in one ticket. */
 #define TICKET_GROUPS_MAX 1024
@@ -235,7 +233,7 @@ static int claim_groups(const json_t *obj, struct ad_ticket *t)
 			return hl_error("the ticket's group %zu is not an object", i + 1);
 		if (claim_str(g, "name", t->groups[i].name, sizeof(t->groups[i].name)) < 0 ||
 		    claim_str(g, "sid", t->groups[i].sid, sizeof(t->groups[i].sid)) < 0 ||
-		    hgs_check_sid(t->groups[i].sid) < 0)
+		    hl_name_sid(t->groups[i].sid) < 0)
 			return hl_error_wrap("the ticket's group %zu", i + 1);
 		t->n_groups++;
 	}
@@ -256,12 +254,12 @@ static int ticket_claims(const json_t *payload, struct ad_ticket *t)
 	    claim_str(payload, "iss", t->domain, sizeof(t->domain)) < 0 ||
 	    hl_dnsname_check(t->domain) < 0 ||
 	    claim_str(payload, "domain_sid", t->domain_sid, sizeof(t->domain_sid)) < 0 ||
-	    hgs_check_sid(t->domain_sid) < 0 ||
+	    hl_name_sid(t->domain_sid) < 0 ||
 	    claim_str(payload, "dc", t->dc, sizeof(t->dc)) < 0 ||
 	    claim_str(payload, "computer", t->computer, sizeof(t->computer)) < 0 ||
-	    fabric_check_computer_name(t->computer) < 0 ||
+	    hl_name_computer("computer name", t->computer) < 0 ||
 	    claim_str(payload, "sub", t->computer_sid, sizeof(t->computer_sid)) < 0 ||
-	    hgs_check_sid(t->computer_sid) < 0 || claim_time(payload, "iat", &t->issued) < 0 ||
+	    hl_name_sid(t->computer_sid) < 0 || claim_time(payload, "iat", &t->issued) < 0 ||
 	    claim_time(payload, "nbf", &t->not_before) < 0 ||
 	    claim_time(payload, "exp", &t->expires) < 0 || claim_groups(payload, t) < 0 ||
 	    claim_str(payload, "machine_key_sha256", fp, sizeof(fp)) < 0)

@@ -39,10 +39,6 @@
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 
-/* Computer names are NetBIOS names: 1..15 characters of [A-Za-z0-9-], NUL included. */
-#define AD_COMPUTER_MAX 16
-/* Group names: 1..63 printable ASCII characters, none of "/\[]:;|=,+*?<>@", NUL included. */
-#define AD_GROUP_MAX 64
 /* Clock skew tolerated on ticket times (Kerberos' default 5 minutes). */
 #define AD_CLOCK_SKEW_S 300
 /* Largest ticket accepted, bytes of its compact serialization. */
@@ -50,7 +46,7 @@
 
 /* One group a ticket lists. */
 struct ad_ticket_group {
-	char name[AD_GROUP_MAX];
+	char name[HL_NAME_GROUP_SIZE];
 	char sid[AD_SID_MAX];
 };
 
@@ -60,7 +56,7 @@ struct ad_ticket {
 	char domain[HL_DNSNAME_MAX];          /* iss */
 	char domain_sid[AD_SID_MAX];
 	char dc[AD_FQDN_MAX];                 /* the DC that issued it */
-	char computer[AD_COMPUTER_MAX];
+	char computer[HL_NAME_COMPUTER_SIZE];
 	char computer_sid[AD_SID_MAX];        /* sub */
 	struct ad_ticket_group *groups;       /* Domain Computers first */
 	size_t n_groups;

@@ -13,9 +13,8 @@
 
 #include <openssl/err.h>
 
-/* hgs_check_sid: until the name validators move to proto/ */
-#include "hgs/db.h"
 #include "lib/json.h"
+#include "proto/names.h"
 
 /* The format name and version a trust document carries. */
 #define TRUST_FORMAT "hgslab-fabric-trust"
@@ -74,7 +73,7 @@ static int trust_fields(const json_t *doc, struct ad_trust *t)
 		return hl_error("trust document version %lld is not supported (expected %d)",
 				(long long)version, TRUST_VERSION);
 	if (hl_json_get_string(doc, "domain", &domain) < 0 || hl_dnsname_check(domain) < 0 ||
-	    hl_json_get_string(doc, "domain_sid", &sid) < 0 || hgs_check_sid(sid) < 0 ||
+	    hl_json_get_string(doc, "domain_sid", &sid) < 0 || hl_name_sid(sid) < 0 ||
 	    hl_json_get_string(doc, "domain_controller", &dc) < 0 ||
 	    hl_json_get_string(doc, "dc_certificate", &pem) < 0 ||
 	    hl_json_get_string(doc, "dc_thumbprint", &thumb) < 0)

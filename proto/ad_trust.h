@@ -26,11 +26,12 @@
 
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
+#include "proto/names.h"
 
 /* A SID in text form, NUL included. */
 #define AD_SID_MAX 80
 /* The DC's host name (NetBIOS, e.g. DC01), NUL included; its FQDN is DC01.fabrikam.com. */
-#define AD_DC_NAME_MAX 16
+#define AD_DC_NAME_MAX HL_NAME_COMPUTER_SIZE
 #define AD_FQDN_MAX (AD_DC_NAME_MAX + HL_DNSNAME_MAX)
 
 /* A trusted domain, as the trusting side keeps it. */

@@ -36,6 +36,7 @@
 #include "lib/fileio.h"
 #include "lib/http.h"
 #include "lib/json.h"
+#include "proto/names.h"
 
 #define GUARDIANS_DIR "guardians"
 #define META_FILE "guardian.json"

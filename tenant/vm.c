@@ -27,6 +27,7 @@
 #include "lib/json.h"
 #include "lib/labclock.h"
 #include "proto/keyprotector.h"
+#include "proto/names.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
 #include "vm/bundle.h"

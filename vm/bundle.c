@@ -18,6 +18,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "proto/names.h"
 #include "vm/bundle.h"
 
 /* The files of a bundle besides vtpm/, in copy order. */

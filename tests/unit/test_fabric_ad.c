@@ -327,7 +327,7 @@ static void test_create(void **state)
 	snprintf(path, sizeof(path), "%s/fabric.db", L->dir_a);
 	assert_int_equal(mode_of(path), 0600);
 	assert_int_equal(mode_of(L->dir_a), 0700);
-	assert_int_equal(hgs_check_sid(L->a->domain_sid), 0);
+	assert_int_equal(hl_name_sid(L->a->domain_sid), 0);
 	assert_int_equal(strncmp(L->a->domain_sid, "S-1-5-21-", 9), 0);
 	assert_string_not_equal(L->a->domain_sid, L->b->domain_sid);
 	assert_string_equal(L->a->dc_name, "DC01");
@@ -397,14 +397,14 @@ static void test_names(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good_c) / sizeof(good_c[0]); i++)
-		assert_int_equal(fabric_check_computer_name(good_c[i]), 0);
+		assert_int_equal(hl_name_computer("computer name", good_c[i]), 0);
 	for (size_t i = 0; i < sizeof(bad_c) / sizeof(bad_c[0]); i++)
-		assert_int_equal(fabric_check_computer_name(bad_c[i]), -1);
-	assert_int_equal(fabric_check_computer_name(NULL), -1);
+		assert_int_equal(hl_name_computer("computer name", bad_c[i]), -1);
+	assert_int_equal(hl_name_computer("computer name", NULL), -1);
 	for (size_t i = 0; i < sizeof(good_g) / sizeof(good_g[0]); i++)
-		assert_int_equal(fabric_check_group_name(good_g[i]), 0);
+		assert_int_equal(hl_name_group(good_g[i]), 0);
 	for (size_t i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++)
-		assert_int_equal(fabric_check_group_name(bad_g[i]), -1);
+		assert_int_equal(hl_name_group(bad_g[i]), -1);
 	snprintf(sid, sizeof(sid), "%s-1103", L->a->domain_sid);
 	assert_true(ad_sid_in_domain(sid, L->a->domain_sid));
 	assert_false(ad_sid_in_domain(sid, L->b->domain_sid));

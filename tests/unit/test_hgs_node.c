@@ -571,13 +571,13 @@ static void test_host_groups(void **state)
 	char *name = NULL;
 
 	(void)state;
-	assert_int_equal(hgs_check_sid("S-1-5-21-3623811015-3361044348-30300820-1013"), 0);
-	assert_int_equal(hgs_check_sid("S-1-5-21-"), -1);
-	assert_int_equal(hgs_check_sid("S-1-5-32-544"), 0);
-	assert_int_equal(hgs_check_sid("S-1-5"), -1);
-	assert_int_equal(hgs_check_sid("S-2-5-21"), -1);
-	assert_int_equal(hgs_check_sid("S-1-5-99999999999"), -1);
-	assert_int_equal(hgs_check_sid("GuardedHosts"), -1);
+	assert_int_equal(hl_name_sid("S-1-5-21-3623811015-3361044348-30300820-1013"), 0);
+	assert_int_equal(hl_name_sid("S-1-5-21-"), -1);
+	assert_int_equal(hl_name_sid("S-1-5-32-544"), 0);
+	assert_int_equal(hl_name_sid("S-1-5"), -1);
+	assert_int_equal(hl_name_sid("S-2-5-21"), -1);
+	assert_int_equal(hl_name_sid("S-1-5-99999999999"), -1);
+	assert_int_equal(hl_name_sid("GuardedHosts"), -1);
 	assert_non_null(strstr(hl_error_last(), "invalid SID 'GuardedHosts'"));
 	assert_int_equal(hgs_db_host_group_add(G->node, "Group1", "S-1-5-21-7-8-9-1013"), 0);
 	assert_int_equal(hgs_db_host_group_add(G->node, "Group2", "S-1-5-21-7-8-9-1013"), -1);

@@ -144,17 +144,17 @@ static size_t slurp(const char *dir, const char *name, char **buf)
 static void test_check_name_listen(void **state)
 {
 	(void)state;
-	assert_int_equal(host_check_name("FabricHost1"), 0);
-	assert_int_equal(host_check_name("A"), 0);
-	assert_int_equal(host_check_name("host-2"), 0);
-	assert_int_equal(host_check_name("FabricHost12345"), 0);
-	assert_int_equal(host_check_name("FabricHost123456"), -1);
+	assert_int_equal(hl_name_computer("host name", "FabricHost1"), 0);
+	assert_int_equal(hl_name_computer("host name", "A"), 0);
+	assert_int_equal(hl_name_computer("host name", "host-2"), 0);
+	assert_int_equal(hl_name_computer("host name", "FabricHost12345"), 0);
+	assert_int_equal(hl_name_computer("host name", "FabricHost123456"), -1);
 	assert_error_has("1 to 15");
-	assert_int_equal(host_check_name(""), -1);
-	assert_int_equal(host_check_name(NULL), -1);
-	assert_int_equal(host_check_name("-host"), -1);
-	assert_int_equal(host_check_name("fabric_host"), -1);
-	assert_int_equal(host_check_name("a.b"), -1);
+	assert_int_equal(hl_name_computer("host name", ""), -1);
+	assert_int_equal(hl_name_computer("host name", NULL), -1);
+	assert_int_equal(hl_name_computer("host name", "-host"), -1);
+	assert_int_equal(hl_name_computer("host name", "fabric_host"), -1);
+	assert_int_equal(hl_name_computer("host name", "a.b"), -1);
 	assert_int_equal(host_check_listen("127.0.0.5"), 0);
 	assert_int_equal(host_check_listen("127.200.3.9"), 0);
 	assert_int_equal(host_check_listen("10.0.0.1"), -1);
