@@ -23,6 +23,7 @@
 #include "lib/fileio.h"
 #include "lib/labclock.h"
 #include "lib/served.h"
+#include "tests/unit/testutil.h"
 
 struct fx {
 	char dir[64];
@@ -35,8 +36,7 @@ static int setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hgslab-test-served-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (tu_mkdtemp(fx->dir, sizeof(fx->dir), "served") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -48,7 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	int ret = hl_file_rmtree(fx->dir) < 0 ? -1 : 0;
+	int ret = tu_rmtree(fx->dir);
 
 	free(fx);
 	return ret;
