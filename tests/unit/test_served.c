@@ -60,7 +60,7 @@ static void put(const char *dir, const char *file, const char *text)
 	char path[256];
 
 	assert_int_equal(hl_served_path(dir, file, path, sizeof(path)), 0);
-	assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
+	tu_put(path, text);
 }
 
 /* Paths too long are refused with the path in the message. */
@@ -124,20 +124,20 @@ static void test_labclock(void **state)
 
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, 0);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, " 32400\n");
+	tu_set_clock_offset(fx->dir, " 32400\n");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, 32400);
 	before = time(NULL);
 	assert_int_equal(hl_labclock_now(fx->dir, &now), 0);
 	assert_true(now >= before + 32400 && now <= time(NULL) + 32400);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "-60");
+	tu_set_clock_offset(fx->dir, "-60");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, -60);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "9h");
+	tu_set_clock_offset(fx->dir, "9h");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), -1);
 	assert_int_equal(off, 0);
 	assert_non_null(strstr(hl_error_last(), "must hold a whole number of seconds"));
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "99999999999");
+	tu_set_clock_offset(fx->dir, "99999999999");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), -1);
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/labclock.h"
 #include "tests/unit/testutil.h"
 
 /* Folders between the repository root and a test program: build/<flavour>/tests/. */
@@ -205,6 +206,24 @@ char *tu_slurp(const char *path, size_t *len)
 	if (hl_file_read(path, HL_FILE_READ_MAX, &buf, len) < 0)
 		fail_msg("%s", hl_error_last());
 	return buf;
+}
+
+/* TEXT into PATH. */
+void tu_put(const char *path, const char *text)
+{
+	if (hl_file_write(path, text, strlen(text), 0644) < 0)
+		fail_msg("%s", hl_error_last());
+}
+
+/* TEXT into DIR/clock-offset, or no such file. */
+void tu_set_clock_offset(const char *dir, const char *text)
+{
+	const char *path = tu_path("%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
+
+	if (!text)
+		unlink(path);
+	else
+		tu_put(path, text);
 }
 
 /* DATA into a fresh temporary file. */

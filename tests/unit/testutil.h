@@ -81,6 +81,12 @@ int tu_file_has(const char *path, const char *text);
 /* The whole of file PATH (malloc'd, NUL-terminated, *LEN bytes without the NUL); fails the test when it cannot. */
 char *tu_slurp(const char *path, size_t *len);
 
+/* Write TEXT to PATH (mode 0644, lib/fileio); fails the test when it cannot. */
+void tu_put(const char *path, const char *text);
+
+/* Write TEXT to DIR's lab clock offset file (lib/labclock); NULL removes the file. */
+void tu_set_clock_offset(const char *dir, const char *text);
+
 /* Write LEN bytes of DATA to a fresh /tmp/hgslab-test-TAG-XXXXXX file; its name into PATH. */
 void tu_write_temp(const void *data, size_t len, const char *tag, char *path, size_t size);
 
