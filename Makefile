@@ -46,6 +46,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helper_*.c))
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o
 
 .PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest
 
@@ -79,7 +80,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIBA)
+# Every test program also links tests/unit/testutil.c (test data paths, scratch
+# files, tpm2_eventlog as a reference: tests/unit/testutil.h).
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lpthread
 
@@ -87,7 +90,8 @@ $(BUILD)/tests/helper_%: $(BUILD)/obj/tests/unit/helper_%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d $(TEST_UTIL_OBJ:.o=.d) \
+         $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 
 deps:
 	@scripts/deps.sh

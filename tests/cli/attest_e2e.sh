@@ -14,95 +14,22 @@
 # restart, the others directly); an unregistered host is UnauthorizedHost;
 # the fallback URL takes over when the primary HGS is down; an HGS that
 # nobody answers for is a TransientError.  Host-key mode: a registered host
-# key is Passed, an unknown one UnauthorizedHost.  AD mode, when `hgslab
-# fabric` is built: a member of the registered group is Passed, a computer
-# outside it UnauthorizedHost.  Every process is stopped by pid at the end,
+# key is Passed, an unknown one UnauthorizedHost.  AD mode (`hgslab fabric`
+# and `hgs add-trusted-domain` must answer --help: a missing verb is a
+# failure, never a skip): a member of the registered group is Passed, a
+# computer outside it UnauthorizedHost.  Every process is stopped by pid at the end,
 # and the last check proves none of them survived.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab.sh"
 
-START0=$(date +%s.%N)
-START=$START0
-BG_PIDS=()
+START0=$START
 TAG=""
 
 # Every case name starts with the build under test.
 eval "lib_$(declare -f ok)"
 ok() { lib_ok "$1" "${TAG:+$TAG: }$2"; }
 
-# elapsed: seconds since START, one decimal.
-elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-# mark LABEL: a TAP comment with the time so far.
-mark() { echo "# [$(elapsed) s] $1"; }
-
-# start_bg VAR CMD...: run CMD in the background, its stdout readable line by
-# line through a fifo (fd in ${VAR}_FD), its pid in ${VAR}_PID.
-start_bg() {
-	local var=$1 fifo fd pid
-	shift
-	fifo="$T/fifo.$var.$RANDOM"
-	mkfifo "$fifo"
-	"$@" >"$fifo" 2>"$T/$var.err" &
-	pid=$!
-	exec {fd}<"$fifo"
-	rm -f "$fifo"
-	printf -v "${var}_PID" '%s' "$pid"
-	printf -v "${var}_FD" '%s' "$fd"
-	BG_PIDS+=("$pid")
-}
-
-# next_line VAR: the next stdout line of background process VAR into LINE (30 s at most).
-next_line() {
-	local fdvar="${1}_FD"
-	LINE=""
-	read -r -t 30 LINE <&"${!fdvar}"
-}
-
-# stop_bg VAR: SIGTERM, wait; its exit status in STOP_RC.
-stop_bg() {
-	local pidvar="${1}_PID" fdvar="${1}_FD"
-	STOP_RC=-1
-	if [ -n "${!pidvar:-}" ]; then
-		kill -TERM "${!pidvar}" 2>/dev/null
-		wait "${!pidvar}" 2>/dev/null
-		STOP_RC=$?
-		printf -v "$pidvar" '%s' ""
-	fi
-	if [ -n "${!fdvar:-}" ]; then
-		eval "exec ${!fdvar}<&-"
-		printf -v "$fdvar" '%s' ""
-	fi
-}
-
-# cleanup: stop every background process we started, by pid.
-cleanup() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-}
-trap 'cleanup; rm -rf "$T"' EXIT
-
-# serve_url VAR LINE: the URL of an `hgs serve` readiness line into VAR_URL and VAR_PORT.
-serve_url() {
-	local url
-	url=$(sed -n 's/^hgs: serving [^ ]* on \(http:[^ ]*\)$/\1/p' <<<"$2")
-	printf -v "${1}_URL" '%s' "$url"
-	printf -v "${1}_PORT" '%s' "${url##*:}"
-	[ -n "$url" ]
-}
-
-# field NAME: the Format-List value of NAME in $OUT.
-field() { sed -n "s/^$1 *: \(.*\)\$/\1/p" <<<"$OUT" | head -n1; }
-
-for tool in swtpm swtpm_setup tpm2_eventlog tpm2_checkquote; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool is not installed (make deps)"
-		exit 0
-	fi
-done
+require swtpm swtpm_setup tpm2_eventlog tpm2_checkquote openssl
 
 # suite BIN INDEX TAG: the whole run against binary BIN, each case named
 # "TAG: ...", in $T/TAG and on loopback addresses of its own.
@@ -114,7 +41,7 @@ suite() {
 	START=$(date +%s.%N)
 	echo "# suite $TAG: $B"
 	# Loopback addresses of this run: 127.A.B.{1..6}.
-	NET="127.$((($$ + $2 * 7) % 200 + 30)).$((RANDOM % 250 + 1))"
+	lab_net "$2"
 	HGS_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3 HK_ADDR=$NET.4 DC_ADDR=$NET.5 AD_ADDR=$NET.6
 	H1="$W/hosts/h1" H2="$W/hosts/h2" VENDOR="$W/hosts/tpm-vendor"
 
@@ -149,9 +76,7 @@ suite() {
 	run "$B" hgs init --dir "$W/hgs-tpm" --name MyHgsService --domain relecloud.com --trust tpm \
 		--listen "$HGS_ADDR:0" --tpm-vendor-ca "$VENDOR/vendor-ca-cert.pem"
 	ok $RC "hgs init --trust tpm with the lab's TPM vendor CA"
-	start_bg HGS "$B" hgs serve --dir "$W/hgs-tpm"
-	next_line HGS
-	serve_url HGS "$LINE"
+	start_hgs HGS "$B" "$W/hgs-tpm"
 	ok $? "hgs serve is ready: $LINE"
 	URL="http://hgs.relecloud.com:$HGS_PORT"
 	RESOLVE="hgs.relecloud.com:$HGS_PORT:$HGS_ADDR"
@@ -292,9 +217,7 @@ EOF
 	run "$B" hgs init --dir "$W/hgs-hk" --name MyHgsService --domain relecloud.com --trust hostkey \
 		--listen "$HK_ADDR:0"
 	ok $RC "hgs init --trust hostkey"
-	start_bg HK "$B" hgs serve --dir "$W/hgs-hk"
-	next_line HK
-	serve_url HK "$LINE"
+	start_hgs HK "$B" "$W/hgs-hk"
 	ok $? "host-key HGS is ready"
 	run "$B" host get-host-key --dir "$H1" --out "$W/h1.hostkey.pem"
 	ok $([ $RC -eq 0 ] && grep -q "BEGIN PUBLIC KEY" "$W/h1.hostkey.pem" && ! grep -q PRIVATE "$W/h1.hostkey.pem"; echo $?) \
@@ -316,80 +239,78 @@ EOF
 	ok $STOP_RC "host-key HGS stops"
 	mark "host-key mode done"
 
-	# ---- AD mode (when the fabric directory is built) ----
-	if "$B" fabric --help >/dev/null 2>&1 && "$B" hgs add-trusted-domain --help >/dev/null 2>&1; then
-		F="$W/fabric"
-		run "$B" fabric new --dir "$F" --domain fabrikam.com --listen "$DC_ADDR:0"
-		ok $RC "fabric new fabrikam.com"
-		run "$B" fabric add-group --dir "$F" --name GuardedHosts
-		ok $RC "fabric add-group GuardedHosts"
-		"$B" host get-host-key --dir "$H2" --out "$W/h2.hostkey.pem" >/dev/null
-		run "$B" fabric add-computer --dir "$F" --name FabricHost1 --key "$W/h1.hostkey.pem"
-		ok $RC "fabric add-computer FabricHost1 (its machine key)"
-		run "$B" fabric add-computer --dir "$F" --name FabricHost2 --key "$W/h2.hostkey.pem"
-		ok $RC "fabric add-computer FabricHost2"
-		run "$B" fabric add-group-member --dir "$F" --group GuardedHosts --computer FabricHost1
-		ok $RC "FabricHost1 joins GuardedHosts"
-		run "$B" fabric get-group --dir "$F" --name GuardedHosts --json
-		SID=$(sed -n 's/.*"Sid": "\(S-1-5-21-[0-9-]*\)".*/\1/p' <<<"$OUT" | head -n1)
-		ok $([ -n "$SID" ]; echo $?) "the group's SID ($SID)"
-		run "$B" fabric export-trust --dir "$F" --out "$W/trust.json"
-		ok $RC "fabric export-trust"
-		start_bg DC "$B" fabric serve --dir "$F"
-		next_line DC
-		DCURL=$(sed -n 's/^fabric: DC for fabrikam.com serving on \(http:[^ ]*\)$/\1/p' <<<"$LINE")
-		ok $([ -n "$DCURL" ]; echo $?) "the DC is ready: $LINE"
-		DC_PORT=${DCURL##*:}
-		run "$B" hgs init --dir "$W/hgs-ad" --name MyHgsService --domain relecloud.com --trust ad \
-			--listen "$AD_ADDR:0"
-		ok $RC "hgs init --trust ad"
-		run "$B" hgs add-trusted-domain --dir "$W/hgs-ad" --file "$W/trust.json"
-		ok $RC "hgs add-trusted-domain fabrikam.com"
-		run "$B" hgs add-host-group --dir "$W/hgs-ad" --name GuardedHosts --sid "$SID"
-		ok $RC "hgs add-host-group GuardedHosts"
-		start_bg AD "$B" hgs serve --dir "$W/hgs-ad"
-		next_line AD
-		serve_url AD "$LINE"
-		ok $? "AD-mode HGS is ready"
-		ADURL="http://hgs.relecloud.com:$AD_PORT"
-		for h in "$H1" "$H2"; do
-			run "$B" host set-client-configuration --dir "$h" --attestation-url "$ADURL/Attestation" \
-				--key-protection-url "$ADURL/KeyProtection" --dc-url "http://dc01.fabrikam.com:$DC_PORT" \
-				--resolve "hgs.relecloud.com:$AD_PORT:$AD_ADDR" --resolve "dc01.fabrikam.com:$DC_PORT:$DC_ADDR"
-		done
-		run "$B" host test-client-configuration --dir "$H1"
-		ok $([ $RC -eq 0 ] && [ "$(field AttestationStatus)" = Passed ] &&
-			[ "$(field AttestationOperationMode)" = TrustActiveDirectory ]; echo $?) \
-			"AD mode: a member of GuardedHosts is Passed"
-		[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR"
-		run "$B" host test-client-configuration --dir "$H2"
-		ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = UnauthorizedHost ]; echo $?) \
-			"AD mode: a computer outside the registered group is UnauthorizedHost"
-		run "$B" host set-client-configuration --dir "$H2" --dc-url ""
-		run "$B" host test-client-configuration --dir "$H2"
-		ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = TransientError ] &&
-			grep -q "no domain controller" <<<"$ERR"; echo $?) \
-			"AD mode without a DC URL: TransientError saying how to set one"
-		stop_bg AD
-		ok $STOP_RC "AD-mode HGS stops"
-		stop_bg DC
-		ok $STOP_RC "the DC stops"
-		mark "AD mode done"
-	else
-		ok 0 "AD mode # SKIP hgslab fabric / hgs add-trusted-domain are not built"
-	fi
-
+	# ---- AD mode: the fabric verbs must exist (a missing verb fails, it is never skipped) ----
+	run "$B" fabric --help
+	ok $([ $RC -eq 0 ] && grep -q '^usage: hgslab fabric' <<<"$OUT" && grep -q '^  serve ' <<<"$OUT"; echo $?) \
+		"fabric --help: the fabric directory and its DC are built"
+	run "$B" hgs add-trusted-domain --help
+	ok $([ $RC -eq 0 ] && grep -q '^usage: hgslab hgs add-trusted-domain' <<<"$OUT"; echo $?) \
+		"hgs add-trusted-domain --help"
+	F="$W/fabric"
+	run "$B" fabric new --dir "$F" --domain fabrikam.com --listen "$DC_ADDR:0"
+	ok $RC "fabric new fabrikam.com"
+	run "$B" fabric add-group --dir "$F" --name GuardedHosts
+	ok $RC "fabric add-group GuardedHosts"
+	"$B" host get-host-key --dir "$H2" --out "$W/h2.hostkey.pem" >/dev/null
+	run "$B" fabric add-computer --dir "$F" --name FabricHost1 --key "$W/h1.hostkey.pem"
+	ok $RC "fabric add-computer FabricHost1 (its machine key)"
+	run "$B" fabric add-computer --dir "$F" --name FabricHost2 --key "$W/h2.hostkey.pem"
+	ok $RC "fabric add-computer FabricHost2"
+	run "$B" fabric add-group-member --dir "$F" --group GuardedHosts --computer FabricHost1
+	ok $RC "FabricHost1 joins GuardedHosts"
+	run "$B" fabric get-group --dir "$F" --name GuardedHosts --json
+	SID=$(sed -n 's/.*"Sid": "\(S-1-5-21-[0-9-]*\)".*/\1/p' <<<"$OUT" | head -n1)
+	ok $([ -n "$SID" ]; echo $?) "the group's SID ($SID)"
+	run "$B" fabric export-trust --dir "$F" --out "$W/trust.json"
+	ok $RC "fabric export-trust"
+	start_bg DC "$B" fabric serve --dir "$F"
+	next_line DC
+	DCURL=$(sed -n 's/^fabric: DC for fabrikam.com serving on \(http:[^ ]*\)$/\1/p' <<<"$LINE")
+	ok $([ -n "$DCURL" ]; echo $?) "the DC is ready: $LINE"
+	DC_PORT=${DCURL##*:}
+	run "$B" hgs init --dir "$W/hgs-ad" --name MyHgsService --domain relecloud.com --trust ad \
+		--listen "$AD_ADDR:0"
+	ok $RC "hgs init --trust ad"
+	run "$B" hgs add-trusted-domain --dir "$W/hgs-ad" --file "$W/trust.json"
+	ok $RC "hgs add-trusted-domain fabrikam.com"
+	run "$B" hgs add-host-group --dir "$W/hgs-ad" --name GuardedHosts --sid "$SID"
+	ok $RC "hgs add-host-group GuardedHosts"
+	start_hgs AD "$B" "$W/hgs-ad"
+	ok $? "AD-mode HGS is ready"
+	ADURL="http://hgs.relecloud.com:$AD_PORT"
+	for h in "$H1" "$H2"; do
+		run "$B" host set-client-configuration --dir "$h" --attestation-url "$ADURL/Attestation" \
+			--key-protection-url "$ADURL/KeyProtection" --dc-url "http://dc01.fabrikam.com:$DC_PORT" \
+			--resolve "hgs.relecloud.com:$AD_PORT:$AD_ADDR" --resolve "dc01.fabrikam.com:$DC_PORT:$DC_ADDR"
+	done
+	run "$B" host test-client-configuration --dir "$H1"
+	ok $([ $RC -eq 0 ] && [ "$(field AttestationStatus)" = Passed ] &&
+		[ "$(field AttestationOperationMode)" = TrustActiveDirectory ]; echo $?) \
+		"AD mode: a member of GuardedHosts is Passed"
+	[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR"
+	run "$B" host test-client-configuration --dir "$H2"
+	ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = UnauthorizedHost ]; echo $?) \
+		"AD mode: a computer outside the registered group is UnauthorizedHost"
+	run "$B" host set-client-configuration --dir "$H2" --dc-url ""
+	run "$B" host test-client-configuration --dir "$H2"
+	ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = TransientError ] &&
+		grep -q "no domain controller" <<<"$ERR"; echo $?) \
+		"AD mode without a DC URL: TransientError saying how to set one"
+	stop_bg AD
+	ok $STOP_RC "AD-mode HGS stops"
+	stop_bg DC
+	ok $STOP_RC "the DC stops"
+	mark "AD mode done"
 }
 
 suite "$HGSLAB" 0 release
-if [ -n "${HGSLAB_ASAN:-}" ] && [ -x "$HGSLAB_ASAN" ]; then
+if [ -n "${HGSLAB_ASAN:-}" ] && built "$HGSLAB_ASAN"; then
 	suite "$HGSLAB_ASAN" 1 asan
 fi
 TAG=""
 
 # ---- nothing survives ----
 cleanup
-BG_PIDS=()
 ok $(! pgrep -f "$T" >/dev/null; echo $?) "no swtpm or hgslab process of this test survives"
 START=$START0
 mark "total"

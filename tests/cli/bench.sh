@@ -7,7 +7,8 @@
 # Ctrl-C must exit 130; every run must leave no process and no lab directory
 # behind.  Speed is not asserted here: the figures are the benchmark's to
 # report (project rule), this only checks that it measures.
-# Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when built).
+# Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when set; named
+# but not built: a failure).
 . "$(dirname "$0")/lib.sh"
 
 BG_PID=""
@@ -63,7 +64,7 @@ ok $([ $RC -eq 2 ] && grep -q -- '--seconds must be' <<<"$ERR"; echo $?) "bench 
 
 # ---- smoke: a short run with sane JSON ----
 for b in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
-	[ -x "$b" ] || continue
+	built "$b" || continue
 	tag=$(basename "$(dirname "$(dirname "$b")")")
 	w="$T/work-$tag"
 	run "$b" bench attest --hosts 2 --seconds 2 --json --workdir "$w"

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# cli.sh - the command surface: help at every level, usage errors exit 2,
-# status and demo fail clearly without a fabric or a scenario, version and diagnose work.
-# Runs against the release binary and, when built, the ASan+UBSan one.
+# cli.sh - the command surface: help at every level (the areas and verbs are
+# walked from the binary's own --help output: every area and every verb must
+# answer --help with exit 0 and its usage line, and every area the README
+# documents must be listed), usage errors exit 2, status and demo fail clearly
+# without a fabric or a scenario, version and diagnose work.
+# Runs against the release binary and, when $HGSLAB_ASAN names it, the ASan+UBSan one
+# (named but not built: a failure).
 . "$(dirname "$0")/lib.sh"
 
-areas="hgs host tenant run demo up down status diagnose bench version"
+# The areas README "The command line" documents, and those of them that have verbs.
+documented="hgs host fabric tenant run demo up down status diagnose bench version"
+verb_areas="hgs host fabric tenant bench"
+
+# help_list TEXT SECTION: the names listed under "SECTION:" (Areas, Verbs) in a --help TEXT.
+help_list() { sed -n "/^$2:\$/,/^\$/s/^  \([a-z][a-z0-9-]*\)\( .*\)\{0,1\}\$/\1/p" <<<"$1"; }
 
 for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
-	[ -x "$bin" ] || { ok 1 "binary '$bin' is built"; continue; }
+	built "$bin" || continue
 	tag=$(basename "$(dirname "$(dirname "$bin")")")/$(basename "$bin")
 
 	run "$bin" --help
 	ok $RC "$tag: --help exits 0"
+	areas=$(help_list "$OUT" Areas)
 	missing=""
-	for a in $areas; do
-		grep -qE "^  $a " <<<"$OUT" || missing="$missing $a"
+	for a in $documented; do
+		grep -qx "$a" <<<"$areas" || missing="$missing $a"
 	done
-	ok $([ -z "$missing" ]; echo $?) "$tag: --help lists every area (missing:${missing:- none})"
+	ok $([ -z "$missing" ]; echo $?) "$tag: --help lists every documented area (missing:${missing:- none})"
 
 	run "$bin" nosuch
 	ok $([ $RC -eq 2 ]; echo $?) "$tag: unknown area exits 2 (got $RC)"
@@ -27,11 +37,32 @@ for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	ok $([ $RC -eq 2 ] && grep -q '^usage:' <<<"$ERR"; echo $?) "$tag: no arguments prints usage, exits 2"
 
 	bad=0
-	for a in $areas; do
+	for a in $(printf '%s\n' $areas $documented | sort -u); do
 		run "$bin" "$a" --help
 		if [ $RC -ne 0 ] || ! grep -q '^usage: hgslab '"$a" <<<"$OUT"; then bad=1; echo "# $a --help: rc=$RC"; fi
 	done
-	ok $bad "$tag: AREA --help works for every area"
+	ok $([ -n "$areas" ] && [ $bad -eq 0 ]; echo $?) \
+		"$tag: AREA --help works for every area, listed or documented ($(wc -w <<<"$areas") listed)"
+
+	# every verb of every area, as the area's own --help lists them
+	for a in $areas; do
+		run "$bin" "$a" --help
+		verbs=$(help_list "$OUT" Verbs)
+		if [ -z "$verbs" ]; then
+			[[ " $verb_areas " == *" $a "* ]] && ok 1 "$tag: $a --help lists its verbs"
+			continue
+		fi
+		bad=""
+		for v in $verbs; do
+			run "$bin" "$a" "$v" --help
+			if [ $RC -ne 0 ] || ! grep -q "^usage: hgslab $a $v\( \|\$\)" <<<"$OUT"; then
+				bad="$bad $v"
+				echo "# $a $v --help: rc=$RC: $(head -n1 <<<"$ERR$OUT")"
+			fi
+		done
+		ok $([ -z "$bad" ]; echo $?) \
+			"$tag: every verb of $a answers --help with exit 0 and its usage ($(wc -w <<<"$verbs") verbs; failing:${bad:- none})"
+	done
 
 	run "$bin" hgs nosuch
 	ok $([ $RC -eq 2 ] && grep -q "unknown verb 'nosuch'" <<<"$ERR"; echo $?) "$tag: unknown verb exits 2"

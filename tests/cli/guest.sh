@@ -21,20 +21,14 @@
 # wait is bounded, and the trap stops QEMU, swtpm and socat by their pids.
 . "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 G=${GUEST_DIR:-$ROOT/build/guest}
 case $G in /*) ;; *) G=$ROOT/$G ;; esac
 QBOOT=/usr/share/qemu/qboot.rom
 SECRET="tenant secret 42"
 BOOT_TIMEOUT=${GUEST_BOOT_TIMEOUT:-120}   # seconds from `cont` to the guest's report, TCG on a busy machine
 
-if [ ! -f "$G/vmlinuz" ] || [ ! -f "$G/initramfs.cpio" ]; then
-	echo "Bail out! no guest in $G: run 'make guest' first (make test does)"
-	exit 1
-fi
-for tool in qemu-system-x86_64 swtpm socat mke2fs cryptsetup strings sha256sum jq; do
-	command -v "$tool" >/dev/null || { echo "Bail out! $tool is needed (make deps)"; exit 1; }
-done
+require_guest "$G"
+require qemu-system-x86_64 swtpm socat mke2fs cryptsetup strings sha256sum jq
 [ -f "$QBOOT" ] || { echo "Bail out! $QBOOT is needed (qemu-system-x86, make deps)"; exit 1; }
 
 QEMU_PID="" SWTPM_PID="" EV_PID="" EVENT="" EVENTS=()

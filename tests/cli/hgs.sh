@@ -7,42 +7,19 @@
 # nonce on the lab clock, another trust mode), the attestation log, SIGTERM
 # (exit 0) and a restart that keeps registrations and the log and forgets
 # every nonce issued before it.
-# Runs against $HGSLAB and, when built, $HGSLAB_ASAN.
+# Runs against $HGSLAB and, when set, $HGSLAB_ASAN (named but not built: a failure).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab.sh"
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-fixtures="$root/../shared/fixtures/tcglogs"
-SERVE_PID=""
+require openssl curl base64
 
-# Stop the background `hgs serve`, if any (used by the trap too).
-stop_serve() {
-	if [ -n "$SERVE_PID" ]; then
-		kill -TERM "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
-		SERVE_PID=""
-	fi
-	exec 3<&- 2>/dev/null
-}
-trap 'stop_serve; rm -rf "$T"' EXIT
+fixtures="$ROOT/tests/data/tcglogs"   # real firmware logs (tpm2-tools), kept in the repository
 
 # pem_json FILE: FILE's text as a JSON string literal.
 pem_json() { awk 'BEGIN { printf "\"" } { printf "%s\\n", $0 } END { printf "\"" }' "$1"; }
 
 # json_field NAME: the string member NAME of the JSON on stdin (values without quotes inside).
 json_field() { sed -n 's/.*"'"$1"'": *"\([^"]*\)".*/\1/p' | head -n1; }
-
-# start_serve BIN DIR: start `hgs serve` in the background; sets SERVE_PID and URL.
-start_serve() {
-	local fifo="$T/ready.$RANDOM" line=""
-	mkfifo "$fifo"
-	"$1" hgs serve --dir "$2" >"$fifo" 2>"$T/serve.err" &
-	SERVE_PID=$!
-	exec 3<"$fifo"
-	rm -f "$fifo"
-	read -r -t 60 line <&3
-	URL=$(sed -n 's/^hgs: serving MyHgsService on \(http:[^ ]*\)$/\1/p' <<<"$line")
-	[ -n "$URL" ]
-}
 
 # attest_req HOST NONCE_B64 SIGNING_KEY PRESENTED_PUB TK_PUB: a host-key attest body.
 attest_req() {
@@ -195,20 +172,16 @@ suite() {
 	ok $([ $RC -eq 0 ] && grep -q '"Removed": true' <<<"$OUT"; echo $?) "$tag: remove-ci-policy --json"
 	run "$bin" hgs add-tpm-policy --dir "$d" --name Junk --tcglog "$k/junk.txt"
 	ok $([ $RC -eq 1 ] && grep -q "cannot add TPM policy 'Junk'" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: not a TCG log"
-	if [ -f "$fixtures/event-uefi-sha1-log.bin" ]; then
-		run "$bin" hgs add-tpm-policy --dir "$d" --name Sha1 --tcglog "$fixtures/event-uefi-sha1-log.bin"
-		ok $([ $RC -eq 1 ] && grep -qi "sha-256" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: a SHA-1-only log is refused"
-	fi
+	run "$bin" hgs add-tpm-policy --dir "$d" --name Sha1 --tcglog "$fixtures/event-uefi-sha1-log.bin"
+	ok $([ $RC -eq 1 ] && grep -qi "sha-256" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: a SHA-1-only log is refused"
 	run "$bin" hgs get-tpm-policy --dir "$d"
 	ok $([ $RC -eq 0 ] && grep -q "no TPM policy is registered" <<<"$OUT"; echo $?) "$tag: get-tpm-policy with none"
-	if [ -f "$fixtures/event-sd-boot-fedora37.bin" ]; then
-		run "$bin" hgs add-tpm-policy --dir "$d" --name Fedora --tcglog "$fixtures/event-sd-boot-fedora37.bin"
-		ok $([ $RC -eq 0 ] && grep -qE '^Fedora +[0-9]+ +[0-9]+ +[0-9A-F]{64} ' <<<"$OUT"; echo $?) "$tag: add-tpm-policy with a real firmware log"
-		run "$bin" hgs add-tpm-policy --dir "$d" --name Fedora2 --tcglog "$fixtures/event-sd-boot-fedora37.bin"
-		ok $([ $RC -eq 1 ] && grep -q "already registered as TPM policy 'Fedora'" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: the same log twice"
-		run "$bin" hgs remove-tpm-policy --dir "$d" --name Fedora
-		ok $RC "$tag: remove-tpm-policy"
-	fi
+	run "$bin" hgs add-tpm-policy --dir "$d" --name Fedora --tcglog "$fixtures/event-sd-boot-fedora37.bin"
+	ok $([ $RC -eq 0 ] && grep -qE '^Fedora +[0-9]+ +[0-9]+ +[0-9A-F]{64} ' <<<"$OUT"; echo $?) "$tag: add-tpm-policy with a real firmware log"
+	run "$bin" hgs add-tpm-policy --dir "$d" --name Fedora2 --tcglog "$fixtures/event-sd-boot-fedora37.bin"
+	ok $([ $RC -eq 1 ] && grep -q "already registered as TPM policy 'Fedora'" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: the same log twice"
+	run "$bin" hgs remove-tpm-policy --dir "$d" --name Fedora
+	ok $RC "$tag: remove-tpm-policy"
 
 	# ---- TPM hosts ----
 	run "$bin" hgs add-tpm-host --dir "$d" --name Host1 --platform-identifier "$k/pid1.json"
@@ -233,11 +206,12 @@ suite() {
 	ok $([ $RC -eq 1 ] && grep -q "no TPM host is registered as 'Host2'" <<<"$ERR"; echo $?) "$tag: get-tpm-host --name of a removed host"
 
 	# ---- serve ----
-	if ! start_serve "$bin" "$d"; then
+	if ! start_hgs SERVE "$bin" "$d" MyHgsService; then
 		ok 1 "$tag: serve prints its readiness line"; sed 's/^/# /' "$T/serve.err"
-		stop_serve
+		stop_bg SERVE
 		return
 	fi
+	URL=$SERVE_URL
 	ok 0 "$tag: serve prints its readiness line ($URL)"
 	ok $(grep -q "^http://$addr:[0-9]*$" <<<"$URL"; echo $?) "$tag: serve listens on the node's own address $addr"
 	ok $([ "$(cat "$d/hgs.pid")" = "$SERVE_PID" ]; echo $?) "$tag: serve writes its pid file"
@@ -294,17 +268,15 @@ suite() {
 	# ---- stop and restart ----
 	# nonces live in the memory of serve: one issued now is refused after the restart
 	n2=$(nonce)
-	kill -TERM "$SERVE_PID"
-	wait "$SERVE_PID"
-	rc=$?
-	SERVE_PID=""
-	exec 3<&-
+	stop_bg SERVE TERM
+	rc=$STOP_RC
 	ok $([ $rc -eq 0 ] && [ ! -e "$d/hgs.pid" ]; echo $?) "$tag: SIGTERM stops serve with exit 0 and removes the pid file (rc $rc)"
-	if ! start_serve "$bin" "$d"; then
+	if ! start_hgs SERVE "$bin" "$d" MyHgsService; then
 		ok 1 "$tag: serve restarts"; sed 's/^/# /' "$T/serve.err"
-		stop_serve
+		stop_bg SERVE
 		return
 	fi
+	URL=$SERVE_URL
 	attest "$(attest_req FabricHost1 "$(nonce)" "$k/hk.key" "$k/hk.pub" "$k/tk.pub")"
 	ok $(grep -q '"status":"Passed"' <<<"$REPLY_BODY"; echo $?) "$tag: after a restart the registered host still passes"
 	attest "$body"
@@ -318,17 +290,11 @@ suite() {
 	run "$bin" hgs get-server --dir "$d" --json
 	ok $(grep -q "\"ServingPid\": $SERVE_PID" <<<"$OUT"; echo $?) "$tag: get-server shows the serving pid"
 	# a background job starts with SIGINT ignored: serve must still stop on it
-	kill -INT "$SERVE_PID"
-	wait "$SERVE_PID"
-	rc=$?
-	SERVE_PID=""
+	stop_bg SERVE INT
+	rc=$STOP_RC
 	ok $([ $rc -eq 0 ] && [ ! -e "$d/hgs.pid" ]; echo $?) "$tag: SIGINT stops serve with exit 0 (rc $rc)"
-	stop_serve
 	grep -q "ERROR: AddressSanitizer\|runtime error" "$T/serve.err" && ok 1 "$tag: serve ran clean under the sanitizers"
 }
 
-for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
-	[ -x "$bin" ] || { [ "$bin" = "$HGSLAB" ] && ok 1 "binary '$bin' is built"; continue; }
-	suite "$bin"
-done
+each_binary suite
 done_testing

@@ -8,42 +8,16 @@
 # "HGSLAB-TK" + NUL) and compares with the owner's; refusals (no health
 # certificate, cut-off, disabled certificate) and a malformed request with
 # their log entries; the rotation verbs with --json.  The TK lives in shell
-# variables and pipes only.  Runs against $HGSLAB and, when built, $HGSLAB_ASAN.
+# variables and pipes only.  Runs against $HGSLAB and, when set, $HGSLAB_ASAN
+# (named but not built: a failure).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab.sh"
 
-SERVE_PID=""
+require openssl jq curl base64 sha256sum
 
-# Stop the background `hgs serve`, if any (used by the trap too).
-stop_serve() {
-	if [ -n "$SERVE_PID" ]; then
-		kill -TERM "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
-		SERVE_PID=""
-	fi
-	exec 3<&- 2>/dev/null
-}
-trap 'stop_serve; rm -rf "$T"' EXIT
-
-# start_serve BIN DIR: start `hgs serve` in the background; sets SERVE_PID and URL.
-start_serve() {
-	local fifo="$T/ready.$RANDOM" line=""
-	mkfifo "$fifo"
-	"$1" hgs serve --dir "$2" >"$fifo" 2>"$T/serve.err" &
-	SERVE_PID=$!
-	exec 3<"$fifo"
-	rm -f "$fifo"
-	read -r -t 60 line <&3
-	URL=$(sed -n 's/^hgs: serving MyHgsService on \(http:[^ ]*\)$/\1/p' <<<"$line")
-	[ -n "$URL" ]
-}
-
-# OAEP labels of docs/key-protector.md and hosts/tpm_host.h, NUL included, in hex.
-KP_LABEL=4847534C41422D4B5000   # "HGSLAB-KP\0"
+# OAEP label of hosts/tpm_host.h, NUL included, in hex (KP_LABEL, docs/key-protector.md, is lab.sh's).
 TK_LABEL=4847534C41422D544B00   # "HGSLAB-TK\0"
 OAEP="-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256"
-
-# thumb PEM_FILE: SHA-256 of the certificate's DER, uppercase hex.
-thumb() { openssl x509 -in "$1" -outform DER | sha256sum | cut -c1-64 | tr a-f A-F; }
 
 # wrap_to CERT_PEM LABEL_HEX: stdin (binary) RSA-OAEP-SHA-256 encrypted to CERT, base64.
 wrap_to() {
@@ -145,11 +119,12 @@ suite() {
 	ok $RC "$tag: init exits 0"
 	run "$bin" hgs add-host-key --dir "$d" --name FabricHost1 --key "$k/hk.pub"
 	ok $RC "$tag: host key registered"
-	if ! start_serve "$bin" "$d"; then
+	if ! start_hgs SERVE "$bin" "$d" MyHgsService; then
 		ok 1 "$tag: serve starts"; sed 's/^/# /' "$T/serve.err"
-		stop_serve
+		stop_bg SERVE
 		return
 	fi
+	URL=$SERVE_URL
 
 	# ---- guardian metadata ----
 	run curl -s -D "$T/md.h" -o "$T/md.xml" "$URL/KeyProtection/service/metadata/2014-07/metadata.xml"
@@ -256,12 +231,9 @@ suite() {
 		[ "$(jq -r '.[] | select(.IsPrimary) | .Thumbprint' <<<"$OUT")" = "$new_enc" ]; echo $?) \
 		"$tag: two encryption certificates remain, the new one primary"
 
-	stop_serve
+	stop_bg SERVE
 	grep -q "ERROR: AddressSanitizer\|runtime error" "$T/serve.err" && ok 1 "$tag: serve ran clean under the sanitizers"
 }
 
-for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
-	[ -x "$bin" ] || { [ "$bin" = "$HGSLAB" ] && ok 1 "binary '$bin' is built"; continue; }
-	suite "$bin"
-done
+each_binary suite
 done_testing

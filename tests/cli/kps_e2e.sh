@@ -32,204 +32,19 @@
 # Every process is stopped by pid at the end, and the last check proves none
 # survived.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab.sh"
 
-START=$(date +%s.%N)
-BG_PIDS=()
-
-for tool in swtpm swtpm_setup openssl jq curl xxd od sha256sum base64; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool is not installed (make deps)"
-		exit 0
-	fi
-done
-
-# elapsed: seconds since START, one decimal.
-elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-# mark LABEL: a TAP comment with the time so far.
-mark() { echo "# [$(elapsed) s] $1"; }
-
-# start_bg VAR CMD...: run CMD in the background, its stdout readable line by
-# line through a fifo (fd in ${VAR}_FD), its pid in ${VAR}_PID.
-start_bg() {
-	local var=$1 fifo fd pid
-	shift
-	fifo="$T/fifo.$var.$RANDOM"
-	mkfifo "$fifo"
-	"$@" >"$fifo" 2>"$T/$var.err" &
-	pid=$!
-	exec {fd}<"$fifo"
-	rm -f "$fifo"
-	printf -v "${var}_PID" '%s' "$pid"
-	printf -v "${var}_FD" '%s' "$fd"
-	BG_PIDS+=("$pid")
-}
-
-# next_line VAR: the next stdout line of background process VAR into LINE (30 s at most).
-next_line() {
-	local fdvar="${1}_FD"
-	LINE=""
-	read -r -t 30 LINE <&"${!fdvar}"
-}
-
-# stop_bg VAR: SIGTERM, wait; its exit status in STOP_RC.
-stop_bg() {
-	local pidvar="${1}_PID" fdvar="${1}_FD"
-	STOP_RC=-1
-	if [ -n "${!pidvar:-}" ]; then
-		kill -TERM "${!pidvar}" 2>/dev/null
-		wait "${!pidvar}" 2>/dev/null
-		STOP_RC=$?
-		printf -v "$pidvar" '%s' ""
-	fi
-	if [ -n "${!fdvar:-}" ]; then
-		eval "exec ${!fdvar}<&-"
-		printf -v "$fdvar" '%s' ""
-	fi
-}
-
-# cleanup: stop every background process we started, by pid.
-cleanup() {
-	local p
-	for p in "${BG_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-}
-trap 'cleanup; rm -rf "$T"' EXIT
-
-# serve_url VAR LINE: the URL of an `hgs serve` readiness line into VAR_URL and VAR_PORT.
-serve_url() {
-	local url
-	url=$(sed -n 's/^hgs: serving [^ ]* on \(http:[^ ]*\)$/\1/p' <<<"$2")
-	printf -v "${1}_URL" '%s' "$url"
-	printf -v "${1}_PORT" '%s' "${url##*:}"
-	[ -n "$url" ]
-}
-
-# field NAME: the Format-List value of NAME in $OUT.
-field() { sed -n "s/^$1 *: \(.*\)\$/\1/p" <<<"$OUT" | head -n1; }
-
-# ---- the TK: from the owner's key into a shell variable, never a file ----
-
-KP_LABEL=$(printf 'HGSLAB-KP\0' | xxd -p)
-
-# kp_body FILE: the decoded body of key protector FILE (JSON text).
-kp_body() { jq -r .body "$1" | base64 -d; }
-
-# kp_open FILE INDEX KEY: entry INDEX's TK opened with private KEY (openssl), as hex on stdout.
-kp_open() {
-	kp_body "$1" | jq -r ".guardians[$2].wrapped_tk" | base64 -d |
-		openssl pkeyutl -decrypt -inkey "$3" -pkeyopt rsa_padding_mode:oaep \
-			-pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
-			-pkeyopt rsa_oaep_label:"$KP_LABEL" 2>/dev/null | xxd -p -c 64
-}
-
-# fp_of TK_HEX: the TK fingerprint as docs/key-protector.md defines it.
-fp_of() { { printf 'hgslab-kp-tk-fingerprint-v1\0'; printf %s "$1" | xxd -r -p; } | sha256sum | cut -c1-64 | tr a-f A-F; }
-
-# patterns HEX: a secret as text, one form a line on stdout (a pipe): lower
-# and upper hex, and base64 at each of the three byte alignments a longer
-# encoding could put it at (the characters that depend on neighbouring bytes
-# dropped).  Only builtins see HEX: it reaches no command line.
-patterns() {
-	local hex=$1 k b
-	printf '%s\n%s\n' "$hex" "${hex^^}"
-	for k in 0 1 2; do
-		b=$({ head -c "$k" /dev/zero; printf %s "$hex" | xxd -r -p; } | base64 -w0)
-		printf '%s\n' "${b:4:$((${#b} - 8))}"
-	done
-}
-
-# holds FILE HEX: 0 when FILE holds the secret raw (its bytes), as hex or as base64.
-holds() {
-	tr -d '\r\n' <"$1" 2>/dev/null | grep -qaF -f <(patterns "$2") ||
-		od -An -v -tx1 "$1" 2>/dev/null | tr -d ' \n' | grep -qaF -f <(printf '%s\n' "$2")
-}
-
-# scan_files HEX DIR...: print each file under the DIRs that holds the secret; 0 when none does.
-scan_files() {
-	local hex=$1 f rc=0
-	shift
-	while IFS= read -r -d '' f; do
-		if holds "$f" "$hex"; then
-			echo "# the secret is in $f"
-			rc=1
-		fi
-	done < <(find "$@" -type f -print0 2>/dev/null)
-	return $rc
-}
-
-# scan_procs HEX PID...: print each process whose command line or environment
-# holds the secret; 0 when none does.  SCANNED gets how many were read.
-scan_procs() {
-	local hex=$1 p f rc=0
-	shift
-	SCANNED=0
-	for p in "$@"; do
-		[ -r "/proc/$p/environ" ] || continue
-		SCANNED=$((SCANNED + 1))
-		for f in cmdline environ; do
-			if holds "/proc/$p/$f" "$hex"; then
-				echo "# the secret is in /proc/$p/$f ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80))"
-				rc=1
-			fi
-		done
-	done
-	return $rc
-}
+require swtpm swtpm_setup openssl jq curl xxd od sha256sum base64
 
 # lab_pids: the lab's processes (command lines naming the test directory) and this shell.
 lab_pids() { pgrep -f "$T"; echo $$; }
 
-# ---- the lab ----
+# ---- the lab (tests/cli/lab.sh) ----
 
-B=$HGSLAB
-W="$T/lab"
-mkdir -p "$W"
-NET="127.$((($$ % 200) + 30)).$((RANDOM % 250 + 1))"
-A_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3 B_ADDR=$NET.4
-H1="$W/hosts/h1" H2="$W/hosts/h2" VENDOR="$W/hosts/tpm-vendor" A="$W/hgs" HB="$W/hgs-other" TEN="$W/tenant"
-KP="$W/vm1.kp"
-
-run "$B" host new --dir "$H1" --name FabricHost1 --domain fabrikam.com --listen "$H1_ADDR"
-ok $RC "host new FabricHost1 (baseline)"
-run "$B" host new --dir "$H2" --name FabricHost2 --domain fabrikam.com --listen "$H2_ADDR" \
-	--profile baseline,debug=on
-ok $RC "host new FabricHost2 (debug=on), same TPM vendor CA"
-run "$B" hgs init --dir "$A" --name MyHgsService --domain relecloud.com --trust tpm \
-	--listen "$A_ADDR:0" --tpm-vendor-ca "$VENDOR/vendor-ca-cert.pem"
-ok $RC "hgs init MyHgsService in TPM mode"
-start_bg HGS "$B" hgs serve --dir "$A"
-next_line HGS
-serve_url HGS "$LINE"
-ok $? "hgs serve is ready: $LINE"
-URL="http://hgs.relecloud.com:$HGS_PORT"
-RESOLVE="hgs.relecloud.com:$HGS_PORT:$A_ADDR"
-KPURL="$URL/KeyProtection"
-
-"$B" host get-platform-identifier --dir "$H1" --out "$W/h1.pid.json" >/dev/null &&
-	"$B" host get-platform-identifier --dir "$H2" --out "$W/h2.pid.json" >/dev/null &&
-	"$B" host get-baseline-policy --dir "$H1" --out "$W/h1.tcglog" >/dev/null &&
-	"$B" host get-ci-policy --dir "$H1" --out "$W/h1.ci" >/dev/null &&
-	"$B" hgs add-tpm-host --dir "$A" --name FabricHost1 --platform-identifier "$W/h1.pid.json" >/dev/null &&
-	"$B" hgs add-tpm-host --dir "$A" --name FabricHost2 --platform-identifier "$W/h2.pid.json" >/dev/null &&
-	"$B" hgs add-tpm-policy --dir "$A" --name Baseline --tcglog "$W/h1.tcglog" >/dev/null &&
-	"$B" hgs add-ci-policy --dir "$A" --name HgsLabDefault --policy "$W/h1.ci" >/dev/null
-ok $? "both hosts registered by EK; FabricHost1's TCG log and CI policy are the baseline"
-for h in "$H1" "$H2"; do
-	"$B" host set-client-configuration --dir "$h" --attestation-url "$URL/Attestation" \
-		--key-protection-url "$KPURL" --resolve "$RESOLVE" >/dev/null || break
-done
-ok $? "set-client-configuration on both hosts (hgs.relecloud.com resolved to $A_ADDR)"
-
-run "$B" tenant new-guardian --dir "$TEN" --name Owner
-ok $RC "tenant new-guardian Owner"
-run "$B" tenant import-guardian --dir "$TEN" --url "$URL" --resolve "$RESOLVE" --allow-untrusted-root
-ok $RC "tenant import-guardian MyHgsService from the served metadata"
-run "$B" tenant new-key-protector --dir "$TEN" --owner Owner --guardian MyHgsService --out "$KP"
-ok $RC "tenant new-key-protector --owner Owner --guardian MyHgsService"
+lab_tpm "$HGSLAB" "$T/lab"
+B_ADDR=$NET.4
+HB="$W/hgs-other" TEN="$W/tenant" KP="$W/vm1.kp"
+lab_tenant "$TEN" "$KP"
 run "$B" tenant show-key-protector --dir "$TEN" "$KP" --json
 FP=$(jq -r .TransportKeyFingerprint <<<"$OUT")
 KPID=$(jq -r .Id <<<"$OUT")
@@ -345,9 +160,7 @@ rm -f "$A/clock-offset"
 
 # another HGS of the same name (host-key mode) issues FabricHost1 a certificate
 run "$B" hgs init --dir "$HB" --name MyHgsService --domain relecloud.com --trust hostkey --listen "$B_ADDR:0"
-start_bg HGSB "$B" hgs serve --dir "$HB"
-next_line HGSB
-serve_url HGSB "$LINE"
+start_hgs HGSB "$B" "$HB"
 ok $? "a second HGS (same name, host-key mode) is ready: $LINE"
 "$B" host get-host-key --dir "$H1" --out "$W/h1.hostkey.pem" >/dev/null &&
 	"$B" hgs add-host-key --dir "$HB" --name FabricHost1 --key "$W/h1.hostkey.pem" >/dev/null &&
@@ -408,7 +221,7 @@ ok $([ "$(field IsFallbackInUse)" = True ] && [ "$(field AttestationStatus)" = P
 mark "fallback"
 
 # ---- the verb under ASan ----
-if [ -n "${HGSLAB_ASAN:-}" ] && [ -x "$HGSLAB_ASAN" ]; then
+if [ -n "${HGSLAB_ASAN:-}" ] && built "$HGSLAB_ASAN"; then
 	run "$HGSLAB_ASAN" host unwrap-key-protector --dir "$H1" --key-protector "$KP"
 	ok $([ $RC -eq 0 ] && [ "$(field TransportKeyFingerprint)" = "$FP" ] && [ "$(field IsFallbackInUse)" = True ] &&
 		! grep -q "Sanitizer\|runtime error" <<<"$ERR"; echo $?) "asan: unwrap through the fallback"
@@ -443,7 +256,6 @@ stop_bg HGS
 ok $STOP_RC "hgs serve stops on SIGTERM"
 TK=""
 cleanup
-BG_PIDS=()
 ok $(! pgrep -f "$T" >/dev/null; echo $?) "no swtpm or hgslab process of this test survives"
 mark "total"
 done_testing

@@ -3,10 +3,9 @@
 # scripts/check-layers.sh passes on this tree, and fails, naming file and line,
 # on small trees that break each rule.
 . "$(dirname "$0")/lib.sh"
-root=$(cd "$(dirname "$0")/../.." && pwd)
-checker="$root/scripts/check-layers.sh"
+checker="$ROOT/scripts/check-layers.sh"
 
-run "$checker" "$root"
+run "$checker" "$ROOT"
 ok $([ $RC -eq 0 ] && grep -qE '^layering: [0-9]+ files, [0-9]+ includes, ok$' <<<"$OUT"; echo $?) \
 	"the tree keeps lib <- proto <- vm <- components <- sim <- cmd"
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT"

@@ -3,8 +3,14 @@
 # Source it, call `plan N` (or `done_testing` at the end), then `check DESC CMD...`
 # (passes when CMD exits 0) and `ok COND DESC`.  Each test file runs in its
 # own trash directory ($T), removed on exit; $HGSLAB is the binary under test.
+# A test that cannot run fails: `require TOOL...` bails out when a program is
+# missing and `built BIN` is a failed case for a binary that is named but not
+# built; nothing here prints a SKIP.  tests/cli/lab.sh adds background
+# processes and the lab bring-up the end-to-end tests share.  tests/run.sh
+# runs every tests/cli/*.sh except these two helper files.
 set -u
-: "${HGSLAB:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin/hgslab}"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)   # the repository
+: "${HGSLAB:=$ROOT/bin/hgslab}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/hgslab-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 _n=0
@@ -33,3 +39,36 @@ run() {
 }
 
 done_testing() { echo "1..$_n"; }
+
+# require TOOL...: every TOOL is on PATH; else "Bail out!" and exit 1 (a failure, never a skip).
+require() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { echo "Bail out! $tool is not installed (make deps)"; exit 1; }
+	done
+}
+
+# require_guest DIR: the shielded VM's guest (`make guest`) is in DIR; else "Bail out!" and exit 1.
+require_guest() {
+	[ -f "$1/vmlinuz" ] && [ -f "$1/initramfs.cpio" ] && return 0
+	echo "Bail out! no guest in $1: run 'make guest' first (make test does)"
+	exit 1
+}
+
+# built BIN: true when BIN is built; else a failed case naming it.  For the loop
+# `for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do built "$bin" || continue; ...`:
+# a binary the runner names ($HGSLAB_ASAN is set by tests/run.sh) must exist.
+built() {
+	[ -x "$1" ] && return 0
+	ok 1 "binary '$1' is built"
+	return 1
+}
+
+# each_binary FN: run `FN BIN` for $HGSLAB, then for $HGSLAB_ASAN when it is set (the loop above).
+each_binary() {
+	local bin
+	for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
+		built "$bin" || continue
+		"$1" "$bin"
+	done
+}

@@ -16,16 +16,8 @@ export HGSLAB_GUEST_DIR
 B=$HGSLAB
 LIB="$ROOT/scenarios"
 
-for tool in swtpm swtpm_setup qemu-system-x86_64 jq xmllint; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "Bail out! $tool is not installed (make deps)"
-		exit 1
-	fi
-done
-if [ ! -f "$HGSLAB_GUEST_DIR/vmlinuz" ]; then
-	echo "Bail out! no guest in $HGSLAB_GUEST_DIR: run 'make guest' first (make test does)"
-	exit 1
-fi
+require swtpm swtpm_setup qemu-system-x86_64 jq xmllint
+require_guest "$HGSLAB_GUEST_DIR"
 
 # lab_procs DIR: processes whose command line names DIR (this shell excepted).
 lab_procs() { pgrep -af "$1" | grep -v -e "^$$ " -e pgrep || true; }
@@ -176,7 +168,7 @@ run "$B" status --workdir "$T/up"
 ok $([ $RC -eq 1 ] && grep -q "no fabric is up" <<<"$ERR"; echo $?) "status after down: nothing is up"
 
 # ---- the sanitizer build on two scenarios ----
-if [ -x "${HGSLAB_ASAN:-}" ]; then
+if [ -n "${HGSLAB_ASAN:-}" ] && built "$HGSLAB_ASAN"; then
 	run "$HGSLAB_ASAN" run --workdir "$T/asan" "$LIB/hgs-restart.yaml" "$LIB/ad-mode.yaml"
 	ok $([ $RC -eq 0 ] && ! grep -q "ERROR: AddressSanitizer\|runtime error" <<<"$ERR$OUT"; echo $?) \
 		"ASan build: hgs-restart and ad-mode pass, no sanitizer report"

@@ -28,105 +28,45 @@
 # Needs `make guest` (build/guest, or $HGSLAB_GUEST_DIR).
 . "$(dirname "$0")/lib.sh"
 
-START=$(date +%s.%N)
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lab.sh"
+
 : "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
 export HGSLAB_GUEST_DIR
 SECRET="tenant secret 42"
-BG_PIDS=()
 
-for tool in swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool is not installed (make deps)"
-		exit 0
-	fi
-done
-if [ ! -f "$HGSLAB_GUEST_DIR/vmlinuz" ] || [ ! -f "$HGSLAB_GUEST_DIR/initramfs.cpio" ]; then
-	echo "Bail out! no guest in $HGSLAB_GUEST_DIR: run 'make guest' first (make test does)"
-	exit 1
-fi
+require swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od
+require_guest "$HGSLAB_GUEST_DIR"
 
-# elapsed: seconds since START, one decimal.
-elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-# mark LABEL: a TAP comment with the time so far.
-mark() { echo "# [$(elapsed) s] $1"; }
 # since T0: seconds since T0 (date +%s.%N), one decimal.
 since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 # lab_pids: the processes whose command line names the test directory, this shell excepted.
 lab_pids() { pgrep -f "$T" | grep -vx "$$" || true; }
 
-# cleanup: stop the VMs' keepers, then every background process, by pid.
-cleanup() {
+# stop_keepers: stop the VMs' keepers (by the pid each VM's state names, when it is ours).
+stop_keepers() {
 	local p f
 	for f in "$T"/lab/hosts/*/vms/*/state.json; do
 		[ -f "$f" ] || continue
 		p=$(jq -r '.keeper_pid // 0' "$f" 2>/dev/null)
 		[ "${p:-0}" -gt 0 ] && grep -qF "$T" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
 	done
-	for p in "${BG_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${BG_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
 }
-trap 'cleanup; rm -rf "$T"' EXIT
-
-# field NAME: the Format-List value of NAME in $OUT.
-field() { sed -n "s/^$1 *: \(.*\)\$/\1/p" <<<"$OUT" | head -n1; }
+trap 'stop_keepers; cleanup; rm -rf "$T"' EXIT
 
 # sums DIR: one line per file under DIR with its SHA-256 (sorted), for before/after checks.
 sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
-B=$HGSLAB
-W="$T/lab"
-mkdir -p "$W"
-NET="127.$((($$ % 200) + 30)).$((RANDOM % 250 + 1))"
-A_ADDR=$NET.1 H1_ADDR=$NET.2 H2_ADDR=$NET.3 H3_ADDR=$NET.4 H4_ADDR=$NET.5 A2_ADDR=$NET.6
-H1="$W/hosts/h1" H2="$W/hosts/h2" H3="$W/hosts/h3" H4="$W/hosts/h4" A2="$W/hgs-other" VENDOR="$W/hosts/tpm-vendor" A="$W/hgs" TEN="$W/tenant"
-KP="$W/vm1.kp" BUNDLE="$W/bundle-vm1"
 WANT=$(printf '%s' "$SECRET" | sha256sum | cut -c1-64)
 
-plan 39
+plan 44
 
-# ---- the lab (as kps_e2e.sh) ----
-"$B" host new --dir "$H1" --name FabricHost1 --domain fabrikam.com --listen "$H1_ADDR" >/dev/null &&
-	"$B" host new --dir "$H2" --name FabricHost2 --domain fabrikam.com --listen "$H2_ADDR" \
-		--profile baseline,debug=on >/dev/null &&
-	"$B" hgs init --dir "$A" --name MyHgsService --domain relecloud.com --trust tpm \
-		--listen "$A_ADDR:0" --tpm-vendor-ca "$VENDOR/vendor-ca-cert.pem" >/dev/null
-ok $? "hosts FabricHost1 (baseline) and FabricHost2 (debug=on); HGS MyHgsService in TPM mode"
-mkfifo "$T/hgs.fifo"
-"$B" hgs serve --dir "$A" >"$T/hgs.fifo" 2>"$T/hgs.err" &
-BG_PIDS+=($!)
-exec {HGS_FD}<"$T/hgs.fifo"
-read -r -t 30 LINE <&"$HGS_FD"
-URL=$(sed -n 's/^hgs: serving [^ ]* on \(http:[^ ]*\)$/\1/p' <<<"$LINE")
-PORT=${URL##*:}
-[ -n "$URL" ]
-ok $? "hgs serve is ready: $LINE"
-URL="http://hgs.relecloud.com:$PORT"
-RESOLVE="hgs.relecloud.com:$PORT:$A_ADDR"
-"$B" host get-platform-identifier --dir "$H1" --out "$W/h1.pid.json" >/dev/null &&
-	"$B" host get-platform-identifier --dir "$H2" --out "$W/h2.pid.json" >/dev/null &&
-	"$B" host get-baseline-policy --dir "$H1" --out "$W/h1.tcglog" >/dev/null &&
-	"$B" host get-ci-policy --dir "$H1" --out "$W/h1.ci" >/dev/null &&
-	"$B" hgs add-tpm-host --dir "$A" --name FabricHost1 --platform-identifier "$W/h1.pid.json" >/dev/null &&
-	"$B" hgs add-tpm-host --dir "$A" --name FabricHost2 --platform-identifier "$W/h2.pid.json" >/dev/null &&
-	"$B" hgs add-tpm-policy --dir "$A" --name Baseline --tcglog "$W/h1.tcglog" >/dev/null &&
-	"$B" hgs add-ci-policy --dir "$A" --name HgsLabDefault --policy "$W/h1.ci" >/dev/null &&
-	"$B" host set-client-configuration --dir "$H1" --attestation-url "$URL/Attestation" \
-		--key-protection-url "$URL/KeyProtection" --resolve "$RESOLVE" >/dev/null &&
-	"$B" host set-client-configuration --dir "$H2" --attestation-url "$URL/Attestation" \
-		--key-protection-url "$URL/KeyProtection" --resolve "$RESOLVE" >/dev/null
-ok $? "both hosts registered (FabricHost1's log is the baseline) and pointed at the HGS"
-"$B" tenant new-guardian --dir "$TEN" --name Owner >/dev/null &&
-	"$B" tenant import-guardian --dir "$TEN" --url "$URL" --resolve "$RESOLVE" \
-		--allow-untrusted-root >/dev/null &&
-	"$B" tenant new-key-protector --dir "$TEN" --owner Owner --guardian MyHgsService \
-		--out "$KP" >/dev/null
-ok $? "tenant: Owner, MyHgsService imported from the served metadata, a key protector for both"
+# ---- the lab (tests/cli/lab.sh, as kps_e2e.sh) ----
+lab_tpm "$HGSLAB" "$T/lab"
+H3_ADDR=$NET.4 H4_ADDR=$NET.5 A2_ADDR=$NET.6
+H3="$W/hosts/h3" H4="$W/hosts/h4" A2="$W/hgs-other" TEN="$W/tenant"
+KP="$W/vm1.kp" BUNDLE="$W/bundle-vm1"
+lab_tenant "$TEN" "$KP"
 mark "lab ready"
 
 # ---- the tenant: template, shielding, bundle ----
@@ -195,20 +135,11 @@ ok $([ $RC -eq 0 ] && jq -e '.[0].Name == "vm1" and .[0].State == "Running" and
 	"get-vm: vm1 Running, policy shielded, host Passed"
 # The TK (from the owner's key with openssl, into a shell variable only): in no
 # command line or environment of the running VM's processes.
-TK=$(jq -r .body "$KP" | base64 -d | jq -r '.guardians[0].wrapped_tk' | base64 -d |
-	openssl pkeyutl -decrypt -inkey "$TEN/guardians/Owner/encryption.key" \
-		-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
-		-pkeyopt rsa_oaep_label:"$(printf 'HGSLAB-KP\0' | xxd -p)" 2>/dev/null | xxd -p -c 64)
-leak=0 n=0
-for p in $(pgrep -f "$H1/vms/vm1"; pgrep -f "start-vm --dir $H1 --name vm1"); do
-	for f in cmdline environ; do
-		n=$((n + 1))
-		od -An -v -tx1 "/proc/$p/$f" 2>/dev/null | tr -d ' \n' | grep -qF "$TK" && leak=1
-		tr -d '\0' <"/proc/$p/$f" 2>/dev/null | grep -qiF "$TK" && leak=1
-	done
-done
-ok $([ ${#TK} -eq 64 ] && [ $n -ge 6 ] && [ $leak -eq 0 ]; echo $?) \
-	"the TK is in no command line or environment of the VM's $((n / 2)) processes (keeper, swtpm, QEMU)"
+TK=$(kp_open "$KP" 0 "$TEN/guardians/Owner/encryption.key")
+mapfile -t PIDS < <(pgrep -f "$H1/vms/vm1"; pgrep -f "start-vm --dir $H1 --name vm1")
+scan_procs "$TK" ${PIDS[@]+"${PIDS[@]}"}
+ok $(($? + (${#TK} != 64) + (SCANNED < 3))) \
+	"the TK is in no command line or environment of the VM's $SCANNED processes (keeper, swtpm, QEMU)"
 run "$B" host connect-vm --dir "$H1" --name vm1
 ok $([ $RC -eq 4 ] && grep -q "is shielded: the host gives no console" <<<"$ERR"; echo $?) \
 	"connect-vm is refused for a shielded VM (exit 4, with the reason)"
@@ -286,14 +217,11 @@ ok $([ "$(sums "$H2/vms/vm1")" = "$before" ] && [ ! -e "$H2/vms/vm1/state.json" 
 	"$B" hgs init --dir "$A2" --name OtherHgs --domain contoso.com --trust hostkey \
 		--listen "$A2_ADDR:0" >/dev/null
 ok $? "FabricHost3 (pointed at MyHgsService, never added), ContosoHost and HGS OtherHgs (host-key mode)"
-mkfifo "$T/hgs2.fifo"
-"$B" hgs serve --dir "$A2" >"$T/hgs2.fifo" 2>"$T/hgs2.err" &
-BG_PIDS+=($!)
-exec {HGS2_FD}<"$T/hgs2.fifo"
-read -r -t 30 LINE <&"$HGS2_FD"
-PORT2=$(sed -n 's/^hgs: serving [^ ]* on http:[^ ]*:\([0-9]*\)$/\1/p' <<<"$LINE")
+start_hgs HGS2 "$B" "$A2" OtherHgs
+rc=$?
+PORT2=$HGS2_PORT
 URL2="http://hgs.contoso.com:$PORT2"
-"$B" host get-host-key --dir "$H4" --out "$W/h4.hostkey.pem" >/dev/null &&
+[ $rc -eq 0 ] && "$B" host get-host-key --dir "$H4" --out "$W/h4.hostkey.pem" >/dev/null &&
 	"$B" hgs add-host-key --dir "$A2" --name ContosoHost --key "$W/h4.hostkey.pem" >/dev/null &&
 	"$B" host set-client-configuration --dir "$H4" --attestation-url "$URL2/Attestation" \
 		--key-protection-url "$URL2/KeyProtection" --resolve "hgs.contoso.com:$PORT2:$A2_ADDR" >/dev/null &&
@@ -334,9 +262,8 @@ done < <(find "$W" -type f -print0)
 ok $leak "the TK is in no file under the lab: as hex anywhere, raw in every file under 1 MiB (all but the disks)"
 "$B" tenant inspect-vm --bundle "$H1/vms/vm1" --search "$SECRET" >/dev/null 2>&1
 ok $? "after two runs the host's copy is still ciphertext only (inspect-vm)"
-for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-BG_PIDS=()
-exec {HGS_FD}<&- {HGS2_FD}<&-
+stop_bg HGS
+stop_bg HGS2
 left=$(lab_pids)
 ok $([ -z "$left" ]; echo $?) "no process of the lab is left (HGS, swtpm, QEMU, keepers)"
 [ -z "$left" ] || ps -o pid,args -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" | sed 's/^/# /'

@@ -13,72 +13,11 @@
 # one has no entry, the owner cannot be revoked, only the owner may change
 # it); remove-guardian; and the TK in no file under the test directory.
 # The TK lives in shell variables and pipes only.
-# Runs against $HGSLAB and, when built, $HGSLAB_ASAN.
+# Runs against $HGSLAB and, when set, $HGSLAB_ASAN (named but not built: a failure).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lab.sh"
 
-for tool in openssl jq curl xxd sha256sum; do
-	command -v $tool >/dev/null || { echo "Bail out! $tool is needed"; exit 1; }
-done
-
-SERVE_PID=""
-KP_LABEL=$(printf 'HGSLAB-KP\0' | xxd -p)
-
-# Stop the background `hgs serve`, if any (used by the trap too).
-stop_serve() {
-	if [ -n "$SERVE_PID" ]; then
-		kill -TERM "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
-		SERVE_PID=""
-	fi
-	exec 3<&- 2>/dev/null
-}
-trap 'stop_serve; rm -rf "$T"' EXIT
-
-# start_serve BIN DIR: start `hgs serve` in the background; sets SERVE_PID and URL.
-start_serve() {
-	local fifo="$T/ready.$RANDOM" line=""
-	mkfifo "$fifo"
-	"$1" hgs serve --dir "$2" >"$fifo" 2>"$T/serve.err" &
-	SERVE_PID=$!
-	exec 3<"$fifo"
-	rm -f "$fifo"
-	read -r -t 60 line <&3
-	URL=$(sed -n 's/^hgs: serving MyHgsService on \(http:[^ ]*\)$/\1/p' <<<"$line")
-	[ -n "$URL" ]
-}
-
-# thumb PEM_FILE: SHA-256 of the certificate's DER, uppercase hex.
-thumb() { openssl x509 -in "$1" -outform DER | sha256sum | cut -c1-64 | tr a-f A-F; }
-
-# kp_body FILE: the decoded body of key protector FILE (JSON text).
-kp_body() { jq -r .body "$1" | base64 -d; }
-
-# kp_open FILE INDEX KEY: entry INDEX's TK opened with private KEY (openssl), as hex.
-kp_open() {
-	kp_body "$1" | jq -r ".guardians[$2].wrapped_tk" | base64 -d |
-		openssl pkeyutl -decrypt -inkey "$3" -pkeyopt rsa_padding_mode:oaep \
-			-pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \
-			-pkeyopt rsa_oaep_label:$KP_LABEL 2>/dev/null | xxd -p -c 64
-}
-
-# fp_of TK_HEX: the TK fingerprint as docs/key-protector.md defines it.
-fp_of() { { printf 'hgslab-kp-tk-fingerprint-v1\0'; printf %s "$1" | xxd -r -p; } | sha256sum | cut -c1-64 | tr a-f A-F; }
-
-# no_tk_under DIR TK_HEX: 0 when no file under DIR holds the TK raw, as hex or base64.
-no_tk_under() {
-	local hex=$2 up b64 f
-	up=$(tr a-f A-F <<<"$hex")
-	b64=$(printf %s "$hex" | xxd -r -p | base64 -w0)
-	b64=${b64%=}
-	while IFS= read -r -d '' f; do
-		if grep -qF -e "$hex" -e "$up" -e "$b64" "$f" ||
-			xxd -p "$f" | tr -d '\n' | grep -qF "$hex"; then
-			echo "# the TK is in $f"
-			return 1
-		fi
-	done < <(find "$1" -type f -print0)
-	return 0
-}
+require openssl jq curl xxd od sha256sum base64
 
 # One full run against binary $1.
 suite() {
@@ -116,8 +55,8 @@ suite() {
 	run "$bin" hgs init --dir "$node" --name MyHgsService --domain relecloud.com --trust hostkey \
 		--listen "$addr:0"
 	ok $RC "$tag: hgs init"
-	if start_serve "$bin" "$node"; then ok 0 "$tag: hgs serve is ready"; else ok 1 "$tag: hgs serve is ready"; cat "$T/serve.err"; fi
-	port=${URL##*:}
+	if start_hgs SERVE "$bin" "$node" MyHgsService; then ok 0 "$tag: hgs serve is ready"; else ok 1 "$tag: hgs serve is ready"; cat "$T/serve.err"; fi
+	port=$SERVE_PORT
 	run "$bin" tenant import-guardian --dir "$d" --url "http://hgs.relecloud.com:$port" \
 		--resolve "hgs.relecloud.com:$port:$addr"
 	ok $([ $RC -eq 4 ] && grep -q "self-signed, an untrusted root" <<<"$ERR" &&
@@ -132,7 +71,7 @@ suite() {
 		"$tag: import-guardian --url: the HGS's KPS certificates, no private key"
 	ok $([ ! -e "$d/guardians/MyHgsService/signing.key" ] && [ ! -e "$d/guardians/MyHgsService/encryption.key" ]; echo $?) \
 		"$tag: an imported guardian has no key files"
-	stop_serve
+	stop_bg SERVE
 	run "$bin" tenant import-guardian --dir "$d" --url "http://$addr:$port"
 	ok $([ $RC -eq 1 ] && grep -q "cannot reach" <<<"$ERR"; echo $?) "$tag: an unreachable HGS is a clear error"
 
@@ -258,12 +197,9 @@ suite() {
 	ok $([ $RC -eq 1 ] && grep -q "no guardian 'Other'" <<<"$ERR"; echo $?) "$tag: a removed guardian is gone"
 
 	# ---- the TK in no file ----
-	ok $(no_tk_under "$DIR_ROOT" "$tk"; echo $?) "$tag: the TK is in no file (raw, hex or base64)"
+	ok $(scan_files "$tk" "$DIR_ROOT"; echo $?) "$tag: the TK is in no file (raw, hex or base64)"
 	grep -q "ERROR: AddressSanitizer\|runtime error" "$T/serve.err" && ok 1 "$tag: serve ran clean under the sanitizers"
 }
 
-for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
-	[ -x "$bin" ] || { [ "$bin" = "$HGSLAB" ] && ok 1 "binary '$bin' is built"; continue; }
-	suite "$bin"
-done
+each_binary suite
 done_testing

@@ -33,12 +33,7 @@
 #include "lib/json.h"
 #include "proto/tcglog.h"
 #include "lib/tpm.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* The group's template host, made once. */
 static char group_dir[64];
@@ -51,26 +46,12 @@ struct sandbox {
 	struct host *h;
 };
 
-/* Run a shell command; 0 when it exits 0. */
-static int sh(const char *fmt, ...) HL_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static int group_setup(void **state)
 {
 	struct host_new_params p = { 0 };
 
 	(void)state;
-	snprintf(group_dir, sizeof(group_dir), "/tmp/hgslab-test-host-XXXXXX");
-	if (!mkdtemp(group_dir))
+	if (tu_mkdtemp(group_dir, sizeof(group_dir), "host") < 0)
 		return -1;
 	snprintf(template_dir, sizeof(template_dir), "%s/template", group_dir);
 	p.dir = template_dir;
@@ -87,7 +68,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	return sh("rm -rf '%s'", group_dir);
+	return tu_rmtree(group_dir);
 }
 
 static int sandbox_setup(void **state)
@@ -96,11 +77,10 @@ static int sandbox_setup(void **state)
 
 	if (!s)
 		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-host1-XXXXXX");
-	if (!mkdtemp(s->dir))
+	if (tu_mkdtemp(s->dir, sizeof(s->dir), "host1") < 0)
 		return -1;
 	snprintf(s->host, sizeof(s->host), "%s/host", s->dir);
-	if (sh("cp -a '%s' '%s'", template_dir, s->host) < 0 || host_open(s->host, &s->h) < 0)
+	if (tu_sh("cp -a '%s' '%s'", template_dir, s->host) < 0 || host_open(s->host, &s->h) < 0)
 		return -1;
 	*state = s;
 	return 0;
@@ -112,31 +92,9 @@ static int sandbox_teardown(void **state)
 	int rc;
 
 	host_close(s->h);
-	rc = sh("rm -rf '%s'", s->dir);
+	rc = tu_rmtree(s->dir);
 	free(s);
 	return rc;
-}
-
-/* The mode bits of PATH. */
-static unsigned mode_of(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return st.st_mode & 07777;
-}
-
-/* Whole file DIR/NAME into *BUF (caller frees); its length. */
-static size_t slurp(const char *dir, const char *name, char **buf)
-{
-	char path[PATH_MAX];
-	size_t len = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	*buf = NULL;
-	if (hl_file_read(path, HL_FILE_READ_MAX, buf, &len) < 0)
-		fail_msg("%s", hl_error_last());
-	return len;
 }
 
 /* ---- names and addresses ---- */
@@ -184,22 +142,22 @@ static void test_create_layout(void **state)
 	assert_true(hl_profile_equal(&s->h->profile, &base));
 
 	/* the template as host_create left it (cp -a keeps modes) */
-	assert_int_equal(mode_of(template_dir), 0700);
+	assert_int_equal(tu_mode_of(template_dir), 0700);
 	snprintf(path, sizeof(path), "%s/%s", template_dir, HOST_KEYS_DIR);
-	assert_int_equal(mode_of(path), 0700);
+	assert_int_equal(tu_mode_of(path), 0700);
 	snprintf(path, sizeof(path), "%s/%s", template_dir, HOST_KEY_FILE);
-	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(tu_mode_of(path), 0600);
 	snprintf(path, sizeof(path), "%s/%s", template_dir, HOST_KEY_PUB_FILE);
-	assert_int_equal(mode_of(path), 0644);
+	assert_int_equal(tu_mode_of(path), 0644);
 	snprintf(path, sizeof(path), "%s/%s/tpm2-00.permall", template_dir, HOST_TPM_DIR);
 	assert_int_equal(hl_file_exists(path), 1);
 	snprintf(path, sizeof(path), "%s/%s", template_dir, HOST_CLIENT_FILE);
 	assert_int_equal(hl_file_exists(path), 0);
-	assert_int_equal(sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", group_dir), 0);
+	assert_int_equal(tu_sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", group_dir), 0);
 
 	/* the recorded CI policy is the profile's document */
 	assert_int_equal(host_ci_policy(s->h, &doc, &len), 0);
-	flen = slurp(s->host, HOST_CI_POLICY_FILE, &file);
+	file = tu_slurp(tu_path("%s/%s", s->host, HOST_CI_POLICY_FILE), &flen);
 	assert_int_equal(flen, len);
 	assert_memory_equal(file, doc, len);
 
@@ -244,7 +202,7 @@ static void test_create_refuses(void **state)
 	p.vendor_dir = vendor;
 	assert_int_equal(host_create(&p), -1);
 	assert_int_equal(hl_file_exists(dir), 0);
-	assert_int_equal(sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", s->dir), 0);
+	assert_int_equal(tu_sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", s->dir), 0);
 
 	/* a failure after the TPM was manufactured: the temporary directory goes */
 	p.vendor_dir = NULL;
@@ -253,7 +211,7 @@ static void test_create_refuses(void **state)
 	hl_file_set_test_hook(NULL, NULL);
 	assert_error_has("injected");
 	assert_int_equal(hl_file_exists(dir), 0);
-	assert_int_equal(sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", s->dir), 0);
+	assert_int_equal(tu_sh("ls -A '%s' | grep -q '^\\.' && exit 1 || exit 0", s->dir), 0);
 
 	/* bad parameters are refused before anything is made */
 	p.vendor_dir = NULL;
@@ -289,7 +247,7 @@ static void test_set_profile(void **state)
 	assert_true(hl_profile_equal(&h->profile, &p));
 	assert_string_equal(h->profile.ci_policy, "Other");
 	assert_int_equal(hl_profile_ci_policy_document("Other", &doc, &len), 0);
-	flen = slurp(s->host, HOST_CI_POLICY_FILE, &file);
+	file = tu_slurp(tu_path("%s/%s", s->host, HOST_CI_POLICY_FILE), &flen);
 	assert_int_equal(flen, len);
 	assert_memory_equal(file, doc, len);
 	free(file);
@@ -532,7 +490,7 @@ static void test_tpm_replay_lock(void **state)
 		assert_memory_equal(pcrs[i], want, 32);
 	}
 	host_tpm_disconnect(t);
-	len = slurp(s->host, HOST_TCGLOG_FILE, &log);
+	log = tu_slurp(tu_path("%s/%s", s->host, HOST_TCGLOG_FILE), &len);
 	assert_int_equal(len, mb->log_len);
 	assert_memory_equal(log, mb->log, len);
 
@@ -588,15 +546,15 @@ static void test_attester_attempts(void **state)
 	assert_int_equal(host_tpm_open(s->h, 1, 0, &t), 0);
 	assert_int_equal(host_attester_new(s->h, t, &a), 0);
 	snprintf(path, sizeof(path), "%s/%s", s->host, HOST_AK_FILE);
-	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(tu_mode_of(path), 0600);
 	snprintf(path, sizeof(path), "%s/%s", s->host, HOST_TK_FILE);
-	assert_int_equal(mode_of(path), 0600);
-	l1 = slurp(s->host, HOST_AK_FILE, &ak1);
+	assert_int_equal(tu_mode_of(path), 0600);
+	ak1 = tu_slurp(tu_path("%s/%s", s->host, HOST_AK_FILE), &l1);
 	host_attester_free(a);
 	a = NULL;
 	/* the AK is kept: HGS pins it to the EK */
 	assert_int_equal(host_attester_new(s->h, t, &a), 0);
-	l2 = slurp(s->host, HOST_AK_FILE, &ak2);
+	ak2 = tu_slurp(tu_path("%s/%s", s->host, HOST_AK_FILE), &l2);
 	assert_int_equal(l1, l2);
 	assert_memory_equal(ak1, ak2, l1);
 

@@ -27,6 +27,7 @@
 #include "lib/err.h"
 #include "proto/tcglog.h"
 #include "proto/wbcl.h"
+#include "tests/unit/testutil.h"
 
 /* The registered state every test starts from. */
 static uint8_t *baseline_log;
@@ -989,14 +990,6 @@ static void test_uefi_variable(void **state)
 	assert_null(enc);
 }
 
-/* Path of a fixture log, from $HGSLAB_FIXTURES or ../shared/fixtures. */
-static void fixture_path(const char *name, char *buf, size_t size)
-{
-	const char *dir = getenv("HGSLAB_FIXTURES");
-
-	snprintf(buf, size, "%s/tcglogs/%s", dir && *dir ? dir : "../shared/fixtures", name);
-}
-
 /* Real firmware logs (no hgslab events) evaluate without crashing, each against itself. */
 static void test_real_firmware_logs(void **state)
 {
@@ -1008,26 +1001,13 @@ static void test_real_firmware_logs(void **state)
 	struct hgs_baseline bl;
 	struct fabric f = { 0 };
 	struct hgs_result r;
-	char path[4096];
 	uint8_t *buf;
-	size_t i;
-	long n;
-	FILE *fp;
+	size_t i, n;
 
 	(void)state;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		fixture_path(names[i], path, sizeof(path));
-		fp = fopen(path, "rb");
-		if (!fp)
-			fail_msg("cannot open fixture '%s' (set HGSLAB_FIXTURES or run from the repo "
-				 "root)", path);
-		assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-		n = ftell(fp);
-		rewind(fp);
-		buf = malloc((size_t)n);
-		assert_non_null(buf);
-		assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-		fclose(fp);
+		/* the repository's tests/data/tcglogs, found from the repository root */
+		buf = tu_data_load(tu_path("tcglogs/%s", names[i]), &n);
 		bl = (struct hgs_baseline){ names[i], buf, (size_t)n };
 		memset(&f, 0, sizeof(f));
 		if (hgs_policy_check_baseline(names[i], buf, (size_t)n) == 0) {

@@ -23,6 +23,7 @@
 #include "lib/err.h"
 #include "lib/suggest.h"
 #include "sim/scenario.h"
+#include "tests/unit/testutil.h"
 
 /* The example of DESIGN.md "Scenario file, version 1", verbatim. */
 static const char design_example[] =
@@ -757,15 +758,11 @@ static void test_byte_flips(void **state)
 /* scenario_load reads a file; a missing file is an error naming it. */
 static void test_load(void **state)
 {
-	char path[] = "/tmp/test_scenario_XXXXXX";
+	char path[64];
 	struct scenario *s = NULL;
-	int fd = mkstemp(path);
-	size_t len = strlen(design_example);
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, design_example, len), (ssize_t)len);
-	close(fd);
+	tu_write_temp(design_example, strlen(design_example), "scenario", path, sizeof(path));
 	assert_int_equal(scenario_load(path, &s), 0);
 	assert_non_null(s);
 	assert_string_equal(s->path, path);

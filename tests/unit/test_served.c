@@ -23,6 +23,7 @@
 #include "lib/fileio.h"
 #include "lib/labclock.h"
 #include "lib/served.h"
+#include "tests/unit/testutil.h"
 
 struct fx {
 	char dir[64];
@@ -35,8 +36,7 @@ static int setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hgslab-test-served-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (tu_mkdtemp(fx->dir, sizeof(fx->dir), "served") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -48,7 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	int ret = hl_file_rmtree(fx->dir) < 0 ? -1 : 0;
+	int ret = tu_rmtree(fx->dir);
 
 	free(fx);
 	return ret;
@@ -60,7 +60,7 @@ static void put(const char *dir, const char *file, const char *text)
 	char path[256];
 
 	assert_int_equal(hl_served_path(dir, file, path, sizeof(path)), 0);
-	assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
+	tu_put(path, text);
 }
 
 /* Paths too long are refused with the path in the message. */
@@ -124,20 +124,20 @@ static void test_labclock(void **state)
 
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, 0);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, " 32400\n");
+	tu_set_clock_offset(fx->dir, " 32400\n");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, 32400);
 	before = time(NULL);
 	assert_int_equal(hl_labclock_now(fx->dir, &now), 0);
 	assert_true(now >= before + 32400 && now <= time(NULL) + 32400);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "-60");
+	tu_set_clock_offset(fx->dir, "-60");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), 0);
 	assert_int_equal(off, -60);
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "9h");
+	tu_set_clock_offset(fx->dir, "9h");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), -1);
 	assert_int_equal(off, 0);
 	assert_non_null(strstr(hl_error_last(), "must hold a whole number of seconds"));
-	put(fx->dir, HL_LABCLOCK_OFFSET_FILE, "99999999999");
+	tu_set_clock_offset(fx->dir, "99999999999");
 	assert_int_equal(hl_labclock_offset(fx->dir, &off), -1);
 }
 

@@ -25,12 +25,7 @@
 
 #include "lib/child.h"
 #include "lib/swtpm.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 struct sandbox {
 	char dir[64];
@@ -43,8 +38,7 @@ static int sandbox_setup(void **state)
 
 	if (!s)
 		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-swtpm-XXXXXX");
-	if (!mkdtemp(s->dir))
+	if (tu_mkdtemp(s->dir, sizeof(s->dir), "swtpm") < 0)
 		return -1;
 	snprintf(s->state, sizeof(s->state), "%s/tpm", s->dir);
 	*state = s;
@@ -54,10 +48,8 @@ static int sandbox_setup(void **state)
 static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-	if (system(cmd) != 0)
+	if (tu_rmtree(s->dir) < 0)
 		return -1;
 	free(s);
 	return 0;

@@ -3,9 +3,10 @@
  * event-data checks, writer).
  *
  * The reference for every replay is tpm2_eventlog (tpm2-tools), run with
- * popen on the real firmware logs in $HGSLAB_FIXTURES/tcglogs (default
- * ../shared/fixtures, relative to the repository root the tests run from) and
- * on logs this module writes.
+ * popen (testutil's tu_tpm2_eventlog) on the real firmware logs of the
+ * repository's tests/data/tcglogs (found from the repository root, whatever
+ * the working directory; $HGSLAB_FIXTURES/tcglogs when that is set) and on
+ * logs this module writes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,7 @@
 
 #include "lib/err.h"
 #include "proto/tcglog.h"
+#include "tests/unit/testutil.h"
 
 static const char *const fixtures[] = {
 	"event-arch-linux.bin",
@@ -35,165 +36,35 @@ static const char *const fixtures[] = {
 
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
-/* PCR values tpm2_eventlog printed for one log. */
-struct ref_bank {
-	uint16_t alg;
-	uint32_t present;
-	uint8_t pcr[HL_TCGLOG_PCRS][HL_TCGLOG_MAX_DIGEST];
-	size_t size[HL_TCGLOG_PCRS];
-};
-
-struct ref {
-	size_t nbanks;
-	struct ref_bank banks[HL_TCGLOG_MAX_ALGS];
-	size_t nevents;   /* "- EventNum:" entries (crypto-agile logs only) */
-	size_t nwarnings; /* "WARN" lines on stderr */
-	size_t nmismatch; /* of which "Event N's digest does not match its payload" */
-	size_t mismatch[16];
-};
-
-/* Path of a fixture log, from $HGSLAB_FIXTURES or ../shared/fixtures. */
-static void fixture_path(const char *name, char *buf, size_t size)
-{
-	const char *dir = getenv("HGSLAB_FIXTURES");
-
-	snprintf(buf, size, "%s/tcglogs/%s", dir && *dir ? dir : "../shared/fixtures", name);
-}
-
-/* Read a whole file; fails the test when it cannot. */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	if (!f)
-		fail_msg("cannot open fixture '%s' (set HGSLAB_FIXTURES or run from the repo root)",
-			 path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-/* Read a named fixture. */
+/* Read a named fixture log (tests/data/tcglogs). */
 static uint8_t *load_fixture(const char *name, size_t *len)
 {
-	char path[4096];
-
-	fixture_path(name, path, sizeof(path));
-	return slurp(path, len);
-}
-
-/* Parse hex digits into OUT; returns the byte count. */
-static size_t unhex(const char *s, uint8_t *out, size_t max)
-{
-	size_t n = 0;
-	unsigned v;
-
-	while (n < max && isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) &&
-	       sscanf(s, "%2x", &v) == 1) {
-		out[n++] = (uint8_t)v;
-		s += 2;
-	}
-	return n;
-}
-
-/* Run tpm2_eventlog on PATH and collect its "pcrs:" section. */
-static void run_tpm2_eventlog(const char *path, struct ref *ref)
-{
-	char cmd[8192], line[8192], errpath[64], *q = cmd;
-	struct ref_bank *bank = NULL;
-	int in_pcrs = 0, status, fd;
-	const char *p;
-	FILE *f;
-
-	memset(ref, 0, sizeof(*ref));
-	snprintf(errpath, sizeof(errpath), "/tmp/hgslab-tcglog-err-XXXXXX");
-	fd = mkstemp(errpath);
-	assert_true(fd >= 0);
-	close(fd);
-	q += sprintf(q, "tpm2_eventlog '");
-	for (p = path; *p && q < cmd + sizeof(cmd) - 80; p++) {
-		if (*p == '\'')
-			q += sprintf(q, "'\\''");
-		else
-			*q++ = *p;
-	}
-	sprintf(q, "' 2>%s", errpath);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char name[32], hex[256];
-		unsigned idx;
-
-		if (strncmp(line, "- EventNum:", 11) == 0)
-			ref->nevents++;
-		if (strncmp(line, "pcrs:", 5) == 0) {
-			in_pcrs = 1;
-			continue;
-		}
-		if (!in_pcrs)
-			continue;
-		if (sscanf(line, "  %31[a-z0-9_]:", name) == 1 && line[2] != ' ') {
-			uint16_t alg;
-
-			assert_int_equal(hl_tcglog_alg_from_name(name, &alg), 0);
-			assert_true(ref->nbanks < HL_TCGLOG_MAX_ALGS);
-			bank = &ref->banks[ref->nbanks++];
-			bank->alg = alg;
-		} else if (bank && sscanf(line, " %u : 0x%255s", &idx, hex) == 2) {
-			assert_true(idx < HL_TCGLOG_PCRS);
-			bank->size[idx] = unhex(hex, bank->pcr[idx], HL_TCGLOG_MAX_DIGEST);
-			bank->present |= 1u << idx;
-		}
-	}
-	status = pclose(f);
-	if (status != 0)
-		fail_msg("tpm2_eventlog '%s' failed (status %d); is tpm2-tools installed?", path,
-			 status);
-	assert_true(ref->nbanks > 0);
-
-	/* its own data checks: "WARN: Event 24's digest does not match its payload" */
-	f = fopen(errpath, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		const char *w = strstr(line, "WARN");
-		size_t ev;
-
-		if (!w)
-			continue;
-		ref->nwarnings++;
-		if (sscanf(w, "WARN: Event %zu's digest does not match its payload", &ev) == 1 &&
-		    ref->nmismatch < sizeof(ref->mismatch) / sizeof(ref->mismatch[0]))
-			ref->mismatch[ref->nmismatch++] = ev;
-	}
-	fclose(f);
-	unlink(errpath);
+	return tu_data_load(tu_path("tcglogs/%s", name), len);
 }
 
 /* Replay LOG and require the same PCR values, bank by bank, as tpm2_eventlog on PATH. */
 static void assert_replay_matches_tpm2(const struct hl_tcglog *log, const char *path)
 {
 	struct hl_tcglog_pcrs *pcrs = NULL;
-	struct ref *ref = calloc(1, sizeof(*ref));
+	struct tu_eventlog *ref = calloc(1, sizeof(*ref));
 	struct hl_tcglog_mismatch *list = NULL;
 	size_t b, i, n;
 	unsigned pcr;
 
 	assert_non_null(ref);
 	assert_int_equal(hl_tcglog_replay(log, &pcrs), 0);
-	run_tpm2_eventlog(path, ref);
+	tu_tpm2_eventlog(path, ref);
+	if (ref->status != 0)
+		fail_msg("tpm2_eventlog '%s' failed (status %d); is tpm2-tools installed?", path,
+			 ref->status);
+	assert_true(ref->nbanks > 0);
 	for (b = 0; b < ref->nbanks; b++) {
-		const struct ref_bank *rb = &ref->banks[b];
-		const struct hl_tcglog_bank *mine = hl_tcglog_pcrs_bank(pcrs, rb->alg);
+		const struct tu_eventlog_bank *rb = &ref->banks[b];
+		const struct hl_tcglog_bank *mine;
 
+		if (!rb->alg)
+			fail_msg("%s: tpm2_eventlog prints bank '%s', unknown to hgslab", path, rb->name);
+		mine = hl_tcglog_pcrs_bank(pcrs, rb->alg);
 		if (!mine)
 			fail_msg("%s: tpm2_eventlog has bank %s, hgslab's replay does not", path,
 				 hl_tcglog_alg_name(rb->alg));
@@ -230,18 +101,6 @@ static void assert_replay_matches_tpm2(const struct hl_tcglog *log, const char *
 	free(list);
 	free(ref);
 	hl_tcglog_pcrs_free(pcrs);
-}
-
-/* Write BUF to a fresh temporary file; PATH gets its name. */
-static void write_temp(const uint8_t *buf, size_t len, char *path, size_t size)
-{
-	int fd;
-
-	snprintf(path, size, "/tmp/hgslab-tcglog-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
 }
 
 /* H(data) with the OpenSSL digest named NAME. */
@@ -285,8 +144,8 @@ static void test_fixtures_match_tpm2_eventlog(void **state)
 		uint8_t *buf;
 		size_t len;
 
-		fixture_path(fixtures[i], path, sizeof(path));
-		buf = slurp(path, &len);
+		snprintf(path, sizeof(path), "%s", tu_data_path(tu_path("tcglogs/%s", fixtures[i])));
+		buf = tu_data_load(tu_path("tcglogs/%s", fixtures[i]), &len);
 		if (hl_tcglog_parse(buf, len, &log) < 0)
 			fail_msg("%s: %s", fixtures[i], hl_error_last());
 		assert_true(log->nevents > 1);
@@ -658,7 +517,7 @@ static void check_writer_roundtrip(const uint16_t *algs, size_t nalgs)
 	assert_int_equal(n, 0);
 	assert_int_equal(hl_tcglog_require_sha256(log), 0);
 
-	write_temp(buf, len, path, sizeof(path));
+	tu_write_temp(buf, len, "tcglog", path, sizeof(path));
 	assert_replay_matches_tpm2(log, path);
 	unlink(path);
 	hl_tcglog_free(log);

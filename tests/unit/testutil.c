@@ -1,0 +1,341 @@
+/*
+ * testutil.c - the helpers every unit test may use (testutil.h): the
+ * repository's test data found from the test program's own path, scratch
+ * directories and files, and tpm2_eventlog run as the independent reference
+ * for TCG logs.  The Makefile links this file into every test program; it
+ * is not a test itself (it has no main).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "lib/labclock.h"
+#include "tests/unit/testutil.h"
+
+/* Folders between the repository root and a test program: build/<flavour>/tests/. */
+#define TU_EXE_DEPTH 3
+
+/* The next of 16 rotating path buffers. */
+static char *next_buf(void)
+{
+	static char bufs[16][PATH_MAX];
+	static int i;
+
+	i = (i + 1) % 16;
+	return bufs[i];
+}
+
+/* The repository root, derived once from /proc/self/exe. */
+const char *tu_repo_root(void)
+{
+	static char root[PATH_MAX];
+	char exe[PATH_MAX], data[PATH_MAX + 16];
+	struct stat st;
+	ssize_t n;
+	char *slash;
+	int up;
+
+	if (root[0])
+		return root;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		hl_error_errno("cannot read '/proc/self/exe'");
+		return NULL;
+	}
+	exe[n] = '\0';
+	/* drop the program's name, then build/<flavour>/tests */
+	for (up = 0; up <= TU_EXE_DEPTH; up++) {
+		slash = strrchr(exe, '/');
+		if (!slash || slash == exe) {
+			hl_error("test program '%s' is not %d folders below the repository root", exe,
+				 TU_EXE_DEPTH);
+			return NULL;
+		}
+		*slash = '\0';
+	}
+	snprintf(data, sizeof(data), "%s/tests/data", exe);
+	if (stat(data, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		hl_error("no test data folder '%s' (test programs live in build/<flavour>/tests/ "
+			 "of the repository)", data);
+		return NULL;
+	}
+	snprintf(root, sizeof(root), "%s", exe);
+	return root;
+}
+
+/* $HGSLAB_FIXTURES/REL or ROOT/tests/data/REL. */
+const char *tu_data_path(const char *rel)
+{
+	const char *dir = getenv("HGSLAB_FIXTURES"), *root;
+	char *buf = next_buf();
+
+	if (dir && *dir) {
+		snprintf(buf, PATH_MAX, "%s/%s", dir, rel);
+		return buf;
+	}
+	root = tu_repo_root();
+	if (!root)
+		fail_msg("cannot find the test data: %s", hl_error_last());
+	snprintf(buf, PATH_MAX, "%s/tests/data/%s", root, rel);
+	return buf;
+}
+
+/* The whole of test data file REL, in an allocation of exactly its size (so ASan sees over-reads). */
+uint8_t *tu_data_load(const char *rel, size_t *len)
+{
+	const char *path = tu_data_path(rel);
+	char *text = NULL;
+	uint8_t *buf;
+
+	if (hl_file_read(path, HL_FILE_READ_MAX, &text, len) < 0)
+		fail_msg("cannot read test data '%s' (HGSLAB_FIXTURES replaces tests/data): %s", path,
+			 hl_error_last());
+	if (*len == 0)
+		fail_msg("test data '%s' is empty", path);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	memcpy(buf, text, *len);
+	free(text);
+	return buf;
+}
+
+/* mkdtemp /tmp/hgslab-test-TAG-XXXXXX. */
+int tu_mkdtemp(char *buf, size_t size, const char *tag)
+{
+	if ((size_t)snprintf(buf, size, "/tmp/hgslab-test-%s-XXXXXX", tag) >= size)
+		return -1;
+	return mkdtemp(buf) ? 0 : -1;
+}
+
+/* rm -rf DIR. */
+int tu_rmtree(const char *dir)
+{
+	if (hl_file_rmtree(dir) < 0) {
+		fprintf(stderr, "cannot remove '%s': %s\n", dir, hl_error_last());
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a shell command. */
+int tu_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A formatted path in a rotating buffer. */
+const char *tu_path(const char *fmt, ...)
+{
+	char *buf = next_buf();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, PATH_MAX, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* The mode bits of PATH. */
+unsigned tu_mode_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		fail_msg("'%s' does not exist", path);
+	return st.st_mode & 07777;
+}
+
+/* 1 when PATH exists. */
+int tu_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Entries of DIR starting with PREFIX. */
+int tu_count_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Whether file PATH contains TEXT. */
+int tu_file_has(const char *path, const char *text)
+{
+	char *buf = NULL;
+	int found;
+
+	if (hl_file_read(path, HL_FILE_READ_MAX, &buf, NULL) < 0)
+		return 0;
+	found = strstr(buf, text) != NULL;
+	free(buf);
+	return found;
+}
+
+/* The whole of file PATH. */
+char *tu_slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+
+	if (hl_file_read(path, HL_FILE_READ_MAX, &buf, len) < 0)
+		fail_msg("%s", hl_error_last());
+	return buf;
+}
+
+/* TEXT into PATH. */
+void tu_put(const char *path, const char *text)
+{
+	if (hl_file_write(path, text, strlen(text), 0644) < 0)
+		fail_msg("%s", hl_error_last());
+}
+
+/* TEXT into DIR/clock-offset, or no such file. */
+void tu_set_clock_offset(const char *dir, const char *text)
+{
+	const char *path = tu_path("%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
+
+	if (!text)
+		unlink(path);
+	else
+		tu_put(path, text);
+}
+
+/* DATA into a fresh temporary file. */
+void tu_write_temp(const void *data, size_t len, const char *tag, char *path, size_t size)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/hgslab-test-%s-XXXXXX", tag);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+/* Hex digits of S into OUT; the byte count. */
+static size_t unhex(const char *s, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+	unsigned v;
+
+	while (n < max && isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) &&
+	       sscanf(s, "%2x", &v) == 1) {
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
+/* Read tpm2_eventlog's stdout (F) into OUT: events, then the "pcrs:" banks. */
+static void read_stdout(FILE *f, struct tu_eventlog *out)
+{
+	struct tu_eventlog_bank *bank = NULL;
+	char line[8192];
+	int in_pcrs = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char name[32], hex[256];
+		unsigned idx;
+
+		if (strncmp(line, "- EventNum:", 11) == 0)
+			out->nevents++;
+		if (strncmp(line, "pcrs:", 5) == 0) {
+			in_pcrs = 1;
+			continue;
+		}
+		if (!in_pcrs)
+			continue;
+		if (sscanf(line, "  %31[a-z0-9_]:", name) == 1 && line[2] != ' ') {
+			if (out->nbanks >= HL_TCGLOG_MAX_ALGS)
+				fail_msg("tpm2_eventlog printed more than %d banks", HL_TCGLOG_MAX_ALGS);
+			bank = &out->banks[out->nbanks++];
+			snprintf(bank->name, sizeof(bank->name), "%s", name);
+			if (hl_tcglog_alg_from_name(name, &bank->alg) < 0)
+				bank->alg = 0;
+		} else if (bank && sscanf(line, " %u : 0x%255s", &idx, hex) == 2) {
+			if (idx >= HL_TCGLOG_PCRS)
+				fail_msg("tpm2_eventlog printed PCR %u", idx);
+			bank->size[idx] = unhex(hex, bank->pcr[idx], HL_TCGLOG_MAX_DIGEST);
+			bank->present |= 1u << idx;
+			out->npcrs++;
+		}
+	}
+}
+
+/* Read tpm2_eventlog's stderr (F) into OUT: the first line and the warnings. */
+static void read_stderr(FILE *f, struct tu_eventlog *out)
+{
+	char line[8192];
+
+	while (fgets(line, sizeof(line), f)) {
+		const char *w = strstr(line, "WARN");
+		size_t ev;
+
+		if (!out->first_err[0])
+			snprintf(out->first_err, sizeof(out->first_err), "%s", line);
+		if (!w)
+			continue;
+		out->nwarnings++;
+		if (sscanf(w, "WARN: Event %zu's digest does not match its payload", &ev) == 1 &&
+		    out->nmismatch < sizeof(out->mismatch) / sizeof(out->mismatch[0]))
+			out->mismatch[out->nmismatch++] = ev;
+	}
+}
+
+/* tpm2_eventlog PATH into OUT. */
+void tu_tpm2_eventlog(const char *path, struct tu_eventlog *out)
+{
+	char cmd[8192], errpath[64], *q = cmd;
+	const char *p;
+	FILE *f;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(errpath, sizeof(errpath), "/tmp/hgslab-test-eventlog-XXXXXX");
+	fd = mkstemp(errpath);
+	assert_true(fd >= 0);
+	close(fd);
+	q += sprintf(q, "tpm2_eventlog '");
+	for (p = path; *p && q < cmd + sizeof(cmd) - 80; p++) {
+		if (*p == '\'')
+			q += sprintf(q, "'\\''");
+		else
+			*q++ = *p;
+	}
+	sprintf(q, "' 2>%s", errpath);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	read_stdout(f, out);
+	out->status = pclose(f);
+	f = fopen(errpath, "r");
+	assert_non_null(f);
+	read_stderr(f, out);
+	fclose(f);
+	unlink(errpath);
+}

@@ -1,0 +1,125 @@
+/*
+ * testutil.h - what the cmocka unit tests share: where the repository's test
+ * data is, scratch directories, small file helpers and tpm2_eventlog as a
+ * reference.  The Makefile links tests/unit/testutil.c into every test
+ * program; include this header after <cmocka.h> (the helpers fail the
+ * running test through cmocka).
+ *
+ * Test data lives in tests/data/ of the repository.  A test finds it from
+ * the repository root, which tu_repo_root() derives from the test program's
+ * own path (/proc/self/exe: programs live in build/<flavour>/tests/, three
+ * levels below the root), so a test passes from any working directory and
+ * no path of the build machine is compiled in.  HGSLAB_FIXTURES=DIR, when
+ * set, replaces tests/data.
+ *
+ * Paths returned as const char * come from small rotating static buffers:
+ * use them at once or copy them (at most 16 are alive at a time).
+ */
+#ifndef HGSLAB_TESTS_TESTUTIL_H
+#define HGSLAB_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "proto/tcglog.h"
+
+/* Fail the test with the current error message unless it contains TEXT. */
+#define assert_error_has(text) do { \
+	if (!strstr(hl_error_last(), (text))) \
+		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
+} while (0)
+
+/* ---- the repository's test data ---- */
+
+/*
+ * The repository root (no trailing slash): three folders above the folder of
+ * the running test program.  NULL, with the reason in hl_error_last(), when
+ * /proc/self/exe cannot be read or the folder found holds no tests/data.
+ */
+const char *tu_repo_root(void);
+
+/*
+ * The path of test data file REL ("tcglogs/event-arch-linux.bin"):
+ * $HGSLAB_FIXTURES/REL when that is set, else ROOT/tests/data/REL.  Fails the
+ * test when the root cannot be found.
+ */
+const char *tu_data_path(const char *rel);
+
+/*
+ * The whole of test data file REL in a malloc'd buffer of exactly *LEN bytes (no
+ * slack, so ASan sees an over-read); fails the test when it cannot be read.
+ */
+uint8_t *tu_data_load(const char *rel, size_t *len);
+
+/* ---- scratch directories and files ---- */
+
+/* A fresh directory /tmp/hgslab-test-TAG-XXXXXX into BUF; 0, or -1 (for setup functions). */
+int tu_mkdtemp(char *buf, size_t size, const char *tag);
+
+/* rm -rf DIR (lib/fileio's hl_file_rmtree); 0, or -1 (for teardown functions). */
+int tu_rmtree(const char *dir);
+
+/* Run a shell command made from FMT; 0 when it exits 0, else -1. */
+int tu_sh(const char *fmt, ...) HL_PRINTF(1, 2);
+
+/* "FMT..." formatted into one of 16 rotating static buffers (for a path used at once). */
+const char *tu_path(const char *fmt, ...) HL_PRINTF(1, 2);
+
+/* The mode bits of PATH; fails the test when PATH does not exist. */
+unsigned tu_mode_of(const char *path);
+
+/* 1 when PATH exists, else 0. */
+int tu_exists(const char *path);
+
+/* How many entries of DIR start with PREFIX (0 when DIR is missing). */
+int tu_count_prefix(const char *dir, const char *prefix);
+
+/* 1 when the file PATH exists and contains TEXT (in its first 64 KiB), else 0. */
+int tu_file_has(const char *path, const char *text);
+
+/* The whole of file PATH (malloc'd, NUL-terminated, *LEN bytes without the NUL); fails the test when it cannot. */
+char *tu_slurp(const char *path, size_t *len);
+
+/* Write TEXT to PATH (mode 0644, lib/fileio); fails the test when it cannot. */
+void tu_put(const char *path, const char *text);
+
+/* Write TEXT to DIR's lab clock offset file (lib/labclock); NULL removes the file. */
+void tu_set_clock_offset(const char *dir, const char *text);
+
+/* Write LEN bytes of DATA to a fresh /tmp/hgslab-test-TAG-XXXXXX file; its name into PATH. */
+void tu_write_temp(const void *data, size_t len, const char *tag, char *path, size_t size);
+
+/* ---- tpm2_eventlog (tpm2-tools) as the reference for TCG logs ---- */
+
+/* One bank of the "pcrs:" section tpm2_eventlog prints. */
+struct tu_eventlog_bank {
+	char name[32];                                    /* as printed: "sha1", "sha256" ... */
+	uint16_t alg;                                     /* 0 when hl_tcglog_alg_from_name() does not know NAME */
+	uint32_t present;                                 /* bit N: PCR N was printed */
+	uint8_t pcr[HL_TCGLOG_PCRS][HL_TCGLOG_MAX_DIGEST];
+	size_t size[HL_TCGLOG_PCRS];                      /* bytes of each printed value */
+};
+
+/* What tpm2_eventlog said about one log. */
+struct tu_eventlog {
+	int status;                       /* pclose() status: 0 when it exited 0 */
+	size_t nevents;                   /* "- EventNum:" entries (crypto-agile logs only) */
+	size_t nbanks;
+	struct tu_eventlog_bank banks[HL_TCGLOG_MAX_ALGS];
+	size_t npcrs;                     /* PCR values printed, all banks */
+	char first_err[512];              /* the first line it wrote to stderr ("" when none) */
+	size_t nwarnings;                 /* "WARN" lines on stderr */
+	size_t nmismatch;                 /* of which "Event N's digest does not match its payload" */
+	size_t mismatch[16];              /* their event numbers (the first 16) */
+};
+
+/*
+ * Run tpm2_eventlog on the log file PATH and collect its event count, its
+ * "pcrs:" section and its warnings into *OUT.  Fails the test only when the
+ * program cannot be run at all or prints more banks or PCRs than a TCG log
+ * can hold; a non-zero exit is OUT->status, for the caller to judge.
+ */
+void tu_tpm2_eventlog(const char *path, struct tu_eventlog *out);
+
+#endif
