@@ -1,8 +1,12 @@
 # hgslab build.  `make help` lists the targets.
 #
-# Sources are found by folder (README "Layout" gives the layering): every .c
-# file of lib/ proto/ vm/ hgs/ fabric/ hosts/ tenant/ sim/ cmd/ goes into
-# build/libhgslab.a except cmd/main.c, which is the binary's entry point.
+# The folders are layers, one direction of dependency (README "Layout";
+# scripts/check-layers.sh enforces it):
+#   lib <- proto <- vm <- {hgs, fabric, hosts, tenant} <- sim <- cmd
+# generic mechanisms, the formats both ends speak, the VM launcher, the
+# fabric's four parts (never including each other), the lab, the command line.
+# Every .c file of those folders goes into build/libhgslab.a except
+# cmd/main.c, which is the binary's entry point; guest/ is its own program.
 # Every tests/unit/test_*.c becomes its own cmocka test program linked against
 # that library, so adding a module or a test never needs a Makefile edit.
 #
