@@ -555,7 +555,7 @@ static void test_baseline_passed(void **state)
 	assert_true(d.not_after > time(NULL));
 	/* the certificate is this HGS's, Passed, TPM mode, and binds the TK */
 	assert_ok(hl_cert_from_der(d.health_cert_der.data, d.health_cert_der.len, &cert));
-	assert_ok(hgs_healthcert_verify(fx->node, cert, &info));
+	assert_ok(hgs_healthcert_verify(fx->node, cert, &info, NULL));
 	assert_int_equal(info.mode, HGS_MODE_TPM);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_ok(hl_cert_pubkey(cert, &bound));

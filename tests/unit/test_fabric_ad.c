@@ -1187,7 +1187,7 @@ static void test_hgs_ad_attest(void **state)
 	assert_int_equal(res.result.status, HGS_STATUS_PASSED);
 	assert_string_equal(res.node, "MyHgsService");
 	assert_non_null(res.health_cert);
-	assert_int_equal(hgs_healthcert_verify(L->node, res.health_cert, &info), 0);
+	assert_int_equal(hgs_healthcert_verify(L->node, res.health_cert, &info, NULL), 0);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_int_equal(info.mode, HGS_MODE_AD);
 	ad_attest_result_release(&res);

@@ -853,7 +853,7 @@ static void test_serve_hostkey_round_trip(void **state)
 	assert_string_equal(status_of(o), "Passed");
 	assert_int_equal(hl_json_get_base64(o, "health_certificate", &der, &der_len), 0);
 	assert_int_equal(hl_cert_from_der(der, der_len, &hc), 0);
-	assert_int_equal(hgs_healthcert_verify(G->node, hc, &info), 0);
+	assert_int_equal(hgs_healthcert_verify(G->node, hc, &info, NULL), 0);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_int_equal(info.mode, HGS_MODE_HOSTKEY);
 	assert_int_equal(info.not_after - info.not_before, 8 * 3600);
