@@ -20,7 +20,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "lib/json.h"
 #include "proto/tcglog.h"
 
 /* Largest registration blob accepted (TCG logs, CI policies). */
@@ -800,92 +799,6 @@ static int insert_commit(struct hgs_node *node, sqlite3_stmt *stmt)
 }
 
 /* ---- TPM hosts and platform identifiers ---- */
-
-void hgs_platform_id_free(struct hgs_platform_id *id)
-{
-	if (!id)
-		return;
-	hl_key_free(id->ek);
-	hl_cert_free(id->ek_cert);
-	free(id->json);
-	free(id);
-}
-
-/* Parse and check a platform identifier document. */
-int hgs_platform_id_parse(const void *buf, size_t len, struct hgs_platform_id **out)
-{
-	struct hgs_platform_id *id = NULL;
-	EVP_PKEY *cert_key = NULL;
-	const char *format, *host, *ek_pem, *cert_pem;
-	enum hl_key_type kt;
-	json_t *doc = NULL;
-	json_int_t version;
-	int rc = -1;
-
-	*out = NULL;
-	if (hl_json_parse(buf, len, 0, &doc) < 0)
-		goto out;
-	if (!json_is_object(doc)) {
-		hl_error("expected a JSON object");
-		goto out;
-	}
-	if (hl_json_get_string(doc, "format", &format) < 0 ||
-	    hl_json_get_int(doc, "version", &version) < 0)
-		goto out;
-	if (strcmp(format, "hgslab-platform-identifier") != 0) {
-		hl_error("field 'format' is '%s', expected 'hgslab-platform-identifier'", format);
-		goto out;
-	}
-	if (version != 1) {
-		hl_error("platform identifier version %lld is not supported; this hgslab reads "
-			 "version 1", (long long)version);
-		goto out;
-	}
-	if (hl_json_get_string(doc, "host", &host) < 0 ||
-	    hgs_check_name("host name in field 'host'", host) < 0 ||
-	    hl_json_get_string(doc, "ek_public", &ek_pem) < 0 ||
-	    hl_json_get_string_opt(doc, "ek_certificate", NULL, &cert_pem) < 0)
-		goto out;
-	if (!(id = calloc(1, sizeof(*id)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	snprintf(id->host, sizeof(id->host), "%s", host);
-	if (hl_key_pub_from_pem(ek_pem, strlen(ek_pem), &id->ek) < 0 ||
-	    hl_key_type_of(id->ek, &kt) < 0) {
-		hl_error_wrap("field 'ek_public'");
-		goto out;
-	}
-	if (hl_key_fingerprint(id->ek, id->ek_fingerprint) < 0)
-		goto out;
-	if (cert_pem) {
-		if (hl_cert_from_pem(cert_pem, strlen(cert_pem), &id->ek_cert) < 0) {
-			hl_error_wrap("field 'ek_certificate'");
-			goto out;
-		}
-		if (hl_cert_pubkey(id->ek_cert, &cert_key) < 0)
-			goto out;
-		if (!hl_key_pub_equal(id->ek, cert_key)) {
-			hl_error("field 'ek_certificate' certifies another key than 'ek_public'; "
-				 "export the platform identifier again from the host");
-			goto out;
-		}
-	}
-	if (!(id->json = malloc(len + 1))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	memcpy(id->json, buf, len);
-	id->json[len] = '\0';
-	*out = id;
-	id = NULL;
-	rc = 0;
-out:
-	json_decref(doc);
-	hl_key_free(cert_key);
-	hgs_platform_id_free(id);
-	return rc;
-}
 
 /* Read every certificate of PEM bundle PEM into *CERTS / *N (a new STACK). */
 static int bundle_read(const char *pem, STACK_OF(X509) **out)

@@ -54,6 +54,7 @@
 #include "hgs/node.h"
 #include "hgs/policy.h"
 #include "lib/store.h"
+#include "proto/platform_id.h"
 
 /* The migrations, in order. */
 extern const char *const hgs_db_migrations[];
@@ -142,25 +143,6 @@ int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 
 /* Remove registration NAME of KIND; an unknown NAME is an error. */
 int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char *name);
-
-/*
- * A platform identifier (the JSON document `hgslab host
- * get-platform-identifier` writes; docs/attestation-protocol.md):
- *   {"format": "hgslab-platform-identifier", "version": 1,
- *    "host": "FabricHost1", "ek_public": "<PEM>", "ek_certificate": "<PEM>"|null,
- *    ...optional members kept as given}
- */
-struct hgs_platform_id {
-	char host[HGS_NAME_MAX];
-	EVP_PKEY *ek;                     /* EK public key */
-	X509 *ek_cert;                    /* NULL when the TPM has none */
-	char ek_fingerprint[HL_SHA256_HEX_SIZE];
-	char *json;                       /* the document as given */
-};
-
-/* Parse and check a platform identifier; errors name the field. */
-int hgs_platform_id_parse(const void *buf, size_t len, struct hgs_platform_id **out);
-void hgs_platform_id_free(struct hgs_platform_id *id);
 
 /*
  * Verify that CERT chains to a certificate of the PEM bundle BUNDLE (the

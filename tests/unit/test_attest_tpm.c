@@ -351,25 +351,17 @@ static struct host *host_boot(const struct master *m, const char *profile)
 /* Register H's TPM as NAME (add-tpm-host); FORCE as --force.  Returns the call's result. */
 static int host_register(const struct host *h, const char *name, int force)
 {
+	const struct hosts_ek *ek = h->m->ek;
 	struct hgs_platform_id *id = NULL;
-	struct hl_buf pub = { 0 }, cert = { 0 };
-	json_t *doc;
 	char *text = NULL;
 	int rc = -1;
 
-	if (hosts_ek_pem(h->m->ek, &pub, &cert) < 0)
-		return -1;
-	doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "format", "hgslab-platform-identifier",
-			"version", 1, "host", h->name, "ek_public", (char *)pub.data,
-			"ek_certificate", (char *)cert.data);
-	if (doc && hl_json_dump(doc, &text) == 0 &&
+	if (hgs_platform_id_write(h->name, ek->pub, ek->cert, ek->tpm_public.data,
+				  ek->tpm_public.len, &text) == 0 &&
 	    hgs_platform_id_parse(text, strlen(text), &id) == 0)
 		rc = hgs_db_tpm_host_add(fx->node, name, id, force);
 	hgs_platform_id_free(id);
 	free(text);
-	json_decref(doc);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
 	return rc;
 }
 

@@ -622,23 +622,12 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key
 	return c;
 }
 
-/* A platform identifier JSON document for EK (with EK_CERT or none) into a new string. */
+/* A platform identifier for EK (with EK_CERT or none), as the host writes it, into a new string. */
 static char *make_identifier(const char *host, EVP_PKEY *ek, X509 *ek_cert)
 {
-	struct hl_buf kp = { 0 }, cp = { 0 };
-	json_t *o;
 	char *s = NULL;
 
-	assert_int_equal(hl_key_pub_to_pem(ek, &kp), 0);
-	if (ek_cert)
-		assert_int_equal(hl_cert_to_pem(ek_cert, &cp), 0);
-	o = json_pack("{s:s, s:i, s:s, s:s, s:s?}", "format", "hgslab-platform-identifier",
-		      "version", 1, "host", host, "ek_public", (char *)kp.data, "ek_certificate",
-		      ek_cert ? (char *)cp.data : NULL);
-	assert_int_equal(hl_json_dump(o, &s), 0);
-	json_decref(o);
-	hl_buf_free(&kp);
-	hl_buf_free(&cp);
+	assert_int_equal(hgs_platform_id_write(host, ek, ek_cert, NULL, 0, &s), 0);
 	return s;
 }
 
