@@ -17,6 +17,7 @@
 #include "hgs/db.h"
 #include "hgs/node.h"
 #include "hgs/serve.h"
+#include "hgs/tpm_verify.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"

@@ -15,11 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
+#include "hgs/tpm_verify.h"
 #include "proto/tcglog.h"
 
 /* Largest registration blob accepted (TCG logs, CI policies). */
@@ -799,92 +795,6 @@ static int insert_commit(struct hgs_node *node, sqlite3_stmt *stmt)
 }
 
 /* ---- TPM hosts and platform identifiers ---- */
-
-/* Read every certificate of PEM bundle PEM into *CERTS / *N (a new STACK). */
-static int bundle_read(const char *pem, STACK_OF(X509) **out)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *bio = NULL;
-	X509 *c;
-	int rc = -1;
-
-	*out = NULL;
-	if (!sk || !(bio = BIO_new_mem_buf(pem, -1))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		if (!sk_X509_push(sk, c)) {
-			X509_free(c);
-			hl_error("out of memory");
-			goto out;
-		}
-	}
-	ERR_clear_error();
-	if (sk_X509_num(sk) == 0) {
-		hl_error("no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')");
-		goto out;
-	}
-	*out = sk;
-	sk = NULL;
-	rc = 0;
-out:
-	BIO_free(bio);
-	sk_X509_pop_free(sk, X509_free);
-	return rc;
-}
-
-/* Check that a TPM vendor CA bundle holds certificates. */
-int hgs_vendor_ca_check(const char *pem)
-{
-	STACK_OF(X509) *sk = NULL;
-
-	if (!pem || bundle_read(pem, &sk) < 0)
-		return -1;
-	sk_X509_pop_free(sk, X509_free);
-	return 0;
-}
-
-/* Verify a certificate against each trust anchor of the vendor CA bundle. */
-int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at)
-{
-	STACK_OF(X509) *sk = NULL;
-	X509 **inter = NULL;
-	char saved[HL_ERROR_MAX] = "";
-	int n, rc = -1, tried = 0;
-
-	if (bundle_read(bundle, &sk) < 0)
-		return hl_error_wrap("the TPM vendor CA bundle is unreadable");
-	n = sk_X509_num(sk);
-	if (!(inter = calloc((size_t)n, sizeof(*inter)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	/* self-signed certificates are the anchors; when none is, every one may be */
-	for (int pass = 0; pass < 2 && !tried; pass++) {
-		for (int a = 0; a < n; a++) {
-			X509 *anchor = sk_X509_value(sk, a);
-			size_t ni = 0;
-
-			if (pass == 0 && X509_check_issued(anchor, anchor) != X509_V_OK)
-				continue;
-			for (int j = 0; j < n; j++)
-				if (j != a)
-					inter[ni++] = sk_X509_value(sk, j);
-			tried = 1;
-			if (hl_cert_verify(cert, anchor, inter, ni, at) == 0) {
-				rc = 0;
-				goto out;
-			}
-			snprintf(saved, sizeof(saved), "%s", hl_error_last());
-		}
-	}
-	hl_error("%s", saved[0] ? saved : "no trust anchor in the TPM vendor CA bundle");
-out:
-	free(inter);
-	sk_X509_pop_free(sk, X509_free);
-	return rc;
-}
 
 /* Add-HgsAttestationTpmHost. */
 int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hgs_platform_id *id,

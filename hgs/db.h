@@ -145,16 +145,6 @@ int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char *name);
 
 /*
- * Verify that CERT chains to a certificate of the PEM bundle BUNDLE (the
- * lab's TPM vendor CA: self-signed roots are trust anchors, the other
- * certificates intermediates) at time AT.
- */
-int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at);
-
-/* Check that PEM is a readable bundle of one or more certificates. */
-int hgs_vendor_ca_check(const char *pem);
-
-/*
  * Add-HgsAttestationTpmHost.  The EK certificate, when present, must certify
  * the EK and, unless FORCE, chain to the TPM vendor CA; without an EK
  * certificate FORCE is required (as HGS does).  Duplicate names and EKs are

@@ -21,6 +21,7 @@
 
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
