@@ -631,7 +631,7 @@ int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
 	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	rc = hgs_attest_log_list(node, host, last, &rows);
+	rc = hgs_db_attest_log_list(node, host, last, &rows);
 	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no attestation attempt is recorded");
 	json_decref(rows);
 	hgs_node_close(node);

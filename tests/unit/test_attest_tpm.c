@@ -773,7 +773,7 @@ static void test_unregistered_ek(void **state)
 	expect(&d, "UnauthorizedHost", NULL, "add-tpm-host");
 	hosts_hgs_decision_release(&d);
 	/* both refusals are in the attestation log */
-	assert_ok(hgs_attest_log_list(fx->node, "FabricHost1", 2, &log));
+	assert_ok(hgs_db_attest_log_list(fx->node, "FabricHost1", 2, &log));
 	assert_int_equal(json_array_size(log), 2);
 	for (size_t i = 0; i < 2; i++) {
 		const char *st = NULL, *mode = NULL;

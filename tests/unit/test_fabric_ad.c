@@ -1310,7 +1310,7 @@ static void test_hgs_ad_attest(void **state)
 	fabric_dc_stop(dc);
 
 	/* the attestation log has every attempt, in AD mode */
-	assert_int_equal(hgs_attest_log_list(L->node, NULL, 0, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(L->node, NULL, 0, &log), 0);
 	assert_true(json_array_size(log) >= 18);
 	json_array_foreach(log, i, o)
 		assert_string_equal(json_string_value(json_object_get(o, "Mode")), "ad");
@@ -1318,7 +1318,7 @@ static void test_hgs_ad_attest(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "Status")),
 			    "Passed");
 	json_decref(log);
-	assert_int_equal(hgs_attest_log_list(L->node, "FabricHost2", 0, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(L->node, "FabricHost2", 0, &log), 0);
 	assert_true(json_array_size(log) >= 3);
 	json_decref(log);
 	free(t1);

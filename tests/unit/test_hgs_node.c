@@ -919,7 +919,7 @@ static void test_serve_hostkey_round_trip(void **state)
 	hgs_server_stop(srv);
 
 	/* every attempt is in the log, oldest first */
-	assert_int_equal(hgs_attest_log_list(G->node, "FabricHost1", 0, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(G->node, "FabricHost1", 0, &log), 0);
 	assert_int_equal(json_array_size(log), 8);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "Status")),
 			    "Passed");
@@ -928,7 +928,7 @@ static void test_serve_hostkey_round_trip(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 1), "Status")),
 			    "UnauthorizedHost");
 	json_decref(log);
-	assert_int_equal(hgs_attest_log_list(G->node, NULL, 2, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(G->node, NULL, 2, &log), 0);
 	assert_int_equal(json_array_size(log), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 1), "Status")),
 			    "Passed");
