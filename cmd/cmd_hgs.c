@@ -17,6 +17,7 @@
 #include "hgs/db.h"
 #include "hgs/node.h"
 #include "hgs/serve.h"
+#include "hgs/tpm_verify.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -469,7 +470,7 @@ int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx)
 	size_t len = 0;
 	int code;
 
-	if (hgs_check_name("TPM host name", name) < 0)
+	if (hl_name_registration("TPM host name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = hl_cmd_read_file(file, "platform identifier", HL_FILE_READ_MAX, &buf, &len)) !=
 	    HL_EXIT_OK)
@@ -501,7 +502,7 @@ static int add_file(struct hl_cmd_ctx *ctx, enum hgs_reg_kind kind, const char *
 	int code, rc;
 
 	snprintf(label, sizeof(label), "%s name", hgs_reg_noun(kind));
-	if (hgs_check_name(label, name) < 0)
+	if (hl_name_registration(label, name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = hl_cmd_read_file(file, what, HL_FILE_READ_MAX, &buf, &len)) != HL_EXIT_OK)
 		return code;
@@ -541,7 +542,7 @@ int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx)
 	struct hgs_node *node = NULL;
 	int code;
 
-	if (hgs_check_name("host group name", name) < 0 || hl_name_sid(sid) < 0)
+	if (hl_name_registration("host group name", name) < 0 || hl_name_sid(sid) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
 		code = print_added(ctx, node, HGS_REG_HOST_GROUP, name,
@@ -558,7 +559,7 @@ int cmd_hgs_add_host_key(struct hl_cmd_ctx *ctx)
 	EVP_PKEY *key = NULL;
 	int code;
 
-	if (hgs_check_name("host key name", name) < 0)
+	if (hl_name_registration("host key name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	code = hl_cmd_read_public_key(hl_opts_str(&ctx->opts, "key", NULL), "host key", NULL, &key);
 	if (code == HL_EXIT_OK && (code = open_node(ctx, &node)) == HL_EXIT_OK)
@@ -632,7 +633,7 @@ int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
 	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
 		return code;
-	rc = hgs_attest_log_list(node, host, last, &rows);
+	rc = hgs_db_attest_log_list(node, host, last, &rows);
 	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no attestation attempt is recorded");
 	json_decref(rows);
 	hgs_node_close(node);

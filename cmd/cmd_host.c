@@ -31,6 +31,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "proto/platform_id.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
@@ -252,43 +253,23 @@ int cmd_host_run(struct hl_cmd_ctx *ctx)
 
 /* ---- exports ---- */
 
-/* The platform identifier of H (EK public + EK certificate) as JSON into *OUT. */
-static int platform_identifier(struct host *h, json_t **out)
+/* The platform identifier of H (EK public + EK certificate) as JSON text into *OUT. */
+static int platform_identifier(struct host *h, char **out)
 {
 	struct host_tpm *t = NULL;
 	struct hosts_ek *ek = NULL;
-	struct hl_buf pub = { 0 }, cert = { 0 };
 	struct hl_tpm *tpm;
-	char fp[HL_SHA256_HEX_SIZE];
-	json_t *o = NULL;
 	int rc = -1;
 
 	*out = NULL;
 	if (host_tpm_open(h, 0, 1, &t) < 0 || !(tpm = host_tpm_connect(t)))
 		goto out;
-	if (hosts_tpm_read_ek(tpm, &ek) < 0 || hosts_ek_pem(ek, &pub, &cert) < 0 ||
-	    hl_key_fingerprint(ek->pub, fp) < 0)
+	if (hosts_tpm_read_ek(tpm, &ek) < 0 ||
+	    hgs_platform_id_write(h->name, ek->pub, ek->cert, ek->tpm_public.data,
+				  ek->tpm_public.len, out) < 0)
 		goto out;
-	if (!(o = json_object())) {
-		hl_error("out of memory");
-		goto out;
-	}
-	json_object_set_new(o, "format", json_string("hgslab-platform-identifier"));
-	json_object_set_new(o, "version", json_integer(1));
-	json_object_set_new(o, "host", json_string(h->name));
-	json_object_set_new(o, "ek_public", json_string((const char *)pub.data));
-	json_object_set_new(o, "ek_certificate",
-			    cert.len ? json_string((const char *)cert.data) : json_null());
-	json_object_set_new(o, "ek_fingerprint", json_string(fp));
-	if (hl_json_set_base64(o, "ek_tpm_public", ek->tpm_public.data, ek->tpm_public.len) < 0)
-		goto out;
-	*out = o;
-	o = NULL;
 	rc = 0;
 out:
-	json_decref(o);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
 	hosts_ek_free(ek);
 	host_tpm_close(t);
 	return rc;
@@ -298,14 +279,12 @@ out:
 int cmd_host_get_platform_identifier(struct hl_cmd_ctx *ctx)
 {
 	struct host *h = NULL;
-	json_t *o = NULL;
 	char *s = NULL;
 	int code;
 
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		return code;
-	if (hl_child_cleanup_install(-1) < 0 || platform_identifier(h, &o) < 0 ||
-	    hl_json_dump_pretty(o, &s) < 0) {
+	if (hl_child_cleanup_install(-1) < 0 || platform_identifier(h, &s) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read the platform identifier of host "
 				   "'%s': %s", h->name, hl_error_last());
 		goto out;
@@ -313,7 +292,6 @@ int cmd_host_get_platform_identifier(struct hl_cmd_ctx *ctx)
 	code = write_out(ctx, s, strlen(s), "platform identifier", h->name);
 out:
 	free(s);
-	json_decref(o);
 	host_close(h);
 	return code;
 }

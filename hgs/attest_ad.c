@@ -28,6 +28,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "proto/names.h"
 
 /* Largest trust document accepted. */
 #define TRUST_DOC_MAX ((size_t)1 << 20)
@@ -367,7 +368,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 
 	/* 1. the request, and the ticket's form (its signature comes later) */
 	if (hl_json_get_string(req->body, "host", &host) < 0 ||
-	    hgs_check_name("host name", host) < 0 ||
+	    hl_name_registration("host name", host) < 0 ||
 	    hl_json_get_base64(req->body, "nonce", &nonce, &nonce_len) < 0 ||
 	    hl_json_get_string(req->body, "ticket", &ticket) < 0 ||
 	    get_pubkey(req->body, "transport_key", &transport) < 0 ||

@@ -15,6 +15,7 @@
 #include "proto/hostkey.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
+#include "proto/names.h"
 
 /* Read PEM public key field NAME of OBJ into *OUT; -1 with a message naming the field. */
 static int get_pubkey(const json_t *obj, const char *name, EVP_PKEY **out)
@@ -44,7 +45,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 
 	/* 1. the request */
 	if (hl_json_get_string(req->body, "host", &host) < 0 ||
-	    hgs_check_name("host name", host) < 0 ||
+	    hl_name_registration("host name", host) < 0 ||
 	    hl_json_get_base64(req->body, "nonce", &nonce, &nonce_len) < 0 ||
 	    get_pubkey(req->body, "host_key", &host_key) < 0 ||
 	    get_pubkey(req->body, "transport_key", &transport) < 0 ||

@@ -2,7 +2,9 @@
  * attest_log.h - the attestation log: every attestation attempt the node
  * answered, with its time (node clock), host, mode, AttestationStatus,
  * sub-status, reason, the peer address and the thumbprint of the health
- * certificate issued (if any).  Shown by `hgslab hgs get-attestation-log`.
+ * certificate issued (if any).  Kept in the node's store (hgs/db.h:
+ * hgs_db_attest_log_add, hgs_db_attest_log_list, which `hgslab hgs
+ * get-attestation-log` shows).
  *
  * Every attestation mode records each attempt exactly once; the route
  * framework in hgs/serve.h (hgs_attest_finish, hgs_attest_refuse) does it
@@ -14,7 +16,6 @@
 #ifndef HGSLAB_HGS_ATTEST_LOG_H
 #define HGSLAB_HGS_ATTEST_LOG_H
 
-#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "proto/attest.h"
@@ -27,13 +28,5 @@
  */
 int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
 			  const struct hgs_result *res, const char *remote, const X509 *healthcert);
-
-/*
- * The log as a JSON array, oldest first, of {"Time", "Host", "Mode",
- * "Status", "SubStatus": [names], "Reason", "Remote", "HealthCertificate"}.
- * HOST (may be NULL) keeps only that host's attempts; LAST > 0 keeps only the
- * LAST most recent ones.
- */
-int hgs_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
 
 #endif

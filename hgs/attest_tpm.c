@@ -21,6 +21,7 @@
 #include "lib/crypto.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "proto/names.h"
 #include "proto/tcglog.h"
 
 /* A decoded base64 field of the request. */
@@ -188,103 +189,8 @@ static void ek_verdict_keep(const unsigned char key[HL_SHA256_LEN], time_t from,
 	pthread_mutex_unlock(&ek_verdicts_lock);
 }
 
-/*
- * A TPM host registration as stored (tpm_hosts), before parsing, with the
- * vendor CA and the AK pinned to the host.
- */
-struct tpm_reg {
-	int forced;
-	struct hl_buf ek_public;          /* DER SubjectPublicKeyInfo */
-	struct hl_buf ek_cert;            /* DER; len 0 when none */
-	char host[HGS_NAME_MAX];
-	char ek_fingerprint[HL_SHA256_HEX_SIZE];
-	char *bundle;                     /* the node's TPM vendor CA bundle, NULL when none */
-	int pinned;                       /* an AK is pinned (tpm_ak_pins) */
-	char ak_name[HGS_TPM_NAME_HEX_MAX]; /* its name, as hgs_db_tpm_ak_pin_get gives it */
-};
-
-/* Free R's buffers. */
-static void tpm_reg_release(struct tpm_reg *r)
-{
-	hl_buf_free(&r->ek_public);
-	hl_buf_free(&r->ek_cert);
-	free(r->bundle);
-	r->bundle = NULL;
-}
-
-/* Copy blob column I of STMT into OUT ({NULL, 0} when NULL or empty). */
-static int col_buf(sqlite3_stmt *stmt, int i, struct hl_buf *out)
-{
-	const void *blob = sqlite3_column_blob(stmt, i);
-	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
-
-	out->data = NULL;
-	out->len = 0;
-	if (!blob || !len)
-		return 0;
-	if (!(out->data = malloc(len + 1)))
-		return hl_error("out of memory");
-	memcpy(out->data, blob, len);
-	out->data[len] = 0;
-	out->len = len;
-	return 0;
-}
-
-/*
- * Read the row of TPM host NAME (the columns hgs_db_tpm_host_find_name
- * reads, unparsed) and, in the same statement (one snapshot), the vendor CA
- * bundle hgs_db_vendor_ca_get reads and the name of the AK
- * hgs_db_tpm_ak_pin_get finds pinned to NAME, into R: 1 found, 0 not, -1
- * error.  The statement stays prepared in the store's cache (lib/store.h).
- */
-static int tpm_reg_read(struct hgs_node *node, const char *name, struct tpm_reg *r)
-{
-	sqlite3_stmt *stmt = NULL;
-	const unsigned char *t;
-	int rc = -1, found;
-
-	memset(r, 0, sizeof(*r));
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT forced, ek_public, ek_certificate, host, "
-			  "ek_fingerprint, (SELECT vendor_ca_pem FROM node WHERE id = 1), "
-			  "(SELECT ak_name FROM tpm_ak_pins WHERE host = tpm_hosts.name) "
-			  "FROM tpm_hosts WHERE name = ?", &stmt) < 0)
-		goto out;
-	if (sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
-		hl_store_error(node->store, "look up TPM host '%s'", name);
-		goto out;
-	}
-	found = hl_store_step(node->store, stmt);
-	if (found <= 0) {
-		rc = found;
-		goto out;
-	}
-	r->forced = sqlite3_column_int(stmt, 0);
-	if (col_buf(stmt, 1, &r->ek_public) < 0 || col_buf(stmt, 2, &r->ek_cert) < 0)
-		goto out;
-	t = sqlite3_column_text(stmt, 3);
-	snprintf(r->host, sizeof(r->host), "%s", t ? (const char *)t : "");
-	t = sqlite3_column_text(stmt, 4);
-	snprintf(r->ek_fingerprint, sizeof(r->ek_fingerprint), "%s", t ? (const char *)t : "");
-	t = sqlite3_column_text(stmt, 5);
-	if (t && !(r->bundle = strdup((const char *)t))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	t = sqlite3_column_text(stmt, 6);
-	r->pinned = t != NULL;
-	snprintf(r->ak_name, sizeof(r->ak_name), "%s", t ? (const char *)t : "");
-	rc = 1;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	if (rc < 0)
-		tpm_reg_release(r);
-	return rc;
-}
-
 /* Parse R, registered as NAME, as hgs_db_tpm_host_find_name does into *OUT. */
-static int tpm_reg_parse(const char *name, const struct tpm_reg *r, struct hgs_tpm_host **out)
+static int tpm_reg_parse(const char *name, const struct hgs_tpm_reg *r, struct hgs_tpm_host **out)
 {
 	struct hgs_tpm_host *h;
 
@@ -306,7 +212,7 @@ static int tpm_reg_parse(const char *name, const struct tpm_reg *r, struct hgs_t
 }
 
 /* The verdict key of registration R checked against BUNDLE (unused when forced). */
-static int ek_verdict_key(const struct tpm_reg *r, const char *bundle,
+static int ek_verdict_key(const struct hgs_tpm_reg *r, const char *bundle,
 			  unsigned char key[HL_SHA256_LEN])
 {
 	unsigned char parts[1 + 3 * HL_SHA256_LEN];
@@ -362,14 +268,14 @@ out:
 static int check_registration(struct hgs_node *node, const char *name, int *pinned,
 			      char ak_name[HGS_TPM_NAME_HEX_MAX], struct hgs_result *res)
 {
-	struct tpm_reg reg;
+	struct hgs_tpm_reg reg;
 	struct hgs_tpm_host *h = NULL;
 	unsigned char key[HL_SHA256_LEN];
 	const char *bundle = NULL;
 	time_t now = 0, from, until;
 	int rc = -1, r, cacheable;
 
-	r = tpm_reg_read(node, name, &reg);
+	r = hgs_db_tpm_reg_read(node, name, &reg);
 	if (r <= 0) {
 		if (r == 0)
 			hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
@@ -405,7 +311,7 @@ out:
 		memcpy(ak_name, reg.ak_name, HGS_TPM_NAME_HEX_MAX);
 	}
 	hgs_tpm_host_free(h);
-	tpm_reg_release(&reg);
+	hgs_tpm_reg_release(&reg);
 	return rc;
 }
 
@@ -505,7 +411,7 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 
 	/* 1. the request */
 	if (hl_json_get_string(req->body, "host", &host) < 0 ||
-	    hgs_check_name("host name", host) < 0 ||
+	    hl_name_registration("host name", host) < 0 ||
 	    hl_json_get_string(req->body, "ek_public", &ek_pem) < 0 ||
 	    get_field(req->body, "ak", &ak_pub) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
@@ -599,7 +505,7 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 
 	memset(&pin, 0, sizeof(pin));
 	if (hl_json_get_string(req->body, "host", &host) < 0 ||
-	    hgs_check_name("host name", host) < 0 ||
+	    hl_name_registration("host name", host) < 0 ||
 	    hl_json_get_string(req->body, "challenge", &id) < 0 ||
 	    get_field(req->body, "secret", &secret) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
@@ -696,7 +602,7 @@ static void attest_req_free(struct attest_req *r)
 static int attest_req_read(const json_t *body, struct attest_req *r)
 {
 	if (hl_json_get_string(body, "host", &r->host) < 0 ||
-	    hgs_check_name("host name", r->host) < 0 ||
+	    hl_name_registration("host name", r->host) < 0 ||
 	    get_field(body, "nonce", &r->nonce) < 0 || get_field(body, "ak", &r->ak) < 0 ||
 	    get_field(body, "quote", &r->quote) < 0 ||
 	    get_field(body, "quote_signature", &r->quote_sig) < 0 ||

@@ -1,27 +1,27 @@
 /*
  * db.c - the HGS node's store (db.h): the schema as lib/store migrations and
- * the data access behind the admin verbs (Set-HgsServer, the
- * Add/Get/Remove-HgsAttestation* cmdlets, the Hgs_* policy states) and the
- * lookups the attestation modes make.  Every function takes the node lock
- * and runs its writes in one transaction, so concurrent threads of `hgs
- * serve` and concurrent admin processes (SQLite WAL) never see half a change.
+ * every SQL statement of the node: the data access behind the admin verbs
+ * (Set-HgsServer, the Add/Get/Remove-HgsAttestation* cmdlets, the Hgs_*
+ * policy states, the KPS certificates), the lookups the attestation modes
+ * and KPS make, and the two audit logs.  Every function takes the node lock
+ * and runs its writes in one transaction (tx_begin / tx_end), so concurrent
+ * threads of `hgs serve` and concurrent admin processes (SQLite WAL) never
+ * see half a change.  Each statement is bound and read with lib/store's
+ * value lists (HL_VALS); listings to JSON are driven by column tables
+ * (struct json_col).
  */
 #include "hgs/db.h"
 
 #include <assert.h>
 #include <ctype.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
-#include "lib/json.h"
+#include "hgs/tpm_verify.h"
+#include "lib/labclock.h"
 #include "lib/served.h"
+#include "proto/names.h"
 #include "proto/tcglog.h"
 
 /* Largest registration blob accepted (TCG logs, CI policies). */
@@ -179,105 +179,186 @@ static char *dup_str(const char *s)
 	return d;
 }
 
-/* Bind text V (NULL binds SQL NULL) to parameter I of STMT. */
-static int bind_text(struct hl_store *st, sqlite3_stmt *stmt, int i, const char *v)
-{
-	int rc = v ? sqlite3_bind_text(stmt, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, i);
+/* ---- how the accessors below run their statements ---- */
 
-	return rc == SQLITE_OK ? 0 : hl_store_error(st, "bind parameter %d", i);
+/*
+ * Run SQL with VALS (lib/store.h) under NODE's lock, reading the first row
+ * into the OUT values: 1 read, 0 no row (always for a write), -1 error.
+ */
+static int node_sql(struct hgs_node *node, const char *sql, const struct hl_store_val *vals,
+		    size_t n)
+{
+	int r;
+
+	hgs_node_lock(node);
+	r = hl_store_get(node->store, sql, vals, n);
+	hgs_node_unlock(node);
+	return r;
 }
 
-/* Bind LEN bytes of DATA (NULL binds SQL NULL) to parameter I of STMT. */
-static int bind_blob(struct hl_store *st, sqlite3_stmt *stmt, int i, const void *data, size_t len)
+/* Take NODE's lock and start a write transaction; on failure the lock is released. */
+static int tx_begin(struct hgs_node *node)
 {
-	int rc = data ? sqlite3_bind_blob64(stmt, i, data, len, SQLITE_TRANSIENT)
-		      : sqlite3_bind_null(stmt, i);
-
-	return rc == SQLITE_OK ? 0 : hl_store_error(st, "bind parameter %d", i);
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) == 0)
+		return 0;
+	hgs_node_unlock(node);
+	return -1;
 }
 
-/* Bind integer V to parameter I of STMT. */
-static int bind_int(struct hl_store *st, sqlite3_stmt *stmt, int i, long long v)
+/*
+ * End tx_begin()'s transaction: commit when RC >= 0, else roll back (the
+ * error message stays); release the lock.  RC, or -1 when the commit fails.
+ */
+static int tx_end(struct hgs_node *node, int rc)
 {
-	return sqlite3_bind_int64(stmt, i, v) == SQLITE_OK ? 0
-							   : hl_store_error(st, "bind parameter %d", i);
+	if (rc >= 0 && hl_store_commit(node->store) < 0)
+		rc = -1;
+	if (rc < 0)
+		hl_store_rollback(node->store);
+	hgs_node_unlock(node);
+	return rc;
 }
 
-/* Copy column I of STMT (text) into BUF of SIZE bytes. */
-static void col_copy(sqlite3_stmt *stmt, int i, char *buf, size_t size)
-{
-	const unsigned char *t = sqlite3_column_text(stmt, i);
+/* How a listed column is shown in JSON. */
+enum col_type { COL_TEXT, COL_INT, COL_BOOL, COL_TIME, COL_SUBSTATUS };
 
-	snprintf(buf, size, "%s", t ? (const char *)t : "");
+/* One column of a listing: its JSON key (the cmdlet's property name), SQL expression, type. */
+struct json_col {
+	const char *key;
+	const char *expr;
+	enum col_type type;
+};
+
+/* The sub-status bits as a JSON array of names. */
+static json_t *substatus_json(uint32_t bits)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; arr && i < HGS_SUB_COUNT; i++)
+		if (bits & (1u << i))
+			json_array_append_new(arr, json_string(hgs_substatus_name(1u << i)));
+	return arr;
+}
+
+/* Column I of STMT as a JSON value of TYPE. */
+static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
+{
+	char when[32];
+
+	if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+		return json_null();
+	switch (type) {
+	case COL_INT:
+		return json_integer(sqlite3_column_int64(stmt, i));
+	case COL_BOOL:
+		return json_boolean(sqlite3_column_int(stmt, i) != 0);
+	case COL_TIME:
+		hl_labclock_format((time_t)sqlite3_column_int64(stmt, i), when, sizeof(when));
+		return json_string(when);
+	case COL_SUBSTATUS:
+		return substatus_json((uint32_t)sqlite3_column_int64(stmt, i));
+	case COL_TEXT:
+	default:
+		return json_string((const char *)sqlite3_column_text(stmt, i));
+	}
+}
+
+/*
+ * Under NODE's lock, the rows of "SELECT <the exprs of COLS> FROM_SQL" run
+ * with VALS into *OUT: a new JSON array of one object per row, keyed by COLS.
+ */
+static int list_json(struct hgs_node *node, const struct json_col *cols, size_t ncols,
+		     const char *from_sql, const struct hl_store_val *vals, size_t n, json_t **out)
+{
+	sqlite3_stmt *stmt = NULL;
+	json_t *arr = NULL, *o, *v;
+	char sql[768];
+	size_t used = 0;
+	int r, rc = -1;
+
+	*out = NULL;
+	for (size_t i = 0; i < ncols; i++)
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s%s", i ? ", " : "SELECT ",
+					 cols[i].expr);
+	snprintf(sql + used, sizeof(sql) - used, " %s", from_sql);
+	if (!(arr = json_array()))
+		return hl_error("out of memory");
+	hgs_node_lock(node);
+	if (hl_store_query(node->store, sql, vals, n, &stmt) < 0)
+		goto out;
+	while ((r = hl_store_step(node->store, stmt)) == 1) {
+		if (!(o = json_object()) || json_array_append_new(arr, o) < 0) {
+			hl_error("out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < ncols; i++) {
+			v = col_json(stmt, (int)i, cols[i].type);
+			if (!v || json_object_set_new(o, cols[i].key, v) < 0) {
+				hl_error("out of memory");
+				goto out;
+			}
+		}
+	}
+	if (r < 0)
+		goto out;
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	hl_store_stmt_done(node->store, stmt);
+	hgs_node_unlock(node);
+	json_decref(arr);
+	return rc;
 }
 
 /* ---- node row ---- */
 
 int hgs_db_node_insert(struct hl_store *st, const struct hgs_config *cfg, const char *vendor_ca_pem)
 {
-	sqlite3_stmt *stmt = NULL;
 	char listen[32];
-	int rc = -1;
 
 	snprintf(listen, sizeof(listen), "%s:%u", cfg->listen_addr, cfg->listen_port);
 	if (hl_store_begin(st) < 0)
 		return -1;
-	if (hl_store_stmt(st, "INSERT INTO node(id, name, domain, trust, listen, "
-			  "healthcert_validity_h, vendor_ca_pem, created) "
-			  "VALUES(1, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
-	    bind_text(st, stmt, 1, cfg->name) < 0 || bind_text(st, stmt, 2, cfg->domain) < 0 ||
-	    bind_text(st, stmt, 3, hgs_mode_name(cfg->trust)) < 0 ||
-	    bind_text(st, stmt, 4, listen) < 0 ||
-	    bind_int(st, stmt, 5, cfg->healthcert_validity_h) < 0 ||
-	    bind_text(st, stmt, 6, vendor_ca_pem) < 0 || bind_int(st, stmt, 7, cfg->created) < 0 ||
-	    hl_store_step(st, stmt) < 0)
-		goto out;
-	hl_store_stmt_done(st, stmt);
-	stmt = NULL;
-	if (hgs_db_policy_seed(st) < 0 || hl_store_commit(st) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
-	if (rc < 0)
+	if (hl_store_run(st, "INSERT INTO node(id, name, domain, trust, listen, "
+			 "healthcert_validity_h, vendor_ca_pem, created) "
+			 "VALUES(1, ?, ?, ?, ?, ?, ?, ?)",
+			 HL_VALS(HL_IN_TEXT(cfg->name), HL_IN_TEXT(cfg->domain),
+				 HL_IN_TEXT(hgs_mode_name(cfg->trust)), HL_IN_TEXT(listen),
+				 HL_IN_INT(cfg->healthcert_validity_h), HL_IN_TEXT(vendor_ca_pem),
+				 HL_IN_INT(cfg->created))) < 0 ||
+	    hgs_db_policy_seed(st) < 0 || hl_store_commit(st) < 0) {
 		hl_store_rollback(st);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 /* Read the node row. */
 int hgs_db_config_read(struct hl_store *st, struct hgs_config *out)
 {
-	sqlite3_stmt *stmt = NULL;
 	char trust[16], listen[32];
-	int rc = -1, r;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (hl_store_stmt(st, "SELECT name, domain, trust, listen, healthcert_validity_h, "
-			  "vendor_ca_pem IS NOT NULL, created FROM node WHERE id = 1", &stmt) < 0)
+	r = hl_store_get(st, "SELECT name, domain, trust, listen, healthcert_validity_h, "
+			 "vendor_ca_pem IS NOT NULL, created FROM node WHERE id = 1",
+			 HL_VALS(HL_OUT_TEXT(out->name, sizeof(out->name)),
+				 HL_OUT_TEXT(out->domain, sizeof(out->domain)),
+				 HL_OUT_TEXT(trust, sizeof(trust)), HL_OUT_TEXT(listen, sizeof(listen)),
+				 HL_OUT_INT(&out->healthcert_validity_h),
+				 HL_OUT_INT(&out->has_vendor_ca), HL_OUT_TIME(&out->created)));
+	if (r == 0)
+		return hl_error("store '%s' has no node configuration; the node directory is "
+				"damaged: re-create it with `hgs init --force`", hl_store_path(st));
+	if (r < 0)
 		return -1;
-	r = hl_store_step(st, stmt);
-	if (r <= 0) {
-		if (r == 0)
-			hl_error("store '%s' has no node configuration; the node directory is "
-				 "damaged: re-create it with `hgs init --force`", hl_store_path(st));
-		goto out;
-	}
-	col_copy(stmt, 0, out->name, sizeof(out->name));
-	col_copy(stmt, 1, out->domain, sizeof(out->domain));
-	col_copy(stmt, 2, trust, sizeof(trust));
-	col_copy(stmt, 3, listen, sizeof(listen));
-	out->healthcert_validity_h = sqlite3_column_int(stmt, 4);
-	out->has_vendor_ca = sqlite3_column_int(stmt, 5);
-	out->created = (time_t)sqlite3_column_int64(stmt, 6);
 	if (hgs_mode_parse(trust, &out->trust) < 0 ||
-	    hl_served_parse_listen(listen, out->listen_addr, &out->listen_port) < 0) {
-		hl_error_wrap("store '%s' holds a damaged node configuration", hl_store_path(st));
-		goto out;
-	}
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
-	return rc;
+	    hl_served_parse_listen(listen, out->listen_addr, &out->listen_port) < 0)
+		return hl_error_wrap("store '%s' holds a damaged node configuration",
+				     hl_store_path(st));
+	return 0;
 }
 
 /* Read the node row under the node lock. */
@@ -291,32 +372,13 @@ int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out)
 	return rc;
 }
 
-/* UPDATE node SET COLUMN = text or integer value. */
-static int node_update(struct hgs_node *node, const char *sql, const char *text, long long num)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, sql, &stmt) < 0)
-		goto out;
-	if (text ? bind_text(node->store, stmt, 1, text) : bind_int(node->store, stmt, 1, num))
-		goto out;
-	if (hl_store_step(node->store, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
-}
-
 /* Set the trust mode. */
 int hgs_db_set_trust(struct hgs_node *node, enum hgs_mode mode)
 {
 	if (!hgs_mode_name(mode))
 		return hl_error("invalid trust mode %d", (int)mode);
-	return node_update(node, "UPDATE node SET trust = ? WHERE id = 1", hgs_mode_name(mode), 0);
+	return node_sql(node, "UPDATE node SET trust = ? WHERE id = 1",
+			HL_VALS(HL_IN_TEXT(hgs_mode_name(mode)))) < 0 ? -1 : 0;
 }
 
 /* Set the health certificate validity. */
@@ -325,8 +387,8 @@ int hgs_db_set_validity(struct hgs_node *node, int hours)
 	if (hours < 1 || hours > HGS_HEALTHCERT_VALIDITY_H_MAX)
 		return hl_error("invalid health certificate validity %d hours: use 1 to %d", hours,
 				HGS_HEALTHCERT_VALIDITY_H_MAX);
-	return node_update(node, "UPDATE node SET healthcert_validity_h = ? WHERE id = 1", NULL,
-			   hours);
+	return node_sql(node, "UPDATE node SET healthcert_validity_h = ? WHERE id = 1",
+			HL_VALS(HL_IN_INT(hours))) < 0 ? -1 : 0;
 }
 
 /* Set the TPM vendor CA bundle after checking it. */
@@ -334,31 +396,16 @@ int hgs_db_set_vendor_ca(struct hgs_node *node, const char *pem)
 {
 	if (hgs_vendor_ca_check(pem) < 0)
 		return hl_error_wrap("invalid TPM vendor CA");
-	return node_update(node, "UPDATE node SET vendor_ca_pem = ? WHERE id = 1", pem, 0);
+	return node_sql(node, "UPDATE node SET vendor_ca_pem = ? WHERE id = 1",
+			HL_VALS(HL_IN_TEXT(pem))) < 0 ? -1 : 0;
 }
 
 /* Read the TPM vendor CA bundle. */
 int hgs_db_vendor_ca_get(struct hgs_node *node, char **out)
 {
-	sqlite3_stmt *stmt = NULL;
-	const unsigned char *t;
-	int rc = -1, r;
-
 	*out = NULL;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT vendor_ca_pem FROM node WHERE id = 1", &stmt) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r < 0)
-		goto out;
-	t = r ? sqlite3_column_text(stmt, 0) : NULL;
-	if (t && !(*out = dup_str((const char *)t)))
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return node_sql(node, "SELECT vendor_ca_pem FROM node WHERE id = 1",
+			HL_VALS(HL_OUT_STR(out))) < 0 ? -1 : 0;
 }
 
 /* ---- keys ---- */
@@ -366,80 +413,41 @@ out:
 int hgs_db_key_insert(struct hl_store *st, enum hgs_key_role role, const char *thumbprint,
 		      const char *cert_pem, const char *key_file, int primary, time_t added)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
-	if (hl_store_stmt(st, "INSERT INTO node_keys(role, thumbprint, cert_pem, key_file, "
-			  "is_primary, enabled, added) VALUES(?, ?, ?, ?, ?, 1, ?)", &stmt) < 0 ||
-	    bind_text(st, stmt, 1, hgs_key_role_name(role)) < 0 ||
-	    bind_text(st, stmt, 2, thumbprint) < 0 || bind_text(st, stmt, 3, cert_pem) < 0 ||
-	    bind_text(st, stmt, 4, key_file) < 0 || bind_int(st, stmt, 5, primary ? 1 : 0) < 0 ||
-	    bind_int(st, stmt, 6, added) < 0 || hl_store_step(st, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
-	return rc;
+	return hl_store_run(st, "INSERT INTO node_keys(role, thumbprint, cert_pem, key_file, "
+			    "is_primary, enabled, added) VALUES(?, ?, ?, ?, ?, 1, ?)",
+			    HL_VALS(HL_IN_TEXT(hgs_key_role_name(role)), HL_IN_TEXT(thumbprint),
+				    HL_IN_TEXT(cert_pem), HL_IN_TEXT(key_file),
+				    HL_IN_INT(primary ? 1 : 0), HL_IN_INT(added)));
 }
 
 /* Read the primary enabled key row of a role. */
 int hgs_db_key_primary(struct hgs_node *node, enum hgs_key_role role, char **cert_pem,
 		       char **key_file)
 {
-	sqlite3_stmt *stmt = NULL;
-	char *c = NULL, *k = NULL;
-	int rc = -1, r;
+	int r;
 
 	*cert_pem = NULL;
 	*key_file = NULL;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT cert_pem, key_file FROM node_keys "
-			  "WHERE role = ? AND is_primary = 1 AND enabled = 1", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, hgs_key_role_name(role)) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		if (r == 0)
-			hl_error("the HGS node '%s' has no enabled primary %s key", node->dir,
-				 hgs_key_role_name(role));
-		goto out;
-	}
-	if (!(c = dup_str((const char *)sqlite3_column_text(stmt, 0))) ||
-	    !(k = dup_str((const char *)sqlite3_column_text(stmt, 1))))
-		goto out;
-	*cert_pem = c;
-	*key_file = k;
-	c = k = NULL;
-	rc = 0;
-out:
-	free(c);
-	free(k);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	r = node_sql(node, "SELECT cert_pem, key_file FROM node_keys "
+		     "WHERE role = ? AND is_primary = 1 AND enabled = 1",
+		     HL_VALS(HL_IN_TEXT(hgs_key_role_name(role)), HL_OUT_STR(cert_pem),
+			     HL_OUT_STR(key_file)));
+	if (r == 0)
+		return hl_error("the HGS node '%s' has no enabled primary %s key", node->dir,
+				hgs_key_role_name(role));
+	return r < 0 ? -1 : 0;
 }
 
 /* ---- Hgs_* policies ---- */
 
 int hgs_db_policy_seed(struct hl_store *st)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
-	if (hl_store_stmt(st, "INSERT OR IGNORE INTO attestation_policies(name, enabled) "
-			  "VALUES(?, ?)", &stmt) < 0)
-		return -1;
-	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++) {
-		sqlite3_reset(stmt);
-		if (bind_text(st, stmt, 1, d->name) < 0 ||
-		    bind_int(st, stmt, 2, d->default_enabled ? 1 : 0) < 0 ||
-		    hl_store_step(st, stmt) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
-	return rc;
+	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++)
+		if (hl_store_run(st, "INSERT OR IGNORE INTO attestation_policies(name, enabled) "
+				 "VALUES(?, ?)", HL_VALS(HL_IN_TEXT(d->name),
+							 HL_IN_INT(d->default_enabled ? 1 : 0))) < 0)
+			return -1;
+	return 0;
 }
 
 /* Policies of hgs_policy_defs that policy_states() reads at most. */
@@ -454,40 +462,35 @@ static int policy_states(struct hgs_node *node, int states[POLICY_STATES_MAX], s
 {
 	sqlite3_stmt *stmt = NULL;
 	const struct hgs_policy_def *d;
+	char name[HL_NAME_REG_SIZE];
 	size_t count = 0;
-	int r, rc = -1;
+	int r, enabled;
 
 	for (d = hgs_policy_defs; d->name; d++) {
 		assert(count < POLICY_STATES_MAX);
 		states[count++] = d->default_enabled != 0;
 	}
-	if (hl_store_stmt(node->store, "SELECT name, enabled FROM attestation_policies",
-			  &stmt) < 0)
+	if (hl_store_query(node->store, "SELECT name, enabled FROM attestation_policies", NULL, 0,
+			   &stmt) < 0)
 		return -1;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
-
-		if (!name)
-			continue;
+	while ((r = hl_store_next(node->store, stmt, HL_VALS(HL_OUT_TEXT(name, sizeof(name)),
+							      HL_OUT_INT(&enabled)))) == 1)
 		for (size_t i = 0; i < count; i++)
-			if (strcmp(hgs_policy_defs[i].name, name) == 0)
-				states[i] = sqlite3_column_int(stmt, 1) != 0;
-	}
-	if (r < 0)
-		goto out;
-	*n = count;
-	rc = 0;
-out:
+			if (strcmp(hgs_policy_defs[i].name, name) == 0) {
+				states[i] = enabled != 0;
+				break;
+			}
 	hl_store_stmt_done(node->store, stmt);
-	return rc;
+	if (r < 0)
+		return -1;
+	*n = count;
+	return 0;
 }
 
 /* Enable or disable an Hgs_* policy; locked ones stay enabled. */
 int hgs_db_policy_enable(struct hgs_node *node, const char *name, int enabled)
 {
 	const struct hgs_policy_def *def = hgs_policy_find(name);
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
 
 	if (!def)
 		return hl_error("no attestation policy is named '%s'; list them with "
@@ -495,21 +498,10 @@ int hgs_db_policy_enable(struct hgs_node *node, const char *name, int enabled)
 	if (def->locked && !enabled)
 		return hl_error("policy '%s' is locked and cannot be disabled: HGS requires it of "
 				"every guarded host", name);
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "INSERT INTO attestation_policies(name, enabled) "
-			  "VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
-			  &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, def->name) < 0 ||
-	    bind_int(node->store, stmt, 2, enabled ? 1 : 0) < 0 ||
-	    hl_store_step(node->store, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return node_sql(node, "INSERT INTO attestation_policies(name, enabled) VALUES(?, ?) "
+			"ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
+			HL_VALS(HL_IN_TEXT(def->name), HL_IN_INT(enabled ? 1 : 0))) < 0 ? -1 : 0;
 }
-
 /* The Hgs_* policies with their states. */
 int hgs_db_policy_list(struct hgs_node *node, json_t **out)
 {
@@ -574,21 +566,13 @@ out:
 
 /* ---- registrations: listing and removal ---- */
 
-enum col_type { COL_TEXT, COL_INT, COL_BOOL, COL_TIME };
-
-struct reg_col {
-	const char *key;      /* JSON key = table header (the cmdlet's property name) */
-	const char *expr;     /* SQL expression */
-	enum col_type type;
-};
-
 #define REG_COLS_MAX 8
 
 struct reg_kind {
 	const char *noun;
 	const char *table;
 	const char *verb;     /* the add verb, for messages */
-	struct reg_col cols[REG_COLS_MAX];
+	struct json_col cols[REG_COLS_MAX];
 };
 
 static const struct reg_kind reg_kinds[HGS_REG_COUNT] = {
@@ -632,124 +616,58 @@ const char *hgs_reg_noun(enum hgs_reg_kind kind)
 	return (unsigned)kind < HGS_REG_COUNT ? reg_kinds[kind].noun : "registration";
 }
 
-/* Column I of STMT as a JSON value of TYPE. */
-static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
-{
-	char when[32];
-
-	if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
-		return json_null();
-	switch (type) {
-	case COL_INT:
-		return json_integer(sqlite3_column_int64(stmt, i));
-	case COL_BOOL:
-		return json_boolean(sqlite3_column_int(stmt, i) != 0);
-	case COL_TIME:
-		hl_labclock_format((time_t)sqlite3_column_int64(stmt, i), when, sizeof(when));
-		return json_string(when);
-	case COL_TEXT:
-	default:
-		return json_string((const char *)sqlite3_column_text(stmt, i));
-	}
-}
-
 /* 1 when a row of TABLE has COLUMN = VALUE, 0 when none, -1 on error. */
 static int row_exists(struct hl_store *st, const char *table, const char *column, const char *value)
 {
-	sqlite3_stmt *stmt = NULL;
 	char sql[160];
-	int r;
 
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE %s = ?", table, column);
-	if (hl_store_stmt(st, sql, &stmt) < 0 || bind_text(st, stmt, 1, value) < 0) {
-		hl_store_stmt_done(st, stmt);
-		return -1;
-	}
-	r = hl_store_step(st, stmt);
-	hl_store_stmt_done(st, stmt);
-	return r;
+	return hl_store_get(st, sql, HL_VALS(HL_IN_TEXT(value)));
 }
 
 /* List registrations of one kind as the cmdlets show them. */
 int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *name, json_t **out)
 {
+	const struct hl_store_val by_name[] = { HL_IN_TEXT(name) };
 	const struct reg_kind *k;
-	sqlite3_stmt *stmt = NULL;
-	json_t *arr = NULL, *o, *v;
-	char sql[512];
-	size_t used;
-	int rc = -1, r, ncols = 0;
+	char from[128];
+	size_t ncols = 0;
 
 	*out = NULL;
 	if ((unsigned)kind >= HGS_REG_COUNT)
 		return hl_error("invalid registration kind %d", (int)kind);
 	k = &reg_kinds[kind];
-	used = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
-	for (; ncols < REG_COLS_MAX && k->cols[ncols].key; ncols++)
-		used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s%s", ncols ? ", " : "",
-					 k->cols[ncols].expr);
-	snprintf(sql + used, sizeof(sql) - used, " FROM %s%s ORDER BY added, name", k->table,
+	while (ncols < REG_COLS_MAX && k->cols[ncols].key)
+		ncols++;
+	snprintf(from, sizeof(from), "FROM %s%s ORDER BY added, name", k->table,
 		 name ? " WHERE name = ?" : "");
-	if (!(arr = json_array()))
-		return hl_error("out of memory");
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
-	    (name && bind_text(node->store, stmt, 1, name) < 0))
-		goto out;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
-		if (!(o = json_object()) || json_array_append_new(arr, o) < 0) {
-			hl_error("out of memory");
-			goto out;
-		}
-		for (int i = 0; i < ncols; i++) {
-			v = col_json(stmt, i, k->cols[i].type);
-			if (!v || json_object_set_new(o, k->cols[i].key, v) < 0) {
-				hl_error("out of memory");
-				goto out;
-			}
-		}
+	if (list_json(node, k->cols, ncols, from, by_name, name ? 1 : 0, out) < 0)
+		return -1;
+	if (name && json_array_size(*out) == 0) {
+		json_decref(*out);
+		*out = NULL;
+		return hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`",
+				k->noun, name, k->verb + 4);
 	}
-	if (r < 0)
-		goto out;
-	if (name && json_array_size(arr) == 0) {
-		hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`", k->noun,
-			 name, k->verb + 4);
-		goto out;
-	}
-	*out = arr;
-	arr = NULL;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	json_decref(arr);
-	return rc;
+	return 0;
 }
 
 /* Remove one registration. */
 int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char *name)
 {
 	const struct reg_kind *k;
-	sqlite3_stmt *stmt = NULL;
 	char sql[128];
-	int rc = -1;
+	int rc;
 
 	if ((unsigned)kind >= HGS_REG_COUNT)
 		return hl_error("invalid registration kind %d", (int)kind);
 	k = &reg_kinds[kind];
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", k->table);
 	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, name) < 0 || hl_store_step(node->store, stmt) < 0)
-		goto out;
-	if (sqlite3_changes(hl_store_db(node->store)) == 0) {
-		hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`", k->noun,
-			 name, k->verb + 4);
-		goto out;
-	}
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
+	rc = hl_store_run(node->store, sql, HL_VALS(HL_IN_TEXT(name)));
+	if (rc == 0 && hl_store_changes(node->store) == 0)
+		rc = hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`",
+			      k->noun, name, k->verb + 4);
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -762,8 +680,7 @@ static int reg_check_unique(struct hgs_node *node, enum hgs_reg_kind kind, const
 			    const char *column, const char *value, const char *what)
 {
 	const struct reg_kind *k = &reg_kinds[kind];
-	sqlite3_stmt *stmt = NULL;
-	char sql[160], other[HGS_NAME_MAX];
+	char sql[160], other[HL_NAME_REG_SIZE];
 	int r;
 
 	r = row_exists(node->store, k->table, "name", name);
@@ -773,18 +690,9 @@ static int reg_check_unique(struct hgs_node *node, enum hgs_reg_kind kind, const
 		return hl_error("a %s named '%s' is already registered; remove it first with "
 				"`hgslab hgs remove-%s --name '%s'` or choose another name", k->noun,
 				name, k->verb + 4, name);
-	if (!column)
-		return 0;
 	snprintf(sql, sizeof(sql), "SELECT name FROM %s WHERE %s = ?", k->table, column);
-	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, value) < 0) {
-		hl_store_stmt_done(node->store, stmt);
-		return -1;
-	}
-	r = hl_store_step(node->store, stmt);
-	if (r == 1)
-		col_copy(stmt, 0, other, sizeof(other));
-	hl_store_stmt_done(node->store, stmt);
+	r = hl_store_get(node->store, sql, HL_VALS(HL_IN_TEXT(value),
+						   HL_OUT_TEXT(other, sizeof(other))));
 	if (r < 0)
 		return -1;
 	if (r)
@@ -792,200 +700,38 @@ static int reg_check_unique(struct hgs_node *node, enum hgs_reg_kind kind, const
 	return 0;
 }
 
-/* Run one INSERT prepared in *STMT, then commit; rolls back on failure. */
-static int insert_commit(struct hgs_node *node, sqlite3_stmt *stmt)
+/*
+ * Register in one transaction: refuse NAME already registered in KIND and
+ * COLUMN = VALUE registered under another name (reg_check_unique), then
+ * run the INSERT SQL with VALS.
+ */
+static int reg_insert(struct hgs_node *node, enum hgs_reg_kind kind, const char *name,
+		      const char *column, const char *value, const char *what, const char *sql,
+		      const struct hl_store_val *vals, size_t n)
 {
-	if (hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
+	int r;
+
+	if (tx_begin(node) < 0)
 		return -1;
-	return 0;
+	r = reg_check_unique(node, kind, name, column, value, what);
+	if (r == 0)
+		r = hl_store_run(node->store, sql, vals, n);
+	return tx_end(node, r);
 }
 
-/* ---- TPM hosts and platform identifiers ---- */
-
-void hgs_platform_id_free(struct hgs_platform_id *id)
-{
-	if (!id)
-		return;
-	hl_key_free(id->ek);
-	hl_cert_free(id->ek_cert);
-	free(id->json);
-	free(id);
-}
-
-/* Parse and check a platform identifier document. */
-int hgs_platform_id_parse(const void *buf, size_t len, struct hgs_platform_id **out)
-{
-	struct hgs_platform_id *id = NULL;
-	EVP_PKEY *cert_key = NULL;
-	const char *format, *host, *ek_pem, *cert_pem;
-	enum hl_key_type kt;
-	json_t *doc = NULL;
-	json_int_t version;
-	int rc = -1;
-
-	*out = NULL;
-	if (hl_json_parse(buf, len, 0, &doc) < 0)
-		goto out;
-	if (!json_is_object(doc)) {
-		hl_error("expected a JSON object");
-		goto out;
-	}
-	if (hl_json_get_string(doc, "format", &format) < 0 ||
-	    hl_json_get_int(doc, "version", &version) < 0)
-		goto out;
-	if (strcmp(format, "hgslab-platform-identifier") != 0) {
-		hl_error("field 'format' is '%s', expected 'hgslab-platform-identifier'", format);
-		goto out;
-	}
-	if (version != 1) {
-		hl_error("platform identifier version %lld is not supported; this hgslab reads "
-			 "version 1", (long long)version);
-		goto out;
-	}
-	if (hl_json_get_string(doc, "host", &host) < 0 ||
-	    hgs_check_name("host name in field 'host'", host) < 0 ||
-	    hl_json_get_string(doc, "ek_public", &ek_pem) < 0 ||
-	    hl_json_get_string_opt(doc, "ek_certificate", NULL, &cert_pem) < 0)
-		goto out;
-	if (!(id = calloc(1, sizeof(*id)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	snprintf(id->host, sizeof(id->host), "%s", host);
-	if (hl_key_pub_from_pem(ek_pem, strlen(ek_pem), &id->ek) < 0 ||
-	    hl_key_type_of(id->ek, &kt) < 0) {
-		hl_error_wrap("field 'ek_public'");
-		goto out;
-	}
-	if (hl_key_fingerprint(id->ek, id->ek_fingerprint) < 0)
-		goto out;
-	if (cert_pem) {
-		if (hl_cert_from_pem(cert_pem, strlen(cert_pem), &id->ek_cert) < 0) {
-			hl_error_wrap("field 'ek_certificate'");
-			goto out;
-		}
-		if (hl_cert_pubkey(id->ek_cert, &cert_key) < 0)
-			goto out;
-		if (!hl_key_pub_equal(id->ek, cert_key)) {
-			hl_error("field 'ek_certificate' certifies another key than 'ek_public'; "
-				 "export the platform identifier again from the host");
-			goto out;
-		}
-	}
-	if (!(id->json = malloc(len + 1))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	memcpy(id->json, buf, len);
-	id->json[len] = '\0';
-	*out = id;
-	id = NULL;
-	rc = 0;
-out:
-	json_decref(doc);
-	hl_key_free(cert_key);
-	hgs_platform_id_free(id);
-	return rc;
-}
-
-/* Read every certificate of PEM bundle PEM into *CERTS / *N (a new STACK). */
-static int bundle_read(const char *pem, STACK_OF(X509) **out)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *bio = NULL;
-	X509 *c;
-	int rc = -1;
-
-	*out = NULL;
-	if (!sk || !(bio = BIO_new_mem_buf(pem, -1))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		if (!sk_X509_push(sk, c)) {
-			X509_free(c);
-			hl_error("out of memory");
-			goto out;
-		}
-	}
-	ERR_clear_error();
-	if (sk_X509_num(sk) == 0) {
-		hl_error("no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')");
-		goto out;
-	}
-	*out = sk;
-	sk = NULL;
-	rc = 0;
-out:
-	BIO_free(bio);
-	sk_X509_pop_free(sk, X509_free);
-	return rc;
-}
-
-/* Check that a TPM vendor CA bundle holds certificates. */
-int hgs_vendor_ca_check(const char *pem)
-{
-	STACK_OF(X509) *sk = NULL;
-
-	if (!pem || bundle_read(pem, &sk) < 0)
-		return -1;
-	sk_X509_pop_free(sk, X509_free);
-	return 0;
-}
-
-/* Verify a certificate against each trust anchor of the vendor CA bundle. */
-int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at)
-{
-	STACK_OF(X509) *sk = NULL;
-	X509 **inter = NULL;
-	char saved[HL_ERROR_MAX] = "";
-	int n, rc = -1, tried = 0;
-
-	if (bundle_read(bundle, &sk) < 0)
-		return hl_error_wrap("the TPM vendor CA bundle is unreadable");
-	n = sk_X509_num(sk);
-	if (!(inter = calloc((size_t)n, sizeof(*inter)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	/* self-signed certificates are the anchors; when none is, every one may be */
-	for (int pass = 0; pass < 2 && !tried; pass++) {
-		for (int a = 0; a < n; a++) {
-			X509 *anchor = sk_X509_value(sk, a);
-			size_t ni = 0;
-
-			if (pass == 0 && X509_check_issued(anchor, anchor) != X509_V_OK)
-				continue;
-			for (int j = 0; j < n; j++)
-				if (j != a)
-					inter[ni++] = sk_X509_value(sk, j);
-			tried = 1;
-			if (hl_cert_verify(cert, anchor, inter, ni, at) == 0) {
-				rc = 0;
-				goto out;
-			}
-			snprintf(saved, sizeof(saved), "%s", hl_error_last());
-		}
-	}
-	hl_error("%s", saved[0] ? saved : "no trust anchor in the TPM vendor CA bundle");
-out:
-	free(inter);
-	sk_X509_pop_free(sk, X509_free);
-	return rc;
-}
+/* ---- TPM hosts ---- */
 
 /* Add-HgsAttestationTpmHost. */
 int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hgs_platform_id *id,
 			int force)
 {
 	struct hl_buf ek_der = { 0 }, cert_der = { 0 };
-	sqlite3_stmt *stmt = NULL;
 	char *bundle = NULL, issuer[256] = "";
 	const char *iss = NULL;
 	time_t now;
 	int rc = -1;
 
-	if (hgs_check_name("TPM host name", name) < 0 || hgs_node_now(node, &now) < 0)
+	if (hl_name_registration("TPM host name", name) < 0 || hgs_node_now(node, &now) < 0)
 		return -1;
 	if (!id->ek_cert && !force)
 		return hl_error("the platform identifier of '%s' has no EK certificate; HGS cannot "
@@ -1018,31 +764,15 @@ int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hg
 	}
 	if (hl_key_pub_to_der(id->ek, &ek_der) < 0)
 		goto out;
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto unlock;
-	if (reg_check_unique(node, HGS_REG_TPM_HOST, name, "ek_fingerprint", id->ek_fingerprint,
-			     "this TPM's EK") < 0 ||
-	    hl_store_stmt(node->store, "INSERT INTO tpm_hosts(name, host, ek_fingerprint, "
-			  "ek_public, ek_certificate, ek_cert_issuer, forced, identifier, added) "
-			  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, name) < 0 ||
-	    bind_text(node->store, stmt, 2, id->host) < 0 ||
-	    bind_text(node->store, stmt, 3, id->ek_fingerprint) < 0 ||
-	    bind_blob(node->store, stmt, 4, ek_der.data, ek_der.len) < 0 ||
-	    bind_blob(node->store, stmt, 5, cert_der.data, cert_der.len) < 0 ||
-	    bind_text(node->store, stmt, 6, iss) < 0 ||
-	    bind_int(node->store, stmt, 7, force ? 1 : 0) < 0 ||
-	    bind_text(node->store, stmt, 8, id->json) < 0 ||
-	    bind_int(node->store, stmt, 9, now) < 0 || insert_commit(node, stmt) < 0)
-		goto unlock;
-	rc = 0;
-unlock:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hgs_node_unlock(node);
+	rc = reg_insert(node, HGS_REG_TPM_HOST, name, "ek_fingerprint", id->ek_fingerprint,
+			"this TPM's EK", "INSERT INTO tpm_hosts(name, host, ek_fingerprint, "
+			"ek_public, ek_certificate, ek_cert_issuer, forced, identifier, added) "
+			"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			HL_VALS(HL_IN_TEXT(name), HL_IN_TEXT(id->host),
+				HL_IN_TEXT(id->ek_fingerprint), HL_IN_BLOB(ek_der.data, ek_der.len),
+				HL_IN_BLOB(cert_der.data, cert_der.len), HL_IN_TEXT(iss),
+				HL_IN_INT(force ? 1 : 0), HL_IN_TEXT(id->json), HL_IN_INT(now)));
 out:
-	hl_store_stmt_done(node->store, stmt);
 	hl_buf_free(&ek_der);
 	hl_buf_free(&cert_der);
 	free(bundle);
@@ -1064,50 +794,34 @@ void hgs_tpm_host_free(struct hgs_tpm_host *h)
 static int tpm_host_find(struct hgs_node *node, const char *column, const char *value,
 			 struct hgs_tpm_host **out)
 {
-	struct hgs_tpm_host *h = NULL;
-	sqlite3_stmt *stmt = NULL;
-	const void *blob;
+	struct hgs_tpm_host *h = calloc(1, sizeof(*h));
+	struct hl_buf ek = { 0 }, cert = { 0 };
 	char sql[192];
-	int rc = -1, r;
+	int r;
 
 	*out = NULL;
+	if (!h)
+		return hl_error("out of memory");
 	snprintf(sql, sizeof(sql), "SELECT name, host, ek_fingerprint, ek_public, ek_certificate, "
 		 "forced, identifier FROM tpm_hosts WHERE %s = ?", column);
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, value) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		rc = r;
-		goto out;
-	}
-	if (!(h = calloc(1, sizeof(*h)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	col_copy(stmt, 0, h->name, sizeof(h->name));
-	col_copy(stmt, 1, h->host, sizeof(h->host));
-	col_copy(stmt, 2, h->ek_fingerprint, sizeof(h->ek_fingerprint));
-	blob = sqlite3_column_blob(stmt, 3);
-	if (hl_key_pub_from_der(blob, (size_t)sqlite3_column_bytes(stmt, 3), &h->ek) < 0)
-		goto out;
-	blob = sqlite3_column_blob(stmt, 4);
-	if (blob && hl_cert_from_der(blob, (size_t)sqlite3_column_bytes(stmt, 4), &h->ek_cert) < 0)
-		goto out;
-	h->forced = sqlite3_column_int(stmt, 5);
-	if (!(h->identifier_json = dup_str((const char *)sqlite3_column_text(stmt, 6))))
-		goto out;
-	*out = h;
-	h = NULL;
-	rc = 1;
-out:
-	if (rc < 0 && h)
+	r = node_sql(node, sql, HL_VALS(HL_IN_TEXT(value), HL_OUT_TEXT(h->name, sizeof(h->name)),
+					HL_OUT_TEXT(h->host, sizeof(h->host)),
+					HL_OUT_TEXT(h->ek_fingerprint, sizeof(h->ek_fingerprint)),
+					HL_OUT_BUF(&ek), HL_OUT_BUF(&cert), HL_OUT_INT(&h->forced),
+					HL_OUT_STR(&h->identifier_json)));
+	if (r == 1 && (hl_key_pub_from_der(ek.data, ek.len, &h->ek) < 0 ||
+		       (cert.len && hl_cert_from_der(cert.data, cert.len, &h->ek_cert) < 0))) {
 		hl_error_wrap("the TPM host '%s' in the store is damaged", h->name);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
+		r = -1;
+	}
+	if (r == 1) {
+		*out = h;
+		h = NULL;
+	}
+	hl_buf_free(&ek);
+	hl_buf_free(&cert);
 	hgs_tpm_host_free(h);
-	return rc;
+	return r;
 }
 
 /* Find a TPM host by EK fingerprint. */
@@ -1123,6 +837,35 @@ int hgs_db_tpm_host_find_name(struct hgs_node *node, const char *name, struct hg
 	return tpm_host_find(node, "name", name, out);
 }
 
+/* Free what a TPM registration read holds. */
+void hgs_tpm_reg_release(struct hgs_tpm_reg *r)
+{
+	hl_buf_free(&r->ek_public);
+	hl_buf_free(&r->ek_cert);
+	free(r->bundle);
+	r->bundle = NULL;
+}
+
+/* Read TPM host NAME's registration, the vendor CA and its pinned AK in one statement. */
+int hgs_db_tpm_reg_read(struct hgs_node *node, const char *name, struct hgs_tpm_reg *r)
+{
+	int found;
+
+	memset(r, 0, sizeof(*r));
+	found = node_sql(node, "SELECT forced, ek_public, ek_certificate, host, "
+			 "ek_fingerprint, (SELECT vendor_ca_pem FROM node WHERE id = 1), "
+			 "(SELECT ak_name FROM tpm_ak_pins WHERE host = tpm_hosts.name) "
+			 "FROM tpm_hosts WHERE name = ?",
+			 HL_VALS(HL_IN_TEXT(name), HL_OUT_INT(&r->forced),
+				 HL_OUT_BUF(&r->ek_public), HL_OUT_BUF(&r->ek_cert),
+				 HL_OUT_TEXT(r->host, sizeof(r->host)),
+				 HL_OUT_TEXT(r->ek_fingerprint, sizeof(r->ek_fingerprint)),
+				 HL_OUT_STR(&r->bundle),
+				 HL_OUT_TEXT(r->ak_name, sizeof(r->ak_name))));
+	r->pinned = r->ak_name[0] != '\0';
+	return found;
+}
+
 /* ---- TPM policies, CI policies ---- */
 
 /*
@@ -1133,45 +876,24 @@ static int blob_add(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 		    const void *data, size_t len, long events)
 {
 	unsigned char digest[HL_SHA256_LEN];
-	char hex[HL_SHA256_HEX_SIZE], what[64];
-	sqlite3_stmt *stmt = NULL;
+	char hex[HL_SHA256_HEX_SIZE];
 	time_t now;
-	int rc = -1;
 
 	if (hl_crypto_sha256(data, len, digest) < 0 ||
 	    hl_crypto_hex_encode(digest, sizeof(digest), hex, sizeof(hex)) < 0 ||
 	    hgs_node_now(node, &now) < 0)
 		return -1;
-	snprintf(what, sizeof(what), "the same %s",
-		 kind == HGS_REG_TPM_POLICY ? "TCG log" : "policy file");
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (reg_check_unique(node, kind, name, "sha256", hex, what) < 0)
-		goto out;
-	if (kind == HGS_REG_TPM_POLICY) {
-		if (hl_store_stmt(node->store, "INSERT INTO tpm_policies(name, sha256, tcglog, "
-				  "events, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
-		    bind_int(node->store, stmt, 4, events) < 0 ||
-		    bind_int(node->store, stmt, 5, now) < 0)
-			goto out;
-	} else if (hl_store_stmt(node->store, "INSERT INTO ci_policies(name, sha256, policy, "
-				 "added) VALUES(?, ?, ?, ?)", &stmt) < 0 ||
-		   bind_int(node->store, stmt, 4, now) < 0) {
-		goto out;
-	}
-	if (bind_text(node->store, stmt, 1, name) < 0 || bind_text(node->store, stmt, 2, hex) < 0 ||
-	    bind_blob(node->store, stmt, 3, data, len) < 0 || insert_commit(node, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	if (kind == HGS_REG_TPM_POLICY)
+		return reg_insert(node, kind, name, "sha256", hex, "the same TCG log",
+				  "INSERT INTO tpm_policies(name, sha256, tcglog, events, added) "
+				  "VALUES(?, ?, ?, ?, ?)",
+				  HL_VALS(HL_IN_TEXT(name), HL_IN_TEXT(hex), HL_IN_BLOB(data, len),
+					  HL_IN_INT(events), HL_IN_INT(now)));
+	return reg_insert(node, kind, name, "sha256", hex, "the same policy file",
+			  "INSERT INTO ci_policies(name, sha256, policy, added) VALUES(?, ?, ?, ?)",
+			  HL_VALS(HL_IN_TEXT(name), HL_IN_TEXT(hex), HL_IN_BLOB(data, len),
+				  HL_IN_INT(now)));
 }
-
 /* Add-HgsAttestationTpmPolicy. */
 int hgs_db_tpm_policy_add(struct hgs_node *node, const char *name, const void *log, size_t len)
 {
@@ -1179,7 +901,7 @@ int hgs_db_tpm_policy_add(struct hgs_node *node, const char *name, const void *l
 	long events;
 	int rc = -1;
 
-	if (hgs_check_name("TPM policy name", name) < 0)
+	if (hl_name_registration("TPM policy name", name) < 0)
 		return -1;
 	if (len == 0 || len > DB_BLOB_MAX)
 		return hl_error("a TCG log must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX,
@@ -1201,7 +923,7 @@ out:
 /* Add-HgsAttestationCIPolicy. */
 int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *data, size_t len)
 {
-	if (hgs_check_name("CI policy name", name) < 0)
+	if (hl_name_registration("CI policy name", name) < 0)
 		return -1;
 	if (len == 0 || len > DB_BLOB_MAX)
 		return hl_error("a CI policy must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX,
@@ -1211,92 +933,25 @@ int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *da
 
 /* ---- host groups ---- */
 
-int hgs_check_sid(const char *sid)
-{
-	const char *p;
-	int parts = 0;
-
-	if (!sid || strncmp(sid, "S-1-", 4) != 0)
-		goto bad;
-	for (p = sid + 4;;) {
-		const char *start = p;
-		uintmax_t v = 0;
-
-		while (isdigit((unsigned char)*p)) {
-			v = v * 10 + (uintmax_t)(*p - '0');
-			if (v > (parts == 0 ? 0xFFFFFFFFFFFFull : 0xFFFFFFFFull) || p - start > 15)
-				goto bad;
-			p++;
-		}
-		if (p == start)
-			goto bad;
-		parts++;
-		if (*p == '\0')
-			break;
-		if (*p != '-')
-			goto bad;
-		p++;
-	}
-	if (parts < 2 || parts > 16)
-		goto bad;
-	return 0;
-bad:
-	return hl_error("invalid SID '%s': expected the S-1-5-21-... form of a security "
-			"identifier, e.g. S-1-5-21-3623811015-3361044348-30300820-1013",
-			sid ? sid : "");
-}
-
 /* Add-HgsAttestationHostGroup. */
 int hgs_db_host_group_add(struct hgs_node *node, const char *name, const char *sid)
 {
-	sqlite3_stmt *stmt = NULL;
 	time_t now;
-	int rc = -1;
 
-	if (hgs_check_name("host group name", name) < 0 || hgs_check_sid(sid) < 0 ||
+	if (hl_name_registration("host group name", name) < 0 || hl_name_sid(sid) < 0 ||
 	    hgs_node_now(node, &now) < 0)
 		return -1;
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (reg_check_unique(node, HGS_REG_HOST_GROUP, name, "sid", sid, "this SID") < 0 ||
-	    hl_store_stmt(node->store, "INSERT INTO host_groups(name, sid, added) "
-			  "VALUES(?, ?, ?)", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, name) < 0 || bind_text(node->store, stmt, 2, sid) < 0 ||
-	    bind_int(node->store, stmt, 3, now) < 0 || insert_commit(node, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return reg_insert(node, HGS_REG_HOST_GROUP, name, "sid", sid, "this SID",
+			  "INSERT INTO host_groups(name, sid, added) VALUES(?, ?, ?)",
+			  HL_VALS(HL_IN_TEXT(name), HL_IN_TEXT(sid), HL_IN_INT(now)));
 }
 
 /* Find a host group by SID. */
 int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **name)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
-
 	*name = NULL;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT name FROM host_groups WHERE sid = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, sid) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		rc = r;
-		goto out;
-	}
-	if (!(*name = dup_str((const char *)sqlite3_column_text(stmt, 0))))
-		goto out;
-	rc = 1;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return node_sql(node, "SELECT name FROM host_groups WHERE sid = ?",
+			HL_VALS(HL_IN_TEXT(sid), HL_OUT_STR(name)));
 }
 
 /* ---- host keys ---- */
@@ -1305,34 +960,20 @@ int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key)
 {
 	struct hl_buf der = { 0 };
 	char fp[HL_SHA256_HEX_SIZE];
-	sqlite3_stmt *stmt = NULL;
 	enum hl_key_type kt;
 	time_t now;
 	int rc = -1;
 
-	if (hgs_check_name("host key name", name) < 0)
+	if (hl_name_registration("host key name", name) < 0)
 		return -1;
-	if (hl_key_type_of(key, &kt) < 0 || hl_key_pub_to_der(key, &der) < 0 ||
-	    hl_key_fingerprint(key, fp) < 0 || hgs_node_now(node, &now) < 0)
-		goto done;
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (reg_check_unique(node, HGS_REG_HOST_KEY, name, "fingerprint", fp, "this key") < 0 ||
-	    hl_store_stmt(node->store, "INSERT INTO host_keys(name, fingerprint, key_type, "
-			  "public_key, added) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, name) < 0 || bind_text(node->store, stmt, 2, fp) < 0 ||
-	    bind_text(node->store, stmt, 3, hl_key_type_name(kt)) < 0 ||
-	    bind_blob(node->store, stmt, 4, der.data, der.len) < 0 ||
-	    bind_int(node->store, stmt, 5, now) < 0 || insert_commit(node, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-done:
+	if (hl_key_type_of(key, &kt) == 0 && hl_key_pub_to_der(key, &der) == 0 &&
+	    hl_key_fingerprint(key, fp) == 0 && hgs_node_now(node, &now) == 0)
+		rc = reg_insert(node, HGS_REG_HOST_KEY, name, "fingerprint", fp, "this key",
+				"INSERT INTO host_keys(name, fingerprint, key_type, public_key, "
+				"added) VALUES(?, ?, ?, ?, ?)",
+				HL_VALS(HL_IN_TEXT(name), HL_IN_TEXT(fp),
+					HL_IN_TEXT(hl_key_type_name(kt)), HL_IN_BLOB(der.data, der.len),
+					HL_IN_INT(now)));
 	hl_buf_free(&der);
 	return rc;
 }
@@ -1341,41 +982,23 @@ done:
 int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **name,
 			 EVP_PKEY **key)
 {
-	sqlite3_stmt *stmt = NULL;
-	EVP_PKEY *k = NULL;
+	struct hl_buf der = { 0 };
 	char *n = NULL;
-	int rc = -1, r;
+	int r;
 
 	*name = NULL;
 	*key = NULL;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT name, public_key FROM host_keys "
-			  "WHERE fingerprint = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, fingerprint) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		rc = r;
-		goto out;
+	r = node_sql(node, "SELECT name, public_key FROM host_keys WHERE fingerprint = ?",
+		     HL_VALS(HL_IN_TEXT(fingerprint), HL_OUT_STR(&n), HL_OUT_BUF(&der)));
+	if (r == 1 && hl_key_pub_from_der(der.data, der.len, key) < 0)
+		r = hl_error_wrap("the host key '%s' in the store is damaged", n);
+	if (r == 1) {
+		*name = n;
+		n = NULL;
 	}
-	if (!(n = dup_str((const char *)sqlite3_column_text(stmt, 0))))
-		goto out;
-	if (hl_key_pub_from_der(sqlite3_column_blob(stmt, 1), (size_t)sqlite3_column_bytes(stmt, 1),
-				&k) < 0) {
-		hl_error_wrap("the host key '%s' in the store is damaged", n);
-		goto out;
-	}
-	*name = n;
-	*key = k;
-	n = NULL;
-	k = NULL;
-	rc = 1;
-out:
 	free(n);
-	hl_key_free(k);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	hl_buf_free(&der);
+	return r;
 }
 
 /* ---- policy set for the evaluation ---- */
@@ -1393,79 +1016,66 @@ void hgs_policy_set_free(struct hgs_policy_set *ps)
 	free(ps);
 }
 
-/* Keep a NUL-terminated malloc'd copy of column I's bytes in PS; the copy, or NULL. */
-static void *keep_blob(struct hgs_policy_set *ps, sqlite3_stmt *stmt, int i, size_t *len)
+/* Hand the bytes of B (read with HL_OUT_BUF) to PS, which frees them. */
+static int keep_blob(struct hgs_policy_set *ps, struct hl_buf *b)
 {
-	size_t n = (size_t)sqlite3_column_bytes(stmt, i);
-	unsigned char *copy = malloc(n + 1);
-	void **grown;
+	void **grown = realloc(ps->blobs, (ps->n_blobs + 1) * sizeof(*grown));
 
-	if (!copy)
-		return NULL;
-	if (n)
-		memcpy(copy, sqlite3_column_blob(stmt, i), n);
-	copy[n] = '\0';
-	grown = realloc(ps->blobs, (ps->n_blobs + 1) * sizeof(*grown));
-	if (!grown) {
-		free(copy);
-		return NULL;
-	}
+	if (!grown)
+		return hl_error("out of memory");
 	ps->blobs = grown;
-	ps->blobs[ps->n_blobs++] = copy;
-	*len = n;
-	return copy;
+	ps->blobs[ps->n_blobs++] = b->data;
+	b->data = NULL;
+	return 0;
 }
 
 /* Load the registered baselines (BASELINES) or CI policies into PS. */
 static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, int baselines)
 {
+	struct hl_buf name = { 0 }, data = { 0 };
 	sqlite3_stmt *stmt = NULL;
 	const char *sql = baselines ? "SELECT name, tcglog FROM tpm_policies ORDER BY added, name"
 				    : "SELECT name, policy FROM ci_policies ORDER BY added, name";
-	int r, rc = -1;
+	int r;
 
-	if (hl_store_stmt(node->store, sql, &stmt) < 0)
+	if (hl_store_query(node->store, sql, NULL, 0, &stmt) < 0)
 		return -1;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
-		size_t nlen, blen;
-		char *name;
-		void *data;
+	while ((r = hl_store_next(node->store, stmt, HL_VALS(HL_OUT_BUF(&name),
+							      HL_OUT_BUF(&data)))) == 1) {
+		const char *n = (const char *)name.data;
+		const void *d = data.data;
+		size_t len = data.len;
 
-		name = keep_blob(ps, stmt, 0, &nlen);
-		data = keep_blob(ps, stmt, 1, &blen);
-		if (!name || !data) {
-			hl_error("out of memory");
-			goto out;
+		if (keep_blob(ps, &name) < 0 || keep_blob(ps, &data) < 0) {
+			r = -1;
+			break;
 		}
 		if (baselines) {
 			struct hgs_baseline *g = realloc(ps->baselines,
 							 (ps->in.n_baselines + 1) * sizeof(*g));
 
 			if (!g) {
-				hl_error("out of memory");
-				goto out;
+				r = hl_error("out of memory");
+				break;
 			}
 			ps->baselines = g;
-			g[ps->in.n_baselines++] = (struct hgs_baseline){ name, data, blen };
+			g[ps->in.n_baselines++] = (struct hgs_baseline){ n, d, len };
 		} else {
 			struct hgs_ci_policy *g = realloc(ps->ci, (ps->in.n_ci_policies + 1) * sizeof(*g));
 
 			if (!g) {
-				hl_error("out of memory");
-				goto out;
+				r = hl_error("out of memory");
+				break;
 			}
 			ps->ci = g;
-			g[ps->in.n_ci_policies++] = (struct hgs_ci_policy){ name, data, blen };
+			g[ps->in.n_ci_policies++] = (struct hgs_ci_policy){ n, d, len };
 		}
 	}
-	if (r < 0)
-		goto out;
-	rc = 0;
-out:
+	free(name.data);
+	free(data.data);
 	hl_store_stmt_done(node->store, stmt);
-	return rc;
+	return r < 0 ? -1 : 0;
 }
-
 /* Read baselines, CI policies and enabled policies in one snapshot. */
 int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out)
 {
@@ -1512,105 +1122,54 @@ void hgs_tpm_ak_pin_free(struct hgs_tpm_ak_pin *p)
 	free(p);
 }
 
-/* Copy LEN bytes of blob column I of STMT into OUT (an owned buffer). */
-static int col_blob(sqlite3_stmt *stmt, int i, struct hl_buf *out)
-{
-	const void *blob = sqlite3_column_blob(stmt, i);
-	size_t len = (size_t)sqlite3_column_bytes(stmt, i);
-
-	out->data = NULL;
-	out->len = 0;
-	if (!(out->data = malloc(len + 1)))
-		return hl_error("out of memory");
-	if (len)
-		memcpy(out->data, blob, len);
-	out->data[len] = 0;
-	out->len = len;
-	return 0;
-}
-
 /* The pinned AK of HOST. */
 int hgs_db_tpm_ak_pin_get(struct hgs_node *node, const char *host, struct hgs_tpm_ak_pin **out)
 {
-	struct hgs_tpm_ak_pin *p = NULL;
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
+	struct hgs_tpm_ak_pin *p = calloc(1, sizeof(*p));
+	int r;
 
 	*out = NULL;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT host, ek_fingerprint, ak_name, ak_public, pinned "
-			  "FROM tpm_ak_pins WHERE host = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, host) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		rc = r;
-		goto out;
+	if (!p)
+		return hl_error("out of memory");
+	r = node_sql(node, "SELECT host, ek_fingerprint, ak_name, ak_public, pinned "
+		     "FROM tpm_ak_pins WHERE host = ?",
+		     HL_VALS(HL_IN_TEXT(host), HL_OUT_TEXT(p->host, sizeof(p->host)),
+			     HL_OUT_TEXT(p->ek_fingerprint, sizeof(p->ek_fingerprint)),
+			     HL_OUT_TEXT(p->ak_name, sizeof(p->ak_name)),
+			     HL_OUT_BUF(&p->ak_public), HL_OUT_TIME(&p->pinned)));
+	if (r == 1) {
+		*out = p;
+		p = NULL;
 	}
-	if (!(p = calloc(1, sizeof(*p)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	col_copy(stmt, 0, p->host, sizeof(p->host));
-	col_copy(stmt, 1, p->ek_fingerprint, sizeof(p->ek_fingerprint));
-	col_copy(stmt, 2, p->ak_name, sizeof(p->ak_name));
-	if (col_blob(stmt, 3, &p->ak_public) < 0)
-		goto out;
-	p->pinned = (time_t)sqlite3_column_int64(stmt, 4);
-	*out = p;
-	p = NULL;
-	rc = 1;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
 	hgs_tpm_ak_pin_free(p);
-	return rc;
+	return r;
 }
 
 /* Pin an AK to a host unless another one is pinned already. */
 int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pin)
 {
-	sqlite3_stmt *stmt = NULL;
 	char current[HGS_TPM_NAME_HEX_MAX] = "";
-	int rc = -1, r;
+	int r, inserting = 0;
 
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (hl_store_stmt(node->store, "SELECT ak_name FROM tpm_ak_pins WHERE host = ?",
-			  &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, pin->host) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r < 0)
-		goto out;
-	if (r == 1)
-		col_copy(stmt, 0, current, sizeof(current));
-	hl_store_stmt_done(node->store, stmt);
-	stmt = NULL;
+	if (tx_begin(node) < 0)
+		return -1;
+	r = hl_store_get(node->store, "SELECT ak_name FROM tpm_ak_pins WHERE host = ?",
+			 HL_VALS(HL_IN_TEXT(pin->host), HL_OUT_TEXT(current, sizeof(current))));
 	if (r == 1) {
-		hl_store_rollback(node->store);
-		rc = strcmp(current, pin->ak_name) == 0 ? 1 : 0;
-		goto out;
+		r = strcmp(current, pin->ak_name) == 0 ? 1 : 0;
+	} else if (r == 0) {
+		inserting = 1;
+		r = hl_store_run(node->store, "INSERT INTO tpm_ak_pins(host, ek_fingerprint, "
+				 "ak_name, ak_public, pinned) VALUES(?, ?, ?, ?, ?)",
+				 HL_VALS(HL_IN_TEXT(pin->host), HL_IN_TEXT(pin->ek_fingerprint),
+					 HL_IN_TEXT(pin->ak_name),
+					 HL_IN_BLOB(pin->ak_public.data, pin->ak_public.len),
+					 HL_IN_INT(pin->pinned))) < 0 ? -1 : 1;
 	}
-	if (hl_store_stmt(node->store, "INSERT INTO tpm_ak_pins(host, ek_fingerprint, ak_name, "
-			  "ak_public, pinned) VALUES(?, ?, ?, ?, ?)", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, pin->host) < 0 ||
-	    bind_text(node->store, stmt, 2, pin->ek_fingerprint) < 0 ||
-	    bind_text(node->store, stmt, 3, pin->ak_name) < 0 ||
-	    bind_blob(node->store, stmt, 4, pin->ak_public.data, pin->ak_public.len) < 0 ||
-	    bind_int(node->store, stmt, 5, (long long)pin->pinned) < 0 ||
-	    insert_commit(node, stmt) < 0) {
+	r = tx_end(node, r);
+	if (r < 0 && inserting)
 		hl_error_wrap("cannot pin the attestation key of TPM host '%s'", pin->host);
-		goto out;
-	}
-	rc = 1;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return r;
 }
 
 /* Free a challenge. */
@@ -1626,97 +1185,68 @@ void hgs_tpm_challenge_free(struct hgs_tpm_challenge *c)
 /* Store a pending activation challenge, purging expired ones. */
 int hgs_db_tpm_challenge_add(struct hgs_node *node, const struct hgs_tpm_challenge *c, time_t now)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
+	int r, inserting = 0;
 
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (hl_store_stmt(node->store, "DELETE FROM tpm_challenges WHERE expires < ?",
-			  &stmt) < 0 ||
-	    bind_int(node->store, stmt, 1, (long long)now) < 0 ||
-	    hl_store_step(node->store, stmt) < 0)
-		goto out;
-	hl_store_stmt_done(node->store, stmt);
-	stmt = NULL;
-	if (hl_store_stmt(node->store, "INSERT INTO tpm_challenges(id, host, ek_fingerprint, "
-			  "ak_name, ak_public, secret_sha256, expires) VALUES(?, ?, ?, ?, ?, ?, ?)",
-			  &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, c->id) < 0 ||
-	    bind_text(node->store, stmt, 2, c->host) < 0 ||
-	    bind_text(node->store, stmt, 3, c->ek_fingerprint) < 0 ||
-	    bind_text(node->store, stmt, 4, c->ak_name) < 0 ||
-	    bind_blob(node->store, stmt, 5, c->ak_public.data, c->ak_public.len) < 0 ||
-	    bind_blob(node->store, stmt, 6, c->secret_sha256, sizeof(c->secret_sha256)) < 0 ||
-	    bind_int(node->store, stmt, 7, (long long)c->expires) < 0 ||
-	    insert_commit(node, stmt) < 0) {
-		hl_error_wrap("cannot store the activation challenge of TPM host '%s'", c->host);
-		goto out;
+	if (tx_begin(node) < 0)
+		return -1;
+	r = hl_store_run(node->store, "DELETE FROM tpm_challenges WHERE expires < ?",
+			 HL_VALS(HL_IN_INT(now)));
+	if (r == 0) {
+		inserting = 1;
+		r = hl_store_run(node->store, "INSERT INTO tpm_challenges(id, host, ek_fingerprint, "
+				 "ak_name, ak_public, secret_sha256, expires) "
+				 "VALUES(?, ?, ?, ?, ?, ?, ?)",
+				 HL_VALS(HL_IN_TEXT(c->id), HL_IN_TEXT(c->host),
+					 HL_IN_TEXT(c->ek_fingerprint), HL_IN_TEXT(c->ak_name),
+					 HL_IN_BLOB(c->ak_public.data, c->ak_public.len),
+					 HL_IN_BLOB(c->secret_sha256, sizeof(c->secret_sha256)),
+					 HL_IN_INT(c->expires)));
 	}
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	r = tx_end(node, r);
+	if (r < 0 && inserting)
+		hl_error_wrap("cannot store the activation challenge of TPM host '%s'", c->host);
+	return r;
 }
 
 /* Read and delete challenge ID in one transaction. */
 int hgs_db_tpm_challenge_take(struct hgs_node *node, const char *id,
 			      struct hgs_tpm_challenge **out)
 {
-	struct hgs_tpm_challenge *c = NULL;
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
+	struct hgs_tpm_challenge *c = calloc(1, sizeof(*c));
+	struct hl_buf secret = { 0 };
+	int r;
 
 	*out = NULL;
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	if (hl_store_stmt(node->store, "SELECT id, host, ek_fingerprint, ak_name, ak_public, "
-			  "secret_sha256, expires FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, id) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		if (r == 0)
-			hl_store_rollback(node->store);
-		rc = r;
-		goto out;
+	if (!c)
+		return hl_error("out of memory");
+	if (tx_begin(node) < 0) {
+		hgs_tpm_challenge_free(c);
+		return -1;
 	}
-	if (!(c = calloc(1, sizeof(*c)))) {
-		hl_error("out of memory");
-		goto out;
+	r = hl_store_get(node->store, "SELECT id, host, ek_fingerprint, ak_name, ak_public, "
+			 "secret_sha256, expires FROM tpm_challenges WHERE id = ?",
+			 HL_VALS(HL_IN_TEXT(id), HL_OUT_TEXT(c->id, sizeof(c->id)),
+				 HL_OUT_TEXT(c->host, sizeof(c->host)),
+				 HL_OUT_TEXT(c->ek_fingerprint, sizeof(c->ek_fingerprint)),
+				 HL_OUT_TEXT(c->ak_name, sizeof(c->ak_name)),
+				 HL_OUT_BUF(&c->ak_public), HL_OUT_BUF(&secret),
+				 HL_OUT_TIME(&c->expires)));
+	if (r == 1 && secret.len != sizeof(c->secret_sha256))
+		r = hl_error("the activation challenge '%s' in the store is damaged", id);
+	if (r == 1) {
+		memcpy(c->secret_sha256, secret.data, sizeof(c->secret_sha256));
+		if (hl_store_run(node->store, "DELETE FROM tpm_challenges WHERE id = ?",
+				 HL_VALS(HL_IN_TEXT(id))) < 0)
+			r = -1;
 	}
-	col_copy(stmt, 0, c->id, sizeof(c->id));
-	col_copy(stmt, 1, c->host, sizeof(c->host));
-	col_copy(stmt, 2, c->ek_fingerprint, sizeof(c->ek_fingerprint));
-	col_copy(stmt, 3, c->ak_name, sizeof(c->ak_name));
-	if (col_blob(stmt, 4, &c->ak_public) < 0)
-		goto out;
-	if ((size_t)sqlite3_column_bytes(stmt, 5) != sizeof(c->secret_sha256)) {
-		hl_error("the activation challenge '%s' in the store is damaged", id);
-		goto out;
+	r = tx_end(node, r);
+	if (r == 1) {
+		*out = c;
+		c = NULL;
 	}
-	memcpy(c->secret_sha256, sqlite3_column_blob(stmt, 5), sizeof(c->secret_sha256));
-	c->expires = (time_t)sqlite3_column_int64(stmt, 6);
-	hl_store_stmt_done(node->store, stmt);
-	stmt = NULL;
-	if (hl_store_stmt(node->store, "DELETE FROM tpm_challenges WHERE id = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, id) < 0 || hl_store_step(node->store, stmt) < 0 ||
-	    hl_store_commit(node->store) < 0)
-		goto out;
-	*out = c;
-	c = NULL;
-	rc = 1;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
+	hl_buf_free(&secret);
 	hgs_tpm_challenge_free(c);
-	return rc;
+	return r;
 }
 
 /* ---- Key Protection Service certificates (hgs/kps.h) ---- */
@@ -1750,28 +1280,32 @@ void hgs_kps_certs_free(struct hgs_kps_cert **v, size_t n)
 #define KPS_CERT_COLS "role, thumbprint, cert_pem, key_file, is_primary, enabled, added"
 #define KPS_ROLES "role IN ('kps-signing', 'kps-encryption')"
 
-/* Build a row from the KPS_CERT_COLS columns of STMT. */
-static int kps_cert_row(sqlite3_stmt *stmt, struct hgs_kps_cert **out)
+/* Step STMT (selecting KPS_CERT_COLS) into a new row *OUT: 1 read, 0 no more rows, -1 error. */
+static int kps_cert_next(struct hl_store *st, sqlite3_stmt *stmt, struct hgs_kps_cert **out)
 {
 	struct hgs_kps_cert *c = calloc(1, sizeof(*c));
-	const char *role = (const char *)sqlite3_column_text(stmt, 0);
+	char role[32];
+	int r;
 
 	*out = NULL;
 	if (!c)
 		return hl_error("out of memory");
-	c->role = role && strcmp(role, "kps-signing") == 0 ? HGS_KEY_KPS_SIGNING
-							   : HGS_KEY_KPS_ENCRYPTION;
-	col_copy(stmt, 1, c->thumbprint, sizeof(c->thumbprint));
-	if (!(c->cert_pem = dup_str((const char *)sqlite3_column_text(stmt, 2))) ||
-	    !(c->key_file = dup_str((const char *)sqlite3_column_text(stmt, 3)))) {
+	r = hl_store_next(st, stmt, HL_VALS(HL_OUT_TEXT(role, sizeof(role)),
+					    HL_OUT_TEXT(c->thumbprint, sizeof(c->thumbprint)),
+					    HL_OUT_STR(&c->cert_pem), HL_OUT_STR(&c->key_file),
+					    HL_OUT_INT(&c->primary), HL_OUT_INT(&c->enabled),
+					    HL_OUT_TIME(&c->added)));
+	if (r == 1 && (!c->cert_pem || !c->key_file))
+		r = hl_error("a key protection certificate in the store is damaged");
+	if (r != 1) {
 		hgs_kps_cert_free(c);
-		return -1;
+		return r;
 	}
-	c->primary = sqlite3_column_int(stmt, 4) != 0;
-	c->enabled = sqlite3_column_int(stmt, 5) != 0;
-	c->added = (time_t)sqlite3_column_int64(stmt, 6);
+	c->role = strcmp(role, "kps-signing") == 0 ? HGS_KEY_KPS_SIGNING : HGS_KEY_KPS_ENCRYPTION;
+	c->primary = c->primary != 0;
+	c->enabled = c->enabled != 0;
 	*out = c;
-	return 0;
+	return 1;
 }
 
 /* Uppercase copy of hex TEXT into OUT (HL_SHA256_HEX_SIZE); -1 when not 1..64 hex digits. */
@@ -1795,37 +1329,28 @@ int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hg
 {
 	char thumb[HL_SHA256_HEX_SIZE];
 	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
+	int r = -1;
 
 	*out = NULL;
 	if (kps_thumb_norm(thumbprint, thumb) < 0 || strlen(thumb) != 2 * HL_SHA256_LEN)
 		return 0;
 	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys "
-			  "WHERE thumbprint = ? AND " KPS_ROLES, &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, thumb) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r <= 0) {
-		rc = r;
-		goto out;
-	}
-	if (kps_cert_row(stmt, out) < 0)
-		goto out;
-	rc = 1;
-out:
+	if (hl_store_query(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys "
+			   "WHERE thumbprint = ? AND " KPS_ROLES, HL_VALS(HL_IN_TEXT(thumb)),
+			   &stmt) == 0)
+		r = kps_cert_next(node->store, stmt, out);
 	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
-	return rc;
+	return r;
 }
 
 /* The one KPS certificate whose thumbprint starts with PREFIX. */
 int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 			    char out[HL_SHA256_HEX_SIZE])
 {
-	char want[HL_SHA256_HEX_SIZE];
+	char want[HL_SHA256_HEX_SIZE], thumb[HL_SHA256_HEX_SIZE];
 	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r, found = 0;
+	int r, found = 0;
 
 	out[0] = '\0';
 	if (kps_thumb_norm(prefix, want) < 0 || strlen(want) < HGS_KPS_THUMBPRINT_PREFIX_MIN)
@@ -1834,33 +1359,27 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 				"get-key-protection-certificate` shows it", prefix ? prefix : "",
 				HGS_KPS_THUMBPRINT_PREFIX_MIN);
 	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
-			  " AND substr(thumbprint, 1, ?) = ?", &stmt) < 0 ||
-	    bind_int(node->store, stmt, 1, (long long)strlen(want)) < 0 ||
-	    bind_text(node->store, stmt, 2, want) < 0)
-		goto out;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
+	r = hl_store_query(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
+			   " AND substr(thumbprint, 1, ?) = ?",
+			   HL_VALS(HL_IN_INT(strlen(want)), HL_IN_TEXT(want)), &stmt);
+	while (r == 0 && (r = hl_store_next(node->store, stmt,
+					    HL_VALS(HL_OUT_TEXT(thumb, sizeof(thumb))))) == 1) {
 		if (found++) {
-			hl_error("thumbprint '%s' is ambiguous: several key protection certificates "
-				 "start with it; give more digits", prefix);
-			goto out;
+			r = hl_error("thumbprint '%s' is ambiguous: several key protection "
+				     "certificates start with it; give more digits", prefix);
+			break;
 		}
-		col_copy(stmt, 0, out, HL_SHA256_HEX_SIZE);
+		memcpy(out, thumb, sizeof(thumb));
+		r = 0;
 	}
-	if (r < 0)
-		goto out;
-	if (!found) {
-		hl_error("no key protection certificate has thumbprint '%s'; list them with "
-			 "`hgslab hgs get-key-protection-certificate`", prefix);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0)
-		out[0] = '\0';
 	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
-	return rc;
+	if (r == 0 && !found)
+		r = hl_error("no key protection certificate has thumbprint '%s'; list them with "
+			     "`hgslab hgs get-key-protection-certificate`", prefix);
+	if (r < 0)
+		out[0] = '\0';
+	return r;
 }
 
 /* Every KPS certificate: signing first, then encryption, each oldest first. */
@@ -1869,85 +1388,61 @@ int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size
 	struct hgs_kps_cert **v = NULL, **grown, *c = NULL;
 	sqlite3_stmt *stmt = NULL;
 	size_t count = 0;
-	int rc = -1, r;
+	int r;
 
 	*out = NULL;
 	*n = 0;
 	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys WHERE "
-			  KPS_ROLES " ORDER BY role DESC, added, id", &stmt) < 0)
-		goto out;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
-		if (kps_cert_row(stmt, &c) < 0)
-			goto out;
+	r = hl_store_query(node->store, "SELECT " KPS_CERT_COLS " FROM node_keys WHERE "
+			   KPS_ROLES " ORDER BY role DESC, added, id", NULL, 0, &stmt);
+	while (r == 0 && (r = kps_cert_next(node->store, stmt, &c)) == 1) {
 		if (!(grown = realloc(v, (count + 1) * sizeof(*v)))) {
 			hgs_kps_cert_free(c);
-			hl_error("out of memory");
-			goto out;
+			r = hl_error("out of memory");
+			break;
 		}
 		v = grown;
 		v[count++] = c;
+		r = 0;
 	}
-	if (r < 0)
-		goto out;
-	*out = v;
-	*n = count;
-	v = NULL;
-	rc = 0;
-out:
 	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
-	hgs_kps_certs_free(v, count);
-	return rc;
+	if (r < 0) {
+		hgs_kps_certs_free(v, count);
+		return -1;
+	}
+	*out = v;
+	*n = count;
+	return 0;
 }
 
 /* Clear the primary flag of ROLE's certificates (inside the caller's transaction). */
 static int kps_clear_primary(struct hgs_node *node, enum hgs_key_role role)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
-	if (hl_store_stmt(node->store, "UPDATE node_keys SET is_primary = 0 WHERE role = ?",
-			  &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, hgs_key_role_name(role)) < 0 ||
-	    hl_store_step(node->store, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	return rc;
+	return hl_store_run(node->store, "UPDATE node_keys SET is_primary = 0 WHERE role = ?",
+			    HL_VALS(HL_IN_TEXT(hgs_key_role_name(role))));
 }
 
 /* Add a KPS certificate row, making it the primary of its role when PRIMARY. */
 int hgs_db_kps_cert_add(struct hgs_node *node, enum hgs_key_role role, const char *thumbprint,
 			const char *cert_pem, const char *key_file, int primary, time_t added)
 {
-	int rc = -1, r;
+	int r;
 
 	if (!kps_role(role))
 		return hl_error("invalid key protection certificate role %d", (int)role);
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
+	if (tx_begin(node) < 0)
+		return -1;
 	r = row_exists(node->store, "node_keys", "thumbprint", thumbprint);
-	if (r < 0)
-		goto out;
-	if (r) {
-		hl_error("the certificate with thumbprint %s is already one of this HGS's keys; "
-			 "list them with `hgslab hgs get-key-protection-certificate`", thumbprint);
-		goto out;
-	}
-	if ((primary && kps_clear_primary(node, role) < 0) ||
-	    hgs_db_key_insert(node->store, role, thumbprint, cert_pem, key_file, primary,
-			      added) < 0 ||
-	    hl_store_commit(node->store) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hgs_node_unlock(node);
-	return rc;
+	if (r > 0)
+		r = hl_error("the certificate with thumbprint %s is already one of this HGS's keys; "
+			     "list them with `hgslab hgs get-key-protection-certificate`", thumbprint);
+	if (r == 0 && primary)
+		r = kps_clear_primary(node, role);
+	if (r == 0)
+		r = hgs_db_key_insert(node->store, role, thumbprint, cert_pem, key_file, primary,
+				      added);
+	return tx_end(node, r);
 }
 
 /* "signing" or "encryption" for messages. */
@@ -1956,187 +1451,187 @@ static const char *kps_noun(enum hgs_key_role role)
 	return role == HGS_KEY_KPS_SIGNING ? "signing" : "encryption";
 }
 
+/* In a transaction: the KPS certificate THUMBPRINT into *OUT, refused when unknown. */
+static int kps_cert_must_get(struct hgs_node *node, const char *thumbprint,
+			     struct hgs_kps_cert **out)
+{
+	int r = hgs_db_kps_cert_get(node, thumbprint, out);
+
+	if (r == 0)
+		return hl_error("no key protection certificate has thumbprint '%s'; list them with "
+				"`hgslab hgs get-key-protection-certificate`", thumbprint);
+	return r < 0 ? -1 : 0;
+}
+
 /* Make THUMBPRINT primary, or enable / disable it. */
 int hgs_db_kps_cert_change(struct hgs_node *node, const char *thumbprint,
 			   enum hgs_kps_cert_change change)
 {
 	struct hgs_kps_cert *c = NULL;
-	sqlite3_stmt *stmt = NULL;
-	const char *sql;
-	int rc = -1, r;
+	const char *sql = NULL;
+	int r;
 
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	r = hgs_db_kps_cert_get(node, thumbprint, &c);
-	if (r <= 0) {
-		if (r == 0)
-			hl_error("no key protection certificate has thumbprint '%s'; list them with "
-				 "`hgslab hgs get-key-protection-certificate`", thumbprint);
-		goto out;
-	}
-	switch (change) {
-	case HGS_KPS_CERT_SET_PRIMARY:
-		if (!c->enabled) {
-			hl_error("the %s certificate %s is disabled, and a primary certificate must "
-				 "be enabled; enable it first with `hgslab hgs "
-				 "set-key-protection-certificate --thumbprint %s --enable`",
-				 kps_noun(c->role), c->thumbprint, c->thumbprint);
-			goto out;
+	if (tx_begin(node) < 0)
+		return -1;
+	r = kps_cert_must_get(node, thumbprint, &c);
+	if (r == 0) {
+		switch (change) {
+		case HGS_KPS_CERT_SET_PRIMARY:
+			if (!c->enabled)
+				r = hl_error("the %s certificate %s is disabled, and a primary "
+					     "certificate must be enabled; enable it first with "
+					     "`hgslab hgs set-key-protection-certificate --thumbprint "
+					     "%s --enable`", kps_noun(c->role), c->thumbprint,
+					     c->thumbprint);
+			else
+				r = kps_clear_primary(node, c->role);
+			sql = "UPDATE node_keys SET is_primary = 1 WHERE thumbprint = ?";
+			break;
+		case HGS_KPS_CERT_ENABLE:
+			sql = "UPDATE node_keys SET enabled = 1 WHERE thumbprint = ?";
+			break;
+		case HGS_KPS_CERT_DISABLE:
+			if (c->primary)
+				r = hl_error("cannot disable the %s certificate %s: it is the primary "
+					     "one, which the guardian metadata hands out; make another "
+					     "%s certificate primary first (`hgslab hgs "
+					     "set-key-protection-certificate --thumbprint T --primary`)",
+					     kps_noun(c->role), c->thumbprint, kps_noun(c->role));
+			sql = "UPDATE node_keys SET enabled = 0 WHERE thumbprint = ?";
+			break;
+		default:
+			r = hl_error("invalid key protection certificate change %d", (int)change);
+			break;
 		}
-		if (kps_clear_primary(node, c->role) < 0)
-			goto out;
-		sql = "UPDATE node_keys SET is_primary = 1 WHERE thumbprint = ?";
-		break;
-	case HGS_KPS_CERT_ENABLE:
-		sql = "UPDATE node_keys SET enabled = 1 WHERE thumbprint = ?";
-		break;
-	case HGS_KPS_CERT_DISABLE:
-		if (c->primary) {
-			hl_error("cannot disable the %s certificate %s: it is the primary one, which "
-				 "the guardian metadata hands out; make another %s certificate primary "
-				 "first (`hgslab hgs set-key-protection-certificate --thumbprint T "
-				 "--primary`)", kps_noun(c->role), c->thumbprint, kps_noun(c->role));
-			goto out;
-		}
-		sql = "UPDATE node_keys SET enabled = 0 WHERE thumbprint = ?";
-		break;
-	default:
-		hl_error("invalid key protection certificate change %d", (int)change);
-		goto out;
 	}
-	if (hl_store_stmt(node->store, sql, &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
-	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
+	if (r == 0)
+		r = hl_store_run(node->store, sql, HL_VALS(HL_IN_TEXT(c->thumbprint)));
+	r = tx_end(node, r);
 	hgs_kps_cert_free(c);
-	return rc;
+	return r;
 }
 
 /* Remove a KPS certificate that is not primary; *KEY_FILE gets its key file. */
 int hgs_db_kps_cert_remove(struct hgs_node *node, const char *thumbprint, char **key_file)
 {
 	struct hgs_kps_cert *c = NULL;
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
+	int r;
 
 	*key_file = NULL;
-	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
-	r = hgs_db_kps_cert_get(node, thumbprint, &c);
-	if (r <= 0) {
-		if (r == 0)
-			hl_error("no key protection certificate has thumbprint '%s'; list them with "
-				 "`hgslab hgs get-key-protection-certificate`", thumbprint);
-		goto out;
+	if (tx_begin(node) < 0)
+		return -1;
+	r = kps_cert_must_get(node, thumbprint, &c);
+	if (r == 0 && c->primary)
+		r = hl_error("cannot remove the %s certificate %s: it is the primary one; make "
+			     "another %s certificate primary first (`hgslab hgs "
+			     "set-key-protection-certificate --thumbprint T --primary`)",
+			     kps_noun(c->role), c->thumbprint, kps_noun(c->role));
+	if (r == 0)
+		r = hl_store_run(node->store, "DELETE FROM node_keys WHERE thumbprint = ?",
+				 HL_VALS(HL_IN_TEXT(c->thumbprint)));
+	r = tx_end(node, r);
+	if (r == 0) {
+		*key_file = c->key_file;
+		c->key_file = NULL;
 	}
-	if (c->primary) {
-		hl_error("cannot remove the %s certificate %s: it is the primary one; make another "
-			 "%s certificate primary first (`hgslab hgs set-key-protection-certificate "
-			 "--thumbprint T --primary`)", kps_noun(c->role), c->thumbprint,
-			 kps_noun(c->role));
-		goto out;
-	}
-	if (hl_store_stmt(node->store, "DELETE FROM node_keys WHERE thumbprint = ?", &stmt) < 0 ||
-	    bind_text(node->store, stmt, 1, c->thumbprint) < 0 ||
-	    hl_store_step(node->store, stmt) < 0 || hl_store_commit(node->store) < 0)
-		goto out;
-	*key_file = c->key_file;
-	c->key_file = NULL;
-	rc = 0;
-out:
-	if (rc < 0)
-		hl_store_rollback(node->store);
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
 	hgs_kps_cert_free(c);
-	return rc;
+	return r;
 }
 
-/* ---- Key Protection Service: health certificate cut-off and log ---- */
+/* ---- Key Protection Service: health certificate cut-off ---- */
 
 /* Read the cut-off of Set-HgsKeyProtectionAttestationSignerCertificatePolicy. */
 int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1, r;
-
 	*set = 0;
 	*cutoff = 0;
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "SELECT deny_issued_before FROM kps_policy WHERE id = 1",
-			  &stmt) < 0)
-		goto out;
-	r = hl_store_step(node->store, stmt);
-	if (r < 0)
-		goto out;
-	if (r == 1 && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
-		*set = 1;
-		*cutoff = (time_t)sqlite3_column_int64(stmt, 0);
-	}
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
-	return rc;
+	return node_sql(node, "SELECT deny_issued_before IS NOT NULL, "
+			"coalesce(deny_issued_before, 0) FROM kps_policy WHERE id = 1",
+			HL_VALS(HL_OUT_INT(set), HL_OUT_TIME(cutoff))) < 0 ? -1 : 0;
 }
 
 /* Set (SET) or clear the cut-off. */
 int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
+	const struct hl_store_val at[] = { HL_IN_INT(cutoff) }, none[] = { HL_IN_TEXT(NULL) };
 
-	hgs_node_lock(node);
-	if (hl_store_stmt(node->store, "INSERT INTO kps_policy(id, deny_issued_before) "
-			  "VALUES(1, ?) ON CONFLICT(id) DO UPDATE SET "
-			  "deny_issued_before = excluded.deny_issued_before", &stmt) < 0 ||
-	    (set ? bind_int(node->store, stmt, 1, (long long)cutoff)
-		 : bind_text(node->store, stmt, 1, NULL)) < 0 ||
-	    hl_store_step(node->store, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	hl_store_stmt_done(node->store, stmt);
-	hgs_node_unlock(node);
+	return node_sql(node, "INSERT INTO kps_policy(id, deny_issued_before) VALUES(1, ?) "
+			"ON CONFLICT(id) DO UPDATE SET "
+			"deny_issued_before = excluded.deny_issued_before", set ? at : none, 1) < 0 ? -1 : 0;
+}
+
+/* ---- the audit logs: attestation log and key protection log ---- */
+
+/*
+ * Audit log TABLE as JSON objects of COLS, oldest first: HOST's entries
+ * only when HOST is not NULL, the LAST most recent only when LAST > 0.
+ */
+static int log_list(struct hgs_node *node, const char *table, const struct json_col *cols,
+		    size_t ncols, const char *host, long last, json_t **out)
+{
+	char from[160];
+
+	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE ?1 IS NULL OR host = ?1 "
+		 "ORDER BY id DESC LIMIT ?2) ORDER BY id", table);
+	return list_json(node, cols, ncols, from,
+			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : -1)), out);
+}
+
+/* Append one entry to the attestation log. */
+int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e)
+{
+	struct hl_store *st = NULL;
+	int rc;
+
+	/* an audit record (node.h, Durability) */
+	if (hgs_node_log_store(node, &st) < 0)
+		return -1;
+	rc = hl_store_run(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
+			  "reason, remote, healthcert) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
+				  HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
+				  HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
+				  HL_IN_TEXT(e->healthcert)));
+	hgs_node_log_release(node);
 	return rc;
+}
+
+/* The attestation log as JSON, oldest first. */
+int hgs_db_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out)
+{
+	static const struct json_col cols[] = {
+		{ "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
+		{ "Mode", "mode", COL_TEXT }, { "Status", "status", COL_TEXT },
+		{ "SubStatus", "substatus", COL_SUBSTATUS }, { "Reason", "reason", COL_TEXT },
+		{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
+	};
+
+	return log_list(node, "attestation_log", cols, sizeof(cols) / sizeof(cols[0]), host, last,
+			out);
 }
 
 /* Append one entry to the key protection log. */
 int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 {
 	struct hl_store *st = NULL;
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
+	int rc;
 
 	/* an audit record (node.h, Durability) */
 	if (hgs_node_log_store(node, &st) < 0)
 		return hl_error_wrap("cannot record a key release in the key protection log");
-	if (hl_store_stmt(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
+	rc = hl_store_run(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
 			  "result, reason, message, http_status, remote, healthcert, "
-			  "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt) < 0 ||
-	    bind_int(st, stmt, 1, (long long)e->time) < 0 || bind_text(st, stmt, 2, e->host) < 0 ||
-	    bind_text(st, stmt, 3, e->key_protector) < 0 || bind_text(st, stmt, 4, e->owner) < 0 ||
-	    bind_text(st, stmt, 5, e->result ? e->result : "") < 0 ||
-	    bind_text(st, stmt, 6, e->reason ? e->reason : "") < 0 ||
-	    bind_text(st, stmt, 7, e->message ? e->message : "") < 0 ||
-	    bind_int(st, stmt, 8, e->http_status) < 0 || bind_text(st, stmt, 9, e->remote) < 0 ||
-	    bind_text(st, stmt, 10, e->health_certificate) < 0 ||
-	    bind_text(st, stmt, 11, e->encryption_certificate) < 0 ||
-	    hl_store_step(st, stmt) < 0) {
+			  "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host),
+				  HL_IN_TEXT(e->key_protector), HL_IN_TEXT(e->owner),
+				  HL_IN_TEXT(e->result ? e->result : ""),
+				  HL_IN_TEXT(e->reason ? e->reason : ""),
+				  HL_IN_TEXT(e->message ? e->message : ""),
+				  HL_IN_INT(e->http_status), HL_IN_TEXT(e->remote),
+				  HL_IN_TEXT(e->health_certificate),
+				  HL_IN_TEXT(e->encryption_certificate)));
+	if (rc < 0)
 		hl_error_wrap("cannot record a key release in the key protection log");
-		goto out;
-	}
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
 	hgs_node_log_release(node);
 	return rc;
 }
@@ -2144,49 +1639,15 @@ out:
 /* The key protection log as JSON, oldest first. */
 int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json_t **out)
 {
-	static const struct { const char *key; enum col_type type; } cols[] = {
-		{ "Time", COL_TIME }, { "Host", COL_TEXT }, { "KeyProtector", COL_TEXT },
-		{ "Owner", COL_TEXT }, { "Result", COL_TEXT }, { "Reason", COL_TEXT },
-		{ "Message", COL_TEXT }, { "HttpStatus", COL_INT }, { "Remote", COL_TEXT },
-		{ "HealthCertificate", COL_TEXT }, { "EncryptionCertificate", COL_TEXT },
+	static const struct json_col cols[] = {
+		{ "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
+		{ "KeyProtector", "key_protector", COL_TEXT }, { "Owner", "owner", COL_TEXT },
+		{ "Result", "result", COL_TEXT }, { "Reason", "reason", COL_TEXT },
+		{ "Message", "message", COL_TEXT }, { "HttpStatus", "http_status", COL_INT },
+		{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
+		{ "EncryptionCertificate", "encryption_cert", COL_TEXT },
 	};
-	struct hl_store *st = node->store;
-	sqlite3_stmt *stmt = NULL;
-	json_t *arr = json_array(), *o, *v;
-	int rc = -1, r;
 
-	*out = NULL;
-	if (!arr)
-		return hl_error("out of memory");
-	hgs_node_lock(node);
-	/* the LAST most recent, shown oldest first */
-	if (hl_store_stmt(st, "SELECT time, host, key_protector, owner, result, reason, message, "
-			  "http_status, remote, healthcert, encryption_cert FROM "
-			  "(SELECT * FROM key_protection_log WHERE ?1 IS NULL OR host = ?1 "
-			  "ORDER BY id DESC LIMIT ?2) ORDER BY id", &stmt) < 0 ||
-	    bind_text(st, stmt, 1, host) < 0 || bind_int(st, stmt, 2, last > 0 ? last : -1) < 0)
-		goto out;
-	while ((r = hl_store_step(st, stmt)) == 1) {
-		if (!(o = json_object()) || json_array_append_new(arr, o) < 0) {
-			hl_error("out of memory");
-			goto out;
-		}
-		for (int i = 0; i < (int)(sizeof(cols) / sizeof(cols[0])); i++) {
-			v = col_json(stmt, i, cols[i].type);
-			if (!v || json_object_set_new(o, cols[i].key, v) < 0) {
-				hl_error("out of memory");
-				goto out;
-			}
-		}
-	}
-	if (r < 0)
-		goto out;
-	*out = arr;
-	arr = NULL;
-	rc = 0;
-out:
-	hl_store_stmt_done(st, stmt);
-	hgs_node_unlock(node);
-	json_decref(arr);
-	return rc;
+	return log_list(node, "key_protection_log", cols, sizeof(cols) / sizeof(cols[0]), host,
+			last, out);
 }

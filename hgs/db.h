@@ -17,8 +17,8 @@
  *   ci_policies          Add-HgsAttestationCIPolicy: code integrity policies
  *   host_groups          Add-HgsAttestationHostGroup: AD group SIDs
  *   host_keys            Add-HgsAttestationHostKey: host public keys
- *   attestation_log      every attestation attempt (hgs/attest_log.h);
- *                        an audit record (hgs_node_log_store)
+ *   attestation_log      every attestation attempt (hgs/attest_log.h
+ *                        records them); an audit record (hgs_node_log_store)
  *   (nonces              dropped by migration 6: nonces now live in the
  *                        memory of `hgs serve`, hgs/nonce.h)
  *   tpm_ak_pins          TPM mode: the AK each TPM host proved by credential
@@ -31,9 +31,11 @@
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
+ * Every SQL statement of the node is here: no other hgs/ file runs SQL.
  * Every function takes the node's lock itself and runs its writes in one
  * transaction: a failure leaves the store as it was.  Statements come from
- * the store's cache (hl_store_stmt).  The key protection log is appended
+ * the store's cache (hl_store_stmt) and are bound and read with lib/store's
+ * value lists (HL_VALS).  The key protection log is appended
  * as an audit record instead (hgs_node_log_store: synchronous=NORMAL for
  * that commit).  Lookups used by the attestation modes return 1 when found,
  * 0 when not, -1 on error.
@@ -45,6 +47,7 @@
 #define HGSLAB_HGS_DB_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -54,6 +57,7 @@
 #include "hgs/node.h"
 #include "hgs/policy.h"
 #include "lib/store.h"
+#include "proto/platform_id.h"
 
 /* The migrations, in order. */
 extern const char *const hgs_db_migrations[];
@@ -144,35 +148,6 @@ int hgs_db_reg_list(struct hgs_node *node, enum hgs_reg_kind kind, const char *n
 int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char *name);
 
 /*
- * A platform identifier (the JSON document `hgslab host
- * get-platform-identifier` writes; docs/attestation-protocol.md):
- *   {"format": "hgslab-platform-identifier", "version": 1,
- *    "host": "FabricHost1", "ek_public": "<PEM>", "ek_certificate": "<PEM>"|null,
- *    ...optional members kept as given}
- */
-struct hgs_platform_id {
-	char host[HGS_NAME_MAX];
-	EVP_PKEY *ek;                     /* EK public key */
-	X509 *ek_cert;                    /* NULL when the TPM has none */
-	char ek_fingerprint[HL_SHA256_HEX_SIZE];
-	char *json;                       /* the document as given */
-};
-
-/* Parse and check a platform identifier; errors name the field. */
-int hgs_platform_id_parse(const void *buf, size_t len, struct hgs_platform_id **out);
-void hgs_platform_id_free(struct hgs_platform_id *id);
-
-/*
- * Verify that CERT chains to a certificate of the PEM bundle BUNDLE (the
- * lab's TPM vendor CA: self-signed roots are trust anchors, the other
- * certificates intermediates) at time AT.
- */
-int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at);
-
-/* Check that PEM is a readable bundle of one or more certificates. */
-int hgs_vendor_ca_check(const char *pem);
-
-/*
  * Add-HgsAttestationTpmHost.  The EK certificate, when present, must certify
  * the EK and, unless FORCE, chain to the TPM vendor CA; without an EK
  * certificate FORCE is required (as HGS does).  Duplicate names and EKs are
@@ -190,8 +165,6 @@ int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *da
 /* Add-HgsAttestationHostGroup: SID in the S-1-... form. */
 int hgs_db_host_group_add(struct hgs_node *node, const char *name, const char *sid);
 
-/* Check a SID's syntax (S-1-5-21-...). */
-int hgs_check_sid(const char *sid);
 
 /* Add-HgsAttestationHostKey: KEY's public half; the same key twice is refused. */
 int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key);
@@ -200,8 +173,8 @@ int hgs_db_host_key_add(struct hgs_node *node, const char *name, EVP_PKEY *key);
 
 /* A registered TPM host. */
 struct hgs_tpm_host {
-	char name[HGS_NAME_MAX];
-	char host[HGS_NAME_MAX];          /* host named in the platform identifier */
+	char name[HL_NAME_REG_SIZE];
+	char host[HL_NAME_REG_SIZE];          /* host named in the platform identifier */
 	EVP_PKEY *ek;
 	X509 *ek_cert;                    /* NULL when added without one */
 	char ek_fingerprint[HL_SHA256_HEX_SIZE];
@@ -216,6 +189,31 @@ int hgs_db_tpm_host_find_ek(struct hgs_node *node, const char *fingerprint,
 
 /* The TPM host registered as NAME. */
 int hgs_db_tpm_host_find_name(struct hgs_node *node, const char *name, struct hgs_tpm_host **out);
+
+/* Room for a TPM name in hex (alg id + digest up to SHA-512) and its NUL. */
+#define HGS_TPM_NAME_HEX_MAX (2 * (2 + 64) + 1)
+
+/*
+ * What TPM attestation reads of one host per request, in one statement (one
+ * snapshot): the registration unparsed (the columns
+ * hgs_db_tpm_host_find_name parses), the node's TPM vendor CA bundle
+ * (hgs_db_vendor_ca_get) and the AK pinned to the host
+ * (hgs_db_tpm_ak_pin_get).  Release with hgs_tpm_reg_release().
+ */
+struct hgs_tpm_reg {
+	int forced;
+	struct hl_buf ek_public;          /* DER SubjectPublicKeyInfo */
+	struct hl_buf ek_cert;            /* DER; len 0 when none */
+	char host[HL_NAME_REG_SIZE];          /* host named in the platform identifier */
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char *bundle;                     /* the node's TPM vendor CA bundle, NULL when none */
+	int pinned;                       /* an AK is pinned (tpm_ak_pins) */
+	char ak_name[HGS_TPM_NAME_HEX_MAX]; /* its name, as hgs_db_tpm_ak_pin_get gives it */
+};
+
+/* Read TPM host NAME into *R: 1 found (then release R), 0 not registered, -1 error. */
+int hgs_db_tpm_reg_read(struct hgs_node *node, const char *name, struct hgs_tpm_reg *r);
+void hgs_tpm_reg_release(struct hgs_tpm_reg *r);
 
 /* The host key with FINGERPRINT: its registered name (malloc'd) and key. */
 int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **name,
@@ -243,8 +241,6 @@ void hgs_policy_set_free(struct hgs_policy_set *ps);
 
 /* ---- TPM mode: AK pins and activation challenges (hgs/attest_tpm.c) ---- */
 
-/* Room for a TPM name in hex (alg id + digest up to SHA-512) and its NUL. */
-#define HGS_TPM_NAME_HEX_MAX (2 * (2 + 64) + 1)
 /* An activation challenge id: 16 random bytes in hex, and its NUL. */
 #define HGS_TPM_CHALLENGE_ID_SIZE 33
 
@@ -253,7 +249,7 @@ void hgs_policy_set_free(struct hgs_policy_set *ps);
  * the TPM of the EK registered for it.  Rows go when the host is removed.
  */
 struct hgs_tpm_ak_pin {
-	char host[HGS_NAME_MAX];
+	char host[HL_NAME_REG_SIZE];
 	char ek_fingerprint[HL_SHA256_HEX_SIZE];
 	char ak_name[HGS_TPM_NAME_HEX_MAX];   /* the AK's TPM name, uppercase hex */
 	struct hl_buf ak_public;              /* its TPM2B_PUBLIC */
@@ -278,7 +274,7 @@ int hgs_db_tpm_ak_pin_set(struct hgs_node *node, const struct hgs_tpm_ak_pin *pi
  */
 struct hgs_tpm_challenge {
 	char id[HGS_TPM_CHALLENGE_ID_SIZE];
-	char host[HGS_NAME_MAX];
+	char host[HL_NAME_REG_SIZE];
 	char ek_fingerprint[HL_SHA256_HEX_SIZE];
 	char ak_name[HGS_TPM_NAME_HEX_MAX];
 	struct hl_buf ak_public;              /* the AK's TPM2B_PUBLIC */
@@ -378,6 +374,29 @@ int hgs_db_kps_cutoff_get(struct hgs_node *node, int *set, time_t *cutoff);
 
 /* Set the cut-off to CUTOFF (node clock), or clear it when SET is 0. */
 int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff);
+
+/* One entry of the attestation log (hgs/attest_log.h); NULL REMOTE / HEALTHCERT are stored as null. */
+struct hgs_attest_log_entry {
+	time_t time;                          /* node clock */
+	const char *host;                     /* "" when the request named none */
+	const char *mode;                     /* "tpm", "ad", "hostkey" */
+	const char *status;                   /* AttestationStatus name */
+	uint32_t substatus;                   /* HGS_SUB_* bits */
+	const char *reason;
+	const char *remote;                   /* peer "127.0.0.5:40112" */
+	const char *healthcert;               /* thumbprint of the certificate issued */
+};
+
+/* Append E to the attestation log (an audit record, hgs_node_log_store). */
+int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e);
+
+/*
+ * The attestation log as a JSON array, oldest first, of {"Time", "Host",
+ * "Mode", "Status", "SubStatus": [names], "Reason", "Remote",
+ * "HealthCertificate"}.  HOST (may be NULL) keeps only that host's
+ * attempts; LAST > 0 keeps only the LAST most recent ones.
+ */
+int hgs_db_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
 
 /* One entry of the key protection log; NULL strings are stored as null. */
 struct hgs_kps_log_entry {

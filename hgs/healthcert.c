@@ -2,11 +2,13 @@
  * healthcert.c - health certificates (healthcert.h): issued by the node's
  * attestation signer over the host's transport key, carrying the mode and
  * result in hgslab extensions; parsed and verified for the Key Protection
- * Service.
+ * Service, which releases keys only after hgs_healthcert_verify() accepts
+ * the certificate (hgs/kps.c).
  */
 #include "hgs/healthcert.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 
 #include "hgs/db.h"
 #include "lib/err.h"
+#include "proto/names.h"
 
 /* Issue a health certificate from the attestation signer. */
 int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode mode,
@@ -36,7 +39,7 @@ int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode 
 				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
 	if (!mode_name || !status)
 		return hl_error("cannot issue a health certificate: invalid mode or status");
-	if (hgs_check_name("host name", host) < 0)
+	if (hl_name_registration("host name", host) < 0)
 		return -1;
 	if (hl_key_type_of(transport_key, &kt) < 0 ||
 	    (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072))
@@ -166,36 +169,77 @@ int hgs_healthcert_parse(const X509 *cert, struct hgs_healthcert_info *info)
 	return 0;
 }
 
+/*
+ * Set VERDICT's refusal to WHY with the current message as its detail, and
+ * the message to "health certificate of 'HOST' refused: DETAIL" when HOST
+ * is not NULL; -1.
+ */
+static int refuse(struct hgs_healthcert_verdict *verdict, enum hgs_healthcert_refusal why,
+		  const char *host)
+{
+	verdict->refusal = why;
+	snprintf(verdict->detail, sizeof(verdict->detail), "%s", hl_error_last());
+	if (host)
+		hl_error_wrap("health certificate of '%s' refused", host);
+	return -1;
+}
+
 /* Verify a health certificate against a signer, an HGS name and a time. */
 int hgs_healthcert_verify_with(X509 *cert, X509 *signer, const char *node_name, time_t at,
-			       struct hgs_healthcert_info *info)
+			       struct hgs_healthcert_info *info,
+			       struct hgs_healthcert_verdict *verdict)
 {
 	struct hgs_healthcert_info local;
+	struct hgs_healthcert_verdict local_verdict;
+	time_t when;
 
 	if (!info)
 		info = &local;
+	if (!verdict)
+		verdict = &local_verdict;
+	verdict->refusal = HGS_HC_ACCEPTED;
+	verdict->at = at;
+	verdict->detail[0] = '\0';
 	if (hgs_healthcert_parse(cert, info) < 0)
-		return -1;
-	if (hl_cert_verify(cert, signer, NULL, 0, at) < 0)
-		return hl_error_wrap("health certificate of '%s' refused", info->host);
-	if (strcmp(info->node, node_name) != 0)
-		return hl_error("health certificate of '%s' refused: it was issued for HGS '%s', "
-				"not '%s'", info->host, info->node, node_name);
-	if (info->status != HGS_STATUS_PASSED)
-		return hl_error("health certificate of '%s' refused: it records attestation status "
-				"%s", info->host, hgs_status_name(info->status));
+		return refuse(verdict, HGS_HC_NOT_HEALTHCERT, NULL);
+	/* who issued it, for whom, its status: inside its validity (AT when it can) */
+	when = at >= info->not_before && at <= info->not_after ? at : info->not_before;
+	if (hl_cert_verify(cert, signer, NULL, 0, when) < 0)
+		return refuse(verdict, HGS_HC_UNTRUSTED, info->host);
+	if (strcmp(info->node, node_name) != 0) {
+		hl_error("it was issued for HGS '%s', not '%s'", info->node, node_name);
+		return refuse(verdict, HGS_HC_OTHER_HGS, info->host);
+	}
+	if (info->status != HGS_STATUS_PASSED) {
+		hl_error("it records attestation status %s", hgs_status_name(info->status));
+		return refuse(verdict, HGS_HC_NOT_PASSED, info->host);
+	}
+	if (when != at) {
+		/* outside its validity: the chain check at AT says how */
+		if (hl_cert_verify(cert, signer, NULL, 0, at) == 0)
+			hl_error("it is not valid at the time checked");
+		return refuse(verdict, at < info->not_before ? HGS_HC_NOT_YET_VALID : HGS_HC_EXPIRED,
+			      info->host);
+	}
 	return 0;
 }
 
 /* Verify a health certificate against this node at the node clock. */
-int hgs_healthcert_verify(struct hgs_node *node, X509 *cert, struct hgs_healthcert_info *info)
+int hgs_healthcert_verify(struct hgs_node *node, X509 *cert, struct hgs_healthcert_info *info,
+			  struct hgs_healthcert_verdict *verdict)
 {
 	time_t now;
 
+	if (verdict) {
+		verdict->refusal = HGS_HC_ERROR;
+		verdict->at = 0;
+		verdict->detail[0] = '\0';
+	}
 	if (!node->signer_cert)
 		return hl_error("cannot verify a health certificate: the attestation signer is not "
 				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
-	return hgs_healthcert_verify_with(cert, node->signer_cert, node->config.name, now, info);
+	return hgs_healthcert_verify_with(cert, node->signer_cert, node->config.name, now, info,
+					  verdict);
 }

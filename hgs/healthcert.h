@@ -31,6 +31,7 @@
 
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "lib/err.h"
 
 /* hgslab's OID arc: 2.25 + the UUID 8c604bea-8a5b-4322-b44f-7b0f9f362866 as an integer. */
 #define HGS_OID_ARC "2.25.186591919671237128515675649288269342822"
@@ -42,7 +43,7 @@
 
 /* What a health certificate says. */
 struct hgs_healthcert_info {
-	char host[HGS_NAME_MAX];          /* subject CN */
+	char host[HL_NAME_REG_SIZE];          /* subject CN */
 	char node[HL_NAME_HGS_SIZE];     /* the issuing HGS */
 	enum hgs_mode mode;
 	enum hgs_status status;
@@ -63,19 +64,47 @@ int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode 
 /* Read what CERT says, without checking who issued it. */
 int hgs_healthcert_parse(const X509 *cert, struct hgs_healthcert_info *info);
 
+/* Why a health certificate is refused, in the order the checks are made. */
+enum hgs_healthcert_refusal {
+	HGS_HC_ACCEPTED = 0,
+	HGS_HC_ERROR,               /* it could not be checked (no signer, no node clock) */
+	HGS_HC_NOT_HEALTHCERT,      /* not an hgslab health certificate */
+	HGS_HC_UNTRUSTED,           /* its signature does not chain to the signer */
+	HGS_HC_OTHER_HGS,           /* the signer's, but issued for another HGS name */
+	HGS_HC_NOT_PASSED,          /* it records a failed attestation */
+	HGS_HC_NOT_YET_VALID,       /* the time checked is before its notBefore */
+	HGS_HC_EXPIRED,             /* the time checked is after its notAfter */
+};
+
+/* What a verification decided, for a caller that tells the refusals apart (KPS). */
+struct hgs_healthcert_verdict {
+	enum hgs_healthcert_refusal refusal;
+	time_t at;                        /* the time checked (the node clock for _verify) */
+	char detail[HL_ERROR_MAX];        /* the failed check's own message, "" when accepted */
+};
+
 /*
  * Verify CERT against SIGNER (an attestation signer certificate) for the HGS
- * named NODE_NAME at time AT: the signature chains to SIGNER, CERT is within
- * its validity at AT, it names NODE_NAME, and its status is Passed.  INFO (may
- * be NULL) gets what it says.  Messages say which check failed.
+ * named NODE_NAME at time AT, in this order: CERT is an hgslab health
+ * certificate, its signature chains to SIGNER, it names NODE_NAME, its
+ * status is Passed, and AT is within its validity.  The first three are
+ * checked at AT when AT is within the validity, otherwise at its notBefore,
+ * so that a certificate of another HGS is called that even when it has also
+ * expired.  INFO (may be NULL) gets what it says, VERDICT (may be NULL) why
+ * it was refused.  Messages: "health certificate of 'HOST' refused: DETAIL"
+ * (DETAIL as in the verdict; a certificate that does not parse gives the
+ * parser's message alone).
  */
 int hgs_healthcert_verify_with(X509 *cert, X509 *signer, const char *node_name, time_t at,
-			       struct hgs_healthcert_info *info);
+			       struct hgs_healthcert_info *info,
+			       struct hgs_healthcert_verdict *verdict);
 
 /*
  * hgs_healthcert_verify_with() against NODE's attestation signer at the
- * node clock (NODE open with HGS_NODE_OPEN_KEYS): what KPS calls.
+ * node clock (NODE open with HGS_NODE_OPEN_KEYS): what KPS calls before a
+ * key release, turning each refusal into its reason.
  */
-int hgs_healthcert_verify(struct hgs_node *node, X509 *cert, struct hgs_healthcert_info *info);
+int hgs_healthcert_verify(struct hgs_node *node, X509 *cert, struct hgs_healthcert_info *info,
+			  struct hgs_healthcert_verdict *verdict);
 
 #endif

@@ -395,16 +395,18 @@ static int spki_fingerprint(X509 *cert, char out[HL_SHA256_HEX_SIZE])
 /*
  * Check health certificate CERT for NODE; on success *KEY gets the public
  * key it binds.  0 when it passes, 1 when refused (OUT decided), -1 on an
- * internal error.
+ * internal error.  hgs_healthcert_verify() decides whether the certificate
+ * is good; its verdict picks the reason.
  */
 static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_outcome *out,
 			    EVP_PKEY **key)
 {
 	struct hgs_healthcert_info info;
+	struct hgs_healthcert_verdict v;
 	char t1[32], t2[32], sub[HGS_REASON_MAX];
 	enum hl_key_type kt;
-	time_t now, at, cutoff;
-	int has_cutoff, verified;
+	time_t cutoff;
+	int has_cutoff;
 
 	*key = NULL;
 	if (hl_cert_thumbprint(cert, out->healthcert_thumbprint) < 0)
@@ -417,59 +419,48 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 	for (char *p = out->host; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
-	if (hgs_healthcert_parse(cert, &info) < 0) {
-		decide(out, HGS_KPS_NOT_A_HEALTH_CERTIFICATE, "the certificate presented (CN '%s') "
-		       "is not an HGS health certificate: %s; attest with this HGS to get one",
-		       out->host, hl_error_last());
-		hl_error_clear();
-		return 1;
-	}
-	/*
-	 * Who issued it, for whom, and its status: one verification at the node
-	 * clock when that is inside the certificate's validity (the common case),
-	 * otherwise at its notBefore, so that a certificate of another HGS is
-	 * called that even when it has also expired.
-	 */
-	if (hgs_node_now(node, &now) < 0)
-		return -1;
-	at = now >= info.not_before && now <= info.not_after ? now : info.not_before;
-	/* what hgs_healthcert_verify_with() checks, on the INFO parsed above */
-	verified = hl_cert_verify(cert, node->signer_cert, NULL, 0, at) == 0;
-	if (verified && strcmp(info.node, node->config.name) != 0) {
-		hl_error("health certificate of '%s' refused: it was issued for HGS '%s', not '%s'",
-			 info.host, info.node, node->config.name);
-		verified = 0;
-	}
-	if (!verified || info.status != HGS_STATUS_PASSED) {
-		if (!verified) {
+	if (hgs_healthcert_verify(node, cert, &info, &v) < 0) {
+		switch (v.refusal) {
+		case HGS_HC_NOT_HEALTHCERT:
+			decide(out, HGS_KPS_NOT_A_HEALTH_CERTIFICATE, "the certificate presented "
+			       "(CN '%s') is not an HGS health certificate: %s; attest with this HGS "
+			       "to get one", out->host, v.detail);
+			break;
+		case HGS_HC_UNTRUSTED:
+		case HGS_HC_OTHER_HGS:
+			/* the chain check's own words; for another HGS's name, the whole refusal */
 			decide(out, HGS_KPS_UNTRUSTED_HEALTH_CERTIFICATE, "the health certificate "
 			       "of '%s' was not issued by this HGS (%s's attestation signer): %s; "
 			       "the host must attest with this HGS", out->host, node->config.name,
-			       hl_error_last());
-		} else {
+			       v.refusal == HGS_HC_UNTRUSTED ? v.detail : hl_error_last());
+			break;
+		case HGS_HC_NOT_PASSED:
 			hgs_substatus_format(info.substatus, sub, sizeof(sub));
 			decide(out, HGS_KPS_HOST_FAILED_ATTESTATION, "the health certificate of '%s' "
 			       "records attestation status %s%s%s%s: the host failed attestation, "
 			       "and keys are released only to hosts that passed",
 			       out->host, hgs_status_name(info.status), sub[0] ? " (" : "", sub,
 			       sub[0] ? ")" : "");
+			break;
+		case HGS_HC_NOT_YET_VALID:
+			out->healthcert_not_after = info.not_after;
+			decide(out, HGS_KPS_HEALTH_CERTIFICATE_NOT_YET_VALID, "the health certificate "
+			       "of '%s' is not valid before %s (HGS clock %s); check the clocks of "
+			       "host and HGS", out->host, when(info.not_before, t1), when(v.at, t2));
+			break;
+		case HGS_HC_EXPIRED:
+			out->healthcert_not_after = info.not_after;
+			decide(out, HGS_KPS_HEALTH_CERTIFICATE_EXPIRED, "the health certificate of "
+			       "'%s' expired at %s (HGS clock %s); the host must attest again for a "
+			       "fresh one", out->host, when(info.not_after, t1), when(v.at, t2));
+			break;
+		default:
+			return -1;
 		}
 		hl_error_clear();
 		return 1;
 	}
 	out->healthcert_not_after = info.not_after;
-	if (now < info.not_before) {
-		decide(out, HGS_KPS_HEALTH_CERTIFICATE_NOT_YET_VALID, "the health certificate of "
-		       "'%s' is not valid before %s (HGS clock %s); check the clocks of host and "
-		       "HGS", out->host, when(info.not_before, t1), when(now, t2));
-		return 1;
-	}
-	if (now > info.not_after) {
-		decide(out, HGS_KPS_HEALTH_CERTIFICATE_EXPIRED, "the health certificate of '%s' "
-		       "expired at %s (HGS clock %s); the host must attest again for a fresh one",
-		       out->host, when(info.not_after, t1), when(now, t2));
-		return 1;
-	}
 	if (hgs_db_kps_cutoff_get(node, &has_cutoff, &cutoff) < 0)
 		return -1;
 	if (has_cutoff && info.not_before < cutoff) {

@@ -107,7 +107,7 @@ struct hgs_kps_outcome {
 	enum hgs_kps_reason reason;
 	int http_status;
 	char message[HGS_REASON_MAX];         /* "" when released */
-	char host[HGS_NAME_MAX];              /* the health certificate's CN ("" if unreadable) */
+	char host[HL_NAME_REG_SIZE];              /* the health certificate's CN ("" if unreadable) */
 	char kp_id[HL_KP_ID_SIZE];            /* "" when the KP did not parse */
 	char owner[HL_KP_NAME_MAX + 1];
 	char healthcert_thumbprint[HL_SHA256_HEX_SIZE];

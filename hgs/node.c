@@ -21,6 +21,7 @@
 
 #include "hgs/db.h"
 #include "hgs/nonce.h"
+#include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
@@ -40,24 +41,6 @@ static const char *const key_role_names[HGS_KEY_ROLE_COUNT] = {
 const char *hgs_key_role_name(enum hgs_key_role role)
 {
 	return (unsigned)role < HGS_KEY_ROLE_COUNT ? key_role_names[role] : NULL;
-}
-
-/* Check a host or registration name. */
-int hgs_check_name(const char *what, const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n >= HGS_NAME_MAX)
-		return hl_error("invalid %s '%s': it must have 1 to %d characters", what,
-				name ? name : "", HGS_NAME_MAX - 1);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
-			return hl_error("invalid %s: it may hold printable ASCII characters only",
-					what);
-	if (name[0] == ' ' || name[n - 1] == ' ')
-		return hl_error("invalid %s '%s': it must not start or end with a space", what,
-				name);
-	return 0;
 }
 
 /* The node clock: system time plus the lab offset. */

@@ -65,12 +65,6 @@
 
 /* Domain names: a DNS name of at most HGS_DOMAIN_MAX-1 characters (the O of certificates). */
 #define HGS_DOMAIN_MAX HL_DNSNAME_MAX
-/*
- * Names of hosts and registrations: 1..HGS_NAME_MAX-1 printable ASCII
- * characters, no leading or trailing space (a host name becomes the subject
- * CN of its health certificate, which X.509 caps at 64).
- */
-#define HGS_NAME_MAX 64
 /* Default validity of a health certificate, hours (HGS gives 8). */
 #define HGS_HEALTHCERT_VALIDITY_H_DEFAULT 8
 /* Largest accepted validity: a year. */
@@ -180,6 +174,4 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
  */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
 
-/* Check a host or registration name; WHAT names it in the message ("host name"). */
-int hgs_check_name(const char *what, const char *name);
 #endif

@@ -28,6 +28,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/served.h"
+#include "proto/names.h"
 
 /* Every route array the node serves; add a mode's array here. */
 static const struct hgs_route *const hgs_route_sets[] = {
@@ -202,7 +203,7 @@ static int route_nonce(struct hgs_request *req, struct hl_http_response *resp)
 	int rc = -1;
 
 	if (hl_json_get_string_opt(req->body, "host", NULL, &host) < 0 ||
-	    (host && hgs_check_name("host name", host) < 0))
+	    (host && hl_name_registration("host name", host) < 0))
 		return hl_http_response_error(resp, 400, "%s", hl_error_last());
 	if (hgs_nonce_issue(req->node, host, nonce, &expires) < 0)
 		return reply_internal(resp);

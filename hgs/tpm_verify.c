@@ -11,6 +11,8 @@
  * cryptographic operation is OpenSSL's (lib/crypto, EVP_KDF "KBKDF" for
  * KDFa, EVP_MAC "HMAC", EVP_aes_128_cfb128).  Parsed structures must marshal
  * back to the exact bytes received, so what is checked is what was signed.
+ * EK certificates are checked against the TPM vendor CA bundle with
+ * lib/crypto's hl_cert_verify_bundle.
  */
 #include "hgs/tpm_verify.h"
 
@@ -770,4 +772,40 @@ int hgs_tpm_verify_certify(const struct hgs_tpm_key *ak, const struct hgs_tpm_ke
 	if (hgs_tpm_key_check_transport(key, NULL) < 0)
 		return hl_error_wrap("certified key refused");
 	return 0;
+}
+
+/* ---- the TPM vendor CA ---- */
+
+/* The certificates of vendor CA bundle PEM into *CERTS / *N. */
+static int vendor_ca_read(const char *pem, X509 ***certs, size_t *n)
+{
+	if (hl_cert_bundle_from_pem(pem, strlen(pem), certs, n) < 0)
+		return hl_error("no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')");
+	return 0;
+}
+
+/* Check that a TPM vendor CA bundle holds certificates. */
+int hgs_vendor_ca_check(const char *pem)
+{
+	X509 **certs = NULL;
+	size_t n = 0;
+
+	if (!pem || vendor_ca_read(pem, &certs, &n) < 0)
+		return -1;
+	hl_cert_array_free(certs, n);
+	return 0;
+}
+
+/* Verify an EK certificate against the vendor CA bundle. */
+int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at)
+{
+	X509 **certs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (vendor_ca_read(bundle, &certs, &n) < 0)
+		return hl_error_wrap("the TPM vendor CA bundle is unreadable");
+	rc = hl_cert_verify_bundle(cert, certs, n, at);
+	hl_cert_array_free(certs, n);
+	return rc;
 }

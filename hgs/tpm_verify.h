@@ -29,6 +29,8 @@
  *                         SHA-256, AES-128-CFB inner wrapper)
  *   quotes                of the SHA-256 PCR bank only
  *
+ * It also checks EK certificates against the TPM vendor CA (below).
+ *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL (or
  * an hl_buf {NULL, 0}) on entry, assigned only on success; destructors
  * accept NULL; inputs are never modified.
@@ -39,7 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <time.h>
+
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "lib/crypto.h"
@@ -161,5 +166,18 @@ int hgs_tpm_pcr_digest(uint32_t mask, const uint8_t values[24][HL_SHA256_LEN],
 int hgs_tpm_verify_certify(const struct hgs_tpm_key *ak, const struct hgs_tpm_key *key,
 			   const void *attest, size_t attest_len, const void *sig, size_t sig_len,
 			   const void *nonce, size_t nonce_len);
+
+/*
+ * The TPM vendor CA: a PEM bundle (hgs init / set-server --tpm-vendor-ca)
+ * that EK certificates must chain to.  Its self-signed certificates are the
+ * trust anchors, the others intermediates (lib/crypto's
+ * hl_cert_verify_bundle).
+ */
+
+/* Check that PEM is a readable bundle of one or more certificates. */
+int hgs_vendor_ca_check(const char *pem);
+
+/* Verify that CERT (an EK certificate) chains to the vendor CA bundle BUNDLE at time AT. */
+int hgs_vendor_ca_verify(const char *bundle, X509 *cert, time_t at);
 
 #endif

@@ -2112,6 +2112,37 @@ out:
 	return rc;
 }
 
+/* Verify CERT against each trust anchor of a CA bundle, the rest as intermediates. */
+int hl_cert_verify_bundle(X509 *cert, X509 *const *bundle, size_t n, time_t at)
+{
+	X509 **inter;
+	int tried = 0;
+
+	if (!cert || !bundle || n == 0)
+		return hl_error("cannot verify certificate: no certificate or ca bundle given");
+	if (!(inter = calloc(n, sizeof(*inter))))
+		return hl_error("cannot verify certificate: out of memory");
+	/* self-signed certificates are the anchors; when none is, every one may be */
+	for (int pass = 0; pass < 2 && !tried; pass++) {
+		for (size_t a = 0; a < n; a++) {
+			size_t ni = 0;
+
+			if (pass == 0 && X509_check_issued(bundle[a], bundle[a]) != X509_V_OK)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (j != a)
+					inter[ni++] = bundle[j];
+			tried = 1;
+			if (hl_cert_verify(cert, bundle[a], inter, ni, at) == 0) {
+				free(inter);
+				return 0;
+			}
+		}
+	}
+	free(inter);
+	return -1;
+}
+
 /* CERT as PEM. */
 int hl_cert_to_pem(const X509 *cert, struct hl_buf *out)
 {

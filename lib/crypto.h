@@ -344,6 +344,16 @@ int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *
 int hl_cert_verify(X509 *cert, X509 *ca, X509 *const *intermediates, size_t n_intermediates,
 		   time_t at);
 
+/*
+ * Verify CERT against a CA bundle of N certificates (hl_cert_bundle_from_pem)
+ * at time AT (0 means now), as hl_cert_verify() does: the bundle's
+ * self-signed certificates are the trust anchors and the others
+ * intermediates; when none is self-signed, each in turn is the anchor.  0
+ * when CERT chains to an anchor, else -1 with hl_cert_verify()'s message
+ * for the last anchor tried.
+ */
+int hl_cert_verify_bundle(X509 *cert, X509 *const *bundle, size_t n, time_t at);
+
 /* Write CERT as PEM ("BEGIN CERTIFICATE") into OUT (a C string). */
 int hl_cert_to_pem(const X509 *cert, struct hl_buf *out);
 

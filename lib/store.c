@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crypto.h"
 #include "lib/log.h"
 
 /* One cached statement: SQL's text (owned) and its statement; busy while handed out. */
@@ -185,6 +186,173 @@ int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return hl_store_error(st, "run '%.80s'", sqlite3_sql(stmt));
+}
+
+/* Bind the IN values of VALS to STMT's parameters, in order. */
+static int store_bind(struct hl_store *st, sqlite3_stmt *stmt, const struct hl_store_val *vals,
+		      size_t n)
+{
+	const struct hl_store_val *v;
+	int i = 0, rc;
+
+	for (size_t k = 0; k < n; k++) {
+		v = &vals[k];
+		switch (v->kind) {
+		case HL_STORE_IN_TEXT:
+			rc = v->u.text ? sqlite3_bind_text(stmt, ++i, v->u.text, -1, SQLITE_STATIC)
+				       : sqlite3_bind_null(stmt, ++i);
+			break;
+		case HL_STORE_IN_INT:
+			rc = sqlite3_bind_int64(stmt, ++i, v->u.num);
+			break;
+		case HL_STORE_IN_BLOB:
+			rc = v->u.blob.data ? sqlite3_bind_blob64(stmt, ++i, v->u.blob.data,
+								  v->u.blob.len, SQLITE_STATIC)
+					    : sqlite3_bind_null(stmt, ++i);
+			break;
+		default:
+			continue;
+		}
+		if (rc != SQLITE_OK)
+			return hl_store_error(st, "bind parameter %d", i);
+	}
+	return 0;
+}
+
+/* A malloc'd copy of LEN bytes at DATA with a NUL after them, or NULL. */
+static unsigned char *copy_bytes(const void *data, size_t len)
+{
+	unsigned char *copy = malloc(len + 1);
+
+	if (!copy)
+		return NULL;
+	if (len)
+		memcpy(copy, data, len);
+	copy[len] = 0;
+	return copy;
+}
+
+/* Free what store_read() allocated for the first N values of VALS. */
+static void store_read_undo(const struct hl_store_val *vals, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (vals[k].kind == HL_STORE_OUT_STR) {
+			free(*vals[k].u.str);
+			*vals[k].u.str = NULL;
+		} else if (vals[k].kind == HL_STORE_OUT_BUF) {
+			free(vals[k].u.buf->data);
+			vals[k].u.buf->data = NULL;
+			vals[k].u.buf->len = 0;
+		}
+	}
+}
+
+/*
+ * Read STMT's row into the OUT values of VALS, column by column.  Each
+ * sqlite3_column_* call takes the connection's mutex: one or two per column.
+ */
+static int store_read(sqlite3_stmt *stmt, const struct hl_store_val *vals, size_t n)
+{
+	const struct hl_store_val *v;
+	const unsigned char *t;
+	size_t len;
+	int c = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		v = &vals[k];
+		switch (v->kind) {
+		case HL_STORE_OUT_TEXT:
+			t = sqlite3_column_text(stmt, c);
+			len = t ? strlen((const char *)t) : 0;
+			if (len >= v->u.chars.size)
+				len = v->u.chars.size - 1;
+			if (len)
+				memcpy(v->u.chars.buf, t, len);
+			v->u.chars.buf[len] = '\0';
+			break;
+		case HL_STORE_OUT_STR:
+			t = sqlite3_column_text(stmt, c);
+			*v->u.str = NULL;
+			if (t && !(*v->u.str = strdup((const char *)t)))
+				goto oom;
+			break;
+		case HL_STORE_OUT_INT:
+			*v->u.i = sqlite3_column_int(stmt, c);
+			break;
+		case HL_STORE_OUT_INT64:
+			*v->u.i64 = sqlite3_column_int64(stmt, c);
+			break;
+		case HL_STORE_OUT_TIME:
+			*v->u.time = (time_t)sqlite3_column_int64(stmt, c);
+			break;
+		case HL_STORE_OUT_BUF:
+			t = sqlite3_column_blob(stmt, c);
+			len = t ? (size_t)sqlite3_column_bytes(stmt, c) : 0;
+			v->u.buf->data = NULL;
+			v->u.buf->len = 0;
+			if (len && !(v->u.buf->data = copy_bytes(t, len)))
+				goto oom;
+			v->u.buf->len = len;
+			break;
+		default:
+			continue;     /* an IN value */
+		}
+		c++;
+	}
+	return 0;
+oom:
+	store_read_undo(vals, (size_t)(v - vals));
+	return hl_error("out of memory");
+}
+
+/* A cached statement for SQL with the IN values of VALS bound. */
+int hl_store_query(struct hl_store *st, const char *sql, const struct hl_store_val *vals,
+		   size_t n, sqlite3_stmt **out)
+{
+	if (hl_store_stmt(st, sql, out) < 0)
+		return -1;
+	if (store_bind(st, *out, vals, n) < 0) {
+		hl_store_stmt_done(st, *out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Step STMT and read its row into the OUT values of VALS. */
+int hl_store_next(struct hl_store *st, sqlite3_stmt *stmt, const struct hl_store_val *vals,
+		  size_t n)
+{
+	int r = hl_store_step(st, stmt);
+
+	if (r <= 0)
+		return r;
+	return store_read(stmt, vals, n) < 0 ? -1 : 1;
+}
+
+/* Run SQL with VALS and read its first row. */
+int hl_store_get(struct hl_store *st, const char *sql, const struct hl_store_val *vals, size_t n)
+{
+	sqlite3_stmt *stmt = NULL;
+	int r;
+
+	if (hl_store_query(st, sql, vals, n, &stmt) < 0)
+		return -1;
+	r = hl_store_next(st, stmt, vals, n);
+	hl_store_stmt_done(st, stmt);
+	return r;
+}
+
+/* Run SQL once with VALS, no result wanted. */
+int hl_store_run(struct hl_store *st, const char *sql, const struct hl_store_val *vals, size_t n)
+{
+	return hl_store_get(st, sql, vals, n) < 0 ? -1 : 0;
+}
+
+/* Rows changed by the last statement. */
+int hl_store_changes(struct hl_store *st)
+{
+	return sqlite3_changes(st->db);
 }
 
 /* BEGIN IMMEDIATE. */

@@ -38,6 +38,28 @@
  * for a PRAGMA that sets something: SQLite applies it when preparing, so
  * running a kept one again does nothing; use hl_store_exec().
  *
+ * Values.  A statement's parameters and result columns are described by an
+ * array of struct hl_store_val, made by HL_VALS() from the HL_IN_* and
+ * HL_OUT_* macros in the statement's order: each IN value binds the next
+ * parameter (?1, ?2, ...), each OUT value reads the next result column.
+ * One call then runs the statement:
+ *
+ *   char *name = NULL;
+ *   r = hl_store_get(st, "SELECT name FROM host_groups WHERE sid = ?",
+ *                    HL_VALS(HL_IN_TEXT(sid), HL_OUT_STR(&name)));
+ *   if (hl_store_run(st, "DELETE FROM host_groups WHERE name = ?",
+ *                    HL_VALS(HL_IN_TEXT(name))) < 0) ...
+ *
+ * and rows are walked with hl_store_query() + hl_store_next().  IN values
+ * are bound without a copy (SQLITE_STATIC): they stay valid until the
+ * statement is given back.  A NULL text or blob binds SQL NULL.  OUT
+ * values: HL_OUT_TEXT copies into a fixed buffer ("" for NULL, truncated
+ * to fit); HL_OUT_STR and HL_OUT_BUF allocate (NULL for SQL NULL, {NULL, 0}
+ * for NULL or no bytes; a NUL after the bytes), the caller frees; numbers
+ * read 0 for NULL.
+ * A read that fails leaves nothing allocated.  The macros type-check what
+ * they are given: HL_OUT_TIME wants a time_t *, HL_OUT_INT an int *.
+ *
  * Errors read "store 'PATH': cannot WHAT: sqlite's message".  A handle is for
  * one thread at a time; open one handle per thread for concurrent work.
  */
@@ -45,6 +67,7 @@
 #define HGSLAB_LIB_STORE_H
 
 #include <stddef.h>
+#include <time.h>
 #include <sqlite3.h>
 
 #include "lib/err.h"
@@ -53,6 +76,7 @@
 #define HL_STORE_BUSY_TIMEOUT_MS 5000
 
 struct hl_store;
+struct hl_buf;
 
 /*
  * Open or create the database at PATH (a new file is created mode 0600; the
@@ -117,6 +141,70 @@ int hl_store_set_synchronous(struct hl_store *st, enum hl_store_sync mode);
 
 /* Step STMT: 1 when a row is ready, 0 when done, -1 after an error naming the statement. */
 int hl_store_step(struct hl_store *st, sqlite3_stmt *stmt);
+
+/* One value of a statement (see "Values" above); make it with the macros below. */
+struct hl_store_val {
+	enum hl_store_val_kind {
+		HL_STORE_IN_TEXT,     /* u.text: text, NULL binds NULL */
+		HL_STORE_IN_INT,      /* u.num */
+		HL_STORE_IN_BLOB,     /* u.blob: bytes, NULL binds NULL */
+		HL_STORE_OUT_TEXT,    /* u.chars: copied into a buffer of that size */
+		HL_STORE_OUT_STR,     /* u.str: a malloc'd copy, NULL for NULL */
+		HL_STORE_OUT_INT,     /* u.i */
+		HL_STORE_OUT_INT64,   /* u.i64 */
+		HL_STORE_OUT_TIME,    /* u.time */
+		HL_STORE_OUT_BUF,     /* u.buf: a malloc'd copy of the bytes, {NULL, 0} for none */
+	} kind;
+	union {
+		const char *text;
+		long long num;
+		struct { const void *data; size_t len; } blob;
+		struct { char *buf; size_t size; } chars;
+		char **str;
+		int *i;
+		long long *i64;
+		time_t *time;
+		struct hl_buf *buf;
+	} u;
+};
+
+#define HL_IN_TEXT(s) { .kind = HL_STORE_IN_TEXT, .u.text = (s) }
+#define HL_IN_INT(v) { .kind = HL_STORE_IN_INT, .u.num = (long long)(v) }
+#define HL_IN_BLOB(p, n) { .kind = HL_STORE_IN_BLOB, .u.blob = { (p), (n) } }
+#define HL_OUT_TEXT(b, n) { .kind = HL_STORE_OUT_TEXT, .u.chars = { (b), (n) } }
+#define HL_OUT_STR(p) { .kind = HL_STORE_OUT_STR, .u.str = (p) }
+#define HL_OUT_INT(p) { .kind = HL_STORE_OUT_INT, .u.i = (p) }
+#define HL_OUT_INT64(p) { .kind = HL_STORE_OUT_INT64, .u.i64 = (p) }
+#define HL_OUT_TIME(p) { .kind = HL_STORE_OUT_TIME, .u.time = (p) }
+#define HL_OUT_BUF(p) { .kind = HL_STORE_OUT_BUF, .u.buf = (p) }
+
+/* The array of the values given and its length: the VALS, N arguments of the calls below. */
+#define HL_VALS(...) (const struct hl_store_val[]){ __VA_ARGS__ }, \
+	(sizeof((const struct hl_store_val[]){ __VA_ARGS__ }) / sizeof(struct hl_store_val))
+
+/*
+ * The statement for SQL from the cache (hl_store_stmt) into *OUT (NULL on
+ * entry) with the IN values of VALS bound; give it back with
+ * hl_store_stmt_done().
+ */
+int hl_store_query(struct hl_store *st, const char *sql, const struct hl_store_val *vals,
+		   size_t n, sqlite3_stmt **out);
+
+/*
+ * Step STMT and read the row into the OUT values of VALS: 1 row read, 0
+ * no more rows (nothing read), -1 after an error.
+ */
+int hl_store_next(struct hl_store *st, sqlite3_stmt *stmt, const struct hl_store_val *vals,
+		  size_t n);
+
+/* Run SQL once with VALS and read its first row: 1 row read, 0 no row, -1 error. */
+int hl_store_get(struct hl_store *st, const char *sql, const struct hl_store_val *vals, size_t n);
+
+/* Run SQL (one statement: INSERT, UPDATE, DELETE...) once with the IN values of VALS. */
+int hl_store_run(struct hl_store *st, const char *sql, const struct hl_store_val *vals, size_t n);
+
+/* The rows the last INSERT, UPDATE or DELETE of ST changed. */
+int hl_store_changes(struct hl_store *st);
 
 /* Start a write transaction (BEGIN IMMEDIATE: takes the write lock now, waiting up to the busy timeout). */
 int hl_store_begin(struct hl_store *st);

@@ -148,3 +148,21 @@ int hl_name_guardian(const char *name)
 	}
 	return 0;
 }
+
+/* Check a name HGS records. */
+int hl_name_registration(const char *what, const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n >= HL_NAME_REG_SIZE)
+		return hl_error("invalid %s '%s': it must have 1 to %d characters", what,
+				name ? name : "", HL_NAME_REG_SIZE - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
+			return hl_error("invalid %s: it may hold printable ASCII characters only",
+					what);
+	if (name[0] == ' ' || name[n - 1] == ' ')
+		return hl_error("invalid %s '%s': it must not start or end with a space", what,
+				name);
+	return 0;
+}

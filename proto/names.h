@@ -21,6 +21,7 @@
 #define HL_NAME_HGS_SIZE 41
 #define HL_NAME_VM_SIZE 65
 #define HL_NAME_GUARDIAN_SIZE 65
+#define HL_NAME_REG_SIZE 64       /* a host name becomes a certificate CN: X.509 caps it at 64 */
 
 /*
  * A NetBIOS computer name: 1 to 15 letters, digits and '-', not starting
@@ -40,6 +41,14 @@ int hl_name_hgs(const char *name);
 
 /* A VM name: 1 to 64 letters, digits, '.', '_' and '-', not starting with '.'. */
 int hl_name_vm(const char *name);
+
+/*
+ * A name HGS records: a registration (TPM host, policy, host group, host
+ * key) or the host named in an attestation or a platform identifier: 1 to 63
+ * printable ASCII characters, no leading or trailing space.  WHAT names it
+ * in the message ("TPM host name").
+ */
+int hl_name_registration(const char *what, const char *name);
 
 /* A tenant guardian name: 1 to 64 letters, digits, '.', '_' and '-', not starting with '.'. */
 int hl_name_guardian(const char *name);

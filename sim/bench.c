@@ -26,6 +26,7 @@
 #include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "proto/platform_id.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
@@ -478,32 +479,19 @@ out:
 /* Register host NAME with NODE from its platform identifier (EKpub + EKcert). */
 int bench_hgs_add_tpm_host(struct hgs_node *node, const char *name, const struct hosts_ek *ek)
 {
-	struct hl_buf pub = { 0 }, cert = { 0 };
 	struct hgs_platform_id *id = NULL;
-	json_t *doc = NULL;
 	char *text = NULL;
 	int rc = -1;
 
-	if (hosts_ek_pem(ek, &pub, &cert) < 0)
-		goto out;
-	doc = json_pack("{s:s, s:i, s:s, s:s, s:o}", "format", "hgslab-platform-identifier",
-			"version", 1, "host", name, "ek_public", (const char *)pub.data,
-			"ek_certificate", cert.data ? json_string((const char *)cert.data) :
-			json_null());
-	if (!doc) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (hl_json_dump(doc, &text) < 0 || hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
+	if (hgs_platform_id_write(name, ek->pub, ek->cert, ek->tpm_public.data, ek->tpm_public.len,
+				  &text) < 0 ||
+	    hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
 	    hgs_db_tpm_host_add(node, name, id, 0) < 0)
 		goto out;
 	rc = 0;
 out:
 	hgs_platform_id_free(id);
-	json_decref(doc);
 	free(text);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
 	return rc;
 }
 

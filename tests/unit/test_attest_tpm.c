@@ -351,25 +351,17 @@ static struct host *host_boot(const struct master *m, const char *profile)
 /* Register H's TPM as NAME (add-tpm-host); FORCE as --force.  Returns the call's result. */
 static int host_register(const struct host *h, const char *name, int force)
 {
+	const struct hosts_ek *ek = h->m->ek;
 	struct hgs_platform_id *id = NULL;
-	struct hl_buf pub = { 0 }, cert = { 0 };
-	json_t *doc;
 	char *text = NULL;
 	int rc = -1;
 
-	if (hosts_ek_pem(h->m->ek, &pub, &cert) < 0)
-		return -1;
-	doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "format", "hgslab-platform-identifier",
-			"version", 1, "host", h->name, "ek_public", (char *)pub.data,
-			"ek_certificate", (char *)cert.data);
-	if (doc && hl_json_dump(doc, &text) == 0 &&
+	if (hgs_platform_id_write(h->name, ek->pub, ek->cert, ek->tpm_public.data,
+				  ek->tpm_public.len, &text) == 0 &&
 	    hgs_platform_id_parse(text, strlen(text), &id) == 0)
 		rc = hgs_db_tpm_host_add(fx->node, name, id, force);
 	hgs_platform_id_free(id);
 	free(text);
-	json_decref(doc);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
 	return rc;
 }
 
@@ -555,7 +547,7 @@ static void test_baseline_passed(void **state)
 	assert_true(d.not_after > time(NULL));
 	/* the certificate is this HGS's, Passed, TPM mode, and binds the TK */
 	assert_ok(hl_cert_from_der(d.health_cert_der.data, d.health_cert_der.len, &cert));
-	assert_ok(hgs_healthcert_verify(fx->node, cert, &info));
+	assert_ok(hgs_healthcert_verify(fx->node, cert, &info, NULL));
 	assert_int_equal(info.mode, HGS_MODE_TPM);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_ok(hl_cert_pubkey(cert, &bound));
@@ -781,7 +773,7 @@ static void test_unregistered_ek(void **state)
 	expect(&d, "UnauthorizedHost", NULL, "add-tpm-host");
 	hosts_hgs_decision_release(&d);
 	/* both refusals are in the attestation log */
-	assert_ok(hgs_attest_log_list(fx->node, "FabricHost1", 2, &log));
+	assert_ok(hgs_db_attest_log_list(fx->node, "FabricHost1", 2, &log));
 	assert_int_equal(json_array_size(log), 2);
 	for (size_t i = 0; i < 2; i++) {
 		const char *st = NULL, *mode = NULL;

@@ -1,8 +1,8 @@
 /*
  * test_crypto.c - unit tests for lib/crypto: buffers, digests, encodings,
- * keys, signatures, RSA-OAEP, AES-256-GCM and X.509 issue / verify, with the
- * refusals (wrong CA, expiry, tampering, garbage input) each checked by the
- * message they give.  Keys are generated once for the group.
+ * keys, signatures, RSA-OAEP, AES-256-GCM and X.509 issue / verify (also
+ * against a CA bundle), with the refusals (wrong CA, expiry, tampering,
+ * garbage input) each checked by the message they give.  Keys are generated once for the group.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -891,6 +891,60 @@ static void test_cert_chain(void **state)
 	hl_cert_free(root);
 }
 
+/*
+ * A CA bundle: self-signed certificates are the anchors, the others
+ * intermediates, in any order; without a self-signed one each is tried as
+ * the anchor; a leaf of another CA gets hl_cert_verify's message.
+ */
+static void test_cert_verify_bundle(void **state)
+{
+	X509 *root = make_ca("Lab TPM Vendor Root", ec_a);
+	X509 *rogue = make_ca("Rogue TPM Vendor", ec_b);
+	struct hl_cert_spec s = spec_for("Lab TPM Vendor Issuing", time(NULL), -30L * DAY,
+					 365L * DAY);
+	X509 *inter = NULL, *leaf, *stray, *old;
+	X509 *bundle[3];
+
+	(void)state;
+	s.is_ca = 1;
+	s.path_len = 0;
+	s.key_usage = HL_KU_KEY_CERT_SIGN | HL_KU_DIGITAL_SIGNATURE;
+	assert_int_equal(hl_cert_issue(&s, rsa_b, root, ec_a, &inter), 0);
+	leaf = make_leaf("EK FabricHost1", rsa_a, inter, rsa_b, -60, DAY);
+	stray = make_leaf("EK RogueHost", rsa_a, rogue, ec_b, -60, DAY);
+	old = make_leaf("EK OldHost", rsa_a, inter, rsa_b, -10L * DAY, -DAY);
+
+	bundle[0] = inter;
+	bundle[1] = root;
+	assert_int_equal(hl_cert_verify_bundle(leaf, bundle, 2, 0), 0);
+	bundle[0] = root;
+	bundle[1] = inter;
+	assert_int_equal(hl_cert_verify_bundle(leaf, bundle, 2, 0), 0);
+	/* the intermediate alone is taken as the anchor */
+	assert_int_equal(hl_cert_verify_bundle(leaf, &inter, 1, 0), 0);
+	/* the root alone lacks the intermediate */
+	assert_int_equal(hl_cert_verify_bundle(leaf, &root, 1, 0), -1);
+	assert_error_has("certificate 'EK FabricHost1' was not issued by 'Lab TPM Vendor Root'");
+	/* two anchors: the rogue's leaf chains to the rogue root only */
+	bundle[2] = rogue;
+	assert_int_equal(hl_cert_verify_bundle(stray, bundle, 3, 0), 0);
+	assert_int_equal(hl_cert_verify_bundle(stray, bundle, 2, 0), -1);
+	assert_error_has("certificate 'EK RogueHost' was not issued by");
+	/* time counts, as in hl_cert_verify */
+	assert_int_equal(hl_cert_verify_bundle(old, bundle, 2, 0), -1);
+	assert_error_has("certificate 'EK OldHost' expired on ");
+	assert_int_equal(hl_cert_verify_bundle(old, bundle, 2, time(NULL) - 5L * DAY), 0);
+	assert_int_equal(hl_cert_verify_bundle(leaf, bundle, 0, 0), -1);
+	assert_error_has("no certificate or ca bundle given");
+
+	hl_cert_free(old);
+	hl_cert_free(stray);
+	hl_cert_free(leaf);
+	hl_cert_free(inter);
+	hl_cert_free(rogue);
+	hl_cert_free(root);
+}
+
 /* Custom extensions (UTF8, octets, DER) round-trip by OID, also through PEM. */
 static void test_cert_custom_ext(void **state)
 {
@@ -1203,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_cert_wrong_ca),
 		cmocka_unit_test(test_cert_validity),
 		cmocka_unit_test(test_cert_chain),
+		cmocka_unit_test(test_cert_verify_bundle),
 		cmocka_unit_test(test_cert_custom_ext),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),

@@ -1179,7 +1179,7 @@ static void test_hgs_ad_attest(void **state)
 	assert_int_equal(res.result.status, HGS_STATUS_PASSED);
 	assert_string_equal(res.node, "MyHgsService");
 	assert_non_null(res.health_cert);
-	assert_int_equal(hgs_healthcert_verify(L->node, res.health_cert, &info), 0);
+	assert_int_equal(hgs_healthcert_verify(L->node, res.health_cert, &info, NULL), 0);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_int_equal(info.mode, HGS_MODE_AD);
 	ad_attest_result_release(&res);
@@ -1302,7 +1302,7 @@ static void test_hgs_ad_attest(void **state)
 	fabric_dc_stop(dc);
 
 	/* the attestation log has every attempt, in AD mode */
-	assert_int_equal(hgs_attest_log_list(L->node, NULL, 0, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(L->node, NULL, 0, &log), 0);
 	assert_true(json_array_size(log) >= 18);
 	json_array_foreach(log, i, o)
 		assert_string_equal(json_string_value(json_object_get(o, "Mode")), "ad");
@@ -1310,7 +1310,7 @@ static void test_hgs_ad_attest(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "Status")),
 			    "Passed");
 	json_decref(log);
-	assert_int_equal(hgs_attest_log_list(L->node, "FabricHost2", 0, &log), 0);
+	assert_int_equal(hgs_db_attest_log_list(L->node, "FabricHost2", 0, &log), 0);
 	assert_true(json_array_size(log) >= 3);
 	json_decref(log);
 	free(t1);

@@ -5,7 +5,9 @@
  * hours from the node clock; verification refuses an expired certificate
  * (the lab clock moved past it), one from another node's signer, one naming
  * another HGS, one whose status is not Passed, and a certificate that is not
- * a health certificate at all.  Two nodes are created once for the group.
+ * a health certificate at all, each with the refusal KPS turns into its
+ * reason (the verdict), in KPS's order.  Two nodes are created once for the
+ * group.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,7 +120,7 @@ static void test_issue_contents(void **state)
 	(void)state;
 	assert_int_equal(hgs_node_now(F->a, &now), 0);
 	c = issue(F->a, HGS_MODE_TPM);
-	assert_int_equal(hgs_healthcert_verify(F->a, c, &info), 0);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, &info, NULL), 0);
 	assert_string_equal(info.host, "FabricHost1");
 	assert_string_equal(info.node, "MyHgsService");
 	assert_int_equal(info.mode, HGS_MODE_TPM);
@@ -163,40 +165,67 @@ static void test_validity_and_clock(void **state)
 /* Expired at the node clock: refused with "expired"; still good an hour before. */
 static void test_expired(void **state)
 {
+	struct hgs_healthcert_verdict v;
+	time_t t0;
 	X509 *c;
 
 	(void)state;
 	c = issue(F->a, HGS_MODE_TPM);
 	set_offset(F->dir_a, "25200");
-	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL), 0);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, NULL), 0);
 	set_offset(F->dir_a, "28801");
-	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL), -1);
+	t0 = time(NULL);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
 	assert_non_null(strstr(hl_error_last(), "health certificate of 'FabricHost1' refused"));
 	assert_non_null(strstr(hl_error_last(), "expired"));
+	assert_int_equal(v.refusal, HGS_HC_EXPIRED);
+	assert_true(v.at >= t0 + 28801 && v.at <= time(NULL) + 28801);
+	assert_non_null(strstr(hl_error_last(), v.detail));
+	assert_non_null(strstr(v.detail, "certificate 'FabricHost1' expired on "));
+	set_offset(F->dir_a, "-3600");
+	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
+	assert_int_equal(v.refusal, HGS_HC_NOT_YET_VALID);
+	assert_non_null(strstr(v.detail, "is not yet valid"));
 	set_offset(F->dir_a, NULL);
-	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL), 0);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), 0);
+	assert_int_equal(v.refusal, HGS_HC_ACCEPTED);
+	assert_string_equal(v.detail, "");
 	hl_cert_free(c);
 }
 
 /* Another node's signer, even of the same name, is refused. */
 static void test_other_node(void **state)
 {
+	struct hgs_healthcert_verdict v;
 	X509 *c;
 
 	(void)state;
 	c = issue(F->b, HGS_MODE_TPM);
-	assert_int_equal(hgs_healthcert_verify(F->b, c, NULL), 0);
-	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL), -1);
+	assert_int_equal(hgs_healthcert_verify(F->b, c, NULL, NULL), 0);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
 	assert_non_null(strstr(hl_error_last(), "refused"));
+	assert_int_equal(v.refusal, HGS_HC_UNTRUSTED);
+	assert_non_null(strstr(v.detail, "certificate 'FabricHost1' was not issued by "
+				      "'MyHgsService Attestation Signer'"));
 	assert_int_equal(hgs_healthcert_verify_with(c, F->b->signer_cert, "OtherHgs", time(NULL),
-						    NULL), -1);
+						    NULL, &v), -1);
 	assert_non_null(strstr(hl_error_last(), "issued for HGS 'MyHgsService', not 'OtherHgs'"));
+	assert_int_equal(v.refusal, HGS_HC_OTHER_HGS);
+	assert_string_equal(v.detail, "it was issued for HGS 'MyHgsService', not 'OtherHgs'");
+	/* who issued it is decided inside its validity: expired as well, still another HGS's */
+	assert_int_equal(hgs_healthcert_verify_with(c, F->a->signer_cert, "MyHgsService",
+						    time(NULL) + 86400, NULL, &v), -1);
+	assert_int_equal(v.refusal, HGS_HC_UNTRUSTED);
+	assert_int_equal(hgs_healthcert_verify_with(c, F->b->signer_cert, "MyHgsService",
+						    time(NULL) + 86400, NULL, &v), -1);
+	assert_int_equal(v.refusal, HGS_HC_EXPIRED);
 	hl_cert_free(c);
 }
 
 /* A certificate recording a failure parses but does not verify; sub-status round-trips. */
 static void test_not_passed(void **state)
 {
+	struct hgs_healthcert_verdict v;
 	struct hgs_healthcert_info info;
 	struct hgs_result res;
 	X509 *c = NULL;
@@ -208,15 +237,21 @@ static void test_not_passed(void **state)
 	assert_int_equal(hgs_healthcert_parse(c, &info), 0);
 	assert_int_equal(info.status, HGS_STATUS_INSECURE_HOST_CONFIGURATION);
 	assert_int_equal(info.substatus, HGS_SUB_DEBUG_MODE | HGS_SUB_IOMMU);
-	assert_int_equal(hgs_healthcert_verify(F->a, c, &info), -1);
+	assert_int_equal(hgs_healthcert_verify(F->a, c, &info, &v), -1);
 	assert_non_null(strstr(hl_error_last(), "records attestation status "
 					       "InsecureHostConfiguration"));
+	assert_int_equal(v.refusal, HGS_HC_NOT_PASSED);
+	/* the status is checked before the validity */
+	assert_int_equal(hgs_healthcert_verify_with(c, F->a->signer_cert, "MyHgsService",
+						    time(NULL) + 86400, NULL, &v), -1);
+	assert_int_equal(v.refusal, HGS_HC_NOT_PASSED);
 	hl_cert_free(c);
 }
 
 /* Wrong inputs: an EC transport key, a bad host name, a plain certificate, no signer loaded. */
 static void test_bad_inputs(void **state)
 {
+	struct hgs_healthcert_verdict v;
 	struct hgs_healthcert_info info;
 	struct hgs_result res;
 	struct hgs_node *plain = NULL;
@@ -235,12 +270,19 @@ static void test_bad_inputs(void **state)
 	/* the signer's own certificate is no health certificate */
 	assert_int_equal(hgs_healthcert_parse(F->a->signer_cert, &info), -1);
 	assert_non_null(strstr(hl_error_last(), "not an hgslab health certificate"));
-	assert_int_equal(hgs_healthcert_verify(F->a, F->a->signer_cert, &info), -1);
+	assert_int_equal(hgs_healthcert_verify(F->a, F->a->signer_cert, &info, &v), -1);
+	assert_int_equal(v.refusal, HGS_HC_NOT_HEALTHCERT);
+	assert_string_equal(v.detail, hl_error_last());
 	assert_int_equal(hgs_healthcert_parse(NULL, &info), -1);
 
 	assert_int_equal(hgs_node_open(F->dir_a, 0, &plain), 0);
 	assert_int_equal(hgs_healthcert_issue(plain, "FabricHost1", HGS_MODE_TPM, &res, F->tk, &c), -1);
 	assert_non_null(strstr(hl_error_last(), "HGS_NODE_OPEN_KEYS"));
+	c = issue(F->a, HGS_MODE_TPM);
+	assert_int_equal(hgs_healthcert_verify(plain, c, NULL, &v), -1);
+	assert_non_null(strstr(hl_error_last(), "HGS_NODE_OPEN_KEYS"));
+	assert_int_equal(v.refusal, HGS_HC_ERROR);
+	hl_cert_free(c);
 	hgs_node_close(plain);
 }
 

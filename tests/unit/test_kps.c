@@ -12,10 +12,13 @@
  * (and to nothing the requester sends); each refusal of issue #4 with its
  * reason and its log entry (no certificate, expired, another HGS, issued
  * before the cut-off, KP not listing this HGS, owner signature broken by one
- * byte, guardian revoked, host failed attestation); certificate rotation
- * (metadata hands out the new primary pair, an old enabled certificate
- * still releases, a disabled one is refused); malformed KPs, certificates
- * and bodies (truncated, random) answered 4xx with a reason, never a crash.
+ * byte, guardian revoked, host failed attestation), the health certificate
+ * refusals being exactly those of hgs_healthcert_verify (checked verdict by
+ * verdict, including one signed by this HGS's signer for another HGS name);
+ * certificate rotation (metadata hands out the new primary pair, an old
+ * enabled certificate still releases, a disabled one is refused); malformed
+ * KPs, certificates and bodies (truncated, random) answered 4xx with a
+ * reason, never a crash.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -660,6 +663,94 @@ static void test_refuse_not_a_health_certificate(void **state)
 	hl_cert_free(c);
 }
 
+/*
+ * A Passed health certificate for FabricHost1 signed by node N's attestation
+ * signer but naming HGS NODE_NAME (what hgs_healthcert_issue never makes).
+ */
+static X509 *issue_for_hgs(struct hgs_node *n, const char *node_name)
+{
+	struct hl_cert_ext exts[4] = {
+		{ HGS_OID_HC_MODE, HL_EXT_UTF8, "tpm", 3, 0 },
+		{ HGS_OID_HC_STATUS, HL_EXT_UTF8, "Passed", 6, 0 },
+		{ HGS_OID_HC_SUBSTATUS, HL_EXT_UTF8, "", 0, 0 },
+		{ HGS_OID_HC_NODE, HL_EXT_UTF8, node_name, strlen(node_name), 0 },
+	};
+	struct hl_cert_spec spec = { 0 };
+	X509 *c = NULL;
+
+	spec.cn = "FabricHost1";
+	spec.not_before = time(NULL) - 60;
+	spec.not_after = time(NULL) + 3600;
+	spec.path_len = -1;
+	spec.key_usage = HL_KU_KEY_ENCIPHERMENT;
+	spec.exts = exts;
+	spec.n_exts = 4;
+	assert_ok(hl_cert_issue(&spec, F->tk1, n->signer_cert, n->signer_key, &c));
+	return c;
+}
+
+/*
+ * KPS refuses a health certificate exactly when hgs_healthcert_verify()
+ * (what test_healthcert tests) refuses it, with the reason its verdict
+ * names and, for a certificate that is no health certificate or not this
+ * HGS's, the verdict's own words in the message.  An expired certificate of
+ * another HGS is called another HGS's.
+ */
+static void test_refusals_are_healthcert_verdicts(void **state)
+{
+	static const char *const reasons[] = {
+		[HGS_HC_NOT_HEALTHCERT] = "NotAHealthCertificate",
+		[HGS_HC_UNTRUSTED] = "UntrustedHealthCertificate",
+		[HGS_HC_OTHER_HGS] = "UntrustedHealthCertificate",
+		[HGS_HC_NOT_PASSED] = "HostFailedAttestation",
+		[HGS_HC_NOT_YET_VALID] = "HealthCertificateNotYetValid",
+		[HGS_HC_EXPIRED] = "HealthCertificateExpired",
+	};
+	struct bad_cert {
+		X509 *cert;
+		const char *offset;               /* node clock offset */
+		enum hgs_healthcert_refusal want;
+	} cases[7];
+	struct hgs_healthcert_verdict v;
+	EVP_PKEY *k = NULL;
+	X509 *plain = NULL;
+	char message[HL_ERROR_MAX];
+	size_t n = 0;
+	json_t *r = NULL;
+
+	(void)state;
+	assert_ok(make_cert("FabricHost1", &k, &plain));
+	cases[n++] = (struct bad_cert){ plain, NULL, HGS_HC_NOT_HEALTHCERT };
+	cases[n++] = (struct bad_cert){ issue(F->b, "FabricHost1", F->tk1, HGS_STATUS_PASSED),
+					 NULL, HGS_HC_UNTRUSTED };
+	cases[n++] = (struct bad_cert){ issue_for_hgs(F->a, "OtherHgs"), NULL, HGS_HC_OTHER_HGS };
+	cases[n++] = (struct bad_cert){ issue(F->a, "FabricHost2", F->tk2,
+					       HGS_STATUS_INSECURE_HOST_CONFIGURATION),
+					 NULL, HGS_HC_NOT_PASSED };
+	cases[n++] = (struct bad_cert){ issue(F->a, "FabricHost1", F->tk1, HGS_STATUS_PASSED),
+					 "-3600", HGS_HC_NOT_YET_VALID };
+	cases[n++] = (struct bad_cert){ issue(F->a, "FabricHost1", F->tk1, HGS_STATUS_PASSED),
+					 "32400", HGS_HC_EXPIRED };
+	cases[n++] = (struct bad_cert){ issue(F->b, "FabricHost1", F->tk1, HGS_STATUS_PASSED),
+					 "32400", HGS_HC_UNTRUSTED };
+	for (size_t i = 0; i < n; i++) {
+		set_offset(F->dir_a, cases[i].offset);
+		assert_int_equal(hgs_healthcert_verify(F->a, cases[i].cert, NULL, &v), -1);
+		assert_int_equal(v.refusal, cases[i].want);
+		snprintf(message, sizeof(message), "%s",
+			 v.refusal == HGS_HC_OTHER_HGS ? hl_error_last() : v.detail);
+		assert_int_equal(post(body_of(F->kp.data, F->kp.len, cases[i].cert), &r), 403);
+		assert_string_equal(str(r, "reason"), reasons[v.refusal]);
+		if (v.refusal <= HGS_HC_OTHER_HGS && !strstr(str(r, "error"), message))
+			fail_msg("case %zu: message '%s' lacks the verdict '%s'", i, str(r, "error"),
+				 message);
+		json_decref(r);
+		hl_cert_free(cases[i].cert);
+	}
+	set_offset(F->dir_a, NULL);
+	hl_key_free(k);
+}
+
 /* ---- malformed input ---- */
 
 /* Expect a 4xx with an error message for body BODY; REASON checked when not NULL. */
@@ -1041,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_revoked),
 		cmocka_unit_test(test_refuse_failed_attestation),
 		cmocka_unit_test(test_refuse_not_a_health_certificate),
+		cmocka_unit_test(test_refusals_are_healthcert_verdicts),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_direct_edges),
 		cmocka_unit_test(test_rotation),

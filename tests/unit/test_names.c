@@ -16,7 +16,7 @@
 #include "lib/err.h"
 #include "proto/names.h"
 
-enum kind { COMPUTER, GROUP, SID, HGS, VM, GUARDIAN };
+enum kind { COMPUTER, GROUP, SID, HGS, VM, GUARDIAN, REG };
 
 struct name_case {
 	enum kind kind;
@@ -34,6 +34,7 @@ static int check(enum kind kind, const char *name)
 	case HGS: return hl_name_hgs(name);
 	case VM: return hl_name_vm(name);
 	case GUARDIAN: return hl_name_guardian(name);
+	case REG: return hl_name_registration("TPM host name", name);
 	}
 	return 0;
 }
@@ -86,6 +87,11 @@ static const struct name_case cases[] = {
 	{ GUARDIAN, ".Owner", "starts with '.'" },
 	{ GUARDIAN, "x/../y", "contains '/'" },
 	{ GUARDIAN, "Owner 1", "contains ' '" },
+	{ REG, "FabricHost1", NULL },
+	{ REG, "Baseline 2 (firmware 1.2)", NULL },
+	{ REG, "", "invalid TPM host name '': it must have 1 to 63 characters" },
+	{ REG, " x", "must not start or end with a space" },
+	{ REG, "a\x01b", "printable ASCII characters only" },
 };
 
 /* Every case: accepted names return 0, refused ones -1 with their reason. */

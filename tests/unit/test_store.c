@@ -1,9 +1,10 @@
 /*
  * test_store.c - unit tests for lib/store: setup pragmas, file mode, schema
  * migrations (fresh, reopen, upgrade, newer refused, failing rolled back),
- * damaged files, the exec/transaction helpers, the prepared-statement cache
- * and the synchronous switch.  Each test runs in its
- * own mkdtemp directory, removed in teardown.
+ * damaged files, the exec/transaction helpers, the prepared-statement cache,
+ * the synchronous switch and the value lists that bind parameters and read
+ * columns (HL_VALS).  Each test runs in its own mkdtemp directory, removed
+ * in teardown.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/store.h"
@@ -440,6 +442,90 @@ static void test_stmt_cache(void **state)
 	hl_store_close(st);
 }
 
+/*
+ * Value lists: IN values bind the parameters in order (NULL text and blob
+ * bind NULL), OUT values read the columns in order, with NULL read as "",
+ * NULL, {NULL, 0} or 0; hl_store_get reads the first row or says there is
+ * none, hl_store_run runs once, hl_store_query + hl_store_next walk the
+ * rows, hl_store_changes counts what a write changed; errors name the
+ * parameter or the statement.
+ */
+static void test_values(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2);
+	static const unsigned char ek[] = { 0x00, 0x01, 0xfe };
+	struct hl_buf b = { 0 };
+	sqlite3_stmt *stmt = NULL;
+	char name[8] = "x", *s = NULL;
+	long long big = 0;
+	time_t t = 5;
+	int n = -1;
+
+	assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name, ek) VALUES(?, ?)",
+				      HL_VALS(HL_IN_TEXT("h1"), HL_IN_BLOB(ek, sizeof(ek)))), 0);
+	assert_int_equal(hl_store_changes(st), 1);
+	assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name, ek) VALUES(?, ?)",
+				      HL_VALS(HL_IN_TEXT("h2"), HL_IN_BLOB(NULL, 0))), 0);
+	/* one row; parameters may be numbered */
+	assert_int_equal(hl_store_get(st, "SELECT name, ek, length(ek), ?2 FROM hosts "
+				      "WHERE name = ?1",
+				      HL_VALS(HL_IN_TEXT("h1"), HL_IN_INT(1LL << 40), HL_OUT_STR(&s),
+					      HL_OUT_BUF(&b), HL_OUT_INT(&n), HL_OUT_INT64(&big))), 1);
+	assert_string_equal(s, "h1");
+	assert_int_equal(b.len, sizeof(ek));
+	assert_memory_equal(b.data, ek, sizeof(ek));
+	assert_int_equal(b.data[b.len], 0);
+	assert_int_equal(n, 3);
+	assert_true(big == 1LL << 40);
+	free(s);
+	hl_buf_free(&b);
+	/* NULL columns */
+	assert_int_equal(hl_store_get(st, "SELECT NULL, NULL, ek, length(ek), NULL FROM hosts "
+				      "WHERE name = ?",
+				      HL_VALS(HL_IN_TEXT("h2"), HL_OUT_TEXT(name, sizeof(name)),
+					      HL_OUT_STR(&s), HL_OUT_BUF(&b), HL_OUT_INT(&n),
+					      HL_OUT_TIME(&t))), 1);
+	assert_string_equal(name, "");
+	assert_null(s);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(t, 0);
+	/* text is cut to its buffer; times read whole */
+	assert_int_equal(hl_store_get(st, "SELECT 'a long name', 1700000000",
+				      HL_VALS(HL_OUT_TEXT(name, 4), HL_OUT_TIME(&t))), 1);
+	assert_string_equal(name, "a l");
+	assert_int_equal(t, 1700000000);
+	/* no row: nothing read */
+	assert_int_equal(hl_store_get(st, "SELECT name FROM hosts WHERE name = ?",
+				      HL_VALS(HL_IN_TEXT("none"), HL_OUT_TEXT(name, sizeof(name)))),
+			 0);
+	assert_string_equal(name, "a l");
+	/* rows */
+	assert_int_equal(hl_store_query(st, "SELECT name FROM hosts WHERE name > ? ORDER BY name",
+					HL_VALS(HL_IN_TEXT("")), &stmt), 0);
+	assert_int_equal(hl_store_next(st, stmt, HL_VALS(HL_OUT_TEXT(name, sizeof(name)))), 1);
+	assert_string_equal(name, "h1");
+	assert_int_equal(hl_store_next(st, stmt, HL_VALS(HL_OUT_TEXT(name, sizeof(name)))), 1);
+	assert_string_equal(name, "h2");
+	assert_int_equal(hl_store_next(st, stmt, HL_VALS(HL_OUT_TEXT(name, sizeof(name)))), 0);
+	hl_store_stmt_done(st, stmt);
+	/* errors */
+	assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name) VALUES(?)",
+				      HL_VALS(HL_IN_TEXT("h1"))), -1);
+	assert_non_null(strstr(hl_error_last(), "cannot run 'INSERT INTO hosts(name)"));
+	assert_non_null(strstr(hl_error_last(), "UNIQUE constraint failed"));
+	assert_int_equal(hl_store_get(st, "SELECT ?", HL_VALS(HL_IN_INT(1), HL_IN_INT(2))), -1);
+	assert_non_null(strstr(hl_error_last(), "cannot bind parameter 2"));
+	stmt = (sqlite3_stmt *)1;
+	assert_int_equal(hl_store_query(st, "SELEC ?", HL_VALS(HL_IN_INT(1)), &stmt), -1);
+	assert_null(stmt);
+	assert_int_equal(hl_store_run(st, "DELETE FROM hosts", NULL, 0), 0);
+	assert_int_equal(hl_store_changes(st), 2);
+	hl_store_close(st);
+}
+
 /* The synchronous switch takes effect each time (a PRAGMA is applied when prepared). */
 static void test_synchronous(void **state)
 {
@@ -473,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stmt_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synchronous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
