@@ -16,14 +16,12 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,29 +29,21 @@
 
 #include "lib/child.h"
 #include "lib/clock.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 static char helper[PATH_MAX];
 
 /* A scratch directory per test. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char log[128];
 };
 
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "child");
 
 	if (!s)
-		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-child-XXXXXX");
-	if (!mkdtemp(s->dir))
 		return -1;
 	snprintf(s->log, sizeof(s->log), "%s/child.log", s->dir);
 	*state = s;
@@ -62,29 +52,7 @@ static int sandbox_setup(void **state)
 
 static int sandbox_teardown(void **state)
 {
-	struct sandbox *s = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(s);
-	return 0;
-}
-
-/* Whether FILE contains TEXT. */
-static int file_has(const char *file, const char *text)
-{
-	char buf[8192];
-	FILE *f = fopen(file, "r");
-	size_t n;
-
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
+	return tu_sandbox_free(*state);
 }
 
 /* Spawn helper_child with ARGS (NULL-terminated) and the log in S. */
@@ -98,21 +66,6 @@ static struct hl_child *spawn_helper(struct sandbox *s, const char *a1, const ch
 	if (hl_child_spawn(argv, &o, &c) < 0)
 		fail_msg("spawn failed: %s", hl_error_last());
 	return c;
-}
-
-/* A free loopback TCP port (bound, then released). */
-static int free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
 }
 
 /* A program that does not exist fails at spawn with the exec errno. */
@@ -234,7 +187,7 @@ static void test_ready_tcp(void **state)
 	struct sandbox *s = *state;
 	char port[16];
 	struct hl_child *c;
-	int p = free_port();
+	int p = tu_closed_port();
 
 	snprintf(port, sizeof(port), "%d", p);
 	c = spawn_helper(s, "tcp", "200", port);
@@ -368,16 +321,16 @@ static void test_fd_passing(void **state)
 	close(leak);
 
 	snprintf(want, sizeof(want), "cwd=%s\n", s->dir);
-	assert_true(file_has(s->log, want));
-	assert_true(file_has(s->log, "env=hello\n"));
-	assert_true(file_has(s->log, "home=(unset)\n"));
+	assert_true(tu_file_has(s->log, want));
+	assert_true(tu_file_has(s->log, "env=hello\n"));
+	assert_true(tu_file_has(s->log, "home=(unset)\n"));
 	snprintf(want, sizeof(want), "fds=0,1,2,%d,7\n", p1[0]);
 	if (p1[0] > 7)
 		snprintf(want, sizeof(want), "fds=0,1,2,7,%d\n", p1[0]);
-	assert_true(file_has(s->log, want));
-	assert_true(file_has(s->log, "fd7=first\n"));
+	assert_true(tu_file_has(s->log, want));
+	assert_true(tu_file_has(s->log, "fd7=first\n"));
 	snprintf(want, sizeof(want), "fd%d=second\n", p1[0]);
-	assert_true(file_has(s->log, want));
+	assert_true(tu_file_has(s->log, want));
 }
 
 /* The child leads its own process group (terminal Ctrl-C reaches only the parent). */

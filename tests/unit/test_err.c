@@ -16,6 +16,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "tests/unit/testutil.h"
 
 /* hl_error returns -1 and keeps the formatted message. */
 static void test_error_set(void **state)
@@ -42,21 +43,21 @@ static void test_error_errno(void **state)
 	(void)state;
 	errno = ENOENT;
 	hl_error_errno("cannot read '%s'", "a");
-	assert_non_null(strstr(hl_error_last(), "cannot read 'a': "));
-	assert_non_null(strstr(hl_error_last(), strerror(ENOENT)));
+	assert_error_has("cannot read 'a': ");
+	assert_error_has(strerror(ENOENT));
 	assert_int_equal(errno, ENOENT);
 }
 
 /* Log lines reach the file with timestamp, component and level; levels filter. */
 static void test_log_file(void **state)
 {
-	char dir[] = "/tmp/hgslab-test-log-XXXXXX", path[256], line[512];
+	char dir[64], path[256], line[512];
 	struct stat st;
 	FILE *f;
 	int n = 0, seen_info = 0, seen_debug = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "log"), 0);
 	snprintf(path, sizeof(path), "%s/test.log", dir);
 	hl_log_set_component("unit");
 	hl_log_set_stderr_level(HL_LOG_ERROR);
@@ -80,8 +81,7 @@ static void test_log_file(void **state)
 	assert_int_equal(n, 1);
 	assert_true(seen_info);
 	assert_false(seen_debug);
-	unlink(path);
-	rmdir(dir);
+	tu_rmtree(dir);
 }
 
 /* An unwritable log path and an unknown level are errors with a message. */
@@ -91,9 +91,9 @@ static void test_log_errors(void **state)
 
 	(void)state;
 	assert_int_equal(hl_log_open_file("/nonexistent-dir/x.log", HL_LOG_INFO), -1);
-	assert_non_null(strstr(hl_error_last(), "/nonexistent-dir/x.log"));
+	assert_error_has("/nonexistent-dir/x.log");
 	assert_int_equal(hl_log_level_parse("loud", &lv), -1);
-	assert_non_null(strstr(hl_error_last(), "loud"));
+	assert_error_has("loud");
 	assert_int_equal(hl_log_level_parse("debug", &lv), 0);
 	assert_int_equal(lv, HL_LOG_DEBUG);
 }

@@ -49,9 +49,10 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/nonce.h"
+#include "tests/unit/testutil.h"
 
 struct lab {
-	char sandbox[64];
+	char sandbox[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char dir_a[128], dir_b[128], dir_c[128], dir_node[128];
 	struct fabric *a, *b, *c;
 	struct ad_trust *trust_a, *trust_b, *trust_c;
@@ -98,19 +99,6 @@ static struct ad_trust *trust_of(struct fabric *f)
 		fail_msg("trust: %s", hl_error_last());
 	free(text);
 	return t;
-}
-
-/* Write TEXT to DIR/clock-offset (NULL removes it). */
-static void set_offset(const char *dir, const char *text)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
-	if (!text) {
-		unlink(path);
-		return;
-	}
-	assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
 }
 
 /* base64url without padding of DATA (malloc'd; lib/base64url, tested in test_base64url). */
@@ -212,13 +200,6 @@ static int has_sid(const struct ad_ticket *t, const char *sid)
 	return 0;
 }
 
-/* Assert that the last error contains TEXT. */
-static void assert_error_has(const char *text)
-{
-	if (!strstr(hl_error_last(), text))
-		fail_msg("error '%s' does not contain '%s'", hl_error_last(), text);
-}
-
 /* ---- setup ---- */
 
 /* Group setup: three fabrics, their computers and groups, an AD-mode HGS node. */
@@ -226,13 +207,10 @@ static int group_setup(void **state)
 {
 	json_t *g = NULL;
 
-	L = calloc(1, sizeof(*L));
+	L = tu_sandbox_new(sizeof(*L), "ad");
 	if (!L)
 		return -1;
 	hl_log_set_stderr_level(HL_LOG_ERROR);
-	snprintf(L->sandbox, sizeof(L->sandbox), "/tmp/hgslab-test-ad-XXXXXX");
-	if (!mkdtemp(L->sandbox))
-		return -1;
 	snprintf(L->dir_a, sizeof(L->dir_a), "%s/fabrikam", L->sandbox);
 	snprintf(L->dir_b, sizeof(L->dir_b), "%s/rogue", L->sandbox);
 	snprintf(L->dir_c, sizeof(L->dir_c), "%s/contoso", L->sandbox);
@@ -295,21 +273,11 @@ static int group_teardown(void **state)
 	hl_key_free(L->h2);
 	hl_key_free(L->h3);
 	hl_key_free(L->tk);
-	hl_file_rmtree(L->sandbox);
-	free(L);
+	tu_sandbox_free(L);
 	return 0;
 }
 
 /* ---- the directory ---- */
-
-/* Permission bits of PATH. */
-static mode_t mode_of(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return st.st_mode & 07777;
-}
 
 /* new: layout and modes, a well-formed random SID, Domain Computers; refusals leave nothing. */
 static void test_create(void **state)
@@ -321,12 +289,12 @@ static void test_create(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/keys/dc-signing.key", L->dir_a);
-	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(tu_mode_of(path), 0600);
 	snprintf(path, sizeof(path), "%s/keys/dc-signing.crt", L->dir_a);
-	assert_int_equal(mode_of(path), 0644);
+	assert_int_equal(tu_mode_of(path), 0644);
 	snprintf(path, sizeof(path), "%s/fabric.db", L->dir_a);
-	assert_int_equal(mode_of(path), 0600);
-	assert_int_equal(mode_of(L->dir_a), 0700);
+	assert_int_equal(tu_mode_of(path), 0600);
+	assert_int_equal(tu_mode_of(L->dir_a), 0700);
 	assert_int_equal(hl_name_sid(L->a->domain_sid), 0);
 	assert_int_equal(strncmp(L->a->domain_sid, "S-1-5-21-", 9), 0);
 	assert_string_not_equal(L->a->domain_sid, L->b->domain_sid);
@@ -607,7 +575,7 @@ static void test_ticket_expiry(void **state)
 
 	(void)state;
 	/* a DC running 1000 s behind issues a ticket already expired for us */
-	set_offset(L->dir_a, "-1000\n");
+	tu_set_clock_offset(L->dir_a, "-1000\n");
 	jws = issue(L->a, "FabricHost1");
 	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
 	assert_int_equal(ad_ticket_check_time(t, now), -1);
@@ -615,7 +583,7 @@ static void test_ticket_expiry(void **state)
 	ad_ticket_free(t);
 	free(jws);
 	/* 1000 s ahead: not yet valid */
-	set_offset(L->dir_a, "1000");
+	tu_set_clock_offset(L->dir_a, "1000");
 	jws = issue(L->a, "FabricHost1");
 	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
 	assert_int_equal(ad_ticket_check_time(t, now), -1);
@@ -623,7 +591,7 @@ static void test_ticket_expiry(void **state)
 	ad_ticket_free(t);
 	free(jws);
 	/* 200 s ahead: within the skew */
-	set_offset(L->dir_a, "200");
+	tu_set_clock_offset(L->dir_a, "200");
 	jws = issue(L->a, "FabricHost1");
 	assert_int_equal(ad_ticket_verify(jws, strlen(jws), L->trust_a, now, &t), 0);
 	assert_int_equal(ad_ticket_check_time(t, now), 0);
@@ -632,11 +600,11 @@ static void test_ticket_expiry(void **state)
 	assert_int_equal(ad_ticket_check_time(t, t->expires + AD_CLOCK_SKEW_S + 1), -1);
 	ad_ticket_free(t);
 	free(jws);
-	set_offset(L->dir_a, NULL);
+	tu_set_clock_offset(L->dir_a, NULL);
 	/* a garbage offset file is an error, not a silent zero */
-	set_offset(L->dir_a, "soon");
+	tu_set_clock_offset(L->dir_a, "soon");
 	assert_int_equal(fabric_ticket_issue(L->a, "FabricHost1", &jws, NULL), -1);
-	set_offset(L->dir_a, NULL);
+	tu_set_clock_offset(L->dir_a, NULL);
 }
 
 /* A ticket from another DC key (same domain name), or naming another domain, is refused. */
@@ -994,7 +962,7 @@ static void test_dc_http(void **state)
 	assert_int_equal(post_raw(url, "", &o), 200);
 	assert_int_equal(hl_json_get_base64(o, "nonce", &nonce, &nonce_len), 0);
 	json_decref(o);
-	set_offset(L->dir_a, "400");
+	tu_set_clock_offset(L->dir_a, "400");
 	req = json_pack("{s:s}", "computer", "FabricHost1");
 	assert_int_equal(hl_json_set_base64(req, "nonce", nonce, nonce_len), 0);
 	assert_int_equal(hl_json_set_base64(req, "signature", nonce, nonce_len), 0);
@@ -1002,7 +970,7 @@ static void test_dc_http(void **state)
 	assert_int_equal(post_json(url, req, &o), 401);
 	assert_non_null(strstr(error_of(o), "expired"));
 	json_decref(o);
-	set_offset(L->dir_a, NULL);
+	tu_set_clock_offset(L->dir_a, NULL);
 	free(nonce);
 	nonce = NULL;
 	/* an unknown nonce, a short one */
@@ -1246,10 +1214,10 @@ static void test_hgs_ad_attest(void **state)
 	attest_once(base, "FabricHost1", t1, L->h2, &o);
 	assert_refused(o, "does not verify with the machine key");
 	/* expired at the HGS clock */
-	set_offset(L->dir_node, "1000");
+	tu_set_clock_offset(L->dir_node, "1000");
 	attest_once(base, "FabricHost1", t1, L->h1, &o);
 	assert_refused(o, "expired");
-	set_offset(L->dir_node, NULL);
+	tu_set_clock_offset(L->dir_node, NULL);
 	/* a membership removed: the current ticket still passes, a fresh one does not */
 	assert_int_equal(fabric_member_remove(L->a, "GuardedHosts", "FabricHost1"), 1);
 	assert_string_equal(attest_once(base, "FabricHost1", t1, L->h1, &o), "Passed");

@@ -21,24 +21,20 @@
 
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "tests/unit/testutil.h"
 
 struct fx {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	mode_t umask_saved;
 };
 
 /* Make a fresh sandbox directory. */
 static int setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct fx *fx = tu_sandbox_new(sizeof(*fx), "fileio");
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hgslab-test-fileio-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
-		free(fx);
-		return -1;
-	}
 	fx->umask_saved = umask(022);
 	*state = fx;
 	return 0;
@@ -52,7 +48,7 @@ static int teardown(void **state)
 
 	hl_file_set_test_hook(NULL, NULL);
 	umask(fx->umask_saved);
-	if (hl_file_rmtree(fx->dir) < 0 || access(fx->dir, F_OK) == 0)
+	if (tu_rmtree(fx->dir) < 0 || tu_exists(fx->dir))
 		ret = -1;
 	free(fx);
 	return ret;
@@ -100,10 +96,7 @@ static void assert_content(const char *path, const char *text)
 /* Assert that PATH has exactly permission bits MODE. */
 static void assert_mode(const char *path, mode_t mode)
 {
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, mode);
+	assert_int_equal(tu_mode_of(path), mode);
 }
 
 /* A private write is 0600 even with umask 0; a public one is 0644 even with umask 077. */
@@ -124,7 +117,7 @@ static void test_write_exact_mode(void **state)
 	assert_int_equal(hl_file_write_private(p2, "k2", 2), 0);
 	assert_mode(p2, 0600);
 	assert_int_equal(hl_file_write(p1, "x", 1, 01600), -1);
-	assert_non_null(strstr(hl_error_last(), "mode"));
+	assert_error_has("mode");
 }
 
 struct seen {
@@ -212,9 +205,9 @@ static void test_write_fails_before_rename(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		hl_file_set_test_hook(hook_fail, &stages[i]);
 		assert_int_equal(hl_file_write_private(p, "new", 3), -1);
-		assert_non_null(strstr(hl_error_last(), p));
+		assert_error_has(p);
 		snprintf(want, sizeof(want), "injected failure at stage %d", (int)stages[i]);
-		assert_non_null(strstr(hl_error_last(), want));
+		assert_error_has(want);
 		hl_file_set_test_hook(NULL, NULL);
 		assert_content(p, "old");
 		count_entries(fx->dir, &all, &temps);
@@ -300,15 +293,15 @@ static void test_write_missing_dir(void **state)
 	path_in(fx, "nodir/x.pem", p, sizeof(p));
 	path_in(fx, "nodir", dir, sizeof(dir));
 	assert_int_equal(hl_file_write_private(p, "x", 1), -1);
-	assert_non_null(strstr(hl_error_last(), p));
-	assert_non_null(strstr(hl_error_last(), dir));
-	assert_non_null(strstr(hl_error_last(), "does not exist"));
+	assert_error_has(p);
+	assert_error_has(dir);
+	assert_error_has("does not exist");
 	count_entries(fx->dir, &all, &temps);
 	assert_int_equal(all, 0);
 	/* A path that names a directory is refused too. */
 	path_in(fx, "x/", p, sizeof(p));
 	assert_int_equal(hl_file_write_private(p, "x", 1), -1);
-	assert_non_null(strstr(hl_error_last(), "names a directory"));
+	assert_error_has("names a directory");
 	assert_int_equal(hl_file_write_private("", "x", 1), -1);
 }
 
@@ -332,18 +325,18 @@ static void test_read_cap(void **state)
 	assert_int_equal(hl_file_read(p, 99, &buf, &len), -1);
 	assert_null(buf);
 	snprintf(want, sizeof(want), "'%s' is larger than 99 bytes", p);
-	assert_non_null(strstr(hl_error_last(), want));
+	assert_error_has(want);
 
 	/* No size up front: the cap still holds while streaming. */
 	assert_int_equal(hl_file_read("/dev/zero", 4096, &buf, NULL), -1);
 	assert_null(buf);
-	assert_non_null(strstr(hl_error_last(), "'/dev/zero' is larger than 4096 bytes"));
+	assert_error_has("'/dev/zero' is larger than 4096 bytes");
 
 	path_in(fx, "missing", p, sizeof(p));
 	assert_int_equal(hl_file_read(p, 100, &buf, &len), -1);
-	assert_non_null(strstr(hl_error_last(), p));
+	assert_error_has(p);
 	assert_int_equal(hl_file_read(fx->dir, 100, &buf, &len), -1);
-	assert_non_null(strstr(hl_error_last(), "directory"));
+	assert_error_has("directory");
 }
 
 /* mkdir -p creates every missing level with the exact mode and accepts existing ones. */
@@ -366,7 +359,7 @@ static void test_mkdirs(void **state)
 
 	assert_int_equal(hl_file_write(path_in(fx, "file", q, sizeof(q)), "f", 1, 0644), 0);
 	assert_int_equal(hl_file_mkdirs(path_in(fx, "file/sub", p, sizeof(p)), 0700), -1);
-	assert_non_null(strstr(hl_error_last(), "is not a directory"));
+	assert_error_has("is not a directory");
 }
 
 /* Relative paths are joined to the working directory and tidied. */
@@ -415,11 +408,11 @@ static void test_rmtree_refuses_root(void **state)
 	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
 		hl_error_clear();
 		assert_int_equal(hl_file_rmtree(roots[i]), -1);
-		assert_non_null(strstr(hl_error_last(), "refusing"));
+		assert_error_has("refusing");
 	}
 	assert_int_equal(symlink("/", path_in(fx, "root", link, sizeof(link))), 0);
 	assert_int_equal(hl_file_rmtree(link), -1);
-	assert_non_null(strstr(hl_error_last(), "refusing"));
+	assert_error_has("refusing");
 	assert_int_equal(access("/tmp", F_OK), 0);
 	assert_int_equal(unlink(link), 0);
 }

@@ -30,9 +30,10 @@
 #include "lib/http.h"
 #include "proto/keyprotector.h"
 #include "tenant/guardian.h"
+#include "tests/unit/testutil.h"
 
 struct fx {
-	char sandbox[64];
+	char sandbox[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char dir[128];      /* the tenant directory: Owner (made once) */
 	char hgsdir[128];   /* another party's directory: MyHgsService (made once) */
 };
@@ -42,11 +43,8 @@ static struct fx *F;
 /* A tenant directory with Owner and another with MyHgsService. */
 static int group_setup(void **state)
 {
-	F = calloc(1, sizeof(*F));
+	F = tu_sandbox_new(sizeof(*F), "guardian");
 	if (!F)
-		return -1;
-	snprintf(F->sandbox, sizeof(F->sandbox), "/tmp/hgslab-test-guardian-XXXXXX");
-	if (!mkdtemp(F->sandbox))
 		return -1;
 	snprintf(F->dir, sizeof(F->dir), "%s/tenant", F->sandbox);
 	snprintf(F->hgsdir, sizeof(F->hgsdir), "%s/hgs", F->sandbox);
@@ -62,30 +60,14 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	hl_file_rmtree(F->sandbox);
-	free(F);
+	tu_sandbox_free(F);
 	return 0;
 }
 
-/* 1 when the error message contains NEEDLE (printed otherwise). */
-static int msg_has(const char *needle)
-{
-	if (strstr(hl_error_last(), needle))
-		return 1;
-	print_error("message '%s' lacks '%s'\n", hl_error_last(), needle);
-	return 0;
-}
-
-/* Mode bits of PATH. */
+/* Mode bits of DIR/guardians/NAME/FILE. */
 static unsigned mode_of(const char *dir, const char *name, const char *file)
 {
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/guardians/%s/%s", dir, name, file);
-	if (stat(path, &st) < 0)
-		fail_msg("stat '%s' failed", path);
-	return (unsigned)(st.st_mode & 07777);
+	return tu_mode_of(tu_path("%s/guardians/%s/%s", dir, name, file));
 }
 
 /* Key files 0600, certificates 0644, keys load and match, no temporary directory left. */
@@ -139,10 +121,10 @@ static void test_names_and_duplicates(void **state)
 	}
 	assert_int_equal(hl_name_guardian("My-Hgs_Service.2"), 0);
 	assert_int_equal(hl_guardian_new(F->dir, "Owner"), -1);
-	assert_true(msg_has("already exists"));
+	assert_true(tu_error_has("already exists"));
 	assert_int_equal(hl_guardian_load(F->dir, "Nobody", 0, &g), -1);
 	assert_null(g);
-	assert_true(msg_has("no guardian 'Nobody'"));
+	assert_true(tu_error_has("no guardian 'Nobody'"));
 }
 
 /* A private key file others may read is refused, with the fix named. */
@@ -157,7 +139,7 @@ static void test_key_file_mode_refused(void **state)
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(hl_guardian_load(F->dir, "Leaky", HL_GUARDIAN_LOAD_KEYS, &g), -1);
 	assert_null(g);
-	assert_true(msg_has("chmod 600"));
+	assert_true(tu_error_has("chmod 600"));
 	/* without keys it still loads */
 	assert_int_equal(hl_guardian_load(F->dir, "Leaky", 0, &g), 0);
 	hl_guardian_free(g);
@@ -226,8 +208,8 @@ static void md_refused(const char *text, const char *needle)
 	if (hl_guardian_metadata_parse(text, strlen(text), &md) == 0)
 		fail_msg("accepted: %s", text);
 	assert_null(md);
-	assert_true(msg_has("bad guardian metadata: "));
-	if (!msg_has(needle))
+	assert_true(tu_error_has("bad guardian metadata: "));
+	if (!tu_error_has(needle))
 		fail_msg("for document: %.300s", text);
 }
 
@@ -319,7 +301,7 @@ static void test_metadata_truncated_and_random(void **state)
 		if (hl_guardian_metadata_parse(xml.data, len, &md) == 0)
 			fail_msg("truncated to %zu bytes: accepted", len);
 		assert_null(md);
-		assert_true(msg_has("bad guardian metadata: "));
+		assert_true(tu_error_has("bad guardian metadata: "));
 	}
 	buf = malloc(4096);
 	srand(4242);
@@ -355,14 +337,14 @@ static void test_import_untrusted_root(void **state)
 	assert_int_equal(hl_file_write(xmlpath, xml.data, xml.len, 0644), 0);
 	assert_int_equal(hl_guardian_metadata_parse(xml.data, xml.len, &md), 0);
 	assert_int_equal(hl_guardian_metadata_trust(md, NULL, 0), -1);
-	assert_true(msg_has("self-signed, an untrusted root"));
-	assert_true(msg_has("--allow-untrusted-root"));
+	assert_true(tu_error_has("self-signed, an untrusted root"));
+	assert_true(tu_error_has("--allow-untrusted-root"));
 	assert_int_equal(hl_guardian_metadata_trust(md, NULL, 1), 0);
 	assert_int_equal(hl_guardian_import(dir2, "MyHgsService", md), 0);
 	assert_int_equal(hl_guardian_import(dir2, "MyHgsService", md), -1);
-	assert_true(msg_has("already exists"));
+	assert_true(tu_error_has("already exists"));
 	assert_int_equal(hl_guardian_import(dir2, "Again", md), -1);
-	assert_true(msg_has("already has encryption certificate"));
+	assert_true(tu_error_has("already has encryption certificate"));
 	assert_int_equal(hl_guardian_load(dir2, "MyHgsService", 0, &g), 0);
 	assert_int_equal(hl_guardian_load(F->hgsdir, "MyHgsService", 0, &h), 0);
 	assert_int_equal(g->kind, HL_GUARDIAN_IMPORTED);
@@ -372,7 +354,7 @@ static void test_import_untrusted_root(void **state)
 	hl_guardian_free(g);
 	g = NULL;
 	assert_int_equal(hl_guardian_load(dir2, "MyHgsService", HL_GUARDIAN_LOAD_KEYS, &g), -1);
-	assert_true(msg_has("no private keys"));
+	assert_true(tu_error_has("no private keys"));
 	hl_guardian_free(h);
 	hl_guardian_metadata_free(md);
 	hl_buf_free(&xml);
@@ -409,9 +391,9 @@ static void test_import_trusted_root(void **state)
 	assert_int_equal(hl_guardian_metadata_write("MyHgsService", sc, ec, &xml), 0);
 	assert_int_equal(hl_guardian_metadata_parse(xml.data, xml.len, &md), 0);
 	assert_int_equal(hl_guardian_metadata_trust(md, NULL, 0), -1);
-	assert_true(msg_has("issued by 'Relecloud Root CA', which is not a trusted root"));
+	assert_true(tu_error_has("issued by 'Relecloud Root CA', which is not a trusted root"));
 	assert_int_equal(hl_guardian_metadata_trust(md, other, 0), -1);
-	assert_true(msg_has("does not chain to the trusted root"));
+	assert_true(tu_error_has("does not chain to the trusted root"));
 	assert_int_equal(hl_guardian_metadata_trust(md, ca, 0), 0);
 	hl_guardian_metadata_free(md);
 	hl_buf_free(&xml);
@@ -454,9 +436,9 @@ static void test_list_find_remove(void **state)
 	snprintf(path, sizeof(path), "%s/guardians/Alpha", F->dir);
 	assert_int_equal(hl_file_exists(path), 0);
 	assert_int_equal(hl_guardian_remove(F->dir, "Alpha"), -1);
-	assert_true(msg_has("no guardian 'Alpha'"));
+	assert_true(tu_error_has("no guardian 'Alpha'"));
 	assert_int_equal(hl_guardian_list("/nonexistent/hgslab", &v, &n), -1);
-	assert_true(msg_has("does not exist"));
+	assert_true(tu_error_has("does not exist"));
 }
 
 /* Serve the metadata document of the test (USER) at the metadata path. */
@@ -501,7 +483,7 @@ static void test_fetch_over_http(void **state)
 	md = NULL;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/nothing.xml", hl_http_server_port(srv));
 	assert_int_equal(hl_guardian_metadata_fetch(url, NULL, &md), -1);
-	assert_true(msg_has("404"));
+	assert_true(tu_error_has("404"));
 	hl_http_server_stop(srv);
 	hl_buf_free(&xml);
 }

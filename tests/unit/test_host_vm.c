@@ -31,67 +31,27 @@
 #include "hosts/vm.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
-#include "lib/fileio.h"
 #include "proto/keyprotector.h"
 #include "vm/bundle.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
-
-/* A local char array NAME holding the path "FMT...". */
-#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+#include "tests/unit/testutil.h"
 
 /* One test's sandbox. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char hostdir[128];      /* the host folder (vms/ inside) */
 	char guest[128];        /* a guest folder (start-vm refuses before it is read) */
 	struct host h;
 };
 
-/* Run a shell command; 0 when it exits 0. */
-static int sh(const char *fmt, ...) HL_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* "FMT..." into one of 16 rotating static buffers (for a path used at once). */
-static const char *p(const char *fmt, ...) HL_PRINTF(1, 2);
-static const char *p(const char *fmt, ...)
-{
-	static char buf[16][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 16;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof(buf[i]), fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
-
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "hvm");
 
 	if (!s)
 		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-hvm-XXXXXX");
-	if (!mkdtemp(s->dir))
-		return -1;
 	snprintf(s->hostdir, sizeof(s->hostdir), "%s/host", s->dir);
 	snprintf(s->guest, sizeof(s->guest), "%s/guest", s->dir);
-	if (sh("mkdir -p '%s/vms'", s->hostdir) < 0)
+	if (tu_sh("mkdir -p '%s/vms'", s->hostdir) < 0)
 		return -1;
 	s->h.dir = s->hostdir;
 	snprintf(s->h.name, sizeof(s->h.name), "FabricHost1");
@@ -101,43 +61,7 @@ static int sandbox_setup(void **state)
 
 static int sandbox_teardown(void **state)
 {
-	struct sandbox *s = *state;
-	int rc = sh("rm -rf '%s'", s->dir);
-
-	free(s);
-	return rc;
-}
-
-/* The mode bits of PATH (the test fails when it does not exist). */
-static unsigned mode_of(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		fail_msg("'%s' does not exist", path);
-	return st.st_mode & 07777;
-}
-
-/* 1 when PATH exists. */
-static int exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-/* How many entries of DIR start with PREFIX (0 when DIR is missing). */
-static int count_prefix(const char *dir, const char *prefix)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, prefix, strlen(prefix)))
-			n++;
-	closedir(d);
-	return n;
+	return tu_sandbox_free(*state);
 }
 
 /* A zeroed LEN-byte buffer into B (released with hl_buf_free). */
@@ -148,23 +72,17 @@ static int buf_alloc(struct hl_buf *b, size_t len)
 	return b->data ? 0 : -1;
 }
 
-/* Write TEXT to PATH (0644). */
-static void put(const char *path, const char *text)
-{
-	if (hl_file_write(path, text, strlen(text), 0644) < 0)
-		fail_msg("%s", hl_error_last());
-}
-
 /* A bundle as export-vm makes it, in DIR/NAME, for VM VM with POLICY. */
 static void make_bundle(struct sandbox *s, const char *name, const char *vm, const char *policy)
 {
 	PATH_VAR(b, "%s/%s", s->dir, name);
 
-	assert_int_equal(sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' && "
-			    "head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
-			    "echo '{}' > '%s/key-protector.kp'", b, b, b, b), 0);
-	put(p("%s/config.json", b), p("{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\","
-				      "\"kp_id\":\"0123\",\"disk_size\":65536}", vm, policy));
+	assert_int_equal(tu_sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' "
+			       "&& head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
+			       "echo '{}' > '%s/key-protector.kp'", b, b, b, b), 0);
+	tu_put(tu_path("%s/config.json", b),
+	       tu_path("{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\","
+		       "\"kp_id\":\"0123\",\"disk_size\":65536}", vm, policy));
 }
 
 /* ---- import-vm ---- */
@@ -179,22 +97,24 @@ static void test_import(void **state)
 	size_t i;
 
 	make_bundle(s, "bundle", "vm1", "shielded");
-	if (hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)) != 0)
+	if (hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)) != 0)
 		fail_msg("import: %s", hl_error_last());
 	assert_string_equal(name, "vm1");
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		if (sh("cmp -s '%s/bundle/%s' '%s/%s'", s->dir, parts[i], vmdir, parts[i]) < 0)
+		if (tu_sh("cmp -s '%s/bundle/%s' '%s/%s'", s->dir, parts[i], vmdir, parts[i]) < 0)
 			fail_msg("%s differs from the bundle's", parts[i]);
-	assert_int_equal(mode_of(p("%s/disk.img", vmdir)), 0600);
-	assert_int_equal(mode_of(p("%s/vtpm", vmdir)), 0700);
-	assert_int_equal(mode_of(p("%s/vtpm/tpm2-00.permall", vmdir)), 0600);
-	assert_int_equal(mode_of(p("%s/config.json", vmdir)), 0644);
-	assert_int_equal(count_prefix(p("%s/vms", s->hostdir), ".import-"), 0);
+	assert_int_equal(tu_mode_of(tu_path("%s/disk.img", vmdir)), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/vtpm", vmdir)), 0700);
+	assert_int_equal(tu_mode_of(tu_path("%s/vtpm/tpm2-00.permall", vmdir)), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/config.json", vmdir)), 0644);
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms", s->hostdir), ".import-"), 0);
 	/* the same VM again is refused, and the first is kept */
 	make_bundle(s, "bundle2", "vm1", "encryption-supported");
-	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle2", s->dir), name, sizeof(name)), -1);
+	assert_int_equal(hosts_vm_import(&s->h, tu_path("%s/bundle2", s->dir), name, sizeof(name)),
+			 -1);
 	assert_error_has("already has VM 'vm1'");
-	assert_int_equal(sh("cmp -s '%s/bundle/config.json' '%s/config.json'", s->dir, vmdir), 0);
+	assert_int_equal(tu_sh("cmp -s '%s/bundle/config.json' '%s/config.json'", s->dir, vmdir),
+			 0);
 }
 
 /* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
@@ -204,10 +124,10 @@ static void import_fails(struct sandbox *s, const char *name, const char *text)
 	DIR *d;
 	struct dirent *e;
 
-	if (hosts_vm_import(&s->h, p("%s/%s", s->dir, name), out, sizeof(out)) != -1)
+	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), out, sizeof(out)) != -1)
 		fail_msg("bundle %s was imported", name);
 	assert_error_has(text);
-	d = opendir(p("%s/vms", s->hostdir));
+	d = opendir(tu_path("%s/vms", s->hostdir));
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
@@ -219,27 +139,27 @@ static void test_import_refuses(void **state)
 {
 	struct sandbox *s = *state;
 
-	assert_int_equal(mkdir(p("%s/empty", s->dir), 0700), 0);
+	assert_int_equal(mkdir(tu_path("%s/empty", s->dir), 0700), 0);
 	import_fails(s, "empty", "is not a VM bundle");
 	import_fails(s, "missing", "is not a VM bundle");
 	make_bundle(s, "trunc", "vm1", "shielded");
-	assert_int_equal(truncate(p("%s/trunc/config.json", s->dir), 20), 0);
+	assert_int_equal(truncate(tu_path("%s/trunc/config.json", s->dir), 20), 0);
 	import_fails(s, "trunc", "is not a VM bundle");
 	make_bundle(s, "noname", "vm1", "shielded");
-	put(p("%s/noname/config.json", s->dir), "{\"version\":1,\"policy\":\"shielded\"}");
+	tu_put(tu_path("%s/noname/config.json", s->dir), "{\"version\":1,\"policy\":\"shielded\"}");
 	import_fails(s, "noname", "name");
 	make_bundle(s, "badname", "../evil", "shielded");
 	import_fails(s, "badname", "bad VM name");
 	make_bundle(s, "badpolicy", "vm1", "open");
 	import_fails(s, "badpolicy", "unknown policy 'open'");
 	make_bundle(s, "nodisk", "vm1", "shielded");
-	assert_int_equal(unlink(p("%s/nodisk/disk.img", s->dir)), 0);
+	assert_int_equal(unlink(tu_path("%s/nodisk/disk.img", s->dir)), 0);
 	import_fails(s, "nodisk", "disk.img");
 	make_bundle(s, "notpm", "vm1", "shielded");
-	assert_int_equal(unlink(p("%s/notpm/vtpm/tpm2-00.permall", s->dir)), 0);
+	assert_int_equal(unlink(tu_path("%s/notpm/vtpm/tpm2-00.permall", s->dir)), 0);
 	import_fails(s, "notpm", "tpm2-00.permall");
 	make_bundle(s, "nokp", "vm1", "shielded");
-	assert_int_equal(unlink(p("%s/nokp/key-protector.kp", s->dir)), 0);
+	assert_int_equal(unlink(tu_path("%s/nokp/key-protector.kp", s->dir)), 0);
 	import_fails(s, "nokp", "key-protector.kp");
 }
 
@@ -252,7 +172,7 @@ static void test_dir_and_load(void **state)
 	char *d = NULL, name[HL_NAME_VM_SIZE];
 
 	assert_int_equal(hosts_vm_dir(&s->h, "vm1", &d), 0);
-	assert_string_equal(d, p("%s/vms/vm1", s->hostdir));
+	assert_string_equal(d, tu_path("%s/vms/vm1", s->hostdir));
 	free(d);
 	assert_int_equal(hosts_vm_dir(&s->h, "../etc", &d), -1);
 	assert_null(d);
@@ -261,25 +181,27 @@ static void test_dir_and_load(void **state)
 	assert_error_has("no VM 'vm1' on host 'FabricHost1'");
 	assert_null(cfg);
 	make_bundle(s, "bundle", "vm1", "shielded");
-	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)), 0);
+	assert_int_equal(hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)),
+			 0);
 	/* no state.json yet: config only */
 	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), 0);
 	assert_string_equal(json_string_value(json_object_get(cfg, "policy")), "shielded");
 	assert_null(st);
 	json_decref(cfg);
-	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Running\",\"keeper_pid\":1}");
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
+	       "{\"state\":\"Running\",\"keeper_pid\":1}");
 	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), 0);
 	assert_string_equal(json_string_value(json_object_get(st, "state")), "Running");
 	json_decref(cfg);
 	json_decref(st);
 	/* a truncated state.json or config.json is an error naming the file */
-	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Runn");
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Runn");
 	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), -1);
 	assert_error_has("state.json");
 	assert_null(cfg);
 	assert_null(st);
-	unlink(p("%s/vms/vm1/state.json", s->hostdir));
-	put(p("%s/vms/vm1/config.json", s->hostdir), "{\"name\":");
+	unlink(tu_path("%s/vms/vm1/state.json", s->hostdir));
+	tu_put(tu_path("%s/vms/vm1/config.json", s->hostdir), "{\"name\":");
 	assert_int_equal(hosts_vm_load(&s->h, "vm1", &cfg, &st), -1);
 	assert_error_has("config.json");
 }
@@ -371,8 +293,8 @@ static void test_list(void **state)
 	assert_int_equal(hosts_vm_list(&s->h, &a), 0);
 	assert_int_equal(json_array_size(a), 0);
 	json_decref(a);
-	assert_int_equal(sh("mkdir '%s/vms/web' '%s/vms/Alpha' '%s/vms/db' '%s/vms/.import-x.1'",
-			    s->hostdir, s->hostdir, s->hostdir, s->hostdir), 0);
+	assert_int_equal(tu_sh("mkdir '%s/vms/web' '%s/vms/Alpha' '%s/vms/db' '%s/vms/.import-x.1'",
+			       s->hostdir, s->hostdir, s->hostdir, s->hostdir), 0);
 	assert_int_equal(hosts_vm_list(&s->h, &a), 0);
 	assert_int_equal(json_array_size(a), 3);
 	assert_string_equal(json_string_value(json_array_get(a, 0)), "Alpha");
@@ -407,11 +329,13 @@ static void test_start_stop_refuse(void **state)
 	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
 	assert_error_has("no VM 'vm1'");
 	make_bundle(s, "bundle", "vm1", "shielded");
-	assert_int_equal(hosts_vm_import(&s->h, p("%s/bundle", s->dir), name, sizeof(name)), 0);
+	assert_int_equal(hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)),
+			 0);
 	/* stop: not running (no state, then a state whose keeper is gone) */
 	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
 	assert_error_has("is not running");
-	put(p("%s/vms/vm1/state.json", s->hostdir), "{\"state\":\"Running\",\"keeper_pid\":999999999}");
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
+	       "{\"state\":\"Running\",\"keeper_pid\":999999999}");
 	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
 	assert_error_has("is not running");
 	/* start: the keeper of an earlier start still runs */
@@ -421,20 +345,20 @@ static void test_start_stop_refuse(void **state)
 		usleep(10000);
 	assert_int_equal(hosts_vm_alive(st), 1);
 	json_decref(st);
-	put(p("%s/vms/vm1/state.json", s->hostdir),
-	    p("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)pid));
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
+	       tu_path("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)pid));
 	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
 	assert_error_has("already runs on host 'FabricHost1'");
 	assert_null(report);
 	kill_keeper(pid);
 	waitpid(pid, NULL, 0);
 	/* start: a config.json without a policy */
-	unlink(p("%s/vms/vm1/state.json", s->hostdir));
-	put(p("%s/vms/vm1/config.json", s->hostdir), "{\"version\":1,\"name\":\"vm1\"}");
+	unlink(tu_path("%s/vms/vm1/state.json", s->hostdir));
+	tu_put(tu_path("%s/vms/vm1/config.json", s->hostdir), "{\"version\":1,\"name\":\"vm1\"}");
 	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
 	assert_error_has("policy");
-	assert_false(exists(p("%s/vms/vm1/state.json", s->hostdir)));
-	assert_false(exists(p("%s/vms/vm1/run", s->hostdir)));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/state.json", s->hostdir)));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/run", s->hostdir)));
 	hl_buf_free(&tk);
 }
 

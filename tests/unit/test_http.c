@@ -26,10 +26,12 @@
 
 #include <curl/curl.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "tests/unit/testutil.h"
 
 #define MAX_BODY 1024
 
@@ -216,21 +218,6 @@ static const char *reply_field(const struct hl_http_reply *r, const char *name, 
 	if (hl_json_get_string(*hold, name, &s) < 0)
 		fail_msg("reply: %s", hl_error_last());
 	return s;
-}
-
-/* A port on 127.0.0.1 that nothing listens on (bound, read, closed). */
-static unsigned short closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
 }
 
 /* GET and POST round trips, a JSON body in and out, binary bodies intact. */
@@ -535,19 +522,19 @@ static void test_resolve(void **state)
 	/* the server listens on 127.0.0.2 only */
 	snprintf(u, sizeof(u), "http://127.0.0.1:%u/info", port);
 	assert_int_equal(hl_http_get(u, &opts, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "connection refused"));
+	assert_error_has("connection refused");
 
 	/* a name mapped to an address where nothing listens */
 	snprintf(u, sizeof(u), "http://hgs.relecloud.com:%u/info", port);
 	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.3", port);
 	assert_int_equal(hl_http_get(u, &opts, &r), -1);
 	assert_null(r.body);
-	assert_non_null(strstr(hl_error_last(), "cannot reach 'http://hgs.relecloud.com:"));
-	assert_non_null(strstr(hl_error_last(), "connection refused"));
+	assert_error_has("cannot reach 'http://hgs.relecloud.com:");
+	assert_error_has("connection refused");
 
 	opts.resolve = bad_entries;
 	assert_int_equal(hl_http_get(u, &opts, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "invalid resolve entry 'hgs.relecloud.com'"));
+	assert_error_has("invalid resolve entry 'hgs.relecloud.com'");
 	hl_http_server_stop(srv);
 }
 
@@ -559,20 +546,20 @@ static void test_client_errors(void **state)
 	struct hl_http_reply r;
 	char u[128], expect[256];
 
-	snprintf(u, sizeof(u), "http://127.0.0.1:%u/Attestation/x", closed_port());
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/Attestation/x", tu_closed_port());
 	assert_int_equal(hl_http_get(u, NULL, &r), -1);
 	assert_null(r.body);
 	snprintf(expect, sizeof(expect), "cannot reach '%s': connection refused; ", u);
 	assert_true(strncmp(hl_error_last(), expect, strlen(expect)) == 0);
 
 	assert_int_equal(hl_http_get("gopher://127.0.0.1/x", NULL, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "invalid URL 'gopher://127.0.0.1/x'"));
+	assert_error_has("invalid URL 'gopher://127.0.0.1/x'");
 
 	assert_int_equal(hl_http_get(url(f, "/slow"), &opts, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "within 100 ms"));
+	assert_error_has("within 100 ms");
 
 	assert_int_equal(hl_http_get(url(f, "/big"), &opts, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "is over the limit of 1000 bytes"));
+	assert_error_has("is over the limit of 1000 bytes");
 	opts.max_reply = 10000;
 	opts.timeout_ms = 0;
 	assert_int_equal(hl_http_get(url(f, "/big"), &opts, &r), 0);
@@ -603,7 +590,7 @@ static void test_start_errors(void **state)
 	cfg.address = "192.0.2.1";
 	cfg.port = 0;
 	assert_int_equal(hl_http_server_start(&cfg, &srv), -1);
-	assert_non_null(strstr(hl_error_last(), "cannot listen on 192.0.2.1:0: "));
+	assert_error_has("cannot listen on 192.0.2.1:0: ");
 	hl_http_server_stop(NULL);
 }
 
@@ -625,15 +612,6 @@ static void test_stop_idle(void **state)
 		assert_int_equal(hl_http_server_port(srv), cfg.port);
 		hl_http_server_stop(srv);
 	}
-}
-
-/* Seconds since an arbitrary point. */
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A TCP connection to 127.0.0.1:PORT that has sent TEXT. */
@@ -673,13 +651,13 @@ static void test_stop_after_requests(void **state)
 	idle = raw_connect(port, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_true(read(idle, buf, sizeof(buf)) > 0);
 	half = raw_connect(port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Len");
-	t0 = now_s();
+	t0 = hl_clock_s();
 	hl_http_server_stop(srv);
-	assert_true(now_s() - t0 < 2.0);
+	assert_true(hl_clock_s() - t0 < 2.0);
 	close(idle);
 	close(half);
 	assert_int_equal(hl_http_get(u, NULL, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "connection refused"));
+	assert_error_has("connection refused");
 }
 
 /* Client thread for test_concurrent: 20 JSON round trips. */
@@ -811,7 +789,7 @@ static void test_resolve_not_kept(void **state)
 	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.2", port);
 	get_remote(u, &opts, remote, sizeof(remote));
 	assert_int_equal(hl_http_get(u, NULL, &r), -1);
-	assert_non_null(strstr(hl_error_last(), "does not resolve"));
+	assert_error_has("does not resolve");
 	/* the same name and port mapped to another address goes there (B serves only /ping) */
 	cfg.port = port;
 	if (hl_http_server_start(&cfg, &b) < 0) {

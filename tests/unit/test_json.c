@@ -14,6 +14,7 @@
 
 #include "lib/err.h"
 #include "lib/json.h"
+#include "tests/unit/testutil.h"
 
 /* Parse the NUL-terminated TEXT and expect failure; return the message. */
 static const char *parse_fails(const char *text)
@@ -76,7 +77,7 @@ static void test_parse_truncated(void **state)
 	for (i = 0; i < len; i++) {
 		assert_int_equal(hl_json_parse(doc, i, 0, &v), -1);
 		assert_null(v);
-		assert_non_null(strstr(hl_error_last(), "bad JSON at line 1, column "));
+		assert_error_has("bad JSON at line 1, column ");
 	}
 	assert_int_equal(hl_json_parse(doc, len, 0, &v), 0);
 	json_decref(v);
@@ -93,7 +94,7 @@ static void test_parse_hostile(void **state)
 
 	(void)state;
 	assert_int_equal(hl_json_parse("{\"a\":\"\0\"}", 8, 0, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "bad JSON at line 1"));
+	assert_error_has("bad JSON at line 1");
 	for (n = 0; n < 2000; n++) {
 		size_t len = n % sizeof(buf);
 
@@ -106,13 +107,13 @@ static void test_parse_hostile(void **state)
 		if (hl_json_parse(buf, len, 0, &v) == 0)
 			json_decref(v);
 		else
-			assert_non_null(strstr(hl_error_last(), "bad JSON"));
+			assert_error_has("bad JSON");
 	}
 	deep = malloc(depth);
 	assert_non_null(deep);
 	memset(deep, '[', depth);
 	assert_int_equal(hl_json_parse(deep, depth, depth, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "bad JSON at line 1"));
+	assert_error_has("bad JSON at line 1");
 	free(deep);
 }
 
@@ -125,7 +126,7 @@ static void test_parse_limit(void **state)
 	(void)state;
 	assert_int_equal(hl_json_parse(doc, strlen(doc), 10, &v), -1);
 	assert_null(v);
-	assert_non_null(strstr(hl_error_last(), "over the limit of 10 bytes"));
+	assert_error_has("over the limit of 10 bytes");
 	assert_int_equal(hl_json_parse(doc, strlen(doc), strlen(doc), &v), 0);
 	json_decref(v);
 }
@@ -254,13 +255,13 @@ static void test_base64_bad(void **state)
 		assert_int_equal(hl_json_base64_decode(bad[i], strlen(bad[i]), &dec, &dec_len), -1);
 		assert_null(dec);
 		assert_int_equal(dec_len, 0);
-		assert_non_null(strstr(hl_error_last(), "invalid base64"));
+		assert_error_has("invalid base64");
 	}
 	hl_json_base64_decode("Zm9v!A==", 8, &dec, &dec_len);
 	assert_string_equal(hl_error_last(),
 			    "invalid base64: character '!' at offset 4 is not in the base64 alphabet");
 	hl_json_base64_decode("Zm9\x01", 4, &dec, &dec_len);
-	assert_non_null(strstr(hl_error_last(), "byte 0x01 at offset 3"));
+	assert_error_has("byte 0x01 at offset 3");
 }
 
 /* Base64 fields: set, get, field-named errors, optional absence. */
@@ -283,7 +284,7 @@ static void test_base64_fields(void **state)
 	json_object_set_new(v, "bad", json_string("AP8Q!H8="));
 	assert_int_equal(hl_json_get_base64(v, "bad", &dec, &dec_len), -1);
 	assert_null(dec);
-	assert_non_null(strstr(hl_error_last(), "field 'bad': invalid base64: character '!'"));
+	assert_error_has("field 'bad': invalid base64: character '!'");
 	json_object_set_new(v, "num", json_integer(3));
 	assert_int_equal(hl_json_get_base64(v, "num", &dec, &dec_len), -1);
 	assert_string_equal(hl_error_last(), "field 'num' must be a base64 string, got an integer");

@@ -29,6 +29,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/keyprotector.h"
+#include "tests/unit/testutil.h"
 
 /* A guardian with private keys, for the tests. */
 struct tg {
@@ -39,7 +40,7 @@ struct tg {
 };
 
 struct fx {
-	char sandbox[64];
+	char sandbox[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	struct tg owner, mallory, hgs, b, c;
 };
 
@@ -99,11 +100,8 @@ static int group_setup(void **state)
 {
 	time_t now = time(NULL);
 
-	F = calloc(1, sizeof(*F));
+	F = tu_sandbox_new(sizeof(*F), "kp");
 	if (!F)
-		return -1;
-	snprintf(F->sandbox, sizeof(F->sandbox), "/tmp/hgslab-test-kp-XXXXXX");
-	if (!mkdtemp(F->sandbox))
 		return -1;
 	if (make_tg(&F->owner, "Owner", now - 60, now + 86400) < 0 ||
 	    make_tg(&F->mallory, "Mallory", now - 60, now + 86400) < 0 ||
@@ -126,8 +124,7 @@ static int group_teardown(void **state)
 	free_tg(&F->hgs);
 	free_tg(&F->b);
 	free_tg(&F->c);
-	hl_file_rmtree(F->sandbox);
-	free(F);
+	tu_sandbox_free(F);
 	return 0;
 }
 
@@ -161,15 +158,6 @@ static void assert_unwraps(const struct hl_kp *kp, const struct tg *g, const str
 	assert_int_equal(got.len, HL_KP_TK_LEN);
 	assert_memory_equal(got.data, tk->data, HL_KP_TK_LEN);
 	hl_buf_free(&got);
-}
-
-/* 1 when the error message contains NEEDLE (printed otherwise). */
-static int msg_has(const char *needle)
-{
-	if (strstr(hl_error_last(), needle))
-		return 1;
-	print_error("message '%s' lacks '%s'\n", hl_error_last(), needle);
-	return 0;
 }
 
 /* Create, parse, verify; the owner and each guardian unwrap the same TK; fingerprints agree. */
@@ -428,7 +416,7 @@ static void test_other_owner_refused_when_pinned(void **state)
 	kp = parse_ok(&kpb);
 	assert_int_equal(hl_kp_verify(kp, NULL), 0);
 	assert_int_equal(hl_kp_verify(kp, F->owner.sthumb), -1);
-	assert_true(msg_has("not by the expected owner"));
+	assert_true(tu_error_has("not by the expected owner"));
 	hl_kp_free(kp);
 	hl_buf_free(&kpb);
 
@@ -439,7 +427,7 @@ static void test_other_owner_refused_when_pinned(void **state)
 	wrap_body(text, &F->mallory, &forged);
 	kp = parse_ok(&forged);
 	assert_int_equal(hl_kp_verify(kp, NULL), -1);
-	assert_true(msg_has("signature does not verify"));
+	assert_true(tu_error_has("signature does not verify"));
 	hl_kp_free(kp);
 	free(text);
 	json_decref(body);
@@ -471,7 +459,7 @@ static void expect_refused(const struct hl_buf *buf, const char *needle)
 
 	assert_int_equal(hl_kp_parse(buf->data, buf->len, &kp), -1);
 	assert_null(kp);
-	assert_true(msg_has(needle));
+	assert_true(tu_error_has(needle));
 }
 
 /* Other versions, formats, algorithms and outer fields are refused by name. */
@@ -653,7 +641,7 @@ static void test_truncated_and_random_never_crash(void **state)
 	}
 	/* larger than the cap */
 	assert_int_equal(hl_kp_parse(kpb.data, HL_KP_MAX_SIZE + 1, &kp), -1);
-	assert_true(msg_has("larger than"));
+	assert_true(tu_error_has("larger than"));
 	free(buf);
 	hl_buf_free(&kpb);
 }
@@ -670,13 +658,13 @@ static void test_not_listed_and_wrong_key(void **state)
 	kp = parse_ok(&kpb);
 	assert_int_equal(hl_kp_find(kp, F->c.ethumb, &e), -1);
 	assert_null(e);
-	assert_true(msg_has("does not list a guardian"));
+	assert_true(tu_error_has("does not list a guardian"));
 	assert_int_equal(hl_kp_unwrap(kp, F->c.ecert, F->c.ekey, &tk), -1);
 	assert_null(tk.data);
 	assert_int_equal(hl_kp_find_name(kp, "NotListed", &e), -1);
 	/* the HGS entry with another guardian's key */
 	assert_int_equal(hl_kp_unwrap_entry(&kp->entries[1], F->b.ekey, &tk), -1);
-	assert_true(msg_has("wrong key"));
+	assert_true(tu_error_has("wrong key"));
 	assert_null(tk.data);
 	hl_kp_free(kp);
 	hl_buf_free(&kpb);
@@ -695,23 +683,23 @@ static void test_create_refusals(void **state)
 
 	(void)state;
 	assert_int_equal(hl_kp_create(&o, g, 2, 0, &kpb, &tk), -1);
-	assert_true(msg_has("given twice"));
+	assert_true(tu_error_has("given twice"));
 	assert_null(kpb.data);
 	assert_null(tk.data);
 	assert_int_equal(hl_kp_create(&o, &self, 1, 0, &kpb, &tk), -1);
 	nokey.signing_key = NULL;
 	assert_int_equal(hl_kp_create(&nokey, NULL, 0, 0, &kpb, &tk), -1);
-	assert_true(msg_has("no private keys"));
+	assert_true(tu_error_has("no private keys"));
 	nokey = as_owner(&F->owner);
 	nokey.encryption_key = F->hgs.ekey; /* a key that is not the certificate's */
 	assert_int_equal(hl_kp_create(&nokey, NULL, 0, 0, &kpb, &tk), -1);
-	assert_true(msg_has("does not match"));
+	assert_true(tu_error_has("does not match"));
 	/* an expired guardian: refused unless HL_KP_ALLOW_EXPIRED */
 	assert_int_equal(make_tg(&old, "Expired", now - 2 * 86400, now - 86400), 0);
 	og = as_guardian(&old);
 	assert_int_equal(hl_kp_create(&o, &og, 1, 0, &kpb, &tk), -1);
-	assert_true(msg_has("expired on"));
-	assert_true(msg_has("--allow-expired"));
+	assert_true(tu_error_has("expired on"));
+	assert_true(tu_error_has("--allow-expired"));
 	assert_int_equal(hl_kp_create(&o, &og, 1, HL_KP_ALLOW_EXPIRED, &kpb, &tk), 0);
 	hl_buf_free(&kpb);
 	hl_buf_free(&tk);
@@ -747,9 +735,9 @@ static void test_grant_and_revoke(void **state)
 	assert_unwraps(kp2, &F->owner, &tk);
 	/* granting twice, or by someone who is not the owner, is refused */
 	assert_int_equal(hl_kp_grant(kp2, &o, &c, 0, &x), -1);
-	assert_true(msg_has("already has access"));
+	assert_true(tu_error_has("already has access"));
 	assert_int_equal(hl_kp_grant(kp, &m, &c, 0, &x), -1);
-	assert_true(msg_has("not by the expected owner"));
+	assert_true(tu_error_has("not by the expected owner"));
 	assert_null(x.data);
 	/* revoke: C has no entry any more; the others still unwrap */
 	assert_int_equal(hl_kp_revoke(kp2, &o, F->c.ethumb, &revoked), 0);
@@ -757,12 +745,12 @@ static void test_grant_and_revoke(void **state)
 	assert_int_equal(hl_kp_verify(kp3, F->owner.sthumb), 0);
 	assert_int_equal(kp3->n_entries, 2);
 	assert_int_equal(hl_kp_find(kp3, F->c.ethumb, &e), -1);
-	assert_true(msg_has("does not list"));
+	assert_true(tu_error_has("does not list"));
 	assert_int_equal(hl_kp_unwrap(kp3, F->c.ecert, F->c.ekey, &x), -1);
 	assert_unwraps(kp3, &F->hgs, &tk);
 	/* the owner cannot be revoked, nor someone not listed, nor by another owner */
 	assert_int_equal(hl_kp_revoke(kp3, &o, F->owner.ethumb, &x), -1);
-	assert_true(msg_has("the owner cannot be revoked"));
+	assert_true(tu_error_has("the owner cannot be revoked"));
 	assert_int_equal(hl_kp_revoke(kp3, &o, F->c.ethumb, &x), -1);
 	assert_int_equal(hl_kp_revoke(kp2, &m, F->c.ethumb, &x), -1);
 	assert_null(x.data);

@@ -52,18 +52,7 @@
 #include "lib/json.h"
 #include "proto/keyprotector.h"
 #include "tenant/guardian.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
-
-/* Fail with the current error message unless EXPR is 0. */
-#define assert_ok(expr) do { \
-	if ((expr) != 0) \
-		fail_msg("%s: %s", #expr, hl_error_last()); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* The lab shared by the group: one host, one served node, one KP. */
 static struct {
@@ -190,8 +179,7 @@ static int group_setup(void **state)
 	int rc = -1;
 
 	(void)state;
-	snprintf(L.dir, sizeof(L.dir), "/tmp/hgslab-test-kpsc-XXXXXX");
-	if (!mkdtemp(L.dir))
+	if (tu_mkdtemp(L.dir, sizeof(L.dir), "kpsc") < 0)
 		return -1;
 	snprintf(L.host_dir, sizeof(L.host_dir), "%s/hosts/h1", L.dir);
 	snprintf(L.node_dir, sizeof(L.node_dir), "%s/hgs", L.dir);
@@ -245,16 +233,13 @@ out:
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	hgs_server_stop(L.srv);
 	hgs_node_close(L.node);
 	host_close(L.h);
 	hl_buf_free(&L.kp);
 	hl_buf_free(&L.tk);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", L.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(L.dir);
 }
 
 /* ---- the scanner: a secret raw, as hex, as base64 ---- */

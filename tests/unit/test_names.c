@@ -15,6 +15,7 @@
 
 #include "lib/err.h"
 #include "proto/names.h"
+#include "tests/unit/testutil.h"
 
 enum kind { COMPUTER, GROUP, SID, HGS, VM, GUARDIAN, REG };
 
@@ -143,9 +144,9 @@ static void test_computer_what(void **state)
 {
 	(void)state;
 	assert_int_equal(hl_name_computer("computer name", "a_b"), -1);
-	assert_non_null(strstr(hl_error_last(), "invalid computer name 'a_b'"));
+	assert_error_has("invalid computer name 'a_b'");
 	assert_int_equal(hl_name_computer("host name", "a_b"), -1);
-	assert_non_null(strstr(hl_error_last(), "invalid host name 'a_b'"));
+	assert_error_has("invalid host name 'a_b'");
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 
 #include "lib/err.h"
 #include "lib/nonce.h"
+#include "tests/unit/testutil.h"
 
 /* A new table of CAPACITY nonces living LIFETIME seconds, or fail. */
 static struct hl_nonce_table *table(size_t capacity, int lifetime)
@@ -117,7 +118,7 @@ static void test_refused_shapes(void **state)
 		assert_null(t);
 	}
 	assert_int_equal(hl_nonce_table_new(4, 0, &t), -1);
-	assert_non_null(strstr(hl_error_last(), "nonce table"));
+	assert_error_has("nonce table");
 	assert_int_equal(hl_nonce_table_new(4, 1, &t), 0);
 	hl_nonce_table_free(t);
 }

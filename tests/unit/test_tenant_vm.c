@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +32,7 @@
 #include "proto/keyprotector.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* The group's template: tenant/ with guardian Owner, own.kp and foreign.kp beside it. */
 static char group_dir[64];
@@ -46,25 +40,12 @@ static char template_dir[128];
 
 /* One test's sandbox: DIR/tenant (a copy of the template), DIR/own.kp, DIR/foreign.kp. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char tenant[128];
 	char own_kp[128];
 	char foreign_kp[128];
 	char no_guest[128];      /* a guest folder without a kernel */
 };
-
-/* Run a shell command; 0 when it exits 0. */
-static int sh(const char *fmt, ...) HL_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 /* Make guardian NAME in DIR and a KP owned by it alone into KP_PATH. */
 static int make_kp(const char *dir, const char *name, const char *kp_path)
@@ -95,8 +76,7 @@ static int group_setup(void **state)
 	char path[256], other[256];
 
 	(void)state;
-	snprintf(group_dir, sizeof(group_dir), "/tmp/hgslab-test-tvm-XXXXXX");
-	if (!mkdtemp(group_dir))
+	if (tu_mkdtemp(group_dir, sizeof(group_dir), "tvm") < 0)
 		return -1;
 	snprintf(template_dir, sizeof(template_dir), "%s/tenant", group_dir);
 	snprintf(path, sizeof(path), "%s/own.kp", group_dir);
@@ -110,24 +90,21 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	return sh("rm -rf '%s'", group_dir);
+	return tu_rmtree(group_dir);
 }
 
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "tvm1");
 
 	if (!s)
-		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-tvm1-XXXXXX");
-	if (!mkdtemp(s->dir))
 		return -1;
 	snprintf(s->tenant, sizeof(s->tenant), "%s/tenant", s->dir);
 	snprintf(s->own_kp, sizeof(s->own_kp), "%s/own.kp", s->dir);
 	snprintf(s->foreign_kp, sizeof(s->foreign_kp), "%s/foreign.kp", s->dir);
 	snprintf(s->no_guest, sizeof(s->no_guest), "%s/no-guest", s->dir);
-	if (sh("cp -a '%s' '%s' && cp '%s/own.kp' '%s/foreign.kp' '%s/'", template_dir, s->tenant,
-	       group_dir, group_dir, s->dir) < 0)
+	if (tu_sh("cp -a '%s' '%s' && cp '%s/own.kp' '%s/foreign.kp' '%s/'", template_dir,
+		  s->tenant, group_dir, group_dir, s->dir) < 0)
 		return -1;
 	*state = s;
 	return 0;
@@ -135,62 +112,8 @@ static int sandbox_setup(void **state)
 
 static int sandbox_teardown(void **state)
 {
-	struct sandbox *s = *state;
-	int rc = sh("rm -rf '%s'", s->dir);
-
-	free(s);
-	return rc;
+	return tu_sandbox_free(*state);
 }
-
-/* The mode bits of PATH (the test fails when it does not exist). */
-static unsigned mode_of(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		fail_msg("'%s' does not exist", path);
-	return st.st_mode & 07777;
-}
-
-/* 1 when PATH exists. */
-static int exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-/* How many entries of DIR start with PREFIX (0 when DIR is missing). */
-static int count_prefix(const char *dir, const char *prefix)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, prefix, strlen(prefix)))
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* "FMT..." into a static buffer (one at a time). */
-static const char *p(const char *fmt, ...) HL_PRINTF(1, 2);
-static const char *p(const char *fmt, ...)
-{
-	static char buf[4][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 4;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof(buf[i]), fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
-
-/* A local char array NAME holding the path "FMT...". */
-#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
 
 /* ---- new-vm ---- */
 
@@ -205,8 +128,8 @@ static void test_new_vm_layout(void **state)
 	FILE *f;
 
 	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, files, 2, NULL), 0);
-	assert_int_equal(mode_of(img), 0600);
-	assert_int_equal(mode_of(p("%s/vms/vm1", s->tenant)) & 0077, 0);
+	assert_int_equal(tu_mode_of(img), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/vms/vm1", s->tenant)) & 0077, 0);
 	/* an ext4 image of the asked size: the superblock magic 0xEF53 at 1024 + 56 */
 	f = fopen(img, "rb");
 	assert_non_null(f);
@@ -218,11 +141,12 @@ static void test_new_vm_layout(void **state)
 	assert_int_equal(magic[0], 0x53);
 	assert_int_equal(magic[1], 0xef);
 	/* the files are in it (debugfs reads ext4 without mounting) */
-	assert_int_equal(sh("debugfs -R 'cat /secret.txt' '%s' 2>/dev/null | grep -qx 'tenant secret 42'",
-			    img), 0);
-	assert_int_equal(sh("debugfs -R 'cat /dir/sub/b.txt' '%s' 2>/dev/null | grep -qx nested", img), 0);
+	assert_int_equal(tu_sh("debugfs -R 'cat /secret.txt' '%s' 2>/dev/null | "
+			       "grep -qx 'tenant secret 42'", img), 0);
+	assert_int_equal(tu_sh("debugfs -R 'cat /dir/sub/b.txt' '%s' 2>/dev/null | grep -qx nested",
+			       img), 0);
 	/* vm.json */
-	cfg = json_load_file(p("%s/vms/vm1/vm.json", s->tenant), 0, NULL);
+	cfg = json_load_file(tu_path("%s/vms/vm1/vm.json", s->tenant), 0, NULL);
 	assert_non_null(cfg);
 	assert_int_equal(json_integer_value(json_object_get(cfg, "version")), 1);
 	assert_string_equal(json_string_value(json_object_get(cfg, "name")), "vm1");
@@ -230,10 +154,11 @@ static void test_new_vm_layout(void **state)
 	assert_non_null(json_string_value(json_object_get(cfg, "created")));
 	json_decref(cfg);
 	/* nothing else: no staged plaintext, no mke2fs log, no temporary folder */
-	assert_false(exists(p("%s/vms/vm1/files", s->tenant)));
-	assert_false(exists(p("%s/vms/vm1/mke2fs.log", s->tenant)));
-	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
-	assert_int_equal(sh("grep -rqs 'tenant secret 42' '%s/vms' --exclude=plain.img", s->tenant), -1);
+	assert_false(tu_exists(tu_path("%s/vms/vm1/files", s->tenant)));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/mke2fs.log", s->tenant)));
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms", s->tenant), ".new-"), 0);
+	assert_int_equal(tu_sh("grep -rqs 'tenant secret 42' '%s/vms' --exclude=plain.img",
+			       s->tenant), -1);
 }
 
 static void test_new_vm_srcdir(void **state)
@@ -242,14 +167,17 @@ static void test_new_vm_srcdir(void **state)
 	PATH_VAR(src, "%s/src", s->dir);
 	PATH_VAR(img, "%s/vms/vm2/plain.img", s->tenant);
 
-	assert_int_equal(sh("mkdir -p '%s/docs' && echo from-tree > '%s/docs/a.txt'", src, src), 0);
+	assert_int_equal(tu_sh("mkdir -p '%s/docs' && echo from-tree > '%s/docs/a.txt'", src, src),
+			 0);
 	assert_int_equal(hl_vm_new(s->tenant, "vm2", (size_t)4 << 20, NULL, 0, src), 0);
-	assert_int_equal(sh("debugfs -R 'cat /docs/a.txt' '%s' 2>/dev/null | grep -qx from-tree", img), 0);
+	assert_int_equal(tu_sh("debugfs -R 'cat /docs/a.txt' '%s' 2>/dev/null | grep -qx from-tree",
+			       img), 0);
 	/* a source tree that does not exist is refused and leaves nothing */
-	assert_int_equal(hl_vm_new(s->tenant, "vm3", (size_t)4 << 20, NULL, 0, p("%s/nope", s->dir)), -1);
+	assert_int_equal(hl_vm_new(s->tenant, "vm3", (size_t)4 << 20, NULL, 0,
+				   tu_path("%s/nope", s->dir)), -1);
 	assert_error_has("cannot copy the files");
-	assert_false(exists(p("%s/vms/vm3", s->tenant)));
-	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
+	assert_false(tu_exists(tu_path("%s/vms/vm3", s->tenant)));
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms", s->tenant), ".new-"), 0);
 }
 
 static void test_new_vm_refuses(void **state)
@@ -270,8 +198,8 @@ static void test_new_vm_refuses(void **state)
 	assert_error_has("bad disk size");
 	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, dotdot, 1, NULL), -1);
 	assert_error_has("bad file name");
-	assert_false(exists(p("%s/escape.txt", s->tenant)));
-	assert_false(exists(p("%s/vms/escape.txt", s->tenant)));
+	assert_false(tu_exists(tu_path("%s/escape.txt", s->tenant)));
+	assert_false(tu_exists(tu_path("%s/vms/escape.txt", s->tenant)));
 	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, absolute, 1, NULL), -1);
 	assert_error_has("bad file name");
 	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, empty, 1, NULL), -1);
@@ -285,13 +213,13 @@ static void test_new_vm_refuses(void **state)
 	assert_int_equal(hl_vm_new(s->tenant, "vm", (size_t)1 << 20, &big, 1, NULL), -1);
 	free(content);
 	assert_error_has("files too big");
-	assert_false(exists(p("%s/vms/vm", s->tenant)));
-	assert_int_equal(count_prefix(p("%s/vms", s->tenant), ".new-"), 0);
+	assert_false(tu_exists(tu_path("%s/vms/vm", s->tenant)));
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms", s->tenant), ".new-"), 0);
 	/* an existing VM is refused and kept as it was */
 	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, ok, 1, NULL), 0);
 	assert_int_equal(hl_vm_new(s->tenant, "vm", HL_VM_DISK_DEFAULT, ok, 1, NULL), -1);
 	assert_error_has("already exists");
-	assert_true(exists(p("%s/vms/vm/plain.img", s->tenant)));
+	assert_true(tu_exists(tu_path("%s/vms/vm/plain.img", s->tenant)));
 }
 
 /* ---- shield-vm, up to the boot ---- */
@@ -321,18 +249,23 @@ static void test_shield_refuses(void **state)
 	assert_int_equal(hl_vm_shield(s->tenant, "vm9", s->own_kp, "shielded", &o), -1);
 	assert_error_has("no VM 'vm9'");
 	/* the KP: missing, empty, truncated, not JSON */
-	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/none.kp", s->dir), "shielded", &o), -1);
-	assert_int_equal(sh("head -c 200 '%s' > '%s/trunc.kp' && : > '%s/empty.kp' && "
-			    "echo 'not a kp' > '%s/junk.kp'", s->own_kp, s->dir, s->dir, s->dir), 0);
-	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/trunc.kp", s->dir), "shielded", &o), -1);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", tu_path("%s/none.kp", s->dir), "shielded",
+				      &o), -1);
+	assert_int_equal(tu_sh("head -c 200 '%s' > '%s/trunc.kp' && : > '%s/empty.kp' && "
+			       "echo 'not a kp' > '%s/junk.kp'", s->own_kp, s->dir, s->dir, s->dir),
+			 0);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", tu_path("%s/trunc.kp", s->dir), "shielded",
+				      &o), -1);
 	assert_error_has("trunc.kp");
-	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/empty.kp", s->dir), "shielded", &o), -1);
-	assert_int_equal(hl_vm_shield(s->tenant, "vm1", p("%s/junk.kp", s->dir), "shielded", &o), -1);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", tu_path("%s/empty.kp", s->dir), "shielded",
+				      &o), -1);
+	assert_int_equal(hl_vm_shield(s->tenant, "vm1", tu_path("%s/junk.kp", s->dir), "shielded",
+				      &o), -1);
 	assert_error_has("junk.kp");
 	/* nothing of a run was made, the plain disk is still there */
-	assert_true(exists(plain));
-	assert_false(exists(p("%s/vms/vm1/shielded", s->tenant)));
-	assert_int_equal(count_prefix(p("%s/vms/vm1", s->tenant), ".shield-"), 0);
+	assert_true(tu_exists(plain));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/shielded", s->tenant)));
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms/vm1", s->tenant), ".shield-"), 0);
 	/* no plain disk (removed by hand) */
 	assert_int_equal(unlink(plain), 0);
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -1);
@@ -349,8 +282,8 @@ static void test_shield_refuses_foreign_kp(void **state)
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->foreign_kp, "shielded", &o), -2);
 	assert_error_has("Stranger");
 	assert_error_has("only the owner can shield");
-	assert_true(exists(p("%s/vms/vm1/plain.img", s->tenant)));
-	assert_int_equal(count_prefix(p("%s/vms/vm1", s->tenant), ".shield-"), 0);
+	assert_true(tu_exists(tu_path("%s/vms/vm1/plain.img", s->tenant)));
+	assert_int_equal(tu_count_prefix(tu_path("%s/vms/vm1", s->tenant), ".shield-"), 0);
 }
 
 static void test_shield_refuses_tampered_kp(void **state)
@@ -374,8 +307,8 @@ static void test_shield_refuses_tampered_kp(void **state)
 	assert_int_equal(json_dump_file(kp, bad, JSON_COMPACT), 0);
 	json_decref(kp);
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", bad, "shielded", &o), -2);
-	assert_true(exists(p("%s/vms/vm1/plain.img", s->tenant)));
-	assert_false(exists(p("%s/vms/vm1/shielded", s->tenant)));
+	assert_true(tu_exists(tu_path("%s/vms/vm1/plain.img", s->tenant)));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/shielded", s->tenant)));
 }
 
 static void test_shield_launch_fails_cleanly(void **state)
@@ -387,16 +320,16 @@ static void test_shield_launch_fails_cleanly(void **state)
 
 	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
 	/* a run cut short earlier left a folder behind: the next run removes it */
-	assert_int_equal(sh("mkdir -p '%s/.shield-old/vtpm' && echo x > '%s/.shield-old/disk.img'",
-			    vmdir, vmdir), 0);
+	assert_int_equal(tu_sh("mkdir -p '%s/.shield-old/vtpm' && "
+			       "echo x > '%s/.shield-old/disk.img'", vmdir, vmdir), 0);
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -3);
 	assert_error_has("no guest in");
-	assert_int_equal(count_prefix(vmdir, ".shield-"), 0);
-	assert_false(exists(p("%s/shielded", vmdir)));
-	assert_true(exists(p("%s/plain.img", vmdir)));
+	assert_int_equal(tu_count_prefix(vmdir, ".shield-"), 0);
+	assert_false(tu_exists(tu_path("%s/shielded", vmdir)));
+	assert_true(tu_exists(tu_path("%s/plain.img", vmdir)));
 	/* and it can simply be run again, with the same result */
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "encryption-supported", &o), -3);
-	assert_int_equal(count_prefix(vmdir, ".shield-"), 0);
+	assert_int_equal(tu_count_prefix(vmdir, ".shield-"), 0);
 }
 
 static void test_shield_refuses_shielded(void **state)
@@ -406,7 +339,7 @@ static void test_shield_refuses_shielded(void **state)
 	struct hl_vm_shield_opts o = no_guest(s);
 
 	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
-	assert_int_equal(mkdir(p("%s/vms/vm1/shielded", s->tenant), 0700), 0);
+	assert_int_equal(mkdir(tu_path("%s/vms/vm1/shielded", s->tenant), 0700), 0);
 	assert_int_equal(hl_vm_shield(s->tenant, "vm1", s->own_kp, "shielded", &o), -1);
 	assert_error_has("already shielded");
 }
@@ -418,11 +351,11 @@ static void fake_shielded(struct sandbox *s, const char *vm)
 {
 	PATH_VAR(sd, "%s/vms/%s/shielded", s->tenant, vm);
 
-	assert_int_equal(sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' && "
-			    "head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
-			    "cp '%s' '%s/key-protector.kp' && "
-			    "printf '{\"version\":1,\"name\":\"%s\",\"policy\":\"shielded\"}' > "
-			    "'%s/config.json'", sd, sd, sd, s->own_kp, sd, vm, sd), 0);
+	assert_int_equal(tu_sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' "
+			       "&& head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
+			       "cp '%s' '%s/key-protector.kp' && "
+			       "printf '{\"version\":1,\"name\":\"%s\",\"policy\":\"shielded\"}' > "
+			       "'%s/config.json'", sd, sd, sd, s->own_kp, sd, vm, sd), 0);
 }
 
 static void test_export(void **state)
@@ -434,18 +367,18 @@ static void test_export(void **state)
 					     "vtpm/tpm2-00.permall" };
 	size_t i;
 
-	assert_int_equal(mkdir(p("%s/vms", s->tenant), 0700), 0);
-	assert_int_equal(mkdir(p("%s/vms/vm1", s->tenant), 0700), 0);
+	assert_int_equal(mkdir(tu_path("%s/vms", s->tenant), 0700), 0);
+	assert_int_equal(mkdir(tu_path("%s/vms/vm1", s->tenant), 0700), 0);
 	fake_shielded(s, "vm1");
 	if (hl_vm_export(s->tenant, "vm1", out) != 0)
 		fail_msg("export: %s", hl_error_last());
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		if (sh("cmp -s '%s/%s' '%s/%s'", src, parts[i], out, parts[i]) < 0)
+		if (tu_sh("cmp -s '%s/%s' '%s/%s'", src, parts[i], out, parts[i]) < 0)
 			fail_msg("bundle part %s differs from the VM's", parts[i]);
-	assert_int_equal(mode_of(p("%s/disk.img", out)), 0600);
-	assert_int_equal(mode_of(p("%s/vtpm/tpm2-00.permall", out)), 0600);
-	assert_int_equal(mode_of(p("%s/config.json", out)), 0644);
-	assert_int_equal(count_prefix(s->dir, "bundle.tmp-"), 0);
+	assert_int_equal(tu_mode_of(tu_path("%s/disk.img", out)), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/vtpm/tpm2-00.permall", out)), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/config.json", out)), 0644);
+	assert_int_equal(tu_count_prefix(s->dir, "bundle.tmp-"), 0);
 	/* the bundle is not replaced */
 	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
 	assert_error_has("already exists");
@@ -462,17 +395,18 @@ static void test_export_refuses(void **state)
 	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
 	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
 	assert_error_has("is not shielded");
-	assert_false(exists(out));
+	assert_false(tu_exists(out));
 	/* a shielded/ folder missing a part: refused, no bundle, no temporary folder */
 	fake_shielded(s, "vm1");
-	assert_int_equal(unlink(p("%s/vms/vm1/shielded/key-protector.kp", s->tenant)), 0);
+	assert_int_equal(unlink(tu_path("%s/vms/vm1/shielded/key-protector.kp", s->tenant)), 0);
 	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
 	assert_error_has("key-protector.kp");
-	assert_false(exists(out));
-	assert_int_equal(count_prefix(s->dir, "bundle.tmp-"), 0);
+	assert_false(tu_exists(out));
+	assert_int_equal(tu_count_prefix(s->dir, "bundle.tmp-"), 0);
 	/* an OUT whose parent does not exist */
-	assert_int_equal(sh("cp '%s' '%s/vms/vm1/shielded/key-protector.kp'", s->own_kp, s->tenant), 0);
-	assert_int_equal(hl_vm_export(s->tenant, "vm1", p("%s/no/such/bundle", s->dir)), -1);
+	assert_int_equal(tu_sh("cp '%s' '%s/vms/vm1/shielded/key-protector.kp'", s->own_kp,
+			       s->tenant), 0);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", tu_path("%s/no/such/bundle", s->dir)), -1);
 	assert_error_has("cannot create a folder");
 }
 

@@ -8,40 +8,30 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/child.h"
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* The group's swtpm and its directory. */
 struct fixture {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	struct hl_swtpm *swtpm;
 };
 
 static int group_setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tu_sandbox_new(sizeof(*f), "tpm");
 	struct hl_swtpm_opts o = { 0 };
 	char tpmdir[128];
 
 	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hgslab-test-tpm-XXXXXX");
-	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(tpmdir, sizeof(tpmdir), "%s/tpm", f->dir);
 	o.state_dir = tpmdir;
@@ -56,17 +46,12 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 	int status = -1;
 
 	if (hl_swtpm_stop(f->swtpm, 0, &status) < 0 || status != 0)
 		fprintf(stderr, "swtpm stop: status %d: %s\n", status, hl_error_last());
 	hl_swtpm_free(f->swtpm);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
+	return tu_sandbox_free(f);
 }
 
 /* Connect to the group's swtpm; fails the test otherwise. */
@@ -149,19 +134,11 @@ static TSS2_RC create_primary(struct hl_tpm *t, ESYS_TR *out)
 	TPML_PCR_SELECTION pcrs;
 
 	memset(&sens, 0, sizeof(sens));
-	memset(&tmpl, 0, sizeof(tmpl));
 	memset(&outside, 0, sizeof(outside));
 	memset(&pcrs, 0, sizeof(pcrs));
-	tmpl.publicArea.type = TPM2_ALG_ECC;
-	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	tmpl.publicArea.objectAttributes = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
-		TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH;
-	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-	tmpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-	tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	tu_tpm_ecc_template(&tmpl, TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM |
+			    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+			    TPMA_OBJECT_USERWITHAUTH);
 	return Esys_CreatePrimary(hl_tpm_esys(t), ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
 				  ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs,
 				  out, NULL, NULL, NULL, NULL);
@@ -208,18 +185,11 @@ static void test_flush_transients(void **state)
 /* Connecting where nothing listens is a clear error. */
 static void test_connect_refused(void **state)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
 	struct hl_tpm *t = (struct hl_tpm *)1;
 	char conf[64], want[128];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	(void)state;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);      /* the port is free and nothing listens on it */
-	snprintf(conf, sizeof(conf), "swtpm:host=127.0.0.1,port=%d", ntohs(sin.sin_port));
+	snprintf(conf, sizeof(conf), "swtpm:host=127.0.0.1,port=%u", tu_closed_port());
 	assert_int_equal(hl_tpm_connect(conf, &t), -1);
 	assert_null(t);
 	snprintf(want, sizeof(want), "tpm: cannot connect to '%s': Tss2_TctiLdr_Initialize failed: ",

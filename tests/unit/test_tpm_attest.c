@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <tss2/tss2_mu.h>
 #include <unistd.h>
 
@@ -27,26 +26,16 @@
 #include "hosts/manufacture.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
-
-/* Fail with the current error message unless CALL returns 0. */
-#define assert_ok(call) do { \
-	if ((call) != 0) \
-		fail_msg("%s failed: %s", #call, hl_error_last()); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* Everything the group shares. */
 struct fixture {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char vendor_a[128], vendor_b[128], state_a[128], state_b[128];
 	struct hl_swtpm *swtpm_a, *swtpm_b;
 	struct hl_tpm *ta, *tb;
@@ -57,13 +46,10 @@ struct fixture {
 
 static struct fixture *fx;
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds on the monotonic clock (lib/clock), with their fraction. */
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return hl_clock_s() * 1e3;
 }
 
 /* Start a swtpm on STATE into *OUT and connect *T; -1 with a message on stderr. */
@@ -83,16 +69,13 @@ static int group_teardown(void **state);
 
 static int group_setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tu_sandbox_new(sizeof(*f), "tpma");
 	double t0;
 
 	if (!f)
 		return -1;
 	fx = f;
 	*state = f;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hgslab-test-tpma-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
 	snprintf(f->vendor_a, sizeof(f->vendor_a), "%s/vendor-a", f->dir);
 	snprintf(f->vendor_b, sizeof(f->vendor_b), "%s/vendor-b", f->dir);
 	snprintf(f->state_a, sizeof(f->state_a), "%s/host1/tpm", f->dir);
@@ -144,9 +127,8 @@ static int group_teardown(void **state)
 	}
 	hl_swtpm_free(f->swtpm_a);
 	hl_swtpm_free(f->swtpm_b);
-	if (f->dir[0] && hl_file_rmtree(f->dir) < 0)
+	if (tu_sandbox_free(f) < 0)
 		ret = -1;
-	free(f);
 	fx = NULL;
 	return ret;
 }
@@ -515,17 +497,9 @@ static void test_quote_ecc_ak(void **state)
 	struct hgs_tpm_quote r;
 	ESYS_TR h = ESYS_TR_NONE;
 
-	memset(&tmpl, 0, sizeof(tmpl));
-	tmpl.publicArea.type = TPM2_ALG_ECC;
-	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	tmpl.publicArea.objectAttributes = TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED |
-		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH;
-	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-	tmpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-	tmpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	tu_tpm_ecc_template(&tmpl, TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_RESTRICTED |
+			    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+			    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH);
 	assert_int_equal(Esys_CreatePrimary(e, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
 					    ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
 					    &pcrs, &h, &pub, NULL, NULL, NULL), 0);

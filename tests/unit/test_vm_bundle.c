@@ -26,15 +26,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "vm/bundle.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
-
-/* A local char array NAME holding the path "FMT...". */
-#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+#include "tests/unit/testutil.h"
 
 /* The group's folder. */
 static char root[64];
@@ -42,14 +34,13 @@ static char root[64];
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/hgslab-test-vmb-XXXXXX");
-	return mkdtemp(root) ? 0 : -1;
+	return tu_mkdtemp(root, sizeof(root), "vmb");
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	return hl_file_rmtree(root);
+	return tu_rmtree(root);
 }
 
 /* Write LEN bytes of a pattern seeded by SEED to DIR/NAME with MODE. */
@@ -72,18 +63,14 @@ static void assert_same(const char *a, const char *b, const char *name, unsigned
 {
 	PATH_VAR(pa, "%s/%s", a, name);
 	PATH_VAR(pb, "%s/%s", b, name);
-	char *ta = NULL, *tb = NULL;
 	size_t la = 0, lb = 0;
-	struct stat st;
+	char *ta = tu_slurp(pa, &la), *tb = tu_slurp(pb, &lb);
 
-	if (hl_file_read(pa, 1 << 24, &ta, &la) < 0 || hl_file_read(pb, 1 << 24, &tb, &lb) < 0)
-		fail_msg("%s", hl_error_last());
 	if (la != lb || memcmp(ta, tb, la))
 		fail_msg("'%s' differs from '%s'", pb, pa);
 	free(ta);
 	free(tb);
-	assert_int_equal(stat(pb, &st), 0);
-	assert_int_equal(st.st_mode & 07777, mode);
+	assert_int_equal(tu_mode_of(pb), mode);
 }
 
 /* A folder DIR (under the group's) holding the parts of a bundle for VM NAME with POLICY. */

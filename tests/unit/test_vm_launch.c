@@ -36,15 +36,7 @@
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
 #include "vm/launch.h"
-
-/* Fail with the current error message unless it contains TEXT. */
-#define assert_error_has(text) do { \
-	if (!strstr(hl_error_last(), (text))) \
-		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
-} while (0)
-
-/* A local char array NAME holding the path "FMT...". */
-#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
+#include "tests/unit/testutil.h"
 
 /* The fake QEMU: argv to $FAKE_QEMU_ARGS, $FAKE_QEMU_EVENTS into the agent socket, then sleep. */
 static const char fake_qemu[] =
@@ -58,7 +50,7 @@ static const char fake_qemu[] =
 
 /* One launch test's sandbox: every path it uses, made once. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
 	char run[128];          /* the run folder */
 	char args[128];         /* the fake's recorded argv */
@@ -70,14 +62,11 @@ struct sandbox {
 
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "vml");
 	const char *path = getenv("PATH");
 	char *newpath = NULL;
 
 	if (!s)
-		return -1;
-	snprintf(s->dir, sizeof(s->dir), "/tmp/hgslab-test-vml-XXXXXX");
-	if (!mkdtemp(s->dir))
 		return -1;
 	snprintf(s->guest, sizeof(s->guest), "%s/guest", s->dir);
 	snprintf(s->run, sizeof(s->run), "%s/run", s->dir);
@@ -113,21 +102,17 @@ static int sandbox_setup(void **state)
 static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
-	int rc;
 
 	setenv("PATH", s->old_path, 1);
 	free(s->old_path);
-	rc = hl_file_rmtree(s->dir);
-	free(s);
-	return rc;
+	return tu_sandbox_free(s);
 }
 
 /* The fake plays EVENTS (NULL: it never connects), then sleeps SLEEP seconds. */
 static void fake_plays(struct sandbox *s, const char *events, const char *sleep_s)
 {
 	if (events) {
-		if (hl_file_write(s->events, events, strlen(events), 0644) < 0)
-			fail_msg("%s", hl_error_last());
+		tu_put(s->events, events);
 		setenv("FAKE_QEMU_EVENTS", s->events, 1);
 	} else {
 		unsetenv("FAKE_QEMU_EVENTS");
@@ -138,11 +123,9 @@ static void fake_plays(struct sandbox *s, const char *events, const char *sleep_
 /* 1 when the fake's recorded argv has the line ARG followed by the line NEXT (NULL: any). */
 static int has_arg(struct sandbox *s, const char *arg, const char *next)
 {
-	char *text = NULL, *line, *save = NULL;
+	char *text = tu_slurp(s->args, NULL), *line, *save = NULL;
 	int prev = 0, found = 0;
 
-	if (hl_file_read(s->args, 1 << 20, &text, NULL) < 0)
-		fail_msg("no recorded QEMU command line: %s", hl_error_last());
 	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
 		if (prev && (!next || !strcmp(line, next)))
 			found = 1;
@@ -157,11 +140,9 @@ static int has_arg(struct sandbox *s, const char *arg, const char *next)
 /* The recorded -append line contains TEXT. */
 static int append_has(struct sandbox *s, const char *text)
 {
-	char *all = NULL, *a;
+	char *all = tu_slurp(s->args, NULL), *a;
 	int found;
 
-	if (hl_file_read(s->args, 1 << 20, &all, NULL) < 0)
-		fail_msg("no recorded QEMU command line");
 	a = strstr(all, "\n-append\n");
 	assert_non_null(a);
 	a += strlen("\n-append\n");

@@ -1,8 +1,9 @@
 /*
- * testutil.c - the helpers every unit test may use (testutil.h): the
- * repository's test data found from the test program's own path, scratch
- * directories and files, and tpm2_eventlog run as the independent reference
- * for TCG logs.  The Makefile links this file into every test program; it
+ * testutil.c - the helpers every unit test may use (testutil.h): the last
+ * error checked, the repository's test data found from the test program's
+ * own path, scratch directories, sandboxes and files, a closed loopback
+ * port, a TPM key template, and tpm2_eventlog run as the independent
+ * reference for TCG logs.  The Makefile links this file into every test program; it
  * is not a test itself (it has no main).
  */
 #include <setjmp.h>
@@ -11,12 +12,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +30,15 @@
 
 /* Folders between the repository root and a test program: build/<flavour>/tests/. */
 #define TU_EXE_DEPTH 3
+
+/* Whether the current error message contains TEXT (printed when not). */
+int tu_error_has(const char *text)
+{
+	if (strstr(hl_error_last(), text))
+		return 1;
+	print_error("message '%s' lacks '%s'\n", hl_error_last(), text);
+	return 0;
+}
 
 /* The next of 16 rotating path buffers. */
 static char *next_buf(void)
@@ -236,6 +249,61 @@ void tu_write_temp(const void *data, size_t len, const char *tag, char *path, si
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
+}
+
+/* A zeroed sandbox of SIZE bytes with its folder made. */
+void *tu_sandbox_new(size_t size, const char *tag)
+{
+	char *s;
+
+	if (size < TU_SANDBOX_DIR || !(s = calloc(1, size)))
+		return NULL;
+	if (tu_mkdtemp(s, TU_SANDBOX_DIR, tag) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* rm -rf sandbox S's folder, free S. */
+int tu_sandbox_free(void *s)
+{
+	int rc;
+
+	if (!s)
+		return 0;
+	rc = tu_rmtree(s);
+	free(s);
+	return rc;
+}
+
+/* A free port of 127.0.0.1. */
+unsigned short tu_closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* An ECC P-256 ECDSA key template. */
+void tu_tpm_ecc_template(TPM2B_PUBLIC *tmpl, TPMA_OBJECT attrs)
+{
+	memset(tmpl, 0, sizeof(*tmpl));
+	tmpl->publicArea.type = TPM2_ALG_ECC;
+	tmpl->publicArea.nameAlg = TPM2_ALG_SHA256;
+	tmpl->publicArea.objectAttributes = attrs;
+	tmpl->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	tmpl->publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+	tmpl->publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+	tmpl->publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	tmpl->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
 }
 
 /* Hex digits of S into OUT; the byte count. */

@@ -1,9 +1,10 @@
 /*
- * testutil.h - what the cmocka unit tests share: where the repository's test
- * data is, scratch directories, small file helpers and tpm2_eventlog as a
- * reference.  The Makefile links tests/unit/testutil.c into every test
- * program; include this header after <cmocka.h> (the helpers fail the
- * running test through cmocka).
+ * testutil.h - what the cmocka unit tests share: checks of the last error,
+ * where the repository's test data is, scratch directories and per-test
+ * sandboxes, small file helpers, a closed loopback port, a TPM key template
+ * and tpm2_eventlog as a reference.  The Makefile links
+ * tests/unit/testutil.c into every test program; include this header after
+ * <cmocka.h> (the helpers fail the running test through cmocka).
  *
  * Test data lives in tests/data/ of the repository.  A test finds it from
  * the repository root, which tu_repo_root() derives from the test program's
@@ -18,8 +19,11 @@
 #ifndef HGSLAB_TESTS_TESTUTIL_H
 #define HGSLAB_TESTS_TESTUTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "lib/err.h"
 #include "proto/tcglog.h"
@@ -29,6 +33,18 @@
 	if (!strstr(hl_error_last(), (text))) \
 		fail_msg("error '%s' lacks '%s'", hl_error_last(), (text)); \
 } while (0)
+
+/* Fail with the current error message unless CALL returns 0. */
+#define assert_ok(call) do { \
+	if ((call) != 0) \
+		fail_msg("%s failed: %s", #call, hl_error_last()); \
+} while (0)
+
+/* 1 when the current error message contains TEXT; else 0, after printing both (for conditions). */
+int tu_error_has(const char *text);
+
+/* A local char array NAME holding the path "FMT..." (a path kept longer than tu_path's). */
+#define PATH_VAR(name, ...) char name[PATH_MAX]; snprintf(name, sizeof(name), __VA_ARGS__)
 
 /* ---- the repository's test data ---- */
 
@@ -89,6 +105,31 @@ void tu_set_clock_offset(const char *dir, const char *text);
 
 /* Write LEN bytes of DATA to a fresh /tmp/hgslab-test-TAG-XXXXXX file; its name into PATH. */
 void tu_write_temp(const void *data, size_t len, const char *tag, char *path, size_t size);
+
+/* ---- per-test sandboxes ---- */
+
+/* The size of a sandbox's folder name (a char[TU_SANDBOX_DIR], first in the sandbox struct). */
+#define TU_SANDBOX_DIR 64
+
+/*
+ * A zeroed sandbox of SIZE bytes: a test's struct whose first member, a
+ * char[TU_SANDBOX_DIR], names a fresh folder made by tu_mkdtemp(TAG).  NULL
+ * when it cannot be made (for setup functions).
+ */
+void *tu_sandbox_new(size_t size, const char *tag);
+
+/* rm -rf sandbox S's folder and free S (NULL: nothing); 0, or -1 when the folder stays. */
+int tu_sandbox_free(void *s);
+
+/* ---- loopback ---- */
+
+/* A TCP port of 127.0.0.1 that nothing listens on (bound, read, closed); fails the test if not. */
+unsigned short tu_closed_port(void);
+
+/* ---- TPM objects ---- */
+
+/* An ECC P-256 ECDSA/SHA-256 key template with object attributes ATTRS into *TMPL (zeroed). */
+void tu_tpm_ecc_template(TPM2B_PUBLIC *tmpl, TPMA_OBJECT attrs);
 
 /* ---- tpm2_eventlog (tpm2-tools) as the reference for TCG logs ---- */
 
