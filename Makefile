@@ -6,7 +6,8 @@
 # generic mechanisms, the formats both ends speak, the VM launcher, the
 # fabric's four parts (never including each other), the lab, the command line.
 # Every .c file of those folders goes into build/libhgslab.a except
-# cmd/main.c, which is the binary's entry point; guest/ is its own program.
+# cmd/main.c, which is the binary's entry point; guest/ is its own program
+# (it may take proto/ and lib/ sources, nothing includes it).
 # Every tests/unit/test_*.c becomes its own cmocka test program linked against
 # that library, so adding a module or a test never needs a Makefile edit.
 #

@@ -42,8 +42,13 @@ refused sim 'sim/bench.c:1: include "cmd/cmd.h" points up' "sim/ including the c
 tree proto proto/tcglog.c '#  include "hosts/host.h"'
 refused proto 'proto/tcglog.c:1: include "hosts/host.h" points up' "a spaced '#  include' is read too"
 
-tree guest guest/agent.c '#include "lib/err.h"'
-refused guest 'guest/agent.c:1: include "lib/err.h" crosses the guest boundary' "guest/ including the host's code fails"
+tree guest guest/agent.c '#include "proto/keyprotector.h"' '#include "lib/err.h"' '#include "hosts/host.h"'
+refused guest 'guest/agent.c:3: include "hosts/host.h" crosses the guest boundary' "guest/ including the host's code fails"
+run "$checker" "$T/guest"
+ok $(grep -q 'agent.c:[12]:' <<<"$OUT"; [ $? -ne 0 ]; echo $?) "guest/ may include the formats it checks itself (proto/, lib/)"
+
+tree intoguest hosts/vm.c '#include "guest/agent.h"'
+refused intoguest 'hosts/vm.c:1: include "guest/agent.h" crosses the guest boundary' "nothing includes guest/"
 
 tree bare hgs/a.c '#include "a.h"'
 refused bare 'hgs/a.c:1: include "a.h" names no folder' "an include without its folder fails"
