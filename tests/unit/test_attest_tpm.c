@@ -39,19 +39,16 @@
 #include "hosts/measured_boot.h"
 #include "hosts/profile.h"
 #include "hosts/tpm_host.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/swtpm.h"
+#include "proto/platform_id.h"
 #include "proto/tcglog.h"
 #include "lib/tpm.h"
-
-/* Fail with the current error message unless CALL returns 0. */
-#define assert_ok(call) do { \
-	if ((call) != 0) \
-		fail_msg("%s failed: %s", #call, hl_error_last()); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* A manufactured TPM and the keys made in it once. */
 struct master {
@@ -63,7 +60,7 @@ struct master {
 
 /* Everything the group shares. */
 struct fixture {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char vendor_a[128], vendor_b[128], node_dir[128];
 	char *vendor_a_pem, *vendor_b_pem;
 	struct master a, b;
@@ -90,15 +87,6 @@ struct host {
 
 /* The host of the running test, stopped by the teardown. */
 static struct host *cur;
-
-/* Milliseconds on the monotonic clock. */
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Start a swtpm on STATE and connect to it. */
 static int tpm_start(const char *state, struct hl_swtpm **sw, struct hl_tpm **t)
@@ -181,21 +169,16 @@ static int group_teardown(void **state);
 /* Make the vendors, the two TPMs and their keys, the HGS node and its server. */
 static int group_setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tu_sandbox_new(sizeof(*f), "atpm");
 	struct hgs_init_params ip = { 0 };
 	char *path = NULL;
 	size_t len;
-	double t0 = now_ms();
+	int64_t t0 = hl_clock_ms();
 
 	if (!f)
 		return -1;
 	fx = f;
 	*state = f;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hgslab-test-atpm-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		f->dir[0] = '\0';
-		goto fail;
-	}
 	snprintf(f->vendor_a, sizeof(f->vendor_a), "%s/vendor-a", f->dir);
 	snprintf(f->vendor_b, sizeof(f->vendor_b), "%s/vendor-b", f->dir);
 	snprintf(f->a.state, sizeof(f->a.state), "%s/master-a", f->dir);
@@ -233,8 +216,8 @@ static int group_setup(void **state)
 	f->conn.url = f->url;
 	f->conn.resolve = f->resolve;
 	f->conn.timeout_ms = 30000;
-	fprintf(stderr, "# group setup (2 TPMs manufactured, keys, HGS node): %.0f ms\n",
-		now_ms() - t0);
+	fprintf(stderr, "# group setup (2 TPMs manufactured, keys, HGS node): %lld ms\n",
+		(long long)(hl_clock_ms() - t0));
 	return 0;
 fail:
 	fprintf(stderr, "group setup: %s\n", hl_error_last());
@@ -248,7 +231,7 @@ fail:
 static int group_teardown(void **state)
 {
 	struct fixture *f = *state;
-	int ret = 0;
+	int ret;
 
 	if (!f)
 		return 0;
@@ -258,11 +241,7 @@ static int group_teardown(void **state)
 	master_release(&f->b);
 	free(f->vendor_a_pem);
 	free(f->vendor_b_pem);
-	if (f->dir[0] && hl_file_rmtree(f->dir) < 0) {
-		fprintf(stderr, "rmtree: %s\n", hl_error_last());
-		ret = -1;
-	}
-	free(f);
+	ret = tu_sandbox_free(f);
 	fx = NULL;
 	return ret;
 }
@@ -279,7 +258,7 @@ static int host_stop(struct host *h)
 		rc = -1;
 	}
 	hl_measured_boot_free(h->mb);
-	if (h->state[0] && hl_file_rmtree(h->state) < 0)
+	if (h->state[0] && tu_rmtree(h->state) < 0)
 		rc = -1;
 	free(h);
 	return rc;
@@ -312,7 +291,7 @@ static struct host *host_boot(const struct master *m, const char *profile)
 	struct host *h = calloc(1, sizeof(*h));
 	struct hosts_pcr_extend *ext = NULL;
 	struct hl_profile p;
-	char src[256], dst[256], *bytes = NULL;
+	char *bytes = NULL;
 	size_t len = 0;
 
 	assert_non_null(h);
@@ -320,11 +299,10 @@ static struct host *host_boot(const struct master *m, const char *profile)
 	h->m = m;
 	snprintf(h->name, sizeof(h->name), "%s", m->host);
 	snprintf(h->state, sizeof(h->state), "%s/tpm-%u", fx->dir, fx->serial++);
-	snprintf(src, sizeof(src), "%s/tpm2-00.permall", m->state);
-	snprintf(dst, sizeof(dst), "%s/tpm2-00.permall", h->state);
 	assert_ok(hl_file_mkdirs(h->state, 0700));
-	assert_ok(hl_file_read(src, HL_FILE_READ_MAX, &bytes, &len));
-	assert_ok(hl_file_write_private(dst, bytes, len));
+	assert_ok(hl_file_read(tu_path("%s/tpm2-00.permall", m->state), HL_FILE_READ_MAX, &bytes,
+			       &len));
+	assert_ok(hl_file_write_private(tu_path("%s/tpm2-00.permall", h->state), bytes, len));
 	free(bytes);
 	assert_ok(tpm_start(h->state, &h->swtpm, &h->tpm));
 	assert_ok(hl_profile_parse(profile, &p));
@@ -476,6 +454,22 @@ static json_t *attest_body(struct host *h, const struct hosts_tpm_key *ak, const
 	return o;
 }
 
+/*
+ * POST a hand-built attestation of H (attest_body with AK, the TCG log LOG of
+ * LEN bytes, every quoted PCR); fail unless the decision is STATUS with SUB
+ * and TEXT as expect_json takes them.
+ */
+static void attest_by_hand(struct host *h, const struct hosts_tpm_key *ak, const void *log,
+			   size_t len, const char *status, const char *sub, const char *text)
+{
+	json_t *body = attest_body(h, ak, log, len, HOSTS_QUOTE_PCRS);
+	json_t *r = post_json("/Attestation/v1/tpm/attest", body);
+
+	expect_json(r, status, sub, text);
+	json_decref(r);
+	json_decref(body);
+}
+
 /* Register and activate H (the AK of its master) so that hand-built attestations may follow. */
 static void host_activate(struct host *h)
 {
@@ -518,6 +512,15 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+/* Relabel the first event of LOG in PCR of TYPE as NEW_TYPE (its digests untouched). */
+static void relabel(uint8_t *log, size_t len, uint32_t pcr, uint32_t type, uint32_t new_type)
+{
+	size_t toff, doff, dlen;
+
+	find_event(log, len, pcr, type, &toff, &doff, &dlen);
+	put_le32(log + toff, new_type);
+}
+
 /* ---- tests ---- */
 
 /* A baseline host passes, and its health certificate binds its TPM transport key. */
@@ -532,13 +535,14 @@ static void test_baseline_passed(void **state)
 	char fp[HL_SHA256_HEX_SIZE];
 	X509 *cert = NULL;
 	int ak_bound = 0;
-	double t0;
+	int64_t t0;
 
 	(void)state;
 	assert_ok(host_register(h, h->name, 0));
-	t0 = now_ms();
+	t0 = hl_clock_ms();
 	attest(h, &ak_bound, &d);
-	fprintf(stderr, "# first attestation (activation + attest): %.0f ms\n", now_ms() - t0);
+	fprintf(stderr, "# first attestation (activation + attest): %lld ms\n",
+		(long long)(hl_clock_ms() - t0));
 	expect(&d, "Passed", NULL, NULL);
 	assert_int_equal(ak_bound, 1);
 	assert_string_equal(d.mode, "tpm");
@@ -561,9 +565,9 @@ static void test_baseline_passed(void **state)
 	hgs_tpm_ak_pin_free(pin);
 	hosts_hgs_decision_release(&d);
 	/* a second attestation skips activation */
-	t0 = now_ms();
+	t0 = hl_clock_ms();
 	attest(h, &ak_bound, &d);
-	fprintf(stderr, "# attestation with a bound AK: %.0f ms\n", now_ms() - t0);
+	fprintf(stderr, "# attestation with a bound AK: %lld ms\n", (long long)(hl_clock_ms() - t0));
 	expect(&d, "Passed", NULL, NULL);
 	hosts_hgs_decision_release(&d);
 	hl_cert_free(cert);
@@ -600,7 +604,6 @@ static void test_swapped_ak(void **state)
 {
 	struct host *h = host_boot(&fx->a, "baseline");
 	struct hosts_hgs_decision d;
-	json_t *body, *r;
 	int bound = 1;
 
 	(void)state;
@@ -615,11 +618,8 @@ static void test_swapped_ak(void **state)
 	expect(&d, "UnauthorizedHost", NULL, "is pinned");
 	hosts_hgs_decision_release(&d);
 	/* and by hand: a genuine quote by the other AK */
-	body = attest_body(h, &fx->a.ak2, h->mb->log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "UnauthorizedHost", NULL, "is pinned");
-	json_decref(r);
-	json_decref(body);
+	attest_by_hand(h, &fx->a.ak2, h->mb->log, h->mb->log_len, "UnauthorizedHost", NULL,
+		       "is pinned");
 	/* the pinned AK still passes */
 	h->t.ak = &fx->a.ak;
 	attest(h, &bound, &d);
@@ -676,27 +676,19 @@ static void test_relabelled_event(void **state)
 	struct host *h = host_boot(&fx->a, "baseline,debug=on");
 	size_t toff, doff, dlen;
 	uint8_t *log;
-	json_t *body, *r;
 
 	(void)state;
 	host_activate(h);
 	log = malloc(h->mb->log_len);
 	assert_non_null(log);
 	/* the debug boot as it is: DebugMode */
-	body = attest_body(h, &fx->a.ak, h->mb->log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "DebugMode", NULL);
-	json_decref(r);
-	json_decref(body);
+	attest_by_hand(h, &fx->a.ak, h->mb->log, h->mb->log_len, "InsecureHostConfiguration",
+		       "DebugMode", NULL);
 	/* its boot-debugging tagged event relabelled EV_POST_CODE: still DebugMode */
 	memcpy(log, h->mb->log, h->mb->log_len);
-	find_event(log, h->mb->log_len, 12, HL_EV_EVENT_TAG, &toff, &doff, &dlen);
-	put_le32(log + toff, HL_EV_POST_CODE);
-	body = attest_body(h, &fx->a.ak, log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "DebugMode", NULL);
-	json_decref(r);
-	json_decref(body);
+	relabel(log, h->mb->log_len, 12, HL_EV_EVENT_TAG, HL_EV_POST_CODE);
+	attest_by_hand(h, &fx->a.ak, log, h->mb->log_len, "InsecureHostConfiguration", "DebugMode",
+		       NULL);
 	/* every tagged event of PCR 12 relabelled: the same */
 	for (;;) {
 		struct hl_tcglog *l = NULL;
@@ -708,24 +700,17 @@ static void test_relabelled_event(void **state)
 		hl_tcglog_free(l);
 		if (!left)
 			break;
-		find_event(log, h->mb->log_len, 12, HL_EV_EVENT_TAG, &toff, &doff, &dlen);
-		put_le32(log + toff, HL_EV_IPL);
+		relabel(log, h->mb->log_len, 12, HL_EV_EVENT_TAG, HL_EV_IPL);
 	}
-	body = attest_body(h, &fx->a.ak, log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "DebugMode", NULL);
-	json_decref(r);
-	json_decref(body);
+	attest_by_hand(h, &fx->a.ak, log, h->mb->log_len, "InsecureHostConfiguration", "DebugMode",
+		       NULL);
 	/* must-hash data changed, digest kept (so it still replays): TcgLogVerification */
 	memcpy(log, h->mb->log, h->mb->log_len);
 	find_event(log, h->mb->log_len, 4, HL_EV_EFI_ACTION, &toff, &doff, &dlen);
 	assert_true(dlen > 0);
 	log[doff] ^= 0x20;
-	body = attest_body(h, &fx->a.ak, log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "TcgLogVerification", NULL);
-	json_decref(r);
-	json_decref(body);
+	attest_by_hand(h, &fx->a.ak, log, h->mb->log_len, "InsecureHostConfiguration",
+		       "TcgLogVerification", NULL);
 	free(log);
 }
 
@@ -733,23 +718,15 @@ static void test_relabelled_event(void **state)
 static void test_relabelled_event_baseline(void **state)
 {
 	struct host *h = host_boot(&fx->a, "baseline");
-	size_t toff, doff, dlen;
 	uint8_t *log;
-	json_t *body, *r;
 
 	(void)state;
 	host_activate(h);
 	log = malloc(h->mb->log_len);
 	assert_non_null(log);
 	memcpy(log, h->mb->log, h->mb->log_len);
-	find_event(log, h->mb->log_len, 4, HL_EV_EFI_BOOT_SERVICES_APPLICATION, &toff, &doff,
-		   &dlen);
-	put_le32(log + toff, HL_EV_POST_CODE);
-	body = attest_body(h, &fx->a.ak, log, h->mb->log_len, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "Passed", NULL, NULL);
-	json_decref(r);
-	json_decref(body);
+	relabel(log, h->mb->log_len, 4, HL_EV_EFI_BOOT_SERVICES_APPLICATION, HL_EV_POST_CODE);
+	attest_by_hand(h, &fx->a.ak, log, h->mb->log_len, "Passed", NULL, NULL);
 	free(log);
 }
 
@@ -796,7 +773,7 @@ static void test_ek_cert_other_ca(void **state)
 	(void)state;
 	/* add-tpm-host refuses it without --force */
 	assert_int_equal(host_register(h, h->name, 0), -1);
-	assert_non_null(strstr(hl_error_last(), "does not chain"));
+	assert_error_has("does not chain");
 	/* a host registered while its vendor was trusted, whose CA is then withdrawn */
 	assert_ok(hgs_db_set_vendor_ca(fx->node, fx->vendor_b_pem));
 	assert_ok(host_register(h, h->name, 0));
@@ -939,16 +916,10 @@ static void test_garbage(void **state)
 		json_decref(body);
 	}
 	/* a truncated or garbage TCG log: TcgLogVerification */
-	body = attest_body(h, &fx->a.ak, h->mb->log, h->mb->log_len - 5, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "TcgLogVerification", NULL);
-	json_decref(r);
-	json_decref(body);
-	body = attest_body(h, &fx->a.ak, "garbage", 7, HOSTS_QUOTE_PCRS);
-	r = post_json("/Attestation/v1/tpm/attest", body);
-	expect_json(r, "InsecureHostConfiguration", "TcgLogVerification", NULL);
-	json_decref(r);
-	json_decref(body);
+	attest_by_hand(h, &fx->a.ak, h->mb->log, h->mb->log_len - 5, "InsecureHostConfiguration",
+		       "TcgLogVerification", NULL);
+	attest_by_hand(h, &fx->a.ak, "garbage", 7, "InsecureHostConfiguration",
+		       "TcgLogVerification", NULL);
 	/* a quote of too few PCRs */
 	h->t.pcr_mask = 0xff;
 	attest(h, &bound, &d);
@@ -1006,7 +977,7 @@ static void test_info_and_hostkey(void **state)
 		struct hosts_hgs_conn bad = { "http://127.0.0.1:1", NULL, 2000 };
 
 		assert_int_equal(hosts_hgs_get_info(&bad, &info), -1);
-		assert_non_null(strstr(hl_error_last(), "127.0.0.1:1"));
+		assert_error_has("127.0.0.1:1");
 	}
 	hl_key_free(key);
 	hl_key_free(other);

@@ -26,6 +26,7 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "tests/unit/testutil.h"
 
 #define DAY (24 * 60 * 60)
 #define OID_MODE "1.3.6.1.4.1.311.21.99.1"
@@ -53,13 +54,6 @@ static int group_teardown(void **state)
 	hl_key_free(ec_a);
 	hl_key_free(ec_b);
 	return 0;
-}
-
-/* Assert the last error message contains NEEDLE (and show it when not). */
-static void assert_error_has(const char *needle)
-{
-	if (!strstr(hl_error_last(), needle))
-		fail_msg("error '%s' does not contain '%s'", hl_error_last(), needle);
 }
 
 /* A spec with CN and the validity [now + FROM, now + TO). */
@@ -351,29 +345,22 @@ static void test_key_garbage(void **state)
 /* A private key saved to a file loads back; a missing path names the file. */
 static void test_key_load_file(void **state)
 {
-	char dir[] = "/tmp/hgslab-test-crypto-XXXXXX", path[256];
+	char dir[64], path[256];
 	struct hl_buf pem = { NULL, 0 };
 	EVP_PKEY *k = NULL;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "crypto"), 0);
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
 	assert_int_equal(hl_key_priv_to_pem(rsa_a, &pem), 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(pem.data, 1, pem.len, f), pem.len);
-	fclose(f);
+	tu_put(path, (char *)pem.data);
 	hl_buf_free(&pem);
 	assert_int_equal(hl_key_priv_load_file(path, &k), 0);
 	assert_true(hl_key_pub_equal(k, rsa_a));
 	hl_key_free(k);
 	k = NULL;
 
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("not a key\n", f);
-	fclose(f);
+	tu_put(path, "not a key\n");
 	assert_int_equal(hl_key_priv_load_file(path, &k), -1);
 	assert_null(k);
 	assert_error_has(path);
@@ -383,7 +370,7 @@ static void test_key_load_file(void **state)
 	assert_int_equal(hl_key_priv_load_file(path, &k), -1);
 	assert_error_has(path);
 	assert_error_has("No such file");
-	rmdir(dir);
+	tu_rmtree(dir);
 }
 
 /* Public keys rebuilt from raw RSA n/e and P-256 x/y equal the originals; bad points fail. */
@@ -1104,7 +1091,6 @@ static void test_cert_garbage(void **state)
 	hl_cert_free(ca);
 }
 
-/* Run the crypto tests with the shared keys. */
 /* Assert the last error message starts with PREFIX. */
 static void assert_error_starts(const char *prefix)
 {
@@ -1237,6 +1223,7 @@ static void test_codec_messages(void **state)
 	hl_cert_free(ca2);
 }
 
+/* Run the crypto tests with the shared keys. */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

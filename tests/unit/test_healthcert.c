@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
@@ -27,9 +26,10 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "tests/unit/testutil.h"
 
 struct fx {
-	char sandbox[64];
+	char sandbox[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char dir_a[128], dir_b[128];
 	struct hgs_node *a, *b;     /* two HGS nodes, both "MyHgsService" */
 	EVP_PKEY *tk;               /* a host's transport key */
@@ -37,36 +37,21 @@ struct fx {
 
 static struct fx *F;
 
-/* Create and open node DIR. */
-static int make_node(const char *dir, struct hgs_node **out)
-{
-	struct hgs_init_params p = {
-		.dir = dir, .name = "MyHgsService", .domain = "relecloud.com",
-		.trust = HGS_MODE_TPM, .listen = "127.0.0.1:0",
-	};
-
-	if (hgs_node_create(&p) < 0 || hgs_node_open(dir, HGS_NODE_OPEN_KEYS, out) < 0) {
-		fprintf(stderr, "setup: %s\n", hl_error_last());
-		return -1;
-	}
-	return 0;
-}
-
 /* Two nodes and a transport key. */
 static int group_setup(void **state)
 {
 	hl_log_set_stderr_level(HL_LOG_ERROR);
-	F = calloc(1, sizeof(*F));
+	F = tu_sandbox_new(sizeof(*F), "hc");
 	if (!F)
-		return -1;
-	snprintf(F->sandbox, sizeof(F->sandbox), "/tmp/hgslab-test-hc-XXXXXX");
-	if (!mkdtemp(F->sandbox))
 		return -1;
 	snprintf(F->dir_a, sizeof(F->dir_a), "%s/a", F->sandbox);
 	snprintf(F->dir_b, sizeof(F->dir_b), "%s/b", F->sandbox);
-	if (make_node(F->dir_a, &F->a) < 0 || make_node(F->dir_b, &F->b) < 0 ||
-	    hl_key_generate(HL_KEY_RSA2048, &F->tk) < 0)
+	if (tu_hgs_node(F->dir_a, HGS_MODE_TPM, &F->a) < 0 ||
+	    tu_hgs_node(F->dir_b, HGS_MODE_TPM, &F->b) < 0 ||
+	    hl_key_generate(HL_KEY_RSA2048, &F->tk) < 0) {
+		fprintf(stderr, "setup: %s\n", hl_error_last());
 		return -1;
+	}
 	*state = F;
 	return 0;
 }
@@ -78,21 +63,8 @@ static int group_teardown(void **state)
 	hgs_node_close(F->a);
 	hgs_node_close(F->b);
 	hl_key_free(F->tk);
-	hl_file_rmtree(F->sandbox);
-	free(F);
+	tu_sandbox_free(F);
 	return 0;
-}
-
-/* Write the clock offset of DIR (NULL removes it). */
-static void set_offset(const char *dir, const char *text)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
-	if (!text)
-		unlink(path);
-	else
-		assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
 }
 
 /* Issue a Passed certificate for FabricHost1 in MODE from node N. */
@@ -152,9 +124,9 @@ static void test_validity_and_clock(void **state)
 
 	(void)state;
 	assert_int_equal(hgs_db_set_validity(F->a, 2), 0);
-	set_offset(F->dir_a, "86400");
+	tu_set_clock_offset(F->dir_a, "86400");
 	c = issue(F->a, HGS_MODE_HOSTKEY);
-	set_offset(F->dir_a, NULL);
+	tu_set_clock_offset(F->dir_a, NULL);
 	assert_int_equal(hgs_db_set_validity(F->a, 8), 0);
 	assert_int_equal(hl_cert_validity(c, &nb, &na), 0);
 	assert_true(nb >= real + 86400 && nb <= real + 86402);
@@ -171,22 +143,22 @@ static void test_expired(void **state)
 
 	(void)state;
 	c = issue(F->a, HGS_MODE_TPM);
-	set_offset(F->dir_a, "25200");
+	tu_set_clock_offset(F->dir_a, "25200");
 	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, NULL), 0);
-	set_offset(F->dir_a, "28801");
+	tu_set_clock_offset(F->dir_a, "28801");
 	t0 = time(NULL);
 	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "health certificate of 'FabricHost1' refused"));
-	assert_non_null(strstr(hl_error_last(), "expired"));
+	assert_error_has("health certificate of 'FabricHost1' refused");
+	assert_error_has("expired");
 	assert_int_equal(v.refusal, HGS_HC_EXPIRED);
 	assert_true(v.at >= t0 + 28801 && v.at <= time(NULL) + 28801);
-	assert_non_null(strstr(hl_error_last(), v.detail));
+	assert_error_has(v.detail);
 	assert_non_null(strstr(v.detail, "certificate 'FabricHost1' expired on "));
-	set_offset(F->dir_a, "-3600");
+	tu_set_clock_offset(F->dir_a, "-3600");
 	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
 	assert_int_equal(v.refusal, HGS_HC_NOT_YET_VALID);
 	assert_non_null(strstr(v.detail, "is not yet valid"));
-	set_offset(F->dir_a, NULL);
+	tu_set_clock_offset(F->dir_a, NULL);
 	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), 0);
 	assert_int_equal(v.refusal, HGS_HC_ACCEPTED);
 	assert_string_equal(v.detail, "");
@@ -203,13 +175,13 @@ static void test_other_node(void **state)
 	c = issue(F->b, HGS_MODE_TPM);
 	assert_int_equal(hgs_healthcert_verify(F->b, c, NULL, NULL), 0);
 	assert_int_equal(hgs_healthcert_verify(F->a, c, NULL, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "refused"));
+	assert_error_has("refused");
 	assert_int_equal(v.refusal, HGS_HC_UNTRUSTED);
 	assert_non_null(strstr(v.detail, "certificate 'FabricHost1' was not issued by "
 				      "'MyHgsService Attestation Signer'"));
 	assert_int_equal(hgs_healthcert_verify_with(c, F->b->signer_cert, "OtherHgs", time(NULL),
 						    NULL, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "issued for HGS 'MyHgsService', not 'OtherHgs'"));
+	assert_error_has("issued for HGS 'MyHgsService', not 'OtherHgs'");
 	assert_int_equal(v.refusal, HGS_HC_OTHER_HGS);
 	assert_string_equal(v.detail, "it was issued for HGS 'MyHgsService', not 'OtherHgs'");
 	/* who issued it is decided inside its validity: expired as well, still another HGS's */
@@ -238,8 +210,7 @@ static void test_not_passed(void **state)
 	assert_int_equal(info.status, HGS_STATUS_INSECURE_HOST_CONFIGURATION);
 	assert_int_equal(info.substatus, HGS_SUB_DEBUG_MODE | HGS_SUB_IOMMU);
 	assert_int_equal(hgs_healthcert_verify(F->a, c, &info, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "records attestation status "
-					       "InsecureHostConfiguration"));
+	assert_error_has("records attestation status InsecureHostConfiguration");
 	assert_int_equal(v.refusal, HGS_HC_NOT_PASSED);
 	/* the status is checked before the validity */
 	assert_int_equal(hgs_healthcert_verify_with(c, F->a->signer_cert, "MyHgsService",
@@ -263,13 +234,13 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ec), 0);
 	assert_int_equal(hgs_healthcert_issue(F->a, "FabricHost1", HGS_MODE_TPM, &res, ec, &c), -1);
 	assert_null(c);
-	assert_non_null(strstr(hl_error_last(), "must be an RSA 2048 or 3072 key"));
+	assert_error_has("must be an RSA 2048 or 3072 key");
 	assert_int_equal(hgs_healthcert_issue(F->a, "", HGS_MODE_TPM, &res, F->tk, &c), -1);
 	hl_key_free(ec);
 
 	/* the signer's own certificate is no health certificate */
 	assert_int_equal(hgs_healthcert_parse(F->a->signer_cert, &info), -1);
-	assert_non_null(strstr(hl_error_last(), "not an hgslab health certificate"));
+	assert_error_has("not an hgslab health certificate");
 	assert_int_equal(hgs_healthcert_verify(F->a, F->a->signer_cert, &info, &v), -1);
 	assert_int_equal(v.refusal, HGS_HC_NOT_HEALTHCERT);
 	assert_string_equal(v.detail, hl_error_last());
@@ -277,10 +248,10 @@ static void test_bad_inputs(void **state)
 
 	assert_int_equal(hgs_node_open(F->dir_a, 0, &plain), 0);
 	assert_int_equal(hgs_healthcert_issue(plain, "FabricHost1", HGS_MODE_TPM, &res, F->tk, &c), -1);
-	assert_non_null(strstr(hl_error_last(), "HGS_NODE_OPEN_KEYS"));
+	assert_error_has("HGS_NODE_OPEN_KEYS");
 	c = issue(F->a, HGS_MODE_TPM);
 	assert_int_equal(hgs_healthcert_verify(plain, c, NULL, &v), -1);
-	assert_non_null(strstr(hl_error_last(), "HGS_NODE_OPEN_KEYS"));
+	assert_error_has("HGS_NODE_OPEN_KEYS");
 	assert_int_equal(v.refusal, HGS_HC_ERROR);
 	hl_cert_free(c);
 	hgs_node_close(plain);

@@ -41,11 +41,12 @@ static char template_dir[128];
 
 /* One test's sandbox: a copy of the template host in DIR/host. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char host[128];
 	struct host *h;
 };
 
+/* Make the template host FabricHost1 once. */
 static int group_setup(void **state)
 {
 	struct host_new_params p = { 0 };
@@ -65,36 +66,36 @@ static int group_setup(void **state)
 	return 0;
 }
 
+/* Remove the template host. */
 static int group_teardown(void **state)
 {
 	(void)state;
 	return tu_rmtree(group_dir);
 }
 
+/* A test's own copy of the template host, open. */
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "host1");
 
 	if (!s)
 		return -1;
-	if (tu_mkdtemp(s->dir, sizeof(s->dir), "host1") < 0)
-		return -1;
 	snprintf(s->host, sizeof(s->host), "%s/host", s->dir);
-	if (tu_sh("cp -a '%s' '%s'", template_dir, s->host) < 0 || host_open(s->host, &s->h) < 0)
+	if (tu_sh("cp -a '%s' '%s'", template_dir, s->host) < 0 || host_open(s->host, &s->h) < 0) {
+		tu_sandbox_free(s);
 		return -1;
+	}
 	*state = s;
 	return 0;
 }
 
+/* Close the test's host and remove its sandbox. */
 static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
-	int rc;
 
 	host_close(s->h);
-	rc = tu_rmtree(s->dir);
-	free(s);
-	return rc;
+	return tu_sandbox_free(s);
 }
 
 /* ---- names and addresses ---- */

@@ -29,9 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -48,12 +46,7 @@
 #include "proto/keyprotector.h"
 #include "lib/log.h"
 #include "tenant/guardian.h"
-
-/* Fail with the current error message unless CALL returns 0. */
-#define assert_ok(call) do { \
-	if ((call) != 0) \
-		fail_msg("%s failed: %s", #call, hl_error_last()); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* A guardian's key pairs (the owner's, made here). */
 struct pair {
@@ -62,7 +55,8 @@ struct pair {
 };
 
 struct fx {
-	char sandbox[64], dir_a[128], dir_b[128], dir_c[128];
+	char sandbox[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
+	char dir_a[128], dir_b[128], dir_c[128];
 	struct hgs_node *a;        /* the HGS under test, served over HTTP */
 	struct hgs_node *b;        /* another HGS of the same name */
 	struct hgs_node *c;        /* the HGS whose certificates the rotation test changes */
@@ -77,17 +71,6 @@ struct fx {
 };
 
 static struct fx *F;
-
-/* Create and open node DIR. */
-static int make_node(const char *dir, struct hgs_node **out)
-{
-	struct hgs_init_params p = {
-		.dir = dir, .name = "MyHgsService", .domain = "relecloud.com",
-		.trust = HGS_MODE_TPM, .listen = "127.0.0.1:0",
-	};
-
-	return hgs_node_create(&p) < 0 || hgs_node_open(dir, HGS_NODE_OPEN_KEYS, out) < 0 ? -1 : 0;
-}
 
 /* A self-signed RSA 2048 certificate CN for a new key. */
 static int make_cert(const char *cn, EVP_PKEY **key, X509 **cert)
@@ -127,16 +110,14 @@ static int group_setup(void **state)
 	unsigned short port;
 
 	hl_log_set_stderr_level(HL_LOG_ERROR);
-	if (!(F = calloc(1, sizeof(*F))))
-		return -1;
-	snprintf(F->sandbox, sizeof(F->sandbox), "/tmp/hgslab-test-kps-XXXXXX");
-	if (!mkdtemp(F->sandbox))
+	if (!(F = tu_sandbox_new(sizeof(*F), "kps")))
 		return -1;
 	snprintf(F->dir_a, sizeof(F->dir_a), "%s/a", F->sandbox);
 	snprintf(F->dir_b, sizeof(F->dir_b), "%s/b", F->sandbox);
 	snprintf(F->dir_c, sizeof(F->dir_c), "%s/c", F->sandbox);
-	if (make_node(F->dir_a, &F->a) < 0 || make_node(F->dir_b, &F->b) < 0 ||
-	    make_node(F->dir_c, &F->c) < 0 ||
+	if (tu_hgs_node(F->dir_a, HGS_MODE_TPM, &F->a) < 0 ||
+	    tu_hgs_node(F->dir_b, HGS_MODE_TPM, &F->b) < 0 ||
+	    tu_hgs_node(F->dir_c, HGS_MODE_TPM, &F->c) < 0 ||
 	    hgs_node_keypair(F->a, HGS_KEY_KPS_SIGNING, &F->a_sc, NULL) < 0 ||
 	    hgs_node_keypair(F->a, HGS_KEY_KPS_ENCRYPTION, &F->a_ec, NULL) < 0 ||
 	    hgs_node_keypair(F->b, HGS_KEY_KPS_SIGNING, &F->b_sc, NULL) < 0 ||
@@ -179,21 +160,8 @@ static int group_teardown(void **state)
 	hl_key_free(F->tk2);
 	hl_buf_free(&F->kp);
 	hl_buf_free(&F->tk);
-	hl_file_rmtree(F->sandbox);
-	free(F);
+	tu_sandbox_free(F);
 	return 0;
-}
-
-/* Write the clock offset of DIR (NULL removes it). */
-static void set_offset(const char *dir, const char *text)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, HL_LABCLOCK_OFFSET_FILE);
-	if (!text)
-		unlink(path);
-	else
-		assert_int_equal(hl_file_write(path, text, strlen(text), 0644), 0);
 }
 
 /* A health certificate from node N for HOST binding TK; Passed unless STATUS says otherwise. */
@@ -516,12 +484,12 @@ static void test_refuse_expired(void **state)
 	X509 *hc = issue(F->a, "FabricHost1", F->tk1, HGS_STATUS_PASSED);
 
 	(void)state;
-	set_offset(F->dir_a, "32400");
+	tu_set_clock_offset(F->dir_a, "32400");
 	expect_refusal(&F->kp, hc, 403, "HealthCertificateExpired", "expired at", "FabricHost1");
-	set_offset(F->dir_a, "-3600");
+	tu_set_clock_offset(F->dir_a, "-3600");
 	expect_refusal(&F->kp, hc, 403, "HealthCertificateNotYetValid", "not valid before",
 		       "FabricHost1");
-	set_offset(F->dir_a, NULL);
+	tu_set_clock_offset(F->dir_a, NULL);
 	hl_cert_free(hc);
 }
 
@@ -548,11 +516,11 @@ static void test_refuse_cutoff(void **state)
 	assert_ok(hgs_db_kps_cutoff_set(F->a, 1, now + 60));
 	expect_refusal(&F->kp, old, 403, "HealthCertificateIssuedBeforeCutoff",
 		       "denies health certificates issued before", "FabricHost1");
-	set_offset(F->dir_a, "120");
+	tu_set_clock_offset(F->dir_a, "120");
 	fresh = issue(F->a, "FabricHost1", F->tk1, HGS_STATUS_PASSED);
 	assert_int_equal(post(body_of(F->kp.data, F->kp.len, fresh), &r), 200);
 	json_decref(r);
-	set_offset(F->dir_a, NULL);
+	tu_set_clock_offset(F->dir_a, NULL);
 	assert_ok(hgs_db_kps_cutoff_set(F->a, 0, 0));
 	assert_int_equal(post(body_of(F->kp.data, F->kp.len, old), &r), 200);
 	json_decref(r);
@@ -734,7 +702,7 @@ static void test_refusals_are_healthcert_verdicts(void **state)
 	cases[n++] = (struct bad_cert){ issue(F->b, "FabricHost1", F->tk1, HGS_STATUS_PASSED),
 					 "32400", HGS_HC_UNTRUSTED };
 	for (size_t i = 0; i < n; i++) {
-		set_offset(F->dir_a, cases[i].offset);
+		tu_set_clock_offset(F->dir_a, cases[i].offset);
 		assert_int_equal(hgs_healthcert_verify(F->a, cases[i].cert, NULL, &v), -1);
 		assert_int_equal(v.refusal, cases[i].want);
 		snprintf(message, sizeof(message), "%s",
@@ -747,7 +715,7 @@ static void test_refusals_are_healthcert_verdicts(void **state)
 		json_decref(r);
 		hl_cert_free(cases[i].cert);
 	}
-	set_offset(F->dir_a, NULL);
+	tu_set_clock_offset(F->dir_a, NULL);
 	hl_key_free(k);
 }
 
@@ -932,18 +900,6 @@ static struct hl_guardian_metadata *metadata_c(void)
 	return md;
 }
 
-/* The mode of node c's file REL. */
-static int mode_of(const char *rel)
-{
-	char path[256];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", F->dir_c, rel);
-	if (stat(path, &sb) < 0)
-		return -1;
-	return (int)(sb.st_mode & 0777);
-}
-
 /* Count the certificates of node c and the primaries among them. */
 static void count_certs(size_t *n, size_t *primaries)
 {
@@ -970,7 +926,7 @@ static void test_rotation(void **state)
 	struct hl_guardian_metadata *md;
 	struct hl_buf kp_old = { 0 }, kp_new = { 0 }, tk = { 0 };
 	char old_enc[HL_SHA256_HEX_SIZE], new_enc[HL_SHA256_HEX_SIZE], new_sig[HL_SHA256_HEX_SIZE];
-	char t[HL_SHA256_HEX_SIZE], rel[128], prefix[9];
+	char t[HL_SHA256_HEX_SIZE], prefix[9];
 	size_t n, primaries;
 	X509 *sc = NULL, *ec = NULL;
 
@@ -992,10 +948,10 @@ static void test_rotation(void **state)
 	count_certs(&n, &primaries);
 	assert_int_equal(n, 4);
 	assert_int_equal(primaries, 2);
-	snprintf(rel, sizeof(rel), "keys/kps-encryption-%.16s.key", new_enc);
-	assert_int_equal(mode_of(rel), 0600);
-	snprintf(rel, sizeof(rel), "keys/kps-encryption-%.16s.crt", new_enc);
-	assert_int_equal(mode_of(rel), 0644);
+	assert_int_equal(tu_mode_of(tu_path("%s/keys/kps-encryption-%.16s.key", F->dir_c, new_enc)),
+			 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/keys/kps-encryption-%.16s.crt", F->dir_c, new_enc)),
+			 0644);
 	md = metadata_c();
 	assert_ok(hl_cert_thumbprint(md->encryption_cert, t));
 	assert_string_equal(t, new_enc);
@@ -1016,15 +972,15 @@ static void test_rotation(void **state)
 	assert_int_equal(release_c(&kp_old, NULL), HGS_KPS_ENCRYPTION_CERTIFICATE_DISABLED);
 	assert_int_equal(release_c(&kp_new, NULL), HGS_KPS_RELEASED);
 	assert_int_equal(hgs_db_kps_cert_change(F->c, old_enc, HGS_KPS_CERT_SET_PRIMARY), -1);
-	assert_non_null(strstr(hl_error_last(), "is disabled"));
+	assert_error_has("is disabled");
 	assert_ok(hgs_db_kps_cert_change(F->c, old_enc, HGS_KPS_CERT_ENABLE));
 	assert_int_equal(release_c(&kp_old, NULL), HGS_KPS_RELEASED);
 
 	/* the primary can be neither disabled nor removed */
 	assert_int_equal(hgs_db_kps_cert_change(F->c, new_enc, HGS_KPS_CERT_DISABLE), -1);
-	assert_non_null(strstr(hl_error_last(), "primary"));
+	assert_error_has("primary");
 	assert_int_equal(hgs_kps_cert_remove(F->c, new_enc), -1);
-	assert_non_null(strstr(hl_error_last(), "primary"));
+	assert_error_has("primary");
 
 	/* thumbprint prefixes */
 	snprintf(prefix, sizeof(prefix), "%.8s", old_enc);
@@ -1043,8 +999,7 @@ static void test_rotation(void **state)
 	assert_string_equal(t, old_enc);
 	hl_guardian_metadata_free(md);
 	assert_ok(hgs_kps_cert_remove(F->c, new_enc));
-	snprintf(rel, sizeof(rel), "keys/kps-encryption-%.16s.key", new_enc);
-	assert_int_equal(mode_of(rel), -1);
+	assert_false(tu_exists(tu_path("%s/keys/kps-encryption-%.16s.key", F->dir_c, new_enc)));
 	assert_int_equal(release_c(&kp_new, NULL), HGS_KPS_GUARDIAN_NOT_LISTED);
 	assert_int_equal(release_c(&kp_old, NULL), HGS_KPS_RELEASED);
 	count_certs(&n, &primaries);
@@ -1060,7 +1015,7 @@ static void test_import(void **state)
 {
 	struct hl_buf kpem = { 0 }, cpem = { 0 }, k2pem = { 0 }, epem = { 0 };
 	struct hl_cert_spec spec = { 0 };
-	char thumb[HL_SHA256_HEX_SIZE], rel[128];
+	char thumb[HL_SHA256_HEX_SIZE];
 	EVP_PKEY *k = NULL, *k2 = NULL, *ek = NULL;
 	X509 *c = NULL, *old = NULL;
 	json_t *rows = NULL;
@@ -1073,18 +1028,18 @@ static void test_import(void **state)
 	assert_ok(hl_cert_to_pem(c, &cpem));
 	assert_int_equal(hgs_kps_cert_import(F->c, HGS_KEY_KPS_ENCRYPTION, (char *)k2pem.data,
 					     k2pem.len, (char *)cpem.data, cpem.len, 0, thumb), -1);
-	assert_non_null(strstr(hl_error_last(), "does not belong"));
+	assert_error_has("does not belong");
 	assert_ok(hl_key_generate(HL_KEY_EC_P256, &ek));
 	assert_ok(hl_key_priv_to_pem(ek, &epem));
 	assert_int_equal(hgs_kps_cert_import(F->c, HGS_KEY_KPS_ENCRYPTION, (char *)epem.data,
 					     epem.len, (char *)cpem.data, cpem.len, 0, thumb), -1);
-	assert_non_null(strstr(hl_error_last(), "RSA"));
+	assert_error_has("RSA");
 	assert_int_equal(hgs_kps_cert_import(F->c, HGS_KEY_KPS_ENCRYPTION, "junk", 4,
 					     (char *)cpem.data, cpem.len, 0, thumb), -1);
 	assert_ok(hgs_kps_cert_import(F->c, HGS_KEY_KPS_ENCRYPTION, (char *)kpem.data, kpem.len,
 				      (char *)cpem.data, cpem.len, 0, thumb));
-	snprintf(rel, sizeof(rel), "keys/kps-encryption-%.16s.key", thumb);
-	assert_int_equal(mode_of(rel), 0600);
+	assert_int_equal(tu_mode_of(tu_path("%s/keys/kps-encryption-%.16s.key", F->dir_c, thumb)),
+			 0600);
 	assert_ok(hgs_kps_cert_list(F->c, HGS_KEY_KPS_ENCRYPTION, &rows));
 	assert_string_equal(str(json_array_get(rows, json_array_size(rows) - 1), "Thumbprint"),
 			    thumb);
@@ -1093,7 +1048,7 @@ static void test_import(void **state)
 	json_decref(rows);
 	assert_int_equal(hgs_kps_cert_import(F->c, HGS_KEY_KPS_SIGNING, (char *)kpem.data,
 					     kpem.len, (char *)cpem.data, cpem.len, 0, thumb), -1);
-	assert_non_null(strstr(hl_error_last(), "already"));
+	assert_error_has("already");
 	/* an expired certificate */
 	spec.cn = "Old";
 	spec.not_before = time(NULL) - 7200;
@@ -1103,7 +1058,7 @@ static void test_import(void **state)
 	assert_ok(hl_cert_to_pem(old, &cpem));
 	assert_int_equal(hgs_kps_cert_import(F->c, HGS_KEY_KPS_SIGNING, (char *)k2pem.data,
 					     k2pem.len, (char *)cpem.data, cpem.len, 0, thumb), -1);
-	assert_non_null(strstr(hl_error_last(), "not valid now"));
+	assert_error_has("not valid now");
 	hl_buf_free(&kpem);
 	hl_buf_free(&k2pem);
 	hl_buf_free(&cpem);

@@ -51,6 +51,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/keyprotector.h"
+#include "proto/platform_id.h"
 #include "tenant/guardian.h"
 #include "tests/unit/testutil.h"
 
@@ -82,22 +83,17 @@ static int register_host(struct hgs_node *node)
 {
 	struct host_tpm *t = NULL;
 	struct hosts_ek *ek = NULL;
-	struct hl_buf pub = { 0 }, cert = { 0 };
 	struct hgs_platform_id *id = NULL;
 	struct hl_measured_boot *mb = NULL;
 	struct hl_tpm *tpm;
 	char *text = NULL, *ci = NULL;
 	size_t ci_len = 0;
-	json_t *doc = NULL;
 	int rc = -1;
 
 	if (host_tpm_open(L.h, 0, 0, &t) < 0 || !(tpm = host_tpm_connect(t)) ||
-	    hosts_tpm_read_ek(tpm, &ek) < 0 || hosts_ek_pem(ek, &pub, &cert) < 0)
-		goto out;
-	doc = json_pack("{s:s, s:i, s:s, s:s, s:s}", "format", "hgslab-platform-identifier",
-			"version", 1, "host", L.h->name, "ek_public", (const char *)pub.data,
-			"ek_certificate", (const char *)cert.data);
-	if (!doc || hl_json_dump(doc, &text) < 0 ||
+	    hosts_tpm_read_ek(tpm, &ek) < 0 ||
+	    hgs_platform_id_write(L.h->name, ek->pub, ek->cert, ek->tpm_public.data,
+				  ek->tpm_public.len, &text) < 0 ||
 	    hgs_platform_id_parse(text, strlen(text), &id) < 0 ||
 	    hgs_db_tpm_host_add(node, L.h->name, id, 0) < 0 ||
 	    hl_measured_boot_build(&L.h->profile, &mb) < 0 ||
@@ -107,13 +103,10 @@ static int register_host(struct hgs_node *node)
 		goto out;
 	rc = 0;
 out:
-	json_decref(doc);
 	free(text);
 	free(ci);
 	hl_measured_boot_free(mb);
 	hgs_platform_id_free(id);
-	hl_buf_free(&pub);
-	hl_buf_free(&cert);
 	hosts_ek_free(ek);
 	host_tpm_close(t);
 	return rc;

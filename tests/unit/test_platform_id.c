@@ -21,12 +21,7 @@
 #include "lib/err.h"
 #include "lib/json.h"
 #include "proto/platform_id.h"
-
-/* Fail with the current error message unless CALL returns 0. */
-#define assert_ok(call) do { \
-	if ((call) != 0) \
-		fail_msg("%s failed: %s", #call, hl_error_last()); \
-} while (0)
+#include "tests/unit/testutil.h"
 
 /* A fixed P-256 EK: its public key, a self-signed certificate for it, and another key. */
 static const char ek_pem[] =
@@ -176,8 +171,7 @@ static void expect_refused(const char *text, const char *needle)
 	if (hgs_platform_id_parse(text, strlen(text), &id) != -1)
 		fail_msg("'%s' was accepted", text);
 	assert_null(id);
-	if (!strstr(hl_error_last(), needle))
-		fail_msg("message '%s' lacks '%s'", hl_error_last(), needle);
+	assert_error_has(needle);
 }
 
 /* The golden document with member NAME set to VALUE (consumed; NULL deletes it), refused with NEEDLE. */

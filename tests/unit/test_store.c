@@ -23,6 +23,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/store.h"
+#include "tests/unit/testutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -36,7 +37,7 @@ static const char *const migrations[] = {
 };
 
 struct fx {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char db[128];
 	mode_t umask_saved;
 };
@@ -44,15 +45,10 @@ struct fx {
 /* Make a sandbox directory; the database path is DIR/hgs.db. */
 static int setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct fx *fx = tu_sandbox_new(sizeof(*fx), "store");
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/hgslab-test-store-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
-		free(fx);
-		return -1;
-	}
 	snprintf(fx->db, sizeof(fx->db), "%s/hgs.db", fx->dir);
 	fx->umask_saved = umask(022);
 	*state = fx;
@@ -66,7 +62,7 @@ static int teardown(void **state)
 	int ret = 0;
 
 	umask(fx->umask_saved);
-	if (hl_file_rmtree(fx->dir) < 0 || access(fx->dir, F_OK) == 0)
+	if (tu_rmtree(fx->dir) < 0 || tu_exists(fx->dir))
 		ret = -1;
 	free(fx);
 	return ret;
@@ -106,15 +102,6 @@ static struct hl_store *open_ok(const struct fx *fx, size_t n)
 	return st;
 }
 
-/* Assert that PATH has exactly permission bits MODE. */
-static void assert_mode(const char *path, mode_t mode)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, mode);
-}
-
 /* A fresh database gets every migration, WAL, foreign keys, the busy timeout, and mode 0600 files. */
 static void test_fresh(void **state)
 {
@@ -142,18 +129,18 @@ static void test_fresh(void **state)
 	/* Foreign keys are enforced, with a clear error. */
 	assert_int_equal(hl_store_exec(st, "record a result",
 				       "INSERT INTO results(host) VALUES('FabricHost9')"), -1);
-	assert_non_null(strstr(hl_error_last(), "store '"));
-	assert_non_null(strstr(hl_error_last(), "hgs.db': cannot record a result: "));
-	assert_non_null(strstr(hl_error_last(), "FOREIGN KEY constraint failed"));
+	assert_error_has("store '");
+	assert_error_has("hgs.db': cannot record a result: ");
+	assert_error_has("FOREIGN KEY constraint failed");
 
 	/* The database and its WAL companions are private. */
 	assert_int_equal(hl_store_exec(st, "add a host",
 				       "INSERT INTO hosts(name) VALUES('FabricHost1')"), 0);
-	assert_mode(fx->db, 0600);
+	assert_int_equal(tu_mode_of(fx->db), 0600);
 	snprintf(wal, sizeof(wal), "%s-wal", fx->db);
-	assert_mode(wal, 0600);
+	assert_int_equal(tu_mode_of(wal), 0600);
 	snprintf(wal, sizeof(wal), "%s-shm", fx->db);
-	assert_mode(wal, 0600);
+	assert_int_equal(tu_mode_of(wal), 0600);
 	hl_store_close(st);
 	hl_store_close(NULL);
 }
@@ -206,8 +193,8 @@ static void test_newer_refused(void **state)
 	st = (struct hl_store *)1;
 	assert_int_equal(hl_store_open(fx->db, migrations, 1, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), fx->db));
-	assert_non_null(strstr(hl_error_last(), "schema version 2 is newer than this hgslab knows (1)"));
+	assert_error_has(fx->db);
+	assert_error_has("schema version 2 is newer than this hgslab knows (1)");
 	assert_int_equal(stat(fx->db, &after), 0);
 	assert_int_equal(before.st_size, after.st_size);
 	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
@@ -234,9 +221,9 @@ static void test_failing_migration(void **state)
 	hl_store_close(st);
 	assert_int_equal(hl_store_open(fx->db, bad, ARRAY_SIZE(bad), &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), "cannot apply migration 2 of 2"));
-	assert_non_null(strstr(hl_error_last(), "no such table: nosuch"));
-	assert_non_null(strstr(hl_error_last(), "stays at schema version 1"));
+	assert_error_has("cannot apply migration 2 of 2");
+	assert_error_has("no such table: nosuch");
+	assert_error_has("stays at schema version 1");
 
 	st = open_ok(fx, 1);
 	assert_int_equal(hl_store_version(st), 1);
@@ -247,7 +234,7 @@ static void test_failing_migration(void **state)
 	/* A migration that commits on its own is refused (it would break the all-or-nothing rule). */
 	assert_int_equal(hl_store_open(fx->db, commits, ARRAY_SIZE(commits), &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), "migration 2 ended its transaction"));
+	assert_error_has("migration 2 ended its transaction");
 }
 
 /* Write LEN bytes of BYTE at OFFSET into PATH. */
@@ -277,9 +264,9 @@ static void test_damaged_files(void **state)
 	assert_int_equal(hl_file_write_private(fx->db, buf, sizeof(buf)), 0);
 	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), fx->db));
-	assert_non_null(strstr(hl_error_last(), "file is not a database"));
-	assert_non_null(strstr(hl_error_last(), "move it aside"));
+	assert_error_has(fx->db);
+	assert_error_has("file is not a database");
+	assert_error_has("move it aside");
 
 	/* A real store whose header magic is gone. */
 	assert_int_equal(unlink(fx->db), 0);
@@ -289,7 +276,7 @@ static void test_damaged_files(void **state)
 	scribble(fx->db, 0, 'X', 16);
 	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), "file is not a database"));
+	assert_error_has("file is not a database");
 
 	/* A real store whose first page (the schema) is garbage after the header. */
 	assert_int_equal(unlink(fx->db), 0);
@@ -299,16 +286,16 @@ static void test_damaged_files(void **state)
 	scribble(fx->db, 100, 0x5a, 3996);
 	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), fx->db));
-	assert_non_null(strstr(hl_error_last(), "cannot read the schema"));
-	assert_non_null(strstr(hl_error_last(), "malformed"));
+	assert_error_has(fx->db);
+	assert_error_has("cannot read the schema");
+	assert_error_has("malformed");
 
 	/* A directory where the file should be. */
 	assert_int_equal(unlink(fx->db), 0);
 	assert_int_equal(mkdir(fx->db, 0700), 0);
 	assert_int_equal(hl_store_open(fx->db, migrations, 2, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), fx->db));
+	assert_error_has(fx->db);
 }
 
 /* A database in a missing directory is a clear error and creates nothing. */
@@ -321,8 +308,8 @@ static void test_missing_dir(void **state)
 	snprintf(p, sizeof(p), "%s/nodir/hgs.db", fx->dir);
 	assert_int_equal(hl_store_open(p, migrations, 2, &st), -1);
 	assert_null(st);
-	assert_non_null(strstr(hl_error_last(), p));
-	assert_non_null(strstr(hl_error_last(), "does not exist"));
+	assert_error_has(p);
+	assert_error_has("does not exist");
 	assert_int_equal(hl_store_open("", migrations, 2, &st), -1);
 }
 
@@ -348,11 +335,11 @@ static void test_transactions(void **state)
 
 	assert_int_equal(hl_store_prepare(st, "SELEC name FROM hosts", &stmt), -1);
 	assert_null(stmt);
-	assert_non_null(strstr(hl_error_last(), "cannot prepare 'SELEC name FROM hosts'"));
+	assert_error_has("cannot prepare 'SELEC name FROM hosts'");
 	assert_int_equal(hl_store_prepare(st, "INSERT INTO hosts(name) VALUES('b')", &stmt), 0);
 	assert_int_equal(hl_store_step(st, stmt), -1);
-	assert_non_null(strstr(hl_error_last(), "cannot run 'INSERT INTO hosts"));
-	assert_non_null(strstr(hl_error_last(), "UNIQUE constraint failed"));
+	assert_error_has("cannot run 'INSERT INTO hosts");
+	assert_error_has("UNIQUE constraint failed");
 	sqlite3_finalize(stmt);
 	hl_store_close(st);
 }
@@ -418,7 +405,7 @@ static void test_stmt_cache(void **state)
 	a = (sqlite3_stmt *)1;
 	assert_int_equal(hl_store_stmt(st, "SELEC 1", &a), -1);
 	assert_null(a);
-	assert_non_null(strstr(hl_error_last(), "cannot prepare 'SELEC 1'"));
+	assert_error_has("cannot prepare 'SELEC 1'");
 	hl_store_stmt_done(st, NULL);
 	/* past the cache's size statements are prepared per use and finalized when given back */
 	for (int i = 0; i < HL_STORE_STMT_CACHE + 4; i++) {
@@ -514,10 +501,10 @@ static void test_values(void **state)
 	/* errors */
 	assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name) VALUES(?)",
 				      HL_VALS(HL_IN_TEXT("h1"))), -1);
-	assert_non_null(strstr(hl_error_last(), "cannot run 'INSERT INTO hosts(name)"));
-	assert_non_null(strstr(hl_error_last(), "UNIQUE constraint failed"));
+	assert_error_has("cannot run 'INSERT INTO hosts(name)");
+	assert_error_has("UNIQUE constraint failed");
 	assert_int_equal(hl_store_get(st, "SELECT ?", HL_VALS(HL_IN_INT(1), HL_IN_INT(2))), -1);
-	assert_non_null(strstr(hl_error_last(), "cannot bind parameter 2"));
+	assert_error_has("cannot bind parameter 2");
 	stmt = (sqlite3_stmt *)1;
 	assert_int_equal(hl_store_query(st, "SELEC ?", HL_VALS(HL_IN_INT(1)), &stmt), -1);
 	assert_null(stmt);

@@ -27,32 +27,28 @@
 #include "lib/swtpm.h"
 #include "tests/unit/testutil.h"
 
+/* One test's scratch folder and the swtpm state folder in it. */
 struct sandbox {
-	char dir[64];
+	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char state[128];
 };
 
+/* A fresh sandbox for each test. */
 static int sandbox_setup(void **state)
 {
-	struct sandbox *s = calloc(1, sizeof(*s));
+	struct sandbox *s = tu_sandbox_new(sizeof(*s), "swtpm");
 
 	if (!s)
-		return -1;
-	if (tu_mkdtemp(s->dir, sizeof(s->dir), "swtpm") < 0)
 		return -1;
 	snprintf(s->state, sizeof(s->state), "%s/tpm", s->dir);
 	*state = s;
 	return 0;
 }
 
+/* Remove the test's sandbox. */
 static int sandbox_teardown(void **state)
 {
-	struct sandbox *s = *state;
-
-	if (tu_rmtree(s->dir) < 0)
-		return -1;
-	free(s);
-	return 0;
+	return tu_sandbox_free(*state);
 }
 
 /* Whether something accepts TCP connections on HOST:PORT. */

@@ -2,9 +2,9 @@
  * testutil.c - the helpers every unit test may use (testutil.h): the last
  * error checked, the repository's test data found from the test program's
  * own path, scratch directories, sandboxes and files, a closed loopback
- * port, a TPM key template, and tpm2_eventlog run as the independent
- * reference for TCG logs.  The Makefile links this file into every test program; it
- * is not a test itself (it has no main).
+ * port, the lab's HGS node, a TPM key template, and tpm2_eventlog run as
+ * the independent reference for TCG logs.  The Makefile links this file
+ * into every test program; it is not a test itself (it has no main).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
 #include "tests/unit/testutil.h"
@@ -290,6 +291,19 @@ unsigned short tu_closed_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	close(fd);
 	return ntohs(sa.sin_port);
+}
+
+/* MyHgsService in TRUST mode, created at DIR and opened with its keys. */
+int tu_hgs_node(const char *dir, enum hgs_mode trust, struct hgs_node **out)
+{
+	struct hgs_init_params p = {
+		.dir = dir, .name = "MyHgsService", .domain = "relecloud.com",
+		.trust = trust, .listen = "127.0.0.1:0",
+	};
+
+	if (hgs_node_create(&p) < 0 || hgs_node_open(dir, HGS_NODE_OPEN_KEYS, out) < 0)
+		return -1;
+	return 0;
 }
 
 /* An ECC P-256 ECDSA key template. */

@@ -1,8 +1,8 @@
 /*
  * testutil.h - what the cmocka unit tests share: checks of the last error,
  * where the repository's test data is, scratch directories and per-test
- * sandboxes, small file helpers, a closed loopback port, a TPM key template
- * and tpm2_eventlog as a reference.  The Makefile links
+ * sandboxes, small file helpers, a closed loopback port, the lab's HGS node,
+ * a TPM key template and tpm2_eventlog as a reference.  The Makefile links
  * tests/unit/testutil.c into every test program; include this header after
  * <cmocka.h> (the helpers fail the running test through cmocka).
  *
@@ -26,7 +26,10 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "lib/err.h"
+#include "proto/attest.h"
 #include "proto/tcglog.h"
+
+struct hgs_node;
 
 /* Fail the test with the current error message unless it contains TEXT. */
 #define assert_error_has(text) do { \
@@ -125,6 +128,16 @@ int tu_sandbox_free(void *s);
 
 /* A TCP port of 127.0.0.1 that nothing listens on (bound, read, closed); fails the test if not. */
 unsigned short tu_closed_port(void);
+
+/* ---- an HGS node ---- */
+
+/*
+ * The lab's HGS node "MyHgsService" of relecloud.com in TRUST mode (listen
+ * 127.0.0.1:0), created at DIR and opened with its keys into *OUT
+ * (hgs_node_create, hgs_node_open with HGS_NODE_OPEN_KEYS); 0, or -1 with
+ * the reason in hl_error_last() (for setup functions).
+ */
+int tu_hgs_node(const char *dir, enum hgs_mode trust, struct hgs_node **out);
 
 /* ---- TPM objects ---- */
 
