@@ -45,6 +45,7 @@
 #include "hosts/profile.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
@@ -602,7 +603,7 @@ static int attest_run(long hosts, long seconds, const char *workdir, int keep,
 		      struct attest_result *r)
 {
 	struct bench_lab lab;
-	uint64_t t0 = hl_bench_now_ns();
+	uint64_t t0 = hl_clock_ns();
 	int rc = -1;
 
 	memset(&lab, 0, sizeof(lab));
@@ -617,7 +618,7 @@ static int attest_run(long hosts, long seconds, const char *workdir, int keep,
 	}
 	if (lab_setup(&lab, workdir) < 0)
 		goto out;
-	r->b.setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
+	r->b.setup_s = (double)(hl_clock_ns() - t0) / 1e9;
 	r->b.hgs_pid = (long)hl_child_pid(lab.hgs);
 	/* a window with failures measured something else than attestations: no floor */
 	if (run_load(&lab, seconds, r) < 0 ||

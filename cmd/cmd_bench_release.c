@@ -51,6 +51,7 @@
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
@@ -657,7 +658,7 @@ static int release_run(long clients, long seconds, const char *workdir, int keep
 		       struct release_result *r)
 {
 	struct release_lab lab;
-	uint64_t t0 = hl_bench_now_ns();
+	uint64_t t0 = hl_clock_ns();
 	int rc = -1;
 
 	memset(&lab, 0, sizeof(lab));
@@ -671,7 +672,7 @@ static int release_run(long clients, long seconds, const char *workdir, int keep
 	}
 	if (lab_setup(&lab, workdir) < 0)
 		goto out;
-	r->b.setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
+	r->b.setup_s = (double)(hl_clock_ns() - t0) / 1e9;
 	r->b.hgs_pid = (long)hl_child_pid(lab.hgs);
 	if (run_load(&lab, seconds, r) < 0 ||
 	    bench_load_check(&r->b.load, seconds, "no release", "requests were not released") < 0 ||

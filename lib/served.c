@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 
@@ -184,7 +185,7 @@ long hl_served_pid(const char *dir, const char *pidfile)
 	if (errno || end == text || pid <= 0 || pid > INT_MAX || (*end && *end != '\n'))
 		pid = 0;
 	free(text);
-	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno != EPERM)
+	if (pid > 0 && !hl_proc_alive((pid_t)pid))
 		pid = 0;
 	return pid;
 }

@@ -1,5 +1,5 @@
 /*
- * bench.c - helpers shared by the benchmarks (see bench.h): clocks, latency
+ * bench.c - helpers shared by the benchmarks (see bench.h): latency
  * samples and percentiles, another process's CPU time from /proc/PID/stat,
  * timed loops for crypto floors, progress lines and the report's output;
  * and what the lab benchmarks share: the lab's directory, the `hgs serve`
@@ -24,34 +24,13 @@
 #include "hosts/manufacture.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/platform_id.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
-
-/* Nanoseconds of clock CLK. */
-static uint64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Nanoseconds on the monotonic clock. */
-uint64_t hl_bench_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-/* CPU time of the calling thread. */
-uint64_t hl_bench_thread_cpu_ns(void)
-{
-	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
-}
 
 /* utime + stime of PID from /proc/PID/stat. */
 int hl_bench_proc_cpu_ns(pid_t pid, uint64_t *out)
@@ -174,21 +153,21 @@ int hl_bench_time_op(hl_bench_op_fn fn, void *arg, uint64_t min_cpu_ns, struct h
 	memset(out, 0, sizeof(*out));
 	if (fn(arg) < 0)
 		return -1;
-	cpu0 = hl_bench_thread_cpu_ns();
-	wall0 = hl_bench_now_ns();
+	cpu0 = hl_clock_thread_cpu_ns();
+	wall0 = hl_clock_ns();
 	while (cpu < min_cpu_ns || ops < 10) {
 		for (unsigned long i = 0; i < batch; i++)
 			if (fn(arg) < 0)
 				return -1;
 		ops += batch;
-		cpu = hl_bench_thread_cpu_ns() - cpu0;
+		cpu = hl_clock_thread_cpu_ns() - cpu0;
 		/* aim for about 50 clock reads over the loop */
 		if (cpu < min_cpu_ns / 50 && batch < 1000000)
 			batch *= 2;
 	}
 	out->ops = ops;
 	out->cpu_ns = cpu;
-	out->wall_ns = hl_bench_now_ns() - wall0;
+	out->wall_ns = hl_clock_ns() - wall0;
 	out->cpu_ns_per_op = (double)cpu / (double)ops;
 	return 0;
 }
@@ -532,11 +511,11 @@ static void *worker_main(void *arg)
 	int rc;
 
 	while (!bench_interrupt_signal()) {
-		t0 = hl_bench_now_ns();
+		t0 = hl_clock_ns();
 		if (t0 >= atomic_load(w->deadline_ns))
 			break;
 		rc = w->fn(w->arg, w->failure[0] ? NULL : w->failure, sizeof(w->failure));
-		t1 = hl_bench_now_ns();
+		t1 = hl_clock_ns();
 		if (rc < 0) {
 			w->errors++;
 			snprintf(w->failure, sizeof(w->failure), "%s", hl_error_last());
@@ -571,7 +550,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 	sigemptyset(&block);
 	bench_signals_add(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	start = hl_bench_now_ns();
+	start = hl_clock_ns();
 	atomic_init(&deadline_ns, start + (uint64_t)seconds * 1000000000u);
 	for (size_t i = 0; i < n; i++) {
 		w[i].deadline_ns = &deadline_ns;
@@ -590,7 +569,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 		w[i].started = 0;
 		w[i].deadline_ns = NULL;
 	}
-	end = hl_bench_now_ns();
+	end = hl_clock_ns();
 	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
 		return -1;
 	out->window_s = (double)(end - start) / 1e9;

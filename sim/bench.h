@@ -1,6 +1,6 @@
 /*
  * bench.h - helpers shared by the `hgslab bench` benchmarks (sim/cmd_bench.c):
- * clocks, latency samples and their percentiles, the CPU time of another
+ * latency samples and their percentiles, the CPU time of another
  * process (an `hgs serve` child) read from /proc/PID/stat, timed loops that
  * measure a crypto floor, and output (progress on stderr, an aligned table
  * or JSON on stdout).
@@ -32,12 +32,6 @@
 #include <jansson.h>
 
 #include "lib/err.h"
-
-/* Nanoseconds on the monotonic clock. */
-uint64_t hl_bench_now_ns(void);
-
-/* CPU time (user + system) the calling thread has used, nanoseconds. */
-uint64_t hl_bench_thread_cpu_ns(void);
 
 /*
  * CPU time (utime + stime, every thread of the process, the exited ones
