@@ -3,8 +3,9 @@
  * samples and percentiles, another process's CPU time from /proc/PID/stat,
  * timed loops for crypto floors, progress lines and the report's output;
  * and what the lab benchmarks share: the lab's directory, the `hgs serve`
- * child, the measured window, the crypto floor and the report.  The
- * benchmarks themselves are in sim/cmd_bench*.c.
+ * child, the measured window, the crypto floor, the report, and the run
+ * itself (bench_lab_run: their steps in one order).  The benchmarks
+ * themselves are in cmd/cmd_bench*.c.
  */
 #include "sim/bench.h"
 
@@ -587,8 +588,12 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 	return 0;
 }
 
-/* Did every request of the window do what it should? */
-int bench_load_check(const struct bench_load *l, long seconds, const char *none,
+/*
+ * 0 when every request of L's window did what it should; otherwise -1 with
+ * "NONE in the S s window: first failure" when none did, or "K of N BAD
+ * (R refused, E without a decision); first: ..." when some did not.
+ */
+static int bench_load_check(const struct bench_load *l, long seconds, const char *none,
 		     const char *bad)
 {
 	if (l->ok == 0)
@@ -604,7 +609,7 @@ int bench_load_check(const struct bench_load *l, long seconds, const char *none,
 /* ---- the crypto floor ---- */
 
 /* Measure the floor: each operation timed for about MIN_CPU_NS of this thread's CPU. */
-int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
+static int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
 {
 	hl_bench_progress("measuring the crypto floor: OpenSSL, one thread, about 1 s per "
 			  "operation");
@@ -624,15 +629,8 @@ int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
 
 /* ---- the report ---- */
 
-/* Free what R owns and zero it. */
-void bench_result_release(struct bench_result *r)
-{
-	hl_bench_samples_release(&r->load.lat);
-	memset(r, 0, sizeof(*r));
-}
-
 /* Tear the lab down; keep the run's first error message. */
-int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep)
+static int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep)
 {
 	char saved[HL_ERROR_MAX] = "";
 
@@ -769,9 +767,13 @@ static json_t *report_json(const struct bench_kind *k, struct bench_result *r, i
 	return o;
 }
 
-/* Report R as JSON (on stdout or into COLLECT) and/or for a human. */
-int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
-		 int json, json_t *collect)
+/*
+ * Report R of a run that ended with RC (0 or -1, error set): as JSON on
+ * stdout (JSON), appended to COLLECT (not NULL), and unless JSON the human
+ * report, HEADER (its first line) first.  -1 when out of memory.
+ */
+static int bench_report(const struct bench_kind *k, struct bench_result *r, int rc,
+			const char *header, int json, json_t *collect)
 {
 	if ((json || collect) &&
 	    bench_emit_json(report_json(k, r, rc == 0, rc < 0 ? hl_error_last() : NULL),
@@ -780,4 +782,59 @@ int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, con
 	if (!json)
 		report_print(k, r, rc == 0, header);
 	return 0;
+}
+
+/* ---- one run of a lab benchmark ---- */
+
+/* Set up DEF's LAB, run its window and floor into R; tear the lab down. */
+static int lab_run(const struct bench_lab_def *def, void *lab, void *result, long seconds,
+		   const char *workdir, int keep)
+{
+	struct bench_result *r = result;
+	uint64_t t0 = hl_clock_ns();
+	pid_t hgs_pid = 0;
+	int rc = -1;
+
+	if (def->setup(lab, r->workers, workdir, &hgs_pid) < 0)
+		goto out;
+	r->setup_s = (double)(hl_clock_ns() - t0) / 1e9;
+	r->hgs_pid = (long)hgs_pid;
+	/* a window with failures measured something else than what it should: no floor */
+	if (def->load(lab, seconds, &r->load) < 0 ||
+	    bench_load_check(&r->load, seconds, def->none, def->bad) < 0 ||
+	    def->floor_prepare(lab, result) < 0 ||
+	    bench_floor_measure(&r->floor, BENCH_FLOOR_CPU_NS) < 0)
+		goto out;
+	rc = 0;
+out:
+	return bench_run_end(rc, def->teardown, lab, keep);
+}
+
+/* Run DEF and report it. */
+int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
+		  const char *workdir, int keep, int json, json_t *collect)
+{
+	void *lab = calloc(1, def->lab_size), *result = calloc(1, def->result_size);
+	struct bench_result *r = result;
+	char header[256];
+	int rc = -1;
+
+	if (!lab || !result) {
+		hl_error("out of memory");
+		goto out;
+	}
+	r->workers = workers;
+	r->seconds = seconds;
+	rc = lab_run(def, lab, result, seconds, workdir, keep);
+	snprintf(header, sizeof(header), "hgslab bench %s: %ld %s%s %s for %ld s against HGS %s",
+		 def->kind->benchmark, workers, def->worker, workers == 1 ? "" : "s", def->doing,
+		 seconds, def->hgs_name);
+	if (bench_report(def->kind, r, rc, header, json, collect) < 0)
+		rc = -1;
+	hl_bench_samples_release(&r->load.lat);
+	def->release(result);
+out:
+	free(lab);
+	free(result);
+	return rc;
 }
