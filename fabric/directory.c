@@ -255,24 +255,20 @@ out:
 /* Open a fabric directory: store, domain row, DC certificate (and key). */
 int fabric_open(const char *dir, unsigned flags, struct fabric **out)
 {
-	pthread_mutexattr_t attr;
 	struct fabric *f = NULL;
 	char path[PATH_MAX];
-	int rc = -1;
+	int rc = -1, has;
 
 	*out = NULL;
 	if (!dir || !*dir)
 		return hl_error("no fabric directory given");
 	if (!(f = calloc(1, sizeof(*f))))
 		return hl_error("out of memory");
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&f->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	if (hl_file_abspath(dir, &f->dir) < 0 ||
-	    hl_served_path(f->dir, FABRIC_DB_FILE, path, sizeof(path)) < 0)
+	hl_served_lock_init(&f->lock);
+	has = hl_served_open(dir, FABRIC_DB_FILE, &f->dir, path, sizeof(path));
+	if (has < 0)
 		goto out;
-	if (access(path, F_OK) != 0) {
+	if (!has) {
 		hl_error("'%s' is not a fabric directory (no %s); create one with `hgslab fabric new`",
 			 f->dir, FABRIC_DB_FILE);
 		goto out;
