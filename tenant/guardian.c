@@ -225,6 +225,14 @@ static int new_commit(const char *dir, const char *name, enum hl_guardian_kind k
 	return rc;
 }
 
+/* After new guardian NAME failed to VERB: remove its staging folder TMP, if any; say so. */
+static void new_abort(const char *tmp, const char *verb, const char *name)
+{
+	if (tmp[0])
+		hl_file_rmtree(tmp);
+	hl_error_wrap("cannot %s guardian '%s'", verb, name ? name : "");
+}
+
 /* ---- new ---- */
 
 /* Issue a self-signed certificate for KEY named after guardian NAME's ROLE. */
@@ -276,11 +284,8 @@ int hl_guardian_new(const char *dir, const char *name)
 		goto out;
 	rc = 0;
 out:
-	if (rc < 0) {
-		if (tmp[0])
-			hl_file_rmtree(tmp);
-		hl_error_wrap("cannot create guardian '%s'", name ? name : "");
-	}
+	if (rc < 0)
+		new_abort(tmp, "create", name);
 	hl_key_free(skey);
 	hl_key_free(ekey);
 	hl_cert_free(scert);
@@ -1097,11 +1102,8 @@ int hl_guardian_import(const char *dir, const char *name, const struct hl_guardi
 		goto out;
 	rc = 0;
 out:
-	if (rc < 0) {
-		if (tmp[0])
-			hl_file_rmtree(tmp);
-		hl_error_wrap("cannot import guardian '%s'", name ? name : "");
-	}
+	if (rc < 0)
+		new_abort(tmp, "import", name);
 	free_list(v, n);
 	return rc;
 }
