@@ -27,6 +27,7 @@
  * one stops the children at once (lib/child) and leaves the directory.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #include "hosts/profile.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
@@ -58,8 +60,6 @@
 #define BENCH_SECONDS_MAX 3600
 /* The goal of issue #3: HGS CPU per attestation within 3x of the crypto floor. */
 #define BENCH_GOAL_RATIO 3.0
-/* CPU time each floor operation is timed for. */
-#define BENCH_FLOOR_CPU_NS 1000000000ull
 #define BENCH_HGS_NAME "MyHgsService"
 #define BENCH_HGS_DOMAIN "relecloud.com"
 #define BENCH_HGS_LISTEN "127.0.0.2:0"
@@ -113,9 +113,10 @@ struct floor_op {
 
 /* What one run of bench attest measured: b.workers is the number of hosts. */
 struct attest_result {
-	struct bench_result b;
+	struct bench_result b;        /* first: bench_lab_run() reads it */
 	struct floor_op floor[FLOOR_N];
 };
+_Static_assert(offsetof(struct attest_result, b) == 0, "bench_result first");
 
 /* bench attest in the report; a passed attestation is the load's "ok". */
 static const struct bench_kind attest_kind = {
@@ -323,9 +324,18 @@ static int warm_up(struct bench_lab *lab)
 	return 0;
 }
 
-/* Build the lab: directory, vendor CA, hosts, HGS node and its server; warm it up. */
-static int lab_setup(struct bench_lab *lab, const char *workdir)
+/*
+ * Build lab ARG for HOSTS hosts: directory, vendor CA, hosts, HGS node and its
+ * server (its pid into *HGS_PID); warm it up.
+ */
+static int lab_setup(void *arg, long hosts, const char *workdir, pid_t *hgs_pid)
 {
+	struct bench_lab *lab = arg;
+
+	lab->n_hosts = (size_t)hosts;
+	if (!(lab->hosts = calloc(lab->n_hosts, sizeof(*lab->hosts))) ||
+	    !(lab->workers = calloc(lab->n_hosts, sizeof(*lab->workers))))
+		return hl_error("out of memory");
 	if (lab_mkdir(lab, workdir) < 0)
 		return -1;
 	hl_bench_progress("lab in '%s'; creating its TPM vendor CA", lab->dir);
@@ -339,6 +349,7 @@ static int lab_setup(struct bench_lab *lab, const char *workdir)
 	if (bench_check_interrupted() < 0 || hgs_setup(lab) < 0 || bench_check_interrupted() < 0 ||
 	    hgs_start(lab) < 0)
 		return -1;
+	*hgs_pid = hl_child_pid(lab->hgs);
 	return warm_up(lab);
 }
 
@@ -396,9 +407,11 @@ static int attest_request(void *arg, char *why, size_t size)
 	return passed ? 1 : 0;
 }
 
-/* Run the measured window: a thread per host for SECONDS; tallies and HGS CPU into R. */
-static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r)
+/* The measured window of lab ARG: a thread per host for SECONDS; tallies and HGS CPU into OUT. */
+static int run_load(void *arg, long seconds, struct bench_load *out)
 {
+	struct bench_lab *lab = arg;
+
 	hl_bench_progress("measuring: %zu host%s attesting for %ld s", lab->n_hosts,
 			  lab->n_hosts == 1 ? "" : "s", seconds);
 	for (size_t i = 0; i < lab->n_hosts; i++) {
@@ -408,8 +421,7 @@ static int run_load(struct bench_lab *lab, long seconds, struct attest_result *r
 		w->fn = attest_request;
 		w->arg = &lab->hosts[i];
 	}
-	return bench_load_run(lab->workers, lab->n_hosts, hl_child_pid(lab->hgs), seconds,
-			      &r->b.load);
+	return bench_load_run(lab->workers, lab->n_hosts, hl_child_pid(lab->hgs), seconds, out);
 }
 
 /* ---- the crypto floor ---- */
@@ -493,8 +505,10 @@ static int key_type_text(const EVP_PKEY *key, char *buf, size_t size)
  * (verified with its AK), and the warm-up health certificate's bytes to be
  * signed with the node's attestation signer.
  */
-static int floor_prepare(struct bench_lab *lab, struct attest_result *r)
+static int floor_prepare(void *arg, void *result)
 {
+	struct bench_lab *lab = arg;
+	struct attest_result *r = result;
 	struct bench_host *h = &lab->hosts[0];
 	struct floor_op *q = &r->floor[FLOOR_QUOTE], *c = &r->floor[FLOOR_CERTIFY],
 			*s = &r->floor[FLOOR_HEALTHCERT];
@@ -572,81 +586,35 @@ out:
 	return rc;
 }
 
-/* Measure the floor: each operation timed for about a second of this thread's CPU. */
-static int floor_measure(struct bench_lab *lab, struct attest_result *r)
-{
-	if (floor_prepare(lab, r) < 0)
-		return -1;
-	return bench_floor_measure(&r->b.floor, BENCH_FLOOR_CPU_NS);
-}
+/* ---- one run ---- */
 
-/* ---- one run and its report ---- */
-
-/* Free what R owns and zero it. */
-static void result_release(struct attest_result *r)
+/* Free what result ARG owns besides its bench_result. */
+static void result_release(void *arg)
 {
-	bench_result_release(&r->b);
+	struct attest_result *r = arg;
+
 	for (int i = 0; i < FLOOR_N; i++) {
 		hl_buf_free(&r->floor[i].msg);
 		hl_buf_free(&r->floor[i].sig);
 	}
-	memset(r, 0, sizeof(*r));
 }
 
-/*
- * Run bench attest with HOSTS hosts for SECONDS into R: 0 when the run
- * measured what it should (every attestation Passed), -1 otherwise.  R's
- * b.load.done / b.floor.done say which figures are valid either way.
- */
-static int attest_run(long hosts, long seconds, const char *workdir, int keep,
-		      struct attest_result *r)
-{
-	struct bench_lab lab;
-	uint64_t t0 = hl_bench_now_ns();
-	int rc = -1;
-
-	memset(&lab, 0, sizeof(lab));
-	memset(r, 0, sizeof(*r));
-	r->b.workers = hosts;
-	r->b.seconds = seconds;
-	lab.n_hosts = (size_t)hosts;
-	if (!(lab.hosts = calloc(lab.n_hosts, sizeof(*lab.hosts))) ||
-	    !(lab.workers = calloc(lab.n_hosts, sizeof(*lab.workers)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (lab_setup(&lab, workdir) < 0)
-		goto out;
-	r->b.setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
-	r->b.hgs_pid = (long)hl_child_pid(lab.hgs);
-	/* a window with failures measured something else than attestations: no floor */
-	if (run_load(&lab, seconds, r) < 0 ||
-	    bench_load_check(&r->b.load, seconds, "no attestation passed",
-			     "attestations did not pass") < 0 ||
-	    floor_measure(&lab, r) < 0)
-		goto out;
-	rc = 0;
-out:
-	return bench_run_end(rc, lab_teardown, &lab, keep);
-}
-
-/* Run attest, print the report (human or JSON); 0 when it ran, -1 (error set) when not. */
-static int attest_report(long hosts, long seconds, const char *workdir, int keep, int json,
-			 json_t *collect)
-{
-	struct attest_result r;
-	char header[256];
-	int rc;
-
-	rc = attest_run(hosts, seconds, workdir, keep, &r);
-	snprintf(header, sizeof(header), "hgslab bench attest: %ld host%s attesting with real "
-		 "swtpm quotes for %ld s against HGS %s", hosts, hosts == 1 ? "" : "s", seconds,
-		 BENCH_HGS_NAME);
-	if (bench_report(&attest_kind, &r.b, rc, header, json, collect) < 0)
-		rc = -1;
-	result_release(&r);
-	return rc;
-}
+/* bench attest's lab and steps; a run's workers are its hosts. */
+static const struct bench_lab_def attest_bench = {
+	.kind = &attest_kind,
+	.worker = "host",
+	.doing = "attesting with real swtpm quotes",
+	.hgs_name = BENCH_HGS_NAME,
+	.none = "no attestation passed",
+	.bad = "attestations did not pass",
+	.lab_size = sizeof(struct bench_lab),
+	.result_size = sizeof(struct attest_result),
+	.setup = lab_setup,
+	.load = run_load,
+	.floor_prepare = floor_prepare,
+	.teardown = lab_teardown,
+	.release = result_release,
+};
 
 /* `hgslab bench attest`. */
 int cmd_bench_attest(struct hl_cmd_ctx *ctx)
@@ -664,7 +632,7 @@ int cmd_bench_attest(struct hl_cmd_ctx *ctx)
 				   BENCH_SECONDS_MAX, seconds);
 	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	rc = attest_report(hosts, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
+	rc = bench_lab_run(&attest_bench, hosts, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
 			   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
 	bench_signals_restore();
 	if (rc < 0)
@@ -685,7 +653,7 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 		json_decref(all);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
-	if (attest_report(BENCH_HOSTS_DEFAULT, BENCH_SECONDS_DEFAULT,
+	if (bench_lab_run(&attest_bench, BENCH_HOSTS_DEFAULT, BENCH_SECONDS_DEFAULT,
 			  hl_opts_str(&ctx->opts, "workdir", NULL), hl_opts_flag(&ctx->opts, "keep"),
 			  json, all) < 0) {
 		failed++;

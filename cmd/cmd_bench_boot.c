@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
@@ -208,7 +209,7 @@ out:
 static int boot_run(long runs, const char *workdir, int keep, struct boot_result *r)
 {
 	struct boot_lab lab;
-	uint64_t t0 = hl_bench_now_ns();
+	uint64_t t0 = hl_clock_ns();
 	int rc = -1;
 
 	memset(&lab, 0, sizeof(lab));
@@ -224,7 +225,7 @@ static int boot_run(long runs, const char *workdir, int keep, struct boot_result
 	r->accel = vm_launch_accel_auto();
 	if (lab_setup(&lab) < 0)
 		goto out;
-	r->setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
+	r->setup_s = (double)(hl_clock_ns() - t0) / 1e9;
 	hl_bench_progress("lab ready in %.1f s (accel %s); %ld boots of each kind, interleaved",
 			  r->setup_s, r->accel, runs);
 	for (long i = 0; i < runs; i++) {

@@ -30,6 +30,7 @@
  * each client thread checks; a second one stops the children at once.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
@@ -64,8 +66,6 @@
 #define REL_SECONDS_MAX 3600
 /* The goal of issue #4: KPS CPU per release within 2x of the crypto floor. */
 #define REL_GOAL_RATIO 2.0
-/* CPU time each floor operation is timed for. */
-#define REL_FLOOR_CPU_NS 1000000000ull
 #define REL_HGS_NAME "MyHgsService"
 #define REL_HGS_DOMAIN "relecloud.com"
 #define REL_HOST_NAME "BenchHost1"
@@ -118,10 +118,11 @@ struct floor_material {
 
 /* What one run measured: b.workers is the number of client threads. */
 struct release_result {
-	struct bench_result b;
+	struct bench_result b;        /* first: bench_lab_run() reads it */
 	struct floor_op floor[FLOOR_N];
 	struct floor_material fm;
 };
+_Static_assert(offsetof(struct release_result, b) == 0, "bench_result first");
 
 /* bench release in the report; a release is the load's "ok". */
 static const struct bench_kind release_kind = {
@@ -375,14 +376,24 @@ out:
 	return rc;
 }
 
-/* Build the lab and check one release end to end. */
-static int lab_setup(struct release_lab *lab, const char *workdir)
+/*
+ * Build lab ARG for CLIENTS client threads (the `hgs serve` pid into
+ * *HGS_PID) and check one release end to end.
+ */
+static int lab_setup(void *arg, long clients, const char *workdir, pid_t *hgs_pid)
 {
+	struct release_lab *lab = arg;
+
+	lab->n_clients = (size_t)clients;
+	if (!(lab->clients = calloc(lab->n_clients, sizeof(*lab->clients))))
+		return hl_error("out of memory");
 	if (lab_mkdir(lab, workdir) < 0)
 		return -1;
 	hl_bench_progress("lab in '%s'", lab->dir);
-	if (lab_make(lab) < 0 || bench_check_interrupted() < 0 || hgs_start(lab) < 0 ||
-	    bench_check_interrupted() < 0 || host_attest(lab) < 0 || bench_check_interrupted() < 0 ||
+	if (lab_make(lab) < 0 || bench_check_interrupted() < 0 || hgs_start(lab) < 0)
+		return -1;
+	*hgs_pid = hl_child_pid(lab->hgs);
+	if (bench_check_interrupted() < 0 || host_attest(lab) < 0 || bench_check_interrupted() < 0 ||
 	    tenant_make(lab) < 0 || bench_check_interrupted() < 0)
 		return -1;
 	return release_check(lab);
@@ -428,9 +439,11 @@ static int release_request(void *arg, char *why, size_t size)
 	return released ? 1 : 0;
 }
 
-/* The measured window: N client threads for SECONDS; tallies and KPS CPU into R. */
-static int run_load(struct release_lab *lab, long seconds, struct release_result *r)
+/* The measured window of lab ARG: N client threads for SECONDS; tallies and KPS CPU into OUT. */
+static int run_load(void *arg, long seconds, struct bench_load *out)
 {
+	struct release_lab *lab = arg;
+
 	hl_bench_progress("measuring: %zu client%s releasing for %ld s", lab->n_clients,
 			  lab->n_clients == 1 ? "" : "s", seconds);
 	for (size_t i = 0; i < lab->n_clients; i++) {
@@ -440,8 +453,7 @@ static int run_load(struct release_lab *lab, long seconds, struct release_result
 		w->fn = release_request;
 		w->arg = lab;
 	}
-	return bench_load_run(lab->clients, lab->n_clients, hl_child_pid(lab->hgs), seconds,
-			      &r->b.load);
+	return bench_load_run(lab->clients, lab->n_clients, hl_child_pid(lab->hgs), seconds, out);
 }
 
 /* ---- the crypto floor ---- */
@@ -553,8 +565,10 @@ static void floor_material_release(struct floor_material *m)
  * (its body, the owner's signature, the entry wrapped to the KPS key), the
  * node's attestation signer and KPS encryption key, and the TK.
  */
-static int floor_prepare(struct release_lab *lab, struct release_result *r)
+static int floor_prepare(void *arg, void *result)
 {
+	struct release_lab *lab = arg;
+	struct release_result *r = result;
 	struct floor_material *m = &r->fm;
 	struct floor_op *hc = &r->floor[FLOOR_VERIFY_HC], *kv = &r->floor[FLOOR_VERIFY_KP],
 			*uw = &r->floor[FLOOR_UNWRAP], *wr = &r->floor[FLOOR_WRAP];
@@ -631,74 +645,32 @@ out:
 	return rc;
 }
 
-/* Measure the floor: each operation timed for about a second of this thread's CPU. */
-static int floor_measure(struct release_lab *lab, struct release_result *r)
-{
-	if (floor_prepare(lab, r) < 0)
-		return -1;
-	return bench_floor_measure(&r->b.floor, REL_FLOOR_CPU_NS);
-}
+/* ---- one run ---- */
 
-/* ---- one run and its report ---- */
-
-/* Free what R owns and zero it. */
-static void result_release(struct release_result *r)
+/* Free what result ARG owns besides its bench_result. */
+static void result_release(void *arg)
 {
-	bench_result_release(&r->b);
+	struct release_result *r = arg;
+
 	floor_material_release(&r->fm);
-	memset(r, 0, sizeof(*r));
 }
 
-/*
- * Run bench release with CLIENTS threads for SECONDS into R: 0 when the
- * run measured what it should (every request released), -1 otherwise.
- */
-static int release_run(long clients, long seconds, const char *workdir, int keep,
-		       struct release_result *r)
-{
-	struct release_lab lab;
-	uint64_t t0 = hl_bench_now_ns();
-	int rc = -1;
-
-	memset(&lab, 0, sizeof(lab));
-	memset(r, 0, sizeof(*r));
-	r->b.workers = clients;
-	r->b.seconds = seconds;
-	lab.n_clients = (size_t)clients;
-	if (!(lab.clients = calloc(lab.n_clients, sizeof(*lab.clients)))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	if (lab_setup(&lab, workdir) < 0)
-		goto out;
-	r->b.setup_s = (double)(hl_bench_now_ns() - t0) / 1e9;
-	r->b.hgs_pid = (long)hl_child_pid(lab.hgs);
-	if (run_load(&lab, seconds, r) < 0 ||
-	    bench_load_check(&r->b.load, seconds, "no release", "requests were not released") < 0 ||
-	    floor_measure(&lab, r) < 0)
-		goto out;
-	rc = 0;
-out:
-	return bench_run_end(rc, lab_teardown, &lab, keep);
-}
-
-/* Run, print the report (human, JSON, or into COLLECT); 0 when it ran, -1 (error set) when not. */
-static int release_report(long clients, long seconds, const char *workdir, int keep, int json,
-			  json_t *collect)
-{
-	struct release_result r;
-	char header[256];
-	int rc;
-
-	rc = release_run(clients, seconds, workdir, keep, &r);
-	snprintf(header, sizeof(header), "hgslab bench release: %ld client%s releasing one key "
-		 "protector with a real health certificate for %ld s against HGS %s", clients,
-		 clients == 1 ? "" : "s", seconds, REL_HGS_NAME);
-	if (bench_report(&release_kind, &r.b, rc, header, json, collect) < 0)
-		rc = -1;
-	result_release(&r);
-	return rc;
-}
+/* bench release's lab and steps; a run's workers are its client threads. */
+static const struct bench_lab_def release_bench = {
+	.kind = &release_kind,
+	.worker = "client",
+	.doing = "releasing one key protector with a real health certificate",
+	.hgs_name = REL_HGS_NAME,
+	.none = "no release",
+	.bad = "requests were not released",
+	.lab_size = sizeof(struct release_lab),
+	.result_size = sizeof(struct release_result),
+	.setup = lab_setup,
+	.load = run_load,
+	.floor_prepare = floor_prepare,
+	.teardown = lab_teardown,
+	.release = result_release,
+};
 
 /* `hgslab bench release`. */
 int cmd_bench_release(struct hl_cmd_ctx *ctx)
@@ -715,8 +687,8 @@ int cmd_bench_release(struct hl_cmd_ctx *ctx)
 				   REL_SECONDS_MAX, seconds);
 	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	rc = release_report(clients, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
-			    hl_opts_flag(&ctx->opts, "keep"), hl_opts_flag(&ctx->opts, "json"), NULL);
+	rc = bench_lab_run(&release_bench, clients, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
+			   hl_opts_flag(&ctx->opts, "keep"), hl_opts_flag(&ctx->opts, "json"), NULL);
 	bench_signals_restore();
 	if (rc < 0)
 		return hl_cmd_fail(hl_cmd_exit_code(bench_interrupt_signal()), "bench release: %s", hl_error_last());
@@ -731,8 +703,8 @@ int cmd_bench_release_default(const char *workdir, int keep, int json, struct js
 	*signo = 0;
 	if (bench_signals_install() < 0)
 		return -1;
-	rc = release_report(REL_CLIENTS_DEFAULT, REL_SECONDS_DEFAULT, workdir, keep, json,
-			    collect);
+	rc = bench_lab_run(&release_bench, REL_CLIENTS_DEFAULT, REL_SECONDS_DEFAULT, workdir, keep,
+			   json, collect);
 	bench_signals_restore();
 	*signo = (int)bench_interrupt_signal();
 	return rc;

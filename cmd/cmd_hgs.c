@@ -143,13 +143,6 @@ const struct hl_opt cmd_hgs_log_opts[] = {
 
 /* ---- shared steps ---- */
 
-/* Open the node named by --dir; an exit code (0 when open). */
-static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
-{
-	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
-			    HL_EXIT_FAILURE);
-}
-
 /* The thumbprint of NODE's primary key of ROLE into OUT, or "" when unreadable. */
 static void key_thumbprint(struct hgs_node *node, enum hgs_key_role role,
 			   char out[HL_SHA256_HEX_SIZE])
@@ -276,7 +269,7 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 				   p.dir, hl_error_last());
 		goto out;
 	}
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	if (!hl_opts_flag(&ctx->opts, "json"))
 		printf("initialized HGS '%s' (%s, %s attestation) in '%s'\n\n", p.name, p.domain,
@@ -306,7 +299,7 @@ int cmd_hgs_serve(struct hl_cmd_ctx *ctx)
 int cmd_hgs_get_server(struct hl_cmd_ctx *ctx)
 {
 	struct hgs_node *node = NULL;
-	int code = open_node(ctx, &node);
+	int code = hl_cmd_hgs_open(ctx, &node);
 
 	if (code == HL_EXIT_OK)
 		code = print_server(ctx, node);
@@ -342,7 +335,7 @@ int cmd_hgs_set_server(struct hl_cmd_ctx *ctx)
 			goto out;
 		}
 	}
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	if ((trust && hgs_db_set_trust(node, mode) < 0) ||
 	    (hours->set && hgs_db_set_validity(node, (int)hours->num) < 0) ||
@@ -424,7 +417,7 @@ int cmd_hgs_get_registration(struct hl_cmd_ctx *ctx)
 
 	if (kind == HGS_REG_COUNT)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "'%s' is not a registration verb", ctx->path);
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	rc = hgs_db_reg_list(node, kind, hl_opts_str(&ctx->opts, "name", NULL), &rows);
 	code = hl_cmd_out_rows(ctx, rc, rows, reg_verbs[kind].cols, reg_verbs[kind].none);
@@ -444,7 +437,7 @@ int cmd_hgs_remove_registration(struct hl_cmd_ctx *ctx)
 
 	if (kind == HGS_REG_COUNT)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "'%s' is not a registration verb", ctx->path);
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_db_reg_remove(node, kind, name) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
@@ -480,7 +473,7 @@ int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx)
 				   hl_error_last());
 		goto out;
 	}
-	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) == HL_EXIT_OK)
 		code = print_added(ctx, node, HGS_REG_TPM_HOST, name,
 				   hgs_db_tpm_host_add(node, name, id, hl_opts_flag(&ctx->opts, "force")));
 out:
@@ -506,7 +499,7 @@ static int add_file(struct hl_cmd_ctx *ctx, enum hgs_reg_kind kind, const char *
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((code = hl_cmd_read_file(file, what, HL_FILE_READ_MAX, &buf, &len)) != HL_EXIT_OK)
 		return code;
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	rc = kind == HGS_REG_TPM_POLICY ? hgs_db_tpm_policy_add(node, name, buf, len)
 					: hgs_db_ci_policy_add(node, name, buf, len);
@@ -544,7 +537,7 @@ int cmd_hgs_add_host_group(struct hl_cmd_ctx *ctx)
 
 	if (hl_name_registration("host group name", name) < 0 || hl_name_sid(sid) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = open_node(ctx, &node)) == HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) == HL_EXIT_OK)
 		code = print_added(ctx, node, HGS_REG_HOST_GROUP, name,
 				   hgs_db_host_group_add(node, name, sid));
 	hgs_node_close(node);
@@ -562,7 +555,7 @@ int cmd_hgs_add_host_key(struct hl_cmd_ctx *ctx)
 	if (hl_name_registration("host key name", name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	code = hl_cmd_read_public_key(hl_opts_str(&ctx->opts, "key", NULL), "host key", NULL, &key);
-	if (code == HL_EXIT_OK && (code = open_node(ctx, &node)) == HL_EXIT_OK)
+	if (code == HL_EXIT_OK && (code = hl_cmd_hgs_open(ctx, &node)) == HL_EXIT_OK)
 		code = print_added(ctx, node, HGS_REG_HOST_KEY, name,
 				   hgs_db_host_key_add(node, name, key));
 	hl_key_free(key);
@@ -581,7 +574,7 @@ int cmd_hgs_get_attestation_policy(struct hl_cmd_ctx *ctx)
 	json_t *rows = NULL;
 	int code, rc;
 
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	rc = hgs_db_policy_list(node, &rows);
 	code = hl_cmd_out_rows(ctx, rc, rows, policy_cols, "no attestation policy is defined");
@@ -599,7 +592,7 @@ int cmd_hgs_set_attestation_policy(struct hl_cmd_ctx *ctx)
 	json_t *rows = NULL, *one = NULL;
 	int code;
 
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_db_policy_enable(node, name, enable) < 0 || hgs_db_policy_list(node, &rows) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot %s policy '%s': %s",
@@ -623,19 +616,7 @@ int cmd_hgs_get_attestation_log(struct hl_cmd_ctx *ctx)
 {
 	static const char *const cols[] = { "Time", "Host", "Mode", "Status", "SubStatus",
 					     "Reason", NULL };
-	const char *host = hl_opts_str(&ctx->opts, "host", NULL);
-	long last = hl_opts_int(&ctx->opts, "last", 0);
-	struct hgs_node *node = NULL;
-	json_t *rows = NULL;
-	int code, rc;
 
-	if (last < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
-		return code;
-	rc = hgs_db_attest_log_list(node, host, last, &rows);
-	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no attestation attempt is recorded");
-	json_decref(rows);
-	hgs_node_close(node);
-	return code;
+	return hl_cmd_hgs_log(ctx, hgs_db_attest_log_list, cols,
+			      "no attestation attempt is recorded");
 }

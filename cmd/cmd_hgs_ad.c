@@ -79,13 +79,6 @@ static void print_trusts(const json_t *rows)
 		       str_of(r, "DomainController"), str_of(r, "DcThumbprint"), str_of(r, "Added"));
 }
 
-/* Open the node named by --dir; an exit code (0 when open). */
-static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
-{
-	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
-			    HL_EXIT_FAILURE);
-}
-
 /* Print the trust of DOMAIN (JSON object or a one-row table); an exit code. */
 static int print_one(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const char *domain)
 {
@@ -120,7 +113,7 @@ int cmd_hgs_add_trusted_domain(struct hl_cmd_ctx *ctx)
 				   hl_error_last());
 		goto out;
 	}
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	if (hgs_ad_trust_add(node, buf, len, hl_opts_flag(&ctx->opts, "force"), domain,
 			     sizeof(domain)) < 0) {
@@ -143,7 +136,7 @@ int cmd_hgs_get_trusted_domain(struct hl_cmd_ctx *ctx)
 	json_t *rows = NULL;
 	int code;
 
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_ad_trust_list(node, hl_opts_str(&ctx->opts, "domain", NULL), &rows) < 0)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
@@ -166,7 +159,7 @@ int cmd_hgs_remove_trusted_domain(struct hl_cmd_ctx *ctx)
 	json_t *o;
 	int code;
 
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (hgs_ad_trust_remove(node, domain) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());

@@ -98,13 +98,6 @@ static const char *const cert_cols[] = { "CertificateType", "Thumbprint", "Subje
 
 /* ---- shared steps ---- */
 
-/* Open the node named by --dir; an exit code (0 when open). */
-static int open_node(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
-{
-	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
-			    HL_EXIT_FAILURE);
-}
-
 /* Print the KPS certificate THUMB (one row: a table, or the object with --json). */
 static int print_cert(const struct hl_cmd_ctx *ctx, struct hgs_node *node, const char *thumb)
 {
@@ -157,7 +150,7 @@ int cmd_hgs_add_kps_cert(struct hl_cmd_ctx *ctx)
 					     &crt_len)) != HL_EXIT_OK)
 			goto out;
 	}
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		goto out;
 	rc = generate ? hgs_kps_cert_generate(node, role, primary, thumb)
 		      : hgs_kps_cert_import(node, role, key, key_len, crt, crt_len, primary, thumb);
@@ -190,7 +183,7 @@ int cmd_hgs_get_kps_cert(struct hl_cmd_ctx *ctx)
 
 	if (type && hgs_kps_cert_type_parse(type, &role) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	rc = hgs_kps_cert_list(node, type ? (int)role : -1, &rows);
 	code = hl_cmd_out_rows(ctx, rc, rows, cert_cols, "no key protection certificate");
@@ -215,7 +208,7 @@ int cmd_hgs_set_kps_cert(struct hl_cmd_ctx *ctx)
 				   "--disable");
 	change = primary ? HGS_KPS_CERT_SET_PRIMARY
 			 : enable ? HGS_KPS_CERT_ENABLE : HGS_KPS_CERT_DISABLE;
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if ((code = resolve_thumbprint(ctx, node, thumb)) != HL_EXIT_OK)
 		goto out;
@@ -237,7 +230,7 @@ int cmd_hgs_remove_kps_cert(struct hl_cmd_ctx *ctx)
 	json_t *o;
 	int code;
 
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if ((code = resolve_thumbprint(ctx, node, thumb)) != HL_EXIT_OK)
 		goto out;
@@ -324,7 +317,7 @@ int cmd_hgs_set_kps_policy(struct hl_cmd_ctx *ctx)
 	if (!text == !clear)
 		return hl_cmd_fail(HL_EXIT_USAGE, "give either --deny-health-certificates-issued-before "
 				   "TIME or --clear");
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	if (text && parse_time(node, text, &cutoff) < 0) {
 		code = hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
@@ -344,7 +337,7 @@ out:
 int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx)
 {
 	struct hgs_node *node = NULL;
-	int code = open_node(ctx, &node);
+	int code = hl_cmd_hgs_open(ctx, &node);
 
 	if (code == HL_EXIT_OK)
 		code = print_policy(ctx, node);
@@ -359,19 +352,7 @@ int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx)
 {
 	static const char *const cols[] = { "Time", "Host", "KeyProtector", "Owner", "Result",
 					     "Reason", NULL };
-	const char *host = hl_opts_str(&ctx->opts, "host", NULL);
-	long last = hl_opts_int(&ctx->opts, "last", 0);
-	struct hgs_node *node = NULL;
-	json_t *rows = NULL;
-	int code, rc;
 
-	if (last < 0)
-		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
-	if ((code = open_node(ctx, &node)) != HL_EXIT_OK)
-		return code;
-	rc = hgs_db_kps_log_list(node, host, last, &rows);
-	code = hl_cmd_out_rows(ctx, rc, rows, cols, "no key release or refusal is recorded");
-	json_decref(rows);
-	hgs_node_close(node);
-	return code;
+	return hl_cmd_hgs_log(ctx, hgs_db_kps_log_list, cols,
+			      "no key release or refusal is recorded");
 }

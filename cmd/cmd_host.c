@@ -26,6 +26,7 @@
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -179,7 +180,7 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	struct hl_profile prof;
 	EVP_PKEY *key = NULL;
 	char fp[HL_SHA256_HEX_SIZE] = "", *ca = NULL, *tpm = NULL;
-	struct timespec t0, t1;
+	double t0, t1;
 	json_t *o = NULL;
 	int code;
 
@@ -197,11 +198,11 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	fprintf(stderr, "host new: manufacturing the TPM of '%s' (swtpm_setup, about a second)...\n",
 		p.name);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = hl_clock_s();
 	if (host_create(&p) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create host '%s': %s", p.name,
 				   hl_error_last());
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	t1 = hl_clock_s();
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		return code;
 	if (host_key_load(h, &key) < 0 || hl_key_fingerprint(key, fp) < 0 ||
@@ -224,8 +225,7 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	json_object_set_new(o, "HostKeyType", json_string("ec-p256"));
 	json_object_set_new(o, "HostKeyFingerprint", json_string(fp));
 	json_object_set_new(o, "ManufactureSeconds",
-			    json_real((double)(t1.tv_sec - t0.tv_sec) +
-				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9));
+			    json_real(t1 - t0));
 	if (!hl_opts_flag(&ctx->opts, "json"))
 		printf("created guarded host '%s' (%s) in '%s'\n", h->name, h->domain, h->dir);
 	code = hl_out_object(ctx, o);

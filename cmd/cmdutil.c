@@ -1,14 +1,15 @@
 /*
- * cmdutil.c - the steps the command files of hgs/, hosts/ and tenant/ share
- * (sim/cmdutil.h): reading input files and public keys for a verb,
- * reporting a failed call with its exit code, and the one-object outputs.
- * It knows no component, so hosts/ and tenant/ use it without hgs/.
+ * cmdutil.c - the steps the verb files share (cmd/cmdutil.h): reading input
+ * files and public keys for a verb, reporting a failed call with its exit
+ * code, the one-object outputs, and the hgs verbs' node opening and log
+ * listing (the only component it knows, through hgs/node.h).
  */
 #include "cmd/cmdutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "hgs/node.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -114,4 +115,30 @@ int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *
 	if (hl_opts_flag(&ctx->opts, "json"))
 		return hl_out_json(json_array_get(row, 0));
 	return hl_out_rows(ctx, row, cols, "");
+}
+
+int hl_cmd_hgs_open(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
+{
+	return hl_cmd_check(hgs_node_open(hl_opts_str(&ctx->opts, "dir", NULL), 0, node),
+			    HL_EXIT_FAILURE);
+}
+
+int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
+		   const char *none)
+{
+	const char *host = hl_opts_str(&ctx->opts, "host", NULL);
+	long last = hl_opts_int(&ctx->opts, "last", 0);
+	struct hgs_node *node = NULL;
+	json_t *rows = NULL;
+	int code, rc;
+
+	if (last < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
+		return code;
+	rc = list(node, host, last, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, cols, none);
+	json_decref(rows);
+	hgs_node_close(node);
+	return code;
 }

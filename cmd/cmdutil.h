@@ -1,8 +1,9 @@
 /*
- * cmdutil.h - steps the command files of every component share (hgs/cmd_*.c,
- * hosts/cmd_*.c, tenant/cmd_*.c): the option entries every verb table ends
- * with, reading a verb's input files and public keys, turning a failed call
- * into the command's exit code, and the one-object output shapes.  Each helper
+ * cmdutil.h - steps the command files of every component share (cmd/cmd_*.c):
+ * the option entries every verb table ends with, reading a verb's input
+ * files and public keys, turning a failed call into the command's exit code,
+ * and the one-object output shapes; and for the hgs verbs, opening the node
+ * of --dir and listing one of its logs.  Each helper
  * reports its failure on stderr through hl_cmd_fail() and returns the exit
  * code, so a verb can `return` or `goto out` with it: HL_EXIT_USAGE for an
  * input file that is missing or malformed, HL_EXIT_FAILURE for the rest.
@@ -16,6 +17,8 @@
 #include <openssl/evp.h>
 
 #include "cmd/cmd.h"
+
+struct hgs_node;
 
 /* The --json entry of a verb's option table. */
 #define HL_CMD_OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
@@ -70,5 +73,20 @@ json_t *hl_cmd_find_row(const json_t *rows, const char *key, const char *value);
  * exit code.  For the verbs that add or change one thing and show it.
  */
 int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *const *cols);
+
+/* Open the HGS node of --dir into *NODE (close it with hgs_node_close); an exit code. */
+int hl_cmd_hgs_open(const struct hl_cmd_ctx *ctx, struct hgs_node **node);
+
+/* How an HGS log is listed: the last LAST entries (0: all), of HOST only when not NULL. */
+typedef int hl_cmd_hgs_log_fn(struct hgs_node *node, const char *host, long last, json_t **out);
+
+/*
+ * An `hgs get-*-log` verb: check --last (HL_EXIT_USAGE "invalid --last N:
+ * give a positive number" when negative), open the node of --dir, list the
+ * log with LIST for --host and --last, and print its COLS (NONE when empty).
+ * An exit code.
+ */
+int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
+		   const char *none);
 
 #endif

@@ -62,29 +62,6 @@ static const char *const fabric_migrations[] = {
 
 /* ---- small helpers ---- */
 
-/* Bind text V (NULL binds SQL NULL) to parameter I of STMT. */
-static int bind_text(struct hl_store *st, sqlite3_stmt *stmt, int i, const char *v)
-{
-	int rc = v ? sqlite3_bind_text(stmt, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, i);
-
-	return rc == SQLITE_OK ? 0 : hl_store_error(st, "bind parameter %d", i);
-}
-
-/* Bind integer V to parameter I of STMT. */
-static int bind_int(struct hl_store *st, sqlite3_stmt *stmt, int i, long long v)
-{
-	return sqlite3_bind_int64(stmt, i, v) == SQLITE_OK ? 0
-							   : hl_store_error(st, "bind parameter %d", i);
-}
-
-/* Bind LEN bytes of DATA to parameter I of STMT. */
-static int bind_blob(struct hl_store *st, sqlite3_stmt *stmt, int i, const void *data, size_t len)
-{
-	return sqlite3_bind_blob64(stmt, i, data, len, SQLITE_TRANSIENT) == SQLITE_OK
-		       ? 0
-		       : hl_store_error(st, "bind parameter %d", i);
-}
-
 /* The SID of RID in F's domain into BUF (AD_SID_MAX bytes). */
 static void rid_sid(const struct fabric *f, long long rid, char *buf, size_t size)
 {
@@ -158,36 +135,24 @@ out:
 static int create_store_rows(struct hl_store *st, const struct fabric_new_params *p,
 			     const char *sid, const char *dc_name, int lifetime, time_t now)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
 	if (hl_store_begin(st) < 0)
 		return -1;
-	if (hl_store_prepare(st, "INSERT INTO domain(id, name, sid, dc_name, listen, "
-			     "ticket_lifetime_s, next_rid, created) VALUES(1, ?, ?, ?, ?, ?, ?, ?)",
-			     &stmt) < 0 ||
-	    bind_text(st, stmt, 1, p->domain) < 0 || bind_text(st, stmt, 2, sid) < 0 ||
-	    bind_text(st, stmt, 3, dc_name) < 0 || bind_text(st, stmt, 4, p->listen) < 0 ||
-	    bind_int(st, stmt, 5, lifetime) < 0 || bind_int(st, stmt, 6, FABRIC_RID_FIRST) < 0 ||
-	    bind_int(st, stmt, 7, now) < 0 || hl_store_step(st, stmt) < 0)
-		goto out;
-	sqlite3_finalize(stmt);
-	stmt = NULL;
-	if (hl_store_prepare(st, "INSERT INTO principals(rid, kind, name, description, added) "
-			     "VALUES(?, 'group', ?, ?, ?)", &stmt) < 0 ||
-	    bind_int(st, stmt, 1, FABRIC_RID_DOMAIN_COMPUTERS) < 0 ||
-	    bind_text(st, stmt, 2, FABRIC_DOMAIN_COMPUTERS) < 0 ||
-	    bind_text(st, stmt, 3, "All workstations and servers joined to the domain") < 0 ||
-	    bind_int(st, stmt, 4, now) < 0 || hl_store_step(st, stmt) < 0)
-		goto out;
-	if (hl_store_commit(st) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
+	if (hl_store_run(st, "INSERT INTO domain(id, name, sid, dc_name, listen, ticket_lifetime_s, "
+			 "next_rid, created) VALUES(1, ?, ?, ?, ?, ?, ?, ?)",
+			 HL_VALS(HL_IN_TEXT(p->domain), HL_IN_TEXT(sid), HL_IN_TEXT(dc_name),
+				 HL_IN_TEXT(p->listen), HL_IN_INT(lifetime),
+				 HL_IN_INT(FABRIC_RID_FIRST), HL_IN_INT(now))) < 0 ||
+	    hl_store_run(st, "INSERT INTO principals(rid, kind, name, description, added) "
+			 "VALUES(?, 'group', ?, ?, ?)",
+			 HL_VALS(HL_IN_INT(FABRIC_RID_DOMAIN_COMPUTERS),
+				 HL_IN_TEXT(FABRIC_DOMAIN_COMPUTERS),
+				 HL_IN_TEXT("All workstations and servers joined to the domain"),
+				 HL_IN_INT(now))) < 0 ||
+	    hl_store_commit(st) < 0) {
 		hl_store_rollback(st);
-	sqlite3_finalize(stmt);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 /* Create a fabric directory (`fabric new`), built beside DIR and renamed into place. */
@@ -241,32 +206,21 @@ out:
 /* Read the domain row of F's store into F. */
 static int read_domain(struct fabric *f)
 {
-	sqlite3_stmt *stmt = NULL;
-	const char *listen;
-	int rc = -1, r;
+	char *listen = NULL;
+	int r;
 
-	if (hl_store_prepare(f->store, "SELECT name, sid, dc_name, listen, ticket_lifetime_s, "
-			     "created FROM domain WHERE id = 1", &stmt) < 0)
-		return -1;
-	r = hl_store_step(f->store, stmt);
-	if (r <= 0) {
-		if (r == 0)
-			hl_error("fabric directory '%s' has no domain row: it is damaged", f->dir);
-		goto out;
-	}
-	snprintf(f->domain, sizeof(f->domain), "%s", (const char *)sqlite3_column_text(stmt, 0));
-	snprintf(f->domain_sid, sizeof(f->domain_sid), "%s",
-		 (const char *)sqlite3_column_text(stmt, 1));
-	snprintf(f->dc_name, sizeof(f->dc_name), "%s", (const char *)sqlite3_column_text(stmt, 2));
-	listen = (const char *)sqlite3_column_text(stmt, 3);
-	f->ticket_lifetime_s = sqlite3_column_int(stmt, 4);
-	f->created = (time_t)sqlite3_column_int64(stmt, 5);
-	if (hl_served_parse_listen(listen, f->listen_addr, &f->listen_port) < 0)
-		goto out;
-	rc = 0;
-out:
-	sqlite3_finalize(stmt);
-	return rc;
+	r = hl_store_get(f->store, "SELECT name, sid, dc_name, listen, ticket_lifetime_s, created "
+			 "FROM domain WHERE id = 1",
+			 HL_VALS(HL_OUT_TEXT(f->domain, sizeof(f->domain)),
+				 HL_OUT_TEXT(f->domain_sid, sizeof(f->domain_sid)),
+				 HL_OUT_TEXT(f->dc_name, sizeof(f->dc_name)), HL_OUT_STR(&listen),
+				 HL_OUT_INT(&f->ticket_lifetime_s), HL_OUT_TIME(&f->created)));
+	if (r == 0)
+		hl_error("fabric directory '%s' has no domain row: it is damaged", f->dir);
+	else if (r == 1 && hl_served_parse_listen(listen, f->listen_addr, &f->listen_port) < 0)
+		r = -1;
+	free(listen);
+	return r == 1 ? 0 : -1;
 }
 
 /* Load the DC certificate (and with KEYS the signing key) of F. */
@@ -301,24 +255,20 @@ out:
 /* Open a fabric directory: store, domain row, DC certificate (and key). */
 int fabric_open(const char *dir, unsigned flags, struct fabric **out)
 {
-	pthread_mutexattr_t attr;
 	struct fabric *f = NULL;
 	char path[PATH_MAX];
-	int rc = -1;
+	int rc = -1, has;
 
 	*out = NULL;
 	if (!dir || !*dir)
 		return hl_error("no fabric directory given");
 	if (!(f = calloc(1, sizeof(*f))))
 		return hl_error("out of memory");
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&f->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	if (hl_file_abspath(dir, &f->dir) < 0 ||
-	    hl_served_path(f->dir, FABRIC_DB_FILE, path, sizeof(path)) < 0)
+	hl_served_lock_init(&f->lock);
+	has = hl_served_open(dir, FABRIC_DB_FILE, &f->dir, path, sizeof(path));
+	if (has < 0)
 		goto out;
-	if (access(path, F_OK) != 0) {
+	if (!has) {
 		hl_error("'%s' is not a fabric directory (no %s); create one with `hgslab fabric new`",
 			 f->dir, FABRIC_DB_FILE);
 		goto out;
@@ -371,50 +321,24 @@ static void unlock_fabric(struct fabric *f)
 
 /*
  * Find principal NAME of KIND ("computer" or "group", case-insensitive):
- * 1 with its RID (and canonical name into CANON when not NULL), 0 when absent.
+ * 1 with its RID and canonical name (into CANON of CANON_SIZE), 0 when absent.
  */
 static int principal_find(struct fabric *f, const char *kind, const char *name, long long *rid,
 			  char *canon, size_t canon_size)
 {
-	sqlite3_stmt *stmt = NULL;
-	int r;
-
-	if (hl_store_prepare(f->store, "SELECT rid, name FROM principals WHERE kind = ? AND "
-			     "name = ?", &stmt) < 0 ||
-	    bind_text(f->store, stmt, 1, kind) < 0 || bind_text(f->store, stmt, 2, name) < 0) {
-		sqlite3_finalize(stmt);
-		return -1;
-	}
-	r = hl_store_step(f->store, stmt);
-	if (r == 1) {
-		*rid = sqlite3_column_int64(stmt, 0);
-		if (canon)
-			snprintf(canon, canon_size, "%s", (const char *)sqlite3_column_text(stmt, 1));
-	}
-	sqlite3_finalize(stmt);
-	return r;
+	return hl_store_get(f->store, "SELECT rid, name FROM principals WHERE kind = ? AND name = ?",
+			    HL_VALS(HL_IN_TEXT(kind), HL_IN_TEXT(name), HL_OUT_INT64(rid),
+				    HL_OUT_TEXT(canon, canon_size)));
 }
 
 /* Take the next RID of F's domain (inside a transaction). */
 static int next_rid(struct fabric *f, long long *rid)
 {
-	sqlite3_stmt *stmt = NULL;
-	int rc = -1;
-
-	if (hl_store_prepare(f->store, "SELECT next_rid FROM domain WHERE id = 1", &stmt) < 0 ||
-	    hl_store_step(f->store, stmt) != 1)
-		goto out;
-	*rid = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	stmt = NULL;
-	if (hl_store_prepare(f->store, "UPDATE domain SET next_rid = next_rid + 1 WHERE id = 1",
-			     &stmt) < 0 ||
-	    hl_store_step(f->store, stmt) < 0)
-		goto out;
-	rc = 0;
-out:
-	sqlite3_finalize(stmt);
-	return rc;
+	if (hl_store_get(f->store, "SELECT next_rid FROM domain WHERE id = 1",
+			 HL_VALS(HL_OUT_INT64(rid))) != 1)
+		return -1;
+	return hl_store_run(f->store, "UPDATE domain SET next_rid = next_rid + 1 WHERE id = 1",
+			    NULL, 0);
 }
 
 /*
@@ -424,7 +348,6 @@ out:
 static int principal_add(struct fabric *f, const char *kind, const char *name,
 			 const char *description, const struct hl_buf *key, const char *fp)
 {
-	sqlite3_stmt *stmt = NULL;
 	char other[HL_NAME_GROUP_SIZE];
 	long long rid;
 	time_t now;
@@ -443,41 +366,29 @@ static int principal_add(struct fabric *f, const char *kind, const char *name,
 		goto out;
 	}
 	if (fp) {
-		if (hl_store_prepare(f->store, "SELECT name FROM principals WHERE key_fingerprint = ?",
-				     &stmt) < 0 ||
-		    bind_text(f->store, stmt, 1, fp) < 0 || (r = hl_store_step(f->store, stmt)) < 0)
+		r = hl_store_get(f->store, "SELECT name FROM principals WHERE key_fingerprint = ?",
+				 HL_VALS(HL_IN_TEXT(fp), HL_OUT_TEXT(other, sizeof(other))));
+		if (r < 0)
 			goto out;
 		if (r) {
 			hl_error("this machine key (SHA-256 %.16s...) already belongs to computer '%s'; "
-				 "each computer account has its own key", fp,
-				 (const char *)sqlite3_column_text(stmt, 0));
+				 "each computer account has its own key", fp, other);
 			goto out;
 		}
-		sqlite3_finalize(stmt);
-		stmt = NULL;
 	}
 	if (next_rid(f, &rid) < 0 ||
-	    hl_store_prepare(f->store, "INSERT INTO principals(rid, kind, name, description, "
-			     "machine_key, key_fingerprint, added) VALUES(?, ?, ?, ?, ?, ?, ?)",
-			     &stmt) < 0 ||
-	    bind_int(f->store, stmt, 1, rid) < 0 || bind_text(f->store, stmt, 2, kind) < 0 ||
-	    bind_text(f->store, stmt, 3, name) < 0 || bind_text(f->store, stmt, 4, description) < 0)
-		goto out;
-	if (key) {
-		if (bind_blob(f->store, stmt, 5, key->data, key->len) < 0)
-			goto out;
-	} else if (sqlite3_bind_null(stmt, 5) != SQLITE_OK) {
-		hl_store_error(f->store, "bind parameter 5");
-		goto out;
-	}
-	if (bind_text(f->store, stmt, 6, fp) < 0 || bind_int(f->store, stmt, 7, now) < 0 ||
-	    hl_store_step(f->store, stmt) < 0 || hl_store_commit(f->store) < 0)
+	    hl_store_run(f->store, "INSERT INTO principals(rid, kind, name, description, "
+			 "machine_key, key_fingerprint, added) VALUES(?, ?, ?, ?, ?, ?, ?)",
+			 HL_VALS(HL_IN_INT(rid), HL_IN_TEXT(kind), HL_IN_TEXT(name),
+				 HL_IN_TEXT(description), HL_IN_BLOB(key ? key->data : NULL,
+								     key ? key->len : 0),
+				 HL_IN_TEXT(fp), HL_IN_INT(now))) < 0 ||
+	    hl_store_commit(f->store) < 0)
 		goto out;
 	rc = 0;
 out:
 	if (rc < 0)
 		hl_store_rollback(f->store);
-	sqlite3_finalize(stmt);
 	unlock_fabric(f);
 	return rc;
 }
@@ -537,7 +448,6 @@ static int member_lookup(struct fabric *f, const char *group, const char *comput
 static int member_change(struct fabric *f, const char *group, const char *computer, int add)
 {
 	char gname[HL_NAME_GROUP_SIZE], cname[HL_NAME_COMPUTER_SIZE];
-	sqlite3_stmt *stmt = NULL;
 	long long grid, crid;
 	time_t now;
 	int rc = -1;
@@ -551,20 +461,18 @@ static int member_change(struct fabric *f, const char *group, const char *comput
 		goto out;
 	if (member_lookup(f, group, computer, &grid, &crid, gname, cname) < 0)
 		goto out;
-	if (hl_store_prepare(f->store, add ? "INSERT OR IGNORE INTO members(group_rid, member_rid, "
-						   "added) VALUES(?, ?, ?)"
-					   : "DELETE FROM members WHERE group_rid = ? AND member_rid = ?",
-			     &stmt) < 0 ||
-	    bind_int(f->store, stmt, 1, grid) < 0 || bind_int(f->store, stmt, 2, crid) < 0 ||
-	    (add && bind_int(f->store, stmt, 3, now) < 0) || hl_store_step(f->store, stmt) < 0)
+	if ((add ? hl_store_run(f->store, "INSERT OR IGNORE INTO members(group_rid, member_rid, "
+				"added) VALUES(?, ?, ?)",
+				HL_VALS(HL_IN_INT(grid), HL_IN_INT(crid), HL_IN_INT(now)))
+		 : hl_store_run(f->store, "DELETE FROM members WHERE group_rid = ? AND "
+				"member_rid = ?", HL_VALS(HL_IN_INT(grid), HL_IN_INT(crid)))) < 0)
 		goto out;
-	rc = sqlite3_changes(hl_store_db(f->store)) > 0;
+	rc = hl_store_changes(f->store) > 0;
 	if (hl_store_commit(f->store) < 0)
 		rc = -1;
 out:
 	if (rc < 0)
 		hl_store_rollback(f->store);
-	sqlite3_finalize(stmt);
 	unlock_fabric(f);
 	return rc;
 }
@@ -584,17 +492,16 @@ int fabric_member_remove(struct fabric *f, const char *group, const char *comput
 /* Append the names of the rows SQL (one RID parameter) gives to array ARR. */
 static int append_names(struct fabric *f, const char *sql, long long rid, json_t *arr)
 {
+	char name[HL_NAME_GROUP_SIZE];
 	sqlite3_stmt *stmt = NULL;
-	int r, rc = -1;
+	int r;
 
-	if (hl_store_prepare(f->store, sql, &stmt) < 0 || bind_int(f->store, stmt, 1, rid) < 0)
-		goto out;
-	while ((r = hl_store_step(f->store, stmt)) == 1)
-		json_array_append_new(arr, json_string((const char *)sqlite3_column_text(stmt, 0)));
-	rc = r;
-out:
-	sqlite3_finalize(stmt);
-	return rc;
+	if (hl_store_query(f->store, sql, HL_VALS(HL_IN_INT(rid)), &stmt) < 0)
+		return -1;
+	while ((r = hl_store_next(f->store, stmt, HL_VALS(HL_OUT_TEXT(name, sizeof(name))))) == 1)
+		json_array_append_new(arr, json_string(name));
+	hl_store_stmt_done(f->store, stmt);
+	return r;
 }
 
 /* SQL: the computers of group ?1 (all of them for Domain Computers). */
@@ -606,13 +513,71 @@ out:
 	"SELECT name, rid FROM principals WHERE kind = 'group' AND (rid = 515 OR rid IN "       \
 	"(SELECT group_rid FROM members WHERE member_rid = ?1)) ORDER BY rid = 515 DESC, rid"
 
+/* One row of the principals table, as principal_list() reads it. */
+struct principal_row {
+	long long rid;
+	char name[HL_NAME_GROUP_SIZE];
+	char *description;               /* NULL for none */
+	struct hl_buf key;               /* a computer's machine key (DER), else empty */
+	char fingerprint[HL_SHA256_HEX_SIZE];
+	time_t added;
+};
+
+/* Append ROW as Get-ADComputer (IS_COMPUTER) or Get-ADGroup shows it to array ARR. */
+static int principal_json(struct fabric *f, int is_computer, const struct principal_row *row,
+			  json_t *arr)
+{
+	char sid[AD_SID_MAX], when[32], sam[HL_NAME_GROUP_SIZE + 1], dns[AD_FQDN_MAX];
+	json_t *o, *names;
+
+	rid_sid(f, row->rid, sid, sizeof(sid));
+	hl_labclock_format(row->added, when, sizeof(when));
+	if (!(o = json_object()) || json_array_append_new(arr, o) < 0 || !(names = json_array()))
+		return hl_error("out of memory");
+	json_object_set_new(o, "Name", json_string(row->name));
+	if (is_computer) {
+		EVP_PKEY *key = NULL;
+		enum hl_key_type kt;
+
+		snprintf(sam, sizeof(sam), "%s$", row->name);
+		for (char *p = sam; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		snprintf(dns, sizeof(dns), "%s.%s", row->name, f->domain);
+		json_object_set_new(o, "SamAccountName", json_string(sam));
+		json_object_set_new(o, "DNSHostName", json_string(dns));
+		json_object_set_new(o, "Sid", json_string(sid));
+		if (hl_key_pub_from_der(row->key.data, row->key.len, &key) == 0 &&
+		    hl_key_type_of(key, &kt) == 0)
+			json_object_set_new(o, "KeyType", json_string(hl_key_type_name(kt)));
+		else
+			json_object_set_new(o, "KeyType", json_string("unreadable"));
+		hl_key_free(key);
+		json_object_set_new(o, "KeyFingerprint", json_string(row->fingerprint));
+		json_object_set_new(o, "MemberOf", names);
+		if (append_names(f, SQL_COMPUTER_GROUPS, row->rid, names) < 0)
+			return -1;
+	} else {
+		json_object_set_new(o, "SamAccountName", json_string(row->name));
+		json_object_set_new(o, "Sid", json_string(sid));
+		json_object_set_new(o, "GroupScope", json_string("Global"));
+		json_object_set_new(o, "GroupCategory", json_string("Security"));
+		json_object_set_new(o, "Description",
+				    row->description ? json_string(row->description) : json_null());
+		json_object_set_new(o, "Members", names);
+		if (append_names(f, SQL_GROUP_MEMBERS, row->rid, names) < 0)
+			return -1;
+	}
+	json_object_set_new(o, "Added", json_string(when));
+	return 0;
+}
+
 /* The principals of KIND (only NAME's when not NULL) as a JSON array of objects. */
 static int principal_list(struct fabric *f, const char *kind, const char *name, json_t **out)
 {
-	char sid[AD_SID_MAX], when[32], sam[HL_NAME_GROUP_SIZE + 1], dns[AD_FQDN_MAX];
 	int is_computer = strcmp(kind, "computer") == 0, r, rc = -1;
+	struct principal_row row = { 0 };
 	sqlite3_stmt *stmt = NULL;
-	json_t *arr = NULL, *o, *names;
+	json_t *arr = NULL;
 
 	*out = NULL;
 	lock_fabric(f);
@@ -620,59 +585,21 @@ static int principal_list(struct fabric *f, const char *kind, const char *name, 
 		hl_error("out of memory");
 		goto out;
 	}
-	if (hl_store_prepare(f->store, "SELECT rid, name, description, machine_key, "
-			     "key_fingerprint, added FROM principals WHERE kind = ?1 AND "
-			     "(?2 IS NULL OR name = ?2) ORDER BY rid", &stmt) < 0 ||
-	    bind_text(f->store, stmt, 1, kind) < 0 || bind_text(f->store, stmt, 2, name) < 0)
+	if (hl_store_query(f->store, "SELECT rid, name, description, machine_key, key_fingerprint, "
+			   "added FROM principals WHERE kind = ?1 AND (?2 IS NULL OR name = ?2) "
+			   "ORDER BY rid", HL_VALS(HL_IN_TEXT(kind), HL_IN_TEXT(name)), &stmt) < 0)
 		goto out;
-	while ((r = hl_store_step(f->store, stmt)) == 1) {
-		long long rid = sqlite3_column_int64(stmt, 0);
-		const char *n = (const char *)sqlite3_column_text(stmt, 1);
-
-		rid_sid(f, rid, sid, sizeof(sid));
-		hl_labclock_format((time_t)sqlite3_column_int64(stmt, 5), when, sizeof(when));
-		if (!(o = json_object()) || json_array_append_new(arr, o) < 0 ||
-		    !(names = json_array())) {
-			hl_error("out of memory");
+	while ((r = hl_store_next(f->store, stmt,
+				  HL_VALS(HL_OUT_INT64(&row.rid), HL_OUT_TEXT(row.name, sizeof(row.name)),
+					  HL_OUT_STR(&row.description), HL_OUT_BUF(&row.key),
+					  HL_OUT_TEXT(row.fingerprint, sizeof(row.fingerprint)),
+					  HL_OUT_TIME(&row.added)))) == 1) {
+		r = principal_json(f, is_computer, &row, arr);
+		free(row.description);
+		row.description = NULL;
+		hl_buf_free(&row.key);
+		if (r < 0)
 			goto out;
-		}
-		json_object_set_new(o, "Name", json_string(n));
-		if (is_computer) {
-			EVP_PKEY *key = NULL;
-			enum hl_key_type kt;
-
-			snprintf(sam, sizeof(sam), "%s$", n);
-			for (char *p = sam; *p; p++)
-				*p = (char)toupper((unsigned char)*p);
-			snprintf(dns, sizeof(dns), "%s.%s", n, f->domain);
-			json_object_set_new(o, "SamAccountName", json_string(sam));
-			json_object_set_new(o, "DNSHostName", json_string(dns));
-			json_object_set_new(o, "Sid", json_string(sid));
-			if (hl_key_pub_from_der(sqlite3_column_blob(stmt, 3),
-						(size_t)sqlite3_column_bytes(stmt, 3), &key) == 0 &&
-			    hl_key_type_of(key, &kt) == 0)
-				json_object_set_new(o, "KeyType", json_string(hl_key_type_name(kt)));
-			else
-				json_object_set_new(o, "KeyType", json_string("unreadable"));
-			hl_key_free(key);
-			json_object_set_new(o, "KeyFingerprint",
-					    json_string((const char *)sqlite3_column_text(stmt, 4)));
-			json_object_set_new(o, "MemberOf", names);
-			if (append_names(f, SQL_COMPUTER_GROUPS, rid, names) < 0)
-				goto out;
-		} else {
-			const char *d = (const char *)sqlite3_column_text(stmt, 2);
-
-			json_object_set_new(o, "SamAccountName", json_string(n));
-			json_object_set_new(o, "Sid", json_string(sid));
-			json_object_set_new(o, "GroupScope", json_string("Global"));
-			json_object_set_new(o, "GroupCategory", json_string("Security"));
-			json_object_set_new(o, "Description", d ? json_string(d) : json_null());
-			json_object_set_new(o, "Members", names);
-			if (append_names(f, SQL_GROUP_MEMBERS, rid, names) < 0)
-				goto out;
-		}
-		json_object_set_new(o, "Added", json_string(when));
 	}
 	if (r < 0)
 		goto out;
@@ -684,7 +611,7 @@ static int principal_list(struct fabric *f, const char *kind, const char *name, 
 	arr = NULL;
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(f->store, stmt);
 	json_decref(arr);
 	unlock_fabric(f);
 	return rc;
@@ -763,46 +690,40 @@ static int ticket_group_append(const struct fabric *f, struct ad_ticket *t, size
 /* What a ticket for computer NAME says now: the account and its groups, under one lock. */
 int fabric_computer_ticket(struct fabric *f, const char *name, struct ad_ticket **out)
 {
+	char group[HL_NAME_GROUP_SIZE];
+	struct hl_buf der = { 0 };
 	struct ad_ticket *t;
 	sqlite3_stmt *stmt = NULL;
+	long long rid, grid;
 	size_t cap = 0;
-	long long rid;
 	int r;
 
 	*out = NULL;
 	if (!(t = calloc(1, sizeof(*t))))
 		return hl_error("out of memory");
 	lock_fabric(f);
-	if (hl_store_prepare(f->store, "SELECT rid, name, machine_key FROM principals WHERE "
-			     "kind = 'computer' AND name = ?", &stmt) < 0 ||
-	    bind_text(f->store, stmt, 1, name) < 0) {
-		r = -1;
+	r = hl_store_get(f->store, "SELECT rid, name, machine_key FROM principals WHERE "
+			 "kind = 'computer' AND name = ?",
+			 HL_VALS(HL_IN_TEXT(name), HL_OUT_INT64(&rid),
+				 HL_OUT_TEXT(t->computer, sizeof(t->computer)), HL_OUT_BUF(&der)));
+	if (r != 1)
 		goto out;
-	}
-	if ((r = hl_store_step(f->store, stmt)) != 1)
-		goto out;
-	rid = sqlite3_column_int64(stmt, 0);
-	snprintf(t->computer, sizeof(t->computer), "%s", (const char *)sqlite3_column_text(stmt, 1));
-	if (hl_key_pub_from_der(sqlite3_column_blob(stmt, 2), (size_t)sqlite3_column_bytes(stmt, 2),
-				&t->machine_key) < 0 ||
+	if (hl_key_pub_from_der(der.data, der.len, &t->machine_key) < 0 ||
 	    hl_key_fingerprint(t->machine_key, t->machine_key_fp) < 0) {
 		r = hl_error_wrap("the machine key of computer '%s' is damaged", t->computer);
 		goto out;
 	}
-	sqlite3_finalize(stmt);
-	stmt = NULL;
 	snprintf(t->domain, sizeof(t->domain), "%s", f->domain);
 	snprintf(t->domain_sid, sizeof(t->domain_sid), "%s", f->domain_sid);
 	snprintf(t->dc, sizeof(t->dc), "%s.%s", f->dc_name, f->domain);
 	rid_sid(f, rid, t->computer_sid, sizeof(t->computer_sid));
-	if (hl_store_prepare(f->store, SQL_COMPUTER_GROUPS, &stmt) < 0 ||
-	    bind_int(f->store, stmt, 1, rid) < 0) {
+	if (hl_store_query(f->store, SQL_COMPUTER_GROUPS, HL_VALS(HL_IN_INT(rid)), &stmt) < 0) {
 		r = -1;
 		goto out;
 	}
-	while ((r = hl_store_step(f->store, stmt)) == 1)
-		if (ticket_group_append(f, t, &cap, (const char *)sqlite3_column_text(stmt, 0),
-					sqlite3_column_int64(stmt, 1)) < 0) {
+	while ((r = hl_store_next(f->store, stmt, HL_VALS(HL_OUT_TEXT(group, sizeof(group)),
+							   HL_OUT_INT64(&grid)))) == 1)
+		if (ticket_group_append(f, t, &cap, group, grid) < 0) {
 			r = -1;
 			goto out;
 		}
@@ -812,8 +733,9 @@ int fabric_computer_ticket(struct fabric *f, const char *name, struct ad_ticket 
 	t = NULL;
 	r = 1;
 out:
-	sqlite3_finalize(stmt);
+	hl_store_stmt_done(f->store, stmt);
 	unlock_fabric(f);
+	hl_buf_free(&der);
 	ad_ticket_free(t);
 	return r;
 }

@@ -28,7 +28,6 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "proto/names.h"
 
 /* Largest trust document accepted. */
 #define TRUST_DOC_MAX ((size_t)1 << 20)
@@ -303,19 +302,6 @@ int hgs_ad_trust_remove(struct hgs_node *node, const char *domain)
 
 /* ---- the route ---- */
 
-/* Read PEM public key field NAME of OBJ into *OUT; -1 with a message naming the field. */
-static int get_pubkey(const json_t *obj, const char *name, EVP_PKEY **out)
-{
-	const char *pem;
-
-	*out = NULL;
-	if (hl_json_get_string(obj, name, &pem) < 0)
-		return -1;
-	if (hl_key_pub_from_pem(pem, strlen(pem), out) < 0)
-		return hl_error_wrap("field '%s'", name);
-	return 0;
-}
-
 /*
  * Decide membership: Passed when one of T's group SIDs is a registered host
  * group, otherwise UnauthorizedHost naming what the ticket lists.
@@ -354,40 +340,32 @@ static int check_groups(struct hgs_request *req, const struct ad_ticket *t,
 /* POST /Attestation/v1/ad/attest. */
 static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 {
-	unsigned char *nonce = NULL, *sig = NULL;
-	size_t nonce_len = 0, sig_len = 0;
 	struct ad_ticket *claimed = NULL, *t = NULL;
 	struct ad_trust *trust = NULL;
-	EVP_PKEY *transport = NULL;
-	struct hl_buf msg = { 0 };
+	struct hostkey_request r;
 	const char *host, *ticket, *who;
 	struct hgs_result res;
-	enum hl_key_type kt;
 	time_t now;
-	int rc = -1, found;
+	int rc = -1, found, ok;
 
 	/* 1. the request, and the ticket's form (its signature comes later) */
-	if (hl_json_get_string(req->body, "host", &host) < 0 ||
-	    hl_name_registration("host name", host) < 0 ||
-	    hl_json_get_base64(req->body, "nonce", &nonce, &nonce_len) < 0 ||
-	    hl_json_get_string(req->body, "ticket", &ticket) < 0 ||
-	    get_pubkey(req->body, "transport_key", &transport) < 0 ||
-	    hl_json_get_base64(req->body, "signature", &sig, &sig_len) < 0) {
+	if (hostkey_request_read(req->body, HOSTKEY_CLAIM_TICKET, &r) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
 		goto out;
 	}
+	host = r.host;
+	ticket = r.ticket;
 	if (ad_ticket_decode(ticket, strlen(ticket), &claimed) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "field 'ticket': %s", hl_error_last());
 		goto out;
 	}
-	if (hl_key_type_of(transport, &kt) < 0 || (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072)) {
-		rc = hgs_attest_reject(req, resp, 400, "field 'transport_key' must be an RSA 2048 or "
-				       "3072 public key: keys are released to it with RSA-OAEP");
+	if (hostkey_request_check_transport(&r) < 0) {
+		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
 		goto out;
 	}
 	who = host;
 	/* 2. the nonce, before anything else: single use whatever follows */
-	if (hgs_nonce_consume(req->node, nonce, nonce_len, &res) < 0)
+	if (hgs_nonce_consume(req->node, r.nonce, r.nonce_len, &res) < 0)
 		goto out;
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
@@ -424,9 +402,10 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto decided;
 	}
 	who = t->computer;
-	if (hostkey_message(nonce, nonce_len, transport, &msg) < 0)
+	ok = hostkey_request_verify(&r, t->machine_key);
+	if (ok < 0)
 		goto out;
-	if (hl_crypto_verify(t->machine_key, HL_SIG_DEFAULT, msg.data, msg.len, sig, sig_len) < 0) {
+	if (!ok) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the signature over the nonce and transport key does not verify with "
 				"the machine key of computer account '%s' named in its ticket: the "
@@ -437,12 +416,9 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	if (check_groups(req, t, &res) < 0)
 		goto out;
 decided:
-	rc = hgs_attest_finish(req, who, &res, transport, resp);
+	rc = hgs_attest_finish(req, who, &res, r.transport, resp);
 out:
-	free(nonce);
-	free(sig);
-	hl_buf_free(&msg);
-	hl_key_free(transport);
+	hostkey_request_release(&r);
 	ad_ticket_free(claimed);
 	ad_ticket_free(t);
 	ad_trust_free(trust);

@@ -161,23 +161,18 @@ out:
 int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 {
 	struct hgs_node *node = NULL;
-	pthread_mutexattr_t attr;
 	char path[PATH_MAX];
-	int rc = -1;
+	int rc = -1, has;
 
 	*out = NULL;
 	node = calloc(1, sizeof(*node));
 	if (!node)
 		return hl_error("cannot open the HGS node: out of memory");
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&node->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	hl_served_lock_init(&node->lock);
 	if (hl_nonce_table_new(HGS_NONCE_TABLE_SIZE, HGS_NONCE_LIFETIME_S, &node->nonces) < 0 ||
-	    hl_file_abspath(dir, &node->dir) < 0 ||
-	    hl_served_path(node->dir, HGS_DB_FILE, path, sizeof(path)) < 0)
+	    (has = hl_served_open(dir, HGS_DB_FILE, &node->dir, path, sizeof(path))) < 0)
 		goto out;
-	if (access(path, F_OK) != 0) {
+	if (!has) {
 		hl_error("'%s' is not an HGS node: it has no %s; create one with "
 			 "`hgslab hgs init --dir %s --name NAME --domain DOMAIN --listen ADDR:PORT`",
 			 dir, HGS_DB_FILE, dir);

@@ -1,6 +1,6 @@
 /*
  * tpm_verify.c - the HGS half of TPM attestation, in software (see
- * tpm_verify.h): parse TPM public areas into OpenSSL keys and TPM names,
+ * tpm_verify.h): parse TPM public areas into OpenSSL keys (lib/tpm) and TPM names,
  * check the attributes of attestation and transport keys, compute
  * TPM2_MakeCredential for credential activation, and verify quotes and
  * TPM2_Certify results.
@@ -28,6 +28,7 @@
 #include <tss2/tss2_rc.h>
 
 #include "lib/err.h"
+#include "lib/tpm.h"
 
 /* Size of the seed MakeCredential draws: the EK nameAlg's digest (SHA-256). */
 #define SEED_LEN 32
@@ -36,21 +37,6 @@
 #define SYM_KEY_LEN 16
 
 /* ---- helpers ---- */
-
-/* Set B to a malloc'd copy of LEN bytes at P (plus a NUL, as lib/crypto does). */
-static int buf_set(struct hl_buf *b, const void *p, size_t len)
-{
-	b->data = malloc(len + 1);
-	if (!b->data) {
-		b->len = 0;
-		return hl_error("cannot allocate %zu bytes: out of memory", len);
-	}
-	if (len)
-		memcpy(b->data, p, len);
-	b->data[len] = '\0';
-	b->len = len;
-	return 0;
-}
 
 /* The first queued OpenSSL error as text in BUF (and the queue emptied). */
 static const char *ossl_why(char *buf, size_t size)
@@ -83,55 +69,7 @@ static int tpm_digest_alg(TPMI_ALG_HASH alg, enum hl_digest *out)
 	}
 }
 
-/* A readable name for TPM algorithm ALG (messages only). */
-static const char *alg_name(TPM2_ALG_ID alg)
-{
-	switch (alg) {
-	case TPM2_ALG_RSA: return "rsa";
-	case TPM2_ALG_ECC: return "ecc";
-	case TPM2_ALG_SHA1: return "sha1";
-	case TPM2_ALG_SHA256: return "sha256";
-	case TPM2_ALG_SHA384: return "sha384";
-	case TPM2_ALG_SHA512: return "sha512";
-	case TPM2_ALG_RSASSA: return "rsassa";
-	case TPM2_ALG_RSAPSS: return "rsapss";
-	case TPM2_ALG_ECDSA: return "ecdsa";
-	case TPM2_ALG_OAEP: return "oaep";
-	case TPM2_ALG_RSAES: return "rsaes";
-	case TPM2_ALG_NULL: return "null";
-	default: return "unknown";
-	}
-}
-
 /* ---- public areas, keys and names ---- */
-
-/* The OpenSSL public key of public area P. */
-static int key_from_public(const TPMT_PUBLIC *p, EVP_PKEY **out)
-{
-	const TPMS_RSA_PARMS *rsa = &p->parameters.rsaDetail;
-	const TPMS_ECC_PARMS *ecc = &p->parameters.eccDetail;
-
-	switch (p->type) {
-	case TPM2_ALG_RSA:
-		if (rsa->keyBits != 2048 && rsa->keyBits != 3072)
-			return hl_error("tpm public area holds a %u-bit rsa key; only rsa 2048 and "
-					"3072 are supported", rsa->keyBits);
-		if (p->unique.rsa.size != rsa->keyBits / 8)
-			return hl_error("tpm public area is inconsistent: a %u-bit rsa key with a "
-					"%u-byte modulus", rsa->keyBits, p->unique.rsa.size);
-		return hl_key_rsa_from_n_e(p->unique.rsa.buffer, p->unique.rsa.size,
-					   rsa->exponent, out);
-	case TPM2_ALG_ECC:
-		if (ecc->curveID != TPM2_ECC_NIST_P256)
-			return hl_error("tpm public area holds an ecc key on curve 0x%04x; only "
-					"nist p-256 is supported", ecc->curveID);
-		return hl_key_ec_p256_from_xy(p->unique.ecc.x.buffer, p->unique.ecc.x.size,
-					      p->unique.ecc.y.buffer, p->unique.ecc.y.size, out);
-	default:
-		return hl_error("tpm public area has type 0x%04x (%s); only rsa and ecc keys "
-				"are supported", p->type, alg_name(p->type));
-	}
-}
 
 /* The TPM name of public area P: nameAlg || H(nameAlg, TPMT_PUBLIC marshalled). */
 static int tpm_name(const TPMT_PUBLIC *p, TPM2B_NAME *out)
@@ -144,7 +82,8 @@ static int tpm_name(const TPMT_PUBLIC *p, TPM2B_NAME *out)
 
 	if (tpm_digest_alg(p->nameAlg, &alg) < 0)
 		return hl_error("tpm public area has name algorithm 0x%04x (%s); only sha1, "
-				"sha256 and sha384 are supported", p->nameAlg, alg_name(p->nameAlg));
+				"sha256 and sha384 are supported", p->nameAlg,
+				hl_tpm_alg_name(p->nameAlg));
 	rc = Tss2_MU_TPMT_PUBLIC_Marshal(p, area, sizeof(area), &area_len);
 	if (rc == TSS2_RC_SUCCESS)
 		rc = Tss2_MU_UINT16_Marshal(p->nameAlg, out->name, sizeof(out->name), &off);
@@ -259,7 +198,7 @@ int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
 			 "match its content)");
 		goto out;
 	}
-	if (key_from_public(&k->pub.publicArea, &k->pkey) < 0 ||
+	if (hl_tpm_public_key(&k->pub.publicArea, &k->pkey) < 0 ||
 	    tpm_name(&k->pub.publicArea, &k->name) < 0) {
 		hl_error_wrap("tpm public area");
 		goto out;
@@ -324,11 +263,11 @@ int hgs_tpm_key_check_ak(const struct hgs_tpm_key *k, const char *what)
 	if (!((type == TPM2_ALG_RSA && (scheme == TPM2_ALG_RSASSA || scheme == TPM2_ALG_RSAPSS)) ||
 	      (type == TPM2_ALG_ECC && scheme == TPM2_ALG_ECDSA)))
 		return hl_error("%s has signing scheme %s for a %s key; hgslab accepts rsassa or "
-				"rsapss (rsa) and ecdsa (ecc)", what, alg_name(scheme),
-				alg_name(type));
+				"rsapss (rsa) and ecdsa (ecc)", what, hl_tpm_alg_name(scheme),
+				hl_tpm_alg_name(type));
 	if (hash != TPM2_ALG_SHA256)
 		return hl_error("%s signs with %s; hgslab accepts sha256 only", what,
-				alg_name(hash));
+				hl_tpm_alg_name(hash));
 	return 0;
 }
 
@@ -356,7 +295,7 @@ int hgs_tpm_key_check_transport(const struct hgs_tpm_key *k, const char *what)
 		what = "transport key";
 	if (p->type != TPM2_ALG_RSA)
 		return hl_error("%s is a %s key; it must be rsa so that key protection can wrap "
-				"to it with rsa-oaep", what, alg_name(p->type));
+				"to it with rsa-oaep", what, hl_tpm_alg_name(p->type));
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		if (!!(a & rules[i].bit) != rules[i].want)
 			return hl_error("%s %s (attributes 0x%08x)", what, rules[i].why,
@@ -364,7 +303,8 @@ int hgs_tpm_key_check_transport(const struct hgs_tpm_key *k, const char *what)
 	if (s->scheme != TPM2_ALG_NULL &&
 	    !(s->scheme == TPM2_ALG_OAEP && s->details.oaep.hashAlg == TPM2_ALG_SHA256))
 		return hl_error("%s is fixed to scheme %s/%s; it must allow rsa-oaep with sha256",
-				what, alg_name(s->scheme), alg_name(s->details.anySig.hashAlg));
+				what, hl_tpm_alg_name(s->scheme),
+				hl_tpm_alg_name(s->details.anySig.hashAlg));
 	return 0;
 }
 
@@ -557,7 +497,7 @@ int hgs_tpm_make_credential_name(EVP_PKEY *ek, const void *name, size_t name_len
 		hl_error("cannot marshal credential blob: %s", Tss2_RC_Decode(rc));
 		goto fail;
 	}
-	if (buf_set(&id, id_out, id_len) < 0 || buf_set(enc_secret, es_out, es_len) < 0)
+	if (hl_buf_set(&id, id_out, id_len) < 0 || hl_buf_set(enc_secret, es_out, es_len) < 0)
 		goto fail;
 	*id_object = id;
 	id.data = NULL;
@@ -616,13 +556,13 @@ static int verify_signature(const struct hgs_tpm_key *ak, const void *msg, size_
 		return hl_error("%s signature is not canonically encoded", what);
 	if (s.sigAlg != scheme)
 		return hl_error("%s is signed with %s but the attestation key's scheme is %s", what,
-				alg_name(s.sigAlg), alg_name(scheme));
+				hl_tpm_alg_name(s.sigAlg), hl_tpm_alg_name(scheme));
 	switch (s.sigAlg) {
 	case TPM2_ALG_RSASSA:
 	case TPM2_ALG_RSAPSS:
 		if (s.signature.rsassa.hash != TPM2_ALG_SHA256)
 			return hl_error("%s is signed with %s; hgslab accepts sha256 only", what,
-					alg_name(s.signature.rsassa.hash));
+					hl_tpm_alg_name(s.signature.rsassa.hash));
 		ret = hl_crypto_verify(ak->pkey, s.sigAlg == TPM2_ALG_RSASSA ? HL_SIG_RSA_PKCS1 :
 				       HL_SIG_RSA_PSS, msg, msg_len, s.signature.rsassa.sig.buffer,
 				       s.signature.rsassa.sig.size);
@@ -630,7 +570,7 @@ static int verify_signature(const struct hgs_tpm_key *ak, const void *msg, size_
 	case TPM2_ALG_ECDSA:
 		if (s.signature.ecdsa.hash != TPM2_ALG_SHA256)
 			return hl_error("%s is signed with %s; hgslab accepts sha256 only", what,
-					alg_name(s.signature.ecdsa.hash));
+					hl_tpm_alg_name(s.signature.ecdsa.hash));
 		if (hl_crypto_ecdsa_sig_from_rs(s.signature.ecdsa.signatureR.buffer,
 						s.signature.ecdsa.signatureR.size,
 						s.signature.ecdsa.signatureS.buffer,

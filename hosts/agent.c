@@ -46,25 +46,6 @@
 
 /* ---- the running agent ---- */
 
-/* 1 when process PID runs (a zombie does not), 0 otherwise. */
-static int alive(long pid)
-{
-	char path[64], buf[256], *p;
-	FILE *f;
-	int ok = 1;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (!(f = fopen(path, "r")))
-		return errno == ENOENT ? 0 : 1;
-	/* "PID (COMM) STATE ...": the state follows the last ')' */
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'Z')
-		ok = 0;
-	fclose(f);
-	return ok;
-}
-
 /* 1 when nobody holds DIR/tpm.lock, 0 when someone does, -1 on error. */
 static int lock_free(const struct host *h)
 {
@@ -116,7 +97,7 @@ int host_agent_find(const struct host *h, struct host_agent_info *out)
 		rc = 0;
 		goto out;
 	}
-	if (!alive((long)pid) || lock_free(h) != 0) {
+	if (!hl_proc_alive((pid_t)pid) || lock_free(h) != 0) {
 		hl_error_clear();
 		rc = 0;
 		goto out;
@@ -856,7 +837,7 @@ int host_agent_request(struct host *h, long agent_pid, int timeout_ms, struct ho
 			rc = 0;
 			goto out;
 		}
-		if (!alive(agent_pid)) {
+		if (!hl_proc_alive((pid_t)agent_pid)) {
 			hl_error("the agent of host '%s' (pid %ld) stopped before it attested; see "
 				 "'%s/%s'", h->name, agent_pid, h->dir, HOST_LOG_FILE);
 			goto out;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
@@ -326,9 +327,8 @@ int hosts_tpm_manufacture(const char *vendor_dir, const char *state_dir, const c
 	char *vendor = NULL, *state = NULL, *cert = NULL, *state_file = NULL, *log = NULL;
 	char *tmp = NULL, *options = NULL, *conf = NULL, *opt_text = NULL;
 	int ex, made_tmp = 0, created_state = 0, ret = -1;
-	struct timespec t0, t1;
+	double t0 = hl_clock_s();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (check_host(host) < 0)
 		return -1;
 	if (config_path(vendor_dir, "vendor ca", &vendor) < 0 ||
@@ -383,9 +383,8 @@ int hosts_tpm_manufacture(const char *vendor_dir, const char *state_dir, const c
 		hl_error("swtpm_setup succeeded but wrote no '%s'; see '%s'", STATE_FILE, log);
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	hl_log_info("manufactured tpm for '%s' in '%s' (%.0f ms)", host, state,
-		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		    (hl_clock_s() - t0) * 1e3);
 	ret = 0;
 out:
 	if (ret < 0) {

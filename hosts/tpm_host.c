@@ -107,21 +107,6 @@ static void tk_template(TPM2B_PUBLIC *t)
 
 /* ---- helpers ---- */
 
-/* Set B to a malloc'd copy of LEN bytes at P (plus a NUL, as lib/crypto does). */
-static int buf_set(struct hl_buf *b, const void *p, size_t len)
-{
-	b->data = malloc(len + 1);
-	if (!b->data) {
-		b->len = 0;
-		return hl_error("cannot allocate %zu bytes: out of memory", len);
-	}
-	if (len)
-		memcpy(b->data, p, len);
-	b->data[len] = '\0';
-	b->len = len;
-	return 0;
-}
-
 /* Reset B to {NULL, 0} without freeing (for outputs cleared on entry). */
 static void buf_clear(struct hl_buf *b)
 {
@@ -169,15 +154,6 @@ static void tr_close(struct hl_tpm *t, ESYS_TR *h)
 	*h = ESYS_TR_NONE;
 }
 
-/* The OpenSSL public key of RSA public area P. */
-static int pub_to_pkey(const TPMT_PUBLIC *p, EVP_PKEY **out)
-{
-	if (p->type != TPM2_ALG_RSA)
-		return hl_error("tpm key of type 0x%04x is not rsa", p->type);
-	return hl_key_rsa_from_n_e(p->unique.rsa.buffer, p->unique.rsa.size,
-				   p->parameters.rsaDetail.exponent, out);
-}
-
 /* Marshal PUB (TPM2B_PUBLIC) into B. */
 static int public_marshal(const TPM2B_PUBLIC *pub, struct hl_buf *b)
 {
@@ -187,7 +163,7 @@ static int public_marshal(const TPM2B_PUBLIC *pub, struct hl_buf *b)
 
 	if (rc != TSS2_RC_SUCCESS)
 		return hl_error("cannot marshal TPM2B_PUBLIC: %s", Tss2_RC_Decode(rc));
-	return buf_set(b, tmp, len);
+	return hl_buf_set(b, tmp, len);
 }
 
 /* Unmarshal K's blobs into PUB and PRIV; WHAT names the key in messages. */
@@ -413,9 +389,9 @@ static int attest_out(const TPM2B_ATTEST *a, const TPMT_SIGNATURE *s, struct hl_
 
 	if (rc != TSS2_RC_SUCCESS)
 		return hl_error("cannot marshal TPMT_SIGNATURE: %s", Tss2_RC_Decode(rc));
-	if (buf_set(attest, a->attestationData, a->size) < 0)
+	if (hl_buf_set(attest, a->attestationData, a->size) < 0)
 		return -1;
-	if (buf_set(sig, tmp, len) < 0) {
+	if (hl_buf_set(sig, tmp, len) < 0) {
 		hl_buf_free(attest);
 		return -1;
 	}
@@ -440,7 +416,7 @@ int hosts_tpm_read_ek(struct hl_tpm *t, struct hosts_ek **out)
 		return hl_error("cannot read the ek: out of memory");
 	if (ek_create(t, &h, &pub) < 0 || flush(t, &h, 0) < 0)
 		goto out;
-	if (pub_to_pkey(&pub->publicArea, &ek->pub) < 0 || public_marshal(pub, &ek->tpm_public) < 0)
+	if (hl_tpm_public_key(&pub->publicArea, &ek->pub) < 0 || public_marshal(pub, &ek->tpm_public) < 0)
 		goto out;
 	r = nv_read(t, HOSTS_EK_CERT_NV_INDEX, &der);
 	if (r < 0)
@@ -536,7 +512,7 @@ static int create_key(struct hl_tpm *t, const TPM2B_PUBLIC *tmpl, const char *wh
 		hl_error("cannot marshal TPM2B_PRIVATE: %s", Tss2_RC_Decode(rc));
 		goto out;
 	}
-	if (public_marshal(pub, &k.pub) < 0 || buf_set(&k.priv, tmp, len) < 0)
+	if (public_marshal(pub, &k.pub) < 0 || hl_buf_set(&k.priv, tmp, len) < 0)
 		goto out;
 	*out = k;
 	buf_clear(&k.pub);
@@ -622,7 +598,7 @@ int hosts_tpm_key_load(const char *path, struct hosts_tpm_key *out)
 			 "one TPM2B_PRIVATE", path);
 		goto out;
 	}
-	if (buf_set(&k.pub, data, mid) < 0 || buf_set(&k.priv, data + mid, len - mid) < 0)
+	if (hl_buf_set(&k.pub, data, mid) < 0 || hl_buf_set(&k.priv, data + mid, len - mid) < 0)
 		goto out;
 	*out = k;
 	buf_clear(&k.pub);
@@ -644,7 +620,7 @@ int hosts_tpm_key_pem(const struct hosts_tpm_key *k, struct hl_buf *out)
 	int ret;
 
 	buf_clear(out);
-	if (key_unmarshal(k, "tpm key", &pub, NULL) < 0 || pub_to_pkey(&pub.publicArea, &key) < 0)
+	if (key_unmarshal(k, "tpm key", &pub, NULL) < 0 || hl_tpm_public_key(&pub.publicArea, &key) < 0)
 		return -1;
 	ret = hl_key_pub_to_pem(key, out);
 	hl_key_free(key);
@@ -712,7 +688,7 @@ int hosts_tpm_activate_credential(struct hl_tpm *t, const struct hosts_tpm_key *
 		hl_error_wrap("the credential was not made for this tpm's ek and attestation key");
 		goto out;
 	}
-	if (buf_set(secret, cert->buffer, cert->size) < 0)
+	if (hl_buf_set(secret, cert->buffer, cert->size) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -941,7 +917,7 @@ int hosts_tpm_rsa_decrypt(struct hl_tpm *t, const struct hosts_tpm_key *key, con
 		hl_error_wrap("wrong key or label, or altered ciphertext");
 		goto out;
 	}
-	if (buf_set(out, msg->buffer, msg->size) < 0)
+	if (hl_buf_set(out, msg->buffer, msg->size) < 0)
 		goto out;
 	ret = 0;
 out:

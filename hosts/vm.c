@@ -165,27 +165,12 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		hl_error("host '%s' already has VM '%s'", h->name, name);
 		goto out;
 	}
-	if (hl_file_mkdirs(vms, 0700) < 0)
+	if (hl_file_mkdirs(vms, 0700) < 0 ||
+	    vm_bundle_install(bundle, VM_BUNDLE_VTPM_STATE, tmp, final, "in", vms, "VM") < 0)
 		goto out;
-	if (!mkdtemp(tmp)) {
-		hl_error_errno("cannot create a folder in '%s'", vms);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (vm_bundle_copy(bundle, tmp, VM_BUNDLE_VTPM_STATE) < 0)
-		goto out;
-	if (rename(tmp, final) < 0) {
-		hl_error_errno("cannot install VM '%s'", final);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	snprintf(name_out, size, "%s", name);
 	rc = 0;
 out:
-	if (tmp)
-		hl_file_rmtree(tmp);
 	json_decref(cfg);
 	free(vms);
 	free(final);

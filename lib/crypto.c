@@ -101,7 +101,7 @@ static int buf_alloc(struct hl_buf *b, size_t len)
 }
 
 /* Fill B with a copy of the LEN bytes at P. */
-static int buf_set(struct hl_buf *b, const void *p, size_t len)
+int hl_buf_set(struct hl_buf *b, const void *p, size_t len)
 {
 	if (buf_alloc(b, len) < 0)
 		return -1;
@@ -118,7 +118,7 @@ static int bio_to_buf(BIO *bio, struct hl_buf *b)
 
 	if (n < 0 || (n > 0 && !p))
 		return hl_error("cannot read openssl memory buffer");
-	return buf_set(b, p, (size_t)n);
+	return hl_buf_set(b, p, (size_t)n);
 }
 
 /* A read-only memory BIO over the PEM text of a WHAT (LEN bytes at P), or NULL with an error. */
@@ -2209,7 +2209,7 @@ int hl_cert_ext_get(const X509 *cert, const char *oid, struct hl_buf *out)
 			 cert_label(cert, label, sizeof(label)), oid);
 		goto out;
 	}
-	rc = buf_set(out, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data));
+	rc = hl_buf_set(out, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data));
 out:
 	ASN1_OBJECT_free(obj);
 	return rc;
@@ -2241,7 +2241,7 @@ static int ext_get_string(const X509 *cert, const char *oid,
 			 cert_label(cert, label, sizeof(label)), kind);
 		goto out;
 	}
-	rc = buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+	rc = hl_buf_set(out, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
 out:
 	ASN1_STRING_free(s);
 	hl_buf_free(&raw);

@@ -47,6 +47,9 @@ struct hl_buf {
 /* Cleanse and free B's bytes and reset it to {NULL, 0}; NULL-safe. */
 void hl_buf_free(struct hl_buf *b);
 
+/* Set B (not freed first) to a malloc'd copy of the LEN bytes at P, with a NUL after them. */
+int hl_buf_set(struct hl_buf *b, const void *p, size_t len);
+
 /* ---- randomness, digests, comparison, encodings ---- */
 
 #define HL_SHA1_LEN 20

@@ -1,7 +1,7 @@
 /*
  * served.c - a served directory (served.h): building one beside its place
- * and renaming it in, its pid file, and the life of the `serve` process
- * that works from it (signals, readiness line, log, clean stop).
+ * and renaming it in, opening one, its pid file, and the life of the `serve`
+ * process that works from it (signals, readiness line, log, clean stop).
  */
 #include "lib/served.h"
 
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 
@@ -168,6 +169,25 @@ void hl_served_new_end(struct hl_served_new *s)
 	s->dir = NULL;
 }
 
+/* Resolve DIR; is its database file there? */
+int hl_served_open(const char *dir, const char *dbfile, char **abs, char *path, size_t size)
+{
+	if (hl_file_abspath(dir, abs) < 0 || hl_served_path(*abs, dbfile, path, size) < 0)
+		return -1;
+	return access(path, F_OK) == 0;
+}
+
+/* A recursive mutex. */
+void hl_served_lock_init(pthread_mutex_t *lock)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
 /* The pid in DIR/PIDFILE when that process lives, else 0. */
 long hl_served_pid(const char *dir, const char *pidfile)
 {
@@ -184,7 +204,7 @@ long hl_served_pid(const char *dir, const char *pidfile)
 	if (errno || end == text || pid <= 0 || pid > INT_MAX || (*end && *end != '\n'))
 		pid = 0;
 	free(text);
-	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno != EPERM)
+	if (pid > 0 && !hl_proc_alive((pid_t)pid))
 		pid = 0;
 	return pid;
 }

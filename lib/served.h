@@ -13,6 +13,11 @@
  * directory left behind by a failure (keeping the failure's message) and
  * frees what begin took.  A failure therefore leaves nothing behind.
  *
+ * Opening one.  hl_served_open() resolves DIR and says whether its database
+ * file is there (the caller says what DIR should have been when not);
+ * hl_served_lock_init() makes the handle's lock, recursive because the
+ * component's calls nest under it.
+ *
  * Serving one.  The process blocks SIGTERM and SIGINT before it starts any
  * thread (hl_served_block_signals), refuses to start when another live
  * process owns the pid file (hl_served_refuse_other), writes its pid
@@ -30,6 +35,7 @@
 #define HGSLAB_LIB_SERVED_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -77,6 +83,16 @@ int hl_served_new_commit(struct hl_served_new *s, const char *what);
 
 /* Remove a staging directory left behind, keeping the current message; free S's memory. */
 void hl_served_new_end(struct hl_served_new *s);
+
+/*
+ * Resolve served directory DIR into *ABS (malloc'd, the caller frees it) and
+ * the path of its database DBFILE into PATH of SIZE bytes: 1 when that file
+ * exists, 0 when not, -1 on error.
+ */
+int hl_served_open(const char *dir, const char *dbfile, char **abs, char *path, size_t size);
+
+/* Initialise LOCK as a recursive mutex (destroy it with pthread_mutex_destroy). */
+void hl_served_lock_init(pthread_mutex_t *lock);
 
 /* A `serve` run: its signal mask and its pid file ("" until written). */
 struct hl_served_run {

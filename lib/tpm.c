@@ -6,7 +6,8 @@
  * messages in one format, transient-object housekeeping (there is no resource
  * manager), and the basic operations later code builds on: random bytes,
  * SHA-256 PCR read and extend.  Everything goes through ESYS; no TPM command
- * is marshalled here.
+ * is marshalled here.  Also what both ends of TPM attestation need to read a
+ * TPM public area: its OpenSSL key (over lib/crypto) and algorithm names.
  */
 #include "lib/tpm.h"
 
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
+
+#include "lib/crypto.h"
 
 /*
  * TPM2_TRANSIENT_FIRST, spelled so that it is unsigned: the tss2 macro shifts
@@ -283,4 +286,52 @@ int hl_tpm_pcr_extend(struct hl_tpm *t, unsigned pcr, const uint8_t digest[HL_TP
 		return hl_tpm_error(rc, what);
 	}
 	return 0;
+}
+
+/* A readable name for TPM algorithm ALG (messages only). */
+const char *hl_tpm_alg_name(TPM2_ALG_ID alg)
+{
+	switch (alg) {
+	case TPM2_ALG_RSA: return "rsa";
+	case TPM2_ALG_ECC: return "ecc";
+	case TPM2_ALG_SHA1: return "sha1";
+	case TPM2_ALG_SHA256: return "sha256";
+	case TPM2_ALG_SHA384: return "sha384";
+	case TPM2_ALG_SHA512: return "sha512";
+	case TPM2_ALG_RSASSA: return "rsassa";
+	case TPM2_ALG_RSAPSS: return "rsapss";
+	case TPM2_ALG_ECDSA: return "ecdsa";
+	case TPM2_ALG_OAEP: return "oaep";
+	case TPM2_ALG_RSAES: return "rsaes";
+	case TPM2_ALG_NULL: return "null";
+	default: return "unknown";
+	}
+}
+
+/* The OpenSSL public key of public area P. */
+int hl_tpm_public_key(const TPMT_PUBLIC *p, EVP_PKEY **out)
+{
+	const TPMS_RSA_PARMS *rsa = &p->parameters.rsaDetail;
+	const TPMS_ECC_PARMS *ecc = &p->parameters.eccDetail;
+
+	switch (p->type) {
+	case TPM2_ALG_RSA:
+		if (rsa->keyBits != 2048 && rsa->keyBits != 3072)
+			return hl_error("tpm public area holds a %u-bit rsa key; only rsa 2048 and "
+					"3072 are supported", rsa->keyBits);
+		if (p->unique.rsa.size != rsa->keyBits / 8)
+			return hl_error("tpm public area is inconsistent: a %u-bit rsa key with a "
+					"%u-byte modulus", rsa->keyBits, p->unique.rsa.size);
+		return hl_key_rsa_from_n_e(p->unique.rsa.buffer, p->unique.rsa.size,
+					   rsa->exponent, out);
+	case TPM2_ALG_ECC:
+		if (ecc->curveID != TPM2_ECC_NIST_P256)
+			return hl_error("tpm public area holds an ecc key on curve 0x%04x; only "
+					"nist p-256 is supported", ecc->curveID);
+		return hl_key_ec_p256_from_xy(p->unique.ecc.x.buffer, p->unique.ecc.x.size,
+					      p->unique.ecc.y.buffer, p->unique.ecc.y.size, out);
+	default:
+		return hl_error("tpm public area has type 0x%04x (%s); only rsa and ecc keys "
+				"are supported", p->type, hl_tpm_alg_name(p->type));
+	}
 }

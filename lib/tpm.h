@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/types.h>
 #include <tss2/tss2_esys.h>
 
 #include "lib/err.h"
@@ -75,5 +76,16 @@ int hl_tpm_pcr_read(struct hl_tpm *t, uint32_t mask,
 
 /* Extend PCR (0..23) in the SHA-256 bank with DIGEST (TPM2_PCR_Extend). */
 int hl_tpm_pcr_extend(struct hl_tpm *t, unsigned pcr, const uint8_t digest[HL_TPM_SHA256_LEN]);
+
+/* A readable name for TPM algorithm ALG, for messages ("rsa", "sha256"; "unknown"). */
+const char *hl_tpm_alg_name(TPM2_ALG_ID alg);
+
+/*
+ * The OpenSSL public key of TPM public area P into *OUT: an RSA 2048 or 3072
+ * key whose modulus has its stated size, or an ECC NIST P-256 key; any other
+ * key is refused with a message naming what it is.  Both sides use it: the
+ * guarded host for its own keys, the HGS for the keys a host presents.
+ */
+int hl_tpm_public_key(const TPMT_PUBLIC *p, EVP_PKEY **out);
 
 #endif

@@ -1,10 +1,11 @@
 /*
- * bench.c - helpers shared by the benchmarks (see bench.h): clocks, latency
+ * bench.c - helpers shared by the benchmarks (see bench.h): latency
  * samples and percentiles, another process's CPU time from /proc/PID/stat,
  * timed loops for crypto floors, progress lines and the report's output;
  * and what the lab benchmarks share: the lab's directory, the `hgs serve`
- * child, the measured window, the crypto floor and the report.  The
- * benchmarks themselves are in sim/cmd_bench*.c.
+ * child, the measured window, the crypto floor, the report, and the run
+ * itself (bench_lab_run: their steps in one order).  The benchmarks
+ * themselves are in cmd/cmd_bench*.c.
  */
 #include "sim/bench.h"
 
@@ -24,34 +25,13 @@
 #include "hosts/manufacture.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/platform_id.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
-
-/* Nanoseconds of clock CLK. */
-static uint64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Nanoseconds on the monotonic clock. */
-uint64_t hl_bench_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-/* CPU time of the calling thread. */
-uint64_t hl_bench_thread_cpu_ns(void)
-{
-	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
-}
 
 /* utime + stime of PID from /proc/PID/stat. */
 int hl_bench_proc_cpu_ns(pid_t pid, uint64_t *out)
@@ -174,21 +154,21 @@ int hl_bench_time_op(hl_bench_op_fn fn, void *arg, uint64_t min_cpu_ns, struct h
 	memset(out, 0, sizeof(*out));
 	if (fn(arg) < 0)
 		return -1;
-	cpu0 = hl_bench_thread_cpu_ns();
-	wall0 = hl_bench_now_ns();
+	cpu0 = hl_clock_thread_cpu_ns();
+	wall0 = hl_clock_ns();
 	while (cpu < min_cpu_ns || ops < 10) {
 		for (unsigned long i = 0; i < batch; i++)
 			if (fn(arg) < 0)
 				return -1;
 		ops += batch;
-		cpu = hl_bench_thread_cpu_ns() - cpu0;
+		cpu = hl_clock_thread_cpu_ns() - cpu0;
 		/* aim for about 50 clock reads over the loop */
 		if (cpu < min_cpu_ns / 50 && batch < 1000000)
 			batch *= 2;
 	}
 	out->ops = ops;
 	out->cpu_ns = cpu;
-	out->wall_ns = hl_bench_now_ns() - wall0;
+	out->wall_ns = hl_clock_ns() - wall0;
 	out->cpu_ns_per_op = (double)cpu / (double)ops;
 	return 0;
 }
@@ -532,11 +512,11 @@ static void *worker_main(void *arg)
 	int rc;
 
 	while (!bench_interrupt_signal()) {
-		t0 = hl_bench_now_ns();
+		t0 = hl_clock_ns();
 		if (t0 >= atomic_load(w->deadline_ns))
 			break;
 		rc = w->fn(w->arg, w->failure[0] ? NULL : w->failure, sizeof(w->failure));
-		t1 = hl_bench_now_ns();
+		t1 = hl_clock_ns();
 		if (rc < 0) {
 			w->errors++;
 			snprintf(w->failure, sizeof(w->failure), "%s", hl_error_last());
@@ -571,7 +551,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 	sigemptyset(&block);
 	bench_signals_add(&block);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	start = hl_bench_now_ns();
+	start = hl_clock_ns();
 	atomic_init(&deadline_ns, start + (uint64_t)seconds * 1000000000u);
 	for (size_t i = 0; i < n; i++) {
 		w[i].deadline_ns = &deadline_ns;
@@ -590,7 +570,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 		w[i].started = 0;
 		w[i].deadline_ns = NULL;
 	}
-	end = hl_bench_now_ns();
+	end = hl_clock_ns();
 	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
 		return -1;
 	out->window_s = (double)(end - start) / 1e9;
@@ -608,8 +588,12 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 	return 0;
 }
 
-/* Did every request of the window do what it should? */
-int bench_load_check(const struct bench_load *l, long seconds, const char *none,
+/*
+ * 0 when every request of L's window did what it should; otherwise -1 with
+ * "NONE in the S s window: first failure" when none did, or "K of N BAD
+ * (R refused, E without a decision); first: ..." when some did not.
+ */
+static int bench_load_check(const struct bench_load *l, long seconds, const char *none,
 		     const char *bad)
 {
 	if (l->ok == 0)
@@ -625,7 +609,7 @@ int bench_load_check(const struct bench_load *l, long seconds, const char *none,
 /* ---- the crypto floor ---- */
 
 /* Measure the floor: each operation timed for about MIN_CPU_NS of this thread's CPU. */
-int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
+static int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
 {
 	hl_bench_progress("measuring the crypto floor: OpenSSL, one thread, about 1 s per "
 			  "operation");
@@ -645,15 +629,8 @@ int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns)
 
 /* ---- the report ---- */
 
-/* Free what R owns and zero it. */
-void bench_result_release(struct bench_result *r)
-{
-	hl_bench_samples_release(&r->load.lat);
-	memset(r, 0, sizeof(*r));
-}
-
 /* Tear the lab down; keep the run's first error message. */
-int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep)
+static int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep)
 {
 	char saved[HL_ERROR_MAX] = "";
 
@@ -790,9 +767,13 @@ static json_t *report_json(const struct bench_kind *k, struct bench_result *r, i
 	return o;
 }
 
-/* Report R as JSON (on stdout or into COLLECT) and/or for a human. */
-int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
-		 int json, json_t *collect)
+/*
+ * Report R of a run that ended with RC (0 or -1, error set): as JSON on
+ * stdout (JSON), appended to COLLECT (not NULL), and unless JSON the human
+ * report, HEADER (its first line) first.  -1 when out of memory.
+ */
+static int bench_report(const struct bench_kind *k, struct bench_result *r, int rc,
+			const char *header, int json, json_t *collect)
 {
 	if ((json || collect) &&
 	    bench_emit_json(report_json(k, r, rc == 0, rc < 0 ? hl_error_last() : NULL),
@@ -801,4 +782,59 @@ int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, con
 	if (!json)
 		report_print(k, r, rc == 0, header);
 	return 0;
+}
+
+/* ---- one run of a lab benchmark ---- */
+
+/* Set up DEF's LAB, run its window and floor into R; tear the lab down. */
+static int lab_run(const struct bench_lab_def *def, void *lab, void *result, long seconds,
+		   const char *workdir, int keep)
+{
+	struct bench_result *r = result;
+	uint64_t t0 = hl_clock_ns();
+	pid_t hgs_pid = 0;
+	int rc = -1;
+
+	if (def->setup(lab, r->workers, workdir, &hgs_pid) < 0)
+		goto out;
+	r->setup_s = (double)(hl_clock_ns() - t0) / 1e9;
+	r->hgs_pid = (long)hgs_pid;
+	/* a window with failures measured something else than what it should: no floor */
+	if (def->load(lab, seconds, &r->load) < 0 ||
+	    bench_load_check(&r->load, seconds, def->none, def->bad) < 0 ||
+	    def->floor_prepare(lab, result) < 0 ||
+	    bench_floor_measure(&r->floor, BENCH_FLOOR_CPU_NS) < 0)
+		goto out;
+	rc = 0;
+out:
+	return bench_run_end(rc, def->teardown, lab, keep);
+}
+
+/* Run DEF and report it. */
+int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
+		  const char *workdir, int keep, int json, json_t *collect)
+{
+	void *lab = calloc(1, def->lab_size), *result = calloc(1, def->result_size);
+	struct bench_result *r = result;
+	char header[256];
+	int rc = -1;
+
+	if (!lab || !result) {
+		hl_error("out of memory");
+		goto out;
+	}
+	r->workers = workers;
+	r->seconds = seconds;
+	rc = lab_run(def, lab, result, seconds, workdir, keep);
+	snprintf(header, sizeof(header), "hgslab bench %s: %ld %s%s %s for %ld s against HGS %s",
+		 def->kind->benchmark, workers, def->worker, workers == 1 ? "" : "s", def->doing,
+		 seconds, def->hgs_name);
+	if (bench_report(def->kind, r, rc, header, json, collect) < 0)
+		rc = -1;
+	hl_bench_samples_release(&r->load.lat);
+	def->release(result);
+out:
+	free(lab);
+	free(result);
+	return rc;
 }

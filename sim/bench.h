@@ -1,6 +1,6 @@
 /*
- * bench.h - helpers shared by the `hgslab bench` benchmarks (sim/cmd_bench.c):
- * clocks, latency samples and their percentiles, the CPU time of another
+ * bench.h - helpers shared by the `hgslab bench` benchmarks (cmd/cmd_bench*.c):
+ * latency samples and their percentiles, the CPU time of another
  * process (an `hgs serve` child) read from /proc/PID/stat, timed loops that
  * measure a crypto floor, and output (progress on stderr, an aligned table
  * or JSON on stdout).
@@ -13,7 +13,9 @@
  *
  * Besides, the parts the lab benchmarks (bench attest, bench release) share:
  * the lab's temporary directory, the `hgs serve` child, the measured window
- * of N load threads, the crypto floor, and the report (human and JSON).
+ * of N load threads, the crypto floor, the report (human and JSON), and one
+ * run: a benchmark describes its lab and steps in a struct bench_lab_def and
+ * bench_lab_run() runs them in order and reports.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); release functions
  * are NULL-safe and leave the struct reusable.
@@ -32,12 +34,6 @@
 #include <jansson.h>
 
 #include "lib/err.h"
-
-/* Nanoseconds on the monotonic clock. */
-uint64_t hl_bench_now_ns(void);
-
-/* CPU time (user + system) the calling thread has used, nanoseconds. */
-uint64_t hl_bench_thread_cpu_ns(void);
 
 /*
  * CPU time (utime + stime, every thread of the process, the exited ones
@@ -218,14 +214,6 @@ struct bench_load {
 int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 		   struct bench_load *out);
 
-/*
- * 0 when every request of L's window did what it should; otherwise -1 with
- * "NONE in the S s window: first failure" when none did, or "K of N BAD
- * (R refused, E without a decision); first: ..." when some did not.
- */
-int bench_load_check(const struct bench_load *l, long seconds, const char *none,
-		     const char *bad);
-
 /* ---- the crypto floor ---- */
 
 #define BENCH_FLOOR_OPS_MAX 8
@@ -248,9 +236,6 @@ struct bench_floor {
 	double ms;
 	int done;
 };
-
-/* Time each of F's operations for at least MIN_CPU_NS of this thread's CPU. */
-int bench_floor_measure(struct bench_floor *f, uint64_t min_cpu_ns);
 
 /* ---- the report ---- */
 
@@ -282,22 +267,50 @@ struct bench_result {
 	struct bench_floor floor;
 };
 
-/* Free what R owns and zero it. */
-void bench_result_release(struct bench_result *r);
+/* ---- one run of a lab benchmark ---- */
+
+/* CPU time each floor operation is timed for (about a second). */
+#define BENCH_FLOOR_CPU_NS 1000000000ull
 
 /*
- * End a run that came to RC (0, or -1 after hl_error()): TEARDOWN(LAB, KEEP)
- * stops and removes its lab.  The run's error message, when it failed, wins
- * over the teardown's; a failed teardown fails a run that succeeded.
+ * A lab benchmark (bench attest, bench release): its names, and its own
+ * steps, which bench_lab_run() calls in this order.  LAB and RESULT are the
+ * benchmark's own structs of LAB_SIZE and RESULT_SIZE bytes, zeroed before
+ * the run; RESULT begins with its struct bench_result.  Each step returns 0,
+ * or -1 after hl_error().
  */
-int bench_run_end(int rc, int (*teardown)(void *lab, int keep), void *lab, int keep);
+struct bench_lab_def {
+	const struct bench_kind *kind;
+	const char *worker;           /* a load thread in the report's first line: "host" */
+	const char *doing;            /* what they do there: "attesting with real swtpm quotes" */
+	const char *hgs_name;         /* the HGS the lab serves, in that line too */
+	const char *none, *bad;       /* the window's failures: "no release" in the S s window,
+					 "K of N requests were not released" */
+	size_t lab_size, result_size;
+	/* Build LAB for WORKERS load threads in a new directory inside WORKDIR (or
+	 * $TMPDIR, /tmp) and warm it up; *HGS_PID is the `hgs serve` child's pid. */
+	int (*setup)(void *lab, long workers, const char *workdir, pid_t *hgs_pid);
+	/* The measured window: the load threads for SECONDS, their tallies into OUT. */
+	int (*load)(void *lab, long seconds, struct bench_load *out);
+	/* Fill RESULT's floor operations with the lab's material. */
+	int (*floor_prepare)(void *lab, void *result);
+	/* Stop everything LAB started and remove its directory unless KEEP. */
+	int (*teardown)(void *lab, int keep);
+	/* Free what RESULT owns besides its struct bench_result. */
+	void (*release)(void *result);
+};
 
 /*
- * Report R of a run that ended with RC (0 or -1, error set): as JSON on
- * stdout (JSON), appended to COLLECT (not NULL), and unless JSON the human
- * report, HEADER (its first line) first.  -1 when out of memory.
+ * Run the lab benchmark DEF with WORKERS load threads for SECONDS, its lab
+ * inside WORKDIR (kept with KEEP), and report it: set up, the measured
+ * window, and only when every request of it did what it should the crypto
+ * floor; then the lab is torn down (the run's error, when it failed, wins
+ * over the teardown's; a failed teardown fails a run that succeeded).  The
+ * report goes out as JSON on stdout (JSON), appended to COLLECT (not NULL),
+ * and unless JSON for a human.  0 when the run measured what it should, -1
+ * (error set) when not.
  */
-int bench_report(const struct bench_kind *k, struct bench_result *r, int rc, const char *header,
-		 int json, json_t *collect);
+int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
+		  const char *workdir, int keep, int json, json_t *collect);
 
 #endif

@@ -94,14 +94,36 @@ static int prepare_dir(const char *dir)
 	return 0;
 }
 
-/* 1 when guardian NAME exists in DIR, 0 when not, -1 on error. */
+/*
+ * 1 when guardian NAME exists in DIR, 0 when not; -1 when no DIR is given,
+ * NAME is no valid guardian name, or on error.
+ */
 static int guardian_exists(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 
-	if (gpath(path, sizeof(path), dir, name, NULL) < 0)
+	if (!dir || !*dir)
+		return hl_error("no tenant directory given; pass --dir DIR");
+	if (hl_name_guardian(name) < 0 || gpath(path, sizeof(path), dir, name, NULL) < 0)
 		return -1;
 	return hl_file_exists(path);
+}
+
+/*
+ * 0 when a new guardian NAME may be made in DIR (prepared): a valid name
+ * not yet there; else -1, for an existing one "guardian 'NAME' already
+ * exists in 'DIR'; HINT".
+ */
+static int new_check(const char *dir, const char *name, const char *hint)
+{
+	int ex;
+
+	if (hl_name_guardian(name) < 0 || prepare_dir(dir) < 0 ||
+	    (ex = guardian_exists(dir, name)) < 0)
+		return -1;
+	if (ex)
+		return hl_error("guardian '%s' already exists in '%s'; %s", name, dir, hint);
+	return 0;
 }
 
 /* Create a fresh temporary directory DIR/guardians/.new-NAME.XXXXXX into TMP. */
@@ -128,28 +150,16 @@ static int write_in(const char *tmp, const char *file, const void *data, size_t 
 	return hl_file_write(path, data, len, mode);
 }
 
-/* Write CERT as PEM into TMP/FILE, mode 0644. */
-static int write_cert(const char *tmp, const char *file, const X509 *cert)
+/* Write CERT as PEM (mode 0644), or without one private KEY as PKCS#8 PEM (0600), into TMP/FILE. */
+static int write_pem(const char *tmp, const char *file, const X509 *cert, const EVP_PKEY *key)
 {
 	struct hl_buf pem = { NULL, 0 };
 	int rc;
 
-	if (hl_cert_to_pem(cert, &pem) < 0)
-		return -1;
-	rc = write_in(tmp, file, pem.data, pem.len, HL_FILE_MODE_PUBLIC);
-	hl_buf_free(&pem);
-	return rc;
-}
-
-/* Write private KEY as PKCS#8 PEM into TMP/FILE, mode 0600. */
-static int write_key(const char *tmp, const char *file, const EVP_PKEY *key)
-{
-	struct hl_buf pem = { NULL, 0 };
-	int rc;
-
-	if (hl_key_priv_to_pem(key, &pem) < 0)
-		return -1;
-	rc = write_in(tmp, file, pem.data, pem.len, HL_FILE_MODE_PRIVATE);
+	rc = cert ? hl_cert_to_pem(cert, &pem) : hl_key_priv_to_pem(key, &pem);
+	if (rc == 0)
+		rc = write_in(tmp, file, pem.data, pem.len,
+			      cert ? HL_FILE_MODE_PUBLIC : HL_FILE_MODE_PRIVATE);
 	hl_buf_free(&pem);
 	return rc;
 }
@@ -199,6 +209,30 @@ out:
 	return rc;
 }
 
+/*
+ * Finish the new guardian NAME of KIND staged in TMP: its guardian.json,
+ * then TMP renamed into place in DIR.  TMP is "" once renamed or removed;
+ * when still set after a failure, the caller removes it.
+ */
+static int new_commit(const char *dir, const char *name, enum hl_guardian_kind kind, char *tmp)
+{
+	int rc;
+
+	if (write_meta(tmp, name, kind) < 0)
+		return -1;
+	rc = commit_tmpdir(dir, name, tmp);
+	tmp[0] = '\0';     /* renamed into place, or removed by commit_tmpdir */
+	return rc;
+}
+
+/* After new guardian NAME failed to VERB: remove its staging folder TMP, if any; say so. */
+static void new_abort(const char *tmp, const char *verb, const char *name)
+{
+	if (tmp[0])
+		hl_file_rmtree(tmp);
+	hl_error_wrap("cannot %s guardian '%s'", verb, name ? name : "");
+}
+
 /* ---- new ---- */
 
 /* Issue a self-signed certificate for KEY named after guardian NAME's ROLE. */
@@ -227,18 +261,11 @@ int hl_guardian_new(const char *dir, const char *name)
 	EVP_PKEY *skey = NULL, *ekey = NULL;
 	X509 *scert = NULL, *ecert = NULL;
 	char tmp[PATH_MAX] = "";
-	int rc = -1, ex;
+	int rc = -1;
 
-	if (hl_name_guardian(name) < 0 || prepare_dir(dir) < 0)
+	if (new_check(dir, name, "remove it first with `hgslab tenant remove-guardian` (its "
+		      "private keys go with it)") < 0)
 		goto out;
-	ex = guardian_exists(dir, name);
-	if (ex < 0)
-		goto out;
-	if (ex) {
-		hl_error("guardian '%s' already exists in '%s'; remove it first with `hgslab tenant "
-			 "remove-guardian` (its private keys go with it)", name, dir);
-		goto out;
-	}
 	if (hl_key_generate(HL_KEY_RSA2048, &skey) < 0 ||
 	    hl_key_generate(HL_KEY_RSA2048, &ekey) < 0 ||
 	    guardian_cert(name, "Signing", HL_KU_DIGITAL_SIGNATURE, skey, &scert) < 0 ||
@@ -249,18 +276,16 @@ int hl_guardian_new(const char *dir, const char *name)
 		tmp[0] = '\0';
 		goto out;
 	}
-	if (write_key(tmp, SIGNING_KEY, skey) < 0 || write_key(tmp, ENCRYPTION_KEY, ekey) < 0 ||
-	    write_cert(tmp, SIGNING_CRT, scert) < 0 || write_cert(tmp, ENCRYPTION_CRT, ecert) < 0 ||
-	    write_meta(tmp, name, HL_GUARDIAN_OWNED) < 0)
+	if (write_pem(tmp, SIGNING_KEY, NULL, skey) < 0 ||
+	    write_pem(tmp, ENCRYPTION_KEY, NULL, ekey) < 0 ||
+	    write_pem(tmp, SIGNING_CRT, scert, NULL) < 0 ||
+	    write_pem(tmp, ENCRYPTION_CRT, ecert, NULL) < 0 ||
+	    new_commit(dir, name, HL_GUARDIAN_OWNED, tmp) < 0)
 		goto out;
-	rc = commit_tmpdir(dir, name, tmp);
-	tmp[0] = '\0';     /* renamed into place, or removed by commit_tmpdir */
+	rc = 0;
 out:
-	if (rc < 0) {
-		if (tmp[0])
-			hl_file_rmtree(tmp);
-		hl_error_wrap("cannot create guardian '%s'", name ? name : "");
-	}
+	if (rc < 0)
+		new_abort(tmp, "create", name);
 	hl_key_free(skey);
 	hl_key_free(ekey);
 	hl_cert_free(scert);
@@ -373,10 +398,6 @@ int hl_guardian_load(const char *dir, const char *name, unsigned flags, struct h
 	int ex, rc = -1;
 
 	*out = NULL;
-	if (!dir || !*dir)
-		return hl_error("no tenant directory given; pass --dir DIR");
-	if (hl_name_guardian(name) < 0)
-		return -1;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)
 		return -1;
@@ -559,10 +580,6 @@ int hl_guardian_remove(const char *dir, const char *name)
 	char path[PATH_MAX], gone[PATH_MAX], parent[PATH_MAX];
 	int ex, n;
 
-	if (!dir || !*dir)
-		return hl_error("no tenant directory given; pass --dir DIR");
-	if (hl_name_guardian(name) < 0)
-		return -1;
 	ex = guardian_exists(dir, name);
 	if (ex < 0)
 		return -1;
@@ -1058,22 +1075,14 @@ int hl_guardian_import(const char *dir, const char *name, const struct hl_guardi
 	struct hl_guardian **v = NULL;
 	char tmp[PATH_MAX] = "", thumb[HL_SHA256_HEX_SIZE];
 	size_t n = 0, i;
-	int rc = -1, ex;
+	int rc = -1;
 
 	if (!md) {
 		hl_error("no guardian metadata given");
 		goto out;
 	}
-	if (hl_name_guardian(name) < 0 || prepare_dir(dir) < 0)
+	if (new_check(dir, name, "remove it first or import under another --name") < 0)
 		goto out;
-	ex = guardian_exists(dir, name);
-	if (ex < 0)
-		goto out;
-	if (ex) {
-		hl_error("guardian '%s' already exists in '%s'; remove it first or import under "
-			 "another --name", name, dir);
-		goto out;
-	}
 	if (hl_cert_thumbprint(md->encryption_cert, thumb) < 0 || hl_guardian_list(dir, &v, &n) < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -1087,18 +1096,14 @@ int hl_guardian_import(const char *dir, const char *name, const struct hl_guardi
 		tmp[0] = '\0';
 		goto out;
 	}
-	if (write_cert(tmp, SIGNING_CRT, md->signing_cert) < 0 ||
-	    write_cert(tmp, ENCRYPTION_CRT, md->encryption_cert) < 0 ||
-	    write_meta(tmp, name, HL_GUARDIAN_IMPORTED) < 0)
+	if (write_pem(tmp, SIGNING_CRT, md->signing_cert, NULL) < 0 ||
+	    write_pem(tmp, ENCRYPTION_CRT, md->encryption_cert, NULL) < 0 ||
+	    new_commit(dir, name, HL_GUARDIAN_IMPORTED, tmp) < 0)
 		goto out;
-	rc = commit_tmpdir(dir, name, tmp);
-	tmp[0] = '\0';     /* renamed into place, or removed by commit_tmpdir */
+	rc = 0;
 out:
-	if (rc < 0) {
-		if (tmp[0])
-			hl_file_rmtree(tmp);
-		hl_error_wrap("cannot import guardian '%s'", name ? name : "");
-	}
+	if (rc < 0)
+		new_abort(tmp, "import", name);
 	free_list(v, n);
 	return rc;
 }

@@ -411,24 +411,10 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 		hl_error("'%s' already exists: give a new folder for the bundle", out);
 		goto out;
 	}
-	if (!mkdtemp(tmp)) {
-		hl_error_errno("cannot create a folder beside '%s'", out);
-		free(tmp);
-		tmp = NULL;
+	if (vm_bundle_install(src, VM_BUNDLE_VTPM_ALL, tmp, out, "beside", out, "the bundle") < 0)
 		goto out;
-	}
-	if (vm_bundle_copy(src, tmp, VM_BUNDLE_VTPM_ALL) < 0)
-		goto out;
-	if (rename(tmp, out) < 0) {
-		hl_error_errno("cannot install the bundle '%s'", out);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	rc = 0;
 out:
-	if (tmp)
-		hl_file_rmtree(tmp);
 	free(tmp);
 	free(src);
 	return rc;

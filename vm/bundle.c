@@ -1,8 +1,8 @@
 /*
  * bundle.c - the VM bundle (bundle.h): VM names, policies, the one copy of a
  * bundle's parts (whole vtpm/ for the tenant's export, its state file for a
- * host's import), and config.json, written by the tenant's shield-vm and
- * read by a host's import-vm.
+ * host's import) and its install as a new folder, and config.json, written
+ * by the tenant's shield-vm and read by a host's import-vm.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,6 +143,24 @@ out:
 	free(a);
 	free(b);
 	return rc;
+}
+
+/* Stage a copy of SRC in TMP and rename it onto DST. */
+int vm_bundle_install(const char *src, enum vm_bundle_vtpm vtpm, char *tmp, const char *dst,
+		      const char *where, const char *place, const char *what)
+{
+	if (!mkdtemp(tmp))
+		return hl_error_errno("cannot create a folder %s '%s'", where, place);
+	if (vm_bundle_copy(src, tmp, vtpm) < 0)
+		goto fail;
+	if (rename(tmp, dst) < 0) {
+		hl_error_errno("cannot install %s '%s'", what, dst);
+		goto fail;
+	}
+	return 0;
+fail:
+	hl_file_rmtree(tmp);
+	return -1;
 }
 
 /* Write config.json. */

@@ -41,6 +41,16 @@ enum vm_bundle_vtpm {
  */
 int vm_bundle_copy(const char *src, const char *dst, enum vm_bundle_vtpm vtpm);
 
+/*
+ * Install a copy of the bundle parts of SRC as the new folder DST, whole or
+ * not at all (a host's import, the tenant's export): copied (vm_bundle_copy)
+ * into a staging folder made from mkdtemp template TMP (beside DST, changed
+ * in place), then renamed onto DST; a failure removes the staging folder.
+ * Messages: "cannot create a folder WHERE 'PLACE'", "cannot install WHAT 'DST'".
+ */
+int vm_bundle_install(const char *src, enum vm_bundle_vtpm vtpm, char *tmp, const char *dst,
+		      const char *where, const char *place, const char *what);
+
 /* Copy file SRC to DST (created with MODE, replaced if present), synced. */
 int vm_bundle_copy_file(const char *src, const char *dst, unsigned mode);
 
