@@ -515,28 +515,6 @@ static int cert_from_der_cached(const struct hl_buf *der, const unsigned char md
 	return 0;
 }
 
-/* 0 when object O has exactly the N members NAMES (WHAT names O). */
-static int exact_members(const json_t *o, const char *const *names, size_t n, const char *what)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(o))
-		return hl_error("%s must be a JSON object", what);
-	json_object_foreach((json_t *)o, key, v) {
-		for (i = 0; i < n; i++)
-			if (strcmp(key, names[i]) == 0)
-				break;
-		if (i == n)
-			return hl_error("%s has an unknown field '%.64s'", what, key);
-	}
-	for (i = 0; i < n; i++)
-		if (!json_object_get(o, names[i]))
-			return hl_error("%s lacks field '%s'", what, names[i]);
-	return 0;
-}
-
 /* Copy string member NAME of O (at most SIZE-1 bytes) into BUF. */
 static int get_str_into(const json_t *o, const char *name, char *buf, size_t size,
 			const char *what)
@@ -580,37 +558,11 @@ static int get_der(const json_t *o, const char *name, const char *what, struct h
 	return 0;
 }
 
-/* 0 when S is an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ". */
-static int created_check(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	struct tm tm;
-	const char *end;
-	size_t i;
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return hl_error("field 'created' must look like 2026-11-28T17:21:05Z");
-	for (i = 0; shape[i]; i++) {
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
-			return hl_error("field 'created' must look like 2026-11-28T17:21:05Z");
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return hl_error("field 'created' is not a valid time");
-	return 0;
-}
-
 /* 0 when S is 32 lowercase hex digits. */
 static int id_check(const char *s)
 {
-	size_t i;
-
-	if (strlen(s) != HL_KP_ID_SIZE - 1)
+	if (!hl_crypto_hex_is(s, HL_KP_ID_SIZE - 1, 0))
 		return hl_error("field 'id' must be 32 lowercase hex digits");
-	for (i = 0; s[i]; i++)
-		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return hl_error("field 'id' must be 32 lowercase hex digits");
 	return 0;
 }
 
@@ -625,7 +577,7 @@ static int parse_entry(const json_t *o, size_t i, struct hl_kp_entry *e)
 	size_t wrapped_len = 0;
 
 	snprintf(what, sizeof(what), "guardians[%zu]", i);
-	if (exact_members(o, members, 5, what) < 0)
+	if (hl_json_members_exact(o, members, 5, what) < 0)
 		return -1;
 	if (get_str_into(o, "name", e->name, sizeof(e->name), what) < 0 ||
 	    name_check(e->name, "the guardian name") < 0)
@@ -671,16 +623,16 @@ static int parse_body(struct hl_kp *kp)
 		hl_error_wrap("the signed body");
 		goto out;
 	}
-	if (exact_members(body, members, 4, "the signed body") < 0)
+	if (hl_json_members_exact(body, members, 4, "the signed body") < 0)
 		goto out;
 	if (get_str_into(body, "id", kp->id, sizeof(kp->id), "the signed body") < 0 ||
 	    id_check(kp->id) < 0)
 		goto out;
 	if (get_str_into(body, "created", kp->created, sizeof(kp->created), "the signed body") < 0 ||
-	    created_check(kp->created) < 0)
+	    hl_json_time_check(kp->created, "created") < 0)
 		goto out;
 	owner = json_object_get(body, "owner");
-	if (exact_members(owner, owner_members, 2, "field 'owner'") < 0)
+	if (hl_json_members_exact(owner, owner_members, 2, "field 'owner'") < 0)
 		goto out;
 	if (get_str_into(owner, "name", kp->owner_name, sizeof(kp->owner_name), "field 'owner'") < 0 ||
 	    name_check(kp->owner_name, "the owner's name") < 0)
@@ -783,7 +735,7 @@ int hl_kp_parse(const void *data, size_t len, struct hl_kp **out)
 		wrap = 0;
 		goto out;
 	}
-	if (exact_members(root, members, 5, "the key protector") < 0)
+	if (hl_json_members_exact(root, members, 5, "the key protector") < 0)
 		goto out;
 	if (hl_json_get_string(root, "alg", &s) < 0)
 		goto out;
