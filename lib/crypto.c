@@ -1,8 +1,8 @@
 /*
  * crypto.c - hgslab's cryptography over OpenSSL 3 (see crypto.h for the
  * contract): owned buffers, randomness, digests, hex and base64, RSA and
- * P-256 keys, SHA-256 signatures, RSA-OAEP key wrapping, AES-256-GCM, and
- * X.509 issuance, parsing and chain verification.
+ * P-256 keys, SHA-256 signatures, RSA-OAEP key wrapping, AES-256-GCM, HKDF,
+ * CMS SignedData, and X.509 issuance, parsing and chain verification.
  *
  * Nothing here implements a primitive: every operation is an EVP, PEM, X509
  * or RAND call.  OpenSSL's error queue is emptied at the start of each
@@ -25,9 +25,12 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
+#include <openssl/kdf.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/ess.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
@@ -526,6 +529,22 @@ int hl_crypto_hex_encode(const void *data, size_t len, char *out, size_t out_siz
 	if (OPENSSL_buf2hexstr_ex(out, out_size, &n, data, len, '\0') != 1)
 		return ossl_fail("cannot write %zu bytes as hex", len);
 	return 0;
+}
+
+/* 1 when TEXT is DIGITS hex digits of one case. */
+int hl_crypto_hex_is(const char *text, size_t digits, int upper)
+{
+	size_t i;
+
+	if (!text || strlen(text) != digits)
+		return 0;
+	for (i = 0; i < digits; i++) {
+		char c = text[i];
+
+		if (!(c >= '0' && c <= '9') && !(upper ? (c >= 'A' && c <= 'F') : (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	return 1;
 }
 
 /* Bytes of hex TEXT into OUT (OPENSSL_hexstr2buf_ex). */
@@ -1331,6 +1350,393 @@ int hl_crypto_gcm_decrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *a
 out:
 	hl_buf_free(&b);
 	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- HKDF ---- */
+
+/* HKDF-SHA256 through EVP_KDF "HKDF" (extract and expand). */
+int hl_crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
+			  const void *info, size_t info_len, void *out, size_t out_len)
+{
+	OSSL_PARAM params[5], *p = params;
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *ctx = NULL;
+	int rc = -1;
+
+	if (!ikm || ikm_len == 0)
+		return hl_error("cannot derive a key with hkdf-sha256: no input key");
+	if (!out || out_len == 0 || out_len > HL_HKDF_SHA256_MAX)
+		return hl_error("cannot derive %zu bytes with hkdf-sha256: give 1 to %d", out_len,
+				HL_HKDF_SHA256_MAX);
+	if ((salt_len && !salt) || (info_len && !info))
+		return hl_error("cannot derive a key with hkdf-sha256: salt or info missing");
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikm_len);
+	if (salt_len)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+							 salt_len);
+	if (info_len)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+							 info_len);
+	*p = OSSL_PARAM_construct_end();
+	ERR_clear_error();
+	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!ctx || EVP_KDF_derive(ctx, out, out_len, params) != 1) {
+		hl_crypto_cleanse(out, out_len);
+		ossl_fail("cannot derive a key with hkdf-sha256");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+/* ---- CMS SignedData ---- */
+
+/* Largest CMS message read (1 MiB): certificates and content included. */
+#define CMS_DER_MAX ((size_t)1 << 20)
+
+/* Sign CONTENT into a DER CMS SignedData with one signer (CERT, KEY), content attached. */
+int hl_cms_sign(X509 *cert, EVP_PKEY *key, const void *content, size_t len, struct hl_buf *out)
+{
+	const unsigned flags = CMS_BINARY | CMS_NOSMIMECAP | CMS_CADES;
+	CMS_ContentInfo *cms = NULL;
+	unsigned char *der = NULL;
+	enum hl_key_type type;
+	BIO *in = NULL;
+	int n, rc = -1;
+
+	buf_reset(out);
+	if (!cert || !key)
+		return hl_error("cannot sign a cms message: no signer certificate or key");
+	if (len > CMS_DER_MAX || (len && !content))
+		return hl_error("cannot sign a cms message of %zu bytes: at most %zu", len,
+				CMS_DER_MAX);
+	if (hl_key_type_of(key, &type) < 0)
+		return hl_error_wrap("cannot sign a cms message");
+	ERR_clear_error();
+	in = BIO_new_mem_buf(len ? content : "", (int)len);
+	cms = in ? CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL) : NULL;
+	if (!cms) {
+		ossl_fail("cannot sign a cms message");
+		goto out;
+	}
+	if (!CMS_add1_signer(cms, cert, key, digest_md(HL_DIGEST_SHA256), flags)) {
+		ossl_fail("cannot sign a cms message (does the key match the certificate?)");
+		goto out;
+	}
+	if (CMS_final(cms, in, NULL, flags) != 1) {
+		ossl_fail("cannot sign a cms message");
+		goto out;
+	}
+	n = i2d_CMS_ContentInfo(cms, &der);
+	if (n <= 0) {
+		ossl_fail("cannot encode a cms message");
+		goto out;
+	}
+	rc = buf_set(out, der, (size_t)n);
+out:
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	return rc;
+}
+
+/*
+ * SignedData.digestAlgorithms exactly as hl_cms_sign writes it:
+ * SET { AlgorithmIdentifier { id-sha256 } } (parameters absent).
+ */
+static const unsigned char cms_digest_algs[] = { 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86,
+						 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 };
+
+/* 1 when T is the ASN.1 INTEGER 1. */
+static int asn1_is_one(const ASN1_TYPE *t)
+{
+	return t && t->type == V_ASN1_INTEGER && ASN1_INTEGER_get(t->value.integer) == 1;
+}
+
+/* The elements of the DER SEQUENCE (or, with SET, SET) of LEN bytes at P, or NULL. */
+static STACK_OF(ASN1_TYPE) *asn1_elements(const unsigned char *p, long len, int set)
+{
+	const unsigned char *q = p;
+	STACK_OF(ASN1_TYPE) *sk;
+
+	sk = set ? d2i_ASN1_SET_ANY(NULL, &q, len) : d2i_ASN1_SEQUENCE_ANY(NULL, &q, len);
+	if (sk && q != p + len) {
+		sk_ASN1_TYPE_pop_free(sk, ASN1_TYPE_free);
+		return NULL;
+	}
+	return sk;
+}
+
+/* The whole encoding of the constructed element T (SEQUENCE, SET or a tagged one), or NULL. */
+static const ASN1_STRING *asn1_encoding(const ASN1_TYPE *t)
+{
+	if (!t || (t->type != V_ASN1_SEQUENCE && t->type != V_ASN1_SET && t->type != V_ASN1_OTHER))
+		return NULL;
+	return t->value.asn1_string;
+}
+
+/*
+ * 0 when the parts of the CMS message DER that its signature does not
+ * cover are exactly what hl_cms_sign writes: DER as OpenSSL re-encodes it,
+ * SignedData version 1, digestAlgorithms {sha256}, no CRLs, one
+ * certificate, SignerInfo version 1, digest SHA-256 and signature
+ * algorithm rsaEncryption (NULL parameters) or ecdsa-with-SHA256, no
+ * unsigned attributes, and the signing-certificate-v2 attribute (ESS,
+ * RFC 5035) that binds the certificate into the signed attributes.  So no
+ * byte of a message can change and the message still verify.
+ */
+static int cms_shape_check(CMS_ContentInfo *cms, CMS_SignerInfo *si, const unsigned char *der,
+			   size_t len)
+{
+	STACK_OF(ASN1_TYPE) *ci = NULL, *sd = NULL, *sis = NULL, *sinfo = NULL;
+	const ASN1_STRING *enc;
+	X509_ALGOR *dig = NULL, *sig = NULL;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	const unsigned char *p;
+	unsigned char *again = NULL;
+	long l;
+	int n, tag, cls, ptype, signid, rc = -1;
+	EVP_PKEY *pk = NULL;
+	const char *why = "it is not in DER form";
+
+	n = i2d_CMS_ContentInfo(cms, &again);
+	if (n <= 0 || (size_t)n != len || memcmp(again, der, len) != 0)
+		goto out;
+	why = "its outer structure is not SignedData";
+	ci = asn1_elements(der, (long)len, 0);
+	if (!ci || sk_ASN1_TYPE_num(ci) != 2 || !(enc = asn1_encoding(sk_ASN1_TYPE_value(ci, 1))))
+		goto out;
+	p = ASN1_STRING_get0_data(enc);
+	if (ASN1_get_object(&p, &l, &tag, &cls, ASN1_STRING_length(enc)) & 0x80 || tag != 0 ||
+	    cls != V_ASN1_CONTEXT_SPECIFIC)
+		goto out;
+	sd = asn1_elements(p, l, 0);
+	why = "its SignedData has CRLs, or lacks its certificates";
+	if (!sd || sk_ASN1_TYPE_num(sd) != 5 || sk_ASN1_TYPE_value(sd, 3)->type != V_ASN1_OTHER)
+		goto out;
+	why = "its SignedData version is not 1";
+	if (!asn1_is_one(sk_ASN1_TYPE_value(sd, 0)))
+		goto out;
+	why = "its digest algorithms are not exactly {sha256}";
+	enc = asn1_encoding(sk_ASN1_TYPE_value(sd, 1));
+	if (!enc || ASN1_STRING_length(enc) != (int)sizeof(cms_digest_algs) ||
+	    memcmp(ASN1_STRING_get0_data(enc), cms_digest_algs, sizeof(cms_digest_algs)) != 0)
+		goto out;
+	why = "its SignerInfo version is not 1";
+	enc = asn1_encoding(sk_ASN1_TYPE_value(sd, 4));
+	sis = enc ? asn1_elements(ASN1_STRING_get0_data(enc), ASN1_STRING_length(enc), 1) : NULL;
+	enc = sis && sk_ASN1_TYPE_num(sis) == 1 ? asn1_encoding(sk_ASN1_TYPE_value(sis, 0)) : NULL;
+	sinfo = enc ? asn1_elements(ASN1_STRING_get0_data(enc), ASN1_STRING_length(enc), 0) : NULL;
+	if (!sinfo || !asn1_is_one(sk_ASN1_TYPE_value(sinfo, 0)))
+		goto out;
+	why = "it does not carry exactly one certificate";
+	{
+		STACK_OF(X509) *certs = CMS_get1_certs(cms);
+		STACK_OF(X509_CRL) *crls = CMS_get1_crls(cms);
+		int ok = certs && sk_X509_num(certs) == 1 && !crls;
+
+		sk_X509_pop_free(certs, X509_free);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		if (!ok)
+			goto out;
+	}
+	CMS_SignerInfo_get0_algs(si, &pk, NULL, &dig, &sig);
+	why = "its signer's digest is not sha256";
+	X509_ALGOR_get0(&obj, &ptype, &pval, dig);
+	if (OBJ_obj2nid(obj) != NID_sha256 || ptype != V_ASN1_UNDEF)
+		goto out;
+	why = "its signature algorithm is not rsaEncryption or ecdsa-with-SHA256";
+	X509_ALGOR_get0(&obj, &ptype, &pval, sig);
+	signid = OBJ_obj2nid(obj);
+	if (!((signid == NID_rsaEncryption && ptype == V_ASN1_NULL) ||
+	      (signid == NID_ecdsa_with_SHA256 && ptype == V_ASN1_UNDEF)))
+		goto out;
+	why = "it has unsigned attributes";
+	if (CMS_unsigned_get_attr_count(si) > 0)
+		goto out;
+	why = "its signed attributes lack the signing certificate (ESS signing-certificate-v2)";
+	if (CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, -1) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error("not a CMS signed message as hgslab writes it: %s", why);
+	OPENSSL_free(again);
+	sk_ASN1_TYPE_pop_free(ci, ASN1_TYPE_free);
+	sk_ASN1_TYPE_pop_free(sd, ASN1_TYPE_free);
+	sk_ASN1_TYPE_pop_free(sis, ASN1_TYPE_free);
+	sk_ASN1_TYPE_pop_free(sinfo, ASN1_TYPE_free);
+	return rc;
+}
+
+/*
+ * Decode DER as a CMS SignedData of one signer with attached id-data
+ * content of at most MAX_CONTENT bytes; *CMS the message, *SIGNER its
+ * signer's certificate (a new reference) and, when CONTENT is not NULL, the
+ * content copied into it.
+ */
+static int cms_open(const void *der, size_t len, size_t max_content, CMS_ContentInfo **cms_out,
+		    X509 **signer, struct hl_buf *content)
+{
+	const unsigned char *p = der;
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *certs = NULL;
+	CMS_ContentInfo *cms = NULL;
+	ASN1_OCTET_STRING **pos;
+	CMS_SignerInfo *si;
+	X509 *found = NULL;
+	int i, rc = -1;
+
+	*cms_out = NULL;
+	*signer = NULL;
+	if (content)
+		buf_reset(content);
+	if (!der || len == 0)
+		return hl_error("not a CMS signed message: it is empty");
+	if (len > CMS_DER_MAX)
+		return hl_error("not a CMS signed message: %zu bytes is more than the %zu allowed",
+				len, CMS_DER_MAX);
+	ERR_clear_error();
+	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	if (!cms) {
+		ossl_fail("not a CMS signed message: cannot decode its DER");
+		goto out;
+	}
+	if (p != (const unsigned char *)der + len) {
+		hl_error("not a CMS signed message: %zu bytes follow its DER",
+			 len - (size_t)(p - (const unsigned char *)der));
+		goto out;
+	}
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		hl_error("not a CMS signed message: its content type is not SignedData");
+		goto out;
+	}
+	if (OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data) {
+		hl_error("not a CMS signed message: the signed content is not of type id-data");
+		goto out;
+	}
+	pos = CMS_get0_content(cms);
+	if (!pos || !*pos || CMS_is_detached(cms)) {
+		hl_error("not a CMS signed message: it carries no content (a detached signature)");
+		goto out;
+	}
+	if ((size_t)ASN1_STRING_length(*pos) > max_content) {
+		hl_error("not a CMS signed message: its content is %d bytes, more than the %zu "
+			 "allowed", ASN1_STRING_length(*pos), max_content);
+		goto out;
+	}
+	sis = CMS_get0_SignerInfos(cms);
+	if (sk_CMS_SignerInfo_num(sis) != 1) {
+		hl_error("not a CMS signed message: it has %d signers, not one",
+			 sk_CMS_SignerInfo_num(sis));
+		goto out;
+	}
+	si = sk_CMS_SignerInfo_value(sis, 0);
+	certs = CMS_get1_certs(cms);
+	for (i = 0; certs && i < sk_X509_num(certs); i++) {
+		if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs, i)) == 0) {
+			found = sk_X509_value(certs, i);
+			break;
+		}
+	}
+	if (!found || X509_up_ref(found) != 1) {
+		ERR_clear_error();
+		hl_error("not a CMS signed message: it does not include its signer's certificate");
+		goto out;
+	}
+	if (cms_shape_check(cms, si, der, len) < 0) {
+		X509_free(found);
+		goto out;
+	}
+	if (content && buf_set(content, ASN1_STRING_get0_data(*pos),
+			       (size_t)ASN1_STRING_length(*pos)) < 0) {
+		X509_free(found);
+		goto out;
+	}
+	*signer = found;
+	*cms_out = cms;
+	cms = NULL;
+	rc = 0;
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/* Decode a CMS SignedData: its content and signer certificate, signature unchecked. */
+int hl_cms_parse(const void *der, size_t len, size_t max_content, struct hl_buf *content,
+		 X509 **signer)
+{
+	CMS_ContentInfo *cms = NULL;
+
+	if (cms_open(der, len, max_content, &cms, signer, content) < 0)
+		return -1;
+	CMS_ContentInfo_free(cms);
+	return 0;
+}
+
+/*
+ * 0 when the signing-certificate-v2 attribute (ESS, RFC 5035) of SI names
+ * SIGNER by its hash.  (CMS_verify's CMS_CADES would also build a chain.)
+ */
+static int cms_ess_check(const CMS_SignerInfo *si, X509 *signer)
+{
+	ESS_SIGNING_CERT_V2 *ssv2 = NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	const ASN1_STRING *attr;
+	const unsigned char *p;
+	int rc = -1;
+
+	attr = CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_id_smime_aa_signingCertificateV2),
+					   -3, V_ASN1_SEQUENCE);
+	p = attr ? ASN1_STRING_get0_data(attr) : NULL;
+	if (p)
+		ssv2 = d2i_ESS_SIGNING_CERT_V2(NULL, &p, ASN1_STRING_length(attr));
+	if (chain && ssv2 && sk_X509_push(chain, signer) > 0 &&
+	    OSSL_ESS_check_signing_certs(NULL, ssv2, chain, 1) > 0)
+		rc = 0;
+	ERR_clear_error();
+	sk_X509_free(chain);
+	ESS_SIGNING_CERT_V2_free(ssv2);
+	return rc;
+}
+
+/* Check a CMS SignedData's signature with the signer certificate it carries. */
+int hl_cms_verify(const void *der, size_t len)
+{
+	CMS_ContentInfo *cms = NULL;
+	X509 *signer = NULL;
+	char why[256];
+	int rc = -1;
+
+	if (cms_open(der, len, CMS_DER_MAX, &cms, &signer, NULL) < 0)
+		return -1;
+	ERR_clear_error();
+	if (CMS_verify(cms, NULL, NULL, NULL, NULL, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+		ossl_reason(ERR_get_error(), why, sizeof(why));
+		ERR_clear_error();
+		hl_error("the CMS signature does not verify (%s): the signed content or its "
+			 "signature was changed", why);
+		goto out;
+	}
+	if (cms_ess_check(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0), signer) < 0) {
+		hl_error("the CMS signature does not verify: its signed signing-certificate "
+			 "attribute does not name the certificate it carries (the certificate was "
+			 "changed)");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(signer);
+	CMS_ContentInfo_free(cms);
 	return rc;
 }
 

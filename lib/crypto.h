@@ -98,6 +98,13 @@ int hl_crypto_hex_encode(const void *data, size_t len, char *out, size_t out_siz
 /* Decode hex TEXT (either case, no separators, even length) into OUT. */
 int hl_crypto_hex_decode(const char *text, struct hl_buf *out);
 
+/*
+ * 1 when TEXT is exactly DIGITS hex digits, all of one case: uppercase A-F
+ * when UPPER, lowercase a-f otherwise (the forms hgslab's formats write);
+ * else 0.  For strict readers of thumbprints, ids and digests.
+ */
+int hl_crypto_hex_is(const char *text, size_t digits, int upper);
+
 /* Encode DATA as standard padded base64 (no line breaks) into OUT (a C string). */
 int hl_crypto_base64_encode(const void *data, size_t len, struct hl_buf *out);
 
@@ -251,6 +258,60 @@ int hl_crypto_gcm_encrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *a
  */
 int hl_crypto_gcm_decrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *aad,
 			  size_t aad_len, const void *in, size_t in_len, struct hl_buf *out);
+
+/* ---- HKDF (RFC 5869) ---- */
+
+/* Longest output hl_crypto_hkdf_sha256 derives (255 SHA-256 blocks). */
+#define HL_HKDF_SHA256_MAX (255 * HL_SHA256_LEN)
+
+/*
+ * HKDF-SHA256 (extract, then expand) of the input keying material IKM
+ * (IKM_LEN bytes, at least 1) with SALT and INFO (either may be NULL when
+ * its length is 0) into OUT_LEN bytes at OUT (1 to HL_HKDF_SHA256_MAX).
+ * OUT is a secret: cleanse it when done.  OpenSSL's EVP_KDF "HKDF".
+ */
+int hl_crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
+			  const void *info, size_t info_len, void *out, size_t out_len);
+
+/* ---- CMS SignedData (RFC 5652) ---- */
+
+/*
+ * Sign CONTENT (LEN bytes, binary: no MIME canonicalisation) with KEY and
+ * its certificate CERT into a CMS ContentInfo of type SignedData, DER, in
+ * OUT: the content is included (eContentType id-data), one SignerInfo
+ * with SHA-256 and the signed attributes OpenSSL adds (content type,
+ * signing time, message digest, and the ESS signing-certificate-v2 of
+ * RFC 5035 that binds CERT), CERT as the only certificate, no S/MIME
+ * capabilities.  RSA keys sign with PKCS#1 v1.5, P-256 keys with ECDSA.
+ * KEY must match CERT.  `openssl cms -verify -inform DER` reads it.
+ */
+int hl_cms_sign(X509 *cert, EVP_PKEY *key, const void *content, size_t len, struct hl_buf *out);
+
+/*
+ * Read DER (LEN bytes) as a CMS SignedData exactly as hl_cms_sign writes
+ * it: one signer whose certificate is the one included, the content
+ * attached (of type id-data, at most MAX_CONTENT bytes), and every part the
+ * signature does not cover as hl_cms_sign writes it (DER, versions,
+ * algorithms, no CRLs or unsigned attributes, the signing-certificate-v2
+ * attribute present), so that no byte of a message can change and it still
+ * verify.  The content goes into CONTENT and a new reference to the
+ * signer's certificate into *SIGNER (hl_cert_free).  The signature is NOT
+ * checked: call hl_cms_verify() before trusting either.  Anything else is
+ * refused with a message starting "not a CMS signed message".
+ */
+int hl_cms_parse(const void *der, size_t len, size_t max_content, struct hl_buf *content,
+		 X509 **signer);
+
+/*
+ * Check the signature of the CMS SignedData DER (as hl_cms_parse reads
+ * it) with the signer certificate it includes: the message digest of the
+ * content, the signature over the signed attributes and the certificate's
+ * hash in its signing-certificate-v2 attribute.  No certificate
+ * chain, validity or purpose check: who may sign is the caller's decision
+ * (compare the signer's thumbprint).  -1 with "the CMS signature does not
+ * verify ..." when it does not.
+ */
+int hl_cms_verify(const void *der, size_t len);
 
 /* ---- X.509 certificates ---- */
 

@@ -7,7 +7,9 @@
 
 #include "lib/crypto.h"
 
+#include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,4 +345,61 @@ int hl_json_dump(const json_t *v, char **out)
 int hl_json_dump_pretty(const json_t *v, char **out)
 {
 	return json_dump_flags(v, JSON_INDENT(2), 1, out);
+}
+
+/* 0 when OBJ has exactly the N members NAMES (WHAT names OBJ in messages). */
+int hl_json_members_exact(const json_t *obj, const char *const *names, size_t n,
+			  const char *what)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(obj))
+		return hl_error("%s must be a JSON object", what);
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; i < n; i++)
+			if (strcmp(key, names[i]) == 0)
+				break;
+		if (i == n)
+			return hl_error("%s has an unknown field '%.64s'", what, key);
+	}
+	for (i = 0; i < n; i++)
+		if (!json_object_get(obj, names[i]))
+			return hl_error("%s lacks field '%s'", what, names[i]);
+	return 0;
+}
+
+/* T as "YYYY-MM-DDTHH:MM:SSZ". */
+int hl_json_time_format(time_t t, char out[HL_JSON_TIME_SIZE])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(out, HL_JSON_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) !=
+	    HL_JSON_TIME_SIZE - 1) {
+		out[0] = '\0';
+		return hl_error("cannot format time %lld", (long long)t);
+	}
+	return 0;
+}
+
+/* 0 when S is "YYYY-MM-DDTHH:MM:SSZ" and a valid time. */
+int hl_json_time_check(const char *s, const char *field)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm;
+	const char *end;
+	size_t i;
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return hl_error("field '%s' must look like 2026-11-28T17:21:05Z", field);
+	for (i = 0; shape[i]; i++) {
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return hl_error("field '%s' must look like 2026-11-28T17:21:05Z", field);
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return hl_error("field '%s' is not a valid time", field);
+	return 0;
 }

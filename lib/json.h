@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "lib/err.h"
 
@@ -79,6 +80,27 @@ int hl_json_base64_encode(const void *data, size_t len, char **out);
  * into a new buffer *OUT of *OUT_LEN bytes, NUL-terminated one past the end.
  */
 int hl_json_base64_decode(const char *str, size_t len, unsigned char **out, size_t *out_len);
+
+/*
+ * 0 when OBJ is an object whose members are exactly the N NAMES (each
+ * present, no other); else -1 with "WHAT must be a JSON object", "WHAT has
+ * an unknown field 'X'" or "WHAT lacks field 'X'".  For strict formats.
+ */
+int hl_json_members_exact(const json_t *obj, const char *const *names, size_t n,
+			  const char *what);
+
+/* Size of an RFC 3339 UTC time "2026-11-28T17:21:05Z" with its NUL. */
+#define HL_JSON_TIME_SIZE 21
+
+/* Format T as an RFC 3339 UTC time "2026-11-28T17:21:05Z" into OUT. */
+int hl_json_time_format(time_t t, char out[HL_JSON_TIME_SIZE]);
+
+/*
+ * 0 when S is an RFC 3339 UTC time exactly as hl_json_time_format writes
+ * it; else -1 with "field 'FIELD' must look like 2026-11-28T17:21:05Z" or
+ * "field 'FIELD' is not a valid time".
+ */
+int hl_json_time_check(const char *s, const char *field);
 
 /* Dump V compactly (no spaces, no newline) into a new string *OUT. */
 int hl_json_dump(const json_t *v, char **out);

@@ -272,6 +272,40 @@ static json_t *kp_body_build(const struct kp_head *head, const struct kp_wentry 
 	return body;
 }
 
+/* Sign BODY_TEXT with KEY (PS256) into the envelope FORMAT / VERSION, bytes in OUT. */
+int hl_kp_envelope_write(const char *format, int version, const char *body_text, EVP_PKEY *key,
+			 const char *what, struct hl_buf *out)
+{
+	struct hl_buf sig = { NULL, 0 };
+	char *file_text = NULL;
+	json_t *file = NULL;
+	int rc = -1;
+
+	out->data = NULL;
+	out->len = 0;
+	if (hl_crypto_sign(key, HL_SIG_RSA_PSS, body_text, strlen(body_text), &sig) < 0) {
+		hl_error_wrap("cannot sign %s with the owner's signing key", what);
+		goto out;
+	}
+	file = json_pack("{s:s, s:i, s:s}", "format", format, "version", version, "alg",
+			 HL_KP_ALG);
+	if (!file) {
+		hl_error("cannot build %s: out of memory", what);
+		goto out;
+	}
+	if (hl_json_set_base64(file, "body", body_text, strlen(body_text)) < 0 ||
+	    hl_json_set_base64(file, "signature", sig.data, sig.len) < 0 ||
+	    hl_json_dump_pretty(file, &file_text) < 0)
+		goto out;
+	out->data = (unsigned char *)file_text;
+	out->len = strlen(file_text);
+	rc = 0;
+out:
+	hl_buf_free(&sig);
+	json_decref(file);
+	return rc;
+}
+
 /*
  * Build the body of HEAD and the N ENTRIES, sign it with SIGNING_KEY and
  * write the whole file into OUT.
@@ -279,9 +313,8 @@ static json_t *kp_body_build(const struct kp_head *head, const struct kp_wentry 
 static int kp_write(const struct kp_head *head, const struct kp_wentry *entries, size_t n,
 		    EVP_PKEY *signing_key, struct hl_buf *out)
 {
-	struct hl_buf sig = { NULL, 0 };
-	char *body_text = NULL, *file_text = NULL;
-	json_t *body = NULL, *file = NULL;
+	char *body_text = NULL;
+	json_t *body = NULL;
 	int rc = -1;
 
 	out->data = NULL;
@@ -293,29 +326,10 @@ static int kp_write(const struct kp_head *head, const struct kp_wentry *entries,
 	body = kp_body_build(head, entries, n);
 	if (!body || hl_json_dump(body, &body_text) < 0)
 		goto out;
-	if (hl_crypto_sign(signing_key, HL_SIG_RSA_PSS, body_text, strlen(body_text), &sig) < 0) {
-		hl_error_wrap("cannot sign the key protector with the owner's signing key");
-		goto out;
-	}
-	file = json_pack("{s:s, s:i, s:s}", "format", HL_KP_FORMAT, "version", HL_KP_VERSION,
-			 "alg", HL_KP_ALG);
-	if (!file) {
-		hl_error("cannot build the key protector: out of memory");
-		goto out;
-	}
-	if (hl_json_set_base64(file, "body", body_text, strlen(body_text)) < 0 ||
-	    hl_json_set_base64(file, "signature", sig.data, sig.len) < 0 ||
-	    hl_json_dump_pretty(file, &file_text) < 0)
-		goto out;
-	out->data = (unsigned char *)file_text;
-	out->len = strlen(file_text);
-	file_text = NULL;
-	rc = 0;
+	rc = hl_kp_envelope_write(HL_KP_FORMAT, HL_KP_VERSION, body_text, signing_key,
+				  "the key protector", out);
 out:
-	free(file_text);
 	free(body_text);
-	hl_buf_free(&sig);
-	json_decref(file);
 	json_decref(body);
 	return rc;
 }
@@ -515,28 +529,6 @@ static int cert_from_der_cached(const struct hl_buf *der, const unsigned char md
 	return 0;
 }
 
-/* 0 when object O has exactly the N members NAMES (WHAT names O). */
-static int exact_members(const json_t *o, const char *const *names, size_t n, const char *what)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(o))
-		return hl_error("%s must be a JSON object", what);
-	json_object_foreach((json_t *)o, key, v) {
-		for (i = 0; i < n; i++)
-			if (strcmp(key, names[i]) == 0)
-				break;
-		if (i == n)
-			return hl_error("%s has an unknown field '%.64s'", what, key);
-	}
-	for (i = 0; i < n; i++)
-		if (!json_object_get(o, names[i]))
-			return hl_error("%s lacks field '%s'", what, names[i]);
-	return 0;
-}
-
 /* Copy string member NAME of O (at most SIZE-1 bytes) into BUF. */
 static int get_str_into(const json_t *o, const char *name, char *buf, size_t size,
 			const char *what)
@@ -580,37 +572,11 @@ static int get_der(const json_t *o, const char *name, const char *what, struct h
 	return 0;
 }
 
-/* 0 when S is an RFC 3339 UTC time "YYYY-MM-DDTHH:MM:SSZ". */
-static int created_check(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	struct tm tm;
-	const char *end;
-	size_t i;
-
-	if (strlen(s) != sizeof(shape) - 1)
-		return hl_error("field 'created' must look like 2026-11-28T17:21:05Z");
-	for (i = 0; shape[i]; i++) {
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
-			return hl_error("field 'created' must look like 2026-11-28T17:21:05Z");
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
-		return hl_error("field 'created' is not a valid time");
-	return 0;
-}
-
 /* 0 when S is 32 lowercase hex digits. */
 static int id_check(const char *s)
 {
-	size_t i;
-
-	if (strlen(s) != HL_KP_ID_SIZE - 1)
+	if (!hl_crypto_hex_is(s, HL_KP_ID_SIZE - 1, 0))
 		return hl_error("field 'id' must be 32 lowercase hex digits");
-	for (i = 0; s[i]; i++)
-		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return hl_error("field 'id' must be 32 lowercase hex digits");
 	return 0;
 }
 
@@ -625,7 +591,7 @@ static int parse_entry(const json_t *o, size_t i, struct hl_kp_entry *e)
 	size_t wrapped_len = 0;
 
 	snprintf(what, sizeof(what), "guardians[%zu]", i);
-	if (exact_members(o, members, 5, what) < 0)
+	if (hl_json_members_exact(o, members, 5, what) < 0)
 		return -1;
 	if (get_str_into(o, "name", e->name, sizeof(e->name), what) < 0 ||
 	    name_check(e->name, "the guardian name") < 0)
@@ -671,16 +637,16 @@ static int parse_body(struct hl_kp *kp)
 		hl_error_wrap("the signed body");
 		goto out;
 	}
-	if (exact_members(body, members, 4, "the signed body") < 0)
+	if (hl_json_members_exact(body, members, 4, "the signed body") < 0)
 		goto out;
 	if (get_str_into(body, "id", kp->id, sizeof(kp->id), "the signed body") < 0 ||
 	    id_check(kp->id) < 0)
 		goto out;
 	if (get_str_into(body, "created", kp->created, sizeof(kp->created), "the signed body") < 0 ||
-	    created_check(kp->created) < 0)
+	    hl_json_time_check(kp->created, "created") < 0)
 		goto out;
 	owner = json_object_get(body, "owner");
-	if (exact_members(owner, owner_members, 2, "field 'owner'") < 0)
+	if (hl_json_members_exact(owner, owner_members, 2, "field 'owner'") < 0)
 		goto out;
 	if (get_str_into(owner, "name", kp->owner_name, sizeof(kp->owner_name), "field 'owner'") < 0 ||
 	    name_check(kp->owner_name, "the owner's name") < 0)
@@ -741,49 +707,52 @@ out:
 	return rc;
 }
 
-/* Parse a KP file strictly. */
-int hl_kp_parse(const void *data, size_t len, struct hl_kp **out)
+/* Read a signed envelope: format, version, members, alg, body and signature. */
+int hl_kp_envelope_read(const void *data, size_t len, size_t max, const char *format,
+			int version, const char *noun, struct hl_buf *body, struct hl_buf *sig,
+			int *version_err)
 {
 	static const char *const members[] = { "format", "version", "alg", "body", "signature" };
-	unsigned char *body = NULL, *sig = NULL;
-	size_t body_len = 0, sig_len = 0;
-	struct hl_kp *kp = NULL;
+	unsigned char *b = NULL, *g = NULL;
+	size_t b_len = 0, g_len = 0;
 	json_t *root = NULL, *v;
+	json_int_t got;
 	const char *s;
-	json_int_t version;
-	int rc = -1, wrap = 1;
+	char what[64];
+	int rc = -1;
 
-	*out = NULL;
+	body->data = sig->data = NULL;
+	body->len = sig->len = 0;
+	*version_err = 0;
 	if (!data || len == 0) {
 		hl_error("the file is empty");
 		goto out;
 	}
-	if (len > HL_KP_MAX_SIZE) {
-		hl_error("%zu bytes is larger than the %zu allowed", len,
-			 HL_KP_MAX_SIZE);
+	if (len > max) {
+		hl_error("%zu bytes is larger than the %zu allowed", len, max);
 		goto out;
 	}
-	if (hl_json_parse(data, len, HL_KP_MAX_SIZE, &root) < 0)
+	if (hl_json_parse(data, len, max, &root) < 0)
 		goto out;
 	if (!json_is_object(root)) {
 		hl_error("not a JSON object");
 		goto out;
 	}
 	v = json_object_get(root, "format");
-	if (!json_is_string(v) || strcmp(json_string_value(v), HL_KP_FORMAT) != 0) {
-		hl_error("field 'format' must be \"%s\": this is not an hgslab key protector",
-			 HL_KP_FORMAT);
+	if (!json_is_string(v) || strcmp(json_string_value(v), format) != 0) {
+		hl_error("field 'format' must be \"%s\": this is not an hgslab %s", format, noun);
 		goto out;
 	}
-	if (hl_json_get_int(root, "version", &version) < 0)
+	if (hl_json_get_int(root, "version", &got) < 0)
 		goto out;
-	if (version != HL_KP_VERSION) {
-		hl_error("key protector version %lld is not supported; this hgslab reads version %d",
-			 (long long)version, HL_KP_VERSION);
-		wrap = 0;
+	if (got != version) {
+		hl_error("%s version %lld is not supported; this hgslab reads version %d", noun,
+			 (long long)got, version);
+		*version_err = 1;
 		goto out;
 	}
-	if (exact_members(root, members, 5, "the key protector") < 0)
+	snprintf(what, sizeof(what), "the %s", noun);
+	if (hl_json_members_exact(root, members, 5, what) < 0)
 		goto out;
 	if (hl_json_get_string(root, "alg", &s) < 0)
 		goto out;
@@ -791,36 +760,57 @@ int hl_kp_parse(const void *data, size_t len, struct hl_kp **out)
 		hl_error("field 'alg' is \"%.32s\": only \"%s\" is supported", s, HL_KP_ALG);
 		goto out;
 	}
-	if (hl_json_get_base64(root, "body", &body, &body_len) < 0 ||
-	    hl_json_get_base64(root, "signature", &sig, &sig_len) < 0)
+	if (hl_json_get_base64(root, "body", &b, &b_len) < 0 ||
+	    hl_json_get_base64(root, "signature", &g, &g_len) < 0)
 		goto out;
-	if (sig_len == 0 || sig_len > KP_SIG_MAX) {
-		hl_error("field 'signature' is %zu bytes: not an RSA signature", sig_len);
+	if (g_len == 0 || g_len > KP_SIG_MAX) {
+		hl_error("field 'signature' is %zu bytes: not an RSA signature", g_len);
 		goto out;
 	}
+	body->data = b;
+	body->len = b_len;
+	sig->data = g;
+	sig->len = g_len;
+	b = g = NULL;
+	rc = 0;
+out:
+	free(b);
+	free(g);
+	json_decref(root);
+	return rc;
+}
+
+/* Parse a KP file strictly. */
+int hl_kp_parse(const void *data, size_t len, struct hl_kp **out)
+{
+	struct hl_buf body = { NULL, 0 }, sig = { NULL, 0 };
+	struct hl_kp *kp = NULL;
+	int rc = -1, version_err = 0;
+
+	*out = NULL;
+	if (hl_kp_envelope_read(data, len, HL_KP_MAX_SIZE, HL_KP_FORMAT, HL_KP_VERSION,
+				"key protector", &body, &sig, &version_err) < 0)
+		goto out;
 	kp = calloc(1, sizeof(*kp));
 	if (!kp) {
 		hl_error("out of memory");
 		goto out;
 	}
-	kp->version = (int)version;
-	kp->body.data = body;
-	kp->body.len = body_len;
-	kp->signature.data = sig;
-	kp->signature.len = sig_len;
-	body = sig = NULL;
+	kp->version = HL_KP_VERSION;
+	kp->body = body;
+	kp->signature = sig;
+	body.data = sig.data = NULL;
 	if (parse_body(kp) < 0)
 		goto out;
 	*out = kp;
 	kp = NULL;
 	rc = 0;
 out:
-	if (rc < 0 && wrap)
+	if (rc < 0 && !version_err)
 		hl_error_wrap("bad key protector");
-	free(body);
-	free(sig);
+	hl_buf_free(&body);
+	hl_buf_free(&sig);
 	hl_kp_free(kp);
-	json_decref(root);
 	return rc;
 }
 

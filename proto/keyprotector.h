@@ -204,6 +204,29 @@ int hl_kp_grant(const struct hl_kp *kp, const struct hl_kp_owner *owner,
 int hl_kp_revoke(const struct hl_kp *kp, const struct hl_kp_owner *owner, const char *thumbprint,
 		 struct hl_buf *out);
 
+/* ---- the signed envelope (shared with the shielding data, proto/pdk.h) ---- */
+
+/*
+ * Sign BODY_TEXT (a JSON text) with the owner's signing KEY (RSASSA-PSS,
+ * SHA-256) and write the envelope
+ *   {"format":FORMAT,"version":VERSION,"alg":"PS256","body":B64,"signature":B64}
+ * (indented JSON) into OUT.  WHAT names the document in messages ("the key
+ * protector").
+ */
+int hl_kp_envelope_write(const char *format, int version, const char *body_text, EVP_PKEY *key,
+			 const char *what, struct hl_buf *out);
+
+/*
+ * Read such an envelope of LEN bytes (at most MAX) strictly: a JSON object
+ * of exactly the five members, FORMAT ("this is not an hgslab NOUN"
+ * otherwise), VERSION ("NOUN version N is not supported ..." otherwise,
+ * with *VERSION_ERR set), alg PS256, a base64 body and a signature of 1 to
+ * 1024 bytes, decoded into BODY and SIG.  No signature check.
+ */
+int hl_kp_envelope_read(const void *data, size_t len, size_t max, const char *format,
+			int version, const char *noun, struct hl_buf *body, struct hl_buf *sig,
+			int *version_err);
+
 /*
  * The TK fingerprint: uppercase hex of SHA-256(HL_KP_TK_FP_DOMAIN "\0" || TK)
  * into OUT.  Safe to print or log; only someone who can unwrap the TK can

@@ -1,6 +1,7 @@
 /*
  * test_crypto.c - unit tests for lib/crypto: buffers, digests, encodings,
- * keys, signatures, RSA-OAEP, AES-256-GCM and X.509 issue / verify (also
+ * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), CMS
+ * SignedData (sign, parse, verify, tampering, truncation, refused shapes) and X.509 issue / verify (also
  * against a CA bundle), with the refusals (wrong CA, expiry, tampering,
  * garbage input) each checked by the message they give.  Keys are generated once for the group.
  */
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -1223,6 +1225,158 @@ static void test_codec_messages(void **state)
 	hl_cert_free(ca2);
 }
 
+/* hl_crypto_hex_is: length and case. */
+static void test_hex_is(void **state)
+{
+	(void)state;
+	assert_true(hl_crypto_hex_is("0A1F", 4, 1));
+	assert_false(hl_crypto_hex_is("0a1F", 4, 1));
+	assert_true(hl_crypto_hex_is("0a1f", 4, 0));
+	assert_false(hl_crypto_hex_is("0a1F", 4, 0));
+	assert_false(hl_crypto_hex_is("0a1", 4, 0));
+	assert_false(hl_crypto_hex_is("0a1fe", 4, 0));
+	assert_false(hl_crypto_hex_is("0g1f", 4, 0));
+	assert_false(hl_crypto_hex_is(NULL, 0, 0));
+	assert_true(hl_crypto_hex_is("", 0, 0));
+}
+
+/* HKDF-SHA256: RFC 5869 test cases 1 and 3, and the refusals. */
+static void test_hkdf(void **state)
+{
+	static const char okm1[] = "3CB25F25FAACD57A90434F64D0362F2A2D2D0A90CF1A5A4C5DB02D56ECC4C5BF"
+				   "34007208D5B887185865";
+	static const char okm3[] = "8DA4E775A563C18F715F802A063C5A31B8A11F5C5EE1879EC3454E5F3C738D2D"
+				   "9D201395FAA4B61A96C8";
+	unsigned char ikm[22], salt[13], info[10], out[42];
+	char hex[2 * sizeof(out) + 1];
+	size_t i;
+
+	(void)state;
+	memset(ikm, 0x0b, sizeof(ikm));
+	for (i = 0; i < sizeof(salt); i++)
+		salt[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(info); i++)
+		info[i] = (unsigned char)(0xf0 + i);
+	assert_int_equal(hl_crypto_hkdf_sha256(ikm, sizeof(ikm), salt, sizeof(salt), info,
+					       sizeof(info), out, sizeof(out)), 0);
+	assert_int_equal(hl_crypto_hex_encode(out, sizeof(out), hex, sizeof(hex)), 0);
+	assert_string_equal(hex, okm1);
+	assert_int_equal(hl_crypto_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out,
+					       sizeof(out)), 0);
+	assert_int_equal(hl_crypto_hex_encode(out, sizeof(out), hex, sizeof(hex)), 0);
+	assert_string_equal(hex, okm3);
+	assert_int_equal(hl_crypto_hkdf_sha256(NULL, 0, NULL, 0, NULL, 0, out, 32), -1);
+	assert_error_has("no input key");
+	assert_int_equal(hl_crypto_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out, 0), -1);
+	assert_int_equal(hl_crypto_hkdf_sha256(ikm, sizeof(ikm), NULL, 0, NULL, 0, out,
+					       HL_HKDF_SHA256_MAX + 1), -1);
+	assert_error_has("give 1 to");
+}
+
+/* A CMS SignedData built with OpenSSL directly with FLAGS, for refusals. */
+static int raw_cms(X509 *cert, EVP_PKEY *key, X509 *cert2, EVP_PKEY *key2, unsigned flags,
+		   struct hl_buf *out)
+{
+	BIO *in = BIO_new_mem_buf("content", 7);
+	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL | CMS_BINARY);
+	unsigned char *der = NULL;
+	int n = 0;
+
+	if (!in || !cms || !CMS_add1_signer(cms, cert, key, EVP_sha256(), flags | CMS_BINARY) ||
+	    (cert2 && !CMS_add1_signer(cms, cert2, key2, EVP_sha256(), flags | CMS_BINARY)) ||
+	    CMS_final(cms, in, NULL, flags | CMS_BINARY) != 1 ||
+	    (n = i2d_CMS_ContentInfo(cms, &der)) <= 0)
+		fail_msg("cannot build the test cms message");
+	out->data = malloc((size_t)n + 1);
+	assert_non_null(out->data);
+	memcpy(out->data, der, (size_t)n);
+	out->len = (size_t)n;
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	return 0;
+}
+
+/*
+ * CMS SignedData: sign with RSA and EC, parse (content, signer), verify; a
+ * flipped byte anywhere fails parse or verify; every truncation fails;
+ * detached, certificate-less, two-signer messages, one without the
+ * signing-certificate attribute and trailing bytes are refused; a key that does not match the certificate is refused.
+ */
+static void test_cms(void **state)
+{
+	time_t now = time(NULL);
+	struct hl_cert_spec spec = spec_for("Template Signer", now, -60, DAY);
+	struct hl_buf der = { NULL, 0 }, content = { NULL, 0 }, raw = { NULL, 0 };
+	X509 *rcert = NULL, *ecert = NULL, *signer = NULL;
+	EVP_PKEY *keys[2] = { rsa_a, ec_a };
+	X509 **certs[2] = { &rcert, &ecert };
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(hl_cert_issue_self_signed(&spec, rsa_a, &rcert), 0);
+	assert_int_equal(hl_cert_issue_self_signed(&spec, ec_a, &ecert), 0);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(hl_cms_sign(*certs[k], keys[k], "{\"a\":1}", 7, &der), 0);
+		assert_int_equal(hl_cms_parse(der.data, der.len, 64, &content, &signer), 0);
+		assert_int_equal(content.len, 7);
+		assert_memory_equal(content.data, "{\"a\":1}", 7);
+		assert_int_equal(X509_cmp(signer, *certs[k]), 0);
+		hl_cert_free(signer);
+		hl_buf_free(&content);
+		assert_int_equal(hl_cms_verify(der.data, der.len), 0);
+		assert_int_equal(hl_cms_parse(der.data, der.len, 6, &content, &signer), -1);
+		assert_error_has("more than the 6 allowed");
+		assert_null(signer);
+		for (i = 0; i < der.len; i++) {
+			der.data[i] ^= 0x01;
+			if (hl_cms_parse(der.data, der.len, 64, &content, &signer) == 0) {
+				hl_buf_free(&content);
+				hl_cert_free(signer);
+				if (hl_cms_verify(der.data, der.len) == 0)
+					fail_msg("cms with byte %zu flipped verifies", i);
+			}
+			der.data[i] ^= 0x01;
+		}
+		for (i = 0; i < der.len; i++) {
+			assert_int_equal(hl_cms_parse(der.data, i, 64, &content, &signer), -1);
+			assert_int_equal(hl_cms_verify(der.data, i), -1);
+		}
+		hl_buf_free(&der);
+	}
+	assert_int_equal(hl_cms_sign(rcert, rsa_b, "x", 1, &der), -1);
+	assert_error_has("does the key match");
+	assert_null(der.data);
+
+	raw_cms(rcert, rsa_a, NULL, NULL, CMS_DETACHED, &raw);
+	assert_int_equal(hl_cms_parse(raw.data, raw.len, 64, &content, &signer), -1);
+	assert_error_has("detached");
+	hl_buf_free(&raw);
+	raw_cms(rcert, rsa_a, NULL, NULL, CMS_NOCERTS, &raw);
+	assert_int_equal(hl_cms_parse(raw.data, raw.len, 64, &content, &signer), -1);
+	assert_error_has("does not include its signer's certificate");
+	hl_buf_free(&raw);
+	raw_cms(rcert, rsa_a, ecert, ec_a, 0, &raw);
+	assert_int_equal(hl_cms_parse(raw.data, raw.len, 64, &content, &signer), -1);
+	assert_error_has("2 signers");
+	hl_buf_free(&raw);
+	raw_cms(rcert, rsa_a, NULL, NULL, 0, &raw);
+	assert_int_equal(hl_cms_parse(raw.data, raw.len, 64, &content, &signer), -1);
+	assert_error_has("lack the signing certificate");
+	hl_buf_free(&raw);
+	raw_cms(rcert, rsa_a, NULL, NULL, CMS_CADES | CMS_NOSMIMECAP, &raw);
+	assert_int_equal(hl_cms_verify(raw.data, raw.len), 0);
+	raw.data = realloc(raw.data, raw.len + 2);
+	raw.data[raw.len++] = 0;
+	assert_int_equal(hl_cms_parse(raw.data, raw.len, 64, &content, &signer), -1);
+	assert_error_has("1 bytes follow");
+	hl_buf_free(&raw);
+	assert_int_equal(hl_cms_parse("garbage", 7, 64, &content, &signer), -1);
+	assert_error_has("not a CMS signed message");
+	hl_cert_free(rcert);
+	hl_cert_free(ecert);
+}
+
 /* Run the crypto tests with the shared keys. */
 int main(void)
 {
@@ -1248,6 +1402,9 @@ int main(void)
 		cmocka_unit_test(test_cert_custom_ext),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),
+		cmocka_unit_test(test_hex_is),
+		cmocka_unit_test(test_hkdf),
+		cmocka_unit_test(test_cms),
 	};
 	return cmocka_run_group_tests_name("crypto", tests, group_setup, group_teardown);
 }
