@@ -12,11 +12,17 @@
 
 #include "lib/log.h"
 
-/* Print the list of entries in TABLE, one line each. */
+/* Print the list of entries in TABLE, one line each, names padded to 30 or the longest. */
 static void print_entries(FILE *f, const struct hl_cmd *table)
 {
+	int width = 30;
+
 	for (const struct hl_cmd *c = table; c->name; c++)
-		fprintf(f, "  %-30s %s%s\n", c->name, c->summary, c->later ? " (not built yet)" : "");
+		if ((int)strlen(c->name) > width)
+			width = (int)strlen(c->name);
+	for (const struct hl_cmd *c = table; c->name; c++)
+		fprintf(f, "  %-*s %s%s\n", width, c->name, c->summary,
+			c->later ? " (not built yet)" : "");
 }
 
 /* Top-level usage. */

@@ -18,6 +18,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/swtpm.h"
+#include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
 #include "proto/names.h"
@@ -69,24 +70,27 @@ const struct hl_opt cmd_tenant_inspect_vm_opts[] = {
 	OPT_END,
 };
 
-/* Parse SIZE ("16M", "1G", "512K", bytes) into *OUT; 0 or -1. */
-static int parse_size(const char *s, size_t *out)
+/* The --file NAME=CONTENT items of FV as disk files borrowing from *PAIRS. */
+int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
+			  struct hl_vm_file **files)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	size_t i;
+	int code;
 
-	if (end == s)
-		return -1;
-	switch (*end) {
-	case 'K': case 'k': v <<= 10; end++; break;
-	case 'M': case 'm': v <<= 20; end++; break;
-	case 'G': case 'g': v <<= 30; end++; break;
-	default: break;
+	*files = NULL;
+	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT", pairs)) != HL_EXIT_OK)
+		return code;
+	*files = calloc(fv->n + 1, sizeof(**files));
+	if (!*files) {
+		hl_cmd_pairs_free(*pairs, fv->n);
+		*pairs = NULL;
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 	}
-	if (*end)
-		return -1;
-	*out = (size_t)v;
-	return 0;
+	for (i = 0; i < fv->n; i++) {
+		(*files)[i].name = (*pairs)[i].name;
+		(*files)[i].content = (*pairs)[i].value;
+	}
+	return HL_EXIT_OK;
 }
 
 /* new-vm. */
@@ -97,39 +101,18 @@ int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx)
 	const char *sz = hl_opts_str(&ctx->opts, "disk-size", NULL);
 	const char *src = hl_opts_str(&ctx->opts, "files", NULL);
 	const struct hl_optval *fv = hl_opts_get(&ctx->opts, "file");
+	struct hl_cmd_pair *pairs = NULL;
 	struct hl_vm_file *files = NULL;
-	size_t size = HL_VM_DISK_DEFAULT, i;
-	char **copies = NULL;
+	size_t size = HL_VM_DISK_DEFAULT;
 	json_t *o = NULL;
-	int code = HL_EXIT_FAILURE;
+	int code;
 
 	if (hl_name_vm(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "cannot make VM '%s': %s", name, hl_error_last());
-	if (sz && parse_size(sz, &size) < 0)
+	if (sz && hl_cmd_parse_size(sz, &size) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "bad --disk-size '%s': give e.g. 16M or 1G", sz);
-	if (fv->n) {
-		files = calloc(fv->n, sizeof(*files));
-		copies = calloc(fv->n, sizeof(*copies));
-		if (!files || !copies) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-			goto out;
-		}
-	}
-	for (i = 0; i < fv->n; i++) {
-		char *eq;
-		if (!(copies[i] = strdup(fv->list[i]))) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-			goto out;
-		}
-		if (!(eq = strchr(copies[i], '=')) || eq == copies[i]) {
-			code = hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s': give NAME=CONTENT",
-					   fv->list[i]);
-			goto out;
-		}
-		*eq = '\0';
-		files[i].name = copies[i];
-		files[i].content = eq + 1;
-	}
+	if ((code = cmd_tenant_disk_files(fv, &pairs, &files)) != HL_EXIT_OK)
+		return code;
 	if (hl_vm_new(dir, name, size, files, fv->n, src) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot make VM '%s': %s", name,
 				   hl_error_last());
@@ -140,9 +123,7 @@ int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx)
 	code = o ? hl_out_object(ctx, o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 out:
 	json_decref(o);
-	for (i = 0; copies && i < fv->n; i++)
-		free(copies[i]);
-	free(copies);
+	hl_cmd_pairs_free(pairs, fv->n);
 	free(files);
 	return code;
 }

@@ -21,6 +21,13 @@ int hl_cmd_check(int rc, int code)
 	return HL_EXIT_OK;
 }
 
+int hl_cmd_code_of(int rc)
+{
+	if (rc == -2)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
+	return hl_cmd_check(rc, HL_EXIT_FAILURE);
+}
+
 int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len)
 {
 	if (hl_file_read(path, max, buf, len) < 0)
@@ -114,4 +121,66 @@ int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *
 	if (hl_opts_flag(&ctx->opts, "json"))
 		return hl_out_json(json_array_get(row, 0));
 	return hl_out_rows(ctx, row, cols, "");
+}
+
+/* Split NAME=VALUE items. */
+int hl_cmd_split_pairs(const struct hl_optval *v, const char *opt, const char *form,
+		       struct hl_cmd_pair **pairs)
+{
+	struct hl_cmd_pair *p;
+	const char *eq;
+	size_t i;
+
+	*pairs = NULL;
+	p = calloc(v->n + 1, sizeof(*p));
+	if (!p)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	for (i = 0; i < v->n; i++) {
+		eq = strchr(v->list[i], '=');
+		if (!eq || eq == v->list[i]) {
+			hl_cmd_pairs_free(p, i);
+			return hl_cmd_fail(HL_EXIT_USAGE, "bad %s '%s': give %s", opt, v->list[i],
+					   form);
+		}
+		p[i].name = strndup(v->list[i], (size_t)(eq - v->list[i]));
+		p[i].value = strdup(eq + 1);
+		if (!p[i].name || !p[i].value) {
+			hl_cmd_pairs_free(p, i + 1);
+			return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		}
+	}
+	*pairs = p;
+	return HL_EXIT_OK;
+}
+
+/* Free pairs. */
+void hl_cmd_pairs_free(struct hl_cmd_pair *pairs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; pairs && i < n; i++) {
+		free(pairs[i].name);
+		free(pairs[i].value);
+	}
+	free(pairs);
+}
+
+/* "16M" and the like. */
+int hl_cmd_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
 }

@@ -29,6 +29,14 @@
 int hl_cmd_check(int rc, int code);
 
 /*
+ * The exit code of a component call that returned RC, where -2 means the
+ * input was refused (tenant/template.h, tenant/shielding.h): HL_EXIT_USAGE
+ * then, HL_EXIT_FAILURE for -1, each with the current message;
+ * HL_EXIT_OK when RC is not negative.
+ */
+int hl_cmd_code_of(int rc);
+
+/*
  * Read input file PATH (at most MAX bytes; WHAT names it, e.g. "host key")
  * into *BUF / *LEN (LEN may be NULL); an exit code, HL_EXIT_USAGE with
  * "cannot read the WHAT: ..." when it cannot be read.
@@ -44,6 +52,28 @@ int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf,
  * only on success.
  */
 int hl_cmd_read_public_key(const char *path, const char *what, const char *note, EVP_PKEY **out);
+
+/* One "NAME=VALUE" item of a repeatable option, split. */
+struct hl_cmd_pair {
+	char *name;
+	char *value;
+};
+
+/*
+ * Split each item of list option V ("NAME=VALUE") at its first '=' into a
+ * new array *PAIRS of V->n pairs (copies; hl_cmd_pairs_free).  An item
+ * without '=' or with an empty NAME is refused: HL_EXIT_USAGE with "bad
+ * OPT 'ITEM': give FORM" (OPT e.g. "--file", FORM e.g. "NAME=CONTENT").
+ * An exit code.
+ */
+int hl_cmd_split_pairs(const struct hl_optval *v, const char *opt, const char *form,
+		       struct hl_cmd_pair **pairs);
+
+/* Free N pairs and their array; NULL-safe. */
+void hl_cmd_pairs_free(struct hl_cmd_pair *pairs, size_t n);
+
+/* Parse a size ("16M", "1G", "512K" or bytes) into *OUT; 0, or -1 when it is not one. */
+int hl_cmd_parse_size(const char *s, size_t *out);
 
 /* Add member KEY = string V (or null when V is NULL) to object O. */
 void hl_cmd_set_str(json_t *o, const char *key, const char *v);

@@ -176,6 +176,38 @@ int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx);
 int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx);
 int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx);
 int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx);
+/*
+ * The --file NAME=CONTENT items of option FV (new-vm, new-template-disk) as
+ * FV->n disk files *FILES borrowing from *PAIRS; free both with
+ * hl_cmd_pairs_free(*pairs, fv->n) and free(*files).  An exit code (2 for a
+ * bad item).
+ */
+struct hl_cmd_pair;
+struct hl_vm_file;
+int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
+			  struct hl_vm_file **files);
+
+/* cmd/cmd_tenant_template.c */
+extern const struct hl_opt cmd_tenant_new_template_signer_opts[];
+extern const struct hl_opt cmd_tenant_new_template_disk_opts[];
+extern const struct hl_opt cmd_tenant_protect_template_disk_opts[];
+extern const struct hl_opt cmd_tenant_save_vsc_opts[];
+extern const struct hl_opt cmd_tenant_new_viq_opts[];
+int cmd_tenant_new_template_signer(struct hl_cmd_ctx *ctx);
+int cmd_tenant_new_template_disk(struct hl_cmd_ctx *ctx);
+int cmd_tenant_protect_template_disk(struct hl_cmd_ctx *ctx);
+int cmd_tenant_save_vsc(struct hl_cmd_ctx *ctx);
+int cmd_tenant_new_viq(struct hl_cmd_ctx *ctx);
+
+/* cmd/cmd_tenant_shielding.c */
+extern const struct hl_opt cmd_tenant_new_pdk_opts[];
+extern const struct hl_opt cmd_tenant_new_fsk_opts[];
+extern const struct hl_opt cmd_tenant_test_pdk_opts[];
+extern const struct hl_opt cmd_tenant_show_pdk_opts[];
+int cmd_tenant_new_pdk(struct hl_cmd_ctx *ctx);
+int cmd_tenant_new_fsk(struct hl_cmd_ctx *ctx);
+int cmd_tenant_test_pdk(struct hl_cmd_ctx *ctx);
+int cmd_tenant_show_pdk(struct hl_cmd_ctx *ctx);
 
 /* hosts/cmd_vm.c */
 extern const struct hl_opt cmd_host_import_vm_opts[];

@@ -224,6 +224,60 @@ static const struct hl_cmd tenant_verbs[] = {
 			 "or with a wrong key, and searches both for each --search TEXT.  Exits 1 when\n"
 			 "anything is readable.",
 	  .opts = cmd_tenant_inspect_vm_opts, .run = cmd_tenant_inspect_vm },
+	{ .name = "new-template-signer", .summary = "make a certificate and key that sign template disks",
+	  .description = "Makes DIR/signers/NAME/signer.crt (self-signed, codeSigning; give it to\n"
+			 "whoever checks your templates) and signer.key (0600).  protect-template-disk\n"
+			 "--signer NAME --dir DIR signs with it.  See docs/templates.md.",
+	  .opts = cmd_tenant_new_template_signer_opts, .run = cmd_tenant_new_template_signer },
+	{ .name = "new-template-disk", .summary = "make a generalized template disk from files",
+	  .description = "Writes FILE, an ext4 image (mke2fs -d, no root) of the --files tree and the\n"
+			 "--file NAME=CONTENT files, with /.hgslab/generalized.json listing every file\n"
+			 "that holds a placeholder such as @ComputerName@ (specialization fills them\n"
+			 "in).  A template holds no secret.  Nothing is left behind when it fails.",
+	  .opts = cmd_tenant_new_template_disk_opts, .run = cmd_tenant_new_template_disk },
+	{ .name = "protect-template-disk", .summary = "sign a template disk (Protect-TemplateDisk)",
+	  .description = "Appends a volume signature catalog (CMS SignedData over the template's name,\n"
+			 "version and image SHA-256) to the disk, replacing an earlier one; the file is\n"
+			 "replaced in one rename.  The signer is --signer NAME (with --dir) or\n"
+			 "--signer-cert and --signer-key.  --populate-from OLD takes OLD's name and, when\n"
+			 "no signer is given, OLD's signer (found in --dir by its certificate), and\n"
+			 "requires --version to be greater than or equal to OLD's.  docs/templates.md.",
+	  .opts = cmd_tenant_protect_template_disk_opts, .run = cmd_tenant_protect_template_disk },
+	{ .name = "save-volume-signature-catalog",
+	  .summary = "write a template's .vsc (Save-VolumeSignatureCatalog)",
+	  .description = "Checks the template (signature and image hash; exit 4 when it changed after\n"
+			 "it was signed) and writes its VSC.  `openssl cms -verify -inform DER -in\n"
+			 "FILE -CAfile signer.crt -purpose any` checks it too.",
+	  .opts = cmd_tenant_save_vsc_opts, .run = cmd_tenant_save_vsc },
+	{ .name = "new-volume-id-qualifier",
+	  .summary = "say which template disks shielding data trusts (New-VolumeIDQualifier)",
+	  .description = "Makes a .viq from a .vsc or a protected template: its name, its signer's\n"
+			 "thumbprint and its version with --version-rule equals, greater-than or\n"
+			 "greater-than-or-equals.",
+	  .opts = cmd_tenant_new_viq_opts, .run = cmd_tenant_new_viq },
+	{ .name = "new-shielding-data-file", .summary = "make a .pdk (New-ShieldingDataFile)",
+	  .description = "Makes a fresh key protector for --owner and each --guardian, and writes the\n"
+			 "policy, the volume ID qualifiers and the secrets (the --answer-file and each\n"
+			 "--other-file, read from files) encrypted under a key only that key\n"
+			 "protector's TK opens, all signed by the owner.  Prints names, never contents.",
+	  .opts = cmd_tenant_new_pdk_opts, .run = cmd_tenant_new_pdk },
+	{ .name = "new-specialization-data-file",
+	  .summary = "make a .fsk (New-ShieldedVMSpecializationDataFile)",
+	  .description = "The @KEY@=VALUE pairs of --value and of the --from file's lines (blank lines\n"
+			 "and # comments skipped).  A .fsk is not secret: secrets belong in the\n"
+			 "shielding data's answer file.",
+	  .opts = cmd_tenant_new_fsk_opts, .run = cmd_tenant_new_fsk },
+	{ .name = "test-shielding-data-applicability",
+	  .summary = "can a .pdk provision this template? (Test-ShieldingDataApplicability)",
+	  .description = "Verifies the .pdk and the template (or its .vsc) and matches it against each\n"
+			 "volume ID qualifier, with the reason for each one that does not fit.  Exit 0\n"
+			 "when one fits, 4 when none does.",
+	  .opts = cmd_tenant_test_pdk_opts, .run = cmd_tenant_test_pdk },
+	{ .name = "show-shielding-data-file", .summary = "show a .pdk; its secrets never",
+	  .description = "Owner, guardians, policy, qualifiers and whether the signature holds (exit 4\n"
+			 "when not); with --dir holding the owner's keys, the names and sizes of the\n"
+			 "answer file and other files inside.",
+	  .opts = cmd_tenant_show_pdk_opts, .run = cmd_tenant_show_pdk },
 	{ .name = NULL },
 };
 
@@ -330,7 +384,7 @@ const struct hl_cmd hl_areas[] = {
 	  .verbs = host_verbs },
 	{ .name = "fabric", .summary = "the fabric's Active Directory: domain, computers, groups, DC",
 	  .verbs = fabric_verbs },
-	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding",
+	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding, templates",
 	  .verbs = tenant_verbs },
 	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",
 	  .description = RUN_HELP, .opts = cmd_run_opts, .run = cmd_run },

@@ -498,6 +498,53 @@ int hl_crypto_sha256(const void *data, size_t len, unsigned char out[HL_SHA256_L
 	return hl_crypto_digest(HL_DIGEST_SHA256, data, len, out) < 0 ? -1 : 0;
 }
 
+/* Start an incremental SHA-256. */
+int hl_crypto_sha256_begin(struct hl_sha256 *h)
+{
+	ERR_clear_error();
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || EVP_DigestInit_ex2(h->ctx, digest_md(HL_DIGEST_SHA256), NULL) != 1) {
+		hl_crypto_sha256_abort(h);
+		return ossl_fail("cannot start a sha-256 digest");
+	}
+	return 0;
+}
+
+/* Hash LEN more bytes. */
+int hl_crypto_sha256_update(struct hl_sha256 *h, const void *data, size_t len)
+{
+	if (!h->ctx)
+		return hl_error("cannot hash: the sha-256 digest was not started");
+	ERR_clear_error();
+	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return ossl_fail("cannot compute sha-256 digest");
+	return 0;
+}
+
+/* Finish: the digest into OUT, the state released. */
+int hl_crypto_sha256_end(struct hl_sha256 *h, unsigned char out[HL_SHA256_LEN])
+{
+	unsigned int n = 0;
+	int rc = 0;
+
+	if (!h->ctx)
+		return hl_error("cannot hash: the sha-256 digest was not started");
+	ERR_clear_error();
+	if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != HL_SHA256_LEN)
+		rc = ossl_fail("cannot compute sha-256 digest");
+	hl_crypto_sha256_abort(h);
+	return rc;
+}
+
+/* Release the state. */
+void hl_crypto_sha256_abort(struct hl_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
 /* Constant-time equality of two byte ranges (CRYPTO_memcmp). */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len)
 {

@@ -83,6 +83,20 @@ int hl_crypto_digest(enum hl_digest alg, const void *data, size_t len, unsigned 
 /* SHA-256 of DATA into OUT; 0 or -1. */
 int hl_crypto_sha256(const void *data, size_t len, unsigned char out[HL_SHA256_LEN]);
 
+/*
+ * Incremental SHA-256, for data read in pieces (a disk image).  begin,
+ * then update any number of times, then end (which writes the digest and
+ * releases the state) or abort (which only releases it; NULL-safe and safe
+ * after end).
+ */
+struct hl_sha256 {
+	EVP_MD_CTX *ctx;
+};
+int hl_crypto_sha256_begin(struct hl_sha256 *h);
+int hl_crypto_sha256_update(struct hl_sha256 *h, const void *data, size_t len);
+int hl_crypto_sha256_end(struct hl_sha256 *h, unsigned char out[HL_SHA256_LEN]);
+void hl_crypto_sha256_abort(struct hl_sha256 *h);
+
 /* 1 when the LEN bytes at A and B are equal, 0 otherwise, in constant time. */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len);
 

@@ -125,28 +125,40 @@ int hl_name_vm(const char *name)
 	return 0;
 }
 
-/* Check a tenant guardian name. */
-int hl_name_guardian(const char *name)
+/* Check a name of the guardian rule; KIND ("guardian", "signer") names it in messages. */
+static int name_simple(const char *kind, const char *name)
 {
 	size_t len;
 
 	if (!name || !*name)
-		return hl_error("the guardian name is empty; give one with --name");
+		return hl_error("the %s name is empty; give one with --name", kind);
 	len = strlen(name);
 	if (len >= HL_NAME_GUARDIAN_SIZE)
-		return hl_error("guardian name '%.80s' is too long: at most %d characters", name,
+		return hl_error("%s name '%.80s' is too long: at most %d characters", kind, name,
 				HL_NAME_GUARDIAN_SIZE - 1);
 	if (name[0] == '.')
-		return hl_error("guardian name '%s' starts with '.': use letters, digits, '.', "
-				"'_' and '-' only, not first '.'", name);
+		return hl_error("%s name '%s' starts with '.': use letters, digits, '.', "
+				"'_' and '-' only, not first '.'", kind, name);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
 		if (!ascii_alnum(c) && c != '.' && c != '_' && c != '-')
-			return hl_error("guardian name '%s' contains '%c': use letters, digits, "
-					"'.', '_' and '-' only", name, isprint(c) ? c : '?');
+			return hl_error("%s name '%s' contains '%c': use letters, digits, "
+					"'.', '_' and '-' only", kind, name, isprint(c) ? c : '?');
 	}
 	return 0;
+}
+
+/* Check a tenant guardian name. */
+int hl_name_guardian(const char *name)
+{
+	return name_simple("guardian", name);
+}
+
+/* Check a template signer name. */
+int hl_name_signer(const char *name)
+{
+	return name_simple("signer", name);
 }
 
 /* Check a name HGS records. */

@@ -2,7 +2,7 @@
  * names.h - one validator per kind of name the fabric's parts exchange: the
  * NetBIOS computer name of a guarded host (and of the fabric DC), an AD
  * group name, an AD security identifier (SID), the HGS service name, a VM
- * name and a tenant guardian name.  (DNS domain names are lib/dnsname.h.)
+ * name, a tenant guardian name and a template signer name.  (DNS domain names are lib/dnsname.h.)
  *
  * Every verb that takes such a name and the scenario checker (sim/scenario.c)
  * call the same function here, so `hgslab run --check` refuses exactly the
@@ -52,5 +52,8 @@ int hl_name_registration(const char *what, const char *name);
 
 /* A tenant guardian name: 1 to 64 letters, digits, '.', '_' and '-', not starting with '.'. */
 int hl_name_guardian(const char *name);
+
+/* A template signer name (tenant new-template-signer): the guardian name's rule. */
+int hl_name_signer(const char *name);
 
 #endif

@@ -59,15 +59,23 @@ out:
 	return rc;
 }
 
+/* A file name for a disk: relative, no "..", not empty. */
+int hl_vm_file_check(const struct hl_vm_file *f)
+{
+	if (!f->name[0] || f->name[0] == '/' || strstr(f->name, ".."))
+		return hl_error("bad file name '%s' for the VM's disk: give a relative path without "
+				"'..'", f->name);
+	return 0;
+}
+
 /* Write FILE's CONTENT under STAGE, creating parent folders; refuses ".." and absolute names. */
 static int stage_file(const char *stage, const struct hl_vm_file *f)
 {
 	char *path = NULL, *slash;
 	int rc = -1;
 
-	if (!f->name[0] || f->name[0] == '/' || strstr(f->name, ".."))
-		return hl_error("bad file name '%s' for the VM's disk: give a relative path without "
-				"'..'", f->name);
+	if (hl_vm_file_check(f) < 0)
+		return -1;
 	if (asprintf(&path, "%s/%s", stage, f->name) < 0)
 		return hl_error("out of memory");
 	if ((slash = strrchr(path, '/')) && slash > path + strlen(stage)) {
@@ -82,20 +90,70 @@ out:
 	return rc;
 }
 
+/* 1M to 16G. */
+int hl_vm_disk_size_check(size_t size)
+{
+	if (size < ((size_t)1 << 20) || size > ((size_t)16 << 30))
+		return hl_error("bad disk size %zu: give 1M to 16G", size);
+	return 0;
+}
+
+/* Copy SRCDIR's tree and write FILES into STAGE. */
+int hl_vm_disk_stage(const char *stage, const struct hl_vm_file *files, size_t n,
+		     const char *srcdir, const char *log)
+{
+	char *srcdot = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (srcdir) {
+		const char *cp[] = { "cp", "-R", "--no-preserve=ownership", NULL, stage, NULL };
+		if (asprintf(&srcdot, "%s/.", srcdir) < 0) {
+			srcdot = NULL;
+			hl_error("out of memory");
+			goto out;
+		}
+		cp[3] = srcdot;
+		if (run_tool(cp, log, 120000) < 0) {
+			hl_error_wrap("cannot copy the files of '%s'", srcdir);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (stage_file(stage, &files[i]) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(srcdot);
+	return rc;
+}
+
+/* mke2fs -d STAGE into IMG. */
+int hl_vm_disk_mkfs(const char *stage, const char *img, size_t size, const char *what,
+		    const char *log)
+{
+	char sizearg[32];
+	const char *mk[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-d", stage, img, sizearg, NULL };
+
+	snprintf(sizearg, sizeof(sizearg), "%zuk", size / 1024);
+	if (run_tool(mk, log, 120000) < 0)
+		return hl_error_wrap("cannot make %s (files too big for %s?)", what, sizearg);
+	return 0;
+}
+
 /* new-vm. */
 int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm_file *files,
 	      size_t n, const char *srcdir)
 {
 	char *vms = NULL, *final = NULL, *tmp = NULL, *stage = NULL, *img = NULL, *cfg = NULL;
-	char *log = NULL, *srcdot = NULL, *text = NULL, created[32], sizearg[32];
+	char *log = NULL, *text = NULL, created[32];
 	json_t *o = NULL;
-	size_t i;
 	int rc = -1;
 
 	if (hl_name_vm(name) < 0)
 		return -1;
-	if (size < ((size_t)1 << 20) || size > ((size_t)16 << 30))
-		return hl_error("bad disk size %zu: give 1M to 16G", size);
+	if (hl_vm_disk_size_check(size) < 0)
+		return -1;
 	if (asprintf(&vms, "%s/vms", dir) < 0 || asprintf(&final, "%s/vms/%s", dir, name) < 0 ||
 	    asprintf(&tmp, "%s/vms/.new-%s.XXXXXX", dir, name) < 0) {
 		vms = final = tmp = NULL;
@@ -125,32 +183,9 @@ int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm
 		hl_error_errno("cannot create '%s'", stage);
 		goto out;
 	}
-	if (srcdir) {
-		const char *cp[] = { "cp", "-R", "--no-preserve=ownership", NULL, stage, NULL };
-		if (asprintf(&srcdot, "%s/.", srcdir) < 0) {
-			srcdot = NULL;
-			hl_error("out of memory");
-			goto out;
-		}
-		cp[3] = srcdot;
-		if (run_tool(cp, log, 120000) < 0) {
-			hl_error_wrap("cannot copy the files of '%s'", srcdir);
-			goto out;
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (stage_file(stage, &files[i]) < 0)
-			goto out;
-	snprintf(sizearg, sizeof(sizearg), "%zuk", size / 1024);
-	{
-		const char *mk[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-d", stage, img, sizearg,
-				     NULL };
-		if (run_tool(mk, log, 120000) < 0) {
-			hl_error_wrap("cannot make the VM's plain disk (files too big for %s?)",
-				      sizearg);
-			goto out;
-		}
-	}
+	if (hl_vm_disk_stage(stage, files, n, srcdir, log) < 0 ||
+	    hl_vm_disk_mkfs(stage, img, size, "the VM's plain disk", log) < 0)
+		goto out;
 	unlink(log);
 	if (hl_file_rmtree(stage) < 0)
 		goto out;
@@ -174,7 +209,6 @@ out:
 		hl_file_rmtree(tmp);
 	json_decref(o);
 	free(text);
-	free(srcdot);
 	free(log);
 	free(cfg);
 	free(img);

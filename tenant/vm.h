@@ -51,6 +51,21 @@ struct hl_vm_file {
 int hl_vm_new(const char *dir, const char *name, size_t size, const struct hl_vm_file *files,
 	      size_t n, const char *srcdir);
 
+/*
+ * The steps of an ext4 disk made from files, shared by new-vm and
+ * new-template-disk (tenant/template.h): the size check (1M to 16G), the
+ * staging of SRCDIR's tree (cp -R, when not NULL) and the N FILES into the
+ * existing folder STAGE, and `mke2fs -t ext4 -d STAGE` into IMG of SIZE
+ * bytes (WHAT names the disk in messages).  Tool output goes to LOG.
+ */
+int hl_vm_disk_size_check(size_t size);
+/* 0 when F's name is relative, not empty and without ".." (the staging refuses others). */
+int hl_vm_file_check(const struct hl_vm_file *f);
+int hl_vm_disk_stage(const char *stage, const struct hl_vm_file *files, size_t n,
+		     const char *srcdir, const char *log);
+int hl_vm_disk_mkfs(const char *stage, const char *img, size_t size, const char *what,
+		    const char *log);
+
 /* Where the guest (vmlinuz, initramfs.cpio) is, and how long to wait. */
 struct hl_vm_shield_opts {
 	const char *guest_dir;   /* folder with vmlinuz and initramfs.cpio */

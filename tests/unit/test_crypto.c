@@ -1225,6 +1225,33 @@ static void test_codec_messages(void **state)
 	hl_cert_free(ca2);
 }
 
+/* Incremental SHA-256 equals the one-shot digest, in any split. */
+static void test_sha256_incremental(void **state)
+{
+	unsigned char data[1000], one[HL_SHA256_LEN], inc[HL_SHA256_LEN];
+	struct hl_sha256 h = { NULL };
+	size_t i, split;
+
+	(void)state;
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 31);
+	assert_int_equal(hl_crypto_sha256(data, sizeof(data), one), 0);
+	for (split = 0; split <= sizeof(data); split += 111) {
+		assert_int_equal(hl_crypto_sha256_begin(&h), 0);
+		assert_int_equal(hl_crypto_sha256_update(&h, data, split), 0);
+		assert_int_equal(hl_crypto_sha256_update(&h, data + split, sizeof(data) - split), 0);
+		assert_int_equal(hl_crypto_sha256_end(&h, inc), 0);
+		assert_memory_equal(one, inc, sizeof(one));
+		assert_null(h.ctx);
+	}
+	assert_int_equal(hl_crypto_sha256_update(&h, data, 1), -1);
+	assert_int_equal(hl_crypto_sha256_end(&h, inc), -1);
+	assert_int_equal(hl_crypto_sha256_begin(&h), 0);
+	hl_crypto_sha256_abort(&h);
+	hl_crypto_sha256_abort(&h);
+	hl_crypto_sha256_abort(NULL);
+}
+
 /* hl_crypto_hex_is: length and case. */
 static void test_hex_is(void **state)
 {
@@ -1402,6 +1429,7 @@ int main(void)
 		cmocka_unit_test(test_cert_custom_ext),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),
+		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test(test_hex_is),
 		cmocka_unit_test(test_hkdf),
 		cmocka_unit_test(test_cms),
