@@ -39,9 +39,10 @@
 #include <unistd.h>
 
 #include <libcryptsetup.h>
-#include <openssl/evp.h>
 
 #include "guest/agent.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -264,7 +265,7 @@ int disk_close(void)
  */
 int disk_copy(const char *src, const char *dst, uint64_t bytes, unsigned char sha256[32])
 {
-	EVP_MD_CTX *md = NULL;
+	struct hl_sha256 md = { NULL };
 	uint64_t done = 0;
 	int in, out, ret = -1;
 	char *buf;
@@ -278,8 +279,8 @@ int disk_copy(const char *src, const char *dst, uint64_t bytes, unsigned char sh
 		agent_err("cannot open %s: %s", in < 0 ? src : dst, strerror(errno));
 		goto cleanup;
 	}
-	if (sha256 && (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
-		agent_err("cannot start a SHA-256 of %s", src);
+	if (sha256 && hl_crypto_sha256_begin(&md) < 0) {
+		agent_err("cannot hash %s: %s", src, hl_error_last());
 		goto cleanup;
 	}
 	while (done < bytes) {
@@ -297,8 +298,8 @@ int disk_copy(const char *src, const char *dst, uint64_t bytes, unsigned char sh
 				  (unsigned long long)bytes);
 			goto cleanup;
 		}
-		if (md && EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
-			agent_err("cannot hash %s", src);
+		if (sha256 && hl_crypto_sha256_update(&md, buf, (size_t)n) < 0) {
+			agent_err("cannot hash %s: %s", src, hl_error_last());
 			goto cleanup;
 		}
 		while (w < n) {
@@ -318,13 +319,13 @@ int disk_copy(const char *src, const char *dst, uint64_t bytes, unsigned char sh
 		agent_err("cannot flush the encrypted volume: %s", strerror(errno));
 		goto cleanup;
 	}
-	if (md && EVP_DigestFinal_ex(md, sha256, NULL) != 1) {
-		agent_err("cannot hash %s", src);
+	if (sha256 && hl_crypto_sha256_end(&md, sha256) < 0) {
+		agent_err("cannot hash %s: %s", src, hl_error_last());
 		goto cleanup;
 	}
 	ret = 0;
 cleanup:
-	EVP_MD_CTX_free(md);
+	hl_crypto_sha256_abort(&md);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)

@@ -30,11 +30,16 @@
 #ifndef HGSLAB_VM_LAUNCH_H
 #define HGSLAB_VM_LAUNCH_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "lib/crypto.h"
 
 #define VM_LAUNCH_QBOOT "/usr/share/qemu/qboot.rom"
+
+/* What the VM's disk holds beyond the image the guest copies in: the LUKS2 header. */
+#define VM_LAUNCH_LUKS_ROOM ((uint64_t)16 << 20)
 
 /* What one VM run needs. */
 struct vm_launch {

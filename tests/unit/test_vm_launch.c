@@ -39,26 +39,10 @@
 #include "vm/launch.h"
 #include "tests/unit/testutil.h"
 
-/*
- * The fake QEMU: argv to $FAKE_QEMU_ARGS; then $FAKE_QEMU_GUEST run on the
- * agent socket (its stdin and stdout), or $FAKE_QEMU_EVENTS written into
- * it; then sleep.
- */
-static const char fake_qemu[] =
-	"#!/bin/sh\n"
-	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
-	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
-	"if [ -n \"$FAKE_QEMU_GUEST\" ]; then\n"
-	"\tsocat \"UNIX-CONNECT:$sock\" \"EXEC:$FAKE_QEMU_GUEST\" || exit 3\n"
-	"elif [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
-	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
-	"fi\n"
-	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
-
 /* One launch test's sandbox: every path it uses, made once. */
 struct sandbox {
 	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
-	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
+	char guest[128];        /* the fake's stand-in guest (tu_fake_qemu_install) */
 	char run[128];          /* the run folder */
 	char args[128];         /* the fake's recorded argv */
 	char events[128];       /* the events the fake plays */
@@ -70,8 +54,6 @@ struct sandbox {
 static int sandbox_setup(void **state)
 {
 	struct sandbox *s = tu_sandbox_new(sizeof(*s), "vml");
-	const char *path = getenv("PATH");
-	char *newpath = NULL;
 
 	if (!s)
 		return -1;
@@ -81,28 +63,9 @@ static int sandbox_setup(void **state)
 	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
 	snprintf(s->disk, sizeof(s->disk), "%s/disk.img", s->dir);
 	snprintf(s->vtpm, sizeof(s->vtpm), "%s/vtpm", s->dir);
-	{
-		PATH_VAR(bin, "%s/bin", s->dir);
-		PATH_VAR(kernel, "%s/vmlinuz", s->guest);
-		PATH_VAR(initrd, "%s/initramfs.cpio", s->guest);
-		PATH_VAR(qemu, "%s/qemu-system-x86_64", bin);
-
-		if (hl_file_mkdirs(s->guest, 0700) < 0 || hl_file_mkdirs(s->run, 0700) < 0 ||
-		    hl_file_mkdirs(bin, 0700) < 0 ||
-		    hl_file_write(kernel, "k\n", 2, 0644) < 0 ||
-		    hl_file_write(initrd, "i\n", 2, 0644) < 0 ||
-		    hl_file_write(qemu, fake_qemu, strlen(fake_qemu), 0755) < 0)
-			return -1;
-		s->old_path = strdup(path ? path : "/usr/bin:/bin");
-		if (!s->old_path || asprintf(&newpath, "%s:%s", bin, s->old_path) < 0)
-			return -1;
-	}
-	setenv("PATH", newpath, 1);
-	free(newpath);
+	if (tu_fake_qemu_install(s->dir, &s->old_path) < 0 || hl_file_mkdirs(s->run, 0700) < 0)
+		return -1;
 	setenv("FAKE_QEMU_ARGS", s->args, 1);
-	unsetenv("FAKE_QEMU_EVENTS");
-	unsetenv("FAKE_QEMU_GUEST");
-	unsetenv("FAKE_QEMU_SLEEP");
 	*state = s;
 	return 0;
 }
@@ -111,8 +74,7 @@ static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
 
-	setenv("PATH", s->old_path, 1);
-	free(s->old_path);
+	tu_fake_qemu_remove(s->old_path);
 	return tu_sandbox_free(s);
 }
 
