@@ -15,7 +15,8 @@
 # or environment of the run's processes; start-vm runs it with the same KP
 # and the guest reports computer name Web01 from the volume's /etc/hostname
 # (whose SHA-256 and the answer file's are in its workload), and stop-vm
-# powers it off; --start provisions and starts web02 (no .fsk) in one go.
+# powers it off; imported on the debug host, start-vm is refused like any
+# shielded VM's; --start provisions and starts web02 (no .fsk) in one go.
 # Refusals, each with the documented exit and reason, no new VM, no staging
 # folder and no process left: the template altered after signing (the
 # host's check, exit 4), the swapped-template attack (a QEMU wrapper swaps
@@ -50,7 +51,7 @@ refused() {
 	[ ! -e "$1/vms/$2" ] && [ -z "$(vms_of "$1" | grep '^\.provision-' | grep -v '\.json$')" ]
 }
 
-plan 36
+plan 38
 
 # ---- the lab (tests/cli/lab.sh) and the tenant's files ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -108,7 +109,8 @@ ok $([ $rc -eq 0 ] && [ "$(jq -r .ComputerName <<<"$OUT")" = Web01 ] &&
 	[ "$(jq -r .Policy <<<"$OUT")" = shielded ]; echo $?) \
 	"new-shielded-vm on FabricHost1: web01 provisioned from the template in ${t_prov} s (ComputerName Web01, policy shielded)"
 [ $rc -eq 0 ] || sed 's/^/# /' "$T/p1.err"
-grep -E "started after|verified after|provisioned after|provisioned in" "$T/p1.err" | sed 's/^/# /'
+grep -E "checked in|released to|started after|verified after|provisioned after|provisioned in" "$T/p1.err" |
+	sed 's/^/# /'
 ok $([ -f "$H1/vms/web01/disk.img" ] && [ -f "$H1/vms/web01/vtpm/tpm2-00.permall" ] &&
 	[ "$(jq -r .policy "$H1/vms/web01/config.json")" = shielded ] &&
 	cmp -s "$H1/vms/web01/key-protector.kp" "$T/web.kp" && refused "$H1" nothing &&
@@ -133,6 +135,15 @@ ok $([ $RC -eq 0 ] && [ "$(jq -r .State <<<"$OUT")" = Running ] &&
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
 run "$B" host stop-vm --dir "$H1" --name web01
 ok $([ $RC -eq 0 ] && [ -z "$(pgrep -f "$H1/vms/web01")" ]; echo $?) "stop-vm web01: powered off, nothing of it runs"
+# moved like any shielded VM: its folder is a bundle; on the debug host KPS gives no TK
+before=$(cd "$H1/vms/web01" && sha256sum disk.img vtpm/tpm2-00.permall key-protector.kp)
+run "$B" host import-vm --dir "$H2" --bundle "$H1/vms/web01"
+ok $RC "import-vm of web01 (the provisioned VM's folder as a bundle) on FabricHost2"
+run "$B" host start-vm --dir "$H2" --name web01
+ok $([ $RC -eq 4 ] && grep -q "InsecureHostConfiguration" <<<"$ERR" && grep -q "DebugMode" <<<"$ERR" &&
+	[ "$(cd "$H2/vms/web01" && sha256sum disk.img vtpm/tpm2-00.permall key-protector.kp)" = "$before" ] &&
+	[ ! -e "$H2/vms/web01/state.json" ]; echo $?) \
+	"start-vm web01 on the debug host FabricHost2: refused like any shielded VM (exit 4, DebugMode), files untouched"
 
 t0=$(date +%s.%N)
 run "$B" host new-shielded-vm --dir "$H1" --name web02 --template "$W/ws2016.tdisk" --pdk "$W/web.pdk" \
@@ -204,13 +215,13 @@ ok $([ $RC -eq 4 ] && grep -q "key release refused by '$KPURL': GuardianNotListe
 	"a .pdk for another fabric only (OtherFabric): MyHgsService's KPS says GuardianNotListed (exit 4), no VM"
 sed 's/^/# /' <<<"$ERR" | head -n 1
 
-run "$B" host new-shielded-vm --dir "$H2" --name web01 --template "$W/ws2016.tdisk" --pdk "$W/web.pdk" \
+run "$B" host new-shielded-vm --dir "$H2" --name web09 --template "$W/ws2016.tdisk" --pdk "$W/web.pdk" \
 	--fsk "$W/web01.fsk"
 ok $([ $RC -eq 4 ] && grep -q "InsecureHostConfiguration" <<<"$ERR" && grep -q "DebugMode" <<<"$ERR" &&
-	refused "$H2" web01; echo $?) \
+	refused "$H2" web09; echo $?) \
 	"on the debug host FabricHost2: refused (exit 4, InsecureHostConfiguration / DebugMode), no VM"
 sed 's/^/# /' <<<"$ERR" | head -n 1
-run "$B" host get-provisioning-status --dir "$H2" --name web01
+run "$B" host get-provisioning-status --dir "$H2" --name web09
 ok $([ $RC -eq 0 ] && [ "$(field Status)" = Failed ] && [ "$(field Phase)" = Failed ] &&
 	grep -q DebugMode <<<"$(field Error)"; echo $?) "get-provisioning-status on FabricHost2: Failed, DebugMode"
 
