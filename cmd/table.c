@@ -152,10 +152,12 @@ static const struct hl_cmd host_verbs[] = {
 	  .description = "Copies a bundle (tenant export-vm) into HOSTDIR/vms/VM.  docs/shielded-vm.md.",
 	  .opts = cmd_host_import_vm_opts, .run = cmd_host_import_vm },
 	{ .name = "start-vm", .summary = "start a shielded VM",
-	  .description = "Gets the VM's TK from KPS with the host's health certificate (attesting first\n"
-			 "when needed) and opens it with the host's TPM, then starts a VM keeper that\n"
-			 "owns swtpm (TK through a pipe) and QEMU, and waits for the guest's 'running'\n"
-			 "report.  Exits 4 with the attestation or KPS reason, files untouched.",
+	  .description = "Checks the tenant's signed policy (policy.sig) against the VM's key protector\n"
+			 "and config.json, gets the VM's TK from KPS with the host's health certificate\n"
+			 "(attesting first when needed) and opens it with the host's TPM, then starts a\n"
+			 "VM keeper that owns swtpm (TK through a pipe) and QEMU, and waits for the\n"
+			 "guest's 'running' report.  Exits 4 with the policy, attestation or KPS reason,\n"
+			 "files untouched.",
 	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
 	{ .name = "stop-vm", .summary = "stop a VM",
 	  .description = "QMP system_powerdown (the ACPI power button), a bounded wait, then a kill.",
@@ -164,7 +166,7 @@ static const struct hl_cmd host_verbs[] = {
 	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },
 	{ .name = "connect-vm", .summary = "attach to an encryption-supported VM's console",
 	  .description = "Shielded VMs have no console, serial port, monitor, gdbstub or dump: refused\n"
-			 "with exit 4.",
+			 "with exit 4, as is a VM whose config.json disagrees with its signed policy.",
 	  .opts = cmd_host_connect_vm_opts, .run = cmd_host_connect_vm },
 	{ .name = "new-shielded-vm", .summary = "provision a shielded VM from a template disk and "
 	  "shielding data (Initialize-ShieldedVM)",
@@ -230,7 +232,8 @@ static const struct hl_cmd tenant_verbs[] = {
 	  .opts = cmd_tenant_shield_vm_opts, .run = cmd_tenant_shield_vm },
 	{ .name = "export-vm", .summary = "write a shielded VM bundle",
 	  .description = "BUNDLEDIR gets disk.img (LUKS2), vtpm/ (encrypted with the TK),\n"
-			 "key-protector.kp and config.json (name, policy, KP id).",
+			 "key-protector.kp, config.json (name, policy, KP id) and policy.sig (the KP\n"
+			 "owner's signed policy statement, signed now for a VM shielded without one).",
 	  .opts = cmd_tenant_export_vm_opts, .run = cmd_tenant_export_vm },
 	{ .name = "inspect-vm", .summary = "offline view of a bundle: ciphertext only",
 	  .description = "Shows that the disk is LUKS2, that swtpm refuses the vTPM state without the TK\n"

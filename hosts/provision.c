@@ -581,13 +581,19 @@ out:
 	return rc;
 }
 
-/* Install the provisioned staging folder as vms/NAME with its config, KP and status. */
+/*
+ * Install the provisioned staging folder as vms/NAME with its config, KP,
+ * status and the .pdk itself as policy.sig: the tenant's signed word on the
+ * VM's policy, which start-vm and connect-vm check again (hosts_vm_policy;
+ * its secrets are ciphertext under a key only KPS's TK gives).
+ */
 static int install(struct hosts_provision *p, const struct hosts_provision_input *in)
 {
-	char *kp = NULL, *status = NULL, *vmdir = NULL, *text = NULL;
+	char *kp = NULL, *pdk = NULL, *status = NULL, *vmdir = NULL, *text = NULL;
 	int rc = -1;
 
 	if (!(kp = join(p->staging, "key-protector.kp")) ||
+	    !(pdk = join(p->staging, VM_BUNDLE_POLICY)) ||
 	    !(status = join(p->staging, STATUS_FILE)) || !(vmdir = join(p->vms, p->name))) {
 		hl_error("out of memory");
 		goto out;
@@ -595,7 +601,8 @@ static int install(struct hosts_provision *p, const struct hosts_provision_input
 	if (vm_bundle_config_write(p->staging, p->name, in->pdk->policy, in->pdk->kp->id,
 				   (long long)(in->image_bytes + VM_LAUNCH_LUKS_ROOM)) < 0 ||
 	    hl_file_write(kp, in->pdk->kp_bytes.data, in->pdk->kp_bytes.len,
-			  HL_FILE_MODE_PUBLIC) < 0)
+			  HL_FILE_MODE_PUBLIC) < 0 ||
+	    hl_file_write(pdk, in->pdk_bytes.data, in->pdk_bytes.len, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
 	vm_launch_scratch_remove(p->staging);
 	json_object_set_new(p->status, "phase", json_string(phases[HOSTS_PROVISION_PROVISIONED].name));
@@ -620,6 +627,7 @@ static int install(struct hosts_provision *p, const struct hosts_provision_input
 	rc = 0;
 out:
 	free(kp);
+	free(pdk);
 	free(status);
 	free(vmdir);
 	free(text);

@@ -5,7 +5,9 @@
  *
  * A host directory holds imported VMs (docs/shielded-vm.md):
  *
- *   HOSTDIR/vms/VM/disk.img, vtpm/, key-protector.kp, config.json   (the bundle)
+ *   HOSTDIR/vms/VM/disk.img, vtpm/, key-protector.kp, config.json,
+ *                 policy.sig   (the bundle; for a VM provisioned from
+ *                               shielding data, policy.sig is its .pdk)
  *   HOSTDIR/vms/VM/state.json   written by the VM keeper: state, since, policy,
  *                               keeper pid, the workload result, last error
  *   HOSTDIR/vms/VM/run/         the launcher's run folder: sockets and logs of
@@ -21,7 +23,11 @@
  *
  * Policy "shielded": no serial console, no monitor, no gdbstub (QMP is the
  * host's control socket, 0600 in a 0700 folder).  "encryption-supported":
- * the serial console on run/console.sock (host connect-vm).
+ * the serial console on run/console.sock (host connect-vm).  The policy
+ * that counts is the one the tenant signed (hosts_vm_policy): policy.sig,
+ * a VM policy statement (proto/vmpolicy.h) or the shielding data the VM was
+ * provisioned from (the .pdk's signed body), signed by the owner of the
+ * VM's key protector; config.json's field must agree with it.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; destructors are NULL-safe.
@@ -35,9 +41,30 @@
 
 #include "hosts/host.h"
 #include "lib/crypto.h"
+#include "proto/vmpolicy.h"
 
-/* import-vm: copy BUNDLE into HOSTDIR/vms/NAME (NAME from its config.json) into NAME_OUT. */
+/*
+ * import-vm: copy BUNDLE into HOSTDIR/vms/NAME (NAME from its config.json)
+ * into NAME_OUT.  A bundle without policy.sig (exported by an hgslab older
+ * than the signed policy) is refused with how to export it again.
+ */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size);
+
+/*
+ * The policy the tenant signed for VM NAME, whose config.json is CONFIG,
+ * into POLICY: the VM's policy.sig, checked against its key protector by
+ * hl_vmpolicy_check (a statement signed by the key protector's owner for
+ * that key protector and NAME, or the .pdk of a provisioned VM, signed by
+ * that owner and holding that key protector); CONFIG's "policy" and
+ * "kp_id" equal the signed ones.
+ * -1 with the reason otherwise, naming the policy statement ("... has no
+ * signed policy statement (policy.sig): ... export it again ...", "...
+ * config.json says policy 'encryption-supported', but the tenant's signed
+ * policy statement says 'shielded' ...").  start-vm and connect-vm refuse
+ * a VM this refuses (exit 4).
+ */
+int hosts_vm_policy(const struct host *h, const char *name, const json_t *config,
+		    char policy[HL_VMPOLICY_SIZE]);
 
 /* Start options. */
 struct hosts_vm_start {
@@ -47,8 +74,10 @@ struct hosts_vm_start {
 };
 
 /*
- * Start VM NAME with TK: fork the keeper and wait for its report.  0 with
- * *REPORT (the "running" event) when the guest runs; -1 otherwise.
+ * Start VM NAME with TK: check its signed policy (hosts_vm_policy), fork
+ * the keeper, which runs it with the console that policy gives, and wait
+ * for its report.  0 with *REPORT (the "running" event) when the guest
+ * runs; -1 otherwise (nothing started when the policy check refuses).
  */
 int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
 		   const struct hosts_vm_start *o, json_t **report);

@@ -10,10 +10,10 @@
  * at stage template (the secrets key is then never sent), or QEMU ends, or
  * the run is killed by SIGTERM; each failure leaves no VM, no staging
  * folder and a Failed status.  The swtpm of each run is the real one.
- * A provisioned VM keeps its .pdk as the tenant's signed word on its policy:
- * start-vm refuses it when config.json was edited, when the .pdk is another
- * key protector's, truncated or missing, and runs the genuine one with the
- * console the .pdk's policy gives.
+ * A provisioned VM keeps its .pdk as policy.sig, the tenant's signed word
+ * on its policy: start-vm refuses it when config.json was edited, when the
+ * .pdk is another key protector's, truncated or missing, and runs the
+ * genuine one with the console the .pdk's policy gives.
  *
  * Each test works in its own mkdtemp sandbox (host folder, files, fake).
  */
@@ -677,7 +677,7 @@ static void test_run_then_start(void **state)
 	struct sandbox *s = *state;
 	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
 	PATH_VAR(cfg, "%s/vms/vm1/config.json", s->hostdir);
-	PATH_VAR(kept, "%s/vms/vm1/shielding-data.pdk", s->hostdir);
+	PATH_VAR(kept, "%s/vms/vm1/policy.sig", s->hostdir);
 	PATH_VAR(other, "%s/other.pdk", s->dir);
 	PATH_VAR(events, "%s/events.jsonl", s->dir);
 	struct hl_viq q = viq("WindowsServer2016", "1.0.0.0", HL_VIQ_GREATER_THAN_OR_EQUALS,
@@ -704,7 +704,7 @@ static void test_run_then_start(void **state)
 	assert_error_has("'encryption-supported'");
 	assert_false(tu_exists(s->args));
 	tu_put(cfg, good_cfg);
-	/* the host keeps the tenant's signed .pdk (its secrets are ciphertext) as the policy's proof */
+	/* the host keeps the tenant's signed .pdk (its secrets are ciphertext) as policy.sig */
 	assert_int_equal(tu_sh("cmp -s '%s' '%s'", s->pdk, kept), 0);
 	assert_int_equal(tu_mode_of(kept), 0644);
 	pdk = tu_slurp(kept, &pdk_len);
@@ -716,7 +716,7 @@ static void test_run_then_start(void **state)
 	/* a truncated .pdk, then none */
 	assert_ok(hl_file_write(kept, pdk, pdk_len / 2, 0644));
 	assert_int_equal(start(s, "vm1"), -1);
-	assert_error_has("bad shielding data file");
+	assert_error_has("the policy statement of VM 'vm1' is unreadable");
 	assert_int_equal(unlink(kept), 0);
 	assert_int_equal(start(s, "vm1"), -1);
 	assert_error_has("no signed policy statement");
