@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,17 +165,29 @@ static void signals_restore(void)
 
 /* ---- the status file ---- */
 
-/* Write P's status (atomically), and prepare the Failed text a signal would write. */
+/*
+ * Write P's status (atomically), and prepare the Failed text a signal would
+ * write.  The run's signals wait until both are done: a signal in the middle
+ * would leave the atomic write's temporary file behind, or a half-copied
+ * Failed text.
+ */
 static int status_write(struct hosts_provision *p)
 {
 	char now[32], *text = NULL, *failed = NULL;
+	sigset_t block, old;
 	json_t *f = NULL;
 	int rc;
 
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(run_signals) / sizeof(run_signals[0]); i++)
+		sigaddset(&block, run_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	hl_labclock_format(time(NULL), now, sizeof(now));
 	json_object_set_new(p->status, "updated", json_string(now));
-	if (hl_json_dump_pretty(p->status, &text) < 0)
+	if (hl_json_dump_pretty(p->status, &text) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -1;
+	}
 	rc = hl_file_write(p->status_path, text, strlen(text), HL_FILE_MODE_PUBLIC);
 	/* what a signal writes instead: this state, Failed */
 	if ((f = json_deep_copy(p->status)) && !json_object_set_new(f, "phase", json_string("Failed")) &&
@@ -191,6 +204,7 @@ static int status_write(struct hosts_provision *p)
 	json_decref(f);
 	free(failed);
 	free(text);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

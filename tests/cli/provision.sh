@@ -170,7 +170,7 @@ mark "FabricHost1 provisioned and ran two VMs"
 
 # ---- refusals: no new VM, no staging folder, no process ----
 cp "$W/ws2016.tdisk" "$W/altered.tdisk"
-printf 'X' | dd of="$W/altered.tdisk" bs=1 seek=70000 conv=notrunc status=none
+flip "$W/altered.tdisk" 70000
 run "$B" host new-shielded-vm --dir "$H1" --name bad1 --template "$W/altered.tdisk" --pdk "$W/web.pdk"
 ok $([ $RC -eq 4 ] && grep -q "changed after it was signed" <<<"$ERR" && refused "$H1" bad1; echo $?) \
 	"a template altered after signing: the host's check refuses (exit 4), no VM"
