@@ -125,13 +125,18 @@ clean:
 # $(GUEST_CACHE).  `make test` builds it first: tests/cli/guest.sh boots it.
 GUEST_DIR   ?= build/guest
 GUEST_CACHE ?= build/cache
-GUEST_SRC   := $(sort $(wildcard guest/*.c))
+# The agent also compiles the formats it checks inside the VM (the shielding
+# data, the template's signature catalog, the specialization data) and the
+# lib/ code they stand on: the same sources as the host's, not a copy.
+GUEST_SHARED := lib/err.c lib/crypto.c lib/json.c proto/keyprotector.c \
+                proto/vsc.c proto/vsc_tdisk.c proto/vsc_viq.c proto/pdk.c proto/fsk.c
+GUEST_SRC   := $(sort $(wildcard guest/*.c)) $(GUEST_SHARED)
 GUEST_LIBS  := -lcryptsetup -ltss2-esys -ltss2-tcti-device -ltss2-mu -ltss2-rc -ljansson -lcrypto
 
 guest: $(GUEST_DIR)/hgslab-agent
 	@GUEST_CACHE=$(GUEST_CACHE) guest/mkguest.sh $(GUEST_DIR) $(GUEST_DIR)/hgslab-agent
 
-$(GUEST_DIR)/hgslab-agent: $(GUEST_SRC) $(wildcard guest/*.h)
+$(GUEST_DIR)/hgslab-agent: $(GUEST_SRC) $(wildcard guest/*.h) $(GUEST_SHARED:.c=.h) lib/endian.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O2 -s -o $@ $(GUEST_SRC) $(GUEST_LIBS)
 

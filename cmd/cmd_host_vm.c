@@ -1,10 +1,14 @@
 /*
  * cmd_vm.c - the `hgslab host` verbs for shielded VMs: import-vm, start-vm
  * (key release through KPS, then the VM keeper of hosts/vm.c), stop-vm,
- * get-vm and connect-vm (the console of encryption-supported VMs only).
+ * get-vm, connect-vm (the console of encryption-supported VMs only),
+ * new-shielded-vm (a VM provisioned from a template disk and shielding
+ * data, hosts/provision.c) and get-provisioning-status.
  *
- * Exit codes (sim/cmd.h): 4 when attestation, KPS or the VM's policy says no
- * (the VM's files are then untouched), 1 for other failures.
+ * Exit codes (sim/cmd.h): 4 when attestation, KPS, the VM's policy, the
+ * shielding data or the guest's check of the template says no (the VM's
+ * files are then untouched, and no new VM is made), 2 for input files that
+ * cannot be read, 1 for other failures.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,8 +24,10 @@
 
 #include "hosts/host.h"
 #include "hosts/kps_client.h"
+#include "hosts/provision.h"
 #include "hosts/vm.h"
 #include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
@@ -73,6 +79,31 @@ const struct hl_opt cmd_host_connect_vm_opts[] = {
 	OPT_END,
 };
 
+const struct hl_opt cmd_host_new_shielded_vm_opts[] = {
+	OPT_DIR,
+	OPT_NAME,
+	{ "template", 't', HL_OPT_STRING, "TDISK", "the protected template disk "
+	  "(tenant protect-template-disk)", HL_OPT_REQUIRED },
+	{ "pdk", 0, HL_OPT_STRING, "PDK", "the shielding data (tenant new-shielding-data-file)",
+	  HL_OPT_REQUIRED },
+	{ "fsk", 0, HL_OPT_STRING, "FSK", "the specialization data (tenant "
+	  "new-specialization-data-file)", 0 },
+	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the provisioning boot (default 180)", 0 },
+	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default: KVM only when proved), tcg, kvm", 0 },
+	{ "start", 0, HL_OPT_FLAG, NULL, "start the VM once it is provisioned", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR",
+	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	OPT_JSON,
+	OPT_END,
+};
+
+const struct hl_opt cmd_host_get_provisioning_status_opts[] = {
+	OPT_DIR,
+	OPT_NAME,
+	OPT_JSON,
+	OPT_END,
+};
+
 /* Open --dir; an exit code. */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
 {
@@ -117,6 +148,39 @@ static json_t *workload_text(const json_t *ev)
 	return json_string(buf);
 }
 
+/* Why hosts_kps_unwrap U gave host H no TK (its outcome is not OPENED), into BUF. */
+static const char *kps_refusal(const struct hosts_kps_unwrap *u, const struct host *h, char *buf,
+			       size_t size)
+{
+	switch (u->outcome) {
+	case HOSTS_KPS_NOT_HEALTHY:
+		snprintf(buf, size, "host '%s' failed attestation: %s (%s)%s%s; it has no health "
+			 "certificate, so KPS releases no key", h->name, u->status,
+			 u->substatus[0] ? u->substatus : "NoInformation", u->reason[0] ? ": " : "",
+			 u->reason);
+		break;
+	case HOSTS_KPS_REFUSED:
+		snprintf(buf, size, "key release refused by '%s': %s: %s", u->release.url,
+			 u->release.reason, u->release.message);
+		break;
+	case HOSTS_KPS_NOT_OPENED:
+		snprintf(buf, size, "host '%s' cannot open the TK: %s", h->name, u->reason);
+		break;
+	case HOSTS_KPS_OPENED:
+		snprintf(buf, size, "the TK was released");
+		break;
+	}
+	return buf;
+}
+
+/* --accel: "auto", "tcg" or "kvm"; an exit code. */
+static int check_accel(const char *accel)
+{
+	if (strcmp(accel, "auto") && strcmp(accel, "tcg") && strcmp(accel, "kvm"))
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --accel '%s': give auto, tcg or kvm", accel);
+	return HL_EXIT_OK;
+}
+
 /* start-vm. */
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 {
@@ -153,24 +217,11 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 				   "'%s' failed: %s", name, h->name, hl_error_last());
 		goto out;
 	}
-	switch (u.outcome) {
-	case HOSTS_KPS_OPENED:
-		break;
-	case HOSTS_KPS_NOT_HEALTHY:
-		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': host '%s' failed "
-				   "attestation: %s (%s)%s%s; it has no health certificate, so KPS "
-				   "releases no key", name, h->name, u.status,
-				   u.substatus[0] ? u.substatus : "NoInformation",
-				   u.reason[0] ? ": " : "", u.reason);
-		goto out;
-	case HOSTS_KPS_REFUSED:
-		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': key release refused by "
-				   "'%s': %s: %s", name, u.release.url, u.release.reason,
-				   u.release.message);
-		goto out;
-	case HOSTS_KPS_NOT_OPENED:
-		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': host '%s' cannot open "
-				   "the TK: %s", name, h->name, u.reason);
+	if (u.outcome != HOSTS_KPS_OPENED) {
+		char why[HL_ERROR_MAX];
+
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': %s", name,
+				   kps_refusal(&u, h, why, sizeof(why)));
 		goto out;
 	}
 	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
@@ -180,11 +231,8 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
-	if (strcmp(so.accel, "auto") && strcmp(so.accel, "tcg") && strcmp(so.accel, "kvm")) {
-		code = hl_cmd_fail(HL_EXIT_USAGE, "bad --accel '%s': give auto, tcg or kvm",
-				   so.accel);
+	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
-	}
 	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
 		h->name, u.tk_fingerprint, name);
 	if (hosts_vm_start(h, name, &tk, &so, &ev) < 0) {
@@ -200,6 +248,9 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 		goto out;
 	}
 	json_object_set_new(o, "Workload", workload_text(ev));
+	/* a VM made from a template names its computer (the volume's /etc/hostname) */
+	if (json_is_string(json_object_get(ev, "computer_name")))
+		json_object_set(o, "ComputerName", json_object_get(ev, "computer_name"));
 	code = hl_out_object(ctx, o);
 out:
 	hl_buf_free(&tk);
@@ -389,6 +440,171 @@ out:
 	json_decref(state);
 	free(vmdir);
 	free(sock);
+	host_close(h);
+	return code;
+}
+
+/* Fail run P (its status records WHY) with exit CODE and "cannot provision VM 'NAME': WHY". */
+static int provision_fail(struct hosts_provision *p, int code, const char *name, const char *why)
+{
+	hosts_provision_fail(p, why);
+	return hl_cmd_fail(code, "cannot provision VM '%s': %s", name, why);
+}
+
+/* 1 when the guest refused the template or the shielding data (its error's stage says so). */
+static int guest_refused(const char *msg)
+{
+	return strstr(msg, "the guest reported an error at stage template: ") ||
+	       strstr(msg, "the guest reported an error at stage pdk: ");
+}
+
+/* new-shielded-vm (Initialize-ShieldedVM). */
+int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
+{
+	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
+	const char *accel = hl_opts_str(&ctx->opts, "accel", "auto");
+	struct hosts_provision_input in;
+	struct hosts_provision_opts po = { 0 };
+	struct hosts_vm_start so = { 0 };
+	struct hosts_provision *p = NULL;
+	struct hosts_kps_unwrap u;
+	struct hl_buf tk = { NULL, 0 };
+	struct host *h = NULL;
+	json_t *ev = NULL, *run = NULL, *o = NULL;
+	char why[HL_ERROR_MAX], *g = NULL, tname[HL_VSC_NAME_SIZE + 32];
+	long long t0 = hl_clock_ms();
+	int code, r;
+
+	memset(&u, 0, sizeof(u));
+	memset(&in, 0, sizeof(in));
+	if (hl_name_vm(name) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
+	if ((code = check_accel(accel)) != HL_EXIT_OK)
+		return code;
+	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
+		return code;
+	if (hosts_provision_begin(h, name, &p) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot provision VM '%s': %s", name,
+				   hl_error_last());
+		goto out;
+	}
+	/* 1. the host's own check: no secret needed */
+	r = hosts_provision_check(hl_opts_str(&ctx->opts, "template", NULL),
+				  hl_opts_str(&ctx->opts, "pdk", NULL),
+				  hl_opts_str(&ctx->opts, "fsk", NULL), &in);
+	if (r < 0) {
+		code = provision_fail(p, r == HOSTS_PROVISION_BAD_INPUT ? HL_EXIT_USAGE :
+				      HL_EXIT_REFUSED, name, hl_error_last());
+		goto out;
+	}
+	snprintf(tname, sizeof(tname), "%s %s", in.vsc->name, in.vsc->disk_version_text);
+	fprintf(stderr, "host new-shielded-vm: template '%s' fits the shielding data of '%s' "
+		"(qualifier %zu), checked in %.1f s; asking KPS for its key\n", tname, in.pdk->owner,
+		in.qualifier + 1, (double)(hl_clock_ms() - t0) / 1000);
+	/* 2. the .pdk's key protector to KPS: only a healthy host of a listed guardian gets the TK */
+	if (hosts_provision_phase(p, HOSTS_PROVISION_RELEASING_KEY) < 0 ||
+	    hl_child_cleanup_install(-1) < 0 ||
+	    hosts_kps_unwrap(h, in.pdk->kp_bytes.data, in.pdk->kp_bytes.len, &u, &tk) < 0) {
+		snprintf(why, sizeof(why), "key release for host '%s' failed: %s", h->name,
+			 hl_error_last());
+		code = provision_fail(p, HL_EXIT_FAILURE, name, why);
+		goto out;
+	}
+	if (u.outcome != HOSTS_KPS_OPENED) {
+		code = provision_fail(p, HL_EXIT_REFUSED, name, kps_refusal(&u, h, why, sizeof(why)));
+		goto out;
+	}
+	/* 3. the specialize boot */
+	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
+		code = provision_fail(p, HL_EXIT_FAILURE, name, "out of memory");
+		goto out;
+	}
+	po.guest_dir = g;
+	po.accel = !strcmp(accel, "auto") ? vm_launch_accel_auto() : accel;
+	po.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 180);
+	po.progress = "host new-shielded-vm";
+	fprintf(stderr, "host new-shielded-vm: TK released to '%s' after %.1f s%s (fingerprint "
+		"%.16s...); provisioning boot of '%s' (%s)\n", h->name,
+		(double)(hl_clock_ms() - t0) / 1000, u.attested ? ", attested first" : "",
+		u.tk_fingerprint, name, po.accel);
+	if (hosts_provision_run(p, &in, &tk, &po, &ev) < 0) {
+		snprintf(why, sizeof(why), "%s", hl_error_last());
+		code = hl_cmd_fail(guest_refused(why) ? HL_EXIT_REFUSED : HL_EXIT_FAILURE,
+				   "cannot provision VM '%s': %s", name, why);
+		goto out;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Name", name, "Host", h->name,
+		      "Template", tname, "Policy", in.pdk->policy, "ComputerName",
+		      json_string_value(json_object_get(ev, "computer_name")) ?
+		      json_string_value(json_object_get(ev, "computer_name")) : "",
+		      "State", "Off", "Provisioning", "Completed");
+	if (!o) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	json_object_set_new(o, "Seconds", json_real((double)(hl_clock_ms() - t0) / 1000));
+	fprintf(stderr, "host new-shielded-vm: VM '%s' provisioned in %.1f s\n", name,
+		(double)(hl_clock_ms() - t0) / 1000);
+	/* 4. --start: the VM's KP is the .pdk's, so the TK in hand starts it */
+	if (hl_opts_flag(&ctx->opts, "start")) {
+		so.guest_dir = g;
+		so.accel = po.accel;
+		so.wait_s = po.wait_s;
+		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
+					   "%s", name, hl_error_last());
+			goto out;
+		}
+		json_object_set_new(o, "State", json_string("Running"));
+		if (json_string_value(json_object_get(run, "computer_name")))
+			json_object_set(o, "ComputerName", json_object_get(run, "computer_name"));
+		json_object_set_new(o, "Workload", workload_text(run));
+	}
+	hl_buf_free(&tk);
+	code = hl_out_object(ctx, o);
+out:
+	hl_buf_free(&tk);
+	hosts_kps_unwrap_free(&u);
+	hosts_provision_input_release(&in);
+	hosts_provision_end(p);
+	json_decref(ev);
+	json_decref(run);
+	json_decref(o);
+	free(g);
+	host_close(h);
+	return code;
+}
+
+/* get-provisioning-status (Get-ShieldedVMProvisioningStatus). */
+int cmd_host_get_provisioning_status(struct hl_cmd_ctx *ctx)
+{
+	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
+	struct host *h = NULL;
+	json_t *s = NULL, *o = NULL;
+	int code;
+
+	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
+		return code;
+	if (hosts_provision_status(h, name, &s) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	o = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "Name", name,
+		      "Status", json_object_get(s, "status"), "Phase", json_object_get(s, "phase"),
+		      "PercentComplete", json_object_get(s, "progress"),
+		      "Template", json_object_get(s, "template"),
+		      "ComputerName", json_object_get(s, "computer_name"),
+		      "Started", json_object_get(s, "started"), "Updated", json_object_get(s, "updated"),
+		      "Error", json_object_get(s, "error"));
+	if (!o) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s''s provisioning status is incomplete",
+				   name);
+		goto out;
+	}
+	code = hl_out_object(ctx, o);
+out:
+	json_decref(s);
+	json_decref(o);
 	host_close(h);
 	return code;
 }

@@ -215,10 +215,14 @@ extern const struct hl_opt cmd_host_start_vm_opts[];
 extern const struct hl_opt cmd_host_stop_vm_opts[];
 extern const struct hl_opt cmd_host_get_vm_opts[];
 extern const struct hl_opt cmd_host_connect_vm_opts[];
+extern const struct hl_opt cmd_host_new_shielded_vm_opts[];
+extern const struct hl_opt cmd_host_get_provisioning_status_opts[];
 int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_get_provisioning_status(struct hl_cmd_ctx *ctx);
 
 #endif

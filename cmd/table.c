@@ -166,6 +166,19 @@ static const struct hl_cmd host_verbs[] = {
 	  .description = "Shielded VMs have no console, serial port, monitor, gdbstub or dump: refused\n"
 			 "with exit 4.",
 	  .opts = cmd_host_connect_vm_opts, .run = cmd_host_connect_vm },
+	{ .name = "new-shielded-vm", .summary = "provision a shielded VM from a template disk and "
+	  "shielding data (Initialize-ShieldedVM)",
+	  .description = "Checks the .pdk and the template's signature catalog against its qualifiers\n"
+			 "(exit 4 when they do not fit), gets the .pdk's TK from KPS (exit 4 with the\n"
+			 "attestation or KPS reason), boots the guest in specialize mode on a fresh vTPM\n"
+			 "and disk: it checks the template again, copies it into a LUKS2 volume sealed in\n"
+			 "its vTPM, applies the answer file and the .fsk's values, and the host installs\n"
+			 "HOSTDIR/vms/VM.  Secrets cross only the agent channel.  docs/shielded-vm.md.",
+	  .opts = cmd_host_new_shielded_vm_opts, .run = cmd_host_new_shielded_vm },
+	{ .name = "get-provisioning-status", .summary = "the state of a VM's provisioning "
+	  "(Get-ShieldedVMProvisioningStatus)",
+	  .description = "Phase, percent complete and the error of VM's last new-shielded-vm run.",
+	  .opts = cmd_host_get_provisioning_status_opts, .run = cmd_host_get_provisioning_status },
 	{ .name = NULL },
 };
 

@@ -9,11 +9,16 @@
  *   hgslab.mode=provision  draw a disk key from the vTPM, LUKS2-format the
  *                          VM's disk with it, copy the tenant's plain disk in,
  *                          seal the key into the vTPM, report "provisioned",
- *                          power off;
+ *                          power off (provision.c);
+ *   hgslab.mode=specialize the same from a signed template disk checked
+ *                          against the host's shielding data, then
+ *                          specialized with its secrets (provision.c);
  *   hgslab.mode=run        unseal the key, open and mount the volume, run the
- *                          workload, report "running", then stay up until the
- *                          ACPI power button (QMP system_powerdown) or, with
- *                          hgslab.oneshot=1, power off at once;
+ *                          workload, report "running" (with the computer
+ *                          name from the volume's /etc/hostname), then stay
+ *                          up until the ACPI power button (QMP
+ *                          system_powerdown) or, with hgslab.oneshot=1, power
+ *                          off at once;
  *   hgslab.mode=plain      the same on the tenant's plain disk, without vTPM
  *                          or LUKS: the unshielded baseline for benchmarks.
  *
@@ -25,6 +30,7 @@
 #include <fcntl.h>
 #include <linux/input.h>
 #include <linux/reboot.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,16 +49,13 @@
 
 #include "guest/agent.h"
 
-/* The disks by virtio serial (the launcher sets them) and their fallbacks. */
-#define SERIAL_PLAIN "hgslab-plain"
-#define SERIAL_DISK "hgslab-disk"
 #define TPM_DEV "/dev/tpm0"
 #define DEFAULT_PORT "org.hgslab.agent"
 #define DEVICE_WAIT_MS 5000
 
 /* What the kernel command line asks for. */
 struct agent_opts {
-	enum { MODE_NONE, MODE_PROVISION, MODE_RUN, MODE_PLAIN } mode;
+	enum { MODE_NONE, MODE_PROVISION, MODE_SPECIALIZE, MODE_RUN, MODE_PLAIN } mode;
 	char mode_arg[32];   /* the raw hgslab.mode= value, for the error */
 	bool oneshot;        /* run mode: power off after the report */
 	bool debug;          /* hgslab.debug: libcryptsetup's debug log on the console */
@@ -221,6 +224,23 @@ int agent_run(char *const argv[], char *out, size_t outlen)
 	return agent_finish(&p, out, outlen);
 }
 
+/*
+ * jansson's allocator: the host's lines and the decrypted secrets pass
+ * through its strings, so what it frees is zeroed first.
+ */
+static void *json_alloc(size_t size)
+{
+	return malloc(size);
+}
+
+/* Free P after zeroing it (jansson's free). */
+static void json_release(void *p)
+{
+	if (p)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 /* Mount the pseudo filesystems, make fds 0-2 the console, take over signals. */
 static void init_system(void)
 {
@@ -241,6 +261,7 @@ static void init_system(void)
 			close(fd);
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	json_set_alloc_funcs(json_alloc, json_release);
 	setenv("PATH", "/sbin:/bin", 1);
 	/* tpm2-tss logs expected misses (an empty handle) as errors: the agent says what matters. */
 	setenv("TSS2_LOG", "all+NONE", 1);
@@ -283,6 +304,7 @@ static void parse_cmdline(struct agent_opts *o)
 		if (strncmp(tok, "hgslab.mode=", 12) == 0) {
 			snprintf(o->mode_arg, sizeof(o->mode_arg), "%s", tok + 12);
 			o->mode = !strcmp(tok + 12, "provision") ? MODE_PROVISION
+				: !strcmp(tok + 12, "specialize") ? MODE_SPECIALIZE
 				: !strcmp(tok + 12, "run") ? MODE_RUN
 				: !strcmp(tok + 12, "plain") ? MODE_PLAIN : MODE_NONE;
 		} else if (strcmp(tok, "hgslab.oneshot") == 0 || strcmp(tok, "hgslab.oneshot=1") == 0) {
@@ -344,7 +366,7 @@ static int modules_finish(struct agent_proc *p, int provisioning)
 }
 
 /* Wait for DEV to appear; a clear error naming WHAT when it does not. */
-static int need_device(const char *dev, const char *what)
+int agent_need_device(const char *dev, const char *what)
 {
 	if (agent_wait_path(dev, DEVICE_WAIT_MS) < 0)
 		return agent_err("%s %s did not appear within %d s", what, dev, DEVICE_WAIT_MS / 1000);
@@ -352,85 +374,12 @@ static int need_device(const char *dev, const char *what)
 }
 
 /* Open the vTPM, with the reason a launcher needs when there is none. */
-static int open_vtpm(struct seal **s)
+int agent_open_vtpm(struct seal **s)
 {
 	if (agent_wait_path(TPM_DEV, DEVICE_WAIT_MS) < 0)
 		return agent_err("no vTPM: %s did not appear within %d s (start the VM with a TPM 2.0 device)",
 				 TPM_DEV, DEVICE_WAIT_MS / 1000);
 	return seal_open(s, TPM_DEV);
-}
-
-/*
- * Provisioning: any older key removed from the vTPM, a fresh key drawn from
- * it, LUKS2 on the VM's disk, the plain disk copied in, the key sealed and
- * persisted last (so a VM killed before that holds no key and is simply
- * provisioned again).  *STAGE names the step that failed.
- */
-static int provision(const char **stage, json_t **fields)
-{
-	uint8_t key[AGENT_KEY_LEN];
-	char plain[64], disk[64], handle[16];
-	uint64_t plain_size, disk_size_b, vol_size;
-	struct seal *s = NULL;
-	int rc = -1;
-
-	*stage = "devices";
-	if (disk_find(SERIAL_PLAIN, "vda", plain, sizeof(plain)) < 0 ||
-	    disk_find(SERIAL_DISK, "vdb", disk, sizeof(disk)) < 0)
-		return -1;
-	if (need_device(plain, "the plain disk") < 0 || need_device(disk, "the VM's disk") < 0)
-		return -1;
-	if (disk_size(plain, &plain_size) < 0 || disk_size(disk, &disk_size_b) < 0)
-		return -1;
-	if (disk_size_b < plain_size + (16u << 20))
-		return agent_err("the VM's disk %s is too small: %llu bytes for a %llu-byte plain disk "
-				 "(it needs the plain size + 16 MiB for the LUKS2 header)", disk,
-				 (unsigned long long)disk_size_b, (unsigned long long)plain_size);
-	*stage = "tpm";
-	if (open_vtpm(&s) < 0)
-		return -1;
-	*stage = "seal";
-	/* An older key goes first: a provisioning cut short leaves an unprovisioned VM, not a stale key. */
-	if (seal_forget(s) < 0 || seal_random(s, key, sizeof(key)) < 0)
-		goto cleanup;
-	agent_log("volume key drawn from the vTPM; formatting %s", disk);
-	*stage = "format";
-	if (disk_format(disk, key, sizeof(key)) < 0)
-		goto cleanup;
-	*stage = "open";
-	if (disk_open(disk, key, sizeof(key), 0) < 0)
-		goto cleanup;
-	agent_log("LUKS2 volume open; copying %s into it", plain);
-	*stage = "copy";
-	if (disk_size(AGENT_DM_PATH, &vol_size) < 0)
-		goto close;
-	if (vol_size < plain_size) {
-		agent_err("the LUKS2 volume holds %llu bytes, the plain disk has %llu",
-			  (unsigned long long)vol_size, (unsigned long long)plain_size);
-		goto close;
-	}
-	if (disk_copy(plain, AGENT_DM_PATH) < 0)
-		goto close;
-	*stage = "close";
-	if (disk_close() < 0)
-		goto cleanup;
-	agent_log("volume written and closed; sealing the key");
-	*stage = "seal";
-	if (seal_store(s, key, sizeof(key)) < 0)
-		goto cleanup;
-	sync();
-	snprintf(handle, sizeof(handle), "0x%08x", SEAL_HANDLE);
-	*fields = json_pack("{s:s, s:I, s:I, s:s, s:s}", "disk", disk, "bytes", (json_int_t)plain_size,
-			    "volume_bytes", (json_int_t)vol_size, "cipher", "aes-xts-plain64",
-			    "sealed_at", handle);
-	rc = 0;
-	goto cleanup;
-close:
-	disk_close();
-cleanup:
-	explicit_bzero(key, sizeof(key));
-	seal_close(s);
-	return rc;
 }
 
 /* The disk key, unsealed at boot while the modules load (run mode). */
@@ -449,7 +398,7 @@ static void unseal_early(struct early_key *k)
 
 	k->rc = -1;
 	k->stage = "tpm";
-	if (open_vtpm(&s) == 0) {
+	if (agent_open_vtpm(&s) == 0) {
 		agent_log("vTPM session open; unsealing the disk key");
 		k->stage = "unseal";
 		if (seal_load(s, k->key, sizeof(k->key), &k->len) == 0)
@@ -470,11 +419,11 @@ static void unseal_early(struct early_key *k)
 static int run(const struct agent_opts *o, struct early_key *k, const char **stage, json_t **fields)
 {
 	json_t *work = NULL;
-	char disk[64];
+	char disk[64], name[FILL_NAME_MAX + 1];
 	int rc;
 
 	*stage = "devices";
-	if (disk_find(SERIAL_DISK, "vda", disk, sizeof(disk)) < 0 || need_device(disk, "the VM's disk") < 0)
+	if (disk_find(AGENT_SERIAL_DISK, "vda", disk, sizeof(disk)) < 0 || agent_need_device(disk, "the VM's disk") < 0)
 		return -1;
 	if (!disk_is_luks(disk))
 		return agent_err("the VM's disk %s is not a LUKS2 volume (was this VM provisioned?)", disk);
@@ -490,12 +439,14 @@ static int run(const struct agent_opts *o, struct early_key *k, const char **sta
 		return -1;
 	agent_log("volume open; mounting it");
 	*stage = "mount";
-	if (disk_mount(AGENT_DM_PATH) < 0)
+	if (disk_mount(AGENT_DM_PATH, 0) < 0)
 		return -1;
 	*stage = "workload";
 	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
 		return -1;
 	*fields = json_pack("{s:s, s:b, s:o}", "disk", disk, "shielded", 1, "workload", work);
+	if (*fields && fill_computer_name(AGENT_MNT, name, sizeof(name)))
+		json_object_set_new(*fields, "computer_name", json_string(name));
 	return 0;
 }
 
@@ -510,10 +461,10 @@ static int run_plain(const struct agent_opts *o, const char **stage, json_t **fi
 	char disk[64];
 
 	*stage = "devices";
-	if (disk_find(SERIAL_PLAIN, "vda", disk, sizeof(disk)) < 0 || need_device(disk, "the plain disk") < 0)
+	if (disk_find(AGENT_SERIAL_PLAIN, "vda", disk, sizeof(disk)) < 0 || agent_need_device(disk, "the plain disk") < 0)
 		return -1;
 	*stage = "mount";
-	if (disk_mount(disk) < 0)
+	if (disk_mount(disk, 0) < 0)
 		return -1;
 	*stage = "workload";
 	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
@@ -634,7 +585,7 @@ int main(void)
 	if (rc == 0 && o.mode == MODE_RUN)
 		unseal_early(&key);
 	if (rc == 0)
-		rc = modules_finish(&mods, o.mode == MODE_PROVISION);
+		rc = modules_finish(&mods, o.mode == MODE_PROVISION || o.mode == MODE_SPECIALIZE);
 	agent_log("modules loaded");
 	if (report_open(o.port, DEVICE_WAIT_MS) < 0)
 		agent_log("%s: events go to the console only", agent_errmsg());
@@ -645,7 +596,9 @@ int main(void)
 	report_event("started", json_pack("{s:s}", "mode", o.mode_arg[0] ? o.mode_arg : "none"));
 	switch (o.mode) {
 	case MODE_PROVISION:
-		if (provision(&stage, &fields) < 0)
+	case MODE_SPECIALIZE:
+		rc = o.mode == MODE_PROVISION ? provision(&stage, &fields) : specialize(&stage, &fields);
+		if (rc < 0)
 			break;
 		report_event("provisioned", fields);
 		power_off();
@@ -662,7 +615,7 @@ int main(void)
 		report_event("stopping", json_pack("{s:s}", "why", why));
 		power_off();
 	case MODE_NONE:
-		agent_err("no mode: the kernel command line needs hgslab.mode=provision, run or plain%s%s",
+		agent_err("no mode: the kernel command line needs hgslab.mode=provision, specialize, run or plain%s%s",
 			  o.mode_arg[0] ? ", not " : "", o.mode_arg);
 		break;
 	}

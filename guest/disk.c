@@ -1,6 +1,8 @@
 /*
  * disk.c - the tenant's disks inside the guest: finding them, LUKS2 with
- * libcryptsetup, the block copy of the plain disk, and the mount.
+ * libcryptsetup, the block copy of the plain disk or template image (hashing
+ * exactly the bytes it copies), the erase of a refused volume's header, and
+ * the mount.
  *
  * LUKS2 is done in this process with libcryptsetup (the library the
  * cryptsetup program is built on), so the key never leaves this process's
@@ -39,6 +41,8 @@
 #include <libcryptsetup.h>
 
 #include "guest/agent.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -253,9 +257,16 @@ int disk_close(void)
 	return 0;
 }
 
-/* Block-copy SRC onto DST and flush. */
-int disk_copy(const char *src, const char *dst)
+/*
+ * Copy the first BYTES bytes of SRC onto DST and flush; with SHA256, hash
+ * each chunk from the same buffer that is written, so the digest is that of
+ * exactly the bytes the volume got (a source that changes between two reads
+ * cannot show one thing to the hash and another to the volume).
+ */
+int disk_copy(const char *src, const char *dst, uint64_t bytes, unsigned char sha256[32])
 {
+	struct hl_sha256 md = { NULL };
+	uint64_t done = 0;
 	int in, out, ret = -1;
 	char *buf;
 
@@ -268,17 +279,29 @@ int disk_copy(const char *src, const char *dst)
 		agent_err("cannot open %s: %s", in < 0 ? src : dst, strerror(errno));
 		goto cleanup;
 	}
-	for (;;) {
-		ssize_t n = read(in, buf, COPY_CHUNK), w = 0;
+	if (sha256 && hl_crypto_sha256_begin(&md) < 0) {
+		agent_err("cannot hash %s: %s", src, hl_error_last());
+		goto cleanup;
+	}
+	while (done < bytes) {
+		size_t want = bytes - done < COPY_CHUNK ? (size_t)(bytes - done) : COPY_CHUNK;
+		ssize_t n = read(in, buf, want), w = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			agent_err("cannot read the plain disk %s: %s", src, strerror(errno));
+			agent_err("cannot read %s: %s", src, strerror(errno));
 			goto cleanup;
 		}
-		if (n == 0)
-			break;
+		if (n == 0) {
+			agent_err("%s ended after %llu of %llu bytes", src, (unsigned long long)done,
+				  (unsigned long long)bytes);
+			goto cleanup;
+		}
+		if (sha256 && hl_crypto_sha256_update(&md, buf, (size_t)n) < 0) {
+			agent_err("cannot hash %s: %s", src, hl_error_last());
+			goto cleanup;
+		}
 		while (w < n) {
 			ssize_t k = write(out, buf + w, (size_t)(n - w));
 
@@ -290,13 +313,19 @@ int disk_copy(const char *src, const char *dst)
 			}
 			w += k;
 		}
+		done += (uint64_t)n;
 	}
 	if (fsync(out) < 0) {
 		agent_err("cannot flush the encrypted volume: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (sha256 && hl_crypto_sha256_end(&md, sha256) < 0) {
+		agent_err("cannot hash %s: %s", src, hl_error_last());
+		goto cleanup;
+	}
 	ret = 0;
 cleanup:
+	hl_crypto_sha256_abort(&md);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -305,12 +334,54 @@ cleanup:
 	return ret;
 }
 
-/* Mount DEV (the opened volume) read-only, nosuid, nodev, noexec at AGENT_MNT. */
-int disk_mount(const char *dev)
+/*
+ * Overwrite the LUKS2 header area of DEV (closed) with zeros: everything
+ * before the data segment, both header copies included, so the volume can
+ * never be opened, whoever holds its key.
+ */
+int disk_wipe_header(const char *dev)
 {
+	struct crypt_device *cd = NULL;
+	uint64_t bytes = 16u << 20, done = 0;
+	static const char zeros[65536];
+	int fd, r;
+
+	if (disk_crypt_init(&cd, dev) == 0) {
+		if (crypt_load(cd, CRYPT_LUKS2, NULL) == 0 && crypt_get_data_offset(cd) > 0)
+			bytes = crypt_get_data_offset(cd) * 512;
+		crypt_free(cd);
+	}
+	if ((fd = open(dev, O_WRONLY | O_CLOEXEC)) < 0)
+		return agent_err("cannot erase the LUKS2 header of %s: %s", dev, strerror(errno));
+	while (done < bytes) {
+		size_t n = bytes - done < sizeof(zeros) ? (size_t)(bytes - done) : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			r = errno;
+			close(fd);
+			return agent_err("cannot erase the LUKS2 header of %s: %s", dev,
+					 w < 0 ? strerror(r) : "short write");
+		}
+		done += (uint64_t)w;
+	}
+	r = fsync(fd);
+	close(fd);
+	if (r < 0)
+		return agent_err("cannot flush the erased LUKS2 header of %s", dev);
+	return 0;
+}
+
+/* Mount DEV (the opened volume) nosuid, nodev, noexec at AGENT_MNT; read-only unless WRITABLE. */
+int disk_mount(const char *dev, int writable)
+{
+	unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY);
+
 	mkdir("/mnt", 0755);
 	mkdir(AGENT_MNT, 0755);
-	if (mount(dev, AGENT_MNT, "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	if (mount(dev, AGENT_MNT, "ext4", flags, NULL) < 0)
 		return agent_err("cannot mount the tenant's volume %s: %s (was the plain disk an ext4 image?)",
 				 dev, strerror(errno));
 	mounted = true;

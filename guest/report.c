@@ -9,6 +9,11 @@
  * side nobody reads blocks in the kernel, so the port is opened non-blocking
  * and each write waits at most REPORT_WAIT_MS; after a timeout the channel is
  * given up (the console still gets the events).
+ *
+ * The other direction: the specialize mode reads the host's lines on the
+ * same port (report_read_line), each bounded in size and time.  They may
+ * carry a secret (the secrets key), so they are never echoed and the caller
+ * cleanses them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -72,7 +77,7 @@ int report_open(const char *name, int wait_ms)
 	}
 	if (agent_wait_path(dev, wait_ms) < 0)
 		return agent_err("virtio-serial port '%s' has no device node %s", name, dev);
-	port_fd = open(dev, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	port_fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (port_fd < 0)
 		return agent_err("cannot open virtio-serial port %s: %s", dev, strerror(errno));
 	return 0;
@@ -137,6 +142,55 @@ void report_event(const char *event, json_t *fields)
 void report_error(const char *stage, const char *reason)
 {
 	report_event("error", json_pack("{s:s, s:s}", "stage", stage, "reason", reason));
+}
+
+/* Read one line from the host (see agent.h); its bytes stay out of every log. */
+int report_read_line(char **line, size_t *len, size_t max, int timeout_ms)
+{
+	long end = agent_uptime_ms() + timeout_ms;
+	size_t have = 0;
+	char *buf, *nl;
+
+	*line = NULL;
+	*len = 0;
+	if (port_fd < 0)
+		return agent_err("no channel to the host: the virtio-serial port is not open");
+	if (!(buf = malloc(max + 1)))
+		return agent_err("out of memory for the host's message");
+	for (;;) {
+		ssize_t n = read(port_fd, buf + have, max + 1 - have);
+
+		if (n > 0) {
+			have += (size_t)n;
+			if ((nl = memchr(buf, '\n', have))) {
+				/* the host sends one line and waits for the answer: nothing follows it */
+				*nl = '\0';
+				*len = (size_t)(nl - buf);
+				*line = buf;
+				return 0;
+			}
+			if (have > max) {
+				explicit_bzero(buf, have);
+				free(buf);
+				return agent_err("the host's message is longer than %zu bytes", max);
+			}
+			continue;
+		}
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			explicit_bzero(buf, have);
+			free(buf);
+			return agent_err("the host closed the channel before its message ended%s%s",
+					 n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+		}
+		long left = end - agent_uptime_ms();
+		if (left <= 0) {
+			explicit_bzero(buf, have);
+			free(buf);
+			return agent_err("the host sent no complete message within %d s", timeout_ms / 1000);
+		}
+		struct pollfd p = { .fd = port_fd, .events = POLLIN };
+		poll(&p, 1, (int)(left < 1000 ? left : 1000));
+	}
 }
 
 /* Close the port; later events go to the console only. */

@@ -25,6 +25,10 @@
 #include "vm/bundle.h"
 #include "vm/launch.h"
 
+/* A VM keeper's command line: the start-vm (or new-shielded-vm --start) that forked it. */
+#define KEEPER_VERB "start-vm"
+#define KEEPER_VERB_PROVISION "new-shielded-vm"
+
 /* "A/B" malloc'd, NULL when out of memory. */
 static char *join(const char *a, const char *b)
 {
@@ -79,24 +83,30 @@ out:
 }
 
 /*
- * 1 while PID runs and is a VM keeper (its command line is the `start-vm`
- * that forked it, so a recycled pid is not mistaken for it); a zombie,
- * waiting for a parent that never reaps it, counts as ended.
+ * 1 while PID runs and its command line holds VERB (a VM keeper's is the
+ * `start-vm` that forked it), so a recycled pid is not mistaken for it; a
+ * zombie, waiting for a parent that never reaps it, counts as ended.
  */
-static int keeper_running(pid_t pid)
+int hosts_proc_runs(pid_t pid, const char *verb)
 {
 	char path[64], *text = NULL;
 	size_t len = 0;
 	int running;
 
-	if (!hl_proc_alive(pid))
+	if (pid <= 0 || !hl_proc_alive(pid))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
 	if (hl_file_read(path, 65536, &text, &len) < 0)
 		return 0;
-	running = memmem(text, len, "start-vm", 9) != NULL;
+	running = memmem(text, len, verb, strlen(verb)) != NULL;
 	free(text);
 	return running;
+}
+
+/* 1 while PID runs and is a VM keeper (forked by start-vm or new-shielded-vm --start). */
+static int keeper_running(pid_t pid)
+{
+	return hosts_proc_runs(pid, KEEPER_VERB) || hosts_proc_runs(pid, KEEPER_VERB_PROVISION);
 }
 
 /* 1 when STATE's keeper pid is alive. */

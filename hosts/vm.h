@@ -29,6 +29,8 @@
 #ifndef HGSLAB_HOSTS_VM_H
 #define HGSLAB_HOSTS_VM_H
 
+#include <sys/types.h>
+
 #include <jansson.h>
 
 #include "hosts/host.h"
@@ -57,6 +59,12 @@ int hosts_vm_stop(const struct host *h, const char *name, int wait_s);
 /* The VM's folder and its config.json / state.json as JSON (state may be absent: NULL). */
 int hosts_vm_dir(const struct host *h, const char *name, char **out);
 int hosts_vm_load(const struct host *h, const char *name, json_t **config, json_t **state);
+
+/*
+ * 1 while PID runs and its command line holds VERB ("start-vm" for a VM
+ * keeper): a recycled pid is not taken for it, a zombie counts as ended.
+ */
+int hosts_proc_runs(pid_t pid, const char *verb);
 
 /* 1 when the VM's keeper runs (state.json's pid is alive). */
 int hosts_vm_alive(const json_t *state);

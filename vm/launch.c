@@ -1,7 +1,7 @@
 /*
  * launch.c - the VM launcher (launch.h): swtpm with the TK through a pipe,
  * QEMU with the vTPM and the guest agent's virtio-serial channel, the agent's
- * events, the end of a run, the QMP power-off request and the KVM probe.
+ * events and the host's lines to it, the end of a run, the QMP power-off request and the KVM probe.
  * Every process goes through lib/child, so nothing of a run outlives its
  * owner.
  */
@@ -185,6 +185,7 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	char *swsock = NULL, *agsock = NULL, *swlog = NULL, *qlog = NULL, *kernel = NULL;
 	char *initrd = NULL, *a_serial = NULL;
 	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
+	char *a_template = NULL;
 	char *a_machine = NULL, *a_append = NULL, *console = NULL, *qmp = NULL;
 	const char *argv[64];
 	const char *extra = l->append && *l->append ? l->append : NULL;
@@ -245,6 +246,13 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 		hl_error("out of memory");
 		goto out;
 	}
+	if (l->template_disk &&
+	    asprintf(&a_template, "file=%s,if=none,id=template,format=raw,readonly=on",
+		     l->template_disk) < 0) {
+		a_template = NULL;
+		hl_error("out of memory");
+		goto out;
+	}
 	argv[n++] = "qemu-system-x86_64";
 	argv[n++] = "-machine"; argv[n++] = a_machine;
 	argv[n++] = "-cpu"; argv[n++] = "max";
@@ -269,6 +277,10 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 		argv[n++] = "-drive"; argv[n++] = a_plain;
 		argv[n++] = "-device"; argv[n++] = "virtio-blk-pci,drive=plain,serial=hgslab-plain";
 	}
+	if (l->template_disk) {
+		argv[n++] = "-drive"; argv[n++] = a_template;
+		argv[n++] = "-device"; argv[n++] = "virtio-blk-pci,drive=template,serial=hgslab-template";
+	}
 	argv[n++] = "-drive"; argv[n++] = a_disk;
 	argv[n++] = "-device"; argv[n++] = "virtio-blk-pci,drive=disk,serial=hgslab-disk";
 	if (l->qmp) {
@@ -290,7 +302,7 @@ out:
 	vm_launch_proc_free(p);
 	free(swsock); free(agsock); free(swlog); free(qlog); free(kernel); free(initrd);
 	free(a_serial); free(a_tpm); free(a_agent);
-	free(a_plain); free(a_disk); free(a_qmp); free(a_machine); free(a_append);
+	free(a_plain); free(a_template); free(a_disk); free(a_qmp); free(a_machine); free(a_append);
 	free(console); free(qmp);
 	return rc;
 }
@@ -301,7 +313,64 @@ double vm_launch_elapsed(const struct vm_launch_proc *p)
 	return (double)(hl_clock_ms() - p->t0) / 1000;
 }
 
-/* Wait for the guest's event WANT. */
+/*
+ * Take the complete event lines buffered in P: 1 when one is WANT (*EVENT
+ * gets it, or it is freed), -1 after an "error" event (its stage and reason
+ * in the message), 0 when no buffered line settles the wait.
+ */
+static int take_lines(struct vm_launch_proc *p, const char *want, const char *progress,
+		      json_t **event)
+{
+	char *nl;
+
+	while ((nl = strchr(p->buf, '\n'))) {
+		json_t *ev;
+		const char *name = "", *stage = "?", *reason = "?";
+		int done = 0, failed = 0;
+
+		*nl = '\0';
+		if ((ev = json_loads(p->buf, 0, NULL))) {
+			hl_json_get_string_opt(ev, "event", "", &name);
+			if (progress && !strcmp(name, "started"))
+				fprintf(stderr, "%s: guest agent started after %.1f s\n", progress,
+					vm_launch_elapsed(p));
+			if (!strcmp(name, want))
+				done = 1;
+			else if (!strcmp(name, "error")) {
+				hl_json_get_string_opt(ev, "stage", "?", &stage);
+				hl_json_get_string_opt(ev, "reason", "?", &reason);
+				hl_error("the guest reported an error at stage %s: %s", stage, reason);
+				failed = 1;
+			}
+		}
+		p->have -= (size_t)(nl + 1 - p->buf);
+		memmove(p->buf, nl + 1, p->have + 1);
+		if (done) {
+			if (progress)
+				fprintf(stderr, "%s: %s after %.1f s\n", progress, want,
+					vm_launch_elapsed(p));
+			if (event)
+				*event = ev;
+			else
+				json_decref(ev);
+			return 1;
+		}
+		json_decref(ev);
+		if (failed)
+			return -1;
+	}
+	return 0;
+}
+
+/* Accept QEMU's connection to the agent channel (it connects at its start). */
+static int accept_agent(struct vm_launch_proc *p)
+{
+	if ((p->afd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return hl_error_errno("cannot accept QEMU's agent channel");
+	return 0;
+}
+
+/* Wait for the guest's event WANT (lines already buffered first). */
 int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
 		    const char *progress, json_t **event)
 {
@@ -312,10 +381,11 @@ int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
 		*event = NULL;
 	for (;;) {
 		long long now = hl_clock_ms();
-		int fd = p->afd >= 0 ? p->afd : p->lfd, r;
-		char *nl;
+		int fd, r;
 		ssize_t n;
 
+		if ((r = take_lines(p, want, progress, event)) != 0)
+			return r > 0 ? 0 : -1;
 		if (now >= deadline)
 			return hl_error("the guest did not report '%s' within %d s (give it more "
 					"time on a busy machine)", want, timeout_s);
@@ -323,14 +393,15 @@ int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
 			fprintf(stderr, "%s: boot running, %.0f s\n", progress, vm_launch_elapsed(p));
 			next_note += 5000;
 		}
+		fd = p->afd >= 0 ? p->afd : p->lfd;
 		r = hl_child_poll(p->qemu, fd, POLLIN, 1000);
 		if (r < 0)
 			return hl_error_wrap("QEMU ended before the guest reported '%s'", want);
 		if (r == 0)
 			continue;
 		if (p->afd < 0) {
-			if ((p->afd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-				return hl_error_errno("cannot accept QEMU's agent channel");
+			if (accept_agent(p) < 0)
+				return -1;
 			continue;
 		}
 		n = read(p->afd, p->buf + p->have, sizeof(p->buf) - 1 - p->have);
@@ -341,46 +412,47 @@ int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
 					"'%s' (QEMU killed?)", want);
 		p->have += (size_t)n;
 		p->buf[p->have] = '\0';
-		while ((nl = strchr(p->buf, '\n'))) {
-			json_t *ev;
-			const char *name = "", *stage = "?", *reason = "?";
-			int done = 0, failed = 0;
-
-			*nl = '\0';
-			if ((ev = json_loads(p->buf, 0, NULL))) {
-				hl_json_get_string_opt(ev, "event", "", &name);
-				if (progress && !strcmp(name, "started"))
-					fprintf(stderr, "%s: guest agent started after %.1f s\n",
-						progress, vm_launch_elapsed(p));
-				if (!strcmp(name, want))
-					done = 1;
-				else if (!strcmp(name, "error")) {
-					hl_json_get_string_opt(ev, "stage", "?", &stage);
-					hl_json_get_string_opt(ev, "reason", "?", &reason);
-					hl_error("the guest reported an error at stage %s: %s", stage,
-						 reason);
-					failed = 1;
-				}
-			}
-			p->have -= (size_t)(nl + 1 - p->buf);
-			memmove(p->buf, nl + 1, p->have + 1);
-			if (done) {
-				if (progress)
-					fprintf(stderr, "%s: %s after %.1f s\n", progress, want,
-						vm_launch_elapsed(p));
-				if (event)
-					*event = ev;
-				else
-					json_decref(ev);
-				return 0;
-			}
-			json_decref(ev);
-			if (failed)
-				return -1;
-		}
-		if (p->have >= sizeof(p->buf) - 1)
+		/* a line longer than the buffer is no event: drop it */
+		if (!strchr(p->buf, '\n') && p->have >= sizeof(p->buf) - 1)
 			p->have = 0;
 	}
+}
+
+/* Write the host's LINE to the agent channel. */
+int vm_launch_send(struct vm_launch_proc *p, const void *line, size_t len, int timeout_ms)
+{
+	long long deadline = hl_clock_ms() + timeout_ms;
+	const unsigned char *b = line;
+	size_t done = 0;
+
+	while (done < len) {
+		long long left = deadline - hl_clock_ms();
+		int fd = p->afd >= 0 ? p->afd : p->lfd, r;
+		ssize_t n;
+
+		if (left <= 0)
+			return hl_error("cannot send to the guest agent: the channel took no data "
+					"within %d s", timeout_ms / 1000);
+		r = hl_child_poll(p->qemu, fd, p->afd >= 0 ? POLLOUT : POLLIN,
+				  left > 1000 ? 1000 : (int)left);
+		if (r < 0)
+			return hl_error_wrap("cannot send to the guest agent: QEMU ended");
+		if (r == 0)
+			continue;
+		if (p->afd < 0) {
+			if (accept_agent(p) < 0)
+				return -1;
+			continue;
+		}
+		n = send(p->afd, b + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return hl_error_errno("cannot send to the guest agent (QEMU closed the "
+					      "channel?)");
+		done += (size_t)n;
+	}
+	return 0;
 }
 
 /* Wait for QEMU, then swtpm, to end. */

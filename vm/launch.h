@@ -11,7 +11,9 @@
  * org.hgslab.agent on a unix socket the launcher listens on, so QEMU connects
  * at start and no event is lost).  vm_launch_await() reads the agent's JSON
  * events (guest/README.md) until the one asked for, an "error" event, QEMU's
- * end or a deadline.  swtpm exits by itself when QEMU ends.
+ * end or a deadline; vm_launch_send() writes the host's lines to the agent
+ * on the same channel (the specialize mode reads them).  swtpm exits by
+ * itself when QEMU ends.
  *
  * A run keeps its sockets and logs in its run folder (short path: unix
  * socket names are at most 107 bytes):
@@ -28,11 +30,16 @@
 #ifndef HGSLAB_VM_LAUNCH_H
 #define HGSLAB_VM_LAUNCH_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "lib/crypto.h"
 
 #define VM_LAUNCH_QBOOT "/usr/share/qemu/qboot.rom"
+
+/* What the VM's disk holds beyond the image the guest copies in: the LUKS2 header. */
+#define VM_LAUNCH_LUKS_ROOM ((uint64_t)16 << 20)
 
 /* What one VM run needs. */
 struct vm_launch {
@@ -41,7 +48,9 @@ struct vm_launch {
 	const char *vtpm_dir;    /* the swtpm state; NULL: no vTPM, no swtpm (the plain baseline) */
 	const char *disk;        /* the VM's (LUKS2) disk */
 	const char *plain;       /* provisioning only: the plain disk, read-only */
-	const char *mode;        /* "provision", "run" or "plain" */
+	const char *template_disk; /* specialize only: the protected template disk, read-only
+				      (virtio serial hgslab-template) */
+	const char *mode;        /* "provision", "specialize", "run" or "plain" */
 	const char *accel;       /* "tcg" or "kvm" */
 	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
 	int qmp;                 /* QMP on run_dir/qmp.sock */
@@ -72,6 +81,15 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out);
  */
 int vm_launch_await(struct vm_launch_proc *p, const char *want, int timeout_s,
 		    const char *progress, json_t **event);
+
+/*
+ * Write LEN bytes of LINE (one or more JSON lines, each ending in '\n') to
+ * the guest agent on its channel, waiting for QEMU's connection and for
+ * room at most TIMEOUT_MS.  The bytes may be a secret: nothing here copies,
+ * logs or keeps them (the caller cleanses its buffer).  -1 when QEMU ended,
+ * closed the channel or the time ran out.
+ */
+int vm_launch_send(struct vm_launch_proc *p, const void *line, size_t len, int timeout_ms);
 
 /* Seconds since vm_launch() began (swtpm's start included). */
 double vm_launch_elapsed(const struct vm_launch_proc *p);

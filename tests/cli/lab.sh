@@ -3,7 +3,9 @@
 # their own output, never a sleep), `hgs serve` started and its URL read, key
 # protectors read independently with openssl and jq (docs/key-protector.md),
 # a secret looked for in files, command lines and environments (raw, hex,
-# base64), and the TPM-mode lab that kps_e2e.sh and shielded_vm.sh start from.
+# base64), the TK looked for in every file, the shielded VMs' helpers (timing,
+# the lab's processes, stopping VM keepers), and the TPM-mode lab that
+# kps_e2e.sh, shielded_vm.sh and provision.sh start from.
 #
 # Source it after lib.sh.  It keeps every background process it starts in
 # BG_PIDS and sets the EXIT trap to stop them (by pid) and remove $T; a test
@@ -169,6 +171,38 @@ scan_procs() {
 		done
 	done
 	return $rc
+}
+
+# tk_nowhere HEX DIR: 0 when the TK HEX is in no file under DIR, as hex in any file and raw in
+# every file under 1 MiB (all but the disks); each file that holds it is printed.
+tk_nowhere() {
+	local hex=$1 f leak=0
+	while IFS= read -r -d '' f; do
+		grep -qiF "$hex" "$f" && { leak=1; echo "# the TK (hex) is in $f"; }
+		if [ "$(stat -c %s "$f")" -lt 1048576 ]; then
+			od -An -v -tx1 "$f" | tr -d ' \n' | grep -qF "$hex" && { leak=1; echo "# the TK is in $f"; }
+		fi
+	done < <(find "$2" -type f -print0)
+	return $leak
+}
+
+# ---- shielded VMs of the lab's hosts ----
+
+# since T0: seconds since T0 (date +%s.%N), one decimal.
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# lab_pids: the processes whose command line names the test directory, this shell excepted.
+lab_pids() { pgrep -f "$T" | grep -vx "$$" || true; }
+
+# stop_keepers: stop the VMs' keepers (by the pid each VM's state names, when it is ours).
+# A test that starts VMs sets: trap 'stop_keepers; cleanup; rm -rf "$T"' EXIT
+stop_keepers() {
+	local p f
+	for f in "$T"/lab/hosts/*/vms/*/state.json; do
+		[ -f "$f" ] || continue
+		p=$(jq -r '.keeper_pid // 0' "$f" 2>/dev/null)
+		[ "${p:-0}" -gt 0 ] && grep -qF "$T" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
+	done
 }
 
 # ---- the TPM-mode lab ----

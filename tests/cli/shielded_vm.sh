@@ -37,21 +37,6 @@ SECRET="tenant secret 42"
 require swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od
 require_guest "$HGSLAB_GUEST_DIR"
 
-# since T0: seconds since T0 (date +%s.%N), one decimal.
-since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
-
-# lab_pids: the processes whose command line names the test directory, this shell excepted.
-lab_pids() { pgrep -f "$T" | grep -vx "$$" || true; }
-
-# stop_keepers: stop the VMs' keepers (by the pid each VM's state names, when it is ours).
-stop_keepers() {
-	local p f
-	for f in "$T"/lab/hosts/*/vms/*/state.json; do
-		[ -f "$f" ] || continue
-		p=$(jq -r '.keeper_pid // 0' "$f" 2>/dev/null)
-		[ "${p:-0}" -gt 0 ] && grep -qF "$T" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p"
-	done
-}
 trap 'stop_keepers; cleanup; rm -rf "$T"' EXIT
 
 # sums DIR: one line per file under DIR with its SHA-256 (sorted), for before/after checks.
@@ -252,14 +237,8 @@ ok $([ -z "$(pgrep -f "qemu-system-x86_64.*$W")" ]; echo $?) "no QEMU started fo
 found=$(grep -rlaF "$SECRET" "$W" 2>/dev/null)
 ok $([ -z "$found" ]; echo $?) "the secret is in no file under the lab (HGS, hosts, tenant, bundle)"
 [ -z "$found" ] || sed 's/^/# found in /' <<<"$found"
-leak=0
-while IFS= read -r -d '' f; do
-	grep -qiF "$TK" "$f" && { leak=1; echo "# the TK (hex) is in $f"; }
-	if [ "$(stat -c %s "$f")" -lt 1048576 ]; then
-		od -An -v -tx1 "$f" | tr -d ' \n' | grep -qF "$TK" && { leak=1; echo "# the TK is in $f"; }
-	fi
-done < <(find "$W" -type f -print0)
-ok $leak "the TK is in no file under the lab: as hex anywhere, raw in every file under 1 MiB (all but the disks)"
+tk_nowhere "$TK" "$W"
+ok $? "the TK is in no file under the lab: as hex anywhere, raw in every file under 1 MiB (all but the disks)"
 "$B" tenant inspect-vm --bundle "$H1/vms/vm1" --search "$SECRET" >/dev/null 2>&1
 ok $? "after two runs the host's copy is still ciphertext only (inspect-vm)"
 stop_bg HGS

@@ -4,7 +4,8 @@
  * line (so the tests see each mode's devices, and that the TK is nowhere in
  * it) and plays the guest agent's events from a file into the agent socket,
  * so vm_launch_await() meets "running", an "error" event, QEMU ending early
- * and the deadline.  One launch runs the real swtpm with the TK through its
+ * and the deadline; or runs a guest script on the channel, which reads what
+ * vm_launch_send() writes (the specialize mode's exchange).  One launch runs the real swtpm with the TK through its
  * pipe.  Also the removal of a run's scratch files, the QMP power-off
  * request against a small QMP server, the guest folder lookup and the KVM
  * probe.
@@ -38,20 +39,10 @@
 #include "vm/launch.h"
 #include "tests/unit/testutil.h"
 
-/* The fake QEMU: argv to $FAKE_QEMU_ARGS, $FAKE_QEMU_EVENTS into the agent socket, then sleep. */
-static const char fake_qemu[] =
-	"#!/bin/sh\n"
-	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
-	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
-	"if [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
-	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
-	"fi\n"
-	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
-
 /* One launch test's sandbox: every path it uses, made once. */
 struct sandbox {
 	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
-	char guest[128];        /* a guest folder with stand-in vmlinuz and initramfs.cpio */
+	char guest[128];        /* the fake's stand-in guest (tu_fake_qemu_install) */
 	char run[128];          /* the run folder */
 	char args[128];         /* the fake's recorded argv */
 	char events[128];       /* the events the fake plays */
@@ -63,8 +54,6 @@ struct sandbox {
 static int sandbox_setup(void **state)
 {
 	struct sandbox *s = tu_sandbox_new(sizeof(*s), "vml");
-	const char *path = getenv("PATH");
-	char *newpath = NULL;
 
 	if (!s)
 		return -1;
@@ -74,27 +63,9 @@ static int sandbox_setup(void **state)
 	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
 	snprintf(s->disk, sizeof(s->disk), "%s/disk.img", s->dir);
 	snprintf(s->vtpm, sizeof(s->vtpm), "%s/vtpm", s->dir);
-	{
-		PATH_VAR(bin, "%s/bin", s->dir);
-		PATH_VAR(kernel, "%s/vmlinuz", s->guest);
-		PATH_VAR(initrd, "%s/initramfs.cpio", s->guest);
-		PATH_VAR(qemu, "%s/qemu-system-x86_64", bin);
-
-		if (hl_file_mkdirs(s->guest, 0700) < 0 || hl_file_mkdirs(s->run, 0700) < 0 ||
-		    hl_file_mkdirs(bin, 0700) < 0 ||
-		    hl_file_write(kernel, "k\n", 2, 0644) < 0 ||
-		    hl_file_write(initrd, "i\n", 2, 0644) < 0 ||
-		    hl_file_write(qemu, fake_qemu, strlen(fake_qemu), 0755) < 0)
-			return -1;
-		s->old_path = strdup(path ? path : "/usr/bin:/bin");
-		if (!s->old_path || asprintf(&newpath, "%s:%s", bin, s->old_path) < 0)
-			return -1;
-	}
-	setenv("PATH", newpath, 1);
-	free(newpath);
+	if (tu_fake_qemu_install(s->dir, &s->old_path) < 0 || hl_file_mkdirs(s->run, 0700) < 0)
+		return -1;
 	setenv("FAKE_QEMU_ARGS", s->args, 1);
-	unsetenv("FAKE_QEMU_EVENTS");
-	unsetenv("FAKE_QEMU_SLEEP");
 	*state = s;
 	return 0;
 }
@@ -103,8 +74,7 @@ static int sandbox_teardown(void **state)
 {
 	struct sandbox *s = *state;
 
-	setenv("PATH", s->old_path, 1);
-	free(s->old_path);
+	tu_fake_qemu_remove(s->old_path);
 	return tu_sandbox_free(s);
 }
 
@@ -326,6 +296,77 @@ static void test_launch_vtpm(void **state)
 	assert_int_not_equal(system(grep), 0);
 }
 
+/*
+ * Specialize mode: the template disk read-only with its serial, and the
+ * host's lines reach the guest on the agent channel between its events
+ * (a guest script echoes what it read into a file).
+ */
+static void test_launch_specialize_channel(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	PATH_VAR(guest, "%s/guest.sh", s->dir);
+	PATH_VAR(got, "%s/got.txt", s->dir);
+	PATH_VAR(tdisk, "%s/t.tdisk", s->dir);
+	PATH_VAR(drive, "file=%s,if=none,id=template,format=raw,readonly=on", tdisk);
+	const char *first = "{\"pdk\":\"AAAA\",\"fsk\":null}\n", *second = "{\"secrets_key\":\"S\"}\n";
+	json_t *ev = NULL;
+	char *text;
+
+	tu_put(guest, tu_path("#!/bin/sh\n"
+			      "echo '{\"event\":\"started\",\"mode\":\"specialize\"}'\n"
+			      "read -r a; echo \"$a\" > '%s'\n"
+			      "echo '{\"event\":\"verified\"}'\n"
+			      "read -r b; echo \"$b\" >> '%s'\n"
+			      "echo '{\"event\":\"provisioned\",\"computer_name\":\"Web01\"}'\n",
+			      got, got));
+	assert_int_equal(chmod(guest, 0755), 0);
+	setenv("FAKE_QEMU_GUEST", guest, 1);
+	setenv("FAKE_QEMU_SLEEP", "5", 1);
+	l.mode = "specialize";
+	l.template_disk = tdisk;
+	if (vm_launch(&l, &pr) != 0)
+		fail_msg("launch: %s", hl_error_last());
+	assert_ok(vm_launch_await(pr, "started", 20, NULL, NULL));
+	assert_ok(vm_launch_send(pr, first, strlen(first), 5000));
+	assert_ok(vm_launch_await(pr, "verified", 20, NULL, NULL));
+	assert_ok(vm_launch_send(pr, second, strlen(second), 5000));
+	assert_ok(vm_launch_await(pr, "provisioned", 20, NULL, &ev));
+	assert_string_equal(json_string_value(json_object_get(ev, "computer_name")), "Web01");
+	json_decref(ev);
+	vm_launch_proc_free(pr);
+	text = tu_slurp(got, NULL);
+	assert_string_equal(text, tu_path("%s%s", first, second));
+	free(text);
+	assert_true(append_has(s, "hgslab.mode=specialize"));
+	assert_true(has_arg(s, "-drive", drive));
+	assert_true(has_arg(s, "-device", "virtio-blk-pci,drive=template,serial=hgslab-template"));
+	assert_true(has_arg(s, "-device", "virtio-blk-pci,drive=disk,serial=hgslab-disk"));
+	/* a send to a QEMU that has ended fails, and says so */
+	unsetenv("FAKE_QEMU_GUEST");
+	fake_plays(s, NULL, "0");
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	assert_int_equal(vm_launch_send(pr, "x\n", 2, 3000), -1);
+	assert_error_has("QEMU ended");
+	vm_launch_proc_free(pr);
+}
+
+/* Events that arrive together are each seen: a second await takes the one already buffered. */
+static void test_launch_await_buffered(void **state)
+{
+	struct sandbox *s = *state;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+
+	fake_plays(s, "{\"event\":\"started\",\"mode\":\"run\"}\n"
+		      "{\"event\":\"running\",\"shielded\":true}\n", "5");
+	assert_int_equal(vm_launch(&l, &pr), 0);
+	assert_ok(vm_launch_await(pr, "started", 20, NULL, NULL));
+	assert_ok(vm_launch_await(pr, "running", 3, NULL, NULL));
+	vm_launch_proc_free(pr);
+}
+
 static void test_scratch_remove(void **state)
 {
 	struct sandbox *s = *state;
@@ -450,6 +491,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_launch_await_running, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_launch_await_failures, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_specialize_channel, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_launch_await_buffered, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_launch_vtpm, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_scratch_remove, sandbox_setup, sandbox_teardown),

@@ -22,9 +22,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hgs/node.h"
+#include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
 #include "tests/unit/testutil.h"
@@ -276,6 +278,67 @@ int tu_sandbox_free(void *s)
 	rc = tu_rmtree(s);
 	free(s);
 	return rc;
+}
+
+/* A self-signed CA certificate for KEY named CN. */
+int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out)
+{
+	struct hl_cert_spec spec = { 0 };
+	time_t now = time(NULL);
+
+	spec.cn = cn;
+	spec.not_before = now - 60;
+	spec.not_after = now + 86400;
+	spec.is_ca = 1;
+	spec.path_len = -1;
+	return hl_cert_issue_self_signed(&spec, key, out);
+}
+
+/* The fake QEMU (testutil.h). */
+static const char fake_qemu[] =
+	"#!/bin/sh\n"
+	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
+	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
+	"if [ -n \"$FAKE_QEMU_GUEST\" ]; then\n"
+	"\tsocat \"UNIX-CONNECT:$sock\" \"EXEC:$FAKE_QEMU_GUEST\" || exit 3\n"
+	"elif [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
+	"\tsocat -u -t 0 \"FILE:$FAKE_QEMU_EVENTS\" \"UNIX-CONNECT:$sock\" || exit 3\n"
+	"fi\n"
+	"exec sleep \"${FAKE_QEMU_SLEEP:-0}\"\n";
+
+/* Install the fake QEMU and the stand-in guest under DIR. */
+int tu_fake_qemu_install(const char *dir, char **old_path)
+{
+	const char *path = getenv("PATH");
+	char bin[PATH_MAX], guest[PATH_MAX], *newpath = NULL;
+
+	*old_path = NULL;
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(guest, sizeof(guest), "%s/guest", dir);
+	if (hl_file_mkdirs(bin, 0700) < 0 || hl_file_mkdirs(guest, 0700) < 0 ||
+	    hl_file_write(tu_path("%s/vmlinuz", guest), "k\n", 2, 0644) < 0 ||
+	    hl_file_write(tu_path("%s/initramfs.cpio", guest), "i\n", 2, 0644) < 0 ||
+	    hl_file_write(tu_path("%s/qemu-system-x86_64", bin), fake_qemu, strlen(fake_qemu),
+			  0755) < 0)
+		return -1;
+	if (!(*old_path = strdup(path ? path : "/usr/bin:/bin")) ||
+	    asprintf(&newpath, "%s:%s", bin, *old_path) < 0)
+		return -1;
+	setenv("PATH", newpath, 1);
+	free(newpath);
+	unsetenv("FAKE_QEMU_GUEST");
+	unsetenv("FAKE_QEMU_EVENTS");
+	unsetenv("FAKE_QEMU_SLEEP");
+	return 0;
+}
+
+/* Put PATH back. */
+void tu_fake_qemu_remove(char *old_path)
+{
+	if (!old_path)
+		return;
+	setenv("PATH", old_path, 1);
+	free(old_path);
 }
 
 /* A free port of 127.0.0.1. */

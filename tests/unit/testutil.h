@@ -25,6 +25,9 @@
 #include <stdio.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "lib/err.h"
 #include "proto/attest.h"
 #include "proto/tcglog.h"
@@ -123,6 +126,28 @@ void *tu_sandbox_new(size_t size, const char *tag);
 
 /* rm -rf sandbox S's folder and free S (NULL: nothing); 0, or -1 when the folder stays. */
 int tu_sandbox_free(void *s);
+
+/* ---- certificates ---- */
+
+/* A self-signed CA certificate for KEY named CN (valid a minute ago to a day on) into *OUT; 0 or -1. */
+int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out);
+
+/* ---- a fake QEMU ---- */
+
+/*
+ * A fake qemu-system-x86_64 in DIR/bin, put first in PATH, and a stand-in
+ * guest in DIR/guest (vmlinuz, initramfs.cpio).  The fake writes its argv,
+ * one a line, to $FAKE_QEMU_ARGS; then runs $FAKE_QEMU_GUEST with its stdin
+ * and stdout on the guest agent's socket (a guest that answers the host),
+ * or writes the file $FAKE_QEMU_EVENTS into it (a guest that only reports);
+ * then sleeps $FAKE_QEMU_SLEEP seconds (0 when unset).  Both variables are
+ * unset here.  *OLD_PATH gets PATH as it was, for tu_fake_qemu_remove.  0,
+ * or -1 (for setup functions).
+ */
+int tu_fake_qemu_install(const char *dir, char **old_path);
+
+/* Put PATH back to OLD_PATH and free it; NULL-safe. */
+void tu_fake_qemu_remove(char *old_path);
 
 /* ---- loopback ---- */
 

@@ -1,0 +1,152 @@
+/*
+ * provision.h - a new shielded VM on a guarded host from a protected
+ * template disk and the tenant's shielding data (Initialize-ShieldedVM,
+ * `hgslab host new-shielded-vm`), and the run's status
+ * (Get-ShieldedVMProvisioningStatus).  docs/shielded-vm.md, "Provisioning
+ * from a template", is the reference.
+ *
+ * A run, in order (the cmd verb drives it):
+ *
+ *   hosts_provision_begin   the VM name is free and no other run makes it;
+ *                           stale runs are cleaned; the status file is made
+ *   hosts_provision_check   the host's own check, no secret needed: the
+ *                           .pdk verifies, the template's signature catalog
+ *                           verifies, its image hashes to the signed value
+ *                           and it matches one of the .pdk's qualifiers
+ *   (hosts_kps_unwrap)      the .pdk's key protector to KPS -> the TK
+ *   hosts_provision_run     staging folder, the guest in specialize mode
+ *                           (vm/launch.h): the .pdk and .fsk sent, the
+ *                           guest's `verified` awaited, the secrets key
+ *                           (derived from the TK) sent, `provisioned`
+ *                           awaited; config.json (the .pdk's policy) and
+ *                           key-protector.kp (the .pdk's KP) written and the
+ *                           staging folder renamed to vms/VM
+ *
+ * The VM is then a shielded VM like an imported one (hosts/vm.h starts,
+ * stops and refuses it).  The TK and the secrets key never reach a file, an
+ * argument vector, the environment or a log: the TK goes to swtpm through a
+ * pipe, the secrets key to the guest over the agent channel, and both are
+ * cleansed.  The answer file crosses the channel only inside the .pdk,
+ * encrypted.
+ *
+ * Files, under HOSTDIR/vms/:
+ *
+ *   .provision-XXXXXX/        the staging folder of a run (disk.img, vtpm/,
+ *                             the launcher's sockets and logs); removed on
+ *                             failure, on SIGINT/SIGTERM/SIGHUP, and by the
+ *                             next run when its owner is gone
+ *   .provision-VM.json        the status of VM's run while it runs and after
+ *                             it failed
+ *   VM/provisioning.json      the status once VM is provisioned (the file
+ *                             above, moved in with the VM)
+ *
+ * Status: {"version":1,"name":VM,"phase":P,"progress":N,"status":S,
+ * "pid":N,"staging":NAME|null,"started":T,"updated":T,"template":TEXT|null,
+ * "computer_name":TEXT|null,"error":TEXT|null}; phases in order Checking (5),
+ * ReleasingKey (15), Booting (25), VerifyingTemplate (40), Specializing
+ * (70), Installing (90), Provisioned (100), or Failed at any point (the
+ * progress it had); status InProgress, Completed or Failed.  A run whose
+ * process is gone before it finished reads as Failed.
+ *
+ * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
+ * entry; release functions are NULL-safe.
+ */
+#ifndef HGSLAB_HOSTS_PROVISION_H
+#define HGSLAB_HOSTS_PROVISION_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "hosts/host.h"
+#include "lib/crypto.h"
+#include "proto/fsk.h"
+#include "proto/pdk.h"
+#include "proto/vsc.h"
+
+/* The phases of a run (the status file's "phase"), in order. */
+enum hosts_provision_phase {
+	HOSTS_PROVISION_CHECKING,
+	HOSTS_PROVISION_RELEASING_KEY,
+	HOSTS_PROVISION_BOOTING,
+	HOSTS_PROVISION_VERIFYING,
+	HOSTS_PROVISION_SPECIALIZING,
+	HOSTS_PROVISION_INSTALLING,
+	HOSTS_PROVISION_PROVISIONED,
+	HOSTS_PROVISION_FAILED,
+};
+
+/* hosts_provision_check()'s return for input that cannot be read (exit 2), as against -1: refused. */
+#define HOSTS_PROVISION_BAD_INPUT (-2)
+
+/* A run under way: its VM, status file and staging folder. */
+struct hosts_provision;
+
+/* What the run was given, read and checked (hosts_provision_check). */
+struct hosts_provision_input {
+	char *template_path;          /* absolute */
+	uint64_t image_bytes;         /* the template's image: its first bytes */
+	struct hl_vsc *vsc;           /* its signature catalog, verified, image hash checked */
+	size_t qualifier;             /* the .pdk's qualifier it matched */
+	struct hl_buf pdk_bytes;      /* the .pdk file, for the guest */
+	struct hl_pdk *pdk;           /* verified */
+	struct hl_buf fsk_bytes;      /* the .fsk file, {NULL, 0} when none */
+	struct hl_fsk *fsk;           /* NULL when none */
+};
+
+/* How to run the guest. */
+struct hosts_provision_opts {
+	const char *guest_dir;
+	const char *accel;            /* "tcg" or "kvm" */
+	int wait_s;                   /* bound on the boot, launch to `provisioned` */
+	const char *progress;         /* a prefix for progress lines on stderr; NULL: none */
+};
+
+/*
+ * Begin provisioning VM NAME on host H into *OUT: refuses a bad name, a VM
+ * the host has, and a run of another live process for NAME; cleans stale
+ * runs (staging folders whose process is gone, their status made Failed);
+ * writes the status file (Checking, this process's pid).
+ */
+int hosts_provision_begin(const struct host *h, const char *name, struct hosts_provision **out);
+
+/* Record PHASE (not FAILED) in P's status file. */
+int hosts_provision_phase(struct hosts_provision *p, enum hosts_provision_phase phase);
+
+/* Record that P failed with ERROR (its status file keeps it). */
+void hosts_provision_fail(struct hosts_provision *p, const char *error);
+
+/*
+ * The host's check of TEMPLATE, PDK and FSK (may be NULL) into *IN (release
+ * with hosts_provision_input_release): HOSTS_PROVISION_BAD_INPUT when a file
+ * is missing or malformed; -1 when the .pdk or the template's catalog does
+ * not verify, the image is not the signed one, or no qualifier matches.
+ */
+int hosts_provision_check(const char *template, const char *pdk, const char *fsk,
+			  struct hosts_provision_input *in);
+
+/* Release IN; NULL-safe. */
+void hosts_provision_input_release(struct hosts_provision_input *in);
+
+/*
+ * The run: the staging folder, the guest in specialize mode with the TK
+ * (HL_KP_TK_LEN bytes) as its vTPM state key, the exchange, and the VM
+ * installed as vms/NAME.  *REPORT (may be NULL) gets the guest's
+ * `provisioned` event.  On failure nothing of the run is left but the
+ * status file (Failed, with the reason); the guest's reason is in the
+ * message.
+ */
+int hosts_provision_run(struct hosts_provision *p, const struct hosts_provision_input *in,
+			const struct hl_buf *tk, const struct hosts_provision_opts *o,
+			json_t **report);
+
+/* End P (its status stays); NULL-safe. */
+void hosts_provision_end(struct hosts_provision *p);
+
+/*
+ * The status of VM NAME's last run on host H into *OUT (the status file,
+ * a run whose process is gone shown as Failed); -1 when there was none.
+ */
+int hosts_provision_status(const struct host *h, const char *name, json_t **out);
+
+#endif
