@@ -225,4 +225,14 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_get_provisioning_status(struct hl_cmd_ctx *ctx);
 
+/* cmd/cmd_vmm.c */
+extern const struct hl_opt cmd_vmm_new_cloud_opts[];
+extern const struct hl_opt cmd_vmm_get_cloud_opts[];
+extern const struct hl_opt cmd_vmm_deploy_opts[];
+extern const struct hl_opt cmd_vmm_get_placement_opts[];
+int cmd_vmm_new_cloud(struct hl_cmd_ctx *ctx);
+int cmd_vmm_get_cloud(struct hl_cmd_ctx *ctx);
+int cmd_vmm_deploy(struct hl_cmd_ctx *ctx);
+int cmd_vmm_get_placement(struct hl_cmd_ctx *ctx);
+
 #endif

@@ -409,7 +409,8 @@ static const struct bad bad_cases[] = {
 	  "t.yaml:4:1: unknown key 'hots' in the scenario; did you mean 'hosts'?" },
 	{ "version: 1\nname: t\ndescription: d\nzzzzzz: 1\n",
 	  "t.yaml:4:1: unknown key 'zzzzzz' in the scenario (valid keys: version, name, "
-	  "description, keywords, lab, hgs, other_hgs, fabric, hosts, tenant, steps)" },
+	  "description, keywords, lab, hgs, other_hgs, fabric, hosts, tenant, templates, "
+	  "shielding_data, specialization, clouds, steps)" },
 	{ "version: 2\n",
 	  "t.yaml:1:10: unsupported scenario version '2'; this hgslab reads version 1" },
 	{ "name: t\n", "t.yaml:1:1: missing 'version' in the scenario" },
@@ -638,7 +639,7 @@ static const struct bad bad_cases[] = {
 	{ BASE_HEAD "  - explain: lonely\n",
 	  "t.yaml:15:5: step 1 has no kind; use one of register, unregister, attest, shield, "
 	  "start, stop, connect, offline_read, set_trust, enable_policy, disable_policy, "
-	  "reboot_host, clock, kill" },
+	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan" },
 	{ BASE_HEAD "  - attest\n",
 	  "t.yaml:15:5: step 1 must be a map with one key, its kind (e.g. '- attest: { host: "
 	  "FabricHost1 }'), not a text" },
