@@ -29,6 +29,7 @@
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/steps.h"
+#include "sim/vmm.h"
 
 #define DEMO_SCENARIO "article-walkthrough.yaml"
 /* The article's second half, played after it: VMM deploys from a signed template. */
@@ -527,7 +528,10 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		for (i = 0; i < v[0]->n_hosts; i++)
 			printf("  host %-15s %s  (profile %s)\n", L.hosts[i].sc->name, L.hosts[i].dir,
 			       L.hosts[i].profile);
-		printf("  tenant               %s\n\nTry by hand:\n", L.tenant);
+		printf("  tenant               %s\n", L.tenant);
+		if (L.vmm)
+			printf("  fabric controller    %s\n", L.vmm);
+		printf("\nTry by hand:\n");
 		printf("  hgslab status\n");
 		printf("  hgslab hgs get-attestation-log --dir %s\n", L.hgs[0].dir);
 		if (v[0]->n_hosts)
@@ -537,6 +541,14 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		if (v[0]->n_vms)
 			printf("  hgslab tenant shield-vm --dir %s --vm %s --key-protector %s --policy shielded\n",
 			       L.tenant, v[0]->vms[0].name, L.vms[0].kp);
+		if (L.vmm) {
+			printf("  hgslab vmm get-cloud --dir %s\n", L.vmm);
+			if (v[0]->n_templates && v[0]->n_shielding && L.shielding[0].made)
+				printf("  hgslab vmm deploy --dir %s --cloud %s --name VM1 --template %s "
+				       "--pdk %s\n", L.vmm, v[0]->clouds[0].name, L.templates[0].path,
+				       L.shielding[0].pdk);
+			printf("  hgslab vmm get-placement --dir %s\n", L.vmm);
+		}
 		printf("  hgslab down\n");
 	}
 	if (failed)
@@ -621,6 +633,45 @@ const struct hl_opt cmd_status_opts[] = {
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
+/* The fabric controller VMM's clouds and placements as status rows appended to ROWS. */
+static int status_vmm(const char *vmm, json_t *rows)
+{
+	json_t *clouds = NULL, *placements = NULL, *e, *h;
+	size_t i, k;
+
+	if (!vmm || vmm_clouds(vmm, &clouds) < 0 || vmm_placements(vmm, &placements) < 0) {
+		json_decref(clouds);
+		return vmm ? -1 : 0;
+	}
+	json_array_foreach(clouds, i, e) {
+		char hosts[512] = "";
+		size_t used = 0;
+
+		json_array_foreach(json_object_get(e, "hosts"), k, h)
+			if (used < sizeof(hosts))
+				used += (size_t)snprintf(hosts + used, sizeof(hosts) - used, "%s%s",
+							 k ? ", " : "",
+							 json_string_value(json_object_get(h, "name")));
+		json_array_append_new(rows, json_pack("{s:s, s:O, s:s, s:s, s:s}", "Kind", "Cloud",
+			"Name", json_object_get(e, "name"), "State", "", "Health", "", "Detail", hosts));
+	}
+	json_array_foreach(placements, i, e) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s in cloud %s (computer name %s)",
+			 json_string_value(json_object_get(e, "host")),
+			 json_string_value(json_object_get(e, "cloud")),
+			 json_string_value(json_object_get(e, "computer_name")) ?
+			 json_string_value(json_object_get(e, "computer_name")) : "-");
+		json_array_append_new(rows, json_pack("{s:s, s:O, s:s, s:s, s:s}", "Kind", "Placement",
+			"Name", json_object_get(e, "vm"), "State", "Placed", "Health", "",
+			"Detail", detail));
+	}
+	json_decref(clouds);
+	json_decref(placements);
+	return 0;
+}
+
 int cmd_status(struct hl_cmd_ctx *ctx)
 {
 	static const char *const cols[] = { "Kind", "Name", "State", "Health", "Detail", NULL };
@@ -683,6 +734,11 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		hl_error_clear();
 		json_decref(names);
 		host_close(h);
+	}
+	if ((e = json_object_get(j, "vmm")) && status_vmm(json_string_value(e), rows) < 0) {
+		json_decref(rows);
+		json_decref(j);
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
 	code = hl_out_rows(ctx, rows, cols, "nothing is up");
 	json_decref(rows);

@@ -943,17 +943,21 @@ static size_t deployed_texts(struct lab *L, const struct lab_vm *v, int secret, 
 		struct hl_buf out = { NULL, 0 };
 
 		/* the guest fills the placeholders of the template's files and of the answer file */
+		const char *t = raw[i];
+		size_t len = strlen(t);
+
 		if (f && (!secret || raw[i] == sd->answer_content) &&
 		    hl_fsk_substitute(f, raw[i], strlen(raw[i]), &out, NULL) == 0) {
-			if (out.len >= DEPLOYED_SEARCH_MIN)
-				texts[k++] = strndup((const char *)out.data, out.len);
-		} else if (strlen(raw[i]) >= DEPLOYED_SEARCH_MIN) {
-			texts[k++] = strdup(raw[i]);
+			t = (const char *)out.data;
+			len = out.len;
 		}
+		/* a final newline is part of the file, not of what to look for */
+		while (len && t[len - 1] == '\n')
+			len--;
+		if (len >= DEPLOYED_SEARCH_MIN && (texts[k] = strndup(t, len)))
+			k++;
 		hl_buf_free(&out);
 		hl_error_clear();
-		if (k && !texts[k - 1])
-			k--;
 	}
 	hl_fsk_free(f);
 	return k;
@@ -1152,6 +1156,30 @@ static char *deploy_concept(const char *reasons)
 	return out;
 }
 
+/*
+ * The hosts in SKIPPED ("HOST: reason" strings) for the human report:
+ * "A (reason), B and C", a reason shown only when it is short (attestation
+ * statuses), malloc'd; NULL when none.
+ */
+static char *skipped_summary(const json_t *skipped)
+{
+	size_t n = json_array_size(skipped), i;
+	char *out = NULL, *next;
+
+	for (i = 0; i < n; i++) {
+		const char *line = json_string_value(json_array_get(skipped, i));
+		size_t host = line ? strcspn(line, ":") : 0;
+		const char *why = line && line[host] ? line + host + 2 : "";
+
+		next = sfmt("%s%s%.*s%s%s%s", out ? out : "", !out ? "" : i + 1 == n ? " and " : ", ",
+			    (int)host, line ? line : "", strlen(why) <= 60 && *why ? " (" : "",
+			    strlen(why) <= 60 ? why : "", strlen(why) <= 60 && *why ? ")" : "");
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
 /* 1 when the hosts named in SKIPPED ("HOST: reason" strings) are exactly ST's skipped list. */
 static int skipped_match(const struct sc_step *st, const json_t *skipped, char **why)
 {
@@ -1190,7 +1218,7 @@ static int do_deploy(struct ctx *c)
 	const char *args[32], *host = NULL, *cn;
 	struct lab_result res;
 	json_t *j = NULL, *skipped = NULL, *e;
-	char *reasons = NULL, *err = NULL, *why = NULL, *words, label[128];
+	char *reasons = NULL, *err = NULL, *why = NULL, *words, *summary = NULL, label[128];
 	size_t n = 0, i;
 	int ok, hi = -1;
 
@@ -1236,6 +1264,7 @@ static int do_deploy(struct ctx *c)
 		free(reasons);
 		reasons = r;
 	}
+	summary = skipped_summary(skipped);
 	if (res.rc == 0 && j) {
 		host = json_string_value(json_object_get(j, "Host"));
 		hi = lab_host_index(L, host);
@@ -1254,14 +1283,16 @@ static int do_deploy(struct ctx *c)
 			v->deploy = st;
 		}
 		free(c->r->reason);
-		c->r->reason = sfmt("on %s, computer name %s%s%s", host ? host : "?", cn ? cn : "?",
+		c->r->reason = sfmt("on %s, computer name %s; workload: %s%s%s", host ? host : "?",
+				    cn ? cn : "?", json_string_value(json_object_get(j, "Workload")) ?
+				    json_string_value(json_object_get(j, "Workload")) : "-",
 				    reasons ? "; skipped " : "", reasons ? reasons : "");
 		set_concept(c, sfmt("VMM %s%s%splaced %s on %s: the host attested, KPS released the "
 				    ".pdk's key to it, and inside the new VM the guest checked the "
 				    "template's signature against the tenant's qualifiers before any secret "
 				    "was used, then specialized it (computer name %s) and encrypted its disk "
-				    "under a key only its own vTPM holds.", reasons ? "skipped " : "",
-				    reasons ? reasons : "", reasons ? " and " : "", st->vm,
+				    "under a key only its own vTPM holds.", summary ? "skipped " : "",
+				    summary ? summary : "", summary ? " and " : "", st->vm,
 				    host ? host : "?", cn ? cn : "?"));
 		outcome(c, "running", ok, why ? why : ok ? NULL : "the VM runs where it should "
 			"have been refused");
@@ -1271,8 +1302,9 @@ static int do_deploy(struct ctx *c)
 		free(c->r->reason);
 		c->r->reason = sdup(err);
 		words = deploy_concept(err);
-		set_concept(c, sfmt("no host of %s took the VM, and VMM said why for each: %s.",
-				    st->cloud, words ? words : err ? err : "no message"));
+		set_concept(c, sfmt("no host of %s took the VM: VMM skipped %s; %s.", st->cloud,
+				    summary ? summary : "every host", words ? words : err ? err :
+				    "no message"));
 		free(words);
 		outcome(c, res.rc == 4 ? "refused" : "failed", ok, err);
 		free(reasons);
@@ -1293,6 +1325,7 @@ static int do_deploy(struct ctx *c)
 		outcome(c, c->r->got, 0, why);
 	}
 	json_decref(j);
+	free(summary);
 	free(reasons);
 	free(err);
 	free(why);
