@@ -1280,7 +1280,7 @@ static int load_templates(struct ctx *c, const struct node *root)
 		if (get(c, v, "signer", N_TEXT, 1, what, &n) < 0)
 			return -1;
 		if (hl_name_signer(n->text) < 0)
-			return err_at(c, n->pos, "%s", hl_error_last());
+			return err_at(c, n->pos, "%s: %s", what, hl_error_last());
 		if (dup_text(c, n->text, &t->signer) < 0)
 			return -1;
 		if (get(c, v, "files", N_MAP, 0, what, &f) < 0 ||
@@ -1424,7 +1424,7 @@ static int load_specializations(struct ctx *c, const struct node *root)
 			return -1;
 		c->spec_names[i] = sp->name;
 		snprintf(what, sizeof(what), "specialization '%s'", sp->name);
-		if (want(c, vals, N_MAP, "its values", what) < 0)
+		if (want(c, vals, N_MAP, "the values", what) < 0)
 			return -1;
 		for (j = 0; j < vals->n; j++) {
 			const struct node *key = vals->kids[2 * j], *val = vals->kids[2 * j + 1];
