@@ -255,6 +255,7 @@ static int provision_once(struct prov_lab *lab, long idx, struct prov_result *r,
 	po.guest_dir = lab->guest;
 	po.accel = r->accel;
 	po.wait_s = PROV_WAIT_S;
+	po.progress = "hgslab bench: specialize boot";
 	if (hosts_provision_phase(p, HOSTS_PROVISION_RELEASING_KEY) < 0 ||
 	    hosts_provision_run(p, &in, &lab->tk, &po, &ev) < 0)
 		goto out;

@@ -1116,6 +1116,82 @@ out:
 	return rc;
 }
 
+/* ---- a lab brought up beside another ---- */
+
+/* The bring-up thread: init and up, then hold until released (its children live as long). */
+static void *async_main(void *arg)
+{
+	struct lab_async *a = arg;
+	double t0 = hl_clock_s();
+	int rc;
+
+	rc = lab_init(&a->lab, a->s, a->work, a->guest) < 0 ? -1 : lab_up(&a->lab);
+	pthread_mutex_lock(&a->mu);
+	a->rc = rc;
+	a->error = rc < 0 ? strdup(hl_error_last()) : NULL;
+	a->secs = hl_clock_s() - t0;
+	a->done = 1;
+	pthread_cond_broadcast(&a->cv);
+	while (!a->release)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int lab_async_start(struct lab_async *a, const struct scenario *s, const char *work,
+		    const char *guest)
+{
+	int e;
+
+	memset(a, 0, sizeof(*a));
+	a->s = s;
+	if (!(a->work = strdup(work)) || (guest && !(a->guest = strdup(guest)))) {
+		free(a->work);
+		free(a->guest);
+		return hl_error("out of memory");
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if ((e = pthread_create(&a->thread, NULL, async_main, a)) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		free(a->work);
+		free(a->guest);
+		errno = e;
+		return hl_error_errno("cannot start a thread to bring up '%s'", s->name);
+	}
+	a->started = 1;
+	return 0;
+}
+
+int lab_async_wait(struct lab_async *a)
+{
+	pthread_mutex_lock(&a->mu);
+	while (!a->done)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	if (a->rc < 0)
+		return hl_error("%s", a->error ? a->error : "out of memory");
+	return 0;
+}
+
+void lab_async_end(struct lab_async *a)
+{
+	if (!a->started)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->release = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a->work);
+	free(a->guest);
+	free(a->error);
+	a->started = 0;
+}
+
 /* ---- VMs, clock ---- */
 
 /* The keeper pid in a VM's state.json, 0 when none. */

@@ -38,6 +38,7 @@
 #ifndef HGSLAB_SIM_LAB_H
 #define HGSLAB_SIM_LAB_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "lib/child.h"
@@ -160,6 +161,40 @@ int lab_init(struct lab *L, const struct scenario *s, const char *work, const ch
 
 /* Bring the fabric up: directories, keys, processes, tenant material. */
 int lab_up(struct lab *L);
+
+/*
+ * A lab brought up in a thread of its own while another scenario plays (the
+ * runner prepares the next scenario's fabric meanwhile, so the two machine
+ * cores do not wait on one VM boot): lab_init and lab_up of S in WORK into
+ * A->lab.  The thread stays until lab_async_end, because the services it
+ * starts die with the thread that spawned them (lib/child: PR_SET_PDEATHSIG);
+ * lab_down and lab_free are the caller's, between lab_async_wait and
+ * lab_async_end.  A started bring-up is stopped like any verb on SIGINT
+ * (lab_interrupted).
+ */
+struct lab_async {
+	struct lab lab;
+	const struct scenario *s;
+	char *work;
+	char *guest;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, done, release;
+	int rc;                  /* lab_up's: 0 up, -1 failed (error) */
+	char *error;
+	double secs;             /* how long the bring-up took */
+};
+
+/* Start bringing up S in WORK (GUEST may be NULL) in a new thread. */
+int lab_async_start(struct lab_async *a, const struct scenario *s, const char *work,
+		    const char *guest);
+
+/* Wait until A's bring-up ended: 0 when the lab is up, -1 (its error set) when not. */
+int lab_async_wait(struct lab_async *a);
+
+/* Let A's thread end and join it (after lab_down and lab_free of A->lab); idempotent. */
+void lab_async_end(struct lab_async *a);
 
 /* Stop everything that runs (VMs, agents, DC, HGS), bounded; idempotent. */
 void lab_down(struct lab *L);
