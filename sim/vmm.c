@@ -424,6 +424,14 @@ static enum host_turn try_host(const char *vmm, const struct vmm_deploy *d, cons
 	}
 	if (health == 0)
 		return TURN_SKIPPED;
+	/* a VM of that name there already is not ours to replace */
+	if (vfmt(&vmdir, "%s/vms/%s", dir, d->name) < 0)
+		return TURN_ERROR;
+	if (hl_file_exists(vmdir) == 1) {
+		snprintf(why, size, "it has a VM named '%s' already", d->name);
+		free(vmdir);
+		return TURN_SKIPPED;
+	}
 	if (d->progress)
 		fprintf(d->progress, "%sattestation Passed: provisioning '%s' (Initialize-ShieldedVM)\n",
 			prefix, d->name);
@@ -459,7 +467,7 @@ static enum host_turn try_host(const char *vmm, const struct vmm_deploy *d, cons
 	args[n] = NULL;
 	snprintf(log, sizeof(log), "%s.%s", d->name, name);
 	if (run_verb(vmm, log, args, d->progress, prefix, &status, &out, why, size) < 0)
-		return TURN_ERROR;
+		goto out;
 	if (status == 0) {
 		if (hl_json_parse(out, strlen(out), VMM_VERB_OUT_MAX, result) < 0) {
 			hl_error_wrap("VM '%s' was made and started on host '%s', but the host's "
@@ -479,8 +487,7 @@ static enum host_turn try_host(const char *vmm, const struct vmm_deploy *d, cons
 	}
 	turn = status == 4 ? TURN_SKIPPED : TURN_FAILED;
 	/* a VM made on that host but not started stays there: do not make a second one */
-	if (turn == TURN_FAILED && vfmt(&vmdir, "%s/vms/%s", dir, d->name) == 0 &&
-	    hl_file_exists(vmdir) == 1) {
+	if (turn == TURN_FAILED && hl_file_exists(vmdir) == 1) {
 		char again[VMM_REASON_MAX];
 
 		snprintf(again, sizeof(again), "%s", why);

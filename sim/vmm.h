@@ -15,6 +15,7 @@
  *      is not Passed (or has expired) the controller asks for a fresh one
  *      (test-client-configuration).  Still not Passed: the host is skipped
  *      with its reason, "FabricHost2: InsecureHostConfiguration (DebugMode)";
+ *      A host that has a VM of that name already is skipped too;
  *   2. `host new-shielded-vm --start` on the host (Initialize-ShieldedVM: the
  *      host's check of the template against the .pdk, KPS, the guest's own
  *      check, specialization, then the start).  A refusal (exit 4: the

@@ -17,8 +17,10 @@
 # .pdk a host cannot read, and leaves no VM, staging folder or placement
 # behind; deploy into Cloud1 skips FabricHost2 and places Web01 on
 # FabricHost1, running with computer name Web01 (one provisioning boot, one
-# start); get-placement lists it, a second deploy of Web01 is refused, the
-# answer file's secret is in no file of the lab, and nothing is left running.
+# start); get-placement lists it, a second deploy of Web01 is refused, and
+# another controller's deploy of a VM of that name skips FabricHost1 (it has
+# one); the answer file's secret is in no file of the lab, and nothing is
+# left running.
 # Needs `make guest`.
 . "$(dirname "$0")/lib.sh"
 
@@ -38,7 +40,7 @@ no_new_vm() {
 	[ ! -e "$1/vms/$2" ] && [ -z "$(ls -A "$1/vms" 2>/dev/null | grep '^\.provision-' | grep -v '\.json$')" ]
 }
 
-plan 35
+plan 36
 
 # ---- the lab and the tenant's files ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -142,6 +144,11 @@ ok $([ $RC -eq 1 ] && grep -q "VM 'Web01' is already placed on host 'FabricHost1
 	"a second deploy of Web01 is refused: it is placed already"
 run "$B" vmm get-cloud --dir "$V" --name Cloud1
 ok $([ $RC -eq 0 ] && grep -q "FabricHost1 Passed" <<<"$OUT"; echo $?) "get-cloud: FabricHost1 Passed"
+"$B" vmm new-cloud --dir "$W/vmm2" --name Only1 --host "$H1" >/dev/null
+run "$B" vmm deploy --dir "$W/vmm2" --cloud Only1 --name Web01 --template "$W/ws2016.tdisk" --pdk "$W/web.pdk"
+ok $([ $RC -eq 4 ] && grep -q "FabricHost1: it has a VM named 'Web01' already" <<<"$ERR" &&
+	[ "$(jq -r .state "$H1/vms/Web01/state.json")" = Running ]; echo $?) \
+	"another controller's deploy of Web01 onto FabricHost1: skipped, the host has a VM of that name (exit 4); the running Web01 untouched"
 leaks=$(grep -rlaF "$SECRET" "$W" 2>/dev/null)
 ok $([ -z "$leaks" ]; echo $?) "the answer file's secret is in no file of the lab (hosts, HGS, the fabric controller, the tenant)"
 [ -n "$leaks" ] && sed 's/^/# leak: /' <<<"$leaks"
