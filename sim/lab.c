@@ -926,7 +926,7 @@ int lab_shielding_make(struct lab *L, int *made)
 /*
  * The tenant's template material: its template signers, the templates no
  * step protects (made and signed now), the specialization data and the .pdk
- * files whose templates are signed; then the fabric controller's clouds.
+ * files whose templates are signed.
  */
 static int templates_setup(struct lab *L)
 {
@@ -935,7 +935,7 @@ static int templates_setup(struct lab *L)
 	size_t i, j;
 	int rc = -1;
 
-	if (!s->n_templates && !s->n_specializations && !s->n_clouds)
+	if (!s->n_templates && !s->n_specializations)
 		return 0;
 	if (!(dir = fmt("%s/templates", L->work)) || mkdir_p(dir) < 0)
 		goto out;
@@ -980,8 +980,19 @@ static int templates_setup(struct lab *L)
 			goto out;
 	if (lab_shielding_make(L, NULL) < 0)
 		goto out;
-	for (i = 0; i < s->n_clouds; i++) {
-		const struct sc_cloud *cl = &s->clouds[i];
+	rc = 0;
+out:
+	free(dir);
+	return rc;
+}
+
+/* The fabric controller's clouds (`vmm new-cloud`: their hosts must be guarded hosts by now). */
+static int clouds_setup(struct lab *L)
+{
+	size_t i, j;
+
+	for (i = 0; i < L->s->n_clouds; i++) {
+		const struct sc_cloud *cl = &L->s->clouds[i];
 		const char *args[8 + 2 * SC_MAX_LIST];
 		size_t n = 0;
 
@@ -997,12 +1008,9 @@ static int templates_setup(struct lab *L)
 		}
 		args[n] = NULL;
 		if (must(L, args) < 0)
-			goto out;
+			return -1;
 	}
-	rc = 0;
-out:
-	free(dir);
-	return rc;
+	return 0;
 }
 
 /* An argument list of at most 23 words, for verbs run side by side. */
@@ -1098,14 +1106,19 @@ int lab_up(struct lab *L)
 			goto out;
 	if (L->has_dc && lab_svc_ready(&L->dc) < 0)
 		goto out;
-	/* 4. the fabric directory, the hosts' client configuration, the tenant */
-	if ((L->has_dc && fabric_setup(L) < 0) || hosts_configure(L) < 0 || tenant_setup(L) < 0 ||
-	    templates_setup(L) < 0)
+	/* 4. the fabric directory, the tenant and its template material, beside the agents' start */
+	if ((L->has_dc && fabric_setup(L) < 0) || tenant_setup(L) < 0 || templates_setup(L) < 0)
 		goto out;
-	/* 5. the host agents are ready (measured boot done, keys made) */
+	/*
+	 * 5. the host agents are ready (measured boot done, keys made, the stale temporary
+	 * files of their folders removed: only from now on may another process write there),
+	 * then the hosts' client configuration and the clouds of those guarded hosts
+	 */
 	for (i = 0; i < s->n_hosts; i++)
 		if (lab_svc_ready(&L->hosts[i].svc) < 0)
 			goto out;
+	if (hosts_configure(L) < 0 || clouds_setup(L) < 0)
+		goto out;
 	rc = lab_save(L);
 out:
 	free(jobs);
