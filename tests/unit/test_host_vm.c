@@ -1,6 +1,8 @@
 /*
  * test_host_vm.c - unit tests for hosts/vm (the host's VMs) without QEMU:
- * import-vm of good and bad bundles (nothing half-made is left), the VM
+ * import-vm of good, bad and hostile bundles (nothing half-made is left; a
+ * disk.img that links to a host file is refused; a staging folder is removed
+ * on SIGTERM and, when its import died, by the next import), the VM
  * folder's config.json and state.json, the keeper check, the VM list, and
  * start-vm's and stop-vm's refusals.  The launcher they use has its own
  * tests (test_vm_launch.c).
@@ -15,11 +17,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -161,6 +165,76 @@ static void test_import_refuses(void **state)
 	make_bundle(s, "nokp", "vm1", "shielded");
 	assert_int_equal(unlink(tu_path("%s/nokp/key-protector.kp", s->dir)), 0);
 	import_fails(s, "nokp", "key-protector.kp");
+}
+
+static void test_import_hostile(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(secret, "%s/kps-private.pem", s->dir);
+	PATH_VAR(tpm, "%s/host-tpm", s->dir);
+
+	/* a disk.img that links to the KPS private key, a vtpm that links to a host TPM */
+	tu_put(secret, "-----BEGIN PRIVATE KEY----- KPS");
+	assert_int_equal(tu_sh("mkdir '%s' && cp '%s' '%s/tpm2-00.permall'", tpm, secret, tpm), 0);
+	make_bundle(s, "linkdisk", "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/linkdisk/disk.img'", secret, s->dir), 0);
+	import_fails(s, "linkdisk", "symbolic link");
+	make_bundle(s, "linktpm", "vm1", "shielded");
+	assert_int_equal(tu_sh("rm -r '%s/linktpm/vtpm' && ln -s '%s' '%s/linktpm/vtpm'", s->dir,
+			       tpm, s->dir), 0);
+	import_fails(s, "linktpm", "symbolic link");
+	make_bundle(s, "zero", "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf /dev/zero '%s/zero/disk.img'", s->dir), 0);
+	import_fails(s, "zero", "symbolic link");
+}
+
+static void test_import_staging(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(vms, "%s/vms", s->hostdir);
+	PATH_VAR(stale, "%s/vms/.import-vm0.dead01", s->hostdir);
+	PATH_VAR(live, "%s/vms/.import-vm9.live01", s->hostdir);
+	PATH_VAR(big, "%s/big", s->dir);
+	char name[HL_NAME_VM_SIZE];
+	int fd, status = 0, i;
+	pid_t pid;
+
+	/* a staging folder whose import was killed outright goes with the next import */
+	assert_int_equal(tu_sh("mkdir '%s' && head -c 4096 /dev/urandom > '%s/disk.img'", stale,
+			       stale), 0);
+	/* one an import in progress holds (flock on the folder) stays */
+	assert_int_equal(mkdir(live, 0700), 0);
+	fd = open(live, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	make_bundle(s, "bundle", "vm1", "shielded");
+	if (hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)) != 0)
+		fail_msg("import: %s", hl_error_last());
+	assert_false(tu_exists(stale));
+	assert_true(tu_exists(live));
+	close(fd);
+	assert_int_equal(tu_sh("rmdir '%s'", live), 0);
+
+	/* SIGTERM while an import copies: its staging folder is removed, then it dies of it */
+	make_bundle(s, "big", "vm2", "shielded");
+	assert_int_equal(truncate(tu_path("%s/disk.img", big), 256 << 20), 0);
+	tu_put(tu_path("%s/config.json", big), "{\"version\":1,\"name\":\"vm2\","
+	       "\"policy\":\"shielded\",\"kp_id\":\"0123\",\"disk_size\":268435456}");
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		alarm(60);
+		_exit(hosts_vm_import(&s->h, big, name, sizeof(name)) == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 20000 && tu_count_prefix(vms, ".import-") == 0; i++)
+		usleep(500);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
+		fail_msg("the import was not ended by SIGTERM (status 0x%x): it finished first?",
+			 status);
+	assert_int_equal(tu_count_prefix(vms, ".import-"), 0);
+	assert_false(tu_exists(tu_path("%s/vm2", vms)));
 }
 
 /* ---- the VM folder: config.json, state.json, the keeper, the list ---- */
@@ -367,6 +441,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_import_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_import_hostile, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_import_staging, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_and_load, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test(test_alive),
 		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),

@@ -17,11 +17,14 @@
 #include <dirent.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -354,6 +357,48 @@ unsigned short tu_closed_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	close(fd);
 	return ntohs(sa.sin_port);
+}
+
+/* FN(ARG) in a child killed after TIMEOUT_S: its value and message, or TU_HUNG. */
+int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t size)
+{
+	struct { int rc; char msg[HL_ERROR_MAX]; } r;
+	int pfd[2], status = 0;
+	size_t got = 0;
+	pid_t pid;
+
+	msg[0] = '\0';
+	fflush(NULL);
+	assert_int_equal(pipe(pfd), 0);
+	if ((pid = fork()) == 0) {
+		close(pfd[0]);
+		alarm((unsigned)timeout_s);
+		memset(&r, 0, sizeof(r));
+		r.rc = fn(arg);
+		snprintf(r.msg, sizeof(r.msg), "%s", hl_error_last());
+		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(pfd[1]);
+	while (got < sizeof(r)) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, (timeout_s + 5) * 1000) <= 0)
+			break;
+		if ((n = read(pfd[0], (char *)&r + got, sizeof(r) - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(pfd[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (got < sizeof(r))
+		return TU_HUNG;
+	snprintf(msg, size, "%s", r.msg);
+	return r.rc;
 }
 
 /* MyHgsService in TRUST mode, created at DIR and opened with its keys. */

@@ -154,6 +154,17 @@ void tu_fake_qemu_remove(char *old_path);
 /* A TCP port of 127.0.0.1 that nothing listens on (bound, read, closed); fails the test if not. */
 unsigned short tu_closed_port(void);
 
+/* What tu_bounded() returns when the call did not end in time (or its child died). */
+#define TU_HUNG (-100)
+
+/*
+ * Run FN(ARG) in a forked child killed after TIMEOUT_S seconds: FN's return
+ * value, or TU_HUNG; the child's hl_error_last() into MSG (SIZE bytes).  For
+ * calls that could block forever (a FIFO opened for reading) or that must
+ * run in a process of their own (signal handlers).
+ */
+int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t size);
+
 /* ---- an HGS node ---- */
 
 /*
