@@ -8,7 +8,8 @@
  * Exit codes (sim/cmd.h): 4 when attestation, KPS, the VM's policy, the
  * shielding data or the guest's check of the template says no (the VM's
  * files are then untouched, and no new VM is made), 2 for input files that
- * cannot be read, 1 for other failures.
+ * cannot be read or accepted (import-vm: a bundle that breaks the bundle
+ * rules of vm/bundle.h), 1 for other failures.
  */
 #include <errno.h>
 #include <poll.h>
@@ -117,12 +118,13 @@ int cmd_host_import_vm(struct hl_cmd_ctx *ctx)
 {
 	struct host *h = NULL;
 	char name[HL_NAME_VM_SIZE];
-	int code;
+	int code, r;
 
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		return code;
-	if (hosts_vm_import(h, hl_opts_str(&ctx->opts, "bundle", NULL), name, sizeof(name)) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot import the VM: %s", hl_error_last());
+	if ((r = hosts_vm_import(h, hl_opts_str(&ctx->opts, "bundle", NULL), name, sizeof(name))) < 0)
+		code = hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
+				   "cannot import the VM: %s", hl_error_last());
 	else
 		printf("VM '%s' imported on host '%s'\n", name, h->name);
 	host_close(h);

@@ -4,9 +4,11 @@
  * bundle a hosting fabric imports) and inspect-vm (the offline view of a
  * bundle).  The work is in tenant/vm.c and the launcher in hosts/vm.c.
  *
- * Exit codes (sim/cmd.h): 2 for a bad command line, 4 when the key
- * protector's owner check says no, 1 for other failures (inspect-vm: 1 when
- * it finds plaintext or a readable vTPM state).
+ * Exit codes (sim/cmd.h): 2 for a bad command line or a bundle that breaks
+ * the bundle rules (vm/bundle.h: a link, a FIFO, a device, a part larger
+ * than declared), 4 when the key protector's owner check says no, 1 for
+ * other failures (inspect-vm: 1 when it finds plaintext or a readable vTPM
+ * state).  inspect-vm reads the bundle's parts as vm/bundle.h opens them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,27 +172,36 @@ int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx)
 {
 	const char *vm = hl_opts_str(&ctx->opts, "vm", NULL);
 	const char *out = hl_opts_str(&ctx->opts, "out", NULL);
+	int r;
 
-	if (hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot export VM '%s': %s", vm,
-				   hl_error_last());
+	if ((r = hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out)) < 0)
+		return hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
+				   "cannot export VM '%s': %s", vm, hl_error_last());
 	printf("VM '%s' exported to '%s' (disk.img, vtpm/, key-protector.kp, config.json)\n", vm,
 	       out);
 	return HL_EXIT_OK;
 }
 
-/* 1 when file PATH holds TEXT (streamed in chunks with overlap), 0 not, -1 error. */
-static int file_holds(const char *path, const char *text)
+/*
+ * 1 when PART of BUNDLE holds TEXT (streamed in chunks with overlap), 0 not,
+ * -1 error, -2 when the part breaks the bundle rules (vm/bundle.h).
+ */
+static int part_holds(const char *bundle, const char *part, const char *text)
 {
 	size_t tl = strlen(text), have = 0;
+	uint64_t size;
 	char *buf;
 	FILE *f;
-	int found = 0;
+	int fd, found = 0;
 
 	if (!tl || tl > 4096)
 		return hl_error("search text must be 1 to 4096 bytes");
-	if (!(f = fopen(path, "rb")))
-		return hl_error_errno("cannot read '%s'", path);
+	if ((fd = vm_bundle_open_part(bundle, part, &size)) < 0)
+		return fd;
+	if (!(f = fdopen(fd, "rb"))) {
+		close(fd);
+		return hl_error_errno("cannot read '%s/%s'", bundle, part);
+	}
 	if (!(buf = malloc(65536 + tl))) {
 		fclose(f);
 		return hl_error("out of memory");
@@ -214,24 +225,28 @@ static int file_holds(const char *path, const char *text)
 	return found;
 }
 
-/* Try swtpm on a copy of the vTPM state with KEY (NULL: none); 1 when refused, 0 when it started. */
-static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, size_t size)
+/*
+ * Try swtpm on a copy of BUNDLE's vTPM state with KEY (NULL: none); 1 when
+ * refused, 0 when it started, -1 on error, -2 when the state breaks the
+ * bundle rules.
+ */
+static int vtpm_refused(const char *bundle, const unsigned char *key, char *why, size_t size)
 {
 	struct hl_swtpm_opts so = { 0 };
 	struct hl_swtpm *t = NULL;
-	char tmpl[] = "/tmp/hgslab-inspect.XXXXXX", *src = NULL, *dst = NULL;
+	char tmpl[] = "/tmp/hgslab-inspect.XXXXXX", *dst = NULL;
 	int rc = -1;
 
 	if (!mkdtemp(tmpl))
 		return hl_error_errno("cannot create a scratch folder");
-	if (asprintf(&src, "%s/tpm2-00.permall", vtpm) < 0 ||
-	    asprintf(&dst, "%s/tpm2-00.permall", tmpl) < 0) {
-		src = dst = NULL;
+	if (asprintf(&dst, "%s/tpm2-00.permall", tmpl) < 0) {
+		dst = NULL;
 		hl_error("out of memory");
 		goto out;
 	}
-	if (vm_bundle_copy_file(src, dst, 0600) < 0)
+	if ((rc = vm_bundle_copy_part(bundle, "vtpm/tpm2-00.permall", dst, 0600)) < 0)
 		goto out;
+	rc = -1;
 	so.state_dir = tmpl;
 	so.key = key;
 	so.key_len = key ? HL_SWTPM_KEY_LEN : 0;
@@ -247,9 +262,14 @@ static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, s
 out:
 	hl_swtpm_free(t);
 	hl_file_rmtree(tmpl);
-	free(src);
 	free(dst);
 	return rc;
+}
+
+/* The exit code for a failed read of a bundle part: R -2 (refused, exit 2) or else 1. */
+static int part_fail(int r)
+{
+	return hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "%s", hl_error_last());
 }
 
 /* inspect-vm: what someone without the TK sees in a bundle. */
@@ -258,20 +278,14 @@ int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx)
 	const char *bundle = hl_opts_str(&ctx->opts, "bundle", NULL);
 	const struct hl_optval *sv = hl_opts_get(&ctx->opts, "search");
 	unsigned char magic[8], wrong[HL_SWTPM_KEY_LEN];
-	char *disk = NULL, *vtpm = NULL, *cfgp = NULL, *cfgtext = NULL, why[512];
+	char why[512];
 	json_t *o = NULL, *cfg = NULL, *found = NULL;
-	int code = HL_EXIT_FAILURE, bad = 0, r;
+	int code = HL_EXIT_FAILURE, bad = 0, r, fd;
+	uint64_t size;
 	size_t i;
-	FILE *f;
 
-	if (asprintf(&disk, "%s/disk.img", bundle) < 0 || asprintf(&vtpm, "%s/vtpm", bundle) < 0 ||
-	    asprintf(&cfgp, "%s/config.json", bundle) < 0) {
-		disk = vtpm = cfgp = NULL;
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-		goto out;
-	}
-	if (hl_file_read(cfgp, 1 << 20, &cfgtext, NULL) < 0 || !(cfg = json_loads(cfgtext, 0, NULL))) {
-		code = hl_cmd_fail(HL_EXIT_USAGE, "'%s' is not a VM bundle (no config.json)", bundle);
+	if (vm_bundle_config_read(bundle, &cfg) < 0) {
+		code = hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 		goto out;
 	}
 	if (!(o = json_object()) || !(found = json_object())) {
@@ -282,46 +296,42 @@ int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx)
 	json_object_set(o, "Policy", json_object_get(cfg, "policy"));
 	json_object_set(o, "KeyProtector", json_object_get(cfg, "kp_id"));
 	memset(magic, 0, sizeof(magic));
-	if (!(f = fopen(disk, "rb")) || fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
-		if (f)
-			fclose(f);
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read '%s'", disk);
+	if ((fd = vm_bundle_open_part(bundle, "disk.img", &size)) < 0) {
+		code = part_fail(fd);
 		goto out;
 	}
-	fclose(f);
+	r = read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic);
+	close(fd);
+	if (!r) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read '%s/disk.img'", bundle);
+		goto out;
+	}
 	if (!memcmp(magic, "LUKS\xba\xbe", 6) && magic[6] == 0 && magic[7] == 2) {
 		json_object_set_new(o, "Disk", json_string("LUKS2 (magic LUKS\\xba\\xbe, version 2)"));
 	} else {
 		json_object_set_new(o, "Disk", json_string("not LUKS2"));
 		bad = 1;
 	}
-	if ((r = vtpm_refused(vtpm, NULL, why, sizeof(why))) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	if ((r = vtpm_refused(bundle, NULL, why, sizeof(why))) < 0) {
+		code = part_fail(r);
 		goto out;
 	}
 	bad |= !r;
 	json_object_set_new(o, "VtpmWithoutKey", json_string(why));
 	if (hl_crypto_random(wrong, sizeof(wrong)) < 0 ||
-	    (r = vtpm_refused(vtpm, wrong, why, sizeof(why))) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	    (r = vtpm_refused(bundle, wrong, why, sizeof(why))) < 0) {
+		code = part_fail(r);
 		goto out;
 	}
 	OPENSSL_cleanse(wrong, sizeof(wrong));
 	bad |= !r;
 	json_object_set_new(o, "VtpmWrongKey", json_string(why));
 	for (i = 0; i < sv->n; i++) {
-		char *perm = NULL;
 		int a, b;
 
-		if (asprintf(&perm, "%s/tpm2-00.permall", vtpm) < 0) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-			goto out;
-		}
-		a = file_holds(disk, sv->list[i]);
-		b = file_holds(perm, sv->list[i]);
-		free(perm);
-		if (a < 0 || b < 0) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		if ((a = part_holds(bundle, "disk.img", sv->list[i])) < 0 ||
+		    (b = part_holds(bundle, "vtpm/tpm2-00.permall", sv->list[i])) < 0) {
+			code = part_fail(a < 0 ? a : b);
 			goto out;
 		}
 		json_object_set_new(found, sv->list[i], json_string(a || b ? (a ? "FOUND in disk.img"
@@ -350,9 +360,5 @@ out:
 	json_decref(o);
 	json_decref(cfg);
 	json_decref(found);
-	free(cfgtext);
-	free(disk);
-	free(vtpm);
-	free(cfgp);
 	return code;
 }

@@ -29,6 +29,9 @@
 #define KEEPER_VERB "start-vm"
 #define KEEPER_VERB_PROVISION "new-shielded-vm"
 
+/* The staging folders of imports in progress (lib/staging): vms/.import-XXXXXX. */
+#define IMPORT_STAGING ".import-"
+
 /* "A/B" malloc'd, NULL when out of memory. */
 static char *join(const char *a, const char *b)
 {
@@ -154,7 +157,7 @@ int hosts_vm_list(const struct host *h, json_t **out)
 /* import-vm. */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size)
 {
-	char *vms = NULL, *final = NULL, *tmp = NULL;
+	char *vms = NULL, *final = NULL;
 	const char *name;
 	json_t *cfg = NULL;
 	int rc = -1;
@@ -163,11 +166,12 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		hl_error("out of memory");
 		goto out;
 	}
-	if (vm_bundle_config_read(bundle, &cfg) < 0)
+	if (vm_bundle_config_read(bundle, &cfg) < 0) {
+		rc = -2;
 		goto out;
+	}
 	name = json_string_value(json_object_get(cfg, "name"));
-	if (!(final = join(vms, name)) || asprintf(&tmp, "%s/.import-%s.XXXXXX", vms, name) < 0) {
-		tmp = NULL;
+	if (!(final = join(vms, name))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -176,7 +180,8 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		goto out;
 	}
 	if (hl_file_mkdirs(vms, 0700) < 0 ||
-	    vm_bundle_install(bundle, VM_BUNDLE_VTPM_STATE, tmp, final, "in", vms, "VM") < 0)
+	    (rc = vm_bundle_install(bundle, VM_BUNDLE_VTPM_STATE, final, IMPORT_STAGING, "in", vms,
+				    "VM")) < 0)
 		goto out;
 	snprintf(name_out, size, "%s", name);
 	rc = 0;
@@ -184,7 +189,6 @@ out:
 	json_decref(cfg);
 	free(vms);
 	free(final);
-	free(tmp);
 	return rc;
 }
 

@@ -36,7 +36,12 @@
 #include "hosts/host.h"
 #include "lib/crypto.h"
 
-/* import-vm: copy BUNDLE into HOSTDIR/vms/NAME (NAME from its config.json) into NAME_OUT. */
+/*
+ * import-vm: copy BUNDLE into HOSTDIR/vms/NAME (NAME from its config.json,
+ * into NAME_OUT), read as outside input (vm/bundle.h: no link followed,
+ * regular files only, each part bounded by what the bundle declares) through
+ * a staging folder vms/.import-XXXXXX.  -2 when the bundle is refused.
+ */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size);
 
 /* Start options. */

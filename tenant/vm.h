@@ -87,8 +87,9 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 
 /*
  * export-vm: copy DIR/vms/NAME/shielded to OUT (must not exist) as a bundle:
- * disk.img, vtpm/, key-protector.kp, config.json.  Built beside OUT and
- * renamed into place.
+ * disk.img, vtpm/, key-protector.kp, config.json.  Built in a staging
+ * folder OUT.tmp-XXXXXX beside OUT (vm_bundle_install) and renamed into
+ * place; -2 when the shielded folder breaks the bundle rules (vm/bundle.h).
  */
 int hl_vm_export(const char *dir, const char *name, const char *out);
 

@@ -100,7 +100,7 @@ suite() {
 			sleep 0.005
 		done
 		kill -"$sig" "$pid"
-		wait "$pid"
+		wait "$pid" 2>/dev/null
 		rc=$?
 		ok $([ $rc -ne 0 ] && ! compgen -G "$h/vms/.import-*" >/dev/null &&
 			[ ! -e "$h/vms/vm-$sig" ]; echo $?) \

@@ -121,15 +121,15 @@ static void test_import(void **state)
 			 0);
 }
 
-/* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
+/* Import DIR/NAME, expect it refused as a bundle (-2) with TEXT and nothing left in vms/. */
 static void import_fails(struct sandbox *s, const char *name, const char *text)
 {
 	char out[HL_NAME_VM_SIZE] = "";
 	DIR *d;
 	struct dirent *e;
 
-	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), out, sizeof(out)) != -1)
-		fail_msg("bundle %s was imported", name);
+	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), out, sizeof(out)) != -2)
+		fail_msg("bundle %s was imported, or not refused as a bundle (-2)", name);
 	assert_error_has(text);
 	d = opendir(tu_path("%s/vms", s->hostdir));
 	assert_non_null(d);

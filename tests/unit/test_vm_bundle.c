@@ -1,6 +1,6 @@
 /*
  * test_vm_bundle.c - unit tests for vm/bundle (the VM bundle both ends
- * share): VM names, policies, the file copy, the bundle copy in its two
+ * share): VM names, policies, the copy of one part, the bundle copy in its two
  * shapes (the tenant's export takes every regular file of vtpm/, a host's
  * import only the state file), and config.json: the bytes shield-vm writes
  * and the checks import-vm reads it with; a hostile bundle (a part that is a
@@ -133,25 +133,28 @@ static void test_policy_known(void **state)
 
 /* ---- the copies ---- */
 
-static void test_copy_file(void **state)
+static void test_copy_part(void **state)
 {
 	PATH_VAR(da, "%s/copy-a", root);
 	PATH_VAR(db, "%s/copy-b", root);
-	PATH_VAR(a, "%s/copy-a/f", root);
-	PATH_VAR(b, "%s/copy-b/f", root);
+	PATH_VAR(b, "%s/copy-b/disk.img", root);
 	PATH_VAR(missing, "%s/missing", root);
 	PATH_VAR(nodir, "%s/no/dir/b", root);
+	PATH_VAR(state_b, "%s/copy-b/tpm2-00.permall", root);
 
 	(void)state;
-	assert_int_equal(mkdir(da, 0700), 0);
+	make_parts(da, "vm1", "shielded");
 	assert_int_equal(mkdir(db, 0700), 0);
-	put_bytes(da, "f", 200000, 9, 0644);
 	assert_int_equal(hl_file_write(b, "old\n", 4, 0644), 0);
-	assert_int_equal(vm_bundle_copy_file(a, b, 0600), 0);
-	assert_same(da, db, "f", 0600);
-	assert_int_equal(vm_bundle_copy_file(missing, b, 0600), -1);
+	assert_int_equal(vm_bundle_copy_part(da, "disk.img", b, 0600), 0);
+	assert_same(da, db, "disk.img", 0600);
+	assert_int_equal(vm_bundle_copy_part(da, "vtpm/tpm2-00.permall", state_b, 0600), 0);
+	assert_same(tu_path("%s/vtpm", da), db, "tpm2-00.permall", 0600);
+	assert_int_equal(vm_bundle_copy_part(missing, "disk.img", b, 0600), -2);
+	assert_error_has("is not a VM bundle");
+	assert_int_equal(vm_bundle_copy_part(da, "nothing.bin", b, 0600), -2);
 	assert_error_has("cannot read");
-	assert_int_equal(vm_bundle_copy_file(a, nodir, 0600), -1);
+	assert_int_equal(vm_bundle_copy_part(da, "disk.img", nodir, 0600), -1);
 	assert_error_has("cannot create");
 }
 
@@ -211,7 +214,7 @@ static void test_copy_state(void **state)
 	assert_error_has("vtpm");
 	assert_int_equal(mkdir(dst2, 0700), 0);
 	assert_int_equal(unlink(permall), 0);
-	assert_int_equal(vm_bundle_copy(src, dst2, VM_BUNDLE_VTPM_STATE), -1);
+	assert_int_equal(vm_bundle_copy(src, dst2, VM_BUNDLE_VTPM_STATE), -2);
 	assert_error_has("tpm2-00.permall");
 }
 
@@ -424,7 +427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_check),
 		cmocka_unit_test(test_policy_known),
-		cmocka_unit_test(test_copy_file),
+		cmocka_unit_test(test_copy_part),
 		cmocka_unit_test(test_copy_all),
 		cmocka_unit_test(test_copy_state),
 		cmocka_unit_test(test_copy_refuses_hostile),
