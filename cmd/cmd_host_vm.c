@@ -203,7 +203,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 		goto out;
 	}
-	if (hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) > 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' already runs on host '%s'", name,
 				   h->name);
 		goto out;
@@ -296,7 +296,7 @@ static json_t *vm_row(const struct host *h, const char *name, const char *health
 	if (hosts_vm_load(h, name, &cfg, &state) < 0)
 		return NULL;
 	st = json_string_value(json_object_get(state, "state"));
-	if (!st || (strcmp(st, "Off") && !hosts_vm_alive(state)))
+	if (!st || (strcmp(st, "Off") && hosts_vm_keeper(h, name) <= 0))
 		st = "Off";
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Name", name, "State", st, "Policy",
 		      json_string_value(json_object_get(cfg, "policy")) ?
@@ -387,7 +387,7 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx)
 				   "shielded; only encryption-supported VMs have a console)", name);
 		goto out;
 	}
-	if (!hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) <= 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is not running: start it with `hgslab "
 				   "host start-vm`", name);
 		goto out;

@@ -25,9 +25,8 @@
 #include "vm/bundle.h"
 #include "vm/launch.h"
 
-/* A VM keeper's command line: the start-vm (or new-shielded-vm --start) that forked it. */
-#define KEEPER_VERB "start-vm"
-#define KEEPER_VERB_PROVISION "new-shielded-vm"
+/* The VM keeper's pid file in the VM's folder, locked for the keeper's whole life. */
+#define KEEPER_PID_FILE "keeper.pid"
 
 /* The staging folders of imports in progress (lib/staging): vms/.import-XXXXXX. */
 #define IMPORT_STAGING ".import-"
@@ -106,20 +105,18 @@ int hosts_proc_runs(pid_t pid, const char *verb)
 	return running;
 }
 
-/* 1 while PID runs and is a VM keeper (forked by start-vm or new-shielded-vm --start). */
-static int keeper_running(pid_t pid)
+/* The live VM keeper of VM NAME on H: the holder of vms/NAME/keeper.pid's lock, else 0. */
+pid_t hosts_vm_keeper(const struct host *h, const char *name)
 {
-	return hosts_proc_runs(pid, KEEPER_VERB) || hosts_proc_runs(pid, KEEPER_VERB_PROVISION);
-}
+	char *d = NULL, *path = NULL;
+	pid_t pid = 0;
 
-/* 1 when STATE's keeper pid is alive. */
-int hosts_vm_alive(const json_t *state)
-{
-	json_int_t pid = 0;
-
-	if (!state || hl_json_get_int_opt(state, "keeper_pid", 0, &pid) < 0 || pid <= 0)
-		return 0;
-	return keeper_running((pid_t)pid);
+	if (hosts_vm_dir(h, name, &d) == 0 && (path = join(d, KEEPER_PID_FILE)))
+		pid = hl_pidfile_owner(path);
+	hl_error_clear();
+	free(d);
+	free(path);
+	return pid;
 }
 
 /* Names of the imported VMs. */
@@ -238,11 +235,20 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	char *run = join(vmdir, "run"), *disk = join(vmdir, "disk.img"),
 	     *vtpm = join(vmdir, "vtpm"), *log = join(vmdir, "keeper.log");
 	json_t *ev = NULL, *wl;
+	struct hl_pidfile pf = { "", -1 };
 	const char *accel;
-	char *text = NULL;
+	char *text = NULL, *pidpath = join(vmdir, KEEPER_PID_FILE);
 	int fd;
 
 	setsid();
+	/* the keeper is whoever holds keeper.pid: stop-vm and `down` check it before a signal */
+	if (!pidpath || hl_pidfile_claim(&pf, pidpath, NULL) < 0) {
+		char line[HL_ERROR_MAX + 8];
+
+		snprintf(line, sizeof(line), "error %s", hl_error_last());
+		report(report_fd, line);
+		_exit(1);
+	}
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 		dup2(fd, 0);
 		close(fd);
@@ -256,6 +262,7 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
 	if (!run || !disk || !vtpm || hl_file_mkdirs(run, 0700) < 0) {
 		report(report_fd, "error cannot prepare the VM's run folder");
+		hl_pidfile_release(&pf);
 		_exit(1);
 	}
 	l.guest_dir = o->guest_dir;
@@ -275,6 +282,7 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 		write_state(vmdir, "Off", policy, 0, NULL, hl_error_last(), accel);
 		report(report_fd, line);
 		vm_launch_proc_free(p);
+		hl_pidfile_release(&pf);
 		_exit(1);
 	}
 	/* the TK is in swtpm now: this process (a copy of start-vm's memory) forgets it */
@@ -295,6 +303,7 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	write_state(vmdir, "Off", policy, 0, wl, NULL, accel);
 	fprintf(stderr, "keeper: VM stopped\n");
 	json_decref(ev);
+	hl_pidfile_release(&pf);
 	_exit(0);
 }
 
@@ -313,7 +322,7 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 	*report_out = NULL;
 	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
 		goto out;
-	if (hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) > 0) {
 		hl_error("VM '%s' already runs on host '%s' (stop it with `hgslab host stop-vm`)",
 			 name, h->name);
 		goto out;
@@ -343,7 +352,7 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		char *nl;
 
 		if (left <= 0) {
-			hl_proc_stop(&pid, 1, 10000, 0);
+			hl_proc_stop(&pid, 1, 10000);
 			hl_error("the VM keeper did not report within %d s", o->wait_s + 20);
 			goto out;
 		}
@@ -386,28 +395,26 @@ int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 {
 	json_t *cfg = NULL, *state = NULL;
 	char *vmdir = NULL, *run = NULL;
-	json_int_t keeper_pid = 0;
 	pid_t pid;
 	int rc = -1;
 
 	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
 		goto out;
-	if (!hosts_vm_alive(state)) {
+	/* only the process that holds the VM's keeper lock is its keeper: never a recycled pid */
+	if ((pid = hosts_vm_keeper(h, name)) <= 0) {
 		hl_error("VM '%s' is not running on host '%s'", name, h->name);
 		goto out;
 	}
-	hl_json_get_int_opt(state, "keeper_pid", 0, &keeper_pid);
-	pid = (pid_t)keeper_pid;
 	if (!(run = join(vmdir, "run")))
 		goto out;
 	if (vm_launch_powerdown(run) == -2)
 		fprintf(stderr, "host stop-vm: QMP: %s; stopping the keeper\n", hl_error_last());
 	hl_proc_wait(&pid, 1, wait_s > INT_MAX / 1000 ? INT_MAX : wait_s * 1000);
-	if (keeper_running(pid)) {
+	if (hosts_vm_keeper(h, name) == pid) {
 		fprintf(stderr, "host stop-vm: the guest did not power off within %d s; stopping "
 			"QEMU\n", wait_s);
 		/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
-		hl_proc_stop(&pid, 1, 10000, 0);
+		hl_proc_stop(&pid, 1, 10000);
 		write_state(vmdir, "Off", json_string_value(json_object_get(cfg, "policy")), 0,
 			    json_object_get(state, "workload"), "stopped by force", NULL);
 	}

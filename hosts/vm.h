@@ -8,6 +8,7 @@
  *   HOSTDIR/vms/VM/disk.img, vtpm/, key-protector.kp, config.json   (the bundle)
  *   HOSTDIR/vms/VM/state.json   written by the VM keeper: state, since, policy,
  *                               keeper pid, the workload result, last error
+ *   HOSTDIR/vms/VM/keeper.pid   the keeper's pid, locked by it while it lives
  *   HOSTDIR/vms/VM/run/         the launcher's run folder: sockets and logs of
  *                               the current run (qmp.sock, agent.sock, swtpm.sock,
  *                               console.sock for encryption-supported VMs)
@@ -66,13 +67,19 @@ int hosts_vm_dir(const struct host *h, const char *name, char **out);
 int hosts_vm_load(const struct host *h, const char *name, json_t **config, json_t **state);
 
 /*
- * 1 while PID runs and its command line holds VERB ("start-vm" for a VM
- * keeper): a recycled pid is not taken for it, a zombie counts as ended.
+ * 1 while PID runs and its command line holds VERB (a provisioning run's
+ * "new-shielded-vm"): a recycled pid is not taken for it, a zombie counts
+ * as ended.
  */
 int hosts_proc_runs(pid_t pid, const char *verb);
 
-/* 1 when the VM's keeper runs (state.json's pid is alive). */
-int hosts_vm_alive(const json_t *state);
+/*
+ * The pid of VM NAME's live keeper on H, 0 when none runs: the process that
+ * holds the lock of HOSTDIR/vms/NAME/keeper.pid (lib/child.h "Pid files"),
+ * whatever state.json's keeper_pid says - a pid recycled by another process
+ * is never taken for the keeper.
+ */
+pid_t hosts_vm_keeper(const struct host *h, const char *name);
 
 /* The names of HOSTDIR's imported VMs (sorted) as a JSON array. */
 int hosts_vm_list(const struct host *h, json_t **out);

@@ -866,7 +866,7 @@ int lab_vm_stop_all(struct lab *L, int host)
 			pid_t pid = (pid_t)keeper_pid(g.gl_pathv[i]);
 
 			/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
-			stopped += (int)hl_proc_stop(&pid, 1, 5000, 0);
+			stopped += (int)hl_proc_stop(&pid, 1, 5000);
 		}
 		globfree(&g);
 	}

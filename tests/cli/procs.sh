@@ -21,6 +21,7 @@ IMPOSTORS=()
 impostor() {
 	setsid bash -c "sleep 300 & exec -a '${1:-sleep}' sleep 300" </dev/null >/dev/null 2>&1 &
 	local shell=$!
+	disown "$shell" 2>/dev/null
 	IMP=""
 	for _ in $(seq 1 200); do
 		IMP=$(pgrep -s "$shell" -f "^${1:-sleep}" 2>/dev/null | head -n1)

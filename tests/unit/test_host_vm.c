@@ -282,9 +282,10 @@ static void test_dir_and_load(void **state)
 
 /*
  * Start a process whose command line holds "start-vm", as a VM keeper's
- * does, in its own process group (kill_keeper ends it and its sleep).
+ * does, in its own process group (kill_keeper ends it and its sleep); it
+ * holds no keeper lock: an impostor.
  */
-static pid_t fake_keeper(void)
+static pid_t impostor(void)
 {
 	pid_t pid = fork();
 
@@ -296,6 +297,12 @@ static pid_t fake_keeper(void)
 	return pid;
 }
 
+/* A keeper of VM NAME in S: a child that holds vms/NAME/keeper.pid (the keeper's claim). */
+static pid_t fake_keeper(struct sandbox *s, const char *name)
+{
+	return tu_pidfile_holder(tu_path("%s/vms/%s/keeper.pid", s->hostdir, name));
+}
+
 /* SIGKILL the fake keeper PID and its children, without reaping it. */
 static void kill_keeper(pid_t pid)
 {
@@ -303,59 +310,38 @@ static void kill_keeper(pid_t pid)
 	kill(-pid, SIGKILL);
 }
 
-/* The state letter of PID from /proc (0 when unreadable). */
-static char proc_state(pid_t pid)
+/* The keeper is the holder of the VM's keeper lock, never a process that merely has its pid. */
+static void test_keeper(void **state)
 {
-	char path[64], buf[512], *rp;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' ? rp[2] : 0;
-}
-
-static void test_alive(void **state)
-{
-	json_t *st;
-	pid_t pid;
+	struct sandbox *s = *state;
+	char name[HL_NAME_VM_SIZE];
+	pid_t pid, imp;
 	int i;
 
-	(void)state;
-	assert_int_equal(hosts_vm_alive(NULL), 0);
-	st = json_pack("{s:s}", "state", "Off");
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	/* this test program is alive but is no keeper (no "start-vm" in its command line) */
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)getpid());
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)-5);
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	st = json_pack("{s:s}", "keeper_pid", "12");
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	/* a keeper lookalike: alive once it runs sh, ended once it is a zombie */
-	pid = fake_keeper();
-	assert_true(pid > 0);
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)pid);
-	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
+	make_bundle(s, "bundle", "vm1", "shielded");
+	assert_int_equal(hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)),
+			 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "none"), 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "../x"), 0);
+	/* an impostor named in state.json, even with start-vm in its command line, is none */
+	imp = impostor();
+	assert_true(imp > 0);
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
+	       tu_path("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)imp));
+	tu_put(tu_path("%s/vms/vm1/keeper.pid", s->hostdir), tu_path("%ld\n", (long)imp));
+	for (i = 0; i < 100 && hosts_vm_keeper(&s->h, "vm1") == 0; i++)
 		usleep(10000);
-	assert_int_equal(hosts_vm_alive(st), 1);
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
+	kill_keeper(imp);
+	waitpid(imp, NULL, 0);
+	/* the holder of the lock is the keeper; once killed, none (its file stays) */
+	pid = fake_keeper(s, "vm1");
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), pid);
 	kill_keeper(pid);
-	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
-		usleep(10000);
-	assert_int_equal(proc_state(pid), 'Z');
-	assert_int_equal(hosts_vm_alive(st), 0);
 	waitpid(pid, NULL, 0);
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
+	assert_true(tu_exists(tu_path("%s/vms/vm1/keeper.pid", s->hostdir)));
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
 }
 
 static void test_list(void **state)
@@ -389,10 +375,9 @@ static void test_start_stop_refuse(void **state)
 	struct sandbox *s = *state;
 	struct hosts_vm_start o = { 0 };
 	struct hl_buf tk = { NULL, 0 };
-	json_t *report = NULL, *st;
+	json_t *report = NULL;
 	char name[HL_NAME_VM_SIZE];
 	pid_t pid;
-	int i;
 
 	o.guest_dir = s->guest;
 	o.accel = "tcg";
@@ -413,12 +398,8 @@ static void test_start_stop_refuse(void **state)
 	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
 	assert_error_has("is not running");
 	/* start: the keeper of an earlier start still runs */
-	pid = fake_keeper();
-	st = json_pack("{s:s, s:I}", "state", "Running", "keeper_pid", (json_int_t)pid);
-	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
-		usleep(10000);
-	assert_int_equal(hosts_vm_alive(st), 1);
-	json_decref(st);
+	pid = fake_keeper(s, "vm1");
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), pid);
 	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
 	       tu_path("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)pid));
 	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
@@ -444,7 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_hostile, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_import_staging, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_and_load, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test(test_alive),
+		cmocka_unit_test_setup_teardown(test_keeper, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_refuse, sandbox_setup,
 						sandbox_teardown),

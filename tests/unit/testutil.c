@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "hgs/node.h"
+#include "lib/child.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
@@ -399,6 +400,32 @@ int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t si
 		return TU_HUNG;
 	snprintf(msg, size, "%s", r.msg);
 	return r.rc;
+}
+
+/* A child holding pid file PATH until killed. */
+pid_t tu_pidfile_holder(const char *path)
+{
+	int fds[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct hl_pidfile pf = { "", -1 };
+
+		setpgid(0, 0);
+		close(fds[0]);
+		if (hl_pidfile_claim(&pf, path, NULL) < 0 || write(fds[1], "k", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	return pid;
 }
 
 /* MyHgsService in TRUST mode, created at DIR and opened with its keys. */

@@ -165,6 +165,13 @@ unsigned short tu_closed_port(void);
  */
 int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t size);
 
+/*
+ * A child process that claims pid file PATH (hl_pidfile_claim, as a server,
+ * an agent or a VM keeper does), leads its own process group and waits
+ * until killed: its pid, once the claim is made.
+ */
+pid_t tu_pidfile_holder(const char *path);
+
 /* ---- an HGS node ---- */
 
 /*
