@@ -158,7 +158,8 @@ static const struct hl_cmd host_verbs[] = {
 			 "report.  Exits 4 with the attestation or KPS reason, files untouched.",
 	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
 	{ .name = "stop-vm", .summary = "stop a VM",
-	  .description = "QMP system_powerdown (the ACPI power button), a bounded wait, then a kill.",
+	  .description = "Asks the VM keeper, which alone holds QEMU's QMP, to send system_powerdown (the\n"
+			 "ACPI power button); a bounded wait, then a kill.",
 	  .opts = cmd_host_stop_vm_opts, .run = cmd_host_stop_vm },
 	{ .name = "get-vm", .summary = "show VMs and their state",
 	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },

@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +29,9 @@
 
 /* The VM keeper's pid file in the VM's folder, locked for the keeper's whole life. */
 #define KEEPER_PID_FILE "keeper.pid"
+
+/* The keeper's one request from others: power the guest off (stop-vm sends it). */
+#define KEEPER_POWER_OFF SIGUSR1
 
 /* The staging folders of imports in progress (lib/staging): vms/.import-XXXXXX. */
 #define IMPORT_STAGING ".import-"
@@ -238,9 +243,14 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	struct hl_pidfile pf = { "", -1 };
 	const char *accel;
 	char *text = NULL, *pidpath = join(vmdir, KEEPER_PID_FILE);
-	int fd;
+	sigset_t req;
+	int fd, sfd;
 
 	setsid();
+	/* a power-off request (stop-vm's SIGUSR1) waits, pending, until the VM runs */
+	sigemptyset(&req);
+	sigaddset(&req, KEEPER_POWER_OFF);
+	sigprocmask(SIG_BLOCK, &req, NULL);
 	/* the keeper is whoever holds keeper.pid: stop-vm and `down` check it before a signal */
 	if (!pidpath || hl_pidfile_claim(&pf, pidpath, NULL) < 0) {
 		char line[HL_ERROR_MAX + 8];
@@ -298,6 +308,21 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	free(text);
 	close(report_fd);
 	fprintf(stderr, "keeper: VM running after %.1f s (accel %s)\n", vm_launch_elapsed(p), accel);
+	/* until QEMU ends: a power-off request is the one thing the keeper does for others */
+	if ((sfd = signalfd(-1, &req, SFD_CLOEXEC)) < 0)
+		fprintf(stderr, "keeper: cannot take power-off requests: %s\n", strerror(errno));
+	while (sfd >= 0 && vm_launch_poll(p, sfd, -1) > 0) {
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		fprintf(stderr, "keeper: power-off requested by pid %u: QMP system_powerdown\n",
+			si.ssi_pid);
+		if (vm_launch_qmp(p, "system_powerdown", NULL) < 0)
+			fprintf(stderr, "keeper: %s\n", hl_error_last());
+	}
+	if (sfd >= 0)
+		close(sfd);
 	vm_launch_end(p, -1);
 	vm_launch_proc_free(p);
 	write_state(vmdir, "Off", policy, 0, wl, NULL, accel);
@@ -394,7 +419,7 @@ out:
 int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 {
 	json_t *cfg = NULL, *state = NULL;
-	char *vmdir = NULL, *run = NULL;
+	char *vmdir = NULL;
 	pid_t pid;
 	int rc = -1;
 
@@ -405,10 +430,12 @@ int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 		hl_error("VM '%s' is not running on host '%s'", name, h->name);
 		goto out;
 	}
-	if (!(run = join(vmdir, "run")))
+	/* the keeper alone talks to QEMU (QMP on its private socket pair): ask it */
+	if (kill(pid, KEEPER_POWER_OFF) < 0) {
+		hl_error_errno("cannot ask the keeper of VM '%s' (pid %ld) to power it off", name,
+			       (long)pid);
 		goto out;
-	if (vm_launch_powerdown(run) == -2)
-		fprintf(stderr, "host stop-vm: QMP: %s; stopping the keeper\n", hl_error_last());
+	}
 	hl_proc_wait(&pid, 1, wait_s > INT_MAX / 1000 ? INT_MAX : wait_s * 1000);
 	if (hosts_vm_keeper(h, name) == pid) {
 		fprintf(stderr, "host stop-vm: the guest did not power off within %d s; stopping "
@@ -423,6 +450,5 @@ out:
 	json_decref(cfg);
 	json_decref(state);
 	free(vmdir);
-	free(run);
 	return rc;
 }

@@ -10,19 +10,22 @@
  *                               keeper pid, the workload result, last error
  *   HOSTDIR/vms/VM/keeper.pid   the keeper's pid, locked by it while it lives
  *   HOSTDIR/vms/VM/run/         the launcher's run folder: sockets and logs of
- *                               the current run (qmp.sock, agent.sock, swtpm.sock,
+ *                               the current run (agent.sock, swtpm.sock,
  *                               console.sock for encryption-supported VMs)
  *
  * start-vm gets the TK from KPS (hosts_kps_unwrap), then forks the VM keeper,
  * a small daemon (its own session) that owns swtpm and QEMU, writes
  * state.json, reports "running" (or the failure) to start-vm through a pipe,
- * and stays until QEMU ends.  stop-vm asks QEMU over QMP (system_powerdown),
- * waits a bounded time for the keeper to end, then stops it (hl_proc_stop:
- * on SIGTERM it kills QEMU and swtpm).
+ * and stays until QEMU ends.  The keeper alone holds QEMU's QMP, a socket
+ * pair with no path (vm/launch.h), and sends it only what the lab needs; its
+ * one request from others is SIGUSR1, "power the guest off", on which it
+ * sends system_powerdown.  stop-vm sends that request to the process that
+ * holds the VM's keeper lock, waits a bounded time for the keeper to end,
+ * then stops it (hl_proc_stop: on SIGTERM it kills QEMU and swtpm).
  *
- * Policy "shielded": no serial console, no monitor, no gdbstub (QMP is the
- * host's control socket, 0600 in a 0700 folder).  "encryption-supported":
- * the serial console on run/console.sock (host connect-vm).
+ * Policy "shielded": no serial console, no monitor, no gdbstub, and no QMP
+ * any other process can reach.  "encryption-supported": the serial console
+ * on run/console.sock (host connect-vm).
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; destructors are NULL-safe.
@@ -59,7 +62,10 @@ struct hosts_vm_start {
 int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
 		   const struct hosts_vm_start *o, json_t **report);
 
-/* stop-vm: QMP system_powerdown, wait up to WAIT_S for the keeper, then stop it. */
+/*
+ * stop-vm: ask the keeper to power the guest off (SIGUSR1: it sends QMP
+ * system_powerdown), wait up to WAIT_S for the keeper to end, then stop it.
+ */
 int hosts_vm_stop(const struct host *h, const char *name, int wait_s);
 
 /* The VM's folder and its config.json / state.json as JSON (state may be absent: NULL). */

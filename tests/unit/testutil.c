@@ -302,7 +302,17 @@ int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out)
 static const char fake_qemu[] =
 	"#!/bin/sh\n"
 	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
-	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
+	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;;\n"
+	"\tsocket,id=qmp,fd=*) qmp=${a#socket,id=qmp,fd=} ;; esac; done\n"
+	"if [ -n \"$qmp\" ]; then\n"
+	"\tmain=$$\n"
+	"\t(printf '{\"QMP\":{\"version\":{}}}\\n'\n"
+	"\twhile read -r line; do\n"
+	"\t\tprintf '%s\\n' \"$line\" >> \"${FAKE_QEMU_QMP:-/dev/null}\"\n"
+	"\t\tprintf '{\"return\":{}}\\n'\n"
+	"\t\tcase $line in *system_powerdown*) kill \"$main\"; exit 0 ;; esac\n"
+	"\tdone) <&\"$qmp\" >&\"$qmp\" &\n"
+	"fi\n"
 	"if [ -n \"$FAKE_QEMU_GUEST\" ]; then\n"
 	"\tsocat \"UNIX-CONNECT:$sock\" \"EXEC:$FAKE_QEMU_GUEST\" || exit 3\n"
 	"elif [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
@@ -333,6 +343,7 @@ int tu_fake_qemu_install(const char *dir, char **old_path)
 	unsetenv("FAKE_QEMU_GUEST");
 	unsetenv("FAKE_QEMU_EVENTS");
 	unsetenv("FAKE_QEMU_SLEEP");
+	unsetenv("FAKE_QEMU_QMP");
 	return 0;
 }
 

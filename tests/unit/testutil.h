@@ -140,8 +140,11 @@ int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out);
  * one a line, to $FAKE_QEMU_ARGS; then runs $FAKE_QEMU_GUEST with its stdin
  * and stdout on the guest agent's socket (a guest that answers the host),
  * or writes the file $FAKE_QEMU_EVENTS into it (a guest that only reports);
- * then sleeps $FAKE_QEMU_SLEEP seconds (0 when unset).  Both variables are
- * unset here.  *OLD_PATH gets PATH as it was, for tu_fake_qemu_remove.  0,
+ * then sleeps $FAKE_QEMU_SLEEP seconds (0 when unset).  Given QMP
+ * (`-chardev socket,id=qmp,fd=N`), it greets on fd N and answers every
+ * line {"return":{}}, appending the line to $FAKE_QEMU_QMP, and ends (as a
+ * guest that powers off) after system_powerdown.  The variables are unset
+ * here.  *OLD_PATH gets PATH as it was, for tu_fake_qemu_remove.  0,
  * or -1 (for setup functions).
  */
 int tu_fake_qemu_install(const char *dir, char **old_path);
