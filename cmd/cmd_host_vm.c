@@ -1,6 +1,7 @@
 /*
  * cmd_vm.c - the `hgslab host` verbs for shielded VMs: import-vm, start-vm
- * (key release through KPS, then the VM keeper of hosts/vm.c), stop-vm,
+ * (key release through KPS, then the VM keeper of hosts/vm.c, which runs as
+ * this binary's keep-vm verb), stop-vm,
  * get-vm, connect-vm (the console of encryption-supported VMs only),
  * new-shielded-vm (a VM provisioned from a template disk and shielding
  * data, hosts/provision.c) and get-provisioning-status.
@@ -66,6 +67,15 @@ const struct hl_opt cmd_host_stop_vm_opts[] = {
 	OPT_END,
 };
 
+const struct hl_opt cmd_host_keep_vm_opts[] = {
+	OPT_DIR,
+	OPT_NAME,
+	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the boot to 'running' (default 120)", 0 },
+	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default), tcg, kvm", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
+	OPT_END,
+};
+
 const struct hl_opt cmd_host_get_vm_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "VM", "show only this VM", 0 },
@@ -104,6 +114,9 @@ const struct hl_opt cmd_host_get_provisioning_status_opts[] = {
 	OPT_JSON,
 	OPT_END,
 };
+
+/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
+static const char *const keeper_command[] = { "/proc/self/exe", "host", "keep-vm", NULL };
 
 /* Open --dir; an exit code. */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
@@ -183,6 +196,29 @@ static int check_accel(const char *accel)
 	return HL_EXIT_OK;
 }
 
+/* keep-vm: the VM keeper, run by start-vm (the TK on fd 3, the report on fd 4). */
+int cmd_host_keep_vm(struct hl_cmd_ctx *ctx)
+{
+	struct hosts_vm_start so = { 0 };
+	struct host *h = NULL;
+	char *g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL));
+	int code;
+
+	if (!g)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	so.guest_dir = g;
+	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
+	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
+	if ((code = check_accel(so.accel)) == HL_EXIT_OK &&
+	    (code = open_host(ctx, &h)) == HL_EXIT_OK) {
+		if (hosts_vm_keep(h, hl_opts_str(&ctx->opts, "name", NULL), &so) < 0)
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		host_close(h);
+	}
+	free(g);
+	return code;
+}
+
 /* start-vm. */
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 {
@@ -233,6 +269,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
+	so.keeper = keeper_command;
 	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
 	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
@@ -552,6 +589,7 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		so.guest_dir = g;
 		so.accel = po.accel;
 		so.wait_s = po.wait_s;
+		so.keeper = keeper_command;
 		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
 					   "%s", name, hl_error_last());

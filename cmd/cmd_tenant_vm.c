@@ -36,7 +36,9 @@ const struct hl_opt cmd_tenant_new_vm_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "VM", "the VM's name", HL_OPT_REQUIRED },
 	{ "disk-size", 0, HL_OPT_STRING, "SIZE", "plain disk size, e.g. 16M (default), 1G", 0 },
-	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT", "a file on the disk (repeatable)", 0 },
+	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT",
+	  "a file on the disk (repeatable); NAME=@PATH takes the content from file PATH, so it "
+	  "is in no command line (@@ for a literal '@')", 0 },
 	{ "files", 0, HL_OPT_STRING, "SRCDIR", "copy SRCDIR's tree onto the disk", 0 },
 	OPT_JSON,
 	OPT_END,
@@ -72,7 +74,37 @@ const struct hl_opt cmd_tenant_inspect_vm_opts[] = {
 	OPT_END,
 };
 
-/* The --file NAME=CONTENT items of FV as disk files borrowing from *PAIRS. */
+/*
+ * Pair P's content given as "@PATH": the file PATH's text takes its place
+ * ("@@..." is the literal "@..."); an exit code.  The content then never
+ * appears in a command line.
+ */
+static int file_content(struct hl_cmd_pair *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (p->value[0] != '@')
+		return HL_EXIT_OK;
+	if (p->value[1] == '@') {
+		memmove(p->value, p->value + 1, strlen(p->value));
+		return HL_EXIT_OK;
+	}
+	if (hl_file_read(p->value + 1, HL_FILE_READ_MAX, &text, &len) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s=%s': %s", p->name, p->value,
+				   hl_error_last());
+	if (memchr(text, '\0', len)) {
+		free(text);
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s=%s': the file holds a NUL byte; "
+				   "--file takes text (copy other files with --files SRCDIR)",
+				   p->name, p->value);
+	}
+	free(p->value);
+	p->value = text;
+	return HL_EXIT_OK;
+}
+
+/* The --file NAME=CONTENT (or NAME=@PATH) items of FV as disk files borrowing from *PAIRS. */
 int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
 			  struct hl_vm_file **files)
 {
@@ -80,8 +112,15 @@ int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs
 	int code;
 
 	*files = NULL;
-	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT", pairs)) != HL_EXIT_OK)
+	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT or NAME=@PATH", pairs)) !=
+	    HL_EXIT_OK)
 		return code;
+	for (i = 0; i < fv->n; i++)
+		if ((code = file_content(&(*pairs)[i])) != HL_EXIT_OK) {
+			hl_cmd_pairs_free(*pairs, fv->n);
+			*pairs = NULL;
+			return code;
+		}
 	*files = calloc(fv->n + 1, sizeof(**files));
 	if (!*files) {
 		hl_cmd_pairs_free(*pairs, fv->n);

@@ -23,12 +23,17 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "proto/keyprotector.h"
 #include "proto/names.h"
 #include "vm/bundle.h"
 #include "vm/launch.h"
 
 /* The VM keeper's pid file in the VM's folder, locked for the keeper's whole life. */
 #define KEEPER_PID_FILE "keeper.pid"
+
+/* The fds start-vm hands the keeper: the TK's pipe, and the pipe it reports on. */
+#define KEEPER_TK_FD 3
+#define KEEPER_REPORT_FD 4
 
 /* The keeper's one request from others: power the guest off (stop-vm sends it). */
 #define KEEPER_POWER_OFF SIGUSR1
@@ -229,10 +234,11 @@ static void report(int fd, const char *line)
 }
 
 /*
- * The VM keeper (a forked, detached child): run the VM, report "running" or
- * the failure on REPORT_FD, then wait for QEMU's end.  Never returns.
+ * The VM keeper (a process of its own, exec'd by start-vm): run the VM with
+ * TK, cleanse TK once swtpm has it, report "running" or the failure on
+ * REPORT_FD, then wait for QEMU's end and power-off requests.  Never returns.
  */
-static void keeper(const char *vmdir, const char *policy, const struct hl_buf *tk,
+static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 		   const struct hosts_vm_start *o, int report_fd)
 {
 	struct vm_launch l = { 0 };
@@ -246,7 +252,6 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	sigset_t req;
 	int fd, sfd;
 
-	setsid();
 	/* a power-off request (stop-vm's SIGUSR1) waits, pending, until the VM runs */
 	sigemptyset(&req);
 	sigaddset(&req, KEEPER_POWER_OFF);
@@ -257,6 +262,7 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 
 		snprintf(line, sizeof(line), "error %s", hl_error_last());
 		report(report_fd, line);
+		hl_buf_free(tk);
 		_exit(1);
 	}
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
@@ -272,6 +278,7 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
 	if (!run || !disk || !vtpm || hl_file_mkdirs(run, 0700) < 0) {
 		report(report_fd, "error cannot prepare the VM's run folder");
+		hl_buf_free(tk);
 		hl_pidfile_release(&pf);
 		_exit(1);
 	}
@@ -285,18 +292,22 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	l.qmp = 1;
 	l.tk = tk;
 	write_state(vmdir, "Starting", policy, (long)getpid(), NULL, NULL, accel);
-	if (vm_launch(&l, &p) < 0 || vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
+	if (vm_launch(&l, &p) == 0) {
+		/* swtpm has the TK now (read from its pipe before it answered): cleanse our copy */
+		hl_buf_free(tk);
+		l.tk = NULL;
+	}
+	if (!p || vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
 		char line[HL_ERROR_MAX + 8];
 
 		snprintf(line, sizeof(line), "error %s", hl_error_last());
 		write_state(vmdir, "Off", policy, 0, NULL, hl_error_last(), accel);
 		report(report_fd, line);
 		vm_launch_proc_free(p);
+		hl_buf_free(tk);
 		hl_pidfile_release(&pf);
 		_exit(1);
 	}
-	/* the TK is in swtpm now: this process (a copy of start-vm's memory) forgets it */
-	hl_buf_free((struct hl_buf *)tk);
 	wl = json_object_get(ev, "workload");
 	write_state(vmdir, "Running", policy, (long)getpid(), wl, NULL, accel);
 	if (hl_json_dump(ev, &text) == 0) {
@@ -337,10 +348,10 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		   const struct hosts_vm_start *o, json_t **report_out)
 {
 	json_t *cfg = NULL, *state = NULL;
-	const char *policy = NULL;
-	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192];
-	size_t have = 0;
-	int pfd[2] = { -1, -1 }, rc = -1;
+	const char *policy = NULL, *argv[24];
+	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192], wait[16];
+	size_t have = 0, i, na = 0;
+	int pfd[2] = { -1, -1 }, tfd[2] = { -1, -1 }, rc = -1;
 	pid_t pid;
 	long long deadline;
 
@@ -354,21 +365,52 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 	}
 	if (hl_json_get_string(cfg, "policy", &policy) < 0)
 		goto out;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		hl_error_errno("cannot create a pipe");
+	if (!o->keeper || !o->keeper[0] || tk->len != HL_KP_TK_LEN) {
+		hl_error("cannot start VM '%s': no VM keeper command or no TK", name);
 		goto out;
 	}
+	snprintf(wait, sizeof(wait), "%d", o->wait_s);
+	for (i = 0; o->keeper[i] && na < 8; i++)
+		argv[na++] = o->keeper[i];
+	argv[na++] = "--dir"; argv[na++] = h->dir;
+	argv[na++] = "--name"; argv[na++] = name;
+	argv[na++] = "--accel"; argv[na++] = o->accel;
+	argv[na++] = "--wait-seconds"; argv[na++] = wait;
+	if (o->guest_dir) {
+		argv[na++] = "--guest"; argv[na++] = o->guest_dir;
+	}
+	argv[na] = NULL;
+	/* the TK waits in a pipe the keeper reads as KEEPER_TK_FD: never argv, env or a file */
+	if (pipe2(pfd, O_CLOEXEC) < 0 || pipe2(tfd, O_CLOEXEC) < 0 ||
+	    write(tfd[1], tk->data, tk->len) != (ssize_t)tk->len) {
+		hl_error_errno("cannot hand the TK and the report pipe to the VM keeper");
+		goto out;
+	}
+	close(tfd[1]);
+	tfd[1] = -1;
 	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		hl_error_errno("cannot fork the VM keeper");
 		goto out;
 	}
 	if (pid == 0) {
-		close(pfd[0]);
-		keeper(vmdir, policy, tk, o, pfd[1]);
+		/*
+		 * A fresh program, not a copy of this one: nothing of start-vm's memory
+		 * (the TK's other copies, the TPM's buffers) lives on in the keeper.
+		 */
+		int t = fcntl(tfd[0], F_DUPFD, 10), r = fcntl(pfd[1], F_DUPFD, 10);
+
+		setsid();
+		if (t < 0 || r < 0 || dup2(t, KEEPER_TK_FD) < 0 || dup2(r, KEEPER_REPORT_FD) < 0)
+			_exit(127);
+		execv(argv[0], (char *const *)argv);
+		report(KEEPER_REPORT_FD, "error cannot run the VM keeper");
+		_exit(127);
 	}
 	close(pfd[1]);
 	pfd[1] = -1;
+	close(tfd[0]);
+	tfd[0] = -1;
 	deadline = hl_clock_ms() + (long long)(o->wait_s + 20) * 1000;
 	for (;;) {
 		struct pollfd pf = { pfd[0], POLLIN, 0 };
@@ -405,14 +447,64 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		goto out;
 	}
 out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
+	for (i = 0; i < 2; i++) {
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+		if (tfd[i] >= 0)
+			close(tfd[i]);
+	}
 	json_decref(cfg);
 	json_decref(state);
 	free(vmdir);
 	return rc;
+}
+
+/* The keeper, run by `host keep-vm`: the TK from its pipe, then keeper(). */
+int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_start *o)
+{
+	struct hl_buf tk = { NULL, 0 };
+	json_t *cfg = NULL, *state = NULL;
+	const char *policy = NULL;
+	char *vmdir = NULL;
+	size_t got = 0;
+
+	if (fcntl(KEEPER_TK_FD, F_GETFD) < 0 || fcntl(KEEPER_REPORT_FD, F_GETFD) < 0)
+		return hl_error("the VM keeper is started by `hgslab host start-vm`, which hands it "
+				"the TK on fd %d and reads its report on fd %d", KEEPER_TK_FD,
+				KEEPER_REPORT_FD);
+	fcntl(KEEPER_TK_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(KEEPER_REPORT_FD, F_SETFD, FD_CLOEXEC);
+	/* read straight into the one buffer swtpm's pipe is fed from (no stdio copy) */
+	if (!(tk.data = malloc(HL_KP_TK_LEN + 1))) {
+		report(KEEPER_REPORT_FD, "error out of memory");
+		return hl_error("out of memory");
+	}
+	tk.len = HL_KP_TK_LEN;
+	while (got < tk.len) {
+		ssize_t r = read(KEEPER_TK_FD, tk.data + got, tk.len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(KEEPER_TK_FD);
+	if (got != tk.len || hosts_vm_load(h, name, &cfg, &state) < 0 ||
+	    hosts_vm_dir(h, name, &vmdir) < 0 || hl_json_get_string(cfg, "policy", &policy) < 0) {
+		char line[HL_ERROR_MAX + 8];
+
+		snprintf(line, sizeof(line), "error %s", got != tk.len ? "the VM keeper got no TK" :
+			 hl_error_last());
+		report(KEEPER_REPORT_FD, line);
+		hl_buf_free(&tk);
+		json_decref(cfg);
+		json_decref(state);
+		free(vmdir);
+		return hl_error("%s", line + 6);
+	}
+	keeper(vmdir, policy, &tk, o, KEEPER_REPORT_FD);
+	return 0;
 }
 
 /* stop-vm. */

@@ -53,14 +53,32 @@ struct hosts_vm_start {
 	const char *guest_dir;
 	const char *accel;       /* "auto", "tcg", "kvm" */
 	int wait_s;              /* bound on the boot to "running" */
+	const char *const *keeper; /* the program that runs hosts_vm_keep, and its first
+				      arguments (cmd: this binary, "host", "keep-vm"); NULL-ended */
 };
 
 /*
- * Start VM NAME with TK: fork the keeper and wait for its report.  0 with
- * *REPORT (the "running" event) when the guest runs; -1 otherwise.
+ * Start VM NAME with TK: run the keeper and wait for its report.  The keeper
+ * is a program of its own (KEEPER + "--dir HOSTDIR --name NAME --accel A
+ * --wait-seconds N [--guest G]"), exec'd in its own session, not a copy of
+ * this process: nothing of the caller's memory (where the TK was released
+ * and opened) lives on in it.  It gets the TK through a pipe on its fd 3
+ * and reports on fd 4.  0 with *REPORT (the "running" event) when the guest
+ * runs; -1 otherwise.
  */
 int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
 		   const struct hosts_vm_start *o, json_t **report);
+
+/*
+ * The keeper's own side (`hgslab host keep-vm`, exec'd by hosts_vm_start):
+ * read the TK from fd 3 into the one buffer swtpm's pipe is fed from,
+ * claim vms/NAME/keeper.pid, run the VM (vm/launch.h), cleanse the TK as
+ * soon as swtpm has it, report on fd 4, then stay until QEMU ends, sending
+ * QMP system_powerdown when asked (SIGUSR1).  Does not return once the VM
+ * is launched; -1 when it is not run by start-vm (no fd 3 or 4) or cannot
+ * start.
+ */
+int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_start *o);
 
 /*
  * stop-vm: ask the keeper to power the guest off (SIGUSR1: it sends QMP

@@ -125,7 +125,7 @@ ok $([ $RC -eq 0 ] && jq -e '.[0].Name == "vm1" and .[0].State == "Running" and
 # The TK (from the owner's key with openssl, into a shell variable only): in no
 # command line or environment of the running VM's processes.
 TK=$(kp_open "$KP" 0 "$TEN/guardians/Owner/encryption.key")
-mapfile -t PIDS < <(pgrep -f "$H1/vms/vm1"; pgrep -f "start-vm --dir $H1 --name vm1")
+mapfile -t PIDS < <(pgrep -f "$H1/vms/vm1"; pgrep -f "keep-vm --dir $H1 --name vm1")
 scan_procs "$TK" ${PIDS[@]+"${PIDS[@]}"}
 ok $(($? + (${#TK} != 64) + (SCANNED < 3))) \
 	"the TK is in no command line or environment of the VM's $SCANNED processes (keeper, swtpm, QEMU)"
