@@ -1,15 +1,17 @@
 /*
  * cmd_vm.c - the `hgslab host` verbs for shielded VMs: import-vm, start-vm
- * (key release through KPS, then the VM keeper of hosts/vm.c), stop-vm,
+ * (key release through KPS, then the VM keeper of hosts/vm.c, which runs as
+ * this binary's keep-vm verb), stop-vm,
  * get-vm, connect-vm (the console of encryption-supported VMs only),
  * new-shielded-vm (a VM provisioned from a template disk and shielding
  * data, hosts/provision.c) and get-provisioning-status.
  *
  * Exit codes (sim/cmd.h): 4 when attestation, KPS, the VM's policy (or
- * the tenant's signed policy statement it must agree with), the shielding
- * data or the guest's check of the template says no (the VM's files are
- * then untouched, and no new VM is made), 2 for input files that cannot be
- * read, 1 for other failures.
+ * the tenant's signed policy statement it must agree with), the
+ * shielding data or the guest's check of the template says no (the VM's
+ * files are then untouched, and no new VM is made), 2 for input files that
+ * cannot be read or accepted (import-vm: a bundle that breaks the bundle
+ * rules of vm/bundle.h), 1 for other failures.
  */
 #include <errno.h>
 #include <poll.h>
@@ -66,6 +68,15 @@ const struct hl_opt cmd_host_stop_vm_opts[] = {
 	OPT_END,
 };
 
+const struct hl_opt cmd_host_keep_vm_opts[] = {
+	OPT_DIR,
+	OPT_NAME,
+	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the boot to 'running' (default 120)", 0 },
+	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default), tcg, kvm", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
+	OPT_END,
+};
+
 const struct hl_opt cmd_host_get_vm_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "VM", "show only this VM", 0 },
@@ -105,6 +116,9 @@ const struct hl_opt cmd_host_get_provisioning_status_opts[] = {
 	OPT_END,
 };
 
+/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
+static const char *const keeper_command[] = { "/proc/self/exe", "host", "keep-vm", NULL };
+
 /* Open --dir; an exit code. */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
 {
@@ -118,12 +132,13 @@ int cmd_host_import_vm(struct hl_cmd_ctx *ctx)
 {
 	struct host *h = NULL;
 	char name[HL_NAME_VM_SIZE];
-	int code;
+	int code, r;
 
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		return code;
-	if (hosts_vm_import(h, hl_opts_str(&ctx->opts, "bundle", NULL), name, sizeof(name)) < 0)
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot import the VM: %s", hl_error_last());
+	if ((r = hosts_vm_import(h, hl_opts_str(&ctx->opts, "bundle", NULL), name, sizeof(name))) < 0)
+		code = hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
+				   "cannot import the VM: %s", hl_error_last());
 	else
 		printf("VM '%s' imported on host '%s'\n", name, h->name);
 	host_close(h);
@@ -182,6 +197,29 @@ static int check_accel(const char *accel)
 	return HL_EXIT_OK;
 }
 
+/* keep-vm: the VM keeper, run by start-vm (the TK on fd 3, the report on fd 4). */
+int cmd_host_keep_vm(struct hl_cmd_ctx *ctx)
+{
+	struct hosts_vm_start so = { 0 };
+	struct host *h = NULL;
+	char *g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL));
+	int code;
+
+	if (!g)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	so.guest_dir = g;
+	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
+	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
+	if ((code = check_accel(so.accel)) == HL_EXIT_OK &&
+	    (code = open_host(ctx, &h)) == HL_EXIT_OK) {
+		if (hosts_vm_keep(h, hl_opts_str(&ctx->opts, "name", NULL), &so) < 0)
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		host_close(h);
+	}
+	free(g);
+	return code;
+}
+
 /* start-vm. */
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 {
@@ -202,7 +240,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 		goto out;
 	}
-	if (hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) > 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' already runs on host '%s'", name,
 				   h->name);
 		goto out;
@@ -238,6 +276,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
+	so.keeper = keeper_command;
 	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
 	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
@@ -301,7 +340,7 @@ static json_t *vm_row(const struct host *h, const char *name, const char *health
 	if (hosts_vm_load(h, name, &cfg, &state) < 0)
 		return NULL;
 	st = json_string_value(json_object_get(state, "state"));
-	if (!st || (strcmp(st, "Off") && !hosts_vm_alive(state)))
+	if (!st || (strcmp(st, "Off") && hosts_vm_keeper(h, name) <= 0))
 		st = "Off";
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Name", name, "State", st, "Policy",
 		      json_string_value(json_object_get(cfg, "policy")) ?
@@ -400,7 +439,7 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx)
 				   "shielded; only encryption-supported VMs have a console)", name);
 		goto out;
 	}
-	if (!hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) <= 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is not running: start it with `hgslab "
 				   "host start-vm`", name);
 		goto out;
@@ -565,6 +604,7 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		so.guest_dir = g;
 		so.accel = po.accel;
 		so.wait_s = po.wait_s;
+		so.keeper = keeper_command;
 		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
 					   "%s", name, hl_error_last());

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "fabric/directory.h"
+#include "hgs/node.h"
 #include "hosts/host.h"
 #include "hosts/vm.h"
 #include "lib/child.h"
@@ -486,20 +488,37 @@ static json_t *lab_json(const char *work)
 	return j;
 }
 
-/* Every pid of lab.json's processes, into PIDS (at most MAX); the count. */
+/*
+ * The pid lab.json's entry E records, when that process is still the lab's:
+ * it holds the lock of the pid file PIDFILE in E's "dir" (lib/child.h "Pid
+ * files").  0 when it is gone or the pid now belongs to another process.
+ */
+static pid_t lab_pid_owned(const json_t *e, const char *pidfile)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
+	const char *dir = json_string_value(json_object_get(e, "dir"));
+	char path[PATH_MAX];
+
+	if (pid <= 0 || !dir || snprintf(path, sizeof(path), "%s/%s", dir, pidfile) >= (int)sizeof(path))
+		return 0;
+	return hl_pidfile_owner(path) == pid ? pid : 0;
+}
+
+/* The pids of lab.json's processes that are still the lab's, into PIDS (at most MAX); the count. */
 static int lab_pids(const json_t *j, pid_t *pids, int max)
 {
 	static const char *const lists[] = { "hgs", "hosts" };
+	static const char *const files[] = { HGS_PID_FILE, HOST_PID_FILE };
 	json_t *e, *dc;
 	size_t i, k;
 	int n = 0;
 
 	for (k = 0; k < 2; k++)
 		json_array_foreach(json_object_get(j, lists[k]), i, e)
-			if (n < max)
-				pids[n++] = (pid_t)json_integer_value(json_object_get(e, "pid"));
-	if ((dc = json_object_get(j, "dc")) && n < max)
-		pids[n++] = (pid_t)json_integer_value(json_object_get(dc, "pid"));
+			if (n < max && (pids[n] = lab_pid_owned(e, files[k])) > 0)
+				n++;
+	if ((dc = json_object_get(j, "dc")) && n < max && (pids[n] = lab_pid_owned(dc, FABRIC_PID_FILE)) > 0)
+		n++;
 	return n;
 }
 
@@ -527,10 +546,8 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		return HL_EXIT_USAGE;
 	if ((old = lab_json(work))) {
 		pid_t pids[64];
-		int n = lab_pids(old, pids, 64), k, live = 0;
+		int live = lab_pids(old, pids, 64);
 
-		for (k = 0; k < n; k++)
-			live += hl_proc_alive(pids[k]);
 		json_decref(old);
 		if (live) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "a fabric is already up in '%s': stop it with "
@@ -645,7 +662,7 @@ const struct hl_opt cmd_down_opts[] = {
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
-/* The VM keepers of every host in J. */
+/* The VM keepers of every host in J (each the holder of its VM's keeper lock). */
 static int keeper_pids(const json_t *j, pid_t *pids, int max)
 {
 	json_t *h;
@@ -663,16 +680,9 @@ static int keeper_pids(const json_t *j, pid_t *pids, int max)
 			host_close(ho);
 			continue;
 		}
-		json_array_foreach(names, k, name) {
-			json_t *cfg = NULL, *st = NULL;
-
-			if (hosts_vm_load(ho, json_string_value(name), &cfg, &st) == 0 && st &&
-			    hosts_vm_alive(st) && n < max)
-				pids[n++] = (pid_t)json_integer_value(json_object_get(st, "keeper_pid"));
-			hl_error_clear();
-			json_decref(cfg);
-			json_decref(st);
-		}
+		json_array_foreach(names, k, name)
+			if (n < max && (pids[n] = hosts_vm_keeper(ho, json_string_value(name))) > 0)
+				n++;
 		json_decref(names);
 		host_close(ho);
 	}
@@ -689,11 +699,14 @@ int cmd_down(struct hl_cmd_ctx *ctx)
 	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
 	if (!(j = lab_json(work)))
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	/* the processes of the fabric lead their own process groups: stop the groups */
+	/*
+	 * Only the processes proved to be the lab's (each holds its pid file's
+	 * lock) get a signal, and only they: never their process groups.
+	 */
 	vms = keeper_pids(j, pids, 64);
-	hl_proc_stop(pids, (size_t)vms, 5000, HL_PROC_GROUP);
+	hl_proc_stop(pids, (size_t)vms, 5000);
 	n = lab_pids(j, pids, 64);
-	live = (int)hl_proc_stop(pids, (size_t)n, 5000, HL_PROC_GROUP);
+	live = (int)hl_proc_stop(pids, (size_t)n, 5000);
 	json_decref(j);
 	printf("stopped %d VM%s and %d process%s of the fabric in %s\n", vms, vms == 1 ? "" : "s", live,
 	       live == 1 ? "" : "es", work);
@@ -798,7 +811,7 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 				const char *state = "Off";
 
 				if (hosts_vm_load(h, json_string_value(name), &cfg, &vs) == 0 && vs)
-					state = hosts_vm_alive(vs) ? "Running" : "Off";
+					state = hosts_vm_keeper(h, json_string_value(name)) > 0 ? "Running" : "Off";
 				hl_error_clear();
 				json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "VM",
 					"Name", json_string_value(name), "State", state, "Health", "",

@@ -4,9 +4,11 @@
  * bundle a hosting fabric imports) and inspect-vm (the offline view of a
  * bundle).  The work is in tenant/vm.c and the launcher in hosts/vm.c.
  *
- * Exit codes (sim/cmd.h): 2 for a bad command line, 4 when the key
- * protector's owner check says no, 1 for other failures (inspect-vm: 1 when
- * it finds plaintext or a readable vTPM state).
+ * Exit codes (sim/cmd.h): 2 for a bad command line or a bundle that breaks
+ * the bundle rules (vm/bundle.h: a link, a FIFO, a device, a part larger
+ * than declared), 4 when the key protector's owner check says no, 1 for
+ * other failures (inspect-vm: 1 when it finds plaintext or a readable vTPM
+ * state).  inspect-vm reads the bundle's parts as vm/bundle.h opens them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,9 @@ const struct hl_opt cmd_tenant_new_vm_opts[] = {
 	OPT_DIR,
 	{ "name", 'n', HL_OPT_STRING, "VM", "the VM's name", HL_OPT_REQUIRED },
 	{ "disk-size", 0, HL_OPT_STRING, "SIZE", "plain disk size, e.g. 16M (default), 1G", 0 },
-	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT", "a file on the disk (repeatable)", 0 },
+	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT",
+	  "a file on the disk (repeatable); NAME=@PATH takes the content from file PATH, so it "
+	  "is in no command line (@@ for a literal '@')", 0 },
 	{ "files", 0, HL_OPT_STRING, "SRCDIR", "copy SRCDIR's tree onto the disk", 0 },
 	OPT_JSON,
 	OPT_END,
@@ -70,7 +74,37 @@ const struct hl_opt cmd_tenant_inspect_vm_opts[] = {
 	OPT_END,
 };
 
-/* The --file NAME=CONTENT items of FV as disk files borrowing from *PAIRS. */
+/*
+ * Pair P's content given as "@PATH": the file PATH's text takes its place
+ * ("@@..." is the literal "@..."); an exit code.  The content then never
+ * appears in a command line.
+ */
+static int file_content(struct hl_cmd_pair *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (p->value[0] != '@')
+		return HL_EXIT_OK;
+	if (p->value[1] == '@') {
+		memmove(p->value, p->value + 1, strlen(p->value));
+		return HL_EXIT_OK;
+	}
+	if (hl_file_read(p->value + 1, HL_FILE_READ_MAX, &text, &len) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s=%s': %s", p->name, p->value,
+				   hl_error_last());
+	if (memchr(text, '\0', len)) {
+		free(text);
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --file '%s=%s': the file holds a NUL byte; "
+				   "--file takes text (copy other files with --files SRCDIR)",
+				   p->name, p->value);
+	}
+	free(p->value);
+	p->value = text;
+	return HL_EXIT_OK;
+}
+
+/* The --file NAME=CONTENT (or NAME=@PATH) items of FV as disk files borrowing from *PAIRS. */
 int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
 			  struct hl_vm_file **files)
 {
@@ -78,8 +112,15 @@ int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs
 	int code;
 
 	*files = NULL;
-	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT", pairs)) != HL_EXIT_OK)
+	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT or NAME=@PATH", pairs)) !=
+	    HL_EXIT_OK)
 		return code;
+	for (i = 0; i < fv->n; i++)
+		if ((code = file_content(&(*pairs)[i])) != HL_EXIT_OK) {
+			hl_cmd_pairs_free(*pairs, fv->n);
+			*pairs = NULL;
+			return code;
+		}
 	*files = calloc(fv->n + 1, sizeof(**files));
 	if (!*files) {
 		hl_cmd_pairs_free(*pairs, fv->n);
@@ -173,25 +214,33 @@ int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx)
 	int r = hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out);
 
 	if (r < 0)
-		return hl_cmd_fail(r == -2 ? HL_EXIT_REFUSED : HL_EXIT_FAILURE,
+		return hl_cmd_fail(r == -2 ? HL_EXIT_REFUSED : r == -3 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
 				   "cannot export VM '%s': %s", vm, hl_error_last());
 	printf("VM '%s' exported to '%s' (disk.img, vtpm/, key-protector.kp, config.json, "
 	       "policy.sig)\n", vm, out);
 	return HL_EXIT_OK;
 }
 
-/* 1 when file PATH holds TEXT (streamed in chunks with overlap), 0 not, -1 error. */
-static int file_holds(const char *path, const char *text)
+/*
+ * 1 when PART of BUNDLE holds TEXT (streamed in chunks with overlap), 0 not,
+ * -1 error, -2 when the part breaks the bundle rules (vm/bundle.h).
+ */
+static int part_holds(const char *bundle, const char *part, const char *text)
 {
 	size_t tl = strlen(text), have = 0;
+	uint64_t size;
 	char *buf;
 	FILE *f;
-	int found = 0;
+	int fd, found = 0;
 
 	if (!tl || tl > 4096)
 		return hl_error("search text must be 1 to 4096 bytes");
-	if (!(f = fopen(path, "rb")))
-		return hl_error_errno("cannot read '%s'", path);
+	if ((fd = vm_bundle_open_part(bundle, part, &size)) < 0)
+		return fd;
+	if (!(f = fdopen(fd, "rb"))) {
+		close(fd);
+		return hl_error_errno("cannot read '%s/%s'", bundle, part);
+	}
 	if (!(buf = malloc(65536 + tl))) {
 		fclose(f);
 		return hl_error("out of memory");
@@ -215,24 +264,28 @@ static int file_holds(const char *path, const char *text)
 	return found;
 }
 
-/* Try swtpm on a copy of the vTPM state with KEY (NULL: none); 1 when refused, 0 when it started. */
-static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, size_t size)
+/*
+ * Try swtpm on a copy of BUNDLE's vTPM state with KEY (NULL: none); 1 when
+ * refused, 0 when it started, -1 on error, -2 when the state breaks the
+ * bundle rules.
+ */
+static int vtpm_refused(const char *bundle, const unsigned char *key, char *why, size_t size)
 {
 	struct hl_swtpm_opts so = { 0 };
 	struct hl_swtpm *t = NULL;
-	char tmpl[] = "/tmp/hgslab-inspect.XXXXXX", *src = NULL, *dst = NULL;
+	char tmpl[] = "/tmp/hgslab-inspect.XXXXXX", *dst = NULL;
 	int rc = -1;
 
 	if (!mkdtemp(tmpl))
 		return hl_error_errno("cannot create a scratch folder");
-	if (asprintf(&src, "%s/tpm2-00.permall", vtpm) < 0 ||
-	    asprintf(&dst, "%s/tpm2-00.permall", tmpl) < 0) {
-		src = dst = NULL;
+	if (asprintf(&dst, "%s/tpm2-00.permall", tmpl) < 0) {
+		dst = NULL;
 		hl_error("out of memory");
 		goto out;
 	}
-	if (vm_bundle_copy_file(src, dst, 0600) < 0)
+	if ((rc = vm_bundle_copy_part(bundle, "vtpm/tpm2-00.permall", dst, 0600)) < 0)
 		goto out;
+	rc = -1;
 	so.state_dir = tmpl;
 	so.key = key;
 	so.key_len = key ? HL_SWTPM_KEY_LEN : 0;
@@ -248,9 +301,14 @@ static int vtpm_refused(const char *vtpm, const unsigned char *key, char *why, s
 out:
 	hl_swtpm_free(t);
 	hl_file_rmtree(tmpl);
-	free(src);
 	free(dst);
 	return rc;
+}
+
+/* The exit code for a failed read of a bundle part: R -2 (refused, exit 2) or else 1. */
+static int part_fail(int r)
+{
+	return hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "%s", hl_error_last());
 }
 
 /* inspect-vm: what someone without the TK sees in a bundle. */
@@ -259,20 +317,14 @@ int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx)
 	const char *bundle = hl_opts_str(&ctx->opts, "bundle", NULL);
 	const struct hl_optval *sv = hl_opts_get(&ctx->opts, "search");
 	unsigned char magic[8], wrong[HL_SWTPM_KEY_LEN];
-	char *disk = NULL, *vtpm = NULL, *cfgp = NULL, *cfgtext = NULL, why[512];
+	char why[512];
 	json_t *o = NULL, *cfg = NULL, *found = NULL;
-	int code = HL_EXIT_FAILURE, bad = 0, r;
+	int code = HL_EXIT_FAILURE, bad = 0, r, fd;
+	uint64_t size;
 	size_t i;
-	FILE *f;
 
-	if (asprintf(&disk, "%s/disk.img", bundle) < 0 || asprintf(&vtpm, "%s/vtpm", bundle) < 0 ||
-	    asprintf(&cfgp, "%s/config.json", bundle) < 0) {
-		disk = vtpm = cfgp = NULL;
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-		goto out;
-	}
-	if (hl_file_read(cfgp, 1 << 20, &cfgtext, NULL) < 0 || !(cfg = json_loads(cfgtext, 0, NULL))) {
-		code = hl_cmd_fail(HL_EXIT_USAGE, "'%s' is not a VM bundle (no config.json)", bundle);
+	if (vm_bundle_config_read(bundle, &cfg) < 0) {
+		code = hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 		goto out;
 	}
 	if (!(o = json_object()) || !(found = json_object())) {
@@ -283,46 +335,42 @@ int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx)
 	json_object_set(o, "Policy", json_object_get(cfg, "policy"));
 	json_object_set(o, "KeyProtector", json_object_get(cfg, "kp_id"));
 	memset(magic, 0, sizeof(magic));
-	if (!(f = fopen(disk, "rb")) || fread(magic, 1, sizeof(magic), f) != sizeof(magic)) {
-		if (f)
-			fclose(f);
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read '%s'", disk);
+	if ((fd = vm_bundle_open_part(bundle, "disk.img", &size)) < 0) {
+		code = part_fail(fd);
 		goto out;
 	}
-	fclose(f);
+	r = read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic);
+	close(fd);
+	if (!r) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read '%s/disk.img'", bundle);
+		goto out;
+	}
 	if (!memcmp(magic, "LUKS\xba\xbe", 6) && magic[6] == 0 && magic[7] == 2) {
 		json_object_set_new(o, "Disk", json_string("LUKS2 (magic LUKS\\xba\\xbe, version 2)"));
 	} else {
 		json_object_set_new(o, "Disk", json_string("not LUKS2"));
 		bad = 1;
 	}
-	if ((r = vtpm_refused(vtpm, NULL, why, sizeof(why))) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	if ((r = vtpm_refused(bundle, NULL, why, sizeof(why))) < 0) {
+		code = part_fail(r);
 		goto out;
 	}
 	bad |= !r;
 	json_object_set_new(o, "VtpmWithoutKey", json_string(why));
 	if (hl_crypto_random(wrong, sizeof(wrong)) < 0 ||
-	    (r = vtpm_refused(vtpm, wrong, why, sizeof(why))) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	    (r = vtpm_refused(bundle, wrong, why, sizeof(why))) < 0) {
+		code = part_fail(r);
 		goto out;
 	}
 	OPENSSL_cleanse(wrong, sizeof(wrong));
 	bad |= !r;
 	json_object_set_new(o, "VtpmWrongKey", json_string(why));
 	for (i = 0; i < sv->n; i++) {
-		char *perm = NULL;
 		int a, b;
 
-		if (asprintf(&perm, "%s/tpm2-00.permall", vtpm) < 0) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-			goto out;
-		}
-		a = file_holds(disk, sv->list[i]);
-		b = file_holds(perm, sv->list[i]);
-		free(perm);
-		if (a < 0 || b < 0) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		if ((a = part_holds(bundle, "disk.img", sv->list[i])) < 0 ||
+		    (b = part_holds(bundle, "vtpm/tpm2-00.permall", sv->list[i])) < 0) {
+			code = part_fail(a < 0 ? a : b);
 			goto out;
 		}
 		json_object_set_new(found, sv->list[i], json_string(a || b ? (a ? "FOUND in disk.img"
@@ -351,9 +399,5 @@ out:
 	json_decref(o);
 	json_decref(cfg);
 	json_decref(found);
-	free(cfgtext);
-	free(disk);
-	free(vtpm);
-	free(cfgp);
 	return code;
 }

@@ -193,9 +193,10 @@ int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx);
 int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx);
 /*
  * The --file NAME=CONTENT items of option FV (new-vm, new-template-disk) as
- * FV->n disk files *FILES borrowing from *PAIRS; free both with
- * hl_cmd_pairs_free(*pairs, fv->n) and free(*files).  An exit code (2 for a
- * bad item).
+ * FV->n disk files *FILES borrowing from *PAIRS; NAME=@PATH takes the text
+ * of file PATH (so the content is in no command line), NAME=@@... is the
+ * literal "@...".  Free both with hl_cmd_pairs_free(*pairs, fv->n) and
+ * free(*files).  An exit code (2 for a bad item or an unreadable PATH).
  */
 struct hl_cmd_pair;
 struct hl_vm_file;
@@ -228,6 +229,7 @@ int cmd_tenant_show_pdk(struct hl_cmd_ctx *ctx);
 extern const struct hl_opt cmd_host_import_vm_opts[];
 extern const struct hl_opt cmd_host_start_vm_opts[];
 extern const struct hl_opt cmd_host_stop_vm_opts[];
+extern const struct hl_opt cmd_host_keep_vm_opts[];
 extern const struct hl_opt cmd_host_get_vm_opts[];
 extern const struct hl_opt cmd_host_connect_vm_opts[];
 extern const struct hl_opt cmd_host_new_shielded_vm_opts[];
@@ -235,6 +237,7 @@ extern const struct hl_opt cmd_host_get_provisioning_status_opts[];
 int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
+int cmd_host_keep_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);

@@ -160,8 +160,14 @@ static const struct hl_cmd host_verbs[] = {
 			 "files untouched.",
 	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
 	{ .name = "stop-vm", .summary = "stop a VM",
-	  .description = "QMP system_powerdown (the ACPI power button), a bounded wait, then a kill.",
+	  .description = "Asks the VM keeper, which alone holds QEMU's QMP, to send system_powerdown (the\n"
+			 "ACPI power button); a bounded wait, then a kill.",
 	  .opts = cmd_host_stop_vm_opts, .run = cmd_host_stop_vm },
+	{ .name = "keep-vm", .summary = "the VM keeper that start-vm runs (not for use by hand)",
+	  .description = "Started by start-vm, which hands it the TK on fd 3 and reads its report on\n"
+			 "fd 4: runs swtpm and QEMU, cleanses the TK once swtpm has it, holds QMP\n"
+			 "alone and stays until QEMU ends; SIGUSR1 asks it to power the guest off.",
+	  .opts = cmd_host_keep_vm_opts, .run = cmd_host_keep_vm },
 	{ .name = "get-vm", .summary = "show VMs and their state",
 	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },
 	{ .name = "connect-vm", .summary = "attach to an encryption-supported VM's console",

@@ -70,6 +70,19 @@ static int lock_free(const struct host *h)
 	return rc;
 }
 
+/* The live process that holds DIR/agent.pid's lock, 0 when none. */
+static pid_t agent_owner(const struct host *h)
+{
+	char *path = NULL;
+	pid_t pid = 0;
+
+	if (host_path(h, HOST_PID_FILE, &path) == 0)
+		pid = hl_pidfile_owner(path);
+	free(path);
+	hl_error_clear();
+	return pid;
+}
+
 int host_agent_find(const struct host *h, struct host_agent_info *out)
 {
 	char *path = NULL, *buf = NULL;
@@ -97,7 +110,8 @@ int host_agent_find(const struct host *h, struct host_agent_info *out)
 		rc = 0;
 		goto out;
 	}
-	if (!hl_proc_alive((pid_t)pid) || lock_free(h) != 0) {
+	/* the agent is the process that holds agent.pid (and the TPM lock), not whoever has its pid */
+	if (agent_owner(h) != (pid_t)pid || lock_free(h) != 0) {
 		hl_error_clear();
 		rc = 0;
 		goto out;
@@ -869,15 +883,22 @@ out:
 
 /* ---- `host run` ---- */
 
-/* Write DIR/agent.json and DIR/agent.pid for the running agent on T. */
-static int publish(struct host *h, const struct host_tpm *t)
+/*
+ * Claim DIR/agent.pid for this agent into *PF (locked for the agent's whole
+ * life, lib/child.h "Pid files"), then write DIR/agent.json for its swtpm T.
+ */
+static int publish(struct host *h, const struct host_tpm *t, struct hl_pidfile *pf)
 {
-	char *path = NULL, *s = NULL, text[32];
+	char *path = NULL, *s = NULL;
 	json_t *j = json_object();
-	int n, rc = -1;
+	int rc = -1;
 
 	if (!j)
 		return hl_error("out of memory");
+	if (host_path(h, HOST_PID_FILE, &path) < 0 || hl_pidfile_claim(pf, path, NULL) < 0)
+		goto out;
+	free(path);
+	path = NULL;
 	json_object_set_new(j, "pid", json_integer((json_int_t)getpid()));
 	json_object_set_new(j, "swtpm_host", json_string(t->addr));
 	json_object_set_new(j, "swtpm_port", json_integer(t->port));
@@ -885,12 +906,6 @@ static int publish(struct host *h, const struct host_tpm *t)
 	json_object_set_new(j, "started_unix", json_integer((json_int_t)time(NULL)));
 	if (hl_json_dump_pretty(j, &s) < 0 || host_path(h, HOST_AGENT_FILE, &path) < 0 ||
 	    hl_file_write(path, s, strlen(s), HL_FILE_MODE_PUBLIC) < 0)
-		goto out;
-	free(path);
-	path = NULL;
-	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (host_path(h, HOST_PID_FILE, &path) < 0 ||
-	    hl_file_write(path, text, (size_t)n, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -900,20 +915,15 @@ out:
 	return rc;
 }
 
-/* Remove DIR/agent.json and DIR/agent.pid. */
-static void unpublish(struct host *h)
+/* Remove DIR/agent.json, then give up DIR/agent.pid (PF). */
+static void unpublish(struct host *h, struct hl_pidfile *pf)
 {
-	static const char *const files[] = { HOST_AGENT_FILE, HOST_PID_FILE };
 	char *path = NULL;
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (host_path(h, files[i], &path) < 0)
-			continue;
-		if (unlink(path) < 0 && errno != ENOENT)
-			hl_log_warn("cannot remove '%s': %s", path, strerror(errno));
-		free(path);
-		path = NULL;
-	}
+	if (host_path(h, HOST_AGENT_FILE, &path) == 0 && unlink(path) < 0 && errno != ENOENT)
+		hl_log_warn("cannot remove '%s': %s", path, strerror(errno));
+	free(path);
+	hl_pidfile_release(pf);
 }
 
 /* Print the agent's line for the attempt recorded in ST. */
@@ -934,6 +944,7 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 	struct host_tpm *t = NULL;
 	struct host_attester *a = NULL;
 	struct host_state st = { 0 };
+	struct hl_pidfile pf = { "", -1 };
 	char path_buf[64], addr[40], *logpath = NULL, *keys = NULL;
 	const char *trigger = "start";
 	sigset_t set, old;
@@ -977,7 +988,7 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 		hl_log_warn("cannot remove stale temporary files: %s", hl_error_last());
 	if (host_attester_new(h, t, &a) < 0 || host_state_load(h, &st) < 0)
 		goto out;
-	if (publish(h, t) < 0)
+	if (publish(h, t, &pf) < 0)
 		goto out;
 	published = 1;
 	host_tpm_address(t, addr, sizeof(addr));
@@ -1034,7 +1045,8 @@ out:
 	host_attester_free(a);
 	host_tpm_close(t);
 	if (published)
-		unpublish(h);
+		unpublish(h, &pf);
+	hl_pidfile_release(&pf);
 	if (rc == 0)
 		hl_log_info("agent stopped");
 	host_state_release(&st);

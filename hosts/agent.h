@@ -7,9 +7,11 @@
  * holds an exclusive flock(2) on DIR/tpm.lock for as long as it runs (the
  * lock dies with the process, so a crash leaves nothing stale).  The agent
  * publishes its swtpm in DIR/agent.json ({"pid", "swtpm_host",
- * "swtpm_port", "tcti"}) and DIR/agent.pid; a verb that needs the TPM while
- * the agent runs (get-platform-identifier) connects to that swtpm instead
- * of starting a second one.  swtpm serves one connection at a time, so the
+ * "swtpm_port", "tcti"}) and claims DIR/agent.pid (locked for its whole
+ * life, lib/child.h "Pid files": the agent is the process holding that
+ * lock, not whichever has the pid agent.json names); a verb that needs the
+ * TPM while the agent runs (get-platform-identifier) connects to that swtpm
+ * instead of starting a second one.  swtpm serves one connection at a time, so the
  * agent connects only while it works (boot replay, an attestation) and a
  * borrower waits at most that long.
  *

@@ -33,6 +33,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/labclock.h"
+#include "lib/staging.h"
 #include "proto/keyprotector.h"
 #include "proto/names.h"
 #include "vm/bundle.h"
@@ -95,30 +96,6 @@ static char sig_status_path[PATH_MAX];
 static char sig_status_text[8192];
 static volatile sig_atomic_t sig_status_len;
 
-/* Remove NAME under DIRFD and everything in it (depth bounded); async-signal-safe. */
-static void rm_tree_at(int dirfd, const char *name, int depth)
-{
-	char buf[4096];
-	long n;
-	int fd;
-
-	if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM) || depth > 4)
-		return;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return;
-	while ((n = getdents64(fd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(void *)(buf + off);
-
-			if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
-				rm_tree_at(fd, d->d_name, depth + 1);
-			off += d->d_reclen;
-		}
-	}
-	close(fd);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 /* SIGINT/SIGTERM/SIGHUP during a run: children, staging folder, status; then die by SIG. */
 static void on_run_signal(int sig)
 {
@@ -126,7 +103,7 @@ static void on_run_signal(int sig)
 
 	hl_child_cleanup_all(-1);
 	if (sig_staging[0])
-		rm_tree_at(AT_FDCWD, sig_staging, 0);
+		hl_staging_remove_sigsafe(sig_staging);
 	if (sig_status_len > 0 &&
 	    (fd = open(sig_status_path, O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
 		if (write(fd, sig_status_text, (size_t)sig_status_len) < 0)

@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +31,18 @@
 #include "vm/bundle.h"
 #include "vm/launch.h"
 
-/* A VM keeper's command line: the start-vm (or new-shielded-vm --start) that forked it. */
-#define KEEPER_VERB "start-vm"
-#define KEEPER_VERB_PROVISION "new-shielded-vm"
+/* The VM keeper's pid file in the VM's folder, locked for the keeper's whole life. */
+#define KEEPER_PID_FILE "keeper.pid"
+
+/* The fds start-vm hands the keeper: the TK's pipe, and the pipe it reports on. */
+#define KEEPER_TK_FD 3
+#define KEEPER_REPORT_FD 4
+
+/* The keeper's one request from others: power the guest off (stop-vm sends it). */
+#define KEEPER_POWER_OFF SIGUSR1
+
+/* The staging folders of imports in progress (lib/staging): vms/.import-XXXXXX. */
+#define IMPORT_STAGING ".import-"
 
 /* "A/B" malloc'd, NULL when out of memory. */
 static char *join(const char *a, const char *b)
@@ -191,20 +202,18 @@ int hosts_proc_runs(pid_t pid, const char *verb)
 	return running;
 }
 
-/* 1 while PID runs and is a VM keeper (forked by start-vm or new-shielded-vm --start). */
-static int keeper_running(pid_t pid)
+/* The live VM keeper of VM NAME on H: the holder of vms/NAME/keeper.pid's lock, else 0. */
+pid_t hosts_vm_keeper(const struct host *h, const char *name)
 {
-	return hosts_proc_runs(pid, KEEPER_VERB) || hosts_proc_runs(pid, KEEPER_VERB_PROVISION);
-}
+	char *d = NULL, *path = NULL;
+	pid_t pid = 0;
 
-/* 1 when STATE's keeper pid is alive. */
-int hosts_vm_alive(const json_t *state)
-{
-	json_int_t pid = 0;
-
-	if (!state || hl_json_get_int_opt(state, "keeper_pid", 0, &pid) < 0 || pid <= 0)
-		return 0;
-	return keeper_running((pid_t)pid);
+	if (hosts_vm_dir(h, name, &d) == 0 && (path = join(d, KEEPER_PID_FILE)))
+		pid = hl_pidfile_owner(path);
+	hl_error_clear();
+	free(d);
+	free(path);
+	return pid;
 }
 
 /* Names of the imported VMs. */
@@ -242,7 +251,7 @@ int hosts_vm_list(const struct host *h, json_t **out)
 /* import-vm. */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size)
 {
-	char *vms = NULL, *final = NULL, *tmp = NULL, *sig = NULL;
+	char *vms = NULL, *final = NULL, *sig = NULL;
 	const char *name;
 	json_t *cfg = NULL;
 	int rc = -1;
@@ -251,8 +260,10 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		hl_error("out of memory");
 		goto out;
 	}
-	if (vm_bundle_config_read(bundle, &cfg) < 0)
+	if (vm_bundle_config_read(bundle, &cfg) < 0) {
+		rc = -2;
 		goto out;
+	}
 	name = json_string_value(json_object_get(cfg, "name"));
 	if (!(sig = join(bundle, VM_BUNDLE_POLICY))) {
 		hl_error("out of memory");
@@ -263,8 +274,7 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 			 OLD_BUNDLE_HINT);
 		goto out;
 	}
-	if (!(final = join(vms, name)) || asprintf(&tmp, "%s/.import-%s.XXXXXX", vms, name) < 0) {
-		tmp = NULL;
+	if (!(final = join(vms, name))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -273,7 +283,8 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		goto out;
 	}
 	if (hl_file_mkdirs(vms, 0700) < 0 ||
-	    vm_bundle_install(bundle, VM_BUNDLE_VTPM_STATE, tmp, final, "in", vms, "VM") < 0)
+	    (rc = vm_bundle_install(bundle, VM_BUNDLE_VTPM_STATE, final, IMPORT_STAGING, "in", vms,
+				    "VM")) < 0)
 		goto out;
 	snprintf(name_out, size, "%s", name);
 	rc = 0;
@@ -281,7 +292,6 @@ out:
 	json_decref(cfg);
 	free(vms);
 	free(final);
-	free(tmp);
 	free(sig);
 	return rc;
 }
@@ -321,10 +331,11 @@ static void report(int fd, const char *line)
 }
 
 /*
- * The VM keeper (a forked, detached child): run the VM, report "running" or
- * the failure on REPORT_FD, then wait for QEMU's end.  Never returns.
+ * The VM keeper (a process of its own, exec'd by start-vm): run the VM with
+ * TK, cleanse TK once swtpm has it, report "running" or the failure on
+ * REPORT_FD, then wait for QEMU's end and power-off requests.  Never returns.
  */
-static void keeper(const char *vmdir, const char *policy, const struct hl_buf *tk,
+static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 		   const struct hosts_vm_start *o, int report_fd)
 {
 	struct vm_launch l = { 0 };
@@ -332,11 +343,25 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	char *run = join(vmdir, "run"), *disk = join(vmdir, "disk.img"),
 	     *vtpm = join(vmdir, "vtpm"), *log = join(vmdir, "keeper.log");
 	json_t *ev = NULL, *wl;
+	struct hl_pidfile pf = { "", -1 };
 	const char *accel;
-	char *text = NULL;
-	int fd;
+	char *text = NULL, *pidpath = join(vmdir, KEEPER_PID_FILE);
+	sigset_t req;
+	int fd, sfd;
 
-	setsid();
+	/* a power-off request (stop-vm's SIGUSR1) waits, pending, until the VM runs */
+	sigemptyset(&req);
+	sigaddset(&req, KEEPER_POWER_OFF);
+	sigprocmask(SIG_BLOCK, &req, NULL);
+	/* the keeper is whoever holds keeper.pid: stop-vm and `down` check it before a signal */
+	if (!pidpath || hl_pidfile_claim(&pf, pidpath, NULL) < 0) {
+		char line[HL_ERROR_MAX + 8];
+
+		snprintf(line, sizeof(line), "error %s", hl_error_last());
+		report(report_fd, line);
+		hl_buf_free(tk);
+		_exit(1);
+	}
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 		dup2(fd, 0);
 		close(fd);
@@ -350,6 +375,8 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
 	if (!run || !disk || !vtpm || hl_file_mkdirs(run, 0700) < 0) {
 		report(report_fd, "error cannot prepare the VM's run folder");
+		hl_buf_free(tk);
+		hl_pidfile_release(&pf);
 		_exit(1);
 	}
 	l.guest_dir = o->guest_dir;
@@ -362,17 +389,22 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	l.qmp = 1;
 	l.tk = tk;
 	write_state(vmdir, "Starting", policy, (long)getpid(), NULL, NULL, accel);
-	if (vm_launch(&l, &p) < 0 || vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
+	if (vm_launch(&l, &p) == 0) {
+		/* swtpm has the TK now (read from its pipe before it answered): cleanse our copy */
+		hl_buf_free(tk);
+		l.tk = NULL;
+	}
+	if (!p || vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
 		char line[HL_ERROR_MAX + 8];
 
 		snprintf(line, sizeof(line), "error %s", hl_error_last());
 		write_state(vmdir, "Off", policy, 0, NULL, hl_error_last(), accel);
 		report(report_fd, line);
 		vm_launch_proc_free(p);
+		hl_buf_free(tk);
+		hl_pidfile_release(&pf);
 		_exit(1);
 	}
-	/* the TK is in swtpm now: this process (a copy of start-vm's memory) forgets it */
-	hl_buf_free((struct hl_buf *)tk);
 	wl = json_object_get(ev, "workload");
 	write_state(vmdir, "Running", policy, (long)getpid(), wl, NULL, accel);
 	if (hl_json_dump(ev, &text) == 0) {
@@ -384,11 +416,27 @@ static void keeper(const char *vmdir, const char *policy, const struct hl_buf *t
 	free(text);
 	close(report_fd);
 	fprintf(stderr, "keeper: VM running after %.1f s (accel %s)\n", vm_launch_elapsed(p), accel);
+	/* until QEMU ends: a power-off request is the one thing the keeper does for others */
+	if ((sfd = signalfd(-1, &req, SFD_CLOEXEC)) < 0)
+		fprintf(stderr, "keeper: cannot take power-off requests: %s\n", strerror(errno));
+	while (sfd >= 0 && vm_launch_poll(p, sfd, -1) > 0) {
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		fprintf(stderr, "keeper: power-off requested by pid %u: QMP system_powerdown\n",
+			si.ssi_pid);
+		if (vm_launch_qmp(p, "system_powerdown", NULL) < 0)
+			fprintf(stderr, "keeper: %s\n", hl_error_last());
+	}
+	if (sfd >= 0)
+		close(sfd);
 	vm_launch_end(p, -1);
 	vm_launch_proc_free(p);
 	write_state(vmdir, "Off", policy, 0, wl, NULL, accel);
 	fprintf(stderr, "keeper: VM stopped\n");
 	json_decref(ev);
+	hl_pidfile_release(&pf);
 	_exit(0);
 }
 
@@ -398,16 +446,17 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 {
 	json_t *cfg = NULL, *state = NULL;
 	char policy[HL_VMPOLICY_SIZE];
-	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192];
-	size_t have = 0;
-	int pfd[2] = { -1, -1 }, rc = -1;
+	const char *argv[26];
+	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192], wait[16];
+	size_t have = 0, i, na = 0;
+	int pfd[2] = { -1, -1 }, tfd[2] = { -1, -1 }, rc = -1;
 	pid_t pid;
 	long long deadline;
 
 	*report_out = NULL;
 	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
 		goto out;
-	if (hosts_vm_alive(state)) {
+	if (hosts_vm_keeper(h, name) > 0) {
 		hl_error("VM '%s' already runs on host '%s' (stop it with `hgslab host stop-vm`)",
 			 name, h->name);
 		goto out;
@@ -415,21 +464,52 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 	/* the tenant's signed policy decides the console, never config.json alone */
 	if (hosts_vm_policy(h, name, cfg, policy) < 0)
 		goto out;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		hl_error_errno("cannot create a pipe");
+	if (!o->keeper || !o->keeper[0] || tk->len != HL_KP_TK_LEN) {
+		hl_error("cannot start VM '%s': no VM keeper command or no TK", name);
 		goto out;
 	}
+	snprintf(wait, sizeof(wait), "%d", o->wait_s);
+	for (i = 0; o->keeper[i] && na < 8; i++)
+		argv[na++] = o->keeper[i];
+	argv[na++] = "--dir"; argv[na++] = h->dir;
+	argv[na++] = "--name"; argv[na++] = name;
+	argv[na++] = "--accel"; argv[na++] = o->accel;
+	argv[na++] = "--wait-seconds"; argv[na++] = wait;
+	if (o->guest_dir) {
+		argv[na++] = "--guest"; argv[na++] = o->guest_dir;
+	}
+	argv[na] = NULL;
+	/* the TK waits in a pipe the keeper reads as KEEPER_TK_FD: never argv, env or a file */
+	if (pipe2(pfd, O_CLOEXEC) < 0 || pipe2(tfd, O_CLOEXEC) < 0 ||
+	    write(tfd[1], tk->data, tk->len) != (ssize_t)tk->len) {
+		hl_error_errno("cannot hand the TK and the report pipe to the VM keeper");
+		goto out;
+	}
+	close(tfd[1]);
+	tfd[1] = -1;
 	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		hl_error_errno("cannot fork the VM keeper");
 		goto out;
 	}
 	if (pid == 0) {
-		close(pfd[0]);
-		keeper(vmdir, policy, tk, o, pfd[1]);
+		/*
+		 * A fresh program, not a copy of this one: nothing of start-vm's memory
+		 * (the TK's other copies, the TPM's buffers) lives on in the keeper.
+		 */
+		int t = fcntl(tfd[0], F_DUPFD, 10), r = fcntl(pfd[1], F_DUPFD, 10);
+
+		setsid();
+		if (t < 0 || r < 0 || dup2(t, KEEPER_TK_FD) < 0 || dup2(r, KEEPER_REPORT_FD) < 0)
+			_exit(127);
+		execv(argv[0], (char *const *)argv);
+		report(KEEPER_REPORT_FD, "error cannot run the VM keeper");
+		_exit(127);
 	}
 	close(pfd[1]);
 	pfd[1] = -1;
+	close(tfd[0]);
+	tfd[0] = -1;
 	deadline = hl_clock_ms() + (long long)(o->wait_s + 20) * 1000;
 	for (;;) {
 		struct pollfd pf = { pfd[0], POLLIN, 0 };
@@ -438,7 +518,7 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		char *nl;
 
 		if (left <= 0) {
-			hl_proc_stop(&pid, 1, 10000, 0);
+			hl_proc_stop(&pid, 1, 10000);
 			hl_error("the VM keeper did not report within %d s", o->wait_s + 20);
 			goto out;
 		}
@@ -466,43 +546,94 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		goto out;
 	}
 out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
+	for (i = 0; i < 2; i++) {
+		if (pfd[i] >= 0)
+			close(pfd[i]);
+		if (tfd[i] >= 0)
+			close(tfd[i]);
+	}
 	json_decref(cfg);
 	json_decref(state);
 	free(vmdir);
 	return rc;
 }
 
+/* The keeper, run by `host keep-vm`: the TK from its pipe, then keeper(). */
+int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_start *o)
+{
+	struct hl_buf tk = { NULL, 0 };
+	json_t *cfg = NULL, *state = NULL;
+	char policy[HL_VMPOLICY_SIZE], *vmdir = NULL;
+	size_t got = 0;
+
+	if (fcntl(KEEPER_TK_FD, F_GETFD) < 0 || fcntl(KEEPER_REPORT_FD, F_GETFD) < 0)
+		return hl_error("the VM keeper is started by `hgslab host start-vm`, which hands it "
+				"the TK on fd %d and reads its report on fd %d", KEEPER_TK_FD,
+				KEEPER_REPORT_FD);
+	fcntl(KEEPER_TK_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(KEEPER_REPORT_FD, F_SETFD, FD_CLOEXEC);
+	/* read straight into the one buffer swtpm's pipe is fed from (no stdio copy) */
+	if (!(tk.data = malloc(HL_KP_TK_LEN + 1))) {
+		report(KEEPER_REPORT_FD, "error out of memory");
+		return hl_error("out of memory");
+	}
+	tk.len = HL_KP_TK_LEN;
+	while (got < tk.len) {
+		ssize_t r = read(KEEPER_TK_FD, tk.data + got, tk.len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(KEEPER_TK_FD);
+	if (got != tk.len || hosts_vm_load(h, name, &cfg, &state) < 0 ||
+	    hosts_vm_dir(h, name, &vmdir) < 0 ||
+	    /* checked again here: config.json may have changed since start-vm's check */
+	    hosts_vm_policy(h, name, cfg, policy) < 0) {
+		char line[HL_ERROR_MAX + 8];
+
+		snprintf(line, sizeof(line), "error %s", got != tk.len ? "the VM keeper got no TK" :
+			 hl_error_last());
+		report(KEEPER_REPORT_FD, line);
+		hl_buf_free(&tk);
+		json_decref(cfg);
+		json_decref(state);
+		free(vmdir);
+		return hl_error("%s", line + 6);
+	}
+	keeper(vmdir, policy, &tk, o, KEEPER_REPORT_FD);
+	return 0;
+}
+
 /* stop-vm. */
 int hosts_vm_stop(const struct host *h, const char *name, int wait_s)
 {
 	json_t *cfg = NULL, *state = NULL;
-	char *vmdir = NULL, *run = NULL;
-	json_int_t keeper_pid = 0;
+	char *vmdir = NULL;
 	pid_t pid;
 	int rc = -1;
 
 	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
 		goto out;
-	if (!hosts_vm_alive(state)) {
+	/* only the process that holds the VM's keeper lock is its keeper: never a recycled pid */
+	if ((pid = hosts_vm_keeper(h, name)) <= 0) {
 		hl_error("VM '%s' is not running on host '%s'", name, h->name);
 		goto out;
 	}
-	hl_json_get_int_opt(state, "keeper_pid", 0, &keeper_pid);
-	pid = (pid_t)keeper_pid;
-	if (!(run = join(vmdir, "run")))
+	/* the keeper alone talks to QEMU (QMP on its private socket pair): ask it */
+	if (kill(pid, KEEPER_POWER_OFF) < 0) {
+		hl_error_errno("cannot ask the keeper of VM '%s' (pid %ld) to power it off", name,
+			       (long)pid);
 		goto out;
-	if (vm_launch_powerdown(run) == -2)
-		fprintf(stderr, "host stop-vm: QMP: %s; stopping the keeper\n", hl_error_last());
+	}
 	hl_proc_wait(&pid, 1, wait_s > INT_MAX / 1000 ? INT_MAX : wait_s * 1000);
-	if (keeper_running(pid)) {
+	if (hosts_vm_keeper(h, name) == pid) {
 		fprintf(stderr, "host stop-vm: the guest did not power off within %d s; stopping "
 			"QEMU\n", wait_s);
 		/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
-		hl_proc_stop(&pid, 1, 10000, 0);
+		hl_proc_stop(&pid, 1, 10000);
 		write_state(vmdir, "Off", json_string_value(json_object_get(cfg, "policy")), 0,
 			    json_object_get(state, "workload"), "stopped by force", NULL);
 	}
@@ -511,6 +642,5 @@ out:
 	json_decref(cfg);
 	json_decref(state);
 	free(vmdir);
-	free(run);
 	return rc;
 }

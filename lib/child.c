@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -1242,14 +1243,6 @@ int hl_proc_alive(pid_t pid)
 	return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }
 
-/* Send SIG to PID, and to its process group with HL_PROC_GROUP. */
-static void proc_signal(pid_t pid, int sig, unsigned flags)
-{
-	if (flags & HL_PROC_GROUP)
-		kill(-pid, sig);
-	kill(pid, sig);
-}
-
 /* 1 when PID lives; an ended child of this process that hl_child does not own is reaped first. */
 static int proc_live(pid_t pid)
 {
@@ -1281,20 +1274,136 @@ size_t hl_proc_wait(const pid_t *pids, size_t n, int timeout_ms)
 }
 
 /* SIGTERM, bounded wait, SIGKILL, bounded wait. */
-size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms, unsigned flags)
+size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms)
 {
 	size_t i, live = 0;
 
 	for (i = 0; i < n; i++)
 		if (proc_live(pids[i])) {
-			proc_signal(pids[i], SIGTERM, flags);
+			kill(pids[i], SIGTERM);
 			live++;
 		}
 	if (live && hl_proc_wait(pids, n, term_ms)) {
 		for (i = 0; i < n; i++)
 			if (hl_proc_alive(pids[i]))
-				proc_signal(pids[i], SIGKILL, flags);
+				kill(pids[i], SIGKILL);
 		hl_proc_wait(pids, n, HL_CHILD_KILL_WAIT_MS);
 	}
 	return live;
+}
+
+/* ---- pid files ---- */
+
+/* Tries, PIDFILE_NAP_MS apart, to tell a held lock from one a reader holds for a moment. */
+#define PIDFILE_TRIES 100
+#define PIDFILE_NAP_MS 10
+
+/* The pid written in FD (a pid file), 0 when none can be read. */
+static pid_t pidfile_read(int fd)
+{
+	char buf[32], *end;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (errno || end == buf || pid <= 0 || pid > INT_MAX || (*end && *end != '\n'))
+		return 0;
+	return (pid_t)pid;
+}
+
+/* 1 when FD is the file at PATH now (not one unlinked or replaced meanwhile). */
+static int pidfile_same(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+/* Lock PATH for good and write our pid in it. */
+int hl_pidfile_claim(struct hl_pidfile *p, const char *path, pid_t *owner)
+{
+	struct timespec nap = { 0, PIDFILE_NAP_MS * 1000000L };
+	pid_t holder = 0;
+	char text[32];
+	int fd = -1, i, n, held = 0;
+
+	p->path[0] = '\0';
+	p->fd = -1;
+	if (owner)
+		*owner = 0;
+	if (strlen(path) >= sizeof(p->path))
+		return hl_error("pid file path '%s' is too long", path);
+	for (i = 0; i < PIDFILE_TRIES; i++) {
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+			return hl_error_errno("cannot open the pid file '%s'", path);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			/* the file may have been removed by its last owner meanwhile: take the new one */
+			if (pidfile_same(fd, path))
+				break;
+		} else if (errno != EWOULDBLOCK) {
+			hl_error_errno("cannot lock the pid file '%s'", path);
+			close(fd);
+			return -1;
+		} else if ((holder = pidfile_read(fd)) > 0 && hl_proc_alive(holder)) {
+			/* held by a live owner, who wrote its pid (a reader holds it only a moment) */
+			held = 1;
+			break;
+		}
+		close(fd);
+		fd = -1;
+		nanosleep(&nap, NULL);
+	}
+	if (held || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (!held)
+			holder = 0;
+		if (owner)
+			*owner = holder;
+		return hl_error("'%s' is held by pid %ld", path, (long)holder);
+	}
+	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+		hl_error_errno("cannot write the pid file '%s'", path);
+		close(fd);
+		return -1;
+	}
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	p->fd = fd;
+	return 0;
+}
+
+/* Remove our pid file, then drop its lock. */
+void hl_pidfile_release(struct hl_pidfile *p)
+{
+	if (!p->path[0])
+		return;
+	/* ours, or a file put there since that nobody holds: never another owner's */
+	if (pidfile_same(p->fd, p->path) || hl_pidfile_owner(p->path) == 0)
+		unlink(p->path);
+	close(p->fd);
+	p->fd = -1;
+	p->path[0] = '\0';
+}
+
+/* The live holder of PATH's lock. */
+pid_t hl_pidfile_owner(const char *path)
+{
+	pid_t pid = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		pid = pidfile_read(fd);
+		if (pid > 0 && !hl_proc_alive(pid))
+			pid = 0;
+	}
+	close(fd);
+	return pid;
 }

@@ -56,6 +56,7 @@
 #ifndef HGSLAB_LIB_CHILD_H
 #define HGSLAB_LIB_CHILD_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -194,11 +195,11 @@ void hl_child_cleanup_all(int grace_ms);
  * ended process that is this process's own child but not an hl_child (a
  * forked VM keeper) is reaped by hl_proc_wait() and hl_proc_stop(); an
  * hl_child's pid is never reaped here (hl_child_wait() still gets its
- * status), and a pid that is no child of ours cannot be.
+ * status), and a pid that is no child of ours cannot be.  Only the pids
+ * given are signalled, never a process group: a pid read from a file must
+ * first be proved to be the process meant (hl_pidfile_owner), since pids
+ * are recycled.
  */
-
-/* Also signal the process group -PID (a process that leads its own group). */
-#define HL_PROC_GROUP (1u << 0)
 
 /* 1 when process PID runs; 0 when it is gone, is a zombie, or PID <= 0. */
 int hl_proc_alive(pid_t pid);
@@ -211,10 +212,43 @@ size_t hl_proc_wait(const pid_t *pids, size_t n, int timeout_ms);
 
 /*
  * Bounded stop of the N processes in PIDS (entries <= 0 are skipped): SIGTERM
- * to each that runs (and its group with HL_PROC_GROUP), wait up to TERM_MS
- * (<0 means 0) for all of them, SIGKILL what remains, then wait up to
- * HL_CHILD_KILL_WAIT_MS.  Returns how many ran at the start.
+ * to each that runs, wait up to TERM_MS (<0 means 0) for all of them, SIGKILL
+ * what remains, then wait up to HL_CHILD_KILL_WAIT_MS.  Returns how many ran
+ * at the start.
  */
-size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms, unsigned flags);
+size_t hl_proc_stop(const pid_t *pids, size_t n, int term_ms);
+
+/*
+ * Pid files.  A long-running process (hgs serve, the fabric DC, host run, a
+ * VM keeper) claims its pid file for its whole life: the file is opened,
+ * locked with flock(2) (LOCK_EX, released by the kernel when the process
+ * ends, so a lock is never stale) and given the pid.  The lock, not the
+ * pid, says who owns it: a pid file its owner left behind (killed) names
+ * nobody, whichever process has that pid now.  The descriptor is
+ * close-on-exec, so the children spawned through hl_child never hold it;
+ * a process that forks without exec must not keep it in the child.
+ */
+
+/* A claimed pid file: held while path is not "" (a zeroed struct holds none). */
+struct hl_pidfile {
+	char path[PATH_MAX];
+	int fd;
+};
+
+/*
+ * Claim pid file PATH for this process into P (the file is created 0644 if
+ * needed and holds "PID\n").  -1 when another live process holds it: "'PATH'
+ * is held by pid N", with N in *OWNER (may be NULL; 0 when it cannot be read).
+ */
+int hl_pidfile_claim(struct hl_pidfile *p, const char *path, pid_t *owner);
+
+/*
+ * Give P up: remove the file (ours, or one put there since that nobody
+ * holds), then the lock.  Safe on a zeroed P.
+ */
+void hl_pidfile_release(struct hl_pidfile *p);
+
+/* The pid of the live process that holds PATH's lock; 0 when none does, or no file. */
+pid_t hl_pidfile_owner(const char *path);
 
 #endif

@@ -237,45 +237,30 @@ int hl_file_write_private(const char *path, const void *data, size_t len)
 	return hl_file_write(path, data, len, HL_FILE_MODE_PRIVATE);
 }
 
-/* Read a whole file, up to a cap, into a NUL-terminated buffer. */
-int hl_file_read(const char *path, size_t max, char **out, size_t *len)
+/*
+ * Read what is left of FD (fstat as ST) into a malloc'd NUL-terminated
+ * buffer, at most MAX bytes; PATH names it in messages.  FD stays open.
+ */
+static int read_fd(int fd, const struct stat *st, const char *path, size_t max, char **out,
+		   size_t *len)
 {
 	char *buf = NULL, *nbuf;
 	size_t cap, used = 0;
-	struct stat st;
-	int fd, ret = -1;
+	int ret = -1;
 
-	*out = NULL;
-	if (len)
-		*len = 0;
-	if (!path || !*path)
-		return hl_error("cannot read a file: the path is empty");
 	if (max > SIZE_MAX - 2)
 		max = SIZE_MAX - 2;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hl_error_errno("cannot read '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		hl_error_errno("cannot read '%s'", path);
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		hl_error("cannot read '%s': it is a directory", path);
-		goto out;
-	}
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
-		hl_error("'%s' is larger than %zu bytes; refusing to read it", path, max);
-		goto out;
-	}
+	if (S_ISDIR(st->st_mode))
+		return hl_error("cannot read '%s': it is a directory", path);
+	if (S_ISREG(st->st_mode) && (uintmax_t)st->st_size > max)
+		return hl_error("'%s' is larger than %zu bytes; refusing to read it", path, max);
 	/* Room for the whole file, one byte to notice growth past MAX, and the NUL. */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 4096;
+	cap = S_ISREG(st->st_mode) ? (size_t)st->st_size + 2 : 4096;
 	if (cap > max + 2)
 		cap = max + 2;
 	buf = malloc(cap);
-	if (!buf) {
-		hl_error("cannot read '%s': out of memory", path);
-		goto out;
-	}
+	if (!buf)
+		return hl_error("cannot read '%s': out of memory", path);
 	for (;;) {
 		ssize_t n;
 
@@ -313,6 +298,124 @@ int hl_file_read(const char *path, size_t max, char **out, size_t *len)
 	ret = 0;
 out:
 	free(buf);
+	return ret;
+}
+
+/* Read a whole file, up to a cap, into a NUL-terminated buffer. */
+int hl_file_read(const char *path, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	int fd, ret = -1;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (!path || !*path)
+		return hl_error("cannot read a file: the path is empty");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hl_error_errno("cannot read '%s'", path);
+	if (fstat(fd, &st) < 0)
+		hl_error_errno("cannot read '%s'", path);
+	else
+		ret = read_fd(fd, &st, path, max, out, len);
+	close(fd);
+	return ret;
+}
+
+/* What kind of file MODE is, for a message ("a FIFO"). */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a folder";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a plain file";
+}
+
+/* Open NAME under DIRFD as outside input: no link, no FIFO or device, one link, MAX bytes. */
+int hl_file_open_input(int dirfd, const char *name, const char *shown, uint64_t max,
+		       unsigned flags, uint64_t *size)
+{
+	int follow = (flags & HL_FILE_INPUT_FOLLOW) != 0;
+	struct stat st;
+	int fd;
+
+	*size = 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY |
+		    (follow ? 0 : O_NOFOLLOW));
+	if (fd < 0 && errno == ELOOP && !follow)
+		return hl_error("'%s' is a symbolic link: only a regular file is read here", shown);
+	if (fd < 0)
+		return hl_error_errno("cannot read '%s'", shown);
+	if (fstat(fd, &st) < 0) {
+		hl_error_errno("cannot read '%s'", shown);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		hl_error("'%s' is not a regular file (%s)", shown, file_kind(st.st_mode));
+		goto fail;
+	}
+	if (!follow && st.st_nlink > 1) {
+		hl_error("'%s' has %ju hard links: only a file with one is read here", shown,
+			 (uintmax_t)st.st_nlink);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max) {
+		hl_error("'%s' has %jd bytes, more than the %ju it may have", shown,
+			 (intmax_t)st.st_size, (uintmax_t)max);
+		goto fail;
+	}
+	/* a regular file never blocks: give the reader ordinary reads */
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		hl_error_errno("cannot read '%s'", shown);
+		goto fail;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Open folder NAME under DIRFD, never through a link. */
+int hl_file_open_input_dir(int dirfd, const char *name, const char *shown)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0)
+		return fd;
+	/* O_DIRECTORY | O_NOFOLLOW on a link fails with ENOTDIR or ELOOP, by kernel */
+	if (errno == ELOOP || (errno == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			       S_ISLNK(st.st_mode)))
+		return hl_error("'%s' is a symbolic link: only a real folder is read here", shown);
+	if (errno == ENOTDIR)
+		return hl_error("'%s' is not a folder", shown);
+	return hl_error_errno("cannot read '%s'", shown);
+}
+
+/* Read NAME under DIRFD as outside input. */
+int hl_file_read_input(int dirfd, const char *name, const char *shown, size_t max,
+		       unsigned flags, char **out, size_t *len)
+{
+	struct stat st;
+	uint64_t size;
+	int fd, ret = -1;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if ((fd = hl_file_open_input(dirfd, name, shown, max, flags, &size)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		hl_error_errno("cannot read '%s'", shown);
+	else
+		ret = read_fd(fd, &st, shown, max, out, len);
 	close(fd);
 	return ret;
 }

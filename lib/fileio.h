@@ -23,6 +23,7 @@
 #define HGSLAB_LIB_FILEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -55,6 +56,37 @@ int hl_file_write_private(const char *path, const void *data, size_t len);
  * entry and set only on success; LEN may be NULL.  The caller frees *OUT.
  */
 int hl_file_read(const char *path, size_t max, char **out, size_t *len);
+
+/*
+ * Outside input (a bundle a tenant sent, a template, a file a client names)
+ * is opened so that it cannot make the reader read something else or wait
+ * forever:
+ *   - a symbolic link as NAME's last component is not followed (open the
+ *     folders on the way with hl_file_open_input_dir, which follows none
+ *     either), unless FLAGS has HL_FILE_INPUT_FOLLOW (a path the user typed);
+ *   - it is opened O_NONBLOCK, so a FIFO without a writer or a device never
+ *     blocks the open, then only a regular file is kept (fstat);
+ *   - a regular file with more than one hard link is refused unless FLAGS
+ *     has HL_FILE_INPUT_FOLLOW (a link to a host file made beside the input);
+ *   - one larger than MAX bytes is refused before a byte is read.
+ * DIRFD is a folder descriptor or AT_FDCWD; SHOWN names the file in messages:
+ *   "'SHOWN' is a symbolic link: only a regular file is read here"
+ *   "'SHOWN' is not a regular file (a FIFO)"
+ *   "'SHOWN' has 2 hard links: only a file with one is read here"
+ *   "'SHOWN' has 70000 bytes, more than the 65536 it may have"
+ */
+#define HL_FILE_INPUT_FOLLOW 1u
+
+/* Open NAME as outside input (above): the descriptor (close-on-exec), its size in *SIZE; or -1. */
+int hl_file_open_input(int dirfd, const char *name, const char *shown, uint64_t max,
+		       unsigned flags, uint64_t *size);
+
+/* Open folder NAME under DIRFD as outside input (never through a link): its descriptor, or -1. */
+int hl_file_open_input_dir(int dirfd, const char *name, const char *shown);
+
+/* Read the whole of NAME, opened as outside input, as hl_file_read() does (MAX, *OUT, *LEN). */
+int hl_file_read_input(int dirfd, const char *name, const char *shown, size_t max,
+		       unsigned flags, char **out, size_t *len);
 
 /*
  * mkdir -p: create PATH and any missing parents.  Every directory this call

@@ -188,25 +188,16 @@ void hl_served_lock_init(pthread_mutex_t *lock)
 	pthread_mutexattr_destroy(&attr);
 }
 
-/* The pid in DIR/PIDFILE when that process lives, else 0. */
+/* The live process that holds DIR/PIDFILE's lock, else 0. */
 long hl_served_pid(const char *dir, const char *pidfile)
 {
-	char path[PATH_MAX], *text = NULL, *end;
-	long pid;
+	char path[PATH_MAX];
 
-	if (hl_served_path(dir, pidfile, path, sizeof(path)) < 0 || access(path, F_OK) != 0 ||
-	    hl_file_read(path, 64, &text, NULL) < 0) {
+	if (hl_served_path(dir, pidfile, path, sizeof(path)) < 0) {
 		hl_error_clear();
 		return 0;
 	}
-	errno = 0;
-	pid = strtol(text, &end, 10);
-	if (errno || end == text || pid <= 0 || pid > INT_MAX || (*end && *end != '\n'))
-		pid = 0;
-	free(text);
-	if (pid > 0 && !hl_proc_alive((pid_t)pid))
-		pid = 0;
-	return pid;
+	return (long)hl_pidfile_owner(path);
 }
 
 /* Refuse when another live process serves DIR. */
@@ -244,21 +235,14 @@ int hl_served_block_signals(struct hl_served_run *r)
 	return 0;
 }
 
-/* Write the pid file. */
+/* Claim the pid file for the run. */
 int hl_served_write_pid(struct hl_served_run *r, const char *dir, const char *pidfile)
 {
-	char text[32];
-	int n;
+	char path[PATH_MAX];
 
-	if (hl_served_path(dir, pidfile, r->pidpath, sizeof(r->pidpath)) < 0)
-		goto fail;
-	n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (hl_file_write(r->pidpath, text, (size_t)n, HL_FILE_MODE_PUBLIC) < 0)
-		goto fail;
-	return 0;
-fail:
-	r->pidpath[0] = '\0';
-	return -1;
+	if (hl_served_path(dir, pidfile, path, sizeof(path)) < 0)
+		return -1;
+	return hl_pidfile_claim(&r->pidfile, path, NULL);
 }
 
 /* Print and flush the readiness line. */
@@ -287,9 +271,7 @@ void hl_served_wait(struct hl_served_run *r)
 /* Clean up after a run. */
 void hl_served_finish(struct hl_served_run *r, int rc)
 {
-	if (r->pidpath[0] && unlink(r->pidpath) < 0 && errno != ENOENT)
-		hl_log_warn("cannot remove '%s': %s", r->pidpath, strerror(errno));
-	r->pidpath[0] = '\0';
+	hl_pidfile_release(&r->pidfile);
 	if (rc == 0)
 		hl_log_info("stopped");
 	hl_log_close();

@@ -20,12 +20,15 @@
  *
  * Serving one.  The process blocks SIGTERM and SIGINT before it starts any
  * thread (hl_served_block_signals), refuses to start when another live
- * process owns the pid file (hl_served_refuse_other), writes its pid
- * (hl_served_write_pid) once it listens, prints one readiness line
- * (hl_served_ready), waits for a signal (hl_served_wait) and on the way out
- * removes the pid file and closes its log (hl_served_finish).  After a
- * clean stop the signals stay blocked, so a second SIGTERM already pending
- * cannot kill the process on its way to exit 0.
+ * process owns the pid file (hl_served_refuse_other), claims the pid file
+ * (hl_served_write_pid: locked for the whole run, lib/child.h "Pid files")
+ * once it listens, prints one readiness line (hl_served_ready), waits for a
+ * signal (hl_served_wait) and on the way out removes the pid file and closes
+ * its log (hl_served_finish).  The pid file's owner is the process that
+ * holds its lock: one left by a killed server names nobody, even when its
+ * pid now belongs to another process.  After a clean stop the signals stay
+ * blocked, so a second SIGTERM already pending cannot kill the process on
+ * its way to exit 0.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); a struct is
  * zeroed by the caller before its first use and hl_served_new_end() /
@@ -39,6 +42,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "lib/child.h"
 #include "lib/log.h"
 
 /* Path of FILE inside DIR into BUF of SIZE bytes. */
@@ -94,14 +98,14 @@ int hl_served_open(const char *dir, const char *dbfile, char **abs, char *path, 
 /* Initialise LOCK as a recursive mutex (destroy it with pthread_mutex_destroy). */
 void hl_served_lock_init(pthread_mutex_t *lock);
 
-/* A `serve` run: its signal mask and its pid file ("" until written). */
+/* A `serve` run: its signal mask and its pid file (none until claimed). */
 struct hl_served_run {
 	sigset_t set, old;
 	int masked;
-	char pidpath[PATH_MAX];
+	struct hl_pidfile pidfile;
 };
 
-/* The pid written in DIR/PIDFILE when that process lives, else 0 (never an error). */
+/* The live process that holds DIR/PIDFILE's lock, else 0 (never an error). */
 long hl_served_pid(const char *dir, const char *pidfile);
 
 /*
@@ -117,7 +121,11 @@ int hl_served_log_open(const char *component, const char *dir, const char *logfi
 /* Block SIGTERM and SIGINT in the calling thread; threads started later inherit it. */
 int hl_served_block_signals(struct hl_served_run *r);
 
-/* Write our pid to DIR/PIDFILE and remember the path for hl_served_finish(). */
+/*
+ * Claim DIR/PIDFILE for this run (lock it for good, write our pid), for
+ * hl_served_finish() to release: "'PATH' is held by pid N" when another
+ * live process holds it.
+ */
 int hl_served_write_pid(struct hl_served_run *r, const char *dir, const char *pidfile);
 
 /* Print the readiness line (printf FMT) on stdout and flush it. */

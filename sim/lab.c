@@ -702,7 +702,7 @@ static int tenant_setup(struct lab *L)
 	for (k = 0; k < s->n_vms; k++) {
 		const struct sc_vm *v = &s->vms[k];
 		const char *args[64];
-		char *files[SC_MAX_LIST] = { NULL };
+		char *files[SC_MAX_LIST] = { NULL }, *stage;
 		size_t n = 0, g;
 		int rc;
 
@@ -732,16 +732,26 @@ static int tenant_setup(struct lab *L)
 			args[n++] = "--disk-size";
 			args[n++] = v->disk_size;
 		}
-		rc = 0;
+		/* contents go to new-vm as 0600 files (NAME=@PATH): never in its argv or logs/ */
+		stage = fmt("%s/.files-%s", L->work, v->name);
+		rc = stage && mkdir(stage, 0700) == 0 ? 0 : -1;
 		for (g = 0; g < v->n_files && rc == 0; g++) {
-			if (!(files[g] = fmt("%s=%s", v->files[g].name, v->files[g].content)))
+			char *src = fmt("%s/%zu", stage, g);
+
+			if (!src || hl_file_write_private(src, v->files[g].content,
+							  strlen(v->files[g].content)) < 0 ||
+			    !(files[g] = fmt("%s=@%s", v->files[g].name, src)))
 				rc = -1;
+			free(src);
 			args[n++] = "--file";
 			args[n++] = files[g];
 		}
 		args[n] = NULL;
 		if (rc == 0)
 			rc = must(L, args);
+		if (stage)
+			hl_file_rmtree(stage);
+		free(stage);
 		for (g = 0; g < v->n_files; g++)
 			free(files[g]);
 		if (rc < 0)
@@ -1243,7 +1253,7 @@ int lab_vm_stop_all(struct lab *L, int host)
 			pid_t pid = (pid_t)keeper_pid(g.gl_pathv[i]);
 
 			/* the keeper stops QEMU and the vTPM's swtpm on SIGTERM */
-			stopped += (int)hl_proc_stop(&pid, 1, 5000, 0);
+			stopped += (int)hl_proc_stop(&pid, 1, 5000);
 		}
 		globfree(&g);
 	}

@@ -506,14 +506,15 @@ out:
 /* export-vm. */
 int hl_vm_export(const char *dir, const char *name, const char *out)
 {
-	char *src = NULL, *tmp = NULL;
+	char *src = NULL, *prefix = NULL;
+	const char *base = strrchr(out, '/');
 	int rc = -1, r;
 
 	if (hl_name_vm(name) < 0)
 		return -1;
 	if (asprintf(&src, "%s/vms/%s/shielded", dir, name) < 0 ||
-	    asprintf(&tmp, "%s.tmp-XXXXXX", out) < 0) {
-		src = tmp = NULL;
+	    asprintf(&prefix, "%s.tmp-", base ? base + 1 : out) < 0) {
+		src = prefix = NULL;
 		hl_error("out of memory");
 		goto out;
 	}
@@ -530,11 +531,10 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 		rc = r;
 		goto out;
 	}
-	if (vm_bundle_install(src, VM_BUNDLE_VTPM_ALL, tmp, out, "beside", out, "the bundle") < 0)
-		goto out;
-	rc = 0;
+	r = vm_bundle_install(src, VM_BUNDLE_VTPM_ALL, out, prefix, "beside", out, "the bundle");
+	rc = r == -2 ? -3 : r;
 out:
-	free(tmp);
+	free(prefix);
 	free(src);
 	return rc;
 }

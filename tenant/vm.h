@@ -90,12 +90,13 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 
 /*
  * export-vm: copy DIR/vms/NAME/shielded to OUT (must not exist) as a bundle:
- * disk.img, vtpm/, key-protector.kp, config.json, policy.sig.  Built beside
- * OUT and renamed into place.  A VM shielded by an hgslab older than the
+ * disk.img, vtpm/, key-protector.kp, config.json, policy.sig.  Built in a staging
+ * folder OUT.tmp-XXXXXX beside OUT (vm_bundle_install) and renamed into place.  A VM shielded by an hgslab older than the
  * signed policy has no policy.sig: it is signed first (config.json's name
  * and policy, by the KP's owner, a guardian of DIR with private keys) and
  * kept in shielded/.  Returns 0; -2 when the KP's owner is not such a
- * guardian or the KP does not verify; -1 on other failures.
+ * guardian or the KP does not verify; -3 when the shielded folder breaks the
+ * bundle rules (vm/bundle.h); -1 on other failures.
  */
 int hl_vm_export(const char *dir, const char *name, const char *out);
 

@@ -22,6 +22,8 @@
 #ifndef HGSLAB_VM_BUNDLE_H
 #define HGSLAB_VM_BUNDLE_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "proto/names.h"
@@ -32,6 +34,24 @@
 /* 1 when POLICY is a known VM policy ("shielded", "encryption-supported"), else 0. */
 int vm_bundle_policy_known(const char *policy);
 
+/*
+ * Reading a bundle.  A bundle is outside input (a tenant made it), so its
+ * parts are opened by lib/fileio's outside-input rules: no symbolic link is
+ * followed inside it (disk.img, vtpm/, its files), only regular files with
+ * one link are read, a FIFO or a device is refused without waiting on it.
+ * Each part is bounded by what the bundle itself declares, before a byte of
+ * it is read: disk.img by config.json's disk_size (at most
+ * VM_BUNDLE_DISK_MAX), each vTPM file by VM_BUNDLE_VTPM_MAX, the key
+ * protector by HL_KP_MAX_SIZE, config.json by VM_BUNDLE_CONFIG_MAX.  The
+ * bundle folder itself is the path the user gave (followed).  A refusal
+ * names the part: "'B/disk.img' is a symbolic link: only a regular file is
+ * read here".  What reads a bundle returns -2 when the bundle is refused
+ * (it cannot be read or accepted), -1 for any other failure.
+ */
+#define VM_BUNDLE_DISK_MAX ((uint64_t)1 << 40)
+#define VM_BUNDLE_VTPM_MAX ((uint64_t)1 << 20)
+#define VM_BUNDLE_CONFIG_MAX ((size_t)1 << 20)
+
 /* Which part of vtpm/ a copy takes. */
 enum vm_bundle_vtpm {
 	VM_BUNDLE_VTPM_STATE,   /* vtpm/tpm2-00.permall only (a host's import) */
@@ -41,23 +61,33 @@ enum vm_bundle_vtpm {
 /*
  * Copy the bundle parts of folder SRC into folder DST (which exists): disk.img
  * (0600), key-protector.kp, config.json and policy.sig (0644), then vtpm/ (created 0700)
- * with the files VTPM says (0600).  Stops at the first part that fails, named
- * in the message; the caller removes DST.
+ * with the files VTPM says (0600; folders and dot files in vtpm/ are
+ * skipped).  Stops at the first part that fails, named in the message; -2
+ * when SRC is refused (above); the caller removes DST.
  */
 int vm_bundle_copy(const char *src, const char *dst, enum vm_bundle_vtpm vtpm);
 
 /*
  * Install a copy of the bundle parts of SRC as the new folder DST, whole or
  * not at all (a host's import, the tenant's export): copied (vm_bundle_copy)
- * into a staging folder made from mkdtemp template TMP (beside DST, changed
- * in place), then renamed onto DST; a failure removes the staging folder.
- * Messages: "cannot create a folder WHERE 'PLACE'", "cannot install WHAT 'DST'".
+ * into a staging folder PREFIXXXXXXX beside DST (lib/staging: removed on
+ * failure and on SIGINT/SIGTERM/SIGHUP; those of runs killed outright are
+ * removed first), then renamed onto DST.  -2 when SRC is refused.
+ * Messages: "cannot create a folder WHERE 'PLACE': ...", "cannot install
+ * WHAT 'DST'".
  */
-int vm_bundle_install(const char *src, enum vm_bundle_vtpm vtpm, char *tmp, const char *dst,
-		      const char *where, const char *place, const char *what);
+int vm_bundle_install(const char *src, enum vm_bundle_vtpm vtpm, const char *dst,
+		      const char *prefix, const char *where, const char *place, const char *what);
 
-/* Copy file SRC to DST (created with MODE, replaced if present), synced. */
-int vm_bundle_copy_file(const char *src, const char *dst, unsigned mode);
+/*
+ * Open PART of BUNDLE ("disk.img", "key-protector.kp", "config.json" or
+ * "vtpm/tpm2-00.permall") for reading, by the rules above: the descriptor
+ * (close-on-exec) with its size in *SIZE, -2 when refused, -1 on failure.
+ */
+int vm_bundle_open_part(const char *bundle, const char *part, uint64_t *size);
+
+/* Copy PART of BUNDLE (as vm_bundle_open_part opens it) to new file DST with MODE (synced). */
+int vm_bundle_copy_part(const char *bundle, const char *part, const char *dst, unsigned mode);
 
 /*
  * Write DIR/config.json for a VM just shielded: NAME, POLICY, the KP's id,
@@ -67,8 +97,8 @@ int vm_bundle_config_write(const char *dir, const char *name, const char *policy
 			   const char *kp_id, long long disk_size);
 
 /*
- * Read BUNDLE/config.json into *OUT, checked: a "name" that is a valid VM name
- * and a known "policy".
+ * Read BUNDLE/config.json into *OUT (as outside input, above), checked: a
+ * "name" that is a valid VM name and a known "policy".
  */
 int vm_bundle_config_read(const char *bundle, json_t **out);
 

@@ -1,7 +1,8 @@
 /*
  * launch.c - the VM launcher (launch.h): swtpm with the TK through a pipe,
  * QEMU with the vTPM and the guest agent's virtio-serial channel, the agent's
- * events and the host's lines to it, the end of a run, the QMP power-off request and the KVM probe.
+ * events and the host's lines to it, the end of a run, QMP over a socket
+ * pair only the launcher holds (an allow-list of commands) and the KVM probe.
  * Every process goes through lib/child, so nothing of a run outlives its
  * owner.
  */
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,14 +24,28 @@
 #include "proto/keyprotector.h"
 #include "vm/launch.h"
 
-/* One VM run.  Invariant: qemu is set only when swtpm is; agent_fd >= 0 once QEMU connected. */
+/* The QMP commands the launcher sends (launch.h): nothing else ever reaches QEMU's monitor. */
+static const char *const qmp_allowed[] = { "qmp_capabilities", "query-status", "system_powerdown" };
+
+/* Bound on one QMP answer. */
+#define QMP_REPLY_MS 10000
+
+/*
+ * One VM run.  Invariants: qemu is set only when swtpm is (or no vTPM);
+ * afd >= 0 once QEMU connected the agent channel; qfd >= 0 while QMP is
+ * open (its other end is QEMU's), qmp_ready once capabilities were sent.
+ */
 struct vm_launch_proc {
 	struct hl_child *swtpm;
 	struct hl_child *qemu;
 	int lfd;
 	int afd;
+	int qfd;
+	int qmp_ready;
 	char buf[8192];
 	size_t have;
+	char qbuf[8192];
+	size_t qhave;
 	long long t0;
 };
 
@@ -126,6 +140,8 @@ void vm_launch_proc_free(struct vm_launch_proc *p)
 		close(p->lfd);
 	if (p->afd >= 0)
 		close(p->afd);
+	if (p->qfd >= 0)
+		close(p->qfd);
 	free(p);
 }
 
@@ -186,24 +202,23 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	char *initrd = NULL, *a_serial = NULL;
 	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
 	char *a_template = NULL;
-	char *a_machine = NULL, *a_append = NULL, *console = NULL, *qmp = NULL;
+	char *a_machine = NULL, *a_append = NULL, *console = NULL;
 	const char *argv[64];
 	const char *extra = l->append && *l->append ? l->append : NULL;
-	int rc = -1, n = 0;
+	int rc = -1, n = 0, qsp[2] = { -1, -1 };
 
 	*out = NULL;
 	if (l->vtpm_dir && (!l->tk || l->tk->len != HL_KP_TK_LEN))
 		return hl_error("no vTPM state key for the VM (need %d bytes)", HL_KP_TK_LEN);
 	if (!(p = calloc(1, sizeof(*p))))
 		return hl_error("out of memory");
-	p->lfd = p->afd = -1;
+	p->lfd = p->afd = p->qfd = -1;
 	/* a run's time counts from here: swtpm's start is part of a shielded boot */
 	p->t0 = hl_clock_ms();
 	if (!(swsock = join(l->run_dir, "swtpm.sock")) || !(agsock = join(l->run_dir, "agent.sock")) ||
 	    !(swlog = join(l->run_dir, "swtpm.log")) || !(qlog = join(l->run_dir, "qemu.log")) ||
 	    !(kernel = join(l->guest_dir, "vmlinuz")) ||
 	    !(initrd = join(l->guest_dir, "initramfs.cpio")) ||
-	    !(qmp = join(l->run_dir, "qmp.sock")) ||
 	    !(console = join(l->run_dir, l->console == 2 ? "console.sock" : "console.log"))) {
 		hl_error("out of memory");
 		goto out;
@@ -214,10 +229,9 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 			 "and `make deps`, or give --guest DIR", l->guest_dir, VM_LAUNCH_QBOOT);
 		goto out;
 	}
-	if (sock_path_ok(swsock) < 0 || sock_path_ok(qmp) < 0 || sock_path_ok(console) < 0)
+	if (sock_path_ok(swsock) < 0 || sock_path_ok(console) < 0)
 		goto out;
 	unlink(swsock);
-	unlink(qmp);
 	if (l->console == 2)
 		unlink(console);
 	if (l->vtpm_dir && launch_swtpm(l, p, swsock, swlog) < 0)
@@ -233,7 +247,7 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	    asprintf(&a_tpm, "socket,id=chrtpm,path=%s", swsock) < 0 ||
 	    asprintf(&a_agent, "socket,id=agent,path=%s", agsock) < 0 ||
 	    asprintf(&a_disk, "file=%s,if=none,id=disk,format=raw", l->disk) < 0 ||
-	    asprintf(&a_qmp, "unix:%s,server=on,wait=off", qmp) < 0 ||
+	    asprintf(&a_qmp, "socket,id=qmp,fd=%d", VM_LAUNCH_QMP_FD) < 0 ||
 	    asprintf(&a_serial, l->console == 2 ? "unix:%s,server=on,wait=off" : "file:%s",
 		     console) < 0) {
 		a_machine = a_append = a_tpm = a_agent = a_disk = a_qmp = a_serial = NULL;
@@ -284,16 +298,29 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	argv[n++] = "-drive"; argv[n++] = a_disk;
 	argv[n++] = "-device"; argv[n++] = "virtio-blk-pci,drive=disk,serial=hgslab-disk";
 	if (l->qmp) {
-		argv[n++] = "-qmp"; argv[n++] = a_qmp;
+		/* QMP on a socketpair: QEMU's end is its fd VM_LAUNCH_QMP_FD, no path anyone could open */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qsp) < 0) {
+			hl_error_errno("cannot create QMP's socket pair");
+			goto out;
+		}
+		argv[n++] = "-chardev"; argv[n++] = a_qmp;
+		argv[n++] = "-mon"; argv[n++] = "chardev=qmp,mode=control";
 	}
 	argv[n] = NULL;
 	{
 		struct hl_child_opts co = { 0 };
+		struct hl_child_fd cfd = { qsp[1], VM_LAUNCH_QMP_FD };
 
 		co.name = "qemu";
 		co.log_path = qlog;
+		co.fds = &cfd;
+		co.nfds = l->qmp ? 1 : 0;
 		if (hl_child_spawn(argv, &co, &p->qemu) < 0)
 			goto out;
+	}
+	if (l->qmp) {
+		p->qfd = qsp[0];
+		qsp[0] = -1;
 	}
 	*out = p;
 	p = NULL;
@@ -303,7 +330,11 @@ out:
 	free(swsock); free(agsock); free(swlog); free(qlog); free(kernel); free(initrd);
 	free(a_serial); free(a_tpm); free(a_agent);
 	free(a_plain); free(a_template); free(a_disk); free(a_qmp); free(a_machine); free(a_append);
-	free(console); free(qmp);
+	free(console);
+	if (qsp[0] >= 0)
+		close(qsp[0]);
+	if (qsp[1] >= 0)
+		close(qsp[1]);
 	return rc;
 }
 
@@ -470,8 +501,8 @@ int vm_launch_end(struct vm_launch_proc *p, int ms)
 /* Remove the run's sockets and logs. */
 void vm_launch_scratch_remove(const char *run_dir)
 {
-	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "qmp.sock", "swtpm.log",
-					       "qemu.log", "console.log" };
+	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "swtpm.log", "qemu.log",
+					       "console.log" };
 	size_t i;
 
 	for (i = 0; i < sizeof(scratch) / sizeof(scratch[0]); i++) {
@@ -482,57 +513,129 @@ void vm_launch_scratch_remove(const char *run_dir)
 	}
 }
 
-/* Send one QMP command line and read until its reply (events skipped). */
-static int qmp_cmd(int fd, FILE *in, const char *cmd)
+/* Poll FD while QEMU runs. */
+int vm_launch_poll(struct vm_launch_proc *p, int fd, int timeout_ms)
 {
-	char line[4096];
+	int r = hl_child_poll(p->qemu, fd, POLLIN, timeout_ms);
 
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-		return hl_error_errno("cannot talk to QEMU's QMP socket");
-	while (fgets(line, sizeof(line), in))
-		if (strstr(line, "\"return\""))
-			return 0;
-		else if (strstr(line, "\"error\""))
-			return hl_error("QEMU refused %s: %s", cmd, line);
-	return hl_error("QEMU closed QMP before answering");
+	return r < 0 ? hl_error_wrap("QEMU ended") : r;
 }
 
-/* QMP system_powerdown on RUN_DIR/qmp.sock. */
-int vm_launch_powerdown(const char *run_dir)
+/*
+ * The next line QEMU writes on QMP into *LINE (parsed), within the deadline
+ * DEADLINE (hl_clock_ms); -1 when QEMU closed QMP, ended or took too long.
+ */
+static int qmp_line(struct vm_launch_proc *p, long long deadline, json_t **line)
 {
-	struct timeval tv = { 10, 0 };
-	char *qmp = NULL, greet[4096];
-	FILE *in = NULL;
-	int fd = -1, rc = -1;
+	char *nl;
 
-	if (!(qmp = join(run_dir, "qmp.sock"))) {
+	*line = NULL;
+	while (!(nl = memchr(p->qbuf, '\n', p->qhave))) {
+		long long left = deadline - hl_clock_ms();
+		ssize_t n;
+		int r;
+
+		if (p->qhave >= sizeof(p->qbuf))
+			return hl_error("QEMU sent a QMP line longer than %zu bytes", sizeof(p->qbuf));
+		if (left <= 0)
+			return hl_error("QEMU did not answer on QMP within %d s", QMP_REPLY_MS / 1000);
+		if ((r = hl_child_poll(p->qemu, p->qfd, POLLIN, (int)left)) < 0)
+			return hl_error_wrap("QEMU ended before it answered on QMP");
+		if (r == 0)
+			continue;
+		n = read(p->qfd, p->qbuf + p->qhave, sizeof(p->qbuf) - p->qhave);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return hl_error("QEMU closed QMP");
+		p->qhave += (size_t)n;
+	}
+	*nl = '\0';
+	if (hl_json_parse(p->qbuf, (size_t)(nl - p->qbuf), 0, line) < 0)
+		hl_error_wrap("QEMU sent a QMP line that is not JSON");
+	p->qhave -= (size_t)(nl + 1 - p->qbuf);
+	memmove(p->qbuf, nl + 1, p->qhave);
+	return *line ? 0 : -1;
+}
+
+/* Send COMMAND (an allowed one) and wait for its reply, events skipped; "return" into *RET. */
+static int qmp_exchange(struct vm_launch_proc *p, const char *command, json_t **ret)
+{
+	long long deadline = hl_clock_ms() + QMP_REPLY_MS;
+	json_t *cmd = json_pack("{s:s}", "execute", command), *line = NULL;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (!cmd || hl_json_dump(cmd, &text) < 0) {
 		hl_error("out of memory");
 		goto out;
 	}
-	if (unix_socket(qmp, 0, &fd) < 0)
-		goto out;
-	if (!(in = fdopen(dup(fd), "r"))) {
-		hl_error_errno("cannot read QEMU's QMP socket");
-		goto out;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fileno(in), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	rc = -2;
-	if (!fgets(greet, sizeof(greet), in)) {
-		hl_error("QEMU closed QMP before answering");
+	len = strlen(text);
+	text[len] = '\n';
+	if (send(p->qfd, text, len + 1, MSG_NOSIGNAL) != (ssize_t)(len + 1)) {
+		hl_error_errno("cannot send '%s' on QMP", command);
 		goto out;
 	}
-	if (qmp_cmd(fd, in, "{\"execute\":\"qmp_capabilities\"}\n") < 0 ||
-	    qmp_cmd(fd, in, "{\"execute\":\"system_powerdown\"}\n") < 0)
-		goto out;
-	rc = 0;
+	for (;;) {
+		json_t *r, *e;
+
+		json_decref(line);
+		if (qmp_line(p, deadline, &line) < 0)
+			goto out;
+		if ((r = json_object_get(line, "return"))) {
+			if (ret)
+				*ret = json_incref(r);
+			rc = 0;
+			goto out;
+		}
+		if ((e = json_object_get(line, "error"))) {
+			hl_error("QEMU refused '%s': %s", command,
+				 json_string_value(json_object_get(e, "desc")) ?
+				 json_string_value(json_object_get(e, "desc")) : "no reason given");
+			goto out;
+		}
+		/* an event ({"event":...}) is no answer: read on */
+	}
 out:
-	if (in)
-		fclose(in);
-	if (fd >= 0)
-		close(fd);
-	free(qmp);
+	json_decref(line);
+	json_decref(cmd);
+	free(text);
 	return rc;
+}
+
+/* One allowed QMP command, after the greeting and qmp_capabilities the first time. */
+int vm_launch_qmp(struct vm_launch_proc *p, const char *command, json_t **ret)
+{
+	size_t i;
+
+	if (ret)
+		*ret = NULL;
+	for (i = 0; i < sizeof(qmp_allowed) / sizeof(qmp_allowed[0]); i++)
+		if (!strcmp(command, qmp_allowed[i]))
+			break;
+	if (i == sizeof(qmp_allowed) / sizeof(qmp_allowed[0]))
+		return hl_error("QMP command '%s' is not one the lab sends (only qmp_capabilities, "
+				"query-status and system_powerdown)", command);
+	if (p->qfd < 0)
+		return hl_error("this VM run has no QMP");
+	if (!p->qmp_ready) {
+		json_t *greet = NULL;
+
+		if (qmp_line(p, hl_clock_ms() + QMP_REPLY_MS, &greet) < 0)
+			return -1;
+		if (!json_object_get(greet, "QMP")) {
+			json_decref(greet);
+			return hl_error("QEMU's QMP did not greet");
+		}
+		json_decref(greet);
+		if (qmp_exchange(p, "qmp_capabilities", NULL) < 0)
+			return -1;
+		p->qmp_ready = 1;
+	}
+	if (!strcmp(command, "qmp_capabilities"))
+		return 0;
+	return qmp_exchange(p, command, ret);
 }
 
 /* KVM only when proved: cpuinfo, /dev/kvm, and a QEMU that stays up with it. */

@@ -21,8 +21,15 @@
  *   RUN/swtpm.sock  RUN/swtpm.log   the vTPM (absent without a vTPM)
  *   RUN/agent.sock                  the guest agent's channel
  *   RUN/qemu.log                    QEMU's output
- *   RUN/qmp.sock                    QMP, when asked (the host's control socket)
  *   RUN/console.log | console.sock  the serial console, when asked
+ *
+ * QMP, when asked, has no path: QEMU gets one end of a socket pair as its
+ * fd VM_LAUNCH_QMP_FD (`-chardev socket,id=qmp,fd=3 -mon
+ * chardev=qmp,mode=control`) and only the launcher holds the other, so no
+ * other process (a host administrator's included) can open QEMU's monitor.
+ * The launcher sends only what the lab needs - qmp_capabilities,
+ * query-status, system_powerdown (vm_launch_qmp) - never dump-guest-memory,
+ * human-monitor-command or the like.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; destructors are NULL-safe.
@@ -37,6 +44,9 @@
 #include "lib/crypto.h"
 
 #define VM_LAUNCH_QBOOT "/usr/share/qemu/qboot.rom"
+
+/* The fd QEMU gets its end of QMP's socket pair as. */
+#define VM_LAUNCH_QMP_FD 3
 
 /* What the VM's disk holds beyond the image the guest copies in: the LUKS2 header. */
 #define VM_LAUNCH_LUKS_ROOM ((uint64_t)16 << 20)
@@ -53,7 +63,7 @@ struct vm_launch {
 	const char *mode;        /* "provision", "specialize", "run" or "plain" */
 	const char *accel;       /* "tcg" or "kvm" */
 	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
-	int qmp;                 /* QMP on run_dir/qmp.sock */
+	int qmp;                 /* QMP on a socket pair only the launcher holds (above) */
 	const struct hl_buf *tk; /* the vTPM state key (HL_KP_TK_LEN bytes); unused without vtpm_dir */
 	const char *append;      /* more kernel arguments, for diagnostics (bench boot); NULL: none.
 				    Never set for a host's start-vm: the host does not choose a
@@ -104,12 +114,22 @@ void vm_launch_proc_free(struct vm_launch_proc *p);
 void vm_launch_scratch_remove(const char *run_dir);
 
 /*
- * Ask the QEMU of the run in RUN_DIR to power the guest off (QMP
- * system_powerdown on RUN_DIR/qmp.sock, 10 s per answer).  0 when QEMU took
- * the request; -1 when nothing answers on the socket; -2 when QEMU answered
- * but the exchange failed (the message says how).
+ * Send QMP COMMAND to P's QEMU and wait for its answer (10 s; events are
+ * skipped), the greeting and qmp_capabilities first the first time; its
+ * "return" into *RET (may be NULL; json_decref it).  COMMAND must be one of
+ * qmp_capabilities, query-status, system_powerdown: any other is refused
+ * without a byte sent ("QMP command 'X' is not one the lab sends").  -1
+ * when P has no QMP, QEMU refused (its reason in the message), ended or
+ * did not answer.
  */
-int vm_launch_powerdown(const char *run_dir);
+int vm_launch_qmp(struct vm_launch_proc *p, const char *command, json_t **ret);
+
+/*
+ * Poll FD for input while P's QEMU runs: 1 when FD is readable, 0 after
+ * TIMEOUT_MS (<0: none), -1 once QEMU ended (for a keeper that waits for
+ * QEMU's end and for requests at once).
+ */
+int vm_launch_poll(struct vm_launch_proc *p, int fd, int timeout_ms);
 
 /* "kvm" when KVM is proved usable (cpuinfo vmx/svm, /dev/kvm, a bounded QEMU probe), else "tcg". */
 const char *vm_launch_accel_auto(void);

@@ -38,15 +38,19 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, const char *path
 	return 0;
 }
 
-/* Open PATH for reading; its size into *SIZE (a regular file only). */
+/*
+ * Open PATH for reading; its size into *SIZE (a regular file only).  Opened
+ * O_NONBLOCK, so a FIFO without a writer or a device is refused at once
+ * instead of blocking the open; the path the user named is followed.
+ */
 static int open_file(const char *path, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0)
 		return hl_error_errno("cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
 		close(fd);
 		return hl_error("cannot read '%s': not a regular file", path);
 	}

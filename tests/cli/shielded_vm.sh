@@ -11,8 +11,10 @@
 # (LUKS2 magic, swtpm refuses the vTPM state without the TK and with a wrong
 # key, the secret is not found); on FabricHost1 start-vm releases the TK
 # through KPS and the guest reports running with the SHA-256 of the secret,
-# get-vm shows it, connect-vm is refused for a shielded VM, stop-vm powers it
-# off over QMP, a second start runs again, QEMU killed while running leaves
+# get-vm shows it, the keeper holds no copy of the TK in its memory (swtpm has
+# it), no socket under the host's folder answers QMP (dump-guest-memory, a
+# gdbserver), connect-vm is refused for a shielded VM, stop-vm asks the
+# keeper, which powers it off over its private QMP, a second start runs again, QEMU killed while running leaves
 # it Off and startable (a third start runs); on FabricHost2 start-vm is
 # refused (exit 4, InsecureHostConfiguration / DebugMode) and the VM's files
 # are unchanged; the same bundle on FabricHost3 (never added with add-tpm-host)
@@ -39,7 +41,9 @@
 export HGSLAB_GUEST_DIR
 SECRET="tenant secret 42"
 
-require swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od
+require swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od socat
+MEMSCAN="$ROOT/build/release/tests/helper_memscan"
+[ -x "$MEMSCAN" ] || { echo "Bail out! $MEMSCAN is not built: make"; exit 1; }
 require_guest "$HGSLAB_GUEST_DIR"
 
 trap 'stop_keepers; cleanup; rm -rf "$T"' EXIT
@@ -49,7 +53,7 @@ sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
 WANT=$(printf '%s' "$SECRET" | sha256sum | cut -c1-64)
 
-plan 49
+plan 51
 
 # ---- the lab (tests/cli/lab.sh, as kps_e2e.sh) ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -126,10 +130,38 @@ ok $([ $RC -eq 0 ] && jq -e '.[0].Name == "vm1" and .[0].State == "Running" and
 # The TK (from the owner's key with openssl, into a shell variable only): in no
 # command line or environment of the running VM's processes.
 TK=$(kp_open "$KP" 0 "$TEN/guardians/Owner/encryption.key")
-mapfile -t PIDS < <(pgrep -f "$H1/vms/vm1"; pgrep -f "start-vm --dir $H1 --name vm1")
+mapfile -t PIDS < <(pgrep -f "$H1/vms/vm1"; pgrep -f "keep-vm --dir $H1 --name vm1")
 scan_procs "$TK" ${PIDS[@]+"${PIDS[@]}"}
 ok $(($? + (${#TK} != 64) + (SCANNED < 3))) \
 	"the TK is in no command line or environment of the VM's $SCANNED processes (keeper, swtpm, QEMU)"
+# The TK once swtpm has it: the keeper that handed it on holds no copy in its memory (read
+# through /proc/PID/mem; the scan is proved on swtpm, which must hold it).
+KPID=$(cat "$H1/vms/vm1/keeper.pid" 2>/dev/null)
+VPID=$(pgrep -f "swtpm socket.*$H1/vms/vm1" | head -n1)
+"$MEMSCAN" "${VPID:-0}" "$TK" >/dev/null
+sw=$?
+"$MEMSCAN" "${KPID:-0}" "$TK" >"$T/keeper.scan"
+kp=$?
+ok $([ $sw -eq 0 ] && [ $kp -eq 1 ]; echo $?) \
+	"the running VM's keeper (pid ${KPID:-none}) holds no copy of the TK in its memory (the scan finds it in swtpm's)"
+sed 's/^/# keeper: /' "$T/keeper.scan" | head -n 5
+# QMP: no socket under the host's folder answers it, so the host admin can neither dump
+# the guest's memory nor start a gdbstub through anything hgslab exposes.
+qsocks=0
+qleak=""
+while IFS= read -r -d '' sock; do
+	qsocks=$((qsocks + 1))
+	reply=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"human-monitor-command","arguments":{"command-line":"gdbserver tcp::4444"}}' \
+		"{\"execute\":\"dump-guest-memory\",\"arguments\":{\"paging\":false,\"protocol\":\"file:$T/dump\"}}" |
+		timeout 5 socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null)
+	grep -q '"QMP"\|"return"' <<<"$reply" && qleak="$qleak $sock"
+done < <(find "$H1" -type s -print0)
+QPID=$(pgrep -f "qemu-system-x86_64.*$H1/vms/vm1" | head -n1)
+ok $([ -z "$qleak" ] && [ ! -e "$T/dump" ] && [ -n "$QPID" ] &&
+	! tr '\0' ' ' <"/proc/$QPID/cmdline" | grep -q -- "qmp.sock\|-qmp unix"; echo $?) \
+	"no socket under the host's folder speaks QMP ($qsocks tried with dump-guest-memory and a gdbserver): no memory dump, no debugger"
+[ -z "$qleak" ] || echo "# QMP answers on:$qleak"
 run "$B" host connect-vm --dir "$H1" --name vm1
 ok $([ $RC -eq 4 ] && grep -q "is shielded: the host gives no console" <<<"$ERR"; echo $?) \
 	"connect-vm is refused for a shielded VM (exit 4, with the reason)"

@@ -525,7 +525,7 @@ static void test_proc_alive(void **state)
 	/* reaped: the pid is gone */
 	assert_int_equal(hl_proc_alive(pid), 0);
 	/* nothing runs, nothing is stopped */
-	assert_int_equal(hl_proc_stop(&pid, 1, 100, 0), 0);
+	assert_int_equal(hl_proc_stop(&pid, 1, 100), 0);
 	assert_int_equal(hl_proc_wait(&pid, 1, 100), 0);
 }
 
@@ -540,7 +540,7 @@ static void test_proc_stop_sigkill(void **state)
 	pids[1] = fork_exec(argv, 1);
 	assert_int_equal(hl_proc_alive(pids[1]), 1);
 	t0 = hl_clock_ms();
-	assert_int_equal(hl_proc_stop(pids, 2, 300, 0), 1);
+	assert_int_equal(hl_proc_stop(pids, 2, 300), 1);
 	dt = hl_clock_ms() - t0;
 	assert_true(dt >= 300 && dt < 3000);
 	assert_int_equal(hl_proc_alive(pids[1]), 0);
@@ -560,28 +560,83 @@ static void test_proc_stop_term(void **state)
 	(void)state;
 	assert_int_equal(hl_proc_wait(&pid, 1, 200), 1);
 	t0 = hl_clock_ms();
-	assert_int_equal(hl_proc_stop(&pid, 1, 5000, 0), 1);
+	assert_int_equal(hl_proc_stop(&pid, 1, 5000), 1);
 	assert_true(hl_clock_ms() - t0 < 2000);
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
 }
 
-/* With HL_PROC_GROUP the whole process group is stopped. */
-static void test_proc_stop_group(void **state)
+/* Only the pid given is stopped, never its process group (another member lives on). */
+static void test_proc_stop_pid_only(void **state)
 {
 	/* the group holds the shell and its sleep */
 	const char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo ready; wait", NULL };
-	pid_t pid = fork_exec(argv, 1), r;
-	long long deadline;
+	pid_t pid = fork_exec(argv, 1), member = 0;
+	int i;
 
 	(void)state;
-	assert_int_equal(hl_proc_stop(&pid, 1, 2000, HL_PROC_GROUP), 1);
-	/* the sleep comes back to this subreaper: reap the group, then it is empty */
-	deadline = hl_clock_ms() + 5000;
-	while ((r = waitpid(-pid, NULL, WNOHANG)) >= 0 && hl_clock_ms() < deadline)
-		if (r == 0)
+	for (i = 0; i < 500 && member <= 0; i++) {
+		FILE *f = popen(tu_path("pgrep -g %ld -x sleep", (long)pid), "r");
+		int m;
+
+		if (f && fscanf(f, "%d", &m) == 1)
+			member = (pid_t)m;
+		if (f)
+			pclose(f);
+		if (member <= 0)
 			poll(NULL, 0, 10);
-	assert_int_equal(kill(-pid, 0), -1);
-	assert_int_equal(errno, ESRCH);
+	}
+	assert_true(member > 0);
+	assert_int_equal(hl_proc_stop(&pid, 1, 2000), 1);
+	assert_int_equal(hl_proc_alive(pid), 0);
+	assert_int_equal(hl_proc_alive(member), 1);
+	/* the sleep comes back to this subreaper */
+	kill(member, SIGKILL);
+	waitpid(member, NULL, 0);
+}
+
+/*
+ * Pid files: the holder of the lock owns one.  A claim writes our pid; a
+ * second claim (another open file) is refused naming us; a pid file naming
+ * a live process that holds no lock (our parent) is free; a killed owner's
+ * file stays but names nobody; release removes it.
+ */
+static void test_pidfile(void **state)
+{
+	struct sandbox *s = *state;
+	struct hl_pidfile a = { "", -1 }, b = { "", -1 };
+	PATH_VAR(path, "%s/x.pid", s->dir);
+	char text[32];
+	pid_t owner = 0, pid;
+	int status;
+
+	assert_int_equal(hl_pidfile_owner(path), 0);
+	assert_int_equal(hl_pidfile_claim(&a, path, NULL), 0);
+	assert_int_equal(hl_pidfile_owner(path), getpid());
+	snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	assert_true(tu_file_has(path, text));
+	assert_int_equal(hl_pidfile_claim(&b, path, &owner), -1);
+	assert_int_equal(owner, getpid());
+	assert_error_has("is held by pid");
+	hl_pidfile_release(&a);
+	assert_false(tu_exists(path));
+	hl_pidfile_release(&a);
+	/* a live but unrelated pid in the file: nobody holds it */
+	snprintf(text, sizeof(text), "%ld\n", (long)getppid());
+	tu_put(path, text);
+	assert_int_equal(hl_pidfile_owner(path), 0);
+	/* a child claims it and is killed: its file stays, naming nobody */
+	pid = tu_pidfile_holder(path);
+	assert_int_equal(hl_pidfile_owner(path), pid);
+	assert_int_equal(hl_pidfile_claim(&b, path, &owner), -1);
+	assert_int_equal(owner, pid);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(tu_exists(path));
+	assert_int_equal(hl_pidfile_owner(path), 0);
+	assert_int_equal(hl_pidfile_claim(&b, path, NULL), 0);
+	assert_int_equal(hl_pidfile_owner(path), getpid());
+	hl_pidfile_release(&b);
+	assert_false(tu_exists(path));
 }
 
 /* An hl_child's pid is stopped but not reaped: its supervisor still gets the status. */
@@ -593,7 +648,7 @@ static void test_proc_stop_not_reaped(void **state)
 	int status = -1;
 
 	assert_int_equal(hl_proc_alive(pid), 1);
-	assert_int_equal(hl_proc_stop(&pid, 1, 2000, 0), 1);
+	assert_int_equal(hl_proc_stop(&pid, 1, 2000), 1);
 	assert_int_equal(hl_proc_alive(pid), 0);
 	assert_int_equal(hl_child_wait(c, 2000, &status), 0);
 	assert_int_equal(status, 128 + SIGTERM);
@@ -623,7 +678,8 @@ int main(void)
 		cmocka_unit_test(test_proc_alive),
 		cmocka_unit_test(test_proc_stop_sigkill),
 		cmocka_unit_test(test_proc_stop_term),
-		cmocka_unit_test(test_proc_stop_group),
+		cmocka_unit_test(test_proc_stop_pid_only),
+		cmocka_unit_test_setup_teardown(test_pidfile, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_proc_stop_not_reaped, sandbox_setup,
 						sandbox_teardown),
 	};

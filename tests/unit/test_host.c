@@ -451,10 +451,20 @@ static void test_schedule(void **state)
 /* ---- the TPM: lock, replay, borrowing ---- */
 
 /* Write DIR/agent.json naming PID and the swtpm at ADDRESS ("ADDR:PORT"). */
+static struct hl_pidfile fake_agent_pid = { "", -1 };
+
+/*
+ * Publish an agent for S as `host run` does: agent.pid claimed by this
+ * process (once), agent.json naming PID and the swtpm at ADDRESS.
+ */
 static void fake_agent(struct sandbox *s, long pid, const char *address)
 {
 	char path[PATH_MAX], text[256], addr[40], *colon;
 	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", s->host, HOST_PID_FILE);
+	if (!fake_agent_pid.path[0])
+		assert_int_equal(hl_pidfile_claim(&fake_agent_pid, path, NULL), 0);
 
 	snprintf(addr, sizeof(addr), "%s", address);
 	colon = strchr(addr, ':');
@@ -527,6 +537,15 @@ static void test_tpm_replay_lock(void **state)
 	assert_int_equal(host_tpm_open(s->h, 0, 0, &t), 0);
 	host_tpm_close(t);
 	host_tpm_close(NULL);
+	/* an agent.json whose pid does not hold agent.pid is no agent */
+	hl_pidfile_release(&fake_agent_pid);
+	assert_int_equal(host_tpm_open(s->h, 1, 0, &t), 0);
+	host_tpm_address(t, a1, sizeof(a1));
+	fake_agent(s, (long)getpid(), a1);
+	assert_int_equal(host_agent_find(s->h, &ai), 1);
+	hl_pidfile_release(&fake_agent_pid);
+	assert_int_equal(host_agent_find(s->h, &ai), 0);
+	host_tpm_close(t);
 	hl_measured_boot_free(mb);
 	free(log);
 }

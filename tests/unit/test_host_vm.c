@@ -1,6 +1,8 @@
 /*
  * test_host_vm.c - unit tests for hosts/vm (the host's VMs) without QEMU:
- * import-vm of good and bad bundles (nothing half-made is left), the VM
+ * import-vm of good, bad and hostile bundles (nothing half-made is left; a
+ * disk.img that links to a host file is refused; a staging folder is removed
+ * on SIGTERM and, when its import died, by the next import), the VM
  * folder's config.json and state.json, the keeper check, the VM list,
  * start-vm's and stop-vm's refusals, and the tenant's signed policy: a VM
  * whose config.json was edited to another policy, whose policy statement
@@ -23,11 +25,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -188,15 +192,15 @@ static void test_import(void **state)
 			 0);
 }
 
-/* Import DIR/NAME, expect a refusal with TEXT and nothing left in vms/. */
+/* Import DIR/NAME, expect it refused as a bundle (-2) with TEXT and nothing left in vms/. */
 static void import_fails(struct sandbox *s, const char *name, const char *text)
 {
 	char out[HL_NAME_VM_SIZE] = "";
 	DIR *d;
 	struct dirent *e;
 
-	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), out, sizeof(out)) != -1)
-		fail_msg("bundle %s was imported", name);
+	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), out, sizeof(out)) != -2)
+		fail_msg("bundle %s was imported, or not refused as a bundle (-2)", name);
 	assert_error_has(text);
 	d = opendir(tu_path("%s/vms", s->hostdir));
 	assert_non_null(d);
@@ -237,6 +241,76 @@ static void test_import_refuses(void **state)
 	assert_int_equal(unlink(tu_path("%s/old/policy.sig", s->dir)), 0);
 	import_fails(s, "old", "no signed policy statement (policy.sig)");
 	assert_error_has("export it again");
+}
+
+static void test_import_hostile(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(secret, "%s/kps-private.pem", s->dir);
+	PATH_VAR(tpm, "%s/host-tpm", s->dir);
+
+	/* a disk.img that links to the KPS private key, a vtpm that links to a host TPM */
+	tu_put(secret, "-----BEGIN PRIVATE KEY----- KPS");
+	assert_int_equal(tu_sh("mkdir '%s' && cp '%s' '%s/tpm2-00.permall'", tpm, secret, tpm), 0);
+	make_bundle(s, "linkdisk", "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/linkdisk/disk.img'", secret, s->dir), 0);
+	import_fails(s, "linkdisk", "symbolic link");
+	make_bundle(s, "linktpm", "vm1", "shielded");
+	assert_int_equal(tu_sh("rm -r '%s/linktpm/vtpm' && ln -s '%s' '%s/linktpm/vtpm'", s->dir,
+			       tpm, s->dir), 0);
+	import_fails(s, "linktpm", "symbolic link");
+	make_bundle(s, "zero", "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf /dev/zero '%s/zero/disk.img'", s->dir), 0);
+	import_fails(s, "zero", "symbolic link");
+}
+
+static void test_import_staging(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(vms, "%s/vms", s->hostdir);
+	PATH_VAR(stale, "%s/vms/.import-vm0.dead01", s->hostdir);
+	PATH_VAR(live, "%s/vms/.import-vm9.live01", s->hostdir);
+	PATH_VAR(big, "%s/big", s->dir);
+	char name[HL_NAME_VM_SIZE];
+	int fd, status = 0, i;
+	pid_t pid;
+
+	/* a staging folder whose import was killed outright goes with the next import */
+	assert_int_equal(tu_sh("mkdir '%s' && head -c 4096 /dev/urandom > '%s/disk.img'", stale,
+			       stale), 0);
+	/* one an import in progress holds (flock on the folder) stays */
+	assert_int_equal(mkdir(live, 0700), 0);
+	fd = open(live, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	make_bundle(s, "bundle", "vm1", "shielded");
+	if (hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)) != 0)
+		fail_msg("import: %s", hl_error_last());
+	assert_false(tu_exists(stale));
+	assert_true(tu_exists(live));
+	close(fd);
+	assert_int_equal(tu_sh("rmdir '%s'", live), 0);
+
+	/* SIGTERM while an import copies: its staging folder is removed, then it dies of it */
+	make_bundle(s, "big", "vm2", "shielded");
+	assert_int_equal(truncate(tu_path("%s/disk.img", big), 256 << 20), 0);
+	tu_put(tu_path("%s/config.json", big), "{\"version\":1,\"name\":\"vm2\","
+	       "\"policy\":\"shielded\",\"kp_id\":\"0123\",\"disk_size\":268435456}");
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		alarm(60);
+		_exit(hosts_vm_import(&s->h, big, name, sizeof(name)) == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 20000 && tu_count_prefix(vms, ".import-") == 0; i++)
+		usleep(500);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
+		fail_msg("the import was not ended by SIGTERM (status 0x%x): it finished first?",
+			 status);
+	assert_int_equal(tu_count_prefix(vms, ".import-"), 0);
+	assert_false(tu_exists(tu_path("%s/vm2", vms)));
 }
 
 /* ---- the VM folder: config.json, state.json, the keeper, the list ---- */
@@ -284,9 +358,10 @@ static void test_dir_and_load(void **state)
 
 /*
  * Start a process whose command line holds "start-vm", as a VM keeper's
- * does, in its own process group (kill_keeper ends it and its sleep).
+ * does, in its own process group (kill_keeper ends it and its sleep); it
+ * holds no keeper lock: an impostor.
  */
-static pid_t fake_keeper(void)
+static pid_t impostor(void)
 {
 	pid_t pid = fork();
 
@@ -298,6 +373,12 @@ static pid_t fake_keeper(void)
 	return pid;
 }
 
+/* A keeper of VM NAME in S: a child that holds vms/NAME/keeper.pid (the keeper's claim). */
+static pid_t fake_keeper(struct sandbox *s, const char *name)
+{
+	return tu_pidfile_holder(tu_path("%s/vms/%s/keeper.pid", s->hostdir, name));
+}
+
 /* SIGKILL the fake keeper PID and its children, without reaping it. */
 static void kill_keeper(pid_t pid)
 {
@@ -305,59 +386,38 @@ static void kill_keeper(pid_t pid)
 	kill(-pid, SIGKILL);
 }
 
-/* The state letter of PID from /proc (0 when unreadable). */
-static char proc_state(pid_t pid)
+/* The keeper is the holder of the VM's keeper lock, never a process that merely has its pid. */
+static void test_keeper(void **state)
 {
-	char path[64], buf[512], *rp;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' ? rp[2] : 0;
-}
-
-static void test_alive(void **state)
-{
-	json_t *st;
-	pid_t pid;
+	struct sandbox *s = *state;
+	char name[HL_NAME_VM_SIZE];
+	pid_t pid, imp;
 	int i;
 
-	(void)state;
-	assert_int_equal(hosts_vm_alive(NULL), 0);
-	st = json_pack("{s:s}", "state", "Off");
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	/* this test program is alive but is no keeper (no "start-vm" in its command line) */
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)getpid());
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)-5);
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	st = json_pack("{s:s}", "keeper_pid", "12");
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
-	/* a keeper lookalike: alive once it runs sh, ended once it is a zombie */
-	pid = fake_keeper();
-	assert_true(pid > 0);
-	st = json_pack("{s:I}", "keeper_pid", (json_int_t)pid);
-	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
+	make_bundle(s, "bundle", "vm1", "shielded");
+	assert_int_equal(hosts_vm_import(&s->h, tu_path("%s/bundle", s->dir), name, sizeof(name)),
+			 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "none"), 0);
+	assert_int_equal(hosts_vm_keeper(&s->h, "../x"), 0);
+	/* an impostor named in state.json, even with start-vm in its command line, is none */
+	imp = impostor();
+	assert_true(imp > 0);
+	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
+	       tu_path("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)imp));
+	tu_put(tu_path("%s/vms/vm1/keeper.pid", s->hostdir), tu_path("%ld\n", (long)imp));
+	for (i = 0; i < 100 && hosts_vm_keeper(&s->h, "vm1") == 0; i++)
 		usleep(10000);
-	assert_int_equal(hosts_vm_alive(st), 1);
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
+	kill_keeper(imp);
+	waitpid(imp, NULL, 0);
+	/* the holder of the lock is the keeper; once killed, none (its file stays) */
+	pid = fake_keeper(s, "vm1");
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), pid);
 	kill_keeper(pid);
-	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
-		usleep(10000);
-	assert_int_equal(proc_state(pid), 'Z');
-	assert_int_equal(hosts_vm_alive(st), 0);
 	waitpid(pid, NULL, 0);
-	assert_int_equal(hosts_vm_alive(st), 0);
-	json_decref(st);
+	assert_true(tu_exists(tu_path("%s/vms/vm1/keeper.pid", s->hostdir)));
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
 }
 
 static void test_list(void **state)
@@ -391,10 +451,9 @@ static void test_start_stop_refuse(void **state)
 	struct sandbox *s = *state;
 	struct hosts_vm_start o = { 0 };
 	struct hl_buf tk = { NULL, 0 };
-	json_t *report = NULL, *st;
+	json_t *report = NULL;
 	char name[HL_NAME_VM_SIZE];
 	pid_t pid;
-	int i;
 
 	o.guest_dir = s->guest;
 	o.accel = "tcg";
@@ -415,12 +474,8 @@ static void test_start_stop_refuse(void **state)
 	assert_int_equal(hosts_vm_stop(&s->h, "vm1", 1), -1);
 	assert_error_has("is not running");
 	/* start: the keeper of an earlier start still runs */
-	pid = fake_keeper();
-	st = json_pack("{s:s, s:I}", "state", "Running", "keeper_pid", (json_int_t)pid);
-	for (i = 0; i < 300 && !hosts_vm_alive(st); i++)
-		usleep(10000);
-	assert_int_equal(hosts_vm_alive(st), 1);
-	json_decref(st);
+	pid = fake_keeper(s, "vm1");
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), pid);
 	tu_put(tu_path("%s/vms/vm1/state.json", s->hostdir),
 	       tu_path("{\"state\":\"Running\",\"keeper_pid\":%ld}", (long)pid));
 	assert_int_equal(hosts_vm_start(&s->h, "vm1", &tk, &o, &report), -1);
@@ -616,8 +671,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_import_refuses, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_import_hostile, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_import_staging, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_and_load, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test(test_alive),
+		cmocka_unit_test_setup_teardown(test_keeper, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_refuse, sandbox_setup,
 						sandbox_teardown),

@@ -11,10 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,24 +209,50 @@ static void test_new_failure(void **state)
 	hl_served_new_end(&s);
 }
 
-/* Pid files: ours counts as live, junk and dead pids as none. */
+/*
+ * Pid files: ours counts as live; a pid file's owner is the process that
+ * holds its lock (flock) - a pid file naming a live but unrelated process
+ * (pid 1, our parent) holds no lock and blocks nobody; junk and dead pids
+ * are none.
+ */
 static void test_pid(void **state)
 {
 	struct fx *fx = *state;
 	struct hl_served_run run = { 0 };
-	char text[32];
+	char text[32], path[PATH_MAX];
+	int status;
+	pid_t pid;
 
 	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 0);
 	assert_int_equal(hl_served_write_pid(&run, fx->dir, "x.pid"), 0);
 	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), (long)getpid());
 	/* our own pid is not "another" server */
 	assert_int_equal(hl_served_refuse_other(fx->dir, "x.pid", "HGS node"), 0);
+	hl_served_finish(&run, -1);
 	put(fx->dir, "x.pid", "1\n");
-	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 1);
+	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 0);
+	assert_int_equal(hl_served_refuse_other(fx->dir, "x.pid", "DC of"), 0);
+	snprintf(text, sizeof(text), "%ld\n", (long)getppid());
+	put(fx->dir, "x.pid", text);
+	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 0);
+	assert_int_equal(hl_served_write_pid(&run, fx->dir, "x.pid"), 0);
+	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), (long)getpid());
+	hl_served_finish(&run, -1);
+	/* a live server (a child that claimed the pid file and holds it) is another */
+	snprintf(path, sizeof(path), "%s/x.pid", fx->dir);
+	pid = tu_pidfile_holder(path);
+	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), (long)pid);
 	assert_int_equal(hl_served_refuse_other(fx->dir, "x.pid", "DC of"), -1);
-	snprintf(text, sizeof(text), "the DC of '%s' is already", fx->dir);
-	assert_error_has(text);
-	assert_error_has("served by pid 1; stop it first");
+	snprintf(path, sizeof(path), "the DC of '%s' is already", fx->dir);
+	assert_error_has(path);
+	snprintf(path, sizeof(path), "served by pid %ld; stop it first", (long)pid);
+	assert_error_has(path);
+	assert_int_equal(hl_served_write_pid(&run, fx->dir, "x.pid"), -1);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* its pid file stays behind after a kill; the lock went with it */
+	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 0);
+	assert_int_equal(hl_served_write_pid(&run, fx->dir, "x.pid"), 0);
 	put(fx->dir, "x.pid", "junk");
 	assert_int_equal(hl_served_pid(fx->dir, "x.pid"), 0);
 	put(fx->dir, "x.pid", "99999999999\n");

@@ -407,7 +407,8 @@ static void fake_shielded(struct sandbox *s, const char *vm)
 	assert_int_equal(tu_sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' "
 			       "&& head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
 			       "cp '%s' '%s/key-protector.kp' && "
-			       "printf '{\"version\":1,\"name\":\"%s\",\"policy\":\"shielded\"}' > "
+			       "printf '{\"version\":1,\"name\":\"%s\",\"policy\":\"shielded\","
+			       "\"disk_size\":65536}' > "
 			       "'%s/config.json'", sd, sd, sd, s->own_kp, sd, vm, sd), 0);
 }
 
@@ -462,7 +463,7 @@ static void test_export_refuses(void **state)
 	/* a shielded/ folder missing a part: refused, no bundle, no temporary folder */
 	fake_shielded(s, "vm1");
 	assert_int_equal(unlink(tu_path("%s/vms/vm1/shielded/key-protector.kp", s->tenant)), 0);
-	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -2);
 	assert_error_has("key-protector.kp");
 	assert_false(tu_exists(out));
 	assert_int_equal(tu_count_prefix(s->dir, "bundle.tmp-"), 0);

@@ -1,9 +1,12 @@
 /*
  * test_vm_bundle.c - unit tests for vm/bundle (the VM bundle both ends
- * share): VM names, policies, the file copy, the bundle copy in its two
+ * share): VM names, policies, the copy of one part, the bundle copy in its two
  * shapes (the tenant's export takes every regular file of vtpm/, a host's
  * import only the state file), and config.json: the bytes shield-vm writes
- * and the checks import-vm reads it with.
+ * and the checks import-vm reads it with; a hostile bundle (a part that is a
+ * symbolic link to a host file or folder, /dev/zero, a FIFO, a hard link, a
+ * part larger than the bundle declares) is refused before anything of it is
+ * read, and never hangs (each such copy runs in a child bounded in time).
  *
  * The group works in one mkdtemp folder; each test makes its own folders
  * inside it.
@@ -87,8 +90,8 @@ static void make_parts(const char *dir, const char *name, const char *policy)
 	put_bytes(vtpm, "tpm2-00.permall", 4096, 3, 0600);
 	put_bytes(vtpm, "tpm2-00.volatilestate", 300, 4, 0600);
 	put_bytes(vtpm, ".lock", 1, 5, 0600);
-	snprintf(text, sizeof(text), "{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\"}", name,
-		 policy);
+	snprintf(text, sizeof(text), "{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\","
+		 "\"disk_size\":65536}", name, policy);
 	assert_int_equal(hl_file_write(cfg, text, strlen(text), 0644), 0);
 }
 
@@ -131,25 +134,28 @@ static void test_policy_known(void **state)
 
 /* ---- the copies ---- */
 
-static void test_copy_file(void **state)
+static void test_copy_part(void **state)
 {
 	PATH_VAR(da, "%s/copy-a", root);
 	PATH_VAR(db, "%s/copy-b", root);
-	PATH_VAR(a, "%s/copy-a/f", root);
-	PATH_VAR(b, "%s/copy-b/f", root);
+	PATH_VAR(b, "%s/copy-b/disk.img", root);
 	PATH_VAR(missing, "%s/missing", root);
 	PATH_VAR(nodir, "%s/no/dir/b", root);
+	PATH_VAR(state_b, "%s/copy-b/tpm2-00.permall", root);
 
 	(void)state;
-	assert_int_equal(mkdir(da, 0700), 0);
+	make_parts(da, "vm1", "shielded");
 	assert_int_equal(mkdir(db, 0700), 0);
-	put_bytes(da, "f", 200000, 9, 0644);
 	assert_int_equal(hl_file_write(b, "old\n", 4, 0644), 0);
-	assert_int_equal(vm_bundle_copy_file(a, b, 0600), 0);
-	assert_same(da, db, "f", 0600);
-	assert_int_equal(vm_bundle_copy_file(missing, b, 0600), -1);
+	assert_int_equal(vm_bundle_copy_part(da, "disk.img", b, 0600), 0);
+	assert_same(da, db, "disk.img", 0600);
+	assert_int_equal(vm_bundle_copy_part(da, "vtpm/tpm2-00.permall", state_b, 0600), 0);
+	assert_same(tu_path("%s/vtpm", da), db, "tpm2-00.permall", 0600);
+	assert_int_equal(vm_bundle_copy_part(missing, "disk.img", b, 0600), -2);
+	assert_error_has("is not a VM bundle");
+	assert_int_equal(vm_bundle_copy_part(da, "nothing.bin", b, 0600), -2);
 	assert_error_has("cannot read");
-	assert_int_equal(vm_bundle_copy_file(a, nodir, 0600), -1);
+	assert_int_equal(vm_bundle_copy_part(da, "disk.img", nodir, 0600), -1);
 	assert_error_has("cannot create");
 }
 
@@ -211,8 +217,115 @@ static void test_copy_state(void **state)
 	assert_error_has("vtpm");
 	assert_int_equal(mkdir(dst2, 0700), 0);
 	assert_int_equal(unlink(permall), 0);
-	assert_int_equal(vm_bundle_copy(src, dst2, VM_BUNDLE_VTPM_STATE), -1);
+	assert_int_equal(vm_bundle_copy(src, dst2, VM_BUNDLE_VTPM_STATE), -2);
 	assert_error_has("tpm2-00.permall");
+}
+
+/* ---- hostile bundles ---- */
+
+/* What one bounded copy gets. */
+struct copy_args {
+	const char *src, *dst;
+	enum vm_bundle_vtpm vtpm;
+};
+
+static int copy_fn(void *p)
+{
+	const struct copy_args *a = p;
+
+	return vm_bundle_copy(a->src, a->dst, a->vtpm);
+}
+
+/* The host's secret that a hostile bundle points at (a stand-in for the KPS private key). */
+#define HOST_SECRET "-----BEGIN PRIVATE KEY----- host KPS key"
+
+/*
+ * A copy of bundle DIR/TAG (VTPM) must be refused within 5 s with TEXT in the
+ * message, and the host's secret must be in no file it wrote.
+ */
+static void copy_refused(const char *tag, enum vm_bundle_vtpm vtpm, const char *text)
+{
+	PATH_VAR(src, "%s/%s", root, tag);
+	PATH_VAR(dst, "%s/%s-dst", root, tag);
+	struct copy_args a = { src, dst, vtpm };
+	char msg[HL_ERROR_MAX];
+	int rc;
+
+	assert_int_equal(mkdir(dst, 0700), 0);
+	rc = tu_bounded(copy_fn, &a, 5, msg, sizeof(msg));
+	if (rc == TU_HUNG)
+		fail_msg("the copy of bundle '%s' did not end within 5 s", tag);
+	if (rc >= 0)
+		fail_msg("bundle '%s' was copied", tag);
+	if (!strstr(msg, text))
+		fail_msg("bundle '%s': '%s' lacks '%s'", tag, msg, text);
+	if (tu_sh("grep -rqaF -- '%s' '%s'", HOST_SECRET, dst) == 0)
+		fail_msg("bundle '%s': the host's secret was copied into '%s'", tag, dst);
+}
+
+static void test_copy_refuses_hostile(void **state)
+{
+	PATH_VAR(secret, "%s/host-kps.key", root);
+	PATH_VAR(tpmdir, "%s/host-tpm", root);
+
+	(void)state;
+	tu_put(secret, HOST_SECRET);
+	assert_int_equal(hl_file_mkdirs(tpmdir, 0700), 0);
+	tu_put(tu_path("%s/tpm2-00.permall", tpmdir), HOST_SECRET);
+
+	/* symbolic links to the host's files and folders, and to a device */
+	make_parts(tu_path("%s/h-disk", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/h-disk/disk.img'", secret, root), 0);
+	copy_refused("h-disk", VM_BUNDLE_VTPM_STATE, "symbolic link");
+	make_parts(tu_path("%s/h-kp", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/h-kp/key-protector.kp'", secret, root), 0);
+	copy_refused("h-kp", VM_BUNDLE_VTPM_STATE, "symbolic link");
+	make_parts(tu_path("%s/h-vtpm", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("rm -r '%s/h-vtpm/vtpm' && ln -s '%s' '%s/h-vtpm/vtpm'", root,
+			       tpmdir, root), 0);
+	copy_refused("h-vtpm", VM_BUNDLE_VTPM_STATE, "symbolic link");
+	make_parts(tu_path("%s/h-state", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s/tpm2-00.permall' '%s/h-state/vtpm/tpm2-00.permall'",
+			       tpmdir, root), 0);
+	copy_refused("h-state", VM_BUNDLE_VTPM_STATE, "symbolic link");
+	make_parts(tu_path("%s/h-all", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/h-all/vtpm/tpm2-00.volatilestate'", secret, root),
+			 0);
+	copy_refused("h-all", VM_BUNDLE_VTPM_ALL, "symbolic link");
+	make_parts(tu_path("%s/h-zero", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf /dev/zero '%s/h-zero/disk.img'", root), 0);
+	copy_refused("h-zero", VM_BUNDLE_VTPM_STATE, "symbolic link");
+	make_parts(tu_path("%s/h-cfg", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -sf '%s' '%s/h-cfg/config.json'", secret, root), 0);
+	copy_refused("h-cfg", VM_BUNDLE_VTPM_STATE, "symbolic link");
+
+	/* FIFOs: refused at once, never waited on */
+	make_parts(tu_path("%s/h-fifo", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("rm '%s/h-fifo/disk.img' && mkfifo '%s/h-fifo/disk.img'", root,
+			       root), 0);
+	copy_refused("h-fifo", VM_BUNDLE_VTPM_STATE, "not a regular file");
+	make_parts(tu_path("%s/h-cfgfifo", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("rm '%s/h-cfgfifo/config.json' && mkfifo '%s/h-cfgfifo/config.json'",
+			       root, root), 0);
+	copy_refused("h-cfgfifo", VM_BUNDLE_VTPM_STATE, "not a regular file");
+
+	/* a hard link to a host file */
+	make_parts(tu_path("%s/h-hard", root), "vm1", "shielded");
+	assert_int_equal(tu_sh("ln -f '%s' '%s/h-hard/disk.img'", secret, root), 0);
+	copy_refused("h-hard", VM_BUNDLE_VTPM_STATE, "hard link");
+
+	/* sizes: the disk bounded by its declared disk_size, the vTPM state by its bound */
+	make_parts(tu_path("%s/h-big", root), "vm1", "shielded");
+	assert_int_equal(truncate(tu_path("%s/h-big/disk.img", root), 65537), 0);
+	copy_refused("h-big", VM_BUNDLE_VTPM_STATE, "more than");
+	make_parts(tu_path("%s/h-nosize", root), "vm1", "shielded");
+	tu_put(tu_path("%s/h-nosize/config.json", root),
+	       "{\"version\":1,\"name\":\"vm1\",\"policy\":\"shielded\"}");
+	copy_refused("h-nosize", VM_BUNDLE_VTPM_STATE, "disk_size");
+	make_parts(tu_path("%s/h-bigstate", root), "vm1", "shielded");
+	assert_int_equal(truncate(tu_path("%s/h-bigstate/vtpm/tpm2-00.permall", root), 64 << 20),
+			 0);
+	copy_refused("h-bigstate", VM_BUNDLE_VTPM_STATE, "more than");
 }
 
 /* ---- config.json ---- */
@@ -272,6 +385,13 @@ static void test_config_read_refuses(void **state)
 	size_t i;
 
 	(void)state;
+	/* a config.json that is a symbolic link is not followed */
+	assert_int_equal(mkdir(tu_path("%s/cfg-link", root), 0700), 0);
+	tu_put(tu_path("%s/cfg-link.json", root), "{\"name\":\"vm1\",\"policy\":\"shielded\"}");
+	assert_int_equal(tu_sh("ln -s '%s/cfg-link.json' '%s/cfg-link/config.json'", root, root), 0);
+	assert_int_equal(vm_bundle_config_read(tu_path("%s/cfg-link", root), &cfg), -1);
+	assert_error_has("symbolic link");
+	assert_null(cfg);
 	assert_int_equal(vm_bundle_config_read(none, &cfg), -1);
 	assert_error_has("is not a VM bundle");
 	assert_error_has("export-vm");
@@ -310,9 +430,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_check),
 		cmocka_unit_test(test_policy_known),
-		cmocka_unit_test(test_copy_file),
+		cmocka_unit_test(test_copy_part),
 		cmocka_unit_test(test_copy_all),
 		cmocka_unit_test(test_copy_state),
+		cmocka_unit_test(test_copy_refuses_hostile),
 		cmocka_unit_test(test_config_write),
 		cmocka_unit_test(test_config_read_refuses),
 		cmocka_unit_test(test_read_json),

@@ -6,9 +6,10 @@
  * so vm_launch_await() meets "running", an "error" event, QEMU ending early
  * and the deadline; or runs a guest script on the channel, which reads what
  * vm_launch_send() writes (the specialize mode's exchange).  One launch runs the real swtpm with the TK through its
- * pipe.  Also the removal of a run's scratch files, the QMP power-off
- * request against a small QMP server, the guest folder lookup and the KVM
- * probe.
+ * pipe.  Also the removal of a run's scratch files, QMP on the socket pair
+ * only the launcher holds (its allow-list: the commands the lab needs pass,
+ * dump-guest-memory and human-monitor-command never leave the launcher),
+ * the guest folder lookup and the KVM probe.
  *
  * Each launch test works in its own mkdtemp sandbox holding a stand-in
  * guest, the run folder, the fake's bin/ and its files.
@@ -23,15 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -177,7 +176,6 @@ static void test_launch_await_running(void **state)
 	struct vm_launch l = plain_launch(s);
 	struct vm_launch_proc *pr = NULL;
 	PATH_VAR(serial, "file:%s/console.log", s->run);
-	PATH_VAR(qmp, "unix:%s/qmp.sock,server=on,wait=off", s->run);
 	json_t *ev = NULL;
 
 	fake_plays(s, "{\"event\":\"started\",\"mode\":\"plain\",\"uptime_ms\":10}\n"
@@ -197,11 +195,14 @@ static void test_launch_await_running(void **state)
 	assert_true(vm_launch_elapsed(pr) < 20);
 	json_decref(ev);
 	vm_launch_proc_free(pr);
-	/* the command line: the plain baseline has no TPM, a console file, QMP */
+	/* the command line: the plain baseline has no TPM, a console file, QMP on an fd */
 	assert_true(has_arg(s, "-nodefaults", NULL));
 	assert_true(has_arg(s, "-monitor", "none"));
 	assert_true(has_arg(s, "-serial", serial));
-	assert_true(has_arg(s, "-qmp", qmp));
+	assert_true(has_arg(s, "-chardev", "socket,id=qmp,fd=3"));
+	assert_true(has_arg(s, "-mon", "chardev=qmp,mode=control"));
+	assert_false(has_arg(s, "-qmp", NULL));
+	assert_false(tu_exists(tu_path("%s/qmp.sock", s->run)));
 	assert_false(has_arg(s, "-tpmdev", NULL));
 	assert_false(has_arg(s, "-gdb", NULL));
 	assert_false(has_arg(s, "-s", NULL));
@@ -370,8 +371,8 @@ static void test_launch_await_buffered(void **state)
 static void test_scratch_remove(void **state)
 {
 	struct sandbox *s = *state;
-	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "qmp.sock", "swtpm.log",
-					       "qemu.log", "console.log" };
+	static const char *const scratch[] = { "swtpm.sock", "agent.sock", "swtpm.log", "qemu.log",
+					       "console.log" };
 	PATH_VAR(kept, "%s/disk.img", s->run);
 	size_t i;
 
@@ -392,59 +393,53 @@ static void test_scratch_remove(void **state)
 }
 
 /*
- * A one-connection QMP server on RUN/qmp.sock in a child: the greeting, then
- * for each command line the reply REPLY ("return" or "error"); its pid.
+ * QMP is the launcher's alone (a socket pair QEMU inherits): the commands
+ * the lab needs go through, in order, after qmp_capabilities; any other is
+ * refused before a byte is sent; system_powerdown powers the guest off.
  */
-static pid_t fake_qmp(struct sandbox *s, const char *reply)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	pid_t pid;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", s->run);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 1), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		static const char greet[] = "{\"QMP\":{\"version\":{}}}\n";
-		char line[4096], out[128];
-		FILE *in;
-		int fd = accept(lfd, NULL, NULL);
-
-		if (fd < 0 || write(fd, greet, strlen(greet)) < 0 || !(in = fdopen(dup(fd), "r")))
-			_exit(1);
-		snprintf(out, sizeof(out), "{\"%s\":{}}\n", reply);
-		while (fgets(line, sizeof(line), in))
-			if (write(fd, out, strlen(out)) < 0)
-				_exit(1);
-		_exit(0);
-	}
-	close(lfd);
-	return pid;
-}
-
-static void test_powerdown(void **state)
+static void test_qmp(void **state)
 {
 	struct sandbox *s = *state;
-	PATH_VAR(sock, "%s/qmp.sock", s->run);
-	int status = -1;
-	pid_t pid;
+	struct vm_launch l = plain_launch(s);
+	struct vm_launch_proc *pr = NULL;
+	PATH_VAR(sent, "%s/qmp.sent", s->dir);
+	static const char *const refused[] = { "human-monitor-command", "dump-guest-memory",
+					       "gdbserver", "migrate", "" };
+	json_t *ret = NULL;
+	long long t0;
+	char *text;
+	size_t i;
 
-	/* nothing listens */
-	assert_int_equal(vm_launch_powerdown(s->run), -1);
-	/* a QEMU that takes the request */
-	pid = fake_qmp(s, "return");
-	assert_int_equal(vm_launch_powerdown(s->run), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_int_equal(status, 0);
-	unlink(sock);
-	/* a QEMU that refuses: the exchange failed, and the message says so */
-	pid = fake_qmp(s, "error");
-	assert_int_equal(vm_launch_powerdown(s->run), -2);
-	assert_error_has("QEMU refused");
-	waitpid(pid, NULL, 0);
+	/* a run without QMP has none */
+	fake_plays(s, NULL, "20");
+	assert_ok(vm_launch(&l, &pr));
+	assert_int_equal(vm_launch_qmp(pr, "query-status", NULL), -1);
+	assert_error_has("has no QMP");
+	vm_launch_proc_free(pr);
+	pr = NULL;
+
+	setenv("FAKE_QEMU_QMP", sent, 1);
+	l.qmp = 1;
+	assert_ok(vm_launch(&l, &pr));
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(vm_launch_qmp(pr, refused[i], &ret), -1);
+		assert_error_has("is not one the lab sends");
+		assert_null(ret);
+	}
+	assert_ok(vm_launch_qmp(pr, "query-status", &ret));
+	assert_true(json_is_object(ret));
+	json_decref(ret);
+	assert_ok(vm_launch_qmp(pr, "system_powerdown", NULL));
+	/* the fake powers off on it: QEMU ends at once, not after its 20 s */
+	t0 = hl_clock_ms();
+	assert_int_equal(vm_launch_end(pr, 10000), 0);
+	assert_true(hl_clock_ms() - t0 < 8000);
+	vm_launch_proc_free(pr);
+	unsetenv("FAKE_QEMU_QMP");
+	text = tu_slurp(sent, NULL);
+	assert_string_equal(text, "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n"
+			    "{\"execute\":\"system_powerdown\"}\n");
+	free(text);
 }
 
 static void test_guest_dir(void **state)
@@ -498,7 +493,7 @@ int main(void)
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_launch_vtpm, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_scratch_remove, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_powerdown, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_qmp, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test(test_guest_dir),
 		cmocka_unit_test(test_accel_auto),
 	};

@@ -4,7 +4,7 @@
  * image hashes (also while copying); a plain image probes as unprotected and
  * does not open; a file cut at every length and a byte flipped anywhere in
  * the file (image or trailer) never verify; missing and odd files are clear
- * errors.
+ * errors, and a FIFO or a device is refused at once, never waited on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,42 @@ static void test_refused(void **state)
 	assert_int_equal(vm_template_probe(tu_path("%s/missing", f->dir), &size), -1);
 }
 
+static int open_fn(void *path)
+{
+	struct vm_template *t = NULL;
+	int rc = vm_template_open(path, &t);
+
+	vm_template_free(t);
+	return rc;
+}
+
+static int probe_fn(void *path)
+{
+	uint64_t size;
+
+	return vm_template_probe(path, &size) < 0 ? -1 : 0;
+}
+
+/* A FIFO (no writer) or a device as the template: refused at once. */
+static void test_not_regular(void **state)
+{
+	struct fx *f = *state;
+	PATH_VAR(fifo, "%s/fifo.tdisk", f->dir);
+	char msg[HL_ERROR_MAX];
+	const char *const paths[] = { fifo, "/dev/zero" };
+	size_t i;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	for (i = 0; i < 2; i++) {
+		if (tu_bounded(open_fn, (void *)paths[i], 5, msg, sizeof(msg)) != -1)
+			fail_msg("opening '%s' as a template did not fail within 5 s", paths[i]);
+		if (!strstr(msg, "not a regular file"))
+			fail_msg("'%s': '%s' lacks 'not a regular file'", paths[i], msg);
+		if (tu_bounded(probe_fn, (void *)paths[i], 5, msg, sizeof(msg)) != -1)
+			fail_msg("probing '%s' did not fail within 5 s", paths[i]);
+	}
+}
+
 /* Every prefix of the file, and one flipped byte anywhere, never verify. */
 static void test_cut_and_flipped(void **state)
 {
@@ -194,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_and_flipped, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("vm_template", tests, NULL, NULL);

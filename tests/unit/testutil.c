@@ -17,15 +17,19 @@
 #include <dirent.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hgs/node.h"
+#include "lib/child.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/labclock.h"
@@ -298,7 +302,17 @@ int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out)
 static const char fake_qemu[] =
 	"#!/bin/sh\n"
 	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
-	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;; esac; done\n"
+	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;;\n"
+	"\tsocket,id=qmp,fd=*) qmp=${a#socket,id=qmp,fd=} ;; esac; done\n"
+	"if [ -n \"$qmp\" ]; then\n"
+	"\tmain=$$\n"
+	"\t(printf '{\"QMP\":{\"version\":{}}}\\n'\n"
+	"\twhile read -r line; do\n"
+	"\t\tprintf '%s\\n' \"$line\" >> \"${FAKE_QEMU_QMP:-/dev/null}\"\n"
+	"\t\tprintf '{\"return\":{}}\\n'\n"
+	"\t\tcase $line in *system_powerdown*) kill \"$main\"; exit 0 ;; esac\n"
+	"\tdone) <&\"$qmp\" >&\"$qmp\" &\n"
+	"fi\n"
 	"if [ -n \"$FAKE_QEMU_GUEST\" ]; then\n"
 	"\tsocat \"UNIX-CONNECT:$sock\" \"EXEC:$FAKE_QEMU_GUEST\" || exit 3\n"
 	"elif [ -n \"$FAKE_QEMU_EVENTS\" ]; then\n"
@@ -329,6 +343,7 @@ int tu_fake_qemu_install(const char *dir, char **old_path)
 	unsetenv("FAKE_QEMU_GUEST");
 	unsetenv("FAKE_QEMU_EVENTS");
 	unsetenv("FAKE_QEMU_SLEEP");
+	unsetenv("FAKE_QEMU_QMP");
 	return 0;
 }
 
@@ -354,6 +369,74 @@ unsigned short tu_closed_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	close(fd);
 	return ntohs(sa.sin_port);
+}
+
+/* FN(ARG) in a child killed after TIMEOUT_S: its value and message, or TU_HUNG. */
+int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t size)
+{
+	struct { int rc; char msg[HL_ERROR_MAX]; } r;
+	int pfd[2], status = 0;
+	size_t got = 0;
+	pid_t pid;
+
+	msg[0] = '\0';
+	fflush(NULL);
+	assert_int_equal(pipe(pfd), 0);
+	if ((pid = fork()) == 0) {
+		close(pfd[0]);
+		alarm((unsigned)timeout_s);
+		memset(&r, 0, sizeof(r));
+		r.rc = fn(arg);
+		snprintf(r.msg, sizeof(r.msg), "%s", hl_error_last());
+		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(pfd[1]);
+	while (got < sizeof(r)) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, (timeout_s + 5) * 1000) <= 0)
+			break;
+		if ((n = read(pfd[0], (char *)&r + got, sizeof(r) - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(pfd[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (got < sizeof(r))
+		return TU_HUNG;
+	snprintf(msg, size, "%s", r.msg);
+	return r.rc;
+}
+
+/* A child holding pid file PATH until killed. */
+pid_t tu_pidfile_holder(const char *path)
+{
+	int fds[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct hl_pidfile pf = { "", -1 };
+
+		setpgid(0, 0);
+		close(fds[0]);
+		if (hl_pidfile_claim(&pf, path, NULL) < 0 || write(fds[1], "k", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	return pid;
 }
 
 /* MyHgsService in TRUST mode, created at DIR and opened with its keys. */

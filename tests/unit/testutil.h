@@ -140,8 +140,11 @@ int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out);
  * one a line, to $FAKE_QEMU_ARGS; then runs $FAKE_QEMU_GUEST with its stdin
  * and stdout on the guest agent's socket (a guest that answers the host),
  * or writes the file $FAKE_QEMU_EVENTS into it (a guest that only reports);
- * then sleeps $FAKE_QEMU_SLEEP seconds (0 when unset).  Both variables are
- * unset here.  *OLD_PATH gets PATH as it was, for tu_fake_qemu_remove.  0,
+ * then sleeps $FAKE_QEMU_SLEEP seconds (0 when unset).  Given QMP
+ * (`-chardev socket,id=qmp,fd=N`), it greets on fd N and answers every
+ * line {"return":{}}, appending the line to $FAKE_QEMU_QMP, and ends (as a
+ * guest that powers off) after system_powerdown.  The variables are unset
+ * here.  *OLD_PATH gets PATH as it was, for tu_fake_qemu_remove.  0,
  * or -1 (for setup functions).
  */
 int tu_fake_qemu_install(const char *dir, char **old_path);
@@ -153,6 +156,24 @@ void tu_fake_qemu_remove(char *old_path);
 
 /* A TCP port of 127.0.0.1 that nothing listens on (bound, read, closed); fails the test if not. */
 unsigned short tu_closed_port(void);
+
+/* What tu_bounded() returns when the call did not end in time (or its child died). */
+#define TU_HUNG (-100)
+
+/*
+ * Run FN(ARG) in a forked child killed after TIMEOUT_S seconds: FN's return
+ * value, or TU_HUNG; the child's hl_error_last() into MSG (SIZE bytes).  For
+ * calls that could block forever (a FIFO opened for reading) or that must
+ * run in a process of their own (signal handlers).
+ */
+int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t size);
+
+/*
+ * A child process that claims pid file PATH (hl_pidfile_claim, as a server,
+ * an agent or a VM keeper does), leads its own process group and waits
+ * until killed: its pid, once the claim is made.
+ */
+pid_t tu_pidfile_holder(const char *path);
 
 /* ---- an HGS node ---- */
 
