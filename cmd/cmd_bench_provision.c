@@ -263,6 +263,7 @@ static int provision_once(struct prov_lab *lab, long idx, struct prov_result *r,
 	so.guest_dir = lab->guest;
 	so.accel = r->accel;
 	so.wait_s = PROV_WAIT_S;
+	so.keeper = cmd_host_keeper;
 	if (hosts_vm_start(lab->host, name, &lab->tk, &so, &run) < 0)
 		goto out;
 	t3 = hl_clock_s();
@@ -287,7 +288,7 @@ out:
 	if (hosts_vm_load(lab->host, name, &cfg, &state) == 0 && state) {
 		pid_t keeper = (pid_t)json_integer_value(json_object_get(state, "keeper_pid"));
 
-		hl_proc_stop(&keeper, 1, 5000, 0);
+		hl_proc_stop(&keeper, 1, 5000);
 	}
 	if (hosts_vm_dir(lab->host, name, &vmdir) == 0)
 		hl_file_rmtree(vmdir);

@@ -116,8 +116,7 @@ const struct hl_opt cmd_host_get_provisioning_status_opts[] = {
 	OPT_END,
 };
 
-/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
-static const char *const keeper_command[] = { "/proc/self/exe", "host", "keep-vm", NULL };
+const char *const cmd_host_keeper[] = { "/proc/self/exe", "host", "keep-vm", NULL };
 
 /* Open --dir; an exit code. */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
@@ -276,7 +275,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
-	so.keeper = keeper_command;
+	so.keeper = cmd_host_keeper;
 	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
 	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
@@ -604,7 +603,7 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		so.guest_dir = g;
 		so.accel = po.accel;
 		so.wait_s = po.wait_s;
-		so.keeper = keeper_command;
+		so.keeper = cmd_host_keeper;
 		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
 					   "%s", name, hl_error_last());

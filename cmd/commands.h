@@ -238,6 +238,8 @@ int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_keep_vm(struct hl_cmd_ctx *ctx);
+/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
+extern const char *const cmd_host_keeper[];
 int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);

@@ -676,7 +676,7 @@ static void keepers_wait(void)
 /* hosts_vm_start of VM NAME with the sandbox's TK; 0 when it runs (the keeper is reaped). */
 static int start(struct sandbox *s, const char *name)
 {
-	struct hosts_vm_start o = { s->guest, "tcg", 20 };
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper() };
 	json_t *report = NULL;
 	int rc;
 
