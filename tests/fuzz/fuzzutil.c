@@ -1,6 +1,7 @@
 /*
  * fuzzutil.c - the helpers the libFuzzer targets share (fuzzutil.h): quiet
- * logging, the process's scratch folder, input cutting and key fixtures.
+ * logging and the default LLVMFuzzerInitialize, the process's scratch
+ * folder, input cutting, envelopes, invariant failures and key fixtures.
  */
 #include "tests/fuzz/fuzzutil.h"
 

@@ -1,8 +1,9 @@
 /*
  * fuzzutil.h - what the libFuzzer targets of tests/fuzz/ share: a quiet log,
- * a private scratch folder, cutting one input into parts, and the fixtures
- * several targets need (an RSA or P-256 key with a self-signed certificate,
- * made once per process).
+ * a private scratch folder, cutting one input into parts, the signed
+ * envelope around a fuzzed body, the Hgs_* policy names, failing on a broken
+ * invariant, and the fixtures several targets need (an RSA or P-256 key with
+ * a self-signed certificate, made once per process).
  *
  * Every tests/fuzz/fuzz_TARGET.c defines LLVMFuzzerTestOneInput (and
  * LLVMFuzzerInitialize when it needs a fixture) and is linked with this file

@@ -181,10 +181,11 @@ printf '%s' "$hostkey_body" | seed hostkey host-key 0
 printf '%s' "$ad_body" | seed hostkey ticket 1
 # hgs_routes: ROUTE FLAGS BODY; routes in the order fuzz_hgs_routes.c collects them:
 # 0 nonce, 1 hostkey/attest, 2 tpm/activate, 3 tpm/activate/complete, 4 tpm/attest,
-# 5 ad/attest, 6 KeyProtection release.
+# 5 ad/attest, 6 KeyProtection release; FLAGS as that file says (1 nonce, 2 health
+# certificate, 4 host key, ticket and signature of the fixture).
 route() { { printf "\\$(printf '%03o' "$2")"; cat; } | seed hgs_routes "$3" "$1"; }
 printf '{"host": "FabricHost1"}' | route 0 0 nonce.json
-printf '%s' "$hostkey_body" | route 1 1 hostkey.json
+printf '%s' "$hostkey_body" | route 1 5 hostkey.json
 ekb=$(base64 -w0 "$W/ek.tpm2b")
 jq -cn --arg ek "$(jq -r .ek_public "$W/pid.json")" --arg ak "$ekb" \
 	'{host: "FabricHost1", ek_public: $ek, ak: $ak}' | route 2 0 activate.json
@@ -194,7 +195,7 @@ jq -cn --arg s "$(base64 -w0 "$W/nonce")" \
 jq -cn --arg n "$(base64 -w0 "$W/nonce")" --arg ak "$ekb" --arg log "$(base64 -w0 "$W/base.tcglog")" \
 	'{host: "FabricHost1", nonce: $n, ak: $ak, quote: $n, quote_signature: $n, tcglog: $log,
 	  transport_key: $ak, certify: $n, certify_signature: $n}' | route 4 1 attest.json
-printf '%s' "$ad_body" | route 5 1 ad.json
+printf '%s' "$ad_body" | route 5 5 ad.json
 jq -c '{key_protector: ., health_certificate: "x"}' "$W/vm.kp" | route 6 2 release.json
 jq -cn --arg kp "$(base64 -w0 "$W/vm.kp")" '{key_protector: $kp, health_certificate: "x"}' |
 	route 6 2 release-b64.json
