@@ -245,6 +245,12 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_get_provisioning_status(struct hl_cmd_ctx *ctx);
 
+/* cmd/cmd_attack.c */
+extern const struct hl_opt cmd_attack_list_opts[];
+extern const struct hl_opt cmd_attack_show_opts[];
+int cmd_attack_list(struct hl_cmd_ctx *ctx);
+int cmd_attack_show(struct hl_cmd_ctx *ctx);
+
 /* cmd/cmd_vmm.c */
 extern const struct hl_opt cmd_vmm_new_cloud_opts[];
 extern const struct hl_opt cmd_vmm_get_cloud_opts[];

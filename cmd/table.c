@@ -356,6 +356,20 @@ static const struct hl_cmd vmm_verbs[] = {
 	{ .name = NULL },
 };
 
+static const struct hl_cmd attack_verbs[] = {
+	{ .name = "list", .summary = "list the attack library",
+	  .description = "One line per attack of the library a scenario plays with its `attack:` step:\n"
+			 "its name, family and the refusal the fabric answers with (the documented\n"
+			 "status).  --json gives each with what the attacker does, the concept in\n"
+			 "plain words and what the step needs (host:, vm:, by:).  docs/attacks.md.",
+	  .opts = cmd_attack_list_opts, .run = cmd_attack_list },
+	{ .name = "show", .summary = "explain one attack", .args = "NAME",
+	  .description = "What the attacker does, how the fabric refuses it (status) and why, in\n"
+			 "plain words, and what a scenario's `attack:` step must name for it.",
+	  .opts = cmd_attack_show_opts, .run = cmd_attack_show },
+	{ .name = NULL },
+};
+
 static const struct hl_cmd bench_verbs[] = {
 	{ .name = "all", .summary = "run every benchmark",
 	  .description = "Runs every built benchmark with the defaults `make bench` uses:\n"
@@ -447,6 +461,8 @@ const struct hl_cmd hl_areas[] = {
 	  .verbs = tenant_verbs },
 	{ .name = "vmm", .summary = "the fabric controller (VMM): clouds of guarded hosts, deploys",
 	  .verbs = vmm_verbs },
+	{ .name = "attack", .summary = "the attack library scenarios play (attack: steps)",
+	  .verbs = attack_verbs },
 	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",
 	  .description = RUN_HELP, .opts = cmd_run_opts, .run = cmd_run },
 	{ .name = "demo", .summary = "run the default demo (the article: walkthrough, then VMM)",

@@ -32,6 +32,7 @@
 #include "proto/pdk.h"
 #include "proto/vsc.h"
 #include "proto/vsc_viq.h"
+#include "sim/attack.h"
 #include "sim/vmm.h"
 #include "tenant/vm.h"
 
@@ -87,7 +88,8 @@ static const char *const fabric_trust_names[] = { "one-way", "two-way", NULL };
 static const char *const step_names[SC_STEP_COUNT + 1] = {
 	"register", "unregister", "attest", "shield", "start", "stop", "connect",
 	"offline_read", "set_trust", "enable_policy", "disable_policy", "reboot_host",
-	"clock", "kill", "protect_template", "alter_template", "deploy", "secret_scan", NULL,
+	"clock", "kill", "protect_template", "alter_template", "deploy", "secret_scan", "attack",
+	NULL,
 };
 
 /* Arguments a step kind takes (A_*), and which it requires. */
@@ -109,6 +111,8 @@ enum {
 	A_PLACED_ON = 1 << 14,
 	A_SKIPPED = 1 << 15,    /* a list */
 	A_TEXT = 1 << 16,
+	A_ATTACK = 1 << 17,     /* "kind": an attack of the library (sim/attack.h) */
+	A_BY = 1 << 18,         /* a second host: the attacker's */
 };
 
 struct step_def {
@@ -126,6 +130,7 @@ static const char *const expect_offline[] = { "unreadable", "readable", NULL };
 static const char *const expect_disable[] = { "ok", "refused", NULL };
 static const char *const expect_deploy[] = { "running", "refused", NULL };
 static const char *const expect_scan[] = { "absent", "present", NULL };
+static const char *const expect_attack[] = { "refused", "succeeded", NULL };
 
 static const struct step_def step_defs[SC_STEP_COUNT] = {
 	[SC_STEP_REGISTER] = { A_HOST | A_MODE | A_BASELINE, A_HOST, NULL, expect_ok },
@@ -149,13 +154,15 @@ static const struct step_def step_defs[SC_STEP_COUNT] = {
 			     A_CLOUD | A_PLACED_ON | A_SKIPPED,
 			     A_VM | A_TEMPLATE | A_SHIELDING | A_CLOUD, NULL, expect_deploy },
 	[SC_STEP_SECRET_SCAN] = { A_TEXT, A_TEXT, "text", expect_scan },
+	[SC_STEP_ATTACK] = { A_ATTACK | A_HOST | A_VM | A_BY | A_SUBSTATUS, A_ATTACK, "kind",
+			     expect_attack },
 };
 
 /* The argument keys, in the order of the A_* bits. */
 static const char *const arg_keys[] = {
 	"host", "vm", "mode", "baseline", "substatus", "name", "profile", "offset", "component",
 	"restart", "template", "shielding_data", "specialization", "cloud", "placed_on",
-	"skipped", "text",
+	"skipped", "text", "kind", "by",
 };
 #define N_ARG_KEYS (sizeof(arg_keys) / sizeof(arg_keys[0]))
 
@@ -1895,6 +1902,25 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 			if (dup_text(c, n->text, &st->placed_on) < 0)
 				return -1;
 			break;
+		case A_ATTACK: {
+			const char *names[128];
+			const struct attack_def *ad;
+			size_t k;
+
+			for (k = 0; k < 127 && (ad = attack_at(k)); k++)
+				names[k] = ad->name;
+			names[k] = NULL;
+			if (check_ref(c, n, what, "attack", "the attack library (hgslab attack list)",
+				      names, k) < 0 ||
+			    dup_text(c, n->text, &st->attack) < 0)
+				return -1;
+			break;
+		}
+		case A_BY:
+			if (check_ref(c, n, what, "host", "hosts", c->host_names, s->n_hosts) < 0 ||
+			    dup_text(c, n->text, &st->by) < 0)
+				return -1;
+			break;
 		case A_TEXT:
 			if (strlen(n->text) < SC_SCAN_MIN)
 				return err_at(c, n->pos, "%s: the text '%s' is shorter than %d "
@@ -1906,6 +1932,21 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 		default:
 			break;
 		}
+	}
+	if (st->kind == SC_STEP_ATTACK) {
+		const struct attack_def *ad = attack_find(st->attack);
+		static const struct { unsigned bit; const char *key, *what; } need[] = {
+			{ ATTACK_NEEDS_HOST, "host", "the host it attacks" },
+			{ ATTACK_NEEDS_VM, "vm", "a shielded tenant VM" },
+			{ ATTACK_NEEDS_BY, "by", "the attacker's host" },
+		};
+		const char *have[] = { st->host, st->vm, st->by };
+
+		for (i = 0; i < 3; i++)
+			if ((ad->needs & need[i].bit) && !have[i])
+				return err_at(c, a->map ? a->map->pos : v->pos, "missing '%s' in %s: "
+					      "attack '%s' needs %s", need[i].key, what, ad->name,
+					      need[i].what);
 	}
 	/* a tenant VM has no placement: start and connect need the host */
 	if ((st->kind == SC_STEP_START || st->kind == SC_STEP_CONNECT) && !st->host &&
@@ -2262,6 +2303,8 @@ void scenario_free(struct scenario *s)
 		free(st->placed_on);
 		list_release(&st->skipped);
 		free(st->text);
+		free(st->attack);
+		free(st->by);
 		free(st->expect);
 		list_release(&st->substatus);
 		free(st->reason);

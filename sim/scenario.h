@@ -245,6 +245,7 @@ enum sc_step_kind {
 	SC_STEP_ALTER_TEMPLATE,
 	SC_STEP_DEPLOY,
 	SC_STEP_SECRET_SCAN,
+	SC_STEP_ATTACK,
 	SC_STEP_COUNT
 };
 
@@ -277,6 +278,8 @@ struct sc_step {
 	int has_skipped;        /* deploy: skipped given (possibly empty) */
 	struct sc_list skipped; /* deploy: exactly the hosts skipped */
 	char *text;             /* secret_scan */
+	char *attack;           /* attack: the attack's name (sim/attack.h) */
+	char *by;               /* attack: the attacker's host, or NULL */
 	char *expect;           /* the expected outcome word, defaults filled */
 	struct sc_list substatus;
 	char *reason;           /* substring the reason must contain, or NULL */

@@ -5,7 +5,6 @@
  */
 #include "sim/steps.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +24,8 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/fsk.h"
+#include "sim/attack.h"
+#include "sim/search.h"
 
 /* ---- strings ---- */
 
@@ -811,99 +812,6 @@ static int do_connect(struct ctx *c)
 	return 0;
 }
 
-/* ---- searching files for a text ---- */
-
-#define SEARCH_CHUNK ((size_t)1 << 20)
-
-/* What a search of a folder tree found. */
-struct search {
-	const char *text;
-	size_t len;
-	size_t files;               /* regular files read */
-	unsigned long long bytes;   /* bytes read */
-	size_t found;               /* files holding the text */
-	char *first;                /* the first of them */
-	char *buf;                  /* SEARCH_CHUNK + len bytes */
-};
-
-/* 1 when file PATH holds S->text, 0 when not, -1 when it cannot be read. */
-static int file_holds(struct search *S, const char *path)
-{
-	size_t keep = 0, n;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), found = 0;
-
-	if (fd < 0)
-		return hl_error_errno("cannot read '%s'", path);
-	S->files++;
-	while (!found && (r = read(fd, S->buf + keep, SEARCH_CHUNK)) > 0) {
-		n = keep + (size_t)r;
-		S->bytes += (unsigned long long)r;
-		found = memmem(S->buf, n, S->text, S->len) != NULL;
-		/* the text may span two chunks: keep its length less one byte */
-		keep = n < S->len - 1 ? n : S->len - 1;
-		memmove(S->buf, S->buf + n - keep, keep);
-	}
-	close(fd);
-	return found;
-}
-
-/* Search every regular file under DIR (symlinks not followed) for S->text. */
-static int tree_search(struct search *S, const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int rc = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : hl_error_errno("cannot read folder '%s'", dir);
-	while (rc == 0 && (e = readdir(d))) {
-		struct stat st;
-		char *path;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (!(path = sfmt("%s/%s", dir, e->d_name))) {
-			rc = hl_error("out of memory");
-			break;
-		}
-		if (lstat(path, &st) < 0) {
-			/* gone meanwhile (a socket, a temporary file) */
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = tree_search(S, path);
-		} else if (S_ISREG(st.st_mode)) {
-			int h = file_holds(S, path);
-
-			if (h < 0 && errno != ENOENT)
-				rc = -1;
-			hl_error_clear();
-			if (h > 0 && S->found++ == 0)
-				S->first = sdup(path);
-		}
-		free(path);
-	}
-	closedir(d);
-	return rc;
-}
-
-/* Search the tree DIR for TEXT into S (release with search_release). */
-static int search_run(struct search *S, const char *dir, const char *text)
-{
-	memset(S, 0, sizeof(*S));
-	S->text = text;
-	S->len = strlen(text);
-	if (S->len == 0 || !(S->buf = malloc(SEARCH_CHUNK + S->len)))
-		return hl_error("out of memory");
-	return tree_search(S, dir);
-}
-
-static void search_release(struct search *S)
-{
-	free(S->buf);
-	free(S->first);
-	memset(S, 0, sizeof(*S));
-}
-
 /*
  * What a deployed VM's disk holds that must not be readable offline, with
  * the placeholders its specialization filled in: SECRET 0 its template's
@@ -1018,12 +926,12 @@ static int do_offline_read(struct ctx *c)
 	if (!v->sc && res.rc == 0) {
 		nt = deployed_texts(L, v, 1, texts, sizeof(texts) / sizeof(texts[0]));
 		for (i = 0; i < nt && !secrets_found; i++) {
-			struct search S;
+			struct sim_search S;
 
-			if (search_run(&S, v->bundle, texts[i]) == 0)
+			if (sim_search_run(&S, v->bundle, texts[i], strlen(texts[i]), NULL) == 0)
 				secrets_found = S.found;
 			hl_error_clear();
-			search_release(&S);
+			sim_search_release(&S);
 		}
 		n_secrets = nt;
 		texts_free(texts, nt);
@@ -1335,12 +1243,12 @@ static int do_deploy(struct ctx *c)
 
 static int do_secret_scan(struct ctx *c)
 {
-	struct search S;
+	struct sim_search S;
 	const char *got;
 	char *where = NULL;
 
-	if (search_run(&S, c->L->work, c->st->text) < 0) {
-		search_release(&S);
+	if (sim_search_run(&S, c->L->work, c->st->text, strlen(c->st->text), NULL) < 0) {
+		sim_search_release(&S);
 		return fail_infra(c, "secret_scan");
 	}
 	got = S.found ? "present" : "absent";
@@ -1361,7 +1269,78 @@ static int do_secret_scan(struct ctx *c)
 				      "and the guest writes it only to its encrypted volume.",
 				      S.files));
 	free(where);
-	search_release(&S);
+	sim_search_release(&S);
+	return 0;
+}
+
+/* ---- attacks (sim/attack.h) ---- */
+
+static int do_attack(struct ctx *c)
+{
+	const struct attack_def *d = attack_find(c->st->attack);
+	struct attack_run a = { c->L, c->st, NULL, NULL, NULL };
+	char *leak = NULL, *why = NULL, *missing = NULL, *concept, *p;
+	const char *got;
+	int r, ok;
+
+	if (!d) {
+		outcome(c, "error", 0, "no such attack");
+		return 0;
+	}
+	if ((r = d->play(&a)) < 0) {
+		free(a.status);
+		free(a.reason);
+		free(a.detail);
+		return fail_infra(c, d->name);
+	}
+	got = r ? "refused" : "succeeded";
+	ok = !strcmp(got, c->st->expect);
+	if (ok && r && strcmp(a.status, d->status) != 0) {
+		ok = 0;
+		why = sfmt("refused with %s where the library documents %s", a.status, d->status);
+	} else if (ok && r && !substatus_hold(c->st, a.reason, a.reason ? a.reason : "",
+					      &missing)) {
+		ok = 0;
+		why = sfmt("the refusal does not name %s", missing);
+	} else if (ok && r && c->st->reason && (!a.reason || !strstr(a.reason, c->st->reason))) {
+		ok = 0;
+		why = sfmt("the reason does not hold '%s'", c->st->reason);
+	} else if (!r) {
+		why = sfmt("the attack worked: %s", a.detail ? a.detail : "not refused");
+	}
+	/* whatever the outcome: nothing of the tenant's may be in a lab file */
+	if (attack_leak_check(c->L, &leak) < 0) {
+		free(a.status);
+		free(a.reason);
+		free(a.detail);
+		free(why);
+		free(missing);
+		return fail_infra(c, "the leak check");
+	}
+	if (leak) {
+		char *w = sfmt("%s%sthe tenant's secrets are in lab files: %s", why ? why : "",
+			       why ? "; " : "", leak);
+
+		free(why);
+		why = w;
+		ok = 0;
+	}
+	free(c->r->reason);
+	c->r->reason = r ? sfmt("%s%s%s", a.status, a.reason ? ": " : "", a.reason ? a.reason : "")
+			 : sdup(a.detail ? a.detail : "not refused");
+	outcome(c, got, ok, why);
+	concept = sfmt("attack %s (%s): the attacker %s. %s%s", d->name, d->family, d->title,
+		       r ? "" : "It was NOT refused: ", d->concept);
+	/* the library's concept sentence starts lowercase: capitalise it here */
+	if (concept && (p = strstr(concept, d->concept)) && *p >= 'a' && *p <= 'z')
+		*p = (char)(*p - 'a' + 'A');
+	set_concept(c, concept);
+	free(a.status);
+	free(a.reason);
+	free(a.detail);
+	free(why);
+	free(missing);
+	free(leak);
 	return 0;
 }
 
@@ -1557,6 +1536,10 @@ static char *step_title(const struct sc_step *st)
 		return sfmt("%s %s", k, st->template);
 	case SC_STEP_DEPLOY:
 		return sfmt("%s %s to %s", k, st->vm, st->cloud);
+	case SC_STEP_ATTACK:
+		return st->vm ? sfmt("%s %s (%s)", k, st->attack, st->vm)
+			      : st->host ? sfmt("%s %s (%s)", k, st->attack, st->host)
+					 : sfmt("%s %s", k, st->attack);
 	default:
 		return st->host ? sfmt("%s %s", k, st->host) : sdup(k);
 	}
@@ -1570,6 +1553,8 @@ static char *step_expected(const struct sc_step *st)
 
 	if (!st->expect)
 		return NULL;
+	if (st->kind == SC_STEP_ATTACK && !strcmp(st->expect, "refused") && attack_find(st->attack))
+		return sfmt("refused (%s)", attack_find(st->attack)->status);
 	out = sdup(st->expect);
 	for (i = 0; out && i < st->substatus.n; i++) {
 		n = sfmt("%s%s%s", out, i ? ", " : " (", st->substatus.v[i]);
@@ -1616,6 +1601,7 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	case SC_STEP_ALTER_TEMPLATE: rc = do_alter_template(&c); break;
 	case SC_STEP_DEPLOY: rc = do_deploy(&c); break;
 	case SC_STEP_SECRET_SCAN: rc = do_secret_scan(&c); break;
+	case SC_STEP_ATTACK: rc = do_attack(&c); break;
 	default:
 		outcome(&c, "error", 0, "unknown step");
 	}
