@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# edges.sh - the rough edges of everyday use (issue 13, point 4), each with
+# a case that failed before its fix: a registration file of the wrong kind
+# exits 2 and says what is wrong with the file (nothing registered);
+# `hgs init` makes no missing parent folders; help text columns never run
+# together and say "(repeatable)" once; a verb that refuses prints no
+# progress first, and an error is printed once.
+# Runs against $HGSLAB and, when set, $HGSLAB_ASAN.
+. "$(dirname "$0")/lib.sh"
+
+fixtures="$ROOT/tests/data/tcglogs"
+
+# help_ok BIN: every area's verb list and every verb's options keep two spaces between columns.
+help_lines() {
+	local bin=$1 a v
+	for a in hgs host tenant fabric vmm bench attack; do
+		"$bin" "$a" --help 2>&1 | awk -v a="$a" '/^  [a-z]/ { print a ": " $0 }'
+		for v in $("$bin" "$a" --help 2>&1 | awk '/^  [a-z][a-z0-9-]* /{ print $1 }'); do
+			"$bin" "$a" "$v" --help 2>&1 | awk -v a="$a $v" '/^  +-/ { print a ": " $0 }'
+		done
+	done
+}
+
+edges() {
+	local bin=$1 tag d
+	tag=$(basename "$bin")
+	d="$T/$tag"
+	mkdir -p "$d"
+
+	# hgs init: the parent of --dir must exist, as for every other verb
+	run "$bin" hgs init --dir "$d/no/such/node" --name MyHgsService --domain relecloud.com \
+		--listen 127.0.0.9:0
+	ok $([ $RC -eq 2 ] && grep -q "no/such" <<<"$ERR" && [ ! -e "$d/no" ]; echo $?) \
+		"$tag: hgs init does not create missing parent folders (exit 2)"
+	run "$bin" hgs init --dir "$d/node" --name MyHgsService --domain relecloud.com --listen 127.0.0.9:0
+	ok $RC "$tag: hgs init"
+
+	# add-tpm-policy: a file that is not a usable TCG log is bad input, and nothing is registered
+	printf 'hello, not a log\n' >"$d/notalog"
+	run "$bin" hgs add-tpm-policy --dir "$d/node" --name P1 --tcglog "$d/notalog"
+	ok $([ $RC -eq 2 ] && grep -q "notalog" <<<"$ERR" && ! grep -q "registered TPM baseline" <<<"$ERR" &&
+		! grep -q "remove it" <<<"$ERR"; echo $?) \
+		"$tag: add-tpm-policy of a non-log: exit 2, says what is wrong with the file"
+	head -c 100 "$fixtures/event-sd-boot-fedora37.bin" >"$d/truncated"
+	run "$bin" hgs add-tpm-policy --dir "$d/node" --name P2 --tcglog "$d/truncated"
+	ok $([ $RC -eq 2 ] && ! grep -q "remove it" <<<"$ERR"; echo $?) "$tag: add-tpm-policy of a truncated log: exit 2"
+	run "$bin" hgs add-tpm-policy --dir "$d/node" --name P3 --tcglog "$fixtures/event-uefi-sha1-log.bin"
+	ok $([ $RC -eq 2 ] && grep -qi "sha-256" <<<"$ERR"; echo $?) "$tag: add-tpm-policy of a SHA-1-only log: exit 2"
+	run "$bin" hgs get-tpm-policy --dir "$d/node" --json
+	ok $([ $RC -eq 0 ] && ! grep -q '"P[123]"' <<<"$OUT"; echo $?) "$tag: nothing was registered"
+
+	# add-ci-policy: a TCG log (or any file) is not a CI policy
+	run "$bin" hgs add-ci-policy --dir "$d/node" --name C1 --policy "$fixtures/event-sd-boot-fedora37.bin"
+	ok $([ $RC -eq 2 ] && grep -qi "not a CI policy" <<<"$ERR"; echo $?) "$tag: add-ci-policy of a TCG log: exit 2"
+	run "$bin" hgs get-ci-policy --dir "$d/node" --json
+	ok $([ $RC -eq 0 ] && ! grep -q '"C1"' <<<"$OUT"; echo $?) "$tag: no CI policy was registered"
+
+	# help: columns keep two spaces; "(repeatable)" once
+	help_lines "$bin" >"$d/help"
+	perl -ne 'if (/^[a-z]+: {3}([a-z][a-z0-9-]*)( *)(\S.*)?$/) { print if defined $3 && length($2) < 2 }
+		elsif (/^[a-z]+ [a-z0-9-]+: +(-\S, )?--[a-z0-9-]+( [A-Z][A-Z0-9_:=.@\[\]-]*)?( *)(\S.*)?$/) {
+			print if defined $4 && length($3) < 2 }' "$d/help" >"$d/help.bad"
+	ok $([ -s "$d/help" ] && [ ! -s "$d/help.bad" ]; echo $?) "$tag: help columns never run together"
+	sed 's/^/# /' "$d/help.bad" | head -5
+	ok $(! grep -q '(repeatable) (repeatable)' "$d/help"; echo $?) "$tag: \"(repeatable)\" is said once"
+	grep '(repeatable) (repeatable)' "$d/help" | sed 's/^/# /' | head -3
+
+	# a refusal comes before any progress line
+	mkdir -p "$d/busy" && : >"$d/busy/x"
+	run "$bin" host new --dir "$d/busy" --name FabricHost1 --domain fabrikam.com
+	ok $([ $RC -ne 0 ] && ! grep -q "manufacturing" <<<"$ERR"; echo $?) \
+		"$tag: host new on a non-empty folder refuses before any progress"
+}
+
+each_binary edges
+done_testing
