@@ -15,14 +15,16 @@
 /* Print the list of entries in TABLE, one line each, names padded to 30 or the longest. */
 static void print_entries(FILE *f, const struct hl_cmd *table)
 {
-	int width = 30;
+	enum { WIDTH = 34 };
 
+	/* a name too long for the column goes on its own line: name and summary never run together */
 	for (const struct hl_cmd *c = table; c->name; c++)
-		if ((int)strlen(c->name) > width)
-			width = (int)strlen(c->name);
-	for (const struct hl_cmd *c = table; c->name; c++)
-		fprintf(f, "  %-*s %s%s\n", width, c->name, c->summary,
-			c->later ? " (not built yet)" : "");
+		if ((int)strlen(c->name) >= WIDTH)
+			fprintf(f, "  %s\n  %-*s %s%s\n", c->name, WIDTH, "", c->summary,
+				c->later ? " (not built yet)" : "");
+		else
+			fprintf(f, "  %-*s %s%s\n", WIDTH, c->name, c->summary,
+				c->later ? " (not built yet)" : "");
 }
 
 /* Top-level usage. */

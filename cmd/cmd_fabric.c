@@ -111,7 +111,7 @@ const struct hl_opt cmd_fabric_get_ticket_opts[] = {
 	  HL_OPT_REQUIRED },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the ticket", HL_OPT_REQUIRED },
 	{ "resolve", 0, HL_OPT_LIST, "HOST:PORT:ADDR",
-	  "map a name to a lab address (repeatable), e.g. dc01.fabrikam.com:8088:127.0.0.3", 0 },
+	  "map a name to a lab address, e.g. dc01.fabrikam.com:8088:127.0.0.3", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -209,8 +209,8 @@ int cmd_fabric_new(struct hl_cmd_ctx *ctx)
 	if (hl_dnsname_check(p.domain) < 0 || hl_served_parse_listen(p.listen, addr, &port) < 0 ||
 	    (p.dc_name && hl_name_computer("computer name", p.dc_name) < 0))
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if (fabric_create(&p) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create fabric domain '%s' in '%s': %s",
+	if ((code = fabric_create(&p)) < 0)
+		return hl_cmd_fail(code == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "cannot create fabric domain '%s' in '%s': %s",
 				   p.domain, p.dir, hl_error_last());
 	if ((code = open_fabric(ctx, &f)) != HL_EXIT_OK)
 		return code;

@@ -264,8 +264,8 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 		}
 		p.vendor_ca_pem = ca;
 	}
-	if (hgs_node_create(&p) < 0) {
-		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot initialize HGS '%s' in '%s': %s", p.name,
+	if ((code = hgs_node_create(&p)) < 0) {
+		code = hl_cmd_fail(code == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "cannot initialize HGS '%s' in '%s': %s", p.name,
 				   p.dir, hl_error_last());
 		goto out;
 	}
@@ -503,6 +503,12 @@ static int add_file(struct hl_cmd_ctx *ctx, enum hgs_reg_kind kind, const char *
 		goto out;
 	rc = kind == HGS_REG_TPM_POLICY ? hgs_db_tpm_policy_add(node, name, buf, len)
 					: hgs_db_ci_policy_add(node, name, buf, len);
+	if (rc == -2) {
+		/* the file itself is wrong: bad input, and nothing was registered */
+		code = hl_cmd_fail(HL_EXIT_USAGE, "'%s' cannot be registered as %s '%s': %s", file,
+				   hgs_reg_noun(kind), name, hl_error_last());
+		goto out;
+	}
 	if (rc < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot add %s '%s' from '%s': %s",
 				   hgs_reg_noun(kind), name, file, hl_error_last());

@@ -196,6 +196,10 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hl_child_cleanup_install(-1) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	/* a refusal comes before the progress line: nothing was being made */
+	if (host_new_target_check(p.dir) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create host '%s': %s", p.name,
+				   hl_error_last());
 	fprintf(stderr, "host new: manufacturing the TPM of '%s' (swtpm_setup, about a second)...\n",
 		p.name);
 	t0 = hl_clock_s();

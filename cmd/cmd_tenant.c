@@ -49,7 +49,7 @@ const struct hl_opt cmd_tenant_import_guardian_opts[] = {
 	{ "trusted-root", 0, HL_OPT_STRING, "FILE",
 	  "PEM certificate of a root the guardian's certificates must chain to", 0 },
 	{ "resolve", 0, HL_OPT_LIST, "NAME:PORT:ADDR",
-	  "map a host name to a loopback address for --url (repeatable)", 0 },
+	  "map a host name to a loopback address for --url", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -79,7 +79,7 @@ const struct hl_opt cmd_tenant_new_key_protector_opts[] = {
 	OPT_DIR,
 	{ "owner", 0, HL_OPT_STRING, "NAME", "the owner guardian (needs its private keys)",
 	  HL_OPT_REQUIRED },
-	{ "guardian", 'g', HL_OPT_LIST, "NAME", "a guardian to wrap the key to (repeatable)", 0 },
+	{ "guardian", 'g', HL_OPT_LIST, "NAME", "a guardian to wrap the key to", 0 },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the key protector", HL_OPT_REQUIRED },
 	{ "allow-expired", 0, HL_OPT_FLAG, NULL, "accept certificates outside their validity", 0 },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing FILE (its key is lost)", 0 },

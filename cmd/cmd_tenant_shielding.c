@@ -35,12 +35,12 @@ const struct hl_opt cmd_tenant_new_pdk_opts[] = {
 	{ "owner", 0, HL_OPT_STRING, "NAME", "the owner guardian (needs its private keys)",
 	  HL_OPT_REQUIRED },
 	{ "guardian", 'g', HL_OPT_LIST, "NAME",
-	  "a guardian whose fabric may provision the VMs, e.g. an imported HGS (repeatable)", 0 },
+	  "a guardian whose fabric may provision the VMs, e.g. an imported HGS", 0 },
 	{ "volume-id-qualifier", 'q', HL_OPT_LIST, "FILE",
 	  "a .viq: which template disks are trusted (repeatable, at least one)", 0 },
 	{ "answer-file", 0, HL_OPT_STRING, "FILE", "the answer file (secret; kept under its name)",
 	  0 },
-	{ "other-file", 0, HL_OPT_LIST, "NAME=FILE", "another secret file (repeatable)", 0 },
+	{ "other-file", 0, HL_OPT_LIST, "NAME=FILE", "another secret file", 0 },
 	{ "policy", 0, HL_OPT_STRING, "POLICY", "shielded or encryption-supported",
 	  HL_OPT_REQUIRED },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the .pdk", HL_OPT_REQUIRED },
@@ -51,7 +51,7 @@ const struct hl_opt cmd_tenant_new_pdk_opts[] = {
 };
 
 const struct hl_opt cmd_tenant_new_fsk_opts[] = {
-	{ "value", 'v', HL_OPT_LIST, "@KEY@=VALUE", "a specialization value (repeatable)", 0 },
+	{ "value", 'v', HL_OPT_LIST, "@KEY@=VALUE", "a specialization value", 0 },
 	{ "from", 0, HL_OPT_STRING, "FILE", "more values, one @KEY@=VALUE per line", 0 },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "where to write the .fsk", HL_OPT_REQUIRED },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing FILE", 0 },

@@ -45,7 +45,7 @@ const struct hl_opt cmd_tenant_new_template_disk_opts[] = {
 	  HL_OPT_REQUIRED },
 	{ "files", 0, HL_OPT_STRING, "SRCDIR", "copy SRCDIR's tree onto the disk", 0 },
 	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT",
-	  "a file on the disk (repeatable); NAME=@PATH takes the content from file PATH", 0 },
+	  "a file on the disk; NAME=@PATH takes the content from file PATH", 0 },
 	{ "disk-size", 0, HL_OPT_STRING, "SIZE", "image size, e.g. 16M (default), 1G", 0 },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing FILE", 0 },
 	HL_CMD_OPT_JSON,

@@ -37,7 +37,7 @@ const struct hl_opt cmd_tenant_new_vm_opts[] = {
 	{ "name", 'n', HL_OPT_STRING, "VM", "the VM's name", HL_OPT_REQUIRED },
 	{ "disk-size", 0, HL_OPT_STRING, "SIZE", "plain disk size, e.g. 16M (default), 1G", 0 },
 	{ "file", 0, HL_OPT_LIST, "NAME=CONTENT",
-	  "a file on the disk (repeatable); NAME=@PATH takes the content from file PATH, so it "
+	  "a file on the disk; NAME=@PATH takes the content from file PATH, so it "
 	  "is in no command line (@@ for a literal '@')", 0 },
 	{ "files", 0, HL_OPT_STRING, "SRCDIR", "copy SRCDIR's tree onto the disk", 0 },
 	OPT_JSON,

@@ -175,8 +175,10 @@ int fabric_create(const struct fabric_new_params *p)
 				FABRIC_TICKET_LIFETIME_S_MIN, FABRIC_TICKET_LIFETIME_S_MAX);
 	if (!p->dir || !*p->dir)
 		return hl_error("cannot create a fabric directory: no directory given");
-	if (hl_served_new_begin(&s, p->dir, "a fabric directory") < 0 ||
-	    (has = hl_served_new_target(&s, "a fabric directory")) < 0)
+	if ((rc = hl_served_new_begin(&s, p->dir, "a fabric directory")) < 0)
+		goto out;
+	rc = -1;
+	if ((has = hl_served_new_target(&s, "a fabric directory")) < 0)
 		goto out;
 	if (has) {
 		hl_error("cannot create a fabric directory at '%s': the directory is not "

@@ -111,7 +111,8 @@ struct fabric_new_params {
  * domain SID) and the built-in Domain Computers group, the DC signing key
  * and its self-signed certificate.  Built in a temporary directory beside
  * DIR and renamed into place, so a failure leaves nothing behind.  An
- * existing non-empty DIR is refused.
+ * existing non-empty DIR is refused; DIR's parent folder must exist (-2 when
+ * it does not; nothing is made).
  */
 int fabric_create(const struct fabric_new_params *p);
 

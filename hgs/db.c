@@ -903,14 +903,14 @@ int hgs_db_tpm_policy_add(struct hgs_node *node, const char *name, const void *l
 
 	if (hl_name_registration("TPM policy name", name) < 0)
 		return -1;
-	if (len == 0 || len > DB_BLOB_MAX)
-		return hl_error("a TCG log must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX,
-				len);
+	if (len == 0 || len > DB_BLOB_MAX) {
+		hl_error("a TCG log must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX, len);
+		return -2;
+	}
 	/* what the policy evaluation needs of a baseline (parses, SHA-256 bank, replays...) */
-	if (hgs_policy_check_baseline(name, log, len) < 0)
-		goto out;
-	if (hl_tcglog_parse(log, len, &tl) < 0) {
-		hl_error_wrap("not a TCG event log");
+	if (hgs_policy_check_baseline(name, log, len) < 0 || hl_tcglog_parse(log, len, &tl) < 0) {
+		hl_error_wrap("not a usable TCG log");
+		rc = -2;
 		goto out;
 	}
 	events = (long)tl->nevents;
@@ -925,9 +925,12 @@ int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *da
 {
 	if (hl_name_registration("CI policy name", name) < 0)
 		return -1;
-	if (len == 0 || len > DB_BLOB_MAX)
-		return hl_error("a CI policy must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX,
-				len);
+	if (len == 0 || len > DB_BLOB_MAX) {
+		hl_error("a CI policy must have 1 to %zu bytes, this one has %zu", DB_BLOB_MAX, len);
+		return -2;
+	}
+	if (hgs_policy_check_ci(data, len) < 0)
+		return -2;
 	return blob_add(node, HGS_REG_CI_POLICY, name, data, len, -1);
 }
 

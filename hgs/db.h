@@ -156,10 +156,18 @@ int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char 
 int hgs_db_tpm_host_add(struct hgs_node *node, const char *name, const struct hgs_platform_id *id,
 			int force);
 
-/* Add-HgsAttestationTpmPolicy: LOG must be a usable baseline (hgs_policy_check_baseline). */
+/*
+ * Add-HgsAttestationTpmPolicy: LOG must be a usable baseline
+ * (hgs_policy_check_baseline): -2 when it is not (bad input, nothing
+ * registered), -1 on other failures (the same log twice, the store).
+ */
 int hgs_db_tpm_policy_add(struct hgs_node *node, const char *name, const void *log, size_t len);
 
-/* Add-HgsAttestationCIPolicy: any non-empty policy file; the same bytes twice are refused. */
+/*
+ * Add-HgsAttestationCIPolicy: DATA must be a CI policy document
+ * (hgs_policy_check_ci): -2 when it is not; the same bytes twice are
+ * refused (-1).
+ */
 int hgs_db_ci_policy_add(struct hgs_node *node, const char *name, const void *data, size_t len);
 
 /* Add-HgsAttestationHostGroup: SID in the S-1-... form. */

@@ -334,8 +334,9 @@ int hgs_node_create(const struct hgs_init_params *p)
 
 	if (init_params_check(p, &cfg) < 0)
 		return -1;
-	if (hl_served_new_begin(&s, p->dir, "an HGS node") < 0)
+	if ((rc = hl_served_new_begin(&s, p->dir, "an HGS node")) < 0)
 		goto out;
+	rc = -1;
 	replace = init_target_check(&s, p->force);
 	if (replace < 0 || hl_served_new_stage(&s, "init", HGS_KEYS_DIR) < 0)
 		goto out;

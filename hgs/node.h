@@ -134,7 +134,8 @@ struct hgs_init_params {
  * node is built in a temporary directory beside DIR and renamed into place,
  * so a failure leaves nothing behind.  An existing non-empty DIR is refused
  * unless it is a node directory and FORCE is set (and no `hgs serve` runs on
- * it), in which case it is replaced whole.
+ * it), in which case it is replaced whole.  DIR's parent folder must exist
+ * (-2 when it does not; nothing is made).
  */
 int hgs_node_create(const struct hgs_init_params *p);
 

@@ -20,6 +20,7 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/json.h"
 #include "proto/wbcl.h"
 
 #include <pthread.h>
@@ -409,8 +410,8 @@ static int (*const checks[N_POLICIES])(struct eval *e, uint32_t bit) = {
 	check_dump_key,             /* Hgs_DumpEncryptionKey */
 };
 
-/* Replay registered baseline B and read what it contributes into INFO. */
-static int load_baseline(const struct hgs_baseline *b, struct baseline_info *info)
+/* Replay baseline B and read what it contributes into INFO; -1 with what is wrong with its log. */
+static int replay_baseline(const struct hgs_baseline *b, struct baseline_info *info)
 {
 	struct hl_tcglog *log = NULL;
 	struct hl_tcglog_pcrs *pcrs = NULL;
@@ -444,9 +445,6 @@ static int load_baseline(const struct hgs_baseline *b, struct baseline_info *inf
 	}
 	ret = 0;
 out:
-	if (ret < 0)
-		hl_error_wrap("registered TPM baseline '%s' cannot be used; remove it and register "
-			      "it again with add-tpm-policy", name);
 	free(cfg);
 	hl_tcglog_pcrs_free(pcrs);
 	hl_tcglog_free(log);
@@ -504,6 +502,15 @@ static void baseline_memo_keep(const unsigned char sha256[HL_SHA256_LEN],
 	pthread_mutex_unlock(&baseline_memos_lock);
 }
 
+/* Registered baseline B replayed (replay_baseline), or -1 saying it cannot be used. */
+static int load_baseline(const struct hgs_baseline *b, struct baseline_info *info)
+{
+	if (replay_baseline(b, info) == 0)
+		return 0;
+	return hl_error_wrap("registered TPM baseline '%s' cannot be used; remove it and register "
+			     "it again with add-tpm-policy", b->name ? b->name : "(unnamed)");
+}
+
 /* load_baseline(), answered from the replayed-baseline memos when it can be. */
 static int load_baseline_memo(const struct hgs_baseline *b, struct baseline_info *info)
 {
@@ -530,13 +537,42 @@ static int log_refused(struct hgs_result *out)
 	return 0;
 }
 
+int hgs_policy_check_ci(const void *data, size_t len)
+{
+	json_t *doc = NULL, *rules;
+	const char *format = NULL, *name = NULL, *id = NULL;
+	int rc = -1;
+
+	if (hl_json_parse(data, len, 0, &doc) < 0 || !json_is_object(doc)) {
+		hl_error("not a CI policy: a CI policy is a JSON document (`hgslab host get-ci-policy` "
+			 "writes one)%s", json_is_array(doc) ? "; this is a JSON array" : "");
+		goto out;
+	}
+	if (hl_json_get_string(doc, "format", &format) < 0 ||
+	    strcmp(format, HGS_CI_POLICY_FORMAT) != 0) {
+		hl_error("not a CI policy: its format is '%s', not '%s'", format ? format : "(none)",
+			 HGS_CI_POLICY_FORMAT);
+		goto out;
+	}
+	rules = json_object_get(doc, "rules");
+	if (hl_json_get_string(doc, "name", &name) < 0 ||
+	    hl_json_get_string(doc, "policy_id", &id) < 0 || !json_is_array(rules)) {
+		hl_error("not a CI policy: it needs a name, a policy_id and rules");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
 int hgs_policy_check_baseline(const char *name, const unsigned char *tcglog, size_t len)
 {
 	struct hgs_baseline b = { name, tcglog, len };
 	struct baseline_info info;
 
 	memset(&info, 0, sizeof(info));
-	return load_baseline(&b, &info);
+	return replay_baseline(&b, &info);
 }
 
 int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *out)

@@ -114,4 +114,10 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
  */
 int hgs_policy_check_baseline(const char *name, const unsigned char *tcglog, size_t len);
 
+/*
+ * 0 when DATA (LEN bytes) is a code integrity policy document
+ * (HGS_CI_POLICY_FORMAT, proto/attest.h); otherwise -1 saying what is wrong.
+ */
+int hgs_policy_check_ci(const void *data, size_t len);
+
 #endif

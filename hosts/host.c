@@ -224,7 +224,7 @@ static int write_identity(const char *dir, const char *name, const char *domain,
 }
 
 /* 0 when DIR may become a host directory (missing or an empty directory). */
-static int target_check(const char *dir)
+int host_new_target_check(const char *dir)
 {
 	struct stat st;
 	struct dirent *e;
@@ -283,7 +283,7 @@ int host_create(const struct host_new_params *p)
 			goto out;
 		}
 	}
-	if (hl_file_mkdirs(parent, 0755) < 0 || target_check(dir) < 0)
+	if (hl_file_mkdirs(parent, 0755) < 0 || host_new_target_check(dir) < 0)
 		goto out;
 	if (p->vendor_dir) {
 		if (hl_file_abspath(p->vendor_dir, &vendor) < 0)

@@ -108,6 +108,9 @@ int host_check_listen(const char *addr);
  */
 int host_create(const struct host_new_params *p);
 
+/* 0 when DIR may become a host directory (missing, or an empty folder); -1 saying why not. */
+int host_new_target_check(const char *dir);
+
 /* Open the host directory DIR into *OUT. */
 int host_open(const char *dir, struct host **out);
 

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/suggest.h"
+#include "proto/attest.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -409,7 +410,7 @@ static json_t *ci_policy_json(const char *name, const char *policy_id)
 	size_t i;
 	int ok;
 
-	doc = json_pack("{s:s, s:s, s:s, s:s, s:[s, s, s], s:[]}", "format", "hgslab-ci-policy/1",
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:[s, s, s], s:[]}", "format", HGS_CI_POLICY_FORMAT,
 			"name", name, "policy_id", policy_id, "version", "10.0.0.0", "options",
 			"Enabled:Unsigned System Integrity Policy", "Enabled:UMCI",
 			"Required:Enforce Store Applications", "rules");

@@ -194,8 +194,12 @@ void hl_opts_print_help(FILE *f, const struct hl_opt *spec)
 			snprintf(shortpart, sizeof(shortpart), "-%c, ", opt->short_name);
 		snprintf(left, sizeof(left), "%s--%s%s%s", shortpart, opt->name, *meta ? " " : "",
 			 meta);
-		fprintf(f, "  %-30s %s%s%s\n", left, opt->help,
-			opt->flags & HL_OPT_REQUIRED ? " (required)" : "",
+		/* a long left column goes on its own line: the columns never run together */
+		if (strlen(left) > 29)
+			fprintf(f, "  %s\n  %-30s", left, "");
+		else
+			fprintf(f, "  %-30s", left);
+		fprintf(f, " %s%s%s\n", opt->help, opt->flags & HL_OPT_REQUIRED ? " (required)" : "",
 			opt->type == HL_OPT_LIST ? " (repeatable)" : "");
 	}
 	fprintf(f, "  %-30s %s\n", "-h, --help", "show this help");

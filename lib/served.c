@@ -89,8 +89,10 @@ static int sync_dir(const char *path)
 int hl_served_new_begin(struct hl_served_new *s, const char *dir, const char *what)
 {
 	const char *base;
+	struct stat st;
 
 	memset(s, 0, sizeof(*s));
+	errno = 0;
 	if (hl_file_abspath(dir, &s->dir) < 0)
 		return -1;
 	base = strrchr(s->dir, '/');
@@ -100,7 +102,14 @@ int hl_served_new_begin(struct hl_served_new *s, const char *dir, const char *wh
 	snprintf(s->parent, sizeof(s->parent), "%.*s", (int)(base - s->dir), s->dir);
 	if (!s->parent[0])
 		snprintf(s->parent, sizeof(s->parent), "/");
-	return hl_file_mkdirs(s->parent, 0755);
+	/* as every verb: the folder is made, never its missing parents */
+	if (stat(s->parent, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		hl_error("cannot create %s at '%s': its parent folder '%s' %s; create it first, or "
+			 "give a folder in an existing one", what, dir, s->parent,
+			 errno == ENOENT ? "does not exist" : "is not a folder");
+		return -2;
+	}
+	return 0;
 }
 
 /* What stands at DIR: nothing or an empty directory (0), a directory with entries (1). */

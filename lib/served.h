@@ -5,7 +5,7 @@
  * served the same way; this module holds that common part, so neither
  * component depends on the other.
  *
- * Creating one.  hl_served_new_begin() resolves DIR and creates its parent;
+ * Creating one.  hl_served_new_begin() resolves DIR, whose parent must exist;
  * hl_served_new_target() says whether something already stands at DIR;
  * hl_served_new_stage() makes a private staging directory PARENT/.BASE.TAG.XXXXXX
  * (0700) beside it, which the caller fills; hl_served_new_commit() renames it
@@ -67,7 +67,8 @@ struct hl_served_new {
 };
 
 /*
- * Resolve DIR into S and create its parent.  WHAT names the directory in
+ * Resolve DIR into S.  Its parent folder must exist (-2 when it does not, or
+ * is not a folder: nothing is created).  WHAT names the directory in
  * messages ("an HGS node": "cannot create an HGS node at 'DIR': ...").
  */
 int hl_served_new_begin(struct hl_served_new *s, const char *dir, const char *what);

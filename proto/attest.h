@@ -54,6 +54,13 @@ enum hgs_mode {
 #define HGS_REASON_MAX 512
 
 /*
+ * The format of a code integrity policy document (a host's `get-ci-policy`,
+ * HGS's add-ci-policy): a JSON object whose "format" is this, with its
+ * "name", "policy_id" and "rules"; HGS matches it by the SHA-256 of its bytes.
+ */
+#define HGS_CI_POLICY_FORMAT "hgslab-ci-policy/1"
+
+/*
  * The outcome of one attestation attempt.  STATUS is Passed only when
  * SUBSTATUS is 0; REASON is one sentence a person understands, naming what
  * was checked and why it failed (empty when Passed).

@@ -1064,6 +1064,10 @@ int lab_up(struct lab *L)
 	free(kpdir);
 	if (!(kpdir = fmt("%s/bundles", L->work)) || mkdir_p(kpdir) < 0)
 		goto out;
+	free(kpdir);
+	/* hgs init makes no missing parent folder (nor does any verb) */
+	if (!(kpdir = fmt("%s/hgs", L->work)) || mkdir_p(kpdir) < 0)
+		goto out;
 	/* 1. the first host (it creates the lab's TPM vendor CA), the tenant's guardians, the fabric */
 	jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[0].dir, "--name",
 			   L->hosts[0].sc->name, "--domain", domain, "--profile", L->hosts[0].profile,

@@ -15,7 +15,7 @@ help_lines() {
 	local bin=$1 a v
 	for a in hgs host tenant fabric vmm bench attack; do
 		"$bin" "$a" --help 2>&1 | awk -v a="$a" '/^  [a-z]/ { print a ": " $0 }'
-		for v in $("$bin" "$a" --help 2>&1 | awk '/^  [a-z][a-z0-9-]* /{ print $1 }'); do
+		for v in $("$bin" "$a" --help 2>&1 | awk '/^  [a-z][a-z0-9-]*( |$)/{ print $1 }'); do
 			"$bin" "$a" "$v" --help 2>&1 | awk -v a="$a $v" '/^  +-/ { print a ": " $0 }'
 		done
 	done
@@ -23,7 +23,7 @@ help_lines() {
 
 edges() {
 	local bin=$1 tag d
-	tag=$(basename "$bin")
+	tag=main; [ "$bin" = "$HGSLAB" ] || tag=asan
 	d="$T/$tag"
 	mkdir -p "$d"
 
@@ -58,7 +58,7 @@ edges() {
 	# help: columns keep two spaces; "(repeatable)" once
 	help_lines "$bin" >"$d/help"
 	perl -ne 'if (/^[a-z]+: {3}([a-z][a-z0-9-]*)( *)(\S.*)?$/) { print if defined $3 && length($2) < 2 }
-		elsif (/^[a-z]+ [a-z0-9-]+: +(-\S, )?--[a-z0-9-]+( [A-Z][A-Z0-9_:=.@\[\]-]*)?( *)(\S.*)?$/) {
+		elsif (/^[a-z]+ [a-z0-9-]+: +(-\S, )?--[a-z0-9-]+( [A-Z@][A-Z0-9_:=.@\[\]-]*)?( *)(\S.*)?$/) {
 			print if defined $4 && length($3) < 2 }' "$d/help" >"$d/help.bad"
 	ok $([ -s "$d/help" ] && [ ! -s "$d/help.bad" ]; echo $?) "$tag: help columns never run together"
 	sed 's/^/# /' "$d/help.bad" | head -5

@@ -64,7 +64,7 @@ mkdir -p "$k"
 	done
 	printf '{"format":"hgslab-platform-identifier","version":1,"host":"Host3","ek_public":%s}\n' \
 		"$(pem_json stranger.pub)" >pid3.json
-	printf 'code integrity policy v1\n' >ci1.bin
+	printf '{"format":"hgslab-ci-policy/1","name":"CI1","policy_id":"1","rules":[]}' >ci1.bin
 	: >empty.bin
 	printf 'not pem\n' >junk.txt
 ) || { echo "Bail out! cannot make test keys with openssl"; exit 1; }
@@ -165,15 +165,15 @@ suite() {
 	run "$bin" hgs add-ci-policy --dir "$d" --name CI2 --policy "$k/ci1.bin"
 	ok $([ $RC -eq 1 ] && grep -q "already registered as CI policy 'CI1'" <<<"$ERR"; echo $?) "$tag: add-ci-policy: same file twice"
 	run "$bin" hgs add-ci-policy --dir "$d" --name CI3 --policy "$k/empty.bin"
-	ok $([ $RC -eq 1 ] && grep -q "1 to" <<<"$ERR"; echo $?) "$tag: add-ci-policy: empty file"
+	ok $([ $RC -eq 2 ] && grep -q "1 to" <<<"$ERR"; echo $?) "$tag: add-ci-policy: empty file (exit 2)"
 	run "$bin" hgs get-ci-policy --dir "$d"
-	ok $([ $RC -eq 0 ] && grep -qE '^CI1 +25 ' <<<"$OUT"; echo $?) "$tag: get-ci-policy"
+	ok $([ $RC -eq 0 ] && grep -qE '^CI1 +71 ' <<<"$OUT"; echo $?) "$tag: get-ci-policy"
 	run "$bin" hgs remove-ci-policy --dir "$d" --name CI1 --json
 	ok $([ $RC -eq 0 ] && grep -q '"Removed": true' <<<"$OUT"; echo $?) "$tag: remove-ci-policy --json"
 	run "$bin" hgs add-tpm-policy --dir "$d" --name Junk --tcglog "$k/junk.txt"
-	ok $([ $RC -eq 1 ] && grep -q "cannot add TPM policy 'Junk'" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: not a TCG log"
+	ok $([ $RC -eq 2 ] && grep -q "cannot be registered as TPM policy 'Junk'" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: not a TCG log (exit 2)"
 	run "$bin" hgs add-tpm-policy --dir "$d" --name Sha1 --tcglog "$fixtures/event-uefi-sha1-log.bin"
-	ok $([ $RC -eq 1 ] && grep -qi "sha-256" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: a SHA-1-only log is refused"
+	ok $([ $RC -eq 2 ] && grep -qi "sha-256" <<<"$ERR"; echo $?) "$tag: add-tpm-policy: a SHA-1-only log is refused (exit 2)"
 	run "$bin" hgs get-tpm-policy --dir "$d"
 	ok $([ $RC -eq 0 ] && grep -q "no TPM policy is registered" <<<"$OUT"; echo $?) "$tag: get-tpm-policy with none"
 	run "$bin" hgs add-tpm-policy --dir "$d" --name Fedora --tcglog "$fixtures/event-sd-boot-fedora37.bin"

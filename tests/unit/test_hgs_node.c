@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/attest.h"
 #include "hgs/attest_hostkey.h"
 #include "hgs/attest_log.h"
 #include "hgs/db.h"
@@ -104,6 +105,8 @@ static void test_init_creates_everything(void **state)
 	(void)state;
 	assert_int_equal(tu_mkdtemp(sandbox, sizeof(sandbox), "hgs"), 0);
 	snprintf(dir, sizeof(dir), "%s/deep/node", sandbox);
+	snprintf(path, sizeof(path), "%s/deep", sandbox);
+	assert_int_equal(mkdir(path, 0755), 0);   /* hgs init makes no missing parent */
 	umask(0);
 	create_node(dir, HGS_MODE_TPM, 0);
 	umask(022);
@@ -557,16 +560,27 @@ static void test_policy_files(void **state)
 	struct hgs_policy_set *ps = NULL;
 
 	(void)state;
-	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", "policy one", 10), 0);
-	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI2", "policy one", 10), -1);
+	static const char one[] = "{\"format\":\"" HGS_CI_POLICY_FORMAT "\",\"name\":\"One\","
+				  "\"policy_id\":\"1\",\"rules\":[]}";
+	static const char two[] = "{\"format\":\"" HGS_CI_POLICY_FORMAT "\",\"name\":\"Two\","
+				  "\"policy_id\":\"2\",\"rules\":[]}";
+
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", one, strlen(one)), 0);
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI2", one, strlen(one)), -1);
 	assert_error_has("the same policy file is already registered as CI policy 'CI1'");
-	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", "policy two", 10), -1);
-	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI3", "", 0), -1);
-	assert_int_equal(hgs_db_tpm_policy_add(G->node, "Base1", "garbage", 7), -1);
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI1", two, strlen(two)), -1);
+	/* the file itself is wrong: -2, bad input */
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI3", "", 0), -2);
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI4", "policy one", 10), -2);
+	assert_error_has("not a CI policy");
+	assert_int_equal(hgs_db_ci_policy_add(G->node, "CI5", "{\"format\":\"x\"}", 14), -2);
+	assert_error_has("its format is 'x'");
+	assert_int_equal(hgs_db_tpm_policy_add(G->node, "Base1", "garbage", 7), -2);
+	assert_error_has("not a usable TCG log");
 	assert_int_equal(hgs_db_policy_set_load(G->node, &ps), 0);
 	assert_true(ps->in.n_ci_policies >= 1);
-	assert_int_equal(ps->in.ci_policies[0].len, 10);
-	assert_memory_equal(ps->in.ci_policies[0].data, "policy one", 10);
+	assert_int_equal(ps->in.ci_policies[0].len, strlen(one));
+	assert_memory_equal(ps->in.ci_policies[0].data, one, strlen(one));
 	assert_true(ps->in.n_enabled > 0);
 	hgs_policy_set_free(ps);
 	hgs_policy_set_free(NULL);

@@ -157,6 +157,14 @@ static void test_new_commit(void **state)
 	struct stat sb;
 
 	snprintf(dir, sizeof(dir), "%s/deep/node", fx->dir);
+	/* the parent folder must exist: nothing is made */
+	assert_int_equal(hl_served_new_begin(&s, dir, "a thing"), -2);
+	assert_error_has("its parent folder '");
+	assert_error_has("does not exist");
+	hl_served_new_end(&s);
+	snprintf(path, sizeof(path), "%s/deep", fx->dir);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(mkdir(path, 0755), 0);
 	assert_int_equal(hl_served_new_begin(&s, dir, "a thing"), 0);
 	assert_string_equal(s.base, "node");
 	assert_int_equal(hl_served_new_target(&s, "a thing"), 0);
