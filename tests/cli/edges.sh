@@ -73,4 +73,30 @@ edges() {
 }
 
 each_binary edges
+
+# ---- up: the commands it prints work as printed (the release binary: fabrics are slow) ----
+lab_procs() { pgrep -af "$1" | grep -v -e "^$$ " -e pgrep || true; }
+trap 'for p in $(pgrep -f "$T" 2>/dev/null); do [ "$p" = "$$" ] || kill -KILL "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+run "$HGSLAB" up -w "$T/up" "$ROOT/scenarios/hostkey-mode.yaml"
+ok $([ $RC -eq 0 ] && grep -qx "  hgslab status --workdir $T/up" <<<"$OUT" &&
+	grep -qx "  hgslab down --workdir $T/up" <<<"$OUT"; echo $?) "up -w DIR prints status and down with --workdir DIR"
+down=$(sed -n 's/^  \(hgslab down.*\)$/\1/p' <<<"$OUT")
+run ${down/hgslab/$HGSLAB}
+sleep 0.3
+ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up")" ]; echo $?) "the printed down command stops that fabric"
+run "$HGSLAB" up -w "$T/up2" --play "$ROOT/scenarios/kp-other-hgs.yaml"
+ok $([ $RC -eq 0 ] && ! grep -q "tenant shield-vm" <<<"$OUT"; echo $?) "up --play does not suggest shielding a VM it shielded"
+run "$HGSLAB" down -w "$T/up2"
+ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up2")" ]; echo $?) "down -w of the played fabric"
+
+# ---- host run on a TPM in use: the error is printed once ----
+"$HGSLAB" host new --dir "$T/h1" --name FabricHost1 --domain fabrikam.com --listen 127.0.0.77 >/dev/null 2>&1
+"$HGSLAB" host run --dir "$T/h1" >"$T/h1.run" 2>&1 &
+agent=$!
+for _ in $(seq 100); do grep -q "is in use\|running\|ready" "$T/h1.run" 2>/dev/null && break; sleep 0.1; done
+run timeout 30 "$HGSLAB" host run --dir "$T/h1"
+ok $([ $RC -ne 0 ] && [ "$(grep -c "in use by pid" <<<"$ERR")" -eq 1 ]; echo $?) "host run on a busy TPM: the error once"
+[ $RC -ne 0 ] || echo "# the second agent ran"
+grep -c "in use by pid" <<<"$ERR" | sed 's/^/# times: /'
+kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null
 done_testing
