@@ -537,11 +537,14 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 	char work[PATH_MAX];
 	json_t *old;
 	size_t i;
+	const char *wopt;
 	int code = HL_EXIT_OK, failed = 0;
 
 	if (ctx->opts.argc != 1)
 		return hl_cmd_fail(HL_EXIT_USAGE, "give one scenario FILE");
 	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
+	/* the commands printed name the lab directory when it is not the default one */
+	wopt = hl_opts_str(&ctx->opts, "workdir", NULL) ? work : "";
 	if (load_all(ctx->opts.argv, 1, &v) < 0)
 		return HL_EXIT_USAGE;
 	if ((old = lab_json(work))) {
@@ -624,13 +627,14 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		if (L.vmm)
 			printf("  fabric controller    %s\n", L.vmm);
 		printf("\nTry by hand:\n");
-		printf("  hgslab status\n");
+		printf("  hgslab status%s%s\n", wopt[0] ? " --workdir " : "", wopt);
 		printf("  hgslab hgs get-attestation-log --dir %s\n", L.hgs[0].dir);
 		if (v[0]->n_hosts)
 			printf("  hgslab host test-client-configuration --dir %s\n"
 			       "  hgslab host get-client-configuration --dir %s\n", L.hosts[0].dir,
 			       L.hosts[0].dir);
-		if (v[0]->n_vms)
+		/* shield-vm only for a VM not shielded yet (up --play may have shielded it) */
+		if (v[0]->n_vms && !L.vms[0].shielded)
 			printf("  hgslab tenant shield-vm --dir %s --vm %s --key-protector %s --policy shielded\n",
 			       L.tenant, v[0]->vms[0].name, L.vms[0].kp);
 		if (L.vmm) {
@@ -641,7 +645,7 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 				       L.shielding[0].pdk);
 			printf("  hgslab vmm get-placement --dir %s\n", L.vmm);
 		}
-		printf("  hgslab down\n");
+		printf("  hgslab down%s%s\n", wopt[0] ? " --workdir " : "", wopt);
 	}
 	if (failed)
 		code = hl_cmd_fail(HL_EXIT_EXPECTATION, "%d step%s did not meet the expectation; the "

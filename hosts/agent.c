@@ -1040,8 +1040,11 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 	}
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0) {
+		/* into the agent's log file only: the caller prints the error (once) on stderr */
+		hl_log_set_stderr_level(HL_LOG_QUIET);
 		hl_log_error("%s", hl_error_last());
+	}
 	host_attester_free(a);
 	host_tpm_close(t);
 	if (published)

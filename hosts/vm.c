@@ -272,6 +272,7 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 	if (hl_file_exists(sig) != 1) {
 		hl_error("bundle '%s' has no signed policy statement (policy.sig): %s", bundle,
 			 OLD_BUNDLE_HINT);
+		rc = -2;
 		goto out;
 	}
 	if (!(final = join(vms, name))) {

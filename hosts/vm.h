@@ -53,7 +53,7 @@
  * regular files only, each part bounded by what the bundle declares) through
  * a staging folder vms/.import-XXXXXX.  -2 when the bundle is refused.
  * A bundle without policy.sig (exported by an hgslab older than the signed
- * policy) is refused (-1) with how to export it again.
+ * policy) is refused (-2) with how to export it again.
  */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size);
 

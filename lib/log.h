@@ -13,6 +13,7 @@
 #include "lib/err.h"
 
 enum hl_log_level {
+	HL_LOG_QUIET = -1,   /* as a threshold only: no line passes */
 	HL_LOG_ERROR = 0,
 	HL_LOG_WARN = 1,
 	HL_LOG_INFO = 2,
