@@ -318,22 +318,31 @@ static int tpm_fresh_evidence(struct rogue *r, const struct hosts_tpm_key *ak, c
 	return rc;
 }
 
-/* Attest host NAME as the attacker with its genuine AK and LOG (LEN bytes, NULL: its own); judge it. */
-static int attest_with_log(struct attack_run *a, const char *log, size_t len, const char *what)
+/* HOST's attestation with its genuine AK and LOG (LEN bytes) into V. */
+static int attest_log(struct attack_run *a, const char *log, size_t len, struct verdict *v)
 {
 	struct rogue r;
-	struct verdict v;
 	json_t *body = NULL;
 	int rc = -1;
 
 	if (rogue_open(a->L, a->st->host, ROGUE_TPM, &r) < 0)
 		return -1;
-	if (tpm_fresh_evidence(&r, &r.ak, log ? log : r.log, log ? len : r.log_len, &body) == 0 &&
-	    post_decision(r.lh->hgs, "/Attestation/v1/tpm/attest", body, &v, NULL) == 0)
-		rc = judge(a, &v, what);
+	if (tpm_fresh_evidence(&r, &r.ak, log, len, &body) == 0 &&
+	    post_decision(r.lh->hgs, "/Attestation/v1/tpm/attest", body, v, NULL) == 0)
+		rc = 0;
 	json_decref(body);
 	rogue_close(&r);
 	return rc;
+}
+
+/* Attest HOST with the altered log LOG (LEN bytes); judge it. */
+static int attest_with_log(struct attack_run *a, const char *log, size_t len, const char *what)
+{
+	struct verdict v;
+
+	if (attest_log(a, log, len, &v) < 0)
+		return -1;
+	return judge(a, &v, what);
 }
 
 /* ---- attestation attacks ---- */
@@ -518,11 +527,13 @@ static void put_le32(char *p, uint32_t v)
 /*
  * tcglog-relabel: every EV_EVENT_TAG event of PCR 12 (where a debug boot
  * says so) relabelled EV_POST_CODE, its digests untouched, so the log
- * still replays to the quote.
+ * still replays to the quote.  Played on a host whose genuine log is
+ * refused (a debug boot): relabelling must hide something.
  */
 static int play_tcglog_relabel(struct attack_run *a)
 {
 	struct hl_tcglog *l = NULL;
+	struct verdict v;
 	struct rogue r;
 	char *log = NULL;
 	size_t i, n = 0;
@@ -544,7 +555,14 @@ static int play_tcglog_relabel(struct attack_run *a)
 			 "debug=on", a->st->host);
 		goto out;
 	}
-	rogue_close(&r);
+	/* relabelling must hide something: the genuine log is refused */
+	if (attest_log(a, r.log, r.log_len, &v) < 0)
+		goto out;
+	if (!strcmp(v.status, "Passed")) {
+		hl_error("host '%s' passes with its genuine log: there is nothing to hide; boot it "
+			 "with debug=on", a->st->host);
+		goto out;
+	}
 	rc = attest_with_log(a, log, l->raw_len, "a log whose debug events are relabelled");
 out:
 	hl_tcglog_free(l);
