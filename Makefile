@@ -6,7 +6,9 @@
 # generic mechanisms, the formats both ends speak, the VM launcher, the
 # fabric's four parts (never including each other), the lab, the command line.
 # Every .c file of those folders goes into build/libhgslab.a except
-# cmd/main.c, which is the binary's entry point; guest/ is its own program
+# cmd/main.c, which is the binary's entry point, and cmd/gendoc.c, the
+# build-time program that writes the man page and the bash completion from
+# the command table (build/man, build/completion); guest/ is its own program
 # (it may take proto/ and lib/ sources, nothing includes it).
 # Every tests/unit/test_*.c becomes its own cmocka test program linked against
 # that library, so adding a module or a test never needs a Makefile edit.
@@ -39,7 +41,7 @@ HGSLAB  := $(BIN_DIR)/hgslab
 
 LAYERS   := lib proto vm hgs fabric hosts tenant sim cmd
 LIB_SRC  := $(sort $(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
-LIB_SRC  := $(filter-out cmd/main.c,$(LIB_SRC))
+LIB_SRC  := $(filter-out cmd/main.c cmd/gendoc.c,$(LIB_SRC))
 # MODULES="lib/err.c lib/log.c lib/x.c" BUILD=build/x builds a test against
 # just those modules (for working on one module while others are half-done).
 ifneq ($(MODULES),)
@@ -53,10 +55,16 @@ TEST_HELPERS := $(sort $(wildcard tests/unit/helper_*.c))
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o
 
-.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest fuzz fuzz-build \
-        fuzz-smoke
+# The man page and the bash completion, generated from the command table.
+GENDOC  := $(BUILD)/gendoc
+MAN     := build/man/hgslab.1
+COMPLETION := build/completion/hgslab
+DOCS_MD := $(sort $(wildcard docs/*.md))
 
-all: $(HGSLAB) tests
+.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest fuzz fuzz-build \
+        fuzz-smoke doc install uninstall
+
+all: $(HGSLAB) tests doc
 
 help:
 	@echo "make deps    install the Debian packages hgslab needs (apt-get; sudo when not root)"
@@ -79,6 +87,21 @@ $(HGSLAB): $(BUILD)/obj/cmd/main.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# gendoc runs the same command table as the binary, so it links the same library.
+$(GENDOC): $(BUILD)/obj/cmd/gendoc.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+doc: $(MAN) $(COMPLETION)
+
+$(MAN): $(GENDOC) $(DOCS_MD)
+	@mkdir -p $(dir $@)
+	$(GENDOC) man $(DOCS_MD) >$@.tmp && mv $@.tmp $@
+
+$(COMPLETION): $(GENDOC)
+	@mkdir -p $(dir $@)
+	$(GENDOC) completion >$@.tmp && mv $@.tmp $@
+
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -98,7 +121,7 @@ $(BUILD)/tests/helper_%: $(BUILD)/obj/tests/unit/helper_%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d $(TEST_UTIL_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d $(BUILD)/obj/cmd/gendoc.d $(TEST_UTIL_OBJ:.o=.d) \
          $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 
 deps:
