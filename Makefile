@@ -76,6 +76,10 @@ help:
 	@echo "make bench   run the benchmarks"
 	@echo "make fuzz    build the libFuzzer targets (build/fuzz) and run each FUZZ_SECONDS (60)"
 	@echo "make fuzz-smoke  the same for 5 s each (make test runs it)"
+	@echo "make doc     the man page and bash completion from the command table (build/man, build/completion)"
+	@echo "make install install into PREFIX (/usr/local; DESTDIR stages for packagers): the binary, the man"
+	@echo "             page, the completion, the guest (make guest) and scenarios/ in PREFIX/share/hgslab"
+	@echo "make uninstall  remove what make install installed (same PREFIX and DESTDIR)"
 	@echo "make clean   remove bin/ and build/"
 
 tests: $(TEST_BIN) $(TEST_HELPER_BIN)
@@ -145,6 +149,36 @@ bench: deps
 
 clean:
 	rm -rf bin build
+
+# Installing (README "Install"): PREFIX/bin/hgslab finds its guest and its
+# scenario library in PREFIX/share/hgslab beside it (lib/selfpath.h), so an
+# installed hgslab runs from any directory.  DESTDIR stages the same tree for
+# packagers (make install DESTDIR=/tmp/stage PREFIX=/usr).  The guest is what
+# the launcher boots: the kernel and the initramfs of `make guest`.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+INSTALL  ?= install
+BINDIR   := $(PREFIX)/bin
+MAN1DIR  := $(PREFIX)/share/man/man1
+COMPDIR  := $(PREFIX)/share/bash-completion/completions
+DATADIR  := $(PREFIX)/share/hgslab
+SCENARIO_FILES := $(sort $(wildcard scenarios/*.yaml))
+ATTACK_FILES   := $(sort $(wildcard scenarios/attacks/*.yaml))
+
+install: $(HGSLAB) doc guest
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(COMPDIR) \
+		$(DESTDIR)$(DATADIR)/guest $(DESTDIR)$(DATADIR)/scenarios/attacks
+	$(INSTALL) -m 755 $(HGSLAB) $(DESTDIR)$(BINDIR)/hgslab
+	$(INSTALL) -m 644 $(MAN) $(DESTDIR)$(MAN1DIR)/hgslab.1
+	$(INSTALL) -m 644 $(COMPLETION) $(DESTDIR)$(COMPDIR)/hgslab
+	$(INSTALL) -m 644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.cpio $(DESTDIR)$(DATADIR)/guest
+	$(INSTALL) -m 644 $(SCENARIO_FILES) $(DESTDIR)$(DATADIR)/scenarios
+	$(INSTALL) -m 644 $(ATTACK_FILES) $(DESTDIR)$(DATADIR)/scenarios/attacks
+
+# PREFIX/share/hgslab is hgslab's own folder: it goes whole.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hgslab $(DESTDIR)$(MAN1DIR)/hgslab.1 $(DESTDIR)$(COMPDIR)/hgslab
+	rm -rf $(DESTDIR)$(DATADIR)
 
 # The shielded VM's guest (guest/README.md): kernel + uncompressed initramfs
 # with the guest agent, in $(GUEST_DIR).  guest/mkguest.sh hashes its inputs
