@@ -6,7 +6,9 @@
 # generic mechanisms, the formats both ends speak, the VM launcher, the
 # fabric's four parts (never including each other), the lab, the command line.
 # Every .c file of those folders goes into build/libhgslab.a except
-# cmd/main.c, which is the binary's entry point; guest/ is its own program
+# cmd/main.c, which is the binary's entry point, and cmd/gendoc.c, the
+# build-time program that writes the man page and the bash completion from
+# the command table (build/man, build/completion); guest/ is its own program
 # (it may take proto/ and lib/ sources, nothing includes it).
 # Every tests/unit/test_*.c becomes its own cmocka test program linked against
 # that library, so adding a module or a test never needs a Makefile edit.
@@ -39,7 +41,7 @@ HGSLAB  := $(BIN_DIR)/hgslab
 
 LAYERS   := lib proto vm hgs fabric hosts tenant sim cmd
 LIB_SRC  := $(sort $(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
-LIB_SRC  := $(filter-out cmd/main.c,$(LIB_SRC))
+LIB_SRC  := $(filter-out cmd/main.c cmd/gendoc.c,$(LIB_SRC))
 # MODULES="lib/err.c lib/log.c lib/x.c" BUILD=build/x builds a test against
 # just those modules (for working on one module while others are half-done).
 ifneq ($(MODULES),)
@@ -53,10 +55,16 @@ TEST_HELPERS := $(sort $(wildcard tests/unit/helper_*.c))
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o
 
-.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest fuzz fuzz-build \
-        fuzz-smoke
+# The man page and the bash completion, generated from the command table.
+GENDOC  := $(BUILD)/gendoc
+MAN     := build/man/hgslab.1
+COMPLETION := build/completion/hgslab
+DOCS_MD := $(sort $(wildcard docs/*.md))
 
-all: $(HGSLAB) tests
+.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest fuzz fuzz-build \
+        fuzz-smoke doc install uninstall
+
+all: $(HGSLAB) tests doc
 
 help:
 	@echo "make deps    install the Debian packages hgslab needs (apt-get; sudo when not root)"
@@ -68,6 +76,10 @@ help:
 	@echo "make bench   run the benchmarks"
 	@echo "make fuzz    build the libFuzzer targets (build/fuzz) and run each FUZZ_SECONDS (60)"
 	@echo "make fuzz-smoke  the same for 5 s each (make test runs it)"
+	@echo "make doc     the man page and bash completion from the command table (build/man, build/completion)"
+	@echo "make install install into PREFIX (/usr/local; DESTDIR stages for packagers): the binary, the man"
+	@echo "             page, the completion, the guest (make guest) and scenarios/ in PREFIX/share/hgslab"
+	@echo "make uninstall  remove what make install installed (same PREFIX and DESTDIR)"
 	@echo "make clean   remove bin/ and build/"
 
 tests: $(TEST_BIN) $(TEST_HELPER_BIN)
@@ -78,6 +90,21 @@ asan:
 $(HGSLAB): $(BUILD)/obj/cmd/main.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# gendoc runs the same command table as the binary, so it links the same library.
+$(GENDOC): $(BUILD)/obj/cmd/gendoc.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+doc: $(MAN) $(COMPLETION)
+
+$(MAN): $(GENDOC) $(DOCS_MD)
+	@mkdir -p $(dir $@)
+	$(GENDOC) man $(DOCS_MD) >$@.tmp && mv $@.tmp $@
+
+$(COMPLETION): $(GENDOC)
+	@mkdir -p $(dir $@)
+	$(GENDOC) completion >$@.tmp && mv $@.tmp $@
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -98,7 +125,7 @@ $(BUILD)/tests/helper_%: $(BUILD)/obj/tests/unit/helper_%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d $(TEST_UTIL_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/cmd/main.d $(BUILD)/obj/cmd/gendoc.d $(TEST_UTIL_OBJ:.o=.d) \
          $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
 
 deps:
@@ -122,6 +149,36 @@ bench: deps
 
 clean:
 	rm -rf bin build
+
+# Installing (README "Install"): PREFIX/bin/hgslab finds its guest and its
+# scenario library in PREFIX/share/hgslab beside it (lib/selfpath.h), so an
+# installed hgslab runs from any directory.  DESTDIR stages the same tree for
+# packagers (make install DESTDIR=/tmp/stage PREFIX=/usr).  The guest is what
+# the launcher boots: the kernel and the initramfs of `make guest`.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+INSTALL  ?= install
+BINDIR   := $(PREFIX)/bin
+MAN1DIR  := $(PREFIX)/share/man/man1
+COMPDIR  := $(PREFIX)/share/bash-completion/completions
+DATADIR  := $(PREFIX)/share/hgslab
+SCENARIO_FILES := $(sort $(wildcard scenarios/*.yaml))
+ATTACK_FILES   := $(sort $(wildcard scenarios/attacks/*.yaml))
+
+install: $(HGSLAB) doc guest
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(COMPDIR) \
+		$(DESTDIR)$(DATADIR)/guest $(DESTDIR)$(DATADIR)/scenarios/attacks
+	$(INSTALL) -m 755 $(HGSLAB) $(DESTDIR)$(BINDIR)/hgslab
+	$(INSTALL) -m 644 $(MAN) $(DESTDIR)$(MAN1DIR)/hgslab.1
+	$(INSTALL) -m 644 $(COMPLETION) $(DESTDIR)$(COMPDIR)/hgslab
+	$(INSTALL) -m 644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initramfs.cpio $(DESTDIR)$(DATADIR)/guest
+	$(INSTALL) -m 644 $(SCENARIO_FILES) $(DESTDIR)$(DATADIR)/scenarios
+	$(INSTALL) -m 644 $(ATTACK_FILES) $(DESTDIR)$(DATADIR)/scenarios/attacks
+
+# PREFIX/share/hgslab is hgslab's own folder: it goes whole.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hgslab $(DESTDIR)$(MAN1DIR)/hgslab.1 $(DESTDIR)$(COMPDIR)/hgslab
+	rm -rf $(DESTDIR)$(DATADIR)
 
 # The shielded VM's guest (guest/README.md): kernel + uncompressed initramfs
 # with the guest agent, in $(GUEST_DIR).  guest/mkguest.sh hashes its inputs

@@ -25,6 +25,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/selfpath.h"
 #include "cmd/commands.h"
 #include "sim/lab.h"
 #include "cmd/output.h"
@@ -70,32 +71,26 @@ static int dir_empty(const char *dir)
 	return empty;
 }
 
-/* The scenario library folder: $HGSLAB_SCENARIOS, else scenarios/ above this binary, else ./scenarios. */
+/*
+ * The scenario library folder into BUF: $HGSLAB_SCENARIOS, else the source
+ * tree's scenarios/ above this binary, else an installed hgslab's
+ * PREFIX/share/hgslab/scenarios, else ./scenarios.
+ */
 static int scenario_dir(char *buf, size_t size)
 {
+	static const char *const rel[] = { "scenarios", "../scenarios", "../../scenarios",
+					   "../../../scenarios", "../share/hgslab/scenarios" };
 	const char *env = getenv("HGSLAB_SCENARIOS");
-	char exe[PATH_MAX], *p;
-	ssize_t n;
-	int up;
+	char *found;
 
 	if (env && *env) {
 		snprintf(buf, size, "%s", env);
 		return 0;
 	}
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = 0;
-		for (up = 0; up < 4 && (p = strrchr(exe, '/')); up++) {
-			struct stat st;
-
-			*p = 0;
-			snprintf(buf, size, "%s/scenarios/%s", exe, DEMO_SCENARIO);
-			if (stat(buf, &st) == 0) {
-				snprintf(buf, size, "%s/scenarios", exe);
-				return 0;
-			}
-		}
-	}
-	snprintf(buf, size, "scenarios");
+	if (hl_self_find(rel, sizeof(rel) / sizeof(rel[0]), DEMO_SCENARIO, &found) < 0)
+		return -1;
+	snprintf(buf, size, "%s", found ? found : "scenarios");
+	free(found);
 	return 0;
 }
 
@@ -445,13 +440,14 @@ int cmd_demo(struct hl_cmd_ctx *ctx)
 
 	if (run_opts_get(ctx, &o) != 0)
 		return HL_EXIT_USAGE;
-	scenario_dir(dir, sizeof(dir));
+	if (scenario_dir(dir, sizeof(dir)) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	for (i = 0; i < 2; i++) {
 		snprintf(file[i], sizeof(file[i]), "%s/%s", dir, demo[i]);
 		if (stat(file[i], &st) < 0)
 			return hl_cmd_fail(HL_EXIT_FAILURE, "cannot find the demo scenario '%s': run "
-					   "hgslab from its source tree or set HGSLAB_SCENARIOS to "
-					   "the scenarios folder", file[i]);
+					   "hgslab from its source tree or installed (make install), "
+					   "or set HGSLAB_SCENARIOS to the scenarios folder", file[i]);
 		paths[i] = file[i];
 	}
 	return run_files(paths, 2, NULL, &o);

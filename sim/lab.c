@@ -783,7 +783,10 @@ int lab_template_protect(struct lab *L, size_t t, int *made)
 			args[n++] = tp->disk_size;
 		}
 		for (i = 0; i < tp->n_files && rc == 0; i++) {
-			if (!(files[i] = fmt("%s=%s", tp->files[i].name, tp->files[i].content)))
+			/* new-template-disk reads NAME=@PATH as a file: a leading '@' is "@@" */
+			if (!(files[i] = fmt("%s=%s%s", tp->files[i].name,
+					     tp->files[i].content[0] == '@' ? "@" : "",
+					     tp->files[i].content)))
 				rc = -1;
 			args[n++] = "--file";
 			args[n++] = files[i];

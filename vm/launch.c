@@ -21,6 +21,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/selfpath.h"
 #include "proto/keyprotector.h"
 #include "vm/launch.h"
 
@@ -94,35 +95,25 @@ static int unix_socket(const char *path, int listening, int *fd)
 	return 0;
 }
 
-/* The guest folder: --guest, $HGSLAB_GUEST_DIR, or build/guest beside the binary or here. */
+/*
+ * The guest folder: --guest, $HGSLAB_GUEST_DIR, the source tree's build/guest
+ * beside the binary (bin/, build/X/bin/), the installed PREFIX/share/hgslab/guest
+ * beside PREFIX/bin, else build/guest here.
+ */
 char *vm_launch_guest_dir(const char *given)
 {
-	static const char *const rel[] = { "/../build/guest", "/../../guest", "/../../build/guest" };
-	char exe[4096], *p, *cand;
+	static const char *const rel[] = { "../build/guest", "../../guest", "../../build/guest",
+					   "../share/hgslab/guest" };
 	const char *env = getenv("HGSLAB_GUEST_DIR");
-	ssize_t n;
-	size_t i;
+	char *found;
 
 	if (given)
 		return strdup(given);
 	if (env && *env)
 		return strdup(env);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		if ((p = strrchr(exe, '/')))
-			*p = '\0';
-		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			if (asprintf(&cand, "%s%s/vmlinuz", exe, rel[i]) < 0)
-				return NULL;
-			if (hl_file_exists(cand) == 1) {
-				cand[strlen(cand) - strlen("/vmlinuz")] = '\0';
-				return cand;
-			}
-			free(cand);
-		}
-	}
-	return strdup("build/guest");
+	if (hl_self_find(rel, sizeof(rel) / sizeof(rel[0]), "vmlinuz", &found) < 0)
+		return NULL;
+	return found ? found : strdup("build/guest");
 }
 
 /* Free P, killing what still runs. */

@@ -76,6 +76,7 @@ struct vm_launch_proc;
 /*
  * The guest folder, malloc'd (NULL when out of memory): GIVEN (--guest), else
  * $HGSLAB_GUEST_DIR, else build/guest beside the binary (bin/, build/X/bin/),
+ * else an installed hgslab's PREFIX/share/hgslab/guest (PREFIX/bin/hgslab),
  * else "build/guest".
  */
 char *vm_launch_guest_dir(const char *given);
