@@ -99,4 +99,23 @@ ok $([ $RC -ne 0 ] && [ "$(grep -c "in use by pid" <<<"$ERR")" -eq 1 ]; echo $?)
 [ $RC -ne 0 ] || echo "# the second agent ran"
 grep -c "in use by pid" <<<"$ERR" | sed 's/^/# times: /'
 kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null
+
+# ---- import-guardian: an HGS node's own metadata trusted by its certificates' thumbprints ----
+"$HGSLAB" hgs init --dir "$T/gnode" --name MyHgsService --domain relecloud.com --listen 127.0.0.78:0 >/dev/null
+"$HGSLAB" hgs serve --dir "$T/gnode" >"$T/gnode.out" 2>&1 &
+serve=$!
+for _ in $(seq 100); do grep -q "serving" "$T/gnode.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/.* on \(http:[^ ]*\).*/\1/p' "$T/gnode.out")
+srv=$("$HGSLAB" hgs get-server --dir "$T/gnode" --json)
+sig=$(jq -r .KeyProtectionSigningThumbprint <<<"$srv")
+enc=$(jq -r .KeyProtectionEncryptionThumbprint <<<"$srv")
+run "$HGSLAB" tenant import-guardian --dir "$T/ten" --url "$url" --trusted-thumbprint "$sig" \
+	--trusted-thumbprint "${enc,,}"
+ok $([ $RC -eq 0 ] && [ -e "$T/ten/MyHgsService" ]; echo $?) "import-guardian of an HGS node's metadata trusted by its thumbprints"
+run "$HGSLAB" tenant import-guardian --dir "$T/ten2" --url "$url" --trusted-thumbprint "$sig"
+ok $([ $RC -eq 4 ] && grep -q "encryption" <<<"$ERR" && [ ! -e "$T/ten2/MyHgsService" ]; echo $?) \
+	"a certificate whose thumbprint is not given is refused (exit 4), nothing imported"
+run "$HGSLAB" tenant import-guardian --dir "$T/ten2" --url "$url" --trusted-thumbprint nothex
+ok $([ $RC -eq 2 ]; echo $?) "a malformed thumbprint is bad input (exit 2)"
+kill -TERM $serve 2>/dev/null; wait $serve 2>/dev/null
 done_testing
