@@ -53,7 +53,8 @@ TEST_HELPERS := $(sort $(wildcard tests/unit/helper_*.c))
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o
 
-.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest
+.PHONY: all asan tests deps test test-unit test-cli demo bench clean help guest fuzz fuzz-build \
+        fuzz-smoke
 
 all: $(HGSLAB) tests
 
@@ -65,6 +66,8 @@ help:
 	@echo "make test    deps + both builds + every test; ends with 'N passed, N failed'"
 	@echo "make demo    deps + build + guest + the default demo (scenarios/article-walkthrough.yaml)"
 	@echo "make bench   run the benchmarks"
+	@echo "make fuzz    build the libFuzzer targets (build/fuzz) and run each FUZZ_SECONDS (60)"
+	@echo "make fuzz-smoke  the same for 5 s each (make test runs it)"
 	@echo "make clean   remove bin/ and build/"
 
 tests: $(TEST_BIN) $(TEST_HELPER_BIN)
@@ -106,6 +109,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) SAN=1 all
+	$(MAKE) fuzz-build
 	tests/run.sh
 
 demo: deps guest
@@ -142,3 +146,52 @@ $(GUEST_DIR)/hgslab-agent: $(GUEST_SRC) $(wildcard guest/*.h) $(GUEST_SHARED:.c=
 
 test: guest
 bench: guest
+
+# Fuzzing (tests/fuzz/README.md): every tests/fuzz/fuzz_*.c is a libFuzzer
+# target (one LLVMFuzzerTestOneInput) built with clang against the sources of
+# every layer below cmd/ (FUZZ_BUILD/libhgslab.a, instrumented for coverage,
+# ASan and UBSan).  Warnings are the gcc builds' job: this build shows
+# clang's without failing on them (no -Werror) and silences two idioms gcc
+# checks otherwise (vprintf wrappers, SQL split in strings).  `make fuzz`
+# runs each target for FUZZ_SECONDS from its seed corpus
+# tests/fuzz/corpus/TARGET/, growing FUZZ_BUILD/corpus/TARGET/;
+# FUZZ_TARGETS="tcglog wbcl" runs only those.  A crash, leak or timeout fails
+# it with the reproducer's path.  tests/cli/fuzz.sh is the smoke pass of
+# `make test`.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := $(filter-out -Werror,$(CFLAGS_BASE)) -Wno-unknown-warning-option \
+                -Wno-format-nonliteral -Wno-string-concatenation -O1 -g -fno-omit-frame-pointer \
+                $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LIB_OBJ := $(filter-out cmd/%,$(LIB_SRC))
+FUZZ_LIB_OBJ := $(FUZZ_LIB_OBJ:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIBA    := $(FUZZ_BUILD)/libhgslab.a
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_UTIL_OBJ := $(FUZZ_BUILD)/obj/tests/fuzz/fuzzutil.o
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh -t 5 $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIBA): $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_UTIL_OBJ) $(FUZZ_LIBA)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lpthread
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_UTIL_OBJ:.o=.d) \
+         $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/obj/tests/fuzz/%.d)

@@ -159,9 +159,7 @@ out:
 static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct boot_result *r,
 		     double *wall_out)
 {
-	char from[BOOT_PATH_MAX], to[BOOT_PATH_MAX];
 	struct vm_launch l = { 0 };
-	struct vm_launch_proc *p = NULL;
 	json_t *ev = NULL;
 	double wall;
 	int rc = -1;
@@ -180,12 +178,8 @@ static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct 
 	} else {
 		l.mode = "plain";
 	}
-	if (vm_launch(&l, &p) < 0 || vm_launch_await(p, "running", BOOT_WAIT_S, NULL, &ev) < 0) {
-		hl_error("the %s boot failed: %s (logs in %s)", boot_names[kind], hl_error_last(),
-			 lab->run[kind]);
-		goto out;
-	}
-	wall = vm_launch_elapsed(p);
+	if (bench_boot_once(&l, BOOT_WAIT_S, boot_names[kind], idx, keep, &wall, &ev) < 0)
+		return -1;
 	*wall_out = wall;
 	if (hl_bench_samples_add(&r->wall[kind], (uint64_t)(wall * 1e9)) < 0 ||
 	    hl_bench_samples_add(&r->guest[kind], (uint64_t)json_integer_value(
@@ -195,13 +189,7 @@ static int boot_once(struct boot_lab *lab, int kind, long idx, int keep, struct 
 			  wall, (double)json_integer_value(json_object_get(ev, "uptime_ms")) / 1e3);
 	rc = 0;
 out:
-	if (p)
-		vm_launch_end(p, 0);
-	vm_launch_proc_free(p);
 	json_decref(ev);
-	if (keep && bench_path_fmt(from, sizeof(from), "%s/console.log", lab->run[kind]) == 0 &&
-	    bench_path_fmt(to, sizeof(to), "%s/console-%ld.log", lab->run[kind], idx) == 0)
-		rename(from, to);
 	return rc;
 }
 
@@ -381,20 +369,25 @@ out:
 	return rc;
 }
 
+int cmd_bench_vm(struct hl_cmd_ctx *ctx, const char *name, long runs_default, long runs_max,
+		 cmd_bench_vm_report_fn report)
+{
+	long runs = hl_opts_int(&ctx->opts, "runs", runs_default);
+
+	if (runs < 1 || runs > runs_max)
+		return hl_cmd_fail(HL_EXIT_USAGE, "--runs must be 1 to %ld, not %ld", runs_max, runs);
+	if (hl_child_cleanup_install(-1) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	if (report(runs, hl_opts_str(&ctx->opts, "workdir", NULL), hl_opts_flag(&ctx->opts, "keep"),
+		   hl_opts_flag(&ctx->opts, "json"), NULL) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "bench %s: %s", name, hl_error_last());
+	return HL_EXIT_OK;
+}
+
 /* `hgslab bench boot`. */
 int cmd_bench_boot(struct hl_cmd_ctx *ctx)
 {
-	long runs = hl_opts_int(&ctx->opts, "runs", BOOT_RUNS_DEFAULT);
-
-	if (runs < 1 || runs > BOOT_RUNS_MAX)
-		return hl_cmd_fail(HL_EXIT_USAGE, "--runs must be 1 to %d, not %ld", BOOT_RUNS_MAX,
-				   runs);
-	if (hl_child_cleanup_install(-1) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	if (boot_report(runs, hl_opts_str(&ctx->opts, "workdir", NULL),
-			hl_opts_flag(&ctx->opts, "keep"), hl_opts_flag(&ctx->opts, "json"), NULL) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "bench boot: %s", hl_error_last());
-	return HL_EXIT_OK;
+	return cmd_bench_vm(ctx, "boot", BOOT_RUNS_DEFAULT, BOOT_RUNS_MAX, boot_report);
 }
 
 /* `bench boot` with the default runs, for `bench all`. */

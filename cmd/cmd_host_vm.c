@@ -6,7 +6,8 @@
  * new-shielded-vm (a VM provisioned from a template disk and shielding
  * data, hosts/provision.c) and get-provisioning-status.
  *
- * Exit codes (sim/cmd.h): 4 when attestation, KPS, the VM's policy, the
+ * Exit codes (sim/cmd.h): 4 when attestation, KPS, the VM's policy (or
+ * the tenant's signed policy statement it must agree with), the
  * shielding data or the guest's check of the template says no (the VM's
  * files are then untouched, and no new VM is made), 2 for input files that
  * cannot be read or accepted (import-vm: a bundle that breaks the bundle
@@ -115,8 +116,7 @@ const struct hl_opt cmd_host_get_provisioning_status_opts[] = {
 	OPT_END,
 };
 
-/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
-static const char *const keeper_command[] = { "/proc/self/exe", "host", "keep-vm", NULL };
+const char *const cmd_host_keeper[] = { "/proc/self/exe", "host", "keep-vm", NULL };
 
 /* Open --dir; an exit code. */
 static int open_host(const struct hl_cmd_ctx *ctx, struct host **h)
@@ -228,7 +228,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	struct hl_buf tk = { NULL, 0 };
 	struct host *h = NULL;
 	json_t *cfg = NULL, *state = NULL, *ev = NULL, *o = NULL;
-	char *vmdir = NULL, *kpfile = NULL, *kp = NULL, *g = NULL;
+	char *vmdir = NULL, *kpfile = NULL, *kp = NULL, *g = NULL, policy[HL_VMPOLICY_SIZE];
 	size_t kp_len = 0;
 	int code;
 
@@ -242,6 +242,12 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	if (hosts_vm_keeper(h, name) > 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' already runs on host '%s'", name,
 				   h->name);
+		goto out;
+	}
+	/* the tenant's signed policy, before KPS is asked for anything */
+	if (hosts_vm_policy(h, name, cfg, policy) < 0) {
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': %s", name,
+				   hl_error_last());
 		goto out;
 	}
 	if (asprintf(&kpfile, "%s/key-protector.kp", vmdir) < 0 ||
@@ -269,7 +275,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
-	so.keeper = keeper_command;
+	so.keeper = cmd_host_keeper;
 	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
 	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
@@ -280,8 +286,8 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 		goto out;
 	}
 	hl_buf_free(&tk);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "State", "Running", "Policy",
-		      json_string_value(json_object_get(cfg, "policy")), "Host", h->name);
+	o = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "State", "Running", "Policy", policy,
+		      "Host", h->name);
 	if (!o) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;
@@ -398,7 +404,11 @@ out:
 	return code;
 }
 
-/* connect-vm: the serial console of an encryption-supported VM; refused for shielded ones. */
+/*
+ * connect-vm: the serial console of an encryption-supported VM; refused for
+ * shielded ones, and for any VM whose config.json disagrees with the
+ * tenant's signed policy (hosts_vm_policy).
+ */
 int cmd_host_connect_vm(struct hl_cmd_ctx *ctx)
 {
 	const char *name = hl_opts_str(&ctx->opts, "name", NULL);
@@ -406,8 +416,7 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx)
 	struct sockaddr_un sa;
 	struct host *h = NULL;
 	json_t *cfg = NULL, *state = NULL;
-	char *vmdir = NULL, *sock = NULL, buf[4096];
-	const char *policy;
+	char *vmdir = NULL, *sock = NULL, buf[4096], policy[HL_VMPOLICY_SIZE];
 	int code, fd = -1, in_open = 1;
 	time_t end;
 
@@ -417,8 +426,13 @@ int cmd_host_connect_vm(struct hl_cmd_ctx *ctx)
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 		goto out;
 	}
-	policy = json_string_value(json_object_get(cfg, "policy"));
-	if (!policy || strcmp(policy, "encryption-supported")) {
+	/* the tenant's signed policy decides, never config.json alone */
+	if (hosts_vm_policy(h, name, cfg, policy) < 0) {
+		code = hl_cmd_fail(HL_EXIT_REFUSED, "VM '%s' gets no console: %s", name,
+				   hl_error_last());
+		goto out;
+	}
+	if (strcmp(policy, "encryption-supported")) {
 		code = hl_cmd_fail(HL_EXIT_REFUSED, "VM '%s' is shielded: the host gives no console, "
 				   "serial port, monitor, debugger or memory dump of it (policy "
 				   "shielded; only encryption-supported VMs have a console)", name);
@@ -589,7 +603,7 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		so.guest_dir = g;
 		so.accel = po.accel;
 		so.wait_s = po.wait_s;
-		so.keeper = keeper_command;
+		so.keeper = cmd_host_keeper;
 		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
 			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
 					   "%s", name, hl_error_last());

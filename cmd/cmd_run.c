@@ -31,8 +31,11 @@
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/steps.h"
+#include "sim/vmm.h"
 
 #define DEMO_SCENARIO "article-walkthrough.yaml"
+/* The article's second half, played after it: VMM deploys from a signed template. */
+#define DEMO_SCENARIO_VMM "article-vmm.yaml"
 
 /* ---- small helpers ---- */
 
@@ -107,14 +110,56 @@ struct run_opts {
 	FILE *human;     /* where the streamed human report goes */
 };
 
-/* Play S in lab directory WORK; fill R.  -1 when interrupted. */
-static int play(const struct scenario *s, const char *work, const struct run_opts *o,
-		struct rp_scenario *r)
+/*
+ * The scenarios of one run, and the next one's fabric brought up beside the
+ * one that plays (sim/lab.h, lab_async): while a scenario's steps wait on VM
+ * boots, the machine's other core brings the next fabric up.
+ */
+struct run_set {
+	struct scenario **v;
+	int n;
+	const char *keyword;
+	const char *base;                /* the lab directories' parent */
+	const struct run_opts *o;
+	struct lab_async *pre;           /* one per scenario; .started when brought up beside */
+};
+
+/* The lab directory of scenario I into WORK. */
+static void run_work(const struct run_set *rs, int i, char *work, size_t size)
 {
-	struct lab L;
+	snprintf(work, size, "%s/%s", rs->base, rs->v[i]->name);
+}
+
+/* Start bringing up the next scenario after I that will play (its lab directory free). */
+static void run_prefetch(struct run_set *rs, int i)
+{
+	char work[PATH_MAX];
+	int j;
+
+	for (j = i + 1; j < rs->n; j++)
+		if (!rs->keyword || scenario_matches(rs->v[j], rs->keyword))
+			break;
+	if (j >= rs->n || rs->pre[j].started || lab_interrupted())
+		return;
+	run_work(rs, j, work, sizeof(work));
+	if (!dir_empty(work) || lab_async_start(&rs->pre[j], rs->v[j], work, rs->o->guest) < 0)
+		hl_error_clear();  /* it comes up when its turn comes, or says why then */
+}
+
+/*
+ * Play scenario I of RS in lab directory WORK; fill R.  Its fabric is the
+ * one brought up beside the previous scenario, or brought up now; the next
+ * scenario's bring-up starts once this fabric is up.  -1 when interrupted.
+ */
+static int play(struct run_set *rs, int i, const char *work, struct rp_scenario *r)
+{
+	const struct scenario *s = rs->v[i];
+	const struct run_opts *o = rs->o;
+	struct lab_async *pre = rs->pre[i].started ? &rs->pre[i] : NULL;
+	struct lab own, *L = pre ? &pre->lab : &own;
 	double t0 = hl_clock_s();
-	size_t i;
-	int rc = 0;
+	size_t k;
+	int rc = 0, up;
 
 	memset(r, 0, sizeof(*r));
 	r->name = strdup(s->name);
@@ -125,42 +170,45 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 		return hl_error("out of memory");
 	if (o->human)
 		rp_human_begin(o->human, r);
-	if (lab_init(&L, s, work, o->guest) < 0) {
-		r->error = strdup(hl_error_last());
-		lab_free(&L);
-		r->duration_s = hl_clock_s() - t0;
-		if (o->human)
-			rp_human_end(o->human, r);
-		return lab_interrupted() ? -1 : 0;
-	}
-	L.progress = stderr;
 	if (o->human)
 		rp_progress("bringing up %s's fabric (HGS, hosts, tenant)...", s->name);
-	if (lab_up(&L) < 0) {
-		rp_progress_done();
+	if (pre) {
+		up = lab_async_wait(pre);
+		/* the fabric came up beside the previous scenario: its own time */
+		r->setup_s = pre->secs;
+		t0 -= pre->secs;
+	} else if ((up = lab_init(L, s, work, o->guest)) == 0) {
+		L->progress = stderr;
+		up = lab_up(L);
+		r->setup_s = hl_clock_s() - t0;
+	}
+	L->progress = stderr;
+	rp_progress_done();
+	if (up < 0) {
 		r->error = strdup(hl_error_last());
 	} else {
-		rp_progress_done();
-		r->setup_s = hl_clock_s() - t0;
 		if (o->human)
 			rp_human_setup(o->human, r);
-		for (i = 0; i < s->n_steps; i++) {
-			int prc = step_play(&L, &s->steps[i], (int)i + 1, &r->steps[i]);
+		run_prefetch(rs, i);
+		for (k = 0; k < s->n_steps; k++) {
+			int prc = step_play(L, &s->steps[k], (int)k + 1, &r->steps[k]);
 
-			r->n_steps = (int)i + 1;
+			r->n_steps = (int)k + 1;
 			if (o->human)
-				rp_human_step(o->human, &r->steps[i]);
+				rp_human_step(o->human, &r->steps[k]);
 			if (prc < 0 || lab_interrupted()) {
 				rc = -1;
 				break;
 			}
 		}
 	}
-	lab_down(&L);
-	lab_free(&L);
+	lab_down(L);
+	lab_free(L);
+	if (pre)
+		lab_async_end(pre);
 	r->passed = !r->error && rc == 0 && r->n_steps == (int)s->n_steps;
-	for (i = 0; r->passed && i < (size_t)r->n_steps; i++)
-		r->passed = r->steps[i].passed;
+	for (k = 0; r->passed && k < (size_t)r->n_steps; k++)
+		r->passed = r->steps[k].passed;
 	if (lab_interrupted() && !r->error) {
 		char msg[96];
 
@@ -177,7 +225,24 @@ static int play(const struct scenario *s, const char *work, const struct run_opt
 		rm_tree(work);
 	else if (o->human)
 		fprintf(o->human, "  lab kept in %s (logs/ has every command and its output)\n", work);
-	return rc;
+	return lab_interrupted() ? -1 : rc < 0 ? -1 : 0;
+}
+
+/* Stop and remove the fabrics brought up beside that never played (an interrupted run). */
+static void run_prefetch_drop(struct run_set *rs)
+{
+	int j;
+
+	for (j = 0; j < rs->n; j++) {
+		if (!rs->pre[j].started)
+			continue;
+		lab_async_wait(&rs->pre[j]);
+		hl_error_clear();
+		lab_down(&rs->pre[j].lab);
+		lab_free(&rs->pre[j].lab);
+		rm_tree(rs->pre[j].work);
+		lab_async_end(&rs->pre[j]);
+	}
 }
 
 /* Load every file in PATHS; all errors printed; -1 when any failed. */
@@ -209,6 +274,7 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 {
 	struct scenario **v = NULL;
 	struct rp_scenario *res = NULL;
+	struct run_set rs = { 0 };
 	char base[PATH_MAX], work[PATH_MAX];
 	FILE *outf = NULL;
 	int i, nres = 0, failed = 0, interrupted = 0, code, made_base = 0;
@@ -253,11 +319,20 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;
 	}
+	rs.v = v;
+	rs.n = n;
+	rs.keyword = keyword;
+	rs.base = base;
+	rs.o = o;
+	if (!(rs.pre = calloc((size_t)n, sizeof(*rs.pre)))) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < n && !interrupted; i++) {
 		if (keyword && !scenario_matches(v[i], keyword))
 			continue;
-		snprintf(work, sizeof(work), "%s/%s", base, v[i]->name);
-		if (!dir_empty(work)) {
+		run_work(&rs, i, work, sizeof(work));
+		if (!rs.pre[i].started && !dir_empty(work)) {
 			res[nres].name = strdup(v[i]->name);
 			res[nres].file = strdup(v[i]->path);
 			if (asprintf(&res[nres].error, "the lab directory '%s' is not empty: remove it or "
@@ -267,11 +342,13 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 			failed++;
 			continue;
 		}
-		if (play(v[i], work, o, &res[nres]) < 0)
+		if (play(&rs, i, work, &res[nres]) < 0)
 			interrupted = lab_interrupted() != 0;
 		failed += !res[nres].passed;
 		nres++;
 	}
+	if (rs.pre)
+		run_prefetch_drop(&rs);
 	if (o->human)
 		rp_human_summary(o->human, res, nres);
 	if (o->format != RP_HUMAN && rp_write(outf ? outf : stdout, o->format, res, nres) < 0) {
@@ -285,6 +362,7 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 	else if (code == HL_EXIT_INTERRUPTED)
 		fprintf(stderr, "hgslab: interrupted; every process the run started was stopped\n");
 out:
+	free(rs.pre);
 	if (made_base)
 		rmdir(base);  /* only when empty: kept labs stay */
 	if (outf && fclose(outf) != 0 && code == HL_EXIT_OK)
@@ -359,19 +437,24 @@ const struct hl_opt cmd_demo_opts[] = {
 
 int cmd_demo(struct hl_cmd_ctx *ctx)
 {
+	static const char *const demo[] = { DEMO_SCENARIO, DEMO_SCENARIO_VMM };
 	struct run_opts o;
-	char dir[PATH_MAX], file[PATH_MAX + 64], *paths[1];
+	char dir[PATH_MAX], file[2][PATH_MAX + 64], *paths[2];
 	struct stat st;
+	size_t i;
 
 	if (run_opts_get(ctx, &o) != 0)
 		return HL_EXIT_USAGE;
 	scenario_dir(dir, sizeof(dir));
-	snprintf(file, sizeof(file), "%s/%s", dir, DEMO_SCENARIO);
-	if (stat(file, &st) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot find the demo scenario '%s': run hgslab from "
-				   "its source tree or set HGSLAB_SCENARIOS to the scenarios folder", file);
-	paths[0] = file;
-	return run_files(paths, 1, NULL, &o);
+	for (i = 0; i < 2; i++) {
+		snprintf(file[i], sizeof(file[i]), "%s/%s", dir, demo[i]);
+		if (stat(file[i], &st) < 0)
+			return hl_cmd_fail(HL_EXIT_FAILURE, "cannot find the demo scenario '%s': run "
+					   "hgslab from its source tree or set HGSLAB_SCENARIOS to "
+					   "the scenarios folder", file[i]);
+		paths[i] = file[i];
+	}
+	return run_files(paths, 2, NULL, &o);
 }
 
 /* ---- up / status / down ---- */
@@ -537,7 +620,10 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		for (i = 0; i < v[0]->n_hosts; i++)
 			printf("  host %-15s %s  (profile %s)\n", L.hosts[i].sc->name, L.hosts[i].dir,
 			       L.hosts[i].profile);
-		printf("  tenant               %s\n\nTry by hand:\n", L.tenant);
+		printf("  tenant               %s\n", L.tenant);
+		if (L.vmm)
+			printf("  fabric controller    %s\n", L.vmm);
+		printf("\nTry by hand:\n");
 		printf("  hgslab status\n");
 		printf("  hgslab hgs get-attestation-log --dir %s\n", L.hgs[0].dir);
 		if (v[0]->n_hosts)
@@ -547,6 +633,14 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		if (v[0]->n_vms)
 			printf("  hgslab tenant shield-vm --dir %s --vm %s --key-protector %s --policy shielded\n",
 			       L.tenant, v[0]->vms[0].name, L.vms[0].kp);
+		if (L.vmm) {
+			printf("  hgslab vmm get-cloud --dir %s\n", L.vmm);
+			if (v[0]->n_templates && v[0]->n_shielding && L.shielding[0].made)
+				printf("  hgslab vmm deploy --dir %s --cloud %s --name VM1 --template %s "
+				       "--pdk %s\n", L.vmm, v[0]->clouds[0].name, L.templates[0].path,
+				       L.shielding[0].pdk);
+			printf("  hgslab vmm get-placement --dir %s\n", L.vmm);
+		}
 		printf("  hgslab down\n");
 	}
 	if (failed)
@@ -627,6 +721,45 @@ const struct hl_opt cmd_status_opts[] = {
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
+/* The fabric controller VMM's clouds and placements as status rows appended to ROWS. */
+static int status_vmm(const char *vmm, json_t *rows)
+{
+	json_t *clouds = NULL, *placements = NULL, *e, *h;
+	size_t i, k;
+
+	if (!vmm || vmm_clouds(vmm, &clouds) < 0 || vmm_placements(vmm, &placements) < 0) {
+		json_decref(clouds);
+		return vmm ? -1 : 0;
+	}
+	json_array_foreach(clouds, i, e) {
+		char hosts[512] = "";
+		size_t used = 0;
+
+		json_array_foreach(json_object_get(e, "hosts"), k, h)
+			if (used < sizeof(hosts))
+				used += (size_t)snprintf(hosts + used, sizeof(hosts) - used, "%s%s",
+							 k ? ", " : "",
+							 json_string_value(json_object_get(h, "name")));
+		json_array_append_new(rows, json_pack("{s:s, s:O, s:s, s:s, s:s}", "Kind", "Cloud",
+			"Name", json_object_get(e, "name"), "State", "", "Health", "", "Detail", hosts));
+	}
+	json_array_foreach(placements, i, e) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s in cloud %s (computer name %s)",
+			 json_string_value(json_object_get(e, "host")),
+			 json_string_value(json_object_get(e, "cloud")),
+			 json_string_value(json_object_get(e, "computer_name")) ?
+			 json_string_value(json_object_get(e, "computer_name")) : "-");
+		json_array_append_new(rows, json_pack("{s:s, s:O, s:s, s:s, s:s}", "Kind", "Placement",
+			"Name", json_object_get(e, "vm"), "State", "Placed", "Health", "",
+			"Detail", detail));
+	}
+	json_decref(clouds);
+	json_decref(placements);
+	return 0;
+}
+
 int cmd_status(struct hl_cmd_ctx *ctx)
 {
 	static const char *const cols[] = { "Kind", "Name", "State", "Health", "Detail", NULL };
@@ -689,6 +822,11 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		hl_error_clear();
 		json_decref(names);
 		host_close(h);
+	}
+	if ((e = json_object_get(j, "vmm")) && status_vmm(json_string_value(e), rows) < 0) {
+		json_decref(rows);
+		json_decref(j);
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
 	code = hl_out_rows(ctx, rows, cols, "nothing is up");
 	json_decref(rows);

@@ -211,13 +211,13 @@ int cmd_tenant_export_vm(struct hl_cmd_ctx *ctx)
 {
 	const char *vm = hl_opts_str(&ctx->opts, "vm", NULL);
 	const char *out = hl_opts_str(&ctx->opts, "out", NULL);
-	int r;
+	int r = hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out);
 
-	if ((r = hl_vm_export(hl_opts_str(&ctx->opts, "dir", NULL), vm, out)) < 0)
-		return hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
+	if (r < 0)
+		return hl_cmd_fail(r == -2 ? HL_EXIT_REFUSED : r == -3 ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
 				   "cannot export VM '%s': %s", vm, hl_error_last());
-	printf("VM '%s' exported to '%s' (disk.img, vtpm/, key-protector.kp, config.json)\n", vm,
-	       out);
+	printf("VM '%s' exported to '%s' (disk.img, vtpm/, key-protector.kp, config.json, "
+	       "policy.sig)\n", vm, out);
 	return HL_EXIT_OK;
 }
 

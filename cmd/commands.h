@@ -100,8 +100,23 @@ int cmd_bench_release_default(const char *workdir, int keep, int json, struct js
 /* sim/cmd_bench_boot.c */
 extern const struct hl_opt cmd_bench_boot_opts[];
 int cmd_bench_boot(struct hl_cmd_ctx *ctx);
+/*
+ * A VM benchmark's verb (bench boot, bench provision): --runs checked
+ * against 1..RUNS_MAX (default RUNS_DEFAULT), then REPORT with --workdir,
+ * --keep and --json; an exit code ("bench NAME: ..." on failure).
+ */
+typedef int (*cmd_bench_vm_report_fn)(long runs, const char *workdir, int keep, int json,
+				      struct json_t *collect);
+int cmd_bench_vm(struct hl_cmd_ctx *ctx, const char *name, long runs_default, long runs_max,
+		 cmd_bench_vm_report_fn report);
 /* `bench boot` with the default runs, as cmd_bench_release_default (no signal flag). */
 int cmd_bench_boot_default(const char *workdir, int keep, int json, struct json_t *collect);
+
+/* cmd/cmd_bench_provision.c */
+extern const struct hl_opt cmd_bench_provision_opts[];
+int cmd_bench_provision(struct hl_cmd_ctx *ctx);
+/* `bench provision` with the default runs, as cmd_bench_boot_default. */
+int cmd_bench_provision_default(const char *workdir, int keep, int json, struct json_t *collect);
 
 /* hgs/cmd_hgs_ad.c */
 extern const struct hl_opt cmd_hgs_add_trusted_domain_opts[];
@@ -223,9 +238,21 @@ int cmd_host_import_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_start_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_stop_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_keep_vm(struct hl_cmd_ctx *ctx);
+/* The VM keeper's command (hosts_vm_start runs it): this binary, as `host keep-vm`. */
+extern const char *const cmd_host_keeper[];
 int cmd_host_get_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_connect_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx);
 int cmd_host_get_provisioning_status(struct hl_cmd_ctx *ctx);
+
+/* cmd/cmd_vmm.c */
+extern const struct hl_opt cmd_vmm_new_cloud_opts[];
+extern const struct hl_opt cmd_vmm_get_cloud_opts[];
+extern const struct hl_opt cmd_vmm_deploy_opts[];
+extern const struct hl_opt cmd_vmm_get_placement_opts[];
+int cmd_vmm_new_cloud(struct hl_cmd_ctx *ctx);
+int cmd_vmm_get_cloud(struct hl_cmd_ctx *ctx);
+int cmd_vmm_deploy(struct hl_cmd_ctx *ctx);
+int cmd_vmm_get_placement(struct hl_cmd_ctx *ctx);
 
 #endif

@@ -152,10 +152,12 @@ static const struct hl_cmd host_verbs[] = {
 	  .description = "Copies a bundle (tenant export-vm) into HOSTDIR/vms/VM.  docs/shielded-vm.md.",
 	  .opts = cmd_host_import_vm_opts, .run = cmd_host_import_vm },
 	{ .name = "start-vm", .summary = "start a shielded VM",
-	  .description = "Gets the VM's TK from KPS with the host's health certificate (attesting first\n"
-			 "when needed) and opens it with the host's TPM, then starts a VM keeper that\n"
-			 "owns swtpm (TK through a pipe) and QEMU, and waits for the guest's 'running'\n"
-			 "report.  Exits 4 with the attestation or KPS reason, files untouched.",
+	  .description = "Checks the tenant's signed policy (policy.sig) against the VM's key protector\n"
+			 "and config.json, gets the VM's TK from KPS with the host's health certificate\n"
+			 "(attesting first when needed) and opens it with the host's TPM, then starts a\n"
+			 "VM keeper that owns swtpm (TK through a pipe) and QEMU, and waits for the\n"
+			 "guest's 'running' report.  Exits 4 with the policy, attestation or KPS reason,\n"
+			 "files untouched.",
 	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
 	{ .name = "stop-vm", .summary = "stop a VM",
 	  .description = "Asks the VM keeper, which alone holds QEMU's QMP, to send system_powerdown (the\n"
@@ -170,7 +172,7 @@ static const struct hl_cmd host_verbs[] = {
 	  .opts = cmd_host_get_vm_opts, .run = cmd_host_get_vm },
 	{ .name = "connect-vm", .summary = "attach to an encryption-supported VM's console",
 	  .description = "Shielded VMs have no console, serial port, monitor, gdbstub or dump: refused\n"
-			 "with exit 4.",
+			 "with exit 4, as is a VM whose config.json disagrees with its signed policy.",
 	  .opts = cmd_host_connect_vm_opts, .run = cmd_host_connect_vm },
 	{ .name = "new-shielded-vm", .summary = "provision a shielded VM from a template disk and "
 	  "shielding data (Initialize-ShieldedVM)",
@@ -236,7 +238,8 @@ static const struct hl_cmd tenant_verbs[] = {
 	  .opts = cmd_tenant_shield_vm_opts, .run = cmd_tenant_shield_vm },
 	{ .name = "export-vm", .summary = "write a shielded VM bundle",
 	  .description = "BUNDLEDIR gets disk.img (LUKS2), vtpm/ (encrypted with the TK),\n"
-			 "key-protector.kp and config.json (name, policy, KP id).",
+			 "key-protector.kp, config.json (name, policy, KP id) and policy.sig (the KP\n"
+			 "owner's signed policy statement, signed now for a VM shielded without one).",
 	  .opts = cmd_tenant_export_vm_opts, .run = cmd_tenant_export_vm },
 	{ .name = "inspect-vm", .summary = "offline view of a bundle: ciphertext only",
 	  .description = "Shows that the disk is LUKS2, that swtpm refuses the vTPM state without the TK\n"
@@ -330,13 +333,36 @@ static const struct hl_cmd fabric_verbs[] = {
 	{ .name = NULL },
 };
 
+static const struct hl_cmd vmm_verbs[] = {
+	{ .name = "new-cloud", .summary = "make a cloud of guarded hosts that support shielded VMs",
+	  .description = "Records cloud NAME in VMMDIR/clouds.json: the guarded hosts given, in that\n"
+			 "order (each a host directory with an HGS client configuration).  Deploys\n"
+			 "try the hosts in this order.  See docs/scenarios.md, \"The fabric controller\".",
+	  .opts = cmd_vmm_new_cloud_opts, .run = cmd_vmm_new_cloud },
+	{ .name = "get-cloud", .summary = "list the clouds, their hosts and each host's health",
+	  .opts = cmd_vmm_get_cloud_opts, .run = cmd_vmm_get_cloud },
+	{ .name = "deploy", .summary = "a new shielded VM from a template and a .pdk, on a host of a cloud",
+	  .description = "Virtual Machine Manager's deploy: for each host of the cloud in order, its\n"
+			 "attestation status (a fresh attestation when the recorded one is not Passed);\n"
+			 "a host that is not Passed is skipped with its reason.  Otherwise the host runs\n"
+			 "`hgslab host new-shielded-vm --start` (Initialize-ShieldedVM: the host's check\n"
+			 "of the template against the .pdk, KPS, the guest's own check, specialization,\n"
+			 "the start); a refusal skips the host with its reason.  The first host that\n"
+			 "runs the VM gets it: the placement is recorded in VMMDIR/placements.json.\n"
+			 "Exit 4 when no host qualifies, with every host's reason.",
+	  .opts = cmd_vmm_deploy_opts, .run = cmd_vmm_deploy },
+	{ .name = "get-placement", .summary = "list the VMs deployed, where and what was skipped",
+	  .opts = cmd_vmm_get_placement_opts, .run = cmd_vmm_get_placement },
+	{ .name = NULL },
+};
+
 static const struct hl_cmd bench_verbs[] = {
 	{ .name = "all", .summary = "run every benchmark",
 	  .description = "Runs every built benchmark with the defaults `make bench` uses:\n"
-			 "`bench attest --hosts 4 --seconds 10`, then `bench release --clients 2\n"
-			 "--seconds 10`, then `bench boot --runs 3`.  Exit 0 when every benchmark ran,\n"
-			 "1 when one failed to run (setup failed, an attestation did not pass);\n"
-			 "missing a goal is reported, not a failure exit.",
+			 "`bench attest --hosts 4 --seconds 10`, `bench release --clients 2 --seconds\n"
+			 "10`, `bench boot --runs 5`, then `bench provision --runs 3`.  Exit 0 when every\n"
+			 "benchmark ran, 1 when one failed to run (setup failed, an attestation did not\n"
+			 "pass); missing a goal is reported, not a failure exit.",
 	  .opts = cmd_bench_all_opts, .run = cmd_bench_all },
 	{ .name = "attest", .summary = "attestations/s and HGS CPU per attestation vs the crypto floor",
 	  .description = "Builds a throw-away lab (TPM vendor CA, N swtpm host TPMs with the baseline\n"
@@ -377,6 +403,20 @@ static const struct hl_cmd bench_verbs[] = {
 			 "failed.  Everything is stopped and removed at the end (Ctrl-C stops the\n"
 			 "VMs at once and leaves the lab directory).",
 	  .opts = cmd_bench_boot_opts, .run = cmd_bench_boot },
+	{ .name = "provision", .summary = "template + .pdk to a running shielded VM vs a plain boot",
+	  .description = "Builds a throw-away lab (a tenant with an owner guardian and a template signer,\n"
+			 "a 16 MiB generalized template disk, signed, its qualifier, a .pdk with an\n"
+			 "answer file, a .fsk, a guarded host directory; needs `make guest`), then runs\n"
+			 "N pairs, interleaved so machine load falls on both alike: a plain boot of the\n"
+			 "same guest on the template's image (hgslab.mode=plain, no vTPM), and what\n"
+			 "`host new-shielded-vm --start` does after the key release: the host's check of\n"
+			 "the template and the .pdk, the specialize boot (the guest verifies the\n"
+			 "template, copies it into a new LUKS2 volume, specializes it, seals its key)\n"
+			 "and the start of the new VM to the guest's report.  KPS is left out (the TK is\n"
+			 "the one the owner unwraps; see `bench release`).  Reports the medians and the\n"
+			 "median of the pairs' ratios against the goal (2.5x).  Exit 0 when it ran,\n"
+			 "missing the goal included; 1 when a boot failed.",
+	  .opts = cmd_bench_provision_opts, .run = cmd_bench_provision },
 	{ .name = NULL },
 };
 
@@ -405,13 +445,19 @@ const struct hl_cmd hl_areas[] = {
 	  .verbs = fabric_verbs },
 	{ .name = "tenant", .summary = "tenant tooling: guardians, key protectors, shielding, templates",
 	  .verbs = tenant_verbs },
+	{ .name = "vmm", .summary = "the fabric controller (VMM): clouds of guarded hosts, deploys",
+	  .verbs = vmm_verbs },
 	{ .name = "run", .summary = "run YAML scenarios and report", .args = "FILE...",
 	  .description = RUN_HELP, .opts = cmd_run_opts, .run = cmd_run },
-	{ .name = "demo", .summary = "run the default demo (the article walkthrough)",
+	{ .name = "demo", .summary = "run the default demo (the article: walkthrough, then VMM)",
 	  .description = "Plays scenarios/article-walkthrough.yaml: HGS MyHgsService in relecloud.com,\n"
 			 "the Fabrikam hosts FabricHost1 (healthy) and FabricHost2 (debugging on), and\n"
 			 "a tenant's shielded VM that runs on the healthy host, is refused on the other\n"
-			 "and is ciphertext offline.  Same options and exit codes as `hgslab run`.",
+			 "and is ciphertext offline; then scenarios/article-vmm.yaml, the article's\n"
+			 "second half: the fabric controller deploys a VM from a signed template and the\n"
+			 "tenant's .pdk into a cloud, skips the debug host and places it on the healthy\n"
+			 "one, where the guest reports the computer name of the .fsk; the answer file's\n"
+			 "secret is in no file of the lab.  Same options and exit codes as `hgslab run`.",
 	  .opts = cmd_demo_opts, .run = cmd_demo },
 	{ .name = "up", .summary = "bring a scenario's fabric up and leave it running", .args = "FILE",
 	  .description = UP_HELP, .opts = cmd_up_opts, .run = cmd_up },

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,17 +142,29 @@ static void signals_restore(void)
 
 /* ---- the status file ---- */
 
-/* Write P's status (atomically), and prepare the Failed text a signal would write. */
+/*
+ * Write P's status (atomically), and prepare the Failed text a signal would
+ * write.  The run's signals wait until both are done: a signal in the middle
+ * would leave the atomic write's temporary file behind, or a half-copied
+ * Failed text.
+ */
 static int status_write(struct hosts_provision *p)
 {
 	char now[32], *text = NULL, *failed = NULL;
+	sigset_t block, old;
 	json_t *f = NULL;
 	int rc;
 
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(run_signals) / sizeof(run_signals[0]); i++)
+		sigaddset(&block, run_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	hl_labclock_format(time(NULL), now, sizeof(now));
 	json_object_set_new(p->status, "updated", json_string(now));
-	if (hl_json_dump_pretty(p->status, &text) < 0)
+	if (hl_json_dump_pretty(p->status, &text) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -1;
+	}
 	rc = hl_file_write(p->status_path, text, strlen(text), HL_FILE_MODE_PUBLIC);
 	/* what a signal writes instead: this state, Failed */
 	if ((f = json_deep_copy(p->status)) && !json_object_set_new(f, "phase", json_string("Failed")) &&
@@ -168,6 +181,7 @@ static int status_write(struct hosts_provision *p)
 	json_decref(f);
 	free(failed);
 	free(text);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 
@@ -558,13 +572,19 @@ out:
 	return rc;
 }
 
-/* Install the provisioned staging folder as vms/NAME with its config, KP and status. */
+/*
+ * Install the provisioned staging folder as vms/NAME with its config, KP,
+ * status and the .pdk itself as policy.sig: the tenant's signed word on the
+ * VM's policy, which start-vm and connect-vm check again (hosts_vm_policy;
+ * its secrets are ciphertext under a key only KPS's TK gives).
+ */
 static int install(struct hosts_provision *p, const struct hosts_provision_input *in)
 {
-	char *kp = NULL, *status = NULL, *vmdir = NULL, *text = NULL;
+	char *kp = NULL, *pdk = NULL, *status = NULL, *vmdir = NULL, *text = NULL;
 	int rc = -1;
 
 	if (!(kp = join(p->staging, "key-protector.kp")) ||
+	    !(pdk = join(p->staging, VM_BUNDLE_POLICY)) ||
 	    !(status = join(p->staging, STATUS_FILE)) || !(vmdir = join(p->vms, p->name))) {
 		hl_error("out of memory");
 		goto out;
@@ -572,7 +592,8 @@ static int install(struct hosts_provision *p, const struct hosts_provision_input
 	if (vm_bundle_config_write(p->staging, p->name, in->pdk->policy, in->pdk->kp->id,
 				   (long long)(in->image_bytes + VM_LAUNCH_LUKS_ROOM)) < 0 ||
 	    hl_file_write(kp, in->pdk->kp_bytes.data, in->pdk->kp_bytes.len,
-			  HL_FILE_MODE_PUBLIC) < 0)
+			  HL_FILE_MODE_PUBLIC) < 0 ||
+	    hl_file_write(pdk, in->pdk_bytes.data, in->pdk_bytes.len, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
 	vm_launch_scratch_remove(p->staging);
 	json_object_set_new(p->status, "phase", json_string(phases[HOSTS_PROVISION_PROVISIONED].name));
@@ -597,6 +618,7 @@ static int install(struct hosts_provision *p, const struct hosts_provision_input
 	rc = 0;
 out:
 	free(kp);
+	free(pdk);
 	free(status);
 	free(vmdir);
 	free(text);

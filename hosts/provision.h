@@ -18,9 +18,11 @@
  *                           (vm/launch.h): the .pdk and .fsk sent, the
  *                           guest's `verified` awaited, the secrets key
  *                           (derived from the TK) sent, `provisioned`
- *                           awaited; config.json (the .pdk's policy) and
- *                           key-protector.kp (the .pdk's KP) written and the
- *                           staging folder renamed to vms/VM
+ *                           awaited; config.json (the .pdk's policy),
+ *                           key-protector.kp (the .pdk's KP) and
+ *                           policy.sig (the .pdk itself: the signed policy
+ *                           start-vm checks) written and the staging
+ *                           folder renamed to vms/VM
  *
  * The VM is then a shielded VM like an imported one (hosts/vm.h starts,
  * stops and refuses it).  The TK and the secrets key never reach a file, an

@@ -1,7 +1,9 @@
 /*
  * vm.c - the host's VMs (hosts/vm.h): import of a bundle (vm/bundle.h), the
- * VM keeper daemon that start-vm forks to run the VM with the launcher
- * (vm/launch.h), stop over QMP, and the state the keeper records.
+ * check of the tenant's signed policy (policy.sig, proto/vmpolicy.h) before
+ * a start or a console, the VM keeper daemon that start-vm forks to run the
+ * VM with the launcher (vm/launch.h), stop over QMP, and the state the
+ * keeper records.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "lib/labclock.h"
 #include "proto/keyprotector.h"
 #include "proto/names.h"
+#include "proto/vmpolicy.h"
 #include "vm/bundle.h"
 #include "vm/launch.h"
 
@@ -91,6 +94,90 @@ out:
 	free(d);
 	free(c);
 	free(s);
+	return rc;
+}
+
+/* How a VM imported from a bundle of an older hgslab (no policy.sig) is to be fixed. */
+#define OLD_BUNDLE_HINT "it was exported by an hgslab older than the signed policy; export it " \
+	"again with `hgslab tenant export-vm` of this version (which signs one) and import that"
+
+/*
+ * The policy the tenant signed for VM NAME in folder DIR: DIR/policy.sig (a
+ * VM policy statement, or the .pdk of a provisioned VM) checked against the
+ * VM's key protector (hl_vmpolicy_check).  Into POLICY, and the key
+ * protector's id into KP_ID.
+ */
+static int signed_policy(const char *dir, const char *name, char policy[HL_VMPOLICY_SIZE],
+			 char kp_id[HL_KP_ID_SIZE])
+{
+	char *kpf = NULL, *sigf = NULL, *kp_text = NULL, *text = NULL;
+	size_t kp_len = 0, len = 0;
+	struct hl_kp *kp = NULL;
+	int rc = -1;
+
+	if (!(kpf = join(dir, "key-protector.kp")) || !(sigf = join(dir, VM_BUNDLE_POLICY))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_file_read(kpf, HL_KP_MAX_SIZE, &kp_text, &kp_len) < 0 ||
+	    hl_kp_parse(kp_text, kp_len, &kp) < 0) {
+		hl_error_wrap("the policy statement of VM '%s' cannot be checked without its key "
+			      "protector", name);
+		goto out;
+	}
+	if (hl_file_exists(sigf) != 1) {
+		hl_error("VM '%s' has no signed policy statement (policy.sig): %s", name,
+			 OLD_BUNDLE_HINT);
+		goto out;
+	}
+	if (hl_file_read(sigf, HL_VMPOLICY_FILE_MAX, &text, &len) < 0) {
+		hl_error_wrap("the policy statement of VM '%s' is unreadable", name);
+		goto out;
+	}
+	if (hl_vmpolicy_check(text, len, kp, name, policy) < 0)
+		goto out;
+	memcpy(kp_id, kp->id, HL_KP_ID_SIZE);
+	rc = 0;
+out:
+	hl_kp_free(kp);
+	free(kp_text);
+	free(text);
+	free(kpf);
+	free(sigf);
+	return rc;
+}
+
+/* The tenant's signed policy of VM NAME, which its CONFIG must agree with. */
+int hosts_vm_policy(const struct host *h, const char *name, const json_t *config,
+		    char policy[HL_VMPOLICY_SIZE])
+{
+	const char *local = NULL, *local_kp = NULL;
+	char *dir = NULL, got[HL_VMPOLICY_SIZE], kp_id[HL_KP_ID_SIZE];
+	int rc = -1;
+
+	policy[0] = '\0';
+	if (hl_json_get_string(config, "policy", &local) < 0 ||
+	    hl_json_get_string(config, "kp_id", &local_kp) < 0)
+		return hl_error_wrap("VM '%s''s config.json (checked against its policy statement)",
+				     name);
+	if (hosts_vm_dir(h, name, &dir) < 0 || signed_policy(dir, name, got, kp_id) < 0)
+		goto out;
+	if (strcmp(local, got) != 0) {
+		hl_error("VM '%s''s config.json says policy '%s', but the tenant's signed policy "
+			 "statement says '%s': the host's copy was changed, and only the signed "
+			 "policy counts", name, local, got);
+		goto out;
+	}
+	if (strcmp(local_kp, kp_id) != 0) {
+		hl_error("VM '%s''s config.json names key protector %s, but its key protector and "
+			 "signed policy statement are %s: the host's copy was changed", name,
+			 local_kp, kp_id);
+		goto out;
+	}
+	snprintf(policy, HL_VMPOLICY_SIZE, "%s", got);
+	rc = 0;
+out:
+	free(dir);
 	return rc;
 }
 
@@ -164,7 +251,7 @@ int hosts_vm_list(const struct host *h, json_t **out)
 /* import-vm. */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size)
 {
-	char *vms = NULL, *final = NULL;
+	char *vms = NULL, *final = NULL, *sig = NULL;
 	const char *name;
 	json_t *cfg = NULL;
 	int rc = -1;
@@ -178,6 +265,15 @@ int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, si
 		goto out;
 	}
 	name = json_string_value(json_object_get(cfg, "name"));
+	if (!(sig = join(bundle, VM_BUNDLE_POLICY))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_file_exists(sig) != 1) {
+		hl_error("bundle '%s' has no signed policy statement (policy.sig): %s", bundle,
+			 OLD_BUNDLE_HINT);
+		goto out;
+	}
 	if (!(final = join(vms, name))) {
 		hl_error("out of memory");
 		goto out;
@@ -196,6 +292,7 @@ out:
 	json_decref(cfg);
 	free(vms);
 	free(final);
+	free(sig);
 	return rc;
 }
 
@@ -348,7 +445,8 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		   const struct hosts_vm_start *o, json_t **report_out)
 {
 	json_t *cfg = NULL, *state = NULL;
-	const char *policy = NULL, *argv[24];
+	char policy[HL_VMPOLICY_SIZE];
+	const char *argv[26];
 	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192], wait[16];
 	size_t have = 0, i, na = 0;
 	int pfd[2] = { -1, -1 }, tfd[2] = { -1, -1 }, rc = -1;
@@ -363,7 +461,8 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 			 name, h->name);
 		goto out;
 	}
-	if (hl_json_get_string(cfg, "policy", &policy) < 0)
+	/* the tenant's signed policy decides the console, never config.json alone */
+	if (hosts_vm_policy(h, name, cfg, policy) < 0)
 		goto out;
 	if (!o->keeper || !o->keeper[0] || tk->len != HL_KP_TK_LEN) {
 		hl_error("cannot start VM '%s': no VM keeper command or no TK", name);
@@ -464,8 +563,7 @@ int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_
 {
 	struct hl_buf tk = { NULL, 0 };
 	json_t *cfg = NULL, *state = NULL;
-	const char *policy = NULL;
-	char *vmdir = NULL;
+	char policy[HL_VMPOLICY_SIZE], *vmdir = NULL;
 	size_t got = 0;
 
 	if (fcntl(KEEPER_TK_FD, F_GETFD) < 0 || fcntl(KEEPER_REPORT_FD, F_GETFD) < 0)
@@ -491,7 +589,9 @@ int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_
 	}
 	close(KEEPER_TK_FD);
 	if (got != tk.len || hosts_vm_load(h, name, &cfg, &state) < 0 ||
-	    hosts_vm_dir(h, name, &vmdir) < 0 || hl_json_get_string(cfg, "policy", &policy) < 0) {
+	    hosts_vm_dir(h, name, &vmdir) < 0 ||
+	    /* checked again here: config.json may have changed since start-vm's check */
+	    hosts_vm_policy(h, name, cfg, policy) < 0) {
 		char line[HL_ERROR_MAX + 8];
 
 		snprintf(line, sizeof(line), "error %s", got != tk.len ? "the VM keeper got no TK" :

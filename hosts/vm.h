@@ -5,7 +5,9 @@
  *
  * A host directory holds imported VMs (docs/shielded-vm.md):
  *
- *   HOSTDIR/vms/VM/disk.img, vtpm/, key-protector.kp, config.json   (the bundle)
+ *   HOSTDIR/vms/VM/disk.img, vtpm/, key-protector.kp, config.json,
+ *                 policy.sig   (the bundle; for a VM provisioned from
+ *                               shielding data, policy.sig is its .pdk)
  *   HOSTDIR/vms/VM/state.json   written by the VM keeper: state, since, policy,
  *                               keeper pid, the workload result, last error
  *   HOSTDIR/vms/VM/keeper.pid   the keeper's pid, locked by it while it lives
@@ -25,7 +27,11 @@
  *
  * Policy "shielded": no serial console, no monitor, no gdbstub, and no QMP
  * any other process can reach.  "encryption-supported": the serial console
- * on run/console.sock (host connect-vm).
+ * on run/console.sock (host connect-vm).  The policy that counts is the one
+ * the tenant signed (hosts_vm_policy): policy.sig, a VM policy statement
+ * (proto/vmpolicy.h) or the shielding data the VM was provisioned from (the
+ * .pdk's signed body), signed by the owner of the VM's key protector;
+ * config.json's field must agree with it.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; destructors are NULL-safe.
@@ -39,14 +45,33 @@
 
 #include "hosts/host.h"
 #include "lib/crypto.h"
+#include "proto/vmpolicy.h"
 
 /*
  * import-vm: copy BUNDLE into HOSTDIR/vms/NAME (NAME from its config.json,
  * into NAME_OUT), read as outside input (vm/bundle.h: no link followed,
  * regular files only, each part bounded by what the bundle declares) through
  * a staging folder vms/.import-XXXXXX.  -2 when the bundle is refused.
+ * A bundle without policy.sig (exported by an hgslab older than the signed
+ * policy) is refused (-1) with how to export it again.
  */
 int hosts_vm_import(const struct host *h, const char *bundle, char *name_out, size_t size);
+
+/*
+ * The policy the tenant signed for VM NAME, whose config.json is CONFIG,
+ * into POLICY: the VM's policy.sig, checked against its key protector by
+ * hl_vmpolicy_check (a statement signed by the key protector's owner for
+ * that key protector and NAME, or the .pdk of a provisioned VM, signed by
+ * that owner and holding that key protector); CONFIG's "policy" and
+ * "kp_id" equal the signed ones.
+ * -1 with the reason otherwise, naming the policy statement ("... has no
+ * signed policy statement (policy.sig): ... export it again ...", "...
+ * config.json says policy 'encryption-supported', but the tenant's signed
+ * policy statement says 'shielded' ...").  start-vm and connect-vm refuse
+ * a VM this refuses (exit 4).
+ */
+int hosts_vm_policy(const struct host *h, const char *name, const json_t *config,
+		    char policy[HL_VMPOLICY_SIZE]);
 
 /* Start options. */
 struct hosts_vm_start {
@@ -58,13 +83,15 @@ struct hosts_vm_start {
 };
 
 /*
- * Start VM NAME with TK: run the keeper and wait for its report.  The keeper
+ * Start VM NAME with TK: check its signed policy (hosts_vm_policy), run the
+ * keeper (which checks it again and runs the VM with the console that
+ * policy gives) and wait for its report.  The keeper
  * is a program of its own (KEEPER + "--dir HOSTDIR --name NAME --accel A
  * --wait-seconds N [--guest G]"), exec'd in its own session, not a copy of
  * this process: nothing of the caller's memory (where the TK was released
  * and opened) lives on in it.  It gets the TK through a pipe on its fd 3
  * and reports on fd 4.  0 with *REPORT (the "running" event) when the guest
- * runs; -1 otherwise.
+ * runs; -1 otherwise (nothing started when the policy check refuses).
  */
 int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
 		   const struct hosts_vm_start *o, json_t **report);

@@ -29,7 +29,7 @@
 #include "proto/names.h"
 
 /* A SID in text form, NUL included. */
-#define AD_SID_MAX 80
+#define AD_SID_MAX HL_NAME_SID_SIZE
 /* The DC's host name (NetBIOS, e.g. DC01), NUL included; its FQDN is DC01.fabrikam.com. */
 #define AD_DC_NAME_MAX HL_NAME_COMPUTER_SIZE
 #define AD_FQDN_MAX (AD_DC_NAME_MAX + HL_DNSNAME_MAX)

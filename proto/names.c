@@ -88,6 +88,9 @@ int hl_name_sid(const char *sid)
 	}
 	if (parts < 2 || parts > 16)
 		goto bad;
+	if (p - sid >= HL_NAME_SID_SIZE)
+		return hl_error("invalid SID '%s': longer than %d characters", sid,
+				HL_NAME_SID_SIZE - 1);
 	return 0;
 bad:
 	return hl_error("invalid SID '%s': expected the S-1-5-21-... form of a security "

@@ -22,6 +22,7 @@
 #define HL_NAME_VM_SIZE 65
 #define HL_NAME_GUARDIAN_SIZE 65
 #define HL_NAME_REG_SIZE 64       /* a host name becomes a certificate CN: X.509 caps it at 64 */
+#define HL_NAME_SID_SIZE 80       /* the SID buffers of tickets, trusts and the directory */
 
 /*
  * A NetBIOS computer name: 1 to 15 letters, digits and '-', not starting
@@ -33,7 +34,10 @@ int hl_name_computer(const char *what, const char *name);
 /* An AD group name: 1 to 63 printable ASCII characters without /\[]:;|=,+*?<>@" and no edge spaces. */
 int hl_name_group(const char *name);
 
-/* A security identifier "S-1-A-S1-..." (2 to 16 parts, authority 48-bit, sub-authorities 32-bit). */
+/*
+ * A security identifier "S-1-A-S1-..." (2 to 16 parts, authority 48-bit,
+ * sub-authorities 32-bit) of at most HL_NAME_SID_SIZE - 1 characters.
+ */
 int hl_name_sid(const char *sid);
 
 /* An HGS service name (MyHgsService): 1 to 40 letters, digits, '.', '_' and '-'. */

@@ -3,7 +3,9 @@
 #
 # Skips what is installed already (so it is idempotent and quick on a ready
 # machine), uses sudo when not root, and fails with a clear message where
-# apt-get is missing.  The package list is DESIGN.md's "Dependencies".
+# apt-get is missing.  The package list is DESIGN.md's "Dependencies", plus
+# clang with its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
+# llvm (llvm-symbolizer for readable reports) for `make fuzz` (tests/fuzz/).
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,7 @@ packages=(
 	cryptsetup-bin libcryptsetup-dev busybox-static cpio kmod e2fsprogs
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 libxml2-dev
 	libcmocka-dev jq socat libxml2-utils
+	clang libclang-rt-14-dev llvm
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

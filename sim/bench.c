@@ -29,6 +29,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "proto/platform_id.h"
+#include "vm/launch.h"
 
 /* Largest /proc/PID/stat we read (a few hundred bytes in practice). */
 #define PROC_STAT_MAX 4096
@@ -375,6 +376,37 @@ int bench_lab_mkdtemp(char *dir, size_t size, const char *workdir, const char *p
 	rc = 0;
 out:
 	free(abs);
+	return rc;
+}
+
+int bench_boot_once(const struct vm_launch *l, int wait_s, const char *what, long idx, int keep,
+		    double *wall, json_t **ev)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct vm_launch_proc *p = NULL;
+	json_t *e = NULL;
+	int rc = -1;
+
+	if (ev)
+		*ev = NULL;
+	if (vm_launch(l, &p) < 0 || vm_launch_await(p, "running", wait_s, NULL, &e) < 0) {
+		hl_error("the %s boot failed: %s (logs in %s)", what, hl_error_last(), l->run_dir);
+		goto out;
+	}
+	*wall = vm_launch_elapsed(p);
+	if (ev) {
+		*ev = e;
+		e = NULL;
+	}
+	rc = 0;
+out:
+	if (p)
+		vm_launch_end(p, 0);
+	vm_launch_proc_free(p);
+	json_decref(e);
+	if (keep && bench_path_fmt(from, sizeof(from), "%s/console.log", l->run_dir) == 0 &&
+	    bench_path_fmt(to, sizeof(to), "%s/console-%ld.log", l->run_dir, idx) == 0)
+		rename(from, to);
 	return rc;
 }
 

@@ -171,6 +171,20 @@ int bench_hgs_add_tpm_host(struct hgs_node *node, const char *name, const struct
 int bench_hgs_serve_stop(struct hl_child **child, int stop_ms, const char *log_path,
 			 const char *node_dir);
 
+/* ---- VM boots (bench boot, bench provision) ---- */
+
+struct vm_launch;
+
+/*
+ * Launch L, wait up to WAIT_S for the guest's "running" report and stop QEMU
+ * (and swtpm): the time from the launch to the report into *WALL, the
+ * report (with its uptime_ms) into *EV when EV is not NULL.  KEEP: the
+ * guest's console (L->console set) is kept as L->run_dir/console-IDX.log.
+ * WHAT names the boot in the error ("the plain boot failed: ...").
+ */
+int bench_boot_once(const struct vm_launch *l, int wait_s, const char *what, long idx, int keep,
+		    double *wall, json_t **ev);
+
 /* ---- the measured window ---- */
 
 /*

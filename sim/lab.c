@@ -26,6 +26,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "sim/report.h"
+#include "sim/verb.h"
 
 #define LAB_PARALLEL 3          /* verbs run side by side during setup (2 cores) */
 #define LAB_READY_MS 30000      /* a service must be ready within this */
@@ -168,23 +169,15 @@ static void job_free(struct lab_job *j)
 /* Start `self ARGS...` with stdout / stderr to numbered files under WORK/logs. */
 static int job_start(struct lab *L, const char *const *args, struct lab_job *j)
 {
-	const char *argv[48];
-	struct hl_child_fd fds[2];
-	struct hl_child_opts o;
 	char name[64] = "", *cmd_path = NULL;
 	FILE *cf;
-	size_t n = 0, i;
-	int fo = -1, fe = -1, rc = -1, k;
+	size_t i;
+	int rc = -1;
 
 	memset(j, 0, sizeof(*j));
-	argv[n++] = L->self;
-	for (i = 0; args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
 	L->n_exec++;
-	k = snprintf(name, sizeof(name), "%03d-%s%s%s", L->n_exec, args[0], args[1] ? "-" : "",
-		     args[1] ? args[1] : "");
-	(void)k;
+	snprintf(name, sizeof(name), "%03d-%s%s%s", L->n_exec, args[0], args[1] ? "-" : "",
+		 args[1] ? args[1] : "");
 	snprintf(j->label, sizeof(j->label), "hgslab %s%s%s", args[0], args[1] ? " " : "",
 		 args[1] ? args[1] : "");
 	if (!(j->out_path = fmt("%s/logs/%s.out", L->work, name)) ||
@@ -199,29 +192,11 @@ static int job_start(struct lab *L, const char *const *args, struct lab_job *j)
 		fputc('\n', cf);
 		fclose(cf);
 	}
-	fo = open(j->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	fe = open(j->err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fo < 0 || fe < 0) {
-		hl_error_errno("cannot create the log files in '%s/logs'", L->work);
-		goto out;
-	}
-	fds[0].parent_fd = fo;
-	fds[0].child_fd = 1;
-	fds[1].parent_fd = fe;
-	fds[1].child_fd = 2;
-	memset(&o, 0, sizeof(o));
-	o.name = j->label;
-	o.fds = fds;
-	o.nfds = 2;
 	j->t0 = hl_clock_s();
-	if (hl_child_spawn(argv, &o, &j->child) < 0)
+	if (verb_spawn(L->self, args, j->label, j->out_path, j->err_path, 0, &j->child) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (fo >= 0)
-		close(fo);
-	if (fe >= 0)
-		close(fe);
 	free(cmd_path);
 	if (rc < 0)
 		job_free(j);
@@ -441,8 +416,38 @@ int lab_vm_index(const struct lab *L, const char *name)
 {
 	size_t i;
 
-	for (i = 0; name && i < L->s->n_vms; i++)
-		if (!strcmp(L->s->vms[i].name, name))
+	for (i = 0; name && i < L->n_vms; i++)
+		if (!strcmp(L->vms[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int lab_template_index(const struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < L->s->n_templates; i++)
+		if (!strcmp(L->s->templates[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int lab_shielding_index(const struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < L->s->n_shielding; i++)
+		if (!strcmp(L->s->shielding[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int lab_specialization_index(const struct lab *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < L->s->n_specializations; i++)
+		if (!strcmp(L->s->specializations[i].name, name))
 			return (int)i;
 	return -1;
 }
@@ -481,17 +486,11 @@ static int pick_net(struct lab *L)
 int lab_init(struct lab *L, const struct scenario *s, const char *work, const char *guest)
 {
 	char self[PATH_MAX];
-	ssize_t n;
 	size_t i;
 
 	memset(L, 0, sizeof(*L));
 	L->s = s;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
-		return hl_error_errno("cannot find this program (/proc/self/exe)");
-	self[n] = 0;
-	/* rebuilt while we run: the kernel still has our image, and a fork's exec of it works */
-	if (n > 10 && !strcmp(self + n - 10, " (deleted)"))
-		snprintf(self, sizeof(self), "/proc/self/exe");
+	verb_self(self, sizeof(self));
 	if (!(L->self = strdup(self)) || !(L->work = strdup(work)) ||
 	    (guest && !(L->guest = strdup(guest))))
 		return hl_error("out of memory");
@@ -510,8 +509,12 @@ int lab_init(struct lab *L, const struct scenario *s, const char *work, const ch
 	L->n_hgs = 1 + s->n_other_hgs;
 	L->hgs = calloc(L->n_hgs, sizeof(*L->hgs));
 	L->hosts = calloc(s->n_hosts ? s->n_hosts : 1, sizeof(*L->hosts));
-	L->vms = calloc(s->n_vms ? s->n_vms : 1, sizeof(*L->vms));
-	if (!L->hgs || !L->hosts || !L->vms)
+	L->n_vms = s->n_vms + s->n_deployed;
+	L->vms = calloc(L->n_vms ? L->n_vms : 1, sizeof(*L->vms));
+	L->templates = calloc(s->n_templates + 1, sizeof(*L->templates));
+	L->shielding = calloc(s->n_shielding + 1, sizeof(*L->shielding));
+	L->fsk = calloc(s->n_specializations + 1, sizeof(*L->fsk));
+	if (!L->hgs || !L->hosts || !L->vms || !L->templates || !L->shielding || !L->fsk)
 		return hl_error("out of memory");
 	for (i = 0; i < L->n_hgs; i++) {
 		struct lab_hgs *g = &L->hgs[i];
@@ -570,12 +573,35 @@ int lab_init(struct lab *L, const struct scenario *s, const char *work, const ch
 		h->svc.argv[3] = h->dir;
 		h->svc.ready = "agent running";
 	}
-	for (i = 0; i < s->n_vms; i++) {
-		L->vms[i].sc = &s->vms[i];
-		L->vms[i].running_on = -1;
-		if (!(L->vms[i].kp = fmt("%s/kp/%s.kp", work, s->vms[i].name)))
+	for (i = 0; i < L->n_vms; i++) {
+		struct lab_vm *v = &L->vms[i];
+
+		v->running_on = v->placed_on = -1;
+		if (i >= s->n_vms) {
+			v->name = s->deployed[i - s->n_vms];
+			continue;
+		}
+		v->sc = &s->vms[i];
+		v->name = v->sc->name;
+		if (!(v->kp = fmt("%s/kp/%s.kp", work, s->vms[i].name)))
 			return -1;
 	}
+	for (i = 0; i < s->n_templates; i++) {
+		L->templates[i].sc = &s->templates[i];
+		if (!(L->templates[i].path = fmt("%s/templates/%s.tdisk", work, s->templates[i].name)) ||
+		    !(L->templates[i].vsc = fmt("%s/templates/%s.vsc", work, s->templates[i].name)))
+			return -1;
+	}
+	for (i = 0; i < s->n_shielding; i++) {
+		L->shielding[i].sc = &s->shielding[i];
+		if (!(L->shielding[i].pdk = fmt("%s/shielding/%s.pdk", work, s->shielding[i].name)))
+			return -1;
+	}
+	for (i = 0; i < s->n_specializations; i++)
+		if (!(L->fsk[i] = fmt("%s/shielding/%s.fsk", work, s->specializations[i].name)))
+			return -1;
+	if (s->n_clouds && !(L->vmm = fmt("%s/vmm", work)))
+		return -1;
 	if (!(L->tenant = fmt("%s/tenant", work)))
 		return -1;
 	return 0;
@@ -662,6 +688,12 @@ static int tenant_setup(struct lab *L)
 			for (g = 0; g < s->vms[k].guardians.n; g++)
 				used |= !strcmp(s->vms[k].guardians.v[g], L->hgs[i].sc->name);
 		}
+		for (k = 0; k < s->n_shielding && !used; k++) {
+			size_t g;
+
+			for (g = 0; g < s->shielding[k].guardians.n; g++)
+				used |= !strcmp(s->shielding[k].guardians.v[g], L->hgs[i].sc->name);
+		}
 		if (used && MUST(L, "tenant", "import-guardian", "--dir", L->tenant, "--url",
 				 L->hgs[i].url, "--resolve", L->hgs[i].resolve,
 				 "--allow-untrusted-root") < 0)
@@ -723,6 +755,269 @@ static int tenant_setup(struct lab *L)
 		for (g = 0; g < v->n_files; g++)
 			free(files[g]);
 		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- templates, shielding data, specialization data, clouds ---- */
+
+int lab_template_protect(struct lab *L, size_t t, int *made)
+{
+	struct lab_template *lt = &L->templates[t];
+	const struct sc_template *tp = lt->sc;
+	const char *args[8 + 2 * SC_MAX_LIST];
+	char *files[SC_MAX_LIST] = { NULL };
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (made)
+		*made = 0;
+	if (!lt->made) {
+		args[n++] = "tenant";
+		args[n++] = "new-template-disk";
+		args[n++] = "--out";
+		args[n++] = lt->path;
+		if (tp->disk_size) {
+			args[n++] = "--disk-size";
+			args[n++] = tp->disk_size;
+		}
+		for (i = 0; i < tp->n_files && rc == 0; i++) {
+			if (!(files[i] = fmt("%s=%s", tp->files[i].name, tp->files[i].content)))
+				rc = -1;
+			args[n++] = "--file";
+			args[n++] = files[i];
+		}
+		args[n] = NULL;
+		if (rc == 0)
+			rc = must(L, args);
+		for (i = 0; i < tp->n_files; i++)
+			free(files[i]);
+		if (rc < 0)
+			return -1;
+		lt->made = 1;
+	}
+	if (MUST(L, "tenant", "protect-template-disk", "--disk", lt->path, "--name", tp->template_name,
+		 "--version", tp->version, "--dir", L->tenant, "--signer", tp->signer) < 0 ||
+	    MUST(L, "tenant", "save-volume-signature-catalog", "--disk", lt->path, "--out",
+		 lt->vsc) < 0)
+		return -1;
+	lt->protected = 1;
+	return lab_shielding_make(L, made);
+}
+
+/*
+ * Write SD's secrets (answer file, other files) into a new private folder
+ * outside the lab, as the tenant keeps them; its path into *DIR (remove it
+ * with hl_file_rmtree, then free).
+ */
+static int secrets_stage(const struct sc_shielding *sd, char **dir)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = NULL;
+	size_t i;
+	int rc = -1;
+
+	*dir = fmt("%s/hgslab-secrets-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!*dir)
+		return -1;
+	if (!mkdtemp(*dir)) {
+		hl_error_errno("cannot create a private folder for the tenant's secrets");
+		free(*dir);
+		*dir = NULL;
+		return -1;
+	}
+	if (sd->answer_name && (!(path = fmt("%s/%s", *dir, sd->answer_name)) ||
+				hl_file_write_private(path, sd->answer_content,
+						      strlen(sd->answer_content)) < 0))
+		goto out;
+	for (i = 0; i < sd->n_other; i++) {
+		free(path);
+		if (!(path = fmt("%s/other-%zu", *dir, i)) ||
+		    hl_file_write_private(path, sd->other[i].content, strlen(sd->other[i].content)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+/* Make shielding data SD (index K): its qualifiers from the templates' .vsc, then the .pdk. */
+static int shielding_make_one(struct lab *L, size_t k)
+{
+	const struct sc_shielding *sd = L->shielding[k].sc;
+	const char *args[24 + 2 * (3 * SC_MAX_LIST)];
+	char *viq[SC_MAX_LIST] = { NULL }, *other[SC_MAX_LIST] = { NULL }, *secrets = NULL;
+	char *answer = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	for (i = 0; i < sd->n_qualifiers; i++) {
+		int t = lab_template_index(L, sd->qualifiers[i].template);
+
+		if (!(viq[i] = fmt("%s/shielding/%s-%zu.viq", L->work, sd->name, i + 1)) ||
+		    MUST(L, "tenant", "new-volume-id-qualifier", "--vsc", L->templates[t].vsc,
+			 "--version-rule", sd->qualifiers[i].rule, "--out", viq[i]) < 0)
+			goto out;
+	}
+	if ((sd->answer_name || sd->n_other) && secrets_stage(sd, &secrets) < 0)
+		goto out;
+	args[n++] = "tenant";
+	args[n++] = "new-shielding-data-file";
+	args[n++] = "--dir";
+	args[n++] = L->tenant;
+	args[n++] = "--owner";
+	args[n++] = sd->owner;
+	for (i = 0; i < sd->guardians.n; i++) {
+		args[n++] = "--guardian";
+		args[n++] = sd->guardians.v[i];
+	}
+	for (i = 0; i < sd->n_qualifiers; i++) {
+		args[n++] = "--volume-id-qualifier";
+		args[n++] = viq[i];
+	}
+	if (sd->answer_name) {
+		if (!(answer = fmt("%s/%s", secrets, sd->answer_name)))
+			goto out;
+		args[n++] = "--answer-file";
+		args[n++] = answer;
+	}
+	for (i = 0; i < sd->n_other; i++) {
+		if (!(other[i] = fmt("%s=%s/other-%zu", sd->other[i].name, secrets, i)))
+			goto out;
+		args[n++] = "--other-file";
+		args[n++] = other[i];
+	}
+	args[n++] = "--policy";
+	args[n++] = sd->policy == SC_VM_SHIELDED ? "shielded" : "encryption-supported";
+	args[n++] = "--out";
+	args[n++] = L->shielding[k].pdk;
+	args[n] = NULL;
+	if (must(L, args) < 0)
+		goto out;
+	L->shielding[k].made = 1;
+	rc = 0;
+out:
+	if (secrets) {
+		hl_file_rmtree(secrets);
+		free(secrets);
+	}
+	for (i = 0; i < SC_MAX_LIST; i++) {
+		free(viq[i]);
+		free(other[i]);
+	}
+	free(answer);
+	return rc;
+}
+
+int lab_shielding_make(struct lab *L, int *made)
+{
+	size_t k, i;
+
+	if (made)
+		*made = 0;
+	for (k = 0; k < L->s->n_shielding; k++) {
+		const struct sc_shielding *sd = L->shielding[k].sc;
+		int ready = !L->shielding[k].made;
+
+		for (i = 0; i < sd->n_qualifiers && ready; i++)
+			ready = L->templates[lab_template_index(L, sd->qualifiers[i].template)].protected;
+		if (!ready)
+			continue;
+		if (shielding_make_one(L, k) < 0)
+			return -1;
+		if (made)
+			(*made)++;
+	}
+	return 0;
+}
+
+/*
+ * The tenant's template material: its template signers, the templates no
+ * step protects (made and signed now), the specialization data and the .pdk
+ * files whose templates are signed.
+ */
+static int templates_setup(struct lab *L)
+{
+	const struct scenario *s = L->s;
+	char *dir = NULL;
+	size_t i, j;
+	int rc = -1;
+
+	if (!s->n_templates && !s->n_specializations)
+		return 0;
+	if (!(dir = fmt("%s/templates", L->work)) || mkdir_p(dir) < 0)
+		goto out;
+	free(dir);
+	if (!(dir = fmt("%s/shielding", L->work)) || mkdir_p(dir) < 0)
+		goto out;
+	for (i = 0; i < s->n_templates; i++) {
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->templates[j].signer, s->templates[i].signer))
+				break;
+		if (j == i && MUST(L, "tenant", "new-template-signer", "--dir", L->tenant, "--name",
+				   s->templates[i].signer) < 0)
+			goto out;
+	}
+	for (i = 0; i < s->n_specializations; i++) {
+		const struct sc_specialization *sp = &s->specializations[i];
+		const char *args[8 + 2 * SC_MAX_LIST];
+		char *vals[SC_MAX_LIST] = { NULL };
+		size_t n = 0;
+		int r = 0;
+
+		args[n++] = "tenant";
+		args[n++] = "new-specialization-data-file";
+		for (j = 0; j < sp->n_values && r == 0; j++) {
+			if (!(vals[j] = fmt("%s=%s", sp->values[j].name, sp->values[j].content)))
+				r = -1;
+			args[n++] = "--value";
+			args[n++] = vals[j];
+		}
+		args[n++] = "--out";
+		args[n++] = L->fsk[i];
+		args[n] = NULL;
+		if (r == 0)
+			r = must(L, args);
+		for (j = 0; j < sp->n_values; j++)
+			free(vals[j]);
+		if (r < 0)
+			goto out;
+	}
+	for (i = 0; i < s->n_templates; i++)
+		if (s->templates[i].protect_step < 0 && lab_template_protect(L, i, NULL) < 0)
+			goto out;
+	if (lab_shielding_make(L, NULL) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(dir);
+	return rc;
+}
+
+/* The fabric controller's clouds (`vmm new-cloud`: their hosts must be guarded hosts by now). */
+static int clouds_setup(struct lab *L)
+{
+	size_t i, j;
+
+	for (i = 0; i < L->s->n_clouds; i++) {
+		const struct sc_cloud *cl = &L->s->clouds[i];
+		const char *args[8 + 2 * SC_MAX_LIST];
+		size_t n = 0;
+
+		args[n++] = "vmm";
+		args[n++] = "new-cloud";
+		args[n++] = "--dir";
+		args[n++] = L->vmm;
+		args[n++] = "--name";
+		args[n++] = cl->name;
+		for (j = 0; j < cl->hosts.n; j++) {
+			args[n++] = "--host";
+			args[n++] = L->hosts[lab_host_index(L, cl->hosts.v[j])].dir;
+		}
+		args[n] = NULL;
+		if (must(L, args) < 0)
 			return -1;
 	}
 	return 0;
@@ -821,13 +1116,19 @@ int lab_up(struct lab *L)
 			goto out;
 	if (L->has_dc && lab_svc_ready(&L->dc) < 0)
 		goto out;
-	/* 4. the fabric directory, the hosts' client configuration, the tenant */
-	if ((L->has_dc && fabric_setup(L) < 0) || hosts_configure(L) < 0 || tenant_setup(L) < 0)
+	/* 4. the fabric directory, the tenant and its template material, beside the agents' start */
+	if ((L->has_dc && fabric_setup(L) < 0) || tenant_setup(L) < 0 || templates_setup(L) < 0)
 		goto out;
-	/* 5. the host agents are ready (measured boot done, keys made) */
+	/*
+	 * 5. the host agents are ready (measured boot done, keys made, the stale temporary
+	 * files of their folders removed: only from now on may another process write there),
+	 * then the hosts' client configuration and the clouds of those guarded hosts
+	 */
 	for (i = 0; i < s->n_hosts; i++)
 		if (lab_svc_ready(&L->hosts[i].svc) < 0)
 			goto out;
+	if (hosts_configure(L) < 0 || clouds_setup(L) < 0)
+		goto out;
 	rc = lab_save(L);
 out:
 	free(jobs);
@@ -836,6 +1137,82 @@ out:
 	free(vendor_ca);
 	free(kpdir);
 	return rc;
+}
+
+/* ---- a lab brought up beside another ---- */
+
+/* The bring-up thread: init and up, then hold until released (its children live as long). */
+static void *async_main(void *arg)
+{
+	struct lab_async *a = arg;
+	double t0 = hl_clock_s();
+	int rc;
+
+	rc = lab_init(&a->lab, a->s, a->work, a->guest) < 0 ? -1 : lab_up(&a->lab);
+	pthread_mutex_lock(&a->mu);
+	a->rc = rc;
+	a->error = rc < 0 ? strdup(hl_error_last()) : NULL;
+	a->secs = hl_clock_s() - t0;
+	a->done = 1;
+	pthread_cond_broadcast(&a->cv);
+	while (!a->release)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int lab_async_start(struct lab_async *a, const struct scenario *s, const char *work,
+		    const char *guest)
+{
+	int e;
+
+	memset(a, 0, sizeof(*a));
+	a->s = s;
+	if (!(a->work = strdup(work)) || (guest && !(a->guest = strdup(guest)))) {
+		free(a->work);
+		free(a->guest);
+		return hl_error("out of memory");
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if ((e = pthread_create(&a->thread, NULL, async_main, a)) != 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		free(a->work);
+		free(a->guest);
+		errno = e;
+		return hl_error_errno("cannot start a thread to bring up '%s'", s->name);
+	}
+	a->started = 1;
+	return 0;
+}
+
+int lab_async_wait(struct lab_async *a)
+{
+	pthread_mutex_lock(&a->mu);
+	while (!a->done)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	if (a->rc < 0)
+		return hl_error("%s", a->error ? a->error : "out of memory");
+	return 0;
+}
+
+void lab_async_end(struct lab_async *a)
+{
+	if (!a->started)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->release = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a->work);
+	free(a->guest);
+	free(a->error);
+	a->started = 0;
 }
 
 /* ---- VMs, clock ---- */
@@ -881,7 +1258,7 @@ int lab_vm_stop_all(struct lab *L, int host)
 		globfree(&g);
 	}
 	free(pat);
-	for (i = 0; i < L->s->n_vms; i++)
+	for (i = 0; i < L->n_vms; i++)
 		if (L->vms[i].running_on == host)
 			L->vms[i].running_on = -1;
 	return stopped;
@@ -961,10 +1338,12 @@ int lab_save(const struct lab *L)
 						   "pid", (json_int_t)L->hosts[i].svc.pid));
 	json_object_set_new(j, "hosts", a);
 	a = json_array();
-	for (i = 0; i < L->s->n_vms; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s?}", "name", L->vms[i].sc->name, "kp",
+	for (i = 0; i < L->n_vms; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?}", "name", L->vms[i].name, "kp",
 						   L->vms[i].kp, "bundle", L->vms[i].bundle));
 	json_object_set_new(j, "vms", a);
+	if (L->vmm)
+		json_object_set_new(j, "vmm", json_string(L->vmm));
 	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", L->work)))
 		rc = hl_file_write(path, text, strlen(text), 0644);
 	json_decref(j);
@@ -990,11 +1369,22 @@ void lab_free(struct lab *L)
 			free(L->hosts[i].profile);
 			free(L->hosts[i].svc.log);
 		}
-	if (L->vms && L->s)
-		for (i = 0; i < L->s->n_vms; i++) {
-			free(L->vms[i].kp);
-			free(L->vms[i].bundle);
-		}
+	for (i = 0; L->vms && i < L->n_vms; i++) {
+		free(L->vms[i].kp);
+		free(L->vms[i].bundle);
+	}
+	for (i = 0; L->templates && L->s && i < L->s->n_templates; i++) {
+		free(L->templates[i].path);
+		free(L->templates[i].vsc);
+	}
+	for (i = 0; L->shielding && L->s && i < L->s->n_shielding; i++)
+		free(L->shielding[i].pdk);
+	for (i = 0; L->fsk && L->s && i < L->s->n_specializations; i++)
+		free(L->fsk[i]);
+	free(L->templates);
+	free(L->shielding);
+	free(L->fsk);
+	free(L->vmm);
 	hl_child_free(L->dc.child);
 	free(L->dc.log);
 	free(L->fabric_dir);

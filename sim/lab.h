@@ -16,6 +16,13 @@
  *   WORK/hosts/NAME/              host directories; WORK/hosts/tpm-vendor the lab TPM vendor CA
  *   WORK/tenant/                  the tenant's guardians and VMs
  *   WORK/kp/VM.kp, WORK/bundles/VM/   key protectors, exported bundles
+ *   WORK/templates/T.tdisk, T.vsc     template disks and their signature catalogs
+ *   WORK/shielding/SD.pdk, SD-N.viq, S.fsk   shielding data, its qualifiers,
+ *                                 specialization data (no secret in clear:
+ *                                 the answer file is written for the verb
+ *                                 in a private folder outside the lab, then
+ *                                 removed)
+ *   WORK/vmm/                     the fabric controller: clouds, placements
  *   WORK/logs/                    process logs and one .cmd/.out/.err per verb called
  *
  * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9,
@@ -31,6 +38,7 @@
 #ifndef HGSLAB_SIM_LAB_H
 #define HGSLAB_SIM_LAB_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "lib/child.h"
@@ -68,13 +76,36 @@ struct lab_host {
 	struct lab_svc svc;
 };
 
+/*
+ * A VM steps name: a tenant VM (sc set), or one a deploy step makes (sc
+ * NULL): then bundle is its folder on the host it was placed on.
+ */
 struct lab_vm {
-	const struct sc_vm *sc;
-	char *kp;                /* WORK/kp/VM.kp */
-	char *bundle;            /* WORK/bundles/VM, once shielded and exported */
-	int shielded;
-	unsigned imported;       /* bit i: imported on host i */
+	const struct sc_vm *sc;  /* NULL for a deployed VM */
+	const char *name;
+	char *kp;                /* WORK/kp/VM.kp (tenant VMs) */
+	char *bundle;            /* WORK/bundles/VM once shielded and exported; HOSTDIR/vms/VM once placed */
+	int shielded;            /* shielded, or placed */
+	unsigned imported;       /* bit i: imported on host i (placed: there) */
 	int running_on;          /* host index, -1 */
+	int placed_on;           /* deployed: host index, -1 */
+	const struct sc_step *deploy;  /* deployed: the deploy step that placed it */
+};
+
+/* A template disk of templates:. */
+struct lab_template {
+	const struct sc_template *sc;
+	char *path;              /* WORK/templates/T.tdisk */
+	char *vsc;               /* WORK/templates/T.vsc */
+	int made;                /* new-template-disk done */
+	int protected;           /* signed (its .vsc saved) */
+};
+
+/* Shielding data of shielding_data:. */
+struct lab_shielding {
+	const struct sc_shielding *sc;
+	char *pdk;               /* WORK/shielding/SD.pdk */
+	int made;
 };
 
 struct lab {
@@ -96,7 +127,12 @@ struct lab {
 	char dc_resolve[200];
 	struct lab_svc dc;
 	struct lab_host *hosts;
-	struct lab_vm *vms;
+	struct lab_vm *vms;      /* tenant.vms, then the deployed VMs */
+	size_t n_vms;
+	struct lab_template *templates;
+	struct lab_shielding *shielding;
+	char **fsk;              /* WORK/shielding/S.fsk per specialization */
+	char *vmm;               /* WORK/vmm */
 	char *tenant;
 	long long clock_s;       /* lab clock offset */
 };
@@ -125,6 +161,40 @@ int lab_init(struct lab *L, const struct scenario *s, const char *work, const ch
 
 /* Bring the fabric up: directories, keys, processes, tenant material. */
 int lab_up(struct lab *L);
+
+/*
+ * A lab brought up in a thread of its own while another scenario plays (the
+ * runner prepares the next scenario's fabric meanwhile, so the two machine
+ * cores do not wait on one VM boot): lab_init and lab_up of S in WORK into
+ * A->lab.  The thread stays until lab_async_end, because the services it
+ * starts die with the thread that spawned them (lib/child: PR_SET_PDEATHSIG);
+ * lab_down and lab_free are the caller's, between lab_async_wait and
+ * lab_async_end.  A started bring-up is stopped like any verb on SIGINT
+ * (lab_interrupted).
+ */
+struct lab_async {
+	struct lab lab;
+	const struct scenario *s;
+	char *work;
+	char *guest;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, done, release;
+	int rc;                  /* lab_up's: 0 up, -1 failed (error) */
+	char *error;
+	double secs;             /* how long the bring-up took */
+};
+
+/* Start bringing up S in WORK (GUEST may be NULL) in a new thread. */
+int lab_async_start(struct lab_async *a, const struct scenario *s, const char *work,
+		    const char *guest);
+
+/* Wait until A's bring-up ended: 0 when the lab is up, -1 (its error set) when not. */
+int lab_async_wait(struct lab_async *a);
+
+/* Let A's thread end and join it (after lab_down and lab_free of A->lab); idempotent. */
+void lab_async_end(struct lab_async *a);
 
 /* Stop everything that runs (VMs, agents, DC, HGS), bounded; idempotent. */
 void lab_down(struct lab *L);
@@ -157,6 +227,22 @@ void lab_svc_stop(struct lab_svc *svc);
 
 /* Write the lab clock (L->clock_s) to every HGS node and the DC. */
 int lab_clock_apply(struct lab *L);
+
+/*
+ * Make template disk T (index) and sign it if not done (new-template-disk,
+ * protect-template-disk, save-volume-signature-catalog), then every .pdk
+ * whose templates are all signed by now (lab_shielding_make); *MADE (may be
+ * NULL) gets how many .pdk files were made.
+ */
+int lab_template_protect(struct lab *L, size_t t, int *made);
+
+/* Make each .pdk not made yet whose qualifiers' templates are all signed; how many into *MADE. */
+int lab_shielding_make(struct lab *L, int *made);
+
+/* The index of template / shielding data / specialization NAME, or -1. */
+int lab_template_index(const struct lab *L, const char *name);
+int lab_shielding_index(const struct lab *L, const char *name);
+int lab_specialization_index(const struct lab *L, const char *name);
 
 /* Stop the VM running on host H (stop-vm, then the keeper by force); 0 if none ran. */
 int lab_vm_stop_all(struct lab *L, int host);

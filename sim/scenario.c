@@ -27,12 +27,19 @@
 #include "lib/fileio.h"
 #include "lib/suggest.h"
 #include "proto/attest.h"
+#include "proto/fsk.h"
 #include "proto/names.h"
+#include "proto/pdk.h"
+#include "proto/vsc.h"
+#include "proto/vsc_viq.h"
+#include "sim/vmm.h"
+#include "tenant/vm.h"
 
 #define SC_FILE_MAX ((size_t)1024 * 1024)
 #define SC_DEPTH_MAX 32
 #define SC_NAME_MAX 63
 #define SC_FILE_NAME_MAX 255
+#define SC_SCAN_MIN 6            /* a shorter secret_scan text matches by chance */
 
 enum node_type { N_TEXT, N_LIST, N_MAP };
 
@@ -62,6 +69,14 @@ struct ctx {
 	size_t n_hgs_names;
 	const char **host_names;
 	const char **vm_names;
+	const char **template_names;
+	const char **shielding_names;
+	const char **spec_names;
+	const char **cloud_names;
+	/* every VM a step may name: tenant.vms, then the deployed ones */
+	const char **vm_ref_names;
+	size_t n_vm_refs;
+	size_t *deploy_first;    /* the step index of each deployed VM's first deploy */
 };
 
 static const char *const trust_names[] = { "tpm", "ad", "hostkey", NULL };
@@ -72,7 +87,7 @@ static const char *const fabric_trust_names[] = { "one-way", "two-way", NULL };
 static const char *const step_names[SC_STEP_COUNT + 1] = {
 	"register", "unregister", "attest", "shield", "start", "stop", "connect",
 	"offline_read", "set_trust", "enable_policy", "disable_policy", "reboot_host",
-	"clock", "kill", NULL,
+	"clock", "kill", "protect_template", "alter_template", "deploy", "secret_scan", NULL,
 };
 
 /* Arguments a step kind takes (A_*), and which it requires. */
@@ -87,6 +102,13 @@ enum {
 	A_OFFSET = 1 << 7,
 	A_COMPONENT = 1 << 8,
 	A_RESTART = 1 << 9,
+	A_TEMPLATE = 1 << 10,
+	A_SHIELDING = 1 << 11,
+	A_SPECIALIZATION = 1 << 12,
+	A_CLOUD = 1 << 13,
+	A_PLACED_ON = 1 << 14,
+	A_SKIPPED = 1 << 15,    /* a list */
+	A_TEXT = 1 << 16,
 };
 
 struct step_def {
@@ -102,15 +124,18 @@ static const char *const expect_start[] = { "running", "refused", NULL };
 static const char *const expect_connect[] = { "allowed", "refused", NULL };
 static const char *const expect_offline[] = { "unreadable", "readable", NULL };
 static const char *const expect_disable[] = { "ok", "refused", NULL };
+static const char *const expect_deploy[] = { "running", "refused", NULL };
+static const char *const expect_scan[] = { "absent", "present", NULL };
 
 static const struct step_def step_defs[SC_STEP_COUNT] = {
 	[SC_STEP_REGISTER] = { A_HOST | A_MODE | A_BASELINE, A_HOST, NULL, expect_ok },
 	[SC_STEP_UNREGISTER] = { A_HOST | A_MODE, A_HOST, NULL, expect_ok },
 	[SC_STEP_ATTEST] = { A_HOST | A_SUBSTATUS, A_HOST, NULL, NULL },
 	[SC_STEP_SHIELD] = { A_VM, A_VM, NULL, expect_shield },
-	[SC_STEP_START] = { A_VM | A_HOST | A_SUBSTATUS, A_VM | A_HOST, NULL, expect_start },
+	/* host: required for a tenant VM (checked with the VM), optional for a deployed one */
+	[SC_STEP_START] = { A_VM | A_HOST | A_SUBSTATUS, A_VM, NULL, expect_start },
 	[SC_STEP_STOP] = { A_VM | A_HOST, A_VM, NULL, expect_ok },
-	[SC_STEP_CONNECT] = { A_VM | A_HOST, A_VM | A_HOST, NULL, expect_connect },
+	[SC_STEP_CONNECT] = { A_VM | A_HOST, A_VM, NULL, expect_connect },
 	[SC_STEP_OFFLINE_READ] = { A_VM, A_VM, NULL, expect_offline },
 	[SC_STEP_SET_TRUST] = { A_MODE, A_MODE, "mode", expect_ok },
 	[SC_STEP_ENABLE_POLICY] = { A_NAME, A_NAME, "name", expect_ok },
@@ -118,12 +143,19 @@ static const struct step_def step_defs[SC_STEP_COUNT] = {
 	[SC_STEP_REBOOT_HOST] = { A_HOST | A_PROFILE, A_HOST, NULL, expect_ok },
 	[SC_STEP_CLOCK] = { A_OFFSET, A_OFFSET, "offset", expect_ok },
 	[SC_STEP_KILL] = { A_COMPONENT | A_RESTART, A_COMPONENT, NULL, expect_ok },
+	[SC_STEP_PROTECT_TEMPLATE] = { A_TEMPLATE, A_TEMPLATE, "template", expect_ok },
+	[SC_STEP_ALTER_TEMPLATE] = { A_TEMPLATE, A_TEMPLATE, "template", expect_ok },
+	[SC_STEP_DEPLOY] = { A_VM | A_SUBSTATUS | A_TEMPLATE | A_SHIELDING | A_SPECIALIZATION |
+			     A_CLOUD | A_PLACED_ON | A_SKIPPED,
+			     A_VM | A_TEMPLATE | A_SHIELDING | A_CLOUD, NULL, expect_deploy },
+	[SC_STEP_SECRET_SCAN] = { A_TEXT, A_TEXT, "text", expect_scan },
 };
 
 /* The argument keys, in the order of the A_* bits. */
 static const char *const arg_keys[] = {
 	"host", "vm", "mode", "baseline", "substatus", "name", "profile", "offset", "component",
-	"restart",
+	"restart", "template", "shielding_data", "specialization", "cloud", "placed_on",
+	"skipped", "text",
 };
 #define N_ARG_KEYS (sizeof(arg_keys) / sizeof(arg_keys[0]))
 
@@ -594,6 +626,8 @@ static int check_name(struct ctx *c, const struct node *v, const char *kind)
 		rc = hl_name_group(v->text);
 	else if (!strcmp(kind, "guardian name"))
 		rc = hl_name_guardian(v->text);
+	else if (!strcmp(kind, "cloud name"))
+		rc = vmm_name_cloud(v->text);
 	else if (valid_name(v->text))
 		return 0;
 	else
@@ -1103,6 +1137,412 @@ static int load_tenant(struct ctx *c, const struct node *root)
 	return 0;
 }
 
+/*
+ * Section KEY of the scenario (a list or map of type T) into *OUT, NULL when
+ * absent or empty; else its N entries as N zeroed items of SIZE bytes into
+ * *ITEMS (setting *COUNT) and room for their names into *NAMES.
+ */
+static int section(struct ctx *c, const struct node *root, const char *key, enum node_type t,
+		   size_t size, void **items, size_t *count, const char ***names,
+		   const struct node **out)
+{
+	if (get(c, root, key, t, 0, "the scenario", out) < 0)
+		return -1;
+	if (!*out || (*out)->n == 0) {
+		*out = NULL;
+		return 0;
+	}
+	*items = calloc((*out)->n, size);
+	*names = calloc((*out)->n, sizeof(**names));
+	if (!*items || !*names)
+		return err_oom(c);
+	*count = (*out)->n;
+	return 0;
+}
+
+/* V (of KIND, e.g. "template") must be a name not yet among the first I of NAMES (POS theirs). */
+static int unique_name(struct ctx *c, const struct node *v, const char *kind, const char **names,
+		       const struct sc_pos *pos, size_t i, size_t stride)
+{
+	size_t j;
+
+	if (check_name(c, v, kind) < 0)
+		return -1;
+	for (j = 0; j < i; j++) {
+		const struct sc_pos *p = (const struct sc_pos *)((const char *)pos + j * stride);
+
+		if (strcmp(names[j], v->text) == 0)
+			return err_at(c, v->pos, "duplicate %s '%s' (first at line %d, column %d)",
+				      kind, v->text, p->line, p->col);
+	}
+	return 0;
+}
+
+/*
+ * Item I of list section L (KEY, e.g. "templates"): a map with the keys
+ * KEYS (N) and a unique name, of KIND ("template"), into *NAME and NAMES[I];
+ * the names before it are NAMES, their positions at FIRST, STRIDE bytes
+ * apart.  WHAT (SIZE) gets "KIND 'NAME'" for the item's messages.
+ */
+static int section_item(struct ctx *c, const struct node *l, size_t i, const char *key,
+			const char *kind, const char *const *keys, size_t n, const char **names,
+			const struct sc_pos *first, size_t stride, char **name, char *what,
+			size_t size)
+{
+	const struct node *v = l->kids[i], *nm;
+	char label[64];
+
+	snprintf(what, size, "%s item %zu", key, i + 1);
+	snprintf(label, sizeof(label), "%s name", kind);
+	if (want(c, v, N_MAP, what, "the scenario") < 0 ||
+	    get(c, v, "name", N_TEXT, 1, what, &nm) < 0 ||
+	    unique_name(c, nm, label, names, first, i, stride) < 0 || dup_text(c, nm->text, name) < 0)
+		return -1;
+	names[i] = *name;
+	snprintf(what, size, "%s '%s'", kind, *name);
+	return check_keys(c, v, what, keys, n);
+}
+
+/* The map of files FILES (WHAT's) into F / *N: path: content; TEMPLATE: paths with '/'. */
+static int load_files(struct ctx *c, const struct node *files, const char *what, int template,
+		      struct sc_file *f, size_t *n)
+{
+	size_t j;
+
+	for (j = 0; files && j < files->n; j++) {
+		const struct node *k = files->kids[2 * j], *val = files->kids[2 * j + 1];
+		struct hl_vm_file vf = { k->text, "" };
+		char label[96];
+
+		if (template ? (hl_vm_file_check(&vf) < 0 || hl_fsk_path_check(k->text) < 0 ||
+				strchr(k->text, '='))
+			     : hl_pdk_file_name_check(k->text, "file") < 0) {
+			hl_error_clear();
+			return err_at(c, k->pos, template ?
+				      "%s: bad file path '%.64s': a relative path without '..', '.' "
+				      "or '=' parts" :
+				      "%s: bad file name '%.64s': 1 to 64 of A-Z a-z 0-9 . _ -, not "
+				      "starting with '.'", what, k->text);
+		}
+		if (j >= SC_MAX_LIST)
+			return err_at(c, k->pos, "%s: too many files (at most %d)", what, SC_MAX_LIST);
+		snprintf(label, sizeof(label), "file '%.64s'", k->text);
+		if (val->type != N_TEXT)
+			return err_at(c, val->pos, "%s in %s must be a text (its content), not %s",
+				      label, what, kind_name(val));
+		if (!template && strlen(val->text) > HL_PDK_FILE_MAX)
+			return err_at(c, val->pos, "%s in %s is longer than %zu bytes", label, what,
+				      HL_PDK_FILE_MAX);
+		if (dup_text(c, k->text, &f[j].name) < 0)
+			return -1;
+		*n = j + 1;
+		if (dup_text(c, is_null(val) ? "" : val->text, &f[j].content) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* templates: (optional). */
+static int load_templates(struct ctx *c, const struct node *root)
+{
+	static const char *const keys[] = { "name", "template_name", "version", "signer", "files",
+					    "disk_size" };
+	struct scenario *s = c->s;
+	const struct node *l, *v, *n, *f;
+	struct hl_vsc_version ver;
+	char what[96];
+	size_t i;
+
+	if (section(c, root, "templates", N_LIST, sizeof(*s->templates), (void **)&s->templates,
+		    &s->n_templates, &c->template_names, &l) < 0)
+		return -1;
+	for (i = 0; i < s->n_templates; i++) {
+		struct sc_template *t = &s->templates[i];
+
+		v = l->kids[i];
+		t->protect_step = -1;
+		t->pos = v->pos;
+		if (section_item(c, l, i, "templates", "template", keys, 6, c->template_names,
+				 &s->templates[0].pos, sizeof(*t), &t->name, what, sizeof(what)) < 0)
+			return -1;
+		if (get(c, v, "template_name", N_TEXT, 0, what, &n) < 0)
+			return -1;
+		if (n && hl_vsc_name_check(n->text) < 0)
+			return err_at(c, n->pos, "%s: %s", what, hl_error_last());
+		if (dup_text(c, n ? n->text : t->name, &t->template_name) < 0)
+			return -1;
+		if (get(c, v, "version", N_TEXT, 1, what, &n) < 0)
+			return -1;
+		if (hl_vsc_version_parse(n->text, &ver) < 0)
+			return err_at(c, n->pos, "%s: %s", what, hl_error_last());
+		if (dup_text(c, n->text, &t->version) < 0)
+			return -1;
+		if (get(c, v, "signer", N_TEXT, 1, what, &n) < 0)
+			return -1;
+		if (hl_name_signer(n->text) < 0)
+			return err_at(c, n->pos, "%s: %s", what, hl_error_last());
+		if (dup_text(c, n->text, &t->signer) < 0)
+			return -1;
+		if (get(c, v, "files", N_MAP, 0, what, &f) < 0 ||
+		    load_files(c, f, what, 1, t->files, &t->n_files) < 0)
+			return -1;
+		if (get(c, v, "disk_size", N_TEXT, 0, what, &n) < 0)
+			return -1;
+		if (n) {
+			if (!valid_size(n->text))
+				return err_at(c, n->pos, "%s: bad disk_size '%.64s': give e.g. 16M or 1G",
+					      what, n->text);
+			if (dup_text(c, n->text, &t->disk_size) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One qualifier V (item J) of shielding data WHAT into Q. */
+static int load_qualifier(struct ctx *c, const struct node *v, const char *what,
+			  struct sc_qualifier *q)
+{
+	static const char *const keys[] = { "template", "version_rule" };
+	static const char *const rules[] = { "equals", "greater-than", "greater-than-or-equals",
+					     NULL };
+	const struct node *t = v, *r = NULL;
+	int k = 0;
+
+	if (v->type == N_MAP) {
+		if (check_keys(c, v, "the qualifier", keys, 2) < 0 ||
+		    get(c, v, "template", N_TEXT, 1, what, &t) < 0 ||
+		    get(c, v, "version_rule", N_TEXT, 0, what, &r) < 0)
+			return -1;
+	} else if (v->type != N_TEXT || is_null(v)) {
+		return err_at(c, v->pos, "%s: a qualifier is a template's name or a map { template, "
+			      "version_rule }, not %s", what, kind_name(v));
+	}
+	if (check_ref(c, t, what, "template", "templates", c->template_names,
+		      c->s->n_templates) < 0)
+		return -1;
+	if (r && get_enum(c, r, what, "version_rule", rules, &k) < 0)
+		return -1;
+	if (dup_text(c, t->text, &q->template) < 0 || dup_text(c, rules[k], &q->rule) < 0)
+		return -1;
+	return 0;
+}
+
+/* shielding_data: (optional). */
+static int load_shielding(struct ctx *c, const struct node *root)
+{
+	static const char *const keys[] = { "name", "owner", "guardians", "qualifiers",
+					    "answer_file", "other_files", "policy" };
+	static const char *const answer_keys[] = { "name", "content" };
+	struct scenario *s = c->s;
+	const struct node *l, *v, *n, *ql, *gl, *a;
+	char what[96];
+	size_t i, j;
+	int t;
+
+	if (section(c, root, "shielding_data", N_LIST, sizeof(*s->shielding),
+		    (void **)&s->shielding, &s->n_shielding, &c->shielding_names, &l) < 0)
+		return -1;
+	for (i = 0; i < s->n_shielding; i++) {
+		struct sc_shielding *d = &s->shielding[i];
+
+		v = l->kids[i];
+		d->pos = v->pos;
+		if (section_item(c, l, i, "shielding_data", "shielding data", keys, 7,
+				 c->shielding_names, &s->shielding[0].pos, sizeof(*d), &d->name, what,
+				 sizeof(what)) < 0)
+			return -1;
+		if (get(c, v, "owner", N_TEXT, 1, what, &n) < 0 ||
+		    check_ref(c, n, what, "guardian", "tenant.guardians",
+			      (const char *const *)s->tenant_guardians.v, s->tenant_guardians.n) < 0 ||
+		    dup_text(c, n->text, &d->owner) < 0)
+			return -1;
+		if (get_list(c, v, "guardians", what, "guardian", 1, &d->guardians, &gl) < 0)
+			return -1;
+		for (j = 0; j < d->guardians.n; j++)
+			if (check_ref(c, gl->kids[j], what, "HGS", "hgs or other_hgs", c->hgs_names,
+				      c->n_hgs_names) < 0)
+				return -1;
+		if (get(c, v, "qualifiers", N_LIST, 1, what, &ql) < 0)
+			return -1;
+		for (j = 0; j < ql->n; j++) {
+			if (j >= SC_MAX_LIST)
+				return err_at(c, ql->kids[j]->pos, "%s: too many qualifiers (at most "
+					      "%d)", what, SC_MAX_LIST);
+			if (load_qualifier(c, ql->kids[j], what, &d->qualifiers[j]) < 0)
+				return -1;
+			d->n_qualifiers = j + 1;
+		}
+		if (get(c, v, "answer_file", N_MAP, 0, what, &a) < 0)
+			return -1;
+		if (a) {
+			if (check_keys(c, a, "the answer file", answer_keys, 2) < 0 ||
+			    get(c, a, "name", N_TEXT, 1, "the answer file", &n) < 0)
+				return -1;
+			if (hl_pdk_file_name_check(n->text, "answer file") < 0)
+				return err_at(c, n->pos, "%s: %s", what, hl_error_last());
+			if (dup_text(c, n->text, &d->answer_name) < 0 ||
+			    get(c, a, "content", N_TEXT, 1, "the answer file", &n) < 0)
+				return -1;
+			if (strlen(n->text) > HL_PDK_FILE_MAX)
+				return err_at(c, n->pos, "%s: the answer file is longer than %zu bytes",
+					      what, HL_PDK_FILE_MAX);
+			if (dup_text(c, n->text, &d->answer_content) < 0)
+				return -1;
+		}
+		if (get(c, v, "other_files", N_MAP, 0, what, &n) < 0 ||
+		    load_files(c, n, what, 0, d->other, &d->n_other) < 0)
+			return -1;
+		if (get(c, v, "policy", N_TEXT, 0, what, &n) < 0)
+			return -1;
+		if (n) {
+			if (get_enum(c, n, what, "policy", policy_names, &t) < 0)
+				return -1;
+			d->policy = (enum sc_vm_policy)t;
+		}
+	}
+	return 0;
+}
+
+/* specialization: (optional), NAME: { "@Key@": value }. */
+static int load_specializations(struct ctx *c, const struct node *root)
+{
+	struct scenario *s = c->s;
+	const struct node *m;
+	char what[96];
+	size_t i, j;
+
+	if (section(c, root, "specialization", N_MAP, sizeof(*s->specializations),
+		    (void **)&s->specializations, &s->n_specializations, &c->spec_names, &m) < 0)
+		return -1;
+	for (i = 0; i < s->n_specializations; i++) {
+		struct sc_specialization *sp = &s->specializations[i];
+		const struct node *k = m->kids[2 * i], *vals = m->kids[2 * i + 1];
+
+		sp->pos = k->pos;
+		if (check_name(c, k, "specialization name") < 0 || dup_text(c, k->text, &sp->name) < 0)
+			return -1;
+		c->spec_names[i] = sp->name;
+		snprintf(what, sizeof(what), "specialization '%s'", sp->name);
+		if (want(c, vals, N_MAP, "the values", what) < 0)
+			return -1;
+		for (j = 0; j < vals->n; j++) {
+			const struct node *key = vals->kids[2 * j], *val = vals->kids[2 * j + 1];
+
+			if (j >= SC_MAX_LIST)
+				return err_at(c, key->pos, "%s: too many values (at most %d)", what,
+					      SC_MAX_LIST);
+			if (hl_fsk_key_check(key->text) < 0)
+				return err_at(c, key->pos, "%s: %s", what, hl_error_last());
+			if (val->type != N_TEXT)
+				return err_at(c, val->pos, "value '%.64s' in %s must be a text, not %s",
+					      key->text, what, kind_name(val));
+			if (hl_fsk_value_check(key->text, is_null(val) ? "" : val->text) < 0)
+				return err_at(c, val->pos, "%s: %s", what, hl_error_last());
+			if (dup_text(c, key->text, &sp->values[j].name) < 0)
+				return -1;
+			sp->n_values = j + 1;
+			if (dup_text(c, is_null(val) ? "" : val->text, &sp->values[j].content) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* clouds: (optional). */
+static int load_clouds(struct ctx *c, const struct node *root)
+{
+	static const char *const keys[] = { "name", "hosts" };
+	struct scenario *s = c->s;
+	const struct node *l, *v, *hl;
+	char what[96];
+	size_t i, j;
+
+	if (section(c, root, "clouds", N_LIST, sizeof(*s->clouds), (void **)&s->clouds,
+		    &s->n_clouds, &c->cloud_names, &l) < 0)
+		return -1;
+	for (i = 0; i < s->n_clouds; i++) {
+		struct sc_cloud *cl = &s->clouds[i];
+
+		v = l->kids[i];
+		cl->pos = v->pos;
+		if (section_item(c, l, i, "clouds", "cloud", keys, 2, c->cloud_names,
+				 &s->clouds[0].pos, sizeof(*cl), &cl->name, what, sizeof(what)) < 0)
+			return -1;
+		if (!map_get(v, "hosts", NULL))
+			return err_at(c, v->pos, "missing 'hosts' in %s: list the guarded hosts that "
+				      "may run its VMs, e.g. hosts: [%s]", what, s->hosts[0].name);
+		if (get_list(c, v, "hosts", what, "host", 0, &cl->hosts, &hl) < 0)
+			return -1;
+		if (cl->hosts.n == 0)
+			return err_at(c, hl->pos, "%s: 'hosts' is empty: list the guarded hosts that "
+				      "may run its VMs, e.g. hosts: [%s]", what, s->hosts[0].name);
+		for (j = 0; j < cl->hosts.n; j++)
+			if (check_ref(c, hl->kids[j], what, "host", "hosts", c->host_names,
+				      s->n_hosts) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* The text of step item V's argument KEY of kind KIND (a map's or the shorthand text), or NULL. */
+static const char *peek_arg(const struct node *v, const char *kind, const char *key)
+{
+	const struct node *a;
+
+	if (v->type != N_MAP || !(a = map_get(v, kind, NULL)))
+		return NULL;
+	if (a->type == N_TEXT && !is_null(a))
+		return a->text;
+	if (a->type == N_MAP && (a = map_get(a, key, NULL)) && a->type == N_TEXT)
+		return a->text;
+	return NULL;
+}
+
+/*
+ * Before the steps are read: the VMs deploy steps make (a later step may
+ * name them) and the first protect_template step of each template.
+ */
+static int prepass_steps(struct ctx *c, const struct node *root)
+{
+	struct scenario *s = c->s;
+	const struct node *l = map_get(root, "steps", NULL);
+	size_t i, j;
+
+	c->vm_ref_names = calloc(s->n_vms + (l && l->type == N_LIST ? l->n : 0) + 1,
+				 sizeof(*c->vm_ref_names));
+	c->deploy_first = calloc((l && l->type == N_LIST ? l->n : 0) + 1, sizeof(*c->deploy_first));
+	if (!c->vm_ref_names || !c->deploy_first)
+		return err_oom(c);
+	for (i = 0; i < s->n_vms; i++)
+		c->vm_ref_names[c->n_vm_refs++] = s->vms[i].name;
+	if (!l || l->type != N_LIST)
+		return 0;
+	s->deployed = calloc(l->n + 1, sizeof(*s->deployed));
+	if (!s->deployed)
+		return err_oom(c);
+	for (i = 0; i < l->n; i++) {
+		const char *vm = peek_arg(l->kids[i], "deploy", "vm");
+		const char *t = peek_arg(l->kids[i], "protect_template", "template");
+
+		for (j = 0; t && j < s->n_templates; j++)
+			if (!strcmp(s->templates[j].name, t) && s->templates[j].protect_step < 0)
+				s->templates[j].protect_step = (int)i;
+		if (!vm || scenario_vm(s, vm))
+			continue;
+		for (j = 0; j < s->n_deployed; j++)
+			if (!strcmp(s->deployed[j], vm))
+				break;
+		if (j < s->n_deployed)
+			continue;
+		if (dup_text(c, vm, &s->deployed[s->n_deployed]) < 0)
+			return -1;
+		c->deploy_first[s->n_deployed] = i;
+		c->vm_ref_names[c->n_vm_refs++] = s->deployed[s->n_deployed++];
+	}
+	return 0;
+}
+
 /* A clock offset "[+-]N[smhd]" of V into *SECONDS. */
 static int get_offset(struct ctx *c, const struct node *v, const char *what, long long *seconds)
 {
@@ -1205,7 +1645,7 @@ static int arg_text(struct ctx *c, const struct step_args *a, const struct node 
 
 /* Fill the expect word of step ST from its argument (or the default). */
 static int load_expect(struct ctx *c, const struct step_args *a, const struct step_def *d,
-		       const char *what, struct sc_step *st)
+		       const char *what, size_t idx, struct sc_step *st)
 {
 	const char *status[HGS_STATUS_COUNT + 1];
 	const char *const *words = d->expect;
@@ -1222,8 +1662,12 @@ static int load_expect(struct ctx *c, const struct step_args *a, const struct st
 	def = words[0];
 	if (st->kind == SC_STEP_CONNECT) {
 		const struct sc_vm *vm = scenario_vm(c->s, st->vm);
+		const struct sc_step *dep = vm ? NULL : scenario_deploy_of(c->s, st->vm, idx);
+		const struct sc_shielding *sd = dep ? scenario_shielding(c->s, dep->shielding_data)
+						    : NULL;
 
-		def = vm && vm->policy == SC_VM_ENCRYPTION_SUPPORTED ? "allowed" : "refused";
+		def = (vm && vm->policy == SC_VM_ENCRYPTION_SUPPORTED) ||
+		      (sd && sd->policy == SC_VM_ENCRYPTION_SUPPORTED) ? "allowed" : "refused";
 	}
 	if (arg_text(c, a, NULL, "expect", 0, what, &e) < 0)
 		return -1;
@@ -1251,9 +1695,108 @@ static size_t step_keys(enum sc_step_kind k, const char **keys)
 	return n;
 }
 
-/* The arguments of step ST from A (V is the step's value). */
+/* The index of deployed VM NAME in S->deployed, or -1. */
+static int deployed_index(const struct scenario *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < s->n_deployed; i++)
+		if (!strcmp(s->deployed[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* The VM V of step ST (number I + 1): a tenant VM, or a VM deployed before (not for shield). */
+static int check_step_vm(struct ctx *c, const struct node *v, const char *what, size_t i,
+			 struct sc_step *st)
+{
+	struct scenario *s = c->s;
+	int d;
+
+	if (st->kind == SC_STEP_DEPLOY) {
+		const struct sc_vm *tv;
+
+		if (check_name(c, v, "VM name") < 0)
+			return -1;
+		if ((tv = scenario_vm(s, v->text)))
+			return err_at(c, v->pos, "%s: VM '%s' is a tenant VM (line %d); a deploy makes "
+				      "a new VM from a template: give it another name", what, v->text,
+				      tv->pos.line);
+		return 0;
+	}
+	if (st->kind == SC_STEP_SHIELD || !s->n_deployed)
+		return check_ref(c, v, what, "vm", "tenant.vms", c->vm_names, s->n_vms);
+	if (check_ref(c, v, what, "vm", "tenant.vms or the deploy steps", c->vm_ref_names,
+		      c->n_vm_refs) < 0)
+		return -1;
+	if ((d = deployed_index(s, v->text)) >= 0 && c->deploy_first[d] > i)
+		return err_at(c, v->pos, "%s: VM '%s' is deployed only at step %zu; move this step "
+			      "after it", what, v->text, c->deploy_first[d] + 1);
+	return 0;
+}
+
+/*
+ * Template T (node V) must be protected before step I (0-based): at bring-up
+ * or by an earlier protect_template step.  SD: the shielding data that
+ * trusts T, when that is why the step needs it.
+ */
+static int check_protected(struct ctx *c, const struct node *v, const char *what, size_t i,
+			   const char *t, const char *sd)
+{
+	const struct sc_template *tp = scenario_template(c->s, t);
+
+	if (!tp || tp->protect_step < 0 || (size_t)tp->protect_step < i)
+		return 0;
+	if (sd)
+		return err_at(c, v->pos, "%s: shielding data '%s' trusts template '%s', which is "
+			      "protected only at step %d (protect_template); move this step after it",
+			      what, sd, t, tp->protect_step + 1);
+	return err_at(c, v->pos, "%s: template '%s' is protected only at step %d "
+		      "(protect_template); move this step after it", what, t, tp->protect_step + 1);
+}
+
+/* What a deploy step says beyond its names: its hosts and templates fit. */
+static int check_deploy(struct ctx *c, const struct step_args *a, const char *what, size_t i,
+			struct sc_step *st)
+{
+	const struct sc_cloud *cl = scenario_cloud(c->s, st->cloud);
+	const struct sc_shielding *sd = scenario_shielding(c->s, st->shielding_data);
+	const struct node *n, *l;
+	char where[96];
+	size_t j;
+
+	snprintf(where, sizeof(where), "cloud '%s'", cl->name);
+	if (check_protected(c, map_get(a->map, "template", NULL), what, i, st->template, NULL) < 0)
+		return -1;
+	for (j = 0; j < sd->n_qualifiers; j++)
+		if (check_protected(c, map_get(a->map, "shielding_data", NULL), what, i,
+				    sd->qualifiers[j].template, sd->name) < 0)
+			return -1;
+	if ((n = map_get(a->map, "placed_on", NULL))) {
+		if (strcmp(st->expect, "refused") == 0)
+			return err_at(c, n->pos, "%s: 'placed_on' given, but expect is refused, which "
+				      "places the VM nowhere; expect running or drop it", what);
+		if (check_ref(c, n, what, "host", where, (const char *const *)cl->hosts.v,
+			      cl->hosts.n) < 0)
+			return -1;
+	}
+	if (get_list(c, a->map, "skipped", what, "host", 0, &st->skipped, &l) < 0)
+		return -1;
+	st->has_skipped = l != NULL;
+	for (j = 0; l && j < st->skipped.n; j++) {
+		if (check_ref(c, l->kids[j], what, "host", where, (const char *const *)cl->hosts.v,
+			      cl->hosts.n) < 0)
+			return -1;
+		if (st->placed_on && strcmp(st->placed_on, st->skipped.v[j]) == 0)
+			return err_at(c, l->kids[j]->pos, "%s: host '%s' is both placed_on and "
+				      "skipped", what, st->placed_on);
+	}
+	return 0;
+}
+
+/* The arguments of step ST (number I + 1) from A (V is the step's value). */
 static int load_step_args(struct ctx *c, const struct step_args *a, const struct node *v,
-			  const char *what, struct sc_step *st)
+			  const char *what, size_t idx, struct sc_step *st)
 {
 	const struct step_def *d = &step_defs[st->kind];
 	struct scenario *s = c->s;
@@ -1266,7 +1809,7 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 		unsigned bit = 1u << i;
 		const char *key = arg_keys[i];
 
-		if (!(d->args & bit) || bit == A_SUBSTATUS || bit == A_PROFILE)
+		if (!(d->args & bit) || bit == A_SUBSTATUS || bit == A_PROFILE || bit == A_SKIPPED)
 			continue;
 		if (arg_text(c, a, v, key, (d->required & bit) != 0, what, &n) < 0)
 			return -1;
@@ -1282,8 +1825,7 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 				return -1;
 			break;
 		case A_VM:
-			if (check_ref(c, n, what, "vm", "tenant.vms", c->vm_names, s->n_vms) < 0 ||
-			    dup_text(c, n->text, &st->vm) < 0)
+			if (check_step_vm(c, n, what, idx, st) < 0 || dup_text(c, n->text, &st->vm) < 0)
 				return -1;
 			break;
 		case A_MODE:
@@ -1324,14 +1866,57 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 			if (get_bool(c, n, what, key, &st->restart) < 0)
 				return -1;
 			break;
+		case A_TEMPLATE:
+			if (check_ref(c, n, what, "template", "templates", c->template_names,
+				      s->n_templates) < 0 ||
+			    (st->kind == SC_STEP_ALTER_TEMPLATE &&
+			     check_protected(c, n, what, idx, n->text, NULL) < 0) ||
+			    dup_text(c, n->text, &st->template) < 0)
+				return -1;
+			break;
+		case A_SHIELDING:
+			if (check_ref(c, n, what, "shielding data", "shielding_data",
+				      c->shielding_names, s->n_shielding) < 0 ||
+			    dup_text(c, n->text, &st->shielding_data) < 0)
+				return -1;
+			break;
+		case A_SPECIALIZATION:
+			if (check_ref(c, n, what, "specialization", "specialization", c->spec_names,
+				      s->n_specializations) < 0 ||
+			    dup_text(c, n->text, &st->specialization) < 0)
+				return -1;
+			break;
+		case A_CLOUD:
+			if (check_ref(c, n, what, "cloud", "clouds", c->cloud_names, s->n_clouds) < 0 ||
+			    dup_text(c, n->text, &st->cloud) < 0)
+				return -1;
+			break;
+		case A_PLACED_ON:
+			if (dup_text(c, n->text, &st->placed_on) < 0)
+				return -1;
+			break;
+		case A_TEXT:
+			if (strlen(n->text) < SC_SCAN_MIN)
+				return err_at(c, n->pos, "%s: the text '%s' is shorter than %d "
+					      "characters: it would match by chance", what, n->text,
+					      SC_SCAN_MIN);
+			if (dup_text(c, n->text, &st->text) < 0)
+				return -1;
+			break;
 		default:
 			break;
 		}
 	}
+	/* a tenant VM has no placement: start and connect need the host */
+	if ((st->kind == SC_STEP_START || st->kind == SC_STEP_CONNECT) && !st->host &&
+	    scenario_vm(s, st->vm))
+		return err_at(c, a->map->pos, "missing 'host' in %s", what);
 	if ((d->args & A_PROFILE) && (n = map_get(a->map, "profile", NULL)) != NULL &&
 	    load_profile(c, n, what, &st->profile, &t) < 0)
 		return -1;
-	if (load_expect(c, a, d, what, st) < 0)
+	if (load_expect(c, a, d, what, idx, st) < 0)
+		return -1;
+	if (st->kind == SC_STEP_DEPLOY && check_deploy(c, a, what, idx, st) < 0)
 		return -1;
 	if (!(d->args & A_SUBSTATUS))
 		return 0;
@@ -1350,7 +1935,8 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 	if (get(c, a->map, "reason", N_TEXT, 0, what, &n) < 0 ||
 	    (n && dup_text(c, n->text, &st->reason) < 0))
 		return -1;
-	if ((st->substatus.n || st->reason) &&
+	/* a deploy's reasons are those of the hosts it skipped, also when it runs */
+	if ((st->substatus.n || st->reason) && st->kind != SC_STEP_DEPLOY &&
 	    (strcmp(st->expect, "Passed") == 0 || strcmp(st->expect, "running") == 0)) {
 		map_get(a->map, st->substatus.n ? "substatus" : "reason", &kpos);
 		return err_at(c, kpos, "%s: '%s' given, but expect is %s, which has none; expect a "
@@ -1425,7 +2011,7 @@ static int load_step(struct ctx *c, const struct node *v, size_t i, struct sc_st
 		if (want(c, ex, N_TEXT, "'explain'", what) < 0 || dup_text(c, ex->text, &st->explain) < 0)
 			return -1;
 	}
-	return load_step_args(c, &a, val, what, st);
+	return load_step_args(c, &a, val, what, i, st);
 }
 
 /* steps: at least one. */
@@ -1454,6 +2040,7 @@ static int load_root(struct ctx *c, const struct node *root)
 {
 	static const char *const keys[] = { "version", "name", "description", "keywords", "lab",
 					    "hgs", "other_hgs", "fabric", "hosts", "tenant",
+					    "templates", "shielding_data", "specialization", "clouds",
 					    "steps" };
 	struct scenario *s = c->s;
 	const struct node *n, *lab;
@@ -1493,7 +2080,9 @@ static int load_root(struct ctx *c, const struct node *root)
 		}
 	}
 	if (load_fabric(c, root) < 0 || load_all_hgs(c, root) < 0 || load_hosts(c, root) < 0 ||
-	    load_tenant(c, root) < 0 || load_steps(c, root) < 0)
+	    load_tenant(c, root) < 0 || load_templates(c, root) < 0 ||
+	    load_shielding(c, root) < 0 || load_specializations(c, root) < 0 ||
+	    load_clouds(c, root) < 0 || prepass_steps(c, root) < 0 || load_steps(c, root) < 0)
 		return -1;
 	return 0;
 }
@@ -1533,6 +2122,12 @@ out:
 	free(c.hgs_names);
 	free(c.host_names);
 	free(c.vm_names);
+	free(c.template_names);
+	free(c.shielding_names);
+	free(c.spec_names);
+	free(c.cloud_names);
+	free(c.vm_ref_names);
+	free(c.deploy_first);
 	scenario_free(c.s);
 	return ret;
 }
@@ -1559,6 +2154,17 @@ static void list_release(struct sc_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	l->n = 0;
+}
+
+/* Free the N files F. */
+static void files_release(struct sc_file *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].name);
+		free(f[i].content);
+	}
 }
 
 /* Free the strings of H. */
@@ -1598,13 +2204,49 @@ void scenario_free(struct scenario *s)
 		free(vm->name);
 		free(vm->owner);
 		list_release(&vm->guardians);
-		for (j = 0; j < vm->n_files; j++) {
-			free(vm->files[j].name);
-			free(vm->files[j].content);
-		}
+		files_release(vm->files, vm->n_files);
 		free(vm->disk_size);
 	}
 	free(s->vms);
+	for (i = 0; i < s->n_templates; i++) {
+		struct sc_template *t = &s->templates[i];
+
+		free(t->name);
+		free(t->template_name);
+		free(t->version);
+		free(t->signer);
+		files_release(t->files, t->n_files);
+		free(t->disk_size);
+	}
+	free(s->templates);
+	for (i = 0; i < s->n_shielding; i++) {
+		struct sc_shielding *d = &s->shielding[i];
+
+		free(d->name);
+		free(d->owner);
+		list_release(&d->guardians);
+		for (j = 0; j < d->n_qualifiers; j++) {
+			free(d->qualifiers[j].template);
+			free(d->qualifiers[j].rule);
+		}
+		free(d->answer_name);
+		free(d->answer_content);
+		files_release(d->other, d->n_other);
+	}
+	free(s->shielding);
+	for (i = 0; i < s->n_specializations; i++) {
+		free(s->specializations[i].name);
+		files_release(s->specializations[i].values, s->specializations[i].n_values);
+	}
+	free(s->specializations);
+	for (i = 0; i < s->n_clouds; i++) {
+		free(s->clouds[i].name);
+		list_release(&s->clouds[i].hosts);
+	}
+	free(s->clouds);
+	for (i = 0; i < s->n_deployed; i++)
+		free(s->deployed[i]);
+	free(s->deployed);
 	for (i = 0; i < s->n_steps; i++) {
 		struct sc_step *st = &s->steps[i];
 
@@ -1613,6 +2255,13 @@ void scenario_free(struct scenario *s)
 		free(st->name);
 		free(st->profile);
 		free(st->component);
+		free(st->template);
+		free(st->shielding_data);
+		free(st->specialization);
+		free(st->cloud);
+		free(st->placed_on);
+		list_release(&st->skipped);
+		free(st->text);
 		free(st->expect);
 		list_release(&st->substatus);
 		free(st->reason);
@@ -1654,6 +2303,55 @@ const struct sc_hgs *scenario_hgs(const struct scenario *s, const char *name)
 		if (s->other_hgs[i].name && strcmp(s->other_hgs[i].name, name) == 0)
 			return &s->other_hgs[i];
 	return NULL;
+}
+
+/* The element named NAME of the N elements at BASE, STRIDE bytes apart, whose name is first. */
+static const void *find_named(const void *base, size_t n, size_t stride, const char *name)
+{
+	size_t i;
+
+	for (i = 0; base && name && i < n; i++) {
+		const char *const *p = (const char *const *)((const char *)base + i * stride);
+
+		if (*p && strcmp(*p, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+const struct sc_template *scenario_template(const struct scenario *s, const char *name)
+{
+	return s ? find_named(s->templates, s->n_templates, sizeof(*s->templates), name) : NULL;
+}
+
+const struct sc_shielding *scenario_shielding(const struct scenario *s, const char *name)
+{
+	return s ? find_named(s->shielding, s->n_shielding, sizeof(*s->shielding), name) : NULL;
+}
+
+const struct sc_specialization *scenario_specialization(const struct scenario *s,
+							const char *name)
+{
+	return s ? find_named(s->specializations, s->n_specializations,
+			      sizeof(*s->specializations), name) : NULL;
+}
+
+const struct sc_cloud *scenario_cloud(const struct scenario *s, const char *name)
+{
+	return s ? find_named(s->clouds, s->n_clouds, sizeof(*s->clouds), name) : NULL;
+}
+
+const struct sc_step *scenario_deploy_of(const struct scenario *s, const char *name,
+					 size_t before)
+{
+	const struct sc_step *found = NULL;
+	size_t i;
+
+	for (i = 0; s && name && i < before && i < s->n_steps; i++)
+		if (s->steps[i].kind == SC_STEP_DEPLOY && s->steps[i].vm &&
+		    strcmp(s->steps[i].vm, name) == 0)
+			found = &s->steps[i];
+	return found;
 }
 
 const char *sc_step_name(enum sc_step_kind k)

@@ -37,6 +37,27 @@
  *         policy: shielded              shielded | encryption-supported
  *         files: { secret.txt: "tenant secret 42" }
  *         disk_size: 16M                optional
+ *   templates:                          optional: signed template disks (Protect-TemplateDisk)
+ *     - name: WS2016                    the disk's name in the lab (its file WS2016.tdisk)
+ *       template_name: WindowsServer2016  the name the signature catalog gives (default: name)
+ *       version: 1.0.0.0                a.b.c.d
+ *       signer: Contoso                 a template signer the tenant makes
+ *       files: { etc/hostname: "@ComputerName@" }   path: content, placeholders @Key@
+ *       disk_size: 16M                  optional
+ *   shielding_data:                     optional: the tenant's .pdk files
+ *     - name: WebData
+ *       owner: Owner                    one of tenant.guardians
+ *       guardians: [MyHgsService]       HGS names whose hosts may provision
+ *       qualifiers:                     the templates it trusts (volume ID qualifiers)
+ *         - { template: WS2016, version_rule: greater-than-or-equals }
+ *         - WS2016                      a template's name: version_rule equals
+ *       answer_file: { name: unattend.txt, content: "..." }   optional, secret
+ *       other_files: { key.txt: "..." }                       optional, secret
+ *       policy: shielded                shielded | encryption-supported
+ *   specialization:                     optional: the .fsk files
+ *     Web01: { "@ComputerName@": Web01 }
+ *   clouds:                             optional: the fabric controller's clouds
+ *     - { name: Cloud1, hosts: [FabricHost2, FabricHost1] }   deploys try them in order
  *   steps:                              at least one; each a one-key map
  *     - attest: { host: FabricHost1, expect: Passed }
  *
@@ -54,9 +75,11 @@
  *                   expect: an AttestationStatus (default Passed)
  *   shield:         { vm, expect? }              expect: shielded (default) | failed
  *   start:          { vm, host, expect?, substatus?, reason? }
- *                   expect: running (default) | refused
+ *                   expect: running (default) | refused; host may be left out
+ *                   for a deployed VM (then: where it was placed)
  *   stop:           { vm, host? }                host: where it runs
  *   connect:        { vm, host, expect? }        console access: allowed | refused
+ *                   (host optional for a deployed VM: where it runs or was placed)
  *   offline_read:   { vm, expect? }              unreadable (default) | readable
  *   set_trust:      { mode } or `set_trust: ad`
  *   enable_policy:  { name } or `enable_policy: Hgs_BitLockerEnabled`
@@ -67,6 +90,21 @@
  *   kill:           { component, restart? }      component: hgs | hgs:NAME |
  *                   dc | host:NAME; restart (default true): the runner
  *                   brings it back, as a service manager would
+ *   protect_template: { template } or `protect_template: WS2016`: makes the
+ *                   template disk and signs it (new-template-disk,
+ *                   protect-template-disk); a template no step protects is
+ *                   protected at bring-up
+ *   alter_template: { template }                 flips a byte of the protected
+ *                   image after it was signed (the refusal lessons)
+ *   deploy:         { vm, template, shielding_data, specialization?, cloud,
+ *                   expect?, placed_on?, skipped?, substatus?, reason? }
+ *                   `vmm deploy`: expect running (default) | refused;
+ *                   placed_on: the host that must get it; skipped: exactly the
+ *                   hosts skipped; substatus / reason: in the hosts' reasons
+ *   secret_scan:    { text, expect? } or `secret_scan: TEXT`: every file of
+ *                   the lab searched for TEXT: absent (default) | present
+ * A deployed VM (a deploy's vm) is a VM of start, stop, connect and
+ * offline_read after its deploy step.
  * substatus: a list of AttestationSubStatus names that must all appear;
  * reason: a text the reason must contain.
  *
@@ -128,6 +166,55 @@ struct sc_file {
 	char *content;
 };
 
+/* A template disk (templates:). */
+struct sc_template {
+	char *name;             /* WS2016: the file WORK/templates/WS2016.tdisk */
+	char *template_name;    /* the catalog's name (default: name) */
+	char *version;          /* a.b.c.d */
+	char *signer;           /* a template signer of the tenant */
+	size_t n_files;
+	struct sc_file files[SC_MAX_LIST];    /* relative paths, may hold @Key@ */
+	char *disk_size;        /* NULL: the default */
+	int protect_step;       /* index of the first protect_template step naming it, -1: bring-up */
+	struct sc_pos pos;
+};
+
+/* One volume ID qualifier of shielding data. */
+struct sc_qualifier {
+	char *template;         /* a template of templates: */
+	char *rule;             /* equals, greater-than, greater-than-or-equals */
+};
+
+/* Shielding data, a .pdk (shielding_data:). */
+struct sc_shielding {
+	char *name;
+	char *owner;
+	struct sc_list guardians;
+	size_t n_qualifiers;
+	struct sc_qualifier qualifiers[SC_MAX_LIST];
+	char *answer_name;      /* NULL: no answer file */
+	char *answer_content;
+	size_t n_other;
+	struct sc_file other[SC_MAX_LIST];
+	enum sc_vm_policy policy;
+	struct sc_pos pos;
+};
+
+/* Specialization data, a .fsk (specialization:): NAME: { "@Key@": value }. */
+struct sc_specialization {
+	char *name;
+	size_t n_values;
+	struct sc_file values[SC_MAX_LIST];   /* name = the placeholder, content = its value */
+	struct sc_pos pos;
+};
+
+/* A cloud of the fabric controller (clouds:). */
+struct sc_cloud {
+	char *name;
+	struct sc_list hosts;   /* in the order deploys try them */
+	struct sc_pos pos;
+};
+
 struct sc_vm {
 	char *name;
 	char *owner;
@@ -154,6 +241,10 @@ enum sc_step_kind {
 	SC_STEP_REBOOT_HOST,
 	SC_STEP_CLOCK,
 	SC_STEP_KILL,
+	SC_STEP_PROTECT_TEMPLATE,
+	SC_STEP_ALTER_TEMPLATE,
+	SC_STEP_DEPLOY,
+	SC_STEP_SECRET_SCAN,
 	SC_STEP_COUNT
 };
 
@@ -178,6 +269,14 @@ struct sc_step {
 	enum sc_trust mode;     /* register unregister set_trust */
 	int baseline;           /* register: -1 default (the host's profile has no overrides), 0, 1 */
 	long long offset_s;     /* clock: seconds, may be negative */
+	char *template;         /* protect_template alter_template deploy */
+	char *shielding_data;   /* deploy */
+	char *specialization;   /* deploy, or NULL */
+	char *cloud;            /* deploy */
+	char *placed_on;        /* deploy: the host that must get the VM, or NULL */
+	int has_skipped;        /* deploy: skipped given (possibly empty) */
+	struct sc_list skipped; /* deploy: exactly the hosts skipped */
+	char *text;             /* secret_scan */
 	char *expect;           /* the expected outcome word, defaults filled */
 	struct sc_list substatus;
 	char *reason;           /* substring the reason must contain, or NULL */
@@ -200,6 +299,16 @@ struct scenario {
 	struct sc_list tenant_guardians;
 	size_t n_vms;
 	struct sc_vm *vms;
+	size_t n_templates;
+	struct sc_template *templates;
+	size_t n_shielding;
+	struct sc_shielding *shielding;
+	size_t n_specializations;
+	struct sc_specialization *specializations;
+	size_t n_clouds;
+	struct sc_cloud *clouds;
+	size_t n_deployed;      /* the VMs deploy steps name, in order of their first deploy */
+	char **deployed;
 	size_t n_steps;
 	struct sc_step *steps;
 };
@@ -220,6 +329,18 @@ void scenario_free(struct scenario *s);
 const struct sc_host *scenario_host(const struct scenario *s, const char *name);
 const struct sc_vm *scenario_vm(const struct scenario *s, const char *name);
 const struct sc_hgs *scenario_hgs(const struct scenario *s, const char *name);
+const struct sc_template *scenario_template(const struct scenario *s, const char *name);
+const struct sc_shielding *scenario_shielding(const struct scenario *s, const char *name);
+const struct sc_specialization *scenario_specialization(const struct scenario *s,
+							const char *name);
+const struct sc_cloud *scenario_cloud(const struct scenario *s, const char *name);
+
+/*
+ * The last deploy step of VM NAME before step BEFORE (an index; s->n_steps
+ * for any), or NULL: a deployed VM's template, shielding data and cloud.
+ */
+const struct sc_step *scenario_deploy_of(const struct scenario *s, const char *name,
+					 size_t before);
 
 /* "tpm", "ad", "hostkey". */
 const char *sc_trust_name(enum sc_trust t);

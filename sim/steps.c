@@ -5,18 +5,26 @@
  */
 #include "sim/steps.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "lib/clock.h"
+#include "lib/crypto.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
+#include "proto/fsk.h"
 
 /* ---- strings ---- */
 
@@ -577,8 +585,12 @@ static int ensure_imported(struct ctx *c, struct lab_vm *v, int hi, char **err)
 	*err = NULL;
 	if (v->imported & (1u << hi))
 		return 0;
+	if (!v->sc && v->placed_on < 0) {
+		*err = sfmt("VM '%s' was placed on no host: its deploy did not run it", v->name);
+		return 1;
+	}
 	if (!v->shielded || !v->bundle) {
-		*err = sfmt("VM '%s' is not shielded yet: a shield step must come first", v->sc->name);
+		*err = sfmt("VM '%s' is not shielded yet: a shield step must come first", v->name);
 		return 1;
 	}
 	if (EXEC(c, &res, NULL, "host", "import-vm", "--dir", c->L->hosts[hi].dir, "--bundle",
@@ -623,18 +635,32 @@ static char *refusal_summary(const char *err)
 	return sfmt("no key, no VM: %s.", err);
 }
 
+/* The host a step on VM V means: its host:, else where V runs, else where it was placed; -1. */
+static int step_host(struct ctx *c, const struct lab_vm *v)
+{
+	if (c->st->host)
+		return lab_host_index(c->L, c->st->host);
+	return v->running_on >= 0 ? v->running_on : v->placed_on;
+}
+
 static int do_start(struct ctx *c)
 {
 	struct lab *L = c->L;
-	int hi = lab_host_index(L, c->st->host), vi = lab_vm_index(L, c->st->vm), rc;
-	struct lab_host *h = &L->hosts[hi];
+	int vi = lab_vm_index(L, c->st->vm), rc;
 	struct lab_vm *v = &L->vms[vi];
+	int hi = step_host(c, v);
+	struct lab_host *h;
 	struct lab_result res;
 	struct health hh;
 	char *err = NULL, *missing = NULL, label[128];
 	const char *got;
 	int ok;
 
+	if (hi < 0) {
+		outcome(c, "error", 0, "the VM was placed on no host: its deploy did not run it");
+		return 0;
+	}
+	h = &L->hosts[hi];
 	if ((rc = ensure_imported(c, v, hi, &err)) < 0)
 		return fail_infra(c, "start");
 	if (rc > 0) {
@@ -642,7 +668,7 @@ static int do_start(struct ctx *c)
 		free(err);
 		return 0;
 	}
-	snprintf(label, sizeof(label), "start %s on %s:", v->sc->name, h->sc->name);
+	snprintf(label, sizeof(label), "start %s on %s:", v->name, h->sc->name);
 	{
 		const char *args[16];
 		size_t n = 0;
@@ -652,7 +678,7 @@ static int do_start(struct ctx *c)
 		args[n++] = "--dir";
 		args[n++] = h->dir;
 		args[n++] = "--name";
-		args[n++] = v->sc->name;
+		args[n++] = v->name;
 		args[n++] = "--accel";
 		args[n++] = L->s->accel == SC_ACCEL_KVM ? "kvm" : L->s->accel == SC_ACCEL_TCG ? "tcg" : "auto";
 		if (L->guest) {
@@ -731,7 +757,7 @@ static int do_stop(struct ctx *c)
 		outcome(c, "error", 0, "the VM runs on no host (give host:)");
 		return 0;
 	}
-	if (EXEC(c, &res, NULL, "host", "stop-vm", "--dir", L->hosts[hi].dir, "--name", v->sc->name) < 0)
+	if (EXEC(c, &res, NULL, "host", "stop-vm", "--dir", L->hosts[hi].dir, "--name", v->name) < 0)
 		return fail_infra(c, "stop");
 	if (res.rc != 0)
 		err = err_line(res.err);
@@ -748,12 +774,17 @@ static int do_stop(struct ctx *c)
 static int do_connect(struct ctx *c)
 {
 	struct lab *L = c->L;
-	int hi = lab_host_index(L, c->st->host), vi = lab_vm_index(L, c->st->vm), rc;
+	int vi = lab_vm_index(L, c->st->vm), rc;
 	struct lab_vm *v = &L->vms[vi];
+	int hi = step_host(c, v);
 	struct lab_result res;
 	char *err = NULL;
 	const char *got;
 
+	if (hi < 0) {
+		outcome(c, "error", 0, "the VM was placed on no host: its deploy did not run it");
+		return 0;
+	}
 	if ((rc = ensure_imported(c, v, hi, &err)) < 0)
 		return fail_infra(c, "connect");
 	if (rc > 0) {
@@ -761,7 +792,7 @@ static int do_connect(struct ctx *c)
 		free(err);
 		return 0;
 	}
-	if (EXEC(c, &res, NULL, "host", "connect-vm", "--dir", L->hosts[hi].dir, "--name", v->sc->name,
+	if (EXEC(c, &res, NULL, "host", "connect-vm", "--dir", L->hosts[hi].dir, "--name", v->name,
 		 "--seconds", "1") < 0)
 		return fail_infra(c, "connect");
 	got = res.rc == 0 ? "allowed" : res.rc == 4 ? "refused" : "failed";
@@ -780,17 +811,183 @@ static int do_connect(struct ctx *c)
 	return 0;
 }
 
+/* ---- searching files for a text ---- */
+
+#define SEARCH_CHUNK ((size_t)1 << 20)
+
+/* What a search of a folder tree found. */
+struct search {
+	const char *text;
+	size_t len;
+	size_t files;               /* regular files read */
+	unsigned long long bytes;   /* bytes read */
+	size_t found;               /* files holding the text */
+	char *first;                /* the first of them */
+	char *buf;                  /* SEARCH_CHUNK + len bytes */
+};
+
+/* 1 when file PATH holds S->text, 0 when not, -1 when it cannot be read. */
+static int file_holds(struct search *S, const char *path)
+{
+	size_t keep = 0, n;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), found = 0;
+
+	if (fd < 0)
+		return hl_error_errno("cannot read '%s'", path);
+	S->files++;
+	while (!found && (r = read(fd, S->buf + keep, SEARCH_CHUNK)) > 0) {
+		n = keep + (size_t)r;
+		S->bytes += (unsigned long long)r;
+		found = memmem(S->buf, n, S->text, S->len) != NULL;
+		/* the text may span two chunks: keep its length less one byte */
+		keep = n < S->len - 1 ? n : S->len - 1;
+		memmove(S->buf, S->buf + n - keep, keep);
+	}
+	close(fd);
+	return found;
+}
+
+/* Search every regular file under DIR (symlinks not followed) for S->text. */
+static int tree_search(struct search *S, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : hl_error_errno("cannot read folder '%s'", dir);
+	while (rc == 0 && (e = readdir(d))) {
+		struct stat st;
+		char *path;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!(path = sfmt("%s/%s", dir, e->d_name))) {
+			rc = hl_error("out of memory");
+			break;
+		}
+		if (lstat(path, &st) < 0) {
+			/* gone meanwhile (a socket, a temporary file) */
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = tree_search(S, path);
+		} else if (S_ISREG(st.st_mode)) {
+			int h = file_holds(S, path);
+
+			if (h < 0 && errno != ENOENT)
+				rc = -1;
+			hl_error_clear();
+			if (h > 0 && S->found++ == 0)
+				S->first = sdup(path);
+		}
+		free(path);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Search the tree DIR for TEXT into S (release with search_release). */
+static int search_run(struct search *S, const char *dir, const char *text)
+{
+	memset(S, 0, sizeof(*S));
+	S->text = text;
+	S->len = strlen(text);
+	if (S->len == 0 || !(S->buf = malloc(SEARCH_CHUNK + S->len)))
+		return hl_error("out of memory");
+	return tree_search(S, dir);
+}
+
+static void search_release(struct search *S)
+{
+	free(S->buf);
+	free(S->first);
+	memset(S, 0, sizeof(*S));
+}
+
+/*
+ * What a deployed VM's disk holds that must not be readable offline, with
+ * the placeholders its specialization filled in: SECRET 0 its template's
+ * files, 1 its shielding data's secrets (the answer file, other files: these
+ * never go on a command line).  Each at least DEPLOYED_SEARCH_MIN bytes (a
+ * shorter text is found in ciphertext by chance).  Into TEXTS (at most MAX,
+ * malloc'd, cleansed by texts_free); the count.
+ */
+#define DEPLOYED_SEARCH_MIN 8
+static size_t deployed_texts(struct lab *L, const struct lab_vm *v, int secret, char **texts,
+			     size_t max)
+{
+	const struct sc_step *d = v->deploy;
+	const struct sc_template *tp = scenario_template(L->s, d->template);
+	const struct sc_shielding *sd = scenario_shielding(L->s, d->shielding_data);
+	int sp = lab_specialization_index(L, d->specialization);
+	const char *raw[2 * SC_MAX_LIST + 1];
+	struct hl_fsk *f = NULL;
+	size_t n = 0, k = 0, i;
+
+	if (sp >= 0) {
+		char *text = NULL;
+		size_t len;
+
+		if (hl_file_read(L->fsk[sp], HL_FSK_MAX_SIZE, &text, &len) == 0)
+			hl_fsk_parse(text, len, &f);
+		hl_error_clear();
+		free(text);
+	}
+	for (i = 0; !secret && i < tp->n_files; i++)
+		raw[n++] = tp->files[i].content;
+	if (secret && sd->answer_content)
+		raw[n++] = sd->answer_content;
+	for (i = 0; secret && i < sd->n_other; i++)
+		raw[n++] = sd->other[i].content;
+	for (i = 0; i < n && k < max; i++) {
+		struct hl_buf out = { NULL, 0 };
+
+		/* the guest fills the placeholders of the template's files and of the answer file */
+		const char *t = raw[i];
+		size_t len = strlen(t);
+
+		if (f && (!secret || raw[i] == sd->answer_content) &&
+		    hl_fsk_substitute(f, raw[i], strlen(raw[i]), &out, NULL) == 0) {
+			t = (const char *)out.data;
+			len = out.len;
+		}
+		/* a final newline is part of the file, not of what to look for */
+		while (len && t[len - 1] == '\n')
+			len--;
+		if (len >= DEPLOYED_SEARCH_MIN && (texts[k] = strndup(t, len)))
+			k++;
+		hl_buf_free(&out);
+		hl_error_clear();
+	}
+	hl_fsk_free(f);
+	return k;
+}
+
+/* Free the N texts of deployed_texts, cleansed. */
+static void texts_free(char **texts, size_t n)
+{
+	while (n--) {
+		hl_crypto_cleanse(texts[n], strlen(texts[n]));
+		free(texts[n]);
+	}
+}
+
 static int do_offline_read(struct ctx *c)
 {
 	struct lab *L = c->L;
 	struct lab_vm *v = &L->vms[lab_vm_index(L, c->st->vm)];
 	struct lab_result res;
-	const char *args[4 + 2 * SC_MAX_LIST + 2];
+	const char *args[4 + 2 * (2 * SC_MAX_LIST + 1) + 2];
+	char *texts[2 * SC_MAX_LIST + 1];
 	json_t *j = NULL;
 	const char *disk, *vt, *search;
-	size_t n = 0, i;
+	size_t n = 0, i, nt = 0, secrets_found = 0, n_secrets = 0;
 	int readable;
 
+	if (!v->sc && v->placed_on < 0) {
+		outcome(c, "error", 0, "the VM was placed on no host: its deploy did not run it");
+		return 0;
+	}
 	if (!v->shielded || !v->bundle) {
 		outcome(c, "error", 0, "the VM is not shielded yet: a shield step must come first");
 		return 0;
@@ -799,14 +996,38 @@ static int do_offline_read(struct ctx *c)
 	args[n++] = "inspect-vm";
 	args[n++] = "--bundle";
 	args[n++] = v->bundle;
-	for (i = 0; i < v->sc->n_files; i++) {
-		args[n++] = "--search";
-		args[n++] = v->sc->files[i].content;
+	if (v->sc) {
+		for (i = 0; i < v->sc->n_files; i++) {
+			args[n++] = "--search";
+			args[n++] = v->sc->files[i].content;
+		}
+	} else {
+		nt = deployed_texts(L, v, 0, texts, sizeof(texts) / sizeof(texts[0]));
+		for (i = 0; i < nt; i++) {
+			args[n++] = "--search";
+			args[n++] = texts[i];
+		}
 	}
 	args[n++] = "--json";
 	args[n] = NULL;
-	if (lab_execv(L, &res, NULL, args) < 0)
+	i = lab_execv(L, &res, NULL, args) < 0;
+	texts_free(texts, nt);
+	if (i)
 		return fail_infra(c, "offline_read");
+	/* the shielding data's secrets: searched here, never put on a command line */
+	if (!v->sc && res.rc == 0) {
+		nt = deployed_texts(L, v, 1, texts, sizeof(texts) / sizeof(texts[0]));
+		for (i = 0; i < nt && !secrets_found; i++) {
+			struct search S;
+
+			if (search_run(&S, v->bundle, texts[i]) == 0)
+				secrets_found = S.found;
+			hl_error_clear();
+			search_release(&S);
+		}
+		n_secrets = nt;
+		texts_free(texts, nt);
+	}
 	if (res.rc != 0 || hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) < 0) {
 		char *e = err_line(res.err);
 
@@ -820,10 +1041,17 @@ static int do_offline_read(struct ctx *c)
 	vt = json_string_value(json_object_get(j, "VtpmWithoutKey"));
 	search = json_string_value(json_object_get(j, "Search"));
 	readable = !(disk && !strncmp(disk, "LUKS2", 5) && vt && !strncmp(vt, "refused", 7) &&
-		     (!search || !strstr(search, "found") || strstr(search, "not found")));
+		     (!search || !strstr(search, "found") || strstr(search, "not found"))) ||
+		   secrets_found;
 	free(c->r->reason);
-	c->r->reason = sfmt("disk: %s; vTPM without the TK: %s; search: %s", disk ? disk : "?",
-			    vt ? vt : "?", search ? search : "-");
+	if (n_secrets)
+		c->r->reason = sfmt("disk: %s; vTPM without the TK: %s; search: %s; the shielding "
+				    "data's %zu secret%s: %s", disk ? disk : "?", vt ? vt : "?",
+				    search ? search : "-", n_secrets, n_secrets == 1 ? "" : "s",
+				    secrets_found ? "FOUND" : "not found");
+	else
+		c->r->reason = sfmt("disk: %s; vTPM without the TK: %s; search: %s", disk ? disk : "?",
+				    vt ? vt : "?", search ? search : "-");
 	outcome(c, readable ? "readable" : "unreadable", !strcmp(c->st->expect, readable ? "readable" : "unreadable"),
 		c->r->reason);
 	set_concept(c, readable ? strdup("the files read offline give the tenant's data away.")
@@ -832,6 +1060,308 @@ static int do_offline_read(struct ctx *c)
 					 "the files: a copied bundle is safe."));
 	json_decref(j);
 	lab_result_clear(&res);
+	return 0;
+}
+
+/* ---- templates, deploys, secrets ---- */
+
+static int do_protect_template(struct ctx *c)
+{
+	struct lab *L = c->L;
+	int t = lab_template_index(L, c->st->template), made = 0;
+	const struct sc_template *tp = L->templates[t].sc;
+	char *err;
+
+	if (lab_template_protect(L, (size_t)t, &made) < 0) {
+		if (lab_interrupted())
+			return fail_infra(c, "protect_template");
+		err = sdup(hl_error_last());
+		outcome(c, "failed", 0, err);
+		set_concept(c, sfmt("protecting the template failed: %s.", err));
+		free(err);
+		return 0;
+	}
+	free(c->r->reason);
+	c->r->reason = sfmt("'%s' %s signed by %s", tp->template_name, tp->version, tp->signer);
+	outcome(c, "protected", 1, NULL);
+	set_concept(c, sfmt("Protect-TemplateDisk hashed the template's image (SHA-256) and signed a "
+			    "volume signature catalog (its name, version and hash) with %s's "
+			    "certificate, appended to the disk; the image stays plaintext and holds "
+			    "no secret.%s", tp->signer, made ? " The tenant's shielding data now "
+			    "trusts it through a volume ID qualifier (signer, name, version rule)." :
+			    ""));
+	return 0;
+}
+
+/* Where alter_template flips a byte: inside the image of any template (at least 1 MiB). */
+#define ALTER_OFFSET 70000
+
+static int do_alter_template(struct ctx *c)
+{
+	struct lab *L = c->L;
+	const char *path = L->templates[lab_template_index(L, c->st->template)].path;
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC), ok;
+
+	ok = fd >= 0 && pread(fd, &b, 1, ALTER_OFFSET) == 1;
+	b ^= 0xff;
+	ok = ok && pwrite(fd, &b, 1, ALTER_OFFSET) == 1 && fsync(fd) == 0;
+	if (!ok)
+		hl_error_errno("cannot change '%s'", path);
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		char *e = sdup(hl_error_last());
+
+		outcome(c, "failed", 0, e);
+		free(e);
+		return 0;
+	}
+	free(c->r->reason);
+	c->r->reason = sfmt("byte %d of the image flipped", ALTER_OFFSET);
+	outcome(c, "altered", 1, NULL);
+	set_concept(c, strdup("one byte of the template's image changed after it was signed (a "
+			      "hoster, or malware on the library share): the disk no longer hashes to "
+			      "the value its signature catalog holds."));
+	return 0;
+}
+
+/* Plain words for the reasons a deploy gave (the hosts' reasons, "; "-joined). */
+static char *deploy_concept(const char *reasons)
+{
+	static const struct {
+		const char *pattern;
+		const char *words;
+	} why[] = {
+		{ "failed attestation", "a host that failed attestation gets no key from KPS, so it cannot even try" },
+		{ "InsecureHostConfiguration", "a host HGS found unhealthy is skipped: KPS releases no key to it" },
+		{ "UnauthorizedHost", "a host HGS does not know is skipped: KPS releases no key to it" },
+		{ "changed after it was signed", "the template's image no longer hashes to the value in its signature catalog: it was altered after signing, so no host provisions from it" },
+		{ "is signed by certificate", "the template is signed by a certificate the tenant's shielding data does not trust (its volume ID qualifier pins the signer)" },
+		{ " version ", "the template's version does not meet the version rule of the tenant's qualifier" },
+		{ "is not '", "the template's name is not the one the tenant's qualifier names" },
+		{ "GuardianNotListed", "KPS refused the key: the shielding data names only another fabric's guardian, so no host of this fabric can open it" },
+		{ "at stage template", "the guest itself found the template is not the signed one, before any secret was sent" },
+	};
+	char *out = NULL, *n;
+	size_t i;
+
+	for (i = 0; reasons && i < sizeof(why) / sizeof(why[0]); i++) {
+		if (!strstr(reasons, why[i].pattern))
+			continue;
+		n = out ? sfmt("%s; %s", out, why[i].words) : sdup(why[i].words);
+		free(out);
+		out = n;
+	}
+	return out;
+}
+
+/*
+ * The hosts in SKIPPED ("HOST: reason" strings) for the human report:
+ * "A (reason), B and C", a reason shown only when it is short (attestation
+ * statuses), malloc'd; NULL when none.
+ */
+static char *skipped_summary(const json_t *skipped)
+{
+	size_t n = json_array_size(skipped), i;
+	char *out = NULL, *next;
+
+	for (i = 0; i < n; i++) {
+		const char *line = json_string_value(json_array_get(skipped, i));
+		size_t host = line ? strcspn(line, ":") : 0;
+		const char *why = line && line[host] ? line + host + 2 : "";
+
+		next = sfmt("%s%s%.*s%s%s%s", out ? out : "", !out ? "" : i + 1 == n ? " and " : ", ",
+			    (int)host, line ? line : "", strlen(why) <= 60 && *why ? " (" : "",
+			    strlen(why) <= 60 ? why : "", strlen(why) <= 60 && *why ? ")" : "");
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* 1 when the hosts named in SKIPPED ("HOST: reason" strings) are exactly ST's skipped list. */
+static int skipped_match(const struct sc_step *st, const json_t *skipped, char **why)
+{
+	json_t *e;
+	size_t i, k, n = 0;
+
+	*why = NULL;
+	json_array_foreach(skipped, i, e) {
+		const char *line = json_string_value(e);
+		size_t len = line ? strcspn(line, ":") : 0;
+
+		for (k = 0; k < st->skipped.n; k++)
+			if (strlen(st->skipped.v[k]) == len && !strncmp(st->skipped.v[k], line, len))
+				break;
+		if (k == st->skipped.n) {
+			*why = sfmt("host %.*s was skipped too (%s)", (int)len, line ? line : "",
+				    line ? line : "");
+			return 0;
+		}
+		n++;
+	}
+	if (n != st->skipped.n) {
+		*why = sfmt("%zu host%s skipped, not %zu", n, n == 1 ? "" : "s", st->skipped.n);
+		return 0;
+	}
+	return 1;
+}
+
+static int do_deploy(struct ctx *c)
+{
+	struct lab *L = c->L;
+	const struct sc_step *st = c->st;
+	struct lab_vm *v = &L->vms[lab_vm_index(L, st->vm)];
+	int sd = lab_shielding_index(L, st->shielding_data);
+	int sp = lab_specialization_index(L, st->specialization);
+	const char *args[32], *host = NULL, *cn;
+	struct lab_result res;
+	json_t *j = NULL, *skipped = NULL, *e;
+	char *reasons = NULL, *err = NULL, *why = NULL, *words, *summary = NULL, label[128];
+	size_t n = 0, i;
+	int ok, hi = -1;
+
+	if (!L->shielding[sd].made) {
+		outcome(c, "error", 0, "its shielding data is not made: a template it trusts is not "
+			"protected yet");
+		return 0;
+	}
+	args[n++] = "vmm";
+	args[n++] = "deploy";
+	args[n++] = "--dir";
+	args[n++] = L->vmm;
+	args[n++] = "--cloud";
+	args[n++] = st->cloud;
+	args[n++] = "--name";
+	args[n++] = st->vm;
+	args[n++] = "--template";
+	args[n++] = L->templates[lab_template_index(L, st->template)].path;
+	args[n++] = "--pdk";
+	args[n++] = L->shielding[sd].pdk;
+	if (sp >= 0) {
+		args[n++] = "--fsk";
+		args[n++] = L->fsk[sp];
+	}
+	args[n++] = "--accel";
+	args[n++] = L->s->accel == SC_ACCEL_KVM ? "kvm" : L->s->accel == SC_ACCEL_TCG ? "tcg" : "auto";
+	if (L->guest) {
+		args[n++] = "--guest";
+		args[n++] = L->guest;
+	}
+	args[n++] = "--json";
+	args[n] = NULL;
+	snprintf(label, sizeof(label), "deploy %s to %s:", st->vm, st->cloud);
+	if (lab_execv(L, &res, label, args) < 0)
+		return fail_infra(c, "deploy");
+	if ((res.rc == 0 || res.rc == 4) &&
+	    hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) == 0)
+		skipped = json_object_get(j, "Skipped");
+	hl_error_clear();
+	json_array_foreach(skipped, i, e) {
+		char *r = sfmt("%s%s%s", reasons ? reasons : "", reasons ? "; " : "",
+			       json_string_value(e) ? json_string_value(e) : "");
+		free(reasons);
+		reasons = r;
+	}
+	summary = skipped_summary(skipped);
+	if (res.rc == 0 && j) {
+		host = json_string_value(json_object_get(j, "Host"));
+		hi = lab_host_index(L, host);
+		cn = json_string_value(json_object_get(j, "ComputerName"));
+		ok = !strcmp(st->expect, "running") && hi >= 0;
+		if (ok && st->placed_on && strcmp(st->placed_on, host)) {
+			ok = 0;
+			why = sfmt("placed on %s, not %s", host, st->placed_on);
+		}
+		if (hi >= 0) {
+			free(v->bundle);
+			v->bundle = sfmt("%s/vms/%s", L->hosts[hi].dir, st->vm);
+			v->shielded = 1;
+			v->placed_on = v->running_on = hi;
+			v->imported |= 1u << hi;
+			v->deploy = st;
+		}
+		free(c->r->reason);
+		c->r->reason = sfmt("on %s, computer name %s; workload: %s%s%s", host ? host : "?",
+				    cn ? cn : "?", json_string_value(json_object_get(j, "Workload")) ?
+				    json_string_value(json_object_get(j, "Workload")) : "-",
+				    reasons ? "; skipped " : "", reasons ? reasons : "");
+		set_concept(c, sfmt("VMM %s%s%splaced %s on %s: the host attested, KPS released the "
+				    ".pdk's key to it, and inside the new VM the guest checked the "
+				    "template's signature against the tenant's qualifiers before any secret "
+				    "was used, then specialized it (computer name %s) and encrypted its disk "
+				    "under a key only its own vTPM holds.", summary ? "skipped " : "",
+				    summary ? summary : "", summary ? " and " : "", st->vm,
+				    host ? host : "?", cn ? cn : "?"));
+		outcome(c, "running", ok, why ? why : ok ? NULL : "the VM runs where it should "
+			"have been refused");
+	} else {
+		err = err_line(res.err);
+		ok = res.rc == 4 && !strcmp(st->expect, "refused");
+		free(c->r->reason);
+		c->r->reason = sdup(err);
+		words = deploy_concept(err);
+		set_concept(c, sfmt("no host of %s took the VM: VMM skipped %s; %s.", st->cloud,
+				    summary ? summary : "every host", words ? words : err ? err :
+				    "no message"));
+		free(words);
+		outcome(c, res.rc == 4 ? "refused" : "failed", ok, err);
+		free(reasons);
+		reasons = sdup(err);
+	}
+	if (c->r->passed && st->has_skipped && !skipped_match(st, skipped, &why))
+		outcome(c, c->r->got, 0, why);
+	if (c->r->passed && !substatus_hold(st, NULL, reasons, &why)) {
+		char *m = sfmt("no sub-status %s in the hosts' reasons", why);
+
+		free(why);
+		why = m;
+		outcome(c, c->r->got, 0, why);
+	}
+	if (c->r->passed && st->reason && (!reasons || !strstr(reasons, st->reason))) {
+		free(why);
+		why = sfmt("the reasons do not say '%s'", st->reason);
+		outcome(c, c->r->got, 0, why);
+	}
+	json_decref(j);
+	free(summary);
+	free(reasons);
+	free(err);
+	free(why);
+	lab_result_clear(&res);
+	return 0;
+}
+
+static int do_secret_scan(struct ctx *c)
+{
+	struct search S;
+	const char *got;
+	char *where = NULL;
+
+	if (search_run(&S, c->L->work, c->st->text) < 0) {
+		search_release(&S);
+		return fail_infra(c, "secret_scan");
+	}
+	got = S.found ? "present" : "absent";
+	if (S.found)
+		where = sfmt("in %zu file%s, e.g. %s", S.found, S.found == 1 ? "" : "s",
+			     S.first + strlen(c->L->work) + 1);
+	free(c->r->reason);
+	c->r->reason = sfmt("%zu files, %.1f MiB searched%s%s", S.files,
+			    (double)S.bytes / (1024.0 * 1024.0), where ? "; " : "", where ? where : "");
+	outcome(c, got, !strcmp(got, c->st->expect), where);
+	set_concept(c, S.found ? sfmt("the text is in a file of the lab (%s): it is not kept secret.",
+				      where)
+			       : sfmt("every file of the lab (%zu files: HGS, the hosts with their VMs' "
+				      "disks and vTPM state, the fabric controller, the tenant's files, "
+				      "every log) was searched: the text is nowhere in clear.  An "
+				      "answer file crosses from the tenant to the guest only inside the "
+				      ".pdk, encrypted under a key KPS releases to healthy hosts alone, "
+				      "and the guest writes it only to its encrypted volume.",
+				      S.files));
+	free(where);
+	search_release(&S);
 	return 0;
 }
 
@@ -1002,7 +1532,7 @@ static char *step_title(const struct sc_step *st)
 	switch (st->kind) {
 	case SC_STEP_START:
 	case SC_STEP_CONNECT:
-		return sfmt("%s %s on %s", k, st->vm, st->host);
+		return st->host ? sfmt("%s %s on %s", k, st->vm, st->host) : sfmt("%s %s", k, st->vm);
 	case SC_STEP_STOP:
 	case SC_STEP_SHIELD:
 	case SC_STEP_OFFLINE_READ:
@@ -1022,6 +1552,11 @@ static char *step_title(const struct sc_step *st)
 		return sfmt("%s %s", k, st->component);
 	case SC_STEP_REBOOT_HOST:
 		return st->profile ? sfmt("%s %s (%s)", k, st->host, st->profile) : sfmt("%s %s", k, st->host);
+	case SC_STEP_PROTECT_TEMPLATE:
+	case SC_STEP_ALTER_TEMPLATE:
+		return sfmt("%s %s", k, st->template);
+	case SC_STEP_DEPLOY:
+		return sfmt("%s %s to %s", k, st->vm, st->cloud);
 	default:
 		return st->host ? sfmt("%s %s", k, st->host) : sdup(k);
 	}
@@ -1077,6 +1612,10 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	case SC_STEP_REBOOT_HOST: rc = do_reboot(&c); break;
 	case SC_STEP_CLOCK: rc = do_clock(&c); break;
 	case SC_STEP_KILL: rc = do_kill(&c); break;
+	case SC_STEP_PROTECT_TEMPLATE: rc = do_protect_template(&c); break;
+	case SC_STEP_ALTER_TEMPLATE: rc = do_alter_template(&c); break;
+	case SC_STEP_DEPLOY: rc = do_deploy(&c); break;
+	case SC_STEP_SECRET_SCAN: rc = do_secret_scan(&c); break;
 	default:
 		outcome(&c, "error", 0, "unknown step");
 	}

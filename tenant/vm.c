@@ -3,7 +3,8 @@
  * `mke2fs -d` (no root), the shielding boot run on the tenant's own machine
  * (the VM launcher of vm/launch.h: swtpm with the TK through a pipe, QEMU TCG
  * in provisioning mode, the guest agent's events from its virtio-serial
- * port), and the export of the bundle (vm/bundle.h).
+ * port), the owner's signed statement of the VM's policy (proto/vmpolicy.h)
+ * that a guarded host checks, and the export of the bundle (vm/bundle.h).
  *
  * Crash safety: every VM folder and the shielded/ folder are built in a
  * temporary folder beside their final place and renamed in one step.
@@ -28,6 +29,7 @@
 #include "lib/labclock.h"
 #include "proto/keyprotector.h"
 #include "proto/names.h"
+#include "proto/vmpolicy.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
 #include "vm/bundle.h"
@@ -238,33 +240,49 @@ static void clean_stale(const char *vmdir)
 }
 
 /*
- * Unwrap the TK of the KP at KP_PATH with the key of its owner, who must be a
- * guardian of DIR; the KP's bytes in *KPTEXT.  -2 when the owner check refuses.
+ * Parse the KP of KPLEN bytes KPTEXT (read from KP_PATH) and find its owner,
+ * who must be a guardian of DIR with private keys, into *KP and *OWNER
+ * (released by the caller).  -2 when the owner check refuses.
  */
-static int owner_tk(const char *dir, const char *kp_path, struct hl_buf *tk, char **kptext,
-		    size_t *kplen, char kp_id[HL_KP_ID_SIZE])
+static int kp_owner(const char *dir, const char *kp_path, const char *kptext, size_t kplen,
+		    struct hl_kp **kp, struct hl_guardian **owner)
+{
+	*kp = NULL;
+	*owner = NULL;
+	if (hl_kp_parse(kptext, kplen, kp) < 0)
+		return hl_error_wrap("'%s'", kp_path);
+	if (hl_guardian_find(dir, (*kp)->owner_signing_thumbprint, 1, HL_GUARDIAN_LOAD_KEYS,
+			     owner) < 0) {
+		hl_error("key protector %s is owned by '%s' (signing certificate %s), which is not "
+			 "a guardian with private keys in '%s': only the owner can shield a VM "
+			 "with it", (*kp)->id, (*kp)->owner_name, (*kp)->owner_signing_thumbprint,
+			 dir);
+		return -2;
+	}
+	if (hl_kp_verify(*kp, (*owner)->signing_thumbprint) < 0)
+		return -2;
+	return 0;
+}
+
+/*
+ * Unwrap the TK of the KP at KP_PATH with the key of its owner, who must be a
+ * guardian of DIR, and sign the statement that VM NAME has POLICY with the
+ * owner's signing key into STMT (proto/vmpolicy.h); the KP's bytes in
+ * *KPTEXT, its id in KP_ID.  -2 when the owner check refuses.
+ */
+static int owner_tk(const char *dir, const char *kp_path, const char *name, const char *policy,
+		    struct hl_buf *tk, char **kptext, size_t *kplen, struct hl_buf *stmt,
+		    char kp_id[HL_KP_ID_SIZE])
 {
 	struct hl_guardian *owner = NULL;
 	struct hl_kp *kp = NULL;
-	int rc = -1;
+	int rc = -1, r;
 
 	*kptext = NULL;
 	if (hl_file_read(kp_path, HL_KP_MAX_SIZE, kptext, kplen) < 0)
 		return -1;
-	if (hl_kp_parse(*kptext, *kplen, &kp) < 0) {
-		hl_error_wrap("'%s'", kp_path);
-		goto out;
-	}
-	if (hl_guardian_find(dir, kp->owner_signing_thumbprint, 1, HL_GUARDIAN_LOAD_KEYS,
-			     &owner) < 0) {
-		hl_error("key protector %s is owned by '%s' (signing certificate %s), which is not "
-			 "a guardian with private keys in '%s': only the owner can shield a VM "
-			 "with it", kp->id, kp->owner_name, kp->owner_signing_thumbprint, dir);
-		rc = -2;
-		goto out;
-	}
-	if (hl_kp_verify(kp, owner->signing_thumbprint) < 0) {
-		rc = -2;
+	if ((r = kp_owner(dir, kp_path, *kptext, *kplen, &kp, &owner)) < 0) {
+		rc = r;
 		goto out;
 	}
 	if (hl_kp_unwrap_entry(&kp->entries[0], owner->encryption_key, tk) < 0)
@@ -273,6 +291,10 @@ static int owner_tk(const char *dir, const char *kp_path, struct hl_buf *tk, cha
 		hl_buf_free(tk);
 		hl_error("key protector %s holds a %zu-byte TK, not %d", kp->id, tk->len,
 			 HL_KP_TK_LEN);
+		goto out;
+	}
+	if (hl_vmpolicy_create(kp->id, name, policy, time(NULL), owner->signing_key, stmt) < 0) {
+		hl_buf_free(tk);
 		goto out;
 	}
 	memcpy(kp_id, kp->id, HL_KP_ID_SIZE);
@@ -303,8 +325,9 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	struct vm_launch l = { 0 };
 	struct vm_launch_proc *p = NULL;
 	char *vmdir = NULL, *tmp = NULL, *plain = NULL, *disk = NULL, *vtpm = NULL;
-	char *kpcopy = NULL, *final = NULL, *kptext = NULL;
+	char *kpcopy = NULL, *final = NULL, *kptext = NULL, *sigfile = NULL;
 	char kp_id[HL_KP_ID_SIZE];
+	struct hl_buf stmt = { NULL, 0 };
 	int rc = -1, r, fd, timeout;
 	size_t kplen = 0;
 	struct stat st;
@@ -333,7 +356,7 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 		hl_error_errno("VM '%s' has no plain disk '%s'", name, plain);
 		goto out;
 	}
-	if ((r = owner_tk(dir, kp_path, &tk, &kptext, &kplen, kp_id)) < 0) {
+	if ((r = owner_tk(dir, kp_path, name, policy, &tk, &kptext, &kplen, &stmt, kp_id)) < 0) {
 		rc = r;
 		goto out;
 	}
@@ -350,7 +373,7 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 		goto out;
 	}
 	if (!(disk = join(tmp, "disk.img")) || !(vtpm = join(tmp, "vtpm")) ||
-	    !(kpcopy = join(tmp, "key-protector.kp"))) {
+	    !(kpcopy = join(tmp, "key-protector.kp")) || !(sigfile = join(tmp, VM_BUNDLE_POLICY))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -387,10 +410,11 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	vm_launch_proc_free(p);
 	p = NULL;
 
-	/* Install: only the four bundle parts, then one rename. */
+	/* Install: only the five bundle parts, then one rename. */
 	if (vm_bundle_config_write(tmp, name, policy, kp_id,
 				   (long long)(st.st_size + (off_t)HL_VM_LUKS_ROOM)) < 0 ||
-	    hl_file_write(kpcopy, kptext, kplen, HL_FILE_MODE_PUBLIC) < 0)
+	    hl_file_write(kpcopy, kptext, kplen, HL_FILE_MODE_PUBLIC) < 0 ||
+	    hl_file_write(sigfile, stmt.data, stmt.len, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
 	vm_launch_scratch_remove(tmp);
 	if (rename(tmp, final) < 0) {
@@ -408,10 +432,12 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 	rc = 0;
 out:
 	hl_buf_free(&tk);
+	hl_buf_free(&stmt);
 	vm_launch_proc_free(p);
 	if (tmp)
 		hl_file_rmtree(tmp);
 	free(kptext);
+	free(sigfile);
 	free(vmdir);
 	free(tmp);
 	free(plain);
@@ -422,12 +448,67 @@ out:
 	return rc;
 }
 
+/*
+ * Sign the policy statement of shielded folder SRC of VM NAME when a
+ * shield-vm of an hgslab older than the signed policy did not make one: the
+ * name and policy of its config.json, the KP of its key-protector.kp,
+ * signed by that KP's owner (a guardian of DIR with private keys: -2 when
+ * not).  0 at once when SRC has one.
+ */
+static int sign_missing_policy(const char *dir, const char *name, const char *src)
+{
+	struct hl_guardian *owner = NULL;
+	struct hl_kp *kp = NULL;
+	struct hl_buf stmt = { NULL, 0 };
+	char *kp_path = NULL, *sig = NULL, *kptext = NULL;
+	const char *policy = NULL, *cfg_name = NULL;
+	json_t *cfg = NULL;
+	size_t kplen = 0;
+	int rc = -1, r;
+
+	if (!(kp_path = join(src, "key-protector.kp")) || !(sig = join(src, VM_BUNDLE_POLICY))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (hl_file_exists(sig) == 1) {
+		rc = 0;
+		goto out;
+	}
+	if (vm_bundle_config_read(src, &cfg) < 0 ||
+	    hl_json_get_string(cfg, "policy", &policy) < 0 ||
+	    hl_json_get_string(cfg, "name", &cfg_name) < 0 ||
+	    hl_file_read(kp_path, HL_KP_MAX_SIZE, &kptext, &kplen) < 0)
+		goto out;
+	if ((r = kp_owner(dir, kp_path, kptext, kplen, &kp, &owner)) < 0) {
+		rc = r;
+		goto out;
+	}
+	/* the name a host installs the VM under is config.json's */
+	if (hl_vmpolicy_create(kp->id, cfg_name, policy, time(NULL), owner->signing_key,
+			       &stmt) < 0 ||
+	    hl_file_write(sig, stmt.data, stmt.len, HL_FILE_MODE_PUBLIC) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		hl_error_wrap("VM '%s' was shielded by an hgslab older than the signed policy and "
+			      "its policy statement cannot be made", name);
+	hl_buf_free(&stmt);
+	hl_guardian_free(owner);
+	hl_kp_free(kp);
+	json_decref(cfg);
+	free(kptext);
+	free(kp_path);
+	free(sig);
+	return rc;
+}
+
 /* export-vm. */
 int hl_vm_export(const char *dir, const char *name, const char *out)
 {
 	char *src = NULL, *prefix = NULL;
 	const char *base = strrchr(out, '/');
-	int rc = -1;
+	int rc = -1, r;
 
 	if (hl_name_vm(name) < 0)
 		return -1;
@@ -446,7 +527,12 @@ int hl_vm_export(const char *dir, const char *name, const char *out)
 		hl_error("'%s' already exists: give a new folder for the bundle", out);
 		goto out;
 	}
-	rc = vm_bundle_install(src, VM_BUNDLE_VTPM_ALL, out, prefix, "beside", out, "the bundle");
+	if ((r = sign_missing_policy(dir, name, src)) < 0) {
+		rc = r;
+		goto out;
+	}
+	r = vm_bundle_install(src, VM_BUNDLE_VTPM_ALL, out, prefix, "beside", out, "the bundle");
+	rc = r == -2 ? -3 : r;
 out:
 	free(prefix);
 	free(src);

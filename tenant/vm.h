@@ -12,6 +12,8 @@
  *       vtpm/                the swtpm state, encrypted with the VM's TK
  *       key-protector.kp     the KP whose TK encrypts vtpm/
  *       config.json          {"version":1,"name":..,"policy":..,"kp_id":..,...}
+ *       policy.sig           the owner's signed statement of the VM's policy
+ *                            (proto/vmpolicy.h), which a guarded host checks
  * shielded/ holds the parts of a bundle (vm/bundle.h) and export-vm copies it.
  *
  * The shielded/ folder is the only sign that a VM is shielded: shielding
@@ -75,7 +77,8 @@ struct hl_vm_shield_opts {
 
 /*
  * shield-vm: verify KP_PATH is owned by a guardian of DIR, unwrap its TK with
- * that guardian's key, create the VM's vTPM state encrypted with it, run the
+ * that guardian's key, sign the statement of the VM's POLICY with its
+ * signing key, create the VM's vTPM state encrypted with the TK, run the
  * provisioning boot and, on "provisioned", install shielded/ and remove the
  * plain disk.  POLICY is "shielded" or "encryption-supported".  Returns 0;
  * -1 (error set) when nothing was started; -2 when the owner check refused
@@ -87,9 +90,13 @@ int hl_vm_shield(const char *dir, const char *name, const char *kp_path, const c
 
 /*
  * export-vm: copy DIR/vms/NAME/shielded to OUT (must not exist) as a bundle:
- * disk.img, vtpm/, key-protector.kp, config.json.  Built in a staging
- * folder OUT.tmp-XXXXXX beside OUT (vm_bundle_install) and renamed into
- * place; -2 when the shielded folder breaks the bundle rules (vm/bundle.h).
+ * disk.img, vtpm/, key-protector.kp, config.json, policy.sig.  Built in a staging
+ * folder OUT.tmp-XXXXXX beside OUT (vm_bundle_install) and renamed into place.  A VM shielded by an hgslab older than the
+ * signed policy has no policy.sig: it is signed first (config.json's name
+ * and policy, by the KP's owner, a guardian of DIR with private keys) and
+ * kept in shielded/.  Returns 0; -2 when the KP's owner is not such a
+ * guardian or the KP does not verify; -3 when the shielded folder breaks the
+ * bundle rules (vm/bundle.h); -1 on other failures.
  */
 int hl_vm_export(const char *dir, const char *name, const char *out);
 

@@ -28,7 +28,8 @@
 #include "vm/bundle.h"
 
 /* The files of a bundle besides vtpm/, in copy order. */
-static const char *const bundle_files[] = { "disk.img", "key-protector.kp", "config.json" };
+static const char *const bundle_files[] = { "disk.img", "key-protector.kp", "config.json",
+					     VM_BUNDLE_POLICY };
 
 /* The vTPM state file swtpm needs. */
 #define VTPM_STATE "tpm2-00.permall"

@@ -7,6 +7,8 @@
  *   BUNDLE/key-protector.kp   the KP whose TK encrypts vtpm/ (0644)
  *   BUNDLE/config.json        {"version":1,"name":..,"policy":..,"kp_id":..,
  *                              "disk_size":N,"shielded_at":..,"disk":..} (0644)
+ *   BUNDLE/policy.sig         the KP owner's signed statement of the VM's
+ *                              policy (proto/vmpolicy.h) (0644)
  *   BUNDLE/vtpm/              the swtpm state, encrypted with the TK (0700);
  *       tpm2-00.permall       the state swtpm needs (0600)
  *
@@ -25,6 +27,9 @@
 #include <jansson.h>
 
 #include "proto/names.h"
+
+/* The bundle part holding the tenant's signed policy statement (proto/vmpolicy.h). */
+#define VM_BUNDLE_POLICY "policy.sig"
 
 /* 1 when POLICY is a known VM policy ("shielded", "encryption-supported"), else 0. */
 int vm_bundle_policy_known(const char *policy);
@@ -55,7 +60,7 @@ enum vm_bundle_vtpm {
 
 /*
  * Copy the bundle parts of folder SRC into folder DST (which exists): disk.img
- * (0600), key-protector.kp and config.json (0644), then vtpm/ (created 0700)
+ * (0600), key-protector.kp, config.json and policy.sig (0644), then vtpm/ (created 0700)
  * with the files VTPM says (0600; folders and dot files in vtpm/ are
  * skipped).  Stops at the first part that fails, named in the message; -2
  * when SRC is refused (above); the caller removes DST.

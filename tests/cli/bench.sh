@@ -4,8 +4,10 @@
 # JSON must be sane (attestations passed, none refused, positive rates,
 # p50 <= p99, a three-operation crypto floor, a ratio); a run whose HGS is
 # killed during the measured window must fail (exit 1, "ok": false), and a
-# Ctrl-C must exit 130; every run must leave no process and no lab directory
-# behind.  Speed is not asserted here: the figures are the benchmark's to
+# Ctrl-C must exit 130; one pair of `bench provision --runs 1 --json` (a
+# plain boot, a template + .pdk to a running VM: needs `make guest`) whose
+# JSON has every part timed, a positive ratio and the goal 2.5; every run
+# must leave no process and no lab directory behind.  Speed is not asserted here: the figures are the benchmark's to
 # report (project rule), this only checks that it measures.
 # Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when set; named
 # but not built: a failure).
@@ -112,5 +114,27 @@ wait_line "$T/int.err" 'measuring: ' && kill -INT "$BG_PID"
 wait "$BG_PID"; RC=$?; BG_PID=""
 ok $([ $RC -eq 130 ] && grep -q 'interrupted' "$T/int.err"; echo $?) "Ctrl-C stops the bench with exit 130 (got $RC)"
 clean "$w" "after Ctrl-C nothing is left running or on disk"
+
+# ---- bench provision: one pair, the shape of its report ----
+: "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
+export HGSLAB_GUEST_DIR
+require jq qemu-system-x86_64 swtpm mke2fs
+require_guest "$HGSLAB_GUEST_DIR"
+run "$bin" bench provision --help
+ok $([ $RC -eq 0 ] && grep -q -- '--runs N' <<<"$OUT" && grep -q 'goal (2.5x)' <<<"$OUT"; echo $?) \
+	"bench provision --help shows the options and the goal"
+run "$bin" bench provision --runs 0
+ok $([ $RC -eq 2 ] && grep -q -- '--runs must be 1 to 20' <<<"$ERR"; echo $?) "bench provision --runs 0 exits 2"
+w="$T/work-prov"
+run "$bin" bench provision --runs 1 --json --workdir "$w"
+ok $([ $RC -eq 0 ] && jq -e '.benchmark == "provision" and .ok == true and .runs == 1 and .error == null and
+	.plain.median_s > 0 and .check.median_s >= 0 and .specialize.median_s > 0 and .start.median_s > 0 and
+	.total.median_s >= .specialize.median_s + .start.median_s - 0.01 and
+	(.total.samples_s | length) == 1 and .ratio > 0 and (.pair_ratios | length) == 1 and
+	.goal_ratio == 2.5 and (.goal_met | type) == "boolean"' <<<"$OUT" >/dev/null; echo $?) \
+	"bench provision --runs 1 --json: plain boot, the host's check, the specialize boot, the start and the ratio ($(jq -r .ratio <<<"$OUT" 2>/dev/null)x, goal 2.5x)"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 5
+grep -E "plain boot:|to running:" <<<"$ERR" | sed 's/^/# /'
+clean "$w" "bench provision: nothing left running or on disk"
 
 done_testing

@@ -9,8 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 # The areas README "The command line" documents, and those of them that have verbs.
-documented="hgs host fabric tenant run demo up down status diagnose bench version"
-verb_areas="hgs host fabric tenant bench"
+documented="hgs host fabric tenant vmm run demo up down status diagnose bench version"
+verb_areas="hgs host fabric tenant vmm bench"
 
 # help_list TEXT SECTION: the names listed under "SECTION:" (Areas, Verbs) in a --help TEXT.
 help_list() { sed -n "/^$2:\$/,/^\$/s/^  \([a-z][a-z0-9-]*\)\( .*\)\{0,1\}\$/\1/p" <<<"$1"; }

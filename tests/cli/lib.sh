@@ -40,6 +40,13 @@ run() {
 
 done_testing() { echo "1..$_n"; }
 
+# flip FILE OFFSET: flip the low bit of byte OFFSET of FILE in place (a change whatever the byte was).
+flip() {
+	local b
+	b=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | xxd -p)
+	printf '%02x' $((0x$b ^ 1)) | xxd -r -p | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # require TOOL...: every TOOL is on PATH; else "Bail out!" and exit 1 (a failure, never a skip).
 require() {
 	local tool

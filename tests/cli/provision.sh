@@ -15,7 +15,9 @@
 # or environment of the run's processes; start-vm runs it with the same KP
 # and the guest reports computer name Web01 from the volume's /etc/hostname
 # (whose SHA-256 and the answer file's are in its workload), and stop-vm
-# powers it off; imported on the debug host, start-vm is refused like any
+# powers it off; its .pdk is its signed policy (policy.sig), so with
+# config.json edited to encryption-supported start-vm and connect-vm are
+# refused (exit 4); imported on the debug host, start-vm is refused like any
 # shielded VM's; --start provisions and starts web02 (no .fsk) in one go.
 # Refusals, each with the documented exit and reason, no new VM, no staging
 # folder and no process left: the template altered after signing (the
@@ -51,7 +53,7 @@ refused() {
 	[ ! -e "$1/vms/$2" ] && [ -z "$(vms_of "$1" | grep '^\.provision-' | grep -v '\.json$')" ]
 }
 
-plan 38
+plan 39
 
 # ---- the lab (tests/cli/lab.sh) and the tenant's files ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -135,6 +137,16 @@ ok $([ $RC -eq 0 ] && [ "$(jq -r .State <<<"$OUT")" = Running ] &&
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
 run "$B" host stop-vm --dir "$H1" --name web01
 ok $([ $RC -eq 0 ] && [ -z "$(pgrep -f "$H1/vms/web01")" ]; echo $?) "stop-vm web01: powered off, nothing of it runs"
+# web01's signed policy is the .pdk itself (policy.sig): an edited config.json does not downgrade it
+cp "$H1/vms/web01/config.json" "$T/web01.config.json"
+jq '.policy = "encryption-supported"' "$T/web01.config.json" >"$H1/vms/web01/config.json"
+run "$B" host start-vm --dir "$H1" --name web01
+r=$RC e=$ERR
+run "$B" host connect-vm --dir "$H1" --name web01
+cp "$T/web01.config.json" "$H1/vms/web01/config.json"
+ok $([ $r -eq 4 ] && grep -q "signed policy statement says 'shielded'" <<<"$e" && [ $RC -eq 4 ] &&
+	cmp -s "$H1/vms/web01/policy.sig" "$W/web.pdk" && [ -z "$(pgrep -f "$H1/vms/web01")" ]; echo $?) \
+	"web01 keeps the .pdk as policy.sig: with config.json edited to encryption-supported start-vm and connect-vm exit 4"
 # moved like any shielded VM: its folder is a bundle; on the debug host KPS gives no TK
 before=$(cd "$H1/vms/web01" && sha256sum disk.img vtpm/tpm2-00.permall key-protector.kp)
 run "$B" host import-vm --dir "$H2" --bundle "$H1/vms/web01"
@@ -158,7 +170,7 @@ mark "FabricHost1 provisioned and ran two VMs"
 
 # ---- refusals: no new VM, no staging folder, no process ----
 cp "$W/ws2016.tdisk" "$W/altered.tdisk"
-printf 'X' | dd of="$W/altered.tdisk" bs=1 seek=70000 conv=notrunc status=none
+flip "$W/altered.tdisk" 70000
 run "$B" host new-shielded-vm --dir "$H1" --name bad1 --template "$W/altered.tdisk" --pdk "$W/web.pdk"
 ok $([ $RC -eq 4 ] && grep -q "changed after it was signed" <<<"$ERR" && refused "$H1" bad1; echo $?) \
 	"a template altered after signing: the host's check refuses (exit 4), no VM"

@@ -6,7 +6,7 @@
 # file:line:column and start nothing; a wrong expectation fails (exit 6)
 # saying which step, what was expected and what happened; SIGINT in the
 # middle of a VM boot stops everything (exit 130, no process left, no lab
-# left); `up` leaves a fabric running that `status` shows and `down` stops.
+# left, the next scenario's fabric brought up meanwhile included); `up` leaves a fabric running that `status` shows and `down` stops.
 # Needs `make guest` for the VM scenarios.
 . "$(dirname "$0")/lib.sh"
 
@@ -118,6 +118,26 @@ ok $(jq -e --arg w "secret.txt=$want" '.scenarios[] | select(.name == "article-w
 	(.steps[6].substatus == "DebugMode") and (.steps[8].got == "unreadable")' "$T/lib.json" >/dev/null; echo $?) \
 	"article-walkthrough: running on FabricHost1 with the SHA-256 of secret.txt, refused on FabricHost2 (DebugMode), unreadable offline"
 
+# The article's second half: VMM skips the debug host, Web01 runs on FabricHost1 named by the .fsk.
+ok $(jq -e '.scenarios[] | select(.name == "article-vmm") | (.steps[4].kind == "deploy") and
+	(.steps[4].got == "running") and (.steps[4].reason | startswith("on FabricHost1, computer name Web01;")) and
+	(.steps[4].reason | contains("skipped FabricHost2: InsecureHostConfiguration (DebugMode)")) and
+	(.steps[6].got == "unreadable") and (.steps[7].got == "absent")' "$T/lib.json" >/dev/null; echo $?) \
+	"article-vmm: FabricHost2 skipped (DebugMode), Web01 runs on FabricHost1 with computer name Web01, unreadable offline, the answer file's secret in no lab file"
+# The answer file reached the guest (its SHA-256, specialized, in the workload) and no file of the lab.
+want=$(printf 'AdminPassword=Answer-S3cret-4711\nComputerName=Web02\n' | sha256sum | cut -c1-64)
+ok $(jq -e --arg w ".hgslab/unattend.txt=$want" '.scenarios[] | select(.name == "answer-file-secret") |
+	(.steps[3].reason | contains($w)) and ([.steps[] | select(.kind == "secret_scan") | .got] ==
+	["absent", "absent", "absent", "absent", "present"])' "$T/lib.json" >/dev/null; echo $?) \
+	"answer-file-secret: the guest holds the specialized answer file (its SHA-256), the secrets are in no lab file, the template's plaintext is"
+# The refusals name their reasons, and each host's.
+ok $(jq -e '[.scenarios[] | select(.name | test("^(template-altered|template-version-rule|template-signer-untrusted|pdk-other-fabric|cloud-no-healthy-host)$")) |
+	.steps[] | select(.kind == "deploy") | .got] == ["refused", "refused", "refused", "refused", "refused"]' "$T/lib.json" >/dev/null &&
+	jq -e '.scenarios[] | select(.name == "cloud-no-healthy-host") | .steps[4].reason |
+	contains("FabricHost2: InsecureHostConfiguration (DebugMode); FabricHost3: InsecureHostConfiguration (Iommu); FabricHost1: InsecureHostConfiguration (SecureBoot")' \
+	"$T/lib.json" >/dev/null; echo $?) \
+	"the template and cloud refusals: every deploy refused; cloud-no-healthy-host names each host's reason"
+
 # TAP and JUnit of a failing + passing pair
 "$B" run --workdir "$T/rep" --report tap --out "$T/r.tap" "$LIB/tampered-iommu-off.yaml" "$T/wrong.yaml" >/dev/null 2>&1
 rc=$?
@@ -131,7 +151,8 @@ ok $(xmllint --noout "$T/r.xml" 2>/dev/null &&
 	"JUnit report: well-formed, 2 suites, 12 cases, 1 failure"
 
 # ---- SIGINT during a VM boot: everything stops ----
-"$B" run --workdir "$T/int" "$LIB/article-walkthrough.yaml" >"$T/int.out" 2>"$T/int.err" &
+# (a second scenario after it: its fabric comes up meanwhile, and must go too)
+"$B" run --workdir "$T/int" "$LIB/article-walkthrough.yaml" "$LIB/hostkey-mode.yaml" >"$T/int.out" 2>"$T/int.err" &
 RPID=$!
 qemu=""
 for _ in $(seq 1 1200); do
@@ -146,8 +167,9 @@ wait $RPID
 rc=$?
 sleep 0.5
 left=$(lab_procs "$T/int")
-ok $([ -n "$qemu" ] && [ $rc -eq 130 ] && [ -z "$left" ] && [ ! -e "$T/int/article-walkthrough" ]; echo $?) \
-	"SIGINT while the VM provisions: exit 130, no process of the run left, the lab removed"
+ok $([ -n "$qemu" ] && [ $rc -eq 130 ] && [ -z "$left" ] && [ ! -e "$T/int/article-walkthrough" ] &&
+	[ ! -e "$T/int/hostkey-mode" ]; echo $?) \
+	"SIGINT while the VM provisions: exit 130, no process of the run left, the lab and the next scenario's (brought up meanwhile) removed"
 [ -n "$left" ] && sed 's/^/# left: /' <<<"$left"
 grep -i "interrupt" "$T/int.out" "$T/int.err" | head -n 3 | sed 's/^/# /'
 
@@ -164,6 +186,14 @@ ok $([ $RC -eq 1 ] && grep -q "already up" <<<"$ERR"; echo $?) "a second up on t
 run "$B" down --workdir "$T/up"
 sleep 0.3
 ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up")" ] && [ ! -e "$T/up" ]; echo $?) "down: every process stopped, the lab removed"
+run "$B" up --workdir "$T/up2" "$LIB/template-version-rule.yaml"
+ok $([ $RC -eq 0 ] && grep -q "fabric controller" <<<"$OUT" && grep -q "hgslab vmm deploy --dir $T/up2/vmm --cloud Cloud1" <<<"$OUT"; echo $?) \
+	"up of a scenario with clouds: the fabric controller's folder and the vmm commands to try"
+run "$B" status --workdir "$T/up2" --json
+ok $([ $RC -eq 0 ] && jq -e '.[] | select(.Kind == "Cloud") | .Name == "Cloud1" and .Detail == "FabricHost1"' <<<"$OUT" >/dev/null; echo $?) \
+	"status: the cloud Cloud1 and its host"
+run "$B" down --workdir "$T/up2"
+ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up2")" ]; echo $?) "down: the fabric with clouds stopped"
 run "$B" status --workdir "$T/up"
 ok $([ $RC -eq 1 ] && grep -q "no fabric is up" <<<"$ERR"; echo $?) "status after down: nothing is up"
 

@@ -26,6 +26,11 @@
 #
 # vm2 (encryption-supported): connect-vm attaches to its serial console.
 #
+# The signed policy: the bundle's policy.sig is the Owner's statement (openssl
+# verifies it); config.json edited on FabricHost1 to encryption-supported, or
+# vm2's statement copied into vm1: start-vm and connect-vm are refused (exit 4)
+# before any QEMU; with the genuine files back the statement holds.
+#
 # Boots: one cut short, two provisioning, four runs (each ~3-8 s under TCG).
 # Needs `make guest` (build/guest, or $HGSLAB_GUEST_DIR).
 . "$(dirname "$0")/lib.sh"
@@ -48,7 +53,7 @@ sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
 WANT=$(printf '%s' "$SECRET" | sha256sum | cut -c1-64)
 
-plan 46
+plan 51
 
 # ---- the lab (tests/cli/lab.sh, as kps_e2e.sh) ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -213,6 +218,44 @@ rc=$?
 ok $([ $rc -eq 0 ] && grep -q '"event":"stopping"' "$T/console.out"; echo $?) \
 	"connect-vm attaches to vm2's serial console: it shows the guest's 'stopping' line when stop-vm powers it off"
 sed 's/^/# console: /' "$T/console.out" | tail -n 3
+
+# ---- the tenant's signed policy: the host cannot downgrade vm1 by editing config.json ----
+# policy.sig is the Owner's signed statement (the KP's envelope): openssl checks it
+# with the Owner's signing certificate, as the host does with the KP's.
+jq -r .body "$BUNDLE/policy.sig" 2>/dev/null | base64 -d >"$T/stmt.body" 2>/dev/null
+jq -r .signature "$BUNDLE/policy.sig" 2>/dev/null | base64 -d >"$T/stmt.sig" 2>/dev/null
+openssl x509 -in "$TEN/guardians/Owner/signing.crt" -pubkey -noout >"$T/owner.pub"
+ok $([ "$(jq -r .format "$BUNDLE/policy.sig" 2>/dev/null)" = hgslab-vm-policy ] &&
+	[ "$(jq -r '.policy + " " + .vm + " " + .kp_id' "$T/stmt.body" 2>/dev/null)" = \
+	  "shielded vm1 $(jq -r .kp_id "$BUNDLE/config.json")" ] &&
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -verify "$T/owner.pub" \
+		-signature "$T/stmt.sig" "$T/stmt.body" >/dev/null; echo $?) \
+	"the bundle carries the Owner's signed policy statement (policy.sig: shielded, vm1, the KP's id; openssl verifies it)"
+V1="$H1/vms/vm1"
+cp "$V1/config.json" "$T/vm1.config.json"
+cp "$V1/policy.sig" "$T/vm1.policy.sig" 2>/dev/null
+jq '.policy = "encryption-supported"' "$T/vm1.config.json" >"$V1/config.json"
+run "$B" host start-vm --dir "$H1" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "signed policy statement says 'shielded'" <<<"$ERR" &&
+	[ -z "$(pgrep -f "qemu-system-x86_64.*$V1")" ]; echo $?) \
+	"config.json edited to encryption-supported: start-vm is refused (exit 4, the signed policy statement says shielded), no QEMU"
+sed 's/^/# /' <<<"$ERR" | head -n 2
+"$B" host stop-vm --dir "$H1" --name vm1 >/dev/null 2>&1
+run "$B" host connect-vm --dir "$H1" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "policy statement" <<<"$ERR"; echo $?) \
+	"connect-vm is refused too (exit 4, the policy statement)"
+# vm2's statement (same Owner and KP, encryption-supported) copied in: it names vm2.
+cp "$H1/vms/vm2/policy.sig" "$V1/policy.sig" 2>/dev/null
+run "$B" host start-vm --dir "$H1" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "policy statement of VM 'vm1' is for VM 'vm2'" <<<"$ERR" &&
+	[ -z "$(pgrep -f "qemu-system-x86_64.*$V1")" ]; echo $?) \
+	"vm2's policy statement (encryption-supported, same KP) copied into vm1: refused (exit 4, it is for VM 'vm2')"
+"$B" host stop-vm --dir "$H1" --name vm1 >/dev/null 2>&1
+cp "$T/vm1.config.json" "$V1/config.json"
+cp "$T/vm1.policy.sig" "$V1/policy.sig" 2>/dev/null
+run "$B" host connect-vm --dir "$H1" --name vm1
+ok $([ $RC -eq 4 ] && grep -q "is shielded: the host gives no console" <<<"$ERR"; echo $?) \
+	"the genuine files back: the statement holds and connect-vm refuses as for any shielded VM"
 mark "FabricHost1 done"
 
 # ---- FabricHost2: refused, files untouched ----

@@ -22,13 +22,6 @@ require openssl jq xxd sha256sum base64 debugfs mke2fs
 
 SECRET='AdminPassword=Plugh-Xyzzy-7f3a9'
 
-# flip FILE OFFSET: flip the low bit of byte OFFSET of FILE in place.
-flip() {
-	local b
-	b=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | xxd -p)
-	printf '%02x' $((0x$b ^ 1)) | xxd -r -p | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
-
 # One full run against binary $1.
 suite() {
 	local bin=$1 tag w d o n size off bad

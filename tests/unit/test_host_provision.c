@@ -10,6 +10,10 @@
  * at stage template (the secrets key is then never sent), or QEMU ends, or
  * the run is killed by SIGTERM; each failure leaves no VM, no staging
  * folder and a Failed status.  The swtpm of each run is the real one.
+ * A provisioned VM keeps its .pdk as policy.sig, the tenant's signed word
+ * on its policy: start-vm refuses it when config.json was edited, when the
+ * .pdk is another key protector's, truncated or missing, and runs the
+ * genuine one with the console the .pdk's policy gives.
  *
  * Each test works in its own mkdtemp sandbox (host folder, files, fake).
  */
@@ -19,6 +23,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 
 #include "hosts/host.h"
 #include "hosts/provision.h"
+#include "hosts/vm.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
@@ -249,6 +255,21 @@ static void test_check(void **state)
 	hosts_provision_input_release(NULL);
 }
 
+/* Invert the byte at OFFSET of file PATH (a change whatever the byte was). */
+static void flip_byte(const char *path, long offset)
+{
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_int_not_equal(c, EOF);
+	assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0xff, f), c ^ 0xff);
+	assert_int_equal(fclose(f), 0);
+}
+
 static void test_check_refuses(void **state)
 {
 	struct sandbox *s = *state;
@@ -258,8 +279,8 @@ static void test_check_refuses(void **state)
 	struct hl_viq q;
 
 	/* a byte of the image flipped after signing */
-	assert_int_equal(tu_sh("cp '%s' '%s' && printf 'Z' | dd of='%s' bs=1 seek=1000 "
-			       "conv=notrunc status=none", s->tdisk, altered, altered), 0);
+	assert_int_equal(tu_sh("cp '%s' '%s'", s->tdisk, altered), 0);
+	flip_byte(altered, 1000);
 	assert_int_equal(check(s, altered, NULL, NULL), -1);
 	assert_error_has("changed after it was signed");
 	/* the version rule not met */
@@ -644,6 +665,87 @@ static void test_run_killed(void **state)
 				   s->dir, s->dir), 0);
 }
 
+/* Reap every child of this test: the VM keepers, which end with the fake QEMU. */
+static void keepers_wait(void)
+{
+	for (;;)
+		if (waitpid(-1, NULL, 0) < 0 && errno != EINTR)
+			break;
+}
+
+/* hosts_vm_start of VM NAME with the sandbox's TK; 0 when it runs (the keeper is reaped). */
+static int start(struct sandbox *s, const char *name)
+{
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper() };
+	json_t *report = NULL;
+	int rc;
+
+	unlink(s->args);
+	rc = hosts_vm_start(&s->h, name, &s->tk, &o, &report);
+	json_decref(report);
+	keepers_wait();
+	return rc;
+}
+
+static void test_run_then_start(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
+	PATH_VAR(cfg, "%s/vms/vm1/config.json", s->hostdir);
+	PATH_VAR(kept, "%s/vms/vm1/policy.sig", s->hostdir);
+	PATH_VAR(other, "%s/other.pdk", s->dir);
+	PATH_VAR(events, "%s/events.jsonl", s->dir);
+	struct hl_viq q = viq("WindowsServer2016", "1.0.0.0", HL_VIQ_GREATER_THAN_OR_EQUALS,
+			      signer_cert);
+	json_t *report = NULL;
+	char *good_cfg, *pdk;
+	size_t pdk_len = 0;
+
+	fake_guest(s, guest_accepts);
+	if (provision(s, "vm1", &report) != 0)
+		fail_msg("run: %s", hl_error_last());
+	json_decref(report);
+	/* from here the fake guest only reports running */
+	unsetenv("FAKE_QEMU_GUEST");
+	tu_put(events, "{\"event\":\"running\",\"shielded\":false}\n");
+	setenv("FAKE_QEMU_EVENTS", events, 1);
+	setenv("FAKE_QEMU_SLEEP", "1", 1);
+	/* the host's administrator edits config.json: the .pdk's signed policy decides */
+	good_cfg = tu_slurp(cfg, NULL);
+	assert_int_equal(tu_sh("sed -i 's/encryption-supported/shielded/' '%s'", cfg), 0);
+	if (start(s, "vm1") == 0)
+		fail_msg("VM vm1 started with a config.json that disagrees with its shielding data");
+	assert_error_has("policy statement");
+	assert_error_has("'encryption-supported'");
+	assert_false(tu_exists(s->args));
+	tu_put(cfg, good_cfg);
+	/* the host keeps the tenant's signed .pdk (its secrets are ciphertext) as policy.sig */
+	assert_int_equal(tu_sh("cmp -s '%s' '%s'", s->pdk, kept), 0);
+	assert_int_equal(tu_mode_of(kept), 0644);
+	pdk = tu_slurp(kept, &pdk_len);
+	/* another .pdk of the same owner: another key protector */
+	write_pdk(other, &q, NULL, NULL);
+	assert_int_equal(tu_sh("cp '%s' '%s'", other, kept), 0);
+	assert_int_equal(start(s, "vm1"), -1);
+	assert_error_has("key protector");
+	/* a truncated .pdk, then none */
+	assert_ok(hl_file_write(kept, pdk, pdk_len / 2, 0644));
+	assert_int_equal(start(s, "vm1"), -1);
+	assert_error_has("the policy statement of VM 'vm1' is unreadable");
+	assert_int_equal(unlink(kept), 0);
+	assert_int_equal(start(s, "vm1"), -1);
+	assert_error_has("no signed policy statement");
+	assert_false(tu_exists(s->args));
+	assert_false(tu_exists(tu_path("%s/state.json", vmdir)));
+	/* the genuine VM runs with its serial console (the .pdk says encryption-supported) */
+	assert_ok(hl_file_write(kept, pdk, pdk_len, 0644));
+	if (start(s, "vm1") != 0)
+		fail_msg("start: %s", hl_error_last());
+	assert_true(tu_file_has(s->args, tu_path("unix:%s/run/console.sock,server=on", vmdir)));
+	free(good_cfg);
+	free(pdk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_guest_refuses, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_run_killed, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_run_then_start, sandbox_setup, sandbox_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -3,9 +3,16 @@
  * import-vm of good, bad and hostile bundles (nothing half-made is left; a
  * disk.img that links to a host file is refused; a staging folder is removed
  * on SIGTERM and, when its import died, by the next import), the VM
- * folder's config.json and state.json, the keeper check, the VM list, and
- * start-vm's and stop-vm's refusals.  The launcher they use has its own
- * tests (test_vm_launch.c).
+ * folder's config.json and state.json, the keeper check, the VM list,
+ * start-vm's and stop-vm's refusals, and the tenant's signed policy: a VM
+ * whose config.json was edited to another policy, whose policy statement
+ * (policy.sig) is signed by another key, names another key protector or
+ * another VM, is truncated or missing is refused before anything starts;
+ * the genuine shielded and encryption-supported VMs start (a fake
+ * qemu-system-x86_64 records its command line and plays "running"; the
+ * vTPM's swtpm is the real one, with the TK through its pipe) with the
+ * serial console their SIGNED policy gives them.  The launcher they use has
+ * its own tests (test_vm_launch.c).
  *
  * Each test works in its own mkdtemp sandbox holding the host folder (a
  * bare struct host: these functions use only its dir and name).
@@ -17,6 +24,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -35,17 +43,49 @@
 #include "hosts/vm.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
 #include "proto/keyprotector.h"
 #include "vm/bundle.h"
 #include "tests/unit/testutil.h"
+
+/* The tenant's owner guardian (its signing and encryption keys) and another signer, made once. */
+static EVP_PKEY *owner_skey, *owner_ekey, *mallory_skey;
+static X509 *owner_scert, *owner_ecert;
 
 /* One test's sandbox. */
 struct sandbox {
 	char dir[TU_SANDBOX_DIR];   /* first: the scratch folder (tu_sandbox_new) */
 	char hostdir[128];      /* the host folder (vms/ inside) */
 	char guest[128];        /* a guest folder (start-vm refuses before it is read) */
+	char args[128];         /* the fake QEMU's recorded argv (sandbox_setup_qemu) */
+	char events[128];       /* the events it plays */
+	char *old_path;         /* PATH before the fake QEMU */
 	struct host h;
 };
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (hl_key_generate(HL_KEY_RSA2048, &owner_skey) < 0 ||
+	    tu_self_signed(owner_skey, "Owner", &owner_scert) < 0 ||
+	    hl_key_generate(HL_KEY_RSA2048, &owner_ekey) < 0 ||
+	    tu_self_signed(owner_ekey, "Owner", &owner_ecert) < 0 ||
+	    hl_key_generate(HL_KEY_RSA2048, &mallory_skey) < 0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	hl_key_free(owner_skey);
+	hl_key_free(owner_ekey);
+	hl_key_free(mallory_skey);
+	hl_cert_free(owner_scert);
+	hl_cert_free(owner_ecert);
+	return 0;
+}
 
 static int sandbox_setup(void **state)
 {
@@ -68,6 +108,36 @@ static int sandbox_teardown(void **state)
 	return tu_sandbox_free(*state);
 }
 
+/* What the fake QEMU's guest reports. */
+static const char running_event[] = "{\"event\":\"running\",\"shielded\":true}\n";
+
+/* The sandbox and a fake QEMU (tu_fake_qemu_install) whose guest reports running, then ends. */
+static int sandbox_setup_qemu(void **state)
+{
+	struct sandbox *s;
+
+	if (sandbox_setup(state) < 0)
+		return -1;
+	s = *state;
+	snprintf(s->args, sizeof(s->args), "%s/qemu.args", s->dir);
+	snprintf(s->events, sizeof(s->events), "%s/events.jsonl", s->dir);
+	if (tu_fake_qemu_install(s->dir, &s->old_path) < 0 ||
+	    hl_file_write(s->events, running_event, strlen(running_event), 0644) < 0)
+		return -1;
+	setenv("FAKE_QEMU_ARGS", s->args, 1);
+	setenv("FAKE_QEMU_EVENTS", s->events, 1);
+	setenv("FAKE_QEMU_SLEEP", "1", 1);
+	return 0;
+}
+
+static int sandbox_teardown_qemu(void **state)
+{
+	struct sandbox *s = *state;
+
+	tu_fake_qemu_remove(s->old_path);
+	return tu_sandbox_free(s);
+}
+
 /* A zeroed LEN-byte buffer into B (released with hl_buf_free). */
 static int buf_alloc(struct hl_buf *b, size_t len)
 {
@@ -83,7 +153,8 @@ static void make_bundle(struct sandbox *s, const char *name, const char *vm, con
 
 	assert_int_equal(tu_sh("mkdir -p '%s/vtpm' && head -c 65536 /dev/urandom > '%s/disk.img' "
 			       "&& head -c 4096 /dev/urandom > '%s/vtpm/tpm2-00.permall' && "
-			       "echo '{}' > '%s/key-protector.kp'", b, b, b, b), 0);
+			       "echo '{}' > '%s/key-protector.kp' && echo '{}' > '%s/policy.sig'",
+			       b, b, b, b, b), 0);
 	tu_put(tu_path("%s/config.json", b),
 	       tu_path("{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\","
 		       "\"kp_id\":\"0123\",\"disk_size\":65536}", vm, policy));
@@ -95,7 +166,7 @@ static void test_import(void **state)
 {
 	struct sandbox *s = *state;
 	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
-					     "vtpm/tpm2-00.permall" };
+					     "policy.sig", "vtpm/tpm2-00.permall" };
 	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
 	char name[HL_NAME_VM_SIZE];
 	size_t i;
@@ -165,6 +236,11 @@ static void test_import_refuses(void **state)
 	make_bundle(s, "nokp", "vm1", "shielded");
 	assert_int_equal(unlink(tu_path("%s/nokp/key-protector.kp", s->dir)), 0);
 	import_fails(s, "nokp", "key-protector.kp");
+	/* a bundle of an hgslab older than the signed policy: no policy.sig */
+	make_bundle(s, "old", "vm1", "shielded");
+	assert_int_equal(unlink(tu_path("%s/old/policy.sig", s->dir)), 0);
+	import_fails(s, "old", "no signed policy statement (policy.sig)");
+	assert_error_has("export it again");
 }
 
 static void test_import_hostile(void **state)
@@ -417,6 +493,179 @@ static void test_start_stop_refuse(void **state)
 	hl_buf_free(&tk);
 }
 
+/* ---- the tenant's signed policy: start-vm checks it before anything runs ---- */
+
+/*
+ * Write the VM policy statement PATH for KP_ID, VM and POLICY signed by KEY,
+ * built here from the documented format (docs/shielded-vm.md, "The signed
+ * policy"), so the host is checked against the documentation.
+ */
+static void write_statement(const char *path, const char *kp_id, const char *vm,
+			    const char *policy, EVP_PKEY *key)
+{
+	char created[HL_JSON_TIME_SIZE], *text = NULL;
+	struct hl_buf out = { NULL, 0 };
+	json_t *body;
+
+	assert_ok(hl_json_time_format(time(NULL), created));
+	body = json_pack("{s:s, s:s, s:s, s:s}", "kp_id", kp_id, "vm", vm, "policy", policy,
+			 "created", created);
+	assert_non_null(body);
+	assert_ok(hl_json_dump(body, &text));
+	assert_ok(hl_kp_envelope_write("hgslab-vm-policy", 1, text, key, "the VM policy statement",
+				       &out));
+	assert_ok(hl_file_write(path, out.data, out.len, 0644));
+	hl_buf_free(&out);
+	free(text);
+	json_decref(body);
+}
+
+/* The config.json of VM with POLICY and KP_ID, as shield-vm writes it. */
+static const char *config_text(const char *vm, const char *policy, const char *kp_id)
+{
+	return tu_path("{\"version\":1,\"name\":\"%s\",\"policy\":\"%s\",\"kp_id\":\"%s\","
+		       "\"disk_size\":65536}", vm, policy, kp_id);
+}
+
+/*
+ * A bundle in DIR/NAME as the tenant's export-vm makes it for VM with
+ * POLICY: a key protector of the owner alone (its id into KP_ID, its TK
+ * into TK), the owner's policy statement and config.json; the disk and
+ * the vTPM state are stand-ins.
+ */
+static void make_signed_bundle(struct sandbox *s, const char *name, const char *vm,
+			       const char *policy, char kp_id[HL_KP_ID_SIZE], struct hl_buf *tk)
+{
+	struct hl_kp_owner o = { "Owner", owner_scert, owner_skey, owner_ecert, owner_ekey };
+	struct hl_buf kp = { NULL, 0 };
+	struct hl_kp *p = NULL;
+	PATH_VAR(b, "%s/%s", s->dir, name);
+
+	make_bundle(s, name, vm, policy);
+	assert_ok(hl_kp_create(&o, NULL, 0, 0, &kp, tk));
+	assert_ok(hl_kp_parse(kp.data, kp.len, &p));
+	snprintf(kp_id, HL_KP_ID_SIZE, "%s", p->id);
+	hl_kp_free(p);
+	assert_ok(hl_file_write(tu_path("%s/key-protector.kp", b), kp.data, kp.len, 0644));
+	hl_buf_free(&kp);
+	tu_put(tu_path("%s/config.json", b), config_text(vm, policy, kp_id));
+	write_statement(tu_path("%s/policy.sig", b), kp_id, vm, policy, owner_skey);
+}
+
+/* Import bundle NAME of VM with a fresh vTPM state (the stand-in cannot be opened with the TK). */
+static void import_fresh(struct sandbox *s, const char *name, const char *vm)
+{
+	char got[HL_NAME_VM_SIZE];
+
+	if (hosts_vm_import(&s->h, tu_path("%s/%s", s->dir, name), got, sizeof(got)) != 0)
+		fail_msg("import %s: %s", name, hl_error_last());
+	assert_string_equal(got, vm);
+	assert_int_equal(unlink(tu_path("%s/vms/%s/vtpm/tpm2-00.permall", s->hostdir, vm)), 0);
+}
+
+/* Reap every child of this test: the VM keepers, which end with the fake QEMU. */
+static void keepers_wait(void)
+{
+	for (;;)
+		if (waitpid(-1, NULL, 0) < 0 && errno != EINTR)
+			break;
+}
+
+/* start-vm of VM with TK must be refused with TEXT before anything runs. */
+static void start_refused(struct sandbox *s, const char *vm, const struct hl_buf *tk,
+			  const char *text)
+{
+	struct hosts_vm_start o = { s->guest, "tcg", 10, tu_keeper() };
+	json_t *report = NULL;
+
+	unlink(s->args);
+	if (hosts_vm_start(&s->h, vm, tk, &o, &report) == 0) {
+		json_decref(report);
+		keepers_wait();
+		fail_msg("VM %s started (%s) where '%s' was expected", vm,
+			 tu_file_has(s->args, "console.sock") ? "with a serial console" :
+			 "without a console", text);
+	}
+	assert_error_has("policy statement");
+	assert_error_has(text);
+	assert_null(report);
+	assert_false(tu_exists(s->args));
+	assert_false(tu_exists(tu_path("%s/vms/%s/state.json", s->hostdir, vm)));
+	assert_false(tu_exists(tu_path("%s/vms/%s/run", s->hostdir, vm)));
+}
+
+/* start-vm of VM with TK runs it, with the serial console on its socket when CONSOLE. */
+static void start_runs(struct sandbox *s, const char *vm, const struct hl_buf *tk, int console)
+{
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper() };
+	json_t *report = NULL;
+
+	unlink(s->args);
+	if (hosts_vm_start(&s->h, vm, tk, &o, &report) != 0)
+		fail_msg("start %s: %s", vm, hl_error_last());
+	assert_string_equal(json_string_value(json_object_get(report, "event")), "running");
+	json_decref(report);
+	keepers_wait();
+	if (console)
+		assert_true(tu_file_has(s->args, tu_path("unix:%s/vms/%s/run/console.sock,server=on",
+							 s->hostdir, vm)));
+	else
+		assert_true(tu_file_has(s->args, "-serial\nnone\n"));
+}
+
+static void test_start_signed_policy(void **state)
+{
+	struct sandbox *s = *state;
+	struct hl_buf tk1 = { NULL, 0 }, tk2 = { NULL, 0 };
+	char id1[HL_KP_ID_SIZE], id2[HL_KP_ID_SIZE], other[HL_KP_ID_SIZE], *good = NULL;
+	size_t good_len = 0;
+	PATH_VAR(cfg, "%s/vms/vm1/config.json", s->hostdir);
+	PATH_VAR(sig, "%s/vms/vm1/policy.sig", s->hostdir);
+
+	make_signed_bundle(s, "b1", "vm1", "shielded", id1, &tk1);
+	import_fresh(s, "b1", "vm1");
+	good = tu_slurp(tu_path("%s/b1/policy.sig", s->dir), &good_len);
+	/* the host's administrator edits config.json: the signed policy says shielded */
+	tu_put(cfg, config_text("vm1", "encryption-supported", id1));
+	start_refused(s, "vm1", &tk1, "'shielded'");
+	tu_put(cfg, config_text("vm1", "shielded", id1));
+	/* a statement signed by another key than the key protector's owner, either policy */
+	write_statement(sig, id1, "vm1", "encryption-supported", mallory_skey);
+	start_refused(s, "vm1", &tk1, "does not verify");
+	write_statement(sig, id1, "vm1", "shielded", mallory_skey);
+	start_refused(s, "vm1", &tk1, "does not verify");
+	/* the owner's statement for another key protector */
+	snprintf(other, sizeof(other), "%s", id1);
+	other[0] = other[0] == '0' ? '1' : '0';
+	write_statement(sig, other, "vm1", "shielded", owner_skey);
+	start_refused(s, "vm1", &tk1, "is for key protector");
+	/* the owner's statement for another VM (same key protector), config.json edited to match */
+	write_statement(sig, id1, "vm2", "encryption-supported", owner_skey);
+	tu_put(cfg, config_text("vm1", "encryption-supported", id1));
+	start_refused(s, "vm1", &tk1, "is for VM 'vm2'");
+	tu_put(cfg, config_text("vm1", "shielded", id1));
+	/* config.json naming another key protector */
+	assert_ok(hl_file_write(sig, good, good_len, 0644));
+	tu_put(cfg, config_text("vm1", "shielded", other));
+	start_refused(s, "vm1", &tk1, "config.json");
+	tu_put(cfg, config_text("vm1", "shielded", id1));
+	/* a truncated statement, then none (a VM imported from an older hgslab's bundle) */
+	assert_ok(hl_file_write(sig, good, good_len / 2, 0644));
+	start_refused(s, "vm1", &tk1, "bad VM policy statement");
+	assert_int_equal(unlink(sig), 0);
+	start_refused(s, "vm1", &tk1, "export it again");
+	/* the genuine shielded VM runs, without a console */
+	assert_ok(hl_file_write(sig, good, good_len, 0644));
+	start_runs(s, "vm1", &tk1, 0);
+	/* the genuine encryption-supported VM runs with its console */
+	make_signed_bundle(s, "b2", "vm2", "encryption-supported", id2, &tk2);
+	import_fresh(s, "b2", "vm2");
+	start_runs(s, "vm2", &tk2, 1);
+	free(good);
+	hl_buf_free(&tk1);
+	hl_buf_free(&tk2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,7 +678,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_refuse, sandbox_setup,
 						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_start_signed_policy, sandbox_setup_qemu,
+						sandbox_teardown_qemu),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

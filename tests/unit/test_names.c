@@ -71,6 +71,11 @@ static const struct name_case cases[] = {
 	{ SID, "GuardedHosts", "invalid SID 'GuardedHosts'" },
 	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", NULL },  /* 16 parts */
 	{ SID, "S-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1", "invalid SID" },  /* 17 parts */
+	/* found by tests/fuzz/fuzz_names: valid in form, longer than the SID buffers (79) */
+	{ SID, "S-1-5-21-20086-5-21-2008672696-1177238915-682003330-1101-48-1518026863-682003330",
+	  "longer than 79 characters" },
+	{ SID, "S-1-5-21-20086-5-21-2008672696-1177238915-682003330-1101-48-1518026863-68200333",
+	  NULL },
 	{ SID, NULL, "invalid SID" },
 	{ HGS, "MyHgsService", NULL },
 	{ HGS, "hgs.relecloud_2-x", NULL },

@@ -86,6 +86,42 @@ static const char design_example[] =
 	"    - { name: OpenVM, owner: Owner, guardians: [MyHgsService], policy: encryption-supported }\n" \
 	"steps:\n"
 
+/*
+ * A valid head with templates, shielding data, specialization and clouds;
+ * steps start at line 23.
+ */
+#define VMM_HEAD                                                                \
+	"version: 1\n"                                                          \
+	"name: t\n"                                                             \
+	"description: d\n"                                                      \
+	"hgs: { name: MyHgsService, domain: relecloud.com }\n"                  \
+	"hosts:\n"                                                              \
+	"  - { name: FabricHost1 }\n"                                           \
+	"  - { name: FabricHost2 }\n"                                           \
+	"tenant:\n"                                                             \
+	"  guardians: [Owner]\n"                                                \
+	"  vms: [{ name: VM1, owner: Owner, guardians: [MyHgsService] }]\n"     \
+	"templates:\n"                                                          \
+	"  - { name: WS2016, version: 1.0.0.0, signer: Contoso }\n"             \
+	"  - { name: Later, version: 2.0.0.0, signer: Contoso }\n"              \
+	"shielding_data:\n"                                                     \
+	"  - { name: WebTier, owner: Owner, guardians: [MyHgsService], qualifiers: [WS2016] }\n" \
+	"  - { name: LaterTier, owner: Owner, guardians: [MyHgsService], qualifiers: [Later] }\n" \
+	"specialization:\n"                                                     \
+	"  Web01: { \"@ComputerName@\": Web01 }\n"                              \
+	"clouds:\n"                                                             \
+	"  - { name: Cloud1, hosts: [FabricHost2, FabricHost1] }\n"             \
+	"  - { name: Small, hosts: [FabricHost1] }\n"                           \
+	"steps:\n"
+
+/* The head of a scenario without steps, for section errors; its sections start at line 9. */
+#define SECTION_HEAD                                                            \
+	"version: 1\nname: t\ndescription: d\n"                                  \
+	"hgs: { name: MyHgsService, domain: relecloud.com }\n"                  \
+	"hosts:\n  - { name: FabricHost1 }\ntenant:\n  guardians: [Owner]\n"
+#define SECTION_TAIL "steps:\n  - attest: { host: FabricHost1 }\n"
+#define ONE_TEMPLATE "templates: [{ name: T, version: 1.0.0.0, signer: C }]\nshielding_data:\n"
+
 /* Parse TEXT as "t.yaml". */
 static int parse(const char *text, struct scenario **out)
 {
@@ -346,6 +382,162 @@ static void test_all_steps(void **state)
 	scenario_free(s);
 }
 
+/* Templates, shielding data, specialization, clouds and the steps that use them. */
+static void test_templates_and_deploy(void **state)
+{
+	static const char text[] =
+		"version: 1\n"
+		"name: vmm\n"
+		"description: the fabric controller\n"
+		"hgs: { name: MyHgsService, domain: relecloud.com }\n"
+		"other_hgs: [{ name: ContosoHgs, domain: contoso.com }]\n"
+		"hosts:\n"
+		"  - { name: FabricHost1 }\n"
+		"  - { name: FabricHost2, profile: { debug: on } }\n"
+		"tenant:\n"
+		"  guardians: [Owner]\n"
+		"  vms: [{ name: VM1, owner: Owner, guardians: [MyHgsService], policy: encryption-supported }]\n"
+		"templates:\n"
+		"  - name: WS2016\n"
+		"    template_name: WindowsServer2016\n"
+		"    version: 1.0.0.0\n"
+		"    signer: Contoso\n"
+		"    files: { etc/hostname: \"@ComputerName@\\n\", srv/a.conf: x }\n"
+		"    disk_size: 4M\n"
+		"  - { name: Rogue, version: 1.2.3.4, signer: Mallory }\n"
+		"shielding_data:\n"
+		"  - name: WebTier\n"
+		"    owner: Owner\n"
+		"    guardians: [MyHgsService, ContosoHgs]\n"
+		"    qualifiers: [{ template: WS2016, version_rule: greater-than-or-equals }, Rogue,\n"
+		"                 { template: Rogue }]\n"
+		"    answer_file: { name: unattend.txt, content: \"secret @ComputerName@\" }\n"
+		"    other_files: { license.key: ABC }\n"
+		"    policy: encryption-supported\n"
+		"  - { name: Plain, owner: Owner, qualifiers: [WS2016] }\n"
+		"specialization:\n"
+		"  Web01: { \"@ComputerName@\": Web01, \"@Tier@\": \"\" }\n"
+		"clouds:\n"
+		"  - { name: Cloud1, hosts: [FabricHost2, FabricHost1] }\n"
+		"steps:\n"
+		"  - protect_template: WS2016\n"
+		"  - alter_template: { template: WS2016 }\n"
+		"  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, specialization: Web01,\n"
+		"              cloud: Cloud1, placed_on: FabricHost1, skipped: [FabricHost2],\n"
+		"              substatus: [DebugMode], reason: Insecure }\n"
+		"  - connect: { vm: Web01 }\n"
+		"  - start: { vm: Web01 }\n"
+		"  - start: { vm: Web01, host: FabricHost2, expect: refused }\n"
+		"  - stop: { vm: Web01 }\n"
+		"  - offline_read: { vm: Web01 }\n"
+		"  - secret_scan: secret-text\n"
+		"  - secret_scan: { text: other-text, expect: present }\n"
+		"  - deploy: { vm: Web02, template: Rogue, shielding_data: Plain, cloud: Cloud1,\n"
+		"              expect: refused, skipped: [] }\n"
+		"  - connect: { vm: Web02, host: FabricHost1 }\n"
+		"  - connect: { vm: VM1, host: FabricHost1 }\n";
+	struct scenario *s = parse_ok(text);
+	const struct sc_template *t;
+	const struct sc_shielding *d;
+	const struct sc_step *st = s->steps;
+
+	(void)state;
+	assert_int_equal(s->n_templates, 2);
+	t = scenario_template(s, "WS2016");
+	assert_ptr_equal(t, &s->templates[0]);
+	assert_string_equal(t->template_name, "WindowsServer2016");
+	assert_string_equal(t->version, "1.0.0.0");
+	assert_string_equal(t->signer, "Contoso");
+	assert_int_equal(t->n_files, 2);
+	assert_string_equal(t->files[0].name, "etc/hostname");
+	assert_string_equal(t->files[0].content, "@ComputerName@\n");
+	assert_string_equal(t->disk_size, "4M");
+	assert_int_equal(t->protect_step, 0);
+	assert_int_equal(t->pos.line, 13);
+	t = scenario_template(s, "Rogue");
+	assert_string_equal(t->template_name, "Rogue");     /* default: the name */
+	assert_null(t->disk_size);
+	assert_int_equal(t->protect_step, -1);              /* protected at bring-up */
+	assert_null(scenario_template(s, "Nope"));
+
+	assert_int_equal(s->n_shielding, 2);
+	d = scenario_shielding(s, "WebTier");
+	assert_string_equal(d->owner, "Owner");
+	assert_int_equal(d->guardians.n, 2);
+	assert_int_equal(d->n_qualifiers, 3);
+	assert_string_equal(d->qualifiers[0].template, "WS2016");
+	assert_string_equal(d->qualifiers[0].rule, "greater-than-or-equals");
+	assert_string_equal(d->qualifiers[1].template, "Rogue");
+	assert_string_equal(d->qualifiers[1].rule, "equals");  /* a name alone: equals */
+	assert_string_equal(d->qualifiers[2].rule, "equals");
+	assert_string_equal(d->answer_name, "unattend.txt");
+	assert_string_equal(d->answer_content, "secret @ComputerName@");
+	assert_int_equal(d->n_other, 1);
+	assert_string_equal(d->other[0].name, "license.key");
+	assert_string_equal(d->other[0].content, "ABC");
+	assert_int_equal(d->policy, SC_VM_ENCRYPTION_SUPPORTED);
+	d = scenario_shielding(s, "Plain");
+	assert_int_equal(d->guardians.n, 0);
+	assert_null(d->answer_name);
+	assert_int_equal(d->policy, SC_VM_SHIELDED);
+
+	assert_int_equal(s->n_specializations, 1);
+	assert_string_equal(scenario_specialization(s, "Web01")->values[0].name, "@ComputerName@");
+	assert_string_equal(scenario_specialization(s, "Web01")->values[1].content, "");
+	assert_int_equal(s->n_clouds, 1);
+	assert_string_equal(scenario_cloud(s, "Cloud1")->hosts.v[0], "FabricHost2");
+	assert_int_equal(s->n_deployed, 2);
+	assert_string_equal(s->deployed[0], "Web01");
+	assert_string_equal(s->deployed[1], "Web02");
+
+	assert_int_equal(s->n_steps, 13);
+	assert_int_equal(st[0].kind, SC_STEP_PROTECT_TEMPLATE);
+	assert_string_equal(st[0].template, "WS2016");
+	assert_string_equal(st[0].expect, "ok");
+	assert_int_equal(st[1].kind, SC_STEP_ALTER_TEMPLATE);
+	assert_int_equal(st[2].kind, SC_STEP_DEPLOY);
+	assert_string_equal(st[2].vm, "Web01");
+	assert_string_equal(st[2].shielding_data, "WebTier");
+	assert_string_equal(st[2].specialization, "Web01");
+	assert_string_equal(st[2].cloud, "Cloud1");
+	assert_string_equal(st[2].placed_on, "FabricHost1");
+	assert_int_equal(st[2].has_skipped, 1);
+	assert_int_equal(st[2].skipped.n, 1);
+	assert_string_equal(st[2].expect, "running");        /* reason and substatus allowed */
+	assert_string_equal(st[2].reason, "Insecure");
+	assert_string_equal(st[2].substatus.v[0], "DebugMode");
+	assert_string_equal(st[3].expect, "allowed");        /* by its shielding data's policy */
+	assert_null(st[4].host);                              /* where it was placed */
+	assert_string_equal(st[5].host, "FabricHost2");
+	assert_string_equal(st[7].expect, "unreadable");
+	assert_string_equal(st[8].text, "secret-text");
+	assert_string_equal(st[8].expect, "absent");
+	assert_string_equal(st[9].expect, "present");
+	assert_string_equal(st[10].expect, "refused");
+	assert_int_equal(st[10].has_skipped, 1);
+	assert_int_equal(st[10].skipped.n, 0);
+	assert_null(st[10].specialization);
+	assert_string_equal(st[11].expect, "refused");       /* Plain is shielded */
+	assert_string_equal(st[12].expect, "allowed");       /* the tenant VM's own policy */
+	assert_ptr_equal(scenario_deploy_of(s, "Web01", s->n_steps), &st[2]);
+	assert_ptr_equal(scenario_deploy_of(s, "Web02", s->n_steps), &st[10]);
+	assert_null(scenario_deploy_of(s, "Web02", 10));
+	assert_null(scenario_deploy_of(s, "VM1", s->n_steps));
+	assert_string_equal(sc_step_name(SC_STEP_DEPLOY), "deploy");
+	assert_string_equal(sc_step_name(SC_STEP_SECRET_SCAN), "secret_scan");
+	scenario_free(s);
+
+	/* a template a later step protects: deploys after that step only */
+	s = parse_ok(VMM_HEAD "  - protect_template: Later\n"
+			      "  - deploy: { vm: W, template: Later, shielding_data: LaterTier, "
+			      "cloud: Cloud1 }\n"
+			      "  - protect_template: Later\n");
+	assert_int_equal(s->templates[1].protect_step, 0);
+	assert_string_equal(s->steps[1].expect, "running");
+	assert_int_equal(s->steps[1].has_skipped, 0);
+	scenario_free(s);
+}
+
 /* Names of kinds and trust modes. */
 static void test_names(void **state)
 {
@@ -409,7 +601,8 @@ static const struct bad bad_cases[] = {
 	  "t.yaml:4:1: unknown key 'hots' in the scenario; did you mean 'hosts'?" },
 	{ "version: 1\nname: t\ndescription: d\nzzzzzz: 1\n",
 	  "t.yaml:4:1: unknown key 'zzzzzz' in the scenario (valid keys: version, name, "
-	  "description, keywords, lab, hgs, other_hgs, fabric, hosts, tenant, steps)" },
+	  "description, keywords, lab, hgs, other_hgs, fabric, hosts, tenant, templates, "
+	  "shielding_data, specialization, clouds, steps)" },
 	{ "version: 2\n",
 	  "t.yaml:1:10: unsupported scenario version '2'; this hgslab reads version 1" },
 	{ "name: t\n", "t.yaml:1:1: missing 'version' in the scenario" },
@@ -638,7 +831,7 @@ static const struct bad bad_cases[] = {
 	{ BASE_HEAD "  - explain: lonely\n",
 	  "t.yaml:15:5: step 1 has no kind; use one of register, unregister, attest, shield, "
 	  "start, stop, connect, offline_read, set_trust, enable_policy, disable_policy, "
-	  "reboot_host, clock, kill" },
+	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan" },
 	{ BASE_HEAD "  - attest\n",
 	  "t.yaml:15:5: step 1 must be a map with one key, its kind (e.g. '- attest: { host: "
 	  "FabricHost1 }'), not a text" },
@@ -647,6 +840,153 @@ static const struct bad bad_cases[] = {
 	{ BASE_HEAD "  - stop:\n",
 	  "t.yaml:15:10: step 1 (stop) must be a map of its arguments (e.g. { vm: ... }), not "
 	  "empty" },
+	/* templates, shielding data, specialization, clouds */
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0, signer: Contoso }\n" SECTION_TAIL,
+	  "t.yaml:10:30: template 'WS2016': bad version '1.0.0': give four numbers a.b.c.d, e.g. "
+	  "1.0.0.0" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, versoin: 1.0.0.0, signer: Contoso }\n" SECTION_TAIL,
+	  "t.yaml:10:21: unknown key 'versoin' in template 'WS2016'; did you mean 'version'?" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0.0, signer: Con/toso }\n"
+	  SECTION_TAIL,
+	  "t.yaml:10:47: template 'WS2016': signer name 'Con/toso' contains '/': use letters, "
+	  "digits, '.', '_' and '-' only" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0.0, signer: Contoso, files: "
+	  "{ ../x: y } }\n" SECTION_TAIL,
+	  "t.yaml:10:65: template 'WS2016': bad file path '../x': a relative path without '..', '.' "
+	  "or '=' parts" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0.0, signer: Contoso, files: "
+	  "{ a=b: y } }\n" SECTION_TAIL,
+	  "t.yaml:10:65: template 'WS2016': bad file path 'a=b': a relative path without '..', '.' "
+	  "or '=' parts" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0.0, signer: Contoso }\n"
+	  "  - { name: WS2016, version: 2.0.0.0, signer: Contoso }\n" SECTION_TAIL,
+	  "t.yaml:11:13: duplicate template name 'WS2016' (first at line 10, column 5)" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, template_name: \" x\", version: 1.0.0.0, "
+	  "signer: Contoso }\n" SECTION_TAIL,
+	  "t.yaml:10:36: template 'WS2016': template name ' x' has a leading or trailing space" },
+	{ SECTION_HEAD "templates:\n  - { name: WS2016, version: 1.0.0.0 }\n" SECTION_TAIL,
+	  "t.yaml:10:5: missing 'signer' in template 'WS2016'" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [{ template: T, "
+	  "version_rule: greater }] }\n" SECTION_TAIL,
+	  "t.yaml:11:72: shielding data 'S': unknown version_rule 'greater' (use equals, "
+	  "greater-than, greater-than-or-equals)" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [U] }\n" SECTION_TAIL,
+	  "t.yaml:11:43: shielding data 'S': no template 'U' in templates" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Ownr, qualifiers: [T] }\n" SECTION_TAIL,
+	  "t.yaml:11:23: shielding data 'S': no guardian 'Ownr' in tenant.guardians; did you mean "
+	  "'Owner'?" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [T], answer_file: "
+	  "{ name: /x, content: y } }\n" SECTION_TAIL,
+	  "t.yaml:11:68: shielding data 'S': bad answer file name '/x': use 1 to 64 of A-Z a-z 0-9 "
+	  ". _ - (not starting with '.')" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [T], answer_file: "
+	  "{ name: u.txt } }\n" SECTION_TAIL,
+	  "t.yaml:11:60: missing 'content' in the answer file" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner }\n" SECTION_TAIL,
+	  "t.yaml:11:5: missing 'qualifiers' in shielding data 'S'" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [T], policy: shieldd }\n"
+	  SECTION_TAIL,
+	  "t.yaml:11:55: shielding data 'S': unknown policy 'shieldd'; did you mean 'shielded'?" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [[T]] }\n" SECTION_TAIL,
+	  "t.yaml:11:43: shielding data 'S': a qualifier is a template's name or a map { template, "
+	  "version_rule }, not a list" },
+	{ SECTION_HEAD ONE_TEMPLATE "  - { name: S, owner: Owner, qualifiers: [T], guardians: "
+	  "[Other] }\n" SECTION_TAIL,
+	  "t.yaml:11:59: shielding data 'S': no HGS 'Other' in hgs or other_hgs" },
+	{ SECTION_HEAD "specialization:\n  Web01: { ComputerName: Web01 }\n" SECTION_TAIL,
+	  "t.yaml:10:12: specialization 'Web01': bad placeholder 'ComputerName': write '@', 1 to 64 "
+	  "of A-Z a-z 0-9 _, and '@', e.g. @ComputerName@" },
+	{ SECTION_HEAD "specialization:\n  Web01: [x]\n" SECTION_TAIL,
+	  "t.yaml:10:10: the values in specialization 'Web01' must be a map, not a list" },
+	{ SECTION_HEAD "specialization:\n  Web01: { \"@ComputerName@\": [x] }\n" SECTION_TAIL,
+	  "t.yaml:10:30: value '@ComputerName@' in specialization 'Web01' must be a text, not a list" },
+	{ SECTION_HEAD "clouds:\n  - { name: Cloud1, hosts: [FabricHost2] }\n" SECTION_TAIL,
+	  "t.yaml:10:29: cloud 'Cloud1': no host 'FabricHost2' in hosts; did you mean 'FabricHost1'?" },
+	{ SECTION_HEAD "clouds:\n  - { name: Cloud1, hosts: [] }\n" SECTION_TAIL,
+	  "t.yaml:10:28: cloud 'Cloud1': 'hosts' is empty: list the guarded hosts that may run its "
+	  "VMs, e.g. hosts: [FabricHost1]" },
+	{ SECTION_HEAD "clouds:\n  - { name: Cloud1 }\n" SECTION_TAIL,
+	  "t.yaml:10:5: missing 'hosts' in cloud 'Cloud1': list the guarded hosts that may run its "
+	  "VMs, e.g. hosts: [FabricHost1]" },
+	{ SECTION_HEAD "clouds:\n  - { name: .c, hosts: [FabricHost1] }\n" SECTION_TAIL,
+	  "t.yaml:10:13: invalid cloud name '.c': it must not start with '.'" },
+	{ SECTION_HEAD "clouds:\n  - { name: C, hosts: [FabricHost1] }\n  - { name: C, hosts: "
+	  "[FabricHost1] }\n" SECTION_TAIL,
+	  "t.yaml:11:13: duplicate cloud name 'C' (first at line 10, column 5)" },
+	{ SECTION_HEAD "clouds:\n  - { name: C, hosts: [FabricHost1], host: [x] }\n" SECTION_TAIL,
+	  "t.yaml:10:38: unknown key 'host' in cloud 'C'; did you mean 'hosts'?" },
+	/* deploy and the steps on templates and deployed VMs */
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2061, shielding_data: WebTier, cloud: Cloud1 }\n",
+	  "t.yaml:23:36: step 1 (deploy): no template 'WS2061' in templates; did you mean 'WS2016'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Cloud2 }\n",
+	  "t.yaml:23:76: step 1 (deploy): no cloud 'Cloud2' in clouds; did you mean 'Cloud1'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTeir, cloud: Cloud1 }\n",
+	  "t.yaml:23:60: step 1 (deploy): no shielding data 'WebTeir' in shielding_data; did you mean "
+	  "'WebTier'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, specialization: "
+	  "Web1, cloud: Cloud1 }\n",
+	  "t.yaml:23:85: step 1 (deploy): no specialization 'Web1' in specialization; did you mean "
+	  "'Web01'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Small, "
+	  "placed_on: FabricHost2 }\n",
+	  "t.yaml:23:94: step 1 (deploy): no host 'FabricHost2' in cloud 'Small'; did you mean "
+	  "'FabricHost1'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Cloud1, "
+	  "expect: refused, placed_on: FabricHost1 }\n",
+	  "t.yaml:23:112: step 1 (deploy): 'placed_on' given, but expect is refused, which places the "
+	  "VM nowhere; expect running or drop it" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Small, "
+	  "skipped: [FabricHost3] }\n",
+	  "t.yaml:23:93: step 1 (deploy): no host 'FabricHost3' in cloud 'Small'; did you mean "
+	  "'FabricHost1'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Cloud1, "
+	  "placed_on: FabricHost1, skipped: [FabricHost1] }\n",
+	  "t.yaml:23:118: step 1 (deploy): host 'FabricHost1' is both placed_on and skipped" },
+	{ VMM_HEAD "  - deploy: { vm: VM1, template: WS2016, shielding_data: WebTier, cloud: Cloud1 }\n",
+	  "t.yaml:23:19: step 1 (deploy): VM 'VM1' is a tenant VM (line 10); a deploy makes a new VM "
+	  "from a template: give it another name" },
+	{ VMM_HEAD "  - deploy: { vm: Web/01, template: WS2016, shielding_data: WebTier, cloud: Cloud1 }\n",
+	  "t.yaml:23:19: bad VM name 'Web/01': use 1 to 64 of A-Z a-z 0-9 . _ - (not starting with "
+	  "'.')" },
+	{ VMM_HEAD "  - start: { vm: Web01 }\n  - deploy: { vm: Web01, template: WS2016, "
+	  "shielding_data: WebTier, cloud: Cloud1 }\n",
+	  "t.yaml:23:18: step 1 (start): VM 'Web01' is deployed only at step 2; move this step after "
+	  "it" },
+	{ VMM_HEAD "  - connect: { vm: Web02 }\n  - deploy: { vm: Web01, template: WS2016, "
+	  "shielding_data: WebTier, cloud: Cloud1 }\n",
+	  "t.yaml:23:20: step 1 (connect): no vm 'Web02' in tenant.vms or the deploy steps; did you "
+	  "mean 'Web01'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: Later, shielding_data: LaterTier, cloud: Cloud1 }\n"
+	  "  - protect_template: Later\n",
+	  "t.yaml:23:36: step 1 (deploy): template 'Later' is protected only at step 2 "
+	  "(protect_template); move this step after it" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: LaterTier, cloud: Cloud1 }\n"
+	  "  - protect_template: { template: Later }\n",
+	  "t.yaml:23:60: step 1 (deploy): shielding data 'LaterTier' trusts template 'Later', which is "
+	  "protected only at step 2 (protect_template); move this step after it" },
+	{ VMM_HEAD "  - alter_template: Later\n  - protect_template: Later\n",
+	  "t.yaml:23:21: step 1 (alter_template): template 'Later' is protected only at step 2 "
+	  "(protect_template); move this step after it" },
+	{ VMM_HEAD "  - protect_template: [WS2016]\n",
+	  "t.yaml:23:23: step 1 (protect_template) must be a map ({ template: ... }) or just the "
+	  "template, not a list" },
+	{ VMM_HEAD "  - secret_scan: abc\n",
+	  "t.yaml:23:18: step 1 (secret_scan): the text 'abc' is shorter than 6 characters: it would "
+	  "match by chance" },
+	{ VMM_HEAD "  - secret_scan: { text: some-secret, expect: absnt }\n",
+	  "t.yaml:23:47: step 1 (secret_scan): unknown expect 'absnt'; did you mean 'absent'?" },
+	{ VMM_HEAD "  - start: { vm: VM1 }\n", "t.yaml:23:12: missing 'host' in step 1 (start)" },
+	{ VMM_HEAD "  - connect: { vm: VM1 }\n", "t.yaml:23:14: missing 'host' in step 1 (connect)" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, clod: Cloud1 }\n",
+	  "t.yaml:23:69: unknown key 'clod' in step 1 (deploy); did you mean 'cloud'?" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier }\n",
+	  "t.yaml:23:13: missing 'cloud' in step 1 (deploy)" },
+	{ VMM_HEAD "  - deploy: { vm: Web01, template: WS2016, shielding_data: WebTier, cloud: Cloud1, "
+	  "expect: runing }\n",
+	  "t.yaml:23:92: step 1 (deploy): unknown expect 'runing'; did you mean 'running'?" },
+	{ VMM_HEAD "  - deploy: Web01\n",
+	  "t.yaml:23:13: step 1 (deploy) must be a map of its arguments (e.g. { vm: ... }), not a "
+	  "text" },
 	/* nesting */
 	{ "version: 1\nname: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]"
 	  "]]]]]]]]]]]]]]]]]]]]\n",
@@ -807,6 +1147,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_all_steps),
+		cmocka_unit_test(test_templates_and_deploy),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_truncations),

@@ -3,8 +3,11 @@
  * QEMU: the plain template disk (new-vm: mke2fs -d, nothing left behind on
  * failure), shield-vm's refusals before any boot (policy, name, missing VM
  * or plain disk, a KP that is missing, truncated, owned by another tenant or
- * tampered with) and its cleanup when the launch fails, and export-vm's
- * bundle and its failures.  VM names and the bundle copy have their own
+ * tampered with) and its cleanup when the launch fails, a shielding run
+ * against a fake qemu-system-x86_64 whose guest reports provisioned (the
+ * owner's signed policy statement is installed with the rest), and
+ * export-vm's bundle (with the policy statement, signed at export for a VM
+ * an older hgslab shielded without one) and its failures.  VM names and the bundle copy have their own
  * tests (test_vm_bundle.c).
  *
  * The group makes one tenant directory with an owner guardian and two KPs
@@ -30,6 +33,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
+#include "proto/vmpolicy.h"
 #include "tenant/guardian.h"
 #include "tenant/vm.h"
 #include "tests/unit/testutil.h"
@@ -344,6 +348,55 @@ static void test_shield_refuses_shielded(void **state)
 	assert_error_has("already shielded");
 }
 
+/* Check that folder DIR's policy.sig is the owner's statement that VM has POLICY, for KP_PATH's KP. */
+static void statement_holds(const char *dir, const char *kp_path, const char *vm,
+			    const char *policy)
+{
+	struct hl_vmpolicy *p = NULL;
+	struct hl_kp *kp = NULL;
+	char *text, *kptext;
+	size_t len = 0, kplen = 0;
+
+	text = tu_slurp(tu_path("%s/policy.sig", dir), &len);
+	kptext = tu_slurp(kp_path, &kplen);
+	assert_ok(hl_vmpolicy_parse(text, len, &p));
+	assert_ok(hl_kp_parse(kptext, kplen, &kp));
+	assert_ok(hl_vmpolicy_verify(p, kp, vm));
+	assert_string_equal(p->policy, policy);
+	hl_vmpolicy_free(p);
+	hl_kp_free(kp);
+	free(text);
+	free(kptext);
+}
+
+static void test_shield_signs_policy(void **state)
+{
+	struct sandbox *s = *state;
+	static const struct hl_vm_file f[] = { { "secret.txt", "x" } };
+	struct hl_vm_shield_opts o = { 0 };
+	PATH_VAR(events, "%s/events.jsonl", s->dir);
+	PATH_VAR(sd, "%s/vms/vm1/shielded", s->tenant);
+	char *old_path = NULL;
+
+	assert_int_equal(hl_vm_new(s->tenant, "vm1", HL_VM_DISK_DEFAULT, f, 1, NULL), 0);
+	assert_ok(tu_fake_qemu_install(s->dir, &old_path));
+	tu_put(events, "{\"event\":\"provisioned\"}\n");
+	setenv("FAKE_QEMU_ARGS", tu_path("%s/qemu.args", s->dir), 1);
+	setenv("FAKE_QEMU_EVENTS", events, 1);
+	o.guest_dir = tu_path("%s/guest", s->dir);
+	o.timeout_s = 20;
+	if (hl_vm_shield(s->tenant, "vm1", s->own_kp, "encryption-supported", &o) != 0) {
+		tu_fake_qemu_remove(old_path);
+		fail_msg("shield: %s", hl_error_last());
+	}
+	tu_fake_qemu_remove(old_path);
+	/* the bundle parts, the owner's statement among them, and nothing else */
+	assert_int_equal(tu_sh("cd '%s' && test \"$(ls | tr '\\n' ' ')\" = "
+			       "'config.json disk.img key-protector.kp policy.sig vtpm '", sd), 0);
+	assert_int_equal(tu_mode_of(tu_path("%s/policy.sig", sd)), 0644);
+	statement_holds(sd, s->own_kp, "vm1", "encryption-supported");
+}
+
 /* ---- export-vm ---- */
 
 /* Fake what a shielding run installs in VM's shielded/ (no boot needed for the bundle). */
@@ -365,14 +418,19 @@ static void test_export(void **state)
 	PATH_VAR(out, "%s/bundle", s->dir);
 	PATH_VAR(src, "%s/vms/vm1/shielded", s->tenant);
 	static const char *const parts[] = { "disk.img", "key-protector.kp", "config.json",
-					     "vtpm/tpm2-00.permall" };
+					     "policy.sig", "vtpm/tpm2-00.permall" };
+	char *first = NULL;
 	size_t i;
 
 	assert_int_equal(mkdir(tu_path("%s/vms", s->tenant), 0700), 0);
 	assert_int_equal(mkdir(tu_path("%s/vms/vm1", s->tenant), 0700), 0);
+	/* shielded by an hgslab older than the signed policy: export signs the statement */
 	fake_shielded(s, "vm1");
+	assert_false(tu_exists(tu_path("%s/policy.sig", src)));
 	if (hl_vm_export(s->tenant, "vm1", out) != 0)
 		fail_msg("export: %s", hl_error_last());
+	statement_holds(out, s->own_kp, "vm1", "shielded");
+	assert_int_equal(tu_mode_of(tu_path("%s/policy.sig", out)), 0644);
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		if (tu_sh("cmp -s '%s/%s' '%s/%s'", src, parts[i], out, parts[i]) < 0)
 			fail_msg("bundle part %s differs from the VM's", parts[i]);
@@ -383,6 +441,11 @@ static void test_export(void **state)
 	/* the bundle is not replaced */
 	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -1);
 	assert_error_has("already exists");
+	/* the statement is kept in shielded/: a second export carries the same one */
+	first = tu_slurp(tu_path("%s/policy.sig", out), NULL);
+	assert_ok(hl_vm_export(s->tenant, "vm1", tu_path("%s/bundle2", s->dir)));
+	assert_true(tu_file_has(tu_path("%s/bundle2/policy.sig", s->dir), first));
+	free(first);
 }
 
 static void test_export_refuses(void **state)
@@ -404,6 +467,14 @@ static void test_export_refuses(void **state)
 	assert_error_has("key-protector.kp");
 	assert_false(tu_exists(out));
 	assert_int_equal(tu_count_prefix(s->dir, "bundle.tmp-"), 0);
+	/* an old shielded/ whose KP another tenant owns: no statement can be signed (-2) */
+	assert_int_equal(tu_sh("cp '%s' '%s/vms/vm1/shielded/key-protector.kp'", s->foreign_kp,
+			       s->tenant), 0);
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -2);
+	assert_error_has("only the owner");
+	assert_error_has("policy statement cannot be made");
+	assert_false(tu_exists(out));
+	assert_false(tu_exists(tu_path("%s/vms/vm1/shielded/policy.sig", s->tenant)));
 	/* an OUT whose parent does not exist */
 	assert_int_equal(tu_sh("cp '%s' '%s/vms/vm1/shielded/key-protector.kp'", s->own_kp,
 			       s->tenant), 0);
@@ -425,6 +496,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shield_launch_fails_cleanly, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_shield_refuses_shielded, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_shield_signs_policy, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_export, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_export_refuses, sandbox_setup, sandbox_teardown),

@@ -86,6 +86,7 @@ static void make_parts(const char *dir, const char *name, const char *policy)
 	assert_int_equal(hl_file_mkdirs(vtpm, 0700), 0);
 	put_bytes(dir, "disk.img", 65536, 1, 0600);
 	put_bytes(dir, "key-protector.kp", 900, 2, 0644);
+	put_bytes(dir, "policy.sig", 700, 6, 0644);
 	put_bytes(vtpm, "tpm2-00.permall", 4096, 3, 0600);
 	put_bytes(vtpm, "tpm2-00.volatilestate", 300, 4, 0600);
 	put_bytes(vtpm, ".lock", 1, 5, 0600);
@@ -177,6 +178,7 @@ static void test_copy_all(void **state)
 	assert_same(src, dst, "disk.img", 0600);
 	assert_same(src, dst, "key-protector.kp", 0644);
 	assert_same(src, dst, "config.json", 0644);
+	assert_same(src, dst, "policy.sig", 0644);
 	assert_int_equal(stat(dv, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_same(sv, dv, "tpm2-00.permall", 0600);
@@ -206,6 +208,7 @@ static void test_copy_state(void **state)
 		fail_msg("copy: %s", hl_error_last());
 	assert_same(src, dst, "disk.img", 0600);
 	assert_same(src, dst, "config.json", 0644);
+	assert_same(src, dst, "policy.sig", 0644);
 	assert_same(sv, dv, "tpm2-00.permall", 0600);
 	assert_int_equal(access(vol, F_OK), -1);
 	/* a missing part is named; a vtpm/ already there is refused */

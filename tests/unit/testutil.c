@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -566,4 +567,22 @@ void tu_tpm2_eventlog(const char *path, struct tu_eventlog *out)
 	read_stderr(f, out);
 	fclose(f);
 	unlink(errpath);
+}
+
+/* helper_keeper next to this program, as a NULL-ended command. */
+const char *const *tu_keeper(void)
+{
+	static char path[PATH_MAX];
+	static const char *argv[2] = { path, NULL };
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		fail_msg("cannot read '/proc/self/exe': %s", strerror(errno));
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')))
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/helper_keeper", exe);
+	return argv;
 }

@@ -175,6 +175,12 @@ int tu_bounded(int (*fn)(void *), void *arg, int timeout_s, char *msg, size_t si
  */
 pid_t tu_pidfile_holder(const char *path);
 
+/*
+ * The VM keeper command for hosts_vm_start in tests (struct
+ * hosts_vm_start's keeper): helper_keeper, next to the test program.
+ */
+const char *const *tu_keeper(void);
+
 /* ---- an HGS node ---- */
 
 /*
