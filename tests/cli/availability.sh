@@ -49,11 +49,17 @@ stop_bg SLOWC
 
 # ---- no HGS, no shielded VM: start-vm is refused with TransientError ----
 DEAD=1   # tcpmux: nothing listens there, a connect is refused at once
-mkdir -p "$W/fake/vtpm"
-head -c 65536 /dev/urandom >"$W/fake/disk.img"
-head -c 4096 /dev/urandom >"$W/fake/vtpm/tpm2-00.permall"
-cp "$KP" "$W/fake/key-protector.kp"
-echo '{"version":1,"name":"vm1","policy":"shielded","kp_id":"0123","disk_size":65536}' >"$W/fake/config.json"
+# a stand-in VM, shielded with the lab's KP (random disk and vTPM: it never gets as far as
+# booting), exported by the tenant, who signs its policy statement (policy.sig)
+S="$TEN/vms/vm1/shielded"
+mkdir -p "$S/vtpm"
+head -c 65536 /dev/urandom >"$S/disk.img"
+head -c 4096 /dev/urandom >"$S/vtpm/tpm2-00.permall"
+cp "$KP" "$S/key-protector.kp"
+kpid=$("$B" tenant show-key-protector --dir "$TEN" --json "$KP" | jq -r .Id)
+echo '{"version":1,"name":"vm1","policy":"shielded","kp_id":"'"$kpid"'","disk_size":65536}' >"$S/config.json"
+run "$B" tenant export-vm --dir "$TEN" --vm vm1 --out "$W/fake"
+ok $([ $RC -eq 0 ] && [ -s "$W/fake/policy.sig" ]; echo $?) "tenant export-vm: a stand-in bundle of vm1 with its signed policy"
 # FabricHost1 holds a valid certificate, but KPS is HGS too, and HGS does not answer
 run "$B" host test-client-configuration --dir "$H1"
 ok $RC "FabricHost1 attests again once the slow clients are gone: Passed, a valid certificate"
