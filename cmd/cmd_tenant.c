@@ -48,6 +48,8 @@ const struct hl_opt cmd_tenant_import_guardian_opts[] = {
 	  "accept self-signed certificates or an unknown root (-AllowUntrustedRoot)", 0 },
 	{ "trusted-root", 0, HL_OPT_STRING, "FILE",
 	  "PEM certificate of a root the guardian's certificates must chain to", 0 },
+	{ "trusted-thumbprint", 0, HL_OPT_LIST, "SHA256",
+	  "trust a certificate by its SHA-256 thumbprint (`hgs get-server` shows an HGS's two)", 0 },
 	{ "resolve", 0, HL_OPT_LIST, "NAME:PORT:ADDR",
 	  "map a host name to a loopback address for --url", 0 },
 	HL_CMD_OPT_JSON,
@@ -183,6 +185,7 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 	const char *file = hl_opts_str(&ctx->opts, "file", NULL);
 	const char *root_file = hl_opts_str(&ctx->opts, "trusted-root", NULL);
 	const struct hl_optval *resolve = hl_opts_get(&ctx->opts, "resolve");
+	const struct hl_optval *tps = hl_opts_get(&ctx->opts, "trusted-thumbprint");
 	struct hl_guardian_metadata *md = NULL;
 	struct hl_guardian *g = NULL;
 	const char **res = NULL;
@@ -193,6 +196,9 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 
 	if (!url == !file)
 		return hl_cmd_fail(HL_EXIT_USAGE, "give exactly one of --url URL and --file FILE");
+	if (tps->n && (root_file || hl_opts_flag(&ctx->opts, "allow-untrusted-root")))
+		return hl_cmd_fail(HL_EXIT_USAGE, "give --trusted-thumbprint, --trusted-root or "
+				   "--allow-untrusted-root, not several");
 	if (name && hl_name_guardian(name) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (root_file) {
@@ -236,8 +242,17 @@ int cmd_tenant_import_guardian(struct hl_cmd_ctx *ctx)
 			goto out;
 		}
 	}
-	if (hl_guardian_metadata_trust(md, root, hl_opts_flag(&ctx->opts,
-							      "allow-untrusted-root")) < 0) {
+	if (tps->n) {
+		int r = hl_guardian_metadata_trust_thumbprints(md, (const char *const *)tps->list,
+							       tps->n);
+
+		if (r < 0) {
+			code = hl_cmd_fail(r == -2 ? HL_EXIT_USAGE : HL_EXIT_REFUSED, "%s",
+					   hl_error_last());
+			goto out;
+		}
+	} else if (hl_guardian_metadata_trust(md, root, hl_opts_flag(&ctx->opts,
+								     "allow-untrusted-root")) < 0) {
 		code = hl_cmd_fail(HL_EXIT_REFUSED, "%s", hl_error_last());
 		goto out;
 	}

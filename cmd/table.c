@@ -200,7 +200,9 @@ static const struct hl_cmd tenant_verbs[] = {
 	  .description = "Reads the guardian metadata XML from --file or from an HGS node (--url, to\n"
 			 "which /KeyProtection/service/metadata/2014-07/metadata.xml is added unless it\n"
 			 "ends in .xml).  Self-signed certificates are an untrusted root: refused (exit\n"
-			 "4) unless --allow-untrusted-root or they chain to --trusted-root.",
+			 "4) unless --allow-untrusted-root or they chain to --trusted-root, or each has\n"
+			 "its SHA-256 thumbprint given with --trusted-thumbprint (an HGS's signing and\n"
+			 "encryption certificates are two self-signed ones: `hgs get-server` shows them).",
 	  .opts = cmd_tenant_import_guardian_opts, .run = cmd_tenant_import_guardian },
 	{ .name = "get-guardian", .summary = "list the tenant's guardians (Get-HgsGuardian)",
 	  .opts = cmd_tenant_get_guardian_opts, .run = cmd_tenant_get_guardian },

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1066,6 +1067,43 @@ int hl_guardian_metadata_trust(const struct hl_guardian_metadata *md, X509 *trus
 	    md_trust_one(md, md->encryption_cert, "encryption", trusted_root,
 			 allow_untrusted_root) < 0)
 		return -1;
+	return 0;
+}
+
+/* Import-HgsGuardian's check by thumbprints (hl_guardian_metadata_trust_thumbprints). */
+int hl_guardian_metadata_trust_thumbprints(const struct hl_guardian_metadata *md,
+					   const char *const *thumbprints, size_t n)
+{
+	X509 *certs[2];
+	static const char *const what[2] = { "signing", "encryption" };
+	char tp[HL_SHA256_HEX_SIZE], cn[256];
+	size_t i, k;
+
+	if (!md)
+		return hl_error("no guardian metadata given");
+	for (i = 0; i < n; i++)
+		if (!hl_crypto_hex_is(thumbprints[i], HL_SHA256_HEX_SIZE - 1, 0) &&
+		    !hl_crypto_hex_is(thumbprints[i], HL_SHA256_HEX_SIZE - 1, 1)) {
+			hl_error("'%s' is not a certificate thumbprint: give the 64 hex digits of its "
+				 "SHA-256, as `hgslab hgs get-server` shows them", thumbprints[i]);
+			return -2;
+		}
+	certs[0] = md->signing_cert;
+	certs[1] = md->encryption_cert;
+	for (k = 0; k < 2; k++) {
+		if (hl_cert_thumbprint(certs[k], tp) < 0)
+			return -1;
+		for (i = 0; i < n && strcasecmp(thumbprints[i], tp) != 0; i++)
+			;
+		if (i == n) {
+			if (hl_cert_subject_cn(certs[k], cn, sizeof(cn)) < 0)
+				snprintf(cn, sizeof(cn), "(no cn)");
+			return hl_error("guardian '%s': %s certificate '%s' has thumbprint %s, which is "
+					"not one of those given: it is not the certificate you trust "
+					"(check the HGS's `hgs get-server`), or give its thumbprint too",
+					md->name, what[k], cn, tp);
+		}
+	}
 	return 0;
 }
 

@@ -149,6 +149,17 @@ int hl_guardian_metadata_trust(const struct hl_guardian_metadata *md, X509 *trus
 			       int allow_untrusted_root);
 
 /*
+ * Import-HgsGuardian's check by certificate thumbprints, as people trust an
+ * HGS (whose signing and encryption certificates are two separate
+ * self-signed ones): each of MD's two certificates must have its SHA-256
+ * thumbprint among the N THUMBPRINTS (64 hex digits, either case).  0; -1
+ * naming the certificate that is not listed; -2 when a thumbprint is
+ * malformed.
+ */
+int hl_guardian_metadata_trust_thumbprints(const struct hl_guardian_metadata *md,
+					   const char *const *thumbprints, size_t n);
+
+/*
  * Import-HgsGuardian: store MD's certificates in DIR (created 0700 when
  * missing) as imported guardian NAME.  The trust check is the caller's
  * (hl_guardian_metadata_trust).  An existing guardian NAME, or one with the

@@ -111,9 +111,9 @@ sig=$(jq -r .KeyProtectionSigningThumbprint <<<"$srv")
 enc=$(jq -r .KeyProtectionEncryptionThumbprint <<<"$srv")
 run "$HGSLAB" tenant import-guardian --dir "$T/ten" --url "$url" --trusted-thumbprint "$sig" \
 	--trusted-thumbprint "${enc,,}"
-ok $([ $RC -eq 0 ] && [ -e "$T/ten/MyHgsService" ]; echo $?) "import-guardian of an HGS node's metadata trusted by its thumbprints"
+ok $([ $RC -eq 0 ] && [ -e "$T/ten/guardians/MyHgsService" ]; echo $?) "import-guardian of an HGS node's metadata trusted by its thumbprints"
 run "$HGSLAB" tenant import-guardian --dir "$T/ten2" --url "$url" --trusted-thumbprint "$sig"
-ok $([ $RC -eq 4 ] && grep -q "encryption" <<<"$ERR" && [ ! -e "$T/ten2/MyHgsService" ]; echo $?) \
+ok $([ $RC -eq 4 ] && grep -q "encryption" <<<"$ERR" && [ ! -e "$T/ten2/guardians/MyHgsService" ]; echo $?) \
 	"a certificate whose thumbprint is not given is refused (exit 4), nothing imported"
 run "$HGSLAB" tenant import-guardian --dir "$T/ten2" --url "$url" --trusted-thumbprint nothex
 ok $([ $RC -eq 2 ]; echo $?) "a malformed thumbprint is bad input (exit 2)"
