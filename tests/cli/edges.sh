@@ -87,7 +87,7 @@ ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up")" ]; echo $?) "the printed down 
 run "$HGSLAB" up -w "$T/up2" --play "$ROOT/scenarios/kp-other-hgs.yaml"
 ok $([ $RC -eq 0 ] && ! grep -q "tenant shield-vm" <<<"$OUT"; echo $?) "up --play does not suggest shielding a VM it shielded"
 run "$HGSLAB" host start-vm --dir "$T/up2/hosts/FabricHost1" --name ContosoVM --json
-ok $([ $RC -eq 4 ] && jq -e '.Name == "ContosoVM" and .State == "Refused" and (.Reason | test("GuardianNotListed"))' <<<"$OUT" >/dev/null; echo $?) \
+ok $([ $RC -eq 4 ] && [ -n "$OUT" ] && jq -e '.Name == "ContosoVM" and .State == "Refused" and (.Reason | test("GuardianNotListed"))' <<<"$OUT" >/dev/null; echo $?) \
 	"host start-vm --json prints the refusal as an object (exit 4)"
 [ -n "$OUT" ] || echo "# start-vm --json printed nothing"
 run "$HGSLAB" down -w "$T/up2"
