@@ -192,6 +192,31 @@ static const char *kps_refusal(const struct hosts_kps_unwrap *u, const struct ho
 	return buf;
 }
 
+/*
+ * start-vm's refusal (exit 4) of VM NAME on H with REASON: with --json also
+ * the object a script reads (State "Refused", the attestation status and
+ * KPS's answer when U has them), as the other verbs print theirs.
+ */
+static int start_refused(struct hl_cmd_ctx *ctx, const char *name, const struct host *h,
+			 const struct hosts_kps_unwrap *u, const char *reason)
+{
+	json_t *o;
+
+	if (hl_opts_flag(&ctx->opts, "json") &&
+	    (o = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "Host", h->name, "State",
+			   "Refused", "Reason", reason))) {
+		if (u && u->status[0])
+			json_object_set_new(o, "AttestationStatus", json_string(u->status));
+		if (u && u->substatus[0])
+			json_object_set_new(o, "AttestationSubStatus", json_string(u->substatus));
+		if (u && u->outcome == HOSTS_KPS_REFUSED)
+			json_object_set_new(o, "KeyRelease", json_string(u->release.reason));
+		hl_out_json(o);
+		json_decref(o);
+	}
+	return hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': %s", name, reason);
+}
+
 /* --accel: "auto", "tcg" or "kvm"; an exit code. */
 static int check_accel(const char *accel)
 {
@@ -250,8 +275,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	}
 	/* the tenant's signed policy, before KPS is asked for anything */
 	if (hosts_vm_policy(h, name, cfg, policy) < 0) {
-		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': %s", name,
-				   hl_error_last());
+		code = start_refused(ctx, name, h, NULL, hl_error_last());
 		goto out;
 	}
 	if (asprintf(&kpfile, "%s/key-protector.kp", vmdir) < 0 ||
@@ -268,8 +292,7 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	if (u.outcome != HOSTS_KPS_OPENED) {
 		char why[HL_ERROR_MAX];
 
-		code = hl_cmd_fail(HL_EXIT_REFUSED, "cannot start VM '%s': %s", name,
-				   kps_refusal(&u, h, why, sizeof(why)));
+		code = start_refused(ctx, name, h, &u, kps_refusal(&u, h, why, sizeof(why)));
 		goto out;
 	}
 	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
