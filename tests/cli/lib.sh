@@ -40,6 +40,25 @@ run() {
 
 done_testing() { echo "1..$_n"; }
 
+# jq: as the real one, except that `jq -e` on standard input fails when that input is empty
+# (jq 1.6 exits 0 when it read nothing at all, so a check of a command that printed nothing
+# would pass).  With a file argument (the last one names a file) it is the real jq.
+jq() {
+	local arg input last=${!#}
+	for arg in "$@"; do
+		[ "$arg" = "-e" ] || continue
+		if [ $# -gt 1 ] && [ -f "$last" ]; then break; fi
+		input=$(cat)
+		if [ -z "${input//[[:space:]]/}" ]; then
+			echo "# jq -e: no input to check" >&2
+			return 1
+		fi
+		command jq "$@" <<<"$input"
+		return
+	done
+	command jq "$@"
+}
+
 # flip FILE OFFSET: flip the low bit of byte OFFSET of FILE in place (a change whatever the byte was).
 flip() {
 	local b
