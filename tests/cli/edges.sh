@@ -103,6 +103,9 @@ ok $([ $RC -ne 0 ] && [ "$(grep -c "in use by pid" <<<"$ERR")" -eq 1 ]; echo $?)
 [ $RC -ne 0 ] || echo "# the second agent ran"
 grep -c "in use by pid" <<<"$ERR" | sed 's/^/# times: /'
 kill -TERM $agent 2>/dev/null; wait $agent 2>/dev/null
+run "$HGSLAB" host test-client-configuration --dir "$T/h1"
+ok $([ $RC -eq 4 ] && grep -q "Local mode" <<<"$ERR" && ! grep -q "booting its TPM" <<<"$ERR"; echo $?) \
+	"test-client-configuration in Local mode refuses before any progress (exit 4)"
 
 # ---- import-guardian: an HGS node's own metadata trusted by its certificates' thumbprints ----
 "$HGSLAB" hgs init --dir "$T/gnode" --name MyHgsService --domain relecloud.com --listen 127.0.0.78:0 >/dev/null
