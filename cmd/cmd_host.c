@@ -530,6 +530,19 @@ int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx)
 			goto out;
 		}
 	} else {
+		struct host_client_config cfg = { 0 };
+		int local;
+
+		/* Local mode refuses at once: no TPM is booted for an attestation that cannot be made */
+		if (host_client_config_load(h, &cfg) < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+			goto out;
+		}
+		local = cfg.attestation_url == NULL;
+		host_client_config_release(&cfg);
+		/* NotConfigured is reported below, as after an attempt */
+		if (local)
+			goto report;
 		fprintf(stderr, "host test-client-configuration: no agent runs for '%s'; booting its "
 			"TPM and attesting directly...\n", h->name);
 		if (hl_child_cleanup_install(-1) < 0 || host_attest_direct(h, &st) < 0) {
@@ -538,6 +551,7 @@ int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx)
 			goto out;
 		}
 	}
+report:
 	if (client_status(h, &o) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 		goto out;
