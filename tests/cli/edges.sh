@@ -80,7 +80,13 @@ trap 'for p in $(pgrep -f "$T" 2>/dev/null); do [ "$p" = "$$" ] || kill -KILL "$
 run "$HGSLAB" up -w "$T/up" "$ROOT/scenarios/hostkey-mode.yaml"
 ok $([ $RC -eq 0 ] && grep -qx "  hgslab status --workdir $T/up" <<<"$OUT" &&
 	grep -qx "  hgslab down --workdir $T/up" <<<"$OUT"; echo $?) "up -w DIR prints status and down with --workdir DIR"
-down=$(sed -n 's/^  \(hgslab down.*\)$/\1/p' <<<"$OUT")
+upout=$OUT
+hgspid=$(jq -r '.hgs[0].pid' "$T/up/lab.json")
+kill -KILL "$hgspid" 2>/dev/null
+run "$HGSLAB" status --workdir "$T/up" --json
+ok $([ "$hgspid" -gt 0 ] 2>/dev/null && jq -e '[.[] | select(.Kind == "HGS")][0].State == "Stopped"' <<<"$OUT" >/dev/null; echo $?) \
+	"status shows a killed HGS as Stopped at once (a zombie is not running)"
+down=$(sed -n 's/^  \(hgslab down.*\)$/\1/p' <<<"$upout")
 run ${down/hgslab/$HGSLAB}
 sleep 0.3
 ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up")" ]; echo $?) "the printed down command stops that fabric"
