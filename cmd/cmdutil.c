@@ -159,14 +159,6 @@ json_t *hl_cmd_find_row(const json_t *rows, const char *key, const char *value)
 	return NULL;
 }
 
-int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o)
-{
-	if (hl_opts_flag(&ctx->opts, "json"))
-		return hl_out_json(o);
-	hl_out_properties(o);
-	return HL_EXIT_OK;
-}
-
 int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *const *cols)
 {
 	if (hl_opts_flag(&ctx->opts, "json"))

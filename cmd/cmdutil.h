@@ -119,9 +119,6 @@ void hl_cmd_set_str(json_t *o, const char *key, const char *v);
 int hl_cmd_out_rows(const struct hl_cmd_ctx *ctx, int rc, const json_t *rows,
 		    const char *const *cols, const char *none);
 
-/* Object O as JSON (--json) or as a "Name Value" property table; an exit code. */
-int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o);
-
 /*
  * The first object of array ROWS whose string member KEY is VALUE, as a new
  * one-row array for hl_cmd_out_one(), or NULL when there is none.
