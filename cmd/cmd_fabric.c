@@ -141,7 +141,7 @@ static int print_domain(const struct hl_cmd_ctx *ctx, struct fabric *f)
 
 	if (fabric_domain_json(f, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	code = hl_cmd_out_properties(ctx, o);
+	code = hl_out_object(ctx, o);
 	json_decref(o);
 	return code;
 }

@@ -222,7 +222,7 @@ static int print_server(const struct hl_cmd_ctx *ctx, struct hgs_node *node)
 
 	if (server_json(node, &o) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	code = hl_cmd_out_properties(ctx, o);
+	code = hl_out_object(ctx, o);
 	json_decref(o);
 	return code;
 }

@@ -156,9 +156,11 @@ int cmd_hgs_add_kps_cert(struct hl_cmd_ctx *ctx)
 		      : hgs_kps_cert_import(node, role, key, key_len, crt, crt_len, primary, thumb);
 	if (rc < 0) {
 		code = hl_cmd_fail(generate ? HL_EXIT_FAILURE : HL_EXIT_USAGE,
-				   "cannot add the %s certificate: %s",
+				   "cannot add the %s certificate%s%s%s%s%s: %s",
 				   role == HGS_KEY_KPS_SIGNING ? "signing" : "encryption",
-				   hl_error_last());
+				   generate ? "" : " (--key '", generate ? "" : key_file,
+				   generate ? "" : "', --certificate '", generate ? "" : crt_file,
+				   generate ? "" : "')", hl_error_last());
 		goto out;
 	}
 	code = print_cert(ctx, node, thumb);

@@ -683,8 +683,8 @@ int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx)
 	int code;
 
 	memset(&u, 0, sizeof(u));
-	if ((code = hl_cmd_read_file(file, "key protector", HL_KP_MAX_SIZE, &kp, &kp_len)) !=
-	    HL_EXIT_OK)
+	if ((code = hl_cmd_read_input("--key-protector", file, "key protector", HL_KP_MAX_SIZE,
+				      hl_cmd_kind_kp, &kp, &kp_len)) != HL_EXIT_OK)
 		return code;
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
 		goto out;

@@ -149,7 +149,7 @@ static int print_guardian(const struct hl_cmd_ctx *ctx, const struct hl_guardian
 
 	if (!o)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-	code = hl_cmd_out_properties(ctx, o);
+	code = hl_out_object(ctx, o);
 	json_decref(o);
 	return code;
 }
@@ -666,8 +666,7 @@ int cmd_tenant_show_key_protector(struct hl_cmd_ctx *ctx)
 		if (!fp_ok)
 			hl_cmd_set_str(o, "TransportKeyFingerprint",
 				sig_ok ? "(owner's private key not in this directory)" : "(not shown)");
-		hl_out_properties(o);
-		printf("\n");
+		hl_out_list(o);
 		hl_out_table(rows, cols);
 	}
 	if (code == HL_EXIT_OK && !sig_ok)

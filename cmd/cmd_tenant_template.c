@@ -161,7 +161,7 @@ int cmd_tenant_new_template_disk(struct hl_cmd_ctx *ctx)
 
 	if (sz && hl_cmd_parse_size(sz, &size) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "bad --disk-size '%s': give e.g. 16M or 1G", sz);
-	if ((code = cmd_tenant_disk_files(fv, &pairs, &files)) != HL_EXIT_OK)
+	if ((code = cmd_tenant_disk_files(fv, src, &pairs, &files)) != HL_EXIT_OK)
 		return code;
 	code = hl_cmd_code_of(hl_template_new(out, size, files, fv->n, src,
 				       hl_opts_flag(&ctx->opts, "force"), &n_gen));

@@ -23,6 +23,7 @@
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
+#include "proto/keyprotector.h"
 #include "proto/names.h"
 #include "tenant/vm.h"
 #include "vm/bundle.h"
@@ -104,14 +105,17 @@ static int file_content(struct hl_cmd_pair *p)
 	return HL_EXIT_OK;
 }
 
-/* The --file NAME=CONTENT (or NAME=@PATH) items of FV as disk files borrowing from *PAIRS. */
-int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
+/* The --file NAME=CONTENT (or NAME=@PATH) items of FV as disk files borrowing from *PAIRS; --files SRC checked. */
+int cmd_tenant_disk_files(const struct hl_optval *fv, const char *src, struct hl_cmd_pair **pairs,
 			  struct hl_vm_file **files)
 {
 	size_t i;
 	int code;
 
 	*files = NULL;
+	*pairs = NULL;
+	if (src && (code = hl_cmd_input_dir("--files", src)) != HL_EXIT_OK)
+		return code;
 	if ((code = hl_cmd_split_pairs(fv, "--file", "NAME=CONTENT or NAME=@PATH", pairs)) !=
 	    HL_EXIT_OK)
 		return code;
@@ -152,7 +156,7 @@ int cmd_tenant_new_vm(struct hl_cmd_ctx *ctx)
 		return hl_cmd_fail(HL_EXIT_USAGE, "cannot make VM '%s': %s", name, hl_error_last());
 	if (sz && hl_cmd_parse_size(sz, &size) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "bad --disk-size '%s': give e.g. 16M or 1G", sz);
-	if ((code = cmd_tenant_disk_files(fv, &pairs, &files)) != HL_EXIT_OK)
+	if ((code = cmd_tenant_disk_files(fv, src, &pairs, &files)) != HL_EXIT_OK)
 		return code;
 	if (hl_vm_new(dir, name, size, files, fv->n, src) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot make VM '%s': %s", name,
@@ -185,6 +189,12 @@ int cmd_tenant_shield_vm(struct hl_cmd_ctx *ctx)
 	}
 	if (!g)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	if ((r = hl_cmd_read_input("--key-protector", hl_opts_str(&ctx->opts, "key-protector", NULL),
+				   "key protector", HL_KP_MAX_SIZE, hl_cmd_kind_kp, NULL, NULL)) !=
+	    HL_EXIT_OK) {
+		free(g);
+		return r;
+	}
 	so.guest_dir = g;
 	so.timeout_s = (int)hl_opts_int(&ctx->opts, "timeout", HL_VM_PROVISION_TIMEOUT);
 	so.verbose = !hl_opts_flag(&ctx->opts, "quiet");

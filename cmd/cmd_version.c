@@ -6,9 +6,9 @@
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cmd/commands.h"
+#include "cmd/output.h"
 #include "cmd/version.h"
 
 const struct hl_opt cmd_version_opts[] = {
@@ -20,19 +20,13 @@ const struct hl_opt cmd_version_opts[] = {
 int cmd_version(struct hl_cmd_ctx *ctx)
 {
 	if (hl_opts_flag(&ctx->opts, "json")) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "hgslab", HGSLAB_VERSION,
-				      "openssl", OPENSSL_VERSION_TEXT, "sqlite", sqlite3_libversion(),
-				      "jansson", JANSSON_VERSION);
-		char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "Hgslab", HGSLAB_VERSION,
+				      "OpenSsl", OPENSSL_VERSION_TEXT, "Sqlite", sqlite3_libversion(),
+				      "Jansson", JANSSON_VERSION);
+		int code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 
-		if (!s) {
-			json_decref(o);
-			return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
-		}
-		printf("%s\n", s);
-		free(s);
 		json_decref(o);
-		return HL_EXIT_OK;
+		return code;
 	}
 	printf("hgslab %s\n", HGSLAB_VERSION);
 	return HL_EXIT_OK;

@@ -68,15 +68,25 @@ int cmd_vmm_new_cloud(struct hl_cmd_ctx *ctx)
 {
 	const struct hl_optval *hv = hl_opts_get(&ctx->opts, "host");
 	json_t *cloud = NULL;
-	int code;
+	int code, rc;
 
 	if (vmm_name_cloud(hl_opts_str(&ctx->opts, "name", NULL)) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
-	if (vmm_cloud_new(hl_opts_str(&ctx->opts, "dir", NULL), hl_opts_str(&ctx->opts, "name", NULL),
-			  hv->list, hv->n, &cloud) < 0)
-		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot make the cloud: %s", hl_error_last());
+	rc = vmm_cloud_new(hl_opts_str(&ctx->opts, "dir", NULL), hl_opts_str(&ctx->opts, "name", NULL),
+			   hv->list, hv->n, &cloud);
+	if (rc < 0)
+		return hl_cmd_fail(rc == VMM_BAD_INPUT ? HL_EXIT_USAGE : HL_EXIT_FAILURE,
+				   "cannot make the cloud: %s", hl_error_last());
 	if (hl_opts_flag(&ctx->opts, "json")) {
-		code = hl_out_json(cloud);
+		json_t *names = json_array(), *e, *o;
+		size_t i;
+
+		json_array_foreach(json_object_get(cloud, "hosts"), i, e)
+			json_array_append(names, json_object_get(e, "name"));
+		o = json_pack("{s:O, s:o, s:O}", "Name", json_object_get(cloud, "name"), "Hosts", names,
+			      "Created", json_object_get(cloud, "created"));
+		code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		json_decref(o);
 	} else {
 		json_t *e;
 		size_t i;

@@ -1,18 +1,22 @@
 /*
  * cmdutil.c - the steps the verb files share (cmd/cmdutil.h): reading input
- * files and public keys for a verb, reporting a failed call with its exit
+ * files (the one rule: missing or of the wrong kind is bad input, exit 2)
+ * and public keys for a verb, reporting a failed call with its exit
  * code, the one-object outputs, and the hgs verbs' node opening and log
  * listing (the only component it knows, through hgs/node.h).
  */
 #include "cmd/cmdutil.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hgs/node.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "proto/keyprotector.h"
 #include "cmd/output.h"
 
 int hl_cmd_check(int rc, int code)
@@ -33,6 +37,52 @@ int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf,
 {
 	if (hl_file_read(path, max, buf, len) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the %s: %s", what, hl_error_last());
+	return HL_EXIT_OK;
+}
+
+int hl_cmd_read_input(const char *opt, const char *path, const char *what, size_t max,
+		      hl_cmd_kind_fn *kind, char **buf, size_t *len)
+{
+	char *data = NULL;
+	size_t n = 0;
+
+	if (hl_file_read(path, max, &data, &n) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read the %s (%s): %s", what, opt,
+				   hl_error_last());
+	if (kind && kind(data, n) < 0) {
+		free(data);
+		return hl_cmd_fail(HL_EXIT_USAGE, "'%s' (%s) is not a %s: %s", path, opt, what,
+				   hl_error_last());
+	}
+	if (buf) {
+		*buf = data;
+		if (len)
+			*len = n;
+	} else {
+		free(data);
+	}
+	return HL_EXIT_OK;
+}
+
+int hl_cmd_kind_kp(const char *buf, size_t len)
+{
+	struct hl_kp *kp = NULL;
+
+	if (hl_kp_parse(buf, len, &kp) < 0)
+		return -1;
+	hl_kp_free(kp);
+	return 0;
+}
+
+int hl_cmd_input_dir(const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot read %s '%s': %s", opt, path,
+				   strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s '%s' is not a folder", opt, path);
 	return HL_EXIT_OK;
 }
 
@@ -107,14 +157,6 @@ json_t *hl_cmd_find_row(const json_t *rows, const char *key, const char *value)
 			return json_pack("[O]", row);
 	}
 	return NULL;
-}
-
-int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o)
-{
-	if (hl_opts_flag(&ctx->opts, "json"))
-		return hl_out_json(o);
-	hl_out_properties(o);
-	return HL_EXIT_OK;
 }
 
 int hl_cmd_out_one(const struct hl_cmd_ctx *ctx, const json_t *row, const char *const *cols)

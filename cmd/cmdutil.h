@@ -6,7 +6,8 @@
  * of --dir and listing one of its logs.  Each helper
  * reports its failure on stderr through hl_cmd_fail() and returns the exit
  * code, so a verb can `return` or `goto out` with it: HL_EXIT_USAGE for an
- * input file that is missing or malformed, HL_EXIT_FAILURE for the rest.
+ * input file that is missing, unreadable or of the wrong kind (README "Exit
+ * codes"), HL_EXIT_FAILURE for the rest.
  */
 #ifndef HGSLAB_CMD_CMDUTIL_H
 #define HGSLAB_CMD_CMDUTIL_H
@@ -45,6 +46,35 @@ int hl_cmd_code_of(int rc);
  * "cannot read the WHAT: ..." when it cannot be read.
  */
 int hl_cmd_read_file(const char *path, const char *what, size_t max, char **buf, size_t *len);
+
+/*
+ * The check of an input file's kind for hl_cmd_read_input(): 0 when the
+ * LEN bytes BUF are one, else -1 with the message saying what is wrong.
+ */
+typedef int hl_cmd_kind_fn(const char *buf, size_t len);
+
+/*
+ * The one rule for a verb's input file PATH given with option OPT (e.g.
+ * "--key-protector", or "FILE" for a positional one): read it (at most MAX
+ * bytes) and, when KIND is not NULL, check that it is a WHAT (e.g. "key
+ * protector") before anything is started.  A missing or unreadable file
+ * and one of another kind are both bad input: HL_EXIT_USAGE with "cannot
+ * read the WHAT (OPT): ..." or "'PATH' (OPT) is not a WHAT: ...".  BUF may
+ * be NULL to check only; else *BUF / *LEN (LEN may be NULL) get the bytes.
+ * An exit code.
+ */
+int hl_cmd_read_input(const char *opt, const char *path, const char *what, size_t max,
+		      hl_cmd_kind_fn *kind, char **buf, size_t *len);
+
+/* hl_cmd_kind_fn of a key protector (proto/keyprotector.h). */
+int hl_cmd_kind_kp(const char *buf, size_t len);
+
+/*
+ * The same rule for an input folder PATH of option OPT: HL_EXIT_USAGE with
+ * "cannot read OPT 'PATH': ..." when it is missing or "OPT 'PATH' is not a
+ * folder"; an exit code.
+ */
+int hl_cmd_input_dir(const char *opt, const char *path);
 
 /*
  * Read a public key from file PATH into *OUT: a PEM public key or a PEM
@@ -88,9 +118,6 @@ void hl_cmd_set_str(json_t *o, const char *key, const char *v);
  */
 int hl_cmd_out_rows(const struct hl_cmd_ctx *ctx, int rc, const json_t *rows,
 		    const char *const *cols, const char *none);
-
-/* Object O as JSON (--json) or as a "Name Value" property table; an exit code. */
-int hl_cmd_out_properties(const struct hl_cmd_ctx *ctx, const json_t *o);
 
 /*
  * The first object of array ROWS whose string member KEY is VALUE, as a new

@@ -196,11 +196,13 @@ int cmd_tenant_inspect_vm(struct hl_cmd_ctx *ctx);
  * FV->n disk files *FILES borrowing from *PAIRS; NAME=@PATH takes the text
  * of file PATH (so the content is in no command line), NAME=@@... is the
  * literal "@...".  Free both with hl_cmd_pairs_free(*pairs, fv->n) and
- * free(*files).  An exit code (2 for a bad item or an unreadable PATH).
+ * free(*files).  SRC, the --files folder (may be NULL), is checked as an
+ * input folder first (hl_cmd_input_dir).  An exit code (2 for a bad item,
+ * an unreadable PATH or SRC).
  */
 struct hl_cmd_pair;
 struct hl_vm_file;
-int cmd_tenant_disk_files(const struct hl_optval *fv, struct hl_cmd_pair **pairs,
+int cmd_tenant_disk_files(const struct hl_optval *fv, const char *src, struct hl_cmd_pair **pairs,
 			  struct hl_vm_file **files);
 
 /* cmd/cmd_tenant_template.c */

@@ -87,21 +87,6 @@ void hl_out_table(const json_t *rows, const char *const *cols)
 	}
 }
 
-void hl_out_properties(const json_t *o)
-{
-	const char *key;
-	size_t width = 4;
-	char buf[1024];
-	json_t *v;
-
-	json_object_foreach((json_t *)o, key, v)
-		if (strlen(key) > width)
-			width = strlen(key);
-	printf("%-*s Value\n%-*s -----\n", (int)width, "Name", (int)width, "----");
-	json_object_foreach((json_t *)o, key, v)
-		printf("%-*s %s\n", (int)width, key, hl_out_text(v, buf, sizeof(buf)));
-}
-
 void hl_out_list(const json_t *o)
 {
 	const char *key;

@@ -29,9 +29,6 @@ const char *hl_out_text(const json_t *v, char *buf, size_t size);
  */
 void hl_out_table(const json_t *rows, const char *const *cols);
 
-/* Print object O as a two-column "Name Value" table of its members, in order. */
-void hl_out_properties(const json_t *o);
-
 /* Print object O as Format-List: "Name : Value", names padded to one width. */
 void hl_out_list(const json_t *o);
 

@@ -444,11 +444,19 @@ int hosts_provision_check(const char *template, const char *pdk, const char *fsk
 
 	memset(in, 0, sizeof(*in));
 	if (hl_file_abspath(template, &in->template_path) < 0 ||
-	    read_input(pdk, HL_PDK_MAX_SIZE, "shielding data", &in->pdk_bytes) < 0 ||
-	    hl_pdk_parse(in->pdk_bytes.data, in->pdk_bytes.len, &in->pdk) < 0 ||
-	    (fsk && (read_input(fsk, HL_FSK_MAX_SIZE, "specialization data", &in->fsk_bytes) < 0 ||
-		     hl_fsk_parse(in->fsk_bytes.data, in->fsk_bytes.len, &in->fsk) < 0)) ||
-	    vm_template_open(in->template_path, &t) < 0)
+	    read_input(pdk, HL_PDK_MAX_SIZE, "shielding data", &in->pdk_bytes) < 0)
+		goto out;
+	if (hl_pdk_parse(in->pdk_bytes.data, in->pdk_bytes.len, &in->pdk) < 0) {
+		hl_error_wrap("'%s'", pdk);
+		goto out;
+	}
+	if (fsk && read_input(fsk, HL_FSK_MAX_SIZE, "specialization data", &in->fsk_bytes) < 0)
+		goto out;
+	if (fsk && hl_fsk_parse(in->fsk_bytes.data, in->fsk_bytes.len, &in->fsk) < 0) {
+		hl_error_wrap("'%s'", fsk);
+		goto out;
+	}
+	if (vm_template_open(in->template_path, &t) < 0)
 		goto out;
 	rc = -1;
 	if (hl_pdk_verify(in->pdk, NULL) < 0) {

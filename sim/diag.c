@@ -47,8 +47,8 @@ void hl_diag_add(json_t *results, int progress, const char *name, enum hl_diag_v
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	json_array_append_new(results, json_pack("{s:s, s:s, s:s}", "name", name, "verdict",
-						 hl_diag_verdict_name(v), "detail", detail));
+	json_array_append_new(results, json_pack("{s:s, s:s, s:s}", "Name", name, "Verdict",
+						 hl_diag_verdict_name(v), "Detail", detail));
 	if (progress) {
 		printf("  [%-4s] %-28s %s\n", hl_diag_verdict_name(v), name, detail);
 		fflush(stdout);

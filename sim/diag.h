@@ -12,7 +12,7 @@
 
 enum hl_diag_verdict { HL_DIAG_OK, HL_DIAG_WARN, HL_DIAG_FAIL };
 
-/* Run every check; append {name, verdict, detail} objects to RESULTS.
+/* Run every check; append {Name, Verdict, Detail} objects to RESULTS.
  * PROGRESS, when set, gets one human line per check as it finishes.
  * Returns the number of failed checks. */
 int hl_diag_run(json_t *results, int progress);

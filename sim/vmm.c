@@ -237,6 +237,7 @@ int vmm_cloud_new(const char *vmm, const char *name, const char *const *host_dir
 
 		if (host_open(host_dirs[i], &h) < 0) {
 			hl_error_wrap("cloud '%s'", name);
+			rc = VMM_BAD_INPUT;
 			goto out;
 		}
 		if (host_client_config_load(h, &cfg) < 0 || !cfg.attestation_url) {

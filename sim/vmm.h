@@ -66,7 +66,8 @@ int vmm_name_cloud(const char *name);
  * hosts HOST_DIRS, in that order: each must open as a host directory, be a
  * guarded host (an HGS client configuration, not Local mode) and be in the
  * cloud once.  An existing cloud NAME is refused.  *OUT (may be NULL) gets
- * the cloud's object.
+ * the cloud's object.  VMM_BAD_INPUT when a HOST_DIRS is not a host
+ * directory (missing or of another kind), -1 on other failures.
  */
 int vmm_cloud_new(const char *vmm, const char *name, const char *const *host_dirs, size_t n,
 		  json_t **out);

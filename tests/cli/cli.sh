@@ -82,12 +82,12 @@ for bin in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	run "$bin" version
 	ok $([ $RC -eq 0 ] && grep -qE '^hgslab [0-9]+\.[0-9]+\.[0-9]+$' <<<"$OUT"; echo $?) "$tag: version prints the version"
 	run "$bin" version --json
-	ok $([ $RC -eq 0 ] && grep -q '"hgslab": "' <<<"$OUT" && grep -q '"openssl"' <<<"$OUT"; echo $?) "$tag: version --json"
+	ok $([ $RC -eq 0 ] && grep -q '"Hgslab": "' <<<"$OUT" && grep -q '"OpenSsl"' <<<"$OUT"; echo $?) "$tag: version --json"
 	run "$bin" --version
 	ok $([ $RC -eq 0 ]; echo $?) "$tag: --version"
 
 	run "$bin" diagnose --json
-	ok $([ $RC -eq 0 ] && grep -q '"failed": 0' <<<"$OUT" && grep -q '"name": "tpm"' <<<"$OUT"; echo $?) \
+	ok $([ $RC -eq 0 ] && grep -q '"Failed": 0' <<<"$OUT" && grep -q '"Name": "tpm"' <<<"$OUT"; echo $?) \
 		"$tag: diagnose --json passes every check, the live swtpm one included"
 	ok $(! pgrep -f 'hgslab-diag-' >/dev/null; echo $?) "$tag: diagnose leaves no swtpm running"
 	ok $(! ls -d /tmp/hgslab-diag-* >/dev/null 2>&1; echo $?) "$tag: diagnose leaves no temporary directory"

@@ -81,7 +81,7 @@ suite() {
 		--listen "$addr:0"
 	ok $RC "$tag: init exits 0"
 	ok $(grep -q "^initialized HGS 'MyHgsService' (relecloud.com, tpm attestation)" <<<"$OUT" &&
-		grep -qE '^AttestationOperationMode +TrustTpm$' <<<"$OUT"; echo $?) "$tag: init prints the new node"
+		grep -qE '^AttestationOperationMode +: TrustTpm$' <<<"$OUT"; echo $?) "$tag: init prints the new node"
 	ok $([ "$(stat -c %a "$d")" = 700 ] && [ "$(stat -c %a "$d/hgs.db")" = 600 ] &&
 		[ "$(stat -c %a "$d/keys/attestation-signer.key")" = 600 ] &&
 		[ "$(stat -c %a "$d/keys/kps-signing.key")" = 600 ] &&
@@ -187,7 +187,7 @@ suite() {
 	run "$bin" hgs add-tpm-host --dir "$d" --name Host1 --platform-identifier "$k/pid1.json"
 	ok $([ $RC -eq 1 ] && grep -q "no TPM vendor CA is configured" <<<"$ERR"; echo $?) "$tag: add-tpm-host without a vendor CA"
 	run "$bin" hgs set-server --dir "$d" --tpm-vendor-ca "$k/ca.pem"
-	ok $([ $RC -eq 0 ] && grep -qE '^TpmVendorCa +Lab TPM Vendor CA$' <<<"$OUT"; echo $?) "$tag: set-server --tpm-vendor-ca"
+	ok $([ $RC -eq 0 ] && grep -qE '^TpmVendorCa +: Lab TPM Vendor CA$' <<<"$OUT"; echo $?) "$tag: set-server --tpm-vendor-ca"
 	run "$bin" hgs add-tpm-host --dir "$d" --name Host1 --platform-identifier "$k/pid1.json"
 	ok $([ $RC -eq 0 ] && grep -qE '^Host1 +Host1 +[0-9A-F]{64} +Lab TPM Vendor CA +False' <<<"$OUT"; echo $?) "$tag: add-tpm-host"
 	run "$bin" hgs add-tpm-host --dir "$d" --name Host2 --platform-identifier "$k/pid2.json"

@@ -34,7 +34,7 @@ suite() {
 	# ---- guardians ----
 	run "$bin" tenant new-guardian --dir "$d" --name Owner
 	ok $([ $RC -eq 0 ] && grep -q "^created guardian 'Owner'" <<<"$OUT" &&
-		grep -qE '^HasPrivateSigningKey +True$' <<<"$OUT"; echo $?) "$tag: new-guardian Owner"
+		grep -qE '^HasPrivateSigningKey +: True$' <<<"$OUT"; echo $?) "$tag: new-guardian Owner"
 	ok $([ "$(stat -c %a "$d/guardians/Owner/signing.key")" = 600 ] &&
 		[ "$(stat -c %a "$d/guardians/Owner/encryption.key")" = 600 ] &&
 		[ "$(stat -c %a "$d/guardians/Owner/encryption.crt")" = 644 ]; echo $?) \
@@ -140,8 +140,8 @@ suite() {
 
 	# ---- show-key-protector ----
 	run "$bin" tenant show-key-protector --dir "$d" "$kp"
-	ok $([ $RC -eq 0 ] && grep -qE "^SignatureValid +True$" <<<"$OUT" &&
-		grep -qE "^TransportKeyFingerprint +$fp$" <<<"$OUT" && grep -qE "^MyHgsService +Guardian +MyHgsService " <<<"$OUT"; echo $?) \
+	ok $([ $RC -eq 0 ] && grep -qE "^SignatureValid +: True$" <<<"$OUT" &&
+		grep -qE "^TransportKeyFingerprint +: $fp$" <<<"$OUT" && grep -qE "^MyHgsService +Guardian +MyHgsService " <<<"$OUT"; echo $?) \
 		"$tag: show-key-protector: valid, the owner sees the fingerprint"
 	run "$bin" tenant show-key-protector --dir "$h" "$kp" --json
 	ok $([ $RC -eq 0 ] && [ "$(jq -r .SignatureValid <<<"$OUT")" = true ] &&
@@ -151,7 +151,7 @@ suite() {
 	jq -c '.created = "2020-01-01T00:00:00Z"' "$T/$tag.body" | tr -d '\n' | base64 -w0 >"$T/$tag.b64"
 	jq --rawfile b "$T/$tag.b64" '.body = $b' "$kp" >"$T/$tag/changed.kp"
 	run "$bin" tenant show-key-protector --dir "$d" "$T/$tag/changed.kp"
-	ok $([ $RC -eq 4 ] && grep -qE "^SignatureValid +False$" <<<"$OUT" && ! grep -q "$fp" <<<"$OUT" &&
+	ok $([ $RC -eq 4 ] && grep -qE "^SignatureValid +: False$" <<<"$OUT" && ! grep -q "$fp" <<<"$OUT" &&
 		grep -q "signature does not verify" <<<"$ERR"; echo $?) "$tag: a changed body fails the signature (exit 4)"
 	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sign "$d/guardians/Other/signing.key" -out "$T/$tag.sig2" "$T/$tag.body"
 	jq --arg s "$(base64 -w0 "$T/$tag.sig2")" '.signature = $s' "$kp" >"$T/$tag/resigned.kp"
@@ -174,7 +174,7 @@ suite() {
 		[ "$(kp_open "$kp" 1 "$node/keys/kps-encryption.key")" = "$tk" ]; echo $?) \
 		"$tag: grant: the new guardian opens the same TK"
 	run "$bin" tenant show-key-protector --dir "$d" "$kp"
-	ok $([ $RC -eq 0 ] && grep -qE "^Other +Guardian +Other " <<<"$OUT" && grep -qE "^TransportKeyFingerprint +$fp$" <<<"$OUT"; echo $?) \
+	ok $([ $RC -eq 0 ] && grep -qE "^Other +Guardian +Other " <<<"$OUT" && grep -qE "^TransportKeyFingerprint +: $fp$" <<<"$OUT"; echo $?) \
 		"$tag: show lists the granted guardian, same fingerprint"
 	run "$bin" tenant grant-key-protector-access --dir "$d" --key-protector "$kp" --guardian Other
 	ok $([ $RC -eq 1 ] && grep -q "already has access" <<<"$ERR"; echo $?) "$tag: granting twice is refused"

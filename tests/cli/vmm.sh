@@ -67,15 +67,15 @@ mark "lab ready"
 run "$B" vmm new-cloud --dir "$V" --name .hidden --host "$H1"
 ok $([ $RC -eq 2 ] && grep -q "invalid cloud name '.hidden'" <<<"$ERR"; echo $?) "new-cloud: a bad cloud name exits 2"
 run "$B" vmm new-cloud --dir "$V" --name Cloud1 --host "$W/nowhere"
-ok $([ $RC -eq 1 ] && grep -q "cannot make the cloud" <<<"$ERR" && [ ! -e "$V/clouds.json" ]; echo $?) \
-	"new-cloud: a folder that is no host exits 1, nothing recorded"
+ok $([ $RC -eq 2 ] && grep -q "cannot make the cloud" <<<"$ERR" && [ ! -e "$V/clouds.json" ]; echo $?) \
+	"new-cloud: a folder that is no host exits 2 (bad input), nothing recorded"
 run "$B" vmm new-cloud --dir "$V" --name Cloud1 --host "$H1" --host "$H3"
 ok $([ $RC -eq 1 ] && grep -q "host 'FabricHost3' is not a guarded host (Local mode)" <<<"$ERR"; echo $?) \
 	"new-cloud: a host in Local mode is refused (exit 1): a cloud holds guarded hosts"
 run "$B" vmm new-cloud --dir "$V" --name Cloud1 --host "$H1" --host "$H1"
 ok $([ $RC -eq 1 ] && grep -q "host 'FabricHost1' is given twice" <<<"$ERR"; echo $?) "new-cloud: a host given twice is refused"
 run "$B" vmm new-cloud --dir "$V" --name Cloud1 --host "$H2" --host "$H1" --json
-ok $([ $RC -eq 0 ] && jq -e '.name == "Cloud1" and ([.hosts[].name] == ["FabricHost2", "FabricHost1"])' <<<"$OUT" >/dev/null &&
+ok $([ $RC -eq 0 ] && jq -e '.Name == "Cloud1" and .Hosts == ["FabricHost2", "FabricHost1"]' <<<"$OUT" >/dev/null &&
 	jq -e '.format == "hgslab-vmm-clouds" and .version == 1 and (.clouds | length) == 1' "$V/clouds.json" >/dev/null; echo $?) \
 	"new-cloud Cloud1: FabricHost2, FabricHost1 in that order, recorded in clouds.json"
 run "$B" vmm new-cloud --dir "$V" --name Cloud1 --host "$H1"
