@@ -25,6 +25,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "sim/lab.h"
 #include "cmd/output.h"
@@ -33,7 +34,7 @@
 #include "sim/steps.h"
 #include "sim/vmm.h"
 
-#define DEMO_SCENARIO "article-walkthrough.yaml"
+#define DEMO_SCENARIO HL_CMD_SCENARIO_PROBE
 /* The article's second half, played after it: VMM deploys from a signed template. */
 #define DEMO_SCENARIO_VMM "article-vmm.yaml"
 
@@ -68,35 +69,6 @@ static int dir_empty(const char *dir)
 		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
 	closedir(d);
 	return empty;
-}
-
-/* The scenario library folder: $HGSLAB_SCENARIOS, else scenarios/ above this binary, else ./scenarios. */
-static int scenario_dir(char *buf, size_t size)
-{
-	const char *env = getenv("HGSLAB_SCENARIOS");
-	char exe[PATH_MAX], *p;
-	ssize_t n;
-	int up;
-
-	if (env && *env) {
-		snprintf(buf, size, "%s", env);
-		return 0;
-	}
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = 0;
-		for (up = 0; up < 4 && (p = strrchr(exe, '/')); up++) {
-			struct stat st;
-
-			*p = 0;
-			snprintf(buf, size, "%s/scenarios/%s", exe, DEMO_SCENARIO);
-			if (stat(buf, &st) == 0) {
-				snprintf(buf, size, "%s/scenarios", exe);
-				return 0;
-			}
-		}
-	}
-	snprintf(buf, size, "scenarios");
-	return 0;
 }
 
 /* ---- playing scenarios ---- */
@@ -445,7 +417,7 @@ int cmd_demo(struct hl_cmd_ctx *ctx)
 
 	if (run_opts_get(ctx, &o) != 0)
 		return HL_EXIT_USAGE;
-	scenario_dir(dir, sizeof(dir));
+	hl_cmd_scenario_dir(dir, sizeof(dir));
 	for (i = 0; i < 2; i++) {
 		snprintf(file[i], sizeof(file[i]), "%s/%s", dir, demo[i]);
 		if (stat(file[i], &st) < 0)

@@ -2,12 +2,17 @@
  * cmdutil.c - the steps the verb files share (cmd/cmdutil.h): reading input
  * files and public keys for a verb, reporting a failed call with its exit
  * code, the one-object outputs, and the hgs verbs' node opening and log
- * listing (the only component it knows, through hgs/node.h).
+ * listing (the only component it knows, through hgs/node.h), and where the
+ * scenario library is.
  */
 #include "cmd/cmdutil.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hgs/node.h"
 #include "lib/crypto.h"
@@ -210,4 +215,31 @@ int hl_cmd_parse_size(const char *s, size_t *out)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+void hl_cmd_scenario_dir(char *buf, size_t size)
+{
+	const char *env = getenv("HGSLAB_SCENARIOS");
+	char exe[PATH_MAX], *p;
+	ssize_t n;
+	int up;
+
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = 0;
+		for (up = 0; up < 4 && (p = strrchr(exe, '/')); up++) {
+			struct stat st;
+
+			*p = 0;
+			snprintf(buf, size, "%s/scenarios/" HL_CMD_SCENARIO_PROBE, exe);
+			if (stat(buf, &st) == 0) {
+				snprintf(buf, size, "%s/scenarios", exe);
+				return;
+			}
+		}
+	}
+	snprintf(buf, size, "scenarios");
 }

@@ -119,4 +119,14 @@ typedef int hl_cmd_hgs_log_fn(struct hgs_node *node, const char *host, long last
 int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
 		   const char *none);
 
+/* A file the scenario library always holds (the default demo): how it is recognised. */
+#define HL_CMD_SCENARIO_PROBE "article-walkthrough.yaml"
+
+/*
+ * The scenario library folder into BUF: $HGSLAB_SCENARIOS, else scenarios/
+ * in a folder above this binary (up to 4 levels) that holds
+ * HL_CMD_SCENARIO_PROBE, else ./scenarios.
+ */
+void hl_cmd_scenario_dir(char *buf, size_t size);
+
 #endif
