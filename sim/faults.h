@@ -21,10 +21,13 @@
  *   5. recovery: the component is started again (a service: restarted as
  *      the `kill` step does; the host swtpm: its agent restarts it or ends,
  *      and then the agent is restarted; a VM's part: its keeper must end,
- *      then the VM is started again where it ran before the step);
+ *      then every VM the lab expects to run, as the step left it, whose
+ *      keeper is gone is started again where it ran);
  *   6. no lost registration or log entry: every entry of the snapshot is
  *      still there (an unregister step's registrations excepted);
- *   7. step N is played again and the rest of the scenario, each must pass;
+ *   7. step N is played again (unless it met its expectation all the same:
+ *      a step such as shield is not repeatable), then the rest of the
+ *      scenario, each must pass;
  *   8. the lab is stopped: no process of the cell is left, no temporary or
  *      staging file (.*.tmp.*, *.tmp-*, .import-*, .provision-*, ...) and
  *      every JSON file parses.
