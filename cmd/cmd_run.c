@@ -25,7 +25,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/selfpath.h"
+#include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "sim/lab.h"
 #include "cmd/output.h"
@@ -34,7 +34,7 @@
 #include "sim/steps.h"
 #include "sim/vmm.h"
 
-#define DEMO_SCENARIO "article-walkthrough.yaml"
+#define DEMO_SCENARIO HL_CMD_SCENARIO_PROBE
 /* The article's second half, played after it: VMM deploys from a signed template. */
 #define DEMO_SCENARIO_VMM "article-vmm.yaml"
 
@@ -69,29 +69,6 @@ static int dir_empty(const char *dir)
 		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
 	closedir(d);
 	return empty;
-}
-
-/*
- * The scenario library folder into BUF: $HGSLAB_SCENARIOS, else the source
- * tree's scenarios/ above this binary, else an installed hgslab's
- * PREFIX/share/hgslab/scenarios, else ./scenarios.
- */
-static int scenario_dir(char *buf, size_t size)
-{
-	static const char *const rel[] = { "scenarios", "../scenarios", "../../scenarios",
-					   "../../../scenarios", "../share/hgslab/scenarios" };
-	const char *env = getenv("HGSLAB_SCENARIOS");
-	char *found;
-
-	if (env && *env) {
-		snprintf(buf, size, "%s", env);
-		return 0;
-	}
-	if (hl_self_find(rel, sizeof(rel) / sizeof(rel[0]), DEMO_SCENARIO, &found) < 0)
-		return -1;
-	snprintf(buf, size, "%s", found ? found : "scenarios");
-	free(found);
-	return 0;
 }
 
 /* ---- playing scenarios ---- */
@@ -440,7 +417,7 @@ int cmd_demo(struct hl_cmd_ctx *ctx)
 
 	if (run_opts_get(ctx, &o) != 0)
 		return HL_EXIT_USAGE;
-	if (scenario_dir(dir, sizeof(dir)) < 0)
+	if (hl_cmd_scenario_dir(dir, sizeof(dir)) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	for (i = 0; i < 2; i++) {
 		snprintf(file[i], sizeof(file[i]), "%s/%s", dir, demo[i]);

@@ -3,17 +3,20 @@
  * files (the one rule: missing or of the wrong kind is bad input, exit 2)
  * and public keys for a verb, reporting a failed call with its exit
  * code, the one-object outputs, and the hgs verbs' node opening and log
- * listing (the only component it knows, through hgs/node.h).
+ * listing (the only component it knows, through hgs/node.h), and where the
+ * scenario library is.
  */
 #include "cmd/cmdutil.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "hgs/node.h"
 #include "lib/crypto.h"
+#include "lib/selfpath.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "proto/keyprotector.h"
@@ -251,5 +254,23 @@ int hl_cmd_parse_size(const char *s, size_t *out)
 	if (*end)
 		return -1;
 	*out = (size_t)v;
+	return 0;
+}
+
+int hl_cmd_scenario_dir(char *buf, size_t size)
+{
+	static const char *const rel[] = { "scenarios", "../scenarios", "../../scenarios",
+					   "../../../scenarios", "../share/hgslab/scenarios" };
+	const char *env = getenv("HGSLAB_SCENARIOS");
+	char *found;
+
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return 0;
+	}
+	if (hl_self_find(rel, sizeof(rel) / sizeof(rel[0]), HL_CMD_SCENARIO_PROBE, &found) < 0)
+		return -1;
+	snprintf(buf, size, "%s", found ? found : "scenarios");
+	free(found);
 	return 0;
 }

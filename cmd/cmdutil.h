@@ -146,4 +146,16 @@ typedef int hl_cmd_hgs_log_fn(struct hgs_node *node, const char *host, long last
 int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
 		   const char *none);
 
+/* A file the scenario library always holds (the default demo): how it is recognised. */
+#define HL_CMD_SCENARIO_PROBE "article-walkthrough.yaml"
+
+/*
+ * The scenario library folder into BUF: $HGSLAB_SCENARIOS, else the source
+ * tree's scenarios/ above this binary, else an installed hgslab's
+ * PREFIX/share/hgslab/scenarios (lib/selfpath: the folder that holds
+ * HL_CMD_SCENARIO_PROBE), else ./scenarios.  -1 when /proc/self/exe cannot
+ * be read.
+ */
+int hl_cmd_scenario_dir(char *buf, size_t size);
+
 #endif

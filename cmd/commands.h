@@ -7,6 +7,10 @@
 
 #include "cmd/cmd.h"
 
+/* cmd/cmd_faults.c */
+extern const struct hl_opt cmd_faults_opts[];
+int cmd_faults(struct hl_cmd_ctx *ctx);
+
 /* sim/cmd_version.c */
 extern const struct hl_opt cmd_version_opts[];
 int cmd_version(struct hl_cmd_ctx *ctx);

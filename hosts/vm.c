@@ -348,7 +348,7 @@ static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 	const char *accel;
 	char *text = NULL, *pidpath = join(vmdir, KEEPER_PID_FILE);
 	sigset_t req;
-	int fd, sfd;
+	int fd, sfd, polled = 0;
 
 	/* a power-off request (stop-vm's SIGUSR1) waits, pending, until the VM runs */
 	sigemptyset(&req);
@@ -415,12 +415,13 @@ static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 		free(line);
 	}
 	free(text);
+	text = NULL;
 	close(report_fd);
 	fprintf(stderr, "keeper: VM running after %.1f s (accel %s)\n", vm_launch_elapsed(p), accel);
 	/* until QEMU ends: a power-off request is the one thing the keeper does for others */
 	if ((sfd = signalfd(-1, &req, SFD_CLOEXEC)) < 0)
 		fprintf(stderr, "keeper: cannot take power-off requests: %s\n", strerror(errno));
-	while (sfd >= 0 && vm_launch_poll(p, sfd, -1) > 0) {
+	while (sfd >= 0 && (polled = vm_launch_poll(p, sfd, -1)) > 0) {
 		struct signalfd_siginfo si;
 
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
@@ -432,9 +433,15 @@ static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 	}
 	if (sfd >= 0)
 		close(sfd);
-	vm_launch_end(p, -1);
+	/* QEMU ended; or the vTPM's swtpm did, and a VM without its TPM is stopped at once */
+	if (polled == -2) {
+		text = strdup(hl_error_last());
+		fprintf(stderr, "keeper: %s: stopping QEMU\n", hl_error_last());
+	}
+	vm_launch_end(p, polled == -2 ? 0 : -1);
 	vm_launch_proc_free(p);
-	write_state(vmdir, "Off", policy, 0, wl, NULL, accel);
+	write_state(vmdir, "Off", policy, 0, wl, text, accel);
+	free(text);
 	fprintf(stderr, "keeper: VM stopped\n");
 	json_decref(ev);
 	hl_pidfile_release(&pf);

@@ -101,7 +101,9 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
  * read the TK from fd 3 into the one buffer swtpm's pipe is fed from,
  * claim vms/NAME/keeper.pid, run the VM (vm/launch.h), cleanse the TK as
  * soon as swtpm has it, report on fd 4, then stay until QEMU ends, sending
- * QMP system_powerdown when asked (SIGUSR1).  Does not return once the VM
+ * QMP system_powerdown when asked (SIGUSR1); when the vTPM's swtpm ends
+ * first, QEMU is stopped at once (a VM without its TPM does not run on)
+ * and state.json says why.  Does not return once the VM
  * is launched; -1 when it is not run by start-vm (no fd 3 or 4) or cannot
  * start.
  */

@@ -195,6 +195,8 @@ static int job_start(struct lab *L, const char *const *args, struct lab_job *j)
 	j->t0 = hl_clock_s();
 	if (verb_spawn(L->self, args, j->label, j->out_path, j->err_path, 0, &j->child) < 0)
 		goto out;
+	if (L->watch)
+		L->watch(L, (long)hl_child_pid(j->child), j->label, L->watch_arg);
 	rc = 0;
 out:
 	free(cmd_path);
@@ -222,6 +224,8 @@ static int job_wait(struct lab *L, struct lab_job *j, const char *progress, stru
 		if (hl_child_wait(j->child, 100, &st) == 0)
 			break;
 		hl_error_clear();
+		if (L->watch)
+			L->watch(L, (long)hl_child_pid(j->child), j->label, L->watch_arg);
 		if (progress && L->progress && hl_clock_s() - last_shown > 0.5) {
 			char *text = NULL, line[200];
 
@@ -398,6 +402,21 @@ void lab_svc_stop(struct lab_svc *svc)
 	hl_child_stop(svc->child, LAB_STOP_MS, NULL);
 	hl_child_free(svc->child);
 	svc->child = NULL;
+}
+
+int lab_svc_restart(struct lab *L, struct lab_svc *svc)
+{
+	int st;
+
+	if (svc->child) {
+		hl_child_wait(svc->child, LAB_STOP_MS, &st);
+		hl_error_clear();
+		hl_child_free(svc->child);
+		svc->child = NULL;
+	}
+	if (lab_svc_start(L, svc) < 0 || lab_svc_ready(svc) < 0)
+		return -1;
+	return lab_save(L);
 }
 
 /* ---- lookups ---- */

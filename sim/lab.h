@@ -135,6 +135,13 @@ struct lab {
 	char *vmm;               /* WORK/vmm */
 	char *tenant;
 	long long clock_s;       /* lab clock offset */
+	/*
+	 * Watcher of the verbs (the fault matrix's trigger, sim/faults.h): called
+	 * with a verb's pid and label right after it starts and about every 100 ms
+	 * while it runs; NULL: none.
+	 */
+	void (*watch)(struct lab *L, long pid, const char *verb, void *arg);
+	void *watch_arg;
 };
 
 /* What one verb call gave. */
@@ -224,6 +231,12 @@ struct lab_hgs *lab_hgs_named(struct lab *L, const char *name);
 int lab_svc_start(struct lab *L, struct lab_svc *svc);
 int lab_svc_ready(struct lab_svc *svc);
 void lab_svc_stop(struct lab_svc *svc);
+
+/*
+ * Start SVC again after it died or was killed, as a service manager would
+ * (reap it, start, wait for readiness, save lab.json).
+ */
+int lab_svc_restart(struct lab *L, struct lab_svc *svc);
 
 /* Write the lab clock (L->clock_s) to every HGS node and the DC. */
 int lab_clock_apply(struct lab *L);

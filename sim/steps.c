@@ -1490,20 +1490,20 @@ static int do_kill(struct ctx *c)
 		outcome(c, "error", 0, "no such component in this lab");
 		return 0;
 	}
-	if (svc->child) {
+	if (svc->child)
 		hl_child_signal(svc->child, SIGKILL);
-		hl_child_wait(svc->child, 5000, &st);
-		hl_child_free(svc->child);
-		svc->child = NULL;
-	}
 	if (c->st->restart) {
-		if (lab_svc_start(L, svc) < 0 || lab_svc_ready(svc) < 0)
+		if (lab_svc_restart(L, svc) < 0)
 			return fail_infra(c, "kill");
-		lab_save(L);
 		outcome(c, "restarted", 1, NULL);
 		set_concept(c, sfmt("%s was killed (SIGKILL) and started again; its state lives in its "
 				    "directory, so nothing was lost.", svc->label));
 	} else {
+		if (svc->child) {
+			hl_child_wait(svc->child, 5000, &st);
+			hl_child_free(svc->child);
+			svc->child = NULL;
+		}
 		outcome(c, "killed", 1, NULL);
 		set_concept(c, sfmt("%s was killed (SIGKILL) and stays down.", svc->label));
 	}

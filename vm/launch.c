@@ -504,12 +504,27 @@ void vm_launch_scratch_remove(const char *run_dir)
 	}
 }
 
-/* Poll FD while QEMU runs. */
+/* Poll FD while QEMU and the vTPM's swtpm run (swtpm checked every VM_LAUNCH_SWTPM_CHECK_MS). */
 int vm_launch_poll(struct vm_launch_proc *p, int fd, int timeout_ms)
 {
-	int r = hl_child_poll(p->qemu, fd, POLLIN, timeout_ms);
+	long long deadline = timeout_ms < 0 ? -1 : hl_clock_ms() + timeout_ms;
 
-	return r < 0 ? hl_error_wrap("QEMU ended") : r;
+	for (;;) {
+		long long left = deadline < 0 ? VM_LAUNCH_SWTPM_CHECK_MS : deadline - hl_clock_ms();
+		int r = hl_child_poll(p->qemu, fd, POLLIN, (int)(left < VM_LAUNCH_SWTPM_CHECK_MS ?
+								  (left > 0 ? left : 0) :
+								  VM_LAUNCH_SWTPM_CHECK_MS));
+
+		if (r != 0)
+			return r < 0 ? hl_error_wrap("QEMU ended") : r;
+		if (p->swtpm && !hl_child_running(p->swtpm)) {
+			hl_error("the vTPM's swtpm ended (status %d): the VM has no TPM",
+				 hl_child_status(p->swtpm));
+			return -2;
+		}
+		if (deadline >= 0 && hl_clock_ms() >= deadline)
+			return 0;
+	}
 }
 
 /*

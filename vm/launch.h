@@ -125,10 +125,15 @@ void vm_launch_scratch_remove(const char *run_dir);
  */
 int vm_launch_qmp(struct vm_launch_proc *p, const char *command, json_t **ret);
 
+/* How often vm_launch_poll looks whether the vTPM's swtpm still runs. */
+#define VM_LAUNCH_SWTPM_CHECK_MS 200
+
 /*
- * Poll FD for input while P's QEMU runs: 1 when FD is readable, 0 after
- * TIMEOUT_MS (<0: none), -1 once QEMU ended (for a keeper that waits for
- * QEMU's end and for requests at once).
+ * Poll FD for input while P's QEMU and its vTPM's swtpm run: 1 when FD is
+ * readable, 0 after TIMEOUT_MS (<0: none), -1 once QEMU ended, -2 once
+ * swtpm ended (seen within VM_LAUNCH_SWTPM_CHECK_MS; "the vTPM's swtpm
+ * ended ...") - for a keeper that waits for the VM's end and for requests
+ * at once.
  */
 int vm_launch_poll(struct vm_launch_proc *p, int fd, int timeout_ms);
 
