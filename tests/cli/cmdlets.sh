@@ -183,7 +183,7 @@ pcr_lines() {
 
 # host get-pcr-values: the real logs' replay, as tpm2_eventlog prints it.
 pcr_values() {
-	local bin=$1 tag f name mine ref all=0
+	local bin=$1 tag f name mine ref
 	tag=$(tag_of "$bin")
 	for f in "$ROOT"/tests/data/tcglogs/*.bin; do
 		name=$(basename "$f")
@@ -197,6 +197,15 @@ pcr_values() {
 			diff <(echo "$ref") <(echo "$mine") | head -5 | sed 's/^/# /'
 		fi
 	done
+	# a guarded host's own log, as `host get-baseline-policy` writes it
+	run "$bin" host new --dir "$T/$tag-fh1" --name FabricHost1 --domain fabrikam.com
+	ok $RC "$tag: host new for get-baseline-policy"
+	run "$bin" host get-baseline-policy --dir "$T/$tag-fh1" --out "$T/$tag-baseline.tcglog"
+	ref=$(tpm2_eventlog "$T/$tag-baseline.tcglog" 2>/dev/null | pcr_lines | sort)
+	run "$bin" host get-pcr-values --tcglog "$T/$tag-baseline.tcglog" --json
+	mine=$(jq -r '.[] | "\(.Bank) \(.Pcr) \(.Digest)"' <<<"$OUT" | sort)
+	ok $([ $RC -eq 0 ] && [ -n "$ref" ] && [ "$mine" = "$ref" ]; echo $?) \
+		"$tag: get-pcr-values on a host's get-baseline-policy log: the PCRs of tpm2_eventlog"
 	f=$ROOT/tests/data/tcglogs/event-sd-boot-fedora37.bin
 	run "$bin" host get-pcr-values --tcglog "$f" --bank sha256
 	ok $([ $RC -eq 0 ] && head -n1 <<<"$OUT" | grep -qE '^Bank +Pcr +Digest' &&
