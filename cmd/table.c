@@ -25,11 +25,11 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_set_server_opts, .run = cmd_hgs_set_server },
 	{ .name = "clear-server", .summary = "remove the node's configuration (Clear-HgsServer)",
 	  .description = "Removes the node directory whole: its store (registrations, policies, logs),\n"
-			 "keys and certificates.  Asks first: type the node's name on the terminal, or\n"
-			 "give --force; with no terminal on stdin it refuses (exit 2) unless --force.\n"
-			 "Refused while `hgs serve` runs on the node (exit 1).  The directory is renamed\n"
-			 "aside first, then removed without following symbolic links, so the node is\n"
-			 "there whole or gone.",
+			 "keys and certificates.  Asks first: type the node's name on the terminal\n"
+			 "(another answer: exit 1, nothing removed), or give --force; with no terminal\n"
+			 "on stdin it refuses (exit 2) unless --force.  Refused while `hgs serve` runs\n"
+			 "on the node (exit 1).  The directory is renamed aside first, then removed\n"
+			 "without following symbolic links, so the node is there whole or gone.",
 	  .opts = cmd_hgs_clear_server_opts, .run = cmd_hgs_clear_server },
 	{ .name = "get-attestation-signer-certificate",
 	  .summary = "the certificate that signs health certificates, PEM "
