@@ -3,13 +3,16 @@
  * service (serve), and the admin cmdlets in kebab-case with the Hgs noun
  * dropped (get-server, set-server, add-/get-/remove-tpm-host, -tpm-policy,
  * -ci-policy, -host-group, -host-key, get-/enable-/disable-attestation-policy,
- * get-attestation-log).  The admin verbs work on the node directory's store
- * directly, also while `hgs serve` runs (SQLite WAL).  Human output is an
+ * get-attestation-log, get-attestation-signer-certificate) and clear-server
+ * (Clear-HgsServer: the node directory removed, after asking).  The admin
+ * verbs work on the node directory's store directly, also while `hgs serve`
+ * runs (SQLite WAL).  Human output is an
  * aligned table as the cmdlets print; --json prints the same objects.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -59,6 +62,21 @@ const struct hl_opt cmd_hgs_serve_opts[] = {
 
 const struct hl_opt cmd_hgs_show_opts[] = {
 	OPT_DIR,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_hgs_clear_server_opts[] = {
+	OPT_DIR,
+	{ "force", 'f', HL_OPT_FLAG, NULL, "remove without asking (needed when stdin is no terminal)",
+	  0 },
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_hgs_signer_cert_opts[] = {
+	OPT_DIR,
+	{ "out", 'o', HL_OPT_STRING, "FILE", "write the certificate (PEM) to FILE", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -307,6 +325,80 @@ int cmd_hgs_get_server(struct hl_cmd_ctx *ctx)
 	return code;
 }
 
+/*
+ * The attestation signer certificate of NODE as Get-HgsAttestationSignerCertificate
+ * shows it (Thumbprint, Subject, NotBefore, NotAfter, Pem) into *OUT.
+ */
+static int signer_cert_json(struct hgs_node *node, json_t **out)
+{
+	X509 *cert = NULL;
+	struct hl_buf pem = { 0 };
+	char thumb[HL_SHA256_HEX_SIZE], subject[512], nb_s[32], na_s[32];
+	time_t nb, na;
+	int rc = -1;
+
+	*out = NULL;
+	if (hgs_node_keypair(node, HGS_KEY_ATTESTATION_SIGNER, &cert, NULL) < 0 ||
+	    hl_cert_thumbprint(cert, thumb) < 0 || hgs_cert_subject(cert, subject, sizeof(subject)) < 0 ||
+	    hl_cert_validity(cert, &nb, &na) < 0 || hl_cert_to_pem(cert, &pem) < 0)
+		goto out;
+	hl_labclock_format(nb, nb_s, sizeof(nb_s));
+	hl_labclock_format(na, na_s, sizeof(na_s));
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s%}", "Thumbprint", thumb, "Subject", subject,
+			 "NotBefore", nb_s, "NotAfter", na_s, "Pem", (const char *)pem.data, pem.len);
+	if (!*out)
+		hl_error("out of memory");
+	else
+		rc = 0;
+out:
+	hl_buf_free(&pem);
+	hl_cert_free(cert);
+	return rc;
+}
+
+/*
+ * `hgs get-attestation-signer-certificate` (Get-HgsAttestationSignerCertificate):
+ * the certificate that signs health certificates, as PEM on stdout or in --out.
+ */
+int cmd_hgs_get_signer_cert(struct hl_cmd_ctx *ctx)
+{
+	const char *file = hl_opts_str(&ctx->opts, "out", NULL);
+	int json = hl_opts_flag(&ctx->opts, "json");
+	struct hgs_node *node = NULL;
+	json_t *o = NULL;
+	const char *pem;
+	int code;
+
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
+		return code;
+	if (signer_cert_json(node, &o) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot read the attestation signer certificate "
+				   "of '%s': %s", node->dir, hl_error_last());
+		goto out;
+	}
+	pem = json_string_value(json_object_get(o, "Pem"));
+	if (file && hl_file_write(file, pem, strlen(pem), HL_FILE_MODE_PUBLIC) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot write the attestation signer certificate: "
+				   "%s", hl_error_last());
+		goto out;
+	}
+	if (json) {
+		if (file)
+			hl_cmd_set_str(o, "File", file);
+		code = hl_out_json(o);
+	} else if (file) {
+		printf("wrote the attestation signer certificate of HGS '%s' to '%s' (thumbprint "
+		       "%s)\n", node->config.name, file,
+		       json_string_value(json_object_get(o, "Thumbprint")));
+	} else {
+		fputs(pem, stdout);
+	}
+out:
+	json_decref(o);
+	hgs_node_close(node);
+	return code;
+}
+
 /* `hgs set-server` (Set-HgsServer): trust mode, validity, TPM vendor CA. */
 int cmd_hgs_set_server(struct hl_cmd_ctx *ctx)
 {
@@ -348,6 +440,76 @@ out:
 	hgs_node_close(node);
 	free(ca);
 	return code;
+}
+
+/* What clear-server's confirmation needs: the node's name and folder, --force. */
+struct clear_ask {
+	const char *name, *dir;
+	int force;
+};
+
+/*
+ * Ask on the terminal whether to remove the node (hgs_node_confirm_fn): the
+ * answer must be the node's name.  -2 when stdin is no terminal (--force is
+ * needed), -1 when not confirmed, 0 to go on.
+ */
+static int clear_confirm(void *arg)
+{
+	const struct clear_ask *a = arg;
+	char line[256];
+
+	if (a->force)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		hl_error("standard input is not a terminal, so clear-server cannot ask: give --force "
+			 "to remove the HGS node '%s' in '%s' without asking", a->name, a->dir);
+		return -2;
+	}
+	fprintf(stderr, "This removes the HGS node '%s' in '%s' for good: its store, registrations,\n"
+		"keys and certificates.  Type the node's name (%s) to confirm: ", a->name, a->dir,
+		a->name);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strcmp(line, a->name) != 0) {
+		hl_error("not confirmed: the HGS node '%s' in '%s' was not removed", a->name, a->dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* `hgs clear-server` (Clear-HgsServer): remove the node directory, asking first. */
+int cmd_hgs_clear_server(struct hl_cmd_ctx *ctx)
+{
+	struct clear_ask ask = { .dir = hl_opts_str(&ctx->opts, "dir", NULL),
+				 .force = hl_opts_flag(&ctx->opts, "force") };
+	struct hgs_node *node = NULL;
+	char name[HL_NAME_HGS_SIZE];
+	const char *slash;
+	json_t *o;
+	int rc;
+
+	/* the name to confirm with; a node whose store cannot be read is named by its folder */
+	if (hgs_node_open(ask.dir, 0, &node) == 0) {
+		snprintf(name, sizeof(name), "%s", node->config.name);
+	} else {
+		slash = strrchr(ask.dir, '/');
+		snprintf(name, sizeof(name), "%s", slash && slash[1] ? slash + 1 : ask.dir);
+	}
+	hgs_node_close(node);
+	hl_error_clear();
+	ask.name = name;
+	if ((rc = hgs_node_remove(ask.dir, clear_confirm, &ask)) < 0)
+		return hl_cmd_fail(rc == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "%s", hl_error_last());
+	if (!hl_opts_flag(&ctx->opts, "json")) {
+		printf("removed the HGS node '%s' in '%s'\n", name, ask.dir);
+		return HL_EXIT_OK;
+	}
+	o = json_pack("{s:s, s:s, s:b}", "Name", name, "Directory", ask.dir, "Removed", 1);
+	rc = hl_out_json(o);
+	json_decref(o);
+	return rc;
 }
 
 /* ---- registrations ---- */

@@ -36,6 +36,8 @@ extern const struct hl_opt cmd_hgs_init_opts[];
 extern const struct hl_opt cmd_hgs_serve_opts[];
 extern const struct hl_opt cmd_hgs_show_opts[];
 extern const struct hl_opt cmd_hgs_set_server_opts[];
+extern const struct hl_opt cmd_hgs_clear_server_opts[];
+extern const struct hl_opt cmd_hgs_signer_cert_opts[];
 extern const struct hl_opt cmd_hgs_get_opts[];
 extern const struct hl_opt cmd_hgs_name_opts[];
 extern const struct hl_opt cmd_hgs_add_tpm_host_opts[];
@@ -48,6 +50,8 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx);
 int cmd_hgs_serve(struct hl_cmd_ctx *ctx);
 int cmd_hgs_get_server(struct hl_cmd_ctx *ctx);
 int cmd_hgs_set_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_clear_server(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_signer_cert(struct hl_cmd_ctx *ctx);
 int cmd_hgs_add_tpm_host(struct hl_cmd_ctx *ctx);
 int cmd_hgs_add_tpm_policy(struct hl_cmd_ctx *ctx);
 int cmd_hgs_add_ci_policy(struct hl_cmd_ctx *ctx);
@@ -82,6 +86,10 @@ int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
 int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx);
+
+/* cmd/cmd_host_pcr.c */
+extern const struct hl_opt cmd_host_pcr_values_opts[];
+int cmd_host_get_pcr_values(struct hl_cmd_ctx *ctx);
 
 /* sim/cmd_bench.c */
 extern const struct hl_opt cmd_bench_attest_opts[];

@@ -23,6 +23,22 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_show_opts, .run = cmd_hgs_get_server },
 	{ .name = "set-server", .summary = "change the trust mode (Set-HgsServer)",
 	  .opts = cmd_hgs_set_server_opts, .run = cmd_hgs_set_server },
+	{ .name = "clear-server", .summary = "remove the node's configuration (Clear-HgsServer)",
+	  .description = "Removes the node directory whole: its store (registrations, policies, logs),\n"
+			 "keys and certificates.  Asks first: type the node's name on the terminal\n"
+			 "(another answer: exit 1, nothing removed), or give --force; with no terminal\n"
+			 "on stdin it refuses (exit 2) unless --force.  Refused while `hgs serve` runs\n"
+			 "on the node (exit 1).  The directory is renamed aside first, then removed\n"
+			 "without following symbolic links, so the node is there whole or gone.",
+	  .opts = cmd_hgs_clear_server_opts, .run = cmd_hgs_clear_server },
+	{ .name = "get-attestation-signer-certificate",
+	  .summary = "the certificate that signs health certificates, PEM "
+		     "(Get-HgsAttestationSignerCertificate)",
+	  .description = "Prints the attestation signer certificate as PEM, or writes it to --out FILE.\n"
+			 "--json gives Thumbprint (SHA-256, as get-server shows it), Subject,\n"
+			 "NotBefore, NotAfter and Pem.  `openssl x509 -noout -fingerprint -sha256`\n"
+			 "on the PEM gives the same thumbprint.",
+	  .opts = cmd_hgs_signer_cert_opts, .run = cmd_hgs_get_signer_cert },
 	{ .name = "add-tpm-host", .summary = "register a host's TPM (Add-HgsAttestationTpmHost)",
 	  .opts = cmd_hgs_add_tpm_host_opts, .run = cmd_hgs_add_tpm_host },
 	{ .name = "get-tpm-host", .summary = "list registered TPM hosts (Get-HgsAttestationTpmHost)",
@@ -126,6 +142,14 @@ static const struct hl_cmd host_verbs[] = {
 	  .opts = cmd_host_baseline_opts, .run = cmd_host_get_baseline_policy },
 	{ .name = "get-ci-policy", .summary = "export the host's code integrity policy",
 	  .opts = cmd_host_ci_policy_opts, .run = cmd_host_get_ci_policy },
+	{ .name = "get-pcr-values", .summary = "the PCR values a TCG log replays to, per bank",
+	  .description = "Replays the TCG log --tcglog FILE (or the last boot's DIR/tcglog.bin with\n"
+			 "--dir) as HGS does, and prints each PCR the log extends with its digest, per\n"
+			 "bank (--bank sha256, sha1 or all; default all); --all-pcrs prints PCRs 0-23.\n"
+			 "Compare with `tpm2_eventlog FILE` (its pcrs: section) and with the quote\n"
+			 "(DIR/last-quote/pcrs.bin, PCRs 0-7 and 11-14 of the sha256 bank; docs/host.md).\n"
+			 "A file that is not a TCG log exits 2 saying what is wrong with it.",
+	  .opts = cmd_host_pcr_values_opts, .run = cmd_host_get_pcr_values },
 	{ .name = "get-host-key", .summary = "export the host key's public half (for hgs add-host-key)",
 	  .opts = cmd_host_host_key_opts, .run = cmd_host_get_host_key },
 	{ .name = "set-client-configuration", .summary = "set the HGS URLs (Set-HgsClientConfiguration)",

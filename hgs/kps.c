@@ -1206,26 +1206,6 @@ int hgs_kps_cert_remove(struct hgs_node *node, const char *thumbprint)
 	return 0;
 }
 
-/* CERT's subject as "CN=..., O=..." into BUF. */
-static int subject_text(X509 *cert, char *buf, size_t size)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int n;
-
-	buf[0] = '\0';
-	if (!b)
-		return hl_error("out of memory");
-	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
-			       XN_FLAG_SEP_CPLUS_SPC | ASN1_STRFLGS_RFC2253) < 0) {
-		BIO_free(b);
-		return hl_error("cannot format a certificate subject");
-	}
-	n = BIO_read(b, buf, (int)size - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	BIO_free(b);
-	return 0;
-}
-
 /* Get-HgsKeyProtectionCertificate as JSON. */
 int hgs_kps_cert_list(struct hgs_node *node, int role, json_t **out)
 {
@@ -1248,7 +1228,7 @@ int hgs_kps_cert_list(struct hgs_node *node, int role, json_t **out)
 		if (role >= 0 && (int)v[i]->role != role)
 			continue;
 		if (hl_cert_from_pem(v[i]->cert_pem, strlen(v[i]->cert_pem), &cert) < 0 ||
-		    subject_text(cert, subject, sizeof(subject)) < 0 ||
+		    hgs_cert_subject(cert, subject, sizeof(subject)) < 0 ||
 		    hl_cert_validity(cert, &nb, &na) < 0) {
 			hl_error_wrap("the key protection certificate %s in the store is damaged",
 				      v[i]->thumbprint);

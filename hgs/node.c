@@ -19,11 +19,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "hgs/db.h"
 #include "hgs/nonce.h"
 #include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
+#include "lib/child.h"
 #include "lib/labclock.h"
 #include "lib/log.h"
 #include "lib/served.h"
@@ -376,5 +379,122 @@ int hgs_node_create(const struct hgs_init_params *p)
 out:
 	hl_store_close(st);
 	hl_served_new_end(&s);
+	return rc;
+}
+
+/* CERT's subject as "CN=..., O=..." into BUF. */
+int hgs_cert_subject(X509 *cert, char *buf, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	buf[0] = '\0';
+	if (!b)
+		return hl_error("out of memory");
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+			       XN_FLAG_SEP_CPLUS_SPC | ASN1_STRFLGS_RFC2253) < 0) {
+		BIO_free(b);
+		return hl_error("cannot format a certificate subject");
+	}
+	n = BIO_read(b, buf, (int)size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+	return 0;
+}
+
+/*
+ * Split DIR into its resolved parent folder PARENT and its last component
+ * *BASE (pointing into ABS, which gets DIR made absolute); -2 when DIR names
+ * no directory entry of its own ("/", ".", "..").
+ */
+static int remove_split(const char *dir, char **abs, char parent[PATH_MAX], const char **base)
+{
+	char *slash, *p;
+	size_t n;
+
+	if (hl_file_abspath(dir, abs) < 0)
+		return -1;
+	p = *abs;
+	for (n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+		p[n - 1] = '\0';
+	slash = strrchr(p, '/');
+	*base = slash + 1;
+	if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0) {
+		hl_error("cannot remove '%s': name the node directory itself", dir);
+		return -2;
+	}
+	*slash = '\0';
+	if (!realpath(slash == p ? "/" : p, parent)) {
+		hl_error_errno("cannot remove '%s': its parent folder", dir);
+		*slash = '/';
+		return -2;
+	}
+	*slash = '/';
+	return 0;
+}
+
+/* Clear-HgsServer: check, claim the pid file, confirm, rename the node aside, remove it. */
+int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
+{
+	struct hl_pidfile pf = { 0 };
+	struct stat st;
+	char *abs = NULL, parent[PATH_MAX], path[PATH_MAX], aside[PATH_MAX];
+	const char *base;
+	pid_t owner = 0;
+	int rc;
+
+	if ((rc = remove_split(dir, &abs, parent, &base)) < 0)
+		goto out;
+	rc = -2;
+	if (lstat(abs, &st) < 0) {
+		hl_error_errno("cannot remove the HGS node '%s'", dir);
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		hl_error("'%s' is a symbolic link: give the node directory itself", dir);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", abs, HGS_DB_FILE);
+	if (!S_ISDIR(st.st_mode) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hl_error("'%s' is not an HGS node: it has no %s; nothing was removed", dir,
+			 HGS_DB_FILE);
+		goto out;
+	}
+	rc = -1;
+	/* a pid file that is a link was never claimed by a `hgs serve`: removed as it is */
+	snprintf(path, sizeof(path), "%s/%s", abs, HGS_PID_FILE);
+	if ((lstat(path, &st) < 0 || !S_ISLNK(st.st_mode)) &&
+	    hl_pidfile_claim(&pf, path, &owner) < 0) {
+		if (owner)
+			hl_error("`hgs serve` runs on the HGS node '%s' (pid %ld); stop it first",
+				 dir, (long)owner);
+		goto out;
+	}
+	if (confirm && (rc = confirm(arg)) < 0)
+		goto out;
+	rc = -1;
+	if ((size_t)snprintf(aside, sizeof(aside), "%s/.%s.clear.XXXXXX", parent, base) >=
+	    sizeof(aside)) {
+		hl_error("cannot remove '%s': its path is too long", dir);
+		goto out;
+	}
+	if (!mkdtemp(aside)) {
+		hl_error_errno("cannot create a temporary directory beside '%s'", dir);
+		goto out;
+	}
+	if (rename(abs, aside) < 0) {
+		hl_error_errno("cannot move the HGS node '%s' aside; nothing was removed", dir);
+		rmdir(aside);
+		goto out;
+	}
+	if (hl_file_rmtree(aside) < 0) {
+		hl_error_wrap("the HGS node is gone from '%s' but its files remain in '%s': remove "
+			      "that folder", dir, aside);
+		goto out;
+	}
+	rc = 0;
+out:
+	hl_pidfile_release(&pf);
+	free(abs);
 	return rc;
 }

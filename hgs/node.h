@@ -175,4 +175,29 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
  */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
 
+/* CERT's subject as one line, "CN=..., O=..." (RFC 2253 order), into BUF of SIZE bytes. */
+int hgs_cert_subject(X509 *cert, char *buf, size_t size);
+
+/*
+ * Asked by hgs_node_remove() once DIR is known to be a node nobody serves:
+ * 0 to go on, or a negative code (after hl_error()) that hgs_node_remove()
+ * returns with nothing removed.
+ */
+typedef int hgs_node_confirm_fn(void *arg);
+
+/*
+ * Remove the node directory DIR whole (Clear-HgsServer): its store, keys,
+ * certificates, logs.  DIR must be a node directory itself (a directory
+ * holding hgs.db; not a symbolic link: -2 when it is not, nothing is
+ * touched).  The node's pid file is claimed for the whole removal, so no
+ * `hgs serve` runs on it meanwhile: "`hgs serve` runs on the HGS node 'DIR'
+ * (pid N); stop it first" (-1) when one does.  Then CONFIRM(ARG) is asked
+ * when not NULL.  DIR is renamed aside to PARENT/.BASE.clear.XXXXXX (one
+ * rename: the node is there whole or gone), then that tree is removed
+ * without following any symbolic link in it (a link to a file outside is
+ * removed, its target kept).  When that last step fails the node is already
+ * gone from DIR, and the message names the folder left to remove by hand.
+ */
+int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * test_hgs_node.c - unit tests for the HGS node: init (files, modes, keys,
- * refusal, --force, nothing left on failure), the store's migrations, the
- * Hgs_* policy states (defaults, locked refusal), nonces (single use,
+ * refusal, --force, nothing left on failure), removal (Clear-HgsServer),
+ * the store's migrations, the Hgs_* policy states (defaults, locked refusal), nonces (single use,
  * expiry on the lab clock, refused after a restart, bounded table), the lab
  * clock offset, registrations
  * (duplicates, bad input, EK certificate chain to the vendor CA), and the
@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,6 +277,80 @@ static void test_open_not_a_node(void **state)
 	assert_null(node);
 	assert_error_has("is not an HGS node");
 	assert_error_has("hgslab hgs init");
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
+/* hgs_node_remove's confirmation: counts its calls, answers *ARG's first int. */
+struct confirm_arg {
+	int answer, calls;
+};
+
+/* A confirmation that says what ARG says (hgs_node_confirm_fn). */
+static int confirm_with(void *arg)
+{
+	struct confirm_arg *a = arg;
+
+	a->calls++;
+	if (a->answer < 0)
+		hl_error("not confirmed");
+	return a->answer;
+}
+
+/*
+ * Clear-HgsServer: a node nobody serves is removed whole after the
+ * confirmation, without following a link in it; a served node, a folder
+ * that is not a node and a link to a node are refused before anything is
+ * asked, and a refused confirmation removes nothing.
+ */
+static void test_remove(void **state)
+{
+	struct confirm_arg ask = { 0, 0 };
+	char sandbox[64], dir[128], path[256], link[256];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(tu_mkdtemp(sandbox, sizeof(sandbox), "hgs"), 0);
+	snprintf(dir, sizeof(dir), "%s/node", sandbox);
+	create_node(dir, HGS_MODE_TPM, 0);
+	snprintf(path, sizeof(path), "%s/outside", sandbox);
+	tu_put(path, "keep");
+	snprintf(link, sizeof(link), "%s/keys/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+
+	/* a refused confirmation: its code, and nothing removed */
+	ask.answer = -2;
+	assert_int_equal(hgs_node_remove(dir, confirm_with, &ask), -2);
+	assert_int_equal(ask.calls, 1);
+	assert_true(tu_exists(tu_path("%s/hgs.db", dir)));
+
+	/* a served node: refused before asking */
+	pid = tu_pidfile_holder(tu_path("%s/hgs.pid", dir));
+	ask.answer = 0;
+	assert_int_equal(hgs_node_remove(dir, confirm_with, &ask), -1);
+	assert_error_has("stop it first");
+	assert_int_equal(ask.calls, 1);
+	assert_true(tu_exists(tu_path("%s/hgs.db", dir)));
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+
+	/* not a node, a link to one, nothing there: -2 */
+	assert_int_equal(hgs_node_remove(sandbox, confirm_with, &ask), -2);
+	assert_error_has("is not an HGS node");
+	snprintf(link, sizeof(link), "%s/node-link", sandbox);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(hgs_node_remove(link, confirm_with, &ask), -2);
+	assert_error_has("is a symbolic link");
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(hgs_node_remove(tu_path("%s/none", sandbox), NULL, NULL), -2);
+	assert_int_equal(ask.calls, 1);
+
+	/* removed whole, the link's target kept, nothing set aside left */
+	assert_int_equal(hgs_node_remove(dir, confirm_with, &ask), 0);
+	assert_int_equal(ask.calls, 2);
+	assert_false(tu_exists(dir));
+	assert_true(tu_file_has(path, "keep"));
+	assert_int_equal(hl_served_dir_entries(sandbox), 1);
 	assert_int_equal(hl_file_rmtree(sandbox), 0);
 }
 
@@ -923,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_init_refusals_and_force),
 		cmocka_unit_test(test_init_failure_leaves_nothing),
 		cmocka_unit_test(test_open_not_a_node),
+		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_db_migrations),
 		/* these share the group's node */
 		cmocka_unit_test(test_policies),
