@@ -618,6 +618,8 @@ static const char *unwrap_result(const struct hosts_kps_unwrap *u)
 		return u->release.reason;
 	case HOSTS_KPS_NOT_OPENED:
 		return "TransportKeyMismatch";
+	case HOSTS_KPS_UNREACHABLE:
+		return "Unreachable";
 	}
 	return "?";
 }
@@ -701,6 +703,10 @@ int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx)
 	case HOSTS_KPS_NOT_OPENED:
 		code = hl_cmd_fail(HL_EXIT_REFUSED, "host '%s' cannot open the TK that '%s' "
 				   "released: %s", h->name, u.release.url, u.reason);
+		break;
+	case HOSTS_KPS_UNREACHABLE:
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "key release for host '%s' failed: %s", h->name,
+				   u.reason);
 		break;
 	}
 out:

@@ -181,6 +181,10 @@ static const char *kps_refusal(const struct hosts_kps_unwrap *u, const struct ho
 	case HOSTS_KPS_NOT_OPENED:
 		snprintf(buf, size, "host '%s' cannot open the TK: %s", h->name, u->reason);
 		break;
+	case HOSTS_KPS_UNREACHABLE:
+		snprintf(buf, size, "host '%s' got no key: TransientError: %s; without HGS no "
+			 "shielded VM starts", h->name, u->reason);
+		break;
 	case HOSTS_KPS_OPENED:
 		snprintf(buf, size, "the TK was released");
 		break;

@@ -49,6 +49,15 @@ static const struct hgs_route *const hgs_route_sets[] = {
 #define HGS_HTTP_THREADS 8
 #define HGS_HTTP_MAX_CONNECTIONS 256
 
+/*
+ * What one client may take, so that a slow or hostile one cannot keep the
+ * hosts out: a quarter of the connections per client address (the lab's
+ * hosts and benchmarks use at most 32 at once), and 10 s to send a whole
+ * request however it trickles (lib/http.h "Slow clients").
+ */
+#define HGS_HTTP_PER_CLIENT 64
+#define HGS_HTTP_REQUEST_TIMEOUT_S 10
+
 /* Largest request body the node accepts (a TCG log travels base64 inside JSON). */
 #define HGS_MAX_BODY ((size_t)4 << 20)
 
@@ -330,6 +339,8 @@ int hgs_server_start(struct hgs_node *node, const char *addr, unsigned short por
 	cfg.max_body = HGS_MAX_BODY;
 	cfg.threads = HGS_HTTP_THREADS;
 	cfg.max_connections = HGS_HTTP_MAX_CONNECTIONS;
+	cfg.per_client_connections = HGS_HTTP_PER_CLIENT;
+	cfg.request_timeout_s = HGS_HTTP_REQUEST_TIMEOUT_S;
 	if (hl_http_server_start(&cfg, &srv->http) < 0)
 		goto out;
 	*out = srv;

@@ -504,7 +504,20 @@ out:
 	return rc;
 }
 
-/* Record "no decision" in ST: TransientError with the current error as reason. */
+/* Forget the health certificate in ST. */
+static void clear_cert(struct host_state *st)
+{
+	hl_buf_free(&st->health_cert);
+	st->not_after = 0;
+	st->expires = 0;
+}
+
+/*
+ * Record "no decision" in ST: TransientError with the current error as
+ * reason.  No decision is no refusal: a health certificate still valid (on
+ * the host clock) is kept until its notAfter, so the host still gets keys
+ * while HGS is slow or briefly down; an expired one goes.
+ */
 static void set_transient(struct host_state *st, const char *fmt, ...) HL_PRINTF(2, 3);
 static void set_transient(struct host_state *st, const char *fmt, ...)
 {
@@ -515,14 +528,8 @@ static void set_transient(struct host_state *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
 	va_end(ap);
-}
-
-/* Forget the health certificate in ST. */
-static void clear_cert(struct host_state *st)
-{
-	hl_buf_free(&st->health_cert);
-	st->not_after = 0;
-	st->expires = 0;
+	if (st->expires <= time(NULL))
+		clear_cert(st);
 }
 
 /*
@@ -594,15 +601,15 @@ static int attest_ad(struct host_attester *a, const struct host_client_config *c
 		up = hl_http_get(info, &http, &reply) == 0 && reply.status / 100 == 2;
 		hl_http_reply_release(&reply);
 		if (up) {
-			/* the DC answers but will not vouch for this computer */
+			/* the DC answers but will not vouch for this computer: a refusal */
 			snprintf(st->status, sizeof(st->status), "UnauthorizedHost");
 			st->substatus[0] = '\0';
 			snprintf(st->reason, sizeof(st->reason), "the domain controller refused a "
 				 "ticket for computer '%s': %s", a->h->name, msg);
+			clear_cert(st);
 		} else {
 			set_transient(st, "cannot get a ticket from the domain controller: %s", msg);
 		}
-		clear_cert(st);
 		return 0;
 	}
 	if (ad_client_attest(url, &http, a->h->name, ticket, a->machine_key, a->tk_pub, &res) < 0)
@@ -736,7 +743,6 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	snprintf(st->server_url, sizeof(st->server_url), "%s", conn.url);
 	if (!got) {
 		set_transient(st, "cannot reach the attestation service: %s", hl_error_last());
-		clear_cert(st);
 		goto record;
 	}
 	snprintf(st->mode, sizeof(st->mode), "%s", info.mode);
@@ -747,25 +753,21 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 		if (attest_tpm(a, &conn, &info, st, &d) < 0 || take_decision(st, &d, now) < 0) {
 			set_transient(st, "TPM attestation with '%s' got no decision: %s", conn.url,
 				      hl_error_last());
-			clear_cert(st);
 		}
 	} else if (strcmp(info.mode, "hostkey") == 0) {
 		if (hosts_hgs_attest_hostkey(&conn, a->h->name, a->machine_key, a->tk_pub, &d) < 0 ||
 		    take_decision(st, &d, now) < 0) {
 			set_transient(st, "host key attestation with '%s' got no decision: %s",
 				      conn.url, hl_error_last());
-			clear_cert(st);
 		}
 	} else if (strcmp(info.mode, "ad") == 0) {
 		if (attest_ad(a, &cfg, conn.url, st, now) < 0) {
 			set_transient(st, "AD attestation with '%s' got no decision: %s", conn.url,
 				      hl_error_last());
-			clear_cert(st);
 		}
 	} else {
 		set_transient(st, "HGS '%s' asks for attestation mode '%s', which this host does not "
 			      "know; update hgslab", info.name, info.mode);
-		clear_cert(st);
 	}
 
 record:
@@ -884,8 +886,9 @@ out:
 /* ---- `host run` ---- */
 
 /*
- * Claim DIR/agent.pid for this agent into *PF (locked for the agent's whole
- * life, lib/child.h "Pid files"), then write DIR/agent.json for its swtpm T.
+ * Claim DIR/agent.pid for this agent into *PF unless it holds it already
+ * (locked for the agent's whole life, lib/child.h "Pid files"), then write
+ * DIR/agent.json for its swtpm T.
  */
 static int publish(struct host *h, const struct host_tpm *t, struct hl_pidfile *pf)
 {
@@ -895,7 +898,8 @@ static int publish(struct host *h, const struct host_tpm *t, struct hl_pidfile *
 
 	if (!j)
 		return hl_error("out of memory");
-	if (host_path(h, HOST_PID_FILE, &path) < 0 || hl_pidfile_claim(pf, path, NULL) < 0)
+	if (!pf->path[0] &&
+	    (host_path(h, HOST_PID_FILE, &path) < 0 || hl_pidfile_claim(pf, path, NULL) < 0))
 		goto out;
 	free(path);
 	path = NULL;
@@ -926,6 +930,61 @@ static void unpublish(struct host *h, struct hl_pidfile *pf)
 	hl_pidfile_release(pf);
 }
 
+/* 1 while T's swtpm runs (one the agent started; a borrowed one is not its to watch). */
+static int tpm_alive(struct host_tpm *t)
+{
+	return !t->swtpm || hl_child_running(hl_swtpm_child(t->swtpm));
+}
+
+/* Print and log the agent's readiness line for its swtpm T. */
+static void say_running(const struct host *h, const struct host_tpm *t)
+{
+	char addr[40];
+
+	host_tpm_address(t, addr, sizeof(addr));
+	hl_log_info("agent running (swtpm on %s)", addr);
+	printf("host: %s agent running (swtpm on %s)\n", h->name, addr);
+	if (fflush(stdout) != 0)
+		hl_log_warn("cannot write the readiness line: %s", strerror(errno));
+}
+
+/*
+ * The agent's swtpm ended under it: the TPM lost this boot's PCRs and
+ * loaded keys.  Start it again into *T and *A as at the agent's start - a
+ * power-on, the measured boot replayed, the AK and TK reloaded - and
+ * publish its new address (agent.json).  -1 when it cannot: the agent then
+ * stops, saying why, rather than run with no TPM.
+ */
+static int tpm_restart(struct host *h, struct host_tpm **t, struct host_attester **a,
+		       struct hl_pidfile *pf)
+{
+	int status = hl_child_status(hl_swtpm_child((*t)->swtpm));
+
+	hl_log_warn("the TPM (swtpm) ended with status %d: restarting it with a fresh measured "
+		    "boot", status);
+	printf("host: %s TPM (swtpm) ended with status %d; restarting it with a fresh measured "
+	       "boot\n", h->name, status);
+	fflush(stdout);
+	host_attester_free(*a);
+	*a = NULL;
+	host_tpm_close(*t);
+	*t = NULL;
+	if (host_tpm_open(h, 1, 0, t) < 0 || host_attester_new(h, *t, a) < 0 ||
+	    publish(h, *t, pf) < 0)
+		return hl_error_wrap("the TPM of host '%s' ended and could not be restarted",
+				     h->name);
+	say_running(h, *t);
+	return 0;
+}
+
+/* Seconds until the next attempt ST asks for (at least 1), or -1: only on request. */
+static long next_delay(const struct host_state *st)
+{
+	long delay = st->renew_at ? (long)(st->renew_at - time(NULL)) : -1;
+
+	return st->renew_at && delay < 1 ? 1 : delay;
+}
+
 /* Print the agent's line for the attempt recorded in ST. */
 static void print_attempt(const struct host *h, const struct host_state *st)
 {
@@ -945,7 +1004,7 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 	struct host_attester *a = NULL;
 	struct host_state st = { 0 };
 	struct hl_pidfile pf = { "", -1 };
-	char path_buf[64], addr[40], *logpath = NULL, *keys = NULL;
+	char path_buf[64], *logpath = NULL, *keys = NULL;
 	const char *trigger = "start";
 	sigset_t set, old;
 	int rc = -1, masked = 0, published = 0, sig;
@@ -971,6 +1030,8 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	/* the end of the swtpm (the agent's only child) wakes the agent too */
+	sigaddset(&set, SIGCHLD);
 	if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
 		hl_error("cannot block the agent's signals");
 		goto out;
@@ -991,24 +1052,26 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 	if (publish(h, t, &pf) < 0)
 		goto out;
 	published = 1;
-	host_tpm_address(t, addr, sizeof(addr));
-	hl_log_info("agent running (swtpm on %s)", addr);
-	printf("host: %s agent running (swtpm on %s)\n", h->name, addr);
-	if (fflush(stdout) != 0)
-		hl_log_warn("cannot write the readiness line: %s", strerror(errno));
+	say_running(h, t);
 
 	for (;;) {
 		siginfo_t si;
 		long delay;
 
+		if (!tpm_alive(t)) {
+			if (tpm_restart(h, &t, &a, &pf) < 0) {
+				printf("host: %s agent stopping: %s\n", h->name, hl_error_last());
+				fflush(stdout);
+				goto out;
+			}
+			trigger = "tpm-restart";
+		}
 		if (host_attempt(a, trigger, &st) < 0) {
 			hl_log_error("%s", hl_error_last());
 			snprintf(st.status, sizeof(st.status), "%s", HOST_STATUS_TRANSIENT);
 		}
 		print_attempt(h, &st);
-		delay = st.renew_at ? (long)(st.renew_at - time(NULL)) : -1;
-		if (st.renew_at && delay < 1)
-			delay = 1;
+		delay = next_delay(&st);
 		if (delay >= 0)
 			hl_log_info("next attestation in %ld s unless asked earlier (SIGUSR1)", delay);
 		for (;;) {
@@ -1019,9 +1082,16 @@ int host_agent_run(const char *dir, enum hl_log_level level)
 
 				sig = sigtimedwait(&set, &si, &ts);
 			}
+			/* a child's news that is not the swtpm's end: wait on, until the same time */
+			if (sig == SIGCHLD && tpm_alive(t)) {
+				delay = next_delay(&st);
+				continue;
+			}
 			if (sig >= 0 || errno != EINTR)
 				break;
 		}
+		if (sig == SIGCHLD)
+			continue;
 		if (sig < 0 && errno == EAGAIN) {
 			trigger = strcmp(st.status, HOST_STATUS_PASSED) == 0 ? "renewal" : "retry";
 			continue;

@@ -271,10 +271,14 @@ void hosts_kps_unwrap_free(struct hosts_kps_unwrap *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* 1 when S holds a Passed health certificate still valid at host time NOW. */
+/*
+ * 1 when S holds a health certificate still valid at host time NOW: one
+ * from a Passed decision, kept through TransientErrors since (HGS slow or
+ * down decides nothing) until its notAfter; any refusal has dropped it.
+ */
 static int healthy(const struct host_state *s, time_t now)
 {
-	return s->health_cert.len && strcmp(host_state_status(s, now), HOST_STATUS_PASSED) == 0;
+	return s->health_cert.len && s->expires > now;
 }
 
 /*
@@ -407,13 +411,15 @@ int hosts_kps_unwrap(struct host *h, const void *kp, size_t kp_len, struct hosts
 	conn.timeout_ms = HOST_HTTP_TIMEOUT_MS;
 	if (hosts_kps_request(&conn, kp, kp_len, st.health_cert.data, st.health_cert.len,
 			      &out->release) < 0) {
-		char saved[HL_ERROR_MAX];
-
-		snprintf(saved, sizeof(saved), "%s", hl_error_last());
+		/* no decision: a TransientError, as for an attestation without one */
+		out->outcome = HOSTS_KPS_UNREACHABLE;
+		snprintf(out->reason, sizeof(out->reason), "cannot reach the key protection "
+			 "service: %s", hl_error_last());
 		if (host_key_release_save(h, conn.fallback_url ? conn.fallback_url : conn.url, 0,
 					  "Unreachable") < 0)
 			hl_log_warn("%s", hl_error_last());
-		hl_error("cannot reach the key protection service: %s", saved);
+		hl_error_clear();
+		rc = 0;
 		goto out;
 	}
 	if (host_key_release_save(h, out->release.url, out->release.fallback_used,

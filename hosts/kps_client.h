@@ -122,6 +122,8 @@ enum hosts_kps_outcome {
 	HOSTS_KPS_NOT_HEALTHY,            /* the host has no health certificate: attestation failed */
 	HOSTS_KPS_REFUSED,                /* KPS refused (release.reason says why) */
 	HOSTS_KPS_NOT_OPENED,             /* released, but this host's TPM cannot open it */
+	HOSTS_KPS_UNREACHABLE,            /* no key protection URL answered (HGS slow or down):
+					     a TransientError, reason says why */
 };
 
 /* What hosts_kps_unwrap did. */
@@ -145,13 +147,14 @@ void hosts_kps_unwrap_free(struct hosts_kps_unwrap *u);
 /*
  * Key release for host H: the whole host side of flow 6 for the KP file
  * bytes KP (KP_LEN).  Attests first (trigger "key-release") unless
- * state.json holds a Passed health certificate still valid on the host
- * clock; when the host is then not Passed, no request is made (outcome
- * NOT_HEALTHY).  Asks KPS at the configured key protection URL and its
- * fallback, records the URL that answered, and opens a released TK with
- * the host's TPM into *TK (a secret: hl_buf_free) - only when the outcome
- * is OPENED.  Returns 0 with *OUT describing the outcome, -1 when it could
- * not get that far (Local mode, no KPS reachable, a TPM failure).
+ * state.json holds a health certificate still valid on the host clock (a
+ * Passed one, kept through TransientErrors since); when the host is then
+ * not Passed, no request is made (outcome NOT_HEALTHY).  Asks KPS at the
+ * configured key protection URL and its fallback, records the URL that
+ * answered (or "Unreachable": outcome UNREACHABLE, a TransientError), and
+ * opens a released TK with the host's TPM into *TK (a secret: hl_buf_free)
+ * - only when the outcome is OPENED.  Returns 0 with *OUT describing the
+ * outcome, -1 when it could not get that far (Local mode, a TPM failure).
  */
 int hosts_kps_unwrap(struct host *h, const void *kp, size_t kp_len, struct hosts_kps_unwrap *out,
 		     struct hl_buf *tk);

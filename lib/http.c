@@ -11,6 +11,12 @@
  * chosen and the declared length checked on that first callback (404, 405
  * and 413 go out at once, without reading the body), the body is gathered up
  * to max_body on the following ones, and the handler runs on the last.
+ * libmicrohttpd's own limits (connections, per client address, idle
+ * timeout) are set from the config; its idle timeout restarts with every
+ * byte, so a list of open connections (its connection notifications) and a
+ * sweeper thread add the deadline for a whole request: a connection whose
+ * request has not arrived whole in time is shut down, and libmicrohttpd,
+ * seeing the end, closes it.
  *
  * Client: each thread keeps one curl easy handle (thread-specific data,
  * freed when the thread exits and, for the thread that calls exit(), at
@@ -37,19 +43,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include "lib/clock.h"
 #include "lib/json.h"
 #include "lib/log.h"
 
 #define HTTP_MAX_CONNECTIONS_DEFAULT 64
 #define HTTP_IDLE_TIMEOUT_S_DEFAULT 30
+#define HTTP_REQUEST_TIMEOUT_S_DEFAULT 10
 #define HTTP_LISTEN_BACKLOG 64
+/* How often the deadline of every open connection is looked at. */
+#define HTTP_SWEEP_MS 200
 
-/* A running server; routes is a private copy of the caller's table. */
+struct hl_http_server;
+
+/*
+ * An open connection, on its server's list from libmicrohttpd's "started"
+ * to its "closed" notification.  since is when its current request began
+ * (the connection's accept, or the end of its previous request); answering
+ * is set while a response is queued (the deadline is for receiving, not for
+ * a slow reader of the answer); cut once the deadline closed it.
+ */
+struct http_conn {
+	struct http_conn *prev, *next;
+	struct hl_http_server *srv;
+	int fd;
+	long long since;
+	int answering;
+	int cut;
+	char remote[INET6_ADDRSTRLEN + 8];
+};
+
+/*
+ * A running server; routes is a private copy of the caller's table.  conns
+ * is guarded by conns_lock; the sweeper thread runs while sweeping is set.
+ */
 struct hl_http_server {
 	struct MHD_Daemon *daemon;
 	struct hl_http_route *routes;
@@ -57,6 +90,12 @@ struct hl_http_server {
 	size_t max_body;
 	unsigned short port;
 	char address[INET_ADDRSTRLEN];
+	long long request_timeout_ms;
+	pthread_mutex_t conns_lock;
+	pthread_cond_t sweep_cond;
+	struct http_conn *conns;
+	pthread_t sweeper;
+	int sweeping;
 };
 
 /*
@@ -187,6 +226,26 @@ const char *hl_http_request_header(const struct hl_http_request *req, const char
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+/*
+ * Mark CONN's tracked connection as answering (a response queued: its
+ * deadline stops) or, with ANSWERING 0, as waiting for its next request
+ * (whose time starts now).
+ */
+static void http_conn_answering(struct MHD_Connection *conn, int answering)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *c;
+
+	if (!i || !(c = i->socket_context))
+		return;
+	pthread_mutex_lock(&c->srv->conns_lock);
+	c->answering = answering;
+	if (!answering)
+		c->since = hl_clock_ms();
+	pthread_mutex_unlock(&c->srv->conns_lock);
+}
+
 /* Queue RESP (taking its body) on CONN, with one extra header when NAME is set. */
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct hl_http_response *resp,
 				 const char *name, const char *value)
@@ -210,6 +269,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct hl_http_res
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	if (name)
 		MHD_add_response_header(r, name, value);
+	http_conn_answering(conn, 1);
 	rc = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -343,6 +403,8 @@ static enum MHD_Result http_dispatch(struct MHD_Connection *conn, const char *ur
 	};
 	struct hl_http_response resp;
 
+	/* the request arrived whole: the deadline is met, however long the handler takes */
+	http_conn_answering(conn, 1);
 	http_response_init(&resp);
 	hl_error_clear();
 	if (st->route->handler(&req, &resp, st->route->user) < 0) {
@@ -427,15 +489,93 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	return http_dispatch(conn, url, method, st);
 }
 
-/* libmicrohttpd's completion callback: free the request's state. */
+/* libmicrohttpd's connection notification: track CONN from its start to its end. */
+static void http_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+			     enum MHD_ConnectionNotificationCode toe)
+{
+	struct hl_http_server *srv = cls;
+	struct http_conn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (!i || !(c = calloc(1, sizeof(*c))))
+			return;
+		c->srv = srv;
+		c->fd = i->connect_fd;
+		c->since = hl_clock_ms();
+		http_remote(conn, c->remote, sizeof(c->remote));
+		pthread_mutex_lock(&srv->conns_lock);
+		c->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = c;
+		srv->conns = c;
+		pthread_mutex_unlock(&srv->conns_lock);
+		*socket_context = c;
+		return;
+	}
+	/* closed: off the list before libmicrohttpd closes its socket */
+	if (!c)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&srv->conns_lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/*
+ * The sweeper thread: every HTTP_SWEEP_MS, a connection whose current
+ * request has not arrived whole within the deadline is shut down (its
+ * socket; libmicrohttpd then sees the end and closes it), whatever it
+ * trickles meanwhile, which the idle timeout alone would forgive.
+ */
+static void *http_sweep(void *arg)
+{
+	struct hl_http_server *srv = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (srv->sweeping) {
+		long long now = hl_clock_ms();
+
+		for (struct http_conn *c = srv->conns; c; c = c->next) {
+			if (c->answering || c->cut || now - c->since < srv->request_timeout_ms)
+				continue;
+			c->cut = 1;
+			shutdown(c->fd, SHUT_RDWR);
+			hl_log_info("http %s:%u: closed the connection of %s: its request did not "
+				    "arrive whole within %lld s", srv->address, srv->port, c->remote,
+				    srv->request_timeout_ms / 1000);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += HTTP_SWEEP_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&srv->sweep_cond, &srv->conns_lock, &until);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+/* libmicrohttpd's completion callback: free the request's state; the next request's clock starts. */
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			   enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *st = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* the connection may carry a next request: its time starts now */
+	http_conn_answering(conn, 0);
 	if (!st)
 		return;
 	free(st->body);
@@ -492,8 +632,9 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 	struct MHD_OptionItem pool[2];
 	struct hl_http_server *srv = NULL;
 	struct in_addr probe;
+	unsigned max_conn, per_ip;
 	size_t i;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, sync_made = 0;
 
 	*out = NULL;
 	if (!cfg->address || inet_pton(AF_INET, cfg->address, &probe) != 1) {
@@ -517,7 +658,15 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 		memcpy(srv->routes, cfg->routes, cfg->n_routes * sizeof(*srv->routes));
 	srv->n_routes = cfg->n_routes;
 	srv->max_body = cfg->max_body ? cfg->max_body : HL_HTTP_MAX_BODY_DEFAULT;
+	srv->request_timeout_ms = 1000LL * (cfg->request_timeout_s ? cfg->request_timeout_s :
+					    HTTP_REQUEST_TIMEOUT_S_DEFAULT);
+	max_conn = cfg->max_connections ? cfg->max_connections : HTTP_MAX_CONNECTIONS_DEFAULT;
+	per_ip = cfg->per_client_connections && cfg->per_client_connections < max_conn ?
+		 cfg->per_client_connections : max_conn;
 	snprintf(srv->address, sizeof(srv->address), "%s", cfg->address);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_cond_init(&srv->sweep_cond, NULL);
+	sync_made = 1;
 	fd = http_listen(srv, cfg->port);
 	if (fd < 0)
 		goto out;
@@ -536,11 +685,12 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 		/* one worker polls alone: no pool option then (MHD warns about a size below 2) */
 		MHD_OPTION_ARRAY, cfg->threads > 1 ? pool : pool + 1,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_LIMIT,
-		cfg->max_connections ? cfg->max_connections : HTTP_MAX_CONNECTIONS_DEFAULT,
+		MHD_OPTION_CONNECTION_LIMIT, max_conn,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->idle_timeout_s ? cfg->idle_timeout_s : HTTP_IDLE_TIMEOUT_S_DEFAULT,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, http_notify_conn, srv,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
 		hl_error("cannot start the HTTP server on %s:%u: libmicrohttpd refused to start "
@@ -550,12 +700,26 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 			close(fd);
 		goto out;
 	}
-	hl_log_info("http: listening on %s:%u", srv->address, srv->port);
+	srv->sweeping = 1;
+	if (pthread_create(&srv->sweeper, NULL, http_sweep, srv) != 0) {
+		srv->sweeping = 0;
+		hl_error("cannot start the HTTP server on %s:%u: no thread for its request deadline",
+			 srv->address, srv->port);
+		hl_http_server_stop(srv);
+		return -1;
+	}
+	hl_log_info("http: listening on %s:%u (%u connections, %u per client, %lld s for a "
+		    "request)", srv->address, srv->port, max_conn, per_ip,
+		    srv->request_timeout_ms / 1000);
 	*out = srv;
 	srv = NULL;
 	rc = 0;
 out:
 	if (srv) {
+		if (sync_made) {
+			pthread_cond_destroy(&srv->sweep_cond);
+			pthread_mutex_destroy(&srv->conns_lock);
+		}
 		free(srv->routes);
 		free(srv);
 	}
@@ -573,6 +737,14 @@ void hl_http_server_stop(struct hl_http_server *srv)
 
 	if (!srv)
 		return;
+	/* the sweeper first: it touches connections libmicrohttpd is about to close */
+	if (srv->sweeping) {
+		pthread_mutex_lock(&srv->conns_lock);
+		srv->sweeping = 0;
+		pthread_cond_signal(&srv->sweep_cond);
+		pthread_mutex_unlock(&srv->conns_lock);
+		pthread_join(srv->sweeper, NULL);
+	}
 	if (srv->daemon) {
 		/* stop accepting first, then close connections and join every thread */
 		fd = MHD_quiesce_daemon(srv->daemon);
@@ -581,6 +753,8 @@ void hl_http_server_stop(struct hl_http_server *srv)
 			close(fd);
 		hl_log_info("http: stopped listening on %s:%u", srv->address, srv->port);
 	}
+	pthread_cond_destroy(&srv->sweep_cond);
+	pthread_mutex_destroy(&srv->conns_lock);
 	free(srv->routes);
 	free(srv);
 }

@@ -16,6 +16,13 @@
  *           .routes = routes, .n_routes = 2 };
  *   if (hl_http_server_start(&cfg, &srv) < 0) ...
  *
+ * Slow clients.  A request must arrive whole (headers and body) within the
+ * config's request_timeout_s of the connection's start or of its previous
+ * answer, however it trickles: a background thread shuts down a connection
+ * past that deadline (the idle timeout alone forgives a client that sends a
+ * byte every few seconds).  One client address holds at most
+ * per_client_connections connections, so one client cannot take them all.
+ *
  * Dispatch: the first route whose path matches and whose method matches gets
  * the request; a path that matches only under other methods gets 405 (with an
  * Allow header), no match gets 404, a body over max_body gets 413 without
@@ -102,7 +109,13 @@ struct hl_http_server_config {
 	size_t n_routes;
 	size_t max_body;			/* 0 = HL_HTTP_MAX_BODY_DEFAULT */
 	unsigned max_connections;		/* 0 = 64 */
+	unsigned per_client_connections;	/* connections one client address may hold at
+						 * once; 0 = max_connections (no own limit) */
 	unsigned idle_timeout_s;		/* drop idle connections after this; 0 = 30 */
+	unsigned request_timeout_s;		/* a request (headers and body) must arrive
+						 * whole within this, counted from the
+						 * connection or the previous answer, however
+						 * it trickles; 0 = 10 */
 	unsigned threads;			/* worker threads; 0 = a thread per connection.
 						 * Each worker runs the handlers of its
 						 * connections one at a time, so a handler

@@ -471,7 +471,8 @@ static char *health_concept(const struct health *hh, enum sc_trust mode)
 	if (!strcmp(hh->status, "UnauthorizedHost"))
 		return sfmt("HGS does not vouch for this host: %s.", hh->reason);
 	if (!strcmp(hh->status, "TransientError"))
-		return sfmt("no decision (HGS unreachable or failing); the host keeps retrying: %s.",
+		return sfmt("no decision (HGS unreachable or failing); the host keeps retrying, and "
+			    "keeps a health certificate still valid until its notAfter: %s.",
 			    hh->reason);
 	return sfmt("%s: %s.", hh->status, hh->reason);
 }
@@ -609,13 +610,20 @@ static int ensure_imported(struct ctx *c, struct lab_vm *v, int hi, char **err)
 
 /*
  * The plain-words summary of a start refusal ERR: why the host got no key.
- * ("host 'X' failed attestation: STATUS (SUB): ..." or "key release refused
- * by 'URL': CODE: text"), malloc'd.
+ * ("host 'X' failed attestation: STATUS (SUB): ...", "key release refused
+ * by 'URL': CODE: text", or a TransientError: HGS did not answer), malloc'd.
  */
 static char *refusal_summary(const char *err)
 {
 	const char *p;
 
+	if (strstr(err, "TransientError"))
+		return sfmt("no HGS, no shielded VM: HGS did not answer (TransientError), so %s; the "
+			    "vTPM stays locked until HGS is back, and the VM never starts unprotected.",
+			    strstr(err, "got no key") ?
+			    "the host's health certificate is still valid, but KPS, part of HGS, "
+			    "released no key" :
+			    "the host, with no valid health certificate, could not attest for one");
 	if ((p = strstr(err, "failed attestation: "))) {
 		p += strlen("failed attestation: ");
 		return sfmt("the host failed attestation (%.*s): without a health certificate KPS "

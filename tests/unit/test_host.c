@@ -605,6 +605,37 @@ static void test_attester_attempts(void **state)
 	assert_string_equal(st.status, HOST_STATUS_TRANSIENT);
 	assert_string_equal(st.trigger, "retry");
 	assert_int_equal(st.attempts, 3);
+
+	/*
+	 * A TransientError decides nothing: a health certificate still valid is
+	 * kept until it runs out (the host still gets keys while HGS is down);
+	 * one that ran out goes.
+	 */
+	{
+		EVP_PKEY *key = NULL;
+		X509 *cert = NULL;
+		struct hl_buf der = { 0 };
+
+		assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &key), 0);
+		assert_int_equal(tu_self_signed(key, "FabricHost1", &cert), 0);
+		assert_int_equal(hl_cert_to_der(cert, &der), 0);
+		st.health_cert = der;
+		st.expires = time(NULL) + 3600;
+		st.not_after = st.expires;
+		assert_int_equal(host_attempt(a, "retry", &st), 0);
+		assert_string_equal(st.status, HOST_STATUS_TRANSIENT);
+		assert_int_equal(st.health_cert.len, der.len);
+		host_state_release(&st);
+		assert_int_equal(host_state_load(s->h, &st), 0);
+		assert_true(st.health_cert.len > 0);
+		assert_true(st.expires > time(NULL));
+		st.expires = time(NULL) - 1;
+		assert_int_equal(host_attempt(a, "retry", &st), 0);
+		assert_int_equal(st.health_cert.len, 0);
+		assert_int_equal(st.expires, 0);
+		hl_cert_free(cert);
+		hl_key_free(key);
+	}
 	host_state_release(&st);
 
 	host_attester_free(a);

@@ -3,7 +3,10 @@
  * route table, exercised by the real client (and by raw libcurl and raw
  * sockets where the client cannot produce the case: chunked uploads, idle and
  * half-sent connections at stop), the server's worker pool and the client's
- * kept connections.  Every test stops and frees its servers.
+ * kept connections, and slow clients: a request that trickles in is cut at
+ * the deadline for a whole request while a handler slower than it is not,
+ * and one client address holds no more than its share of the connections.
+ * Every test stops and frees its servers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -127,6 +131,17 @@ static int h_slow(const struct hl_http_request *req, struct hl_http_response *re
 	return hl_http_response_set(resp, 200, "text/plain", "late", 4);
 }
 
+/* GET /slower: answers after 1.5 s, longer than the slow-client tests' request deadline. */
+static int h_slower(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	struct timespec ts = { 1, 500 * 1000 * 1000 };
+
+	(void)req;
+	(void)user;
+	nanosleep(&ts, NULL);
+	return hl_http_response_set(resp, 200, "text/plain", "later", 5);
+}
+
 /* GET /big: 10000 bytes. */
 static int h_big(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
 {
@@ -148,6 +163,7 @@ static const struct hl_http_route routes[] = {
 	{ NULL, "/any", h_method, NULL },
 	{ "GET", "/Attestation/*", h_method, NULL },
 	{ "GET", "/slow", h_slow, NULL },
+	{ "GET", "/slower", h_slower, NULL },
 	{ "GET", "/big", h_big, NULL },
 };
 
@@ -805,6 +821,113 @@ static void test_resolve_not_kept(void **state)
 	hl_http_server_stop(a);
 }
 
+/* A TCP connection from SRC to 127.0.0.1:PORT that has sent TEXT. */
+static int raw_connect_from(const char *src, unsigned short port, const char *text)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	inet_pton(AF_INET, src, &from.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	return fd;
+}
+
+/* 1 when the server closed FD (end of file or a reset) within MS, else 0. */
+static int closed_within(int fd, int ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char buf[512];
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	return read(fd, buf, sizeof(buf)) <= 0;
+}
+
+/*
+ * Slow clients against a pool server with a 1 s deadline for a whole
+ * request and 3 connections per client: a request trickled a header line
+ * every 200 ms (each resetting the idle timeout) is cut at about 1 s; a
+ * handler that takes 1.5 s is not cut; a fourth connection of one address
+ * is refused at once while another address is served; an idle keep-alive
+ * connection past the deadline is closed too.
+ */
+static void test_slow_clients(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.1", .routes = routes,
+					     .n_routes = sizeof(routes) / sizeof(routes[0]),
+					     .max_body = MAX_BODY, .threads = 2,
+					     .max_connections = 16, .per_client_connections = 3,
+					     .request_timeout_s = 1 };
+	struct hl_http_server *srv = NULL;
+	struct hl_http_reply r;
+	long long t0, dt;
+	char u[128], line[64];
+	int fd, held[3], i, cut = 0;
+	unsigned short port;
+
+	(void)state;
+	if (hl_http_server_start(&cfg, &srv) < 0)
+		fail_msg("start: %s", hl_error_last());
+	port = hl_http_server_port(srv);
+
+	/* one header line every 200 ms: cut at the deadline, not forgiven by the idle timeout */
+	fd = raw_connect(port, "GET /ping HTTP/1.1\r\nHost: x\r\n");
+	t0 = hl_clock_ms();
+	for (i = 0; i < 25 && !cut; i++) {
+		snprintf(line, sizeof(line), "X-Slow-%d: y\r\n", i);
+		if (write(fd, line, strlen(line)) < 0 || closed_within(fd, 200))
+			cut = 1;
+	}
+	dt = hl_clock_ms() - t0;
+	close(fd);
+	if (!cut || dt < 800 || dt > 3000)
+		fail_msg("a trickled request was %s after %lld ms (deadline 1 s)",
+			 cut ? "cut" : "still open", dt);
+
+	/* a handler slower than the deadline: the request had arrived, its answer comes */
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/slower", port);
+	memset(&r, 0, sizeof(r));
+	assert_ok(hl_http_get(u, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 5);
+	hl_http_reply_release(&r);
+
+	/* three held connections from 127.0.0.9: its fourth is refused, 127.0.0.1 is served */
+	for (i = 0; i < 3; i++)
+		held[i] = raw_connect_from("127.0.0.9", port, "GET /ping HTTP/1.1\r\n");
+	fd = raw_connect_from("127.0.0.9", port, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(closed_within(fd, 500));
+	close(fd);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/ping", port);
+	memset(&r, 0, sizeof(r));
+	assert_ok(hl_http_get(u, NULL, &r));
+	assert_int_equal(r.status, 200);
+	hl_http_reply_release(&r);
+	/* the held ones do not outlive the deadline either */
+	for (i = 0; i < 3; i++) {
+		assert_true(closed_within(held[i], 3000));
+		close(held[i]);
+	}
+
+	/* an answered connection left idle is closed once the deadline passes again */
+	fd = raw_connect(port, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+	{
+		struct pollfd p = { fd, POLLIN, 0 };
+		char buf[512];
+
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		assert_true(read(fd, buf, sizeof(buf)) > 0);
+	}
+	assert_true(closed_within(fd, 3000));
+	close(fd);
+	hl_http_server_stop(srv);
+}
+
 /* A server with a pool of workers answers four clients at once, and stops. */
 static void test_pool(void **state)
 {
@@ -851,6 +974,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_resolve_not_kept),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_slow_clients),
 	};
 
 	hl_log_set_stderr_level(HL_LOG_ERROR);
