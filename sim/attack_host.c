@@ -9,7 +9,7 @@
  * the VM's exported bundle with one part made hostile is handed to
  * `host import-vm`.  attack_host_admin.c has a host administrator's edits
  * of a VM's folder, attack_host_proc.c QMP, secrets in memory and logs,
- * and process identity.
+ * process identity and availability.
  */
 #include "sim/attack_host.h"
 
@@ -947,5 +947,17 @@ const struct attack_def attack_host_defs[] = {
 	  "the keeper is the process holding keeper.pid's lock, whatever a file or a command line "
 	  "says: stop-vm finds no keeper and signals nobody.",
 	  HV, attack_host_stop_pid_reuse },
+	/* availability */
+	{ "start-without-hgs", "availability", "takes HGS down (as a crash or a cut network would) and "
+	  "starts the shielded VM on a host that holds a valid health certificate", "exit 4",
+	  "a health certificate is not a key: only KPS, part of HGS, can re-wrap the VM's transport "
+	  "key to the host's TPM, so the start is refused with TransientError and the VM waits for "
+	  "HGS; it never starts unprotected.",
+	  HV, attack_host_start_without_hgs },
+	{ "swtpm-kill", "availability", "kills the host's TPM (its swtpm) with SIGKILL under the "
+	  "running host agent", "restarted",
+	  "the agent supervises its swtpm: it restarts it with a fresh measured boot and attests "
+	  "again, instead of running on with no TPM and saying it is fine.",
+	  ATTACK_NEEDS_HOST, attack_host_swtpm_kill },
 	{ NULL, NULL, NULL, NULL, NULL, 0, NULL },
 };

@@ -97,5 +97,7 @@ int attack_host_secret_in_logs(struct attack_run *a);
 int attack_host_pidfile_squat(struct attack_run *a);
 int attack_host_down_pid_reuse(struct attack_run *a);
 int attack_host_stop_pid_reuse(struct attack_run *a);
+int attack_host_start_without_hgs(struct attack_run *a);
+int attack_host_swtpm_kill(struct attack_run *a);
 
 #endif

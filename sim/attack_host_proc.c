@@ -2,8 +2,9 @@
  * attack_host_proc.c - the host family's attacks on running processes
  * (sim/attack_host.h): QMP asked for the guest's memory or a debugger
  * through any socket of the lab, the TK looked for in the VM keeper's
- * memory, the tenant's contents looked for in logs and command lines, and
- * process identity (a pid file or lab.json naming an unrelated process).
+ * memory, the tenant's contents looked for in logs and command lines,
+ * process identity (a pid file or lab.json naming an unrelated process), and
+ * availability (a start while HGS is down, the host's swtpm killed).
  */
 #include "sim/attack_host.h"
 
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -628,6 +630,109 @@ out:
 	free(name);
 	free(state);
 	free(sp);
+	free(err);
+	return rc;
+}
+
+/* ---- availability ---- */
+
+/*
+ * start-without-hgs: HGS stopped (as a crash or a cut network would), then
+ * start-vm of the step's VM on the step's host: refused (exit 4) with
+ * TransientError, whether or not the host holds a valid health certificate,
+ * since only KPS can release the VM's key.  HGS is started again after.
+ */
+int attack_host_start_without_hgs(struct attack_run *a)
+{
+	struct lab *L = a->L;
+	struct lab_svc *svc = &L->hgs[0].svc;
+	struct attack_host_vm S;
+	struct lab_result r;
+	char st[32], *err = NULL;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = attack_host_vm_take(a, &S)) < 0)
+		goto out;
+	lab_svc_stop(svc);
+	if ((rc = attack_host_start_vm(a, S.hi, &r)) < 0)
+		goto out;
+	err = attack_err_line(r.err);
+	if (r.rc == 0) {
+		rc = attack_succeeded(a, "start-vm ran the VM while HGS was down");
+		if (attack_host_stop_vm(a, S.hi) < 0)
+			rc = -1;
+	} else {
+		rc = attack_refused(a, attack_host_exit(&r, st, sizeof(st)), err);
+	}
+out:
+	if (!svc->child || !hl_child_running(svc->child)) {
+		if (lab_svc_start(L, svc) < 0 || lab_svc_ready(svc) < 0)
+			rc = -1;
+		lab_save(L);
+	}
+	if (attack_host_vm_give_back(a, &S) < 0)
+		rc = -1;
+	lab_result_clear(&r);
+	free(err);
+	return rc;
+}
+
+/*
+ * swtpm-kill: the host's TPM (its swtpm) killed with SIGKILL under the
+ * running agent; the agent must restart it (a fresh measured boot) within
+ * 30 s, and the host must attest Passed again.
+ */
+int attack_host_swtpm_kill(struct attack_run *a)
+{
+	struct lab *L = a->L;
+	int hi = lab_host_index(L, a->st->host), i, rc = -1;
+	char *tpm = NULL, *err = NULL, why[256];
+	struct lab_result r;
+	pid_t old, now = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (asprintf(&tpm, "dir=%s/tpm", L->hosts[hi].dir) < 0)
+		return hl_error("out of memory");
+	{
+		const char *const needles[] = { "swtpm", tpm, NULL };
+
+		if (!(old = attack_host_find_proc(needles))) {
+			hl_error("no swtpm runs for host %s", a->st->host);
+			goto out;
+		}
+		if (kill(old, SIGKILL) < 0) {
+			hl_error_errno("cannot kill swtpm %ld", (long)old);
+			goto out;
+		}
+		for (i = 0; i < 300; i++) {
+			now = attack_host_find_proc(needles);
+			if (now > 0 && now != old)
+				break;
+			usleep(100000);
+		}
+	}
+	if (now <= 0 || now == old) {
+		rc = attack_succeeded(a, "the host's swtpm (pid %ld) was not restarted within 30 s",
+				      (long)old);
+		goto out;
+	}
+	if (lab_exec(L, &r, NULL, "host", "test-client-configuration", "--dir", L->hosts[hi].dir,
+		     NULL) < 0)
+		goto out;
+	err = attack_err_line(r.err);
+	if (r.rc != 0)
+		rc = attack_succeeded(a, "the host's swtpm was restarted (pid %ld) but the host does "
+				      "not attest: %s", (long)now, err ? err : "no message");
+	else {
+		snprintf(why, sizeof(why), "the agent restarted its swtpm (pid %ld, was %ld) with a "
+			 "fresh measured boot, and the host attests Passed again", (long)now,
+			 (long)old);
+		rc = attack_refused(a, "restarted", why);
+	}
+out:
+	lab_result_clear(&r);
+	free(tpm);
 	free(err);
 	return rc;
 }
