@@ -202,10 +202,16 @@ int attack_host_qmp_gdbserver(struct attack_run *a)
 /* Bytes read from a process at a time; a pattern may cross two chunks (the tail is kept). */
 #define MEM_CHUNK ((size_t)1 << 20)
 #define MEM_KEEP 256
+/*
+ * Larger mappings are skipped: reservations such as the sanitizers' shadow
+ * memory (terabytes, mostly never touched), not where a program keeps a key.
+ */
+#define MEM_MAP_MAX ((unsigned long)1 << 32)
 
 /*
  * Look for the N patterns PAT (LEN bytes each) in every readable mapping of
- * process PID (/proc/PID/maps, /proc/PID/mem); how many places were found,
+ * process PID of at most MEM_MAP_MAX bytes (/proc/PID/maps, /proc/PID/mem);
+ * how many places were found,
  * the first into WHERE (SIZE); -1 when the process cannot be read.
  */
 static int mem_scan(pid_t pid, const unsigned char *const *pat, const size_t *len, size_t n,
@@ -236,9 +242,9 @@ static int mem_scan(pid_t pid, const unsigned char *const *pat, const size_t *le
 		size_t keep = 0, i;
 
 		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 || perms[0] != 'r' ||
-		    strstr(line, "[vvar") || strstr(line, "[vsyscall]"))
+		    strstr(line, "[vvar") || strstr(line, "[vsyscall]") || end - start > MEM_MAP_MAX)
 			continue;
-		for (at = start; at < end;) {
+		for (at = start; at < end && !lab_interrupted();) {
 			size_t want = end - at < MEM_CHUNK ? end - at : MEM_CHUNK, total;
 			ssize_t got = pread(mem, buf + keep, want, (off_t)at);
 
