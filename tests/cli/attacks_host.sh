@@ -80,19 +80,21 @@ mkdir -p "$T/neg"
 sed -e 's/^name: attack-down-pid-reuse/name: neg-expect-succeeded/' \
 	-e 's/kind: down-pid-reuse, reason: "signalled none"/kind: down-pid-reuse, expect: succeeded/' \
 	"$LIB/down-pid-reuse.yaml" >"$T/neg/succeeded.yaml"
-run "$B" run --workdir "$T/neg-lab" "$T/neg/succeeded.yaml"
-ok $([ $RC -eq 6 ] && grep -q "expected succeeded, got refused" <<<"$OUT$ERR"; echo $?) \
+# negmsg FILE: the failed steps' messages of the JSON report FILE
+negmsg() { jq -r '.scenarios[].steps[] | select(.passed | not) | .message' "$1" 2>/dev/null; }
+run "$B" run --workdir "$T/neg-lab" --report json --out "$T/neg1.json" "$T/neg/succeeded.yaml"
+ok $([ $RC -eq 6 ] && grep -q "expected succeeded, got refused" <(negmsg "$T/neg1.json"); echo $?) \
 	"an attack expected to succeed, which the fabric refuses: the run fails (exit 6) naming the step"
 sed -e 's/^name: attack-pidfile-squat/name: neg-reason/' \
 	-e "s/reason: \"holds hgs.pid's lock\"/reason: \"no such words\"/" \
 	"$LIB/pidfile-squat.yaml" >"$T/neg/reason.yaml"
-run "$B" run --workdir "$T/neg-lab2" "$T/neg/reason.yaml"
-ok $([ $RC -eq 6 ] && grep -q "the reason does not hold 'no such words'" <<<"$OUT$ERR"; echo $?) \
+run "$B" run --workdir "$T/neg-lab2" --report json --out "$T/neg2.json" "$T/neg/reason.yaml"
+ok $([ $RC -eq 6 ] && grep -q "the reason does not hold 'no such words'" <(negmsg "$T/neg2.json"); echo $?) \
 	"a reason the refusal does not give: the run fails (exit 6)"
 sed -e 's/^name: attack-tk-in-keeper-memory/name: neg-not-running/' -e '/- start:/d' -e '/- stop:/d' \
 	"$LIB/tk-in-keeper-memory.yaml" >"$T/neg/not-running.yaml"
-run "$B" run --workdir "$T/neg-lab3" "$T/neg/not-running.yaml"
-ok $([ $RC -eq 6 ] && grep -q "needs VM vm1 running" <<<"$OUT$ERR"; echo $?) \
+run "$B" run --workdir "$T/neg-lab3" --report json --out "$T/neg3.json" "$T/neg/not-running.yaml"
+ok $([ $RC -eq 6 ] && grep -q "needs VM vm1 running" <(negmsg "$T/neg3.json"); echo $?) \
 	"an attack whose VM does not run cannot be played: the step fails saying so"
 ok $([ -z "$(pgrep -f "$T/neg-lab")" ]; echo $?) "no process of the negative labs is left"
 
