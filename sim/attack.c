@@ -5,6 +5,7 @@
  */
 #include "sim/attack.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +82,7 @@ char *attack_err_line(const char *text)
 	return strndup(p, e ? (size_t)(e - p) : strlen(p));
 }
 
-/* The TK of tenant VM V, opened from its KP with its owner's keys into TK (0), or -1. */
-static int vm_tk(struct lab *L, const struct lab_vm *v, struct hl_buf *tk)
+int attack_vm_tk(struct lab *L, const struct lab_vm *v, struct hl_buf *tk)
 {
 	struct hl_guardian *g = NULL;
 	const struct hl_kp_entry *e;
@@ -154,7 +154,7 @@ int attack_leak_check(struct lab *L, char **where)
 		/* the TK: only once the KP exists (the tenant made it) */
 		if (rc < 0 || hl_file_exists(v->kp) != 1)
 			continue;
-		if (vm_tk(L, v, &tk) < 0) {
+		if (attack_vm_tk(L, v, &tk) < 0) {
 			rc = hl_error_wrap("the leak check cannot open VM %s's key protector", v->name);
 			break;
 		}
@@ -163,6 +163,12 @@ int attack_leak_check(struct lab *L, char **where)
 		snprintf(what, sizeof(what), "VM %s's TK", v->name);
 		rc = leak_search(L, tk.data, tk.len, what, where);
 		snprintf(what, sizeof(what), "VM %s's TK (hex)", v->name);
+		if (rc == 0)
+			rc = leak_search(L, hex, 2 * tk.len, what, where);
+		/* and in uppercase, as hl_crypto_hex_encode writes it */
+		for (k = 0; k < 2 * tk.len; k++)
+			hex[k] = (char)toupper((unsigned char)hex[k]);
+		snprintf(what, sizeof(what), "VM %s's TK (HEX)", v->name);
 		if (rc == 0)
 			rc = leak_search(L, hex, 2 * tk.len, what, where);
 		hl_crypto_cleanse(hex, sizeof(hex));

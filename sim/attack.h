@@ -81,10 +81,17 @@ int attack_succeeded(struct attack_run *a, const char *fmt, ...)
 char *attack_err_line(const char *text);
 
 /*
+ * The TK of tenant VM V (its key protector made), opened with its owner's
+ * keys in the tenant's folder, into TK (a secret: hl_buf_free cleanses it).
+ */
+struct hl_buf;
+int attack_vm_tk(struct lab *L, const struct lab_vm *v, struct hl_buf *tk);
+
+/*
  * The leak check run after every attack: each tenant VM's file contents (of
  * at least 8 bytes) and its TK (opened from its key protector with the
- * owner's keys in the tenant's folder, raw and as hex) searched in every
- * file of the lab but the tenant's own folder.  0 with *WHERE NULL when
+ * owner's keys in the tenant's folder, raw and as hex in either case)
+ * searched in every file of the lab but the tenant's own folder.  0 with *WHERE NULL when
  * nothing was found, 0 with *WHERE (malloc'd: what was found where) when
  * something was, -1 when the search could not be done.
  */
