@@ -8,8 +8,7 @@
 # lost HGS registration, each planted right after the kill, make the cell
 # fail (exit 6) naming what was found.  The whole matrix is not played here
 # (about 20 minutes; docs/faults.md has its figures).
-# The host's swtpm is left out of the sample until the host agent supervises
-# its swtpm (issue #12, point 5): today its cells fail.
+# The host's swtpm (which its agent now supervises) is played at the attest step.
 # Needs `make guest` for the VM cells.
 . "$(dirname "$0")/lib.sh"
 
@@ -71,6 +70,12 @@ run "$B" faults --step 3 --component dc --workdir "$T/h"
 ok $([ $RC -eq 0 ] && grep -q '^   3 attest FabricHost1 .* pass' <<<"$OUT" &&
 	grep -q '1 cell played: 1 passed, 0 failed' <<<"$OUT" && grep -q 'kill dc' <<<"$ERR"; echo $?) \
 	"the human table: the DC killed at AD-mode step 3 passes; progress on stderr"
+
+run "$B" faults --scenario "$ROOT/scenarios/article-walkthrough.yaml" --step 3 --component host-swtpm \
+	--workdir "$T/s" --json
+ok $([ $RC -eq 0 ] && jq -e '.played == 1 and .passed == 1' <<<"$OUT" >/dev/null; echo $?) \
+	"the host's swtpm killed at step 3 (attest): its agent restarts it, the cell passes"
+[ $RC -eq 0 ] || { sed 's/^/# /' <<<"$ERR" | tail -20; }
 
 # ---- the checks can fail ----
 AD=(--scenario "$LIB/ad-mode.yaml" --step 3 --component dc)
