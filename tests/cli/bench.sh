@@ -4,11 +4,13 @@
 # JSON must be sane (attestations passed, none refused, positive rates,
 # p50 <= p99, a three-operation crypto floor, a ratio); a run whose HGS is
 # killed during the measured window must fail (exit 1, "Ok": false), and a
-# Ctrl-C must exit 130; one pair of `bench provision --runs 1 --json` (a
-# plain boot, a template + .pdk to a running VM: needs `make guest`) whose
-# JSON has every part timed, a positive ratio and the goal 2.5; every JSON
-# report has PascalCase keys only, nested ones too; every run must leave no
-# process and no lab directory behind.  Speed is not asserted here: the figures are the benchmark's to
+# Ctrl-C must exit 130, also in `bench all --json`, which still prints the
+# part it ran; one pair of `bench provision --runs 1 --json` (a plain boot,
+# a template + .pdk to a running VM: needs `make guest`) whose JSON has
+# every part timed, a positive ratio and the goal 2.5, and one of `bench
+# boot --runs 1 --json` (a plain and a shielded boot); every JSON report has
+# PascalCase keys only, nested ones too; every run must leave no process and
+# no lab directory behind.  Speed is not asserted here: the figures are the benchmark's to
 # report (project rule), this only checks that it measures.
 # Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when set; named
 # but not built: a failure).
@@ -129,6 +131,19 @@ wait "$BG_PID"; RC=$?; BG_PID=""
 ok $([ $RC -eq 130 ] && grep -q 'interrupted' "$T/int.err"; echo $?) "Ctrl-C stops the bench with exit 130 (got $RC)"
 clean "$w" "after Ctrl-C nothing is left running or on disk"
 
+# ---- bench all --json, Ctrl-C in its first benchmark: exit 130, the JSON of what it ran ----
+w="$T/work-all"
+env --default-signal=INT "$bin" bench all --json --workdir "$w" >"$T/all.out" 2>"$T/all.err" &
+BG_PID=$!
+wait_line "$T/all.err" 'measuring: ' && kill -INT "$BG_PID"
+wait "$BG_PID"; RC=$?; BG_PID=""
+OUT=$(cat "$T/all.out")
+ok $([ $RC -eq 130 ] && jq -e '.Failed == 1 and (.Benchmarks | length) == 1 and
+	.Benchmarks[0].Benchmark == "attest" and .Benchmarks[0].Ok == false' <<<"$OUT" >/dev/null; echo $?) \
+	"bench all --json stopped by Ctrl-C exits 130 (got $RC) and reports the attest run it stopped"
+ok $(pascal; echo $?) "bench all --json has PascalCase keys only, its benchmarks' too"
+clean "$w" "bench all: after Ctrl-C nothing is left running or on disk"
+
 # ---- bench provision: one pair, the shape of its report ----
 : "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
 export HGSLAB_GUEST_DIR
@@ -152,5 +167,18 @@ ok $([ $RC -eq 0 ] && pascal; echo $?) "bench provision --json has PascalCase ke
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 5
 grep -E "plain boot:|to running:" <<<"$ERR" | sed 's/^/# /'
 clean "$w" "bench provision: nothing left running or on disk"
+
+# ---- bench boot: one pair, the shape of its report ----
+w="$T/work-boot"
+run "$bin" bench boot --runs 1 --json --workdir "$w"
+ok $([ $RC -eq 0 ] && jq -e '.Benchmark == "boot" and .Ok == true and .Runs == 1 and .Error == null and
+	.Plain.MedianSeconds > 0 and .Shielded.MedianSeconds > 0 and .Shielded.GuestUptimeMedianSeconds > 0 and
+	(.Plain.SamplesSeconds | length) == 1 and (.Shielded.SamplesSeconds | length) == 1 and
+	.Ratio > 0 and (.PairRatios | length) == 1 and .RatioOfMedians > 0 and .GoalRatio == 1.2 and
+	(.GoalMet | type) == "boolean"' <<<"$OUT" >/dev/null; echo $?) \
+	"bench boot --runs 1 --json: a plain and a shielded boot timed, the ratio ($(jq -r .Ratio <<<"$OUT" 2>/dev/null)x, goal 1.2x)"
+ok $([ $RC -eq 0 ] && pascal; echo $?) "bench boot --json has PascalCase keys only"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 5
+clean "$w" "bench boot: nothing left running or on disk"
 
 done_testing
