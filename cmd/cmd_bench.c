@@ -122,19 +122,19 @@ _Static_assert(offsetof(struct attest_result, b) == 0, "bench_result first");
 /* bench attest in the report; a passed attestation is the load's "ok". */
 static const struct bench_kind attest_kind = {
 	.benchmark = "attest",
-	.workers_key = "hosts",
+	.workers_key = "Hosts",
 	.done_label = "attestations passed",
 	.rate_label = "attestations/s",
 	.lat_digits = 1,
 	.cpu_label = "HGS CPU per attestation",
 	.floor_label = "crypto floor per attestation",
 	.ratio_label = "HGS CPU / crypto floor",
-	.tally_key = "attestations",
-	.ok_key = "passed",
-	.rate_key = "attestations_per_s",
-	.cpu_key = "hgs_cpu_ms_per_attestation",
-	.floor_key = "ms_per_attestation",
-	.how_key = "scheme",
+	.tally_key = "Attestations",
+	.ok_key = "Passed",
+	.rate_key = "AttestationsPerSecond",
+	.cpu_key = "HgsCpuMillisecondsPerAttestation",
+	.floor_key = "MillisecondsPerAttestation",
+	.how_key = "Scheme",
 	.goal_ratio = BENCH_GOAL_RATIO,
 };
 
@@ -696,7 +696,7 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 		}
 	}
 	if (json) {
-		o = json_pack("{s:o, s:i}", "benchmarks", all, "failed", failed);
+		o = json_pack("{s:o, s:i}", "Benchmarks", all, "Failed", failed);
 		if (o)
 			hl_bench_print_json(o);
 		json_decref(o);

@@ -95,7 +95,9 @@ struct boot_lab {
 	struct hl_buf tk;
 };
 
+/* each kind's name in the progress and the human report, and its key in the JSON report */
 static const char *const boot_names[BOOT_N] = { "plain", "shielded" };
+static const char *const boot_keys[BOOT_N] = { "Plain", "Shielded" };
 
 /* Make the lab's directory inside WORKDIR (or $TMPDIR, /tmp) and name its parts. */
 static int lab_mkdir(struct boot_lab *lab, const char *workdir)
@@ -319,30 +321,30 @@ static json_t *boot_json(struct boot_result *r, const char *error)
 		json_decref(pairs);
 		return NULL;
 	}
-	json_object_set_new(o, "benchmark", json_string("boot"));
-	json_object_set_new(o, "ok", json_boolean(r->done));
-	json_object_set_new(o, "error", error ? json_string(error) : json_null());
-	json_object_set_new(o, "runs", json_integer(r->runs));
-	json_object_set_new(o, "accel", r->accel ? json_string(r->accel) : json_null());
+	json_object_set_new(o, "Benchmark", json_string("boot"));
+	json_object_set_new(o, "Ok", json_boolean(r->done));
+	json_object_set_new(o, "Error", error ? json_string(error) : json_null());
+	json_object_set_new(o, "Runs", json_integer(r->runs));
+	json_object_set_new(o, "Accelerator", r->accel ? json_string(r->accel) : json_null());
 	if (r->done) {
-		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
+		json_object_set_new(o, "SetupSeconds", hl_bench_json_real(r->setup_s, 2));
 		for (int k = 0; k < BOOT_N; k++) {
-			v = json_pack("{s:o, s:o, s:O}", "median_s", hl_bench_json_real(
-					      median_s(r->wall, k), 3), "guest_uptime_median_s",
-				      hl_bench_json_real(median_s(r->guest, k), 3), "samples_s",
+			v = json_pack("{s:o, s:o, s:O}", "MedianSeconds", hl_bench_json_real(
+					      median_s(r->wall, k), 3), "GuestUptimeMedianSeconds",
+				      hl_bench_json_real(median_s(r->guest, k), 3), "SamplesSeconds",
 				      samples[k]);
-			json_object_set_new(o, boot_names[k], v ? v : json_null());
+			json_object_set_new(o, boot_keys[k], v ? v : json_null());
 		}
-		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
-		json_object_set_new(o, "pair_ratios", json_incref(pairs));
-		json_object_set_new(o, "ratio_of_medians",
+		json_object_set_new(o, "Ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
+		json_object_set_new(o, "PairRatios", json_incref(pairs));
+		json_object_set_new(o, "RatioOfMedians",
 				    hl_bench_json_real(ratio_of_medians(r), 2));
 	}
 	json_decref(pairs);
 	json_decref(samples[BOOT_PLAIN]);
 	json_decref(samples[BOOT_SHIELDED]);
-	json_object_set_new(o, "goal_ratio", hl_bench_json_real(BOOT_GOAL_RATIO, 1));
-	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= BOOT_GOAL_RATIO));
+	json_object_set_new(o, "GoalRatio", hl_bench_json_real(BOOT_GOAL_RATIO, 1));
+	json_object_set_new(o, "GoalMet", json_boolean(rt > 0 && rt <= BOOT_GOAL_RATIO));
 	return o;
 }
 

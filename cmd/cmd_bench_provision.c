@@ -73,7 +73,8 @@ const struct hl_opt cmd_bench_provision_opts[] = {
 /* What is timed: the plain boot, the parts of a provisioning, and its whole. */
 enum { T_PLAIN, T_CHECK, T_SPECIALIZE, T_START, T_TOTAL, T_N };
 
-static const char *const t_names[T_N] = { "plain", "check", "specialize", "start", "total" };
+/* each one's key in the JSON report */
+static const char *const t_names[T_N] = { "Plain", "Check", "Specialize", "Start", "Total" };
 
 /* What one run measured; figures are valid once done is set. */
 struct prov_result {
@@ -402,29 +403,29 @@ static json_t *prov_json(struct prov_result *r, const char *error)
 	/* the samples in run order first: percentile queries sort them */
 	for (size_t i = 0; i < r->pair.n; i++)
 		json_array_append_new(pairs, hl_bench_json_real((double)r->pair.v[i] / 1e6, 3));
-	json_object_set_new(o, "benchmark", json_string("provision"));
-	json_object_set_new(o, "ok", json_boolean(r->done));
-	json_object_set_new(o, "error", error ? json_string(error) : json_null());
-	json_object_set_new(o, "runs", json_integer(r->runs));
-	json_object_set_new(o, "accel", r->accel ? json_string(r->accel) : json_null());
+	json_object_set_new(o, "Benchmark", json_string("provision"));
+	json_object_set_new(o, "Ok", json_boolean(r->done));
+	json_object_set_new(o, "Error", error ? json_string(error) : json_null());
+	json_object_set_new(o, "Runs", json_integer(r->runs));
+	json_object_set_new(o, "Accelerator", r->accel ? json_string(r->accel) : json_null());
 	if (r->done) {
-		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
+		json_object_set_new(o, "SetupSeconds", hl_bench_json_real(r->setup_s, 2));
 		for (int t = 0; t < T_N; t++) {
 			json_t *samples = json_array();
 
 			for (size_t i = 0; samples && i < r->t[t].n; i++)
 				json_array_append_new(samples,
 						      hl_bench_json_real((double)r->t[t].v[i] / 1e9, 3));
-			json_object_set_new(o, t_names[t], json_pack("{s:o, s:o}", "samples_s",
-				samples ? samples : json_null(), "median_s",
+			json_object_set_new(o, t_names[t], json_pack("{s:o, s:o}", "SamplesSeconds",
+				samples ? samples : json_null(), "MedianSeconds",
 				hl_bench_json_real(median_s(r, t), 3)));
 		}
-		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
-		json_object_set_new(o, "pair_ratios", json_incref(pairs));
+		json_object_set_new(o, "Ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
+		json_object_set_new(o, "PairRatios", json_incref(pairs));
 	}
 	json_decref(pairs);
-	json_object_set_new(o, "goal_ratio", hl_bench_json_real(PROV_GOAL_RATIO, 1));
-	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= PROV_GOAL_RATIO));
+	json_object_set_new(o, "GoalRatio", hl_bench_json_real(PROV_GOAL_RATIO, 1));
+	json_object_set_new(o, "GoalMet", json_boolean(rt > 0 && rt <= PROV_GOAL_RATIO));
 	return o;
 }
 

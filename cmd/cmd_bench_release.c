@@ -127,19 +127,19 @@ _Static_assert(offsetof(struct release_result, b) == 0, "bench_result first");
 /* bench release in the report; a release is the load's "ok". */
 static const struct bench_kind release_kind = {
 	.benchmark = "release",
-	.workers_key = "clients",
+	.workers_key = "Clients",
 	.done_label = "releases",
 	.rate_label = "releases/s",
 	.lat_digits = 2,
 	.cpu_label = "KPS CPU per release",
 	.floor_label = "crypto floor per release",
 	.ratio_label = "KPS CPU / crypto floor",
-	.tally_key = "releases",
-	.ok_key = "released",
-	.rate_key = "releases_per_s",
-	.cpu_key = "kps_cpu_ms_per_release",
-	.floor_key = "ms_per_release",
-	.how_key = "operation",
+	.tally_key = "Releases",
+	.ok_key = "Released",
+	.rate_key = "ReleasesPerSecond",
+	.cpu_key = "KpsCpuMillisecondsPerRelease",
+	.floor_key = "MillisecondsPerRelease",
+	.how_key = "Operation",
 	.goal_ratio = REL_GOAL_RATIO,
 };
 

@@ -751,51 +751,51 @@ static json_t *report_json(const struct bench_kind *k, struct bench_result *r, i
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "benchmark", json_string(k->benchmark));
-	json_object_set_new(o, "ok", json_boolean(ok));
-	json_object_set_new(o, "error", error ? json_string(error) : json_null());
+	json_object_set_new(o, "Benchmark", json_string(k->benchmark));
+	json_object_set_new(o, "Ok", json_boolean(ok));
+	json_object_set_new(o, "Error", error ? json_string(error) : json_null());
 	json_object_set_new(o, k->workers_key, json_integer(r->workers));
-	json_object_set_new(o, "seconds", json_integer(r->seconds));
+	json_object_set_new(o, "Seconds", json_integer(r->seconds));
 	if (l->done) {
-		json_object_set_new(o, "setup_s", hl_bench_json_real(r->setup_s, 2));
-		json_object_set_new(o, "window_s", hl_bench_json_real(l->window_s, 3));
-		json_object_set_new(o, "hgs_pid", json_integer(r->hgs_pid));
-		v = json_pack("{s:I, s:I, s:I}", k->ok_key, (json_int_t)l->ok, "refused",
-			      (json_int_t)l->refused, "errors", (json_int_t)l->errors);
+		json_object_set_new(o, "SetupSeconds", hl_bench_json_real(r->setup_s, 2));
+		json_object_set_new(o, "WindowSeconds", hl_bench_json_real(l->window_s, 3));
+		json_object_set_new(o, "HgsPid", json_integer(r->hgs_pid));
+		v = json_pack("{s:I, s:I, s:I}", k->ok_key, (json_int_t)l->ok, "Refused",
+			      (json_int_t)l->refused, "Errors", (json_int_t)l->errors);
 		json_object_set_new(o, k->tally_key, v);
 		json_object_set_new(o, k->rate_key,
 				    hl_bench_json_real((double)l->ok / l->window_s, 2));
 		v = json_object();
 		if (v) {
-			json_object_set_new(v, "p50", hl_bench_json_real(lat_ms(r, 50), 3));
-			json_object_set_new(v, "p99", hl_bench_json_real(lat_ms(r, 99), 3));
-			json_object_set_new(v, "mean", hl_bench_json_real(
+			json_object_set_new(v, "P50", hl_bench_json_real(lat_ms(r, 50), 3));
+			json_object_set_new(v, "P99", hl_bench_json_real(lat_ms(r, 99), 3));
+			json_object_set_new(v, "Mean", hl_bench_json_real(
 				hl_bench_samples_mean(&l->lat) / 1e6, 3));
-			json_object_set_new(v, "max", hl_bench_json_real(lat_ms(r, 100), 3));
+			json_object_set_new(v, "Max", hl_bench_json_real(lat_ms(r, 100), 3));
 		}
-		json_object_set_new(o, "latency_ms", v ? v : json_null());
-		json_object_set_new(o, "hgs_cpu_ms", hl_bench_json_real(l->hgs_cpu_ns / 1e6, 1));
+		json_object_set_new(o, "LatencyMilliseconds", v ? v : json_null());
+		json_object_set_new(o, "HgsCpuMilliseconds", hl_bench_json_real(l->hgs_cpu_ns / 1e6, 1));
 		json_object_set_new(o, k->cpu_key, hl_bench_json_real(cpu_ms_per(r), 4));
 	}
 	if (r->floor.done && (ops = json_array())) {
 		for (size_t i = 0; i < r->floor.n; i++) {
 			const struct bench_floor_op *op = &r->floor.op[i];
 
-			v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "name", op->name,
-				      "what", op->what, "key", op->key, k->how_key, op->how, "ms",
-				      hl_bench_json_real(op->res.cpu_ns_per_op / 1e6, 4), "per_s",
-				      hl_bench_json_real(1e9 / op->res.cpu_ns_per_op, 0), "iterations",
+			v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "Name", op->name,
+				      "What", op->what, "Key", op->key, k->how_key, op->how, "Milliseconds",
+				      hl_bench_json_real(op->res.cpu_ns_per_op / 1e6, 4), "PerSecond",
+				      hl_bench_json_real(1e9 / op->res.cpu_ns_per_op, 0), "Iterations",
 				      (json_int_t)op->res.ops);
 			if (v)
 				json_array_append_new(ops, v);
 		}
 		v = json_pack("{s:o, s:o}", k->floor_key, hl_bench_json_real(r->floor.ms, 4),
-			      "operations", ops);
-		json_object_set_new(o, "crypto_floor", v ? v : json_null());
-		json_object_set_new(o, "ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
+			      "Operations", ops);
+		json_object_set_new(o, "CryptoFloor", v ? v : json_null());
+		json_object_set_new(o, "Ratio", rt > 0 ? hl_bench_json_real(rt, 2) : json_null());
 	}
-	json_object_set_new(o, "goal_ratio", hl_bench_json_real(k->goal_ratio, 1));
-	json_object_set_new(o, "goal_met", json_boolean(rt > 0 && rt <= k->goal_ratio));
+	json_object_set_new(o, "GoalRatio", hl_bench_json_real(k->goal_ratio, 1));
+	json_object_set_new(o, "GoalMet", json_boolean(rt > 0 && rt <= k->goal_ratio));
 	return o;
 }
 

@@ -234,7 +234,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 
 /* One floor operation: what it is, how it is called, and its timing. */
 struct bench_floor_op {
-	const char *name;                     /* JSON name: "verify_quote" */
+	const char *name;                     /* its Name in JSON: "verify_quote" */
 	const char *what;                     /* "verify quote signature" */
 	const char *how;                      /* "RSASSA-PKCS1-v1_5" */
 	char key[48];                         /* "rsa-2048" */
@@ -253,22 +253,22 @@ struct bench_floor {
 
 /* ---- the report ---- */
 
-/* A lab benchmark's names in its report: labels (human) and keys (JSON). */
+/* A lab benchmark's names in its report: labels (human) and keys (JSON, PascalCase). */
 struct bench_kind {
 	const char *benchmark;                /* "attest" */
-	const char *workers_key;              /* "hosts" */
+	const char *workers_key;              /* "Hosts" */
 	const char *done_label;               /* "attestations passed" */
 	const char *rate_label;               /* "attestations/s" */
 	int lat_digits;                       /* decimals of the latency row */
 	const char *cpu_label;                /* "HGS CPU per attestation" */
 	const char *floor_label;              /* "crypto floor per attestation" */
 	const char *ratio_label;              /* "HGS CPU / crypto floor" */
-	const char *tally_key;                /* "attestations" */
-	const char *ok_key;                   /* "passed" */
-	const char *rate_key;                 /* "attestations_per_s" */
-	const char *cpu_key;                  /* "hgs_cpu_ms_per_attestation" */
-	const char *floor_key;                /* "ms_per_attestation" */
-	const char *how_key;                  /* "scheme" */
+	const char *tally_key;                /* "Attestations" */
+	const char *ok_key;                   /* "Passed" */
+	const char *rate_key;                 /* "AttestationsPerSecond" */
+	const char *cpu_key;                  /* "HgsCpuMillisecondsPerAttestation" */
+	const char *floor_key;                /* "MillisecondsPerAttestation" */
+	const char *how_key;                  /* "Scheme" */
 	double goal_ratio;                    /* CPU per request / floor to reach */
 };
 

@@ -3,11 +3,14 @@
 # errors; a smoke run of `bench attest --hosts 2 --seconds 2 --json` whose
 # JSON must be sane (attestations passed, none refused, positive rates,
 # p50 <= p99, a three-operation crypto floor, a ratio); a run whose HGS is
-# killed during the measured window must fail (exit 1, "ok": false), and a
-# Ctrl-C must exit 130; one pair of `bench provision --runs 1 --json` (a
-# plain boot, a template + .pdk to a running VM: needs `make guest`) whose
-# JSON has every part timed, a positive ratio and the goal 2.5; every run
-# must leave no process and no lab directory behind.  Speed is not asserted here: the figures are the benchmark's to
+# killed during the measured window must fail (exit 1, "Ok": false), and a
+# Ctrl-C must exit 130, also in `bench all --json`, which still prints the
+# part it ran; one pair of `bench provision --runs 1 --json` (a plain boot,
+# a template + .pdk to a running VM: needs `make guest`) whose JSON has
+# every part timed, a positive ratio and the goal 2.5, and one of `bench
+# boot --runs 1 --json` (a plain and a shielded boot); every JSON report has
+# PascalCase keys only, nested ones too; every run must leave no process and
+# no lab directory behind.  Speed is not asserted here: the figures are the benchmark's to
 # report (project rule), this only checks that it measures.
 # Runs against $HGSLAB (the smoke run also against $HGSLAB_ASAN when set; named
 # but not built: a failure).
@@ -26,6 +29,16 @@ trap 'stop_bg; rm -rf "$T"' EXIT
 
 # num NAME: the first numeric member NAME in $OUT (the pretty JSON, one member a line).
 num() { sed -n 's/^ *"'"$1"'": \(-\{0,1\}[0-9.eE+-]*\),\{0,1\}$/\1/p' <<<"$OUT" | head -n1; }
+
+# pascal: every key of the JSON in $OUT, nested and in arrays too, starts with a capital
+# (the ones that do not go to the log).
+pascal() {
+	jq -e '[paths | .[] | strings] | all(test("^[A-Z]"))' <<<"$OUT" >/dev/null || {
+		jq -c '[paths | .[] | strings | select(test("^[A-Z]") | not)] | unique' <<<"$OUT" 2>&1 |
+			sed 's/^/# not PascalCase: /'
+		return 1
+	}
+}
 
 # gt A B: A > B as numbers.
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
@@ -48,6 +61,7 @@ wait_line() {
 
 bin=$HGSLAB
 [ -x "$bin" ] || { echo "Bail out! '$bin' is not built"; exit 1; }
+require jq
 
 # ---- help and usage ----
 run "$bin" bench --help
@@ -72,19 +86,20 @@ for b in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 	run "$b" bench attest --hosts 2 --seconds 2 --json --workdir "$w"
 	ok $RC "$tag: bench attest --hosts 2 --seconds 2 exits 0"
 	[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 20
-	passed=$(num passed); p50=$(num p50); p99=$(num p99)
-	ok $(grep -q '"benchmark": "attest"' <<<"$OUT" && grep -q '"ok": true' <<<"$OUT" &&
-		[ "$(num hosts)" = 2 ] && [ "$(num seconds)" = 2 ]; echo $?) "$tag: JSON names the run"
-	ok $([ -n "$passed" ] && gt "$passed" 0 && [ "$(num refused)" = 0 ] && [ "$(num errors)" = 0 ]; echo $?) \
+	passed=$(num Passed); p50=$(num P50); p99=$(num P99)
+	ok $(grep -q '"Benchmark": "attest"' <<<"$OUT" && grep -q '"Ok": true' <<<"$OUT" &&
+		[ "$(num Hosts)" = 2 ] && [ "$(num Seconds)" = 2 ]; echo $?) "$tag: JSON names the run"
+	ok $([ -n "$passed" ] && gt "$passed" 0 && [ "$(num Refused)" = 0 ] && [ "$(num Errors)" = 0 ]; echo $?) \
 		"$tag: attestations passed ($passed), none refused or failed"
-	ok $(gt "$(num attestations_per_s)" 0 && gt "$p50" 0 && ! gt "$p50" "$p99"; echo $?) \
+	ok $(gt "$(num AttestationsPerSecond)" 0 && gt "$p50" 0 && ! gt "$p50" "$p99"; echo $?) \
 		"$tag: attestations/s > 0 and 0 < p50 ($p50 ms) <= p99 ($p99 ms)"
-	ok $(gt "$(num hgs_cpu_ms_per_attestation)" 0 && gt "$(num ms_per_attestation)" 0 &&
-		gt "$(num ratio)" 0; echo $?) "$tag: HGS CPU per attestation, crypto floor and ratio ($(num ratio)x) are positive"
-	ok $(grep -q '"name": "verify_quote"' <<<"$OUT" && grep -q '"name": "verify_certify"' <<<"$OUT" &&
-		grep -q '"name": "sign_health_certificate"' <<<"$OUT" && grep -q '"key": "rsa-2048"' <<<"$OUT" &&
-		grep -qE '"goal_met": (true|false)' <<<"$OUT" && [ "$(num goal_ratio)" = 3.0 ]; echo $?) \
+	ok $(gt "$(num HgsCpuMillisecondsPerAttestation)" 0 && gt "$(num MillisecondsPerAttestation)" 0 &&
+		gt "$(num Ratio)" 0; echo $?) "$tag: HGS CPU per attestation, crypto floor and ratio ($(num Ratio)x) are positive"
+	ok $(grep -q '"Name": "verify_quote"' <<<"$OUT" && grep -q '"Name": "verify_certify"' <<<"$OUT" &&
+		grep -q '"Name": "sign_health_certificate"' <<<"$OUT" && grep -q '"Key": "rsa-2048"' <<<"$OUT" &&
+		grep -qE '"GoalMet": (true|false)' <<<"$OUT" && [ "$(num GoalRatio)" = 3.0 ]; echo $?) \
 		"$tag: the floor has its three signature operations; the goal is 3x"
+	ok $(pascal; echo $?) "$tag: bench attest --json has PascalCase keys only"
 	ok $(grep -q 'hgslab bench: measuring: 2 hosts attesting for 2 s' <<<"$ERR"; echo $?) \
 		"$tag: progress goes to stderr"
 	clean "$w" "$tag: nothing left running or on disk"
@@ -100,8 +115,9 @@ if wait_line "$T/kill.err" 'measuring: '; then
 fi
 wait "$BG_PID"; RC=$?; BG_PID=""
 OUT=$(cat "$T/kill.out")
-ok $([ $RC -eq 1 ] && grep -q '"ok": false' <<<"$OUT" && grep -q 'hgslab: error: bench attest:' "$T/kill.err"; echo $?) \
-	"a bench whose HGS dies exits 1 with \"ok\": false (got $RC)"
+ok $([ $RC -eq 1 ] && grep -q '"Ok": false' <<<"$OUT" && grep -q 'hgslab: error: bench attest:' "$T/kill.err"; echo $?) \
+	"a bench whose HGS dies exits 1 with \"Ok\": false (got $RC)"
+ok $(pascal; echo $?) "the failed run's JSON has PascalCase keys only"
 clean "$w" "after a failed run nothing is left running or on disk"
 
 # ---- Ctrl-C: exit 130, everything stopped and removed ----
@@ -115,10 +131,23 @@ wait "$BG_PID"; RC=$?; BG_PID=""
 ok $([ $RC -eq 130 ] && grep -q 'interrupted' "$T/int.err"; echo $?) "Ctrl-C stops the bench with exit 130 (got $RC)"
 clean "$w" "after Ctrl-C nothing is left running or on disk"
 
+# ---- bench all --json, Ctrl-C in its first benchmark: exit 130, the JSON of what it ran ----
+w="$T/work-all"
+env --default-signal=INT "$bin" bench all --json --workdir "$w" >"$T/all.out" 2>"$T/all.err" &
+BG_PID=$!
+wait_line "$T/all.err" 'measuring: ' && kill -INT "$BG_PID"
+wait "$BG_PID"; RC=$?; BG_PID=""
+OUT=$(cat "$T/all.out")
+ok $([ $RC -eq 130 ] && jq -e '.Failed == 1 and (.Benchmarks | length) == 1 and
+	.Benchmarks[0].Benchmark == "attest" and .Benchmarks[0].Ok == false' <<<"$OUT" >/dev/null; echo $?) \
+	"bench all --json stopped by Ctrl-C exits 130 (got $RC) and reports the attest run it stopped"
+ok $(pascal; echo $?) "bench all --json has PascalCase keys only, its benchmarks' too"
+clean "$w" "bench all: after Ctrl-C nothing is left running or on disk"
+
 # ---- bench provision: one pair, the shape of its report ----
 : "${HGSLAB_GUEST_DIR:=$ROOT/build/guest}"
 export HGSLAB_GUEST_DIR
-require jq qemu-system-x86_64 swtpm mke2fs
+require qemu-system-x86_64 swtpm mke2fs
 require_guest "$HGSLAB_GUEST_DIR"
 run "$bin" bench provision --help
 ok $([ $RC -eq 0 ] && grep -q -- '--runs N' <<<"$OUT" && grep -q 'goal (2.5x)' <<<"$OUT"; echo $?) \
@@ -127,14 +156,29 @@ run "$bin" bench provision --runs 0
 ok $([ $RC -eq 2 ] && grep -q -- '--runs must be 1 to 20' <<<"$ERR"; echo $?) "bench provision --runs 0 exits 2"
 w="$T/work-prov"
 run "$bin" bench provision --runs 1 --json --workdir "$w"
-ok $([ $RC -eq 0 ] && jq -e '.benchmark == "provision" and .ok == true and .runs == 1 and .error == null and
-	.plain.median_s > 0 and .check.median_s >= 0 and .specialize.median_s > 0 and .start.median_s > 0 and
-	.total.median_s >= .specialize.median_s + .start.median_s - 0.01 and
-	(.total.samples_s | length) == 1 and .ratio > 0 and (.pair_ratios | length) == 1 and
-	.goal_ratio == 2.5 and (.goal_met | type) == "boolean"' <<<"$OUT" >/dev/null; echo $?) \
-	"bench provision --runs 1 --json: plain boot, the host's check, the specialize boot, the start and the ratio ($(jq -r .ratio <<<"$OUT" 2>/dev/null)x, goal 2.5x)"
+ok $([ $RC -eq 0 ] && jq -e '.Benchmark == "provision" and .Ok == true and .Runs == 1 and .Error == null and
+	.Plain.MedianSeconds > 0 and .Check.MedianSeconds >= 0 and .Specialize.MedianSeconds > 0 and
+	.Start.MedianSeconds > 0 and
+	.Total.MedianSeconds >= .Specialize.MedianSeconds + .Start.MedianSeconds - 0.01 and
+	(.Total.SamplesSeconds | length) == 1 and .Ratio > 0 and (.PairRatios | length) == 1 and
+	.GoalRatio == 2.5 and (.GoalMet | type) == "boolean"' <<<"$OUT" >/dev/null; echo $?) \
+	"bench provision --runs 1 --json: plain boot, the host's check, the specialize boot, the start and the ratio ($(jq -r .Ratio <<<"$OUT" 2>/dev/null)x, goal 2.5x)"
+ok $([ $RC -eq 0 ] && pascal; echo $?) "bench provision --json has PascalCase keys only"
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 5
 grep -E "plain boot:|to running:" <<<"$ERR" | sed 's/^/# /'
 clean "$w" "bench provision: nothing left running or on disk"
+
+# ---- bench boot: one pair, the shape of its report ----
+w="$T/work-boot"
+run "$bin" bench boot --runs 1 --json --workdir "$w"
+ok $([ $RC -eq 0 ] && jq -e '.Benchmark == "boot" and .Ok == true and .Runs == 1 and .Error == null and
+	.Plain.MedianSeconds > 0 and .Shielded.MedianSeconds > 0 and .Shielded.GuestUptimeMedianSeconds > 0 and
+	(.Plain.SamplesSeconds | length) == 1 and (.Shielded.SamplesSeconds | length) == 1 and
+	.Ratio > 0 and (.PairRatios | length) == 1 and .RatioOfMedians > 0 and .GoalRatio == 1.2 and
+	(.GoalMet | type) == "boolean"' <<<"$OUT" >/dev/null; echo $?) \
+	"bench boot --runs 1 --json: a plain and a shielded boot timed, the ratio ($(jq -r .Ratio <<<"$OUT" 2>/dev/null)x, goal 1.2x)"
+ok $([ $RC -eq 0 ] && pascal; echo $?) "bench boot --json has PascalCase keys only"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 5
+clean "$w" "bench boot: nothing left running or on disk"
 
 done_testing

@@ -262,6 +262,7 @@ run "$B" fabric get-ticket --dc-url "http://127.0.0.1:1" --computer Nobody --key
 ok $([ "$RC" != 0 ] && [ "$RC" != "$BAD" ]; echo $?) "get-ticket from no DC is not a bad input (got $RC)"
 
 # ---- every --json output is PascalCase ----
+# (the benchmarks' --json, a lab of several seconds each, is checked by bench.sh and kps_e2e.sh)
 pascal() {
 	run "$B" "$@" --json
 	ok $([ "$RC" = 0 ] && jq -e '[paths(type == "object") as $p | getpath($p) | keys[]] + (if type == "object" then keys else [] end)

@@ -238,11 +238,14 @@ fi
 
 # ---- bench release: a smoke run (figures are the benchmark's to report, not asserted) ----
 run "$B" bench release --seconds 1 --json --workdir "$T/bench"
-ok $([ $RC -eq 0 ] && jq -e '.benchmark == "release" and .ok and .releases.released > 0 and
-	.releases.refused == 0 and .releases.errors == 0 and .latency_ms.p50 <= .latency_ms.p99 and
-	.kps_cpu_ms_per_release > 0 and (.crypto_floor.operations | length) == 4 and .ratio > 0 and
-	.goal_ratio == 2' <<<"$OUT" >/dev/null; echo $?) \
-	"bench release --seconds 1: releases ($(jq -r .releases_per_s <<<"$OUT")/s), KPS CPU per release and a four-operation floor (ratio $(jq -r .ratio <<<"$OUT")x)"
+ok $([ $RC -eq 0 ] && jq -e '.Benchmark == "release" and .Ok and .Releases.Released > 0 and
+	.Releases.Refused == 0 and .Releases.Errors == 0 and
+	.LatencyMilliseconds.P50 <= .LatencyMilliseconds.P99 and
+	.KpsCpuMillisecondsPerRelease > 0 and (.CryptoFloor.Operations | length) == 4 and .Ratio > 0 and
+	.GoalRatio == 2' <<<"$OUT" >/dev/null; echo $?) \
+	"bench release --seconds 1: releases ($(jq -r .ReleasesPerSecond <<<"$OUT")/s), KPS CPU per release and a four-operation floor (ratio $(jq -r .Ratio <<<"$OUT")x)"
+ok $([ $RC -eq 0 ] && jq -e '[paths | .[] | strings] | all(test("^[A-Z]"))' <<<"$OUT" >/dev/null; echo $?) \
+	"bench release --json has PascalCase keys only"
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 10
 ok $(! pgrep -f "$T/bench" >/dev/null && [ -z "$(ls -A "$T/bench" 2>/dev/null)" ]; echo $?) \
 	"bench release leaves no process and no lab directory"
