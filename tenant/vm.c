@@ -474,12 +474,14 @@ static int sign_missing_policy(const char *dir, const char *name, const char *sr
 		rc = 0;
 		goto out;
 	}
+	/* a shielded/ folder missing its config or KP breaks the bundle rules (-3) */
 	if (vm_bundle_config_read(src, &cfg) < 0 ||
 	    hl_json_get_string(cfg, "policy", &policy) < 0 ||
 	    hl_json_get_string(cfg, "name", &cfg_name) < 0 ||
-	    hl_file_read(kp_path, HL_KP_MAX_SIZE, &kptext, &kplen) < 0)
+	    hl_file_read(kp_path, HL_KP_MAX_SIZE, &kptext, &kplen) < 0) {
+		rc = -3;
 		goto out;
-	if ((r = kp_owner(dir, kp_path, kptext, kplen, &kp, &owner)) < 0) {
+	}	if ((r = kp_owner(dir, kp_path, kptext, kplen, &kp, &owner)) < 0) {
 		rc = r;
 		goto out;
 	}

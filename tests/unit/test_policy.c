@@ -533,8 +533,9 @@ static void test_internal_errors(void **state)
 	assert_int_not_equal(r.status, HGS_STATUS_PASSED);
 
 	assert_int_equal(hgs_policy_check_baseline("Baseline1", baseline_log, baseline_len), 0);
+	/* the reason is what is wrong with the log (add-tpm-policy names the file and the name) */
 	assert_int_equal(hgs_policy_check_baseline("Broken", garbage, sizeof(garbage)), -1);
-	assert_non_null(strstr(hl_error_last(), "'Broken'"));
+	assert_non_null(strstr(hl_error_last(), "TCG log"));
 	assert_int_equal(hgs_policy_check_baseline("Empty", NULL, 0), -1);
 }
 

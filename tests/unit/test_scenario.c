@@ -831,7 +831,7 @@ static const struct bad bad_cases[] = {
 	{ BASE_HEAD "  - explain: lonely\n",
 	  "t.yaml:15:5: step 1 has no kind; use one of register, unregister, attest, shield, "
 	  "start, stop, connect, offline_read, set_trust, enable_policy, disable_policy, "
-	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan" },
+	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan, attack" },
 	{ BASE_HEAD "  - attest\n",
 	  "t.yaml:15:5: step 1 must be a map with one key, its kind (e.g. '- attest: { host: "
 	  "FabricHost1 }'), not a text" },

@@ -463,7 +463,8 @@ static void test_export_refuses(void **state)
 	/* a shielded/ folder missing a part: refused, no bundle, no temporary folder */
 	fake_shielded(s, "vm1");
 	assert_int_equal(unlink(tu_path("%s/vms/vm1/shielded/key-protector.kp", s->tenant)), 0);
-	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -2);
+	/* -3: the shielded folder breaks the bundle rules (exit 2); -2 is the KP owner's refusal */
+	assert_int_equal(hl_vm_export(s->tenant, "vm1", out), -3);
 	assert_error_has("key-protector.kp");
 	assert_false(tu_exists(out));
 	assert_int_equal(tu_count_prefix(s->dir, "bundle.tmp-"), 0);

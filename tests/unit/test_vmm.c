@@ -138,7 +138,8 @@ static void test_cloud_new(void **state)
 	assert_int_equal(tu_exists(tu_path("%s/clouds.json", s->vmm)), 0);
 	assert_int_equal(vmm_cloud_new(s->vmm, "Cloud1", twice, 2, NULL), -1);
 	assert_string_equal(hl_error_last(), "host 'FabricHost1' is given twice");
-	assert_int_equal(vmm_cloud_new(s->vmm, "Cloud1", none, 1, NULL), -1);
+	/* a folder that is not a host: bad input (exit 2) */
+	assert_int_equal(vmm_cloud_new(s->vmm, "Cloud1", none, 1, NULL), VMM_BAD_INPUT);
 	assert_true(strncmp(hl_error_last(), "cloud 'Cloud1': ", 16) == 0);
 	assert_int_equal(vmm_cloud_new(s->vmm, "Cloud1", one, 0, NULL), -1);
 	assert_string_equal(hl_error_last(), "a cloud holds 1 to 32 hosts, not 0");
