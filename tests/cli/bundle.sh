@@ -15,12 +15,14 @@
 require swtpm swtpm_setup jq mkfifo timeout truncate
 SECRET="-----BEGIN PRIVATE KEY----- the KPS encryption key of MyHgsService"
 
-# mkbundle DIR [NAME]: a bundle as export-vm makes it (random disk and vTPM state).
+# mkbundle DIR [NAME]: a bundle as export-vm makes it (random disk, vTPM state and policy
+# statement: import-vm copies a bundle, start-vm checks the statement).
 mkbundle() {
 	mkdir -p "$1/vtpm"
 	head -c 65536 /dev/urandom >"$1/disk.img"
 	head -c 4096 /dev/urandom >"$1/vtpm/tpm2-00.permall"
 	echo '{}' >"$1/key-protector.kp"
+	head -c 256 /dev/urandom | base64 -w0 >"$1/policy.sig"
 	printf '{"version":1,"name":"%s","policy":"shielded","kp_id":"0123","disk_size":65536}\n' \
 		"${2:-vm1}" >"$1/config.json"
 }
