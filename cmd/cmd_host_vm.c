@@ -74,6 +74,10 @@ const struct hl_opt cmd_host_keep_vm_opts[] = {
 	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the boot to 'running' (default 120)", 0 },
 	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default), tcg, kvm", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
+	{ "template", 0, HL_OPT_STRING, "TDISK", "new-shielded-vm --start: provision the VM "
+	  "from this template first", 0 },
+	{ "pdk", 0, HL_OPT_STRING, "PDK", "with --template: the shielding data", 0 },
+	{ "fsk", 0, HL_OPT_STRING, "FSK", "with --template: the specialization data", 0 },
 	OPT_END,
 };
 
@@ -225,7 +229,11 @@ static int check_accel(const char *accel)
 	return HL_EXIT_OK;
 }
 
-/* keep-vm: the VM keeper, run by start-vm (the TK on fd 3, the report on fd 4). */
+/*
+ * keep-vm: the VM keeper, run by start-vm or new-shielded-vm --start (with
+ * --template, --pdk, --fsk: it provisions the VM first); the TK on fd 3,
+ * the report on fd 4.
+ */
 int cmd_host_keep_vm(struct hl_cmd_ctx *ctx)
 {
 	struct hosts_vm_start so = { 0 };
@@ -238,6 +246,9 @@ int cmd_host_keep_vm(struct hl_cmd_ctx *ctx)
 	so.guest_dir = g;
 	so.accel = hl_opts_str(&ctx->opts, "accel", "auto");
 	so.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 120);
+	so.template_path = hl_opts_str(&ctx->opts, "template", NULL);
+	so.pdk_path = hl_opts_str(&ctx->opts, "pdk", NULL);
+	so.fsk_path = hl_opts_str(&ctx->opts, "fsk", NULL);
 	if ((code = check_accel(so.accel)) == HL_EXIT_OK &&
 	    (code = open_host(ctx, &h)) == HL_EXIT_OK) {
 		if (hosts_vm_keep(h, hl_opts_str(&ctx->opts, "name", NULL), &so) < 0)
@@ -553,7 +564,8 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 	json_t *ev = NULL, *run = NULL, *o = NULL;
 	char why[HL_ERROR_MAX], *g = NULL, tname[HL_VSC_NAME_SIZE + 32];
 	long long t0 = hl_clock_ms();
-	int code, r;
+	double prov_s = 0, t_keeper = 0;
+	int code, r, start = hl_opts_flag(&ctx->opts, "start");
 
 	memset(&u, 0, sizeof(u));
 	memset(&in, 0, sizeof(in));
@@ -594,7 +606,7 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		code = provision_fail(p, HL_EXIT_REFUSED, name, kps_refusal(&u, h, why, sizeof(why)));
 		goto out;
 	}
-	/* 3. the specialize boot */
+	/* 3. the specialize boot (4. with --start, on into run mode in the same boot) */
 	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
 		code = provision_fail(p, HL_EXIT_FAILURE, name, "out of memory");
 		goto out;
@@ -604,10 +616,40 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 	po.wait_s = (int)hl_opts_int(&ctx->opts, "wait-seconds", 180);
 	po.progress = "host new-shielded-vm";
 	fprintf(stderr, "host new-shielded-vm: TK released to '%s' after %.1f s%s (fingerprint "
-		"%.16s...); provisioning boot of '%s' (%s)\n", h->name,
+		"%.16s...); provisioning boot of '%s' (%s)%s\n", h->name,
 		(double)(hl_clock_ms() - t0) / 1000, u.attested ? ", attested first" : "",
-		u.tk_fingerprint, name, po.accel);
-	if (hosts_provision_run(p, &in, &tk, &po, &ev) < 0) {
+		u.tk_fingerprint, name, po.accel, start ? " by its VM keeper, going on into run "
+		"mode" : "");
+	if (start) {
+		/*
+		 * 3+4. --start: the VM keeper boots the guest once - specialize, then on
+		 * into run mode - installs the VM under it and stays as its keeper
+		 */
+		so.guest_dir = g;
+		so.accel = po.accel;
+		so.wait_s = po.wait_s;
+		so.keeper = cmd_host_keeper;
+		so.template_path = in.template_path;
+		so.pdk_path = hl_opts_str(&ctx->opts, "pdk", NULL);
+		so.fsk_path = hl_opts_str(&ctx->opts, "fsk", NULL);
+		t_keeper = (double)(hl_clock_ms() - t0) / 1000;
+		r = hosts_vm_provision_start(h, name, &tk, &so, &prov_s, &ev, &run);
+		hl_buf_free(&tk);
+		if (r < 0 && !ev) {
+			snprintf(why, sizeof(why), "%s", hl_error_last());
+			code = hl_cmd_fail(guest_refused(why) ? HL_EXIT_REFUSED : HL_EXIT_FAILURE,
+					   "cannot provision VM '%s': %s", name, why);
+			goto out;
+		}
+		if (r < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
+					   "%s", name, hl_error_last());
+			goto out;
+		}
+		fprintf(stderr, "host new-shielded-vm: VM '%s' provisioned after %.1f s, running "
+			"after %.1f s (one boot)\n", name, t_keeper + prov_s,
+			(double)(hl_clock_ms() - t0) / 1000);
+	} else if (hosts_provision_run(p, &in, &tk, &po, &ev) < 0) {
 		snprintf(why, sizeof(why), "%s", hl_error_last());
 		code = hl_cmd_fail(guest_refused(why) ? HL_EXIT_REFUSED : HL_EXIT_FAILURE,
 				   "cannot provision VM '%s': %s", name, why);
@@ -623,23 +665,14 @@ int cmd_host_new_shielded_vm(struct hl_cmd_ctx *ctx)
 		goto out;
 	}
 	json_object_set_new(o, "Seconds", json_real((double)(hl_clock_ms() - t0) / 1000));
-	fprintf(stderr, "host new-shielded-vm: VM '%s' provisioned in %.1f s\n", name,
-		(double)(hl_clock_ms() - t0) / 1000);
-	/* 4. --start: the VM's KP is the .pdk's, so the TK in hand starts it */
-	if (hl_opts_flag(&ctx->opts, "start")) {
-		so.guest_dir = g;
-		so.accel = po.accel;
-		so.wait_s = po.wait_s;
-		so.keeper = cmd_host_keeper;
-		if (hosts_vm_start(h, name, &tk, &so, &run) < 0) {
-			code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' is provisioned but did not start: "
-					   "%s", name, hl_error_last());
-			goto out;
-		}
+	if (start) {
 		json_object_set_new(o, "State", json_string("Running"));
 		if (json_string_value(json_object_get(run, "computer_name")))
 			json_object_set(o, "ComputerName", json_object_get(run, "computer_name"));
 		json_object_set_new(o, "Workload", workload_text(run));
+	} else {
+		fprintf(stderr, "host new-shielded-vm: VM '%s' provisioned in %.1f s\n", name,
+			(double)(hl_clock_ms() - t0) / 1000);
 	}
 	hl_buf_free(&tk);
 	code = hl_out_object(ctx, o);

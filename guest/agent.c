@@ -13,6 +13,10 @@
  *   hgslab.mode=specialize the same from a signed template disk checked
  *                          against the host's shielding data, then
  *                          specialized with its secrets (provision.c);
+ *                          with hgslab.then=run (new-shielded-vm --start)
+ *                          the volume, reopened read-only with the key in
+ *                          hand, is mounted and the VM goes on as in run
+ *                          mode instead of powering off;
  *   hgslab.mode=run        unseal the key, open and mount the volume, run the
  *                          workload, report "running" (with the computer
  *                          name from the volume's /etc/hostname), then stay
@@ -58,6 +62,7 @@ struct agent_opts {
 	enum { MODE_NONE, MODE_PROVISION, MODE_SPECIALIZE, MODE_RUN, MODE_PLAIN } mode;
 	char mode_arg[32];   /* the raw hgslab.mode= value, for the error */
 	bool oneshot;        /* run mode: power off after the report */
+	bool then_run;       /* hgslab.then=run: specialize goes on into run mode */
 	bool debug;          /* hgslab.debug: libcryptsetup's debug log on the console */
 	char hash[1024];     /* hgslab.hash=: files to hash, comma-separated */
 	char port[128];      /* hgslab.port=: virtio-serial port name */
@@ -307,6 +312,8 @@ static void parse_cmdline(struct agent_opts *o)
 				: !strcmp(tok + 12, "specialize") ? MODE_SPECIALIZE
 				: !strcmp(tok + 12, "run") ? MODE_RUN
 				: !strcmp(tok + 12, "plain") ? MODE_PLAIN : MODE_NONE;
+		} else if (strcmp(tok, "hgslab.then=run") == 0) {
+			o->then_run = true;
 		} else if (strcmp(tok, "hgslab.oneshot") == 0 || strcmp(tok, "hgslab.oneshot=1") == 0) {
 			o->oneshot = true;
 		} else if (strncmp(tok, "hgslab.hash=", 12) == 0) {
@@ -412,14 +419,37 @@ static void unseal_early(struct early_key *k)
 }
 
 /*
+ * The VM's volume DISK, open (read-only) at AGENT_DM_PATH: mount it, run the
+ * workload; *FIELDS is the "running" report (run mode, and specialize with
+ * hgslab.then=run).
+ */
+static int run_volume(const struct agent_opts *o, const char *disk, const char **stage,
+		      json_t **fields)
+{
+	json_t *work = NULL;
+	char name[FILL_NAME_MAX + 1];
+
+	agent_log("volume open; mounting it");
+	*stage = "mount";
+	if (disk_mount(AGENT_DM_PATH, 0) < 0)
+		return -1;
+	*stage = "workload";
+	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
+		return -1;
+	*fields = json_pack("{s:s, s:b, s:o}", "disk", disk, "shielded", 1, "workload", work);
+	if (*fields && fill_computer_name(AGENT_MNT, name, sizeof(name)))
+		json_object_set_new(*fields, "computer_name", json_string(name));
+	return 0;
+}
+
+/*
  * Normal start: the key unsealed early (K), open, mount, run the workload;
  * *FIELDS is the report.  A disk that is missing or not LUKS2 is reported
  * before a vTPM error: it says more about what went wrong.
  */
 static int run(const struct agent_opts *o, struct early_key *k, const char **stage, json_t **fields)
 {
-	json_t *work = NULL;
-	char disk[64], name[FILL_NAME_MAX + 1];
+	char disk[64];
 	int rc;
 
 	*stage = "devices";
@@ -437,17 +467,7 @@ static int run(const struct agent_opts *o, struct early_key *k, const char **sta
 	explicit_bzero(k->key, sizeof(k->key));
 	if (rc < 0)
 		return -1;
-	agent_log("volume open; mounting it");
-	*stage = "mount";
-	if (disk_mount(AGENT_DM_PATH, 0) < 0)
-		return -1;
-	*stage = "workload";
-	if (workload_run(AGENT_MNT, o->hash[0] ? o->hash : NULL, &work) < 0)
-		return -1;
-	*fields = json_pack("{s:s, s:b, s:o}", "disk", disk, "shielded", 1, "workload", work);
-	if (*fields && fill_computer_name(AGENT_MNT, name, sizeof(name)))
-		json_object_set_new(*fields, "computer_name", json_string(name));
-	return 0;
+	return run_volume(o, disk, stage, fields);
 }
 
 /*
@@ -564,7 +584,8 @@ static void __attribute__((noreturn)) power_off(void)
 /* PID 1: init, modules, channel, the mode, then power off. */
 int main(void)
 {
-	const char *stage = "boot", *why;
+	const char *stage = "boot", *why, *vdisk;
+	char disk[64];
 	static struct early_key key;   /* static: not on a stack a later call could leave it on */
 	struct agent_proc mods;
 	struct agent_opts o;
@@ -597,17 +618,27 @@ int main(void)
 	switch (o.mode) {
 	case MODE_PROVISION:
 	case MODE_SPECIALIZE:
-		rc = o.mode == MODE_PROVISION ? provision(&stage, &fields) : specialize(&stage, &fields);
+		rc = o.mode == MODE_PROVISION ? provision(&stage, &fields)
+			: specialize(&stage, &fields, o.then_run);
 		if (rc < 0)
 			break;
+		vdisk = json_string_value(json_object_get(fields, "disk"));
+		snprintf(disk, sizeof(disk), "%s", vdisk ? vdisk : "?");
 		report_event("provisioned", fields);
-		power_off();
+		if (o.mode == MODE_PROVISION || !o.then_run)
+			power_off();
+		/* new-shielded-vm --start: the volume is open read-only, the VM goes on running */
+		fields = NULL;
+		if ((rc = run_volume(&o, disk, &stage, &fields)) < 0)
+			break;
+		goto running;
 	case MODE_RUN:
 	case MODE_PLAIN:
 		rc = o.mode == MODE_RUN ? run(&o, &key, &stage, &fields) : run_plain(&o, &stage, &fields);
 		explicit_bzero(key.key, sizeof(key.key));
 		if (rc < 0)
 			break;
+	running:
 		report_event("running", fields);
 		if (o.oneshot)
 			power_off();

@@ -207,10 +207,11 @@ void template_info_release(struct template_info *t);
  * the step under way (for the error event) and, on success, *FIELDS to the
  * report ("provisioned").  PROVISION copies the plain disk; SPECIALIZE
  * copies a template that the host's shielding data trusts and specializes
- * it (guest/README.md "Specialize").
+ * it (guest/README.md "Specialize"); with KEEP_OPEN (hgslab.then=run) its
+ * volume is left open read-only at AGENT_DM_PATH for run mode.
  */
 int provision(const char **stage, json_t **fields);
-int specialize(const char **stage, json_t **fields);
+int specialize(const char **stage, json_t **fields, int keep_open);
 
 /*
  * fill.c: specialization of the copied template on the mounted volume

@@ -21,7 +21,9 @@
  * check is caught here); only then is `verified` reported and the secrets
  * key asked for.  The secrets are decrypted, the answer file and the
  * placeholders filled in (fill.c) on the mounted volume, and `provisioned`
- * names the computer.
+ * names the computer.  With hgslab.then=run (new-shielded-vm --start) the
+ * sealed volume is opened again, read-only, with the key still in hand (no
+ * unseal, no second boot) and the agent goes on as in run mode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,11 +88,13 @@ static int volume_seal(struct volume *v, const char **stage)
 	return 0;
 }
 
-/* Forget V's key, close its volume if open, and the vTPM. */
-static void volume_release(struct volume *v)
+/* Forget V's key, close its volume if open (unless KEEP_OPEN), and the vTPM. */
+static void volume_release(struct volume *v, int keep_open)
 {
-	disk_umount();
-	disk_close();
+	if (!keep_open) {
+		disk_umount();
+		disk_close();
+	}
 	explicit_bzero(v->key, sizeof(v->key));
 	seal_close(v->s);
 	v->s = NULL;
@@ -155,7 +159,7 @@ int provision(const char **stage, json_t **fields)
 	*fields = volume_fields(&v, plain_size);
 	rc = 0;
 out:
-	volume_release(&v);
+	volume_release(&v, 0);
 	return rc;
 }
 
@@ -216,7 +220,7 @@ static int specialize_volume(const struct shielding *sd, size_t *files, size_t *
  * that failed; every failure after the format erases the new volume's
  * header, so a refused template leaves nothing that could ever be opened.
  */
-int specialize(const char **stage, json_t **fields)
+int specialize(const char **stage, json_t **fields, int keep_open)
 {
 	static struct volume v;   /* static: the key is not left on a stack */
 	struct shielding *sd = NULL;
@@ -276,6 +280,10 @@ int specialize(const char **stage, json_t **fields)
 		fill_computer_name(AGENT_MNT, name, sizeof(name));
 	if (disk_umount() < 0 || volume_seal(&v, stage) < 0)
 		goto out;
+	/* --start: the sealed volume opened again read-only, as a start opens it */
+	*stage = "open";
+	if (keep_open && disk_open(disk, v.key, sizeof(v.key), 1) < 0)
+		goto out;
 	*fields = volume_fields(&v, t.image_bytes);
 	if (*fields) {
 		json_object_set_new(*fields, "template", json_string(t.vsc->name));
@@ -299,7 +307,7 @@ out:
 			agent_log("the new volume's LUKS2 header is erased");
 		agent_err("%s", why);
 	}
-	volume_release(&v);
+	volume_release(&v, rc == 0 && keep_open);
 	shielding_free(sd);
 	template_info_release(&t);
 	return rc;

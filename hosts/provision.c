@@ -42,8 +42,13 @@
 
 #define STAGING_PREFIX ".provision-"
 #define STATUS_FILE "provisioning.json"
-/* A run's own command line names its verb: how a live run is told from a recycled pid. */
+/*
+ * A run's own command line names its verb: how a live run is told from a
+ * recycled pid.  With --start the VM keeper (`host keep-vm`) takes the run
+ * over from new-shielded-vm (hosts_provision_adopt).
+ */
 #define RUN_VERB "new-shielded-vm"
+#define KEEPER_VERB "keep-vm"
 /* Bound on one write of the host's lines to the guest. */
 #define SEND_WAIT_MS 10000
 
@@ -194,7 +199,8 @@ static int status_live(const json_t *s)
 	if (!st || strcmp(st, "InProgress"))
 		return 0;
 	hl_json_get_int_opt(s, "pid", 0, &pid);
-	return pid > 0 && pid <= INT_MAX && hosts_proc_runs((pid_t)pid, RUN_VERB);
+	return pid > 0 && pid <= INT_MAX && (hosts_proc_runs((pid_t)pid, RUN_VERB) ||
+					     hosts_proc_runs((pid_t)pid, KEEPER_VERB));
 }
 
 /* A status S of a run that is gone before it finished, shown as Failed (in place). */
@@ -277,6 +283,28 @@ static void clean_stale(const char *vms)
 	json_decref(live);
 }
 
+/* A run of VM NAME on H into *OUT: its paths, no status yet. */
+static int provision_new(const struct host *h, const char *name, struct hosts_provision **out)
+{
+	struct hosts_provision *p;
+
+	*out = NULL;
+	if (hl_name_vm(name) < 0)
+		return -1;
+	if (!(p = calloc(1, sizeof(*p))))
+		return hl_error("out of memory");
+	p->h = h;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (!(p->vms = join(h->dir, "vms")) ||
+	    asprintf(&p->status_path, "%s/" STAGING_PREFIX "%s.json", p->vms, name) < 0) {
+		p->status_path = NULL;
+		hosts_provision_end(p);
+		return hl_error("out of memory");
+	}
+	*out = p;
+	return 0;
+}
+
 /* Begin a run. */
 int hosts_provision_begin(const struct host *h, const char *name, struct hosts_provision **out)
 {
@@ -286,15 +314,9 @@ int hosts_provision_begin(const struct host *h, const char *name, struct hosts_p
 	int rc = -1;
 
 	*out = NULL;
-	if (hl_name_vm(name) < 0)
+	if (provision_new(h, name, &p) < 0)
 		return -1;
-	if (!(p = calloc(1, sizeof(*p))))
-		return hl_error("out of memory");
-	p->h = h;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	if (!(p->vms = join(h->dir, "vms")) || !(vmdir = join(p->vms, name)) ||
-	    asprintf(&p->status_path, "%s/" STAGING_PREFIX "%s.json", p->vms, name) < 0) {
-		p->status_path = NULL;
+	if (!(vmdir = join(p->vms, name))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -333,6 +355,37 @@ int hosts_provision_begin(const struct host *h, const char *name, struct hosts_p
 out:
 	json_decref(old);
 	free(vmdir);
+	hosts_provision_end(p);
+	return rc;
+}
+
+/* Take over the run of VM NAME that this process's parent began. */
+int hosts_provision_adopt(const struct host *h, const char *name, struct hosts_provision **out)
+{
+	struct hosts_provision *p = NULL;
+	const char *st;
+	json_int_t pid = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (provision_new(h, name, &p) < 0)
+		return -1;
+	if (vm_bundle_read_json(p->status_path, 1, &p->status) < 0)
+		goto out;
+	if (!p->status || !(st = json_string_value(json_object_get(p->status, "status"))) ||
+	    strcmp(st, "InProgress") || hl_json_get_int_opt(p->status, "pid", 0, &pid) < 0 ||
+	    pid != (json_int_t)getppid()) {
+		hl_error("no provisioning run of VM '%s' on host '%s' by the process that started "
+			 "this VM keeper", name, h->name);
+		goto out;
+	}
+	json_object_set_new(p->status, "pid", json_integer((json_int_t)getpid()));
+	if (status_write(p) < 0)
+		goto out;
+	*out = p;
+	p = NULL;
+	rc = 0;
+out:
 	hosts_provision_end(p);
 	return rc;
 }
@@ -505,19 +558,16 @@ out:
 }
 
 /*
- * Send the secrets key of PDK, derived from TK, to the guest as the line
- * {"secrets_key":base64}; every copy of it is cleansed.
+ * Send the secrets KEY to the guest as the line {"secrets_key":base64};
+ * every copy of it made here is cleansed (the caller cleanses KEY).
  */
-static int send_secrets_key(struct vm_launch_proc *lp, const struct hl_pdk *pdk,
-			    const struct hl_buf *tk)
+static int send_secrets_key(struct vm_launch_proc *lp, const unsigned char key[HL_PDK_SECRETS_KEY_LEN])
 {
 	static const char head[] = "{\"secrets_key\":\"", tail[] = "\"}\n";
-	unsigned char key[HL_PDK_SECRETS_KEY_LEN];
 	struct hl_buf b64 = { NULL, 0 }, line = { NULL, 0 };
 	int rc = -1;
 
-	if (hl_pdk_secrets_key(tk->data, tk->len, pdk->id, key) < 0 ||
-	    hl_crypto_base64_encode(key, sizeof(key), &b64) < 0)
+	if (hl_crypto_base64_encode(key, HL_PDK_SECRETS_KEY_LEN, &b64) < 0)
 		goto out;
 	line.len = sizeof(head) - 1 + strlen((char *)b64.data) + sizeof(tail) - 1;
 	if (!(line.data = malloc(line.len + 1))) {
@@ -528,7 +578,6 @@ static int send_secrets_key(struct vm_launch_proc *lp, const struct hl_pdk *pdk,
 	snprintf((char *)line.data, line.len + 1, "%s%s%s", head, (char *)b64.data, tail);
 	rc = vm_launch_send(lp, line.data, line.len, SEND_WAIT_MS);
 out:
-	hl_crypto_cleanse(key, sizeof(key));
 	hl_buf_free(&b64);
 	hl_buf_free(&line);
 	return rc;
@@ -584,9 +633,10 @@ out:
  * Install the provisioned staging folder as vms/NAME with its config, KP,
  * status and the .pdk itself as policy.sig: the tenant's signed word on the
  * VM's policy, which start-vm and connect-vm check again (hosts_vm_policy;
- * its secrets are ciphertext under a key only KPS's TK gives).
+ * its secrets are ciphertext under a key only KPS's TK gives).  With
+ * RUNNING the guest goes on in it: its run/ folder (sockets, logs) stays.
  */
-static int install(struct hosts_provision *p, const struct hosts_provision_input *in)
+static int install(struct hosts_provision *p, const struct hosts_provision_input *in, int running)
 {
 	char *kp = NULL, *pdk = NULL, *status = NULL, *vmdir = NULL, *text = NULL;
 	int rc = -1;
@@ -603,7 +653,8 @@ static int install(struct hosts_provision *p, const struct hosts_provision_input
 			  HL_FILE_MODE_PUBLIC) < 0 ||
 	    hl_file_write(pdk, in->pdk_bytes.data, in->pdk_bytes.len, HL_FILE_MODE_PUBLIC) < 0)
 		goto out;
-	vm_launch_scratch_remove(p->staging);
+	if (!running)
+		vm_launch_scratch_remove(p->staging);
 	json_object_set_new(p->status, "phase", json_string(phases[HOSTS_PROVISION_PROVISIONED].name));
 	json_object_set_new(p->status, "progress",
 			    json_integer(phases[HOSTS_PROVISION_PROVISIONED].progress));
@@ -633,61 +684,138 @@ out:
 	return rc;
 }
 
+/*
+ * A run that failed: its staging folder removed, the signal handlers put
+ * back, its status Failed with the reason, which stays the error message.
+ */
+static void run_failed(struct hosts_provision *p)
+{
+	char why[HL_ERROR_MAX];
+
+	snprintf(why, sizeof(why), "%s", hl_error_last());
+	if (p->staging) {
+		hl_file_rmtree(p->staging);
+		free(p->staging);
+		p->staging = NULL;
+	}
+	signals_restore();
+	hosts_provision_fail(p, why);
+	hl_error("%s", why);
+}
+
+/* The staging folder of P, made for IN if it is not yet. */
+int hosts_provision_stage(struct hosts_provision *p, const struct hosts_provision_input *in,
+			  const char **staging)
+{
+	*staging = NULL;
+	if (!p->staging && staging_make(p, in->image_bytes) < 0) {
+		run_failed(p);
+		return -1;
+	}
+	*staging = p->staging;
+	return 0;
+}
+
+/*
+ * The specialize boot of P (its staging folder made first when it is not
+ * yet): the guest launched with TK as its vTPM state key, the exchange, to
+ * the guest's `provisioned` event, into *EV; the running launch into *LP.
+ * TK_DROP (may be NULL: the caller keeps the TK) is cleansed as soon as
+ * swtpm has the TK.  THEN_RUN: the guest goes on into run mode (the console
+ * and QMP of a started VM, the sockets in staging/run/).
+ */
+static int specialize_boot(struct hosts_provision *p, const struct hosts_provision_input *in,
+			   const struct hl_buf *tk, struct hl_buf *tk_drop,
+			   const struct hosts_provision_opts *o, int then_run,
+			   struct vm_launch_proc **lp, json_t **ev)
+{
+	unsigned char skey[HL_PDK_SECRETS_KEY_LEN];
+	struct vm_launch l = { 0 };
+	char *disk = NULL, *vtpm = NULL, *run = NULL, *line = NULL, what[HL_VSC_NAME_SIZE + 32];
+	const char *cname;
+	long long deadline;
+	int rc = -1;
+
+	*lp = NULL;
+	*ev = NULL;
+	snprintf(what, sizeof(what), "%s %s", in->vsc->name, in->vsc->disk_version_text);
+	json_object_set_new(p->status, "template", json_string(what));
+	if (hosts_provision_phase(p, HOSTS_PROVISION_BOOTING) < 0 ||
+	    (!p->staging && staging_make(p, in->image_bytes) < 0))
+		goto out;
+	if (!(disk = join(p->staging, "disk.img")) || !(vtpm = join(p->staging, "vtpm")) ||
+	    !(run = then_run ? join(p->staging, "run") : strdup(p->staging))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (then_run && hl_file_mkdirs(run, 0700) < 0)
+		goto out;
+	status_write(p);
+	/* the secrets key now, so that the TK need not outlive swtpm's start (TK_DROP) */
+	if (hl_pdk_secrets_key(tk->data, tk->len, in->pdk->id, skey) < 0)
+		goto out;
+	l.guest_dir = o->guest_dir;
+	l.run_dir = run;
+	l.vtpm_dir = vtpm;
+	l.disk = disk;
+	l.template_disk = in->template_path;
+	l.mode = "specialize";
+	l.then_run = then_run;
+	l.accel = o->accel;
+	/* a VM that goes on running gets the console and QMP of a started one (hosts/vm.h) */
+	l.console = !then_run ? 1 : strcmp(in->pdk->policy, "shielded") ? 2 : 0;
+	l.qmp = then_run;
+	l.tk = tk;
+	deadline = hl_clock_ms() + (long long)o->wait_s * 1000;
+	if (vm_launch(&l, lp) < 0)
+		goto out;
+	if (tk_drop)
+		/* swtpm has the TK now (read from its pipe before it answered) */
+		hl_buf_free(tk_drop);
+	if (vm_launch_await(*lp, "started", left_s(deadline), o->progress, NULL) < 0)
+		goto out;
+	/* the shielding data (not secret: its secrets are encrypted) and the .fsk */
+	if (first_line(in, &line) < 0 || vm_launch_send(*lp, line, strlen(line), SEND_WAIT_MS) < 0 ||
+	    hosts_provision_phase(p, HOSTS_PROVISION_VERIFYING) < 0 ||
+	    vm_launch_await(*lp, "verified", left_s(deadline), o->progress, NULL) < 0)
+		goto out;
+	/* only now, the template checked inside the guest: the key to the secrets */
+	if (send_secrets_key(*lp, skey) < 0)
+		goto out;
+	hl_crypto_cleanse(skey, sizeof(skey));
+	if (hosts_provision_phase(p, HOSTS_PROVISION_SPECIALIZING) < 0 ||
+	    vm_launch_await(*lp, "provisioned", left_s(deadline), o->progress, ev) < 0)
+		goto out;
+	if ((cname = json_string_value(json_object_get(*ev, "computer_name"))))
+		json_object_set_new(p->status, "computer_name", json_string(cname));
+	rc = 0;
+out:
+	hl_crypto_cleanse(skey, sizeof(skey));
+	free(disk);
+	free(vtpm);
+	free(run);
+	free(line);
+	return rc;
+}
+
 /* The run. */
 int hosts_provision_run(struct hosts_provision *p, const struct hosts_provision_input *in,
 			const struct hl_buf *tk, const struct hosts_provision_opts *o,
 			json_t **report)
 {
-	struct vm_launch l = { 0 };
 	struct vm_launch_proc *lp = NULL;
-	char *disk = NULL, *vtpm = NULL, *line = NULL, what[HL_VSC_NAME_SIZE + 32];
-	const char *cname;
 	json_t *ev = NULL;
-	long long deadline;
 	int rc = -1;
 
 	if (report)
 		*report = NULL;
-	snprintf(what, sizeof(what), "%s %s", in->vsc->name, in->vsc->disk_version_text);
-	json_object_set_new(p->status, "template", json_string(what));
-	if (hosts_provision_phase(p, HOSTS_PROVISION_BOOTING) < 0 ||
-	    staging_make(p, in->image_bytes) < 0)
-		goto out;
-	if (!(disk = join(p->staging, "disk.img")) || !(vtpm = join(p->staging, "vtpm"))) {
-		hl_error("out of memory");
-		goto out;
-	}
-	status_write(p);
-	l.guest_dir = o->guest_dir;
-	l.run_dir = p->staging;
-	l.vtpm_dir = vtpm;
-	l.disk = disk;
-	l.template_disk = in->template_path;
-	l.mode = "specialize";
-	l.accel = o->accel;
-	l.console = 1;
-	l.tk = tk;
-	deadline = hl_clock_ms() + (long long)o->wait_s * 1000;
-	if (vm_launch(&l, &lp) < 0 ||
-	    vm_launch_await(lp, "started", left_s(deadline), o->progress, NULL) < 0)
-		goto out;
-	/* the shielding data (not secret: its secrets are encrypted) and the .fsk */
-	if (first_line(in, &line) < 0 || vm_launch_send(lp, line, strlen(line), SEND_WAIT_MS) < 0 ||
-	    hosts_provision_phase(p, HOSTS_PROVISION_VERIFYING) < 0 ||
-	    vm_launch_await(lp, "verified", left_s(deadline), o->progress, NULL) < 0)
-		goto out;
-	/* only now, the template checked inside the guest: the key to the secrets */
-	if (send_secrets_key(lp, in->pdk, tk) < 0 ||
-	    hosts_provision_phase(p, HOSTS_PROVISION_SPECIALIZING) < 0 ||
-	    vm_launch_await(lp, "provisioned", left_s(deadline), o->progress, &ev) < 0)
+	if (specialize_boot(p, in, tk, NULL, o, 0, &lp, &ev) < 0)
 		goto out;
 	/* the guest powers off by itself; swtpm ends when QEMU goes */
 	vm_launch_end(lp, 60000);
 	vm_launch_proc_free(lp);
 	lp = NULL;
-	if ((cname = json_string_value(json_object_get(ev, "computer_name"))))
-		json_object_set_new(p->status, "computer_name", json_string(cname));
-	if (hosts_provision_phase(p, HOSTS_PROVISION_INSTALLING) < 0 || install(p, in) < 0)
+	if (hosts_provision_phase(p, HOSTS_PROVISION_INSTALLING) < 0 || install(p, in, 0) < 0)
 		goto out;
 	if (report) {
 		*report = ev;
@@ -696,22 +824,36 @@ int hosts_provision_run(struct hosts_provision *p, const struct hosts_provision_
 	rc = 0;
 out:
 	vm_launch_proc_free(lp);
-	if (rc < 0) {
-		char why[HL_ERROR_MAX];
+	if (rc < 0)
+		run_failed(p);
+	json_decref(ev);
+	return rc;
+}
 
-		snprintf(why, sizeof(why), "%s", hl_error_last());
-		if (p->staging) {
-			hl_file_rmtree(p->staging);
-			free(p->staging);
-			p->staging = NULL;
-		}
-		signals_restore();
-		hosts_provision_fail(p, why);
-		hl_error("%s", why);
+/* The run that goes on as the VM's start (the VM keeper's, new-shielded-vm --start). */
+int hosts_provision_keep(struct hosts_provision *p, const struct hosts_provision_input *in,
+			 struct hl_buf *tk, const struct hosts_provision_opts *o,
+			 struct vm_launch_proc **lp, json_t **report)
+{
+	json_t *ev = NULL;
+	int rc = -1;
+
+	*lp = NULL;
+	*report = NULL;
+	if (specialize_boot(p, in, tk, tk, o, 1, lp, &ev) < 0 ||
+	    hosts_provision_phase(p, HOSTS_PROVISION_INSTALLING) < 0 || install(p, in, 1) < 0)
+		goto out;
+	*report = ev;
+	ev = NULL;
+	rc = 0;
+out:
+	if (rc < 0) {
+		/* QEMU and swtpm first: the staging folder goes next */
+		vm_launch_proc_free(*lp);
+		*lp = NULL;
+		hl_buf_free(tk);
+		run_failed(p);
 	}
 	json_decref(ev);
-	free(disk);
-	free(vtpm);
-	free(line);
 	return rc;
 }

@@ -24,6 +24,15 @@
  *                           start-vm checks) written and the staging
  *                           folder renamed to vms/VM
  *
+ * With --start the VM keeper (hosts/vm.h, `host keep-vm`) runs the boot
+ * instead: hosts_provision_adopt takes the run over, hosts_provision_stage
+ * makes the staging folder (the keeper's pid file and log go in it),
+ * hosts_provision_keep boots the guest with hgslab.then=run, installs the VM
+ * at `provisioned` under the running guest, and hands the launch to the
+ * keeper, which waits for `running` as a start does: one boot, not two.
+ * swtpm holds the vTPM folder as a descriptor (vm/launch.h), so the rename
+ * of the staging folder under it is safe.
+ *
  * The VM is then a shielded VM like an imported one (hosts/vm.h starts,
  * stops and refuses it).  The TK and the secrets key never reach a file, an
  * argument vector, the environment or a log: the TK goes to swtpm through a
@@ -65,6 +74,8 @@
 #include "proto/fsk.h"
 #include "proto/pdk.h"
 #include "proto/vsc.h"
+
+struct vm_launch_proc;
 
 /* The phases of a run (the status file's "phase"), in order. */
 enum hosts_provision_phase {
@@ -112,6 +123,13 @@ struct hosts_provision_opts {
  */
 int hosts_provision_begin(const struct host *h, const char *name, struct hosts_provision **out);
 
+/*
+ * Take over into *OUT the run of VM NAME on H that this process's parent
+ * (new-shielded-vm, which exec'd the VM keeper) began: its status, still
+ * InProgress, gets this process's pid.  -1 when there is no such run.
+ */
+int hosts_provision_adopt(const struct host *h, const char *name, struct hosts_provision **out);
+
 /* Record PHASE (not FAILED) in P's status file. */
 int hosts_provision_phase(struct hosts_provision *p, enum hosts_provision_phase phase);
 
@@ -141,6 +159,30 @@ void hosts_provision_input_release(struct hosts_provision_input *in);
 int hosts_provision_run(struct hosts_provision *p, const struct hosts_provision_input *in,
 			const struct hl_buf *tk, const struct hosts_provision_opts *o,
 			json_t **report);
+
+/*
+ * Make P's staging folder for IN (as hosts_provision_run does first) and
+ * give its path in *STAGING (P's, valid until the install or the end);
+ * SIGINT, SIGTERM and SIGHUP remove it from here on.  On failure the run
+ * is Failed.
+ */
+int hosts_provision_stage(struct hosts_provision *p, const struct hosts_provision_input *in,
+			  const char **staging);
+
+/*
+ * The run that goes on as the VM's start (the VM keeper's, for
+ * new-shielded-vm --start): as hosts_provision_run, but the guest goes on
+ * into run mode (hgslab.then=run) with the console and QMP of a started VM
+ * (hosts/vm.h) and its sockets and logs in run/; TK is cleansed as soon as
+ * swtpm has it (the secrets key, derived before, is cleansed once sent).
+ * At `provisioned` (into *REPORT) the VM is installed as vms/NAME under the
+ * running guest, whose launch goes to *LP (the caller's, to await
+ * `running`).  On failure nothing of the run is left, QEMU and swtpm
+ * included, but the status file (Failed).
+ */
+int hosts_provision_keep(struct hosts_provision *p, const struct hosts_provision_input *in,
+			 struct hl_buf *tk, const struct hosts_provision_opts *o,
+			 struct vm_launch_proc **lp, json_t **report);
 
 /* End P (its status stays); NULL-safe. */
 void hosts_provision_end(struct hosts_provision *p);

@@ -2,8 +2,9 @@
  * vm.c - the host's VMs (hosts/vm.h): import of a bundle (vm/bundle.h), the
  * check of the tenant's signed policy (policy.sig, proto/vmpolicy.h) before
  * a start or a console, the VM keeper daemon that start-vm forks to run the
- * VM with the launcher (vm/launch.h), stop over QMP, and the state the
- * keeper records.
+ * VM with the launcher (vm/launch.h) - or, for new-shielded-vm --start, to
+ * provision it first in the same boot (hosts/provision.h) -, stop over QMP,
+ * and the state the keeper records.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hosts/provision.h"
 #include "hosts/vm.h"
 #include "lib/child.h"
 #include "lib/clock.h"
@@ -331,38 +333,33 @@ static void report(int fd, const char *line)
 		return;
 }
 
-/*
- * The VM keeper (a process of its own, exec'd by start-vm): run the VM with
- * TK, cleanse TK once swtpm has it, report "running" or the failure on
- * REPORT_FD, then wait for QEMU's end and power-off requests.  Never returns.
- */
-static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
-		   const struct hosts_vm_start *o, int report_fd)
+/* Report "error MSG" on FD. */
+static void report_error(int fd, const char *msg)
 {
-	struct vm_launch l = { 0 };
-	struct vm_launch_proc *p = NULL;
-	char *run = join(vmdir, "run"), *disk = join(vmdir, "disk.img"),
-	     *vtpm = join(vmdir, "vtpm"), *log = join(vmdir, "keeper.log");
-	json_t *ev = NULL, *wl;
-	struct hl_pidfile pf = { "", -1 };
-	const char *accel;
-	char *text = NULL, *pidpath = join(vmdir, KEEPER_PID_FILE);
-	sigset_t req;
-	int fd, sfd, polled = 0;
+	char line[HL_ERROR_MAX + 8];
 
-	/* a power-off request (stop-vm's SIGUSR1) waits, pending, until the VM runs */
-	sigemptyset(&req);
-	sigaddset(&req, KEEPER_POWER_OFF);
-	sigprocmask(SIG_BLOCK, &req, NULL);
-	/* the keeper is whoever holds keeper.pid: stop-vm and `down` check it before a signal */
-	if (!pidpath || hl_pidfile_claim(&pf, pidpath, NULL) < 0) {
-		char line[HL_ERROR_MAX + 8];
+	snprintf(line, sizeof(line), "error %s", msg);
+	report(fd, line);
+}
 
-		snprintf(line, sizeof(line), "error %s", hl_error_last());
-		report(report_fd, line);
-		hl_buf_free(tk);
-		_exit(1);
-	}
+/* Report "WHAT JSON" (the guest's event EV) on FD. */
+static void report_event(int fd, const char *what, const json_t *ev)
+{
+	char *text = NULL, *line = NULL;
+
+	if (hl_json_dump(ev, &text) == 0 && asprintf(&line, "%s %s", what, text) >= 0)
+		report(fd, line);
+	else
+		line = NULL;
+	free(line);
+	free(text);
+}
+
+/* The keeper's stdin from /dev/null, stdout and stderr to LOG (may be NULL: kept). */
+static void keeper_stdio(const char *log)
+{
+	int fd;
+
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 		dup2(fd, 0);
 		close(fd);
@@ -372,53 +369,39 @@ static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 		dup2(fd, 2);
 		close(fd);
 	}
-	hl_child_cleanup_install(-1);
-	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
-	if (!run || !disk || !vtpm || hl_file_mkdirs(run, 0700) < 0) {
-		report(report_fd, "error cannot prepare the VM's run folder");
-		hl_buf_free(tk);
-		hl_pidfile_release(&pf);
-		_exit(1);
-	}
-	l.guest_dir = o->guest_dir;
-	l.run_dir = run;
-	l.vtpm_dir = vtpm;
-	l.disk = disk;
-	l.mode = "run";
-	l.accel = accel;
-	l.console = strcmp(policy, "shielded") ? 2 : 0;
-	l.qmp = 1;
-	l.tk = tk;
-	write_state(vmdir, "Starting", policy, (long)getpid(), NULL, NULL, accel);
-	if (vm_launch(&l, &p) == 0) {
-		/* swtpm has the TK now (read from its pipe before it answered): cleanse our copy */
-		hl_buf_free(tk);
-		l.tk = NULL;
-	}
-	if (!p || vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
-		char line[HL_ERROR_MAX + 8];
+}
 
-		snprintf(line, sizeof(line), "error %s", hl_error_last());
+/*
+ * The keeper of the VM launched as P in VMDIR (its pid file PF held): wait
+ * for the guest's "running", record it in state.json, report it on
+ * REPORT_FD, then stay until QEMU ends, sending QMP system_powerdown on each
+ * power-off request (SIGUSR1, blocked by the caller before the launch).
+ * Never returns.
+ */
+static void keeper_serve(const char *vmdir, const char *policy, struct vm_launch_proc *p,
+			 const struct hosts_vm_start *o, int report_fd, struct hl_pidfile *pf,
+			 const char *accel)
+{
+	json_t *ev = NULL, *wl;
+	char *text = NULL;
+	sigset_t req;
+	int sfd, polled = 0;
+
+	if (vm_launch_await(p, "running", o->wait_s, NULL, &ev) < 0) {
 		write_state(vmdir, "Off", policy, 0, NULL, hl_error_last(), accel);
-		report(report_fd, line);
+		report_error(report_fd, hl_error_last());
 		vm_launch_proc_free(p);
-		hl_buf_free(tk);
-		hl_pidfile_release(&pf);
+		hl_pidfile_release(pf);
 		_exit(1);
 	}
 	wl = json_object_get(ev, "workload");
 	write_state(vmdir, "Running", policy, (long)getpid(), wl, NULL, accel);
-	if (hl_json_dump(ev, &text) == 0) {
-		char *line = NULL;
-		if (asprintf(&line, "running %s", text) >= 0)
-			report(report_fd, line);
-		free(line);
-	}
-	free(text);
-	text = NULL;
+	report_event(report_fd, "running", ev);
 	close(report_fd);
 	fprintf(stderr, "keeper: VM running after %.1f s (accel %s)\n", vm_launch_elapsed(p), accel);
 	/* until QEMU ends: a power-off request is the one thing the keeper does for others */
+	sigemptyset(&req);
+	sigaddset(&req, KEEPER_POWER_OFF);
 	if ((sfd = signalfd(-1, &req, SFD_CLOEXEC)) < 0)
 		fprintf(stderr, "keeper: cannot take power-off requests: %s\n", strerror(errno));
 	while (sfd >= 0 && (polled = vm_launch_poll(p, sfd, -1)) > 0) {
@@ -444,38 +427,170 @@ static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
 	free(text);
 	fprintf(stderr, "keeper: VM stopped\n");
 	json_decref(ev);
-	hl_pidfile_release(&pf);
+	hl_pidfile_release(pf);
 	_exit(0);
 }
 
-/* start-vm. */
-int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
-		   const struct hosts_vm_start *o, json_t **report_out)
+/* Block power-off requests: one waits, pending, until the VM runs (keeper_serve). */
+static void keeper_block_requests(void)
 {
-	json_t *cfg = NULL, *state = NULL;
-	char policy[HL_VMPOLICY_SIZE];
-	const char *argv[26];
-	char *vmdir = NULL, buf[HL_ERROR_MAX + 8192], wait[16];
-	size_t have = 0, i, na = 0;
+	sigset_t req;
+
+	sigemptyset(&req);
+	sigaddset(&req, KEEPER_POWER_OFF);
+	sigprocmask(SIG_BLOCK, &req, NULL);
+}
+
+/*
+ * The VM keeper (a process of its own, exec'd by start-vm): run the VM with
+ * TK, cleanse TK once swtpm has it, then keeper_serve.  Never returns.
+ */
+static void keeper(const char *vmdir, const char *policy, struct hl_buf *tk,
+		   const struct hosts_vm_start *o, int report_fd)
+{
+	struct vm_launch l = { 0 };
+	struct vm_launch_proc *p = NULL;
+	char *run = join(vmdir, "run"), *disk = join(vmdir, "disk.img"),
+	     *vtpm = join(vmdir, "vtpm"), *log = join(vmdir, "keeper.log");
+	struct hl_pidfile pf = { "", -1 };
+	const char *accel;
+	char *pidpath = join(vmdir, KEEPER_PID_FILE);
+
+	keeper_block_requests();
+	/* the keeper is whoever holds keeper.pid: stop-vm and `down` check it before a signal */
+	if (!pidpath || hl_pidfile_claim(&pf, pidpath, NULL) < 0) {
+		report_error(report_fd, hl_error_last());
+		hl_buf_free(tk);
+		_exit(1);
+	}
+	keeper_stdio(log);
+	hl_child_cleanup_install(-1);
+	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
+	if (!run || !disk || !vtpm || hl_file_mkdirs(run, 0700) < 0) {
+		report(report_fd, "error cannot prepare the VM's run folder");
+		hl_buf_free(tk);
+		hl_pidfile_release(&pf);
+		_exit(1);
+	}
+	l.guest_dir = o->guest_dir;
+	l.run_dir = run;
+	l.vtpm_dir = vtpm;
+	l.disk = disk;
+	l.mode = "run";
+	l.accel = accel;
+	l.console = strcmp(policy, "shielded") ? 2 : 0;
+	l.qmp = 1;
+	l.tk = tk;
+	write_state(vmdir, "Starting", policy, (long)getpid(), NULL, NULL, accel);
+	if (vm_launch(&l, &p) < 0) {
+		write_state(vmdir, "Off", policy, 0, NULL, hl_error_last(), accel);
+		report_error(report_fd, hl_error_last());
+		hl_buf_free(tk);
+		hl_pidfile_release(&pf);
+		_exit(1);
+	}
+	/* swtpm has the TK now (read from its pipe before it answered): cleanse our copy */
+	hl_buf_free(tk);
+	keeper_serve(vmdir, policy, p, o, report_fd, &pf, accel);
+}
+
+/*
+ * The keeper that provisions VM NAME first (new-shielded-vm --start,
+ * hosts/provision.h): it takes the run over from its parent, checks the
+ * files again, holds its pid file and log in the staging folder, boots the
+ * guest in specialize mode going on into run mode with TK (cleansed once
+ * swtpm has it), reports "provisioned" once the VM is installed as
+ * vms/NAME (the pid file moved with it), then keeper_serve.  Any failure
+ * before the install leaves nothing but the run's Failed status.  Never
+ * returns.
+ */
+static void keeper_provision(const struct host *h, const char *name, struct hl_buf *tk,
+			     const struct hosts_vm_start *o, int report_fd)
+{
+	struct hosts_provision_input in;
+	struct hosts_provision_opts po = { 0 };
+	struct hosts_provision *p = NULL;
+	struct vm_launch_proc *lp = NULL;
+	struct hl_pidfile pf = { "", -1 };
+	char policy[HL_VMPOLICY_SIZE], why[HL_ERROR_MAX];
+	char *vmdir = NULL, *pidpath = NULL, *log = NULL;
+	const char *staging, *accel;
+	json_t *ev = NULL;
+
+	memset(&in, 0, sizeof(in));
+	keeper_block_requests();
+	if (hosts_vm_dir(h, name, &vmdir) < 0 || hosts_provision_adopt(h, name, &p) < 0 ||
+	    hosts_provision_check(o->template_path, o->pdk_path, o->fsk_path, &in) < 0 ||
+	    hl_child_cleanup_install(-1) < 0 || hosts_provision_stage(p, &in, &staging) < 0)
+		goto fail;
+	if (!(pidpath = join(staging, KEEPER_PID_FILE)) || !(log = join(staging, "keeper.log"))) {
+		hl_error("out of memory");
+		goto fail;
+	}
+	if (hl_pidfile_claim(&pf, pidpath, NULL) < 0)
+		goto fail;
+	keeper_stdio(log);
+	accel = !strcmp(o->accel, "auto") ? vm_launch_accel_auto() : o->accel;
+	po.guest_dir = o->guest_dir;
+	po.accel = accel;
+	po.wait_s = o->wait_s;
+	po.progress = "keeper";
+	if (hosts_provision_keep(p, &in, tk, &po, &lp, &ev) < 0)
+		goto fail;
+	/* installed under the running guest: the pid file (still locked) moved with the folder */
+	snprintf(pf.path, sizeof(pf.path), "%s/" KEEPER_PID_FILE, vmdir);
+	snprintf(policy, sizeof(policy), "%s", in.pdk->policy);
+	write_state(vmdir, "Starting", policy, (long)getpid(), NULL, NULL, accel);
+	report_event(report_fd, "provisioned", ev);
+	fprintf(stderr, "keeper: VM provisioned after %.1f s; the guest goes on into run mode\n",
+		vm_launch_elapsed(lp));
+	json_decref(ev);
+	hosts_provision_input_release(&in);
+	hosts_provision_end(p);
+	free(pidpath);
+	free(log);
+	keeper_serve(vmdir, policy, lp, o, report_fd, &pf, accel);
+fail:
+	snprintf(why, sizeof(why), "%s", hl_error_last());
+	if (p)
+		hosts_provision_fail(p, why);
+	report_error(report_fd, why);
+	hl_buf_free(tk);
+	hosts_provision_input_release(&in);
+	/* the staging folder, if made, goes with the run */
+	hosts_provision_end(p);
+	hl_pidfile_release(&pf);
+	_exit(1);
+}
+
+/* The argument vector and pipes of a VM keeper this process runs, and what it reported so far. */
+struct keeper_run {
+	pid_t pid;
+	int fd;                   /* the report pipe's read end */
+	char buf[HL_ERROR_MAX + 8192];
+	size_t have, used;        /* bytes in buf; the length of the line last given out */
+};
+
+/*
+ * Run the VM keeper of VM NAME on H into KR: KEEPER + "--dir HOSTDIR --name
+ * NAME --accel A --wait-seconds N [--guest G] [--template T --pdk P [--fsk
+ * F]]", exec'd in its own session with TK in a pipe on its fd 3 and the
+ * write end of its report pipe on fd 4.
+ */
+static int keeper_spawn(const struct host *h, const char *name, const struct hl_buf *tk,
+			const struct hosts_vm_start *o, struct keeper_run *kr)
+{
+	const char *argv[40];
+	char wait[16];
+	size_t i, na = 0;
 	int pfd[2] = { -1, -1 }, tfd[2] = { -1, -1 }, rc = -1;
 	pid_t pid;
-	long long deadline;
 
-	*report_out = NULL;
-	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
-		goto out;
-	if (hosts_vm_keeper(h, name) > 0) {
-		hl_error("VM '%s' already runs on host '%s' (stop it with `hgslab host stop-vm`)",
-			 name, h->name);
-		goto out;
-	}
-	/* the tenant's signed policy decides the console, never config.json alone */
-	if (hosts_vm_policy(h, name, cfg, policy) < 0)
-		goto out;
-	if (!o->keeper || !o->keeper[0] || tk->len != HL_KP_TK_LEN) {
-		hl_error("cannot start VM '%s': no VM keeper command or no TK", name);
-		goto out;
-	}
+	kr->pid = -1;
+	kr->fd = -1;
+	kr->have = kr->used = 0;
+	if (!o->keeper || !o->keeper[0] || tk->len != HL_KP_TK_LEN)
+		return hl_error("cannot start VM '%s': no VM keeper command or no TK", name);
 	snprintf(wait, sizeof(wait), "%d", o->wait_s);
 	for (i = 0; o->keeper[i] && na < 8; i++)
 		argv[na++] = o->keeper[i];
@@ -485,6 +600,13 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 	argv[na++] = "--wait-seconds"; argv[na++] = wait;
 	if (o->guest_dir) {
 		argv[na++] = "--guest"; argv[na++] = o->guest_dir;
+	}
+	if (o->template_path) {
+		argv[na++] = "--template"; argv[na++] = o->template_path;
+		argv[na++] = "--pdk"; argv[na++] = o->pdk_path;
+		if (o->fsk_path) {
+			argv[na++] = "--fsk"; argv[na++] = o->fsk_path;
+		}
 	}
 	argv[na] = NULL;
 	/* the TK waits in a pipe the keeper reads as KEEPER_TK_FD: never argv, env or a file */
@@ -506,7 +628,10 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		 * (the TK's other copies, the TPM's buffers) lives on in the keeper.
 		 */
 		int t = fcntl(tfd[0], F_DUPFD, 10), r = fcntl(pfd[1], F_DUPFD, 10);
+		sigset_t none;
 
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
 		if (t < 0 || r < 0 || dup2(t, KEEPER_TK_FD) < 0 || dup2(r, KEEPER_REPORT_FD) < 0)
 			_exit(127);
@@ -514,45 +639,10 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		report(KEEPER_REPORT_FD, "error cannot run the VM keeper");
 		_exit(127);
 	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	close(tfd[0]);
-	tfd[0] = -1;
-	deadline = hl_clock_ms() + (long long)(o->wait_s + 20) * 1000;
-	for (;;) {
-		struct pollfd pf = { pfd[0], POLLIN, 0 };
-		long long left = deadline - hl_clock_ms();
-		ssize_t n;
-		char *nl;
-
-		if (left <= 0) {
-			hl_proc_stop(&pid, 1, 10000);
-			hl_error("the VM keeper did not report within %d s", o->wait_s + 20);
-			goto out;
-		}
-		if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-			continue;
-		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			hl_error("the VM keeper ended without a report; see '%s/keeper.log'", vmdir);
-			goto out;
-		}
-		have += (size_t)n;
-		buf[have] = '\0';
-		if (!(nl = strchr(buf, '\n')))
-			continue;
-		*nl = '\0';
-		if (!strncmp(buf, "running ", 8)) {
-			if (hl_json_parse(buf + 8, strlen(buf + 8), 0, report_out) < 0)
-				goto out;
-			rc = 0;
-		} else {
-			hl_error("%s", !strncmp(buf, "error ", 6) ? buf + 6 : buf);
-		}
-		goto out;
-	}
+	kr->pid = pid;
+	kr->fd = pfd[0];
+	pfd[0] = -1;
+	rc = 0;
 out:
 	for (i = 0; i < 2; i++) {
 		if (pfd[i] >= 0)
@@ -560,13 +650,186 @@ out:
 		if (tfd[i] >= 0)
 			close(tfd[i]);
 	}
-	json_decref(cfg);
-	json_decref(state);
-	free(vmdir);
 	return rc;
 }
 
-/* The keeper, run by `host keep-vm`: the TK from its pipe, then keeper(). */
+/*
+ * The keeper's next report line into *LINE (in KR's buffer, valid until the
+ * next call), by DEADLINE (hl_clock_ms): 0.  1 when a signal is readable on
+ * SIGFD (>= 0) first.  -1 when the keeper ended without a line (its log is
+ * LOG) or took too long (it is then stopped).
+ */
+static int keeper_line(struct keeper_run *kr, long long deadline, int sigfd, const char *log,
+		       char **line)
+{
+	*line = NULL;
+	if (kr->used) {
+		kr->have -= kr->used;
+		memmove(kr->buf, kr->buf + kr->used, kr->have);
+		kr->used = 0;
+	}
+	for (;;) {
+		struct pollfd pf[2] = { { kr->fd, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		long long left = deadline - hl_clock_ms();
+		char *nl;
+		ssize_t n;
+
+		kr->buf[kr->have] = '\0';
+		if ((nl = strchr(kr->buf, '\n'))) {
+			*nl = '\0';
+			kr->used = (size_t)(nl + 1 - kr->buf);
+			*line = kr->buf;
+			return 0;
+		}
+		if (left <= 0) {
+			hl_proc_stop(&kr->pid, 1, 10000);
+			return hl_error("the VM keeper did not report in time; see '%s'", log);
+		}
+		if (poll(pf, sigfd >= 0 ? 2 : 1, (int)(left > 1000 ? 1000 : left)) <= 0)
+			continue;
+		if (sigfd >= 0 && pf[1].revents)
+			return 1;
+		if (!pf[0].revents)
+			continue;
+		n = read(kr->fd, kr->buf + kr->have, sizeof(kr->buf) - 1 - kr->have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return hl_error("the VM keeper ended without a report; see '%s'", log);
+		kr->have += (size_t)n;
+	}
+}
+
+/* start-vm. */
+int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *tk,
+		   const struct hosts_vm_start *o, json_t **report_out)
+{
+	struct keeper_run kr = { -1, -1, "", 0, 0 };
+	json_t *cfg = NULL, *state = NULL;
+	char policy[HL_VMPOLICY_SIZE], *line, *vmdir = NULL, *log = NULL;
+	int rc = -1;
+
+	*report_out = NULL;
+	if (hosts_vm_load(h, name, &cfg, &state) < 0 || hosts_vm_dir(h, name, &vmdir) < 0)
+		goto out;
+	if (hosts_vm_keeper(h, name) > 0) {
+		hl_error("VM '%s' already runs on host '%s' (stop it with `hgslab host stop-vm`)",
+			 name, h->name);
+		goto out;
+	}
+	/* the tenant's signed policy decides the console, never config.json alone */
+	if (hosts_vm_policy(h, name, cfg, policy) < 0)
+		goto out;
+	if (o->template_path) {
+		hl_error("cannot start VM '%s': a start provisions nothing", name);
+		goto out;
+	}
+	if (!(log = join(vmdir, "keeper.log"))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (keeper_spawn(h, name, tk, o, &kr) < 0 ||
+	    keeper_line(&kr, hl_clock_ms() + (long long)(o->wait_s + 20) * 1000, -1, log,
+			&line) < 0)
+		goto out;
+	if (!strncmp(line, "running ", 8)) {
+		if (hl_json_parse(line + 8, strlen(line + 8), 0, report_out) < 0)
+			goto out;
+		rc = 0;
+	} else {
+		hl_error("%s", !strncmp(line, "error ", 6) ? line + 6 : line);
+	}
+out:
+	if (kr.fd >= 0)
+		close(kr.fd);
+	json_decref(cfg);
+	json_decref(state);
+	free(vmdir);
+	free(log);
+	return rc;
+}
+
+/* new-shielded-vm --start: the keeper provisions the VM, which goes on running. */
+int hosts_vm_provision_start(const struct host *h, const char *name, const struct hl_buf *tk,
+			     const struct hosts_vm_start *o, double *provisioned_s,
+			     json_t **provisioned, json_t **running)
+{
+	struct keeper_run kr = { -1, -1, "", 0, 0 };
+	sigset_t stop, old;
+	char *line, *log = NULL;
+	long long t0 = hl_clock_ms(), deadline;
+	int sfd = -1, rc = -1, r;
+
+	*provisioned = *running = NULL;
+	*provisioned_s = 0;
+	if (!o->template_path || !o->pdk_path) {
+		hl_error("cannot provision VM '%s': no template or shielding data", name);
+		return -1;
+	}
+	if (asprintf(&log, "%s/vms/.provision-%s.json", h->dir, name) < 0) {
+		log = NULL;
+		return hl_error("out of memory");
+	}
+	/* a signal to this process ends the run: the keeper, told, removes what it made */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	if ((sfd = signalfd(-1, &stop, SFD_CLOEXEC)) < 0) {
+		hl_error_errno("cannot watch for signals during the provisioning");
+		goto out;
+	}
+	if (keeper_spawn(h, name, tk, o, &kr) < 0)
+		goto out;
+	/* the keeper bounds the specialize boot and the start by wait_s each */
+	deadline = t0 + (long long)(2 * o->wait_s + 30) * 1000;
+	for (;;) {
+		if ((r = keeper_line(&kr, deadline, sfd, log, &line)) < 0)
+			goto out;
+		if (r == 1) {
+			struct signalfd_siginfo si;
+			int sig = SIGTERM;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				sig = (int)si.ssi_signo;
+			fprintf(stderr, "host new-shielded-vm: %s: stopping the provisioning\n",
+				strsignal(sig));
+			hl_proc_stop(&kr.pid, 1, 15000);
+			close(sfd);
+			sfd = -1;
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			/* die by the signal as without the run (hl_child's handlers, if installed) */
+			raise(sig);
+			hl_error("the provisioning was interrupted by %s", strsignal(sig));
+			goto out;
+		}
+		if (!strncmp(line, "provisioned ", 12) && !*provisioned) {
+			*provisioned_s = (double)(hl_clock_ms() - t0) / 1000;
+			if (hl_json_parse(line + 12, strlen(line + 12), 0, provisioned) < 0)
+				goto out;
+			continue;
+		}
+		if (!strncmp(line, "running ", 8) && *provisioned) {
+			if (hl_json_parse(line + 8, strlen(line + 8), 0, running) < 0)
+				goto out;
+			rc = 0;
+		} else {
+			hl_error("%s", !strncmp(line, "error ", 6) ? line + 6 : line);
+		}
+		goto out;
+	}
+out:
+	if (kr.fd >= 0)
+		close(kr.fd);
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(log);
+	return rc;
+}
+
+/* The keeper, run by `host keep-vm`: the TK from its pipe, then keeper() or keeper_provision(). */
 int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_start *o)
 {
 	struct hl_buf tk = { NULL, 0 };
@@ -596,6 +859,8 @@ int hosts_vm_keep(const struct host *h, const char *name, const struct hosts_vm_
 		got += (size_t)r;
 	}
 	close(KEEPER_TK_FD);
+	if (got == tk.len && o->template_path)
+		keeper_provision(h, name, &tk, o, KEEPER_REPORT_FD);
 	if (got != tk.len || hosts_vm_load(h, name, &cfg, &state) < 0 ||
 	    hosts_vm_dir(h, name, &vmdir) < 0 ||
 	    /* checked again here: config.json may have changed since start-vm's check */

@@ -80,6 +80,9 @@ struct hosts_vm_start {
 	int wait_s;              /* bound on the boot to "running" */
 	const char *const *keeper; /* the program that runs hosts_vm_keep, and its first
 				      arguments (cmd: this binary, "host", "keep-vm"); NULL-ended */
+	/* hosts_vm_provision_start only: the files the keeper provisions the VM from
+	   (the keeper's --template, --pdk, --fsk); NULL for a start */
+	const char *template_path, *pdk_path, *fsk_path;
 };
 
 /*
@@ -97,7 +100,25 @@ int hosts_vm_start(const struct host *h, const char *name, const struct hl_buf *
 		   const struct hosts_vm_start *o, json_t **report);
 
 /*
- * The keeper's own side (`hgslab host keep-vm`, exec'd by hosts_vm_start):
+ * new-shielded-vm --start (hosts/provision.h): after the host's check and
+ * the key release of the run this process began (hosts_provision_begin),
+ * run the keeper of VM NAME with O's template, .pdk and .fsk: it takes the
+ * run over, boots the guest once - specialize, then on into run mode -,
+ * installs the VM at the guest's `provisioned` (into *PROVISIONED, after
+ * *PROVISIONED_S seconds) and stays as the VM's keeper, exactly as after
+ * hosts_vm_start.  0 with *RUNNING when the guest runs.  -1 otherwise: with
+ * *PROVISIONED NULL nothing of the run is left (the run's status says
+ * Failed), else the VM is installed but did not start.  SIGINT, SIGTERM or
+ * SIGHUP meanwhile stop the keeper (which removes what it made) and then
+ * end this process by that signal.
+ */
+int hosts_vm_provision_start(const struct host *h, const char *name, const struct hl_buf *tk,
+			     const struct hosts_vm_start *o, double *provisioned_s,
+			     json_t **provisioned, json_t **running);
+
+/*
+ * The keeper's own side (`hgslab host keep-vm`, exec'd by hosts_vm_start or
+ * hosts_vm_provision_start, which then provisions the VM first):
  * read the TK from fd 3 into the one buffer swtpm's pipe is fed from,
  * claim vms/NAME/keeper.pid, run the VM (vm/launch.h), cleanse the TK as
  * soon as swtpm has it, report on fd 4, then stay until QEMU ends, sending

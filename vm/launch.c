@@ -141,8 +141,17 @@ static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
 			const char *swsock, const char *swlog)
 {
 	char *a_state = NULL, *a_ctrl = NULL, *a_log = NULL;
-	int pfd[2] = { -1, -1 }, rc = -1;
+	int pfd[2] = { -1, -1 }, dfd = -1, rc = -1;
 
+	/*
+	 * The state folder as a descriptor swtpm inherits (its fd 4): swtpm writes its
+	 * state through /proc/self/fd/4, so the folder may be renamed while it runs (a
+	 * provisioned VM's staging folder becomes vms/VM under a running guest).
+	 */
+	if ((dfd = open(l->vtpm_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		hl_error_errno("cannot open the vTPM state folder '%s'", l->vtpm_dir);
+		goto out;
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0 ||
 	    write(pfd[1], l->tk->data, l->tk->len) != (ssize_t)l->tk->len) {
 		hl_error_errno("cannot pass the state key to swtpm");
@@ -150,7 +159,7 @@ static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
 	}
 	close(pfd[1]);
 	pfd[1] = -1;
-	if (asprintf(&a_state, "dir=%s", l->vtpm_dir) < 0 ||
+	if (asprintf(&a_state, "dir=/proc/self/fd/%d", VM_LAUNCH_VTPM_FD) < 0 ||
 	    asprintf(&a_ctrl, "type=unixio,path=%s", swsock) < 0 ||
 	    asprintf(&a_log, "file=%s", swlog) < 0) {
 		a_state = a_ctrl = a_log = NULL;
@@ -161,13 +170,13 @@ static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
 		const char *sargv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", a_state, "--ctrl",
 					a_ctrl, "--log", a_log, "--key",
 					"fd=3,format=binary,mode=aes-256-cbc", NULL };
-		struct hl_child_fd cfd = { pfd[0], 3 };
+		struct hl_child_fd cfd[2] = { { pfd[0], 3 }, { dfd, VM_LAUNCH_VTPM_FD } };
 		struct hl_child_opts co = { 0 };
 
 		co.name = "swtpm";
 		co.log_path = swlog;
-		co.fds = &cfd;
-		co.nfds = 1;
+		co.fds = cfd;
+		co.nfds = 2;
 		if (hl_child_spawn(sargv, &co, &p->swtpm) < 0)
 			goto out;
 		close(pfd[0]);
@@ -181,6 +190,8 @@ out:
 		close(pfd[0]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
+	if (dfd >= 0)
+		close(dfd);
 	free(a_state); free(a_ctrl); free(a_log);
 	return rc;
 }
@@ -233,8 +244,8 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 		goto out;
 	if (asprintf(&a_machine, "pc,accel=%s", l->accel ? l->accel : "tcg") < 0 ||
 	    asprintf(&a_append, "console=ttyS0 quiet mitigations=off panic=-1 "
-		     "initcall_blacklist=init_ima hgslab.mode=%s%s%s", l->mode, extra ? " " : "",
-		     extra ? extra : "") < 0 ||
+		     "initcall_blacklist=init_ima hgslab.mode=%s%s%s%s", l->mode,
+		     l->then_run ? " hgslab.then=run" : "", extra ? " " : "", extra ? extra : "") < 0 ||
 	    asprintf(&a_tpm, "socket,id=chrtpm,path=%s", swsock) < 0 ||
 	    asprintf(&a_agent, "socket,id=agent,path=%s", agsock) < 0 ||
 	    asprintf(&a_disk, "file=%s,if=none,id=disk,format=raw", l->disk) < 0 ||

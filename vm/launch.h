@@ -6,7 +6,9 @@
  * vm_launch() starts a swtpm on the VM's vTPM state with the state key (the
  * TK) written into a pipe that swtpm reads as fd 3 (`--key
  * fd=3,format=binary,mode=aes-256-cbc`: never a file, a command line or the
- * environment), then QEMU (-nodefaults, qboot, the guest kernel and
+ * environment) and the state folder as an inherited descriptor, fd 4
+ * (`--tpmstate dir=/proc/self/fd/4`: the folder may be renamed while swtpm
+ * runs, its state writes follow it), then QEMU (-nodefaults, qboot, the guest kernel and
  * initramfs, the vTPM as tpm-crb, the guest agent's virtio-serial port
  * org.hgslab.agent on a unix socket the launcher listens on, so QEMU connects
  * at start and no event is lost).  vm_launch_await() reads the agent's JSON
@@ -45,6 +47,9 @@
 
 #define VM_LAUNCH_QBOOT "/usr/share/qemu/qboot.rom"
 
+/* The fd swtpm gets the vTPM state folder as (`--tpmstate dir=/proc/self/fd/4`). */
+#define VM_LAUNCH_VTPM_FD 4
+
 /* The fd QEMU gets its end of QMP's socket pair as. */
 #define VM_LAUNCH_QMP_FD 3
 
@@ -61,6 +66,8 @@ struct vm_launch {
 	const char *template_disk; /* specialize only: the protected template disk, read-only
 				      (virtio serial hgslab-template) */
 	const char *mode;        /* "provision", "specialize", "run" or "plain" */
+	int then_run;            /* specialize only: the guest goes on into run mode after
+				    `provisioned` (hgslab.then=run) instead of powering off */
 	const char *accel;       /* "tcg" or "kvm" */
 	int console;             /* 0: none; 1: console.log file; 2: console.sock socket */
 	int qmp;                 /* QMP on a socket pair only the launcher holds (above) */

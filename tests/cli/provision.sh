@@ -18,7 +18,12 @@
 # powers it off; its .pdk is its signed policy (policy.sig), so with
 # config.json edited to encryption-supported start-vm and connect-vm are
 # refused (exit 4); imported on the debug host, start-vm is refused like any
-# shielded VM's; --start provisions and starts web02 (no .fsk) in one go.
+# shielded VM's; --start provisions and starts web02 (no .fsk) in one boot:
+# its VM keeper runs the specialize boot and the guest goes on into run mode
+# (state Running, keeper.pid held, no QMP socket or console, the TK in no
+# memory of the keeper), stop-vm powers it off and a start-vm after it
+# unseals the key (swtpm wrote the vTPM state through the renamed folder);
+# SIGTERM to new-shielded-vm --start mid-boot leaves nothing but Failed.
 # Refusals, each with the documented exit and reason, no new VM, no staging
 # folder and no process left: the template altered after signing (the
 # host's check, exit 4), the swapped-template attack (a QEMU wrapper swaps
@@ -30,8 +35,9 @@
 # the lab (HGS, hosts, tenant: the .pdk holds it encrypted), the TK in no
 # file; no process is left.
 #
-# Boots: three provisioning (~7-10 s each under TCG), two starts, one
-# provisioning refused by the guest.  Needs `make guest`.
+# Boots: three provisioning (~7-10 s each under TCG; web02's goes on
+# running), three starts, one provisioning refused by the guest, one cut
+# short by SIGTERM.  Needs `make guest`.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/lab.sh"
@@ -42,6 +48,8 @@ SECRET="AdminPassword=Pr0v1sion-S3cret-$$"
 
 require swtpm swtpm_setup qemu-system-x86_64 mke2fs jq sha256sum openssl xxd od
 require_guest "$HGSLAB_GUEST_DIR"
+MEMSCAN="$ROOT/build/release/tests/helper_memscan"
+[ -x "$MEMSCAN" ] || { echo "Bail out! $MEMSCAN is not built: make"; exit 1; }
 
 trap 'stop_keepers; cleanup; rm -rf "$T"' EXIT
 
@@ -53,7 +61,7 @@ refused() {
 	[ ! -e "$1/vms/$2" ] && [ -z "$(vms_of "$1" | grep '^\.provision-' | grep -v '\.json$')" ]
 }
 
-plan 39
+plan 45
 
 # ---- the lab (tests/cli/lab.sh) and the tenant's files ----
 lab_tpm "$HGSLAB" "$T/lab"
@@ -164,8 +172,59 @@ ok $([ $RC -eq 0 ] && [ "$(jq -r .State <<<"$OUT")" = Running ] &&
 	[ "$(jq -r .ComputerName <<<"$OUT")" = "@ComputerName@" ]; echo $?) \
 	"new-shielded-vm --start web02 without a .fsk ($(since "$t0") s): provisioned and running, the placeholder left as it was"
 [ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
+grep -E "provisioned after|one boot" <<<"$ERR" | sed 's/^/# /'
+# --start is one boot: web02's keeper ran the specialize boot and the guest went on into run mode
+KPID=$(cat "$H1/vms/web02/keeper.pid" 2>/dev/null)
+QPID=$(pgrep -P "${KPID:-1}" -f qemu-system-x86_64 | head -n1)
+VPID=$(pgrep -P "${KPID:-1}" -f "swtpm socket" | head -n1)
+ok $([ -n "$KPID" ] && [ -n "$QPID" ] && [ -n "$VPID" ] &&
+	[ "$(jq -r '.state + " " + (.keeper_pid|tostring)' "$H1/vms/web02/state.json")" = "Running $KPID" ] &&
+	grep -q "hgslab.mode=specialize hgslab.then=run" "/proc/$QPID/cmdline" &&
+	grep -q "/proc/self/fd/4" "/proc/$VPID/cmdline" &&
+	[ "$(jq -r '.status + " " + .phase' "$H1/vms/web02/provisioning.json")" = "Completed Provisioned" ] &&
+	[ -z "$(vms_of "$H1" | grep '^\.provision-')" ]; echo $?) \
+	"web02 runs from its one boot under its VM keeper (pid ${KPID:-none}, holding keeper.pid): state Running, QEMU specialize + then=run, swtpm on its vTPM folder by descriptor, no staging folder or status left"
+socks=$(cd "$H1/vms/web02" && find . -type s | sort | tr '\n' ' ')
+ok $([ "$socks" = "./run/agent.sock ./run/swtpm.sock " ] && [ ! -e "$H1/vms/web02/run/console.log" ] &&
+	grep -q -- "-serial none" <(tr '\0' ' ' <"/proc/$QPID/cmdline"); echo $?) \
+	"web02's run/ as a started shielded VM's: the agent and vTPM sockets only (no QMP socket, no console)"
+"$MEMSCAN" "${VPID:-0}" "$TK" >/dev/null
+sw=$?
+"$MEMSCAN" "${KPID:-0}" "$TK" >"$T/keeper.scan"
+kp=$?
+ok $([ $sw -eq 0 ] && [ $kp -eq 1 ]; echo $?) \
+	"web02's keeper holds no copy of the TK in its memory once swtpm has it (the scan finds it in swtpm's)"
+sed 's/^/# keeper: /' "$T/keeper.scan" | head -n 5
+run "$B" host stop-vm --dir "$H1" --name web02
+ok $([ $RC -eq 0 ] && [ "$(jq -r .state "$H1/vms/web02/state.json")" = Off ] &&
+	grep -q "power-off requested" "$H1/vms/web02/keeper.log" &&
+	[ -z "$(pgrep -f "keep-vm --dir $H1 --name web02|$H1/vms/.provision-")" ]; echo $?) \
+	"stop-vm web02: SIGUSR1 to its keeper, system_powerdown, state Off, nothing of it runs"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
+sed 's/^/# keeper.log: /' "$H1/vms/web02/keeper.log" | tail -n 4
+# the vTPM state swtpm wrote through the renamed folder is whole: a start unseals the disk key
+run "$B" host start-vm --dir "$H1" --name web02 --json
+ok $([ $RC -eq 0 ] && [ "$(jq -r .State <<<"$OUT")" = Running ]; echo $?) \
+	"start-vm web02 after it: the key sealed during the provisioning boot unseals, the guest runs"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$OUT$ERR"
 run "$B" host stop-vm --dir "$H1" --name web02
 ok $RC "stop-vm web02"
+# a signal to new-shielded-vm --start during the boot: its keeper removes what it made
+"$B" host new-shielded-vm --dir "$H1" --name web03 --template "$W/ws2016.tdisk" --pdk "$W/web.pdk" \
+	--start >"$T/p3.out" 2>"$T/p3.err" </dev/null &
+P3=$!
+for _ in $(seq 1 600); do
+	[ -n "$(pgrep -f "qemu-system-x86_64.*$H1/vms/.provision-")" ] && break
+	sleep 0.05
+done
+kill -TERM "$P3"
+wait "$P3"
+rc=$?
+run "$B" host get-provisioning-status --dir "$H1" --name web03 --json
+ok $([ $rc -eq 143 ] && refused "$H1" web03 && [ "$(jq -r .Status <<<"$OUT")" = Failed ] &&
+	[ -z "$(pgrep -f "$H1/vms/.provision-")" ] && [ -z "$(pgrep -f "keep-vm --dir $H1 --name web03")" ]; echo $?) \
+	"SIGTERM to new-shielded-vm --start mid-boot: exit 143, its keeper stopped QEMU and swtpm and removed the staging folder, status Failed"
+[ $rc -eq 143 ] || sed 's/^/# /' "$T/p3.err"
 mark "FabricHost1 provisioned and ran two VMs"
 
 # ---- refusals: no new VM, no staging folder, no process ----

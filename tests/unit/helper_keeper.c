@@ -6,8 +6,10 @@
  * folder and name).
  *
  *   helper_keeper --dir HOSTDIR --name NAME --accel A --wait-seconds N [--guest G]
+ *                 [--template T --pdk P [--fsk F]]
  *
- * (the arguments hosts_vm_start appends to its keeper command).  The TK on
+ * (the arguments hosts_vm_start and hosts_vm_provision_start append to
+ * their keeper command).  The TK on
  * fd 3 and the report on fd 4, as hosts_vm_start hands them.  Exits 1 with
  * the error on stderr when the keeper cannot start.
  */
@@ -20,7 +22,7 @@
 
 int main(int argc, char **argv)
 {
-	struct hosts_vm_start o = { NULL, "tcg", 20, NULL };
+	struct hosts_vm_start o = { NULL, "tcg", 20, NULL, NULL, NULL, NULL };
 	struct host h;
 	const char *name = NULL;
 	int i;
@@ -38,10 +40,16 @@ int main(int argc, char **argv)
 			o.wait_s = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--guest"))
 			o.guest_dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--template"))
+			o.template_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--pdk"))
+			o.pdk_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--fsk"))
+			o.fsk_path = argv[i + 1];
 	}
 	if (!h.dir || !name || i != argc) {
 		fprintf(stderr, "usage: helper_keeper --dir HOSTDIR --name NAME --accel A "
-			"--wait-seconds N [--guest G]\n");
+			"--wait-seconds N [--guest G] [--template T --pdk P [--fsk F]]\n");
 		return 2;
 	}
 	if (hosts_vm_keep(&h, name, &o) < 0) {

@@ -10,6 +10,11 @@
  * at stage template (the secrets key is then never sent), or QEMU ends, or
  * the run is killed by SIGTERM; each failure leaves no VM, no staging
  * folder and a Failed status.  The swtpm of each run is the real one.
+ * With --start (hosts_vm_provision_start) the VM keeper runs the boot: the
+ * fake QEMU gets specialize + hgslab.then=run, QMP and the console a
+ * started VM gets; the VM is installed under the running guest with its
+ * keeper's pid file, stop-vm powers it off over QMP; a refusal leaves no
+ * VM, no keeper and a Failed status.
  * A provisioned VM keeps its .pdk as policy.sig, the tenant's signed word
  * on its policy: start-vm refuses it when config.json was edited, when the
  * .pdk is another key protector's, truncated or missing, and runs the
@@ -676,7 +681,7 @@ static void keepers_wait(void)
 /* hosts_vm_start of VM NAME with the sandbox's TK; 0 when it runs (the keeper is reaped). */
 static int start(struct sandbox *s, const char *name)
 {
-	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper() };
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper(), NULL, NULL, NULL };
 	json_t *report = NULL;
 	int rc;
 
@@ -746,6 +751,88 @@ static void test_run_then_start(void **state)
 	free(pdk);
 }
 
+/*
+ * new-shielded-vm --start in S: begin, check, then the VM keeper provisions
+ * VM NAME and its guest goes on running (hosts_vm_provision_start); the
+ * call's return, the guest's two reports in *PROV and *RUN.
+ */
+static int provision_start(struct sandbox *s, const char *name, json_t **prov, json_t **run)
+{
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper(), NULL, NULL, NULL };
+	struct hosts_provision_input in;
+	struct hosts_provision *p = NULL;
+	double prov_s = 0;
+	int rc;
+
+	assert_ok(hosts_provision_begin(&s->h, name, &p));
+	assert_ok(hosts_provision_check(s->tdisk, s->pdk, s->fsk, &in));
+	o.template_path = in.template_path;
+	o.pdk_path = s->pdk;
+	o.fsk_path = s->fsk;
+	rc = hosts_vm_provision_start(&s->h, name, &s->tk, &o, &prov_s, prov, run);
+	hosts_provision_input_release(&in);
+	hosts_provision_end(p);
+	return rc;
+}
+
+static void test_provision_start(void **state)
+{
+	struct sandbox *s = *state;
+	PATH_VAR(vmdir, "%s/vms/vm1", s->hostdir);
+	PATH_VAR(qmp, "%s/qmp.txt", s->dir);
+	char script[sizeof(guest_accepts) + 128];
+	json_t *prov = NULL, *run = NULL, *st = NULL;
+	pid_t keeper;
+
+	/* the guest accepts the template, then goes on into run mode (hgslab.then=run) */
+	snprintf(script, sizeof(script), "%s\necho '{\"event\":\"running\",\"computer_name\":"
+		 "\"Web01\"}'\nsleep 1", guest_accepts);
+	fake_guest(s, script);
+	setenv("FAKE_QEMU_SLEEP", "30", 1);
+	setenv("FAKE_QEMU_QMP", qmp, 1);
+	if (provision_start(s, "vm1", &prov, &run) != 0)
+		fail_msg("new-shielded-vm --start: %s", hl_error_last());
+	assert_string_equal(json_string_value(json_object_get(prov, "computer_name")), "Web01");
+	assert_string_equal(json_string_value(json_object_get(run, "computer_name")), "Web01");
+	json_decref(prov);
+	json_decref(run);
+	/* one boot, with a started VM's QMP (no path) and the console the .pdk's policy gives */
+	assert_true(tu_file_has(s->args, "hgslab.mode=specialize hgslab.then=run"));
+	assert_true(tu_file_has(s->args, "socket,id=qmp,fd=3"));
+	assert_true(tu_file_has(s->args, "/run/console.sock,server=on"));
+	/* installed under the running guest: its keeper holds vms/vm1/keeper.pid */
+	keeper = hosts_vm_keeper(&s->h, "vm1");
+	assert_true(keeper > 0);
+	assert_ok(hosts_provision_status(&s->h, "vm1", &st));
+	assert_string_equal(json_string_value(json_object_get(st, "status")), "Completed");
+	assert_string_equal(json_string_value(json_object_get(st, "phase")), "Provisioned");
+	json_decref(st);
+	assert_true(tu_file_has(tu_path("%s/state.json", vmdir), "Running"));
+	assert_true(tu_exists(tu_path("%s/vtpm", vmdir)));
+	only_status_left(s, "vm1");
+	assert_false(tu_exists(tu_path("%s/vms/.provision-vm1.json", s->hostdir)));
+	/* stop-vm as for any started VM: the keeper's QMP system_powerdown */
+	assert_ok(hosts_vm_stop(&s->h, "vm1", 10));
+	assert_true(tu_file_has(qmp, "system_powerdown"));
+	assert_int_equal(hosts_vm_keeper(&s->h, "vm1"), 0);
+	assert_true(tu_file_has(tu_path("%s/state.json", vmdir), "Off"));
+	/* the guest refuses the template: nothing of the run is left, no keeper, Failed */
+	fake_guest(s, "echo '{\"event\":\"error\",\"stage\":\"template\",\"reason\":\"the template "
+		      "disk changed after its signature was checked\"}'\nsleep 1");
+	setenv("FAKE_QEMU_SLEEP", "2", 1);
+	assert_int_equal(provision_start(s, "vm2", &prov, &run), -1);
+	assert_null(prov);
+	assert_null(run);
+	assert_error_has("at stage template: the template disk changed");
+	keepers_wait();
+	only_status_left(s, "vm1");
+	st = status_of(s, "vm2");
+	assert_string_equal(json_string_value(json_object_get(st, "status")), "Failed");
+	assert_int_equal(json_integer_value(json_object_get(st, "progress")), 40);
+	json_decref(st);
+	unsetenv("FAKE_QEMU_QMP");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -757,6 +844,7 @@ int main(void)
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_run_killed, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_run_then_start, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_provision_start, sandbox_setup, sandbox_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -575,7 +575,7 @@ static void keepers_wait(void)
 static void start_refused(struct sandbox *s, const char *vm, const struct hl_buf *tk,
 			  const char *text)
 {
-	struct hosts_vm_start o = { s->guest, "tcg", 10, tu_keeper() };
+	struct hosts_vm_start o = { s->guest, "tcg", 10, tu_keeper(), NULL, NULL, NULL };
 	json_t *report = NULL;
 
 	unlink(s->args);
@@ -597,7 +597,7 @@ static void start_refused(struct sandbox *s, const char *vm, const struct hl_buf
 /* start-vm of VM with TK runs it, with the serial console on its socket when CONSOLE. */
 static void start_runs(struct sandbox *s, const char *vm, const struct hl_buf *tk, int console)
 {
-	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper() };
+	struct hosts_vm_start o = { s->guest, "tcg", 20, tu_keeper(), NULL, NULL, NULL };
 	json_t *report = NULL;
 
 	unlink(s->args);
