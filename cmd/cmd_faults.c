@@ -264,7 +264,9 @@ int cmd_faults(struct hl_cmd_ctx *ctx)
 	for (i = 0; i < n_pick && !interrupted; i++) {
 		struct fault_cell *c = &cells[pick[i]];
 
-		snprintf(dir, sizeof(dir), "%s/%s-s%d-%s", base, c->s->name, c->step, fault_comp_name(c->comp));
+		/* short: a VM's sockets live deep below it, and a socket path holds 107 bytes */
+		snprintf(dir, sizeof(dir), "%s/%zu-s%d-%s", base, pick[i] + 1, c->step,
+			 fault_comp_name(c->comp));
 		hl_file_rmtree(dir);
 		fprintf(stderr, "[%zu/%zu] %s step %d, kill %s ...\n", i + 1, n_pick, c->s->name, c->step,
 			fault_comp_name(c->comp));

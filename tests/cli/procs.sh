@@ -79,6 +79,7 @@ suite() {
 	head -c 65536 /dev/urandom >"$d/bundle/disk.img"
 	head -c 4096 /dev/urandom >"$d/bundle/vtpm/tpm2-00.permall"
 	echo '{}' >"$d/bundle/key-protector.kp"
+	head -c 256 /dev/urandom | base64 -w0 >"$d/bundle/policy.sig"   # as export-vm's bundles have
 	echo '{"version":1,"name":"vm1","policy":"shielded","kp_id":"0123","disk_size":65536}' \
 		>"$d/bundle/config.json"
 	"$bin" host import-vm --dir "$host" --bundle "$d/bundle" >/dev/null
