@@ -9,6 +9,11 @@
 # tests/unit/ that is not built (nothing is skipped).  Output of each program
 # is kept in tests/out/; the last line is "N passed, N failed".
 #
+# Programs run HGSLAB_TEST_JOBS at a time (default 2, the machine's cores): the
+# longest (VM boots, whole fabrics) are started first, the short ones fill the
+# gaps.  Each test works in its own temporary folder on its own loopback
+# addresses, so they do not meet.  HGSLAB_TEST_JOBS=1 runs them one by one.
+#
 # Usage: tests/run.sh [-k KEYWORD]   (run only programs whose name contains KEYWORD)
 set -u
 cd "$(dirname "$0")/.."
@@ -23,37 +28,32 @@ passed=0
 failed=0
 failures=()
 
-# Run one TAP program; count its cases.  $1 = label, rest = command.
+# Run one TAP program; count its cases into $out/LABEL.res ("OK NOTOK").  $1 = label, rest = command.
 run_tap() {
 	local label=$1; shift
-	local log="$out/${label//\//_}.log" rc okc notok plan
-	[ -n "$keyword" ] && [[ "$label" != *"$keyword"* ]] && return 0
-	printf '%-48s ' "$label"
+	local log="$out/${label//\//_}.log" rc okc notok plan line
 	CMOCKA_MESSAGE_OUTPUT=TAP timeout 900 "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	okc=$(grep -cE '^ok [0-9]+' "$log")
 	notok=$(grep -cE '^not ok [0-9]+' "$log")
 	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | head -n1)
-	passed=$((passed + okc))
-	failed=$((failed + notok))
 	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
-		failed=$((failed + 1)); notok=1
+		notok=1
 		echo "exit status $rc with no failed case reported (crash or timeout?)" >>"$log"
 	elif [ -n "$plan" ] && [ $((okc + notok)) -lt "$plan" ]; then
-		failed=$((failed + 1)); notok=$((notok + 1))
-		echo "planned $plan cases, ran $((okc + notok))" >>"$log"
+		notok=$((notok + 1))
+		echo "planned $plan cases, ran $((okc + notok - 1))" >>"$log"
 	elif [ -z "$plan" ] && [ $((okc + notok)) -eq 0 ]; then
-		failed=$((failed + 1)); notok=1
+		notok=1
 		echo "no TAP output: the program ran no test" >>"$log"
 	fi
+	echo "$okc $notok" >"$out/${label//\//_}.res"
 	if [ "$notok" -eq 0 ]; then
-		echo "ok ($okc)"
+		line=$(printf '%-48s ok (%s)' "$label" "$okc")
 	else
-		echo "FAILED ($notok of $((okc + notok)))"
-		failures+=("$label")
-		grep -E '^not ok|^#' "$log" | head -n 40 | sed 's/^/    /'
-		tail -n 15 "$log" | sed 's/^/    | /'
+		line=$(printf '%-48s FAILED (%s of %s)' "$label" "$notok" "$((okc + notok))")
 	fi
+	echo "$line"
 }
 
 # missing LABEL WHY: a program that should run but cannot: one failure.
@@ -64,24 +64,67 @@ missing() {
 	failures+=("$1")
 }
 
+labels=()
+cmds=()
+# queue LABEL CMD...: add a program to run (when it matches -k).
+queue() {
+	[ -n "$keyword" ] && [[ "$1" != *"$keyword"* ]] && return 0
+	labels+=("$1")
+	shift
+	cmds+=("$(printf '%q ' "$@")")
+}
+
+export HGSLAB="$root/bin/hgslab"
+export HGSLAB_ASAN="$root/build/asan/bin/hgslab"
+export HGSLAB_ROOT="$root"
+# the longest first (whole fabrics, VM boots), then the rest of tests/cli, then the unit tests
+heavy="attacks_host scenarios attacks_proto faults install shielded_vm provision edges vmm
+       kps_e2e attest_e2e bench availability exitcodes"
+for h in $heavy; do
+	[ -f "tests/cli/$h.sh" ] && queue "cli/$h" bash "tests/cli/$h.sh"
+done
+for t in tests/cli/*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	case $name in lib | lab) continue ;; esac   # helpers the tests source
+	[[ " $(echo $heavy) " == *" $name "* ]] && continue
+	queue "cli/$name" bash "$t"
+done
 for build in release asan; do
 	for src in tests/unit/test_*.c; do
 		t="build/$build/tests/$(basename "$src" .c)"
 		if [ -x "$t" ]; then
-			run_tap "unit/$build/$(basename "$t")" "$t"
+			queue "unit/$build/$(basename "$t")" "$t"
 		else
 			missing "unit/$build/$(basename "$t")" "$t is not built: make && make asan"
 		fi
 	done
 done
 
-export HGSLAB="$root/bin/hgslab"
-export HGSLAB_ASAN="$root/build/asan/bin/hgslab"
-export HGSLAB_ROOT="$root"
-for t in tests/cli/*.sh; do
-	[ -f "$t" ] || continue
-	case $(basename "$t") in lib.sh | lab.sh) continue ;; esac   # helpers the tests source
-	run_tap "cli/$(basename "$t" .sh)" bash "$t"
+jobs=${HGSLAB_TEST_JOBS:-2}
+for i in "${!labels[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+	done
+	eval "run_tap \"\${labels[$i]}\" ${cmds[$i]}" &
+done
+wait
+
+# the counts and the failures' details, in queue order
+for label in "${labels[@]}"; do
+	res="$out/${label//\//_}.res"
+	log="$out/${label//\//_}.log"
+	read -r okc notok <"$res" 2>/dev/null || { okc=0; notok=1; }
+	passed=$((passed + okc))
+	failed=$((failed + notok))
+	if [ "$notok" -ne 0 ]; then
+		failures+=("$label")
+		echo
+		echo "$label:"
+		grep -E '^not ok|^#' "$log" | head -n 40 | sed 's/^/    /'
+		tail -n 15 "$log" | sed 's/^/    | /'
+	fi
+	rm -f "$res"
 done
 
 echo
