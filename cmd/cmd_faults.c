@@ -155,11 +155,11 @@ static void print_table(FILE *o, const struct scenario *s, const struct fault_ce
 /* One cell as JSON. */
 static json_t *cell_json(const struct fault_cell *c)
 {
-	return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:f}", "scenario",
-			 c->s->name, "file", c->s->path, "step", c->step, "title", c->title,
-			 "component", fault_comp_name(c->comp), "status", status_word(c->status),
-			 "killed", c->killed, "got", c->got, "message", c->message, "lab", c->kept,
-			 "duration_s", c->secs);
+	return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:f}", "Scenario",
+			 c->s->name, "File", c->s->path, "Step", c->step, "Title", c->title,
+			 "Component", fault_comp_name(c->comp), "Status", status_word(c->status),
+			 "Killed", c->killed, "Got", c->got, "Message", c->message, "Lab", c->kept,
+			 "DurationSeconds", c->secs);
 }
 
 int cmd_faults(struct hl_cmd_ctx *ctx)
@@ -300,13 +300,13 @@ int cmd_faults(struct hl_cmd_ctx *ctx)
 		for (i = 0; i < n; i++)
 			if (titles[i])
 				json_array_append_new(a, cell_json(&cells[i]));
-		json_object_set_new(j, "cells", a);
-		json_object_set_new(j, "matrix", json_integer((json_int_t)n));
-		json_object_set_new(j, "played", json_integer((json_int_t)played));
-		json_object_set_new(j, "passed", json_integer((json_int_t)passed));
-		json_object_set_new(j, "failed", json_integer((json_int_t)failed));
-		json_object_set_new(j, "na", json_integer((json_int_t)na));
-		json_object_set_new(j, "duration_s", json_real(hl_clock_s() - t0));
+		json_object_set_new(j, "Cells", a);
+		json_object_set_new(j, "Matrix", json_integer((json_int_t)n));
+		json_object_set_new(j, "Played", json_integer((json_int_t)played));
+		json_object_set_new(j, "Passed", json_integer((json_int_t)passed));
+		json_object_set_new(j, "Failed", json_integer((json_int_t)failed));
+		json_object_set_new(j, "NotApplicable", json_integer((json_int_t)na));
+		json_object_set_new(j, "DurationSeconds", json_real(hl_clock_s() - t0));
 		code = hl_out_json(j) < 0 ? HL_EXIT_FAILURE : HL_EXIT_OK;
 		json_decref(j);
 	} else {

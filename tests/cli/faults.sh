@@ -54,15 +54,17 @@ ok $([ $RC -eq 0 ] && [ "$OUT" = "$first" ] && [ "$(wc -l <<<"$OUT")" -eq 4 ] &&
 t0=$(date +%s)
 run "$B" faults --sample 4 "${COMPS[@]}" --workdir "$T/m" --json
 j=$OUT
-ok $([ $RC -eq 0 ] && [ "$(jq .played <<<"$j")" -eq 3 ] && [ "$(jq .passed <<<"$j")" -eq 3 ] &&
-	[ "$(jq .failed <<<"$j")" -eq 0 ] && [ "$(jq .na <<<"$j")" -eq 1 ]; echo $?) \
+ok $([ $RC -eq 0 ] && [ "$(jq .Played <<<"$j")" -eq 3 ] && [ "$(jq .Passed <<<"$j")" -eq 3 ] &&
+	[ "$(jq .Failed <<<"$j")" -eq 0 ] && [ "$(jq .NotApplicable <<<"$j")" -eq 1 ]; echo $?) \
 	"the sampled matrix passes: 3 cells played and passed, 1 n/a ($(( $(date +%s) - t0 )) s)"
 [ $RC -eq 0 ] || { sed 's/^/# /' <<<"$ERR" | tail -20; }
-ok $(jq -e '[.cells[] | select(.status == "pass")] | all(.killed != null and (.killed | test("pid [0-9]+")))' \
+ok $(jq -e '[paths | .[] | strings] | all(test("^[A-Z]"))' <<<"$j" >/dev/null; echo $?) \
+	"--json keys are PascalCase, as every --json output's"
+ok $(jq -e '[.Cells[] | select(.Status == "pass")] | all(.Killed != null and (.Killed | test("pid [0-9]+")))' \
 	<<<"$j" >/dev/null; echo $?) "each passed cell says what was killed, and when"
-ok $(jq -e '.cells[] | select(.component == "keeper" and .step == 2) | .status == "n/a" and .killed == null' \
+ok $(jq -e '.Cells[] | select(.Component == "keeper" and .Step == 2) | .Status == "n/a" and .Killed == null' \
 	<<<"$j" >/dev/null; echo $?) "no VM keeper runs at step 2 (register): n/a, nothing killed"
-ok $(jq -e '.cells[] | select(.component == "vtpm" and .step == 10) | .killed | test("swtpm .* into `hgslab host stop-vm`")' \
+ok $(jq -e '.Cells[] | select(.Component == "vtpm" and .Step == 10) | .Killed | test("swtpm .* into `hgslab host stop-vm`")' \
 	<<<"$j" >/dev/null; echo $?) "the vTPM's swtpm is killed while stop-vm runs"
 ok $([ -z "$(ls -A "$T/m")" ]; echo $?) "the labs of passed cells are removed"
 ok $([ -z "$(pgrep -f "$T/m")" ]; echo $?) "no process of the matrix is left"
@@ -73,14 +75,14 @@ ok $([ $RC -eq 0 ] && grep -q '^   3 attest FabricHost1 .* pass' <<<"$OUT" &&
 
 run "$B" faults --scenario "$ROOT/scenarios/article-walkthrough.yaml" --step 3 --component host-swtpm \
 	--workdir "$T/s" --json
-ok $([ $RC -eq 0 ] && jq -e '.played == 1 and .passed == 1' <<<"$OUT" >/dev/null; echo $?) \
+ok $([ $RC -eq 0 ] && jq -e '.Played == 1 and .Passed == 1' <<<"$OUT" >/dev/null; echo $?) \
 	"the host's swtpm killed at step 3 (attest): its agent restarts it, the cell passes"
 [ $RC -eq 0 ] || { sed 's/^/# /' <<<"$ERR" | tail -20; }
 
 # ---- the checks can fail ----
 AD=(--scenario "$LIB/ad-mode.yaml" --step 3 --component dc)
 run "$B" faults "${AD[@]}" --plant orphan --workdir "$T/p1" --json
-msg=$(jq -r '.cells[0].message' <<<"$OUT")
+msg=$(jq -r '.Cells[0].Message' <<<"$OUT")
 pid=$(sed -n 's/.*orphan after the kill: sleep (pid \([0-9]*\).*/\1/p' <<<"$msg")
 # gone: no such process, or a zombie its new parent has not reaped yet
 gone() { local s; s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
@@ -89,12 +91,12 @@ ok $([ $RC -eq 6 ] && [ -n "$pid" ] && gone "$pid"; echo $?) \
 	"a planted orphan process fails the cell (exit 6), named, and is then killed"
 [ -n "$pid" ] || echo "# rc $RC, message: $msg"
 run "$B" faults "${AD[@]}" --plant leftover --workdir "$T/p2" --json
-msg=$(jq -r '.cells[0].message' <<<"$OUT")
+msg=$(jq -r '.Cells[0].Message' <<<"$OUT")
 ok $([ $RC -eq 6 ] && grep -q 'left in the lab: kp/.planted.kp.tmp.[A-Za-z0-9]* (a temporary file left behind)' <<<"$msg" &&
-	[ -d "$(jq -r '.cells[0].lab' <<<"$OUT")" ]; echo $?) \
+	[ -d "$(jq -r '.Cells[0].Lab' <<<"$OUT")" ]; echo $?) \
 	"a planted temporary file fails the cell, named; the failed cell's lab is kept"
 run "$B" faults "${AD[@]}" --plant lost --workdir "$T/p3" --json
-msg=$(jq -r '.cells[0].message' <<<"$OUT")
+msg=$(jq -r '.Cells[0].Message' <<<"$OUT")
 ok $([ $RC -eq 6 ] && grep -q '1 entry of `hgs MyHgsService get-host-group` lost' <<<"$msg"; echo $?) \
 	"a registration removed after the kill fails the cell: the lost entry is named"
 ok $([ -z "$(pgrep -f "$T/p")" ]; echo $?) "no process of the failed cells is left"
