@@ -50,6 +50,26 @@ struct vm_launch_proc {
 	long long t0;
 };
 
+/*
+ * The run folder's sockets.  A socket's path holds at most 107 bytes, and a
+ * run folder may lie deep (a lab's host under a test's temporary folder, a
+ * provisioning staging folder).  So every process names them through a
+ * descriptor of the run folder: /proc/self/fd/N/NAME, short whatever the
+ * folder's path.  The launcher holds the folder as RFD; swtpm and QEMU
+ * inherit it as their fd RUN_FD.
+ */
+#define RUN_FD 5
+#define SOCK_SWTPM "swtpm.sock"
+#define SOCK_AGENT "agent.sock"
+#define SOCK_CONSOLE "console.sock"
+
+/* "/proc/self/fd/FD/NAME" into BUF (at most 40 bytes). */
+static const char *via_fd(char *buf, size_t size, int fd, const char *name)
+{
+	snprintf(buf, size, "/proc/self/fd/%d/%s", fd, name);
+	return buf;
+}
+
 /* "A/B" malloc'd, NULL when out of memory. */
 static char *join(const char *a, const char *b)
 {
@@ -137,9 +157,10 @@ void vm_launch_proc_free(struct vm_launch_proc *p)
 }
 
 /* swtpm on L's vTPM state into P, the state key through a pipe read as fd 3. */
-static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
-			const char *swsock, const char *swlog)
+static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p, int rfd,
+			const char *swlog)
 {
+	char child_sock[48], own_sock[48];
 	char *a_state = NULL, *a_ctrl = NULL, *a_log = NULL;
 	int pfd[2] = { -1, -1 }, dfd = -1, rc = -1;
 
@@ -160,7 +181,8 @@ static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
 	close(pfd[1]);
 	pfd[1] = -1;
 	if (asprintf(&a_state, "dir=/proc/self/fd/%d", VM_LAUNCH_VTPM_FD) < 0 ||
-	    asprintf(&a_ctrl, "type=unixio,path=%s", swsock) < 0 ||
+	    asprintf(&a_ctrl, "type=unixio,path=%s",
+		     via_fd(child_sock, sizeof(child_sock), RUN_FD, SOCK_SWTPM)) < 0 ||
 	    asprintf(&a_log, "file=%s", swlog) < 0) {
 		a_state = a_ctrl = a_log = NULL;
 		hl_error("out of memory");
@@ -170,18 +192,20 @@ static int launch_swtpm(const struct vm_launch *l, struct vm_launch_proc *p,
 		const char *sargv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", a_state, "--ctrl",
 					a_ctrl, "--log", a_log, "--key",
 					"fd=3,format=binary,mode=aes-256-cbc", NULL };
-		struct hl_child_fd cfd[2] = { { pfd[0], 3 }, { dfd, VM_LAUNCH_VTPM_FD } };
+		struct hl_child_fd cfd[3] = { { pfd[0], 3 }, { dfd, VM_LAUNCH_VTPM_FD },
+					      { rfd, RUN_FD } };
 		struct hl_child_opts co = { 0 };
 
 		co.name = "swtpm";
 		co.log_path = swlog;
 		co.fds = cfd;
-		co.nfds = 2;
+		co.nfds = 3;
 		if (hl_child_spawn(sargv, &co, &p->swtpm) < 0)
 			goto out;
 		close(pfd[0]);
 		pfd[0] = -1;
-		if (hl_child_wait_unix(p->swtpm, swsock, 10000) < 0)
+		if (hl_child_wait_unix(p->swtpm, via_fd(own_sock, sizeof(own_sock), rfd, SOCK_SWTPM),
+				       10000) < 0)
 			goto out;
 	}
 	rc = 0;
@@ -205,9 +229,10 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	char *a_tpm = NULL, *a_agent = NULL, *a_plain = NULL, *a_disk = NULL, *a_qmp = NULL;
 	char *a_template = NULL;
 	char *a_machine = NULL, *a_append = NULL, *console = NULL;
+	char c_sw[48], c_ag[48], c_con[48], own[48];
 	const char *argv[64];
 	const char *extra = l->append && *l->append ? l->append : NULL;
-	int rc = -1, n = 0, qsp[2] = { -1, -1 };
+	int rc = -1, n = 0, qsp[2] = { -1, -1 }, rfd = -1;
 
 	*out = NULL;
 	if (l->vtpm_dir && (!l->tk || l->tk->len != HL_KP_TK_LEN))
@@ -231,27 +256,32 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 			 "and `make deps`, or give --guest DIR", l->guest_dir, VM_LAUNCH_QBOOT);
 		goto out;
 	}
-	if (sock_path_ok(swsock) < 0 || sock_path_ok(console) < 0)
+	if ((rfd = open(l->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		hl_error_errno("cannot open the VM's run folder '%s'", l->run_dir);
 		goto out;
+	}
 	unlink(swsock);
 	if (l->console == 2)
 		unlink(console);
-	if (l->vtpm_dir && launch_swtpm(l, p, swsock, swlog) < 0)
+	if (l->vtpm_dir && launch_swtpm(l, p, rfd, swlog) < 0)
 		goto out;
 
 	/* QEMU. */
-	if (unix_socket(agsock, 1, &p->lfd) < 0)
+	if (unix_socket(via_fd(own, sizeof(own), rfd, SOCK_AGENT), 1, &p->lfd) < 0)
 		goto out;
+	via_fd(c_sw, sizeof(c_sw), RUN_FD, SOCK_SWTPM);
+	via_fd(c_ag, sizeof(c_ag), RUN_FD, SOCK_AGENT);
+	via_fd(c_con, sizeof(c_con), RUN_FD, SOCK_CONSOLE);
 	if (asprintf(&a_machine, "pc,accel=%s", l->accel ? l->accel : "tcg") < 0 ||
 	    asprintf(&a_append, "console=ttyS0 quiet mitigations=off panic=-1 "
 		     "initcall_blacklist=init_ima hgslab.mode=%s%s%s%s", l->mode,
 		     l->then_run ? " hgslab.then=run" : "", extra ? " " : "", extra ? extra : "") < 0 ||
-	    asprintf(&a_tpm, "socket,id=chrtpm,path=%s", swsock) < 0 ||
-	    asprintf(&a_agent, "socket,id=agent,path=%s", agsock) < 0 ||
+	    asprintf(&a_tpm, "socket,id=chrtpm,path=%s", c_sw) < 0 ||
+	    asprintf(&a_agent, "socket,id=agent,path=%s", c_ag) < 0 ||
 	    asprintf(&a_disk, "file=%s,if=none,id=disk,format=raw", l->disk) < 0 ||
 	    asprintf(&a_qmp, "socket,id=qmp,fd=%d", VM_LAUNCH_QMP_FD) < 0 ||
 	    asprintf(&a_serial, l->console == 2 ? "unix:%s,server=on,wait=off" : "file:%s",
-		     console) < 0) {
+		     l->console == 2 ? c_con : console) < 0) {
 		a_machine = a_append = a_tpm = a_agent = a_disk = a_qmp = a_serial = NULL;
 		hl_error("out of memory");
 		goto out;
@@ -311,12 +341,12 @@ int vm_launch(const struct vm_launch *l, struct vm_launch_proc **out)
 	argv[n] = NULL;
 	{
 		struct hl_child_opts co = { 0 };
-		struct hl_child_fd cfd = { qsp[1], VM_LAUNCH_QMP_FD };
+		struct hl_child_fd cfd[2] = { { rfd, RUN_FD }, { qsp[1], VM_LAUNCH_QMP_FD } };
 
 		co.name = "qemu";
 		co.log_path = qlog;
-		co.fds = &cfd;
-		co.nfds = l->qmp ? 1 : 0;
+		co.fds = cfd;
+		co.nfds = l->qmp ? 2 : 1;
 		if (hl_child_spawn(argv, &co, &p->qemu) < 0)
 			goto out;
 	}
@@ -333,6 +363,8 @@ out:
 	free(a_serial); free(a_tpm); free(a_agent);
 	free(a_plain); free(a_template); free(a_disk); free(a_qmp); free(a_machine); free(a_append);
 	free(console);
+	if (rfd >= 0)
+		close(rfd);
 	if (qsp[0] >= 0)
 		close(qsp[0]);
 	if (qsp[1] >= 0)

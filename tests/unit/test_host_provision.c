@@ -746,7 +746,8 @@ static void test_run_then_start(void **state)
 	assert_ok(hl_file_write(kept, pdk, pdk_len, 0644));
 	if (start(s, "vm1") != 0)
 		fail_msg("start: %s", hl_error_last());
-	assert_true(tu_file_has(s->args, tu_path("unix:%s/run/console.sock,server=on", vmdir)));
+	assert_true(tu_file_has(s->args, "unix:/proc/self/fd/5/console.sock,server=on"));
+	assert_true(tu_file_has(s->args, tu_path("run-fd=%s/run\n", vmdir)));
 	free(good_cfg);
 	free(pdk);
 }
@@ -799,7 +800,8 @@ static void test_provision_start(void **state)
 	/* one boot, with a started VM's QMP (no path) and the console the .pdk's policy gives */
 	assert_true(tu_file_has(s->args, "hgslab.mode=specialize hgslab.then=run"));
 	assert_true(tu_file_has(s->args, "socket,id=qmp,fd=3"));
-	assert_true(tu_file_has(s->args, "/run/console.sock,server=on"));
+	assert_true(tu_file_has(s->args, "unix:/proc/self/fd/5/console.sock,server=on"));
+	assert_true(tu_file_has(s->args, "/run\n"));
 	/* installed under the running guest: its keeper holds vms/vm1/keeper.pid */
 	keeper = hosts_vm_keeper(&s->h, "vm1");
 	assert_true(keeper > 0);

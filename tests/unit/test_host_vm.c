@@ -607,8 +607,8 @@ static void start_runs(struct sandbox *s, const char *vm, const struct hl_buf *t
 	json_decref(report);
 	keepers_wait();
 	if (console)
-		assert_true(tu_file_has(s->args, tu_path("unix:%s/vms/%s/run/console.sock,server=on",
-							 s->hostdir, vm)));
+		assert_true(tu_file_has(s->args, "unix:/proc/self/fd/5/console.sock,server=on") &&
+			    tu_file_has(s->args, tu_path("run-fd=%s/vms/%s/run\n", s->hostdir, vm)));
 	else
 		assert_true(tu_file_has(s->args, "-serial\nnone\n"));
 }

@@ -303,6 +303,8 @@ int tu_self_signed(EVP_PKEY *key, const char *cn, X509 **out)
 static const char fake_qemu[] =
 	"#!/bin/sh\n"
 	"printf '%s\\n' \"$@\" > \"$FAKE_QEMU_ARGS\"\n"
+	/* the run folder QEMU names its sockets through (fd 5, vm/launch.c) */
+	"[ -e /proc/$$/fd/5 ] && printf 'run-fd=%s\\n' \"$(readlink /proc/$$/fd/5)\" >> \"$FAKE_QEMU_ARGS\"\n"
 	"for a; do case $a in socket,id=agent,path=*) sock=${a#socket,id=agent,path=} ;;\n"
 	"\tsocket,id=qmp,fd=*) qmp=${a#socket,id=qmp,fd=} ;; esac; done\n"
 	"if [ -n \"$qmp\" ]; then\n"
