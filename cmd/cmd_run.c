@@ -468,8 +468,8 @@ static json_t *lab_json(const char *work)
  */
 static pid_t lab_pid_owned(const json_t *e, const char *pidfile)
 {
-	pid_t pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
-	const char *dir = json_string_value(json_object_get(e, "dir"));
+	pid_t pid = (pid_t)json_integer_value(json_object_get(e, "Pid"));
+	const char *dir = json_string_value(json_object_get(e, "Dir"));
 	char path[PATH_MAX];
 
 	if (pid <= 0 || !dir || snprintf(path, sizeof(path), "%s/%s", dir, pidfile) >= (int)sizeof(path))
@@ -480,7 +480,7 @@ static pid_t lab_pid_owned(const json_t *e, const char *pidfile)
 /* The pids of lab.json's processes that are still the lab's, into PIDS (at most MAX); the count. */
 static int lab_pids(const json_t *j, pid_t *pids, int max)
 {
-	static const char *const lists[] = { "hgs", "hosts" };
+	static const char *const lists[] = { "Hgs", "Hosts" };
 	static const char *const files[] = { HGS_PID_FILE, HOST_PID_FILE };
 	json_t *e, *dc;
 	size_t i, k;
@@ -490,7 +490,7 @@ static int lab_pids(const json_t *j, pid_t *pids, int max)
 		json_array_foreach(json_object_get(j, lists[k]), i, e)
 			if (n < max && (pids[n] = lab_pid_owned(e, files[k])) > 0)
 				n++;
-	if ((dc = json_object_get(j, "dc")) && n < max && (pids[n] = lab_pid_owned(dc, FABRIC_PID_FILE)) > 0)
+	if ((dc = json_object_get(j, "Dc")) && n < max && (pids[n] = lab_pid_owned(dc, FABRIC_PID_FILE)) > 0)
 		n++;
 	return n;
 }
@@ -646,12 +646,12 @@ static int keeper_pids(const json_t *j, pid_t *pids, int max)
 	size_t i;
 	int n = 0;
 
-	json_array_foreach(json_object_get(j, "hosts"), i, h) {
+	json_array_foreach(json_object_get(j, "Hosts"), i, h) {
 		struct host *ho = NULL;
 		json_t *names = NULL, *name;
 		size_t k;
 
-		if (host_open(json_string_value(json_object_get(h, "dir")), &ho) < 0 ||
+		if (host_open(json_string_value(json_object_get(h, "Dir")), &ho) < 0 ||
 		    hosts_vm_list(ho, &names) < 0) {
 			hl_error_clear();
 			host_close(ho);
@@ -752,26 +752,26 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		json_decref(rows);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
-	json_array_foreach(json_object_get(j, "hgs"), i, e)
+	json_array_foreach(json_object_get(j, "Hgs"), i, e)
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS", "Name",
-			json_string_value(json_object_get(e, "name")), "State",
-			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
-			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
-	if ((e = json_object_get(j, "dc")))
+			json_string_value(json_object_get(e, "Name")), "State",
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
+			"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
+	if ((e = json_object_get(j, "Dc")))
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "DC", "Name",
 			"dc01", "State",
-			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
-			"Health", "", "Detail", json_string_value(json_object_get(e, "url"))));
-	json_array_foreach(json_object_get(j, "hosts"), i, e) {
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
+			"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
+	json_array_foreach(json_object_get(j, "Hosts"), i, e) {
 		struct host *h = NULL;
 		struct host_state st;
 		json_t *names = NULL, *name;
-		const char *hname = json_string_value(json_object_get(e, "name"));
+		const char *hname = json_string_value(json_object_get(e, "Name"));
 		char health[600] = "Unknown";
 		size_t k;
 
 		memset(&st, 0, sizeof(st));
-		if (host_open(json_string_value(json_object_get(e, "dir")), &h) == 0 &&
+		if (host_open(json_string_value(json_object_get(e, "Dir")), &h) == 0 &&
 		    host_state_load(h, &st) == 0) {
 			snprintf(health, sizeof(health), "%s%s%s%s", host_state_status(&st, time(NULL)),
 				 st.substatus[0] ? " (" : "", st.substatus, st.substatus[0] ? ")" : "");
@@ -780,8 +780,8 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		hl_error_clear();
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "Host", "Name",
 			hname, "State",
-			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "pid"))) ? "Running" : "Stopped",
-			"Health", health, "Detail", json_string_value(json_object_get(e, "dir"))));
+			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
+			"Health", health, "Detail", json_string_value(json_object_get(e, "Dir"))));
 		if (h && hosts_vm_list(h, &names) == 0)
 			json_array_foreach(names, k, name) {
 				json_t *cfg = NULL, *vs = NULL;
@@ -800,7 +800,7 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		json_decref(names);
 		host_close(h);
 	}
-	if ((e = json_object_get(j, "vmm")) && status_vmm(json_string_value(e), rows) < 0) {
+	if ((e = json_object_get(j, "Vmm")) && status_vmm(json_string_value(e), rows) < 0) {
 		json_decref(rows);
 		json_decref(j);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());

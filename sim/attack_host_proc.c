@@ -544,10 +544,10 @@ int attack_host_down_pid_reuse(struct attack_run *a)
 			goto out;
 	}
 	j = json_pack("{s:s, s:s, s:[{s:s, s:s, s:I}], s:[{s:s, s:s, s:I}], s:{s:s, s:I}, s:[]}",
-		      "scenario", "attack-down-pid-reuse", "work", dir,
-		      "hgs", "name", "MyHgsService", "dir", sub[0], "pid", (json_int_t)pid[0],
-		      "hosts", "name", "FabricHost9", "dir", sub[1], "pid", (json_int_t)pid[1],
-		      "dc", "dir", sub[2], "pid", (json_int_t)pid[2], "vms");
+		      "Scenario", "attack-down-pid-reuse", "Work", dir,
+		      "Hgs", "Name", "MyHgsService", "Dir", sub[0], "Pid", (json_int_t)pid[0],
+		      "Hosts", "Name", "FabricHost9", "Dir", sub[1], "Pid", (json_int_t)pid[1],
+		      "Dc", "Dir", sub[2], "Pid", (json_int_t)pid[2], "Vms");
 	if (!j || asprintf(&lj, "%s/lab.json", dir) < 0 || hl_json_dump_pretty(j, &text) < 0 ||
 	    hl_file_write(lj, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0) {
 		if (!j)

@@ -1341,35 +1341,35 @@ int lab_save(const struct lab *L)
 
 	if (!j)
 		return hl_error("out of memory");
-	json_object_set_new(j, "scenario", json_string(L->s->name));
-	json_object_set_new(j, "file", json_string(L->s->path));
-	json_object_set_new(j, "work", json_string(L->work));
-	json_object_set_new(j, "runner_pid", json_integer(getpid()));
-	json_object_set_new(j, "tenant", json_string(L->tenant));
+	json_object_set_new(j, "Scenario", json_string(L->s->name));
+	json_object_set_new(j, "File", json_string(L->s->path));
+	json_object_set_new(j, "Work", json_string(L->work));
+	json_object_set_new(j, "RunnerPid", json_integer(getpid()));
+	json_object_set_new(j, "Tenant", json_string(L->tenant));
 	a = json_array();
 	for (i = 0; i < L->n_hgs; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name",
-						   L->hgs[i].sc->name, "url", L->hgs[i].url, "address",
-						   L->hgs[i].addr, "resolve", L->hgs[i].resolve, "dir",
-						   L->hgs[i].dir, "pid", (json_int_t)L->hgs[i].svc.pid));
-	json_object_set_new(j, "hgs", a);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "Name",
+						   L->hgs[i].sc->name, "Url", L->hgs[i].url, "Address",
+						   L->hgs[i].addr, "Resolve", L->hgs[i].resolve, "Dir",
+						   L->hgs[i].dir, "Pid", (json_int_t)L->hgs[i].svc.pid));
+	json_object_set_new(j, "Hgs", a);
 	if (L->has_dc)
-		json_object_set_new(j, "dc", json_pack("{s:s, s:s, s:s, s:I}", "url", L->dc_url,
-						       "resolve", L->dc_resolve, "dir", L->fabric_dir,
-						       "pid", (json_int_t)L->dc.pid));
+		json_object_set_new(j, "Dc", json_pack("{s:s, s:s, s:s, s:I}", "Url", L->dc_url,
+						       "Resolve", L->dc_resolve, "Dir", L->fabric_dir,
+						       "Pid", (json_int_t)L->dc.pid));
 	a = json_array();
 	for (i = 0; i < L->s->n_hosts; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "name", L->hosts[i].sc->name,
-						   "dir", L->hosts[i].dir, "hgs", L->hosts[i].hgs->sc->name,
-						   "pid", (json_int_t)L->hosts[i].svc.pid));
-	json_object_set_new(j, "hosts", a);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}", "Name", L->hosts[i].sc->name,
+						   "Dir", L->hosts[i].dir, "Hgs", L->hosts[i].hgs->sc->name,
+						   "Pid", (json_int_t)L->hosts[i].svc.pid));
+	json_object_set_new(j, "Hosts", a);
 	a = json_array();
 	for (i = 0; i < L->n_vms; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?}", "name", L->vms[i].name, "kp",
-						   L->vms[i].kp, "bundle", L->vms[i].bundle));
-	json_object_set_new(j, "vms", a);
+		json_array_append_new(a, json_pack("{s:s, s:s?, s:s?}", "Name", L->vms[i].name, "KeyProtector",
+						   L->vms[i].kp, "Bundle", L->vms[i].bundle));
+	json_object_set_new(j, "Vms", a);
 	if (L->vmm)
-		json_object_set_new(j, "vmm", json_string(L->vmm));
+		json_object_set_new(j, "Vmm", json_string(L->vmm));
 	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", L->work)))
 		rc = hl_file_write(path, text, strlen(text), 0644);
 	json_decref(j);

@@ -795,18 +795,18 @@ static json_t *json_step(const struct rp_step *st)
 
 	if (bad)
 		return NULL;
-	bad |= json_object_set_new(o, "index", json_integer(st->index));
-	bad |= json_object_set_new(o, "kind", jstr(st->kind));
-	bad |= json_object_set_new(o, "title", jstr(st->title));
-	bad |= json_object_set_new(o, "passed", json_boolean(st->passed));
-	bad |= json_object_set_new(o, "duration_s", jsec(st->duration_s));
-	bad |= json_object_set_new(o, "expected", jstr(st->expected));
-	bad |= json_object_set_new(o, "got", jstr(st->got));
-	bad |= json_object_set_new(o, "substatus", jstr(st->substatus));
-	bad |= json_object_set_new(o, "reason", jstr(st->reason));
-	bad |= json_object_set_new(o, "concept", jstr(st->concept));
-	bad |= json_object_set_new(o, "message", jstr(st->message));
-	bad |= json_object_set_new(o, "line", json_integer(st->line));
+	bad |= json_object_set_new(o, "Index", json_integer(st->index));
+	bad |= json_object_set_new(o, "Kind", jstr(st->kind));
+	bad |= json_object_set_new(o, "Title", jstr(st->title));
+	bad |= json_object_set_new(o, "Passed", json_boolean(st->passed));
+	bad |= json_object_set_new(o, "DurationSeconds", jsec(st->duration_s));
+	bad |= json_object_set_new(o, "Expected", jstr(st->expected));
+	bad |= json_object_set_new(o, "Got", jstr(st->got));
+	bad |= json_object_set_new(o, "Substatus", jstr(st->substatus));
+	bad |= json_object_set_new(o, "Reason", jstr(st->reason));
+	bad |= json_object_set_new(o, "Concept", jstr(st->concept));
+	bad |= json_object_set_new(o, "Message", jstr(st->message));
+	bad |= json_object_set_new(o, "Line", json_integer(st->line));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -823,14 +823,14 @@ static json_t *json_scenario(const struct rp_scenario *s)
 	for (int k = 0; !bad && k < s->n_steps; k++)
 		bad |= json_array_append_new(steps, json_step(&s->steps[k]));
 	if (!bad) {
-		bad |= json_object_set_new(o, "name", jstr(s->name));
-		bad |= json_object_set_new(o, "file", jstr(s->file));
-		bad |= json_object_set_new(o, "description", jstr(s->description));
-		bad |= json_object_set_new(o, "passed", json_boolean(s->passed));
-		bad |= json_object_set_new(o, "duration_s", jsec(s->duration_s));
-		bad |= json_object_set_new(o, "setup_s", jsec(s->setup_s));
-		bad |= json_object_set_new(o, "error", jstr(s->error));
-		bad |= json_object_set_new(o, "steps", steps);
+		bad |= json_object_set_new(o, "Name", jstr(s->name));
+		bad |= json_object_set_new(o, "File", jstr(s->file));
+		bad |= json_object_set_new(o, "Description", jstr(s->description));
+		bad |= json_object_set_new(o, "Passed", json_boolean(s->passed));
+		bad |= json_object_set_new(o, "DurationSeconds", jsec(s->duration_s));
+		bad |= json_object_set_new(o, "SetupSeconds", jsec(s->setup_s));
+		bad |= json_object_set_new(o, "Error", jstr(s->error));
+		bad |= json_object_set_new(o, "Steps", steps);
 		steps = NULL;
 	}
 	json_decref(steps);
@@ -852,10 +852,10 @@ static int json_write(FILE *out, const struct rp_scenario *v, int n)
 		npass += v[i].passed != 0;
 	}
 	if (!bad) {
-		bad |= json_object_set_new(root, "scenarios", arr);
+		bad |= json_object_set_new(root, "Scenarios", arr);
 		arr = NULL;
-		bad |= json_object_set_new(root, "passed", json_integer(npass));
-		bad |= json_object_set_new(root, "failed", json_integer(n - npass));
+		bad |= json_object_set_new(root, "Passed", json_integer(npass));
+		bad |= json_object_set_new(root, "Failed", json_integer(n - npass));
 	}
 	json_decref(arr);
 	if (bad) {

@@ -56,20 +56,20 @@ ok $([ $RC -eq 0 ] && [ "$(grep -c ': valid (' <<<"$OUT")" -eq "${#files[@]}" ];
 t0=$(date +%s)
 run "$B" run --workdir "$T/all" --report json --out "$T/all.json" "${files[@]}"
 secs=$(($(date +%s) - t0))
-n_pass=$(jq '.passed' "$T/all.json" 2>/dev/null)
+n_pass=$(jq '.Passed' "$T/all.json" 2>/dev/null)
 ok $([ $RC -eq 0 ] && [ "$n_pass" = "${#files[@]}" ]; echo $?) \
 	"hgslab run: all ${#files[@]} host attack scenarios pass (${secs} s)"
-[ $RC -eq 0 ] || jq -r '.scenarios[] | select(.passed | not) | "# \(.name): \(.error // "") \(
-	[.steps[] | select(.passed | not) | "step \(.index) \(.title): \(.message)"] | join("; "))"' \
+[ $RC -eq 0 ] || jq -r '.Scenarios[] | select(.Passed | not) | "# \(.Name): \(.Error // "") \(
+	[.Steps[] | select(.Passed | not) | "step \(.Index) \(.Title): \(.Message)"] | join("; "))"' \
 	"$T/all.json" 2>/dev/null
 # each attack step was refused with the status the library documents (its reason starts with it)
-badst=$(jq -r '.scenarios[].steps[] | select(.kind == "attack") | "\(.title)\t\(.got)\t\(.reason)"' \
+badst=$(jq -r '.Scenarios[].Steps[] | select(.Kind == "attack") | "\(.Title)\t\(.Got)\t\(.Reason)"' \
 	"$T/all.json" 2>/dev/null | while IFS=$'\t' read -r title got reason; do
 		n=$(awk '{ print $2 }' <<<"$title")
 		st=$("$B" attack show "$n" --json | jq -r '.Refusal')
 		[ "$got" = refused ] && [ "${reason#"$st"}" != "$reason" ] || echo "$title"
 	done)
-ok $([ -z "$badst" ] && [ "$(jq '[.scenarios[].steps[] | select(.kind == "attack")] | length' "$T/all.json")" -ge 24 ]
+ok $([ -z "$badst" ] && [ "$(jq '[.Scenarios[].Steps[] | select(.Kind == "attack")] | length' "$T/all.json")" -ge 24 ]
 	echo $?) "every attack step is refused with its documented status"
 [ -z "$badst" ] || echo "# not as documented: $badst"
 ok $([ -z "$(pgrep -f "$T/all")" ] && [ ! -e "$T/all/attack-policy-downgrade" ]; echo $?) \
@@ -81,7 +81,7 @@ sed -e 's/^name: attack-down-pid-reuse/name: neg-expect-succeeded/' \
 	-e 's/kind: down-pid-reuse, reason: "signalled none"/kind: down-pid-reuse, expect: succeeded/' \
 	"$LIB/down-pid-reuse.yaml" >"$T/neg/succeeded.yaml"
 # negmsg FILE: the failed steps' messages of the JSON report FILE
-negmsg() { jq -r '.scenarios[].steps[] | select(.passed | not) | .message' "$1" 2>/dev/null; }
+negmsg() { jq -r '.Scenarios[].Steps[] | select(.Passed | not) | .Message' "$1" 2>/dev/null; }
 run "$B" run --workdir "$T/neg-lab" --report json --out "$T/neg1.json" "$T/neg/succeeded.yaml"
 ok $([ $RC -eq 6 ] && grep -q "expected succeeded, got refused" <(negmsg "$T/neg1.json"); echo $?) \
 	"an attack expected to succeed, which the fabric refuses: the run fails (exit 6) naming the step"

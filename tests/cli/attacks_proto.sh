@@ -52,7 +52,7 @@ t0=$(date +%s)
 "$B" run --workdir "$T/lib" --report json --out "$T/lib.json" $files >"$T/lib.human" 2>"$T/lib.err"
 rc=$?
 secs=$(($(date +%s) - t0))
-n_pass=$(jq '[.scenarios[] | select(.passed)] | length' "$T/lib.json" 2>/dev/null)
+n_pass=$(jq '[.Scenarios[] | select(.Passed)] | length' "$T/lib.json" 2>/dev/null)
 ok $([ $rc -eq 0 ] && [ "$n_pass" = "$n" ]; echo $?) "every protocol attack scenario passes ($n_pass of $n, ${secs} s)"
 if [ $rc -ne 0 ]; then
 	grep -E "✗|FAIL|line [0-9]+:" "$T/lib.human" | head -n 30 | sed 's/^/# /'
@@ -62,13 +62,13 @@ fi
 bad=""
 for a in $names; do
 	status=$(jq -r --arg a "$a" '.[] | select(.Name == $a) | .Refusal' <<<"$LIST")
-	jq -e --arg n "attack-$a" --arg s "$status" '.scenarios[] | select(.name == $n) |
-		any(.steps[]; .kind == "attack" and .passed and .got == "refused" and
-		    (.reason | startswith($s + ":")) and (.concept | length > 0))' "$T/lib.json" >/dev/null ||
+	jq -e --arg n "attack-$a" --arg s "$status" '.Scenarios[] | select(.Name == $n) |
+		any(.Steps[]; .Kind == "attack" and .Passed and .Got == "refused" and
+		    (.Reason | startswith($s + ":")) and (.Concept | length > 0))' "$T/lib.json" >/dev/null ||
 		bad="$bad $a"
 done
 ok $([ -z "$bad" ]; echo $?) "each attack was refused with its documented status${bad:+ (not:$bad)}"
-jq -r '.scenarios[] | .steps[] | select(.kind == "attack") | "# \(.title): \(.reason[0:110])"' \
+jq -r '.Scenarios[] | .Steps[] | select(.Kind == "attack") | "# \(.Title): \(.Reason[0:110])"' \
 	"$T/lib.json" 2>/dev/null
 ok $([ -z "$(pgrep -f "$T/lib" | grep -v "^$$\$")" ] && [ -z "$(ls -A "$T/lib" 2>/dev/null)" ]; echo $?) \
 	"after the attacks: no process left, every lab removed"
@@ -92,19 +92,19 @@ steps:
   - attack: { kind: deep-json }
 EOF
 run "$B" run --workdir "$T/fail-lab" --report json --out "$T/fail.json" "$T/fail.yaml"
-ok $([ $RC -eq 6 ] && jq -e '.scenarios[0].steps[2] | (.passed | not) and .got == "refused" and
-	(.message | test("expected succeeded, got refused"))' "$T/fail.json" >/dev/null; echo $?) \
+ok $([ $RC -eq 6 ] && jq -e '.Scenarios[0].Steps[2] | (.Passed | not) and .Got == "refused" and
+	(.Message | test("expected succeeded, got refused"))' "$T/fail.json" >/dev/null; echo $?) \
 	"an attack expected to succeed that HGS refuses: exit 6, expected succeeded, got refused"
-ok $(jq -e '.scenarios[0].steps[3] | (.passed | not) and (.message | test("does not hold .no such words."))' \
+ok $(jq -e '.Scenarios[0].Steps[3] | (.Passed | not) and (.Message | test("does not hold .no such words."))' \
 	"$T/fail.json" >/dev/null; echo $?) "a reason the refusal does not hold: the step fails, naming it"
-ok $(jq -e '.scenarios[0].steps[4] | (.passed | not) and (.message | test("does not name DebugMode"))' \
+ok $(jq -e '.Scenarios[0].Steps[4] | (.Passed | not) and (.Message | test("does not name DebugMode"))' \
 	"$T/fail.json" >/dev/null; echo $?) "a sub-status the refusal does not name: the step fails, naming it"
-ok $(jq -e '.scenarios[0].steps[5] | (.passed | not) and .got == "error" and
-	(.message | test("nothing to hide"))' "$T/fail.json" >/dev/null; echo $?) \
+ok $(jq -e '.Scenarios[0].Steps[5] | (.Passed | not) and .Got == "error" and
+	(.Message | test("nothing to hide"))' "$T/fail.json" >/dev/null; echo $?) \
 	"an attack that cannot be played (relabelling a healthy boot hides nothing) fails the step"
-ok $(jq -e '.scenarios[0].steps[6].passed' "$T/fail.json" >/dev/null; echo $?) \
+ok $(jq -e '.Scenarios[0].Steps[6].Passed' "$T/fail.json" >/dev/null; echo $?) \
 	"the fabric still serves after the failed steps"
-jq -r '.scenarios[0].steps[] | select(.passed | not) | "# \(.message[0:150])"' "$T/fail.json" 2>/dev/null
+jq -r '.Scenarios[0].Steps[] | select(.Passed | not) | "# \(.Message[0:150])"' "$T/fail.json" 2>/dev/null
 ok $([ -z "$(pgrep -f "$T/fail-lab" | grep -v "^$$\$")" ]; echo $?) "after the failed scenario: no process left"
 
 # ---- the ASan+UBSan binary plays a few ----

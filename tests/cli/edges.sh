@@ -81,7 +81,7 @@ run "$HGSLAB" up -w "$T/up" "$ROOT/scenarios/hostkey-mode.yaml"
 ok $([ $RC -eq 0 ] && grep -qx "  hgslab status --workdir $T/up" <<<"$OUT" &&
 	grep -qx "  hgslab down --workdir $T/up" <<<"$OUT"; echo $?) "up -w DIR prints status and down with --workdir DIR"
 upout=$OUT
-hgspid=$(jq -r '.hgs[0].pid' "$T/up/lab.json")
+hgspid=$(jq -r '.Hgs[0].Pid' "$T/up/lab.json")
 kill -KILL "$hgspid" 2>/dev/null
 run "$HGSLAB" status --workdir "$T/up" --json
 ok $([ "$hgspid" -gt 0 ] 2>/dev/null && jq -e '[.[] | select(.Kind == "HGS")][0].State == "Stopped"' <<<"$OUT" >/dev/null; echo $?) \
@@ -98,6 +98,15 @@ ok $([ $RC -eq 4 ] && [ -n "$OUT" ] && jq -e '.Name == "ContosoVM" and .State ==
 [ -n "$OUT" ] || echo "# start-vm --json printed nothing"
 run "$HGSLAB" down -w "$T/up2"
 ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up2")" ]; echo $?) "down -w of the played fabric"
+run "$HGSLAB" up -w "$T/up3" --json "$ROOT/scenarios/hostkey-mode.yaml"
+ok $([ $RC -eq 0 ] && pascal_keys <<<"$OUT" && jq -e '.Scenario == "hostkey-mode" and (.Hgs[0].Pid > 0) and
+	(.Hosts | length > 0) and all(.Hosts[]; .Name and .Dir and .Pid > 0)' <<<"$OUT" >/dev/null; echo $?) \
+	"up --json: the lab's processes, PascalCase keys only"
+run "$HGSLAB" status -w "$T/up3" --json
+ok $([ $RC -eq 0 ] && pascal_keys <<<"$OUT" && jq -e 'any(.[]; .Kind == "Host")' <<<"$OUT" >/dev/null; echo $?) \
+	"status --json: PascalCase keys only"
+run "$HGSLAB" down -w "$T/up3"
+ok $([ $RC -eq 0 ] && [ -z "$(lab_procs "$T/up3")" ]; echo $?) "down -w after up --json stops every process"
 
 # ---- host run on a TPM in use: the error is printed once ----
 "$HGSLAB" host new --dir "$T/h1" --name FabricHost1 --domain fabrikam.com --listen 127.0.0.77 >/dev/null 2>&1

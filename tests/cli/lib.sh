@@ -59,6 +59,19 @@ jq() {
 	command jq "$@"
 }
 
+# pascal_keys [FILE]: every key of the JSON on standard input (or in FILE), nested and in
+# arrays too, starts with a capital; the keys that do not are printed on stderr as comments.
+# Fails on empty input or input that is not JSON.
+pascal_keys() {
+	local input
+	input=$(cat "${1:-/dev/stdin}")
+	[ -n "${input//[[:space:]]/}" ] || { echo "# pascal_keys: no JSON to check" >&2; return 1; }
+	command jq -e '[.. | objects | keys[]] | all(test("^[A-Z]"))' <<<"$input" >/dev/null && return 0
+	command jq -c '[.. | objects | keys[] | select(test("^[A-Z]") | not)] | unique' <<<"$input" 2>&1 |
+		sed 's/^/# not PascalCase: /' >&2
+	return 1
+}
+
 # flip FILE OFFSET: flip the low bit of byte OFFSET of FILE in place (a change whatever the byte was).
 flip() {
 	local b

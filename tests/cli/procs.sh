@@ -97,8 +97,8 @@ suite() {
 	mkdir -p "$lab"
 	jq -n --arg node "$node" --arg host "$host" --arg fab "$d/fabric" \
 		--argjson a "$p1" --argjson b "$p3" --argjson c "$p3" \
-		'{scenario: "x", work: "", hgs: [{name: "MyHgsService", dir: $node, pid: $a}],
-		  hosts: [{name: "FabricHost1", dir: $host, pid: $b}], dc: {dir: $fab, pid: $c}}' \
+		'{Scenario: "x", Work: "", Hgs: [{Name: "MyHgsService", Dir: $node, Pid: $a}],
+		  Hosts: [{Name: "FabricHost1", Dir: $host, Pid: $b}], Dc: {Dir: $fab, Pid: $c}}' \
 		>"$lab/lab.json"
 	run "$bin" down --workdir "$lab" --keep
 	k=0

@@ -81,8 +81,8 @@ sed -e 's/^name: tampered-debug/name: wrong-expectation/' \
 	"$LIB/tampered-debug.yaml" >"$T/wrong.yaml"
 run "$B" run --workdir "$T/wrong-lab" --report json --out "$T/wrong.json" "$T/wrong.yaml"
 ok $([ $RC -eq 6 ] && grep -q "step 4 (attest FabricHost1): expected Passed" <<<"$OUT" &&
-	jq -e '.scenarios[0].steps[3] | (.passed | not) and .line == 13 and
-		(.message | startswith("step 4 (attest FabricHost1): expected Passed, got InsecureHostConfiguration (DebugMode)"))' \
+	jq -e '.Scenarios[0].Steps[3] | (.Passed | not) and .Line == 13 and
+		(.Message | startswith("step 4 (attest FabricHost1): expected Passed, got InsecureHostConfiguration (DebugMode)"))' \
 		"$T/wrong.json" >/dev/null &&
 	grep -q "wrong-expectation: 5 of 6 steps passed" <<<"$OUT" && [ -d "$T/wrong-lab/wrong-expectation/logs" ] &&
 	[ -z "$(lab_procs "$T/wrong-lab")" ]; echo $?) \
@@ -94,46 +94,47 @@ t0=$(date +%s)
 "$B" run --workdir "$T/lib" --report json --out "$T/lib.json" "$LIB"/*.yaml >"$T/lib.human" 2>"$T/lib.err"
 rc=$?
 secs=$(($(date +%s) - t0))
-n_pass=$(jq '[.scenarios[] | select(.passed)] | length' "$T/lib.json" 2>/dev/null)
+ok $(pascal_keys "$T/lib.json"; echo $?) "run --report json: PascalCase keys only"
+n_pass=$(jq '[.Scenarios[] | select(.Passed)] | length' "$T/lib.json" 2>/dev/null)
 ok $([ $rc -eq 0 ] && [ "$n_pass" = "$n_lib" ]; echo $?) \
 	"every library scenario passes ($n_pass of $n_lib, ${secs} s)"
 if [ $rc -ne 0 ]; then
 	grep -E "✗|FAIL|ERROR|line [0-9]+:" "$T/lib.human" | head -n 30 | sed 's/^/# /'
 	tail -n 5 "$T/lib.err" | sed 's/^/# /'
 fi
-jq -r '.scenarios[] | "# \(.name): \(.steps | length) steps, \(.duration_s * 10 | floor / 10) s"' "$T/lib.json" 2>/dev/null
+jq -r '.Scenarios[] | "# \(.Name): \(.Steps | length) steps, \(.DurationSeconds * 10 | floor / 10) s"' "$T/lib.json" 2>/dev/null
 ok $([ -z "$(lab_procs "$T/lib")" ] && [ -z "$(ls -A "$T/lib" 2>/dev/null)" ]; echo $?) \
 	"after the library: no process left, every passed lab removed"
 for s in "$LIB"/*.yaml; do
 	name=$(basename "$s" .yaml)
-	jq -e --arg n "$name" '.scenarios[] | select(.name == $n) | .passed and (.steps | length > 0) and
-		all(.steps[]; .passed and (.duration_s >= 0) and (.concept | length > 0))' "$T/lib.json" >/dev/null
+	jq -e --arg n "$name" '.Scenarios[] | select(.Name == $n) | .Passed and (.Steps | length > 0) and
+		all(.Steps[]; .Passed and (.DurationSeconds >= 0) and (.Concept | length > 0))' "$T/lib.json" >/dev/null
 	ok $? "scenario $name: every step passed and explains itself"
 done
 
 # The article walkthrough: the shielded VM runs on FabricHost1 with the secret's hash, is refused on FabricHost2.
 want=$(printf '%s' "tenant secret 42" | sha256sum | cut -c1-64)
-ok $(jq -e --arg w "secret.txt=$want" '.scenarios[] | select(.name == "article-walkthrough") |
-	(.steps[5].got == "running") and (.steps[5].reason | contains($w)) and (.steps[6].got == "refused") and
-	(.steps[6].substatus == "DebugMode") and (.steps[8].got == "unreadable")' "$T/lib.json" >/dev/null; echo $?) \
+ok $(jq -e --arg w "secret.txt=$want" '.Scenarios[] | select(.Name == "article-walkthrough") |
+	(.Steps[5].Got == "running") and (.Steps[5].Reason | contains($w)) and (.Steps[6].Got == "refused") and
+	(.Steps[6].Substatus == "DebugMode") and (.Steps[8].Got == "unreadable")' "$T/lib.json" >/dev/null; echo $?) \
 	"article-walkthrough: running on FabricHost1 with the SHA-256 of secret.txt, refused on FabricHost2 (DebugMode), unreadable offline"
 
 # The article's second half: VMM skips the debug host, Web01 runs on FabricHost1 named by the .fsk.
-ok $(jq -e '.scenarios[] | select(.name == "article-vmm") | (.steps[4].kind == "deploy") and
-	(.steps[4].got == "running") and (.steps[4].reason | startswith("on FabricHost1, computer name Web01;")) and
-	(.steps[4].reason | contains("skipped FabricHost2: InsecureHostConfiguration (DebugMode)")) and
-	(.steps[6].got == "unreadable") and (.steps[7].got == "absent")' "$T/lib.json" >/dev/null; echo $?) \
+ok $(jq -e '.Scenarios[] | select(.Name == "article-vmm") | (.Steps[4].Kind == "deploy") and
+	(.Steps[4].Got == "running") and (.Steps[4].Reason | startswith("on FabricHost1, computer name Web01;")) and
+	(.Steps[4].Reason | contains("skipped FabricHost2: InsecureHostConfiguration (DebugMode)")) and
+	(.Steps[6].Got == "unreadable") and (.Steps[7].Got == "absent")' "$T/lib.json" >/dev/null; echo $?) \
 	"article-vmm: FabricHost2 skipped (DebugMode), Web01 runs on FabricHost1 with computer name Web01, unreadable offline, the answer file's secret in no lab file"
 # The answer file reached the guest (its SHA-256, specialized, in the workload) and no file of the lab.
 want=$(printf 'AdminPassword=Answer-S3cret-4711\nComputerName=Web02\n' | sha256sum | cut -c1-64)
-ok $(jq -e --arg w ".hgslab/unattend.txt=$want" '.scenarios[] | select(.name == "answer-file-secret") |
-	(.steps[3].reason | contains($w)) and ([.steps[] | select(.kind == "secret_scan") | .got] ==
+ok $(jq -e --arg w ".hgslab/unattend.txt=$want" '.Scenarios[] | select(.Name == "answer-file-secret") |
+	(.Steps[3].Reason | contains($w)) and ([.Steps[] | select(.Kind == "secret_scan") | .Got] ==
 	["absent", "absent", "absent", "absent", "present"])' "$T/lib.json" >/dev/null; echo $?) \
 	"answer-file-secret: the guest holds the specialized answer file (its SHA-256), the secrets are in no lab file, the template's plaintext is"
 # The refusals name their reasons, and each host's.
-ok $(jq -e '[.scenarios[] | select(.name | test("^(template-altered|template-version-rule|template-signer-untrusted|pdk-other-fabric|cloud-no-healthy-host)$")) |
-	.steps[] | select(.kind == "deploy") | .got] == ["refused", "refused", "refused", "refused", "refused"]' "$T/lib.json" >/dev/null &&
-	jq -e '.scenarios[] | select(.name == "cloud-no-healthy-host") | .steps[4].reason |
+ok $(jq -e '[.Scenarios[] | select(.Name | test("^(template-altered|template-version-rule|template-signer-untrusted|pdk-other-fabric|cloud-no-healthy-host)$")) |
+	.Steps[] | select(.Kind == "deploy") | .Got] == ["refused", "refused", "refused", "refused", "refused"]' "$T/lib.json" >/dev/null &&
+	jq -e '.Scenarios[] | select(.Name == "cloud-no-healthy-host") | .Steps[4].Reason |
 	contains("FabricHost2: InsecureHostConfiguration (DebugMode); FabricHost3: InsecureHostConfiguration (Iommu); FabricHost1: InsecureHostConfiguration (SecureBoot")' \
 	"$T/lib.json" >/dev/null; echo $?) \
 	"the template and cloud refusals: every deploy refused; cloud-no-healthy-host names each host's reason"

@@ -372,9 +372,9 @@ static void assert_jstr(const json_t *o, const char *key, const char *want)
 /* JSON: the shape of report.h, values, nulls, booleans and nasty strings. */
 static void test_json(void **state)
 {
-	static const char *const step_keys[] = { "index", "kind", "title", "passed", "duration_s",
-						 "expected", "got", "substatus", "reason", "concept",
-						 "message", "line" };
+	static const char *const step_keys[] = { "Index", "Kind", "Title", "Passed", "DurationSeconds",
+						 "Expected", "Got", "Substatus", "Reason", "Concept",
+						 "Message", "Line" };
 	struct rp_scenario v[3];
 	json_error_t jerr;
 	json_t *root, *sc, *steps, *st;
@@ -391,44 +391,44 @@ static void test_json(void **state)
 	out = write_str(RP_JSON, v, 3);
 	root = json_loads(out, 0, &jerr);
 	assert_non_null(root);
-	assert_int_equal(json_integer_value(json_object_get(root, "passed")), 1);
-	assert_int_equal(json_integer_value(json_object_get(root, "failed")), 2);
-	assert_int_equal(json_array_size(json_object_get(root, "scenarios")), 3);
+	assert_int_equal(json_integer_value(json_object_get(root, "Passed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(root, "Failed")), 2);
+	assert_int_equal(json_array_size(json_object_get(root, "Scenarios")), 3);
 
-	sc = json_array_get(json_object_get(root, "scenarios"), 0);
-	assert_jstr(sc, "name", "happy");
-	assert_jstr(sc, "file", "scenarios/happy.yaml");
-	assert_true(json_is_true(json_object_get(sc, "passed")));
-	assert_true(json_real_value(json_object_get(sc, "duration_s")) == 5.3);
-	assert_jstr(sc, "error", NULL);
-	steps = json_object_get(sc, "steps");
+	sc = json_array_get(json_object_get(root, "Scenarios"), 0);
+	assert_jstr(sc, "Name", "happy");
+	assert_jstr(sc, "File", "scenarios/happy.yaml");
+	assert_true(json_is_true(json_object_get(sc, "Passed")));
+	assert_true(json_real_value(json_object_get(sc, "DurationSeconds")) == 5.3);
+	assert_jstr(sc, "Error", NULL);
+	steps = json_object_get(sc, "Steps");
 	assert_int_equal(json_array_size(steps), 2);
 	st = json_array_get(steps, 1);
 	for (size_t i = 0; i < sizeof(step_keys) / sizeof(step_keys[0]); i++)
 		assert_non_null(json_object_get(st, step_keys[i]));
 	assert_int_equal(json_object_size(st), sizeof(step_keys) / sizeof(step_keys[0]));
-	assert_int_equal(json_integer_value(json_object_get(st, "index")), 2);
-	assert_jstr(st, "kind", "attest");
-	assert_jstr(st, "title", NASTY);
-	assert_jstr(st, "concept", "bad \xEF\xBF\xBD byte");
-	assert_jstr(st, "substatus", NULL);
-	assert_jstr(st, "message", NULL);
-	assert_int_equal(json_integer_value(json_object_get(st, "line")), 12);
+	assert_int_equal(json_integer_value(json_object_get(st, "Index")), 2);
+	assert_jstr(st, "Kind", "attest");
+	assert_jstr(st, "Title", NASTY);
+	assert_jstr(st, "Concept", "bad \xEF\xBF\xBD byte");
+	assert_jstr(st, "Substatus", NULL);
+	assert_jstr(st, "Message", NULL);
+	assert_int_equal(json_integer_value(json_object_get(st, "Line")), 12);
 
-	sc = json_array_get(json_object_get(root, "scenarios"), 1);
-	assert_true(json_is_false(json_object_get(sc, "passed")));
-	st = json_array_get(json_object_get(sc, "steps"), 1);
-	assert_true(json_is_false(json_object_get(st, "passed")));
-	assert_true(json_real_value(json_object_get(st, "duration_s")) == 0.21);
-	assert_jstr(st, "expected", "Passed");
-	assert_jstr(st, "got", "InsecureHostConfiguration (DebugMode)");
-	assert_jstr(st, "substatus", "DebugMode");
-	assert_jstr(st, "reason", "boot debugging is enabled in PCR 12");
+	sc = json_array_get(json_object_get(root, "Scenarios"), 1);
+	assert_true(json_is_false(json_object_get(sc, "Passed")));
+	st = json_array_get(json_object_get(sc, "Steps"), 1);
+	assert_true(json_is_false(json_object_get(st, "Passed")));
+	assert_true(json_real_value(json_object_get(st, "DurationSeconds")) == 0.21);
+	assert_jstr(st, "Expected", "Passed");
+	assert_jstr(st, "Got", "InsecureHostConfiguration (DebugMode)");
+	assert_jstr(st, "Substatus", "DebugMode");
+	assert_jstr(st, "Reason", "boot debugging is enabled in PCR 12");
 
-	sc = json_array_get(json_object_get(root, "scenarios"), 2);
-	assert_jstr(sc, "error", "cannot start swtpm for 'FabricHost1': not found; run make deps");
-	assert_int_equal(json_array_size(json_object_get(sc, "steps")), 0);
-	assert_true(json_is_false(json_object_get(sc, "passed")));
+	sc = json_array_get(json_object_get(root, "Scenarios"), 2);
+	assert_jstr(sc, "Error", "cannot start swtpm for 'FabricHost1': not found; run make deps");
+	assert_int_equal(json_array_size(json_object_get(sc, "Steps")), 0);
+	assert_true(json_is_false(json_object_get(sc, "Passed")));
 
 	json_decref(root);
 	free(out);
