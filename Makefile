@@ -48,6 +48,13 @@ ifneq ($(MODULES),)
 LIB_SRC  := $(MODULES)
 endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# web/ (the dashboard's and the HTML report's pages, scripts, styles) is
+# embedded in the binary: scripts/embed.sh writes it out as C (sim/web.h).
+WEB_SRC  := $(sort $(wildcard web/*))
+WEB_C    := $(BUILD)/gen/web_assets.c
+ifeq ($(MODULES),)
+LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
+endif
 LIBA     := $(BUILD)/libhgslab.a
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -110,6 +117,14 @@ $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+$(WEB_C): $(WEB_SRC) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh $(WEB_SRC) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/web_assets.o: $(WEB_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -111,3 +111,25 @@ each_binary() {
 		"$1" "$bin"
 	done
 }
+
+# browser SCRIPT ARGS...: run the browser test tests/browser/SCRIPT (node, puppeteer-core,
+# Debian's chromium; tests/browser/lib.js) and turn each of its "PASS text" / "FAIL text"
+# lines into a TAP case; its "#" lines are passed on.  A script that could not run (no
+# node_modules: make deps) or ended without a line is one failure, never a skip.
+browser() {
+	local script=$1 line any=0
+	shift
+	if [ ! -d "$ROOT/tests/browser/node_modules/puppeteer-core" ] || ! command -v node >/dev/null ||
+		[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+		ok 1 "browser test $script: puppeteer-core, node and chromium are installed (make deps)"
+		return 1
+	fi
+	while IFS= read -r line; do
+		case $line in
+		"PASS "*) ok 0 "${line#PASS }"; any=1 ;;
+		"FAIL "*) ok 1 "${line#FAIL }"; any=1 ;;
+		*) echo "# ${line#\# }" ;;
+		esac
+	done < <(timeout 300 node "$ROOT/tests/browser/$script" "$@" 2>&1)
+	[ "$any" = 1 ] || ok 1 "browser test $script printed no check"
+}

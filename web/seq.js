@@ -1,0 +1,1 @@
+/* seq.js - placeholder until the sequence diagram renderer lands. */
