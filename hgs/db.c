@@ -150,6 +150,9 @@ const char *const hgs_db_migrations[] = {
 	/* 6: nonces live in the memory of `hgs serve` only (hgs/nonce.h) */
 	"DROP INDEX IF EXISTS nonces_expires;"
 	"DROP TABLE IF EXISTS nonces;",
+	/* 7: each exchange's trace (hgs/trace.h): what was sent and checked, for the diagrams */
+	"ALTER TABLE attestation_log ADD COLUMN trace TEXT;"
+	"ALTER TABLE key_protection_log ADD COLUMN trace TEXT;",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 
@@ -221,7 +224,7 @@ static int tx_end(struct hgs_node *node, int rc)
 }
 
 /* How a listed column is shown in JSON. */
-enum col_type { COL_TEXT, COL_INT, COL_BOOL, COL_TIME, COL_SUBSTATUS };
+enum col_type { COL_TEXT, COL_INT, COL_BOOL, COL_TIME, COL_SUBSTATUS, COL_JSON };
 
 /* One column of a listing: its JSON key (the cmdlet's property name), SQL expression, type. */
 struct json_col {
@@ -258,6 +261,12 @@ static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
 		return json_string(when);
 	case COL_SUBSTATUS:
 		return substatus_json((uint32_t)sqlite3_column_int64(stmt, i));
+	case COL_JSON: {
+		/* written by this node only (a trace); a damaged one shows as null */
+		json_t *j = json_loads((const char *)sqlite3_column_text(stmt, i), 0, NULL);
+
+		return j ? j : json_null();
+	}
 	case COL_TEXT:
 	default:
 		return json_string((const char *)sqlite3_column_text(stmt, i));
@@ -1567,17 +1576,19 @@ int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff)
 
 /*
  * Audit log TABLE as JSON objects of COLS, oldest first: HOST's entries
- * only when HOST is not NULL, the LAST most recent only when LAST > 0.
+ * only when HOST is not NULL, those with an id above AFTER only, the LAST
+ * most recent only when LAST > 0.
  */
 static int log_list(struct hgs_node *node, const char *table, const struct json_col *cols,
-		    size_t ncols, const char *host, long last, json_t **out)
+		    size_t ncols, const char *host, long long after, long last, json_t **out)
 {
-	char from[160];
+	char from[200];
 
-	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE ?1 IS NULL OR host = ?1 "
-		 "ORDER BY id DESC LIMIT ?2) ORDER BY id", table);
+	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE (?1 IS NULL OR host = ?1) "
+		 "AND id > ?3 ORDER BY id DESC LIMIT ?2) ORDER BY id", table);
 	return list_json(node, cols, ncols, from,
-			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : -1)), out);
+			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : -1), HL_IN_INT(after)),
+			 out);
 }
 
 /* Append one entry to the attestation log. */
@@ -1590,27 +1601,36 @@ int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_ent
 	if (hgs_node_log_store(node, &st) < 0)
 		return -1;
 	rc = hl_store_run(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
-			  "reason, remote, healthcert) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+			  "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
 				  HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
 				  HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
-				  HL_IN_TEXT(e->healthcert)));
+				  HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace)));
 	hgs_node_log_release(node);
 	return rc;
 }
 
+/* The attestation log's columns as JSON (hgs_db_attest_log_list). */
+static const struct json_col attest_log_cols[] = {
+	{ "Id", "id", COL_INT }, { "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
+	{ "Mode", "mode", COL_TEXT }, { "Status", "status", COL_TEXT },
+	{ "SubStatus", "substatus", COL_SUBSTATUS }, { "Reason", "reason", COL_TEXT },
+	{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
+	{ "Trace", "trace", COL_JSON },
+};
+
 /* The attestation log as JSON, oldest first. */
 int hgs_db_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out)
 {
-	static const struct json_col cols[] = {
-		{ "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
-		{ "Mode", "mode", COL_TEXT }, { "Status", "status", COL_TEXT },
-		{ "SubStatus", "substatus", COL_SUBSTATUS }, { "Reason", "reason", COL_TEXT },
-		{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
-	};
+	return log_list(node, "attestation_log", attest_log_cols,
+			sizeof(attest_log_cols) / sizeof(attest_log_cols[0]), host, 0, last, out);
+}
 
-	return log_list(node, "attestation_log", cols, sizeof(cols) / sizeof(cols[0]), host, last,
-			out);
+/* The attestation log's entries after id AFTER, oldest first, at most MAX. */
+int hgs_db_attest_log_since(struct hgs_node *node, long long after, long max, json_t **out)
+{
+	return log_list(node, "attestation_log", attest_log_cols,
+			sizeof(attest_log_cols) / sizeof(attest_log_cols[0]), NULL, after, max, out);
 }
 
 /* Append one entry to the key protection log. */
@@ -1624,7 +1644,7 @@ int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 		return hl_error_wrap("cannot record a key release in the key protection log");
 	rc = hl_store_run(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
 			  "result, reason, message, http_status, remote, healthcert, "
-			  "encryption_cert) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  "encryption_cert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host),
 				  HL_IN_TEXT(e->key_protector), HL_IN_TEXT(e->owner),
 				  HL_IN_TEXT(e->result ? e->result : ""),
@@ -1632,25 +1652,33 @@ int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 				  HL_IN_TEXT(e->message ? e->message : ""),
 				  HL_IN_INT(e->http_status), HL_IN_TEXT(e->remote),
 				  HL_IN_TEXT(e->health_certificate),
-				  HL_IN_TEXT(e->encryption_certificate)));
+				  HL_IN_TEXT(e->encryption_certificate), HL_IN_TEXT(e->trace)));
 	if (rc < 0)
 		hl_error_wrap("cannot record a key release in the key protection log");
 	hgs_node_log_release(node);
 	return rc;
 }
 
+/* The key protection log's columns as JSON (hgs_db_kps_log_list). */
+static const struct json_col kps_log_cols[] = {
+	{ "Id", "id", COL_INT }, { "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
+	{ "KeyProtector", "key_protector", COL_TEXT }, { "Owner", "owner", COL_TEXT },
+	{ "Result", "result", COL_TEXT }, { "Reason", "reason", COL_TEXT },
+	{ "Message", "message", COL_TEXT }, { "HttpStatus", "http_status", COL_INT },
+	{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
+	{ "EncryptionCertificate", "encryption_cert", COL_TEXT }, { "Trace", "trace", COL_JSON },
+};
+
 /* The key protection log as JSON, oldest first. */
 int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json_t **out)
 {
-	static const struct json_col cols[] = {
-		{ "Time", "time", COL_TIME }, { "Host", "host", COL_TEXT },
-		{ "KeyProtector", "key_protector", COL_TEXT }, { "Owner", "owner", COL_TEXT },
-		{ "Result", "result", COL_TEXT }, { "Reason", "reason", COL_TEXT },
-		{ "Message", "message", COL_TEXT }, { "HttpStatus", "http_status", COL_INT },
-		{ "Remote", "remote", COL_TEXT }, { "HealthCertificate", "healthcert", COL_TEXT },
-		{ "EncryptionCertificate", "encryption_cert", COL_TEXT },
-	};
+	return log_list(node, "key_protection_log", kps_log_cols,
+			sizeof(kps_log_cols) / sizeof(kps_log_cols[0]), host, 0, last, out);
+}
 
-	return log_list(node, "key_protection_log", cols, sizeof(cols) / sizeof(cols[0]), host,
-			last, out);
+/* The key protection log's entries after id AFTER, oldest first, at most MAX. */
+int hgs_db_kps_log_since(struct hgs_node *node, long long after, long max, json_t **out)
+{
+	return log_list(node, "key_protection_log", kps_log_cols,
+			sizeof(kps_log_cols) / sizeof(kps_log_cols[0]), NULL, after, max, out);
 }

@@ -393,18 +393,27 @@ struct hgs_attest_log_entry {
 	const char *reason;
 	const char *remote;                   /* peer "127.0.0.5:40112" */
 	const char *healthcert;               /* thumbprint of the certificate issued */
+	const char *trace;                    /* the exchange's trace as JSON text (hgs/trace.h), or NULL */
 };
 
 /* Append E to the attestation log (an audit record, hgs_node_log_store). */
 int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e);
 
 /*
- * The attestation log as a JSON array, oldest first, of {"Time", "Host",
- * "Mode", "Status", "SubStatus": [names], "Reason", "Remote",
- * "HealthCertificate"}.  HOST (may be NULL) keeps only that host's
- * attempts; LAST > 0 keeps only the LAST most recent ones.
+ * The attestation log as a JSON array, oldest first, of {"Id", "Time",
+ * "Host", "Mode", "Status", "SubStatus": [names], "Reason", "Remote",
+ * "HealthCertificate", "Trace"} (Trace: the exchange's trace, hgs/trace.h,
+ * or null).  HOST (may be NULL) keeps only that host's attempts; LAST > 0
+ * keeps only the LAST most recent ones.
  */
 int hgs_db_attest_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
+
+/*
+ * The attestation log's entries whose Id is above AFTER, oldest first, at
+ * most MAX (> 0) of the most recent: how a watcher (the dashboard, the run
+ * report) follows the log.  Same objects as hgs_db_attest_log_list().
+ */
+int hgs_db_attest_log_since(struct hgs_node *node, long long after, long max, json_t **out);
 
 /* One entry of the key protection log; NULL strings are stored as null. */
 struct hgs_kps_log_entry {
@@ -419,17 +428,22 @@ struct hgs_kps_log_entry {
 	const char *remote;                   /* peer "127.0.0.5:40112" */
 	const char *health_certificate;       /* its thumbprint */
 	const char *encryption_certificate;   /* thumbprint of the KPS certificate that unwrapped */
+	const char *trace;                    /* the exchange's trace as JSON text (hgs/trace.h), or NULL */
 };
 
 /* Append E to the key protection log. */
 int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e);
 
 /*
- * The key protection log as a JSON array, oldest first, of {"Time", "Host",
- * "KeyProtector", "Owner", "Result", "Reason", "Message", "HttpStatus",
- * "Remote", "HealthCertificate", "EncryptionCertificate"}; HOST (may be
- * NULL) keeps one host's entries, LAST > 0 the LAST most recent.
+ * The key protection log as a JSON array, oldest first, of {"Id", "Time",
+ * "Host", "KeyProtector", "Owner", "Result", "Reason", "Message",
+ * "HttpStatus", "Remote", "HealthCertificate", "EncryptionCertificate",
+ * "Trace"}; HOST (may be NULL) keeps one host's entries, LAST > 0 the LAST
+ * most recent.
  */
 int hgs_db_kps_log_list(struct hgs_node *node, const char *host, long last, json_t **out);
+
+/* The key protection log's entries whose Id is above AFTER, oldest first, at most MAX (> 0). */
+int hgs_db_kps_log_since(struct hgs_node *node, long long after, long max, json_t **out);
 
 #endif
