@@ -1,7 +1,7 @@
 /*
  * report.js - the page of `hgslab run --report html` (sim/report_html.c):
- * reads the run (the JSON report's document, inline in
- * <script id="hgslab-report-data">) and builds every scenario and every step
+ * reads the run (the JSON report's document, inline in the script element
+ * hgslab-report-data) and builds every scenario and every step
  * (mark, index, kind, title, timing, expected / got, reason, remedy,
  * concept, the failure's message) with the sequence diagram of each exchange
  * the step caused, drawn by web/seq.js (HgslabSeq, the dashboard's renderer).
@@ -65,7 +65,9 @@
 
 		const dl = h('dl', 'facts', null, li);
 		item(dl, 'expected', st.Expected);
-		item(dl, 'got', st.Got && st.Substatus ? `${st.Got} (${st.Substatus})` : st.Got);
+		item(dl, 'got', st.Got);
+		if (st.Substatus && String(st.Got || '').indexOf(st.Substatus) < 0)
+			item(dl, 'substatus', st.Substatus);
 		item(dl, 'reason', st.Reason);
 		item(dl, 'remedy', st.Remedy);
 		if (!dl.childNodes.length)

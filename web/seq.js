@@ -334,7 +334,7 @@
 				if (cls === 'fail') {
 					// the failing check's row, framed in red behind its text
 					g.setAttribute('data-check', str(s.Check) || str(s.Label));
-					g.insertBefore(el('rect', { x: left ? 2 : tx - 4, y: y, width: room + 4,
+					g.insertBefore(el('rect', { x: left ? 2 : tx - 6, y: y, width: room + 8,
 						height: h + 2, rx: 3, fill: COLOR.fail, 'fill-opacity': 0.07,
 						stroke: COLOR.fail, 'stroke-width': 1, 'stroke-dasharray': '3 2',
 						class: 'seq-fail-box' }), g.firstChild);
