@@ -47,7 +47,6 @@
 		const svg = HgslabSeq.render(entry);
 		fig.appendChild(svg);
 		fig.classList.add(entry.Status === 'Passed' || entry.Result === 'Released' ? 'pass' : 'fail');
-		HgslabSeq.fit(svg);
 	}
 
 	// The step ST of a scenario as an <li>.
@@ -135,6 +134,8 @@
 		}
 		document.title = `hgslab run report: ${data.Passed} passed, ${data.Failed} failed`;
 		list.forEach((sc, i) => scenario(sc || {}, i, root));
+		// labels wider than estimated are squeezed once the page is laid out (one pass)
+		document.querySelectorAll('svg.hgslab-seq').forEach(HgslabSeq.fit);
 	}
 
 	main();

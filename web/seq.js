@@ -38,7 +38,6 @@
 		pass: '#1a7f37', fail: '#cf222e', skip: '#6e7781', info: '#0969da', msg: 'currentColor',
 	};
 	const MARK = { pass: '\u2713', fail: '\u2717', skip: '\u2013', info: 'i', msg: '' };
-	let uses = 0;
 
 	// NAME element of SVG with ATTRS, appended to PARENT when given.
 	function el(name, attrs, parent) {
@@ -363,7 +362,6 @@
 		svg.setAttribute('height', height);
 		svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
 		tip(svg, what);
-		svg.setAttribute('data-seq', String(++uses));
 		if (typeof global.requestAnimationFrame === 'function')
 			global.requestAnimationFrame(() => { if (svg.isConnected) fit(svg); });
 		return svg;
