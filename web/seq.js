@@ -2,7 +2,8 @@
  * seq.js - the sequence diagram of one exchange of the fabric: an
  * attestation (Host and HGS) or a key release (Host and KPS), drawn from the
  * entry of the HGS node's attestation or key protection log that recorded it
- * (its "Trace", docs/scenarios.md and the trace contract of hgs/trace.h).
+ * (its "Trace": docs/scenarios.md, and the trace contract of hgs/trace.h;
+ * a trace's "StepsDropped" is counted in a note).
  * The dashboard of `hgslab up` and the HTML report of `hgslab run --report
  * html` both load this file; nothing else draws an exchange.
  *
@@ -343,10 +344,13 @@
 			tip(g, full);
 		});
 
-		if (all.length > steps.length) {
+		// steps HGS left out of a full trace (StepsDropped) and steps past the limit here
+		const more = all.length - steps.length + (trace && Number(trace.StepsDropped) > 0 ?
+			Math.floor(Number(trace.StepsDropped)) : 0);
+		if (more > 0) {
 			const t = el('text', { x: W / 2, y: y + 10, 'text-anchor': 'middle', fill: 'currentColor',
 				opacity: 0.7, class: 'seq-note' }, svg);
-			t.textContent = `\u2026 ${all.length - steps.length} more steps not drawn`;
+			t.textContent = `\u2026 ${more} more step${more === 1 ? '' : 's'} not drawn`;
 			y += 20;
 		}
 		if (!trace) {
