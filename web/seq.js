@@ -298,9 +298,13 @@
 				y = ay + 14;
 			} else {
 				// a check (or a note, or a message to itself): a box on the lifeline, text beside it
+				// the text goes toward the middle, up to the next lifeline (or the edge)
 				const left = x1 > W / 2;
 				const tx = left ? x1 - 14 : x1 + 14;
-				const room = left ? tx - 6 : W - 6 - tx;
+				const others = xs.filter((x) => left ? x < x1 : x > x1);
+				const bound = others.length ? (left ? Math.max(...others) + 8 : Math.min(...others) - 8)
+					: (left ? 6 : W - 6);
+				const room = left ? tx - bound : bound - tx;
 				const anchor = left ? 'end' : 'start';
 				const rows = [];
 				if (s.Kind === 'Check') {
@@ -334,7 +338,7 @@
 				if (cls === 'fail') {
 					// the failing check's row, framed in red behind its text
 					g.setAttribute('data-check', str(s.Check) || str(s.Label));
-					g.insertBefore(el('rect', { x: left ? 2 : tx - 6, y: y, width: room + 8,
+					g.insertBefore(el('rect', { x: left ? bound - 4 : tx - 4, y: y, width: room + 8,
 						height: h + 2, rx: 3, fill: COLOR.fail, 'fill-opacity': 0.07,
 						stroke: COLOR.fail, 'stroke-width': 1, 'stroke-dasharray': '3 2',
 						class: 'seq-fail-box' }), g.firstChild);
