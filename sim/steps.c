@@ -1518,9 +1518,10 @@ static int do_kill(struct ctx *c)
 #define EXCHANGES_MAX 64
 
 /*
- * One HGS node followed across a step: opened read-only beside its running
- * `hgs serve` (SQLite WAL: readers never block it) before the step, with the
- * last Ids of its two logs then; NULL node when it could not be read.
+ * One HGS node followed across a step: opened beside its running `hgs
+ * serve` before the step and only read (SQLite WAL: a reader never blocks
+ * it), with the last Ids of its two logs then; NULL node when it could not
+ * be read.
  */
 struct log_watch {
 	struct hgs_node *node;
