@@ -464,8 +464,8 @@ static int count_of(const char *hay, const char *needle)
 }
 
 /*
- * HTML: one self-contained page (doctype, CSP, inline style and scripts, no
- * src / href / link), the run's JSON in one script element that reads back
+ * HTML: one self-contained page (doctype, CSP with the scripts' hashes,
+ * inline style and scripts, no src / href / link), the run's JSON in one script element that reads back
  * as the JSON report's document, and a hostile string in it stays data: no
  * '<' of the run reaches the page, the only script ends are the page's own.
  */
@@ -493,6 +493,11 @@ static void test_html(void **state)
 
 	assert_true(!strncmp(out, doctype, strlen(doctype)));
 	assert_non_null(strstr(out, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"));
+	/* the policy lets only the two scripts run, by their hashes (the browser test sees them run) */
+	assert_non_null(strstr(out, "; script-src 'sha256-"));
+	assert_int_equal(count_of(out, "'sha256-"), 2);
+	assert_int_equal(count_of(out, "'unsafe-inline'"), 1);
+	assert_non_null(strstr(out, "style-src 'unsafe-inline'"));
 	assert_non_null(strstr(out, "<meta charset=\"utf-8\">"));
 	assert_true(strlen(out) > 20 && !strcmp(out + strlen(out) - 16, "</body>\n</html>\n"));
 	/* self-contained: the style and both scripts inline, nothing loaded */
