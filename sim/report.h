@@ -34,7 +34,8 @@
  * JSON document above inline in a <script type="application/json">, drawn by
  * web/report.js with web/seq.js (the sequence diagram of each exchange, the
  * dashboard's renderer too) and styled by web/report.css, all three inlined
- * from the binary (sim/web.h).
+ * from the binary (sim/web.h); its Content-Security-Policy allows no request
+ * and runs only those two scripts.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error().
  */
