@@ -362,7 +362,7 @@ static int run_opts_get(struct hl_cmd_ctx *ctx, struct run_opts *o)
 }
 
 const struct hl_opt cmd_run_opts[] = {
-	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit or json", 0 },
+	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit, json or html", 0 },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "write the report to FILE (default stdout)", 0 },
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make the labs in DIR/NAME (default a new temp dir)", 0 },
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directories (default: kept only on failure)", 0 },
@@ -399,7 +399,7 @@ int cmd_run(struct hl_cmd_ctx *ctx)
 }
 
 const struct hl_opt cmd_demo_opts[] = {
-	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit or json", 0 },
+	{ "report", 'r', HL_OPT_STRING, "FORMAT", "human (default), tap, junit, json or html", 0 },
 	{ "out", 'o', HL_OPT_STRING, "FILE", "write the report to FILE (default stdout)", 0 },
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make the lab in DIR/NAME (default a new temp dir)", 0 },
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directory", 0 },

@@ -1,8 +1,9 @@
 /*
- * report.c - the four forms of what `hgslab run` says (report.h): the
- * streamed human form (one line per step, a verdict per scenario, a closing
- * table), progress of a long step on stderr, and TAP 13, JUnit XML (libxml2's
- * xmlTextWriter) and JSON (jansson) written once from the whole run.
+ * report.c - the forms of what `hgslab run` says (report.h): the streamed
+ * human form (one line per step, a verdict per scenario, a closing table),
+ * progress of a long step on stderr, and TAP 13, JUnit XML (libxml2's
+ * xmlTextWriter) and JSON (jansson) written once from the whole run; the
+ * HTML form (sim/report_html.c) carries the same JSON document.
  *
  * The human form decides its looks from OUT and the environment: colour only
  * when OUT is a terminal and NO_COLOR is unset; the marks ✓ / ✗ and the
@@ -50,11 +51,13 @@ struct rp_style {
 
 static const char *const format_names[] = {
 	[RP_HUMAN] = "human", [RP_TAP] = "tap", [RP_JUNIT] = "junit", [RP_JSON] = "json",
+	[RP_HTML] = "html",
 };
 
 /* Names of the formats in messages. */
 static const char *const format_titles[] = {
 	[RP_HUMAN] = "human", [RP_TAP] = "TAP", [RP_JUNIT] = "JUnit", [RP_JSON] = "JSON",
+	[RP_HTML] = "HTML",
 };
 
 /* 1 while a progress line is shown on stderr. */
@@ -68,7 +71,7 @@ int rp_format_parse(const char *s, enum rp_format *out)
 			return 0;
 		}
 	}
-	return hl_error("unknown report format '%s'; use human, tap, junit or json", s ? s : "");
+	return hl_error("unknown report format '%s'; use human, tap, junit, json or html", s ? s : "");
 }
 
 void rp_scenario_clear(struct rp_scenario *s)
@@ -85,6 +88,7 @@ void rp_scenario_clear(struct rp_scenario *s)
 		free(st->reason);
 		free(st->concept);
 		free(st->message);
+		json_decref(st->exchanges);
 	}
 	free(s->steps);
 	free(s->name);
@@ -807,6 +811,8 @@ static json_t *json_step(const struct rp_step *st)
 	bad |= json_object_set_new(o, "Concept", jstr(st->concept));
 	bad |= json_object_set_new(o, "Message", jstr(st->message));
 	bad |= json_object_set_new(o, "Line", json_integer(st->line));
+	bad |= json_object_set_new(o, "Exchanges",
+				   st->exchanges ? json_incref(st->exchanges) : json_array());
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -841,8 +847,8 @@ static json_t *json_scenario(const struct rp_scenario *s)
 	return o;
 }
 
-/* The JSON form of the N scenarios V. */
-static int json_write(FILE *out, const struct rp_scenario *v, int n)
+/* The JSON report's document of the N scenarios V. */
+json_t *rp_json(const struct rp_scenario *v, int n)
 {
 	json_t *root = json_object(), *arr = json_array();
 	int bad = !root || !arr, npass = 0;
@@ -860,8 +866,18 @@ static int json_write(FILE *out, const struct rp_scenario *v, int n)
 	json_decref(arr);
 	if (bad) {
 		json_decref(root);
-		return hl_error("cannot write the JSON report: out of memory");
+		return NULL;
 	}
+	return root;
+}
+
+/* The JSON form of the N scenarios V. */
+static int json_write(FILE *out, const struct rp_scenario *v, int n)
+{
+	json_t *root = rp_json(v, n);
+
+	if (!root)
+		return hl_error("cannot write the JSON report: out of memory");
 	/* jansson stops at the first failed write; rp_write() reports it through ferror() */
 	json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 	fputc('\n', out);
@@ -889,6 +905,9 @@ int rp_write(FILE *out, enum rp_format format, const struct rp_scenario *v, int 
 		break;
 	case RP_JSON:
 		rc = json_write(out, v, n);
+		break;
+	case RP_HTML:
+		rc = rp_html_write(out, v, n);
 		break;
 	default:
 		return hl_error("cannot write the report: unknown format %d", (int)format);

@@ -1,14 +1,14 @@
 /*
- * report.h - what `hgslab run` says about the scenarios it ran, in four
+ * report.h - what `hgslab run` says about the scenarios it ran, in five
  * forms: human (one line per step as it happens, a closing summary), TAP,
- * JUnit XML and JSON (written once everything ran).
+ * JUnit XML, JSON and HTML (written once everything ran).
  *
  * The runner (sim/run.c) fills one struct rp_scenario per file and one
  * struct rp_step per step; this module only formats them.  The human form
  * is streamed: rp_human_step() is called as each step ends, progress of a
  * long step goes to stderr through rp_progress() (only on a terminal, so
- * logs stay clean), and rp_human_summary() closes.  TAP, JUnit and JSON are
- * produced from the whole run by rp_write().
+ * logs stay clean), and rp_human_summary() closes.  TAP, JUnit, JSON and
+ * HTML are produced from the whole run by rp_write().
  *
  * Human line, one per step:
  *   "  ✓  3 attest FabricHost2 -> InsecureHostConfiguration (DebugMode)   0.21 s"
@@ -23,10 +23,19 @@
  * <testsuite name=SCENARIO> per file, one <testcase> per step (classname
  * the scenario, time in seconds), <failure message=...> when it failed,
  * <error> for a setup error; written with libxml2's xmlTextWriter so
- * escaping is the library's.  JSON: {"scenarios": [{"name", "file", "description",
- * "passed", "duration_s", "setup_s", "error", "steps": [{"index", "kind", "title",
- * "passed", "duration_s", "expected", "got", "substatus", "reason",
- * "concept", "message", "line"}]}], "passed", "failed"} with jansson.
+ * escaping is the library's.  JSON (rp_json()): {"Scenarios": [{"Name", "File",
+ * "Description", "Passed", "DurationSeconds", "SetupSeconds", "Error", "Steps":
+ * [{"Index", "Kind", "Title", "Passed", "DurationSeconds", "Expected", "Got",
+ * "Substatus", "Reason", "Concept", "Message", "Line", "Exchanges"}]}],
+ * "Passed", "Failed"} with jansson; "Exchanges" is the array of the HGS
+ * log entries the step caused (struct rp_step, exchanges).
+ *
+ * HTML (sim/report_html.c): one self-contained page, no external asset: the
+ * JSON document above inline in a <script type="application/json">, drawn by
+ * web/report.js with web/seq.js (the sequence diagram of each exchange, the
+ * dashboard's renderer too) and styled by web/report.css, all three inlined
+ * from the binary (sim/web.h); its Content-Security-Policy allows no request
+ * and runs only those two scripts.
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error().
  */
@@ -35,11 +44,13 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "lib/err.h"
 
-enum rp_format { RP_HUMAN, RP_TAP, RP_JUNIT, RP_JSON };
+enum rp_format { RP_HUMAN, RP_TAP, RP_JUNIT, RP_JSON, RP_HTML };
 
-/* "human", "tap", "junit", "json" -> *OUT; -1 (hl_error naming the valid ones) otherwise. */
+/* "human", "tap", "junit", "json", "html" -> *OUT; -1 (hl_error naming the valid ones) otherwise. */
 int rp_format_parse(const char *s, enum rp_format *out);
 
 struct rp_step {
@@ -55,6 +66,13 @@ struct rp_step {
 	char *concept;          /* plain words: what was checked and why it said what it said */
 	char *message;          /* on failure: which step, expected what, what happened */
 	int line;               /* the step's line in the file */
+	/*
+	 * The exchanges the step caused: a JSON array (owned) of the entries the
+	 * HGS nodes' attestation and key protection logs gained while it played
+	 * (hgs/db.h: {"Id", "Host", "Status" or "Result", "Reason", "Trace", ...},
+	 * plus "Hgs", the node's name), oldest first; NULL when none.
+	 */
+	json_t *exchanges;
 };
 
 struct rp_scenario {
@@ -87,7 +105,13 @@ void rp_human_summary(FILE *out, const struct rp_scenario *v, int n); /* closing
 void rp_progress(const char *fmt, ...) HL_PRINTF(1, 2);
 void rp_progress_done(void);
 
-/* Write the N scenarios V in FORMAT (TAP, JUnit, JSON; HUMAN writes the summary) to OUT. */
+/* Write the N scenarios V in FORMAT (TAP, JUnit, JSON, HTML; HUMAN writes the summary) to OUT. */
 int rp_write(FILE *out, enum rp_format format, const struct rp_scenario *v, int n);
+
+/* The JSON report's document of the N scenarios V (new reference), NULL when out of memory. */
+json_t *rp_json(const struct rp_scenario *v, int n);
+
+/* The HTML report of the N scenarios V on OUT (sim/report_html.c); rp_write() checks the writes. */
+int rp_html_write(FILE *out, const struct rp_scenario *v, int n);
 
 #endif

@@ -23,6 +23,8 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "hgs/db.h"
+#include "hgs/node.h"
 #include "proto/fsk.h"
 #include "sim/attack.h"
 #include "sim/search.h"
@@ -1510,6 +1512,125 @@ static int do_kill(struct ctx *c)
 	return 0;
 }
 
+/* ---- the exchanges a step caused (the report's sequence diagrams) ---- */
+
+/* Most entries one log of one node gives one step (the most recent ones). */
+#define EXCHANGES_MAX 64
+
+/*
+ * One HGS node followed across a step: opened beside its running `hgs
+ * serve` before the step and only read (SQLite WAL: a reader never blocks
+ * it), with the last Ids of its two logs then; NULL node when it could not
+ * be read.
+ */
+struct log_watch {
+	struct hgs_node *node;
+	long long attest_id, kps_id;
+};
+
+/* The Id of the last entry of the log list ARR, 0 when it is empty. */
+static long long last_id(const json_t *arr)
+{
+	size_t n = json_array_size(arr);
+
+	return n ? json_integer_value(json_object_get(json_array_get(arr, n - 1), "Id")) : 0;
+}
+
+/* Open every HGS node of L into W (L->n_hgs) and note where its logs end. */
+static void logs_mark(struct lab *L, struct log_watch *w)
+{
+	for (size_t i = 0; i < L->n_hgs; i++) {
+		json_t *a = NULL, *k = NULL;
+
+		if (!L->hgs[i].dir || hgs_node_open(L->hgs[i].dir, 0, &w[i].node) < 0 ||
+		    hgs_db_attest_log_since(w[i].node, 0, 1, &a) < 0 ||
+		    hgs_db_kps_log_since(w[i].node, 0, 1, &k) < 0) {
+			hgs_node_close(w[i].node);
+			w[i].node = NULL;
+			hl_error_clear();  /* no diagram for this node; the step plays on */
+		} else {
+			w[i].attest_id = last_id(a);
+			w[i].kps_id = last_id(k);
+		}
+		json_decref(a);
+		json_decref(k);
+	}
+}
+
+/* Order of two exchanges: by time, an attestation before a key release of the same second. */
+static int exchange_cmp(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	const char *ta = json_string_value(json_object_get(a, "Time"));
+	const char *tb = json_string_value(json_object_get(b, "Time"));
+	long long ia = json_integer_value(json_object_get(a, "Id"));
+	long long ib = json_integer_value(json_object_get(b, "Id"));
+	int c = strcmp(ta ? ta : "", tb ? tb : "");
+
+	if (c)
+		return c;
+	c = (json_object_get(b, "Status") != NULL) - (json_object_get(a, "Status") != NULL);
+	return c ? c : (ia > ib) - (ia < ib);
+}
+
+/* Append the entries of log list ARR to the vector V of N (capacity CAP), each with "Hgs": NAME. */
+static int exchanges_add(json_t ***v, size_t *n, size_t *cap, json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(arr, i, e) {
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			json_t **nv = realloc(*v, c * sizeof(**v));
+
+			if (!nv)
+				return -1;
+			*v = nv;
+			*cap = c;
+		}
+		if (json_object_set_new(e, "Hgs", json_string(name)) < 0)
+			return -1;
+		(*v)[(*n)++] = json_incref(e);
+	}
+	return 0;
+}
+
+/*
+ * Give R->exchanges the entries the nodes' logs gained since logs_mark(),
+ * oldest first, and close the nodes of W.
+ */
+static void logs_collect(struct lab *L, struct log_watch *w, struct rp_step *r)
+{
+	json_t **v = NULL;
+	size_t n = 0, cap = 0, i;
+	int bad = 0;
+
+	for (i = 0; i < L->n_hgs; i++) {
+		json_t *a = NULL, *k = NULL;
+
+		if (!w[i].node)
+			continue;
+		if (hgs_db_attest_log_since(w[i].node, w[i].attest_id, EXCHANGES_MAX, &a) < 0 ||
+		    hgs_db_kps_log_since(w[i].node, w[i].kps_id, EXCHANGES_MAX, &k) < 0)
+			hl_error_clear();
+		bad |= exchanges_add(&v, &n, &cap, a, L->hgs[i].sc->name) < 0 ||
+		       exchanges_add(&v, &n, &cap, k, L->hgs[i].sc->name) < 0;
+		json_decref(a);
+		json_decref(k);
+		hgs_node_close(w[i].node);
+		w[i].node = NULL;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), exchange_cmp);
+	if (!bad && n && (r->exchanges = json_array()))
+		for (i = 0; i < n; i++)
+			json_array_append(r->exchanges, v[i]);
+	for (i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
 /* ---- entry ---- */
 
 static char *step_title(const struct sc_step *st)
@@ -1580,10 +1701,13 @@ static char *step_expected(const struct sc_step *st)
 int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step *r)
 {
 	struct ctx c = { L, st, r };
+	struct log_watch *watch = L->n_hgs ? calloc(L->n_hgs, sizeof(*watch)) : NULL;
 	double t0;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
+	if (watch)
+		logs_mark(L, watch);
 	r->index = index;
 	r->kind = sc_step_name(st->kind);
 	r->title = step_title(st);
@@ -1614,6 +1738,9 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 		outcome(&c, "error", 0, "unknown step");
 	}
 	r->duration_s = hl_clock_s() - t0;
+	if (watch)
+		logs_collect(L, watch, r);
+	free(watch);
 	if (!r->got)
 		r->got = sdup("error");
 	return rc;

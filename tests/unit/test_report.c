@@ -1,7 +1,9 @@
 /*
  * test_report.c - unit tests for sim/report: the format names, TAP (exact
  * lines and plan), JUnit read back with libxml2, JSON read back with
- * jansson, the plain and UTF-8 human form, write errors, and freeing.
+ * jansson (a step's exchanges included), the HTML page (its structure, its
+ * data read back, markup in the run's strings kept from closing the script),
+ * the plain and UTF-8 human form, write errors, and freeing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +111,11 @@ static void make_failing(struct rp_scenario *s)
 		 "runs, which is exactly what guarded fabric is meant to prevent.",
 		 "step 2 (attest FabricHost2) expected Passed, got InsecureHostConfiguration (DebugMode)",
 		 24);
+	s->steps[1].exchanges = json_pack("[{s:i, s:s, s:s, s:s, s:n, s:s}]", "Id", 4, "Host", "FabricHost2",
+					  "Status", "InsecureHostConfiguration",
+					  "Reason", "boot debugging is enabled in PCR 12", "Trace",
+					  "Hgs", "MyHgsService");
+	assert_non_null(s->steps[1].exchanges);
 	add_step(s, "start", "start ShieldedVM1 on FabricHost2", 1, 1.75, "refused", "refused", NULL, NULL,
 		 "Without a health certificate the KPS releases no key.", NULL, 27);
 	finish(s);
@@ -144,7 +151,7 @@ static void env_plain(void)
 	setenv("NO_COLOR", "1", 1);
 }
 
-/* The four names parse; anything else fails naming them. */
+/* The five names parse; anything else fails naming them. */
 static void test_format_parse(void **state)
 {
 	enum rp_format f = RP_HUMAN;
@@ -158,14 +165,17 @@ static void test_format_parse(void **state)
 	assert_int_equal(f, RP_JUNIT);
 	assert_int_equal(rp_format_parse("json", &f), 0);
 	assert_int_equal(f, RP_JSON);
+	assert_int_equal(rp_format_parse("html", &f), 0);
+	assert_int_equal(f, RP_HTML);
 	hl_error_clear();
 	assert_int_equal(rp_format_parse("xml", &f), -1);
-	assert_int_equal(f, RP_JSON);
-	assert_string_equal(hl_error_last(), "unknown report format 'xml'; use human, tap, junit or json");
+	assert_int_equal(f, RP_HTML);
+	assert_string_equal(hl_error_last(),
+			    "unknown report format 'xml'; use human, tap, junit, json or html");
 	assert_int_equal(rp_format_parse("", &f), -1);
 	assert_int_equal(rp_format_parse("jsonx", &f), -1);
 	assert_int_equal(rp_format_parse(NULL, &f), -1);
-	assert_error_has("human, tap, junit or json");
+	assert_error_has("human, tap, junit, json or html");
 }
 
 /* TAP: version, plan over all steps, exact ok / not ok lines and the YAML block. */
@@ -374,7 +384,7 @@ static void test_json(void **state)
 {
 	static const char *const step_keys[] = { "Index", "Kind", "Title", "Passed", "DurationSeconds",
 						 "Expected", "Got", "Substatus", "Reason", "Concept",
-						 "Message", "Line" };
+						 "Message", "Line", "Exchanges" };
 	struct rp_scenario v[3];
 	json_error_t jerr;
 	json_t *root, *sc, *steps, *st;
@@ -414,6 +424,8 @@ static void test_json(void **state)
 	assert_jstr(st, "Substatus", NULL);
 	assert_jstr(st, "Message", NULL);
 	assert_int_equal(json_integer_value(json_object_get(st, "Line")), 12);
+	assert_true(json_is_array(json_object_get(st, "Exchanges")));
+	assert_int_equal(json_array_size(json_object_get(st, "Exchanges")), 0);
 
 	sc = json_array_get(json_object_get(root, "Scenarios"), 1);
 	assert_true(json_is_false(json_object_get(sc, "Passed")));
@@ -424,6 +436,8 @@ static void test_json(void **state)
 	assert_jstr(st, "Got", "InsecureHostConfiguration (DebugMode)");
 	assert_jstr(st, "Substatus", "DebugMode");
 	assert_jstr(st, "Reason", "boot debugging is enabled in PCR 12");
+	assert_int_equal(json_array_size(json_object_get(st, "Exchanges")), 1);
+	assert_true(json_equal(json_object_get(st, "Exchanges"), v[1].steps[1].exchanges));
 
 	sc = json_array_get(json_object_get(root, "Scenarios"), 2);
 	assert_jstr(sc, "Error", "cannot start swtpm for 'FabricHost1': not found; run make deps");
@@ -431,6 +445,98 @@ static void test_json(void **state)
 	assert_true(json_is_false(json_object_get(sc, "Passed")));
 
 	json_decref(root);
+	free(out);
+	for (int i = 0; i < 3; i++)
+		rp_scenario_clear(&v[i]);
+}
+
+/* A string of the run that tries to end the data's script element and run its own. */
+#define HOSTILE "</script><img src=x onerror=\"alert(1)\"><!--<script>x</SCRIPT >&amp; ✓"
+
+/* How many times NEEDLE occurs in HAY. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * HTML: one self-contained page (doctype, CSP with the scripts' hashes,
+ * inline style and scripts, no src / href / link), the run's JSON in one script element that reads back
+ * as the JSON report's document, and a hostile string in it stays data: no
+ * '<' of the run reaches the page, the only script ends are the page's own.
+ */
+static void test_html(void **state)
+{
+	static const char doctype[] = "<!DOCTYPE html>\n<html lang=\"en\">\n";
+	static const char data_open[] = "<script type=\"application/json\" id=\"hgslab-report-data\">";
+	struct rp_scenario v[3];
+	json_error_t jerr;
+	json_t *data, *want;
+	char *out, *json;
+	const char *p, *end;
+
+	(void)state;
+	make_passing(&v[0]);
+	make_failing(&v[1]);
+	make_setup_error(&v[2]);
+	free(v[0].steps[1].title);
+	v[0].steps[1].title = strdup(HOSTILE);
+	free(v[1].description);
+	v[1].description = strdup(HOSTILE);
+	assert_int_equal(json_object_set_new(json_array_get(v[1].steps[1].exchanges, 0), "Reason",
+					     json_string(HOSTILE)), 0);
+	out = write_str(RP_HTML, v, 3);
+
+	assert_true(!strncmp(out, doctype, strlen(doctype)));
+	assert_non_null(strstr(out, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"));
+	/* the policy lets only the two scripts run, by their hashes (the browser test sees them run) */
+	assert_non_null(strstr(out, "; script-src 'sha256-"));
+	assert_int_equal(count_of(out, "'sha256-"), 2);
+	assert_int_equal(count_of(out, "'unsafe-inline'"), 1);
+	assert_non_null(strstr(out, "style-src 'unsafe-inline'"));
+	assert_non_null(strstr(out, "<meta charset=\"utf-8\">"));
+	assert_true(strlen(out) > 20 && !strcmp(out + strlen(out) - 16, "</body>\n</html>\n"));
+	/* self-contained: the style and both scripts inline, nothing loaded */
+	assert_int_equal(count_of(out, "<style>"), 1);
+	assert_non_null(strstr(out, "HgslabSeq"));              /* web/seq.js */
+	assert_non_null(strstr(out, "hgslab-report-data"));     /* web/report.js reads it */
+	/* three script elements (data, seq.js, report.js), three ends, whatever the run said */
+	assert_int_equal(count_of(out, "<script"), 3);
+	assert_int_equal(count_of(out, "</script>"), 3);
+	assert_null(strstr(out, "</SCRIPT"));
+	assert_null(strstr(out, "<img"));
+	assert_null(strstr(out, "<!--"));
+	assert_int_equal(count_of(out, data_open), 1);
+	p = strstr(out, data_open) + strlen(data_open);
+	end = strstr(p, "</script>");
+	assert_non_null(end);
+	/* the data holds no markup character; the page around it loads nothing */
+	assert_null(memchr(p, '<', (size_t)(end - p)));
+	assert_null(memchr(p, '>', (size_t)(end - p)));
+	json = strndup(p, (size_t)(end - p));
+	assert_non_null(json);
+	memmove((char *)p, end, strlen(end) + 1);
+	assert_null(strstr(out, " src="));
+	assert_null(strstr(out, " href="));
+	assert_null(strstr(out, "<link"));
+
+	/* the data reads back as the JSON report's document, hostile strings intact */
+	data = json_loads(json, 0, &jerr);
+	assert_non_null(data);
+	want = rp_json(v, 3);
+	assert_non_null(want);
+	assert_true(json_equal(data, want));
+	assert_jstr(json_array_get(json_object_get(json_array_get(json_object_get(data, "Scenarios"), 0),
+						   "Steps"), 1), "Title", HOSTILE);
+	assert_jstr(json_array_get(json_object_get(data, "Scenarios"), 1), "Description", HOSTILE);
+
+	json_decref(want);
+	json_decref(data);
+	free(json);
 	free(out);
 	for (int i = 0; i < 3; i++)
 		rp_scenario_clear(&v[i]);
@@ -551,7 +657,7 @@ static void test_human_utf8(void **state)
 /* Every format reports a full disk and a stream it cannot write as -1 with a message. */
 static void test_write_errors(void **state)
 {
-	static const enum rp_format formats[] = { RP_HUMAN, RP_TAP, RP_JUNIT, RP_JSON };
+	static const enum rp_format formats[] = { RP_HUMAN, RP_TAP, RP_JUNIT, RP_JSON, RP_HTML };
 	struct rp_scenario v[2];
 	FILE *f;
 
@@ -611,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_tap_error_and_escaping),
 		cmocka_unit_test(test_junit),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_human_plain),
 		cmocka_unit_test(test_human_utf8),
 		cmocka_unit_test(test_write_errors),
