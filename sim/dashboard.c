@@ -103,6 +103,45 @@ static void ring_add(struct dashboard *d, json_t *e)
 	slot->id = d->next_id++;
 }
 
+/* One new event and its place in its poll: sorted by time, then by that place. */
+struct dash_new {
+	json_t *e;
+	size_t i;
+};
+
+/* qsort's order of struct dash_new: Time (ISO 8601, so text order), then poll order. */
+static int dash_new_cmp(const void *a, const void *b)
+{
+	const struct dash_new *x = a, *y = b;
+	const char *tx = json_string_value(json_object_get(x->e, "Time"));
+	const char *ty = json_string_value(json_object_get(y->e, "Time"));
+	int c = strcmp(tx ? tx : "", ty ? ty : "");
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Store a poll's EVENTS in D's ring in the order they happened (the logs are read one by one). */
+static void ring_add_all(struct dashboard *d, json_t *events)
+{
+	size_t n = json_array_size(events), i;
+	struct dash_new *v = n ? calloc(n, sizeof(*v)) : NULL;
+
+	for (i = 0; i < n; i++) {
+		if (!v) {
+			ring_add(d, json_array_get(events, i));
+			continue;
+		}
+		v[i].e = json_array_get(events, i);
+		v[i].i = i;
+	}
+	if (!v)
+		return;
+	qsort(v, n, sizeof(*v), dash_new_cmp);
+	for (i = 0; i < n; i++)
+		ring_add(d, v[i].e);
+	free(v);
+}
+
 /* The poller: every DASHBOARD_POLL_MS the lab's changes become events; the picture when moved. */
 static void *dashboard_poll(void *arg)
 {
@@ -115,10 +154,9 @@ static void *dashboard_poll(void *arg)
 	pthread_mutex_lock(&d->lock);
 	while (d->running) {
 		char *work = NULL;
-		json_t *events = NULL, *pic = NULL, *e;
+		json_t *events = NULL, *pic = NULL;
 		char *text = NULL;
 		int moved = 0, reopen = !l || seen_version != d->work_version;
-		size_t i;
 
 		if (reopen && d->work)
 			work = strdup(d->work);
@@ -139,8 +177,7 @@ static void *dashboard_poll(void *arg)
 		}
 		hl_error_clear();
 		pthread_mutex_lock(&d->lock);
-		json_array_foreach(events, i, e)
-			ring_add(d, e);
+		ring_add_all(d, events);
 		if (text && (!d->picture || strcmp(d->picture, text))) {
 			free(d->picture);
 			d->picture = text;
