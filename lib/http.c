@@ -63,6 +63,8 @@
 #define HTTP_IDLE_TIMEOUT_S_DEFAULT 30
 #define HTTP_REQUEST_TIMEOUT_S_DEFAULT 10
 #define HTTP_LISTEN_BACKLOG 64
+/* How long a stopping server waits for its streams' last chunks to go out. */
+#define HTTP_STREAM_END_S 1
 /* How often the deadline of every open connection is looked at. */
 #define HTTP_SWEEP_MS 200
 
@@ -102,8 +104,9 @@ struct hl_http_server {
 	struct http_conn *conns;
 	pthread_t sweeper;
 	int sweeping;
-	pthread_cond_t stream_cond;	/* signalled when the server stops (conns_lock) */
+	pthread_cond_t stream_cond;	/* signalled when the server stops or a stream ends */
 	int stopping;			/* streams end (guarded by conns_lock) */
+	int n_streams;			/* streamed answers not ended yet (conns_lock) */
 };
 
 /* A streamed answer in flight: the handler's stream function and its argument. */
@@ -207,14 +210,19 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 }
 
-/* libmicrohttpd's end of a streamed answer: the stream's own free, then ours. */
+/* libmicrohttpd's end of a streamed answer (its last chunk sent): the stream's own free, then ours. */
 static void http_stream_free(void *cls)
 {
 	struct http_stream *st = cls;
+	struct hl_http_server *srv = st->srv;
 
 	if (st->free_fn)
 		st->free_fn(st->user);
 	free(st);
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->n_streams--;
+	pthread_cond_broadcast(&srv->stream_cond);
+	pthread_mutex_unlock(&srv->conns_lock);
 }
 
 int hl_http_response_set(struct hl_http_response *resp, int status, const char *content_type,
@@ -344,6 +352,9 @@ static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connecti
 			if (r) {
 				/* the response owns the stream now */
 				resp->stream = NULL;
+				pthread_mutex_lock(&srv->conns_lock);
+				srv->n_streams++;
+				pthread_mutex_unlock(&srv->conns_lock);
 				MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 							"no-store");
 			} else {
@@ -836,14 +847,23 @@ unsigned short hl_http_server_port(const struct hl_http_server *srv)
 
 void hl_http_server_stop(struct hl_http_server *srv)
 {
+	struct timespec until;
 	MHD_socket fd;
 
 	if (!srv)
 		return;
-	/* streams end: their readers wake and return before the connections are joined */
+	/*
+	 * Streams end: their readers wake and return, and their last chunks go
+	 * out (bounded) before the connections are closed and joined.
+	 */
 	pthread_mutex_lock(&srv->conns_lock);
 	srv->stopping = 1;
 	pthread_cond_broadcast(&srv->stream_cond);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HTTP_STREAM_END_S;
+	while (srv->n_streams > 0 &&
+	       pthread_cond_timedwait(&srv->stream_cond, &srv->conns_lock, &until) == 0)
+		;
 	pthread_mutex_unlock(&srv->conns_lock);
 	/* the sweeper first: it touches connections libmicrohttpd is about to close */
 	if (srv->sweeping) {

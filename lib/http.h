@@ -46,8 +46,9 @@
  * does: a stream that may stay silent longer sends something (an SSE comment
  * line) now and then.  The stream function runs on the connection's thread:
  * streams need a thread per connection (config threads 0).  When the server
- * stops, every stream ends within HL_HTTP_STREAM_WAIT_MS, cleanly (the last
- * chunk is sent), before hl_http_server_stop() returns.
+ * stops, every stream ends within HL_HTTP_STREAM_WAIT_MS and its last chunk
+ * goes out (a second at most for a client that does not read) before
+ * hl_http_server_stop() returns.
  *
  * Client.  hl_http_get()/hl_http_post() perform one request each (a new
  * connection; no proxies, no redirects, http and https only) with a timeout,

@@ -86,6 +86,45 @@ static json_t *dlab_remedy(const char *kind, const char *status, const char *sub
 	return json_null();
 }
 
+/*
+ * A copy of V whose object keys are PascalCase ("operation_mode" ->
+ * "OperationMode"): the host's and the VM's own files (state.json,
+ * config.json, the profile) speak snake_case; the API speaks PascalCase.
+ */
+static json_t *pascal_copy(const json_t *v)
+{
+	const char *key;
+	json_t *out, *x;
+	size_t i;
+
+	if (json_is_array(v)) {
+		out = json_array();
+		json_array_foreach(v, i, x)
+			json_array_append_new(out, pascal_copy(x));
+		return out;
+	}
+	if (!json_is_object(v))
+		return json_deep_copy(v);
+	out = json_object();
+	json_object_foreach((json_t *)v, key, x) {
+		char name[128];
+		size_t n = 0;
+		int up = 1;
+
+		for (const char *c = key; *c && n + 1 < sizeof(name); c++) {
+			if (*c == '_' || *c == '-') {
+				up = 1;
+				continue;
+			}
+			name[n++] = up ? (char)toupper((unsigned char)*c) : *c;
+			up = 0;
+		}
+		name[n] = '\0';
+		json_object_set_new(out, name, pascal_copy(x));
+	}
+	return out;
+}
+
 /* A string member of O, or "" (never NULL). */
 static const char *str_of(const json_t *o, const char *key)
 {
@@ -704,11 +743,12 @@ int dlab_host_page(const char *work, const char *name, json_t **out)
 	host_status(h, &hs, &state);
 	if (hl_profile_to_spec(&h->profile, &spec) < 0 || hl_profile_to_json(&h->profile, &pj) < 0)
 		goto out;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:O?, s:s, s:O}", "Name", name, "Hgs",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o?, s:s, s:o}", "Name", name, "Hgs",
 		      str_of(e, "Hgs"), "Dir", str_of(e, "Dir"), "Status", hs.status, "SubStatus",
 		      hs.sub, "StatusWords", hs.words, "Running",
-		      hl_served_pid(str_of(e, "Dir"), HOST_PID_FILE) > 0, "State", state, "Profile",
-		      spec, "ProfileSettings", pj);
+		      hl_served_pid(str_of(e, "Dir"), HOST_PID_FILE) > 0, "State",
+		      state ? pascal_copy(state) : NULL, "Profile", spec, "ProfileSettings",
+		      pascal_copy(pj));
 	if (!o) {
 		hl_error("out of memory");
 		goto out;
@@ -837,9 +877,9 @@ int dlab_vm_page(const char *work, const char *name, json_t **out)
 		json_array_append_new(hosts, json_pack("{s:s, s:b, s:s}", "Host", str_of(e, "Name"),
 						       "MayRun", guard && healthy, "Why", why));
 	}
-	o = json_pack("{s:s, s:s?, s:s?, s:O, s:O, s:O?, s:O?}", "Name", name, "RunningOn", where,
+	o = json_pack("{s:s, s:s?, s:s?, s:O, s:O, s:o?, s:o?}", "Name", name, "RunningOn", where,
 		      "Owner", kp ? kp->owner_name : NULL, "Guardians", guardians, "Hosts", hosts,
-		      "Config", cfg, "State", vs);
+		      "Config", cfg ? pascal_copy(cfg) : NULL, "State", vs ? pascal_copy(vs) : NULL);
 	if (!o) {
 		hl_error("out of memory");
 		goto out;

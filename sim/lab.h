@@ -24,6 +24,8 @@
  *                                 removed)
  *   WORK/vmm/                     the fabric controller: clouds, placements
  *   WORK/logs/                    process logs and one .cmd/.out/.err per verb called
+ *   WORK/dashboard/               `up`'s live dashboard: its pid file, log and the
+ *                                 teacher token (0600; sim/dashboard.h)
  *
  * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9,
  * the DC .10, hosts .20 and up.  Names resolve through libcurl resolve lists

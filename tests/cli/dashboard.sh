@@ -53,8 +53,12 @@ ok "$(jq -e '[.[] | select(.Kind == "KeyRelease" and .Ok)] | length >= 1' "$T/re
 	"the key release of the VM's start is an event"
 ok "$(jq -e '[.[] | select(.Kind == "Attestation" and (.Ok | not) and .Host == "FabricHost2" and (.Title | test("DebugMode")))] | length >= 1' "$T/recent.json" >/dev/null; echo $?)" \
 	"FabricHost2's refusal is an event that says DebugMode"
-check "GET /api/host/FabricHost1 has its PCRs, log events and policies (PascalCase)" bash -c "curl -sf '${URL}api/host/FabricHost1' | jq -e '(.Boot.Pcrs | length) > 0 and (.Boot.Events | length) > 0 and (.Policies | length) > 0 and .Status == \"Passed\"' >/dev/null"
-check "GET /api/vm/ShieldedVM1 says where it may run" bash -c "curl -sf '${URL}api/vm/ShieldedVM1' | jq -e '.Owner == \"Owner\" and ([.Hosts[] | select(.MayRun)] | map(.Host)) == [\"FabricHost1\"]' >/dev/null"
+curl -sf "${URL}api/host/FabricHost1" >"$T/host.json"
+ok "$(jq -e '(.Boot.Pcrs | length) > 0 and (.Boot.Events | length) > 0 and (.Policies | length) > 0 and .Status == "Passed"' "$T/host.json" >/dev/null && pascal_keys "$T/host.json"; echo $?)" \
+	"GET /api/host/FabricHost1 has its PCRs, log events and policies, PascalCase"
+curl -sf "${URL}api/vm/ShieldedVM1" >"$T/vm.json"
+ok "$(jq -e '.Owner == "Owner" and ([.Hosts[] | select(.MayRun)] | map(.Host)) == ["FabricHost1"]' "$T/vm.json" >/dev/null && pascal_keys "$T/vm.json"; echo $?)" \
+	"GET /api/vm/ShieldedVM1 says where it may run (FabricHost1 only), PascalCase"
 ok "$([ "$(code "${URL}api/nothing")" = 404 ] && jq -e .error "$T/body" >/dev/null; echo $?)" "an unknown route is 404 with an error"
 ok "$([ "$(code "${URL}api/host/NoSuchHost")" = 404 ]; echo $?)" "an unknown host is 404"
 head -c 40000 /dev/zero | tr '\0' 'x' >"$T/big"
