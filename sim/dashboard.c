@@ -381,9 +381,10 @@ static int current_work(struct dashboard *d, struct hl_http_response *resp, char
 	pthread_mutex_lock(&d->lock);
 	*work = d->work ? strdup(d->work) : NULL;
 	pthread_mutex_unlock(&d->lock);
-	if (!*work)
-		return hl_http_response_error(resp, 503, "no lab is up yet"), 1;
-	return 0;
+	if (*work)
+		return 0;
+	hl_http_response_error(resp, 503, "no lab is up yet");
+	return 1;
 }
 
 /* GET /api/host/NAME and /api/vm/NAME. */
@@ -480,7 +481,7 @@ static int route_asset(const struct hl_http_request *req, struct hl_http_respons
 	const struct web_asset *a = web_asset_find(name);
 
 	(void)user;
-	if (!a || !strncmp(req->path, "/web/", 5) == !strcmp(req->path, "/"))
+	if (!a)
 		return hl_http_response_error(resp, 404, "no resource at '%s' on this server",
 					      req->path);
 	return hl_http_response_set(resp, 200, a->type, a->data, a->len);

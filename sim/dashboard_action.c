@@ -203,7 +203,8 @@ static void stop_owner(const char *dir, const char *pidfile, int sig)
 }
 
 /* reboot-host: VMs off, agent off, the new profile, the agent started as `up` did. */
-static int act_reboot(struct lab *L, const json_t *lab, const json_t *req, json_t *output)
+static int act_reboot(struct lab *L, const json_t *lab, const json_t *req, json_t *output,
+		      int *done)
 {
 	const char *name = member(req, "Host"), *profile = member(req, "Profile");
 	const json_t *e = entry_named(lab, "Hosts", name);
@@ -223,11 +224,12 @@ static int act_reboot(struct lab *L, const json_t *lab, const json_t *req, json_
 	if (profile && *profile) {
 		rc = run_verb(L, (const char *const[]){ "host", "set-profile", "--dir", dir,
 						       "--profile", profile, NULL }, output);
-		if (rc != 0)
-			hl_error("cannot set the profile '%s' of host '%s' (see the output); its agent "
-				 "starts again with the profile it had", profile, name);
 		if (rc < 0)
 			return -1;
+		if (rc > 0) {
+			/* the verb said why (Output); the agent starts again with the profile it had */
+			*done = 0;
+		}
 	}
 	snprintf(label, sizeof(label), "host agent of %s", name);
 	snprintf(log, sizeof(log), "host-%s.log", name);
@@ -353,7 +355,7 @@ int dlab_action(const char *work, const char *guest, const json_t *req, json_t *
 		goto out;
 	made = 1;
 	if (!strcmp(action, "reboot-host"))
-		rc = act_reboot(&L, lab, req, output);
+		rc = act_reboot(&L, lab, req, output, &done);
 	else if (!strcmp(action, "stop-vm") || !strcmp(action, "start-vm"))
 		rc = act_vm(&L, lab, req, guest, !strcmp(action, "start-vm"), output, &done);
 	else if (!strcmp(action, "kill-hgs") || !strcmp(action, "restart-hgs"))
