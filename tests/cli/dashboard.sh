@@ -93,4 +93,30 @@ ok "$RC" "run --dashboard plays the scenario (exit $RC)"
 RURL=$(echo "$ERR" | sed -n 's/.*live dashboard on \(http:[^ ]*\).*/\1/p' | head -1)
 ok "$([ -n "$RURL" ]; echo $?)" "run --dashboard prints the dashboard's URL ($RURL)"
 ok "$(! curl -s -o /dev/null "$RURL"; echo $?)" "the run's dashboard is gone at its end"
+
+# run --dashboard follows the lab that plays; Ctrl-C leaves no process and no dashboard
+"$HGSLAB" run --workdir "$T/run2" --guest "$GUEST" --dashboard "$ROOT/scenarios/article-walkthrough.yaml" \
+	>"$T/run2.out" 2>"$T/run2.err" &
+RUNPID=$!
+RURL=
+for _ in $(seq 100); do
+	RURL=$(sed -n 's/.*live dashboard on \(http:[^ ]*\).*/\1/p' "$T/run2.err" | head -1)
+	[ -n "$RURL" ] && break
+	sleep 0.1
+done
+seen=1
+for _ in $(seq 300); do
+	if curl -sf "${RURL}api/fabric" 2>/dev/null | jq -e '.Scenario == "article-walkthrough" and (.Hosts | length) == 2' >/dev/null 2>&1; then
+		seen=0
+		break
+	fi
+	sleep 0.1
+done
+ok "$seen" "while the run plays, its dashboard shows the scenario's fabric ($RURL)"
+kill -INT "$RUNPID"
+wait "$RUNPID"
+rc=$?
+ok "$([ "$rc" = 130 ]; echo $?)" "Ctrl-C ends the run (exit $rc)"
+ok "$(! curl -s -o /dev/null "$RURL" && [ -z "$(pgrep -f "$T/run2" | grep -vx "$$")" ]; echo $?)" \
+	"and leaves no process of the run and no dashboard"
 done_testing
