@@ -45,6 +45,9 @@ int cmd_dashboard(struct hl_cmd_ctx *ctx)
 		snprintf(work, sizeof(work), "%s/hgslab-up-%u", tmp && *tmp ? tmp : "/tmp",
 			 (unsigned)getuid());
 	snprintf(dir, sizeof(dir), "%s/%s", work, DASHBOARD_DIR);
+	if (access(work, F_OK) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "no lab directory '%s': bring a fabric up there with "
+				   "`hgslab up --workdir %s FILE`", work, work);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create '%s': %s", dir, strerror(errno));
 	if ((has = dashboard_token_read(dir, token)) < 0)
