@@ -51,8 +51,9 @@ struct dash_event {
 };
 
 /*
- * The dashboard.  Invariants: ring holds the events n_events - DASHBOARD_RING
- * (or 1) .. next_id - 1 at index id % DASHBOARD_RING; picture is the last
+ * The dashboard.  Invariants: ring holds the last DASHBOARD_RING events
+ * (ids below next_id, consecutive) at index id % DASHBOARD_RING, a slot's id
+ * saying which event it holds; picture is the last
  * fabric picture (NULL before the first), picture_version counts its
  * changes; work is the lab followed (NULL: none), work_version counts its
  * changes (the poller reopens the lab when it moved).  lock guards all of
@@ -187,8 +188,6 @@ static void *dashboard_poll(void *arg)
 		free(text);
 		json_decref(events);
 		json_decref(pic);
-		if (!l)
-			seen_version = d->work_version - 1;  /* try to open it again next time */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += DASHBOARD_POLL_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -519,7 +518,11 @@ int dashboard_start(const struct dashboard_config *cfg, struct dashboard **out)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->action_lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
-	d->next_id = 1;
+	/*
+	 * Ids grow across runs of the dashboard too (a page that reconnects to a
+	 * new one sends the last id it saw): they start at the time in ms.
+	 */
+	d->next_id = hl_clock_epoch_ms();
 	if (cfg->token) {
 		snprintf(d->token, sizeof(d->token), "%s", cfg->token);
 		d->has_token = 1;
