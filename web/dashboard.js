@@ -275,6 +275,23 @@
 		14: 'the boot authorities: VSM identity key, code integrity policy, dump encryption',
 	};
 
+	const EVENT_MEANING = {
+		EV_NO_ACTION: 'not extended into a PCR: the log\'s header (its algorithms)',
+		EV_S_CRTM_VERSION: 'the version of the firmware\'s root of trust for measurement',
+		EV_EFI_PLATFORM_FIRMWARE_BLOB: 'the firmware volume that ran',
+		EV_POST_CODE: 'power-on self-test code',
+		EV_EFI_HANDOFF_TABLES: 'the SMBIOS tables handed to the OS',
+		EV_EFI_VARIABLE_BOOT: 'a boot variable (BootOrder, Boot0000)',
+		EV_EFI_BOOT_SERVICES_DRIVER: 'a driver from a plug-in card\'s option ROM',
+		EV_EFI_ACTION: 'a step the firmware took (calling the boot option, exiting boot services)',
+		EV_EFI_BOOT_SERVICES_APPLICATION: 'the boot manager the firmware started',
+		EV_EFI_GPT_EVENT: 'the disk\'s GPT partition table',
+		EV_EFI_VARIABLE_DRIVER_CONFIG: 'a Secure Boot variable: SecureBoot on or off, PK, KEK, db, dbx',
+		EV_EFI_VARIABLE_AUTHORITY: 'the db certificate that verified the boot manager',
+		EV_SEPARATOR: 'the end of the pre-OS measurements into this PCR',
+		EV_EVENT_TAG: 'Windows boot configuration (WBCL): debugging, hypervisor, VSM, code integrity, IOMMU, dumps...',
+	};
+
 	function table(head, rows) {
 		return el('table', {}, el('tr', {}, head.map((h) => el('th', {}, h))),
 			rows.map((r) => el('tr', {}, r.map((c, i) => el('td', { class: i === head.indexOf('SHA-256') ? 'hex' : null }, c)))));
@@ -313,8 +330,9 @@
 		body.appendChild(el('h4', {}, 'Measured boot: events of the TCG log'));
 		if (boot.Error)
 			body.appendChild(el('p', { class: 'note' }, boot.Error));
-		body.appendChild(table(['#', 'PCR', 'event', 'SHA-256', 'data'],
-			(boot.Events || []).map((e) => [String(e.Index), String(e.Pcr), e.Type, (e.Sha256 || '').slice(0, 16) + '...', e.Text || (e.DataSize + ' bytes')])));
+		body.appendChild(table(['#', 'PCR', 'event', 'what it is', 'SHA-256', 'data'],
+			(boot.Events || []).map((e) => [String(e.Index), String(e.Pcr), e.Type, EVENT_MEANING[e.Type] || '',
+				(e.Sha256 || '').slice(0, 16) + '...', e.Text || (e.DataSize + ' bytes')])));
 		body.appendChild(el('h4', {}, 'Attestation policies of ' + h.Hgs));
 		body.appendChild(table(['policy', 'state', 'what it checks'],
 			(h.Policies || []).map((p) => [p.Name, p.PolicyState + (p.Locked ? ' (locked)' : ''), p.Description || ''])));
