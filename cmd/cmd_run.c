@@ -23,10 +23,12 @@
 #include "hosts/vm.h"
 #include "lib/child.h"
 #include "lib/clock.h"
+#include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
+#include "sim/dashboard.h"
 #include "sim/lab.h"
 #include "cmd/output.h"
 #include "sim/report.h"
@@ -80,6 +82,9 @@ struct run_opts {
 	const char *guest;
 	int keep;
 	FILE *human;     /* where the streamed human report goes */
+	int dashboard;   /* --dashboard: serve the live dashboard while the run plays */
+	const char *dashboard_listen;
+	struct dashboard *dash;  /* the running dashboard (run_files), NULL when none */
 };
 
 /*
@@ -142,6 +147,8 @@ static int play(struct run_set *rs, int i, const char *work, struct rp_scenario 
 		return hl_error("out of memory");
 	if (o->human)
 		rp_human_begin(o->human, r);
+	if (o->dash && dashboard_set_work(o->dash, work) < 0)
+		hl_error_clear();  /* the dashboard keeps showing the previous lab */
 	if (o->human)
 		rp_progress("bringing up %s's fabric (HGS, hosts, tenant)...", s->name);
 	if (pre) {
@@ -300,6 +307,16 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;
 	}
+	if (o->dashboard) {
+		struct dashboard_config dc = { .listen = o->dashboard_listen };
+
+		if (dashboard_start(&dc, &o->dash) < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+			goto out;
+		}
+		fprintf(stderr, "hgslab run: live dashboard on %s (open it in a browser; it stops "
+			"at the end of the run)\n", dashboard_url(o->dash));
+	}
 	for (i = 0; i < n && !interrupted; i++) {
 		if (keyword && !scenario_matches(v[i], keyword))
 			continue;
@@ -334,6 +351,8 @@ static int run_files(char **paths, int n, const char *keyword, struct run_opts *
 	else if (code == HL_EXIT_INTERRUPTED)
 		fprintf(stderr, "hgslab: interrupted; every process the run started was stopped\n");
 out:
+	dashboard_stop(o->dash);
+	o->dash = NULL;
 	free(rs.pre);
 	if (made_base)
 		rmdir(base);  /* only when empty: kept labs stay */
@@ -358,6 +377,8 @@ static int run_opts_get(struct hl_cmd_ctx *ctx, struct run_opts *o)
 	o->workdir = hl_opts_str(&ctx->opts, "workdir", NULL);
 	o->keep = hl_opts_flag(&ctx->opts, "keep");
 	o->guest = hl_opts_str(&ctx->opts, "guest", NULL);
+	o->dashboard_listen = hl_opts_str(&ctx->opts, "dashboard-listen", NULL);
+	o->dashboard = hl_opts_flag(&ctx->opts, "dashboard") || o->dashboard_listen;
 	return 0;
 }
 
@@ -369,6 +390,8 @@ const struct hl_opt cmd_run_opts[] = {
 	{ "keyword", 'k', HL_OPT_STRING, "K", "run only scenarios whose name or keywords match K", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
 	{ "check", 0, HL_OPT_FLAG, NULL, "only validate the files (exit 0 when all are valid, 2 when not)", 0 },
+	{ "dashboard", 0, HL_OPT_FLAG, NULL, "serve the live dashboard while the run plays (URL on stderr)", 0 },
+	{ "dashboard-listen", 0, HL_OPT_STRING, "ADDR:PORT", "where the dashboard listens (default 127.0.0.1:0)", 0 },
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
@@ -404,6 +427,8 @@ const struct hl_opt cmd_demo_opts[] = {
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make the lab in DIR/NAME (default a new temp dir)", 0 },
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep the lab directory", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	{ "dashboard", 0, HL_OPT_FLAG, NULL, "serve the live dashboard while the demo plays (URL on stderr)", 0 },
+	{ "dashboard-listen", 0, HL_OPT_STRING, "ADDR:PORT", "where the dashboard listens (default 127.0.0.1:0)", 0 },
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
@@ -446,19 +471,9 @@ static void up_dir(const char *given, char *buf, size_t size)
 /* WORK/lab.json, or NULL (with an error saying no fabric is up). */
 static json_t *lab_json(const char *work)
 {
-	char path[PATH_MAX + 16], *text = NULL;
 	json_t *j = NULL;
-	size_t len;
 
-	snprintf(path, sizeof(path), "%s/lab.json", work);
-	if (hl_file_read(path, 1u << 20, &text, &len) < 0) {
-		hl_error("no fabric is up in '%s' (no lab.json): start one with `hgslab up FILE`", work);
-		return NULL;
-	}
-	if (hl_json_parse(text, len, len, &j) < 0)
-		hl_error_wrap("'%s' is damaged", path);
-	free(text);
-	return j;
+	return lab_json_read(work, &j) < 0 ? NULL : j;
 }
 
 /*
@@ -492,6 +507,9 @@ static int lab_pids(const json_t *j, pid_t *pids, int max)
 				n++;
 	if ((dc = json_object_get(j, "Dc")) && n < max && (pids[n] = lab_pid_owned(dc, FABRIC_PID_FILE)) > 0)
 		n++;
+	if ((dc = json_object_get(j, "Dashboard")) && n < max &&
+	    (pids[n] = lab_pid_owned(dc, DASHBOARD_PID_FILE)) > 0)
+		n++;
 	return n;
 }
 
@@ -500,6 +518,7 @@ const struct hl_opt cmd_up_opts[] = {
 	{ "play", 0, HL_OPT_FLAG, NULL, "also play the scenario's steps, then leave it running", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
 	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON (lab.json)", 0 },
+	{ "no-dashboard", 0, HL_OPT_FLAG, NULL, "start no live dashboard (docs/dashboard.md)", 0 },
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
@@ -507,7 +526,7 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 {
 	struct scenario **v = NULL;
 	struct lab L;
-	char work[PATH_MAX];
+	char work[PATH_MAX], token[DASHBOARD_TOKEN_SIZE] = "";
 	json_t *old;
 	size_t i;
 	const char *wopt;
@@ -571,6 +590,14 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		}
 		lab_save(&L);
 	}
+	if (!lab_interrupted() && !hl_opts_flag(&ctx->opts, "no-dashboard") &&
+	    (lab_dashboard_start(&L, token, sizeof(token)) < 0 || lab_save(&L) < 0)) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot start the dashboard: %s", hl_error_last());
+		lab_down(&L);
+		lab_free(&L);
+		rm_tree(work);
+		goto out;
+	}
 	if (lab_interrupted()) {
 		lab_down(&L);
 		lab_free(&L);
@@ -599,6 +626,10 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		printf("  tenant               %s\n", L.tenant);
 		if (L.vmm)
 			printf("  fabric controller    %s\n", L.vmm);
+		if (L.dashboard.pid > 0)
+			printf("  dashboard            %s  (open it in a browser)\n"
+			       "  teacher token        %s  (for the dashboard's actions; also in %s/%s)\n",
+			       L.dashboard_url, token, L.dashboard_dir, DASHBOARD_TOKEN_FILE);
 		printf("\nTry by hand:\n");
 		printf("  hgslab status%s%s\n", wopt[0] ? " --workdir " : "", wopt);
 		printf("  hgslab hgs get-attestation-log --dir %s\n", L.hgs[0].dir);
@@ -620,6 +651,7 @@ int cmd_up(struct hl_cmd_ctx *ctx)
 		}
 		printf("  hgslab down%s%s\n", wopt[0] ? " --workdir " : "", wopt);
 	}
+	hl_crypto_cleanse(token, sizeof(token));
 	if (failed)
 		code = hl_cmd_fail(HL_EXIT_EXPECTATION, "%d step%s did not meet the expectation; the "
 				   "fabric is left up", failed, failed == 1 ? "" : "s");
@@ -761,6 +793,11 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "DC", "Name",
 			"dc01", "State",
 			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
+			"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
+	if ((e = json_object_get(j, "Dashboard")))
+		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "Dashboard",
+			"Name", "dashboard", "State",
+			lab_pid_owned(e, DASHBOARD_PID_FILE) > 0 ? "Running" : "Stopped",
 			"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
 	json_array_foreach(json_object_get(j, "Hosts"), i, e) {
 		struct host *h = NULL;

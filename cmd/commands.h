@@ -15,6 +15,10 @@ int cmd_faults(struct hl_cmd_ctx *ctx);
 extern const struct hl_opt cmd_version_opts[];
 int cmd_version(struct hl_cmd_ctx *ctx);
 
+/* cmd/cmd_dashboard.c */
+extern const struct hl_opt cmd_dashboard_opts[];
+int cmd_dashboard(struct hl_cmd_ctx *ctx);
+
 /* sim/cmd_diagnose.c */
 extern const struct hl_opt cmd_diagnose_opts[];
 int cmd_diagnose(struct hl_cmd_ctx *ctx);

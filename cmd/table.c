@@ -486,7 +486,20 @@ static const struct hl_cmd bench_verbs[] = {
 	"Brings the scenario's fabric up (HGS, DC, host agents, tenant guardians and key\n" \
 	"protectors) and leaves it running for a live demo; --play also plays its steps.\n" \
 	"Prints the URLs, directories and commands to try by hand.  `hgslab status` shows\n" \
-	"it, `hgslab down` stops it."
+	"it, `hgslab down` stops it.  It also starts the live dashboard on a free loopback\n" \
+	"port and prints its URL and the teacher token its actions need (--no-dashboard:\n" \
+	"none; docs/dashboard.md)."
+
+#define DASHBOARD_HELP \
+	"Serves the live dashboard of the lab in --workdir (its lab.json) on loopback:\n" \
+	"open the printed URL in a browser.  It shows HGS (trust mode, policies), the\n" \
+	"fabric domain, the guarded hosts with their attestation status, the shielded\n" \
+	"VMs where they run, the tenant's guardians, and every attestation and key\n" \
+	"release as it happens with its sequence diagram, reason and remedy.  Teacher\n" \
+	"actions (reboot a host into another profile, stop/start a VM, kill/restart HGS)\n" \
+	"need the token in WORK/dashboard/token, which `hgslab up` makes and prints.\n" \
+	"Prints 'hgslab dashboard: serving WORK on URL' when ready; stops on SIGTERM or\n" \
+	"SIGINT.  `hgslab up` starts one itself.  API and events: docs/dashboard.md."
 
 const struct hl_cmd hl_areas[] = {
 	{ .name = "hgs", .summary = "Host Guardian Service node: attestation and key protection",
@@ -521,6 +534,8 @@ const struct hl_cmd hl_areas[] = {
 	  .run = cmd_down },
 	{ .name = "status", .summary = "show HGS, hosts and VMs of a running fabric",
 	  .opts = cmd_status_opts, .run = cmd_status },
+	{ .name = "dashboard", .summary = "serve a lab's live dashboard in the browser",
+	  .description = DASHBOARD_HELP, .opts = cmd_dashboard_opts, .run = cmd_dashboard },
 	{ .name = "diagnose", .summary = "check this machine and the lab's parts (Get-HgsTrace)",
 	  .opts = cmd_diagnose_opts, .run = cmd_diagnose },
 	{ .name = "bench", .summary = "benchmarks against the crypto floor", .verbs = bench_verbs },

@@ -18,6 +18,12 @@
  * request has not arrived whole in time is shut down, and libmicrohttpd,
  * seeing the end, closes it.
  *
+ * Streams: a streamed answer is a libmicrohttpd response of unknown size
+ * (chunked) whose content reader asks the handler's stream function, and,
+ * while it has nothing, waits on the server's stream condition a bounded
+ * time; stopping the server sets stopping and wakes every waiting reader,
+ * which ends its stream, so libmicrohttpd can join the connection threads.
+ *
  * Client: each thread keeps one curl easy handle (thread-specific data,
  * freed when the thread exits and, for the thread that calls exit(), at
  * exit) and reuses it, reset, for its next request, so curl keeps the
@@ -57,6 +63,8 @@
 #define HTTP_IDLE_TIMEOUT_S_DEFAULT 30
 #define HTTP_REQUEST_TIMEOUT_S_DEFAULT 10
 #define HTTP_LISTEN_BACKLOG 64
+/* How long a stopping server waits for its streams' last chunks to go out. */
+#define HTTP_STREAM_END_S 1
 /* How often the deadline of every open connection is looked at. */
 #define HTTP_SWEEP_MS 200
 
@@ -96,6 +104,17 @@ struct hl_http_server {
 	struct http_conn *conns;
 	pthread_t sweeper;
 	int sweeping;
+	pthread_cond_t stream_cond;	/* signalled when the server stops or a stream ends */
+	int stopping;			/* streams end (guarded by conns_lock) */
+	int n_streams;			/* streamed answers not ended yet (conns_lock) */
+};
+
+/* A streamed answer in flight: the handler's stream function and its argument. */
+struct http_stream {
+	struct hl_http_server *srv;
+	hl_http_stream_fn fn;
+	void *user;
+	void (*free_fn)(void *user);
 };
 
 /*
@@ -143,6 +162,67 @@ static void http_response_init(struct hl_http_response *resp)
 	resp->content_type[0] = '\0';
 	resp->body = NULL;
 	resp->body_len = 0;
+	resp->stream = NULL;
+	resp->stream_user = NULL;
+	resp->stream_free = NULL;
+}
+
+/* Free RESP's stream argument (a response that will not be sent); idempotent. */
+static void http_stream_drop(struct hl_http_response *resp)
+{
+	if (resp->stream && resp->stream_free)
+		resp->stream_free(resp->stream_user);
+	resp->stream = NULL;
+	resp->stream_user = NULL;
+	resp->stream_free = NULL;
+}
+
+/* libmicrohttpd's content reader of a streamed answer: the stream's next bytes, waiting bounded. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *st = cls;
+	struct hl_http_server *srv = st->srv;
+	struct timespec until;
+	long n;
+
+	(void)pos;
+	for (;;) {
+		pthread_mutex_lock(&srv->conns_lock);
+		n = srv->stopping;
+		pthread_mutex_unlock(&srv->conns_lock);
+		if (n)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		n = st->fn(st->user, buf, max);
+		if (n > 0)
+			return (ssize_t)(n < (long)max ? n : (long)max);
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += HL_HTTP_STREAM_WAIT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&srv->conns_lock);
+		if (!srv->stopping)
+			pthread_cond_timedwait(&srv->stream_cond, &srv->conns_lock, &until);
+		pthread_mutex_unlock(&srv->conns_lock);
+	}
+}
+
+/* libmicrohttpd's end of a streamed answer (its last chunk sent): the stream's own free, then ours. */
+static void http_stream_free(void *cls)
+{
+	struct http_stream *st = cls;
+	struct hl_http_server *srv = st->srv;
+
+	if (st->free_fn)
+		st->free_fn(st->user);
+	free(st);
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->n_streams--;
+	pthread_cond_broadcast(&srv->stream_cond);
+	pthread_mutex_unlock(&srv->conns_lock);
 }
 
 int hl_http_response_set(struct hl_http_response *resp, int status, const char *content_type,
@@ -246,14 +326,43 @@ static void http_conn_answering(struct MHD_Connection *conn, int answering)
 	pthread_mutex_unlock(&c->srv->conns_lock);
 }
 
-/* Queue RESP (taking its body) on CONN, with one extra header when NAME is set. */
-static enum MHD_Result http_send(struct MHD_Connection *conn, struct hl_http_response *resp,
+/*
+ * Queue RESP (taking its body, or its stream: SRV's) on CONN, with one extra
+ * header when NAME is set.
+ */
+static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connection *conn,
+				 struct hl_http_response *resp,
 				 const char *name, const char *value)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
-	if (resp->body && resp->body_len) {
+	if (resp->stream && srv) {
+		struct http_stream *st = calloc(1, sizeof(*st));
+
+		r = NULL;
+		if (st) {
+			st->srv = srv;
+			st->fn = resp->stream;
+			st->user = resp->stream_user;
+			st->free_fn = resp->stream_free;
+			r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+							      http_stream_read, st,
+							      http_stream_free);
+			if (r) {
+				/* the response owns the stream now */
+				resp->stream = NULL;
+				pthread_mutex_lock(&srv->conns_lock);
+				srv->n_streams++;
+				pthread_mutex_unlock(&srv->conns_lock);
+				MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+							"no-store");
+			} else {
+				free(st);
+			}
+		}
+		http_stream_drop(resp);
+	} else if (resp->body && resp->body_len) {
 		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
 						    MHD_RESPMEM_MUST_FREE);
 		if (r)
@@ -263,6 +372,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct hl_http_res
 	}
 	free(resp->body);
 	resp->body = NULL;
+	http_stream_drop(resp);
 	if (!r)
 		return MHD_NO;
 	if (resp->content_type[0])
@@ -289,7 +399,7 @@ static enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, 
 	va_end(ap);
 	http_response_init(&resp);
 	hl_http_response_error(&resp, status, "%s", msg);
-	return http_send(conn, &resp, name, value);
+	return http_send(NULL, conn, &resp, name, value);
 }
 
 /* Does route path PATTERN (exact, or prefix when ending in '*') match PATH? */
@@ -390,8 +500,8 @@ static void http_body_append(struct http_req *st, const char *data, size_t n, si
 }
 
 /* Run ST's handler for the complete request and queue its response. */
-static enum MHD_Result http_dispatch(struct MHD_Connection *conn, const char *url,
-				     const char *method, struct http_req *st)
+static enum MHD_Result http_dispatch(struct hl_http_server *srv, struct MHD_Connection *conn,
+				     const char *url, const char *method, struct http_req *st)
 {
 	struct hl_http_request req = {
 		.method = method,
@@ -410,17 +520,19 @@ static enum MHD_Result http_dispatch(struct MHD_Connection *conn, const char *ur
 	if (st->route->handler(&req, &resp, st->route->user) < 0) {
 		hl_log_warn("%s %s from %s failed: %s", method, url, st->remote, hl_error_last());
 		free(resp.body);
+		http_stream_drop(&resp);
 		http_response_init(&resp);
 		hl_http_response_error(&resp, 500, "%s", hl_error_last());
 	} else if (resp.status < 100 || resp.status > 599) {
 		hl_log_error("%s %s: handler set invalid HTTP status %d", method, url, resp.status);
 		free(resp.body);
+		http_stream_drop(&resp);
 		http_response_init(&resp);
 		hl_http_response_error(&resp, 500, "the handler for '%s' gave no valid status", url);
 	}
 	hl_log_debug("%s %s from %s: %d, %zu bytes", method, url, st->remote, resp.status,
 		     resp.body_len);
-	return http_send(conn, &resp, NULL, NULL);
+	return http_send(srv, conn, &resp, NULL, NULL);
 }
 
 /* libmicrohttpd's access callback: route, gather the body, dispatch. */
@@ -486,7 +598,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		return http_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
 				       "request body is over the limit of %zu bytes", srv->max_body);
 	}
-	return http_dispatch(conn, url, method, st);
+	return http_dispatch(srv, conn, url, method, st);
 }
 
 /* libmicrohttpd's connection notification: track CONN from its start to its end. */
@@ -666,6 +778,7 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 	snprintf(srv->address, sizeof(srv->address), "%s", cfg->address);
 	pthread_mutex_init(&srv->conns_lock, NULL);
 	pthread_cond_init(&srv->sweep_cond, NULL);
+	pthread_cond_init(&srv->stream_cond, NULL);
 	sync_made = 1;
 	fd = http_listen(srv, cfg->port);
 	if (fd < 0)
@@ -717,6 +830,7 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 out:
 	if (srv) {
 		if (sync_made) {
+			pthread_cond_destroy(&srv->stream_cond);
 			pthread_cond_destroy(&srv->sweep_cond);
 			pthread_mutex_destroy(&srv->conns_lock);
 		}
@@ -733,10 +847,24 @@ unsigned short hl_http_server_port(const struct hl_http_server *srv)
 
 void hl_http_server_stop(struct hl_http_server *srv)
 {
+	struct timespec until;
 	MHD_socket fd;
 
 	if (!srv)
 		return;
+	/*
+	 * Streams end: their readers wake and return, and their last chunks go
+	 * out (bounded) before the connections are closed and joined.
+	 */
+	pthread_mutex_lock(&srv->conns_lock);
+	srv->stopping = 1;
+	pthread_cond_broadcast(&srv->stream_cond);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HTTP_STREAM_END_S;
+	while (srv->n_streams > 0 &&
+	       pthread_cond_timedwait(&srv->stream_cond, &srv->conns_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&srv->conns_lock);
 	/* the sweeper first: it touches connections libmicrohttpd is about to close */
 	if (srv->sweeping) {
 		pthread_mutex_lock(&srv->conns_lock);
@@ -753,6 +881,7 @@ void hl_http_server_stop(struct hl_http_server *srv)
 			close(fd);
 		hl_log_info("http: stopped listening on %s:%u", srv->address, srv->port);
 	}
+	pthread_cond_destroy(&srv->stream_cond);
 	pthread_cond_destroy(&srv->sweep_cond);
 	pthread_mutex_destroy(&srv->conns_lock);
 	free(srv->routes);

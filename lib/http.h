@@ -38,6 +38,18 @@
  * hl_http_server_stop() from inside a signal handler: set a flag or write to a
  * pipe there, and stop from the main thread.
  *
+ * Streams.  A handler may answer with a stream instead of a body (Server-Sent
+ * Events, text/event-stream): it sets resp->stream, and the server sends the
+ * status and content type, then, for as long as the connection lives, the
+ * bytes the stream function gives (chunked).  The request deadline does not
+ * apply to a streamed answer (it is for receiving), but the idle timeout
+ * does: a stream that may stay silent longer sends something (an SSE comment
+ * line) now and then.  The stream function runs on the connection's thread:
+ * streams need a thread per connection (config threads 0).  When the server
+ * stops, every stream ends within HL_HTTP_STREAM_WAIT_MS and its last chunk
+ * goes out (a second at most for a client that does not read) before
+ * hl_http_server_stop() returns.
+ *
  * Client.  hl_http_get()/hl_http_post() perform one request each (a new
  * connection; no proxies, no redirects, http and https only) with a timeout,
  * the lab's resolve list and a cap on the reply size.  Any HTTP status is a
@@ -62,6 +74,17 @@
 /* Client timeout when its options say timeout_ms 0. */
 #define HL_HTTP_TIMEOUT_MS_DEFAULT 10000L
 
+/* How long the server waits before asking a stream that had nothing again. */
+#define HL_HTTP_STREAM_WAIT_MS 250
+
+/*
+ * A stream's next bytes: copy at most MAX bytes into BUF and return how many;
+ * 0 when there is nothing yet (the server waits HL_HTTP_STREAM_WAIT_MS, or
+ * less when it is stopping, and asks again); -1 to end the stream.  USER is
+ * the response's stream_user.
+ */
+typedef long (*hl_http_stream_fn)(void *user, char *buf, size_t max);
+
 /* One request as a handler sees it; everything is valid until the handler returns. */
 struct hl_http_request {
 	const char *method;	/* "GET", "POST"... */
@@ -78,6 +101,11 @@ struct hl_http_response {
 	char content_type[96];	/* e.g. "application/json"; "" sends no Content-Type */
 	char *body;		/* malloc'd, freed by the server; NULL = empty body */
 	size_t body_len;
+	hl_http_stream_fn stream;	/* set: a streamed answer (body ignored); NULL on entry */
+	void *stream_user;		/* given to stream and stream_free */
+	void (*stream_free)(void *user);	/* called once when the stream ends (or is never
+						 * sent: the handler failed, the client left); may
+						 * be NULL */
 };
 
 /*

@@ -25,6 +25,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "sim/dashboard.h"
 #include "sim/report.h"
 #include "sim/verb.h"
 
@@ -1330,6 +1331,7 @@ void lab_down(struct lab *L)
 	lab_svc_stop(&L->dc);
 	for (i = 0; i < L->n_hgs; i++)
 		lab_svc_stop(&L->hgs[i].svc);
+	lab_svc_stop(&L->dashboard);
 }
 
 int lab_save(const struct lab *L)
@@ -1370,12 +1372,84 @@ int lab_save(const struct lab *L)
 	json_object_set_new(j, "Vms", a);
 	if (L->vmm)
 		json_object_set_new(j, "Vmm", json_string(L->vmm));
+	if (L->dashboard.pid > 0)
+		json_object_set_new(j, "Dashboard", json_pack("{s:s, s:s, s:I}", "Url",
+						       L->dashboard_url, "Dir", L->dashboard_dir,
+						       "Pid", (json_int_t)L->dashboard.pid));
 	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", L->work)))
 		rc = hl_file_write(path, text, strlen(text), 0644);
 	json_decref(j);
 	free(text);
 	free(path);
 	return rc;
+}
+
+int lab_json_read(const char *work, json_t **out)
+{
+	char *path = fmt("%s/lab.json", work), *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	*out = NULL;
+	if (!path)
+		return -1;
+	if (hl_file_read(path, 1u << 20, &text, &len) < 0)
+		hl_error("no fabric is up in '%s' (no lab.json): start one with `hgslab up FILE`",
+			 work);
+	else if (hl_json_parse(text, len, len, out) < 0)
+		hl_error_wrap("'%s' is damaged", path);
+	else
+		rc = 0;
+	free(text);
+	free(path);
+	return rc;
+}
+
+int lab_json_set_pid(const char *work, const char *list, const char *name, long pid)
+{
+	char *path = NULL, *text = NULL;
+	json_t *j = NULL, *e;
+	size_t i;
+	int rc = -1;
+
+	if (lab_json_read(work, &j) < 0)
+		return -1;
+	json_array_foreach(json_object_get(j, list), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "Name")) ?
+			    json_string_value(json_object_get(e, "Name")) : "", name))
+			json_object_set_new(e, "Pid", json_integer(pid));
+	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", work)))
+		rc = hl_file_write(path, text, strlen(text), 0644);
+	json_decref(j);
+	free(text);
+	free(path);
+	return rc;
+}
+
+int lab_dashboard_start(struct lab *L, char *token, size_t size)
+{
+	char tok[DASHBOARD_TOKEN_SIZE];
+	int port;
+
+	if (!(L->dashboard_dir = fmt("%s/%s", L->work, DASHBOARD_DIR)) ||
+	    dashboard_token_new(L->dashboard_dir, tok) < 0 ||
+	    (port = free_port("127.0.0.1")) < 0)
+		return -1;
+	snprintf(token, size, "%s", tok);
+	snprintf(L->dashboard_listen, sizeof(L->dashboard_listen), "127.0.0.1:%d", port);
+	snprintf(L->dashboard_url, sizeof(L->dashboard_url), "http://%s/", L->dashboard_listen);
+	snprintf(L->dashboard.label, sizeof(L->dashboard.label), "dashboard");
+	if (!L->dashboard.log && !(L->dashboard.log = fmt("%s/logs/dashboard.log", L->work)))
+		return -1;
+	L->dashboard.argv[0] = "dashboard";
+	L->dashboard.argv[1] = "--workdir";
+	L->dashboard.argv[2] = L->work;
+	L->dashboard.argv[3] = "--listen";
+	L->dashboard.argv[4] = L->dashboard_listen;
+	L->dashboard.argv[5] = L->guest ? "--guest" : NULL;
+	L->dashboard.argv[6] = L->guest;
+	L->dashboard.ready = "serving";
+	return lab_svc_start(L, &L->dashboard) < 0 || lab_svc_ready(&L->dashboard) < 0 ? -1 : 0;
 }
 
 void lab_free(struct lab *L)
@@ -1413,6 +1487,9 @@ void lab_free(struct lab *L)
 	free(L->vmm);
 	hl_child_free(L->dc.child);
 	free(L->dc.log);
+	hl_child_free(L->dashboard.child);
+	free(L->dashboard.log);
+	free(L->dashboard_dir);
 	free(L->fabric_dir);
 	free(L->hgs);
 	free(L->hosts);

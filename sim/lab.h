@@ -24,6 +24,8 @@
  *                                 removed)
  *   WORK/vmm/                     the fabric controller: clouds, placements
  *   WORK/logs/                    process logs and one .cmd/.out/.err per verb called
+ *   WORK/dashboard/               `up`'s live dashboard: its pid file, log and the
+ *                                 teacher token (0600; sim/dashboard.h)
  *
  * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9,
  * the DC .10, hosts .20 and up.  Names resolve through libcurl resolve lists
@@ -40,6 +42,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "lib/child.h"
 #include "sim/scenario.h"
@@ -126,6 +130,10 @@ struct lab {
 	char dc_url[160];        /* http://dc01.fabrikam.com:PORT */
 	char dc_resolve[200];
 	struct lab_svc dc;
+	struct lab_svc dashboard;  /* `up`'s dashboard (running when .child is set) */
+	char *dashboard_dir;       /* WORK/dashboard */
+	char dashboard_listen[32]; /* 127.0.0.1:PORT */
+	char dashboard_url[64];    /* http://127.0.0.1:PORT/ */
 	struct lab_host *hosts;
 	struct lab_vm *vms;      /* tenant.vms, then the deployed VMs */
 	size_t n_vms;
@@ -211,6 +219,26 @@ void lab_free(struct lab *L);
 
 /* Write WORK/lab.json. */
 int lab_save(const struct lab *L);
+
+/*
+ * Read WORK/lab.json into *OUT; "no fabric is up in 'WORK' (no lab.json)..."
+ * when there is none.
+ */
+int lab_json_read(const char *work, json_t **out);
+
+/*
+ * Record in WORK/lab.json that the process of entry NAME of LIST ("Hgs",
+ * "Hosts") is now PID: a service another process started again (the
+ * dashboard's teacher actions), so `down` still finds it.
+ */
+int lab_json_set_pid(const char *work, const char *list, const char *name, long pid);
+
+/*
+ * `up`: start the dashboard (`hgslab dashboard --workdir WORK`) detached on
+ * a free loopback port, with a new teacher token (sim/dashboard.h) into
+ * TOKEN; its URL in L->dashboard_url.  lab_save records it as "Dashboard".
+ */
+int lab_dashboard_start(struct lab *L, char *token, size_t size);
 
 /*
  * Run `hgslab ARGS...` (NULL-terminated) and wait for it; R filled.  A

@@ -153,7 +153,52 @@ static int h_big(const struct hl_http_request *req, struct hl_http_response *res
 	return hl_http_response_set(resp, 200, "text/plain", buf, sizeof(buf));
 }
 
+/* A stream's state: calls so far; whether it ends after three ticks. */
+struct tick_stream {
+	int calls;
+	int ticks;
+	int forever;
+};
+
+static atomic_int streams_freed;
+
+/* Stream function: "tick N\n" on every other call (nothing in between), three ticks or forever. */
+static long tick_next(void *user, char *buf, size_t max)
+{
+	struct tick_stream *t = user;
+
+	if (t->calls++ % 2)
+		return 0;
+	if (!t->forever && t->ticks == 3)
+		return -1;
+	return snprintf(buf, max, "tick %d\n", ++t->ticks);
+}
+
+static void tick_free(void *user)
+{
+	free(user);
+	atomic_fetch_add(&streams_freed, 1);
+}
+
+/* GET /stream and /forever: a streamed answer (text/event-stream). */
+static int h_stream(const struct hl_http_request *req, struct hl_http_response *resp, void *user)
+{
+	struct tick_stream *t = calloc(1, sizeof(*t));
+
+	(void)user;
+	if (!t)
+		return hl_error("out of memory");
+	t->forever = !strcmp(req->path, "/forever");
+	snprintf(resp->content_type, sizeof(resp->content_type), "text/event-stream");
+	resp->stream = tick_next;
+	resp->stream_user = t;
+	resp->stream_free = tick_free;
+	return 0;
+}
+
 static const struct hl_http_route routes[] = {
+	{ "GET", "/stream", h_stream, NULL },
+	{ "GET", "/forever", h_stream, NULL },
 	{ "GET", "/ping", h_ping, NULL },
 	{ "POST", "/echo", h_echo, NULL },
 	{ "POST", "/json", h_json, NULL },
@@ -676,6 +721,72 @@ static void test_stop_after_requests(void **state)
 	assert_error_has("connection refused");
 }
 
+/* A streamed answer: its pieces in order, its content type, its free called once. */
+static void test_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_http_reply r;
+
+	atomic_store(&streams_freed, 0);
+	assert_int_equal(hl_http_get(url(f, "/stream"), NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "text/event-stream");
+	assert_string_equal(r.body, "tick 1\ntick 2\ntick 3\n");
+	hl_http_reply_release(&r);
+	for (int i = 0; i < 50 && atomic_load(&streams_freed) < 1; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&streams_freed), 1);
+}
+
+/*
+ * A stream that never ends outlives the deadline for a whole request (it is
+ * an answer), and stopping the server ends it cleanly (the last chunk) and
+ * promptly, its free called once.
+ */
+static void test_stream_stop(void **state)
+{
+	struct hl_http_server_config cfg = { .address = "127.0.0.1", .routes = routes,
+					     .n_routes = sizeof(routes) / sizeof(routes[0]),
+					     .request_timeout_s = 1 };
+	struct hl_http_server *srv = NULL;
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	double t0;
+	int fd;
+
+	(void)state;
+	atomic_store(&streams_freed, 0);
+	if (hl_http_server_start(&cfg, &srv) < 0)
+		fail_msg("server start: %s", hl_error_last());
+	fd = raw_connect(hl_http_server_port(srv), "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n");
+	t0 = hl_clock_s();
+	/* 2.5 s of ticks: past the 1 s request deadline, the answer still flows */
+	while (hl_clock_s() - t0 < 2.5 && got < sizeof(buf) - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 100) == 1) {
+			n = read(fd, buf + got, sizeof(buf) - 1 - got);
+			assert_true(n > 0);
+			got += (size_t)n;
+		}
+	}
+	buf[got] = '\0';
+	assert_non_null(strstr(buf, "text/event-stream"));
+	assert_non_null(strstr(buf, "tick 4\n"));
+	t0 = hl_clock_s();
+	hl_http_server_stop(srv);
+	assert_true(hl_clock_s() - t0 < 2.0);
+	got = 0;
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0 && got < sizeof(buf) - 1)
+		got += (size_t)n;
+	buf[got] = '\0';
+	/* the chunked answer's end, then the connection's */
+	assert_non_null(strstr(buf, "0\r\n\r\n"));
+	close(fd);
+	assert_int_equal(atomic_load(&streams_freed), 1);
+}
+
 /* Client thread for test_concurrent: 20 JSON round trips. */
 static void *concurrent_client(void *arg)
 {
@@ -974,6 +1085,8 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_resolve_not_kept),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test(test_stream_stop),
 		cmocka_unit_test(test_slow_clients),
 	};
 
