@@ -475,16 +475,9 @@ static void check_boot(struct comp *c, struct hgs_node *node, const struct host 
 	} else if (near.differing == 0) {
 		check(c, "Baseline", PASS, NULL, NULL, "PCRs 0-7 match baseline '%s' event for event", near.name);
 	} else {
-		char text[1536] = "";
-		size_t i, used = 0;
-		json_t *l;
-
-		json_array_foreach(near.lines, i, l)
-			used += (size_t)snprintf(text + used, used < sizeof(text) ? sizeof(text) - used : 0,
-						 "%s%s", i ? "; " : "", json_string_value(l));
 		check(c, "Baseline", FAIL, hl_remedy_substatus(HGS_SUB_SECURE_BOOT_SETTINGS), json_incref(near.lines),
-		      "nearest baseline '%s', %ld event%s differ: %s", near.name, near.differing,
-		      near.differing == 1 ? "" : "s", text);
+		      "nearest baseline '%s': %ld event%s of PCRs 0-7 differ", near.name, near.differing,
+		      near.differing == 1 ? "" : "s");
 	}
 out:
 	json_decref(near.lines);
@@ -687,7 +680,7 @@ void hl_diag_fabric_print(FILE *out, const json_t *tree)
 
 			fprintf(out, "  %-7s %-24s %s\n", json_string_value(json_object_get(ch, "Verdict")),
 				json_string_value(json_object_get(ch, "Name")),
-				ev ? "" : json_string_value(json_object_get(ch, "Detail")));
+				json_string_value(json_object_get(ch, "Detail")));
 			json_array_foreach(ev, n, l)
 				fprintf(out, "%10s%s\n", "", json_string_value(l));
 			if (remedy)
