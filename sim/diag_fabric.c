@@ -431,8 +431,12 @@ static const char *state_remedy(const char *status, const char *text)
 	return r ? r : hl_remedy_find("refused", NULL, status);
 }
 
-/* The host's current boot (tcglog.bin) against the node's policies and baselines. */
-static void check_boot(struct comp *c, struct hgs_node *node, const struct host *h)
+/*
+ * The host's current boot (tcglog.bin) against the node's policies and
+ * baselines; LAST, when not NULL, is its last attestation, to compare.
+ */
+static void check_boot(struct comp *c, struct hgs_node *node, const struct host *h,
+		       const struct host_state *last)
 {
 	struct hgs_policy_set *ps = NULL;
 	struct hl_tcglog *log = NULL;
@@ -457,14 +461,32 @@ static void check_boot(struct comp *c, struct hgs_node *node, const struct host 
 	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
 		check(c, "Policies", FAIL, "Repair the node's registrations", NULL, "%s", hl_error_last());
 		hl_error_clear();
-	} else if (res.status == HGS_STATUS_PASSED) {
-		check(c, "Policies", PASS, NULL, NULL, "the host's current boot passes every enabled Hgs_* policy");
 	} else {
+		char subs[HGS_REASON_MAX];
+
+		hgs_substatus_format(res.substatus, subs, sizeof(subs));
+		if (res.status == HGS_STATUS_PASSED)
+			check(c, "Policies", PASS, NULL, NULL, "the host's current boot passes every enabled "
+			      "Hgs_* policy");
+		else
+			check(c, "Policies", FAIL, hl_remedy_status(res.status),
+			      json_pack("[s]", res.reason), "the host's current boot, evaluated as HGS does: "
+			      "%s%s%s%s", hgs_status_name(res.status), *subs ? " (" : "", subs, *subs ? ")" : "");
 		for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++)
 			if (res.substatus & d->substatus)
 				check(c, d->name, FAIL, hl_remedy_substatus(d->substatus), NULL,
-				      "%s (%s): %s", hgs_status_name(res.status),
-				      hgs_substatus_name(d->substatus), res.reason);
+				      "InsecureHostConfiguration (%s): not met: %s",
+				      hgs_substatus_name(d->substatus), d->description);
+		/* the last attestation said otherwise: the host rebooted since, or HGS changed */
+		if (last && (!strcmp(last->status, HOST_STATUS_PASSED) ||
+			     !strcmp(last->status, hgs_status_name(HGS_STATUS_INSECURE_HOST_CONFIGURATION))) &&
+		    (strcmp(last->status, hgs_status_name(res.status)) || strcmp(last->substatus, subs)))
+			check(c, "Last attestation", WARN, "Let the host attest again (host "
+			      "test-client-configuration) so HGS judges its current boot", NULL,
+			      "the host's last attestation said %s%s%s%s, its current boot gives %s%s%s%s",
+			      last->status, *last->substatus ? " (" : "", last->substatus,
+			      *last->substatus ? ")" : "", hgs_status_name(res.status), *subs ? " (" : "", subs,
+			      *subs ? ")" : "");
 	}
 	if (hl_diag_baseline_nearest(log, ps->in.baselines, ps->in.n_baselines, 0xffu, &near) < 0) {
 		check(c, "Baseline", FAIL, "Repair the node's registrations", NULL, "%s", hl_error_last());
@@ -576,7 +598,7 @@ static void diag_host(json_t *comps, const char *dir, const char *node_dir, stru
 	} else {
 		check_registration(c, node, trust, h, hgs_node_now(node, &now) == 0 ? now : time(NULL));
 		if (trust == HGS_MODE_TPM)
-			check_boot(c, node, h);
+			check_boot(c, node, h, st.status[0] ? &st : NULL);
 	}
 	hgs_node_close(node);
 	host_state_release(&st);

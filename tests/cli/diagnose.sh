@@ -102,6 +102,14 @@ ok $([ "$RC" = 0 ] && grep -qE "^Host FabricHost1 .*: Pass$" <<<"$OUT" && grep -
 run "$B" diagnose --workdir "$W" --json
 ok $([ "$RC" = 0 ] && pascal_keys <<<"$OUT" && [ "$(jq -r .Verdict <<<"$OUT")" = Pass ]; echo $?) \
 	"healthy: --json PascalCase, Verdict Pass"
+# the baseline removed since the host passed: its current boot fails, its last attestation said Passed
+"$B" hgs remove-tpm-policy --dir "$(jq -r '.Hgs[0].Dir' "$W/lab.json")" --name Baseline-FabricHost1 >/dev/null 2>&1
+run "$B" diagnose --workdir "$W"
+ok $([ "$RC" = "$NO" ] && grep -qE "^  Warning +Last attestation +the host's last attestation said Passed, its current boot gives InsecureHostConfiguration \(SecureBootSettings" <<<"$OUT" &&
+	grep -qE "^  Fail +Baseline +no TPM baseline is registered" <<<"$OUT" &&
+	grep -qE "^  Fail +Baselines +no TPM baseline is registered" <<<"$OUT"; echo $?) \
+	"the baseline removed: HGS and host Fail on baselines, the last attestation (Passed) a Warning"
+[ "$RC" = "$NO" ] || sed 's/^/# /' <<<"$OUT" | head -n30
 "$B" down -w "$W" >/dev/null 2>&1
 
 ok $([ "$n" = 8 ]; echo $?) "the library's 8 tampered-boot scenarios were diagnosed ($n)"
