@@ -92,6 +92,14 @@ static void HL_PRINTF(6, 7) check(struct comp *c, const char *name, enum verdict
 	c->warnings += v == WARN;
 }
 
+/* The string member KEY of O, "" when absent. */
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
 /* ---- the lab ---- */
 
 int hl_diag_fabric_from_lab(const char *work, json_t **lab, struct hl_diag_fabric *out)
@@ -133,7 +141,7 @@ int hl_diag_fabric_from_lab(const char *work, json_t **lab, struct hl_diag_fabri
 			continue;
 		out->hosts[out->n_hosts].hgs = -1;
 		json_array_foreach(hs, k, dc)
-			if (hgs && !strcmp(hgs, json_string_value(json_object_get(dc, "Name")) ?: ""))
+			if (hgs && !strcmp(hgs, jstr(dc, "Name")))
 				out->hosts[out->n_hosts].hgs = (int)k;
 		out->n_hosts++;
 	}
@@ -231,16 +239,14 @@ static void check_clock(struct comp *c, const char *dir, const char *who)
 	}
 }
 
-/* GET URL/Attestation/v1/info through RESOLVE. */
-static void check_reach(struct comp *c, const char *dir, const char *url, const char *resolve,
-			const struct hgs_config *cfg)
+/* GET URL/Attestation/v1/info through RESOLVE; START is the remedy when it does not answer. */
+static void check_reach(struct comp *c, const char *url, const char *resolve, const struct hgs_config *cfg,
+			const char *start)
 {
 	char full[1024], direct[64];
 	const char *res[2] = { resolve, NULL };
 	struct hl_http_opts o = { .timeout_ms = 3000, .resolve = resolve ? res : NULL };
 	struct hl_http_reply r = { 0 };
-	const char *start = "Start HGS (hgslab hgs serve --dir DIR; hgslab up starts it for a lab) and "
-			    "check that the hosts can reach its URL";
 
 	if (!url && cfg->listen_port) {
 		snprintf(direct, sizeof(direct), "http://%s:%u", cfg->listen_addr, cfg->listen_port);
@@ -260,16 +266,15 @@ static void check_reach(struct comp *c, const char *dir, const char *url, const 
 		check(c, "Reachable", PASS, NULL, NULL, "%s answers", url);
 	}
 	hl_http_reply_release(&r);
-	(void)dir;
 }
 
-/* Diagnose the node of H; returns 0 (the checks are in C). */
+/* Diagnose the node of H into component C (added to COMPS). */
 static void diag_hgs(json_t *comps, const struct hl_diag_hgs *h, struct comp *c)
 {
 	struct hgs_node *node = NULL;
 	struct hgs_policy_set *ps = NULL;
 	struct hgs_config cfg;
-	char pidfile[PATH_MAX];
+	char pidfile[PATH_MAX], start[PATH_MAX + 160];
 	pid_t pid;
 	time_t now;
 
@@ -283,13 +288,15 @@ static void diag_hgs(json_t *comps, const struct hl_diag_hgs *h, struct comp *c)
 		return;
 	}
 	comp_begin(c, comps, "HGS", cfg.name, h->dir);
+	snprintf(start, sizeof(start), "Start HGS (hgslab hgs serve --dir %s; hgslab up starts it for a lab) "
+		 "and check that the hosts can reach its URL", h->dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/%s", h->dir, HGS_PID_FILE);
 	if ((pid = hl_pidfile_owner(pidfile)) > 0)
 		check(c, "Running", PASS, NULL, NULL, "hgs serve runs (pid %ld)", (long)pid);
 	else
-		check(c, "Running", FAIL, "Start HGS: hgslab hgs serve --dir DIR (hgslab up starts it for a lab)",
-		      NULL, "no hgs serve runs on this node: hosts get TransientError and no VM starts");
-	check_reach(c, h->dir, h->url, h->resolve, &cfg);
+		check(c, "Running", FAIL, start, NULL,
+		      "no hgs serve runs on this node: hosts get TransientError and no VM starts");
+	check_reach(c, h->url, h->resolve, &cfg, start);
 	check(c, "Trust mode", PASS, NULL, NULL, "%s attestation", hgs_mode_name(cfg.trust));
 	for (int role = 0; role < HGS_KEY_ROLE_COUNT; role++)
 		check_role_cert(c, node, (enum hgs_key_role)role, now);
@@ -335,8 +342,7 @@ static void check_registration(struct comp *c, struct hgs_node *node, enum hgs_m
 		if (hgs_db_reg_list(node, HGS_REG_TPM_HOST, NULL, &regs) < 0)
 			goto store;
 		json_array_foreach(regs, i, e)
-			if (!strcmp(json_string_value(json_object_get(e, "Host")) ?: "", h->name) ||
-			    !strcmp(json_string_value(json_object_get(e, "Name")) ?: "", h->name))
+			if (!strcmp(jstr(e, "Host"), h->name) || !strcmp(jstr(e, "Name"), h->name))
 				name = json_string_value(json_object_get(e, "Name"));
 		if (!name) {
 			check(c, "Registration", FAIL, unauth, NULL, "no TPM host is registered for %s: HGS "
@@ -564,7 +570,7 @@ static void diag_host(json_t *comps, const char *dir, const char *node_dir, stru
 			      st.reason[0] ? st.reason : "no reason recorded");
 		if (!st.health_cert.len) {
 			check(c, "Health certificate", strcmp(status, HOST_STATUS_PASSED) ? FAIL : WARN,
-			      state_remedy(status, st.substatus), NULL,
+			      "Let the host pass attestation first: the Attestation check says what stops it", NULL,
 			      "none: without one KPS releases no key to this host");
 		} else {
 			X509 *hc = NULL;

@@ -102,6 +102,18 @@ ok $([ "$RC" = 0 ] && grep -qE "^Host FabricHost1 .*: Pass$" <<<"$OUT" && grep -
 run "$B" diagnose --workdir "$W" --json
 ok $([ "$RC" = 0 ] && pascal_keys <<<"$OUT" && [ "$(jq -r .Verdict <<<"$OUT")" = Pass ]; echo $?) \
 	"healthy: --json PascalCase, Verdict Pass"
+# the HGS clock moved: a Warning a minute off, a Fail ten minutes off
+HGSDIR=$(jq -r '.Hgs[0].Dir' "$W/lab.json")
+echo 60 >"$HGSDIR/clock-offset"
+run "$B" diagnose --workdir "$W"
+ok $([ "$RC" = 0 ] && grep -qE "^  Warning +Clock +HGS's clock is 60 s ahead of the hosts'" <<<"$OUT"; echo $?) \
+	"the HGS clock 60 s ahead: a Clock Warning, exit 0"
+echo -600 >"$HGSDIR/clock-offset"
+run "$B" diagnose --workdir "$W" --json
+ok $([ "$RC" = "$NO" ] && jq -e '.Components[] | select(.Kind == "HGS") | .Checks[] |
+	select(.Name == "Clock" and .Verdict == "Fail" and (.Remedy | test("clock-offset")))' <<<"$OUT" >/dev/null; echo $?) \
+	"the HGS clock 600 s behind: a Clock Fail with a remedy, exit $NO"
+rm -f "$HGSDIR/clock-offset"
 # the baseline removed since the host passed: its current boot fails, its last attestation said Passed
 "$B" hgs remove-tpm-policy --dir "$(jq -r '.Hgs[0].Dir' "$W/lab.json")" --name Baseline-FabricHost1 >/dev/null 2>&1
 run "$B" diagnose --workdir "$W"
