@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "fabric/directory.h"
+#include "proto/ad_ticket.h"
 #include "hgs/db.h"
 #include "hgs/node.h"
 #include "hgs/policy.h"
@@ -326,9 +327,12 @@ static void diag_hgs(json_t *comps, const struct hl_diag_hgs *h, struct comp *c)
 
 /* ---- hosts ---- */
 
-/* The registration of host H with NODE (mode TRUST). */
+/*
+ * The registration of host H with NODE (mode TRUST); in AD mode the host's
+ * groups are read from the fabric DC's directory DC_DIR when it is known.
+ */
 static void check_registration(struct comp *c, struct hgs_node *node, enum hgs_mode trust,
-			       const struct host *h, time_t now)
+			       const struct host *h, const char *dc_dir, time_t now)
 {
 	const char *unauth = hl_remedy_status(HGS_STATUS_UNAUTHORIZED_HOST);
 
@@ -409,6 +413,47 @@ static void check_registration(struct comp *c, struct hgs_node *node, enum hgs_m
 		hl_buf_free(&pem);
 		return;
 	}
+	if (dc_dir) {
+		struct fabric *fab = NULL;
+		struct ad_ticket *t = NULL;
+		char *gname = NULL, groups[1024] = "";
+		size_t i, used = 0;
+		int found = 0, rc;
+
+		if (fabric_open(dc_dir, 0, &fab) < 0 || (rc = fabric_computer_ticket(fab, h->name, &t)) < 0) {
+			fabric_close(fab);
+			goto store;
+		}
+		if (!rc) {
+			check(c, "Registration", FAIL, "Add the host's computer account to the fabric domain "
+			      "(fabric add-computer) and to a guarded host group (fabric add-group-member)", NULL,
+			      "%s is not a computer of the fabric domain", h->name);
+			fabric_close(fab);
+			return;
+		}
+		for (i = 0; i < t->n_groups && !found; i++) {
+			if ((found = hgs_db_host_group_find_sid(node, t->groups[i].sid, &gname)) < 0) {
+				ad_ticket_free(t);
+				fabric_close(fab);
+				goto store;
+			}
+			if (found)
+				check(c, "Registration", PASS, NULL, NULL, "member of %s (%s), registered as host "
+				      "group '%s'", t->groups[i].name, t->groups[i].sid, gname);
+			else
+				used += (size_t)snprintf(groups + used, used < sizeof(groups) ? sizeof(groups) - used : 0,
+							 "%s%s", i ? ", " : "", t->groups[i].name);
+		}
+		if (!found)
+			check(c, "Registration", FAIL, "Add the host to a registered group (fabric "
+			      "add-group-member), or register one of its groups (hgs add-host-group), then let "
+			      "it attest with a fresh ticket", NULL, "none of its groups is a registered host "
+			      "group (it is in: %s): HGS answers UnauthorizedHost", groups);
+		free(gname);
+		ad_ticket_free(t);
+		fabric_close(fab);
+		return;
+	}
 	{
 		json_t *groups = NULL;
 
@@ -416,7 +461,7 @@ static void check_registration(struct comp *c, struct hgs_node *node, enum hgs_m
 			goto store;
 		if (json_array_size(groups))
 			check(c, "Registration", PASS, NULL, NULL, "%zu host group%s registered; the host's "
-			      "membership is the DC's to say", json_array_size(groups),
+			      "membership is the DC's to say (name the lab to check it)", json_array_size(groups),
 			      json_array_size(groups) == 1 ? "" : "s");
 		else
 			check(c, "Registration", FAIL, unauth, NULL, "no host group is registered: every AD "
@@ -515,8 +560,9 @@ out:
 	free(path);
 }
 
-/* Diagnose the host in DIR, attesting to NODE_DIR (NULL when unknown). */
-static void diag_host(json_t *comps, const char *dir, const char *node_dir, struct comp *c)
+/* Diagnose the host in DIR, attesting to NODE_DIR (NULL when unknown), in the fabric of DC_DIR (or NULL). */
+static void diag_host(json_t *comps, const char *dir, const char *node_dir, const char *dc_dir,
+		      struct comp *c)
 {
 	struct host *h = NULL;
 	struct host_client_config cc;
@@ -602,7 +648,7 @@ static void diag_host(json_t *comps, const char *dir, const char *node_dir, stru
 		check(c, "Registration", FAIL, "Check the HGS node", NULL, "%s", hl_error_last());
 		hl_error_clear();
 	} else {
-		check_registration(c, node, trust, h, hgs_node_now(node, &now) == 0 ? now : time(NULL));
+		check_registration(c, node, trust, h, dc_dir, hgs_node_now(node, &now) == 0 ? now : time(NULL));
 		if (trust == HGS_MODE_TPM)
 			check_boot(c, node, h, st.status[0] ? &st : NULL);
 	}
@@ -679,7 +725,8 @@ int hl_diag_fabric_run(const struct hl_diag_fabric *f, json_t **tree)
 	for (size_t i = 0; i < f->n_hosts; i++) {
 		int k = f->hosts[i].hgs;
 
-		diag_host(comps, f->hosts[i].dir, k >= 0 && (size_t)k < f->n_hgs ? f->hgs[k].dir : NULL, &c);
+		diag_host(comps, f->hosts[i].dir, k >= 0 && (size_t)k < f->n_hgs ? f->hgs[k].dir : NULL,
+			  f->dc_dir, &c);
 		comp_end(&c);
 		failed += c.failed;
 		warnings += c.warnings;

@@ -124,6 +124,17 @@ ok $([ "$RC" = "$NO" ] && grep -qE "^  Warning +Last attestation +the host's las
 [ "$RC" = "$NO" ] || sed 's/^/# /' <<<"$OUT" | head -n30
 "$B" down -w "$W" >/dev/null 2>&1
 
+# ---- AD mode: the host's groups, read from the fabric DC, against the registered host groups ----
+W="$T/ad"
+run "$B" up --play -w "$W" "$ROOT/scenarios/ad-mode.yaml"
+ok $RC "ad-mode: up --play"
+run "$B" diagnose --workdir "$W"
+ok $([ "$RC" = "$NO" ] && grep -q "^DC dc01 .*: Pass$" <<<"$OUT" &&
+	grep -qE "^  Pass +Registration +member of GuardedHosts \(S-1-5-21-[0-9-]+\), registered as host group" <<<"$OUT" &&
+	grep -qE "^  Fail +Registration +none of its groups is a registered host group \(it is in: Domain Computers\)" <<<"$OUT"; echo $?) \
+	"ad-mode: the DC runs; a host in GuardedHosts is registered, one only in Domain Computers is not"
+"$B" down -w "$W" >/dev/null 2>&1
+
 ok $([ "$n" = 8 ]; echo $?) "the library's 8 tampered-boot scenarios were diagnosed ($n)"
 
 # ---- bad input ----
