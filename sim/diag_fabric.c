@@ -474,6 +474,35 @@ store:
 	hl_error_clear();
 }
 
+/*
+ * The last key release KPS decided for host NAME (its key protection log):
+ * Pass when released, a Warning with the remedy of its reason when refused
+ * (a past refusal; the next release decides anew); nothing when there is none.
+ */
+static void check_key_release(struct comp *c, struct hgs_node *node, const char *name)
+{
+	json_t *log = NULL, *e;
+	const char *reason, *remedy;
+
+	if (hgs_db_kps_log_list(node, name, 1, &log) < 0) {
+		check(c, "Last key release", FAIL, "Repair the node's store", NULL, "%s", hl_error_last());
+		hl_error_clear();
+		return;
+	}
+	if ((e = json_array_get(log, 0))) {
+		reason = jstr(e, "Reason");
+		if (!strcmp(jstr(e, "Result"), "Released")) {
+			check(c, "Last key release", PASS, NULL, NULL, "KPS released key protector %.16s... "
+			      "(owner %s) at %s", jstr(e, "KeyProtector"), jstr(e, "Owner"), jstr(e, "Time"));
+		} else {
+			remedy = hl_remedy_kps(reason);
+			check(c, "Last key release", WARN, remedy ? remedy : hl_remedy_kps("InternalError"), NULL,
+			      "KPS refused it at %s: %s: %s", jstr(e, "Time"), reason, jstr(e, "Message"));
+		}
+	}
+	json_decref(log);
+}
+
 /* The remedy of the first sub-status of the list TEXT ("DebugMode, Iommu"), else of STATUS. */
 static const char *state_remedy(const char *status, const char *text)
 {
@@ -648,6 +677,7 @@ static void diag_host(json_t *comps, const char *dir, const char *node_dir, cons
 		check(c, "Registration", FAIL, "Check the HGS node", NULL, "%s", hl_error_last());
 		hl_error_clear();
 	} else {
+		check_key_release(c, node, h->name);
 		check_registration(c, node, trust, h, dc_dir, hgs_node_now(node, &now) == 0 ? now : time(NULL));
 		if (trust == HGS_MODE_TPM)
 			check_boot(c, node, h, st.status[0] ? &st : NULL);

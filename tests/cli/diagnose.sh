@@ -102,6 +102,22 @@ ok $([ "$RC" = 0 ] && grep -qE "^Host FabricHost1 .*: Pass$" <<<"$OUT" && grep -
 run "$B" diagnose --workdir "$W" --json
 ok $([ "$RC" = 0 ] && pascal_keys <<<"$OUT" && [ "$(jq -r .Verdict <<<"$OUT")" = Pass ]; echo $?) \
 	"healthy: --json PascalCase, Verdict Pass"
+# a key protector of another fabric: KPS refuses it (GuardianNotListed); the host's last key release
+# is then a Warning with the remedy docs/diagnose.md gives that reason
+TEN="$T/ten"
+{
+	"$B" tenant new-guardian --dir "$TEN" --name Owner &&
+	"$B" tenant new-guardian --dir "$TEN" --name Other &&
+	"$B" tenant new-key-protector --dir "$TEN" --owner Owner --guardian Other --out "$T/other.kp"
+} >/dev/null 2>&1
+run "$B" host unwrap-key-protector --dir "$(jq -r '.Hosts[0].Dir' "$W/lab.json")" --key-protector "$T/other.kp"
+ok $([ "$RC" = "$NO" ]; echo $?) "healthy: KPS refuses a key protector of another fabric (got $RC)"
+run "$B" diagnose --workdir "$W"
+remedy=$(doc_remedy "KPS reason" GuardianNotListed)
+ok $([ "$RC" = 0 ] && grep -qE "^  Warning +Last key release +KPS refused it at .*: GuardianNotListed: " <<<"$OUT" &&
+	[ -n "$remedy" ] && grep -qF "remedy: $remedy." <<<"$OUT"; echo $?) \
+	"the refused key release: a Warning with the documented GuardianNotListed remedy, exit 0"
+[ "$RC" = 0 ] || sed 's/^/# /' <<<"$OUT" | grep -v "^#   Pass" | head -n20
 # the HGS clock moved: a Warning a minute off, a Fail ten minutes off
 HGSDIR=$(jq -r '.Hgs[0].Dir' "$W/lab.json")
 echo 60 >"$HGSDIR/clock-offset"
