@@ -536,7 +536,18 @@ const struct hl_cmd hl_areas[] = {
 	  .opts = cmd_status_opts, .run = cmd_status },
 	{ .name = "dashboard", .summary = "serve a lab's live dashboard in the browser",
 	  .description = DASHBOARD_HELP, .opts = cmd_dashboard_opts, .run = cmd_dashboard },
-	{ .name = "diagnose", .summary = "check this machine and the lab's parts (Get-HgsTrace)",
+	{ .name = "diagnose", .summary = "check a running fabric, or this machine (Get-HgsTrace)",
+	  .description =
+		"With --workdir DIR (or --lab for `hgslab up`'s default lab directory) or --hgs DIR /\n"
+		"--host DIR: diagnose that running fabric, like Get-HgsTrace -RunDiagnostics: each HGS\n"
+		"node (running, reachable, certificates and their expiry, lab clock, TPM vendor CA,\n"
+		"baselines) and each host (agent, client configuration, registration, last attestation,\n"
+		"health certificate, every Hgs_* policy re-evaluated from its current TCG log, the\n"
+		"PCR-by-PCR difference from the nearest registered baseline), as a tree of Pass /\n"
+		"Warning / Fail with the remedy of each; exit 0 when nothing failed, 4 otherwise.  The\n"
+		"machine checks are not repeated then.  Without a fabric named: this machine's\n"
+		"prerequisites and live round trips (swtpm, QEMU, crypto); exit 5 when one fails.\n"
+		"--remedies prints the remedy table (docs/diagnose.md).",
 	  .opts = cmd_diagnose_opts, .run = cmd_diagnose },
 	{ .name = "bench", .summary = "benchmarks against the crypto floor", .verbs = bench_verbs },
 	{ .name = "version", .summary = "print the version", .opts = cmd_version_opts,

@@ -34,6 +34,7 @@
 #include "lib/json.h"
 #include "lib/served.h"
 #include "proto/keyprotector.h"
+#include "proto/remedy.h"
 #include "proto/tcglog.h"
 #include "sim/lab.h"
 #include "tenant/guardian.h"
@@ -72,18 +73,17 @@ struct dlab {
 };
 
 /*
- * The remedy of an event: what to do about it.  The sentences come from
- * proto/remedy.h (the diagnostics' table of remedies, being written beside
- * this); until it lands there is none, the event says null and the page
- * shows the reason alone.  KIND is the event's kind, STATUS the attestation
- * status or KPS result, SUB the sub-status names or the KPS reason code.
+ * The remedy of an event: what to do about it, from the one table of
+ * remedies (proto/remedy.h), or null when none is known.  KIND is the
+ * event's kind, STATUS the attestation status or KPS result, SUB the
+ * sub-status names ("DebugMode, Iommu") or the KPS reason code.
  */
 static json_t *dlab_remedy(const char *kind, const char *status, const char *sub)
 {
-	(void)kind;
-	(void)status;
-	(void)sub;
-	return json_null();
+	const char *r = !strcmp(kind, "KeyRelease") ? hl_remedy_kps(sub) :
+			hl_remedy_find(status, sub, NULL);
+
+	return r ? json_string(r) : json_null();
 }
 
 /*

@@ -31,6 +31,8 @@
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
 
+#include "proto/remedy.h"
+
 /* Widest human line, in columns. */
 #define RP_WIDTH_MAX 100
 /* Narrowest terminal width taken into account. */
@@ -396,6 +398,16 @@ void rp_human_step(FILE *out, const struct rp_step *step)
 		put_wrapped(out, &st, step_indent(&st), RP_RED, text ? text : what);
 		free(text);
 		free(detail);
+	}
+	/* every refusal ends with what to do about it (proto/remedy.h) */
+	{
+		const char *remedy = hl_remedy_find(step->got, step->substatus, step->reason);
+		char *line = NULL;
+
+		if (remedy && asprintf(&line, "remedy: %s.", remedy) >= 0) {
+			put_wrapped(out, &st, step_indent(&st), "", line);
+			free(line);
+		}
 	}
 }
 
@@ -813,6 +825,7 @@ static json_t *json_step(const struct rp_step *st)
 	bad |= json_object_set_new(o, "Line", json_integer(st->line));
 	bad |= json_object_set_new(o, "Exchanges",
 				   st->exchanges ? json_incref(st->exchanges) : json_array());
+	bad |= json_object_set_new(o, "Remedy", jstr(hl_remedy_find(st->got, st->substatus, st->reason)));
 	if (bad) {
 		json_decref(o);
 		return NULL;

@@ -160,6 +160,8 @@ WRONG["faults --scenario"]="$T/text.txt $T/ws.pdk"
 INPUT["run ARG"]=""
 WRONG["run ARG"]="$T/text.txt $T/ws.pdk"
 INPUT["up ARG"]="--workdir $T/up"
+INPUT["diagnose --hgs"]=""
+INPUT["diagnose --host"]=""
 WRONG["up ARG"]="$T/text.txt $T/ws.pdk"
 
 NOTIN["--dir"]="the verb's own folder (made by its init or new verb), not an input file"

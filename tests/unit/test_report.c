@@ -19,6 +19,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "hgs/kps.h"
+#include "proto/remedy.h"
 #include "sim/report.h"
 #include "tests/unit/testutil.h"
 
@@ -384,7 +386,8 @@ static void test_json(void **state)
 {
 	static const char *const step_keys[] = { "Index", "Kind", "Title", "Passed", "DurationSeconds",
 						 "Expected", "Got", "Substatus", "Reason", "Concept",
-						 "Message", "Line", "Exchanges" };
+						 "Message", "Line", "Exchanges",
+						 "Remedy" };
 	struct rp_scenario v[3];
 	json_error_t jerr;
 	json_t *root, *sc, *steps, *st;
@@ -426,6 +429,7 @@ static void test_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(st, "Line")), 12);
 	assert_true(json_is_array(json_object_get(st, "Exchanges")));
 	assert_int_equal(json_array_size(json_object_get(st, "Exchanges")), 0);
+	assert_jstr(st, "Remedy", NULL);          /* Passed: nothing to do */
 
 	sc = json_array_get(json_object_get(root, "Scenarios"), 1);
 	assert_true(json_is_false(json_object_get(sc, "Passed")));
@@ -438,6 +442,10 @@ static void test_json(void **state)
 	assert_jstr(st, "Reason", "boot debugging is enabled in PCR 12");
 	assert_int_equal(json_array_size(json_object_get(st, "Exchanges")), 1);
 	assert_true(json_equal(json_object_get(st, "Exchanges"), v[1].steps[1].exchanges));
+	assert_jstr(st, "Remedy", hl_remedy_substatus(HGS_SUB_DEBUG_MODE));
+	st = json_array_get(json_object_get(sc, "Steps"), 2);
+	assert_jstr(st, "Got", "refused");
+	assert_jstr(st, "Remedy", NULL);          /* a refusal that names no known cause */
 
 	sc = json_array_get(json_object_get(root, "Scenarios"), 2);
 	assert_jstr(sc, "Error", "cannot start swtpm for 'FabricHost1': not found; run make deps");
@@ -603,6 +611,9 @@ static void test_human_plain(void **state)
 				    "          line 24: step 2 (attest FabricHost2) expected Passed, got "
 				    "InsecureHostConfiguration\n"
 				    "          (DebugMode)\n"
+				    "          remedy: Turn boot debugging off (bcdedit /debug off in the real "
+				    "world; profile debug=off\n"
+				    "          here) and reboot the host.\n"
 				    "  ok    3 start ShieldedVM1"));
 	assert_true(has_line(out, "debug-host: 2 of 3 steps passed in 14.2 s (fabric up 2.1 s)"));
 	assert_true(has_line(out, "happy: 2 of 2 steps passed in 5.3 s (fabric up 1.5 s)"));
@@ -691,6 +702,49 @@ static void test_write_errors(void **state)
 	rp_scenario_clear(&v[1]);
 }
 
+/*
+ * Every refusal ends with its remedy line, the same sentence as the JSON's
+ * Remedy: a KPS refusal (by its reason code), an expected refusal that
+ * passed, an unreachable HGS; a VM that runs has none.
+ */
+static void test_remedy_line(void **state)
+{
+	struct rp_scenario v;
+	char *out, want[512];
+	json_t *root, *steps;
+
+	(void)state;
+	env_plain();
+	set_scenario(&v, "kp", "scenarios/kp.yaml", "a key protector of another fabric", 3.0, 1.0, NULL);
+	add_step(&v, "start", "start VM1 on FabricHost1", 1, 0.3, "refused", "refused", NULL,
+		 "key release refused by 'http://hgs.relecloud.com:1/KeyProtection/v1/release': "
+		 "GuardianNotListed: the key protector names no guardian of this HGS", NULL, NULL, 5);
+	add_step(&v, "attest", "attest FabricHost1", 0, 0.2, "Passed", "TransientError", NULL,
+		 "cannot reach 'http://hgs.relecloud.com:1': connection refused", NULL, NULL, 6);
+	add_step(&v, "start", "start VM1 on FabricHost1", 1, 0.3, "running", "running", NULL,
+		 "workload: ok", NULL, NULL, 7);
+	finish(&v);
+	out = human_str(&v, 1);
+	snprintf(want, sizeof(want), "          remedy: %.60s", hl_remedy_kps("GuardianNotListed"));
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "          remedy: %.60s", hl_remedy_status(HGS_STATUS_TRANSIENT_ERROR));
+	assert_non_null(strstr(out, want));
+	assert_int_equal(strstr(strstr(out, "remedy: HGS did not"), "remedy:") - out,
+			 strstr(out, "remedy: HGS did not") - out);   /* two remedy lines, not three */
+	assert_null(strstr(strstr(out, "remedy: HGS did not") + 1, "remedy:"));
+	free(out);
+	out = write_str(RP_JSON, &v, 1);
+	root = json_loads(out, 0, NULL);
+	assert_non_null(root);
+	steps = json_object_get(json_array_get(json_object_get(root, "Scenarios"), 0), "Steps");
+	assert_jstr(json_array_get(steps, 0), "Remedy", hl_remedy_kps("GuardianNotListed"));
+	assert_jstr(json_array_get(steps, 1), "Remedy", hl_remedy_status(HGS_STATUS_TRANSIENT_ERROR));
+	assert_jstr(json_array_get(steps, 2), "Remedy", NULL);
+	json_decref(root);
+	free(out);
+	rp_scenario_clear(&v);
+}
+
 /* rp_scenario_clear frees everything (ASan / valgrind see leaks), zeroes, and takes NULL. */
 static void test_clear(void **state)
 {
@@ -721,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_human_plain),
 		cmocka_unit_test(test_human_utf8),
 		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_remedy_line),
 		cmocka_unit_test(test_clear),
 	};
 
