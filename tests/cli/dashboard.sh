@@ -54,7 +54,7 @@ ok "$(jq -e '[.[] | select(.Kind == "KeyRelease" and .Ok)] | length >= 1' "$T/re
 ok "$(jq -e '[.[] | select(.Kind == "Attestation" and (.Ok | not) and .Host == "FabricHost2" and (.Title | test("DebugMode")))] | length >= 1' "$T/recent.json" >/dev/null; echo $?)" \
 	"FabricHost2's refusal is an event that says DebugMode"
 want=$("$HGSLAB" diagnose --remedies --json | jq -r '.[] | select(.Name == "DebugMode") | .Remedy')
-ok "$([ -n "$want" ] && jq -e --arg w "$want" '[.[] | select(.Kind == "Attestation" and (.Ok | not) and .Host == "FabricHost2") | .Remedy] | all(. == $w) and length >= 1' "$T/recent.json" >/dev/null; echo $?)" \
+ok "$([ -n "$want" ] && jq -e --arg w "$want" '[.[] | select(.Kind == "Attestation" and (.Ok | not) and .Host == "FabricHost2" and (.Title | test("DebugMode"))) | .Remedy] | all(. == $w) and length >= 1' "$T/recent.json" >/dev/null; echo $?)" \
 	"the refusal's fix is DebugMode's remedy from the one table (diagnose --remedies)"
 curl -sf "${URL}api/host/FabricHost1" >"$T/host.json"
 ok "$(jq -e '(.Boot.Pcrs | length) > 0 and (.Boot.Events | length) > 0 and (.Policies | length) > 0 and .Status == "Passed"' "$T/host.json" >/dev/null && pascal_keys "$T/host.json"; echo $?)" \
