@@ -896,11 +896,12 @@ out:
 int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
 		    struct hgs_kps_outcome *out)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_KEY_RELEASE);
+	struct hgs_trace trace, *t = &trace;
 	char saved[HL_ERROR_MAX];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	hgs_trace_init(t, HGS_TRACE_KEY_RELEASE);
 	hgs_trace_message(t, HGS_TRACE_HOST, "POST %s: key protector (%zu bytes), %s",
 			  HGS_KPS_RELEASE_PATH, req->key_protector_len,
 			  req->health_certificate_len ? "health certificate" : "no health certificate");
@@ -927,7 +928,6 @@ int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
 		hl_error("%s", saved);
 		rc = -1;
 	}
-	hgs_trace_free(t);
 	return rc;
 }
 
@@ -971,19 +971,17 @@ static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *ou
 static int reject(struct hgs_request *req, struct hl_http_response *resp,
 		  enum hgs_kps_reason reason, const char *msg)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_KEY_RELEASE);
+	struct hgs_trace trace, *t = &trace;
 	struct hgs_kps_outcome out;
-	int rc;
 
 	memset(&out, 0, sizeof(out));
+	hgs_trace_init(t, HGS_TRACE_KEY_RELEASE);
 	decide(&out, reason, "%s", msg);
 	hgs_trace_message(t, HGS_TRACE_HOST, "POST %s", HGS_KPS_RELEASE_PATH);
 	hgs_trace_check(t, "Request", HGS_TRACE_FAIL, "the request is well-formed", "%s", msg);
 	if (record(req->node, req->http->remote, &out, t) < 0)
 		hl_log_warn("%s", hl_error_last());
-	rc = reply_outcome(req->node, &out, resp);
-	hgs_trace_free(t);
-	return rc;
+	return reply_outcome(req->node, &out, resp);
 }
 
 /* POST /KeyProtection/v1/release. */

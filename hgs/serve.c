@@ -269,13 +269,15 @@ static int trampoline(const struct hl_http_request *http, struct hl_http_respons
 {
 	const struct hgs_binding *b = user;
 	struct hgs_request req = { .node = b->node, .route = b->route, .http = http };
+	struct hgs_trace trace;
 	struct hgs_result res;
 	enum hgs_mode trust;
 	json_t *host;
 	int rc;
 
 	if (b->route->mode != HGS_ROUTE_ANY_MODE) {
-		req.trace = hgs_trace_new(HGS_TRACE_ATTESTATION);
+		hgs_trace_init(&trace, HGS_TRACE_ATTESTATION);
+		req.trace = &trace;
 		hgs_trace_message(req.trace, HGS_TRACE_HOST, "%s %s", http->method, http->path);
 	}
 	if (strcmp(http->method, "GET") != 0) {
@@ -319,7 +321,6 @@ failed:
 		hl_error("%s", saved);
 	}
 out:
-	hgs_trace_free(req.trace);
 	json_decref(req.body);
 	return rc;
 }

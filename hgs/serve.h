@@ -61,7 +61,7 @@ struct hgs_request {
 	json_t *body;            /* POST: the JSON object body ({} when empty); GET: NULL */
 	const char *host;        /* the body's "host" string when it has one, else NULL */
 	int recorded;            /* set once the attempt is in the attestation log */
-	struct hgs_trace *trace; /* attestation routes: the exchange's trace (may be NULL) */
+	struct hgs_trace *trace; /* attestation routes: the exchange's trace; else NULL */
 };
 
 typedef int (*hgs_route_fn)(struct hgs_request *req, struct hl_http_response *resp);

@@ -16,22 +16,24 @@
  *               "Fail", "Skip" or "Info"), "Detail" (when there is one)}],
  *    "StepsDropped": N  (only when more than HGS_TRACE_MAX_STEPS were added)}
  *
- * Building is cheap on purpose (it runs inside every attestation): steps go
- * into a fixed array of fixed-size strings, printf-formatted and cut to
- * their caps (HGS_TRACE_LABEL_MAX, HGS_TRACE_DETAIL_MAX, ending in "..."),
- * every byte outside printable ASCII replaced by '?' (so any text - an
- * untrusted certificate name, an error message - makes valid JSON); jansson
- * serializes once, at the end (hgs_trace_json).  When a trace is full,
- * each further step replaces the last one (the answer always ends a trace)
- * and is counted in StepsDropped.
+ * Building is cheap on purpose (it runs inside every attestation): a trace
+ * lives in its caller's storage (a local of the request handler: no
+ * allocation), steps go into a fixed array of fixed-size strings,
+ * printf-formatted and cut to their caps (HGS_TRACE_LABEL_MAX,
+ * HGS_TRACE_DETAIL_MAX, ending in "..."), every byte outside printable
+ * ASCII replaced by '?' (so any text - an untrusted certificate name, an
+ * error message - stays valid JSON), and the JSON is written once, at the
+ * end (hgs_trace_json).  When a trace is full, each further step replaces
+ * the last one (the answer always ends a trace) and is counted in
+ * StepsDropped.
  *
  * Never put a secret in a trace: no TK, no private key, no nonce in full
  * (HGS_TRACE_NONCE_SHOWN bytes at most), only thumbprints and fingerprints
  * of keys, shortened.
  *
- * Every function accepts a NULL trace and then does nothing, so a handler
- * whose trace could not be allocated still decides the same way.  A trace
- * belongs to one request thread; nothing here locks.
+ * Every function but hgs_trace_init accepts a NULL trace and then does
+ * nothing: a route that keeps no trace passes NULL and decides the same
+ * way.  A trace belongs to one request thread; nothing here locks.
  */
 #ifndef HGSLAB_HGS_TRACE_H
 #define HGSLAB_HGS_TRACE_H
@@ -68,13 +70,30 @@ enum hgs_trace_verdict {
 	HGS_TRACE_INFO,             /* a fact, not a check that could fail */
 };
 
-struct hgs_trace;
+/* One step (private: use the functions below). */
+struct hgs_trace_step {
+	unsigned char kind;                     /* message or check */
+	unsigned char from;                     /* enum hgs_trace_party */
+	unsigned char verdict;                  /* enum hgs_trace_verdict (checks) */
+	const char *check;                      /* a string constant (checks), else NULL */
+	char label[HGS_TRACE_LABEL_MAX];        /* printable ASCII */
+	char detail[HGS_TRACE_DETAIL_MAX];      /* printable ASCII, "" when none */
+};
 
-/* A new empty trace of KIND, or NULL when out of memory (no error message). */
-struct hgs_trace *hgs_trace_new(enum hgs_trace_kind kind);
+/*
+ * A trace (members private).  Invariant: n <= HGS_TRACE_MAX_STEPS; dropped
+ * counts the steps replaced because it was full.  About 30 KB: a local of
+ * a request handler, initialized with hgs_trace_init; nothing to free.
+ */
+struct hgs_trace {
+	enum hgs_trace_kind kind;
+	size_t n;
+	size_t dropped;
+	struct hgs_trace_step steps[HGS_TRACE_MAX_STEPS];
+};
 
-/* Free T; NULL-safe. */
-void hgs_trace_free(struct hgs_trace *t);
+/* Make T an empty trace of KIND. */
+void hgs_trace_init(struct hgs_trace *t, enum hgs_trace_kind kind);
 
 /* The number of steps T holds (0 for NULL). */
 size_t hgs_trace_steps(const struct hgs_trace *t);

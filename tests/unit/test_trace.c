@@ -25,19 +25,26 @@
 #include "lib/err.h"
 #include "tests/unit/testutil.h"
 
-/* T as parsed JSON (T is freed), or fail. */
-static json_t *written(struct hgs_trace *t)
+/* T as parsed JSON, or fail. */
+static json_t *written(const struct hgs_trace *t)
 {
 	char *text = NULL;
 	json_t *o;
 
 	assert_ok(hgs_trace_json(t, &text));
-	hgs_trace_free(t);
 	o = json_loads(text, 0, NULL);
 	if (!o)
 		fail_msg("not JSON: %s", text);
 	free(text);
 	return o;
+}
+
+/* T made an empty trace of KIND, its storage filled with garbage first. */
+static struct hgs_trace *fresh(struct hgs_trace *t, enum hgs_trace_kind kind)
+{
+	memset(t, 0xa5, sizeof(*t));
+	hgs_trace_init(t, kind);
+	return t;
 }
 
 /* 1 when array member NAME of O is [A, B]. */
@@ -60,7 +67,7 @@ static const char *step_str(const json_t *o, size_t i, const char *name)
 /* An attestation: request, checks of each verdict, answer; the contract's shape. */
 static void test_attestation_shape(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	struct hgs_result res;
 	json_t *o, *s;
 
@@ -118,7 +125,7 @@ static void test_attestation_shape(void **state)
 /* A key release names KPS; a passed result uses the pass format; a non-200 answer shows it. */
 static void test_key_release_and_answers(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_KEY_RELEASE);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_KEY_RELEASE);
 	struct hgs_result res;
 	json_t *o;
 
@@ -140,7 +147,7 @@ static void test_key_release_and_answers(void **state)
 	assert_string_equal(step_str(o, 3, "To"), "Host");
 	json_decref(o);
 
-	t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0, "malformed request: no nonce");
 	hgs_trace_answer(t, 400, &res);
 	hgs_result_pass(&res);
@@ -155,7 +162,7 @@ static void test_key_release_and_answers(void **state)
 /* 64 steps at most: later steps replace the last one and are counted; the answer stays last. */
 static void test_step_cap(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	struct hgs_result res;
 	json_t *o;
 
@@ -178,7 +185,7 @@ static void test_step_cap(void **state)
 /* Labels and details are cut to their caps with "..."; amending never overflows. */
 static void test_length_caps(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	char big[2000];
 	json_t *o;
 
@@ -208,7 +215,7 @@ static void test_length_caps(void **state)
 /* Bytes outside printable ASCII become '?': any text (an untrusted name, invalid UTF-8) is valid JSON. */
 static void test_unprintable(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	json_t *o;
 
 	(void)state;
@@ -221,7 +228,7 @@ static void test_unprintable(void **state)
 	json_decref(o);
 }
 
-/* A NULL trace: every call does nothing, writing it is an error. */
+/* A NULL trace (a route without one): every call does nothing, writing it is an error. */
 static void test_null_trace(void **state)
 {
 	struct hgs_result res;
@@ -238,7 +245,6 @@ static void test_null_trace(void **state)
 	assert_int_equal(hgs_trace_json(NULL, &text), -1);
 	assert_null(text);
 	hl_error_clear();
-	hgs_trace_free(NULL);
 }
 
 /* hgs_trace_print() on TRACE into a string (freed by the caller). */
@@ -257,7 +263,7 @@ static char *printed(const json_t *trace)
 /* The text for people: arrows for messages, a mark and the check's name, details indented. */
 static void test_print(void **state)
 {
-	struct hgs_trace *t = hgs_trace_new(HGS_TRACE_ATTESTATION);
+	struct hgs_trace trace, *t = fresh(&trace, HGS_TRACE_ATTESTATION);
 	struct hgs_result res;
 	json_t *o;
 	char *text;
