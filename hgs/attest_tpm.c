@@ -903,8 +903,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		hl_error_clear();
 	}
 	hgs_trace_result(req->trace, "QuoteSignature", "the quote is signed by the pinned AK over "
-			 "the nonce", &res, "TPM reset count %u, restart count %u",
-			 (unsigned)q.reset_count, (unsigned)q.restart_count);
+			 "the nonce", &res, "TPMS_ATTEST of %zu bytes, SHA-256 signature", r.quote.len);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	pcr_list(q.pcr_mask, list, sizeof(list));

@@ -127,8 +127,8 @@ static void fail(struct eval *e, uint32_t bit, const char *fmt, ...)
 	if (e->in->trace && e->phrases_used < sizeof(e->phrases) - 1) {
 		n = snprintf(e->phrases + e->phrases_used, sizeof(e->phrases) - e->phrases_used,
 			     "%s%s", e->phrases_used ? "; " : "", phrase);
-		e->phrases_used = n < 0 ? sizeof(e->phrases) - 1
-					: e->phrases_used + (size_t)n;
+		e->phrases_used = n < 0 || (size_t)n >= sizeof(e->phrases) - e->phrases_used
+				  ? sizeof(e->phrases) - 1 : e->phrases_used + (size_t)n;
 	}
 	if (e->used >= sizeof(e->reason) - 1)
 		return;

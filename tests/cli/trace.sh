@@ -13,7 +13,9 @@
 # SubStatus names (Hgs_UefiDebugDisabled, DebugMode, the Reason's phrase) and
 # issues no certificate; a policy disabled with disable-attestation-policy is
 # Skip; in host-key mode the checks are the nonce, the registered host key
-# and the signature (an unregistered key fails HostKeyRegistered); a key
+# and the signature (an unregistered key fails HostKeyRegistered), in AD
+# mode the trusted domain, the ticket, the signature and the host group (a
+# computer outside the group fails HostGroup); a key
 # release is all Pass up to the TK re-wrapped to the transport key, a KP
 # that does not list this HGS fails GuardianListed (GuardianNotListed) and
 # stops there; `--trace ID` prints the steps with ✓/✗ marks and --json the
@@ -218,8 +220,51 @@ ok $([ "$code" = 200 ] && [ ${#NONCE} -eq 64 ] && jq -e --arg n "${NONCE:0:8}" '
 		(.Detail | ascii_downcase | startswith("nonce " + $n + "...")))' "$T/hk3.json" >/dev/null &&
 	! holds "$T/hk3.json" "$NONCE" && ! holds "$T/hk3.json" "${NONCE:8}"; echo $?) \
 	"a request with a nonce the test knows: the trace shows its first 4 bytes (${NONCE:0:8}), never the rest"
-"$B" hgs set-server --dir "$A" --trust tpm >/dev/null
 mark "host-key mode"
+
+# ---- AD mode on the same node: the fabric's DC issues the tickets ----
+F="$W/fabric" DC_ADDR=$NET.4
+"$B" host get-host-key --dir "$H2" --out "$W/h2.hostkey.pem" >/dev/null
+"$B" fabric new --dir "$F" --domain fabrikam.com --listen "$DC_ADDR:0" >/dev/null &&
+	"$B" fabric add-group --dir "$F" --name GuardedHosts >/dev/null &&
+	"$B" fabric add-computer --dir "$F" --name FabricHost1 --key "$W/h1.hostkey.pem" >/dev/null &&
+	"$B" fabric add-computer --dir "$F" --name FabricHost2 --key "$W/h2.hostkey.pem" >/dev/null &&
+	"$B" fabric add-group-member --dir "$F" --group GuardedHosts --computer FabricHost1 >/dev/null &&
+	"$B" fabric export-trust --dir "$F" --out "$W/trust.json" >/dev/null
+ok $? "fabric fabrikam.com: GuardedHosts holds FabricHost1 only; its trust exported"
+SID=$("$B" fabric get-group --dir "$F" --name GuardedHosts --json | jq -r '.. | .Sid? // empty' | head -n1)
+start_bg DC "$B" fabric serve --dir "$F"
+next_line DC
+DCURL=$(sed -n 's/^fabric: DC for fabrikam.com serving on \(http:[^ ]*\)$/\1/p' <<<"$LINE")
+ok $([ -n "$DCURL" ] && [ -n "$SID" ]; echo $?) "the DC serves ($LINE)"
+"$B" hgs set-server --dir "$A" --trust ad >/dev/null &&
+	"$B" hgs add-trusted-domain --dir "$A" --file "$W/trust.json" >/dev/null &&
+	"$B" hgs add-host-group --dir "$A" --name GuardedHosts --sid "$SID" >/dev/null
+ok $? "the node in AD mode: fabrikam.com trusted, GuardedHosts registered"
+for h in "$H1" "$H2"; do
+	"$B" host set-client-configuration --dir "$h" --attestation-url "$URL/Attestation" \
+		--key-protection-url "$KPURL" --dc-url "http://dc01.fabrikam.com:${DCURL##*:}" \
+		--resolve "$RESOLVE" --resolve "dc01.fabrikam.com:${DCURL##*:}:$DC_ADDR" >/dev/null
+done
+run "$B" host test-client-configuration --dir "$H1"
+last_att "$T/ad.json"
+ok $([ $RC -eq 0 ] && [ "$(checks "$T/ad.json")" = \
+	"Nonce DomainTrusted TicketSignature TicketValidity TicketComputer Signature HostGroup HealthCertificate" ] &&
+	jq -e '.Mode == "ad" and ([.Trace.Steps[] | select(.Kind == "Check") | .Verdict] | all(. == "Pass")) and
+	(.Trace.Steps[0].Label | contains("AD ticket from fabrikam.com")) and
+	(.Trace.Steps[] | select(.Check == "HostGroup") | .Detail | startswith("member of host group '"'GuardedHosts'"'"))' \
+	"$T/ad.json" >/dev/null; echo $?) \
+	"AD mode: nonce, trusted domain, ticket signature, validity, computer, signature, host group, certificate, all Pass"
+[ $RC -eq 0 ] || { sed 's/^/# /' <<<"$ERR"; show "$T/ad.json"; }
+run "$B" host test-client-configuration --dir "$H2"
+last_att "$T/ad2.json"
+ok $([ $RC -eq 4 ] && jq -e '[.Trace.Steps[] | select(.Verdict == "Fail") | .Check] == ["HostGroup"] and
+	.Trace.Steps[-1].Label == "UnauthorizedHost" and
+	(.Trace.Steps[-2].Detail | rtrimstr("...")) as $d | .Reason | startswith($d)' "$T/ad2.json" >/dev/null; echo $?) \
+	"a computer outside GuardedHosts: HostGroup Fail, its detail the Reason (cut at 300 characters)"
+stop_bg DC
+"$B" hgs set-server --dir "$A" --trust tpm >/dev/null
+mark "AD mode"
 
 # ---- no secret in any trace ----
 "$B" hgs get-attestation-log --dir "$A" --json >"$T/att-log.json"
