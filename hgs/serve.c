@@ -152,7 +152,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 		}
 	}
 	hgs_trace_answer(req->trace, 200, &final);
-	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert,
+	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert ? thumb : NULL,
 				  req->trace) < 0)
 		goto out;
 	req->recorded = 1;
