@@ -117,6 +117,9 @@ int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, in
 	return hl_http_response_error(resp, http_status, "%s", msg);
 }
 
+/* What the "HealthCertificate" step of a trace says. */
+#define HEALTHCERT_LABEL "health certificate issued, signed by the attestation signer"
+
 /* Issue the health certificate when Passed, record the attempt, reply with the decision. */
 int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hgs_result *res,
 		      EVP_PKEY *transport_key, struct hl_http_response *resp)
@@ -139,16 +142,15 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 			hgs_result_fail(&final, HGS_STATUS_TRANSIENT_ERROR, 0,
 					"HGS could not issue the health certificate: %s; retry later",
 					hl_error_last());
-			hgs_trace_result(req->trace, "HealthCertificate", "health certificate issued",
-					 &final, NULL);
+			hgs_trace_result(req->trace, "HealthCertificate", HEALTHCERT_LABEL, &final,
+					 NULL);
 			hl_cert_free(cert);
 			cert = NULL;
 		} else {
 			hl_labclock_format(not_after, when, sizeof(when));
 			hgs_trace_check(req->trace, "HealthCertificate", HGS_TRACE_PASS,
-					"health certificate issued, signed by the attestation signer",
-					"thumbprint %.*s..., valid until %s, binds the host's transport key",
-					HGS_TRACE_THUMB_SHOWN, thumb, when);
+					HEALTHCERT_LABEL, "thumbprint %.*s..., valid until %s, binds "
+					"the host's transport key", HGS_TRACE_THUMB_SHOWN, thumb, when);
 		}
 	}
 	hgs_trace_answer(req->trace, 200, &final);
