@@ -181,9 +181,9 @@ static const char *party_name(const struct hgs_trace *t, unsigned party)
  * writer costs a few microseconds.  It can be this simple because what it
  * writes is fixed: constant keys, and strings that are printable ASCII
  * (tidy() makes every label and detail so; check and party names are
- * constants), where JSON escapes only '"' and '\\' - anything else is
- * escaped as \u00XX anyway.  Readers parse it with jansson (hgs/db.c lists
- * it, test_trace checks it parses back exactly).
+ * printable constants), where JSON escapes only '"' and '\\' (any other
+ * byte would be escaped as \u00XX).  Readers parse it with jansson
+ * (hgs/db.c lists it; test_trace checks that it parses back exactly).
  */
 struct writer {
 	char *buf;

@@ -110,8 +110,9 @@ void hgs_trace_message(struct hgs_trace *t, enum hgs_trace_party from, const cha
 void hgs_trace_amend(struct hgs_trace *t, size_t index, const char *fmt, ...) HL_PRINTF(3, 4);
 
 /*
- * Append a check made by the node: CHECK its name (a string constant: it
- * is kept by pointer, not copied), LABEL what it checks in a few words
+ * Append a check made by the node: CHECK its name (a string constant of
+ * printable ASCII, an identifier: it is kept by pointer and written as it
+ * is), LABEL what it checks in a few words
  * (copied), VERDICT, and a formatted detail (DETAIL_FMT NULL: none).
  */
 void hgs_trace_check(struct hgs_trace *t, const char *check, enum hgs_trace_verdict verdict,
