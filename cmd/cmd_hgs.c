@@ -155,6 +155,7 @@ const struct hl_opt cmd_hgs_log_opts[] = {
 	OPT_DIR,
 	{ "host", 0, HL_OPT_STRING, "NAME", "only this host's attempts", 0 },
 	{ "last", 0, HL_OPT_INT, "N", "only the N most recent attempts", 0 },
+	{ "trace", 0, HL_OPT_INT, "ID", "show the trace of attempt ID: what was sent and checked", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };

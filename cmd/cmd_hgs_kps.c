@@ -89,6 +89,7 @@ const struct hl_opt cmd_hgs_kps_log_opts[] = {
 	OPT_DIR,
 	{ "host", 0, HL_OPT_STRING, "NAME", "only this host's requests", 0 },
 	{ "last", 0, HL_OPT_INT, "N", "only the N most recent entries", 0 },
+	{ "trace", 0, HL_OPT_INT, "ID", "show the trace of entry ID: what was sent and checked", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "hgs/node.h"
+#include "hgs/trace.h"
 #include "lib/crypto.h"
 #include "lib/selfpath.h"
 #include "lib/err.h"
@@ -175,21 +176,67 @@ int hl_cmd_hgs_open(const struct hl_cmd_ctx *ctx, struct hgs_node **node)
 			    HL_EXIT_FAILURE);
 }
 
+/* String member NAME of O, or "". */
+static const char *member(const json_t *o, const char *name)
+{
+	const char *v = json_string_value(json_object_get(o, name));
+
+	return v ? v : "";
+}
+
+/* Print the entry of log ROWS whose Id is ID with its trace (--trace ID); an exit code. */
+static int out_trace(const struct hl_cmd_ctx *ctx, const json_t *rows, long id)
+{
+	const json_t *subs;
+	json_t *row, *sub;
+	size_t i, j;
+
+	json_array_foreach((json_t *)rows, i, row) {
+		if (json_integer_value(json_object_get(row, "Id")) != id)
+			continue;
+		if (hl_opts_flag(&ctx->opts, "json"))
+			return hl_out_json(row);
+		if (json_object_get(row, "Status")) {
+			/* an attestation: Status (SubStatus, ...) */
+			printf("Attestation %ld, %s, host '%s': %s", id, member(row, "Time"),
+			       member(row, "Host"), member(row, "Status"));
+			subs = json_object_get(row, "SubStatus");
+			json_array_foreach(subs, j, sub)
+				printf("%s%s", j ? ", " : " (", json_string_value(sub));
+			printf("%s\n", json_array_size(subs) ? ")" : "");
+		} else {
+			/* a key release: Result Reason */
+			printf("Key release %ld, %s, host '%s': %s%s%s\n", id, member(row, "Time"),
+			       member(row, "Host"), member(row, "Result"),
+			       member(row, "Reason")[0] ? " " : "", member(row, "Reason"));
+		}
+		hgs_trace_print(stdout, json_object_get(row, "Trace"));
+		return HL_EXIT_OK;
+	}
+	return hl_cmd_fail(HL_EXIT_FAILURE, "no entry with Id %ld in the log; list the Ids with "
+			   "--json", id);
+}
+
 int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
 		   const char *none)
 {
 	const char *host = hl_opts_str(&ctx->opts, "host", NULL);
-	long last = hl_opts_int(&ctx->opts, "last", 0);
+	long last = hl_opts_int(&ctx->opts, "last", 0), id = hl_opts_int(&ctx->opts, "trace", 0);
 	struct hgs_node *node = NULL;
 	json_t *rows = NULL;
 	int code, rc;
 
 	if (last < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --last %ld: give a positive number", last);
+	if (id < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "invalid --trace %ld: give an entry's Id", id);
 	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
 		return code;
 	rc = list(node, host, last, &rows);
-	code = hl_cmd_out_rows(ctx, rc, rows, cols, none);
+	if (id && rc == 0)
+		code = out_trace(ctx, rows, id);
+	else
+		code = hl_cmd_out_rows(ctx, rc, rows, cols, none);
 	json_decref(rows);
 	hgs_node_close(node);
 	return code;

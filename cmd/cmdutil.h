@@ -141,7 +141,9 @@ typedef int hl_cmd_hgs_log_fn(struct hgs_node *node, const char *host, long last
  * An `hgs get-*-log` verb: check --last (HL_EXIT_USAGE "invalid --last N:
  * give a positive number" when negative), open the node of --dir, list the
  * log with LIST for --host and --last, and print its COLS (NONE when empty).
- * An exit code.
+ * With --trace ID, print instead the entry whose Id is ID: the whole entry
+ * (--json) or a heading and its trace's steps (hgs_trace_print); exit 1
+ * when the log holds no such entry.  An exit code.
  */
 int hl_cmd_hgs_log(const struct hl_cmd_ctx *ctx, hl_cmd_hgs_log_fn *list, const char *const *cols,
 		   const char *none);

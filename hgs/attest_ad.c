@@ -324,8 +324,11 @@ static int check_groups(struct hgs_request *req, const struct ad_ticket *t,
 	if (found) {
 		hl_log_info("AD attestation of %s: member of host group '%s' through %s", t->computer,
 			    group, t->domain);
-		free(group);
 		hgs_result_pass(res);
+		hgs_trace_result(req->trace, "HostGroup", "the computer is in a registered guarded "
+				 "host group", res, "member of host group '%s' (ticket lists %s)",
+				 group, listed);
+		free(group);
 		return 0;
 	}
 	hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
@@ -334,6 +337,8 @@ static int check_groups(struct hgs_request *req, const struct ad_ticket *t,
 			"add-group-member` and get a fresh ticket, or register one of its groups "
 			"with `hgslab hgs add-host-group`",
 			t->computer, t->domain, used ? listed : "no group");
+	hgs_trace_result(req->trace, "HostGroup", "the computer is in a registered guarded host "
+			 "group", res, NULL);
 	return 0;
 }
 
@@ -364,54 +369,69 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	}
 	who = host;
+	hgs_trace_amend(req->trace, 0, ": host '%s': AD ticket from %s, transport key, "
+			"signature over the nonce and transport key", host, claimed->domain);
 	/* 2. the nonce, before anything else: single use whatever follows */
 	if (hgs_nonce_consume(req->node, r.nonce, r.nonce_len, &res) < 0)
 		goto out;
+	hgs_nonce_trace(req->trace, r.nonce, r.nonce_len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the ticket's domain is trusted (the one-way trust relecloud.com -> fabrikam.com) */
 	found = hgs_ad_trust_find(req->node, claimed->domain, &trust);
 	if (found < 0)
 		goto out;
-	if (!found) {
+	if (!found)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"domain '%s' is not trusted by %s; trust it with `hgslab hgs "
 				"add-trusted-domain --file TRUST.json` (from `hgslab fabric "
 				"export-trust`)", claimed->domain, req->node->config.domain);
+	hgs_trace_result(req->trace, "DomainTrusted", "the ticket's domain is trusted by this HGS",
+			 &res, "%s trusts %s (DC %s)", req->node->config.domain, claimed->domain,
+			 found ? trust->dc : "");
+	if (!found)
 		goto decided;
-	}
 	/* 4. its DC signed it, and it is valid now */
 	if (hgs_node_now(req->node, &now) < 0)
 		goto out;
-	if (ad_ticket_verify(ticket, strlen(ticket), trust, now, &t) < 0) {
+	if (ad_ticket_verify(ticket, strlen(ticket), trust, now, &t) < 0)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the ticket presented by '%s' is not valid: %s", host, hl_error_last());
+	hgs_trace_result(req->trace, "TicketSignature", "the ticket is signed by the trusted "
+			 "domain's DC", &res, "DC certificate %.*s...", HGS_TRACE_THUMB_SHOWN,
+			 trust->dc_thumbprint);
+	if (!t)
 		goto decided;
-	}
-	if (ad_ticket_check_time(t, now) < 0) {
+	if (ad_ticket_check_time(t, now) < 0)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the %s ticket of '%s' is not valid now: %s", t->domain, host,
 				hl_error_last());
+	hgs_trace_result(req->trace, "TicketValidity", "the ticket is valid now (HGS clock)", &res,
+			 NULL);
+	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
-	}
 	/* 5. it names this host, and the presenter holds the ticket's machine key */
-	if (strcasecmp(t->computer, host) != 0) {
+	if (strcasecmp(t->computer, host) != 0)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the ticket was issued to computer '%s' of %s, not to '%s'",
 				t->computer, t->domain, host);
+	hgs_trace_result(req->trace, "TicketComputer", "the ticket names this host", &res,
+			 "computer account '%s' of %s", t->computer, t->domain);
+	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
-	}
 	who = t->computer;
 	ok = hostkey_request_verify(&r, t->machine_key);
 	if (ok < 0)
 		goto out;
-	if (!ok) {
+	if (!ok)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the signature over the nonce and transport key does not verify with "
 				"the machine key of computer account '%s' named in its ticket: the "
 				"presenter does not hold that key", t->computer);
+	hgs_trace_result(req->trace, "Signature", "the host signed the nonce and its transport key "
+			 "with the ticket's machine key", &res, NULL);
+	if (!ok)
 		goto decided;
-	}
 	/* 6. a registered guarded host group */
 	if (check_groups(req, t, &res) < 0)
 		goto out;

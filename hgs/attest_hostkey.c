@@ -32,9 +32,12 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	}
 	host = r.host;
+	hgs_trace_amend(req->trace, 0, ": host '%s': host key, transport key, signature over the "
+			"nonce and transport key", host);
 	/* 2. the nonce, before anything else: single use whatever follows */
 	if (hgs_nonce_consume(req->node, r.nonce, r.nonce_len, &res) < 0)
 		goto out;
+	hgs_nonce_trace(req->trace, r.nonce, r.nonce_len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the registration */
@@ -48,26 +51,27 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 				"the host key of '%s' (SHA-256 %.16s...) is not registered with this "
 				"HGS; register it with `hgslab hgs add-host-key --name %s --key FILE`",
 				host, fp, host);
-		goto decided;
-	}
-	if (strcmp(reg_name, host) != 0) {
+	} else if (strcmp(reg_name, host) != 0) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the host key presented by '%s' is registered for host '%s'", host,
 				reg_name);
-		goto decided;
 	}
+	hgs_trace_result(req->trace, "HostKeyRegistered", "the host key is registered for this host",
+			 &res, "host key SHA-256 %.*s... registered as '%s'",
+			 HGS_TRACE_THUMB_SHOWN, fp, host);
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
 	/* 4. proof of possession over nonce || transport key */
 	ok = hostkey_request_verify(&r, registered);
 	if (ok < 0)
 		goto out;
-	if (!ok) {
+	if (!ok)
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the signature over the nonce and transport key does not verify with "
 				"the host key registered for '%s': the host does not hold that key, "
 				"or signed other data", host);
-		goto decided;
-	}
-	hgs_result_pass(&res);
+	hgs_trace_result(req->trace, "Signature", "the host signed the nonce and its transport key "
+			 "with the registered key", &res, NULL);
 decided:
 	rc = hgs_attest_finish(req, host, &res, r.transport, resp);
 out:

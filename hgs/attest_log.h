@@ -16,17 +16,19 @@
 #ifndef HGSLAB_HGS_ATTEST_LOG_H
 #define HGSLAB_HGS_ATTEST_LOG_H
 
-#include <openssl/x509.h>
-
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "hgs/trace.h"
 
 /*
  * Record one attempt by HOST (NULL or "" when the request named none) in
  * MODE with result RES; REMOTE is the peer ("127.0.0.5:40112") or NULL;
- * HEALTHCERT is the certificate issued, or NULL.
+ * HEALTHCERT is the thumbprint of the health certificate issued, or NULL;
+ * TRACE the exchange's trace (hgs/trace.h), complete with its answer, or
+ * NULL (recorded as null).
  */
 int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
-			  const struct hgs_result *res, const char *remote, const X509 *healthcert);
+			  const struct hgs_result *res, const char *remote, const char *healthcert,
+			  const struct hgs_trace *trace);
 
 #endif

@@ -189,6 +189,10 @@ static void ek_verdict_keep(const unsigned char key[HL_SHA256_LEN], time_t from,
 	pthread_mutex_unlock(&ek_verdicts_lock);
 }
 
+/* What the "Registration" and "EkCertificate" steps of a trace check. */
+#define REG_LABEL "the host is registered with this HGS (by its TPM's EK)"
+#define EK_LABEL "the EK certificate chains to the TPM vendor CA"
+
 /* Parse R, registered as NAME, as hgs_db_tpm_host_find_name does into *OUT. */
 static int tpm_reg_parse(const char *name, const struct hgs_tpm_reg *r, struct hgs_tpm_host **out)
 {
@@ -263,10 +267,12 @@ out:
  * as hgs_db_tpm_host_find_name() then check_ek_cert_now() would decide it,
  * answered from ek_verdicts when it can be: 1 accepted (*PINNED and AK_NAME
  * then say which AK is pinned to NAME, as hgs_db_tpm_ak_pin_get would), 0
- * refused (RES set), -1 on an internal error.
+ * refused (RES set), -1 on an internal error.  Each decision is a step of
+ * trace T ("Registration", "EkCertificate").
  */
 static int check_registration(struct hgs_node *node, const char *name, int *pinned,
-			      char ak_name[HGS_TPM_NAME_HEX_MAX], struct hgs_result *res)
+			      char ak_name[HGS_TPM_NAME_HEX_MAX], struct hgs_result *res,
+			      struct hgs_trace *t)
 {
 	struct hgs_tpm_reg reg;
 	struct hgs_tpm_host *h = NULL;
@@ -277,13 +283,20 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 
 	r = hgs_db_tpm_reg_read(node, name, &reg);
 	if (r <= 0) {
-		if (r == 0)
+		if (r == 0) {
 			hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 					"no TPM host named '%s' is registered with this HGS; run "
 					"`hgslab hgs add-tpm-host --name %s --platform-identifier FILE` "
 					"with the host's platform identifier", name, name);
+			hgs_trace_result(t, "Registration", REG_LABEL, res, NULL);
+		}
 		return r;
 	}
+	hgs_trace_check(t, "Registration", HGS_TRACE_PASS, REG_LABEL, "EK SHA-256 %.*s...",
+			HGS_TRACE_THUMB_SHOWN, reg.ek_fingerprint);
+	if (reg.forced)
+		hgs_trace_check(t, "EkCertificate", HGS_TRACE_SKIP, EK_LABEL, "the host was added "
+				"with --force: its EK is trusted as registered");
 	/* only a forced host or a certificate with a vendor CA can be accepted */
 	cacheable = reg.forced;
 	if (!reg.forced && reg.ek_cert.len) {
@@ -296,6 +309,10 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 		if (ek_verdict_key(&reg, bundle, key) < 0)
 			goto out;
 		if (ek_verdict_find(key, now)) {
+			if (!reg.forced)
+				hgs_trace_check(t, "EkCertificate", HGS_TRACE_PASS, EK_LABEL,
+						"the same certificate and vendor CA were accepted "
+						"before and no validity changed since");
 			rc = 1;
 			goto out;
 		}
@@ -305,6 +322,8 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 	rc = check_ek_cert(h, bundle, now, res);
 	if (rc == 1 && cacheable && ek_verdict_range(h, bundle, now, &from, &until) == 0)
 		ek_verdict_keep(key, from, until);
+	if (rc >= 0 && !reg.forced)
+		hgs_trace_result(t, "EkCertificate", EK_LABEL, res, NULL);
 out:
 	if (rc == 1) {
 		*pinned = reg.pinned;
@@ -406,7 +425,7 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 	enum hl_key_type kt;
 	char fp[HL_SHA256_HEX_SIZE], name[HGS_TPM_NAME_HEX_MAX];
 	struct hgs_result res;
-	const char *host, *ek_pem;
+	const char *host, *ek_pem, *check = "Registration", *label = REG_LABEL;
 	int rc = -1, r;
 
 	/* 1. the request */
@@ -421,6 +440,8 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 		rc = hgs_attest_reject(req, resp, 400, "field 'ek_public': %s", hl_error_last());
 		goto out;
 	}
+	hgs_trace_amend(req->trace, 0, ": host '%s': EK public key, AK (credential activation)",
+			host);
 	/* 2. the registration, by EK */
 	if (hl_key_fingerprint(ek, fp) < 0)
 		goto out;
@@ -440,6 +461,8 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 				"host '%s'", host, fp, h->name);
 		goto decided;
 	}
+	check = "EkCertificate";
+	label = EK_LABEL;
 	r = check_ek_cert_now(req->node, h, &res);
 	if (r <= 0) {
 		if (r < 0)
@@ -456,6 +479,8 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 		goto decided;
 	}
 	/* 3. the AK */
+	check = "AkAttributes";
+	label = "the AK is a TPM-generated restricted signing key";
 	if (hgs_tpm_key_parse(ak_pub.data, ak_pub.len, &ak) < 0 ||
 	    hgs_tpm_key_check_ak(ak, "the attestation key") < 0) {
 		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the AK of '%s' cannot be used: %s",
@@ -466,6 +491,8 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 	if (key_name_hex(ak, name) < 0)
 		goto out;
 	/* 4. pinned already? */
+	check = "AkPinned";
+	label = "no other AK is pinned to the EK";
 	r = hgs_db_tpm_ak_pin_get(req->node, h->name, &pin);
 	if (r < 0)
 		goto out;
@@ -481,6 +508,7 @@ static int route_activate(struct hgs_request *req, struct hl_http_response *resp
 	rc = issue_challenge(req, h, ak, name, &ak_pub, resp);
 	goto out;
 decided:
+	hgs_trace_result(req->trace, check, label, &res, NULL);
 	rc = hgs_attest_finish(req, host, &res, NULL, resp);
 out:
 	field_free(&ak_pub);
@@ -499,7 +527,7 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 	struct field secret = { 0 };
 	unsigned char digest[HL_SHA256_LEN];
 	struct hgs_result res;
-	const char *host, *id;
+	const char *host, *id, *check = "Challenge";
 	time_t now;
 	int rc = -1, r;
 
@@ -516,6 +544,7 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 				       "characters /tpm/activate gave", HGS_TPM_CHALLENGE_ID_SIZE - 1);
 		goto out;
 	}
+	hgs_trace_amend(req->trace, 0, ": host '%s': the secret of challenge %.8s...", host, id);
 	r = hgs_db_tpm_challenge_take(req->node, id, &ch);
 	if (r < 0)
 		goto out;
@@ -539,6 +568,7 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 				"again", (long long)(now - ch->expires));
 		goto decided;
 	}
+	check = "ActivationSecret";
 	if (hl_crypto_sha256(secret.data, secret.len, digest) < 0)
 		goto out;
 	if (!hl_crypto_ct_equal(digest, ch->secret_sha256, sizeof(digest))) {
@@ -553,6 +583,7 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 	snprintf(pin.ak_name, sizeof(pin.ak_name), "%s", ch->ak_name);
 	pin.ak_public = ch->ak_public;
 	pin.pinned = now;
+	check = "AkPinned";
 	r = hgs_db_tpm_ak_pin_set(req->node, &pin);
 	if (r < 0)
 		goto out;
@@ -570,6 +601,8 @@ static int route_activate_complete(struct hgs_request *req, struct hl_http_respo
 	rc = reply_bound(resp, host, ch->ak_name);
 	goto out;
 decided:
+	hgs_trace_result(req->trace, check, "credential activation: the TPM holding the registered EK "
+			 "answered the challenge for this AK", &res, NULL);
 	rc = hgs_attest_finish(req, host, &res, NULL, resp);
 out:
 	if (secret.data)
@@ -699,6 +732,10 @@ static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN],
 	return m;
 }
 
+/* What the "TcgLogReplay" and "TcgLogMatchesQuote" steps of a trace check. */
+#define LOG_LABEL "the TCG log parses, its event data match their digests, it replays"
+#define MATCH_LABEL "the TCG log's replay matches the PCR digest the TPM quoted"
+
 /*
  * Read the TCG log RAW: it parses, has a SHA-256 bank, its must-hash events
  * are intact and it replays.  1 with *OUT (a reference to the remembered
@@ -745,10 +782,11 @@ refused:
  * Check the TCG log against the verified quote Q: read_log() accepts it,
  * it extends only quoted PCRs and replays to Q's pcrDigest.  1 when genuine
  * (*OUT set: the log and its replay, release with log_memo_put), 0 when
- * refused (RES set), -1 on an internal error.
+ * refused (RES set), -1 on an internal error.  Steps "TcgLogReplay" and
+ * "TcgLogMatchesQuote" of trace T.
  */
 static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
-		     struct log_memo **out, struct hgs_result *res)
+		     struct log_memo **out, struct hgs_result *res, struct hgs_trace *t)
 {
 	struct log_memo *m = NULL;
 	const struct hl_tcglog_bank *bank;
@@ -759,8 +797,12 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 
 	*out = NULL;
 	rc = read_log(raw, &m, res);
+	if (rc == 0)
+		hgs_trace_result(t, "TcgLogReplay", LOG_LABEL, res, NULL);
 	if (rc <= 0)
 		return rc;
+	hgs_trace_check(t, "TcgLogReplay", HGS_TRACE_PASS, LOG_LABEL, "%zu events, %zu bytes, "
+			"SHA-256 bank", m->log->nevents, raw->len);
 	rc = 0;
 	bank = hl_tcglog_pcrs_bank(m->pcrs, HL_TCGLOG_ALG_SHA256);
 	extra = bank->extended & ~q->pcr_mask;
@@ -785,11 +827,16 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 				"the TPM measured", list);
 		goto refused;
 	}
+	pcr_list(q->pcr_mask, list, sizeof(list));
+	hgs_trace_check(t, "TcgLogMatchesQuote", HGS_TRACE_PASS, MATCH_LABEL, "the replay of "
+			"SHA-256 PCR %s gives the quoted PCR digest", list);
 	*out = m;
 	return 1;
 refused:
-	if (rc == 0)
+	if (rc == 0) {
+		hgs_trace_result(t, "TcgLogMatchesQuote", MATCH_LABEL, res, NULL);
 		hl_error_clear();
+	}
 	log_memo_put(m);
 	return rc;
 }
@@ -808,18 +855,22 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	int rc = -1, found, pinned = 0;
 
 	memset(&r, 0, sizeof(r));
+	memset(&q, 0, sizeof(q));
 	/* 1. the request */
 	if (attest_req_read(req->body, &r) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
 		goto out;
 	}
+	hgs_trace_amend(req->trace, 0, ": host '%s': AK, quote over the nonce, TCG log (%zu bytes), "
+			"transport key certified by the AK", r.host, r.tcglog.len);
 	/* 2. the nonce, before anything else: single use whatever follows */
 	if (hgs_nonce_consume(req->node, r.nonce.data, r.nonce.len, &res) < 0)
 		goto out;
+	hgs_nonce_trace(req->trace, r.nonce.data, r.nonce.len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the registration and the EK certificate */
-	found = check_registration(req->node, r.host, &pinned, pinned_ak, &res);
+	found = check_registration(req->node, r.host, &pinned, pinned_ak, &res, req->trace);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -830,45 +881,52 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the AK of '%s' cannot be read: %s",
 				r.host, hl_error_last());
 		hl_error_clear();
-		goto decided;
-	}
-	if (key_name_hex(ak, name) < 0)
+	} else if (key_name_hex(ak, name) < 0) {
 		goto out;
-	if (!pinned) {
+	} else if (!pinned) {
 		hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				"the attestation key of '%s' was never proven by credential "
 				"activation; the host must activate it first "
 				"(POST /Attestation/v1/tpm/activate)", r.host);
-		goto decided;
-	}
-	if (strcmp(pinned_ak, name) != 0) {
+	} else if (strcmp(pinned_ak, name) != 0) {
 		refuse_swapped_ak(&res, r.host, pinned_ak, name);
-		goto decided;
 	}
+	hgs_trace_result(req->trace, "AkPinned", "the AK is the one credential activation pinned "
+			 "to the EK", &res, "AK name %.*s...", HGS_TRACE_THUMB_SHOWN, name);
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
 	/* 5. the quote and the certified transport key */
 	if (hgs_tpm_verify_quote(ak, r.quote.data, r.quote.len, r.quote_sig.data, r.quote_sig.len,
 				 r.nonce.data, r.nonce.len, &q) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the TPM quote of '%s' does not "
 				"verify: %s", r.host, hl_error_last());
 		hl_error_clear();
-		goto decided;
 	}
-	if ((q.pcr_mask & HGS_TPM_REQUIRED_PCRS) != HGS_TPM_REQUIRED_PCRS) {
-		pcr_list(q.pcr_mask, list, sizeof(list));
+	hgs_trace_result(req->trace, "QuoteSignature", "the quote is signed by the pinned AK over "
+			 "the nonce", &res, "TPMS_ATTEST of %zu bytes, SHA-256 signature", r.quote.len);
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
+	pcr_list(q.pcr_mask, list, sizeof(list));
+	if ((q.pcr_mask & HGS_TPM_REQUIRED_PCRS) != HGS_TPM_REQUIRED_PCRS)
 		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the TPM quote of '%s' covers "
 				"SHA-256 PCR %s; HGS needs at least PCRs 0-7 and 11-14", r.host, list);
+	hgs_trace_result(req->trace, "QuotePcrSelection", "the quote covers PCRs 0-7 and 11-14",
+			 &res, "quoted SHA-256 PCR %s", list);
+	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
-	}
 	if (hgs_tpm_key_parse(r.tk.data, r.tk.len, &tk) < 0 ||
 	    hgs_tpm_verify_certify(ak, tk, r.certify.data, r.certify.len, r.certify_sig.data,
 				   r.certify_sig.len, r.nonce.data, r.nonce.len) < 0) {
 		hgs_result_fail(&res, HGS_STATUS_TPM_ERROR, 0, "the transport key of '%s' is not "
 				"proven to be TPM-resident: %s", r.host, hl_error_last());
 		hl_error_clear();
-		goto decided;
 	}
+	hgs_trace_result(req->trace, "TransportKey", "the transport key is TPM-resident, certified "
+			 "by the AK over the nonce", &res, NULL);
+	if (res.status != HGS_STATUS_PASSED)
+		goto decided;
 	/* 6. the TCG log, trusted only through its replay to the quote */
-	found = check_log(&r.tcglog, &q, &log, &res);
+	found = check_log(&r.tcglog, &q, &log, &res, req->trace);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -879,6 +937,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	ps->in.log = log->log;
 	ps->in.replayed = hl_tcglog_pcrs_bank(log->pcrs, HL_TCGLOG_ALG_SHA256);
+	ps->in.trace = req->trace;
 	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
 		hl_log_error("tpm attestation of '%s': %s", r.host, hl_error_last());
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS could not evaluate its "

@@ -3,7 +3,8 @@
  * metadata route (libxml2's writer), the key release route and its
  * decision (health certificate through hgs/healthcert, key protector
  * through lib/keyprotector, the TK re-wrapped with lib/crypto's RSA-OAEP to
- * the key the health certificate binds), the key protection log, and the
+ * the key the health certificate binds), the key protection log with each
+ * release's trace (hgs/trace.h: one step per check made), and the
  * rotation of the KPS certificates (node_keys rows through hgs/db, key files
  * in the node's keys/ directory).  The admin verbs are hgs/cmd_hgs_kps.c.
  */
@@ -25,6 +26,7 @@
 
 #include "hgs/db.h"
 #include "hgs/healthcert.h"
+#include "hgs/trace.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -115,13 +117,37 @@ static void decide(struct hgs_kps_outcome *out, enum hgs_kps_reason reason, cons
 	va_end(ap);
 }
 
-/* Record OUT in the key protection log and hgs.log. */
-static int record(struct hgs_node *node, const char *remote, const struct hgs_kps_outcome *out)
+/* Append the answer to OUT's request to trace T. */
+static void trace_answer(struct hgs_trace *t, const struct hgs_kps_outcome *out)
+{
+	if (out->reason == HGS_KPS_RELEASED)
+		hgs_trace_message(t, HGS_TRACE_NODE, "200 Released: the TK wrapped to the host's "
+				  "transport key (RSA-OAEP-SHA256)");
+	else
+		hgs_trace_message(t, HGS_TRACE_NODE, "%d %s", out->http_status,
+				  hgs_kps_reason_name(out->reason));
+}
+
+/*
+ * Record OUT in the key protection log and hgs.log, with trace T (may be
+ * NULL), to which the answer is appended first.
+ */
+static int record(struct hgs_node *node, const char *remote, const struct hgs_kps_outcome *out,
+		  struct hgs_trace *t)
 {
 	struct hgs_kps_log_entry e = { 0 };
+	char *json = NULL;
+	int rc;
 
 	if (hgs_node_now(node, &e.time) < 0)
 		return -1;
+	trace_answer(t, out);
+	/* the decision is recorded even when its trace cannot be written */
+	if (t && hgs_trace_json(t, &json) < 0) {
+		hl_log_warn("%s", hl_error_last());
+		hl_error_clear();
+	}
+	e.trace = json;
 	e.host = out->host[0] ? out->host : NULL;
 	e.key_protector = out->kp_id[0] ? out->kp_id : NULL;
 	e.owner = out->owner[0] ? out->owner : NULL;
@@ -137,7 +163,9 @@ static int record(struct hgs_node *node, const char *remote, const struct hgs_kp
 		    e.host ? e.host : "-", e.key_protector ? e.key_protector : "-",
 		    e.owner ? e.owner : "-", remote ? remote : "-", e.result,
 		    out->message[0] ? ": " : "", out->message);
-	return hgs_db_kps_log_add(node, &e);
+	rc = hgs_db_kps_log_add(node, &e);
+	free(json);
+	return rc;
 }
 
 /* Read a certificate given as PEM text or DER. */
@@ -393,13 +421,82 @@ static int spki_fingerprint(X509 *cert, char out[HL_SHA256_HEX_SIZE])
 }
 
 /*
+ * The steps of a trace for what hgs_healthcert_verify() checks, in its
+ * order; a refusal fails one of them (hc_stage), the earlier ones passed.
+ */
+static const struct {
+	const char *check, *label;
+} hc_steps[] = {
+	{ "HealthCertificate", "an HGS health certificate is presented" },
+	{ "AttestationSigner", "it is signed by this HGS's attestation signer" },
+	{ "AttestationStatus", "it records a Passed attestation" },
+	{ "Validity", "it is valid now (HGS clock)" },
+};
+#define HC_STEPS (sizeof(hc_steps) / sizeof(hc_steps[0]))
+#define CUTOFF_LABEL "it was issued after the cut-off"
+#define TK_LABEL "it binds an RSA transport key"
+
+/* The step of hc_steps a refusal fails. */
+static size_t hc_stage(enum hgs_healthcert_refusal r)
+{
+	switch (r) {
+	case HGS_HC_NOT_HEALTHCERT:
+		return 0;
+	case HGS_HC_UNTRUSTED:
+	case HGS_HC_OTHER_HGS:
+		return 1;
+	case HGS_HC_NOT_PASSED:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+/*
+ * Append to T the steps of hc_steps before FAILED (HC_STEPS: all) as passed,
+ * saying what INFO holds, then step FAILED as failed with OUT's message.
+ */
+static void trace_healthcert(struct hgs_trace *t, size_t failed, struct hgs_node *node,
+			     const struct hgs_healthcert_info *info,
+			     const struct hgs_kps_outcome *out)
+{
+	char t1[32];
+
+	for (size_t i = 0; t && i < failed && i < HC_STEPS; i++) {
+		switch (i) {
+		case 0:
+			hgs_trace_check(t, hc_steps[i].check, HGS_TRACE_PASS, hc_steps[i].label,
+					"issued to '%s', thumbprint %.*s...", out->host,
+					HGS_TRACE_THUMB_SHOWN, out->healthcert_thumbprint);
+			break;
+		case 1:
+			hgs_trace_check(t, hc_steps[i].check, HGS_TRACE_PASS, hc_steps[i].label,
+					"%s's signer %.*s...", node->config.name,
+					HGS_TRACE_THUMB_SHOWN, node->signer_thumbprint);
+			break;
+		case 2:
+			hgs_trace_check(t, hc_steps[i].check, HGS_TRACE_PASS, hc_steps[i].label,
+					"Passed (%s mode)", hgs_mode_name(info->mode));
+			break;
+		default:
+			hgs_trace_check(t, hc_steps[i].check, HGS_TRACE_PASS, hc_steps[i].label,
+					"valid until %s", when(info->not_after, t1));
+			break;
+		}
+	}
+	if (failed < HC_STEPS)
+		hgs_trace_check(t, hc_steps[failed].check, HGS_TRACE_FAIL, hc_steps[failed].label,
+				"%s", out->message);
+}
+
+/*
  * Check health certificate CERT for NODE; on success *KEY gets the public
  * key it binds.  0 when it passes, 1 when refused (OUT decided), -1 on an
  * internal error.  hgs_healthcert_verify() decides whether the certificate
- * is good; its verdict picks the reason.
+ * is good; its verdict picks the reason.  Each check is a step of trace T.
  */
 static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_outcome *out,
-			    EVP_PKEY **key)
+			    EVP_PKEY **key, struct hgs_trace *t)
 {
 	struct hgs_healthcert_info info;
 	struct hgs_healthcert_verdict v;
@@ -458,8 +555,10 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 			return -1;
 		}
 		hl_error_clear();
+		trace_healthcert(t, hc_stage(v.refusal), node, &info, out);
 		return 1;
 	}
+	trace_healthcert(t, HC_STEPS, node, &info, out);
 	out->healthcert_not_after = info.not_after;
 	if (hgs_db_kps_cutoff_get(node, &has_cutoff, &cutoff) < 0)
 		return -1;
@@ -469,8 +568,16 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 		       "then (set-key-protection-attestation-signer-certificate-policy); the host "
 		       "must attest again for a fresh one", out->host, when(info.not_before, t1),
 		       when(cutoff, t2));
+		hgs_trace_check(t, "IssuedAfterCutoff", HGS_TRACE_FAIL, CUTOFF_LABEL, "%s",
+				out->message);
 		return 1;
 	}
+	if (has_cutoff)
+		hgs_trace_check(t, "IssuedAfterCutoff", HGS_TRACE_PASS, CUTOFF_LABEL,
+				"issued %s, cut-off %s", when(info.not_before, t1), when(cutoff, t2));
+	else
+		hgs_trace_check(t, "IssuedAfterCutoff", HGS_TRACE_SKIP, CUTOFF_LABEL,
+				"no cut-off is set on this HGS");
 	if (hl_cert_pubkey(cert, key) < 0)
 		return -1;
 	if (hl_key_type_of(*key, &kt) < 0 || (kt != HL_KEY_RSA2048 && kt != HL_KEY_RSA3072)) {
@@ -480,6 +587,7 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 		decide(out, HGS_KPS_NOT_A_HEALTH_CERTIFICATE, "the health certificate of '%s' binds "
 		       "a key that is not RSA 2048 or 3072, so no key can be wrapped to it",
 		       out->host);
+		hgs_trace_check(t, "TransportKey", HGS_TRACE_FAIL, TK_LABEL, "%s", out->message);
 		return 1;
 	}
 	if (spki_fingerprint(cert, out->transport_key_fingerprint) < 0) {
@@ -487,6 +595,8 @@ static int check_healthcert(struct hgs_node *node, X509 *cert, struct hgs_kps_ou
 		*key = NULL;
 		return -1;
 	}
+	hgs_trace_check(t, "TransportKey", HGS_TRACE_PASS, TK_LABEL, "the host's TPM-resident "
+			"key, SHA-256 %.*s...", HGS_TRACE_THUMB_SHOWN, out->transport_key_fingerprint);
 	return 0;
 }
 
@@ -579,12 +689,17 @@ out:
 	return rc;
 }
 
+#define GUARDIAN_LABEL "the key protector lists this HGS's guardian (an enabled encryption " \
+	"certificate)"
+
 /*
  * Find the entry of KP wrapped to an enabled KPS encryption certificate of
  * NODE: 0 found (*ENTRY, *CERT set), 1 refused (OUT decided), -1 error.
+ * The verdict is step "GuardianListed" of trace T.
  */
 static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_kps_outcome *out,
-		      const struct hl_kp_entry **entry, struct hgs_kps_cert **cert)
+		      const struct hl_kp_entry **entry, struct hgs_kps_cert **cert,
+		      struct hgs_trace *t)
 {
 	char disabled[HL_SHA256_HEX_SIZE] = "", primary[HL_SHA256_HEX_SIZE] = "";
 	struct hgs_kps_cert *c = NULL;
@@ -602,6 +717,10 @@ static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_
 		if (c->role == HGS_KEY_KPS_ENCRYPTION && c->enabled) {
 			*entry = &kp->entries[i];
 			*cert = c;
+			hgs_trace_check(t, "GuardianListed", HGS_TRACE_PASS, GUARDIAN_LABEL,
+					"guardian %zu of %zu: '%s', wrapped to encryption certificate "
+					"%.*s...", i + 1, kp->n_entries, node->config.name,
+					HGS_TRACE_THUMB_SHOWN, c->thumbprint);
 			return 0;
 		}
 		if (c->role == HGS_KEY_KPS_ENCRYPTION && !disabled[0])
@@ -616,6 +735,8 @@ static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_
 		       "`hgslab hgs set-key-protection-certificate --thumbprint %s --enable`, or the "
 		       "owner can grant the current guardian metadata access", kp->id, disabled,
 		       disabled);
+		hgs_trace_check(t, "GuardianListed", HGS_TRACE_FAIL, GUARDIAN_LABEL, "%s",
+				out->message);
 		return 1;
 	}
 	if (hgs_node_keypair(node, HGS_KEY_KPS_ENCRYPTION, &pc, NULL) < 0 ||
@@ -629,6 +750,7 @@ static int find_entry(struct hgs_node *node, const struct hl_kp *kp, struct hgs_
 	       "certificates than this HGS's (primary %s); the owner never granted this HGS "
 	       "access or revoked it, and can grant it with `hgslab tenant "
 	       "grant-key-protector-access`", kp->id, kp->owner_name, node->config.name, primary);
+	hgs_trace_check(t, "GuardianListed", HGS_TRACE_FAIL, GUARDIAN_LABEL, "%s", out->message);
 	return 1;
 }
 
@@ -646,14 +768,18 @@ static void note_kp(const struct hgs_kps_request *req, struct hgs_kps_outcome *o
 	kp_ref_put(kr);
 }
 
+#define KP_LABEL "the key protector parses"
+#define OWNER_LABEL "the owner's signature over the key protector verifies"
+#define UNWRAP_LABEL "the TK unwraps with this HGS's KPS encryption key"
+
 /*
- * The decision itself: 0 decided (OUT says how), -1 internal error.  No
- * recording here.  The health certificate comes first: a host without a
+ * The decision itself: 0 decided (OUT says how), -1 internal error; each
+ * check made is a step of trace T.  No recording here.  The health certificate comes first: a host without a
  * valid one learns that first, whatever its KP, and the KP of a host that
  * is not healthy is never opened.
  */
 static int decide_release(struct hgs_node *node, const struct hgs_kps_request *req,
-			  struct hgs_kps_outcome *out)
+			  struct hgs_kps_outcome *out, struct hgs_trace *t)
 {
 	const struct hl_kp_entry *entry = NULL;
 	struct hgs_kps_cert *kc = NULL;
@@ -667,6 +793,8 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 	if (!req->key_protector || req->key_protector_len == 0) {
 		decide(out, HGS_KPS_MALFORMED_REQUEST, "the request carries no key protector: send "
 		       "the KP file in 'key_protector'");
+		hgs_trace_check(t, "Request", HGS_TRACE_FAIL, "the request is well-formed", "%s",
+				out->message);
 		return 0;
 	}
 	/* 1. the health certificate */
@@ -675,6 +803,8 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 		decide(out, HGS_KPS_NO_HEALTH_CERTIFICATE, "no health certificate was presented: "
 		       "keys are released only to hosts that passed attestation with this HGS; "
 		       "attest first and send the health certificate");
+		hgs_trace_check(t, hc_steps[0].check, HGS_TRACE_FAIL, hc_steps[0].label, "%s",
+				out->message);
 		return 0;
 	}
 	if (cert_decode_cached(req->health_certificate, req->health_certificate_len, &cert) < 0) {
@@ -682,9 +812,11 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 		       "readable certificate (PEM or base64 DER): %s", hl_error_last());
 		hl_error_clear();
 		note_kp(req, out);
+		hgs_trace_check(t, hc_steps[0].check, HGS_TRACE_FAIL, hc_steps[0].label, "%s",
+				out->message);
 		return 0;
 	}
-	r = check_healthcert(node, cert, out, &transport);
+	r = check_healthcert(node, cert, out, &transport, t);
 	if (r != 0) {
 		if (r > 0)
 			note_kp(req, out);
@@ -695,20 +827,28 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 	if (kp_parse_cached(req->key_protector, req->key_protector_len, &kr) < 0) {
 		decide(out, HGS_KPS_MALFORMED_KEY_PROTECTOR, "%s", hl_error_last());
 		hl_error_clear();
+		hgs_trace_check(t, "KeyProtector", HGS_TRACE_FAIL, KP_LABEL, "%s", out->message);
 		rc = 0;
 		goto out;
 	}
 	kp = kr->kp;
 	snprintf(out->kp_id, sizeof(out->kp_id), "%s", kp->id);
 	snprintf(out->owner, sizeof(out->owner), "%s", kp->owner_name);
+	hgs_trace_check(t, "KeyProtector", HGS_TRACE_PASS, KP_LABEL, "key protector %s, owner '%s', "
+			"%zu guardian%s", kp->id, kp->owner_name, kp->n_entries,
+			kp->n_entries == 1 ? "" : "s");
 	if (hl_kp_verify(kp, NULL) < 0) {
 		decide(out, HGS_KPS_OWNER_SIGNATURE_INVALID, "%s", hl_error_last());
 		hl_error_clear();
+		hgs_trace_check(t, "OwnerSignature", HGS_TRACE_FAIL, OWNER_LABEL, "%s",
+				out->message);
 		rc = 0;
 		goto out;
 	}
+	hgs_trace_check(t, "OwnerSignature", HGS_TRACE_PASS, OWNER_LABEL, "owner signing "
+			"certificate %.*s...", HGS_TRACE_THUMB_SHOWN, kp->owner_signing_thumbprint);
 	/* 3. an entry wrapped to one of this HGS's enabled encryption certificates */
-	r = find_entry(node, kp, out, &entry, &kc);
+	r = find_entry(node, kp, out, &entry, &kc, t);
 	if (r != 0) {
 		rc = r > 0 ? 0 : -1;
 		goto out;
@@ -724,14 +864,22 @@ static int decide_release(struct hgs_node *node, const struct hgs_kps_request *r
 		       "does not open, so the key protector must be made again", kp->id,
 		       kc->thumbprint, hl_error_last());
 		hl_error_clear();
+		hgs_trace_check(t, "TkUnwrap", HGS_TRACE_FAIL, UNWRAP_LABEL, "%s", out->message);
 		rc = 0;
 		goto out;
 	}
+	hgs_trace_check(t, "TkUnwrap", HGS_TRACE_PASS, UNWRAP_LABEL, "with the private key of "
+			"encryption certificate %.*s... (the TK stays in KPS memory)",
+			HGS_TRACE_THUMB_SHOWN, kc->thumbprint);
 	if (hl_crypto_oaep_wrap(transport, HGS_KPS_TK_LABEL, HGS_KPS_TK_LABEL_LEN, tk.data, tk.len,
 				&out->wrapped_tk) < 0) {
 		hl_error_wrap("cannot wrap the TK to the transport key of '%s'", out->host);
 		goto out;
 	}
+	hgs_trace_check(t, "TkRewrap", HGS_TRACE_PASS, "the TK is wrapped to the host's transport "
+			"key", "RSA-OAEP-SHA256, label %s, to transport key %.*s... from the health "
+			"certificate", HGS_KPS_TK_LABEL, HGS_TRACE_THUMB_SHOWN,
+			out->transport_key_fingerprint);
 	decide(out, HGS_KPS_RELEASED, "%s", "");
 	rc = 0;
 out:
@@ -748,35 +896,39 @@ out:
 int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
 		    struct hgs_kps_outcome *out)
 {
+	struct hgs_trace trace, *t = &trace;
 	char saved[HL_ERROR_MAX];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	hgs_trace_init(t, HGS_TRACE_KEY_RELEASE);
+	hgs_trace_message(t, HGS_TRACE_HOST, "POST %s: key protector (%zu bytes), %s",
+			  HGS_KPS_RELEASE_PATH, req->key_protector_len,
+			  req->health_certificate_len ? "health certificate" : "no health certificate");
 	if (!node->signer_cert) {
 		rc = hl_error("cannot release keys: the attestation signer is not loaded (open the "
 			      "node with HGS_NODE_OPEN_KEYS)");
 	} else {
-		rc = decide_release(node, req, out);
+		rc = decide_release(node, req, out, t);
 	}
 	if (rc < 0) {
 		hl_buf_free(&out->wrapped_tk);
 		decide(out, HGS_KPS_INTERNAL_ERROR, "HGS failed: %s; retry later", hl_error_last());
 		snprintf(saved, sizeof(saved), "%s", hl_error_last());
-		if (record(node, req->remote, out) < 0)
+		if (record(node, req->remote, out, t) < 0)
 			hl_log_error("%s", hl_error_last());
 		hl_error("%s", saved);
-		return -1;
-	}
-	if (record(node, req->remote, out) < 0) {
+		rc = -1;
+	} else if (record(node, req->remote, out, t) < 0) {
 		/* a release that cannot be recorded does not happen */
 		hl_buf_free(&out->wrapped_tk);
 		snprintf(saved, sizeof(saved), "%s", hl_error_last());
 		decide(out, HGS_KPS_INTERNAL_ERROR, "HGS failed: %s; retry later", saved);
 		hl_log_error("%s", saved);
 		hl_error("%s", saved);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 /* ---- routes ---- */
@@ -819,11 +971,15 @@ static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *ou
 static int reject(struct hgs_request *req, struct hl_http_response *resp,
 		  enum hgs_kps_reason reason, const char *msg)
 {
+	struct hgs_trace trace, *t = &trace;
 	struct hgs_kps_outcome out;
 
 	memset(&out, 0, sizeof(out));
+	hgs_trace_init(t, HGS_TRACE_KEY_RELEASE);
 	decide(&out, reason, "%s", msg);
-	if (record(req->node, req->http->remote, &out) < 0)
+	hgs_trace_message(t, HGS_TRACE_HOST, "POST %s", HGS_KPS_RELEASE_PATH);
+	hgs_trace_check(t, "Request", HGS_TRACE_FAIL, "the request is well-formed", "%s", msg);
+	if (record(req->node, req->http->remote, &out, t) < 0)
 		hl_log_warn("%s", hl_error_last());
 	return reply_outcome(req->node, &out, resp);
 }

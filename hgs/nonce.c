@@ -1,9 +1,12 @@
 /*
  * nonce.c - attestation nonces of an HGS node (nonce.h): the node's
- * lib/nonce table read on the node clock, and the decision a presented
- * nonce gives (Passed, UnauthorizedHost or TransientError with a reason).
+ * lib/nonce table read on the node clock, the decision a presented nonce
+ * gives (Passed, UnauthorizedHost or TransientError with a reason) and its
+ * step in the exchange's trace.
  */
 #include "hgs/nonce.h"
+
+#include "lib/crypto.h"
 
 /* Issue a nonce on the node clock. */
 int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce[HGS_NONCE_LEN],
@@ -50,4 +53,19 @@ int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t 
 		break;
 	}
 	return 0;
+}
+
+/* The trace step of a nonce decision. */
+void hgs_nonce_trace(struct hgs_trace *t, const unsigned char *nonce, size_t len,
+		     const struct hgs_result *res)
+{
+	char hex[2 * HGS_TRACE_NONCE_SHOWN + 1] = "";
+
+	if (!t)
+		return;
+	if (nonce && len >= HGS_TRACE_NONCE_SHOWN &&
+	    hl_crypto_hex_encode(nonce, HGS_TRACE_NONCE_SHOWN, hex, sizeof(hex)) < 0)
+		hl_error_clear();
+	hgs_trace_result(t, "Nonce", "the nonce was issued by this HGS, is unused and unexpired",
+			 res, "nonce %s... (%zu bytes), now used up", hex, len);
 }

@@ -30,6 +30,7 @@
 
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "hgs/trace.h"
 #include "lib/nonce.h"
 
 #define HGS_NONCE_LEN HL_NONCE_LEN
@@ -55,5 +56,13 @@ int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce
  */
 int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		      struct hgs_result *res);
+
+/*
+ * Append to trace T the "Nonce" check that hgs_nonce_consume() decided as
+ * RES for NONCE (LEN bytes), showing only its first HGS_TRACE_NONCE_SHOWN
+ * bytes.
+ */
+void hgs_nonce_trace(struct hgs_trace *t, const unsigned char *nonce, size_t len,
+		     const struct hgs_result *res);
 
 #endif

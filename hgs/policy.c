@@ -13,7 +13,8 @@
  *      baselines"), and reads their boot configuration with lib/wbcl
  *      (digest-verified data only; event types are not trusted);
  *   3. evaluates every enabled policy (locked ones always), setting one
- *      sub-status bit and one reason phrase per failure.
+ *      sub-status bit and one reason phrase per failure, and appends each
+ *      policy's verdict to the exchange's trace when it is given.
  * A setting the host does not measure counts as its insecure value.
  */
 #include "hgs/policy.h"
@@ -94,6 +95,10 @@ struct eval {
 	uint32_t bits;
 	char reason[HGS_REASON_MAX];
 	size_t used;
+	/* the policy being checked, for its trace step (when there is a trace) */
+	char phrases[HGS_TRACE_DETAIL_MAX];  /* its failures, "; "-joined */
+	size_t phrases_used;
+	const char *matched;                 /* the registration it matched, or NULL */
 };
 
 const struct hgs_policy_def *hgs_policy_find(const char *name)
@@ -119,6 +124,12 @@ static void fail(struct eval *e, uint32_t bit, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(phrase, sizeof(phrase), fmt, ap);
 	va_end(ap);
+	if (e->in->trace && e->phrases_used < sizeof(e->phrases) - 1) {
+		n = snprintf(e->phrases + e->phrases_used, sizeof(e->phrases) - e->phrases_used,
+			     "%s%s", e->phrases_used ? "; " : "", phrase);
+		e->phrases_used = n < 0 || (size_t)n >= sizeof(e->phrases) - e->phrases_used
+				  ? sizeof(e->phrases) - 1 : e->phrases_used + (size_t)n;
+	}
 	if (e->used >= sizeof(e->reason) - 1)
 		return;
 	n = snprintf(e->reason + e->used, sizeof(e->reason) - e->used, "%s%s",
@@ -223,8 +234,10 @@ static int check_secure_boot_settings(struct eval *e, uint32_t bit)
 	for (i = 0; i < e->n_baselines; i++) {
 		for (n = 0, pcr = 0; pcr < 8; pcr++)
 			n += memcmp(e->host->pcr[pcr], e->baselines[i].pcr[pcr], 32) != 0;
-		if (n == 0)
+		if (n == 0) {
+			e->matched = e->baselines[i].name;
 			return 0;
+		}
 		if (n < best_n) {
 			best_n = n;
 			best = i;
@@ -268,8 +281,10 @@ static int check_ci_policy(struct eval *e, uint32_t bit)
 
 		if (hl_crypto_sha256(ci->data, ci->len, h) < 0)
 			return -1;
-		if (memcmp(h, si.sha256, 32) == 0)
+		if (memcmp(h, si.sha256, 32) == 0) {
+			e->matched = ci->name;
 			return 0;
+		}
 	}
 	printable(si.name, si.name_len, name, sizeof(name));
 	if (hl_crypto_hex_encode(si.sha256, 8, hex, sizeof(hex)) < 0)
@@ -330,9 +345,11 @@ static int check_dump_key(struct eval *e, uint32_t bit)
 		return 0;
 	}
 	for (i = 0; i < e->n_baselines; i++)
-		if (e->baselines[i].has_dump_key && memcmp(e->baselines[i].dump_key, key->value,
-							   32) == 0)
+		if (e->baselines[i].has_dump_key &&
+		    memcmp(e->baselines[i].dump_key, key->value, 32) == 0) {
+			e->matched = e->baselines[i].name;
 			return 0;
+		}
 	if (hl_crypto_hex_encode(key->value, 8, hex, sizeof(hex)) < 0)
 		return -1;
 	fail(e, bit, "the dump encryption key (SHA-256 %s...) is not one a registered TPM "
@@ -528,12 +545,34 @@ static int load_baseline_memo(const struct hgs_baseline *b, struct baseline_info
 	return 0;
 }
 
-/* Refuse the log with TcgLogVerification, the current error as the reason. */
-static int log_refused(struct hgs_result *out)
+/* Refuse the log with TcgLogVerification, the current error as the reason (a step of T). */
+static int log_refused(struct hgs_result *out, struct hgs_trace *t)
 {
 	hgs_result_fail(out, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 			HGS_SUB_TCG_LOG_VERIFICATION, "%s", hl_error_last());
 	hl_error_clear();
+	hgs_trace_result(t, "TcgLog", "the TCG log's boot configuration can be read", out, NULL);
+	return 0;
+}
+
+/* Run policy I's check and append its verdict to the trace (when there is one). */
+static int run_check(struct eval *e, size_t i)
+{
+	const struct hgs_policy_def *def = &hgs_policy_defs[i];
+
+	e->phrases_used = 0;
+	e->phrases[0] = '\0';
+	e->matched = NULL;
+	if (checks[i](e, def->substatus) < 0)
+		return -1;
+	if (e->phrases_used)
+		hgs_trace_check(e->in->trace, def->name, HGS_TRACE_FAIL, def->description, "%s: %s",
+				hgs_substatus_name(def->substatus), e->phrases);
+	else if (e->matched)
+		hgs_trace_check(e->in->trace, def->name, HGS_TRACE_PASS, def->description,
+				"matches '%s'", e->matched);
+	else
+		hgs_trace_check(e->in->trace, def->name, HGS_TRACE_PASS, def->description, NULL);
 	return 0;
 }
 
@@ -608,21 +647,21 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
 	if (in->replayed) {
 		/* the caller checked and replayed the log: only its boot configuration is left */
 		if (hl_wbcl_read(in->log, &e->cfg) < 0) {
-			ret = log_refused(out);
+			ret = log_refused(out, in->trace);
 			goto out;
 		}
 		e->host = in->replayed;
 	} else if (hl_tcglog_require_sha256(in->log) < 0 ||
 		   hl_tcglog_require_data_ok(in->log) < 0 ||
 		   hl_wbcl_read(in->log, &e->cfg) < 0 || hl_tcglog_replay(in->log, &pcrs) < 0) {
-		ret = log_refused(out);
+		ret = log_refused(out, in->trace);
 		goto out;
 	} else {
 		e->host = hl_tcglog_pcrs_bank(pcrs, HL_TCGLOG_ALG_SHA256);
 	}
 	if (!e->host) {
 		hl_error("the TCG log's SHA-256 bank cannot be replayed");
-		ret = log_refused(out);
+		ret = log_refused(out, in->trace);
 		goto out;
 	}
 	/* 2. the registered baselines */
@@ -636,10 +675,16 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
 	for (i = 0; i < in->n_baselines; i++, e->n_baselines++)
 		if (load_baseline_memo(&in->baselines[i], &e->baselines[i]) < 0)
 			goto out;
-	/* 3. every enabled policy */
-	for (i = 0; i < N_POLICIES; i++)
-		if ((enabled & (1u << i)) && checks[i](e, hgs_policy_defs[i].substatus) < 0)
-			goto out;
+	/* 3. every enabled policy; a disabled one is a skipped step of the trace */
+	for (i = 0; i < N_POLICIES; i++) {
+		if (enabled & (1u << i)) {
+			if (run_check(e, i) < 0)
+				goto out;
+		} else {
+			hgs_trace_check(in->trace, hgs_policy_defs[i].name, HGS_TRACE_SKIP,
+					hgs_policy_defs[i].description, "disabled on this HGS");
+		}
+	}
 	if (e->bits)
 		hgs_result_fail(out, HGS_STATUS_INSECURE_HOST_CONFIGURATION, e->bits, "%s",
 				e->reason);

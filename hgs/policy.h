@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hgs/trace.h"
 #include "proto/attest.h"
 #include "proto/tcglog.h"
 
@@ -80,6 +81,14 @@ struct hgs_policy_input {
 	 * zeroed struct holds) makes it do both itself.
 	 */
 	const struct hl_tcglog_bank *replayed;
+	/*
+	 * Optional: the exchange's trace (hgs/trace.h).  The evaluation appends
+	 * one step per policy, in the table's order, named by the policy: Pass
+	 * or Fail (the failure's phrases as its detail) for an evaluated one,
+	 * Skip for a disabled one; or one failed "TcgLog" step when the log is
+	 * refused before any policy.  NULL: no steps.
+	 */
+	struct hgs_trace *trace;
 };
 
 /*

@@ -106,13 +106,19 @@ int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, in
 	va_end(ap);
 	hgs_result_fail(&res, HGS_STATUS_UNAUTHORIZED_HOST, 0, "malformed request: %s", msg);
 	if (req->route->mode != HGS_ROUTE_ANY_MODE && !req->recorded) {
+		hgs_trace_check(req->trace, "Request", HGS_TRACE_FAIL, "the request is well-formed",
+				"%s", msg);
+		hgs_trace_answer(req->trace, http_status, &res);
 		if (hgs_attest_log_record(req->node, req->host, (enum hgs_mode)req->route->mode, &res,
-					  req->http->remote, NULL) < 0)
+					  req->http->remote, NULL, req->trace) < 0)
 			hl_log_warn("%s", hl_error_last());
 		req->recorded = 1;
 	}
 	return hl_http_response_error(resp, http_status, "%s", msg);
 }
+
+/* What the "HealthCertificate" step of a trace says. */
+#define HEALTHCERT_LABEL "health certificate issued, signed by the attestation signer"
 
 /* Issue the health certificate when Passed, record the attempt, reply with the decision. */
 int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hgs_result *res,
@@ -124,22 +130,32 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	struct hl_buf der = { 0 };
 	json_t *reply = NULL, *subs;
 	X509 *cert = NULL;
-	char when[32];
-	time_t not_after;
+	char when[32], thumb[HL_SHA256_HEX_SIZE];
+	time_t not_after = 0;
 	int rc = -1;
 
 	if (final.status == HGS_STATUS_PASSED) {
 		if (hgs_healthcert_issue(node, host, mode, &final, transport_key, &cert) < 0 ||
-		    hl_cert_to_der(cert, &der) < 0) {
+		    hl_cert_to_der(cert, &der) < 0 || hl_cert_validity(cert, NULL, &not_after) < 0 ||
+		    hl_cert_thumbprint(cert, thumb) < 0) {
 			hl_log_error("%s", hl_error_last());
 			hgs_result_fail(&final, HGS_STATUS_TRANSIENT_ERROR, 0,
 					"HGS could not issue the health certificate: %s; retry later",
 					hl_error_last());
+			hgs_trace_result(req->trace, "HealthCertificate", HEALTHCERT_LABEL, &final,
+					 NULL);
 			hl_cert_free(cert);
 			cert = NULL;
+		} else {
+			hl_labclock_format(not_after, when, sizeof(when));
+			hgs_trace_check(req->trace, "HealthCertificate", HGS_TRACE_PASS,
+					HEALTHCERT_LABEL, "thumbprint %.*s..., valid until %s, binds "
+					"the host's transport key", HGS_TRACE_THUMB_SHOWN, thumb, when);
 		}
 	}
-	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert) < 0)
+	hgs_trace_answer(req->trace, 200, &final);
+	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert ? thumb : NULL,
+				  req->trace) < 0)
 		goto out;
 	req->recorded = 1;
 	if (!(reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", host ? host : "", "mode",
@@ -153,10 +169,8 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 		if (final.substatus & (1u << i))
 			json_array_append_new(subs, json_string(hgs_substatus_name(1u << i)));
 	if (cert) {
-		if (hl_json_set_base64(reply, "health_certificate", der.data, der.len) < 0 ||
-		    hl_cert_validity(cert, NULL, &not_after) < 0)
+		if (hl_json_set_base64(reply, "health_certificate", der.data, der.len) < 0)
 			goto out;
-		hl_labclock_format(not_after, when, sizeof(when));
 		json_object_set_new(reply, "not_after", json_string(when));
 	}
 	if (hl_http_response_json(resp, 200, reply) < 0)
@@ -247,6 +261,7 @@ static int refuse_mode(struct hgs_request *req, enum hgs_mode trust, struct hl_h
 			"`hgslab hgs set-server --trust %s`",
 			hgs_mode_name(trust), operation_mode(trust), hgs_mode_name(mode),
 			hgs_mode_name(trust), hgs_mode_name(mode));
+	hgs_trace_result(req->trace, "TrustMode", "the HGS attests hosts in this mode", &res, NULL);
 	return hgs_attest_finish(req, req->host, &res, NULL, resp);
 }
 
@@ -256,11 +271,17 @@ static int trampoline(const struct hl_http_request *http, struct hl_http_respons
 {
 	const struct hgs_binding *b = user;
 	struct hgs_request req = { .node = b->node, .route = b->route, .http = http };
+	struct hgs_trace trace;
 	struct hgs_result res;
 	enum hgs_mode trust;
 	json_t *host;
 	int rc;
 
+	if (b->route->mode != HGS_ROUTE_ANY_MODE) {
+		hgs_trace_init(&trace, HGS_TRACE_ATTESTATION);
+		req.trace = &trace;
+		hgs_trace_message(req.trace, HGS_TRACE_HOST, "%s %s", http->method, http->path);
+	}
 	if (strcmp(http->method, "GET") != 0) {
 		if (http->body_len == 0) {
 			req.body = json_object();
@@ -295,8 +316,9 @@ failed:
 
 		snprintf(saved, sizeof(saved), "%s", hl_error_last());
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS failed: %s", saved);
+		hgs_trace_answer(req.trace, 500, &res);
 		if (hgs_attest_log_record(b->node, req.host, (enum hgs_mode)b->route->mode, &res,
-					  http->remote, NULL) < 0)
+					  http->remote, NULL, req.trace) < 0)
 			hl_log_warn("%s", hl_error_last());
 		hl_error("%s", saved);
 	}

@@ -30,6 +30,14 @@
  * Returning -1 (after hl_error) answers 500; the framework records the
  * attempt as TransientError unless the handler already recorded it.
  *
+ * The trace (hgs/trace.h): for an attestation route the framework starts
+ * req->trace with the request's message ("POST /Attestation/v1/..."); the
+ * handler amends that label with what the request carried
+ * (hgs_trace_amend(req->trace, 0, ": ...")) and appends one check per
+ * decision it makes, in order, passed ones included, up to the one that
+ * fails; hgs_attest_finish / hgs_attest_reject / the framework append the
+ * health certificate and the answer and record it with the attempt.
+ *
  * Threads: handlers run concurrently, one thread per connection; the node's
  * store is locked by the hgs_db_* functions, keys are read-only.
  */
@@ -41,6 +49,7 @@
 
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "hgs/trace.h"
 #include "lib/http.h"
 #include "lib/log.h"
 
@@ -52,6 +61,7 @@ struct hgs_request {
 	json_t *body;            /* POST: the JSON object body ({} when empty); GET: NULL */
 	const char *host;        /* the body's "host" string when it has one, else NULL */
 	int recorded;            /* set once the attempt is in the attestation log */
+	struct hgs_trace *trace; /* attestation routes: the exchange's trace; else NULL */
 };
 
 typedef int (*hgs_route_fn)(struct hgs_request *req, struct hl_http_response *resp);
@@ -81,8 +91,9 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 
 /*
  * Refuse a malformed attestation request: record it (UnauthorizedHost, the
- * message as reason) and reply HTTP_STATUS with {"error": message}.  Returns
- * 0 (the request was answered).
+ * message as reason; its trace ends with a failed "Request" check) and
+ * reply HTTP_STATUS with {"error": message}.  Returns 0 (the request was
+ * answered).
  */
 int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, int http_status,
 		      const char *fmt, ...) HL_PRINTF(4, 5);
