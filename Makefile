@@ -51,7 +51,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # web/ (the dashboard's and the HTML report's pages, scripts, styles) is
 # embedded in the binary: scripts/embed.sh writes it out as C (sim/web.h).
 WEB_SRC  := $(sort $(wildcard web/*))
-WEB_C    := $(BUILD)/gen/web_assets.c
+WEB_C    := build/gen/web_assets.c
 ifeq ($(MODULES),)
 LIB_OBJ  += $(BUILD)/obj/gen/web_assets.o
 endif
@@ -239,7 +239,7 @@ FUZZ_CFLAGS  := $(filter-out -Werror,$(CFLAGS_BASE)) -Wno-unknown-warning-option
                 -Wno-format-nonliteral -Wno-string-concatenation -O1 -g -fno-omit-frame-pointer \
                 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_LIB_OBJ := $(filter-out cmd/%,$(LIB_SRC))
-FUZZ_LIB_OBJ := $(FUZZ_LIB_OBJ:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJ := $(FUZZ_LIB_OBJ:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/web_assets.o
 FUZZ_LIBA    := $(FUZZ_BUILD)/libhgslab.a
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
@@ -256,6 +256,10 @@ fuzz-smoke: fuzz-build
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/gen/web_assets.o: $(WEB_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_LIBA): $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
