@@ -44,8 +44,7 @@ const struct hl_opt cmd_faults_opts[] = {
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make each cell's lab in DIR/SCENARIO-sN-COMPONENT "
 	  "(default a new temp dir)", 0 },
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep every lab directory (default: only failed cells')", 0 },
-	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio); default "
-	  "$HGSLAB_GUEST_DIR or build/guest", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", HL_GUEST_HELP, 0 },
 	{ "plant", 0, HL_OPT_STRING, "WHAT", "prove the checks: plant a leftover temporary file, an "
 	  "orphan process or a lost registration after each kill (each cell must then fail)", 0 },
 	{ "list", 0, HL_OPT_FLAG, NULL, "only list the cells that would be played", 0 },

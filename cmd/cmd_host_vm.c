@@ -32,6 +32,7 @@
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/fileio.h"
+#include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "cmd/output.h"
 #include "proto/names.h"
@@ -56,7 +57,7 @@ const struct hl_opt cmd_host_start_vm_opts[] = {
 	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the boot to 'running' (default 120)", 0 },
 	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default: KVM only when proved), tcg, kvm", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR",
-	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	  HL_GUEST_HELP, 0 },
 	OPT_JSON,
 	OPT_END,
 };
@@ -73,7 +74,7 @@ const struct hl_opt cmd_host_keep_vm_opts[] = {
 	OPT_NAME,
 	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on the boot to 'running' (default 120)", 0 },
 	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default), tcg, kvm", 0 },
-	{ "guest", 0, HL_OPT_STRING, "DIR", "the guest (vmlinuz, initramfs.cpio)", 0 },
+	{ "guest", 0, HL_OPT_STRING, "DIR", HL_GUEST_HELP, 0 },
 	{ "template", 0, HL_OPT_STRING, "TDISK", "new-shielded-vm --start: provision the VM "
 	  "from this template first", 0 },
 	{ "pdk", 0, HL_OPT_STRING, "PDK", "with --template: the shielding data", 0 },
@@ -108,7 +109,7 @@ const struct hl_opt cmd_host_new_shielded_vm_opts[] = {
 	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default: KVM only when proved), tcg, kvm", 0 },
 	{ "start", 0, HL_OPT_FLAG, NULL, "start the VM once it is provisioned", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR",
-	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	  HL_GUEST_HELP, 0 },
 	OPT_JSON,
 	OPT_END,
 };

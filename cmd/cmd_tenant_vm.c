@@ -53,7 +53,7 @@ const struct hl_opt cmd_tenant_shield_vm_opts[] = {
 	{ "policy", 0, HL_OPT_STRING, "POLICY", "shielded or encryption-supported",
 	  HL_OPT_REQUIRED },
 	{ "guest", 0, HL_OPT_STRING, "DIR",
-	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	  HL_GUEST_HELP, 0 },
 	{ "timeout", 0, HL_OPT_INT, "SECONDS", "bound on the provisioning boot (default 180)", 0 },
 	{ "quiet", 'q', HL_OPT_FLAG, NULL, "no progress lines", 0 },
 	OPT_END,

@@ -51,7 +51,7 @@ const struct hl_opt cmd_vmm_deploy_opts[] = {
 	{ "wait-seconds", 'w', HL_OPT_INT, "N", "bound on each boot on a host (default 180)", 0 },
 	{ "accel", 0, HL_OPT_STRING, "ACCEL", "auto (default: KVM only when proved), tcg, kvm", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR",
-	  "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR or build/guest", 0 },
+	  HL_GUEST_HELP, 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };

@@ -25,6 +25,10 @@ struct hgs_node;
 #define HL_CMD_OPT_JSON { "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 }
 /* The entry that ends every option table. */
 #define HL_CMD_OPT_END { NULL, 0, 0, NULL, NULL, 0 }
+/* The --guest option's help: where the guest is found when the option is not given
+ * (vm/launch.h vm_launch_guest_dir). */
+#define HL_GUEST_HELP "the guest (vmlinuz, initramfs.cpio); default $HGSLAB_GUEST_DIR, else the " \
+	"checkout's build/guest, or share/hgslab/guest beside an installed hgslab"
 
 /*
  * HL_EXIT_OK when RC is not negative; else report the current error
