@@ -100,8 +100,13 @@ static int password_prompt(int tty, const char *prompt, struct password *pw)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
-	if (write(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
+	/* echo off first, then the prompt: nothing typed after the prompt is echoed */
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0)
 		return hl_error_errno("cannot read the password from the terminal");
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		tcsetattr(tty, TCSAFLUSH, &old);
+		return hl_error_errno("cannot read the password from the terminal");
+	}
 	rc = password_from_fd(tty, "the terminal", pw);
 	tcsetattr(tty, TCSAFLUSH, &old);
 	return rc;
