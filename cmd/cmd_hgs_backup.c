@@ -198,6 +198,9 @@ int cmd_hgs_import_state(struct hl_cmd_ctx *ctx)
 	struct password pw;
 	int rc;
 
+	/* a target that cannot receive the node is said before the password is asked */
+	if (hgs_backup_import_target(dir) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if ((rc = password_get(ctx, 0, &pw)) != HL_EXIT_OK)
 		return rc;
 	rc = hgs_backup_import(file, dir, pw.text, pw.len,

@@ -4,7 +4,7 @@
  * into one JSON container (jansson, base64 members), sealed with AES-256-GCM
  * under a key scrypt derives from a password (lib/crypto), the header as
  * additional data; and the reverse, every check made before the node is
- * built in a staging directory (lib/served) and renamed into place.
+ * built in a staging directory (lib/staging) and renamed into place.
  */
 #include "hgs/backup.h"
 
@@ -25,7 +25,9 @@
 #include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/labclock.h"
 #include "lib/served.h"
+#include "lib/staging.h"
 #include "lib/store.h"
 
 #define CONTAINER_KIND "HgsServerState"
@@ -138,11 +140,15 @@ int hgs_backup_unseal(const void *in, size_t in_len, const char *shown, const ch
 
 /* ---- export ---- */
 
-/* 1 when NAME (in the node's top folder) is not part of the export. */
-static int top_skipped(const char *name)
+/*
+ * 1 when NAME, in the node's top folder, is a file of the export: hgs.log
+ * and clock-offset.  Nothing else there is the node's state (hgs.db is
+ * snapshotted, keys/ is read whole, hgs.pid is the running serve's), and
+ * a file someone put there (an export written into the node) is left out.
+ */
+static int top_exported(const char *name)
 {
-	return name[0] == '.' || strcmp(name, HGS_PID_FILE) == 0 ||
-	       strncmp(name, HGS_DB_FILE, strlen(HGS_DB_FILE)) == 0;
+	return strcmp(name, HGS_LOG_FILE) == 0 || strcmp(name, HL_LABCLOCK_OFFSET_FILE) == 0;
 }
 
 /* Add the regular files of folder SUB ("" = the top) of the node DIRFD to FILES. */
@@ -166,7 +172,7 @@ static int export_folder(int dirfd, const char *dir, const char *sub, json_t *fi
 	while ((errno = 0, e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (!*sub && (top_skipped(e->d_name) || !strcmp(e->d_name, HGS_KEYS_DIR)))
+		if (!*sub && !top_exported(e->d_name))
 			continue;
 		if (*sub && e->d_name[0] == '.')
 			continue;
@@ -287,7 +293,7 @@ out:
 
 /* ---- import ---- */
 
-/* 0 when REL is a path an export may hold: NAME or keys/NAME, NAME of [A-Za-z0-9._-], no leading dot. */
+/* 0 when REL is a path an export may hold: keys/NAME (NAME of [A-Za-z0-9._-], no leading dot), hgs.log, clock-offset. */
 static int path_check(const char *rel)
 {
 	const char *name = rel;
@@ -297,8 +303,7 @@ static int path_check(const char *rel)
 		name = rel + strlen(HGS_KEYS_DIR) + 1;
 	n = strlen(name);
 	if (n == 0 || n > 64 || name[0] == '.' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n ||
-	    (name == rel && (top_skipped(name) || !strcmp(name, HGS_KEYS_DIR))))
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n || (name == rel && !top_exported(name)))
 		return hl_error("the export names a file '%.80s' a node does not hold", rel);
 	return 0;
 }
@@ -452,52 +457,69 @@ out:
 	return rc;
 }
 
+/* 0 when NEWDIR may receive a node: its parent exists, it is absent or empty; else -2. */
+int hgs_backup_import_target(const char *newdir)
+{
+	struct hl_served_new s = { 0 };
+	int rc;
+
+	if ((rc = hl_served_new_begin(&s, newdir, "an HGS node")) == 0) {
+		rc = hl_served_new_target(&s, "an HGS node");
+		if (rc > 0)
+			hl_error("cannot import into '%s': it is not empty; import into a new or empty "
+				 "directory (to replace a node, remove it first with `hgslab hgs "
+				 "clear-server --dir %s`)", newdir, newdir);
+	}
+	hl_served_new_end(&s);
+	return rc == 0 ? 0 : -2;
+}
+
 /* Import-HgsServerState: read and check everything, build beside NEWDIR, rename in. */
 int hgs_backup_import(const char *file, const char *newdir, const char *password, size_t pw_len,
 		      const char *listen)
 {
 	struct hl_served_new s = { 0 };
+	struct hl_staging st = HL_STAGING_INIT;
 	struct payload p = { 0 };
-	char path[PATH_MAX], addr[16];
+	char path[PATH_MAX], prefix[NAME_MAX + 16], addr[16];
 	unsigned short port;
 	int rc;
 
 	if (listen && hl_served_parse_listen(listen, addr, &port) < 0)
 		return -2;
-	if ((rc = hl_served_new_begin(&s, newdir, "an HGS node")) < 0)
-		goto out;
-	rc = hl_served_new_target(&s, "an HGS node");
-	if (rc != 0) {
-		if (rc > 0)
-			hl_error("cannot import into '%s': it is not empty; import into a new or empty "
-				 "directory (to replace a node, remove it first with `hgslab hgs "
-				 "clear-server --dir %s`)", newdir, newdir);
-		rc = -2;
-		goto out;
-	}
-	if ((rc = import_read(file, password, pw_len, &p)) < 0)
+	if ((rc = hgs_backup_import_target(newdir)) < 0 ||
+	    (rc = hl_served_new_begin(&s, newdir, "an HGS node")) < 0 ||
+	    (rc = import_read(file, password, pw_len, &p)) < 0)
 		goto out;
 	rc = -1;
-	if (hl_served_new_stage(&s, "import", HGS_KEYS_DIR) < 0)
+	/* PARENT/.BASE.import-XXXXXX: locked, removed on a failure or a signal (lib/staging.h) */
+	snprintf(prefix, sizeof(prefix), ".%.*s.import-", NAME_MAX, s.base);
+	if (hl_staging_begin(&st, s.parent, prefix) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "%s/%s", s.tmp, HGS_DB_FILE);
+	snprintf(path, sizeof(path), "%s/%s", st.path, HGS_KEYS_DIR);
+	if (mkdir(path, 0700) < 0) {
+		hl_error_errno("cannot create '%s'", path);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", st.path, HGS_DB_FILE);
 	if (hl_file_write_private(path, p.db, p.db_len) < 0)
 		goto out;
 	for (size_t i = 0; i < p.n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", s.tmp, p.files[i].path);
+		snprintf(path, sizeof(path), "%s/%s", st.path, p.files[i].path);
 		if (hl_file_write(path, p.files[i].data, p.files[i].len, (mode_t)p.files[i].mode) < 0)
 			goto out;
 	}
-	if (import_check(s.tmp, listen) < 0) {
+	if (import_check(st.path, listen) < 0) {
 		hl_error_wrap("'%s' does not hold a working HGS node; nothing was imported", file);
 		rc = -2;
 		goto out;
 	}
-	if (hl_served_new_commit(&s, "restored node") < 0)
+	if (hl_staging_commit(&st, s.dir, "the restored HGS node") < 0)
 		goto out;
 	rc = 0;
 out:
 	payload_free(&p);
+	hl_staging_end(&st);
 	hl_served_new_end(&s);
 	return rc;
 }

@@ -11,7 +11,8 @@
  * keys of the attestation signer and the KPS signing and encryption
  * certificates, and their certificates), hgs.log, clock-offset.  Not in it:
  * hgs.pid and the SQLite WAL and shared-memory files (the snapshot holds
- * what they hold), the nonces issued but not yet used (memory only).
+ * what they hold), the nonces issued but not yet used (memory only), and
+ * any other file in the node's top folder (an export written there, say).
  *
  * The file (docs/hgs-backup.md):
  *
@@ -95,6 +96,14 @@ int hgs_backup_unseal(const void *in, size_t in_len, const char *shown, const ch
  * no node or PASSWORD is too short or long.
  */
 int hgs_backup_export(const char *dir, const char *out, const char *password, size_t pw_len);
+
+/*
+ * 0 when NEWDIR may receive an imported node: its parent folder exists and
+ * NEWDIR is absent or empty; else -2 with what to do ("cannot import into
+ * 'NEWDIR': it is not empty; ...").  hgs_backup_import() checks it again;
+ * the CLI asks it before it asks for the password.
+ */
+int hgs_backup_import_target(const char *newdir);
 
 /*
  * Import the export FILE (Import-HgsServerState) into NEWDIR, which must be

@@ -106,7 +106,7 @@ refused() {
 	shift 2
 	run "$B" hgs import-server-state --dir "$NEW" "$@"
 	ok $([ $RC -eq 2 ] && grep -qE -- "$pattern" <<<"$ERR" && [ ! -e "$NEW" ] &&
-		! ls -a "$W" | grep -q '\.import\.'; echo $?) "$what: exit 2, '$pattern', nothing written"
+		! ls -a "$W" | grep -q '\.import-'; echo $?) "$what: exit 2, '$pattern', nothing written"
 	[ $RC -eq 2 ] || sed 's/^/# /' <<<"$OUT$ERR"
 }
 printf 'not the password\n' >"$T/secret/wrong"
@@ -139,6 +139,9 @@ ok $RC "import-server-state into a new directory, on the old address: $OUT"
 run "$B" hgs import-server-state --dir "$NEW" --file "$EXP" --password-file "$T/secret/pw"
 ok $([ $RC -eq 2 ] && grep -q "not empty" <<<"$ERR" && [ -f "$NEW/hgs.db" ]; echo $?) \
 	"importing over the restored node: exit 2 (not empty), the node kept"
+run "$B" hgs import-server-state --dir "$NEW" --file "$EXP"
+ok $([ $RC -eq 2 ] && grep -q "not empty" <<<"$ERR" && ! grep -q password <<<"$ERR"; echo $?) \
+	"a target that is not empty is refused before any password is asked"
 ok $([ "$(stat -c %a "$NEW")" = 700 ] && [ "$(stat -c %a "$NEW/keys/kps-encryption.key")" = 600 ] &&
 	[ "$(stat -c %a "$NEW/keys/kps-encryption.crt")" = 644 ]; echo $?) \
 	"the restored node: folder 0700, keys 0600, certificates 0644"

@@ -309,12 +309,12 @@ static int absent(const char *dir)
 	return lstat(dir, &st) < 0 ? 0 : -1;
 }
 
-/* No staging folder is left in the sandbox (names ".restored.import.*"). */
+/* No staging folder is left in the sandbox (names ".restored.import-*"). */
 static void assert_no_staging(void)
 {
 	char cmd[300];
 
-	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q '\\.import\\.'", G->sandbox);
+	snprintf(cmd, sizeof(cmd), "ls -a '%s' | grep -q '\\.import-'", G->sandbox);
 	assert_int_not_equal(system(cmd), 0);
 }
 
@@ -400,7 +400,8 @@ static void container(char *text, size_t size, const char *db, const char *path,
 static void test_import_bad_containers(void **state)
 {
 	static const char *const paths[] = { "../evil", "keys/../../x", "/etc/passwd", "hgs.db",
-					     "hgs.pid", ".hidden", "keys/.x", "keys", "a/b" };
+					     "hgs.pid", ".hidden", "keys/.x", "keys", "a/b",
+					     "notes.txt", "keys/" };
 	char dir[160], bad[200], text[1024];
 	const char *db = "U1FMaXRlIGZvcm1hdCAzAA==";  /* "SQLite format 3\0": too short */
 
@@ -434,7 +435,7 @@ static void test_import_bad_containers(void **state)
 	unlink(bad);
 }
 
-/* A node holding a symbolic link is not exported; a short password is refused. */
+/* A node holding a symbolic link is not exported, nor a stray file; a short password is refused. */
 static void test_export_refusals(void **state)
 {
 	char link[200], out[200];
@@ -443,6 +444,23 @@ static void test_export_refusals(void **state)
 	snprintf(out, sizeof(out), "%s/other.hgsbak", G->sandbox);
 	assert_int_equal(hgs_backup_export(G->dir, out, "short", 5), -2);
 	assert_int_equal(absent(out), 0);
+	/* a file put in the node's top folder (an export written there) is not exported */
+	snprintf(link, sizeof(link), "%s/old.hgsbak", G->dir);
+	assert_int_equal(hgs_backup_export(G->dir, link, PW, PW_LEN), 0);
+	assert_int_equal(hgs_backup_export(G->dir, out, PW, PW_LEN), 0);
+	{
+		struct hl_buf text = { 0 };
+		size_t len;
+		char *file = slurp(out, &len);
+
+		assert_int_equal(hgs_backup_unseal(file, len, out, PW, PW_LEN, &text), 0);
+		assert_null(strstr((char *)text.data, "old.hgsbak"));
+		assert_non_null(strstr((char *)text.data, "keys/kps-signing.key"));
+		hl_buf_free(&text);
+		free(file);
+	}
+	unlink(link);
+	unlink(out);
 	snprintf(link, sizeof(link), "%s/keys/evil.key", G->dir);
 	assert_int_equal(symlink("/etc/hostname", link), 0);
 	assert_int_equal(hgs_backup_export(G->dir, out, PW, PW_LEN), -1);
