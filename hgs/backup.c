@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,50 @@ static int top_exported(const char *name)
 	return strcmp(name, HGS_LOG_FILE) == 0 || strcmp(name, HL_LABCLOCK_OFFSET_FILE) == 0;
 }
 
+/*
+ * Read REL under DIRFD (not through a link) into *OUT / *LEN: whole, or for
+ * hgs.log, which grows without bound, its last HGS_BACKUP_MEMBER_MAX bytes
+ * from the start of a line (the attestation and key protection logs are in
+ * the store, whole).
+ */
+static int export_read(int dirfd, const char *rel, const char *shown, char **out, size_t *len)
+{
+	uint64_t size;
+	size_t want, got = 0;
+	ssize_t r;
+	char *buf, *nl;
+	int fd;
+
+	if (strcmp(rel, HGS_LOG_FILE) != 0)
+		return hl_file_read_input(dirfd, rel, shown, HGS_BACKUP_MEMBER_MAX, 0, out, len);
+	fd = hl_file_open_input(dirfd, rel, shown, UINT64_MAX, 0, &size);
+	if (fd < 0)
+		return -1;
+	want = size > HGS_BACKUP_MEMBER_MAX ? HGS_BACKUP_MEMBER_MAX : (size_t)size;
+	buf = malloc(want + 1);
+	if (!buf) {
+		close(fd);
+		return hl_error("cannot read '%s': out of memory", shown);
+	}
+	while (got < want) {
+		r = pread(fd, buf + got, want - got, (off_t)(size - want + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (want < size && (nl = memchr(buf, '\n', got))) {
+		got -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, got + 1);
+	}
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
 /* Add the regular files of folder SUB ("" = the top) of the node DIRFD to FILES. */
 static int export_folder(int dirfd, const char *dir, const char *sub, json_t *files)
 {
@@ -192,7 +237,7 @@ static int export_folder(int dirfd, const char *dir, const char *sub, json_t *fi
 			hl_error("the node '%s' holds more than %d files", dir, HGS_BACKUP_FILES_MAX);
 			goto out;
 		}
-		if (hl_file_read_input(dirfd, rel, shown, HGS_BACKUP_MEMBER_MAX, 0, &data, &len) < 0)
+		if (export_read(dirfd, rel, shown, &data, &len) < 0)
 			goto out;
 		f = json_pack("{s:s, s:i}", "Path", rel, "Mode", (int)(st.st_mode & 0777) == 0644 ?
 			      HL_FILE_MODE_PUBLIC : HL_FILE_MODE_PRIVATE);

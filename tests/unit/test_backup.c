@@ -469,6 +469,44 @@ static void test_export_refusals(void **state)
 	unlink(link);
 }
 
+/* An hgs.log longer than a member may be is exported as its tail, from a line start. */
+static void test_export_log_tail(void **state)
+{
+	char log[200], out[200], line[64], *file;
+	struct hl_buf text = { 0 };
+	unsigned char *data = NULL;
+	size_t len, dlen, i, n = 0;
+	json_t *c = NULL, *f;
+	FILE *fp;
+
+	(void)state;
+	snprintf(log, sizeof(log), "%s/%s", G->dir, HGS_LOG_FILE);
+	snprintf(out, sizeof(out), "%s/tail.hgsbak", G->sandbox);
+	fp = fopen(log, "w");
+	assert_non_null(fp);
+	for (i = 0; n <= HGS_BACKUP_MEMBER_MAX + 1000; i++)
+		n += (size_t)fprintf(fp, "log line %zu\n", i);
+	fclose(fp);
+	snprintf(line, sizeof(line), "log line %zu\n", i - 1);
+	assert_int_equal(hgs_backup_export(G->dir, out, PW, PW_LEN), 0);
+	file = slurp(out, &len);
+	assert_int_equal(hgs_backup_unseal(file, len, out, PW, PW_LEN, &text), 0);
+	assert_int_equal(hl_json_parse(text.data, text.len, HGS_BACKUP_FILE_MAX, &c), 0);
+	json_array_foreach(json_object_get(c, "Files"), i, f)
+		if (!strcmp(json_string_value(json_object_get(f, "Path")), HGS_LOG_FILE))
+			assert_int_equal(hl_json_get_base64(f, "Data", &data, &dlen), 0);
+	assert_non_null(data);
+	assert_true(dlen <= HGS_BACKUP_MEMBER_MAX && dlen > HGS_BACKUP_MEMBER_MAX - 100);
+	assert_memory_equal(data, "log line ", 9);
+	assert_memory_equal(data + dlen - strlen(line), line, strlen(line));
+	free(data);
+	json_decref(c);
+	hl_buf_free(&text);
+	free(file);
+	unlink(out);
+	unlink(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_import_refusals),
 		cmocka_unit_test(test_import_bad_containers),
 		cmocka_unit_test(test_export_refusals),
+		cmocka_unit_test(test_export_log_tail),
 	};
 
 	hl_log_set_stderr_level(HL_LOG_ERROR);
