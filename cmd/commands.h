@@ -179,6 +179,12 @@ int cmd_hgs_set_kps_policy(struct hl_cmd_ctx *ctx);       /* also set-key-protec
 int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx);
 int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx);
 
+/* cmd/cmd_hgs_backup.c */
+extern const struct hl_opt cmd_hgs_export_state_opts[];
+extern const struct hl_opt cmd_hgs_import_state_opts[];
+int cmd_hgs_export_state(struct hl_cmd_ctx *ctx);
+int cmd_hgs_import_state(struct hl_cmd_ctx *ctx);
+
 /* tenant/cmd_tenant.c */
 extern const struct hl_opt cmd_tenant_new_guardian_opts[];
 extern const struct hl_opt cmd_tenant_import_guardian_opts[];

@@ -117,6 +117,25 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_get_kps_policy_opts, .run = cmd_hgs_get_kps_policy },
 	{ .name = "get-key-protection-log", .summary = "every key release and refusal",
 	  .opts = cmd_hgs_kps_log_opts, .run = cmd_hgs_get_kps_log },
+	{ .name = "export-server-state",
+	  .summary = "back up the whole node to one password-protected file (Export-HgsServerState)",
+	  .description = "Writes FILE (mode 0600): a consistent snapshot of the store (registrations,\n"
+			 "policies, trusted domains, host groups and keys, KPS certificates and cut-off,\n"
+			 "logs), the node's keys and certificates and hgs.log, encrypted with AES-256-GCM\n"
+			 "under a key scrypt derives from the password.  Safe while `hgs serve` runs.\n"
+			 "The password is never an argument: asked twice on the terminal (no echo), or\n"
+			 "the first line of --password-file FILE (or /dev/fd/N), or of standard input\n"
+			 "with --password-stdin; 8 to 1024 characters.  See docs/hgs-backup.md.",
+	  .opts = cmd_hgs_export_state_opts, .run = cmd_hgs_export_state },
+	{ .name = "import-server-state",
+	  .summary = "restore a node from an export into a new directory (Import-HgsServerState)",
+	  .description = "NEWDIR must be absent or empty (an existing node is refused, exit 2: remove it\n"
+			 "with `hgs clear-server` first).  The file is decrypted and every part checked\n"
+			 "before anything is written; the node is built beside NEWDIR and renamed into\n"
+			 "place, so a wrong password, a changed, truncated or foreign file (exit 2) leaves\n"
+			 "NEWDIR as it was.  --listen sets where the restored node listens.  Password as\n"
+			 "for export-server-state (asked once).  Then `hgs serve --dir NEWDIR`.",
+	  .opts = cmd_hgs_import_state_opts, .run = cmd_hgs_import_state },
 	{ .name = NULL },
 };
 

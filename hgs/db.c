@@ -1682,3 +1682,16 @@ int hgs_db_kps_log_since(struct hgs_node *node, long long after, long max, json_
 	return log_list(node, "key_protection_log", kps_log_cols,
 			sizeof(kps_log_cols) / sizeof(kps_log_cols[0]), NULL, after, max, out);
 }
+
+/* Set the listen address after checking it. */
+int hgs_db_set_listen(struct hgs_node *node, const char *listen)
+{
+	char addr[16], text[32];
+	unsigned short port;
+
+	if (hl_served_parse_listen(listen, addr, &port) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s:%u", addr, port);
+	return node_sql(node, "UPDATE node SET listen = ? WHERE id = 1",
+			HL_VALS(HL_IN_TEXT(text))) < 0 ? -1 : 0;
+}

@@ -82,6 +82,8 @@ int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out);
 int hgs_db_set_trust(struct hgs_node *node, enum hgs_mode mode);
 int hgs_db_set_validity(struct hgs_node *node, int hours);
 int hgs_db_set_vendor_ca(struct hgs_node *node, const char *pem);
+/* Set where `hgs serve` listens, "ADDR:PORT" (checked); for a restored node (hgs/backup.h). */
+int hgs_db_set_listen(struct hgs_node *node, const char *listen);
 
 /* The TPM vendor CA bundle (PEM) into *OUT (malloc'd); 0 with *OUT NULL when none. */
 int hgs_db_vendor_ca_get(struct hgs_node *node, char **out);

@@ -1402,14 +1402,31 @@ out:
 
 /* ---- HKDF ---- */
 
+/* Derive OUT_LEN bytes at OUT with OpenSSL's KDF NAME and PARAMS; SHOWN names it in messages. */
+static int kdf_derive(const char *name, const char *shown, const OSSL_PARAM *params, void *out,
+		      size_t out_len)
+{
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *ctx;
+	int rc = 0;
+
+	ERR_clear_error();
+	kdf = EVP_KDF_fetch(NULL, name, NULL);
+	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	if (!ctx || EVP_KDF_derive(ctx, out, out_len, params) != 1) {
+		hl_crypto_cleanse(out, out_len);
+		rc = ossl_fail("cannot derive a key with %s", shown);
+	}
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
 /* HKDF-SHA256 through EVP_KDF "HKDF" (extract and expand). */
 int hl_crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
 			  const void *info, size_t info_len, void *out, size_t out_len)
 {
 	OSSL_PARAM params[5], *p = params;
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *ctx = NULL;
-	int rc = -1;
 
 	if (!ikm || ikm_len == 0)
 		return hl_error("cannot derive a key with hkdf-sha256: no input key");
@@ -1427,19 +1444,34 @@ int hl_crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, siz
 		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
 							 info_len);
 	*p = OSSL_PARAM_construct_end();
-	ERR_clear_error();
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (!ctx || EVP_KDF_derive(ctx, out, out_len, params) != 1) {
-		hl_crypto_cleanse(out, out_len);
-		ossl_fail("cannot derive a key with hkdf-sha256");
-		goto out;
-	}
-	rc = 0;
-out:
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
-	return rc;
+	return kdf_derive("HKDF", "hkdf-sha256", params, out, out_len);
+}
+
+/* ---- scrypt ---- */
+
+/* scrypt of PASSWORD and SALT with cost 2^LOG2_N, R, P into OUT. */
+int hl_crypto_scrypt(const void *password, size_t pw_len, const void *salt, size_t salt_len,
+		     unsigned log2_n, unsigned r, unsigned p, void *out, size_t out_len)
+{
+	OSSL_PARAM params[7], *q = params;
+	uint64_t n = (uint64_t)1 << (log2_n & 31), r64 = r, p64 = p;
+	uint64_t maxmem = 128 * r64 * n + ((uint64_t)1 << 20);
+
+	if (!password || pw_len == 0 || !salt || salt_len == 0)
+		return hl_error("cannot derive a key with scrypt: no password or no salt");
+	if (log2_n < 10 || log2_n > 20 || r < 1 || r > 32 || p < 1 || p > 16)
+		return hl_error("cannot derive a key with scrypt: cost 2^%u, r %u, p %u out of range "
+				"(2^10 to 2^20, 1 to 32, 1 to 16)", log2_n, r, p);
+	if (!out || out_len == 0 || out_len > 64)
+		return hl_error("cannot derive %zu bytes with scrypt: give 1 to 64", out_len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)password, pw_len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
+	*q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+	*q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_R, &r64);
+	*q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_P, &p64);
+	*q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
+	*q = OSSL_PARAM_construct_end();
+	return kdf_derive("SCRYPT", "scrypt", params, out, out_len);
 }
 
 /* ---- CMS SignedData ---- */

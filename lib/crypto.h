@@ -290,6 +290,18 @@ int hl_crypto_gcm_decrypt(const unsigned char key[HL_GCM_KEY_LEN], const void *a
 int hl_crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
 			  const void *info, size_t info_len, void *out, size_t out_len);
 
+/* ---- scrypt (RFC 7914): a key from a password ---- */
+
+/*
+ * Derive OUT_LEN bytes at OUT (1 to 64) from PASSWORD (PW_LEN bytes, at
+ * least 1) and SALT (at least 1 byte) with scrypt, cost N = 2^LOG2_N
+ * (10 to 20), block size R (1 to 32) and parallelism P (1 to 16); memory
+ * 128 * R * 2^LOG2_N bytes.  OUT is a secret: cleanse it when done.
+ * OpenSSL's EVP_KDF "SCRYPT".
+ */
+int hl_crypto_scrypt(const void *password, size_t pw_len, const void *salt, size_t salt_len,
+		     unsigned log2_n, unsigned r, unsigned p, void *out, size_t out_len);
+
 /* ---- CMS SignedData (RFC 5652) ---- */
 
 /*

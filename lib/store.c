@@ -606,3 +606,49 @@ void hl_store_close(struct hl_store *st)
 	free(st->path);
 	free(st);
 }
+
+/* Online backup of ST into a database in memory, serialized into OUT. */
+int hl_store_snapshot(struct hl_store *st, struct hl_buf *out)
+{
+	sqlite3 *mem = NULL;
+	sqlite3_backup *b = NULL;
+	unsigned char *bytes = NULL;
+	sqlite3_int64 n = 0;
+	int rc = -1, r;
+
+	out->data = NULL;
+	out->len = 0;
+	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    NULL) != SQLITE_OK) {
+		hl_error("store '%s': cannot take a snapshot: %s", st->path,
+			 mem ? sqlite3_errmsg(mem) : "out of memory");
+		goto out;
+	}
+	b = sqlite3_backup_init(mem, "main", st->db, "main");
+	if (!b) {
+		hl_error("store '%s': cannot take a snapshot: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	r = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || r != SQLITE_DONE) {
+		b = NULL;
+		hl_error("store '%s': cannot take a snapshot: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	b = NULL;
+	bytes = sqlite3_serialize(mem, "main", &n, 0);
+	if (!bytes || n <= 0) {
+		hl_error("store '%s': cannot serialize the snapshot: %s", st->path,
+			 sqlite3_errmsg(mem));
+		goto out;
+	}
+	if (hl_buf_set(out, bytes, (size_t)n) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (bytes)
+		hl_crypto_cleanse(bytes, (size_t)n);
+	sqlite3_free(bytes);
+	sqlite3_close(mem);
+	return rc;
+}

@@ -221,4 +221,14 @@ int hl_store_commit(struct hl_store *st);
  */
 void hl_store_rollback(struct hl_store *st);
 
+/*
+ * A consistent copy of the whole database into OUT (the bytes of a SQLite
+ * database file, release with hl_buf_free): SQLite's online backup of ST
+ * into a database in memory, in one step under one read snapshot, then
+ * serialized.  Safe while other connections write (WAL): the copy holds
+ * every transaction committed before it started and none after.  Nothing
+ * is written to disk.
+ */
+int hl_store_snapshot(struct hl_store *st, struct hl_buf *out);
+
 #endif

@@ -38,6 +38,7 @@ printf 'hello, not what you expected\n' >"$T/text.txt"
 mkdir -p "$T/junkdir" "$T/src/etc" && printf 'x\n' >"$T/junkdir/x" && printf '@ComputerName@\n' >"$T/src/etc/hostname"
 printf 'Password=1\n' >"$T/unattend.txt"
 printf '@Domain@=example.com\n' >"$T/values.txt"
+printf 'a password for the export\n' >"$T/pw.txt" && : >"$T/empty.txt"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/kpcert.key" -out "$T/kpcert.crt" -days 30 \
 	-subj /CN=kps-signing >/dev/null 2>&1
 {
@@ -57,9 +58,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/kpcert.key" -out "$T/kpcer
 	"$B" tenant new-shielding-data-file --dir "$TEN" --owner Owner --guardian MyHgsService \
 		--volume-id-qualifier "$T/ws.viq" --answer-file "$T/unattend.txt" --policy shielded --out "$T/ws.pdk" &&
 	"$B" tenant new-specialization-data-file --value @ComputerName@=vm9 --out "$T/ws.fsk" &&
-	"$B" vmm new-cloud --dir "$V" --name Cloud --host "$H1"
+	"$B" vmm new-cloud --dir "$V" --name Cloud --host "$H1" &&
+	"$B" hgs export-server-state --dir "$A" --out "$T/state.hgsbak" --password-file "$T/pw.txt"
 } >"$T/fixtures.log" 2>&1
-ok $? "fixtures: host key, fabric trust, guardian, KPs, a plain VM, template, .vsc, .viq, .pdk, .fsk, a cloud"
+ok $? "fixtures: host key, fabric trust, guardian, KPs, a plain VM, template, .vsc, .viq, .pdk, .fsk, a cloud, an HGS export"
 [ $? -eq 0 ] || sed 's/^/# /' "$T/fixtures.log"
 
 # ---- what every file or folder option is ----
@@ -79,6 +81,12 @@ INPUT["hgs add-host-key --key"]="--dir $A --name New4"
 WRONG["hgs add-host-key --key"]="$T/text.txt $W/h1.tcglog"
 INPUT["hgs add-trusted-domain --file"]="--dir $A"
 WRONG["hgs add-trusted-domain --file"]="$T/text.txt $W/h1.pid.json"
+INPUT["hgs export-server-state --password-file"]="--dir $A --out $T/exp.@N.hgsbak"
+WRONG["hgs export-server-state --password-file"]="$T/empty.txt $T/junkdir"
+INPUT["hgs import-server-state --file"]="--dir $T/imp.@N --password-file $T/pw.txt"
+WRONG["hgs import-server-state --file"]="$T/text.txt $T/junkdir $KP $W/h1.tcglog"
+INPUT["hgs import-server-state --password-file"]="--dir $T/imp.@N --file $T/state.hgsbak"
+WRONG["hgs import-server-state --password-file"]="$T/text.txt $T/empty.txt $T/junkdir"
 INPUT["hgs add-key-protection-certificate --key"]="--dir $A --certificate-type signing --certificate $T/kpcert.crt"
 WRONG["hgs add-key-protection-certificate --key"]="$T/text.txt $T/kpcert.crt"
 INPUT["hgs add-key-protection-certificate --certificate"]="--dir $A --certificate-type signing --key $T/kpcert.key"
