@@ -17,7 +17,6 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "hgs/db.h"
 #include "lib/err.h"
 #include "proto/names.h"
 
