@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "proto/names.h"
 #include "proto/tcglog.h"
+#include "proto/wbcl.h"
 
 /* A decoded base64 field of the request. */
 struct field {
@@ -612,61 +613,33 @@ out:
 	return rc;
 }
 
-/* The fields of an attestation request. */
-struct attest_req {
-	const char *host;
-	struct field nonce, ak, quote, quote_sig, tcglog, tk, certify, certify_sig;
-};
-
-/* Free R's buffers. */
-static void attest_req_free(struct attest_req *r)
-{
-	field_free(&r->nonce);
-	field_free(&r->ak);
-	field_free(&r->quote);
-	field_free(&r->quote_sig);
-	field_free(&r->tcglog);
-	field_free(&r->tk);
-	field_free(&r->certify);
-	field_free(&r->certify_sig);
-}
-
-/* Read the attestation request's fields from BODY into R. */
-static int attest_req_read(const json_t *body, struct attest_req *r)
-{
-	if (hl_json_get_string(body, "host", &r->host) < 0 ||
-	    hl_name_registration("host name", r->host) < 0 ||
-	    get_field(body, "nonce", &r->nonce) < 0 || get_field(body, "ak", &r->ak) < 0 ||
-	    get_field(body, "quote", &r->quote) < 0 ||
-	    get_field(body, "quote_signature", &r->quote_sig) < 0 ||
-	    get_field(body, "tcglog", &r->tcglog) < 0 ||
-	    get_field(body, "transport_key", &r->tk) < 0 ||
-	    get_field(body, "certify", &r->certify) < 0 ||
-	    get_field(body, "certify_signature", &r->certify_sig) < 0)
-		return -1;
-	return 0;
-}
-
 /*
- * ---- the TCG logs read, remembered by their bytes ----
+ * ---- the TCG logs read, remembered by their text ----
  *
  * A host sends the log of its current boot at every attestation, and
  * parsing it, checking its must-hash events and replaying it cost OpenSSL a
  * tenth of an attestation.  Those steps depend on the log's bytes alone (not
  * on the quote, the registration or the policies), so a log that passed them
- * is remembered by the SHA-256 of its bytes with its parse and replay, shared
- * read-only by reference count; every step that depends on anything else
- * (the quoted PCRs, the policies) runs at every attestation.  Logs that fail
- * are never remembered.  A fixed ring of LOG_MEMO_SIZE entries, the oldest
- * replaced; guarded by log_memo_lock.
+ * is remembered by the SHA-256 of its base64 text as the request carries it
+ * (the same text is the same bytes, and a remembered log is not even
+ * decoded again) with its parse, its replay and its boot configuration
+ * (hl_wbcl_read, what the policies read of it), shared read-only by
+ * reference count; every step that depends on anything else (the quoted
+ * PCRs, the policies) runs at every attestation.  Logs that fail are never
+ * remembered (one whose boot configuration cannot be read is, without it:
+ * the evaluation reads it again and refuses).  A fixed ring of
+ * LOG_MEMO_SIZE entries, the oldest replaced; guarded by log_memo_lock.
  */
 #define LOG_MEMO_SIZE 32
 
 /* A log that parsed, passed the data checks and replayed. */
 struct log_memo {
-	unsigned char key[HL_SHA256_LEN];     /* SHA-256 of the log's bytes */
+	unsigned char key[HL_SHA256_LEN];     /* SHA-256 of the log's base64 text */
+	size_t len;                           /* the log's length in bytes */
 	struct hl_tcglog *log;
 	struct hl_tcglog_pcrs *pcrs;
+	struct hl_wbcl_config config;         /* valid when config_ok */
+	int config_ok;
 	int refs;                             /* the ring's one and each user's */
 };
 
@@ -707,8 +680,11 @@ static struct log_memo *log_memo_get(const unsigned char key[HL_SHA256_LEN])
 	return found;
 }
 
-/* Remember LOG and PCRS (taken) with KEY; a new reference to the entry, or NULL (both freed). */
-static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN],
+/*
+ * Remember LOG of LEN bytes and PCRS (taken) with KEY; a new reference to
+ * the entry, or NULL (both freed).
+ */
+static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN], size_t len,
 				     struct hl_tcglog *log, struct hl_tcglog_pcrs *pcrs)
 {
 	struct log_memo *m = calloc(1, sizeof(*m)), *old;
@@ -720,8 +696,12 @@ static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN],
 		return NULL;
 	}
 	memcpy(m->key, key, HL_SHA256_LEN);
+	m->len = len;
 	m->log = log;
 	m->pcrs = pcrs;
+	m->config_ok = hl_wbcl_read(log, &m->config) == 0;
+	if (!m->config_ok)
+		hl_error_clear();
 	m->refs = 2;
 	pthread_mutex_lock(&log_memo_lock);
 	old = log_memo[log_memo_next];
@@ -732,26 +712,96 @@ static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN],
 	return m;
 }
 
+/*
+ * The fields of an attestation request.  The TCG log is decoded only when
+ * it is not remembered: LOG_KEY is the SHA-256 of its base64 text as sent,
+ * KNOWN a reference to the remembered log of that text (NULL: TCGLOG holds
+ * the decoded bytes), TCGLOG_LEN its length in bytes either way.
+ */
+struct attest_req {
+	const char *host;
+	struct field nonce, ak, quote, quote_sig, tcglog, tk, certify, certify_sig;
+	unsigned char log_key[HL_SHA256_LEN];
+	struct log_memo *known;
+	size_t tcglog_len;
+};
+
+/* Free R's buffers and its reference to a remembered log. */
+static void attest_req_free(struct attest_req *r)
+{
+	field_free(&r->nonce);
+	field_free(&r->ak);
+	field_free(&r->quote);
+	field_free(&r->quote_sig);
+	field_free(&r->tcglog);
+	field_free(&r->tk);
+	field_free(&r->certify);
+	field_free(&r->certify_sig);
+	log_memo_put(r->known);
+	r->known = NULL;
+}
+
+/*
+ * Read field "tcglog" of BODY into R: remembered by its text (R->known) or
+ * decoded (R->tcglog, with the errors get_field() gives).
+ */
+static int attest_req_log(const json_t *body, struct attest_req *r)
+{
+	const json_t *v = json_object_get(body, "tcglog");
+
+	if (!json_is_string(v))
+		return get_field(body, "tcglog", &r->tcglog);
+	if (hl_crypto_sha256(json_string_value(v), json_string_length(v), r->log_key) < 0)
+		return -1;
+	if ((r->known = log_memo_get(r->log_key))) {
+		r->tcglog_len = r->known->len;
+		return 0;
+	}
+	if (get_field(body, "tcglog", &r->tcglog) < 0)
+		return -1;
+	r->tcglog_len = r->tcglog.len;
+	return 0;
+}
+
+/* Read the attestation request's fields from BODY into R. */
+static int attest_req_read(const json_t *body, struct attest_req *r)
+{
+	if (hl_json_get_string(body, "host", &r->host) < 0 ||
+	    hl_name_registration("host name", r->host) < 0 ||
+	    get_field(body, "nonce", &r->nonce) < 0 || get_field(body, "ak", &r->ak) < 0 ||
+	    get_field(body, "quote", &r->quote) < 0 ||
+	    get_field(body, "quote_signature", &r->quote_sig) < 0 ||
+	    attest_req_log(body, r) < 0 ||
+	    get_field(body, "transport_key", &r->tk) < 0 ||
+	    get_field(body, "certify", &r->certify) < 0 ||
+	    get_field(body, "certify_signature", &r->certify_sig) < 0)
+		return -1;
+	return 0;
+}
+
 /* What the "TcgLogReplay" and "TcgLogMatchesQuote" steps of a trace check. */
 #define LOG_LABEL "the TCG log parses, its event data match their digests, it replays"
 #define MATCH_LABEL "the TCG log's replay matches the PCR digest the TPM quoted"
 
 /*
- * Read the TCG log RAW: it parses, has a SHA-256 bank, its must-hash events
- * are intact and it replays.  1 with *OUT (a reference to the remembered
- * log), 0 when refused (RES set), -1 on an internal error.
+ * Read the TCG log of R: remembered already (R->known, the reference
+ * handed over), or its bytes parse, have a SHA-256 bank, its must-hash
+ * events are intact and it replays (then it is remembered by R->log_key).
+ * 1 with *OUT (a reference to the remembered log), 0 when refused (RES
+ * set), -1 on an internal error.
  */
-static int read_log(const struct field *raw, struct log_memo **out, struct hgs_result *res)
+static int read_log(struct attest_req *r, struct log_memo **out, struct hgs_result *res)
 {
+	const struct field *raw = &r->tcglog;
 	struct hl_tcglog *log = NULL;
 	struct hl_tcglog_pcrs *pcrs = NULL;
-	unsigned char key[HL_SHA256_LEN];
 
 	*out = NULL;
-	if (hl_crypto_sha256(raw->data, raw->len, key) < 0)
-		return -1;
-	if ((*out = log_memo_get(key)))
+	if (r->known) {
+		*out = r->known;
+		r->known = NULL;
 		return 1;
+	}
 	if (hl_tcglog_parse(raw->data, raw->len, &log) < 0) {
 		hgs_result_fail(res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 				HGS_SUB_TCG_LOG_VERIFICATION, "the TCG log cannot be read: %s",
@@ -769,7 +819,7 @@ static int read_log(const struct field *raw, struct log_memo **out, struct hgs_r
 				pcrs ? "its SHA-256 bank is missing" : hl_error_last());
 		goto refused;
 	}
-	*out = log_memo_add(key, log, pcrs);
+	*out = log_memo_add(r->log_key, raw->len, log, pcrs);
 	return *out ? 1 : -1;
 refused:
 	hl_error_clear();
@@ -785,7 +835,7 @@ refused:
  * refused (RES set), -1 on an internal error.  Steps "TcgLogReplay" and
  * "TcgLogMatchesQuote" of trace T.
  */
-static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
+static int check_log(struct attest_req *r, const struct hgs_tpm_quote *q,
 		     struct log_memo **out, struct hgs_result *res, struct hgs_trace *t)
 {
 	struct log_memo *m = NULL;
@@ -796,13 +846,13 @@ static int check_log(const struct field *raw, const struct hgs_tpm_quote *q,
 	int rc;
 
 	*out = NULL;
-	rc = read_log(raw, &m, res);
+	rc = read_log(r, &m, res);
 	if (rc == 0)
 		hgs_trace_result(t, "TcgLogReplay", LOG_LABEL, res, NULL);
 	if (rc <= 0)
 		return rc;
 	hgs_trace_check(t, "TcgLogReplay", HGS_TRACE_PASS, LOG_LABEL, "%zu events, %zu bytes, "
-			"SHA-256 bank", m->log->nevents, raw->len);
+			"SHA-256 bank", m->log->nevents, m->len);
 	rc = 0;
 	bank = hl_tcglog_pcrs_bank(m->pcrs, HL_TCGLOG_ALG_SHA256);
 	extra = bank->extended & ~q->pcr_mask;
@@ -862,7 +912,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	}
 	hgs_trace_amend(req->trace, 0, ": host '%s': AK, quote over the nonce, TCG log (%zu bytes), "
-			"transport key certified by the AK", r.host, r.tcglog.len);
+			"transport key certified by the AK", r.host, r.tcglog_len);
 	/* 2. the nonce, before anything else: single use whatever follows */
 	if (hgs_nonce_consume(req->node, r.nonce.data, r.nonce.len, &res) < 0)
 		goto out;
@@ -926,7 +976,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 6. the TCG log, trusted only through its replay to the quote */
-	found = check_log(&r.tcglog, &q, &log, &res, req->trace);
+	found = check_log(&r, &q, &log, &res, req->trace);
 	if (found <= 0) {
 		if (found < 0)
 			goto out;
@@ -937,6 +987,7 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 		goto out;
 	ps->in.log = log->log;
 	ps->in.replayed = hl_tcglog_pcrs_bank(log->pcrs, HL_TCGLOG_ALG_SHA256);
+	ps->in.config = log->config_ok ? &log->config : NULL;
 	ps->in.trace = req->trace;
 	if (hgs_policy_evaluate(&ps->in, &res) < 0) {
 		hl_log_error("tpm attestation of '%s': %s", r.host, hl_error_last());

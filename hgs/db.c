@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,10 +200,38 @@ static int node_sql(struct hgs_node *node, const char *sql, const struct hl_stor
 	return r;
 }
 
-/* Take NODE's lock and start a write transaction; on failure the lock is released. */
+/* PRAGMA data_version of NODE's connection into *OUT (node lock held). */
+static int data_version(struct hgs_node *node, long long *out)
+{
+	int r = hl_store_get(node->store, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(out)));
+
+	return r == 1 ? 0 : r < 0 ? -1 : hl_error("store of '%s' gives no data_version", node->dir);
+}
+
+/*
+ * Run the write SQL with VALS under NODE's lock, as a change of this
+ * handle's (changes_gen, db.h): 0, or -1.
+ */
+static int node_write(struct hgs_node *node, const char *sql, const struct hl_store_val *vals,
+		      size_t n)
+{
+	int r;
+
+	hgs_node_lock(node);
+	node->changes_gen++;
+	r = hl_store_run(node->store, sql, vals, n);
+	hgs_node_unlock(node);
+	return r;
+}
+
+/*
+ * Take NODE's lock and start a write transaction; on failure the lock is
+ * released.  Counts as a change of this handle's (changes_gen, db.h).
+ */
 static int tx_begin(struct hgs_node *node)
 {
 	hgs_node_lock(node);
+	node->changes_gen++;
 	if (hl_store_begin(node->store) == 0)
 		return 0;
 	hgs_node_unlock(node);
@@ -370,13 +399,34 @@ int hgs_db_config_read(struct hl_store *st, struct hgs_config *out)
 	return 0;
 }
 
-/* Read the node row under the node lock. */
+/*
+ * The node row under the node lock: the kept copy while the data version
+ * and this handle's changes_gen say nothing changed (db.h), else read and
+ * kept.  The version is read before the row, so a commit in between only
+ * makes the next call read again.
+ */
 int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out)
 {
-	int rc;
+	long long version;
+	int rc = -1;
 
 	hgs_node_lock(node);
-	rc = hgs_db_config_read(node->store, out);
+	if (data_version(node, &version) < 0)
+		goto out;
+	if (node->config_kept && node->config_version == version &&
+	    node->config_gen == node->changes_gen) {
+		*out = node->config_now;
+		rc = 0;
+		goto out;
+	}
+	if (hgs_db_config_read(node->store, out) < 0)
+		goto out;
+	node->config_now = *out;
+	node->config_version = version;
+	node->config_gen = node->changes_gen;
+	node->config_kept = 1;
+	rc = 0;
+out:
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -386,8 +436,8 @@ int hgs_db_set_trust(struct hgs_node *node, enum hgs_mode mode)
 {
 	if (!hgs_mode_name(mode))
 		return hl_error("invalid trust mode %d", (int)mode);
-	return node_sql(node, "UPDATE node SET trust = ? WHERE id = 1",
-			HL_VALS(HL_IN_TEXT(hgs_mode_name(mode)))) < 0 ? -1 : 0;
+	return node_write(node, "UPDATE node SET trust = ? WHERE id = 1",
+			  HL_VALS(HL_IN_TEXT(hgs_mode_name(mode))));
 }
 
 /* Set the health certificate validity. */
@@ -396,8 +446,8 @@ int hgs_db_set_validity(struct hgs_node *node, int hours)
 	if (hours < 1 || hours > HGS_HEALTHCERT_VALIDITY_H_MAX)
 		return hl_error("invalid health certificate validity %d hours: use 1 to %d", hours,
 				HGS_HEALTHCERT_VALIDITY_H_MAX);
-	return node_sql(node, "UPDATE node SET healthcert_validity_h = ? WHERE id = 1",
-			HL_VALS(HL_IN_INT(hours))) < 0 ? -1 : 0;
+	return node_write(node, "UPDATE node SET healthcert_validity_h = ? WHERE id = 1",
+			  HL_VALS(HL_IN_INT(hours)));
 }
 
 /* Set the TPM vendor CA bundle after checking it. */
@@ -405,8 +455,8 @@ int hgs_db_set_vendor_ca(struct hgs_node *node, const char *pem)
 {
 	if (hgs_vendor_ca_check(pem) < 0)
 		return hl_error_wrap("invalid TPM vendor CA");
-	return node_sql(node, "UPDATE node SET vendor_ca_pem = ? WHERE id = 1",
-			HL_VALS(HL_IN_TEXT(pem))) < 0 ? -1 : 0;
+	return node_write(node, "UPDATE node SET vendor_ca_pem = ? WHERE id = 1",
+			  HL_VALS(HL_IN_TEXT(pem)));
 }
 
 /* Read the TPM vendor CA bundle. */
@@ -507,9 +557,9 @@ int hgs_db_policy_enable(struct hgs_node *node, const char *name, int enabled)
 	if (def->locked && !enabled)
 		return hl_error("policy '%s' is locked and cannot be disabled: HGS requires it of "
 				"every guarded host", name);
-	return node_sql(node, "INSERT INTO attestation_policies(name, enabled) VALUES(?, ?) "
-			"ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
-			HL_VALS(HL_IN_TEXT(def->name), HL_IN_INT(enabled ? 1 : 0))) < 0 ? -1 : 0;
+	return node_write(node, "INSERT INTO attestation_policies(name, enabled) VALUES(?, ?) "
+			  "ON CONFLICT(name) DO UPDATE SET enabled = excluded.enabled",
+			  HL_VALS(HL_IN_TEXT(def->name), HL_IN_INT(enabled ? 1 : 0)));
 }
 /* The Hgs_* policies with their states. */
 int hgs_db_policy_list(struct hgs_node *node, json_t **out)
@@ -673,6 +723,7 @@ int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char 
 	k = &reg_kinds[kind];
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", k->table);
 	hgs_node_lock(node);
+	node->changes_gen++;
 	rc = hl_store_run(node->store, sql, HL_VALS(HL_IN_TEXT(name)));
 	if (rc == 0 && hl_store_changes(node->store) == 0)
 		rc = hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`",
@@ -1015,34 +1066,64 @@ int hgs_db_host_key_find(struct hgs_node *node, const char *fingerprint, char **
 
 /* ---- policy set for the evaluation ---- */
 
+/*
+ * A snapshot of the registrations (db.h, struct hgs_policy_set): IN with
+ * baselines, CI policies and enabled names filled, pointing into the
+ * storage below; immutable once made, freed with its last reference.
+ */
+struct hgs_policy_data {
+	struct hgs_policy_input in;
+	struct hgs_baseline *baselines;
+	struct hgs_ci_policy *ci;
+	char **enabled;
+	void **blobs;
+	size_t n_blobs;
+	atomic_int refs;
+};
+
+/* Drop a reference to D; the last one frees it.  NULL-safe. */
+static void policy_data_put(struct hgs_policy_data *d)
+{
+	if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < d->n_blobs; i++)
+		free(d->blobs[i]);
+	free(d->blobs);
+	free(d->baselines);
+	free(d->ci);
+	hgs_strv_free(d->enabled, d->in.n_enabled);
+	free(d);
+}
+
 void hgs_policy_set_free(struct hgs_policy_set *ps)
 {
 	if (!ps)
 		return;
-	for (size_t i = 0; i < ps->n_blobs; i++)
-		free(ps->blobs[i]);
-	free(ps->blobs);
-	free(ps->baselines);
-	free(ps->ci);
-	hgs_strv_free(ps->enabled, ps->in.n_enabled);
+	policy_data_put(ps->data);
 	free(ps);
 }
 
-/* Hand the bytes of B (read with HL_OUT_BUF) to PS, which frees them. */
-static int keep_blob(struct hgs_policy_set *ps, struct hl_buf *b)
+void hgs_db_policy_cache_drop(struct hgs_node *node)
 {
-	void **grown = realloc(ps->blobs, (ps->n_blobs + 1) * sizeof(*grown));
+	policy_data_put(node->policies);
+	node->policies = NULL;
+}
+
+/* Hand the bytes of B (read with HL_OUT_BUF) to D, which frees them. */
+static int keep_blob(struct hgs_policy_data *d, struct hl_buf *b)
+{
+	void **grown = realloc(d->blobs, (d->n_blobs + 1) * sizeof(*grown));
 
 	if (!grown)
 		return hl_error("out of memory");
-	ps->blobs = grown;
-	ps->blobs[ps->n_blobs++] = b->data;
+	d->blobs = grown;
+	d->blobs[d->n_blobs++] = b->data;
 	b->data = NULL;
 	return 0;
 }
 
-/* Load the registered baselines (BASELINES) or CI policies into PS. */
-static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, int baselines)
+/* Load the registered baselines (BASELINES) or CI policies into D. */
+static int load_named_blobs(struct hgs_node *node, struct hgs_policy_data *d, int baselines)
 {
 	struct hl_buf name = { 0 }, data = { 0 };
 	sqlite3_stmt *stmt = NULL;
@@ -1055,32 +1136,32 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, in
 	while ((r = hl_store_next(node->store, stmt, HL_VALS(HL_OUT_BUF(&name),
 							      HL_OUT_BUF(&data)))) == 1) {
 		const char *n = (const char *)name.data;
-		const void *d = data.data;
+		const void *p = data.data;
 		size_t len = data.len;
 
-		if (keep_blob(ps, &name) < 0 || keep_blob(ps, &data) < 0) {
+		if (keep_blob(d, &name) < 0 || keep_blob(d, &data) < 0) {
 			r = -1;
 			break;
 		}
 		if (baselines) {
-			struct hgs_baseline *g = realloc(ps->baselines,
-							 (ps->in.n_baselines + 1) * sizeof(*g));
+			struct hgs_baseline *g = realloc(d->baselines,
+							 (d->in.n_baselines + 1) * sizeof(*g));
 
 			if (!g) {
 				r = hl_error("out of memory");
 				break;
 			}
-			ps->baselines = g;
-			g[ps->in.n_baselines++] = (struct hgs_baseline){ n, d, len };
+			d->baselines = g;
+			g[d->in.n_baselines++] = (struct hgs_baseline){ n, p, len };
 		} else {
-			struct hgs_ci_policy *g = realloc(ps->ci, (ps->in.n_ci_policies + 1) * sizeof(*g));
+			struct hgs_ci_policy *g = realloc(d->ci, (d->in.n_ci_policies + 1) * sizeof(*g));
 
 			if (!g) {
 				r = hl_error("out of memory");
 				break;
 			}
-			ps->ci = g;
-			g[ps->in.n_ci_policies++] = (struct hgs_ci_policy){ n, d, len };
+			d->ci = g;
+			g[d->in.n_ci_policies++] = (struct hgs_ci_policy){ n, p, len };
 		}
 	}
 	free(name.data);
@@ -1088,35 +1169,74 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_set *ps, in
 	hl_store_stmt_done(node->store, stmt);
 	return r < 0 ? -1 : 0;
 }
-/* Read baselines, CI policies and enabled policies in one snapshot. */
+
+/*
+ * Read a new snapshot into *OUT at data version *VERSION, in one read
+ * transaction (node lock held).
+ */
+static int policy_data_read(struct hgs_node *node, long long *version,
+			    struct hgs_policy_data **out)
+{
+	struct hgs_policy_data *d = calloc(1, sizeof(*d));
+	size_t n = 0;
+
+	*out = NULL;
+	if (!d)
+		return hl_error("out of memory");
+	atomic_init(&d->refs, 1);
+	/* one read transaction: a consistent snapshot even while admins change things */
+	if (hl_store_read_begin(node->store) < 0)
+		goto fail;
+	if (data_version(node, version) < 0 || load_named_blobs(node, d, 1) < 0 ||
+	    load_named_blobs(node, d, 0) < 0 || hgs_db_policies_enabled(node, &d->enabled, &n) < 0)
+		goto rollback;
+	d->in.n_enabled = n;
+	d->in.enabled = (const char *const *)d->enabled;
+	d->in.baselines = d->baselines;
+	d->in.ci_policies = d->ci;
+	if (hl_store_commit(node->store) < 0)
+		goto rollback;
+	*out = d;
+	return 0;
+rollback:
+	hl_store_rollback(node->store);
+fail:
+	policy_data_put(d);
+	return -1;
+}
+
+/* The kept snapshot when still current, else a new one kept (db.h). */
 int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out)
 {
 	struct hgs_policy_set *ps = calloc(1, sizeof(*ps));
-	size_t n = 0;
+	struct hgs_policy_data *d = NULL;
+	long long version;
 	int rc = -1;
 
 	*out = NULL;
 	if (!ps)
 		return hl_error("out of memory");
 	hgs_node_lock(node);
-	/* one read transaction: a consistent snapshot even while admins change things */
-	if (hl_store_read_begin(node->store) < 0)
-		goto out;
-	if (load_named_blobs(node, ps, 1) < 0 || load_named_blobs(node, ps, 0) < 0 ||
-	    hgs_db_policies_enabled(node, &ps->enabled, &n) < 0)
-		goto rollback;
-	ps->in.n_enabled = n;
-	ps->in.enabled = (const char *const *)ps->enabled;
-	ps->in.baselines = ps->baselines;
-	ps->in.ci_policies = ps->ci;
-	if (hl_store_commit(node->store) < 0)
-		goto rollback;
+	if (node->policies && node->policies_gen == node->changes_gen) {
+		if (data_version(node, &version) < 0)
+			goto out;
+		if (version == node->policies_version)
+			d = node->policies;
+	}
+	if (!d) {
+		if (policy_data_read(node, &version, &d) < 0)
+			goto out;
+		hgs_db_policy_cache_drop(node);
+		node->policies = d;
+		node->policies_version = version;
+		node->policies_gen = node->changes_gen;
+	}
+	atomic_fetch_add(&d->refs, 1);
+	ps->data = d;
+	ps->in = d->in;
 	*out = ps;
 	ps = NULL;
 	rc = 0;
-	goto out;
-rollback:
-	hl_store_rollback(node->store);
 out:
 	hgs_node_unlock(node);
 	hgs_policy_set_free(ps);

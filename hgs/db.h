@@ -75,7 +75,12 @@ int hgs_db_node_insert(struct hl_store *st, const struct hgs_config *cfg,
 /* Read the node row of ST into *OUT. */
 int hgs_db_config_read(struct hl_store *st, struct hgs_config *out);
 
-/* The live configuration of NODE. */
+/*
+ * The live configuration of NODE.  Kept between calls the way the policy
+ * snapshot is (hgs_db_policy_set_load below): read again once PRAGMA
+ * data_version (another connection committed) or NODE's changes_gen (this
+ * handle changed something) moved.
+ */
 int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out);
 
 /* Set-HgsServer: change the trust mode / health certificate validity / TPM vendor CA. */
@@ -236,18 +241,27 @@ int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **na
  * Everything the policy evaluation needs, read in one snapshot: registered
  * baselines and CI policies and the enabled policy names, laid out as
  * struct hgs_policy_input wants them (log is left for the caller).
+ *
+ * The registrations are not read at every call: the node keeps the last
+ * snapshot (struct hgs_policy_data, shared read-only by reference count)
+ * with SQLite's PRAGMA data_version of its connection, which changes when
+ * any other connection (an admin verb in another process, another node
+ * handle) commits, and the node's own change count (changes_gen, bumped by
+ * this handle's write transactions, its removal of registrations and its
+ * policy state changes: every way it changes what a snapshot holds).  A call whose two counters equal the kept
+ * ones takes the kept snapshot; any other reads a new one.  IN is the
+ * caller's own copy, which it may complete (log, replayed, trace...).
  */
+struct hgs_policy_data;
 struct hgs_policy_set {
 	struct hgs_policy_input in;
-	/* storage behind in */
-	struct hgs_baseline *baselines;
-	struct hgs_ci_policy *ci;
-	char **enabled;
-	void **blobs;
-	size_t n_blobs;
+	struct hgs_policy_data *data;     /* storage behind in, shared */
 };
 int hgs_db_policy_set_load(struct hgs_node *node, struct hgs_policy_set **out);
 void hgs_policy_set_free(struct hgs_policy_set *ps);
+
+/* Drop NODE's kept policy snapshot (hgs_node_close). */
+void hgs_db_policy_cache_drop(struct hgs_node *node);
 
 /* ---- TPM mode: AK pins and activation challenges (hgs/attest_tpm.c) ---- */
 

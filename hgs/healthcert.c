@@ -17,16 +17,15 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "hgs/db.h"
 #include "lib/err.h"
 #include "proto/names.h"
 
 /* Issue a health certificate from the attestation signer. */
-int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode mode,
-			 const struct hgs_result *res, EVP_PKEY *transport_key, X509 **out)
+int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, const char *host,
+			 enum hgs_mode mode, const struct hgs_result *res, EVP_PKEY *transport_key,
+			 X509 **out)
 {
 	char substatus[HGS_REASON_MAX];
-	struct hgs_config cfg;
 	struct hl_cert_ext exts[4];
 	struct hl_cert_spec spec = { 0 };
 	const char *mode_name = hgs_mode_name(mode), *status = hgs_status_name(res->status);
@@ -46,7 +45,7 @@ int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode 
 		return hl_error("cannot issue a health certificate for '%s': the transport key must "
 				"be an RSA 2048 or 3072 key (keys are wrapped to it with RSA-OAEP)",
 				host);
-	if (hgs_db_config_get(node, &cfg) < 0 || hgs_node_now(node, &now) < 0)
+	if (hgs_node_now(node, &now) < 0)
 		return -1;
 	hgs_substatus_format(res->substatus, substatus, sizeof(substatus));
 	exts[0] = (struct hl_cert_ext){ HGS_OID_HC_MODE, HL_EXT_UTF8, mode_name, strlen(mode_name), 0 };
@@ -58,7 +57,7 @@ int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode 
 	spec.cn = host;
 	spec.org = node->config.domain;
 	spec.not_before = now;
-	spec.not_after = now + (time_t)cfg.healthcert_validity_h * 3600;
+	spec.not_after = now + (time_t)cfg->healthcert_validity_h * 3600;
 	spec.path_len = -1;
 	spec.key_usage = HL_KU_KEY_ENCIPHERMENT;
 	spec.exts = exts;

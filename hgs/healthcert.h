@@ -55,10 +55,12 @@ struct hgs_healthcert_info {
 /*
  * Issue a health certificate for HOST attested in MODE with result RES,
  * binding TRANSPORT_KEY (public half used; RSA 2048/3072 so KPS can wrap to
- * it), valid from the node clock for the node's configured hours.  NODE must
- * be open with HGS_NODE_OPEN_KEYS.  Callers issue one only for a Passed RES.
+ * it), valid from the node clock for CFG's hours (CFG: the node row as the
+ * caller read it for this decision, hgs_db_config_get).  NODE must be open
+ * with HGS_NODE_OPEN_KEYS.  Callers issue one only for a Passed RES.
  */
-int hgs_healthcert_issue(struct hgs_node *node, const char *host, enum hgs_mode mode,
+int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, const char *host,
+			 enum hgs_mode mode,
 			 const struct hgs_result *res, EVP_PKEY *transport_key, X509 **out);
 
 /* Read what CERT says, without checking who issued it. */

@@ -204,6 +204,7 @@ void hgs_node_close(struct hgs_node *node)
 	if (!node)
 		return;
 	hl_nonce_table_free(node->nonces);
+	hgs_db_policy_cache_drop(node);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);

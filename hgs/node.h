@@ -113,6 +113,16 @@ struct hgs_node {
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
 	struct hl_nonce_table *nonces;    /* issued nonces (hgs/nonce.h), own lock */
+	/* the policy snapshot hgs_db_policy_set_load() keeps (hgs/db.h); guarded by lock */
+	struct hgs_policy_data *policies; /* NULL: none kept */
+	long long policies_version;       /* PRAGMA data_version it was read at */
+	unsigned policies_gen;            /* changes_gen it was read at */
+	unsigned changes_gen;             /* bumped by this handle's changes (hgs/db.h) */
+	/* the node row hgs_db_config_get() keeps, the same way; guarded by lock */
+	struct hgs_config config_now;     /* valid when config_kept */
+	int config_kept;
+	long long config_version;
+	unsigned config_gen;
 };
 
 /* What `hgs init` asks for. */

@@ -646,7 +646,9 @@ int hgs_policy_evaluate(const struct hgs_policy_input *in, struct hgs_result *ou
 	/* 1. a log HGS cannot rely on is refused before any policy */
 	if (in->replayed) {
 		/* the caller checked and replayed the log: only its boot configuration is left */
-		if (hl_wbcl_read(in->log, &e->cfg) < 0) {
+		if (in->config) {
+			e->cfg = *in->config;
+		} else if (hl_wbcl_read(in->log, &e->cfg) < 0) {
 			ret = log_refused(out, in->trace);
 			goto out;
 		}

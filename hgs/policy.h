@@ -36,6 +36,8 @@
 #include "proto/attest.h"
 #include "proto/tcglog.h"
 
+struct hl_wbcl_config;
+
 struct hgs_policy_def {
 	const char *name;          /* "Hgs_SecureBootEnabled" */
 	uint32_t substatus;        /* the HGS_SUB_* bit set when it fails */
@@ -81,6 +83,13 @@ struct hgs_policy_input {
 	 * zeroed struct holds) makes it do both itself.
 	 */
 	const struct hl_tcglog_bank *replayed;
+	/*
+	 * Optional, only with REPLAYED: LOG's boot configuration as
+	 * hl_wbcl_read() read it without an error (the caller may keep it with
+	 * the log it remembers).  The evaluation then does not read it again;
+	 * NULL makes it read LOG itself.
+	 */
+	const struct hl_wbcl_config *config;
 	/*
 	 * Optional: the exchange's trace (hgs/trace.h).  The evaluation appends
 	 * one step per policy, in the table's order, named by the policy: Pass

@@ -135,7 +135,8 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	int rc = -1;
 
 	if (final.status == HGS_STATUS_PASSED) {
-		if (hgs_healthcert_issue(node, host, mode, &final, transport_key, &cert) < 0 ||
+		if (hgs_healthcert_issue(node, &req->config, host, mode, &final, transport_key,
+					 &cert) < 0 ||
 		    hl_cert_to_der(cert, &der) < 0 || hl_cert_validity(cert, NULL, &not_after) < 0 ||
 		    hl_cert_thumbprint(cert, thumb) < 0) {
 			hl_log_error("%s", hl_error_last());
@@ -273,7 +274,6 @@ static int trampoline(const struct hl_http_request *http, struct hl_http_respons
 	struct hgs_request req = { .node = b->node, .route = b->route, .http = http };
 	struct hgs_trace trace;
 	struct hgs_result res;
-	enum hgs_mode trust;
 	json_t *host;
 	int rc;
 
@@ -300,12 +300,13 @@ static int trampoline(const struct hl_http_request *http, struct hl_http_respons
 			req.host = json_string_value(host);
 	}
 	if (b->route->mode != HGS_ROUTE_ANY_MODE) {
-		if (hgs_node_trust_mode(b->node, &trust) < 0) {
+		/* read once: the trust mode now, and what the health certificate needs */
+		if (hgs_db_config_get(b->node, &req.config) < 0) {
 			rc = -1;
 			goto failed;
 		}
-		if ((int)trust != b->route->mode) {
-			rc = refuse_mode(&req, trust, resp);
+		if ((int)req.config.trust != b->route->mode) {
+			rc = refuse_mode(&req, req.config.trust, resp);
 			goto failed;
 		}
 	}

@@ -62,6 +62,7 @@ struct hgs_request {
 	const char *host;        /* the body's "host" string when it has one, else NULL */
 	int recorded;            /* set once the attempt is in the attestation log */
 	struct hgs_trace *trace; /* attestation routes: the exchange's trace; else NULL */
+	struct hgs_config config; /* attestation routes: the node row read as the request came */
 };
 
 typedef int (*hgs_route_fn)(struct hgs_request *req, struct hl_http_response *resp);

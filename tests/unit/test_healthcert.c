@@ -70,11 +70,13 @@ static int group_teardown(void **state)
 /* Issue a Passed certificate for FabricHost1 in MODE from node N. */
 static X509 *issue(struct hgs_node *n, enum hgs_mode mode)
 {
+	struct hgs_config cfg;
 	struct hgs_result res;
 	X509 *c = NULL;
 
 	hgs_result_pass(&res);
-	if (hgs_healthcert_issue(n, "FabricHost1", mode, &res, F->tk, &c) < 0)
+	if (hgs_db_config_get(n, &cfg) < 0 ||
+	    hgs_healthcert_issue(n, &cfg, "FabricHost1", mode, &res, F->tk, &c) < 0)
 		fail_msg("issue: %s", hl_error_last());
 	return c;
 }
@@ -205,7 +207,8 @@ static void test_not_passed(void **state)
 	(void)state;
 	hgs_result_fail(&res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 			HGS_SUB_DEBUG_MODE | HGS_SUB_IOMMU, "debugging is on");
-	assert_int_equal(hgs_healthcert_issue(F->a, "FabricHost2", HGS_MODE_TPM, &res, F->tk, &c), 0);
+	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "FabricHost2", HGS_MODE_TPM, &res,
+					      F->tk, &c), 0);
 	assert_int_equal(hgs_healthcert_parse(c, &info), 0);
 	assert_int_equal(info.status, HGS_STATUS_INSECURE_HOST_CONFIGURATION);
 	assert_int_equal(info.substatus, HGS_SUB_DEBUG_MODE | HGS_SUB_IOMMU);
@@ -232,10 +235,12 @@ static void test_bad_inputs(void **state)
 	(void)state;
 	hgs_result_pass(&res);
 	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ec), 0);
-	assert_int_equal(hgs_healthcert_issue(F->a, "FabricHost1", HGS_MODE_TPM, &res, ec, &c), -1);
+	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "FabricHost1", HGS_MODE_TPM, &res,
+					      ec, &c), -1);
 	assert_null(c);
 	assert_error_has("must be an RSA 2048 or 3072 key");
-	assert_int_equal(hgs_healthcert_issue(F->a, "", HGS_MODE_TPM, &res, F->tk, &c), -1);
+	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "", HGS_MODE_TPM, &res, F->tk,
+					      &c), -1);
 	hl_key_free(ec);
 
 	/* the signer's own certificate is no health certificate */
@@ -247,7 +252,8 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(hgs_healthcert_parse(NULL, &info), -1);
 
 	assert_int_equal(hgs_node_open(F->dir_a, 0, &plain), 0);
-	assert_int_equal(hgs_healthcert_issue(plain, "FabricHost1", HGS_MODE_TPM, &res, F->tk, &c), -1);
+	assert_int_equal(hgs_healthcert_issue(plain, &plain->config, "FabricHost1", HGS_MODE_TPM, &res,
+					      F->tk, &c), -1);
 	assert_error_has("HGS_NODE_OPEN_KEYS");
 	c = issue(F->a, HGS_MODE_TPM);
 	assert_int_equal(hgs_healthcert_verify(plain, c, NULL, &v), -1);

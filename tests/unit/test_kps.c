@@ -167,6 +167,7 @@ static int group_teardown(void **state)
 /* A health certificate from node N for HOST binding TK; Passed unless STATUS says otherwise. */
 static X509 *issue(struct hgs_node *n, const char *host, EVP_PKEY *tk, enum hgs_status status)
 {
+	struct hgs_config cfg;
 	struct hgs_result res;
 	X509 *c = NULL;
 
@@ -174,7 +175,8 @@ static X509 *issue(struct hgs_node *n, const char *host, EVP_PKEY *tk, enum hgs_
 		hgs_result_pass(&res);
 	else
 		hgs_result_fail(&res, status, 0, "debug mode is on");
-	if (hgs_healthcert_issue(n, host, HGS_MODE_TPM, &res, tk, &c) < 0)
+	if (hgs_db_config_get(n, &cfg) < 0 ||
+	    hgs_healthcert_issue(n, &cfg, host, HGS_MODE_TPM, &res, tk, &c) < 0)
 		fail_msg("issue: %s", hl_error_last());
 	return c;
 }

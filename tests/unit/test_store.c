@@ -2,7 +2,7 @@
  * test_store.c - unit tests for lib/store: setup pragmas, file mode, schema
  * migrations (fresh, reopen, upgrade, newer refused, failing rolled back),
  * damaged files, the exec/transaction helpers, the prepared-statement cache,
- * the synchronous switch and the value lists that bind parameters and read
+ * the synchronous switch, a kept PRAGMA data_version and the value lists that bind parameters and read
  * columns (HL_VALS).  Each test runs in its own mkdtemp directory, removed
  * in teardown.
  */
@@ -533,6 +533,34 @@ static void test_synchronous(void **state)
 	hl_store_close(st);
 }
 
+/*
+ * A query PRAGMA runs again from the statement cache: PRAGMA data_version
+ * through hl_store_get() (kept prepared) stays while nothing changes and
+ * its own commits do not count, and moves after another connection's
+ * commit (what hgs/db.c's policy snapshot relies on).
+ */
+static void test_data_version_kept(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2), *other = open_ok(fx, 2);
+	long long v0 = 0, v = 0;
+
+	assert_int_equal(hl_store_get(st, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(&v0))), 1);
+	assert_int_equal(hl_store_get(st, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(&v))), 1);
+	assert_true(v == v0);
+	assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name) VALUES('Own')", NULL, 0), 0);
+	assert_int_equal(hl_store_get(st, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(&v))), 1);
+	assert_true(v == v0);
+	assert_int_equal(hl_store_run(other, "INSERT INTO hosts(name) VALUES('Other')", NULL, 0), 0);
+	assert_int_equal(hl_store_get(st, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(&v))), 1);
+	assert_true(v != v0);
+	v0 = v;
+	assert_int_equal(hl_store_get(st, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(&v))), 1);
+	assert_true(v == v0);
+	hl_store_close(other);
+	hl_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +574,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stmt_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synchronous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_version_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
