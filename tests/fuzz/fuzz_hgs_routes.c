@@ -106,6 +106,7 @@ static void node_make(void)
 	struct hgs_init_params p = { 0 };
 	struct fz_keypair dc, transport;
 	struct hgs_result passed;
+	struct hgs_config cfg;
 	struct hl_buf pem = { 0 };
 	json_t *doc = NULL;
 	char *text = NULL;
@@ -127,7 +128,8 @@ static void node_make(void)
 	    ad_trust_write("fabrikam.com", DOMAIN_SID, "DC01.fabrikam.com", dc.cert, &doc) < 0 ||
 	    hl_json_dump(doc, &text) < 0 || hgs_ad_trust_add(node, text, strlen(text), 0, NULL, 0) < 0 ||
 	    hgs_db_host_group_add(node, "GuardedHosts", DOMAIN_SID "-1105") < 0 ||
-	    hgs_healthcert_issue(node, "FabricHost1", HGS_MODE_HOSTKEY, &passed, transport.key,
+	    hgs_db_config_get(node, &cfg) < 0 ||
+	    hgs_healthcert_issue(node, &cfg, "FabricHost1", HGS_MODE_HOSTKEY, &passed, transport.key,
 				 &hc) < 0 || hl_cert_to_pem(hc, &pem) < 0)
 		fz_die("cannot make the HGS node fixture");
 	healthcert_pem = fz_strndup(pem.data, pem.len);
