@@ -256,7 +256,18 @@
 			body.appendChild(kv('why', ev.Reason));
 		body.appendChild(kv('fix', ev.Remedy || (ev.Ok ? 'nothing to fix' : 'no remedy known yet')));
 		if (ev.Entry)
-			body.appendChild(diagram(ev.Entry, ev.Ok));
+			body.appendChild(diagram(withHostPart(ev), ev.Ok));
+	}
+
+	// EV's log entry; for a key release the host followed with a VM start, with the
+	// host's part after KPS's answer (HgslabSeq.hostOpened: it opened the vTPM).
+	function withHostPart(ev) {
+		if (ev.Kind !== 'KeyRelease' || !ev.Ok || !window.HgslabSeq || !window.HgslabSeq.hostOpened)
+			return ev.Entry;
+		for (const o of state.events.values())
+			if (o.Kind === 'VmStart' && o.Host === ev.Host && o.Id > ev.Id)
+				return Object.assign({}, ev.Entry, { After: [window.HgslabSeq.hostOpened(o.Vm)] });
+		return ev.Entry;
 	}
 
 	// ---- host and VM pages ----

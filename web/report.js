@@ -76,10 +76,17 @@
 		if (!st.Passed)
 			h('p', 'message', (st.Line ? `line ${st.Line}: ` : '') +
 				(st.Message || `expected ${st.Expected || 'something'}, got ${st.Got || 'nothing'}`), li);
-		const ex = Array.isArray(st.Exchanges) ? st.Exchanges : [];
+		const ex = (Array.isArray(st.Exchanges) ? st.Exchanges : [])
+			.map((e) => e && typeof e === 'object' ? Object.assign({}, e) : {});
+		// a VM that ended the step running: its host opened the vTPM with the last key released
+		if (st.Got === 'running') {
+			const rel = ex.filter((e) => e.Result === 'Released').pop();
+			if (rel)
+				rel.After = [HgslabSeq.hostOpened(null)];
+		}
 		if (ex.length) {
 			const box = h('div', 'exchanges', null, li);
-			ex.forEach((e) => exchange(e && typeof e === 'object' ? e : {}, box));
+			ex.forEach((e) => exchange(e, box));
 		}
 	}
 

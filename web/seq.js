@@ -20,6 +20,13 @@
  *   HgslabSeq.fit(svg) -> squeezes any label wider than its room (the
  *     layout estimates text widths; render() schedules this once the
  *     element is in the document, so labels never overlap).
+ *   HgslabSeq.hostOpened(vm) -> the host's part after a key release, as a
+ *     step for an entry's "After" list: the host unwrapped the TK and opened
+ *     the VM's vTPM.  KPS cannot see it, so its trace ends with the answer;
+ *     the caller adds it only when the VM was seen running after that
+ *     release (the run report: the step's outcome; the dashboard: the VM's
+ *     start event).  An entry's "After" steps (at most 4) are drawn after
+ *     its trace.
  *
  * Every string of an entry is untrusted: text goes in with textContent only.
  * The diagram is 700 units wide and scales down with its container; long
@@ -162,8 +169,27 @@
 		return what + (e.Host ? ' of ' + str(e.Host) : '') + ': ' + end;
 	}
 
-	// The steps to draw: the trace's, or the request and the answer when there is none.
+	// What the host did after KPS released the key to it, the VM VM now running (a step).
+	function hostOpened(vm) {
+		return { From: 'Host', To: 'Host', Kind: 'Check', Check: 'VtpmOpened', Verdict: 'Pass',
+			 Label: 'the host unwrapped the TK with its TPM-held transport key and opened the ' +
+				'vTPM' + (vm ? ' of ' + str(vm) : '') + ': the VM runs' };
+	}
+
+	// The entry's "After" steps (what the requester did with the answer), at most 4.
+	function afterOf(entry) {
+		return Array.isArray(entry.After) ?
+			entry.After.filter((s) => s && typeof s === 'object').slice(0, 4) : [];
+	}
+
+	// The steps to draw: the trace's, or the request and the answer when there is none;
+	// then the entry's After steps.
 	function stepsOf(entry, trace, parts) {
+		return stepsOfTrace(entry, trace, parts).concat(afterOf(entry));
+	}
+
+	// The trace's steps, or the request and the answer when there is none.
+	function stepsOfTrace(entry, trace, parts) {
 		if (trace)
 			return trace.Steps.filter((s) => s && typeof s === 'object');
 		const release = isRelease(entry, trace);
@@ -375,5 +401,5 @@
 		return svg;
 	}
 
-	global.HgslabSeq = { render: render, summary: summary, fit: fit };
+	global.HgslabSeq = { render: render, summary: summary, fit: fit, hostOpened: hostOpened };
 })(typeof window !== 'undefined' ? window : this);

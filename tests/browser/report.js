@@ -85,6 +85,8 @@ run(async (browser) => {
 				steps: svg.querySelectorAll('.seq-step').length,
 				fail: svg.querySelectorAll('.seq-fail').length,
 				checks: [...svg.querySelectorAll('[data-check]')].map((e) => e.getAttribute('data-check')),
+				vtpm: [...svg.querySelectorAll('.seq-step.seq-pass')].some((g) =>
+					/opened the vTPM/.test(g.textContent)),
 			} : null;
 		}),
 	})));
@@ -112,14 +114,18 @@ run(async (browser) => {
 			check(seen[at].svgs.some((d) => d && d.fail > 0),
 				'the refused start\'s diagram marks the refusal (an element of class seq-fail)',
 				JSON.stringify(seen[at].svgs));
-			const traced = steps[at].Exchanges.some((e) => e.Trace);
-			if (traced)
-				check(seen[at].svgs.some((d) => d && d.checks.some((c) => /^Hgs_/.test(c))),
-					'the refused start\'s diagram names its failing check (data-check="Hgs_...")',
-					JSON.stringify(seen[at].svgs));
-			else
-				console.log('# the exchanges carry no trace yet: data-check is checked once they do');
+			check(steps[at].Exchanges.some((e) => e.Trace),
+				'the refused start\'s exchanges carry HGS\'s trace');
+			check(seen[at].svgs.some((d) => d && d.checks.some((c) => /^Hgs_/.test(c))),
+				'the refused start\'s diagram names its failing check (data-check="Hgs_...")',
+				JSON.stringify(seen[at].svgs));
 		}
+		// the start that ran: after KPS released the key, the host opened the vTPM
+		const ran = steps.findIndex((s) => s.Kind === 'start' && s.Got === 'running');
+		check(ran >= 0 && steps[ran].Exchanges.some((e) => e.Result === 'Released') &&
+			seen[ran].svgs.some((d) => d && d.vtpm),
+		'the running start\'s key release diagram ends with the host opening the vTPM',
+		ran >= 0 ? JSON.stringify(seen[ran].svgs) : 'no running start step');
 	}
 
 	// labels fit their room and no two texts of a diagram overlap
