@@ -41,8 +41,6 @@
 #define DASHBOARD_RING 512
 /* A stream sends a comment line after this long without anything else. */
 #define DASHBOARD_HEARTBEAT_MS 10000
-/* Largest request body (teacher actions are small). */
-#define DASHBOARD_MAX_BODY 16384
 
 /* One event kept: its id and its JSON text. */
 struct dash_event {

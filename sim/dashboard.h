@@ -62,6 +62,7 @@
 #define DASHBOARD_LISTEN_DEFAULT "127.0.0.1:0"
 #define DASHBOARD_POLL_MS 300
 #define DASHBOARD_SNAPSHOT_MS 2000
+#define DASHBOARD_MAX_BODY 16384               /* largest request body (teacher actions are small) */
 
 struct dashboard_config {
 	const char *work;    /* the lab directory; NULL: none yet (dashboard_set_work) */
