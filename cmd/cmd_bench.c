@@ -84,6 +84,8 @@
 const struct hl_opt cmd_bench_attest_opts[] = {
 	{ "hosts", 'n', HL_OPT_INT, "N", "guarded hosts attesting at once, 1-32 (default 4)", 0 },
 	{ "seconds", 's', HL_OPT_INT, "S", "length of the measured window, 1-3600 (default 10)", 0 },
+	{ "nodes", 0, HL_OPT_INT, "N", "also run against an HGS cluster of N nodes (2-5; host i "
+	  "attests to node i mod N) and compare with 1 node measured in the same run", 0 },
 	OPT_WORKDIR,
 	OPT_KEEP,
 	OPT_JSON,
@@ -149,20 +151,27 @@ struct bench_host {
 	struct hosts_ek *ek;
 	struct hosts_tpm_key ak, tk;
 	struct hosts_hgs_tpm client;          /* what hosts_hgs_attest_tpm takes */
+	const struct hosts_hgs_conn *conn;    /* the node it attests to */
 	int ak_bound;
+};
+
+/* A node of the lab's HGS: its directory and its `hgs serve` child. */
+struct bench_node {
+	char dir[BENCH_PATH_MAX];
+	char out[BENCH_PATH_MAX];             /* stdout/stderr of `hgs serve` */
+	char url[128];
+	struct hosts_hgs_conn conn;
+	struct hl_child *hgs;
 };
 
 /* The throw-away lab; dir is "" until it exists. */
 struct bench_lab {
 	char dir[BENCH_PATH_MAX];
 	char vendor[BENCH_PATH_MAX];
-	char hgs_dir[BENCH_PATH_MAX];
-	char hgs_out[BENCH_PATH_MAX];         /* stdout/stderr of `hgs serve` */
-	char url[128];
-	struct hosts_hgs_conn conn;
+	struct bench_node node[BENCH_NODES_MAX];  /* [0] made by init, the others joined to it */
+	size_t n_nodes;
 	struct hl_profile profile;
 	struct hl_measured_boot *mb;
-	struct hl_child *hgs;
 	struct bench_host *hosts;
 	struct bench_worker *workers;         /* a load thread per host */
 	size_t n_hosts;
@@ -178,10 +187,19 @@ static int lab_mkdir(struct bench_lab *lab, const char *workdir)
 {
 	if (bench_lab_mkdtemp(lab->dir, sizeof(lab->dir), workdir, "hgslab-bench", BENCH_DIR_MAX,
 			      "the lab") < 0 ||
-	    bench_path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0 ||
-	    bench_path_fmt(lab->hgs_dir, sizeof(lab->hgs_dir), "%s/hgs", lab->dir) < 0 ||
-	    bench_path_fmt(lab->hgs_out, sizeof(lab->hgs_out), "%s/hgs-serve.out", lab->dir) < 0)
+	    bench_path_fmt(lab->vendor, sizeof(lab->vendor), "%s/tpm-vendor", lab->dir) < 0)
 		return -1;
+	for (size_t i = 0; i < lab->n_nodes; i++) {
+		struct bench_node *n = &lab->node[i];
+		char suffix[16] = "";
+
+		/* node 1 keeps the one-node names: hgs/, hgs-serve.out */
+		if (i)
+			snprintf(suffix, sizeof(suffix), "-HGS0%zu", i + 1);
+		if (bench_path_fmt(n->dir, sizeof(n->dir), "%s/hgs%s", lab->dir, suffix) < 0 ||
+		    bench_path_fmt(n->out, sizeof(n->out), "%s/hgs-serve%s.out", lab->dir, suffix) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -254,7 +272,7 @@ static int hgs_setup(struct bench_lab *lab)
 	hl_bench_progress("creating HGS %s (TPM mode) and registering %zu host%s, the baseline "
 			  "and the CI policy", BENCH_HGS_NAME, lab->n_hosts,
 			  lab->n_hosts == 1 ? "" : "s");
-	if (bench_hgs_node_create(lab->hgs_dir, BENCH_HGS_NAME, BENCH_HGS_DOMAIN, BENCH_HGS_LISTEN,
+	if (bench_hgs_node_create(lab->node[0].dir, BENCH_HGS_NAME, BENCH_HGS_DOMAIN, BENCH_HGS_LISTEN,
 				  lab->vendor, &node) < 0)
 		goto out;
 	for (size_t i = 0; i < lab->n_hosts; i++)
@@ -264,25 +282,42 @@ static int hgs_setup(struct bench_lab *lab)
 	    hl_profile_ci_policy_document(lab->profile.ci_policy, &ci, &ci_len) < 0 ||
 	    hgs_db_ci_policy_add(node, lab->profile.ci_policy, ci, ci_len) < 0)
 		goto out;
+	for (size_t i = 1; i < lab->n_nodes; i++) {
+		struct hgs_join_params jp = { 0 };
+		char name[16];
+
+		snprintf(name, sizeof(name), "HGS0%zu", i + 1);
+		hl_bench_progress("adding node %s to HGS %s (same store, a copy of the keys)", name,
+				  BENCH_HGS_NAME);
+		jp.dir = lab->node[i].dir;
+		jp.node_name = name;
+		jp.from = lab->node[0].dir;
+		if (hgs_node_join(&jp) < 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	if (rc < 0)
-		hl_error_wrap("cannot set up the HGS node in '%s'", lab->hgs_dir);
+		hl_error_wrap("cannot set up the HGS nodes in '%s'", lab->dir);
 	hgs_node_close(node);
 	free(ci);
 	return rc;
 }
 
-/* Start `hgslab hgs serve` on the node as a child and learn its URL. */
+/* Start `hgslab hgs serve` on every node as a child and learn their URLs. */
 static int hgs_start(struct bench_lab *lab)
 {
-	if (bench_hgs_serve_start(lab->hgs_dir, lab->hgs_out, BENCH_HGS_READY_MS, &lab->hgs,
-				  lab->url, sizeof(lab->url)) < 0)
-		return -1;
-	lab->conn.url = lab->url;
-	lab->conn.timeout_ms = BENCH_HTTP_TIMEOUT_MS;
-	hl_bench_progress("HGS serving on %s (hgs serve, pid %ld)", lab->url,
-			  (long)hl_child_pid(lab->hgs));
+	for (size_t i = 0; i < lab->n_nodes; i++) {
+		struct bench_node *n = &lab->node[i];
+
+		if (bench_hgs_serve_start(n->dir, n->out, BENCH_HGS_READY_MS, &n->hgs, n->url,
+					  sizeof(n->url)) < 0)
+			return -1;
+		n->conn.url = n->url;
+		n->conn.timeout_ms = BENCH_HTTP_TIMEOUT_MS;
+		hl_bench_progress("HGS node %zu of %zu serving on %s (hgs serve, pid %ld)", i + 1,
+				  lab->n_nodes, n->url, (long)hl_child_pid(n->hgs));
+	}
 	return 0;
 }
 
@@ -307,7 +342,7 @@ static int warm_up(struct bench_lab *lab)
 
 		if (bench_check_interrupted() < 0)
 			return -1;
-		if (hosts_hgs_attest_tpm(&lab->conn, &h->client, &h->ak_bound, &d) < 0)
+		if (hosts_hgs_attest_tpm(h->conn, &h->client, &h->ak_bound, &d) < 0)
 			return hl_error_wrap("the warm-up attestation of '%s' failed", h->name);
 		if (!d.passed) {
 			decision_text(&d, text, sizeof(text));
@@ -326,14 +361,16 @@ static int warm_up(struct bench_lab *lab)
 }
 
 /*
- * Build lab ARG for HOSTS hosts: directory, vendor CA, hosts, HGS node and its
- * server (its pid into *HGS_PID); warm it up.
+ * Build lab ARG for HOSTS hosts and NODES nodes: directory, vendor CA, hosts,
+ * HGS nodes and their servers (their pids into HGS_PIDS); host i attests to
+ * node i mod NODES; warm it up.
  */
-static int lab_setup(void *arg, long hosts, const char *workdir, pid_t *hgs_pid)
+static int lab_setup(void *arg, long hosts, long nodes, const char *workdir, pid_t *hgs_pids)
 {
 	struct bench_lab *lab = arg;
 
 	lab->n_hosts = (size_t)hosts;
+	lab->n_nodes = (size_t)nodes;
 	if (!(lab->hosts = calloc(lab->n_hosts, sizeof(*lab->hosts))) ||
 	    !(lab->workers = calloc(lab->n_hosts, sizeof(*lab->workers))))
 		return hl_error("out of memory");
@@ -350,7 +387,10 @@ static int lab_setup(void *arg, long hosts, const char *workdir, pid_t *hgs_pid)
 	if (bench_check_interrupted() < 0 || hgs_setup(lab) < 0 || bench_check_interrupted() < 0 ||
 	    hgs_start(lab) < 0)
 		return -1;
-	*hgs_pid = hl_child_pid(lab->hgs);
+	for (size_t i = 0; i < lab->n_nodes; i++)
+		hgs_pids[i] = hl_child_pid(lab->node[i].hgs);
+	for (size_t i = 0; i < lab->n_hosts; i++)
+		lab->hosts[i].conn = &lab->node[i % lab->n_nodes].conn;
 	return warm_up(lab);
 }
 
@@ -358,7 +398,12 @@ static int lab_setup(void *arg, long hosts, const char *workdir, pid_t *hgs_pid)
 static int lab_teardown(void *arg, int keep)
 {
 	struct bench_lab *lab = arg;
-	int rc = bench_hgs_serve_stop(&lab->hgs, BENCH_HGS_STOP_MS, lab->hgs_out, lab->hgs_dir);
+	int rc = 0;
+
+	for (size_t i = 0; i < lab->n_nodes; i++)
+		if (bench_hgs_serve_stop(&lab->node[i].hgs, BENCH_HGS_STOP_MS, lab->node[i].out,
+					 lab->node[i].dir) < 0)
+			rc = -1;
 
 	for (size_t i = 0; lab->hosts && i < lab->n_hosts; i++) {
 		struct bench_host *h = &lab->hosts[i];
@@ -395,7 +440,7 @@ static int attest_request(void *arg, char *why, size_t size)
 	struct hosts_hgs_decision d;
 	int passed;
 
-	if (hosts_hgs_attest_tpm(&h->lab->conn, &h->client, &h->ak_bound, &d) < 0)
+	if (hosts_hgs_attest_tpm(h->conn, &h->client, &h->ak_bound, &d) < 0)
 		return hl_error_wrap("%s", h->name);   /* HGS or the TPM is broken */
 	passed = d.passed;
 	if (!passed && why) {
@@ -422,7 +467,11 @@ static int run_load(void *arg, long seconds, struct bench_load *out)
 		w->fn = attest_request;
 		w->arg = &lab->hosts[i];
 	}
-	return bench_load_run(lab->workers, lab->n_hosts, hl_child_pid(lab->hgs), seconds, out);
+	pid_t pids[BENCH_NODES_MAX];
+
+	for (size_t i = 0; i < lab->n_nodes; i++)
+		pids[i] = hl_child_pid(lab->node[i].hgs);
+	return bench_load_run(lab->workers, lab->n_hosts, pids, lab->n_nodes, seconds, out);
 }
 
 /* ---- the crypto floor ---- */
@@ -552,7 +601,7 @@ static int floor_prepare(void *arg, void *result)
 		goto out;
 	snprintf(fc->key, sizeof(fc->key), "%s", fq->key);
 	/* the attestation signer as hgs serve loads it; X509_sign uses PKCS#1 v1.5 with RSA */
-	if (hgs_node_open(lab->hgs_dir, HGS_NODE_OPEN_KEYS, &node) < 0)
+	if (hgs_node_open(lab->node[0].dir, HGS_NODE_OPEN_KEYS, &node) < 0)
 		goto out;
 	if (!node->signer_key || EVP_PKEY_up_ref(node->signer_key) != 1) {
 		hl_error("the node's attestation signer key is not loaded");
@@ -622,6 +671,7 @@ int cmd_bench_attest(struct hl_cmd_ctx *ctx)
 {
 	long hosts = hl_opts_int(&ctx->opts, "hosts", BENCH_HOSTS_DEFAULT);
 	long seconds = hl_opts_int(&ctx->opts, "seconds", BENCH_SECONDS_DEFAULT);
+	long nodes = hl_opts_int(&ctx->opts, "nodes", 1);
 	int json = hl_opts_flag(&ctx->opts, "json");
 	int rc;
 
@@ -631,10 +681,19 @@ int cmd_bench_attest(struct hl_cmd_ctx *ctx)
 	if (seconds < 1 || seconds > BENCH_SECONDS_MAX)
 		return hl_cmd_fail(HL_EXIT_USAGE, "--seconds must be 1 to %d, not %ld",
 				   BENCH_SECONDS_MAX, seconds);
+	if (nodes < 1 || nodes > BENCH_NODES_MAX)
+		return hl_cmd_fail(HL_EXIT_USAGE, "--nodes must be 1 to %d, not %ld",
+				   BENCH_NODES_MAX, nodes);
 	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	rc = bench_lab_run(&attest_bench, hosts, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
-			   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
+	if (nodes > 1)
+		rc = bench_lab_run_cluster(&attest_bench, hosts, nodes, seconds,
+					   hl_opts_str(&ctx->opts, "workdir", NULL),
+					   hl_opts_flag(&ctx->opts, "keep"), json);
+	else
+		rc = bench_lab_run(&attest_bench, hosts, 1, seconds,
+				   hl_opts_str(&ctx->opts, "workdir", NULL),
+				   hl_opts_flag(&ctx->opts, "keep"), json, NULL);
 	bench_signals_restore();
 	if (rc < 0)
 		return hl_cmd_fail(hl_cmd_exit_code(bench_interrupt_signal()), "bench attest: %s", hl_error_last());
@@ -661,7 +720,7 @@ int cmd_bench_all(struct hl_cmd_ctx *ctx)
 		json_decref(all);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
-	if (bench_lab_run(&attest_bench, BENCH_HOSTS_DEFAULT, BENCH_SECONDS_DEFAULT,
+	if (bench_lab_run(&attest_bench, BENCH_HOSTS_DEFAULT, 1, BENCH_SECONDS_DEFAULT,
 			  hl_opts_str(&ctx->opts, "workdir", NULL), hl_opts_flag(&ctx->opts, "keep"),
 			  json, all) < 0) {
 		failed++;

@@ -377,13 +377,15 @@ out:
 }
 
 /*
- * Build lab ARG for CLIENTS client threads (the `hgs serve` pid into
- * *HGS_PID) and check one release end to end.
+ * Build lab ARG for CLIENTS client threads against one node (the `hgs
+ * serve` pid into *HGS_PID) and check one release end to end.
  */
-static int lab_setup(void *arg, long clients, const char *workdir, pid_t *hgs_pid)
+static int lab_setup(void *arg, long clients, long nodes, const char *workdir, pid_t *hgs_pid)
 {
 	struct release_lab *lab = arg;
 
+	if (nodes != 1)
+		return hl_error("bench release runs against one HGS node, not %ld", nodes);
 	lab->n_clients = (size_t)clients;
 	if (!(lab->clients = calloc(lab->n_clients, sizeof(*lab->clients))))
 		return hl_error("out of memory");
@@ -443,6 +445,7 @@ static int release_request(void *arg, char *why, size_t size)
 static int run_load(void *arg, long seconds, struct bench_load *out)
 {
 	struct release_lab *lab = arg;
+	pid_t pid = hl_child_pid(lab->hgs);
 
 	hl_bench_progress("measuring: %zu client%s releasing for %ld s", lab->n_clients,
 			  lab->n_clients == 1 ? "" : "s", seconds);
@@ -453,7 +456,7 @@ static int run_load(void *arg, long seconds, struct bench_load *out)
 		w->fn = release_request;
 		w->arg = lab;
 	}
-	return bench_load_run(lab->clients, lab->n_clients, hl_child_pid(lab->hgs), seconds, out);
+	return bench_load_run(lab->clients, lab->n_clients, &pid, 1, seconds, out);
 }
 
 /* ---- the crypto floor ---- */
@@ -687,7 +690,7 @@ int cmd_bench_release(struct hl_cmd_ctx *ctx)
 				   REL_SECONDS_MAX, seconds);
 	if (bench_signals_install() < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
-	rc = bench_lab_run(&release_bench, clients, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
+	rc = bench_lab_run(&release_bench, clients, 1, seconds, hl_opts_str(&ctx->opts, "workdir", NULL),
 			   hl_opts_flag(&ctx->opts, "keep"), hl_opts_flag(&ctx->opts, "json"), NULL);
 	bench_signals_restore();
 	if (rc < 0)
@@ -703,7 +706,7 @@ int cmd_bench_release_default(const char *workdir, int keep, int json, struct js
 	*signo = 0;
 	if (bench_signals_install() < 0)
 		return -1;
-	rc = bench_lab_run(&release_bench, REL_CLIENTS_DEFAULT, REL_SECONDS_DEFAULT, workdir, keep,
+	rc = bench_lab_run(&release_bench, REL_CLIENTS_DEFAULT, 1, REL_SECONDS_DEFAULT, workdir, keep,
 			   json, collect);
 	bench_signals_restore();
 	*signo = (int)bench_interrupt_signal();

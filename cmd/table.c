@@ -446,10 +446,13 @@ static const struct hl_cmd bench_verbs[] = {
 			 "attestations/s, latency p50/p99, HGS CPU per attestation (/proc/PID/stat)\n"
 			 "and the crypto floor measured in the same run: the OpenSSL CPU cost of the\n"
 			 "signatures HGS must check or make per attestation (quote, certify, health\n"
-			 "certificate), with the ratio against the goal (3x).  Exit 0 when it ran,\n"
-			 "missing the goal included; 1 when it could not measure (setup failed, an\n"
-			 "attestation did not pass); 130 on Ctrl-C.  Everything is stopped and\n"
-			 "removed at the end, also on Ctrl-C.",
+			 "certificate), with the ratio against the goal (3x).  With --nodes N it\n"
+			 "runs twice, against one node and against a cluster of N nodes (`hgs\n"
+			 "add-node`, one store; host i attests to node i mod N), and compares\n"
+			 "throughput and HGS CPU per attestation summed over the nodes.  Exit 0\n"
+			 "when it ran, missing the goal included; 1 when it could not measure\n"
+			 "(setup failed, an attestation did not pass); 130 on Ctrl-C.  Everything\n"
+			 "is stopped and removed at the end, also on Ctrl-C.",
 	  .opts = cmd_bench_attest_opts, .run = cmd_bench_attest },
 	{ .name = "release", .summary = "key releases/s and KPS CPU per release vs the crypto floor",
 	  .description = "Builds a throw-away lab (a guarded host with a swtpm TPM from the lab's vendor\n"

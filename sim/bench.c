@@ -569,15 +569,29 @@ static void *worker_main(void *arg)
 }
 
 /* Run the workers' threads for SECONDS; tallies and PID's CPU into OUT. */
-int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
-		   struct bench_load *out)
+/* The CPU the N processes PIDS have used, summed, into *OUT. */
+static int pids_cpu_ns(const pid_t *pids, size_t n, uint64_t *out)
+{
+	uint64_t one;
+
+	*out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hl_bench_proc_cpu_ns(pids[i], &one) < 0)
+			return -1;
+		*out += one;
+	}
+	return 0;
+}
+
+int bench_load_run(struct bench_worker *w, size_t n, const pid_t *pids, size_t n_pids,
+		   long seconds, struct bench_load *out)
 {
 	atomic_uint_fast64_t deadline_ns;
 	uint64_t cpu0, cpu1, start, end;
 	sigset_t block, old;
 	int rc = 0, err;
 
-	if (hl_bench_proc_cpu_ns(pid, &cpu0) < 0)
+	if (pids_cpu_ns(pids, n_pids, &cpu0) < 0)
 		return -1;
 	/* the load threads leave the signals to the main thread: no EINTR in TPM or HTTP calls */
 	sigemptyset(&block);
@@ -603,7 +617,7 @@ int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
 		w[i].deadline_ns = NULL;
 	}
 	end = hl_clock_ns();
-	if (rc < 0 || bench_check_interrupted() < 0 || hl_bench_proc_cpu_ns(pid, &cpu1) < 0)
+	if (rc < 0 || bench_check_interrupted() < 0 || pids_cpu_ns(pids, n_pids, &cpu1) < 0)
 		return -1;
 	out->window_s = (double)(end - start) / 1e9;
 	out->hgs_cpu_ns = cpu1 - cpu0;
@@ -720,8 +734,9 @@ static void report_print(const struct bench_kind *k, struct bench_result *r, int
 	hl_bench_row(stdout, k->rate_label, "%.1f", (double)l->ok / l->window_s);
 	hl_bench_row(stdout, "latency p50 / p99", "%.*f ms / %.*f ms", k->lat_digits,
 		     lat_ms(r, 50), k->lat_digits, lat_ms(r, 99));
-	hl_bench_row(stdout, k->cpu_label, "%.3f ms (hgs serve busy %.2f cores)", cpu_ms_per(r),
-		     (double)l->hgs_cpu_ns / 1e9 / l->window_s);
+	hl_bench_row(stdout, k->cpu_label, "%.3f ms (hgs serve busy %.2f cores%s)", cpu_ms_per(r),
+		     (double)l->hgs_cpu_ns / 1e9 / l->window_s,
+		     r->nodes > 1 ? ", all nodes" : "");
 	if (!r->floor.done) {
 		printf("  crypto floor not measured\n");
 		return;
@@ -756,10 +771,15 @@ static json_t *report_json(const struct bench_kind *k, struct bench_result *r, i
 	json_object_set_new(o, "Error", error ? json_string(error) : json_null());
 	json_object_set_new(o, k->workers_key, json_integer(r->workers));
 	json_object_set_new(o, "Seconds", json_integer(r->seconds));
+	json_object_set_new(o, "Nodes", json_integer(r->nodes));
 	if (l->done) {
 		json_object_set_new(o, "SetupSeconds", hl_bench_json_real(r->setup_s, 2));
 		json_object_set_new(o, "WindowSeconds", hl_bench_json_real(l->window_s, 3));
-		json_object_set_new(o, "HgsPid", json_integer(r->hgs_pid));
+		json_object_set_new(o, "HgsPid", json_integer(r->hgs_pid[0]));
+		v = json_array();
+		for (long i = 0; v && i < r->nodes; i++)
+			json_array_append_new(v, json_integer(r->hgs_pid[i]));
+		json_object_set_new(o, "HgsPids", v ? v : json_null());
 		v = json_pack("{s:I, s:I, s:I}", k->ok_key, (json_int_t)l->ok, "Refused",
 			      (json_int_t)l->refused, "Errors", (json_int_t)l->errors);
 		json_object_set_new(o, k->tally_key, v);
@@ -824,13 +844,14 @@ static int lab_run(const struct bench_lab_def *def, void *lab, void *result, lon
 {
 	struct bench_result *r = result;
 	uint64_t t0 = hl_clock_ns();
-	pid_t hgs_pid = 0;
+	pid_t hgs_pids[BENCH_NODES_MAX] = { 0 };
 	int rc = -1;
 
-	if (def->setup(lab, r->workers, workdir, &hgs_pid) < 0)
+	if (def->setup(lab, r->workers, r->nodes, workdir, hgs_pids) < 0)
 		goto out;
 	r->setup_s = (double)(hl_clock_ns() - t0) / 1e9;
-	r->hgs_pid = (long)hgs_pid;
+	for (long i = 0; i < r->nodes; i++)
+		r->hgs_pid[i] = (long)hgs_pids[i];
 	/* a window with failures measured something else than what it should: no floor */
 	if (def->load(lab, seconds, &r->load) < 0 ||
 	    bench_load_check(&r->load, seconds, def->none, def->bad) < 0 ||
@@ -843,7 +864,7 @@ out:
 }
 
 /* Run DEF and report it. */
-int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
+int bench_lab_run(const struct bench_lab_def *def, long workers, long nodes, long seconds,
 		  const char *workdir, int keep, int json, json_t *collect)
 {
 	void *lab = calloc(1, def->lab_size), *result = calloc(1, def->result_size);
@@ -855,12 +876,20 @@ int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
 		hl_error("out of memory");
 		goto out;
 	}
+	if (nodes < 1 || nodes > BENCH_NODES_MAX) {
+		hl_error("an HGS of %ld nodes: the benchmarks run 1 to %d", nodes, BENCH_NODES_MAX);
+		goto out;
+	}
 	r->workers = workers;
+	r->nodes = nodes;
 	r->seconds = seconds;
 	rc = lab_run(def, lab, result, seconds, workdir, keep);
-	snprintf(header, sizeof(header), "hgslab bench %s: %ld %s%s %s for %ld s against HGS %s",
+	snprintf(header, sizeof(header), "hgslab bench %s: %ld %s%s %s for %ld s against HGS %s%s",
 		 def->kind->benchmark, workers, def->worker, workers == 1 ? "" : "s", def->doing,
-		 seconds, def->hgs_name);
+		 seconds, def->hgs_name, nodes > 1 ? " (a cluster of " : "");
+	if (nodes > 1)
+		snprintf(header + strlen(header), sizeof(header) - strlen(header), "%ld nodes)",
+			 nodes);
 	if (bench_report(def->kind, r, rc, header, json, collect) < 0)
 		rc = -1;
 	hl_bench_samples_release(&r->load.lat);
@@ -868,5 +897,74 @@ int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
 out:
 	free(lab);
 	free(result);
+	return rc;
+}
+
+/* Member KEY of O as a real, 0 when absent or not a number. */
+static double json_num(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+int bench_lab_run_cluster(const struct bench_lab_def *def, long workers, long nodes,
+			  long seconds, const char *workdir, int keep, int json)
+{
+	const struct bench_kind *k = def->kind;
+	json_t *runs = json_array(), *one, *many, *cmp = NULL, *o = NULL;
+	double rate1, rateN, cpu1, cpuN;
+	int rc = -1;
+
+	if (!runs)
+		return hl_error("out of memory");
+	if (bench_lab_run(def, workers, 1, seconds, workdir, keep, json, runs) < 0)
+		goto out;
+	if (!json)
+		printf("\n");
+	if (bench_check_interrupted() < 0 ||
+	    bench_lab_run(def, workers, nodes, seconds, workdir, keep, json, runs) < 0)
+		goto out;
+	one = json_array_get(runs, 0);
+	many = json_array_get(runs, 1);
+	rate1 = json_num(one, k->rate_key);
+	rateN = json_num(many, k->rate_key);
+	cpu1 = json_num(one, k->cpu_key);
+	cpuN = json_num(many, k->cpu_key);
+	if (!(cmp = json_object()))
+		goto oom;
+	json_object_set_new(cmp, "Nodes", json_integer(nodes));
+	json_object_set_new(cmp, "ThroughputRatio",
+			    rate1 > 0 ? hl_bench_json_real(rateN / rate1, 2) : json_null());
+	json_object_set_new(cmp, "CpuPerRequestRatio",
+			    cpu1 > 0 ? hl_bench_json_real(cpuN / cpu1, 2) : json_null());
+	if (json) {
+		if (!(o = json_pack("{s:s, s:O, s:O}", "Benchmark", k->benchmark, "Runs", runs,
+				    "Comparison", cmp)))
+			goto oom;
+		hl_bench_print_json(o);
+	} else {
+		char label[80];
+
+		printf("\nhgslab bench %s: 1 node against %ld nodes, measured in this run\n\n",
+		       k->benchmark, nodes);
+		hl_bench_row(stdout, k->rate_label, "%.1f with 1 node, %.1f with %ld (%.2fx)", rate1,
+			     rateN, nodes, rate1 > 0 ? rateN / rate1 : 0);
+		snprintf(label, sizeof(label), "%s", k->cpu_label);
+		hl_bench_row(stdout, label, "%.3f ms with 1 node, %.3f ms over all %ld (%.2fx)",
+			     cpu1, cpuN, nodes, cpu1 > 0 ? cpuN / cpu1 : 0);
+		printf("  (%ld nodes share this machine's cores: a cluster buys availability "
+		       "here, not throughput)\n", nodes);
+	}
+	rc = 0;
+	goto out;
+oom:
+	hl_error("out of memory");
+out:
+	if (rc < 0 && json && json_array_size(runs) &&
+	    (o = json_pack("{s:s, s:O, s:n}", "Benchmark", k->benchmark, "Runs", runs,
+			   "Comparison")))
+		hl_bench_print_json(o);
+	json_decref(cmp);
+	json_decref(o);
+	json_decref(runs);
 	return rc;
 }

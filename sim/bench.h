@@ -213,7 +213,7 @@ void bench_workers_free(struct bench_worker *w, size_t n);
 /* What a measured window gave; the figures are valid once done is set. */
 struct bench_load {
 	double window_s;
-	uint64_t hgs_cpu_ns;                  /* CPU of the served process in the window */
+	uint64_t hgs_cpu_ns;                  /* CPU of the served processes in the window (all nodes) */
 	unsigned long ok, refused, errors;
 	struct hl_bench_samples lat;          /* latencies of the requests that did, ns */
 	char failure[HL_ERROR_MAX];           /* the first refusal or error, "" when none */
@@ -222,11 +222,12 @@ struct bench_load {
 
 /*
  * The measured window: the N workers W run their requests in threads for
- * SECONDS (signals left to the calling thread); the CPU process PID used
- * meanwhile and the merged tallies go into OUT.
+ * SECONDS (signals left to the calling thread); the CPU the N_PIDS processes
+ * PIDS (the HGS nodes) used meanwhile, summed, and the merged tallies go
+ * into OUT.
  */
-int bench_load_run(struct bench_worker *w, size_t n, pid_t pid, long seconds,
-		   struct bench_load *out);
+int bench_load_run(struct bench_worker *w, size_t n, const pid_t *pids, size_t n_pids,
+		   long seconds, struct bench_load *out);
 
 /* ---- the crypto floor ---- */
 
@@ -273,9 +274,13 @@ struct bench_kind {
 };
 
 /* What one run of a lab benchmark measured. */
+/* At most this many HGS nodes serve a lab benchmark (`bench attest --nodes`). */
+#define BENCH_NODES_MAX 5
+
 struct bench_result {
 	long workers, seconds;
-	long hgs_pid;
+	long nodes;                           /* `hgs serve` processes of the HGS (a cluster's nodes) */
+	long hgs_pid[BENCH_NODES_MAX];
 	double setup_s;
 	struct bench_load load;
 	struct bench_floor floor;
@@ -301,9 +306,11 @@ struct bench_lab_def {
 	const char *none, *bad;       /* the window's failures: "no release" in the S s window,
 					 "K of N requests were not released" */
 	size_t lab_size, result_size;
-	/* Build LAB for WORKERS load threads in a new directory inside WORKDIR (or
-	 * $TMPDIR, /tmp) and warm it up; *HGS_PID is the `hgs serve` child's pid. */
-	int (*setup)(void *lab, long workers, const char *workdir, pid_t *hgs_pid);
+	/* Build LAB for WORKERS load threads and an HGS of NODES nodes in a new
+	 * directory inside WORKDIR (or $TMPDIR, /tmp) and warm it up; HGS_PIDS[i]
+	 * is node i's `hgs serve` child's pid.  A benchmark of one node only
+	 * refuses NODES > 1. */
+	int (*setup)(void *lab, long workers, long nodes, const char *workdir, pid_t *hgs_pids);
 	/* The measured window: the load threads for SECONDS, their tallies into OUT. */
 	int (*load)(void *lab, long seconds, struct bench_load *out);
 	/* Fill RESULT's floor operations with the lab's material. */
@@ -315,7 +322,8 @@ struct bench_lab_def {
 };
 
 /*
- * Run the lab benchmark DEF with WORKERS load threads for SECONDS, its lab
+ * Run the lab benchmark DEF with WORKERS load threads against NODES HGS
+ * nodes for SECONDS, its lab
  * inside WORKDIR (kept with KEEP), and report it: set up, the measured
  * window, and only when every request of it did what it should the crypto
  * floor; then the lab is torn down (the run's error, when it failed, wins
@@ -324,7 +332,16 @@ struct bench_lab_def {
  * and unless JSON for a human.  0 when the run measured what it should, -1
  * (error set) when not.
  */
-int bench_lab_run(const struct bench_lab_def *def, long workers, long seconds,
+int bench_lab_run(const struct bench_lab_def *def, long workers, long nodes, long seconds,
 		  const char *workdir, int keep, int json, json_t *collect);
+
+/*
+ * Run DEF twice in one go, with one node and with NODES, and report both
+ * and the N-node figures against the 1-node ones (throughput, HGS CPU per
+ * request over all nodes).  JSON: {"Benchmark", "Runs": [1-node, N-node],
+ * "Comparison": {...}}.  0 when both runs measured what they should.
+ */
+int bench_lab_run_cluster(const struct bench_lab_def *def, long workers, long nodes,
+			  long seconds, const char *workdir, int keep, int json);
 
 #endif

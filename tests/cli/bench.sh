@@ -2,7 +2,8 @@
 # bench.sh - `hgslab bench` from the outside, kept short: help and usage
 # errors; a smoke run of `bench attest --hosts 2 --seconds 2 --json` whose
 # JSON must be sane (attestations passed, none refused, positive rates,
-# p50 <= p99, a three-operation crypto floor, a ratio); a run whose HGS is
+# p50 <= p99, a three-operation crypto floor, a ratio); `--nodes 2`, a
+# 1-node and a 2-node run side by side where both nodes decide; a run whose HGS is
 # killed during the measured window must fail (exit 1, "Ok": false), and a
 # Ctrl-C must exit 130, also in `bench all --json`, which still prints the
 # part it ran; one pair of `bench provision --runs 1 --json` (a plain boot,
@@ -98,6 +99,30 @@ for b in "$HGSLAB" ${HGSLAB_ASAN:+"$HGSLAB_ASAN"}; do
 		"$tag: progress goes to stderr"
 	clean "$w" "$tag: nothing left running or on disk"
 done
+
+# ---- a cluster: --nodes 2 measured beside 1 node in the same run ----
+w="$T/work-nodes"
+run "$bin" bench attest --hosts 2 --seconds 2 --nodes 2 --json --keep --workdir "$w"
+ok $RC "bench attest --nodes 2 exits 0"
+[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 20
+ok $(jq -e '.Benchmark == "attest" and (.Runs | length) == 2 and .Runs[0].Nodes == 1 and
+	.Runs[1].Nodes == 2 and (.Runs[0].HgsPids | length) == 1 and (.Runs[1].HgsPids | length) == 2 and
+	.Runs[1].HgsPids[0] != .Runs[1].HgsPids[1] and all(.Runs[]; .Ok and .Attestations.Passed > 0 and
+	.Attestations.Refused == 0 and .HgsCpuMillisecondsPerAttestation > 0) and .Comparison.Nodes == 2 and
+	.Comparison.ThroughputRatio > 0 and .Comparison.CpuPerRequestRatio > 0' <<<"$OUT" >/dev/null; echo $?) \
+	"--nodes 2: a 1-node and a 2-node run, each with its nodes' pids, and the comparison"
+ok $(pascal; echo $?) "bench attest --nodes --json has PascalCase keys only"
+# both nodes of the cluster decided attestations (host i attests to node i mod 2)
+n1=$(cat "$w"/hgslab-bench-*/hgs/hgs.log 2>/dev/null | grep -c "attestation [0-9]*: host 'BenchHost1' (tpm) .*: Passed")
+n2=$(cat "$w"/hgslab-bench-*/hgs-HGS02/hgs.log 2>/dev/null | grep -c "attestation [0-9]*: host 'BenchHost2' (tpm) .*: Passed")
+ok $(gt "$n2" 0 && gt "$n1" 0 && [ "$(ls -d "$w"/hgslab-bench-*/hgs-HGS02 | wc -l)" = 1 ]; echo $?) \
+	"the 2-node run's second node decided BenchHost2's attestations ($n2), the first BenchHost1's"
+ok $(grep -q 'HGS node 2 of 2 serving on' <<<"$ERR" && grep -q 'adding node HGS02' <<<"$ERR"; echo $?) \
+	"progress names each node"
+ok $(! pgrep -f "$w" >/dev/null; echo $?) "--nodes 2: nothing left running"
+rm -rf "$w"
+run "$bin" bench attest --nodes 6
+ok $([ $RC -eq 2 ] && grep -q -- '--nodes must be 1 to 5' <<<"$ERR"; echo $?) "bench attest --nodes 6 exits 2"
 
 # ---- HGS dies during the window: the bench fails ----
 w="$T/work-kill"
