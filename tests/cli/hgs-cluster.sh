@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # hgs-cluster.sh - one HGS as three nodes (docs/hgs-cluster.md), from the
 # outside: `hgs init` + two `hgs add-node` (one from the first node, one
-# from the second), add-node's refusals (a taken name, no --from, a
-# symbolically linked directory, a non-empty one: exit 2, nothing left),
+# from the second; on PostgreSQL the third with --from-state, as on another
+# machine), add-node's refusals (a taken name, no --from, a symbolically
+# linked directory, a non-empty one, a wrong export password: exit 2; a
+# store that cannot be opened; nothing left),
 # the store file's checks (mode, link), three `hgs serve` on their own
 # loopback addresses (readiness lines through fifos), the X-Hgs-Node header
 # and "Node" of every node, a nonce issued by node 1 accepted at node 2 once
@@ -125,9 +127,34 @@ cluster_suite() {
 	else
 		ok $([ "$(cat "$d2/store")" = "$pg" ]; echo $?) "$tag: HGS02's store file names the PostgreSQL URI"
 	fi
-	run "$bin" hgs add-node --dir "$d3" --from "$d2" --name HGS03 --json
-	ok $([ $RC -eq 0 ] && jq -e '.NodeName == "HGS03" and .ClusterNodes == 3' <<<"$OUT" >/dev/null; echo $?) \
-		"$tag: add-node HGS03 --from HGS02 (--name), --json shows it in a cluster of 3"
+	printf 'correct horse battery\n' >"$w/pw.txt"
+	printf 'wrong horse battery\n' >"$w/bad-pw.txt"
+	run "$bin" hgs export-server-state --dir "$d1" --out "$w/state.hgsbak" --password-file "$w/pw.txt"
+	ok $RC "$tag: export-server-state of HGS01 (the keys for a node on another machine)"
+	run "$bin" hgs add-node --dir "$w/wrongpw" --node-name HGS04 --from-state "$w/state.hgsbak" \
+		--store "${pg:-postgresql://127.0.0.1:1/hgs}" --password-file "$w/bad-pw.txt"
+	ok $([ $RC -eq 2 ] && grep -q "wrong password" <<<"$ERR" && [ ! -e "$w/wrongpw" ] &&
+		[ "$(leftovers "$w")" = 0 ]; echo $?) "$tag: add-node --from-state with a wrong password: exit 2, nothing left"
+	run "$bin" hgs add-node --dir "$w/nostore" --node-name HGS04 --from-state "$w/state.hgsbak" \
+		--password-file "$w/pw.txt"
+	ok $([ $RC -eq 2 ] && grep -q -- "--store URI" <<<"$ERR" && [ ! -e "$w/nostore" ]; echo $?) \
+		"$tag: add-node --from-state without --store: exit 2"
+	run "$bin" hgs add-node --dir "$w/unreachable" --node-name HGS04 --from-state "$w/state.hgsbak" \
+		--store postgresql://127.0.0.1:1/hgs --password-file "$w/pw.txt"
+	ok $([ $RC -ne 0 ] && [ ! -e "$w/unreachable" ] && [ "$(leftovers "$w")" = 0 ]; echo $?) \
+		"$tag: add-node --from-state with a store that cannot be opened fails, nothing left (rc $RC)"
+	if [ "$kind" = pgsql ]; then
+		run "$bin" hgs add-node --dir "$d3" --from-state "$w/state.hgsbak" --store "$pg" \
+			--password-file "$w/pw.txt" --name HGS03 --json
+		ok $([ $RC -eq 0 ] && jq -e '.NodeName == "HGS03" and .ClusterNodes == 3' <<<"$OUT" >/dev/null &&
+			[ "$(cat "$d3/store")" = "$pg" ] &&
+			cmp -s "$d1/keys/kps-encryption.key" "$d3/keys/kps-encryption.key"; echo $?) \
+			"$tag: add-node HGS03 --from-state (another machine's way): the keys of the export, the URI"
+	else
+		run "$bin" hgs add-node --dir "$d3" --from "$d2" --name HGS03 --json
+		ok $([ $RC -eq 0 ] && jq -e '.NodeName == "HGS03" and .ClusterNodes == 3' <<<"$OUT" >/dev/null; echo $?) \
+			"$tag: add-node HGS03 --from HGS02 (--name), --json shows it in a cluster of 3"
+	fi
 
 	# ---- refusals: exit 2, nothing left ----
 	run "$bin" hgs add-node --dir "$w/dup" --from "$d1" --node-name HGS02
