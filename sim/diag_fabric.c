@@ -172,10 +172,15 @@ int hl_diag_check_dir(const char *dir, const char *kind)
 		return hl_error("'%s' does not exist: give an %s directory", dir,
 				host ? "existing host" : "existing HGS node");
 	snprintf(path, sizeof(path), "%s/%s", dir, host ? HOST_CONFIG_FILE : HGS_DB_FILE);
-	if (!hl_file_exists(path))
-		return hl_error("'%s' is not %s directory (it has no %s)", dir,
-				host ? "a host" : "an HGS node", host ? HOST_CONFIG_FILE : HGS_DB_FILE);
-	return 0;
+	if (hl_file_exists(path))
+		return 0;
+	/* a node that joined a cluster names the shared store in its `store` file instead */
+	snprintf(path, sizeof(path), "%s/%s", dir, HGS_STORE_FILE);
+	if (!host && hl_file_exists(path))
+		return 0;
+	return hl_error("'%s' is not %s directory (it has no %s)", dir,
+			host ? "a host" : "an HGS node",
+			host ? HOST_CONFIG_FILE : HGS_DB_FILE " or " HGS_STORE_FILE);
 }
 
 /* ---- HGS ---- */

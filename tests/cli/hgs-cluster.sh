@@ -127,6 +127,10 @@ cluster_suite() {
 	else
 		ok $([ "$(cat "$d2/store")" = "$pg" ]; echo $?) "$tag: HGS02's store file names the PostgreSQL URI"
 	fi
+	run "$bin" diagnose --hgs "$d2"
+	ok $(grep -q "^HGS MyHgsService ($d2)" <<<"$OUT" && grep -q 'Trust mode' <<<"$OUT" &&
+		! grep -q 'is not an HGS node' <<<"$ERR"; echo $?) \
+		"$tag: diagnose --hgs takes a joined node (a store file, no hgs.db) for a node"
 	printf 'correct horse battery\n' >"$w/pw.txt"
 	printf 'wrong horse battery\n' >"$w/bad-pw.txt"
 	run "$bin" hgs export-server-state --dir "$d1" --out "$w/state.hgsbak" --password-file "$w/pw.txt"
