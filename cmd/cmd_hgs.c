@@ -607,7 +607,8 @@ int cmd_hgs_clear_server(struct hl_cmd_ctx *ctx)
 	hl_error_clear();
 	ask.name = name;
 	if ((rc = hgs_node_remove(ask.dir, clear_confirm, &ask)) < 0)
-		return hl_cmd_fail(rc == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "%s", hl_error_last());
+		return hl_cmd_fail(rc == -2 ? HL_EXIT_USAGE : rc == -4 ? HL_EXIT_REFUSED
+				   : HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (!hl_opts_flag(&ctx->opts, "json")) {
 		printf("removed the HGS node '%s' in '%s'\n", name, ask.dir);
 		return HL_EXIT_OK;

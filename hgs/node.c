@@ -778,8 +778,46 @@ static int node_file_is_regular(const char *dir, const char *file)
 }
 
 /* Clear-HgsServer: check, claim the pid file, confirm, rename the node aside, remove it. */
+/*
+ * Before clearing the node ABS (DIR as given): its open handle into *OUT
+ * when it is a node that joined a cluster (its registry row goes once the
+ * folder is gone), NULL otherwise.  -4 when ABS holds the cluster's SQLite
+ * store and other nodes are registered: clearing it would take the state
+ * of the whole cluster with it.  A store that cannot be opened does not
+ * stop the clearing (there is nothing to keep consistent then).
+ */
+static int cluster_leave_prepare(const char *abs, const char *dir, struct hgs_node **out)
+{
+	struct hgs_node *node = NULL;
+	long long n = 0;
+	int holds_store = node_file_is_regular(abs, HGS_DB_FILE);
+
+	*out = NULL;
+	if (hgs_node_open(abs, 0, &node) < 0 || hgs_db_cluster_count(node, &n) < 0) {
+		hl_error_clear();
+		hgs_node_close(node);
+		return 0;
+	}
+	if (holds_store && n > 1) {
+		hl_error("'%s' holds the store of HGS '%s', which %lld other node%s of the cluster "
+			 "use%s: clearing it would take the whole cluster's state with it; clear the "
+			 "other nodes first (hgs get-cluster --dir %s lists them), and keep a "
+			 "backup (hgs export-server-state); nothing was removed", dir,
+			 node->config.name, n - 1, n - 1 == 1 ? "" : "s", n - 1 == 1 ? "s" : "",
+			 dir);
+		hgs_node_close(node);
+		return -4;
+	}
+	if (holds_store)
+		hgs_node_close(node);
+	else
+		*out = node;
+	return 0;
+}
+
 int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 {
+	struct hgs_node *joined = NULL;
 	struct hl_pidfile pf = { 0 };
 	struct stat st;
 	char *abs = NULL, parent[PATH_MAX], path[PATH_MAX], aside[PATH_MAX];
@@ -814,6 +852,8 @@ int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 				 dir, (long)owner);
 		goto out;
 	}
+	if ((rc = cluster_leave_prepare(abs, dir, &joined)) < 0)
+		goto out;
 	if (confirm && (rc = confirm(arg)) < 0)
 		goto out;
 	rc = -1;
@@ -831,6 +871,14 @@ int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 		rmdir(aside);
 		goto out;
 	}
+	/* the node has left: its row goes from the registry the other nodes share */
+	if (joined) {
+		hgs_node_lock(joined);
+		if (hgs_db_cluster_node_remove(joined->store, joined->node_name) < 0)
+			hl_log_warn("the node '%s' is gone from '%s' but stays in the cluster's "
+				    "registry: %s", joined->node_name, dir, hl_error_last());
+		hgs_node_unlock(joined);
+	}
 	if (hl_file_rmtree(aside) < 0) {
 		hl_error_wrap("the HGS node is gone from '%s' but its files remain in '%s': remove "
 			      "that folder", dir, aside);
@@ -838,6 +886,7 @@ int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 	}
 	rc = 0;
 out:
+	hgs_node_close(joined);
 	hl_pidfile_release(&pf);
 	free(abs);
 	return rc;

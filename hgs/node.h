@@ -271,7 +271,10 @@ typedef int hgs_node_confirm_fn(void *arg);
  * directory holding hgs.db or store; not a symbolic link: -2 when it is
  * not, nothing is touched).  The node's pid file is claimed for the whole removal, so no
  * `hgs serve` runs on it meanwhile: "`hgs serve` runs on the HGS node 'DIR'
- * (pid N); stop it first" (-1) when one does.  Then CONFIRM(ARG) is asked
+ * (pid N); stop it first" (-1) when one does.  A node whose folder holds
+ * the cluster's SQLite store is refused (-4, nothing touched) while other
+ * nodes are registered; a node that joined leaves the registry once its
+ * folder is gone.  Then CONFIRM(ARG) is asked
  * when not NULL.  DIR is renamed aside to PARENT/.BASE.clear.XXXXXX (one
  * rename: the node is there whole or gone), then that tree is removed
  * without following any symbolic link in it (a link to a file outside is

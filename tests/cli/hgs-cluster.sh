@@ -314,6 +314,21 @@ cluster_suite() {
 	ok $([ "$STOP_RC" = 0 ] && [ "$(node_state "$bin" "$d2" HGS01)" = Down ]; echo $?) \
 		"$tag: HGS01 stopped with SIGTERM (exit 0) shows Down at once"
 	stop_bg S2 TERM
+
+	# ---- clear-server: a joined node leaves the registry; the store's own node goes last ----
+	run "$bin" hgs clear-server --dir "$d3" --force
+	ok $([ $RC -eq 0 ] && [ ! -e "$d3" ] &&
+		[ "$("$bin" hgs get-cluster --dir "$d1" --json | jq -r '[.[].Name] | join(",")')" = HGS01,HGS02 ]; echo $?) \
+		"$tag: clear-server of HGS03 removes its folder and its row of the registry"
+	if [ "$kind" = sqlite ]; then
+		run "$bin" hgs clear-server --dir "$d1" --force
+		ok $([ $RC -eq 4 ] && [ -f "$d1/hgs.db" ] && grep -q 'other node of the cluster' <<<"$ERR" &&
+			[ "$(leftovers "$w")" = 0 ]; echo $?) \
+			"$tag: clear-server of HGS01, whose folder holds the cluster's hgs.db, is refused while HGS02 uses it (exit 4, nothing removed)"
+		run "$bin" hgs clear-server --dir "$d2" --force
+		run "$bin" hgs clear-server --dir "$d1" --force
+		ok $([ $RC -eq 0 ] && [ ! -e "$d1" ]; echo $?) "$tag: once HGS02 is cleared, HGS01 goes too"
+	fi
 	if [ -n "$pg" ]; then
 		run "$bin" pgsql stop --dir "$w/pg"
 		ok $RC "$tag: pgsql stop"
