@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "hgs/backup.h"
 #include "hgs/db.h"
