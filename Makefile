@@ -131,7 +131,8 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # Every test program also links tests/unit/testutil.c (test data paths, scratch
-# files, tpm2_eventlog as a reference: tests/unit/testutil.h).
+# files, tpm2_eventlog as a reference: tests/unit/testutil.h) and
+# tests/unit/teststore.c (the store a test runs on, SQLite or PostgreSQL).
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lpthread

@@ -1729,7 +1729,8 @@ static int log_list(struct hgs_node *node, const char *table, const struct json_
 {
 	char from[200];
 
-	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE (?1 IS NULL OR host = ?1) "
+	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE (CAST(?1 AS TEXT) IS NULL "
+		 "OR host = ?1) "
 		 "AND id > ?3 ORDER BY id DESC LIMIT ?2) AS recent ORDER BY id", table);
 	return list_json(node, cols, ncols, from,
 			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : INT64_MAX),

@@ -51,7 +51,9 @@
  * NOTHING / DO UPDATE SET c = excluded.c instead of INSERT OR IGNORE /
  * REPLACE, RETURNING instead of last_insert_rowid(), a comparison instead
  * of a bare integer as a condition (PostgreSQL's booleans read as 1 or 0
- * through HL_OUT_INT).
+ * through HL_OUT_INT), CAST(?1 AS TEXT) where nothing around a parameter
+ * says its type (PostgreSQL infers a text parameter's type from where it
+ * first stands: "?1 IS NULL" alone does not say).
  *
  * Durability.  Every connection commits durably by default.  A component may
  * commit append-only audit records with hl_store_set_synchronous(NORMAL)

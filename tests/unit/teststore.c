@@ -11,9 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hgs/db.h"
+#include "hgs/node.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/pgserver.h"
+#include "lib/store.h"
 
 /* The server's folder ("" until started) and the process that started it. */
 static char pg_root[64];
@@ -86,4 +89,74 @@ int tus_location(const char *dir, const char *name, char *buf, size_t size)
 	if (hl_pgserver_createdb(pd, db, 1) < 0)
 		return -1;
 	return hl_pgserver_uri(pd, db, buf, size);
+}
+
+/* Copy the node row, its policies and key rows of the store SRC into DST (a fresh one). */
+static int copy_node(struct hl_store *src, struct hl_store *dst)
+{
+	struct hl_store_stmt *stmt = NULL;
+	struct hgs_config cfg;
+	char role[32], thumb[80], *vendor = NULL, *cert = NULL, *key = NULL;
+	int primary, enabled, r;
+	long long added;
+
+	if (hgs_db_config_read(src, &cfg) < 0 ||
+	    hl_store_get(src, "SELECT vendor_ca_pem FROM node WHERE id = 1",
+			 HL_VALS(HL_OUT_STR(&vendor))) < 0)
+		return -1;
+	r = hgs_db_node_insert(dst, &cfg, vendor);
+	free(vendor);
+	if (r < 0 || hl_store_query(src, "SELECT role, thumbprint, cert_pem, key_file, is_primary, "
+				    "enabled, added FROM node_keys ORDER BY id", NULL, 0, &stmt) < 0)
+		return -1;
+	while ((r = hl_store_next(src, stmt, HL_VALS(HL_OUT_TEXT(role, sizeof(role)),
+						     HL_OUT_TEXT(thumb, sizeof(thumb)),
+						     HL_OUT_STR(&cert), HL_OUT_STR(&key),
+						     HL_OUT_INT(&primary), HL_OUT_INT(&enabled),
+						     HL_OUT_INT64(&added)))) == 1) {
+		r = hl_store_run(dst, "INSERT INTO node_keys(role, thumbprint, cert_pem, key_file, "
+				 "is_primary, enabled, added) VALUES(?, ?, ?, ?, ?, ?, ?)",
+				 HL_VALS(HL_IN_TEXT(role), HL_IN_TEXT(thumb), HL_IN_TEXT(cert),
+					 HL_IN_TEXT(key), HL_IN_INT(primary), HL_IN_INT(enabled),
+					 HL_IN_INT(added)));
+		free(cert);
+		free(key);
+		cert = key = NULL;
+		if (r < 0)
+			break;
+	}
+	hl_store_stmt_done(src, stmt);
+	return r < 0 ? -1 : 0;
+}
+
+/* Move DIR's new node onto a fresh PostgreSQL database and name it in DIR/store. */
+int tus_hgs_node_store(const char *dir)
+{
+	struct hl_store *src = NULL, *dst = NULL;
+	char uri[HL_PGSERVER_URI_SIZE], path[512], line[HL_PGSERVER_URI_SIZE + 1];
+	int rc = -1;
+
+	if (!tus_pg())
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, HGS_DB_FILE);
+	if (tus_location(dir, NULL, uri, sizeof(uri)) < 0 || hgs_db_open(path, &src) < 0 ||
+	    hgs_db_open(uri, &dst) < 0 || copy_node(src, dst) < 0)
+		goto out;
+	snprintf(line, sizeof(line), "%s\n", uri);
+	snprintf(path, sizeof(path), "%s/store", dir);
+	rc = hl_file_write_private(path, line, strlen(line));
+out:
+	hl_store_close(src);
+	hl_store_close(dst);
+	return rc;
+}
+
+/* The node opened on PostgreSQL when the tests run there. */
+int tus_hgs_node_check(const struct hgs_node *node)
+{
+	if (!tus_pg() || hl_store_kind(node->store) == HL_STORE_POSTGRESQL)
+		return 0;
+	return hl_error("the HGS node '%s' opened %s, not the PostgreSQL store its 'store' file "
+			"names; hgs_node_open() must open DIR/store when present", node->dir,
+			hl_store_path(node->store));
 }

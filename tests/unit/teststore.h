@@ -6,7 +6,8 @@
  * (lib/pgserver.h) for the whole test program in a folder of its own,
  * stopped and removed when the program exits; each tus_location() call then
  * makes a fresh database on it, so each test starts empty.  Unset or
- * "sqlite": SQLite files in the test's folder.  Linked into every test
+ * "sqlite": SQLite files in the test's folder.  tu_hgs_node() (testutil.h)
+ * puts the HGS node of a test on the same store.  Linked into every test
  * program with testutil.c.
  */
 #ifndef HGSLAB_TESTS_TESTSTORE_H
@@ -23,6 +24,24 @@ int tus_pg(void);
  * with the reason in hl_error_last().
  */
 int tus_location(const char *dir, const char *name, char *buf, size_t size);
+
+/*
+ * On PostgreSQL: move the HGS node just created at DIR (hgs_node_create, an
+ * SQLite store) onto a fresh database: its node row, default policies and
+ * key rows copied, DIR/store written with the URI (mode 0600; the node
+ * directory contract: hgs_node_open() then opens that store) and DIR/hgs.db
+ * left for no one.  On SQLite nothing to do.  0, or -1 with the reason.
+ */
+int tus_hgs_node_store(const char *dir);
+
+struct hgs_node;
+
+/*
+ * On PostgreSQL: -1 with the reason unless NODE (opened from a directory
+ * tus_hgs_node_store() prepared) runs on PostgreSQL, so a node that ignored
+ * DIR/store fails the test instead of passing on SQLite.  0 on SQLite.
+ */
+int tus_hgs_node_check(const struct hgs_node *node);
 
 /*
  * The folder of the program's PostgreSQL server (starting it on first use),
