@@ -71,6 +71,8 @@ struct hl_store {
 	char pg_err[512];
 	struct hl_store_stmt *stmts[HL_STORE_STMT_CACHE];
 	size_t n_stmts;
+	const char *const *migrations;   /* the component's, for a PostgreSQL snapshot */
+	int n_migrations;
 };
 
 /* 1 for a postgresql:// or postgres:// location. */
@@ -1195,6 +1197,8 @@ int hl_store_open(const char *location, const char *const *migrations, size_t n_
 	}
 	if (migrate(st, migrations, n) < 0)
 		goto out;
+	st->migrations = migrations;
+	st->n_migrations = n;
 	*out = st;
 	st = NULL;
 	ret = 0;
@@ -1233,7 +1237,139 @@ void hl_store_close(struct hl_store *st)
 	free(st);
 }
 
-/* Online backup of ST into a database in memory, serialized into OUT (SQLite only). */
+/* Bind column C of RES's row ROW to parameter C + 1 of INS as the SQLite column type TYPE says. */
+static int pg_copy_value(sqlite3_stmt *ins, const PGresult *res, int row, int c, const char *type)
+{
+	const char *v;
+	unsigned char *bytes;
+	size_t len;
+	int rc;
+
+	if (PQgetisnull(res, row, c))
+		return sqlite3_bind_null(ins, c + 1);
+	v = PQgetvalue(res, row, c);
+	if (strcmp(type, "INTEGER") == 0)
+		return sqlite3_bind_int64(ins, c + 1, strtoll(v, NULL, 10));
+	if (strcmp(type, "BLOB") != 0 || PQftype(res, c) != PG_OID_BYTEA)
+		return sqlite3_bind_text(ins, c + 1, v, -1, SQLITE_TRANSIENT);
+	bytes = PQunescapeBytea((const unsigned char *)v, &len);
+	if (!bytes)
+		return SQLITE_NOMEM;
+	rc = sqlite3_bind_blob64(ins, c + 1, bytes, len, SQLITE_TRANSIENT);
+	PQfreemem(bytes);
+	return rc;
+}
+
+/*
+ * Copy PostgreSQL table TABLE of ST into the same table of MEM (its columns
+ * from PRAGMA table_info), replacing what MEM's migrations put there.
+ */
+static int pg_copy_table(struct hl_store *st, sqlite3 *mem, const char *table)
+{
+	char sql[512], cols[384] = "", marks[192] = "", types[32][16];
+	sqlite3_stmt *info = NULL, *ins = NULL;
+	PGresult *res = NULL;
+	int n = 0, rc = -1;
+	size_t cl = 0, ml = 0;
+
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(\"%s\")", table);
+	if (sqlite3_prepare_v2(mem, sql, -1, &info, NULL) != SQLITE_OK)
+		goto fail_mem;
+	while (sqlite3_step(info) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(info, 1);
+		const char *type = (const char *)sqlite3_column_text(info, 2);
+
+		if (n == 32 || cl + strlen(name) + 4 > sizeof(cols) || ml + 3 > sizeof(marks)) {
+			hl_error("store '%s': cannot take a snapshot: table '%s' has too many columns",
+				 st->path, table);
+			goto out;
+		}
+		cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s\"%s\"", n ? ", " : "", name);
+		ml += (size_t)snprintf(marks + ml, sizeof(marks) - ml, "%s?", n ? ", " : "");
+		snprintf(types[n++], sizeof(types[0]), "%s", type ? type : "");
+	}
+	snprintf(sql, sizeof(sql), "SELECT %s FROM \"%s\"", cols, table);
+	if (pg_exec(st, sql, &res) < 0) {
+		hl_store_error(st, "read table '%s' for a snapshot", table);
+		goto out;
+	}
+	/* the rows the migrations inserted are among the copied ones */
+	snprintf(sql, sizeof(sql), "DELETE FROM \"%s\"", table);
+	if (sqlite3_exec(mem, sql, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail_mem;
+	snprintf(sql, sizeof(sql), "INSERT INTO \"%s\"(%s) VALUES(%s)", table, cols, marks);
+	if (sqlite3_prepare_v2(mem, sql, -1, &ins, NULL) != SQLITE_OK)
+		goto fail_mem;
+	for (int row = 0; row < PQntuples(res); row++) {
+		for (int c = 0; c < n; c++)
+			if (pg_copy_value(ins, res, row, c, types[c]) != SQLITE_OK)
+				goto fail_mem;
+		if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_reset(ins) != SQLITE_OK)
+			goto fail_mem;
+	}
+	rc = 0;
+	goto out;
+fail_mem:
+	hl_error("store '%s': cannot copy table '%s' into the snapshot: %s", st->path, table,
+		 sqlite3_errmsg(mem));
+out:
+	PQclear(res);
+	sqlite3_finalize(info);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
+/*
+ * A PostgreSQL store as a SQLite database in MEM: the component's
+ * migrations applied (the same schema), then every table's rows copied
+ * under one read snapshot.
+ */
+static int pg_snapshot_into(struct hl_store *st, sqlite3 *mem)
+{
+	char sql[64], *msg = NULL;
+	sqlite3_stmt *tables = NULL;
+	int rc = -1;
+
+	for (int i = 0; i < st->n_migrations; i++) {
+		if (sqlite3_exec(mem, st->migrations[i], NULL, NULL, &msg) != SQLITE_OK) {
+			hl_error("store '%s': cannot take a snapshot: migration %d: %s", st->path,
+				 i + 1, msg ? msg : sqlite3_errmsg(mem));
+			sqlite3_free(msg);
+			return -1;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", st->n_migrations);
+	if (sqlite3_exec(mem, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(mem, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(mem, "SELECT name FROM sqlite_schema WHERE type = 'table' AND "
+			       "name NOT LIKE 'sqlite_%' ORDER BY rowid", -1, &tables,
+			       NULL) != SQLITE_OK) {
+		hl_error("store '%s': cannot take a snapshot: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	if (hl_store_read_begin(st) < 0)
+		goto out;
+	/* rows first, references checked by the import's own open (foreign keys are off here) */
+	while (sqlite3_step(tables) == SQLITE_ROW)
+		if (pg_copy_table(st, mem, (const char *)sqlite3_column_text(tables, 0)) < 0)
+			goto out;
+	if (hl_store_commit(st) < 0)
+		goto out;
+	if (sqlite3_exec(mem, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		hl_error("store '%s': cannot take a snapshot: %s", st->path, sqlite3_errmsg(mem));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(tables);
+	hl_store_rollback(st);
+	return rc;
+}
+
+/*
+ * Online backup of ST into a database in memory, serialized into OUT: on
+ * SQLite its backup API, on PostgreSQL its tables copied (pg_snapshot_into).
+ */
 int hl_store_snapshot(struct hl_store *st, struct hl_buf *out)
 {
 	sqlite3 *mem = NULL;
@@ -1244,14 +1380,16 @@ int hl_store_snapshot(struct hl_store *st, struct hl_buf *out)
 
 	out->data = NULL;
 	out->len = 0;
-	if (st->kind == HL_STORE_POSTGRESQL)
-		return hl_error("store '%s': cannot take a snapshot: export of a PostgreSQL-backed "
-				"node: use pg_dump", st->path);
 	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 			    NULL) != SQLITE_OK) {
 		hl_error("store '%s': cannot take a snapshot: %s", st->path,
 			 mem ? sqlite3_errmsg(mem) : "out of memory");
 		goto out;
+	}
+	if (st->kind == HL_STORE_POSTGRESQL) {
+		if (pg_snapshot_into(st, mem) < 0)
+			goto out;
+		goto serialize;
 	}
 	b = sqlite3_backup_init(mem, "main", st->db, "main");
 	if (!b) {
@@ -1265,6 +1403,7 @@ int hl_store_snapshot(struct hl_store *st, struct hl_buf *out)
 		goto out;
 	}
 	b = NULL;
+serialize:
 	bytes = sqlite3_serialize(mem, "main", &n, 0);
 	if (!bytes || n <= 0) {
 		hl_error("store '%s': cannot serialize the snapshot: %s", st->path,

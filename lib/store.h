@@ -295,7 +295,10 @@ int hl_store_mark_changed(struct hl_store *st);
  * into a database in memory, in one step under one read snapshot, then
  * serialized.  Safe while other connections write (WAL): the copy holds
  * every transaction committed before it started and none after.  Nothing
- * is written to disk.  Refused on PostgreSQL (use pg_dump).
+ * is written to disk.  On PostgreSQL the same: a SQLite database with the
+ * component's migrations applied and every table's rows copied under one
+ * read snapshot (REPEATABLE READ), so an export of a PostgreSQL-backed node
+ * imports like any other.
  */
 int hl_store_snapshot(struct hl_store *st, struct hl_buf *out);
 

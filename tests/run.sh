@@ -106,7 +106,7 @@ done
 # (tests/unit/teststore.h): the same program with HGSLAB_TEST_STORE=postgresql starts a
 # throw-away server of its own (lib/pgserver), gives each test a fresh database and puts its
 # HGS node there (DIR/store); labelled unit/BUILD-pg/NAME.
-pg_tests="test_store test_db_cache test_kps test_attest_tpm test_kps_client test_healthcert"
+pg_tests="test_store test_db_cache test_kps test_attest_tpm test_kps_client test_healthcert test_backup"
 for build in release asan; do
 	for name in $pg_tests; do
 		t="build/$build/tests/$name"

@@ -151,6 +151,25 @@ out:
 	return rc;
 }
 
+/* DIR/store's location, or DIR/hgs.db. */
+int tus_hgs_node_location(const char *dir, char *buf, size_t size)
+{
+	char path[512], *text = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/store", dir);
+	if (!hl_file_exists(path)) {
+		snprintf(buf, size, "%s/%s", dir, HGS_DB_FILE);
+		return 0;
+	}
+	if (hl_file_read(path, 4096, &text, &len) < 0)
+		return -1;
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(buf, size, "%s", text);
+	free(text);
+	return 0;
+}
+
 /* The node opened on PostgreSQL when the tests run there. */
 int tus_hgs_node_check(const struct hgs_node *node)
 {

@@ -34,6 +34,12 @@ int tus_location(const char *dir, const char *name, char *buf, size_t size);
  */
 int tus_hgs_node_store(const char *dir);
 
+/*
+ * The store location of the HGS node at DIR into BUF: the line of DIR/store
+ * when there is one (the node directory contract), else DIR/hgs.db.
+ */
+int tus_hgs_node_location(const char *dir, char *buf, size_t size);
+
 struct hgs_node;
 
 /*
