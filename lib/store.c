@@ -159,12 +159,44 @@ int hl_store_error(struct hl_store *st, const char *what_fmt, ...)
 			sqlite_hint(sqlite3_extended_errcode(st->db)));
 }
 
+/* The session settings every PostgreSQL connection of a store gets (store.h). */
+static void pg_session_sql(char *buf, size_t size)
+{
+	snprintf(buf, size, "SET lock_timeout = %d; SET synchronous_commit = on; "
+		 "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'", HL_STORE_BUSY_TIMEOUT_MS);
+}
+
+/*
+ * A connection the server dropped (a restart, an idle timeout) is made
+ * again before the next statement, with its session settings; the
+ * statement that saw it drop has failed already.  Nothing to do while OK.
+ */
+static void pg_ensure(struct hl_store *st)
+{
+	char sql[256];
+	PGresult *res;
+
+	if (PQstatus(st->pg) == CONNECTION_OK)
+		return;
+	PQreset(st->pg);
+	if (PQstatus(st->pg) != CONNECTION_OK)
+		return;   /* the statement fails with libpq's reason */
+	pg_session_sql(sql, sizeof(sql));
+	res = PQexec(st->pg, sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		hl_log_warn("store '%s': the connection was lost and is made again", st->path);
+	PQclear(res);
+}
+
 /* Run SQL on PostgreSQL without parameters; 0 when it succeeded (rows or none), else -1 with pg_err. */
 static int pg_exec(struct hl_store *st, const char *sql, PGresult **keep)
 {
-	PGresult *res = PQexec(st->pg, sql);
-	ExecStatusType s = PQresultStatus(res);
+	PGresult *res;
+	ExecStatusType s;
 
+	pg_ensure(st);
+	res = PQexec(st->pg, sql);
+	s = PQresultStatus(res);
 	if (keep)
 		*keep = NULL;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -537,6 +569,7 @@ static int pg_run(struct hl_store *st, struct hl_store_stmt *stmt, const struct 
 		}
 		i++;
 	}
+	pg_ensure(st);
 	res = PQexecParams(st->pg, stmt->pg_sql, stmt->n_params, types, values, lengths, formats, 0);
 	s = PQresultStatus(res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -1141,8 +1174,7 @@ static int pg_open(struct hl_store *st, const char *location)
 				st->path, st->pg_err);
 	}
 	PQsetNoticeProcessor(st->pg, pg_notice_quiet, NULL);
-	snprintf(sql, sizeof(sql), "SET lock_timeout = %d; SET synchronous_commit = on; "
-		 "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'", HL_STORE_BUSY_TIMEOUT_MS);
+	pg_session_sql(sql, sizeof(sql));
 	return hl_store_exec(st, "configure the session", sql);
 }
 

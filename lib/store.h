@@ -53,7 +53,11 @@
  * of a bare integer as a condition (PostgreSQL's booleans read as 1 or 0
  * through HL_OUT_INT), CAST(?1 AS TEXT) where nothing around a parameter
  * says its type (PostgreSQL infers a text parameter's type from where it
- * first stands: "?1 IS NULL" alone does not say).
+ * first stands: "?1 IS NULL" alone does not say), CAST(? AS INTEGER) for an
+ * integer given to a function that takes a 32-bit one (integer parameters
+ * are int8; only migrations are translated).  A connection the PostgreSQL
+ * server dropped fails the statement that finds out; the next statement
+ * connects again.
  *
  * Durability.  Every connection commits durably by default.  A component may
  * commit append-only audit records with hl_store_set_synchronous(NORMAL)

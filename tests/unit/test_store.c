@@ -8,7 +8,7 @@
  * parameters and read columns (HL_VALS), the portable SQL subset and the
  * snapshot (a SQLite image on both).  SQLite only: setup pragmas, file
  * modes, damaged files, a missing folder, its data_version.  PostgreSQL
- * only: an unreachable server or a wrong password.  Each test runs in its
+ * only: an unreachable server or a wrong password, a dropped connection.  Each test runs in its
  * own mkdtemp directory, removed in teardown.
  */
 #include <setjmp.h>
@@ -30,6 +30,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
+#include "lib/log.h"
 #include "lib/store.h"
 #include "tests/unit/teststore.h"
 #include "tests/unit/testutil.h"
@@ -845,6 +846,34 @@ static void test_snapshot(void **state)
 	hl_store_close(st);
 }
 
+/*
+ * PostgreSQL: a connection the server dropped (a restart) fails the
+ * statement that finds out, and the next one runs on a new connection with
+ * the same session settings.
+ */
+static void test_pg_reconnect(void **state)
+{
+	struct fx *fx = *state;
+	struct hl_store *st = open_ok(fx, 2), *other = open_ok(fx, 2);
+	int pid = 0, n = -1, gone = 0;
+
+	hl_log_set_stderr_level(HL_LOG_ERROR);
+	assert_int_equal(hl_store_get(st, "SELECT pg_backend_pid()", HL_VALS(HL_OUT_INT(&pid))), 1);
+	assert_int_equal(hl_store_get(other, "SELECT pg_terminate_backend(CAST(? AS INTEGER))",
+				      HL_VALS(HL_IN_INT(pid), HL_OUT_INT(&gone))), 1);
+	assert_int_equal(gone, 1);
+	assert_int_equal(hl_store_get(st, "SELECT count(*) FROM hosts", HL_VALS(HL_OUT_INT(&n))), -1);
+	assert_int_equal(hl_store_get(st, "SELECT count(*) FROM hosts", HL_VALS(HL_OUT_INT(&n))), 1);
+	assert_int_equal(n, 0);
+	assert_int_equal(query_int(st, "SELECT pg_backend_pid()") != pid, 1);
+	assert_string_equal(query_text(st, "SHOW lock_timeout"), "5s");
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(hl_store_exec(st, "add a host", "INSERT INTO hosts(name) VALUES('a')"), 0);
+	assert_int_equal(hl_store_commit(st), 0);
+	hl_store_close(other);
+	hl_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest both[] = {
@@ -869,6 +898,7 @@ int main(void)
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test_setup_teardown(test_pg_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
 	};
 	struct CMUnitTest tests[ARRAY_SIZE(both) + ARRAY_SIZE(sqlite_only) + ARRAY_SIZE(pg_only)];
 	size_t n = 0;
