@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +102,16 @@ static void test_lifecycle(void **state)
 	pid = hl_pgserver_pid(dir);
 	assert_true(pid > 0);
 	assert_true(hl_proc_alive(pid));
-	if (geteuid() == 0)
-		assert_true(proc_uid(pid) > 0);   /* not root: the 'postgres' user */
-	else
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam(HL_PGSERVER_RUN_AS);
+
+		assert_non_null(pw);
+		assert_int_equal(proc_uid(pid), (long)pw->pw_uid);   /* root dropped to 'postgres' */
+		assert_int_equal(stat(tu_path("%s/data", dir), &sb), 0);
+		assert_int_equal(sb.st_uid, pw->pw_uid);
+	} else {
 		assert_int_equal(proc_uid(pid), (long)getuid());
+	}
 	assert_int_equal(stat(tu_path("%s/password", dir), &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
