@@ -17,7 +17,7 @@
 
 CC      ?= cc
 PKGS    := libcrypto yaml-0.1 tss2-esys tss2-tctildr tss2-rc tss2-mu \
-           libmicrohttpd libcurl jansson sqlite3 libxml-2.0
+           libmicrohttpd libcurl jansson sqlite3 libpq libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -60,7 +60,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(sort $(wildcard tests/unit/helper_*.c))
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/unit/%.c=$(BUILD)/tests/%)
-TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o
+TEST_UTIL_OBJ := $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/obj/tests/unit/teststore.o
 
 # The man page and the bash completion, generated from the command table.
 GENDOC  := $(BUILD)/gendoc
@@ -131,7 +131,8 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # Every test program also links tests/unit/testutil.c (test data paths, scratch
-# files, tpm2_eventlog as a reference: tests/unit/testutil.h).
+# files, tpm2_eventlog as a reference: tests/unit/testutil.h) and
+# tests/unit/teststore.c (the store a test runs on, SQLite or PostgreSQL).
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(TEST_UTIL_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS) -lpthread

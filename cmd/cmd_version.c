@@ -3,6 +3,7 @@
  * the libraries it was built with.
  */
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,12 +20,18 @@ const struct hl_opt cmd_version_opts[] = {
 /* Print the version, human or JSON. */
 int cmd_version(struct hl_cmd_ctx *ctx)
 {
-	if (hl_opts_flag(&ctx->opts, "json")) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "Hgslab", HGSLAB_VERSION,
-				      "OpenSsl", OPENSSL_VERSION_TEXT, "Sqlite", sqlite3_libversion(),
-				      "Jansson", JANSSON_VERSION);
-		int code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	int code;
 
+	if (hl_opts_flag(&ctx->opts, "json")) {
+		char pq[16];
+		json_t *o;
+		int v = PQlibVersion();
+
+		snprintf(pq, sizeof(pq), "%d.%d", v / 10000, v % 10000);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Hgslab", HGSLAB_VERSION, "OpenSsl",
+			      OPENSSL_VERSION_TEXT, "Sqlite", sqlite3_libversion(), "Libpq", pq,
+			      "Jansson", JANSSON_VERSION);
+		code = o ? hl_out_json(o) : hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		json_decref(o);
 		return code;
 	}

@@ -539,6 +539,31 @@ static const struct hl_cmd bench_verbs[] = {
 	"Prints 'hgslab dashboard: serving WORK on URL' when ready; stops on SIGTERM or\n" \
 	"SIGINT.  `hgslab up` starts one itself.  API and events: docs/dashboard.md."
 
+static const struct hl_cmd pgsql_verbs[] = {
+	{ .name = "start", .summary = "create (when new) and start a throw-away PostgreSQL server",
+	  .description = "DIR holds the server: the cluster (DIR/data, its log DIR/data/server.log), the\n"
+			 "password of its role 'hgslab' (DIR/password, mode 600) and DIR/listen.  The\n"
+			 "first start runs initdb (UTF-8, C locale, SCRAM passwords) and listens on\n"
+			 "--listen (default 127.0.0.1 and a free port), TCP only; later starts reuse it.\n"
+			 "Waits until the server accepts connections, creates the database 'hgs' and\n"
+			 "prints its URI (postgresql://hgslab:PASSWORD@ADDR:PORT/hgs) for `hgs init` and\n"
+			 "the node's `store` file.  As root the server runs as the user 'postgres'.  The\n"
+			 "server keeps running after this command: stop it with `pgsql stop`.  No\n"
+			 "machine service is used.  docs/storage.md.",
+	  .opts = cmd_pgsql_start_opts, .run = cmd_pgsql_start },
+	{ .name = "stop", .summary = "stop the server of a folder (fast shutdown, waited for)",
+	  .description = "Stops the PostgreSQL server of DIR (pg_ctl stop -m fast) and waits until it\n"
+			 "and its processes are gone; its data stays for the next `pgsql start`.  Exit\n"
+			 "0 also when no server ran.",
+	  .opts = cmd_pgsql_dir_opts, .run = cmd_pgsql_stop },
+	{ .name = "url", .summary = "print the URI of a folder's server database",
+	  .description = "Prints postgresql://hgslab:PASSWORD@ADDR:PORT/hgs for the server in DIR (it\n"
+			 "holds the password: keep it out of logs).  --json adds Dir and Pid (0 when the\n"
+			 "server is stopped).",
+	  .opts = cmd_pgsql_dir_opts, .run = cmd_pgsql_url },
+	{ .name = NULL },
+};
+
 const struct hl_cmd hl_areas[] = {
 	{ .name = "hgs", .summary = "Host Guardian Service node: attestation and key protection",
 	  .verbs = hgs_verbs },
@@ -588,6 +613,8 @@ const struct hl_cmd hl_areas[] = {
 		"--remedies prints the remedy table (docs/diagnose.md).",
 	  .opts = cmd_diagnose_opts, .run = cmd_diagnose },
 	{ .name = "bench", .summary = "benchmarks against the crypto floor", .verbs = bench_verbs },
+	{ .name = "pgsql", .summary = "a throw-away PostgreSQL server for shared HGS state",
+	  .verbs = pgsql_verbs },
 	{ .name = "version", .summary = "print the version", .opts = cmd_version_opts,
 	  .run = cmd_version },
 	{ .name = NULL },

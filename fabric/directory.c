@@ -495,7 +495,7 @@ int fabric_member_remove(struct fabric *f, const char *group, const char *comput
 static int append_names(struct fabric *f, const char *sql, long long rid, json_t *arr)
 {
 	char name[HL_NAME_GROUP_SIZE];
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	int r;
 
 	if (hl_store_query(f->store, sql, HL_VALS(HL_IN_INT(rid)), &stmt) < 0)
@@ -578,7 +578,7 @@ static int principal_list(struct fabric *f, const char *kind, const char *name, 
 {
 	int is_computer = strcmp(kind, "computer") == 0, r, rc = -1;
 	struct principal_row row = { 0 };
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	json_t *arr = NULL;
 
 	*out = NULL;
@@ -695,7 +695,7 @@ int fabric_computer_ticket(struct fabric *f, const char *name, struct ad_ticket 
 	char group[HL_NAME_GROUP_SIZE];
 	struct hl_buf der = { 0 };
 	struct ad_ticket *t;
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	long long rid, grid;
 	size_t cap = 0;
 	int r;

@@ -5,8 +5,9 @@
  * policy states, the KPS certificates), the lookups the attestation modes
  * and KPS make, and the two audit logs.  Every function takes the node lock
  * and runs its writes in one transaction (tx_begin / tx_end), so concurrent
- * threads of `hgs serve` and concurrent admin processes (SQLite WAL) never
- * see half a change.  Each statement is bound and read with lib/store's
+ * threads of `hgs serve` and concurrent admin processes or other nodes
+ * (SQLite WAL, or one PostgreSQL database) never see half a change.  The
+ * SQL is lib/store's portable subset (store.h), the same on both stores.  Each statement is bound and read with lib/store's
  * value lists (HL_VALS); listings to JSON are driven by column tables
  * (struct json_col).
  */
@@ -215,40 +216,26 @@ static int node_sql(struct hgs_node *node, const char *sql, const struct hl_stor
 	return r;
 }
 
-/* PRAGMA data_version of NODE's connection into *OUT (node lock held). */
+/* The store's data version (lib/store.h) of NODE's connection into *OUT (node lock held). */
 static int data_version(struct hgs_node *node, long long *out)
 {
-	int r = hl_store_get(node->store, "PRAGMA data_version", HL_VALS(HL_OUT_INT64(out)));
-
-	return r == 1 ? 0 : r < 0 ? -1 : hl_error("store of '%s' gives no data_version", node->dir);
-}
-
-/*
- * Run the write SQL with VALS under NODE's lock, as a change of this
- * handle's (changes_gen, db.h): 0, or -1.
- */
-static int node_write(struct hgs_node *node, const char *sql, const struct hl_store_val *vals,
-		      size_t n)
-{
-	int r;
-
-	hgs_node_lock(node);
-	node->changes_gen++;
-	r = hl_store_run(node->store, sql, vals, n);
-	hgs_node_unlock(node);
-	return r;
+	return hl_store_data_version(node->store, out);
 }
 
 /*
  * Take NODE's lock and start a write transaction; on failure the lock is
- * released.  Counts as a change of this handle's (changes_gen, db.h).
+ * released.  Counts as a change of this handle's (changes_gen, db.h) and,
+ * at its commit, of every other connection's data version.
  */
 static int tx_begin(struct hgs_node *node)
 {
 	hgs_node_lock(node);
 	node->changes_gen++;
-	if (hl_store_begin(node->store) == 0)
-		return 0;
+	if (hl_store_begin(node->store) == 0) {
+		if (hl_store_mark_changed(node->store) == 0)
+			return 0;
+		hl_store_rollback(node->store);
+	}
 	hgs_node_unlock(node);
 	return -1;
 }
@@ -265,6 +252,15 @@ static int tx_end(struct hgs_node *node, int rc)
 		hl_store_rollback(node->store);
 	hgs_node_unlock(node);
 	return rc;
+}
+
+/* Run the write SQL with VALS in a transaction of its own (tx_begin): 0, or -1. */
+static int node_write(struct hgs_node *node, const char *sql, const struct hl_store_val *vals,
+		      size_t n)
+{
+	if (tx_begin(node) < 0)
+		return -1;
+	return tx_end(node, hl_store_run(node->store, sql, vals, n));
 }
 
 /* How a listed column is shown in JSON. */
@@ -288,32 +284,53 @@ static json_t *substatus_json(uint32_t bits)
 	return arr;
 }
 
-/* Column I of STMT as a JSON value of TYPE. */
-static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
+/* Columns a listing may have. */
+#define LIST_COLS_MAX 16
+
+/* What a listing reads of one column: a number (NUM, PRESENT) or text (TEXT, NULL for NULL). */
+struct col_value {
+	long long num;
+	int present;
+	char *text;
+};
+
+/* The OUT value that reads a column of TYPE into V. */
+static struct hl_store_val col_out(enum col_type type, struct col_value *v)
+{
+	if (type == COL_TEXT || type == COL_JSON)
+		return (struct hl_store_val)HL_OUT_STR(&v->text);
+	return (struct hl_store_val)HL_OUT_INT64_OPT(&v->num, &v->present);
+}
+
+/* A column read with col_out() as a JSON value of TYPE (null for SQL NULL). */
+static json_t *col_json(const struct col_value *v, enum col_type type)
 {
 	char when[32];
 
-	if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
-		return json_null();
-	switch (type) {
-	case COL_INT:
-		return json_integer(sqlite3_column_int64(stmt, i));
-	case COL_BOOL:
-		return json_boolean(sqlite3_column_int(stmt, i) != 0);
-	case COL_TIME:
-		hl_labclock_format((time_t)sqlite3_column_int64(stmt, i), when, sizeof(when));
-		return json_string(when);
-	case COL_SUBSTATUS:
-		return substatus_json((uint32_t)sqlite3_column_int64(stmt, i));
-	case COL_JSON: {
-		/* written by this node only (a trace); a damaged one shows as null */
-		json_t *j = json_loads((const char *)sqlite3_column_text(stmt, i), 0, NULL);
+	if (type == COL_TEXT || type == COL_JSON) {
+		json_t *j;
 
+		if (!v->text)
+			return json_null();
+		if (type == COL_TEXT)
+			return json_string(v->text);
+		/* written by this node only (a trace); a damaged one shows as null */
+		j = json_loads(v->text, 0, NULL);
 		return j ? j : json_null();
 	}
-	case COL_TEXT:
+	if (!v->present)
+		return json_null();
+	switch (type) {
+	case COL_BOOL:
+		return json_boolean(v->num != 0);
+	case COL_TIME:
+		hl_labclock_format((time_t)v->num, when, sizeof(when));
+		return json_string(when);
+	case COL_SUBSTATUS:
+		return substatus_json((uint32_t)v->num);
+	case COL_INT:
 	default:
-		return json_string((const char *)sqlite3_column_text(stmt, i));
+		return json_integer(v->num);
 	}
 }
 
@@ -324,13 +341,18 @@ static json_t *col_json(sqlite3_stmt *stmt, int i, enum col_type type)
 static int list_json(struct hgs_node *node, const struct json_col *cols, size_t ncols,
 		     const char *from_sql, const struct hl_store_val *vals, size_t n, json_t **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
+	struct hl_store_val outs[LIST_COLS_MAX];
+	struct col_value got[LIST_COLS_MAX] = { 0 };
 	json_t *arr = NULL, *o, *v;
 	char sql[768];
 	size_t used = 0;
 	int r, rc = -1;
 
 	*out = NULL;
+	assert(ncols <= LIST_COLS_MAX);
+	for (size_t i = 0; i < ncols; i++)
+		outs[i] = col_out(cols[i].type, &got[i]);
 	for (size_t i = 0; i < ncols; i++)
 		used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s%s", i ? ", " : "SELECT ",
 					 cols[i].expr);
@@ -340,13 +362,15 @@ static int list_json(struct hgs_node *node, const struct json_col *cols, size_t 
 	hgs_node_lock(node);
 	if (hl_store_query(node->store, sql, vals, n, &stmt) < 0)
 		goto out;
-	while ((r = hl_store_step(node->store, stmt)) == 1) {
+	while ((r = hl_store_next(node->store, stmt, outs, ncols)) == 1) {
 		if (!(o = json_object()) || json_array_append_new(arr, o) < 0) {
 			hl_error("out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < ncols; i++) {
-			v = col_json(stmt, (int)i, cols[i].type);
+			v = col_json(&got[i], cols[i].type);
+			free(got[i].text);
+			got[i].text = NULL;
 			if (!v || json_object_set_new(o, cols[i].key, v) < 0) {
 				hl_error("out of memory");
 				goto out;
@@ -359,6 +383,8 @@ static int list_json(struct hgs_node *node, const struct json_col *cols, size_t 
 	arr = NULL;
 	rc = 0;
 out:
+	for (size_t i = 0; i < ncols; i++)
+		free(got[i].text);
 	hl_store_stmt_done(node->store, stmt);
 	hgs_node_unlock(node);
 	json_decref(arr);
@@ -517,8 +543,8 @@ int hgs_db_key_primary(struct hgs_node *node, enum hgs_key_role role, char **cer
 int hgs_db_policy_seed(struct hl_store *st)
 {
 	for (const struct hgs_policy_def *d = hgs_policy_defs; d->name; d++)
-		if (hl_store_run(st, "INSERT OR IGNORE INTO attestation_policies(name, enabled) "
-				 "VALUES(?, ?)", HL_VALS(HL_IN_TEXT(d->name),
+		if (hl_store_run(st, "INSERT INTO attestation_policies(name, enabled) "
+				 "VALUES(?, ?) ON CONFLICT(name) DO NOTHING", HL_VALS(HL_IN_TEXT(d->name),
 							 HL_IN_INT(d->default_enabled ? 1 : 0))) < 0)
 			return -1;
 	return 0;
@@ -534,7 +560,7 @@ int hgs_db_policy_seed(struct hl_store *st)
  */
 static int policy_states(struct hgs_node *node, int states[POLICY_STATES_MAX], size_t *n)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	const struct hgs_policy_def *d;
 	char name[HL_NAME_REG_SIZE];
 	size_t count = 0;
@@ -737,14 +763,13 @@ int hgs_db_reg_remove(struct hgs_node *node, enum hgs_reg_kind kind, const char 
 		return hl_error("invalid registration kind %d", (int)kind);
 	k = &reg_kinds[kind];
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", k->table);
-	hgs_node_lock(node);
-	node->changes_gen++;
+	if (tx_begin(node) < 0)
+		return -1;
 	rc = hl_store_run(node->store, sql, HL_VALS(HL_IN_TEXT(name)));
 	if (rc == 0 && hl_store_changes(node->store) == 0)
 		rc = hl_error("no %s is registered as '%s'; list them with `hgslab hgs get-%s`",
 			      k->noun, name, k->verb + 4);
-	hgs_node_unlock(node);
-	return rc;
+	return tx_end(node, rc);
 }
 
 /*
@@ -1141,7 +1166,7 @@ static int keep_blob(struct hgs_policy_data *d, struct hl_buf *b)
 static int load_named_blobs(struct hgs_node *node, struct hgs_policy_data *d, int baselines)
 {
 	struct hl_buf name = { 0 }, data = { 0 };
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	const char *sql = baselines ? "SELECT name, tcglog FROM tpm_policies ORDER BY added, name"
 				    : "SELECT name, policy FROM ci_policies ORDER BY added, name";
 	int r;
@@ -1428,7 +1453,7 @@ void hgs_kps_certs_free(struct hgs_kps_cert **v, size_t n)
 #define KPS_ROLES "role IN ('kps-signing', 'kps-encryption')"
 
 /* Step STMT (selecting KPS_CERT_COLS) into a new row *OUT: 1 read, 0 no more rows, -1 error. */
-static int kps_cert_next(struct hl_store *st, sqlite3_stmt *stmt, struct hgs_kps_cert **out)
+static int kps_cert_next(struct hl_store *st, struct hl_store_stmt *stmt, struct hgs_kps_cert **out)
 {
 	struct hgs_kps_cert *c = calloc(1, sizeof(*c));
 	char role[32];
@@ -1475,7 +1500,7 @@ static int kps_thumb_norm(const char *text, char out[HL_SHA256_HEX_SIZE])
 int hgs_db_kps_cert_get(struct hgs_node *node, const char *thumbprint, struct hgs_kps_cert **out)
 {
 	char thumb[HL_SHA256_HEX_SIZE];
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	int r = -1;
 
 	*out = NULL;
@@ -1496,7 +1521,7 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 			    char out[HL_SHA256_HEX_SIZE])
 {
 	char want[HL_SHA256_HEX_SIZE], thumb[HL_SHA256_HEX_SIZE];
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	int r, found = 0;
 
 	out[0] = '\0';
@@ -1507,8 +1532,8 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 				HGS_KPS_THUMBPRINT_PREFIX_MIN);
 	hgs_node_lock(node);
 	r = hl_store_query(node->store, "SELECT thumbprint FROM node_keys WHERE " KPS_ROLES
-			   " AND substr(thumbprint, 1, ?) = ?",
-			   HL_VALS(HL_IN_INT(strlen(want)), HL_IN_TEXT(want)), &stmt);
+			   " AND substr(thumbprint, 1, length(?1)) = ?1",
+			   HL_VALS(HL_IN_TEXT(want)), &stmt);
 	while (r == 0 && (r = hl_store_next(node->store, stmt,
 					    HL_VALS(HL_OUT_TEXT(thumb, sizeof(thumb))))) == 1) {
 		if (found++) {
@@ -1533,7 +1558,7 @@ int hgs_db_kps_cert_resolve(struct hgs_node *node, const char *prefix,
 int hgs_db_kps_cert_list(struct hgs_node *node, struct hgs_kps_cert ***out, size_t *n)
 {
 	struct hgs_kps_cert **v = NULL, **grown, *c = NULL;
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	size_t count = 0;
 	int r;
 
@@ -1702,9 +1727,9 @@ int hgs_db_kps_cutoff_set(struct hgs_node *node, int set, time_t cutoff)
 {
 	const struct hl_store_val at[] = { HL_IN_INT(cutoff) }, none[] = { HL_IN_TEXT(NULL) };
 
-	return node_sql(node, "INSERT INTO kps_policy(id, deny_issued_before) VALUES(1, ?) "
-			"ON CONFLICT(id) DO UPDATE SET "
-			"deny_issued_before = excluded.deny_issued_before", set ? at : none, 1) < 0 ? -1 : 0;
+	return node_write(node, "INSERT INTO kps_policy(id, deny_issued_before) VALUES(1, ?) "
+			  "ON CONFLICT(id) DO UPDATE SET "
+			  "deny_issued_before = excluded.deny_issued_before", set ? at : none, 1);
 }
 
 /* ---- the audit logs: attestation log and key protection log ---- */
@@ -1719,10 +1744,12 @@ static int log_list(struct hgs_node *node, const char *table, const struct json_
 {
 	char from[200];
 
-	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE (?1 IS NULL OR host = ?1) "
-		 "AND id > ?3 ORDER BY id DESC LIMIT ?2) ORDER BY id", table);
+	snprintf(from, sizeof(from), "FROM (SELECT * FROM %s WHERE (CAST(?1 AS TEXT) IS NULL "
+		 "OR host = ?1) "
+		 "AND id > ?3 ORDER BY id DESC LIMIT ?2) AS recent ORDER BY id", table);
 	return list_json(node, cols, ncols, from,
-			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : -1), HL_IN_INT(after)),
+			 HL_VALS(HL_IN_TEXT(host), HL_IN_INT(last > 0 ? last : INT64_MAX),
+				 HL_IN_INT(after)),
 			 out);
 }
 
@@ -1835,6 +1862,6 @@ int hgs_db_set_listen(struct hgs_node *node, const char *listen)
 	if (hl_served_parse_listen(listen, addr, &port) < 0)
 		return -1;
 	snprintf(text, sizeof(text), "%s:%u", addr, port);
-	return node_sql(node, "UPDATE node SET listen = ? WHERE id = 1",
-			HL_VALS(HL_IN_TEXT(text))) < 0 ? -1 : 0;
+	return node_write(node, "UPDATE node SET listen = ? WHERE id = 1",
+			  HL_VALS(HL_IN_TEXT(text)));
 }

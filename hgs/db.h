@@ -38,8 +38,9 @@
  * cluster's shared rows): no other hgs/ file runs SQL.
  * Every function takes the node's lock itself and runs its writes in one
  * transaction: a failure leaves the store as it was.  Statements come from
- * the store's cache (hl_store_stmt) and are bound and read with lib/store's
- * value lists (HL_VALS).  The key protection log is appended
+ * the store's cache (hl_store_query) and are bound and read with lib/store's
+ * value lists (HL_VALS); the SQL is lib/store's portable subset, so the
+ * node runs the same on SQLite and on PostgreSQL.  The key protection log is appended
  * as an audit record instead (hgs_node_log_store: synchronous=NORMAL for
  * that commit).  Lookups used by the attestation modes return 1 when found,
  * 0 when not, -1 on error.
@@ -81,8 +82,8 @@ int hgs_db_config_read(struct hl_store *st, struct hgs_config *out);
 
 /*
  * The live configuration of NODE.  Kept between calls the way the policy
- * snapshot is (hgs_db_policy_set_load below): read again once PRAGMA
- * data_version (another connection committed) or NODE's changes_gen (this
+ * snapshot is (hgs_db_policy_set_load below): read again once the store's
+ * data version (another connection committed) or NODE's changes_gen (this
  * handle changed something) moved.
  */
 int hgs_db_config_get(struct hgs_node *node, struct hgs_config *out);
@@ -248,11 +249,13 @@ int hgs_db_host_group_find_sid(struct hgs_node *node, const char *sid, char **na
  *
  * The registrations are not read at every call: the node keeps the last
  * snapshot (struct hgs_policy_data, shared read-only by reference count)
- * with SQLite's PRAGMA data_version of its connection, which changes when
- * any other connection (an admin verb in another process, another node
- * handle) commits, and the node's own change count (changes_gen, bumped by
- * this handle's write transactions, its removal of registrations and its
- * policy state changes: every way it changes what a snapshot holds).  A call whose two counters equal the kept
+ * with the store's data version (hl_store_data_version: SQLite's PRAGMA
+ * data_version of its connection, which changes when any other connection
+ * commits; PostgreSQL's generation, which every write transaction of this
+ * file bumps, whichever process or machine runs it), and the node's own
+ * change count (changes_gen, bumped by this handle's write transactions,
+ * every one of which is a tx_begin: every way it changes what a snapshot
+ * holds).  A call whose two counters equal the kept
  * ones takes the kept snapshot; any other reads a new one.  IN is the
  * caller's own copy, which it may complete (log, replayed, trace...).
  */

@@ -4,7 +4,8 @@
 # Skips what is installed already (so it is idempotent and quick on a ready
 # machine), uses sudo when not root, and fails with a clear message where
 # apt-get is missing.  The package list is DESIGN.md's "Dependencies", plus
-# clang with its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
+# PostgreSQL (server with psql, libpq: the shared HGS store, docs/storage.md), clang with its
+# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and
 # llvm (llvm-symbolizer for readable reports) for `make fuzz` (tests/fuzz/), and
 # chromium with Node.js for the browser tests: their one npm package,
 # puppeteer-core (pinned in tests/browser/package-lock.json, told to download no
@@ -18,6 +19,7 @@ packages=(
 	libssl-dev libyaml-dev libtss2-dev tpm2-tools
 	cryptsetup-bin libcryptsetup-dev busybox-static cpio kmod e2fsprogs
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev sqlite3 libxml2-dev
+	postgresql libpq-dev
 	libcmocka-dev jq socat libxml2-utils
 	clang libclang-rt-14-dev llvm
 	chromium nodejs

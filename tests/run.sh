@@ -2,7 +2,8 @@
 # run.sh - the whole test suite (`make test` calls it after both builds).
 #
 # Every test program speaks TAP: the cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP)
-# of the release build and of the ASan+UBSan build, and the black-box scripts
+# of the release build and of the ASan+UBSan build (the store tests also on
+# PostgreSQL: unit/BUILD-pg/...), and the black-box scripts
 # in tests/cli/ (run against bin/hgslab, then the ASan binary where they opt in).
 # A program that crashes, exits non-zero without a failed case, or runs fewer
 # cases than its plan counts as a failure, and so does a unit test of
@@ -97,6 +98,22 @@ for build in release asan; do
 			queue "unit/$build/$(basename "$t")" "$t"
 		else
 			missing "unit/$build/$(basename "$t")" "$t is not built: make && make asan"
+		fi
+	done
+done
+
+# The PostgreSQL variant of the programs that test the store and the HGS on it
+# (tests/unit/teststore.h): the same program with HGSLAB_TEST_STORE=postgresql starts a
+# throw-away server of its own (lib/pgserver), gives each test a fresh database and puts its
+# HGS node there (DIR/store); labelled unit/BUILD-pg/NAME.
+pg_tests="test_store test_db_cache test_kps test_attest_tpm test_kps_client test_healthcert test_backup"
+for build in release asan; do
+	for name in $pg_tests; do
+		t="build/$build/tests/$name"
+		if [ -x "$t" ]; then
+			queue "unit/$build-pg/$name" env HGSLAB_TEST_STORE=postgresql "$t"
+		else
+			missing "unit/$build-pg/$name" "$t is not built: make && make asan"
 		fi
 	done
 done

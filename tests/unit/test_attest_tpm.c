@@ -48,6 +48,7 @@
 #include "proto/platform_id.h"
 #include "proto/tcglog.h"
 #include "lib/tpm.h"
+#include "tests/unit/teststore.h"
 #include "tests/unit/testutil.h"
 
 /* A manufactured TPM and the keys made in it once. */
@@ -204,8 +205,9 @@ static int group_setup(void **state)
 	ip.trust = HGS_MODE_TPM;
 	ip.listen = "127.0.0.1:0";
 	ip.vendor_ca_pem = f->vendor_a_pem;
-	if (hgs_node_create(&ip) < 0 ||
+	if (hgs_node_create(&ip) < 0 || tus_hgs_node_store(f->node_dir) < 0 ||
 	    hgs_node_open(f->node_dir, HGS_NODE_OPEN_KEYS, &f->node) < 0 ||
+	    tus_hgs_node_check(f->node) < 0 ||
 	    register_policies() < 0 || hgs_server_start(f->node, "127.0.0.1", 0, &f->srv) < 0)
 		goto fail;
 	snprintf(f->url, sizeof(f->url), "http://hgs.relecloud.com:%u/Attestation",

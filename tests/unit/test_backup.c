@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "hgs/backup.h"
 #include "hgs/db.h"
@@ -31,6 +32,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/store.h"
+#include "tests/unit/teststore.h"
 #include "tests/unit/testutil.h"
 
 #define PW "correct horse battery staple"
@@ -221,11 +223,11 @@ static void test_snapshot_consistent(void **state)
 {
 	struct hl_store *writer = NULL, *reader = NULL;
 	struct hl_buf snap = { 0 };
-	char path[200];
+	char path[300];
 	int before;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/%s", G->dir, HGS_DB_FILE);
+	assert_ok(tus_hgs_node_location(G->dir, path, sizeof(path)));
 	assert_int_equal(hgs_db_open(path, &writer), 0);
 	assert_int_equal(hgs_db_open(path, &reader), 0);
 	assert_int_equal(hl_store_snapshot(reader, &snap), 0);

@@ -53,6 +53,7 @@
 #include "proto/keyprotector.h"
 #include "proto/platform_id.h"
 #include "tenant/guardian.h"
+#include "tests/unit/teststore.h"
 #include "tests/unit/testutil.h"
 
 /* The lab shared by the group: one host, one served node, one KP. */
@@ -201,7 +202,8 @@ static int group_setup(void **state)
 	ip.trust = HGS_MODE_TPM;
 	ip.listen = "127.0.0.1:0";   /* served on node_addr below */
 	ip.vendor_ca_pem = ca_pem;
-	if (hgs_node_create(&ip) < 0 || hgs_node_open(L.node_dir, 0, &node) < 0 ||
+	if (hgs_node_create(&ip) < 0 || tus_hgs_node_store(L.node_dir) < 0 ||
+	    hgs_node_open(L.node_dir, 0, &node) < 0 || tus_hgs_node_check(node) < 0 ||
 	    register_host(node) < 0)
 		goto out;
 	hgs_node_close(node);

@@ -35,6 +35,7 @@
 #include "lib/fileio.h"
 #include "lib/labclock.h"
 #include "tests/unit/testutil.h"
+#include "tests/unit/teststore.h"
 
 /* Folders between the repository root and a test program: build/<flavour>/tests/. */
 #define TU_EXE_DEPTH 3
@@ -450,8 +451,14 @@ int tu_hgs_node(const char *dir, enum hgs_mode trust, struct hgs_node **out)
 		.trust = trust, .listen = "127.0.0.1:0",
 	};
 
-	if (hgs_node_create(&p) < 0 || hgs_node_open(dir, HGS_NODE_OPEN_KEYS, out) < 0)
+	if (hgs_node_create(&p) < 0 || tus_hgs_node_store(dir) < 0 ||
+	    hgs_node_open(dir, HGS_NODE_OPEN_KEYS, out) < 0)
 		return -1;
+	if (tus_hgs_node_check(*out) < 0) {
+		hgs_node_close(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 

@@ -186,8 +186,10 @@ const char *const *tu_keeper(void);
 /*
  * The lab's HGS node "MyHgsService" of relecloud.com in TRUST mode (listen
  * 127.0.0.1:0), created at DIR and opened with its keys into *OUT
- * (hgs_node_create, hgs_node_open with HGS_NODE_OPEN_KEYS); 0, or -1 with
- * the reason in hl_error_last() (for setup functions).
+ * (hgs_node_create, hgs_node_open with HGS_NODE_OPEN_KEYS); on the
+ * PostgreSQL variant (teststore.h) its state is moved onto a fresh database
+ * named in DIR/store first.  0, or -1 with the reason in hl_error_last()
+ * (for setup functions).
  */
 int tu_hgs_node(const char *dir, enum hgs_mode trust, struct hgs_node **out);
 
