@@ -106,7 +106,7 @@ int hgs_db_cluster_node_stop(struct hgs_node *node)
 /* The registry as JSON rows. */
 int hgs_db_cluster_list(struct hgs_node *node, time_t now, json_t **out)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct hl_store_stmt *stmt = NULL;
 	json_t *arr, *o;
 	char name[HL_NAME_COMPUTER_SIZE], address[32], seen_s[32], started_s[32];
 	long long pid, seen, started;
