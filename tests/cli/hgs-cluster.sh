@@ -106,6 +106,8 @@ cluster_suite() {
 	lab_net $((${#tag} + ${#kind}))
 	net=$NET
 	if [ "$kind" = pgsql ]; then
+		# as root the server runs as 'postgres', which must be able to reach its folder
+		chmod o+x "$T" "$w"
 		run "$bin" pgsql start --dir "$w/pg"
 		pg=$(grep -o 'postgres[a-z]*://[^ ]*' <<<"$OUT" | head -n1)
 		ok $([ $RC -eq 0 ] && [ -n "$pg" ]; echo $?) "$tag: pgsql start gives a connection URI"
