@@ -1,6 +1,7 @@
 /*
- * cmd_hgs.c - the `hgslab hgs` verbs: Initialize-HgsServer (init), the HGS
- * service (serve), and the admin cmdlets in kebab-case with the Hgs noun
+ * cmd_hgs.c - the `hgslab hgs` verbs: Initialize-HgsServer (init, and
+ * add-node: a node joining the HGS), the HGS service (serve), the cluster's
+ * nodes (get-cluster, Get-ClusterNode), and the admin cmdlets in kebab-case with the Hgs noun
  * dropped (get-server, set-server, add-/get-/remove-tpm-host, -tpm-policy,
  * -ci-policy, -host-group, -host-key, get-/enable-/disable-attestation-policy,
  * get-attestation-log, get-attestation-signer-certificate) and clear-server
@@ -18,6 +19,7 @@
 
 #include "hgs/attest_log.h"
 #include "hgs/db.h"
+#include "hgs/db_cluster.h"
 #include "hgs/node.h"
 #include "hgs/serve.h"
 #include "hgs/tpm_verify.h"
@@ -48,6 +50,31 @@ const struct hl_opt cmd_hgs_init_opts[] = {
 	{ "tpm-vendor-ca", 0, HL_OPT_STRING, "FILE",
 	  "PEM bundle of the TPM vendor CA that EK certificates must chain to", 0 },
 	{ "force", 'f', HL_OPT_FLAG, NULL, "replace an existing node (discards its state)", 0 },
+	{ "node-name", 0, HL_OPT_STRING, "NAME", "this node's name in the cluster (default HGS01)",
+	  0 },
+	{ "store", 0, HL_OPT_STRING, "URI",
+	  "keep the HGS state in this PostgreSQL database (postgresql://...; default DIR/hgs.db)",
+	  0 },
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_hgs_add_node_opts[] = {
+	{ "dir", 'd', HL_OPT_STRING, "NEWDIR", "the new node's directory: new or empty",
+	  HL_OPT_REQUIRED },
+	{ "node-name", 0, HL_OPT_STRING, "NAME", "the new node's name, unique in the cluster "
+	  "(e.g. HGS02)", 0 },
+	{ "name", 'n', HL_OPT_STRING, "NAME", "the same as --node-name", 0 },
+	{ "from", 0, HL_OPT_STRING, "NODEDIR", "a node of the HGS on this machine: share its store, "
+	  "copy its keys", 0 },
+	{ "from-state", 0, HL_OPT_STRING, "FILE", "an export of the HGS (`hgs export-server-state`): "
+	  "take its keys (with --store)", 0 },
+	{ "store", 0, HL_OPT_STRING, "URI", "with --from-state: the HGS's PostgreSQL store "
+	  "(postgresql://...)", 0 },
+	{ "password-file", 0, HL_OPT_STRING, "FILE",
+	  "with --from-state: read the password from the first line of FILE (or /dev/fd/N)", 0 },
+	{ "password-stdin", 0, HL_OPT_FLAG, NULL,
+	  "with --from-state: read the password from the first line of standard input", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -181,7 +208,7 @@ static int server_json(struct hgs_node *node, json_t **out)
 						  "TrustHostKey" };
 	struct hgs_config cfg;
 	char url[64], when[32], thumb[HL_SHA256_HEX_SIZE], *bundle = NULL;
-	long long offset = 0;
+	long long offset = 0, nodes = 0;
 	long pid;
 	json_t *o;
 
@@ -191,6 +218,12 @@ static int server_json(struct hgs_node *node, json_t **out)
 	if (!(o = json_object()))
 		return hl_error("out of memory");
 	hl_cmd_set_str(o, "Name", cfg.name);
+	hl_cmd_set_str(o, "NodeName", node->node_name);
+	if (hgs_db_cluster_count(node, &nodes) < 0) {
+		json_decref(o);
+		return -1;
+	}
+	json_object_set_new(o, "ClusterNodes", json_integer(nodes));
 	hl_cmd_set_str(o, "Domain", cfg.domain);
 	hl_cmd_set_str(o, "TrustMode", hgs_mode_name(cfg.trust));
 	hl_cmd_set_str(o, "AttestationOperationMode", mode_names[cfg.trust]);
@@ -264,6 +297,10 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 	p.domain = hl_opts_str(&ctx->opts, "domain", NULL);
 	p.listen = hl_opts_str(&ctx->opts, "listen", NULL);
 	p.force = hl_opts_flag(&ctx->opts, "force");
+	p.node_name = hl_opts_str(&ctx->opts, "node-name", NULL);
+	p.store = hl_opts_str(&ctx->opts, "store", NULL);
+	if (p.node_name && hl_name_computer("node name", p.node_name) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hgs_mode_parse(hl_opts_str(&ctx->opts, "trust", "tpm"), &p.trust) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
 	if (hours < 1 || hours > HGS_HEALTHCERT_VALIDITY_H_MAX)
@@ -297,6 +334,74 @@ int cmd_hgs_init(struct hl_cmd_ctx *ctx)
 out:
 	hgs_node_close(node);
 	free(ca);
+	return code;
+}
+
+/*
+ * `hgs add-node` (Initialize-HgsServer -HgsServerIPAddress: a node joining
+ * the HGS): --from NODEDIR, or --from-state FILE --store URI.
+ */
+int cmd_hgs_add_node(struct hl_cmd_ctx *ctx)
+{
+	struct hgs_join_params p = { 0 };
+	const char *alias = hl_opts_str(&ctx->opts, "name", NULL);
+	struct hgs_node *node = NULL;
+	int code;
+
+	p.dir = hl_opts_str(&ctx->opts, "dir", NULL);
+	p.node_name = hl_opts_str(&ctx->opts, "node-name", NULL);
+	p.from = hl_opts_str(&ctx->opts, "from", NULL);
+	p.from_state = hl_opts_str(&ctx->opts, "from-state", NULL);
+	p.store = hl_opts_str(&ctx->opts, "store", NULL);
+	if (p.node_name && alias && strcmp(p.node_name, alias) != 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "give the node's name once: --node-name or --name");
+	if (!p.node_name)
+		p.node_name = alias;
+	if (!p.node_name)
+		return hl_cmd_fail(HL_EXIT_USAGE, "give the new node's name: --node-name NAME "
+				   "(unique in the cluster, e.g. HGS02)");
+	if (p.from_state && !p.store)
+		return hl_cmd_fail(HL_EXIT_USAGE, "--from-state needs --store URI: the postgresql:// "
+				   "URI of the HGS's store");
+	if (p.from_state && !p.from)
+		code = cmd_hgs_join_from_state(ctx, &p);
+	else if ((code = hgs_node_join(&p)) < 0)
+		code = hl_cmd_fail(code == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "cannot add the node "
+				   "'%s' in '%s': %s", p.node_name, p.dir, hl_error_last());
+	else
+		code = HL_EXIT_OK;
+	if (code != HL_EXIT_OK)
+		return code;
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
+		return code;
+	if (!hl_opts_flag(&ctx->opts, "json"))
+		printf("added node '%s' of HGS '%s' in '%s'; serve it with `hgslab hgs serve --dir %s "
+		       "--listen ADDR:PORT`\n\n", node->node_name, node->config.name, node->dir,
+		       node->dir);
+	code = print_server(ctx, node);
+	hgs_node_close(node);
+	return code;
+}
+
+/* The columns get-cluster shows. */
+static const char *const cluster_cols[] = { "Name", "Address", "State", "LastSeen", "Pid", NULL };
+
+/* `hgs get-cluster` (Get-ClusterNode): the HGS's nodes and whether each is up. */
+int cmd_hgs_get_cluster(struct hl_cmd_ctx *ctx)
+{
+	struct hgs_node *node = NULL;
+	json_t *rows = NULL;
+	time_t now;
+	int code, rc;
+
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
+		return code;
+	rc = hgs_node_now(node, &now);
+	if (rc == 0)
+		rc = hgs_db_cluster_list(node, now, &rows);
+	code = hl_cmd_out_rows(ctx, rc, rows, cluster_cols, "no node is registered");
+	json_decref(rows);
+	hgs_node_close(node);
 	return code;
 }
 

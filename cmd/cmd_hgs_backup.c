@@ -189,6 +189,28 @@ int cmd_hgs_export_state(struct hl_cmd_ctx *ctx)
 	return HL_EXIT_OK;
 }
 
+/* `hgs add-node --from-state`: the export's keys for a node joining a PostgreSQL store. */
+int cmd_hgs_join_from_state(const struct hl_cmd_ctx *ctx, struct hgs_join_params *p)
+{
+	struct password pw;
+	int rc;
+
+	if ((rc = password_get(ctx, 0, &pw)) != HL_EXIT_OK)
+		return rc;
+	p->password = pw.text;
+	p->pw_len = pw.len;
+	rc = hgs_node_join(p);
+	password_clear(&pw);
+	p->password = NULL;
+	if (rc == -3)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s (the password was read from %s)",
+				   hl_error_last(), pw.from);
+	if (rc < 0)
+		return hl_cmd_fail(rc == -2 ? HL_EXIT_USAGE : HL_EXIT_FAILURE, "cannot add the node "
+				   "'%s' in '%s': %s", p->node_name, p->dir, hl_error_last());
+	return HL_EXIT_OK;
+}
+
 /* `hgs import-server-state` (Import-HgsServerState). */
 int cmd_hgs_import_state(struct hl_cmd_ctx *ctx)
 {

@@ -51,6 +51,9 @@ extern const struct hl_opt cmd_hgs_add_host_group_opts[];
 extern const struct hl_opt cmd_hgs_add_host_key_opts[];
 extern const struct hl_opt cmd_hgs_log_opts[];
 int cmd_hgs_init(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_hgs_add_node_opts[];
+int cmd_hgs_add_node(struct hl_cmd_ctx *ctx);
+int cmd_hgs_get_cluster(struct hl_cmd_ctx *ctx);
 int cmd_hgs_serve(struct hl_cmd_ctx *ctx);
 int cmd_hgs_get_server(struct hl_cmd_ctx *ctx);
 int cmd_hgs_set_server(struct hl_cmd_ctx *ctx);
@@ -184,6 +187,9 @@ extern const struct hl_opt cmd_hgs_export_state_opts[];
 extern const struct hl_opt cmd_hgs_import_state_opts[];
 int cmd_hgs_export_state(struct hl_cmd_ctx *ctx);
 int cmd_hgs_import_state(struct hl_cmd_ctx *ctx);
+/* add-node --from-state: the password read as import-server-state reads it, then hgs_node_join(). */
+struct hgs_join_params;
+int cmd_hgs_join_from_state(const struct hl_cmd_ctx *ctx, struct hgs_join_params *p);
 
 /* tenant/cmd_tenant.c */
 extern const struct hl_opt cmd_tenant_new_guardian_opts[];

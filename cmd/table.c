@@ -15,6 +15,22 @@ static const struct hl_cmd hgs_verbs[] = {
 			 "encryption keys with certificates (the HGS guardian) and the default Hgs_*\n"
 			 "policies.  Nothing is left behind when it fails.",
 	  .opts = cmd_hgs_init_opts, .run = cmd_hgs_init },
+	{ .name = "add-node",
+	  .summary = "add a node to an existing HGS (Initialize-HgsServer -HgsServerIPAddress)",
+	  .description = "Makes NEWDIR a node of the same HGS: it shares the state of --from NODEDIR\n"
+			 "(NODEDIR's hgs.db, or its PostgreSQL database) and a copy of its keys, so\n"
+			 "every node verifies the others' nonces and health certificates.  On another\n"
+			 "machine: --from-state FILE (an export-server-state file, for the keys;\n"
+			 "password as import-server-state takes it) and --store URI (the HGS's\n"
+			 "PostgreSQL database).  The name must be new in the cluster (exit 2).  Built\n"
+			 "beside NEWDIR and renamed in: nothing is left on a failure.  Then `hgs serve\n"
+			 "--dir NEWDIR --listen ADDR:PORT`.  See docs/hgs-cluster.md.",
+	  .opts = cmd_hgs_add_node_opts, .run = cmd_hgs_add_node },
+	{ .name = "get-cluster", .summary = "the HGS's nodes and their state (Get-ClusterNode)",
+	  .description = "Lists every node of the HGS: Name, Address (where its `hgs serve` listens),\n"
+			 "State (Up when its `hgs serve` said it was alive in the last 6 seconds of the\n"
+			 "node clock, else Down), LastSeen and Pid.",
+	  .opts = cmd_hgs_show_opts, .run = cmd_hgs_get_cluster },
 	{ .name = "serve", .summary = "serve /Attestation and /KeyProtection over HTTP",
 	  .description = "Prints 'hgs: serving NAME on http://ADDR:PORT' when ready; stops on SIGTERM or\n"
 			 "SIGINT (exit 0).  Logs to DIR/hgs.log.  See docs/attestation-protocol.md.",

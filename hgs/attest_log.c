@@ -14,13 +14,14 @@
 /* Record one attestation attempt (and log it in hgs.log). */
 int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
 			  const struct hgs_result *res, const char *remote, const char *healthcert,
-			  const struct hgs_trace *trace)
+			  const struct hgs_trace *trace, long long *log_id)
 {
 	char sub[HGS_REASON_MAX], *json = NULL;
 	struct hgs_attest_log_entry e = {
 		.mode = hgs_mode_name(mode), .status = hgs_status_name(res->status),
 		.substatus = res->substatus, .reason = res->reason, .remote = remote,
 	};
+	long long id = 0;
 	int rc;
 
 	if (!e.mode || !e.status)
@@ -35,11 +36,14 @@ int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode
 		hl_error_clear();
 	}
 	e.trace = json;
-	rc = hgs_db_attest_log_add(node, &e);
+	rc = hgs_db_attest_log_add(node, &e, &id);
+	if (rc == 0 && log_id)
+		*log_id = id;
 	free(json);
 	hgs_substatus_format(res->substatus, sub, sizeof(sub));
-	hl_log_info("attestation: host '%s' (%s) from %s: %s%s%s%s%s%s", e.host[0] ? e.host : "-",
-		    e.mode, remote ? remote : "-", e.status, sub[0] ? " (" : "", sub,
+	hl_log_info("attestation %lld: host '%s' (%s) from %s: %s%s%s%s%s%s", id,
+		    e.host[0] ? e.host : "-", e.mode, remote ? remote : "-", e.status,
+		    sub[0] ? " (" : "", sub,
 		    sub[0] ? ")" : "", res->reason[0] ? ": " : "", res->reason);
 	return rc;
 }

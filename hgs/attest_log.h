@@ -25,10 +25,11 @@
  * MODE with result RES; REMOTE is the peer ("127.0.0.5:40112") or NULL;
  * HEALTHCERT is the thumbprint of the health certificate issued, or NULL;
  * TRACE the exchange's trace (hgs/trace.h), complete with its answer, or
- * NULL (recorded as null).
+ * NULL (recorded as null).  The entry is committed when this returns;
+ * *LOG_ID (LOG_ID may be NULL) gets its Id, the "LogId" of the answer.
  */
 int hgs_attest_log_record(struct hgs_node *node, const char *host, enum hgs_mode mode,
 			  const struct hgs_result *res, const char *remote, const char *healthcert,
-			  const struct hgs_trace *trace);
+			  const struct hgs_trace *trace, long long *log_id);
 
 #endif

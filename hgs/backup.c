@@ -480,20 +480,10 @@ out:
 static int import_check(const char *tmp, const char *listen)
 {
 	struct hgs_node *node = NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
 	int rc = -1;
 
-	if (hgs_node_open(tmp, 0, &node) < 0)
+	if (hgs_node_open(tmp, 0, &node) < 0 || hgs_node_keys_check(node) < 0)
 		goto out;
-	for (int i = 0; i < HGS_KEY_ROLE_COUNT; i++) {
-		if (hgs_node_keypair(node, (enum hgs_key_role)i, &cert, &key) < 0)
-			goto out;
-		hl_cert_free(cert);
-		hl_key_free(key);
-		cert = NULL;
-		key = NULL;
-	}
 	if (listen && hgs_db_set_listen(node, listen) < 0)
 		goto out;
 	rc = 0;

@@ -154,6 +154,21 @@ const char *const hgs_db_migrations[] = {
 	/* 7: each exchange's trace (hgs/trace.h): what was sent and checked, for the diagrams */
 	"ALTER TABLE attestation_log ADD COLUMN trace TEXT;"
 	"ALTER TABLE key_protection_log ADD COLUMN trace TEXT;",
+	/* 8: cluster: nodes, used nonces */
+	"CREATE TABLE cluster_nodes("
+	"  name TEXT PRIMARY KEY,"
+	"  address TEXT NOT NULL DEFAULT '',"
+	"  pid INTEGER NOT NULL DEFAULT 0,"
+	"  started INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen INTEGER NOT NULL DEFAULT 0,"
+	"  added INTEGER NOT NULL);"
+	"CREATE TABLE cluster_secrets("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  nonce_key BLOB NOT NULL);"
+	"CREATE TABLE used_nonces("
+	"  nonce BLOB PRIMARY KEY,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX used_nonces_expires ON used_nonces(expires);",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 
@@ -1712,7 +1727,8 @@ static int log_list(struct hgs_node *node, const char *table, const struct json_
 }
 
 /* Append one entry to the attestation log. */
-int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e)
+int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e,
+			  long long *id)
 {
 	struct hl_store *st = NULL;
 	int rc;
@@ -1720,14 +1736,15 @@ int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_ent
 	/* an audit record (node.h, Durability) */
 	if (hgs_node_log_store(node, &st) < 0)
 		return -1;
-	rc = hl_store_run(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
-			  "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	rc = hl_store_get(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
+			  "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+			  "RETURNING id",
 			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
 				  HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
 				  HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
-				  HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace)));
+				  HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace), HL_OUT_INT64(id)));
 	hgs_node_log_release(node);
-	return rc;
+	return rc == 1 ? 0 : rc < 0 ? -1 : hl_error("the attestation log gave no entry id");
 }
 
 /* The attestation log's columns as JSON (hgs_db_attest_log_list). */
@@ -1754,7 +1771,7 @@ int hgs_db_attest_log_since(struct hgs_node *node, long long after, long max, js
 }
 
 /* Append one entry to the key protection log. */
-int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
+int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e, long long *id)
 {
 	struct hl_store *st = NULL;
 	int rc;
@@ -1762,9 +1779,10 @@ int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 	/* an audit record (node.h, Durability) */
 	if (hgs_node_log_store(node, &st) < 0)
 		return hl_error_wrap("cannot record a key release in the key protection log");
-	rc = hl_store_run(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
+	rc = hl_store_get(st, "INSERT INTO key_protection_log(time, host, key_protector, owner, "
 			  "result, reason, message, http_status, remote, healthcert, "
-			  "encryption_cert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			  "encryption_cert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+			  "RETURNING id",
 			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host),
 				  HL_IN_TEXT(e->key_protector), HL_IN_TEXT(e->owner),
 				  HL_IN_TEXT(e->result ? e->result : ""),
@@ -1772,9 +1790,14 @@ int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e)
 				  HL_IN_TEXT(e->message ? e->message : ""),
 				  HL_IN_INT(e->http_status), HL_IN_TEXT(e->remote),
 				  HL_IN_TEXT(e->health_certificate),
-				  HL_IN_TEXT(e->encryption_certificate), HL_IN_TEXT(e->trace)));
+				  HL_IN_TEXT(e->encryption_certificate), HL_IN_TEXT(e->trace),
+				  HL_OUT_INT64(id)));
+	if (rc == 0)
+		rc = hl_error("the key protection log gave no entry id");
 	if (rc < 0)
 		hl_error_wrap("cannot record a key release in the key protection log");
+	else
+		rc = 0;
 	hgs_node_log_release(node);
 	return rc;
 }

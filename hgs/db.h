@@ -28,6 +28,9 @@
  *                        Protection Service (hgs/kps.h)
  *   key_protection_log   every key release and refusal (hgs/kps.h);
  *                        an audit record (hgs_node_log_store)
+ *   cluster_nodes, cluster_secrets, used_nonces
+ *                        what the nodes of a cluster share (migration 8,
+ *                        accessors in hgs/db_cluster.h)
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
@@ -412,8 +415,12 @@ struct hgs_attest_log_entry {
 	const char *trace;                    /* the exchange's trace as JSON text (hgs/trace.h), or NULL */
 };
 
-/* Append E to the attestation log (an audit record, hgs_node_log_store). */
-int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e);
+/*
+ * Append E to the attestation log (an audit record, hgs_node_log_store),
+ * committed when this returns; *ID gets the entry's Id.
+ */
+int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e,
+			  long long *id);
 
 /*
  * The attestation log as a JSON array, oldest first, of {"Id", "Time",
@@ -447,8 +454,8 @@ struct hgs_kps_log_entry {
 	const char *trace;                    /* the exchange's trace as JSON text (hgs/trace.h), or NULL */
 };
 
-/* Append E to the key protection log. */
-int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e);
+/* Append E to the key protection log, committed when this returns; *ID gets the entry's Id. */
+int hgs_db_kps_log_add(struct hgs_node *node, const struct hgs_kps_log_entry *e, long long *id);
 
 /*
  * The key protection log as a JSON array, oldest first, of {"Id", "Time",

@@ -129,10 +129,11 @@ static void trace_answer(struct hgs_trace *t, const struct hgs_kps_outcome *out)
 }
 
 /*
- * Record OUT in the key protection log and hgs.log, with trace T (may be
- * NULL), to which the answer is appended first.
+ * Record OUT in the key protection log (committed before the answer, whose
+ * LogId is OUT->log_id) and hgs.log, with trace T (may be NULL), to which
+ * the answer is appended first.
  */
-static int record(struct hgs_node *node, const char *remote, const struct hgs_kps_outcome *out,
+static int record(struct hgs_node *node, const char *remote, struct hgs_kps_outcome *out,
 		  struct hgs_trace *t)
 {
 	struct hgs_kps_log_entry e = { 0 };
@@ -163,7 +164,7 @@ static int record(struct hgs_node *node, const char *remote, const struct hgs_kp
 		    e.host ? e.host : "-", e.key_protector ? e.key_protector : "-",
 		    e.owner ? e.owner : "-", remote ? remote : "-", e.result,
 		    out->message[0] ? ": " : "", out->message);
-	rc = hgs_db_kps_log_add(node, &e);
+	rc = hgs_db_kps_log_add(node, &e, &out->log_id);
 	free(json);
 	return rc;
 }
@@ -959,6 +960,12 @@ static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *ou
 			      hgs_kps_reason_name(out->reason), "key_protector",
 			      out->kp_id[0] ? out->kp_id : NULL, "host",
 			      out->host[0] ? out->host : NULL);
+	}
+	/* which node answered, and the log entry of this exchange (docs/hgs-cluster.md) */
+	if (o && (json_object_set_new(o, "Node", json_string(node->node_name)) < 0 ||
+		  (out->log_id && json_object_set_new(o, "LogId", json_integer(out->log_id)) < 0))) {
+		json_decref(o);
+		o = NULL;
 	}
 	if (!o)
 		return hl_error("out of memory");

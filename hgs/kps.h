@@ -115,6 +115,7 @@ struct hgs_kps_outcome {
 	char transport_key_fingerprint[HL_SHA256_HEX_SIZE];
 	time_t healthcert_not_after;
 	struct hl_buf wrapped_tk;             /* released: the TK, RSA-OAEP to the transport key */
+	long long log_id;                     /* its key protection log entry (0: not recorded) */
 };
 
 /*

@@ -6,11 +6,14 @@
  * shares.  What an HGS node has in common with other served directories
  * (staging and renaming, the pid file, the lab clock, listen addresses and
  * domain names) is lib/'s (lib/served.h, lib/labclock.h, lib/dnsname.h),
- * and HGS code calls those directly.
+ * and HGS code calls those directly.  A node that joins an existing HGS
+ * (hgs_node_join, `hgs add-node`) is made here too: a `store` file naming
+ * the cluster's store, a copy of the cluster's keys, its own name.
  */
 #include "hgs/node.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,8 +24,9 @@
 
 #include <openssl/x509.h>
 
+#include "hgs/backup.h"
 #include "hgs/db.h"
-#include "hgs/nonce.h"
+#include "hgs/db_cluster.h"
 #include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -160,29 +164,142 @@ out:
 	return rc;
 }
 
-/* Open a node directory: store, configuration and, on request, the signer. */
+/* Is LOC a PostgreSQL connection URI (lib/store.h)? */
+static int location_is_uri(const char *loc)
+{
+	return strncmp(loc, "postgresql://", 13) == 0 || strncmp(loc, "postgres://", 11) == 0;
+}
+
+/*
+ * Read the one line of DIR/FILE (at most MAX bytes, printable ASCII) into
+ * BUF of SIZE bytes: 1 read, 0 no such file, -1 refused.  WHAT names it.
+ */
+static int line_file_read(const char *dir, const char *file, const char *what, size_t max,
+			  char *buf, size_t size)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0, n;
+	int rc = -1;
+
+	if (hl_served_path(dir, file, path, sizeof(path)) < 0)
+		return -1;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (hl_file_read(path, max + 2, &text, &len) < 0)
+		return hl_error_wrap("cannot read the %s of the HGS node '%s'", what, dir);
+	n = strcspn(text, "\n");
+	if (n == 0 || n > max || n >= size || (n < len && n + 1 != len)) {
+		hl_error("the %s file '%s' is malformed: it must hold one line of 1 to %zu characters",
+			 what, path, max);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < 0x20 || text[i] > 0x7e) {
+			hl_error("the %s file '%s' is malformed: character %zu is not printable ASCII",
+				 what, path, i + 1);
+			goto out;
+		}
+	}
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	rc = 1;
+out:
+	if (text)
+		hl_crypto_cleanse(text, len);
+	free(text);
+	return rc;
+}
+
+/* DIR/store's LOCATION into LOC: 1 read, 0 no store file, -1 refused. */
+static int store_file_read(const char *dir, char *loc, size_t size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (hl_served_path(dir, HGS_STORE_FILE, path, sizeof(path)) < 0)
+		return -1;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : hl_error_errno("cannot inspect '%s'", path);
+	if (S_ISLNK(st.st_mode))
+		return hl_error("'%s' is a symbolic link: the store file must be a regular file of "
+				"the node itself (mode 0600)", path);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600)
+		return hl_error("'%s' must be a regular file of mode 0600 (it may hold a password); "
+				"it is mode %04o: run `chmod 600 %s`", path,
+				(unsigned)(st.st_mode & 07777), path);
+	if ((r = line_file_read(dir, HGS_STORE_FILE, "store", HGS_STORE_LOCATION_MAX, loc,
+				size)) <= 0)
+		return r < 0 ? -1 : 0;
+	if (loc[0] != '/' && !location_is_uri(loc))
+		return hl_error("the store file '%s' is malformed: it must name an absolute path of an "
+				"hgs.db or a postgresql:// URI", path);
+	return 1;
+}
+
+/* DIR's store location: its store file, else DIR/hgs.db; -2 when DIR is no node. */
+int hgs_node_store_location(const char *dir, char *loc, size_t size)
+{
+	char *abs = NULL, path[PATH_MAX];
+	int has, r, rc = -1;
+
+	if ((has = hl_served_open(dir, HGS_DB_FILE, &abs, path, sizeof(path))) < 0)
+		goto out;
+	if ((r = store_file_read(abs, loc, size)) < 0)
+		goto out;
+	if (!r) {
+		if (!has) {
+			hl_error("'%s' is not an HGS node: it has neither %s nor %s; create one "
+				 "with `hgslab hgs init --dir %s --name NAME --domain DOMAIN --listen "
+				 "ADDR:PORT`", dir, HGS_DB_FILE, HGS_STORE_FILE, dir);
+			rc = -2;
+			goto out;
+		}
+		if ((size_t)snprintf(loc, size, "%s", path) >= size) {
+			hl_error("the path of '%s' is too long", path);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(abs);
+	return rc;
+}
+
+/* The node name of DIR (its node-name file, or HGS_NODE_NAME_DEFAULT) into NAME. */
+static int node_name_read(const char *dir, char name[HL_NAME_COMPUTER_SIZE])
+{
+	int r = line_file_read(dir, HGS_NODE_NAME_FILE, "node name", HL_NAME_COMPUTER_SIZE - 1,
+			       name, HL_NAME_COMPUTER_SIZE);
+
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		snprintf(name, HL_NAME_COMPUTER_SIZE, "%s", HGS_NODE_NAME_DEFAULT);
+	else if (hl_name_computer("node name", name) < 0)
+		return hl_error_wrap("the node name file of '%s' is damaged", dir);
+	return 0;
+}
+
+/* Open a node directory: store, configuration, names, nonce key and, on request, the signer. */
 int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 {
 	struct hgs_node *node = NULL;
-	char path[PATH_MAX];
-	int rc = -1, has;
+	char loc[HGS_STORE_LOCATION_MAX + 1];
+	int rc = -1;
 
 	*out = NULL;
 	node = calloc(1, sizeof(*node));
 	if (!node)
 		return hl_error("cannot open the HGS node: out of memory");
 	hl_served_lock_init(&node->lock);
-	if (hl_nonce_table_new(HGS_NONCE_TABLE_SIZE, HGS_NONCE_LIFETIME_S, &node->nonces) < 0 ||
-	    (has = hl_served_open(dir, HGS_DB_FILE, &node->dir, path, sizeof(path))) < 0)
+	if (hl_file_abspath(dir, &node->dir) < 0 ||
+	    hgs_node_store_location(node->dir, loc, sizeof(loc)) < 0)
 		goto out;
-	if (!has) {
-		hl_error("'%s' is not an HGS node: it has no %s; create one with "
-			 "`hgslab hgs init --dir %s --name NAME --domain DOMAIN --listen ADDR:PORT`",
-			 dir, HGS_DB_FILE, dir);
-		goto out;
-	}
-	if (hgs_db_open(path, &node->store) < 0 ||
-	    hgs_db_config_read(node->store, &node->config) < 0)
+	if (node_name_read(node->dir, node->node_name) < 0 ||
+	    hgs_db_open(loc, &node->store) < 0 ||
+	    hgs_db_config_read(node->store, &node->config) < 0 ||
+	    hgs_db_nonce_key(node->store, node->nonce_key) < 0)
 		goto out;
 	if (flags & HGS_NODE_OPEN_KEYS) {
 		if (hgs_node_keypair(node, HGS_KEY_ATTESTATION_SIGNER, &node->signer_cert,
@@ -203,7 +320,7 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
-	hl_nonce_table_free(node->nonces);
+	hl_crypto_cleanse(node->nonce_key, sizeof(node->nonce_key));
 	hgs_db_policy_cache_drop(node);
 	hl_store_close(node->store);
 	hl_key_free(node->signer_key);
@@ -291,6 +408,13 @@ static int init_params_check(const struct hgs_init_params *p, struct hgs_config 
 				cfg->healthcert_validity_h, HGS_HEALTHCERT_VALIDITY_H_MAX);
 	if (p->vendor_ca_pem && hgs_vendor_ca_check(p->vendor_ca_pem) < 0)
 		return hl_error_wrap("invalid TPM vendor CA");
+	if (p->node_name && hl_name_computer("node name", p->node_name) < 0)
+		return -1;
+	if (p->store && (!location_is_uri(p->store) || strlen(p->store) > HGS_STORE_LOCATION_MAX ||
+			 strpbrk(p->store, "\n\r")))
+		return hl_error("invalid --store '%s': give a postgresql:// URI (of at most %d "
+				"characters); without --store the store is DIR/%s", p->store,
+				HGS_STORE_LOCATION_MAX, HGS_DB_FILE);
 	snprintf(cfg->name, sizeof(cfg->name), "%s", p->name);
 	snprintf(cfg->domain, sizeof(cfg->domain), "%s", p->domain);
 	cfg->trust = p->trust;
@@ -326,6 +450,8 @@ static int init_target_check(const struct hl_served_new *s, int force)
 	return 1;
 }
 
+static int node_files_write(const char *tmp, const char *location, const char *node_name);
+
 /* Initialize-HgsServer: build the node in a temporary directory, then rename it into place. */
 int hgs_node_create(const struct hgs_init_params *p)
 {
@@ -333,6 +459,8 @@ int hgs_node_create(const struct hgs_init_params *p)
 	struct hgs_config cfg;
 	struct hl_store *st = NULL;
 	char old[PATH_MAX], path[PATH_MAX];
+	const char *node_name = p->node_name ? p->node_name : HGS_NODE_NAME_DEFAULT;
+	unsigned char key[HGS_NONCE_KEY_LEN];
 	int replace, rc = -1, moved_old = 0;
 	time_t now;
 
@@ -346,12 +474,18 @@ int hgs_node_create(const struct hgs_init_params *p)
 		goto out;
 	now = time(NULL);
 	cfg.created = now;
+	if (node_files_write(s.tmp, p->store, node_name) < 0)
+		goto out;
 	snprintf(path, sizeof(path), "%s/%s", s.tmp, HGS_DB_FILE);
-	if (hgs_db_open(path, &st) < 0 || hgs_db_node_insert(st, &cfg, p->vendor_ca_pem) < 0)
+	if (hgs_db_open(p->store ? p->store : path, &st) < 0 ||
+	    hgs_db_node_insert(st, &cfg, p->vendor_ca_pem) < 0)
 		goto out;
 	for (int i = 0; i < HGS_KEY_ROLE_COUNT; i++)
 		if (create_keypair(s.tmp, st, &cfg, &key_plans[i], now) < 0)
 			goto out;
+	/* the cluster's nonce key and the first node's name, made at init */
+	if (hgs_db_nonce_key(st, key) < 0 || hgs_db_cluster_node_add(st, node_name, now) < 0)
+		goto out;
 	hl_store_close(st);
 	st = NULL;
 
@@ -378,6 +512,204 @@ int hgs_node_create(const struct hgs_init_params *p)
 	moved_old = 0;
 	rc = 0;
 out:
+	hl_crypto_cleanse(key, sizeof(key));
+	hl_store_close(st);
+	hl_served_new_end(&s);
+	return rc;
+}
+
+/* ---- joining (add-node) ---- */
+
+/* Copy the regular files of FROM/keys into TMP/keys with their modes. */
+static int keys_copy(const char *from, const char *tmp)
+{
+	char src[PATH_MAX], dst[PATH_MAX], *data = NULL;
+	struct dirent *e;
+	struct stat st;
+	size_t len = 0;
+	DIR *d;
+	int rc = -1;
+
+	snprintf(src, sizeof(src), "%s/%s", from, HGS_KEYS_DIR);
+	if (!(d = opendir(src)))
+		return hl_error_errno("cannot read the keys of the HGS node '%s'", from);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(src, sizeof(src), "%s/%s/%s", from, HGS_KEYS_DIR, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s/%s", tmp, HGS_KEYS_DIR, e->d_name);
+		if (lstat(src, &st) < 0) {
+			hl_error_errno("cannot inspect '%s'", src);
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (hl_file_read(src, HL_FILE_READ_MAX, &data, &len) < 0 ||
+		    hl_file_write(dst, data, len, st.st_mode & 0644) < 0)
+			goto out;
+		hl_crypto_cleanse(data, len);
+		free(data);
+		data = NULL;
+	}
+	rc = 0;
+out:
+	if (data)
+		hl_crypto_cleanse(data, len);
+	free(data);
+	closedir(d);
+	return rc;
+}
+
+/*
+ * The keys of the export P->from_state into TMP/keys: the export is
+ * imported whole into TMP/state (hgs/backup.h checks it), its keys/ moved
+ * out, the rest removed.  -2 / -3 as hgs_backup_import().
+ */
+static int keys_from_state(const struct hgs_join_params *p, const char *tmp)
+{
+	char state[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	int rc;
+
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	snprintf(src, sizeof(src), "%s/%s", state, HGS_KEYS_DIR);
+	snprintf(dst, sizeof(dst), "%s/%s", tmp, HGS_KEYS_DIR);
+	if ((rc = hgs_backup_import(p->from_state, state, p->password, p->pw_len, NULL)) < 0)
+		return rc;
+	if (rmdir(dst) < 0 || rename(src, dst) < 0)
+		return hl_error_errno("cannot take the keys out of the imported state");
+	return hl_file_rmtree(state);
+}
+
+/* Write TMP/store (when LOCATION) and TMP/node-name. */
+static int node_files_write(const char *tmp, const char *location, const char *node_name)
+{
+	char path[PATH_MAX], line[HGS_STORE_LOCATION_MAX + 2];
+	int n;
+
+	if (location) {
+		n = snprintf(line, sizeof(line), "%s\n", location);
+		snprintf(path, sizeof(path), "%s/%s", tmp, HGS_STORE_FILE);
+		if (hl_file_write_private(path, line, (size_t)n) < 0)
+			return -1;
+		hl_crypto_cleanse(line, sizeof(line));
+	}
+	n = snprintf(line, sizeof(line), "%s\n", node_name);
+	snprintf(path, sizeof(path), "%s/%s", tmp, HGS_NODE_NAME_FILE);
+	return hl_file_write(path, line, (size_t)n, HL_FILE_MODE_PUBLIC);
+}
+
+/* Every primary key pair of NODE loads and matches its certificate in the store. */
+int hgs_node_keys_check(struct hgs_node *node)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+
+	for (int i = 0; i < HGS_KEY_ROLE_COUNT; i++) {
+		if (hgs_node_keypair(node, (enum hgs_key_role)i, &cert, &key) < 0)
+			return -1;
+		hl_cert_free(cert);
+		hl_key_free(key);
+	}
+	return 0;
+}
+
+/* Open the node staged in TMP and check its key pairs against the store. */
+static int join_check(const char *tmp)
+{
+	struct hgs_node *node = NULL;
+	int rc = -1;
+
+	if (hgs_node_open(tmp, 0, &node) == 0)
+		rc = hgs_node_keys_check(node);
+	hgs_node_close(node);
+	return rc;
+}
+
+/* Check what add-node was given; -2 with what to do when it cannot go on. */
+static int join_params_check(const struct hgs_join_params *p)
+{
+	struct stat sb;
+
+	if (hl_name_computer("node name", p->node_name) < 0)
+		return -2;
+	if (!p->from == !p->from_state) {
+		hl_error("give --from NODEDIR (a node of the HGS on this machine), or --from-state "
+			 "FILE --store URI (an export of it and its PostgreSQL store)");
+		return -2;
+	}
+	if (p->from && p->store) {
+		hl_error("--store goes with --from-state: a node added --from NODEDIR shares that "
+			 "node's store");
+		return -2;
+	}
+	if (p->from_state && (!p->store || !location_is_uri(p->store) ||
+			      strlen(p->store) > HGS_STORE_LOCATION_MAX || strpbrk(p->store, "\n\r"))) {
+		hl_error("--from-state needs --store URI: the postgresql:// URI of the HGS's store "
+			 "(a node on another machine shares a PostgreSQL store)");
+		return -2;
+	}
+	if (lstat(p->dir, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		hl_error("'%s' is a symbolic link: give the new node's directory itself", p->dir);
+		return -2;
+	}
+	return 0;
+}
+
+/* Initialize-HgsServer joining an HGS: stage the node, register its name, rename it in. */
+int hgs_node_join(const struct hgs_join_params *p)
+{
+	struct hl_served_new s;
+	struct hl_store *st = NULL;
+	char loc[HGS_STORE_LOCATION_MAX + 1], from_name[HL_NAME_COMPUTER_SIZE];
+	int rc, r, registered = 0;
+	time_t now = time(NULL);
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = join_params_check(p)) < 0 ||
+	    (rc = hl_served_new_begin(&s, p->dir, "an HGS node")) < 0)
+		goto out;
+	if ((rc = hl_served_new_target(&s, "an HGS node")) != 0) {
+		if (rc > 0)
+			hl_error("cannot add a node at '%s': it is not empty; give a new or empty "
+				 "directory", p->dir);
+		rc = -2;
+		goto out;
+	}
+	if ((rc = hl_served_new_stage(&s, "join", HGS_KEYS_DIR)) < 0)
+		goto out;
+	if (p->from) {
+		if ((rc = hgs_node_store_location(p->from, loc, sizeof(loc))) < 0 ||
+		    (rc = node_name_read(p->from, from_name)) < 0 || (rc = keys_copy(p->from, s.tmp)) < 0)
+			goto out;
+	} else {
+		snprintf(loc, sizeof(loc), "%s", p->store);
+		if ((rc = keys_from_state(p, s.tmp)) < 0)
+			goto out;
+	}
+	rc = -1;
+	if (node_files_write(s.tmp, loc, p->node_name) < 0 || hgs_db_open(loc, &st) < 0)
+		goto out;
+	/* a node made before clusters never registered its name: it keeps it */
+	if (p->from && hgs_db_cluster_node_add(st, from_name, now) < 0)
+		goto out;
+	if ((r = hgs_db_cluster_node_add(st, p->node_name, now)) <= 0) {
+		if (r == 0) {
+			hl_error("the HGS already has a node named '%s'; choose another --node-name "
+				 "(`hgslab hgs get-cluster` lists them)", p->node_name);
+			rc = -2;
+		}
+		goto out;
+	}
+	registered = 1;
+	if (join_check(s.tmp) < 0 || hl_served_new_commit(&s, "new node") < 0)
+		goto out;
+	registered = 0;
+	rc = 0;
+out:
+	if (registered && hgs_db_cluster_node_remove(st, p->node_name) < 0)
+		hl_log_warn("cannot take the node name '%s' out of the cluster's registry: %s",
+			    p->node_name, hl_error_last());
+	hl_crypto_cleanse(loc, sizeof(loc));
 	hl_store_close(st);
 	hl_served_new_end(&s);
 	return rc;
@@ -434,6 +766,16 @@ static int remove_split(const char *dir, char **abs, char parent[PATH_MAX], cons
 	return 0;
 }
 
+/* Is DIR/FILE a regular file (not a link)? */
+static int node_file_is_regular(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Clear-HgsServer: check, claim the pid file, confirm, rename the node aside, remove it. */
 int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 {
@@ -455,8 +797,8 @@ int hgs_node_remove(const char *dir, hgs_node_confirm_fn *confirm, void *arg)
 		hl_error("'%s' is a symbolic link: give the node directory itself", dir);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", abs, HGS_DB_FILE);
-	if (!S_ISDIR(st.st_mode) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (!S_ISDIR(st.st_mode) || (!node_file_is_regular(abs, HGS_DB_FILE) &&
+				     !node_file_is_regular(abs, HGS_STORE_FILE))) {
 		hl_error("'%s' is not an HGS node: it has no %s; nothing was removed", dir,
 			 HGS_DB_FILE);
 		goto out;

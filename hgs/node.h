@@ -8,7 +8,15 @@
  *
  *   hgs.db                        SQLite store (lib/store, WAL): configuration,
  *                                 keys' certificates, registrations, policy
- *                                 states, attestation log (hgs/db.h)
+ *                                 states, attestation log (hgs/db.h), the
+ *                                 cluster's nodes and used nonces
+ *                                 (hgs/db_cluster.h)
+ *   store                         instead of hgs.db: the LOCATION of the
+ *                                 store the node shares (one line, mode
+ *                                 0600: an absolute path of another node's
+ *                                 hgs.db, or a postgresql:// URI, lib/store.h)
+ *   node-name                     the node's name in the cluster (one line;
+ *                                 absent: HGS01), unique in the cluster
  *   keys/attestation-signer.key   private keys, PKCS#8 PEM, mode 0600
  *   keys/kps-signing.key
  *   keys/kps-encryption.key
@@ -28,12 +36,22 @@
  * A node is a served directory (lib/served.h): it is built beside its place
  * and renamed in, and `hgs serve` owns it through hgs.pid.
  *
+ * Clusters (docs/hgs-cluster.md).  One HGS may run as several nodes: `hgs
+ * init` makes the first (its store is DIR/hgs.db, or a PostgreSQL database
+ * given with --store), `hgs add-node` (hgs_node_join) makes another whose
+ * `store` file names the same store and whose keys/ is a copy of the first
+ * node's (so every node signs and unwraps with the same keys).  What is
+ * per node: the directory, its name, its log, pid file and clock offset;
+ * everything else (configuration, registrations, policies, logs, nonces) is
+ * in the shared store.
+ *
  * Threads.  One node may be used by several threads (the HTTP server's
  * workers): the store is guarded by the node's recursive lock, which every
  * hgs_db_* function takes itself; code that needs several statements in one
- * transaction takes it around them with hgs_node_lock().  Issued nonces
- * live in memory in a lib/nonce table with its own lock (hgs/nonce.h).
- * Keys and the configuration snapshot are read-only after open.
+ * transaction takes it around them with hgs_node_lock().  Nonces are
+ * checked with the cluster's nonce key, read at open, and used up in the
+ * store (hgs/nonce.h).  Keys, the node name, the nonce key and the
+ * configuration snapshot are read-only after open.
  *
  * Durability.  The store commits security state (registrations, AK pins,
  * policies, KPS certificates) with synchronous=FULL: nothing of it comes
@@ -60,7 +78,6 @@
 #include "lib/dnsname.h"
 #include "proto/names.h"
 #include "lib/labclock.h"
-#include "lib/nonce.h"
 #include "lib/store.h"
 
 /* Domain names: a DNS name of at most HGS_DOMAIN_MAX-1 characters (the O of certificates). */
@@ -74,6 +91,14 @@
 #define HGS_LOG_FILE "hgs.log"
 #define HGS_PID_FILE "hgs.pid"
 #define HGS_KEYS_DIR "keys"
+#define HGS_STORE_FILE "store"
+#define HGS_NODE_NAME_FILE "node-name"
+/* The name of a node made by `hgs init` without --node-name (and of one with no node-name file). */
+#define HGS_NODE_NAME_DEFAULT "HGS01"
+/* Longest store LOCATION a `store` file may hold. */
+#define HGS_STORE_LOCATION_MAX 1024
+/* Bytes of the cluster's nonce key (hgs/db_cluster.h, hgs/nonce.h). */
+#define HGS_NONCE_KEY_LEN 32
 
 /* Roles of the node's key pairs (rows of the node_keys table, hgs/db.h). */
 enum hgs_key_role {
@@ -112,7 +137,8 @@ struct hgs_node {
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
-	struct hl_nonce_table *nonces;    /* issued nonces (hgs/nonce.h), own lock */
+	char node_name[HL_NAME_COMPUTER_SIZE]; /* this node's name in the cluster, "HGS01" */
+	unsigned char nonce_key[HGS_NONCE_KEY_LEN]; /* the cluster's (hgs/nonce.h) */
 	/* the policy snapshot hgs_db_policy_set_load() keeps (hgs/db.h); guarded by lock */
 	struct hgs_policy_data *policies; /* NULL: none kept */
 	long long policies_version;       /* PRAGMA data_version it was read at */
@@ -135,6 +161,8 @@ struct hgs_init_params {
 	int healthcert_validity_h;        /* 0 = HGS_HEALTHCERT_VALIDITY_H_DEFAULT */
 	const char *vendor_ca_pem;        /* TPM vendor CA bundle (PEM text) or NULL */
 	int force;                        /* replace an existing node directory */
+	const char *node_name;            /* NULL: HGS_NODE_NAME_DEFAULT */
+	const char *store;                /* a postgresql:// URI, or NULL: DIR/hgs.db */
 };
 
 /*
@@ -152,6 +180,39 @@ int hgs_node_create(const struct hgs_init_params *p);
 enum {
 	HGS_NODE_OPEN_KEYS = 1u << 0,     /* load the attestation signer key pair */
 };
+
+/* What `hgs add-node` asks for: FROM, or FROM_STATE with its PASSWORD and STORE. */
+struct hgs_join_params {
+	const char *dir;                  /* the new node's directory: absent or empty */
+	const char *node_name;            /* its name: unique in the cluster */
+	const char *from;                 /* a node directory of the cluster, or NULL */
+	const char *from_state;           /* an export-server-state file (hgs/backup.h), or NULL */
+	const char *password;             /* FROM_STATE's password, PW_LEN bytes */
+	size_t pw_len;
+	const char *store;                /* with FROM_STATE: the cluster's postgresql:// URI */
+};
+
+/*
+ * Make DIR a new node of an existing HGS (Initialize-HgsServer joining one):
+ * its `store` file names the cluster's store (FROM's, or STORE), its keys/
+ * is a copy of FROM's (or of the keys in FROM_STATE), its name is
+ * registered in the store's node registry.  Built beside DIR and renamed in:
+ * nothing is left on a failure (the name is taken out of the registry
+ * again).  -2 for bad input (a taken name, an invalid one, DIR not new or
+ * empty or a symbolic link, FROM not a node, a STORE that is no URI, a
+ * FROM_STATE that is no export), -3 when FROM_STATE does not authenticate
+ * under PASSWORD (hgs/backup.h), -1 for other failures.
+ */
+int hgs_node_join(const struct hgs_join_params *p);
+
+/*
+ * The store LOCATION of the node directory DIR into LOC (SIZE bytes): the
+ * one line of DIR/store, or the absolute path of DIR/hgs.db.  A `store`
+ * file that is a symbolic link, not a regular file of mode 0600, empty,
+ * longer than HGS_STORE_LOCATION_MAX or not one line of an absolute path or
+ * a postgresql:// URI is refused with what to do.  -2 when DIR is no node.
+ */
+int hgs_node_store_location(const char *dir, char *loc, size_t size);
 
 /* Open the node directory DIR (made absolute) with FLAGS into *OUT. */
 int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out);
@@ -185,6 +246,13 @@ int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);
  */
 int hgs_node_keypair(struct hgs_node *node, enum hgs_key_role role, X509 **cert, EVP_PKEY **key);
 
+/*
+ * Check that every primary key pair of NODE (the attestation signer, the
+ * KPS signing and encryption keys) loads from its key file and matches its
+ * certificate in the store.
+ */
+int hgs_node_keys_check(struct hgs_node *node);
+
 /* CERT's subject as one line, "CN=..., O=..." (RFC 2253 order), into BUF of SIZE bytes. */
 int hgs_cert_subject(X509 *cert, char *buf, size_t size);
 
@@ -197,9 +265,10 @@ typedef int hgs_node_confirm_fn(void *arg);
 
 /*
  * Remove the node directory DIR whole (Clear-HgsServer): its store, keys,
- * certificates, logs.  DIR must be a node directory itself (a directory
- * holding hgs.db; not a symbolic link: -2 when it is not, nothing is
- * touched).  The node's pid file is claimed for the whole removal, so no
+ * certificates, logs (a node that joined another removes its directory
+ * only: the shared store stays).  DIR must be a node directory itself (a
+ * directory holding hgs.db or store; not a symbolic link: -2 when it is
+ * not, nothing is touched).  The node's pid file is claimed for the whole removal, so no
  * `hgs serve` runs on it meanwhile: "`hgs serve` runs on the HGS node 'DIR'
  * (pid N); stop it first" (-1) when one does.  Then CONFIRM(ARG) is asked
  * when not NULL.  DIR is renamed aside to PARENT/.BASE.clear.XXXXXX (one

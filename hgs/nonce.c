@@ -1,30 +1,69 @@
 /*
- * nonce.c - attestation nonces of an HGS node (nonce.h): the node's
- * lib/nonce table read on the node clock, the decision a presented nonce
- * gives (Passed, UnauthorizedHost or TransientError with a reason) and its
- * step in the exchange's trace.
+ * nonce.c - attestation nonces of an HGS cluster (nonce.h): made and
+ * checked with the cluster's nonce key (HMAC-SHA256, OpenSSL), used up in
+ * the shared store (hgs/db_cluster.h), read on the node clock; the
+ * decision a presented nonce gives (Passed, UnauthorizedHost or
+ * TransientError with a reason) and its step in the exchange's trace.
  */
 #include "hgs/nonce.h"
 
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "hgs/db_cluster.h"
 #include "lib/crypto.h"
 
-/* Issue a nonce on the node clock. */
+/* The parts of a nonce: random (first: a trace shows the nonce's first bytes), expiry, MAC. */
+#define NONCE_EXPIRES_LEN 8
+#define NONCE_RANDOM_LEN 8
+#define NONCE_SIGNED_LEN (NONCE_EXPIRES_LEN + NONCE_RANDOM_LEN)
+#define NONCE_MAC_LEN (HGS_NONCE_LEN - NONCE_SIGNED_LEN)
+
+/* The MAC of the first NONCE_SIGNED_LEN bytes of NONCE under NODE's nonce key into MAC. */
+static int nonce_mac(const struct hgs_node *node, const unsigned char *nonce,
+		     unsigned char mac[HL_SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	if (!HMAC(EVP_sha256(), node->nonce_key, sizeof(node->nonce_key), nonce, NONCE_SIGNED_LEN,
+		  mac, &n) || n != HL_SHA256_LEN)
+		return hl_error("cannot compute a nonce's MAC (HMAC-SHA256)");
+	return 0;
+}
+
+/* Issue a nonce on the node clock: random, expiry, MAC. */
 int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce[HGS_NONCE_LEN],
 		    time_t *expires)
 {
+	unsigned char mac[HL_SHA256_LEN];
+	uint64_t e;
 	time_t now;
 
 	(void)host;
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
-	return hl_nonce_issue(node->nonces, now, nonce, expires);
+	*expires = now + HGS_NONCE_LIFETIME_S;
+	e = (uint64_t)*expires;
+	for (int i = 0; i < NONCE_EXPIRES_LEN; i++)
+		nonce[NONCE_RANDOM_LEN + i] = (unsigned char)(e >> (8 * (NONCE_EXPIRES_LEN - 1 - i)));
+	if (hl_crypto_random(nonce, NONCE_RANDOM_LEN) < 0 ||
+	    nonce_mac(node, nonce, mac) < 0)
+		return -1;
+	memcpy(nonce + NONCE_SIGNED_LEN, mac, NONCE_MAC_LEN);
+	return 0;
 }
 
 /* Check and use up a nonce; explain a refusal. */
 int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		      struct hgs_result *res)
 {
+	unsigned char mac[HL_SHA256_LEN];
+	uint64_t e = 0;
 	time_t now, expires;
+	int r;
 
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
@@ -32,27 +71,37 @@ int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t 
 		return hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
 				       "the nonce has %zu bytes, not %d: it was not issued by this "
 				       "HGS", len, HGS_NONCE_LEN);
-	switch (hl_nonce_consume(node->nonces, nonce, now, &expires)) {
-	case HL_NONCE_FRESH:
-		hgs_result_pass(res);
-		break;
-	case HL_NONCE_UNKNOWN:
-		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
-				"the nonce was not issued by this HGS since it last started (or it "
-				"expired long ago); ask for a fresh nonce");
-		break;
-	case HL_NONCE_USED:
-		hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
-				"the nonce was already used: the request is a replay");
-		break;
-	case HL_NONCE_EXPIRED:
-		hgs_result_fail(res, HGS_STATUS_TRANSIENT_ERROR, 0,
-				"the nonce expired %lld s ago (nonces are valid %d s); ask for a "
-				"fresh nonce and retry", (long long)(now - expires),
-				HGS_NONCE_LIFETIME_S);
-		break;
-	}
+	if (nonce_mac(node, nonce, mac) < 0)
+		return -1;
+	if (!hl_crypto_ct_equal(mac, nonce + NONCE_SIGNED_LEN, NONCE_MAC_LEN))
+		return hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				       "the nonce was not issued by this HGS (its MAC does not "
+				       "verify under the cluster's nonce key); ask for a fresh nonce");
+	for (int i = 0; i < NONCE_EXPIRES_LEN; i++)
+		e = e << 8 | nonce[NONCE_RANDOM_LEN + i];
+	expires = (time_t)e;
+	if (expires <= now)
+		return hgs_result_fail(res, HGS_STATUS_TRANSIENT_ERROR, 0,
+				       "the nonce expired %lld s ago (nonces are valid %d s); ask "
+				       "for a fresh nonce and retry", (long long)(now - expires),
+				       HGS_NONCE_LIFETIME_S);
+	if ((r = hgs_db_nonce_use(node, nonce, len, expires)) < 0)
+		return -1;
+	if (r == 0)
+		return hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+				       "the nonce was already used: the request is a replay");
+	hgs_result_pass(res);
 	return 0;
+}
+
+/* Purge used nonces a lifetime after they expired. */
+int hgs_nonce_purge(struct hgs_node *node)
+{
+	time_t now;
+
+	if (hgs_node_now(node, &now) < 0)
+		return -1;
+	return hgs_db_nonce_purge(node, now - HGS_NONCE_LIFETIME_S);
 }
 
 /* The trace step of a nonce decision. */

@@ -1,23 +1,29 @@
 /*
- * nonce.h - attestation nonces: fresh, single use, expiring.
+ * nonce.h - attestation nonces: fresh, single use, expiring, good at every
+ * node of the HGS.
  *
- * A host asks for a nonce (POST /Attestation/v1/nonce) and puts it in what it
- * proves (a TPM quote's extraData, a host-key signature).  The nonces of a
- * node are a lib/nonce table (node->nonces): 32 random bytes kept only in
- * the memory of the process that issued them, with their expiry on the node
- * clock (hgs_node_now).  A restart of `hgs serve` therefore forgets every
- * outstanding nonce: a nonce issued before it is refused after it as not
- * issued by this HGS, and the host asks for a fresh one.  That is the safe
- * direction: no nonce, used or not, can come back after a crash, and nothing
- * is written to disk per nonce.
+ * A host asks a node for a nonce (POST /Attestation/v1/nonce) and puts it
+ * in what it proves (a TPM quote's extraData, a host-key signature), which
+ * it may send to any node of the cluster.  A nonce is self-certifying, so
+ * issuing one writes nothing:
  *
- * hgs_nonce_consume() checks and marks a nonce used under the table's lock,
- * so two requests racing with one nonce cannot both pass.  A used or expired
- * nonce stays in the table (so a replay is named as such) until its slot is
- * taken: the table holds the HGS_NONCE_TABLE_SIZE most recently issued
- * nonces, and issuing one more drops the oldest (used or not; a host whose
- * nonce was dropped that way is refused and retries with a fresh one).
- * This file adds what HGS makes of a presented nonce: the decision.
+ *   nonce = random (8 bytes) || expires (8 bytes, big-endian, node clock)
+ *           || HMAC-SHA256(nonce key, random || expires), first 16 bytes
+ *
+ * The nonce key is the cluster's, in the shared store (hgs/db_cluster.h),
+ * read at open: every node checks every node's nonces, nothing else can
+ * make one.  Consuming a nonce checks its length and MAC (else
+ * UnauthorizedHost: not issued by this HGS), its expiry on the consuming
+ * node's clock (else TransientError: ask for a fresh one; the attempt does
+ * not use it up), then inserts it into the store's used_nonces, whose
+ * primary key makes the insert of a second use conflict (UnauthorizedHost:
+ * already used, a replay), whichever node sees it.  That is one insert per
+ * attestation.  `hgs serve` purges used nonces HGS_NONCE_LIFETIME_S after
+ * they expired (a nonce past its expiry is refused before it is looked up,
+ * so a purged one cannot come back unless a node's clock goes back by more
+ * than that).  A restart of a node forgets nothing: a nonce issued before
+ * it is still good once.  The nodes' clocks are assumed to agree within a
+ * few seconds (a node whose clock runs ahead refuses nonces early).
  *
  * Every attestation mode calls hgs_nonce_consume() before it checks anything
  * else the request proves.
@@ -31,13 +37,10 @@
 #include "proto/attest.h"
 #include "hgs/node.h"
 #include "hgs/trace.h"
-#include "lib/nonce.h"
 
-#define HGS_NONCE_LEN HL_NONCE_LEN
+#define HGS_NONCE_LEN 32
 /* How long a nonce may be used after it was issued, seconds. */
 #define HGS_NONCE_LIFETIME_S 300
-/* Nonces a node remembers: at 100 attestations/s, well over a lifetime's worth. */
-#define HGS_NONCE_TABLE_SIZE 65536
 
 /*
  * Issue a nonce into NONCE, valid until *EXPIRES (node clock).  HOST (may be
@@ -47,15 +50,18 @@ int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce
 		    time_t *expires);
 
 /*
- * Consume NONCE (LEN bytes): a decision in RES, not an error.  Passed when it
- * was issued by this node in this process, is unused and unexpired (it is
- * then used up); otherwise UnauthorizedHost (unknown, issued before a
- * restart, wrong length, already used: a replay) or TransientError (expired:
- * ask for a fresh one and retry), with a reason.  Returns -1 only on an
- * internal error (clock).
+ * Consume NONCE (LEN bytes): a decision in RES, not an error.  Passed when
+ * a node of this HGS issued it and it is unused and unexpired (it is then
+ * used up, at every node); otherwise UnauthorizedHost (wrong length, not
+ * made with the cluster's key, already used: a replay) or TransientError
+ * (expired: ask for a fresh one and retry), with a reason.  Returns -1 only
+ * on an internal error (clock, store).
  */
 int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		      struct hgs_result *res);
+
+/* Forget the used nonces that can no longer be presented (`hgs serve`, now and then). */
+int hgs_nonce_purge(struct hgs_node *node);
 
 /*
  * Append to trace T the "Nonce" check that hgs_nonce_consume() decided as

@@ -3,12 +3,16 @@
  * turns hgs_route arrays into a lib/http server (parsing JSON bodies,
  * enforcing the trust mode, recording every attestation attempt), the core
  * routes (info, nonce), the shared end of an attestation, and the `hgs
- * serve` program: pid file, log, readiness line, SIGTERM/SIGINT.
+ * serve` program: pid file, log, readiness line, SIGTERM/SIGINT, and the
+ * heartbeat that keeps the node's row of the cluster registry fresh
+ * (hgs/db_cluster.h) and purges used nonces.  Every answer carries the
+ * node's name in X-Hgs-Node.
  */
 #include "hgs/serve.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include "hgs/attest_log.h"
 #include "hgs/attest_tpm.h"
 #include "hgs/db.h"
+#include "hgs/db_cluster.h"
 #include "hgs/healthcert.h"
 #include "hgs/kps.h"
 #include "hgs/nonce.h"
@@ -110,7 +115,7 @@ int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, in
 				"%s", msg);
 		hgs_trace_answer(req->trace, http_status, &res);
 		if (hgs_attest_log_record(req->node, req->host, (enum hgs_mode)req->route->mode, &res,
-					  req->http->remote, NULL, req->trace) < 0)
+					  req->http->remote, NULL, req->trace, NULL) < 0)
 			hl_log_warn("%s", hl_error_last());
 		req->recorded = 1;
 	}
@@ -132,6 +137,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	X509 *cert = NULL;
 	char when[32], thumb[HL_SHA256_HEX_SIZE];
 	time_t not_after = 0;
+	long long log_id = 0;
 	int rc = -1;
 
 	if (final.status == HGS_STATUS_PASSED) {
@@ -155,13 +161,16 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 		}
 	}
 	hgs_trace_answer(req->trace, 200, &final);
+	/* committed before the answer: an answer's LogId is always in the log */
 	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert ? thumb : NULL,
-				  req->trace) < 0)
+				  req->trace, &log_id) < 0)
 		goto out;
 	req->recorded = 1;
-	if (!(reply = json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", host ? host : "", "mode",
-				hgs_mode_name(mode), "status", hgs_status_name(final.status), "reason",
-				final.reason, "node", node->config.name)) ||
+	if (!(reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "host", host ? host : "",
+				"mode", hgs_mode_name(mode), "status",
+				hgs_status_name(final.status), "reason", final.reason, "node",
+				node->config.name, "Node", node->node_name, "LogId",
+				(json_int_t)log_id)) ||
 	    !(subs = json_array()) || json_object_set_new(reply, "substatus", subs) < 0) {
 		hl_error("out of memory");
 		goto out;
@@ -199,8 +208,9 @@ static int route_info(struct hgs_request *req, struct hl_http_response *resp)
 	    hl_cert_to_pem(node->signer_cert, &pem) < 0)
 		return reply_internal(resp);
 	hl_labclock_format(now, when, sizeof(when));
-	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "protocol", 1, "name",
-		      cfg.name, "domain", cfg.domain, "mode", hgs_mode_name(cfg.trust),
+	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "protocol", 1,
+		      "name", cfg.name, "Node", node->node_name, "domain", cfg.domain, "mode",
+		      hgs_mode_name(cfg.trust),
 		      "operation_mode", operation_mode(cfg.trust), "signer_certificate",
 		      (const char *)pem.data, "signer_thumbprint", node->signer_thumbprint,
 		      "health_certificate_validity_hours", cfg.healthcert_validity_h,
@@ -319,7 +329,7 @@ failed:
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS failed: %s", saved);
 		hgs_trace_answer(req.trace, 500, &res);
 		if (hgs_attest_log_record(b->node, req.host, (enum hgs_mode)b->route->mode, &res,
-					  http->remote, NULL, req.trace) < 0)
+					  http->remote, NULL, req.trace, NULL) < 0)
 			hl_log_warn("%s", hl_error_last());
 		hl_error("%s", saved);
 	}
@@ -364,6 +374,8 @@ int hgs_server_start(struct hgs_node *node, const char *addr, unsigned short por
 	cfg.max_connections = HGS_HTTP_MAX_CONNECTIONS;
 	cfg.per_client_connections = HGS_HTTP_PER_CLIENT;
 	cfg.request_timeout_s = HGS_HTTP_REQUEST_TIMEOUT_S;
+	cfg.header_name = HGS_NODE_HEADER;
+	cfg.header_value = node->node_name;
 	if (hl_http_server_start(&cfg, &srv->http) < 0)
 		goto out;
 	*out = srv;
@@ -391,10 +403,103 @@ void hgs_server_stop(struct hgs_server *srv)
 	free(srv);
 }
 
+/* Heartbeats between two purges of the used nonces. */
+#define HEARTBEAT_PURGE_EVERY 15
+
+/*
+ * The heartbeat of a serving node: a thread that refreshes the node's
+ * last_seen every HGS_CLUSTER_HEARTBEAT_S and now and then purges the used
+ * nonces, until heartbeat_stop().  Invariant: running is guarded by lock.
+ */
+struct heartbeat {
+	struct hgs_node *node;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;              /* CLOCK_MONOTONIC */
+	int running;
+	int started;                      /* the thread exists */
+};
+
+/* The heartbeat thread: beat, purge now and then, until stopped. */
+static void *heartbeat_run(void *arg)
+{
+	struct heartbeat *hb = arg;
+	struct timespec until;
+	unsigned beats = 0;
+	time_t now;
+
+	pthread_mutex_lock(&hb->lock);
+	while (hb->running) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += HGS_CLUSTER_HEARTBEAT_S;
+		while (hb->running &&
+		       pthread_cond_timedwait(&hb->cond, &hb->lock, &until) != ETIMEDOUT)
+			;
+		if (!hb->running)
+			break;
+		pthread_mutex_unlock(&hb->lock);
+		if (hgs_node_now(hb->node, &now) < 0 || hgs_db_cluster_node_seen(hb->node, now) < 0)
+			hl_log_warn("cluster heartbeat: %s", hl_error_last());
+		if (++beats % HEARTBEAT_PURGE_EVERY == 0 && hgs_nonce_purge(hb->node) < 0)
+			hl_log_warn("cannot purge the used nonces: %s", hl_error_last());
+		pthread_mutex_lock(&hb->lock);
+	}
+	pthread_mutex_unlock(&hb->lock);
+	return NULL;
+}
+
+/* Record NODE serving on ADDR:PORT in the registry and start its heartbeat. */
+static int heartbeat_start(struct heartbeat *hb, struct hgs_node *node, const char *addr,
+			   unsigned short port)
+{
+	pthread_condattr_t ca;
+	char address[32];
+	time_t now;
+
+	hb->node = node;
+	snprintf(address, sizeof(address), "%s:%u", addr, port);
+	if (hgs_node_now(node, &now) < 0 ||
+	    hgs_db_cluster_node_start(node, address, (long)getpid(), now) < 0)
+		return hl_error_wrap("cannot record node '%s' in the cluster's registry",
+				     node->node_name);
+	pthread_mutex_init(&hb->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hb->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	hb->running = 1;
+	if (pthread_create(&hb->thread, NULL, heartbeat_run, hb) != 0) {
+		pthread_cond_destroy(&hb->cond);
+		pthread_mutex_destroy(&hb->lock);
+		return hl_error("cannot start the cluster heartbeat: no thread");
+	}
+	hb->started = 1;
+	return 0;
+}
+
+/* Stop the heartbeat (when started) and mark the node stopped in the registry. */
+static void heartbeat_stop(struct heartbeat *hb)
+{
+	if (!hb->started)
+		return;
+	pthread_mutex_lock(&hb->lock);
+	hb->running = 0;
+	pthread_cond_signal(&hb->cond);
+	pthread_mutex_unlock(&hb->lock);
+	pthread_join(hb->thread, NULL);
+	pthread_cond_destroy(&hb->cond);
+	pthread_mutex_destroy(&hb->lock);
+	hb->started = 0;
+	if (hgs_db_cluster_node_stop(hb->node) < 0)
+		hl_log_warn("cannot mark node '%s' stopped in the cluster's registry: %s",
+			    hb->node->node_name, hl_error_last());
+}
+
 /* `hgslab hgs serve`: serve until SIGTERM or SIGINT (the run is lib/served.h's). */
 int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 {
 	struct hl_served_run run = { 0 };
+	struct heartbeat hb = { 0 };
 	struct hgs_node *node = NULL;
 	struct hgs_server *srv = NULL;
 	char addr[16];
@@ -421,10 +526,12 @@ int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 	signal(SIGINT, SIG_DFL);
 	if (hl_served_block_signals(&run) < 0 || hgs_server_start(node, addr, port, &srv) < 0 ||
 	    hl_served_refuse_other(node->dir, HGS_PID_FILE, "HGS node") < 0 ||
-	    hl_served_write_pid(&run, node->dir, HGS_PID_FILE) < 0)
+	    hl_served_write_pid(&run, node->dir, HGS_PID_FILE) < 0 ||
+	    heartbeat_start(&hb, node, addr, hgs_server_port(srv)) < 0)
 		goto out;
-	hl_log_info("serving %s (%s mode) on http://%s:%u from '%s'", node->config.name,
-		    hgs_mode_name(node->config.trust), addr, hgs_server_port(srv), node->dir);
+	hl_log_info("serving %s (node %s, %s mode) on http://%s:%u from '%s'", node->config.name,
+		    node->node_name, hgs_mode_name(node->config.trust), addr, hgs_server_port(srv),
+		    node->dir);
 	if (hl_served_ready("hgs: serving %s on http://%s:%u\n", node->config.name, addr,
 			    hgs_server_port(srv)) < 0)
 		goto out;
@@ -432,6 +539,7 @@ int hgs_serve(const char *dir, const char *listen, enum hl_log_level level)
 	rc = 0;
 out:
 	hgs_server_stop(srv);
+	heartbeat_stop(&hb);
 	hl_served_finish(&run, rc);
 	hgs_node_close(node);
 	return rc;

@@ -26,7 +26,8 @@
  *   3. checks what its mode proves, looking registrations up with hgs/db.h;
  *   4. ends with hgs_attest_finish(req, host, &result, transport_key, resp),
  *      which issues the health certificate when the result is Passed,
- *      records the attempt in the attestation log and writes the reply.
+ *      records the attempt in the attestation log (committed before the
+ *      reply, whose "LogId" is the entry's Id) and writes the reply.
  * Returning -1 (after hl_error) answers 500; the framework records the
  * attempt as TransientError unless the handler already recorded it.
  *
@@ -52,6 +53,9 @@
 #include "hgs/trace.h"
 #include "lib/http.h"
 #include "lib/log.h"
+
+/* The header every answer of a node carries: the node's name (hgs/node.h). */
+#define HGS_NODE_HEADER "X-Hgs-Node"
 
 /* One request as an HGS handler sees it; valid until the handler returns. */
 struct hgs_request {
@@ -122,7 +126,9 @@ void hgs_server_stop(struct hgs_server *srv);
  *   hgs: serving MyHgsService on http://127.0.0.2:8080
  * on stdout, and run until SIGTERM or SIGINT, then stop cleanly and return 0
  * (leaving both signals blocked, so a second one cannot kill the exit).
- * Returns -1 when it cannot start.
+ * While it runs, the node's row of the cluster registry says where it
+ * listens and is refreshed every HGS_CLUSTER_HEARTBEAT_S (hgs/db_cluster.h);
+ * a clean stop marks it stopped.  Returns -1 when it cannot start.
  */
 int hgs_serve(const char *dir, const char *listen, enum hl_log_level level);
 

@@ -107,6 +107,7 @@ struct hl_http_server {
 	pthread_cond_t stream_cond;	/* signalled when the server stops or a stream ends */
 	int stopping;			/* streams end (guarded by conns_lock) */
 	int n_streams;			/* streamed answers not ended yet (conns_lock) */
+	char *header_name, *header_value;	/* the header every answer carries, or NULL */
 };
 
 /* A streamed answer in flight: the handler's stream function and its argument. */
@@ -327,8 +328,8 @@ static void http_conn_answering(struct MHD_Connection *conn, int answering)
 }
 
 /*
- * Queue RESP (taking its body, or its stream: SRV's) on CONN, with one extra
- * header when NAME is set.
+ * Queue RESP (taking its body, or its stream: SRV's) on CONN, with SRV's
+ * header and one extra header when NAME is set.
  */
 static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connection *conn,
 				 struct hl_http_response *resp,
@@ -337,7 +338,7 @@ static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connecti
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
-	if (resp->stream && srv) {
+	if (resp->stream) {
 		struct http_stream *st = calloc(1, sizeof(*st));
 
 		r = NULL;
@@ -379,6 +380,8 @@ static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connecti
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	if (name)
 		MHD_add_response_header(r, name, value);
+	if (srv->header_name)
+		MHD_add_response_header(r, srv->header_name, srv->header_value);
 	http_conn_answering(conn, 1);
 	rc = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
@@ -386,9 +389,10 @@ static enum MHD_Result http_send(struct hl_http_server *srv, struct MHD_Connecti
 }
 
 /* Answer CONN with STATUS and {"error": message} (and header NAME when set). */
-__attribute__((format(printf, 5, 6)))
-static enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, const char *name,
-				       const char *value, const char *fmt, ...)
+__attribute__((format(printf, 6, 7)))
+static enum MHD_Result http_send_error(struct hl_http_server *srv, struct MHD_Connection *conn,
+				       int status, const char *name, const char *value,
+				       const char *fmt, ...)
 {
 	struct hl_http_response resp;
 	char msg[2 * HL_ERROR_MAX];
@@ -399,7 +403,7 @@ static enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, 
 	va_end(ap);
 	http_response_init(&resp);
 	hl_http_response_error(&resp, status, "%s", msg);
-	return http_send(NULL, conn, &resp, name, value);
+	return http_send(srv, conn, &resp, name, value);
 }
 
 /* Does route path PATTERN (exact, or prefix when ending in '*') match PATH? */
@@ -559,11 +563,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 			hl_log_debug("%s %s from %s: %s", method, url, st->remote,
 				     allow[0] ? "405" : "404");
 			if (allow[0])
-				return http_send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				return http_send_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 						       MHD_HTTP_HEADER_ALLOW, allow,
 						       "method '%s' is not allowed for '%s'; "
 						       "allowed: %s", method, url, allow);
-			return http_send_error(conn, MHD_HTTP_NOT_FOUND, NULL, NULL,
+			return http_send_error(srv, conn, MHD_HTTP_NOT_FOUND, NULL, NULL,
 					       "no resource at '%s' on this server", url);
 		}
 		clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -578,7 +582,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 			st->answered = 1;
 			hl_log_debug("%s %s from %s: 413 (declared %s bytes)", method, url,
 				     st->remote, clen);
-			return http_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
+			return http_send_error(srv, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
 					       "request body is over the limit of %zu bytes",
 					       srv->max_body);
 		}
@@ -595,7 +599,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	st->answered = 1;
 	if (st->too_large) {
 		hl_log_debug("%s %s from %s: 413", method, url, st->remote);
-		return http_send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
+		return http_send_error(srv, conn, MHD_HTTP_CONTENT_TOO_LARGE, NULL, NULL,
 				       "request body is over the limit of %zu bytes", srv->max_body);
 	}
 	return http_dispatch(srv, conn, url, method, st);
@@ -762,7 +766,10 @@ int hl_http_server_start(const struct hl_http_server_config *cfg, struct hl_http
 	}
 	srv = calloc(1, sizeof(*srv));
 	if (!srv || (cfg->n_routes && !(srv->routes = calloc(cfg->n_routes,
-							      sizeof(*srv->routes))))) {
+							      sizeof(*srv->routes)))) ||
+	    (cfg->header_name && (!(srv->header_name = strdup(cfg->header_name)) ||
+				  !(srv->header_value = strdup(cfg->header_value ?
+							       cfg->header_value : ""))))) {
 		hl_error("cannot start the HTTP server: out of memory");
 		goto out;
 	}
@@ -834,6 +841,8 @@ out:
 			pthread_cond_destroy(&srv->sweep_cond);
 			pthread_mutex_destroy(&srv->conns_lock);
 		}
+		free(srv->header_name);
+		free(srv->header_value);
 		free(srv->routes);
 		free(srv);
 	}
@@ -884,6 +893,8 @@ void hl_http_server_stop(struct hl_http_server *srv)
 	pthread_cond_destroy(&srv->stream_cond);
 	pthread_cond_destroy(&srv->sweep_cond);
 	pthread_mutex_destroy(&srv->conns_lock);
+	free(srv->header_name);
+	free(srv->header_value);
 	free(srv->routes);
 	free(srv);
 }

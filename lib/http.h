@@ -148,6 +148,11 @@ struct hl_http_server_config {
 						 * Each worker runs the handlers of its
 						 * connections one at a time, so a handler
 						 * that blocks long delays its neighbours */
+	const char *header_name;		/* set: every answer (the handlers' and the
+						 * server's own errors) carries this header
+						 * with header_value, e.g. "X-Hgs-Node";
+						 * both are copied */
+	const char *header_value;
 };
 
 struct hl_http_server;

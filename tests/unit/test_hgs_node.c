@@ -493,12 +493,11 @@ static void test_nonce_expiry(void **state)
 }
 
 /*
- * Nonces live in the memory of the node that issued them: after a restart
- * (another open of the same directory) a nonce issued before is refused as
- * not issued by this HGS, unused or not; the node that issued it still
- * takes it once.
+ * Nonces are the cluster's: a nonce issued by one handle (a node, or this
+ * node before a restart) is accepted once by another handle on the same
+ * store, and then refused by both as a replay.
  */
-static void test_nonce_restart(void **state)
+static void test_nonce_other_node(void **state)
 {
 	unsigned char nonce[HGS_NONCE_LEN], used[HGS_NONCE_LEN];
 	struct hgs_node *other = NULL;
@@ -512,38 +511,47 @@ static void test_nonce_restart(void **state)
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 	assert_int_equal(hgs_node_open(G->dir, 0, &other), 0);
 	assert_int_equal(hgs_nonce_consume(other, nonce, sizeof(nonce), &res), 0);
-	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
-	assert_non_null(strstr(res.reason, "not issued by this HGS"));
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
 	assert_int_equal(hgs_nonce_consume(other, used, sizeof(used), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "already used"));
 	hgs_node_close(other);
 	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
-	assert_int_equal(res.status, HGS_STATUS_PASSED);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(res.reason, "already used"));
 }
 
 /*
- * The nonce table is bounded: after HGS_NONCE_TABLE_SIZE newer nonces the
- * oldest is dropped and refused; the newest still pass once.
+ * A forged nonce is refused: any changed byte (random part, expiry, MAC)
+ * and a nonce of another HGS (another nonce key) are not issued by this HGS;
+ * a refused attempt does not use the genuine nonce up.
  */
-static void test_nonce_table_bounded(void **state)
+static void test_nonce_forged(void **state)
 {
-	unsigned char first[HGS_NONCE_LEN], n[HGS_NONCE_LEN];
+	unsigned char nonce[HGS_NONCE_LEN], forged[HGS_NONCE_LEN];
+	struct hgs_node *foreign = NULL;
 	struct hgs_result res;
+	char dir[160];
 	time_t expires;
 
 	(void)state;
-	assert_int_equal(hgs_nonce_issue(G->node, NULL, first, &expires), 0);
-	for (int i = 0; i < HGS_NONCE_TABLE_SIZE; i++)
-		assert_int_equal(hgs_nonce_issue(G->node, NULL, n, &expires), 0);
-	assert_int_equal(hgs_nonce_consume(G->node, first, sizeof(first), &res), 0);
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
+	for (size_t i = 0; i < sizeof(nonce); i += 5) {
+		memcpy(forged, nonce, sizeof(nonce));
+		forged[i] ^= 0x01;
+		assert_int_equal(hgs_nonce_consume(G->node, forged, sizeof(forged), &res), 0);
+		assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+		assert_non_null(strstr(res.reason, "not issued by this HGS"));
+	}
+	snprintf(dir, sizeof(dir), "%s/foreign", G->sandbox);
+	create_node(dir, HGS_MODE_HOSTKEY, 0);
+	assert_int_equal(hgs_node_open(dir, 0, &foreign), 0);
+	assert_int_equal(hgs_nonce_consume(foreign, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
-	assert_int_equal(hgs_nonce_consume(G->node, n, sizeof(n), &res), 0);
+	assert_non_null(strstr(res.reason, "not issued by this HGS"));
+	hgs_node_close(foreign);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
-	assert_int_equal(hgs_nonce_consume(G->node, n, sizeof(n), &res), 0);
-	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
-	assert_non_null(strstr(res.reason, "already used"));
 }
 
 /* The clock offset file: absent is 0, negative works, garbage is a clear error. */
@@ -1005,8 +1013,8 @@ int main(void)
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_nonce_single_use),
 		cmocka_unit_test(test_nonce_expiry),
-		cmocka_unit_test(test_nonce_restart),
-		cmocka_unit_test(test_nonce_table_bounded),
+		cmocka_unit_test(test_nonce_other_node),
+		cmocka_unit_test(test_nonce_forged),
 		cmocka_unit_test(test_clock_offset),
 		cmocka_unit_test(test_host_keys),
 		cmocka_unit_test(test_host_groups),
