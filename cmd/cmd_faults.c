@@ -37,8 +37,9 @@ static const struct {
 const struct hl_opt cmd_faults_opts[] = {
 	{ "scenario", 's', HL_OPT_LIST, "FILE", "a scenario to break (repeatable; default the article's "
 	  "walkthrough, and ad-mode.yaml for the DC)", 0 },
-	{ "component", 'c', HL_OPT_LIST, "NAME", "hgs, dc, agent, host-swtpm, keeper, qemu or vtpm "
-	  "(repeatable; default all)", 0 },
+	{ "component", 'c', HL_OPT_LIST, "NAME", "hgs, dc, agent, host-swtpm, keeper, qemu, vtpm, "
+	  "hgs-node or hgs-two-nodes (repeatable; default all, the last two for a cluster of 3 "
+	  "nodes or more)", 0 },
 	{ "step", 0, HL_OPT_LIST, "N", "only step N (1-based; repeatable)", 0 },
 	{ "sample", 0, HL_OPT_INT, "N", "only N cells, spread evenly over the matrix (deterministic)", 0 },
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make each cell's lab in DIR/SCENARIO-sN-COMPONENT "
@@ -46,7 +47,8 @@ const struct hl_opt cmd_faults_opts[] = {
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep every lab directory (default: only failed cells')", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", HL_GUEST_HELP, 0 },
 	{ "plant", 0, HL_OPT_STRING, "WHAT", "prove the checks: plant a leftover temporary file, an "
-	  "orphan process or a lost registration after each kill (each cell must then fail)", 0 },
+	  "orphan process, a lost registration or a log answer HGS never logged (leftover, orphan, "
+	  "lost, log) after each kill (each cell must then fail)", 0 },
 	{ "list", 0, HL_OPT_FLAG, NULL, "only list the cells that would be played", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,

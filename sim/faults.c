@@ -516,7 +516,7 @@ static pid_t target_find(struct fctx *f, char *comm, size_t size, pid_t *parent)
 static void trigger(struct lab *L, long verb_pid, const char *verb, void *arg)
 {
 	struct fctx *f = arg;
-	char comm[64];
+	char comm[64], also[96];
 	pid_t pid, parent;
 
 	(void)L;
@@ -527,22 +527,23 @@ static void trigger(struct lab *L, long verb_pid, const char *verb, void *arg)
 		return;
 	if (kill(pid, SIGKILL) < 0)
 		return;
+	also[0] = 0;
 	if (f->n_nodes == 2) {
-		const struct lab_hgs_node *nd = &L->hgs[0].nodes[f->nodes[1]];
-		pid_t second = svc_pid((struct lab_svc *)&nd->svc);
+		struct lab_hgs_node *nd = &L->hgs[0].nodes[f->nodes[1]];
+		pid_t second = svc_pid(&nd->svc);
 
 		if (second > 0 && kill(second, SIGKILL) == 0)
-			snprintf(comm + strlen(comm), sizeof(comm) - strlen(comm), " and %s (pid %ld)",
-				 nd->name, (long)second);
+			snprintf(also, sizeof(also), " and hgs serve (%s) (pid %ld)", nd->name,
+				 (long)second);
 	}
 	f->fired = 1;
 	f->fired_at = time(NULL);
 	f->victim = pid;
 	f->victim_parent = parent;
 	free(f->c->killed);
-	f->c->killed = verb ? sfmt("%s (pid %ld) %.2f s into `%s`", comm, (long)pid,
+	f->c->killed = verb ? sfmt("%s (pid %ld)%s %.2f s into `%s`", comm, (long)pid, also,
 				   hl_clock_s() - f->t0, verb)
-			    : sfmt("%s (pid %ld) just before the step", comm, (long)pid);
+			    : sfmt("%s (pid %ld)%s just before the step", comm, (long)pid, also);
 }
 
 /* 1 when step kind K runs at least one verb (else the kill comes just before it). */

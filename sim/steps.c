@@ -1550,7 +1550,8 @@ static int do_kill(struct ctx *c)
 	const char *comp = c->st->component;
 	struct lab_svc *svc[SC_MAX_NODES];
 	size_t n = kill_targets(L, comp, svc), i;
-	int st;
+	const struct sc_hgs *sc;
+	int st, shared = scenario_component_hgs(L->s, comp, &sc) >= 0 && sc && sc->nodes > 1;
 
 	if (!n) {
 		outcome(c, "error", 0, "no such component in this lab");
@@ -1568,7 +1569,8 @@ static int do_kill(struct ctx *c)
 					    "again; their state lives in the shared store, so nothing "
 					    "was lost.", comp, n)
 				     : sfmt("%s was killed (SIGKILL) and started again; its state lives "
-					    "in its directory, so nothing was lost.", svc[0]->label));
+					    "in %s, so nothing was lost.", svc[0]->label,
+					    shared ? "the store the nodes share" : "its directory"));
 	} else {
 		for (i = 0; i < n; i++)
 			if (svc[i]->child) {
