@@ -1523,8 +1523,16 @@ int lab_json_set_pid(const char *work, const char *list, const char *name, long 
 		return -1;
 	json_array_foreach(json_object_get(j, list), i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "Name")) ?
-			    json_string_value(json_object_get(e, "Name")) : "", name))
+			    json_string_value(json_object_get(e, "Name")) : "", name)) {
+			json_t *nodes = json_object_get(e, "Nodes"), *ne;
+			size_t k;
+
 			json_object_set_new(e, "Pid", json_integer(pid));
+			/* an HGS's entry is its node 1: that node's row too */
+			json_array_foreach(nodes, k, ne)
+				if (json_equal(json_object_get(ne, "Dir"), json_object_get(e, "Dir")))
+					json_object_set_new(ne, "Pid", json_integer(pid));
+		}
 	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", work)))
 		rc = hl_file_write(path, text, strlen(text), 0644);
 	json_decref(j);

@@ -247,7 +247,8 @@ int lab_json_read(const char *work, json_t **out);
 /*
  * Record in WORK/lab.json that the process of entry NAME of LIST ("Hgs",
  * "Hosts") is now PID: a service another process started again (the
- * dashboard's teacher actions), so `down` still finds it.
+ * dashboard's teacher actions), so `down` still finds it.  An HGS entry is
+ * its node 1 (its row of Nodes is updated too).
  */
 int lab_json_set_pid(const char *work, const char *list, const char *name, long pid);
 
