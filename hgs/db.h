@@ -34,7 +34,8 @@
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *
- * Every SQL statement of the node is here: no other hgs/ file runs SQL.
+ * Every SQL statement of the node is here or in hgs/db_cluster.c (the
+ * cluster's shared rows): no other hgs/ file runs SQL.
  * Every function takes the node's lock itself and runs its writes in one
  * transaction: a failure leaves the store as it was.  Statements come from
  * the store's cache (hl_store_stmt) and are bound and read with lib/store's

@@ -159,19 +159,24 @@ int hgs_db_cluster_count(struct hgs_node *node, long long *out)
 	return r < 0 ? -1 : 0;
 }
 
-/* Use a nonce up: 1 now, 0 already used. */
+/*
+ * Use a nonce up: 1 now, 0 already used.  Committed as the audit records are
+ * (hgs_node_log_store, synchronous=NORMAL): hgs/nonce.h says why that is safe.
+ */
 int hgs_db_nonce_use(struct hgs_node *node, const unsigned char *nonce, size_t len,
 		     time_t expires)
 {
+	struct hl_store *st = NULL;
 	int r;
 
-	hgs_node_lock(node);
-	r = hl_store_run(node->store, "INSERT INTO used_nonces(nonce, expires) VALUES(?, ?) "
+	if (hgs_node_log_store(node, &st) < 0)
+		return -1;
+	r = hl_store_run(st, "INSERT INTO used_nonces(nonce, expires) VALUES(?, ?) "
 			 "ON CONFLICT(nonce) DO NOTHING",
 			 HL_VALS(HL_IN_BLOB(nonce, len), HL_IN_INT(expires)));
 	if (r == 0)
-		r = hl_store_changes(node->store) > 0;
-	hgs_node_unlock(node);
+		r = hl_store_changes(st) > 0;
+	hgs_node_log_release(node);
 	return r;
 }
 

@@ -183,7 +183,7 @@ static int line_file_read(const char *dir, const char *file, const char *what, s
 
 	if (hl_served_path(dir, file, path, sizeof(path)) < 0)
 		return -1;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
+	if (access(path, F_OK) < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return 0;
 	if (hl_file_read(path, max + 2, &text, &len) < 0)
 		return hl_error_wrap("cannot read the %s of the HGS node '%s'", what, dir);
@@ -220,7 +220,8 @@ static int store_file_read(const char *dir, char *loc, size_t size)
 	if (hl_served_path(dir, HGS_STORE_FILE, path, sizeof(path)) < 0)
 		return -1;
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : hl_error_errno("cannot inspect '%s'", path);
+		return errno == ENOENT || errno == ENOTDIR ? 0
+							   : hl_error_errno("cannot inspect '%s'", path);
 	if (S_ISLNK(st.st_mode))
 		return hl_error("'%s' is a symbolic link: the store file must be a regular file of "
 				"the node itself (mode 0600)", path);

@@ -57,9 +57,9 @@
  * policies, KPS certificates) with synchronous=FULL: nothing of it comes
  * back or goes away after a crash or a power failure.  The attestation log
  * and the key protection log are audit records, each committed alone at
- * synchronous=NORMAL (hgs_node_log_store): they survive a crash of the
- * process but the last entries may be lost on a power failure
- * (docs/attestation-protocol.md, "Durability").
+ * synchronous=NORMAL (hgs_node_log_store), as is each used nonce: they
+ * survive a crash of the process but the last entries may be lost on a
+ * power failure (docs/attestation-protocol.md, "Durability").
  *
  * Contract (lib/err.h): 0 on success, -1 after hl_error(); *out = NULL on
  * entry; hgs_node_close() is NULL-safe.
@@ -226,9 +226,10 @@ void hgs_node_unlock(struct hgs_node *node);
 
 /*
  * The store to append one audit record to (the attestation or key
- * protection log) in *OUT: the node lock is taken and the connection runs
- * at synchronous=NORMAL until hgs_node_log_release(), which puts it back to
- * FULL and releases the lock.  Commit only audit records in between.  On an
+ * protection log, a used nonce: hgs/nonce.h) in *OUT: the node lock is
+ * taken and the connection runs at synchronous=NORMAL until
+ * hgs_node_log_release(), which puts it back to FULL and releases the
+ * lock.  Commit only such records in between.  On an
  * error the lock is not held.
  */
 int hgs_node_log_store(struct hgs_node *node, struct hl_store **out);

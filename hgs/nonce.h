@@ -18,7 +18,11 @@
  * not use it up), then inserts it into the store's used_nonces, whose
  * primary key makes the insert of a second use conflict (UnauthorizedHost:
  * already used, a replay), whichever node sees it.  That is one insert per
- * attestation.  `hgs serve` purges used nonces HGS_NONCE_LIFETIME_S after
+ * attestation, committed at synchronous=NORMAL as the audit records are
+ * (hgs_node_log_store): it survives a crash of `hgs serve`; a power
+ * failure may lose the last ones, which could then be presented again
+ * until they expire, and a replayed request gets only what the original
+ * got (a health certificate bound to the original host's transport key).  `hgs serve` purges used nonces HGS_NONCE_LIFETIME_S after
  * they expired (a nonce past its expiry is refused before it is looked up,
  * so a purged one cannot come back unless a node's clock goes back by more
  * than that).  A restart of a node forgets nothing: a nonce issued before

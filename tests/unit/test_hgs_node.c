@@ -554,6 +554,72 @@ static void test_nonce_forged(void **state)
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 }
 
+/*
+ * A node joins the shared node's HGS (add-node): its store file names the
+ * first node's hgs.db (0600), its keys are the same, its name is its own;
+ * it takes a nonce the first node issued, once; a taken name is refused
+ * (-2) leaving nothing; a store file that is not 0600, is a link or is
+ * malformed is refused at open.
+ */
+static void test_join(void **state)
+{
+	struct hgs_join_params p = { 0 };
+	struct hgs_node *joined = NULL;
+	unsigned char nonce[HGS_NONCE_LEN];
+	struct hgs_result res;
+	char dir[160], other[160], path[200], want[200];
+	time_t expires;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/joined", G->sandbox);
+	snprintf(other, sizeof(other), "%s/other", G->sandbox);
+	p.dir = dir;
+	p.node_name = "HGS02";
+	p.from = G->dir;
+	if (hgs_node_join(&p) < 0)
+		fail_msg("hgs_node_join: %s", hl_error_last());
+	snprintf(path, sizeof(path), "%s/store", dir);
+	snprintf(want, sizeof(want), "%s/hgs.db\n", G->dir);
+	assert_int_equal(tu_mode_of(path), 0600);
+	assert_true(tu_file_has(path, want));
+	assert_int_equal(hgs_node_open(dir, HGS_NODE_OPEN_KEYS, &joined), 0);
+	assert_string_equal(joined->node_name, "HGS02");
+	assert_string_equal(G->node->node_name, HGS_NODE_NAME_DEFAULT);
+	assert_string_equal(joined->signer_thumbprint, G->node->signer_thumbprint);
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
+	assert_int_equal(hgs_nonce_consume(joined, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_PASSED);
+	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	hgs_node_close(joined);
+
+	p.dir = other;
+	assert_int_equal(hgs_node_join(&p), -2);
+	assert_non_null(strstr(hl_error_last(), "already has a node named 'HGS02'"));
+	assert_false(tu_exists(other));
+	assert_int_equal(tu_count_prefix(G->sandbox, ".other."), 0);
+	p.node_name = "HGS01";
+	assert_int_equal(hgs_node_join(&p), -2);
+	p.node_name = "HGS03";
+	p.from = NULL;
+	assert_int_equal(hgs_node_join(&p), -2);
+	assert_false(tu_exists(other));
+
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(hgs_node_open(dir, 0, &joined), -1);
+	assert_non_null(strstr(hl_error_last(), "mode 0600"));
+	tu_put(path, "relative/hgs.db\n");
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(hgs_node_open(dir, 0, &joined), -1);
+	assert_non_null(strstr(hl_error_last(), "malformed"));
+	snprintf(want, sizeof(want), "%s/store.real", G->sandbox);
+	assert_int_equal(rename(path, want), 0);
+	assert_int_equal(symlink(want, path), 0);
+	assert_int_equal(hgs_node_open(dir, 0, &joined), -1);
+	assert_non_null(strstr(hl_error_last(), "symbolic link"));
+	assert_null(joined);
+}
+
 /* The clock offset file: absent is 0, negative works, garbage is a clear error. */
 static void test_clock_offset(void **state)
 {
@@ -1015,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_expiry),
 		cmocka_unit_test(test_nonce_other_node),
 		cmocka_unit_test(test_nonce_forged),
+		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_clock_offset),
 		cmocka_unit_test(test_host_keys),
 		cmocka_unit_test(test_host_groups),
