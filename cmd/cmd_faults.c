@@ -37,8 +37,9 @@ static const struct {
 const struct hl_opt cmd_faults_opts[] = {
 	{ "scenario", 's', HL_OPT_LIST, "FILE", "a scenario to break (repeatable; default the article's "
 	  "walkthrough, and ad-mode.yaml for the DC)", 0 },
-	{ "component", 'c', HL_OPT_LIST, "NAME", "hgs, dc, agent, host-swtpm, keeper, qemu or vtpm "
-	  "(repeatable; default all)", 0 },
+	{ "component", 'c', HL_OPT_LIST, "NAME", "hgs, dc, agent, host-swtpm, keeper, qemu, vtpm, "
+	  "hgs-node or hgs-two-nodes (repeatable; default all, the last two for a cluster of 3 "
+	  "nodes or more)", 0 },
 	{ "step", 0, HL_OPT_LIST, "N", "only step N (1-based; repeatable)", 0 },
 	{ "sample", 0, HL_OPT_INT, "N", "only N cells, spread evenly over the matrix (deterministic)", 0 },
 	{ "workdir", 'w', HL_OPT_STRING, "DIR", "make each cell's lab in DIR/SCENARIO-sN-COMPONENT "
@@ -46,7 +47,8 @@ const struct hl_opt cmd_faults_opts[] = {
 	{ "keep", 0, HL_OPT_FLAG, NULL, "keep every lab directory (default: only failed cells')", 0 },
 	{ "guest", 0, HL_OPT_STRING, "DIR", HL_GUEST_HELP, 0 },
 	{ "plant", 0, HL_OPT_STRING, "WHAT", "prove the checks: plant a leftover temporary file, an "
-	  "orphan process or a lost registration after each kill (each cell must then fail)", 0 },
+	  "orphan process, a lost registration or a log answer HGS never logged (leftover, orphan, "
+	  "lost, log) after each kill (each cell must then fail)", 0 },
 	{ "list", 0, HL_OPT_FLAG, NULL, "only list the cells that would be played", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
@@ -72,6 +74,12 @@ static int plan_add(struct plan *p, const char *file, unsigned comps)
 		return hl_cmd_fail(HL_EXIT_USAGE, "at most %zu scenarios", p->n);
 	if (scenario_load(file, &p->s[p->n]) < 0)
 		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
+	/* every component by default, the cluster's only for a cluster */
+	if (!comps) {
+		comps = (1u << FAULT_N_COMP) - 1;
+		if (p->s[p->n]->hgs.nodes < FAULTS_CLUSTER_NODES)
+			comps &= ~((1u << FAULT_HGS_NODE) | (1u << FAULT_HGS_TWO_NODES));
+	}
 	p->comps[p->n++] = comps;
 	return HL_EXIT_OK;
 }
@@ -154,11 +162,11 @@ static void print_table(FILE *o, const struct scenario *s, const struct fault_ce
 /* One cell as JSON. */
 static json_t *cell_json(const struct fault_cell *c)
 {
-	return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:f}", "Scenario",
-			 c->s->name, "File", c->s->path, "Step", c->step, "Title", c->title,
-			 "Component", fault_comp_name(c->comp), "Status", status_word(c->status),
-			 "Killed", c->killed, "Got", c->got, "Message", c->message, "Lab", c->kept,
-			 "DurationSeconds", c->secs);
+	return json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:f}",
+			 "Scenario", c->s->name, "File", c->s->path, "Step", c->step, "Title",
+			 c->title, "Component", fault_comp_name(c->comp), "Status",
+			 status_word(c->status), "Killed", c->killed, "Got", c->got, "Message",
+			 c->message, "Note", c->note, "Lab", c->kept, "DurationSeconds", c->secs);
 }
 
 int cmd_faults(struct hl_cmd_ctx *ctx)
@@ -206,7 +214,7 @@ int cmd_faults(struct hl_cmd_ctx *ctx)
 	/* the plan */
 	if (scen && scen->n) {
 		for (i = 0; i < scen->n && code == HL_EXIT_OK; i++)
-			code = plan_add(&p, scen->list[i], comps ? comps : (1u << FAULT_N_COMP) - 1);
+			code = plan_add(&p, scen->list[i], comps);
 	} else {
 		if (hl_cmd_scenario_dir(dir, sizeof(dir)) < 0)
 			return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
@@ -292,6 +300,8 @@ int cmd_faults(struct hl_cmd_ctx *ctx)
 			status_word(c->status), c->killed ? ", killed " : "", c->killed ? c->killed : "",
 			c->killed && c->got ? "; the step gave " : "", c->killed && c->got ? c->got : "", c->secs,
 			c->message ? "\n    " : "", c->message ? c->message : "");
+		if (c->note)
+			fprintf(stderr, "    note: %s\n", c->note);
 	}
 	if (hl_opts_flag(&ctx->opts, "json")) {
 		json_t *j = json_object(), *a = json_array();

@@ -662,6 +662,10 @@ static json_t *unwrap_json(const struct host *h, const struct hosts_kps_unwrap *
 								   : json_null());
 	json_object_set_new(o, "IsFallbackInUse", json_boolean(r->fallback_used));
 	json_object_set_new(o, "HgsNode", r->node[0] ? json_string(r->node) : json_null());
+	json_object_set_new(o, "KeyProtectionNode", r->answered_by[0] ? json_string(r->answered_by)
+								       : json_null());
+	json_object_set_new(o, "KeyProtectionNodeAddress", r->address[0] ? json_string(r->address)
+									  : json_null());
 	json_object_set_new(o, "AttestedFirst", json_boolean(u->attested));
 	json_object_set_new(o, "AttestationStatus", json_string(u->status));
 	json_object_set_new(o, "Reason", json_string(u->outcome == HOSTS_KPS_REFUSED ? r->message :

@@ -502,9 +502,19 @@ static int lab_pids(const json_t *j, pid_t *pids, int max)
 	int n = 0;
 
 	for (k = 0; k < 2; k++)
-		json_array_foreach(json_object_get(j, lists[k]), i, e)
-			if (n < max && (pids[n] = lab_pid_owned(e, files[k])) > 0)
+		json_array_foreach(json_object_get(j, lists[k]), i, e) {
+			json_t *nodes = json_object_get(e, "Nodes"), *ne;
+			size_t m;
+
+			/* an HGS: every node (node 1 is also the entry itself) */
+			if (json_array_size(nodes)) {
+				json_array_foreach(nodes, m, ne)
+					if (n < max && (pids[n] = lab_pid_owned(ne, files[k])) > 0)
+						n++;
+			} else if (n < max && (pids[n] = lab_pid_owned(e, files[k])) > 0) {
 				n++;
+			}
+		}
 	if ((dc = json_object_get(j, "Dc")) && n < max && (pids[n] = lab_pid_owned(dc, FABRIC_PID_FILE)) > 0)
 		n++;
 	if ((dc = json_object_get(j, "Dashboard")) && n < max &&
@@ -784,11 +794,36 @@ int cmd_status(struct hl_cmd_ctx *ctx)
 		json_decref(rows);
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	}
-	json_array_foreach(json_object_get(j, "Hgs"), i, e)
+	json_array_foreach(json_object_get(j, "Hgs"), i, e) {
+		json_t *nodes = json_object_get(e, "Nodes"), *ne;
+		size_t k, up = 0, n_nodes = json_array_size(nodes);
+		char detail[400];
+
+		if (n_nodes < 2) {
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS", "Name",
+				json_string_value(json_object_get(e, "Name")), "State",
+				hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
+				"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
+			continue;
+		}
+		/* a cluster: the HGS runs while one node does; each node Up or Down */
+		json_array_foreach(nodes, k, ne)
+			up += lab_pid_owned(ne, HGS_PID_FILE) > 0;
+		snprintf(detail, sizeof(detail), "%s (%zu of %zu nodes up)",
+			 json_string_value(json_object_get(e, "Url")), up, n_nodes);
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS", "Name",
-			json_string_value(json_object_get(e, "Name")), "State",
-			hl_proc_alive((pid_t)json_integer_value(json_object_get(e, "Pid"))) ? "Running" : "Stopped",
-			"Health", "", "Detail", json_string_value(json_object_get(e, "Url"))));
+			json_string_value(json_object_get(e, "Name")), "State", up ? "Running" : "Stopped",
+			"Health", "", "Detail", detail));
+		json_array_foreach(nodes, k, ne) {
+			char name[200];
+
+			snprintf(name, sizeof(name), "%s/%s", json_string_value(json_object_get(e, "Name")),
+				 json_string_value(json_object_get(ne, "Name")));
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "HGS node",
+				"Name", name, "State", lab_pid_owned(ne, HGS_PID_FILE) > 0 ? "Up" : "Down",
+				"Health", "", "Detail", json_string_value(json_object_get(ne, "Address"))));
+		}
+	}
 	if ((e = json_object_get(j, "Dc")))
 		json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s}", "Kind", "DC", "Name",
 			"dc01", "State",

@@ -701,10 +701,11 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	struct hosts_hgs_info info = { 0 };
 	struct hosts_hgs_decision d = { 0 };
 	struct hosts_hgs_conn conn = { 0 };
+	struct hosts_hgs_peer peer;
 	char first[HL_ERROR_MAX];
 	time_t now;
 	long delay;
-	int rc = -1, got;
+	int rc = -1, got, tries;
 
 	st->attempt_ms = hl_clock_epoch_ms();
 	now = (time_t)(st->attempt_ms / 1000);
@@ -727,7 +728,10 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	conn.url = cfg.attestation_url;
 	conn.resolve = (const char *const *)cfg.resolve;
 	conn.timeout_ms = HOST_HTTP_TIMEOUT_MS;
+	memset(&peer, 0, sizeof(peer));
+	conn.peer = &peer;
 	st->fallback_in_use = 0;
+	st->node_name[0] = st->node_address[0] = '\0';
 	got = hosts_hgs_get_info(&conn, &info) == 0;
 	if (!got && cfg.fallback_attestation_url) {
 		snprintf(first, sizeof(first), "%s", hl_error_last());
@@ -749,14 +753,35 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	snprintf(st->operation_mode, sizeof(st->operation_mode), "%s", info.operation_mode);
 	snprintf(st->node, sizeof(st->node), "%s", info.name);
 
+	/*
+	 * A node that dies while it answers leaves the exchange without a
+	 * decision: it is tried once more from its start (a fresh nonce), and
+	 * the cluster's other nodes answer.
+	 */
 	if (strcmp(info.mode, "tpm") == 0) {
-		if (attest_tpm(a, &conn, &info, st, &d) < 0 || take_decision(st, &d, now) < 0) {
+		for (tries = 0; tries < 2; tries++) {
+			hosts_hgs_decision_release(&d);
+			if ((got = attest_tpm(a, &conn, &info, st, &d) == 0))
+				break;
+			if (tries == 0)
+				hl_log_warn("TPM attestation with '%s' got no decision (%s); "
+					    "trying again", conn.url, hl_error_last());
+		}
+		if (!got || take_decision(st, &d, now) < 0) {
 			set_transient(st, "TPM attestation with '%s' got no decision: %s", conn.url,
 				      hl_error_last());
 		}
 	} else if (strcmp(info.mode, "hostkey") == 0) {
-		if (hosts_hgs_attest_hostkey(&conn, a->h->name, a->machine_key, a->tk_pub, &d) < 0 ||
-		    take_decision(st, &d, now) < 0) {
+		for (tries = 0; tries < 2; tries++) {
+			hosts_hgs_decision_release(&d);
+			if ((got = hosts_hgs_attest_hostkey(&conn, a->h->name, a->machine_key, a->tk_pub,
+							    &d) == 0))
+				break;
+			if (tries == 0)
+				hl_log_warn("host key attestation with '%s' got no decision "
+					    "(%s); trying again", conn.url, hl_error_last());
+		}
+		if (!got || take_decision(st, &d, now) < 0) {
 			set_transient(st, "host key attestation with '%s' got no decision: %s",
 				      conn.url, hl_error_last());
 		}
@@ -770,6 +795,12 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 			      "know; update hgslab", info.name, info.mode);
 	}
 
+	/* the node of the last reply, and the log entry of the decision when one came */
+	snprintf(st->node_name, sizeof(st->node_name), "%s", peer.node);
+	snprintf(st->node_address, sizeof(st->node_address), "%s", peer.address);
+	if (d.log_id && host_log_id_add(a->h, "attestation", d.log_id, peer.node,
+					peer.address) < 0)
+		hl_log_warn("%s", hl_error_last());
 record:
 	delay = host_schedule(st, now, &a->retry_s);
 	st->renew_at = delay < 0 ? 0 : now + delay;

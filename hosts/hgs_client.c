@@ -50,6 +50,7 @@ static void http_opts(const struct hosts_hgs_conn *c, struct hl_http_opts *o)
 	o->timeout_ms = c->timeout_ms;
 	o->max_reply = CLIENT_MAX_REPLY;
 	o->resolve = c->resolve;
+	o->header = HOSTS_HGS_NODE_HEADER;
 }
 
 /*
@@ -78,6 +79,10 @@ static int call(const struct hosts_hgs_conn *c, const char *route, int get, cons
 		if (hl_http_post(url, "application/json", text ? text : "{}",
 				 text ? strlen(text) : 2, &o, &reply) < 0)
 			goto out;
+	}
+	if (c->peer) {
+		snprintf(c->peer->node, sizeof(c->peer->node), "%s", reply.header);
+		snprintf(c->peer->address, sizeof(c->peer->address), "%s", reply.address);
 	}
 	if (hl_http_reply_check(url, &reply) < 0)
 		goto out;
@@ -140,6 +145,7 @@ static int decision_read(const json_t *o, struct hosts_hgs_decision *d)
 	struct hl_buf pem = { 0 };
 	unsigned char *der = NULL;
 	size_t der_len = 0, i, off = 0;
+	json_int_t log_id = 0;
 	json_t *subs, *s;
 	X509 *cert = NULL;
 	int rc = -1;
@@ -151,9 +157,11 @@ static int decision_read(const json_t *o, struct hosts_hgs_decision *d)
 	    copy_str(o, "reason", 0, d->reason, sizeof(d->reason)) < 0 ||
 	    copy_str(o, "not_after", 0, d->not_after_text, sizeof(d->not_after_text)) < 0 ||
 	    hl_json_get_array_opt(o, "substatus", &subs) < 0 ||
+	    hl_json_get_int_opt(o, "LogId", 0, &log_id) < 0 ||
 	    hl_json_get_base64_opt(o, "health_certificate", &der, &der_len) < 0)
 		goto out;
 	d->passed = strcmp(d->status, "Passed") == 0;
+	d->log_id = (long long)log_id;
 	json_array_foreach(subs, i, s) {
 		if (!json_is_string(s)) {
 			hl_error("field 'substatus' must be an array of strings");

@@ -49,12 +49,26 @@
 #include "lib/crypto.h"
 #include "lib/tpm.h"
 
-/* Where the HGS is and how to reach it. */
+/* The HGS node that answered a request: its X-Hgs-Node header and address. */
+struct hosts_hgs_peer {
+	char node[64];                    /* "HGS02"; "" when the reply did not say */
+	char address[64];                 /* "127.0.0.2"; "" unknown */
+};
+
+/*
+ * Where the HGS is and how to reach it.  A cluster's name resolves to
+ * every node ("hgs.relecloud.com:8080:127.0.0.1,127.0.0.2,127.0.0.3"):
+ * lib/http tries the addresses in turn, so a dead node is passed over.
+ */
 struct hosts_hgs_conn {
 	const char *url;                  /* attestation base URL (above) */
 	const char *const *resolve;       /* NULL-terminated resolve list, or NULL */
 	long timeout_ms;                  /* per request; 0 = lib/http's default */
+	struct hosts_hgs_peer *peer;      /* set: the node of each reply is written there */
 };
+
+/* The response header naming the HGS node that answered (contract: every node sends it). */
+#define HOSTS_HGS_NODE_HEADER "X-Hgs-Node"
 
 /* At most this many sub-status names are kept from a decision. */
 #define HOSTS_HGS_SUBSTATUS_MAX 16
@@ -78,6 +92,7 @@ struct hosts_hgs_decision {
 	time_t not_after;                 /* its expiry (node clock), 0 when none */
 	char not_after_text[32];          /* "2026-11-29T01:48:59Z" as sent */
 	char *json;                       /* the decision object as received (malloc'd) */
+	long long log_id;                 /* "LogId": its entry in the attestation log, 0 none */
 };
 
 /* Free D's buffers and zero it; NULL-safe. */

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,17 +509,20 @@ static int check_url(const char *url, const char *what)
 	return 0;
 }
 
-/* 1 when E is a resolve entry "NAME:PORT:ADDR" (ADDR IPv4), 0 otherwise. */
+/*
+ * 1 when E is a resolve entry "NAME:PORT:ADDR" (ADDR IPv4, or a list of
+ * them "A1,A2,A3": a cluster's nodes, tried in turn), 0 otherwise.
+ */
 static int resolve_ok(const char *e)
 {
-	const char *c1 = strchr(e, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const char *c1 = strchr(e, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *p;
 	char port[8], addr[64];
 	struct in_addr a;
 	long pv;
 	char *end;
 
 	if (!c1 || !c2 || c1 == e || c2 - c1 - 1 <= 0 || (size_t)(c2 - c1 - 1) >= sizeof(port) ||
-	    strlen(c2 + 1) >= sizeof(addr))
+	    strlen(c2 + 1) >= 8 * sizeof(addr))
 		return 0;
 	for (const char *c = e; c < c1; c++)
 		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
@@ -529,8 +533,18 @@ static int resolve_ok(const char *e)
 	pv = strtol(port, &end, 10);
 	if (errno || *end || pv < 1 || pv > 65535)
 		return 0;
-	snprintf(addr, sizeof(addr), "%s", c2 + 1);
-	return inet_pton(AF_INET, addr, &a) == 1;
+	for (p = c2 + 1;; p += strcspn(p, ",") + 1) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(addr))
+			return 0;
+		memcpy(addr, p, n);
+		addr[n] = '\0';
+		if (inet_pton(AF_INET, addr, &a) != 1)
+			return 0;
+		if (!p[n])
+			return 1;
+	}
 }
 
 /* Check one resolve entry "NAME:PORT:ADDR". */
@@ -538,7 +552,8 @@ static int check_resolve(const char *e)
 {
 	if (!resolve_ok(e))
 		return hl_error("invalid resolve entry '%s': expected NAME:PORT:ADDR, e.g. "
-				"hgs.relecloud.com:8080:127.0.0.2", e);
+				"hgs.relecloud.com:8080:127.0.0.2 (several addresses: "
+				"127.0.0.1,127.0.0.2)", e);
 	return 0;
 }
 
@@ -745,6 +760,9 @@ static int state_from_json(const json_t *j, struct host_state *s)
 	    get_opt_fixed(j, "AttestationOperationMode", s->operation_mode,
 			  sizeof(s->operation_mode)) < 0 ||
 	    get_opt_fixed(j, "Node", s->node, sizeof(s->node)) < 0 ||
+	    get_opt_fixed(j, "AttestationNode", s->node_name, sizeof(s->node_name)) < 0 ||
+	    get_opt_fixed(j, "AttestationNodeAddress", s->node_address,
+			  sizeof(s->node_address)) < 0 ||
 	    get_opt_fixed(j, "AttestationServerUrl", s->server_url, sizeof(s->server_url)) < 0 ||
 	    hl_json_get_bool_opt(j, "IsFallbackInUse", 0, &b) < 0 ||
 	    get_opt_fixed(j, "Trigger", s->trigger, sizeof(s->trigger)) < 0)
@@ -796,7 +814,10 @@ static int key_release_load(const struct host *h, struct host_state *s)
 	if (read_json(path, "key release record", &j) < 0 ||
 	    get_opt_fixed(j, "KeyProtectionServerUrl", s->kp_server_url,
 			  sizeof(s->kp_server_url)) < 0 ||
-	    hl_json_get_bool_opt(j, "IsFallbackInUse", 0, &b) < 0) {
+	    hl_json_get_bool_opt(j, "IsFallbackInUse", 0, &b) < 0 ||
+	    get_opt_fixed(j, "KeyProtectionNode", s->kp_node_name, sizeof(s->kp_node_name)) < 0 ||
+	    get_opt_fixed(j, "KeyProtectionNodeAddress", s->kp_node_address,
+			  sizeof(s->kp_node_address)) < 0) {
 		hl_error_wrap("key release record '%s'", path);
 		goto out;
 	}
@@ -808,8 +829,8 @@ out:
 	return rc;
 }
 
-int host_key_release_save(const struct host *h, const char *url, int fallback,
-			  const char *result)
+int host_key_release_save(const struct host *h, const char *url, int fallback, const char *node,
+			  const char *address, const char *result)
 {
 	char when[32];
 	json_t *j;
@@ -822,10 +843,120 @@ int host_key_release_save(const struct host *h, const char *url, int fallback,
 	json_object_set_new(j, "version", json_integer(1));
 	json_object_set_new(j, "KeyProtectionServerUrl", url ? json_string(url) : json_null());
 	json_object_set_new(j, "IsFallbackInUse", json_boolean(fallback));
+	json_object_set_new(j, "KeyProtectionNode", json_string(node ? node : ""));
+	json_object_set_new(j, "KeyProtectionNodeAddress", json_string(address ? address : ""));
 	json_object_set_new(j, "Result", json_string(result ? result : ""));
 	json_object_set_new(j, "Time", json_string(when));
 	rc = write_in(h->dir, HOST_KEY_RELEASE_FILE, j, HL_FILE_MODE_PUBLIC);
 	json_decref(j);
+	return rc;
+}
+
+/* Keep the last HOST_LOG_IDS_MAX lines of PATH (TEXT, LEN bytes): an atomic rewrite. */
+static int log_ids_trim(const char *path, const char *text, size_t len)
+{
+	size_t lines = 0, i;
+	const char *start = text;
+
+	for (i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	for (i = 0; i < len && lines > HOST_LOG_IDS_MAX; i++)
+		if (text[i] == '\n') {
+			lines--;
+			start = text + i + 1;
+		}
+	return hl_file_write(path, start, len - (size_t)(start - text), HL_FILE_MODE_PUBLIC);
+}
+
+int host_log_id_add(const struct host *h, const char *kind, long long log_id, const char *node,
+		    const char *address)
+{
+	char line[512], when[32], *path = NULL, *text = NULL;
+	size_t len = 0, lines = 0;
+	struct stat st;
+	json_t *j = NULL;
+	char *s = NULL;
+	int fd = -1, n, rc = -1;
+
+	if (log_id <= 0)
+		return 0;
+	time_text(time(NULL), when, sizeof(when));
+	if (!(j = json_pack("{s:s, s:I, s:s, s:s, s:s}", "Kind", kind, "LogId", (json_int_t)log_id,
+			    "Node", node ? node : "", "Address", address ? address : "", "Time",
+			    when)) ||
+	    !(s = json_dumps(j, JSON_COMPACT))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	n = snprintf(line, sizeof(line), "%s\n", s);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		hl_error("a log entry record is too long");
+		goto out;
+	}
+	if (host_path(h, HOST_LOG_IDS_FILE, &path) < 0)
+		goto out;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, HL_FILE_MODE_PUBLIC);
+	if (fd < 0 || write(fd, line, (size_t)n) != n || fstat(fd, &st) < 0) {
+		hl_error_errno("cannot record the HGS log entry in '%s'", path);
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	/* a line is over 64 bytes: below this size, it holds fewer than twice the cap */
+	if (st.st_size < (off_t)HOST_LOG_IDS_MAX * 2 * 64) {
+		rc = 0;
+		goto out;
+	}
+	if (hl_file_read(path, SMALL_FILE_MAX, &text, &len) < 0)
+		goto out;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	rc = lines > 2 * HOST_LOG_IDS_MAX ? log_ids_trim(path, text, len) : 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(path);
+	free(s);
+	json_decref(j);
+	return rc;
+}
+
+int host_log_ids_load(const char *dir, json_t **out)
+{
+	char *path = NULL, *text = NULL, *line, *save = NULL;
+	json_t *arr = json_array();
+	size_t len = 0;
+	int ex, rc = -1;
+
+	*out = NULL;
+	if (!arr || join(dir, HOST_LOG_IDS_FILE, &path) < 0) {
+		if (!arr)
+			hl_error("out of memory");
+		goto out;
+	}
+	if ((ex = hl_file_exists(path)) < 0)
+		goto out;
+	if (ex && hl_file_read(path, SMALL_FILE_MAX, &text, &len) < 0)
+		goto out;
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = NULL;
+
+		if (hl_json_parse(line, strlen(line), strlen(line), &e) < 0 || !json_is_object(e)) {
+			json_decref(e);
+			hl_error_wrap("'%s' is damaged", path);
+			goto out;
+		}
+		json_array_append_new(arr, e);
+	}
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	json_decref(arr);
+	free(text);
+	free(path);
 	return rc;
 }
 
@@ -900,6 +1031,8 @@ int host_state_to_json(const struct host_state *s, json_t **out)
 	json_object_set_new(j, "Mode", json_string(s->mode));
 	json_object_set_new(j, "AttestationOperationMode", json_string(s->operation_mode));
 	json_object_set_new(j, "Node", json_string(s->node));
+	json_object_set_new(j, "AttestationNode", json_string(s->node_name));
+	json_object_set_new(j, "AttestationNodeAddress", json_string(s->node_address));
 	json_object_set_new(j, "AttestationServerUrl", json_string(s->server_url));
 	json_object_set_new(j, "IsFallbackInUse", json_boolean(s->fallback_in_use));
 	if (s->health_cert.len) {
@@ -996,6 +1129,12 @@ int host_client_status_json(const struct host *h, const struct host_client_confi
 	json_object_set_new(j, "HostName", json_string(h->name));
 	json_object_set_new(j, "Reason", json_string(configured ? s->reason : ""));
 	json_object_set_new(j, "HgsNode", json_string(configured ? s->node : ""));
+	json_object_set_new(j, "AttestationNode", json_string(configured ? s->node_name : ""));
+	json_object_set_new(j, "AttestationNodeAddress",
+			    json_string(configured ? s->node_address : ""));
+	json_object_set_new(j, "KeyProtectionNode", json_string(configured ? s->kp_node_name : ""));
+	json_object_set_new(j, "KeyProtectionNodeAddress",
+			    json_string(configured ? s->kp_node_address : ""));
 	if (configured && s->not_after) {
 		time_text(s->not_after, when, sizeof(when));
 		set_str(j, "HealthCertificateNotAfter", when);

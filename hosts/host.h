@@ -13,6 +13,7 @@
  *     client.json             HGS client configuration (absent: Local mode)
  *     state.json              attestation state, written by the agent
  *     key-release.json        the last key release (hosts/kps_client), never by the agent
+ *     hgs-log-ids.jsonl       the HGS log entries of the answers this host got (host_log_id_add)
  *     tcglog.bin              the TCG log of the last replayed boot
  *     host.log                the agent's log
  *     agent.pid               pid of the running agent
@@ -54,6 +55,7 @@
 #define HOST_CLIENT_FILE "client.json"
 #define HOST_STATE_FILE "state.json"
 #define HOST_KEY_RELEASE_FILE "key-release.json"
+#define HOST_LOG_IDS_FILE "hgs-log-ids.jsonl"
 #define HOST_TCGLOG_FILE "tcglog.bin"
 #define HOST_LOG_FILE "host.log"
 #define HOST_PID_FILE "agent.pid"
@@ -188,6 +190,8 @@ struct host_state {
 	char mode[16];                /* the HGS trust mode: "tpm", "ad", "hostkey", "" */
 	char operation_mode[32];      /* "TrustTpm", ... "" before the first contact */
 	char node[64];                /* the HGS that decided */
+	char node_name[64];           /* the HGS node that answered the last attempt (X-Hgs-Node), "" none */
+	char node_address[64];        /* ... at this address */
 	char server_url[512];         /* the attestation URL that answered (or was tried) */
 	int fallback_in_use;
 	struct hl_buf health_cert;
@@ -207,6 +211,8 @@ struct host_state {
 	 */
 	char kp_server_url[512];
 	int kp_fallback_in_use;
+	char kp_node_name[64];        /* the HGS node that answered it, "" none */
+	char kp_node_address[64];
 };
 
 /* Load H's state (a fresh Unknown state when there is none yet). */
@@ -221,10 +227,30 @@ void host_state_release(struct host_state *s);
 /*
  * Record H's last key release (atomic write of DIR/key-release.json): the
  * key protection URL that answered (or was tried), whether it was the
- * fallback, and RESULT ("Released" or KPS's reason code).  No key material.
+ * fallback, the node that answered and its address (NODE, ADDRESS: NULL or
+ * "" when none did), and RESULT ("Released" or KPS's reason code).  No key
+ * material.
  */
-int host_key_release_save(const struct host *h, const char *url, int fallback,
-			  const char *result);
+int host_key_release_save(const struct host *h, const char *url, int fallback, const char *node,
+			  const char *address, const char *result);
+
+/*
+ * The HGS log entries of the answers H got, so a lab can check that every
+ * answered attestation and key release is in HGS's shared logs exactly
+ * once: DIR/hgs-log-ids.jsonl, one JSON object a line, {"Kind":
+ * "attestation" | "key-release", "LogId": N, "Node": "HGS02", "Address":
+ * "127.X.Y.2", "Time": "..."}.  Appended (one write(2) per line, so the
+ * agent and a verb may both append); kept to the last HOST_LOG_IDS_MAX
+ * lines (trimmed atomically once it holds twice that many).
+ */
+#define HOST_LOG_IDS_MAX 1000
+
+/* Append entry LOG_ID (> 0; 0 is ignored: the answer named none) of KIND to H's list. */
+int host_log_id_add(const struct host *h, const char *kind, long long log_id, const char *node,
+		    const char *address);
+
+/* The list of host directory DIR as a JSON array (empty when there is none) into *OUT. */
+int host_log_ids_load(const char *dir, json_t **out);
 
 /* S as a JSON object, every field (caller json_decref()s). */
 int host_state_to_json(const struct host_state *s, json_t **out);

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "hosts/agent.h"
+#include "hosts/hgs_client.h"
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -99,6 +100,8 @@ static int read_reply(const char *url, const struct hl_http_reply *reply,
 	copy_opt(v, "key_protector", out->key_protector, sizeof(out->key_protector));
 	copy_opt(v, "owner", out->owner, sizeof(out->owner));
 	copy_opt(v, "host", out->host, sizeof(out->host));
+	if (json_is_integer(json_object_get(v, "LogId")))
+		out->log_id = (long long)json_integer_value(json_object_get(v, "LogId"));
 	if (reply->status != 200) {
 		/* a refusal is a decision only when KPS gave its reason code */
 		if (!json_is_string(json_object_get(v, "reason"))) {
@@ -156,6 +159,7 @@ static int post_one(const struct hosts_kps_conn *c, const char *base, const char
 	o.timeout_ms = c->timeout_ms;
 	o.max_reply = KPS_MAX_REPLY;
 	o.resolve = c->resolve;
+	o.header = HOSTS_HGS_NODE_HEADER;
 	if (hl_http_post(url, "application/json", body, strlen(body), &o, &reply) < 0)
 		goto out;
 	if (read_reply(url, &reply, out) < 0) {
@@ -163,6 +167,8 @@ static int post_one(const struct hosts_kps_conn *c, const char *base, const char
 		goto out;
 	}
 	snprintf(out->url, sizeof(out->url), "%s", base);
+	snprintf(out->answered_by, sizeof(out->answered_by), "%s", reply.header);
+	snprintf(out->address, sizeof(out->address), "%s", reply.address);
 	rc = 0;
 out:
 	hl_http_reply_release(&reply);
@@ -187,6 +193,13 @@ int hosts_kps_request(const struct hosts_kps_conn *c, const void *kp, size_t kp_
 			hl_error("out of memory");
 		goto out;
 	}
+	/* a node that dies while it answers gives no decision: once more, another node answers */
+	if (post_one(c, c->url, text, out) == 0) {
+		rc = 0;
+		goto out;
+	}
+	hl_log_warn("key protection server '%s' gave no decision (%s); trying again", c->url,
+		    hl_error_last());
 	if (post_one(c, c->url, text, out) == 0) {
 		rc = 0;
 		goto out;
@@ -416,14 +429,17 @@ int hosts_kps_unwrap(struct host *h, const void *kp, size_t kp_len, struct hosts
 		snprintf(out->reason, sizeof(out->reason), "cannot reach the key protection "
 			 "service: %s", hl_error_last());
 		if (host_key_release_save(h, conn.fallback_url ? conn.fallback_url : conn.url, 0,
-					  "Unreachable") < 0)
+					  NULL, NULL, "Unreachable") < 0)
 			hl_log_warn("%s", hl_error_last());
 		hl_error_clear();
 		rc = 0;
 		goto out;
 	}
 	if (host_key_release_save(h, out->release.url, out->release.fallback_used,
-				  out->release.reason) < 0)
+				  out->release.answered_by, out->release.address,
+				  out->release.reason) < 0 ||
+	    host_log_id_add(h, "key-release", out->release.log_id, out->release.answered_by,
+			    out->release.address) < 0)
 		hl_log_warn("cannot record the key release: %s", hl_error_last());
 	if (!out->release.released) {
 		out->outcome = HOSTS_KPS_REFUSED;

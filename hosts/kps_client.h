@@ -18,6 +18,12 @@
  *                       runs), and record which URL answered
  *                       (DIR/key-release.json, shown as IsFallbackInUse).
  *
+ * Nodes.  The key protection URL's name may resolve to every node of an
+ * HGS cluster (lib/http tries the addresses in turn); the reply names the
+ * node that answered (X-Hgs-Node) and the log entry of the decision
+ * (LogId), which hosts_kps_unwrap records (key-release.json,
+ * hgs-log-ids.jsonl: hosts/host.h).
+ *
  * URLs.  The key protection URL is the one Set-HgsClientConfiguration
  * takes, "http://hgs.relecloud.com:8080/KeyProtection" (a trailing '/' is
  * allowed) or the server root "http://hgs.relecloud.com:8080"; the route
@@ -26,8 +32,9 @@
  * Fallback.  A reply is a KPS decision when it is 200 with "released", or
  * 400/403 with a "reason" code (docs/attestation-protocol.md "POST
  * /KeyProtection/v1/release").  Anything else - no connection, a timeout,
- * a 5xx, a reply that is not KPS's - means the URL failed, and the fallback
- * URL (when configured) is asked instead.  A refusal is a decision and is
+ * a 5xx, a reply that is not KPS's - means the URL failed; it is asked once
+ * more (a cluster node that died mid-answer: another node answers), then
+ * the fallback URL (when configured) is asked instead.  A refusal is a decision and is
  * never retried elsewhere.
  *
  * The TK.  A released TK exists in clear only in this process's memory, in
@@ -83,6 +90,9 @@ struct hosts_kps_release {
 	struct hl_buf wrapped_tk;         /* RSA-OAEP ciphertext (not secret) */
 	char url[512];                    /* the key protection URL that answered */
 	int fallback_used;                /* that URL is the fallback */
+	char answered_by[64];             /* the node that answered (X-Hgs-Node), "" unknown */
+	char address[64];                 /* its address */
+	long long log_id;                 /* "LogId": its entry in the key protection log, 0 none */
 };
 
 /* Free R's buffers and zero it; NULL-safe. */

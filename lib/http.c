@@ -1107,6 +1107,8 @@ static int http_request(const char *url, int post, const char *content_type, con
 	struct curl_slist *resolve = NULL, *headers = NULL, *grown;
 	struct http_sink sink = { 0 };
 	const char *ctype = NULL;
+	char *ip = NULL;
+	struct curl_header *hdr = NULL;
 	size_t key_len = 0, n;
 	long timeout_ms;
 	CURLcode res;
@@ -1197,6 +1199,11 @@ static int http_request(const char *url, int post, const char *content_type, con
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
 	snprintf(out->content_type, sizeof(out->content_type), "%s", ctype ? ctype : "");
+	if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+		snprintf(out->address, sizeof(out->address), "%s", ip);
+	if (opts && opts->header &&
+	    curl_easy_header(h, opts->header, 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
+		snprintf(out->header, sizeof(out->header), "%s", hdr->value);
 	out->body = sink.buf;
 	out->body_len = sink.len;
 	sink.buf = NULL;

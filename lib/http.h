@@ -196,7 +196,11 @@ struct hl_http_opts {
 	long timeout_ms;		/* whole request; 0 = HL_HTTP_TIMEOUT_MS_DEFAULT */
 	size_t max_reply;		/* reply body cap; 0 = HL_HTTP_MAX_REPLY_DEFAULT */
 	const char *const *resolve;	/* NULL-terminated "host:port:address" entries, e.g.
-					 * "hgs.relecloud.com:8080:127.0.0.2" */
+					 * "hgs.relecloud.com:8080:127.0.0.2"; the address may
+					 * be a list "127.0.0.1,127.0.0.2": a refused
+					 * connection tries the next one */
+	const char *header;		/* a response header to return in reply->header
+					 * (e.g. "X-Hgs-Node"), or NULL */
 };
 
 /* A reply; release with hl_http_reply_release(). */
@@ -205,6 +209,8 @@ struct hl_http_reply {
 	char *body;			/* malloc'd, NUL-terminated (may hold NULs) */
 	size_t body_len;
 	char content_type[96];		/* "" when the server sent none */
+	char header[128];		/* the value of opts->header, "" when absent */
+	char address[64];		/* the address that answered ("127.0.0.2"), "" unknown */
 };
 
 /*

@@ -472,7 +472,7 @@ static int write_pid(const char *dir, const char *file, pid_t pid)
 int attack_host_pidfile_squat(struct attack_run *a)
 {
 	struct lab *L = a->L;
-	struct lab_svc *svc = &L->hgs[0].svc;
+	struct lab_svc *svc = &L->hgs[0].nodes[0].svc;
 	struct hl_child *imp = NULL;
 	char *pidf = NULL, why[256];
 	pid_t pid, owner = 0;
@@ -651,7 +651,7 @@ out:
 int attack_host_start_without_hgs(struct attack_run *a)
 {
 	struct lab *L = a->L;
-	struct lab_svc *svc = &L->hgs[0].svc;
+	struct lab_svc *svc = &L->hgs[0].nodes[0].svc;
 	struct attack_host_vm S;
 	struct lab_result r;
 	char st[32], *err = NULL;

@@ -854,7 +854,7 @@ out:
 static int play_ad_ticket_forged(struct attack_run *a)
 {
 	const char *dc_resolve[2] = { a->L->dc_resolve, NULL }, *resolve[2];
-	struct hl_http_opts dco = { ATTACK_HTTP_TIMEOUT_MS, 0, dc_resolve }, o;
+	struct hl_http_opts dco = { .timeout_ms = ATTACK_HTTP_TIMEOUT_MS, .resolve = dc_resolve }, o;
 	struct hl_cert_spec spec = { 0 };
 	struct ad_attest_result res;
 	struct ad_ticket *t = NULL;

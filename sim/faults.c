@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -25,6 +26,7 @@
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/suggest.h"
+#include "hosts/host.h"
 #include "sim/lab.h"
 #include "sim/report.h"
 #include "sim/steps.h"
@@ -37,7 +39,8 @@
 static const char *const comp_names[FAULT_N_COMP + 1] = {
 	[FAULT_HGS] = "hgs", [FAULT_DC] = "dc", [FAULT_AGENT] = "agent",
 	[FAULT_HOST_SWTPM] = "host-swtpm", [FAULT_KEEPER] = "keeper", [FAULT_QEMU] = "qemu",
-	[FAULT_VTPM] = "vtpm", [FAULT_N_COMP] = NULL,
+	[FAULT_VTPM] = "vtpm", [FAULT_HGS_NODE] = "hgs-node", [FAULT_HGS_TWO_NODES] = "hgs-two-nodes",
+	[FAULT_N_COMP] = NULL,
 };
 
 const char *fault_comp_name(enum fault_comp c)
@@ -54,14 +57,14 @@ int fault_comp_parse(const char *name)
 		if (!strcmp(name, comp_names[i]))
 			return i;
 	near = hl_suggest(name, comp_names);
-	return hl_error("unknown component '%s'%s%s%s: give hgs, dc, agent, host-swtpm, keeper, qemu "
-			"or vtpm", name, near ? " (did you mean '" : "", near ? near : "",
-			near ? "'?)" : "");
+	return hl_error("unknown component '%s'%s%s%s: give hgs, dc, agent, host-swtpm, keeper, qemu, "
+			"vtpm, hgs-node or hgs-two-nodes", name, near ? " (did you mean '" : "",
+			near ? near : "", near ? "'?)" : "");
 }
 
 int fault_plant_parse(const char *name, enum fault_plant *out)
 {
-	static const char *const names[] = { "leftover", "orphan", "lost", NULL };
+	static const char *const names[] = { "leftover", "orphan", "lost", "log", NULL };
 	int i;
 
 	for (i = 0; names[i]; i++)
@@ -69,7 +72,7 @@ int fault_plant_parse(const char *name, enum fault_plant *out)
 			*out = (enum fault_plant)(i + 1);
 			return 0;
 		}
-	return hl_error("unknown plant '%s': give leftover, orphan or lost", name);
+	return hl_error("unknown plant '%s': give leftover, orphan, lost or log", name);
 }
 
 size_t fault_sample(size_t total, size_t n, size_t *idx)
@@ -331,8 +334,9 @@ static size_t lab_live(struct lab *L, pid_t *pids, size_t max, pid_t *agents, si
 
 	*n_agents = 0;
 	for (i = 0; i < L->n_hgs && n < max; i++)
-		if ((pids[n] = svc_pid(&L->hgs[i].svc)) > 0)
-			n++;
+		for (size_t k = 0; k < L->hgs[i].n_nodes && n < max; k++)
+			if ((pids[n] = svc_pid(&L->hgs[i].nodes[k].svc)) > 0)
+				n++;
 	if (L->has_dc && n < max && (pids[n] = svc_pid(&L->dc)) > 0)
 		n++;
 	for (i = 0; i < L->s->n_hosts && n < max; i++)
@@ -417,6 +421,10 @@ struct fctx {
 	pid_t victim;
 	pid_t victim_parent;
 	double t0;                 /* the step's start */
+	time_t step_start;         /* the same, wall clock (log entries' time) */
+	time_t fired_at;
+	size_t nodes[2];           /* hgs-node, hgs-two-nodes: the nodes killed (indices) */
+	size_t n_nodes;
 };
 
 /* The host step ST is about: its host:, where its VM runs or was placed, else the first. */
@@ -448,7 +456,26 @@ static pid_t target_find(struct fctx *f, char *comm, size_t size, pid_t *parent)
 	switch (f->c->comp) {
 	case FAULT_HGS:
 		snprintf(comm, size, "hgs serve");
-		return svc_pid(&L->hgs[0].svc);
+		return svc_pid(&L->hgs[0].nodes[0].svc);
+	case FAULT_HGS_NODE:
+	case FAULT_HGS_TWO_NODES: {
+		/* the first living node(s), as long as one node lives on beside them */
+		size_t want = f->c->comp == FAULT_HGS_NODE ? 1 : 2, up[SC_MAX_NODES], k;
+
+		f->n_nodes = 0;
+		if (L->hgs[0].n_nodes < FAULTS_CLUSTER_NODES)
+			return 0;
+		for (k = 0, n = 0; k < L->hgs[0].n_nodes; k++)
+			if (svc_pid(&L->hgs[0].nodes[k].svc) > 0)
+				up[n++] = k;
+		if (n < want + 1)
+			return 0;
+		f->nodes[0] = up[0];
+		f->nodes[1] = up[1];
+		f->n_nodes = want;
+		snprintf(comm, size, "hgs serve (%s)", L->hgs[0].nodes[up[0]].name);
+		return svc_pid(&L->hgs[0].nodes[up[0]].svc);
+	}
 	case FAULT_DC:
 		snprintf(comm, size, "fabric serve");
 		return L->has_dc ? svc_pid(&L->dc) : 0;
@@ -489,7 +516,7 @@ static pid_t target_find(struct fctx *f, char *comm, size_t size, pid_t *parent)
 static void trigger(struct lab *L, long verb_pid, const char *verb, void *arg)
 {
 	struct fctx *f = arg;
-	char comm[64];
+	char comm[64], also[96];
 	pid_t pid, parent;
 
 	(void)L;
@@ -500,13 +527,23 @@ static void trigger(struct lab *L, long verb_pid, const char *verb, void *arg)
 		return;
 	if (kill(pid, SIGKILL) < 0)
 		return;
+	also[0] = 0;
+	if (f->n_nodes == 2) {
+		struct lab_hgs_node *nd = &L->hgs[0].nodes[f->nodes[1]];
+		pid_t second = svc_pid(&nd->svc);
+
+		if (second > 0 && kill(second, SIGKILL) == 0)
+			snprintf(also, sizeof(also), " and hgs serve (%s) (pid %ld)", nd->name,
+				 (long)second);
+	}
 	f->fired = 1;
+	f->fired_at = time(NULL);
 	f->victim = pid;
 	f->victim_parent = parent;
 	free(f->c->killed);
-	f->c->killed = verb ? sfmt("%s (pid %ld) %.2f s into `%s`", comm, (long)pid,
+	f->c->killed = verb ? sfmt("%s (pid %ld)%s %.2f s into `%s`", comm, (long)pid, also,
 				   hl_clock_s() - f->t0, verb)
-			    : sfmt("%s (pid %ld) just before the step", comm, (long)pid);
+			    : sfmt("%s (pid %ld)%s just before the step", comm, (long)pid, also);
 }
 
 /* 1 when step kind K runs at least one verb (else the kill comes just before it). */
@@ -655,7 +692,168 @@ static void plant(struct fctx *f, enum fault_plant what, json_t *before)
 				     NULL) == 0)
 			lab_result_clear(&r);
 		hl_error_clear();
+	} else if (what == FAULT_PLANT_LOG) {
+		struct host *h = NULL;
+
+		/* an answer no node gave: an entry far past any the logs hold */
+		if (host_open(L->hosts[0].dir, &h) < 0 ||
+		    host_log_id_add(h, "attestation", 1000000000LL, "HGS-planted", "") < 0)
+			hl_error_clear();
+		host_close(h);
 	}
+}
+
+/* ---- every answer in the logs exactly once (an HGS cluster) ---- */
+
+/* The number of entries of log ARR with "Id" ID. */
+static size_t log_count(const json_t *arr, long long id)
+{
+	size_t i, n = 0;
+	json_t *e;
+
+	json_array_foreach(arr, i, e)
+		n += json_integer_value(json_object_get(e, "Id")) == id;
+	return n;
+}
+
+/* The log VERB of HGS G as a JSON array into *OUT (an error when it cannot be listed). */
+static int log_get(struct lab *L, struct lab_hgs *g, const char *verb, json_t **out)
+{
+	struct lab_result r;
+	int rc = -1;
+
+	*out = NULL;
+	lab_hgs_pick(g);
+	if (lab_exec(L, &r, NULL, "hgs", verb, "--dir", g->dir, "--json", NULL) < 0)
+		return -1;
+	if (r.rc != 0 || hl_json_parse(r.out, strlen(r.out), strlen(r.out), out) < 0 ||
+	    !json_is_array(*out))
+		hl_error("`hgslab hgs %s` failed (exit %d): %s", verb, r.rc, r.err ? r.err : "");
+	else
+		rc = 0;
+	if (rc < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	lab_result_clear(&r);
+	return rc;
+}
+
+/*
+ * Faults.h step 7b for HGS 0 of L: what the hosts recorded against the
+ * shared logs; problems into *PROBLEMS, entries lost to the kill into
+ * *NOTE.  SINCE: the faulted step's start (wall clock), 0 when nothing
+ * was killed (then every unseen entry is a problem).
+ */
+static void log_ids_check(struct lab *L, time_t since, char **problems, char **note)
+{
+	static const struct { const char *kind, *verb, *what; } logs[] = {
+		{ "attestation", "get-attestation-log", "attestation" },
+		{ "key-release", "get-key-protection-log", "key release" },
+	};
+	struct lab_hgs *g = &L->hgs[0];
+	json_t *seen = json_array();
+	size_t i, k, e_i, lost = 0;
+	char *lost_ids = NULL;
+
+	for (i = 0; seen && i < L->s->n_hosts; i++) {
+		json_t *v = NULL, *e;
+
+		if (L->hosts[i].hgs != g)
+			continue;
+		if (host_log_ids_load(L->hosts[i].dir, &v) < 0) {
+			add_problem(problems, sfmt("host %s: %s", L->hosts[i].sc->name, hl_error_last()));
+			continue;
+		}
+		json_array_foreach(v, k, e) {
+			json_object_set_new(e, "HostName", json_string(L->hosts[i].sc->name));
+			json_array_append(seen, e);
+		}
+		json_decref(v);
+	}
+	for (k = 0; seen && k < sizeof(logs) / sizeof(logs[0]); k++) {
+		json_t *log = NULL, *e, *x;
+		size_t m;
+
+		if (log_get(L, g, logs[k].verb, &log) < 0) {
+			add_problem(problems, sfmt("cannot list the %s log: %s", logs[k].what,
+						   hl_error_last()));
+			continue;
+		}
+		/* every answer a host got: in the log exactly once, answered once */
+		json_array_foreach(seen, e_i, e) {
+			long long id = json_integer_value(json_object_get(e, "LogId"));
+			size_t in_log, twice = 0;
+
+			if (strcmp(json_string_value(json_object_get(e, "Kind")) ?
+				   json_string_value(json_object_get(e, "Kind")) : "", logs[k].kind))
+				continue;
+			json_array_foreach(seen, m, x)
+				twice += m < e_i && json_integer_value(json_object_get(x, "LogId")) == id &&
+					 json_equal(json_object_get(x, "Kind"), json_object_get(e, "Kind"));
+			if (twice)
+				continue;
+			in_log = log_count(log, id);
+			if (in_log != 1)
+				add_problem(problems, sfmt("%s %lld that host %s was answered with (by %s) "
+							   "is %s the %s log", logs[k].what, id,
+							   json_string_value(json_object_get(e, "HostName")),
+							   json_string_value(json_object_get(e, "Node")),
+							   in_log ? "more than once in" : "not in",
+							   logs[k].what));
+			for (m = e_i + 1; m < json_array_size(seen); m++) {
+				x = json_array_get(seen, m);
+				if (json_integer_value(json_object_get(x, "LogId")) == id &&
+				    json_equal(json_object_get(x, "Kind"), json_object_get(e, "Kind"))) {
+					add_problem(problems, sfmt("%s %lld was answered twice (hosts %s "
+								   "and %s)", logs[k].what, id,
+								   json_string_value(json_object_get(e, "HostName")),
+								   json_string_value(json_object_get(x, "HostName"))));
+					break;
+				}
+			}
+		}
+		/* every entry of the run's hosts: seen answered by one of them */
+		json_array_foreach(log, m, x) {
+			long long id = json_integer_value(json_object_get(x, "Id"));
+			const char *host = json_string_value(json_object_get(x, "Host"));
+			const char *when = json_string_value(json_object_get(x, "Time"));
+			int answered = 0;
+			struct tm tm;
+			time_t t = 0;
+
+			if (!host || lab_host_index(L, host) < 0 || L->hosts[lab_host_index(L, host)].hgs != g)
+				continue;  /* another HGS's host, or a forged name (attacks) */
+			json_array_foreach(seen, e_i, e)
+				answered |= json_integer_value(json_object_get(e, "LogId")) == id &&
+					    !strcmp(json_string_value(json_object_get(e, "Kind")),
+						    logs[k].kind);
+			if (answered)
+				continue;
+			memset(&tm, 0, sizeof(tm));
+			if (when && strptime(when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+				t = timegm(&tm);
+			if (since && t >= since) {
+				char *n = sfmt("%s%s %s %lld (%s)", lost_ids ? lost_ids : "",
+					       lost_ids ? "," : "", logs[k].what, id, host);
+
+				free(lost_ids);
+				lost_ids = n;
+				lost++;
+			} else {
+				add_problem(problems, sfmt("%s log entry %lld (host %s, %s) was answered "
+							   "to no host", logs[k].what, id, host,
+							   when ? when : "?"));
+			}
+		}
+		json_decref(log);
+	}
+	if (lost)
+		*note = sfmt("%zu log entr%s no host saw answered, from the faulted step on: the "
+			     "reply was lost to the kill and the host asked again (%s)", lost,
+			     lost == 1 ? "y" : "ies", lost_ids ? lost_ids : "");
+	free(lost_ids);
+	json_decref(seen);
 }
 
 /* ---- recovery ---- */
@@ -726,8 +924,26 @@ static void recover(struct fctx *f, char **problems)
 
 	switch (f->c->comp) {
 	case FAULT_HGS:
-		svc = &L->hgs[0].svc;
+		svc = &L->hgs[0].nodes[0].svc;
 		break;
+	case FAULT_HGS_NODE:
+	case FAULT_HGS_TWO_NODES:
+		/* they stay down (as a `kill` with restart: false leaves them): reaped, recorded */
+		for (i = 0; i < f->n_nodes; i++) {
+			struct lab_svc *n = &L->hgs[0].nodes[f->nodes[i]].svc;
+			int st;
+
+			if (n->child) {
+				hl_child_wait(n->child, FAULTS_SETTLE_MS, &st);
+				hl_error_clear();
+				hl_child_free(n->child);
+				n->child = NULL;
+			}
+		}
+		lab_hgs_pick_all(L);
+		if (lab_save(L) < 0)
+			add_problem(problems, sfmt("cannot record the nodes' end: %s", hl_error_last()));
+		return;
 	case FAULT_DC:
 		svc = &L->dc;
 		break;
@@ -865,6 +1081,7 @@ int fault_cell_play(struct fault_cell *c, const struct fault_opts *o, const char
 	f.host = step_host(&L, st);
 	f.armed = 1;
 	f.t0 = hl_clock_s();
+	f.step_start = time(NULL) - 1;  /* log times are whole seconds */
 	L.watch = trigger;
 	L.watch_arg = &f;
 	if (!step_runs_verb(st->kind))
@@ -907,6 +1124,9 @@ int fault_cell_play(struct fault_cell *c, const struct fault_opts *o, const char
 	/* 7. the step again (unless it met its expectation all the same), and the rest */
 	if (step_passed || play_range(&L, c->step, c->step, "again:", &problems))
 		play_range(&L, c->step + 1, (int)c->s->n_steps, "after the kill:", &problems);
+	/* 7b. a cluster: every answer in the shared logs exactly once */
+	if (L.hgs[0].n_nodes > 1)
+		log_ids_check(&L, f.step_start, &problems, &c->note);
 down:
 	L.watch = NULL;
 	if (L.hosts)
@@ -943,6 +1163,7 @@ void fault_cell_clear(struct fault_cell *c)
 	free(c->killed);
 	free(c->got);
 	free(c->message);
+	free(c->note);
 	free(c->kept);
-	c->title = c->killed = c->got = c->message = c->kept = NULL;
+	c->title = c->killed = c->got = c->message = c->note = c->kept = NULL;
 }

@@ -18,7 +18,8 @@
  *      environment variable FAULTS_TAG_ENV = the lab directory, is a live
  *      service, a live VM keeper, or a child of one; waited for up to
  *      FAULTS_SETTLE_MS), every JSON file of the lab parses;
- *   5. recovery: the component is started again (a service: restarted as
+ *   5. recovery: the component is started again (hgs-node and hgs-two-nodes
+ *      excepted: those nodes stay down, the others answer; a service: restarted as
  *      the `kill` step does; the host swtpm: its agent restarts it or ends,
  *      and then the agent is restarted; a VM's part: its keeper must end,
  *      then every VM the lab expects to run, as the step left it, whose
@@ -28,6 +29,15 @@
  *   7. step N is played again (unless it met its expectation all the same:
  *      a step such as shield is not repeatable), then the rest of the
  *      scenario, each must pass;
+ *   7b. an HGS cluster (nodes > 1): every attestation and key release the
+ *      hosts got an answer for is in HGS's shared logs exactly once (the
+ *      LogIds the hosts recorded, hosts/host.h hgs-log-ids.jsonl, against
+ *      `get-attestation-log` / `get-key-protection-log`), and the logs hold
+ *      no entry of the run's hosts that no host saw answered - except, when
+ *      something was killed, entries from the faulted step on: a node (or a
+ *      host agent) killed after it logged and before its reply arrived
+ *      leaves one, and the host asked again; those are named in the cell's
+ *      note, not hidden;
  *   8. the lab is stopped: no process of the cell is left, no temporary or
  *      staging file (.*.tmp.*, *.tmp-*, .import-*, .provision-*, ...) and
  *      every JSON file parses.
@@ -57,10 +67,18 @@ enum fault_comp {
 	FAULT_KEEPER,       /* a VM keeper (host keep-vm) */
 	FAULT_QEMU,         /* a VM's QEMU (a keeper's, or the tenant's while it shields) */
 	FAULT_VTPM,         /* a VM's vTPM swtpm */
+	FAULT_HGS_NODE,     /* node HGS01 of the first HGS, not restarted (a cluster of >= 3) */
+	FAULT_HGS_TWO_NODES, /* nodes HGS01 and HGS02, not restarted (a cluster of >= 3) */
 	FAULT_N_COMP
 };
 
-/* "hgs", "dc", "agent", "host-swtpm", "keeper", "qemu", "vtpm". */
+/* Nodes an HGS needs for the hgs-node and hgs-two-nodes components (else the cell is n/a). */
+#define FAULTS_CLUSTER_NODES 3
+
+/*
+ * "hgs", "dc", "agent", "host-swtpm", "keeper", "qemu", "vtpm", "hgs-node",
+ * "hgs-two-nodes".
+ */
 const char *fault_comp_name(enum fault_comp c);
 
 /* The index of component NAME; -1 (error with the names, and the nearest one) when unknown. */
@@ -72,9 +90,10 @@ enum fault_plant {
 	FAULT_PLANT_LEFTOVER,  /* a temporary file in WORK/kp */
 	FAULT_PLANT_ORPHAN,    /* a process of the cell, reparented to init */
 	FAULT_PLANT_LOST,      /* a registration removed from HGS */
+	FAULT_PLANT_LOG,       /* a host records an answer (LogId) HGS's logs do not hold */
 };
 
-/* The plant named NAME ("leftover", "orphan", "lost"); -1 with an error when unknown. */
+/* The plant named NAME ("leftover", "orphan", "lost", "log"); -1 with an error when unknown. */
 int fault_plant_parse(const char *name, enum fault_plant *out);
 
 enum fault_status { FAULT_PASS, FAULT_FAIL, FAULT_NA };
@@ -89,6 +108,8 @@ struct fault_cell {
 	char *killed;               /* "qemu-system-x86 (pid N) 0.4 s into `hgslab host start-vm`" */
 	char *got;                  /* what step N gave with the kill */
 	char *message;              /* FAULT_FAIL: every problem, "; "-joined */
+	char *note;                 /* what passed with a remark (log entries whose reply was
+				     * lost to the kill), or NULL */
 	char *kept;                 /* the lab directory when kept, else NULL */
 	double secs;
 };

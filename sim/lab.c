@@ -32,6 +32,7 @@
 #define LAB_PARALLEL 3          /* verbs run side by side during setup (2 cores) */
 #define LAB_READY_MS 30000      /* a service must be ready within this */
 #define LAB_STOP_MS 5000        /* bound on a service's orderly stop */
+#define LAB_NODE_NAME_OPT "--node-name"  /* `hgs add-node`'s option for the node's name */
 
 /* ---- signals ---- */
 
@@ -417,6 +418,7 @@ int lab_svc_restart(struct lab *L, struct lab_svc *svc)
 	}
 	if (lab_svc_start(L, svc) < 0 || lab_svc_ready(svc) < 0)
 		return -1;
+	lab_hgs_pick_all(L);
 	return lab_save(L);
 }
 
@@ -472,6 +474,26 @@ int lab_specialization_index(const struct lab *L, const char *name)
 	return -1;
 }
 
+void lab_hgs_pick(struct lab_hgs *g)
+{
+	size_t i;
+
+	g->dir = g->nodes[0].dir;
+	for (i = 0; i < g->n_nodes; i++)
+		if (g->nodes[i].svc.child && hl_child_running(g->nodes[i].svc.child)) {
+			g->dir = g->nodes[i].dir;
+			return;
+		}
+}
+
+void lab_hgs_pick_all(struct lab *L)
+{
+	size_t i;
+
+	for (i = 0; L->hgs && i < L->n_hgs; i++)
+		lab_hgs_pick(&L->hgs[i]);
+}
+
 struct lab_hgs *lab_hgs_named(struct lab *L, const char *name)
 {
 	size_t i;
@@ -503,10 +525,90 @@ static int pick_net(struct lab *L)
 	return hl_error("no free loopback address found for the lab");
 }
 
+/* 1 when TCP PORT is free to bind on ADDR. */
+static int port_free_on(const char *addr, int port)
+{
+	struct sockaddr_in sa;
+	int fd, ok;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * HGS G of scenario HGS SC: its nodes at the addresses from *NEXT_ADDR on
+ * (127.X.Y.N, N counted up), one port free on all of them, the resolve
+ * entry naming every node, a service per node.
+ */
+static int hgs_init(struct lab *L, struct lab_hgs *g, const struct sc_hgs *sc, size_t *next_addr)
+{
+	size_t k, tries;
+	char list[160] = "";
+
+	g->sc = sc;
+	g->trust = sc->trust;
+	g->n_nodes = (size_t)sc->nodes;
+	if (g->n_nodes < 1 || g->n_nodes > SC_MAX_NODES || *next_addr + g->n_nodes > 10)
+		return hl_error("HGS '%s': %d nodes do not fit the lab's addresses", sc->name,
+				sc->nodes);
+	for (k = 0; k < g->n_nodes; k++) {
+		struct lab_hgs_node *n = &g->nodes[k];
+
+		snprintf(n->name, sizeof(n->name), SC_NODE_NAME_FMT, (int)k + 1);
+		snprintf(n->addr, sizeof(n->addr), "%s.%zu", L->net, (*next_addr)++);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? "," : "",
+			 n->addr);
+	}
+	/* one port for every node */
+	for (tries = 0;; tries++) {
+		if ((g->port = free_port(g->nodes[0].addr)) < 0)
+			return -1;
+		for (k = 1; k < g->n_nodes && port_free_on(g->nodes[k].addr, g->port); k++)
+			;
+		if (k == g->n_nodes)
+			break;
+		if (tries == 20)
+			return hl_error("HGS '%s': no port is free on every node's address", sc->name);
+	}
+	snprintf(g->url, sizeof(g->url), "http://hgs.%s:%d", sc->domain, g->port);
+	snprintf(g->resolve, sizeof(g->resolve), "hgs.%s:%d:%s", sc->domain, g->port, list);
+	for (k = 0; k < g->n_nodes; k++) {
+		struct lab_hgs_node *n = &g->nodes[k];
+
+		snprintf(n->listen, sizeof(n->listen), "%s:%d", n->addr, g->port);
+		if (!(n->dir = k ? fmt("%s/hgs/%s-%s", L->work, sc->name, n->name)
+				 : fmt("%s/hgs/%s", L->work, sc->name)) ||
+		    !(n->svc.log = k ? fmt("%s/logs/hgs-%s-%s.log", L->work, sc->name, n->name)
+				     : fmt("%s/logs/hgs-%s.log", L->work, sc->name)))
+			return -1;
+		if (g->n_nodes > 1)
+			snprintf(n->svc.label, sizeof(n->svc.label), "HGS %s node %s", sc->name,
+				 n->name);
+		else
+			snprintf(n->svc.label, sizeof(n->svc.label), "HGS %s", sc->name);
+		n->svc.argv[0] = "hgs";
+		n->svc.argv[1] = "serve";
+		n->svc.argv[2] = "--dir";
+		n->svc.argv[3] = n->dir;
+		n->svc.argv[4] = "--listen";
+		n->svc.argv[5] = n->listen;
+		n->svc.ready = "serving";
+	}
+	g->dir = g->nodes[0].dir;
+	return 0;
+}
+
 int lab_init(struct lab *L, const struct scenario *s, const char *work, const char *guest)
 {
 	char self[PATH_MAX];
-	size_t i;
+	size_t i, next_addr = 1;
 
 	memset(L, 0, sizeof(*L));
 	L->s = s;
@@ -536,26 +638,9 @@ int lab_init(struct lab *L, const struct scenario *s, const char *work, const ch
 	L->fsk = calloc(s->n_specializations + 1, sizeof(*L->fsk));
 	if (!L->hgs || !L->hosts || !L->vms || !L->templates || !L->shielding || !L->fsk)
 		return hl_error("out of memory");
-	for (i = 0; i < L->n_hgs; i++) {
-		struct lab_hgs *g = &L->hgs[i];
-
-		g->sc = i == 0 ? &s->hgs : &s->other_hgs[i - 1];
-		g->trust = g->sc->trust;
-		snprintf(g->addr, sizeof(g->addr), "%s.%zu", L->net, i + 1);
-		if ((g->port = free_port(g->addr)) < 0)
+	for (i = 0; i < L->n_hgs; i++)
+		if (hgs_init(L, &L->hgs[i], i == 0 ? &s->hgs : &s->other_hgs[i - 1], &next_addr) < 0)
 			return -1;
-		snprintf(g->url, sizeof(g->url), "http://hgs.%s:%d", g->sc->domain, g->port);
-		snprintf(g->resolve, sizeof(g->resolve), "hgs.%s:%d:%s", g->sc->domain, g->port, g->addr);
-		if (!(g->dir = fmt("%s/hgs/%s", work, g->sc->name)) ||
-		    !(g->svc.log = fmt("%s/logs/hgs-%s.log", work, g->sc->name)))
-			return -1;
-		snprintf(g->svc.label, sizeof(g->svc.label), "HGS %s", g->sc->name);
-		g->svc.argv[0] = "hgs";
-		g->svc.argv[1] = "serve";
-		g->svc.argv[2] = "--dir";
-		g->svc.argv[3] = g->dir;
-		g->svc.ready = "serving";
-	}
 	if (s->fabric.present) {
 		L->has_dc = 1;
 		snprintf(L->dc_addr, sizeof(L->dc_addr), "%s.10", L->net);
@@ -1073,7 +1158,7 @@ int lab_up(struct lab *L)
 	struct argl *al = NULL;
 	const char *domain = s->fabric.present ? s->fabric.domain : "fabrikam.com";
 	char *vendor = NULL, *vendor_ca = NULL, *kpdir = NULL;
-	size_t i, n = 0, cap = s->n_hosts + L->n_hgs + s->tenant_guardians.n + 2;
+	size_t i, k, n = 0, cap = s->n_hosts + L->n_hgs * SC_MAX_NODES + s->tenant_guardians.n + 2;
 	int rc = -1;
 
 	if (!(jobs = calloc(cap, sizeof(*jobs))) || !(al = calloc(cap, sizeof(*al)))) {
@@ -1120,27 +1205,36 @@ int lab_up(struct lab *L)
 				   L->hosts[i].sc->name, "--domain", domain, "--profile",
 				   L->hosts[i].profile, "--vendor-dir", vendor, "--listen",
 				   L->hosts[i].addr, NULL);
-	for (i = 0; i < L->n_hgs; i++, n++) {
-		snprintf(al[n].buf[0], sizeof(al[n].buf[0]), "%s:%d", L->hgs[i].addr, L->hgs[i].port);
-		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].dir, "--name",
+	for (i = 0; i < L->n_hgs; i++, n++)
+		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].nodes[0].dir, "--name",
 				   L->hgs[i].sc->name, "--domain", L->hgs[i].sc->domain, "--trust",
-				   sc_trust_name(L->hgs[i].trust), "--listen", al[n].buf[0],
+				   sc_trust_name(L->hgs[i].trust), "--listen", L->hgs[i].nodes[0].listen,
 				   "--tpm-vendor-ca", vendor_ca, NULL);
-	}
 	if (must_parallel(L, jobs, n) < 0)
 		goto out;
 	for (i = 1; i < s->n_hosts; i++)
 		if (lab_svc_start(L, &L->hosts[i].svc) < 0)
 			goto out;
+	/* the other nodes of each HGS join the first (Initialize-HgsServer -HgsServerIPAddress) */
+	n = 0;
+	for (i = 0; i < L->n_hgs; i++)
+		for (k = 1; k < L->hgs[i].n_nodes && n < cap; k++, n++)
+			jobs[n] = argl_set(&al[n], "hgs", "add-node", "--dir", L->hgs[i].nodes[k].dir,
+					   "--from", L->hgs[i].nodes[0].dir, LAB_NODE_NAME_OPT,
+					   L->hgs[i].nodes[k].name, NULL);
+	if (n && must_parallel(L, jobs, n) < 0)
+		goto out;
 	/* 3. HGS nodes and the DC serve */
 	for (i = 0; i < L->n_hgs; i++)
-		if (lab_svc_start(L, &L->hgs[i].svc) < 0)
-			goto out;
+		for (k = 0; k < L->hgs[i].n_nodes; k++)
+			if (lab_svc_start(L, &L->hgs[i].nodes[k].svc) < 0)
+				goto out;
 	if (L->has_dc && lab_svc_start(L, &L->dc) < 0)
 		goto out;
 	for (i = 0; i < L->n_hgs; i++)
-		if (lab_svc_ready(&L->hgs[i].svc) < 0)
-			goto out;
+		for (k = 0; k < L->hgs[i].n_nodes; k++)
+			if (lab_svc_ready(&L->hgs[i].nodes[k].svc) < 0)
+				goto out;
 	if (L->has_dc && lab_svc_ready(&L->dc) < 0)
 		goto out;
 	/* 4. the fabric directory, the tenant and its template material, beside the agents' start */
@@ -1298,12 +1392,13 @@ int lab_clock_apply(struct lab *L)
 	int rc = 0;
 
 	snprintf(text, sizeof(text), "%lld\n", L->clock_s);
-	for (i = 0; i < L->n_hgs && rc == 0; i++) {
-		char *p = fmt("%s/clock-offset", L->hgs[i].dir);
+	for (i = 0; i < L->n_hgs && rc == 0; i++)
+		for (size_t k = 0; k < L->hgs[i].n_nodes && rc == 0; k++) {
+			char *p = fmt("%s/clock-offset", L->hgs[i].nodes[k].dir);
 
-		rc = p ? hl_file_write(p, text, strlen(text), 0644) : -1;
-		free(p);
-	}
+			rc = p ? hl_file_write(p, text, strlen(text), 0644) : -1;
+			free(p);
+		}
 	if (rc == 0 && L->has_dc) {
 		char *p = fmt("%s/clock-offset", L->fabric_dir);
 
@@ -1330,7 +1425,8 @@ void lab_down(struct lab *L)
 		lab_svc_stop(&L->hosts[i].svc);
 	lab_svc_stop(&L->dc);
 	for (i = 0; i < L->n_hgs; i++)
-		lab_svc_stop(&L->hgs[i].svc);
+		for (size_t k = 0; k < L->hgs[i].n_nodes; k++)
+			lab_svc_stop(&L->hgs[i].nodes[k].svc);
 	lab_svc_stop(&L->dashboard);
 }
 
@@ -1349,11 +1445,22 @@ int lab_save(const struct lab *L)
 	json_object_set_new(j, "RunnerPid", json_integer(getpid()));
 	json_object_set_new(j, "Tenant", json_string(L->tenant));
 	a = json_array();
-	for (i = 0; i < L->n_hgs; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "Name",
-						   L->hgs[i].sc->name, "Url", L->hgs[i].url, "Address",
-						   L->hgs[i].addr, "Resolve", L->hgs[i].resolve, "Dir",
-						   L->hgs[i].dir, "Pid", (json_int_t)L->hgs[i].svc.pid));
+	for (i = 0; i < L->n_hgs; i++) {
+		const struct lab_hgs *g = &L->hgs[i];
+		json_t *nodes = json_array();
+
+		/* Address, Dir and Pid: node 1's, as before clusters; Nodes: every node */
+		for (size_t k = 0; nodes && k < g->n_nodes; k++)
+			json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:I}", "Name",
+							       g->nodes[k].name, "Dir", g->nodes[k].dir,
+							       "Address", g->nodes[k].addr, "Pid",
+							       (json_int_t)g->nodes[k].svc.pid));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "Name",
+						   g->sc->name, "Url", g->url, "Address",
+						   g->nodes[0].addr, "Resolve", g->resolve, "Dir",
+						   g->nodes[0].dir, "Pid", (json_int_t)g->nodes[0].svc.pid,
+						   "Nodes", nodes ? nodes : json_array()));
+	}
 	json_object_set_new(j, "Hgs", a);
 	if (L->has_dc)
 		json_object_set_new(j, "Dc", json_pack("{s:s, s:s, s:s, s:I}", "Url", L->dc_url,
@@ -1416,8 +1523,16 @@ int lab_json_set_pid(const char *work, const char *list, const char *name, long 
 		return -1;
 	json_array_foreach(json_object_get(j, list), i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "Name")) ?
-			    json_string_value(json_object_get(e, "Name")) : "", name))
+			    json_string_value(json_object_get(e, "Name")) : "", name)) {
+			json_t *nodes = json_object_get(e, "Nodes"), *ne;
+			size_t k;
+
 			json_object_set_new(e, "Pid", json_integer(pid));
+			/* an HGS's entry is its node 1: that node's row too */
+			json_array_foreach(nodes, k, ne)
+				if (json_equal(json_object_get(ne, "Dir"), json_object_get(e, "Dir")))
+					json_object_set_new(ne, "Pid", json_integer(pid));
+		}
 	if (hl_json_dump_pretty(j, &text) == 0 && (path = fmt("%s/lab.json", work)))
 		rc = hl_file_write(path, text, strlen(text), 0644);
 	json_decref(j);
@@ -1457,11 +1572,12 @@ void lab_free(struct lab *L)
 	size_t i;
 
 	if (L->hgs)
-		for (i = 0; i < L->n_hgs; i++) {
-			hl_child_free(L->hgs[i].svc.child);
-			free(L->hgs[i].dir);
-			free(L->hgs[i].svc.log);
-		}
+		for (i = 0; i < L->n_hgs; i++)
+			for (size_t k = 0; k < L->hgs[i].n_nodes; k++) {
+				hl_child_free(L->hgs[i].nodes[k].svc.child);
+				free(L->hgs[i].nodes[k].dir);
+				free(L->hgs[i].nodes[k].svc.log);
+			}
 	if (L->hosts && L->s)
 		for (i = 0; i < L->s->n_hosts; i++) {
 			hl_child_free(L->hosts[i].svc.child);

@@ -11,7 +11,8 @@
  *
  * Layout of the lab directory WORK:
  *   WORK/lab.json                 what runs where (pids, URLs, dirs): `status`, `down`
- *   WORK/hgs/NAME/                HGS node directories
+ *   WORK/hgs/NAME/                HGS node directories: node 1 (HGS01); NAME-HGS02/ ... the
+ *                                 other nodes of a cluster (`hgs add-node`)
  *   WORK/fabric/                  the fabric AD directory (when the scenario has fabric:)
  *   WORK/hosts/NAME/              host directories; WORK/hosts/tpm-vendor the lab TPM vendor CA
  *   WORK/tenant/                  the tenant's guardians and VMs
@@ -27,9 +28,10 @@
  *   WORK/dashboard/               `up`'s live dashboard: its pid file, log and the
  *                                 teacher token (0600; sim/dashboard.h)
  *
- * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9,
- * the DC .10, hosts .20 and up.  Names resolve through libcurl resolve lists
- * (hgs.relecloud.com -> 127.X.Y.1), never /etc/hosts.
+ * Addresses: one random 127.X.Y.0/24 per lab (probed free): HGS nodes .1-.9
+ * (the first HGS's nodes .1-.N, then the other HGS's), the DC .10, hosts .20
+ * and up.  Names resolve through libcurl resolve lists (hgs.relecloud.com ->
+ * 127.X.Y.1,127.X.Y.2,127.X.Y.3: every node, tried in turn), never /etc/hosts.
  *
  * Interruption: lab_interrupted() is set by SIGINT/SIGTERM/SIGHUP (handlers
  * installed by lab_signals_install); every wait checks it, so a Ctrl-C ends
@@ -60,15 +62,31 @@ struct lab_svc {
 	long pid;                /* last pid (for lab.json) */
 };
 
+/* One node of an HGS: its own directory, address and `hgs serve` process. */
+struct lab_hgs_node {
+	char name[16];           /* HGS01, HGS02... (SC_NODE_NAME_FMT) */
+	char *dir;               /* WORK/hgs/NAME (node 1), WORK/hgs/NAME-HGS0i */
+	char addr[24];           /* 127.X.Y.N */
+	char listen[40];         /* 127.X.Y.N:PORT */
+	struct lab_svc svc;      /* svc.child NULL: killed and not restarted (Down) */
+};
+
+/*
+ * An HGS: node 1 made by `hgs init`, nodes 2..N by `hgs add-node` (same
+ * store, same keys), all on one port; the HGS name resolves to every
+ * node's address, so clients pass over a dead node.  dir is where the
+ * lab's admin verbs go (the nodes share one store): node 1's while it
+ * runs, else a living node's (lab_hgs_pick).
+ */
 struct lab_hgs {
 	const struct sc_hgs *sc;
-	char *dir;
-	char addr[24];           /* 127.X.Y.N */
+	const char *dir;         /* one of nodes[].dir (lab_hgs_pick) */
 	int port;
 	char url[160];           /* http://hgs.relecloud.com:PORT */
-	char resolve[200];       /* hgs.relecloud.com:PORT:127.X.Y.N */
+	char resolve[256];       /* hgs.relecloud.com:PORT:127.X.Y.1,127.X.Y.2,... */
 	enum sc_trust trust;     /* the current mode */
-	struct lab_svc svc;
+	size_t n_nodes;
+	struct lab_hgs_node nodes[SC_MAX_NODES];
 };
 
 struct lab_host {
@@ -229,7 +247,8 @@ int lab_json_read(const char *work, json_t **out);
 /*
  * Record in WORK/lab.json that the process of entry NAME of LIST ("Hgs",
  * "Hosts") is now PID: a service another process started again (the
- * dashboard's teacher actions), so `down` still finds it.
+ * dashboard's teacher actions), so `down` still finds it.  An HGS entry is
+ * its node 1 (its row of Nodes is updated too).
  */
 int lab_json_set_pid(const char *work, const char *list, const char *name, long pid);
 
@@ -254,6 +273,15 @@ int lab_execv(struct lab *L, struct lab_result *r, const char *progress, const c
 int lab_host_index(const struct lab *L, const char *name);
 int lab_vm_index(const struct lab *L, const char *name);
 struct lab_hgs *lab_hgs_named(struct lab *L, const char *name);
+
+/*
+ * Point G->dir at node 1's directory while it runs, else at a living node's
+ * (node 1's when none lives: the verbs read the shared store all the same).
+ */
+void lab_hgs_pick(struct lab_hgs *g);
+
+/* lab_hgs_pick for every HGS of L. */
+void lab_hgs_pick_all(struct lab *L);
 
 /* Start / stop one service (readiness bounded). */
 int lab_svc_start(struct lab *L, struct lab_svc *svc);

@@ -88,6 +88,7 @@ void rp_scenario_clear(struct rp_scenario *s)
 		free(st->got);
 		free(st->substatus);
 		free(st->reason);
+		free(st->node);
 		free(st->concept);
 		free(st->message);
 		json_decref(st->exchanges);
@@ -383,6 +384,10 @@ void rp_human_step(FILE *out, const struct rp_step *step)
 	if (step->got) {
 		fprintf(out, " -> %s", step->got);
 		used += 4 + u8_cols(step->got);
+	}
+	if (step->node) {
+		fprintf(out, " [%s]", step->node);
+		used += 3 + u8_cols(step->node);
 	}
 	pad = st.width - used - (int)strlen(dur);
 	fprintf(out, "%*s%s%s%s\n", pad < 2 ? 2 : pad, "", col(&st, RP_DIM), dur, col(&st, RP_RESET));
@@ -820,6 +825,7 @@ static json_t *json_step(const struct rp_step *st)
 	bad |= json_object_set_new(o, "Got", jstr(st->got));
 	bad |= json_object_set_new(o, "Substatus", jstr(st->substatus));
 	bad |= json_object_set_new(o, "Reason", jstr(st->reason));
+	bad |= json_object_set_new(o, "Node", jstr(st->node));
 	bad |= json_object_set_new(o, "Concept", jstr(st->concept));
 	bad |= json_object_set_new(o, "Message", jstr(st->message));
 	bad |= json_object_set_new(o, "Line", json_integer(st->line));

@@ -63,6 +63,8 @@ struct rp_step {
 	char *got;              /* "InsecureHostConfiguration (DebugMode)" */
 	char *substatus;        /* actual sub-statuses joined with ", ", or NULL */
 	char *reason;           /* HGS's / the component's reason sentence, or NULL */
+	char *node;             /* attest / start of an HGS cluster: the node that answered,
+				 * "HGS02 (127.X.Y.2)", or NULL */
 	char *concept;          /* plain words: what was checked and why it said what it said */
 	char *message;          /* on failure: which step, expected what, what happened */
 	int line;               /* the step's line in the file */

@@ -852,9 +852,9 @@ static int load_hgs(struct ctx *c, const struct node *v, const char *what, struc
 	if (n) {
 		if (get_int(c, n, what, "nodes", &h->nodes) < 0)
 			return -1;
-		if (h->nodes != 1)
-			return err_at(c, n->pos, "%s: nodes: %d: only 1 node per HGS is supported",
-				      what, h->nodes);
+		if (h->nodes < 1 || h->nodes > SC_MAX_NODES)
+			return err_at(c, n->pos, "%s: nodes: %d: an HGS has 1 to %d nodes (Microsoft "
+				      "advises 3)", what, h->nodes, SC_MAX_NODES);
 	}
 	if (get(c, v, "trust", N_TEXT, 0, what, &n) < 0)
 		return -1;
@@ -943,6 +943,12 @@ static int load_all_hgs(struct ctx *c, const struct node *root)
 		}
 		c->hgs_names[c->n_hgs_names++] = h->name;
 	}
+	/* every node has an address of the lab's HGS range (sim/lab.h) */
+	for (i = 0, j = (size_t)s->hgs.nodes; i < s->n_other_hgs; i++)
+		if ((j += (size_t)s->other_hgs[i].nodes) > SC_MAX_ALL_NODES)
+			return err_at(c, s->other_hgs[i].pos, "other_hgs item %zu: the HGS of a "
+				      "scenario have at most %d nodes together, not %zu", i + 1,
+				      SC_MAX_ALL_NODES, j);
 	return 0;
 }
 
@@ -1569,27 +1575,74 @@ static int get_offset(struct ctx *c, const struct node *v, const char *what, lon
 	return 0;
 }
 
-/* A kill component of V ("hgs", "hgs:NAME", "dc", "host:NAME"), checked. */
+/* 1-based node I of HGS name text "HGS0I" (I <= MAX), else 0. */
+static int node_number(const char *text, int max)
+{
+	char buf[16];
+
+	for (int i = 1; i <= max; i++) {
+		snprintf(buf, sizeof(buf), SC_NODE_NAME_FMT, i);
+		if (strcmp(text, buf) == 0)
+			return i;
+	}
+	return 0;
+}
+
+int scenario_component_hgs(const struct scenario *s, const char *comp, const struct sc_hgs **hgs)
+{
+	const char *rest, *colon;
+	char name[128];
+
+	*hgs = NULL;
+	if (strcmp(comp, "hgs") == 0) {
+		*hgs = &s->hgs;
+		return 0;
+	}
+	if (strncmp(comp, "hgs:", 4) != 0)
+		return -1;
+	rest = comp + 4;
+	if ((*hgs = scenario_hgs(s, rest)))
+		return 0;
+	if ((colon = strchr(rest, ':'))) {
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - rest), rest);
+		*hgs = scenario_hgs(s, name);
+		rest = colon + 1;
+	} else {
+		*hgs = &s->hgs;
+	}
+	if (*hgs) {
+		int i = node_number(rest, (*hgs)->nodes);
+
+		if (i > 0)
+			return i;
+	}
+	*hgs = NULL;
+	return -1;
+}
+
+/*
+ * A kill component of V ("hgs", "hgs:NAME", "hgs:HGS02", "hgs:NAME:HGS02",
+ * "dc", "host:NAME"), checked.
+ */
 static int check_component(struct ctx *c, const struct node *v, const char *what)
 {
 	const struct scenario *s = c->s;
+	const struct sc_hgs *g;
 	const char **choices;
 	const char *hint = NULL;
 	char *buf;
-	size_t n = 2 + c->n_hgs_names + s->n_hosts, i, k = 0, sz = 0;
+	size_t n = 2 + c->n_hgs_names + (size_t)s->hgs.nodes + s->n_hosts, i, k = 0, sz = 0;
 	int ret;
 
-	if (strcmp(v->text, "hgs") == 0 || strcmp(v->text, "dc") == 0)
+	if (strcmp(v->text, "dc") == 0 || scenario_component_hgs(s, v->text, &g) >= 0)
 		return 0;
-	for (i = 0; i < c->n_hgs_names; i++)
-		if (strncmp(v->text, "hgs:", 4) == 0 && strcmp(v->text + 4, c->hgs_names[i]) == 0)
-			return 0;
 	for (i = 0; i < s->n_hosts; i++)
 		if (strncmp(v->text, "host:", 5) == 0 && strcmp(v->text + 5, s->hosts[i].name) == 0)
 			return 0;
 	/* the choices as written, for a suggestion */
 	for (i = 0; i < c->n_hgs_names; i++)
 		sz += 5 + strlen(c->hgs_names[i]);
+	sz += (size_t)s->hgs.nodes * 16;
 	for (i = 0; i < s->n_hosts; i++)
 		sz += 6 + strlen(s->hosts[i].name);
 	choices = calloc(n, sizeof(*choices));
@@ -1606,6 +1659,10 @@ static int check_component(struct ctx *c, const struct node *v, const char *what
 		choices[k++] = buf + sz;
 		sz += (size_t)sprintf(buf + sz, "hgs:%s", c->hgs_names[i]) + 1;
 	}
+	for (i = 1; i <= (size_t)s->hgs.nodes; i++) {
+		choices[k++] = buf + sz;
+		sz += (size_t)sprintf(buf + sz, "hgs:" SC_NODE_NAME_FMT, (int)i) + 1;
+	}
 	for (i = 0; i < s->n_hosts; i++) {
 		choices[k++] = buf + sz;
 		sz += (size_t)sprintf(buf + sz, "host:%s", s->hosts[i].name) + 1;
@@ -1615,8 +1672,9 @@ static int check_component(struct ctx *c, const struct node *v, const char *what
 		ret = err_at(c, v->pos, "%s: unknown component '%.64s'; did you mean '%s'?", what,
 			     v->text, hint);
 	else
-		ret = err_at(c, v->pos, "%s: unknown component '%.64s': use hgs, hgs:NAME, dc or "
-			     "host:NAME with an HGS or host of the scenario", what, v->text);
+		ret = err_at(c, v->pos, "%s: unknown component '%.64s': use hgs, hgs:NAME, "
+			     "hgs:NODE (HGS01 to HGS0%d), dc or host:NAME with an HGS, node or host "
+			     "of the scenario", what, v->text, s->hgs.nodes);
 	free(choices);
 	free(buf);
 	return ret;

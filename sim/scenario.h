@@ -14,7 +14,9 @@
  *   hgs:                                required: the HGS this fabric trusts
  *     name: MyHgsService                HGS service name (the guardian's name)
  *     domain: relecloud.com
- *     nodes: 1                          only 1 for now
+ *     nodes: 3                          1 (default) to SC_MAX_NODES: the cluster's
+ *                                       nodes HGS01, HGS02... (at most
+ *                                       SC_MAX_ALL_NODES of all HGS together)
  *     trust: tpm                        tpm | ad | hostkey
  *   other_hgs:                          optional: further, independent HGS
  *     - { name: OtherHgs, domain: contoso.com, trust: tpm }
@@ -87,7 +89,9 @@
  *   reboot_host:    { host, profile? }           profile as in hosts:
  *   clock:          { offset } or `clock: +9h`   moves the lab clock
  *                   ([+-]N[smhd])
- *   kill:           { component, restart? }      component: hgs | hgs:NAME |
+ *   kill:           { component, restart? }      component: hgs | hgs:NAME
+ *                   (every node of that HGS: an outage) | hgs:HGS02 (one
+ *                   node of hgs:, which must exist) | hgs:NAME:HGS02 |
  *                   dc | host:NAME; restart (default true): the runner
  *                   brings it back, as a service manager would
  *   protect_template: { template } or `protect_template: WS2016`: makes the
@@ -118,6 +122,9 @@
 #include <stddef.h>
 
 #define SC_MAX_LIST 16  /* groups, keywords, guardians, substatus, files per VM */
+#define SC_MAX_NODES 5  /* nodes of one HGS */
+#define SC_MAX_ALL_NODES 9  /* nodes of every HGS of a scenario (the lab's .1-.9) */
+#define SC_NODE_NAME_FMT "HGS%02d"  /* node i (1-based): HGS01, HGS02... */
 
 /* Where an element starts in the file, 1-based. */
 struct sc_pos {
@@ -139,7 +146,7 @@ struct sc_list {
 struct sc_hgs {
 	char *name;             /* MyHgsService */
 	char *domain;           /* relecloud.com */
-	int nodes;              /* 1 */
+	int nodes;              /* 1..SC_MAX_NODES */
 	enum sc_trust trust;
 	struct sc_pos pos;
 };
@@ -264,7 +271,7 @@ struct sc_step {
 	char *vm;               /* shield start stop connect offline_read */
 	char *name;             /* enable_policy disable_policy: an Hgs_* policy name */
 	char *profile;          /* reboot_host: canonical SPEC, NULL = keep */
-	char *component;        /* kill: "hgs", "hgs:OtherHgs", "dc", "host:FabricHost1" */
+	char *component;        /* kill: "hgs", "hgs:OtherHgs", "hgs:HGS02", "dc", "host:FabricHost1" */
 	int restart;            /* kill: 1 = bring it back (default) */
 	int has_mode;           /* register unregister: mode given */
 	enum sc_trust mode;     /* register unregister set_trust */
@@ -344,6 +351,14 @@ const struct sc_cloud *scenario_cloud(const struct scenario *s, const char *name
  */
 const struct sc_step *scenario_deploy_of(const struct scenario *s, const char *name,
 					 size_t before);
+
+/*
+ * The HGS kill component COMP names (scenario_parse checked it) into *HGS:
+ * 0 for every node of it ("hgs", "hgs:NAME"), the 1-based node for one
+ * node ("hgs:HGS02", "hgs:NAME:HGS02"), -1 (*HGS NULL) when COMP is no HGS
+ * component of S.
+ */
+int scenario_component_hgs(const struct scenario *s, const char *comp, const struct sc_hgs **hgs);
 
 /* "tpm", "ad", "hostkey". */
 const char *sc_trust_name(enum sc_trust t);

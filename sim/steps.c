@@ -180,6 +180,30 @@ static int health_parse(const char *text, struct health *h)
 	return 0;
 }
 
+/*
+ * The node that answered, from a host's client configuration JSON TEXT
+ * (KIND "Attestation" or "KeyProtection": its KINDNode and KINDNodeAddress):
+ * "HGS02 (127.X.Y.2)", malloc'd, or NULL when none is named.
+ */
+static char *answered_node(const char *text, const char *kind)
+{
+	char key[64], akey[64];
+	const char *n, *a;
+	char *out = NULL;
+	json_t *j = NULL;
+
+	snprintf(key, sizeof(key), "%sNode", kind);
+	snprintf(akey, sizeof(akey), "%sNodeAddress", kind);
+	if (text && hl_json_parse(text, strlen(text), strlen(text), &j) == 0 &&
+	    (n = json_string_value(json_object_get(j, key))) && *n) {
+		a = json_string_value(json_object_get(j, akey));
+		out = a && *a ? sfmt("%s (%s)", n, a) : sdup(n);
+	}
+	hl_error_clear();
+	json_decref(j);
+	return out;
+}
+
 /* 1 when every expected sub-status of ST occurs in GOT (", "-separated) or in TEXT. */
 static int substatus_hold(const struct sc_step *st, const char *got, const char *text, char **missing)
 {
@@ -514,6 +538,10 @@ static int do_attest(struct ctx *c)
 	c->r->substatus = *hh.substatus ? sdup(hh.substatus) : NULL;
 	free(c->r->reason);
 	c->r->reason = *hh.reason ? sdup(hh.reason) : NULL;
+	if (h->hgs->n_nodes > 1) {
+		free(c->r->node);
+		c->r->node = answered_node(res.out, "Attestation");
+	}
 	outcome(c, got, ok, missing ? missing : (ok ? NULL : hh.reason));
 	set_concept(c, health_concept(&hh, h->hgs->trust));
 	free(got);
@@ -654,6 +682,20 @@ static int step_host(struct ctx *c, const struct lab_vm *v)
 	return v->running_on >= 0 ? v->running_on : v->placed_on;
 }
 
+/* In a cluster: the node that answered host H's last key release, into the step's node. */
+static void release_node(struct ctx *c, const struct lab_host *h)
+{
+	struct lab_result cfg;
+
+	if (EXEC(c, &cfg, NULL, "host", "get-client-configuration", "--dir", h->dir, "--json") == 0 &&
+	    cfg.rc == 0) {
+		free(c->r->node);
+		c->r->node = answered_node(cfg.out, "KeyProtection");
+	}
+	hl_error_clear();
+	lab_result_clear(&cfg);
+}
+
 static int do_start(struct ctx *c)
 {
 	struct lab *L = c->L;
@@ -719,6 +761,8 @@ static int do_start(struct ctx *c)
 		json_decref(j);
 		ok = !strcmp(c->st->expect, "running");
 		outcome(c, got, ok, ok ? NULL : "the VM started where it should have been refused");
+		if (h->hgs->n_nodes > 1)
+			release_node(c, h);
 	} else {
 		struct lab_result cfg;
 
@@ -731,6 +775,10 @@ static int do_start(struct ctx *c)
 		    health_parse(cfg.out, &hh) == 0) {
 			free(c->r->substatus);
 			c->r->substatus = *hh.substatus ? sdup(hh.substatus) : NULL;
+			if (h->hgs->n_nodes > 1) {
+				free(c->r->node);
+				c->r->node = answered_node(cfg.out, "KeyProtection");
+			}
 		}
 		hl_error_clear();
 		lab_result_clear(&cfg);
@@ -1473,41 +1521,71 @@ static int do_clock(struct ctx *c)
 	return 0;
 }
 
+/*
+ * The services kill component COMP names into SVC (room for SC_MAX_NODES):
+ * one, or every node of an HGS; their count, 0 when the lab has none.
+ */
+static size_t kill_targets(struct lab *L, const char *comp, struct lab_svc **svc)
+{
+	const struct sc_hgs *sc;
+	struct lab_hgs *g;
+	int node = scenario_component_hgs(L->s, comp, &sc);
+	size_t k, n = 0;
+
+	if (node >= 0 && sc && (g = lab_hgs_named(L, sc->name))) {
+		for (k = 0; k < g->n_nodes; k++)
+			if (node == 0 || (size_t)node == k + 1)
+				svc[n++] = &g->nodes[k].svc;
+	} else if (!strcmp(comp, "dc") && L->has_dc) {
+		svc[n++] = &L->dc;
+	} else if (!strncmp(comp, "host:", 5) && lab_host_index(L, comp + 5) >= 0) {
+		svc[n++] = &L->hosts[lab_host_index(L, comp + 5)].svc;
+	}
+	return n;
+}
+
 static int do_kill(struct ctx *c)
 {
 	struct lab *L = c->L;
 	const char *comp = c->st->component;
-	struct lab_svc *svc = NULL;
-	int st;
+	struct lab_svc *svc[SC_MAX_NODES];
+	size_t n = kill_targets(L, comp, svc), i;
+	const struct sc_hgs *sc;
+	int st, shared = scenario_component_hgs(L->s, comp, &sc) >= 0 && sc && sc->nodes > 1;
 
-	if (!strcmp(comp, "hgs"))
-		svc = &L->hgs[0].svc;
-	else if (!strncmp(comp, "hgs:", 4) && lab_hgs_named(L, comp + 4))
-		svc = &lab_hgs_named(L, comp + 4)->svc;
-	else if (!strcmp(comp, "dc") && L->has_dc)
-		svc = &L->dc;
-	else if (!strncmp(comp, "host:", 5) && lab_host_index(L, comp + 5) >= 0)
-		svc = &L->hosts[lab_host_index(L, comp + 5)].svc;
-	if (!svc) {
+	if (!n) {
 		outcome(c, "error", 0, "no such component in this lab");
 		return 0;
 	}
-	if (svc->child)
-		hl_child_signal(svc->child, SIGKILL);
+	for (i = 0; i < n; i++)
+		if (svc[i]->child)
+			hl_child_signal(svc[i]->child, SIGKILL);
 	if (c->st->restart) {
-		if (lab_svc_restart(L, svc) < 0)
-			return fail_infra(c, "kill");
+		for (i = 0; i < n; i++)
+			if (lab_svc_restart(L, svc[i]) < 0)
+				return fail_infra(c, "kill");
 		outcome(c, "restarted", 1, NULL);
-		set_concept(c, sfmt("%s was killed (SIGKILL) and started again; its state lives in its "
-				    "directory, so nothing was lost.", svc->label));
+		set_concept(c, n > 1 ? sfmt("every node of %s (%zu) was killed (SIGKILL) and started "
+					    "again; their state lives in the shared store, so nothing "
+					    "was lost.", comp, n)
+				     : sfmt("%s was killed (SIGKILL) and started again; its state lives "
+					    "in %s, so nothing was lost.", svc[0]->label,
+					    shared ? "the store the nodes share" : "its directory"));
 	} else {
-		if (svc->child) {
-			hl_child_wait(svc->child, 5000, &st);
-			hl_child_free(svc->child);
-			svc->child = NULL;
-		}
+		for (i = 0; i < n; i++)
+			if (svc[i]->child) {
+				hl_child_wait(svc[i]->child, 5000, &st);
+				hl_child_free(svc[i]->child);
+				svc[i]->child = NULL;
+			}
+		lab_hgs_pick_all(L);
+		if (lab_save(L) < 0)
+			return fail_infra(c, "kill");
 		outcome(c, "killed", 1, NULL);
-		set_concept(c, sfmt("%s was killed (SIGKILL) and stays down.", svc->label));
+		set_concept(c, n > 1 ? sfmt("every node of %s (%zu) was killed (SIGKILL) and stays "
+					    "down: an outage, no host can attest or release a key.",
+					    comp, n)
+				     : sfmt("%s was killed (SIGKILL) and stays down.", svc[0]->label));
 	}
 	return 0;
 }
@@ -1706,6 +1784,7 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
+	lab_hgs_pick_all(L);  /* admin verbs go to a living node */
 	if (watch)
 		logs_mark(L, watch);
 	r->index = index;

@@ -976,7 +976,7 @@ static void test_info_and_hostkey(void **state)
 	hosts_hgs_decision_release(&d);
 	/* an unreachable HGS is an error, not a decision */
 	{
-		struct hosts_hgs_conn bad = { "http://127.0.0.1:1", NULL, 2000 };
+		struct hosts_hgs_conn bad = { .url = "http://127.0.0.1:1", .timeout_ms = 2000 };
 
 		assert_int_equal(hosts_hgs_get_info(&bad, &info), -1);
 		assert_error_has("127.0.0.1:1");

@@ -297,6 +297,16 @@ static void test_client_config(void **state)
 	assert_int_equal(host_client_config_check(&c), -1);
 	resolve[1] = "dc01.fabrikam.com:8088:nowhere";
 	assert_int_equal(host_client_config_check(&c), -1);
+	/* a cluster: the name resolves to every node, tried in turn */
+	resolve[1] = "hgs.relecloud.com:8080:127.0.0.1,127.0.0.2,127.0.0.3";
+	assert_int_equal(host_client_config_check(&c), 0);
+	resolve[1] = "hgs.relecloud.com:8080:127.0.0.1,,127.0.0.3";
+	assert_int_equal(host_client_config_check(&c), -1);
+	assert_error_has("several addresses");
+	resolve[1] = "hgs.relecloud.com:8080:127.0.0.1,";
+	assert_int_equal(host_client_config_check(&c), -1);
+	resolve[1] = "hgs.relecloud.com:8080:127.0.0.1,nowhere";
+	assert_int_equal(host_client_config_check(&c), -1);
 	resolve[1] = "dc01.fabrikam.com:8088:127.0.0.3";
 
 	/* round trip */
@@ -325,6 +335,49 @@ static void test_client_config(void **state)
 	assert_int_equal(hl_file_write(path, "{", 1, 0644), 0);
 	assert_int_equal(host_client_config_load(s->h, &got), -1);
 	assert_error_has(HOST_CLIENT_FILE);
+}
+
+/* ---- the HGS log entries of the answers ---- */
+
+/* Entries are appended one a line, read back in order, entry 0 ignored, trimmed past the cap. */
+static void test_log_ids(void **state)
+{
+	struct sandbox *s = *state;
+	json_t *v = NULL, *e;
+	char path[PATH_MAX];
+
+	assert_int_equal(host_log_ids_load(s->host, &v), 0);
+	assert_int_equal(json_array_size(v), 0);
+	json_decref(v);
+	assert_int_equal(host_log_id_add(s->h, "attestation", 7, "HGS02", "127.0.0.2"), 0);
+	assert_int_equal(host_log_id_add(s->h, "key-release", 3, "HGS03", "127.0.0.3"), 0);
+	assert_int_equal(host_log_id_add(s->h, "attestation", 0, "HGS01", "127.0.0.1"), 0);
+	assert_int_equal(host_log_ids_load(s->host, &v), 0);
+	assert_int_equal(json_array_size(v), 2);
+	e = json_array_get(v, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "Kind")), "attestation");
+	assert_int_equal(json_integer_value(json_object_get(e, "LogId")), 7);
+	assert_string_equal(json_string_value(json_object_get(e, "Node")), "HGS02");
+	assert_string_equal(json_string_value(json_object_get(e, "Address")), "127.0.0.2");
+	e = json_array_get(v, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "Kind")), "key-release");
+	json_decref(v);
+	/* capped: past twice the cap, the last HOST_LOG_IDS_MAX lines are kept */
+	for (long long i = 1; i <= 2 * HOST_LOG_IDS_MAX; i++)
+		assert_int_equal(host_log_id_add(s->h, "attestation", 100 + i, "HGS01", ""), 0);
+	assert_int_equal(host_log_ids_load(s->host, &v), 0);
+	assert_int_equal(json_array_size(v), HOST_LOG_IDS_MAX + 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(v, 0), "LogId")),
+			 100 + HOST_LOG_IDS_MAX);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(v, HOST_LOG_IDS_MAX),
+							    "LogId")), 100 + 2 * HOST_LOG_IDS_MAX);
+	json_decref(v);
+	/* a damaged line is an error naming the file */
+	snprintf(path, sizeof(path), "%s/%s", s->host, HOST_LOG_IDS_FILE);
+	assert_int_equal(hl_file_write(path, "{\"LogId\": 1}\n{", 15, 0644), 0);
+	assert_int_equal(host_log_ids_load(s->host, &v), -1);
+	assert_error_has(HOST_LOG_IDS_FILE);
+	assert_null(v);
 }
 
 /* ---- state ---- */
@@ -682,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_refuses, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_set_profile, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_client_config, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_log_ids, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_state, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test_setup_teardown(test_tpm_replay_lock, sandbox_setup,

@@ -894,6 +894,44 @@ static void test_keepalive(void **state)
 }
 
 /*
+ * A resolve entry may list several addresses (a cluster's nodes): a refused
+ * connection tries the next, and the reply names the address that answered
+ * and the one response header asked for.
+ */
+static void test_resolve_list(void **state)
+{
+	struct hl_http_server *srv;
+	struct hl_http_reply r;
+	char u[128], entry[128];
+	const char *resolve[] = { entry, NULL };
+	struct hl_http_opts opts = { .timeout_ms = 3000, .resolve = resolve,
+				     .header = "content-type" };
+	unsigned port;
+
+	(void)state;
+	srv = server_start("127.0.0.2");
+	port = hl_http_server_port(srv);
+	snprintf(u, sizeof(u), "http://hgs.relecloud.com:%u/info", port);
+	/* the first address has nothing listening: the second answers */
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.3,127.0.0.2", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.address, "127.0.0.2");
+	assert_string_equal(r.header, "application/json");
+	hl_http_reply_release(&r);
+	/* a header the reply lacks is "" */
+	opts.header = "X-Hgs-Node";
+	assert_int_equal(hl_http_get(u, &opts, &r), 0);
+	assert_string_equal(r.header, "");
+	hl_http_reply_release(&r);
+	/* every address refused: the error says so */
+	snprintf(entry, sizeof(entry), "hgs.relecloud.com:%u:127.0.0.3,127.0.0.4", port);
+	assert_int_equal(hl_http_get(u, &opts, &r), -1);
+	assert_error_has("connection refused");
+	hl_http_server_stop(srv);
+}
+
+/*
  * A name resolved through one request's resolve list is not resolved for a
  * later request without it (the kept handle is replaced when the list
  * changes), and a changed list takes effect.
@@ -1084,6 +1122,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_resolve_not_kept),
+		cmocka_unit_test(test_resolve_list),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test(test_stream_stop),

@@ -385,7 +385,7 @@ static void assert_jstr(const json_t *o, const char *key, const char *want)
 static void test_json(void **state)
 {
 	static const char *const step_keys[] = { "Index", "Kind", "Title", "Passed", "DurationSeconds",
-						 "Expected", "Got", "Substatus", "Reason", "Concept",
+						 "Expected", "Got", "Substatus", "Reason", "Node", "Concept",
 						 "Message", "Line", "Exchanges",
 						 "Remedy" };
 	struct rp_scenario v[3];

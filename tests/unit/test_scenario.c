@@ -624,8 +624,14 @@ static const struct bad bad_cases[] = {
 	/* hgs, fabric */
 	{ "version: 1\nname: t\ndescription: d\nhgs: [MyHgsService]\n",
 	  "t.yaml:4:6: 'hgs' in the scenario must be a map, not a list" },
-	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, nodes: 3 }\n",
-	  "t.yaml:4:39: hgs: nodes: 3: only 1 node per HGS is supported" },
+	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, nodes: 6 }\n",
+	  "t.yaml:4:39: hgs: nodes: 6: an HGS has 1 to 5 nodes (Microsoft advises 3)" },
+	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, nodes: 0 }\n",
+	  "t.yaml:4:39: hgs: nodes: 0: an HGS has 1 to 5 nodes (Microsoft advises 3)" },
+	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, nodes: 5 }\n"
+	  "other_hgs: [{ name: O, domain: o.com, nodes: 5 }]\n",
+	  "t.yaml:5:13: other_hgs item 1: the HGS of a scenario have at most 9 nodes together, "
+	  "not 10" },
 	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, trust: tmp }\n",
 	  "t.yaml:4:39: hgs: unknown trust mode 'tmp'; did you mean 'tpm'?" },
 	{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: h.com, trust: ad }\n",
@@ -818,6 +824,12 @@ static const struct bad bad_cases[] = {
 	  "e.g. +9h" },
 	{ BASE_HEAD "  - kill: { component: hsg }\n",
 	  "t.yaml:15:24: step 1 (kill): unknown component 'hsg'; did you mean 'hgs'?" },
+	{ BASE_HEAD "  - kill: { component: 'hgs:HGS02' }\n",
+	  "t.yaml:15:24: step 1 (kill): unknown component 'hgs:HGS02'; did you mean "
+	  "'hgs:HGS01'?" },
+	{ BASE_HEAD "  - kill: { component: 'hgs:MyHgsService:HGS07' }\n",
+	  "t.yaml:15:24: step 1 (kill): unknown component 'hgs:MyHgsService:HGS07'; did you mean "
+	  "'hgs:MyHgsService'?" },
 	{ BASE_HEAD "  - kill: { component: host:FabricHost3 }\n",
 	  "t.yaml:15:24: step 1 (kill): unknown component 'host:FabricHost3'; did you mean "
 	  "'host:FabricHost1'?" },
@@ -994,6 +1006,69 @@ static const struct bad bad_cases[] = {
 };
 
 /* Every error class gives its message with the right position. */
+/* A cluster: nodes, a node's kill, an outage; components name the nodes that exist. */
+static void test_cluster(void **state)
+{
+	static const char text[] =
+		"version: 1\n"
+		"name: cluster\n"
+		"description: d\n"
+		"hgs: { name: MyHgsService, domain: relecloud.com, nodes: 3 }\n"
+		"other_hgs: [{ name: OtherHgs, domain: contoso.com, nodes: 2 }]\n"
+		"hosts: [{ name: FabricHost1 }]\n"
+		"steps:\n"
+		"  - kill: { component: 'hgs:HGS02', restart: false }\n"
+		"  - kill: { component: 'hgs:HGS03' }\n"
+		"  - kill: { component: 'hgs:OtherHgs:HGS02' }\n"
+		"  - kill: { component: 'hgs:MyHgsService', restart: false }\n"
+		"  - kill: { component: hgs }\n";
+	const struct sc_hgs *g;
+	struct scenario *s = NULL;
+
+	(void)state;
+	if (scenario_parse("c.yaml", text, sizeof(text) - 1, &s) < 0)
+		fail_msg("%s", hl_error_last());
+	assert_int_equal(s->hgs.nodes, 3);
+	assert_int_equal(s->other_hgs[0].nodes, 2);
+	assert_int_equal(s->n_steps, 5);
+	assert_string_equal(s->steps[0].component, "hgs:HGS02");
+	assert_int_equal(s->steps[0].restart, 0);
+	assert_int_equal(scenario_component_hgs(s, "hgs:HGS02", &g), 2);
+	assert_ptr_equal(g, &s->hgs);
+	assert_int_equal(scenario_component_hgs(s, "hgs:HGS03", &g), 3);
+	assert_int_equal(scenario_component_hgs(s, "hgs:OtherHgs:HGS02", &g), 2);
+	assert_ptr_equal(g, &s->other_hgs[0]);
+	assert_int_equal(scenario_component_hgs(s, "hgs:MyHgsService", &g), 0);
+	assert_ptr_equal(g, &s->hgs);
+	assert_int_equal(scenario_component_hgs(s, "hgs", &g), 0);
+	assert_ptr_equal(g, &s->hgs);
+	assert_int_equal(scenario_component_hgs(s, "hgs:OtherHgs", &g), 0);
+	assert_ptr_equal(g, &s->other_hgs[0]);
+	/* nodes that do not exist, other components */
+	assert_int_equal(scenario_component_hgs(s, "hgs:HGS04", &g), -1);
+	assert_null(g);
+	assert_int_equal(scenario_component_hgs(s, "hgs:OtherHgs:HGS03", &g), -1);
+	assert_int_equal(scenario_component_hgs(s, "hgs:Nope:HGS01", &g), -1);
+	assert_int_equal(scenario_component_hgs(s, "dc", &g), -1);
+	assert_int_equal(scenario_component_hgs(s, "host:FabricHost1", &g), -1);
+	scenario_free(s);
+	/* a node beyond the HGS's nodes is an error at its position */
+	{
+		static const char bad[] =
+			"version: 1\nname: c\ndescription: d\n"
+			"hgs: { name: MyHgsService, domain: relecloud.com, nodes: 3 }\n"
+			"hosts: [{ name: FabricHost1 }]\n"
+			"steps:\n"
+			"  - kill: { component: 'hgs:HGS04' }\n";
+
+		s = NULL;
+		assert_int_equal(scenario_parse("c.yaml", bad, sizeof(bad) - 1, &s), -1);
+		assert_null(s);
+		assert_string_equal(hl_error_last(), "c.yaml:7:24: step 1 (kill): unknown component "
+				    "'hgs:HGS04'; did you mean 'hgs:HGS01'?");
+	}
+}
+
 static void test_errors(void **state)
 {
 	size_t i, failures = 0;
@@ -1149,6 +1224,7 @@ int main(void)
 		cmocka_unit_test(test_all_steps),
 		cmocka_unit_test(test_templates_and_deploy),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_byte_flips),
