@@ -54,9 +54,6 @@
 #include "lib/http.h"
 #include "lib/log.h"
 
-/* The header every answer of a node carries: the node's name (hgs/node.h). */
-#define HGS_NODE_HEADER "X-Hgs-Node"
-
 /* One request as an HGS handler sees it; valid until the handler returns. */
 struct hgs_request {
 	struct hgs_node *node;

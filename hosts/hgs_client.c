@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "proto/attest.h"
 #include "proto/hostkey.h"
 #include "lib/http.h"
 #include "lib/json.h"
@@ -50,7 +51,7 @@ static void http_opts(const struct hosts_hgs_conn *c, struct hl_http_opts *o)
 	o->timeout_ms = c->timeout_ms;
 	o->max_reply = CLIENT_MAX_REPLY;
 	o->resolve = c->resolve;
-	o->header = HOSTS_HGS_NODE_HEADER;
+	o->header = HGS_NODE_HEADER;
 }
 
 /*

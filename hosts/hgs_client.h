@@ -67,9 +67,6 @@ struct hosts_hgs_conn {
 	struct hosts_hgs_peer *peer;      /* set: the node of each reply is written there */
 };
 
-/* The response header naming the HGS node that answered (contract: every node sends it). */
-#define HOSTS_HGS_NODE_HEADER "X-Hgs-Node"
-
 /* At most this many sub-status names are kept from a decision. */
 #define HOSTS_HGS_SUBSTATUS_MAX 16
 

@@ -25,6 +25,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "proto/attest.h"
 
 /* Largest KPS reply the client reads. */
 #define KPS_MAX_REPLY ((size_t)1 << 20)
@@ -159,7 +160,7 @@ static int post_one(const struct hosts_kps_conn *c, const char *base, const char
 	o.timeout_ms = c->timeout_ms;
 	o.max_reply = KPS_MAX_REPLY;
 	o.resolve = c->resolve;
-	o.header = HOSTS_HGS_NODE_HEADER;
+	o.header = HGS_NODE_HEADER;
 	if (hl_http_post(url, "application/json", body, strlen(body), &o, &reply) < 0)
 		goto out;
 	if (read_reply(url, &reply, out) < 0) {

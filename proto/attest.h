@@ -60,6 +60,10 @@ enum hgs_mode {
  */
 #define HGS_CI_POLICY_FORMAT "hgslab-ci-policy/1"
 
+/* The header every answer of an HGS node carries: the node's name ("HGS02"), so a client of a
+ * cluster can say which node answered (docs/hgs-cluster.md). */
+#define HGS_NODE_HEADER "X-Hgs-Node"
+
 /*
  * The outcome of one attestation attempt.  STATUS is Passed only when
  * SUBSTATUS is 0; REASON is one sentence a person understands, naming what
