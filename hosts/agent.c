@@ -35,6 +35,7 @@
 #include "proto/attest.h"
 #include "hosts/ad_client.h"
 #include "hosts/hgs_client.h"
+#include "hosts/keycache.h"
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
@@ -768,6 +769,12 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	} else {
 		set_transient(st, "HGS '%s' asks for attestation mode '%s', which this host does not "
 			      "know; update hgslab", info.name, info.mode);
+	}
+
+	/* what HGS said about key material caching drops stale cache entries (hosts/keycache.h) */
+	if (hosts_keycache_learn(a->h, &d.caching, NULL) < 0) {
+		hl_log_warn("%s", hl_error_last());
+		hl_error_clear();
 	}
 
 record:

@@ -47,6 +47,7 @@
 #include <stddef.h>
 
 #include "hosts/host.h"
+#include "hosts/keycache.h"
 #include "hosts/tpm_host.h"
 #include "lib/crypto.h"
 #include "proto/keyprotector.h"
@@ -83,6 +84,7 @@ struct hosts_kps_release {
 	struct hl_buf wrapped_tk;         /* RSA-OAEP ciphertext (not secret) */
 	char url[512];                    /* the key protection URL that answered */
 	int fallback_used;                /* that URL is the fallback */
+	struct hosts_keycache_policy caching; /* a release's KeyMaterialCaching, PolicyGeneration */
 };
 
 /* Free R's buffers and zero it; NULL-safe. */
