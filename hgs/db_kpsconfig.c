@@ -16,15 +16,17 @@
 
 /*
  * The rows the policy generation covers, each query giving two text
- * columns in primary-key order: the setting, the trust mode, the Hgs_*
- * policy states, then each kind of registration.
+ * columns in key order: the setting, the trust mode and TPM vendor CAs,
+ * the Hgs_* policy states, each kind of registration, then what KPS
+ * decides with (the health certificate cut-off, which encryption
+ * certificates are enabled).
  */
 static const struct {
 	const char *table, *sql;
 } generation_rows[] = {
 	{ "key_protection_config", "SELECT CAST(allow_key_material_caching AS TEXT), "
 	  "CAST(epoch AS TEXT) FROM key_protection_config ORDER BY id" },
-	{ "node", "SELECT trust, name FROM node ORDER BY id" },
+	{ "node", "SELECT trust, COALESCE(vendor_ca_pem, '') FROM node WHERE id = 1" },
 	{ "attestation_policies", "SELECT name, CAST(enabled AS TEXT) FROM attestation_policies "
 	  "ORDER BY name" },
 	{ "tpm_hosts", "SELECT name, ek_fingerprint FROM tpm_hosts ORDER BY name" },
@@ -32,6 +34,10 @@ static const struct {
 	{ "ci_policies", "SELECT name, sha256 FROM ci_policies ORDER BY name" },
 	{ "host_groups", "SELECT name, sid FROM host_groups ORDER BY name" },
 	{ "host_keys", "SELECT name, fingerprint FROM host_keys ORDER BY name" },
+	{ "kps_policy", "SELECT 'deny_issued_before', COALESCE(CAST(deny_issued_before AS TEXT), "
+	  "'') FROM kps_policy WHERE id = 1" },
+	{ "node_keys", "SELECT thumbprint, CAST(enabled AS TEXT) FROM node_keys WHERE role = "
+	  "'kps-encryption' ORDER BY thumbprint" },
 };
 #define N_GENERATION_ROWS (sizeof(generation_rows) / sizeof(generation_rows[0]))
 

@@ -12,14 +12,15 @@
  * row's epoch, so turning caching off and on again is a change too.
  *
  * The policy generation.  A digest of everything a cached key's validity
- * rests on: the row above (the setting and its epoch), the trust mode, the
- * Hgs_* policy states, and every registration (TPM hosts and their EK
- * fingerprints, TPM baselines and CI policies by digest, AD host groups,
- * host keys).  It is the first HGS_POLICY_GENERATION_LEN hex digits of the
+ * rests on: the row above (the setting and its epoch), the trust mode and
+ * TPM vendor CAs, the Hgs_* policy states, every registration (TPM hosts
+ * and their EK fingerprints, TPM baselines and CI policies by digest, AD
+ * host groups, host keys), and what KPS decides with (the health
+ * certificate cut-off, which KPS encryption certificates are enabled).  It is the first HGS_POLICY_GENERATION_LEN hex digits of the
  * SHA-256 over those rows, each as "TABLE\0COLUMN1\0COLUMN2\0", read in one
  * snapshot in primary-key order.  It changes whenever any of them changes
  * (a policy enabled or disabled, a host registered or removed, a baseline
- * added, caching switched), and every node of one store computes the same
+ * added, an encryption certificate disabled, caching switched), and every node of one store computes the same
  * value.  It is computed from the rows at each answer (no counter to keep
  * in step: the store needs no trigger), and only when caching is allowed.
  *
