@@ -6,7 +6,9 @@
  * -DenyHealthCertificatesIssuedBefore as
  * set-key-protection-attestation-signer-certificate-policy, alias
  * set-key-protection-policy; get-key-protection-policy shows it) and the key
- * protection log (get-key-protection-log).  Like the other admin verbs they
+ * protection log (get-key-protection-log), and key material caching
+ * (Get-/Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching as
+ * get-/set-key-protection-configuration, hgs/db_kpsconfig.h).  Like the other admin verbs they
  * work on the node's store directly, also while `hgs serve` runs: a change
  * takes effect at the next request.  The logic is in hgs/kps.c and
  * hgs/db.c; this file parses options and prints tables or --json.
@@ -19,6 +21,7 @@
 #include <jansson.h>
 
 #include "hgs/db.h"
+#include "hgs/db_kpsconfig.h"
 #include "hgs/kps.h"
 #include "hgs/node.h"
 #include "lib/fileio.h"
@@ -81,6 +84,21 @@ const struct hl_opt cmd_hgs_set_kps_policy_opts[] = {
 
 const struct hl_opt cmd_hgs_get_kps_policy_opts[] = {
 	OPT_DIR,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_hgs_get_kps_config_opts[] = {
+	OPT_DIR,
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_hgs_set_kps_config_opts[] = {
+	OPT_DIR,
+	{ "allow-key-material-caching", 0, HL_OPT_STRING, "on|off",
+	  "let hosts keep released key material sealed to their TPM for HGS outages",
+	  HL_OPT_REQUIRED },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -344,6 +362,69 @@ int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx)
 
 	if (code == HL_EXIT_OK)
 		code = print_policy(ctx, node);
+	hgs_node_close(node);
+	return code;
+}
+
+/* ---- key material caching ---- */
+
+/* Print NODE's key protection configuration and policy generation; an exit code. */
+static int print_config(const struct hl_cmd_ctx *ctx, struct hgs_node *node)
+{
+	char gen[HGS_POLICY_GENERATION_SIZE];
+	struct hgs_kps_config cfg;
+	json_t *o;
+	int code;
+
+	if (hgs_db_policy_generation(node, &cfg, gen) < 0)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	o = json_pack("{s:b, s:s}", "AllowKeyMaterialCaching", cfg.allow_caching,
+		      "PolicyGeneration", gen);
+	if (!o)
+		return hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+	if (hl_opts_flag(&ctx->opts, "json")) {
+		code = hl_out_json(o);
+	} else {
+		printf("AllowKeyMaterialCaching %s\nPolicyGeneration        %s\n",
+		       cfg.allow_caching ? "True" : "False", gen);
+		code = HL_EXIT_OK;
+	}
+	json_decref(o);
+	return code;
+}
+
+/* `hgs get-key-protection-configuration` (Get-HgsKeyProtectionConfiguration). */
+int cmd_hgs_get_kps_config(struct hl_cmd_ctx *ctx)
+{
+	struct hgs_node *node = NULL;
+	int code = hl_cmd_hgs_open(ctx, &node);
+
+	if (code == HL_EXIT_OK)
+		code = print_config(ctx, node);
+	hgs_node_close(node);
+	return code;
+}
+
+/* `hgs set-key-protection-configuration` (Set-HgsKeyProtectionConfiguration). */
+int cmd_hgs_set_kps_config(struct hl_cmd_ctx *ctx)
+{
+	const char *v = hl_opts_str(&ctx->opts, "allow-key-material-caching", NULL);
+	struct hgs_node *node = NULL;
+	int code, allow;
+
+	if (!strcmp(v, "on") || !strcmp(v, "true"))
+		allow = 1;
+	else if (!strcmp(v, "off") || !strcmp(v, "false"))
+		allow = 0;
+	else
+		return hl_cmd_fail(HL_EXIT_USAGE, "bad --allow-key-material-caching '%s': give on "
+				   "or off", v);
+	if ((code = hl_cmd_hgs_open(ctx, &node)) != HL_EXIT_OK)
+		return code;
+	if (hgs_db_kps_config_set(node, allow) < 0)
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+	else
+		code = print_config(ctx, node);
 	hgs_node_close(node);
 	return code;
 }

@@ -3,8 +3,8 @@
  * the host and its TPM), run (the agent), the exports HGS registration
  * needs (get-platform-identifier, get-baseline-policy, get-ci-policy,
  * get-host-key), the HGS client cmdlets (set-/get-/test-client-configuration),
- * set-profile (the boot of the next `host run`) and unwrap-key-protector
- * (key release, hosts/kps_client).
+ * set-profile (the boot of the next `host run`), unwrap-key-protector
+ * (key release, hosts/kps_client) and clear-key-cache (hosts/keycache).
  *
  * The directory and its files are hosts/host.c; the TPM, the boot replay
  * and the attestation attempts are hosts/agent.c.  Human output is the
@@ -21,6 +21,7 @@
 
 #include "hosts/agent.h"
 #include "hosts/host.h"
+#include "hosts/keycache.h"
 #include "hosts/kps_client.h"
 #include "hosts/manufacture.h"
 #include "hosts/measured_boot.h"
@@ -132,6 +133,13 @@ const struct hl_opt cmd_host_set_profile_opts[] = {
 	OPT_DIR,
 	{ "profile", 'p', HL_OPT_STRING, "SPEC", "the new boot profile, e.g. baseline,debug=on",
 	  HL_OPT_REQUIRED },
+	HL_CMD_OPT_JSON,
+	HL_CMD_OPT_END,
+};
+
+const struct hl_opt cmd_host_clear_key_cache_opts[] = {
+	OPT_DIR,
+	{ "name", 'n', HL_OPT_STRING, "VM", "only this VM's entry", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -575,6 +583,35 @@ report:
 out:
 	json_decref(o);
 	host_state_release(&st);
+	host_close(h);
+	return code;
+}
+
+/* `host clear-key-cache`: delete the key material cached for HGS outages (hosts/keycache.h). */
+int cmd_host_clear_key_cache(struct hl_cmd_ctx *ctx)
+{
+	const char *vm = hl_opts_str(&ctx->opts, "name", NULL);
+	struct host *h = NULL;
+	json_t *o = NULL;
+	size_t removed = 0;
+	int code;
+
+	if (vm && hl_name_vm(vm) < 0)
+		return hl_cmd_fail(HL_EXIT_USAGE, "%s", hl_error_last());
+	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
+		return code;
+	if ((vm ? hosts_keycache_remove(h, vm, &removed) : hosts_keycache_clear(h, &removed)) < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+		goto out;
+	}
+	o = json_pack("{s:s, s:I}", "Name", h->name, "Removed", (json_int_t)removed);
+	if (!o) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	code = hl_out_object(ctx, o);
+out:
+	json_decref(o);
 	host_close(h);
 	return code;
 }

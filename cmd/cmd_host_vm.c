@@ -1,7 +1,8 @@
 /*
  * cmd_vm.c - the `hgslab host` verbs for shielded VMs: import-vm, start-vm
- * (key release through KPS, then the VM keeper of hosts/vm.c, which runs as
- * this binary's keep-vm verb), stop-vm,
+ * (key release through KPS - or, with HGS down, the key material the host
+ * cached sealed to its TPM, hosts/keycache.h - then the VM keeper of
+ * hosts/vm.c, which runs as this binary's keep-vm verb), stop-vm,
  * get-vm, connect-vm (the console of encryption-supported VMs only),
  * new-shielded-vm (a VM provisioned from a template disk and shielding
  * data, hosts/provision.c) and get-provisioning-status.
@@ -26,6 +27,7 @@
 #include <jansson.h>
 
 #include "hosts/host.h"
+#include "hosts/keycache.h"
 #include "hosts/kps_client.h"
 #include "hosts/provision.h"
 #include "hosts/vm.h"
@@ -270,8 +272,9 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	struct host *h = NULL;
 	json_t *cfg = NULL, *state = NULL, *ev = NULL, *o = NULL;
 	char *vmdir = NULL, *kpfile = NULL, *kp = NULL, *g = NULL, policy[HL_VMPOLICY_SIZE];
+	char cache_why[HL_ERROR_MAX];
 	size_t kp_len = 0;
-	int code;
+	int code, source;
 
 	memset(&u, 0, sizeof(u));
 	if ((code = open_host(ctx, &h)) != HL_EXIT_OK)
@@ -301,10 +304,19 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 				   "'%s' failed: %s", name, h->name, hl_error_last());
 		goto out;
 	}
-	if (u.outcome != HOSTS_KPS_OPENED) {
-		char why[HL_ERROR_MAX];
+	/* a released key is sealed to the cache when HGS allows it; HGS down: the cache */
+	source = hosts_keycache_resolve(h, name, kp, kp_len, &u, &tk, cache_why, sizeof(cache_why));
+	if (source < 0) {
+		code = hl_cmd_fail(HL_EXIT_FAILURE, "cannot start VM '%s': %s", name,
+				   hl_error_last());
+		goto out;
+	}
+	if (source != HOSTS_KEY_KPS && source != HOSTS_KEY_CACHE) {
+		char why[HL_ERROR_MAX], both[HL_ERROR_MAX];
 
-		code = start_refused(ctx, name, h, &u, kps_refusal(&u, h, why, sizeof(why)));
+		kps_refusal(&u, h, why, sizeof(why));
+		snprintf(both, sizeof(both), "%s%s%s", why, cache_why[0] ? "; " : "", cache_why);
+		code = start_refused(ctx, name, h, &u, both);
 		goto out;
 	}
 	if (!(g = vm_launch_guest_dir(hl_opts_str(&ctx->opts, "guest", NULL)))) {
@@ -317,16 +329,27 @@ int cmd_host_start_vm(struct hl_cmd_ctx *ctx)
 	so.keeper = cmd_host_keeper;
 	if ((code = check_accel(so.accel)) != HL_EXIT_OK)
 		goto out;
-	fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting '%s'\n",
-		h->name, u.tk_fingerprint, name);
+	if (source == HOSTS_KEY_CACHE) {
+		if (hl_kp_tk_fingerprint(tk.data, tk.len, u.tk_fingerprint) < 0) {
+			code = hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
+			goto out;
+		}
+		fprintf(stderr, "host start-vm: key material from the host's cache (HGS "
+			"unreachable), unsealed by the TPM of '%s' (fingerprint %.16s...); booting "
+			"'%s'\n", h->name, u.tk_fingerprint, name);
+	} else {
+		fprintf(stderr, "host start-vm: TK released to '%s' (fingerprint %.16s...); booting "
+			"'%s'\n", h->name, u.tk_fingerprint, name);
+	}
 	if (hosts_vm_start(h, name, &tk, &so, &ev) < 0) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "VM '%s' did not start: %s", name,
 				   hl_error_last());
 		goto out;
 	}
 	hl_buf_free(&tk);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "Name", name, "State", "Running", "Policy", policy,
-		      "Host", h->name);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", name, "State", "Running", "Policy",
+		      policy, "Host", h->name, "KeyMaterialSource",
+		      source == HOSTS_KEY_CACHE ? "Cache" : "Kps");
 	if (!o) {
 		code = hl_cmd_fail(HL_EXIT_FAILURE, "out of memory");
 		goto out;

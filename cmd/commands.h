@@ -100,6 +100,8 @@ int cmd_host_get_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_test_client_configuration(struct hl_cmd_ctx *ctx);
 int cmd_host_set_profile(struct hl_cmd_ctx *ctx);
 int cmd_host_unwrap_key_protector(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_host_clear_key_cache_opts[];
+int cmd_host_clear_key_cache(struct hl_cmd_ctx *ctx);
 
 /* cmd/cmd_host_pcr.c */
 extern const struct hl_opt cmd_host_pcr_values_opts[];
@@ -188,6 +190,10 @@ int cmd_hgs_remove_kps_cert(struct hl_cmd_ctx *ctx);
 int cmd_hgs_set_kps_policy(struct hl_cmd_ctx *ctx);       /* also set-key-protection-policy */
 int cmd_hgs_get_kps_policy(struct hl_cmd_ctx *ctx);
 int cmd_hgs_get_kps_log(struct hl_cmd_ctx *ctx);
+extern const struct hl_opt cmd_hgs_get_kps_config_opts[];
+extern const struct hl_opt cmd_hgs_set_kps_config_opts[];
+int cmd_hgs_get_kps_config(struct hl_cmd_ctx *ctx);
+int cmd_hgs_set_kps_config(struct hl_cmd_ctx *ctx);
 
 /* cmd/cmd_hgs_backup.c */
 extern const struct hl_opt cmd_hgs_export_state_opts[];

@@ -133,6 +133,18 @@ static const struct hl_cmd hgs_verbs[] = {
 	  .opts = cmd_hgs_get_kps_policy_opts, .run = cmd_hgs_get_kps_policy },
 	{ .name = "get-key-protection-log", .summary = "every key release and refusal",
 	  .opts = cmd_hgs_kps_log_opts, .run = cmd_hgs_get_kps_log },
+	{ .name = "get-key-protection-configuration",
+	  .summary = "show whether hosts may cache key material (Get-HgsKeyProtectionConfiguration)",
+	  .opts = cmd_hgs_get_kps_config_opts, .run = cmd_hgs_get_kps_config },
+	{ .name = "set-key-protection-configuration",
+	  .summary = "let hosts cache key material for HGS outages, or not",
+	  .description = "Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching: with on, a host\n"
+			 "seals the key material of each key KPS releases to its TPM and its measured\n"
+			 "boot, and may start that VM again from it while HGS cannot be reached.  Off\n"
+			 "(the default) makes hosts drop their caches the next time they reach HGS.\n"
+			 "The setting lives in the shared store: every node of the HGS answers with it.\n"
+			 "See docs/key-caching.md.",
+	  .opts = cmd_hgs_set_kps_config_opts, .run = cmd_hgs_set_kps_config },
 	{ .name = "export-server-state",
 	  .summary = "back up the whole node to one password-protected file (Export-HgsServerState)",
 	  .description = "Writes FILE (mode 0600): a consistent snapshot of the store (registrations,\n"
@@ -207,6 +219,12 @@ static const struct hl_cmd host_verbs[] = {
 			 "the owner) and the URL that answered, never the TK.  Exits 4 with the reason\n"
 			 "when attestation fails, KPS refuses, or the TPM cannot open what KPS sent.",
 	  .opts = cmd_host_unwrap_opts, .run = cmd_host_unwrap_key_protector },
+	{ .name = "clear-key-cache", .summary = "delete the key material cached for HGS outages",
+	  .description = "When HGS allows key material caching (hgs set-key-protection-configuration),\n"
+			 "start-vm seals each released TK to the host's TPM and measured boot in\n"
+			 "HOSTDIR/keycache/VM, and starts the VM from it while HGS cannot be reached.\n"
+			 "This deletes every entry, or --name VM's.  docs/key-caching.md.",
+	  .opts = cmd_host_clear_key_cache_opts, .run = cmd_host_clear_key_cache },
 	{ .name = "import-vm", .summary = "import a shielded VM bundle",
 	  .description = "Copies a bundle (tenant export-vm) into HOSTDIR/vms/VM.  docs/shielded-vm.md.",
 	  .opts = cmd_host_import_vm_opts, .run = cmd_host_import_vm },
@@ -215,8 +233,10 @@ static const struct hl_cmd host_verbs[] = {
 			 "and config.json, gets the VM's TK from KPS with the host's health certificate\n"
 			 "(attesting first when needed) and opens it with the host's TPM, then starts a\n"
 			 "VM keeper that owns swtpm (TK through a pipe) and QEMU, and waits for the\n"
-			 "guest's 'running' report.  Exits 4 with the policy, attestation or KPS reason,\n"
-			 "files untouched.",
+			 "guest's 'running' report.  With HGS unreachable (TransientError) it starts\n"
+			 "from the key material the host cached, when HGS allowed caching and the TPM\n"
+			 "unseals it (same measured boot); KeyMaterialSource says Kps or Cache.  Exits 4\n"
+			 "with the policy, attestation or KPS reason, files untouched.",
 	  .opts = cmd_host_start_vm_opts, .run = cmd_host_start_vm },
 	{ .name = "stop-vm", .summary = "stop a VM",
 	  .description = "Asks the VM keeper, which alone holds QEMU's QMP, to send system_powerdown (the\n"

@@ -170,6 +170,13 @@ const char *const hgs_db_migrations[] = {
 	"  nonce BLOB PRIMARY KEY,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX used_nonces_expires ON used_nonces(expires);",
+	/* 9: key protection configuration: key material caching */
+	"CREATE TABLE key_protection_config("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  allow_key_material_caching INTEGER NOT NULL DEFAULT 0"
+	"    CHECK (allow_key_material_caching IN (0, 1)),"
+	"  epoch INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO key_protection_config(id) VALUES(1);",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 

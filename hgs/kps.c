@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "hgs/db.h"
+#include "hgs/db_kpsconfig.h"
 #include "hgs/healthcert.h"
 #include "hgs/trace.h"
 #include "lib/fileio.h"
@@ -934,6 +935,22 @@ int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
 
 /* ---- routes ---- */
 
+void hgs_kps_caching_fields(struct hgs_node *node, json_t *o)
+{
+	char gen[HGS_POLICY_GENERATION_SIZE];
+	struct hgs_kps_config cfg;
+
+	if (hgs_db_kps_config_get(node, &cfg) < 0 ||
+	    (cfg.allow_caching && hgs_db_policy_generation(node, &cfg, gen) < 0)) {
+		hl_log_warn("answer without the key material caching fields: %s", hl_error_last());
+		hl_error_clear();
+		return;
+	}
+	json_object_set_new(o, "KeyMaterialCaching", json_boolean(cfg.allow_caching));
+	if (cfg.allow_caching)
+		json_object_set_new(o, "PolicyGeneration", json_string(gen));
+}
+
 /* Answer OUT: the released TK, or {"error", "reason"} with the outcome's status. */
 static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *out,
 			 struct hl_http_response *resp)
@@ -955,6 +972,8 @@ static int reply_outcome(struct hgs_node *node, const struct hgs_kps_outcome *ou
 			json_decref(o);
 			o = NULL;
 		}
+		if (o)
+			hgs_kps_caching_fields(node, o);
 	} else {
 		o = json_pack("{s:s, s:s, s:s?, s:s?}", "error", out->message, "reason",
 			      hgs_kps_reason_name(out->reason), "key_protector",

@@ -8,7 +8,8 @@
  *   GET  /KeyProtection/service/metadata/2014-07/metadata.xml
  *        the HGS guardian: name + PRIMARY signing and encryption certificates
  *   POST /KeyProtection/v1/release
- *        {key_protector, health_certificate} -> the TK wrapped to the host
+ *        {key_protector, health_certificate} -> the TK wrapped to the host,
+ *        with "KeyMaterialCaching" and "PolicyGeneration" (below)
  *
  * Key release.  The host posts a key protector (KP) and its health
  * certificate.  KPS checks, in this order, stopping at the first failure:
@@ -46,6 +47,8 @@
 
 #include <stddef.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "hgs/node.h"
 #include "hgs/serve.h"
@@ -130,6 +133,17 @@ int hgs_kps_release(struct hgs_node *node, const struct hgs_kps_request *req,
 
 /* Free what OUT holds; NULL-safe. */
 void hgs_kps_outcome_release(struct hgs_kps_outcome *out);
+
+/*
+ * Add the key material caching fields of NODE's HGS to answer O (a release
+ * here, an attestation decision in hgs/serve.c), so that a host learns of
+ * changes whenever it reaches HGS: "KeyMaterialCaching" (true when
+ * Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching is on) and,
+ * only then, "PolicyGeneration" (hgs/db_kpsconfig.h).  When the store
+ * cannot be read both are left out (a host then keeps its cache as it is)
+ * and a warning is logged: the answer itself does not fail.
+ */
+void hgs_kps_caching_fields(struct hgs_node *node, json_t *o);
 
 /*
  * The guardian metadata document (docs/key-protector.md "Guardian

@@ -183,6 +183,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 			goto out;
 		json_object_set_new(reply, "not_after", json_string(when));
 	}
+	hgs_kps_caching_fields(node, reply);
 	if (hl_http_response_json(resp, 200, reply) < 0)
 		goto out;
 	rc = 0;

@@ -35,6 +35,7 @@
 #include "proto/attest.h"
 #include "hosts/ad_client.h"
 #include "hosts/hgs_client.h"
+#include "hosts/keycache.h"
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
@@ -801,6 +802,12 @@ int host_attempt(struct host_attester *a, const char *trigger, struct host_state
 	if (d.log_id && host_log_id_add(a->h, "attestation", d.log_id, peer.node,
 					peer.address) < 0)
 		hl_log_warn("%s", hl_error_last());
+	/* what HGS said about key material caching drops stale cache entries (hosts/keycache.h) */
+	if (hosts_keycache_learn(a->h, &d.caching, NULL) < 0) {
+		hl_log_warn("%s", hl_error_last());
+		hl_error_clear();
+	}
+
 record:
 	delay = host_schedule(st, now, &a->retry_s);
 	st->renew_at = delay < 0 ? 0 : now + delay;

@@ -159,7 +159,8 @@ static int decision_read(const json_t *o, struct hosts_hgs_decision *d)
 	    copy_str(o, "not_after", 0, d->not_after_text, sizeof(d->not_after_text)) < 0 ||
 	    hl_json_get_array_opt(o, "substatus", &subs) < 0 ||
 	    hl_json_get_int_opt(o, "LogId", 0, &log_id) < 0 ||
-	    hl_json_get_base64_opt(o, "health_certificate", &der, &der_len) < 0)
+	    hl_json_get_base64_opt(o, "health_certificate", &der, &der_len) < 0 ||
+	    hosts_keycache_policy_read(o, &d->caching) < 0)
 		goto out;
 	d->passed = strcmp(d->status, "Passed") == 0;
 	d->log_id = (long long)log_id;

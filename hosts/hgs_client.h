@@ -45,6 +45,7 @@
 
 #include <openssl/evp.h>
 
+#include "hosts/keycache.h"
 #include "hosts/tpm_host.h"
 #include "lib/crypto.h"
 #include "lib/tpm.h"
@@ -90,6 +91,7 @@ struct hosts_hgs_decision {
 	char not_after_text[32];          /* "2026-11-29T01:48:59Z" as sent */
 	char *json;                       /* the decision object as received (malloc'd) */
 	long long log_id;                 /* "LogId": its entry in the attestation log, 0 none */
+	struct hosts_keycache_policy caching; /* KeyMaterialCaching, PolicyGeneration */
 };
 
 /* Free D's buffers and zero it; NULL-safe. */

@@ -135,6 +135,10 @@ static int read_reply(const char *url, const struct hl_http_reply *reply,
 		 sizeof(out->health_certificate));
 	copy_opt(v, "encryption_certificate", out->encryption_certificate,
 		 sizeof(out->encryption_certificate));
+	if (hosts_keycache_policy_read(v, &out->caching) < 0) {
+		hl_error_wrap("'%s' answered with a key release that cannot be read", url);
+		goto out;
+	}
 	out->wrapped_tk.data = wrapped;
 	out->wrapped_tk.len = len;
 	wrapped = NULL;

@@ -54,6 +54,7 @@
 #include <stddef.h>
 
 #include "hosts/host.h"
+#include "hosts/keycache.h"
 #include "hosts/tpm_host.h"
 #include "lib/crypto.h"
 #include "proto/keyprotector.h"
@@ -93,6 +94,7 @@ struct hosts_kps_release {
 	char answered_by[64];             /* the node that answered (X-Hgs-Node), "" unknown */
 	char address[64];                 /* its address */
 	long long log_id;                 /* "LogId": its entry in the key protection log, 0 none */
+	struct hosts_keycache_policy caching; /* a release's KeyMaterialCaching, PolicyGeneration */
 };
 
 /* Free R's buffers and zero it; NULL-safe. */

@@ -933,6 +933,194 @@ out:
 	return ret;
 }
 
+/* ---- sealing to the PCRs ---- */
+
+/* The SHA-256 bank selection of the PCRs in MASK. */
+static void pcr_selection(uint32_t mask, TPML_PCR_SELECTION *sel)
+{
+	memset(sel, 0, sizeof(*sel));
+	sel->count = 1;
+	sel->pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel->pcrSelections[0].sizeofSelect = 3;
+	for (unsigned i = 0; i < 24; i++)
+		if (mask & (1u << i))
+			sel->pcrSelections[0].pcrSelect[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+/*
+ * Start a session of TYPE into *OUT: a trial or policy session (unsalted),
+ * or, for TPM2_SE_HMAC, one salted with SRK; a policy or HMAC session gets
+ * ATTRS (encrypt / decrypt) and continueSession.
+ */
+static int session_start(struct hl_tpm *t, ESYS_TR srk, TPM2_SE type, TPMA_SESSION attrs,
+			 ESYS_TR *out)
+{
+	ESYS_CONTEXT *e = hl_tpm_esys(t);
+	TPMT_SYM_DEF aes = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
+			     .mode.aes = TPM2_ALG_CFB };
+	TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+	TSS2_RC rc;
+
+	rc = Esys_StartAuthSession(e, type == TPM2_SE_HMAC ? srk : ESYS_TR_NONE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
+				   type == TPM2_SE_HMAC ? &aes : &none, TPM2_ALG_SHA256, out);
+	if (rc != TSS2_RC_SUCCESS) {
+		*out = ESYS_TR_NONE;
+		return hl_tpm_error(rc, "Esys_StartAuthSession");
+	}
+	if (type == TPM2_SE_TRIAL)
+		return 0;
+	/* kept open after the command, so that flush() ends it either way */
+	rc = Esys_TRSess_SetAttributes(e, *out, TPMA_SESSION_CONTINUESESSION | attrs, 0xff);
+	return rc == TSS2_RC_SUCCESS ? 0 : hl_tpm_error(rc, "Esys_TRSess_SetAttributes");
+}
+
+/* TPM2_PolicyPCR over MASK's PCRs as they are now, in session SESS. */
+static int policy_pcr(struct hl_tpm *t, ESYS_TR sess, uint32_t mask)
+{
+	TPML_PCR_SELECTION sel;
+	TPM2B_DIGEST none = { .size = 0 };
+	TSS2_RC rc;
+
+	pcr_selection(mask, &sel);
+	rc = Esys_PolicyPCR(hl_tpm_esys(t), sess, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &none,
+			    &sel);
+	return rc == TSS2_RC_SUCCESS ? 0 : hl_tpm_error(rc, "Esys_PolicyPCR");
+}
+
+int hosts_tpm_seal(struct hl_tpm *t, uint32_t mask, const void *data, size_t len,
+		   struct hosts_tpm_key *out)
+{
+	ESYS_CONTEXT *e = hl_tpm_esys(t);
+	ESYS_TR srk = ESYS_TR_NONE, trial = ESYS_TR_NONE, sess = ESYS_TR_NONE;
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_PUBLIC tmpl;
+	TPM2B_DATA outside;
+	TPML_PCR_SELECTION none;
+	TPM2B_DIGEST *policy = NULL;
+	TPM2B_PRIVATE *priv = NULL;
+	TPM2B_PUBLIC *pub = NULL;
+	uint8_t tmp[sizeof(TPM2B_PRIVATE)];
+	struct hosts_tpm_key k = { { NULL, 0 }, { NULL, 0 } };
+	size_t plen = 0;
+	TSS2_RC rc;
+	int ret = -1;
+
+	buf_clear(&out->pub);
+	buf_clear(&out->priv);
+	if (!data || len == 0 || len > HOSTS_TPM_SEAL_MAX)
+		return hl_error("cannot seal %zu bytes: 1 to %d fit a sealed object", len,
+				HOSTS_TPM_SEAL_MAX);
+	if (!mask || (mask >> 24))
+		return hl_error("cannot seal to PCR mask 0x%08x: give PCRs 0-23", (unsigned)mask);
+	memset(&sens, 0, sizeof(sens));
+	memset(&outside, 0, sizeof(outside));
+	memset(&none, 0, sizeof(none));
+	memset(&tmpl, 0, sizeof(tmpl));
+	/* the policy: PolicyPCR over the PCRs as they are now */
+	if (session_start(t, ESYS_TR_NONE, TPM2_SE_TRIAL, 0, &trial) < 0 ||
+	    policy_pcr(t, trial, mask) < 0)
+		goto out;
+	rc = Esys_PolicyGetDigest(e, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &policy);
+	if (rc != TSS2_RC_SUCCESS) {
+		hl_tpm_error(rc, "Esys_PolicyGetDigest");
+		goto out;
+	}
+	ret = flush(t, &trial, 0);
+	if (ret < 0)
+		goto out;
+	ret = -1;
+	tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
+	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+					   TPMA_OBJECT_NODA;
+	tmpl.publicArea.authPolicy = *policy;
+	tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+	sens.sensitive.data.size = (UINT16)len;
+	memcpy(sens.sensitive.data.buffer, data, len);
+	/* the SRK's session encrypts the secret on its way in */
+	if (srk_open(t, &srk) < 0 ||
+	    session_start(t, srk, TPM2_SE_HMAC, TPMA_SESSION_DECRYPT, &sess) < 0)
+		goto out;
+	rc = Esys_Create(e, srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &none,
+			 &priv, &pub, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		hl_tpm_error(rc, "Esys_Create(sealed data)");
+		goto out;
+	}
+	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, tmp, sizeof(tmp), &plen);
+	if (rc != TSS2_RC_SUCCESS) {
+		hl_error("cannot marshal TPM2B_PRIVATE: %s", Tss2_RC_Decode(rc));
+		goto out;
+	}
+	if (public_marshal(pub, &k.pub) < 0 || hl_buf_set(&k.priv, tmp, plen) < 0)
+		goto out;
+	*out = k;
+	buf_clear(&k.pub);
+	buf_clear(&k.priv);
+	ret = 0;
+out:
+	hl_crypto_cleanse(&sens, sizeof(sens));
+	hosts_tpm_key_release(&k);
+	ret = flush(t, &trial, ret);
+	ret = flush(t, &sess, ret);
+	tr_close(t, &srk);
+	Esys_Free(policy);
+	Esys_Free(priv);
+	Esys_Free(pub);
+	if (ret < 0)
+		hl_error_wrap("cannot seal to the TPM");
+	return ret;
+}
+
+/* 1 when RC is the TPM's TPM_RC_POLICY_FAIL (a policy session that does not satisfy it). */
+static int rc_policy_fail(TSS2_RC rc)
+{
+	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1) &&
+	       (rc & 0x3f) == (TPM2_RC_POLICY_FAIL & 0x3f);
+}
+
+int hosts_tpm_unseal(struct hl_tpm *t, const struct hosts_tpm_key *sealed, uint32_t mask,
+		     struct hl_buf *out)
+{
+	ESYS_CONTEXT *e = hl_tpm_esys(t);
+	ESYS_TR srk = ESYS_TR_NONE, obj = ESYS_TR_NONE, pol = ESYS_TR_NONE, enc = ESYS_TR_NONE;
+	TPM2B_SENSITIVE_DATA *data = NULL;
+	TSS2_RC rc;
+	int ret = -1;
+
+	buf_clear(out);
+	if (srk_open(t, &srk) < 0 || key_load(t, srk, sealed, "sealed data", &obj) < 0 ||
+	    session_start(t, ESYS_TR_NONE, TPM2_SE_POLICY, 0, &pol) < 0 ||
+	    policy_pcr(t, pol, mask) < 0 ||
+	    session_start(t, srk, TPM2_SE_HMAC, TPMA_SESSION_ENCRYPT, &enc) < 0)
+		goto out;
+	rc = Esys_Unseal(e, obj, pol, enc, ESYS_TR_NONE, &data);
+	if (rc != TSS2_RC_SUCCESS) {
+		hl_tpm_error(rc, "Esys_Unseal");
+		if (rc_policy_fail(rc)) {
+			hl_error_wrap("the PCRs it is sealed to have other values now");
+			ret = HOSTS_TPM_POLICY_FAIL;
+		}
+		goto out;
+	}
+	if (hl_buf_set(out, data->buffer, data->size) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (data) {
+		hl_crypto_cleanse(data, sizeof(*data));
+		Esys_Free(data);
+	}
+	ret = flush(t, &enc, ret);
+	ret = flush(t, &pol, ret);
+	ret = flush(t, &obj, ret);
+	tr_close(t, &srk);
+	if (ret < 0)
+		hl_error_wrap("cannot unseal from the TPM");
+	return ret;
+}
+
 /* ---- measured boot replay ---- */
 
 int hosts_tpm_extend(struct hl_tpm *t, const struct hosts_pcr_extend *ext, size_t n)

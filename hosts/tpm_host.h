@@ -170,6 +170,38 @@ int hosts_tpm_certify(struct hl_tpm *t, const struct hosts_tpm_key *ak,
 int hosts_tpm_rsa_decrypt(struct hl_tpm *t, const struct hosts_tpm_key *key, const void *label,
 			  size_t label_len, const void *in, size_t len, struct hl_buf *out);
 
+/*
+ * Sealing.  hosts_tpm_seal makes a sealed data object under the SRK
+ * (TPM2_Create: keyedhash, no scheme, fixedTPM, fixedParent, noDA, no
+ * userWithAuth and an empty authValue) holding DATA (1..128 bytes), whose
+ * authPolicy is TPM2_PolicyPCR over the SHA-256 PCRs in MASK at their
+ * values now (computed by the TPM in a trial session).  The data travels
+ * to the TPM encrypted (a session salted with the SRK, decrypt attribute)
+ * and rests only inside the TPM2B_PRIVATE, which the SRK wraps.
+ * hosts_tpm_unseal loads it, satisfies the policy in a policy session
+ * (TPM2_PolicyPCR over the PCRs of MASK as they are now) and unseals it,
+ * the answer encrypted on its way back (a second, salted session): when a
+ * PCR of MASK differs from its value at sealing the TPM refuses
+ * (TPM_RC_POLICY_FAIL) and HOSTS_TPM_POLICY_FAIL is returned.  A blob
+ * altered on disk fails TPM2_Load's integrity check (-1).
+ */
+#define HOSTS_TPM_POLICY_FAIL (-2)
+
+/* The largest secret hosts_tpm_seal takes (a keyedhash sensitive buffer). */
+#define HOSTS_TPM_SEAL_MAX 128
+
+/* Seal LEN bytes of DATA to the SHA-256 PCRs of MASK into *OUT (a TPM key pair of blobs). */
+int hosts_tpm_seal(struct hl_tpm *t, uint32_t mask, const void *data, size_t len,
+		   struct hosts_tpm_key *out);
+
+/*
+ * Unseal SEALED (from hosts_tpm_seal with the same MASK) into OUT, a secret
+ * (hl_buf_free): 0, HOSTS_TPM_POLICY_FAIL when the PCRs no longer match, or
+ * -1 (error set either way).
+ */
+int hosts_tpm_unseal(struct hl_tpm *t, const struct hosts_tpm_key *sealed, uint32_t mask,
+		     struct hl_buf *out);
+
 /* One measured-boot event to replay: extend PCR in both banks. */
 struct hosts_pcr_extend {
 	uint32_t pcr;

@@ -89,7 +89,7 @@ static const char *const step_names[SC_STEP_COUNT + 1] = {
 	"register", "unregister", "attest", "shield", "start", "stop", "connect",
 	"offline_read", "set_trust", "enable_policy", "disable_policy", "reboot_host",
 	"clock", "kill", "protect_template", "alter_template", "deploy", "secret_scan", "attack",
-	NULL,
+	"key_caching", NULL,
 };
 
 /* Arguments a step kind takes (A_*), and which it requires. */
@@ -113,6 +113,7 @@ enum {
 	A_TEXT = 1 << 16,
 	A_ATTACK = 1 << 17,     /* "kind": an attack of the library (sim/attack.h) */
 	A_BY = 1 << 18,         /* a second host: the attacker's */
+	A_ALLOW = 1 << 19,      /* key_caching: true | false */
 };
 
 struct step_def {
@@ -156,13 +157,14 @@ static const struct step_def step_defs[SC_STEP_COUNT] = {
 	[SC_STEP_SECRET_SCAN] = { A_TEXT, A_TEXT, "text", expect_scan },
 	[SC_STEP_ATTACK] = { A_ATTACK | A_HOST | A_VM | A_BY | A_SUBSTATUS, A_ATTACK, "kind",
 			     expect_attack },
+	[SC_STEP_KEY_CACHING] = { A_ALLOW, A_ALLOW, "allow", expect_ok },
 };
 
 /* The argument keys, in the order of the A_* bits. */
 static const char *const arg_keys[] = {
 	"host", "vm", "mode", "baseline", "substatus", "name", "profile", "offset", "component",
 	"restart", "template", "shielding_data", "specialization", "cloud", "placed_on",
-	"skipped", "text", "kind", "by",
+	"skipped", "text", "kind", "by", "allow",
 };
 #define N_ARG_KEYS (sizeof(arg_keys) / sizeof(arg_keys[0]))
 
@@ -1929,6 +1931,10 @@ static int load_step_args(struct ctx *c, const struct step_args *a, const struct
 			break;
 		case A_RESTART:
 			if (get_bool(c, n, what, key, &st->restart) < 0)
+				return -1;
+			break;
+		case A_ALLOW:
+			if (get_bool(c, n, what, key, &st->allow) < 0)
 				return -1;
 			break;
 		case A_TEMPLATE:

@@ -107,6 +107,9 @@
  *                   hosts skipped; substatus / reason: in the hosts' reasons
  *   secret_scan:    { text, expect? } or `secret_scan: TEXT`: every file of
  *                   the lab searched for TEXT: absent (default) | present
+ *   key_caching:    { allow } or `key_caching: true`: the first HGS's
+ *                   Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching
+ *                   (docs/key-caching.md)
  * A deployed VM (a deploy's vm) is a VM of start, stop, connect and
  * offline_read after its deploy step.
  * substatus: a list of AttestationSubStatus names that must all appear;
@@ -253,6 +256,7 @@ enum sc_step_kind {
 	SC_STEP_DEPLOY,
 	SC_STEP_SECRET_SCAN,
 	SC_STEP_ATTACK,
+	SC_STEP_KEY_CACHING,
 	SC_STEP_COUNT
 };
 
@@ -273,6 +277,7 @@ struct sc_step {
 	char *profile;          /* reboot_host: canonical SPEC, NULL = keep */
 	char *component;        /* kill: "hgs", "hgs:OtherHgs", "hgs:HGS02", "dc", "host:FabricHost1" */
 	int restart;            /* kill: 1 = bring it back (default) */
+	int allow;              /* key_caching: 1 = hosts may cache key material */
 	int has_mode;           /* register unregister: mode given */
 	enum sc_trust mode;     /* register unregister set_trust */
 	int baseline;           /* register: -1 default (the host's profile has no overrides), 0, 1 */

@@ -745,19 +745,28 @@ static int do_start(struct ctx *c)
 	}
 	if (res.rc == 0) {
 		json_t *j = NULL;
-		const char *w = NULL;
+		const char *w = NULL, *src = NULL;
 
 		got = "running";
 		v->running_on = hi;
-		if (hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) == 0)
+		if (hl_json_parse(res.out, strlen(res.out), strlen(res.out), &j) == 0) {
 			w = json_string_value(json_object_get(j, "Workload"));
+			src = json_string_value(json_object_get(j, "KeyMaterialSource"));
+		}
 		hl_error_clear();
 		free(c->r->reason);
 		c->r->reason = w ? sfmt("workload: %s", w) : NULL;
-		set_concept(c, sfmt("the host sent the key protector and its health certificate to KPS, "
-				    "which re-wrapped the TK to the host's TPM key; the vTPM opened, the "
-				    "guest unsealed its disk key and runs (%s).",
-				    w ? w : "no workload result"));
+		if (src && !strcmp(src, "Cache"))
+			set_concept(c, sfmt("HGS did not answer, so the host took the key material from "
+					    "its cache: its TPM unsealed the TK sealed to this measured boot "
+					    "when KPS last released it (key material caching); the vTPM "
+					    "opened, the guest unsealed its disk key and runs (%s).",
+					    w ? w : "no workload result"));
+		else
+			set_concept(c, sfmt("the host sent the key protector and its health certificate "
+					    "to KPS, which re-wrapped the TK to the host's TPM key; the vTPM "
+					    "opened, the guest unsealed its disk key and runs (%s).",
+					    w ? w : "no workload result"));
 		json_decref(j);
 		ok = !strcmp(c->st->expect, "running");
 		outcome(c, got, ok, ok ? NULL : "the VM started where it should have been refused");
@@ -1488,6 +1497,24 @@ static int do_reboot(struct ctx *c)
 	return 0;
 }
 
+static int do_key_caching(struct ctx *c)
+{
+	struct lab_hgs *g = &c->L->hgs[0];
+	int on = c->st->allow;
+
+	return simple_verb(c, (const char *const[]){ "hgs", "set-key-protection-configuration",
+						    "--dir", g->dir,
+						    "--allow-key-material-caching", on ? "on" : "off",
+						    NULL }, "ok",
+			   on ? sdup("HGS now allows key material caching "
+				     "(Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching): a "
+				     "host that gets a VM's key seals it to its TPM and its measured "
+				     "boot, and may start that VM from it while HGS is down.")
+			      : sdup("HGS no longer allows key material caching: hosts drop their "
+				     "cached keys the next time they reach HGS, and a VM starts only "
+				     "with a key KPS releases."));
+}
+
 /* "+9h", "-30m", "+2d 3h" for the human report. */
 static void fmt_offset(long long s, char *buf, size_t size)
 {
@@ -1736,6 +1763,8 @@ static char *step_title(const struct sc_step *st)
 	}
 	case SC_STEP_KILL:
 		return sfmt("%s %s", k, st->component);
+	case SC_STEP_KEY_CACHING:
+		return sfmt("%s %s", k, st->allow ? "on" : "off");
 	case SC_STEP_REBOOT_HOST:
 		return st->profile ? sfmt("%s %s (%s)", k, st->host, st->profile) : sfmt("%s %s", k, st->host);
 	case SC_STEP_PROTECT_TEMPLATE:
@@ -1813,6 +1842,7 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	case SC_STEP_DEPLOY: rc = do_deploy(&c); break;
 	case SC_STEP_SECRET_SCAN: rc = do_secret_scan(&c); break;
 	case SC_STEP_ATTACK: rc = do_attack(&c); break;
+	case SC_STEP_KEY_CACHING: rc = do_key_caching(&c); break;
 	default:
 		outcome(&c, "error", 0, "unknown step");
 	}

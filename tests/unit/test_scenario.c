@@ -538,6 +538,26 @@ static void test_templates_and_deploy(void **state)
 	scenario_free(s);
 }
 
+/* key_caching: { allow } or its shorthand; the flag read as a boolean. */
+static void test_key_caching(void **state)
+{
+	static const char text[] = BASE_HEAD
+		"  - key_caching: true\n"
+		"  - key_caching: { allow: off }\n"
+		"  - key_caching: { allow: yes, explain: cache for outages }\n";
+	struct scenario *s = parse_ok(text);
+
+	(void)state;
+	assert_int_equal(s->n_steps, 3);
+	assert_int_equal(s->steps[0].kind, SC_STEP_KEY_CACHING);
+	assert_int_equal(s->steps[0].allow, 1);
+	assert_int_equal(s->steps[1].allow, 0);
+	assert_int_equal(s->steps[2].allow, 1);
+	assert_string_equal(s->steps[0].expect, "ok");
+	assert_string_equal(sc_step_name(SC_STEP_KEY_CACHING), "key_caching");
+	scenario_free(s);
+}
+
 /* Names of kinds and trust modes. */
 static void test_names(void **state)
 {
@@ -843,7 +863,13 @@ static const struct bad bad_cases[] = {
 	{ BASE_HEAD "  - explain: lonely\n",
 	  "t.yaml:15:5: step 1 has no kind; use one of register, unregister, attest, shield, "
 	  "start, stop, connect, offline_read, set_trust, enable_policy, disable_policy, "
-	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan, attack" },
+	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan, attack, "
+	  "key_caching" },
+	{ BASE_HEAD "  - key_caching: { allow: maybe }\n",
+	  "t.yaml:15:27: step 1 (key_caching): bad value 'maybe' for 'allow': use on or off "
+	  "(yes/no, true/false)" },
+	{ BASE_HEAD "  - key_caching: {}\n",
+	  "t.yaml:15:18: missing 'allow' in step 1 (key_caching)" },
 	{ BASE_HEAD "  - attest\n",
 	  "t.yaml:15:5: step 1 must be a map with one key, its kind (e.g. '- attest: { host: "
 	  "FabricHost1 }'), not a text" },
@@ -1225,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_templates_and_deploy),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_cluster),
+		cmocka_unit_test(test_key_caching),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_byte_flips),
