@@ -20,7 +20,17 @@ const struct hl_opt cmd_pgsql_start_opts[] = {
 	  HL_OPT_REQUIRED },
 	{ "listen", 0, HL_OPT_STRING, "ADDR:PORT",
 	  "address and port for a new server (default 127.0.0.1 and a free port)", 0 },
+	{ "passfile", 0, HL_OPT_FLAG, NULL, "print a URI without the password, naming DIR/pgpass "
+	  "(libpq's password file) instead: one that may go on a command line", 0 },
 	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON (Uri, Dir, Pid)", 0 },
+	{ NULL, 0, 0, NULL, NULL, 0 },
+};
+
+const struct hl_opt cmd_pgsql_url_opts[] = {
+	{ "dir", 0, HL_OPT_STRING, "DIR", "the server's folder", HL_OPT_REQUIRED },
+	{ "passfile", 0, HL_OPT_FLAG, NULL, "a URI without the password, naming DIR/pgpass "
+	  "(libpq's password file) instead: one that may go on a command line", 0 },
+	{ "json", 0, HL_OPT_FLAG, NULL, "print JSON", 0 },
 	{ NULL, 0, 0, NULL, NULL, 0 },
 };
 
@@ -37,7 +47,8 @@ static int print_uri(struct hl_cmd_ctx *ctx, const char *dir)
 	json_t *o;
 	int code;
 
-	if (hl_pgserver_uri(dir, NULL, uri, sizeof(uri)) < 0)
+	if ((hl_opts_flag(&ctx->opts, "passfile") ? hl_pgserver_uri_passfile(dir, NULL, uri, sizeof(uri))
+	     : hl_pgserver_uri(dir, NULL, uri, sizeof(uri))) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	if (!hl_opts_flag(&ctx->opts, "json")) {
 		printf("%s\n", uri);

@@ -14,6 +14,7 @@ int cmd_faults(struct hl_cmd_ctx *ctx);
 /* cmd/cmd_pgsql.c */
 extern const struct hl_opt cmd_pgsql_start_opts[];
 extern const struct hl_opt cmd_pgsql_dir_opts[];
+extern const struct hl_opt cmd_pgsql_url_opts[];
 int cmd_pgsql_start(struct hl_cmd_ctx *ctx);
 int cmd_pgsql_stop(struct hl_cmd_ctx *ctx);
 int cmd_pgsql_url(struct hl_cmd_ctx *ctx);

@@ -567,7 +567,9 @@ static const struct hl_cmd pgsql_verbs[] = {
 			 "--listen (default 127.0.0.1 and a free port), TCP only; later starts reuse it.\n"
 			 "Waits until the server accepts connections, creates the database 'hgs' and\n"
 			 "prints its URI (postgresql://hgslab:PASSWORD@ADDR:PORT/hgs) for `hgs init` and\n"
-			 "the node's `store` file.  As root the server runs as the user 'postgres'.  The\n"
+			 "the node's `store` file; with --passfile a URI without the password that names\n"
+			 "DIR/pgpass instead (?passfile=...), safe on a command line and in a `store`\n"
+			 "file.  As root the server runs as the user 'postgres'.  The\n"
 			 "server keeps running after this command: stop it with `pgsql stop`.  No\n"
 			 "machine service is used.  docs/storage.md.",
 	  .opts = cmd_pgsql_start_opts, .run = cmd_pgsql_start },
@@ -578,9 +580,10 @@ static const struct hl_cmd pgsql_verbs[] = {
 	  .opts = cmd_pgsql_dir_opts, .run = cmd_pgsql_stop },
 	{ .name = "url", .summary = "print the URI of a folder's server database",
 	  .description = "Prints postgresql://hgslab:PASSWORD@ADDR:PORT/hgs for the server in DIR (it\n"
-			 "holds the password: keep it out of logs).  --json adds Dir and Pid (0 when the\n"
+			 "holds the password: keep it out of logs), or with --passfile one naming\n"
+			 "DIR/pgpass instead of the password.  --json adds Dir and Pid (0 when the\n"
 			 "server is stopped).",
-	  .opts = cmd_pgsql_dir_opts, .run = cmd_pgsql_url },
+	  .opts = cmd_pgsql_url_opts, .run = cmd_pgsql_url },
 	{ .name = NULL },
 };
 

@@ -406,6 +406,50 @@ int hl_pgserver_uri(const char *dir, const char *dbname, char *buf, size_t size)
 	return 0;
 }
 
+int hl_pgserver_uri_passfile(const char *dir, const char *dbname, char *buf, size_t size)
+{
+	char abs[PATH_MAX], path[PATH_MAX], addr[16], line[512], *pw = NULL;
+	unsigned short port;
+	size_t len;
+	int n, rc = -1;
+
+	buf[0] = '\0';
+	if (!realpath(dir, abs))
+		return hl_error_errno("cannot find the PostgreSQL server folder '%s'", dir);
+	if (strspn(abs, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") !=
+	    strlen(abs))
+		return hl_error("the folder '%s' of the PostgreSQL server has characters a URI would "
+				"need escaped: give one named with letters, digits, '/', '.', '_', '-'",
+				abs);
+	if (listen_read(dir, addr, &port) < 0)
+		return -1;
+	if (hl_file_read(dir_path(path, sizeof(path), dir, "password"), 256, &pw, &len) < 0)
+		return hl_error_wrap("cannot read the password of the PostgreSQL server in '%s'", dir);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	n = snprintf(line, sizeof(line), "%s:%u:*:%s:%s\n", addr, port, HL_PGSERVER_USER, pw);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		hl_error("the password line of the PostgreSQL server in '%s' is too long", dir);
+		goto out;
+	}
+	if (hl_file_write_private(dir_path(path, sizeof(path), dir, "pgpass"), line,
+				  (size_t)n) < 0)
+		goto out;
+	n = snprintf(buf, size, "postgresql://%s@%s:%u/%s?passfile=%s/pgpass", HL_PGSERVER_USER,
+		     addr, port, dbname ? dbname : HL_PGSERVER_DB, abs);
+	if (n < 0 || (size_t)n >= size) {
+		buf[0] = '\0';
+		hl_error("the URI of the PostgreSQL server in '%s' is too long", dir);
+		goto out;
+	}
+	rc = 0;
+out:
+	hl_crypto_cleanse(line, sizeof(line));
+	if (pw)
+		hl_crypto_cleanse(pw, len);
+	free(pw);
+	return rc;
+}
+
 /* Server notices (NOTICE: database does not exist, skipping) are not errors: drop them. */
 static void notice_quiet(void *arg, const char *message)
 {

@@ -55,7 +55,7 @@
 #define HL_PGSERVER_TIMEOUT_S 60
 
 /* Room for a URI (postgresql://hgslab:PASSWORD@ADDR:PORT/DBNAME). */
-#define HL_PGSERVER_URI_SIZE 256
+#define HL_PGSERVER_URI_SIZE 1024
 
 /*
  * Create (when DIR/data is missing) and start the server of DIR, listening
@@ -74,6 +74,16 @@ pid_t hl_pgserver_pid(const char *dir);
 
 /* The URI of database DBNAME (NULL: HL_PGSERVER_DB) of DIR's server into BUF. */
 int hl_pgserver_uri(const char *dir, const char *dbname, char *buf, size_t size);
+
+/*
+ * The same URI without the password: it names a libpq password file
+ * instead, DIR/pgpass (written here, mode 0600: "ADDR:PORT:*:USER:PASSWORD"),
+ * as postgresql://USER@ADDR:PORT/DBNAME?passfile=ABSOLUTE-DIR/pgpass.  Such a
+ * URI may go on a command line or into a node's `store` file: the secret
+ * stays in the file.  DIR's absolute path must need no URI escaping
+ * (letters, digits, '/', '.', '_', '-'; refused otherwise).
+ */
+int hl_pgserver_uri_passfile(const char *dir, const char *dbname, char *buf, size_t size);
 
 /*
  * Create database NAME on DIR's running server (a fresh one for a test;

@@ -31,6 +31,13 @@ ok $? "a wrong password is refused (SCRAM)"
 run "$HGSLAB" pgsql url --dir "$D"
 [ $RC -eq 0 ] && [ "$OUT" = "$URI" ]
 ok $? "url prints the same URI"
+run "$HGSLAB" pgsql url --dir "$D" --passfile
+PF=$OUT
+[ $RC -eq 0 ] && [[ $PF =~ ^postgresql://hgslab@127\.0\.0\.1:[0-9]+/hgs\?passfile=/.*/pgpass$ ]] &&
+	! grep -q "$(cat "$D/password")" <<<"$PF" && [ "$(stat -c %a "$D/pgpass")" = 600 ]
+ok $? "url --passfile: a URI without the password, naming DIR/pgpass (mode 600)"
+[ "$(psql "$PF" -Atc 'SELECT current_user')" = hgslab ]
+ok $? "the --passfile URI reaches the database (libpq reads the password from the file)"
 run "$HGSLAB" pgsql url --dir "$D" --json
 PID=$(jq -r .Pid <<<"$OUT")
 [ $RC -eq 0 ] && [ "$(jq -r .Uri <<<"$OUT")" = "$URI" ] && [ "$PID" -gt 0 ] && kill -0 "$PID"
