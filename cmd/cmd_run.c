@@ -26,6 +26,7 @@
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/pgserver.h"
 #include "cmd/cmdutil.h"
 #include "cmd/commands.h"
 #include "sim/dashboard.h"
@@ -713,6 +714,7 @@ int cmd_down(struct hl_cmd_ctx *ctx)
 	char work[PATH_MAX];
 	pid_t pids[128];
 	json_t *j;
+	const char *pg;
 	int n, vms, live;
 
 	up_dir(hl_opts_str(&ctx->opts, "workdir", NULL), work, sizeof(work));
@@ -726,9 +728,21 @@ int cmd_down(struct hl_cmd_ctx *ctx)
 	hl_proc_stop(pids, (size_t)vms, 5000);
 	n = lab_pids(j, pids, 64);
 	live = (int)hl_proc_stop(pids, (size_t)n, 5000);
-	json_decref(j);
+	/* the HGS store's PostgreSQL server (store: postgresql), once no node uses it */
+	pg = json_string_value(json_object_get(json_object_get(j, "Pgsql"), "Dir"));
+	if (pg && hl_pgserver_pid(pg) > 0) {
+		if (hl_pgserver_stop(pg) < 0)
+			fprintf(stderr, "hgslab: warning: %s\n", hl_error_last());
+		else
+			live++;
+	}
+	/* a server folder outside the lab (postgres could not enter it) goes with it */
+	if (pg && json_is_true(json_object_get(json_object_get(j, "Pgsql"), "External")) &&
+	    !hl_opts_flag(&ctx->opts, "keep") && rm_tree(pg) < 0)
+		fprintf(stderr, "hgslab: warning: %s\n", hl_error_last());
 	printf("stopped %d VM%s and %d process%s of the fabric in %s\n", vms, vms == 1 ? "" : "s", live,
 	       live == 1 ? "" : "es", work);
+	json_decref(j);
 	if (!hl_opts_flag(&ctx->opts, "keep") && rm_tree(work) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "%s", hl_error_last());
 	return HL_EXIT_OK;

@@ -406,6 +406,33 @@ int hl_pgserver_uri(const char *dir, const char *dbname, char *buf, size_t size)
 	return 0;
 }
 
+int hl_pgserver_can_enter(const char *path)
+{
+	struct runas r;
+	pid_t pid;
+	int status;
+
+	if (runas_get(&r) < 0)
+		return -1;
+	if (r.uid == (uid_t)-1)
+		return 1;               /* the server runs as this user */
+	pid = fork();
+	if (pid < 0)
+		return hl_error_errno("cannot check whether '%s' can enter '%s'", r.name, path);
+	if (pid == 0) {
+		if (setgid(r.gid) < 0 || initgroups(r.name, r.gid) < 0 || setuid(r.uid) < 0)
+			_exit(2);
+		_exit(chdir(path) == 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return hl_error_errno("cannot check whether '%s' can enter '%s'", r.name,
+					      path);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return hl_error("cannot switch to the user '%s' to check '%s'", r.name, path);
+	return WEXITSTATUS(status) == 0;
+}
+
 int hl_pgserver_uri_passfile(const char *dir, const char *dbname, char *buf, size_t size)
 {
 	char abs[PATH_MAX], path[PATH_MAX], addr[16], line[512], *pw = NULL;

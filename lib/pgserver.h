@@ -66,6 +66,13 @@
  */
 int hl_pgserver_start(const char *dir, const char *addr, unsigned short port);
 
+/*
+ * Whether the user the server programs run as (postgres when root, else
+ * this one) can enter the folder PATH: 1 yes, 0 no, -1 error.  A server
+ * folder must be inside one it can enter.
+ */
+int hl_pgserver_can_enter(const char *path);
+
 /* Stop DIR's server (fast shutdown) and wait until it is gone; 0 when none ran. */
 int hl_pgserver_stop(const char *dir);
 

@@ -25,6 +25,8 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/log.h"
+#include "lib/pgserver.h"
 #include "sim/dashboard.h"
 #include "sim/report.h"
 #include "sim/verb.h"
@@ -1151,6 +1153,64 @@ static const char *const *argl_set(struct argl *A, ...)
 	return A->a;
 }
 
+/*
+ * The lab's PostgreSQL server for an HGS whose store is postgresql: `hgslab
+ * pgsql start --dir WORK/pgsql --passfile`, its URI (no password in it: the
+ * `hgs init --store` command line shows it) into L->pg_uri.  As root the
+ * server runs as 'postgres', which must pass through WORK (made 0711).
+ */
+static int pg_start(struct lab *L)
+{
+	struct lab_result r;
+	char line[400];
+	size_t len;
+
+	int in_work;
+
+	if (geteuid() == 0 && chmod(L->work, 0711) < 0)
+		return hl_error_errno("cannot let the PostgreSQL server's user through '%s'", L->work);
+	if ((in_work = hl_pgserver_can_enter(L->work)) < 0)
+		return -1;
+	if (in_work) {
+		if (!(L->pg_dir = fmt("%s/pgsql", L->work)))
+			return -1;
+	} else {
+		/* a folder above WORK is closed to 'postgres': the server gets one of its own */
+		if (!(L->pg_dir = fmt("/tmp/hgslab-pgsql-XXXXXX")))
+			return -1;
+		if (!mkdtemp(L->pg_dir) || chmod(L->pg_dir, 0711) < 0) {
+			hl_error_errno("cannot make a folder for the lab's PostgreSQL server");
+			free(L->pg_dir);
+			L->pg_dir = NULL;
+			return -1;
+		}
+		L->pg_external = 1;
+		if (L->progress)
+			fprintf(L->progress, "  the PostgreSQL server cannot live in '%s' (the user "
+				"'postgres' cannot enter it): it lives in '%s', removed at the end\n",
+				L->work, L->pg_dir);
+	}
+	if (lab_exec(L, &r, "starting the lab's PostgreSQL server (the HGS store)", "pgsql", "start",
+		     "--dir", L->pg_dir, "--passfile", NULL) < 0)
+		return -1;
+	if (r.rc != 0) {
+		last_line(r.err, line, sizeof(line));
+		hl_error("`hgslab pgsql start` failed (exit %d): %s (logs in %s/logs)", r.rc,
+			 line[0] ? line : "no message", L->work);
+		lab_result_clear(&r);
+		return -1;
+	}
+	len = strcspn(r.out, "\n");
+	if (strncmp(r.out, "postgresql://", 13) != 0 || len >= sizeof(L->pg_uri)) {
+		lab_result_clear(&r);
+		return hl_error("`hgslab pgsql start` printed no usable URI (logs in %s/logs)", L->work);
+	}
+	memcpy(L->pg_uri, r.out, len);
+	L->pg_uri[len] = '\0';
+	lab_result_clear(&r);
+	return 0;
+}
+
 int lab_up(struct lab *L)
 {
 	const struct scenario *s = L->s;
@@ -1198,6 +1258,8 @@ int lab_up(struct lab *L)
 	 */
 	if (lab_svc_start(L, &L->hosts[0].svc) < 0)
 		goto out;
+	if (s->hgs.store_pg && pg_start(L) < 0)
+		goto out;
 	/* 2. the other hosts and the HGS nodes (which need the vendor CA) */
 	n = 0;
 	for (i = 1; i < s->n_hosts; i++, n++)
@@ -1209,7 +1271,8 @@ int lab_up(struct lab *L)
 		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].nodes[0].dir, "--name",
 				   L->hgs[i].sc->name, "--domain", L->hgs[i].sc->domain, "--trust",
 				   sc_trust_name(L->hgs[i].trust), "--listen", L->hgs[i].nodes[0].listen,
-				   "--tpm-vendor-ca", vendor_ca, NULL);
+				   "--tpm-vendor-ca", vendor_ca,
+				   L->hgs[i].sc->store_pg ? "--store" : NULL, L->pg_uri, NULL);
 	if (must_parallel(L, jobs, n) < 0)
 		goto out;
 	for (i = 1; i < s->n_hosts; i++)
@@ -1427,6 +1490,11 @@ void lab_down(struct lab *L)
 	for (i = 0; i < L->n_hgs; i++)
 		for (size_t k = 0; k < L->hgs[i].n_nodes; k++)
 			lab_svc_stop(&L->hgs[i].nodes[k].svc);
+	/* the store goes last, once no node uses it */
+	if (L->pg_dir && hl_pgserver_stop(L->pg_dir) < 0)
+		hl_log_warn("%s", hl_error_last());
+	else if (L->pg_dir && L->pg_external && !L->detach && hl_file_rmtree(L->pg_dir) < 0)
+		hl_log_warn("%s", hl_error_last());
 	lab_svc_stop(&L->dashboard);
 }
 
@@ -1479,6 +1547,9 @@ int lab_save(const struct lab *L)
 	json_object_set_new(j, "Vms", a);
 	if (L->vmm)
 		json_object_set_new(j, "Vmm", json_string(L->vmm));
+	if (L->pg_dir)
+		json_object_set_new(j, "Pgsql", json_pack("{s:s, s:s, s:b}", "Dir", L->pg_dir, "Uri",
+							  L->pg_uri, "External", L->pg_external));
 	if (L->dashboard.pid > 0)
 		json_object_set_new(j, "Dashboard", json_pack("{s:s, s:s, s:I}", "Url",
 						       L->dashboard_url, "Dir", L->dashboard_dir,
@@ -1606,6 +1677,7 @@ void lab_free(struct lab *L)
 	hl_child_free(L->dashboard.child);
 	free(L->dashboard.log);
 	free(L->dashboard_dir);
+	free(L->pg_dir);
 	free(L->fabric_dir);
 	free(L->hgs);
 	free(L->hosts);

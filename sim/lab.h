@@ -150,6 +150,9 @@ struct lab {
 	struct lab_svc dc;
 	struct lab_svc dashboard;  /* `up`'s dashboard (running when .child is set) */
 	char *dashboard_dir;       /* WORK/dashboard */
+	char *pg_dir;              /* WORK/pgsql: the lab's PostgreSQL server (hgs store: postgresql), or NULL */
+	char pg_uri[1024];         /* its URI (the ?passfile= form: no password), "" until started */
+	int pg_external;           /* pg_dir is a /tmp folder of its own (postgres cannot enter WORK) */
 	char dashboard_listen[32]; /* 127.0.0.1:PORT */
 	char dashboard_url[64];    /* http://127.0.0.1:PORT/ */
 	struct lab_host *hosts;

@@ -81,6 +81,7 @@ struct ctx {
 };
 
 static const char *const trust_names[] = { "tpm", "ad", "hostkey", NULL };
+static const char *const store_names[] = { "sqlite", "postgresql", NULL };
 static const char *const accel_names[] = { "auto", "tcg", "kvm", NULL };
 static const char *const policy_names[] = { "shielded", "encryption-supported", NULL };
 static const char *const fabric_trust_names[] = { "one-way", "two-way", NULL };
@@ -830,14 +831,14 @@ static int load_profile(struct ctx *c, const struct node *v, const char *what, c
 /* One HGS map V (WHAT names it) into H. */
 static int load_hgs(struct ctx *c, const struct node *v, const char *what, struct sc_hgs *h)
 {
-	static const char *const keys[] = { "name", "domain", "nodes", "trust" };
+	static const char *const keys[] = { "name", "domain", "nodes", "trust", "store" };
 	const struct node *n;
 	int t;
 
 	h->pos = v->pos;
 	h->nodes = 1;
 	h->trust = SC_TRUST_TPM;
-	if (check_keys(c, v, what, keys, 4) < 0)
+	if (check_keys(c, v, what, keys, 5) < 0)
 		return -1;
 	if (get(c, v, "name", N_TEXT, 1, what, &n) < 0 || check_name(c, n, "HGS name") < 0 ||
 	    dup_text(c, n->text, &h->name) < 0)
@@ -867,6 +868,15 @@ static int load_hgs(struct ctx *c, const struct node *v, const char *what, struc
 		if (h->trust == SC_TRUST_AD && !c->s->fabric.present)
 			return err_at(c, n->pos, "%s: trust 'ad' needs a fabric: section (the fabric's "
 				      "AD domain, its trust and groups); add one", what);
+	}
+	if (get(c, v, "store", N_TEXT, 0, what, &n) < 0)
+		return -1;
+	if (n) {
+		if (get_enum(c, n, what, "store", store_names, &h->store_pg) < 0)
+			return -1;
+		if (h->store_pg && strcmp(what, "hgs") != 0)
+			return err_at(c, n->pos, "%s: store: postgresql: only the scenario's hgs: may "
+				      "keep its state in the lab's PostgreSQL server", what);
 	}
 	return 0;
 }

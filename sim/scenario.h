@@ -18,6 +18,9 @@
  *                                       nodes HGS01, HGS02... (at most
  *                                       SC_MAX_ALL_NODES of all HGS together)
  *     trust: tpm                        tpm | ad | hostkey
+ *     store: sqlite                     sqlite (default: node 1's hgs.db) | postgresql
+ *                                       (a PostgreSQL server the lab starts in
+ *                                       WORK/pgsql; only this hgs:)
  *   other_hgs:                          optional: further, independent HGS
  *     - { name: OtherHgs, domain: contoso.com, trust: tpm }
  *   fabric:                             optional (needed for trust: ad)
@@ -151,6 +154,7 @@ struct sc_hgs {
 	char *domain;           /* relecloud.com */
 	int nodes;              /* 1..SC_MAX_NODES */
 	enum sc_trust trust;
+	int store_pg;           /* store: postgresql (the lab's own server), else sqlite */
 	struct sc_pos pos;
 };
 
