@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "hgs/db.h"
+#include "hgs/db_cluster.h"
 #include "hgs/node.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -482,9 +483,14 @@ static int import_check(const char *tmp, const char *listen)
 	struct hgs_node *node = NULL;
 	int rc = -1;
 
+	time_t now;
+
 	if (hgs_node_open(tmp, 0, &node) < 0 || hgs_node_keys_check(node) < 0)
 		goto out;
 	if (listen && hgs_db_set_listen(node, listen) < 0)
+		goto out;
+	/* the nodes the backup came from are gone: this one starts the cluster again */
+	if (hgs_node_now(node, &now) < 0 || hgs_db_cluster_reset(node, now) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -66,6 +66,26 @@ int hgs_db_cluster_node_remove(struct hl_store *st, const char *name)
 	return hl_store_run(st, "DELETE FROM cluster_nodes WHERE name = ?", HL_VALS(HL_IN_TEXT(name)));
 }
 
+/* A restored node's registry: NODE alone (the old nodes' rows are gone). */
+int hgs_db_cluster_reset(struct hgs_node *node, time_t now)
+{
+	int rc = -1;
+
+	hgs_node_lock(node);
+	if (hl_store_begin(node->store) < 0)
+		goto out;
+	if (hl_store_run(node->store, "DELETE FROM cluster_nodes", NULL, 0) < 0 ||
+	    hgs_db_cluster_node_add(node->store, node->node_name, now) < 0 ||
+	    hl_store_commit(node->store) < 0) {
+		hl_store_rollback(node->store);
+		goto out;
+	}
+	rc = 0;
+out:
+	hgs_node_unlock(node);
+	return rc;
+}
+
 /* Run one write of the registry under NODE's lock. */
 static int node_run(struct hgs_node *node, const char *sql, const struct hl_store_val *vals,
 		    size_t n)

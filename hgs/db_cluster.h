@@ -53,6 +53,13 @@ int hgs_db_cluster_node_add(struct hl_store *st, const char *name, time_t added)
 /* Take NAME out of ST's registry (an add-node that failed after registering it). */
 int hgs_db_cluster_node_remove(struct hl_store *st, const char *name);
 
+/*
+ * The registry of a node just restored from a backup (Import-HgsServerState):
+ * NODE's name alone, registered at NOW; the rows of the nodes the backup was
+ * taken from go (they are gone; new nodes join with add-node).
+ */
+int hgs_db_cluster_reset(struct hgs_node *node, time_t now);
+
 /* `hgs serve` of NODE starts: its row gets ADDRESS ("ADDR:PORT"), PID, started = last_seen = NOW. */
 int hgs_db_cluster_node_start(struct hgs_node *node, const char *address, long pid, time_t now);
 

@@ -137,6 +137,14 @@ cluster_suite() {
 	printf 'wrong horse battery\n' >"$w/bad-pw.txt"
 	run "$bin" hgs export-server-state --dir "$d1" --out "$w/state.hgsbak" --password-file "$w/pw.txt"
 	ok $RC "$tag: export-server-state of HGS01 (the keys for a node on another machine)"
+	# a backup restored after every node was lost: the new node starts the cluster again
+	run "$bin" hgs import-server-state --dir "$w/restored" --file "$w/state.hgsbak" --password-file "$w/pw.txt"
+	ok $([ $RC -eq 0 ] && [ "$("$bin" hgs get-cluster --dir "$w/restored" --json | jq -r '[.[].Name] | join(",")')" = HGS01 ]; echo $?) \
+		"$tag: import-server-state of a cluster's backup: the restored node alone in its registry (HGS01)"
+	run "$bin" hgs add-node --dir "$w/restored-2" --from "$w/restored" --node-name HGS02
+	ok $([ $RC -eq 0 ] && [ "$("$bin" hgs get-cluster --dir "$w/restored" --json | jq -r '[.[].Name] | join(",")')" = HGS01,HGS02 ]; echo $?) \
+		"$tag: a node joins the restored one under a name the lost cluster had used (HGS02)"
+	rm -rf "$w/restored" "$w/restored-2"
 	run "$bin" hgs add-node --dir "$w/wrongpw" --node-name HGS04 --from-state "$w/state.hgsbak" \
 		--store "${pg:-postgresql://127.0.0.1:1/hgs}" --password-file "$w/bad-pw.txt"
 	ok $([ $RC -eq 2 ] && grep -q "wrong password" <<<"$ERR" && [ ! -e "$w/wrongpw" ] &&
