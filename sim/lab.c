@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "lib/clock.h"
+#include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -1181,6 +1182,8 @@ static int pg_start(struct lab *L)
 		if (!mkdtemp(L->pg_dir) || chmod(L->pg_dir, 0711) < 0) {
 			hl_error_errno("cannot make a folder for the lab's PostgreSQL server");
 			free(L->pg_dir);
+	free(L->backup);
+	hl_crypto_cleanse(L->backup_pw, sizeof(L->backup_pw));
 			L->pg_dir = NULL;
 			return -1;
 		}

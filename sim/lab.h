@@ -153,6 +153,8 @@ struct lab {
 	char *pg_dir;              /* WORK/pgsql: the lab's PostgreSQL server (hgs store: postgresql), or NULL */
 	char pg_uri[1024];         /* its URI (the ?passfile= form: no password), "" until started */
 	int pg_external;           /* pg_dir is a /tmp folder of its own (postgres cannot enter WORK) */
+	char *backup;              /* backup_hgs: WORK/backup/NAME.hgsbak, NULL before one */
+	char backup_pw[33];        /* its password (random, in this process only), "" before one */
 	char dashboard_listen[32]; /* 127.0.0.1:PORT */
 	char dashboard_url[64];    /* http://127.0.0.1:PORT/ */
 	struct lab_host *hosts;

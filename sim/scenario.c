@@ -90,7 +90,7 @@ static const char *const step_names[SC_STEP_COUNT + 1] = {
 	"register", "unregister", "attest", "shield", "start", "stop", "connect",
 	"offline_read", "set_trust", "enable_policy", "disable_policy", "reboot_host",
 	"clock", "kill", "protect_template", "alter_template", "deploy", "secret_scan", "attack",
-	"key_caching", NULL,
+	"key_caching", "backup_hgs", "restore_hgs", NULL,
 };
 
 /* Arguments a step kind takes (A_*), and which it requires. */
@@ -159,6 +159,8 @@ static const struct step_def step_defs[SC_STEP_COUNT] = {
 	[SC_STEP_ATTACK] = { A_ATTACK | A_HOST | A_VM | A_BY | A_SUBSTATUS, A_ATTACK, "kind",
 			     expect_attack },
 	[SC_STEP_KEY_CACHING] = { A_ALLOW, A_ALLOW, "allow", expect_ok },
+	[SC_STEP_BACKUP_HGS] = { 0, 0, NULL, expect_ok },
+	[SC_STEP_RESTORE_HGS] = { 0, 0, NULL, expect_ok },
 };
 
 /* The argument keys, in the order of the A_* bits. */
@@ -2144,9 +2146,24 @@ static int load_steps(struct ctx *c, const struct node *root)
 	if (!s->steps)
 		return err_oom(c);
 	s->n_steps = l->n;
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++) {
 		if (load_step(c, l->kids[i], i, &s->steps[i]) < 0)
 			return -1;
+		if (s->steps[i].kind == SC_STEP_RESTORE_HGS) {
+			size_t j;
+
+			for (j = 0; j < i && s->steps[j].kind != SC_STEP_BACKUP_HGS; j++)
+				;
+			if (j == i)
+				return err_at(c, s->steps[i].pos, "step %zu (restore_hgs): no "
+					      "backup_hgs step comes before it; back HGS up first",
+					      i + 1);
+			if (s->hgs.store_pg)
+				return err_at(c, s->steps[i].pos, "step %zu (restore_hgs): the HGS "
+					      "keeps its state in PostgreSQL, which losing the nodes "
+					      "does not lose; restore_hgs needs store: sqlite", i + 1);
+		}
+	}
 	return 0;
 }
 

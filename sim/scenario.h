@@ -113,6 +113,13 @@
  *   key_caching:    { allow } or `key_caching: true`: the first HGS's
  *                   Set-HgsKeyProtectionConfiguration -AllowKeyMaterialCaching
  *                   (docs/key-caching.md)
+ *   backup_hgs:     {}: Export-HgsServerState of the first HGS into
+ *                   WORK/backup/NAME.hgsbak under a password the runner makes
+ *                   and keeps in memory (never in the lab)
+ *   restore_hgs:    {}: every node of the first HGS lost (stopped, its folder
+ *                   wiped: the SQLite store with it), then Import-HgsServerState
+ *                   of the last backup_hgs into node 1 and the others joined
+ *                   again; needs an earlier backup_hgs and store: sqlite
  * A deployed VM (a deploy's vm) is a VM of start, stop, connect and
  * offline_read after its deploy step.
  * substatus: a list of AttestationSubStatus names that must all appear;
@@ -261,6 +268,8 @@ enum sc_step_kind {
 	SC_STEP_SECRET_SCAN,
 	SC_STEP_ATTACK,
 	SC_STEP_KEY_CACHING,
+	SC_STEP_BACKUP_HGS,
+	SC_STEP_RESTORE_HGS,
 	SC_STEP_COUNT
 };
 

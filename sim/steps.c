@@ -1515,6 +1515,141 @@ static int do_key_caching(struct ctx *c)
 				     "with a key KPS releases."));
 }
 
+/*
+ * The backup's password in a new private folder outside the lab, for one
+ * verb (a password never goes on a command line): its folder into *DIR
+ * (remove with hl_file_rmtree, then free) and the file into *FILE.
+ */
+static int backup_pw_stage(struct lab *L, char **dir, char **file)
+{
+	const char *tmp = getenv("TMPDIR");
+	unsigned char raw[16];
+
+	*dir = *file = NULL;
+	if (!L->backup_pw[0] &&
+	    (hl_crypto_random(raw, sizeof(raw)) < 0 ||
+	     hl_crypto_hex_encode(raw, sizeof(raw), L->backup_pw, sizeof(L->backup_pw)) < 0))
+		return -1;
+	hl_crypto_cleanse(raw, sizeof(raw));
+	if (!(*dir = sfmt("%s/hgslab-secrets-XXXXXX", tmp && *tmp ? tmp : "/tmp")))
+		return -1;
+	if (!mkdtemp(*dir)) {
+		free(*dir);
+		*dir = NULL;
+		return hl_error_errno("cannot create a private folder for the backup's password");
+	}
+	if (!(*file = sfmt("%s/password", *dir)) ||
+	    hl_file_write_private(*file, L->backup_pw, strlen(L->backup_pw)) < 0)
+		return -1;
+	return 0;
+}
+
+/* Remove the folder backup_pw_stage made. */
+static void backup_pw_unstage(char *dir, char *file)
+{
+	if (dir)
+		hl_file_rmtree(dir);
+	free(dir);
+	free(file);
+}
+
+static int do_backup_hgs(struct ctx *c)
+{
+	struct lab *L = c->L;
+	struct lab_hgs *g = &L->hgs[0];
+	char *dir = NULL, *pw = NULL, *folder = NULL, *out = NULL;
+	int rc = 0;
+
+	lab_hgs_pick(g);
+	if (!(folder = sfmt("%s/backup", L->work)) || !(out = sfmt("%s/%s.hgsbak", folder, g->sc->name)) ||
+	    (mkdir(folder, 0700) < 0 && errno != EEXIST) || (unlink(out) < 0 && errno != ENOENT) ||
+	    backup_pw_stage(L, &dir, &pw) < 0) {
+		rc = fail_infra(c, "backup_hgs");
+		goto out;
+	}
+	rc = simple_verb(c, (const char *const[]){ "hgs", "export-server-state", "--dir", g->dir,
+						   "--out", out, "--password-file", pw, NULL }, "ok",
+			 sfmt("the whole state of HGS %s (registrations, policies, keys and "
+			      "certificates, logs) is in %s, encrypted under a password (scrypt, "
+			      "AES-256-GCM) that only the runner holds: no key in clear.",
+			      g->sc->name, out));
+	if (c->r->passed && c->r->got && !strcmp(c->r->got, "ok")) {
+		free(L->backup);
+		L->backup = out;
+		out = NULL;
+	}
+out:
+	backup_pw_unstage(dir, pw);
+	free(folder);
+	free(out);
+	return rc;
+}
+
+static int do_restore_hgs(struct ctx *c)
+{
+	struct lab *L = c->L;
+	struct lab_hgs *g = &L->hgs[0];
+	struct lab_result res;
+	char *dir = NULL, *pw = NULL, *err = NULL;
+	size_t k;
+	int rc = 0;
+
+	if (!L->backup) {
+		outcome(c, "failed", 0, "no backup_hgs step succeeded before this one");
+		return 0;
+	}
+	/* every node is lost: stopped, its folder gone (node 1's held the SQLite store) */
+	for (k = 0; k < g->n_nodes; k++) {
+		lab_svc_stop(&g->nodes[k].svc);
+		if (hl_file_rmtree(g->nodes[k].dir) < 0)
+			return fail_infra(c, "restore_hgs");
+	}
+	if (backup_pw_stage(L, &dir, &pw) < 0) {
+		rc = fail_infra(c, "restore_hgs");
+		goto out;
+	}
+	if (lab_exec(L, &res, NULL, "hgs", "import-server-state", "--dir", g->nodes[0].dir, "--file",
+		     L->backup, "--password-file", pw, "--listen", g->nodes[0].listen, NULL) < 0) {
+		rc = fail_infra(c, "restore_hgs");
+		goto out;
+	}
+	if (res.rc != 0)
+		err = err_line(res.err);
+	lab_result_clear(&res);
+	for (k = 1; !err && k < g->n_nodes; k++) {
+		if (lab_exec(L, &res, NULL, "hgs", "add-node", "--dir", g->nodes[k].dir, "--from",
+			     g->nodes[0].dir, "--node-name", g->nodes[k].name, NULL) < 0) {
+			rc = fail_infra(c, "restore_hgs");
+			goto out;
+		}
+		if (res.rc != 0)
+			err = err_line(res.err);
+		lab_result_clear(&res);
+	}
+	for (k = 0; !err && k < g->n_nodes; k++)
+		if (lab_svc_restart(L, &g->nodes[k].svc) < 0) {
+			rc = fail_infra(c, "restore_hgs");
+			goto out;
+		}
+	lab_hgs_pick(g);
+	if (lab_save(L) < 0) {
+		rc = fail_infra(c, "restore_hgs");
+		goto out;
+	}
+	outcome(c, err ? "failed" : "restored", !err, err);
+	if (!err)
+		set_concept(c, sfmt("every node of HGS %s was lost, folders and store; node %s was "
+				    "rebuilt from the backup (Import-HgsServerState: the same keys, "
+				    "registrations, policies and logs as when it was taken)%s. What "
+				    "changed after the backup is gone.", g->sc->name,
+				    g->nodes[0].name, g->n_nodes > 1 ? " and the other nodes joined "
+				    "it again (add-node)" : ""));
+out:
+	backup_pw_unstage(dir, pw);
+	free(err);
+	return rc;
+}
+
 /* "+9h", "-30m", "+2d 3h" for the human report. */
 static void fmt_offset(long long s, char *buf, size_t size)
 {
@@ -1765,6 +1900,9 @@ static char *step_title(const struct sc_step *st)
 		return sfmt("%s %s", k, st->component);
 	case SC_STEP_KEY_CACHING:
 		return sfmt("%s %s", k, st->allow ? "on" : "off");
+	case SC_STEP_BACKUP_HGS:
+	case SC_STEP_RESTORE_HGS:
+		return sdup(k);
 	case SC_STEP_REBOOT_HOST:
 		return st->profile ? sfmt("%s %s (%s)", k, st->host, st->profile) : sfmt("%s %s", k, st->host);
 	case SC_STEP_PROTECT_TEMPLATE:
@@ -1843,6 +1981,8 @@ int step_play(struct lab *L, const struct sc_step *st, int index, struct rp_step
 	case SC_STEP_SECRET_SCAN: rc = do_secret_scan(&c); break;
 	case SC_STEP_ATTACK: rc = do_attack(&c); break;
 	case SC_STEP_KEY_CACHING: rc = do_key_caching(&c); break;
+	case SC_STEP_BACKUP_HGS: rc = do_backup_hgs(&c); break;
+	case SC_STEP_RESTORE_HGS: rc = do_restore_hgs(&c); break;
 	default:
 		outcome(&c, "error", 0, "unknown step");
 	}

@@ -558,6 +558,55 @@ static void test_key_caching(void **state)
 	scenario_free(s);
 }
 
+/* store: postgresql (the scenario's hgs: only); backup_hgs, then restore_hgs (sqlite only). */
+#define STORE_HEAD(store, other)                                                        \
+	"version: 1\n"                                                                  \
+	"name: t\n"                                                                     \
+	"description: d\n"                                                              \
+	"hgs: { name: MyHgsService, domain: relecloud.com, nodes: 3, store: " store " }\n" \
+	other                                                                           \
+	"hosts: [{ name: FabricHost1 }]\n"                                               \
+	"steps:\n"
+#define BACKUP_STEPS "  - backup_hgs: {}\n  - restore_hgs: { explain: every node lost }\n"
+
+static void test_store_and_backup(void **state)
+{
+	static const char ok_text[] = STORE_HEAD("sqlite", "") BACKUP_STEPS;
+	static const char pg_text[] = STORE_HEAD("postgresql", "") "  - attest: { host: FabricHost1 }\n";
+	static const char pg_restore[] = STORE_HEAD("postgresql", "") BACKUP_STEPS;
+	static const char other_pg[] = STORE_HEAD("sqlite",
+		"other_hgs: [{ name: OtherHgs, domain: contoso.com, store: postgresql }]\n")
+		"  - attest: { host: FabricHost1 }\n";
+	static const char bad_store[] = STORE_HEAD("mysql", "") "  - attest: { host: FabricHost1 }\n";
+	struct scenario *s = NULL;
+
+	(void)state;
+	if (scenario_parse("t.yaml", ok_text, sizeof(ok_text) - 1, &s) < 0)
+		fail_msg("%s", hl_error_last());
+	assert_int_equal(s->hgs.store_pg, 0);
+	assert_int_equal(s->steps[0].kind, SC_STEP_BACKUP_HGS);
+	assert_int_equal(s->steps[1].kind, SC_STEP_RESTORE_HGS);
+	assert_string_equal(s->steps[1].explain, "every node lost");
+	assert_string_equal(sc_step_name(SC_STEP_RESTORE_HGS), "restore_hgs");
+	scenario_free(s);
+	s = NULL;
+	if (scenario_parse("t.yaml", pg_text, sizeof(pg_text) - 1, &s) < 0)
+		fail_msg("%s", hl_error_last());
+	assert_int_equal(s->hgs.store_pg, 1);
+	scenario_free(s);
+	s = NULL;
+	/* a PostgreSQL store: losing the nodes loses no state, so no restore_hgs */
+	assert_int_equal(scenario_parse("t.yaml", pg_restore, sizeof(pg_restore) - 1, &s), -1);
+	assert_string_equal(hl_error_last(), "t.yaml:8:5: step 2 (restore_hgs): the HGS keeps its "
+			    "state in PostgreSQL, which losing the nodes does not lose; restore_hgs "
+			    "needs store: sqlite");
+	assert_int_equal(scenario_parse("t.yaml", other_pg, sizeof(other_pg) - 1, &s), -1);
+	assert_non_null(strstr(hl_error_last(), "other_hgs item 1: store: postgresql: only the "
+			       "scenario's hgs: may keep its state in the lab's PostgreSQL server"));
+	assert_int_equal(scenario_parse("t.yaml", bad_store, sizeof(bad_store) - 1, &s), -1);
+	assert_non_null(strstr(hl_error_last(), "mysql"));
+}
+
 /* Names of kinds and trust modes. */
 static void test_names(void **state)
 {
@@ -864,7 +913,9 @@ static const struct bad bad_cases[] = {
 	  "t.yaml:15:5: step 1 has no kind; use one of register, unregister, attest, shield, "
 	  "start, stop, connect, offline_read, set_trust, enable_policy, disable_policy, "
 	  "reboot_host, clock, kill, protect_template, alter_template, deploy, secret_scan, attack, "
-	  "key_caching" },
+	  "key_caching, backup_hgs, restore_hgs" },
+	{ BASE_HEAD "  - restore_hgs: {}\n",
+	  "t.yaml:15:5: step 1 (restore_hgs): no backup_hgs step comes before it; back HGS up first" },
 	{ BASE_HEAD "  - key_caching: { allow: maybe }\n",
 	  "t.yaml:15:27: step 1 (key_caching): bad value 'maybe' for 'allow': use on or off "
 	  "(yes/no, true/false)" },
@@ -1252,6 +1303,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_key_caching),
+		cmocka_unit_test(test_store_and_backup),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_byte_flips),
