@@ -1,6 +1,6 @@
 /*
  * attest_ad.c - Active Directory attestation (attest_ad.h): the trusted
- * domains of the node (files under NODE/trusted-domains/, written by the
+ * domains of the HGS (rows of its store, hgs/db_trust.h, written by the
  * `hgs add-/remove-trusted-domain` verbs in cmd/cmd_hgs_ad.c) and the
  * POST /Attestation/v1/ad/attest route.  The trust document, the ticket
  * format and its verification are proto/'s (proto/ad_trust.h,
@@ -12,7 +12,6 @@
 #include "hgs/attest_ad.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "hgs/db.h"
+#include "hgs/db_trust.h"
 #include "hgs/nonce.h"
 #include "proto/ad_ticket.h"
 #include "proto/hostkey.h"
@@ -34,115 +34,51 @@
 
 /* ---- trusted domains ---- */
 
-/* Path of DOMAIN's trust file (lowercased name) in NODE into BUF; DOMAIN must be valid. */
-static int trust_path(struct hgs_node *node, const char *domain, char *buf, size_t size)
+/* DOMAIN lowercased into BUF (the trust's key in the store); DOMAIN must be valid. */
+static int trust_key(const char *domain, char buf[HGS_DOMAIN_MAX])
 {
-	char lower[HGS_DOMAIN_MAX];
 	size_t i;
 
 	if (hl_dnsname_check(domain) < 0)
 		return -1;
-	for (i = 0; domain[i] && i + 1 < sizeof(lower); i++)
-		lower[i] = (char)tolower((unsigned char)domain[i]);
-	lower[i] = '\0';
-	if ((size_t)snprintf(buf, size, "%s/%s/%s.json", node->dir, HGS_TRUSTED_DOMAINS_DIR, lower) >=
-	    size)
-		return hl_error("path of the trust of '%s' is too long", domain);
+	for (i = 0; domain[i] && i + 1 < HGS_DOMAIN_MAX; i++)
+		buf[i] = (char)tolower((unsigned char)domain[i]);
+	buf[i] = '\0';
 	return 0;
 }
 
-/* Read trust file PATH: its document into *DOC (may be NULL) and parsed into *OUT. */
-static int trust_read(const char *path, json_t **doc, struct ad_trust **out)
+/* Parse a stored trust document TEXT: its JSON into *DOC (may be NULL) and the trust into *OUT. */
+static int trust_parse(const char *text, json_t **doc, struct ad_trust **out)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int rc = -1;
+	size_t len = strlen(text);
 
 	*out = NULL;
 	if (doc)
 		*doc = NULL;
-	if (hl_file_read(path, TRUST_DOC_MAX, &buf, &len) < 0)
-		return -1;
-	if (ad_trust_parse(buf, len, out) < 0) {
-		hl_error_wrap("trust file '%s' is damaged; remove it and add the trust again", path);
-		goto out;
-	}
-	if (doc && hl_json_parse(buf, len, TRUST_DOC_MAX, doc) < 0) {
+	if (ad_trust_parse(text, len, out) < 0)
+		return hl_error_wrap("a stored trust is damaged; remove it and add the trust again");
+	if (doc && hl_json_parse(text, len, TRUST_DOC_MAX, doc) < 0) {
 		ad_trust_free(*out);
 		*out = NULL;
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	free(buf);
-	return rc;
+	return 0;
 }
 
 /* The trust of DOMAIN: 1 found, 0 not trusted, -1 error. */
 int hgs_ad_trust_find(struct hgs_node *node, const char *domain, struct ad_trust **out)
 {
-	char path[PATH_MAX];
+	char key[HGS_DOMAIN_MAX], *text = NULL;
+	int r;
 
 	*out = NULL;
-	if (trust_path(node, domain, path, sizeof(path)) < 0)
+	if (trust_key(domain, key) < 0 || (r = hgs_db_trust_get(node, key, &text)) < 0)
 		return -1;
-	if (access(path, F_OK) != 0 && errno == ENOENT)
+	if (r == 0)
 		return 0;
-	return trust_read(path, NULL, out) < 0 ? -1 : 1;
-}
-
-/* 1 when NAME is a trust file name ("x.json", not a temporary file). */
-static int is_trust_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".json") == 0;
-}
-
-/* qsort comparison of two strings. */
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The trust file names of NODE, sorted, into *NAMES (*N of them; hgs_strv_free). */
-static int trust_files(struct hgs_node *node, char ***names, size_t *n)
-{
-	char path[PATH_MAX], **v = NULL, **grown;
-	size_t count = 0;
-	struct dirent *e;
-	DIR *d;
-
-	*names = NULL;
-	*n = 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR) >=
-	    sizeof(path))
-		return hl_error("path '%s/%s' is too long", node->dir, HGS_TRUSTED_DOMAINS_DIR);
-	if (!(d = opendir(path))) {
-		if (errno == ENOENT)
-			return 0;
-		return hl_error_errno("cannot read '%s'", path);
-	}
-	while ((e = readdir(d))) {
-		if (!is_trust_file(e->d_name))
-			continue;
-		if (!(grown = realloc(v, (count + 1) * sizeof(*v))) ||
-		    !(grown[count] = strdup(e->d_name))) {
-			if (grown)
-				v = grown;
-			closedir(d);
-			hgs_strv_free(v, count);
-			return hl_error("out of memory");
-		}
-		v = grown;
-		count++;
-	}
-	closedir(d);
-	if (count)
-		qsort(v, count, sizeof(*v), cmp_str);
-	*names = v;
-	*n = count;
-	return 0;
+	r = trust_parse(text, NULL, out) < 0 ? -1 : 1;
+	free(text);
+	return r;
 }
 
 /* One row of get-trusted-domain for trust T stored as DOC. */
@@ -168,7 +104,7 @@ static json_t *trust_row(const struct ad_trust *t, const json_t *doc)
 /* The trusted domains as JSON rows. */
 int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 {
-	char path[PATH_MAX], **names = NULL;
+	char **docs = NULL;
 	struct ad_trust *t = NULL;
 	json_t *arr = NULL, *doc = NULL, *row;
 	size_t n = 0;
@@ -177,19 +113,14 @@ int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 	*out = NULL;
 	if (domain && hl_dnsname_check(domain) < 0)
 		return -1;
-	if (trust_files(node, &names, &n) < 0)
+	if (hgs_db_trust_list(node, &docs, &n) < 0)
 		return -1;
 	if (!(arr = json_array())) {
 		hl_error("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", node->dir,
-				     HGS_TRUSTED_DOMAINS_DIR, names[i]) >= sizeof(path)) {
-			hl_error("path of trust file '%s' is too long", names[i]);
-			goto out;
-		}
-		if (trust_read(path, &doc, &t) < 0)
+		if (trust_parse(docs[i], &doc, &t) < 0)
 			goto out;
 		if (!domain || strcasecmp(domain, t->domain) == 0) {
 			if (!(row = trust_row(t, doc)) || json_array_append_new(arr, row) < 0) {
@@ -210,7 +141,7 @@ int hgs_ad_trust_list(struct hgs_node *node, const char *domain, json_t **out)
 	arr = NULL;
 	rc = 0;
 out:
-	hgs_strv_free(names, n);
+	hgs_strv_free(docs, n);
 	json_decref(arr);
 	json_decref(doc);
 	ad_trust_free(t);
@@ -245,11 +176,11 @@ static int trust_sid_unique(struct hgs_node *node, const char *domain, const cha
 int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int force, char *domain,
 		     size_t size)
 {
-	char path[PATH_MAX], dir[PATH_MAX], when[32], *text = NULL;
+	char key[HGS_DOMAIN_MAX], when[32], *text = NULL, *old = NULL;
 	struct ad_trust *t = NULL;
 	json_t *stored = NULL;
 	time_t now;
-	int rc = -1;
+	int rc = -1, r;
 
 	if (domain && size)
 		domain[0] = '\0';
@@ -259,9 +190,9 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 		hl_error("cannot trust '%s': it is the domain of this HGS itself", t->domain);
 		goto out;
 	}
-	if (trust_path(node, t->domain, path, sizeof(path)) < 0)
+	if (trust_key(t->domain, key) < 0 || (r = hgs_db_trust_get(node, key, &old)) < 0)
 		goto out;
-	if (!force && access(path, F_OK) == 0) {
+	if (!force && r == 1) {
 		hl_error("domain '%s' is already trusted by %s; use --force to replace its trust "
 			 "(e.g. after its DC key changed)", t->domain, node->config.domain);
 		goto out;
@@ -271,15 +202,14 @@ int hgs_ad_trust_add(struct hgs_node *node, const void *doc, size_t len, int for
 		goto out;
 	hl_labclock_format(now, when, sizeof(when));
 	json_object_set_new(stored, "added", json_string(when));
-	snprintf(dir, sizeof(dir), "%s/%s", node->dir, HGS_TRUSTED_DOMAINS_DIR);
-	if (hl_json_dump_pretty(stored, &text) < 0 || hl_file_mkdirs(dir, 0700) < 0 ||
-	    hl_file_write(path, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0)
+	if (hl_json_dump_pretty(stored, &text) < 0 || hgs_db_trust_put(node, key, text) < 0)
 		goto out;
 	if (domain && size)
 		snprintf(domain, size, "%s", t->domain);
 	rc = 0;
 out:
 	free(text);
+	free(old);
 	json_decref(stored);
 	ad_trust_free(t);
 	return rc;
@@ -288,15 +218,13 @@ out:
 /* Stop trusting DOMAIN. */
 int hgs_ad_trust_remove(struct hgs_node *node, const char *domain)
 {
-	char path[PATH_MAX];
+	char key[HGS_DOMAIN_MAX];
+	int r;
 
-	if (trust_path(node, domain, path, sizeof(path)) < 0)
+	if (trust_key(domain, key) < 0 || (r = hgs_db_trust_remove(node, key)) < 0)
 		return -1;
-	if (unlink(path) < 0) {
-		if (errno == ENOENT)
-			return hl_error("domain '%s' is not trusted by %s", domain, node->config.domain);
-		return hl_error_errno("cannot remove the trust of '%s' ('%s')", domain, path);
-	}
+	if (r == 0)
+		return hl_error("domain '%s' is not trusted by %s", domain, node->config.domain);
 	return 0;
 }
 

@@ -22,12 +22,11 @@
  * refusal is UnauthorizedHost with the reason; Passed gives a health
  * certificate for the transport key (hgs_attest_finish).
  *
- * Trusts.  The domains HGS's domain trusts are files in the node directory,
- *   NODE/trusted-domains/DOMAIN.json   (DOMAIN lowercased, mode 0644)
- * each the trust document `hgslab fabric export-trust` wrote
- * (proto/ad_trust.h) plus "added".  Each is written atomically
- * (lib/fileio) and read at every attestation, so `hgs add-trusted-domain`
- * takes effect on a running `hgs serve`.
+ * Trusts.  The domains HGS's domain trusts are rows of the store
+ * (hgs/db_trust.h: every node of a cluster reads the same), each the trust
+ * document `hgslab fabric export-trust` wrote (proto/ad_trust.h) plus
+ * "added", read at every attestation, so `hgs add-trusted-domain` takes
+ * effect on a running `hgs serve` and on every node.
  */
 #ifndef HGSLAB_HGS_ATTEST_AD_H
 #define HGSLAB_HGS_ATTEST_AD_H
@@ -40,7 +39,6 @@
 #include "hgs/serve.h"
 #include "proto/ad_trust.h"
 
-#define HGS_TRUSTED_DOMAINS_DIR "trusted-domains"
 
 extern const struct hgs_route hgs_ad_routes[];
 

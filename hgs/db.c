@@ -177,6 +177,10 @@ const char *const hgs_db_migrations[] = {
 	"    CHECK (allow_key_material_caching IN (0, 1)),"
 	"  epoch INTEGER NOT NULL DEFAULT 0);"
 	"INSERT INTO key_protection_config(id) VALUES(1);",
+	/* 10: the AD-mode trusted domains, shared by the nodes (hgs/db_trust.h; were files) */
+	"CREATE TABLE trusted_domains("
+	"  domain TEXT PRIMARY KEY,"
+	"  doc TEXT NOT NULL);",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 

@@ -27,6 +27,7 @@
 #include "hgs/backup.h"
 #include "hgs/db.h"
 #include "hgs/db_cluster.h"
+#include "hgs/db_trust.h"
 #include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -300,7 +301,8 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	if (node_name_read(node->dir, node->node_name) < 0 ||
 	    hgs_db_open(loc, &node->store) < 0 ||
 	    hgs_db_config_read(node->store, &node->config) < 0 ||
-	    hgs_db_nonce_key(node->store, node->nonce_key) < 0)
+	    hgs_db_nonce_key(node->store, node->nonce_key) < 0 ||
+	    hgs_db_trust_upgrade(node) < 0)
 		goto out;
 	if (flags & HGS_NODE_OPEN_KEYS) {
 		if (hgs_node_keypair(node, HGS_KEY_ATTESTATION_SIGNER, &node->signer_cert,

@@ -192,6 +192,26 @@ cluster_suite() {
 		[ "$(leftovers "$w")" = 0 ] && pascal_keys <<<"$OUT"; echo $?) \
 		"$tag: get-cluster --json: HGS01..03 and no refused name, PascalCase keys"
 
+	# ---- AD mode's trusted domains are the cluster's (the store), not a node's ----
+	"$bin" fabric new --dir "$w/fab" --domain fabrikam.com --listen "$net.9:0" >/dev/null 2>&1 &&
+		"$bin" fabric export-trust --dir "$w/fab" --out "$w/trust.json" >/dev/null 2>&1
+	run "$bin" hgs add-trusted-domain --dir "$d1" --file "$w/trust.json"
+	ok $([ $RC -eq 0 ] && [ "$("$bin" hgs get-trusted-domain --dir "$d3" --json | jq -r '.[].Name')" = fabrikam.com ] &&
+		[ ! -e "$d1/trusted-domains" ]; echo $?) \
+		"$tag: a domain trusted through HGS01 is trusted at HGS03 (a row of the store, no file)"
+	run "$bin" hgs remove-trusted-domain --dir "$d2" --domain fabrikam.com
+	ok $([ $RC -eq 0 ] && [ "$("$bin" hgs get-trusted-domain --dir "$d1" --json | jq length)" = 0 ]; echo $?) \
+		"$tag: removed through HGS02, it is gone at HGS01"
+	# a node made before the trusts moved to the store kept them as files: moved in at the next open
+	mkdir -p "$d1/trusted-domains"
+	jq '. + {added: "2026-12-01T00:00:00Z"}' "$w/trust.json" >"$d1/trusted-domains/fabrikam.com.json"
+	run "$bin" hgs get-trusted-domain --dir "$d1" --json
+	ok $([ $RC -eq 0 ] && [ "$(jq -r '.[0].Name + " " + .[0].Added' <<<"$OUT")" = "fabrikam.com 2026-12-01T00:00:00Z" ] &&
+		[ ! -e "$d1/trusted-domains" ] &&
+		[ "$("$bin" hgs get-trusted-domain --dir "$d2" --json | jq -r '.[].Name')" = fabrikam.com ]; echo $?) \
+		"$tag: an older node's trust file is moved into the store at the next open (the folder goes)"
+	"$bin" hgs remove-trusted-domain --dir "$d1" --domain fabrikam.com >/dev/null
+
 	# ---- the store file is checked ----
 	chmod 644 "$d2/store"
 	run "$bin" hgs get-server --dir "$d2"
