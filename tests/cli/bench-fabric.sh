@@ -3,11 +3,13 @@
 # usage errors; a first run of 8 hosts on an empty TPM state cache in a temporary
 # directory fills it (8 states made) and a second run uses it ("warm", none made);
 # both JSON reports are sane (every host Passed at the first attestation and in
-# the storm, every phase timed, memory figures positive, PascalCase keys); a cache
-# whose vendor CA does not match its FORMAT is rebuilt, a state that lacks a file
-# is made again; Ctrl-C during the cache fill and during the first attestation
-# exits 130 and leaves no process and no lab directory (and only complete states
-# in the cache).  Speed is not asserted (the figures are the benchmark's to report).
+# the storm, every phase timed, memory figures positive, PascalCase keys); a small
+# run of the ASan binary when the runner names one; Ctrl-C during the bring-up
+# exits 130 and leaves no process and no lab directory; a run waits while another
+# holds the cache's lock; a cache whose vendor CA does not match its FORMAT is
+# rebuilt, a state that lacks a file is made again; Ctrl-C during the cache fill
+# exits 130 and leaves only complete states in the cache.  Speed is not asserted
+# (the figures are the benchmark's to report).
 . "$(dirname "$0")/lib.sh"
 
 BG_PID=""
@@ -104,6 +106,15 @@ ok $(jq -e '.Ok and .Cache.Status == "warm" and .Cache.StatesBefore == 8 and .Ca
 	"the second run uses the cache (warm, none made) and says so"
 ok $(sane; echo $?) "second run's JSON is sane"
 clean "$w" "second run: nothing left running or on disk"
+
+# ---- the ASan+UBSan binary (when the runner names it): a small warm run ----
+if [ -n "${HGSLAB_ASAN:-}" ] && built "$HGSLAB_ASAN"; then
+	run "$HGSLAB_ASAN" bench fabric --hosts 2 --workers 2 --cache "$cache" --workdir "$w" --json
+	ok $([ $RC -eq 0 ] && jq -e '.Ok and .Storm.Passed == 2' <<<"$OUT" >/dev/null; echo $?) \
+		"asan: bench fabric --hosts 2 exits 0, both hosts Passed"
+	[ $RC -eq 0 ] || sed 's/^/# /' <<<"$ERR" | tail -n 20
+	clean "$w" "asan: nothing left running or on disk"
+fi
 
 # ---- human report ----
 run "$bin" bench fabric --hosts 2 --cache "$cache" --workdir "$w"
