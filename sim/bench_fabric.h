@@ -42,6 +42,16 @@
 /* The first line of a cache's FORMAT file; change it when the layout changes. */
 #define BENCH_TPM_CACHE_FORMAT "hgslab-tpm-state-cache 1"
 
+/* The files of a complete cached state (states/NNNNN/). */
+#define BENCH_TPM_STATE_PERMALL "tpm2-00.permall"
+#define BENCH_TPM_STATE_EK_PUB "ek.pub"
+#define BENCH_TPM_STATE_EK_CERT "ek-cert.der"
+#define BENCH_TPM_STATE_AK "ak.key"
+#define BENCH_TPM_STATE_TK "tk.key"
+
+/* The name of host I (0-based), whose EK certificate state I's is: "FabricHost0001". */
+#define BENCH_FABRIC_HOST_FMT "FabricHost%04zu"
+
 /* An open (locked) TPM state cache; zero-initialise, then bench_tpm_cache_open. */
 struct bench_tpm_cache {
 	char dir[PATH_MAX];
