@@ -82,6 +82,7 @@ ok $(jq -e '.Benchmark == "fabric" and .Ok and .Hosts == 8 and .Workers == 4 and
 sane() {
 	jq -e '.FirstAttestation.Passed == 8 and .Storm.Passed == 8 and
 		(.PhaseSeconds | keys | length) == 8 and all(.PhaseSeconds[]; type == "number" and . >= 0) and
+		(.BenchCpuSeconds | keys | length) == 8 and .BenchCpuSeconds.FirstAttestation > 0 and
 		.ColdToAllPassedSeconds > 0 and .Storm.AttestationsPerSecond > 0 and
 		.Storm.LatencyMilliseconds.P50 > 0 and .Storm.LatencyMilliseconds.P50 <= .Storm.LatencyMilliseconds.P99 and
 		.Memory.Processes == 10 and .Memory.PssMegabytes > 0 and .Memory.RssMegabytes >= .Memory.PssMegabytes and
