@@ -664,30 +664,33 @@ static int ph_register_and_start(struct fabric *fab)
 	return timed(fab, PH_HGS_START, ph_hgs_start);
 }
 
-/* Phase: the first attestation of every host; HGS CPU meanwhile. */
-static int ph_first(struct fabric *fab)
+/* A round of attestations: FN over every host (all must pass); HGS CPU meanwhile into *CPU_NS. */
+static int attest_round(struct fabric *fab, host_fn fn, uint64_t *cpu_ns)
 {
 	uint64_t c0, c1;
 	pid_t pid = hl_child_pid(fab->hgs);
 
-	if (hl_bench_proc_cpu_ns(pid, &c0) < 0 || pool_run(fab, host_first, 0) < 0 ||
+	if (hl_bench_proc_cpu_ns(pid, &c0) < 0 || pool_run(fab, fn, 0) < 0 ||
 	    hl_bench_proc_cpu_ns(pid, &c1) < 0)
 		return -1;
-	fab->hgs_cpu_first_ns = c1 - c0;
+	*cpu_ns = c1 - c0;
+	return 0;
+}
+
+/* Phase: the first attestation of every host. */
+static int ph_first(struct fabric *fab)
+{
+	if (attest_round(fab, host_first, &fab->hgs_cpu_first_ns) < 0)
+		return -1;
 	fab->passed_first = fab->n;
 	return 0;
 }
 
-/* Phase: the storm; HGS CPU and latencies. */
+/* Phase: the storm; its latencies. */
 static int ph_storm(struct fabric *fab)
 {
-	uint64_t c0, c1;
-	pid_t pid = hl_child_pid(fab->hgs);
-
-	if (hl_bench_proc_cpu_ns(pid, &c0) < 0 || pool_run(fab, host_storm, 0) < 0 ||
-	    hl_bench_proc_cpu_ns(pid, &c1) < 0)
+	if (attest_round(fab, host_storm, &fab->hgs_cpu_storm_ns) < 0)
 		return -1;
-	fab->hgs_cpu_storm_ns = c1 - c0;
 	fab->passed_storm = fab->n;
 	for (size_t i = 0; i < fab->n_workers; i++)
 		if (hl_bench_samples_merge(&fab->lat, &fab->w[i].lat) < 0)
