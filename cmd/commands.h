@@ -114,6 +114,10 @@ extern const struct hl_opt cmd_bench_all_opts[];
 int cmd_bench_attest(struct hl_cmd_ctx *ctx);
 int cmd_bench_all(struct hl_cmd_ctx *ctx);
 
+/* cmd/cmd_bench_fabric.c */
+extern const struct hl_opt cmd_bench_fabric_opts[];
+int cmd_bench_fabric(struct hl_cmd_ctx *ctx);
+
 /* sim/cmd_bench_release.c */
 struct json_t;
 extern const struct hl_opt cmd_bench_release_opts[];

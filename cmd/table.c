@@ -474,6 +474,20 @@ static const struct hl_cmd bench_verbs[] = {
 			 "(setup failed, an attestation did not pass); 130 on Ctrl-C.  Everything\n"
 			 "is stopped and removed at the end, also on Ctrl-C.",
 	  .opts = cmd_bench_attest_opts, .run = cmd_bench_attest },
+	{ .name = "fabric", .summary = "N guarded hosts (a swtpm each) from cold, then an attestation storm",
+	  .description = "Brings N guarded hosts up from cold against one HGS node (TPM mode, served by\n"
+			 "a separate `hgs serve`): each host a real swtpm with its own EK, EK\n"
+			 "certificate, AK and TK, copied from a cache of manufactured TPM states kept\n"
+			 "between runs (--cache; filled on first use, 2 at once per core); every host\n"
+			 "registered (platform identifier), its swtpm started, its AK activated and a\n"
+			 "first attestation passed; then a re-attestation storm, every host at once,\n"
+			 "driven by W threads of one shared agent.  Reports the time of each phase,\n"
+			 "from cold to all Passed (goal 60 s), storm attestations/s, latency p50/p99,\n"
+			 "HGS CPU per attestation (/proc/PID/stat) and the lab's peak memory (PSS and\n"
+			 "RSS sums over every process; goal 8 GB PSS).  Exit 0 when every host passed\n"
+			 "(missed goals included), 1 when not, 130 on Ctrl-C.  Everything is stopped\n"
+			 "and removed at the end, also on Ctrl-C.  See docs/bench-fabric.md.",
+	  .opts = cmd_bench_fabric_opts, .run = cmd_bench_fabric },
 	{ .name = "release", .summary = "key releases/s and KPS CPU per release vs the crypto floor",
 	  .description = "Builds a throw-away lab (a guarded host with a swtpm TPM from the lab's vendor\n"
 			 "CA, an HGS node in TPM mode served by a separate `hgs serve`, an owner guardian\n"

@@ -261,20 +261,85 @@ static int key_load(struct hl_tpm *t, ESYS_TR srk, const struct hosts_tpm_key *k
 	return 0;
 }
 
-/* Recreate the EK primary into *OUT (flush it when done) and its public area into *PUB. */
-static int ek_create(struct hl_tpm *t, ESYS_TR *out, TPM2B_PUBLIC **pub)
+/*
+ * 1 when A is a key of the default EK template T: same type, name algorithm,
+ * attributes, policy and parameters (the unique field, the key itself,
+ * differs: A holds the modulus, T zeros).
+ */
+static int ek_template_matches(const TPMT_PUBLIC *a, const TPMT_PUBLIC *t)
+{
+	const TPMS_RSA_PARMS *ar = &a->parameters.rsaDetail, *tr = &t->parameters.rsaDetail;
+
+	return a->type == t->type && a->nameAlg == t->nameAlg &&
+	       a->objectAttributes == t->objectAttributes &&
+	       a->authPolicy.size == t->authPolicy.size &&
+	       memcmp(a->authPolicy.buffer, t->authPolicy.buffer, t->authPolicy.size) == 0 &&
+	       ar->symmetric.algorithm == tr->symmetric.algorithm &&
+	       ar->symmetric.keyBits.aes == tr->symmetric.keyBits.aes &&
+	       ar->symmetric.mode.aes == tr->symmetric.mode.aes &&
+	       ar->scheme.scheme == tr->scheme.scheme && ar->keyBits == tr->keyBits &&
+	       (ar->exponent == 0 || ar->exponent == 65537);
+}
+
+/*
+ * The EK persisted at HOSTS_EK_HANDLE into *OUT (close it with tr_close) and
+ * its public area into *PUB (may be NULL): 0 when there, 1 when the handle
+ * is empty or holds another key than one of the default template, -1 on error.
+ */
+static int ek_persistent(struct hl_tpm *t, const TPM2B_PUBLIC *tmpl, ESYS_TR *out,
+			 TPM2B_PUBLIC **pub)
+{
+	ESYS_CONTEXT *e = hl_tpm_esys(t);
+	TPM2B_PUBLIC *p = NULL;
+	TSS2_RC rc;
+
+	*out = ESYS_TR_NONE;
+	rc = Esys_TR_FromTPMPublic(e, HOSTS_EK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   out);
+	if (rc != TSS2_RC_SUCCESS) {
+		*out = ESYS_TR_NONE;
+		return rc_no_handle(rc) ? 1 : hl_tpm_error(rc, "Esys_TR_FromTPMPublic(ek)");
+	}
+	rc = Esys_ReadPublic(e, *out, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &p, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		tr_close(t, out);
+		return hl_tpm_error(rc, "Esys_ReadPublic(ek)");
+	}
+	if (!ek_template_matches(&p->publicArea, &tmpl->publicArea)) {
+		Esys_Free(p);
+		tr_close(t, out);
+		return 1;
+	}
+	if (pub)
+		*pub = p;
+	else
+		Esys_Free(p);
+	return 0;
+}
+
+/*
+ * The EK into *OUT and its public area into *PUB (may be NULL): the one
+ * persisted at HOSTS_EK_HANDLE when it is of the default template (no key
+ * generation), else recreated as a primary.  *TRANSIENT says which: 1 for a
+ * primary (flush it when done), 0 for the persistent one (tr_close it).
+ */
+static int ek_create(struct hl_tpm *t, ESYS_TR *out, TPM2B_PUBLIC **pub, int *transient)
 {
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_PUBLIC tmpl;
 	TPM2B_DATA outside;
 	TPML_PCR_SELECTION pcrs;
 	TSS2_RC rc;
+	int r;
 
 	*out = ESYS_TR_NONE;
+	*transient = 0;
+	ek_template(&tmpl);
+	if ((r = ek_persistent(t, &tmpl, out, pub)) <= 0)
+		return r;
 	memset(&sens, 0, sizeof(sens));
 	memset(&outside, 0, sizeof(outside));
 	memset(&pcrs, 0, sizeof(pcrs));
-	ek_template(&tmpl);
 	rc = Esys_CreatePrimary(hl_tpm_esys(t), ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
 				ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, out, pub,
 				NULL, NULL, NULL);
@@ -282,7 +347,17 @@ static int ek_create(struct hl_tpm *t, ESYS_TR *out, TPM2B_PUBLIC **pub)
 		*out = ESYS_TR_NONE;
 		return hl_tpm_error(rc, "Esys_CreatePrimary(ek)");
 	}
+	*transient = 1;
 	return 0;
+}
+
+/* Release the EK handle *H that ek_create gave (TRANSIENT as it said); RET as flush(). */
+static int ek_release(struct hl_tpm *t, ESYS_TR *h, int transient, int ret)
+{
+	if (transient)
+		return flush(t, h, ret);
+	tr_close(t, h);
+	return ret;
 }
 
 /*
@@ -408,13 +483,13 @@ int hosts_tpm_read_ek(struct hl_tpm *t, struct hosts_ek **out)
 	EVP_PKEY *cert_key = NULL;
 	ESYS_TR h = ESYS_TR_NONE;
 	char cn[128];
-	int r, ret = -1;
+	int r, transient = 0, ret = -1;
 
 	*out = NULL;
 	ek = calloc(1, sizeof(*ek));
 	if (!ek)
 		return hl_error("cannot read the ek: out of memory");
-	if (ek_create(t, &h, &pub) < 0 || flush(t, &h, 0) < 0)
+	if (ek_create(t, &h, &pub, &transient) < 0 || ek_release(t, &h, transient, 0) < 0)
 		goto out;
 	if (hl_tpm_public_key(&pub->publicArea, &ek->pub) < 0 || public_marshal(pub, &ek->tpm_public) < 0)
 		goto out;
@@ -441,7 +516,7 @@ int hosts_tpm_read_ek(struct hl_tpm *t, struct hosts_ek **out)
 	ek = NULL;
 	ret = 0;
 out:
-	ret = flush(t, &h, ret);
+	ret = ek_release(t, &h, transient, ret);
 	if (ret < 0)
 		hl_error_wrap("cannot read the tpm's endorsement key");
 	hl_buf_free(&der);
@@ -459,6 +534,68 @@ void hosts_ek_free(struct hosts_ek *ek)
 	hl_cert_free(ek->cert);
 	hl_buf_free(&ek->tpm_public);
 	free(ek);
+}
+
+int hosts_ek_save(const struct hosts_ek *ek, const char *pub_path, const char *cert_path)
+{
+	struct hl_buf der = { NULL, 0 };
+	int ret = -1;
+
+	if (!ek->cert)
+		return hl_error("cannot save the ek to '%s': it has no certificate", cert_path);
+	if (hl_file_write(pub_path, ek->tpm_public.data, ek->tpm_public.len,
+			  HL_FILE_MODE_PUBLIC) < 0 ||
+	    hl_cert_to_der(ek->cert, &der) < 0 ||
+	    hl_file_write(cert_path, der.data, der.len, HL_FILE_MODE_PUBLIC) < 0)
+		goto out;
+	ret = 0;
+out:
+	hl_buf_free(&der);
+	return ret;
+}
+
+int hosts_ek_load(const char *pub_path, const char *cert_path, struct hosts_ek **out)
+{
+	struct hosts_ek *ek = NULL;
+	EVP_PKEY *cert_key = NULL;
+	TPM2B_PUBLIC pub;
+	char *pub_data = NULL, *cert_data = NULL;
+	size_t pub_len = 0, cert_len = 0, off = 0;
+	int ret = -1;
+
+	*out = NULL;
+	memset(&pub, 0, sizeof(pub));
+	if (!(ek = calloc(1, sizeof(*ek))))
+		return hl_error("cannot load the ek: out of memory");
+	if (hl_file_read(pub_path, sizeof(TPM2B_PUBLIC), &pub_data, &pub_len) < 0 ||
+	    hl_file_read(cert_path, NV_CERT_MAX, &cert_data, &cert_len) < 0)
+		goto out;
+	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal((uint8_t *)pub_data, pub_len, &off, &pub) !=
+	    TSS2_RC_SUCCESS || off != pub_len) {
+		hl_error("'%s' is not an ek public area (TPM2B_PUBLIC)", pub_path);
+		goto out;
+	}
+	if (hl_tpm_public_key(&pub.publicArea, &ek->pub) < 0 ||
+	    hl_buf_set(&ek->tpm_public, pub_data, pub_len) < 0 ||
+	    hl_cert_from_der(cert_data, cert_len, &ek->cert) < 0 ||
+	    hl_cert_pubkey(ek->cert, &cert_key) < 0)
+		goto out;
+	if (!hl_key_pub_equal(cert_key, ek->pub)) {
+		hl_error("the ek certificate '%s' is for another key than '%s'", cert_path,
+			 pub_path);
+		goto out;
+	}
+	*out = ek;
+	ek = NULL;
+	ret = 0;
+out:
+	if (ret < 0)
+		hl_error_wrap("cannot load the ek");
+	hl_key_free(cert_key);
+	hosts_ek_free(ek);
+	free(pub_data);
+	free(cert_data);
+	return ret;
 }
 
 int hosts_ek_pem(const struct hosts_ek *ek, struct hl_buf *pub_pem, struct hl_buf *cert_pem)
@@ -644,7 +781,7 @@ int hosts_tpm_activate_credential(struct hl_tpm *t, const struct hosts_tpm_key *
 	TPM2B_DIGEST *cert = NULL;
 	size_t off = 0;
 	TSS2_RC rc;
-	int ret = -1;
+	int ek_transient = 0, ret = -1;
 
 	buf_clear(secret);
 	memset(&idobj, 0, sizeof(idobj));
@@ -660,7 +797,7 @@ int hosts_tpm_activate_credential(struct hl_tpm *t, const struct hosts_tpm_key *
 		return hl_error("cannot activate credential: the encrypted secret of %zu bytes is "
 				"not a TPM2B_ENCRYPTED_SECRET", enc_len);
 	if (srk_open(t, &srk) < 0 || key_load(t, srk, ak, "attestation key", &ak_h) < 0 ||
-	    ek_create(t, &ek_h, NULL) < 0)
+	    ek_create(t, &ek_h, NULL, &ek_transient) < 0)
 		goto out;
 
 	/* the EK's policy: PolicySecret(TPM_RH_ENDORSEMENT) */
@@ -697,7 +834,7 @@ out:
 		Esys_Free(cert);
 	}
 	ret = flush(t, &sess, ret);
-	ret = flush(t, &ek_h, ret);
+	ret = ek_release(t, &ek_h, ek_transient, ret);
 	ret = flush(t, &ak_h, ret);
 	tr_close(t, &srk);
 	if (ret < 0)

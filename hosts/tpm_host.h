@@ -10,9 +10,11 @@
  *   EK   the RSA-2048 EK of the TCG default template (EK profile, template
  *        L-1: restricted decrypt, AES-128-CFB, adminWithPolicy with
  *        PolicySecret(TPM_RH_ENDORSEMENT), unique = 256 zero bytes),
- *        recreated as a primary in the endorsement hierarchy whenever it is
- *        needed; it equals the key of the EK certificate in NV 0x01c00002
- *        (hosts_tpm_read_ek checks).
+ *        used from its persistent handle 0x81010001 when a key of that
+ *        template is there (swtpm_setup persists it: no key generation per
+ *        use), else recreated as a primary in the endorsement hierarchy
+ *        whenever it is needed; it equals the key of the EK certificate in NV
+ *        0x01c00002 (hosts_tpm_read_ek checks).
  *   SRK  the storage root key persisted at 0x81000001 (hosts/manufacture
  *        makes it with swtpm_setup --create-spk; created and persisted here
  *        from the TCG SRK template if absent).  Parent of the AK and the TK.
@@ -62,6 +64,9 @@
 /* NV index of the RSA-2048 EK certificate (TCG EK credential profile). */
 #define HOSTS_EK_CERT_NV_INDEX 0x01c00002u
 
+/* Persistent handle of the RSA EK (TCG EK credential profile; swtpm_setup uses it). */
+#define HOSTS_EK_HANDLE 0x81010001u
+
 /* Persistent handle of the SRK. */
 #define HOSTS_SRK_HANDLE 0x81000001u
 
@@ -86,6 +91,20 @@ int hosts_tpm_read_ek(struct hl_tpm *t, struct hosts_ek **out);
 
 /* Free EK; NULL-safe. */
 void hosts_ek_free(struct hosts_ek *ek);
+
+/*
+ * Write EK to PUB_PATH (its TPM2B_PUBLIC, marshalled) and CERT_PATH (its
+ * certificate, DER; the EK must have one), both 0644 and atomically: a TPM's
+ * endorsement identity kept beside its state, so that it can be known
+ * without asking the TPM (a cache of manufactured TPMs).
+ */
+int hosts_ek_save(const struct hosts_ek *ek, const char *pub_path, const char *cert_path);
+
+/*
+ * Read an EK written by hosts_ek_save; refused when the certificate is for
+ * another key than the public area.
+ */
+int hosts_ek_load(const char *pub_path, const char *cert_path, struct hosts_ek **out);
 
 /*
  * The platform identifier's two parts: the EK public key as PEM

@@ -63,7 +63,7 @@
 #include "lib/err.h"
 
 /* Maximum number of live supervised children per process. */
-#define HL_CHILD_MAX 256
+#define HL_CHILD_MAX 4096
 
 /* Default time between SIGTERM and SIGKILL in the cleanup handlers. */
 #define HL_CHILD_GRACE_MS 2000
