@@ -144,12 +144,18 @@ out:
  * refusals are never remembered.  The key is content, not a node or a
  * version: a registration or vendor CA changed by any process or thread
  * gives another key at the next attestation, and a verdict is true of
- * whichever node holds the same bytes.  ek_verdicts is a fixed ring guarded
+ * whichever node holds the same bytes.  ek_verdicts is a fixed table guarded
  * by ek_verdicts_lock (hgs serve runs a thread per connection).
  */
 
-/* Remembered acceptances (a ring: the oldest is replaced). */
-#define EK_VERDICTS 256
+/*
+ * Remembered acceptances: a table of EK_VERDICTS slots indexed by the key's
+ * first bytes (a verdict replaces the one in its slot), so a lookup costs
+ * the same with a thousand registered hosts as with ten, and a fabric of a
+ * few thousand hosts attesting in turn keeps its verdicts (a ring of 256
+ * evicted each host's before it came back: `bench fabric --hosts 1000`).
+ */
+#define EK_VERDICTS 4096
 
 struct ek_verdict {
 	unsigned char key[HL_SHA256_LEN];
@@ -158,19 +164,27 @@ struct ek_verdict {
 };
 
 static struct ek_verdict ek_verdicts[EK_VERDICTS];
-static size_t ek_verdicts_next;
 static pthread_mutex_t ek_verdicts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of KEY (a SHA-256: its first bytes are as good as any hash). */
+static struct ek_verdict *ek_verdict_slot(const unsigned char key[HL_SHA256_LEN])
+{
+	uint32_t h = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+		     (uint32_t)key[3] << 24;
+
+	return &ek_verdicts[h % EK_VERDICTS];
+}
 
 /* 1 when KEY was accepted for a range holding NOW, else 0. */
 static int ek_verdict_find(const unsigned char key[HL_SHA256_LEN], time_t now)
 {
-	int found = 0;
+	const struct ek_verdict *v;
+	int found;
 
 	pthread_mutex_lock(&ek_verdicts_lock);
-	for (size_t i = 0; i < EK_VERDICTS && !found; i++)
-		found = ek_verdicts[i].set && ek_verdicts[i].from <= now &&
-			now <= ek_verdicts[i].until &&
-			memcmp(ek_verdicts[i].key, key, HL_SHA256_LEN) == 0;
+	v = ek_verdict_slot(key);
+	found = v->set && v->from <= now && now <= v->until &&
+		memcmp(v->key, key, HL_SHA256_LEN) == 0;
 	pthread_mutex_unlock(&ek_verdicts_lock);
 	return found;
 }
@@ -181,8 +195,7 @@ static void ek_verdict_keep(const unsigned char key[HL_SHA256_LEN], time_t from,
 	struct ek_verdict *v;
 
 	pthread_mutex_lock(&ek_verdicts_lock);
-	v = &ek_verdicts[ek_verdicts_next];
-	ek_verdicts_next = (ek_verdicts_next + 1) % EK_VERDICTS;
+	v = ek_verdict_slot(key);
 	memcpy(v->key, key, HL_SHA256_LEN);
 	v->from = from;
 	v->until = until;
