@@ -967,68 +967,148 @@ static int load_all_hgs(struct ctx *c, const struct node *root)
 }
 
 /* hosts: at least one. */
+/*
+ * The name of copy K (0-based) of a host entry whose name PATTERN has a run
+ * of '#' (FabricHost####: FabricHost0001, FabricHost0002...) into BUF; a
+ * name without '#' is itself (a count of 1).
+ */
+static void host_name_of(const char *pattern, size_t k, char *buf, size_t size)
+{
+	const char *hash = strchr(pattern, '#');
+	size_t width;
+
+	if (!hash) {
+		snprintf(buf, size, "%s", pattern);
+		return;
+	}
+	width = strspn(hash, "#");
+	snprintf(buf, size, "%.*s%0*zu%s", (int)(hash - pattern), pattern, (int)width, k + 1,
+		 hash + width);
+}
+
+/*
+ * The count of host entry V (WHAT names it): 1 without count:, else
+ * 1..SC_MAX_HOSTS; a count needs a name with one run of '#' wide enough.
+ */
+static int host_count(struct ctx *c, const struct node *v, const char *what, size_t *out)
+{
+	const struct node *n, *name = map_get(v, "name", NULL);
+	const char *hash;
+	int count, rest;
+	size_t width, digits;
+
+	*out = 1;
+	if (get(c, v, "count", N_TEXT, 0, what, &n) < 0)
+		return -1;
+	hash = name && name->type == N_TEXT ? strchr(name->text, '#') : NULL;
+	if (!n) {
+		if (hash)
+			return err_at(c, name->pos, "%s: host name '%s' has a '#' pattern but no "
+				      "count: add count: N, or name one host", what, name->text);
+		return 0;
+	}
+	if (get_int(c, n, what, "count", &count) < 0)
+		return -1;
+	if (count < 1 || count > SC_MAX_HOSTS)
+		return err_at(c, n->pos, "%s: count: %d: a host entry stands for 1 to %d hosts", what,
+			      count, SC_MAX_HOSTS);
+	if (!name || name->type != N_TEXT || !hash || strchr(hash + strspn(hash, "#"), '#'))
+		return err_at(c, name ? name->pos : n->pos, "%s: with count: the name is a pattern "
+			      "with one run of '#' for the number, e.g. FabricHost### (FabricHost001, "
+			      "FabricHost002...)", what);
+	width = strspn(hash, "#");
+	for (digits = 0, rest = count; rest > 0; rest /= 10)
+		digits++;
+	if (width < digits)
+		return err_at(c, name->pos, "%s: '%s' has %zu '#' but count %d needs %zu digits",
+			      what, name->text, width, count, digits);
+	*out = (size_t)count;
+	return 0;
+}
+
+/* hosts: at least one; an entry with count: N stands for N hosts named by its pattern. */
 static int load_hosts(struct ctx *c, const struct node *root)
 {
-	static const char *const keys[] = { "name", "groups", "profile", "hgs" };
+	static const char *const keys[] = { "name", "groups", "profile", "hgs", "count" };
 	struct scenario *s = c->s;
 	const struct node *l, *v, *n, *gl;
-	char what[96];
-	size_t i, j;
+	char what[96], name[SC_NAME_MAX + 16];
+	size_t i, j, k, at = 0, total = 0, count;
 
 	if (get(c, root, "hosts", N_LIST, 1, "the scenario", &l) < 0)
 		return -1;
 	if (l->n == 0)
 		return err_at(c, l->pos, "'hosts' in the scenario is empty; add at least one host");
-	s->hosts = calloc(l->n, sizeof(*s->hosts));
-	c->host_names = calloc(l->n, sizeof(*c->host_names));
+	for (i = 0; i < l->n; i++) {
+		snprintf(what, sizeof(what), "hosts item %zu", i + 1);
+		if (want(c, l->kids[i], N_MAP, what, "the scenario") < 0 ||
+		    host_count(c, l->kids[i], what, &count) < 0)
+			return -1;
+		total += count;
+		if (total > SC_MAX_HOSTS)
+			return err_at(c, l->kids[i]->pos, "%s: more than %d hosts in the scenario (the "
+				      "lab's addresses)", what, SC_MAX_HOSTS);
+	}
+	s->hosts = calloc(total, sizeof(*s->hosts));
+	c->host_names = calloc(total, sizeof(*c->host_names));
 	if (!s->hosts || !c->host_names)
 		return err_oom(c);
-	s->n_hosts = l->n;
 	for (i = 0; i < l->n; i++) {
-		struct sc_host *h = &s->hosts[i];
-
 		v = l->kids[i];
 		snprintf(what, sizeof(what), "hosts item %zu", i + 1);
-		if (want(c, v, N_MAP, what, "the scenario") < 0)
+		if (get(c, v, "name", N_TEXT, 1, what, &n) < 0 || host_count(c, v, what, &count) < 0)
 			return -1;
-		h->pos = v->pos;
-		if (get(c, v, "name", N_TEXT, 1, what, &n) < 0 || check_name(c, n, "host name") < 0)
-			return -1;
-		for (j = 0; j < i; j++)
-			if (strcmp(s->hosts[j].name, n->text) == 0)
-				return err_at(c, n->pos, "duplicate host name '%s' (first at line %d, "
-					      "column %d)", n->text, s->hosts[j].pos.line,
-					      s->hosts[j].pos.col);
-		if (dup_text(c, n->text, &h->name) < 0)
-			return -1;
-		c->host_names[i] = h->name;
-		snprintf(what, sizeof(what), "host '%s'", h->name);
-		if (check_keys(c, v, what, keys, 4) < 0)
-			return -1;
-		if (get_list(c, v, "groups", what, "group", 1, &h->groups, &gl) < 0)
-			return -1;
-		for (j = 0; j < h->groups.n; j++) {
-			if (!s->fabric.present)
-				return err_at(c, gl->kids[j]->pos, "%s: groups are fabric groups, but "
-					      "the scenario has no fabric: section", what);
-			if (check_ref(c, gl->kids[j], what, "group", "fabric.groups",
-				      (const char *const *)s->fabric.groups.v, s->fabric.groups.n) < 0)
+		for (k = 0; k < count; k++, at++) {
+			struct sc_host *h = &s->hosts[at];
+			const struct node *pn = n;
+			struct node named;
+
+			h->pos = v->pos;
+			s->n_hosts = at + 1;
+			host_name_of(n->text, k, name, sizeof(name));
+			named = *n;
+			named.text = name;
+			pn = &named;
+			if (check_name(c, pn, "host name") < 0)
 				return -1;
-		}
-		n = map_get(v, "profile", NULL);
-		if (n) {
-			if (load_profile(c, n, what, &h->profile, &h->has_overrides) < 0)
+			for (j = 0; j < at; j++)
+				if (strcmp(s->hosts[j].name, name) == 0)
+					return err_at(c, n->pos, "duplicate host name '%s' (first at "
+						      "line %d, column %d)", name, s->hosts[j].pos.line,
+						      s->hosts[j].pos.col);
+			if (dup_text(c, name, &h->name) < 0)
 				return -1;
-		} else if (dup_text(c, "baseline", &h->profile) < 0) {
-			return -1;
+			c->host_names[at] = h->name;
+			snprintf(what, sizeof(what), "host '%s'", h->name);
+			if (check_keys(c, v, what, keys, 5) < 0)
+				return -1;
+			if (get_list(c, v, "groups", what, "group", 1, &h->groups, &gl) < 0)
+				return -1;
+			for (j = 0; j < h->groups.n; j++) {
+				if (!s->fabric.present)
+					return err_at(c, gl->kids[j]->pos, "%s: groups are fabric groups, "
+						      "but the scenario has no fabric: section", what);
+				if (check_ref(c, gl->kids[j], what, "group", "fabric.groups",
+					      (const char *const *)s->fabric.groups.v,
+					      s->fabric.groups.n) < 0)
+					return -1;
+			}
+			n = map_get(v, "profile", NULL);
+			if (n) {
+				if (load_profile(c, n, what, &h->profile, &h->has_overrides) < 0)
+					return -1;
+			} else if (dup_text(c, "baseline", &h->profile) < 0) {
+				return -1;
+			}
+			if (get(c, v, "hgs", N_TEXT, 0, what, &n) < 0)
+				return -1;
+			if (n && check_ref(c, n, what, "HGS", "hgs or other_hgs", c->hgs_names,
+					   c->n_hgs_names) < 0)
+				return -1;
+			if (dup_text(c, n ? n->text : s->hgs.name, &h->hgs) < 0)
+				return -1;
+			n = map_get(v, "name", NULL);
 		}
-		if (get(c, v, "hgs", N_TEXT, 0, what, &n) < 0)
-			return -1;
-		if (n && check_ref(c, n, what, "HGS", "hgs or other_hgs", c->hgs_names,
-				   c->n_hgs_names) < 0)
-			return -1;
-		if (dup_text(c, n ? n->text : s->hgs.name, &h->hgs) < 0)
-			return -1;
 	}
 	return 0;
 }

@@ -33,6 +33,10 @@
  *       profile: baseline               a SPEC string (hosts/profile.h) or a map
  *                                       { base: baseline, debug: on, ... }
  *       hgs: OtherHgs                   optional: attests to that HGS instead
+ *     - { name: "FabricHost###", count: 50 }   one entry for many hosts (at most
+ *                                       SC_MAX_HOSTS in all): FabricHost001...
+ *                                       FabricHost050, the run of '#' the
+ *                                       zero-padded number; the rest as above
  *   tenant:
  *     guardians: [Owner]                owner guardians the tenant creates
  *     vms:
@@ -136,6 +140,7 @@
 
 #define SC_MAX_LIST 16  /* groups, keywords, guardians, substatus, files per VM */
 #define SC_MAX_NODES 5  /* nodes of one HGS */
+#define SC_MAX_HOSTS 200 /* hosts of a scenario (the lab gives them 127.X.Y.20 and up) */
 #define SC_MAX_ALL_NODES 9  /* nodes of every HGS of a scenario (the lab's .1-.9) */
 #define SC_NODE_NAME_FMT "HGS%02d"  /* node i (1-based): HGS01, HGS02... */
 

@@ -630,6 +630,55 @@ struct bad {
 	const char *message;
 };
 
+/* A host entry with count: N stands for N hosts named by its '#' pattern. */
+static void test_host_count(void **state)
+{
+	static const char text[] =
+		"version: 1\n"
+		"name: t\n"
+		"description: d\n"
+		"hgs: { name: MyHgsService, domain: relecloud.com }\n"
+		"hosts:\n"
+		"  - { name: FabricHost1 }\n"
+		"  - { name: \"Fleet###x\", count: 12, profile: { base: baseline, debug: on } }\n"
+		"steps:\n"
+		"  - attest: { host: Fleet012x }\n";
+	static const struct bad bads[] = {
+		{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: relecloud.com }\n"
+		  "hosts:\n  - { name: \"F#\", count: 10 }\nsteps:\n  - attest: { host: F1 }\n",
+		  "t.yaml:6:13: hosts item 1: 'F#' has 1 '#' but count 10 needs 2 digits" },
+		{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: relecloud.com }\n"
+		  "hosts:\n  - { name: \"F##\" }\nsteps:\n  - attest: { host: F1 }\n",
+		  "t.yaml:6:13: hosts item 1: host name 'F##' has a '#' pattern but no count: add "
+		  "count: N, or name one host" },
+		{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: relecloud.com }\n"
+		  "hosts:\n  - { name: \"F##\", count: 0 }\nsteps:\n  - attest: { host: F01 }\n",
+		  "t.yaml:6:27: hosts item 1: count: 0: a host entry stands for 1 to 200 hosts" },
+		{ "version: 1\nname: t\ndescription: d\nhgs: { name: H, domain: relecloud.com }\n"
+		  "hosts:\n  - { name: F01 }\n  - { name: \"F##\", count: 2 }\nsteps:\n"
+		  "  - attest: { host: F01 }\n",
+		  "t.yaml:7:13: duplicate host name 'F01' (first at line 6, column 5)" },
+	};
+	struct scenario *s = NULL;
+
+	(void)state;
+	if (scenario_parse("t.yaml", text, sizeof(text) - 1, &s) < 0)
+		fail_msg("%s", hl_error_last());
+	assert_int_equal(s->n_hosts, 13);
+	assert_string_equal(s->hosts[1].name, "Fleet001x");
+	assert_string_equal(s->hosts[12].name, "Fleet012x");
+	assert_string_equal(s->hosts[12].profile, s->hosts[1].profile);
+	assert_non_null(strstr(s->hosts[12].profile, "debug=on"));
+	assert_string_equal(s->steps[0].host, "Fleet012x");
+	scenario_free(s);
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		s = NULL;
+		assert_int_equal(scenario_parse("t.yaml", bads[i].text, strlen(bads[i].text), &s), -1);
+		assert_string_equal(hl_error_last(), bads[i].message);
+	}
+}
+
+
 static const struct bad bad_cases[] = {
 	/* YAML syntax */
 	{ "version: 1\nname: t\n  description: d\n",
@@ -1304,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_key_caching),
 		cmocka_unit_test(test_store_and_backup),
+		cmocka_unit_test(test_host_count),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_byte_flips),
