@@ -96,8 +96,8 @@ const struct hl_opt cmd_hgs_get_kps_config_opts[] = {
 
 const struct hl_opt cmd_hgs_set_kps_config_opts[] = {
 	OPT_DIR,
-	{ "allow-key-material-caching", 0, HL_OPT_STRING, "on|off",
-	  "let hosts keep released key material sealed to their TPM for HGS outages",
+	{ "allow-key-material-caching", 0, HL_OPT_STRING, "STATE",
+	  "on or off: let hosts keep released key material sealed to their TPM for HGS outages",
 	  HL_OPT_REQUIRED },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
