@@ -79,7 +79,7 @@ export HGSLAB="$root/bin/hgslab"
 export HGSLAB_ASAN="$root/build/asan/bin/hgslab"
 export HGSLAB_ROOT="$root"
 # the longest first (whole fabrics, VM boots), then the rest of tests/cli, then the unit tests
-heavy="attacks_host scenarios attacks_proto faults install shielded_vm provision edges vmm
+heavy="attacks_host scenarios attacks_proto scenarios_cluster cluster faults install shielded_vm provision edges vmm
        kps_e2e attest_e2e bench availability exitcodes"
 for h in $heavy; do
 	[ -f "tests/cli/$h.sh" ] && queue "cli/$h" bash "tests/cli/$h.sh"
