@@ -8,7 +8,8 @@
 # A program that crashes, exits non-zero without a failed case, or runs fewer
 # cases than its plan counts as a failure, and so does a unit test of
 # tests/unit/ that is not built (nothing is skipped).  Output of each program
-# is kept in tests/out/; the last line is "N passed, N failed".
+# is kept in tests/out/; each program's line ends with its wall time (a program
+# is stopped after 900 s); the last line is "N passed, N failed".
 #
 # Programs run HGSLAB_TEST_JOBS at a time (default 2, the machine's cores): the
 # longest (VM boots, whole fabrics) are started first, the short ones fill the
@@ -32,9 +33,10 @@ failures=()
 # Run one TAP program; count its cases into $out/LABEL.res ("OK NOTOK").  $1 = label, rest = command.
 run_tap() {
 	local label=$1; shift
-	local log="$out/${label//\//_}.log" rc okc notok plan line
+	local log="$out/${label//\//_}.log" rc okc notok plan line t0=$SECONDS
 	CMOCKA_MESSAGE_OUTPUT=TAP timeout 900 "$@" >"$log" 2>&1 </dev/null
 	rc=$?
+	t0=$((SECONDS - t0))
 	okc=$(grep -cE '^ok [0-9]+' "$log")
 	notok=$(grep -cE '^not ok [0-9]+' "$log")
 	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | head -n1)
@@ -50,9 +52,9 @@ run_tap() {
 	fi
 	echo "$okc $notok" >"$out/${label//\//_}.res"
 	if [ "$notok" -eq 0 ]; then
-		line=$(printf '%-48s ok (%s)' "$label" "$okc")
+		line=$(printf '%-48s ok (%s) %s s' "$label" "$okc" "$t0")
 	else
-		line=$(printf '%-48s FAILED (%s of %s)' "$label" "$notok" "$((okc + notok))")
+		line=$(printf '%-48s FAILED (%s of %s) %s s' "$label" "$notok" "$((okc + notok))" "$t0")
 	fi
 	echo "$line"
 }
