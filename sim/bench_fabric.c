@@ -1,7 +1,7 @@
 /*
  * bench_fabric.c - the run of `hgslab bench fabric` (see bench_fabric.h):
  * N guarded hosts, each a real swtpm with its own EK, EK certificate, AK and
- * TK taken from the cache of manufactured TPM states (bench_fabric_cache.c),
+ * TK taken from the cache of manufactured TPM states (sim/tpm_cache.h),
  * brought up from cold against one HGS node served by a separate `hgs serve`
  * child, then a re-attestation storm.
  *
