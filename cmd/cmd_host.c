@@ -24,6 +24,7 @@
 #include "hosts/keycache.h"
 #include "hosts/kps_client.h"
 #include "hosts/manufacture.h"
+#include "hosts/tpm_state.h"
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
@@ -212,6 +213,11 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	if (host_new_target_check(p.dir) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create host '%s': %s", p.name,
 				   hl_error_last());
+	if (p.tpm_state && !hosts_tpm_state_complete(p.tpm_state))
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot create host '%s': '%s' is not a complete "
+				   "TPM state (it needs %s, %s, %s, %s and %s)", p.name, p.tpm_state,
+				   HOSTS_TPM_STATE_PERMALL, HOSTS_TPM_STATE_EK_PUB,
+				   HOSTS_TPM_STATE_EK_CERT, HOSTS_TPM_STATE_AK, HOSTS_TPM_STATE_TK);
 	if (p.tpm_state)
 		fprintf(stderr, "host new: adopting the manufactured TPM state '%s' for '%s'...\n",
 			p.tpm_state, p.name);

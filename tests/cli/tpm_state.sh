@@ -87,8 +87,8 @@ cp -r "$cache/states/00000" "$T/h/incomplete"
 rm "$T/h/incomplete/tk.key"
 run "$HGSLAB" host new --dir "$T/h/a" --name FabricHost8 --domain fabrikam.com --vendor-dir "$T/h/vendor" \
 	--tpm-state "$T/h/incomplete"
-ok $([ $RC -ne 0 ] && grep -q "is not a complete TPM state" <<<"$ERR" && [ ! -e "$T/h/a" ]; echo $?) \
-	"an incomplete state is refused, nothing left"
+ok $([ $RC -eq 2 ] && grep -q "is not a complete TPM state" <<<"$ERR" && [ ! -e "$T/h/a" ]; echo $?) \
+	"an incomplete state is refused (exit 2), nothing left"
 cp -r "$cache/states/00000" "$T/h/mixed"
 cp "$cache/states/00001/ek.pub" "$cache/states/00001/ek-cert.der" "$T/h/mixed/"
 run "$HGSLAB" host new --dir "$T/h/b" --name FabricHost8 --domain fabrikam.com --vendor-dir "$T/h/vendor" \
