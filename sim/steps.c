@@ -567,11 +567,11 @@ static double seconds_after(const char *text, const char *words)
 }
 
 /*
- * The shield step's timing from shield-vm's progress lines ERR (QEMU start
- * to the guest agent, then provisioning) and the step's wall time so far
- * STEP_S: the tenant's own work is the rest.  NULL when the lines are not there.
+ * The shield step's timing from shield-vm's progress lines ERR: its
+ * provisioning boot, QEMU start to the guest agent, then the guest's
+ * provisioning.  NULL when the lines are not there.
  */
-static char *shield_timing(const char *err, double step_s)
+static char *shield_timing(const char *err)
 {
 	double agent = seconds_after(err, "guest agent started after "),
 	       done = seconds_after(err, "provisioned after ");
@@ -579,8 +579,7 @@ static char *shield_timing(const char *err, double step_s)
 	if (agent < 0 || done < agent)
 		return NULL;
 	return sfmt("the provisioning boot %.1f s: QEMU start to the guest agent %.1f s, the "
-		    "guest's provisioning %.1f s; the tenant's own work %.1f s", done, agent,
-		    done - agent, step_s > done ? step_s - done : 0.0);
+		    "guest's provisioning %.1f s", done, agent, done - agent);
 }
 
 static int do_shield(struct ctx *c)
@@ -620,7 +619,7 @@ static int do_shield(struct ctx *c)
 	}
 	if (res.rc == 0) {
 		free(c->r->timing);
-		c->r->timing = shield_timing(res.err, res.secs);
+		c->r->timing = shield_timing(res.err);
 		lab_result_clear(&res);
 		if (EXEC(c, &res, NULL, "tenant", "export-vm", "--dir", L->tenant, "--vm", v->sc->name,
 			 "--out", v->bundle) < 0)
