@@ -49,7 +49,7 @@ int cmd_bench_fabric(struct hl_cmd_ctx *ctx)
 	if (o.workers < 1 || o.workers > FABRIC_WORKERS_MAX)
 		return hl_cmd_fail(HL_EXIT_USAGE, "--workers must be 1 to %d, not %ld",
 				   FABRIC_WORKERS_MAX, o.workers);
-	if (bench_tpm_cache_dir(hl_opts_str(&ctx->opts, "cache", NULL), &cache) < 0)
+	if (tpm_cache_dir(hl_opts_str(&ctx->opts, "cache", NULL), &cache) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "bench fabric: %s", hl_error_last());
 	o.cache = cache;
 	if (bench_signals_install() < 0) {

@@ -24,6 +24,7 @@
 #include "hosts/keycache.h"
 #include "hosts/kps_client.h"
 #include "hosts/manufacture.h"
+#include "hosts/tpm_state.h"
 #include "hosts/measured_boot.h"
 #include "hosts/tpm_host.h"
 #include "lib/child.h"
@@ -58,6 +59,9 @@ const struct hl_opt cmd_host_new_opts[] = {
 	  "the lab's TPM vendor CA (default DIR/../tpm-vendor; created if missing)", 0 },
 	{ "listen", 0, HL_OPT_STRING, "ADDR",
 	  "loopback address the host's swtpm listens on (default " HOST_LISTEN_DEFAULT ")", 0 },
+	{ "tpm-state", 0, HL_OPT_STRING, "STATEDIR",
+	  "adopt this manufactured TPM state (with its AK and TK) instead of manufacturing one: "
+	  "copied, its EK certificate must chain to VDIR's CA", 0 },
 	HL_CMD_OPT_JSON,
 	HL_CMD_OPT_END,
 };
@@ -198,6 +202,7 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	p.profile = hl_opts_str(&ctx->opts, "profile", NULL);
 	p.vendor_dir = hl_opts_str(&ctx->opts, "vendor-dir", NULL);
 	p.listen = hl_opts_str(&ctx->opts, "listen", NULL);
+	p.tpm_state = hl_opts_str(&ctx->opts, "tpm-state", NULL);
 	if (hl_name_computer("host name", p.name) < 0 || hl_dnsname_check(p.domain) < 0 ||
 	    (p.listen && host_check_listen(p.listen) < 0) ||
 	    hl_profile_parse(p.profile ? p.profile : "baseline", &prof) < 0)
@@ -208,8 +213,17 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	if (host_new_target_check(p.dir) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create host '%s': %s", p.name,
 				   hl_error_last());
-	fprintf(stderr, "host new: manufacturing the TPM of '%s' (swtpm_setup, about a second)...\n",
-		p.name);
+	if (p.tpm_state && !hosts_tpm_state_complete(p.tpm_state))
+		return hl_cmd_fail(HL_EXIT_USAGE, "cannot create host '%s': '%s' is not a complete "
+				   "TPM state (it needs %s, %s, %s, %s and %s)", p.name, p.tpm_state,
+				   HOSTS_TPM_STATE_PERMALL, HOSTS_TPM_STATE_EK_PUB,
+				   HOSTS_TPM_STATE_EK_CERT, HOSTS_TPM_STATE_AK, HOSTS_TPM_STATE_TK);
+	if (p.tpm_state)
+		fprintf(stderr, "host new: adopting the manufactured TPM state '%s' for '%s'...\n",
+			p.tpm_state, p.name);
+	else
+		fprintf(stderr, "host new: manufacturing the TPM of '%s' (swtpm_setup, about a "
+			"second)...\n", p.name);
 	t0 = hl_clock_s();
 	if (host_create(&p) < 0)
 		return hl_cmd_fail(HL_EXIT_FAILURE, "cannot create host '%s': %s", p.name,
@@ -236,6 +250,7 @@ int cmd_host_new(struct hl_cmd_ctx *ctx)
 	json_object_set_new(o, "SwtpmAddress", json_string(h->listen));
 	json_object_set_new(o, "HostKeyType", json_string("ec-p256"));
 	json_object_set_new(o, "HostKeyFingerprint", json_string(fp));
+	json_object_set_new(o, "AdoptedTpmState", p.tpm_state ? json_string(p.tpm_state) : json_null());
 	json_object_set_new(o, "ManufactureSeconds",
 			    json_real(t1 - t0));
 	if (!hl_opts_flag(&ctx->opts, "json"))

@@ -172,7 +172,9 @@ static const struct hl_cmd host_verbs[] = {
 	  .description = "Creates the host directory: the host's TPM manufactured by swtpm_setup with an\n"
 			 "EK certificate from the lab's TPM vendor CA (VDIR, shared by hosts made side by\n"
 			 "side), the machine key (host-key mode, AD computer account), the boot profile\n"
-			 "and its CI policy.  Nothing is left behind when it fails.  See docs/host.md.",
+			 "and its CI policy.  --tpm-state adopts a TPM made ahead of time instead (a\n"
+			 "copy, with its AK and TK; the lab's TPM state cache).  Nothing is left behind\n"
+			 "when it fails.  See docs/host.md.",
 	  .opts = cmd_host_new_opts, .run = cmd_host_new },
 	{ .name = "run", .summary = "run the host agent (measured boot, attestation)",
 	  .description = "Starts the host's swtpm, replays the measured boot into its PCRs, writes\n"

@@ -6,7 +6,8 @@
  * `hgslab host new` (hosts/cmd_host.c) calls host_create; the agent
  * (hosts/agent.c) and the other host verbs open the directory with
  * host_open and read or write the configuration and state kept here.  The
- * TPM itself is manufactured by hosts/manufacture and driven by
+ * TPM itself is manufactured by hosts/manufacture (or adopted from a state made
+ * ahead of time, hosts/tpm_state) and driven by
  * hosts/tpm_host; this file only decides where things live.
  */
 #include "hosts/host.h"
@@ -26,6 +27,7 @@
 #include <jansson.h>
 
 #include "hosts/manufacture.h"
+#include "hosts/tpm_state.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -255,6 +257,7 @@ int host_create(const struct host_new_params *p)
 {
 	struct hl_profile prof;
 	char *dir = NULL, *parent = NULL, *vendor = NULL, *tmp = NULL, *tpm = NULL, *keys = NULL;
+	char *ak = NULL, *tk = NULL;
 	const char *listen = p->listen ? p->listen : HOST_LISTEN_DEFAULT, *base;
 	int rc = -1, have_tmp = 0;
 
@@ -292,7 +295,8 @@ int host_create(const struct host_new_params *p)
 	} else if (join(parent, HOST_VENDOR_DIR_DEFAULT, &vendor) < 0) {
 		goto out;
 	}
-	if (hosts_vendor_ca_init(vendor) < 0) {
+	/* an adopted TPM comes from an existing vendor: its CA is not made here */
+	if (!p->tpm_state && hosts_vendor_ca_init(vendor) < 0) {
 		hl_error_wrap("cannot set up the TPM vendor CA in '%s'", vendor);
 		goto out;
 	}
@@ -313,10 +317,19 @@ int host_create(const struct host_new_params *p)
 		hl_error_errno("cannot create '%s'", keys);
 		goto out;
 	}
-	hl_log_info("manufacturing the TPM of host '%s' (vendor CA '%s')", p->name, vendor);
-	if (hosts_tpm_manufacture(vendor, tpm, p->name) < 0) {
-		hl_error_wrap("cannot manufacture the TPM of host '%s'", p->name);
-		goto out;
+	if (p->tpm_state) {
+		if (join(tmp, HOST_AK_FILE, &ak) < 0 || join(tmp, HOST_TK_FILE, &tk) < 0)
+			goto out;
+		hl_log_info("adopting the TPM state '%s' for host '%s' (vendor CA '%s')",
+			    p->tpm_state, p->name, vendor);
+		if (hosts_tpm_state_adopt(p->tpm_state, vendor, tpm, ak, tk) < 0)
+			goto out;
+	} else {
+		hl_log_info("manufacturing the TPM of host '%s' (vendor CA '%s')", p->name, vendor);
+		if (hosts_tpm_manufacture(vendor, tpm, p->name) < 0) {
+			hl_error_wrap("cannot manufacture the TPM of host '%s'", p->name);
+			goto out;
+		}
 	}
 	if (make_host_key(tmp) < 0 || write_profile(tmp, &prof) < 0 ||
 	    write_identity(tmp, p->name, p->domain, listen, vendor, time(NULL)) < 0)
@@ -343,6 +356,8 @@ out:
 	free(tmp);
 	free(tpm);
 	free(keys);
+	free(ak);
+	free(tk);
 	return rc;
 }
 

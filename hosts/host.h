@@ -95,6 +95,7 @@ struct host_new_params {
 	const char *profile;          /* SPEC; NULL = "baseline" */
 	const char *vendor_dir;       /* NULL = DIR/../tpm-vendor */
 	const char *listen;           /* NULL = HOST_LISTEN_DEFAULT */
+	const char *tpm_state;        /* a manufactured state to adopt (hosts/tpm_state.h); NULL = manufacture */
 };
 
 
@@ -105,7 +106,10 @@ int host_check_listen(const char *addr);
  * Create the host directory P->dir: the vendor CA (hosts_vendor_ca_init,
  * idempotent, so hosts made side by side share it), the manufactured TPM
  * (hosts_tpm_manufacture, ~0.8 s), the machine key, the profile and its CI
- * policy document.  Built in a temporary directory beside DIR and renamed
+ * policy document.  With P->tpm_state the TPM is that manufactured state,
+ * adopted (hosts_tpm_state_adopt: copied, its EK certificate checked against
+ * the vendor CA, which must exist; its AK and TK become keys/ak.tpmkey and
+ * keys/tk.tpmkey).  Built in a temporary directory beside DIR and renamed
  * into place: a failure leaves nothing behind.  An existing DIR is refused.
  */
 int host_create(const struct host_new_params *p);

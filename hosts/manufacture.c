@@ -211,6 +211,50 @@ out:
 	return ret;
 }
 
+int hosts_vendor_ca_copy(const char *from, const char *to)
+{
+	static const char *const files[] = { HOSTS_VENDOR_CA_KEY_FILE, HOSTS_VENDOR_CA_CERT_FILE };
+	char *src = NULL, *dst = NULL, *data = NULL;
+	size_t len = 0;
+	int ex, ret = -1;
+
+	if (config_path(to, "vendor ca", &dst) < 0 || hl_file_mkdirs(dst, 0700) < 0)
+		goto out;
+	free(dst);
+	if (!(dst = path_join(to, HOSTS_VENDOR_CA_KEY_FILE)) || (ex = hl_file_exists(dst)) < 0)
+		goto out;
+	if (ex) {
+		hl_error("'%s' holds a vendor CA already", to);
+		goto out;
+	}
+	free(dst);
+	dst = NULL;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!(src = path_join(from, files[i])) || !(dst = path_join(to, files[i])) ||
+		    hl_file_read(src, HL_FILE_READ_MAX, &data, &len) < 0)
+			goto out;
+		/* the key stays private; the certificate is public */
+		if ((i == 0 ? hl_file_write_private(dst, data, len) :
+		     hl_file_write(dst, data, len, HL_FILE_MODE_PUBLIC)) < 0)
+			goto out;
+		hl_crypto_cleanse(data, len);
+		free(data);
+		free(src);
+		free(dst);
+		data = src = dst = NULL;
+	}
+	ret = hosts_vendor_ca_init(to);
+out:
+	if (ret < 0)
+		hl_error_wrap("cannot copy the TPM vendor CA '%s' to '%s'", from, to);
+	if (data)
+		hl_crypto_cleanse(data, len);
+	free(data);
+	free(src);
+	free(dst);
+	return ret;
+}
+
 int hosts_vendor_ca_cert_path(const char *dir, char **out)
 {
 	char *abs = NULL, *p = NULL;

@@ -64,6 +64,14 @@
 int hosts_vendor_ca_init(const char *dir);
 
 /*
+ * Make TO a vendor CA directory of the CA in FROM (initialised): its key and
+ * certificate copied, the configuration written for TO (hosts_vendor_ca_init),
+ * so TPMs manufactured with TO count their serials there, never in FROM.
+ * TO must not hold another CA.
+ */
+int hosts_vendor_ca_copy(const char *from, const char *to);
+
+/*
  * The absolute path of DIR's CA certificate (PEM), for HGS to trust, in
  * *OUT (malloc'd; free it).  Fails when DIR has no CA yet.
  */

@@ -1,7 +1,7 @@
 /*
  * bench_fabric.c - the run of `hgslab bench fabric` (see bench_fabric.h):
  * N guarded hosts, each a real swtpm with its own EK, EK certificate, AK and
- * TK taken from the cache of manufactured TPM states (bench_fabric_cache.c),
+ * TK taken from the cache of manufactured TPM states (sim/tpm_cache.h),
  * brought up from cold against one HGS node served by a separate `hgs serve`
  * child, then a re-attestation storm.
  *
@@ -55,6 +55,7 @@
 #include "hosts/measured_boot.h"
 #include "hosts/profile.h"
 #include "hosts/tpm_host.h"
+#include "hosts/tpm_state.h"
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
@@ -62,9 +63,6 @@
 #include "lib/swtpm.h"
 #include "lib/tpm.h"
 #include "sim/bench.h"
-
-/* Largest swtpm state file copied. */
-#define PERMALL_MAX (1u << 20)
 
 #define FABRIC_HGS_NAME "MyHgsService"
 #define FABRIC_HGS_DOMAIN "relecloud.com"
@@ -138,7 +136,7 @@ struct fabric {
 	const struct bench_fabric_opts *o;
 	size_t n;
 	struct fhost *hosts;
-	struct bench_tpm_cache cache;
+	struct tpm_cache cache;
 	size_t cache_ready_before;
 	char lab[PATH_MAX];
 	char node_dir[PATH_MAX];
@@ -329,38 +327,22 @@ static void pool_stop(struct fabric *fab)
 	fab->pool_init = 0;
 }
 
-/* Copy FROM to TO (0600). */
-static int copy_file(const char *from, const char *to)
-{
-	char *data = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (hl_file_read(from, PERMALL_MAX, &data, &len) < 0)
-		return -1;
-	rc = hl_file_write_private(to, data, len);
-	free(data);
-	return rc;
-}
-
 /* Copy host H's state from the cache into the lab; read its EK, AK and TK (host_fn). */
 static int host_copy(struct fabric *fab, struct fhost *h, struct fworker *w)
 {
 	size_t i = (size_t)(h - fab->hosts);
-	char src[PATH_MAX], from[PATH_MAX], to[PATH_MAX], from2[PATH_MAX];
+	char src[PATH_MAX], from[PATH_MAX], from2[PATH_MAX];
 
 	(void)w;
-	if (bench_tpm_cache_state(&fab->cache, i, src, sizeof(src)) < 0 ||
+	if (tpm_cache_state(&fab->cache, i, src, sizeof(src)) < 0 ||
 	    bench_path_fmt(h->state, sizeof(h->state), "%s/hosts/%s/tpm", fab->lab, h->name) < 0 ||
-	    hl_file_mkdirs(h->state, 0700) < 0 ||
-	    join(from, sizeof(from), src, BENCH_TPM_STATE_PERMALL) < 0 ||
-	    join(to, sizeof(to), h->state, BENCH_TPM_STATE_PERMALL) < 0 || copy_file(from, to) < 0 ||
-	    join(from, sizeof(from), src, BENCH_TPM_STATE_EK_PUB) < 0 ||
-	    join(from2, sizeof(from2), src, BENCH_TPM_STATE_EK_CERT) < 0 ||
+	    hosts_tpm_state_copy_tpm(src, h->state) < 0 ||
+	    join(from, sizeof(from), src, HOSTS_TPM_STATE_EK_PUB) < 0 ||
+	    join(from2, sizeof(from2), src, HOSTS_TPM_STATE_EK_CERT) < 0 ||
 	    hosts_ek_load(from, from2, &h->ek) < 0 ||
-	    join(from, sizeof(from), src, BENCH_TPM_STATE_AK) < 0 ||
+	    join(from, sizeof(from), src, HOSTS_TPM_STATE_AK) < 0 ||
 	    hosts_tpm_key_load(from, &h->ak) < 0 ||
-	    join(from, sizeof(from), src, BENCH_TPM_STATE_TK) < 0 ||
+	    join(from, sizeof(from), src, HOSTS_TPM_STATE_TK) < 0 ||
 	    hosts_tpm_key_load(from, &h->tk) < 0)
 		return hl_error_wrap("cannot copy the TPM state of '%s' from the cache", h->name);
 	h->client.host = h->name;
@@ -588,12 +570,20 @@ static int timed(struct fabric *fab, enum phase p, int (*fn)(struct fabric *))
 	return rc;
 }
 
+/* Open the TPM state cache alone (waiting for it), progress on stderr, Ctrl-C seen. */
+static int open_cache(struct fabric *fab)
+{
+	const struct tpm_cache_io io = { stderr, "hgslab bench: ", bench_interrupt_signal };
+
+	return tpm_cache_open(&fab->cache, fab->o->cache, TPM_CACHE_WAIT, &io);
+}
+
 /* Phase: fill the cache for the hosts. */
 static int ph_fill(struct fabric *fab)
 {
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return bench_tpm_cache_fill(&fab->cache, fab->n, jobs < 1 ? 1 : (int)jobs);
+	return tpm_cache_fill(&fab->cache, fab->n, jobs < 1 ? 1 : (int)jobs);
 }
 
 /* Phase: start `hgs serve`. */
@@ -618,7 +608,7 @@ static int ph_copy(struct fabric *fab)
 {
 	if (pool_run(fab, host_copy, 0) < 0)
 		return -1;
-	bench_tpm_cache_close(&fab->cache);
+	tpm_cache_close(&fab->cache);
 	return 0;
 }
 
@@ -744,7 +734,7 @@ static int fabric_up(struct fabric *fab)
 	hl_bench_progress("%zu host%s, %zu worker thread%s (the shared agent), TPM state cache "
 			  "'%s'", fab->n, fab->n == 1 ? "" : "s", fab->n_workers,
 			  fab->n_workers == 1 ? "" : "s", fab->o->cache);
-	if (raise_nofile(fab) < 0 || bench_tpm_cache_open(&fab->cache, fab->o->cache) < 0)
+	if (raise_nofile(fab) < 0 || open_cache(fab) < 0)
 		return -1;
 	fab->cache_ready_before = fab->cache.ready;
 	hl_bench_progress("TPM state cache: %zu state%s ready, %zu needed: %s%s", fab->cache.ready,
@@ -961,7 +951,7 @@ static void fabric_free(struct fabric *fab)
 	free(fab->ext);
 	hl_measured_boot_free(fab->mb);
 	hl_bench_samples_release(&fab->lat);
-	bench_tpm_cache_close(&fab->cache);
+	tpm_cache_close(&fab->cache);
 }
 
 int bench_fabric_run(const struct bench_fabric_opts *o)
@@ -982,7 +972,7 @@ int bench_fabric_run(const struct bench_fabric_opts *o)
 		return -1;
 	}
 	for (size_t i = 0; i < fab.n; i++)
-		snprintf(fab.hosts[i].name, sizeof(fab.hosts[i].name), BENCH_FABRIC_HOST_FMT, i + 1);
+		snprintf(fab.hosts[i].name, sizeof(fab.hosts[i].name), TPM_CACHE_HOST_FMT, i + 1);
 	rc = fabric_up(&fab);
 	if (rc < 0)
 		snprintf(saved, sizeof(saved), "%s", hl_error_last());

@@ -10,6 +10,7 @@
 #include <glob.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "hosts/manufacture.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
@@ -30,9 +32,11 @@
 #include "lib/pgserver.h"
 #include "sim/dashboard.h"
 #include "sim/report.h"
+#include "sim/tpm_cache.h"
 #include "sim/verb.h"
 
 #define LAB_PARALLEL 3          /* verbs run side by side during setup (2 cores) */
+#define JOB_POLL_MS 5           /* how often must_parallel looks for a verb that ended */
 #define LAB_READY_MS 30000      /* a service must be ready within this */
 #define LAB_STOP_MS 5000        /* bound on a service's orderly stop */
 #define LAB_NODE_NAME_OPT "--node-name"  /* `hgs add-node`'s option for the node's name */
@@ -312,7 +316,10 @@ static int must(struct lab *L, const char *const *args)
 
 #define MUST(L, ...) must((L), (const char *const[]){ __VA_ARGS__, NULL })
 
-/* Run the N argument lists ARGS side by side (LAB_PARALLEL at a time); all must succeed. */
+/*
+ * Run the N argument lists ARGS side by side (LAB_PARALLEL at a time, the
+ * next starting as soon as one ends); all must succeed.
+ */
 static int must_parallel(struct lab *L, const char *const *const *args, size_t n)
 {
 	struct lab_job jobs[LAB_PARALLEL];
@@ -335,11 +342,27 @@ static int must_parallel(struct lab *L, const char *const *const *args, size_t n
 			done += n - next;
 			next = n;
 		}
-		for (i = 0; i < LAB_PARALLEL; i++) {
+		/* the first job to end (a quick one must not wait behind a long one) */
+		for (;;) {
+			size_t first = LAB_PARALLEL;
+
+			for (i = 0; i < LAB_PARALLEL; i++) {
+				if (!busy[i])
+					continue;
+				if (first == LAB_PARALLEL)
+					first = i;
+				if (!hl_child_running(jobs[i].child))
+					break;
+			}
+			if (i < LAB_PARALLEL || first == LAB_PARALLEL || lab_interrupted()) {
+				i = i < LAB_PARALLEL ? i : first;
+				break;
+			}
+			poll(NULL, 0, JOB_POLL_MS);
+		}
+		if (i < LAB_PARALLEL) {
 			struct lab_result r;
 
-			if (!busy[i])
-				continue;
 			if (job_wait(L, &jobs[i], NULL, &r) < 0) {
 				failed = 1;
 			} else if (r.rc != 0 && !failed) {
@@ -352,7 +375,6 @@ static int must_parallel(struct lab *L, const char *const *const *args, size_t n
 			job_free(&jobs[i]);
 			busy[i] = 0;
 			done++;
-			break;  /* refill before waiting on the next */
 		}
 	}
 	return failed ? -1 : 0;
@@ -1214,17 +1236,101 @@ static int pg_start(struct lab *L)
 	return 0;
 }
 
+/* Print a progress note of L's bring-up, when it shows progress. */
+static void note(struct lab *L, const char *fmt_, ...) HL_PRINTF(2, 3);
+static void note(struct lab *L, const char *fmt_, ...)
+{
+	va_list ap;
+
+	if (!L->progress)
+		return;
+	fputs("  ", L->progress);
+	va_start(ap, fmt_);
+	vfprintf(L->progress, fmt_, ap);
+	va_end(ap);
+	fputc('\n', L->progress);
+	fflush(L->progress);
+}
+
+/*
+ * The hosts' TPMs from the cache of manufactured TPM states (sim/tpm_cache.h):
+ * 1 when C is held shared with at least N states and VENDOR (the lab's TPM
+ * vendor CA) is a copy of the cache's, so the hosts adopt states 0..N-1; 0
+ * when the hosts manufacture their TPMs as before (no cache, or another run
+ * fills it: a lab never waits for the cache), with a note saying why; -1
+ * when interrupted.  A cache with too few states is filled first (its
+ * progress shown), when no other run uses it.
+ */
+static int tpm_states(struct lab *L, size_t n, const char *vendor, struct tpm_cache *c)
+{
+	const struct tpm_cache_io io = { L->progress, "  ", lab_interrupted };
+	char *dir = NULL;
+	int r, rc = 0;
+
+	if (tpm_cache_dir(NULL, &dir) < 0)
+		goto manufacture;
+	if ((r = tpm_cache_open(c, dir, TPM_CACHE_SHARED, &io)) != 0)
+		goto busy_or_failed;
+	if (c->ready < n) {
+		/* too few states (a first run, or a bigger lab): make the missing ones */
+		tpm_cache_close(c);
+		if ((r = tpm_cache_open(c, dir, TPM_CACHE_TRY, &io)) != 0)
+			goto busy_or_failed;
+		if (tpm_cache_fill(c, n, 2) < 0) {
+			tpm_cache_close(c);
+			if (lab_interrupted())
+				goto out_err;
+			goto manufacture;
+		}
+		tpm_cache_close(c);
+		if ((r = tpm_cache_open(c, dir, TPM_CACHE_SHARED, &io)) != 0)
+			goto busy_or_failed;
+		if (c->ready < n) {
+			tpm_cache_close(c);
+			hl_error("it holds %zu of the %zu states needed", c->ready, n);
+			goto manufacture;
+		}
+	}
+	if (hosts_vendor_ca_copy(c->vendor, vendor) < 0) {
+		tpm_cache_close(c);
+		goto manufacture;
+	}
+	rc = 1;
+	goto out;
+busy_or_failed:
+	if (r == 1) {
+		note(L, "the TPM state cache '%s' is in use by another run: this lab's %zu TPM%s "
+		     "are manufactured", dir, n, n == 1 ? "" : "s");
+		goto out;
+	}
+manufacture:
+	note(L, "no TPM state from the cache (%s): this lab's %zu TPM%s are manufactured",
+	     hl_error_last(), n, n == 1 ? "" : "s");
+	hl_error_clear();
+	goto out;
+out_err:
+	rc = -1;
+out:
+	free(dir);
+	return rc;
+}
+
 int lab_up(struct lab *L)
 {
 	const struct scenario *s = L->s;
 	const char *const **jobs = NULL;
 	struct argl *al = NULL;
+	struct tpm_cache cache;
 	const char *domain = s->fabric.present ? s->fabric.domain : "fabrikam.com";
 	char *vendor = NULL, *vendor_ca = NULL, *kpdir = NULL;
-	size_t i, k, n = 0, cap = s->n_hosts + L->n_hgs * SC_MAX_NODES + s->tenant_guardians.n + 2;
-	int rc = -1;
+	char (*states)[PATH_MAX] = NULL;
+	size_t i, k, n = 0, made, cap = s->n_hosts + L->n_hgs * SC_MAX_NODES + s->tenant_guardians.n + 2;
+	int adopt = 0, rc = -1;
 
-	if (!(jobs = calloc(cap, sizeof(*jobs))) || !(al = calloc(cap, sizeof(*al)))) {
+	memset(&cache, 0, sizeof(cache));
+	cache.lock_fd = -1;
+	if (!(jobs = calloc(cap, sizeof(*jobs))) || !(al = calloc(cap, sizeof(*al))) ||
+	    !(states = calloc(s->n_hosts ? s->n_hosts : 1, sizeof(*states)))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -1239,14 +1345,34 @@ int lab_up(struct lab *L)
 	/* hgs init makes no missing parent folder (nor does any verb) */
 	if (!(kpdir = fmt("%s/hgs", L->work)) || mkdir_p(kpdir) < 0)
 		goto out;
-	/* 1. the first host (it creates the lab's TPM vendor CA), the tenant's guardians, the fabric */
-	jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[0].dir, "--name",
-			   L->hosts[0].sc->name, "--domain", domain, "--profile", L->hosts[0].profile,
-			   "--vendor-dir", vendor, "--listen", L->hosts[0].addr, NULL);
-	n++;
+	if ((adopt = tpm_states(L, s->n_hosts, vendor, &cache)) < 0)
+		goto out;
+	for (i = 0; adopt && i < s->n_hosts; i++)
+		if (tpm_cache_state(&cache, i, states[i], sizeof(states[i])) < 0)
+			goto out;
+	/*
+	 * 1. With adopted TPMs the lab's vendor CA is there: the HGS nodes (first:
+	 * the longest), the tenant's guardians, every host and the fabric at once.
+	 * Else the first host (it creates the lab's TPM vendor CA), the tenant's
+	 * guardians and the fabric.
+	 */
+	if (adopt && s->hgs.store_pg && pg_start(L) < 0)
+		goto out;
+	for (i = 0; adopt && i < L->n_hgs; i++, n++)
+		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].nodes[0].dir, "--name",
+				   L->hgs[i].sc->name, "--domain", L->hgs[i].sc->domain, "--trust",
+				   sc_trust_name(L->hgs[i].trust), "--listen", L->hgs[i].nodes[0].listen,
+				   "--tpm-vendor-ca", vendor_ca,
+				   L->hgs[i].sc->store_pg ? "--store" : NULL, L->pg_uri, NULL);
 	for (i = 0; i < s->tenant_guardians.n; i++, n++)
 		jobs[n] = argl_set(&al[n], "tenant", "new-guardian", "--dir", L->tenant, "--name",
 				   s->tenant_guardians.v[i], NULL);
+	made = adopt ? s->n_hosts : 1;
+	for (i = 0; i < made; i++, n++)
+		jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[i].dir, "--name",
+				   L->hosts[i].sc->name, "--domain", domain, "--profile",
+				   L->hosts[i].profile, "--vendor-dir", vendor, "--listen",
+				   L->hosts[i].addr, adopt ? "--tpm-state" : NULL, states[i], NULL);
 	if (L->has_dc) {
 		snprintf(al[n].buf[0], sizeof(al[n].buf[0]), "%s:%d", L->dc_addr, L->dc_port);
 		jobs[n] = argl_set(&al[n], "fabric", "new", "--dir", L->fabric_dir, "--domain",
@@ -1255,32 +1381,38 @@ int lab_up(struct lab *L)
 	}
 	if (must_parallel(L, jobs, n) < 0)
 		goto out;
+	/* the hosts have their copies: the cache may change again */
+	tpm_cache_close(&cache);
 	/*
-	 * The first host's agent starts now: creating its attestation and
-	 * transport keys in its TPM takes a while, done beside the rest.
+	 * The agents start now: creating a manufactured TPM's attestation and
+	 * transport keys takes a while, done beside the rest.
 	 */
-	if (lab_svc_start(L, &L->hosts[0].svc) < 0)
-		goto out;
-	if (s->hgs.store_pg && pg_start(L) < 0)
-		goto out;
-	/* 2. the other hosts and the HGS nodes (which need the vendor CA) */
-	n = 0;
-	for (i = 1; i < s->n_hosts; i++, n++)
-		jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[i].dir, "--name",
-				   L->hosts[i].sc->name, "--domain", domain, "--profile",
-				   L->hosts[i].profile, "--vendor-dir", vendor, "--listen",
-				   L->hosts[i].addr, NULL);
-	for (i = 0; i < L->n_hgs; i++, n++)
-		jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].nodes[0].dir, "--name",
-				   L->hgs[i].sc->name, "--domain", L->hgs[i].sc->domain, "--trust",
-				   sc_trust_name(L->hgs[i].trust), "--listen", L->hgs[i].nodes[0].listen,
-				   "--tpm-vendor-ca", vendor_ca,
-				   L->hgs[i].sc->store_pg ? "--store" : NULL, L->pg_uri, NULL);
-	if (must_parallel(L, jobs, n) < 0)
-		goto out;
-	for (i = 1; i < s->n_hosts; i++)
+	for (i = 0; i < made; i++)
 		if (lab_svc_start(L, &L->hosts[i].svc) < 0)
 			goto out;
+	if (!adopt) {
+		if (s->hgs.store_pg && pg_start(L) < 0)
+			goto out;
+		/* 2. the other hosts and the HGS nodes (which need the vendor CA) */
+		n = 0;
+		for (i = 1; i < s->n_hosts; i++, n++)
+			jobs[n] = argl_set(&al[n], "host", "new", "--dir", L->hosts[i].dir, "--name",
+					   L->hosts[i].sc->name, "--domain", domain, "--profile",
+					   L->hosts[i].profile, "--vendor-dir", vendor, "--listen",
+					   L->hosts[i].addr, NULL);
+		for (i = 0; i < L->n_hgs; i++, n++)
+			jobs[n] = argl_set(&al[n], "hgs", "init", "--dir", L->hgs[i].nodes[0].dir,
+					   "--name", L->hgs[i].sc->name, "--domain",
+					   L->hgs[i].sc->domain, "--trust",
+					   sc_trust_name(L->hgs[i].trust), "--listen",
+					   L->hgs[i].nodes[0].listen, "--tpm-vendor-ca", vendor_ca,
+					   L->hgs[i].sc->store_pg ? "--store" : NULL, L->pg_uri, NULL);
+		if (must_parallel(L, jobs, n) < 0)
+			goto out;
+		for (i = 1; i < s->n_hosts; i++)
+			if (lab_svc_start(L, &L->hosts[i].svc) < 0)
+				goto out;
+	}
 	/* the other nodes of each HGS join the first (Initialize-HgsServer -HgsServerIPAddress) */
 	n = 0;
 	for (i = 0; i < L->n_hgs; i++)
@@ -1318,8 +1450,10 @@ int lab_up(struct lab *L)
 		goto out;
 	rc = lab_save(L);
 out:
+	tpm_cache_close(&cache);
 	free(jobs);
 	free(al);
+	free(states);
 	free(vendor);
 	free(vendor_ca);
 	free(kpdir);

@@ -15,6 +15,8 @@
  *                                 other nodes of a cluster (`hgs add-node`)
  *   WORK/fabric/                  the fabric AD directory (when the scenario has fabric:)
  *   WORK/hosts/NAME/              host directories; WORK/hosts/tpm-vendor the lab TPM vendor CA
+ *                                 (a copy of the TPM state cache's when the hosts adopt
+ *                                 their TPMs from it: sim/tpm_cache.h, lab_up)
  *   WORK/tenant/                  the tenant's guardians and VMs
  *   WORK/kp/VM.kp, WORK/bundles/VM/   key protectors, exported bundles
  *   WORK/templates/T.tdisk, T.vsc     template disks and their signature catalogs
@@ -197,7 +199,12 @@ int lab_interrupted(void);
  */
 int lab_init(struct lab *L, const struct scenario *s, const char *work, const char *guest);
 
-/* Bring the fabric up: directories, keys, processes, tenant material. */
+/*
+ * Bring the fabric up: directories, keys, processes, tenant material.  The
+ * hosts adopt TPM states of the cache (filled first when it has too few),
+ * or manufacture their TPMs when another run fills the cache or it cannot
+ * be used (a note on L->progress says which).
+ */
 int lab_up(struct lab *L);
 
 /*

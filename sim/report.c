@@ -90,6 +90,7 @@ void rp_scenario_clear(struct rp_scenario *s)
 		free(st->reason);
 		free(st->node);
 		free(st->concept);
+		free(st->timing);
 		free(st->message);
 		json_decref(st->exchanges);
 	}
@@ -393,6 +394,14 @@ void rp_human_step(FILE *out, const struct rp_step *step)
 	fprintf(out, "%*s%s%s%s\n", pad < 2 ? 2 : pad, "", col(&st, RP_DIM), dur, col(&st, RP_RESET));
 	if (step->concept && *step->concept)
 		put_wrapped(out, &st, step_indent(&st), "", step->concept);
+	if (step->timing && *step->timing) {
+		char *line = NULL;
+
+		if (asprintf(&line, "time: %s", step->timing) >= 0) {
+			put_wrapped(out, &st, step_indent(&st), RP_DIM, line);
+			free(line);
+		}
+	}
 	if (!step->passed) {
 		int has_msg = step->message && *step->message;
 		char *detail = has_msg ? NULL : step_detail(step), *text = NULL;
@@ -827,6 +836,7 @@ static json_t *json_step(const struct rp_step *st)
 	bad |= json_object_set_new(o, "Reason", jstr(st->reason));
 	bad |= json_object_set_new(o, "Node", jstr(st->node));
 	bad |= json_object_set_new(o, "Concept", jstr(st->concept));
+	bad |= json_object_set_new(o, "Timing", jstr(st->timing));
 	bad |= json_object_set_new(o, "Message", jstr(st->message));
 	bad |= json_object_set_new(o, "Line", json_integer(st->line));
 	bad |= json_object_set_new(o, "Exchanges",

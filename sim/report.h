@@ -26,7 +26,7 @@
  * escaping is the library's.  JSON (rp_json()): {"Scenarios": [{"Name", "File",
  * "Description", "Passed", "DurationSeconds", "SetupSeconds", "Error", "Steps":
  * [{"Index", "Kind", "Title", "Passed", "DurationSeconds", "Expected", "Got",
- * "Substatus", "Reason", "Concept", "Message", "Line", "Exchanges"}]}],
+ * "Substatus", "Reason", "Concept", "Timing", "Message", "Line", "Exchanges"}]}],
  * "Passed", "Failed"} with jansson; "Exchanges" is the array of the HGS
  * log entries the step caused (struct rp_step, exchanges).
  *
@@ -66,6 +66,8 @@ struct rp_step {
 	char *node;             /* attest / start of an HGS cluster: the node that answered,
 				 * "HGS02 (127.X.Y.2)", or NULL */
 	char *concept;          /* plain words: what was checked and why it said what it said */
+	char *timing;           /* a VM boot's step: where its time went, e.g. "QEMU start to the
+				 * guest agent 2.9 s, provisioning 1.7 s", or NULL */
 	char *message;          /* on failure: which step, expected what, what happened */
 	int line;               /* the step's line in the file */
 	/*

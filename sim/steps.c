@@ -553,6 +553,35 @@ static int do_attest(struct ctx *c)
 
 /* ---- shield, start, stop, connect, offline_read ---- */
 
+/* The seconds TEXT gives after its last WORDS ("provisioned after 4.6 s"), or -1. */
+static double seconds_after(const char *text, const char *words)
+{
+	const char *p = NULL, *q;
+	double v;
+
+	for (q = text; q && (q = strstr(q, words)); q += strlen(words))
+		p = q;
+	if (!p || sscanf(p + strlen(words), "%lf", &v) != 1 || v < 0)
+		return -1;
+	return v;
+}
+
+/*
+ * The shield step's timing from shield-vm's progress lines ERR: its
+ * provisioning boot, QEMU start to the guest agent, then the guest's
+ * provisioning.  NULL when the lines are not there.
+ */
+static char *shield_timing(const char *err)
+{
+	double agent = seconds_after(err, "guest agent started after "),
+	       done = seconds_after(err, "provisioned after ");
+
+	if (agent < 0 || done < agent)
+		return NULL;
+	return sfmt("the provisioning boot %.1f s: QEMU start to the guest agent %.1f s, the "
+		    "guest's provisioning %.1f s", done, agent, done - agent);
+}
+
 static int do_shield(struct ctx *c)
 {
 	struct lab *L = c->L;
@@ -589,6 +618,8 @@ static int do_shield(struct ctx *c)
 			return fail_infra(c, "shield");
 	}
 	if (res.rc == 0) {
+		free(c->r->timing);
+		c->r->timing = shield_timing(res.err);
 		lab_result_clear(&res);
 		if (EXEC(c, &res, NULL, "tenant", "export-vm", "--dir", L->tenant, "--vm", v->sc->name,
 			 "--out", v->bundle) < 0)
@@ -682,6 +713,30 @@ static int step_host(struct ctx *c, const struct lab_vm *v)
 	return v->running_on >= 0 ? v->running_on : v->placed_on;
 }
 
+
+/*
+ * The start step's timing: the VM keeper's "VM running after X s" (QEMU
+ * and the vTPM started to the guest's report) against start-vm's wall time
+ * SECS (the rest: key release from KPS, the keeper's start).  NULL when
+ * the keeper's log does not say.
+ */
+static char *start_timing(const struct lab_host *h, const char *vm, double secs)
+{
+	char *path = sfmt("%s/vms/%s/keeper.log", h->dir, vm), *text = NULL, *out = NULL;
+	double boot;
+	size_t len;
+
+	if (path && hl_file_read(path, LAB_MAX_OUT, &text, &len) == 0 &&
+	    (boot = seconds_after(text, "VM running after ")) >= 0)
+		out = sfmt("the shielded boot %.1f s (QEMU and the vTPM started to the guest's "
+			   "report); key release and the rest %.1f s", boot,
+			   secs > boot ? secs - boot : 0.0);
+	hl_error_clear();
+	free(text);
+	free(path);
+	return out;
+}
+
 /* In a cluster: the node that answered host H's last key release, into the step's node. */
 static void release_node(struct ctx *c, const struct lab_host *h)
 {
@@ -768,6 +823,8 @@ static int do_start(struct ctx *c)
 					    "opened, the guest unsealed its disk key and runs (%s).",
 					    w ? w : "no workload result"));
 		json_decref(j);
+		free(c->r->timing);
+		c->r->timing = start_timing(h, v->name, res.secs);
 		ok = !strcmp(c->st->expect, "running");
 		outcome(c, got, ok, ok ? NULL : "the VM started where it should have been refused");
 		if (h->hgs->n_nodes > 1)

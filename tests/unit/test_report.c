@@ -386,7 +386,7 @@ static void test_json(void **state)
 {
 	static const char *const step_keys[] = { "Index", "Kind", "Title", "Passed", "DurationSeconds",
 						 "Expected", "Got", "Substatus", "Reason", "Node", "Concept",
-						 "Message", "Line", "Exchanges",
+						 "Timing", "Message", "Line", "Exchanges",
 						 "Remedy" };
 	struct rp_scenario v[3];
 	json_error_t jerr;
@@ -426,6 +426,7 @@ static void test_json(void **state)
 	assert_jstr(st, "Concept", "bad \xEF\xBF\xBD byte");
 	assert_jstr(st, "Substatus", NULL);
 	assert_jstr(st, "Message", NULL);
+	assert_jstr(st, "Timing", NULL);
 	assert_int_equal(json_integer_value(json_object_get(st, "Line")), 12);
 	assert_true(json_is_array(json_object_get(st, "Exchanges")));
 	assert_int_equal(json_array_size(json_object_get(st, "Exchanges")), 0);

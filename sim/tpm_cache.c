@@ -1,19 +1,20 @@
 /*
- * bench_fabric_cache.c - the cache of manufactured TPM states of `bench
- * fabric` (see bench_fabric.h for its layout and contract): where it is, its
- * lock, the checks of its FORMAT and vendor CA (a mismatch rebuilds it), the
- * count of its complete states, and the fill: states made in parallel, each
- * in tmp/ with swtpm_setup (hosts/manufacture), its EK read and its AK and TK
- * created in a swtpm of the state (hosts/tpm_host), then renamed into
- * states/ when complete.  sim/bench_fabric.c runs the benchmark on it.
+ * tpm_cache.c - the cache of manufactured TPM states (see tpm_cache.h for
+ * its layout and contract): where it is, its lock (exclusive for a run that
+ * changes it, shared for runs that copy states out), the checks of its
+ * FORMAT and vendor CA (a mismatch rebuilds it), the count of its complete
+ * states, and the fill: states made in parallel, each in tmp/ by
+ * hosts/tpm_state, then renamed into states/ when complete.  sim/bench_fabric.c
+ * runs the fabric benchmark on it; sim/lab.c gives scenario hosts its states.
  */
-#include "sim/bench_fabric.h"
+#include "sim/tpm_cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,28 +23,15 @@
 #include <unistd.h>
 
 #include "hosts/manufacture.h"
-#include "hosts/tpm_host.h"
+#include "hosts/tpm_state.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fileio.h"
 #include "lib/selfpath.h"
-#include "lib/swtpm.h"
-#include "lib/tpm.h"
 #include "sim/bench.h"
-
-/* The files of a complete state. */
-static const char *const state_files[] = { BENCH_TPM_STATE_PERMALL, BENCH_TPM_STATE_EK_PUB,
-					   BENCH_TPM_STATE_EK_CERT, BENCH_TPM_STATE_AK,
-					   BENCH_TPM_STATE_TK };
-#define N_STATE_FILES (sizeof(state_files) / sizeof(state_files[0]))
 
 /* How often a waiting run retries the cache lock (ms). */
 #define LOCK_RETRY_MS 200
-
-/* The swtpm a state's AK and TK are made in. */
-#define CACHE_TPM_ADDR "127.0.0.1"
-#define CACHE_SWTPM_READY_MS 60000
-#define CACHE_SWTPM_STOP_MS 5000
 
 /* "DIR/NAME" into BUF of SIZE. */
 static int join(char *buf, size_t size, const char *dir, const char *name)
@@ -51,7 +39,39 @@ static int join(char *buf, size_t size, const char *dir, const char *name)
 	return bench_path_fmt(buf, size, "%s/%s", dir, name);
 }
 
-int bench_tpm_cache_dir(const char *given, char **out)
+/* One progress line of C (its io's prefix, then the message). */
+static void progress(const struct tpm_cache *c, const char *fmt, ...) HL_PRINTF(2, 3);
+static void progress(const struct tpm_cache *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->io.out)
+		return;
+	fputs(c->io.prefix ? c->io.prefix : "", c->io.out);
+	va_start(ap, fmt);
+	vfprintf(c->io.out, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->io.out);
+	fflush(c->io.out);
+}
+
+/* The signal that asked C's user to stop, or 0. */
+static int stop_asked(const struct tpm_cache *c)
+{
+	return c->io.stop_asked ? c->io.stop_asked() : 0;
+}
+
+/* -1 with a message when a stop was asked, else 0. */
+static int check_stop(const struct tpm_cache *c)
+{
+	int sig = stop_asked(c);
+
+	if (sig)
+		return hl_error("interrupted by signal %d (%s)", sig, strsignal(sig));
+	return 0;
+}
+
+int tpm_cache_dir(const char *given, char **out)
 {
 	static const char *const rel[] = { "..", "../../.." };
 	const char *env = getenv("HGSLAB_TPM_CACHE"), *base;
@@ -86,35 +106,41 @@ int bench_tpm_cache_dir(const char *given, char **out)
 	return *out ? 0 : hl_error("out of memory");
 }
 
-/* Take C's lock (DIR/.lock), waiting while another run holds it. */
-static int cache_lock(struct bench_tpm_cache *c)
+/*
+ * Take C's lock (DIR/.lock) in MODE: 0 when taken, 1 when MODE does not
+ * wait and another run holds it.
+ */
+static int cache_lock(struct tpm_cache *c, enum tpm_cache_mode mode)
 {
 	char path[PATH_MAX];
-	int told = 0;
+	int op = mode == TPM_CACHE_SHARED ? LOCK_SH : LOCK_EX, told = 0;
 
 	if (join(path, sizeof(path), c->dir, ".lock") < 0)
 		return -1;
+	/* O_RDWR even for a shared lock: the file may need creating */
 	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (c->lock_fd < 0)
 		return hl_error_errno("cannot open the TPM state cache's lock '%s'", path);
-	while (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock(c->lock_fd, op | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return hl_error_errno("cannot lock the TPM state cache '%s'", c->dir);
+		if (errno == EWOULDBLOCK && mode != TPM_CACHE_WAIT)
+			return 1;
 		if (!told++)
-			hl_bench_progress("waiting for the TPM state cache '%s': another run uses it",
-					  c->dir);
-		if (bench_check_interrupted() < 0)
+			progress(c, "waiting for the TPM state cache '%s': another run uses it", c->dir);
+		if (check_stop(c) < 0)
 			return -1;
 		poll(NULL, 0, LOCK_RETRY_MS);
 	}
 	c->locked = 1;
+	c->exclusive = op == LOCK_EX;
 	return 0;
 }
 
 /* The FORMAT text a cache whose vendor CA key has fingerprint FP holds, into BUF. */
 static void format_text(char *buf, size_t size, const char *fp)
 {
-	snprintf(buf, size, "%s\nvendor-ca %s\n", BENCH_TPM_CACHE_FORMAT, fp);
+	snprintf(buf, size, "%s\nvendor-ca %s\n", TPM_CACHE_FORMAT, fp);
 }
 
 /* The fingerprint of the vendor CA's key in VENDOR into FP; -1 when it cannot be read. */
@@ -136,7 +162,7 @@ static int vendor_fingerprint(const char *vendor, char fp[HL_SHA256_HEX_SIZE])
  * Why the cache C (locked) cannot be used as it is, into WHY ("" when it
  * can, or when it is empty: nothing to rebuild).
  */
-static void cache_mismatch(struct bench_tpm_cache *c, char *why, size_t size)
+static void cache_mismatch(struct tpm_cache *c, char *why, size_t size)
 {
 	char path[PATH_MAX], fp[HL_SHA256_HEX_SIZE], want[256], *text = NULL, *nl;
 	int ex;
@@ -159,9 +185,9 @@ static void cache_mismatch(struct bench_tpm_cache *c, char *why, size_t size)
 		goto out;
 	}
 	nl = strchr(text, '\n');
-	if (!nl || (size_t)(nl - text) != strlen(BENCH_TPM_CACHE_FORMAT) ||
-	    strncmp(text, BENCH_TPM_CACHE_FORMAT, (size_t)(nl - text)) != 0) {
-		snprintf(why, size, "its format is not '%s'", BENCH_TPM_CACHE_FORMAT);
+	if (!nl || (size_t)(nl - text) != strlen(TPM_CACHE_FORMAT) ||
+	    strncmp(text, TPM_CACHE_FORMAT, (size_t)(nl - text)) != 0) {
+		snprintf(why, size, "its format is not '%s'", TPM_CACHE_FORMAT);
 		goto out;
 	}
 	if (vendor_fingerprint(c->vendor, fp) < 0) {
@@ -177,7 +203,7 @@ out:
 }
 
 /* Empty the cache C (locked): vendor CA, states, unfinished states, FORMAT. */
-static int cache_clear(struct bench_tpm_cache *c)
+static int cache_clear(struct tpm_cache *c)
 {
 	static const char *const parts[] = { "states", "tmp", "vendor", "FORMAT" };
 	char path[PATH_MAX];
@@ -188,105 +214,123 @@ static int cache_clear(struct bench_tpm_cache *c)
 	return 0;
 }
 
-/* 1 when state directory DIR holds every file of a complete state, else 0. */
-static int state_complete(const char *dir)
-{
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < N_STATE_FILES; i++)
-		if (join(path, sizeof(path), dir, state_files[i]) < 0 || hl_file_exists(path) != 1) {
-			hl_error_clear();
-			return 0;
-		}
-	return 1;
-}
-
-int bench_tpm_cache_state(const struct bench_tpm_cache *c, size_t i, char *buf, size_t size)
+int tpm_cache_state(const struct tpm_cache *c, size_t i, char *buf, size_t size)
 {
 	return bench_path_fmt(buf, size, "%s/states/%05zu", c->dir, i);
 }
 
-/* Count C's complete states; an incomplete one (and what follows) is removed. */
-static int cache_count(struct bench_tpm_cache *c)
+/*
+ * Count C's complete states; held exclusively, an incomplete one (and what
+ * follows) is removed, else the count stops there.
+ */
+static int cache_count(struct tpm_cache *c)
 {
 	char path[PATH_MAX];
 	int ex;
 
 	c->ready = 0;
 	for (;;) {
-		if (bench_tpm_cache_state(c, c->ready, path, sizeof(path)) < 0)
+		if (tpm_cache_state(c, c->ready, path, sizeof(path)) < 0)
 			return -1;
 		if ((ex = hl_file_exists(path)) < 0)
 			return -1;
 		if (!ex)
 			return 0;
-		if (!state_complete(path)) {
-			hl_bench_progress("TPM state cache: state %zu is incomplete; it will be made "
-					  "again", c->ready);
+		if (!hosts_tpm_state_complete(path)) {
+			if (!c->exclusive)
+				return 0;
+			progress(c, "TPM state cache: state %zu is incomplete; it will be made again",
+				 c->ready);
 			return hl_file_rmtree(path);
 		}
 		c->ready++;
 	}
 }
 
-int bench_tpm_cache_open(struct bench_tpm_cache *c, const char *dir)
+/* The exclusive part of an open: rebuild a mismatched cache, start a new one, clean up. */
+static int open_exclusive(struct tpm_cache *c)
 {
 	char path[PATH_MAX], why[512], fp[HL_SHA256_HEX_SIZE], text[256];
-	char *abs = NULL;
-	int rc = -1;
 
-	memset(c, 0, sizeof(*c));
-	c->lock_fd = -1;
-	if (hl_file_mkdirs(dir, 0700) < 0 || hl_file_abspath(dir, &abs) < 0)
-		goto out;
-	if (bench_path_fmt(c->dir, sizeof(c->dir), "%s", abs) < 0 ||
-	    join(c->vendor, sizeof(c->vendor), c->dir, "vendor") < 0 || cache_lock(c) < 0)
-		goto out;
 	cache_mismatch(c, why, sizeof(why));
 	if (why[0]) {
-		hl_bench_progress("the TPM state cache '%s' does not match: %s; rebuilding it",
-				  c->dir, why);
+		progress(c, "the TPM state cache '%s' does not match: %s; rebuilding it", c->dir, why);
 		if (cache_clear(c) < 0)
-			goto out;
+			return -1;
 		c->rebuilt = 1;
 	}
 	if (join(path, sizeof(path), c->dir, "FORMAT") < 0)
-		goto out;
+		return -1;
 	if (hl_file_exists(path) != 1) {
 		/* a new cache: its vendor CA first, then the FORMAT that names it */
 		if (hosts_vendor_ca_init(c->vendor) < 0 || vendor_fingerprint(c->vendor, fp) < 0)
-			goto out;
+			return -1;
 		format_text(text, sizeof(text), fp);
 		if (hl_file_write(path, text, strlen(text), HL_FILE_MODE_PUBLIC) < 0)
-			goto out;
+			return -1;
 	}
 	/* what an interrupted fill left */
 	if (join(path, sizeof(path), c->dir, "tmp") < 0 || hl_file_rmtree(path) < 0 ||
-	    join(path, sizeof(path), c->dir, "states") < 0 || hl_file_mkdirs(path, 0700) < 0 ||
-	    cache_count(c) < 0)
+	    join(path, sizeof(path), c->dir, "states") < 0 || hl_file_mkdirs(path, 0700) < 0)
+		return -1;
+	return cache_count(c);
+}
+
+int tpm_cache_open(struct tpm_cache *c, const char *dir, enum tpm_cache_mode mode,
+		   const struct tpm_cache_io *io)
+{
+	char path[PATH_MAX], why[512];
+	char *abs = NULL;
+	int r, rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	c->lock_fd = -1;
+	if (io)
+		c->io = *io;
+	if (hl_file_mkdirs(dir, 0700) < 0 || hl_file_abspath(dir, &abs) < 0)
 		goto out;
+	if (bench_path_fmt(c->dir, sizeof(c->dir), "%s", abs) < 0 ||
+	    join(c->vendor, sizeof(c->vendor), c->dir, "vendor") < 0 || (r = cache_lock(c, mode)) < 0)
+		goto out;
+	if (r == 1) {
+		rc = 1;
+		goto out;
+	}
+	if (c->exclusive) {
+		if (open_exclusive(c) < 0)
+			goto out;
+	} else {
+		/* a cache that does not match (or a new one) has no state to give */
+		cache_mismatch(c, why, sizeof(why));
+		if (!why[0] && join(path, sizeof(path), c->dir, "FORMAT") == 0 &&
+		    hl_file_exists(path) == 1 && cache_count(c) < 0)
+			goto out;
+		hl_error_clear();
+	}
 	rc = 0;
 out:
-	if (rc < 0) {
+	if (rc < 0)
 		hl_error_wrap("cannot open the TPM state cache '%s'", dir);
-		bench_tpm_cache_close(c);
-	}
+	if (rc != 0)
+		tpm_cache_close(c);
 	free(abs);
 	return rc;
 }
 
-void bench_tpm_cache_close(struct bench_tpm_cache *c)
+void tpm_cache_close(struct tpm_cache *c)
 {
-	if (!c || !c->locked)
+	if (!c)
 		return;
-	close(c->lock_fd);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
 	c->lock_fd = -1;
 	c->locked = 0;
+	c->exclusive = 0;
 }
 
 /* The shared state of a fill's threads. */
 struct fill {
-	struct bench_tpm_cache *c;
+	struct tpm_cache *c;
 	size_t want;
 	atomic_size_t next;           /* the next state to make */
 	atomic_size_t made;
@@ -296,22 +340,13 @@ struct fill {
 	uint64_t t0, last_report;
 };
 
-/*
- * Make state I in a temporary directory of the cache: manufacture it, start
- * a swtpm on it, read its EK, create its AK and TK, save them beside it,
- * stop the swtpm (it saves the state) and rename the directory into states/.
- */
-static int make_state(struct bench_tpm_cache *c, size_t i)
+/* Make state I in a temporary directory of the cache, then rename it into states/. */
+static int make_state(struct tpm_cache *c, size_t i)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], path2[PATH_MAX], dest[PATH_MAX], name[32];
-	struct hl_swtpm_opts so = { 0 };
-	struct hl_swtpm *sw = NULL;
-	struct hl_tpm *tpm = NULL;
-	struct hosts_ek *ek = NULL;
-	struct hosts_tpm_key ak = { { NULL, 0 }, { NULL, 0 } }, tk = { { NULL, 0 }, { NULL, 0 } };
+	char tmp[PATH_MAX], path[PATH_MAX], dest[PATH_MAX], name[32];
 	int made = 0, rc = -1;
 
-	snprintf(name, sizeof(name), BENCH_FABRIC_HOST_FMT, i + 1);
+	snprintf(name, sizeof(name), TPM_CACHE_HOST_FMT, i + 1);
 	if (bench_path_fmt(tmp, sizeof(tmp), "%s/tmp/%05zu-XXXXXX", c->dir, i) < 0 ||
 	    join(path, sizeof(path), c->dir, "tmp") < 0 || hl_file_mkdirs(path, 0700) < 0)
 		goto out;
@@ -320,37 +355,8 @@ static int make_state(struct bench_tpm_cache *c, size_t i)
 		goto out;
 	}
 	made = 1;
-	if (hosts_tpm_manufacture(c->vendor, tmp, name) < 0)
-		goto out;
-	so.state_dir = tmp;
-	so.host = CACHE_TPM_ADDR;
-	so.timeout_ms = CACHE_SWTPM_READY_MS;
-	if (hl_swtpm_start(&so, &sw) < 0 || hl_tpm_connect(hl_swtpm_tcti(sw), &tpm) < 0 ||
-	    hosts_tpm_read_ek(tpm, &ek) < 0 || hosts_tpm_create_ak(tpm, &ak) < 0 ||
-	    hosts_tpm_create_transport_key(tpm, &tk) < 0)
-		goto out;
-	if (join(path, sizeof(path), tmp, BENCH_TPM_STATE_EK_PUB) < 0 ||
-	    join(path2, sizeof(path2), tmp, BENCH_TPM_STATE_EK_CERT) < 0 ||
-	    hosts_ek_save(ek, path, path2) < 0 ||
-	    join(path, sizeof(path), tmp, BENCH_TPM_STATE_AK) < 0 ||
-	    hosts_tpm_key_save(&ak, path) < 0 ||
-	    join(path, sizeof(path), tmp, BENCH_TPM_STATE_TK) < 0 ||
-	    hosts_tpm_key_save(&tk, path) < 0)
-		goto out;
-	hl_tpm_disconnect(tpm);
-	tpm = NULL;
-	if (hl_swtpm_stop(sw, CACHE_SWTPM_STOP_MS, NULL) < 0)
-		goto out;
-	/* the logs are of no use in the cache */
-	if (join(path, sizeof(path), tmp, "swtpm.log") == 0)
-		unlink(path);
-	if (join(path, sizeof(path), tmp, HOSTS_MANUFACTURE_LOG) == 0)
-		unlink(path);
-	if (!state_complete(tmp)) {
-		hl_error("state '%s' lacks a file after it was made", tmp);
-		goto out;
-	}
-	if (bench_tpm_cache_state(c, i, dest, sizeof(dest)) < 0 || hl_file_rmtree(dest) < 0)
+	if (hosts_tpm_state_make(c->vendor, tmp, name) < 0 ||
+	    tpm_cache_state(c, i, dest, sizeof(dest)) < 0 || hl_file_rmtree(dest) < 0)
 		goto out;
 	if (rename(tmp, dest) < 0) {
 		hl_error_errno("cannot rename '%s' to '%s'", tmp, dest);
@@ -361,13 +367,6 @@ static int make_state(struct bench_tpm_cache *c, size_t i)
 out:
 	if (rc < 0)
 		hl_error_wrap("cannot make TPM state %zu of the cache", i);
-	hl_tpm_disconnect(tpm);
-	if (sw)
-		hl_swtpm_stop(sw, CACHE_SWTPM_STOP_MS, NULL);
-	hl_swtpm_free(sw);
-	hosts_ek_free(ek);
-	hosts_tpm_key_release(&ak);
-	hosts_tpm_key_release(&tk);
 	if (made) {
 		char saved[HL_ERROR_MAX];
 
@@ -385,7 +384,7 @@ static void *fill_main(void *arg)
 	size_t i, made;
 	uint64_t now;
 
-	while (!atomic_load(&f->failed) && !bench_interrupt_signal()) {
+	while (!atomic_load(&f->failed) && !stop_asked(f->c)) {
 		i = atomic_fetch_add(&f->next, 1);
 		if (i >= f->want)
 			break;
@@ -403,15 +402,15 @@ static void *fill_main(void *arg)
 			double s = (double)(now - f->t0) / 1e9;
 
 			f->last_report = now;
-			hl_bench_progress("TPM state cache: %zu of %zu states made (%.0f s, %.2f s "
-					  "each)", made, f->want - f->c->ready, s, s / (double)made);
+			progress(f->c, "TPM state cache: %zu of %zu states made (%.0f s, %.2f s each)",
+				 made, f->want - f->c->ready, s, s / (double)made);
 		}
 		pthread_mutex_unlock(&f->mu);
 	}
 	return NULL;
 }
 
-int bench_tpm_cache_fill(struct bench_tpm_cache *c, size_t want, int jobs)
+int tpm_cache_fill(struct tpm_cache *c, size_t want, int jobs)
 {
 	struct fill f;
 	pthread_t th[64];
@@ -420,6 +419,8 @@ int bench_tpm_cache_fill(struct bench_tpm_cache *c, size_t want, int jobs)
 
 	if (want <= c->ready)
 		return 0;
+	if (!c->locked || !c->exclusive)
+		return hl_error("the TPM state cache '%s' must be held alone to make states", c->dir);
 	if (jobs < 1)
 		jobs = 1;
 	if (jobs > 64)
@@ -432,13 +433,14 @@ int bench_tpm_cache_fill(struct bench_tpm_cache *c, size_t want, int jobs)
 	atomic_init(&f.failed, 0);
 	pthread_mutex_init(&f.mu, NULL);
 	f.t0 = f.last_report = hl_clock_ns();
-	hl_bench_progress("TPM state cache '%s': making %zu state%s (%zu there), %d at once: "
-			  "swtpm_setup (EK, EK certificate from the cache's vendor CA), then the "
-			  "AK and TK in each", c->dir, want - c->ready, want - c->ready == 1 ? "" : "s",
-			  c->ready, jobs);
-	/* the threads leave the signals to this one; they stop at the flag */
+	progress(c, "TPM state cache '%s': making %zu state%s (%zu there), %d at once: "
+		 "swtpm_setup (EK, EK certificate from the cache's vendor CA), then the AK and TK "
+		 "in each", c->dir, want - c->ready, want - c->ready == 1 ? "" : "s", c->ready, jobs);
+	/* the threads leave the stop signals to this one; they stop at the flag */
 	sigemptyset(&block);
-	bench_signals_add(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (; n < jobs && (size_t)n < want - c->ready; n++) {
 		if ((err = pthread_create(&th[n], NULL, fill_main, &f))) {
@@ -454,11 +456,10 @@ int bench_tpm_cache_fill(struct bench_tpm_cache *c, size_t want, int jobs)
 	pthread_mutex_destroy(&f.mu);
 	if (atomic_load(&f.failed))
 		rc = hl_error("%s", f.error);
-	else if (bench_check_interrupted() < 0)
+	else if (check_stop(c) < 0)
 		rc = -1;
 	/* the states made are in the cache whatever happened */
 	if (cache_count(c) < 0 && rc == 0)
 		rc = -1;
 	return rc;
 }
-
