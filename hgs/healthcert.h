@@ -53,6 +53,13 @@ struct hgs_healthcert_info {
 };
 
 /*
+ * The template every health certificate of NODE is issued from (lib/crypto
+ * hl_cert_template: issuer, O, usages, the extensions' OIDs), made once by
+ * hgs_node_open() with HGS_NODE_OPEN_KEYS from the attestation signer.
+ */
+int hgs_healthcert_template(const struct hgs_node *node, struct hl_cert_template **out);
+
+/*
  * Issue a health certificate for HOST attested in MODE with result RES,
  * binding TRANSPORT_KEY (public half used; RSA 2048/3072 so KPS can wrap to
  * it), valid from the node clock for CFG's hours (CFG: the node row as the

@@ -28,6 +28,7 @@
 #include "hgs/db.h"
 #include "hgs/db_cluster.h"
 #include "hgs/db_trust.h"
+#include "hgs/healthcert.h"
 #include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -307,7 +308,8 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	if (flags & HGS_NODE_OPEN_KEYS) {
 		if (hgs_node_keypair(node, HGS_KEY_ATTESTATION_SIGNER, &node->signer_cert,
 				     &node->signer_key) < 0 ||
-		    hl_cert_thumbprint(node->signer_cert, node->signer_thumbprint) < 0)
+		    hl_cert_thumbprint(node->signer_cert, node->signer_thumbprint) < 0 ||
+		    hgs_healthcert_template(node, &node->healthcert_template) < 0)
 			goto out;
 	}
 	*out = node;
@@ -326,6 +328,7 @@ void hgs_node_close(struct hgs_node *node)
 	hl_crypto_cleanse(node->nonce_key, sizeof(node->nonce_key));
 	hgs_db_policy_cache_drop(node);
 	hl_store_close(node->store);
+	hl_cert_template_free(node->healthcert_template);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);
 	pthread_mutex_destroy(&node->lock);

@@ -2031,18 +2031,22 @@ int hl_cert_pubkey(const X509 *cert, EVP_PKEY **out)
 	return 0;
 }
 
-/* Add extension NID from an OpenSSL config VALUE ("critical,CA:TRUE"...). */
-static int add_ext_conf(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+/* Extension NID made from an OpenSSL config VALUE ("critical,CA:TRUE"...) in V3, or NULL. */
+static X509_EXTENSION *ext_conf(X509V3_CTX *v3, int nid, const char *value)
 {
 	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
 
 	if (!ext)
-		return ossl_fail("cannot make %s extension '%s'", OBJ_nid2sn(nid), value);
-	if (X509_add_ext(x, ext, -1) != 1) {
-		X509_EXTENSION_free(ext);
-		return ossl_fail("cannot add %s extension", OBJ_nid2sn(nid));
-	}
-	X509_EXTENSION_free(ext);
+		ossl_fail("cannot make %s extension '%s'", OBJ_nid2sn(nid), value);
+	return ext;
+}
+
+/* Add EXT (a copy) to X. */
+static int add_ext(X509 *x, X509_EXTENSION *ext)
+{
+	if (X509_add_ext(x, ext, -1) != 1)
+		return ossl_fail("cannot add %s extension",
+				 OBJ_nid2sn(OBJ_obj2nid(X509_EXTENSION_get_object(ext))));
 	return 0;
 }
 
@@ -2209,47 +2213,6 @@ static int ext_value_der(const struct hl_cert_ext *e, unsigned char **der, int *
 	return 0;
 }
 
-/* Add one extra extension E to X; refused when X already has its OID. */
-static int add_custom_ext(X509 *x, const struct hl_cert_ext *e)
-{
-	ASN1_OBJECT *obj = NULL;
-	ASN1_OCTET_STRING *data = NULL;
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	int der_len = 0, rc = -1;
-
-	if (!e->oid)
-		return hl_error("extension without an oid");
-	obj = OBJ_txt2obj(e->oid, 1);
-	if (!obj) {
-		ERR_clear_error();
-		return hl_error("invalid extension oid '%s'", e->oid);
-	}
-	if (X509_get_ext_by_OBJ(x, obj, -1) >= 0) {
-		hl_error("extension '%s' given twice or set by hgslab", e->oid);
-		goto out;
-	}
-	if (ext_value_der(e, &der, &der_len) < 0)
-		goto out;
-	data = ASN1_OCTET_STRING_new();
-	if (!data || ASN1_OCTET_STRING_set(data, der, der_len) != 1) {
-		ossl_fail("cannot add extension '%s'", e->oid);
-		goto out;
-	}
-	ext = X509_EXTENSION_create_by_OBJ(NULL, obj, e->critical ? 1 : 0, data);
-	if (!ext || X509_add_ext(x, ext, -1) != 1) {
-		ossl_fail("cannot add extension '%s'", e->oid);
-		goto out;
-	}
-	rc = 0;
-out:
-	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(data);
-	OPENSSL_free(der);
-	ASN1_OBJECT_free(obj);
-	return rc;
-}
-
 /*
  * Set a random positive 159-bit serial on X: 20 bytes from the shared DRBG
  * with the top bit cleared and the next one set, as BN_rand(159,
@@ -2272,63 +2235,6 @@ static int set_serial(X509 *x)
 	BN_free(bn);
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return rc;
-}
-
-/* Set subject CN (and O) from SPEC on X; the issuer too when self-signed. */
-static int set_names(X509 *x, const struct hl_cert_spec *spec, const X509 *ca_cert)
-{
-	X509_NAME *name = X509_NAME_new();
-	int rc = -1;
-
-	if (!name ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->cn,
-				       -1, -1, 0) != 1 ||
-	    (spec->org && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-						     (const unsigned char *)spec->org, -1, -1,
-						     0) != 1) ||
-	    X509_set_subject_name(x, name) != 1 ||
-	    X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) != 1)
-		ossl_fail("cannot set certificate names");
-	else
-		rc = 0;
-	X509_NAME_free(name);
-	return rc;
-}
-
-/* Add the standard extensions SPEC asks for; IS_CA forces a CA. */
-static int add_std_exts(X509 *x, X509V3_CTX *v3, const struct hl_cert_spec *spec, int is_ca)
-{
-	unsigned int ku = spec->key_usage;
-	char text[256];
-
-	if (is_ca && spec->path_len >= 0)
-		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", spec->path_len);
-	else
-		snprintf(text, sizeof(text), "critical,CA:%s", is_ca ? "TRUE" : "FALSE");
-	if (add_ext_conf(x, v3, NID_basic_constraints, text) < 0)
-		return -1;
-	if (is_ca && !ku)
-		ku = HL_KU_KEY_CERT_SIGN | HL_KU_CRL_SIGN | HL_KU_DIGITAL_SIGNATURE;
-	if (ku) {
-		if (usage_text(ku, key_usage_names,
-			       sizeof(key_usage_names) / sizeof(key_usage_names[0]), "critical", text,
-			       sizeof(text)) < 0 ||
-		    add_ext_conf(x, v3, NID_key_usage, text) < 0)
-			return -1;
-	}
-	if (spec->ext_key_usage) {
-		if (usage_text(spec->ext_key_usage, ext_key_usage_names,
-			       sizeof(ext_key_usage_names) / sizeof(ext_key_usage_names[0]), "", text,
-			       sizeof(text)) < 0 ||
-		    add_ext_conf(x, v3, NID_ext_key_usage, text) < 0)
-			return -1;
-	}
-	if (add_ext_conf(x, v3, NID_subject_key_identifier, "hash") < 0 ||
-	    add_ext_conf(x, v3, NID_authority_key_identifier, "keyid,issuer") < 0)
-		return -1;
-	if (spec->n_san && add_san(x, spec->san, spec->n_san) < 0)
-		return -1;
-	return 0;
 }
 
 /*
@@ -2408,16 +2314,285 @@ static int set_subject_key(X509 *x, EVP_PKEY *key)
 }
 
 /*
- * Build and sign a certificate for SUBJECT_KEY from SPEC.  CA_CERT NULL means
- * self-signed (SIGN_KEY is then the subject's own key).
+ * One extra extension of a template: its OID as an object (made once) and
+ * as the spec's text, its kind and criticality.
  */
-static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
-		      EVP_PKEY *sign_key, X509 **out)
+struct tmpl_ext {
+	ASN1_OBJECT *obj;
+	char *oid;
+	enum hl_cert_ext_kind kind;
+	int critical;
+};
+
+/* Extensions a template sets before subjectKeyIdentifier: basicConstraints, keyUsage, extendedKeyUsage. */
+#define TMPL_STD_MAX 3
+
+/*
+ * What every certificate issued from one template has in common
+ * (crypto.h).  Invariants: ca_cert NULL means self-signed (the subject key
+ * signs, sign_key NULL), else sign_key matches ca_cert (both
+ * up-referenced); the fields of the spec a certificate's spec must repeat
+ * are copied (org, is_ca, path_len, key_usage, ext_key_usage, the
+ * extensions' oid/kind/critical in exts[0..n_exts)); std[0..n_std) are the
+ * extensions made from them, in certificate order; aki is the
+ * authorityKeyIdentifier from ca_cert (NULL when self-signed: it depends
+ * on the certificate itself and is made per certificate).
+ */
+struct hl_cert_template {
+	X509 *ca_cert;
+	EVP_PKEY *sign_key;
+	char *org;
+	int is_ca, path_len;
+	unsigned int key_usage, ext_key_usage;
+	X509_EXTENSION *std[TMPL_STD_MAX];
+	size_t n_std;
+	X509_EXTENSION *aki;
+	struct tmpl_ext *exts;
+	size_t n_exts;
+};
+
+/* Free a template; NULL-safe. */
+void hl_cert_template_free(struct hl_cert_template *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_std; i++)
+		X509_EXTENSION_free(t->std[i]);
+	X509_EXTENSION_free(t->aki);
+	for (size_t i = 0; i < t->n_exts; i++) {
+		ASN1_OBJECT_free(t->exts[i].obj);
+		free(t->exts[i].oid);
+	}
+	free(t->exts);
+	free(t->org);
+	X509_free(t->ca_cert);
+	EVP_PKEY_free(t->sign_key);
+	free(t);
+}
+
+/* Make T's basicConstraints, keyUsage and extendedKeyUsage extensions (T's flags set). */
+static int tmpl_std_exts(struct hl_cert_template *t)
+{
+	unsigned int ku = t->key_usage;
+	char text[256];
+
+	if (t->is_ca && t->path_len >= 0)
+		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", t->path_len);
+	else
+		snprintf(text, sizeof(text), "critical,CA:%s", t->is_ca ? "TRUE" : "FALSE");
+	if (!(t->std[t->n_std] = ext_conf(NULL, NID_basic_constraints, text)))
+		return -1;
+	t->n_std++;
+	if (t->is_ca && !ku)
+		ku = HL_KU_KEY_CERT_SIGN | HL_KU_CRL_SIGN | HL_KU_DIGITAL_SIGNATURE;
+	if (ku) {
+		if (usage_text(ku, key_usage_names,
+			       sizeof(key_usage_names) / sizeof(key_usage_names[0]), "critical", text,
+			       sizeof(text)) < 0 ||
+		    !(t->std[t->n_std] = ext_conf(NULL, NID_key_usage, text)))
+			return -1;
+		t->n_std++;
+	}
+	if (t->ext_key_usage) {
+		if (usage_text(t->ext_key_usage, ext_key_usage_names,
+			       sizeof(ext_key_usage_names) / sizeof(ext_key_usage_names[0]), "", text,
+			       sizeof(text)) < 0 ||
+		    !(t->std[t->n_std] = ext_conf(NULL, NID_ext_key_usage, text)))
+			return -1;
+		t->n_std++;
+	}
+	return 0;
+}
+
+/* The extensions the issuing code sets itself: an extra extension may not take their OIDs. */
+static const int std_ext_nids[] = {
+	NID_basic_constraints, NID_key_usage, NID_ext_key_usage, NID_subject_key_identifier,
+	NID_authority_key_identifier, NID_subject_alt_name,
+};
+
+/* Take the OIDs of SPEC's extra extensions into T, each once and none of std_ext_nids. */
+static int tmpl_extra_exts(struct hl_cert_template *t, const struct hl_cert_spec *spec)
+{
+	const struct hl_cert_ext *e;
+	struct tmpl_ext *te;
+	int nid;
+
+	if (!spec->n_exts)
+		return 0;
+	if (!(t->exts = calloc(spec->n_exts, sizeof(*t->exts))))
+		return hl_error("out of memory");
+	for (size_t i = 0; i < spec->n_exts; i++) {
+		e = &spec->exts[i];
+		te = &t->exts[t->n_exts];
+		if (!e->oid)
+			return hl_error("extension without an oid");
+		if (!(te->obj = OBJ_txt2obj(e->oid, 1))) {
+			ERR_clear_error();
+			return hl_error("invalid extension oid '%s'", e->oid);
+		}
+		t->n_exts++;
+		if (!(te->oid = strdup(e->oid)))
+			return hl_error("out of memory");
+		te->kind = e->kind;
+		te->critical = e->critical ? 1 : 0;
+		nid = OBJ_obj2nid(te->obj);
+		for (size_t j = 0; j < sizeof(std_ext_nids) / sizeof(std_ext_nids[0]); j++)
+			if (nid != NID_undef && nid == std_ext_nids[j])
+				return hl_error("extension '%s' given twice or set by hgslab", e->oid);
+		for (size_t j = 0; j + 1 < t->n_exts; j++)
+			if (OBJ_cmp(t->exts[j].obj, te->obj) == 0)
+				return hl_error("extension '%s' given twice or set by hgslab", e->oid);
+	}
+	return 0;
+}
+
+/* A template for the certificates CA_KEY / CA_CERT (NULL, NULL: self-signed) issue from SPEC. */
+int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKEY *ca_key,
+			 struct hl_cert_template **out)
 {
 	char label[NAME_MAX_LEN];
+	struct hl_cert_template *t = NULL;
 	X509V3_CTX v3;
+	int rc = -1;
+
+	*out = NULL;
+	if (!spec)
+		return hl_error("no certificate spec given");
+	if (spec->n_exts && !spec->exts)
+		return hl_error("extension list missing");
+	if (!ca_cert != !ca_key)
+		return hl_error("a ca certificate and its key go together");
+	ERR_clear_error();
+	if (ca_cert && X509_check_private_key(ca_cert, ca_key) != 1) {
+		ERR_clear_error();
+		return hl_error("the ca key does not match ca certificate '%s'",
+				cert_label(ca_cert, label, sizeof(label)));
+	}
+	if (!(t = calloc(1, sizeof(*t))) || (spec->org && !(t->org = strdup(spec->org)))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (ca_cert) {
+		if (X509_up_ref(ca_cert) != 1) {
+			ossl_fail("cannot keep the ca certificate");
+			goto out;
+		}
+		t->ca_cert = ca_cert;
+		if (EVP_PKEY_up_ref(ca_key) != 1) {
+			ossl_fail("cannot keep the ca key");
+			goto out;
+		}
+		t->sign_key = ca_key;
+	}
+	t->is_ca = ca_cert ? spec->is_ca : 1;
+	t->path_len = spec->path_len;
+	t->key_usage = spec->key_usage;
+	t->ext_key_usage = spec->ext_key_usage;
+	if (tmpl_std_exts(t) < 0 || tmpl_extra_exts(t, spec) < 0)
+		goto out;
+	if (ca_cert) {
+		/* from the issuer alone: its subjectKeyIdentifier, else its name and serial */
+		X509V3_set_ctx(&v3, ca_cert, NULL, NULL, NULL, 0);
+		if (!(t->aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
+			goto out;
+	}
+	*out = t;
+	t = NULL;
+	rc = 0;
+out:
+	hl_cert_template_free(t);
+	return rc;
+}
+
+/* Whether SPEC repeats what T was made from (the fields crypto.h names). */
+static int tmpl_matches(const struct hl_cert_template *t, const struct hl_cert_spec *spec)
+{
+	if ((!t->org != !spec->org) || (t->org && strcmp(t->org, spec->org) != 0) ||
+	    (t->ca_cert && t->is_ca != spec->is_ca) || t->path_len != spec->path_len ||
+	    t->key_usage != spec->key_usage || t->ext_key_usage != spec->ext_key_usage ||
+	    t->n_exts != spec->n_exts || (spec->n_exts && !spec->exts))
+		return 0;
+	for (size_t i = 0; i < t->n_exts; i++) {
+		const struct hl_cert_ext *e = &spec->exts[i];
+
+		if (!e->oid || strcmp(e->oid, t->exts[i].oid) != 0 || e->kind != t->exts[i].kind ||
+		    (e->critical ? 1 : 0) != t->exts[i].critical)
+			return 0;
+	}
+	return 1;
+}
+
+/* Set X's subject CN (and O) and its issuer: CA_CERT's subject, or X's own. */
+static int set_names(X509 *x, const char *cn, const char *org, const X509 *ca_cert)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+
+	if (!name ||
+	    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    (org && X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
+					       (const unsigned char *)org, -1, -1, 0) != 1) ||
+	    X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) != 1)
+		return ossl_fail("cannot set certificate names");
+	return 0;
+}
+
+/* Add subjectKeyIdentifier to X: the SHA-1 of its public key bits, as OpenSSL's "hash" makes it. */
+static int add_ski(X509 *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+	int rc = -1;
+
+	if (!id || X509_pubkey_digest(x, EVP_sha1(), md, &len) != 1 ||
+	    ASN1_OCTET_STRING_set(id, md, (int)len) != 1 ||
+	    X509_add1_ext_i2d(x, NID_subject_key_identifier, id, 0, X509V3_ADD_DEFAULT) != 1)
+		ossl_fail("cannot add subjectKeyIdentifier extension");
+	else
+		rc = 0;
+	ASN1_OCTET_STRING_free(id);
+	return rc;
+}
+
+/* Add the value of extra extension E to X as T's extension TE says. */
+static int add_extra_ext(X509 *x, const struct tmpl_ext *te, const struct hl_cert_ext *e)
+{
+	ASN1_OCTET_STRING *data = NULL;
+	X509_EXTENSION *ext = NULL;
+	unsigned char *der = NULL;
+	int der_len = 0, rc = -1;
+
+	if (ext_value_der(e, &der, &der_len) < 0)
+		return -1;
+	data = ASN1_OCTET_STRING_new();
+	if (!data || ASN1_OCTET_STRING_set(data, der, der_len) != 1) {
+		ossl_fail("cannot add extension '%s'", te->oid);
+		goto out;
+	}
+	ext = X509_EXTENSION_create_by_OBJ(NULL, te->obj, te->critical, data);
+	if (!ext || X509_add_ext(x, ext, -1) != 1) {
+		ossl_fail("cannot add extension '%s'", te->oid);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(data);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/*
+ * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
+ * and extension values (crypto.h).
+ */
+int hl_cert_template_issue(const struct hl_cert_template *t, const struct hl_cert_spec *spec,
+			   EVP_PKEY *subject_key, X509 **out)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *aki = NULL;
 	X509 *x = NULL;
-	size_t i;
 	int rc = -1;
 
 	*out = NULL;
@@ -2426,21 +2601,17 @@ static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 	if (spec->not_after <= spec->not_before)
 		return hl_error("cannot issue certificate '%s': not-after is not later than "
 				"not-before", spec->cn);
-	if (spec->n_exts && !spec->exts)
-		return hl_error("cannot issue certificate '%s': extension list missing", spec->cn);
+	if (!tmpl_matches(t, spec))
+		return hl_error("cannot issue certificate '%s': its spec is not the one of the "
+				"template (org, CA flags, usages and extension oids must repeat it)",
+				spec->cn);
 	ERR_clear_error();
-	if (ca_cert && X509_check_private_key(ca_cert, sign_key) != 1) {
-		ERR_clear_error();
-		return hl_error("cannot issue certificate '%s': the ca key does not match ca "
-				"certificate '%s'", spec->cn, cert_label(ca_cert, label,
-									 sizeof(label)));
-	}
 	x = X509_new();
 	if (!x || X509_set_version(x, X509_VERSION_3) != 1) {
 		ossl_fail("cannot create certificate");
 		goto out;
 	}
-	if (set_serial(x) < 0 || set_names(x, spec, ca_cert) < 0)
+	if (set_serial(x) < 0 || set_names(x, spec->cn, t->org, t->ca_cert) < 0)
 		goto out;
 	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
 	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after)) {
@@ -2451,13 +2622,26 @@ static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 		ossl_fail("cannot set public key");
 		goto out;
 	}
-	X509V3_set_ctx(&v3, ca_cert ? ca_cert : x, x, NULL, NULL, 0);
-	if (add_std_exts(x, &v3, spec, ca_cert ? spec->is_ca : 1) < 0)
-		goto out;
-	for (i = 0; i < spec->n_exts; i++)
-		if (add_custom_ext(x, &spec->exts[i]) < 0)
+	for (size_t i = 0; i < t->n_std; i++)
+		if (add_ext(x, t->std[i]) < 0)
 			goto out;
-	if (X509_sign(x, sign_key, digest_md(HL_DIGEST_SHA256)) <= 0) {
+	if (add_ski(x) < 0)
+		goto out;
+	if (!t->ca_cert) {
+		/* self-signed: from the certificate itself, its key identifier just added */
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		if (!(aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
+			goto out;
+	}
+	if (add_ext(x, t->ca_cert ? t->aki : aki) < 0)
+		goto out;
+	if (spec->n_san && add_san(x, spec->san, spec->n_san) < 0)
+		goto out;
+	for (size_t i = 0; i < t->n_exts; i++)
+		if (add_extra_ext(x, &t->exts[i], &spec->exts[i]) < 0)
+			goto out;
+	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
+		      digest_md(HL_DIGEST_SHA256)) <= 0) {
 		ossl_fail("cannot sign");
 		goto out;
 	}
@@ -2467,14 +2651,32 @@ static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 out:
 	if (rc < 0)
 		hl_error_wrap("cannot issue certificate '%s'", spec->cn);
+	X509_EXTENSION_free(aki);
 	X509_free(x);
+	return rc;
+}
+
+/* Issue one certificate through a template made for it alone. */
+static int issue_once(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
+		      EVP_PKEY *ca_key, X509 **out)
+{
+	struct hl_cert_template *t = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!spec || !spec->cn || !spec->cn[0])
+		return hl_error("cannot issue certificate: no subject cn given");
+	if (hl_cert_template_new(spec, ca_cert, ca_key, &t) < 0)
+		return hl_error_wrap("cannot issue certificate '%s'", spec->cn);
+	rc = hl_cert_template_issue(t, spec, subject_key, out);
+	hl_cert_template_free(t);
 	return rc;
 }
 
 /* Self-signed CA certificate for KEY. */
 int hl_cert_issue_self_signed(const struct hl_cert_spec *spec, EVP_PKEY *key, X509 **out)
 {
-	return cert_build(spec, key, NULL, key, out);
+	return issue_once(spec, key, NULL, NULL, out);
 }
 
 /* Certificate for SUBJECT_KEY signed by CA_KEY / CA_CERT. */
@@ -2484,7 +2686,7 @@ int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *
 	*out = NULL;
 	if (!ca_cert || !ca_key)
 		return hl_error("cannot issue certificate: no ca certificate or key given");
-	return cert_build(spec, subject_key, ca_cert, ca_key, out);
+	return issue_once(spec, subject_key, ca_cert, ca_key, out);
 }
 
 /* Message for a failed chain verification of CERT against CA, from CTX's error. */

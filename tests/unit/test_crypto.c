@@ -2,7 +2,7 @@
  * test_crypto.c - unit tests for lib/crypto: buffers, digests, encodings,
  * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), CMS
  * SignedData (sign, parse, verify, tampering, truncation, refused shapes) and X.509 issue / verify (also
- * against a CA bundle), with the refusals (wrong CA, expiry, tampering,
+ * against a CA bundle, and from a certificate template), with the refusals (wrong CA, expiry, tampering,
  * garbage input) each checked by the message they give.  Keys are generated once for the group.
  */
 #include <setjmp.h>
@@ -1016,6 +1016,114 @@ static void test_cert_custom_ext(void **state)
 	hl_cert_free(ca);
 }
 
+/* Whether extension I of A and B has the same DER. */
+static int ext_same(X509 *a, X509 *b, int i)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_X509_EXTENSION(X509_get_ext(a, i), &da);
+	int lb = i2d_X509_EXTENSION(X509_get_ext(b, i), &db);
+	int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/*
+ * A template issues certificates that differ only where they must (serial,
+ * subject CN, key and its identifier, the extensions' values), each
+ * verifying; hl_cert_issue() gives the same extensions; a spec that is not
+ * the template's, a CA key that is not the CA's and an OID given twice are
+ * refused.
+ */
+static void test_cert_template(void **state)
+{
+	struct hl_cert_ext exts[] = {
+		{ OID_MODE, HL_EXT_UTF8, "tpm", 3, 0 },
+		{ OID_BLOB, HL_EXT_OCTETS, "\x01\x02", 2, 0 },
+	};
+	X509 *ca = make_ca("Relecloud Lab Root", ec_a);
+	struct hl_cert_spec s = spec_for("FabricHost1", time(NULL), -60, DAY);
+	struct hl_cert_template *t = NULL;
+	struct hl_buf v = { NULL, 0 };
+	X509 *one = NULL, *two = NULL, *direct = NULL;
+	char cn[64];
+
+	(void)state;
+	s.org = "fabrikam.com";
+	s.key_usage = HL_KU_KEY_ENCIPHERMENT;
+	s.ext_key_usage = HL_EKU_CLIENT_AUTH;
+	s.exts = exts;
+	s.n_exts = 2;
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_a, &t), 0);
+	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &one), 0);
+	s.cn = "FabricHost2";
+	exts[0].value = "ad";
+	exts[0].len = 2;
+	assert_int_equal(hl_cert_template_issue(t, &s, rsa_b, &two), 0);
+	assert_int_equal(hl_cert_verify(one, ca, NULL, 0, 0), 0);
+	assert_int_equal(hl_cert_verify(two, ca, NULL, 0, 0), 0);
+
+	/* BC, KU, EKU, SKI, AKI, then the two extra ones, in that order */
+	assert_int_equal(X509_get_ext_count(one), 7);
+	assert_int_equal(X509_get_ext_count(two), 7);
+	assert_true(ext_same(one, two, 0) && ext_same(one, two, 1) && ext_same(one, two, 2));
+	assert_false(ext_same(one, two, 3));        /* the subject keys differ */
+	assert_true(ext_same(one, two, 4));
+	assert_false(ext_same(one, two, 5));        /* "tpm" / "ad" */
+	assert_true(ext_same(one, two, 6));
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(one), X509_get_subject_name(ca)), 0);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(two), X509_get_subject_name(ca)), 0);
+	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get_serialNumber(one),
+					      X509_get_serialNumber(two)), 0);
+	assert_int_equal(hl_cert_subject_cn(two, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, "FabricHost2");
+	assert_int_equal(hl_cert_ext_get_utf8(two, OID_MODE, &v), 0);
+	assert_string_equal((char *)v.data, "ad");
+	hl_buf_free(&v);
+
+	/* one certificate through hl_cert_issue: the same extensions as the template's */
+	s.cn = "FabricHost1";
+	exts[0].value = "tpm";
+	exts[0].len = 3;
+	assert_int_equal(hl_cert_issue(&s, rsa_a, ca, ec_a, &direct), 0);
+	assert_int_equal(X509_get_ext_count(direct), 7);
+	for (int i = 0; i < 7; i++)
+		assert_true(ext_same(one, direct, i));
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(one), X509_get_subject_name(direct)),
+			 0);
+
+	/* a spec that is not the template's */
+	s.org = "contoso.com";
+	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not the one of the template");
+	assert_null(direct);
+	s.org = "fabrikam.com";
+	exts[1].oid = OID_RESULT;
+	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not the one of the template");
+	exts[1].oid = OID_BLOB;
+	s.n_exts = 1;
+	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	s.n_exts = 2;
+	hl_cert_template_free(t);
+	t = NULL;
+
+	/* refused when the template is made */
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_b, &t), -1);
+	assert_error_has("the ca key does not match ca certificate 'Relecloud Lab Root'");
+	assert_null(t);
+	exts[1].oid = OID_MODE;
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_a, &t), -1);
+	assert_error_has("extension '" OID_MODE "' given twice");
+	assert_null(t);
+	hl_cert_template_free(NULL);
+
+	hl_cert_free(one);
+	hl_cert_free(two);
+	hl_cert_free(ca);
+}
+
 /* Garbage certificate input and bad specs give -1 with a message, never a crash. */
 static void test_cert_garbage(void **state)
 {
@@ -1427,6 +1535,7 @@ int main(void)
 		cmocka_unit_test(test_cert_chain),
 		cmocka_unit_test(test_cert_verify_bundle),
 		cmocka_unit_test(test_cert_custom_ext),
+		cmocka_unit_test(test_cert_template),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),
 		cmocka_unit_test(test_sha256_incremental),
