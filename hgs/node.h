@@ -140,7 +140,7 @@ struct hgs_node {
 	struct hl_cert_template *healthcert_template; /* with the signer (hgs/healthcert.h) */
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
 	char node_name[HL_NAME_COMPUTER_SIZE]; /* this node's name in the cluster, "HGS01" */
-	unsigned char nonce_key[HGS_NONCE_KEY_LEN]; /* the cluster's (hgs/nonce.h) */
+	struct hl_hmac *nonce_mac;        /* HMAC-SHA256 under the cluster's nonce key (hgs/nonce.h) */
 	/* the policy snapshot hgs_db_policy_set_load() keeps (hgs/db.h); guarded by lock */
 	struct hgs_policy_data *policies; /* NULL: none kept */
 	long long policies_version;       /* PRAGMA data_version it was read at */

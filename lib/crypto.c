@@ -545,6 +545,69 @@ void hl_crypto_sha256_abort(struct hl_sha256 *h)
 	h->ctx = NULL;
 }
 
+/* A keyed HMAC-SHA256 (crypto.h): ctx holds the state after the key, never updated itself. */
+struct hl_hmac {
+	EVP_MAC_CTX *ctx;
+};
+
+/* The HMAC implementation, fetched once per process (NULL when the fetch failed). */
+static EVP_MAC *fetched_hmac;
+static pthread_once_t fetched_hmac_once = PTHREAD_ONCE_INIT;
+
+/* Fetch HMAC (pthread_once). */
+static void fetch_hmac(void)
+{
+	fetched_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ERR_clear_error();
+}
+
+/* Set up HMAC-SHA256 under KEY of LEN bytes. */
+int hl_hmac_sha256_new(const void *key, size_t len, struct hl_hmac **out)
+{
+	OSSL_PARAM params[2];
+	struct hl_hmac *h;
+
+	*out = NULL;
+	pthread_once(&fetched_hmac_once, fetch_hmac);
+	if (!(h = calloc(1, sizeof(*h))))
+		return hl_error("out of memory");
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ERR_clear_error();
+	if (!fetched_hmac || !(h->ctx = EVP_MAC_CTX_new(fetched_hmac)) ||
+	    EVP_MAC_init(h->ctx, key, len, params) != 1) {
+		hl_hmac_free(h);
+		return ossl_fail("cannot set up HMAC-SHA256");
+	}
+	*out = h;
+	return 0;
+}
+
+/* HMAC-SHA256 of DATA under H's key into OUT. */
+int hl_hmac_sha256(const struct hl_hmac *h, const void *data, size_t len,
+		   unsigned char out[HL_SHA256_LEN])
+{
+	EVP_MAC_CTX *ctx;
+	size_t n = 0;
+	int rc = 0;
+
+	ERR_clear_error();
+	if (!(ctx = EVP_MAC_CTX_dup(h->ctx)) || EVP_MAC_update(ctx, len ? data : "", len) != 1 ||
+	    EVP_MAC_final(ctx, out, &n, HL_SHA256_LEN) != 1 || n != HL_SHA256_LEN)
+		rc = ossl_fail("cannot compute HMAC-SHA256");
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+/* Free a keyed HMAC; NULL-safe. */
+void hl_hmac_free(struct hl_hmac *h)
+{
+	if (!h)
+		return;
+	EVP_MAC_CTX_free(h->ctx);
+	free(h);
+}
+
 /* Constant-time equality of two byte ranges (CRYPTO_memcmp). */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len)
 {
@@ -2545,7 +2608,7 @@ static int add_ski(X509 *x)
 	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
 	int rc = -1;
 
-	if (!id || X509_pubkey_digest(x, EVP_sha1(), md, &len) != 1 ||
+	if (!id || X509_pubkey_digest(x, digest_md(HL_DIGEST_SHA1), md, &len) != 1 ||
 	    ASN1_OCTET_STRING_set(id, md, (int)len) != 1 ||
 	    X509_add1_ext_i2d(x, NID_subject_key_identifier, id, 0, X509V3_ADD_DEFAULT) != 1)
 		ossl_fail("cannot add subjectKeyIdentifier extension");

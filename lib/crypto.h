@@ -100,6 +100,17 @@ int hl_crypto_sha256_update(struct hl_sha256 *h, const void *data, size_t len);
 int hl_crypto_sha256_end(struct hl_sha256 *h, unsigned char out[HL_SHA256_LEN]);
 void hl_crypto_sha256_abort(struct hl_sha256 *h);
 
+/*
+ * HMAC-SHA256 under one key, the key set up once (the MAC and digest
+ * fetched, the padded key hashed) and every MAC computed from a copy of
+ * that state, so several threads may use one hl_hmac at once.
+ */
+struct hl_hmac;
+int hl_hmac_sha256_new(const void *key, size_t len, struct hl_hmac **out);
+int hl_hmac_sha256(const struct hl_hmac *h, const void *data, size_t len,
+		   unsigned char out[HL_SHA256_LEN]);
+void hl_hmac_free(struct hl_hmac *h);   /* NULL-safe */
+
 /* 1 when the LEN bytes at A and B are equal, 0 otherwise, in constant time. */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len);
 

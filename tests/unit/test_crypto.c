@@ -1,6 +1,6 @@
 /*
  * test_crypto.c - unit tests for lib/crypto: buffers, digests, encodings,
- * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), CMS
+ * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), keyed HMAC-SHA256, CMS
  * SignedData (sign, parse, verify, tampering, truncation, refused shapes) and X.509 issue / verify (also
  * against a CA bundle, and from a certificate template), with the refusals (wrong CA, expiry, tampering,
  * garbage input) each checked by the message they give.  Keys are generated once for the group.
@@ -1016,6 +1016,31 @@ static void test_cert_custom_ext(void **state)
 	hl_cert_free(ca);
 }
 
+/* Keyed HMAC-SHA256: RFC 4231 test case 2, the same MAC each time from one key set-up. */
+static void test_hmac(void **state)
+{
+	static const unsigned char want[HL_SHA256_LEN] = {
+		0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95,
+		0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9,
+		0x64, 0xec, 0x38, 0x43,
+	};
+	const char *msg = "what do ya want for nothing?";
+	unsigned char mac[HL_SHA256_LEN], other[HL_SHA256_LEN];
+	struct hl_hmac *h = NULL;
+
+	(void)state;
+	assert_int_equal(hl_hmac_sha256_new("Jefe", 4, &h), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(mac, 0, sizeof(mac));
+		assert_int_equal(hl_hmac_sha256(h, msg, strlen(msg), mac), 0);
+		assert_memory_equal(mac, want, sizeof(want));
+	}
+	assert_int_equal(hl_hmac_sha256(h, "", 0, other), 0);
+	assert_memory_not_equal(other, want, sizeof(want));
+	hl_hmac_free(h);
+	hl_hmac_free(NULL);
+}
+
 /* Whether extension I of A and B has the same DER. */
 static int ext_same(X509 *a, X509 *b, int i)
 {
@@ -1541,6 +1566,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test(test_hex_is),
 		cmocka_unit_test(test_hkdf),
+		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_cms),
 	};
 	return cmocka_run_group_tests_name("crypto", tests, group_setup, group_teardown);
