@@ -144,7 +144,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 		if (hgs_healthcert_issue(node, &req->config, host, mode, &final, transport_key,
 					 &cert) < 0 ||
 		    hl_cert_to_der(cert, &der) < 0 || hl_cert_validity(cert, NULL, &not_after) < 0 ||
-		    hl_cert_thumbprint(cert, thumb) < 0) {
+		    hl_cert_thumbprint_der(der.data, der.len, thumb) < 0) {
 			hl_log_error("%s", hl_error_last());
 			hgs_result_fail(&final, HGS_STATUS_TRANSIENT_ERROR, 0,
 					"HGS could not issue the health certificate: %s; retry later",

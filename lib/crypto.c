@@ -704,23 +704,33 @@ int hl_crypto_base64_encode(const void *data, size_t len, struct hl_buf *out)
 	return 0;
 }
 
-/* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
+/* The 6-bit value of each byte in the base64 alphabet, -1 for the others (a table: no branches per character). */
+static const signed char base64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 /* The 6-bit value of base64 character C, or -1 when C is not in the alphabet. */
 static int base64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_values[c];
 }
 
+/* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
 int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 {
 	struct hl_buf b = { NULL, 0 };
@@ -735,6 +745,8 @@ int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 
+		if (!pad && base64_value(c) >= 0)
+			continue;
 		if (c == '=') {
 			if (i + 2 < len)
 				return hl_error("invalid base64: padding '=' at offset %zu is "
@@ -742,7 +754,7 @@ int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 			pad++;
 		} else if (pad) {
 			return hl_error("invalid base64: data after the padding at offset %zu", i);
-		} else if (base64_value(c) < 0) {
+		} else {
 			if (c >= 0x20 && c < 0x7f)
 				return hl_error("invalid base64: character '%c' at offset %zu is "
 						"not in the base64 alphabet", c, i);
@@ -2301,76 +2313,29 @@ static int set_serial(X509 *x)
 }
 
 /*
- * DER RSAPublicKey (PKCS #1: SEQUENCE { n, e }) of RSA KEY, OPENSSL_malloc()ed
- * into *DER; its length, or -1 (no message: the caller falls back).
- */
-static int rsa_pkcs1_der(const EVP_PKEY *key, unsigned char **der)
-{
-	BIGNUM *n = NULL, *e = NULL;
-	ASN1_INTEGER *an = NULL, *ae = NULL;
-	unsigned char *buf = NULL, *p;
-	int ln, le, body, total = -1;
-
-	*der = NULL;
-	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
-	    !(an = BN_to_ASN1_INTEGER(n, NULL)) || !(ae = BN_to_ASN1_INTEGER(e, NULL)))
-		goto out;
-	ln = i2d_ASN1_INTEGER(an, NULL);
-	le = i2d_ASN1_INTEGER(ae, NULL);
-	if (ln <= 0 || le <= 0 || ln > INT_MAX / 2 - 16 || le > INT_MAX / 2 - 16)
-		goto out;
-	body = ln + le;
-	total = ASN1_object_size(1, body, V_ASN1_SEQUENCE);
-	if (total <= 0 || !(buf = OPENSSL_malloc((size_t)total))) {
-		total = -1;
-		goto out;
-	}
-	p = buf;
-	ASN1_put_object(&p, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	if (i2d_ASN1_INTEGER(an, &p) != ln || i2d_ASN1_INTEGER(ae, &p) != le ||
-	    p != buf + total) {
-		OPENSSL_free(buf);
-		total = -1;
-		goto out;
-	}
-	*der = buf;
-out:
-	ASN1_INTEGER_free(an);
-	ASN1_INTEGER_free(ae);
-	BN_free(n);
-	BN_free(e);
-	ERR_clear_error();
-	return total;
-}
-
-/*
  * Set KEY as X's subject public key.  X509_set_pubkey() with a provider key
  * makes OpenSSL 3.0 encode it with an OSSL_ENCODER and decode that again with
  * an OSSL_DECODER (about half a millisecond, more than the signature); an RSA
- * key therefore goes through an equal copy of its public half built from
- * PKCS #1 DER by d2i_PublicKey(), which X509_set_pubkey() encodes directly.
- * The SubjectPublicKeyInfo is the same bytes either way (rsaEncryption, NULL
- * parameters, RSAPublicKey), and X509_get0_pubkey() of the certificate gives
- * a key equal to KEY (EVP_PKEY_eq).  Other key types take X509_set_pubkey().
+ * key therefore goes through a legacy key sharing the RSA object OpenSSL
+ * exports KEY to (EVP_PKEY_get0_RSA(), which keeps that export in KEY: a key
+ * used again, as HGS keeps a host's transport key, is exported once), which
+ * X509_set_pubkey() encodes directly.  The SubjectPublicKeyInfo is the same
+ * bytes either way (rsaEncryption, NULL parameters, RSAPublicKey), and
+ * X509_get0_pubkey() of the certificate gives a key equal to KEY
+ * (EVP_PKEY_eq).  Other key types take X509_set_pubkey().
  */
 static int set_subject_key(X509 *x, EVP_PKEY *key)
 {
-	const unsigned char *p;
-	unsigned char *der = NULL;
+	const RSA *rsa;
 	EVP_PKEY *copy = NULL;
-	int len, rc;
+	int rc;
 
-	if (EVP_PKEY_is_a(key, "RSA") && (len = rsa_pkcs1_der(key, &der)) > 0) {
-		p = der;
-		copy = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
-		if (copy && p != der + len) {
-			EVP_PKEY_free(copy);
-			copy = NULL;
-		}
-		OPENSSL_free(der);
-		ERR_clear_error();
+	if (EVP_PKEY_is_a(key, "RSA") && (rsa = EVP_PKEY_get0_RSA(key)) &&
+	    (copy = EVP_PKEY_new()) && EVP_PKEY_set1_RSA(copy, (RSA *)rsa) != 1) {
+		EVP_PKEY_free(copy);
+		copy = NULL;
 	}
+	ERR_clear_error();
 	rc = X509_set_pubkey(x, copy ? copy : key);
 	EVP_PKEY_free(copy);
 	return rc == 1 ? 0 : -1;
@@ -2922,14 +2887,26 @@ int hl_cert_from_der(const void *der, size_t len, X509 **out)
 /* SHA-256 of CERT's DER, as hex (X509_digest). */
 int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	struct hl_buf der = { NULL, 0 };
+	int rc;
 
 	out[0] = '\0';
-	ERR_clear_error();
-	if (X509_digest(cert, digest_md(HL_DIGEST_SHA256), md, &n) != 1 || n != HL_SHA256_LEN)
-		return ossl_fail("cannot compute certificate thumbprint");
-	return hl_crypto_hex_encode(md, n, out, HL_SHA256_HEX_SIZE);
+	if (hl_cert_to_der(cert, &der) < 0)
+		return hl_error_wrap("cannot compute certificate thumbprint");
+	rc = hl_cert_thumbprint_der(der.data, der.len, out);
+	hl_buf_free(&der);
+	return rc;
+}
+
+/* SHA-256 of a certificate's DER bytes as uppercase hex into OUT. */
+int hl_cert_thumbprint_der(const void *der, size_t len, char out[HL_SHA256_HEX_SIZE])
+{
+	unsigned char md[HL_SHA256_LEN];
+
+	out[0] = '\0';
+	if (hl_crypto_sha256(der, len, md) < 0)
+		return hl_error_wrap("cannot compute certificate thumbprint");
+	return hl_crypto_hex_encode(md, sizeof(md), out, HL_SHA256_HEX_SIZE);
 }
 
 /* Raw value (extnValue contents) of CERT's extension OID. */

@@ -509,6 +509,9 @@ int hl_cert_from_der(const void *der, size_t len, X509 **out);
 /* SHA-256 of CERT's DER as uppercase hex into OUT. */
 int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE]);
 
+/* The same thumbprint from the certificate's DER bytes (when the caller has them already). */
+int hl_cert_thumbprint_der(const void *der, size_t len, char out[HL_SHA256_HEX_SIZE]);
+
 /* Copy the subject's CN into BUF of SIZE bytes; -1 when absent or too long. */
 int hl_cert_subject_cn(const X509 *cert, char *buf, size_t size);
 

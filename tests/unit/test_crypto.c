@@ -1107,6 +1107,23 @@ static void test_cert_template(void **state)
 	assert_string_equal((char *)v.data, "ad");
 	hl_buf_free(&v);
 
+	/* the thumbprint, from the certificate or its DER: OpenSSL's SHA-256 digest of it */
+	{
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		char from_cert[HL_SHA256_HEX_SIZE], from_der[HL_SHA256_HEX_SIZE];
+		char want[HL_SHA256_HEX_SIZE];
+
+		assert_int_equal(X509_digest(two, EVP_sha256(), md, &n), 1);
+		assert_int_equal(hl_crypto_hex_encode(md, n, want, sizeof(want)), 0);
+		assert_int_equal(hl_cert_thumbprint(two, from_cert), 0);
+		assert_int_equal(hl_cert_to_der(two, &v), 0);
+		assert_int_equal(hl_cert_thumbprint_der(v.data, v.len, from_der), 0);
+		hl_buf_free(&v);
+		assert_string_equal(from_cert, want);
+		assert_string_equal(from_der, want);
+	}
+
 	/* one certificate through hl_cert_issue: the same extensions as the template's */
 	s.cn = "FabricHost1";
 	exts[0].value = "tpm";
