@@ -360,11 +360,9 @@ static void refuse_swapped_ak(struct hgs_result *res, const char *host, const ch
 			host, presented, pinned);
 }
 
-/* Reply {"activation": "bound", ...} for HOST's pinned AK NAME. */
-static int reply_bound(struct hl_http_response *resp, const char *host, const char *name)
+/* Reply 200 with object O (taken; NULL: out of memory). */
+static int reply_object(struct hl_http_response *resp, json_t *o)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "activation", "bound", "host", host, "ak_name",
-			      name);
 	int rc;
 
 	if (!o)
@@ -372,6 +370,13 @@ static int reply_bound(struct hl_http_response *resp, const char *host, const ch
 	rc = hl_http_response_json(resp, 200, o);
 	json_decref(o);
 	return rc;
+}
+
+/* Reply {"activation": "bound", ...} for HOST's pinned AK NAME. */
+static int reply_bound(struct hl_http_response *resp, const char *host, const char *name)
+{
+	return reply_object(resp, json_pack("{s:s, s:s, s:s}", "activation", "bound", "host", host,
+					    "ak_name", name));
 }
 
 /*
@@ -929,17 +934,11 @@ refused:
 static int reply_log_wanted(struct hgs_request *req, struct hl_http_response *resp,
 			    const char *host)
 {
-	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s}", "tcglog_wanted", 1, "host", host,
-			      "node", req->node->config.name, "Node", req->node->node_name,
-			      "reason", "this HGS node keeps no TCG log with that SHA-256: send "
-			      "the log itself ('tcglog') with the same nonce");
-	int rc;
-
-	if (!o)
-		return hl_error("out of memory");
-	rc = hl_http_response_json(resp, 200, o);
-	json_decref(o);
-	return rc;
+	return reply_object(resp, json_pack("{s:b, s:s, s:s, s:s, s:s}", "tcglog_wanted", 1,
+					    "host", host, "node", req->node->config.name, "Node",
+					    req->node->node_name, "reason", "this HGS node keeps no "
+					    "TCG log with that SHA-256: send the log itself "
+					    "('tcglog') with the same nonce"));
 }
 
 /* POST /Attestation/v1/tpm/attest. */
