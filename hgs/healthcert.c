@@ -65,7 +65,7 @@ int hgs_healthcert_template(const struct hgs_node *node, struct hl_cert_template
 /* Issue a health certificate from the attestation signer. */
 int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, const char *host,
 			 enum hgs_mode mode, const struct hgs_result *res, EVP_PKEY *transport_key,
-			 X509 **out)
+			 struct hl_buf *der, time_t *not_after)
 {
 	char substatus[HGS_REASON_MAX];
 	const char *values[EXT_COUNT];
@@ -75,7 +75,8 @@ int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, co
 	enum hl_key_type kt;
 	time_t now;
 
-	*out = NULL;
+	der->data = NULL;
+	der->len = 0;
 	if (!node->healthcert_template)
 		return hl_error("cannot issue a health certificate: the attestation signer is not "
 				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
@@ -99,8 +100,10 @@ int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, co
 	spec.cn = host;
 	spec.not_before = now;
 	spec.not_after = now + (time_t)cfg->healthcert_validity_h * 3600;
-	if (hl_cert_template_issue(node->healthcert_template, &spec, transport_key, out) < 0)
+	if (hl_cert_template_issue(node->healthcert_template, &spec, transport_key, der) < 0)
 		return hl_error_wrap("cannot issue a health certificate for '%s'", host);
+	if (not_after)
+		*not_after = spec.not_after;
 	return 0;
 }
 

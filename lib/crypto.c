@@ -2181,58 +2181,6 @@ static int dns_name_ok(const char *s)
 	return 1;
 }
 
-/* Add subjectAltName from SAN: IP literals as iPAddress, others as dNSName. */
-static int add_san(X509 *x, const char *const *san, size_t n)
-{
-	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gen = NULL;
-	ASN1_OCTET_STRING *ip;
-	ASN1_IA5STRING *dns;
-	size_t i;
-	int rc = -1;
-
-	if (!names)
-		return ossl_fail("cannot add subjectAltName");
-	for (i = 0; i < n; i++) {
-		gen = GENERAL_NAME_new();
-		if (!gen) {
-			ossl_fail("cannot add subjectAltName");
-			goto out;
-		}
-		ip = a2i_IPADDRESS(san[i]);
-		if (ip) {
-			GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
-		} else {
-			ERR_clear_error();
-			if (!dns_name_ok(san[i])) {
-				hl_error("invalid subjectAltName '%s'", san[i]);
-				goto out;
-			}
-			dns = ASN1_IA5STRING_new();
-			if (!dns || ASN1_STRING_set(dns, san[i], -1) != 1) {
-				ASN1_IA5STRING_free(dns);
-				ossl_fail("cannot add subjectAltName '%s'", san[i]);
-				goto out;
-			}
-			GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
-		}
-		if (!sk_GENERAL_NAME_push(names, gen)) {
-			ossl_fail("cannot add subjectAltName '%s'", san[i]);
-			goto out;
-		}
-		gen = NULL;
-	}
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1) {
-		ossl_fail("cannot add subjectAltName");
-		goto out;
-	}
-	rc = 0;
-out:
-	GENERAL_NAME_free(gen);
-	GENERAL_NAMES_free(names);
-	return rc;
-}
-
 /* DER of an extra extension's value per its kind, OPENSSL_malloc()ed into *DER. */
 static int ext_value_der(const struct hl_cert_ext *e, unsigned char **der, int *der_len)
 {
@@ -2355,28 +2303,47 @@ struct tmpl_ext {
 /* Extensions a template sets before subjectKeyIdentifier: basicConstraints, keyUsage, extendedKeyUsage. */
 #define TMPL_STD_MAX 3
 
+/* Certificates a template keeps built for reuse: one per thread issuing at once (more make their own). */
+#define TMPL_POOL 8
+
+/*
+ * A certificate of a template kept built: every fixed part in place, the
+ * parts that differ overwritten at each issue (serial, validity, subject
+ * CN, key, the values of subjectKeyIdentifier, authorityKeyIdentifier when
+ * self-signed, subjectAltName and the extra extensions), then signed and
+ * encoded.  x is NULL until first used, and after an issue that failed
+ * half-way (it is made again).  Guarded by lock.
+ */
+struct cert_proto {
+	pthread_mutex_t lock;
+	X509 *x;
+};
+
 /*
  * What every certificate issued from one template has in common
  * (crypto.h).  Invariants: ca_cert NULL means self-signed (the subject key
  * signs, sign_key NULL), else sign_key matches ca_cert (both
  * up-referenced); the fields of the spec a certificate's spec must repeat
- * are copied (org, is_ca, path_len, key_usage, ext_key_usage, the
+ * are copied (org, is_ca, path_len, key_usage, ext_key_usage, has_san, the
  * extensions' oid/kind/critical in exts[0..n_exts)); std[0..n_std) are the
  * extensions made from them, in certificate order; aki is the
  * authorityKeyIdentifier from ca_cert (NULL when self-signed: it depends
- * on the certificate itself and is made per certificate).
+ * on the certificate itself and is made per certificate).  A certificate's
+ * extensions are std, then subjectKeyIdentifier at ski_at,
+ * authorityKeyIdentifier, subjectAltName when has_san, then exts.
  */
 struct hl_cert_template {
 	X509 *ca_cert;
 	EVP_PKEY *sign_key;
 	char *org;
-	int is_ca, path_len;
+	int is_ca, path_len, has_san;
 	unsigned int key_usage, ext_key_usage;
 	X509_EXTENSION *std[TMPL_STD_MAX];
 	size_t n_std;
 	X509_EXTENSION *aki;
 	struct tmpl_ext *exts;
 	size_t n_exts;
+	struct cert_proto pool[TMPL_POOL];
 };
 
 /* Free a template; NULL-safe. */
@@ -2384,6 +2351,10 @@ void hl_cert_template_free(struct hl_cert_template *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < TMPL_POOL; i++) {
+		X509_free(t->pool[i].x);
+		pthread_mutex_destroy(&t->pool[i].lock);
+	}
 	for (size_t i = 0; i < t->n_std; i++)
 		X509_EXTENSION_free(t->std[i]);
 	X509_EXTENSION_free(t->aki);
@@ -2496,7 +2467,11 @@ int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKE
 		return hl_error("the ca key does not match ca certificate '%s'",
 				cert_label(ca_cert, label, sizeof(label)));
 	}
-	if (!(t = calloc(1, sizeof(*t))) || (spec->org && !(t->org = strdup(spec->org)))) {
+	if (!(t = calloc(1, sizeof(*t))))
+		return hl_error("out of memory");
+	for (size_t i = 0; i < TMPL_POOL; i++)
+		pthread_mutex_init(&t->pool[i].lock, NULL);
+	if (spec->org && !(t->org = strdup(spec->org))) {
 		hl_error("out of memory");
 		goto out;
 	}
@@ -2516,6 +2491,7 @@ int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKE
 	t->path_len = spec->path_len;
 	t->key_usage = spec->key_usage;
 	t->ext_key_usage = spec->ext_key_usage;
+	t->has_san = spec->n_san > 0;
 	if (tmpl_std_exts(t) < 0 || tmpl_extra_exts(t, spec) < 0)
 		goto out;
 	if (ca_cert) {
@@ -2538,7 +2514,8 @@ static int tmpl_matches(const struct hl_cert_template *t, const struct hl_cert_s
 	if ((!t->org != !spec->org) || (t->org && strcmp(t->org, spec->org) != 0) ||
 	    (t->ca_cert && t->is_ca != spec->is_ca) || t->path_len != spec->path_len ||
 	    t->key_usage != spec->key_usage || t->ext_key_usage != spec->ext_key_usage ||
-	    t->n_exts != spec->n_exts || (spec->n_exts && !spec->exts))
+	    t->has_san != (spec->n_san > 0) || t->n_exts != spec->n_exts ||
+	    (spec->n_exts && !spec->exts))
 		return 0;
 	for (size_t i = 0; i < t->n_exts; i++) {
 		const struct hl_cert_ext *e = &spec->exts[i];
@@ -2550,80 +2527,244 @@ static int tmpl_matches(const struct hl_cert_template *t, const struct hl_cert_s
 	return 1;
 }
 
-/* Set X's subject CN (and O) and its issuer: CA_CERT's subject, or X's own. */
-static int set_names(X509 *x, const char *cn, const char *org, const X509 *ca_cert)
+/* Add extension NID with the DER value "\x04\x00" (a placeholder, filled per certificate). */
+static int add_placeholder(X509 *x, int nid, ASN1_OBJECT *obj, int critical)
+{
+	static const unsigned char empty[] = { 0x04, 0x00 };
+	ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	int rc = -1;
+
+	if (data && ASN1_OCTET_STRING_set(data, empty, (int)sizeof(empty)) == 1)
+		ext = obj ? X509_EXTENSION_create_by_OBJ(NULL, obj, critical, data)
+			  : X509_EXTENSION_create_by_NID(NULL, nid, critical, data);
+	if (!ext || X509_add_ext(x, ext, -1) != 1)
+		ossl_fail("cannot make a certificate template");
+	else
+		rc = 0;
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(data);
+	return rc;
+}
+
+/*
+ * Build T's certificate with its fixed parts into *OUT: version, subject
+ * (a placeholder CN, then T's O), issuer (the CA's; a self-signed one is
+ * set per certificate), the extensions in template order with placeholder
+ * values where they differ.
+ */
+static int proto_build(const struct hl_cert_template *t, X509 **out)
+{
+	X509_NAME *name;
+	X509 *x = X509_new();
+	int rc = -1;
+
+	*out = NULL;
+	if (!x || X509_set_version(x, X509_VERSION_3) != 1 || !(name = X509_get_subject_name(x)) ||
+	    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)"-", -1, -1, 0) != 1 ||
+	    (t->org && X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
+						  (const unsigned char *)t->org, -1, -1, 0) != 1) ||
+	    (t->ca_cert && X509_set_issuer_name(x, X509_get_subject_name(t->ca_cert)) != 1)) {
+		ossl_fail("cannot make a certificate template");
+		goto out;
+	}
+	for (size_t i = 0; i < t->n_std; i++)
+		if (add_ext(x, t->std[i]) < 0)
+			goto out;
+	if (add_placeholder(x, NID_subject_key_identifier, NULL, 0) < 0 ||
+	    (t->ca_cert ? add_ext(x, t->aki)
+			: add_placeholder(x, NID_authority_key_identifier, NULL, 0)) < 0 ||
+	    (t->has_san && add_placeholder(x, NID_subject_alt_name, NULL, 0) < 0))
+		goto out;
+	for (size_t i = 0; i < t->n_exts; i++)
+		if (add_placeholder(x, NID_undef, t->exts[i].obj, t->exts[i].critical) < 0)
+			goto out;
+	*out = x;
+	x = NULL;
+	rc = 0;
+out:
+	X509_free(x);
+	return rc;
+}
+
+/* Set X's extension at index AT to the DER value DER of LEN bytes. */
+static int set_ext_value(X509 *x, int at, const unsigned char *der, int len)
+{
+	ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+	int rc = -1;
+
+	if (data && ASN1_OCTET_STRING_set(data, der, len) == 1 &&
+	    X509_EXTENSION_set_data(X509_get_ext(x, at), data) == 1)
+		rc = 0;
+	ASN1_OCTET_STRING_free(data);
+	return rc;
+}
+
+/* Set X's extension at index AT to the value of EXT (same kind). */
+static int set_ext_from(X509 *x, int at, X509_EXTENSION *ext)
+{
+	const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
+
+	return set_ext_value(x, at, ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+}
+
+/* Set X's subject CN (the first entry of its subject) to CN; self-signed: the issuer too. */
+static int set_cn(X509 *x, const char *cn, int self_signed)
 {
 	X509_NAME *name = X509_get_subject_name(x);
 
-	if (!name ||
-	    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-				       (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    (org && X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
-					       (const unsigned char *)org, -1, -1, 0) != 1) ||
-	    X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) != 1)
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, 0));
+	if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)cn, -1, 0, 0) != 1 ||
+	    (self_signed && X509_set_issuer_name(x, name) != 1))
 		return ossl_fail("cannot set certificate names");
 	return 0;
 }
 
-/* Add subjectKeyIdentifier to X: the SHA-1 of its public key bits, as OpenSSL's "hash" makes it. */
-static int add_ski(X509 *x)
+/* Set X's subjectKeyIdentifier (at AT): the SHA-1 of its public key bits, as OpenSSL's "hash" makes it. */
+static int set_ski(X509 *x, int at)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
 	unsigned int len = 0;
 	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
-	int rc = -1;
+	int n, rc = -1;
 
-	if (!id || X509_pubkey_digest(x, digest_md(HL_DIGEST_SHA1), md, &len) != 1 ||
-	    ASN1_OCTET_STRING_set(id, md, (int)len) != 1 ||
-	    X509_add1_ext_i2d(x, NID_subject_key_identifier, id, 0, X509V3_ADD_DEFAULT) != 1)
-		ossl_fail("cannot add subjectKeyIdentifier extension");
-	else
+	if (id && X509_pubkey_digest(x, digest_md(HL_DIGEST_SHA1), md, &len) == 1 &&
+	    ASN1_OCTET_STRING_set(id, md, (int)len) == 1 &&
+	    (n = i2d_ASN1_OCTET_STRING(id, &der)) > 0 && set_ext_value(x, at, der, n) == 0)
 		rc = 0;
+	else
+		ossl_fail("cannot set subjectKeyIdentifier extension");
+	OPENSSL_free(der);
 	ASN1_OCTET_STRING_free(id);
 	return rc;
 }
 
-/* Add the value of extra extension E to X as T's extension TE says. */
-static int add_extra_ext(X509 *x, const struct tmpl_ext *te, const struct hl_cert_ext *e)
+/* Self-signed X: its authorityKeyIdentifier (at AT) from itself, its key identifier set. */
+static int set_self_aki(X509 *x, int at)
 {
-	ASN1_OCTET_STRING *data = NULL;
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	int der_len = 0, rc = -1;
+	X509V3_CTX v3;
+	X509_EXTENSION *aki;
+	int rc;
 
-	if (ext_value_der(e, &der, &der_len) < 0)
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if (!(aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
 		return -1;
-	data = ASN1_OCTET_STRING_new();
-	if (!data || ASN1_OCTET_STRING_set(data, der, der_len) != 1) {
-		ossl_fail("cannot add extension '%s'", te->oid);
-		goto out;
+	rc = set_ext_from(x, at, aki) < 0 ? ossl_fail("cannot set authorityKeyIdentifier") : 0;
+	X509_EXTENSION_free(aki);
+	return rc;
+}
+
+/* Set X's subjectAltName (at AT) from SAN: IP literals as iPAddress, others as dNSName. */
+static int set_san(X509 *x, int at, const char *const *san, size_t n)
+{
+	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gen = NULL;
+	X509_EXTENSION *ext = NULL;
+	ASN1_OCTET_STRING *ip;
+	ASN1_IA5STRING *dns;
+	int rc = -1;
+
+	if (!names)
+		return ossl_fail("cannot add subjectAltName");
+	for (size_t i = 0; i < n; i++) {
+		if (!(gen = GENERAL_NAME_new())) {
+			ossl_fail("cannot add subjectAltName");
+			goto out;
+		}
+		ip = a2i_IPADDRESS(san[i]);
+		if (ip) {
+			GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+		} else {
+			ERR_clear_error();
+			if (!dns_name_ok(san[i])) {
+				hl_error("invalid subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			dns = ASN1_IA5STRING_new();
+			if (!dns || ASN1_STRING_set(dns, san[i], -1) != 1) {
+				ASN1_IA5STRING_free(dns);
+				ossl_fail("cannot add subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+		}
+		if (!sk_GENERAL_NAME_push(names, gen)) {
+			ossl_fail("cannot add subjectAltName '%s'", san[i]);
+			goto out;
+		}
+		gen = NULL;
 	}
-	ext = X509_EXTENSION_create_by_OBJ(NULL, te->obj, te->critical, data);
-	if (!ext || X509_add_ext(x, ext, -1) != 1) {
-		ossl_fail("cannot add extension '%s'", te->oid);
+	if (!(ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names)) ||
+	    set_ext_from(x, at, ext) < 0) {
+		ossl_fail("cannot add subjectAltName");
 		goto out;
 	}
 	rc = 0;
 out:
 	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(data);
-	OPENSSL_free(der);
+	GENERAL_NAME_free(gen);
+	GENERAL_NAMES_free(names);
 	return rc;
 }
 
 /*
- * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
- * and extension values (crypto.h).
+ * Overwrite what differs in T's certificate X with SPEC's and SUBJECT_KEY,
+ * sign it and encode it into DER.
  */
-int hl_cert_template_issue(const struct hl_cert_template *t, const struct hl_cert_spec *spec,
-			   EVP_PKEY *subject_key, X509 **out)
+static int proto_issue(const struct hl_cert_template *t, X509 *x,
+		       const struct hl_cert_spec *spec, EVP_PKEY *subject_key, struct hl_buf *der)
 {
-	X509V3_CTX v3;
-	X509_EXTENSION *aki = NULL;
-	X509 *x = NULL;
+	int at = (int)t->n_std, ski_at = at, aki_at = at + 1, san_at = at + 2;
+	int extra_at = at + 2 + t->has_san, len = 0;
+	unsigned char *value = NULL, *p;
+
+	if (set_serial(x) < 0 || set_cn(x, spec->cn, !t->ca_cert) < 0)
+		return -1;
+	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after))
+		return ossl_fail("cannot set validity");
+	if (set_subject_key(x, subject_key) < 0)
+		return ossl_fail("cannot set public key");
+	if (set_ski(x, ski_at) < 0 || (!t->ca_cert && set_self_aki(x, aki_at) < 0) ||
+	    (t->has_san && set_san(x, san_at, spec->san, spec->n_san) < 0))
+		return -1;
+	for (size_t i = 0; i < t->n_exts; i++) {
+		if (ext_value_der(&spec->exts[i], &value, &len) < 0)
+			return -1;
+		if (set_ext_value(x, extra_at + (int)i, value, len) < 0) {
+			OPENSSL_free(value);
+			return ossl_fail("cannot add extension '%s'", t->exts[i].oid);
+		}
+		OPENSSL_free(value);
+	}
+	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
+		      digest_md(HL_DIGEST_SHA256)) <= 0)
+		return ossl_fail("cannot sign");
+	if ((len = i2d_X509(x, NULL)) <= 0 || buf_alloc(der, (size_t)len) < 0)
+		return ossl_fail("cannot encode the certificate");
+	p = der->data;
+	if (i2d_X509(x, &p) != len) {
+		hl_buf_free(der);
+		return ossl_fail("cannot encode the certificate");
+	}
+	return 0;
+}
+
+/*
+ * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
+ * and extension values, as DER (crypto.h): on a certificate of T's pool
+ * that no other thread holds, else on one made for this call.
+ */
+int hl_cert_template_issue(struct hl_cert_template *t, const struct hl_cert_spec *spec,
+			   EVP_PKEY *subject_key, struct hl_buf *der)
+{
+	struct cert_proto *held = NULL;
+	X509 *own = NULL, **x;
 	int rc = -1;
 
-	*out = NULL;
+	buf_reset(der);
 	if (!spec || !spec->cn || !spec->cn[0])
 		return hl_error("cannot issue certificate: no subject cn given");
 	if (spec->not_after <= spec->not_before)
@@ -2631,56 +2772,24 @@ int hl_cert_template_issue(const struct hl_cert_template *t, const struct hl_cer
 				"not-before", spec->cn);
 	if (!tmpl_matches(t, spec))
 		return hl_error("cannot issue certificate '%s': its spec is not the one of the "
-				"template (org, CA flags, usages and extension oids must repeat it)",
-				spec->cn);
+				"template (org, CA flags, usages, subjectAltName and extension oids "
+				"must repeat it)", spec->cn);
+	for (size_t i = 0; i < TMPL_POOL && !held; i++)
+		if (pthread_mutex_trylock(&t->pool[i].lock) == 0)
+			held = &t->pool[i];
+	x = held ? &held->x : &own;
 	ERR_clear_error();
-	x = X509_new();
-	if (!x || X509_set_version(x, X509_VERSION_3) != 1) {
-		ossl_fail("cannot create certificate");
-		goto out;
-	}
-	if (set_serial(x) < 0 || set_names(x, spec->cn, t->org, t->ca_cert) < 0)
-		goto out;
-	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after)) {
-		ossl_fail("cannot set validity");
-		goto out;
-	}
-	if (set_subject_key(x, subject_key) < 0) {
-		ossl_fail("cannot set public key");
-		goto out;
-	}
-	for (size_t i = 0; i < t->n_std; i++)
-		if (add_ext(x, t->std[i]) < 0)
-			goto out;
-	if (add_ski(x) < 0)
-		goto out;
-	if (!t->ca_cert) {
-		/* self-signed: from the certificate itself, its key identifier just added */
-		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-		if (!(aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
-			goto out;
-	}
-	if (add_ext(x, t->ca_cert ? t->aki : aki) < 0)
-		goto out;
-	if (spec->n_san && add_san(x, spec->san, spec->n_san) < 0)
-		goto out;
-	for (size_t i = 0; i < t->n_exts; i++)
-		if (add_extra_ext(x, &t->exts[i], &spec->exts[i]) < 0)
-			goto out;
-	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
-		      digest_md(HL_DIGEST_SHA256)) <= 0) {
-		ossl_fail("cannot sign");
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	rc = 0;
-out:
-	if (rc < 0)
+	if ((*x || proto_build(t, x) == 0) && proto_issue(t, *x, spec, subject_key, der) == 0)
+		rc = 0;
+	if (rc < 0) {
+		/* half overwritten: made again at its next use */
+		X509_free(*x);
+		*x = NULL;
 		hl_error_wrap("cannot issue certificate '%s'", spec->cn);
-	X509_EXTENSION_free(aki);
-	X509_free(x);
+	}
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	X509_free(own);
 	return rc;
 }
 
@@ -2689,6 +2798,7 @@ static int issue_once(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 		      EVP_PKEY *ca_key, X509 **out)
 {
 	struct hl_cert_template *t = NULL;
+	struct hl_buf der = { NULL, 0 };
 	int rc;
 
 	*out = NULL;
@@ -2696,8 +2806,11 @@ static int issue_once(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X5
 		return hl_error("cannot issue certificate: no subject cn given");
 	if (hl_cert_template_new(spec, ca_cert, ca_key, &t) < 0)
 		return hl_error_wrap("cannot issue certificate '%s'", spec->cn);
-	rc = hl_cert_template_issue(t, spec, subject_key, out);
+	rc = hl_cert_template_issue(t, spec, subject_key, &der);
 	hl_cert_template_free(t);
+	if (rc == 0)
+		rc = hl_cert_from_der(der.data, der.len, out);
+	hl_buf_free(&der);
 	return rc;
 }
 

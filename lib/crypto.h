@@ -437,36 +437,38 @@ int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *
  * kind of spec has in common, prepared once: the check that the CA key
  * matches its certificate, the issuer name, basicConstraints, keyUsage,
  * extendedKeyUsage, authorityKeyIdentifier and the extra extensions' OIDs
- * as objects.  Issuing from it sets only what differs between two such
- * certificates: the serial, the validity, the subject (CN; O is the
+ * as objects, and certificates kept built with all of that in place.
+ * Issuing from it overwrites only what differs between two such
+ * certificates: the serial, the validity, the subject CN (O is the
  * template's), the subject key and its subjectKeyIdentifier,
- * subjectAltName, the extra extensions' values, and the signature.  A
- * template is read-only once made: several threads may issue from one at
- * once.  hl_cert_issue() and hl_cert_issue_self_signed() issue through a
- * template made for that one certificate, so both give the same
- * certificates.
+ * subjectAltName, the extra extensions' values, and the signature.
+ * Several threads may issue from one template at once (each on a kept
+ * certificate of its own).  hl_cert_issue() and hl_cert_issue_self_signed()
+ * issue through a template made for that one certificate, so both give the
+ * same certificates.
  */
 struct hl_cert_template;
 
 /*
  * Make a template from SPEC for certificates signed by CA_KEY with
  * CA_CERT's subject as issuer (CA_KEY must match CA_CERT), or, both NULL,
- * for self-signed CA certificates.  SPEC's cn, validity, san and extension
- * values are not kept; an extension OID that is invalid, given twice or
- * one the issuing code sets itself is refused here.  *OUT NULL on entry.
+ * for self-signed CA certificates.  SPEC's cn, validity, san entries and
+ * extension values are not kept (whether it has subjectAltName is); an
+ * extension OID that is invalid, given twice or one the issuing code sets
+ * itself is refused here.  *OUT NULL on entry.
  */
 int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKEY *ca_key,
 			 struct hl_cert_template **out);
 
 /*
  * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
- * and extension values.  SPEC's org, is_ca, path_len, key_usage,
- * ext_key_usage and its extensions' oid, kind and critical must be the
- * template's (refused otherwise).  For a self-signed template SUBJECT_KEY
- * is the private key that signs.  *OUT NULL on entry.
+ * and extension values, as DER into DER.  SPEC's org, is_ca, path_len,
+ * key_usage, ext_key_usage, whether it has san entries, and its extensions'
+ * oid, kind and critical must be the template's (refused otherwise).  For
+ * a self-signed template SUBJECT_KEY is the private key that signs.
  */
-int hl_cert_template_issue(const struct hl_cert_template *t, const struct hl_cert_spec *spec,
-			   EVP_PKEY *subject_key, X509 **out);
+int hl_cert_template_issue(struct hl_cert_template *t, const struct hl_cert_spec *spec,
+			   EVP_PKEY *subject_key, struct hl_buf *der);
 
 /* Free a template; NULL-safe. */
 void hl_cert_template_free(struct hl_cert_template *t);

@@ -1054,6 +1054,22 @@ static int ext_same(X509 *a, X509 *b, int i)
 	return same;
 }
 
+/* Issue from T into *OUT, read back from the DER it gives; what hl_cert_template_issue returns. */
+static int tmpl_issue(struct hl_cert_template *t, const struct hl_cert_spec *s, EVP_PKEY *key,
+		      X509 **out)
+{
+	struct hl_buf der = { NULL, 0 };
+	int rc = hl_cert_template_issue(t, s, key, &der);
+
+	*out = NULL;
+	if (rc == 0)
+		assert_int_equal(hl_cert_from_der(der.data, der.len, out), 0);
+	else
+		assert_null(der.data);
+	hl_buf_free(&der);
+	return rc;
+}
+
 /*
  * A template issues certificates that differ only where they must (serial,
  * subject CN, key and its identifier, the extensions' values), each
@@ -1081,11 +1097,11 @@ static void test_cert_template(void **state)
 	s.exts = exts;
 	s.n_exts = 2;
 	assert_int_equal(hl_cert_template_new(&s, ca, ec_a, &t), 0);
-	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &one), 0);
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &one), 0);
 	s.cn = "FabricHost2";
 	exts[0].value = "ad";
 	exts[0].len = 2;
-	assert_int_equal(hl_cert_template_issue(t, &s, rsa_b, &two), 0);
+	assert_int_equal(tmpl_issue(t, &s, rsa_b, &two), 0);
 	assert_int_equal(hl_cert_verify(one, ca, NULL, 0, 0), 0);
 	assert_int_equal(hl_cert_verify(two, ca, NULL, 0, 0), 0);
 
@@ -1134,20 +1150,35 @@ static void test_cert_template(void **state)
 		assert_true(ext_same(one, direct, i));
 	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(one), X509_get_subject_name(direct)),
 			 0);
+	hl_cert_free(direct);
+	direct = NULL;
 
 	/* a spec that is not the template's */
 	s.org = "contoso.com";
-	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
 	assert_error_has("not the one of the template");
 	assert_null(direct);
 	s.org = "fabrikam.com";
 	exts[1].oid = OID_RESULT;
-	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
 	assert_error_has("not the one of the template");
 	exts[1].oid = OID_BLOB;
 	s.n_exts = 1;
-	assert_int_equal(hl_cert_template_issue(t, &s, rsa_a, &direct), -1);
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
 	s.n_exts = 2;
+	/* a value refused half-way through an issue; the next issue is whole again */
+	exts[0].value = "\xff\xfe";
+	exts[0].len = 2;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not valid utf-8");
+	exts[0].value = "tpm";
+	exts[0].len = 3;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), 0);
+	assert_int_equal(hl_cert_verify(direct, ca, NULL, 0, 0), 0);
+	for (int i = 0; i < 7; i++)
+		assert_true(ext_same(one, direct, i));
+	hl_cert_free(direct);
+	direct = NULL;
 	hl_cert_template_free(t);
 	t = NULL;
 
