@@ -2717,8 +2717,8 @@ static int proto_issue(const struct hl_cert_template *t, X509 *x,
 		       const struct hl_cert_spec *spec, EVP_PKEY *subject_key, struct hl_buf *der)
 {
 	int at = (int)t->n_std, ski_at = at, aki_at = at + 1, san_at = at + 2;
-	int extra_at = at + 2 + t->has_san, len = 0;
-	unsigned char *value = NULL, *p;
+	int extra_at = at + 2 + t->has_san, len = 0, rc;
+	unsigned char *value = NULL, *p = NULL;
 
 	if (set_serial(x) < 0 || set_cn(x, spec->cn, !t->ca_cert) < 0)
 		return -1;
@@ -2742,14 +2742,14 @@ static int proto_issue(const struct hl_cert_template *t, X509 *x,
 	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
 		      digest_md(HL_DIGEST_SHA256)) <= 0)
 		return ossl_fail("cannot sign");
-	if ((len = i2d_X509(x, NULL)) <= 0 || buf_alloc(der, (size_t)len) < 0)
+	/* encoded once (OpenSSL's buffer), then copied: i2d_X509 encodes again at each call */
+	if ((len = i2d_X509(x, &p)) <= 0)
 		return ossl_fail("cannot encode the certificate");
-	p = der->data;
-	if (i2d_X509(x, &p) != len) {
-		hl_buf_free(der);
-		return ossl_fail("cannot encode the certificate");
-	}
-	return 0;
+	rc = buf_alloc(der, (size_t)len);
+	if (rc == 0)
+		memcpy(der->data, p, (size_t)len);
+	OPENSSL_free(p);
+	return rc;
 }
 
 /*

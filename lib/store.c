@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1236,6 +1237,18 @@ static char *location_display(const char *location)
 	return d;
 }
 
+/*
+ * Set SQLite up for the process before its first use: no memory statistics
+ * (nothing reads them, and keeping them takes a global mutex at every
+ * allocation SQLite makes).  Refused, harmlessly, once SQLite is in use.
+ */
+static void sqlite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
 /* Open, configure and migrate a store. */
 int hl_store_open(const char *location, const char *const *migrations, size_t n_migrations,
 		  struct hl_store **out)
@@ -1252,6 +1265,7 @@ int hl_store_open(const char *location, const char *const *migrations, size_t n_
 		if (!migrations[i])
 			return hl_error("store '%s': migration %zu is NULL", location, i + 1);
 	n = (int)n_migrations;
+	pthread_once(&sqlite_configured, sqlite_configure);
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->path = location_display(location))) {
 		hl_error("cannot open a store: out of memory");
