@@ -360,11 +360,9 @@ static void refuse_swapped_ak(struct hgs_result *res, const char *host, const ch
 			host, presented, pinned);
 }
 
-/* Reply {"activation": "bound", ...} for HOST's pinned AK NAME. */
-static int reply_bound(struct hl_http_response *resp, const char *host, const char *name)
+/* Reply 200 with object O (taken; NULL: out of memory). */
+static int reply_object(struct hl_http_response *resp, json_t *o)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "activation", "bound", "host", host, "ak_name",
-			      name);
 	int rc;
 
 	if (!o)
@@ -372,6 +370,13 @@ static int reply_bound(struct hl_http_response *resp, const char *host, const ch
 	rc = hl_http_response_json(resp, 200, o);
 	json_decref(o);
 	return rc;
+}
+
+/* Reply {"activation": "bound", ...} for HOST's pinned AK NAME. */
+static int reply_bound(struct hl_http_response *resp, const char *host, const char *name)
+{
+	return reply_object(resp, json_pack("{s:s, s:s, s:s}", "activation", "bound", "host", host,
+					    "ak_name", name));
 }
 
 /*
@@ -627,15 +632,17 @@ out:
 }
 
 /*
- * ---- the TCG logs read, remembered by their text ----
+ * ---- the TCG logs read, remembered by their digest ----
  *
- * A host sends the log of its current boot at every attestation, and
- * parsing it, checking its must-hash events and replaying it cost OpenSSL a
- * tenth of an attestation.  Those steps depend on the log's bytes alone (not
+ * A host attests with the log of its current boot every time, and parsing
+ * it, checking its must-hash events and replaying it cost OpenSSL a tenth of
+ * an attestation (and carrying it, base64 inside the JSON body, as much
+ * again in JSON parsing).  Those steps depend on the log's bytes alone (not
  * on the quote, the registration or the policies), so a log that passed them
- * is remembered by the SHA-256 of its base64 text as the request carries it
- * (the same text is the same bytes, and a remembered log is not even
- * decoded again) with its parse, its replay and its boot configuration
+ * is remembered by the SHA-256 of its bytes, and a host may then send only
+ * that digest ("tcglog_sha256"; a node that does not keep the log answers
+ * "tcglog_wanted" and the host sends it whole), with its parse, its replay
+ * and its boot configuration
  * (hl_wbcl_read, what the policies read of it), shared read-only by
  * reference count; every step that depends on anything else (the quoted
  * PCRs, the policies) runs at every attestation.  Logs that fail are never
@@ -647,7 +654,7 @@ out:
 
 /* A log that parsed, passed the data checks and replayed. */
 struct log_memo {
-	unsigned char key[HL_SHA256_LEN];     /* SHA-256 of the log's base64 text */
+	unsigned char key[HL_SHA256_LEN];     /* SHA-256 of the log's bytes */
 	size_t len;                           /* the log's length in bytes */
 	struct hl_tcglog *log;
 	struct hl_tcglog_pcrs *pcrs;
@@ -726,16 +733,18 @@ static struct log_memo *log_memo_add(const unsigned char key[HL_SHA256_LEN], siz
 }
 
 /*
- * The fields of an attestation request.  The TCG log is decoded only when
- * it is not remembered: LOG_KEY is the SHA-256 of its base64 text as sent,
- * KNOWN a reference to the remembered log of that text (NULL: TCGLOG holds
- * the decoded bytes), TCGLOG_LEN its length in bytes either way.
+ * The fields of an attestation request.  LOG_KEY is the SHA-256 of the TCG
+ * log's bytes (sent as "tcglog_sha256", or of the "tcglog" sent), KNOWN a
+ * reference to the remembered log with that digest (NULL: TCGLOG holds the
+ * bytes sent, or LOG_WANTED says only the digest came and this node does
+ * not keep that log), TCGLOG_LEN the log's length in bytes.
  */
 struct attest_req {
 	const char *host;
 	struct field nonce, ak, quote, quote_sig, tcglog, tk, certify, certify_sig;
 	unsigned char log_key[HL_SHA256_LEN];
 	struct log_memo *known;
+	int log_wanted;
 	size_t tcglog_len;
 };
 
@@ -755,24 +764,38 @@ static void attest_req_free(struct attest_req *r)
 }
 
 /*
- * Read field "tcglog" of BODY into R: remembered by its text (R->known) or
- * decoded (R->tcglog, with the errors get_field() gives).
+ * Read the TCG log of BODY into R: field "tcglog" (base64 of the log),
+ * remembered (R->known) or kept in R->tcglog; or field "tcglog_sha256" (the
+ * SHA-256 of the log's bytes in hex), remembered or not (R->log_wanted).
  */
 static int attest_req_log(const json_t *body, struct attest_req *r)
 {
-	const json_t *v = json_object_get(body, "tcglog");
+	const json_t *digest = json_object_get(body, "tcglog_sha256");
+	struct hl_buf raw = { NULL, 0 };
 
-	if (!json_is_string(v))
-		return get_field(body, "tcglog", &r->tcglog);
-	if (hl_crypto_sha256(json_string_value(v), json_string_length(v), r->log_key) < 0)
-		return -1;
-	if ((r->known = log_memo_get(r->log_key))) {
-		r->tcglog_len = r->known->len;
+	if (digest) {
+		if (json_object_get(body, "tcglog"))
+			return hl_error("give either 'tcglog' or 'tcglog_sha256', not both");
+		if (!json_is_string(digest) ||
+		    hl_crypto_hex_decode(json_string_value(digest), &raw) < 0 ||
+		    raw.len != HL_SHA256_LEN) {
+			hl_buf_free(&raw);
+			return hl_error("'tcglog_sha256' must be the SHA-256 of the TCG log, 64 hex "
+					"digits");
+		}
+		memcpy(r->log_key, raw.data, HL_SHA256_LEN);
+		hl_buf_free(&raw);
+		if ((r->known = log_memo_get(r->log_key)))
+			r->tcglog_len = r->known->len;
+		else
+			r->log_wanted = 1;
 		return 0;
 	}
-	if (get_field(body, "tcglog", &r->tcglog) < 0)
+	if (get_field(body, "tcglog", &r->tcglog) < 0 ||
+	    hl_crypto_sha256(r->tcglog.data, r->tcglog.len, r->log_key) < 0)
 		return -1;
 	r->tcglog_len = r->tcglog.len;
+	r->known = log_memo_get(r->log_key);
 	return 0;
 }
 
@@ -904,6 +927,20 @@ refused:
 	return rc;
 }
 
+/*
+ * Answer a request that gave only the digest of a TCG log this node does
+ * not keep: {"tcglog_wanted": true, ...}, no decision, nothing recorded.
+ */
+static int reply_log_wanted(struct hgs_request *req, struct hl_http_response *resp,
+			    const char *host)
+{
+	return reply_object(resp, json_pack("{s:b, s:s, s:s, s:s, s:s}", "tcglog_wanted", 1,
+					    "host", host, "node", req->node->config.name, "Node",
+					    req->node->node_name, "reason", "this HGS node keeps no "
+					    "TCG log with that SHA-256: send the log itself "
+					    "('tcglog') with the same nonce"));
+}
+
 /* POST /Attestation/v1/tpm/attest. */
 static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 {
@@ -922,6 +959,11 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	/* 1. the request */
 	if (attest_req_read(req->body, &r) < 0) {
 		rc = hgs_attest_reject(req, resp, 400, "%s", hl_error_last());
+		goto out;
+	}
+	if (r.log_wanted) {
+		/* no decision yet (the nonce stays unused): the host sends the log itself */
+		rc = reply_log_wanted(req, resp, r.host);
 		goto out;
 	}
 	hgs_trace_amend(req->trace, 0, ": host '%s': AK, quote over the nonce, TCG log (%zu bytes), "

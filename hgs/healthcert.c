@@ -20,20 +20,64 @@
 #include "lib/err.h"
 #include "proto/names.h"
 
+/* The hgslab extensions of a health certificate, in certificate order, and their OIDs. */
+enum { EXT_MODE, EXT_STATUS, EXT_SUBSTATUS, EXT_NODE, EXT_COUNT };
+static const char *const ext_oids[EXT_COUNT] = {
+	[EXT_MODE] = HGS_OID_HC_MODE,
+	[EXT_STATUS] = HGS_OID_HC_STATUS,
+	[EXT_SUBSTATUS] = HGS_OID_HC_SUBSTATUS,
+	[EXT_NODE] = HGS_OID_HC_NODE,
+};
+
+/*
+ * The spec of a health certificate of NODE into SPEC and EXTS, with the
+ * extensions' values VALUES: what every one has in common (O, usages, the
+ * extensions' OIDs and kinds), the rest (CN, validity) left to the caller.
+ */
+static void spec_fill(const struct hgs_node *node, const char *const values[EXT_COUNT],
+		      struct hl_cert_ext exts[EXT_COUNT], struct hl_cert_spec *spec)
+{
+	for (int i = 0; i < EXT_COUNT; i++)
+		exts[i] = (struct hl_cert_ext){ ext_oids[i], HL_EXT_UTF8, values[i], strlen(values[i]),
+						0 };
+	memset(spec, 0, sizeof(*spec));
+	spec->org = node->config.domain;
+	spec->path_len = -1;
+	spec->key_usage = HL_KU_KEY_ENCIPHERMENT;
+	spec->exts = exts;
+	spec->n_exts = EXT_COUNT;
+}
+
+/* Make the health certificate template of NODE from its attestation signer. */
+int hgs_healthcert_template(const struct hgs_node *node, struct hl_cert_template **out)
+{
+	static const char *const none[EXT_COUNT] = { "", "", "", "" };
+	struct hl_cert_ext exts[EXT_COUNT];
+	struct hl_cert_spec spec;
+
+	*out = NULL;
+	spec_fill(node, none, exts, &spec);
+	if (hl_cert_template_new(&spec, node->signer_cert, node->signer_key, out) < 0)
+		return hl_error_wrap("cannot prepare the health certificates of '%s'", node->dir);
+	return 0;
+}
+
 /* Issue a health certificate from the attestation signer. */
 int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, const char *host,
 			 enum hgs_mode mode, const struct hgs_result *res, EVP_PKEY *transport_key,
-			 X509 **out)
+			 struct hl_buf *der, time_t *not_after)
 {
 	char substatus[HGS_REASON_MAX];
-	struct hl_cert_ext exts[4];
-	struct hl_cert_spec spec = { 0 };
+	const char *values[EXT_COUNT];
+	struct hl_cert_ext exts[EXT_COUNT];
+	struct hl_cert_spec spec;
 	const char *mode_name = hgs_mode_name(mode), *status = hgs_status_name(res->status);
 	enum hl_key_type kt;
 	time_t now;
 
-	*out = NULL;
-	if (!node->signer_key || !node->signer_cert)
+	der->data = NULL;
+	der->len = 0;
+	if (!node->healthcert_template)
 		return hl_error("cannot issue a health certificate: the attestation signer is not "
 				"loaded (open the node with HGS_NODE_OPEN_KEYS)");
 	if (!mode_name || !status)
@@ -48,22 +92,18 @@ int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, co
 	if (hgs_node_now(node, &now) < 0)
 		return -1;
 	hgs_substatus_format(res->substatus, substatus, sizeof(substatus));
-	exts[0] = (struct hl_cert_ext){ HGS_OID_HC_MODE, HL_EXT_UTF8, mode_name, strlen(mode_name), 0 };
-	exts[1] = (struct hl_cert_ext){ HGS_OID_HC_STATUS, HL_EXT_UTF8, status, strlen(status), 0 };
-	exts[2] = (struct hl_cert_ext){ HGS_OID_HC_SUBSTATUS, HL_EXT_UTF8, substatus,
-					strlen(substatus), 0 };
-	exts[3] = (struct hl_cert_ext){ HGS_OID_HC_NODE, HL_EXT_UTF8, node->config.name,
-					strlen(node->config.name), 0 };
+	values[EXT_MODE] = mode_name;
+	values[EXT_STATUS] = status;
+	values[EXT_SUBSTATUS] = substatus;
+	values[EXT_NODE] = node->config.name;
+	spec_fill(node, values, exts, &spec);
 	spec.cn = host;
-	spec.org = node->config.domain;
 	spec.not_before = now;
 	spec.not_after = now + (time_t)cfg->healthcert_validity_h * 3600;
-	spec.path_len = -1;
-	spec.key_usage = HL_KU_KEY_ENCIPHERMENT;
-	spec.exts = exts;
-	spec.n_exts = 4;
-	if (hl_cert_issue(&spec, transport_key, node->signer_cert, node->signer_key, out) < 0)
+	if (hl_cert_template_issue(node->healthcert_template, &spec, transport_key, der) < 0)
 		return hl_error_wrap("cannot issue a health certificate for '%s'", host);
+	if (not_after)
+		*not_after = spec.not_after;
 	return 0;
 }
 
@@ -71,13 +111,6 @@ int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, co
  * The hgslab extension OIDs as objects, made once: OBJ_txt2obj() at every
  * lookup cost a KPS release four conversions per parse.
  */
-enum { EXT_MODE, EXT_STATUS, EXT_SUBSTATUS, EXT_NODE, EXT_COUNT };
-static const char *const ext_oids[EXT_COUNT] = {
-	[EXT_MODE] = HGS_OID_HC_MODE,
-	[EXT_STATUS] = HGS_OID_HC_STATUS,
-	[EXT_SUBSTATUS] = HGS_OID_HC_SUBSTATUS,
-	[EXT_NODE] = HGS_OID_HC_NODE,
-};
 static ASN1_OBJECT *ext_objs[EXT_COUNT];
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
 

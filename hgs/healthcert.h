@@ -53,15 +53,24 @@ struct hgs_healthcert_info {
 };
 
 /*
+ * The template every health certificate of NODE is issued from (lib/crypto
+ * hl_cert_template: issuer, O, usages, the extensions' OIDs), made once by
+ * hgs_node_open() with HGS_NODE_OPEN_KEYS from the attestation signer.
+ */
+int hgs_healthcert_template(const struct hgs_node *node, struct hl_cert_template **out);
+
+/*
  * Issue a health certificate for HOST attested in MODE with result RES,
  * binding TRANSPORT_KEY (public half used; RSA 2048/3072 so KPS can wrap to
  * it), valid from the node clock for CFG's hours (CFG: the node row as the
  * caller read it for this decision, hgs_db_config_get).  NODE must be open
- * with HGS_NODE_OPEN_KEYS.  Callers issue one only for a Passed RES.
+ * with HGS_NODE_OPEN_KEYS.  Callers issue one only for a Passed RES.  The
+ * certificate comes as DER into DER (hl_cert_from_der reads it back), its
+ * not-after into *NOT_AFTER when not NULL.
  */
 int hgs_healthcert_issue(struct hgs_node *node, const struct hgs_config *cfg, const char *host,
-			 enum hgs_mode mode,
-			 const struct hgs_result *res, EVP_PKEY *transport_key, X509 **out);
+			 enum hgs_mode mode, const struct hgs_result *res, EVP_PKEY *transport_key,
+			 struct hl_buf *der, time_t *not_after);
 
 /* Read what CERT says, without checking who issued it. */
 int hgs_healthcert_parse(const X509 *cert, struct hgs_healthcert_info *info);

@@ -28,6 +28,7 @@
 #include "hgs/db.h"
 #include "hgs/db_cluster.h"
 #include "hgs/db_trust.h"
+#include "hgs/healthcert.h"
 #include "hgs/tpm_verify.h"
 #include "lib/dnsname.h"
 #include "lib/fileio.h"
@@ -287,6 +288,7 @@ static int node_name_read(const char *dir, char name[HL_NAME_COMPUTER_SIZE])
 int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 {
 	struct hgs_node *node = NULL;
+	unsigned char nonce_key[HGS_NONCE_KEY_LEN];
 	char loc[HGS_STORE_LOCATION_MAX + 1];
 	int rc = -1;
 
@@ -301,19 +303,22 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	if (node_name_read(node->dir, node->node_name) < 0 ||
 	    hgs_db_open(loc, &node->store) < 0 ||
 	    hgs_db_config_read(node->store, &node->config) < 0 ||
-	    hgs_db_nonce_key(node->store, node->nonce_key) < 0 ||
+	    hgs_db_nonce_key(node->store, nonce_key) < 0 ||
+	    hl_hmac_sha256_new(nonce_key, sizeof(nonce_key), &node->nonce_mac) < 0 ||
 	    hgs_db_trust_upgrade(node) < 0)
 		goto out;
 	if (flags & HGS_NODE_OPEN_KEYS) {
 		if (hgs_node_keypair(node, HGS_KEY_ATTESTATION_SIGNER, &node->signer_cert,
 				     &node->signer_key) < 0 ||
-		    hl_cert_thumbprint(node->signer_cert, node->signer_thumbprint) < 0)
+		    hl_cert_thumbprint(node->signer_cert, node->signer_thumbprint) < 0 ||
+		    hgs_healthcert_template(node, &node->healthcert_template) < 0)
 			goto out;
 	}
 	*out = node;
 	node = NULL;
 	rc = 0;
 out:
+	hl_crypto_cleanse(nonce_key, sizeof(nonce_key));
 	hgs_node_close(node);
 	return rc;
 }
@@ -323,9 +328,10 @@ void hgs_node_close(struct hgs_node *node)
 {
 	if (!node)
 		return;
-	hl_crypto_cleanse(node->nonce_key, sizeof(node->nonce_key));
+	hl_hmac_free(node->nonce_mac);
 	hgs_db_policy_cache_drop(node);
 	hl_store_close(node->store);
+	hl_cert_template_free(node->healthcert_template);
 	hl_key_free(node->signer_key);
 	hl_cert_free(node->signer_cert);
 	pthread_mutex_destroy(&node->lock);

@@ -126,8 +126,9 @@ struct hgs_config {
 /*
  * An open node.  Invariants: dir is absolute; store is open at the current
  * schema; config is the configuration at open time (name and domain never
- * change; read the live trust mode with hgs_node_trust_mode()); signer_key /
- * signer_cert are set when opened with HGS_NODE_OPEN_KEYS.
+ * change; read the live trust mode with hgs_node_trust_mode()); signer_key,
+ * signer_cert and healthcert_template are set when opened with
+ * HGS_NODE_OPEN_KEYS.
  */
 struct hgs_node {
 	char *dir;
@@ -136,9 +137,10 @@ struct hgs_node {
 	struct hgs_config config;
 	EVP_PKEY *signer_key;             /* attestation signer (private) */
 	X509 *signer_cert;
+	struct hl_cert_template *healthcert_template; /* with the signer (hgs/healthcert.h) */
 	char signer_thumbprint[HL_SHA256_HEX_SIZE];
 	char node_name[HL_NAME_COMPUTER_SIZE]; /* this node's name in the cluster, "HGS01" */
-	unsigned char nonce_key[HGS_NONCE_KEY_LEN]; /* the cluster's (hgs/nonce.h) */
+	struct hl_hmac *nonce_mac;        /* HMAC-SHA256 under the cluster's nonce key (hgs/nonce.h) */
 	/* the policy snapshot hgs_db_policy_set_load() keeps (hgs/db.h); guarded by lock */
 	struct hgs_policy_data *policies; /* NULL: none kept */
 	long long policies_version;       /* PRAGMA data_version it was read at */

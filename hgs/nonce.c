@@ -10,9 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "hgs/db_cluster.h"
 #include "lib/crypto.h"
 
@@ -26,11 +23,8 @@
 static int nonce_mac(const struct hgs_node *node, const unsigned char *nonce,
 		     unsigned char mac[HL_SHA256_LEN])
 {
-	unsigned int n = 0;
-
-	if (!HMAC(EVP_sha256(), node->nonce_key, sizeof(node->nonce_key), nonce, NONCE_SIGNED_LEN,
-		  mac, &n) || n != HL_SHA256_LEN)
-		return hl_error("cannot compute a nonce's MAC (HMAC-SHA256)");
+	if (hl_hmac_sha256(node->nonce_mac, nonce, NONCE_SIGNED_LEN, mac) < 0)
+		return hl_error_wrap("cannot compute a nonce's MAC");
 	return 0;
 }
 

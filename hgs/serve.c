@@ -134,26 +134,24 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	struct hgs_result final = *res;
 	struct hl_buf der = { 0 };
 	json_t *reply = NULL, *subs;
-	X509 *cert = NULL;
 	char when[32], thumb[HL_SHA256_HEX_SIZE];
 	time_t not_after = 0;
 	long long log_id = 0;
-	int rc = -1;
+	int rc = -1, issued = 0;
 
 	if (final.status == HGS_STATUS_PASSED) {
 		if (hgs_healthcert_issue(node, &req->config, host, mode, &final, transport_key,
-					 &cert) < 0 ||
-		    hl_cert_to_der(cert, &der) < 0 || hl_cert_validity(cert, NULL, &not_after) < 0 ||
-		    hl_cert_thumbprint(cert, thumb) < 0) {
+					 &der, &not_after) < 0 ||
+		    hl_cert_thumbprint_der(der.data, der.len, thumb) < 0) {
 			hl_log_error("%s", hl_error_last());
 			hgs_result_fail(&final, HGS_STATUS_TRANSIENT_ERROR, 0,
 					"HGS could not issue the health certificate: %s; retry later",
 					hl_error_last());
 			hgs_trace_result(req->trace, "HealthCertificate", HEALTHCERT_LABEL, &final,
 					 NULL);
-			hl_cert_free(cert);
-			cert = NULL;
+			hl_buf_free(&der);
 		} else {
+			issued = 1;
 			hl_labclock_format(not_after, when, sizeof(when));
 			hgs_trace_check(req->trace, "HealthCertificate", HGS_TRACE_PASS,
 					HEALTHCERT_LABEL, "thumbprint %.*s..., valid until %s, binds "
@@ -162,7 +160,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	}
 	hgs_trace_answer(req->trace, 200, &final);
 	/* committed before the answer: an answer's LogId is always in the log */
-	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, cert ? thumb : NULL,
+	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, issued ? thumb : NULL,
 				  req->trace, &log_id) < 0)
 		goto out;
 	req->recorded = 1;
@@ -178,7 +176,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	for (int i = 0; i < HGS_SUB_COUNT; i++)
 		if (final.substatus & (1u << i))
 			json_array_append_new(subs, json_string(hgs_substatus_name(1u << i)));
-	if (cert) {
+	if (issued) {
 		if (hl_json_set_base64(reply, "health_certificate", der.data, der.len) < 0)
 			goto out;
 		json_object_set_new(reply, "not_after", json_string(when));
@@ -190,7 +188,6 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 out:
 	json_decref(reply);
 	hl_buf_free(&der);
-	hl_cert_free(cert);
 	return rc;
 }
 

@@ -16,6 +16,7 @@
 
 #include "proto/attest.h"
 #include "proto/hostkey.h"
+#include "lib/crypto.h"
 #include "lib/http.h"
 #include "lib/json.h"
 
@@ -408,12 +409,18 @@ int hosts_hgs_activate(const struct hosts_hgs_conn *c, const struct hosts_hgs_tp
 	return activate(c, t, out, NULL);
 }
 
-/* Nonce, quote, certify, POST /tpm/attest; the decision into OUT. */
+/*
+ * Nonce, quote, certify, POST /tpm/attest; the decision into OUT.  The TCG
+ * log goes as its SHA-256 first ("tcglog_sha256": HGS keeps the logs it
+ * read), and whole, with the same nonce, when HGS answers "tcglog_wanted".
+ */
 static int attest_once(const struct hosts_hgs_conn *c, const struct hosts_hgs_tpm *t,
 		       struct hosts_hgs_decision *out)
 {
 	struct hl_buf nonce = { 0 }, cert_attest = { 0 }, cert_sig = { 0 };
 	struct hosts_tpm_quote q;
+	unsigned char digest[HL_SHA256_LEN];
+	char hex[HL_SHA256_HEX_SIZE];
 	json_t *req = NULL, *o = NULL;
 	int rc = -1;
 
@@ -423,19 +430,34 @@ static int attest_once(const struct hosts_hgs_conn *c, const struct hosts_hgs_tp
 	if (hosts_tpm_quote(t->tpm, t->ak, t->pcr_mask ? t->pcr_mask : HOSTS_QUOTE_PCRS,
 			    nonce.data, nonce.len, &q) < 0 ||
 	    hosts_tpm_certify(t->tpm, t->ak, t->tk, nonce.data, nonce.len, &cert_attest,
-			      &cert_sig) < 0)
+			      &cert_sig) < 0 ||
+	    hl_crypto_sha256(t->tcglog, t->tcglog_len, digest) < 0 ||
+	    hl_crypto_hex_encode(digest, sizeof(digest), hex, sizeof(hex)) < 0)
 		goto out;
-	if (!(req = json_pack("{s:s}", "host", t->host)) || set_b64(req, "nonce", &nonce) < 0 ||
+	if (!(req = json_pack("{s:s, s:s}", "host", t->host, "tcglog_sha256", hex)) ||
+	    set_b64(req, "nonce", &nonce) < 0 ||
 	    set_b64(req, "ak", &t->ak->pub) < 0 || set_b64(req, "quote", &q.attest) < 0 ||
 	    set_b64(req, "quote_signature", &q.sig) < 0 ||
-	    hl_json_set_base64(req, "tcglog", t->tcglog, t->tcglog_len) < 0 ||
 	    set_b64(req, "transport_key", &t->tk->pub) < 0 ||
 	    set_b64(req, "certify", &cert_attest) < 0 ||
 	    set_b64(req, "certify_signature", &cert_sig) < 0) {
 		hl_error("out of memory");
 		goto out;
 	}
-	if (call(c, "/v1/tpm/attest", 0, req, &o) < 0 || decision_read(o, out) < 0)
+	if (call(c, "/v1/tpm/attest", 0, req, &o) < 0)
+		goto out;
+	if (json_is_true(json_object_get(o, "tcglog_wanted"))) {
+		json_decref(o);
+		o = NULL;
+		if (json_object_del(req, "tcglog_sha256") < 0 ||
+		    hl_json_set_base64(req, "tcglog", t->tcglog, t->tcglog_len) < 0) {
+			hl_error("out of memory");
+			goto out;
+		}
+		if (call(c, "/v1/tpm/attest", 0, req, &o) < 0)
+			goto out;
+	}
+	if (decision_read(o, out) < 0)
 		goto out;
 	rc = 0;
 out:

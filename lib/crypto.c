@@ -545,6 +545,69 @@ void hl_crypto_sha256_abort(struct hl_sha256 *h)
 	h->ctx = NULL;
 }
 
+/* A keyed HMAC-SHA256 (crypto.h): ctx holds the state after the key, never updated itself. */
+struct hl_hmac {
+	EVP_MAC_CTX *ctx;
+};
+
+/* The HMAC implementation, fetched once per process (NULL when the fetch failed). */
+static EVP_MAC *fetched_hmac;
+static pthread_once_t fetched_hmac_once = PTHREAD_ONCE_INIT;
+
+/* Fetch HMAC (pthread_once). */
+static void fetch_hmac(void)
+{
+	fetched_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ERR_clear_error();
+}
+
+/* Set up HMAC-SHA256 under KEY of LEN bytes. */
+int hl_hmac_sha256_new(const void *key, size_t len, struct hl_hmac **out)
+{
+	OSSL_PARAM params[2];
+	struct hl_hmac *h;
+
+	*out = NULL;
+	pthread_once(&fetched_hmac_once, fetch_hmac);
+	if (!(h = calloc(1, sizeof(*h))))
+		return hl_error("out of memory");
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	ERR_clear_error();
+	if (!fetched_hmac || !(h->ctx = EVP_MAC_CTX_new(fetched_hmac)) ||
+	    EVP_MAC_init(h->ctx, key, len, params) != 1) {
+		hl_hmac_free(h);
+		return ossl_fail("cannot set up HMAC-SHA256");
+	}
+	*out = h;
+	return 0;
+}
+
+/* HMAC-SHA256 of DATA under H's key into OUT. */
+int hl_hmac_sha256(const struct hl_hmac *h, const void *data, size_t len,
+		   unsigned char out[HL_SHA256_LEN])
+{
+	EVP_MAC_CTX *ctx;
+	size_t n = 0;
+	int rc = 0;
+
+	ERR_clear_error();
+	if (!(ctx = EVP_MAC_CTX_dup(h->ctx)) || EVP_MAC_update(ctx, len ? data : "", len) != 1 ||
+	    EVP_MAC_final(ctx, out, &n, HL_SHA256_LEN) != 1 || n != HL_SHA256_LEN)
+		rc = ossl_fail("cannot compute HMAC-SHA256");
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+/* Free a keyed HMAC; NULL-safe. */
+void hl_hmac_free(struct hl_hmac *h)
+{
+	if (!h)
+		return;
+	EVP_MAC_CTX_free(h->ctx);
+	free(h);
+}
+
 /* Constant-time equality of two byte ranges (CRYPTO_memcmp). */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len)
 {
@@ -641,23 +704,33 @@ int hl_crypto_base64_encode(const void *data, size_t len, struct hl_buf *out)
 	return 0;
 }
 
-/* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
+/* The 6-bit value of each byte in the base64 alphabet, -1 for the others (a table: no branches per character). */
+static const signed char base64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 /* The 6-bit value of base64 character C, or -1 when C is not in the alphabet. */
 static int base64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return base64_values[c];
 }
 
+/* Bytes of strict padded base64 TEXT into OUT (EVP_DecodeBlock). */
 int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 {
 	struct hl_buf b = { NULL, 0 };
@@ -672,6 +745,8 @@ int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 
+		if (!pad && base64_value(c) >= 0)
+			continue;
 		if (c == '=') {
 			if (i + 2 < len)
 				return hl_error("invalid base64: padding '=' at offset %zu is "
@@ -679,7 +754,7 @@ int hl_crypto_base64_decode(const char *text, size_t len, struct hl_buf *out)
 			pad++;
 		} else if (pad) {
 			return hl_error("invalid base64: data after the padding at offset %zu", i);
-		} else if (base64_value(c) < 0) {
+		} else {
 			if (c >= 0x20 && c < 0x7f)
 				return hl_error("invalid base64: character '%c' at offset %zu is "
 						"not in the base64 alphabet", c, i);
@@ -2031,18 +2106,22 @@ int hl_cert_pubkey(const X509 *cert, EVP_PKEY **out)
 	return 0;
 }
 
-/* Add extension NID from an OpenSSL config VALUE ("critical,CA:TRUE"...). */
-static int add_ext_conf(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+/* Extension NID made from an OpenSSL config VALUE ("critical,CA:TRUE"...) in V3, or NULL. */
+static X509_EXTENSION *ext_conf(X509V3_CTX *v3, int nid, const char *value)
 {
 	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
 
 	if (!ext)
-		return ossl_fail("cannot make %s extension '%s'", OBJ_nid2sn(nid), value);
-	if (X509_add_ext(x, ext, -1) != 1) {
-		X509_EXTENSION_free(ext);
-		return ossl_fail("cannot add %s extension", OBJ_nid2sn(nid));
-	}
-	X509_EXTENSION_free(ext);
+		ossl_fail("cannot make %s extension '%s'", OBJ_nid2sn(nid), value);
+	return ext;
+}
+
+/* Add EXT (a copy) to X. */
+static int add_ext(X509 *x, X509_EXTENSION *ext)
+{
+	if (X509_add_ext(x, ext, -1) != 1)
+		return ossl_fail("cannot add %s extension",
+				 OBJ_nid2sn(OBJ_obj2nid(X509_EXTENSION_get_object(ext))));
 	return 0;
 }
 
@@ -2102,58 +2181,6 @@ static int dns_name_ok(const char *s)
 	return 1;
 }
 
-/* Add subjectAltName from SAN: IP literals as iPAddress, others as dNSName. */
-static int add_san(X509 *x, const char *const *san, size_t n)
-{
-	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gen = NULL;
-	ASN1_OCTET_STRING *ip;
-	ASN1_IA5STRING *dns;
-	size_t i;
-	int rc = -1;
-
-	if (!names)
-		return ossl_fail("cannot add subjectAltName");
-	for (i = 0; i < n; i++) {
-		gen = GENERAL_NAME_new();
-		if (!gen) {
-			ossl_fail("cannot add subjectAltName");
-			goto out;
-		}
-		ip = a2i_IPADDRESS(san[i]);
-		if (ip) {
-			GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
-		} else {
-			ERR_clear_error();
-			if (!dns_name_ok(san[i])) {
-				hl_error("invalid subjectAltName '%s'", san[i]);
-				goto out;
-			}
-			dns = ASN1_IA5STRING_new();
-			if (!dns || ASN1_STRING_set(dns, san[i], -1) != 1) {
-				ASN1_IA5STRING_free(dns);
-				ossl_fail("cannot add subjectAltName '%s'", san[i]);
-				goto out;
-			}
-			GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
-		}
-		if (!sk_GENERAL_NAME_push(names, gen)) {
-			ossl_fail("cannot add subjectAltName '%s'", san[i]);
-			goto out;
-		}
-		gen = NULL;
-	}
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1) {
-		ossl_fail("cannot add subjectAltName");
-		goto out;
-	}
-	rc = 0;
-out:
-	GENERAL_NAME_free(gen);
-	GENERAL_NAMES_free(names);
-	return rc;
-}
-
 /* DER of an extra extension's value per its kind, OPENSSL_malloc()ed into *DER. */
 static int ext_value_der(const struct hl_cert_ext *e, unsigned char **der, int *der_len)
 {
@@ -2209,47 +2236,6 @@ static int ext_value_der(const struct hl_cert_ext *e, unsigned char **der, int *
 	return 0;
 }
 
-/* Add one extra extension E to X; refused when X already has its OID. */
-static int add_custom_ext(X509 *x, const struct hl_cert_ext *e)
-{
-	ASN1_OBJECT *obj = NULL;
-	ASN1_OCTET_STRING *data = NULL;
-	X509_EXTENSION *ext = NULL;
-	unsigned char *der = NULL;
-	int der_len = 0, rc = -1;
-
-	if (!e->oid)
-		return hl_error("extension without an oid");
-	obj = OBJ_txt2obj(e->oid, 1);
-	if (!obj) {
-		ERR_clear_error();
-		return hl_error("invalid extension oid '%s'", e->oid);
-	}
-	if (X509_get_ext_by_OBJ(x, obj, -1) >= 0) {
-		hl_error("extension '%s' given twice or set by hgslab", e->oid);
-		goto out;
-	}
-	if (ext_value_der(e, &der, &der_len) < 0)
-		goto out;
-	data = ASN1_OCTET_STRING_new();
-	if (!data || ASN1_OCTET_STRING_set(data, der, der_len) != 1) {
-		ossl_fail("cannot add extension '%s'", e->oid);
-		goto out;
-	}
-	ext = X509_EXTENSION_create_by_OBJ(NULL, obj, e->critical ? 1 : 0, data);
-	if (!ext || X509_add_ext(x, ext, -1) != 1) {
-		ossl_fail("cannot add extension '%s'", e->oid);
-		goto out;
-	}
-	rc = 0;
-out:
-	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(data);
-	OPENSSL_free(der);
-	ASN1_OBJECT_free(obj);
-	return rc;
-}
-
 /*
  * Set a random positive 159-bit serial on X: 20 bytes from the shared DRBG
  * with the top bit cleared and the next one set, as BN_rand(159,
@@ -2274,207 +2260,564 @@ static int set_serial(X509 *x)
 	return rc;
 }
 
-/* Set subject CN (and O) from SPEC on X; the issuer too when self-signed. */
-static int set_names(X509 *x, const struct hl_cert_spec *spec, const X509 *ca_cert)
-{
-	X509_NAME *name = X509_NAME_new();
-	int rc = -1;
-
-	if (!name ||
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)spec->cn,
-				       -1, -1, 0) != 1 ||
-	    (spec->org && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-						     (const unsigned char *)spec->org, -1, -1,
-						     0) != 1) ||
-	    X509_set_subject_name(x, name) != 1 ||
-	    X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : name) != 1)
-		ossl_fail("cannot set certificate names");
-	else
-		rc = 0;
-	X509_NAME_free(name);
-	return rc;
-}
-
-/* Add the standard extensions SPEC asks for; IS_CA forces a CA. */
-static int add_std_exts(X509 *x, X509V3_CTX *v3, const struct hl_cert_spec *spec, int is_ca)
-{
-	unsigned int ku = spec->key_usage;
-	char text[256];
-
-	if (is_ca && spec->path_len >= 0)
-		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", spec->path_len);
-	else
-		snprintf(text, sizeof(text), "critical,CA:%s", is_ca ? "TRUE" : "FALSE");
-	if (add_ext_conf(x, v3, NID_basic_constraints, text) < 0)
-		return -1;
-	if (is_ca && !ku)
-		ku = HL_KU_KEY_CERT_SIGN | HL_KU_CRL_SIGN | HL_KU_DIGITAL_SIGNATURE;
-	if (ku) {
-		if (usage_text(ku, key_usage_names,
-			       sizeof(key_usage_names) / sizeof(key_usage_names[0]), "critical", text,
-			       sizeof(text)) < 0 ||
-		    add_ext_conf(x, v3, NID_key_usage, text) < 0)
-			return -1;
-	}
-	if (spec->ext_key_usage) {
-		if (usage_text(spec->ext_key_usage, ext_key_usage_names,
-			       sizeof(ext_key_usage_names) / sizeof(ext_key_usage_names[0]), "", text,
-			       sizeof(text)) < 0 ||
-		    add_ext_conf(x, v3, NID_ext_key_usage, text) < 0)
-			return -1;
-	}
-	if (add_ext_conf(x, v3, NID_subject_key_identifier, "hash") < 0 ||
-	    add_ext_conf(x, v3, NID_authority_key_identifier, "keyid,issuer") < 0)
-		return -1;
-	if (spec->n_san && add_san(x, spec->san, spec->n_san) < 0)
-		return -1;
-	return 0;
-}
-
-/*
- * DER RSAPublicKey (PKCS #1: SEQUENCE { n, e }) of RSA KEY, OPENSSL_malloc()ed
- * into *DER; its length, or -1 (no message: the caller falls back).
- */
-static int rsa_pkcs1_der(const EVP_PKEY *key, unsigned char **der)
-{
-	BIGNUM *n = NULL, *e = NULL;
-	ASN1_INTEGER *an = NULL, *ae = NULL;
-	unsigned char *buf = NULL, *p;
-	int ln, le, body, total = -1;
-
-	*der = NULL;
-	if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-	    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
-	    !(an = BN_to_ASN1_INTEGER(n, NULL)) || !(ae = BN_to_ASN1_INTEGER(e, NULL)))
-		goto out;
-	ln = i2d_ASN1_INTEGER(an, NULL);
-	le = i2d_ASN1_INTEGER(ae, NULL);
-	if (ln <= 0 || le <= 0 || ln > INT_MAX / 2 - 16 || le > INT_MAX / 2 - 16)
-		goto out;
-	body = ln + le;
-	total = ASN1_object_size(1, body, V_ASN1_SEQUENCE);
-	if (total <= 0 || !(buf = OPENSSL_malloc((size_t)total))) {
-		total = -1;
-		goto out;
-	}
-	p = buf;
-	ASN1_put_object(&p, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	if (i2d_ASN1_INTEGER(an, &p) != ln || i2d_ASN1_INTEGER(ae, &p) != le ||
-	    p != buf + total) {
-		OPENSSL_free(buf);
-		total = -1;
-		goto out;
-	}
-	*der = buf;
-out:
-	ASN1_INTEGER_free(an);
-	ASN1_INTEGER_free(ae);
-	BN_free(n);
-	BN_free(e);
-	ERR_clear_error();
-	return total;
-}
-
 /*
  * Set KEY as X's subject public key.  X509_set_pubkey() with a provider key
  * makes OpenSSL 3.0 encode it with an OSSL_ENCODER and decode that again with
  * an OSSL_DECODER (about half a millisecond, more than the signature); an RSA
- * key therefore goes through an equal copy of its public half built from
- * PKCS #1 DER by d2i_PublicKey(), which X509_set_pubkey() encodes directly.
- * The SubjectPublicKeyInfo is the same bytes either way (rsaEncryption, NULL
- * parameters, RSAPublicKey), and X509_get0_pubkey() of the certificate gives
- * a key equal to KEY (EVP_PKEY_eq).  Other key types take X509_set_pubkey().
+ * key therefore goes through a legacy key sharing the RSA object OpenSSL
+ * exports KEY to (EVP_PKEY_get0_RSA(), which keeps that export in KEY: a key
+ * used again, as HGS keeps a host's transport key, is exported once), which
+ * X509_set_pubkey() encodes directly.  The SubjectPublicKeyInfo is the same
+ * bytes either way (rsaEncryption, NULL parameters, RSAPublicKey), and
+ * X509_get0_pubkey() of the certificate gives a key equal to KEY
+ * (EVP_PKEY_eq).  Other key types take X509_set_pubkey().
  */
 static int set_subject_key(X509 *x, EVP_PKEY *key)
 {
-	const unsigned char *p;
-	unsigned char *der = NULL;
+	const RSA *rsa;
 	EVP_PKEY *copy = NULL;
-	int len, rc;
+	int rc;
 
-	if (EVP_PKEY_is_a(key, "RSA") && (len = rsa_pkcs1_der(key, &der)) > 0) {
-		p = der;
-		copy = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
-		if (copy && p != der + len) {
-			EVP_PKEY_free(copy);
-			copy = NULL;
-		}
-		OPENSSL_free(der);
-		ERR_clear_error();
+	if (EVP_PKEY_is_a(key, "RSA") && (rsa = EVP_PKEY_get0_RSA(key)) &&
+	    (copy = EVP_PKEY_new()) && EVP_PKEY_set1_RSA(copy, (RSA *)rsa) != 1) {
+		EVP_PKEY_free(copy);
+		copy = NULL;
 	}
+	ERR_clear_error();
 	rc = X509_set_pubkey(x, copy ? copy : key);
 	EVP_PKEY_free(copy);
 	return rc == 1 ? 0 : -1;
 }
 
 /*
- * Build and sign a certificate for SUBJECT_KEY from SPEC.  CA_CERT NULL means
- * self-signed (SIGN_KEY is then the subject's own key).
+ * One extra extension of a template: its OID as an object (made once) and
+ * as the spec's text, its kind and criticality.
  */
-static int cert_build(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
-		      EVP_PKEY *sign_key, X509 **out)
+struct tmpl_ext {
+	ASN1_OBJECT *obj;
+	char *oid;
+	enum hl_cert_ext_kind kind;
+	int critical;
+};
+
+/* Extensions a template sets before subjectKeyIdentifier: basicConstraints, keyUsage, extendedKeyUsage. */
+#define TMPL_STD_MAX 3
+
+/* Certificates a template keeps built for reuse: one per thread issuing at once (more make their own). */
+#define TMPL_POOL 8
+
+/*
+ * A certificate of a template kept built: every fixed part in place, the
+ * parts that differ overwritten at each issue (serial, validity, subject
+ * CN, key, the values of subjectKeyIdentifier, authorityKeyIdentifier when
+ * self-signed, subjectAltName and the extra extensions), then signed and
+ * encoded.  x is NULL until first used, and after an issue that failed
+ * half-way (it is made again).  Guarded by lock.
+ */
+struct cert_proto {
+	pthread_mutex_t lock;
+	X509 *x;
+};
+
+/*
+ * What every certificate issued from one template has in common
+ * (crypto.h).  Invariants: ca_cert NULL means self-signed (the subject key
+ * signs, sign_key NULL), else sign_key matches ca_cert (both
+ * up-referenced); the fields of the spec a certificate's spec must repeat
+ * are copied (org, is_ca, path_len, key_usage, ext_key_usage, has_san, the
+ * extensions' oid/kind/critical in exts[0..n_exts)); std[0..n_std) are the
+ * extensions made from them, in certificate order; aki is the
+ * authorityKeyIdentifier from ca_cert (NULL when self-signed: it depends
+ * on the certificate itself and is made per certificate).  A certificate's
+ * extensions are std, then subjectKeyIdentifier at ski_at,
+ * authorityKeyIdentifier, subjectAltName when has_san, then exts.
+ */
+struct hl_cert_template {
+	X509 *ca_cert;
+	EVP_PKEY *sign_key;
+	char *org;
+	int is_ca, path_len, has_san;
+	unsigned int key_usage, ext_key_usage;
+	X509_EXTENSION *std[TMPL_STD_MAX];
+	size_t n_std;
+	X509_EXTENSION *aki;
+	struct tmpl_ext *exts;
+	size_t n_exts;
+	struct cert_proto pool[TMPL_POOL];
+};
+
+/* Free a template; NULL-safe. */
+void hl_cert_template_free(struct hl_cert_template *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < TMPL_POOL; i++) {
+		X509_free(t->pool[i].x);
+		pthread_mutex_destroy(&t->pool[i].lock);
+	}
+	for (size_t i = 0; i < t->n_std; i++)
+		X509_EXTENSION_free(t->std[i]);
+	X509_EXTENSION_free(t->aki);
+	for (size_t i = 0; i < t->n_exts; i++) {
+		ASN1_OBJECT_free(t->exts[i].obj);
+		free(t->exts[i].oid);
+	}
+	free(t->exts);
+	free(t->org);
+	X509_free(t->ca_cert);
+	EVP_PKEY_free(t->sign_key);
+	free(t);
+}
+
+/* Make T's basicConstraints, keyUsage and extendedKeyUsage extensions (T's flags set). */
+static int tmpl_std_exts(struct hl_cert_template *t)
+{
+	unsigned int ku = t->key_usage;
+	char text[256];
+
+	if (t->is_ca && t->path_len >= 0)
+		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", t->path_len);
+	else
+		snprintf(text, sizeof(text), "critical,CA:%s", t->is_ca ? "TRUE" : "FALSE");
+	if (!(t->std[t->n_std] = ext_conf(NULL, NID_basic_constraints, text)))
+		return -1;
+	t->n_std++;
+	if (t->is_ca && !ku)
+		ku = HL_KU_KEY_CERT_SIGN | HL_KU_CRL_SIGN | HL_KU_DIGITAL_SIGNATURE;
+	if (ku) {
+		if (usage_text(ku, key_usage_names,
+			       sizeof(key_usage_names) / sizeof(key_usage_names[0]), "critical", text,
+			       sizeof(text)) < 0 ||
+		    !(t->std[t->n_std] = ext_conf(NULL, NID_key_usage, text)))
+			return -1;
+		t->n_std++;
+	}
+	if (t->ext_key_usage) {
+		if (usage_text(t->ext_key_usage, ext_key_usage_names,
+			       sizeof(ext_key_usage_names) / sizeof(ext_key_usage_names[0]), "", text,
+			       sizeof(text)) < 0 ||
+		    !(t->std[t->n_std] = ext_conf(NULL, NID_ext_key_usage, text)))
+			return -1;
+		t->n_std++;
+	}
+	return 0;
+}
+
+/* The extensions the issuing code sets itself: an extra extension may not take their OIDs. */
+static const int std_ext_nids[] = {
+	NID_basic_constraints, NID_key_usage, NID_ext_key_usage, NID_subject_key_identifier,
+	NID_authority_key_identifier, NID_subject_alt_name,
+};
+
+/* Take the OIDs of SPEC's extra extensions into T, each once and none of std_ext_nids. */
+static int tmpl_extra_exts(struct hl_cert_template *t, const struct hl_cert_spec *spec)
+{
+	const struct hl_cert_ext *e;
+	struct tmpl_ext *te;
+	int nid;
+
+	if (!spec->n_exts)
+		return 0;
+	if (!(t->exts = calloc(spec->n_exts, sizeof(*t->exts))))
+		return hl_error("out of memory");
+	for (size_t i = 0; i < spec->n_exts; i++) {
+		e = &spec->exts[i];
+		te = &t->exts[t->n_exts];
+		if (!e->oid)
+			return hl_error("extension without an oid");
+		if (!(te->obj = OBJ_txt2obj(e->oid, 1))) {
+			ERR_clear_error();
+			return hl_error("invalid extension oid '%s'", e->oid);
+		}
+		t->n_exts++;
+		if (!(te->oid = strdup(e->oid)))
+			return hl_error("out of memory");
+		te->kind = e->kind;
+		te->critical = e->critical ? 1 : 0;
+		nid = OBJ_obj2nid(te->obj);
+		for (size_t j = 0; j < sizeof(std_ext_nids) / sizeof(std_ext_nids[0]); j++)
+			if (nid != NID_undef && nid == std_ext_nids[j])
+				return hl_error("extension '%s' given twice or set by hgslab", e->oid);
+		for (size_t j = 0; j + 1 < t->n_exts; j++)
+			if (OBJ_cmp(t->exts[j].obj, te->obj) == 0)
+				return hl_error("extension '%s' given twice or set by hgslab", e->oid);
+	}
+	return 0;
+}
+
+/* A template for the certificates CA_KEY / CA_CERT (NULL, NULL: self-signed) issue from SPEC. */
+int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKEY *ca_key,
+			 struct hl_cert_template **out)
 {
 	char label[NAME_MAX_LEN];
+	struct hl_cert_template *t = NULL;
 	X509V3_CTX v3;
-	X509 *x = NULL;
-	size_t i;
 	int rc = -1;
 
 	*out = NULL;
+	if (!spec)
+		return hl_error("no certificate spec given");
+	if (spec->n_exts && !spec->exts)
+		return hl_error("extension list missing");
+	if (!ca_cert != !ca_key)
+		return hl_error("a ca certificate and its key go together");
+	ERR_clear_error();
+	if (ca_cert && X509_check_private_key(ca_cert, ca_key) != 1) {
+		ERR_clear_error();
+		return hl_error("the ca key does not match ca certificate '%s'",
+				cert_label(ca_cert, label, sizeof(label)));
+	}
+	if (!(t = calloc(1, sizeof(*t))))
+		return hl_error("out of memory");
+	for (size_t i = 0; i < TMPL_POOL; i++)
+		pthread_mutex_init(&t->pool[i].lock, NULL);
+	if (spec->org && !(t->org = strdup(spec->org))) {
+		hl_error("out of memory");
+		goto out;
+	}
+	if (ca_cert) {
+		if (X509_up_ref(ca_cert) != 1) {
+			ossl_fail("cannot keep the ca certificate");
+			goto out;
+		}
+		t->ca_cert = ca_cert;
+		if (EVP_PKEY_up_ref(ca_key) != 1) {
+			ossl_fail("cannot keep the ca key");
+			goto out;
+		}
+		t->sign_key = ca_key;
+	}
+	t->is_ca = ca_cert ? spec->is_ca : 1;
+	t->path_len = spec->path_len;
+	t->key_usage = spec->key_usage;
+	t->ext_key_usage = spec->ext_key_usage;
+	t->has_san = spec->n_san > 0;
+	if (tmpl_std_exts(t) < 0 || tmpl_extra_exts(t, spec) < 0)
+		goto out;
+	if (ca_cert) {
+		/* from the issuer alone: its subjectKeyIdentifier, else its name and serial */
+		X509V3_set_ctx(&v3, ca_cert, NULL, NULL, NULL, 0);
+		if (!(t->aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
+			goto out;
+	}
+	*out = t;
+	t = NULL;
+	rc = 0;
+out:
+	hl_cert_template_free(t);
+	return rc;
+}
+
+/* Whether SPEC repeats what T was made from (the fields crypto.h names). */
+static int tmpl_matches(const struct hl_cert_template *t, const struct hl_cert_spec *spec)
+{
+	if ((!t->org != !spec->org) || (t->org && strcmp(t->org, spec->org) != 0) ||
+	    (t->ca_cert && t->is_ca != spec->is_ca) || t->path_len != spec->path_len ||
+	    t->key_usage != spec->key_usage || t->ext_key_usage != spec->ext_key_usage ||
+	    t->has_san != (spec->n_san > 0) || t->n_exts != spec->n_exts ||
+	    (spec->n_exts && !spec->exts))
+		return 0;
+	for (size_t i = 0; i < t->n_exts; i++) {
+		const struct hl_cert_ext *e = &spec->exts[i];
+
+		if (!e->oid || strcmp(e->oid, t->exts[i].oid) != 0 || e->kind != t->exts[i].kind ||
+		    (e->critical ? 1 : 0) != t->exts[i].critical)
+			return 0;
+	}
+	return 1;
+}
+
+/* Add extension NID with the DER value "\x04\x00" (a placeholder, filled per certificate). */
+static int add_placeholder(X509 *x, int nid, ASN1_OBJECT *obj, int critical)
+{
+	static const unsigned char empty[] = { 0x04, 0x00 };
+	ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	int rc = -1;
+
+	if (data && ASN1_OCTET_STRING_set(data, empty, (int)sizeof(empty)) == 1)
+		ext = obj ? X509_EXTENSION_create_by_OBJ(NULL, obj, critical, data)
+			  : X509_EXTENSION_create_by_NID(NULL, nid, critical, data);
+	if (!ext || X509_add_ext(x, ext, -1) != 1)
+		ossl_fail("cannot make a certificate template");
+	else
+		rc = 0;
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(data);
+	return rc;
+}
+
+/*
+ * Build T's certificate with its fixed parts into *OUT: version, subject
+ * (a placeholder CN, then T's O), issuer (the CA's; a self-signed one is
+ * set per certificate), the extensions in template order with placeholder
+ * values where they differ.
+ */
+static int proto_build(const struct hl_cert_template *t, X509 **out)
+{
+	X509_NAME *name;
+	X509 *x = X509_new();
+	int rc = -1;
+
+	*out = NULL;
+	if (!x || X509_set_version(x, X509_VERSION_3) != 1 || !(name = X509_get_subject_name(x)) ||
+	    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)"-", -1, -1, 0) != 1 ||
+	    (t->org && X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
+						  (const unsigned char *)t->org, -1, -1, 0) != 1) ||
+	    (t->ca_cert && X509_set_issuer_name(x, X509_get_subject_name(t->ca_cert)) != 1)) {
+		ossl_fail("cannot make a certificate template");
+		goto out;
+	}
+	for (size_t i = 0; i < t->n_std; i++)
+		if (add_ext(x, t->std[i]) < 0)
+			goto out;
+	if (add_placeholder(x, NID_subject_key_identifier, NULL, 0) < 0 ||
+	    (t->ca_cert ? add_ext(x, t->aki)
+			: add_placeholder(x, NID_authority_key_identifier, NULL, 0)) < 0 ||
+	    (t->has_san && add_placeholder(x, NID_subject_alt_name, NULL, 0) < 0))
+		goto out;
+	for (size_t i = 0; i < t->n_exts; i++)
+		if (add_placeholder(x, NID_undef, t->exts[i].obj, t->exts[i].critical) < 0)
+			goto out;
+	*out = x;
+	x = NULL;
+	rc = 0;
+out:
+	X509_free(x);
+	return rc;
+}
+
+/* Set X's extension at index AT to the DER value DER of LEN bytes. */
+static int set_ext_value(X509 *x, int at, const unsigned char *der, int len)
+{
+	ASN1_OCTET_STRING *data = ASN1_OCTET_STRING_new();
+	int rc = -1;
+
+	if (data && ASN1_OCTET_STRING_set(data, der, len) == 1 &&
+	    X509_EXTENSION_set_data(X509_get_ext(x, at), data) == 1)
+		rc = 0;
+	ASN1_OCTET_STRING_free(data);
+	return rc;
+}
+
+/* Set X's extension at index AT to the value of EXT (same kind). */
+static int set_ext_from(X509 *x, int at, X509_EXTENSION *ext)
+{
+	const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
+
+	return set_ext_value(x, at, ASN1_STRING_get0_data(v), ASN1_STRING_length(v));
+}
+
+/* Set X's subject CN (the first entry of its subject) to CN; self-signed: the issuer too. */
+static int set_cn(X509 *x, const char *cn, int self_signed)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+
+	X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, 0));
+	if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)cn, -1, 0, 0) != 1 ||
+	    (self_signed && X509_set_issuer_name(x, name) != 1))
+		return ossl_fail("cannot set certificate names");
+	return 0;
+}
+
+/* Set X's subjectKeyIdentifier (at AT): the SHA-1 of its public key bits, as OpenSSL's "hash" makes it. */
+static int set_ski(X509 *x, int at)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int len = 0;
+	ASN1_OCTET_STRING *id = ASN1_OCTET_STRING_new();
+	int n, rc = -1;
+
+	if (id && X509_pubkey_digest(x, digest_md(HL_DIGEST_SHA1), md, &len) == 1 &&
+	    ASN1_OCTET_STRING_set(id, md, (int)len) == 1 &&
+	    (n = i2d_ASN1_OCTET_STRING(id, &der)) > 0 && set_ext_value(x, at, der, n) == 0)
+		rc = 0;
+	else
+		ossl_fail("cannot set subjectKeyIdentifier extension");
+	OPENSSL_free(der);
+	ASN1_OCTET_STRING_free(id);
+	return rc;
+}
+
+/* Self-signed X: its authorityKeyIdentifier (at AT) from itself, its key identifier set. */
+static int set_self_aki(X509 *x, int at)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *aki;
+	int rc;
+
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if (!(aki = ext_conf(&v3, NID_authority_key_identifier, "keyid,issuer")))
+		return -1;
+	rc = set_ext_from(x, at, aki) < 0 ? ossl_fail("cannot set authorityKeyIdentifier") : 0;
+	X509_EXTENSION_free(aki);
+	return rc;
+}
+
+/* Set X's subjectAltName (at AT) from SAN: IP literals as iPAddress, others as dNSName. */
+static int set_san(X509 *x, int at, const char *const *san, size_t n)
+{
+	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gen = NULL;
+	X509_EXTENSION *ext = NULL;
+	ASN1_OCTET_STRING *ip;
+	ASN1_IA5STRING *dns;
+	int rc = -1;
+
+	if (!names)
+		return ossl_fail("cannot add subjectAltName");
+	for (size_t i = 0; i < n; i++) {
+		if (!(gen = GENERAL_NAME_new())) {
+			ossl_fail("cannot add subjectAltName");
+			goto out;
+		}
+		ip = a2i_IPADDRESS(san[i]);
+		if (ip) {
+			GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+		} else {
+			ERR_clear_error();
+			if (!dns_name_ok(san[i])) {
+				hl_error("invalid subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			dns = ASN1_IA5STRING_new();
+			if (!dns || ASN1_STRING_set(dns, san[i], -1) != 1) {
+				ASN1_IA5STRING_free(dns);
+				ossl_fail("cannot add subjectAltName '%s'", san[i]);
+				goto out;
+			}
+			GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+		}
+		if (!sk_GENERAL_NAME_push(names, gen)) {
+			ossl_fail("cannot add subjectAltName '%s'", san[i]);
+			goto out;
+		}
+		gen = NULL;
+	}
+	if (!(ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names)) ||
+	    set_ext_from(x, at, ext) < 0) {
+		ossl_fail("cannot add subjectAltName");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_EXTENSION_free(ext);
+	GENERAL_NAME_free(gen);
+	GENERAL_NAMES_free(names);
+	return rc;
+}
+
+/*
+ * Overwrite what differs in T's certificate X with SPEC's and SUBJECT_KEY,
+ * sign it and encode it into DER.
+ */
+static int proto_issue(const struct hl_cert_template *t, X509 *x,
+		       const struct hl_cert_spec *spec, EVP_PKEY *subject_key, struct hl_buf *der)
+{
+	int at = (int)t->n_std, ski_at = at, aki_at = at + 1, san_at = at + 2;
+	int extra_at = at + 2 + t->has_san, len = 0, rc;
+	unsigned char *value = NULL, *p = NULL;
+
+	if (set_serial(x) < 0 || set_cn(x, spec->cn, !t->ca_cert) < 0)
+		return -1;
+	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after))
+		return ossl_fail("cannot set validity");
+	if (set_subject_key(x, subject_key) < 0)
+		return ossl_fail("cannot set public key");
+	if (set_ski(x, ski_at) < 0 || (!t->ca_cert && set_self_aki(x, aki_at) < 0) ||
+	    (t->has_san && set_san(x, san_at, spec->san, spec->n_san) < 0))
+		return -1;
+	for (size_t i = 0; i < t->n_exts; i++) {
+		if (ext_value_der(&spec->exts[i], &value, &len) < 0)
+			return -1;
+		if (set_ext_value(x, extra_at + (int)i, value, len) < 0) {
+			OPENSSL_free(value);
+			return ossl_fail("cannot add extension '%s'", t->exts[i].oid);
+		}
+		OPENSSL_free(value);
+	}
+	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
+		      digest_md(HL_DIGEST_SHA256)) <= 0)
+		return ossl_fail("cannot sign");
+	/* encoded once (OpenSSL's buffer), then copied: i2d_X509 encodes again at each call */
+	if ((len = i2d_X509(x, &p)) <= 0)
+		return ossl_fail("cannot encode the certificate");
+	rc = buf_alloc(der, (size_t)len);
+	if (rc == 0)
+		memcpy(der->data, p, (size_t)len);
+	OPENSSL_free(p);
+	return rc;
+}
+
+/*
+ * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
+ * and extension values, as DER (crypto.h): on a certificate of T's pool
+ * that no other thread holds, else on one made for this call.
+ */
+int hl_cert_template_issue(struct hl_cert_template *t, const struct hl_cert_spec *spec,
+			   EVP_PKEY *subject_key, struct hl_buf *der)
+{
+	struct cert_proto *held = NULL;
+	X509 *own = NULL, **x;
+	int rc = -1;
+
+	buf_reset(der);
 	if (!spec || !spec->cn || !spec->cn[0])
 		return hl_error("cannot issue certificate: no subject cn given");
 	if (spec->not_after <= spec->not_before)
 		return hl_error("cannot issue certificate '%s': not-after is not later than "
 				"not-before", spec->cn);
-	if (spec->n_exts && !spec->exts)
-		return hl_error("cannot issue certificate '%s': extension list missing", spec->cn);
+	if (!tmpl_matches(t, spec))
+		return hl_error("cannot issue certificate '%s': its spec is not the one of the "
+				"template (org, CA flags, usages, subjectAltName and extension oids "
+				"must repeat it)", spec->cn);
+	for (size_t i = 0; i < TMPL_POOL && !held; i++)
+		if (pthread_mutex_trylock(&t->pool[i].lock) == 0)
+			held = &t->pool[i];
+	x = held ? &held->x : &own;
 	ERR_clear_error();
-	if (ca_cert && X509_check_private_key(ca_cert, sign_key) != 1) {
-		ERR_clear_error();
-		return hl_error("cannot issue certificate '%s': the ca key does not match ca "
-				"certificate '%s'", spec->cn, cert_label(ca_cert, label,
-									 sizeof(label)));
-	}
-	x = X509_new();
-	if (!x || X509_set_version(x, X509_VERSION_3) != 1) {
-		ossl_fail("cannot create certificate");
-		goto out;
-	}
-	if (set_serial(x) < 0 || set_names(x, spec, ca_cert) < 0)
-		goto out;
-	if (!ASN1_TIME_set(X509_getm_notBefore(x), spec->not_before) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(x), spec->not_after)) {
-		ossl_fail("cannot set validity");
-		goto out;
-	}
-	if (set_subject_key(x, subject_key) < 0) {
-		ossl_fail("cannot set public key");
-		goto out;
-	}
-	X509V3_set_ctx(&v3, ca_cert ? ca_cert : x, x, NULL, NULL, 0);
-	if (add_std_exts(x, &v3, spec, ca_cert ? spec->is_ca : 1) < 0)
-		goto out;
-	for (i = 0; i < spec->n_exts; i++)
-		if (add_custom_ext(x, &spec->exts[i]) < 0)
-			goto out;
-	if (X509_sign(x, sign_key, digest_md(HL_DIGEST_SHA256)) <= 0) {
-		ossl_fail("cannot sign");
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	rc = 0;
-out:
-	if (rc < 0)
+	if ((*x || proto_build(t, x) == 0) && proto_issue(t, *x, spec, subject_key, der) == 0)
+		rc = 0;
+	if (rc < 0) {
+		/* half overwritten: made again at its next use */
+		X509_free(*x);
+		*x = NULL;
 		hl_error_wrap("cannot issue certificate '%s'", spec->cn);
-	X509_free(x);
+	}
+	if (held)
+		pthread_mutex_unlock(&held->lock);
+	X509_free(own);
+	return rc;
+}
+
+/* Issue one certificate through a template made for it alone. */
+static int issue_once(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *ca_cert,
+		      EVP_PKEY *ca_key, X509 **out)
+{
+	struct hl_cert_template *t = NULL;
+	struct hl_buf der = { NULL, 0 };
+	int rc;
+
+	*out = NULL;
+	if (!spec || !spec->cn || !spec->cn[0])
+		return hl_error("cannot issue certificate: no subject cn given");
+	if (hl_cert_template_new(spec, ca_cert, ca_key, &t) < 0)
+		return hl_error_wrap("cannot issue certificate '%s'", spec->cn);
+	rc = hl_cert_template_issue(t, spec, subject_key, &der);
+	hl_cert_template_free(t);
+	if (rc == 0)
+		rc = hl_cert_from_der(der.data, der.len, out);
+	hl_buf_free(&der);
 	return rc;
 }
 
 /* Self-signed CA certificate for KEY. */
 int hl_cert_issue_self_signed(const struct hl_cert_spec *spec, EVP_PKEY *key, X509 **out)
 {
-	return cert_build(spec, key, NULL, key, out);
+	return issue_once(spec, key, NULL, NULL, out);
 }
 
 /* Certificate for SUBJECT_KEY signed by CA_KEY / CA_CERT. */
@@ -2484,7 +2827,7 @@ int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *
 	*out = NULL;
 	if (!ca_cert || !ca_key)
 		return hl_error("cannot issue certificate: no ca certificate or key given");
-	return cert_build(spec, subject_key, ca_cert, ca_key, out);
+	return issue_once(spec, subject_key, ca_cert, ca_key, out);
 }
 
 /* Message for a failed chain verification of CERT against CA, from CTX's error. */
@@ -2657,14 +3000,26 @@ int hl_cert_from_der(const void *der, size_t len, X509 **out)
 /* SHA-256 of CERT's DER, as hex (X509_digest). */
 int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	struct hl_buf der = { NULL, 0 };
+	int rc;
 
 	out[0] = '\0';
-	ERR_clear_error();
-	if (X509_digest(cert, digest_md(HL_DIGEST_SHA256), md, &n) != 1 || n != HL_SHA256_LEN)
-		return ossl_fail("cannot compute certificate thumbprint");
-	return hl_crypto_hex_encode(md, n, out, HL_SHA256_HEX_SIZE);
+	if (hl_cert_to_der(cert, &der) < 0)
+		return hl_error_wrap("cannot compute certificate thumbprint");
+	rc = hl_cert_thumbprint_der(der.data, der.len, out);
+	hl_buf_free(&der);
+	return rc;
+}
+
+/* SHA-256 of a certificate's DER bytes as uppercase hex into OUT. */
+int hl_cert_thumbprint_der(const void *der, size_t len, char out[HL_SHA256_HEX_SIZE])
+{
+	unsigned char md[HL_SHA256_LEN];
+
+	out[0] = '\0';
+	if (hl_crypto_sha256(der, len, md) < 0)
+		return hl_error_wrap("cannot compute certificate thumbprint");
+	return hl_crypto_hex_encode(md, sizeof(md), out, HL_SHA256_HEX_SIZE);
 }
 
 /* Raw value (extnValue contents) of CERT's extension OID. */

@@ -100,6 +100,17 @@ int hl_crypto_sha256_update(struct hl_sha256 *h, const void *data, size_t len);
 int hl_crypto_sha256_end(struct hl_sha256 *h, unsigned char out[HL_SHA256_LEN]);
 void hl_crypto_sha256_abort(struct hl_sha256 *h);
 
+/*
+ * HMAC-SHA256 under one key, the key set up once (the MAC and digest
+ * fetched, the padded key hashed) and every MAC computed from a copy of
+ * that state, so several threads may use one hl_hmac at once.
+ */
+struct hl_hmac;
+int hl_hmac_sha256_new(const void *key, size_t len, struct hl_hmac **out);
+int hl_hmac_sha256(const struct hl_hmac *h, const void *data, size_t len,
+		   unsigned char out[HL_SHA256_LEN]);
+void hl_hmac_free(struct hl_hmac *h);   /* NULL-safe */
+
 /* 1 when the LEN bytes at A and B are equal, 0 otherwise, in constant time. */
 int hl_crypto_ct_equal(const void *a, const void *b, size_t len);
 
@@ -422,6 +433,47 @@ int hl_cert_issue(const struct hl_cert_spec *spec, EVP_PKEY *subject_key, X509 *
 		  EVP_PKEY *ca_key, X509 **out);
 
 /*
+ * A certificate template: what every certificate one issuer makes from one
+ * kind of spec has in common, prepared once: the check that the CA key
+ * matches its certificate, the issuer name, basicConstraints, keyUsage,
+ * extendedKeyUsage, authorityKeyIdentifier and the extra extensions' OIDs
+ * as objects, and certificates kept built with all of that in place.
+ * Issuing from it overwrites only what differs between two such
+ * certificates: the serial, the validity, the subject CN (O is the
+ * template's), the subject key and its subjectKeyIdentifier,
+ * subjectAltName, the extra extensions' values, and the signature.
+ * Several threads may issue from one template at once (each on a kept
+ * certificate of its own).  hl_cert_issue() and hl_cert_issue_self_signed()
+ * issue through a template made for that one certificate, so both give the
+ * same certificates.
+ */
+struct hl_cert_template;
+
+/*
+ * Make a template from SPEC for certificates signed by CA_KEY with
+ * CA_CERT's subject as issuer (CA_KEY must match CA_CERT), or, both NULL,
+ * for self-signed CA certificates.  SPEC's cn, validity, san entries and
+ * extension values are not kept (whether it has subjectAltName is); an
+ * extension OID that is invalid, given twice or one the issuing code sets
+ * itself is refused here.  *OUT NULL on entry.
+ */
+int hl_cert_template_new(const struct hl_cert_spec *spec, X509 *ca_cert, EVP_PKEY *ca_key,
+			 struct hl_cert_template **out);
+
+/*
+ * Issue a certificate for SUBJECT_KEY from T with SPEC's cn, validity, san
+ * and extension values, as DER into DER.  SPEC's org, is_ca, path_len,
+ * key_usage, ext_key_usage, whether it has san entries, and its extensions'
+ * oid, kind and critical must be the template's (refused otherwise).  For
+ * a self-signed template SUBJECT_KEY is the private key that signs.
+ */
+int hl_cert_template_issue(struct hl_cert_template *t, const struct hl_cert_spec *spec,
+			   EVP_PKEY *subject_key, struct hl_buf *der);
+
+/* Free a template; NULL-safe. */
+void hl_cert_template_free(struct hl_cert_template *t);
+
+/*
  * Verify CERT up to the trusted CA (taken as the trust anchor, self-signed
  * or not), through the optional untrusted INTERMEDIATES, at time AT (0 means
  * now): signatures, validity periods of the whole chain, CA flags and
@@ -458,6 +510,9 @@ int hl_cert_from_der(const void *der, size_t len, X509 **out);
 
 /* SHA-256 of CERT's DER as uppercase hex into OUT. */
 int hl_cert_thumbprint(const X509 *cert, char out[HL_SHA256_HEX_SIZE]);
+
+/* The same thumbprint from the certificate's DER bytes (when the caller has them already). */
+int hl_cert_thumbprint_der(const void *der, size_t len, char out[HL_SHA256_HEX_SIZE]);
 
 /* Copy the subject's CN into BUF of SIZE bytes; -1 when absent or too long. */
 int hl_cert_subject_cn(const X509 *cert, char *buf, size_t size);

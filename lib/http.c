@@ -465,6 +465,23 @@ static void http_remote(struct MHD_Connection *conn, char *buf, size_t n)
 	snprintf(buf, n, "%s:%u", addr, port);
 }
 
+/*
+ * CONN's peer "ADDR:PORT" into BUF of N bytes: the text its tracked
+ * connection made when it opened (written once before the connection is
+ * published, read-only after), else made now.
+ */
+static void http_request_remote(struct MHD_Connection *conn, char *buf, size_t n)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct http_conn *c = i ? i->socket_context : NULL;
+
+	if (c)
+		snprintf(buf, n, "%s", c->remote);
+	else
+		http_remote(conn, buf, n);
+}
+
 /* Append N bytes of DATA to ST's body, or mark it too large past MAX. */
 static void http_body_append(struct http_req *st, const char *data, size_t n, size_t max)
 {
@@ -556,7 +573,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		if (!st)
 			return MHD_NO;
 		*con_cls = st;
-		http_remote(conn, st->remote, sizeof(st->remote));
+		http_request_remote(conn, st->remote, sizeof(st->remote));
 		st->route = http_route_find(srv, method, url, allow, sizeof(allow));
 		if (!st->route) {
 			st->answered = 1;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ struct hl_store {
 	size_t n_stmts;
 	const char *const *migrations;   /* the component's, for a PostgreSQL snapshot */
 	int n_migrations;
+	enum hl_store_sync sync_want;    /* SQLite: the mode the next commit must run at */
+	enum hl_store_sync sync_set;     /* SQLite: the mode the connection runs at */
 };
 
 /* 1 for a postgresql:// or postgres:// location. */
@@ -211,11 +214,34 @@ static int pg_exec(struct hl_store *st, const char *sql, PGresult **keep)
 	return 0;
 }
 
+/*
+ * SQLite: switch the connection to the synchronous mode wanted
+ * (hl_store_set_synchronous) when it runs at the other one.  Called before
+ * whatever may write or start a transaction, never inside one (a switch is
+ * refused there), so every commit runs at the mode wanted when it is made,
+ * and a run of commits at one mode (audit records between reads) costs no
+ * PRAGMA at all.
+ */
+static int sync_apply(struct hl_store *st)
+{
+	int normal = st->sync_want == HL_STORE_SYNC_NORMAL;
+
+	if (st->kind != HL_STORE_SQLITE || st->sync_set == st->sync_want)
+		return 0;
+	if (sqlite3_exec(st->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return hl_store_error(st, "set synchronous=%s", normal ? "NORMAL" : "FULL");
+	st->sync_set = st->sync_want;
+	return 0;
+}
+
 /* Run SQL without results. */
 int hl_store_exec(struct hl_store *st, const char *what, const char *sql)
 {
 	if (st->kind == HL_STORE_POSTGRESQL)
 		return pg_exec(st, sql, NULL) < 0 ? hl_store_error(st, "%s", what) : 0;
+	if (sync_apply(st) < 0)
+		return -1;
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return hl_store_error(st, "%s", what);
 	return 0;
@@ -445,8 +471,11 @@ void hl_store_stmt_done(struct hl_store *st, struct hl_store_stmt *stmt)
 
 /*
  * Switch durability (FULL, or NORMAL for audit records; see store.h).  On
- * SQLite not through the cache: SQLite applies a PRAGMA when it prepares
- * it, so a kept PRAGMA statement would not switch anything when run again.
+ * SQLite the mode is only noted here and switched by sync_apply() before
+ * the next statement that may write: SQLite applies a PRAGMA when it
+ * prepares it (a kept PRAGMA statement would not switch anything when run
+ * again), so each switch is a parse, and audit records that follow each
+ * other need none.
  */
 int hl_store_set_synchronous(struct hl_store *st, enum hl_store_sync mode)
 {
@@ -461,9 +490,11 @@ int hl_store_set_synchronous(struct hl_store *st, enum hl_store_sync mode)
 				     normal ? "SET synchronous_commit = off"
 					    : "SET synchronous_commit = on");
 	}
-	if (normal)
-		return hl_store_exec(st, "set synchronous=NORMAL", "PRAGMA synchronous=NORMAL");
-	return hl_store_exec(st, "set synchronous=FULL", "PRAGMA synchronous=FULL");
+	if (!sqlite3_get_autocommit(st->db))
+		return hl_error("store '%s': cannot switch synchronous inside a transaction",
+				st->path);
+	st->sync_want = normal ? HL_STORE_SYNC_NORMAL : HL_STORE_SYNC_FULL;
+	return 0;
 }
 
 /* Step a statement: 1 row, 0 done, -1 error. */
@@ -763,8 +794,12 @@ int hl_store_query(struct hl_store *st, const char *sql, const struct hl_store_v
 
 	if (stmt_get(st, sql, out) < 0)
 		return -1;
-	rc = st->kind == HL_STORE_POSTGRESQL ? pg_run(st, *out, vals, n)
-					     : sqlite_bind(st, (*out)->s, vals, n);
+	if (st->kind == HL_STORE_POSTGRESQL)
+		rc = pg_run(st, *out, vals, n);
+	else if (!sqlite3_stmt_readonly((*out)->s) && sync_apply(st) < 0)
+		rc = -1;   /* a statement that writes runs at the mode wanted */
+	else
+		rc = sqlite_bind(st, (*out)->s, vals, n);
 	if (rc < 0) {
 		hl_store_stmt_done(st, *out);
 		*out = NULL;
@@ -830,7 +865,9 @@ int hl_store_begin(struct hl_store *st)
 	char sql[128];
 
 	if (st->kind == HL_STORE_SQLITE)
-		return store_run_cached(st, "start a transaction", "BEGIN IMMEDIATE");
+		return sync_apply(st) < 0 ? -1
+					  : store_run_cached(st, "start a transaction",
+							     "BEGIN IMMEDIATE");
 	snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL READ COMMITTED; "
 		 "SELECT pg_advisory_xact_lock(%lld)", HL_STORE_PG_WRITE_LOCK);
 	if (pg_exec(st, sql, NULL) < 0) {
@@ -845,7 +882,8 @@ int hl_store_begin(struct hl_store *st)
 int hl_store_read_begin(struct hl_store *st)
 {
 	if (st->kind == HL_STORE_SQLITE)
-		return store_run_cached(st, "start a read transaction", "BEGIN");
+		return sync_apply(st) < 0 ? -1
+					  : store_run_cached(st, "start a read transaction", "BEGIN");
 	return hl_store_exec(st, "start a read transaction",
 			     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
@@ -1199,6 +1237,18 @@ static char *location_display(const char *location)
 	return d;
 }
 
+/*
+ * Set SQLite up for the process before its first use: no memory statistics
+ * (nothing reads them, and keeping them takes a global mutex at every
+ * allocation SQLite makes).  Refused, harmlessly, once SQLite is in use.
+ */
+static void sqlite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
 /* Open, configure and migrate a store. */
 int hl_store_open(const char *location, const char *const *migrations, size_t n_migrations,
 		  struct hl_store **out)
@@ -1215,6 +1265,7 @@ int hl_store_open(const char *location, const char *const *migrations, size_t n_
 		if (!migrations[i])
 			return hl_error("store '%s': migration %zu is NULL", location, i + 1);
 	n = (int)n_migrations;
+	pthread_once(&sqlite_configured, sqlite_configure);
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->path = location_display(location))) {
 		hl_error("cannot open a store: out of memory");

@@ -65,6 +65,11 @@
  * crash of the process but may be lost on a power failure; on PostgreSQL it
  * is synchronous_commit=off (the last commits may be lost when the server
  * crashes, never half of one).  Never commit security state while switched.
+ * On SQLite the switch is made when it matters: the PRAGMA runs before the
+ * next statement that may write (sqlite3_stmt_readonly() false), the next
+ * hl_store_exec() or the next transaction, so every commit runs at the mode
+ * set when it is made, reads between two audit records switch nothing, and
+ * PRAGMA synchronous shows the mode of the last write.
  *
  * Transactions.  hl_store_begin() starts a write transaction that is alone
  * among writers from its start: SQLite's BEGIN IMMEDIATE (the write lock

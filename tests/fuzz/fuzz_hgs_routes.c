@@ -107,7 +107,7 @@ static void node_make(void)
 	struct fz_keypair dc, transport;
 	struct hgs_result passed;
 	struct hgs_config cfg;
-	struct hl_buf pem = { 0 };
+	struct hl_buf pem = { 0 }, der = { 0 };
 	json_t *doc = NULL;
 	char *text = NULL;
 	X509 *hc = NULL;
@@ -130,10 +130,12 @@ static void node_make(void)
 	    hgs_db_host_group_add(node, "GuardedHosts", DOMAIN_SID "-1105") < 0 ||
 	    hgs_db_config_get(node, &cfg) < 0 ||
 	    hgs_healthcert_issue(node, &cfg, "FabricHost1", HGS_MODE_HOSTKEY, &passed, transport.key,
-				 &hc) < 0 || hl_cert_to_pem(hc, &pem) < 0)
+				 &der, NULL) < 0 || hl_cert_from_der(der.data, der.len, &hc) < 0 ||
+	    hl_cert_to_pem(hc, &pem) < 0)
 		fz_die("cannot make the HGS node fixture");
 	healthcert_pem = fz_strndup(pem.data, pem.len);
 	hl_buf_free(&pem);
+	hl_buf_free(&der);
 	ticket_make(&dc);
 	if (hl_key_pub_to_pem(hostkey.key, &pem) < 0)
 		fz_die("cannot write the host key");

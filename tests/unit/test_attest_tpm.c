@@ -12,8 +12,8 @@
  * TPM state (a fresh swtpm: PCRs reset) with a profile, registers what it
  * needs, and its teardown stops that swtpm and resets the node (trust mode,
  * vendor CA, registrations, and with them the AK pins).  One test per
- * attestation invariant of DESIGN.md, plus debug mode, garbage bodies and
- * the host-key client.
+ * attestation invariant of DESIGN.md, plus debug mode, garbage bodies, the
+ * TCG log sent by its digest and the host-key client.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -601,6 +601,104 @@ static void test_replayed_nonce(void **state)
 	json_decref(body);
 }
 
+/* The number of attestation log entries of HOST. */
+static size_t log_entries(const char *host)
+{
+	json_t *log = NULL;
+	size_t n;
+
+	assert_ok(hgs_db_attest_log_list(fx->node, host, 0, &log));
+	n = json_array_size(log);
+	json_decref(log);
+	return n;
+}
+
+/*
+ * The TCG log by its digest: a digest HGS keeps no log for is answered
+ * "tcglog_wanted" (no decision, nothing recorded, the nonce still unused,
+ * so the same request with the log passes); a digest of a log HGS read
+ * passes without the log, with the log's size in the trace; a request with
+ * both or a digest that is not one is malformed.
+ */
+static void test_log_by_digest(void **state)
+{
+	struct host *h = host_boot(&fx->a, "baseline");
+	unsigned char digest[HL_SHA256_LEN];
+	char hex[HL_SHA256_HEX_SIZE], size[64];
+	json_t *body, *r, *log = NULL;
+	const char *trace_text;
+	size_t before;
+	char *trace = NULL;
+
+	(void)state;
+	host_activate(h);
+	before = log_entries(h->name);
+	/* a log this node does not keep: its digest with one bit flipped */
+	assert_ok(hl_crypto_sha256(h->mb->log, h->mb->log_len, digest));
+	digest[0] ^= 1;
+	assert_ok(hl_crypto_hex_encode(digest, sizeof(digest), hex, sizeof(hex)));
+	body = attest_body(h, &fx->a.ak, h->mb->log, h->mb->log_len, HOSTS_QUOTE_PCRS);
+	assert_int_equal(json_object_del(body, "tcglog"), 0);
+	json_object_set_new(body, "tcglog_sha256", json_string(hex));
+	r = post_json("/Attestation/v1/tpm/attest", body);
+	assert_true(json_is_true(json_object_get(r, "tcglog_wanted")));
+	assert_null(json_object_get(r, "status"));
+	json_decref(r);
+	assert_int_equal(log_entries(h->name), before);
+	/* the same nonce with the log itself */
+	assert_int_equal(json_object_del(body, "tcglog_sha256"), 0);
+	set_b64(body, "tcglog", h->mb->log, h->mb->log_len);
+	r = post_json("/Attestation/v1/tpm/attest", body);
+	expect_json(r, "Passed", NULL, NULL);
+	json_decref(r);
+	json_decref(body);
+	assert_int_equal(log_entries(h->name), before + 1);
+
+	/* the log's own digest (lowercase) with a fresh nonce: no log sent */
+	digest[0] ^= 1;
+	assert_ok(hl_crypto_hex_encode(digest, sizeof(digest), hex, sizeof(hex)));
+	for (char *p = hex; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	body = attest_body(h, &fx->a.ak, h->mb->log, h->mb->log_len, HOSTS_QUOTE_PCRS);
+	assert_int_equal(json_object_del(body, "tcglog"), 0);
+	json_object_set_new(body, "tcglog_sha256", json_string(hex));
+	r = post_json("/Attestation/v1/tpm/attest", body);
+	expect_json(r, "Passed", NULL, NULL);
+	json_decref(r);
+	assert_int_equal(log_entries(h->name), before + 2);
+	assert_ok(hgs_db_attest_log_list(fx->node, h->name, 1, &log));
+	assert_ok(hl_json_dump(json_object_get(json_array_get(log, 0), "Trace"), &trace));
+	snprintf(size, sizeof(size), "TCG log (%zu bytes)", h->mb->log_len);
+	trace_text = trace;
+	if (!strstr(trace_text, size))
+		fail_msg("trace lacks '%s': %s", size, trace_text);
+	free(trace);
+	json_decref(log);
+
+	/* both, or a digest that is not one: malformed (400), recorded */
+	set_b64(body, "tcglog", h->mb->log, h->mb->log_len);
+	{
+		char *text = NULL;
+
+		assert_ok(hl_json_dump(body, &text));
+		assert_int_equal(post_raw("/Attestation/v1/tpm/attest", text, strlen(text), &r), 400);
+		assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "not both"));
+		json_decref(r);
+		free(text);
+		assert_int_equal(json_object_del(body, "tcglog"), 0);
+		json_object_set_new(body, "tcglog_sha256", json_string("00ff"));
+		assert_ok(hl_json_dump(body, &text));
+		assert_int_equal(post_raw("/Attestation/v1/tpm/attest", text, strlen(text), &r), 400);
+		assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+				       "64 hex digits"));
+		json_decref(r);
+		free(text);
+	}
+	json_decref(body);
+	assert_int_equal(log_entries(h->name), before + 4);
+}
+
 /* Invariant: the AK-to-EK binding proven once is pinned; no other AK is accepted later. */
 static void test_swapped_ak(void **state)
 {
@@ -993,6 +1091,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_baseline_passed, test_teardown),
 		cmocka_unit_test_teardown(test_replayed_nonce, test_teardown),
+		cmocka_unit_test_teardown(test_log_by_digest, test_teardown),
 		cmocka_unit_test_teardown(test_swapped_ak, test_teardown),
 		cmocka_unit_test_teardown(test_log_does_not_replay, test_teardown),
 		cmocka_unit_test_teardown(test_relabelled_event, test_teardown),

@@ -1,8 +1,8 @@
 /*
  * test_crypto.c - unit tests for lib/crypto: buffers, digests, encodings,
- * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), CMS
+ * keys, signatures, RSA-OAEP, AES-256-GCM, HKDF (RFC 5869 vectors), keyed HMAC-SHA256, CMS
  * SignedData (sign, parse, verify, tampering, truncation, refused shapes) and X.509 issue / verify (also
- * against a CA bundle), with the refusals (wrong CA, expiry, tampering,
+ * against a CA bundle, and from a certificate template), with the refusals (wrong CA, expiry, tampering,
  * garbage input) each checked by the message they give.  Keys are generated once for the group.
  */
 #include <setjmp.h>
@@ -1016,6 +1016,187 @@ static void test_cert_custom_ext(void **state)
 	hl_cert_free(ca);
 }
 
+/* Keyed HMAC-SHA256: RFC 4231 test case 2, the same MAC each time from one key set-up. */
+static void test_hmac(void **state)
+{
+	static const unsigned char want[HL_SHA256_LEN] = {
+		0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24, 0x26, 0x08, 0x95,
+		0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27, 0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9,
+		0x64, 0xec, 0x38, 0x43,
+	};
+	const char *msg = "what do ya want for nothing?";
+	unsigned char mac[HL_SHA256_LEN], other[HL_SHA256_LEN];
+	struct hl_hmac *h = NULL;
+
+	(void)state;
+	assert_int_equal(hl_hmac_sha256_new("Jefe", 4, &h), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(mac, 0, sizeof(mac));
+		assert_int_equal(hl_hmac_sha256(h, msg, strlen(msg), mac), 0);
+		assert_memory_equal(mac, want, sizeof(want));
+	}
+	assert_int_equal(hl_hmac_sha256(h, "", 0, other), 0);
+	assert_memory_not_equal(other, want, sizeof(want));
+	hl_hmac_free(h);
+	hl_hmac_free(NULL);
+}
+
+/* Whether extension I of A and B has the same DER. */
+static int ext_same(X509 *a, X509 *b, int i)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_X509_EXTENSION(X509_get_ext(a, i), &da);
+	int lb = i2d_X509_EXTENSION(X509_get_ext(b, i), &db);
+	int same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* Issue from T into *OUT, read back from the DER it gives; what hl_cert_template_issue returns. */
+static int tmpl_issue(struct hl_cert_template *t, const struct hl_cert_spec *s, EVP_PKEY *key,
+		      X509 **out)
+{
+	struct hl_buf der = { NULL, 0 };
+	int rc = hl_cert_template_issue(t, s, key, &der);
+
+	*out = NULL;
+	if (rc == 0)
+		assert_int_equal(hl_cert_from_der(der.data, der.len, out), 0);
+	else
+		assert_null(der.data);
+	hl_buf_free(&der);
+	return rc;
+}
+
+/*
+ * A template issues certificates that differ only where they must (serial,
+ * subject CN, key and its identifier, the extensions' values), each
+ * verifying; hl_cert_issue() gives the same extensions; a spec that is not
+ * the template's, a CA key that is not the CA's and an OID given twice are
+ * refused.
+ */
+static void test_cert_template(void **state)
+{
+	struct hl_cert_ext exts[] = {
+		{ OID_MODE, HL_EXT_UTF8, "tpm", 3, 0 },
+		{ OID_BLOB, HL_EXT_OCTETS, "\x01\x02", 2, 0 },
+	};
+	X509 *ca = make_ca("Relecloud Lab Root", ec_a);
+	struct hl_cert_spec s = spec_for("FabricHost1", time(NULL), -60, DAY);
+	struct hl_cert_template *t = NULL;
+	struct hl_buf v = { NULL, 0 };
+	X509 *one = NULL, *two = NULL, *direct = NULL;
+	char cn[64];
+
+	(void)state;
+	s.org = "fabrikam.com";
+	s.key_usage = HL_KU_KEY_ENCIPHERMENT;
+	s.ext_key_usage = HL_EKU_CLIENT_AUTH;
+	s.exts = exts;
+	s.n_exts = 2;
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_a, &t), 0);
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &one), 0);
+	s.cn = "FabricHost2";
+	exts[0].value = "ad";
+	exts[0].len = 2;
+	assert_int_equal(tmpl_issue(t, &s, rsa_b, &two), 0);
+	assert_int_equal(hl_cert_verify(one, ca, NULL, 0, 0), 0);
+	assert_int_equal(hl_cert_verify(two, ca, NULL, 0, 0), 0);
+
+	/* BC, KU, EKU, SKI, AKI, then the two extra ones, in that order */
+	assert_int_equal(X509_get_ext_count(one), 7);
+	assert_int_equal(X509_get_ext_count(two), 7);
+	assert_true(ext_same(one, two, 0) && ext_same(one, two, 1) && ext_same(one, two, 2));
+	assert_false(ext_same(one, two, 3));        /* the subject keys differ */
+	assert_true(ext_same(one, two, 4));
+	assert_false(ext_same(one, two, 5));        /* "tpm" / "ad" */
+	assert_true(ext_same(one, two, 6));
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(one), X509_get_subject_name(ca)), 0);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(two), X509_get_subject_name(ca)), 0);
+	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get_serialNumber(one),
+					      X509_get_serialNumber(two)), 0);
+	assert_int_equal(hl_cert_subject_cn(two, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, "FabricHost2");
+	assert_int_equal(hl_cert_ext_get_utf8(two, OID_MODE, &v), 0);
+	assert_string_equal((char *)v.data, "ad");
+	hl_buf_free(&v);
+
+	/* the thumbprint, from the certificate or its DER: OpenSSL's SHA-256 digest of it */
+	{
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		char from_cert[HL_SHA256_HEX_SIZE], from_der[HL_SHA256_HEX_SIZE];
+		char want[HL_SHA256_HEX_SIZE];
+
+		assert_int_equal(X509_digest(two, EVP_sha256(), md, &n), 1);
+		assert_int_equal(hl_crypto_hex_encode(md, n, want, sizeof(want)), 0);
+		assert_int_equal(hl_cert_thumbprint(two, from_cert), 0);
+		assert_int_equal(hl_cert_to_der(two, &v), 0);
+		assert_int_equal(hl_cert_thumbprint_der(v.data, v.len, from_der), 0);
+		hl_buf_free(&v);
+		assert_string_equal(from_cert, want);
+		assert_string_equal(from_der, want);
+	}
+
+	/* one certificate through hl_cert_issue: the same extensions as the template's */
+	s.cn = "FabricHost1";
+	exts[0].value = "tpm";
+	exts[0].len = 3;
+	assert_int_equal(hl_cert_issue(&s, rsa_a, ca, ec_a, &direct), 0);
+	assert_int_equal(X509_get_ext_count(direct), 7);
+	for (int i = 0; i < 7; i++)
+		assert_true(ext_same(one, direct, i));
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(one), X509_get_subject_name(direct)),
+			 0);
+	hl_cert_free(direct);
+	direct = NULL;
+
+	/* a spec that is not the template's */
+	s.org = "contoso.com";
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not the one of the template");
+	assert_null(direct);
+	s.org = "fabrikam.com";
+	exts[1].oid = OID_RESULT;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not the one of the template");
+	exts[1].oid = OID_BLOB;
+	s.n_exts = 1;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
+	s.n_exts = 2;
+	/* a value refused half-way through an issue; the next issue is whole again */
+	exts[0].value = "\xff\xfe";
+	exts[0].len = 2;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), -1);
+	assert_error_has("not valid utf-8");
+	exts[0].value = "tpm";
+	exts[0].len = 3;
+	assert_int_equal(tmpl_issue(t, &s, rsa_a, &direct), 0);
+	assert_int_equal(hl_cert_verify(direct, ca, NULL, 0, 0), 0);
+	for (int i = 0; i < 7; i++)
+		assert_true(ext_same(one, direct, i));
+	hl_cert_free(direct);
+	direct = NULL;
+	hl_cert_template_free(t);
+	t = NULL;
+
+	/* refused when the template is made */
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_b, &t), -1);
+	assert_error_has("the ca key does not match ca certificate 'Relecloud Lab Root'");
+	assert_null(t);
+	exts[1].oid = OID_MODE;
+	assert_int_equal(hl_cert_template_new(&s, ca, ec_a, &t), -1);
+	assert_error_has("extension '" OID_MODE "' given twice");
+	assert_null(t);
+	hl_cert_template_free(NULL);
+
+	hl_cert_free(one);
+	hl_cert_free(two);
+	hl_cert_free(ca);
+}
+
 /* Garbage certificate input and bad specs give -1 with a message, never a crash. */
 static void test_cert_garbage(void **state)
 {
@@ -1427,11 +1608,13 @@ int main(void)
 		cmocka_unit_test(test_cert_chain),
 		cmocka_unit_test(test_cert_verify_bundle),
 		cmocka_unit_test(test_cert_custom_ext),
+		cmocka_unit_test(test_cert_template),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),
 		cmocka_unit_test(test_sha256_incremental),
 		cmocka_unit_test(test_hex_is),
 		cmocka_unit_test(test_hkdf),
+		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_cms),
 	};
 	return cmocka_run_group_tests_name("crypto", tests, group_setup, group_teardown);

@@ -67,6 +67,29 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/*
+ * hgs_healthcert_issue() into *C, read back from the DER it gives (whose
+ * not-after it also gives); what hgs_healthcert_issue returns.
+ */
+static int issue_cert(struct hgs_node *n, const struct hgs_config *cfg, const char *host,
+		      enum hgs_mode mode, const struct hgs_result *res, EVP_PKEY *tk, X509 **c)
+{
+	struct hl_buf der = { NULL, 0 };
+	time_t not_after = 0, from_cert = 0;
+	int rc = hgs_healthcert_issue(n, cfg, host, mode, res, tk, &der, &not_after);
+
+	*c = NULL;
+	if (rc < 0) {
+		assert_null(der.data);
+		return rc;
+	}
+	assert_int_equal(hl_cert_from_der(der.data, der.len, c), 0);
+	assert_int_equal(hl_cert_validity(*c, NULL, &from_cert), 0);
+	assert_int_equal(not_after, from_cert);
+	hl_buf_free(&der);
+	return rc;
+}
+
 /* Issue a Passed certificate for FabricHost1 in MODE from node N. */
 static X509 *issue(struct hgs_node *n, enum hgs_mode mode)
 {
@@ -76,7 +99,7 @@ static X509 *issue(struct hgs_node *n, enum hgs_mode mode)
 
 	hgs_result_pass(&res);
 	if (hgs_db_config_get(n, &cfg) < 0 ||
-	    hgs_healthcert_issue(n, &cfg, "FabricHost1", mode, &res, F->tk, &c) < 0)
+	    issue_cert(n, &cfg, "FabricHost1", mode, &res, F->tk, &c) < 0)
 		fail_msg("issue: %s", hl_error_last());
 	return c;
 }
@@ -207,7 +230,7 @@ static void test_not_passed(void **state)
 	(void)state;
 	hgs_result_fail(&res, HGS_STATUS_INSECURE_HOST_CONFIGURATION,
 			HGS_SUB_DEBUG_MODE | HGS_SUB_IOMMU, "debugging is on");
-	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "FabricHost2", HGS_MODE_TPM, &res,
+	assert_int_equal(issue_cert(F->a, &F->a->config, "FabricHost2", HGS_MODE_TPM, &res,
 					      F->tk, &c), 0);
 	assert_int_equal(hgs_healthcert_parse(c, &info), 0);
 	assert_int_equal(info.status, HGS_STATUS_INSECURE_HOST_CONFIGURATION);
@@ -235,11 +258,11 @@ static void test_bad_inputs(void **state)
 	(void)state;
 	hgs_result_pass(&res);
 	assert_int_equal(hl_key_generate(HL_KEY_EC_P256, &ec), 0);
-	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "FabricHost1", HGS_MODE_TPM, &res,
+	assert_int_equal(issue_cert(F->a, &F->a->config, "FabricHost1", HGS_MODE_TPM, &res,
 					      ec, &c), -1);
 	assert_null(c);
 	assert_error_has("must be an RSA 2048 or 3072 key");
-	assert_int_equal(hgs_healthcert_issue(F->a, &F->a->config, "", HGS_MODE_TPM, &res, F->tk,
+	assert_int_equal(issue_cert(F->a, &F->a->config, "", HGS_MODE_TPM, &res, F->tk,
 					      &c), -1);
 	hl_key_free(ec);
 
@@ -252,7 +275,7 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(hgs_healthcert_parse(NULL, &info), -1);
 
 	assert_int_equal(hgs_node_open(F->dir_a, 0, &plain), 0);
-	assert_int_equal(hgs_healthcert_issue(plain, &plain->config, "FabricHost1", HGS_MODE_TPM, &res,
+	assert_int_equal(issue_cert(plain, &plain->config, "FabricHost1", HGS_MODE_TPM, &res,
 					      F->tk, &c), -1);
 	assert_error_has("HGS_NODE_OPEN_KEYS");
 	c = issue(F->a, HGS_MODE_TPM);

@@ -169,6 +169,7 @@ static X509 *issue(struct hgs_node *n, const char *host, EVP_PKEY *tk, enum hgs_
 {
 	struct hgs_config cfg;
 	struct hgs_result res;
+	struct hl_buf der = { NULL, 0 };
 	X509 *c = NULL;
 
 	if (status == HGS_STATUS_PASSED)
@@ -176,8 +177,10 @@ static X509 *issue(struct hgs_node *n, const char *host, EVP_PKEY *tk, enum hgs_
 	else
 		hgs_result_fail(&res, status, 0, "debug mode is on");
 	if (hgs_db_config_get(n, &cfg) < 0 ||
-	    hgs_healthcert_issue(n, &cfg, host, HGS_MODE_TPM, &res, tk, &c) < 0)
+	    hgs_healthcert_issue(n, &cfg, host, HGS_MODE_TPM, &res, tk, &der, NULL) < 0 ||
+	    hl_cert_from_der(der.data, der.len, &c) < 0)
 		fail_msg("issue: %s", hl_error_last());
+	hl_buf_free(&der);
 	return c;
 }
 

@@ -629,18 +629,45 @@ static int sync_level(struct hl_store *st)
 	return query_int(st, "PRAGMA synchronous");
 }
 
-/* The synchronous switch takes effect each time (a PRAGMA is applied when prepared). */
+/*
+ * The synchronous switch takes effect each time (a PRAGMA is applied when
+ * prepared): at once on PostgreSQL, at the next statement that writes on
+ * SQLite, where a read between two switches switches nothing.
+ */
 static void test_synchronous(void **state)
 {
 	struct fx *fx = *state;
 	struct hl_store *st = open_ok(fx, 2);
+	int sqlite = hl_store_kind(st) == HL_STORE_SQLITE;
+	char name[16];
 
 	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
 		assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), 0);
+		if (sqlite) {
+			assert_int_equal(sync_level(st), 2);
+			assert_int_equal(hl_store_run(st, "INSERT INTO hosts(name) VALUES(?)",
+						      HL_VALS(HL_IN_TEXT(name))), 0);
+		}
 		assert_int_equal(sync_level(st), 1);
 		assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_FULL), 0);
+		if (sqlite) {
+			assert_int_equal(sync_level(st), 1);
+			assert_int_equal(hl_store_run(st, "DELETE FROM hosts WHERE name = ?",
+						      HL_VALS(HL_IN_TEXT(name))), 0);
+		}
 		assert_int_equal(sync_level(st), 2);
 	}
+	/* a transaction starts at the mode set */
+	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), 0);
+	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_FULL), 0);
+	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), 0);
+	assert_int_equal(hl_store_begin(st), 0);
+	assert_int_equal(sync_level(st), 1);
+	assert_int_equal(hl_store_commit(st), 0);
+	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_FULL), 0);
+	assert_int_equal(hl_store_exec(st, "write", "DELETE FROM hosts"), 0);
+	assert_int_equal(sync_level(st), 2);
 	/* refused inside a transaction: the setting stays */
 	assert_int_equal(hl_store_begin(st), 0);
 	assert_int_equal(hl_store_set_synchronous(st, HL_STORE_SYNC_NORMAL), -1);
