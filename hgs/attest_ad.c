@@ -299,10 +299,9 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	who = host;
 	hgs_trace_amend(req->trace, 0, ": host '%s': AD ticket from %s, transport key, "
 			"signature over the nonce and transport key", host, claimed->domain);
-	/* 2. the nonce, before anything else: single use whatever follows */
-	if (hgs_nonce_consume(req->node, r.nonce, r.nonce_len, &res) < 0)
+	/* 2. the nonce, before anything else: used up with the log entry whatever follows */
+	if (hgs_nonce_check(req->node, req->trace, r.nonce, r.nonce_len, &res, &req->nonce) < 0)
 		goto out;
-	hgs_nonce_trace(req->trace, r.nonce, r.nonce_len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the ticket's domain is trusted (the one-way trust relecloud.com -> fabrikam.com) */

@@ -13,7 +13,7 @@
  * signature = Sign(machine private key, SHA-256, nonce || DER(transport_key))
  * (hostkey_message; RSA-PSS or ECDSA as the machine key's type wants).
  * Checks, in order: the request's form and the ticket's form (malformed:
- * HTTP 400, recorded); the nonce (single use, hgs_nonce_consume); the
+ * HTTP 400, recorded); the nonce (single use, hgs_nonce_check); the
  * ticket's domain is trusted; the ticket's DC signature verifies with that
  * trust's DC certificate; the ticket is valid at the node clock (5 minutes'
  * skew, as Kerberos); the ticket names HOST; the signature verifies with the

@@ -34,10 +34,9 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	host = r.host;
 	hgs_trace_amend(req->trace, 0, ": host '%s': host key, transport key, signature over the "
 			"nonce and transport key", host);
-	/* 2. the nonce, before anything else: single use whatever follows */
-	if (hgs_nonce_consume(req->node, r.nonce, r.nonce_len, &res) < 0)
+	/* 2. the nonce, before anything else: used up with the log entry whatever follows */
+	if (hgs_nonce_check(req->node, req->trace, r.nonce, r.nonce_len, &res, &req->nonce) < 0)
 		goto out;
-	hgs_nonce_trace(req->trace, r.nonce, r.nonce_len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the registration */

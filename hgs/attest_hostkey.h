@@ -11,7 +11,7 @@
  * signature = Sign(host private key, SHA-256, nonce || DER(transport_key)),
  * RSA-PSS for RSA host keys (any salt length), ECDSA (DER) for P-256 keys
  * (the message is proto/hostkey.h's).
- * The nonce is consumed first (single use, expiry), then the host key must
+ * The nonce is checked first (single use, expiry), then the host key must
  * be registered under the name HOST, then the signature must verify; Passed
  * gives a health certificate binding the transport key.  Refusals are
  * UnauthorizedHost with the reason; every attempt is in the attestation log.

@@ -968,10 +968,9 @@ static int route_attest(struct hgs_request *req, struct hl_http_response *resp)
 	}
 	hgs_trace_amend(req->trace, 0, ": host '%s': AK, quote over the nonce, TCG log (%zu bytes), "
 			"transport key certified by the AK", r.host, r.tcglog_len);
-	/* 2. the nonce, before anything else: single use whatever follows */
-	if (hgs_nonce_consume(req->node, r.nonce.data, r.nonce.len, &res) < 0)
+	/* 2. the nonce, before anything else: used up with the log entry whatever follows */
+	if (hgs_nonce_check(req->node, req->trace, r.nonce.data, r.nonce.len, &res, &req->nonce) < 0)
 		goto out;
-	hgs_nonce_trace(req->trace, r.nonce.data, r.nonce.len, &res);
 	if (res.status != HGS_STATUS_PASSED)
 		goto decided;
 	/* 3. the registration and the EK certificate */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hgs/db_cluster.h"
 #include "hgs/tpm_verify.h"
 #include "lib/labclock.h"
 #include "lib/served.h"
@@ -1766,23 +1767,35 @@ static int log_list(struct hgs_node *node, const char *table, const struct json_
 
 /* Append one entry to the attestation log. */
 int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e,
+			  const unsigned char *nonce, size_t nonce_len, time_t expires,
 			  long long *id)
 {
 	struct hl_store *st = NULL;
-	int rc;
+	int r = -1;
 
-	/* an audit record (node.h, Durability) */
+	/* an audit record (node.h, Durability); one write transaction with the nonce's use */
 	if (hgs_node_log_store(node, &st) < 0)
 		return -1;
-	rc = hl_store_get(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
-			  "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
-			  "RETURNING id",
-			  HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
-				  HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
-				  HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
-				  HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace), HL_OUT_INT64(id)));
+	if (hl_store_begin(st) < 0)
+		goto out;
+	if (nonce && (r = hgs_db_nonce_insert(st, nonce, nonce_len, expires)) <= 0)
+		goto out;
+	r = hl_store_get(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
+			 "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+			 "RETURNING id",
+			 HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
+				 HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
+				 HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
+				 HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace), HL_OUT_INT64(id)));
+	if (r == 0)
+		r = hl_error("the attestation log gave no entry id");
+	if (r == 1 && hl_store_commit(st) < 0)
+		r = -1;
+out:
+	if (r != 1)
+		hl_store_rollback(st);
 	hgs_node_log_release(node);
-	return rc == 1 ? 0 : rc < 0 ? -1 : hl_error("the attestation log gave no entry id");
+	return r;
 }
 
 /* The attestation log's columns as JSON (hgs_db_attest_log_list). */

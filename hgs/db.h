@@ -420,10 +420,14 @@ struct hgs_attest_log_entry {
 };
 
 /*
- * Append E to the attestation log (an audit record, hgs_node_log_store),
- * committed when this returns; *ID gets the entry's Id.
+ * Append E to the attestation log (an audit record, hgs_node_log_store)
+ * and, when NONCE is not NULL, use up that nonce (NONCE_LEN bytes, valid
+ * until EXPIRES: hgs/nonce.h) in the same write transaction, committed
+ * when this returns: 1 done, *ID the entry's Id; 0 when the nonce was
+ * already used (rolled back: nothing recorded); -1 error.
  */
 int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e,
+			  const unsigned char *nonce, size_t nonce_len, time_t expires,
 			  long long *id);
 
 /*

@@ -179,25 +179,28 @@ int hgs_db_cluster_count(struct hgs_node *node, long long *out)
 	return r < 0 ? -1 : 0;
 }
 
-/*
- * Use a nonce up: 1 now, 0 already used.  Committed as the audit records are
- * (hgs_node_log_store, synchronous=NORMAL): hgs/nonce.h says why that is safe.
- */
-int hgs_db_nonce_use(struct hgs_node *node, const unsigned char *nonce, size_t len,
-		     time_t expires)
+/* Whether a nonce is used up: 1 used, 0 not (yet). */
+int hgs_db_nonce_used(struct hgs_node *node, const unsigned char *nonce, size_t len)
 {
-	struct hl_store *st = NULL;
+	long long one;
 	int r;
 
-	if (hgs_node_log_store(node, &st) < 0)
-		return -1;
-	r = hl_store_run(st, "INSERT INTO used_nonces(nonce, expires) VALUES(?, ?) "
-			 "ON CONFLICT(nonce) DO NOTHING",
-			 HL_VALS(HL_IN_BLOB(nonce, len), HL_IN_INT(expires)));
-	if (r == 0)
-		r = hl_store_changes(st) > 0;
-	hgs_node_log_release(node);
+	hgs_node_lock(node);
+	r = hl_store_get(node->store, "SELECT 1 FROM used_nonces WHERE nonce = ?",
+			 HL_VALS(HL_IN_BLOB(nonce, len), HL_OUT_INT64(&one)));
+	hgs_node_unlock(node);
 	return r;
+}
+
+/* Use a nonce up inside the caller's write transaction: 1 now, 0 already used. */
+int hgs_db_nonce_insert(struct hl_store *st, const unsigned char *nonce, size_t len,
+			time_t expires)
+{
+	if (hl_store_run(st, "INSERT INTO used_nonces(nonce, expires) VALUES(?, ?) "
+			 "ON CONFLICT(nonce) DO NOTHING",
+			 HL_VALS(HL_IN_BLOB(nonce, len), HL_IN_INT(expires))) < 0)
+		return -1;
+	return hl_store_changes(st) > 0;
 }
 
 /* Purge used nonces past their expiry. */

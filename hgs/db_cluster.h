@@ -11,7 +11,7 @@
  *   cluster_secrets  one row: the cluster's nonce key (HMAC-SHA256 key of
  *                    hgs/nonce.h), made once, by the first open that finds
  *                    none; it never leaves the store
- *   used_nonces      every nonce consumed and not yet purged, with its expiry:
+ *   used_nonces      every nonce used up and not yet purged, with its expiry:
  *                    the insert that conflicts is a replay (hgs/nonce.h)
  *
  * The SQL is portable (SQLite and PostgreSQL, lib/store.h): no SQLite-only
@@ -79,12 +79,16 @@ int hgs_db_cluster_list(struct hgs_node *node, time_t now, json_t **out);
 /* The number of nodes in the registry into *OUT. */
 int hgs_db_cluster_count(struct hgs_node *node, long long *out);
 
+/* Whether nonce NONCE (LEN bytes) is used up: 1 used, 0 not, -1 error. */
+int hgs_db_nonce_used(struct hgs_node *node, const unsigned char *nonce, size_t len);
+
 /*
- * Record nonce NONCE (LEN bytes), valid until EXPIRES, as used: 1 recorded
- * now, 0 when it was recorded before (a replay), -1 error.
+ * Inside the caller's write transaction on ST (hgs_db_attest_log_add),
+ * record nonce NONCE (LEN bytes), valid until EXPIRES, as used: 1 recorded
+ * now, 0 when it was recorded before (a replay: roll back), -1 error.
  */
-int hgs_db_nonce_use(struct hgs_node *node, const unsigned char *nonce, size_t len,
-		     time_t expires);
+int hgs_db_nonce_insert(struct hl_store *st, const unsigned char *nonce, size_t len,
+			time_t expires);
 
 /* Forget used nonces that expired before BEFORE (no longer presentable). */
 int hgs_db_nonce_purge(struct hgs_node *node, time_t before);

@@ -50,9 +50,16 @@ int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce
 	return 0;
 }
 
-/* Check and use up a nonce; explain a refusal. */
-int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
-		      struct hgs_result *res)
+/* Fail RES as a replay: the nonce was used before. */
+static int nonce_replayed(struct hgs_result *res)
+{
+	return hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
+			       "the nonce was already used: the request is a replay");
+}
+
+/* Decide whether NONCE can be used; explain a refusal. */
+static int nonce_decide(struct hgs_node *node, const unsigned char *nonce, size_t len,
+			struct hgs_result *res, time_t *expires_out)
 {
 	unsigned char mac[HL_SHA256_LEN];
 	uint64_t e = 0;
@@ -79,28 +86,18 @@ int hgs_nonce_consume(struct hgs_node *node, const unsigned char *nonce, size_t 
 				       "the nonce expired %lld s ago (nonces are valid %d s); ask "
 				       "for a fresh nonce and retry", (long long)(now - expires),
 				       HGS_NONCE_LIFETIME_S);
-	if ((r = hgs_db_nonce_use(node, nonce, len, expires)) < 0)
+	if ((r = hgs_db_nonce_used(node, nonce, len)) < 0)
 		return -1;
-	if (r == 0)
-		return hgs_result_fail(res, HGS_STATUS_UNAUTHORIZED_HOST, 0,
-				       "the nonce was already used: the request is a replay");
+	if (r == 1)
+		return nonce_replayed(res);
+	*expires_out = expires;
 	hgs_result_pass(res);
 	return 0;
 }
 
-/* Purge used nonces a lifetime after they expired. */
-int hgs_nonce_purge(struct hgs_node *node)
-{
-	time_t now;
-
-	if (hgs_node_now(node, &now) < 0)
-		return -1;
-	return hgs_db_nonce_purge(node, now - HGS_NONCE_LIFETIME_S);
-}
-
 /* The trace step of a nonce decision. */
-void hgs_nonce_trace(struct hgs_trace *t, const unsigned char *nonce, size_t len,
-		     const struct hgs_result *res)
+static void nonce_trace(struct hgs_trace *t, const unsigned char *nonce, size_t len,
+			const struct hgs_result *res)
 {
 	char hex[2 * HGS_TRACE_NONCE_SHOWN + 1] = "";
 
@@ -111,4 +108,42 @@ void hgs_nonce_trace(struct hgs_trace *t, const unsigned char *nonce, size_t len
 		hl_error_clear();
 	hgs_trace_result(t, "Nonce", "the nonce was issued by this HGS, is unused and unexpired",
 			 res, "nonce %s... (%zu bytes), now used up", hex, len);
+}
+
+/* Check a nonce, trace the decision, and keep a good one in USE to be used up. */
+int hgs_nonce_check(struct hgs_node *node, struct hgs_trace *t, const unsigned char *nonce,
+		    size_t len, struct hgs_result *res, struct hgs_nonce_use *use)
+{
+	time_t expires = 0;
+
+	use->pending = 0;
+	if (nonce_decide(node, nonce, len, res, &expires) < 0)
+		return -1;
+	use->trace_step = hgs_trace_steps(t);
+	nonce_trace(t, nonce, len, res);
+	if (res->status == HGS_STATUS_PASSED) {
+		memcpy(use->nonce, nonce, HGS_NONCE_LEN);
+		use->expires = expires;
+		use->pending = 1;
+	}
+	return 0;
+}
+
+/* A pending nonce lost its use to another request: the attempt becomes the replay refusal. */
+void hgs_nonce_lost(struct hgs_trace *t, struct hgs_nonce_use *use, struct hgs_result *res)
+{
+	use->pending = 0;
+	nonce_replayed(res);
+	hgs_trace_truncate(t, use->trace_step);
+	nonce_trace(t, use->nonce, HGS_NONCE_LEN, res);
+}
+
+/* Purge used nonces a lifetime after they expired. */
+int hgs_nonce_purge(struct hgs_node *node)
+{
+	time_t now;
+
+	if (hgs_node_now(node, &now) < 0)
+		return -1;
+	return hgs_db_nonce_purge(node, now - HGS_NONCE_LIFETIME_S);
 }

@@ -113,9 +113,9 @@ int hgs_attest_reject(struct hgs_request *req, struct hl_http_response *resp, in
 	if (req->route->mode != HGS_ROUTE_ANY_MODE && !req->recorded) {
 		hgs_trace_check(req->trace, "Request", HGS_TRACE_FAIL, "the request is well-formed",
 				"%s", msg);
-		hgs_trace_answer(req->trace, http_status, &res);
 		if (hgs_attest_log_record(req->node, req->host, (enum hgs_mode)req->route->mode, &res,
-					  req->http->remote, NULL, req->trace, NULL) < 0)
+					  http_status, req->http->remote, NULL, req->trace,
+					  &req->nonce, NULL) < 0)
 			hl_log_warn("%s", hl_error_last());
 		req->recorded = 1;
 	}
@@ -137,7 +137,7 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 	char when[32], thumb[HL_SHA256_HEX_SIZE];
 	time_t not_after = 0;
 	long long log_id = 0;
-	int rc = -1, issued = 0;
+	int r, rc = -1, issued = 0;
 
 	if (final.status == HGS_STATUS_PASSED) {
 		if (hgs_healthcert_issue(node, &req->config, host, mode, &final, transport_key,
@@ -158,12 +158,20 @@ int hgs_attest_finish(struct hgs_request *req, const char *host, const struct hg
 					"the host's transport key", HGS_TRACE_THUMB_SHOWN, thumb, when);
 		}
 	}
-	hgs_trace_answer(req->trace, 200, &final);
-	/* committed before the answer: an answer's LogId is always in the log */
-	if (hgs_attest_log_record(node, host, mode, &final, req->http->remote, issued ? thumb : NULL,
-				  req->trace, &log_id) < 0)
+	/*
+	 * committed before the answer, with the nonce's use: an answer's LogId is
+	 * always in the log, and a health certificate goes out only once its
+	 * nonce is used up; a nonce another request used first makes this a replay
+	 */
+	r = hgs_attest_log_record(node, host, mode, &final, 200, req->http->remote,
+				  issued ? thumb : NULL, req->trace, &req->nonce, &log_id);
+	if (r < 0)
 		goto out;
 	req->recorded = 1;
+	if (r == 1) {
+		issued = 0;
+		hl_buf_free(&der);
+	}
 	if (!(reply = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "host", host ? host : "",
 				"mode", hgs_mode_name(mode), "status",
 				hgs_status_name(final.status), "reason", final.reason, "node",
@@ -325,9 +333,8 @@ failed:
 
 		snprintf(saved, sizeof(saved), "%s", hl_error_last());
 		hgs_result_fail(&res, HGS_STATUS_TRANSIENT_ERROR, 0, "HGS failed: %s", saved);
-		hgs_trace_answer(req.trace, 500, &res);
 		if (hgs_attest_log_record(b->node, req.host, (enum hgs_mode)b->route->mode, &res,
-					  http->remote, NULL, req.trace, NULL) < 0)
+					  500, http->remote, NULL, req.trace, &req.nonce, NULL) < 0)
 			hl_log_warn("%s", hl_error_last());
 		hl_error("%s", saved);
 	}

@@ -22,14 +22,19 @@
  *   1. reads req->body (the parsed JSON object of a POST; {} for an empty
  *      body) with lib/json.h getters; malformed input ends with
  *      hgs_attest_reject(req, resp, 400, "...") (recorded, HTTP 400);
- *   2. consumes the nonce first: hgs_nonce_consume() (hgs/nonce.h);
+ *   2. checks the nonce first: hgs_nonce_check(req->node, req->trace, ...,
+ *      &result, &req->nonce) (hgs/nonce.h), which leaves a good one pending;
  *   3. checks what its mode proves, looking registrations up with hgs/db.h;
  *   4. ends with hgs_attest_finish(req, host, &result, transport_key, resp),
  *      which issues the health certificate when the result is Passed,
- *      records the attempt in the attestation log (committed before the
- *      reply, whose "LogId" is the entry's Id) and writes the reply.
+ *      records the attempt in the attestation log, using the pending nonce
+ *      up in the same write transaction (committed before the reply, whose
+ *      "LogId" is the entry's Id), and writes the reply: the decision, or
+ *      the replay refusal when another request used the nonce up first
+ *      (the health certificate is then discarded).
  * Returning -1 (after hl_error) answers 500; the framework records the
- * attempt as TransientError unless the handler already recorded it.
+ * attempt as TransientError (using a pending nonce up) unless the handler
+ * already recorded it.
  *
  * The trace (hgs/trace.h): for an attestation route the framework starts
  * req->trace with the request's message ("POST /Attestation/v1/..."); the
@@ -50,6 +55,7 @@
 
 #include "proto/attest.h"
 #include "hgs/node.h"
+#include "hgs/nonce.h"
 #include "hgs/trace.h"
 #include "lib/http.h"
 #include "lib/log.h"
@@ -62,6 +68,7 @@ struct hgs_request {
 	json_t *body;            /* POST: the JSON object body ({} when empty); GET: NULL */
 	const char *host;        /* the body's "host" string when it has one, else NULL */
 	int recorded;            /* set once the attempt is in the attestation log */
+	struct hgs_nonce_use nonce; /* the nonce checked good, until the log entry uses it up */
 	struct hgs_trace *trace; /* attestation routes: the exchange's trace; else NULL */
 	struct hgs_config config; /* attestation routes: the node row read as the request came */
 };

@@ -30,6 +30,15 @@ size_t hgs_trace_steps(const struct hgs_trace *t)
 	return t ? t->n : 0;
 }
 
+/* Keep only the first N steps of T (a dropped step was the last one: gone too). */
+void hgs_trace_truncate(struct hgs_trace *t, size_t n)
+{
+	if (t && n < t->n) {
+		t->n = n;
+		t->dropped = 0;
+	}
+}
+
 /*
  * Keep BUF (SIZE bytes, NUL-terminated, possibly cut by vsnprintf when N,
  * the length it wanted, is SIZE or more) printable ASCII, ending in "..."

@@ -98,6 +98,9 @@ void hgs_trace_init(struct hgs_trace *t, enum hgs_trace_kind kind);
 /* The number of steps T holds (0 for NULL). */
 size_t hgs_trace_steps(const struct hgs_trace *t);
 
+/* Keep only the first N steps of T (what a step count hgs_trace_steps gave held). */
+void hgs_trace_truncate(struct hgs_trace *t, size_t n);
+
 /* Append a message from FROM to the other party, its label formatted. */
 void hgs_trace_message(struct hgs_trace *t, enum hgs_trace_party from, const char *fmt, ...)
 	HL_PRINTF(3, 4);

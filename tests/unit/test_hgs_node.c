@@ -443,6 +443,23 @@ static void test_policies(void **state)
 
 /* ---- nonces and the clock ---- */
 
+/*
+ * Present NONCE (LEN bytes) at NODE as production does: hgs_nonce_check,
+ * then the attempt's log entry, which uses a good nonce up
+ * (hgs_attest_log_record).  0, the decision in RES; -1 on error.
+ */
+static int consume(struct hgs_node *node, const unsigned char *nonce, size_t len,
+		   struct hgs_result *res)
+{
+	struct hgs_nonce_use use;
+
+	if (hgs_nonce_check(node, NULL, nonce, len, res, &use) < 0 ||
+	    hgs_attest_log_record(node, "NonceHost", HGS_MODE_HOSTKEY, res, 200, NULL, NULL, NULL,
+				  &use, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 /* A nonce passes once; a replay, an unknown one and a wrong length are UnauthorizedHost. */
 static void test_nonce_single_use(void **state)
 {
@@ -454,15 +471,15 @@ static void test_nonce_single_use(void **state)
 	assert_int_equal(hgs_nonce_issue(G->node, "FabricHost1", nonce, &expires), 0);
 	assert_int_equal(hgs_node_now(G->node, &now), 0);
 	assert_true(expires >= now + HGS_NONCE_LIFETIME_S - 2 && expires <= now + HGS_NONCE_LIFETIME_S);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	assert_non_null(strstr(res.reason, "already used"));
-	assert_int_equal(hgs_nonce_consume(G->node, other, sizeof(other), &res), 0);
+	assert_int_equal(consume(G->node, other, sizeof(other), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	assert_non_null(strstr(res.reason, "not issued by this HGS"));
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, 16, &res), 0);
+	assert_int_equal(consume(G->node, nonce, 16, &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 }
 
@@ -479,16 +496,16 @@ static void test_nonce_expiry(void **state)
 	assert_int_equal(hgs_nonce_issue(G->node, NULL, b, &expires), 0);
 	snprintf(text, sizeof(text), "%d\n", HGS_NONCE_LIFETIME_S - 30);
 	tu_set_clock_offset(G->dir, text);
-	assert_int_equal(hgs_nonce_consume(G->node, a, sizeof(a), &res), 0);
+	assert_int_equal(consume(G->node, a, sizeof(a), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 	snprintf(text, sizeof(text), "%d", HGS_NONCE_LIFETIME_S + 1);
 	tu_set_clock_offset(G->dir, text);
-	assert_int_equal(hgs_nonce_consume(G->node, b, sizeof(b), &res), 0);
+	assert_int_equal(consume(G->node, b, sizeof(b), &res), 0);
 	tu_set_clock_offset(G->dir, NULL);
 	assert_int_equal(res.status, HGS_STATUS_TRANSIENT_ERROR);
 	assert_non_null(strstr(res.reason, "expired"));
 	/* an expired attempt does not use the nonce up: with the clock back it is valid once */
-	assert_int_equal(hgs_nonce_consume(G->node, b, sizeof(b), &res), 0);
+	assert_int_equal(consume(G->node, b, sizeof(b), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 }
 
@@ -507,18 +524,91 @@ static void test_nonce_other_node(void **state)
 	(void)state;
 	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
 	assert_int_equal(hgs_nonce_issue(G->node, NULL, used, &expires), 0);
-	assert_int_equal(hgs_nonce_consume(G->node, used, sizeof(used), &res), 0);
+	assert_int_equal(consume(G->node, used, sizeof(used), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 	assert_int_equal(hgs_node_open(G->dir, 0, &other), 0);
-	assert_int_equal(hgs_nonce_consume(other, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(other, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
-	assert_int_equal(hgs_nonce_consume(other, used, sizeof(used), &res), 0);
+	assert_int_equal(consume(other, used, sizeof(used), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	assert_non_null(strstr(res.reason, "already used"));
 	hgs_node_close(other);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	assert_non_null(strstr(res.reason, "already used"));
+}
+
+/* Race HOST's attempt with NONCE through the check at NODE: Passed, pending, a trace of 3 steps. */
+static void race_check(struct hgs_node *node, const unsigned char *nonce, struct hgs_trace *t,
+		       struct hgs_result *res, struct hgs_nonce_use *use)
+{
+	hgs_trace_init(t, HGS_TRACE_ATTESTATION);
+	hgs_trace_message(t, HGS_TRACE_HOST, "POST /Attestation/v1/hostkey/attest");
+	assert_int_equal(hgs_nonce_check(node, t, nonce, HGS_NONCE_LEN, res, use), 0);
+	assert_int_equal(res->status, HGS_STATUS_PASSED);
+	assert_true(use->pending);
+	hgs_trace_check(t, "Signature", HGS_TRACE_PASS, "the host signed", NULL);
+	assert_int_equal(hgs_trace_steps(t), 3);
+}
+
+/*
+ * Two attempts with one nonce race past the check (at two nodes of one
+ * store): the first log entry to commit uses the nonce up; the other is
+ * rolled back and recorded as the replay refusal, without its health
+ * certificate, its trace cut back to the request, the failed Nonce step
+ * and the answer; each attempt is logged exactly once; a third attempt is
+ * refused at the check.
+ */
+static void test_nonce_race(void **state)
+{
+	unsigned char nonce[HGS_NONCE_LEN];
+	struct hgs_nonce_use ua, ub;
+	struct hgs_result ra, rb;
+	struct hgs_trace ta, tb;
+	struct hgs_node *other = NULL;
+	long long ida = 0, idb = 0;
+	json_t *log, *e, *steps;
+	time_t expires;
+
+	(void)state;
+	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
+	assert_int_equal(hgs_node_open(G->dir, 0, &other), 0);
+	race_check(G->node, nonce, &ta, &ra, &ua);
+	race_check(other, nonce, &tb, &rb, &ub);
+	assert_int_equal(hgs_attest_log_record(other, "RaceHost", HGS_MODE_HOSTKEY, &rb, 200, NULL,
+					       "B0B0", &tb, &ub, &idb), 0);
+	assert_int_equal(rb.status, HGS_STATUS_PASSED);
+	assert_false(ub.pending);
+	assert_int_equal(hgs_attest_log_record(G->node, "RaceHost", HGS_MODE_HOSTKEY, &ra, 200, NULL,
+					       "A0A0", &ta, &ua, &ida), 1);
+	assert_int_equal(ra.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(ra.reason, "already used"));
+	assert_false(ua.pending);
+	assert_int_equal(hgs_trace_steps(&ta), 3);
+	assert_true(ida > idb && idb > 0);
+	hgs_node_close(other);
+
+	assert_int_equal(hgs_db_attest_log_list(G->node, "RaceHost", 0, &log), 0);
+	assert_int_equal(json_array_size(log), 2);
+	e = json_array_get(log, 0);
+	assert_int_equal(json_integer_value(json_object_get(e, "Id")), idb);
+	assert_string_equal(json_string_value(json_object_get(e, "Status")), "Passed");
+	assert_string_equal(json_string_value(json_object_get(e, "HealthCertificate")), "B0B0");
+	e = json_array_get(log, 1);
+	assert_int_equal(json_integer_value(json_object_get(e, "Id")), ida);
+	assert_string_equal(json_string_value(json_object_get(e, "Status")), "UnauthorizedHost");
+	assert_true(json_is_null(json_object_get(e, "HealthCertificate")));
+	steps = json_object_get(json_object_get(e, "Trace"), "Steps");
+	assert_int_equal(json_array_size(steps), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 1), "Check")),
+			    "Nonce");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 1), "Verdict")),
+			    "Fail");
+	json_decref(log);
+
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &ra), 0);
+	assert_int_equal(ra.status, HGS_STATUS_UNAUTHORIZED_HOST);
+	assert_non_null(strstr(ra.reason, "already used"));
 }
 
 /*
@@ -539,18 +629,18 @@ static void test_nonce_forged(void **state)
 	for (size_t i = 0; i < sizeof(nonce); i += 5) {
 		memcpy(forged, nonce, sizeof(nonce));
 		forged[i] ^= 0x01;
-		assert_int_equal(hgs_nonce_consume(G->node, forged, sizeof(forged), &res), 0);
+		assert_int_equal(consume(G->node, forged, sizeof(forged), &res), 0);
 		assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 		assert_non_null(strstr(res.reason, "not issued by this HGS"));
 	}
 	snprintf(dir, sizeof(dir), "%s/foreign", G->sandbox);
 	create_node(dir, HGS_MODE_HOSTKEY, 0);
 	assert_int_equal(hgs_node_open(dir, 0, &foreign), 0);
-	assert_int_equal(hgs_nonce_consume(foreign, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(foreign, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	assert_non_null(strstr(res.reason, "not issued by this HGS"));
 	hgs_node_close(foreign);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
 }
 
@@ -587,9 +677,9 @@ static void test_join(void **state)
 	assert_string_equal(G->node->node_name, HGS_NODE_NAME_DEFAULT);
 	assert_string_equal(joined->signer_thumbprint, G->node->signer_thumbprint);
 	assert_int_equal(hgs_nonce_issue(G->node, NULL, nonce, &expires), 0);
-	assert_int_equal(hgs_nonce_consume(joined, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(joined, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_PASSED);
-	assert_int_equal(hgs_nonce_consume(G->node, nonce, sizeof(nonce), &res), 0);
+	assert_int_equal(consume(G->node, nonce, sizeof(nonce), &res), 0);
 	assert_int_equal(res.status, HGS_STATUS_UNAUTHORIZED_HOST);
 	hgs_node_close(joined);
 
@@ -1080,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_nonce_single_use),
 		cmocka_unit_test(test_nonce_expiry),
 		cmocka_unit_test(test_nonce_other_node),
+		cmocka_unit_test(test_nonce_race),
 		cmocka_unit_test(test_nonce_forged),
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_clock_offset),
