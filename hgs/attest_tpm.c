@@ -203,6 +203,81 @@ static void ek_verdict_keep(const unsigned char key[HL_SHA256_LEN], time_t from,
 	pthread_mutex_unlock(&ek_verdicts_lock);
 }
 
+/*
+ * Registrations as check_registration last accepted them, for the next
+ * attestation of the same host: the table is indexed like ek_verdicts, by
+ * a hash of the name, and an entry serves while its node's stamp
+ * (hgs_node_stamp) is the one it was read under: any change of a
+ * registration, an AK pin or the vendor CA changes the stamp.
+ */
+#define REG_MEMOS 4096
+
+struct reg_memo {
+	unsigned long long node;          /* the node's serial; 0: empty */
+	long long version;                /* its stamp when read */
+	unsigned gen;
+	char name[HL_NAME_REG_SIZE];
+	int forced, pinned;
+	unsigned char key[HL_SHA256_LEN]; /* its verdict key (ek_verdict_key) */
+	char ek_fingerprint[HL_SHA256_HEX_SIZE];
+	char ak_name[HGS_TPM_NAME_HEX_MAX];
+};
+
+static struct reg_memo reg_memos[REG_MEMOS];
+static pthread_mutex_t reg_memos_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of host NAME (FNV-1a). */
+static struct reg_memo *reg_memo_slot(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &reg_memos[h % REG_MEMOS];
+}
+
+/* Copy NAME's entry read under NODE's stamp VERSION, GEN into *OUT: 1 found, else 0. */
+static int reg_memo_find(const struct hgs_node *node, const char *name, long long version,
+			 unsigned gen, struct reg_memo *out)
+{
+	const struct reg_memo *m;
+	int found;
+
+	if (strlen(name) >= sizeof(m->name))
+		return 0;
+	pthread_mutex_lock(&reg_memos_lock);
+	m = reg_memo_slot(name);
+	found = m->node == node->serial && m->version == version && m->gen == gen &&
+		strcmp(m->name, name) == 0;
+	if (found)
+		*out = *m;
+	pthread_mutex_unlock(&reg_memos_lock);
+	return found;
+}
+
+/* Keep registration R of NAME, with verdict key KEY, read under NODE's stamp VERSION, GEN. */
+static void reg_memo_keep(const struct hgs_node *node, const char *name, long long version,
+			  unsigned gen, const struct hgs_tpm_reg *r,
+			  const unsigned char key[HL_SHA256_LEN])
+{
+	struct reg_memo *m;
+
+	if (strlen(name) >= sizeof(m->name))
+		return;
+	pthread_mutex_lock(&reg_memos_lock);
+	m = reg_memo_slot(name);
+	m->node = node->serial;
+	m->version = version;
+	m->gen = gen;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->forced = r->forced;
+	m->pinned = r->pinned;
+	memcpy(m->key, key, HL_SHA256_LEN);
+	memcpy(m->ek_fingerprint, r->ek_fingerprint, sizeof(m->ek_fingerprint));
+	memcpy(m->ak_name, r->ak_name, sizeof(m->ak_name));
+	pthread_mutex_unlock(&reg_memos_lock);
+}
+
 /* What the "Registration" and "EkCertificate" steps of a trace check. */
 #define REG_LABEL "the host is registered with this HGS (by its TPM's EK)"
 #define EK_LABEL "the EK certificate chains to the TPM vendor CA"
@@ -276,6 +351,43 @@ out:
 	return rc;
 }
 
+/* The "Registration" step of a registered host (and "EkCertificate" skipped when FORCED). */
+static void trace_registered(struct hgs_trace *t, const char *ek_fingerprint, int forced)
+{
+	hgs_trace_check(t, "Registration", HGS_TRACE_PASS, REG_LABEL, "EK SHA-256 %.*s...",
+			HGS_TRACE_THUMB_SHOWN, ek_fingerprint);
+	if (forced)
+		hgs_trace_check(t, "EkCertificate", HGS_TRACE_SKIP, EK_LABEL, "the host was added "
+				"with --force: its EK is trusted as registered");
+}
+
+/* The "EkCertificate" step of an acceptance remembered in ek_verdicts. */
+static void trace_ek_remembered(struct hgs_trace *t)
+{
+	hgs_trace_check(t, "EkCertificate", HGS_TRACE_PASS, EK_LABEL, "the same certificate and "
+			"vendor CA were accepted before and no validity changed since");
+}
+
+/*
+ * check_registration from memo M, without reading the store: 1 accepted
+ * (the same steps in trace T as the full check gives), 0 when the
+ * acceptance is no longer remembered (the full check decides), -1 error.
+ */
+static int reg_memo_decide(struct hgs_node *node, const struct reg_memo *m,
+			   struct hgs_trace *t)
+{
+	time_t now = 0;
+
+	if (!m->forced && hgs_node_now(node, &now) < 0)
+		return -1;
+	if (!ek_verdict_find(m->key, now))
+		return 0;
+	trace_registered(t, m->ek_fingerprint, m->forced);
+	if (!m->forced)
+		trace_ek_remembered(t);
+	return 1;
+}
+
 /*
  * The registration and EK certificate check of /tpm/attest for host NAME,
  * as hgs_db_tpm_host_find_name() then check_ek_cert_now() would decide it,
@@ -290,11 +402,26 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 {
 	struct hgs_tpm_reg reg;
 	struct hgs_tpm_host *h = NULL;
+	struct reg_memo m;
 	unsigned char key[HL_SHA256_LEN];
 	const char *bundle = NULL;
 	time_t now = 0, from, until;
+	long long version;
+	unsigned gen;
 	int rc = -1, r, cacheable;
 
+	if (hgs_node_stamp(node, &version, &gen) < 0)
+		return -1;
+	if (reg_memo_find(node, name, version, gen, &m)) {
+		r = reg_memo_decide(node, &m, t);
+		if (r != 0) {
+			if (r == 1) {
+				*pinned = m.pinned;
+				memcpy(ak_name, m.ak_name, HGS_TPM_NAME_HEX_MAX);
+			}
+			return r;
+		}
+	}
 	r = hgs_db_tpm_reg_read(node, name, &reg);
 	if (r <= 0) {
 		if (r == 0) {
@@ -306,11 +433,7 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 		}
 		return r;
 	}
-	hgs_trace_check(t, "Registration", HGS_TRACE_PASS, REG_LABEL, "EK SHA-256 %.*s...",
-			HGS_TRACE_THUMB_SHOWN, reg.ek_fingerprint);
-	if (reg.forced)
-		hgs_trace_check(t, "EkCertificate", HGS_TRACE_SKIP, EK_LABEL, "the host was added "
-				"with --force: its EK is trusted as registered");
+	trace_registered(t, reg.ek_fingerprint, reg.forced);
 	/* only a forced host or a certificate with a vendor CA can be accepted */
 	cacheable = reg.forced;
 	if (!reg.forced && reg.ek_cert.len) {
@@ -324,9 +447,8 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 			goto out;
 		if (ek_verdict_find(key, now)) {
 			if (!reg.forced)
-				hgs_trace_check(t, "EkCertificate", HGS_TRACE_PASS, EK_LABEL,
-						"the same certificate and vendor CA were accepted "
-						"before and no validity changed since");
+				trace_ek_remembered(t);
+			reg_memo_keep(node, name, version, gen, &reg, key);
 			rc = 1;
 			goto out;
 		}
@@ -334,8 +456,10 @@ static int check_registration(struct hgs_node *node, const char *name, int *pinn
 	if (tpm_reg_parse(name, &reg, &h) < 0)
 		goto out;
 	rc = check_ek_cert(h, bundle, now, res);
-	if (rc == 1 && cacheable && ek_verdict_range(h, bundle, now, &from, &until) == 0)
+	if (rc == 1 && cacheable && ek_verdict_range(h, bundle, now, &from, &until) == 0) {
 		ek_verdict_keep(key, from, until);
+		reg_memo_keep(node, name, version, gen, &reg, key);
+	}
 	if (rc >= 0 && !reg.forced)
 		hgs_trace_result(t, "EkCertificate", EK_LABEL, res, NULL);
 out:

@@ -231,7 +231,7 @@ static int node_sql(struct hgs_node *node, const char *sql, const struct hl_stor
 /* The store's data version (lib/store.h) of NODE's connection into *OUT (node lock held). */
 static int data_version(struct hgs_node *node, long long *out)
 {
-	return hl_store_data_version(node->store, out);
+	return hgs_node_data_version(node, out);
 }
 
 /*

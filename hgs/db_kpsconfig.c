@@ -56,12 +56,34 @@ static int config_read(struct hgs_node *node, struct hgs_kps_config *out)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * The kept row while the data version and this handle's changes_gen say
+ * nothing changed (as hgs_db_config_get), else read and kept.
+ */
 int hgs_db_kps_config_get(struct hgs_node *node, struct hgs_kps_config *out)
 {
-	int rc;
+	long long version;
+	int rc = -1;
 
 	hgs_node_lock(node);
-	rc = config_read(node, out);
+	if (hgs_node_data_version(node, &version) < 0)
+		goto out;
+	if (node->kps_config_kept && node->kps_config_version == version &&
+	    node->kps_config_gen == node->changes_gen) {
+		out->allow_caching = node->kps_allow_caching;
+		out->epoch = node->kps_epoch;
+		rc = 0;
+		goto out;
+	}
+	if (config_read(node, out) < 0)
+		goto out;
+	node->kps_allow_caching = out->allow_caching;
+	node->kps_epoch = out->epoch;
+	node->kps_config_version = version;
+	node->kps_config_gen = node->changes_gen;
+	node->kps_config_kept = 1;
+	rc = 0;
+out:
 	hgs_node_unlock(node);
 	return rc;
 }
@@ -71,8 +93,9 @@ int hgs_db_kps_config_set(struct hgs_node *node, int allow)
 	int rc = -1;
 
 	hgs_node_lock(node);
-	if (hl_store_begin(node->store) < 0)
-		goto out;
+	node->changes_gen++;   /* kept copies are read again (hgs/db.h) */
+	if (hl_store_begin(node->store) < 0 || hl_store_mark_changed(node->store) < 0)
+		goto fail;
 	if (hl_store_run(node->store, "UPDATE key_protection_config SET "
 			 "allow_key_material_caching = ?, epoch = epoch + 1 WHERE id = 1",
 			 HL_VALS(HL_IN_INT(allow ? 1 : 0))) < 0)

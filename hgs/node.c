@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,71 @@ const char *hgs_key_role_name(enum hgs_key_role role)
 	return (unsigned)role < HGS_KEY_ROLE_COUNT ? key_role_names[role] : NULL;
 }
 
+/* The lab clock offset of the request this thread answers (hgs_node_request_begin). */
+static _Thread_local struct {
+	const struct hgs_node *node;   /* NULL: none */
+	long long offset;
+	long long version;             /* the store's data version, when has_version */
+	int has_version;
+} request_clock;
+
 /* The node clock: system time plus the lab offset. */
 int hgs_node_now(struct hgs_node *node, time_t *out)
 {
+	if (request_clock.node == node) {
+		*out = time(NULL) + (time_t)request_clock.offset;
+		return 0;
+	}
 	return hl_labclock_now(node->dir, out);
+}
+
+/* Read the clock offset once for the request this thread begins. */
+void hgs_node_request_begin(struct hgs_node *node)
+{
+	long long offset;
+
+	request_clock.node = NULL;
+	if (hl_labclock_offset(node->dir, &offset) < 0) {
+		hl_error_clear();   /* hgs_node_now() reads it again and says why */
+		return;
+	}
+	request_clock.offset = offset;
+	request_clock.has_version = 0;
+	request_clock.node = node;
+}
+
+/* The data version, read once per request. */
+int hgs_node_data_version(struct hgs_node *node, long long *out)
+{
+	if (request_clock.node == node && request_clock.has_version) {
+		*out = request_clock.version;
+		return 0;
+	}
+	if (hl_store_data_version(node->store, out) < 0)
+		return -1;
+	if (request_clock.node == node) {
+		request_clock.version = *out;
+		request_clock.has_version = 1;
+	}
+	return 0;
+}
+
+/* The data version and changes_gen, under the lock. */
+int hgs_node_stamp(struct hgs_node *node, long long *version, unsigned *gen)
+{
+	int rc;
+
+	hgs_node_lock(node);
+	rc = hgs_node_data_version(node, version);
+	*gen = node->changes_gen;
+	hgs_node_unlock(node);
+	return rc;
+}
+
+/* The request is answered: the clock is read at each call again. */
+void hgs_node_request_end(void)
+{
+	request_clock.node = NULL;
 }
 
 /* Take the node's store lock. */
@@ -285,6 +347,9 @@ static int node_name_read(const char *dir, char name[HL_NAME_COMPUTER_SIZE])
 }
 
 /* Open a node directory: store, configuration, names, nonce key and, on request, the signer. */
+/* The serials given so far. */
+static atomic_ullong node_serials;
+
 int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 {
 	struct hgs_node *node = NULL;
@@ -296,6 +361,7 @@ int hgs_node_open(const char *dir, unsigned flags, struct hgs_node **out)
 	node = calloc(1, sizeof(*node));
 	if (!node)
 		return hl_error("cannot open the HGS node: out of memory");
+	node->serial = atomic_fetch_add(&node_serials, 1) + 1;
 	hl_served_lock_init(&node->lock);
 	if (hl_file_abspath(dir, &node->dir) < 0 ||
 	    hgs_node_store_location(node->dir, loc, sizeof(loc)) < 0)

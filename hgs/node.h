@@ -29,9 +29,11 @@
  * The lab clock.  Every time decision of the node (nonce expiry, health
  * certificate validity, log time stamps) uses hgs_node_now(): the system
  * time plus the whole number of seconds written in DIR/clock-offset (absent
- * means 0; may be negative), read at every call (lib/labclock.h).  A test
- * can move a running node's clock forward with `echo 32400 > DIR/clock-offset`
- * and take it back by removing the file.
+ * means 0; may be negative), read at every call (lib/labclock.h), or once
+ * per request while `hgs serve` answers one (hgs_node_request_begin).  A
+ * test can move a running node's clock forward with `echo 32400 >
+ * DIR/clock-offset` and take it back by removing the file: the next request
+ * sees it.
  *
  * A node is a served directory (lib/served.h): it is built beside its place
  * and renamed in, and `hgs serve` owns it through hgs.pid.
@@ -131,6 +133,7 @@ struct hgs_config {
  * HGS_NODE_OPEN_KEYS.
  */
 struct hgs_node {
+	unsigned long long serial;        /* unique in this process, from 1: names the node in kept copies */
 	char *dir;
 	struct hl_store *store;           /* guarded by lock */
 	pthread_mutex_t lock;             /* recursive */
@@ -151,6 +154,10 @@ struct hgs_node {
 	int config_kept;
 	long long config_version;
 	unsigned config_gen;
+	/* the key protection configuration hgs_db_kps_config_get() keeps, the same way */
+	int kps_config_kept, kps_allow_caching;
+	long long kps_epoch, kps_config_version;
+	unsigned kps_config_gen;
 };
 
 /* What `hgs init` asks for. */
@@ -239,6 +246,29 @@ void hgs_node_log_release(struct hgs_node *node);
 
 /* The node clock: system time + DIR/clock-offset seconds. */
 int hgs_node_now(struct hgs_node *node, time_t *out);
+
+/*
+ * Around one request served by this thread: the clock offset read once at
+ * begin serves every hgs_node_now(NODE) of the thread until end (an offset
+ * that cannot be read is read, and refused, at each call instead).
+ */
+void hgs_node_request_begin(struct hgs_node *node);
+void hgs_node_request_end(void);
+
+/*
+ * The store's data version (lib/store.h) for NODE's kept copies (hgs/db.h),
+ * node lock held: read once per request between hgs_node_request_begin and
+ * end (a commit by another connection meanwhile is seen by the next
+ * request), else at each call.
+ */
+int hgs_node_data_version(struct hgs_node *node, long long *out);
+
+/*
+ * The stamp of NODE's store for a copy kept outside the node (as hgs/db.h
+ * keeps its own): the data version and changes_gen, read under the lock.  A
+ * copy read after taking the stamp is current while the stamp is the same.
+ */
+int hgs_node_stamp(struct hgs_node *node, long long *version, unsigned *gen);
 
 /* The trust mode as stored now (set-server may change it while serve runs). */
 int hgs_node_trust_mode(struct hgs_node *node, enum hgs_mode *out);

@@ -293,6 +293,7 @@ static int trampoline(const struct hl_http_request *http, struct hl_http_respons
 	json_t *host;
 	int rc;
 
+	hgs_node_request_begin(b->node);
 	if (b->route->mode != HGS_ROUTE_ANY_MODE) {
 		hgs_trace_init(&trace, HGS_TRACE_ATTESTATION);
 		req.trace = &trace;
@@ -340,6 +341,7 @@ failed:
 	}
 out:
 	json_decref(req.body);
+	hgs_node_request_end();
 	return rc;
 }
 

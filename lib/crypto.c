@@ -2317,7 +2317,27 @@ struct tmpl_ext {
 struct cert_proto {
 	pthread_mutex_t lock;
 	X509 *x;
+	/*
+	 * After x's first signature by a template's CA key (proto_sign_keep):
+	 * a digest-sign context for that key, copied for each signature, and
+	 * the DER of the signature algorithm X509_sign set in x.
+	 */
+	EVP_MD_CTX *sign;
+	unsigned char *alg_der;
+	int alg_len;
 };
+
+/* Forget P's certificate and its signing state (made again at its next use). */
+static void proto_reset(struct cert_proto *p)
+{
+	X509_free(p->x);
+	p->x = NULL;
+	EVP_MD_CTX_free(p->sign);
+	p->sign = NULL;
+	OPENSSL_free(p->alg_der);
+	p->alg_der = NULL;
+	p->alg_len = 0;
+}
 
 /*
  * What every certificate issued from one template has in common
@@ -2352,7 +2372,7 @@ void hl_cert_template_free(struct hl_cert_template *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < TMPL_POOL; i++) {
-		X509_free(t->pool[i].x);
+		proto_reset(&t->pool[i]);
 		pthread_mutex_destroy(&t->pool[i].lock);
 	}
 	for (size_t i = 0; i < t->n_std; i++)
@@ -2710,10 +2730,101 @@ out:
 }
 
 /*
- * Overwrite what differs in T's certificate X with SPEC's and SUBJECT_KEY,
- * sign it and encode it into DER.
+ * After the first X509_sign of proto P by T's CA key: keep a digest-sign
+ * context for the key and the signature algorithm it set, so that the next
+ * certificates of P are signed by proto_sign (only for an RSA key, signed
+ * PKCS#1 v1.5 as X509_sign does, or an EC key; else X509_sign signs each).
  */
-static int proto_issue(const struct hl_cert_template *t, X509 *x,
+static void proto_sign_keep(const struct hl_cert_template *t, struct cert_proto *p)
+{
+	const X509_ALGOR *alg = NULL;
+
+	if (!t->ca_cert || p->sign ||
+	    !(EVP_PKEY_is_a(t->sign_key, "RSA") || EVP_PKEY_is_a(t->sign_key, "EC")))
+		return;
+	X509_get0_signature(NULL, &alg, p->x);
+	if (!alg || (p->alg_len = i2d_X509_ALGOR(alg, &p->alg_der)) <= 0 ||
+	    !(p->sign = EVP_MD_CTX_new()) ||
+	    EVP_DigestSignInit_ex(p->sign, NULL, "SHA256", NULL, NULL, t->sign_key, NULL) != 1) {
+		EVP_MD_CTX_free(p->sign);
+		p->sign = NULL;
+		OPENSSL_free(p->alg_der);
+		p->alg_der = NULL;
+		ERR_clear_error();   /* X509_sign goes on signing */
+	}
+}
+
+/* An element of a SEQUENCE OF ANY holding TYPE's DER CONTENT of LEN bytes (taken). */
+static int seq_push(STACK_OF(ASN1_TYPE) *seq, int type, unsigned char *content, int len)
+{
+	ASN1_STRING *v = ASN1_STRING_type_new(type);
+	ASN1_TYPE *a = ASN1_TYPE_new();
+
+	if (!v || !a || sk_ASN1_TYPE_push(seq, a) <= 0) {
+		ASN1_STRING_free(v);
+		ASN1_TYPE_free(a);
+		OPENSSL_free(content);
+		return -1;
+	}
+	ASN1_STRING_set0(v, content, len);
+	if (type == V_ASN1_BIT_STRING)   /* a signature: no unused bits */
+		v->flags = (v->flags & ~0x07L) | ASN1_STRING_FLAG_BITS_LEFT;
+	ASN1_TYPE_set(a, type, v);
+	return 0;
+}
+
+/*
+ * Sign X with P's context and encode it into DER: the TBSCertificate
+ * encoded once, then the Certificate SEQUENCE of it, P's signature
+ * algorithm and the signature, as OpenSSL encodes them (X509_sign and
+ * i2d_X509 would encode the TBSCertificate twice).
+ */
+static int proto_sign(const struct cert_proto *p, X509 *x, EVP_PKEY *key, struct hl_buf *der)
+{
+	STACK_OF(ASN1_TYPE) *seq = sk_ASN1_TYPE_new_null();
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *tbs = NULL, *sig = NULL, *alg = NULL, *out = NULL;
+	size_t sig_len = (size_t)EVP_PKEY_get_size(key);
+	int tbs_len, len, rc = -1;
+
+	if (!seq || !ctx || EVP_MD_CTX_copy_ex(ctx, p->sign) != 1 ||
+	    (tbs_len = i2d_re_X509_tbs(x, &tbs)) <= 0 || !(sig = OPENSSL_malloc(sig_len)) ||
+	    EVP_DigestSign(ctx, sig, &sig_len, tbs, (size_t)tbs_len) != 1 ||
+	    !(alg = OPENSSL_memdup(p->alg_der, (size_t)p->alg_len))) {
+		ossl_fail("cannot sign");
+		goto out;
+	}
+	if (seq_push(seq, V_ASN1_SEQUENCE, tbs, tbs_len) < 0 ||
+	    seq_push(seq, V_ASN1_SEQUENCE, alg, p->alg_len) < 0 ||
+	    seq_push(seq, V_ASN1_BIT_STRING, sig, (int)sig_len) < 0) {
+		tbs = alg = sig = NULL;   /* taken */
+		ossl_fail("cannot encode the certificate");
+		goto out;
+	}
+	tbs = alg = sig = NULL;
+	if ((len = i2d_ASN1_SEQUENCE_ANY(seq, &out)) <= 0) {
+		ossl_fail("cannot encode the certificate");
+		goto out;
+	}
+	rc = buf_alloc(der, (size_t)len);
+	if (rc == 0)
+		memcpy(der->data, out, (size_t)len);
+out:
+	OPENSSL_free(out);
+	OPENSSL_free(tbs);
+	OPENSSL_free(alg);
+	OPENSSL_free(sig);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * Overwrite what differs in T's certificate X with SPEC's and SUBJECT_KEY,
+ * sign it and encode it into DER: by proto_sign when PROTO (X's, NULL
+ * for a certificate made for one call) was signed before.
+ */
+static int proto_issue(const struct hl_cert_template *t, struct cert_proto *proto, X509 *x,
 		       const struct hl_cert_spec *spec, EVP_PKEY *subject_key, struct hl_buf *der)
 {
 	int at = (int)t->n_std, ski_at = at, aki_at = at + 1, san_at = at + 2;
@@ -2739,9 +2850,13 @@ static int proto_issue(const struct hl_cert_template *t, X509 *x,
 		}
 		OPENSSL_free(value);
 	}
+	if (proto && proto->sign)
+		return proto_sign(proto, x, t->sign_key, der);
 	if (X509_sign(x, t->ca_cert ? t->sign_key : subject_key,
 		      digest_md(HL_DIGEST_SHA256)) <= 0)
 		return ossl_fail("cannot sign");
+	if (proto)
+		proto_sign_keep(t, proto);
 	/* encoded once (OpenSSL's buffer), then copied: i2d_X509 encodes again at each call */
 	if ((len = i2d_X509(x, &p)) <= 0)
 		return ossl_fail("cannot encode the certificate");
@@ -2779,12 +2894,12 @@ int hl_cert_template_issue(struct hl_cert_template *t, const struct hl_cert_spec
 			held = &t->pool[i];
 	x = held ? &held->x : &own;
 	ERR_clear_error();
-	if ((*x || proto_build(t, x) == 0) && proto_issue(t, *x, spec, subject_key, der) == 0)
+	if ((*x || proto_build(t, x) == 0) && proto_issue(t, held, *x, spec, subject_key, der) == 0)
 		rc = 0;
 	if (rc < 0) {
 		/* half overwritten: made again at its next use */
-		X509_free(*x);
-		*x = NULL;
+		if (held)
+			proto_reset(held);
 		hl_error_wrap("cannot issue certificate '%s'", spec->cn);
 	}
 	if (held)

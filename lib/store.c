@@ -47,6 +47,7 @@
  */
 struct hl_store_stmt {
 	char *sql;
+	const char *lit;   /* the caller's SQL at the first use: compared first, then checked */
 	int busy, cached;
 	sqlite3_stmt *s;
 	char *pg_sql;
@@ -416,24 +417,33 @@ static int stmt_new(struct hl_store *st, const char *sql, struct hl_store_stmt *
 }
 
 /*
+ * The cached statement for SQL (one per text at most), NULL when none: by
+ * the caller's pointer first, since SQL is most often the literal of its
+ * first use (a buffer may have held another text then: the text decides).
+ */
+static struct hl_store_stmt *stmt_cached(const struct hl_store *st, const char *sql)
+{
+	for (size_t i = 0; i < st->n_stmts; i++)
+		if (st->stmts[i]->lit == sql && strcmp(st->stmts[i]->sql, sql) == 0)
+			return st->stmts[i];
+	for (size_t i = 0; i < st->n_stmts; i++)
+		if (strcmp(st->stmts[i]->sql, sql) == 0)
+			return st->stmts[i];
+	return NULL;
+}
+
+/*
  * A statement for SQL: a cached idle one, else a new one kept in a free
  * slot of the cache, else a new one given to this use only (a nested use of
  * the same SQL, or a full cache).
  */
 static int stmt_get(struct hl_store *st, const char *sql, struct hl_store_stmt **out)
 {
-	struct hl_store_stmt *e;
-	int nested = 0;
+	struct hl_store_stmt *e = stmt_cached(st, sql);
+	int nested = e != NULL;   /* busy: a private statement */
 
 	*out = NULL;
-	for (size_t i = 0; i < st->n_stmts; i++) {
-		e = st->stmts[i];
-		if (e->sql != sql && strcmp(e->sql, sql) != 0)
-			continue;
-		if (e->busy) {
-			nested = 1;   /* a private statement */
-			break;
-		}
+	if (e && !e->busy) {
 		e->busy = 1;
 		*out = e;
 		return 0;
@@ -443,6 +453,7 @@ static int stmt_get(struct hl_store *st, const char *sql, struct hl_store_stmt *
 	e->busy = 1;
 	if (!nested && st->n_stmts < HL_STORE_STMT_CACHE) {
 		e->cached = 1;
+		e->lit = sql;
 		st->stmts[st->n_stmts++] = e;
 	}
 	*out = e;

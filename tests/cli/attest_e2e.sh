@@ -193,6 +193,22 @@ EOF
 		"back to the baseline: Passed again (same EK, same pinned AK)"
 	mark "overrides"
 
+	# ---- a registration removed and added back while hgs serve runs ----
+	# (the serving node remembers accepted registrations: another process's
+	# change must reach the very next attestation)
+	run "$B" hgs remove-tpm-host --dir "$W/hgs-tpm" --name FabricHost1
+	ok $RC "remove-tpm-host FabricHost1 while hgs serve runs"
+	run "$B" host test-client-configuration --dir "$H1"
+	ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = UnauthorizedHost ] &&
+		grep -q "no TPM host named 'FabricHost1' is registered" <<<"$OUT$ERR"; echo $?) \
+		"the next attestation of the removed host: UnauthorizedHost"
+	run "$B" hgs add-tpm-host --dir "$W/hgs-tpm" --name FabricHost1 --platform-identifier "$W/h1.pid.json"
+	ok $RC "add-tpm-host FabricHost1 again"
+	run "$B" host test-client-configuration --dir "$H1"
+	ok $([ $RC -eq 0 ] && [ "$(field AttestationStatus)" = Passed ]; echo $?) \
+		"added back: Passed again ($(field Reason | cut -c1-60))"
+	mark "registration removed and added back"
+
 	# ---- unregistered host, fallback, HGS down ----
 	run "$B" host test-client-configuration --dir "$H2"
 	ok $([ $RC -eq 4 ] && [ "$(field AttestationStatus)" = UnauthorizedHost ]; echo $?) \

@@ -1197,6 +1197,48 @@ static void test_cert_template(void **state)
 	hl_cert_free(ca);
 }
 
+/*
+ * An RSA CA's template: after its first certificate each is signed from a
+ * kept context and encoded once (the TBSCertificate, then the Certificate
+ * around it); every one of many verifies and is the DER OpenSSL itself
+ * encodes for it (a signature ending in zero bits included: about half of
+ * them), with the CA's signature algorithm inside and outside.
+ */
+static void test_cert_template_rsa_ca(void **state)
+{
+	X509 *ca = make_ca("Relecloud Lab Root", rsa_a), *x = NULL;
+	struct hl_cert_spec s = spec_for("FabricHost1", time(NULL), -60, DAY);
+	struct hl_cert_template *t = NULL;
+	struct hl_buf der = { NULL, 0 };
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *alg;
+	unsigned char *again = NULL;
+	int even = 0;
+
+	(void)state;
+	assert_int_equal(hl_cert_template_new(&s, ca, rsa_a, &t), 0);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(hl_cert_template_issue(t, &s, i % 2 ? ec_a : rsa_b, &der), 0);
+		assert_int_equal(hl_cert_from_der(der.data, der.len, &x), 0);
+		assert_int_equal(hl_cert_verify(x, ca, NULL, 0, 0), 0);
+		assert_int_equal(i2d_X509(x, &again), (int)der.len);
+		assert_memory_equal(again, der.data, der.len);
+		X509_get0_signature(&sig, &alg, x);
+		assert_int_equal(OBJ_obj2nid(alg->algorithm), NID_sha256WithRSAEncryption);
+		assert_int_equal(X509_get_signature_nid(x), NID_sha256WithRSAEncryption);
+		assert_int_equal(ASN1_STRING_length(sig), EVP_PKEY_get_size(rsa_a));
+		even += !(ASN1_STRING_get0_data(sig)[ASN1_STRING_length(sig) - 1] & 1);
+		OPENSSL_free(again);
+		again = NULL;
+		hl_cert_free(x);
+		x = NULL;
+		hl_buf_free(&der);
+	}
+	assert_true(even > 0);
+	hl_cert_template_free(t);
+	hl_cert_free(ca);
+}
+
 /* Garbage certificate input and bad specs give -1 with a message, never a crash. */
 static void test_cert_garbage(void **state)
 {
@@ -1609,6 +1651,7 @@ int main(void)
 		cmocka_unit_test(test_cert_verify_bundle),
 		cmocka_unit_test(test_cert_custom_ext),
 		cmocka_unit_test(test_cert_template),
+		cmocka_unit_test(test_cert_template_rsa_ca),
 		cmocka_unit_test(test_cert_garbage),
 		cmocka_unit_test(test_codec_messages),
 		cmocka_unit_test(test_sha256_incremental),
