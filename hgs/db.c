@@ -182,6 +182,18 @@ const char *const hgs_db_migrations[] = {
 	"CREATE TABLE trusted_domains("
 	"  domain TEXT PRIMARY KEY,"
 	"  doc TEXT NOT NULL);",
+	/*
+	 * 11: used_nonces, one B-tree written per attestation instead of three:
+	 * keyed by the nonce alone (SQLite: WITHOUT ROWID, which PostgreSQL's
+	 * translation drops), and no index on expires (the purge, every 30 s,
+	 * scans the nonces of the last 5 minutes)
+	 */
+	"CREATE TABLE used_nonces_11("
+	"  nonce BLOB PRIMARY KEY,"
+	"  expires INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO used_nonces_11(nonce, expires) SELECT nonce, expires FROM used_nonces;"
+	"DROP TABLE used_nonces;"
+	"ALTER TABLE used_nonces_11 RENAME TO used_nonces;",
 };
 const size_t hgs_db_n_migrations = sizeof(hgs_db_migrations) / sizeof(hgs_db_migrations[0]);
 

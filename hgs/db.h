@@ -30,7 +30,8 @@
  *                        an audit record (hgs_node_log_store)
  *   cluster_nodes, cluster_secrets, used_nonces
  *                        what the nodes of a cluster share (migration 8,
- *                        accessors in hgs/db_cluster.h)
+ *                        accessors in hgs/db_cluster.h; used_nonces keyed
+ *                        by the nonce alone since migration 11)
  * Another module that needs a table (AK pins for TPM mode, the key
  * protection log) appends a migration to hgs_db_migrations.
  *

@@ -43,7 +43,7 @@ int hgs_nonce_issue(struct hgs_node *node, const char *host, unsigned char nonce
 	e = (uint64_t)*expires;
 	for (int i = 0; i < NONCE_EXPIRES_LEN; i++)
 		nonce[NONCE_RANDOM_LEN + i] = (unsigned char)(e >> (8 * (NONCE_EXPIRES_LEN - 1 - i)));
-	if (hl_crypto_random(nonce, NONCE_RANDOM_LEN) < 0 ||
+	if (hl_crypto_random_public(nonce, NONCE_RANDOM_LEN) < 0 ||
 	    nonce_mac(node, nonce, mac) < 0)
 		return -1;
 	memcpy(nonce + NONCE_SIGNED_LEN, mac, NONCE_MAC_LEN);

@@ -8,6 +8,7 @@
  */
 #include "hgs/trace.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,16 @@ static void tidy(char *buf, size_t size, int n)
 			*p = '?';
 	if (n >= 0 && (size_t)n >= size && size > 4)
 		memcpy(buf + size - 4, "...", 4);
+}
+
+/* Copy TEXT into BUF (SIZE bytes), tidied: what snprintf "%s" gives, without its cost. */
+static void copy(char *buf, size_t size, const char *text)
+{
+	size_t n = strlen(text), kept = n < size ? n : size - 1;
+
+	memcpy(buf, text, kept);
+	buf[kept] = '\0';
+	tidy(buf, size, n > INT_MAX ? INT_MAX : (int)n);
 }
 
 /* Format FMT with AP into BUF (SIZE bytes), tidied. */
@@ -116,7 +127,7 @@ static void set_check(struct hgs_trace_step *s, const char *check, enum hgs_trac
 	s->from = HGS_TRACE_NODE;
 	s->verdict = (unsigned char)verdict;
 	s->check = check;
-	tidy(s->label, sizeof(s->label), snprintf(s->label, sizeof(s->label), "%s", label));
+	copy(s->label, sizeof(s->label), label);
 	if (fmt)
 		format(s->detail, sizeof(s->detail), fmt, ap);
 	else
@@ -169,8 +180,7 @@ void hgs_trace_answer(struct hgs_trace *t, int http_status, const struct hgs_res
 			  sub[0] ? " (" : "", sub, sub[0] ? ")" : "");
 	last = t->n - 1;
 	s = &t->steps[last];
-	tidy(s->detail, sizeof(s->detail),
-	     snprintf(s->detail, sizeof(s->detail), "%s", res->reason));
+	copy(s->detail, sizeof(s->detail), res->reason);
 }
 
 /* The participant names of a trace. */

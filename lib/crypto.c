@@ -427,6 +427,79 @@ int hl_crypto_random(void *buf, size_t len)
 }
 
 /*
+ * Random bytes that go out in the clear (nonces, serials), at most
+ * PUBLIC_DRAW_MAX at once, come from a pool the shared DRBG refills
+ * PUBLIC_POOL bytes at a time: one generate (each re-keys the CTR-DRBG)
+ * per hundred draws instead of one per draw.  Secrets never come from it
+ * (hl_crypto_random).  Bytes given out are wiped from the pool; fork()
+ * empties a child's pool (and the lock is held across it), so that parent
+ * and child never give out the same bytes.
+ */
+#define PUBLIC_POOL 4096
+#define PUBLIC_DRAW_MAX 64
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned char bytes[PUBLIC_POOL];
+	size_t left;   /* the unused bytes are bytes[0..left) */
+} public_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static pthread_once_t public_pool_once = PTHREAD_ONCE_INIT;
+
+static void public_pool_prepare(void)
+{
+	pthread_mutex_lock(&public_pool.lock);
+}
+
+static void public_pool_parent(void)
+{
+	pthread_mutex_unlock(&public_pool.lock);
+}
+
+static void public_pool_child(void)
+{
+	OPENSSL_cleanse(public_pool.bytes, sizeof(public_pool.bytes));
+	public_pool.left = 0;
+	pthread_mutex_unlock(&public_pool.lock);
+}
+
+static void public_pool_init(void)
+{
+	pthread_atfork(public_pool_prepare, public_pool_parent, public_pool_child);
+}
+
+/* Draw LEN (at most PUBLIC_DRAW_MAX) public random bytes from the pool; 1 on success. */
+static int draw_public(unsigned char *buf, size_t len)
+{
+	int ok = 1;
+
+	if (len > PUBLIC_DRAW_MAX)
+		return draw_random(buf, len);
+	pthread_once(&public_pool_once, public_pool_init);
+	pthread_mutex_lock(&public_pool.lock);
+	if (public_pool.left < len) {
+		ok = draw_random(public_pool.bytes, sizeof(public_pool.bytes));
+		public_pool.left = ok ? sizeof(public_pool.bytes) : 0;
+	}
+	if (ok) {
+		public_pool.left -= len;
+		memcpy(buf, public_pool.bytes + public_pool.left, len);
+		OPENSSL_cleanse(public_pool.bytes + public_pool.left, len);
+	}
+	pthread_mutex_unlock(&public_pool.lock);
+	return ok;
+}
+
+/* Draw LEN random bytes that will be public into BUF (crypto.h). */
+int hl_crypto_random_public(void *buf, size_t len)
+{
+	if (!draw_public(buf, len)) {
+		ERR_clear_error();
+		return hl_error("cannot draw %zu random bytes: OpenSSL's random generator failed", len);
+	}
+	return 0;
+}
+
+/*
  * The digests, fetched from the default provider once per process.  A
  * legacy EVP_sha256() makes every EVP_DigestInit_ex() fetch the
  * implementation again (a method store lookup under OpenSSL's locks); a
@@ -2247,7 +2320,7 @@ static int set_serial(X509 *x)
 	BIGNUM *bn = NULL;
 	int rc = -1;
 
-	if (draw_random(raw, sizeof(raw))) {
+	if (draw_public(raw, sizeof(raw))) {
 		raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x40);
 		bn = BN_bin2bn(raw, (int)sizeof(raw), NULL);
 	}

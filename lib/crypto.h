@@ -70,9 +70,17 @@ enum hl_digest {
  * OpenSSL's primary DRBG shared by the process's threads (a thread's first
  * RAND_bytes() would instantiate a DRBG of its own, and `hgs serve` makes a
  * thread per connection); RAND_bytes() when that DRBG cannot be made.
- * Certificate serials come from the same DRBG.  Thread-safe.
+ * Thread-safe.  For secrets (keys, secret seeds).
  */
 int hl_crypto_random(void *buf, size_t len);
+
+/*
+ * The same for bytes that go out in the clear (nonces; certificate serials
+ * are drawn so too), LEN at most 64 from a pool refilled 4 KiB at a time
+ * from that DRBG (bytes given out are wiped from it; a child after fork()
+ * starts with an empty pool), larger draws directly.  Thread-safe.
+ */
+int hl_crypto_random_public(void *buf, size_t len);
 
 /* Size in bytes of ALG's output (20, 32 or 48); 0 for an unknown ALG. */
 size_t hl_crypto_digest_len(enum hl_digest alg);

@@ -30,7 +30,20 @@ void hl_log_set_component(const char *component)
 
 void hl_log_set_stderr_level(enum hl_log_level level)
 {
+	pthread_mutex_lock(&log_lock);
 	log_stderr_level = level;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Whether a line at LEVEL goes anywhere (a debug line of a busy server mostly does not). */
+static int log_wanted(enum hl_log_level level)
+{
+	int wanted;
+
+	pthread_mutex_lock(&log_lock);
+	wanted = level <= log_stderr_level || (log_file && level <= log_file_level);
+	pthread_mutex_unlock(&log_lock);
+	return wanted;
 }
 
 int hl_log_open_file(const char *path, enum hl_log_level level)
@@ -83,6 +96,8 @@ void hl_log(enum hl_log_level level, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
+	if (!log_wanted(level))
+		return;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -126,6 +127,44 @@ static void test_buf_and_helpers(void **state)
 	hl_crypto_cleanse(r1, sizeof(r1));
 	assert_memory_equal(r1, zero, sizeof(r1));
 	hl_crypto_cleanse(NULL, 10);
+}
+
+/*
+ * Public random bytes (the pool): draws differ, whether small (from the
+ * pool, across its refills) or large (directly); after fork() the child
+ * and the parent draw different bytes although the parent's pool was full.
+ */
+static void test_random_public(void **state)
+{
+	unsigned char a[32], b[32], big[200], zero[200], child[32];
+	int fds[2], status = 0;
+	pid_t pid;
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	assert_int_equal(hl_crypto_random_public(a, sizeof(a)), 0);
+	for (int i = 0; i < 300; i++) {   /* more than a pool of 4 KiB */
+		assert_int_equal(hl_crypto_random_public(b, sizeof(b)), 0);
+		assert_memory_not_equal(a, b, sizeof(a));
+	}
+	assert_int_equal(hl_crypto_random_public(big, sizeof(big)), 0);
+	assert_memory_not_equal(big, zero, sizeof(big));
+	assert_int_equal(hl_crypto_random_public(a, 1), 0);   /* the pool is not empty now */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(hl_crypto_random_public(child, sizeof(child)) == 0 &&
+		      write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(hl_crypto_random_public(a, sizeof(a)), 0);
+	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(a, child, sizeof(a));
 }
 
 /* Digests match the FIPS 180 "abc" test vectors. */
@@ -1632,6 +1671,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_and_helpers),
+		cmocka_unit_test(test_random_public),
 		cmocka_unit_test(test_digests),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_key_roundtrip),

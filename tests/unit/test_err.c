@@ -81,6 +81,19 @@ static void test_log_file(void **state)
 	assert_int_equal(n, 1);
 	assert_true(seen_info);
 	assert_false(seen_debug);
+
+	/* a file at debug level gets debug lines (stderr, at error, does not) */
+	assert_int_equal(hl_log_open_file(path, HL_LOG_DEBUG), 0);
+	hl_log_debug("now written %s", "too");
+	hl_log_close();
+	f = fopen(path, "r");
+	assert_non_null(f);
+	seen_debug = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "] debug: now written too"))
+			seen_debug = 1;
+	fclose(f);
+	assert_true(seen_debug);
 	tu_rmtree(dir);
 }
 

@@ -386,6 +386,44 @@ static void test_db_migrations(void **state)
 	assert_int_equal(hl_file_rmtree(sandbox), 0);
 }
 
+/*
+ * Migration 11 rebuilds used_nonces keyed by the nonce alone: a nonce used
+ * before it is still there after it (so still refused), with its expiry,
+ * and the table is one B-tree (WITHOUT ROWID, no index on expires).
+ */
+static void test_db_used_nonces_kept(void **state)
+{
+	static const unsigned char nonce[32] = { 0x48, 0x30, 0x65, 0xa2 };
+	struct hl_store *st = NULL;
+	char sandbox[64], db[128], *schema = NULL;
+	long long expires = 0, indexes = -1;
+
+	(void)state;
+	assert_int_equal(tu_mkdtemp(sandbox, sizeof(sandbox), "hgs"), 0);
+	snprintf(db, sizeof(db), "%s/hgs.db", sandbox);
+	assert_int_equal(hl_store_open(db, hgs_db_migrations, 10, &st), 0);
+	assert_int_equal(hl_store_run(st, "INSERT INTO used_nonces(nonce, expires) VALUES(?, ?)",
+				      HL_VALS(HL_IN_BLOB(nonce, sizeof(nonce)), HL_IN_INT(1765000000))),
+			 0);
+	hl_store_close(st);
+	st = NULL;
+	assert_int_equal(hgs_db_open(db, &st), 0);
+	assert_int_equal(hl_store_get(st, "SELECT expires FROM used_nonces WHERE nonce = ?",
+				      HL_VALS(HL_IN_BLOB(nonce, sizeof(nonce)),
+					      HL_OUT_INT64(&expires))), 1);
+	assert_int_equal(expires, 1765000000);
+	assert_int_equal(hl_store_get(st, "SELECT sql FROM sqlite_schema WHERE name = 'used_nonces'",
+				      HL_VALS(HL_OUT_STR(&schema))), 1);
+	assert_non_null(strstr(schema, "WITHOUT ROWID"));
+	free(schema);
+	assert_int_equal(hl_store_get(st, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+				      "AND tbl_name = 'used_nonces' AND sql IS NOT NULL",
+				      HL_VALS(HL_OUT_INT64(&indexes))), 1);
+	assert_int_equal(indexes, 0);
+	hl_store_close(st);
+	assert_int_equal(hl_file_rmtree(sandbox), 0);
+}
+
 /* ---- policies ---- */
 
 /* Defaults follow hgs_policy_defs; locked ones cannot be disabled; others toggle. */
@@ -1165,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(test_open_not_a_node),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_db_migrations),
+		cmocka_unit_test(test_db_used_nonces_kept),
 		/* these share the group's node */
 		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_nonce_single_use),
