@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,68 @@ static void test_dump(void **state)
 	assert_null(s);
 }
 
+/* hl_json_dump(V) is jansson's compact text, byte for byte. */
+static void dump_is_janssons(json_t *v)
+{
+	char *mine = NULL, *theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	assert_non_null(theirs);
+	assert_int_equal(hl_json_dump(v, &mine), 0);
+	assert_string_equal(mine, theirs);
+	free(mine);
+	free(theirs);
+	json_decref(v);
+}
+
+/*
+ * The compact dump is jansson's own text for every kind of value: every
+ * ASCII byte in a string and a key (the escapes), UTF-8, a NUL inside a
+ * string, integers at both ends, reals, nesting, empty containers, the
+ * members' order; a string that is not UTF-8 is refused as jansson does.
+ */
+static void test_dump_as_jansson(void **state)
+{
+	char all[128];
+	json_t *o, *bad;
+	char *s = NULL;
+
+	(void)state;
+	for (int i = 0; i < 127; i++)
+		all[i] = (char)(i + 1);
+	all[127] = '\0';
+	dump_is_janssons(json_string(all));
+	o = json_object();
+	assert_int_equal(json_object_set_new(o, all, json_string("key with every ASCII byte")), 0);
+	dump_is_janssons(o);
+	dump_is_janssons(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92 \"quoted\" \\ /"));
+	dump_is_janssons(json_stringn("a\0b", 3));
+	dump_is_janssons(json_string(""));
+	dump_is_janssons(json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:n, s:b, s:b}", "max",
+				   (json_int_t)LLONG_MAX, "min", (json_int_t)LLONG_MIN, "zero",
+				   (json_int_t)0, "pi", 3.14159265358979, "big", 1e300, "whole", 2.0,
+				   "none", "t", 1, "f", 0));
+	dump_is_janssons(json_pack("{s:[], s:{}, s:[[[{s:[i,i,{}]}]]], s:[s,i,f]}", "empty", "obj",
+				   "deep", "x", 1, 2, "mixed", "z", -7, -0.5));
+	o = json_object();
+	for (int i = 0; i < 50; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", (i * 37) % 50);
+		assert_int_equal(json_object_set_new(o, k, json_integer(i)), 0);
+	}
+	dump_is_janssons(o);
+	dump_is_janssons(json_integer(-1));
+	dump_is_janssons(json_real(-1.5e-7));
+	dump_is_janssons(json_null());
+
+	bad = json_stringn_nocheck("\xff\xfe", 2);
+	o = json_pack("{s:o}", "bad", bad);
+	assert_null(json_dumps(o, JSON_COMPACT));
+	assert_int_equal(hl_json_dump(o, &s), -1);
+	assert_null(s);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_base64_bad),
 		cmocka_unit_test(test_base64_fields),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_dump_as_jansson),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
