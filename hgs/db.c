@@ -1216,7 +1216,11 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_data *d, in
 				break;
 			}
 			d->baselines = g;
-			g[d->in.n_baselines++] = (struct hgs_baseline){ n, p, len };
+			g[d->in.n_baselines] = (struct hgs_baseline){ n, p, len, 1, { 0 } };
+			if (hl_crypto_sha256(p, len, g[d->in.n_baselines++].sha256) < 0) {
+				r = -1;
+				break;
+			}
 		} else {
 			struct hgs_ci_policy *g = realloc(d->ci, (d->in.n_ci_policies + 1) * sizeof(*g));
 
@@ -1225,7 +1229,11 @@ static int load_named_blobs(struct hgs_node *node, struct hgs_policy_data *d, in
 				break;
 			}
 			d->ci = g;
-			g[d->in.n_ci_policies++] = (struct hgs_ci_policy){ n, p, len };
+			g[d->in.n_ci_policies] = (struct hgs_ci_policy){ n, p, len, 1, { 0 } };
+			if (hl_crypto_sha256(p, len, g[d->in.n_ci_policies++].sha256) < 0) {
+				r = -1;
+				break;
+			}
 		}
 	}
 	free(name.data);

@@ -279,9 +279,9 @@ static int check_ci_policy(struct eval *e, uint32_t bit)
 	for (i = 0; i < e->in->n_ci_policies; i++) {
 		const struct hgs_ci_policy *ci = &e->in->ci_policies[i];
 
-		if (hl_crypto_sha256(ci->data, ci->len, h) < 0)
+		if (!ci->has_sha256 && hl_crypto_sha256(ci->data, ci->len, h) < 0)
 			return -1;
-		if (memcmp(h, si.sha256, 32) == 0) {
+		if (memcmp(ci->has_sha256 ? ci->sha256 : h, si.sha256, 32) == 0) {
 			e->matched = ci->name;
 			return 0;
 		}
@@ -533,7 +533,9 @@ static int load_baseline_memo(const struct hgs_baseline *b, struct baseline_info
 {
 	unsigned char sha256[HL_SHA256_LEN];
 
-	if (hl_crypto_sha256(b->tcglog, b->len, sha256) < 0)
+	if (b->has_sha256)
+		memcpy(sha256, b->sha256, sizeof(sha256));
+	else if (hl_crypto_sha256(b->tcglog, b->len, sha256) < 0)
 		return -1;
 	if (baseline_memo_find(sha256, info)) {
 		info->name = b->name ? b->name : "(unnamed)";
@@ -607,7 +609,7 @@ out:
 
 int hgs_policy_check_baseline(const char *name, const unsigned char *tcglog, size_t len)
 {
-	struct hgs_baseline b = { name, tcglog, len };
+	struct hgs_baseline b = { .name = name, .tcglog = tcglog, .len = len };
 	struct baseline_info info;
 
 	memset(&info, 0, sizeof(info));

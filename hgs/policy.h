@@ -57,6 +57,8 @@ struct hgs_baseline {
 	const char *name;
 	const unsigned char *tcglog;
 	size_t len;
+	int has_sha256;                  /* sha256 is the SHA-256 of tcglog (else computed) */
+	unsigned char sha256[32];
 };
 
 /* A registered code integrity policy (add-ci-policy): the policy file's bytes. */
@@ -64,6 +66,8 @@ struct hgs_ci_policy {
 	const char *name;
 	const unsigned char *data;
 	size_t len;
+	int has_sha256;                  /* sha256 is the SHA-256 of data (else computed) */
+	unsigned char sha256[32];
 };
 
 /* What the evaluation is given. */

@@ -128,9 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hl_tcglog *log = NULL;
 	struct hl_wbcl_config cfg;
 	struct hgs_policy_input pin = { 0 };
-	struct hgs_baseline base = { "Fuzz", NULL, 0 };
+	struct hgs_baseline base = { .name = "Fuzz" };
 	static const unsigned char ci_bytes[] = "a CI policy";
-	struct hgs_ci_policy ci = { "Fuzz", ci_bytes, sizeof(ci_bytes) - 1 };
+	struct hgs_ci_policy ci = { .name = "Fuzz", .data = ci_bytes, .len = sizeof(ci_bytes) - 1 };
 	struct hgs_result res;
 	uint8_t *bytes = NULL;
 	size_t len = 0;

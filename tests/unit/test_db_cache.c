@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hgs/db.h"
+#include "lib/crypto.h"
 #include "hgs/node.h"
 #include "hgs/policy.h"
 #include "hosts/measured_boot.h"
@@ -134,6 +135,7 @@ static void test_other_connection(void **state)
 {
 	struct fx *fx = *state;
 	struct hgs_policy_set *ps = load(fx->serve);
+	unsigned char digest[HL_SHA256_LEN];
 
 	assert_int_equal(ps->in.n_baselines, 0);
 	assert_int_equal(ps->in.n_ci_policies, 0);
@@ -145,6 +147,10 @@ static void test_other_connection(void **state)
 	assert_string_equal(ps->in.baselines[0].name, "Baseline1");
 	assert_int_equal(ps->in.baselines[0].len, fx->log_len);
 	assert_memory_equal(ps->in.baselines[0].tcglog, fx->log, fx->log_len);
+	/* the digest the evaluation looks it up by, made once at the load */
+	assert_int_equal(hl_crypto_sha256(fx->log, fx->log_len, digest), 0);
+	assert_true(ps->in.baselines[0].has_sha256);
+	assert_memory_equal(ps->in.baselines[0].sha256, digest, sizeof(digest));
 	hgs_policy_set_free(ps);
 
 	assert_int_equal(hgs_db_ci_policy_add(fx->admin, "HgsLabDefault", fx->ci, fx->ci_len), 0);
@@ -152,6 +158,9 @@ static void test_other_connection(void **state)
 	assert_int_equal(ps->in.n_baselines, 1);
 	assert_int_equal(ps->in.n_ci_policies, 1);
 	assert_string_equal(ps->in.ci_policies[0].name, "HgsLabDefault");
+	assert_int_equal(hl_crypto_sha256(fx->ci, fx->ci_len, digest), 0);
+	assert_true(ps->in.ci_policies[0].has_sha256);
+	assert_memory_equal(ps->in.ci_policies[0].sha256, digest, sizeof(digest));
 	hgs_policy_set_free(ps);
 
 	assert_int_equal(hgs_db_reg_remove(fx->admin, HGS_REG_TPM_POLICY, "Baseline1"), 0);

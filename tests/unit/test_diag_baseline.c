@@ -138,7 +138,8 @@ static void test_nearest(void **state)
 	struct hl_tcglog *t1 = profile_log("baseline,secure_boot=off", &b1, &l1);
 	struct hl_tcglog *t2 = profile_log("baseline,firmware=HGSLAB-UEFI-2.0.0", &b2, &l2);
 	struct hl_tcglog *host = profile_log("baseline,firmware=HGSLAB-UEFI-2.0.0,debug=on", NULL, NULL);
-	struct hgs_baseline bl[2] = { { "SecureBootOff", b1, l1 }, { "Firmware2", b2, l2 } };
+	struct hgs_baseline bl[2] = { { .name = "SecureBootOff", .tcglog = b1, .len = l1 },
+				       { .name = "Firmware2", .tcglog = b2, .len = l2 } };
 	struct hl_diag_nearest near;
 
 	(void)state;

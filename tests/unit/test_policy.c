@@ -100,8 +100,9 @@ struct fabric {
 static int evaluate_in(const uint8_t *log_bytes, size_t len, const struct fabric *f,
 		       struct hgs_result *r)
 {
-	struct hgs_baseline bl = { "Baseline1", baseline_log, baseline_len };
-	struct hgs_ci_policy ci = { "HgsLabDefault", (const unsigned char *)ci_doc, ci_len };
+	struct hgs_baseline bl = { .name = "Baseline1", .tcglog = baseline_log, .len = baseline_len };
+	struct hgs_ci_policy ci = { .name = "HgsLabDefault", .data = (const unsigned char *)ci_doc,
+				    .len = ci_len };
 	struct hgs_policy_input in;
 	struct hl_tcglog *log = NULL;
 	int rc;
@@ -429,8 +430,8 @@ static void test_disable_policy(void **state)
 /* What is registered decides SecureBootSettings, CiPolicy and DumpEncryptionKey. */
 static void test_registrations(void **state)
 {
-	struct hgs_baseline bls[2] = { { "Baseline1", NULL, 0 }, { "Firmware2", NULL, 0 } };
-	struct hgs_ci_policy cis[2] = { { "HgsLabDefault", NULL, 0 }, { "Other", NULL, 0 } };
+	struct hgs_baseline bls[2] = { { .name = "Baseline1" }, { .name = "Firmware2" } };
+	struct hgs_ci_policy cis[2] = { { .name = "HgsLabDefault" }, { .name = "Other" } };
 	struct fabric f = { 0 };
 	struct hgs_result r;
 	uint8_t *fw2, *log;
@@ -507,7 +508,7 @@ static void test_registrations(void **state)
 static void test_internal_errors(void **state)
 {
 	static const uint8_t garbage[] = "this is not a TCG log at all";
-	struct hgs_baseline bad = { "Broken", garbage, sizeof(garbage) };
+	struct hgs_baseline bad = { .name = "Broken", .tcglog = garbage, .len = sizeof(garbage) };
 	const char *unknown[] = { "Hgs_SecureBootEnabled", "Hgs_Teleportation" };
 	struct hgs_policy_input in;
 	struct fabric f = { 0 };
@@ -1009,7 +1010,7 @@ static void test_real_firmware_logs(void **state)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		/* the repository's tests/data/tcglogs, found from the repository root */
 		buf = tu_data_load(tu_path("tcglogs/%s", names[i]), &n);
-		bl = (struct hgs_baseline){ names[i], buf, (size_t)n };
+		bl = (struct hgs_baseline){ .name = names[i], .tcglog = buf, .len = (size_t)n };
 		memset(&f, 0, sizeof(f));
 		if (hgs_policy_check_baseline(names[i], buf, (size_t)n) == 0) {
 			f.baselines = &bl;
