@@ -59,8 +59,8 @@
 #define BENCH_HOSTS_MAX 32
 #define BENCH_SECONDS_DEFAULT 10
 #define BENCH_SECONDS_MAX 3600
-/* The goal of issue #3: HGS CPU per attestation within 3x of the crypto floor. */
-#define BENCH_GOAL_RATIO 3.0
+/* The goal (issue #16; issue #3 had 3x): HGS CPU per attestation within 2x of the crypto floor. */
+#define BENCH_GOAL_RATIO 2.0
 #define BENCH_HGS_NAME "MyHgsService"
 #define BENCH_HGS_DOMAIN "relecloud.com"
 #define BENCH_HGS_LISTEN "127.0.0.2:0"

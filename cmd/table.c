@@ -468,7 +468,7 @@ static const struct hl_cmd bench_verbs[] = {
 			 "attestations/s, latency p50/p99, HGS CPU per attestation (/proc/PID/stat)\n"
 			 "and the crypto floor measured in the same run: the OpenSSL CPU cost of the\n"
 			 "signatures HGS must check or make per attestation (quote, certify, health\n"
-			 "certificate), with the ratio against the goal (3x).  With --nodes N it\n"
+			 "certificate), with the ratio against the goal (2x).  With --nodes N it\n"
 			 "runs twice, against one node and against a cluster of N nodes (`hgs\n"
 			 "add-node`, one store; host i attests to node i mod N), and compares\n"
 			 "throughput and HGS CPU per attestation summed over the nodes.  Exit 0\n"

@@ -105,10 +105,12 @@ static int tpm_name(const TPMT_PUBLIC *p, TPM2B_NAME *out)
  * attestation.  A public area that parsed is remembered with its bytes (the
  * key: parsing is a function of them alone, so a hit gives exactly what a
  * parse would) and its public key, shared by reference (an EVP_PKEY is
- * read-only once built).  Refused input is never remembered.  A fixed ring,
- * the oldest replaced; guarded by key_memo_lock.
+ * read-only once built).  Refused input is never remembered.  A table of
+ * KEY_MEMO_SIZE slots indexed by a hash of the bytes (a key replaces the one
+ * in its slot): a lookup costs the same with a thousand hosts' AKs and
+ * transport keys as with ten; guarded by key_memo_lock.
  */
-#define KEY_MEMO_SIZE 64
+#define KEY_MEMO_SIZE 4096
 
 struct key_memo {
 	uint8_t bytes[sizeof(TPM2B_PUBLIC)];
@@ -117,30 +119,38 @@ struct key_memo {
 };
 
 static struct key_memo key_memo[KEY_MEMO_SIZE];
-static size_t key_memo_next;
 static pthread_mutex_t key_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot of BUF (LEN bytes; FNV-1a). */
+static struct key_memo *key_memo_slot(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return &key_memo[h % KEY_MEMO_SIZE];
+}
 
 /* A copy of the remembered parse of BUF (LEN bytes) into *OUT: 1, or 0 when none. */
 static int key_memo_find(const void *buf, size_t len, struct hgs_tpm_key **out)
 {
 	struct hgs_tpm_key *k = NULL;
+	struct key_memo *m;
 
 	*out = NULL;
 	if (len > sizeof(key_memo[0].bytes))
 		return 0;
+	m = key_memo_slot(buf, len);
 	pthread_mutex_lock(&key_memo_lock);
-	for (size_t i = 0; i < KEY_MEMO_SIZE; i++) {
-		struct key_memo *m = &key_memo[i];
-
-		if (m->len != len || memcmp(m->bytes, buf, len) != 0)
-			continue;
+	if (m->len == len && memcmp(m->bytes, buf, len) == 0) {
 		if ((k = malloc(sizeof(*k))) && EVP_PKEY_up_ref(m->key.pkey) == 1) {
 			*k = m->key;
+			hl_verifier_up_ref(k->vr);
 		} else {
 			free(k);
 			k = NULL;
 		}
-		break;
 	}
 	pthread_mutex_unlock(&key_memo_lock);
 	*out = k;
@@ -154,15 +164,48 @@ static void key_memo_keep(const void *buf, size_t len, const struct hgs_tpm_key 
 
 	if (len > sizeof(key_memo[0].bytes) || EVP_PKEY_up_ref(k->pkey) != 1)
 		return;
+	m = key_memo_slot(buf, len);
 	pthread_mutex_lock(&key_memo_lock);
-	m = &key_memo[key_memo_next];
-	key_memo_next = (key_memo_next + 1) % KEY_MEMO_SIZE;
-	if (m->len)
+	if (m->len) {
 		hl_key_free(m->key.pkey);
+		hl_verifier_free(m->key.vr);
+	}
 	memcpy(m->bytes, buf, len);
 	m->len = len;
 	m->key = *k;
+	hl_verifier_up_ref(k->vr);
 	pthread_mutex_unlock(&key_memo_lock);
+}
+
+static void key_sig_scheme(const TPMT_PUBLIC *p, TPM2_ALG_ID *scheme, TPM2_ALG_ID *hash);
+
+/* The lib scheme of a TPM signing scheme with SHA-256 (what verify_signature accepts), else DEFAULT. */
+static enum hl_sig_scheme lib_scheme(TPM2_ALG_ID scheme, TPM2_ALG_ID hash)
+{
+	if (hash != TPM2_ALG_SHA256)
+		return HL_SIG_DEFAULT;
+	switch (scheme) {
+	case TPM2_ALG_RSASSA:
+		return HL_SIG_RSA_PKCS1;
+	case TPM2_ALG_RSAPSS:
+		return HL_SIG_RSA_PSS;
+	case TPM2_ALG_ECDSA:
+		return HL_SIG_ECDSA;
+	default:
+		return HL_SIG_DEFAULT;
+	}
+}
+
+/* K's prepared check when K signs under a scheme verify_signature accepts (else vr stays NULL). */
+static void key_verifier(struct hgs_tpm_key *k)
+{
+	TPM2_ALG_ID scheme, hash;
+	enum hl_sig_scheme s;
+
+	key_sig_scheme(&k->pub.publicArea, &scheme, &hash);
+	s = lib_scheme(scheme, hash);
+	if (s != HL_SIG_DEFAULT && hl_verifier_new(k->pkey, s, &k->vr) < 0)
+		hl_error_clear();   /* each check then sets its own up */
 }
 
 int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
@@ -203,6 +246,7 @@ int hgs_tpm_key_parse(const void *buf, size_t len, struct hgs_tpm_key **out)
 		hl_error_wrap("tpm public area");
 		goto out;
 	}
+	key_verifier(k);
 	key_memo_keep(buf, len, k);
 	*out = k;
 	k = NULL;
@@ -216,6 +260,7 @@ void hgs_tpm_key_free(struct hgs_tpm_key *k)
 {
 	if (!k)
 		return;
+	hl_verifier_free(k->vr);
 	hl_key_free(k->pkey);
 	free(k);
 }
@@ -563,9 +608,11 @@ static int verify_signature(const struct hgs_tpm_key *ak, const void *msg, size_
 		if (s.signature.rsassa.hash != TPM2_ALG_SHA256)
 			return hl_error("%s is signed with %s; hgslab accepts sha256 only", what,
 					hl_tpm_alg_name(s.signature.rsassa.hash));
-		ret = hl_crypto_verify(ak->pkey, s.sigAlg == TPM2_ALG_RSASSA ? HL_SIG_RSA_PKCS1 :
-				       HL_SIG_RSA_PSS, msg, msg_len, s.signature.rsassa.sig.buffer,
-				       s.signature.rsassa.sig.size);
+		ret = ak->vr ? hl_verifier_check(ak->vr, msg, msg_len, s.signature.rsassa.sig.buffer,
+						 s.signature.rsassa.sig.size)
+			     : hl_crypto_verify(ak->pkey, lib_scheme(s.sigAlg, TPM2_ALG_SHA256), msg,
+						msg_len, s.signature.rsassa.sig.buffer,
+						s.signature.rsassa.sig.size);
 		break;
 	case TPM2_ALG_ECDSA:
 		if (s.signature.ecdsa.hash != TPM2_ALG_SHA256)
@@ -576,7 +623,8 @@ static int verify_signature(const struct hgs_tpm_key *ak, const void *msg, size_
 						s.signature.ecdsa.signatureS.buffer,
 						s.signature.ecdsa.signatureS.size, &der) < 0)
 			return hl_error_wrap("%s signature", what);
-		ret = hl_crypto_verify(ak->pkey, HL_SIG_ECDSA, msg, msg_len, der.data, der.len);
+		ret = ak->vr ? hl_verifier_check(ak->vr, msg, msg_len, der.data, der.len)
+			     : hl_crypto_verify(ak->pkey, HL_SIG_ECDSA, msg, msg_len, der.data, der.len);
 		hl_buf_free(&der);
 		break;
 	default:

@@ -74,6 +74,7 @@ struct hgs_tpm_key {
 	TPM2B_PUBLIC pub;          /* as unmarshalled */
 	EVP_PKEY *pkey;            /* its public key */
 	TPM2B_NAME name;           /* nameAlg || H(nameAlg, TPMT_PUBLIC marshalled) */
+	struct hl_verifier *vr;    /* a signing key's prepared check under its scheme, or NULL */
 };
 
 /*

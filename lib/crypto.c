@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1286,32 +1287,109 @@ out:
 }
 
 /* Verify SIG over SHA-256(MSG) with KEY (EVP_DigestVerify). */
+/* Check SIG over MSG with MCTX, set up for KEY under resolved SCHEME (hl_crypto_verify's answer). */
+static int digest_verify(EVP_MD_CTX *mctx, EVP_PKEY *key, enum hl_sig_scheme scheme,
+			 const void *msg, size_t len, const void *sig, size_t sig_len)
+{
+	char desc[64];
+
+	if (sig_len == 0 || EVP_DigestVerify(mctx, sig, sig_len, len ? msg : "", len) != 1) {
+		ERR_clear_error();
+		return hl_error("signature does not verify (%s, %s key): wrong key, or altered "
+				"message or signature", sig_name(scheme),
+				key_desc(key, desc, sizeof(desc)));
+	}
+	return 0;
+}
+
 int hl_crypto_verify(EVP_PKEY *key, enum hl_sig_scheme scheme, const void *msg, size_t len,
 		     const void *sig, size_t sig_len)
 {
 	EVP_MD_CTX *mctx = NULL;
 	char desc[64];
-	int rc = -1;
+	int rc;
 
 	if (sig_resolve(key, scheme, &scheme) < 0)
 		return -1;
 	ERR_clear_error();
 	mctx = sig_ctx(key, scheme, 1);
-	if (!mctx) {
-		ossl_fail("cannot verify with %s key (%s)", key_desc(key, desc, sizeof(desc)),
-			  sig_name(scheme));
-		goto out;
-	}
-	if (sig_len == 0 || EVP_DigestVerify(mctx, sig, sig_len, len ? msg : "", len) != 1) {
-		ERR_clear_error();
-		hl_error("signature does not verify (%s, %s key): wrong key, or altered message "
-			 "or signature", sig_name(scheme), key_desc(key, desc, sizeof(desc)));
-		goto out;
-	}
-	rc = 0;
-out:
+	if (!mctx)
+		return ossl_fail("cannot verify with %s key (%s)", key_desc(key, desc, sizeof(desc)),
+				 sig_name(scheme));
+	rc = digest_verify(mctx, key, scheme, msg, len, sig, sig_len);
 	EVP_MD_CTX_free(mctx);
 	return rc;
+}
+
+/* A prepared signature check (crypto.h). */
+struct hl_verifier {
+	atomic_int refs;
+	pthread_mutex_t lock;      /* around copies of ctx */
+	EVP_MD_CTX *ctx;           /* digest-verify set up for the key, never used itself */
+	EVP_PKEY *key;             /* up-referenced, for messages */
+	enum hl_sig_scheme scheme; /* resolved */
+};
+
+int hl_verifier_new(EVP_PKEY *key, enum hl_sig_scheme scheme, struct hl_verifier **out)
+{
+	struct hl_verifier *v;
+	char desc[64];
+
+	*out = NULL;
+	if (sig_resolve(key, scheme, &scheme) < 0)
+		return -1;
+	if (!(v = calloc(1, sizeof(*v))))
+		return hl_error("out of memory");
+	ERR_clear_error();
+	if (!(v->ctx = sig_ctx(key, scheme, 1)) || EVP_PKEY_up_ref(key) != 1) {
+		EVP_MD_CTX_free(v->ctx);
+		free(v);
+		return ossl_fail("cannot verify with %s key (%s)", key_desc(key, desc, sizeof(desc)),
+				 sig_name(scheme));
+	}
+	atomic_init(&v->refs, 1);
+	pthread_mutex_init(&v->lock, NULL);
+	v->key = key;
+	v->scheme = scheme;
+	*out = v;
+	return 0;
+}
+
+int hl_verifier_check(struct hl_verifier *v, const void *msg, size_t len, const void *sig,
+		      size_t sig_len)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	char desc[64];
+	int copied, rc = -1;
+
+	ERR_clear_error();
+	pthread_mutex_lock(&v->lock);
+	copied = mctx && EVP_MD_CTX_copy_ex(mctx, v->ctx) == 1;
+	pthread_mutex_unlock(&v->lock);
+	if (copied)
+		rc = digest_verify(mctx, v->key, v->scheme, msg, len, sig, sig_len);
+	else
+		ossl_fail("cannot verify with %s key (%s)", key_desc(v->key, desc, sizeof(desc)),
+			  sig_name(v->scheme));
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+struct hl_verifier *hl_verifier_up_ref(struct hl_verifier *v)
+{
+	if (v)
+		atomic_fetch_add(&v->refs, 1);
+	return v;
+}
+
+void hl_verifier_free(struct hl_verifier *v)
+{
+	if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
+		return;
+	EVP_MD_CTX_free(v->ctx);
+	EVP_PKEY_free(v->key);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
 }
 
 /* DER ECDSA-Sig-Value from raw R and S (ECDSA_SIG + i2d). */

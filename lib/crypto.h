@@ -245,6 +245,22 @@ int hl_crypto_verify(EVP_PKEY *key, enum hl_sig_scheme scheme, const void *msg, 
 		     const void *sig, size_t sig_len);
 
 /*
+ * A key's signature check made once and used many times (a TPM host's
+ * AK verifies a quote and a certify at every attestation): the
+ * digest-verify context for KEY under SCHEME is set up at
+ * hl_verifier_new (OpenSSL's algorithm lookups included) and copied for
+ * each check.  hl_verifier_check answers as hl_crypto_verify does; it is
+ * thread-safe.  Reference-counted: hl_verifier_up_ref, hl_verifier_free
+ * (NULL-safe) drops one reference.
+ */
+struct hl_verifier;
+int hl_verifier_new(EVP_PKEY *key, enum hl_sig_scheme scheme, struct hl_verifier **out);
+int hl_verifier_check(struct hl_verifier *v, const void *msg, size_t len, const void *sig,
+		      size_t sig_len);
+struct hl_verifier *hl_verifier_up_ref(struct hl_verifier *v);
+void hl_verifier_free(struct hl_verifier *v);
+
+/*
  * DER-encode an ECDSA signature from its big-endian R and S (as a
  * TPMT_SIGNATURE carries them) into OUT, ready for hl_crypto_verify.
  */

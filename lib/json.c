@@ -297,7 +297,8 @@ int hl_json_set_base64(json_t *obj, const char *name, const void *data, size_t l
 	}
 	if (hl_json_base64_encode(data, len, &text) < 0)
 		goto out;
-	if (json_object_set_new(obj, name, json_string(text)) < 0) {
+	/* base64 is ASCII by construction: no UTF-8 check of a certificate's worth of text */
+	if (json_object_set_new(obj, name, json_stringn_nocheck(text, strlen(text))) < 0) {
 		hl_error("cannot set field '%s': out of memory", name);
 		goto out;
 	}

@@ -455,6 +455,61 @@ static void test_key_from_raw(void **state)
 	assert_int_equal(hl_key_ec_p256_from_xy(pt + 1, 33, pt + 33, 32, &k), -1);
 }
 
+/*
+ * A prepared check answers as hl_crypto_verify for every scheme, check
+ * after check (its context is copied, never used up): a good signature
+ * passes every time, a changed message or signature and another key's
+ * signature are refused; a scheme that does not fit the key is refused at
+ * creation; references are counted.
+ */
+static void test_verifier(void **state)
+{
+	static const char msg[] = "TPMS_ATTEST of a quote";
+	struct {
+		EVP_PKEY *key, *other;
+		enum hl_sig_scheme scheme;
+	} cases[] = {
+		{ rsa_a, rsa_b, HL_SIG_RSA_PSS },
+		{ rsa_a, rsa_b, HL_SIG_RSA_PKCS1 },
+		{ ec_a, ec_b, HL_SIG_ECDSA },
+	};
+	struct hl_buf sig = { NULL, 0 }, other = { NULL, 0 };
+	struct hl_verifier *v = NULL;
+	unsigned char bad[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(hl_crypto_sign(cases[i].key, cases[i].scheme, msg, sizeof(msg),
+						&sig), 0);
+		assert_int_equal(hl_crypto_sign(cases[i].other, cases[i].scheme, msg, sizeof(msg),
+						&other), 0);
+		assert_int_equal(hl_verifier_new(cases[i].key, cases[i].scheme, &v), 0);
+		for (int round = 0; round < 3; round++) {
+			assert_int_equal(hl_verifier_check(v, msg, sizeof(msg), sig.data, sig.len), 0);
+			assert_int_equal(hl_verifier_check(v, msg, sizeof(msg) - 1, sig.data, sig.len),
+					 -1);
+			assert_error_has("signature does not verify");
+			memcpy(bad, sig.data, sig.len);
+			bad[sig.len / 2] ^= 0x01;
+			assert_int_equal(hl_verifier_check(v, msg, sizeof(msg), bad, sig.len), -1);
+			assert_int_equal(hl_verifier_check(v, msg, sizeof(msg), other.data, other.len),
+					 -1);
+			assert_int_equal(hl_verifier_check(v, msg, sizeof(msg), sig.data, 0), -1);
+		}
+		assert_ptr_equal(hl_verifier_up_ref(v), v);
+		hl_verifier_free(v);   /* one reference left: still usable */
+		assert_int_equal(hl_verifier_check(v, msg, sizeof(msg), sig.data, sig.len), 0);
+		hl_verifier_free(v);
+		v = NULL;
+		hl_buf_free(&sig);
+		hl_buf_free(&other);
+	}
+	assert_int_equal(hl_verifier_new(ec_a, HL_SIG_RSA_PSS, &v), -1);
+	assert_null(v);
+	assert_null(hl_verifier_up_ref(NULL));
+	hl_verifier_free(NULL);
+}
+
 /* Each scheme signs and verifies; a changed message, signature or key is refused. */
 static void test_sign_verify(void **state)
 {
@@ -1680,6 +1735,7 @@ int main(void)
 		cmocka_unit_test(test_key_load_file),
 		cmocka_unit_test(test_key_from_raw),
 		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_verifier),
 		cmocka_unit_test(test_sign_interop),
 		cmocka_unit_test(test_ecdsa_rs),
 		cmocka_unit_test(test_oaep),
