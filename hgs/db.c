@@ -1786,6 +1786,11 @@ static int log_list(struct hgs_node *node, const char *table, const struct json_
 }
 
 /* Append one entry to the attestation log. */
+/* An attestation log entry, its id given by the store (hl_store_insert_id). */
+#define ATTEST_LOG_INSERT \
+	"INSERT INTO attestation_log(time, host, mode, status, substatus, reason, remote, " \
+	"healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
 int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_entry *e,
 			  const unsigned char *nonce, size_t nonce_len, time_t expires,
 			  long long *id)
@@ -1800,13 +1805,11 @@ int hgs_db_attest_log_add(struct hgs_node *node, const struct hgs_attest_log_ent
 		goto out;
 	if (nonce && (r = hgs_db_nonce_insert(st, nonce, nonce_len, expires)) <= 0)
 		goto out;
-	r = hl_store_get(st, "INSERT INTO attestation_log(time, host, mode, status, substatus, "
-			 "reason, remote, healthcert, trace) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
-			 "RETURNING id",
-			 HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
-				 HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
-				 HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
-				 HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace), HL_OUT_INT64(id)));
+	r = hl_store_insert_id(st, ATTEST_LOG_INSERT, ATTEST_LOG_INSERT " RETURNING id",
+			       HL_VALS(HL_IN_INT(e->time), HL_IN_TEXT(e->host), HL_IN_TEXT(e->mode),
+				       HL_IN_TEXT(e->status), HL_IN_INT(e->substatus),
+				       HL_IN_TEXT(e->reason), HL_IN_TEXT(e->remote),
+				       HL_IN_TEXT(e->healthcert), HL_IN_TEXT(e->trace)), id);
 	if (r == 0)
 		r = hl_error("the attestation log gave no entry id");
 	if (r == 1 && hl_store_commit(st) < 0)

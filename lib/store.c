@@ -856,6 +856,29 @@ int hl_store_changes(struct hl_store *st)
 	return st->kind == HL_STORE_POSTGRESQL ? st->changes : sqlite3_changes(st->db);
 }
 
+/* The most values hl_store_insert_id passes on to PostgreSQL with the id. */
+#define INSERT_VALS_MAX 32
+
+int hl_store_insert_id(struct hl_store *st, const char *insert, const char *insert_returning,
+		       const struct hl_store_val *vals, size_t n, long long *id)
+{
+	struct hl_store_val out[INSERT_VALS_MAX + 1];
+
+	if (st->kind == HL_STORE_POSTGRESQL) {
+		if (n > INSERT_VALS_MAX)
+			return hl_error("store '%s': too many values for one statement", st->path);
+		memcpy(out, vals, n * sizeof(*vals));
+		out[n] = (struct hl_store_val)HL_OUT_INT64(id);
+		return hl_store_get(st, insert_returning, out, n + 1);
+	}
+	if (hl_store_run(st, insert, vals, n) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0)
+		return 0;
+	*id = (long long)sqlite3_last_insert_rowid(st->db);
+	return 1;
+}
+
 /* Run one statement of SQL text without results, through the cache. */
 static int store_run_cached(struct hl_store *st, const char *what, const char *sql)
 {

@@ -270,6 +270,17 @@ int hl_store_run(struct hl_store *st, const char *sql, const struct hl_store_val
 /* The rows the last INSERT, UPDATE or DELETE of ST changed. */
 int hl_store_changes(struct hl_store *st);
 
+/*
+ * Run INSERT (an INSERT into a table with an INTEGER PRIMARY KEY id, no
+ * RETURNING) with VALS and set *ID to the new row's id: 1 inserted, 0 no
+ * row inserted (ON CONFLICT DO NOTHING), -1 error.  SQLite takes the id
+ * from the connection (sqlite3_last_insert_rowid: RETURNING makes SQLite
+ * keep its output in a temporary table), PostgreSQL runs INSERT_RETURNING,
+ * the same statement with " RETURNING id".
+ */
+int hl_store_insert_id(struct hl_store *st, const char *insert, const char *insert_returning,
+		       const struct hl_store_val *vals, size_t n, long long *id);
+
 /* Start a write transaction (see Transactions: alone among writers, waiting up to the busy timeout). */
 int hl_store_begin(struct hl_store *st);
 

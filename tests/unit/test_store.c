@@ -757,12 +757,13 @@ static void test_subset(void **state)
 		"CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB, big INTEGER NOT NULL DEFAULT 0,"
 		"  note TEXT NOT NULL DEFAULT 'INTEGER PRIMARY KEY or BLOB?' CHECK (big >= 0),"
 		"  UNIQUE (note, big));"
-		"CREATE UNIQUE INDEX t_big ON t(big) WHERE big > 10;",
+		"CREATE UNIQUE INDEX t_big ON t(big) WHERE big > 10;"
+		"CREATE TABLE w(k BLOB PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;",
 	};
 	static const unsigned char bytes[] = { 0x00, 0xff, 0x5c, 0x27, 0x00 };
 	struct hl_store *st = NULL;
 	struct hl_buf b = { 0 };
-	long long id1 = 0, id2 = 0, big = 0;
+	long long id1 = 0, id2 = 0, id3 = 0, id4 = 0, big = 0;
 	char note[64], q[4];
 
 	if (hl_store_open(fx->db, subset, 1, &st) < 0)
@@ -773,6 +774,24 @@ static void test_subset(void **state)
 	assert_int_equal(hl_store_get(st, "INSERT INTO t(b) VALUES(NULL) RETURNING id",
 				      HL_VALS(HL_OUT_INT64(&id2))), 1);
 	assert_true(id1 >= 1 && id2 > id1);
+	/* the id of an INSERT without RETURNING on SQLite, with it on PostgreSQL */
+	assert_int_equal(hl_store_insert_id(st, "INSERT INTO t(big) VALUES(?)",
+					    "INSERT INTO t(big) VALUES(?) RETURNING id",
+					    HL_VALS(HL_IN_INT(7)), &id3), 1);
+	assert_true(id3 > id2);
+	assert_int_equal(hl_store_get(st, "SELECT big FROM t WHERE id = ?",
+				      HL_VALS(HL_IN_INT(id3), HL_OUT_INT64(&big))), 1);
+	assert_int_equal(big, 7);
+	id4 = -1;
+	assert_int_equal(hl_store_insert_id(st, "INSERT INTO t(big) VALUES(?) ON CONFLICT DO NOTHING",
+					    "INSERT INTO t(big) VALUES(?) ON CONFLICT DO NOTHING "
+					    "RETURNING id", HL_VALS(HL_IN_INT(1LL << 40)), &id4), 0);
+	assert_int_equal(id4, -1);
+	/* a table keyed by its primary key alone */
+	assert_int_equal(hl_store_run(st, "INSERT INTO w(k, v) VALUES(?, ?)",
+				      HL_VALS(HL_IN_BLOB(bytes, sizeof(bytes)), HL_IN_INT(5))), 0);
+	assert_int_equal(hl_store_run(st, "INSERT INTO w(k, v) VALUES(?, ?)",
+				      HL_VALS(HL_IN_BLOB(bytes, sizeof(bytes)), HL_IN_INT(6))), -1);
 	assert_int_equal(hl_store_get(st, "SELECT b, big, note, '?' FROM t WHERE id = ?",
 				      HL_VALS(HL_IN_INT(id1), HL_OUT_BUF(&b), HL_OUT_INT64(&big),
 					      HL_OUT_TEXT(note, sizeof(note)),
